@@ -1,0 +1,13 @@
+/* commands.h — the subcommands of fovea, one per file: each takes its own name as argv[0] and
+ * returns the process exit status (CLI_OK, CLI_FAIL or CLI_USAGE).
+ */
+#ifndef FOVEA_CLI_COMMANDS_H
+#define FOVEA_CLI_COMMANDS_H
+
+int cmd_train(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+
+#endif

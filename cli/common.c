@@ -1,0 +1,431 @@
+/* common.c — option parsing, checked numbers, error messages and loading of the models and
+ * datasets named on the command line, shared by every subcommand of fovea.
+ */
+#include "common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- messages ----------------------------------------------------------------------------- */
+
+static void verror(const char *cmd, const char *fmt, va_list ap)
+{
+    fflush(stdout); /* keep stdout's earlier lines before the message when both go to one place */
+    if (cmd)
+        fprintf(stderr, "fovea %s: ", cmd);
+    else
+        fputs("fovea: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(cmd, fmt, ap);
+    va_end(ap);
+}
+
+int cli_fail_lib(const char *cmd, const char *context, fv_status s)
+{
+    const char *msg = fv_last_error();
+    if (!msg || !*msg)
+        msg = fv_status_str(s);
+    if (context)
+        cli_error(cmd, "%s: %s", context, msg);
+    else
+        cli_error(cmd, "%s", msg);
+    return CLI_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        cli_error(cmd, "%s (see 'fovea %s --help')", text, cmd);
+    else
+        cli_error(NULL, "%s (see 'fovea --help')", text);
+    return CLI_USAGE;
+}
+
+/* ---- options ------------------------------------------------------------------------------- */
+
+cli_opt *cli_find(cli_opt *opts, int nopts, const char *name)
+{
+    for (int i = 0; i < nopts; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static cli_opt *find_prefix(cli_opt *opts, int nopts, const char *arg, size_t len)
+{
+    for (int i = 0; i < nopts; i++)
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, arg, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int nopts,
+              const char **pos, int min_pos, int max_pos, int *npos)
+{
+    bool options_done = false;
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (*npos >= max_pos)
+                return cli_usage_error(cmd, "unexpected argument '%s'", arg);
+            pos[(*npos)++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        if (arg[1] != '-')
+            return cli_usage_error(cmd, "unknown option '%s'", arg);
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        cli_opt *o = find_prefix(opts, nopts, name, len);
+        if (!o)
+            return cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
+        if (!o->takes_value) {
+            if (eq)
+                return cli_usage_error(cmd, "--%s takes no value", o->name);
+            o->seen = true;
+            o->value = "";
+            continue;
+        }
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else {
+            /* "--save --epochs 3" is a forgotten value, not a file named "--epochs". */
+            if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
+                return cli_usage_error(cmd, "--%s: missing value", o->name);
+            value = argv[++i];
+        }
+        if (!*value)
+            return cli_usage_error(cmd, "--%s: empty value", o->name);
+        o->seen = true;
+        o->value = value;
+    }
+    if (*npos < min_pos)
+        return cli_usage_error(cmd, "missing argument");
+    return CLI_CONTINUE;
+}
+
+static int bad_number(const char *cmd, const char *flag, const char *what, const char *text)
+{
+    return cli_usage_error(cmd, "%s: expected %s, got '%s'", flag, what, text);
+}
+
+int cli_int(const char *cmd, const char *flag, const char *text, int64_t min, int64_t max,
+            const char *what, int64_t *out)
+{
+    if (!text || !*text || isspace((unsigned char)text[0]))
+        return bad_number(cmd, flag, what, text ? text : "");
+    errno = 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return bad_number(cmd, flag, what, text);
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_u64(const char *cmd, const char *flag, const char *text, uint64_t *out)
+{
+    const char *what = "a non-negative integer";
+    /* strtoull accepts "-1" and wraps it around: insist on a digit first. */
+    if (!text || !isdigit((unsigned char)text[0]))
+        return bad_number(cmd, flag, what, text ? text : "");
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || *end)
+        return bad_number(cmd, flag, what, text);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int cli_double(const char *cmd, const char *flag, const char *text, double min, bool lo_open,
+               double max, bool hi_open, const char *what, double *out)
+{
+    if (!text || !*text || isspace((unsigned char)text[0]))
+        return bad_number(cmd, flag, what, text ? text : "");
+    errno = 0;
+    char *end;
+    double v = strtod(text, &end);
+    if (errno || *end || !isfinite(v) || v < min || v > max || (lo_open && v == min) ||
+        (hi_open && v == max))
+        return bad_number(cmd, flag, what, text);
+    *out = v;
+    return 0;
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+bool cli_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool cli_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+bool cli_has_suffix(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), k = strlen(suffix);
+    return n >= k && strcasecmp(path + n - k, suffix) == 0;
+}
+
+int cli_check_writable(const char *cmd, const char *flag, const char *path)
+{
+    if (cli_is_dir(path)) {
+        cli_error(cmd, "%s: '%s' is a folder; give a file name", flag, path);
+        return CLI_FAIL;
+    }
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) : 0;
+    char *tmpl = malloc(dlen + 64);
+    if (!tmpl) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    if (!slash)
+        strcpy(tmpl, ".");
+    else if (dlen == 0)
+        strcpy(tmpl, "/");
+    else {
+        memcpy(tmpl, path, dlen);
+        tmpl[dlen] = '\0';
+    }
+    if (!cli_is_dir(tmpl)) {
+        cli_error(cmd, "%s: cannot write '%s': folder '%s' does not exist", flag, path, tmpl);
+        free(tmpl);
+        return CLI_FAIL;
+    }
+    size_t base = strlen(tmpl);
+    strcpy(tmpl + base, "/.fovea-write-check-XXXXXX");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        int err = errno;
+        tmpl[base] = '\0';
+        cli_error(cmd, "%s: cannot write '%s': cannot create files in folder '%s': %s", flag,
+                  path, tmpl, strerror(err));
+        free(tmpl);
+        return CLI_FAIL;
+    }
+    close(fd);
+    unlink(tmpl);
+    free(tmpl);
+    return 0;
+}
+
+/* ---- models and data ----------------------------------------------------------------------- */
+
+/* A safetensors file opens with its JSON header's length (8 bytes, little-endian) and then '{';
+ * a model text file never has zero bytes in its first eight. */
+static bool looks_like_safetensors(const char *path)
+{
+    unsigned char b[9];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    return n == sizeof b && b[8] == '{' && b[7] == 0 && b[6] == 0 && b[5] == 0;
+}
+
+fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights)
+{
+    if (!cli_exists(path)) {
+        cli_error(cmd, "%s: no such file", path);
+        return NULL;
+    }
+    if (cli_is_dir(path)) {
+        cli_error(cmd, "%s: is a folder, not a model file", path);
+        return NULL;
+    }
+    bool st = looks_like_safetensors(path);
+    fv_model *m = st ? fv_model_load(path) : fv_model_parse_file(path);
+    if (!m) {
+        cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
+        return NULL;
+    }
+    if (has_weights)
+        *has_weights = st;
+    return m;
+}
+
+/* True if dir holds the named IDX file, gzipped or not. */
+static bool has_idx(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (cli_exists(path))
+        return true;
+    snprintf(path, sizeof path, "%s/%s.gz", dir, name);
+    return cli_exists(path);
+}
+
+int cli_load_data(const char *cmd, const char *path, const char *label_column, fv_dataset **train,
+                  fv_dataset **test)
+{
+    if (train)
+        *train = NULL;
+    if (test)
+        *test = NULL;
+    if (!cli_exists(path)) {
+        cli_error(cmd, "--data: '%s': no such file or folder", path);
+        return CLI_FAIL;
+    }
+    if (cli_is_dir(path)) {
+        if (label_column)
+            return cli_usage_error(cmd, "--label-column applies to CSV data only, and '%s' is a "
+                                        "folder of IDX files",
+                                   path);
+        if (strlen(path) > 3000) {
+            cli_error(cmd, "--data: folder name too long");
+            return CLI_FAIL;
+        }
+        /* The test set is optional for training; a folder without one is not an error, but a
+         * test set that is there and broken is. */
+        bool want_test = test && (has_idx(path, "t10k-images-idx3-ubyte") ||
+                                  has_idx(path, "t10k-labels-idx1-ubyte") || !train);
+        fv_status s = fv_dataset_load_idx_dir(path, train, want_test ? test : NULL);
+        if (s != FV_OK)
+            return cli_fail_lib(cmd, NULL, s);
+        return 0;
+    }
+    fv_dataset **dst = train ? train : test;
+    if (cli_has_suffix(path, ".csv")) {
+        *dst = fv_dataset_load_csv(path, label_column);
+    } else if (cli_has_suffix(path, ".npy")) {
+        if (label_column)
+            return cli_usage_error(cmd, "--label-column applies to CSV data only");
+        *dst = fv_dataset_load_npy(path);
+    } else {
+        cli_error(cmd, "--data: '%s': expected a folder of IDX files, a .csv or a .npy file",
+                  path);
+        return CLI_FAIL;
+    }
+    if (!*dst)
+        return cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
+    return 0;
+}
+
+void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < rank && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%lld", i ? "x" : "", (long long)dims[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* The input shape as the model text says it ("input shape=28,28,1"), formatted "28x28x1". */
+static bool model_input_shape(const fv_model *m, char *buf, size_t size)
+{
+    char *text = fv_model_to_text(m);
+    if (!text)
+        return false;
+    bool found = false;
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        while (isspace((unsigned char)*line))
+            line++;
+        if (strncmp(line, "input", 5) == 0 && isspace((unsigned char)line[5])) {
+            char *sh = strstr(line, "shape=");
+            if (sh) {
+                sh += 6;
+                size_t i = 0;
+                for (; sh[i] && !isspace((unsigned char)sh[i]) && i + 1 < size; i++)
+                    buf[i] = sh[i] == ',' ? 'x' : sh[i];
+                buf[i] = '\0';
+                found = i > 0;
+            }
+            break;
+        }
+        line = next;
+    }
+    free(text);
+    return found;
+}
+
+int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *d,
+                          const char *what)
+{
+    int64_t dims[4];
+    int rank = fv_dataset_shape(d, dims);
+    int64_t size = 1;
+    for (int i = 0; i < rank && i < 4; i++)
+        size *= dims[i];
+    int64_t want = fv_model_input_size(m);
+    if (want <= 0 || size == want)
+        return 0;
+    char have[128], model[128];
+    cli_format_shape(have, sizeof have, rank < 4 ? rank : 4, dims);
+    if (!model_input_shape(m, model, sizeof model))
+        snprintf(model, sizeof model, "%lld values", (long long)want);
+    cli_error(cmd, "%s samples are %s (%lld values) but the model's input is %s (%lld values)",
+              what, have, (long long)size, model, (long long)want);
+    return CLI_FAIL;
+}
+
+void cli_print_repr(FILE *out, double x)
+{
+    char buf[64];
+    if (isnan(x)) {
+        fputs("nan", out);
+        return;
+    }
+    if (isinf(x)) {
+        fputs(x > 0 ? "inf" : "-inf", out);
+        return;
+    }
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
+    int exp10 = atoi(strchr(buf, 'e') + 1);
+    /* Python's rule: positional notation for exponents -4..15, else scientific. */
+    if (exp10 >= -4 && exp10 < 16) {
+        int decimals = prec - 1 - exp10;
+        snprintf(buf, sizeof buf, "%.*f", decimals > 0 ? decimals : 0, x);
+        if (!strchr(buf, '.'))
+            strcat(buf, ".0");
+    }
+    fputs(buf, out);
+}

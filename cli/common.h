@@ -1,0 +1,99 @@
+/* common.h — what the subcommands of the fovea command share: option parsing with checked numbers,
+ * error reporting ("fovea CMD: message" on stderr), exit codes, and loading models and datasets
+ * named on the command line. The CLI is a client of fovea.h alone.
+ */
+#ifndef FOVEA_CLI_COMMON_H
+#define FOVEA_CLI_COMMON_H
+
+#include "fovea.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit statuses: success, a runtime failure, a usage error (as getopt-based tools do). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* ---- messages ----------------------------------------------------------------------------- */
+
+/* Prints "fovea CMD: message\n" (or "fovea: message" when cmd is NULL) on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports a failed library call: the library's message, or the status name if it left none,
+ * after an optional context ("--weights"). Returns CLI_FAIL. */
+int cli_fail_lib(const char *cmd, const char *context, fv_status s);
+
+/* Reports a usage error, adds "(see 'fovea CMD --help')" and returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- options ------------------------------------------------------------------------------- */
+
+typedef struct cli_opt {
+    const char *name;   /* without dashes: "epochs" for --epochs */
+    bool takes_value;   /* --name VALUE or --name=VALUE; else a switch */
+    bool seen;          /* set by cli_parse */
+    const char *value;  /* set by cli_parse (the last one given wins) */
+} cli_opt;
+
+/* Result of cli_parse besides the exit statuses above. */
+enum { CLI_CONTINUE = -1 };
+
+/* Parses argv[1..argc) (argv[0] is the subcommand's name): options in opts, positional arguments
+ * into pos[0..max_pos) with their count in *npos. "--" ends the options; "-h"/"--help" prints
+ * usage to stdout. Returns CLI_CONTINUE to go on, CLI_OK after help, or CLI_USAGE after an error
+ * message (unknown option, missing value, too many or too few positional arguments: min_pos). */
+int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int nopts,
+              const char **pos, int min_pos, int max_pos, int *npos);
+
+/* The option named name (must exist in opts). */
+cli_opt *cli_find(cli_opt *opts, int nopts, const char *name);
+
+/* Number arguments: the whole text must be a number within [min, max]; otherwise a usage error
+ * "fovea CMD: --FLAG: expected WHAT, got 'TEXT'" is printed and CLI_USAGE returned (else 0). */
+int cli_int(const char *cmd, const char *flag, const char *text, int64_t min, int64_t max,
+            const char *what, int64_t *out);
+int cli_u64(const char *cmd, const char *flag, const char *text, uint64_t *out);
+/* Finite numbers only; lo_open/hi_open make the bounds exclusive. */
+int cli_double(const char *cmd, const char *flag, const char *text, double min, bool lo_open,
+               double max, bool hi_open, const char *what, double *out);
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+/* Checks that a file can be created at path (its folder exists and is writable, and path is not
+ * a folder) by creating and removing a temporary file beside it. Reports "--FLAG: ..." and
+ * returns CLI_FAIL if not, 0 if so. */
+int cli_check_writable(const char *cmd, const char *flag, const char *path);
+
+/* True if path names an existing folder / file. */
+bool cli_is_dir(const char *path);
+bool cli_exists(const char *path);
+
+/* True if path ends with suffix (case-insensitive). */
+bool cli_has_suffix(const char *path, const char *suffix);
+
+/* ---- models and data ----------------------------------------------------------------------- */
+
+/* Loads a model: a saved weights file (safetensors, recognised by its contents) with
+ * fv_model_load, else a model text file with fv_model_parse_file. *has_weights tells which.
+ * Reports failures; NULL on failure. */
+fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights);
+
+/* Loads the data named by --data: a folder of IDX files (train and/or test as asked; the test
+ * set is optional: NULL when the folder has none), a CSV table (into *train, or *test if train
+ * is NULL) with label_column, or a float32 .npy array (features only). Reports failures and
+ * returns CLI_FAIL or CLI_USAGE; 0 on success. */
+int cli_load_data(const char *cmd, const char *path, const char *label_column, fv_dataset **train,
+                  fv_dataset **test);
+
+/* Checks that the dataset's samples have the model's input size; on mismatch reports both
+ * shapes ("data samples are 8x8x1 but the model's input is 28x28x1") and returns CLI_FAIL. */
+int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *d,
+                          const char *what);
+
+/* Formats a sample shape as "28x28x1" into buf. */
+void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims);
+
+/* Prints x as Python's repr of a float does (the shortest text that reads back the same), as
+ * the seed program's print("Test loss:", score[0]) shows it. */
+void cli_print_repr(FILE *out, double x);
+
+#endif

@@ -1,0 +1,77 @@
+/* main.c — the fovea command: dispatches to one subcommand per file (train, evaluate, predict,
+ * summary, data) and answers --help and --version.
+ */
+#include "commands.h"
+#include "common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: fovea COMMAND [ARGS]\n"
+    "\n"
+    "Keras-style convolutional networks in C.\n"
+    "\n"
+    "commands:\n"
+    "  train MODEL --data DIR|FILE.csv   train a model (a .fv model file or saved .safetensors)\n"
+    "  evaluate MODEL --data DIR|FILE    print test loss and test accuracy of a saved model\n"
+    "  predict MODEL --input X --output P.npy\n"
+    "                                    write a saved model's outputs for IDX images or .npy\n"
+    "  summary MODEL                     print the model's layers, output shapes and parameters\n"
+    "  data get mnist|fashion-mnist|iris [DIR]\n"
+    "                                    download or copy a dataset into DIR (data/NAME)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help      this text ('fovea COMMAND --help' for a command's options)\n"
+    "  --version       the version\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n"
+    "\n"
+    "example:\n"
+    "  fovea data get mnist\n"
+    "  fovea train examples/mnist_cnn.fv --data data/mnist --save mnist.safetensors\n";
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
+    {"summary", cmd_summary}, {"data", cmd_data},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("fovea %s\n", FV_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *help_argv[] = {argv[2], "--help", NULL};
+                return commands[i].run(2, help_argv);
+            }
+        return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    if (name[0] == '-')
+        return cli_usage_error(NULL, "unknown option '%s'", name);
+    return cli_usage_error(NULL, "unknown command '%s'", name);
+}

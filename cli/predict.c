@@ -1,0 +1,270 @@
+/* predict.c — `fovea predict MODEL --input X --output P.npy`: the final layer's outputs of a saved
+ * model for IDX images or a float32 .npy array, written as a float32 .npy file (atomically).
+ */
+#include "commands.h"
+#include "common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: fovea predict MODEL.safetensors --input X --output P.npy [options]\n"
+    "\n"
+    "Writes the final layer's outputs (float32, one row per sample: N x units) of a model saved\n"
+    "by 'fovea train --save' for the samples of X: an IDX image file (gzipped or not; pixels\n"
+    "scaled by 1/255 as in training) or a float32 .npy array in NHWC order.\n"
+    "\n"
+    "options:\n"
+    "  --input X          the samples (required)\n"
+    "  --output P.npy     the file to write (required; replaced only when complete)\n"
+    "  --batch-size N     samples per batch (default: the model's fit line, else 32)\n"
+    "  --threads N        threads to use (default: FOVEA_THREADS, else all cores)\n";
+
+/* The input's kind, from its first bytes: .npy's magic, or IDX's (0, 0, type, rank); gzip is
+ * taken as IDX, the only compressed input read. */
+typedef enum input_kind { INPUT_UNKNOWN, INPUT_NPY, INPUT_IDX } input_kind;
+
+static input_kind sniff_input(const char *path)
+{
+    unsigned char b[6] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return INPUT_UNKNOWN;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0)
+        return INPUT_NPY;
+    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+        return INPUT_IDX;
+    if (n >= 4 && b[0] == 0 && b[1] == 0)
+        return INPUT_IDX;
+    return INPUT_UNKNOWN;
+}
+
+static bool little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char c;
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+/* Writes the .npy v1.0 header for a C-order '<f4' array: magic, version, header length, and
+ * the dictionary padded with spaces and a newline so that the data starts at a multiple of 64. */
+static bool write_npy_header(FILE *f, int rank, const int64_t *dims)
+{
+    char shape[256] = "(";
+    size_t used = 1;
+    for (int i = 0; i < rank; i++) {
+        int n = snprintf(shape + used, sizeof shape - used, "%lld, ", (long long)dims[i]);
+        if (n < 0 || (size_t)n >= sizeof shape - used)
+            return false;
+        used += (size_t)n;
+    }
+    if (rank > 1)
+        used -= 2; /* (N, K) but (N,) */
+    else
+        used -= 1;
+    shape[used] = ')';
+    shape[used + 1] = '\0';
+    char dict[512];
+    int len = snprintf(dict, sizeof dict,
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
+    if (len < 0 || (size_t)len >= sizeof dict - 80)
+        return false;
+    size_t total = 10 + (size_t)len + 1; /* magic 6, version 2, length 2, dict, '\n' */
+    size_t pad = (64 - total % 64) % 64;
+    memset(dict + len, ' ', pad);
+    dict[(size_t)len + pad] = '\n';
+    size_t hlen = (size_t)len + pad + 1;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
+    return fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(dict, 1, hlen, f) == hlen;
+}
+
+static bool write_npy_data(FILE *f, const float *x, size_t count)
+{
+    if (little_endian())
+        return fwrite(x, sizeof(float), count, f) == count;
+    for (size_t i = 0; i < count; i++) {
+        unsigned char b[4], le[4];
+        memcpy(b, &x[i], 4);
+        le[0] = b[3], le[1] = b[2], le[2] = b[1], le[3] = b[0];
+        if (fwrite(le, 1, 4, f) != 4)
+            return false;
+    }
+    return true;
+}
+
+/* Writes a float32 .npy file: to a temporary file beside path, flushed to disk, then renamed
+ * over path, so that an existing file is replaced only by a complete one. */
+static int write_npy_atomic(const char *cmd, const char *path, int rank, const int64_t *dims,
+                            const float *x, size_t count)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cli_error(cmd, "--output: cannot create '%s': %s", tmp, strerror(errno));
+        free(tmp);
+        return CLI_FAIL;
+    }
+    /* mkstemp creates 0600; give the file the permissions a plain fopen would. */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask); /* on failure the file keeps 0600: still usable */
+    FILE *f = fdopen(fd, "wb");
+    bool ok = f && write_npy_header(f, rank, dims) && write_npy_data(f, x, count);
+    int err = errno;
+    if (f) {
+        ok = fflush(f) == 0 && ok;
+        ok = fsync(fileno(f)) == 0 && ok;
+        if (!ok)
+            err = errno;
+        ok = fclose(f) == 0 && ok;
+    } else {
+        close(fd);
+    }
+    if (ok && rename(tmp, path) != 0) {
+        err = errno;
+        ok = false;
+    }
+    if (!ok) {
+        unlink(tmp);
+        cli_error(cmd, "--output: cannot write '%s': %s", path, strerror(err));
+    }
+    free(tmp);
+    return ok ? CLI_OK : CLI_FAIL;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *cmd = "predict";
+    cli_opt opts[] = {
+        {"input", true, false, NULL},
+        {"output", true, false, NULL},
+        {"batch-size", true, false, NULL},
+        {"threads", true, false, NULL},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, usage, argc, argv, opts, nopts, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    cli_opt *input = cli_find(opts, nopts, "input");
+    cli_opt *output = cli_find(opts, nopts, "output");
+    cli_opt *batch = cli_find(opts, nopts, "batch-size");
+    cli_opt *threads = cli_find(opts, nopts, "threads");
+    if (!input->seen)
+        return cli_usage_error(cmd, "--input is required");
+    if (!output->seen)
+        return cli_usage_error(cmd, "--output is required");
+    int64_t batch_size = 0, nthreads = 0;
+    if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
+                                     "a positive integer", &batch_size)))
+        return rc;
+    if (threads->seen &&
+        (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
+        return rc;
+    if (nthreads > 0)
+        fv_set_threads((int)nthreads);
+    if (cli_check_writable(cmd, "--output", output->value))
+        return CLI_FAIL;
+
+    fv_model *m = NULL;
+    fv_dataset *x = NULL;
+    float *out = NULL;
+    rc = CLI_FAIL;
+    bool has_weights = false;
+    m = cli_load_model(cmd, pos[0], &has_weights);
+    if (!m)
+        goto done;
+    if (!has_weights) {
+        cli_error(cmd, "%s: a model file holds no trained weights; give a model saved by "
+                       "'fovea train --save'",
+                  pos[0]);
+        goto done;
+    }
+    if (!cli_exists(input->value) || cli_is_dir(input->value)) {
+        cli_error(cmd, "--input: '%s': %s", input->value,
+                  cli_exists(input->value) ? "is a folder; give an IDX or .npy file"
+                                           : "no such file");
+        goto done;
+    }
+    switch (sniff_input(input->value)) {
+    case INPUT_NPY:
+        x = fv_dataset_load_npy(input->value);
+        break;
+    case INPUT_IDX:
+        x = fv_dataset_load_idx(input->value, NULL);
+        break;
+    default:
+        cli_error(cmd, "--input: '%s': neither an IDX image file nor a .npy array",
+                  input->value);
+        goto done;
+    }
+    if (!x) {
+        cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
+        goto done;
+    }
+    if (cli_check_input_shape(cmd, m, x, "--input"))
+        goto done;
+    if (batch_size == 0) {
+        fv_fit_opts fit = fv_model_fit_opts(m);
+        batch_size = fit.batch_size > 0 ? fit.batch_size : 32;
+    }
+
+    int64_t n = fv_dataset_count(x);
+    int64_t k = fv_model_output_size(m);
+    if (n <= 0 || k <= 0) {
+        cli_error(cmd, "--input: '%s' holds no samples", input->value);
+        goto done;
+    }
+    if ((uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)k) {
+        cli_error(cmd, "--input: %lld samples x %lld outputs is too large", (long long)n,
+                  (long long)k);
+        goto done;
+    }
+    size_t count = (size_t)n * (size_t)k;
+    out = malloc(count * sizeof(float));
+    if (!out) {
+        cli_error(cmd, "out of memory for %lld x %lld outputs", (long long)n, (long long)k);
+        goto done;
+    }
+    fv_status s = fv_model_predict(m, x, batch_size, out);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    /* Shape (N, final layer's shape): (N, units) for a dense head. */
+    int64_t dims[5] = {n, k};
+    int rank = 2;
+    int layers = fv_model_layer_count(m);
+    int64_t ldims[4];
+    int lrank = layers > 0 ? fv_model_layer_shape(m, layers - 1, ldims) : 0;
+    int64_t lsize = 1;
+    for (int i = 0; i < lrank && i < 4; i++)
+        lsize *= ldims[i];
+    if (lrank >= 1 && lrank <= 4 && lsize == k) {
+        for (int i = 0; i < lrank; i++)
+            dims[1 + i] = ldims[i];
+        rank = 1 + lrank;
+    }
+    rc = write_npy_atomic(cmd, output->value, rank, dims, out, count);
+done:
+    free(out);
+    fv_dataset_free(x);
+    fv_model_free(m);
+    return rc;
+}

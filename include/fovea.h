@@ -1,0 +1,278 @@
+/* fovea.h — the one public header of fovea: Keras-style Sequential networks in C.
+ *
+ * Overview
+ * --------
+ * A model is a list of layers (input, conv2d, maxpool2d, dropout, flatten, dense, activations),
+ * built from C calls or from a model file whose lines read like the Keras program, compiled with
+ * a loss and an optimizer, then fitted, evaluated, used to predict and saved as one safetensors
+ * file that holds both the weights and the model text.
+ *
+ *     fv_model *m = fv_model_new();
+ *     fv_model_add(m, "input shape=28,28,1");
+ *     fv_model_add(m, "conv2d filters=32 kernel_size=3 activation=relu");
+ *     fv_model_add(m, "flatten");
+ *     fv_model_add(m, "dense units=10 activation=softmax");
+ *     fv_model_compile(m, "loss=categorical_crossentropy optimizer=adam");
+ *     fv_fit_opts fit = fv_fit_defaults();
+ *     fit.batch_size = 128;
+ *     fv_model_fit(m, train, &fit, &history);
+ *
+ * Conventions (Keras' own): tensors are channels-last (NHWC) float32; a Conv2D kernel is
+ * (kh, kw, in_channels, filters); a Dense kernel is (in, units); Flatten flattens (H, W, C);
+ * argument names, defaults and default layer names are Keras'.
+ *
+ * Errors: every function that can fail returns an fv_status (or NULL) and leaves a message for
+ * the calling thread in fv_last_error(). The library never prints (except to a FILE* you pass),
+ * never exits and never aborts on anything a caller can cause.
+ *
+ * Ownership: every _new or _load has a _free that accepts NULL. Objects are independent: two
+ * models may be used at once from two threads; one object must not be used from two threads at
+ * once. There is no global mutable state.
+ *
+ * Threads: OpenMP. fv_set_threads() or the FOVEA_THREADS environment variable set the count.
+ */
+#ifndef FOVEA_H
+#define FOVEA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FV_VERSION "0.1.0"
+
+typedef enum fv_status {
+    FV_OK = 0,
+    FV_ERR_INVALID,     /* a bad argument, name or value */
+    FV_ERR_SHAPE,       /* shapes that do not fit together */
+    FV_ERR_NOMEM,       /* an allocation failed or a size overflowed */
+    FV_ERR_IO,          /* a file could not be opened, read or written */
+    FV_ERR_FORMAT,      /* a file's contents are malformed */
+    FV_ERR_NUMERIC,     /* a loss or weight became NaN or infinite */
+    FV_ERR_INTERRUPTED, /* a callback asked to stop */
+    FV_ERR_STATE        /* a call made in the wrong order (fit before compile, say) */
+} fv_status;
+
+/* A short name for a status ("invalid argument"). Never NULL. */
+const char *fv_status_str(fv_status s);
+
+/* The message of the last failure on the calling thread ("" if none). Valid until the next
+ * fovea call on this thread. */
+const char *fv_last_error(void);
+
+/* Threads used by all fovea work of this process from now on; n <= 0 restores the default
+ * (FOVEA_THREADS if set, else all cores). Returns the count in effect. */
+int fv_set_threads(int n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Datasets: images kept as uint8 (scaled by 1/255 per batch) or features as float32, with
+ * integer class labels or float targets. */
+
+typedef struct fv_dataset fv_dataset;
+
+/* Reads an IDX image file (rank 3: N,H,W; or rank 4: N,H,W,C; uint8) and an IDX label file
+ * (rank 1, uint8), each gzipped or not. labels_path may be NULL (images only). */
+fv_dataset *fv_dataset_load_idx(const char *images_path, const char *labels_path);
+
+/* Reads the standard four MNIST files from a folder (train-images-idx3-ubyte[.gz], ...).
+ * train or test may be NULL if not wanted. */
+fv_status fv_dataset_load_idx_dir(const char *dir, fv_dataset **train, fv_dataset **test);
+
+/* Reads a CSV table with a header row of column names and numeric cells. label_column names the
+ * label column (NULL: the last). Integer labels in a classification table become class ids. */
+fv_dataset *fv_dataset_load_csv(const char *path, const char *label_column);
+
+/* Reads a float32 .npy array (rank >= 2, first axis samples), features only. */
+fv_dataset *fv_dataset_load_npy(const char *path);
+
+/* A dataset from memory (copied). Sample shape is rank dims[]. labels may be NULL. */
+fv_dataset *fv_dataset_from_u8(int64_t n, int rank, const int64_t *dims, const uint8_t *x,
+                               const int32_t *labels);
+fv_dataset *fv_dataset_from_f32(int64_t n, int rank, const int64_t *dims, const float *x,
+                                const int32_t *labels);
+
+/* Splits off the last fraction (0 < frac < 1) of samples as a new dataset, as Keras'
+ * validation_split does (before any shuffling). The source keeps the first part. */
+fv_dataset *fv_dataset_split_tail(fv_dataset *d, double frac);
+
+/* A new dataset holding the first n samples (n clamped to the count). */
+fv_dataset *fv_dataset_head(const fv_dataset *d, int64_t n);
+
+int64_t fv_dataset_count(const fv_dataset *d);
+/* Sample shape: writes up to 4 dims, returns the rank. */
+int fv_dataset_shape(const fv_dataset *d, int64_t dims[4]);
+/* Class count (max label + 1), 0 if the dataset has no labels. */
+int64_t fv_dataset_classes(const fv_dataset *d);
+/* Labels of all samples, or NULL if none. Owned by the dataset. */
+const int32_t *fv_dataset_labels(const fv_dataset *d);
+/* Copies sample i as float32 (scaled by 1/255 for uint8 data) into out[sample size]. */
+fv_status fv_dataset_get(const fv_dataset *d, int64_t i, float *out);
+void fv_dataset_free(fv_dataset *d);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models */
+
+typedef struct fv_model fv_model;
+
+typedef enum fv_activation {
+    FV_ACT_LINEAR = 0,
+    FV_ACT_RELU,
+    FV_ACT_SIGMOID,
+    FV_ACT_TANH,
+    FV_ACT_LEAKY_RELU, /* negative_slope 0.3 unless given by model-file text */
+    FV_ACT_ELU,        /* alpha 1.0 */
+    FV_ACT_SOFTMAX
+} fv_activation;
+
+typedef enum fv_padding { FV_PAD_VALID = 0, FV_PAD_SAME } fv_padding;
+
+/* An empty Sequential model. NULL if out of memory. */
+fv_model *fv_model_new(void);
+void fv_model_free(fv_model *m);
+
+/* Adds a layer or applies a directive, written as one line of a model file:
+ *   "conv2d filters=32 kernel_size=3 strides=1 padding=valid dilation_rate=1 activation=relu"
+ *   "compile loss=categorical_crossentropy optimizer=adam learning_rate=0.001"
+ *   "fit batch_size=128 epochs=5"
+ * Unknown layer kinds, argument names or values are errors, never defaults. Shapes are
+ * checked as each layer is added. */
+fv_status fv_model_add(fv_model *m, const char *line);
+
+/* Typed constructors for the common cases; each is the same as the model-file line with the
+ * given arguments and Keras' defaults for the rest. name may be NULL (Keras' default name). */
+fv_status fv_model_add_input(fv_model *m, int rank, const int64_t *dims);
+fv_status fv_model_add_conv2d(fv_model *m, int64_t filters, int64_t kernel_size, int64_t strides,
+                              fv_padding padding, fv_activation activation);
+fv_status fv_model_add_maxpool2d(fv_model *m, int64_t pool_size);
+fv_status fv_model_add_dropout(fv_model *m, double rate);
+fv_status fv_model_add_flatten(fv_model *m);
+fv_status fv_model_add_dense(fv_model *m, int64_t units, fv_activation activation);
+fv_status fv_model_add_activation(fv_model *m, fv_activation activation);
+
+/* Parses a whole model file (layers and optional compile and fit lines). Errors name the file
+ * and line. NULL on failure (see fv_last_error). */
+fv_model *fv_model_parse_file(const char *path);
+/* The same from a string; origin names it in error messages. */
+fv_model *fv_model_parse_string(const char *text, const char *origin);
+
+/* The canonical model text (every layer, compile and fit line), as stored in saved files.
+ * Caller frees with free(). NULL if out of memory. */
+char *fv_model_to_text(const fv_model *m);
+
+/* Sets loss, optimizer and metrics, as the model file's compile line does: same syntax.
+ * Keys: loss, optimizer (adam|sgd), learning_rate, beta_1, beta_2, epsilon, momentum,
+ * nesterov, metrics, seed. Calling it again replaces earlier values. */
+fv_status fv_model_compile(fv_model *m, const char *args);
+
+/* Prints Keras' summary table (name, output shape, parameter count, totals). */
+fv_status fv_model_summary(const fv_model *m, FILE *out);
+
+int64_t fv_model_param_count(const fv_model *m);
+int fv_model_layer_count(const fv_model *m);
+/* Layer i's name ("conv2d_1"), kind ("conv2d") and output shape per sample. */
+const char *fv_model_layer_name(const fv_model *m, int i);
+const char *fv_model_layer_kind(const fv_model *m, int i);
+int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4]);
+/* Per-sample input and output sizes in floats. */
+int64_t fv_model_input_size(const fv_model *m);
+int64_t fv_model_output_size(const fv_model *m);
+
+/* Parameter access by tensor name ("conv2d.kernel", "dense_1.bias"): pointer to the live
+ * float32 data in Keras layout, and its shape. NULL if no such tensor (or not yet built). */
+float *fv_model_param(fv_model *m, const char *tensor, int *rank, int64_t dims[4]);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training */
+
+typedef struct fv_history fv_history;
+
+/* What a callback sees: the running (training) or final (epoch end) figures by name. */
+typedef struct fv_logs {
+    int64_t epoch;      /* 0-based */
+    int64_t epochs;
+    int64_t step;       /* steps done in this epoch */
+    int64_t steps;      /* steps per epoch */
+    double seconds;     /* since the epoch began */
+    int count;          /* entries in names/values */
+    const char *const *names; /* "loss", "accuracy", "val_loss", "val_accuracy" ... */
+    const double *values;
+} fv_logs;
+
+/* A callback returns false to stop training (fit then returns FV_ERR_INTERRUPTED after the
+ * current step). */
+typedef bool (*fv_callback)(void *user, const fv_logs *logs);
+
+typedef struct fv_fit_opts {
+    int64_t batch_size;        /* Keras default 32 */
+    int64_t epochs;            /* 1 */
+    bool shuffle;              /* true: reshuffle the training samples every epoch */
+    double validation_split;   /* 0: none; else the last fraction, taken before shuffling */
+    const fv_dataset *validation_data; /* used when validation_split is 0; may be NULL */
+    uint64_t seed;             /* weights initialisation, shuffling and dropout */
+    fv_callback on_batch;      /* after every step (may be NULL) */
+    fv_callback on_epoch;      /* after every epoch, with validation figures (may be NULL) */
+    void *user;
+} fv_fit_opts;
+
+/* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42. The library prints
+ * nothing: progress is reported through the callbacks (the fovea command draws Keras' bar). */
+fv_fit_opts fv_fit_defaults(void);
+
+/* The fit options a model file's `fit` line set (Keras' defaults where it set none). */
+fv_fit_opts fv_model_fit_opts(const fv_model *m);
+
+/* Trains. The model must be compiled. history may be NULL; otherwise *history receives a new
+ * history (free with fv_history_free) even when training stops early. Weights are initialised
+ * on the first fit (or load) from opts->seed. */
+fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *opts,
+                       fv_history **history);
+
+/* Loss and accuracy over a whole labelled dataset (dropout off). accuracy may be NULL; it is
+ * NaN for losses without classes. */
+fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                            double *loss, double *accuracy);
+
+/* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
+fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);
+
+/* Runs one batch forward (inference mode) and gives each layer's output: outputs[i] points into
+ * model memory holding n × (layer i output size) floats, valid until the next model call.
+ * x holds n samples (n <= batch the model was last run with, or any n: the model replans). */
+fv_status fv_model_forward(fv_model *m, const float *x, int64_t n);
+const float *fv_model_layer_output(const fv_model *m, int i);
+
+/* Weights: one safetensors file with tensors LAYER.kernel / LAYER.bias and the model text in
+ * __metadata__["fovea.model"]. Save writes a temporary file and renames it, so an existing
+ * file is never left half-written. */
+fv_status fv_model_save(const fv_model *m, const char *path);
+/* A model from a file written by fv_model_save. */
+fv_model *fv_model_load(const char *path);
+/* Loads weights into a built model; every tensor must be present with the model's shapes. */
+fv_status fv_model_load_weights(fv_model *m, const char *path);
+
+/* History: one row per epoch, columns by name. */
+int64_t fv_history_epochs(const fv_history *h);
+int fv_history_columns(const fv_history *h);
+const char *fv_history_column_name(const fv_history *h, int col);
+/* Values of a named column (epochs entries), NULL if absent. */
+const double *fv_history_get(const fv_history *h, const char *name);
+/* Writes CSV as Keras' CSVLogger does: epoch (from 0), then the columns sorted by name
+ * (accuracy,loss,val_accuracy,val_loss), values as the shortest decimal that reads back exactly.
+ * Atomic: a temporary file, then rename. */
+fv_status fv_history_write_csv(const fv_history *h, const char *path);
+/* Reads a history written by fv_history_write_csv or by Keras' CSVLogger: a header row with an
+ * `epoch` column, then one row of numbers per epoch (nan and inf allowed). The other columns
+ * become the history's, in file order. NULL on failure (missing or empty file, no `epoch`,
+ * rows of the wrong length, cells that are not numbers), with a message naming the file, line
+ * and column. Free with fv_history_free. */
+fv_history *fv_history_read_csv(const char *path);
+void fv_history_free(fv_history *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,132 @@
+/* io.h — readers and writers of outside data: IDX (gzipped or not), safetensors, .npy, CSV, and
+ * atomic file replacement. Every reader treats its input as hostile: sizes from headers are
+ * checked for overflow and against the bytes present before anything is allocated, and each
+ * failure records one message naming the file and the byte offset, line or field.
+ * Each reader has a parse-from-memory entry point (for tests and fuzzing) behind the file one.
+ */
+#ifndef FV_IO_H
+#define FV_IO_H
+
+#include "core/core.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- whole files ------------------------------------------------------------------------- */
+
+/* The most bytes a reader takes from one file (after decompression): a bound on the memory that
+ * a hostile file (a gzip bomb, say) can make fovea allocate. */
+#if SIZE_MAX > 0xffffffffu
+#define FV__MAX_INPUT_BYTES ((size_t)16 << 30)
+#else
+#define FV__MAX_INPUT_BYTES ((size_t)1 << 30)
+#endif
+
+/* Reads a whole file; if it starts with the gzip magic, inflates it (zlib), refusing an output
+ * larger than max_bytes. *buf is malloc'd (free with free()). */
+fv_status fv__read_file(const char *path, size_t max_bytes, bool gunzip, uint8_t **buf,
+                        size_t *len);
+
+/* Writing a file so that a crash never leaves it half-written: data goes to "PATH.tmp.PID",
+ * is flushed and fsync'd, then renamed over PATH. Abort removes the temporary file. */
+typedef struct fv_afile {
+    FILE *f;
+    char *tmp_path;
+    char *path;
+} fv_afile;
+
+fv_status fv__afile_open(fv_afile *a, const char *path);
+fv_status fv__afile_commit(fv_afile *a); /* closes; on any write error removes tmp, fails */
+void fv__afile_abort(fv_afile *a);
+
+/* ---- IDX (LeCun's MNIST format): magic 0,0,type,rank; big-endian u32 dims; data ------------ */
+
+typedef struct fv_idx {
+    int rank;        /* 1..4 */
+    int64_t dims[4];
+    int64_t count;   /* product of dims */
+    uint8_t *data;   /* malloc'd; only type 0x08 (unsigned byte) is accepted */
+} fv_idx;
+
+fv_status fv__idx_parse(const uint8_t *buf, size_t len, const char *origin, fv_idx *out);
+fv_status fv__idx_read(const char *path, fv_idx *out); /* gzip detected by magic */
+fv_status fv__idx_write(const char *path, const fv_idx *idx); /* uncompressed, atomic */
+void fv__idx_free(fv_idx *idx);
+
+/* ---- safetensors ---------------------------------------------------------------------------
+ * u64 little-endian header length N, N bytes of JSON {"name": {"dtype": "F32", "shape": [..],
+ * "data_offsets": [begin, end]}, ..., "__metadata__": {"key": "string", ...}}, then the data.
+ * Checked as the reference implementation checks it: N bounded (100 MB) and inside the file,
+ * valid JSON object, known dtypes, shapes consistent with byte lengths, offsets inside the data,
+ * sorted without gaps or overlap and covering the whole data section. */
+
+typedef struct fv_st_tensor {
+    char *name;
+    char dtype[8]; /* "F32", "F16", "BF16", "I32", "U8", ... */
+    int rank;      /* 0..8 */
+    int64_t dims[8];
+    size_t begin, end; /* byte offsets within the data section */
+} fv_st_tensor;
+
+typedef struct fv_st_file {
+    uint8_t *buf; /* the whole file (owned) */
+    size_t len;
+    size_t data_off; /* 8 + N */
+    int ntensors;
+    fv_st_tensor *tensors;
+    int nmeta;
+    char **meta_keys, **meta_values;
+} fv_st_file;
+
+/* Takes ownership of buf (malloc'd) on success and on failure. */
+fv_status fv__st_parse(uint8_t *buf, size_t len, const char *origin, fv_st_file *out);
+fv_status fv__st_read(const char *path, fv_st_file *out);
+const fv_st_tensor *fv__st_find(const fv_st_file *f, const char *name);
+const char *fv__st_meta(const fv_st_file *f, const char *key);
+/* Copies an F32 tensor's data (little-endian) into out[count]. */
+void fv__st_copy_f32(const fv_st_file *f, const fv_st_tensor *t, float *out);
+void fv__st_free(fv_st_file *f);
+
+typedef struct fv_st_out {
+    const char *name;
+    int rank;
+    int64_t dims[4];
+    const float *data;
+} fv_st_out;
+
+/* Writes F32 tensors (in the order given) and string metadata, atomically. */
+fv_status fv__st_write(const char *path, const fv_st_out *t, int n, const char *const *meta_keys,
+                       const char *const *meta_values, int nmeta);
+
+/* ---- .npy (version 1.0/2.0/3.0, little-endian float32 '<f4' or uint8 '|u1', C order) ------- */
+
+typedef struct fv_npy {
+    int rank;
+    int64_t dims[8];
+    int64_t count;
+    bool is_u8;  /* else float32 */
+    void *data;  /* malloc'd, count elements */
+} fv_npy;
+
+fv_status fv__npy_parse(const uint8_t *buf, size_t len, const char *origin, fv_npy *out);
+fv_status fv__npy_read(const char *path, fv_npy *out);
+fv_status fv__npy_write_f32(const char *path, int rank, const int64_t *dims, const float *data);
+void fv__npy_free(fv_npy *n);
+
+/* ---- CSV: a header row of names, then rows of numbers (RFC 4180 quoting, , separator) ------- */
+
+typedef struct fv_csv {
+    int ncols;
+    char **names;
+    int64_t nrows;
+    double *cells; /* nrows × ncols, row-major */
+    int64_t *lines; /* nrows: the 1-based line on which each row starts (for messages) */
+} fv_csv;
+
+/* A cell that is not a number is an error naming line and column. Empty lines are skipped. */
+fv_status fv__csv_parse(const char *text, size_t len, const char *origin, fv_csv *out);
+fv_status fv__csv_read(const char *path, fv_csv *out);
+int fv__csv_column(const fv_csv *c, const char *name); /* -1 if absent */
+void fv__csv_free(fv_csv *c);
+
+#endif

@@ -1,0 +1,107 @@
+/* kernels.h — pure numerical functions on pointers and sizes: GEMM, convolution (im2col), pooling,
+ * activations, fused softmax + cross-entropy. Each has a plain reference version (`_ref`) that is
+ * the specification, and the fast version used by the layers, tested against it. Kernels are
+ * single-threaded and allocate nothing: callers pass scratch and split work across threads.
+ * Layouts are channels-last (NHWC) as everywhere in fovea.
+ */
+#ifndef FV_KERNELS_H
+#define FV_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- GEMM -------------------------------------------------------------------------------- */
+
+/* C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, row-major with leading dimensions.
+ * op(X) is X, or Xᵀ when the flag is set (then A is stored K×M, B is stored N×K).
+ * beta == 0 means C is written without being read (NaNs in C do not propagate). */
+void fv_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+             int64_t ldc);
+void fv_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                 int64_t ldc);
+
+/* The name of the GEMM path picked at run time for this CPU ("avx512", "avx2", "generic"). */
+const char *fv_gemm_path(void);
+
+/* ---- convolution geometry ----------------------------------------------------------------- */
+
+typedef struct fv_conv_geom {
+    int64_t in_h, in_w, in_c;    /* input image */
+    int64_t k_h, k_w;            /* kernel */
+    int64_t out_h, out_w, out_c; /* output image (out_c = filters) */
+    int64_t stride_h, stride_w;
+    int64_t dil_h, dil_w;
+    int64_t pad_top, pad_left;   /* leading padding; trailing padding is implied by out size */
+} fv_conv_geom;
+
+/* Output size of one axis: (W - (D(F-1)+1) + pad_total)/S + 1, or -1 if it is not positive.
+ * For same padding: out = ceil(W/S), pad_total = max((out-1)S + D(F-1)+1 - W, 0), and the
+ * leading pad is pad_total/2 (Keras/TensorFlow: the odd extra at the bottom/right). */
+int64_t fv_conv_out_size(int64_t w, int64_t f, int64_t s, int64_t d, bool same,
+                         int64_t *pad_lead);
+
+/* im2col for one image: col[P×K], P = out_h·out_w, K = k_h·k_w·in_c in (kh, kw, c) order, so that
+ * col · W with W as (kh, kw, in_c, filters) = (K × filters) gives the NHWC output. Padding reads
+ * as zero. */
+void fv_im2col(const fv_conv_geom *g, const float *x, float *col);
+/* The adjoint: dx[in_h·in_w·in_c] += scatter of dcol[P×K]. */
+void fv_col2im(const fv_conv_geom *g, const float *dcol, float *dx);
+
+/* ---- convolution, one image at a time ------------------------------------------------------
+ * x [in_h, in_w, in_c], w [k_h, k_w, in_c, out_c], b [out_c] or NULL, y [out_h, out_w, out_c].
+ * col is scratch of fv_conv_col_floats(g) floats (unused and may be NULL when the convolution is
+ * 1×1 with stride 1 and no padding). */
+int64_t fv_conv_col_floats(const fv_conv_geom *g);
+void fv_conv2d_forward(const fv_conv_geom *g, const float *x, const float *w, const float *b,
+                       float *y, float *col);
+void fv_conv2d_forward_ref(const fv_conv_geom *g, const float *x, const float *w, const float *b,
+                           float *y);
+/* Adds this image's gradients: dw += ∂/∂w, db += ∂/∂b (db may be NULL), dx += ∂/∂x (dx may be
+ * NULL: no input gradient). dy [out_h, out_w, out_c]. col: scratch as above; dcol: a second
+ * scratch of the same size (needed only when dx is not NULL). */
+void fv_conv2d_backward(const fv_conv_geom *g, const float *x, const float *w, const float *dy,
+                        float *dw, float *db, float *dx, float *col, float *dcol);
+void fv_conv2d_backward_ref(const fv_conv_geom *g, const float *x, const float *w,
+                            const float *dy, float *dw, float *db, float *dx);
+
+/* ---- max pooling, one image -----------------------------------------------------------------
+ * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. Padding never wins the max
+ * (it reads as -inf). argmax [out_h·out_w·c] receives the flat input index of each maximum (the
+ * first one in row-major window order on ties). */
+void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
+/* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */
+void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
+                         float *dx);
+
+/* ---- activations ----------------------------------------------------------------------------
+ * Element-wise, in place on n values. alpha is ELU's alpha or leaky ReLU's negative slope. The
+ * backward forms take the forward OUTPUT y (all these derivatives are functions of y) and turn
+ * the gradient g = ∂L/∂y into ∂L/∂z in place. */
+typedef enum fv_act_kind {
+    FV_K_LINEAR = 0,
+    FV_K_RELU,
+    FV_K_SIGMOID,
+    FV_K_TANH,
+    FV_K_LEAKY_RELU,
+    FV_K_ELU
+} fv_act_kind;
+
+void fv_act_forward(fv_act_kind k, float alpha, float *y, int64_t n);
+void fv_act_backward(fv_act_kind k, float alpha, const float *y, float *g, int64_t n);
+
+/* Softmax over the last axis of rows × cols, in place, max-subtracted. */
+void fv_softmax_forward(float *y, int64_t rows, int64_t cols);
+/* g ← J_softmaxᵀ g for each row, from the softmax output y. */
+void fv_softmax_backward(const float *y, float *g, int64_t rows, int64_t cols);
+
+/* Maxout over channel groups: x [n, c], y [n, units], c = units · k, group j is channels
+ * j·k .. j·k+k-1; argmax [n, units] the channel index that won (first on ties). */
+void fv_maxout_forward(const float *x, float *y, int32_t *argmax, int64_t n, int64_t c,
+                       int64_t units);
+void fv_maxout_backward(const float *dy, const int32_t *argmax, float *dx, int64_t n, int64_t c,
+                        int64_t units);
+
+#endif

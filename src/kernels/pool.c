@@ -1,0 +1,61 @@
+/* pool.c — max pooling on one NHWC image, recording which input won each window so that the
+ * backward pass is a scatter.
+ */
+#include "kernels/kernels.h"
+
+#include <math.h>
+
+/* x [in_h, in_w, c], y [out_h, out_w, c], argmax [out_h·out_w·c] flat indices into x. Windows
+ * are scanned in row-major order and only a strictly greater value replaces the current one, so
+ * ties go to the first. Padded taps are skipped, i.e. they read as -inf and never win. */
+void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
+{
+    const int64_t C = g->in_c, W = g->in_w, H = g->in_h;
+    for (int64_t oh = 0; oh < g->out_h; oh++) {
+        for (int64_t ow = 0; ow < g->out_w; ow++) {
+            float *yo = y + (oh * g->out_w + ow) * C;
+            int32_t *ao = argmax + (oh * g->out_w + ow) * C;
+            bool first = true;
+            for (int64_t kh = 0; kh < g->k_h; kh++) {
+                const int64_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+                if (ih < 0 || ih >= H) continue;
+                for (int64_t kw = 0; kw < g->k_w; kw++) {
+                    const int64_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+                    if (iw < 0 || iw >= W) continue;
+                    const int64_t base = (ih * W + iw) * C;
+                    const float *xi = x + base;
+                    if (first) {
+                        for (int64_t c = 0; c < C; c++) {
+                            yo[c] = xi[c];
+                            ao[c] = (int32_t)(base + c);
+                        }
+                        first = false;
+                        continue;
+                    }
+                    for (int64_t c = 0; c < C; c++) {
+                        if (xi[c] > yo[c]) {
+                            yo[c] = xi[c];
+                            ao[c] = (int32_t)(base + c);
+                        }
+                    }
+                }
+            }
+            if (first) {
+                /* A window made only of padding (possible only with unusual geometry): -inf and
+                 * no source, which the backward pass skips. */
+                for (int64_t c = 0; c < C; c++) {
+                    yo[c] = -INFINITY;
+                    ao[c] = -1;
+                }
+            }
+        }
+    }
+}
+
+/* dy [out_h·out_w·c], argmax as written by fv_maxpool_forward, dx [in_h, in_w, c]. */
+void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax, float *dx)
+{
+    const int64_t n = g->out_h * g->out_w * g->out_c;
+    for (int64_t i = 0; i < n; i++)
+        if (argmax[i] >= 0) dx[argmax[i]] += dy[i];
+}

@@ -1,0 +1,175 @@
+/* layer.h — the contract every layer kind fulfils, and the registry that lists them.
+ * A kind declares its arguments (Keras' names and defaults) in a table, checks them against its
+ * input shape in build(), and provides forward and backward on a batch. The model, the
+ * model-file parser, the summary and the weights file only go through this contract.
+ */
+#ifndef FV_LAYER_H
+#define FV_LAYER_H
+
+#include "core/core.h"
+#include "kernels/kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- arguments ----------------------------------------------------------------------------- */
+
+typedef enum fv_arg_type {
+    FV_ARG_INT,    /* int64_t */
+    FV_ARG_PAIR,   /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
+    FV_ARG_FLOAT,  /* double */
+    FV_ARG_BOOL,   /* bool: true|false */
+    FV_ARG_CHOICE, /* int: index into choices */
+    FV_ARG_SHAPE   /* fv_shape: "28,28,1" or "4" */
+} fv_arg_type;
+
+typedef struct fv_arg_spec {
+    const char *key;
+    fv_arg_type type;
+    size_t offset;              /* into the kind's config struct */
+    const char *def;            /* default, in model-file text; NULL: required */
+    const char *const *choices; /* FV_ARG_CHOICE: NULL-terminated names */
+    double min;                 /* smallest accepted value for numbers */
+    double max;                 /* largest (inclusive) */
+} fv_arg_spec;
+
+/* Activation names accepted by `activation=` (index = fv_activation). */
+extern const char *const fv__activation_names[];
+
+/* ---- layers -------------------------------------------------------------------------------- */
+
+enum { FV_INIT_GLOROT_UNIFORM, FV_INIT_ZEROS };
+
+typedef struct fv_param {
+    char suffix[8]; /* "kernel" | "bias" */
+    int rank;
+    int64_t dims[4];
+    int64_t size;
+    int init;
+    int64_t fan_in, fan_out; /* for glorot_uniform */
+    float *w;                /* into the model's parameter block */
+    float *g;                /* into the model's gradient block (accumulated by backward) */
+} fv_param;
+
+typedef struct fv_layer fv_layer;
+
+/* One batch's run context. */
+typedef struct fv_run {
+    int64_t n;      /* samples in this batch */
+    bool training;  /* dropout active */
+    fv_rng *rng;    /* this layer's stream for this step */
+    void *scratch;  /* scratch_bytes(l, n) bytes, 64-byte aligned */
+    int threads;
+} fv_run;
+
+typedef struct fv_layer_kind {
+    const char *name;        /* model-file name: "conv2d" */
+    const char *keras_class; /* "Conv2D" */
+    const char *keras_name;  /* default-name prefix: "conv2d", "max_pooling2d" */
+    const fv_arg_spec *args; /* terminated by key == NULL */
+    size_t cfg_size;
+    /* Checks the config against l->in, sets l->out, l->params and l->saved_per_sample; on
+     * failure records an error with the numbers (the caller prefixes file:line). */
+    fv_status (*build)(fv_layer *l);
+    /* Scratch bytes for a batch of n with the given thread count (NULL: none). */
+    size_t (*scratch_bytes)(const fv_layer *l, int64_t n, int threads);
+    /* x [n × in], y [n × out]. May save what backward needs in l->saved. */
+    void (*forward)(fv_layer *l, const float *x, float *y, fv_run *r);
+    /* dy [n × out] (the layer may overwrite it); dx [n × in] to be written (not added), or NULL
+     * when the input gradient is not needed. Parameter gradients are ADDED into param[i].g. */
+    void (*backward)(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
+                     fv_run *r);
+    /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
+    fv_activation (*activation)(const fv_layer *l);
+} fv_layer_kind;
+
+struct fv_layer {
+    const fv_layer_kind *kind;
+    char name[64];
+    int line;          /* model-text line it came from (0: none) */
+    void *cfg;         /* kind's config, cfg_size bytes, owned */
+    uint64_t given;    /* bit i set: args[i] was given explicitly */
+    fv_shape in, out;
+    int nparams;
+    fv_param params[2];
+    size_t saved_per_sample; /* bytes of forward state kept for backward, per sample */
+    void *saved;             /* n × saved_per_sample, planned by the model */
+    bool fused_act;          /* the loss already returned ∂L/∂z: skip the output activation */
+};
+
+/* The activation of a layer's output, if it has one (conv2d, dense and activation layers);
+ * lets the model fuse softmax/sigmoid into the loss. FV_ACT_LINEAR if none. */
+fv_activation fv__layer_activation(const fv_layer *l);
+
+/* The registry: all kinds, NULL-terminated. Adding a layer kind is one line there. */
+extern const fv_layer_kind *const fv__layer_kinds[];
+const fv_layer_kind *fv__layer_kind_find(const char *name);
+
+/* Argument handling shared by all kinds (layers.c). cfg receives defaults then the given
+ * values; errors name the argument and what was expected. */
+fv_status fv__args_defaults(const fv_arg_spec *spec, void *cfg);
+fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, const char *value,
+                       uint64_t *given);
+/* Writes "key=value" for every given argument (canonical text), separated by single spaces.
+ * Returns the length of the full text, as snprintf does (the text was cut if it is >= n). */
+size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given, char *buf,
+                       size_t n);
+
+/* Activation helpers shared by conv2d, dense and the activation layers. FV_ACT_SOFTMAX has no
+ * element-wise kind: fv__act_kind gives FV_K_LINEAR for it, and the _rows helpers below handle
+ * it (softmax over the last axis, cols). */
+fv_act_kind fv__act_kind(fv_activation a);
+
+/* ---- shared by the kinds in src/layers/ ---------------------------------------------------- */
+
+/* Padding names accepted by `padding=` (index = fv_padding). */
+extern const char *const fv__padding_names[];
+
+/* Parameter gradients are summed over a batch in this many fixed chunks of consecutive samples
+ * (n chunks when n is smaller), each into its own partial buffer, then the partials are added
+ * in chunk order: the result is bit-identical for any thread count. */
+#define FV_GRAD_CHUNKS 16
+
+/* The largest size accepted for one axis or count argument (sizes stay far from overflow). */
+#define FV_ARG_DIM_MAX 2147483647.0
+
+/* The slope or alpha an activation gets when named as an argument (activation=leaky_relu on
+ * conv2d, dense or an activation layer): Keras' functions, leaky_relu 0.2, elu 1.0; else 0. */
+float fv__act_alpha(fv_activation a);
+/* y [rows × cols] in place: y ← a(y) (softmax over each row of cols). */
+void fv__act_forward_rows(fv_activation a, float alpha, float *y, int64_t rows, int64_t cols);
+/* g [rows × cols] in place: ∂L/∂y → ∂L/∂z, from the forward output y. */
+void fv__act_backward_rows(fv_activation a, float alpha, const float *y, float *g, int64_t rows,
+                           int64_t cols);
+
+/* Fails (FV_ERR_INVALID) naming the first required argument of l's kind not given. */
+fv_status fv__args_check_required(const fv_layer *l);
+
+/* The FV_ERR_SHAPE error of a window (kernel or pool) that does not fit its input with valid
+ * padding, with the arithmetic of the failing axis. g holds input, window, stride, dilation. */
+fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_geom *g);
+
+/* Threads a run may use (at least 1). Layers size per-thread scratch by the count given to
+ * scratch_bytes; a run must not ask for more threads than that. */
+static inline int fv__run_threads(const fv_run *r)
+{
+    return r->threads > 0 ? r->threads : 1;
+}
+
+/* The OpenMP thread number inside a parallel region (0 without OpenMP). */
+static inline int fv__thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* The kinds, one file each (activation.c holds the family of activation layers). */
+extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout, fv__kind_flatten,
+    fv__kind_dense, fv__kind_activation, fv__kind_relu, fv__kind_sigmoid, fv__kind_tanh,
+    fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout;
+
+#endif

@@ -1,0 +1,497 @@
+/* layers.c — the registry of layer kinds, the argument machinery every kind shares (defaults,
+ * parsing by type with range checks, canonical text) and the activation helpers used by conv2d,
+ * dense and the activation layers.
+ */
+#include "layers/layer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- registry ------------------------------------------------------------------------------ */
+
+const fv_layer_kind *const fv__layer_kinds[] = {
+    &fv__kind_conv2d,
+    &fv__kind_maxpool2d,
+    &fv__kind_dropout,
+    &fv__kind_flatten,
+    &fv__kind_dense,
+    &fv__kind_activation,
+    &fv__kind_relu,
+    &fv__kind_sigmoid,
+    &fv__kind_tanh,
+    &fv__kind_leaky_relu,
+    &fv__kind_elu,
+    &fv__kind_softmax,
+    &fv__kind_maxout,
+    NULL,
+};
+
+const fv_layer_kind *fv__layer_kind_find(const char *name)
+{
+    for (int i = 0; fv__layer_kinds[i]; i++)
+        if (strcmp(fv__layer_kinds[i]->name, name) == 0) return fv__layer_kinds[i];
+    return NULL;
+}
+
+const char *const fv__activation_names[] = {
+    "linear", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "softmax", NULL,
+};
+
+const char *const fv__padding_names[] = {"valid", "same", NULL};
+
+fv_activation fv__layer_activation(const fv_layer *l)
+{
+    return l->kind->activation ? l->kind->activation(l) : FV_ACT_LINEAR;
+}
+
+/* ---- activations --------------------------------------------------------------------------- */
+
+fv_act_kind fv__act_kind(fv_activation a)
+{
+    switch (a) {
+    case FV_ACT_LINEAR: return FV_K_LINEAR;
+    case FV_ACT_RELU: return FV_K_RELU;
+    case FV_ACT_SIGMOID: return FV_K_SIGMOID;
+    case FV_ACT_TANH: return FV_K_TANH;
+    case FV_ACT_LEAKY_RELU: return FV_K_LEAKY_RELU;
+    case FV_ACT_ELU: return FV_K_ELU;
+    case FV_ACT_SOFTMAX: return FV_K_LINEAR;
+    }
+    return FV_K_LINEAR;
+}
+
+float fv__act_alpha(fv_activation a)
+{
+    /* keras.activations.leaky_relu(negative_slope=0.2), keras.activations.elu(alpha=1.0). The
+     * LeakyReLU *layer* defaults to 0.3: that one is the leaky_relu kind's own argument. */
+    if (a == FV_ACT_LEAKY_RELU) return 0.2f;
+    if (a == FV_ACT_ELU) return 1.0f;
+    return 0.0f;
+}
+
+void fv__act_forward_rows(fv_activation a, float alpha, float *y, int64_t rows, int64_t cols)
+{
+    if (a == FV_ACT_SOFTMAX)
+        fv_softmax_forward(y, rows, cols);
+    else
+        fv_act_forward(fv__act_kind(a), alpha, y, rows * cols);
+}
+
+void fv__act_backward_rows(fv_activation a, float alpha, const float *y, float *g, int64_t rows,
+                           int64_t cols)
+{
+    if (a == FV_ACT_SOFTMAX)
+        fv_softmax_backward(y, g, rows, cols);
+    else
+        fv_act_backward(fv__act_kind(a), alpha, y, g, rows * cols);
+}
+
+/* ---- errors shared by the kinds ------------------------------------------------------------ */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_geom *g)
+{
+    const int64_t span_h = g->dil_h * (g->k_h - 1) + 1, span_w = g->dil_w * (g->k_w - 1) + 1;
+    char dilated[64] = "";
+    if (span_h != g->k_h || span_w != g->k_w)
+        snprintf(dilated, sizeof dilated, " (dilated to %lldx%lld)", (long long)span_h,
+                 (long long)span_w);
+    /* Show the arithmetic of the axis that fails (rows first). */
+    bool rows = g->in_h < span_h;
+    int64_t w = rows ? g->in_h : g->in_w, span = rows ? span_h : span_w;
+    int64_t s = rows ? g->stride_h : g->stride_w;
+    return fv__fail(FV_ERR_SHAPE,
+                    "%s: %s %lldx%lld%s does not fit input %lldx%lld with padding=valid: "
+                    "(%lld - %lld + 0)/%lld + 1 = %lld",
+                    kind, window, (long long)g->k_h, (long long)g->k_w, dilated,
+                    (long long)g->in_h, (long long)g->in_w, (long long)w, (long long)span,
+                    (long long)s, (long long)(floor_div(w - span, s) + 1));
+}
+
+/* ---- arguments ----------------------------------------------------------------------------- */
+
+/* The kind whose table spec is, to name it in messages ("conv2d: ..."); "" for other tables. */
+static const char *owner_prefix(const fv_arg_spec *spec, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; fv__layer_kinds[i]; i++)
+        if (fv__layer_kinds[i]->args == spec) {
+            snprintf(buf, n, "%s: ", fv__layer_kinds[i]->name);
+            break;
+        }
+    return buf;
+}
+
+static bool is_none_default(const fv_arg_spec *a)
+{
+    return a->def && strcmp(a->def, "None") == 0;
+}
+
+/* A decimal integer, optional sign, nothing else (no spaces, no trailing text). */
+static bool parse_int(const char *s, int64_t *out)
+{
+    if (!(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9'))) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return false;
+    *out = v;
+    return true;
+}
+
+/* A finite decimal number, nothing else. */
+static bool parse_float(const char *s, double *out)
+{
+    if (!(*s == '-' || *s == '+' || *s == '.' || (*s >= '0' && *s <= '9'))) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno == ERANGE && fabs(v) > 1.0) return false;
+    if (end == s || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+/* Comma-separated integers: up to max of them into out; returns the count, -1 if malformed. */
+static int parse_int_list(const char *s, int64_t *out, int max)
+{
+    int n = 0;
+    char buf[32];
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (n == max || len == 0 || len >= sizeof buf) return -1;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (!parse_int(buf, &out[n++])) return -1;
+        if (!comma) return n;
+        s = comma + 1;
+    }
+}
+
+/* Shortest text that reads back as exactly v. */
+static void format_double(double v, char *buf, size_t n)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static fv_status check_range(const char *pre, const fv_arg_spec *a, const char *value, double v)
+{
+    char lim[32];
+    if (v < a->min) {
+        format_double(a->min, lim, sizeof lim);
+        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: must be at least %s", pre, a->key,
+                        value, lim);
+    }
+    if (v > a->max) {
+        format_double(a->max, lim, sizeof lim);
+        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: must be at most %s", pre, a->key,
+                        value, lim);
+    }
+    return FV_OK;
+}
+
+static size_t choices_list(const char *const *choices, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; choices[i] && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", choices[i]);
+    return used;
+}
+
+/* Levenshtein distance, for "did you mean"; long strings count as far apart. */
+static int edit_distance(const char *a, const char *b)
+{
+    enum { MAXL = 40 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= MAXL || lb >= MAXL) return 1000;
+    int row[MAXL + 1];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The closest of names to word if it is close enough to be a likely typo, else NULL. */
+static const char *closest(const char *word, const char *const *names, size_t stride)
+{
+    const char *best = NULL;
+    int best_d = 1000;
+    for (const char *const *p = names; *p; p = (const char *const *)((const char *)p + stride)) {
+        int d = edit_distance(word, *p);
+        size_t lw = strlen(word), lp = strlen(*p);
+        /* A prefix of at least 3 characters also counts ("kernel" for "kernel_size"). */
+        if (lw >= 3 && lw < lp && strncmp(word, *p, lw) == 0 && d > 2) d = 2;
+        if (d < best_d) best_d = d, best = *p;
+    }
+    size_t lw = strlen(word);
+    int limit = lw <= 3 ? 1 : lw <= 6 ? 2 : 3;
+    return best_d <= limit ? best : NULL;
+}
+
+/* Parses value for argument a into dst (a->type's C type); FV_OK or an error naming it. */
+static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *value, void *dst)
+{
+    switch (a->type) {
+    case FV_ARG_INT: {
+        int64_t v;
+        if (is_none_default(a) && strcmp(value, "None") == 0) {
+            v = 0;
+        } else {
+            if (!parse_int(value, &v))
+                return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected an integer", pre,
+                                a->key, value);
+            fv_status s = check_range(pre, a, value, (double)v);
+            if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
+    case FV_ARG_PAIR: {
+        int64_t v[2] = {0, 0};
+        if (!(is_none_default(a) && strcmp(value, "None") == 0)) {
+            int n = parse_int_list(value, v, 2);
+            if (n < 0)
+                return fv__fail(FV_ERR_INVALID,
+                                "%sargument %s=%s: expected an integer or two integers as "
+                                "rows,cols (3 or 3,2)",
+                                pre, a->key, value);
+            if (n == 1) v[1] = v[0];
+            for (int i = 0; i < 2; i++) {
+                fv_status s = check_range(pre, a, value, (double)v[i]);
+                if (s) return s;
+            }
+        }
+        memcpy(dst, v, sizeof v);
+        return FV_OK;
+    }
+    case FV_ARG_FLOAT: {
+        double v;
+        if (!parse_float(value, &v))
+            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected a number", pre, a->key,
+                            value);
+        fv_status s = check_range(pre, a, value, v);
+        if (s) return s;
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
+    case FV_ARG_BOOL: {
+        bool v;
+        if (strcmp(value, "true") == 0 || strcmp(value, "True") == 0)
+            v = true;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "False") == 0)
+            v = false;
+        else
+            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected true or false", pre,
+                            a->key, value);
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
+    case FV_ARG_CHOICE: {
+        for (int i = 0; a->choices[i]; i++)
+            if (strcmp(a->choices[i], value) == 0) {
+                memcpy(dst, &i, sizeof i);
+                return FV_OK;
+            }
+        char list[512], hint[96] = "";
+        choices_list(a->choices, list, sizeof list);
+        const char *near = closest(value, a->choices, sizeof(char *));
+        if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected one of %s%s", pre, a->key,
+                        value, list, hint);
+    }
+    case FV_ARG_SHAPE: {
+        fv_shape sh = {0};
+        int n = parse_int_list(value, sh.d, 4);
+        if (n != 1 && n != 3)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected a shape of 1 or 3 dimensions "
+                            "(features, or height,width,channels as 28,28,1)",
+                            pre, a->key, value);
+        for (int i = 0; i < n; i++)
+            if (sh.d[i] < 1 || sh.d[i] > FV_ARG_DIM_MAX)
+                return fv__fail(FV_ERR_INVALID,
+                                "%sargument %s=%s: dimension %d is %lld; dimensions must be "
+                                "between 1 and %.0f",
+                                pre, a->key, value, i + 1, (long long)sh.d[i], FV_ARG_DIM_MAX);
+        sh.rank = n;
+        if (fv__shape_size(&sh) < 0)
+            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: the shape is too large", pre,
+                            a->key, value);
+        memcpy(dst, &sh, sizeof sh);
+        return FV_OK;
+    }
+    }
+    FV_ASSERT(!"unknown argument type");
+    return FV_ERR_INVALID;
+}
+
+/* Zero of a's C type, for required arguments before they are given. */
+static void zero_value(const fv_arg_spec *a, void *dst)
+{
+    switch (a->type) {
+    case FV_ARG_INT: memset(dst, 0, sizeof(int64_t)); break;
+    case FV_ARG_PAIR: memset(dst, 0, 2 * sizeof(int64_t)); break;
+    case FV_ARG_FLOAT: memset(dst, 0, sizeof(double)); break;
+    case FV_ARG_BOOL: memset(dst, 0, sizeof(bool)); break;
+    case FV_ARG_CHOICE: memset(dst, 0, sizeof(int)); break;
+    case FV_ARG_SHAPE: memset(dst, 0, sizeof(fv_shape)); break;
+    }
+}
+
+fv_status fv__args_defaults(const fv_arg_spec *spec, void *cfg)
+{
+    char pre[80];
+    for (int i = 0; spec[i].key; i++) {
+        FV_ASSERT(i < 64); /* `given` is a 64-bit mask */
+        const fv_arg_spec *a = &spec[i];
+        void *dst = (char *)cfg + a->offset;
+        if (!a->def) {
+            zero_value(a, dst);
+            continue;
+        }
+        fv_status s = parse_value(owner_prefix(spec, pre, sizeof pre), a, a->def, dst);
+        if (s) {
+            fv__error_prefix("internal error: bad default: ");
+            return s;
+        }
+    }
+    return FV_OK;
+}
+
+fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, const char *value,
+                       uint64_t *given)
+{
+    char pre[80];
+    owner_prefix(spec, pre, sizeof pre);
+    for (int i = 0; spec[i].key; i++) {
+        if (strcmp(spec[i].key, key) != 0) continue;
+        unsigned char tmp[sizeof(fv_shape)] __attribute__((aligned(16)));
+        fv_status s = parse_value(pre, &spec[i], value, tmp);
+        if (s) return s;
+        /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
+        size_t sz = spec[i].type == FV_ARG_INT     ? sizeof(int64_t)
+                    : spec[i].type == FV_ARG_PAIR  ? 2 * sizeof(int64_t)
+                    : spec[i].type == FV_ARG_FLOAT ? sizeof(double)
+                    : spec[i].type == FV_ARG_BOOL  ? sizeof(bool)
+                    : spec[i].type == FV_ARG_SHAPE ? sizeof(fv_shape)
+                                                   : sizeof(int);
+        memcpy((char *)cfg + spec[i].offset, tmp, sz);
+        if (given) *given |= (uint64_t)1 << i;
+        return FV_OK;
+    }
+
+    /* Unknown key: list the known ones, and suggest the nearest. */
+    if (!spec[0].key)
+        return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (%stakes no arguments)", pre,
+                        key, pre[0] ? "this layer " : "");
+    char list[512], hint[96] = "";
+    size_t used = 0;
+    list[0] = '\0';
+    for (int i = 0; spec[i].key && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                 spec[i].key);
+    const char *near = closest(key, &spec[0].key, sizeof(fv_arg_spec));
+    if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+    return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (known: %s)%s", pre, key, list,
+                    hint);
+}
+
+size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given, char *buf,
+                       size_t n)
+{
+    size_t used = 0;
+    if (n) buf[0] = '\0';
+    for (int i = 0; spec[i].key; i++) {
+        if (!(given & ((uint64_t)1 << i))) continue;
+        const fv_arg_spec *a = &spec[i];
+        const void *src = (const char *)cfg + a->offset;
+        char val[128];
+        switch (a->type) {
+        case FV_ARG_INT: {
+            int64_t v;
+            memcpy(&v, src, sizeof v);
+            if (v == 0 && is_none_default(a))
+                snprintf(val, sizeof val, "None");
+            else
+                snprintf(val, sizeof val, "%lld", (long long)v);
+            break;
+        }
+        case FV_ARG_PAIR: {
+            int64_t v[2];
+            memcpy(v, src, sizeof v);
+            if (v[0] == 0 && v[1] == 0 && is_none_default(a))
+                snprintf(val, sizeof val, "None");
+            else if (v[0] == v[1])
+                snprintf(val, sizeof val, "%lld", (long long)v[0]);
+            else
+                snprintf(val, sizeof val, "%lld,%lld", (long long)v[0], (long long)v[1]);
+            break;
+        }
+        case FV_ARG_FLOAT: {
+            double v;
+            memcpy(&v, src, sizeof v);
+            format_double(v, val, sizeof val);
+            break;
+        }
+        case FV_ARG_BOOL: {
+            bool v;
+            memcpy(&v, src, sizeof v);
+            snprintf(val, sizeof val, "%s", v ? "true" : "false");
+            break;
+        }
+        case FV_ARG_CHOICE: {
+            int v;
+            memcpy(&v, src, sizeof v);
+            snprintf(val, sizeof val, "%s", a->choices[v]);
+            break;
+        }
+        case FV_ARG_SHAPE: {
+            fv_shape sh;
+            memcpy(&sh, src, sizeof sh);
+            size_t u = 0;
+            val[0] = '\0';
+            for (int d = 0; d < sh.rank && u < sizeof val; d++)
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
+                                      (long long)sh.d[d]);
+            break;
+        }
+        }
+        int w = snprintf(used < n ? buf + used : NULL, used < n ? n - used : 0, "%s%s=%s",
+                         used ? " " : "", a->key, val);
+        used += (size_t)w;
+    }
+    return used;
+}
+
+fv_status fv__args_check_required(const fv_layer *l)
+{
+    const fv_arg_spec *spec = l->kind->args;
+    for (int i = 0; spec[i].key; i++)
+        if (!spec[i].def && !(l->given & ((uint64_t)1 << i)))
+            return fv__fail(FV_ERR_INVALID, "%s: missing required argument '%s'", l->kind->name,
+                            spec[i].key);
+    return FV_OK;
+}

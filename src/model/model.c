@@ -1,0 +1,647 @@
+/* model.c — building a Sequential model: layers from model-file lines or typed calls, the compile
+ * and fit directives, shape checks as each layer is added, the canonical model text and the
+ * Keras summary table.
+ */
+#include "model/model_impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+fv_model *fv_model_new(void)
+{
+    fv_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        fv__fail(FV_ERR_NOMEM, "out of memory: cannot allocate a model");
+        return NULL;
+    }
+    fv__optim_defaults(&m->optim, FV_OPT_ADAM);
+    m->fit = fv_fit_defaults();
+    m->seed = m->fit.seed;
+    return m;
+}
+
+void fv_model_free(fv_model *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->nlayers; i++) free(m->layers[i].cfg);
+    free(m->layers);
+    fv__free(m->weights);
+    fv__free(m->grads);
+    fv__free(m->opt_state);
+    free(m->acts);
+    fv__free(m->block);
+    free(m);
+}
+
+/* ---- tokens of one line ------------------------------------------------------------------- */
+
+enum { MAX_TOKENS = 32, MAX_LINE = 4096 };
+
+typedef struct line_tokens {
+    char buf[MAX_LINE];
+    char *kind;
+    int n;
+    char *key[MAX_TOKENS];
+    char *value[MAX_TOKENS];
+} line_tokens;
+
+/* Splits "kind key=value ..." (a '#' starts a comment). Returns FV_OK with kind NULL for a
+ * blank line. */
+static fv_status tokenize(const char *line, line_tokens *t)
+{
+    size_t len = strcspn(line, "#\n");
+    if (len >= sizeof t->buf) return fv__fail(FV_ERR_INVALID, "line longer than %d characters", MAX_LINE - 1);
+    memcpy(t->buf, line, len);
+    t->buf[len] = '\0';
+    t->kind = NULL;
+    t->n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(t->buf, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+        if (!t->kind) {
+            t->kind = tok;
+            continue;
+        }
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || eq[1] == '\0')
+            return fv__fail(FV_ERR_INVALID, "%s: expected key=value, got '%s'", t->kind, tok);
+        if (t->n == MAX_TOKENS)
+            return fv__fail(FV_ERR_INVALID, "%s: more than %d arguments", t->kind, MAX_TOKENS);
+        *eq = '\0';
+        for (int i = 0; i < t->n; i++)
+            if (strcmp(t->key[i], tok) == 0)
+                return fv__fail(FV_ERR_INVALID, "%s: argument '%s' given twice", t->kind, tok);
+        t->key[t->n] = tok;
+        t->value[t->n] = eq + 1;
+        t->n++;
+    }
+    return FV_OK;
+}
+
+/* ---- numbers in directives ------------------------------------------------------------------ */
+
+static fv_status parse_double(const char *where, const char *key, const char *v, double lo,
+                              double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(x) || x < lo || x > hi)
+        return fv__fail(FV_ERR_INVALID, "%s: %s=%s: expected a number in [%g, %g]", where, key, v,
+                        lo, hi);
+    *out = x;
+    return FV_OK;
+}
+
+static fv_status parse_int(const char *where, const char *key, const char *v, int64_t lo,
+                           int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return fv__fail(FV_ERR_INVALID, "%s: %s=%s: expected an integer in [%lld, %lld]", where,
+                        key, v, (long long)lo, (long long)hi);
+    *out = x;
+    return FV_OK;
+}
+
+static fv_status parse_bool(const char *where, const char *key, const char *v, bool *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0) *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0) *out = false;
+    else return fv__fail(FV_ERR_INVALID, "%s: %s=%s: expected true or false", where, key, v);
+    return FV_OK;
+}
+
+/* ---- input ---------------------------------------------------------------------------------- */
+
+static fv_status set_input(fv_model *m, int rank, const int64_t *dims)
+{
+    if (m->has_input) return fv__fail(FV_ERR_INVALID, "input: the model already has an input");
+    if (m->nlayers) return fv__fail(FV_ERR_INVALID, "input: must come before the first layer");
+    if (rank != 1 && rank != 3)
+        return fv__fail(FV_ERR_SHAPE, "input: shape must have 1 value (features) or 3 (height, width, channels), got %d", rank);
+    fv_shape s = {.rank = rank};
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 1 || dims[i] > (1 << 24))
+            return fv__fail(FV_ERR_SHAPE, "input: dimension %d is %lld; must be in [1, %d]", i + 1, (long long)dims[i], 1 << 24);
+        s.d[i] = dims[i];
+    }
+    if (fv__shape_size(&s) < 0 || fv__shape_size(&s) > ((int64_t)1 << 31))
+        return fv__fail(FV_ERR_SHAPE, "input: %lld values per sample is too large", (long long)fv__shape_size(&s));
+    m->input = s;
+    m->has_input = true;
+    return FV_OK;
+}
+
+static fv_status input_line(fv_model *m, const line_tokens *t)
+{
+    const char *shape = NULL;
+    for (int i = 0; i < t->n; i++) {
+        if (strcmp(t->key[i], "shape") == 0 || strcmp(t->key[i], "input_shape") == 0) shape = t->value[i];
+        else return fv__fail(FV_ERR_INVALID, "input: unknown argument '%s' (known: shape)", t->key[i]);
+    }
+    if (!shape) return fv__fail(FV_ERR_INVALID, "input: missing shape=H,W,C (or shape=FEATURES)");
+    int64_t dims[4];
+    int rank = 0;
+    const char *p = shape;
+    while (*p) {
+        if (rank == 4) return fv__fail(FV_ERR_SHAPE, "input: shape=%s has more than 3 values", shape);
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || (*end && *end != ','))
+            return fv__fail(FV_ERR_INVALID, "input: shape=%s: expected integers separated by commas", shape);
+        dims[rank++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return set_input(m, rank, dims);
+}
+
+/* ---- layers --------------------------------------------------------------------------------- */
+
+/* Whether one of the first `count` layers has this name. */
+static bool name_taken(const fv_model *m, int count, const char *name)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(m->layers[i].name, name) == 0) return true;
+    return false;
+}
+
+/* Keras' default name for a layer of kind k added after the first `count` layers: the kind's
+ * snake-case name, then _1, _2, ... */
+static void default_name(const fv_model *m, int count, const fv_layer_kind *k, char *out, size_t n)
+{
+    snprintf(out, n, "%s", k->keras_name);
+    for (int i = 1; name_taken(m, count, out); i++) snprintf(out, n, "%s_%d", k->keras_name, i);
+}
+
+static fv_status valid_name(const fv_model *m, const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= sizeof m->layers[0].name)
+        return fv__fail(FV_ERR_INVALID, "name=%s: must be 1 to %zu characters", name, sizeof m->layers[0].name - 1);
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+            return fv__fail(FV_ERR_INVALID, "name=%s: use letters, digits, '_' and '-' only", name);
+    if (name_taken(m, m->nlayers, name)) return fv__fail(FV_ERR_INVALID, "name=%s: another layer has this name", name);
+    return FV_OK;
+}
+
+static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_tokens *t, int line)
+{
+    if (m->weights)
+        return fv__fail(FV_ERR_STATE, "%s: cannot add layers once the model has weights", k->name);
+    if (!m->has_input)
+        return fv__fail(FV_ERR_INVALID, "%s: the model needs an input line first (e.g. input shape=28,28,1)", k->name);
+    if (m->nlayers == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 8;
+        fv_layer *nl = realloc(m->layers, (size_t)cap * sizeof *nl);
+        if (!nl) return fv__fail(FV_ERR_NOMEM, "out of memory adding a layer");
+        m->layers = nl;
+        m->cap = cap;
+    }
+    fv_layer *l = &m->layers[m->nlayers];
+    memset(l, 0, sizeof *l);
+    l->kind = k;
+    l->line = line;
+    l->in = m->nlayers ? m->layers[m->nlayers - 1].out : m->input;
+    l->cfg = calloc(1, k->cfg_size ? k->cfg_size : 1);
+    if (!l->cfg) return fv__fail(FV_ERR_NOMEM, "out of memory adding a layer");
+    fv_status s = fv__args_defaults(k->args, l->cfg);
+    const char *name = NULL;
+    for (int i = 0; s == FV_OK && i < t->n; i++) {
+        if (strcmp(t->key[i], "name") == 0) {
+            name = t->value[i];
+            s = valid_name(m, name);
+        } else {
+            s = fv__args_set(k->args, l->cfg, t->key[i], t->value[i], &l->given);
+        }
+    }
+    if (s == FV_OK) {
+        if (name) snprintf(l->name, sizeof l->name, "%s", name);
+        else default_name(m, m->nlayers, k, l->name, sizeof l->name);
+        s = k->build(l);
+    }
+    if (s != FV_OK) {
+        free(l->cfg);
+        return s;
+    }
+    m->nlayers++;
+    return FV_OK;
+}
+
+/* ---- compile -------------------------------------------------------------------------------- */
+
+static const char *const compile_keys[] = {"loss", "optimizer", "learning_rate", "beta_1", "beta_2",
+                                          "epsilon", "momentum", "nesterov", "metrics", NULL};
+
+static int key_index(const char *const *keys, const char *key)
+{
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(keys[i], key) == 0) return i;
+    return -1;
+}
+
+static void list_keys(const char *const *keys, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; keys[i] && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", keys[i]);
+}
+
+static fv_status set_metrics(fv_model *m, const char *v)
+{
+    char buf[256];
+    if (strlen(v) >= sizeof buf) return fv__fail(FV_ERR_INVALID, "compile: metrics=%s is too long", v);
+    strcpy(buf, v);
+    bool acc = false;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "accuracy") == 0 || strcmp(tok, "acc") == 0) acc = true;
+        else return fv__fail(FV_ERR_INVALID, "compile: unknown metric '%s' (known: accuracy)", tok);
+    }
+    m->metric_accuracy = acc;
+    snprintf(m->metrics_text, sizeof m->metrics_text, "%s", v);
+    return FV_OK;
+}
+
+static fv_status compile_tokens(fv_model *m, const line_tokens *t)
+{
+    fv_model saved = *m; /* restore on any error: compile is all or nothing */
+    fv_status s = FV_OK;
+    /* The optimizer first: it resets its own defaults. */
+    for (int i = 0; i < t->n; i++) {
+        if (strcmp(t->key[i], "optimizer") != 0) continue;
+        if (strcmp(t->value[i], "adam") == 0 || strcmp(t->value[i], "Adam") == 0) fv__optim_defaults(&m->optim, FV_OPT_ADAM);
+        else if (strcmp(t->value[i], "sgd") == 0 || strcmp(t->value[i], "SGD") == 0) fv__optim_defaults(&m->optim, FV_OPT_SGD);
+        else s = fv__fail(FV_ERR_INVALID, "compile: optimizer=%s: expected adam or sgd", t->value[i]);
+        m->compile_given &= ~(uint64_t)0x1FE; /* earlier optimizer settings no longer apply */
+        m->compile_given |= 1u << 1;
+    }
+    for (int i = 0; s == FV_OK && i < t->n; i++) {
+        const char *k = t->key[i], *v = t->value[i];
+        int idx = key_index(compile_keys, k);
+        if (idx < 0) {
+            char known[256];
+            list_keys(compile_keys, known, sizeof known);
+            s = fv__fail(FV_ERR_INVALID, "compile: unknown argument '%s' (known: %s)", k, known);
+            break;
+        }
+        if (idx == 1) continue;
+        m->compile_given |= (uint64_t)1 << idx;
+        if (idx == 0) {
+            m->loss = fv__loss_from_name(v);
+            if (m->loss == FV_LOSS_NONE)
+                s = fv__fail(FV_ERR_INVALID, "compile: loss=%s: expected categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error (mse) or mean_absolute_error (mae)", v);
+        } else if (idx == 2) {
+            s = parse_double("compile", k, v, 0, 1e3, &m->optim.learning_rate);
+        } else if (idx == 3 || idx == 4) {
+            if (m->optim.kind != FV_OPT_ADAM) s = fv__fail(FV_ERR_INVALID, "compile: %s applies to adam, not sgd", k);
+            else s = parse_double("compile", k, v, 0, 0.999999999, idx == 3 ? &m->optim.beta_1 : &m->optim.beta_2);
+        } else if (idx == 5) {
+            if (m->optim.kind != FV_OPT_ADAM) s = fv__fail(FV_ERR_INVALID, "compile: epsilon applies to adam, not sgd");
+            else s = parse_double("compile", k, v, 0, 1, &m->optim.epsilon);
+        } else if (idx == 6) {
+            if (m->optim.kind != FV_OPT_SGD) s = fv__fail(FV_ERR_INVALID, "compile: momentum applies to sgd, not adam");
+            else s = parse_double("compile", k, v, 0, 1, &m->optim.momentum);
+        } else if (idx == 7) {
+            if (m->optim.kind != FV_OPT_SGD) s = fv__fail(FV_ERR_INVALID, "compile: nesterov applies to sgd, not adam");
+            else s = parse_bool("compile", k, v, &m->optim.nesterov);
+        } else if (idx == 8) {
+            s = set_metrics(m, v);
+        }
+    }
+    if (s == FV_OK && m->loss == FV_LOSS_NONE)
+        s = fv__fail(FV_ERR_INVALID, "compile: missing loss= (e.g. loss=categorical_crossentropy)");
+    if (s != FV_OK) {
+        *m = saved;
+        return s;
+    }
+    m->compiled = true;
+    return FV_OK;
+}
+
+fv_status fv_model_compile(fv_model *m, const char *args)
+{
+    line_tokens *t = malloc(sizeof *t);
+    if (!t) return fv__fail(FV_ERR_NOMEM, "out of memory");
+    char line[MAX_LINE];
+    snprintf(line, sizeof line, "compile %s", args ? args : "");
+    fv_status s = tokenize(line, t);
+    if (s == FV_OK) s = compile_tokens(m, t);
+    free(t);
+    return s;
+}
+
+/* ---- fit line ------------------------------------------------------------------------------- */
+
+static const char *const fit_keys[] = {"batch_size", "epochs", "shuffle", "validation_split", "seed", NULL};
+
+fv_fit_opts fv_fit_defaults(void)
+{
+    fv_fit_opts o;
+    memset(&o, 0, sizeof o);
+    o.batch_size = 32;
+    o.epochs = 1;
+    o.shuffle = true;
+    o.seed = 42;
+    return o;
+}
+
+fv_fit_opts fv_model_fit_opts(const fv_model *m)
+{
+    return m->fit;
+}
+
+static fv_status fit_tokens(fv_model *m, const line_tokens *t)
+{
+    fv_fit_opts f = m->fit;
+    uint64_t given = m->fit_given;
+    for (int i = 0; i < t->n; i++) {
+        const char *k = t->key[i], *v = t->value[i];
+        int idx = key_index(fit_keys, k);
+        int64_t x;
+        fv_status s = FV_OK;
+        switch (idx) {
+        case 0: s = parse_int("fit", k, v, 1, 1 << 20, &f.batch_size); break;
+        case 1: s = parse_int("fit", k, v, 0, 1000000, &f.epochs); break;
+        case 2: s = parse_bool("fit", k, v, &f.shuffle); break;
+        case 3:
+            s = parse_double("fit", k, v, 0, 0.999, &f.validation_split);
+            break;
+        case 4:
+            s = parse_int("fit", k, v, 0, INT64_MAX, &x);
+            f.seed = (uint64_t)x;
+            break;
+        default: {
+            char known[256];
+            list_keys(fit_keys, known, sizeof known);
+            return fv__fail(FV_ERR_INVALID, "fit: unknown argument '%s' (known: %s)", k, known);
+        }
+        }
+        if (s != FV_OK) return s;
+        given |= (uint64_t)1 << idx;
+    }
+    m->fit = f;
+    m->fit_given = given;
+    m->seed = f.seed;
+    return FV_OK;
+}
+
+/* ---- one line ------------------------------------------------------------------------------- */
+
+static fv_status add_line(fv_model *m, const char *line, int lineno)
+{
+    line_tokens *t = malloc(sizeof *t);
+    if (!t) return fv__fail(FV_ERR_NOMEM, "out of memory");
+    fv_status s = tokenize(line, t);
+    if (s == FV_OK && t->kind) {
+        const fv_layer_kind *k;
+        if (strcmp(t->kind, "input") == 0) s = input_line(m, t);
+        else if (strcmp(t->kind, "compile") == 0) s = compile_tokens(m, t);
+        else if (strcmp(t->kind, "fit") == 0) s = fit_tokens(m, t);
+        else if ((k = fv__layer_kind_find(t->kind))) s = layer_line(m, k, t, lineno);
+        else {
+            char known[512];
+            size_t used = 0;
+            known[0] = '\0';
+            for (int i = 0; fv__layer_kinds[i] && used < sizeof known; i++)
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s, ", fv__layer_kinds[i]->name);
+            s = fv__fail(FV_ERR_INVALID, "unknown layer or directive '%s' (known: input, %scompile, fit)", t->kind, known);
+        }
+    }
+    free(t);
+    return s;
+}
+
+fv_status fv_model_add(fv_model *m, const char *line)
+{
+    if (!m || !line) return fv__fail(FV_ERR_INVALID, "fv_model_add: NULL argument");
+    return add_line(m, line, 0);
+}
+
+fv_model *fv_model_parse_string(const char *text, const char *origin)
+{
+    if (!origin) origin = "<model>";
+    fv_model *m = fv_model_new();
+    if (!m) return NULL;
+    const char *p = text;
+    int lineno = 0;
+    char line[MAX_LINE];
+    while (p && *p) {
+        lineno++;
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len >= sizeof line) {
+            fv__fail(FV_ERR_INVALID, "%s:%d: line longer than %d characters", origin, lineno, MAX_LINE - 1);
+            fv_model_free(m);
+            return NULL;
+        }
+        memcpy(line, p, len);
+        line[len] = '\0';
+        if (add_line(m, line, lineno) != FV_OK) {
+            fv__error_prefix("%s:%d: ", origin, lineno);
+            fv_model_free(m);
+            return NULL;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    if (!m->has_input) {
+        fv__fail(FV_ERR_INVALID, "%s: no input line (e.g. input shape=28,28,1)", origin);
+        fv_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+fv_model *fv_model_parse_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fv__fail(FV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    enum { MAX_MODEL_FILE = 1 << 20 };
+    char *text = malloc(MAX_MODEL_FILE + 1);
+    size_t n = text ? fread(text, 1, MAX_MODEL_FILE + 1, f) : 0;
+    bool err = ferror(f);
+    fclose(f);
+    if (!text) {
+        fv__fail(FV_ERR_NOMEM, "out of memory reading %s", path);
+        return NULL;
+    }
+    if (err || n > MAX_MODEL_FILE || memchr(text, '\0', n)) {
+        fv__fail(err ? FV_ERR_IO : FV_ERR_FORMAT, "%s: %s", path, err ? "read error" : n > MAX_MODEL_FILE ? "larger than 1 MiB: not a model file" : "contains NUL bytes: not a model text file");
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    fv_model *m = fv_model_parse_string(text, path);
+    free(text);
+    return m;
+}
+
+/* ---- typed constructors ------------------------------------------------------------------------ */
+
+static const char *act_name(fv_activation a)
+{
+    return (a >= FV_ACT_LINEAR && a <= FV_ACT_SOFTMAX) ? fv__activation_names[a] : "?";
+}
+
+fv_status fv_model_add_input(fv_model *m, int rank, const int64_t *dims)
+{
+    if (!m || !dims) return fv__fail(FV_ERR_INVALID, "fv_model_add_input: NULL argument");
+    return set_input(m, rank, dims);
+}
+
+fv_status fv_model_add_conv2d(fv_model *m, int64_t filters, int64_t kernel_size, int64_t strides,
+                              fv_padding padding, fv_activation activation)
+{
+    char line[256];
+    snprintf(line, sizeof line, "conv2d filters=%lld kernel_size=%lld strides=%lld padding=%s activation=%s",
+             (long long)filters, (long long)kernel_size, (long long)strides,
+             padding == FV_PAD_SAME ? "same" : "valid", act_name(activation));
+    return fv_model_add(m, line);
+}
+
+fv_status fv_model_add_maxpool2d(fv_model *m, int64_t pool_size)
+{
+    char line[128];
+    snprintf(line, sizeof line, "maxpool2d pool_size=%lld", (long long)pool_size);
+    return fv_model_add(m, line);
+}
+
+fv_status fv_model_add_dropout(fv_model *m, double rate)
+{
+    char line[128];
+    snprintf(line, sizeof line, "dropout rate=%.17g", rate);
+    return fv_model_add(m, line);
+}
+
+fv_status fv_model_add_flatten(fv_model *m)
+{
+    return fv_model_add(m, "flatten");
+}
+
+fv_status fv_model_add_dense(fv_model *m, int64_t units, fv_activation activation)
+{
+    char line[128];
+    snprintf(line, sizeof line, "dense units=%lld activation=%s", (long long)units, act_name(activation));
+    return fv_model_add(m, line);
+}
+
+fv_status fv_model_add_activation(fv_model *m, fv_activation activation)
+{
+    char line[128];
+    snprintf(line, sizeof line, "activation activation=%s", act_name(activation));
+    return fv_model_add(m, line);
+}
+
+/* ---- canonical text --------------------------------------------------------------------------- */
+
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} strbuf;
+
+static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if (b->s && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = true;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+static void format_double(char *buf, size_t n, double v)
+{
+    snprintf(buf, n, "%.17g", v);
+    /* The shortest text that reads back the same value (0.001, not 0.0010000000000000000208). */
+    for (int prec = 1; prec <= 17; prec++) {
+        char t[64];
+        snprintf(t, sizeof t, "%.*g", prec, v);
+        if (strtod(t, NULL) == v) {
+            snprintf(buf, n, "%s", t);
+            return;
+        }
+    }
+}
+
+char *fv_model_to_text(const fv_model *m)
+{
+    strbuf b = {0};
+    if (m->has_input) {
+        sb_printf(&b, "input shape=");
+        for (int i = 0; i < m->input.rank; i++) sb_printf(&b, "%s%lld", i ? "," : "", (long long)m->input.d[i]);
+        sb_printf(&b, "\n");
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        const fv_layer *l = &m->layers[i];
+        char args[1024];
+        fv__args_format(l->kind->args, l->cfg, l->given, args, sizeof args);
+        sb_printf(&b, "%s%s%s", l->kind->name, args[0] ? " " : "", args);
+        char def[64];
+        default_name(m, i, l->kind, def, sizeof def);
+        if (strcmp(def, l->name) != 0) sb_printf(&b, " name=%s", l->name);
+        sb_printf(&b, "\n");
+    }
+    if (m->compiled) {
+        char num[64];
+        sb_printf(&b, "compile loss=%s optimizer=%s", fv__loss_name(m->loss), m->optim.kind == FV_OPT_ADAM ? "adam" : "sgd");
+        format_double(num, sizeof num, m->optim.learning_rate);
+        sb_printf(&b, " learning_rate=%s", num);
+        if (m->optim.kind == FV_OPT_ADAM) {
+            if (m->compile_given & (1u << 3)) format_double(num, sizeof num, m->optim.beta_1), sb_printf(&b, " beta_1=%s", num);
+            if (m->compile_given & (1u << 4)) format_double(num, sizeof num, m->optim.beta_2), sb_printf(&b, " beta_2=%s", num);
+            if (m->compile_given & (1u << 5)) format_double(num, sizeof num, m->optim.epsilon), sb_printf(&b, " epsilon=%s", num);
+        } else {
+            if (m->optim.momentum != 0) format_double(num, sizeof num, m->optim.momentum), sb_printf(&b, " momentum=%s", num);
+            if (m->optim.nesterov) sb_printf(&b, " nesterov=true");
+        }
+        if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
+        sb_printf(&b, "\n");
+    }
+    if (m->fit_given) {
+        char num[64];
+        sb_printf(&b, "fit");
+        if (m->fit_given & 1) sb_printf(&b, " batch_size=%lld", (long long)m->fit.batch_size);
+        if (m->fit_given & 2) sb_printf(&b, " epochs=%lld", (long long)m->fit.epochs);
+        if (m->fit_given & 4) sb_printf(&b, " shuffle=%s", m->fit.shuffle ? "true" : "false");
+        if (m->fit_given & 8) format_double(num, sizeof num, m->fit.validation_split), sb_printf(&b, " validation_split=%s", num);
+        if (m->fit_given & 16) sb_printf(&b, " seed=%llu", (unsigned long long)m->fit.seed);
+        sb_printf(&b, "\n");
+    }
+    if (b.oom || !b.s) {
+        free(b.s);
+        fv__fail(FV_ERR_NOMEM, "out of memory writing the model text");
+        return NULL;
+    }
+    return b.s;
+}

@@ -1,0 +1,24 @@
+/* model.h — the Sequential model's internals, shared by the files of src/model/ and by tests that
+ * need to reach below the public API (fixtures from PyTorch, gradient checks of whole models).
+ */
+#ifndef FV_MODEL_H
+#define FV_MODEL_H
+
+#include "core/core.h"
+#include "layers/layer.h"
+#include "train/train.h"
+
+/* Computes the loss of one batch and the gradients of all parameters (replacing, not adding
+ * to, the gradient block), without an optimizer step. x [n × input size], targets as for
+ * fv__loss. training selects dropout. The model must be compiled. */
+fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
+                                  bool training, double *loss);
+
+/* One training step on a batch: loss_and_grad then the optimizer's update. */
+fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t, int64_t n,
+                               double *loss);
+
+/* The gradient of a parameter tensor by name ("conv2d.kernel"), NULL if absent. */
+float *fv__model_grad(fv_model *m, const char *tensor);
+
+#endif

@@ -1,0 +1,89 @@
+/* optim.c — Keras' Adam and SGD (momentum, Nesterov) as one flat loop over the model's whole
+ * parameter block. The per-step constants are computed once in double and rounded to float;
+ * the element-wise update runs in float, as Keras' float32 variables do.
+ */
+#include "train/train.h"
+
+#include <math.h>
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define PARALLEL_MIN 32768
+
+void fv__optim_defaults(fv_optim *o, fv_optim_kind kind)
+{
+    /* Keras' defaults (tf.keras.optimizers.Adam / SGD). Both kinds get every field, so that a
+     * compile line can switch optimizers without leaving garbage behind. */
+    *o = (fv_optim){
+        .kind = kind,
+        .learning_rate = kind == FV_OPT_ADAM ? 0.001 : 0.01,
+        .beta_1 = 0.9,
+        .beta_2 = 0.999,
+        .epsilon = 1e-7,
+        .momentum = 0.0,
+        .nesterov = false,
+        .iterations = 0,
+    };
+}
+
+int fv__optim_slots(const fv_optim *o)
+{
+    if (o->kind == FV_OPT_ADAM) return 2;
+    return o->momentum != 0.0 ? 1 : 0;
+}
+
+/* Adam as TensorFlow's ApplyAdam kernel computes it for Keras (training_ops.cc; Keras 3's
+ * Adam.update_step is the same), with t = iterations + 1 and epsilon outside the square root:
+ *   lr_t = lr · sqrt(1 - b2^t) / (1 - b1^t)
+ *   m += (g - m)(1 - b1);  v += (g² - v)(1 - b2);  w -= lr_t · m / (sqrt(v) + eps)
+ * (m += (g - m)(1 - b1) is b1·m + (1 - b1)·g, rounded as Keras rounds it.) */
+static void adam(const fv_optim *o, float *restrict w, const float *restrict g, float *restrict m,
+                 float *restrict v, int64_t n)
+{
+    const double t = (double)(o->iterations + 1);
+    const float lr_t =
+        (float)(o->learning_rate * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t)));
+    const float a1 = (float)(1.0 - o->beta_1), a2 = (float)(1.0 - o->beta_2);
+    const float eps = (float)o->epsilon;
+#pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * a1;
+        v[i] += (g[i] * g[i] - v[i]) * a2;
+        w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+/* SGD as Keras computes it (Keras 3 SGD.update_step; TF's ApplyKerasMomentum):
+ *   momentum 0:  w -= lr·g
+ *   else:        v = mom·v - lr·g;  w += v   (Nesterov: w += mom·v - lr·g, with the new v) */
+static void sgd(const fv_optim *o, float *restrict w, const float *restrict g, float *restrict vel,
+                int64_t n)
+{
+    const float lr = (float)o->learning_rate, mom = (float)o->momentum;
+    if (o->momentum == 0.0) {
+#pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
+        for (int64_t i = 0; i < n; i++)
+            w[i] -= lr * g[i];
+        return;
+    }
+    const bool nesterov = o->nesterov;
+#pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        vel[i] = mom * vel[i] - lr * g[i];
+        w[i] += nesterov ? mom * vel[i] - lr * g[i] : vel[i];
+    }
+}
+
+void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t n)
+{
+    FV_ASSERT(o && n >= 0 && (n == 0 || (w && g)));
+    FV_ASSERT(fv__optim_slots(o) == 0 || n == 0 || state);
+    /* Each element's update reads and writes only that element: the split across threads
+     * cannot change a single bit of the result. */
+    if (n > 0) {
+        if (o->kind == FV_OPT_ADAM)
+            adam(o, w, g, state, state + n, n);
+        else
+            sgd(o, w, g, state, n);
+    }
+    o->iterations++; /* Keras counts a step even when nothing is trainable */
+}

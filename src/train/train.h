@@ -1,0 +1,81 @@
+/* train.h — losses, optimizers and the history of a fit. Pure functions on flat arrays: the
+ * model owns the memory and calls these once per batch (losses) or per step (optimizers).
+ */
+#ifndef FV_TRAIN_H
+#define FV_TRAIN_H
+
+#include "core/core.h"
+
+/* ---- losses -------------------------------------------------------------------------------- */
+
+typedef enum fv_loss_kind {
+    FV_LOSS_NONE = 0,
+    FV_LOSS_CATEGORICAL_CE,        /* one-hot targets (built from integer labels) */
+    FV_LOSS_SPARSE_CATEGORICAL_CE, /* integer labels */
+    FV_LOSS_BINARY_CE,             /* 1 unit: label 0/1; k units: one-hot targets */
+    FV_LOSS_MSE,
+    FV_LOSS_MAE
+} fv_loss_kind;
+
+/* Keras' names ("categorical_crossentropy", ...), FV_LOSS_NONE if unknown. */
+fv_loss_kind fv__loss_from_name(const char *name);
+const char *fv__loss_name(fv_loss_kind k);
+
+/* The targets of a batch: integer class labels, or float targets [n × k] (regression).
+ * A label stands for its one-hot row (never materialised) — except with one output unit under
+ * binary CE, MSE or MAE, where the label (0 or 1) is itself the target. Sparse CE takes labels
+ * only. A label outside [0, fv__loss_label_limit) is the caller's bug (asserted). */
+typedef struct fv_targets {
+    const int32_t *labels; /* n, or NULL */
+    const float *values;   /* n × k, or NULL */
+} fv_targets;
+
+/* Labels a loss accepts with k output units are [0, limit): 2 for one unit under binary CE,
+ * MSE or MAE, else k. For the model's up-front check of a dataset's labels. */
+int64_t fv__loss_label_limit(fv_loss_kind kind, int64_t k);
+
+/* Mean loss over the batch of the model outputs y [n × k] (after the final activation), as Keras
+ * computes it (probabilities clipped to [1e-7, 1 - 1e-7] for cross-entropies; mean over the last
+ * axis, then over the batch). If grad is not NULL, writes ∂(mean loss)/∂y into grad [n × k] — or,
+ * when `fused` is set (softmax + categorical CE, sigmoid + binary CE), ∂(mean loss)/∂z with
+ * respect to the pre-activation z, which is the stable (p − t)/n form. */
+double fv__loss(fv_loss_kind kind, const float *y, const fv_targets *t, int64_t n, int64_t k,
+                bool fused, float *grad);
+
+/* Per-sample losses (n values) — for evaluate and for metrics. */
+void fv__loss_per_sample(fv_loss_kind kind, const float *y, const fv_targets *t, int64_t n,
+                         int64_t k, double *out);
+
+/* ---- optimizers: one flat loop over the whole parameter block ------------------------------- */
+
+typedef enum fv_optim_kind { FV_OPT_ADAM = 0, FV_OPT_SGD } fv_optim_kind;
+
+typedef struct fv_optim {
+    fv_optim_kind kind;
+    double learning_rate; /* Adam 0.001, SGD 0.01 (Keras) */
+    double beta_1, beta_2, epsilon; /* Adam: 0.9, 0.999, 1e-7 */
+    double momentum;      /* SGD: 0 */
+    bool nesterov;        /* SGD: false */
+    int64_t iterations;   /* steps taken so far */
+} fv_optim;
+
+void fv__optim_defaults(fv_optim *o, fv_optim_kind kind);
+/* State floats needed per parameter: Adam 2 (m, v), SGD 1 with momentum, else 0. */
+int fv__optim_slots(const fv_optim *o);
+/* One step: w [n] updated from g [n]; state holds slots × n floats (zero at start).
+ * Keras' update rules:
+ *   Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
+ *         w -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps)
+ *   SGD:  v = mom·v - lr·g; w += v  (nesterov: w += mom·v - lr·g); mom = 0: w -= lr·g.
+ * Parallel over elements (each element's update is independent: thread count does not change
+ * the result). Increments o->iterations. */
+void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t n);
+
+/* ---- history ------------------------------------------------------------------------------- */
+
+/* (struct fv_history is public as an opaque type in fovea.h.) */
+fv_history *fv__history_new(int ncols, const char *const *names);
+/* Appends one epoch's row (ncols values in the order of names). */
+fv_status fv__history_append(fv_history *h, const double *row);
+
+#endif

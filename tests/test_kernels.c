@@ -1,0 +1,675 @@
+/* test_kernels.c — the kernels against their specifications: hand-worked small cases, every fast
+ * path against its _ref on random data and odd shapes, and finite differences of the references.
+ */
+#include "core/core.h"
+#include "kernels/gemm_internal.h"
+#include "kernels/kernels.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static float *falloc(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!p) abort();
+    return p;
+}
+
+/* Uniform in [-1, 1). */
+static void fill_rand(fv_rng *r, float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = 2.0f * fv__rng_uniform(r) - 1.0f;
+}
+
+/* A geometry for one axis pair, filling out sizes and leading pads; false if the output would be
+ * empty. */
+static bool make_geom(fv_conv_geom *g, int64_t in_h, int64_t in_w, int64_t in_c, int64_t k_h,
+                      int64_t k_w, int64_t out_c, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                      bool same)
+{
+    memset(g, 0, sizeof *g);
+    g->in_h = in_h, g->in_w = in_w, g->in_c = in_c;
+    g->k_h = k_h, g->k_w = k_w, g->out_c = out_c;
+    g->stride_h = sh, g->stride_w = sw, g->dil_h = dh, g->dil_w = dw;
+    g->out_h = fv_conv_out_size(in_h, k_h, sh, dh, same, &g->pad_top);
+    g->out_w = fv_conv_out_size(in_w, k_w, sw, dw, same, &g->pad_left);
+    return g->out_h > 0 && g->out_w > 0;
+}
+
+/* ---- output size ----------------------------------------------------------------------------- */
+
+TEST(out_size_valid_is_floor_of_span)
+{
+    int64_t pad = 99;
+    CHECK(fv_conv_out_size(28, 3, 1, 1, false, &pad) == 26 && pad == 0);
+    CHECK(fv_conv_out_size(26, 3, 1, 1, false, &pad) == 24);
+    CHECK(fv_conv_out_size(24, 2, 2, 1, false, &pad) == 12); /* the seed: 28 -> 26 -> 24 -> 12 */
+    CHECK(fv_conv_out_size(7, 3, 2, 1, false, &pad) == 3);
+    CHECK(fv_conv_out_size(8, 3, 2, 1, false, &pad) == 3); /* floor(5/2) + 1 */
+    CHECK(fv_conv_out_size(7, 3, 1, 2, false, &pad) == 3); /* dilated span 5 */
+    CHECK(fv_conv_out_size(5, 5, 3, 1, false, &pad) == 1);
+    CHECK(fv_conv_out_size(25, 2, 2, 1, false, &pad) == 12); /* odd size pools down */
+}
+
+TEST(out_size_valid_too_small_is_minus_one)
+{
+    int64_t pad;
+    CHECK(fv_conv_out_size(2, 3, 1, 1, false, &pad) == -1);
+    CHECK(fv_conv_out_size(1, 3, 2, 1, false, &pad) == -1);
+    CHECK(fv_conv_out_size(2, 5, 2, 1, false, &pad) == -1); /* (2-5)/2 truncates to -1 + 1 = 0 */
+    CHECK(fv_conv_out_size(4, 3, 1, 2, false, &pad) == -1);
+    CHECK(fv_conv_out_size(0, 1, 1, 1, false, &pad) == -1);
+}
+
+TEST(out_size_same_matches_tensorflow)
+{
+    int64_t pad = -1;
+    CHECK(fv_conv_out_size(28, 3, 1, 1, true, &pad) == 28 && pad == 1);
+    CHECK(fv_conv_out_size(28, 2, 2, 1, true, &pad) == 14 && pad == 0);
+    CHECK(fv_conv_out_size(5, 3, 2, 1, true, &pad) == 3 && pad == 1);  /* total 2 */
+    CHECK(fv_conv_out_size(6, 3, 2, 1, true, &pad) == 3 && pad == 0);  /* total 1, at the end */
+    CHECK(fv_conv_out_size(7, 4, 1, 1, true, &pad) == 7 && pad == 1);  /* total 3: 1 + 2 */
+    CHECK(fv_conv_out_size(7, 3, 1, 2, true, &pad) == 7 && pad == 2);  /* span 5, total 4 */
+    CHECK(fv_conv_out_size(10, 1, 3, 1, true, &pad) == 4 && pad == 0); /* total 0 (negative) */
+    CHECK(fv_conv_out_size(1, 5, 1, 1, true, &pad) == 1 && pad == 2);
+    CHECK(fv_conv_out_size(7, 2, 3, 1, true, NULL) == 3); /* pad_lead may be NULL */
+}
+
+/* ---- GEMM --------------------------------------------------------------------------------------
+ */
+
+TEST(gemm_ref_small_by_hand)
+{
+    /* A = [1 2 3; 4 5 6], B = [1 0; 0 1; 1 1] -> A·B = [4 5; 10 11]. */
+    const float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1};
+    const float At[6] = {1, 4, 2, 5, 3, 6}, Bt[6] = {1, 0, 1, 0, 1, 1};
+    float C[4] = {1, 1, 1, 1};
+    fv_gemm_ref(false, false, 2, 2, 3, 2.0f, A, 3, B, 2, 0.5f, C, 2);
+    CHECK(C[0] == 8.5f && C[1] == 10.5f && C[2] == 20.5f && C[3] == 22.5f);
+    float D[4];
+    fv_gemm_ref(true, true, 2, 2, 3, 1.0f, At, 2, Bt, 3, 0.0f, D, 2);
+    CHECK(D[0] == 4 && D[1] == 5 && D[2] == 10 && D[3] == 11);
+}
+
+/* One random GEMM on path p against the reference. Leading dimensions exceed the minimum by a
+ * few, and the padding between rows holds sentinels that must survive. */
+static void gemm_case(fv_rng *r, fv__gemm_path p, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                      float alpha, float beta)
+{
+    const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    const int64_t lda = ac + (int64_t)fv__rng_below(r, 4), ldb = bc + (int64_t)fv__rng_below(r, 4);
+    const int64_t ldc = N + (int64_t)fv__rng_below(r, 4);
+    float *A = falloc(ar * lda), *B = falloc(br * ldb), *C = falloc(M * ldc), *R = falloc(M * ldc);
+    fill_rand(r, A, ar * lda);
+    fill_rand(r, B, br * ldb);
+    fill_rand(r, C, M * ldc);
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < M * ldc; i++)
+            C[i] = NAN; /* must not propagate */
+    memcpy(R, C, (size_t)(M * ldc) * sizeof(float));
+    fv__gemm_on_path(p, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    fv_gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+    /* The reference sums in double; float sums of K terms of size <= 1 stray by ~K·2^-24. */
+    const double atol = 1e-6 * (double)(K + 1) * (fabs(alpha) + 1.0);
+    int ok = 1;
+    for (int64_t i = 0; i < M && ok; i++) {
+        ok = check_arrays(fv__gemm_path_name(p), C + i * ldc, R + i * ldc, (long)N, atol, 1e-5);
+        for (int64_t j = N; j < ldc && ok; j++) {
+            /* Padding past N is never written: NaN sentinels stay NaN, values stay equal. */
+            float c = C[i * ldc + j], rr = R[i * ldc + j];
+            ok = (c != c && rr != rr) || c == rr;
+            if (!ok) test_failed_checks++;
+        }
+    }
+    if (!ok)
+        fprintf(stderr, "  path %s ta=%d tb=%d M=%ld N=%ld K=%ld alpha=%g beta=%g\n",
+                fv__gemm_path_name(p), ta, tb, (long)M, (long)N, (long)K, alpha, beta);
+    free(A), free(B), free(C), free(R);
+}
+
+static int64_t rand_dim(fv_rng *r)
+{
+    /* Mostly small and odd sizes, sometimes up to ~300 to cross every blocking boundary. */
+    switch (fv__rng_below(r, 4)) {
+    case 0:
+        return 1 + (int64_t)fv__rng_below(r, 8);
+    case 1:
+        return 1 + (int64_t)fv__rng_below(r, 40);
+    case 2:
+        return 1 + (int64_t)fv__rng_below(r, 130);
+    default:
+        return 1 + (int64_t)fv__rng_below(r, 300);
+    }
+}
+
+TEST(gemm_every_path_matches_ref_on_random_shapes)
+{
+    static const float alphas[] = {1.0f, -0.5f, 2.0f}, betas[] = {0.0f, 1.0f, 0.75f};
+    int paths = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__gemm_path_supported((fv__gemm_path)p)) continue;
+        paths++;
+        fv_rng r;
+        fv__rng_seed(&r, 1234 + (uint64_t)p);
+        for (int t = 0; t < 160; t++) {
+            bool ta = t & 1, tb = (t >> 1) & 1;
+            gemm_case(&r, (fv__gemm_path)p, ta, tb, rand_dim(&r), rand_dim(&r), rand_dim(&r),
+                      alphas[t % 3], betas[(t / 4) % 3]);
+        }
+    }
+    CHECK(paths >= 1);
+}
+
+TEST(gemm_every_path_matches_ref_on_edge_shapes)
+{
+    /* Sizes around register-tile and block edges, in every transposition. */
+    static const int64_t dims[] = {1,  2,  7,  8,  9,  13, 14, 15, 16,  17,  31, 32,
+                                   33, 47, 48, 49, 63, 64, 65, 97, 129, 255, 257};
+    const int nd = (int)(sizeof dims / sizeof dims[0]);
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__gemm_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 99 + (uint64_t)p);
+        for (int i = 0; i < nd; i++)
+            for (int t = 0; t < 4; t++) {
+                int64_t M = dims[i], N = dims[(i * 7 + t * 3) % nd], K = dims[(i * 5 + t) % nd];
+                gemm_case(&r, (fv__gemm_path)p, t & 1, t >> 1, M, N, K, 1.0f, t == 2 ? 1.0f : 0.0f);
+                gemm_case(&r, (fv__gemm_path)p, t & 1, t >> 1, N, K, M, 0.5f, -1.0f);
+            }
+    }
+}
+
+TEST(gemm_k_zero_or_alpha_zero_only_scales_c)
+{
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__gemm_path_supported((fv__gemm_path)p)) continue;
+        float C[6] = {1, 2, 3, 4, 5, 6}, D[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+        const float A[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+        fv__gemm_on_path((fv__gemm_path)p, false, false, 2, 3, 0, 1.0f, A, 1, A, 3, 2.0f, C, 3);
+        CHECK(C[0] == 2 && C[5] == 12);
+        fv__gemm_on_path((fv__gemm_path)p, false, false, 2, 3, 2, 1.0f, C, 3, C, 3, 0.0f, D, 3);
+        CHECK(D[0] == D[0] && D[5] == D[5]);
+    }
+}
+
+TEST(gemm_path_name_is_known)
+{
+    const char *p = fv_gemm_path();
+    CHECK(p && (!strcmp(p, "avx512") || !strcmp(p, "avx2") || !strcmp(p, "generic")));
+}
+
+/* ---- im2col / col2im ---------------------------------------------------------------------------
+ */
+
+TEST(im2col_small_by_hand)
+{
+    /* 3×3 image, 1 channel, 2×2 kernel, same padding (pad total 1, all at the bottom/right). */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, true));
+    CHECK(g.out_h == 3 && g.pad_top == 0);
+    const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float col[36];
+    fv_im2col(&g, x, col);
+    const float want[36] = {1, 2, 4, 5, 2, 3, 5, 6, 3, 0, 6, 0, 4, 5, 7, 8, 5, 6,
+                            8, 9, 6, 0, 9, 0, 7, 8, 0, 0, 8, 9, 0, 0, 9, 0, 0, 0};
+    check_arrays("col", col, want, 36, 0, 0);
+}
+
+TEST(col2im_is_the_adjoint_of_im2col)
+{
+    /* <im2col(x), d> == <x, col2im(d)> for every geometry of a small sweep. */
+    fv_rng r;
+    fv__rng_seed(&r, 7);
+    for (int64_t s = 1; s <= 3; s++)
+        for (int64_t d = 1; d <= 2; d++)
+            for (int same = 0; same <= 1; same++) {
+                fv_conv_geom g;
+                if (!make_geom(&g, 7, 8, 3, 3, 2, 1, s, s, d, 3 - d, same)) continue;
+                const int64_t nc = fv_conv_col_floats(&g), nx = 7 * 8 * 3;
+                float *x = falloc(nx), *dc = falloc(nc), *col = falloc(nc), *dx = falloc(nx);
+                fill_rand(&r, x, nx);
+                fill_rand(&r, dc, nc);
+                memset(dx, 0, (size_t)nx * sizeof(float));
+                fv_im2col(&g, x, col);
+                fv_col2im(&g, dc, dx);
+                double a = 0, b = 0;
+                for (int64_t i = 0; i < nc; i++)
+                    a += (double)col[i] * dc[i];
+                for (int64_t i = 0; i < nx; i++)
+                    b += (double)x[i] * dx[i];
+                CHECK_CLOSE(a, b, 1e-5, 1e-5);
+                free(x), free(dc), free(col), free(dx);
+            }
+}
+
+/* ---- convolution ---------------------------------------------------------------------------- */
+
+TEST(conv_forward_ref_small_by_hand)
+{
+    /* 3×3×1 input, 2×2 kernel, 2 filters, valid, bias. Filter 0 sums the window; filter 1 is
+     * top-left minus bottom-right. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 3, 3, 1, 2, 2, 2, 1, 1, 1, 1, false));
+    const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const float w[8] = {1, 1, 1, 0, 1, 0, 1, -1}; /* (kh, kw, c, f) */
+    const float b[2] = {0.5f, -1};
+    float y[8], y2[8], col[16];
+    fv_conv2d_forward_ref(&g, x, w, b, y);
+    const float want[8] = {12.5f, -5, 16.5f, -5, 24.5f, -5, 28.5f, -5};
+    check_arrays("y_ref", y, want, 8, 0, 0);
+    fv_conv2d_forward(&g, x, w, b, y2, col);
+    check_arrays("y", y2, want, 8, 0, 0);
+}
+
+TEST(conv_forward_ref_stride_dilation_padding_by_hand)
+{
+    /* 5×5×1 input x = 0..24, 2×2 kernel of ones, stride 2, dilation 2, same padding:
+     * out = 3, span 3, pad total 2 -> pad_top 1. Output (i,j) sums x at rows 2i-1, 2i+1 and
+     * columns 2j-1, 2j+1 that fall inside. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 5, 5, 1, 2, 2, 1, 2, 2, 2, 2, true));
+    CHECK(g.out_h == 3 && g.pad_top == 1 && g.pad_left == 1);
+    float x[25], y[9];
+    for (int i = 0; i < 25; i++)
+        x[i] = (float)i;
+    const float w[4] = {1, 1, 1, 1};
+    fv_conv2d_forward_ref(&g, x, w, NULL, y);
+    /* (0,0): x[1,1] = 6. (0,1): x[1,1] + x[1,3] = 6 + 8. (1,1): rows 1,3 cols 1,3 = 6+8+16+18. */
+    const float want[9] = {6, 14, 8, 22, 48, 26, 16, 34, 18};
+    check_arrays("y", y, want, 9, 0, 0);
+}
+
+TEST(conv_backward_ref_small_by_hand)
+{
+    /* 2×2×1 input, 2×2 kernel, 1 filter, valid: y = Σ x·w (one output). dw = x·dy, dx = w·dy. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 2, 2, 1, 2, 2, 1, 1, 1, 1, 1, false));
+    const float x[4] = {1, 2, 3, 4}, w[4] = {-1, 0.5f, 2, 3}, dy[1] = {2};
+    float dw[4] = {1, 1, 1, 1}, db[1] = {1}, dx[4] = {0, 0, 0, 1};
+    fv_conv2d_backward_ref(&g, x, w, dy, dw, db, dx);
+    const float want_dw[4] = {3, 5, 7, 9}, want_dx[4] = {-2, 1, 4, 7};
+    check_arrays("dw", dw, want_dw, 4, 0, 0);
+    check_arrays("dx", dx, want_dx, 4, 0, 0);
+    CHECK(db[0] == 3);
+}
+
+/* The fast forward and backward against the references on one geometry. */
+static void conv_compare(fv_rng *r, const fv_conv_geom *g)
+{
+    const int64_t nx = g->in_h * g->in_w * g->in_c, nw = g->k_h * g->k_w * g->in_c * g->out_c;
+    const int64_t ny = g->out_h * g->out_w * g->out_c, nc = fv_conv_col_floats(g);
+    float *x = falloc(nx), *w = falloc(nw), *b = falloc(g->out_c), *y = falloc(ny);
+    float *yr = falloc(ny), *col = falloc(nc), *dcol = falloc(nc), *dy = falloc(ny);
+    float *dw = falloc(nw), *dwr = falloc(nw), *db = falloc(g->out_c), *dbr = falloc(g->out_c);
+    float *dx = falloc(nx), *dxr = falloc(nx);
+    fill_rand(r, x, nx);
+    fill_rand(r, w, nw);
+    fill_rand(r, b, g->out_c);
+    fill_rand(r, dy, ny);
+    /* Gradients accumulate: start both from the same nonzero values. */
+    fill_rand(r, dw, nw);
+    fill_rand(r, db, g->out_c);
+    fill_rand(r, dx, nx);
+    memcpy(dwr, dw, (size_t)nw * sizeof(float));
+    memcpy(dbr, db, (size_t)g->out_c * sizeof(float));
+    memcpy(dxr, dx, (size_t)nx * sizeof(float));
+
+    fv_conv2d_forward(g, x, w, b, y, col);
+    fv_conv2d_forward_ref(g, x, w, b, yr);
+    int ok = check_arrays("y", y, yr, (long)ny, 1e-5, 1e-4);
+    fv_conv2d_forward(g, x, w, NULL, y, col);
+    fv_conv2d_forward_ref(g, x, w, NULL, yr);
+    ok &= check_arrays("y (no bias)", y, yr, (long)ny, 1e-5, 1e-4);
+
+    fv_conv2d_backward(g, x, w, dy, dw, db, dx, col, dcol);
+    fv_conv2d_backward_ref(g, x, w, dy, dwr, dbr, dxr);
+    ok &= check_arrays("dw", dw, dwr, (long)nw, 1e-5, 1e-4);
+    ok &= check_arrays("db", db, dbr, (long)g->out_c, 1e-5, 1e-4);
+    ok &= check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4);
+    /* dx and db NULL: the weight gradient alone. */
+    fv_conv2d_backward(g, x, w, dy, dw, NULL, NULL, col, NULL);
+    fv_conv2d_backward_ref(g, x, w, dy, dwr, NULL, NULL);
+    ok &= check_arrays("dw (no dx)", dw, dwr, (long)nw, 1e-5, 1e-4);
+    if (!ok)
+        fprintf(stderr,
+                "  geometry in %ldx%ldx%ld k %ldx%ld out %ldx%ldx%ld s %ld,%ld d %ld,%ld pad "
+                "%ld,%ld\n",
+                (long)g->in_h, (long)g->in_w, (long)g->in_c, (long)g->k_h, (long)g->k_w,
+                (long)g->out_h, (long)g->out_w, (long)g->out_c, (long)g->stride_h,
+                (long)g->stride_w, (long)g->dil_h, (long)g->dil_w, (long)g->pad_top,
+                (long)g->pad_left);
+    free(x), free(w), free(b), free(y), free(yr), free(col), free(dcol), free(dy);
+    free(dw), free(dwr), free(db), free(dbr), free(dx), free(dxr);
+}
+
+TEST(conv_fast_matches_ref_over_all_geometries)
+{
+    /* Every stride 1..3 and dilation 1..2 per axis, both paddings, kernels 1..5 × 1..5 and
+     * 1..5 input channels, on odd image sizes that vary from case to case. */
+    fv_rng r;
+    fv__rng_seed(&r, 2024);
+    int cases = 0, idx = 0;
+    for (int64_t sh = 1; sh <= 3; sh++)
+        for (int64_t sw = 1; sw <= 3; sw++)
+            for (int64_t dh = 1; dh <= 2; dh++)
+                for (int64_t dw = 1; dw <= 2; dw++)
+                    for (int same = 0; same <= 1; same++)
+                        for (int64_t kh = 1; kh <= 5; kh++)
+                            for (int64_t kw = 1; kw <= 5; kw++)
+                                for (int64_t in_c = 1; in_c <= 5; in_c++, idx++) {
+                                    fv_conv_geom g;
+                                    int64_t out_c = 1 + idx % 3 * 3;
+                                    int64_t h = 5 + idx % 7, w = 6 + idx % 5;
+                                    if (!make_geom(&g, h, w, in_c, kh, kw, out_c, sh, sw, dh, dw,
+                                                   same))
+                                        continue;
+                                    conv_compare(&r, &g);
+                                    cases++;
+                                }
+    CHECK(cases > 8000); /* the few geometries whose kernel outgrows the image are skipped */
+}
+
+TEST(conv_pointwise_skips_im2col)
+{
+    /* 1×1, stride 1, no padding: the col scratch is not touched (NULL is allowed). */
+    fv_rng r;
+    fv__rng_seed(&r, 11);
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 6, 5, 7, 1, 1, 4, 1, 1, 1, 1, false));
+    float x[210], w[28], b[4], y[120], yr[120], dy[120], dw[28] = {0}, dwr[28] = {0};
+    float dx[210] = {0}, dxr[210] = {0};
+    fill_rand(&r, x, 210), fill_rand(&r, w, 28), fill_rand(&r, b, 4), fill_rand(&r, dy, 120);
+    fv_conv2d_forward(&g, x, w, b, y, NULL);
+    fv_conv2d_forward_ref(&g, x, w, b, yr);
+    check_arrays("y", y, yr, 120, 1e-5, 1e-4);
+    fv_conv2d_backward(&g, x, w, dy, dw, NULL, dx, NULL, NULL);
+    fv_conv2d_backward_ref(&g, x, w, dy, dwr, NULL, dxr);
+    check_arrays("dw", dw, dwr, 28, 1e-5, 1e-4);
+    check_arrays("dx", dx, dxr, 210, 1e-5, 1e-4);
+}
+
+TEST(conv_seed_shapes_match_ref)
+{
+    /* The seed CNN's two convolutions: 28x28x1 -> 26x26x32 -> 24x24x64. */
+    fv_rng r;
+    fv__rng_seed(&r, 5);
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 28, 28, 1, 3, 3, 32, 1, 1, 1, 1, false));
+    conv_compare(&r, &g);
+    CHECK(make_geom(&g, 26, 26, 32, 3, 3, 64, 1, 1, 1, 1, false));
+    conv_compare(&r, &g);
+}
+
+/* L = Σ_i r_i · y_i in double, from the float forward reference. */
+static double conv_loss(const fv_conv_geom *g, const float *x, const float *w, const float *b,
+                        const float *rw, float *y)
+{
+    fv_conv2d_forward_ref(g, x, w, b, y);
+    double L = 0;
+    for (int64_t i = 0; i < g->out_h * g->out_w * g->out_c; i++)
+        L += (double)rw[i] * y[i];
+    return L;
+}
+
+/* Central difference of L with respect to v[i]. L is linear in each variable, so the only error
+ * is rounding; dividing by the step actually taken (after float rounding) keeps it small. */
+static double fd(const fv_conv_geom *g, float *x, float *w, float *b, const float *rw, float *y,
+                 float *v, int64_t i)
+{
+    const float v0 = v[i];
+    v[i] = v0 + 0.125f;
+    const float hi = v[i];
+    double Lp = conv_loss(g, x, w, b, rw, y);
+    v[i] = v0 - 0.125f;
+    const float lo = v[i];
+    double Lm = conv_loss(g, x, w, b, rw, y);
+    v[i] = v0;
+    return (Lp - Lm) / ((double)hi - (double)lo);
+}
+
+TEST(conv_backward_ref_matches_finite_differences)
+{
+    fv_rng r;
+    fv__rng_seed(&r, 31);
+    /* in_h, in_w, in_c, k_h, k_w, out_c, sh, sw, dh, dw, same */
+    static const int64_t geoms[][11] = {
+        {5, 6, 2, 3, 3, 3, 1, 1, 1, 1, 0}, {7, 6, 3, 3, 2, 2, 2, 1, 1, 2, 1},
+        {8, 7, 1, 2, 3, 4, 3, 2, 2, 1, 1}, {6, 6, 2, 1, 1, 2, 2, 2, 1, 1, 0},
+        {9, 5, 2, 4, 3, 2, 1, 3, 2, 1, 1},
+    };
+    for (size_t t = 0; t < sizeof geoms / sizeof geoms[0]; t++) {
+        const int64_t *q = geoms[t];
+        fv_conv_geom g;
+        CHECK(make_geom(&g, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10]));
+        const int64_t nx = g.in_h * g.in_w * g.in_c, nw = g.k_h * g.k_w * g.in_c * g.out_c;
+        const int64_t ny = g.out_h * g.out_w * g.out_c;
+        float *x = falloc(nx), *w = falloc(nw), *b = falloc(g.out_c), *rw = falloc(ny);
+        float *y = falloc(ny), *dx = calloc((size_t)nx, sizeof(float));
+        float *dw = calloc((size_t)nw, sizeof(float)), *db = calloc((size_t)g.out_c, sizeof(float));
+        fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g.out_c);
+        fill_rand(&r, rw, ny);
+        fv_conv2d_backward_ref(&g, x, w, rw, dw, db, dx); /* dL/dy = rw */
+        for (int64_t i = 0; i < nx; i++)
+            CHECK_CLOSE(dx[i], fd(&g, x, w, b, rw, y, x, i), 2e-5, 1e-4);
+        for (int64_t i = 0; i < nw; i++)
+            CHECK_CLOSE(dw[i], fd(&g, x, w, b, rw, y, w, i), 2e-5, 1e-4);
+        for (int64_t i = 0; i < g.out_c; i++)
+            CHECK_CLOSE(db[i], fd(&g, x, w, b, rw, y, b, i), 2e-5, 1e-4);
+        free(x), free(w), free(b), free(rw), free(y), free(dx), free(dw), free(db);
+    }
+}
+
+/* ---- max pooling ------------------------------------------------------------------------------
+ */
+
+TEST(maxpool_small_by_hand)
+{
+    /* 4×4×1, pool 2 stride 2. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 4, 4, 1, 2, 2, 1, 2, 2, 1, 1, false));
+    const float x[16] = {1, 3, 2, 0, 4, 2, 1, 5, 0, 0, 9, 9, -1, -2, 9, 8};
+    float y[4];
+    int32_t am[4];
+    fv_maxpool_forward(&g, x, y, am);
+    const float want[4] = {4, 5, 0, 9};
+    check_arrays("y", y, want, 4, 0, 0);
+    /* Ties go to the first in row-major window order: x[8] (not x[9]), x[10] (not 11 or 14). */
+    CHECK(am[0] == 4 && am[1] == 7 && am[2] == 8 && am[3] == 10);
+    float dx[16] = {0};
+    const float dy[4] = {1, 2, 3, 4};
+    fv_maxpool_backward(&g, dy, am, dx);
+    CHECK(dx[4] == 1 && dx[7] == 2 && dx[8] == 3 && dx[10] == 4 && dx[0] == 0 && dx[11] == 0);
+}
+
+TEST(maxpool_argmax_is_flat_hwc_index)
+{
+    /* 3×3×2 with pool 2 stride 1: channel 1 is the negative of channel 0. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, false));
+    float x[18];
+    for (int i = 0; i < 9; i++)
+        x[2 * i] = (float)i, x[2 * i + 1] = -(float)i;
+    float y[8];
+    int32_t am[8];
+    fv_maxpool_forward(&g, x, y, am);
+    /* Window (0,0) covers pixels 0,1,3,4: max of channel 0 is pixel 4, index 4·2+0; of
+     * channel 1 pixel 0, index 1. Window (1,1): pixels 4,5,7,8 -> 8·2 = 16 and 4·2+1 = 9. */
+    CHECK(am[0] == 8 && am[1] == 1 && am[6] == 16 && am[7] == 9);
+    CHECK(y[0] == 4 && y[1] == 0 && y[6] == 8 && y[7] == -4);
+}
+
+TEST(maxpool_padding_never_wins)
+{
+    /* All-negative input with same padding: zeros from padding must not appear. 3×3, pool 2,
+     * stride 2, same -> out 2, pad total 1 at the bottom/right. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 3, 3, 1, 2, 2, 1, 2, 2, 1, 1, true));
+    CHECK(g.out_h == 2 && g.pad_top == 0);
+    const float x[9] = {-5, -4, -3, -6, -7, -8, -9, -1, -2};
+    float y[4];
+    int32_t am[4];
+    fv_maxpool_forward(&g, x, y, am);
+    const float want[4] = {-4, -3, -1, -2};
+    check_arrays("y", y, want, 4, 0, 0);
+    CHECK(am[0] == 1 && am[1] == 2 && am[2] == 7 && am[3] == 8);
+    /* Leading padding too: pool 3 stride 1 same on 3×3 -> pad 1 on each side. */
+    CHECK(make_geom(&g, 3, 3, 1, 3, 3, 1, 1, 1, 1, 1, true));
+    CHECK(g.pad_top == 1 && g.out_h == 3);
+    float y9[9];
+    int32_t am9[9];
+    fv_maxpool_forward(&g, x, y9, am9);
+    CHECK(y9[0] == -4 && am9[0] == 1); /* window rows 0..1, cols 0..1 */
+    CHECK(y9[8] == -1 && am9[8] == 7); /* rows 1..2, cols 1..2 */
+}
+
+TEST(maxpool_backward_accumulates_overlapping_windows)
+{
+    /* 1×3 row, pool 1×2 stride 1: the middle element wins both windows. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 1, 3, 1, 1, 2, 1, 1, 1, 1, 1, false));
+    const float x[3] = {0, 5, 1};
+    float y[2], dx[3] = {0, 0, 0};
+    int32_t am[2];
+    fv_maxpool_forward(&g, x, y, am);
+    const float dy[2] = {1, 2};
+    fv_maxpool_backward(&g, dy, am, dx);
+    CHECK(dx[0] == 0 && dx[1] == 3 && dx[2] == 0);
+}
+
+/* ---- activations, softmax, maxout -------------------------------------------------------------
+ */
+
+TEST(activations_forward_values)
+{
+    const float z[5] = {-2, -0.5f, 0, 0.5f, 3};
+    float y[5];
+    memcpy(y, z, sizeof y), fv_act_forward(FV_K_RELU, 0, y, 5);
+    CHECK(y[0] == 0 && y[1] == 0 && y[2] == 0 && y[3] == 0.5f && y[4] == 3);
+    memcpy(y, z, sizeof y), fv_act_forward(FV_K_LEAKY_RELU, 0.3f, y, 5);
+    CHECK_CLOSE(y[0], -0.6, 1e-7, 0);
+    CHECK(y[4] == 3);
+    memcpy(y, z, sizeof y), fv_act_forward(FV_K_ELU, 1.0f, y, 5);
+    CHECK_CLOSE(y[0], expm1(-2.0), 1e-7, 1e-6);
+    CHECK(y[3] == 0.5f);
+    memcpy(y, z, sizeof y), fv_act_forward(FV_K_SIGMOID, 0, y, 5);
+    CHECK_CLOSE(y[1], 1 / (1 + exp(0.5)), 1e-7, 1e-6);
+    CHECK(y[2] == 0.5f);
+    memcpy(y, z, sizeof y), fv_act_forward(FV_K_TANH, 0, y, 5);
+    CHECK_CLOSE(y[4], tanh(3.0), 1e-7, 1e-6);
+    memcpy(y, z, sizeof y), fv_act_forward(FV_K_LINEAR, 0, y, 5);
+    check_arrays("linear", y, z, 5, 0, 0);
+    /* Sigmoid does not overflow for large |z|. */
+    float big[2] = {-100, 100};
+    fv_act_forward(FV_K_SIGMOID, 0, big, 2);
+    CHECK(big[0] >= 0 && big[0] < 1e-30f && big[1] == 1.0f);
+}
+
+TEST(activations_backward_match_finite_differences)
+{
+    /* Kept away from the kink at 0. */
+    const float z[6] = {-2.1f, -0.7f, -0.2f, 0.3f, 0.9f, 2.4f};
+    static const fv_act_kind kinds[] = {FV_K_LINEAR, FV_K_RELU,       FV_K_SIGMOID,
+                                        FV_K_TANH,   FV_K_LEAKY_RELU, FV_K_ELU};
+    static const float alphas[] = {0, 0, 0, 0, 0.3f, 1.3f};
+    for (int k = 0; k < 6; k++) {
+        float y[6], g[6];
+        memcpy(y, z, sizeof y);
+        fv_act_forward(kinds[k], alphas[k], y, 6);
+        for (int i = 0; i < 6; i++)
+            g[i] = 1.0f + 0.5f * (float)i;
+        fv_act_backward(kinds[k], alphas[k], y, g, 6);
+        for (int i = 0; i < 6; i++) {
+            const double h = 1e-3;
+            float p = (float)(z[i] + h), m = (float)(z[i] - h);
+            fv_act_forward(kinds[k], alphas[k], &p, 1);
+            fv_act_forward(kinds[k], alphas[k], &m, 1);
+            double d = (p - m) / (2 * h) * (1.0 + 0.5 * i);
+            CHECK_CLOSE(g[i], d, 2e-3, 2e-3);
+        }
+    }
+}
+
+TEST(softmax_forward_is_stable_and_sums_to_one)
+{
+    float y[6] = {1000, 1001, 1002, -1, 0, 1};
+    fv_softmax_forward(y, 2, 3);
+    const double e0 = exp(-2.0), e1 = exp(-1.0), s = e0 + e1 + 1;
+    CHECK_CLOSE(y[0], e0 / s, 1e-7, 1e-6);
+    CHECK_CLOSE(y[2], 1 / s, 1e-7, 1e-6);
+    CHECK_CLOSE(y[3], y[0], 1e-7, 1e-6);
+    CHECK_CLOSE(y[5], y[2], 1e-7, 1e-6);
+    CHECK_CLOSE(y[0] + y[1] + y[2], 1.0, 1e-6, 0);
+}
+
+TEST(softmax_backward_matches_jacobian)
+{
+    fv_rng r;
+    fv__rng_seed(&r, 3);
+    float z[5], y[5], g[5];
+    fill_rand(&r, z, 5), fill_rand(&r, g, 5);
+    memcpy(y, z, sizeof y);
+    fv_softmax_forward(y, 1, 5);
+    double want[5];
+    for (int i = 0; i < 5; i++) {
+        /* (J^T g)_i = Σ_j g_j ∂y_j/∂z_i = Σ_j g_j y_j (δ_ij − y_i). */
+        want[i] = 0;
+        for (int j = 0; j < 5; j++)
+            want[i] += g[j] * y[j] * ((i == j) - y[i]);
+    }
+    fv_softmax_backward(y, g, 1, 5);
+    for (int i = 0; i < 5; i++)
+        CHECK_CLOSE(g[i], want[i], 1e-6, 1e-5);
+}
+
+TEST(maxout_picks_group_maximum_first_on_ties)
+{
+    /* n = 2, c = 6, units = 2 (k = 3). */
+    const float x[12] = {1, 3, 2, 5, 5, 4, -1, -3, -1, 0, 7, 7};
+    float y[4];
+    int32_t am[4];
+    fv_maxout_forward(x, y, am, 2, 6, 2);
+    CHECK(y[0] == 3 && y[1] == 5 && y[2] == -1 && y[3] == 7);
+    CHECK(am[0] == 1 && am[1] == 3 && am[2] == 0 && am[3] == 4);
+    float dx[12] = {0};
+    const float dy[4] = {1, 2, 3, 4};
+    fv_maxout_backward(dy, am, dx, 2, 6, 2);
+    CHECK(dx[1] == 1 && dx[3] == 2 && dx[6] == 3 && dx[10] == 4 && dx[0] == 0 && dx[11] == 0);
+}
+
+int main(void)
+{
+    printf("gemm path: %s\n", fv_gemm_path());
+    RUN(out_size_valid_is_floor_of_span);
+    RUN(out_size_valid_too_small_is_minus_one);
+    RUN(out_size_same_matches_tensorflow);
+    RUN(gemm_ref_small_by_hand);
+    RUN(gemm_every_path_matches_ref_on_random_shapes);
+    RUN(gemm_every_path_matches_ref_on_edge_shapes);
+    RUN(gemm_k_zero_or_alpha_zero_only_scales_c);
+    RUN(gemm_path_name_is_known);
+    RUN(im2col_small_by_hand);
+    RUN(col2im_is_the_adjoint_of_im2col);
+    RUN(conv_forward_ref_small_by_hand);
+    RUN(conv_forward_ref_stride_dilation_padding_by_hand);
+    RUN(conv_backward_ref_small_by_hand);
+    RUN(conv_fast_matches_ref_over_all_geometries);
+    RUN(conv_pointwise_skips_im2col);
+    RUN(conv_seed_shapes_match_ref);
+    RUN(conv_backward_ref_matches_finite_differences);
+    RUN(maxpool_small_by_hand);
+    RUN(maxpool_argmax_is_flat_hwc_index);
+    RUN(maxpool_padding_never_wins);
+    RUN(maxpool_backward_accumulates_overlapping_windows);
+    RUN(activations_forward_values);
+    RUN(activations_backward_match_finite_differences);
+    RUN(softmax_forward_is_stable_and_sums_to_one);
+    RUN(softmax_backward_matches_jacobian);
+    RUN(maxout_picks_group_maximum_first_on_ties);
+    return TEST_SUMMARY();
+}
