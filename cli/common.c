@@ -128,8 +128,11 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt
         o->seen = true;
         o->value = value;
     }
-    if (*npos < min_pos)
-        return cli_usage_error(cmd, "missing argument");
+    if (*npos < min_pos) {
+        /* Name what is missing by the usage line: "usage: fovea train MODEL --data ...". */
+        size_t n = strcspn(usage, "\n");
+        return cli_usage_error(cmd, "missing argument; %.*s", (int)n, usage);
+    }
     return CLI_CONTINUE;
 }
 
@@ -224,7 +227,10 @@ int cli_check_writable(const char *cmd, const char *flag, const char *path)
         tmpl[dlen] = '\0';
     }
     if (!cli_is_dir(tmpl)) {
-        cli_error(cmd, "%s: cannot write '%s': folder '%s' does not exist", flag, path, tmpl);
+        if (cli_exists(tmpl))
+            cli_error(cmd, "%s: cannot write '%s': '%s' is not a folder", flag, path, tmpl);
+        else
+            cli_error(cmd, "%s: cannot write '%s': folder '%s' does not exist", flag, path, tmpl);
         free(tmpl);
         return CLI_FAIL;
     }

@@ -272,6 +272,118 @@ fv_status fv_history_write_csv(const fv_history *h, const char *path);
 fv_history *fv_history_read_csv(const char *path);
 void fv_history_free(fv_history *h);
 
+/* ---- Metrics ---- */
+/* Evaluation metrics of a classifier or a regression model over a whole dataset, computed
+ * exactly in double (AUCs from sorted scores, not from a histogram of thresholds) and tested
+ * against scikit-learn.
+ *
+ *     fv_metrics *m = fv_metrics_classification(scores, labels, n, k);
+ *     if (!m) fprintf(stderr, "%s\n", fv_last_error());
+ *     printf("macro F1 %.4f\n", fv_metrics_get(m, "f1_macro"));
+ *     fv_metrics_write_text(m, stdout, "accuracy,precision,recall,f1,confusion_matrix", NULL);
+ *     fv_metrics_free(m);
+ *
+ * Inputs. A classifier gives scores [n × k], row i the predicted probabilities of sample i, and
+ * labels [n] in 0..k-1. k == 1 is a binary classifier whose one column is p = P(class 1), with
+ * labels 0 or 1; it is reported as two classes, 0 and 1, class 0 ranked by 1 - p. The predicted
+ * class is the argmax of the row (the first on ties), or for k == 1 class 1 when p > 0.5 and 0
+ * otherwise (Keras' threshold, strictly greater). A regression model gives outputs and targets,
+ * both [n × k].
+ *
+ * Conventions (names as fv_metrics_get takes them; <c> a class index):
+ *  - accuracy: the fraction of samples whose predicted class is their label.
+ *  - crossentropy: Keras' formula. k >= 2: categorical: each row divided by its sum (when the
+ *    sum is > 0), the label's probability clipped to [1e-7, 1 - 1e-7], -log, mean over samples.
+ *    k == 1: binary: p clipped the same way, -(y log p + (1 - y) log(1 - p)), mean.
+ *  - precision_class_<c> = tp / (predicted c), recall_class_<c> = tp / (labelled c),
+ *    f1_class_<c> = 2 tp / (predicted c + labelled c); 0 when the denominator is 0, as
+ *    scikit-learn's default zero_division (which warns, then gives 0). support_class_<c>: the
+ *    number of samples labelled c.
+ *  - _macro: the unweighted mean over the classes that occur among the labels or among the
+ *    predictions (scikit-learn's default `labels`); a class that occurs in neither is listed
+ *    with 0s but left out of the mean. _weighted: the mean weighted by support. _micro: from
+ *    the counts summed over classes; with one label per sample it equals accuracy.
+ *  - precision, recall, f1 (no suffix): class 1 when k == 1 (scikit-learn's average='binary',
+ *    Keras' Precision and Recall); the macro average when k >= 2.
+ *  - roc_auc_class_<c>: the area under the one-vs-rest ROC curve of column c (label c positive,
+ *    any other label negative), exact: scores sorted, a group of tied scores one trapezoid
+ *    (scikit-learn's roc_auc_score). NaN when the class has no positive or no negative example.
+ *    roc_auc_macro: the mean over the classes where it is defined, NaN if there is none.
+ *    roc_auc: the macro; for k == 1 both classes have the same AUC, so it is also class 1's,
+ *    scikit-learn's binary roc_auc_score and the exact value of Keras' AUC.
+ *  - average_precision_class_<c> (PR AUC): sum over the distinct scores, in decreasing order,
+ *    of (R_n - R_{n-1}) P_n, no interpolation (scikit-learn's average_precision_score). NaN when
+ *    the class has no positive example (scikit-learn warns and gives 0 there). A class whose
+ *    samples are all positive has 1. average_precision_macro: the mean over the classes with a
+ *    positive example. average_precision: class 1's when k == 1, else the macro.
+ *  - mean_average_precision: the mean of the average precision over the classes that have at
+ *    least one positive example: the same number as average_precision_macro (for k == 1 also
+ *    over both classes), under the name retrieval and detection use.
+ *  - mse, rmse, mae: of the scores against the one-hot targets over all n × k entries (for
+ *    k == 1, of p against the label); rmse = sqrt(mse), not a mean of per-column RMSEs. For
+ *    regression: of the outputs against the targets, over all n × k entries.
+ *  - confusion matrix: classes × classes counts, row the true class, column the predicted one.
+ *
+ * Names for `select` (comma-separated, spaces allowed; NULL, "" or "all" for everything):
+ * classification: accuracy, crossentropy, precision, recall, f1, roc_auc, average_precision,
+ * mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc, f1_score, auc,
+ * pr_auc, prc, map, confusion); regression: mse, rmse, mae. An unknown name, or one that does
+ * not apply to the model (accuracy of a regression), is FV_ERR_INVALID with a message that names
+ * it and lists the valid ones. Writers check `select` before writing anything. */
+
+typedef struct fv_metrics fv_metrics;
+
+/* Every metric of a classifier: scores [n × k], labels [n], both read during the call only.
+ * NULL on failure (fv_last_error): n < 1, k < 1, a label outside 0..k-1 (0..1 when k == 1), a
+ * NaN score, or out of memory. Free with fv_metrics_free. */
+fv_metrics *fv_metrics_classification(const float *scores, const int32_t *labels, int64_t n,
+                                      int64_t k);
+
+/* mse, rmse and mae of a regression model: outputs and targets [n × k], read during the call
+ * only. NULL on failure: n < 1, k < 1, a NaN value, or out of memory. */
+fv_metrics *fv_metrics_regression(const float *outputs, const float *targets, int64_t n,
+                                  int64_t k);
+
+void fv_metrics_free(fv_metrics *m);
+
+bool fv_metrics_is_regression(const fv_metrics *m);
+int64_t fv_metrics_samples(const fv_metrics *m);
+/* Classes in the report: k, or 2 for a binary classifier (k == 1). Outputs k for regression. */
+int64_t fv_metrics_classes(const fv_metrics *m);
+
+/* One figure by name: accuracy, crossentropy, mse, rmse, mae, mean_average_precision,
+ * precision|recall|f1 with no suffix or _macro, _micro, _weighted, _class_<c>; roc_auc and
+ * average_precision with no suffix or _macro, _class_<c>; support_class_<c>. NaN where the value
+ * is undefined (see above), for a name that does not apply to the model, or an unknown name
+ * (then with a message in fv_last_error). */
+double fv_metrics_get(const fv_metrics *m, const char *name);
+/* The same, telling an unknown name (FV_ERR_INVALID, the message lists the valid names) from an
+ * undefined value (FV_OK and NaN). */
+fv_status fv_metrics_lookup(const fv_metrics *m, const char *name, double *value);
+
+/* The confusion matrix: classes × classes counts, row-major, row the true class; owned by m.
+ * *classes receives the class count. NULL for a regression. */
+const int64_t *fv_metrics_confusion(const fv_metrics *m, int64_t *classes);
+
+/* Checks a selection (see `select` above) without a report at hand, as a command line does
+ * before it runs a model. */
+fv_status fv_metrics_check_select(const char *select, bool regression);
+
+/* A report for a terminal: the selected scalars, a per-class table as scikit-learn's
+ * classification_report (precision, recall, f1-score, roc-auc, avg-prec, support; then micro,
+ * macro and weighted averages), the macro AUC and AP, the errors and the confusion matrix, with
+ * aligned columns; "-" marks an undefined value. class_names: fv_metrics_classes(m) strings, or
+ * NULL for the indices; read during the call only. FV_ERR_IO if writing failed. */
+fv_status fv_metrics_write_text(const fv_metrics *m, FILE *out, const char *select,
+                                const char *const *class_names);
+
+/* The same as one JSON object: "task", "samples", "classes" (names), then per selected metric a
+ * number, or for precision, recall, f1, roc_auc and average_precision an object with "value"
+ * (the name without suffix), "macro", ("micro", "weighted",) "per_class": [...]; "support" and
+ * "confusion_matrix" as arrays. NaN is written as null. */
+fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *select,
+                                const char *const *class_names);
+
 #ifdef __cplusplus
 }
 #endif

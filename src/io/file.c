@@ -36,8 +36,8 @@ static fv_status read_error(const char *path)
 }
 
 /* Reads the rest of f into a buffer that already holds `have` bytes. */
-static fv_status read_raw(FILE *f, const char *path, size_t max_bytes, uint8_t **bufp,
-                          size_t *capp, size_t have, size_t *len)
+static fv_status read_raw(FILE *f, const char *path, size_t max_bytes, uint8_t **bufp, size_t *capp,
+                          size_t have, size_t *len)
 {
     for (;;) {
         if (have == *capp && !grow(bufp, capp, max_bytes)) {
@@ -64,8 +64,8 @@ static fv_status read_raw(FILE *f, const char *path, size_t max_bytes, uint8_t *
 
 /* Inflates the gzip stream of f (one or more members) whose first `nin` bytes are already in
  * in[]. Output goes to a growing buffer bounded by max_bytes. */
-static fv_status inflate_gzip(FILE *f, const char *path, size_t max_bytes, uint8_t *in,
-                              size_t nin, uint8_t **bufp, size_t *capp, size_t *len)
+static fv_status inflate_gzip(FILE *f, const char *path, size_t max_bytes, uint8_t *in, size_t nin,
+                              uint8_t **bufp, size_t *capp, size_t *len)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -107,8 +107,8 @@ static fv_status inflate_gzip(FILE *f, const char *path, size_t max_bytes, uint8
                 st = fv__fail(FV_ERR_IO, "%s: decompresses to more than the limit of %zu bytes",
                               path, max_bytes);
             else
-                st = fv__fail(FV_ERR_NOMEM,
-                              "%s: out of memory decompressing (%zu bytes so far)", path, have);
+                st = fv__fail(FV_ERR_NOMEM, "%s: out of memory decompressing (%zu bytes so far)",
+                              path, have);
             goto done;
         }
         size_t room = *capp - have;
@@ -155,8 +155,7 @@ done:
     return st;
 }
 
-fv_status fv__read_file(const char *path, size_t max_bytes, bool gunzip, uint8_t **buf,
-                        size_t *len)
+fv_status fv__read_file(const char *path, size_t max_bytes, bool gunzip, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;

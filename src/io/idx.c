@@ -4,18 +4,25 @@
  */
 #include "io/io.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *idx_type_name(uint8_t t)
 {
     switch (t) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "int16";
-    case 0x0C: return "int32";
-    case 0x0D: return "float32";
-    case 0x0E: return "float64";
+    case 0x08:
+        return "unsigned byte";
+    case 0x09:
+        return "signed byte";
+    case 0x0B:
+        return "int16";
+    case 0x0C:
+        return "int32";
+    case 0x0D:
+        return "float32";
+    case 0x0E:
+        return "float64";
     }
     return NULL;
 }
@@ -70,8 +77,8 @@ static fv_status parse_header(const uint8_t *buf, size_t len, const char *origin
     bool overflow = false;
     for (int i = 0; i < rank; i++) {
         const uint8_t *p = buf + 4 + 4 * i;
-        out->dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                                 (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+        out->dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+                                 (uint32_t)p[3]);
         if (!overflow && !fv__mul_i64(count, out->dims[i], &count)) overflow = true;
     }
     char dims[80];
@@ -92,7 +99,8 @@ static fv_status parse_header(const uint8_t *buf, size_t len, const char *origin
                         origin, (unsigned long long)(hdr + (size_t)count), dims, (long long)count,
                         avail, (unsigned long long)(avail - (size_t)count));
     out->rank = rank;
-    for (int i = rank; i < 4; i++) out->dims[i] = 1;
+    for (int i = rank; i < 4; i++)
+        out->dims[i] = 1;
     out->count = count;
     *data_off = hdr;
     return FV_OK;
@@ -167,8 +175,9 @@ fv_status fv__idx_write(const char *path, const fv_idx *idx)
     size_t hdr_len = 4 + 4 * (size_t)idx->rank;
     if (fwrite(hdr, 1, hdr_len, a.f) != hdr_len ||
         (count > 0 && fwrite(idx->data, 1, (size_t)count, a.f) != (size_t)count)) {
+        st = fv__fail(FV_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         fv__afile_abort(&a);
-        return fv__fail(FV_ERR_IO, "%s: write failed", path);
+        return st;
     }
     return fv__afile_commit(&a);
 }

@@ -1,9 +1,15 @@
 /* gemm.c — single-precision GEMM: the reference triple loop (the specification) and the fast
- * entry point used by convolution and dense layers.
+ * path used by convolution and dense layers: B packed into cache blocks, register-tile
+ * micro-kernels for AVX-512, AVX2 and portable C, chosen once at run time from the CPU.
  */
 #include "kernels/gemm_internal.h"
 
 #include <stddef.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* Element (i, j) of op(X) for a row-major X with leading dimension ld. */
 static inline float op_at(const float *X, int64_t ld, bool trans, int64_t i, int64_t j)
@@ -45,59 +51,307 @@ void fv_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
     }
 }
 
-/* The straightforward path: i-k-j order so that the inner loop runs along rows of B and C.
- * Same shapes as fv_gemm_ref. */
-static void gemm_simple(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                        float *C, int64_t ldc)
+/* ---- micro-kernels ---------------------------------------------------------------------------
+ * Each instruction set gets the same template (gemm_tile.h). A tile function computes
+ * C[mr × nr] = alpha · op(A) · Bp (+ beta · C) over one block of kc; "rows" reads A row-major,
+ * "kmaj" reads it k-major. */
+
+typedef void (*tile_fn)(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
+                        int64_t ldc, float alpha, float beta);
+
+typedef struct gemm_tiles {
+    int mr, nr;
+    tile_fn rows, kmaj;
+} gemm_tiles;
+
+/* Portable: GCC/Clang vector extensions, lowered to whatever SIMD the target has (SSE2 on any
+ * x86-64, NEON on arm64) or to scalars. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
+#define TILE_NAME(s)      generic_##s
+#define TILE_ATTR
+#define TILE_V            v4f
+#define TILE_VU           v4fu
+#define TILE_W            4
+#define TILE_MR           6
+#define TILE_SPLAT(x)     ((v4f){0.0f, 0.0f, 0.0f, 0.0f} + (x))
+#define TILE_FMA(a, b, c) ((a) * (b) + (c))
+#include "kernels/gemm_tile.h"
+#undef TILE_NAME
+#undef TILE_ATTR
+#undef TILE_V
+#undef TILE_VU
+#undef TILE_W
+#undef TILE_MR
+#undef TILE_SPLAT
+#undef TILE_FMA
+
+static const gemm_tiles tiles_generic = {6, 8, generic_rows, generic_kmaj};
+
+#if defined(__x86_64__)
+typedef float v8fu __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float v16fu __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* AVX2 + FMA: 6 × 16, twelve accumulators of the sixteen ymm registers; enough independent
+ * FMAs to cover their latency on two pipes. */
+#define TILE_NAME(s)      avx2_##s
+#define TILE_ATTR         __attribute__((target("avx2,fma")))
+#define TILE_V            __m256
+#define TILE_VU           v8fu
+#define TILE_W            8
+#define TILE_MR           6
+#define TILE_SPLAT(x)     _mm256_set1_ps(x)
+#define TILE_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#include "kernels/gemm_tile.h"
+#undef TILE_NAME
+#undef TILE_ATTR
+#undef TILE_V
+#undef TILE_VU
+#undef TILE_W
+#undef TILE_MR
+#undef TILE_SPLAT
+#undef TILE_FMA
+
+/* AVX-512: 12 × 32, 24 accumulators of the 32 zmm registers. 12 rows divide the seed CNN's
+ * row counts (576, 288) and waste little on 128. */
+#define TILE_NAME(s)      avx512_##s
+#define TILE_ATTR         __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define TILE_V            __m512
+#define TILE_VU           v16fu
+#define TILE_W            16
+#define TILE_MR           12
+#define TILE_SPLAT(x)     _mm512_set1_ps(x)
+#define TILE_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#include "kernels/gemm_tile.h"
+#undef TILE_NAME
+#undef TILE_ATTR
+#undef TILE_V
+#undef TILE_VU
+#undef TILE_W
+#undef TILE_MR
+#undef TILE_SPLAT
+#undef TILE_FMA
+
+/* The AVX-512 tile's code compiled for AVX2 (each 16-float vector split in two by the
+ * compiler), so that its blocking and edge handling are tested on any AVX2 machine. Only tests
+ * and benchmarks use it. */
+typedef float v16f __attribute__((vector_size(64)));
+#define TILE_NAME(s)  wide_##s
+#define TILE_ATTR     __attribute__((target("avx2,fma")))
+#define TILE_V        v16f
+#define TILE_VU       v16fu
+#define TILE_W        16
+#define TILE_MR       12
+#define TILE_SPLAT(x) ((v16f){0.0f} + (x))
+#define TILE_FMA(a, b, c) ((a) * (b) + (c))
+#include "kernels/gemm_tile.h"
+#undef TILE_NAME
+#undef TILE_ATTR
+#undef TILE_V
+#undef TILE_VU
+#undef TILE_W
+#undef TILE_MR
+#undef TILE_SPLAT
+#undef TILE_FMA
+
+static const gemm_tiles tiles_avx2 = {6, 16, avx2_rows, avx2_kmaj};
+static const gemm_tiles tiles_avx512 = {12, 32, avx512_rows, avx512_kmaj};
+static const gemm_tiles tiles_wide = {12, 32, wide_rows, wide_kmaj};
+#endif
+
+/* ---- the blocked driver ------------------------------------------------------------------------
+ * Loops: columns of C in blocks of NC; depth in blocks of at most KC (B's block packed once and
+ * kept in L2); rows in tiles of mr (A's rows then stay in L1 across the nc/nr tiles); columns
+ * in tiles of nr. A is read where it lies, except for the last partial row tile, which is
+ * copied into a zero-padded panel. Buffers live on the stack (about 146 KiB): no allocation and
+ * no shared state, so callers may run it from many threads. */
+
+#ifndef FV_GEMM_KC
+#define FV_GEMM_KC 256
+#define FV_GEMM_NC 128
+#endif
+enum { KC = FV_GEMM_KC, NC = FV_GEMM_NC, MR_MAX = 16, NR_MAX = 32 };
+
+/* Bp ← op(B)[pc .. pc+kc, jc .. jc+nc] as panels of nr columns, panel p at Bp + p·nr·kc, row k
+ * of a panel at + k·nr; columns past nc are zero. B [K×N] (or [N×K] with trans_b). */
+static void pack_b(float *restrict bp, bool trans_b, const float *restrict B, int64_t ldb,
+                   int64_t pc, int64_t jc, int64_t kc, int64_t nc, int nr)
 {
-    scale_c(M, N, beta, C, ldc);
-    if (alpha == 0.0f) return;
-    for (int64_t i = 0; i < M; i++) {
-        float *c = C + i * ldc;
-        for (int64_t k = 0; k < K; k++) {
-            float a = alpha * op_at(A, lda, trans_a, i, k);
-            if (trans_b) {
-                for (int64_t j = 0; j < N; j++)
-                    c[j] += a * B[j * ldb + k];
-            } else {
-                const float *b = B + k * ldb;
-                for (int64_t j = 0; j < N; j++)
-                    c[j] += a * b[j];
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+        const int64_t n = nc - jr < nr ? nc - jr : nr;
+        float *dst = bp + jr * kc;
+        if (!trans_b) {
+            const float *src = B + pc * ldb + jc + jr;
+            for (int64_t k = 0; k < kc; k++, src += ldb, dst += nr) {
+                memcpy(dst, src, (size_t)n * sizeof(float));
+                if (n < nr) memset(dst + n, 0, (size_t)(nr - n) * sizeof(float));
+            }
+        } else {
+            /* Column j of the panel is row jc+jr+j of the stored B, contiguous in k. */
+            const float *src = B + (jc + jr) * ldb + pc;
+            for (int64_t j = 0; j < n; j++)
+                for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = src[j * ldb + k];
+            for (int64_t j = n; j < nr; j++)
+                for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = 0.0f;
+        }
+    }
+}
+
+/* ap[kc × mr] (k-major) ← op(A)[ic .. ic+m, pc .. pc+kc], rows past m zero. */
+static void pack_a_edge(float *restrict ap, bool trans_a, const float *restrict A, int64_t lda,
+                        int64_t ic, int64_t pc, int64_t m, int64_t kc, int mr)
+{
+    for (int64_t k = 0; k < kc; k++) {
+        float *dst = ap + k * mr;
+        const float *src = A + (pc + k) * lda + ic;
+        /* Constant sizes let the compiler copy full tiles with a vector move or two. */
+        if (trans_a && m == 6)
+            memcpy(dst, src, 6 * sizeof(float));
+        else if (trans_a && m == 12)
+            memcpy(dst, src, 12 * sizeof(float));
+        else if (trans_a)
+            for (int64_t i = 0; i < m; i++) dst[i] = src[i];
+        else
+            for (int64_t i = 0; i < m; i++) dst[i] = A[(ic + i) * lda + pc + k];
+        for (int64_t i = m; i < mr; i++) dst[i] = 0.0f;
+    }
+}
+
+/* C[m × n] ← T[m × n] (+ beta · C unless beta is 0): a partial tile computed into T. */
+static void merge_tile(const float *t, int64_t ldt, float *c, int64_t ldc, int64_t m, int64_t n,
+                       float beta)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? t[i * ldt + j] : t[i * ldt + j] + beta * c[i * ldc + j];
+}
+
+/* Arguments as fv_gemm; M, N > 0, K > 0, alpha != 0. */
+static void gemm_blocked(const gemm_tiles *t, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                         int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                         int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    _Alignas(64) float bp[KC * NC];
+    _Alignas(64) float ap[KC * MR_MAX];
+    _Alignas(64) float ct[MR_MAX * NR_MAX];
+    const int mr = t->mr, nr = t->nr;
+    /* Equal depth blocks: K = 288 runs as 2 × 144 rather than 256 + 32. */
+    const int64_t nkb = (K + KC - 1) / KC, kstep = (K + nkb - 1) / nkb;
+
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        const int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += kstep) {
+            const int64_t kc = K - pc < kstep ? K - pc : kstep;
+            /* The first depth block applies beta; later ones add. */
+            const float bk = pc == 0 ? beta : 1.0f;
+            pack_b(bp, trans_b, B, ldb, pc, jc, kc, nc, nr);
+            for (int64_t ic = 0; ic < M; ic += mr) {
+                const int64_t m = M - ic < mr ? M - ic : mr;
+                tile_fn f = t->kmaj;
+                const float *a = ap;
+                int64_t la = mr;
+                if (m < mr || trans_a) {
+                    pack_a_edge(ap, trans_a, A, lda, ic, pc, m, kc, mr);
+                } else {
+                    f = t->rows, a = A + ic * lda + pc, la = lda;
+                }
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const int64_t n = nc - jr < nr ? nc - jr : nr;
+                    float *c = C + ic * ldc + jc + jr;
+                    if (m == mr && n == nr) {
+                        f(kc, a, la, bp + jr * kc, c, ldc, alpha, bk);
+                    } else {
+                        f(kc, a, la, bp + jr * kc, ct, nr, alpha, 0.0f);
+                        merge_tile(ct, nr, c, ldc, m, n, bk);
+                    }
+                }
             }
         }
     }
 }
 
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+static const gemm_tiles *tiles_of(fv__gemm_path p)
+{
+    switch (p) {
+#if defined(__x86_64__)
+    case FV__GEMM_AVX512:
+        return &tiles_avx512;
+    case FV__GEMM_AVX2:
+        return &tiles_avx2;
+    case FV__GEMM_WIDE_ON_AVX2:
+        return &tiles_wide;
+#endif
+    default:
+        return &tiles_generic;
+    }
+}
+
 bool fv__gemm_path_supported(fv__gemm_path p)
 {
-    return p == FV__GEMM_GENERIC;
+    switch (p) {
+    case FV__GEMM_GENERIC:
+        return true;
+#if defined(__x86_64__)
+    case FV__GEMM_AVX2:
+    case FV__GEMM_WIDE_ON_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FV__GEMM_AVX512:
+        /* libgcc's check includes the OS saving the zmm state (XGETBV). */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#endif
+    default:
+        return false;
+    }
 }
 
 const char *fv__gemm_path_name(fv__gemm_path p)
 {
-    static const char *const names[FV__GEMM_NPATHS] = {"generic", "avx2", "avx512"};
+    static const char *const names[FV__GEMM_NPATHS] = {"generic", "avx2", "avx512",
+                                                       "avx512-tile-on-avx2"};
     return p >= 0 && p < FV__GEMM_NPATHS ? names[p] : "unknown";
 }
 
-void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                      float beta, float *C, int64_t ldc)
+void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                      int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                      int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    (void)p;
     if (M <= 0 || N <= 0) return;
-    gemm_simple(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    gemm_blocked(tiles_of(p), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* The best supported path, decided on first use. The only mutable global of the kernels: every
+ * thread that races to fill it computes and stores the same value, and the atomic accesses
+ * make that race well-defined. */
+static fv__gemm_path best_path(void)
+{
+    static int chosen = -1;
+    int p = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (p < 0) {
+        p = fv__gemm_path_supported(FV__GEMM_AVX512) ? FV__GEMM_AVX512
+            : fv__gemm_path_supported(FV__GEMM_AVX2) ? FV__GEMM_AVX2
+                                                     : FV__GEMM_GENERIC;
+        __atomic_store_n(&chosen, p, __ATOMIC_RELAXED);
+    }
+    return (fv__gemm_path)p;
 }
 
 void fv_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
              int64_t ldc)
 {
-    if (M <= 0 || N <= 0) return;
-    gemm_simple(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    fv__gemm_on_path(best_path(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                     ldc);
 }
 
 const char *fv_gemm_path(void)
 {
-    return "generic";
+    return fv__gemm_path_name(best_path());
 }

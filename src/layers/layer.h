@@ -56,10 +56,10 @@ typedef struct fv_layer fv_layer;
 
 /* One batch's run context. */
 typedef struct fv_run {
-    int64_t n;      /* samples in this batch */
-    bool training;  /* dropout active */
-    fv_rng *rng;    /* this layer's stream for this step */
-    void *scratch;  /* scratch_bytes(l, n) bytes, 64-byte aligned */
+    int64_t n;     /* samples in this batch */
+    bool training; /* dropout active */
+    fv_rng *rng;   /* this layer's stream for this step */
+    void *scratch; /* scratch_bytes(l, n) bytes, 64-byte aligned */
     int threads;
 } fv_run;
 
@@ -78,8 +78,7 @@ typedef struct fv_layer_kind {
     void (*forward)(fv_layer *l, const float *x, float *y, fv_run *r);
     /* dy [n × out] (the layer may overwrite it); dx [n × in] to be written (not added), or NULL
      * when the input gradient is not needed. Parameter gradients are ADDED into param[i].g. */
-    void (*backward)(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                     fv_run *r);
+    void (*backward)(fv_layer *l, const float *x, const float *y, float *dy, float *dx, fv_run *r);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
 } fv_layer_kind;
@@ -87,9 +86,9 @@ typedef struct fv_layer_kind {
 struct fv_layer {
     const fv_layer_kind *kind;
     char name[64];
-    int line;          /* model-text line it came from (0: none) */
-    void *cfg;         /* kind's config, cfg_size bytes, owned */
-    uint64_t given;    /* bit i set: args[i] was given explicitly */
+    int line;       /* model-text line it came from (0: none) */
+    void *cfg;      /* kind's config, cfg_size bytes, owned */
+    uint64_t given; /* bit i set: args[i] was given explicitly */
     fv_shape in, out;
     int nparams;
     fv_param params[2];

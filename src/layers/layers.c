@@ -13,20 +13,13 @@
 /* ---- registry ------------------------------------------------------------------------------ */
 
 const fv_layer_kind *const fv__layer_kinds[] = {
-    &fv__kind_conv2d,
-    &fv__kind_maxpool2d,
-    &fv__kind_dropout,
-    &fv__kind_flatten,
-    &fv__kind_dense,
-    &fv__kind_activation,
-    &fv__kind_relu,
-    &fv__kind_sigmoid,
-    &fv__kind_tanh,
-    &fv__kind_leaky_relu,
-    &fv__kind_elu,
-    &fv__kind_softmax,
-    &fv__kind_maxout,
-    NULL,
+    &fv__kind_conv2d,  &fv__kind_maxpool2d,
+    &fv__kind_dropout, &fv__kind_flatten,
+    &fv__kind_dense,   &fv__kind_activation,
+    &fv__kind_relu,    &fv__kind_sigmoid,
+    &fv__kind_tanh,    &fv__kind_leaky_relu,
+    &fv__kind_elu,     &fv__kind_softmax,
+    &fv__kind_maxout,  NULL,
 };
 
 const fv_layer_kind *fv__layer_kind_find(const char *name)
@@ -52,13 +45,20 @@ fv_activation fv__layer_activation(const fv_layer *l)
 fv_act_kind fv__act_kind(fv_activation a)
 {
     switch (a) {
-    case FV_ACT_LINEAR: return FV_K_LINEAR;
-    case FV_ACT_RELU: return FV_K_RELU;
-    case FV_ACT_SIGMOID: return FV_K_SIGMOID;
-    case FV_ACT_TANH: return FV_K_TANH;
-    case FV_ACT_LEAKY_RELU: return FV_K_LEAKY_RELU;
-    case FV_ACT_ELU: return FV_K_ELU;
-    case FV_ACT_SOFTMAX: return FV_K_LINEAR;
+    case FV_ACT_LINEAR:
+        return FV_K_LINEAR;
+    case FV_ACT_RELU:
+        return FV_K_RELU;
+    case FV_ACT_SIGMOID:
+        return FV_K_SIGMOID;
+    case FV_ACT_TANH:
+        return FV_K_TANH;
+    case FV_ACT_LEAKY_RELU:
+        return FV_K_LEAKY_RELU;
+    case FV_ACT_ELU:
+        return FV_K_ELU;
+    case FV_ACT_SOFTMAX:
+        return FV_K_LINEAR;
     }
     return FV_K_LINEAR;
 }
@@ -111,9 +111,9 @@ fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_ge
     return fv__fail(FV_ERR_SHAPE,
                     "%s: %s %lldx%lld%s does not fit input %lldx%lld with padding=valid: "
                     "(%lld - %lld + 0)/%lld + 1 = %lld",
-                    kind, window, (long long)g->k_h, (long long)g->k_w, dilated,
-                    (long long)g->in_h, (long long)g->in_w, (long long)w, (long long)span,
-                    (long long)s, (long long)(floor_div(w - span, s) + 1));
+                    kind, window, (long long)g->k_h, (long long)g->k_w, dilated, (long long)g->in_h,
+                    (long long)g->in_w, (long long)w, (long long)span, (long long)s,
+                    (long long)(floor_div(w - span, s) + 1));
 }
 
 /* ---- arguments ----------------------------------------------------------------------------- */
@@ -191,13 +191,13 @@ static fv_status check_range(const char *pre, const fv_arg_spec *a, const char *
     char lim[32];
     if (v < a->min) {
         format_double(a->min, lim, sizeof lim);
-        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: must be at least %s", pre, a->key,
-                        value, lim);
+        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: must be at least %s", pre, a->key, value,
+                        lim);
     }
     if (v > a->max) {
         format_double(a->max, lim, sizeof lim);
-        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: must be at most %s", pre, a->key,
-                        value, lim);
+        return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: must be at most %s", pre, a->key, value,
+                        lim);
     }
     return FV_OK;
 }
@@ -218,7 +218,8 @@ static int edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la >= MAXL || lb >= MAXL) return 1000;
     int row[MAXL + 1];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
         int diag = row[0];
         row[0] = (int)i;
@@ -304,8 +305,8 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         else if (strcmp(value, "false") == 0 || strcmp(value, "False") == 0)
             v = false;
         else
-            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected true or false", pre,
-                            a->key, value);
+            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected true or false", pre, a->key,
+                            value);
         memcpy(dst, &v, sizeof v);
         return FV_OK;
     }
@@ -338,8 +339,8 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
                                 pre, a->key, value, i + 1, (long long)sh.d[i], FV_ARG_DIM_MAX);
         sh.rank = n;
         if (fv__shape_size(&sh) < 0)
-            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: the shape is too large", pre,
-                            a->key, value);
+            return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: the shape is too large", pre, a->key,
+                            value);
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
@@ -352,12 +353,24 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
 static void zero_value(const fv_arg_spec *a, void *dst)
 {
     switch (a->type) {
-    case FV_ARG_INT: memset(dst, 0, sizeof(int64_t)); break;
-    case FV_ARG_PAIR: memset(dst, 0, 2 * sizeof(int64_t)); break;
-    case FV_ARG_FLOAT: memset(dst, 0, sizeof(double)); break;
-    case FV_ARG_BOOL: memset(dst, 0, sizeof(bool)); break;
-    case FV_ARG_CHOICE: memset(dst, 0, sizeof(int)); break;
-    case FV_ARG_SHAPE: memset(dst, 0, sizeof(fv_shape)); break;
+    case FV_ARG_INT:
+        memset(dst, 0, sizeof(int64_t));
+        break;
+    case FV_ARG_PAIR:
+        memset(dst, 0, 2 * sizeof(int64_t));
+        break;
+    case FV_ARG_FLOAT:
+        memset(dst, 0, sizeof(double));
+        break;
+    case FV_ARG_BOOL:
+        memset(dst, 0, sizeof(bool));
+        break;
+    case FV_ARG_CHOICE:
+        memset(dst, 0, sizeof(int));
+        break;
+    case FV_ARG_SHAPE:
+        memset(dst, 0, sizeof(fv_shape));
+        break;
     }
 }
 
@@ -405,18 +418,17 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
 
     /* Unknown key: list the known ones, and suggest the nearest. */
     if (!spec[0].key)
-        return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (%stakes no arguments)", pre,
-                        key, pre[0] ? "this layer " : "");
+        return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (%stakes no arguments)", pre, key,
+                        pre[0] ? "this layer " : "");
     char list[512], hint[96] = "";
     size_t used = 0;
     list[0] = '\0';
     for (int i = 0; spec[i].key && used < sizeof list; i++)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                 spec[i].key);
+        used +=
+            (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", spec[i].key);
     const char *near = closest(key, &spec[0].key, sizeof(fv_arg_spec));
     if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
-    return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (known: %s)%s", pre, key, list,
-                    hint);
+    return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (known: %s)%s", pre, key, list, hint);
 }
 
 size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given, char *buf,

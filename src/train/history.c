@@ -139,7 +139,9 @@ static void format_value(double x, char *buf, size_t n)
         snprintf(buf, n, x > 0 ? "inf" : "-inf");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
+    /* A double's shortest round-trip form has at most 17 digits; one of 15 or fewer is also
+     * what %.15g prints (15-digit decimals are all distinct doubles), so start there. */
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, n, "%.*g", prec, x);
         if (strtod(buf, NULL) == x) return;
     }
@@ -163,7 +165,7 @@ static void write_name(FILE *f, const char *s)
 }
 
 /* The atomic write of io.h's fv__afile_* (PATH.tmp.PID, flushed, fsync'd, renamed over PATH),
- * kept here until src/io/file.c exists so that this module builds and tests on its own. */
+ * repeated here because train may use core only (ARCHITECTURE.md), not io. */
 static FILE *afile_open(const char *path, char **tmp)
 {
     const size_t n = strlen(path) + 32;
@@ -199,6 +201,8 @@ static fv_status afile_commit(FILE *f, char *tmp, const char *path)
 fv_status fv_history_write_csv(const fv_history *h, const char *path)
 {
     if (!h || !path) return fv__fail(FV_ERR_INVALID, "fv_history_write_csv: NULL argument");
+    if (!*path)
+        return fv__fail(FV_ERR_INVALID, "cannot write a history to a file with an empty name");
     /* CSVLogger sorts its keys (sorted(logs.keys())): accuracy, loss, val_accuracy, val_loss. */
     int *order = malloc(((size_t)h->ncols + 1) * sizeof *order);
     if (!order) return fv__fail(FV_ERR_NOMEM, "out of memory: writing %s", path);
@@ -389,8 +393,8 @@ static bool is_blank(const char *s)
 
 fv_history *fv_history_read_csv(const char *path)
 {
-    if (!path) {
-        fv__fail(FV_ERR_INVALID, "fv_history_read_csv: NULL path");
+    if (!path || !*path) {
+        fv__fail(FV_ERR_INVALID, "fv_history_read_csv: no file name");
         return NULL;
     }
     lexer lx = {.path = path, .line = 1};

@@ -38,7 +38,8 @@ int64_t fv__loss_label_limit(fv_loss_kind kind, int64_t k);
  * computes it (probabilities clipped to [1e-7, 1 - 1e-7] for cross-entropies; mean over the last
  * axis, then over the batch). If grad is not NULL, writes ∂(mean loss)/∂y into grad [n × k] — or,
  * when `fused` is set (softmax + categorical CE, sigmoid + binary CE), ∂(mean loss)/∂z with
- * respect to the pre-activation z, which is the stable (p − t)/n form. */
+ * respect to the pre-activation z, which is the stable (p − t)/n form. The unfused gradient is
+ * the exact derivative of Keras' formula, clip included: zero where a probability is clipped. */
 double fv__loss(fv_loss_kind kind, const float *y, const fv_targets *t, int64_t n, int64_t k,
                 bool fused, float *grad);
 

@@ -1,0 +1,162 @@
+/* bench_kernels.c — GFLOP/s of fv_gemm on the seed CNN's shapes for every GEMM path this CPU
+ * supports, and the time of im2col/col2im, so that the figures in the docs can be reproduced:
+ *   gcc -O2 -std=gnu11 -Iinclude -Isrc src/core/core.c src/kernels/\*.c bench/bench_kernels.c -lm
+ */
+#include "core/core.h"
+#include "kernels/gemm_internal.h"
+#include "kernels/kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct shape {
+    const char *what;
+    bool ta, tb;
+    int64_t M, N, K;
+} shape;
+
+static const shape shapes[] = {
+    {"conv2 forward   col·W", false, false, 576, 64, 288},
+    {"conv2 dW        colᵀ·dY", true, false, 288, 64, 576},
+    {"conv2 dcol      dY·Wᵀ", false, true, 576, 288, 64},
+    {"dense forward   X·W", false, false, 128, 128, 9216},
+    {"dense dW        Xᵀ·dY", true, false, 9216, 128, 128},
+    {"dense dX        dY·Wᵀ", false, true, 128, 9216, 128},
+};
+
+/* The FMA peak of one core: independent FMA chains, enough of them to cover the latency.
+ * Returns GFLOP/s; run beside the GEMMs so that both see the same machine load. */
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static double peak_avx2(void)
+{
+    __m256 acc[12], m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(1e-3f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+    const long n = 20000000;
+    double t = now();
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+    }
+    t = now() - t;
+    float out[8];
+    __m256 s = acc[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+    _mm256_storeu_ps(out, s);
+    return out[0] == 12345.0f ? 0 : (double)n * 12 * 16 / t * 1e-9;
+}
+
+__attribute__((target("avx512f"))) static double peak_avx512(void)
+{
+    __m512 acc[12], m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(1e-3f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+    const long n = 10000000;
+    double t = now();
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+    }
+    t = now() - t;
+    __m512 s = acc[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, acc[i]);
+    return _mm512_reduce_add_ps(s) == 12345.0f ? 0 : (double)n * 12 * 32 / t * 1e-9;
+}
+#endif
+
+/* Best of a few runs. */
+static double peak(fv__gemm_path p)
+{
+    double best = 0;
+    for (int i = 0; i < 5; i++) {
+        double g = 0;
+#if defined(__x86_64__)
+        if (p == FV__GEMM_AVX512) g = peak_avx512();
+        else if (p != FV__GEMM_GENERIC) g = peak_avx2();
+#endif
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+static float *rand_buf(fv_rng *r, int64_t n)
+{
+    float *p = fv__alloc((size_t)n * sizeof(float), "bench buffer");
+    if (!p) exit(1);
+    for (int64_t i = 0; i < n; i++) p[i] = fv__rng_uniform(r) - 0.5f;
+    return p;
+}
+
+/* Best of several runs of about 0.2 s each: the machine is shared, the minimum is the figure. */
+static double gflops(fv__gemm_path p, const shape *s, const float *A, const float *B, float *C)
+{
+    const int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    const double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+    double best = 1e30;
+    int reps = (int)(5e7 / flop) + 1;
+    for (int trial = 0; trial < 15; trial++) {
+        double t = now();
+        for (int r = 0; r < reps; r++)
+            fv__gemm_on_path(p, s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb,
+                             r ? 1.0f : 0.0f, C, s->N);
+        t = (now() - t) / reps;
+        if (t < best) best = t;
+    }
+    return flop / best * 1e-9;
+}
+
+int main(void)
+{
+    fv_rng r;
+    fv__rng_seed(&r, 1);
+    printf("fv_gemm path: %s\n", fv_gemm_path());
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__gemm_path_supported((fv__gemm_path)p)) continue;
+        const double pk = peak((fv__gemm_path)p);
+        printf("path %s (FMA peak of one core for its vectors: %.1f GFLOP/s)\n",
+               fv__gemm_path_name((fv__gemm_path)p), pk);
+        for (int i = 0; i < nshapes; i++) {
+            const shape *s = &shapes[i];
+            float *A = rand_buf(&r, s->M * s->K), *B = rand_buf(&r, s->K * s->N);
+            float *C = rand_buf(&r, s->M * s->N);
+            const double g = gflops((fv__gemm_path)p, s, A, B, C);
+            printf("  %-26s M=%5ld N=%5ld K=%5ld%s%s  %6.1f GFLOP/s", s->what, (long)s->M,
+                   (long)s->N, (long)s->K, s->ta ? " ta" : "   ", s->tb ? " tb" : "   ", g);
+            if (pk > 0) printf("  %3.0f%% of peak", 100 * g / pk);
+            printf("\n");
+            fv__free(A), fv__free(B), fv__free(C);
+        }
+    }
+
+    /* im2col and col2im of the seed's second convolution (26×26×32 -> 576 × 288). */
+    fv_conv_geom g = {26, 26, 32, 3, 3, 24, 24, 64, 1, 1, 1, 1, 0, 0};
+    const int64_t nc = fv_conv_col_floats(&g);
+    float *x = rand_buf(&r, 26 * 26 * 32), *col = rand_buf(&r, nc);
+    double best_i = 1e30, best_c = 1e30;
+    for (int trial = 0; trial < 200; trial++) {
+        double t = now();
+        fv_im2col(&g, x, col);
+        t = now() - t;
+        best_i = t < best_i ? t : best_i;
+        t = now();
+        fv_col2im(&g, col, x);
+        t = now() - t;
+        best_c = t < best_c ? t : best_c;
+    }
+    printf("im2col 26x26x32 k3: %.1f us (%.1f GB/s written); col2im %.1f us\n", best_i * 1e6,
+           (double)nc * 4 / best_i * 1e-9, best_c * 1e6);
+    fv__free(x), fv__free(col);
+    return 0;
+}

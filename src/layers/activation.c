@@ -1,0 +1,154 @@
+/* activation.c — the activation layers: Activation(name), ReLU, LeakyReLU, ELU, Softmax (over
+ * the last axis), and sigmoid and tanh (Keras has no class for these two; they are
+ * Activation('sigmoid') and Activation('tanh')). Element-wise, any input rank.
+ */
+#include "layers/layer.h"
+
+#include <float.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct act_cfg {
+    int activation;        /* fv_activation: an argument of `activation`, fixed for the others */
+    double negative_slope; /* leaky_relu */
+    double alpha;          /* elu */
+    float a;               /* derived by build: the slope or alpha in effect */
+} act_cfg;
+
+/* Each kind has its own table (even when empty): errors are named after the table's kind. */
+#define OFF(f) offsetof(act_cfg, f)
+static const fv_arg_spec activation_args[] = {
+    {"activation", FV_ARG_CHOICE, OFF(activation), NULL, fv__activation_names, 0, 0},
+    {0},
+};
+static const fv_arg_spec leaky_relu_args[] = {
+    {"negative_slope", FV_ARG_FLOAT, OFF(negative_slope), "0.3", NULL, 0, DBL_MAX},
+    {0},
+};
+static const fv_arg_spec elu_args[] = {
+    {"alpha", FV_ARG_FLOAT, OFF(alpha), "1.0", NULL, 0, DBL_MAX},
+    {0},
+};
+static const fv_arg_spec relu_args[] = {{0}};
+static const fv_arg_spec sigmoid_args[] = {{0}};
+static const fv_arg_spec tanh_args[] = {{0}};
+static const fv_arg_spec softmax_args[] = {{0}};
+#undef OFF
+
+/* Shared by every kind here once the activation is known. */
+static fv_status act_finish(fv_layer *l, fv_activation a, float alpha)
+{
+    act_cfg *c = l->cfg;
+    c->activation = (int)a;
+    c->a = alpha;
+    if (fv__shape_size(&l->in) < 0)
+        return fv__fail(FV_ERR_SHAPE, "%s: input is too large", l->kind->name);
+    l->out = l->in;
+    l->nparams = 0;
+    memset(l->params, 0, sizeof l->params);
+    l->saved_per_sample = 0; /* backward reads y */
+    return FV_OK;
+}
+
+static fv_status activation_build(fv_layer *l)
+{
+    fv_status s = fv__args_check_required(l);
+    if (s) return s;
+    const fv_activation a = (fv_activation)((act_cfg *)l->cfg)->activation;
+    return act_finish(l, a, fv__act_alpha(a));
+}
+
+static fv_status relu_build(fv_layer *l)
+{
+    return act_finish(l, FV_ACT_RELU, 0.0f);
+}
+
+static fv_status sigmoid_build(fv_layer *l)
+{
+    return act_finish(l, FV_ACT_SIGMOID, 0.0f);
+}
+
+static fv_status tanh_build(fv_layer *l)
+{
+    return act_finish(l, FV_ACT_TANH, 0.0f);
+}
+
+static fv_status leaky_relu_build(fv_layer *l)
+{
+    return act_finish(l, FV_ACT_LEAKY_RELU, (float)((act_cfg *)l->cfg)->negative_slope);
+}
+
+static fv_status elu_build(fv_layer *l)
+{
+    return act_finish(l, FV_ACT_ELU, (float)((act_cfg *)l->cfg)->alpha);
+}
+
+static fv_status softmax_build(fv_layer *l)
+{
+    return act_finish(l, FV_ACT_SOFTMAX, 0.0f);
+}
+
+/* The last axis: softmax normalises over it. */
+static int64_t last_axis(const fv_layer *l)
+{
+    return l->in.d[l->in.rank - 1];
+}
+
+static void act_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+{
+    const act_cfg *c = l->cfg;
+    const int64_t n = r->n, size = fv__shape_size(&l->in), cols = last_axis(l);
+    const fv_activation a = (fv_activation)c->activation;
+
+#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    for (int64_t i = 0; i < n; i++) {
+        float *yi = y + i * size;
+        if (y != x) memcpy(yi, x + i * size, (size_t)size * sizeof(float));
+        fv__act_forward_rows(a, c->a, yi, size / cols, cols);
+    }
+}
+
+static void act_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
+                         fv_run *r)
+{
+    (void)x;
+    const act_cfg *c = l->cfg;
+    const int64_t n = r->n, size = fv__shape_size(&l->in), cols = last_axis(l);
+    const fv_activation a = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
+    if (!dx) return;
+
+#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    for (int64_t i = 0; i < n; i++) {
+        float *dxi = dx + i * size;
+        if (dx != dy) memcpy(dxi, dy + i * size, (size_t)size * sizeof(float));
+        fv__act_backward_rows(a, c->a, y + i * size, dxi, size / cols, cols);
+    }
+}
+
+static fv_activation act_activation(const fv_layer *l)
+{
+    return (fv_activation)((const act_cfg *)l->cfg)->activation;
+}
+
+#define ACT_KIND(id, class, prefix)                                                                \
+    const fv_layer_kind fv__kind_##id = {                                                          \
+        .name = #id,                                                                               \
+        .keras_class = class,                                                                      \
+        .keras_name = prefix,                                                                      \
+        .args = id##_args,                                                                         \
+        .cfg_size = sizeof(act_cfg),                                                               \
+        .build = id##_build,                                                                       \
+        .scratch_bytes = NULL,                                                                     \
+        .forward = act_forward,                                                                    \
+        .backward = act_backward,                                                                  \
+        .activation = act_activation,                                                              \
+    }
+
+ACT_KIND(activation, "Activation", "activation");
+ACT_KIND(relu, "ReLU", "re_lu");
+ACT_KIND(sigmoid, "Activation", "activation");
+ACT_KIND(tanh, "Activation", "activation");
+ACT_KIND(leaky_relu, "LeakyReLU", "leaky_re_lu");
+ACT_KIND(elu, "ELU", "elu");
+ACT_KIND(softmax, "Softmax", "softmax");

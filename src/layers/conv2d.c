@@ -1,0 +1,214 @@
+/* conv2d.c — Conv2D: 2-D convolution of NHWC images with a (kh, kw, in, filters) kernel, an
+ * optional bias and a fused output activation. im2col + GEMM per image; images are split across
+ * threads, and parameter gradients are summed in fixed chunks so they do not depend on them.
+ */
+#include "layers/layer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct conv2d_cfg {
+    int64_t filters;
+    int64_t kernel_size[2];
+    int64_t strides[2];
+    int padding; /* fv_padding */
+    int64_t dilation_rate[2];
+    int activation; /* fv_activation */
+    bool use_bias;
+    fv_conv_geom g; /* derived by build */
+} conv2d_cfg;
+
+#define OFF(f) offsetof(conv2d_cfg, f)
+static const fv_arg_spec conv2d_args[] = {
+    {"filters", FV_ARG_INT, OFF(filters), NULL, NULL, 1, FV_ARG_DIM_MAX},
+    {"kernel_size", FV_ARG_PAIR, OFF(kernel_size), NULL, NULL, 1, FV_ARG_DIM_MAX},
+    {"strides", FV_ARG_PAIR, OFF(strides), "1", NULL, 1, FV_ARG_DIM_MAX},
+    {"padding", FV_ARG_CHOICE, OFF(padding), "valid", fv__padding_names, 0, 0},
+    {"dilation_rate", FV_ARG_PAIR, OFF(dilation_rate), "1", NULL, 1, FV_ARG_DIM_MAX},
+    {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
+    {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {0},
+};
+#undef OFF
+
+/* Floats rounded up to whole 64-byte lines, so that per-thread slices stay aligned. */
+static int64_t pad16(int64_t v)
+{
+    return (v + 15) & ~(int64_t)15;
+}
+
+static fv_status conv2d_build(fv_layer *l)
+{
+    conv2d_cfg *c = l->cfg;
+    fv_status s = fv__args_check_required(l);
+    if (s) return s;
+    char in[96];
+    fv__shape_format(&l->in, in, sizeof in);
+    if (l->in.rank != 3)
+        return fv__fail(FV_ERR_SHAPE,
+                        "conv2d: input %s has rank %d; conv2d needs images (None, height, "
+                        "width, channels)",
+                        in, l->in.rank);
+
+    fv_conv_geom *g = &c->g;
+    memset(g, 0, sizeof *g);
+    g->in_h = l->in.d[0], g->in_w = l->in.d[1], g->in_c = l->in.d[2];
+    g->k_h = c->kernel_size[0], g->k_w = c->kernel_size[1];
+    g->stride_h = c->strides[0], g->stride_w = c->strides[1];
+    g->dil_h = c->dilation_rate[0], g->dil_w = c->dilation_rate[1];
+    g->out_c = c->filters;
+    const bool same = c->padding == FV_PAD_SAME;
+    /* Spans beyond any real image are rejected before the kernel arithmetic can overflow. */
+    int64_t span_h, span_w;
+    if (!fv__mul_i64(g->dil_h, g->k_h, &span_h) || !fv__mul_i64(g->dil_w, g->k_w, &span_w))
+        return fv__fail(FV_ERR_SHAPE, "conv2d: kernel_size times dilation_rate is too large");
+    g->out_h = fv_conv_out_size(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->pad_top);
+    g->out_w = fv_conv_out_size(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->pad_left);
+    if (g->out_h < 1 || g->out_w < 1) return fv__fail_window("conv2d", "kernel", g);
+
+    int64_t kk, kin, ksize, col;
+    l->out = (fv_shape){.rank = 3, .d = {g->out_h, g->out_w, g->out_c}};
+    if (fv__shape_size(&l->out) < 0 || !fv__mul_i64(g->k_h, g->k_w, &kk) ||
+        !fv__mul_i64(kk, g->in_c, &kin) || !fv__mul_i64(kin, g->out_c, &ksize) ||
+        !fv__mul_i64(g->out_h * g->out_w, kin, &col) || ksize > INT64_MAX / 64 ||
+        col > INT64_MAX / 64)
+        return fv__fail(FV_ERR_SHAPE, "conv2d: %lld filters of %lldx%lld on input %s is too large",
+                        (long long)g->out_c, (long long)g->k_h, (long long)g->k_w, in);
+
+    fv_param *k = &l->params[0];
+    memset(l->params, 0, sizeof l->params);
+    strcpy(k->suffix, "kernel");
+    k->rank = 4;
+    k->dims[0] = g->k_h, k->dims[1] = g->k_w, k->dims[2] = g->in_c, k->dims[3] = g->out_c;
+    k->size = ksize;
+    k->init = FV_INIT_GLOROT_UNIFORM;
+    k->fan_in = kk * g->in_c;   /* receptive field × input channels */
+    k->fan_out = kk * g->out_c; /* receptive field × filters */
+    l->nparams = 1;
+    if (c->use_bias) {
+        fv_param *b = &l->params[1];
+        strcpy(b->suffix, "bias");
+        b->rank = 1;
+        b->dims[0] = g->out_c;
+        b->size = g->out_c;
+        b->init = FV_INIT_ZEROS;
+        l->nparams = 2;
+    }
+    l->saved_per_sample = 0; /* backward reads x and y */
+    return FV_OK;
+}
+
+/* Scratch: per thread a col and a dcol buffer (im2col of one image and its gradient), then
+ * min(n, FV_GRAD_CHUNKS) partial parameter gradients, kernel then bias. */
+static int64_t col_stride(const conv2d_cfg *c)
+{
+    return pad16(fv_conv_col_floats(&c->g));
+}
+
+static int64_t partial_stride(const fv_layer *l)
+{
+    return pad16(l->params[0].size + (l->nparams > 1 ? l->params[1].size : 0));
+}
+
+static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
+{
+    const conv2d_cfg *c = l->cfg;
+    int64_t t = threads > 0 ? threads : 1, chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
+    int64_t a, b, total;
+    if (!fv__mul_i64(2 * t, col_stride(c), &a) || !fv__mul_i64(chunks, partial_stride(l), &b) ||
+        !fv__add_i64(a, b, &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
+        return SIZE_MAX;
+    return (size_t)total * sizeof(float);
+}
+
+static void conv2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+{
+    const conv2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
+    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, cs = col_stride(c);
+    const float *w = l->params[0].w, *b = c->use_bias ? l->params[1].w : NULL;
+    const fv_activation act = (fv_activation)c->activation;
+    const float alpha = fv__act_alpha(act);
+    float *scratch = r->scratch;
+
+#pragma omp parallel num_threads(fv__run_threads(r))
+    {
+        float *col = scratch + (int64_t)fv__thread_id() * 2 * cs;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            float *yi = y + i * out_sz;
+            fv_conv2d_forward(g, x + i * in_sz, w, b, yi, col);
+            fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
+        }
+    }
+}
+
+static void conv2d_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
+                            fv_run *r)
+{
+    const conv2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
+    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, cs = col_stride(c);
+    const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
+    const float alpha = fv__act_alpha(act);
+    const int threads = fv__run_threads(r);
+    const int64_t chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
+    const int64_t ksz = l->params[0].size, bsz = c->use_bias ? l->params[1].size : 0;
+    const int64_t ps = partial_stride(l);
+    float *scratch = r->scratch, *partial = scratch + (int64_t)threads * 2 * cs;
+    const float *w = l->params[0].w;
+    float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
+
+#pragma omp parallel num_threads(threads)
+    {
+        float *col = scratch + (int64_t)fv__thread_id() * 2 * cs, *dcol = col + cs;
+        if (act != FV_ACT_LINEAR) {
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < n; i++)
+                fv__act_backward_rows(act, alpha, y + i * out_sz, dy + i * out_sz, rows, g->out_c);
+        }
+        /* Each chunk of consecutive images sums into its own partial buffer, in image order. */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            float *pk = partial + ch * ps, *pb = bsz ? pk + ksz : NULL;
+            memset(pk, 0, (size_t)(ksz + bsz) * sizeof(float));
+            for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++) {
+                float *dxi = dx ? dx + i * in_sz : NULL;
+                if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
+                fv_conv2d_backward(g, x + i * in_sz, w, dy + i * out_sz, pk, pb, dxi, col, dcol);
+            }
+        }
+        /* Then the partials are added in chunk order, each element by one thread. */
+#pragma omp for schedule(static)
+        for (int64_t e = 0; e < ksz + bsz; e++) {
+            float sum = 0.0f;
+            for (int64_t ch = 0; ch < chunks; ch++)
+                sum += partial[ch * ps + e];
+            if (e < ksz)
+                kg[e] += sum;
+            else
+                bg[e - ksz] += sum;
+        }
+    }
+}
+
+static fv_activation conv2d_activation(const fv_layer *l)
+{
+    return (fv_activation)((const conv2d_cfg *)l->cfg)->activation;
+}
+
+const fv_layer_kind fv__kind_conv2d = {
+    .name = "conv2d",
+    .keras_class = "Conv2D",
+    .keras_name = "conv2d",
+    .args = conv2d_args,
+    .cfg_size = sizeof(conv2d_cfg),
+    .build = conv2d_build,
+    .scratch_bytes = conv2d_scratch_bytes,
+    .forward = conv2d_forward,
+    .backward = conv2d_backward,
+    .activation = conv2d_activation,
+};

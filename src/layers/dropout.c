@@ -1,0 +1,101 @@
+/* dropout.c — Dropout: in training, each value is zeroed with probability `rate` and the kept
+ * ones are scaled by 1/(1 - rate) (inverted dropout, so inference is the identity). The mask is
+ * drawn from the run's stream, one derived stream per sample, and kept for backward.
+ */
+#include "layers/layer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct dropout_cfg {
+    double rate;
+} dropout_cfg;
+
+static const fv_arg_spec dropout_args[] = {
+    {"rate", FV_ARG_FLOAT, offsetof(dropout_cfg, rate), NULL, NULL, 0, 1},
+    {0},
+};
+
+static fv_status dropout_build(fv_layer *l)
+{
+    const dropout_cfg *c = l->cfg;
+    fv_status s = fv__args_check_required(l);
+    if (s) return s;
+    if (!(c->rate < 1.0))
+        return fv__fail(FV_ERR_INVALID,
+                        "dropout: argument rate=%g: must be less than 1 (1 would drop every value)",
+                        c->rate);
+    const int64_t size = fv__shape_size(&l->in);
+    if (size < 0) return fv__fail(FV_ERR_SHAPE, "dropout: input is too large");
+    l->out = l->in;
+    l->nparams = 0;
+    memset(l->params, 0, sizeof l->params);
+    /* One byte per value: 1 kept, 0 dropped. */
+    l->saved_per_sample = c->rate > 0.0 ? (size_t)size : 0;
+    return FV_OK;
+}
+
+static void dropout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+{
+    const dropout_cfg *c = l->cfg;
+    const int64_t n = r->n, size = fv__shape_size(&l->in);
+    if (!r->training || c->rate == 0.0) {
+        if (y != x) memcpy(y, x, (size_t)(n * size) * sizeof(float));
+        return;
+    }
+    FV_ASSERT(l->saved && r->rng);
+    uint8_t *mask = l->saved;
+    const float rate = (float)c->rate, scale = (float)(1.0 / (1.0 - c->rate));
+    const fv_rng *rng = r->rng;
+
+    /* Sample i draws from its own stream split off the run's: the same mask whatever the
+     * thread count. fv__rng_uniform is a multiple of 2^-24, so P(keep) = 1 - rate up to that. */
+#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    for (int64_t i = 0; i < n; i++) {
+        fv_rng s;
+        fv__rng_split(rng, (uint64_t)i, &s);
+        const float *xi = x + i * size;
+        float *yi = y + i * size;
+        uint8_t *mi = mask + i * size;
+        for (int64_t j = 0; j < size; j++) {
+            const bool keep = fv__rng_uniform(&s) >= rate;
+            mi[j] = keep;
+            yi[j] = keep ? xi[j] * scale : 0.0f;
+        }
+    }
+}
+
+static void dropout_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
+                             fv_run *r)
+{
+    (void)x, (void)y;
+    const dropout_cfg *c = l->cfg;
+    const int64_t n = r->n, size = fv__shape_size(&l->in);
+    if (!dx) return;
+    if (!r->training || c->rate == 0.0) {
+        if (dx != dy) memcpy(dx, dy, (size_t)(n * size) * sizeof(float));
+        return;
+    }
+    FV_ASSERT(l->saved);
+    const uint8_t *mask = l->saved;
+    const float scale = (float)(1.0 / (1.0 - c->rate));
+
+#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i * size; j < (i + 1) * size; j++)
+            dx[j] = mask[j] ? dy[j] * scale : 0.0f;
+}
+
+const fv_layer_kind fv__kind_dropout = {
+    .name = "dropout",
+    .keras_class = "Dropout",
+    .keras_name = "dropout",
+    .args = dropout_args,
+    .cfg_size = sizeof(dropout_cfg),
+    .build = dropout_build,
+    .scratch_bytes = NULL,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .activation = NULL,
+};

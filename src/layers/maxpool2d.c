@@ -1,0 +1,128 @@
+/* maxpool2d.c — MaxPooling2D: the maximum of each pool window, per channel. Forward keeps the
+ * input index of every maximum (int32 per output element) so that backward is a scatter.
+ */
+#include "layers/layer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct maxpool2d_cfg {
+    int64_t pool_size[2];
+    int64_t strides[2]; /* 0,0: None, i.e. pool_size (Keras' default) */
+    int padding;        /* fv_padding */
+    fv_conv_geom g;     /* derived by build */
+} maxpool2d_cfg;
+
+#define OFF(f) offsetof(maxpool2d_cfg, f)
+static const fv_arg_spec maxpool2d_args[] = {
+    {"pool_size", FV_ARG_PAIR, OFF(pool_size), "2", NULL, 1, FV_ARG_DIM_MAX},
+    {"strides", FV_ARG_PAIR, OFF(strides), "None", NULL, 1, FV_ARG_DIM_MAX},
+    {"padding", FV_ARG_CHOICE, OFF(padding), "valid", fv__padding_names, 0, 0},
+    {0},
+};
+#undef OFF
+
+static int64_t pad16(int64_t v)
+{
+    return (v + 15) & ~(int64_t)15;
+}
+
+static fv_status maxpool2d_build(fv_layer *l)
+{
+    maxpool2d_cfg *c = l->cfg;
+    fv_status s = fv__args_check_required(l);
+    if (s) return s;
+    char in[96];
+    fv__shape_format(&l->in, in, sizeof in);
+    if (l->in.rank != 3)
+        return fv__fail(FV_ERR_SHAPE,
+                        "maxpool2d: input %s has rank %d; maxpool2d needs images (None, height, "
+                        "width, channels)",
+                        in, l->in.rank);
+    /* argmax holds flat indices into one image as int32. */
+    const int64_t in_sz = fv__shape_size(&l->in);
+    if (in_sz < 0 || in_sz > INT32_MAX)
+        return fv__fail(FV_ERR_SHAPE, "maxpool2d: input %s has more than 2^31 values per image",
+                        in);
+
+    fv_conv_geom *g = &c->g;
+    memset(g, 0, sizeof *g);
+    g->in_h = l->in.d[0], g->in_w = l->in.d[1], g->in_c = l->in.d[2];
+    g->k_h = c->pool_size[0], g->k_w = c->pool_size[1];
+    g->stride_h = c->strides[0] ? c->strides[0] : c->pool_size[0];
+    g->stride_w = c->strides[1] ? c->strides[1] : c->pool_size[1];
+    g->dil_h = g->dil_w = 1;
+    g->out_c = g->in_c;
+    const bool same = c->padding == FV_PAD_SAME;
+    g->out_h = fv_conv_out_size(g->in_h, g->k_h, g->stride_h, 1, same, &g->pad_top);
+    g->out_w = fv_conv_out_size(g->in_w, g->k_w, g->stride_w, 1, same, &g->pad_left);
+    if (g->out_h < 1 || g->out_w < 1) return fv__fail_window("maxpool2d", "pool", g);
+
+    l->out = (fv_shape){.rank = 3, .d = {g->out_h, g->out_w, g->out_c}};
+    l->nparams = 0;
+    memset(l->params, 0, sizeof l->params);
+    l->saved_per_sample = (size_t)fv__shape_size(&l->out) * sizeof(int32_t);
+    return FV_OK;
+}
+
+/* Scratch: one image's argmax per thread, used when there is no l->saved (inference). */
+static size_t maxpool2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
+{
+    (void)n;
+    return (size_t)(threads > 0 ? threads : 1) * (size_t)pad16(fv__shape_size(&l->out)) *
+           sizeof(int32_t);
+}
+
+static void maxpool2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+{
+    const maxpool2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
+    const int64_t out_sz = g->out_h * g->out_w * g->out_c;
+    int32_t *saved = l->saved, *scratch = r->scratch;
+
+#pragma omp parallel num_threads(fv__run_threads(r))
+    {
+        int32_t *own = scratch ? scratch + (int64_t)fv__thread_id() * pad16(out_sz) : NULL;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            int32_t *am = saved ? saved + i * out_sz : own;
+            FV_ASSERT(am);
+            fv_maxpool_forward(g, x + i * in_sz, y + i * out_sz, am);
+        }
+    }
+}
+
+static void maxpool2d_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
+                               fv_run *r)
+{
+    (void)x, (void)y;
+    const maxpool2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
+    const int64_t out_sz = g->out_h * g->out_w * g->out_c;
+    const int32_t *saved = l->saved;
+    if (!dx) return;
+    FV_ASSERT(saved);
+
+#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    for (int64_t i = 0; i < n; i++) {
+        float *dxi = dx + i * in_sz;
+        memset(dxi, 0, (size_t)in_sz * sizeof(float));
+        fv_maxpool_backward(g, dy + i * out_sz, saved + i * out_sz, dxi);
+    }
+}
+
+const fv_layer_kind fv__kind_maxpool2d = {
+    .name = "maxpool2d",
+    .keras_class = "MaxPooling2D",
+    .keras_name = "max_pooling2d",
+    .args = maxpool2d_args,
+    .cfg_size = sizeof(maxpool2d_cfg),
+    .build = maxpool2d_build,
+    .scratch_bytes = maxpool2d_scratch_bytes,
+    .forward = maxpool2d_forward,
+    .backward = maxpool2d_backward,
+    .activation = NULL,
+};

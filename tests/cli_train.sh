@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# cli_train.sh — `fovea train`, `evaluate` and `predict` end to end on small synthetic data:
+# Keras' per-epoch lines, accuracy above chance, the history CSV, save -> evaluate giving the
+# loss printed by training, predict's .npy, CSV tables, validation split, --weights, and the
+# same result twice from the same seed.
+set -u
+source "$(dirname "$0")/data/cli_lib.bash"
+M=$DATA/quad.fv
+D=$DATA/quad
+Q=$TMP/quad.safetensors
+
+echo "# train a small CNN 3 epochs on 240 synthetic 8x8 images of 4 classes (not a terminal)"
+expect_ok "train --save --history" "$FOVEA" train "$M" --data "$D" --epochs 3 --seed 7 \
+    --save "$Q" --history "$TMP/h.csv"
+cp "$TMP/out" "$TMP/train.out"
+for e in 1 2 3; do
+    check "'Epoch $e/3' line" grep -qx "Epoch $e/3" "$TMP/train.out"
+done
+line_re='^15/15 - [0-9]+s - [0-9]+(s|ms|us)/step - loss: [0-9.e+-]+ - accuracy: [0-9.e+-]+ - val_loss: [0-9.e+-]+ - val_accuracy: [0-9.e+-]+$'
+n=$(grep -Ec "$line_re" "$TMP/train.out")
+if [ "$n" -eq 3 ]; then ok "three Keras verbose=2 epoch lines (15/15 - Ns - Nms/step - loss - accuracy - val_loss - val_accuracy)"; else
+    fail "three Keras verbose=2 epoch lines" "found $n lines matching $line_re in:" "$(cat "$TMP/train.out")"
+fi
+check "no carriage returns when not on a terminal" bash -c "! grep -q $'\r' '$TMP/train.out'"
+acc=$(metric accuracy "$TMP/train.out")
+val_acc=$(metric val_accuracy "$TMP/train.out")
+if float_ge "$acc" 0.5 && float_ge "$val_acc" 0.5; then ok "accuracy above chance (0.25): last epoch accuracy $acc, val_accuracy $val_acc"; else
+    fail "accuracy above chance" "accuracy $acc, val_accuracy $val_acc, expected >= 0.5"
+fi
+check "'Test loss: X' line" grep -Eq '^Test loss: [0-9.e+-]+$' "$TMP/train.out"
+check "'Test accuracy: Y' line" grep -Eq '^Test accuracy: [0-9.e+-]+$' "$TMP/train.out"
+test_acc=$(sed -n 's/^Test accuracy: //p' "$TMP/train.out")
+check "test accuracy $test_acc above chance" float_ge "$test_acc" 0.5
+check "--save wrote a safetensors file" test -s "$Q"
+check "--history has the Keras columns" test "$(head -1 "$TMP/h.csv")" = "epoch,accuracy,loss,val_accuracy,val_loss"
+check "--history has one row per epoch" test "$(tail -n +2 "$TMP/h.csv" | grep -c .)" -eq 3
+check "--history rows start with epochs 0, 1, 2" test "$(tail -n +2 "$TMP/h.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 1 2 "
+hist_acc=$(tail -1 "$TMP/h.csv" | cut -d, -f2)
+check "history accuracy $hist_acc matches the last epoch line ($acc)" \
+    awk -v a="$hist_acc" -v b="$acc" 'BEGIN { d = a - b; exit !(d < 0.00006 && d > -0.00006) }'
+
+echo "# evaluate the saved model"
+expect_ok "evaluate the saved model" "$FOVEA" evaluate "$Q" --data "$D"
+check "evaluate prints the test loss training printed" \
+    test "$(grep '^Test loss:' "$TMP/out")" = "$(grep '^Test loss:' "$TMP/train.out")"
+check "evaluate prints the test accuracy training printed" \
+    test "$(grep '^Test accuracy:' "$TMP/out")" = "$(grep '^Test accuracy:' "$TMP/train.out")"
+expect_ok "summary of the saved model" "$FOVEA" summary "$Q"
+cp "$TMP/out" "$TMP/sum_saved"
+expect_ok "summary of the model file" "$FOVEA" summary "$M"
+same_file "the saved model's summary is the model file's" "$TMP/out" "$TMP/sum_saved"
+
+echo "# predict"
+expect_ok "predict from an IDX image file" "$FOVEA" predict "$Q" --input "$D/t10k-images-idx3-ubyte" --output "$TMP/p.npy"
+# 80 samples x 4 outputs x 4 bytes after a header padded to a multiple of 64 bytes.
+size=$(stat -c %s "$TMP/p.npy")
+hlen=$(od -A n -t u2 -j 8 -N 2 "$TMP/p.npy" | tr -d ' ')
+check "the .npy magic and version 1.0" test "$(head -c 8 "$TMP/p.npy" | od -A n -t x1 | tr -d ' ')" = "934e554d50590100"
+check "the header ends on a multiple of 64 bytes (10 + $hlen)" test $(((10 + hlen) % 64)) -eq 0
+check "the header says '<f4', C order, shape (80, 4)" \
+    grep -q "{'descr': '<f4', 'fortran_order': False, 'shape': (80, 4), }" "$TMP/p.npy"
+check "the file is header + 80 x 4 float32 ($size bytes)" test "$size" -eq $((10 + hlen + 80 * 4 * 4))
+od -A n -t f4 -v -j $((10 + hlen)) "$TMP/p.npy" | awk '{ for (i = 1; i <= NF; i++) print $i }' >"$TMP/p.txt"
+check "every row of softmax outputs sums to 1" awk '{ s += $1 } NR % 4 == 0 { if (s < 0.999 || s > 1.001) bad = 1; s = 0 } END { exit bad || NR != 320 }' "$TMP/p.txt"
+gzip -c "$D/t10k-images-idx3-ubyte" >"$TMP/t10k.gz"
+expect_ok "predict from a gzipped IDX file" "$FOVEA" predict "$Q" --input "$TMP/t10k.gz" --output "$TMP/pgz.npy"
+same_file "gzipped and plain IDX give the same predictions" "$TMP/p.npy" "$TMP/pgz.npy"
+expect_ok "predict from a float32 .npy array (10, 8, 8, 1)" "$FOVEA" predict "$Q" --input "$DATA/quad_x.npy" --output "$TMP/px.npy"
+check "the .npy input gives shape (10, 4)" grep -q "'shape': (10, 4), }" "$TMP/px.npy"
+hx=$(od -A n -t u2 -j 8 -N 2 "$TMP/px.npy" | tr -d ' ')
+od -A n -t f4 -v -j $((10 + hx)) "$TMP/px.npy" | awk '{ for (i = 1; i <= NF; i++) print $i }' >"$TMP/px.txt"
+check "the .npy input's predictions match the first 10 IDX images'" \
+    awk 'NR == FNR { a[FNR] = $1; next } FNR <= 40 { d = a[FNR] - $1; if (d > 1e-5 || d < -1e-5) bad = 1; n++ } END { exit bad || n != 40 }' \
+    "$TMP/px.txt" "$TMP/p.txt"
+echo "old" >"$TMP/keep.npy"
+expect_error "predict with a wrong --input leaves --output alone" 1 "--input" \
+    "$FOVEA" predict "$Q" --input "$DATA/tiny.csv" --output "$TMP/keep.npy"
+check "the existing output file is untouched" test "$(cat "$TMP/keep.npy")" = "old"
+check "no temporary files left beside the output" test "$(ls "$TMP" | grep -c 'tmp')" -eq 0
+
+echo "# the same seed gives the same model"
+expect_ok "train again with the same seed" "$FOVEA" train "$M" --data "$D" --epochs 3 --seed 7 --save "$TMP/again.safetensors"
+same_file "identical weights file" "$Q" "$TMP/again.safetensors"
+check "identical test loss" test "$(grep '^Test loss:' "$TMP/out")" = "$(grep '^Test loss:' "$TMP/train.out")"
+
+echo "# --weights, overrides and validation split"
+expect_ok "--weights continues from saved weights (1 epoch)" "$FOVEA" train "$M" --data "$D" --epochs 1 --weights "$Q"
+acc1=$(metric accuracy "$TMP/out")
+check "starting from trained weights, the first epoch's accuracy ($acc1) is already high" float_ge "$acc1" 0.95
+expect_ok "a saved model as MODEL continues training" "$FOVEA" train "$Q" --data "$D" --epochs 1
+expect_ok "--validation-split 0.25 --batch-size 20 --no-shuffle --optimizer sgd --learning-rate 0.1" \
+    "$FOVEA" train "$M" --data "$D" --epochs 2 --validation-split 0.25 --batch-size 20 --no-shuffle \
+    --optimizer sgd --learning-rate 0.1
+# 240 x 0.75 = 180 training samples in batches of 20: 9 steps.
+check "9 steps per epoch on the first 180 samples" test "$(grep -Ec '^9/9 - .* - val_loss: ' "$TMP/out")" -eq 2
+expect_ok "--verbose 0 prints no progress" "$FOVEA" train "$M" --data "$D" --epochs 1 --verbose 0
+check "--verbose 0: no 'Epoch' lines" bash -c "! grep -q '^Epoch' '$TMP/out'"
+check "--verbose 0: the test figures still" grep -q '^Test accuracy: ' "$TMP/out"
+expect_ok "--threads 1" "$FOVEA" train "$M" --data "$D" --epochs 1 --threads 1 --verbose 0
+
+echo "# a CSV table (the seed's perceptron: 4 features, 3 classes)"
+expect_ok "train on tiny.csv" "$FOVEA" train "$DATA/tiny_csv.fv" --data "$DATA/tiny.csv" --save "$TMP/csv.safetensors" --history "$TMP/hcsv.csv"
+check "20 epoch lines of 12 steps (90 rows, batch 8), no validation" \
+    test "$(grep -Ec '^12/12 - [0-9]+s - [0-9]+(s|ms|us)/step - loss: [0-9.e+-]+ - accuracy: [0-9.e+-]+$' "$TMP/out")" -eq 20
+check "no test figures without a test set" bash -c "! grep -q '^Test' '$TMP/out'"
+csv_acc=$(metric accuracy "$TMP/out")
+check "CSV accuracy $csv_acc above chance (0.33)" float_ge "$csv_acc" 0.6
+check "the history of a run without validation: epoch,accuracy,loss" test "$(head -1 "$TMP/hcsv.csv")" = "epoch,accuracy,loss"
+expect_ok "--label-column species" "$FOVEA" train "$DATA/tiny_csv.fv" --data "$DATA/tiny.csv" --label-column species --epochs 2
+expect_ok "evaluate on a CSV table" "$FOVEA" evaluate "$TMP/csv.safetensors" --data "$DATA/tiny.csv"
+check "evaluate on CSV prints test loss and accuracy" grep -q '^Test accuracy: ' "$TMP/out"
+expect_ok "--validation-split on a CSV table" "$FOVEA" train "$DATA/tiny_csv.fv" --data "$DATA/tiny.csv" --epochs 2 --validation-split 0.2
+check "validation figures from the split" grep -q ' - val_accuracy: ' "$TMP/out"
+
+finish

@@ -1,0 +1,113 @@
+# cli_lib.bash — helpers shared by the end-to-end tests of the fovea command (tests/cli_*.sh),
+# sourced by them. Usage of a test: bash tests/cli_NAME.sh PATH_TO_FOVEA (any working folder).
+# Each check prints "ok - ..." or "FAIL - ..." with what went wrong; the test exits 1 if any
+# check failed.
+
+if [ $# -lt 1 ]; then
+    echo "usage: bash $0 PATH_TO_FOVEA_BINARY" >&2
+    exit 2
+fi
+case $1 in
+/*) FOVEA=$1 ;;
+*) FOVEA=$(pwd)/$1 ;;
+esac
+if [ ! -x "$FOVEA" ]; then
+    echo "$0: $FOVEA is not an executable" >&2
+    exit 2
+fi
+DATA=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fovea-cli-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+# Fixed threads: results compared across runs must not depend on the machine's core count.
+export FOVEA_THREADS=2
+failures=0
+checks=0
+
+ok() {
+    checks=$((checks + 1))
+    echo "ok   - $1"
+}
+
+fail() {
+    checks=$((checks + 1))
+    failures=$((failures + 1))
+    echo "FAIL - $1"
+    shift
+    local line
+    for line in "$@"; do
+        echo "       $line"
+    done
+}
+
+# check DESCRIPTION COMMAND...: passes if the command succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else fail "$desc" "check failed: $*"; fi
+}
+
+# run COMMAND...: runs it with stdout in $TMP/out, stderr in $TMP/err, exit status in $status.
+run() {
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    status=$?
+}
+
+show_output() {
+    echo "       exit status: $status"
+    sed 's/^/       stdout: /' "$TMP/out" | head -20
+    sed 's/^/       stderr: /' "$TMP/err" | head -20
+}
+
+# expect_ok DESCRIPTION COMMAND...: exit status 0 and nothing on stderr.
+expect_ok() {
+    local desc=$1
+    shift
+    run "$@"
+    if [ "$status" -eq 0 ] && [ ! -s "$TMP/err" ]; then
+        ok "$desc"
+    else
+        fail "$desc" "expected exit status 0 and an empty stderr from: $*"
+        show_output
+    fi
+}
+
+# expect_error DESCRIPTION STATUS REGEX COMMAND...: the command exits with STATUS and writes
+# one line to stderr, "fovea ...: ..." matching the extended regular expression REGEX.
+expect_error() {
+    local desc=$1 want=$2 regex=$3
+    shift 3
+    run "$@"
+    local lines
+    lines=$(wc -l <"$TMP/err")
+    if [ "$status" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -q '^fovea' "$TMP/err" &&
+        grep -Eq -- "$regex" "$TMP/err"; then
+        ok "$desc: $(cat "$TMP/err")"
+    else
+        fail "$desc" "expected exit status $want and one line on stderr matching /$regex/ from: $*"
+        show_output
+    fi
+}
+
+# same_file DESCRIPTION A B: byte-identical files.
+same_file() {
+    if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "$2 and $3 differ"; fi
+}
+
+# float_ge A B: A >= B for decimal numbers.
+float_ge() {
+    awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'
+}
+
+# The value of " - NAME: X" in the last progress line of FILE that has it.
+metric() {
+    grep -Eo " - $1: [-+0-9.e]+" "$2" | tail -1 | sed 's/.*: //'
+}
+
+finish() {
+    if [ "$failures" -gt 0 ]; then
+        echo "$failures of $checks checks FAILED"
+        exit 1
+    fi
+    echo "all $checks checks passed"
+    exit 0
+}

@@ -1,0 +1,1394 @@
+/* test_layers.c — the layer kinds: a finite-difference gradient check of every registered kind
+ * (input and parameter gradients), hand-worked forward values, shape inference on the seed
+ * model, error messages, argument text, and gradients that do not depend on the thread count.
+ */
+#include "layers/layer.h"
+#include "test.h"
+
+#include <stdint.h>
+
+/* ---- a layer with its memory, planned as the model plans it ------------------------------- */
+
+typedef struct tlayer {
+    fv_layer l;
+    float *w, *g; /* all parameters, one block each */
+    int64_t nw;
+    void *saved;
+    void *scratch;
+    int64_t n; /* planned batch */
+} tlayer;
+
+static fv_shape shape3(int64_t h, int64_t w, int64_t c)
+{
+    return (fv_shape){.rank = 3, .d = {h, w, c}};
+}
+
+static fv_shape shape1(int64_t n)
+{
+    return (fv_shape){.rank = 1, .d = {n}};
+}
+
+/* "key=value key=value" through fv__args_set, as the model-file parser does. */
+static fv_status set_args(fv_layer *l, const char *args)
+{
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", args);
+    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) return fv__fail(FV_ERR_INVALID, "test: '%s' is not key=value", tok);
+        *eq = '\0';
+        fv_status s = fv__args_set(l->kind->args, l->cfg, tok, eq + 1, &l->given);
+        if (s) return s;
+    }
+    return FV_OK;
+}
+
+/* Configures and builds; t must be freed with tl_free whatever the result. */
+static fv_status tl_build(tlayer *t, const char *kind, const char *args, fv_shape in)
+{
+    memset(t, 0, sizeof *t);
+    t->l.kind = fv__layer_kind_find(kind);
+    if (!t->l.kind) return fv__fail(FV_ERR_INVALID, "test: no layer kind '%s'", kind);
+    t->l.cfg = calloc(1, t->l.kind->cfg_size);
+    fv_status s = fv__args_defaults(t->l.kind->args, t->l.cfg);
+    if (!s) s = set_args(&t->l, args);
+    if (!s) {
+        t->l.in = in;
+        s = t->l.kind->build(&t->l);
+    }
+    return s;
+}
+
+/* Parameters (zeroed), saved state and scratch for batches of up to n with `threads`. */
+static void tl_plan(tlayer *t, int64_t n, int threads)
+{
+    t->n = n;
+    t->nw = 0;
+    for (int i = 0; i < t->l.nparams; i++)
+        t->nw += t->l.params[i].size;
+    t->w = calloc((size_t)t->nw + 1, sizeof(float));
+    t->g = calloc((size_t)t->nw + 1, sizeof(float));
+    for (int i = 0, off = 0; i < t->l.nparams; off += (int)t->l.params[i].size, i++) {
+        t->l.params[i].w = t->w + off;
+        t->l.params[i].g = t->g + off;
+    }
+    t->saved = fv__calloc((size_t)n * t->l.saved_per_sample, "saved");
+    t->l.saved = t->saved;
+    if (t->l.kind->scratch_bytes)
+        t->scratch = fv__calloc(t->l.kind->scratch_bytes(&t->l, n, threads), "scratch");
+}
+
+static void tl_free(tlayer *t)
+{
+    free(t->l.cfg);
+    free(t->w);
+    free(t->g);
+    fv__free(t->saved);
+    fv__free(t->scratch);
+    memset(t, 0, sizeof *t);
+}
+
+static void tl_forward(tlayer *t, int64_t n, const float *x, float *y, bool training, uint64_t seed,
+                       int threads)
+{
+    fv_rng rng;
+    fv__rng_seed(&rng, seed);
+    fv_run r = {
+        .n = n, .training = training, .rng = &rng, .scratch = t->scratch, .threads = threads};
+    t->l.kind->forward(&t->l, x, y, &r);
+}
+
+static void tl_backward(tlayer *t, int64_t n, const float *x, const float *y, float *dy, float *dx,
+                        bool training, uint64_t seed, int threads)
+{
+    fv_rng rng;
+    fv__rng_seed(&rng, seed);
+    fv_run r = {
+        .n = n, .training = training, .rng = &rng, .scratch = t->scratch, .threads = threads};
+    t->l.kind->backward(&t->l, x, y, dy, dx, &r);
+}
+
+static int64_t in_size(const tlayer *t)
+{
+    return fv__shape_size(&t->l.in);
+}
+
+static int64_t out_size(const tlayer *t)
+{
+    return fv__shape_size(&t->l.out);
+}
+
+static float *floats(int64_t n)
+{
+    return calloc((size_t)n + 1, sizeof(float));
+}
+
+/* Builds kind(args) on `in` for n samples with one thread, checking that it builds. */
+static bool tl_make(tlayer *t, const char *kind, const char *args, fv_shape in, int64_t n)
+{
+    fv_status s = tl_build(t, kind, args, in);
+    if (s) {
+        fprintf(stderr, "  %s %s: %s\n", kind, args, fv_last_error());
+        CHECK(s == FV_OK);
+        return false;
+    }
+    tl_plan(t, n, 2);
+    return true;
+}
+
+/* ---- the generic finite-difference gradient check ----------------------------------------- */
+
+typedef struct gc_case {
+    const char *kind, *args;
+    fv_shape in;
+} gc_case;
+
+#define S3(h, w, c)                                                                                \
+    {                                                                                              \
+        .rank = 3, .d = { h, w, c }                                                                \
+    }
+#define S1(n)                                                                                      \
+    {                                                                                              \
+        .rank = 1, .d = { n }                                                                      \
+    }
+
+/* Every kind, every padding/stride/dilation combination, odd sizes and every activation. */
+static const gc_case gc_cases[] = {
+    {"conv2d", "filters=2 kernel_size=3", S3(5, 5, 1)},
+    {"conv2d", "filters=3 kernel_size=3 padding=same", S3(6, 5, 2)},
+    {"conv2d", "filters=2 kernel_size=3 strides=2 padding=same", S3(4, 4, 1)},
+    {"conv2d", "filters=2 kernel_size=3 strides=2", S3(7, 6, 2)},
+    {"conv2d", "filters=2 kernel_size=2,3 strides=2,1 padding=same", S3(5, 7, 2)},
+    {"conv2d", "filters=2 kernel_size=3,2 strides=1,3", S3(6, 7, 1)},
+    {"conv2d", "filters=2 kernel_size=3 dilation_rate=2", S3(7, 7, 1)},
+    {"conv2d", "filters=2 kernel_size=3 dilation_rate=2,1 padding=same", S3(5, 6, 2)},
+    {"conv2d", "filters=2 kernel_size=3 strides=2 dilation_rate=2 padding=same", S3(7, 7, 2)},
+    {"conv2d", "filters=2 kernel_size=2 strides=3 dilation_rate=2", S3(8, 7, 1)},
+    {"conv2d", "filters=3 kernel_size=1", S3(3, 3, 2)},
+    {"conv2d", "filters=2 kernel_size=1 strides=2 padding=same", S3(5, 5, 3)},
+    {"conv2d", "filters=2 kernel_size=5 padding=same", S3(3, 4, 1)},
+    {"conv2d", "filters=2 kernel_size=3 use_bias=false", S3(5, 4, 2)},
+    {"conv2d", "filters=2 kernel_size=3 activation=relu", S3(5, 5, 2)},
+    {"conv2d", "filters=2 kernel_size=3 activation=sigmoid", S3(5, 5, 1)},
+    {"conv2d", "filters=2 kernel_size=3 activation=tanh padding=same", S3(4, 5, 1)},
+    {"conv2d", "filters=2 kernel_size=3 activation=leaky_relu", S3(5, 5, 1)},
+    {"conv2d", "filters=2 kernel_size=3 activation=elu", S3(5, 5, 1)},
+    {"conv2d", "filters=3 kernel_size=3 activation=softmax", S3(5, 5, 2)},
+    {"conv2d", "filters=1 kernel_size=3 activation=linear", S3(3, 3, 1)},
+    {"maxpool2d", "", S3(4, 4, 2)},
+    {"maxpool2d", "pool_size=3", S3(7, 7, 1)},
+    {"maxpool2d", "pool_size=2 strides=1", S3(5, 5, 2)},
+    {"maxpool2d", "pool_size=3 strides=2 padding=same", S3(6, 5, 2)},
+    {"maxpool2d", "pool_size=2 padding=same", S3(5, 5, 1)},
+    {"maxpool2d", "pool_size=2,3 strides=1,2", S3(5, 7, 2)},
+    {"maxpool2d", "pool_size=3 strides=None padding=same", S3(4, 5, 1)},
+    {"dropout", "rate=0.5", S3(4, 4, 2)},
+    {"dropout", "rate=0.2", S1(11)},
+    {"dropout", "rate=0", S1(5)},
+    {"flatten", "", S3(3, 4, 2)},
+    {"flatten", "", S1(5)},
+    {"dense", "units=4", S1(7)},
+    {"dense", "units=3 use_bias=false", S1(5)},
+    {"dense", "units=1", S1(1)},
+    {"dense", "units=3 activation=relu", S1(6)},
+    {"dense", "units=3 activation=sigmoid", S1(6)},
+    {"dense", "units=3 activation=tanh", S1(6)},
+    {"dense", "units=3 activation=leaky_relu", S1(6)},
+    {"dense", "units=3 activation=elu", S1(6)},
+    {"dense", "units=5 activation=softmax", S1(6)},
+    {"activation", "activation=linear", S1(6)},
+    {"activation", "activation=relu", S3(2, 3, 2)},
+    {"activation", "activation=sigmoid", S1(6)},
+    {"activation", "activation=tanh", S1(6)},
+    {"activation", "activation=leaky_relu", S1(6)},
+    {"activation", "activation=elu", S1(6)},
+    {"activation", "activation=softmax", S3(2, 1, 3)},
+    {"relu", "", S3(3, 2, 2)},
+    {"sigmoid", "", S3(2, 2, 3)},
+    {"tanh", "", S1(7)},
+    {"leaky_relu", "", S1(7)},
+    {"leaky_relu", "negative_slope=0.1", S3(2, 2, 2)},
+    {"elu", "", S1(7)},
+    {"elu", "alpha=0.5", S3(2, 2, 2)},
+    {"softmax", "", S1(5)},
+    {"softmax", "", S3(2, 3, 4)},
+    {"maxout", "units=2", S1(6)},
+    {"maxout", "units=3", S3(3, 2, 6)},
+    {"maxout", "units=1", S1(4)},
+};
+
+/* Central differences with step h = 1e-2 on up to GC_PROBES elements of every tensor.
+ * |analytic - numeric| <= GC_ATOL + GC_RTOL·|numeric|: the loss is summed in double from float
+ * outputs, whose rounding contributes about 1e-4 at this step, and the O(h²) curvature term
+ * about as much for the smooth activations.
+ * Kinks: inputs and weights lie in [-1, 1] and [-0.5, 0.5], so one probe moves a pre-activation
+ * by at most h; samples whose pre-activations come within GC_MARGIN of a kink are drawn again
+ * (maxima: inputs 0.05 apart; kinked activation layers: inputs at least 0.05 from zero). A probe
+ * that still changes a kink side or a maximum is skipped, and at most a quarter may be. */
+enum { GC_PROBES = 40, GC_TRIES = 200 };
+static const float GC_STEP = 1e-2f, GC_MARGIN = 1.5e-2f;
+static const double GC_ATOL = 2e-3, GC_RTOL = 2e-2;
+
+/* Kinds whose values may tie (maxima): inputs are distinct values 0.05 apart, which a step of
+ * 0.01 cannot reorder. */
+static bool gc_spaced(const fv_layer *l)
+{
+    return l->kind == &fv__kind_maxpool2d || l->kind == &fv__kind_maxout;
+}
+
+/* Activations with a kink at 0: probes that move an output across it are rejected. */
+static bool gc_kinked(const fv_layer *l)
+{
+    fv_activation a = fv__layer_activation(l);
+    return a == FV_ACT_RELU || a == FV_ACT_LEAKY_RELU || a == FV_ACT_ELU;
+}
+
+/* Totals over all cases, printed by the test: what was checked, and how closely. */
+static struct {
+    long probes, skipped, redraws;
+    double worst; /* largest |analytic - numeric| / (GC_ATOL + GC_RTOL·|numeric|) */
+} gc_stats;
+
+typedef struct gc_state {
+    tlayer *t;
+    int64_t n;
+    float *x, *y, *r;
+    unsigned char *pattern, *probe_pattern; /* kink side of each output, then saved state */
+    size_t pattern_bytes;
+    float h; /* finite-difference step */
+} gc_state;
+
+/* For conv2d and dense with a kinked activation: the same layer with activation=linear, whose
+ * outputs are the pre-activations. False for the other kinds (their input is the
+ * pre-activation). */
+static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
+{
+    if (!(t->l.kind == &fv__kind_conv2d || t->l.kind == &fv__kind_dense) || !gc_kinked(&t->l))
+        return false;
+    char args[256];
+    const char *a = strstr(c->args, "activation=");
+    const char *end = strchr(a, ' ');
+    snprintf(args, sizeof args, "%.*sactivation=linear%s", (int)(a - c->args), c->args,
+             end ? end : "");
+    if (!tl_make(twin, c->kind, args, c->in, n)) return false;
+    return true;
+}
+
+/* Draws weights, inputs and output weighting for a case, away from kinks and ties. */
+static void gc_draw(gc_state *s, tlayer *twin, bool has_twin, fv_rng *rng)
+{
+    tlayer *t = s->t;
+    const int64_t nx = s->n * in_size(t), ny = s->n * out_size(t);
+    for (int tries = 0; tries < GC_TRIES; tries++) {
+        for (int64_t i = 0; i < t->nw; i++)
+            t->w[i] = fv__rng_uniform(rng) - 0.5f;
+        if (gc_spaced(&t->l)) {
+            /* A shuffled ladder of distinct values 0.05 apart. */
+            for (int64_t i = 0; i < nx; i++)
+                s->x[i] = 0.05f * (float)(i - nx / 2);
+            for (int64_t i = nx - 1; i > 0; i--) {
+                int64_t j = (int64_t)fv__rng_below(rng, (uint64_t)i + 1);
+                float tmp = s->x[i];
+                s->x[i] = s->x[j], s->x[j] = tmp;
+            }
+        } else {
+            /* At least 0.05 away from the kinks at zero of the activation layers. */
+            for (int64_t i = 0; i < nx; i++) {
+                do
+                    s->x[i] = 2.0f * fv__rng_uniform(rng) - 1.0f;
+                while (fabsf(s->x[i]) < 0.05f);
+            }
+        }
+        if (!has_twin) break;
+        memcpy(twin->w, t->w, (size_t)t->nw * sizeof(float));
+        tl_forward(twin, s->n, s->x, s->y, true, 77, 2);
+        bool near = false;
+        for (int64_t i = 0; i < ny; i++)
+            near = near || fabsf(s->y[i]) < GC_MARGIN;
+        if (!near) break;
+        gc_stats.redraws++;
+    }
+    for (int64_t i = 0; i < ny; i++)
+        s->r[i] = 2.0f * fv__rng_uniform(rng) - 1.0f;
+}
+
+/* Forward at the current x and weights (same dropout mask every time); returns Σ r·y and writes
+ * the pattern of kinks and maxima into pat. */
+static double gc_loss(gc_state *s, unsigned char *pat)
+{
+    tlayer *t = s->t;
+    const int64_t ny = s->n * out_size(t);
+    tl_forward(t, s->n, s->x, s->y, true, 77, 2);
+    double L = 0;
+    for (int64_t i = 0; i < ny; i++)
+        L += (double)s->r[i] * s->y[i];
+    size_t k = 0;
+    if (gc_kinked(&t->l))
+        for (int64_t i = 0; i < ny; i++)
+            pat[k++] = s->y[i] > 0.0f;
+    memcpy(pat + k, t->saved, (size_t)s->n * t->l.saved_per_sample);
+    return L;
+}
+
+/* Checks the analytic derivatives ana[0..size) of the loss wrt v[0..size) against central
+ * differences. Returns the number of mismatches. */
+static int gc_check_tensor(gc_state *s, const char *what, const gc_case *c, float *v,
+                           const float *ana, int64_t size, fv_rng *rng)
+{
+    int bad = 0, skipped = 0, probes = 0;
+    for (int p = 0; p < GC_PROBES && p < size; p++, probes++) {
+        int64_t j = size <= GC_PROBES ? p : (int64_t)fv__rng_below(rng, (uint64_t)size);
+        const float v0 = v[j];
+        v[j] = v0 + s->h;
+        double lp = gc_loss(s, s->probe_pattern);
+        bool same = memcmp(s->pattern, s->probe_pattern, s->pattern_bytes) == 0;
+        v[j] = v0 - s->h;
+        double lm = gc_loss(s, s->probe_pattern);
+        same = same && memcmp(s->pattern, s->probe_pattern, s->pattern_bytes) == 0;
+        v[j] = v0;
+        if (!same) {
+            skipped++; /* a kink or a change of maximum between the two points */
+            continue;
+        }
+        double num = (lp - lm) / (2.0 * (double)s->h);
+        double ratio = fabs(ana[j] - num) / (GC_ATOL + GC_RTOL * fabs(num));
+        if (ratio > gc_stats.worst) gc_stats.worst = ratio;
+        if (!(fabs(ana[j] - num) <= GC_ATOL + GC_RTOL * fabs(num))) {
+            if (bad < 3)
+                fprintf(stderr, "  %s %s (n=%lld): %s[%lld] analytic %.6g, numeric %.6g\n", c->kind,
+                        c->args, (long long)s->n, what, (long long)j, (double)ana[j], num);
+            bad++;
+        }
+    }
+    gc_stats.probes += probes;
+    gc_stats.skipped += skipped;
+    if (skipped > 2 && skipped * 4 > probes) {
+        fprintf(stderr, "  %s %s (n=%lld): %s: %d of %d probes crossed a kink\n", c->kind, c->args,
+                (long long)s->n, what, skipped, probes);
+        bad++;
+    }
+    return bad;
+}
+
+/* One case at one batch size; returns the number of failures. */
+static int gradcheck_case(const gc_case *c, int64_t n, uint64_t seed)
+{
+    tlayer t;
+    int bad = 0;
+    if (!tl_make(&t, c->kind, c->args, c->in, n)) {
+        tl_free(&t);
+        return 1;
+    }
+    fv_rng rng;
+    fv__rng_seed(&rng, seed);
+    const int64_t nx = n * in_size(&t), ny = n * out_size(&t);
+    gc_state s = {.t = &t, .n = n, .x = floats(nx), .y = floats(ny), .r = floats(ny)};
+    s.pattern_bytes = (gc_kinked(&t.l) ? (size_t)ny : 0) + (size_t)n * t.l.saved_per_sample;
+    s.h = GC_STEP;
+    s.pattern = calloc(s.pattern_bytes + 1, 1);
+    s.probe_pattern = calloc(s.pattern_bytes + 1, 1);
+    float *dy = floats(ny), *dx = floats(nx), *g0 = floats(t.nw), *g1 = floats(t.nw);
+
+    tlayer twin;
+    memset(&twin, 0, sizeof twin);
+    const bool has_twin = gc_twin(c, &t, n, &twin);
+    gc_draw(&s, &twin, has_twin, &rng);
+    tl_free(&twin);
+
+    gc_loss(&s, s.pattern);
+    for (int64_t i = 0; i < ny; i++)
+        bad += !isfinite(s.y[i]);
+
+    /* Analytic: dx is written (NaN beforehand must not survive), parameter gradients added. */
+    memcpy(dy, s.r, (size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < nx; i++)
+        dx[i] = NAN;
+    for (int64_t i = 0; i < t.nw; i++)
+        t.g[i] = 0.0f;
+    tl_backward(&t, n, s.x, s.y, dy, dx, true, 77, 2);
+    memcpy(g0, t.g, (size_t)t.nw * sizeof(float));
+    for (int64_t i = 0; i < nx; i++)
+        if (!isfinite(dx[i])) {
+            if (!bad)
+                fprintf(stderr, "  %s %s: dx[%lld] not written\n", c->kind, c->args, (long long)i);
+            bad++;
+        }
+
+    /* Gradients accumulate: starting from 0.5 gives 0.5 + the same values. */
+    memcpy(dy, s.r, (size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.g[i] = 0.5f;
+    tl_backward(&t, n, s.x, s.y, dy, dx, true, 77, 2);
+    for (int64_t i = 0; i < t.nw; i++)
+        if (!(fabsf(t.g[i] - 0.5f - g0[i]) <= 1e-5f * (1.0f + fabsf(g0[i])))) {
+            if (!bad) fprintf(stderr, "  %s %s: gradients are not added\n", c->kind, c->args);
+            bad++;
+        }
+
+    /* Without an input gradient, the same parameter gradients, bit for bit. */
+    memcpy(dy, s.r, (size_t)ny * sizeof(float));
+    memset(t.g, 0, (size_t)t.nw * sizeof(float));
+    tl_backward(&t, n, s.x, s.y, dy, NULL, true, 77, 2);
+    memcpy(g1, t.g, (size_t)t.nw * sizeof(float));
+    if (memcmp(g0, g1, (size_t)t.nw * sizeof(float)) != 0) {
+        fprintf(stderr, "  %s %s: dx=NULL changes the parameter gradients\n", c->kind, c->args);
+        bad++;
+    }
+
+    bad += gc_check_tensor(&s, "x", c, s.x, dx, nx, &rng);
+    for (int i = 0; i < t.l.nparams; i++) {
+        fv_param *p = &t.l.params[i];
+        bad += gc_check_tensor(&s, p->suffix, c, p->w, g0 + (p->g - t.g), p->size, &rng);
+    }
+
+    free(s.x), free(s.y), free(s.r), free(s.pattern), free(s.probe_pattern);
+    free(dy), free(dx), free(g0), free(g1);
+    tl_free(&t);
+    return bad;
+}
+
+TEST(test_gradcheck_every_case)
+{
+    const int ncases = (int)(sizeof gc_cases / sizeof gc_cases[0]);
+    for (int i = 0; i < ncases; i++) {
+        CHECK(gradcheck_case(&gc_cases[i], 1, 1000 + (uint64_t)i) == 0);
+        CHECK(gradcheck_case(&gc_cases[i], 3, 2000 + (uint64_t)i) == 0);
+    }
+    printf("     %d cases at n=1 and n=3: %ld probes, %ld skipped at a kink, %ld samples drawn "
+           "again, largest error %.2f of the tolerance\n",
+           ncases, gc_stats.probes, gc_stats.skipped, gc_stats.redraws, gc_stats.worst);
+}
+
+TEST(test_gradcheck_covers_every_registered_kind)
+{
+    const int ncases = (int)(sizeof gc_cases / sizeof gc_cases[0]);
+    for (int k = 0; fv__layer_kinds[k]; k++) {
+        bool found = false;
+        for (int i = 0; i < ncases; i++)
+            found = found || strcmp(gc_cases[i].kind, fv__layer_kinds[k]->name) == 0;
+        if (!found) fprintf(stderr, "  no gradient-check case for %s\n", fv__layer_kinds[k]->name);
+        CHECK(found);
+    }
+    /* Every activation appears on conv2d, dense and the activation layer. */
+    const char *kinds[] = {"conv2d", "dense", "activation"};
+    for (int k = 0; k < 3; k++)
+        for (int a = 0; fv__activation_names[a]; a++) {
+            char want[64];
+            snprintf(want, sizeof want, "activation=%s", fv__activation_names[a]);
+            bool found = a == FV_ACT_LINEAR && k < 2; /* the default */
+            for (int i = 0; i < ncases; i++)
+                found = found ||
+                        (strcmp(gc_cases[i].kind, kinds[k]) == 0 && strstr(gc_cases[i].args, want));
+            if (!found) fprintf(stderr, "  no case %s %s\n", kinds[k], want);
+            CHECK(found);
+        }
+}
+
+/* ---- the registry and arguments ---------------------------------------------------------- */
+
+TEST(test_registry_names)
+{
+    int count = 0;
+    for (int i = 0; fv__layer_kinds[i]; i++, count++) {
+        const fv_layer_kind *k = fv__layer_kinds[i];
+        CHECK(k->name && k->keras_class && k->keras_name && k->args && k->build && k->forward &&
+              k->backward && k->cfg_size > 0);
+        CHECK(fv__layer_kind_find(k->name) == k);
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(fv__layer_kinds[j]->name, k->name) != 0);
+    }
+    CHECK(count == 13);
+    CHECK(fv__layer_kind_find("conv3d") == NULL);
+    CHECK(fv__layer_kind_find("") == NULL);
+
+    struct {
+        const char *name, *cls, *prefix;
+    } keras[] = {
+        {"conv2d", "Conv2D", "conv2d"},
+        {"maxpool2d", "MaxPooling2D", "max_pooling2d"},
+        {"dropout", "Dropout", "dropout"},
+        {"flatten", "Flatten", "flatten"},
+        {"dense", "Dense", "dense"},
+        {"activation", "Activation", "activation"},
+        {"relu", "ReLU", "re_lu"},
+        {"sigmoid", "Activation", "activation"},
+        {"tanh", "Activation", "activation"},
+        {"leaky_relu", "LeakyReLU", "leaky_re_lu"},
+        {"elu", "ELU", "elu"},
+        {"softmax", "Softmax", "softmax"},
+        {"maxout", "Maxout", "maxout"},
+    };
+    for (size_t i = 0; i < sizeof keras / sizeof keras[0]; i++) {
+        const fv_layer_kind *k = fv__layer_kind_find(keras[i].name);
+        CHECK(k != NULL);
+        if (!k) continue;
+        CHECK(strcmp(k->keras_class, keras[i].cls) == 0);
+        CHECK(strcmp(k->keras_name, keras[i].prefix) == 0);
+    }
+}
+
+TEST(test_activation_names_follow_the_enum)
+{
+    CHECK(strcmp(fv__activation_names[FV_ACT_LINEAR], "linear") == 0);
+    CHECK(strcmp(fv__activation_names[FV_ACT_RELU], "relu") == 0);
+    CHECK(strcmp(fv__activation_names[FV_ACT_SIGMOID], "sigmoid") == 0);
+    CHECK(strcmp(fv__activation_names[FV_ACT_TANH], "tanh") == 0);
+    CHECK(strcmp(fv__activation_names[FV_ACT_LEAKY_RELU], "leaky_relu") == 0);
+    CHECK(strcmp(fv__activation_names[FV_ACT_ELU], "elu") == 0);
+    CHECK(strcmp(fv__activation_names[FV_ACT_SOFTMAX], "softmax") == 0);
+    CHECK(fv__activation_names[FV_ACT_SOFTMAX + 1] == NULL);
+    CHECK(fv__act_kind(FV_ACT_RELU) == FV_K_RELU);
+    CHECK(fv__act_kind(FV_ACT_ELU) == FV_K_ELU);
+    CHECK(fv__act_kind(FV_ACT_SOFTMAX) == FV_K_LINEAR);
+    CHECK(strcmp(fv__padding_names[FV_PAD_VALID], "valid") == 0);
+    CHECK(strcmp(fv__padding_names[FV_PAD_SAME], "same") == 0);
+}
+
+TEST(test_layer_activation_is_reported_for_fusion)
+{
+    struct {
+        const char *kind, *args;
+        fv_shape in;
+        fv_activation want;
+    } cases[] = {
+        {"conv2d", "filters=2 kernel_size=1 activation=softmax", shape3(2, 2, 1), FV_ACT_SOFTMAX},
+        {"conv2d", "filters=2 kernel_size=1", shape3(2, 2, 1), FV_ACT_LINEAR},
+        {"dense", "units=3 activation=sigmoid", shape1(4), FV_ACT_SIGMOID},
+        {"dense", "units=3 activation=softmax", shape1(4), FV_ACT_SOFTMAX},
+        {"activation", "activation=softmax", shape1(4), FV_ACT_SOFTMAX},
+        {"softmax", "", shape1(4), FV_ACT_SOFTMAX},
+        {"sigmoid", "", shape1(4), FV_ACT_SIGMOID},
+        {"tanh", "", shape1(4), FV_ACT_TANH},
+        {"relu", "", shape1(4), FV_ACT_RELU},
+        {"leaky_relu", "", shape1(4), FV_ACT_LEAKY_RELU},
+        {"elu", "", shape1(4), FV_ACT_ELU},
+        {"flatten", "", shape1(4), FV_ACT_LINEAR},
+        {"maxout", "units=2", shape1(4), FV_ACT_LINEAR},
+        {"dropout", "rate=0.5", shape1(4), FV_ACT_LINEAR},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tlayer t;
+        CHECK_OK(tl_build(&t, cases[i].kind, cases[i].args, cases[i].in));
+        CHECK(fv__layer_activation(&t.l) == cases[i].want);
+        tl_free(&t);
+    }
+}
+
+TEST(test_args_defaults_follow_keras)
+{
+    tlayer t;
+    char buf[256];
+    CHECK_OK(tl_build(&t, "conv2d", "filters=32 kernel_size=3", shape3(28, 28, 1)));
+    CHECK(t.l.nparams == 2); /* use_bias=true */
+    CHECK(fv__layer_activation(&t.l) == FV_ACT_LINEAR);
+    CHECK(t.l.out.d[0] == 26 && t.l.out.d[1] == 26); /* strides 1, valid, dilation 1 */
+    /* Only given arguments are written back. */
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "filters=32 kernel_size=3") == 0);
+    tl_free(&t);
+
+    /* MaxPooling2D: pool 2, strides None = pool_size, valid. */
+    CHECK_OK(tl_build(&t, "maxpool2d", "", shape3(6, 6, 1)));
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 3);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "maxpool2d", "pool_size=3", shape3(6, 6, 1)));
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 2); /* stride 3, not 1 */
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "maxpool2d", "pool_size=3 strides=None", shape3(6, 6, 1)));
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 2);
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "pool_size=3 strides=None") == 0);
+    tl_free(&t);
+}
+
+TEST(test_args_format_is_canonical_and_round_trips)
+{
+    tlayer t, u;
+    char buf[256], buf2[256];
+    CHECK_OK(tl_build(&t, "conv2d",
+                      "use_bias=false activation=relu filters=32 kernel_size=3,2 strides=2,2 "
+                      "padding=same dilation_rate=1,3",
+                      shape3(28, 28, 1)));
+    size_t len = fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    const char *want = "filters=32 kernel_size=3,2 strides=2 padding=same dilation_rate=1,3 "
+                       "activation=relu use_bias=false";
+    CHECK(strcmp(buf, want) == 0);
+    CHECK(len == strlen(want));
+    CHECK_OK(tl_build(&u, "conv2d", buf, shape3(28, 28, 1)));
+    fv__args_format(u.l.kind->args, u.l.cfg, u.l.given, buf2, sizeof buf2);
+    CHECK(strcmp(buf, buf2) == 0);
+    CHECK(u.l.given == t.l.given);
+    CHECK(memcmp(&u.l.out, &t.l.out, sizeof u.l.out) == 0);
+
+    /* A short buffer: cut, NUL-terminated, and the full length returned (as snprintf). */
+    char small[10];
+    CHECK(fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, small, sizeof small) == len);
+    CHECK(strlen(small) == sizeof small - 1);
+    CHECK(strncmp(small, want, sizeof small - 1) == 0);
+    tl_free(&t);
+    tl_free(&u);
+
+    /* Floats: the shortest text that reads back exactly. */
+    CHECK_OK(tl_build(&t, "dropout", "rate=0.1", shape1(4)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "rate=0.1") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "leaky_relu", "negative_slope=2.5e-1", shape1(4)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "negative_slope=0.25") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "flatten", "", shape1(4)));
+    CHECK(fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf) == 0);
+    CHECK(buf[0] == '\0');
+    tl_free(&t);
+}
+
+/* A table owned by no layer kind: no prefix in messages; the one user of FV_ARG_SHAPE. */
+typedef struct shape_cfg {
+    fv_shape shape;
+    int64_t count;
+} shape_cfg;
+static const fv_arg_spec shape_args[] = {
+    {"shape", FV_ARG_SHAPE, offsetof(shape_cfg, shape), NULL, NULL, 0, 0},
+    {"count", FV_ARG_INT, offsetof(shape_cfg, count), "7", NULL, -3, 9},
+    {0},
+};
+
+TEST(test_args_shape_and_int_parsing)
+{
+    shape_cfg c;
+    uint64_t given = 0;
+    CHECK_OK(fv__args_defaults(shape_args, &c));
+    CHECK(c.count == 7 && c.shape.rank == 0);
+    CHECK_OK(fv__args_set(shape_args, &c, "shape", "28,28,1", &given));
+    CHECK(c.shape.rank == 3 && c.shape.d[0] == 28 && c.shape.d[1] == 28 && c.shape.d[2] == 1);
+    CHECK(given == 1);
+    CHECK_OK(fv__args_set(shape_args, &c, "shape", "4", &given));
+    CHECK(c.shape.rank == 1 && c.shape.d[0] == 4);
+    CHECK_OK(fv__args_set(shape_args, &c, "count", "-3", &given));
+    CHECK(c.count == -3 && given == 3);
+    char buf[64];
+    fv__args_format(shape_args, &c, given, buf, sizeof buf);
+    CHECK(strcmp(buf, "shape=4 count=-3") == 0);
+
+    const char *bad_shapes[] = {"28,28", "28,28,1,1", "0,1,1", "28,,1", "28,28,",
+                                "a",     "",          "-1",    "3 ",    "(28,28,1)"};
+    for (size_t i = 0; i < sizeof bad_shapes / sizeof bad_shapes[0]; i++) {
+        CHECK(fv__args_set(shape_args, &c, "shape", bad_shapes[i], &given) == FV_ERR_INVALID);
+        CHECK_STR_CONTAINS(fv_last_error(), "argument shape=");
+        CHECK(strncmp(fv_last_error(), "argument", 8) == 0); /* no kind prefix */
+    }
+    CHECK(c.shape.rank == 1 && c.shape.d[0] == 4); /* failures left it as it was */
+
+    CHECK(fv__args_set(shape_args, &c, "count", "10", &given) == FV_ERR_INVALID);
+    CHECK(strcmp(fv_last_error(), "argument count=10: must be at most 9") == 0);
+    CHECK(fv__args_set(shape_args, &c, "count", "-4", &given) == FV_ERR_INVALID);
+    CHECK(strcmp(fv_last_error(), "argument count=-4: must be at least -3") == 0);
+    const char *bad_ints[] = {"1.5", "", "1e3", " 5", "5x", "99999999999999999999", "0x5"};
+    for (size_t i = 0; i < sizeof bad_ints / sizeof bad_ints[0]; i++) {
+        CHECK(fv__args_set(shape_args, &c, "count", bad_ints[i], &given) == FV_ERR_INVALID);
+        CHECK_STR_CONTAINS(fv_last_error(), "expected an integer");
+    }
+    CHECK(c.count == -3);
+}
+
+/* The message of building kind(args) on in, which must fail with status want. */
+static const char *build_error(const char *kind, const char *args, fv_shape in, fv_status want)
+{
+    static char msg[1024];
+    tlayer t;
+    fv__error_clear();
+    fv_status s = tl_build(&t, kind, args, in);
+    if (s != want) fprintf(stderr, "  %s %s: status %d, wanted %d\n", kind, args, s, want);
+    CHECK(s == want);
+    snprintf(msg, sizeof msg, "%s", fv_last_error());
+    tl_free(&t);
+    return msg;
+}
+
+TEST(test_bad_argument_values)
+{
+    const fv_shape img = shape3(8, 8, 1);
+    const fv_status E = FV_ERR_INVALID;
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=0", img, E),
+                 "conv2d: argument kernel_size=0: must be at least 1") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3,0", img, E),
+                 "conv2d: argument kernel_size=3,0: must be at least 1") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=0 kernel_size=3", img, E),
+                 "conv2d: argument filters=0: must be at least 1") == 0);
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=abc kernel_size=3", img, E),
+                       "conv2d: argument filters=abc: expected an integer");
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=3.5 kernel_size=3", img, E),
+                       "expected an integer");
+    const char *bad_pairs[] = {"3,3,3", "3,", ",3", "(3,3)", "3x3", "None", "3;3"};
+    for (size_t i = 0; i < sizeof bad_pairs / sizeof bad_pairs[0]; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "filters=4 kernel_size=%s", bad_pairs[i]);
+        CHECK_STR_CONTAINS(build_error("conv2d", args, img, E),
+                           "expected an integer or two integers as rows,cols (3 or 3,2)");
+    }
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel_size=3 strides=0", img, E),
+                       "conv2d: argument strides=0: must be at least 1");
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel_size=3 dilation_rate=0", img, E),
+                       "conv2d: argument dilation_rate=0: must be at least 1");
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 padding=full", img, E),
+                 "conv2d: argument padding=full: expected one of valid, same") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 padding=Same", img, E),
+                 "conv2d: argument padding=Same: expected one of valid, same; did you mean "
+                 "'same'?") == 0);
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel_size=3 activation=rellu", img, E),
+                       "expected one of linear, relu, sigmoid, tanh, leaky_relu, elu, softmax; "
+                       "did you mean 'relu'?");
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 use_bias=yes", img, E),
+                 "conv2d: argument use_bias=yes: expected true or false") == 0);
+    CHECK(strcmp(build_error("dense", "units=-1", shape1(4), E),
+                 "dense: argument units=-1: must be at least 1") == 0);
+    CHECK(strcmp(build_error("dropout", "rate=1.5", shape1(4), E),
+                 "dropout: argument rate=1.5: must be at most 1") == 0);
+    CHECK(strcmp(build_error("dropout", "rate=-0.1", shape1(4), E),
+                 "dropout: argument rate=-0.1: must be at least 0") == 0);
+    CHECK_STR_CONTAINS(build_error("dropout", "rate=1", shape1(4), E),
+                       "dropout: argument rate=1: must be less than 1");
+    CHECK_STR_CONTAINS(build_error("dropout", "rate=nan", shape1(4), E), "expected a number");
+    CHECK_STR_CONTAINS(build_error("dropout", "rate=inf", shape1(4), E), "expected a number");
+    CHECK_STR_CONTAINS(build_error("dropout", "rate=0.5.", shape1(4), E), "expected a number");
+    CHECK_STR_CONTAINS(build_error("dropout", "rate=", shape1(4), E), "expected a number");
+    CHECK_STR_CONTAINS(build_error("leaky_relu", "negative_slope=-0.1", shape1(4), E),
+                       "leaky_relu: argument negative_slope=-0.1: must be at least 0");
+    CHECK_STR_CONTAINS(build_error("elu", "alpha=-1", shape1(4), E),
+                       "elu: argument alpha=-1: must be at least 0");
+    CHECK_STR_CONTAINS(build_error("maxout", "units=0", shape1(4), E),
+                       "maxout: argument units=0: must be at least 1");
+    CHECK_STR_CONTAINS(build_error("maxpool2d", "pool_size=0", img, E),
+                       "maxpool2d: argument pool_size=0: must be at least 1");
+    CHECK_STR_CONTAINS(build_error("maxpool2d", "strides=0", img, E),
+                       "maxpool2d: argument strides=0: must be at least 1");
+}
+
+TEST(test_unknown_and_missing_arguments)
+{
+    const fv_shape img = shape3(8, 8, 1);
+    const fv_status E = FV_ERR_INVALID;
+    CHECK(strcmp(build_error("conv2d", "filter=4 kernel_size=3", img, E),
+                 "conv2d: unknown argument 'filter' (known: filters, kernel_size, strides, "
+                 "padding, dilation_rate, activation, use_bias); did you mean 'filters'?") == 0);
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel=3", img, E),
+                       "did you mean 'kernel_size'?");
+    CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel_size=3 stride=2", img, E),
+                       "did you mean 'strides'?");
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 zzz=1", img, E),
+                 "conv2d: unknown argument 'zzz' (known: filters, kernel_size, strides, padding, "
+                 "dilation_rate, activation, use_bias)") == 0);
+    CHECK(strcmp(build_error("dense", "units=4 unit=3", shape1(4), E),
+                 "dense: unknown argument 'unit' (known: units, activation, use_bias); did you "
+                 "mean 'units'?") == 0);
+    CHECK(strcmp(build_error("flatten", "data_format=channels_last", img, E),
+                 "flatten: unknown argument 'data_format' (this layer takes no arguments)") == 0);
+    CHECK_STR_CONTAINS(build_error("leaky_relu", "alpha=0.1", shape1(4), E),
+                       "leaky_relu: unknown argument 'alpha' (known: negative_slope)");
+    CHECK(strcmp(build_error("conv2d", "kernel_size=3", img, E),
+                 "conv2d: missing required argument 'filters'") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=3", img, E),
+                 "conv2d: missing required argument 'kernel_size'") == 0);
+    CHECK(strcmp(build_error("dense", "", shape1(4), E),
+                 "dense: missing required argument 'units'") == 0);
+    CHECK(strcmp(build_error("dropout", "", shape1(4), E),
+                 "dropout: missing required argument 'rate'") == 0);
+    CHECK(strcmp(build_error("activation", "", shape1(4), E),
+                 "activation: missing required argument 'activation'") == 0);
+    CHECK(strcmp(build_error("maxout", "", shape1(4), E),
+                 "maxout: missing required argument 'units'") == 0);
+}
+
+TEST(test_failed_argument_leaves_config_unchanged)
+{
+    tlayer t;
+    char buf[128];
+    CHECK_OK(tl_build(&t, "conv2d", "filters=4 kernel_size=3", shape3(8, 8, 1)));
+    const uint64_t given = t.l.given;
+    CHECK(fv__args_set(t.l.kind->args, t.l.cfg, "kernel_size", "5,x", &t.l.given) ==
+          FV_ERR_INVALID);
+    CHECK(fv__args_set(t.l.kind->args, t.l.cfg, "padding", "full", &t.l.given) == FV_ERR_INVALID);
+    CHECK(t.l.given == given);
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "filters=4 kernel_size=3") == 0);
+    CHECK_OK(t.l.kind->build(&t.l));
+    CHECK(t.l.out.d[0] == 6);
+    tl_free(&t);
+}
+
+/* ---- shapes and errors of build ----------------------------------------------------------- */
+
+typedef struct chain_step {
+    const char *kind, *args;
+    int rank;
+    int64_t out[3];
+    int64_t params;
+} chain_step;
+
+/* Builds a Sequential chain from `in`, checking each output shape and parameter count. */
+static int64_t check_chain(fv_shape in, const chain_step *steps, int nsteps)
+{
+    int64_t total = 0;
+    for (int i = 0; i < nsteps; i++) {
+        tlayer t;
+        fv_status s = tl_build(&t, steps[i].kind, steps[i].args, in);
+        CHECK_OK(s);
+        if (s) {
+            tl_free(&t);
+            return -1;
+        }
+        int64_t p = 0;
+        for (int j = 0; j < t.l.nparams; j++)
+            p += t.l.params[j].size;
+        CHECK(t.l.out.rank == steps[i].rank);
+        for (int d = 0; d < steps[i].rank; d++)
+            CHECK(t.l.out.d[d] == steps[i].out[d]);
+        if (p != steps[i].params)
+            fprintf(stderr, "  %s %s: %lld parameters, expected %lld\n", steps[i].kind,
+                    steps[i].args, (long long)p, (long long)steps[i].params);
+        CHECK(p == steps[i].params);
+        total += p;
+        in = t.l.out;
+        tl_free(&t);
+    }
+    return total;
+}
+
+TEST(test_seed_model_shapes_and_parameter_counts)
+{
+    const chain_step seed[] = {
+        {"conv2d", "filters=32 kernel_size=3 activation=relu", 3, {26, 26, 32}, 320},
+        {"conv2d", "filters=64 kernel_size=3 activation=relu", 3, {24, 24, 64}, 18496},
+        {"maxpool2d", "pool_size=2", 3, {12, 12, 64}, 0},
+        {"dropout", "rate=0.25", 3, {12, 12, 64}, 0},
+        {"flatten", "", 1, {9216}, 0},
+        {"dense", "units=128 activation=relu", 1, {128}, 1179776},
+        {"dropout", "rate=0.5", 1, {128}, 0},
+        {"dense", "units=10 activation=softmax", 1, {10}, 1290},
+    };
+    CHECK(check_chain(shape3(28, 28, 1), seed, 8) == 320 + 18496 + 1179776 + 1290);
+
+    /* keras-io's mnist_convnet: 34,826 parameters. */
+    const chain_step keras[] = {
+        {"conv2d", "filters=32 kernel_size=3,3 activation=relu", 3, {26, 26, 32}, 320},
+        {"maxpool2d", "pool_size=2,2", 3, {13, 13, 32}, 0},
+        {"conv2d", "filters=64 kernel_size=3,3 activation=relu", 3, {11, 11, 64}, 18496},
+        {"maxpool2d", "pool_size=2,2", 3, {5, 5, 64}, 0},
+        {"flatten", "", 1, {1600}, 0},
+        {"dropout", "rate=0.5", 1, {1600}, 0},
+        {"dense", "units=10 activation=softmax", 1, {10}, 16010},
+    };
+    CHECK(check_chain(shape3(28, 28, 1), keras, 7) == 34826);
+
+    /* Other shapes: same padding keeps ceil(n/s); dilation; maxout; no bias. */
+    const chain_step other[] = {
+        {"conv2d", "filters=8 kernel_size=3 strides=2 padding=same", 3, {14, 14, 8}, 80},
+        {"conv2d", "filters=6 kernel_size=3 dilation_rate=2", 3, {10, 10, 6}, 438},
+        {"conv2d", "filters=6 kernel_size=5,3 strides=3,2 padding=same", 3, {4, 5, 6}, 546},
+        {"maxpool2d", "pool_size=3 strides=2 padding=same", 3, {2, 3, 6}, 0},
+        {"maxout", "units=3", 3, {2, 3, 3}, 0},
+        {"relu", "", 3, {2, 3, 3}, 0},
+        {"flatten", "", 1, {18}, 0},
+        {"dense", "units=4 use_bias=false", 1, {4}, 72},
+        {"maxout", "units=2", 1, {2}, 0},
+        {"softmax", "", 1, {2}, 0},
+    };
+    CHECK(check_chain(shape3(28, 28, 1), other, 10) == 80 + 438 + 546 + 72);
+}
+
+TEST(test_parameter_layout_and_glorot_fans)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d", "filters=64 kernel_size=3,2", shape3(24, 24, 32)));
+    fv_param *k = &t.l.params[0], *b = &t.l.params[1];
+    CHECK(strcmp(k->suffix, "kernel") == 0 && strcmp(b->suffix, "bias") == 0);
+    CHECK(k->rank == 4 && k->dims[0] == 3 && k->dims[1] == 2 && k->dims[2] == 32 &&
+          k->dims[3] == 64);
+    CHECK(k->size == 3 * 2 * 32 * 64 && k->init == FV_INIT_GLOROT_UNIFORM);
+    CHECK(k->fan_in == 3 * 2 * 32 && k->fan_out == 3 * 2 * 64);
+    CHECK(b->rank == 1 && b->dims[0] == 64 && b->size == 64 && b->init == FV_INIT_ZEROS);
+    CHECK(t.l.saved_per_sample == 0);
+    tl_free(&t);
+
+    CHECK_OK(tl_build(&t, "dense", "units=128", shape1(9216)));
+    k = &t.l.params[0];
+    CHECK(k->rank == 2 && k->dims[0] == 9216 && k->dims[1] == 128);
+    CHECK(k->fan_in == 9216 && k->fan_out == 128);
+    CHECK(t.l.nparams == 2 && t.l.params[1].size == 128);
+    tl_free(&t);
+
+    CHECK_OK(tl_build(&t, "dense", "units=10 use_bias=false", shape1(20)));
+    CHECK(t.l.nparams == 1);
+    tl_free(&t);
+
+    CHECK_OK(tl_build(&t, "maxpool2d", "", shape3(24, 24, 64)));
+    CHECK(t.l.nparams == 0 && t.l.saved_per_sample == 12 * 12 * 64 * sizeof(int32_t));
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "dropout", "rate=0.5", shape1(100)));
+    CHECK(t.l.saved_per_sample == 100);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "dropout", "rate=0", shape1(100)));
+    CHECK(t.l.saved_per_sample == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "maxout", "units=4", shape1(12)));
+    CHECK(t.l.saved_per_sample == 4 * sizeof(int32_t));
+    tl_free(&t);
+}
+
+TEST(test_impossible_shapes_are_explained)
+{
+    const fv_status E = FV_ERR_SHAPE;
+    CHECK(
+        strcmp(build_error("conv2d", "filters=4 kernel_size=5 dilation_rate=2", shape3(8, 8, 1), E),
+               "conv2d: kernel 5x5 (dilated to 9x9) does not fit input 8x8 with padding=valid: "
+               "(8 - 9 + 0)/1 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=5 strides=2", shape3(3, 8, 1), E),
+                 "conv2d: kernel 5x5 does not fit input 3x8 with padding=valid: "
+                 "(3 - 5 + 0)/2 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3,9", shape3(8, 8, 1), E),
+                 "conv2d: kernel 3x9 does not fit input 8x8 with padding=valid: "
+                 "(8 - 9 + 0)/1 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("maxpool2d", "pool_size=3", shape3(2, 2, 4), E),
+                 "maxpool2d: pool 3x3 does not fit input 2x2 with padding=valid: "
+                 "(2 - 3 + 0)/3 + 1 = 0") == 0);
+    /* 'same' padding fits any input. */
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d", "filters=4 kernel_size=5 dilation_rate=2 padding=same",
+                      shape3(2, 3, 1)));
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 3);
+    tl_free(&t);
+
+    CHECK(strcmp(build_error("dense", "units=10", shape3(12, 12, 64), E),
+                 "dense: input (None, 12, 12, 64) has rank 3; add a flatten layer before it") == 0);
+    CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3", shape1(784), E),
+                 "conv2d: input (None, 784) has rank 1; conv2d needs images (None, height, "
+                 "width, channels)") == 0);
+    CHECK_STR_CONTAINS(build_error("maxpool2d", "", shape1(784), E),
+                       "maxpool2d: input (None, 784) has rank 1");
+    CHECK(strcmp(build_error("maxout", "units=3", shape3(4, 4, 10), E),
+                 "maxout: input (None, 4, 4, 10) has 10 channels on its last axis, which do not "
+                 "divide into units=3 groups") == 0);
+    CHECK_STR_CONTAINS(build_error("maxout", "units=20", shape1(10), E),
+                       "has 10 channels on its last axis, which do not divide into units=20");
+}
+
+/* ---- hand-worked forward values ----------------------------------------------------------- */
+
+TEST(test_conv2d_3x3_on_4x4_by_hand)
+{
+    /* The kernel has five non-zero taps: w(0,0)=1, w(0,2)=2, w(1,1)=1, w(2,0)=-1, w(2,2)=1.
+     * y(0,0) = 1·1 + 2·0 + 1·1 - 1·2 + 1·1 = 1     y(0,1) = 1·2 + 2·1 + 1·3 - 1·0 + 1·2 = 9
+     * y(1,0) = 1·0 + 2·3 + 1·0 - 1·1 + 1·0 = 5     y(1,1) = 1·1 + 2·1 + 1·1 - 1·1 + 1·3 = 6 */
+    const float x[16] = {1, 2, 0, 1, 0, 1, 3, 1, 2, 0, 1, 2, 1, 1, 0, 3};
+    const float w[9] = {1, 0, 2, 0, 1, 0, -1, 0, 1};
+    tlayer t;
+    float y[4];
+    if (!tl_make(&t, "conv2d", "filters=1 kernel_size=3", shape3(4, 4, 1), 1)) goto done;
+    memcpy(t.l.params[0].w, w, sizeof w);
+    t.l.params[1].w[0] = 0.0f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[4] = {1, 9, 5, 6};
+    check_arrays("linear", y, want, 4, 0, 0);
+    tl_free(&t);
+
+    /* Bias −2 then ReLU, fused. */
+    if (!tl_make(&t, "conv2d", "filters=1 kernel_size=3 activation=relu", shape3(4, 4, 1), 1))
+        goto done;
+    memcpy(t.l.params[0].w, w, sizeof w);
+    t.l.params[1].w[0] = -2.0f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want_relu[4] = {0, 7, 3, 4};
+    check_arrays("relu", y, want_relu, 4, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_conv2d_same_padding_is_asymmetric)
+{
+    /* 4x4, kernel 3, stride 2, same: out 2x2, total padding 1: none at the top/left, one row
+     * and column at the bottom/right (TensorFlow/Keras). Symmetric padding would give 14 first. */
+    float x[16], y[4];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    tlayer t;
+    if (!tl_make(&t, "conv2d", "filters=1 kernel_size=3 strides=2 padding=same use_bias=false",
+                 shape3(4, 4, 1), 1))
+        goto done;
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 2);
+    for (int i = 0; i < 9; i++)
+        t.l.params[0].w[i] = 1.0f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[4] = {54, 45, 72, 54};
+    check_arrays("same", y, want, 4, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_conv2d_kernel_layout_is_kh_kw_in_out)
+{
+    /* 1x1 kernel, 2 inputs, 2 filters: y[f] = Σ_c x[c]·w[c][f] + b[f]. */
+    const float x[4] = {1, 2, -1, 3}; /* two pixels */
+    const float w[4] = {1, 2, 3, 4};  /* (1, 1, in=2, out=2) */
+    float y[4];
+    tlayer t;
+    if (!tl_make(&t, "conv2d", "filters=2 kernel_size=1", shape3(1, 2, 2), 1)) goto done;
+    memcpy(t.l.params[0].w, w, sizeof w);
+    t.l.params[1].w[0] = 0.5f, t.l.params[1].w[1] = -0.5f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[4] = {1 + 6 + 0.5f, 2 + 8 - 0.5f, -1 + 9 + 0.5f, -2 + 12 - 0.5f};
+    check_arrays("1x1", y, want, 4, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_maxpool_by_hand)
+{
+    const float x[16] = {1, 3, 2, 0, 4, 2, 1, 5, 0, 1, 7, 6, 2, 8, 3, 1};
+    float y[4], dy[4] = {1, 2, 3, 4}, dx[16];
+    tlayer t;
+    if (!tl_make(&t, "maxpool2d", "", shape3(4, 4, 1), 1)) goto done;
+    tl_forward(&t, 1, x, y, true, 0, 1);
+    const float want[4] = {4, 5, 8, 7};
+    check_arrays("pool", y, want, 4, 0, 0);
+    for (int i = 0; i < 16; i++)
+        dx[i] = NAN;
+    tl_backward(&t, 1, x, y, dy, dx, true, 0, 1);
+    const float want_dx[16] = {0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 4, 0, 0, 3, 0, 0};
+    check_arrays("scatter", dx, want_dx, 16, 0, 0);
+    tl_free(&t);
+
+    /* Same padding on 5x5 of negative values: the padding never wins (-25, not 0). */
+    float xn[25], yn[9];
+    for (int i = 0; i < 25; i++)
+        xn[i] = -(float)(i + 1);
+    if (!tl_make(&t, "maxpool2d", "padding=same", shape3(5, 5, 1), 1)) goto done;
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 3);
+    tl_forward(&t, 1, xn, yn, false, 0, 1);
+    const float want_same[9] = {-1, -3, -5, -11, -13, -15, -21, -23, -25};
+    check_arrays("same", yn, want_same, 9, 0, 0);
+    tl_free(&t);
+
+    /* Inference without saved state (the model may plan none): the scratch takes the argmax. */
+    if (!tl_make(&t, "maxpool2d", "", shape3(4, 4, 1), 1)) goto done;
+    t.l.saved = NULL;
+    tl_forward(&t, 1, x, y, false, 0, 2);
+    check_arrays("no saved", y, want, 4, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_dense_by_hand)
+{
+    /* W (in=2, units=3); two samples. */
+    const float x[4] = {1, -1, 2, 1};
+    const float w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0.5f, -1, 0};
+    float y[6], dy[6] = {1, 0, 0, 0, 1, 0}, dx[4];
+    tlayer t;
+    if (!tl_make(&t, "dense", "units=3", shape1(2), 2)) goto done;
+    memcpy(t.l.params[0].w, w, sizeof w);
+    memcpy(t.l.params[1].w, b, sizeof b);
+    tl_forward(&t, 2, x, y, false, 0, 2);
+    const float want[6] = {-2.5f, -4, -3, 6.5f, 8, 12};
+    check_arrays("y", y, want, 6, 0, 0);
+    tl_backward(&t, 2, x, y, dy, dx, false, 0, 2);
+    const float want_dw[6] = {1, 2, 0, -1, 1, 0}, want_db[3] = {1, 1, 0};
+    const float want_dx[4] = {1, 4, 2, 5};
+    check_arrays("dW", t.l.params[0].g, want_dw, 6, 0, 0);
+    check_arrays("db", t.l.params[1].g, want_db, 3, 0, 0);
+    check_arrays("dx", dx, want_dx, 4, 0, 0);
+done:
+    tl_free(&t);
+}
+
+/* Runs kind(args) forward on n values of rank 1 and compares with want. */
+static void check_act(const char *kind, const char *args, const float *x, const float *want, int n)
+{
+    tlayer t;
+    float y[16];
+    if (tl_make(&t, kind, args, shape1(n), 1)) {
+        tl_forward(&t, 1, x, y, false, 0, 1);
+        if (!check_arrays(kind, y, want, out_size(&t), 1e-6, 1e-6))
+            fprintf(stderr, "  (%s)\n", args);
+    }
+    tl_free(&t);
+}
+
+TEST(test_activations_at_a_few_points)
+{
+    const float x3[3] = {-1, 0, 2};
+    check_act("relu", "", x3, (const float[]){0, 0, 2}, 3);
+    check_act("activation", "activation=relu", x3, (const float[]){0, 0, 2}, 3);
+    check_act("activation", "activation=linear", x3, x3, 3);
+    check_act("sigmoid", "", (const float[]){0, 2, -2},
+              (const float[]){0.5f, 0.880797078f, 0.119202922f}, 3);
+    check_act("tanh", "", (const float[]){1, -0.5f, 0},
+              (const float[]){0.761594156f, -0.462117157f, 0}, 3);
+    /* LeakyReLU the layer: 0.3; leaky_relu the function (activation=): 0.2, as Keras. */
+    check_act("leaky_relu", "", (const float[]){-2, 3}, (const float[]){-0.6f, 3}, 2);
+    check_act("leaky_relu", "negative_slope=0.1", (const float[]){-2, 3}, (const float[]){-0.2f, 3},
+              2);
+    check_act("activation", "activation=leaky_relu", (const float[]){-2, 3},
+              (const float[]){-0.4f, 3}, 2);
+    check_act("elu", "", (const float[]){-1, 2}, (const float[]){-0.632120559f, 2}, 2);
+    check_act("elu", "alpha=0.5", (const float[]){-1, 2}, (const float[]){-0.316060279f, 2}, 2);
+    check_act("activation", "activation=elu", (const float[]){-1}, (const float[]){-0.632120559f},
+              1);
+    check_act("softmax", "", (const float[]){1, 2, 3},
+              (const float[]){0.0900305732f, 0.244728471f, 0.665240956f}, 3);
+    check_act("maxout", "units=2", (const float[]){1, 5, 2, 3, 0, 4}, (const float[]){5, 4}, 6);
+
+    /* As dense's activation argument, leaky_relu is also 0.2: identity weights. */
+    tlayer t;
+    float y[2];
+    if (tl_make(&t, "dense", "units=2 activation=leaky_relu use_bias=false", shape1(2), 1)) {
+        const float w[4] = {1, 0, 0, 1};
+        memcpy(t.l.params[0].w, w, sizeof w);
+        tl_forward(&t, 1, (const float[]){-2, 3}, y, false, 0, 1);
+        check_arrays("dense leaky", y, (const float[]){-0.4f, 3}, 2, 1e-7, 0);
+    }
+    tl_free(&t);
+
+    /* Softmax over the last axis only: each pixel of (1, 2, 3) separately. */
+    float ys[6];
+    if (tl_make(&t, "softmax", "", shape3(1, 2, 3), 1)) {
+        tl_forward(&t, 1, (const float[]){1, 2, 3, 0, 0, 0}, ys, false, 0, 1);
+        const float want[6] = {0.0900305732f, 0.244728471f, 0.665240956f,
+                               1 / 3.f,       1 / 3.f,      1 / 3.f};
+        check_arrays("softmax rows", ys, want, 6, 1e-6, 1e-6);
+    }
+    tl_free(&t);
+}
+
+TEST(test_maxout_rank3_by_hand)
+{
+    const float x[6] = {1, 5, 2, 3, 0, 4};
+    float y[3], dy[3] = {1, 2, 3}, dx[6];
+    tlayer t;
+    if (!tl_make(&t, "maxout", "units=3", shape3(1, 1, 6), 1)) goto done;
+    CHECK(t.l.out.rank == 3 && t.l.out.d[2] == 3);
+    tl_forward(&t, 1, x, y, true, 0, 1);
+    check_arrays("y", y, (const float[]){5, 3, 4}, 3, 0, 0);
+    for (int i = 0; i < 6; i++)
+        dx[i] = NAN;
+    tl_backward(&t, 1, x, y, dy, dx, true, 0, 1);
+    check_arrays("dx", dx, (const float[]){0, 1, 0, 2, 0, 3}, 6, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_dropout_masks_and_scales)
+{
+    enum { N = 4, SIZE = 2500 };
+    float *x = floats(N * SIZE), *y = floats(N * SIZE), *y2 = floats(N * SIZE);
+    float *dy = floats(N * SIZE), *dx = floats(N * SIZE);
+    for (int i = 0; i < N * SIZE; i++)
+        x[i] = 1.0f + (float)(i % 7), dy[i] = 1.0f;
+    tlayer t;
+    if (!tl_make(&t, "dropout", "rate=0.4", shape1(SIZE), N)) goto done;
+
+    /* Inference: the identity, bit for bit. */
+    tl_forward(&t, N, x, y, false, 5, 2);
+    CHECK(memcmp(x, y, sizeof(float) * N * SIZE) == 0);
+
+    /* Training: about 60% kept, each scaled by 1/(1 - 0.4); the rest zero. */
+    tl_forward(&t, N, x, y, true, 5, 2);
+    const float scale = (float)(1.0 / 0.6);
+    int kept = 0, wrong = 0;
+    for (int i = 0; i < N * SIZE; i++) {
+        if (y[i] != 0.0f) {
+            kept++;
+            wrong += y[i] != x[i] * scale;
+        }
+    }
+    CHECK(wrong == 0);
+    CHECK(fabs(kept / (double)(N * SIZE) - 0.6) < 0.02);
+    /* The same stream gives the same mask whatever the threads; another gives another. */
+    tl_forward(&t, N, x, y2, true, 5, 1);
+    CHECK(memcmp(y, y2, sizeof(float) * N * SIZE) == 0);
+    tl_forward(&t, N, x, y2, true, 6, 2);
+    CHECK(memcmp(y, y2, sizeof(float) * N * SIZE) != 0);
+    /* Samples get different masks. */
+    int differ = 0;
+    for (int i = 0; i < SIZE; i++)
+        differ += (y[i] == 0.0f) != (y[SIZE + i] == 0.0f);
+    CHECK(differ > SIZE / 4);
+    /* Backward passes gradients where the (last) mask kept values. */
+    tl_forward(&t, N, x, y, true, 5, 2);
+    tl_backward(&t, N, x, y, dy, dx, true, 5, 2);
+    wrong = 0;
+    for (int i = 0; i < N * SIZE; i++)
+        wrong += dx[i] != (y[i] != 0.0f ? scale : 0.0f);
+    CHECK(wrong == 0);
+    tl_free(&t);
+
+    /* rate=0: the identity in training too. */
+    if (!tl_make(&t, "dropout", "rate=0", shape1(SIZE), N)) goto done;
+    tl_forward(&t, N, x, y, true, 5, 2);
+    CHECK(memcmp(x, y, sizeof(float) * N * SIZE) == 0);
+done:
+    tl_free(&t);
+    free(x), free(y), free(y2), free(dy), free(dx);
+}
+
+TEST(test_flatten_keeps_hwc_order)
+{
+    float x[12], y[12], dx[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = (float)i;
+    tlayer t;
+    if (!tl_make(&t, "flatten", "", shape3(2, 3, 2), 1)) goto done;
+    CHECK(t.l.out.rank == 1 && t.l.out.d[0] == 12);
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    tl_backward(&t, 1, x, y, y, dx, false, 0, 1);
+    CHECK(memcmp(x, dx, sizeof x) == 0);
+done:
+    tl_free(&t);
+}
+
+/* ---- fused activations and determinism ---------------------------------------------------- */
+
+/* With fused_act, backward skips the output activation: the same gradients as the layer with a
+ * linear activation, given the same dy. */
+static void check_fused(const char *kind, const char *args, const char *linear_kind,
+                        const char *linear_args, fv_shape in)
+{
+    enum { N = 3 };
+    tlayer a, b;
+    if (!tl_make(&a, kind, args, in, N) || !tl_make(&b, linear_kind, linear_args, in, N)) {
+        tl_free(&a);
+        tl_free(&b);
+        return;
+    }
+    a.l.fused_act = true;
+    const int64_t nx = N * in_size(&a), ny = N * out_size(&a);
+    float *x = floats(nx), *y = floats(ny), *dy = floats(ny), *dya = floats(ny);
+    float *dxa = floats(nx), *dxb = floats(nx);
+    fv_rng rng;
+    fv__rng_seed(&rng, 9);
+    for (int64_t i = 0; i < a.nw; i++)
+        a.w[i] = b.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = fv__rng_uniform(&rng) - 0.5f;
+    tl_forward(&a, N, x, y, true, 0, 2);
+    memcpy(dya, dy, (size_t)ny * sizeof(float));
+    tl_backward(&a, N, x, y, dya, dxa, true, 0, 2);
+    tl_backward(&b, N, x, y, dy, dxb, true, 0, 2);
+    check_arrays("fused dx", dxa, dxb, nx, 0, 0);
+    check_arrays("fused grads", a.g, b.g, a.nw, 0, 0);
+    free(x), free(y), free(dy), free(dya), free(dxa), free(dxb);
+    tl_free(&a);
+    tl_free(&b);
+}
+
+TEST(test_fused_activation_is_skipped_in_backward)
+{
+    check_fused("dense", "units=4 activation=softmax", "dense", "units=4", shape1(5));
+    check_fused("dense", "units=1 activation=sigmoid", "dense", "units=1", shape1(5));
+    check_fused("conv2d", "filters=3 kernel_size=3 activation=softmax", "conv2d",
+                "filters=3 kernel_size=3", shape3(4, 4, 2));
+    check_fused("softmax", "", "activation", "activation=linear", shape1(5));
+    check_fused("sigmoid", "", "activation", "activation=linear", shape3(2, 2, 3));
+    check_fused("activation", "activation=softmax", "activation", "activation=linear", shape1(5));
+}
+
+/* Forward output and all gradients of kind(args) on n samples with the given threads. */
+static void run_with_threads(const char *kind, const char *args, fv_shape in, int64_t n,
+                             int threads, float **out)
+{
+    tlayer t;
+    *out = NULL;
+    if (!tl_make(&t, kind, args, in, n)) {
+        tl_free(&t);
+        return;
+    }
+    fv__free(t.scratch);
+    t.scratch = fv__calloc(t.l.kind->scratch_bytes ? t.l.kind->scratch_bytes(&t.l, n, threads) : 0,
+                           "scratch");
+    const int64_t nx = n * in_size(&t), ny = n * out_size(&t);
+    float *buf = floats(ny + nx + t.nw), *x = floats(nx), *dy = floats(ny);
+    fv_rng rng;
+    fv__rng_seed(&rng, 4242);
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = fv__rng_uniform(&rng) - 0.5f;
+    tl_forward(&t, n, x, buf, true, 1, threads);
+    tl_backward(&t, n, x, buf, dy, buf + ny, true, 1, threads);
+    memcpy(buf + ny + nx, t.g, (size_t)t.nw * sizeof(float));
+    *out = buf;
+    free(x), free(dy);
+    tl_free(&t);
+}
+
+static void check_thread_independence(const char *kind, const char *args, fv_shape in, int64_t n)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, kind, args, in));
+    const int64_t total = n * (in_size(&t) + out_size(&t));
+    int64_t nw = 0;
+    for (int i = 0; i < t.l.nparams; i++)
+        nw += t.l.params[i].size;
+    tl_free(&t);
+    float *one, *two, *three;
+    run_with_threads(kind, args, in, n, 1, &one);
+    run_with_threads(kind, args, in, n, 2, &two);
+    run_with_threads(kind, args, in, n, 3, &three);
+    if (one && two && three) {
+        bool same2 = memcmp(one, two, (size_t)(total + nw) * sizeof(float)) == 0;
+        bool same3 = memcmp(one, three, (size_t)(total + nw) * sizeof(float)) == 0;
+        if (!same2 || !same3) fprintf(stderr, "  %s %s n=%lld differs\n", kind, args, (long long)n);
+        CHECK(same2 && same3);
+    }
+    free(one), free(two), free(three);
+}
+
+TEST(test_gradients_do_not_depend_on_thread_count)
+{
+    check_thread_independence("conv2d", "filters=8 kernel_size=3 padding=same activation=relu",
+                              shape3(9, 9, 4), 37);
+    check_thread_independence("conv2d", "filters=5 kernel_size=3 strides=2", shape3(8, 7, 3), 5);
+    check_thread_independence("conv2d", "filters=4 kernel_size=1", shape3(6, 6, 3), 19);
+    check_thread_independence("dense", "units=20 activation=tanh", shape1(150), 70);
+    check_thread_independence("dense", "units=130", shape1(70), 33);
+    check_thread_independence("dropout", "rate=0.3", shape3(4, 4, 3), 9);
+    check_thread_independence("maxpool2d", "pool_size=3 strides=2 padding=same", shape3(7, 7, 3),
+                              9);
+    check_thread_independence("softmax", "", shape3(2, 2, 5), 9);
+    check_thread_independence("maxout", "units=2", shape3(2, 2, 6), 9);
+}
+
+int main(void)
+{
+    RUN(test_registry_names);
+    RUN(test_activation_names_follow_the_enum);
+    RUN(test_layer_activation_is_reported_for_fusion);
+    RUN(test_args_defaults_follow_keras);
+    RUN(test_args_format_is_canonical_and_round_trips);
+    RUN(test_args_shape_and_int_parsing);
+    RUN(test_bad_argument_values);
+    RUN(test_unknown_and_missing_arguments);
+    RUN(test_failed_argument_leaves_config_unchanged);
+    RUN(test_seed_model_shapes_and_parameter_counts);
+    RUN(test_parameter_layout_and_glorot_fans);
+    RUN(test_impossible_shapes_are_explained);
+    RUN(test_conv2d_3x3_on_4x4_by_hand);
+    RUN(test_conv2d_same_padding_is_asymmetric);
+    RUN(test_conv2d_kernel_layout_is_kh_kw_in_out);
+    RUN(test_maxpool_by_hand);
+    RUN(test_dense_by_hand);
+    RUN(test_activations_at_a_few_points);
+    RUN(test_maxout_rank3_by_hand);
+    RUN(test_dropout_masks_and_scales);
+    RUN(test_flatten_keeps_hwc_order);
+    RUN(test_fused_activation_is_skipped_in_backward);
+    RUN(test_gradients_do_not_depend_on_thread_count);
+    RUN(test_gradcheck_covers_every_registered_kind);
+    RUN(test_gradcheck_every_case);
+    return TEST_SUMMARY();
+}
