@@ -15,10 +15,11 @@
 #include <immintrin.h>
 #endif
 
+/* This thread's CPU time: on a shared machine, time spent descheduled is not counted. */
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -43,17 +44,20 @@ static const shape shapes[] = {
 __attribute__((target("avx2,fma"))) static double peak_avx2(void)
 {
     __m256 acc[12], m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(1e-3f);
-    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
-    const long n = 20000000;
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    const long n = 2000000;
     double t = now();
     for (long k = 0; k < n; k++) {
 #pragma GCC unroll 12
-        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], m, a);
     }
     t = now() - t;
     float out[8];
     __m256 s = acc[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+    for (int i = 1; i < 12; i++)
+        s = _mm256_add_ps(s, acc[i]);
     _mm256_storeu_ps(out, s);
     return out[0] == 12345.0f ? 0 : (double)n * 12 * 16 / t * 1e-9;
 }
@@ -61,29 +65,34 @@ __attribute__((target("avx2,fma"))) static double peak_avx2(void)
 __attribute__((target("avx512f"))) static double peak_avx512(void)
 {
     __m512 acc[12], m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(1e-3f);
-    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
-    const long n = 10000000;
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    const long n = 1000000;
     double t = now();
     for (long k = 0; k < n; k++) {
 #pragma GCC unroll 12
-        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], m, a);
     }
     t = now() - t;
     __m512 s = acc[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, acc[i]);
+    for (int i = 1; i < 12; i++)
+        s = _mm512_add_ps(s, acc[i]);
     return _mm512_reduce_add_ps(s) == 12345.0f ? 0 : (double)n * 12 * 32 / t * 1e-9;
 }
 #endif
 
-/* Best of a few runs. */
+/* Best of many runs. */
 static double peak(fv__gemm_path p)
 {
     double best = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 30; i++) {
         double g = 0;
 #if defined(__x86_64__)
-        if (p == FV__GEMM_AVX512) g = peak_avx512();
-        else if (p != FV__GEMM_GENERIC) g = peak_avx2();
+        if (p == FV__GEMM_AVX512)
+            g = peak_avx512();
+        else if (p != FV__GEMM_GENERIC)
+            g = peak_avx2();
 #endif
         best = g > best ? g : best;
     }
@@ -94,18 +103,20 @@ static float *rand_buf(fv_rng *r, int64_t n)
 {
     float *p = fv__alloc((size_t)n * sizeof(float), "bench buffer");
     if (!p) exit(1);
-    for (int64_t i = 0; i < n; i++) p[i] = fv__rng_uniform(r) - 0.5f;
+    for (int64_t i = 0; i < n; i++)
+        p[i] = fv__rng_uniform(r) - 0.5f;
     return p;
 }
 
-/* Best of several runs of about 0.2 s each: the machine is shared, the minimum is the figure. */
+/* Best of many short runs (about 1 ms each): the machine is shared and noisy, and the fastest
+ * run is the one least disturbed. */
 static double gflops(fv__gemm_path p, const shape *s, const float *A, const float *B, float *C)
 {
     const int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
     const double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
     double best = 1e30;
-    int reps = (int)(5e7 / flop) + 1;
-    for (int trial = 0; trial < 15; trial++) {
+    int reps = (int)(1e8 / flop) + 1;
+    for (int trial = 0; trial < 100; trial++) {
         double t = now();
         for (int r = 0; r < reps; r++)
             fv__gemm_on_path(p, s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb,

@@ -37,8 +37,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
 int cli_fail_lib(const char *cmd, const char *context, fv_status s)
 {
     const char *msg = fv_last_error();
-    if (!msg || !*msg)
-        msg = fv_status_str(s);
+    if (!msg || !*msg) msg = fv_status_str(s);
     if (context)
         cli_error(cmd, "%s: %s", context, msg);
     else
@@ -65,16 +64,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 cli_opt *cli_find(cli_opt *opts, int nopts, const char *name)
 {
     for (int i = 0; i < nopts; i++)
-        if (strcmp(opts[i].name, name) == 0)
-            return &opts[i];
+        if (strcmp(opts[i].name, name) == 0) return &opts[i];
     return NULL;
 }
 
 static cli_opt *find_prefix(cli_opt *opts, int nopts, const char *arg, size_t len)
 {
     for (int i = 0; i < nopts; i++)
-        if (strlen(opts[i].name) == len && strncmp(opts[i].name, arg, len) == 0)
-            return &opts[i];
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, arg, len) == 0) return &opts[i];
     return NULL;
 }
 
@@ -86,8 +83,7 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
-            if (*npos >= max_pos)
-                return cli_usage_error(cmd, "unexpected argument '%s'", arg);
+            if (*npos >= max_pos) return cli_usage_error(cmd, "unexpected argument '%s'", arg);
             pos[(*npos)++] = arg;
             continue;
         }
@@ -99,17 +95,14 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt
             fputs(usage, stdout);
             return CLI_OK;
         }
-        if (arg[1] != '-')
-            return cli_usage_error(cmd, "unknown option '%s'", arg);
+        if (arg[1] != '-') return cli_usage_error(cmd, "unknown option '%s'", arg);
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         cli_opt *o = find_prefix(opts, nopts, name, len);
-        if (!o)
-            return cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
+        if (!o) return cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
         if (!o->takes_value) {
-            if (eq)
-                return cli_usage_error(cmd, "--%s takes no value", o->name);
+            if (eq) return cli_usage_error(cmd, "--%s takes no value", o->name);
             o->seen = true;
             o->value = "";
             continue;
@@ -123,8 +116,7 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt
                 return cli_usage_error(cmd, "--%s: missing value", o->name);
             value = argv[++i];
         }
-        if (!*value)
-            return cli_usage_error(cmd, "--%s: empty value", o->name);
+        if (!*value) return cli_usage_error(cmd, "--%s: empty value", o->name);
         o->seen = true;
         o->value = value;
     }
@@ -149,8 +141,7 @@ int cli_int(const char *cmd, const char *flag, const char *text, int64_t min, in
     errno = 0;
     char *end;
     long long v = strtoll(text, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return bad_number(cmd, flag, what, text);
+    if (errno || *end || v < min || v > max) return bad_number(cmd, flag, what, text);
     *out = (int64_t)v;
     return 0;
 }
@@ -164,8 +155,7 @@ int cli_u64(const char *cmd, const char *flag, const char *text, uint64_t *out)
     errno = 0;
     char *end;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno || *end)
-        return bad_number(cmd, flag, what, text);
+    if (errno || *end) return bad_number(cmd, flag, what, text);
     *out = (uint64_t)v;
     return 0;
 }
@@ -240,8 +230,8 @@ int cli_check_writable(const char *cmd, const char *flag, const char *path)
     if (fd < 0) {
         int err = errno;
         tmpl[base] = '\0';
-        cli_error(cmd, "%s: cannot write '%s': cannot create files in folder '%s': %s", flag,
-                  path, tmpl, strerror(err));
+        cli_error(cmd, "%s: cannot write '%s': cannot create files in folder '%s': %s", flag, path,
+                  tmpl, strerror(err));
         free(tmpl);
         return CLI_FAIL;
     }
@@ -259,8 +249,7 @@ static bool looks_like_safetensors(const char *path)
 {
     unsigned char b[9];
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
+    if (!f) return false;
     size_t n = fread(b, 1, sizeof b, f);
     fclose(f);
     return n == sizeof b && b[8] == '{' && b[7] == 0 && b[6] == 0 && b[5] == 0;
@@ -269,11 +258,11 @@ static bool looks_like_safetensors(const char *path)
 fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights)
 {
     if (!cli_exists(path)) {
-        cli_error(cmd, "%s: no such file", path);
+        cli_error(cmd, "'%s': no such file", path);
         return NULL;
     }
     if (cli_is_dir(path)) {
-        cli_error(cmd, "%s: is a folder, not a model file", path);
+        cli_error(cmd, "'%s': is a folder, not a model file", path);
         return NULL;
     }
     bool st = looks_like_safetensors(path);
@@ -282,8 +271,7 @@ fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights)
         cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
         return NULL;
     }
-    if (has_weights)
-        *has_weights = st;
+    if (has_weights) *has_weights = st;
     return m;
 }
 
@@ -292,8 +280,7 @@ static bool has_idx(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (cli_exists(path))
-        return true;
+    if (cli_exists(path)) return true;
     snprintf(path, sizeof path, "%s/%s.gz", dir, name);
     return cli_exists(path);
 }
@@ -301,18 +288,17 @@ static bool has_idx(const char *dir, const char *name)
 int cli_load_data(const char *cmd, const char *path, const char *label_column, fv_dataset **train,
                   fv_dataset **test)
 {
-    if (train)
-        *train = NULL;
-    if (test)
-        *test = NULL;
+    if (train) *train = NULL;
+    if (test) *test = NULL;
     if (!cli_exists(path)) {
         cli_error(cmd, "--data: '%s': no such file or folder", path);
         return CLI_FAIL;
     }
     if (cli_is_dir(path)) {
         if (label_column)
-            return cli_usage_error(cmd, "--label-column applies to CSV data only, and '%s' is a "
-                                        "folder of IDX files",
+            return cli_usage_error(cmd,
+                                   "--label-column applies to CSV data only, and '%s' is a "
+                                   "folder of IDX files",
                                    path);
         if (strlen(path) > 3000) {
             cli_error(cmd, "--data: folder name too long");
@@ -323,24 +309,20 @@ int cli_load_data(const char *cmd, const char *path, const char *label_column, f
         bool want_test = test && (has_idx(path, "t10k-images-idx3-ubyte") ||
                                   has_idx(path, "t10k-labels-idx1-ubyte") || !train);
         fv_status s = fv_dataset_load_idx_dir(path, train, want_test ? test : NULL);
-        if (s != FV_OK)
-            return cli_fail_lib(cmd, NULL, s);
+        if (s != FV_OK) return cli_fail_lib(cmd, NULL, s);
         return 0;
     }
     fv_dataset **dst = train ? train : test;
     if (cli_has_suffix(path, ".csv")) {
         *dst = fv_dataset_load_csv(path, label_column);
     } else if (cli_has_suffix(path, ".npy")) {
-        if (label_column)
-            return cli_usage_error(cmd, "--label-column applies to CSV data only");
+        if (label_column) return cli_usage_error(cmd, "--label-column applies to CSV data only");
         *dst = fv_dataset_load_npy(path);
     } else {
-        cli_error(cmd, "--data: '%s': expected a folder of IDX files, a .csv or a .npy file",
-                  path);
+        cli_error(cmd, "--data: '%s': expected a folder of IDX files, a .csv or a .npy file", path);
         return CLI_FAIL;
     }
-    if (!*dst)
-        return cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
+    if (!*dst) return cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
     return 0;
 }
 
@@ -350,8 +332,7 @@ void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims)
     buf[0] = '\0';
     for (int i = 0; i < rank && used < size; i++) {
         int n = snprintf(buf + used, size - used, "%s%lld", i ? "x" : "", (long long)dims[i]);
-        if (n < 0)
-            break;
+        if (n < 0) break;
         used += (size_t)n;
     }
 }
@@ -360,13 +341,11 @@ void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims)
 static bool model_input_shape(const fv_model *m, char *buf, size_t size)
 {
     char *text = fv_model_to_text(m);
-    if (!text)
-        return false;
+    if (!text) return false;
     bool found = false;
     for (char *line = text; line && *line;) {
         char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
+        if (next) *next++ = '\0';
         while (isspace((unsigned char)*line))
             line++;
         if (strncmp(line, "input", 5) == 0 && isspace((unsigned char)line[5])) {
@@ -387,8 +366,7 @@ static bool model_input_shape(const fv_model *m, char *buf, size_t size)
     return found;
 }
 
-int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *d,
-                          const char *what)
+int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *d, const char *what)
 {
     int64_t dims[4];
     int rank = fv_dataset_shape(d, dims);
@@ -396,8 +374,7 @@ int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *
     for (int i = 0; i < rank && i < 4; i++)
         size *= dims[i];
     int64_t want = fv_model_input_size(m);
-    if (want <= 0 || size == want)
-        return 0;
+    if (want <= 0 || size == want) return 0;
     char have[128], model[128];
     cli_format_shape(have, sizeof have, rank < 4 ? rank : 4, dims);
     if (!model_input_shape(m, model, sizeof model))
@@ -421,8 +398,7 @@ void cli_print_repr(FILE *out, double x)
     int prec = 1;
     for (; prec < 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
-        if (strtod(buf, NULL) == x)
-            break;
+        if (strtod(buf, NULL) == x) break;
     }
     snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
     int exp10 = atoi(strchr(buf, 'e') + 1);
@@ -430,8 +406,7 @@ void cli_print_repr(FILE *out, double x)
     if (exp10 >= -4 && exp10 < 16) {
         int decimals = prec - 1 - exp10;
         snprintf(buf, sizeof buf, "%.*f", decimals > 0 ? decimals : 0, x);
-        if (!strchr(buf, '.'))
-            strcat(buf, ".0");
+        if (!strchr(buf, '.')) strcat(buf, ".0");
     }
     fputs(buf, out);
 }

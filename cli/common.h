@@ -28,10 +28,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* ---- options ------------------------------------------------------------------------------- */
 
 typedef struct cli_opt {
-    const char *name;   /* without dashes: "epochs" for --epochs */
-    bool takes_value;   /* --name VALUE or --name=VALUE; else a switch */
-    bool seen;          /* set by cli_parse */
-    const char *value;  /* set by cli_parse (the last one given wins) */
+    const char *name;  /* without dashes: "epochs" for --epochs */
+    bool takes_value;  /* --name VALUE or --name=VALUE; else a switch */
+    bool seen;         /* set by cli_parse */
+    const char *value; /* set by cli_parse (the last one given wins) */
 } cli_opt;
 
 /* Result of cli_parse besides the exit statuses above. */

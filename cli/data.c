@@ -17,13 +17,14 @@
 extern char **environ;
 
 static const char usage[] =
-    "usage: fovea data get DATASET [DIR]\n"
+    "usage: fovea data get DATASET [DIR] [--force]\n"
     "\n"
     "Puts a dataset into DIR (default data/DATASET):\n"
     "  mnist           the four MNIST IDX files (from a public mirror; where none is\n"
     "                  reachable, a 10,000-digit subset split 8,000 / 2,000, said plainly)\n"
     "  fashion-mnist   the four Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)\n"
-    "  iris            the Iris table as CSV (from Debian's python3-sklearn)\n"
+    "  iris            DIR/iris.csv, the Iris table (from Debian's python3-sklearn)\n"
+    "A folder that already holds a valid copy is left alone unless --force is given.\n"
     "\n"
     "It runs scripts/get-data.sh DATASET DIR, found beside the fovea executable or in the\n"
     "folder named by the FOVEA_SCRIPTS environment variable.\n";
@@ -40,8 +41,7 @@ static char *find_script(char *tried, size_t tried_size)
     char path[PATH_MAX + 64];
     if (env && *env) {
         snprintf(path, sizeof path, "%s/%s", env, SCRIPT_NAME);
-        if (access(path, R_OK) == 0)
-            return strdup(path);
+        if (access(path, R_OK) == 0) return strdup(path);
         snprintf(tried, tried_size, "%s (from FOVEA_SCRIPTS)", path);
         return NULL;
     }
@@ -54,8 +54,7 @@ static char *find_script(char *tried, size_t tried_size)
     }
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
+    if (slash) *slash = '\0';
     /* An installed or top-level binary (PREFIX/bin/fovea), or a build folder (build/fovea,
      * build/cli/fovea). */
     static const char *const rel[] = {"../scripts", "../../scripts", "../share/fovea/scripts",
@@ -69,19 +68,21 @@ static char *find_script(char *tried, size_t tried_size)
         }
         if (used < tried_size) {
             int k = snprintf(tried + used, tried_size - used, "%s%s", used ? ", " : "", path);
-            if (k > 0)
-                used += (size_t)k;
+            if (k > 0) used += (size_t)k;
         }
     }
     return NULL;
 }
 
-static int run_script(const char *cmd, const char *script, const char *dataset, const char *dir)
+static int run_script(const char *cmd, const char *script, const char *dataset, const char *dir,
+                      bool force)
 {
     /* Run it with bash unless it is executable (then its own #! line decides). */
     bool exec_ok = access(script, X_OK) == 0;
-    char *const argv_exec[] = {(char *)script, (char *)dataset, (char *)dir, NULL};
-    char *const argv_bash[] = {"bash", (char *)script, (char *)dataset, (char *)dir, NULL};
+    char *force_arg = force ? "--force" : NULL;
+    char *const argv_exec[] = {(char *)script, (char *)dataset, (char *)dir, force_arg, NULL};
+    char *const argv_bash[] = {"bash",      (char *)script, (char *)dataset,
+                               (char *)dir, force_arg,      NULL};
     pid_t pid;
     fflush(stdout);
     fflush(stderr);
@@ -98,8 +99,7 @@ static int run_script(const char *cmd, const char *script, const char *dataset, 
             return CLI_FAIL;
         }
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return CLI_OK;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return CLI_OK;
     if (WIFEXITED(status))
         cli_error(cmd, "getting %s into '%s' failed: %s exited with status %d", dataset, dir,
                   script, WEXITSTATUS(status));
@@ -114,11 +114,11 @@ static int run_script(const char *cmd, const char *script, const char *dataset, 
 int cmd_data(int argc, char **argv)
 {
     const char *cmd = "data";
+    cli_opt opts[] = {{"force", false, false, NULL}};
     const char *pos[3];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, NULL, 0, pos, 1, 3, &npos);
-    if (rc != CLI_CONTINUE)
-        return rc;
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 1, pos, 1, 3, &npos);
+    if (rc != CLI_CONTINUE) return rc;
     if (strcmp(pos[0], "get") != 0)
         return cli_usage_error(cmd, "unknown action '%s' (expected 'get')", pos[0]);
     if (npos < 2)
@@ -128,22 +128,38 @@ int cmd_data(int argc, char **argv)
     for (size_t i = 0; i < sizeof datasets / sizeof datasets[0]; i++)
         known = known || strcmp(name, datasets[i]) == 0;
     if (!known)
-        return cli_usage_error(cmd, "get: unknown dataset '%s' (expected mnist, fashion-mnist "
-                                    "or iris)",
+        return cli_usage_error(cmd,
+                               "get: unknown dataset '%s' (expected mnist, fashion-mnist "
+                               "or iris)",
                                name);
     char defdir[64];
     snprintf(defdir, sizeof defdir, "data/%s", name);
     const char *dir = npos > 2 ? pos[2] : defdir;
+    /* A folder named "-x" (given after "--") must not reach the script as an option. */
+    char *dotted = NULL;
+    if (dir[0] == '-') {
+        dotted = malloc(strlen(dir) + 3);
+        if (!dotted) {
+            cli_error(cmd, "out of memory");
+            return CLI_FAIL;
+        }
+        strcpy(dotted, "./");
+        strcat(dotted, dir);
+        dir = dotted;
+    }
 
     char tried[2048];
     char *script = find_script(tried, sizeof tried);
     if (!script) {
-        cli_error(cmd, "cannot find scripts/%s; looked at %s; set FOVEA_SCRIPTS to the "
-                       "folder that holds it",
+        cli_error(cmd,
+                  "cannot find scripts/%s; looked at %s; set FOVEA_SCRIPTS to the "
+                  "folder that holds it",
                   SCRIPT_NAME, tried);
+        free(dotted);
         return CLI_FAIL;
     }
-    rc = run_script(cmd, script, name, dir);
+    rc = run_script(cmd, script, name, dir, opts[0].seen);
     free(script);
+    free(dotted);
     return rc;
 }

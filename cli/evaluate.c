@@ -33,14 +33,12 @@ int cmd_evaluate(int argc, char **argv)
     const char *pos[1];
     int npos;
     int rc = cli_parse(cmd, usage, argc, argv, opts, nopts, pos, 1, 1, &npos);
-    if (rc != CLI_CONTINUE)
-        return rc;
+    if (rc != CLI_CONTINUE) return rc;
     cli_opt *data = cli_find(opts, nopts, "data");
     cli_opt *label = cli_find(opts, nopts, "label-column");
     cli_opt *batch = cli_find(opts, nopts, "batch-size");
     cli_opt *threads = cli_find(opts, nopts, "threads");
-    if (!data->seen)
-        return cli_usage_error(cmd, "--data is required");
+    if (!data->seen) return cli_usage_error(cmd, "--data is required");
     int64_t batch_size = 0, nthreads = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
@@ -48,19 +46,18 @@ int cmd_evaluate(int argc, char **argv)
     if (threads->seen &&
         (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
         return rc;
-    if (nthreads > 0)
-        fv_set_threads((int)nthreads);
+    if (nthreads > 0) fv_set_threads((int)nthreads);
 
     fv_model *m = NULL;
     fv_dataset *test = NULL;
     rc = CLI_FAIL;
     bool has_weights = false;
     m = cli_load_model(cmd, pos[0], &has_weights);
-    if (!m)
-        goto done;
+    if (!m) goto done;
     if (!has_weights) {
-        cli_error(cmd, "%s: a model file holds no trained weights; give a model saved by "
-                       "'fovea train --save'",
+        cli_error(cmd,
+                  "%s: a model file holds no trained weights; give a model saved by "
+                  "'fovea train --save'",
                   pos[0]);
         goto done;
     }
@@ -68,8 +65,9 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     rc = CLI_FAIL;
     if (!test) {
-        cli_error(cmd, "--data: '%s' has no test set (t10k-images-idx3-ubyte, "
-                       "t10k-labels-idx1-ubyte)",
+        cli_error(cmd,
+                  "--data: '%s' has no test set (t10k-images-idx3-ubyte, "
+                  "t10k-labels-idx1-ubyte)",
                   data->value);
         goto done;
     }
@@ -78,8 +76,7 @@ int cmd_evaluate(int argc, char **argv)
                   data->value);
         goto done;
     }
-    if (cli_check_input_shape(cmd, m, test, "--data"))
-        goto done;
+    if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);
         batch_size = fit.batch_size > 0 ? fit.batch_size : 32;

@@ -69,9 +69,7 @@ int main(int argc, char **argv)
         return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(name, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    if (name[0] == '-')
-        return cli_usage_error(NULL, "unknown option '%s'", name);
+        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    if (name[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", name);
     return cli_usage_error(NULL, "unknown command '%s'", name);
 }

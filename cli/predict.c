@@ -32,16 +32,12 @@ static input_kind sniff_input(const char *path)
 {
     unsigned char b[6] = {0};
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return INPUT_UNKNOWN;
+    if (!f) return INPUT_UNKNOWN;
     size_t n = fread(b, 1, sizeof b, f);
     fclose(f);
-    if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0)
-        return INPUT_NPY;
-    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-        return INPUT_IDX;
-    if (n >= 4 && b[0] == 0 && b[1] == 0)
-        return INPUT_IDX;
+    if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0) return INPUT_NPY;
+    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return INPUT_IDX;
+    if (n >= 4 && b[0] == 0 && b[1] == 0) return INPUT_IDX;
     return INPUT_UNKNOWN;
 }
 
@@ -61,8 +57,7 @@ static bool write_npy_header(FILE *f, int rank, const int64_t *dims)
     size_t used = 1;
     for (int i = 0; i < rank; i++) {
         int n = snprintf(shape + used, sizeof shape - used, "%lld, ", (long long)dims[i]);
-        if (n < 0 || (size_t)n >= sizeof shape - used)
-            return false;
+        if (n < 0 || (size_t)n >= sizeof shape - used) return false;
         used += (size_t)n;
     }
     if (rank > 1)
@@ -72,30 +67,35 @@ static bool write_npy_header(FILE *f, int rank, const int64_t *dims)
     shape[used] = ')';
     shape[used + 1] = '\0';
     char dict[512];
-    int len = snprintf(dict, sizeof dict,
-                       "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
-    if (len < 0 || (size_t)len >= sizeof dict - 80)
-        return false;
+    int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }",
+                       shape);
+    if (len < 0 || (size_t)len >= sizeof dict - 80) return false;
     size_t total = 10 + (size_t)len + 1; /* magic 6, version 2, length 2, dict, '\n' */
     size_t pad = (64 - total % 64) % 64;
     memset(dict + len, ' ', pad);
     dict[(size_t)len + pad] = '\n';
     size_t hlen = (size_t)len + pad + 1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     return fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(dict, 1, hlen, f) == hlen;
 }
 
 static bool write_npy_data(FILE *f, const float *x, size_t count)
 {
-    if (little_endian())
-        return fwrite(x, sizeof(float), count, f) == count;
+    if (little_endian()) return fwrite(x, sizeof(float), count, f) == count;
     for (size_t i = 0; i < count; i++) {
         unsigned char b[4], le[4];
         memcpy(b, &x[i], 4);
         le[0] = b[3], le[1] = b[2], le[2] = b[1], le[3] = b[0];
-        if (fwrite(le, 1, 4, f) != 4)
-            return false;
+        if (fwrite(le, 1, 4, f) != 4) return false;
     }
     return true;
 }
@@ -129,8 +129,7 @@ static int write_npy_atomic(const char *cmd, const char *path, int rank, const i
     if (f) {
         ok = fflush(f) == 0 && ok;
         ok = fsync(fileno(f)) == 0 && ok;
-        if (!ok)
-            err = errno;
+        if (!ok) err = errno;
         ok = fclose(f) == 0 && ok;
     } else {
         close(fd);
@@ -160,16 +159,13 @@ int cmd_predict(int argc, char **argv)
     const char *pos[1];
     int npos;
     int rc = cli_parse(cmd, usage, argc, argv, opts, nopts, pos, 1, 1, &npos);
-    if (rc != CLI_CONTINUE)
-        return rc;
+    if (rc != CLI_CONTINUE) return rc;
     cli_opt *input = cli_find(opts, nopts, "input");
     cli_opt *output = cli_find(opts, nopts, "output");
     cli_opt *batch = cli_find(opts, nopts, "batch-size");
     cli_opt *threads = cli_find(opts, nopts, "threads");
-    if (!input->seen)
-        return cli_usage_error(cmd, "--input is required");
-    if (!output->seen)
-        return cli_usage_error(cmd, "--output is required");
+    if (!input->seen) return cli_usage_error(cmd, "--input is required");
+    if (!output->seen) return cli_usage_error(cmd, "--output is required");
     int64_t batch_size = 0, nthreads = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
@@ -177,10 +173,8 @@ int cmd_predict(int argc, char **argv)
     if (threads->seen &&
         (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
         return rc;
-    if (nthreads > 0)
-        fv_set_threads((int)nthreads);
-    if (cli_check_writable(cmd, "--output", output->value))
-        return CLI_FAIL;
+    if (nthreads > 0) fv_set_threads((int)nthreads);
+    if (cli_check_writable(cmd, "--output", output->value)) return CLI_FAIL;
 
     fv_model *m = NULL;
     fv_dataset *x = NULL;
@@ -188,11 +182,11 @@ int cmd_predict(int argc, char **argv)
     rc = CLI_FAIL;
     bool has_weights = false;
     m = cli_load_model(cmd, pos[0], &has_weights);
-    if (!m)
-        goto done;
+    if (!m) goto done;
     if (!has_weights) {
-        cli_error(cmd, "%s: a model file holds no trained weights; give a model saved by "
-                       "'fovea train --save'",
+        cli_error(cmd,
+                  "%s: a model file holds no trained weights; give a model saved by "
+                  "'fovea train --save'",
                   pos[0]);
         goto done;
     }
@@ -210,16 +204,14 @@ int cmd_predict(int argc, char **argv)
         x = fv_dataset_load_idx(input->value, NULL);
         break;
     default:
-        cli_error(cmd, "--input: '%s': neither an IDX image file nor a .npy array",
-                  input->value);
+        cli_error(cmd, "--input: '%s': neither an IDX image file nor a .npy array", input->value);
         goto done;
     }
     if (!x) {
         cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
         goto done;
     }
-    if (cli_check_input_shape(cmd, m, x, "--input"))
-        goto done;
+    if (cli_check_input_shape(cmd, m, x, "--input")) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);
         batch_size = fit.batch_size > 0 ? fit.batch_size : 32;

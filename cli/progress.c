@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BAR_WIDTH 30
+#define BAR_WIDTH      30
 #define REDRAW_SECONDS 0.1 /* at most ten redraws a second: drawing must never cost time */
 
 static volatile sig_atomic_t stop_requested;
@@ -65,10 +65,8 @@ bool progress_interrupted(void)
 /* Keras 2's order: loss, the other training metrics, val_loss, the other validation metrics. */
 static int name_rank(const char *name)
 {
-    if (strcmp(name, "loss") == 0)
-        return 0;
-    if (strcmp(name, "val_loss") == 0)
-        return 2;
+    if (strcmp(name, "loss") == 0) return 0;
+    if (strcmp(name, "val_loss") == 0) return 2;
     return strncmp(name, "val_", 4) == 0 ? 3 : 1;
 }
 
@@ -77,14 +75,12 @@ static size_t append(char *buf, size_t size, size_t used, const char *fmt, ...)
 
 static size_t append(char *buf, size_t size, size_t used, const char *fmt, ...)
 {
-    if (used >= size)
-        return used;
+    if (used >= size) return used;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf + used, size - used, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return used;
+    if (n < 0) return used;
     return used + (size_t)n < size ? used + (size_t)n : size - 1;
 }
 
@@ -93,8 +89,7 @@ void progress_format_logs(char *buf, size_t size, const fv_logs *logs)
     size_t used = strlen(buf);
     for (int rank = 0; rank < 4; rank++)
         for (int i = 0; i < logs->count; i++) {
-            if (!logs->names[i] || name_rank(logs->names[i]) != rank)
-                continue;
+            if (!logs->names[i] || name_rank(logs->names[i]) != rank) continue;
             double v = logs->values[i];
             used = append(buf, size, used, fabs(v) > 1e-3 ? " - %s: %.4f" : " - %s: %.4e",
                           logs->names[i], v);
@@ -114,17 +109,14 @@ static int digits(int64_t n)
 /* " 25ms/step": the time per step in the unit Keras picks. */
 static size_t append_per_step(char *buf, size_t size, size_t used, double per_step)
 {
-    if (per_step >= 1 || per_step == 0)
-        return append(buf, size, used, "%.0fs/step", per_step);
-    if (per_step >= 1e-3)
-        return append(buf, size, used, "%.0fms/step", per_step * 1e3);
+    if (per_step >= 1 || per_step == 0) return append(buf, size, used, "%.0fs/step", per_step);
+    if (per_step >= 1e-3) return append(buf, size, used, "%.0fms/step", per_step * 1e3);
     return append(buf, size, used, "%.0fus/step", per_step * 1e6);
 }
 
 static void print_header(progress *p, int64_t epoch, int64_t epochs)
 {
-    if (p->verbose == 0 || p->header_for == epoch)
-        return;
+    if (p->verbose == 0 || p->header_for == epoch || epoch >= epochs) return;
     fprintf(p->out, "Epoch %lld/%lld\n", (long long)(epoch + 1), (long long)epochs);
     fflush(p->out);
     p->header_for = epoch;
@@ -147,8 +139,7 @@ static void draw_bar(progress *p, const fv_logs *logs, bool final)
 {
     char line[1024];
     int64_t step = logs->step, steps = logs->steps > 0 ? logs->steps : 1;
-    if (step > steps)
-        step = steps;
+    if (step > steps) step = steps;
     size_t used = 0;
     line[0] = '\0';
     used = append(line, sizeof line, used, "%*lld/%lld [", digits(steps), (long long)step,
@@ -156,8 +147,7 @@ static void draw_bar(progress *p, const fv_logs *logs, bool final)
     int width = (int)((double)BAR_WIDTH * (double)step / (double)steps);
     for (int i = 0; i < width - 1; i++)
         line[used++] = '=';
-    if (width > 0)
-        line[used++] = step < steps ? '>' : '=';
+    if (width > 0) line[used++] = step < steps ? '>' : '=';
     for (int i = width; i < BAR_WIDTH; i++)
         line[used++] = '.';
     line[used++] = ']';

@@ -13,7 +13,7 @@
 
 typedef struct progress {
     FILE *out;
-    int verbose;        /* 0, 1 (bar) or 2 (line per epoch) */
+    int verbose; /* 0, 1 (bar) or 2 (line per epoch) */
     int64_t epochs;
     int64_t header_for; /* the epoch whose "Epoch i/N" line was printed, -1 before any */
     double last_draw;   /* monotonic seconds of the last redraw of the bar */

@@ -16,11 +16,9 @@ int cmd_summary(int argc, char **argv)
     const char *pos[1];
     int npos;
     int rc = cli_parse(cmd, usage, argc, argv, NULL, 0, pos, 1, 1, &npos);
-    if (rc != CLI_CONTINUE)
-        return rc;
+    if (rc != CLI_CONTINUE) return rc;
     fv_model *m = cli_load_model(cmd, pos[0], NULL);
-    if (!m)
-        return CLI_FAIL;
+    if (!m) return CLI_FAIL;
     fv_status s = fv_model_summary(m, stdout);
     if (s != FV_OK)
         rc = cli_fail_lib(cmd, pos[0], s);

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,10 @@ static const char usage[] =
     "\n"
     "training:\n"
     "  --weights INIT.safetensors  start from these weights instead of fresh initialisation\n"
-    "  --epochs N                --batch-size N\n"
-    "  --learning-rate X         --optimizer adam|sgd (switching resets the optimizer's settings\n"
-    "                            to that optimizer's Keras defaults)\n"
+    "  --epochs N                passes over the training data\n"
+    "  --batch-size N            samples per step\n"
+    "  --learning-rate X         the optimizer's step size\n"
+    "  --optimizer adam|sgd      switching optimizer resets its settings to Keras' defaults\n"
     "  --seed N                  weights initialisation, shuffling and dropout\n"
     "  --validation-split F      validate on the last fraction F of the training data, taken\n"
     "                            before shuffling as Keras does (0 < F < 1; 0 turns it off)\n"
@@ -52,11 +54,10 @@ static const char usage[] =
 /* Settings that belong to one optimizer and are dropped when --optimizer switches to another. */
 static bool optimizer_specific(const char *key, size_t len)
 {
-    static const char *const keys[] = {"learning_rate", "beta_1",   "beta_2",  "epsilon",
+    static const char *const keys[] = {"learning_rate", "beta_1",   "beta_2", "epsilon",
                                        "momentum",      "nesterov", "amsgrad"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strlen(keys[i]) == len && strncmp(keys[i], key, len) == 0)
-            return true;
+        if (strlen(keys[i]) == len && strncmp(keys[i], key, len) == 0) return true;
     return false;
 }
 
@@ -78,14 +79,13 @@ static char *compile_args(const fv_model *m, bool *oom)
     char *found = NULL;
     for (char *line = text; line && *line;) {
         char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
+        if (next) *next++ = '\0';
         while (isspace((unsigned char)*line))
             line++;
-        if (strncmp(line, "compile", 7) == 0 && (line[7] == '\0' || isspace((unsigned char)line[7]))) {
+        if (strncmp(line, "compile", 7) == 0 &&
+            (line[7] == '\0' || isspace((unsigned char)line[7]))) {
             found = strdup(line + 7);
-            if (!found)
-                *oom = true;
+            if (!found) *oom = true;
             break;
         }
         line = next;
@@ -104,8 +104,9 @@ static int apply_compile_overrides(const char *cmd, fv_model *m, const char *mod
         if (oom)
             cli_error(cmd, "out of memory");
         else
-            cli_error(cmd, "%s: the model has no compile line (for example 'compile "
-                           "loss=categorical_crossentropy optimizer=adam metrics=accuracy')",
+            cli_error(cmd,
+                      "%s: the model has no compile line (for example 'compile "
+                      "loss=categorical_crossentropy optimizer=adam metrics=accuracy')",
                       model_path);
         return CLI_FAIL;
     }
@@ -116,8 +117,7 @@ static int apply_compile_overrides(const char *cmd, fv_model *m, const char *mod
     /* Which optimizer the file chose (Keras' compile has no default; fovea's is adam). */
     char current[32] = "adam";
     for (char *t = strstr(args, "optimizer="); t; t = strstr(t + 1, "optimizer=")) {
-        if (t != args && !isspace((unsigned char)t[-1]))
-            continue;
+        if (t != args && !isspace((unsigned char)t[-1])) continue;
         size_t n = strcspn(t + 10, " \t\r");
         snprintf(current, sizeof current, "%.*s", (int)(n < 31 ? n : 31), t + 10);
         break;
@@ -134,24 +134,25 @@ static int apply_compile_overrides(const char *cmd, fv_model *m, const char *mod
     out[0] = '\0';
     for (char *tok = strtok(args, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
         size_t keylen = strcspn(tok, "=");
-        if (optimizer && key_is(tok, keylen, "optimizer"))
-            continue;
-        if (learning_rate && key_is(tok, keylen, "learning_rate"))
-            continue;
-        if (switching && optimizer_specific(tok, keylen))
-            continue;
+        if (optimizer && key_is(tok, keylen, "optimizer")) continue;
+        if (learning_rate && key_is(tok, keylen, "learning_rate")) continue;
+        if (switching && optimizer_specific(tok, keylen)) continue;
         used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? " " : "", tok);
     }
     if (optimizer)
-        used += (size_t)snprintf(out + used, cap - used, "%soptimizer=%s", used ? " " : "",
-                                 optimizer);
+        used +=
+            (size_t)snprintf(out + used, cap - used, "%soptimizer=%s", used ? " " : "", optimizer);
     if (learning_rate)
         snprintf(out + used, cap - used, "%slearning_rate=%s", used ? " " : "", learning_rate);
     free(args);
     fv_status s = fv_model_compile(m, out);
     free(out);
     if (s != FV_OK)
-        return cli_fail_lib(cmd, "--optimizer/--learning-rate", s);
+        return cli_fail_lib(cmd,
+                            optimizer && learning_rate ? "--optimizer, --learning-rate"
+                            : optimizer                ? "--optimizer"
+                                                       : "--learning-rate",
+                            s);
     return 0;
 }
 
@@ -197,31 +198,29 @@ int cmd_train(int argc, char **argv)
     const char *pos[1];
     int npos;
     int rc = cli_parse(cmd, usage, argc, argv, opts, O_COUNT, pos, 1, 1, &npos);
-    if (rc != CLI_CONTINUE)
-        return rc;
+    if (rc != CLI_CONTINUE) return rc;
     const char *model_path = pos[0];
-    if (!opts[O_DATA].seen)
-        return cli_usage_error(cmd, "--data is required");
+    if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
 
     /* Every number first, so that a typo costs nothing. */
     int64_t epochs = 0, batch_size = 0, nthreads = 0, verbose = -1;
     uint64_t seed = 0;
     double lr = 0, vsplit = -1;
-    if (opts[O_EPOCHS].seen && (rc = cli_int(cmd, "--epochs", opts[O_EPOCHS].value, 1,
-                                             INT32_MAX, "a positive integer", &epochs)))
+    if (opts[O_EPOCHS].seen && (rc = cli_int(cmd, "--epochs", opts[O_EPOCHS].value, 1, INT32_MAX,
+                                             "a positive integer", &epochs)))
         return rc;
-    if (opts[O_BATCH].seen && (rc = cli_int(cmd, "--batch-size", opts[O_BATCH].value, 1,
-                                            INT32_MAX, "a positive integer", &batch_size)))
+    if (opts[O_BATCH].seen && (rc = cli_int(cmd, "--batch-size", opts[O_BATCH].value, 1, INT32_MAX,
+                                            "a positive integer", &batch_size)))
         return rc;
-    if (opts[O_LR].seen && (rc = cli_double(cmd, "--learning-rate", opts[O_LR].value, 0, true,
-                                            1e6, false, "a positive number", &lr)))
+    /* Checked here, then given to the compile line as the user's own text (digits kept). */
+    if (opts[O_LR].seen && (rc = cli_double(cmd, "--learning-rate", opts[O_LR].value, 0, true, 1e3,
+                                            false, "a positive number up to 1000", &lr)))
         return rc;
     if (opts[O_OPTIMIZER].seen && strcmp(opts[O_OPTIMIZER].value, "adam") != 0 &&
         strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
         return cli_usage_error(cmd, "--optimizer: expected adam or sgd, got '%s'",
                                opts[O_OPTIMIZER].value);
-    if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &seed)))
-        return rc;
+    if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &seed))) return rc;
     if (opts[O_VSPLIT].seen &&
         (rc = cli_double(cmd, "--validation-split", opts[O_VSPLIT].value, 0, false, 1, true,
                          "a fraction at least 0 and below 1", &vsplit)))
@@ -229,21 +228,17 @@ int cmd_train(int argc, char **argv)
     if (opts[O_THREADS].seen && (rc = cli_int(cmd, "--threads", opts[O_THREADS].value, 1, 4096,
                                               "a positive integer", &nthreads)))
         return rc;
-    if (opts[O_VERBOSE].seen && (rc = cli_int(cmd, "--verbose", opts[O_VERBOSE].value, 0, 2,
-                                              "0, 1 or 2", &verbose)))
+    if (opts[O_VERBOSE].seen &&
+        (rc = cli_int(cmd, "--verbose", opts[O_VERBOSE].value, 0, 2, "0, 1 or 2", &verbose)))
         return rc;
-    if (verbose < 0)
-        verbose = isatty(STDOUT_FILENO) ? 1 : 2;
-    if (nthreads > 0)
-        fv_set_threads((int)nthreads);
+    if (verbose < 0) verbose = isatty(STDOUT_FILENO) ? 1 : 2;
+    if (nthreads > 0) fv_set_threads((int)nthreads);
 
     /* Where results go must be writable before an hour is spent training. */
     const char *save = opts[O_SAVE].seen ? opts[O_SAVE].value : NULL;
     const char *hist_path = opts[O_HISTORY].seen ? opts[O_HISTORY].value : NULL;
-    if (save && cli_check_writable(cmd, "--save", save))
-        return CLI_FAIL;
-    if (hist_path && cli_check_writable(cmd, "--history", hist_path))
-        return CLI_FAIL;
+    if (save && cli_check_writable(cmd, "--save", save)) return CLI_FAIL;
+    if (hist_path && cli_check_writable(cmd, "--history", hist_path)) return CLI_FAIL;
     if (save && hist_path && strcmp(save, hist_path) == 0)
         return cli_usage_error(cmd, "--save and --history name the same file '%s'", save);
     if (opts[O_WEIGHTS].seen && !cli_exists(opts[O_WEIGHTS].value)) {
@@ -251,8 +246,9 @@ int cmd_train(int argc, char **argv)
         return CLI_FAIL;
     }
     if (cli_has_suffix(opts[O_DATA].value, ".npy")) {
-        cli_error(cmd, "--data: '%s': a .npy array holds features only, no labels to train "
-                       "on; use an IDX folder or a CSV table",
+        cli_error(cmd,
+                  "--data: '%s': a .npy array holds features only, no labels to train "
+                  "on; use an IDX folder or a CSV table",
                   opts[O_DATA].value);
         return CLI_FAIL;
     }
@@ -263,31 +259,23 @@ int cmd_train(int argc, char **argv)
     rc = CLI_FAIL;
 
     m = cli_load_model(cmd, model_path, NULL);
-    if (!m)
-        goto done;
+    if (!m) goto done;
     if (apply_compile_overrides(cmd, m, model_path,
                                 opts[O_OPTIMIZER].seen ? opts[O_OPTIMIZER].value : NULL,
                                 opts[O_LR].seen ? opts[O_LR].value : NULL))
         goto done;
     fv_fit_opts fit = fv_model_fit_opts(m);
-    if (epochs > 0)
-        fit.epochs = epochs;
-    if (batch_size > 0)
-        fit.batch_size = batch_size;
-    if (opts[O_SEED].seen)
-        fit.seed = seed;
-    if (opts[O_NO_SHUFFLE].seen)
-        fit.shuffle = false;
-    if (vsplit >= 0)
-        fit.validation_split = vsplit;
-    (void)lr; /* applied through the compile line, as text, to keep the user's digits */
+    if (epochs > 0) fit.epochs = epochs;
+    if (batch_size > 0) fit.batch_size = batch_size;
+    if (opts[O_SEED].seen) fit.seed = seed;
+    if (opts[O_NO_SHUFFLE].seen) fit.shuffle = false;
+    if (vsplit >= 0) fit.validation_split = vsplit;
 
     if ((rc = cli_load_data(cmd, opts[O_DATA].value,
                             opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, &train, &test)))
         goto done;
     rc = CLI_FAIL;
-    if (cli_check_input_shape(cmd, m, train, "--data"))
-        goto done;
+    if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
      * set. The split is made here so that the library sees one validation dataset either way. */
@@ -300,8 +288,8 @@ int cmd_train(int argc, char **argv)
         }
         if (fv_dataset_count(val) == 0 || fv_dataset_count(train) == 0) {
             cli_error(cmd, "--validation-split %g of %lld samples leaves %s", fit.validation_split,
-                      (long long)n, fv_dataset_count(val) == 0 ? "no validation samples"
-                                                               : "no training samples");
+                      (long long)n,
+                      fv_dataset_count(val) == 0 ? "no validation samples" : "no training samples");
             goto done;
         }
         fit.validation_split = 0;
@@ -323,6 +311,9 @@ int cmd_train(int argc, char **argv)
     fit.on_batch = progress_on_batch;
     fit.on_epoch = progress_on_epoch;
     fit.user = &prog;
+    /* A closed standard output (`fovea train ... | head`) must not kill the run before it saves:
+     * writes then fail quietly instead of raising SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     progress_catch_signals();
     fv_status s = fv_model_fit(m, train, &fit, &history);
     progress_restore_signals();
@@ -367,8 +358,8 @@ int cmd_train(int argc, char **argv)
             fputc('\n', stdout);
         }
     }
-    if (fflush(stdout) != 0) {
-        cli_error(cmd, "cannot write to standard output");
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error(cmd, "cannot write to standard output%s", save ? " (the model was saved)" : "");
         goto done;
     }
     rc = CLI_OK;

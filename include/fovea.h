@@ -341,8 +341,7 @@ fv_metrics *fv_metrics_classification(const float *scores, const int32_t *labels
 
 /* mse, rmse and mae of a regression model: outputs and targets [n × k], read during the call
  * only. NULL on failure: n < 1, k < 1, a NaN value, or out of memory. */
-fv_metrics *fv_metrics_regression(const float *outputs, const float *targets, int64_t n,
-                                  int64_t k);
+fv_metrics *fv_metrics_regression(const float *outputs, const float *targets, int64_t n, int64_t k);
 
 void fv_metrics_free(fv_metrics *m);
 

@@ -40,7 +40,8 @@ for arg in "$@"; do
 done
 [ -n "${want// /}" ] || want="$BUILD_PACKAGES"
 
-# Unique names, in order of first mention.
+# Unique names, in order of first mention ($want is split into words on purpose).
+# shellcheck disable=SC2086
 read -r -a packages <<<"$(printf '%s\n' $want | awk 'NF && !seen[$0]++' | tr '\n' ' ')"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

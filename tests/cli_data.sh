@@ -25,6 +25,20 @@ FOVEA_SCRIPTS=$TMP/scripts expect_ok "a folder name with spaces, quotes and \$(.
 check "passed through unchanged as one argument" test "$(sed -n 2p "$FAKE_LOG")" = "$odd"
 check "and never run by a shell" test ! -e pwned -a ! -e pwned2
 
+FOVEA_SCRIPTS=$TMP/scripts expect_ok "--force is passed on" "$FOVEA" data get mnist m --force
+check "the script sees mnist m --force" test "$(cat "$FAKE_LOG" | tr '\n' ' ')" = "mnist m --force "
+FOVEA_SCRIPTS=$TMP/scripts expect_ok "a folder named like an option, after --" "$FOVEA" data get mnist -- -m
+check "reaches the script as ./-m, not as an option" test "$(sed -n 2p "$FAKE_LOG")" = "./-m"
+
+echo "# found beside the executable: BIN/../scripts (installed) or BIN/../../scripts (build/cli)"
+mkdir -p "$TMP/bin" "$TMP/build/cli"
+cp "$FOVEA" "$TMP/bin/fovea"
+cp "$FOVEA" "$TMP/build/cli/fovea"
+run env -u FOVEA_SCRIPTS "$TMP/bin/fovea" data get iris one
+check "from BIN/../scripts" test "$status" -eq 0 -a "$(sed -n 2p "$FAKE_LOG")" = "one"
+run env -u FOVEA_SCRIPTS "$TMP/build/cli/fovea" data get iris two
+check "from BIN/../../scripts" test "$status" -eq 0 -a "$(sed -n 2p "$FAKE_LOG")" = "two"
+
 echo "# failures"
 FAKE_STATUS=3 FOVEA_SCRIPTS=$TMP/scripts run "$FOVEA" data get mnist
 if [ "$status" -eq 1 ] && tail -1 "$TMP/err" | grep -Eq "^fovea data: .*mnist.*status 3"; then

@@ -15,20 +15,21 @@ static const char *fixture_dir = "fixtures";
 
 /* Tolerances. The reference is float64 rounded to float32, so these bound fovea's own float32
  * error: a few ulps per layer, well below anything a wrong formula or layout would give. */
-#define Y_ATOL 2e-6
-#define Y_RTOL 2e-5
-#define LOSS_RTOL 1e-5
+#define Y_ATOL          2e-6
+#define Y_RTOL          2e-5
+#define LOSS_RTOL       1e-5
 #define GRAD_ATOL_SCALE 1e-6 /* × the tensor's largest |gradient| */
-#define GRAD_RTOL 5e-5
-#define STEP_ATOL 1e-5 /* make_fixtures.py keeps Adam away from its eps-sensitive region */
-#define STEP_RTOL 1e-5
-#define STEP3_ATOL 3e-5
-#define STEP3_RTOL 3e-5
+#define GRAD_RTOL       5e-5
+#define STEP_ATOL       1e-5 /* make_fixtures.py keeps Adam away from its eps-sensitive region */
+#define STEP_RTOL       1e-5
+#define STEP3_ATOL      3e-5
+#define STEP3_RTOL      3e-5
 
 static int64_t tensor_count(const fv_st_tensor *t)
 {
     int64_t c = 1;
-    for (int i = 0; i < t->rank; i++) c *= t->dims[i];
+    for (int i = 0; i < t->rank; i++)
+        c *= t->dims[i];
     return c;
 }
 
@@ -61,7 +62,8 @@ static bool is_param_name(const char *name)
 static double max_abs(const float *a, int64_t n)
 {
     double m = 0;
-    for (int64_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    for (int64_t i = 0; i < n; i++)
+        m = fabs(a[i]) > m ? fabs(a[i]) : m;
     return m;
 }
 
@@ -100,7 +102,8 @@ static void run_fixture(const char *name)
     fv_st_file f;
     memset(&f, 0, sizeof f);
     fv_model *m = NULL;
-    float *x = NULL, *y = NULL, *labf = NULL, *targets = NULL, *loss_ref = NULL, *step_losses = NULL;
+    float *x = NULL, *y = NULL, *labf = NULL, *targets = NULL, *loss_ref = NULL,
+          *step_losses = NULL;
     int32_t *labels = NULL;
 
     if (fv__st_read(path, &f) != FV_OK) {
@@ -139,7 +142,8 @@ static void run_fixture(const char *name)
         CHECK(c == n);
         labels = malloc((size_t)n * sizeof *labels);
         if (!labels) goto done;
-        for (int64_t i = 0; i < n; i++) labels[i] = (int32_t)lrintf(labf[i]);
+        for (int64_t i = 0; i < n; i++)
+            labels[i] = (int32_t)lrintf(labf[i]);
         t.labels = labels;
     } else {
         int64_t c = 0;
@@ -170,7 +174,8 @@ static void run_fixture(const char *name)
             continue;
         }
         bool same = rank == st->rank;
-        for (int d = 0; same && d < rank; d++) same = dims[d] == st->dims[d];
+        for (int d = 0; same && d < rank; d++)
+            same = dims[d] == st->dims[d];
         if (!same) {
             fprintf(stderr, "  \"%s\": model shape (rank %d) differs from the fixture's\n",
                     st->name, rank);

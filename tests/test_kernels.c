@@ -198,6 +198,27 @@ TEST(gemm_k_zero_or_alpha_zero_only_scales_c)
     }
 }
 
+TEST(gemm_from_many_threads_matches_one_thread)
+{
+    /* Callers run fv_gemm from OpenMP threads: no shared scratch, so concurrent calls give the
+     * bit-identical result of a serial call (the first calls also race on the path choice). */
+    enum { T = 8, M = 97, N = 70, K = 300 };
+    fv_rng r;
+    fv__rng_seed(&r, 77);
+    float *A = falloc(M * K), *B = falloc(K * N), *C0 = falloc(M * N), *C = falloc(T * M * N);
+    fill_rand(&r, A, M * K);
+    fill_rand(&r, B, K * N);
+    fv_gemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C0, N);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(4)
+#endif
+    for (int t = 0; t < T; t++)
+        fv_gemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C + (int64_t)t * M * N, N);
+    for (int t = 0; t < T; t++)
+        CHECK(memcmp(C0, C + (int64_t)t * M * N, sizeof(float) * M * N) == 0);
+    free(A), free(B), free(C0), free(C);
+}
+
 TEST(gemm_path_name_is_known)
 {
     const char *p = fv_gemm_path();
@@ -644,7 +665,10 @@ TEST(maxout_picks_group_maximum_first_on_ties)
 
 int main(void)
 {
-    printf("gemm path: %s\n", fv_gemm_path());
+    printf("gemm path: %s; tested paths:", fv_gemm_path());
+    for (int p = 0; p < FV__GEMM_NPATHS; p++)
+        if (fv__gemm_path_supported((fv__gemm_path)p)) printf(" %s", fv__gemm_path_name(p));
+    printf("\n");
     RUN(out_size_valid_is_floor_of_span);
     RUN(out_size_valid_too_small_is_minus_one);
     RUN(out_size_same_matches_tensorflow);
@@ -652,6 +676,7 @@ int main(void)
     RUN(gemm_every_path_matches_ref_on_random_shapes);
     RUN(gemm_every_path_matches_ref_on_edge_shapes);
     RUN(gemm_k_zero_or_alpha_zero_only_scales_c);
+    RUN(gemm_from_many_threads_matches_one_thread);
     RUN(gemm_path_name_is_known);
     RUN(im2col_small_by_hand);
     RUN(col2im_is_the_adjoint_of_im2col);

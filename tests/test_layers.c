@@ -219,7 +219,7 @@ static const gc_case gc_cases[] = {
 
 /* Central differences with step h = 1e-2 on up to GC_PROBES elements of every tensor.
  * |analytic - numeric| <= GC_ATOL + GC_RTOL·|numeric|: the loss is summed in double from float
- * outputs, whose rounding contributes about 1e-4 at this step, and the O(h²) curvature term
+ * outputs, whose rounding contributes about 1e-5 at this step, and the O(h²) curvature term
  * about as much for the smooth activations.
  * Kinks: inputs and weights lie in [-1, 1] and [-0.5, 0.5], so one probe moves a pre-activation
  * by at most h; samples whose pre-activations come within GC_MARGIN of a kink are drawn again
@@ -227,7 +227,7 @@ static const gc_case gc_cases[] = {
  * that still changes a kink side or a maximum is skipped, and at most a quarter may be. */
 enum { GC_PROBES = 40, GC_TRIES = 200 };
 static const float GC_STEP = 1e-2f, GC_MARGIN = 1.5e-2f;
-static const double GC_ATOL = 2e-3, GC_RTOL = 2e-2;
+static const double GC_ATOL = 1e-3, GC_RTOL = 1e-2;
 
 /* Kinds whose values may tie (maxima): inputs are distinct values 0.05 apart, which a step of
  * 0.01 cannot reorder. */
@@ -497,7 +497,6 @@ TEST(test_registry_names)
         for (int j = 0; j < i; j++)
             CHECK(strcmp(fv__layer_kinds[j]->name, k->name) != 0);
     }
-    CHECK(count == 13);
     CHECK(fv__layer_kind_find("conv3d") == NULL);
     CHECK(fv__layer_kind_find("") == NULL);
 
@@ -1356,11 +1355,13 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("conv2d", "filters=4 kernel_size=1", shape3(6, 6, 3), 19);
     check_thread_independence("dense", "units=20 activation=tanh", shape1(150), 70);
     check_thread_independence("dense", "units=130", shape1(70), 33);
-    check_thread_independence("dropout", "rate=0.3", shape3(4, 4, 3), 9);
-    check_thread_independence("maxpool2d", "pool_size=3 strides=2 padding=same", shape3(7, 7, 3),
+    /* The cheap kinds run on one thread below FV_PARALLEL_MIN values: these are above it. */
+    check_thread_independence("dropout", "rate=0.3", shape3(32, 32, 8), 9);
+    check_thread_independence("maxpool2d", "pool_size=3 strides=2 padding=same", shape3(33, 31, 8),
                               9);
-    check_thread_independence("softmax", "", shape3(2, 2, 5), 9);
-    check_thread_independence("maxout", "units=2", shape3(2, 2, 6), 9);
+    check_thread_independence("softmax", "", shape3(16, 16, 5), 17);
+    check_thread_independence("elu", "", shape1(4000), 17);
+    check_thread_independence("maxout", "units=2", shape3(16, 16, 6), 17);
 }
 
 int main(void)

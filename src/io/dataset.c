@@ -489,8 +489,9 @@ void fv__dataset_gather(const fv_dataset *d, const int64_t *idx, int64_t first, 
     const uint8_t *u8 = d->u8;
     const float *f32 = d->f32;
     const float scale = 1.0f / 255.0f;
-    /* Threads only pay off for large batches; the order of work does not change any result. */
-    int threads = count * S >= (1 << 16) ? fv__threads() : 1;
+    /* The copy is memory-bound: threads pay off only for batches of more than about a megabyte
+     * of floats. The order of work does not change any result. */
+    int threads = count * S >= (1 << 18) ? fv__threads() : 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t j = 0; j < count; j++) {
         int64_t i = idx ? idx[j] : first + j;

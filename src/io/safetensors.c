@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,9 @@
 #error "cannot tell the byte order of this machine"
 #endif
 #define ST_LITTLE (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+
+/* Serialises calls into cJSON's parser, whose error position is a global (see fv__st_parse). */
+static pthread_mutex_t cjson_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct dtype_info {
     const char *name;
@@ -161,6 +165,22 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Finds a name that occurs twice among names[0..n) in O(n log n): *dup receives it (or NULL).
+ * False if out of memory. */
+static bool find_duplicate(char *const *names, int n, const char **dup)
+{
+    *dup = NULL;
+    const char **sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+    if (!sorted) return false;
+    for (int i = 0; i < n; i++)
+        sorted[i] = names[i];
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_names);
+    for (int i = 1; i < n && !*dup; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) *dup = sorted[i];
+    free(sorted);
+    return true;
+}
+
 /* Parses one tensor entry of the header into t (name already set). */
 static fv_status parse_tensor(const cJSON *e, const char *origin, size_t data_len, fv_st_tensor *t)
 {
@@ -281,16 +301,20 @@ static fv_status parse_meta(const cJSON *m, const char *origin, fv_st_file *out)
         if (!cJSON_IsString(e))
             return fv__fail(FV_ERR_FORMAT, "%s: __metadata__ entry \"%s\" is %s; expected a string",
                             origin, shown(e->string, kn, sizeof kn), json_kind(e));
-        for (int i = 0; i < out->nmeta; i++)
-            if (strcmp(out->meta_keys[i], e->string) == 0)
-                return fv__fail(FV_ERR_FORMAT, "%s: __metadata__ entry \"%s\" appears twice",
-                                origin, shown(e->string, kn, sizeof kn));
         int i = out->nmeta;
         out->meta_keys[i] = fv__strdup(e->string);
         out->meta_values[i] = fv__strdup(e->valuestring);
         out->nmeta++;
         if (!out->meta_keys[i] || !out->meta_values[i])
             return fv__fail(FV_ERR_NOMEM, "%s: out of memory reading __metadata__", origin);
+    }
+    const char *dup;
+    if (!find_duplicate(out->meta_keys, out->nmeta, &dup))
+        return fv__fail(FV_ERR_NOMEM, "%s: out of memory reading __metadata__", origin);
+    if (dup) {
+        char kn[128];
+        return fv__fail(FV_ERR_FORMAT, "%s: __metadata__ entry \"%s\" appears twice", origin,
+                        shown(dup, kn, sizeof kn));
     }
     return FV_OK;
 }
@@ -353,7 +377,11 @@ fv_status fv__st_parse(uint8_t *buf, size_t len, const char *origin, fv_st_file 
         goto fail;
     }
     const char *end = NULL;
+    /* cJSON records its last error in a static variable: parse one header at a time, so that
+     * two threads loading models never race on it. */
+    pthread_mutex_lock(&cjson_lock);
     root = cJSON_ParseWithOpts(json, &end, 1);
+    pthread_mutex_unlock(&cjson_lock);
     if (!root) {
         size_t pos = end && end >= json && end <= json + hlen ? (size_t)(end - json) : 0;
         st = fv__fail(FV_ERR_FORMAT, "%s: byte %zu: the header is not valid JSON", origin, 8 + pos);

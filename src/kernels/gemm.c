@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__x86_64__)
+/* The x86-64 micro-kernels; -DFV_GEMM_PORTABLE_ONLY builds what other architectures get. */
+#if defined(__x86_64__) && !defined(FV_GEMM_PORTABLE_ONLY)
+#define FV_GEMM_X86 1
 #include <immintrin.h>
 #endif
 
@@ -59,16 +61,29 @@ void fv_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
 typedef void (*tile_fn)(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
                         int64_t ldc, float alpha, float beta);
 
+/* Packs one full panel of a transposed B: dst[k·nr + j] = src[j·ldb + k], j < nr, k < kc. */
+typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t ldb, int64_t kc, int nr);
+
 typedef struct gemm_tiles {
     int mr, nr;
     tile_fn rows, kmaj;
+    pack_bt_fn pack_bt;
 } gemm_tiles;
+
+/* Arguments as pack_bt_fn. Reads run along k; the writes are strided. */
+static void pack_bt_scalar(float *restrict dst, const float *restrict src, int64_t ldb, int64_t kc,
+                           int nr)
+{
+    for (int j = 0; j < nr; j++)
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * nr + j] = src[j * ldb + k];
+}
 
 /* Portable: GCC/Clang vector extensions, lowered to whatever SIMD the target has (SSE2 on any
  * x86-64, NEON on arm64) or to scalars. */
 typedef float v4f __attribute__((vector_size(16)));
 typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
-#define TILE_NAME(s)      generic_##s
+#define TILE_NAME(s) generic_##s
 #define TILE_ATTR
 #define TILE_V            v4f
 #define TILE_VU           v4fu
@@ -86,9 +101,9 @@ typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
 #undef TILE_SPLAT
 #undef TILE_FMA
 
-static const gemm_tiles tiles_generic = {6, 8, generic_rows, generic_kmaj};
+static const gemm_tiles tiles_generic = {6, 8, generic_rows, generic_kmaj, pack_bt_scalar};
 
-#if defined(__x86_64__)
+#if defined(FV_GEMM_X86)
 typedef float v8fu __attribute__((vector_size(32), aligned(4), may_alias));
 typedef float v16fu __attribute__((vector_size(64), aligned(4), may_alias));
 
@@ -136,13 +151,13 @@ typedef float v16fu __attribute__((vector_size(64), aligned(4), may_alias));
  * compiler), so that its blocking and edge handling are tested on any AVX2 machine. Only tests
  * and benchmarks use it. */
 typedef float v16f __attribute__((vector_size(64)));
-#define TILE_NAME(s)  wide_##s
-#define TILE_ATTR     __attribute__((target("avx2,fma")))
-#define TILE_V        v16f
-#define TILE_VU       v16fu
-#define TILE_W        16
-#define TILE_MR       12
-#define TILE_SPLAT(x) ((v16f){0.0f} + (x))
+#define TILE_NAME(s)      wide_##s
+#define TILE_ATTR         __attribute__((target("avx2,fma")))
+#define TILE_V            v16f
+#define TILE_VU           v16fu
+#define TILE_W            16
+#define TILE_MR           12
+#define TILE_SPLAT(x)     ((v16f){0.0f} + (x))
 #define TILE_FMA(a, b, c) ((a) * (b) + (c))
 #include "kernels/gemm_tile.h"
 #undef TILE_NAME
@@ -154,28 +169,74 @@ typedef float v16f __attribute__((vector_size(64)));
 #undef TILE_SPLAT
 #undef TILE_FMA
 
-static const gemm_tiles tiles_avx2 = {6, 16, avx2_rows, avx2_kmaj};
-static const gemm_tiles tiles_avx512 = {12, 32, avx512_rows, avx512_kmaj};
-static const gemm_tiles tiles_wide = {12, 32, wide_rows, wide_kmaj};
+/* Arguments as pack_bt_fn; nr a multiple of 8. The transposed B is packed 8 × 8 blocks at a time
+ * with an in-register transpose, several times faster than the scalar loop; it matters when M
+ * is small and each packed element is used by few row tiles (dense dX = dY·Wᵀ by batch
+ * blocks). Also used by the AVX-512 path: every AVX-512 CPU has AVX2. */
+__attribute__((target("avx2,fma"))) static void
+pack_bt_avx2(float *restrict dst, const float *restrict src, int64_t ldb, int64_t kc, int nr)
+{
+    for (int j0 = 0; j0 < nr; j0 += 8) {
+        const float *s0 = src + j0 * ldb;
+        int64_t k0 = 0;
+        for (; k0 + 8 <= kc; k0 += 8) {
+            __m256 r[8], t[8], u[8];
+            for (int q = 0; q < 8; q++)
+                r[q] = _mm256_loadu_ps(s0 + q * ldb + k0);
+            for (int q = 0; q < 8; q += 2) {
+                t[q] = _mm256_unpacklo_ps(r[q], r[q + 1]);
+                t[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]);
+            }
+            for (int q = 0; q < 8; q += 4) {
+                u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
+                u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE);
+                u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+                u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
+            }
+            /* u[q] holds k = k0+q (low half) and k0+q+4 (high half) of rows 0..3 (q < 4) or
+             * rows 4..7 (q >= 4); the lane permutes join the two row halves. */
+            for (int q = 0; q < 4; q++) {
+                _mm256_storeu_ps(dst + (k0 + q) * nr + j0,
+                                 _mm256_permute2f128_ps(u[q], u[q + 4], 0x20));
+                _mm256_storeu_ps(dst + (k0 + q + 4) * nr + j0,
+                                 _mm256_permute2f128_ps(u[q], u[q + 4], 0x31));
+            }
+        }
+        for (; k0 < kc; k0++)
+            for (int j = 0; j < 8; j++)
+                dst[k0 * nr + j0 + j] = s0[j * ldb + k0];
+    }
+}
+
+static const gemm_tiles tiles_avx2 = {6, 16, avx2_rows, avx2_kmaj, pack_bt_avx2};
+static const gemm_tiles tiles_avx512 = {12, 32, avx512_rows, avx512_kmaj, pack_bt_avx2};
+static const gemm_tiles tiles_wide = {12, 32, wide_rows, wide_kmaj, pack_bt_avx2};
 #endif
 
 /* ---- the blocked driver ------------------------------------------------------------------------
  * Loops: columns of C in blocks of NC; depth in blocks of at most KC (B's block packed once and
  * kept in L2); rows in tiles of mr (A's rows then stay in L1 across the nc/nr tiles); columns
- * in tiles of nr. A is read where it lies, except for the last partial row tile, which is
- * copied into a zero-padded panel. Buffers live on the stack (about 146 KiB): no allocation and
- * no shared state, so callers may run it from many threads. */
+ * in tiles of nr. A row-major A is read where it lies (packing it would be a transpose, as
+ * costly as the arithmetic when N is small); a transposed A, and the last partial row tile,
+ * are copied into a k-major panel, which keeps a large lda from thrashing L1. Buffers live on
+ * the stack (about 146 KiB): no allocation and no shared state, so callers may run it from
+ * many threads at once. */
 
+/* Block sizes; -D overrides are for tuning experiments only. */
 #ifndef FV_GEMM_KC
 #define FV_GEMM_KC 256
+#endif
+#ifndef FV_GEMM_NC
 #define FV_GEMM_NC 128
 #endif
 enum { KC = FV_GEMM_KC, NC = FV_GEMM_NC, MR_MAX = 16, NR_MAX = 32 };
+/* Panels are padded to whole multiples of nr (8, 16 or 32): NC must hold them exactly. */
+_Static_assert(NC % NR_MAX == 0 && KC > 0, "NC must be a multiple of every tile width");
 
 /* Bp ← op(B)[pc .. pc+kc, jc .. jc+nc] as panels of nr columns, panel p at Bp + p·nr·kc, row k
  * of a panel at + k·nr; columns past nc are zero. B [K×N] (or [N×K] with trans_b). */
-static void pack_b(float *restrict bp, bool trans_b, const float *restrict B, int64_t ldb,
-                   int64_t pc, int64_t jc, int64_t kc, int64_t nc, int nr)
+static void pack_b(const gemm_tiles *t, float *restrict bp, bool trans_b, const float *restrict B,
+                   int64_t ldb, int64_t pc, int64_t jc, int64_t kc, int64_t nc, int nr)
 {
     for (int64_t jr = 0; jr < nc; jr += nr) {
         const int64_t n = nc - jr < nr ? nc - jr : nr;
@@ -183,16 +244,33 @@ static void pack_b(float *restrict bp, bool trans_b, const float *restrict B, in
         if (!trans_b) {
             const float *src = B + pc * ldb + jc + jr;
             for (int64_t k = 0; k < kc; k++, src += ldb, dst += nr) {
-                memcpy(dst, src, (size_t)n * sizeof(float));
-                if (n < nr) memset(dst + n, 0, (size_t)(nr - n) * sizeof(float));
+                /* Constant sizes for full panels: inlined vector moves, not library calls. */
+                if (n == 32)
+                    memcpy(dst, src, 32 * sizeof(float));
+                else if (n == 16)
+                    memcpy(dst, src, 16 * sizeof(float));
+                else if (n == 8)
+                    memcpy(dst, src, 8 * sizeof(float));
+                else {
+                    for (int64_t j = 0; j < n; j++)
+                        dst[j] = src[j];
+                    for (int64_t j = n; j < nr; j++)
+                        dst[j] = 0.0f;
+                }
             }
         } else {
             /* Column j of the panel is row jc+jr+j of the stored B, contiguous in k. */
             const float *src = B + (jc + jr) * ldb + pc;
+            if (n == nr) {
+                t->pack_bt(dst, src, ldb, kc, nr);
+                continue;
+            }
             for (int64_t j = 0; j < n; j++)
-                for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = src[j * ldb + k];
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * nr + j] = src[j * ldb + k];
             for (int64_t j = n; j < nr; j++)
-                for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = 0.0f;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * nr + j] = 0.0f;
         }
     }
 }
@@ -210,10 +288,13 @@ static void pack_a_edge(float *restrict ap, bool trans_a, const float *restrict 
         else if (trans_a && m == 12)
             memcpy(dst, src, 12 * sizeof(float));
         else if (trans_a)
-            for (int64_t i = 0; i < m; i++) dst[i] = src[i];
+            for (int64_t i = 0; i < m; i++)
+                dst[i] = src[i];
         else
-            for (int64_t i = 0; i < m; i++) dst[i] = A[(ic + i) * lda + pc + k];
-        for (int64_t i = m; i < mr; i++) dst[i] = 0.0f;
+            for (int64_t i = 0; i < m; i++)
+                dst[i] = A[(ic + i) * lda + pc + k];
+        for (int64_t i = m; i < mr; i++)
+            dst[i] = 0.0f;
     }
 }
 
@@ -224,6 +305,21 @@ static void merge_tile(const float *t, int64_t ldt, float *c, int64_t ldc, int64
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++)
             c[i * ldc + j] = beta == 0.0f ? t[i * ldt + j] : t[i * ldt + j] + beta * c[i * ldc + j];
+}
+
+/* Prefetches part `part` of `parts` of the next row strip of A (rows r0 .. r0+mr, columns
+ * pc .. pc+kc), so that the strip arrives from L3 while the current one is computed: the
+ * hardware prefetcher follows the mr row streams too slowly when A is large. */
+static inline void prefetch_rows(const float *A, int64_t lda, int64_t r0, int64_t M, int64_t pc,
+                                 int64_t kc, int64_t part, int64_t parts, int mr)
+{
+    const int64_t lines = (kc + 15) / 16; /* 64-byte lines per row */
+    const int64_t total = lines * mr;
+    for (int64_t l = part * total / parts; l < (part + 1) * total / parts; l++) {
+        const int64_t r = r0 + l / lines;
+        if (r >= M) return;
+        __builtin_prefetch(A + r * lda + pc + (l % lines) * 16);
+    }
 }
 
 /* Arguments as fv_gemm; M, N > 0, K > 0, alpha != 0. */
@@ -244,7 +340,7 @@ static void gemm_blocked(const gemm_tiles *t, bool trans_a, bool trans_b, int64_
             const int64_t kc = K - pc < kstep ? K - pc : kstep;
             /* The first depth block applies beta; later ones add. */
             const float bk = pc == 0 ? beta : 1.0f;
-            pack_b(bp, trans_b, B, ldb, pc, jc, kc, nc, nr);
+            pack_b(t, bp, trans_b, B, ldb, pc, jc, kc, nc, nr);
             for (int64_t ic = 0; ic < M; ic += mr) {
                 const int64_t m = M - ic < mr ? M - ic : mr;
                 tile_fn f = t->kmaj;
@@ -258,6 +354,8 @@ static void gemm_blocked(const gemm_tiles *t, bool trans_a, bool trans_b, int64_
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int64_t n = nc - jr < nr ? nc - jr : nr;
                     float *c = C + ic * ldc + jc + jr;
+                    if (!trans_a)
+                        prefetch_rows(A, lda, ic + mr, M, pc, kc, jr / nr, (nc + nr - 1) / nr, mr);
                     if (m == mr && n == nr) {
                         f(kc, a, la, bp + jr * kc, c, ldc, alpha, bk);
                     } else {
@@ -275,7 +373,7 @@ static void gemm_blocked(const gemm_tiles *t, bool trans_a, bool trans_b, int64_
 static const gemm_tiles *tiles_of(fv__gemm_path p)
 {
     switch (p) {
-#if defined(__x86_64__)
+#if defined(FV_GEMM_X86)
     case FV__GEMM_AVX512:
         return &tiles_avx512;
     case FV__GEMM_AVX2:
@@ -293,7 +391,7 @@ bool fv__gemm_path_supported(fv__gemm_path p)
     switch (p) {
     case FV__GEMM_GENERIC:
         return true;
-#if defined(__x86_64__)
+#if defined(FV_GEMM_X86)
     case FV__GEMM_AVX2:
     case FV__GEMM_WIDE_ON_AVX2:
         __builtin_cpu_init();
@@ -315,15 +413,17 @@ const char *fv__gemm_path_name(fv__gemm_path p)
     return p >= 0 && p < FV__GEMM_NPATHS ? names[p] : "unknown";
 }
 
-void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, int64_t N,
-                      int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                      int64_t ldb, float beta, float *C, int64_t ldc)
+void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_c(M, N, beta, C, ldc);
         return;
     }
+    /* Never run instructions this CPU lacks, whatever the caller asked for. */
+    if (!fv__gemm_path_supported(p)) p = FV__GEMM_GENERIC;
     gemm_blocked(tiles_of(p), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -347,8 +447,7 @@ void fv_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float 
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
              int64_t ldc)
 {
-    fv__gemm_on_path(best_path(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                     ldc);
+    fv__gemm_on_path(best_path(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 const char *fv_gemm_path(void)

@@ -7,9 +7,9 @@
 #include "kernels/kernels.h"
 
 typedef enum fv__gemm_path {
-    FV__GEMM_GENERIC = 0, /* portable C, any architecture */
-    FV__GEMM_AVX2,        /* x86-64 AVX2 + FMA */
-    FV__GEMM_AVX512,      /* x86-64 AVX-512 F + VL */
+    FV__GEMM_GENERIC = 0,  /* portable C, any architecture */
+    FV__GEMM_AVX2,         /* x86-64 AVX2 + FMA */
+    FV__GEMM_AVX512,       /* x86-64 AVX-512 F + VL */
     FV__GEMM_WIDE_ON_AVX2, /* the AVX-512 tile compiled for AVX2: tests and benchmarks only */
     FV__GEMM_NPATHS
 } fv__gemm_path;
@@ -18,7 +18,7 @@ typedef enum fv__gemm_path {
 bool fv__gemm_path_supported(fv__gemm_path p);
 /* "generic", "avx2", "avx512", "avx512-tile-on-avx2". */
 const char *fv__gemm_path_name(fv__gemm_path p);
-/* fv_gemm forced onto path p, which must be supported. Arguments as fv_gemm. */
+/* fv_gemm forced onto path p (the generic path if p is not supported). Arguments as fv_gemm. */
 void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                       float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                       float beta, float *C, int64_t ldc);

@@ -26,37 +26,36 @@
         if (beta == 0.0f) {                                                                        \
             _Pragma("GCC unroll 16") for (int i = 0; i < TILE_MR; i++)                             \
             {                                                                                      \
-                TILE_ST(c + i * ldc, acc0[i] * va);                                       \
-                TILE_ST(c + i * ldc + TILE_W, acc1[i] * va);                              \
+                TILE_ST(c + i * ldc, acc0[i] * va);                                                \
+                TILE_ST(c + i * ldc + TILE_W, acc1[i] * va);                                       \
             }                                                                                      \
         } else if (beta == 1.0f) {                                                                 \
             _Pragma("GCC unroll 16") for (int i = 0; i < TILE_MR; i++)                             \
             {                                                                                      \
                 float *ci = c + i * ldc;                                                           \
-                TILE_ST(ci, TILE_FMA(acc0[i], va, TILE_LD(ci)));                  \
-                TILE_ST(ci + TILE_W, TILE_FMA(acc1[i], va, TILE_LD(ci + TILE_W))); \
+                TILE_ST(ci, TILE_FMA(acc0[i], va, TILE_LD(ci)));                                   \
+                TILE_ST(ci + TILE_W, TILE_FMA(acc1[i], va, TILE_LD(ci + TILE_W)));                 \
             }                                                                                      \
         } else {                                                                                   \
             const TILE_V vb = TILE_SPLAT(beta);                                                    \
             _Pragma("GCC unroll 16") for (int i = 0; i < TILE_MR; i++)                             \
             {                                                                                      \
                 float *ci = c + i * ldc;                                                           \
-                TILE_ST(ci, TILE_FMA(acc0[i], va, TILE_LD(ci) * vb));             \
-                TILE_ST(ci + TILE_W,                                                      \
-                                 TILE_FMA(acc1[i], va, TILE_LD(ci + TILE_W) * vb));        \
+                TILE_ST(ci, TILE_FMA(acc0[i], va, TILE_LD(ci) * vb));                              \
+                TILE_ST(ci + TILE_W, TILE_FMA(acc1[i], va, TILE_LD(ci + TILE_W) * vb));            \
             }                                                                                      \
         }                                                                                          \
     } while (0)
 
 /* The k loop: each step broadcasts one element of A per row and multiplies it into one row of
- * the packed B panel. AT(i, k) is the address expression of op(A)[i][k]. */
+ * the packed B panel. AT(i, k) is the expression that reads op(A)[i][k]. */
 #define TILE_LOOP(AT)                                                                              \
     TILE_V acc0[TILE_MR], acc1[TILE_MR];                                                           \
     _Pragma("GCC unroll 16") for (int i = 0; i < TILE_MR; i++) acc0[i] = acc1[i] =                 \
         TILE_SPLAT(0.0f);                                                                          \
     for (int64_t k = 0; k < kc; k++) {                                                             \
-        const TILE_V b0 = TILE_LD(b + k * TILE_NR);                                        \
-        const TILE_V b1 = TILE_LD(b + k * TILE_NR + TILE_W);                               \
+        const TILE_V b0 = TILE_LD(b + k * TILE_NR);                                                \
+        const TILE_V b1 = TILE_LD(b + k * TILE_NR + TILE_W);                                       \
         _Pragma("GCC unroll 16") for (int i = 0; i < TILE_MR; i++)                                 \
         {                                                                                          \
             const TILE_V ai = TILE_SPLAT(AT(i, k));                                                \
@@ -77,7 +76,8 @@ static TILE_ATTR void TILE_NAME(rows)(int64_t kc, const float *restrict a, int64
 #undef TILE_AT_ROWS
 }
 
-/* The same with A read k-major (a[k·lda + i]): a transposed A in place, or a packed panel. */
+/* The same with A read k-major (a[k·lda + i]), as gemm.c packs a transposed A or a partial
+ * row tile. */
 static TILE_ATTR void TILE_NAME(kmaj)(int64_t kc, const float *restrict a, int64_t lda,
                                       const float *restrict b, float *restrict c, int64_t ldc,
                                       float alpha, float beta)

@@ -101,7 +101,8 @@ static void act_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const int64_t n = r->n, size = fv__shape_size(&l->in), cols = last_axis(l);
     const fv_activation a = (fv_activation)c->activation;
 
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         float *yi = y + i * size;
         if (y != x) memcpy(yi, x + i * size, (size_t)size * sizeof(float));
@@ -118,7 +119,8 @@ static void act_backward(fv_layer *l, const float *x, const float *y, float *dy,
     const fv_activation a = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     if (!dx) return;
 
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         float *dxi = dx + i * size;
         if (dx != dy) memcpy(dxi, dy + i * size, (size_t)size * sizeof(float));

@@ -133,7 +133,8 @@ static void conv2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const float alpha = fv__act_alpha(act);
     float *scratch = r->scratch;
 
-#pragma omp parallel num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
+#pragma omp parallel num_threads(threads)
     {
         float *col = scratch + (int64_t)fv__thread_id() * 2 * cs;
 #pragma omp for schedule(static)
@@ -154,7 +155,7 @@ static void conv2d_backward(fv_layer *l, const float *x, const float *y, float *
     const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, cs = col_stride(c);
     const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
-    const int threads = fv__run_threads(r);
+    const int threads = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
     const int64_t chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
     const int64_t ksz = l->params[0].size, bsz = c->use_bias ? l->params[1].size : 0;
     const int64_t ps = partial_stride(l);

@@ -81,7 +81,8 @@ static void dense_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const float alpha = fv__act_alpha(act);
     const int64_t nb = blocks(n, BATCH_BLOCK);
 
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t blk = 0; blk < nb; blk++) {
         const int64_t r0 = blk * BATCH_BLOCK, m = n - r0 < BATCH_BLOCK ? n - r0 : BATCH_BLOCK;
         float *yb = y + r0 * units;
@@ -105,7 +106,8 @@ static void dense_backward(fv_layer *l, const float *x, const float *y, float *d
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
     const int64_t nb = blocks(n, BATCH_BLOCK), wb = blocks(in, WEIGHT_BLOCK);
 
-#pragma omp parallel num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
+#pragma omp parallel num_threads(threads)
     {
         if (act != FV_ACT_LINEAR) {
 #pragma omp for schedule(static)

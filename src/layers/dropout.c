@@ -4,6 +4,7 @@
  */
 #include "layers/layer.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,22 +47,29 @@ static void dropout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
     FV_ASSERT(l->saved && r->rng);
     uint8_t *mask = l->saved;
-    const float rate = (float)c->rate, scale = (float)(1.0 / (1.0 - c->rate));
+    const float scale = (float)(1.0 / (1.0 - c->rate));
+    /* A value is kept when a uniform 32-bit draw u has u >= rate·2^32, so P(keep) = 1 - rate
+     * to within 2^-32; each 64-bit draw gives two. */
+    const uint64_t threshold = (uint64_t)ceil(c->rate * 4294967296.0);
     const fv_rng *rng = r->rng;
 
     /* Sample i draws from its own stream split off the run's: the same mask whatever the
-     * thread count. fv__rng_uniform is a multiple of 2^-24, so P(keep) = 1 - rate up to that. */
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+     * thread count. */
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         fv_rng s;
         fv__rng_split(rng, (uint64_t)i, &s);
         const float *xi = x + i * size;
         float *yi = y + i * size;
         uint8_t *mi = mask + i * size;
+        uint64_t bits = 0;
         for (int64_t j = 0; j < size; j++) {
-            const bool keep = fv__rng_uniform(&s) >= rate;
+            if (!(j & 1)) bits = fv__rng_next(&s);
+            const uint8_t keep = (bits & 0xffffffffu) >= threshold;
+            bits >>= 32;
             mi[j] = keep;
-            yi[j] = keep ? xi[j] * scale : 0.0f;
+            yi[j] = xi[j] * (keep ? scale : 0.0f);
         }
     }
 }
@@ -81,10 +89,11 @@ static void dropout_backward(fv_layer *l, const float *x, const float *y, float 
     const uint8_t *mask = l->saved;
     const float scale = (float)(1.0 / (1.0 - c->rate));
 
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = i * size; j < (i + 1) * size; j++)
-            dx[j] = mask[j] ? dy[j] * scale : 0.0f;
+            dx[j] = dy[j] * ((float)mask[j] * scale);
 }
 
 const fv_layer_kind fv__kind_dropout = {

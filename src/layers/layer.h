@@ -156,6 +156,19 @@ static inline int fv__run_threads(const fv_run *r)
     return r->threads > 0 ? r->threads : 1;
 }
 
+/* Below this much work (multiply-adds, or values touched) a pass runs on one thread: starting
+ * a parallel region would cost more than it saves. Results do not depend on it. */
+#define FV_PARALLEL_MIN 65536
+
+/* Marks a variable that only OpenMP directives read (unused when built without OpenMP). */
+#define FV_OMP_ONLY __attribute__((unused))
+
+/* Threads for a pass of the given work: fv__run_threads, or 1 for small work. */
+static inline int fv__work_threads(const fv_run *r, int64_t work)
+{
+    return work < FV_PARALLEL_MIN ? 1 : fv__run_threads(r);
+}
+
 /* The OpenMP thread number inside a parallel region (0 without OpenMP). */
 static inline int fv__thread_id(void)
 {

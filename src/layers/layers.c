@@ -12,15 +12,25 @@
 
 /* ---- registry ------------------------------------------------------------------------------ */
 
+/* One line per kind (kept so by clang-format off): adding a layer kind is adding a line. */
+/* clang-format off */
 const fv_layer_kind *const fv__layer_kinds[] = {
-    &fv__kind_conv2d,  &fv__kind_maxpool2d,
-    &fv__kind_dropout, &fv__kind_flatten,
-    &fv__kind_dense,   &fv__kind_activation,
-    &fv__kind_relu,    &fv__kind_sigmoid,
-    &fv__kind_tanh,    &fv__kind_leaky_relu,
-    &fv__kind_elu,     &fv__kind_softmax,
-    &fv__kind_maxout,  NULL,
+    &fv__kind_conv2d,
+    &fv__kind_maxpool2d,
+    &fv__kind_dropout,
+    &fv__kind_flatten,
+    &fv__kind_dense,
+    &fv__kind_activation,
+    &fv__kind_relu,
+    &fv__kind_sigmoid,
+    &fv__kind_tanh,
+    &fv__kind_leaky_relu,
+    &fv__kind_elu,
+    &fv__kind_softmax,
+    &fv__kind_maxout,
+    NULL,
 };
+/* clang-format on */
 
 const fv_layer_kind *fv__layer_kind_find(const char *name)
 {
@@ -235,12 +245,13 @@ static int edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-/* The closest of names to word if it is close enough to be a likely typo, else NULL. */
-static const char *closest(const char *word, const char *const *names, size_t stride)
+/* The closest of names (NULL-terminated) to word if it is close enough to be a likely typo,
+ * else NULL. */
+static const char *closest(const char *word, const char *const *names)
 {
     const char *best = NULL;
     int best_d = 1000;
-    for (const char *const *p = names; *p; p = (const char *const *)((const char *)p + stride)) {
+    for (const char *const *p = names; *p; p++) {
         int d = edit_distance(word, *p);
         size_t lw = strlen(word), lp = strlen(*p);
         /* A prefix of at least 3 characters also counts ("kernel" for "kernel_size"). */
@@ -318,7 +329,7 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
             }
         char list[512], hint[96] = "";
         choices_list(a->choices, list, sizeof list);
-        const char *near = closest(value, a->choices, sizeof(char *));
+        const char *near = closest(value, a->choices);
         if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
         return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected one of %s%s", pre, a->key,
                         value, list, hint);
@@ -421,12 +432,18 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
         return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (%stakes no arguments)", pre, key,
                         pre[0] ? "this layer " : "");
     char list[512], hint[96] = "";
+    const char *keys[65];
     size_t used = 0;
+    int nkeys = 0;
     list[0] = '\0';
-    for (int i = 0; spec[i].key && used < sizeof list; i++)
-        used +=
-            (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", spec[i].key);
-    const char *near = closest(key, &spec[0].key, sizeof(fv_arg_spec));
+    for (; spec[nkeys].key && nkeys < 64; nkeys++) {
+        keys[nkeys] = spec[nkeys].key;
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", nkeys ? ", " : "",
+                                     spec[nkeys].key);
+    }
+    keys[nkeys] = NULL;
+    const char *near = closest(key, keys);
     if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
     return fv__fail(FV_ERR_INVALID, "%sunknown argument '%s' (known: %s)%s", pre, key, list, hint);
 }

@@ -62,7 +62,8 @@ static void maxout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const int64_t ch = l->in.d[l->in.rank - 1], rows = in_sz / ch;
     int32_t *saved = l->saved, *scratch = r->scratch;
 
-#pragma omp parallel num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * in_sz);
+#pragma omp parallel num_threads(threads)
     {
         int32_t *own = scratch ? scratch + (int64_t)fv__thread_id() * pad16(out_sz) : NULL;
 #pragma omp for schedule(static)
@@ -85,7 +86,8 @@ static void maxout_backward(fv_layer *l, const float *x, const float *y, float *
     if (!dx) return;
     FV_ASSERT(saved);
 
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * in_sz);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         float *dxi = dx + i * in_sz;
         memset(dxi, 0, (size_t)in_sz * sizeof(float));

@@ -82,7 +82,8 @@ static void maxpool2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const int64_t out_sz = g->out_h * g->out_w * g->out_c;
     int32_t *saved = l->saved, *scratch = r->scratch;
 
-#pragma omp parallel num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w);
+#pragma omp parallel num_threads(threads)
     {
         int32_t *own = scratch ? scratch + (int64_t)fv__thread_id() * pad16(out_sz) : NULL;
 #pragma omp for schedule(static)
@@ -106,7 +107,8 @@ static void maxpool2d_backward(fv_layer *l, const float *x, const float *y, floa
     if (!dx) return;
     FV_ASSERT(saved);
 
-#pragma omp parallel for schedule(static) num_threads(fv__run_threads(r))
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * in_sz);
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         float *dxi = dx + i * in_sz;
         memset(dxi, 0, (size_t)in_sz * sizeof(float));
