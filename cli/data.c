@@ -42,7 +42,7 @@ static char *find_script(char *tried, size_t tried_size)
     if (env && *env) {
         snprintf(path, sizeof path, "%s/%s", env, SCRIPT_NAME);
         if (access(path, R_OK) == 0) return strdup(path);
-        snprintf(tried, tried_size, "%s (from FOVEA_SCRIPTS)", path);
+        snprintf(tried, tried_size, "%.1024s (from FOVEA_SCRIPTS)", path);
         return NULL;
     }
     char exe[PATH_MAX];
@@ -60,6 +60,11 @@ static char *find_script(char *tried, size_t tried_size)
     static const char *const rel[] = {"../scripts", "../../scripts", "../share/fovea/scripts",
                                       "scripts"};
     size_t used = 0;
+#ifdef FOVEA_SOURCE_SCRIPTS
+    /* A build folder anywhere: the source tree it was configured from. */
+    snprintf(path, sizeof path, "%s/%s", FOVEA_SOURCE_SCRIPTS, SCRIPT_NAME);
+    if (access(path, R_OK) == 0) return strdup(path);
+#endif
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
         snprintf(path, sizeof path, "%s/%s/%s", exe, rel[i], SCRIPT_NAME);
         if (access(path, R_OK) == 0) {

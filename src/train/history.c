@@ -391,18 +391,15 @@ static bool is_blank(const char *s)
     return *s == '\0';
 }
 
-fv_history *fv_history_read_csv(const char *path)
+/* Parses the text in buf[0..len) (buf holds len + 1 bytes, the last one NUL; it is unquoted in
+ * place and freed here). path names the text in messages. */
+static fv_history *parse_buffer(char *buf, size_t len, const char *path)
 {
-    if (!path || !*path) {
-        fv__fail(FV_ERR_INVALID, "fv_history_read_csv: no file name");
-        return NULL;
-    }
-    lexer lx = {.path = path, .line = 1};
+    lexer lx = {.path = path, .buf = buf, .len = len, .line = 1};
     record r = {0};
     fv_history *h = NULL;
     const char **names = NULL;
     double *row = NULL;
-    if (read_all(path, &lx.buf, &lx.len) != FV_OK) return NULL;
 
     const char *nul = memchr(lx.buf, '\0', lx.len);
     if (nul) {
@@ -501,4 +498,38 @@ fail:
     free(row);
     free(lx.buf);
     return NULL;
+}
+
+fv_history *fv_history_read_csv(const char *path)
+{
+    if (!path || !*path) {
+        fv__fail(FV_ERR_INVALID, "fv_history_read_csv: no file name");
+        return NULL;
+    }
+    char *buf;
+    size_t len;
+    if (read_all(path, &buf, &len) != FV_OK) return NULL;
+    return parse_buffer(buf, len, path);
+}
+
+fv_history *fv__history_parse_csv(const char *text, size_t len, const char *origin)
+{
+    if (!text && len > 0) {
+        fv__fail(FV_ERR_INVALID, "fv__history_parse_csv: NULL text");
+        return NULL;
+    }
+    if (!origin) origin = "<history>";
+    if (len > MAX_CSV_BYTES) {
+        fv__fail(FV_ERR_FORMAT, "%s: larger than %zu bytes: not a history file", origin,
+                 MAX_CSV_BYTES);
+        return NULL;
+    }
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        fv__fail(FV_ERR_NOMEM, "%s: out of memory reading the history", origin);
+        return NULL;
+    }
+    if (len) memcpy(buf, text, len);
+    buf[len] = '\0';
+    return parse_buffer(buf, len, origin);
 }

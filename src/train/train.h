@@ -78,5 +78,8 @@ void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t
 fv_history *fv__history_new(int ncols, const char *const *names);
 /* Appends one epoch's row (ncols values in the order of names). */
 fv_status fv__history_append(fv_history *h, const double *row);
+/* fv_history_read_csv on text[0..len) in memory (for tests and fuzzing); origin names it in
+ * messages. The text is copied: it need not be NUL-terminated. */
+fv_history *fv__history_parse_csv(const char *text, size_t len, const char *origin);
 
 #endif
