@@ -9,5 +9,8 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_viz(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

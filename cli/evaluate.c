@@ -1,33 +1,63 @@
 /* evaluate.c — `fovea evaluate MODEL --data DIR|FILE`: the test loss and accuracy of a saved
- * model, printed as the seed program prints them.
+ * model, printed as the seed program prints them, then the full metrics report of a classifier
+ * (fv_metrics_*: per class and averaged), as text or JSON, and optionally as a picture.
  */
 #include "commands.h"
 #include "common.h"
+#include "viz.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char usage[] =
     "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv [options]\n"
     "\n"
     "Prints 'Test loss: X' and 'Test accuracy: Y' of a model saved by 'fovea train --save' on\n"
     "the test set of an IDX folder (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])\n"
-    "or on every row of a CSV table.\n"
+    "or on every row of a CSV table, then the metrics of a classifier: accuracy, cross-entropy,\n"
+    "precision, recall and F1 per class with their micro, macro and weighted averages, ROC AUC\n"
+    "and PR AUC (average precision) per class and macro, mean average precision, MSE, RMSE and\n"
+    "MAE of the probabilities against the one-hot labels, and the confusion matrix.\n"
     "\n"
     "options:\n"
     "  --data DIR|FILE.csv    the data (required)\n"
     "  --label-column NAME    the CSV column holding the labels (default: the last)\n"
+    "  --metrics a,b,c        only these metrics (accuracy, crossentropy, precision, recall, f1,\n"
+    "                         roc_auc, average_precision, mean_average_precision, mse, rmse, mae,\n"
+    "                         confusion_matrix; default: all)\n"
+    "  --json                 print the metrics as one JSON object instead (no other output)\n"
+    "  --plot FILE.png|.svg   draw the confusion matrix and the per-class table\n"
+    "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
     "  --batch-size N         samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n";
+
+/* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
+ * failure (reported). */
+static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, int64_t batch)
+{
+    int64_t n = fv_dataset_count(d), k = fv_model_output_size(m);
+    float *scores = malloc((size_t)n * (size_t)k * sizeof *scores);
+    if (!scores) {
+        cli_error(cmd, "out of memory for %lld predictions", (long long)n);
+        return NULL;
+    }
+    fv_metrics *mt = NULL;
+    fv_status s = fv_model_predict(m, d, batch, scores);
+    if (s == FV_OK) mt = fv_metrics_classification(scores, fv_dataset_labels(d), n, k);
+    if (!mt) cli_fail_lib(cmd, "metrics", s != FV_OK ? s : FV_ERR_INVALID);
+    free(scores);
+    return mt;
+}
 
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
     cli_opt opts[] = {
-        {"data", true, false, NULL},
-        {"label-column", true, false, NULL},
-        {"batch-size", true, false, NULL},
-        {"threads", true, false, NULL},
+        {"data", true, false, NULL},       {"label-column", true, false, NULL},
+        {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
+        {"metrics", true, false, NULL},    {"json", false, false, NULL},
+        {"plot", true, false, NULL},       {"class-names", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -38,6 +68,10 @@ int cmd_evaluate(int argc, char **argv)
     cli_opt *label = cli_find(opts, nopts, "label-column");
     cli_opt *batch = cli_find(opts, nopts, "batch-size");
     cli_opt *threads = cli_find(opts, nopts, "threads");
+    cli_opt *select = cli_find(opts, nopts, "metrics");
+    cli_opt *json = cli_find(opts, nopts, "json");
+    cli_opt *plot = cli_find(opts, nopts, "plot");
+    cli_opt *names_opt = cli_find(opts, nopts, "class-names");
     if (!data->seen) return cli_usage_error(cmd, "--data is required");
     int64_t batch_size = 0, nthreads = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
@@ -46,10 +80,18 @@ int cmd_evaluate(int argc, char **argv)
     if (threads->seen &&
         (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
         return rc;
+    if (select->seen && fv_metrics_check_select(select->value, false) != FV_OK)
+        return cli_usage_error(cmd, "--metrics: %s", fv_last_error());
+    if (plot->seen && (rc = cli_check_picture_path(cmd, "--plot", plot->value))) return rc;
+    char **names = NULL;
+    int64_t nnames = 0;
+    if ((rc = cli_class_names(cmd, names_opt->seen ? names_opt->value : NULL, &names, &nnames)))
+        return rc;
     if (nthreads > 0) fv_set_threads((int)nthreads);
 
     fv_model *m = NULL;
     fv_dataset *test = NULL;
+    fv_metrics *mt = NULL;
     rc = CLI_FAIL;
     bool has_weights = false;
     m = cli_load_model(cmd, pos[0], &has_weights);
@@ -77,6 +119,7 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);
         batch_size = fit.batch_size > 0 ? fit.batch_size : 32;
@@ -87,16 +130,46 @@ int cmd_evaluate(int argc, char **argv)
         cli_fail_lib(cmd, NULL, s);
         goto done;
     }
-    fputs("Test loss: ", stdout);
-    cli_print_repr(stdout, loss);
-    fputc('\n', stdout);
-    if (!isnan(accuracy)) {
-        fputs("Test accuracy: ", stdout);
-        cli_print_repr(stdout, accuracy);
+    /* The metrics report needs class labels; a regression table (float targets) has only the
+     * loss. */
+    const int32_t *labels = fv_dataset_labels(test);
+    if (labels && !(mt = classify(cmd, m, test, batch_size))) goto done;
+    if ((json->seen || select->seen || plot->seen) && !mt) {
+        cli_error(cmd, "--data: '%s' has no class labels, so no classification metrics",
+                  data->value);
+        goto done;
+    }
+    const char *const *cn = (const char *const *)names;
+    if (json->seen) {
+        s = fv_metrics_write_json(mt, stdout, select->seen ? select->value : NULL, cn);
+    } else {
+        fputs("Test loss: ", stdout);
+        cli_print_repr(stdout, loss);
         fputc('\n', stdout);
+        if (!isnan(accuracy)) {
+            fputs("Test accuracy: ", stdout);
+            cli_print_repr(stdout, accuracy);
+            fputc('\n', stdout);
+        }
+        if (mt) {
+            fputc('\n', stdout);
+            s = fv_metrics_write_text(mt, stdout, select->seen ? select->value : NULL, cn);
+        }
+    }
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    if (plot->seen && cli_save_picture(cmd, "--plot", fv_plot_confusion(mt, cn, NULL), plot->value))
+        goto done;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error(cmd, "cannot write to standard output");
+        goto done;
     }
     rc = CLI_OK;
 done:
+    fv_metrics_free(mt);
+    cli_free_class_names(names, nnames);
     fv_dataset_free(test);
     fv_model_free(m);
     return rc;

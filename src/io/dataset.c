@@ -492,6 +492,7 @@ void fv__dataset_gather(const fv_dataset *d, const int64_t *idx, int64_t first, 
     /* The copy is memory-bound: threads pay off only for batches of more than about a megabyte
      * of floats. The order of work does not change any result. */
     int threads = count * S >= (1 << 18) ? fv__threads() : 1;
+    (void)threads; /* unused when built without OpenMP */
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t j = 0; j < count; j++) {
         int64_t i = idx ? idx[j] : first + j;

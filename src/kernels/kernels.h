@@ -67,6 +67,47 @@ void fv_conv2d_backward(const fv_conv_geom *g, const float *x, const float *w, c
 void fv_conv2d_backward_ref(const fv_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dw, float *db, float *dx);
 
+/* ---- fast convolution, one image at a time: what the layers use -----------------------------
+ * Implicit GEMM: the windows are read where they lie in x (a zero-padded copy when the geometry
+ * pads), never copied into a col matrix; the weights are packed once per batch. Same results as
+ * the _ref versions up to the order of summation. Inner loops for AVX2 + FMA or portable C,
+ * chosen at run time (fv_conv_path: "avx2" or "generic"). */
+const char *fv_conv_path(void);
+
+/* wp [fv_conv_fwd_pack_floats(g)] ← w [k_h, k_w, in_c, out_c] in panels of 16 filters. */
+int64_t fv_conv_fwd_pack_floats(const fv_conv_geom *g);
+void fv_conv_fwd_pack(const fv_conv_geom *g, const float *w, float *wp);
+/* y [out_h, out_w, out_c] = conv(x, w) + b, then max(·, 0) when relu is set (NaN gives 0, as
+ * fv_act_forward). x [in_h, in_w, in_c]; wp from fv_conv_fwd_pack; b [out_c] or NULL; scratch of
+ * fv_conv_fwd_scratch_floats(g) floats (0: may be NULL). */
+int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g);
+void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp,
+                            const float *b, bool relu, float *y, float *scratch);
+
+/* Backward of one image. The weight gradient is added either into dw [k_h, k_w, in_c, out_c]
+ * (dense tiles) or, when at most half of the output gradient is nonzero and the lists apply,
+ * into dws [fv_conv_bwd_pack_floats(g)] in a transposed layout: element (k, f) of the gradient
+ * is dws[fv_conv_sparse_dw_index(g, k, f)]. The caller sums both. Zeros are skipped exactly, so
+ * either way the gradient is the same up to summation order.
+ *   x [in_h, in_w, in_c], dy [out_h, out_w, out_c] (not modified),
+ *   y_relu: the forward output of a ReLU convolution, whose mask is applied to dy; NULL when
+ *     dy is already ∂L/∂z,
+ *   w [k_h, k_w, in_c, out_c]; wt: w packed by fv_conv_bwd_pack, needed when
+ *     fv_conv_bwd_uses_lists(g) and dx is wanted (else may be NULL),
+ *   db [out_c] += Σ ∂L/∂z (NULL: none), dx [in_h, in_w, in_c] += ∂L/∂x (NULL: none),
+ *   scratch: fv_conv_bwd_scratch_floats(g) floats, 64-byte aligned.
+ * Returns the weight-gradient path taken. */
+typedef enum fv_conv_bwd_path { FV_CONV_BWD_DENSE = 0, FV_CONV_BWD_SPARSE } fv_conv_bwd_path;
+int64_t fv_conv_bwd_pack_floats(const fv_conv_geom *g);
+void fv_conv_bwd_pack(const fv_conv_geom *g, const float *w, float *wt);
+bool fv_conv_bwd_uses_lists(const fv_conv_geom *g);
+int64_t fv_conv_sparse_dw_index(const fv_conv_geom *g, int64_t k, int64_t f);
+int64_t fv_conv_bwd_scratch_floats(const fv_conv_geom *g);
+fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x,
+                                         const float *y_relu, const float *dy, const float *w,
+                                         const float *wt, float *dw, float *dws, float *db,
+                                         float *dx, float *scratch);
+
 /* ---- max pooling, one image -----------------------------------------------------------------
  * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. Padding never wins the max
  * (it reads as -inf). argmax [out_h·out_w·c] receives the flat input index of each maximum (the

@@ -4,13 +4,23 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdint.h>
+
+/* Four channels at a time (GCC vector extensions: SSE2 on any x86-64, NEON on arm64). */
+typedef float pv4 __attribute__((vector_size(16)));
+typedef int32_t pv4i __attribute__((vector_size(16)));
+typedef float pv4u __attribute__((vector_size(16), aligned(4), may_alias));
+typedef int32_t pv4iu __attribute__((vector_size(16), aligned(4), may_alias));
 
 /* x [in_h, in_w, c], y [out_h, out_w, c], argmax [out_h·out_w·c] flat indices into x. Windows
  * are scanned in row-major order and only a strictly greater value replaces the current one, so
- * ties go to the first. Padded taps are skipped, i.e. they read as -inf and never win. */
+ * ties go to the first (and a NaN never replaces, nor is replaced). Padded taps are skipped, i.e.
+ * they read as -inf and never win. Channels are handled four at a time, each lane exactly as the
+ * scalar rule says. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
 {
-    const int64_t C = g->in_c, W = g->in_w, H = g->in_h;
+    const int64_t C = g->in_c, W = g->in_w, H = g->in_h, C4 = C & ~(int64_t)3;
+    const pv4i lane = {0, 1, 2, 3};
     for (int64_t oh = 0; oh < g->out_h; oh++) {
         for (int64_t ow = 0; ow < g->out_w; ow++) {
             float *yo = y + (oh * g->out_w + ow) * C;
@@ -32,7 +42,14 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
                         first = false;
                         continue;
                     }
-                    for (int64_t c = 0; c < C; c++) {
+                    for (int64_t c = 0; c < C4; c += 4) {
+                        const pv4 v = *(const pv4u *)(xi + c), best = *(const pv4u *)(yo + c);
+                        const pv4i gt = v > best;
+                        const pv4i idx = lane + (int32_t)(base + c);
+                        *(pv4u *)(yo + c) = (pv4)(((pv4i)v & gt) | ((pv4i)best & ~gt));
+                        *(pv4iu *)(ao + c) = (idx & gt) | (*(const pv4iu *)(ao + c) & ~gt);
+                    }
+                    for (int64_t c = C4; c < C; c++) {
                         if (xi[c] > yo[c]) {
                             yo[c] = xi[c];
                             ao[c] = (int32_t)(base + c);

@@ -1,6 +1,7 @@
 /* conv2d.c — Conv2D: 2-D convolution of NHWC images with a (kh, kw, in, filters) kernel, an
- * optional bias and a fused output activation. im2col + GEMM per image; images are split across
- * threads, and parameter gradients are summed in fixed chunks so they do not depend on them.
+ * optional bias and a fused output activation. The fast kernels per image (implicit GEMM, ReLU in
+ * the epilogue, zero gradients skipped); images are split across threads, and parameter
+ * gradients are summed in fixed chunks so they do not depend on them.
  */
 #include "layers/layer.h"
 
@@ -99,16 +100,24 @@ static fv_status conv2d_build(fv_layer *l)
     return FV_OK;
 }
 
-/* Scratch: per thread a col and a dcol buffer (im2col of one image and its gradient), then
- * min(n, FV_GRAD_CHUNKS) partial parameter gradients, kernel then bias. */
-static int64_t col_stride(const conv2d_cfg *c)
+/* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy),
+ * then per thread the fast kernels' scratch, then min(n, FV_GRAD_CHUNKS) partial parameter
+ * gradients: kernel in the dense layout, kernel in the sparse path's layout, bias. */
+static int64_t pack_stride(const conv2d_cfg *c)
 {
-    return pad16(fv_conv_col_floats(&c->g));
+    const int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
+    return pad16(f > b ? f : b);
+}
+
+static int64_t thread_stride(const conv2d_cfg *c)
+{
+    const int64_t f = fv_conv_fwd_scratch_floats(&c->g), b = fv_conv_bwd_scratch_floats(&c->g);
+    return pad16(f > b ? f : b);
 }
 
 static int64_t partial_stride(const fv_layer *l)
 {
-    return pad16(l->params[0].size + (l->nparams > 1 ? l->params[1].size : 0));
+    return pad16(2 * l->params[0].size + (l->nparams > 1 ? l->params[1].size : 0));
 }
 
 static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
@@ -116,8 +125,9 @@ static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
     const conv2d_cfg *c = l->cfg;
     int64_t t = threads > 0 ? threads : 1, chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
     int64_t a, b, total;
-    if (!fv__mul_i64(2 * t, col_stride(c), &a) || !fv__mul_i64(chunks, partial_stride(l), &b) ||
-        !fv__add_i64(a, b, &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
+    if (!fv__mul_i64(t, thread_stride(c), &a) || !fv__mul_i64(chunks, partial_stride(l), &b) ||
+        !fv__add_i64(a, b, &total) || !fv__add_i64(total, pack_stride(c), &total) ||
+        total > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
     return (size_t)total * sizeof(float);
 }
@@ -127,21 +137,23 @@ static void conv2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
-    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, cs = col_stride(c);
-    const float *w = l->params[0].w, *b = c->use_bias ? l->params[1].w : NULL;
+    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(c);
+    const float *b = c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
+    const bool relu = act == FV_ACT_RELU; /* fused into the kernel's epilogue */
     const float alpha = fv__act_alpha(act);
-    float *scratch = r->scratch;
+    float *wp = r->scratch, *own0 = wp + pack_stride(c);
+    fv_conv_fwd_pack(g, l->params[0].w, wp);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
 #pragma omp parallel num_threads(threads)
     {
-        float *col = scratch + (int64_t)fv__thread_id() * 2 * cs;
+        float *own = own0 + (int64_t)fv__thread_id() * ts;
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < n; i++) {
             float *yi = y + i * out_sz;
-            fv_conv2d_forward(g, x + i * in_sz, w, b, yi, col);
-            fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
+            fv_conv2d_forward_fast(g, x + i * in_sz, wp, b, relu, yi, own);
+            if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
         }
     }
 }
@@ -152,48 +164,64 @@ static void conv2d_backward(fv_layer *l, const float *x, const float *y, float *
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
-    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, cs = col_stride(c);
+    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(c);
     const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
+    /* ReLU's mask is applied by the kernel, the other activations here. */
+    const bool relu = act == FV_ACT_RELU;
     const float alpha = fv__act_alpha(act);
     const int threads = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
     const int64_t chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
     const int64_t ksz = l->params[0].size, bsz = c->use_bias ? l->params[1].size : 0;
-    const int64_t ps = partial_stride(l);
-    float *scratch = r->scratch, *partial = scratch + (int64_t)threads * 2 * cs;
+    const int64_t ps = partial_stride(l), F = g->out_c;
+    float *wt = r->scratch, *own0 = wt + pack_stride(c);
+    float *partial = own0 + (int64_t)threads * ts;
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
+    if (dx && fv_conv_bwd_uses_lists(g)) fv_conv_bwd_pack(g, w, wt);
 
 #pragma omp parallel num_threads(threads)
     {
-        float *col = scratch + (int64_t)fv__thread_id() * 2 * cs, *dcol = col + cs;
-        if (act != FV_ACT_LINEAR) {
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < n; i++)
-                fv__act_backward_rows(act, alpha, y + i * out_sz, dy + i * out_sz, rows, g->out_c);
-        }
-        /* Each chunk of consecutive images sums into its own partial buffer, in image order. */
+        float *own = own0 + (int64_t)fv__thread_id() * ts;
+        /* Each chunk of consecutive images sums into its own partial buffers, in image order. */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < chunks; ch++) {
-            float *pk = partial + ch * ps, *pb = bsz ? pk + ksz : NULL;
-            memset(pk, 0, (size_t)(ksz + bsz) * sizeof(float));
+            float *pk = partial + ch * ps, *pks = pk + ksz, *pb = bsz ? pks + ksz : NULL;
+            memset(pk, 0, (size_t)(2 * ksz + bsz) * sizeof(float));
             for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++) {
-                float *dxi = dx ? dx + i * in_sz : NULL;
+                float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
-                fv_conv2d_backward(g, x + i * in_sz, w, dy + i * out_sz, pk, pb, dxi, col, dcol);
+                if (act != FV_ACT_LINEAR && !relu)
+                    fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
+                fv_conv2d_backward_fast(g, x + i * in_sz, relu ? y + i * out_sz : NULL, dyi, w,
+                                        wt, pk, pks, pb, dxi, own);
             }
         }
         /* Then the partials are added in chunk order, each element by one thread. */
 #pragma omp for schedule(static)
         for (int64_t e = 0; e < ksz + bsz; e++) {
             float sum = 0.0f;
-            for (int64_t ch = 0; ch < chunks; ch++)
-                sum += partial[ch * ps + e];
-            if (e < ksz)
+            if (e < ksz) {
+                const int64_t es = ksz + fv_conv_sparse_dw_index(g, e / F, e % F);
+                for (int64_t ch = 0; ch < chunks; ch++)
+                    sum += partial[ch * ps + e] + partial[ch * ps + es];
                 kg[e] += sum;
-            else
+            } else {
+                for (int64_t ch = 0; ch < chunks; ch++)
+                    sum += partial[ch * ps + ksz + e];
                 bg[e - ksz] += sum;
+            }
         }
     }
+}
+
+/* Dense multiply-adds ×2: forward P·K·F; backward the same for the weights, again for the input
+ * (the sparse path does fewer; the profile reports the dense-equivalent rate). */
+static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
+{
+    const fv_conv_geom *g = &((const conv2d_cfg *)l->cfg)->g;
+    const double f = 2.0 * (double)(g->out_h * g->out_w) * (double)(g->k_h * g->k_w * g->in_c) *
+                     (double)g->out_c;
+    return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 
 static fv_activation conv2d_activation(const fv_layer *l)
@@ -212,4 +240,5 @@ const fv_layer_kind fv__kind_conv2d = {
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .activation = conv2d_activation,
+    .flops = conv2d_flops,
 };

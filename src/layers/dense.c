@@ -1,6 +1,7 @@
 /* dense.c — Dense: Y = act(X·W + b) with W as (in, units), Keras' layout. Work is split across
- * threads in fixed blocks of rows (of Y, dX or dW) that depend on the sizes only, so every result
- * is computed by the same GEMM calls whatever the thread count: bit-identical.
+ * threads in fixed blocks of columns (of Y and dX) or rows (of dW) that depend on the sizes only,
+ * so every result is computed by the same GEMM calls whatever the thread count: bit-identical.
+ * Each GEMM takes the whole batch: the weights, the large operand, are packed once per pass.
  */
 #include "layers/layer.h"
 
@@ -23,8 +24,10 @@ static const fv_arg_spec dense_args[] = {
 };
 #undef OFF
 
-/* Rows of X (forward, dX) per block, and rows of dW (input features) per block. */
-enum { BATCH_BLOCK = 32, WEIGHT_BLOCK = 64 };
+/* Columns of Y per block (forward), and input features per block (columns of dX, rows of dW):
+ * multiples of every GEMM tile width, small enough to give both cores work on the seed's sizes
+ * (128 units: 2 blocks; 9216 inputs: 36). */
+enum { UNIT_BLOCK = 64, INPUT_BLOCK = 256 };
 
 static fv_status dense_build(fv_layer *l)
 {
@@ -79,19 +82,27 @@ static void dense_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     const float *w = l->params[0].w, *b = c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
-    const int64_t nb = blocks(n, BATCH_BLOCK);
+    const int64_t nb = blocks(units, UNIT_BLOCK);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t blk = 0; blk < nb; blk++) {
-        const int64_t r0 = blk * BATCH_BLOCK, m = n - r0 < BATCH_BLOCK ? n - r0 : BATCH_BLOCK;
-        float *yb = y + r0 * units;
-        fv_gemm(false, false, m, units, in, 1.0f, x + r0 * in, in, w, units, 0.0f, yb, units);
-        if (b)
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t j = 0; j < units; j++)
-                    yb[i * units + j] += b[j];
-        fv__act_forward_rows(act, alpha, yb, m, units);
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < nb; blk++) {
+            const int64_t j0 = blk * UNIT_BLOCK;
+            const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
+            fv_gemm(false, false, n, m, in, 1.0f, x, in, w + j0, units, 0.0f, y + j0, units);
+            if (b)
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t j = 0; j < m; j++)
+                        y[i * units + j0 + j] += b[j0 + j];
+        }
+        /* Softmax needs whole rows: the activation runs once the blocks are done. */
+        if (act != FV_ACT_LINEAR) {
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < n; i++)
+                fv__act_forward_rows(act, alpha, y + i * units, 1, units);
+        }
     }
 }
 
@@ -104,30 +115,31 @@ static void dense_backward(fv_layer *l, const float *x, const float *y, float *d
     const float alpha = fv__act_alpha(act);
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
-    const int64_t nb = blocks(n, BATCH_BLOCK), wb = blocks(in, WEIGHT_BLOCK);
+    const int64_t ib = blocks(in, INPUT_BLOCK);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
     {
         if (act != FV_ACT_LINEAR) {
 #pragma omp for schedule(static)
-            for (int64_t blk = 0; blk < nb; blk++) {
-                const int64_t r0 = blk * BATCH_BLOCK;
-                const int64_t m = n - r0 < BATCH_BLOCK ? n - r0 : BATCH_BLOCK;
-                fv__act_backward_rows(act, alpha, y + r0 * units, dy + r0 * units, m, units);
-            }
+            for (int64_t i = 0; i < n; i++)
+                fv__act_backward_rows(act, alpha, y + i * units, dy + i * units, 1, units);
         }
-        /* dW[in × units] += Xᵀ·dY, by blocks of dW's rows; Xᵀ is read from X stored n × in. */
+        /* dW[in × units] += Xᵀ·dY by blocks of dW's rows; dX[n × in] = dY·Wᵀ by blocks of its
+         * columns. Xᵀ is read from X stored n × in, Wᵀ from W stored in × units. */
 #pragma omp for schedule(static) nowait
-        for (int64_t blk = 0; blk < wb; blk++) {
-            const int64_t r0 = blk * WEIGHT_BLOCK;
-            const int64_t m = in - r0 < WEIGHT_BLOCK ? in - r0 : WEIGHT_BLOCK;
+        for (int64_t blk = 0; blk < ib; blk++) {
+            const int64_t r0 = blk * INPUT_BLOCK;
+            const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
             fv_gemm(true, false, m, units, n, 1.0f, x + r0, in, dy, units, 1.0f, kg + r0 * units,
                     units);
+            if (dx)
+                fv_gemm(false, true, n, m, units, 1.0f, dy, units, w + r0 * units, units, 0.0f,
+                        dx + r0, in);
         }
         /* db += column sums of dY, each column summed in sample order. */
         if (bg) {
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(static)
             for (int64_t j = 0; j < units; j++) {
                 float sum = 0.0f;
                 for (int64_t i = 0; i < n; i++)
@@ -135,17 +147,14 @@ static void dense_backward(fv_layer *l, const float *x, const float *y, float *d
                 bg[j] += sum;
             }
         }
-        /* dX[n × in] = dY·Wᵀ; Wᵀ is read from W stored in × units. */
-        if (dx) {
-#pragma omp for schedule(static)
-            for (int64_t blk = 0; blk < nb; blk++) {
-                const int64_t r0 = blk * BATCH_BLOCK;
-                const int64_t m = n - r0 < BATCH_BLOCK ? n - r0 : BATCH_BLOCK;
-                fv_gemm(false, true, m, in, units, 1.0f, dy + r0 * units, units, w, units, 0.0f,
-                        dx + r0 * in, in);
-            }
-        }
     }
+}
+
+/* Multiply-adds ×2: forward in·units; backward the same for the weights, again for the input. */
+static double dense_flops(const fv_layer *l, bool backward, bool input_grad)
+{
+    const double f = 2.0 * (double)l->in.d[0] * (double)((const dense_cfg *)l->cfg)->units;
+    return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 
 static fv_activation dense_activation(const fv_layer *l)
@@ -164,4 +173,5 @@ const fv_layer_kind fv__kind_dense = {
     .forward = dense_forward,
     .backward = dense_backward,
     .activation = dense_activation,
+    .flops = dense_flops,
 };

@@ -81,6 +81,10 @@ typedef struct fv_layer_kind {
     void (*backward)(fv_layer *l, const float *x, const float *y, float *dy, float *dx, fv_run *r);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
+    /* Floating-point operations per sample of the dense computation (2 per multiply-add) of the
+     * forward pass, or of the backward pass with or without the input gradient; for the
+     * profile's GFLOP/s. NULL: none worth counting (pooling, dropout, reshapes). */
+    double (*flops)(const fv_layer *l, bool backward, bool input_grad);
 } fv_layer_kind;
 
 struct fv_layer {
@@ -95,7 +99,17 @@ struct fv_layer {
     size_t saved_per_sample; /* bytes of forward state kept for backward, per sample */
     void *saved;             /* n × saved_per_sample, planned by the model */
     bool fused_act;          /* the loss already returned ∂L/∂z: skip the output activation */
+    /* Profile of the training steps (fv_model_profile): wall seconds in forward and backward,
+     * and the samples they processed. */
+    double prof_fwd_s, prof_bwd_s;
+    int64_t prof_fwd_n, prof_bwd_n;
 };
+
+/* The per-sample FLOPs of l (0 when its kind does not count them). */
+static inline double fv__layer_flops(const fv_layer *l, bool backward, bool input_grad)
+{
+    return l->kind->flops ? l->kind->flops(l, backward, input_grad) : 0.0;
+}
 
 /* The activation of a layer's output, if it has one (conv2d, dense and activation layers);
  * lets the model fuse softmax/sigmoid into the loss. FV_ACT_LINEAR if none. */

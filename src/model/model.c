@@ -3,6 +3,7 @@
  * Keras summary table.
  */
 #include "model/model_impl.h"
+#include "train/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,7 +29,8 @@ fv_model *fv_model_new(void)
 void fv_model_free(fv_model *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->nlayers; i++) free(m->layers[i].cfg);
+    for (int i = 0; i < m->nlayers; i++)
+        free(m->layers[i].cfg);
     free(m->layers);
     fv__free(m->weights);
     fv__free(m->grads);
@@ -55,7 +57,8 @@ typedef struct line_tokens {
 static fv_status tokenize(const char *line, line_tokens *t)
 {
     size_t len = strcspn(line, "#\n");
-    if (len >= sizeof t->buf) return fv__fail(FV_ERR_INVALID, "line longer than %d characters", MAX_LINE - 1);
+    if (len >= sizeof t->buf)
+        return fv__fail(FV_ERR_INVALID, "line longer than %d characters", MAX_LINE - 1);
     memcpy(t->buf, line, len);
     t->buf[len] = '\0';
     t->kind = NULL;
@@ -112,9 +115,12 @@ static fv_status parse_int(const char *where, const char *key, const char *v, in
 
 static fv_status parse_bool(const char *where, const char *key, const char *v, bool *out)
 {
-    if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0) *out = true;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0) *out = false;
-    else return fv__fail(FV_ERR_INVALID, "%s: %s=%s: expected true or false", where, key, v);
+    if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0)
+        *out = false;
+    else
+        return fv__fail(FV_ERR_INVALID, "%s: %s=%s: expected true or false", where, key, v);
     return FV_OK;
 }
 
@@ -125,15 +131,20 @@ static fv_status set_input(fv_model *m, int rank, const int64_t *dims)
     if (m->has_input) return fv__fail(FV_ERR_INVALID, "input: the model already has an input");
     if (m->nlayers) return fv__fail(FV_ERR_INVALID, "input: must come before the first layer");
     if (rank != 1 && rank != 3)
-        return fv__fail(FV_ERR_SHAPE, "input: shape must have 1 value (features) or 3 (height, width, channels), got %d", rank);
+        return fv__fail(
+            FV_ERR_SHAPE,
+            "input: shape must have 1 value (features) or 3 (height, width, channels), got %d",
+            rank);
     fv_shape s = {.rank = rank};
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 1 || dims[i] > (1 << 24))
-            return fv__fail(FV_ERR_SHAPE, "input: dimension %d is %lld; must be in [1, %d]", i + 1, (long long)dims[i], 1 << 24);
+            return fv__fail(FV_ERR_SHAPE, "input: dimension %d is %lld; must be in [1, %d]", i + 1,
+                            (long long)dims[i], 1 << 24);
         s.d[i] = dims[i];
     }
     if (fv__shape_size(&s) < 0 || fv__shape_size(&s) > ((int64_t)1 << 31))
-        return fv__fail(FV_ERR_SHAPE, "input: %lld values per sample is too large", (long long)fv__shape_size(&s));
+        return fv__fail(FV_ERR_SHAPE, "input: %lld values per sample is too large",
+                        (long long)fv__shape_size(&s));
     m->input = s;
     m->has_input = true;
     return FV_OK;
@@ -143,20 +154,25 @@ static fv_status input_line(fv_model *m, const line_tokens *t)
 {
     const char *shape = NULL;
     for (int i = 0; i < t->n; i++) {
-        if (strcmp(t->key[i], "shape") == 0 || strcmp(t->key[i], "input_shape") == 0) shape = t->value[i];
-        else return fv__fail(FV_ERR_INVALID, "input: unknown argument '%s' (known: shape)", t->key[i]);
+        if (strcmp(t->key[i], "shape") == 0 || strcmp(t->key[i], "input_shape") == 0)
+            shape = t->value[i];
+        else
+            return fv__fail(FV_ERR_INVALID, "input: unknown argument '%s' (known: shape)",
+                            t->key[i]);
     }
     if (!shape) return fv__fail(FV_ERR_INVALID, "input: missing shape=H,W,C (or shape=FEATURES)");
     int64_t dims[4];
     int rank = 0;
     const char *p = shape;
     while (*p) {
-        if (rank == 4) return fv__fail(FV_ERR_SHAPE, "input: shape=%s has more than 3 values", shape);
+        if (rank == 4)
+            return fv__fail(FV_ERR_SHAPE, "input: shape=%s has more than 3 values", shape);
         char *end;
         errno = 0;
         long long v = strtoll(p, &end, 10);
         if (end == p || errno || (*end && *end != ','))
-            return fv__fail(FV_ERR_INVALID, "input: shape=%s: expected integers separated by commas", shape);
+            return fv__fail(FV_ERR_INVALID,
+                            "input: shape=%s: expected integers separated by commas", shape);
         dims[rank++] = v;
         p = *end ? end + 1 : end;
     }
@@ -178,18 +194,21 @@ static bool name_taken(const fv_model *m, int count, const char *name)
 static void default_name(const fv_model *m, int count, const fv_layer_kind *k, char *out, size_t n)
 {
     snprintf(out, n, "%s", k->keras_name);
-    for (int i = 1; name_taken(m, count, out); i++) snprintf(out, n, "%s_%d", k->keras_name, i);
+    for (int i = 1; name_taken(m, count, out); i++)
+        snprintf(out, n, "%s_%d", k->keras_name, i);
 }
 
 static fv_status valid_name(const fv_model *m, const char *name)
 {
     size_t len = strlen(name);
     if (len == 0 || len >= sizeof m->layers[0].name)
-        return fv__fail(FV_ERR_INVALID, "name=%s: must be 1 to %zu characters", name, sizeof m->layers[0].name - 1);
+        return fv__fail(FV_ERR_INVALID, "name=%s: must be 1 to %zu characters", name,
+                        sizeof m->layers[0].name - 1);
     for (size_t i = 0; i < len; i++)
         if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
             return fv__fail(FV_ERR_INVALID, "name=%s: use letters, digits, '_' and '-' only", name);
-    if (name_taken(m, m->nlayers, name)) return fv__fail(FV_ERR_INVALID, "name=%s: another layer has this name", name);
+    if (name_taken(m, m->nlayers, name))
+        return fv__fail(FV_ERR_INVALID, "name=%s: another layer has this name", name);
     return FV_OK;
 }
 
@@ -198,7 +217,9 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
     if (m->weights)
         return fv__fail(FV_ERR_STATE, "%s: cannot add layers once the model has weights", k->name);
     if (!m->has_input)
-        return fv__fail(FV_ERR_INVALID, "%s: the model needs an input line first (e.g. input shape=28,28,1)", k->name);
+        return fv__fail(FV_ERR_INVALID,
+                        "%s: the model needs an input line first (e.g. input shape=28,28,1)",
+                        k->name);
     if (m->nlayers == m->cap) {
         int cap = m->cap ? 2 * m->cap : 8;
         fv_layer *nl = realloc(m->layers, (size_t)cap * sizeof *nl);
@@ -224,8 +245,10 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
         }
     }
     if (s == FV_OK) {
-        if (name) snprintf(l->name, sizeof l->name, "%s", name);
-        else default_name(m, m->nlayers, k, l->name, sizeof l->name);
+        if (name)
+            snprintf(l->name, sizeof l->name, "%s", name);
+        else
+            default_name(m, m->nlayers, k, l->name, sizeof l->name);
         s = k->build(l);
     }
     if (s != FV_OK) {
@@ -238,8 +261,9 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
 
 /* ---- compile -------------------------------------------------------------------------------- */
 
-static const char *const compile_keys[] = {"loss", "optimizer", "learning_rate", "beta_1", "beta_2",
-                                          "epsilon", "momentum", "nesterov", "metrics", NULL};
+static const char *const compile_keys[] = {"loss",    "optimizer", "learning_rate", "beta_1",
+                                           "beta_2",  "epsilon",   "momentum",      "nesterov",
+                                           "metrics", NULL};
 
 static int key_index(const char *const *keys, const char *key)
 {
@@ -256,18 +280,18 @@ static void list_keys(const char *const *keys, char *buf, size_t n)
         used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", keys[i]);
 }
 
+/* Compile's metrics=: any training metric of train/metrics.h (accuracy, precision, recall, f1,
+ * auc, prc, map, crossentropy, mse, rmse, mae and their aliases). Whether each applies to the
+ * data (classes or float targets) is only known at fit. */
 static fv_status set_metrics(fv_model *m, const char *v)
 {
-    char buf[256];
-    if (strlen(v) >= sizeof buf) return fv__fail(FV_ERR_INVALID, "compile: metrics=%s is too long", v);
-    strcpy(buf, v);
-    bool acc = false;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (strcmp(tok, "accuracy") == 0 || strcmp(tok, "acc") == 0) acc = true;
-        else return fv__fail(FV_ERR_INVALID, "compile: unknown metric '%s' (known: accuracy)", tok);
+    if (strlen(v) >= sizeof m->metrics_text)
+        return fv__fail(FV_ERR_INVALID, "compile: metrics=%s is too long", v);
+    fv_status s = fv__metric_check_names(v, false);
+    if (s != FV_OK) {
+        fv__error_prefix("compile: metrics=%s: ", v);
+        return s;
     }
-    m->metric_accuracy = acc;
     snprintf(m->metrics_text, sizeof m->metrics_text, "%s", v);
     return FV_OK;
 }
@@ -279,9 +303,13 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
     /* The optimizer first: it resets its own defaults. */
     for (int i = 0; i < t->n; i++) {
         if (strcmp(t->key[i], "optimizer") != 0) continue;
-        if (strcmp(t->value[i], "adam") == 0 || strcmp(t->value[i], "Adam") == 0) fv__optim_defaults(&m->optim, FV_OPT_ADAM);
-        else if (strcmp(t->value[i], "sgd") == 0 || strcmp(t->value[i], "SGD") == 0) fv__optim_defaults(&m->optim, FV_OPT_SGD);
-        else s = fv__fail(FV_ERR_INVALID, "compile: optimizer=%s: expected adam or sgd", t->value[i]);
+        if (strcmp(t->value[i], "adam") == 0 || strcmp(t->value[i], "Adam") == 0)
+            fv__optim_defaults(&m->optim, FV_OPT_ADAM);
+        else if (strcmp(t->value[i], "sgd") == 0 || strcmp(t->value[i], "SGD") == 0)
+            fv__optim_defaults(&m->optim, FV_OPT_SGD);
+        else
+            s = fv__fail(FV_ERR_INVALID, "compile: optimizer=%s: expected adam or sgd",
+                         t->value[i]);
         m->compile_given &= ~(uint64_t)0x1FE; /* earlier optimizer settings no longer apply */
         m->compile_given |= 1u << 1;
     }
@@ -299,21 +327,34 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         if (idx == 0) {
             m->loss = fv__loss_from_name(v);
             if (m->loss == FV_LOSS_NONE)
-                s = fv__fail(FV_ERR_INVALID, "compile: loss=%s: expected categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error (mse) or mean_absolute_error (mae)", v);
+                s = fv__fail(FV_ERR_INVALID,
+                             "compile: loss=%s: expected categorical_crossentropy, "
+                             "sparse_categorical_crossentropy, binary_crossentropy, "
+                             "mean_squared_error (mse) or mean_absolute_error (mae)",
+                             v);
         } else if (idx == 2) {
             s = parse_double("compile", k, v, 0, 1e3, &m->optim.learning_rate);
         } else if (idx == 3 || idx == 4) {
-            if (m->optim.kind != FV_OPT_ADAM) s = fv__fail(FV_ERR_INVALID, "compile: %s applies to adam, not sgd", k);
-            else s = parse_double("compile", k, v, 0, 0.999999999, idx == 3 ? &m->optim.beta_1 : &m->optim.beta_2);
+            if (m->optim.kind != FV_OPT_ADAM)
+                s = fv__fail(FV_ERR_INVALID, "compile: %s applies to adam, not sgd", k);
+            else
+                s = parse_double("compile", k, v, 0, 0.999999999,
+                                 idx == 3 ? &m->optim.beta_1 : &m->optim.beta_2);
         } else if (idx == 5) {
-            if (m->optim.kind != FV_OPT_ADAM) s = fv__fail(FV_ERR_INVALID, "compile: epsilon applies to adam, not sgd");
-            else s = parse_double("compile", k, v, 0, 1, &m->optim.epsilon);
+            if (m->optim.kind != FV_OPT_ADAM)
+                s = fv__fail(FV_ERR_INVALID, "compile: epsilon applies to adam, not sgd");
+            else
+                s = parse_double("compile", k, v, 0, 1, &m->optim.epsilon);
         } else if (idx == 6) {
-            if (m->optim.kind != FV_OPT_SGD) s = fv__fail(FV_ERR_INVALID, "compile: momentum applies to sgd, not adam");
-            else s = parse_double("compile", k, v, 0, 1, &m->optim.momentum);
+            if (m->optim.kind != FV_OPT_SGD)
+                s = fv__fail(FV_ERR_INVALID, "compile: momentum applies to sgd, not adam");
+            else
+                s = parse_double("compile", k, v, 0, 1, &m->optim.momentum);
         } else if (idx == 7) {
-            if (m->optim.kind != FV_OPT_SGD) s = fv__fail(FV_ERR_INVALID, "compile: nesterov applies to sgd, not adam");
-            else s = parse_bool("compile", k, v, &m->optim.nesterov);
+            if (m->optim.kind != FV_OPT_SGD)
+                s = fv__fail(FV_ERR_INVALID, "compile: nesterov applies to sgd, not adam");
+            else
+                s = parse_bool("compile", k, v, &m->optim.nesterov);
         } else if (idx == 8) {
             s = set_metrics(m, v);
         }
@@ -325,6 +366,7 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         return s;
     }
     m->compiled = true;
+    m->compiled_lr = m->optim.learning_rate;
     return FV_OK;
 }
 
@@ -342,7 +384,44 @@ fv_status fv_model_compile(fv_model *m, const char *args)
 
 /* ---- fit line ------------------------------------------------------------------------------- */
 
-static const char *const fit_keys[] = {"batch_size", "epochs", "shuffle", "validation_split", "seed", NULL};
+static const char *const fit_keys[] = {"batch_size",
+                                       "epochs",
+                                       "shuffle",
+                                       "validation_split",
+                                       "seed",
+                                       "early_stopping",
+                                       "patience",
+                                       "min_delta",
+                                       "restore_best_weights",
+                                       "reduce_lr_on_plateau",
+                                       "lr_factor",
+                                       "lr_patience",
+                                       "lr_min_delta",
+                                       "lr_cooldown",
+                                       "min_lr",
+                                       NULL};
+enum {
+    FK_BATCH,
+    FK_EPOCHS,
+    FK_SHUFFLE,
+    FK_VSPLIT,
+    FK_SEED,
+    FK_ES,
+    FK_PATIENCE,
+    FK_MIN_DELTA,
+    FK_RESTORE,
+    FK_RLR,
+    FK_LR_FACTOR,
+    FK_LR_PATIENCE,
+    FK_LR_MIN_DELTA,
+    FK_LR_COOLDOWN,
+    FK_MIN_LR
+};
+#define FK_BIT(k)  ((uint64_t)1 << (k))
+#define FK_ES_KEYS (FK_BIT(FK_PATIENCE) | FK_BIT(FK_MIN_DELTA) | FK_BIT(FK_RESTORE))
+#define FK_RLR_KEYS                                                                                \
+    (FK_BIT(FK_LR_FACTOR) | FK_BIT(FK_LR_PATIENCE) | FK_BIT(FK_LR_MIN_DELTA) |                     \
+     FK_BIT(FK_LR_COOLDOWN) | FK_BIT(FK_MIN_LR))
 
 fv_fit_opts fv_fit_defaults(void)
 {
@@ -352,43 +431,142 @@ fv_fit_opts fv_fit_defaults(void)
     o.epochs = 1;
     o.shuffle = true;
     o.seed = 42;
+    /* Keras' EarlyStopping and ReduceLROnPlateau defaults */
+    o.patience = 0;
+    o.min_delta = 0;
+    o.restore_best_weights = false;
+    o.lr_factor = 0.1;
+    o.lr_patience = 10;
+    o.lr_min_delta = 1e-4;
+    o.lr_cooldown = 0;
+    o.min_lr = 0;
     return o;
 }
 
 fv_fit_opts fv_model_fit_opts(const fv_model *m)
 {
-    return m->fit;
+    fv_fit_opts o = m->fit;
+    o.early_stopping = m->es_monitor[0] ? m->es_monitor : NULL;
+    o.reduce_lr_on_plateau = m->rlr_monitor[0] ? m->rlr_monitor : NULL;
+    return o;
+}
+
+/* ---- monitored columns ----------------------------------------------------------------------- */
+
+bool fv__monitor_higher_is_better(const char *column)
+{
+    static const char *const higher[] = {"accuracy", "precision", "recall", "f1",
+                                         "auc",      "prc",       "map",    NULL};
+    const char *base = strncmp(column, "val_", 4) == 0 ? column + 4 : column;
+    const char *canon = fv__metric_canonical(base);
+    if (canon) base = canon;
+    for (int i = 0; higher[i]; i++)
+        if (strcmp(base, higher[i]) == 0) return true;
+    return false;
+}
+
+fv_status fv__monitor_canonical(const char *name, char *out, size_t size)
+{
+    bool val = strncmp(name, "val_", 4) == 0;
+    const char *base = val ? name + 4 : name;
+    const char *canon = strcmp(base, "loss") == 0 ? "loss" : fv__metric_canonical(base);
+    if (!canon)
+        return fv__fail(
+            FV_ERR_INVALID,
+            "'%s' is not a column a callback can monitor: expected loss, a metric "
+            "(accuracy, precision, recall, f1, auc, prc, map, crossentropy, mse, rmse, mae) or "
+            "either with val_ (val_loss, val_accuracy, ...)",
+            name);
+    snprintf(out, size, "%s%s", val ? "val_" : "", canon);
+    return FV_OK;
 }
 
 static fv_status fit_tokens(fv_model *m, const line_tokens *t)
 {
     fv_fit_opts f = m->fit;
     uint64_t given = m->fit_given;
+    char es[FV_MONITOR_MAX], rlr[FV_MONITOR_MAX];
+    snprintf(es, sizeof es, "%s", m->es_monitor);
+    snprintf(rlr, sizeof rlr, "%s", m->rlr_monitor);
     for (int i = 0; i < t->n; i++) {
         const char *k = t->key[i], *v = t->value[i];
         int idx = key_index(fit_keys, k);
         int64_t x;
         fv_status s = FV_OK;
         switch (idx) {
-        case 0: s = parse_int("fit", k, v, 1, 1 << 20, &f.batch_size); break;
-        case 1: s = parse_int("fit", k, v, 0, 1000000, &f.epochs); break;
-        case 2: s = parse_bool("fit", k, v, &f.shuffle); break;
-        case 3:
+        case FK_BATCH:
+            s = parse_int("fit", k, v, 1, 1 << 20, &f.batch_size);
+            break;
+        case FK_EPOCHS:
+            s = parse_int("fit", k, v, 0, 1000000, &f.epochs);
+            break;
+        case FK_SHUFFLE:
+            s = parse_bool("fit", k, v, &f.shuffle);
+            break;
+        case FK_VSPLIT:
             s = parse_double("fit", k, v, 0, 0.999, &f.validation_split);
             break;
-        case 4:
+        case FK_SEED:
             s = parse_int("fit", k, v, 0, INT64_MAX, &x);
             f.seed = (uint64_t)x;
             break;
+        case FK_ES:
+        case FK_RLR:
+            s = fv__monitor_canonical(v, idx == FK_ES ? es : rlr, FV_MONITOR_MAX);
+            if (s != FV_OK) fv__error_prefix("fit: %s=%s: ", k, v);
+            break;
+        case FK_PATIENCE:
+            s = parse_int("fit", k, v, 0, 1000000, &f.patience);
+            break;
+        case FK_MIN_DELTA:
+            s = parse_double("fit", k, v, 0, 1e300, &f.min_delta);
+            break;
+        case FK_RESTORE:
+            s = parse_bool("fit", k, v, &f.restore_best_weights);
+            break;
+        case FK_LR_FACTOR:
+            s = parse_double("fit", k, v, 0, 1, &f.lr_factor);
+            if (s == FV_OK && (f.lr_factor <= 0 || f.lr_factor >= 1))
+                s = fv__fail(FV_ERR_INVALID,
+                             "fit: lr_factor=%s: must be above 0 and below 1 (the learning rate is "
+                             "multiplied by it)",
+                             v);
+            break;
+        case FK_LR_PATIENCE:
+            s = parse_int("fit", k, v, 0, 1000000, &f.lr_patience);
+            break;
+        case FK_LR_MIN_DELTA:
+            s = parse_double("fit", k, v, 0, 1e300, &f.lr_min_delta);
+            break;
+        case FK_LR_COOLDOWN:
+            s = parse_int("fit", k, v, 0, 1000000, &f.lr_cooldown);
+            break;
+        case FK_MIN_LR:
+            s = parse_double("fit", k, v, 0, 1e3, &f.min_lr);
+            break;
         default: {
-            char known[256];
+            char known[512];
             list_keys(fit_keys, known, sizeof known);
             return fv__fail(FV_ERR_INVALID, "fit: unknown argument '%s' (known: %s)", k, known);
         }
         }
         if (s != FV_OK) return s;
-        given |= (uint64_t)1 << idx;
+        given |= FK_BIT(idx);
     }
+    /* A setting of a callback that is off is a mistake (lr_patience meant, say), not a default. */
+    if ((given & FK_ES_KEYS) && !es[0])
+        return fv__fail(FV_ERR_INVALID,
+                        "fit: patience, min_delta and restore_best_weights set early stopping, "
+                        "which is off: add early_stopping=val_loss (or another column to monitor)");
+    if ((given & FK_RLR_KEYS) && !rlr[0])
+        return fv__fail(FV_ERR_INVALID,
+                        "fit: lr_factor, lr_patience, lr_min_delta, lr_cooldown and min_lr set "
+                        "reduce_lr_on_plateau, which is off: add reduce_lr_on_plateau=val_loss (or "
+                        "another column to monitor)");
+    snprintf(m->es_monitor, sizeof m->es_monitor, "%s", es);
+    snprintf(m->rlr_monitor, sizeof m->rlr_monitor, "%s", rlr);
+    f.early_stopping = m->es_monitor[0] ? m->es_monitor : NULL;
+    f.reduce_lr_on_plateau = m->rlr_monitor[0] ? m->rlr_monitor : NULL;
     m->fit = f;
     m->fit_given = given;
     m->seed = f.seed;
@@ -404,17 +582,24 @@ static fv_status add_line(fv_model *m, const char *line, int lineno)
     fv_status s = tokenize(line, t);
     if (s == FV_OK && t->kind) {
         const fv_layer_kind *k;
-        if (strcmp(t->kind, "input") == 0) s = input_line(m, t);
-        else if (strcmp(t->kind, "compile") == 0) s = compile_tokens(m, t);
-        else if (strcmp(t->kind, "fit") == 0) s = fit_tokens(m, t);
-        else if ((k = fv__layer_kind_find(t->kind))) s = layer_line(m, k, t, lineno);
+        if (strcmp(t->kind, "input") == 0)
+            s = input_line(m, t);
+        else if (strcmp(t->kind, "compile") == 0)
+            s = compile_tokens(m, t);
+        else if (strcmp(t->kind, "fit") == 0)
+            s = fit_tokens(m, t);
+        else if ((k = fv__layer_kind_find(t->kind)))
+            s = layer_line(m, k, t, lineno);
         else {
             char known[512];
             size_t used = 0;
             known[0] = '\0';
             for (int i = 0; fv__layer_kinds[i] && used < sizeof known; i++)
-                used += (size_t)snprintf(known + used, sizeof known - used, "%s, ", fv__layer_kinds[i]->name);
-            s = fv__fail(FV_ERR_INVALID, "unknown layer or directive '%s' (known: input, %scompile, fit)", t->kind, known);
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s, ",
+                                         fv__layer_kinds[i]->name);
+            s = fv__fail(FV_ERR_INVALID,
+                         "unknown layer or directive '%s' (known: input, %scompile, fit)", t->kind,
+                         known);
         }
     }
     free(t);
@@ -440,7 +625,8 @@ fv_model *fv_model_parse_string(const char *text, const char *origin)
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         if (len >= sizeof line) {
-            fv__fail(FV_ERR_INVALID, "%s:%d: line longer than %d characters", origin, lineno, MAX_LINE - 1);
+            fv__fail(FV_ERR_INVALID, "%s:%d: line longer than %d characters", origin, lineno,
+                     MAX_LINE - 1);
             fv_model_free(m);
             return NULL;
         }
@@ -478,7 +664,10 @@ fv_model *fv_model_parse_file(const char *path)
         return NULL;
     }
     if (err || n > MAX_MODEL_FILE || memchr(text, '\0', n)) {
-        fv__fail(err ? FV_ERR_IO : FV_ERR_FORMAT, "%s: %s", path, err ? "read error" : n > MAX_MODEL_FILE ? "larger than 1 MiB: not a model file" : "contains NUL bytes: not a model text file");
+        fv__fail(err ? FV_ERR_IO : FV_ERR_FORMAT, "%s: %s", path,
+                 err                  ? "read error"
+                 : n > MAX_MODEL_FILE ? "larger than 1 MiB: not a model file"
+                                      : "contains NUL bytes: not a model text file");
         free(text);
         return NULL;
     }
@@ -488,7 +677,7 @@ fv_model *fv_model_parse_file(const char *path)
     return m;
 }
 
-/* ---- typed constructors ------------------------------------------------------------------------ */
+/* ---- typed constructors ---------------------------------------------------------------------- */
 
 static const char *act_name(fv_activation a)
 {
@@ -505,7 +694,8 @@ fv_status fv_model_add_conv2d(fv_model *m, int64_t filters, int64_t kernel_size,
                               fv_padding padding, fv_activation activation)
 {
     char line[256];
-    snprintf(line, sizeof line, "conv2d filters=%lld kernel_size=%lld strides=%lld padding=%s activation=%s",
+    snprintf(line, sizeof line,
+             "conv2d filters=%lld kernel_size=%lld strides=%lld padding=%s activation=%s",
              (long long)filters, (long long)kernel_size, (long long)strides,
              padding == FV_PAD_SAME ? "same" : "valid", act_name(activation));
     return fv_model_add(m, line);
@@ -533,7 +723,8 @@ fv_status fv_model_add_flatten(fv_model *m)
 fv_status fv_model_add_dense(fv_model *m, int64_t units, fv_activation activation)
 {
     char line[128];
-    snprintf(line, sizeof line, "dense units=%lld activation=%s", (long long)units, act_name(activation));
+    snprintf(line, sizeof line, "dense units=%lld activation=%s", (long long)units,
+             act_name(activation));
     return fv_model_add(m, line);
 }
 
@@ -544,7 +735,7 @@ fv_status fv_model_add_activation(fv_model *m, fv_activation activation)
     return fv_model_add(m, line);
 }
 
-/* ---- canonical text --------------------------------------------------------------------------- */
+/* ---- canonical text -------------------------------------------------------------------------- */
 
 typedef struct strbuf {
     char *s;
@@ -599,7 +790,8 @@ char *fv_model_to_text(const fv_model *m)
     strbuf b = {0};
     if (m->has_input) {
         sb_printf(&b, "input shape=");
-        for (int i = 0; i < m->input.rank; i++) sb_printf(&b, "%s%lld", i ? "," : "", (long long)m->input.d[i]);
+        for (int i = 0; i < m->input.rank; i++)
+            sb_printf(&b, "%s%lld", i ? "," : "", (long long)m->input.d[i]);
         sb_printf(&b, "\n");
     }
     for (int i = 0; i < m->nlayers; i++) {
@@ -614,15 +806,21 @@ char *fv_model_to_text(const fv_model *m)
     }
     if (m->compiled) {
         char num[64];
-        sb_printf(&b, "compile loss=%s optimizer=%s", fv__loss_name(m->loss), m->optim.kind == FV_OPT_ADAM ? "adam" : "sgd");
+        sb_printf(&b, "compile loss=%s optimizer=%s", fv__loss_name(m->loss),
+                  m->optim.kind == FV_OPT_ADAM ? "adam" : "sgd");
         format_double(num, sizeof num, m->optim.learning_rate);
         sb_printf(&b, " learning_rate=%s", num);
         if (m->optim.kind == FV_OPT_ADAM) {
-            if (m->compile_given & (1u << 3)) format_double(num, sizeof num, m->optim.beta_1), sb_printf(&b, " beta_1=%s", num);
-            if (m->compile_given & (1u << 4)) format_double(num, sizeof num, m->optim.beta_2), sb_printf(&b, " beta_2=%s", num);
-            if (m->compile_given & (1u << 5)) format_double(num, sizeof num, m->optim.epsilon), sb_printf(&b, " epsilon=%s", num);
+            if (m->compile_given & (1u << 3))
+                format_double(num, sizeof num, m->optim.beta_1), sb_printf(&b, " beta_1=%s", num);
+            if (m->compile_given & (1u << 4))
+                format_double(num, sizeof num, m->optim.beta_2), sb_printf(&b, " beta_2=%s", num);
+            if (m->compile_given & (1u << 5))
+                format_double(num, sizeof num, m->optim.epsilon), sb_printf(&b, " epsilon=%s", num);
         } else {
-            if (m->optim.momentum != 0) format_double(num, sizeof num, m->optim.momentum), sb_printf(&b, " momentum=%s", num);
+            if (m->optim.momentum != 0)
+                format_double(num, sizeof num, m->optim.momentum),
+                    sb_printf(&b, " momentum=%s", num);
             if (m->optim.nesterov) sb_printf(&b, " nesterov=true");
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
@@ -634,8 +832,30 @@ char *fv_model_to_text(const fv_model *m)
         if (m->fit_given & 1) sb_printf(&b, " batch_size=%lld", (long long)m->fit.batch_size);
         if (m->fit_given & 2) sb_printf(&b, " epochs=%lld", (long long)m->fit.epochs);
         if (m->fit_given & 4) sb_printf(&b, " shuffle=%s", m->fit.shuffle ? "true" : "false");
-        if (m->fit_given & 8) format_double(num, sizeof num, m->fit.validation_split), sb_printf(&b, " validation_split=%s", num);
+        if (m->fit_given & 8)
+            format_double(num, sizeof num, m->fit.validation_split),
+                sb_printf(&b, " validation_split=%s", num);
         if (m->fit_given & 16) sb_printf(&b, " seed=%llu", (unsigned long long)m->fit.seed);
+        uint64_t g = m->fit_given;
+        if (g & FK_BIT(FK_ES)) sb_printf(&b, " early_stopping=%s", m->es_monitor);
+        if (g & FK_BIT(FK_PATIENCE)) sb_printf(&b, " patience=%lld", (long long)m->fit.patience);
+        if (g & FK_BIT(FK_MIN_DELTA))
+            format_double(num, sizeof num, m->fit.min_delta), sb_printf(&b, " min_delta=%s", num);
+        if (g & FK_BIT(FK_RESTORE))
+            sb_printf(&b, " restore_best_weights=%s",
+                      m->fit.restore_best_weights ? "true" : "false");
+        if (g & FK_BIT(FK_RLR)) sb_printf(&b, " reduce_lr_on_plateau=%s", m->rlr_monitor);
+        if (g & FK_BIT(FK_LR_FACTOR))
+            format_double(num, sizeof num, m->fit.lr_factor), sb_printf(&b, " lr_factor=%s", num);
+        if (g & FK_BIT(FK_LR_PATIENCE))
+            sb_printf(&b, " lr_patience=%lld", (long long)m->fit.lr_patience);
+        if (g & FK_BIT(FK_LR_MIN_DELTA))
+            format_double(num, sizeof num, m->fit.lr_min_delta),
+                sb_printf(&b, " lr_min_delta=%s", num);
+        if (g & FK_BIT(FK_LR_COOLDOWN))
+            sb_printf(&b, " lr_cooldown=%lld", (long long)m->fit.lr_cooldown);
+        if (g & FK_BIT(FK_MIN_LR))
+            format_double(num, sizeof num, m->fit.min_lr), sb_printf(&b, " min_lr=%s", num);
         sb_printf(&b, "\n");
     }
     if (b.oom || !b.s) {

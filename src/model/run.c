@@ -8,6 +8,28 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- memory -------------------------------------------------------------------------------- */
+
+static void human_bytes(char *buf, size_t n, double bytes);
+
+/* Refuses a block larger than the machine's physical memory: Linux would grant it (memory is
+ * overcommitted) and then kill the process when the pages are touched, mid-training. */
+static fv_status check_physical_memory(size_t bytes, const char *what)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return FV_OK;
+    double phys = (double)pages * (double)page;
+    if ((double)bytes <= phys) return FV_OK;
+    char need[32], have[32];
+    human_bytes(need, sizeof need, (double)bytes);
+    human_bytes(have, sizeof have, phys);
+    return fv__fail(FV_ERR_NOMEM,
+                    "out of memory: %s need %s, more than this machine's %s of memory", what, need,
+                    have);
+}
 
 /* ---- weights ------------------------------------------------------------------------------- */
 
@@ -31,6 +53,9 @@ fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed)
     size_t bytes;
     if (!fv__mul_size((size_t)total, sizeof(float), &bytes))
         return fv__fail(FV_ERR_NOMEM, "the model's parameter count overflows");
+    fv_status s = check_physical_memory(bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * bytes,
+                                        "the model's weights and gradients");
+    if (s != FV_OK) return s;
     float *w = fv__alloc(bytes, "the model's weights");
     float *g = w ? fv__calloc(bytes, "the model's gradients") : NULL;
     if (!g) {
@@ -115,9 +140,11 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     int64_t in_size = fv__shape_size(&m->input), out_size = fv__model_out_size(m);
     int64_t largest = in_size;
     size_t scratch = 0;
-    ok = ok && reserve(&total, n * in_size, sizeof(float), &off_x);
+    int64_t x_count, t_count;
+    ok = ok && fv__mul_i64(n, in_size, &x_count) && fv__mul_i64(n, out_size, &t_count);
+    ok = ok && reserve(&total, x_count, sizeof(float), &off_x);
     ok = ok && reserve(&total, n, sizeof(int32_t), &off_l);
-    ok = ok && reserve(&total, n * out_size, sizeof(float), &off_t);
+    ok = ok && reserve(&total, t_count, sizeof(float), &off_t);
     for (int i = 0; ok && i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
         int64_t sz = fv__shape_size(&l->out);
@@ -138,9 +165,12 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     if (!ok) {
         free(off_act);
         free(off_saved);
-        return fv__fail(FV_ERR_NOMEM, "batch size %lld is too large for this model: the buffers' size overflows", (long long)n);
+        return fv__fail(FV_ERR_NOMEM,
+                        "batch size %lld is too large for this model: the buffers' size overflows",
+                        (long long)n);
     }
-    uint8_t *block = fv__alloc(total, "the model's activations");
+    fv_status ms = check_physical_memory(total, "the activations and gradients of a batch");
+    uint8_t *block = ms == FV_OK ? fv__alloc(total, "the model's activations") : NULL;
     if (!block) {
         free(off_act);
         free(off_saved);
@@ -180,15 +210,29 @@ static void step_rng(const fv_model *m, int layer, fv_rng *out)
     fv__rng_split(&base, (uint64_t)m->dropout_step * 1024u + (uint64_t)layer, out);
 }
 
+/* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training)
 {
     FV_ASSERT(n <= m->plan_n);
     for (int i = 0; i < m->nlayers; i++) {
+        const double t0 = training ? prof_now() : 0.0;
         fv_layer *l = &m->layers[i];
         fv_rng r;
         step_rng(m, i, &r);
-        fv_run run = {.n = n, .training = training, .rng = &r, .scratch = m->scratch, .threads = m->plan_threads};
+        fv_run run = {.n = n,
+                      .training = training,
+                      .rng = &r,
+                      .scratch = m->scratch,
+                      .threads = m->plan_threads};
         l->kind->forward(l, i ? m->acts[i - 1] : x, m->acts[i], &run);
+        if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
     m->out_of_last = n;
 }
@@ -208,13 +252,16 @@ static bool loss_fuses(const fv_model *m)
 fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
                                   bool training, double *loss)
 {
-    if (!m->compiled) return fv__fail(FV_ERR_STATE, "the model is not compiled (no compile line or fv_model_compile call)");
+    if (!m->compiled)
+        return fv__fail(FV_ERR_STATE,
+                        "the model is not compiled (no compile line or fv_model_compile call)");
     if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
     bool fused = loss_fuses(m);
-    for (int i = 0; i < m->nlayers; i++) m->layers[i].fused_act = fused && i == m->nlayers - 1;
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].fused_act = fused && i == m->nlayers - 1;
     fv__model_forward(m, x, n, training);
     int64_t k = fv__model_out_size(m);
     float *dy = m->dbuf[0], *dx = m->dbuf[1];
@@ -222,10 +269,16 @@ fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets 
     memset(m->grads, 0, (size_t)m->nweights * sizeof(float));
     for (int i = m->nlayers - 1; i >= 0; i--) {
         fv_layer *l = &m->layers[i];
+        const double t0 = prof_now();
         fv_rng r;
         step_rng(m, i, &r);
-        fv_run run = {.n = n, .training = training, .rng = &r, .scratch = m->scratch, .threads = m->plan_threads};
+        fv_run run = {.n = n,
+                      .training = training,
+                      .rng = &r,
+                      .scratch = m->scratch,
+                      .threads = m->plan_threads};
         l->kind->backward(l, i ? m->acts[i - 1] : x, m->acts[i], dy, i ? dx : NULL, &run);
+        l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
         float *tmp = dy;
         dy = dx;
         dx = tmp;
@@ -251,7 +304,7 @@ fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t,
     return FV_OK;
 }
 
-/* ---- checks shared by fit, evaluate and predict ------------------------------------------------ */
+/* ---- checks shared by fit, evaluate and predict ---------------------------------------------- */
 
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what)
 {
@@ -259,7 +312,8 @@ fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const cha
     fv__shape_format(&m->input, want, sizeof want);
     fv__shape_format(&d->shape, got, sizeof got);
     if (d->sample != fv__shape_size(&m->input))
-        return fv__fail(FV_ERR_SHAPE, "%s: samples have shape %s but the model's input is %s", what, got, want);
+        return fv__fail(FV_ERR_SHAPE, "%s: samples have shape %s but the model's input is %s", what,
+                        got, want);
     return FV_OK;
 }
 
@@ -292,7 +346,8 @@ int64_t fv_model_param_count(const fv_model *m)
 {
     int64_t total = 0;
     for (int i = 0; i < m->nlayers; i++)
-        for (int p = 0; p < m->layers[i].nparams; p++) total += m->layers[i].params[p].size;
+        for (int p = 0; p < m->layers[i].nparams; p++)
+            total += m->layers[i].params[p].size;
     return total;
 }
 
@@ -315,7 +370,8 @@ int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4])
 {
     if (i < 0 || i >= m->nlayers) return 0;
     const fv_shape *s = &m->layers[i].out;
-    for (int j = 0; j < s->rank; j++) dims[j] = s->d[j];
+    for (int j = 0; j < s->rank; j++)
+        dims[j] = s->d[j];
     return s->rank;
 }
 
@@ -351,7 +407,8 @@ float *fv_model_param(fv_model *m, const char *tensor, int *rank, int64_t dims[4
     if (fv__model_ensure_weights(m, m->seed) != FV_OK) return NULL;
     if (rank) *rank = p->rank;
     if (dims)
-        for (int j = 0; j < p->rank; j++) dims[j] = p->dims[j];
+        for (int j = 0; j < p->rank; j++)
+            dims[j] = p->dims[j];
     return p->w;
 }
 
@@ -369,9 +426,33 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n)
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
-    for (int i = 0; i < m->nlayers; i++) m->layers[i].fused_act = false;
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].fused_act = false;
     fv__model_forward(m, x, n, false);
     return FV_OK;
+}
+
+fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out)
+{
+    if (!m || !out || i < 0 || i >= m->nlayers)
+        return fv__fail(FV_ERR_INVALID, "fv_model_profile: no layer %d", i);
+    const fv_layer *l = &m->layers[i];
+    out->forward_s = l->prof_fwd_s;
+    out->backward_s = l->prof_bwd_s;
+    out->forward_samples = l->prof_fwd_n;
+    out->backward_samples = l->prof_bwd_n;
+    out->forward_flop = fv__layer_flops(l, false, false) * (double)l->prof_fwd_n;
+    out->backward_flop = fv__layer_flops(l, true, i > 0) * (double)l->prof_bwd_n;
+    return FV_OK;
+}
+
+void fv_model_profile_reset(fv_model *m)
+{
+    for (int i = 0; m && i < m->nlayers; i++) {
+        fv_layer *l = &m->layers[i];
+        l->prof_fwd_s = l->prof_bwd_s = 0.0;
+        l->prof_fwd_n = l->prof_bwd_n = 0;
+    }
 }
 
 const float *fv_model_layer_output(const fv_model *m, int i)
@@ -380,7 +461,7 @@ const float *fv_model_layer_output(const fv_model *m, int i)
     return m->acts[i];
 }
 
-/* ---- summary ---------------------------------------------------------------------------------- */
+/* ---- summary --------------------------------------------------------------------------------- */
 
 static void thousands(char *buf, size_t n, int64_t v)
 {
@@ -398,7 +479,8 @@ static void human_bytes(char *buf, size_t n, double bytes)
 {
     const char *unit[] = {"B", "KB", "MB", "GB", "TB"};
     int u = 0;
-    while (bytes >= 1024 && u < 4) bytes /= 1024, u++;
+    while (bytes >= 1024 && u < 4)
+        bytes /= 1024, u++;
     snprintf(buf, n, "%.2f %s", bytes, unit[u]);
 }
 
@@ -415,7 +497,8 @@ fv_status fv_model_summary(const fv_model *m, FILE *out)
         snprintf(name, sizeof name, "%s (%s)", l->name, l->kind->keras_class);
         fv__shape_format(&l->out, shape, sizeof shape);
         int64_t params = 0;
-        for (int p = 0; p < l->nparams; p++) params += l->params[p].size;
+        for (int p = 0; p < l->nparams; p++)
+            params += l->params[p].size;
         thousands(count, sizeof count, params);
         fprintf(out, " %-27s %-25s %-10s\n", name, shape, count);
         fprintf(out, "%s\n", i + 1 < m->nlayers ? "" : dbl);
@@ -425,7 +508,9 @@ fv_status fv_model_summary(const fv_model *m, FILE *out)
     int64_t n = fv_model_param_count(m);
     thousands(total, sizeof total, n);
     human_bytes(size, sizeof size, (double)n * 4);
-    fprintf(out, "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: 0 (0.00 B)\n%s\n",
-            total, size, total, size, rule);
+    fprintf(
+        out,
+        "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: 0 (0.00 B)\n%s\n",
+        total, size, total, size, rule);
     return ferror(out) ? fv__fail(FV_ERR_IO, "cannot write the summary") : FV_OK;
 }

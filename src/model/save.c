@@ -1,22 +1,26 @@
 /* save.c — one safetensors file holds a whole model: its tensors (LAYER.kernel, LAYER.bias in
- * Keras layouts) and the canonical model text in __metadata__["fovea.model"].
+ * Keras layouts) and the canonical model text in __metadata__["fovea.model"]. A checkpoint is
+ * the same file with the training state added (checkpoint.c), so it loads as a model too.
  */
-#include "model/model_impl.h"
+#include "model/fit.h"
 #include "io/io.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-fv_status fv_model_save(const fv_model *m, const char *path)
+fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *extra, int nextra,
+                          const char *const *xkeys, const char *const *xvalues, int nxmeta)
 {
-    if (!m || !path) return fv__fail(FV_ERR_INVALID, "fv_model_save: NULL argument");
     fv_status s = fv__model_ensure_weights((fv_model *)m, m->seed);
     if (s != FV_OK) return s;
     int n = 0;
-    for (int i = 0; i < m->nlayers; i++) n += m->layers[i].nparams;
-    fv_st_out *t = calloc((size_t)(n ? n : 1), sizeof *t);
-    char (*names)[80] = calloc((size_t)(n ? n : 1), sizeof *names);
+    for (int i = 0; i < m->nlayers; i++)
+        n += m->layers[i].nparams;
+    fv_st_out *t = calloc((size_t)(n + nextra ? n + nextra : 1), sizeof *t);
+    char(*names)[80] = calloc((size_t)(n ? n : 1), sizeof *names);
     char *text = fv_model_to_text(m);
+    enum { MAX_META = 8 };
+    FV_ASSERT(nxmeta >= 0 && nxmeta <= MAX_META - 3);
     if (!t || !names || !text) {
         free(t);
         free(names);
@@ -34,21 +38,32 @@ fv_status fv_model_save(const fv_model *m, const char *path)
             t[j].data = l->params[p].w;
         }
     }
-    const char *keys[] = {"format", "fovea.version", "fovea.model"};
-    const char *values[] = {"pt", FV_VERSION, text};
-    s = fv__st_write(path, t, n, keys, values, 3);
+    for (int i = 0; i < nextra; i++)
+        t[n + i] = extra[i];
+    const char *keys[MAX_META] = {"format", "fovea.version", "fovea.model"};
+    const char *values[MAX_META] = {"pt", FV_VERSION, text};
+    for (int i = 0; i < nxmeta; i++) {
+        keys[3 + i] = xkeys[i];
+        values[3 + i] = xvalues[i];
+    }
+    s = fv__st_write(path, t, n + nextra, keys, values, 3 + nxmeta);
     free(t);
     free(names);
     free(text);
     return s;
 }
 
-/* Copies every tensor of f into the model, after checking that the file holds exactly the
- * model's tensors with the model's shapes: a file for another model is refused by name. */
-static fv_status load_tensors(fv_model *m, const fv_st_file *f, const char *path)
+fv_status fv_model_save(const fv_model *m, const char *path)
 {
-    fv_status s = fv__model_ensure_weights(m, m->seed);
-    if (s != FV_OK) return s;
+    if (!m || !path) return fv__fail(FV_ERR_INVALID, "fv_model_save: NULL argument");
+    return fv__model_write(m, path, NULL, 0, NULL, NULL, 0);
+}
+
+/* Copies every tensor of f into the model, after checking that the file holds exactly the
+ * model's tensors with the model's shapes: a file for another model is refused by name. A
+ * checkpoint's state tensors (optimizer.m, ...) are skipped. */
+fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *path)
+{
     int expected = 0;
     for (int i = 0; i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
@@ -57,28 +72,50 @@ static fv_status load_tensors(fv_model *m, const fv_st_file *f, const char *path
             char name[80];
             snprintf(name, sizeof name, "%s.%s", l->name, pr->suffix);
             const fv_st_tensor *t = fv__st_find(f, name);
-            if (!t) return fv__fail(FV_ERR_FORMAT, "%s: no tensor '%s': the file holds the weights of another model", path, name);
+            if (!t)
+                return fv__fail(FV_ERR_FORMAT,
+                                "%s: no tensor '%s': the file holds the weights of another model",
+                                path, name);
             bool same = strcmp(t->dtype, "F32") == 0 && t->rank == pr->rank;
-            for (int d = 0; same && d < pr->rank; d++) same = t->dims[d] == pr->dims[d];
+            for (int d = 0; same && d < pr->rank; d++)
+                same = t->dims[d] == pr->dims[d];
             if (!same) {
                 char want[64] = "", got[64] = "";
                 size_t u = 0, v = 0;
-                for (int d = 0; d < pr->rank; d++) u += (size_t)snprintf(want + u, sizeof want - u, "%s%lld", d ? "," : "", (long long)pr->dims[d]);
-                for (int d = 0; d < t->rank && v < sizeof got; d++) v += (size_t)snprintf(got + v, sizeof got - v, "%s%lld", d ? "," : "", (long long)t->dims[d]);
-                return fv__fail(FV_ERR_FORMAT, "%s: tensor '%s' is %s (%s) but the model needs F32 (%s)", path, name, t->dtype, got, want);
+                for (int d = 0; d < pr->rank; d++)
+                    u += (size_t)snprintf(want + u, sizeof want - u, "%s%lld", d ? "," : "",
+                                          (long long)pr->dims[d]);
+                for (int d = 0; d < t->rank && v < sizeof got; d++)
+                    v += (size_t)snprintf(got + v, sizeof got - v, "%s%lld", d ? "," : "",
+                                          (long long)t->dims[d]);
+                return fv__fail(FV_ERR_FORMAT,
+                                "%s: tensor '%s' is %s (%s) but the model needs F32 (%s)", path,
+                                name, t->dtype, got, want);
             }
         }
     }
+    bool checkpoint = fv__st_meta(f, "fovea.checkpoint") != NULL;
     if (f->ntensors != expected)
         for (int i = 0; i < f->ntensors; i++) {
             const char *name = f->tensors[i].name, *dot = strrchr(name, '.');
+            if (checkpoint && fv__checkpoint_state_tensor(name)) continue;
             fv_param *hit = NULL;
             for (int l = 0; !hit && dot && l < m->nlayers; l++)
-                if (strlen(m->layers[l].name) == (size_t)(dot - name) && strncmp(m->layers[l].name, name, (size_t)(dot - name)) == 0)
+                if (strlen(m->layers[l].name) == (size_t)(dot - name) &&
+                    strncmp(m->layers[l].name, name, (size_t)(dot - name)) == 0)
                     for (int p = 0; p < m->layers[l].nparams; p++)
-                        if (strcmp(m->layers[l].params[p].suffix, dot + 1) == 0) hit = &m->layers[l].params[p];
-            if (!hit) return fv__fail(FV_ERR_FORMAT, "%s: tensor '%s' is not part of this model: the file holds the weights of another model", path, name);
+                        if (strcmp(m->layers[l].params[p].suffix, dot + 1) == 0)
+                            hit = &m->layers[l].params[p];
+            if (!hit)
+                return fv__fail(FV_ERR_FORMAT,
+                                "%s: tensor '%s' is not part of this model: the file holds the "
+                                "weights of another model",
+                                path, name);
         }
+    /* Only now, when the file is known to hold every weight, allocate them: a small file whose
+     * model text claims billions of parameters is refused before anything is allocated. */
+    fv_status s = fv__model_ensure_weights(m, m->seed);
+    if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
         for (int p = 0; p < l->nparams; p++) {
@@ -96,7 +133,7 @@ fv_status fv_model_load_weights(fv_model *m, const char *path)
     fv_st_file f;
     fv_status s = fv__st_read(path, &f);
     if (s != FV_OK) return s;
-    s = load_tensors(m, &f, path);
+    s = fv__model_load_tensors(m, &f, path);
     fv__st_free(&f);
     return s;
 }
@@ -112,12 +149,15 @@ fv_model *fv_model_load(const char *path)
     const char *text = fv__st_meta(&f, "fovea.model");
     fv_model *m = NULL;
     if (!text) {
-        fv__fail(FV_ERR_FORMAT, "%s: no fovea.model entry in the metadata: a safetensors file, but not one written by fovea (use --weights with a model file instead)", path);
+        fv__fail(FV_ERR_FORMAT,
+                 "%s: no fovea.model entry in the metadata: a safetensors file, but not one "
+                 "written by fovea (use --weights with a model file instead)",
+                 path);
     } else {
         char origin[1100];
         snprintf(origin, sizeof origin, "%s (model text)", path);
         m = fv_model_parse_string(text, origin);
-        if (m && load_tensors(m, &f, path) != FV_OK) {
+        if (m && fv__model_load_tensors(m, &f, path) != FV_OK) {
             fv_model_free(m);
             m = NULL;
         }

@@ -45,9 +45,12 @@ enum { FV__TOP = 0, FV__MIDDLE = 1, FV__BASELINE = 2, FV__BOTTOM = 3 };
 
 /* Draws s (UTF-8) in DejaVu Sans at size px, anchored at (x, y) by halign/valign, in the
  * current source colour. angle: 0 or -90 (reading upwards). Returns the text width. */
-double fv__text(cairo_t *cr, double x, double y, const char *s, double size, bool bold,
-                int halign, int valign, double angle);
+double fv__text(cairo_t *cr, double x, double y, const char *s, double size, bool bold, int halign,
+                int valign, double angle);
 double fv__text_width(cairo_t *cr, const char *s, double size, bool bold);
+/* A context on a 1 × 1 surface, for measuring text before a picture's size is known. Destroy it
+ * with cairo_destroy. */
+cairo_t *fv__measure(void);
 
 /* ---- colours ------------------------------------------------------------------------------- */
 
@@ -83,19 +86,19 @@ void fv__tick_label(char *buf, size_t n, double v, double step);
 typedef struct fv__series {
     const double *x, *y; /* n points; NaN y breaks the line */
     int64_t n;
-    const char *label;   /* legend text, NULL for none */
+    const char *label; /* legend text, NULL for none */
     fv__rgb colour;
     bool dashed;
-    bool markers;        /* a dot on every point */
+    bool markers; /* a dot on every point */
 } fv__series;
 
 typedef struct fv__panel {
     const char *title, *xlabel, *ylabel;
     const fv__series *series;
     int nseries;
-    bool integer_x;      /* x ticks at whole numbers only (epochs) */
-    bool zero_axes;      /* darker lines at x = 0 and y = 0 */
-    bool fixed_y;        /* use ylo..yhi instead of the data's range */
+    bool integer_x; /* x ticks at whole numbers only (epochs) */
+    bool zero_axes; /* darker lines at x = 0 and y = 0 */
+    bool fixed_y;   /* use ylo..yhi instead of the data's range */
     double ylo, yhi;
 } fv__panel;
 
@@ -116,8 +119,8 @@ void fv__draw_colourbar(cairo_t *cr, double x, double y, double w, double h, fv_
  * lo == hi draws the map's 0. With rgb (stride ≥ 3 apart from channels), pass map NULL and
  * the three channels at v[..], v[..+1], v[..+2] scaled by lo..hi. Returns false when cairo could
  * not allocate the tile. */
-bool fv__draw_tile(cairo_t *cr, int x, int y, const float *v, int64_t h, int64_t w,
-                   int64_t stride, int scale, fv__cmap map, double lo, double hi);
+bool fv__draw_tile(cairo_t *cr, int x, int y, const float *v, int64_t h, int64_t w, int64_t stride,
+                   int scale, fv__cmap map, double lo, double hi);
 
 /* A thin grey frame just outside an integer rectangle. */
 void fv__frame(cairo_t *cr, int x, int y, int w, int h);

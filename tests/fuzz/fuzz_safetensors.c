@@ -8,6 +8,8 @@
 
 static const char ORIGIN[] = "fuzz.safetensors";
 
+__extension__ typedef unsigned __int128 u128;
+
 static int dtype_bits(const char *d)
 {
     static const struct {
@@ -31,13 +33,13 @@ static void check_tensor(const fv_st_file *f, const fv_st_tensor *t, size_t data
     int bits = dtype_bits(t->dtype);
     FUZZ_CHECK(bits > 0);
     /* Dimensions are at most 2^53 (exact in JSON's doubles): saturating at 2^70 cannot wrap. */
-    unsigned __int128 count = 1;
+    u128 count = 1;
     for (int i = 0; i < t->rank; i++) {
         FUZZ_CHECK(t->dims[i] >= 0 && t->dims[i] <= ((int64_t)1 << 53));
-        count *= (unsigned __int128)t->dims[i];
-        if (count > ((unsigned __int128)1 << 70)) count = (unsigned __int128)1 << 70;
+        count *= (u128)t->dims[i];
+        if (count > ((u128)1 << 70)) count = (u128)1 << 70;
     }
-    FUZZ_CHECK(count * (unsigned)bits == (unsigned __int128)(t->end - t->begin) * 8);
+    FUZZ_CHECK(count * (unsigned)bits == (u128)(t->end - t->begin) * 8);
     fuzz_use(fuzz_touch(f->buf + f->data_off + t->begin, t->end - t->begin));
     if (strcmp(t->dtype, "F32") == 0) {
         size_t n = (t->end - t->begin) / 4;

@@ -1,0 +1,578 @@
+/* report.c — `fovea report MODEL --data DIR -o report.html`: one self-contained HTML page about a
+ * trained model, as a TensorBoard user would want it on one screen: the summary table, the
+ * training curves, the test metrics, the confusion matrix, the kernels of every convolution
+ * and the feature maps of a few test images, some of them misclassified. Pictures are PNGs
+ * inlined as base64 data: URIs, so the page is one file that opens anywhere, offline. It is
+ * built in memory and written atomically (a temporary file, then rename).
+ */
+#define _GNU_SOURCE /* open_memstream */
+#include "commands.h"
+#include "common.h"
+#include "viz.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: fovea report MODEL.safetensors --data DIR|FILE.csv -o REPORT.html [options]\n"
+    "\n"
+    "Writes one self-contained HTML page about a trained model: its summary table, the training\n"
+    "curves (with --history), the test loss, accuracy and every metric of 'fovea evaluate', the\n"
+    "confusion matrix, the kernels of every conv2d layer and the feature maps of a few test\n"
+    "images, some of them misclassified, with their true and predicted labels. The pictures are\n"
+    "inlined, so the page is one file that opens offline in any browser.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE.html  the page (required; replaced atomically)\n"
+    "  --data DIR|FILE.csv     the test data (required): an IDX folder's test set or a CSV table\n"
+    "  --history H.csv         the history written by 'fovea train --history': draws the curves\n"
+    "  --examples N            feature maps of N test images, up to half of them misclassified\n"
+    "                          (default 4; 0 for none)\n"
+    "  --class-names LIST      names of the classes, comma-separated, or 'fashion-mnist'\n"
+    "  --label-column NAME     the CSV column holding the labels (default: the last)\n"
+    "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
+    "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
+
+/* ---- HTML pieces ------------------------------------------------------------------------- */
+
+static void esc(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+static void base64(FILE *f, const unsigned char *d, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)d[i] << 16 | (unsigned)d[i + 1] << 8 | d[i + 2];
+        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
+        fwrite(q, 1, 4, f);
+    }
+    if (i < n) {
+        unsigned v = (unsigned)d[i] << 16 | (i + 1 < n ? (unsigned)d[i + 1] << 8 : 0);
+        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=', '='};
+        fwrite(q, 1, 4, f);
+    }
+}
+
+/* Writes <img> with p inlined as a PNG and frees p. NULL p: the drawing failed (reported). */
+static int img(const char *cmd, FILE *f, fv_picture *p, const char *alt)
+{
+    if (!p) return cli_fail_lib(cmd, alt, FV_ERR_INVALID);
+    unsigned char *data;
+    size_t len;
+    fv_status s = fv_picture_encode(p, "png", &data, &len);
+    if (s != FV_OK) {
+        fv_picture_free(p);
+        return cli_fail_lib(cmd, alt, s);
+    }
+    fprintf(f, "<img width=\"%d\" height=\"%d\" alt=\"", fv_picture_width(p), fv_picture_height(p));
+    esc(f, alt);
+    fputs("\" src=\"data:image/png;base64,", f);
+    base64(f, data, len);
+    fputs("\">\n", f);
+    free(data);
+    fv_picture_free(p);
+    return 0;
+}
+
+static void cell(FILE *f, double v)
+{
+    if (isnan(v))
+        fputs("<td class=\"na\">-</td>", f);
+    else
+        fprintf(f, "<td>%.4f</td>", v);
+}
+
+static void class_name(char *buf, size_t n, char *const *names, int64_t c)
+{
+    if (names)
+        snprintf(buf, n, "%s", names[c]);
+    else
+        snprintf(buf, n, "%lld", (long long)c);
+}
+
+static double get(const fv_metrics *mt, const char *fmt, int64_t c)
+{
+    char name[64];
+    snprintf(name, sizeof name, fmt, (long long)c);
+    return fv_metrics_get(mt, name);
+}
+
+static void metrics_tables(FILE *f, const fv_metrics *mt, char *const *names)
+{
+    static const struct {
+        const char *key, *label;
+    } scalars[] = {
+        {"accuracy", "accuracy"},
+        {"crossentropy", "cross-entropy"},
+        {"precision_macro", "precision (macro)"},
+        {"recall_macro", "recall (macro)"},
+        {"f1_macro", "F1 (macro)"},
+        {"f1_micro", "F1 (micro)"},
+        {"f1_weighted", "F1 (weighted)"},
+        {"roc_auc_macro", "ROC AUC (macro, one-vs-rest)"},
+        {"average_precision_macro", "PR AUC / average precision (macro)"},
+        {"mean_average_precision", "mean average precision"},
+        {"rmse", "RMSE (probabilities vs one-hot)"},
+        {"mae", "MAE (probabilities vs one-hot)"},
+    };
+    fputs("<table class=\"kv\">\n", f);
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
+        fprintf(f, "<tr><th>%s</th>", scalars[i].label);
+        cell(f, fv_metrics_get(mt, scalars[i].key));
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+
+    int64_t k = fv_metrics_classes(mt);
+    fputs("<table class=\"grid\">\n<tr><th>class</th><th>precision</th><th>recall</th>"
+          "<th>f1-score</th><th>ROC AUC</th><th>avg precision</th><th>support</th></tr>\n",
+          f);
+    char buf[256];
+    for (int64_t c = 0; c < k; c++) {
+        class_name(buf, sizeof buf, names, c);
+        fputs("<tr><th>", f);
+        esc(f, buf);
+        fputs("</th>", f);
+        cell(f, get(mt, "precision_class_%lld", c));
+        cell(f, get(mt, "recall_class_%lld", c));
+        cell(f, get(mt, "f1_class_%lld", c));
+        cell(f, get(mt, "roc_auc_class_%lld", c));
+        cell(f, get(mt, "average_precision_class_%lld", c));
+        fprintf(f, "<td>%.0f</td></tr>\n", get(mt, "support_class_%lld", c));
+    }
+    static const char *const avg[] = {"micro", "macro", "weighted"};
+    for (int a = 0; a < 3; a++) {
+        char key[64];
+        fprintf(f, "<tr class=\"avg\"><th>%s avg</th>", avg[a]);
+        snprintf(key, sizeof key, "precision_%s", avg[a]);
+        cell(f, fv_metrics_get(mt, key));
+        snprintf(key, sizeof key, "recall_%s", avg[a]);
+        cell(f, fv_metrics_get(mt, key));
+        snprintf(key, sizeof key, "f1_%s", avg[a]);
+        cell(f, fv_metrics_get(mt, key));
+        cell(f, a == 1 ? fv_metrics_get(mt, "roc_auc_macro") : NAN);
+        cell(f, a == 1 ? fv_metrics_get(mt, "average_precision_macro") : NAN);
+        fprintf(f, "<td>%lld</td></tr>\n", (long long)fv_metrics_samples(mt));
+    }
+    fputs("</table>\n", f);
+}
+
+static const char style[] =
+    "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:0 auto;max-width:1320px;"
+    "padding:0 24px 48px;color:#222;line-height:1.45}"
+    "h1{font-size:28px;margin:28px 0 4px}h2{font-size:21px;margin:36px 0 10px;"
+    "border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}"
+    ".meta{color:#666;margin:0 0 18px}"
+    ".cards{display:flex;gap:16px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;"
+    "padding:10px 18px;min-width:160px}.card .v{font-size:26px;font-weight:bold}"
+    ".card .l{color:#666;font-size:13px}"
+    "pre{background:#f6f6f6;border:1px solid #e4e4e4;padding:10px 12px;overflow:auto;"
+    "font-size:13px;line-height:1.3}"
+    "img{max-width:100%;height:auto;display:block;border:1px solid #eee}"
+    "table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}"
+    "th,td{padding:3px 10px;text-align:right}th{text-align:left}"
+    "table.grid tr:first-child th{text-align:right;border-bottom:1px solid #999}"
+    "table.grid tr:first-child th:first-child{text-align:left}"
+    "tr.avg th,tr.avg td{border-top:1px solid #ddd}td.na{color:#aaa}"
+    "table.kv th{font-weight:normal;color:#444}"
+    "figure{margin:16px 0 28px}figcaption{margin:6px 0;font-size:15px}"
+    ".wrong{color:#b2182b;font-weight:bold}.right{color:#1a7f37;font-weight:bold}"
+    "nav a{margin-right:14px}";
+
+/* ---- the page ------------------------------------------------------------------------------ */
+
+typedef struct report {
+    const char *cmd, *model_path, *data_path, *hist_path;
+    fv_model *m;
+    fv_dataset *test;
+    fv_history *history;
+    fv_metrics *mt;
+    float *scores; /* n × k */
+    double loss, accuracy;
+    char **names;
+    int64_t nnames, examples, batch;
+} report;
+
+static int64_t predicted(const float *row, int64_t k)
+{
+    if (k == 1) return row[0] > 0.5f;
+    int64_t best = 0;
+    for (int64_t c = 1; c < k; c++)
+        if (row[c] > row[best]) best = c;
+    return best;
+}
+
+/* Up to n test images: up to half misclassified, the rest right, in index order of each kind. */
+static int64_t pick_examples(const report *r, int64_t *picked, int64_t n)
+{
+    int64_t count = fv_dataset_count(r->test), k = fv_model_output_size(r->m);
+    const int32_t *labels = fv_dataset_labels(r->test);
+    int64_t wrong = 0, right = 0;
+    for (int64_t i = 0; i < count; i++)
+        if (predicted(r->scores + i * k, k) != labels[i]) wrong++;
+    right = count - wrong;
+    int64_t want_wrong = wrong < n / 2 ? wrong : n / 2;
+    if (right < n - want_wrong) want_wrong = wrong < n - right ? wrong : n - right;
+    int64_t want_right = n - want_wrong < right ? n - want_wrong : right;
+    int64_t got = 0, gw = 0, gr = 0;
+    for (int64_t i = 0; i < count && got < want_wrong + want_right; i++) {
+        bool bad = predicted(r->scores + i * k, k) != labels[i];
+        if (bad && gw < want_wrong) picked[got++] = i, gw++;
+        if (!bad && gr < want_right) picked[got++] = i, gr++;
+    }
+    return got;
+}
+
+static int features_section(const report *r, FILE *f)
+{
+    int64_t dims[4];
+    int rank = fv_dataset_shape(r->test, dims);
+    if (rank < 2 || rank > 3) {
+        fputs("<p>The data are not images, so there are no feature maps to draw.</p>\n", f);
+        return 0;
+    }
+    int64_t picked[64];
+    int64_t n = pick_examples(r, picked, r->examples < 64 ? r->examples : 64);
+    int64_t k = fv_model_output_size(r->m);
+    float *x = malloc((size_t)fv_model_input_size(r->m) * sizeof *x);
+    if (!x) {
+        cli_error(r->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    for (int64_t e = 0; e < n; e++) {
+        int64_t i = picked[e];
+        const float *row = r->scores + i * k;
+        int64_t y = fv_dataset_labels(r->test)[i], p = predicted(row, k);
+        double prob = k == 1 ? (p ? row[0] : 1 - row[0]) : row[p];
+        char truth[160], pred[160], caption[400];
+        class_name(truth, sizeof truth, r->names, y);
+        class_name(pred, sizeof pred, r->names, p);
+        snprintf(caption, sizeof caption, "test image %lld: true %s, predicted %s (p = %.3f)%s",
+                 (long long)i, truth, pred, prob, p == y ? "" : " - wrong");
+        fv_status s = fv_dataset_get(r->test, i, x);
+        if (s != FV_OK) {
+            free(x);
+            return cli_fail_lib(r->cmd, "--data", s);
+        }
+        fputs("<figure>\n<figcaption>", f);
+        fprintf(f, "Test image %lld: true <b>", (long long)i);
+        esc(f, truth);
+        fputs("</b>, predicted <b>", f);
+        esc(f, pred);
+        fprintf(f, "</b> (p = %.3f) <span class=\"%s\">%s</span></figcaption>\n", prob,
+                p == y ? "right" : "wrong", p == y ? "right" : "wrong");
+        if (img(r->cmd, f, fv_plot_features(r->m, x, rank, dims, caption, NULL), caption)) {
+            free(x);
+            return CLI_FAIL;
+        }
+        fputs("</figure>\n", f);
+    }
+    free(x);
+    return 0;
+}
+
+static int write_page(const report *r, FILE *f)
+{
+    char when[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+          f);
+    fputs("fovea report: ", f);
+    esc(f, r->model_path);
+    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
+    fputs("<h1>fovea report</h1>\n<p class=\"meta\">Model <code>", f);
+    esc(f, r->model_path);
+    fputs("</code>, test data <code>", f);
+    esc(f, r->data_path);
+    fprintf(f, "</code> (%lld samples, %lld classes); fovea %s, %s</p>\n",
+            (long long)fv_dataset_count(r->test), (long long)fv_metrics_classes(r->mt), FV_VERSION,
+            when);
+    fputs("<nav><a href=\"#model\">Model</a>", f);
+    if (r->history) fputs("<a href=\"#curves\">Training curves</a>", f);
+    fputs("<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>"
+          "<a href=\"#kernels\">Kernels</a><a href=\"#features\">Feature maps</a></nav>\n",
+          f);
+
+    fprintf(f,
+            "<div class=\"cards\">\n<div class=\"card\"><div class=\"v\">%.4f</div>"
+            "<div class=\"l\">Test loss</div></div>\n",
+            r->loss);
+    fprintf(f,
+            "<div class=\"card\"><div class=\"v\">%.4f</div><div class=\"l\">Test accuracy"
+            "</div></div>\n",
+            fv_metrics_get(r->mt, "accuracy"));
+    fprintf(f,
+            "<div class=\"card\"><div class=\"v\">%.4f</div><div class=\"l\">F1 (macro)"
+            "</div></div>\n",
+            fv_metrics_get(r->mt, "f1_macro"));
+    fprintf(f,
+            "<div class=\"card\"><div class=\"v\">%.4f</div><div class=\"l\">ROC AUC (macro)"
+            "</div></div>\n</div>\n",
+            fv_metrics_get(r->mt, "roc_auc_macro"));
+
+    /* The summary table, as `fovea summary` prints it, and the model text. */
+    fputs("<h2 id=\"model\">Model</h2>\n<pre>", f);
+    char *sum = NULL;
+    size_t sum_len = 0;
+    FILE *ms = open_memstream(&sum, &sum_len);
+    if (!ms) {
+        cli_error(r->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    fv_status s = fv_model_summary(r->m, ms);
+    fclose(ms);
+    if (s != FV_OK) {
+        free(sum);
+        return cli_fail_lib(r->cmd, "summary", s);
+    }
+    esc(f, sum);
+    free(sum);
+    fputs("</pre>\n", f);
+    char *text = fv_model_to_text(r->m);
+    if (text) {
+        fputs("<details><summary>Model file</summary>\n<pre>", f);
+        esc(f, text);
+        fputs("</pre></details>\n", f);
+        free(text);
+    }
+
+    if (r->history) {
+        fputs("<h2 id=\"curves\">Training curves</h2>\n<p class=\"meta\">From <code>", f);
+        esc(f, r->hist_path);
+        fprintf(f, "</code>, %lld epochs.</p>\n", (long long)fv_history_epochs(r->history));
+        if (img(r->cmd, f, fv_plot_history(r->history, NULL), "training curves")) return CLI_FAIL;
+    }
+
+    fputs("<h2 id=\"metrics\">Metrics on the test set</h2>\n", f);
+    fputs(
+        "<p class=\"meta\">Averages as scikit-learn takes them: macro is the unweighted mean over "
+        "the classes present, micro pools the counts, weighted weighs each class by its "
+        "support; AUCs are exact (sorted scores, ties as one step); \"-\" where a value is "
+        "undefined (a class without a positive example).</p>\n",
+        f);
+    fputs("<table class=\"kv\"><tr><th>loss</th>", f);
+    cell(f, r->loss);
+    fputs("</tr></table>\n", f);
+    metrics_tables(f, r->mt, r->names);
+    char *report_text = NULL;
+    size_t report_len = 0;
+    ms = open_memstream(&report_text, &report_len);
+    if (!ms) {
+        cli_error(r->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    s = fv_metrics_write_text(r->mt, ms, NULL, (const char *const *)r->names);
+    fclose(ms);
+    if (s == FV_OK) {
+        fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n<pre>", f);
+        esc(f, report_text);
+        fputs("</pre></details>\n", f);
+    }
+    free(report_text);
+
+    fputs("<h2 id=\"confusion\">Confusion matrix</h2>\n", f);
+    if (img(r->cmd, f, fv_plot_confusion(r->mt, (const char *const *)r->names, NULL),
+            "confusion matrix"))
+        return CLI_FAIL;
+
+    fputs("<h2 id=\"kernels\">Kernels</h2>\n", f);
+    int convs = 0;
+    for (int i = 0; i < fv_model_layer_count(r->m); i++) {
+        if (strcmp(fv_model_layer_kind(r->m, i), "conv2d") != 0) continue;
+        const char *name = fv_model_layer_name(r->m, i);
+        fputs("<h3>", f);
+        esc(f, name);
+        fputs("</h3>\n", f);
+        char alt[200];
+        snprintf(alt, sizeof alt, "kernels of %s", name);
+        if (img(r->cmd, f, fv_plot_kernels(r->m, name), alt)) return CLI_FAIL;
+        convs++;
+    }
+    if (!convs) fputs("<p>The model has no convolution layer.</p>\n", f);
+
+    fputs("<h2 id=\"features\">Feature maps</h2>\n", f);
+    if (r->examples > 0 && features_section(r, f)) return CLI_FAIL;
+    fputs("</body>\n</html>\n", f);
+    return 0;
+}
+
+/* Writes len bytes to path through a temporary file beside it and a rename. */
+static int write_atomic(const char *cmd, const char *path, const char *data, size_t len)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0) ok = false;
+    if (ok && rename(tmp, path) != 0) ok = false;
+    if (!ok) {
+        unlink(tmp);
+        cli_error(cmd, "--output: cannot write '%s'", path);
+    }
+    free(tmp);
+    return ok ? 0 : CLI_FAIL;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *cmd = "report";
+    enum { O_OUT, O_DATA, O_HIST, O_EXAMPLES, O_NAMES, O_LABEL, O_BATCH, O_THREADS, O_N };
+    cli_opt opts[O_N] = {
+        [O_OUT] = {"output", true, false, NULL},
+        [O_DATA] = {"data", true, false, NULL},
+        [O_HIST] = {"history", true, false, NULL},
+        [O_EXAMPLES] = {"examples", true, false, NULL},
+        [O_NAMES] = {"class-names", true, false, NULL},
+        [O_LABEL] = {"label-column", true, false, NULL},
+        [O_BATCH] = {"batch-size", true, false, NULL},
+        [O_THREADS] = {"threads", true, false, NULL},
+    };
+    const char *pos[1];
+    int npos;
+    cli_alias_output(argc, argv);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, O_N, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o REPORT.html is required");
+    if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
+    report r = {.cmd = cmd, .model_path = pos[0], .data_path = opts[O_DATA].value, .examples = 4};
+    int64_t nthreads = 0;
+    if (opts[O_EXAMPLES].seen && (rc = cli_int(cmd, "--examples", opts[O_EXAMPLES].value, 0, 64,
+                                               "a count from 0 to 64", &r.examples)))
+        return rc;
+    if (opts[O_BATCH].seen && (rc = cli_int(cmd, "--batch-size", opts[O_BATCH].value, 1, INT32_MAX,
+                                            "a positive integer", &r.batch)))
+        return rc;
+    if (opts[O_THREADS].seen && (rc = cli_int(cmd, "--threads", opts[O_THREADS].value, 1, 4096,
+                                              "a positive integer", &nthreads)))
+        return rc;
+    if ((rc = cli_class_names(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL, &r.names,
+                              &r.nnames)))
+        return rc;
+    rc = CLI_FAIL;
+    char *page = NULL;
+    size_t page_len = 0;
+    if (cli_check_writable(cmd, "--output", opts[O_OUT].value)) goto done;
+    if (nthreads > 0) fv_set_threads((int)nthreads);
+
+    /* The cheap checks first: the history, then the model and the data. */
+    if (opts[O_HIST].seen) {
+        r.hist_path = opts[O_HIST].value;
+        if (!(r.history = fv_history_read_csv(r.hist_path))) {
+            cli_fail_lib(cmd, "--history", FV_ERR_FORMAT);
+            goto done;
+        }
+        fv_picture *check = fv_plot_history(r.history, NULL);
+        if (!check) {
+            cli_fail_lib(cmd, r.hist_path, FV_ERR_INVALID);
+            goto done;
+        }
+        fv_picture_free(check);
+    }
+    bool has_weights = false;
+    if (!(r.m = cli_load_model(cmd, pos[0], &has_weights))) goto done;
+    if (!has_weights) {
+        cli_error(cmd,
+                  "%s: a model file holds no trained weights; give a model saved by "
+                  "'fovea train --save'",
+                  pos[0]);
+        goto done;
+    }
+    if ((rc = cli_load_data(cmd, r.data_path, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, NULL,
+                            &r.test)))
+        goto done;
+    rc = CLI_FAIL;
+    if (!r.test) {
+        cli_error(cmd,
+                  "--data: '%s' has no test set (t10k-images-idx3-ubyte, "
+                  "t10k-labels-idx1-ubyte)",
+                  r.data_path);
+        goto done;
+    }
+    if (!fv_dataset_labels(r.test)) {
+        cli_error(cmd, "--data: '%s' has no class labels to evaluate against", r.data_path);
+        goto done;
+    }
+    if (cli_check_input_shape(cmd, r.m, r.test, "--data")) goto done;
+    if (cli_check_class_names(cmd, r.nnames, fv_model_output_size(r.m))) goto done;
+    if (r.batch == 0) {
+        fv_fit_opts fit = fv_model_fit_opts(r.m);
+        r.batch = fit.batch_size > 0 ? fit.batch_size : 32;
+    }
+
+    fv_status s = fv_model_evaluate(r.m, r.test, r.batch, &r.loss, &r.accuracy);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    int64_t n = fv_dataset_count(r.test), k = fv_model_output_size(r.m);
+    if (!(r.scores = malloc((size_t)n * (size_t)k * sizeof *r.scores))) {
+        cli_error(cmd, "out of memory for %lld predictions", (long long)n);
+        goto done;
+    }
+    if ((s = fv_model_predict(r.m, r.test, r.batch, r.scores)) != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    if (!(r.mt = fv_metrics_classification(r.scores, fv_dataset_labels(r.test), n, k))) {
+        cli_fail_lib(cmd, "metrics", FV_ERR_INVALID);
+        goto done;
+    }
+
+    FILE *f = open_memstream(&page, &page_len);
+    if (!f) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    int wrc = write_page(&r, f);
+    bool failed = ferror(f);
+    fclose(f);
+    if (wrc) goto done;
+    if (failed) {
+        cli_error(cmd, "out of memory while writing the page");
+        goto done;
+    }
+    if (write_atomic(cmd, opts[O_OUT].value, page, page_len)) goto done;
+    rc = CLI_OK;
+done:
+    free(page);
+    free(r.scores);
+    fv_metrics_free(r.mt);
+    fv_dataset_free(r.test);
+    fv_model_free(r.m);
+    fv_history_free(r.history);
+    cli_free_class_names(r.names, r.nnames);
+    return rc;
+}

@@ -1,0 +1,561 @@
+/* conv_fast.c — the convolution the layers use: implicit GEMM (no im2col) with the weights packed
+ * once per batch and bias + ReLU applied in the tile's epilogue; a backward pass that applies the
+ * ReLU mask itself and, when most of the output gradient is exactly zero (as behind a max-pool),
+ * computes the weight and input gradients from the nonzero entries only. Same results as the
+ * reference up to summation order. Inner loops: conv_tile.h, for AVX2 + FMA or portable C.
+ */
+#include "kernels/conv_internal.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && !defined(FV_GEMM_PORTABLE_ONLY)
+#define FV_CONV_X86 1
+#include <immintrin.h>
+#endif
+
+/* The loops over one window, on the zero-padded input (so no tap is ever outside). */
+typedef struct cgeo {
+    int64_t Hp, Wp, C, F, P, out_w, s_h, s_w;
+    int64_t nh, hstep, nw, wstep, nc; /* taps: kh < nh (step hstep), kw < nw (wstep), c < nc */
+    int64_t K, nseg, seglen;          /* segment s = kh·nw + kw: nc contiguous floats */
+    int64_t pad_top, pad_left;
+    bool padded;
+} cgeo;
+
+typedef float cv8 __attribute__((vector_size(32)));
+typedef float cv8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t cv8i __attribute__((vector_size(32)));
+
+#define CT_NAME(s) generic_##s
+#define CT_ATTR
+#include "kernels/conv_tile.h"
+#undef CT_NAME
+#undef CT_ATTR
+
+#if defined(FV_CONV_X86)
+#define CT_NAME(s) avx2_##s
+#define CT_ATTR    __attribute__((target("avx2,fma")))
+#include "kernels/conv_tile.h"
+#undef CT_NAME
+#undef CT_ATTR
+#endif
+
+/* ---- the scan of an image's output gradient ------------------------------------------------
+ * gz [P × ldg] ← dy [P × F] with the ReLU mask of y_relu applied (when not NULL), columns F..ldg
+ * zero (gz NULL: not written); db [F] += column sums (pixel order; db NULL: none); and, when lp_f
+ * is not NULL, the nonzeros listed by
+ * pixel: entries lp_start[p] .. lp_start[p+1] hold the filter (lp_f) and value (lp_g) of each
+ * nonzero of pixel p in filter order. The lists need 8 entries of slack past P·F. Returns the
+ * number of nonzeros. */
+typedef int64_t (*scan_fn)(const float *dy, const float *y_relu, int64_t P, int64_t F,
+                           int64_t ldg, float *gz, float *db, int32_t *lp_start, int32_t *lp_f,
+                           float *lp_g);
+
+static int64_t scan_generic(const float *dy, const float *y_relu, int64_t P, int64_t F,
+                            int64_t ldg, float *gz, float *db, int32_t *lp_start, int32_t *lp_f,
+                            float *lp_g)
+{
+    int64_t cnt = 0;
+    for (int64_t p = 0; p < P; p++) {
+        const float *d = dy + p * F, *yy = y_relu ? y_relu + p * F : NULL;
+        float *o = gz ? gz + p * ldg : NULL;
+        if (lp_f) lp_start[p] = (int32_t)cnt;
+        for (int64_t j = 0; j < F; j++) {
+            const float v = yy && !(yy[j] > 0.0f) ? 0.0f : d[j];
+            if (o) o[j] = v;
+            if (db) db[j] += v;
+            if (v != 0.0f) {
+                if (lp_f) lp_f[cnt] = (int32_t)j, lp_g[cnt] = v;
+                cnt++;
+            }
+        }
+        for (int64_t j = F; o && j < ldg; j++)
+            o[j] = 0.0f;
+    }
+    if (lp_f) lp_start[P] = (int32_t)cnt;
+    return cnt;
+}
+
+#if defined(FV_CONV_X86)
+/* Lane indices that pack the set lanes of an 8-bit mask to the front, one byte each:
+ * entry m holds the positions of m's set bits in increasing order. */
+static const uint64_t left_pack[256] = {
+0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000001ULL, 0x0000000000000100ULL,
+0x0000000000000002ULL, 0x0000000000000200ULL, 0x0000000000000201ULL, 0x0000000000020100ULL,
+0x0000000000000003ULL, 0x0000000000000300ULL, 0x0000000000000301ULL, 0x0000000000030100ULL,
+0x0000000000000302ULL, 0x0000000000030200ULL, 0x0000000000030201ULL, 0x0000000003020100ULL,
+0x0000000000000004ULL, 0x0000000000000400ULL, 0x0000000000000401ULL, 0x0000000000040100ULL,
+0x0000000000000402ULL, 0x0000000000040200ULL, 0x0000000000040201ULL, 0x0000000004020100ULL,
+0x0000000000000403ULL, 0x0000000000040300ULL, 0x0000000000040301ULL, 0x0000000004030100ULL,
+0x0000000000040302ULL, 0x0000000004030200ULL, 0x0000000004030201ULL, 0x0000000403020100ULL,
+0x0000000000000005ULL, 0x0000000000000500ULL, 0x0000000000000501ULL, 0x0000000000050100ULL,
+0x0000000000000502ULL, 0x0000000000050200ULL, 0x0000000000050201ULL, 0x0000000005020100ULL,
+0x0000000000000503ULL, 0x0000000000050300ULL, 0x0000000000050301ULL, 0x0000000005030100ULL,
+0x0000000000050302ULL, 0x0000000005030200ULL, 0x0000000005030201ULL, 0x0000000503020100ULL,
+0x0000000000000504ULL, 0x0000000000050400ULL, 0x0000000000050401ULL, 0x0000000005040100ULL,
+0x0000000000050402ULL, 0x0000000005040200ULL, 0x0000000005040201ULL, 0x0000000504020100ULL,
+0x0000000000050403ULL, 0x0000000005040300ULL, 0x0000000005040301ULL, 0x0000000504030100ULL,
+0x0000000005040302ULL, 0x0000000504030200ULL, 0x0000000504030201ULL, 0x0000050403020100ULL,
+0x0000000000000006ULL, 0x0000000000000600ULL, 0x0000000000000601ULL, 0x0000000000060100ULL,
+0x0000000000000602ULL, 0x0000000000060200ULL, 0x0000000000060201ULL, 0x0000000006020100ULL,
+0x0000000000000603ULL, 0x0000000000060300ULL, 0x0000000000060301ULL, 0x0000000006030100ULL,
+0x0000000000060302ULL, 0x0000000006030200ULL, 0x0000000006030201ULL, 0x0000000603020100ULL,
+0x0000000000000604ULL, 0x0000000000060400ULL, 0x0000000000060401ULL, 0x0000000006040100ULL,
+0x0000000000060402ULL, 0x0000000006040200ULL, 0x0000000006040201ULL, 0x0000000604020100ULL,
+0x0000000000060403ULL, 0x0000000006040300ULL, 0x0000000006040301ULL, 0x0000000604030100ULL,
+0x0000000006040302ULL, 0x0000000604030200ULL, 0x0000000604030201ULL, 0x0000060403020100ULL,
+0x0000000000000605ULL, 0x0000000000060500ULL, 0x0000000000060501ULL, 0x0000000006050100ULL,
+0x0000000000060502ULL, 0x0000000006050200ULL, 0x0000000006050201ULL, 0x0000000605020100ULL,
+0x0000000000060503ULL, 0x0000000006050300ULL, 0x0000000006050301ULL, 0x0000000605030100ULL,
+0x0000000006050302ULL, 0x0000000605030200ULL, 0x0000000605030201ULL, 0x0000060503020100ULL,
+0x0000000000060504ULL, 0x0000000006050400ULL, 0x0000000006050401ULL, 0x0000000605040100ULL,
+0x0000000006050402ULL, 0x0000000605040200ULL, 0x0000000605040201ULL, 0x0000060504020100ULL,
+0x0000000006050403ULL, 0x0000000605040300ULL, 0x0000000605040301ULL, 0x0000060504030100ULL,
+0x0000000605040302ULL, 0x0000060504030200ULL, 0x0000060504030201ULL, 0x0006050403020100ULL,
+0x0000000000000007ULL, 0x0000000000000700ULL, 0x0000000000000701ULL, 0x0000000000070100ULL,
+0x0000000000000702ULL, 0x0000000000070200ULL, 0x0000000000070201ULL, 0x0000000007020100ULL,
+0x0000000000000703ULL, 0x0000000000070300ULL, 0x0000000000070301ULL, 0x0000000007030100ULL,
+0x0000000000070302ULL, 0x0000000007030200ULL, 0x0000000007030201ULL, 0x0000000703020100ULL,
+0x0000000000000704ULL, 0x0000000000070400ULL, 0x0000000000070401ULL, 0x0000000007040100ULL,
+0x0000000000070402ULL, 0x0000000007040200ULL, 0x0000000007040201ULL, 0x0000000704020100ULL,
+0x0000000000070403ULL, 0x0000000007040300ULL, 0x0000000007040301ULL, 0x0000000704030100ULL,
+0x0000000007040302ULL, 0x0000000704030200ULL, 0x0000000704030201ULL, 0x0000070403020100ULL,
+0x0000000000000705ULL, 0x0000000000070500ULL, 0x0000000000070501ULL, 0x0000000007050100ULL,
+0x0000000000070502ULL, 0x0000000007050200ULL, 0x0000000007050201ULL, 0x0000000705020100ULL,
+0x0000000000070503ULL, 0x0000000007050300ULL, 0x0000000007050301ULL, 0x0000000705030100ULL,
+0x0000000007050302ULL, 0x0000000705030200ULL, 0x0000000705030201ULL, 0x0000070503020100ULL,
+0x0000000000070504ULL, 0x0000000007050400ULL, 0x0000000007050401ULL, 0x0000000705040100ULL,
+0x0000000007050402ULL, 0x0000000705040200ULL, 0x0000000705040201ULL, 0x0000070504020100ULL,
+0x0000000007050403ULL, 0x0000000705040300ULL, 0x0000000705040301ULL, 0x0000070504030100ULL,
+0x0000000705040302ULL, 0x0000070504030200ULL, 0x0000070504030201ULL, 0x0007050403020100ULL,
+0x0000000000000706ULL, 0x0000000000070600ULL, 0x0000000000070601ULL, 0x0000000007060100ULL,
+0x0000000000070602ULL, 0x0000000007060200ULL, 0x0000000007060201ULL, 0x0000000706020100ULL,
+0x0000000000070603ULL, 0x0000000007060300ULL, 0x0000000007060301ULL, 0x0000000706030100ULL,
+0x0000000007060302ULL, 0x0000000706030200ULL, 0x0000000706030201ULL, 0x0000070603020100ULL,
+0x0000000000070604ULL, 0x0000000007060400ULL, 0x0000000007060401ULL, 0x0000000706040100ULL,
+0x0000000007060402ULL, 0x0000000706040200ULL, 0x0000000706040201ULL, 0x0000070604020100ULL,
+0x0000000007060403ULL, 0x0000000706040300ULL, 0x0000000706040301ULL, 0x0000070604030100ULL,
+0x0000000706040302ULL, 0x0000070604030200ULL, 0x0000070604030201ULL, 0x0007060403020100ULL,
+0x0000000000070605ULL, 0x0000000007060500ULL, 0x0000000007060501ULL, 0x0000000706050100ULL,
+0x0000000007060502ULL, 0x0000000706050200ULL, 0x0000000706050201ULL, 0x0000070605020100ULL,
+0x0000000007060503ULL, 0x0000000706050300ULL, 0x0000000706050301ULL, 0x0000070605030100ULL,
+0x0000000706050302ULL, 0x0000070605030200ULL, 0x0000070605030201ULL, 0x0007060503020100ULL,
+0x0000000007060504ULL, 0x0000000706050400ULL, 0x0000000706050401ULL, 0x0000070605040100ULL,
+0x0000000706050402ULL, 0x0000070605040200ULL, 0x0000070605040201ULL, 0x0007060504020100ULL,
+0x0000000706050403ULL, 0x0000070605040300ULL, 0x0000070605040301ULL, 0x0007060504030100ULL,
+0x0000070605040302ULL, 0x0007060504030200ULL, 0x0007060504030201ULL, 0x0706050403020100ULL
+};
+
+/* Arguments as scan_generic; the same results. Eight filters at a time: compare, mask, and
+ * the nonzeros packed to the front with one permutation (left_pack). */
+__attribute__((target("avx2,fma"))) static int64_t
+scan_avx2(const float *dy, const float *y_relu, int64_t P, int64_t F, int64_t ldg, float *gz,
+          float *db, int32_t *lp_start, int32_t *lp_f, float *lp_g)
+{
+    if (F % 8 != 0) return scan_generic(dy, y_relu, P, F, ldg, gz, db, lp_start, lp_f, lp_g);
+    int64_t cnt = 0;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t p = 0; p < P; p++) {
+        const float *d = dy + p * F, *yy = y_relu ? y_relu + p * F : NULL;
+        float *o = gz ? gz + p * ldg : NULL;
+        if (lp_f) lp_start[p] = (int32_t)cnt;
+        for (int64_t j = 0; j < F; j += 8) {
+            __m256 v = _mm256_loadu_ps(d + j);
+            if (yy) v = _mm256_and_ps(v, _mm256_cmp_ps(_mm256_loadu_ps(yy + j), zero, _CMP_GT_OQ));
+            if (o) _mm256_storeu_ps(o + j, v);
+            if (db) _mm256_storeu_ps(db + j, _mm256_add_ps(_mm256_loadu_ps(db + j), v));
+            const int m = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
+            if (lp_f) {
+                const __m256i idx =
+                    _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)left_pack[m]));
+                _mm256_storeu_ps(lp_g + cnt, _mm256_permutevar8x32_ps(v, idx));
+                _mm256_storeu_si256(
+                    (__m256i *)(lp_f + cnt),
+                    _mm256_add_epi32(_mm256_permutevar8x32_epi32(lane, idx),
+                                     _mm256_set1_epi32((int)j)));
+            }
+            cnt += __builtin_popcount((unsigned)m);
+        }
+        for (int64_t j = F; o && j < ldg; j++)
+            o[j] = 0.0f;
+    }
+    if (lp_f) lp_start[P] = (int32_t)cnt;
+    return cnt;
+}
+#endif
+
+typedef struct conv_fns {
+    void (*fwd_tile)(const float *const rows[6], const cgeo *G, const float *bp, float *c,
+                     int64_t ldc, const float *bias, bool relu, int m, int n);
+    void (*dw_tile)(const float *x, const int32_t *pb, int64_t P, const int64_t off[6],
+                    const float *gz, int64_t ldg, float *dw, int64_t F, int m, int n);
+    void (*gather)(int nv, const float *src, const int32_t *base, int64_t scale, const float *g,
+                   int64_t ne, float *dst);
+    scan_fn scan;
+} conv_fns;
+
+static const conv_fns fns_generic = {generic_fwd_tile, generic_dw_tile, generic_gather,
+                                     scan_generic};
+#if defined(FV_CONV_X86)
+static const conv_fns fns_avx2 = {avx2_fwd_tile, avx2_dw_tile, avx2_gather, scan_avx2};
+#endif
+
+/* ---- paths ---------------------------------------------------------------------------------- */
+
+bool fv__conv_path_supported(fv__gemm_path p)
+{
+    if (p == FV__GEMM_GENERIC) return true;
+#if defined(FV_CONV_X86)
+    if (p == FV__GEMM_AVX2) return fv__gemm_path_supported(FV__GEMM_AVX2);
+#endif
+    return false;
+}
+
+/* -1: the best path for this CPU; else a forced path (tests and benchmarks). The one global of
+ * this file: written only by fv__conv_force_path, which tests call before any threads run. */
+static int forced = -1;
+
+void fv__conv_force_path(int p)
+{
+    __atomic_store_n(&forced, p, __ATOMIC_RELAXED);
+}
+
+static const conv_fns *fns(void)
+{
+    int p = __atomic_load_n(&forced, __ATOMIC_RELAXED);
+#if defined(FV_CONV_X86)
+    if (p < 0) {
+        static int best = -1;
+        int b = __atomic_load_n(&best, __ATOMIC_RELAXED);
+        if (b < 0) {
+            b = fv__conv_path_supported(FV__GEMM_AVX2) ? FV__GEMM_AVX2 : FV__GEMM_GENERIC;
+            __atomic_store_n(&best, b, __ATOMIC_RELAXED);
+        }
+        p = b;
+    }
+    if (p == FV__GEMM_AVX2 && fv__conv_path_supported(FV__GEMM_AVX2)) return &fns_avx2;
+#endif
+    (void)p;
+    return &fns_generic;
+}
+
+const char *fv_conv_path(void)
+{
+    return fns() == &fns_generic ? "generic" : "avx2";
+}
+
+/* ---- geometry ------------------------------------------------------------------------------- */
+
+static int64_t round16(int64_t v)
+{
+    return (v + 15) & ~(int64_t)15;
+}
+
+static void geo_init(const fv_conv_geom *g, cgeo *G)
+{
+    memset(G, 0, sizeof *G);
+    const int64_t span_h = g->dil_h * (g->k_h - 1) + 1, span_w = g->dil_w * (g->k_w - 1) + 1;
+    const int64_t ext_h = (g->out_h - 1) * g->stride_h + span_h;
+    const int64_t ext_w = (g->out_w - 1) * g->stride_w + span_w;
+    G->pad_top = g->pad_top, G->pad_left = g->pad_left;
+    G->Hp = g->in_h + g->pad_top > ext_h ? g->in_h + g->pad_top : ext_h;
+    G->Wp = g->in_w + g->pad_left > ext_w ? g->in_w + g->pad_left : ext_w;
+    G->padded = g->pad_top > 0 || g->pad_left > 0 || ext_h > g->in_h || ext_w > g->in_w;
+    if (!G->padded) G->Hp = g->in_h, G->Wp = g->in_w;
+    G->C = g->in_c, G->F = g->out_c, G->P = g->out_h * g->out_w, G->out_w = g->out_w;
+    G->s_h = g->stride_h, G->s_w = g->stride_w;
+    G->nh = g->k_h, G->hstep = g->dil_h * G->Wp * G->C;
+    if (g->dil_w == 1) {
+        G->nw = 1, G->wstep = 0, G->nc = g->k_w * G->C; /* a kernel row is one run */
+    } else {
+        G->nw = g->k_w, G->wstep = g->dil_w * G->C, G->nc = G->C;
+    }
+    G->K = g->k_h * g->k_w * G->C;
+    G->nseg = G->nh * G->nw;
+    G->seglen = G->nc;
+}
+
+static int64_t seg_off(const cgeo *G, int64_t s)
+{
+    return (s / G->nw) * G->hstep + (s % G->nw) * G->wstep;
+}
+
+/* Offset of tap k = (kh, kw, c) from a window's origin. */
+static int64_t tap_off(const cgeo *G, int64_t k)
+{
+    return seg_off(G, k / G->seglen) + k % G->seglen;
+}
+
+/* Whether the sparse (list) paths apply: segments a whole number of vectors, and offsets that
+ * fit the int32 lists. */
+static bool lists_apply(const cgeo *G)
+{
+    return G->seglen % 8 == 0 && G->Hp * G->Wp * G->C < INT32_MAX &&
+           G->nseg * G->F * G->seglen < INT32_MAX;
+}
+
+/* Window origins of all output pixels in the padded input. */
+static void pixel_bases(const cgeo *G, int32_t *pb)
+{
+    for (int64_t p = 0; p < G->P; p++) {
+        const int64_t oh = p / G->out_w, ow = p % G->out_w;
+        pb[p] = (int32_t)((oh * G->s_h * G->Wp + ow * G->s_w) * G->C);
+    }
+}
+
+/* xp [Hp, Wp, C] ← x placed at (pad_top, pad_left), zeros around it. */
+static void pad_copy(const fv_conv_geom *g, const cgeo *G, const float *x, float *xp)
+{
+    memset(xp, 0, (size_t)(G->Hp * G->Wp * G->C) * sizeof(float));
+    const int64_t row = g->in_w * G->C;
+    for (int64_t h = 0; h < g->in_h; h++)
+        memcpy(xp + ((h + G->pad_top) * G->Wp + G->pad_left) * G->C, x + h * row,
+               (size_t)row * sizeof(float));
+}
+
+/* dx += the image part of the padded dxp. */
+static void unpad_add(const fv_conv_geom *g, const cgeo *G, const float *dxp, float *dx)
+{
+    const int64_t row = g->in_w * G->C;
+    for (int64_t h = 0; h < g->in_h; h++) {
+        const float *s = dxp + ((h + G->pad_top) * G->Wp + G->pad_left) * G->C;
+        float *d = dx + h * row;
+        for (int64_t j = 0; j < row; j++)
+            d[j] += s[j];
+    }
+}
+
+/* ---- forward ---------------------------------------------------------------------------------- */
+
+int64_t fv_conv_fwd_pack_floats(const fv_conv_geom *g)
+{
+    return round16(g->out_c) * g->k_h * g->k_w * g->in_c;
+}
+
+void fv_conv_fwd_pack(const fv_conv_geom *g, const float *w, float *wp)
+{
+    const int64_t K = g->k_h * g->k_w * g->in_c, F = g->out_c;
+    for (int64_t j0 = 0; j0 < F; j0 += 16) {
+        const int64_t n = F - j0 < 16 ? F - j0 : 16;
+        float *dst = wp + j0 * K;
+        for (int64_t k = 0; k < K; k++, dst += 16) {
+            for (int64_t j = 0; j < n; j++)
+                dst[j] = w[k * F + j0 + j];
+            for (int64_t j = n; j < 16; j++)
+                dst[j] = 0.0f;
+        }
+    }
+}
+
+int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g)
+{
+    cgeo G;
+    geo_init(g, &G);
+    return G.padded ? round16(G.Hp * G.Wp * G.C) : 0;
+}
+
+void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp,
+                            const float *b, bool relu, float *y, float *scratch)
+{
+    cgeo G;
+    geo_init(g, &G);
+    const conv_fns *f = fns();
+    if (G.padded) {
+        pad_copy(g, &G, x, scratch);
+        x = scratch;
+    }
+    const int64_t F = G.F, P = G.P;
+    for (int64_t j0 = 0; j0 < F; j0 += 16) {
+        const int n = (int)(F - j0 < 16 ? F - j0 : 16);
+        _Alignas(32) float bias[16] = {0};
+        if (b)
+            for (int j = 0; j < n; j++)
+                bias[j] = b[j0 + j];
+        const float *bp = wp + j0 * G.K;
+        for (int64_t p0 = 0; p0 < P; p0 += 6) {
+            const int m = (int)(P - p0 < 6 ? P - p0 : 6);
+            const float *rows[6];
+            for (int i = 0; i < 6; i++) {
+                const int64_t p = p0 + (i < m ? i : m - 1), oh = p / G.out_w, ow = p % G.out_w;
+                rows[i] = x + (oh * G.s_h * G.Wp + ow * G.s_w) * G.C;
+            }
+            f->fwd_tile(rows, &G, bp, y + p0 * F + j0, F, bias, relu, m, n);
+        }
+    }
+}
+
+/* ---- backward --------------------------------------------------------------------------------- */
+
+int64_t fv_conv_bwd_pack_floats(const fv_conv_geom *g)
+{
+    return g->k_h * g->k_w * g->in_c * g->out_c;
+}
+
+void fv_conv_bwd_pack(const fv_conv_geom *g, const float *w, float *wt)
+{
+    cgeo G;
+    geo_init(g, &G);
+    for (int64_t s = 0; s < G.nseg; s++)
+        for (int64_t f = 0; f < G.F; f++)
+            for (int64_t j = 0; j < G.seglen; j++)
+                wt[(s * G.F + f) * G.seglen + j] = w[(s * G.seglen + j) * G.F + f];
+}
+
+int64_t fv_conv_sparse_dw_index(const fv_conv_geom *g, int64_t k, int64_t f)
+{
+    const int64_t seglen = g->dil_w == 1 ? g->k_w * g->in_c : g->in_c;
+    return ((k / seglen) * g->out_c + f) * seglen + k % seglen;
+}
+
+/* The per-thread scratch of fv_conv2d_backward_fast, in floats (int32 lists share the float
+ * size), laid out in this order. */
+typedef struct bwd_layout {
+    int64_t xpad, dxpad, gz, pb, lf_base, lf_g, lf_n, lp_start, lp_f, lp_g, dcol, total;
+} bwd_layout;
+
+static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bwd_layout *L)
+{
+    const int64_t pad = G->padded ? round16(G->Hp * G->Wp * G->C) : 0;
+    const int64_t PF = round16(G->P * G->F + 8), ldg = round16(G->F);
+    const bool lists = lists_apply(G);
+    int64_t o = 0;
+    L->xpad = o, o += pad;
+    L->dxpad = o, o += lists ? pad : 0;
+    L->gz = o, o += round16(G->P * ldg);
+    L->pb = o, o += round16(G->P);
+    L->lf_base = o, o += lists ? PF : 0;
+    L->lf_g = o, o += lists ? PF : 0;
+    L->lf_n = o, o += round16(G->F);
+    L->lp_start = o, o += lists ? round16(G->P + 1) : 0;
+    L->lp_f = o, o += lists ? PF : 0;
+    L->lp_g = o, o += lists ? PF : 0;
+    L->dcol = o, o += lists ? 0 : round16(fv_conv_col_floats(g));
+    L->total = o;
+}
+
+int64_t fv_conv_bwd_scratch_floats(const fv_conv_geom *g)
+{
+    cgeo G;
+    bwd_layout L;
+    geo_init(g, &G);
+    bwd_layout_of(g, &G, &L);
+    return L.total;
+}
+
+/* Weight gradient by dense tiles of 6 taps × 16 filters: dw [K×F] += Σ_p window(p)ᵀ gz[p]. */
+static void dw_dense(const conv_fns *f, const cgeo *G, const float *x, const int32_t *pb,
+                     const float *gz, int64_t ldg, float *dw)
+{
+    for (int64_t j0 = 0; j0 < G->F; j0 += 16) {
+        const int n = (int)(G->F - j0 < 16 ? G->F - j0 : 16);
+        for (int64_t k0 = 0; k0 < G->K; k0 += 6) {
+            const int m = (int)(G->K - k0 < 6 ? G->K - k0 : 6);
+            int64_t off[6];
+            for (int i = 0; i < 6; i++)
+                off[i] = tap_off(G, k0 + (i < m ? i : m - 1));
+            f->dw_tile(x, pb, G->P, off, gz + j0, ldg, dw + k0 * G->F + j0, G->F, m, n);
+        }
+    }
+}
+
+/* Calls gather over a run of len floats (a multiple of 8) in chunks of at most 12 vectors. */
+static void gather_runs(const conv_fns *f, int64_t len, const float *src, const int32_t *base,
+                        int64_t scale, const float *g, int64_t ne, float *dst)
+{
+    for (int64_t c0 = 0; c0 < len; c0 += 96) {
+        const int nv = (int)((len - c0 < 96 ? len - c0 : 96) / 8);
+        f->gather(nv, src + c0, base, scale, g, ne, dst + c0);
+    }
+}
+
+fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x,
+                                         const float *y_relu, const float *dy, const float *w,
+                                         const float *wt, float *dw, float *dws, float *db,
+                                         float *dx, float *scratch)
+{
+    cgeo G;
+    bwd_layout L;
+    geo_init(g, &G);
+    bwd_layout_of(g, &G, &L);
+    const conv_fns *f = fns();
+    const int64_t P = G.P, F = G.F, ldg = round16(F);
+    float *gz = scratch + L.gz;
+    int32_t *pb = (int32_t *)(scratch + L.pb);
+
+    const bool lists = lists_apply(&G);
+    int32_t *lp_start = (int32_t *)(scratch + L.lp_start), *lp_f = (int32_t *)(scratch + L.lp_f);
+    float *lp_g = scratch + L.lp_g;
+    /* The bias gradient and the nonzeros of dy with the ReLU mask applied: listed by pixel when
+     * the list kernels apply, else written out whole as gz for the dense ones. */
+    const int64_t nnz = f->scan(dy, y_relu, P, F, ldg, lists ? NULL : gz, db, lp_start,
+                                lists ? lp_f : NULL, lp_g);
+    if (G.padded) {
+        pad_copy(g, &G, x, scratch + L.xpad);
+        x = scratch + L.xpad;
+    }
+    pixel_bases(&G, pb);
+
+    const bool sparse = lists && nnz * 2 <= P * F;
+    if (dw && !sparse) {
+        if (lists) f->scan(dy, y_relu, P, F, ldg, gz, NULL, NULL, NULL, NULL);
+        dw_dense(f, &G, x, pb, gz, ldg, dw);
+    }
+    if (!lists) {
+        /* Input gradient by GEMM + col2im: segments too short for the list kernels. */
+        if (dx) {
+            float *dcol = scratch + L.dcol;
+            fv_gemm(false, true, P, G.K, F, 1.0f, gz, ldg, w, F, 0.0f, dcol, G.K);
+            fv_col2im(g, dcol, dx);
+        }
+        return FV_CONV_BWD_DENSE;
+    }
+
+    if (dw && sparse) {
+        /* The nonzeros by filter, in pixel order (a counting sort of the pixel lists), then each
+         * filter's gradient from its own pixels. */
+        int32_t *lf_base = (int32_t *)(scratch + L.lf_base);
+        int32_t *lf_n = (int32_t *)(scratch + L.lf_n);
+        float *lf_g = scratch + L.lf_g;
+        for (int64_t j = 0; j < F; j++)
+            lf_n[j] = 0;
+        for (int64_t p = 0; p < P; p++) {
+            const int32_t base = pb[p];
+            for (int32_t e = lp_start[p]; e < lp_start[p + 1]; e++) {
+                const int32_t j = lp_f[e];
+                const int64_t at = j * P + lf_n[j]++;
+                lf_base[at] = base, lf_g[at] = lp_g[e];
+            }
+        }
+        for (int64_t j = 0; j < F; j++)
+            for (int64_t s = 0; s < G.nseg; s++)
+                gather_runs(f, G.seglen, x + seg_off(&G, s), lf_base + j * P, 1, lf_g + j * P,
+                            lf_n[j], dws + (s * F + j) * G.seglen);
+    }
+    if (dx) {
+        float *d = dx;
+        if (G.padded) {
+            d = scratch + L.dxpad;
+            memset(d, 0, (size_t)(G.Hp * G.Wp * G.C) * sizeof(float));
+        }
+        for (int64_t s = 0; s < G.nseg; s++) {
+            const float *ws = wt + s * F * G.seglen;
+            const int64_t so = seg_off(&G, s);
+            for (int64_t p = 0; p < P; p++) {
+                const int64_t e0 = lp_start[p], ne = lp_start[p + 1] - e0;
+                if (ne)
+                    gather_runs(f, G.seglen, ws, lp_f + e0, G.seglen, lp_g + e0, ne,
+                                d + pb[p] + so);
+            }
+        }
+        if (G.padded) unpad_add(g, &G, d, dx);
+    }
+    return sparse ? FV_CONV_BWD_SPARSE : FV_CONV_BWD_DENSE;
+}
+
+bool fv_conv_bwd_uses_lists(const fv_conv_geom *g)
+{
+    cgeo G;
+    geo_init(g, &G);
+    return lists_apply(&G);
+}

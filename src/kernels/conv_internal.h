@@ -1,0 +1,16 @@
+/* conv_internal.h — private to the kernels and their tests: the fast convolution's code paths,
+ * so that tests can run the portable one on any machine.
+ */
+#ifndef FV_CONV_INTERNAL_H
+#define FV_CONV_INTERNAL_H
+
+#include "kernels/gemm_internal.h"
+
+/* Whether the fast convolution has path p here (FV__GEMM_GENERIC, or FV__GEMM_AVX2 on x86-64
+ * CPUs with AVX2 + FMA; AVX-512 CPUs run the AVX2 loops). */
+bool fv__conv_path_supported(fv__gemm_path p);
+/* Forces the fast convolution onto path p (-1: back to the best for this CPU). For tests and
+ * benchmarks only, before any threads run: it is process-wide. */
+void fv__conv_force_path(int p);
+
+#endif

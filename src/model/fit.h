@@ -1,0 +1,77 @@
+/* fit.h — the state of one fv_model_fit, shared by the training loop and callbacks (fit.c) and
+ * the checkpoints (checkpoint.c): the history's columns, the metric accumulators, the
+ * callbacks' counters and the description of the run that a checkpoint must match.
+ */
+#ifndef FV_MODEL_FIT_H
+#define FV_MODEL_FIT_H
+
+#include "model/model_impl.h"
+#include "train/metrics.h"
+
+/* loss and every metric, their val_ twins, and lr */
+enum { FV__FIT_MAX_COLS = 2 * (1 + FV__METRIC_MAX) + 1 };
+
+/* A callback's monitored column and the best value seen. */
+typedef struct fv__monitor {
+    int col;     /* column index, -1: the callback is off */
+    bool higher; /* larger is better (Keras' mode 'auto') */
+    double best; /* +inf or -inf before the first epoch */
+} fv__monitor;
+
+typedef struct fv__fit {
+    fv_model *m;
+    const fv_fit_opts *o;
+    const fv_dataset *train, *val;
+    int64_t n_train, val_first, val_count, batch;
+
+    /* columns: training ones first (on_batch sees those), sorted by name; then val_; then lr */
+    int ncols, ntrain;
+    char names_buf[FV__FIT_MAX_COLS][FV_MONITOR_MAX];
+    const char *names[FV__FIT_MAX_COLS];
+    double values[FV__FIT_MAX_COLS];
+    int col_loss, col_val_loss, col_lr;
+
+    /* metrics: `acc` for the counted ones, `rank` for auc, prc and map (they keep every score of
+     * an epoch); reused for validation after a reset. *_col[i]: the training column of the
+     * accumulator's metric i, *_vcol[i]: its val_ column or -1. */
+    fv__metric_acc *acc, *rank;
+    int acc_col[FV__METRIC_MAX], acc_vcol[FV__METRIC_MAX];
+    int rank_col[FV__METRIC_MAX], rank_vcol[FV__METRIC_MAX];
+    bool regression; /* float targets */
+
+    fv_history *h;
+
+    /* callbacks (Keras' EarlyStopping, ReduceLROnPlateau, ModelCheckpoint(save_best_only)) */
+    fv__monitor es, rlr, sb;
+    int64_t es_wait, es_best_epoch, es_stopped_epoch;
+    bool es_have_best, es_restored;
+    float *es_best_weights; /* nweights, when restore_best_weights */
+    int64_t rlr_wait, rlr_cooldown;
+
+    /* checkpoints */
+    char *run;           /* the description a checkpoint must match (malloc'd) */
+    int64_t epochs_done; /* completed epochs (restored ones included) */
+} fv__fit;
+
+/* Writes DIR/checkpoint.safetensors for the state after f->epochs_done epochs, atomically. */
+fv_status fv__checkpoint_write(const fv__fit *f, const char *dir);
+
+/* Restores the model, the optimizer, the counters, the callbacks' state and the history from
+ * DIR's checkpoint. *found is false (and nothing changes) when DIR has none. Everything is
+ * checked before anything of the model changes. */
+fv_status fv__checkpoint_restore(fv__fit *f, const char *dir, bool *found);
+
+/* The description of this run that a checkpoint records: the model (layers and compile), seed,
+ * batch size, shuffling, data sizes and hashes, columns and callbacks. Sets f->run. */
+fv_status fv__checkpoint_describe_run(fv__fit *f);
+
+/* Makes DIR if missing (one level) and takes an exclusive lock on DIR/checkpoint.lock for
+ * the fit; removes temporary files left by a killed writer. *fd receives the lock's file. */
+fv_status fv__checkpoint_lock(const char *dir, int *fd);
+void fv__checkpoint_unlock(int fd);
+
+/* Whether a tensor name is one of a checkpoint's state tensors (optimizer.m, ...), which a
+ * model loading a checkpoint as weights skips. */
+bool fv__checkpoint_state_tensor(const char *name);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# cli_checkpoint.sh — `fovea train --checkpoint DIR [--resume]` end to end: training killed with
+# SIGKILL at random moments always leaves a checkpoint that loads, and resuming ends with the
+# very bytes (weights file and history) of a run that never stopped; Ctrl-C and SIGTERM save and
+# say how to resume; a NaN loss names the epoch and step and writes nothing; an impossible batch
+# size is a clear message; --save-best, early stopping and the option checks.
+set -u
+source "$(dirname "$0")/data/cli_lib.bash"
+M=$DATA/quad.fv
+D=$DATA/quad
+EPOCHS=20
+KILLS=${FOVEA_KILLS:-6}
+# The same run every time: 20 epochs of a small CNN on 240 8x8 images, validated on 80.
+ARGS=("$M" --data "$D" --epochs $EPOCHS --seed 11 --verbose 2)
+
+now_ms() { date +%s%3N; }
+
+echo "# the uninterrupted reference run"
+expect_ok "train $EPOCHS epochs" "$FOVEA" train "${ARGS[@]}" --save "$TMP/ref.safetensors" --history "$TMP/ref.csv"
+t0=$(now_ms)
+expect_ok "train $EPOCHS epochs with --checkpoint" "$FOVEA" train "${ARGS[@]}" --checkpoint "$TMP/ck0" \
+    --save "$TMP/ck0.safetensors" --history "$TMP/ck0.csv"
+duration=$(($(now_ms) - t0))
+same_file "checkpointing changes no weight" "$TMP/ref.safetensors" "$TMP/ck0.safetensors"
+same_file "checkpointing changes no history value" "$TMP/ref.csv" "$TMP/ck0.csv"
+check "the checkpoint is DIR/checkpoint.safetensors" test -s "$TMP/ck0/checkpoint.safetensors"
+check "no temporary file left in DIR" test "$(ls "$TMP/ck0" | grep -c tmp)" -eq 0
+expect_ok "the checkpoint loads as a model (evaluate)" "$FOVEA" evaluate "$TMP/ck0/checkpoint.safetensors" --data "$D"
+expect_ok "resuming a finished run" "$FOVEA" train "${ARGS[@]}" --checkpoint "$TMP/ck0" --resume \
+    --save "$TMP/ck0b.safetensors" --history "$TMP/ck0b.csv"
+check "  ... says there is nothing left to train" grep -q "holds $EPOCHS epochs already" "$TMP/out"
+same_file "  ... and saves the same model" "$TMP/ref.safetensors" "$TMP/ck0b.safetensors"
+same_file "  ... and the same history" "$TMP/ref.csv" "$TMP/ck0b.csv"
+
+echo "# kill -9 at $KILLS random moments of a run (~${duration} ms), then resume"
+RANDOM=$$
+for k in $(seq "$KILLS"); do
+    ck=$TMP/ck$k
+    # a delay anywhere in the run: startup, steps, validation, the checkpoint's write and rename
+    delay_ms=$((RANDOM % (duration + 1)))
+    "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" >"$TMP/killed.out" 2>&1 &
+    pid=$!
+    sleep "$(awk -v ms="$delay_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    # a second kill of the resumed run, half the time
+    if [ $((k % 2)) -eq 0 ] && [ -s "$ck/checkpoint.safetensors" ]; then
+        "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" --resume >"$TMP/killed.out" 2>&1 &
+        pid=$!
+        sleep "$(awk -v ms="$((RANDOM % (duration / 2 + 1)))" 'BEGIN { printf "%.3f", ms / 1000 }')"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    fi
+    if [ -e "$ck/checkpoint.safetensors" ]; then
+        run "$FOVEA" summary "$ck/checkpoint.safetensors"
+        if [ "$status" -eq 0 ]; then ok "kill $k after ${delay_ms} ms: the checkpoint loads"; else
+            fail "kill $k after ${delay_ms} ms: the checkpoint loads"
+            show_output
+        fi
+    else
+        ok "kill $k after ${delay_ms} ms: killed before the first epoch ended (no checkpoint yet)"
+    fi
+    # results do not depend on the thread count: every other resume runs on one thread
+    threads=$((1 + k % 2))
+    expect_ok "kill $k: --resume --threads $threads" "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" --resume \
+        --threads $threads --save "$TMP/r$k.safetensors" --history "$TMP/r$k.csv"
+    from=$(grep -Eo '^(Resuming after epoch [0-9]+|No checkpoint)' "$TMP/out" | head -1)
+    same_file "kill $k: resumed (${from:-?}) to the reference's weights, byte for byte" \
+        "$TMP/ref.safetensors" "$TMP/r$k.safetensors"
+    same_file "kill $k: and to its history" "$TMP/ref.csv" "$TMP/r$k.csv"
+    check "kill $k: no temporary file left in DIR" test "$(ls "$ck" | grep -c tmp)" -eq 0
+done
+
+echo "# Ctrl-C and SIGTERM: stop after the step, keep the checkpoint, say how to resume"
+for sig in INT TERM; do
+    ck=$TMP/sig$sig
+    "$FOVEA" train "${ARGS[@]}" --epochs 100000 --checkpoint "$ck" --save "$TMP/keep.safetensors" \
+        >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    for _ in $(seq 200); do
+        grep -q "^Epoch 3/" "$TMP/out" && break
+        sleep 0.05
+    done
+    kill -"$sig" "$pid"
+    wait "$pid"
+    status=$?
+    msg=$(tail -1 "$TMP/err")
+    if [ "$status" -eq 1 ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
+        ok "SIG$sig: exit 1 and $msg"
+    else
+        fail "SIG$sig stops training, keeps the checkpoint and says how to resume"
+        show_output
+    fi
+    check "SIG$sig: --save was not written" test ! -e "$TMP/keep.safetensors"
+done
+# The printed command resumes (run for two more epochs than the checkpoint holds, not 100000).
+held=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is in.*/\1/p' "$TMP/err")
+resume_cmd=$(sed -n "s/.*resume with 'fovea \(.*\)'$/\1/p" "$TMP/err" | sed "s/--epochs 100000/--epochs $((held + 2))/")
+eval "set -- $resume_cmd"
+expect_ok "the printed resume command runs" "$FOVEA" "$@"
+check "  ... from the checkpoint" grep -q "^Resuming after epoch" "$TMP/out"
+
+echo "# a loss that becomes NaN"
+awk 'BEGIN { print "a,b,c,d,species"; srand(3); for (i = 0; i < 60; i++) { v = i == 45 ? "3e37" : ""; if (v == "") printf "%.3f,%.3f,%.3f,%.3f,%d\n", rand(), rand(), rand(), rand(), i % 3; else printf "%s,%s,%s,%s,%d\n", v, v, v, v, i % 3 } }' >"$TMP/huge.csv"
+cat >"$TMP/huge.fv" <<'EOF'
+input shape=4
+dense units=64 activation=relu
+dense units=3 activation=softmax
+compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01 metrics=accuracy
+fit batch_size=8 epochs=5 shuffle=false
+EOF
+echo "old" >"$TMP/keep.safetensors"
+expect_error "a row of 3e37 makes the loss NaN: the message names epoch and step" 1 \
+    "^fovea train: epoch 1, step [0-9]+: the loss is NaN; training stopped and nothing was saved$" \
+    "$FOVEA" train "$TMP/huge.fv" --data "$TMP/huge.csv" --checkpoint "$TMP/cknan" --save "$TMP/keep.safetensors"
+check "  ... --save is untouched" test "$(cat "$TMP/keep.safetensors")" = "old"
+check "  ... no checkpoint was written" test ! -e "$TMP/cknan/checkpoint.safetensors"
+
+echo "# an impossible batch size"
+cat >"$TMP/wide.fv" <<'EOF'
+input shape=8,8,1
+conv2d filters=1048576 kernel_size=1
+maxpool2d pool_size=8
+flatten
+dense units=4 activation=softmax
+compile loss=categorical_crossentropy
+EOF
+expect_error "--batch-size 2000000000 on a model with 256 MB of activations per image" 1 \
+    "^fovea train: batch size 240: out of memory: .* need .*, more than this machine's .* of memory \(a smaller --batch-size needs less memory\)$" \
+    "$FOVEA" train "$TMP/wide.fv" --data "$D" --batch-size 2000000000 --save "$TMP/keep.safetensors"
+check "  ... --save is untouched" test "$(cat "$TMP/keep.safetensors")" = "old"
+
+echo "# --save-best and early stopping"
+expect_ok "--save-best" "$FOVEA" train "${ARGS[@]}" --epochs 4 --save-best "$TMP/best.safetensors" --history "$TMP/h.csv"
+check "  ... wrote the best model" test -s "$TMP/best.safetensors"
+expect_ok "  ... which evaluates" "$FOVEA" evaluate "$TMP/best.safetensors" --data "$D"
+expect_error "--monitor of a column the run lacks" 1 "save_best monitors 'val_auc'" \
+    "$FOVEA" train "${ARGS[@]}" --save-best "$TMP/best.safetensors" --monitor val_auc
+sed 's/^fit .*/fit batch_size=16 epochs=40 early_stopping=val_accuracy patience=1 restore_best_weights=true/' "$M" >"$TMP/es.fv"
+expect_ok "early_stopping on the fit line" "$FOVEA" train "$TMP/es.fv" --data "$D" --seed 11 --verbose 2
+check "  ... prints Keras' 'Epoch N: early stopping'" grep -Eq '^Epoch [0-9]+: early stopping$' "$TMP/out"
+check "  ... and restores the best epoch's weights" grep -Eq '^Restoring model weights from the end of the best epoch: [0-9]+\.$' "$TMP/out"
+
+echo "# option checks"
+expect_error "--resume without --checkpoint" 2 "--resume needs --checkpoint" "$FOVEA" train "${ARGS[@]}" --resume
+expect_error "--monitor without --save-best" 2 "--monitor" "$FOVEA" train "${ARGS[@]}" --monitor val_loss
+expect_error "--checkpoint naming a file" 1 "--checkpoint: .* is not a folder" \
+    "$FOVEA" train "${ARGS[@]}" --checkpoint "$TMP/keep.safetensors"
+expect_error "--resume with another --batch-size" 1 "another run .*batch_size=16.*batch_size=8" \
+    "$FOVEA" train "${ARGS[@]}" --checkpoint "$TMP/ck0" --resume --batch-size 8
+expect_error "--resume with a damaged checkpoint" 1 "--resume: .*checkpoint.safetensors" \
+    bash -c "head -c 1000 '$TMP/ck0/checkpoint.safetensors' >'$TMP/ck0/c' && mv '$TMP/ck0/c' '$TMP/ck0/checkpoint.safetensors' && exec '$FOVEA' train $(printf '%q ' "${ARGS[@]}") --checkpoint '$TMP/ck0' --resume"
+
+finish
