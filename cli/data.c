@@ -60,11 +60,6 @@ static char *find_script(char *tried, size_t tried_size)
     static const char *const rel[] = {"../scripts", "../../scripts", "../share/fovea/scripts",
                                       "scripts"};
     size_t used = 0;
-#ifdef FOVEA_SOURCE_SCRIPTS
-    /* A build folder anywhere: the source tree it was configured from. */
-    snprintf(path, sizeof path, "%s/%s", FOVEA_SOURCE_SCRIPTS, SCRIPT_NAME);
-    if (access(path, R_OK) == 0) return strdup(path);
-#endif
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
         snprintf(path, sizeof path, "%s/%s/%s", exe, rel[i], SCRIPT_NAME);
         if (access(path, R_OK) == 0) {
@@ -76,6 +71,11 @@ static char *find_script(char *tried, size_t tried_size)
             if (k > 0) used += (size_t)k;
         }
     }
+#ifdef FOVEA_SOURCE_SCRIPTS
+    /* Last, for a build folder anywhere: the source tree it was configured from. */
+    snprintf(path, sizeof path, "%s/%s", FOVEA_SOURCE_SCRIPTS, SCRIPT_NAME);
+    if (access(path, R_OK) == 0) return strdup(path);
+#endif
     return NULL;
 }
 

@@ -506,8 +506,8 @@ fv_history *fv_history_read_csv(const char *path)
         fv__fail(FV_ERR_INVALID, "fv_history_read_csv: no file name");
         return NULL;
     }
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     if (read_all(path, &buf, &len) != FV_OK) return NULL;
     return parse_buffer(buf, len, path);
 }
