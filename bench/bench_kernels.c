@@ -1,12 +1,13 @@
 /* bench_kernels.c — GFLOP/s of fv_gemm on the seed CNN's shapes for every GEMM path this CPU
  * supports, and the time of im2col/col2im, so that the figures in the docs can be reproduced.
  * Build from the repository root: cc -O2 -std=gnu11 -Iinclude -Isrc src/core/core.c
- * src/kernels/{gemm,conv,pool,act}.c bench/bench_kernels.c -lm -o bench_kernels
+ * src/kernels/*.c bench/bench_kernels.c -lm -o bench_kernels
  */
 #include "core/core.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,51 @@ int main(void)
             printf("\n");
             fv__free(A), fv__free(B), fv__free(C);
         }
+    }
+
+    /* The convolution the layers run (fv_conv2d_*_fast) on the seed's second convolution:
+     * forward, and backward with a gradient shaped as behind ReLU + 2×2 max-pool + dropout 0.25
+     * (one position per window and channel, 3/4 of those kept: about 19% nonzero) and dense. */
+    {
+        fv_conv_geom cg = {26, 26, 32, 3, 3, 24, 24, 64, 1, 1, 1, 1, 0, 0};
+        const int64_t nx = 26 * 26 * 32, nw = 3 * 3 * 32 * 64, ny = 24 * 24 * 64;
+        float *x = rand_buf(&r, nx), *w = rand_buf(&r, nw), *b = rand_buf(&r, 64);
+        float *y = rand_buf(&r, ny), *dy = rand_buf(&r, ny), *dys = rand_buf(&r, ny);
+        float *dw = rand_buf(&r, nw), *dws = rand_buf(&r, nw), *db = rand_buf(&r, 64);
+        float *dx = rand_buf(&r, nx), *wp = rand_buf(&r, fv_conv_fwd_pack_floats(&cg));
+        float *wt = rand_buf(&r, fv_conv_bwd_pack_floats(&cg));
+        float *fs = rand_buf(&r, fv_conv_fwd_scratch_floats(&cg) + 16);
+        float *bs = rand_buf(&r, fv_conv_bwd_scratch_floats(&cg));
+        memset(dys, 0, (size_t)ny * sizeof(float));
+        for (int64_t oh = 0; oh < 24; oh += 2)
+            for (int64_t ow = 0; ow < 24; ow += 2)
+                for (int64_t f = 0; f < 64; f++) {
+                    if (fv__rng_uniform(&r) < 0.25f) continue;
+                    const int64_t q = (int64_t)fv__rng_below(&r, 4);
+                    dys[((oh + q / 2) * 24 + ow + q % 2) * 64 + f] = fv__rng_uniform(&r) - 0.5f;
+                }
+        fv_conv_fwd_pack(&cg, w, wp);
+        fv_conv_bwd_pack(&cg, w, wt);
+        const double flop = 2.0 * 576 * 288 * 64;
+        double bf = 1e30, bd = 1e30, bsp = 1e30;
+        for (int trial = 0; trial < 200; trial++) {
+            double t = now();
+            fv_conv2d_forward_fast(&cg, x, wp, b, true, y, fs);
+            bf = fmin(bf, now() - t);
+            t = now();
+            fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, db, dx, bs);
+            bd = fmin(bd, now() - t);
+            t = now();
+            fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, dw, dws, db, dx, bs);
+            bsp = fmin(bsp, now() - t);
+        }
+        printf("conv2 fast (%s): forward %.1f us = %.1f GFLOP/s; backward dense dy %.1f us = "
+               "%.1f GFLOP/s; backward pooled dy %.1f us = %.1f dense-equivalent GFLOP/s\n",
+               fv_conv_path(), bf * 1e6, flop / bf * 1e-9, bd * 1e6, 2 * flop / bd * 1e-9,
+               bsp * 1e6, 2 * flop / bsp * 1e-9);
+        fv__free(x), fv__free(w), fv__free(b), fv__free(y), fv__free(dy), fv__free(dys);
+        fv__free(dw), fv__free(dws), fv__free(db), fv__free(dx), fv__free(wp), fv__free(wt);
+        fv__free(fs), fv__free(bs);
     }
 
     /* im2col and col2im of the seed's second convolution (26×26×32 -> 576 × 288). */

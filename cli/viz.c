@@ -96,8 +96,10 @@ int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *c
     return 0;
 }
 
-int cli_check_class_names(const char *cmd, int64_t count, int64_t classes)
+int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 {
+    /* A one-unit (sigmoid) classifier has two classes, 0 and 1. */
+    int64_t classes = outputs == 1 ? 2 : outputs;
     if (count == 0 || count == classes) return 0;
     cli_error(cmd, "--class-names: %lld names given, but the model has %lld classes",
               (long long)count, (long long)classes);

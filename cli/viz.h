@@ -28,7 +28,8 @@ int cli_plot_history(const char *cmd, const char *flag, const fv_history *h, con
  * Returns 0 or CLI_USAGE. */
 int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *count);
 void cli_free_class_names(char **names, int64_t count);
-/* Checks the count against the model's classes; reports and returns CLI_FAIL on mismatch. */
-int cli_check_class_names(const char *cmd, int64_t count, int64_t classes);
+/* Checks the count against the classes of a model with `outputs` outputs (2 for one output: a
+ * binary classifier); reports and returns CLI_FAIL on mismatch. 0 names always pass. */
+int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs);
 
 #endif

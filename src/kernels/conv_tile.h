@@ -145,6 +145,26 @@ static CT_ATTR void CT_NAME(gather)(int nv, const float *src, const int32_t *bas
     }
 }
 
+/* For each segment s < nseg: dst + doff[s] [0 .. 8nv) += Σ_e g[e] · (src + s·sstride)
+ * [scale·base[e] .. + 8nv): one call for all the kernel rows of a pixel (nv 1..12). */
+static CT_ATTR void CT_NAME(gather_segs)(int nv, const float *src, int64_t sstride,
+                                         const int32_t *base, int64_t scale, const float *g,
+                                         int64_t ne, float *dst, const int64_t *doff, int64_t nseg)
+{
+    switch (nv) {
+#define CT_CASE(k)                                                                                 \
+    case k:                                                                                        \
+        for (int64_t s = 0; s < nseg; s++)                                                         \
+            CT_NAME(gather_run)(k, src + s * sstride, base, scale, g, ne, dst + doff[s]);          \
+        break;
+        CT_CASE(1) CT_CASE(2) CT_CASE(3) CT_CASE(4) CT_CASE(5) CT_CASE(6)
+        CT_CASE(7) CT_CASE(8) CT_CASE(9) CT_CASE(10) CT_CASE(11) CT_CASE(12)
+#undef CT_CASE
+    default:
+        break;
+    }
+}
+
 #undef CT_LD
 #undef CT_ST
 #undef CT_SPLAT

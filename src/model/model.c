@@ -42,7 +42,9 @@ void fv_model_free(fv_model *m)
 
 /* ---- tokens of one line ------------------------------------------------------------------- */
 
-enum { MAX_TOKENS = 32, MAX_LINE = 4096 };
+/* MAX_LAYERS bounds the work a hostile model file can cause (naming is quadratic in the layer
+ * count); Keras' largest Sequential models have a few hundred layers. */
+enum { MAX_TOKENS = 32, MAX_LINE = 4096, MAX_LAYERS = 1000 };
 
 typedef struct line_tokens {
     char buf[MAX_LINE];
@@ -190,11 +192,34 @@ static bool name_taken(const fv_model *m, int count, const char *name)
 }
 
 /* Keras' default name for a layer of kind k added after the first `count` layers: the kind's
- * snake-case name, then _1, _2, ... */
+ * snake-case name, then _1, _2, ... the first that none of them has. One pass marks the taken
+ * suffixes (at most count are taken, so one of 0..count is free): trying each candidate against
+ * every layer instead made a model file of a few thousand layers take minutes to parse. */
 static void default_name(const fv_model *m, int count, const fv_layer_kind *k, char *out, size_t n)
 {
-    snprintf(out, n, "%s", k->keras_name);
-    for (int i = 1; name_taken(m, count, out); i++)
+    bool taken[MAX_LAYERS + 1] = {false};
+    FV_ASSERT(count <= MAX_LAYERS);
+    const size_t len = strlen(k->keras_name);
+    for (int i = 0; i < count; i++) {
+        const char *name = m->layers[i].name;
+        if (strncmp(name, k->keras_name, len) != 0) continue;
+        const char *p = name + len;
+        if (*p == '\0') {
+            taken[0] = true;
+            continue;
+        }
+        if (*p++ != '_' || *p < '1' || *p > '9') continue; /* "%s_%d" never writes "_01" */
+        long v = 0;
+        for (; *p >= '0' && *p <= '9' && v <= count; p++)
+            v = v * 10 + (*p - '0');
+        if (*p == '\0' && v <= count) taken[v] = true;
+    }
+    int i = 0;
+    while (taken[i])
+        i++;
+    if (i == 0)
+        snprintf(out, n, "%s", k->keras_name);
+    else
         snprintf(out, n, "%s_%d", k->keras_name, i);
 }
 
@@ -220,6 +245,9 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
         return fv__fail(FV_ERR_INVALID,
                         "%s: the model needs an input line first (e.g. input shape=28,28,1)",
                         k->name);
+    if (m->nlayers == MAX_LAYERS)
+        return fv__fail(FV_ERR_INVALID, "%s: the model already has %d layers, the most fovea builds",
+                        k->name, MAX_LAYERS);
     if (m->nlayers == m->cap) {
         int cap = m->cap ? 2 * m->cap : 8;
         fv_layer *nl = realloc(m->layers, (size_t)cap * sizeof *nl);
