@@ -2,6 +2,8 @@
  * supports, and the time of im2col/col2im, so that the figures in the docs can be reproduced.
  * Build from the repository root: cc -O2 -std=gnu11 -Iinclude -Isrc src/core/core.c
  * src/kernels/*.c bench/bench_kernels.c -lm -o bench_kernels
+ * Add -DFV_BENCH_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas to time
+ * OpenBLAS's cblas_sgemm (one thread) on the same shapes beside fovea's GEMM.
  */
 #include "core/core.h"
 #include "kernels/gemm_internal.h"
@@ -15,6 +17,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#endif
+#if defined(FV_BENCH_OPENBLAS)
+#include <cblas.h>
 #endif
 
 /* This thread's CPU time: on a shared machine, time spent descheduled is not counted. */
@@ -154,6 +159,34 @@ int main(void)
             fv__free(A), fv__free(B), fv__free(C);
         }
     }
+
+#if defined(FV_BENCH_OPENBLAS)
+    /* OpenBLAS on one thread, the same shapes, the same best-of-many timing. */
+    openblas_set_num_threads(1);
+    printf("OpenBLAS cblas_sgemm, 1 thread (%s)\n", openblas_get_config());
+    for (int i = 0; i < nshapes; i++) {
+        const shape *s = &shapes[i];
+        float *A = rand_buf(&r, s->M * s->K), *B = rand_buf(&r, s->K * s->N);
+        float *C = rand_buf(&r, s->M * s->N);
+        const int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+        const double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+        double best = 1e30;
+        int reps = (int)(1e8 / flop) + 1;
+        for (int trial = 0; trial < 100; trial++) {
+            double t = now();
+            for (int rep = 0; rep < reps; rep++)
+                cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                            s->tb ? CblasTrans : CblasNoTrans, (int)s->M, (int)s->N, (int)s->K,
+                            1.0f, A, (int)lda, B, (int)ldb, rep ? 1.0f : 0.0f, C, (int)s->N);
+            t = (now() - t) / reps;
+            if (t < best) best = t;
+        }
+        printf("  %-26s M=%5ld N=%5ld K=%5ld%s%s  %6.1f GFLOP/s\n", s->what, (long)s->M,
+               (long)s->N, (long)s->K, s->ta ? " ta" : "   ", s->tb ? " tb" : "   ",
+               flop / best * 1e-9);
+        fv__free(A), fv__free(B), fv__free(C);
+    }
+#endif
 
     /* The convolution the layers run (fv_conv2d_*_fast) on the seed's second convolution:
      * forward, and backward with a gradient shaped as behind ReLU + 2×2 max-pool + dropout 0.25

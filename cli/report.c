@@ -187,7 +187,7 @@ static const char style[] =
     "h1{font-size:28px;margin:28px 0 4px}h2{font-size:21px;margin:36px 0 10px;"
     "border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}"
     ".meta{color:#666;margin:0 0 18px}"
-    ".cards{display:flex;gap:16px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;"
+    ".cards{display:flex;gap:16px;flex-wrap:wrap;margin-top:14px}.card{border:1px solid #ddd;border-radius:6px;"
     "padding:10px 18px;min-width:160px}.card .v{font-size:26px;font-weight:bold}"
     ".card .l{color:#666;font-size:13px}"
     "pre{background:#f6f6f6;border:1px solid #e4e4e4;padding:10px 12px;overflow:auto;"

@@ -12,7 +12,7 @@ Q=$TMP/q.safetensors
 R=$TMP/report.html
 
 absent() { [ ! -e "$1" ]; }
-no_temp_files() { ! ls "$TMP" | grep -q '\.tmp\.'; }
+no_temp_files() { [ -z "$(find "$TMP" -maxdepth 1 -name '*.tmp.*' -print -quit)" ]; }
 
 echo "# a model that gets some test images wrong (one short epoch)"
 expect_ok "train one epoch" "$FOVEA" train "$M" --data "$D" --epochs 1 --learning-rate 0.002 \

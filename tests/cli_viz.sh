@@ -20,7 +20,7 @@ png_size() {
 
 is_png() { [ -n "$(png_size "$1")" ]; }
 absent() { [ ! -e "$1" ]; }
-no_temp_files() { ! ls "$TMP" | grep -q '\.tmp\.'; }
+no_temp_files() { [ -z "$(find "$TMP" -maxdepth 1 -name '*.tmp.*' -print -quit)" ]; }
 
 echo "# train --plot: the curves at the end of training"
 expect_ok "train with --history and --plot" "$FOVEA" train "$M" --data "$D" --save "$Q" \

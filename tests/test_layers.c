@@ -1347,6 +1347,110 @@ static void check_thread_independence(const char *kind, const char *args, fv_sha
     free(one), free(two), free(three);
 }
 
+/* conv2d's backward with an output gradient that is mostly exactly zero (as behind ReLU +
+ * max-pool): the layer takes the sparse path; its gradients must match the reference kernels
+ * and not depend on the thread count. */
+static void sparse_conv_case(const char *args, fv_shape in, int64_t n, int threads, float **out)
+{
+    tlayer t;
+    *out = NULL;
+    if (!tl_make(&t, "conv2d", args, in, n)) {
+        tl_free(&t);
+        return;
+    }
+    fv__free(t.scratch);
+    t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, threads), "scratch");
+    const int64_t nx = n * in_size(&t), ny = n * out_size(&t);
+    float *buf = floats(ny + nx + t.nw), *x = floats(nx), *dy = floats(ny);
+    fv_rng rng;
+    fv__rng_seed(&rng, 99);
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = fv__rng_uniform(&rng) < 0.2f ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
+    tl_forward(&t, n, x, buf, true, 1, threads);
+    tl_backward(&t, n, x, buf, dy, buf + ny, true, 1, threads);
+    memcpy(buf + ny + nx, t.g, (size_t)t.nw * sizeof(float));
+    *out = buf;
+    free(x), free(dy);
+    tl_free(&t);
+}
+
+TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
+{
+    static const struct {
+        const char *args;
+        int64_t h, w, c, f, kh, kw, s, d;
+        bool same, relu;
+    } cases[] = {
+        {"filters=16 kernel_size=3 activation=relu", 12, 11, 8, 16, 3, 3, 1, 1, false, true},
+        {"filters=9 kernel_size=3 padding=same strides=2", 9, 10, 16, 9, 3, 3, 2, 1, true, false},
+        {"filters=8 kernel_size=2,3 dilation_rate=2 activation=relu", 9, 9, 8, 8, 2, 3, 1, 2,
+         false, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t n = 21;
+        const fv_shape in = shape3(cases[c].h, cases[c].w, cases[c].c);
+        tlayer r;
+        CHECK_OK(tl_build(&r, "conv2d", cases[c].args, in));
+        const int64_t isz = in_size(&r), osz = out_size(&r), nx = n * isz, ny = n * osz;
+        tl_plan(&r, n, 1);
+        float *one, *two, *three;
+        sparse_conv_case(cases[c].args, in, n, 1, &one);
+        sparse_conv_case(cases[c].args, in, n, 2, &two);
+        sparse_conv_case(cases[c].args, in, n, 3, &three);
+        if (!one || !two || !three) {
+            CHECK(false);
+            free(one), free(two), free(three);
+            tl_free(&r);
+            continue;
+        }
+        const size_t bytes = (size_t)(ny + nx + r.nw) * sizeof(float);
+        CHECK(memcmp(one, two, bytes) == 0 && memcmp(one, three, bytes) == 0);
+
+        /* The same gradients from the reference kernel, image by image. */
+        fv_conv_geom g = {.in_h = cases[c].h, .in_w = cases[c].w, .in_c = cases[c].c,
+                          .k_h = cases[c].kh, .k_w = cases[c].kw, .out_c = cases[c].f,
+                          .stride_h = cases[c].s, .stride_w = cases[c].s,
+                          .dil_h = cases[c].d, .dil_w = cases[c].d};
+        g.out_h = fv_conv_out_size(g.in_h, g.k_h, g.stride_h, g.dil_h, cases[c].same, &g.pad_top);
+        g.out_w =
+            fv_conv_out_size(g.in_w, g.k_w, g.stride_w, g.dil_w, cases[c].same, &g.pad_left);
+        CHECK(g.out_h * g.out_w * g.out_c == osz);
+        fv_rng rng;
+        fv__rng_seed(&rng, 99);
+        for (int64_t i = 0; i < r.nw; i++)
+            r.w[i] = fv__rng_uniform(&rng) - 0.5f;
+        float *x = floats(nx), *dy = floats(ny), *dx = floats(nx), *gw = floats(r.nw);
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < ny; i++)
+            dy[i] = fv__rng_uniform(&rng) < 0.2f ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
+        float *gb = r.l.nparams > 1 ? gw + r.l.params[0].size : NULL;
+        for (int64_t i = 0; i < n; i++) {
+            float *dyi = dy + i * osz;
+            if (cases[c].relu)
+                for (int64_t k = 0; k < osz; k++)
+                    if (!(one[i * osz + k] > 0.0f)) dyi[k] = 0.0f;
+            fv_conv2d_backward_ref(&g, x + i * isz, r.w, dyi, gw, gb, dx + i * isz);
+        }
+        int bad = 0;
+        for (int64_t i = 0; i < nx; i++)
+            bad += !(fabsf(one[ny + i] - dx[i]) <= 1e-5f + 1e-4f * fabsf(dx[i]));
+        for (int64_t i = 0; i < r.nw; i++)
+            bad += !(fabsf(one[ny + nx + i] - gw[i]) <= 1e-4f + 1e-4f * fabsf(gw[i]));
+        if (bad)
+            fprintf(stderr, "  conv2d %s: %d values differ from the reference\n", cases[c].args,
+                    bad);
+        CHECK(bad == 0);
+        free(x), free(dy), free(dx), free(gw);
+        tl_free(&r);
+        free(one), free(two), free(three);
+    }
+}
+
 TEST(test_gradients_do_not_depend_on_thread_count)
 {
     check_thread_independence("conv2d", "filters=8 kernel_size=3 padding=same activation=relu",
@@ -1389,6 +1493,7 @@ int main(void)
     RUN(test_flatten_keeps_hwc_order);
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);
+    RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
     return TEST_SUMMARY();

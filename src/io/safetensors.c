@@ -165,6 +165,11 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int cmp_tensor_names(const void *a, const void *b)
+{
+    return strcmp((*(const fv_st_tensor *const *)a)->name, (*(const fv_st_tensor *const *)b)->name);
+}
+
 /* Finds a name that occurs twice among names[0..n) in O(n log n): *dup receives it (or NULL).
  * False if out of memory. */
 static bool find_duplicate(char *const *names, int n, const char **dup)
@@ -327,7 +332,6 @@ fv_status fv__st_parse(uint8_t *buf, size_t len, const char *origin, fv_st_file 
     fv_status st = FV_OK;
     char *json = NULL;
     cJSON *root = NULL;
-    const char **names = NULL;
 
     if (len < 8) {
         st = fv__fail(FV_ERR_FORMAT,
@@ -423,29 +427,29 @@ fv_status fv__st_parse(uint8_t *buf, size_t len, const char *origin, fv_st_file 
     free(json);
     json = NULL;
 
-    /* Names must be unique: sort copies of the name pointers and compare neighbours. */
+    /* Tensors in data order; then an index by name (kept for fv__st_find, a binary search: a
+     * linear one per model parameter made a 100 MB header of a million empty tensors take
+     * minutes to load). Names must be unique: equal names are neighbours in the index. */
     int nt = out->ntensors;
-    names = malloc(((size_t)nt + 1) * sizeof *names);
-    if (!names) {
+    qsort(out->tensors, (size_t)nt, sizeof *out->tensors, cmp_offsets);
+    out->by_name = malloc(((size_t)nt + 1) * sizeof *out->by_name);
+    if (!out->by_name) {
         st = fv__fail(FV_ERR_NOMEM, "%s: out of memory", origin);
         goto fail;
     }
     for (int i = 0; i < nt; i++)
-        names[i] = out->tensors[i].name;
-    qsort(names, (size_t)nt, sizeof *names, cmp_names);
+        out->by_name[i] = &out->tensors[i];
+    qsort(out->by_name, (size_t)nt, sizeof *out->by_name, cmp_tensor_names);
     for (int i = 1; i < nt; i++) {
-        if (strcmp(names[i - 1], names[i]) == 0) {
+        if (strcmp(out->by_name[i - 1]->name, out->by_name[i]->name) == 0) {
             char nm[128];
             st = fv__fail(FV_ERR_FORMAT, "%s: tensor \"%s\" appears twice in the header", origin,
-                          shown(names[i], nm, sizeof nm));
+                          shown(out->by_name[i]->name, nm, sizeof nm));
             goto fail;
         }
     }
-    free(names);
-    names = NULL;
 
     /* In data order, each tensor must start where the previous one ended. */
-    qsort(out->tensors, (size_t)nt, sizeof *out->tensors, cmp_offsets);
     size_t pos = 0;
     for (int i = 0; i < nt; i++) {
         const fv_st_tensor *t = &out->tensors[i];
@@ -476,7 +480,6 @@ fv_status fv__st_parse(uint8_t *buf, size_t len, const char *origin, fv_st_file 
     }
     return FV_OK;
 fail:
-    free(names);
     cJSON_Delete(root);
     free(json);
     fv__st_free(out);
@@ -495,8 +498,16 @@ fv_status fv__st_read(const char *path, fv_st_file *out)
 
 const fv_st_tensor *fv__st_find(const fv_st_file *f, const char *name)
 {
-    for (int i = 0; i < f->ntensors; i++)
-        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
+    int lo = 0, hi = f->ntensors; /* by_name[lo..hi) may hold it */
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        const int c = strcmp(f->by_name[mid]->name, name);
+        if (c == 0) return f->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -529,6 +540,7 @@ void fv__st_free(fv_st_file *f)
     for (int i = 0; i < f->ntensors; i++)
         free(f->tensors[i].name);
     free(f->tensors);
+    free(f->by_name);
     for (int i = 0; i < f->nmeta; i++) {
         free(f->meta_keys[i]);
         free(f->meta_values[i]);

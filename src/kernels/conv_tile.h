@@ -76,9 +76,9 @@ static CT_ATTR void CT_NAME(fwd_tile)(const float *const rows[6], const cgeo *G,
 /* ---- weight gradient, dense: a tile of 6 kernel taps × 16 filters ------------------------------
  * dw[(k0+i)·F + j] += Σ_p x[pb[p] + off[i]] · gz[p·ldg + j] for i < m, j < n, p < P, summed in
  * pixel order. gz points at the panel's first column. */
-static CT_ATTR void CT_NAME(dw_tile)(const float *restrict x, const int32_t *restrict pb,
-                                     int64_t P, const int64_t off[6], const float *restrict gz,
-                                     int64_t ldg, float *dw, int64_t F, int m, int n)
+static CT_ATTR void CT_NAME(dw_tile)(const float *restrict x, const int32_t *restrict pb, int64_t P,
+                                     const int64_t off[6], const float *restrict gz, int64_t ldg,
+                                     float *dw, int64_t F, int m, int n)
 {
     cv8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0};
     cv8 a30 = {0}, a31 = {0}, a40 = {0}, a41 = {0}, a50 = {0}, a51 = {0};
@@ -109,8 +109,8 @@ static CT_ATTR void CT_NAME(dw_tile)(const float *restrict x, const int32_t *res
 
 /* dst[0 .. 8NV) += Σ_e g[e] · src[scale·base[e] .. + 8NV), in list order. */
 static inline __attribute__((always_inline)) void
-CT_NAME(gather_run)(int NV, const float *restrict src, const int32_t *restrict base,
-                    int64_t scale, const float *restrict g, int64_t ne, float *restrict dst)
+CT_NAME(gather_run)(int NV, const float *restrict src, const int32_t *restrict base, int64_t scale,
+                    const float *restrict g, int64_t ne, float *restrict dst)
 {
     cv8 acc[12];
 #pragma GCC unroll 12
@@ -129,39 +129,20 @@ CT_NAME(gather_run)(int NV, const float *restrict src, const int32_t *restrict b
 }
 
 /* gather_run with NV a run-time value 1..12, dispatched to constant instantiations. */
-static CT_ATTR void CT_NAME(gather)(int nv, const float *src, const int32_t *base,
-                                    int64_t scale, const float *g, int64_t ne, float *dst)
+static CT_ATTR void CT_NAME(gather)(int nv, const float *src, const int32_t *base, int64_t scale,
+                                    const float *g, int64_t ne, float *dst)
 {
     switch (nv) {
 #define CT_CASE(k)                                                                                 \
     case k:                                                                                        \
-        CT_NAME(gather_run)(k, src, base, scale, g, ne, dst);                                             \
+        CT_NAME(gather_run)(k, src, base, scale, g, ne, dst);                                      \
         break;
+        /* clang-format off */
         CT_CASE(1) CT_CASE(2) CT_CASE(3) CT_CASE(4) CT_CASE(5) CT_CASE(6)
         CT_CASE(7) CT_CASE(8) CT_CASE(9) CT_CASE(10) CT_CASE(11) CT_CASE(12)
+        /* clang-format on */
 #undef CT_CASE
-    default:
-        break;
-    }
-}
-
-/* For each segment s < nseg: dst + doff[s] [0 .. 8nv) += Σ_e g[e] · (src + s·sstride)
- * [scale·base[e] .. + 8nv): one call for all the kernel rows of a pixel (nv 1..12). */
-static CT_ATTR void CT_NAME(gather_segs)(int nv, const float *src, int64_t sstride,
-                                         const int32_t *base, int64_t scale, const float *g,
-                                         int64_t ne, float *dst, const int64_t *doff, int64_t nseg)
-{
-    switch (nv) {
-#define CT_CASE(k)                                                                                 \
-    case k:                                                                                        \
-        for (int64_t s = 0; s < nseg; s++)                                                         \
-            CT_NAME(gather_run)(k, src + s * sstride, base, scale, g, ne, dst + doff[s]);          \
-        break;
-        CT_CASE(1) CT_CASE(2) CT_CASE(3) CT_CASE(4) CT_CASE(5) CT_CASE(6)
-        CT_CASE(7) CT_CASE(8) CT_CASE(9) CT_CASE(10) CT_CASE(11) CT_CASE(12)
-#undef CT_CASE
-    default:
-        break;
+                default : break;
     }
 }
 
