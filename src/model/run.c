@@ -484,13 +484,27 @@ static void human_bytes(char *buf, size_t n, double bytes)
     snprintf(buf, n, "%.2f %s", bytes, unit[u]);
 }
 
+/* Writes c `ch` characters and a newline. */
+static void summary_rule(FILE *out, char ch, int width)
+{
+    for (int i = 0; i < width; i++) fputc(ch, out);
+    fputc('\n', out);
+}
+
 fv_status fv_model_summary(const fv_model *m, FILE *out)
 {
-    static const char *rule = "_________________________________________________________________";
-    static const char *dbl = "=================================================================";
-    fprintf(out, "Model: \"sequential\"\n%s\n", rule);
-    fprintf(out, " %-28s%-26s%-10s\n", "Layer (type)", "Output Shape", "Param #");
-    fprintf(out, "%s\n", dbl);
+    /* Keras' columns (28, 26, 10 wide), widened when a "name (Class)" does not fit, so that no
+     * row is ever misaligned. */
+    int name_w = 28;
+    for (int i = 0; i < m->nlayers; i++) {
+        int w = (int)(strlen(m->layers[i].name) + strlen(m->layers[i].kind->keras_class)) + 5;
+        if (w > name_w) name_w = w;
+    }
+    int width = name_w + 26 + 11;
+    fprintf(out, "Model: \"sequential\"\n");
+    summary_rule(out, '_', width);
+    fprintf(out, " %-*s %-25s %-10s\n", name_w - 1, "Layer (type)", "Output Shape", "Param #");
+    summary_rule(out, '=', width);
     for (int i = 0; i < m->nlayers; i++) {
         const fv_layer *l = &m->layers[i];
         char name[128], shape[64], count[32];
@@ -500,17 +514,19 @@ fv_status fv_model_summary(const fv_model *m, FILE *out)
         for (int p = 0; p < l->nparams; p++)
             params += l->params[p].size;
         thousands(count, sizeof count, params);
-        fprintf(out, " %-27s %-25s %-10s\n", name, shape, count);
-        fprintf(out, "%s\n", i + 1 < m->nlayers ? "" : dbl);
+        fprintf(out, " %-*s %-25s %-10s\n", name_w - 1, name, shape, count);
+        if (i + 1 < m->nlayers) fputc('\n', out);
+        else summary_rule(out, '=', width);
     }
-    if (!m->nlayers) fprintf(out, "%s\n", dbl);
+    if (!m->nlayers) summary_rule(out, '=', width);
     char total[32], size[32];
     int64_t n = fv_model_param_count(m);
     thousands(total, sizeof total, n);
     human_bytes(size, sizeof size, (double)n * 4);
     fprintf(
         out,
-        "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: 0 (0.00 B)\n%s\n",
-        total, size, total, size, rule);
+        "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: 0 (0.00 B)\n",
+        total, size, total, size);
+    summary_rule(out, '_', width);
     return ferror(out) ? fv__fail(FV_ERR_IO, "cannot write the summary") : FV_OK;
 }

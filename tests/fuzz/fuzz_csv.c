@@ -15,6 +15,7 @@ static void check_table(const fv_csv *c)
     FUZZ_CHECK(c->ncols >= 1 && c->names && c->nrows >= 0);
     for (int k = 0; k < c->ncols; k++) {
         FUZZ_CHECK(c->names[k]);
+        if (k >= 64) continue; /* fv__csv_column is linear in the columns */
         int found = fv__csv_column(c, c->names[k]);
         FUZZ_CHECK(found >= 0 && found <= k);
     }
