@@ -1378,6 +1378,26 @@ static void sparse_conv_case(const char *args, fv_shape in, int64_t n, int threa
     tl_free(&t);
 }
 
+TEST(test_flops_count_the_dense_multiply_adds)
+{
+    /* The profile's FLOPs: 2 per multiply-add; backward the weights, plus the input when its
+     * gradient is wanted; none for kinds without arithmetic worth counting. */
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d", "filters=64 kernel_size=3", shape3(26, 26, 32)));
+    const double conv = 2.0 * 24 * 24 * (3 * 3 * 32) * 64;
+    CHECK(fv__layer_flops(&t.l, false, false) == conv);
+    CHECK(fv__layer_flops(&t.l, true, false) == conv);
+    CHECK(fv__layer_flops(&t.l, true, true) == 2 * conv);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "dense", "units=128", shape1(9216)));
+    CHECK(fv__layer_flops(&t.l, false, false) == 2.0 * 9216 * 128);
+    CHECK(fv__layer_flops(&t.l, true, true) == 4.0 * 9216 * 128);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "maxpool2d", "", shape3(24, 24, 64)));
+    CHECK(fv__layer_flops(&t.l, false, false) == 0.0);
+    tl_free(&t);
+}
+
 TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
 {
     static const struct {
@@ -1494,6 +1514,7 @@ int main(void)
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
+    RUN(test_flops_count_the_dense_multiply_adds);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
     return TEST_SUMMARY();

@@ -73,7 +73,7 @@ typedef struct fv_st_file {
     size_t len;
     size_t data_off; /* 8 + N */
     int ntensors;
-    fv_st_tensor *tensors;       /* in data order */
+    fv_st_tensor *tensors;        /* in data order */
     const fv_st_tensor **by_name; /* the same, sorted by name (fv__st_find) */
     int nmeta;
     char **meta_keys, **meta_values;

@@ -59,7 +59,7 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size)
     do {                                                                                           \
         const char *e_ = fv_last_error();                                                          \
         if (!e_[0] || !strstr(e_, (origin))) {                                                     \
-            fprintf(stderr, "%s:%d: the error message does not name %s: \"%s\"\n", __FILE__,      \
+            fprintf(stderr, "%s:%d: the error message does not name %s: \"%s\"\n", __FILE__,       \
                     __LINE__, (origin), e_);                                                       \
             abort();                                                                               \
         }                                                                                          \

@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fv_csv c;
     const bool gz = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
     const char *path = gz ? fuzz_file(data, size) : NULL;
-    fv_status st = gz ? fv__csv_read(path, &c) : fv__csv_parse((const char *)data, size, ORIGIN, &c);
+    fv_status st =
+        gz ? fv__csv_read(path, &c) : fv__csv_parse((const char *)data, size, ORIGIN, &c);
     if (st != FV_OK) {
         FUZZ_CHECK(c.names == NULL && c.cells == NULL && c.lines == NULL);
         FUZZ_CHECK_ERROR(gz ? path : ORIGIN);

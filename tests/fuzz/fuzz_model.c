@@ -23,7 +23,8 @@ static void round_trip(const fv_model *m)
     char *t1 = fv_model_to_text(m);
     FUZZ_CHECK(t1);
     fv_model *m2 = fv_model_parse_string(t1, "canonical text");
-    if (!m2) fprintf(stderr, "the canonical text does not parse: %s\n---\n%s---\n", fv_last_error(), t1);
+    if (!m2)
+        fprintf(stderr, "the canonical text does not parse: %s\n---\n%s---\n", fv_last_error(), t1);
     FUZZ_CHECK(m2);
     char *t2 = fv_model_to_text(m2);
     FUZZ_CHECK(t2);
