@@ -275,6 +275,21 @@ fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights)
     return m;
 }
 
+fv_model *cli_load_trained_model(const char *cmd, const char *path)
+{
+    bool has_weights = false;
+    fv_model *m = cli_load_model(cmd, path, &has_weights);
+    if (m && !has_weights) {
+        cli_error(cmd,
+                  "%s: a model file holds no trained weights; give a model saved by "
+                  "'fovea train --save'",
+                  path);
+        fv_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* True if dir holds the named IDX file, gzipped or not. */
 static bool has_idx(const char *dir, const char *name)
 {

@@ -77,6 +77,10 @@ bool cli_has_suffix(const char *path, const char *suffix);
  * Reports failures; NULL on failure. */
 fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights);
 
+/* Loads a model saved by `fovea train --save`, refusing a model text file (it has no trained
+ * weights). Reports failures; NULL on failure. */
+fv_model *cli_load_trained_model(const char *cmd, const char *path);
+
 /* Loads the data named by --data: a folder of IDX files (train and/or test as asked; the test
  * set is optional: NULL when the folder has none), a CSV table (into *train, or *test if train
  * is NULL) with label_column, or a float32 .npy array (features only). Reports failures and

@@ -93,16 +93,8 @@ int cmd_evaluate(int argc, char **argv)
     fv_dataset *test = NULL;
     fv_metrics *mt = NULL;
     rc = CLI_FAIL;
-    bool has_weights = false;
-    m = cli_load_model(cmd, pos[0], &has_weights);
+    m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if (!has_weights) {
-        cli_error(cmd,
-                  "%s: a model file holds no trained weights; give a model saved by "
-                  "'fovea train --save'",
-                  pos[0]);
-        goto done;
-    }
     if ((rc = cli_load_data(cmd, data->value, label->seen ? label->value : NULL, NULL, &test)))
         goto done;
     rc = CLI_FAIL;

@@ -180,16 +180,8 @@ int cmd_predict(int argc, char **argv)
     fv_dataset *x = NULL;
     float *out = NULL;
     rc = CLI_FAIL;
-    bool has_weights = false;
-    m = cli_load_model(cmd, pos[0], &has_weights);
+    m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if (!has_weights) {
-        cli_error(cmd,
-                  "%s: a model file holds no trained weights; give a model saved by "
-                  "'fovea train --save'",
-                  pos[0]);
-        goto done;
-    }
     if (!cli_exists(input->value) || cli_is_dir(input->value)) {
         cli_error(cmd, "--input: '%s': %s", input->value,
                   cli_exists(input->value) ? "is a folder; give an IDX or .npy file"

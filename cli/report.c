@@ -501,15 +501,7 @@ int cmd_report(int argc, char **argv)
         }
         fv_picture_free(check);
     }
-    bool has_weights = false;
-    if (!(r.m = cli_load_model(cmd, pos[0], &has_weights))) goto done;
-    if (!has_weights) {
-        cli_error(cmd,
-                  "%s: a model file holds no trained weights; give a model saved by "
-                  "'fovea train --save'",
-                  pos[0]);
-        goto done;
-    }
+    if (!(r.m = cli_load_trained_model(cmd, pos[0]))) goto done;
     if ((rc = cli_load_data(cmd, r.data_path, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, NULL,
                             &r.test)))
         goto done;

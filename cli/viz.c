@@ -160,22 +160,6 @@ static const char activations_usage[] =
     "options:\n"
     "  -o, --output FILE     the picture, .png or .svg (required)\n";
 
-/* Loads a saved model, refusing a model file without weights. */
-static fv_model *load_trained(const char *cmd, const char *path)
-{
-    bool has_weights = false;
-    fv_model *m = cli_load_model(cmd, path, &has_weights);
-    if (m && !has_weights) {
-        cli_error(cmd,
-                  "%s: a model file holds no trained weights; give a model saved by "
-                  "'fovea train --save'",
-                  path);
-        fv_model_free(m);
-        return NULL;
-    }
-    return m;
-}
-
 static int viz_kernels(int argc, char **argv)
 {
     const char *cmd = "viz kernels";
@@ -187,7 +171,7 @@ static int viz_kernels(int argc, char **argv)
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[0].seen) return cli_usage_error(cmd, "-o OUT.png is required");
     if ((rc = cli_check_picture_path(cmd, "--output", opts[0].value))) return rc;
-    fv_model *m = load_trained(cmd, pos[0]);
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
     if (!m) return CLI_FAIL;
     fv_picture *p = fv_plot_kernels(m, opts[1].seen ? opts[1].value : NULL);
     rc = p ? cli_save_picture(cmd, "--output", p, opts[0].value)
@@ -294,7 +278,7 @@ static int viz_features(int argc, char **argv)
     fv_dataset *d = NULL;
     float *x = NULL;
     rc = CLI_FAIL;
-    if (!(m = load_trained(cmd, pos[0]))) goto done;
+    if (!(m = cli_load_trained_model(cmd, pos[0]))) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if ((rc = load_images(cmd, opts[O_INPUT].value, &d))) goto done;
     rc = CLI_FAIL;
