@@ -200,6 +200,7 @@ softmax
 compile loss=binary_crossentropy optimizer=adam learning_rate=0.0003 beta_1=0.8 beta_2=0.99 epsilon=1e-8 metrics=accuracy
 fit batch_size=4 epochs=2 shuffle=false validation_split=0.25 seed=123
 """)
+put("model", "callbacks.fv", "input shape=3\ndense units=2 activation=softmax\ncompile loss=sparse_categorical_crossentropy metrics=accuracy\nfit epochs=9 early_stopping=val_loss patience=3 min_delta=0.001 restore_best_weights=true reduce_lr_on_plateau=val_accuracy lr_factor=0.5 lr_patience=2 lr_min_delta=0.0001 lr_cooldown=1 min_lr=1e-6\n")
 put("model", "sgd-nesterov.fv", "input shape=3\ndense units=1\ncompile loss=mse optimizer=sgd learning_rate=0.1 momentum=0.5 nesterov=true\nfit seed=0\n")
 put("model", "compile-args.fv", b"input shape=2\ndense units=2 activation=softmax\n\0loss=categorical_crossentropy optimizer=sgd momentum=0.9 metrics=acc")
 put("model", "mae-comment.fv", "input input_shape=5 # a comment\n\n  dense   units=3\tactivation=relu  \ndense units=1\ncompile loss=mean_absolute_error\n")
