@@ -90,12 +90,13 @@ for name in "${targets[@]}"; do
     secs=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-    corp=$(grep -Eo 'corp: [0-9]+/[0-9]+[bKM]*b?' "$log" | tail -1)
+    cov=$( (grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" || true) | tail -1)
+    corp=$( (grep -Eo 'corp: [0-9]+/[0-9]+[bKM]*b?' "$log" || true) | tail -1)
     arts=$(grep -c 'Test unit written to' "$log" || true) # crash-, leak-, timeout-, oom-, slow-unit-
     result="ok"
     if [ "$status" -ne 0 ] || [ "$arts" -gt 0 ]; then
-        result="FINDING (exit $status): $(grep -Eo 'ERROR: [A-Za-z]+: [^ ]+( [^ ]+)?|fuzz invariant failed: .*|Test unit written to .*' "$log" | head -2 | tr '\n' ' ')"
+        what=$( (grep -Eo 'ERROR: [A-Za-z]+: [^ ]+( [^ ]+)?|fuzz invariant failed: .*|Test unit written to .*' "$log" || true) | head -2 | tr '\n' ' ')
+        result="FINDING (exit $status): $what"
         found=1
         tail -40 "$log"
     fi
