@@ -135,11 +135,21 @@ fv_model *fv_model_new(void);
 void fv_model_free(fv_model *m);
 
 /* Adds a layer or applies a directive, written as one line of a model file:
+ *   "input shape=28,28,1 name=image"
  *   "conv2d filters=32 kernel_size=3 strides=1 padding=valid dilation_rate=1 activation=relu"
+ *   "add name=res inputs=r0,bn_b"
+ *   "model outputs=class,box"
  *   "compile loss=categorical_crossentropy optimizer=adam learning_rate=0.001"
  *   "fit batch_size=128 epochs=5"
- * Unknown layer kinds, argument names or values are errors, never defaults. Shapes are
- * checked as each layer is added. */
+ * A model is a graph of layers, as Keras' Functional API builds it. A layer reads the previous
+ * line's output (an input line's or a layer's) unless inputs=NAME[,NAME...] names earlier
+ * layers or inputs, by name= or by Keras' default name (conv2d_1, add, input_layer, ...).
+ * Several input lines make several inputs; `model outputs=` names the outputs (default: the last
+ * layer). Every layer takes name= and trainable=true|false (false: its weights are frozen, and a
+ * frozen batch_normalization runs in inference mode, as in Keras). Unknown layer kinds, argument
+ * names or values, names not yet defined and shapes that do not fit are errors naming the
+ * argument and the shapes, never defaults. Shapes are checked as each layer is added; that every
+ * layer's output is read (or is an output) is checked when the model is first run. */
 fv_status fv_model_add(fv_model *m, const char *line);
 
 /* Typed constructors for the common cases; each is the same as the model-file line with the
@@ -177,9 +187,20 @@ int fv_model_layer_count(const fv_model *m);
 const char *fv_model_layer_name(const fv_model *m, int i);
 const char *fv_model_layer_kind(const fv_model *m, int i);
 int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4]);
-/* Per-sample input and output sizes in floats. */
+/* Per-sample input and output sizes in floats (the first input, the first output). */
 int64_t fv_model_input_size(const fv_model *m);
 int64_t fv_model_output_size(const fv_model *m);
+/* Trainable parameters: those of layers not frozen, without state tensors (BatchNormalization's
+ * moving statistics), as Keras' summary counts them. */
+int64_t fv_model_trainable_param_count(const fv_model *m);
+/* The model's inputs and outputs, in the order of the input lines and of `model outputs=`: their
+ * count, name and per-sample shape (rank returned, dims filled; 0 if k is out of range). */
+int fv_model_input_count(const fv_model *m);
+const char *fv_model_input_name(const fv_model *m, int k);
+int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4]);
+int fv_model_output_count(const fv_model *m);
+const char *fv_model_output_name(const fv_model *m, int k);
+int fv_model_output_shape(const fv_model *m, int k, int64_t dims[4]);
 
 /* Parameter access by tensor name ("conv2d.kernel", "dense_1.bias"): pointer to the live
  * float32 data in Keras layout, and its shape. NULL if no such tensor (or not yet built). */
@@ -192,12 +213,12 @@ typedef struct fv_history fv_history;
 
 /* What a callback sees: the running (training) or final (epoch end) figures by name. */
 typedef struct fv_logs {
-    int64_t epoch;      /* 0-based */
+    int64_t epoch; /* 0-based */
     int64_t epochs;
-    int64_t step;       /* steps done in this epoch */
-    int64_t steps;      /* steps per epoch */
-    double seconds;     /* since the epoch began */
-    int count;          /* entries in names/values */
+    int64_t step;             /* steps done in this epoch */
+    int64_t steps;            /* steps per epoch */
+    double seconds;           /* since the epoch began */
+    int count;                /* entries in names/values */
     const char *const *names; /* "loss", "accuracy", "val_loss", "val_accuracy" ... */
     const double *values;
 } fv_logs;
@@ -253,14 +274,14 @@ typedef bool (*fv_callback)(void *user, const fv_logs *logs);
  * that are not finite at the end of an epoch. Memory for a batch size that cannot fit (more than
  * the machine's physical memory, or a size that overflows) is FV_ERR_NOMEM before any step. */
 typedef struct fv_fit_opts {
-    int64_t batch_size;        /* Keras default 32 */
-    int64_t epochs;            /* 1 */
-    bool shuffle;              /* true: reshuffle the training samples every epoch */
-    double validation_split;   /* 0: none; else the last fraction, taken before shuffling */
+    int64_t batch_size;                /* Keras default 32 */
+    int64_t epochs;                    /* 1 */
+    bool shuffle;                      /* true: reshuffle the training samples every epoch */
+    double validation_split;           /* 0: none; else the last fraction, taken before shuffling */
     const fv_dataset *validation_data; /* used when validation_split is 0; may be NULL */
-    uint64_t seed;             /* weights initialisation, shuffling and dropout */
-    fv_callback on_batch;      /* after every step (may be NULL) */
-    fv_callback on_epoch;      /* after every epoch, with validation figures (may be NULL) */
+    uint64_t seed;                     /* weights initialisation, shuffling and dropout */
+    fv_callback on_batch;              /* after every step (may be NULL) */
+    fv_callback on_epoch; /* after every epoch, with validation figures (may be NULL) */
     void *user;
 
     /* Callbacks (see above); strings are read during fv_model_fit only. */
@@ -278,8 +299,8 @@ typedef struct fv_fit_opts {
     const char *save_best_monitor;    /* NULL: "val_loss" */
 
     /* Checkpoints (see above). */
-    const char *checkpoint_dir;       /* NULL: none; created if missing (one level) */
-    bool resume;                      /* continue from checkpoint_dir's checkpoint */
+    const char *checkpoint_dir; /* NULL: none; created if missing (one level) */
+    bool resume;                /* continue from checkpoint_dir's checkpoint */
 } fv_fit_opts;
 
 /* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42; callbacks off with
@@ -307,9 +328,9 @@ typedef struct fv_fit_info {
     int64_t stopped_epoch;     /* the epoch after which early stopping ended training, or -1 */
     int64_t best_epoch;        /* early stopping's best epoch so far, or -1 */
     bool restored_best_weights;
-    double learning_rate;      /* the optimizer's learning rate now */
-    int64_t lr_reduced_epoch;  /* the last epoch after which reduce_lr_on_plateau lowered it, -1 */
-    int64_t save_best_epoch;   /* the last epoch written to save_best, or -1 */
+    double learning_rate;     /* the optimizer's learning rate now */
+    int64_t lr_reduced_epoch; /* the last epoch after which reduce_lr_on_plateau lowered it, -1 */
+    int64_t save_best_epoch;  /* the last epoch written to save_best, or -1 */
 } fv_fit_info;
 
 fv_fit_info fv_model_last_fit(const fv_model *m);
@@ -322,8 +343,8 @@ fv_status fv_checkpoint_info(const char *dir, bool *found, int64_t *epochs_done,
 
 /* Loss and accuracy over a whole labelled dataset (dropout off). accuracy may be NULL; it is
  * NaN for losses without classes. */
-fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_size,
-                            double *loss, double *accuracy);
+fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_size, double *loss,
+                            double *accuracy);
 
 /* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);
@@ -332,7 +353,13 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
  * model memory holding n × (layer i output size) floats, valid until the next model call.
  * x holds n samples (n <= batch the model was last run with, or any n: the model replans). */
 fv_status fv_model_forward(fv_model *m, const float *x, int64_t n);
+/* The same for a model with any number of inputs: x[k] holds n samples of input k (NHWC floats),
+ * for every k < fv_model_input_count. FV_ERR_INVALID if one is NULL. */
+fv_status fv_model_forward_inputs(fv_model *m, const float *const *x, int64_t n);
 const float *fv_model_layer_output(const fv_model *m, int i);
+/* Output k's values after the last forward pass: n × (its size) floats in model memory, valid
+ * until the next model call; NULL before any forward pass or if k is out of range. */
+const float *fv_model_output(const fv_model *m, int k);
 
 /* Where the training steps' time goes, per layer, since the model was made or since
  * fv_model_profile_reset: wall seconds in the forward and backward passes of training steps
@@ -382,8 +409,8 @@ void fv_history_free(fv_history *h);
  * a confusion matrix with the per-class table, and the activation functions.
  *
  *     fv_picture *p = fv_plot_history(history, NULL);
- *     if (!p || fv_picture_save(p, "curves.png") != FV_OK) fprintf(stderr, "%s\n", fv_last_error());
- *     fv_picture_free(p);
+ *     if (!p || fv_picture_save(p, "curves.png") != FV_OK) fprintf(stderr, "%s\n",
+ * fv_last_error()); fv_picture_free(p);
  *
  * A picture is drawn once and written at its natural size in pixels as PNG or SVG (the same
  * drawing). Colour maps: kernels use one symmetric scale for the whole layer, blue negative,

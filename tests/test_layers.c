@@ -53,7 +53,9 @@ static fv_status tl_build(tlayer *t, const char *kind, const char *args, fv_shap
     fv_status s = fv__args_defaults(t->l.kind->args, t->l.cfg);
     if (!s) s = set_args(&t->l, args);
     if (!s) {
-        t->l.in = in;
+        t->l.nin = 1;
+        t->l.in[0] = in;
+        t->l.trainable = true;
         s = t->l.kind->build(&t->l);
     }
     return s;
@@ -95,7 +97,8 @@ static void tl_forward(tlayer *t, int64_t n, const float *x, float *y, bool trai
     fv__rng_seed(&rng, seed);
     fv_run r = {
         .n = n, .training = training, .rng = &rng, .scratch = t->scratch, .threads = threads};
-    t->l.kind->forward(&t->l, x, y, &r);
+    const float *xs[1] = {x};
+    t->l.kind->forward(&t->l, xs, y, &r);
 }
 
 static void tl_backward(tlayer *t, int64_t n, const float *x, const float *y, float *dy, float *dx,
@@ -105,12 +108,14 @@ static void tl_backward(tlayer *t, int64_t n, const float *x, const float *y, fl
     fv__rng_seed(&rng, seed);
     fv_run r = {
         .n = n, .training = training, .rng = &rng, .scratch = t->scratch, .threads = threads};
-    t->l.kind->backward(&t->l, x, y, dy, dx, &r);
+    const float *xs[1] = {x};
+    float *dxs[1] = {dx};
+    t->l.kind->backward(&t->l, xs, y, dy, dxs, &r);
 }
 
 static int64_t in_size(const tlayer *t)
 {
-    return fv__shape_size(&t->l.in);
+    return fv__shape_size(&t->l.in[0]);
 }
 
 static int64_t out_size(const tlayer *t)
@@ -1407,8 +1412,8 @@ TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
     } cases[] = {
         {"filters=16 kernel_size=3 activation=relu", 12, 11, 8, 16, 3, 3, 1, 1, false, true},
         {"filters=9 kernel_size=3 padding=same strides=2", 9, 10, 16, 9, 3, 3, 2, 1, true, false},
-        {"filters=8 kernel_size=2,3 dilation_rate=2 activation=relu", 9, 9, 8, 8, 2, 3, 1, 2,
-         false, true},
+        {"filters=8 kernel_size=2,3 dilation_rate=2 activation=relu", 9, 9, 8, 8, 2, 3, 1, 2, false,
+         true},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int64_t n = 21;
@@ -1431,13 +1436,18 @@ TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
         CHECK(memcmp(one, two, bytes) == 0 && memcmp(one, three, bytes) == 0);
 
         /* The same gradients from the reference kernel, image by image. */
-        fv_conv_geom g = {.in_h = cases[c].h, .in_w = cases[c].w, .in_c = cases[c].c,
-                          .k_h = cases[c].kh, .k_w = cases[c].kw, .out_c = cases[c].f,
-                          .stride_h = cases[c].s, .stride_w = cases[c].s,
-                          .dil_h = cases[c].d, .dil_w = cases[c].d};
+        fv_conv_geom g = {.in_h = cases[c].h,
+                          .in_w = cases[c].w,
+                          .in_c = cases[c].c,
+                          .k_h = cases[c].kh,
+                          .k_w = cases[c].kw,
+                          .out_c = cases[c].f,
+                          .stride_h = cases[c].s,
+                          .stride_w = cases[c].s,
+                          .dil_h = cases[c].d,
+                          .dil_w = cases[c].d};
         g.out_h = fv_conv_out_size(g.in_h, g.k_h, g.stride_h, g.dil_h, cases[c].same, &g.pad_top);
-        g.out_w =
-            fv_conv_out_size(g.in_w, g.k_w, g.stride_w, g.dil_w, cases[c].same, &g.pad_left);
+        g.out_w = fv_conv_out_size(g.in_w, g.k_w, g.stride_w, g.dil_w, cases[c].same, &g.pad_left);
         CHECK(g.out_h * g.out_w * g.out_c == osz);
         fv_rng rng;
         fv__rng_seed(&rng, 99);

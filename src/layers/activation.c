@@ -42,9 +42,9 @@ static fv_status act_finish(fv_layer *l, fv_activation a, float alpha)
     act_cfg *c = l->cfg;
     c->activation = (int)a;
     c->a = alpha;
-    if (fv__shape_size(&l->in) < 0)
+    if (fv__shape_size(&l->in[0]) < 0)
         return fv__fail(FV_ERR_SHAPE, "%s: input is too large", l->kind->name);
-    l->out = l->in;
+    l->out = l->in[0];
     l->nparams = 0;
     memset(l->params, 0, sizeof l->params);
     l->saved_per_sample = 0; /* backward reads y */
@@ -92,13 +92,14 @@ static fv_status softmax_build(fv_layer *l)
 /* The last axis: softmax normalises over it. */
 static int64_t last_axis(const fv_layer *l)
 {
-    return l->in.d[l->in.rank - 1];
+    return l->in[0].d[l->in[0].rank - 1];
 }
 
-static void act_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void act_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
+    const float *x = xs[0];
     const act_cfg *c = l->cfg;
-    const int64_t n = r->n, size = fv__shape_size(&l->in), cols = last_axis(l);
+    const int64_t n = r->n, size = fv__shape_size(&l->in[0]), cols = last_axis(l);
     const fv_activation a = (fv_activation)c->activation;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
@@ -110,12 +111,14 @@ static void act_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
 }
 
-static void act_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                         fv_run *r)
+static void act_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                         float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     (void)x;
     const act_cfg *c = l->cfg;
-    const int64_t n = r->n, size = fv__shape_size(&l->in), cols = last_axis(l);
+    const int64_t n = r->n, size = fv__shape_size(&l->in[0]), cols = last_axis(l);
     const fv_activation a = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     if (!dx) return;
 

@@ -45,16 +45,16 @@ static fv_status conv2d_build(fv_layer *l)
     fv_status s = fv__args_check_required(l);
     if (s) return s;
     char in[96];
-    fv__shape_format(&l->in, in, sizeof in);
-    if (l->in.rank != 3)
+    fv__shape_format(&l->in[0], in, sizeof in);
+    if (l->in[0].rank != 3)
         return fv__fail(FV_ERR_SHAPE,
                         "conv2d: input %s has rank %d; conv2d needs images (None, height, "
                         "width, channels)",
-                        in, l->in.rank);
+                        in, l->in[0].rank);
 
     fv_conv_geom *g = &c->g;
     memset(g, 0, sizeof *g);
-    g->in_h = l->in.d[0], g->in_w = l->in.d[1], g->in_c = l->in.d[2];
+    g->in_h = l->in[0].d[0], g->in_w = l->in[0].d[1], g->in_c = l->in[0].d[2];
     g->k_h = c->kernel_size[0], g->k_w = c->kernel_size[1];
     g->stride_h = c->strides[0], g->stride_w = c->strides[1];
     g->dil_h = c->dilation_rate[0], g->dil_w = c->dilation_rate[1];
@@ -132,8 +132,9 @@ static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
     return (size_t)total * sizeof(float);
 }
 
-static void conv2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
+    const float *x = xs[0];
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
@@ -158,9 +159,11 @@ static void conv2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
 }
 
-static void conv2d_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                            fv_run *r)
+static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                            float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
@@ -192,8 +195,8 @@ static void conv2d_backward(fv_layer *l, const float *x, const float *y, float *
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
-                fv_conv2d_backward_fast(g, x + i * in_sz, relu ? y + i * out_sz : NULL, dyi, w,
-                                        wt, pk, pks, pb, dxi, own);
+                fv_conv2d_backward_fast(g, x + i * in_sz, relu ? y + i * out_sz : NULL, dyi, w, wt,
+                                        pk, pks, pb, dxi, own);
             }
         }
         /* Then the partials are added in chunk order, each element by one thread. */

@@ -34,13 +34,13 @@ static fv_status dense_build(fv_layer *l)
     dense_cfg *c = l->cfg;
     fv_status s = fv__args_check_required(l);
     if (s) return s;
-    if (l->in.rank != 1) {
+    if (l->in[0].rank != 1) {
         char in[96];
-        fv__shape_format(&l->in, in, sizeof in);
+        fv__shape_format(&l->in[0], in, sizeof in);
         return fv__fail(FV_ERR_SHAPE, "dense: input %s has rank %d; add a flatten layer before it",
-                        in, l->in.rank);
+                        in, l->in[0].rank);
     }
-    const int64_t in = l->in.d[0];
+    const int64_t in = l->in[0].d[0];
     int64_t ksize;
     if (!fv__mul_i64(in, c->units, &ksize) || ksize > INT64_MAX / 64)
         return fv__fail(FV_ERR_SHAPE, "dense: a kernel of %lld x %lld is too large", (long long)in,
@@ -75,10 +75,11 @@ static int64_t blocks(int64_t rows, int64_t per)
     return (rows + per - 1) / per;
 }
 
-static void dense_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
+    const float *x = xs[0];
     const dense_cfg *c = l->cfg;
-    const int64_t n = r->n, in = l->in.d[0], units = c->units;
+    const int64_t n = r->n, in = l->in[0].d[0], units = c->units;
     const float *w = l->params[0].w, *b = c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
@@ -106,11 +107,13 @@ static void dense_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
 }
 
-static void dense_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                           fv_run *r)
+static void dense_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                           float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     const dense_cfg *c = l->cfg;
-    const int64_t n = r->n, in = l->in.d[0], units = c->units;
+    const int64_t n = r->n, in = l->in[0].d[0], units = c->units;
     const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
     const float *w = l->params[0].w;
@@ -153,7 +156,7 @@ static void dense_backward(fv_layer *l, const float *x, const float *y, float *d
 /* Multiply-adds ×2: forward in·units; backward the same for the weights, again for the input. */
 static double dense_flops(const fv_layer *l, bool backward, bool input_grad)
 {
-    const double f = 2.0 * (double)l->in.d[0] * (double)((const dense_cfg *)l->cfg)->units;
+    const double f = 2.0 * (double)l->in[0].d[0] * (double)((const dense_cfg *)l->cfg)->units;
     return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 

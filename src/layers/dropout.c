@@ -27,9 +27,9 @@ static fv_status dropout_build(fv_layer *l)
         return fv__fail(FV_ERR_INVALID,
                         "dropout: argument rate=%g: must be less than 1 (1 would drop every value)",
                         c->rate);
-    const int64_t size = fv__shape_size(&l->in);
+    const int64_t size = fv__shape_size(&l->in[0]);
     if (size < 0) return fv__fail(FV_ERR_SHAPE, "dropout: input is too large");
-    l->out = l->in;
+    l->out = l->in[0];
     l->nparams = 0;
     memset(l->params, 0, sizeof l->params);
     /* One byte per value: 1 kept, 0 dropped. */
@@ -37,10 +37,11 @@ static fv_status dropout_build(fv_layer *l)
     return FV_OK;
 }
 
-static void dropout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void dropout_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
+    const float *x = xs[0];
     const dropout_cfg *c = l->cfg;
-    const int64_t n = r->n, size = fv__shape_size(&l->in);
+    const int64_t n = r->n, size = fv__shape_size(&l->in[0]);
     if (!r->training || c->rate == 0.0) {
         if (y != x) memcpy(y, x, (size_t)(n * size) * sizeof(float));
         return;
@@ -82,12 +83,14 @@ static void dropout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
 }
 
-static void dropout_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                             fv_run *r)
+static void dropout_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                             float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     (void)x, (void)y;
     const dropout_cfg *c = l->cfg;
-    const int64_t n = r->n, size = fv__shape_size(&l->in);
+    const int64_t n = r->n, size = fv__shape_size(&l->in[0]);
     if (!dx) return;
     if (!r->training || c->rate == 0.0) {
         if (dx != dy) memcpy(dx, dy, (size_t)(n * size) * sizeof(float));

@@ -15,7 +15,7 @@ static const fv_arg_spec flatten_args[] = {{0}};
 
 static fv_status flatten_build(fv_layer *l)
 {
-    const int64_t size = fv__shape_size(&l->in);
+    const int64_t size = fv__shape_size(&l->in[0]);
     if (size < 0) return fv__fail(FV_ERR_SHAPE, "flatten: input is too large");
     l->out = (fv_shape){.rank = 1, .d = {size}};
     l->nparams = 0;
@@ -24,17 +24,20 @@ static fv_status flatten_build(fv_layer *l)
     return FV_OK;
 }
 
-static void flatten_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void flatten_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
-    const int64_t size = fv__shape_size(&l->in);
+    const float *x = xs[0];
+    const int64_t size = fv__shape_size(&l->in[0]);
     if (y != x) memcpy(y, x, (size_t)(r->n * size) * sizeof(float));
 }
 
-static void flatten_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                             fv_run *r)
+static void flatten_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                             float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     (void)x, (void)y;
-    const int64_t size = fv__shape_size(&l->in);
+    const int64_t size = fv__shape_size(&l->in[0]);
     if (dx && dx != dy) memcpy(dx, dy, (size_t)(r->n * size) * sizeof(float));
 }
 

@@ -39,17 +39,24 @@ extern const char *const fv__activation_names[];
 
 /* ---- layers -------------------------------------------------------------------------------- */
 
-enum { FV_INIT_GLOROT_UNIFORM, FV_INIT_ZEROS };
+/* Inputs a layer may take (merge layers), and weight tensors a layer may have. */
+enum { FV_MAX_INPUTS = 32, FV_MAX_PARAMS = 4 };
 
+enum { FV_INIT_GLOROT_UNIFORM, FV_INIT_ZEROS, FV_INIT_ONES };
+
+/* One weight tensor of a layer, named "LAYER.SUFFIX" in files (Keras' weight names). A state
+ * tensor (BatchNormalization's moving_mean, moving_variance) is a non-trainable weight in Keras'
+ * sense: it is saved and loaded, never given a gradient, and changed only by the layer itself. */
 typedef struct fv_param {
-    char suffix[8]; /* "kernel" | "bias" */
+    char suffix[24]; /* "kernel", "bias", "gamma", "moving_variance", "depthwise_kernel", ... */
     int rank;
     int64_t dims[4];
     int64_t size;
     int init;
     int64_t fan_in, fan_out; /* for glorot_uniform */
+    bool state;              /* non-trainable by nature: no gradient */
     float *w;                /* into the model's parameter block */
-    float *g;                /* into the model's gradient block (accumulated by backward) */
+    float *g; /* into the model's gradient block (accumulated by backward); NULL for a state */
 } fv_param;
 
 typedef struct fv_layer fv_layer;
@@ -57,7 +64,7 @@ typedef struct fv_layer fv_layer;
 /* One batch's run context. */
 typedef struct fv_run {
     int64_t n;     /* samples in this batch */
-    bool training; /* dropout active */
+    bool training; /* training mode (Keras' training=True): dropout, batch statistics */
     fv_rng *rng;   /* this layer's stream for this step */
     void *scratch; /* scratch_bytes(l, n) bytes, 64-byte aligned */
     int threads;
@@ -69,16 +76,22 @@ typedef struct fv_layer_kind {
     const char *keras_name;  /* default-name prefix: "conv2d", "max_pooling2d" */
     const fv_arg_spec *args; /* terminated by key == NULL */
     size_t cfg_size;
-    /* Checks the config against l->in, sets l->out, l->params and l->saved_per_sample; on
-     * failure records an error with the numbers (the caller prefixes file:line). */
+    /* Inputs the kind takes: [min_inputs, max_inputs]; 0 and 0 mean exactly one. */
+    int min_inputs, max_inputs;
+    /* Checks the config against l->in[0..nin), sets l->out, l->params and l->saved_per_sample;
+     * on failure records an error with the numbers (the caller prefixes file:line). */
     fv_status (*build)(fv_layer *l);
     /* Scratch bytes for a batch of n with the given thread count (NULL: none). */
     size_t (*scratch_bytes)(const fv_layer *l, int64_t n, int threads);
-    /* x [n × in], y [n × out]. May save what backward needs in l->saved. */
-    void (*forward)(fv_layer *l, const float *x, float *y, fv_run *r);
-    /* dy [n × out] (the layer may overwrite it); dx [n × in] to be written (not added), or NULL
-     * when the input gradient is not needed. Parameter gradients are ADDED into param[i].g. */
-    void (*backward)(fv_layer *l, const float *x, const float *y, float *dy, float *dx, fv_run *r);
+    /* x[i] [n × in[i]] for each input i < nin, y [n × out]. May save what backward needs in
+     * l->saved. In training mode a layer with state tensors may update them (moving averages). */
+    void (*forward)(fv_layer *l, const float *const *x, float *y, fv_run *r);
+    /* dy [n × out] (the layer may overwrite it); dx[i] [n × in[i]] to be written (not added), or
+     * NULL when that input's gradient is not needed (dx itself is never NULL). The dx[i] never
+     * alias each other, x or y. Parameter gradients are ADDED into param[i].g (state tensors
+     * have none). */
+    void (*backward)(fv_layer *l, const float *const *x, const float *y, float *dy,
+                     float *const *dx, fv_run *r);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
     /* Floating-point operations per sample of the dense computation (2 per multiply-add) of the
@@ -93,9 +106,12 @@ struct fv_layer {
     int line;       /* model-text line it came from (0: none) */
     void *cfg;      /* kind's config, cfg_size bytes, owned */
     uint64_t given; /* bit i set: args[i] was given explicitly */
-    fv_shape in, out;
+    int nin;        /* inputs, at least 1 */
+    fv_shape in[FV_MAX_INPUTS], out;
+    int src[FV_MAX_INPUTS]; /* the graph node each input reads (set by the model; see model.h) */
+    bool trainable;         /* false: frozen (Keras' trainable=False): weights never updated */
     int nparams;
-    fv_param params[2];
+    fv_param params[FV_MAX_PARAMS];
     size_t saved_per_sample; /* bytes of forward state kept for backward, per sample */
     void *saved;             /* n × saved_per_sample, planned by the model */
     bool fused_act;          /* the loss already returned ∂L/∂z: skip the output activation */
@@ -196,6 +212,12 @@ static inline int fv__thread_id(void)
 /* The kinds, one file each (activation.c holds the family of activation layers). */
 extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout, fv__kind_flatten,
     fv__kind_dense, fv__kind_activation, fv__kind_relu, fv__kind_sigmoid, fv__kind_tanh,
-    fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout;
+    fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout, fv__kind_add,
+    fv__kind_subtract, fv__kind_multiply, fv__kind_average, fv__kind_maximum, fv__kind_concatenate,
+    fv__kind_batch_normalization, fv__kind_global_average_pooling2d, fv__kind_global_max_pooling2d;
+
+/* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
+void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,
+                   bool state);
 
 #endif

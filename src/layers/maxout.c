@@ -28,18 +28,18 @@ static fv_status maxout_build(fv_layer *l)
     fv_status s = fv__args_check_required(l);
     if (s) return s;
     char in[96];
-    fv__shape_format(&l->in, in, sizeof in);
-    if (l->in.rank != 1 && l->in.rank != 3)
+    fv__shape_format(&l->in[0], in, sizeof in);
+    if (l->in[0].rank != 1 && l->in[0].rank != 3)
         return fv__fail(FV_ERR_SHAPE, "maxout: input %s has rank %d; maxout needs rank 1 or 3", in,
-                        l->in.rank);
-    const int64_t ch = l->in.d[l->in.rank - 1];
+                        l->in[0].rank);
+    const int64_t ch = l->in[0].d[l->in[0].rank - 1];
     if (ch % c->units != 0)
         return fv__fail(FV_ERR_SHAPE,
                         "maxout: input %s has %lld channels on its last axis, which do not "
                         "divide into units=%lld groups",
                         in, (long long)ch, (long long)c->units);
-    if (fv__shape_size(&l->in) < 0) return fv__fail(FV_ERR_SHAPE, "maxout: input is too large");
-    l->out = l->in;
+    if (fv__shape_size(&l->in[0]) < 0) return fv__fail(FV_ERR_SHAPE, "maxout: input is too large");
+    l->out = l->in[0];
     l->out.d[l->out.rank - 1] = c->units;
     l->nparams = 0;
     memset(l->params, 0, sizeof l->params);
@@ -55,11 +55,12 @@ static size_t maxout_scratch_bytes(const fv_layer *l, int64_t n, int threads)
            sizeof(int32_t);
 }
 
-static void maxout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void maxout_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
+    const float *x = xs[0];
     const maxout_cfg *c = l->cfg;
-    const int64_t n = r->n, in_sz = fv__shape_size(&l->in), out_sz = fv__shape_size(&l->out);
-    const int64_t ch = l->in.d[l->in.rank - 1], rows = in_sz / ch;
+    const int64_t n = r->n, in_sz = fv__shape_size(&l->in[0]), out_sz = fv__shape_size(&l->out);
+    const int64_t ch = l->in[0].d[l->in[0].rank - 1], rows = in_sz / ch;
     int32_t *saved = l->saved, *scratch = r->scratch;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in_sz);
@@ -75,13 +76,15 @@ static void maxout_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
 }
 
-static void maxout_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                            fv_run *r)
+static void maxout_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                            float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     (void)x, (void)y;
     const maxout_cfg *c = l->cfg;
-    const int64_t n = r->n, in_sz = fv__shape_size(&l->in), out_sz = fv__shape_size(&l->out);
-    const int64_t ch = l->in.d[l->in.rank - 1], rows = in_sz / ch;
+    const int64_t n = r->n, in_sz = fv__shape_size(&l->in[0]), out_sz = fv__shape_size(&l->out);
+    const int64_t ch = l->in[0].d[l->in[0].rank - 1], rows = in_sz / ch;
     const int32_t *saved = l->saved;
     if (!dx) return;
     FV_ASSERT(saved);

@@ -34,21 +34,21 @@ static fv_status maxpool2d_build(fv_layer *l)
     fv_status s = fv__args_check_required(l);
     if (s) return s;
     char in[96];
-    fv__shape_format(&l->in, in, sizeof in);
-    if (l->in.rank != 3)
+    fv__shape_format(&l->in[0], in, sizeof in);
+    if (l->in[0].rank != 3)
         return fv__fail(FV_ERR_SHAPE,
                         "maxpool2d: input %s has rank %d; maxpool2d needs images (None, height, "
                         "width, channels)",
-                        in, l->in.rank);
+                        in, l->in[0].rank);
     /* argmax holds flat indices into one image as int32. */
-    const int64_t in_sz = fv__shape_size(&l->in);
+    const int64_t in_sz = fv__shape_size(&l->in[0]);
     if (in_sz < 0 || in_sz > INT32_MAX)
         return fv__fail(FV_ERR_SHAPE, "maxpool2d: input %s has more than 2^31 values per image",
                         in);
 
     fv_conv_geom *g = &c->g;
     memset(g, 0, sizeof *g);
-    g->in_h = l->in.d[0], g->in_w = l->in.d[1], g->in_c = l->in.d[2];
+    g->in_h = l->in[0].d[0], g->in_w = l->in[0].d[1], g->in_c = l->in[0].d[2];
     g->k_h = c->pool_size[0], g->k_w = c->pool_size[1];
     g->stride_h = c->strides[0] ? c->strides[0] : c->pool_size[0];
     g->stride_w = c->strides[1] ? c->strides[1] : c->pool_size[1];
@@ -74,8 +74,9 @@ static size_t maxpool2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
            sizeof(int32_t);
 }
 
-static void maxpool2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
+static void maxpool2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
+    const float *x = xs[0];
     const maxpool2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
@@ -95,9 +96,11 @@ static void maxpool2d_forward(fv_layer *l, const float *x, float *y, fv_run *r)
     }
 }
 
-static void maxpool2d_backward(fv_layer *l, const float *x, const float *y, float *dy, float *dx,
-                               fv_run *r)
+static void maxpool2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                               float *const *dxs, fv_run *r)
 {
+    const float *x = xs[0];
+    float *dx = dxs[0];
     (void)x, (void)y;
     const maxpool2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;

@@ -79,7 +79,7 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
         int64_t nb = count - b < batch ? count - b : batch;
         fv_targets t = load_batch(m, d, NULL, first + b, nb);
         fv__model_forward(m, m->xbuf, nb, false);
-        const float *y = m->acts[m->nlayers - 1];
+        const float *y = fv__model_out(m);
         sum += fv__loss(m->loss, y, &t, nb, k, false, NULL) * (double)nb;
         if (t.labels) correct += fv__model_count_correct(m, y, t.labels, nb);
         if (a && (s = fv__metric_acc_add(a, y, &t, nb)) != FV_OK) return s;
@@ -122,7 +122,7 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
         int64_t nb = data->n - b < batch_size ? data->n - b : batch_size;
         fv__dataset_gather(data, NULL, b, nb, m->xbuf, NULL, NULL);
         fv__model_forward(m, m->xbuf, nb, false);
-        memcpy(out + b * k, m->acts[m->nlayers - 1], (size_t)(nb * k) * sizeof(float));
+        memcpy(out + b * k, fv__model_out(m), (size_t)(nb * k) * sizeof(float));
     }
     return FV_OK;
 }
@@ -450,7 +450,7 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
         fv_targets t = load_batch(m, f->train, perm + first, 0, nb);
         double L;
         s = fv__model_train_step(m, m->xbuf, &t, nb, &L);
-        const float *y = m->acts[m->nlayers - 1];
+        const float *y = fv__model_out(m);
         if (s == FV_OK && f->acc) s = fv__metric_acc_add(f->acc, y, &t, nb);
         if (s == FV_OK && f->rank) s = fv__metric_acc_add(f->rank, y, &t, nb);
         if (s != FV_OK) {

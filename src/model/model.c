@@ -36,6 +36,11 @@ void fv_model_free(fv_model *m)
     fv__free(m->grads);
     fv__free(m->opt_state);
     free(m->acts);
+    free(m->gbuf);
+    free(m->gslot);
+    free(m->gtemp);
+    free(m->needs_grad);
+    free(m->gwritten);
     fv__free(m->block);
     free(m);
 }
@@ -128,10 +133,15 @@ static fv_status parse_bool(const char *where, const char *key, const char *v, b
 
 /* ---- input ---------------------------------------------------------------------------------- */
 
-static fv_status set_input(fv_model *m, int rank, const int64_t *dims)
+static fv_status valid_name(const fv_model *m, const char *name);
+static void default_input_name(const fv_model *m, char *out, size_t n);
+
+static fv_status set_input(fv_model *m, int rank, const int64_t *dims, const char *name, int line)
 {
-    if (m->has_input) return fv__fail(FV_ERR_INVALID, "input: the model already has an input");
-    if (m->nlayers) return fv__fail(FV_ERR_INVALID, "input: must come before the first layer");
+    if (m->weights) return fv__fail(FV_ERR_STATE, "input: the model already has weights");
+    if (m->ninputs == FV_MAX_MODEL_INPUTS)
+        return fv__fail(FV_ERR_INVALID, "input: a model has at most %d inputs",
+                        FV_MAX_MODEL_INPUTS);
     if (rank != 1 && rank != 3)
         return fv__fail(
             FV_ERR_SHAPE,
@@ -147,19 +157,41 @@ static fv_status set_input(fv_model *m, int rank, const int64_t *dims)
     if (fv__shape_size(&s) < 0 || fv__shape_size(&s) > ((int64_t)1 << 31))
         return fv__fail(FV_ERR_SHAPE, "input: %lld values per sample is too large",
                         (long long)fv__shape_size(&s));
-    m->input = s;
+    if (name) {
+        fv_status st = valid_name(m, name);
+        if (st != FV_OK) {
+            fv__error_prefix("input: ");
+            return st;
+        }
+    }
+    fv_model_input *in = &m->inputs[m->ninputs];
+    memset(in, 0, sizeof *in);
+    in->shape = s;
+    in->line = line;
+    in->before = m->nlayers;
+    in->named = name != NULL;
+    if (name)
+        snprintf(in->name, sizeof in->name, "%s", name);
+    else
+        default_input_name(m, in->name, sizeof in->name);
+    m->last_node = fv__input_node(m->ninputs);
+    m->ninputs++;
+    if (m->ninputs > 1) m->functional = true;
+    m->input = m->inputs[0].shape;
     m->has_input = true;
     return FV_OK;
 }
 
-static fv_status input_line(fv_model *m, const line_tokens *t)
+static fv_status input_line(fv_model *m, const line_tokens *t, int line)
 {
-    const char *shape = NULL;
+    const char *shape = NULL, *name = NULL;
     for (int i = 0; i < t->n; i++) {
         if (strcmp(t->key[i], "shape") == 0 || strcmp(t->key[i], "input_shape") == 0)
             shape = t->value[i];
+        else if (strcmp(t->key[i], "name") == 0)
+            name = t->value[i];
         else
-            return fv__fail(FV_ERR_INVALID, "input: unknown argument '%s' (known: shape)",
+            return fv__fail(FV_ERR_INVALID, "input: unknown argument '%s' (known: shape, name)",
                             t->key[i]);
     }
     if (!shape) return fv__fail(FV_ERR_INVALID, "input: missing shape=H,W,C (or shape=FEATURES)");
@@ -178,7 +210,7 @@ static fv_status input_line(fv_model *m, const line_tokens *t)
         dims[rank++] = v;
         p = *end ? end + 1 : end;
     }
-    return set_input(m, rank, dims);
+    return set_input(m, rank, dims, name, line);
 }
 
 /* ---- layers --------------------------------------------------------------------------------- */
@@ -188,7 +220,53 @@ static bool name_taken(const fv_model *m, int count, const char *name)
 {
     for (int i = 0; i < count; i++)
         if (strcmp(m->layers[i].name, name) == 0) return true;
+    for (int k = 0; k < m->ninputs; k++)
+        if (strcmp(m->inputs[k].name, name) == 0) return true;
     return false;
+}
+
+/* Keras 3's default names for inputs: input_layer, input_layer_1, ... */
+static void default_input_name(const fv_model *m, char *out, size_t n)
+{
+    for (int i = 0;; i++) {
+        if (i == 0)
+            snprintf(out, n, "input_layer");
+        else
+            snprintf(out, n, "input_layer_%d", i);
+        if (!name_taken(m, m->nlayers, out)) return;
+    }
+}
+
+/* The node named `name` among the inputs and layers defined so far; false if none. */
+static bool find_node(const fv_model *m, const char *name, int *node)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        if (strcmp(m->layers[i].name, name) == 0) return *node = i, true;
+    for (int k = 0; k < m->ninputs; k++)
+        if (strcmp(m->inputs[k].name, name) == 0) return *node = fv__input_node(k), true;
+    return false;
+}
+
+/* Resolves "a,b,c" into nodes; errors name the key and the unknown name. */
+static fv_status parse_node_list(const fv_model *m, const char *key, const char *value, int *nodes,
+                                 int max, int *count)
+{
+    char buf[MAX_LINE];
+    snprintf(buf, sizeof buf, "%s", value);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == max) return fv__fail(FV_ERR_INVALID, "%s=%s: more than %d names", key, value, max);
+        if (!find_node(m, tok, &nodes[n]))
+            return fv__fail(FV_ERR_INVALID,
+                            "%s=%s: no input or layer named '%s' is defined before this line", key,
+                            value, tok);
+        n++;
+    }
+    if (!n || value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,"))
+        return fv__fail(FV_ERR_INVALID, "%s=%s: expected NAME or NAME,NAME,...", key, value);
+    *count = n;
+    return FV_OK;
 }
 
 /* Keras' default name for a layer of kind k added after the first `count` layers: the kind's
@@ -246,8 +324,9 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
                         "%s: the model needs an input line first (e.g. input shape=28,28,1)",
                         k->name);
     if (m->nlayers == MAX_LAYERS)
-        return fv__fail(FV_ERR_INVALID, "%s: the model already has %d layers, the most fovea builds",
-                        k->name, MAX_LAYERS);
+        return fv__fail(FV_ERR_INVALID,
+                        "%s: the model already has %d layers, the most fovea builds", k->name,
+                        MAX_LAYERS);
     if (m->nlayers == m->cap) {
         int cap = m->cap ? 2 * m->cap : 8;
         fv_layer *nl = realloc(m->layers, (size_t)cap * sizeof *nl);
@@ -259,19 +338,43 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
     memset(l, 0, sizeof *l);
     l->kind = k;
     l->line = line;
-    l->in = m->nlayers ? m->layers[m->nlayers - 1].out : m->input;
+    l->trainable = true;
+    l->nin = 1;
+    l->src[0] = m->last_node;
     l->cfg = calloc(1, k->cfg_size ? k->cfg_size : 1);
     if (!l->cfg) return fv__fail(FV_ERR_NOMEM, "out of memory adding a layer");
     fv_status s = fv__args_defaults(k->args, l->cfg);
     const char *name = NULL;
+    bool inputs_given = false;
     for (int i = 0; s == FV_OK && i < t->n; i++) {
         if (strcmp(t->key[i], "name") == 0) {
             name = t->value[i];
             s = valid_name(m, name);
+        } else if (strcmp(t->key[i], "inputs") == 0) {
+            s = parse_node_list(m, "inputs", t->value[i], l->src, FV_MAX_INPUTS, &l->nin);
+            if (s != FV_OK) fv__error_prefix("%s: ", k->name);
+            inputs_given = true;
+        } else if (strcmp(t->key[i], "trainable") == 0) {
+            s = parse_bool(k->name, "trainable", t->value[i], &l->trainable);
         } else {
             s = fv__args_set(k->args, l->cfg, t->key[i], t->value[i], &l->given);
         }
     }
+    const int lo = k->min_inputs ? k->min_inputs : 1, hi = k->max_inputs ? k->max_inputs : 1;
+    if (s == FV_OK && (l->nin < lo || l->nin > hi)) {
+        if (lo == hi)
+            s = fv__fail(FV_ERR_INVALID, "%s: takes %d input%s, got %d", k->name, lo,
+                         lo == 1 ? "" : "s", l->nin);
+        else if (!inputs_given)
+            s = fv__fail(FV_ERR_INVALID,
+                         "%s: takes %d or more inputs: name them with inputs=NAME,NAME,...",
+                         k->name, lo);
+        else
+            s = fv__fail(FV_ERR_INVALID, "%s: takes %d to %d inputs, got %d", k->name, lo, hi,
+                         l->nin);
+    }
+    for (int j = 0; s == FV_OK && j < l->nin; j++)
+        l->in[j] = *fv__model_node_shape(m, l->src[j]);
     if (s == FV_OK) {
         if (name)
             snprintf(l->name, sizeof l->name, "%s", name);
@@ -283,7 +386,38 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
         free(l->cfg);
         return s;
     }
+    if (inputs_given) m->functional = true;
+    m->last_node = m->nlayers;
     m->nlayers++;
+    return FV_OK;
+}
+
+/* `model outputs=NAME[,NAME...]`: the model's outputs, in order. */
+static fv_status model_line(fv_model *m, const line_tokens *t, int line)
+{
+    if (m->weights) return fv__fail(FV_ERR_STATE, "model: the model already has weights");
+    for (int i = 0; i < t->n; i++) {
+        if (strcmp(t->key[i], "outputs") != 0)
+            return fv__fail(FV_ERR_INVALID, "model: unknown argument '%s' (known: outputs)",
+                            t->key[i]);
+        int nodes[FV_MAX_OUTPUTS], n;
+        fv_status s = parse_node_list(m, "model: outputs", t->value[i], nodes, FV_MAX_OUTPUTS, &n);
+        if (s != FV_OK) return s;
+        for (int a = 0; a < n; a++) {
+            if (nodes[a] < 0)
+                return fv__fail(FV_ERR_INVALID, "model: outputs: '%s' is an input, not a layer",
+                                fv__model_node_name(m, nodes[a]));
+            for (int b = 0; b < a; b++)
+                if (nodes[a] == nodes[b])
+                    return fv__fail(FV_ERR_INVALID, "model: outputs: '%s' is named twice",
+                                    fv__model_node_name(m, nodes[a]));
+        }
+        memcpy(m->outputs, nodes, sizeof nodes);
+        m->noutputs = n;
+        m->outputs_line = line;
+        m->functional = true;
+    }
+    if (!m->noutputs) return fv__fail(FV_ERR_INVALID, "model: missing outputs=NAME[,NAME...]");
     return FV_OK;
 }
 
@@ -611,7 +745,9 @@ static fv_status add_line(fv_model *m, const char *line, int lineno)
     if (s == FV_OK && t->kind) {
         const fv_layer_kind *k;
         if (strcmp(t->kind, "input") == 0)
-            s = input_line(m, t);
+            s = input_line(m, t, lineno);
+        else if (strcmp(t->kind, "model") == 0)
+            s = model_line(m, t, lineno);
         else if (strcmp(t->kind, "compile") == 0)
             s = compile_tokens(m, t);
         else if (strcmp(t->kind, "fit") == 0)
@@ -626,8 +762,8 @@ static fv_status add_line(fv_model *m, const char *line, int lineno)
                 used += (size_t)snprintf(known + used, sizeof known - used, "%s, ",
                                          fv__layer_kinds[i]->name);
             s = fv__fail(FV_ERR_INVALID,
-                         "unknown layer or directive '%s' (known: input, %scompile, fit)", t->kind,
-                         known);
+                         "unknown layer or directive '%s' (known: input, %smodel, compile, fit)",
+                         t->kind, known);
         }
     }
     free(t);
@@ -669,6 +805,11 @@ fv_model *fv_model_parse_string(const char *text, const char *origin)
     }
     if (!m->has_input) {
         fv__fail(FV_ERR_INVALID, "%s: no input line (e.g. input shape=28,28,1)", origin);
+        fv_model_free(m);
+        return NULL;
+    }
+    if (fv__model_graph_check(m) != FV_OK) {
+        fv__error_prefix("%s: ", origin);
         fv_model_free(m);
         return NULL;
     }
@@ -715,7 +856,7 @@ static const char *act_name(fv_activation a)
 fv_status fv_model_add_input(fv_model *m, int rank, const int64_t *dims)
 {
     if (!m || !dims) return fv__fail(FV_ERR_INVALID, "fv_model_add_input: NULL argument");
-    return set_input(m, rank, dims);
+    return set_input(m, rank, dims, NULL, 0);
 }
 
 fv_status fv_model_add_conv2d(fv_model *m, int64_t filters, int64_t kernel_size, int64_t strides,
@@ -816,13 +957,19 @@ static void format_double(char *buf, size_t n, double v)
 char *fv_model_to_text(const fv_model *m)
 {
     strbuf b = {0};
-    if (m->has_input) {
-        sb_printf(&b, "input shape=");
-        for (int i = 0; i < m->input.rank; i++)
-            sb_printf(&b, "%s%lld", i ? "," : "", (long long)m->input.d[i]);
-        sb_printf(&b, "\n");
-    }
-    for (int i = 0; i < m->nlayers; i++) {
+    int next_input = 0, last = 0;
+    for (int i = 0; i <= m->nlayers; i++) {
+        /* Inputs where their lines stood, so that every line reads only what precedes it. */
+        while (next_input < m->ninputs && m->inputs[next_input].before == i) {
+            const fv_model_input *in = &m->inputs[next_input];
+            sb_printf(&b, "input shape=");
+            for (int d = 0; d < in->shape.rank; d++)
+                sb_printf(&b, "%s%lld", d ? "," : "", (long long)in->shape.d[d]);
+            if (in->named) sb_printf(&b, " name=%s", in->name);
+            sb_printf(&b, "\n");
+            last = fv__input_node(next_input++);
+        }
+        if (i == m->nlayers) break;
         const fv_layer *l = &m->layers[i];
         char args[1024];
         fv__args_format(l->kind->args, l->cfg, l->given, args, sizeof args);
@@ -830,6 +977,19 @@ char *fv_model_to_text(const fv_model *m)
         char def[64];
         default_name(m, i, l->kind, def, sizeof def);
         if (strcmp(def, l->name) != 0) sb_printf(&b, " name=%s", l->name);
+        if (l->nin != 1 || l->src[0] != last || (m->functional && i == 0)) {
+            sb_printf(&b, " inputs=");
+            for (int j = 0; j < l->nin; j++)
+                sb_printf(&b, "%s%s", j ? "," : "", fv__model_node_name(m, l->src[j]));
+        }
+        if (!l->trainable) sb_printf(&b, " trainable=false");
+        sb_printf(&b, "\n");
+        last = i;
+    }
+    if (m->noutputs) {
+        sb_printf(&b, "model outputs=");
+        for (int k = 0; k < m->noutputs; k++)
+            sb_printf(&b, "%s%s", k ? "," : "", fv__model_node_name(m, m->outputs[k]));
         sb_printf(&b, "\n");
     }
     if (m->compiled) {

@@ -9,11 +9,39 @@
 /* Room for a monitored column name ("val_mean_average_precision" and shorter). */
 enum { FV_MONITOR_MAX = 48 };
 
+/* Inputs and outputs a model may have. */
+enum { FV_MAX_MODEL_INPUTS = 16, FV_MAX_OUTPUTS = 16 };
+
+/* The graph. A node is a tensor: a model input or a layer's output. A node id >= 0 is the output
+ * of layer `id`; a node id < 0 is model input -1 - id (fv__input_node). Layers are kept in the
+ * order they were defined, and a layer may only read nodes defined before it, so the list is a
+ * topological order and the graph has no cycle by construction. */
+static inline int fv__input_node(int k)
+{
+    return -1 - k;
+}
+
+typedef struct fv_model_input {
+    fv_shape shape;
+    char name[64];
+    int line;   /* model-text line (0: none) */
+    int before; /* layers defined before this input (its place in the text) */
+    bool named; /* name= given (else Keras' default "input_layer", "input_layer_1", ...) */
+} fv_model_input;
+
 struct fv_model {
-    fv_layer *layers; /* the Sequential list, input excluded */
+    fv_layer *layers; /* in definition order, which is a topological order */
     int nlayers, cap;
-    fv_shape input;
-    bool has_input;
+    fv_model_input inputs[FV_MAX_MODEL_INPUTS];
+    int ninputs;
+    fv_shape input; /* inputs[0].shape: the single-input calls' input */
+    bool has_input; /* ninputs > 0 */
+    int last_node;  /* the node the next layer line reads by default (the previous line's) */
+    int outputs[FV_MAX_OUTPUTS]; /* output nodes; by default the last layer */
+    int noutputs;                /* 0: not given (the last layer) */
+    int outputs_line;
+    bool
+        functional; /* written with inputs=, several inputs or outputs: Keras' functional summary */
 
     /* compile */
     bool compiled;
@@ -31,19 +59,29 @@ struct fv_model {
 
     fv_fit_info last_fit; /* fv_model_last_fit */
 
-    /* parameters: one block each for weights, gradients and optimizer state */
-    int64_t nweights;
+    /* parameters: one block each for weights, gradients and optimizer state. The weight block
+     * holds the trainable tensors first [0, ntrain), then the frozen layers' tensors, then the
+     * state tensors (moving statistics); gradients cover [0, ngrads) (trainable and frozen: a
+     * frozen layer still passes gradients through, its own are computed and left unused); the
+     * optimizer state and its update cover [0, ntrain) only. */
+    int64_t nweights, ntrain, ngrads;
     float *weights, *grads, *opt_state;
-    int opt_slots; /* state floats per weight the block was sized for */
+    int opt_slots; /* state floats per trainable weight the block was sized for */
 
     /* the plan for batches of up to plan_n samples with plan_threads threads */
     int64_t plan_n;
     int plan_threads;
-    float **acts;   /* per layer: plan_n × out */
-    float *dbuf[2]; /* ping-pong gradients, plan_n × largest layer size */
-    float *xbuf;    /* one batch of inputs */
-    int32_t *lbuf;  /* its labels */
-    float *tbuf;    /* its float targets */
+    float **acts;     /* per layer: plan_n × out */
+    float **gbuf;     /* gradient buffers, plan_n × largest layer size each, reused by lifetime */
+    int ngbuf;        /* how many: 2 for a chain */
+    int *gslot;       /* per layer: its output gradient's buffer, -1: none needed */
+    int *gtemp;       /* per layer: first of its input slots' temporary buffers (fan-in sums) */
+    bool *needs_grad; /* per layer: some weight at or before it receives a gradient */
+    bool *gwritten;   /* per layer, during backward: its gradient buffer holds a first sum */
+    float *xbufs[FV_MAX_MODEL_INPUTS]; /* one batch of each input */
+    float *xbuf;                       /* xbufs[0] */
+    int32_t *lbuf;                     /* its labels */
+    float *tbuf;                       /* its float targets */
     void *scratch;
     size_t scratch_bytes;
     void *block; /* the one allocation holding all of the above */
@@ -67,10 +105,24 @@ fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed);
 fv_status fv__model_ensure_opt_state(fv_model *m);
 /* Makes buffers for batches of n samples. */
 fv_status fv__model_plan(fv_model *m, int64_t n);
-/* Forward pass over n samples in m->xbuf-like x; training enables dropout. */
+/* Forward pass over n samples of a single-input model, x [n × input size]; training selects
+ * training mode (dropout, batch statistics). */
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training);
-/* Output size of the last layer (or the input when there are no layers). */
+/* The same for any number of inputs: x[k] [n × size of input k]. */
+void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, bool training);
+/* The node of the single-output calls: outputs[0], or the last layer when none was named. */
+int fv__model_output_node(const fv_model *m);
+/* Output size of that node (or of the first input when there are no layers). */
 int64_t fv__model_out_size(const fv_model *m);
+/* The activations of the output node after the last forward pass. */
+const float *fv__model_out(const fv_model *m);
+/* The shape of a node. */
+const fv_shape *fv__model_node_shape(const fv_model *m, int node);
+/* The name of a node (an input's or a layer's). */
+const char *fv__model_node_name(const fv_model *m, int node);
+/* Checks the finished graph: every input and layer output is read by a layer or is a model
+ * output. Errors name the line and the layer. Called before weights are made. */
+fv_status fv__model_graph_check(const fv_model *m);
 /* Checks that a dataset fits the model (sample shape, labels within the output units). */
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what);
 /* Whether accuracy means something for the compiled loss (a classification loss, or mse/mae

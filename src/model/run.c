@@ -41,46 +41,69 @@ static void glorot_uniform(fv_rng *r, float *w, int64_t n, int64_t fan_in, int64
         w[i] = (float)((2.0 * (double)fv__rng_uniform(r) - 1.0) * limit);
 }
 
+/* Which region of the weight block a tensor belongs to (see model_impl.h). */
+enum { REGION_TRAIN, REGION_FROZEN, REGION_STATE };
+
+static int param_region(const fv_layer *l, const fv_param *p)
+{
+    return p->state ? REGION_STATE : l->trainable ? REGION_TRAIN : REGION_FROZEN;
+}
+
 fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed)
 {
     if (m->weights) return FV_OK;
     if (!m->has_input) return fv__fail(FV_ERR_STATE, "the model has no input layer");
-    int64_t total = 0;
+    fv_status s = fv__model_graph_check(m);
+    if (s != FV_OK) return s;
+    int64_t count[3] = {0, 0, 0}, total = 0;
     for (int i = 0; i < m->nlayers; i++)
-        for (int p = 0; p < m->layers[i].nparams; p++)
-            if (!fv__add_i64(total, m->layers[i].params[p].size, &total))
+        for (int p = 0; p < m->layers[i].nparams; p++) {
+            const fv_param *pr = &m->layers[i].params[p];
+            int r = param_region(&m->layers[i], pr);
+            if (!fv__add_i64(count[r], pr->size, &count[r]) ||
+                !fv__add_i64(total, pr->size, &total))
                 return fv__fail(FV_ERR_NOMEM, "the model's parameter count overflows");
+        }
     size_t bytes;
     if (!fv__mul_size((size_t)total, sizeof(float), &bytes))
         return fv__fail(FV_ERR_NOMEM, "the model's parameter count overflows");
-    fv_status s = check_physical_memory(bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * bytes,
-                                        "the model's weights and gradients");
+    s = check_physical_memory(bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * bytes,
+                              "the model's weights and gradients");
     if (s != FV_OK) return s;
-    float *w = fv__alloc(bytes, "the model's weights");
-    float *g = w ? fv__calloc(bytes, "the model's gradients") : NULL;
+    const int64_t ngrads = count[REGION_TRAIN] + count[REGION_FROZEN];
+    float *w = fv__alloc(bytes ? bytes : sizeof(float), "the model's weights");
+    float *g =
+        w ? fv__calloc((size_t)(ngrads ? ngrads : 1) * sizeof(float), "the model's gradients")
+          : NULL;
     if (!g) {
         fv__free(w);
         return FV_ERR_NOMEM;
     }
+    /* Initialised in layer and tensor order from one stream, whatever the regions: a model's
+     * initial weights do not depend on which layers are frozen. */
     fv_rng r;
     fv__rng_seed(&r, seed);
-    int64_t off = 0;
+    int64_t off[3] = {0, count[REGION_TRAIN], ngrads};
     for (int i = 0; i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
         for (int p = 0; p < l->nparams; p++) {
             fv_param *pr = &l->params[p];
-            pr->w = w + off;
-            pr->g = g + off;
+            const int region = param_region(l, pr);
+            pr->w = w + off[region];
+            pr->g = region == REGION_STATE ? NULL : g + off[region];
+            off[region] += pr->size;
             if (pr->init == FV_INIT_GLOROT_UNIFORM)
                 glorot_uniform(&r, pr->w, pr->size, pr->fan_in, pr->fan_out);
             else
-                memset(pr->w, 0, (size_t)pr->size * sizeof(float));
-            off += pr->size;
+                for (int64_t j = 0; j < pr->size; j++)
+                    pr->w[j] = pr->init == FV_INIT_ONES ? 1.0f : 0.0f;
         }
     }
     m->weights = w;
     m->grads = g;
     m->nweights = total;
+    m->ntrain = count[REGION_TRAIN];
+    m->ngrads = ngrads;
     return FV_OK;
 }
 
@@ -92,18 +115,71 @@ fv_status fv__model_ensure_opt_state(fv_model *m)
     m->opt_state = NULL;
     m->opt_slots = slots;
     size_t bytes;
-    if (!fv__mul_size((size_t)m->nweights, (size_t)slots * sizeof(float), &bytes))
+    if (!fv__mul_size((size_t)(m->ntrain ? m->ntrain : 1), (size_t)slots * sizeof(float), &bytes))
         return fv__fail(FV_ERR_NOMEM, "optimizer state size overflows");
-    m->opt_state = fv__calloc(bytes, "the optimizer's state");
+    m->opt_state = fv__calloc(bytes ? bytes : sizeof(float), "the optimizer's state");
     return m->opt_state ? FV_OK : FV_ERR_NOMEM;
 }
 
-/* ---- the plan ------------------------------------------------------------------------------- */
+/* ---- the graph ------------------------------------------------------------------------------ */
+
+int fv__model_output_node(const fv_model *m)
+{
+    if (m->noutputs) return m->outputs[0];
+    return m->nlayers ? m->nlayers - 1 : fv__input_node(0);
+}
+
+const fv_shape *fv__model_node_shape(const fv_model *m, int node)
+{
+    return node >= 0 ? &m->layers[node].out : &m->inputs[-1 - node].shape;
+}
+
+const char *fv__model_node_name(const fv_model *m, int node)
+{
+    return node >= 0 ? m->layers[node].name : m->inputs[-1 - node].name;
+}
 
 int64_t fv__model_out_size(const fv_model *m)
 {
-    return fv__shape_size(m->nlayers ? &m->layers[m->nlayers - 1].out : &m->input);
+    return m->has_input ? fv__shape_size(fv__model_node_shape(m, fv__model_output_node(m))) : 0;
 }
+
+static bool is_output(const fv_model *m, int node)
+{
+    if (!m->noutputs) return node == fv__model_output_node(m);
+    for (int k = 0; k < m->noutputs; k++)
+        if (m->outputs[k] == node) return true;
+    return false;
+}
+
+fv_status fv__model_graph_check(const fv_model *m)
+{
+    if (!m->has_input) return fv__fail(FV_ERR_STATE, "the model has no input layer");
+    if (!m->nlayers) return FV_OK;
+    bool *used = calloc((size_t)m->nlayers + FV_MAX_MODEL_INPUTS, 1);
+    if (!used) return fv__fail(FV_ERR_NOMEM, "out of memory checking the model");
+    for (int i = 0; i < m->nlayers; i++)
+        for (int j = 0; j < m->layers[i].nin; j++) {
+            int src = m->layers[i].src[j];
+            used[src >= 0 ? src : m->nlayers + (-1 - src)] = true;
+        }
+    fv_status s = FV_OK;
+    for (int k = 0; k < m->ninputs && s == FV_OK; k++)
+        if (!used[m->nlayers + k] && !is_output(m, fv__input_node(k)))
+            s = fv__fail(FV_ERR_INVALID,
+                         "line %d: input '%s' is read by no layer (name it in a layer's inputs=)",
+                         m->inputs[k].line, m->inputs[k].name);
+    for (int i = 0; i < m->nlayers && s == FV_OK; i++)
+        if (!used[i] && !is_output(m, i))
+            s = fv__fail(FV_ERR_INVALID,
+                         "line %d: the output of layer '%s' is read by no layer and is not a model "
+                         "output (name it in `model outputs=` or in a later layer's inputs=)",
+                         m->layers[i].line, m->layers[i].name);
+    free(used);
+    return s;
+}
+
+/* ---- the plan ------------------------------------------------------------------------------- */
 
 static size_t align64(size_t x)
 {
@@ -122,6 +198,67 @@ static bool reserve(size_t *total, int64_t count, size_t size, size_t *offset)
     return true;
 }
 
+/* The backward schedule, fixed by the graph alone: which layers need a gradient, which buffer
+ * holds each layer's output gradient (buffers reused once a gradient has been consumed), and how
+ * many temporary buffers a layer needs for inputs whose gradient is already being summed (a
+ * tensor read by several layers, or twice by one). Returns the number of buffers, temporaries
+ * included, or -1 when out of memory. */
+static int plan_backward(fv_model *m)
+{
+    const int L = m->nlayers;
+    bool *busy = calloc((size_t)2 * L + 2, sizeof *busy);
+    bool *claimed = calloc((size_t)L + 1, sizeof *claimed);
+    if (!busy || !claimed) {
+        free(busy);
+        free(claimed);
+        return -1;
+    }
+    for (int i = 0; i < L; i++) {
+        const fv_layer *l = &m->layers[i];
+        bool need = false;
+        for (int p = 0; p < l->nparams; p++)
+            need = need || !l->params[p].state;
+        for (int j = 0; j < l->nin; j++)
+            need = need || (l->src[j] >= 0 && m->needs_grad[l->src[j]]);
+        m->needs_grad[i] = need;
+        m->gslot[i] = -1;
+    }
+    int nbuf = 0, ntemp = 0;
+    /* The output's gradient comes from the loss; it is "claimed" (written) first. */
+    const int out = fv__model_output_node(m);
+    if (out >= 0 && m->needs_grad[out]) {
+        m->gslot[out] = 0, busy[0] = true, nbuf = 1;
+        claimed[out] = true;
+    }
+    for (int t = L - 1; t >= 0; t--) {
+        const fv_layer *l = &m->layers[t];
+        int temps = 0;
+        if (m->needs_grad[t] && m->gslot[t] >= 0)
+            for (int j = 0; j < l->nin; j++) {
+                const int s = l->src[j];
+                if (s < 0 || !m->needs_grad[s]) continue;
+                if (claimed[s]) {
+                    temps++;
+                    continue;
+                }
+                int b = 0;
+                while (busy[b])
+                    b++;
+                busy[b] = true;
+                if (b + 1 > nbuf) nbuf = b + 1;
+                m->gslot[s] = b;
+                claimed[s] = true;
+            }
+        if (temps > ntemp) ntemp = temps;
+        if (m->gslot[t] >= 0) busy[m->gslot[t]] = false;
+    }
+    free(busy);
+    free(claimed);
+    for (int i = 0; i < L; i++)
+        m->gtemp[i] = nbuf; /* temporaries follow the slots */
+    return nbuf + ntemp;
+}
+
 fv_status fv__model_plan(fv_model *m, int64_t n)
 {
     int threads = fv__threads();
@@ -129,20 +266,41 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     if (n < m->plan_n) n = m->plan_n;
     if (n < 1) n = 1;
 
-    float **acts = realloc(m->acts, (size_t)(m->nlayers ? m->nlayers : 1) * sizeof *acts);
-    if (!acts) return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
-    m->acts = acts;
+    const size_t L = (size_t)(m->nlayers ? m->nlayers : 1);
+    float **acts = realloc(m->acts, L * sizeof *acts);
+    if (acts) m->acts = acts;
+    int *gslot = acts ? realloc(m->gslot, L * sizeof *gslot) : NULL;
+    if (gslot) m->gslot = gslot;
+    int *gtemp = gslot ? realloc(m->gtemp, L * sizeof *gtemp) : NULL;
+    if (gtemp) m->gtemp = gtemp;
+    bool *needs = gtemp ? realloc(m->needs_grad, L * sizeof *needs) : NULL;
+    if (needs) m->needs_grad = needs;
+    bool *written = needs ? realloc(m->gwritten, L * sizeof *written) : NULL;
+    if (written)
+        m->gwritten = written;
+    else
+        needs = NULL;
+    int nbuf = needs ? plan_backward(m) : -1;
+    float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
+    if (!gbuf) return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
+    m->gbuf = gbuf;
+    m->ngbuf = nbuf;
 
-    size_t total = 0, off_x, off_l, off_t, off_d0, off_d1, off_scratch;
-    size_t *off_act = calloc((size_t)m->nlayers + 1, sizeof *off_act);
-    size_t *off_saved = calloc((size_t)m->nlayers + 1, sizeof *off_saved);
-    bool ok = off_act && off_saved;
-    int64_t in_size = fv__shape_size(&m->input), out_size = fv__model_out_size(m);
-    int64_t largest = in_size;
+    size_t total = 0, off_l, off_t, off_scratch, off_x[FV_MAX_MODEL_INPUTS];
+    size_t *off_act = calloc(L + 1, sizeof *off_act);
+    size_t *off_saved = calloc(L + 1, sizeof *off_saved);
+    size_t *off_g = calloc((size_t)nbuf + 1, sizeof *off_g);
+    bool ok = off_act && off_saved && off_g;
+    int64_t out_size = fv__model_out_size(m), largest = 1;
     size_t scratch = 0;
-    int64_t x_count, t_count;
-    ok = ok && fv__mul_i64(n, in_size, &x_count) && fv__mul_i64(n, out_size, &t_count);
-    ok = ok && reserve(&total, x_count, sizeof(float), &off_x);
+    int64_t t_count;
+    for (int k = 0; ok && k < m->ninputs; k++) {
+        int64_t in_size = fv__shape_size(&m->inputs[k].shape), x_count;
+        if (in_size > largest) largest = in_size;
+        ok =
+            fv__mul_i64(n, in_size, &x_count) && reserve(&total, x_count, sizeof(float), &off_x[k]);
+    }
+    ok = ok && fv__mul_i64(n, out_size, &t_count);
     ok = ok && reserve(&total, n, sizeof(int32_t), &off_l);
     ok = ok && reserve(&total, t_count, sizeof(float), &off_t);
     for (int i = 0; ok && i < m->nlayers; i++) {
@@ -159,12 +317,13 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     }
     int64_t dsize;
     ok = ok && fv__mul_i64(n, largest, &dsize);
-    ok = ok && reserve(&total, dsize, sizeof(float), &off_d0);
-    ok = ok && reserve(&total, dsize, sizeof(float), &off_d1);
+    for (int b = 0; ok && b < nbuf; b++)
+        ok = reserve(&total, dsize, sizeof(float), &off_g[b]);
     ok = ok && reserve(&total, (int64_t)scratch, 1, &off_scratch);
     if (!ok) {
         free(off_act);
         free(off_saved);
+        free(off_g);
         return fv__fail(FV_ERR_NOMEM,
                         "batch size %lld is too large for this model: the buffers' size overflows",
                         (long long)n);
@@ -174,21 +333,24 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     if (!block) {
         free(off_act);
         free(off_saved);
+        free(off_g);
         fv__error_prefix("batch size %lld: ", (long long)n);
         return FV_ERR_NOMEM;
     }
     fv__free(m->block);
     m->block = block;
     m->block_bytes = total;
-    m->xbuf = (float *)(block + off_x);
+    for (int k = 0; k < m->ninputs; k++)
+        m->xbufs[k] = (float *)(block + off_x[k]);
+    m->xbuf = m->xbufs[0];
     m->lbuf = (int32_t *)(block + off_l);
     m->tbuf = (float *)(block + off_t);
     for (int i = 0; i < m->nlayers; i++) {
         m->acts[i] = (float *)(block + off_act[i]);
         m->layers[i].saved = block + off_saved[i];
     }
-    m->dbuf[0] = (float *)(block + off_d0);
-    m->dbuf[1] = (float *)(block + off_d1);
+    for (int b = 0; b < nbuf; b++)
+        m->gbuf[b] = (float *)(block + off_g[b]);
     m->scratch = block + off_scratch;
     m->scratch_bytes = scratch;
     m->plan_n = n;
@@ -196,6 +358,7 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     m->out_of_last = 0;
     free(off_act);
     free(off_saved);
+    free(off_g);
     return FV_OK;
 }
 
@@ -218,12 +381,21 @@ static double prof_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training)
+/* The activations of a node: a layer's planned buffer, or the caller's input. */
+static const float *node_data(const fv_model *m, int node, const float *const *x)
+{
+    return node >= 0 ? m->acts[node] : x[-1 - node];
+}
+
+void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, bool training)
 {
     FV_ASSERT(n <= m->plan_n);
     for (int i = 0; i < m->nlayers; i++) {
         const double t0 = training ? prof_now() : 0.0;
         fv_layer *l = &m->layers[i];
+        const float *xs[FV_MAX_INPUTS];
+        for (int j = 0; j < l->nin; j++)
+            xs[j] = node_data(m, l->src[j], x);
         fv_rng r;
         step_rng(m, i, &r);
         fv_run run = {.n = n,
@@ -231,22 +403,91 @@ void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training)
                       .rng = &r,
                       .scratch = m->scratch,
                       .threads = m->plan_threads};
-        l->kind->forward(l, i ? m->acts[i - 1] : x, m->acts[i], &run);
+        l->kind->forward(l, xs, m->acts[i], &run);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
     m->out_of_last = n;
 }
 
-/* Whether the loss hands back ∂L/∂z of the last layer's activation (softmax + categorical
- * cross-entropy, sigmoid + binary cross-entropy): the stable fused form. */
+void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training)
+{
+    FV_ASSERT(m->ninputs == 1);
+    const float *xs[1] = {x};
+    fv__model_forward_inputs(m, xs, n, training);
+}
+
+const float *fv__model_out(const fv_model *m)
+{
+    const int node = fv__model_output_node(m);
+    return node >= 0 ? m->acts[node] : m->xbuf;
+}
+
+/* Whether the loss hands back ∂L/∂z of the output layer's activation (softmax + categorical
+ * cross-entropy, sigmoid + binary cross-entropy): the stable fused form. Only when the output
+ * feeds no other layer (their gradient would be ∂L/∂y, not ∂L/∂z). */
 static bool loss_fuses(const fv_model *m)
 {
-    if (!m->nlayers) return false;
-    fv_activation a = fv__layer_activation(&m->layers[m->nlayers - 1]);
+    const int out = fv__model_output_node(m);
+    if (out < 0) return false;
+    for (int i = out + 1; i < m->nlayers; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] == out) return false;
+    fv_activation a = fv__layer_activation(&m->layers[out]);
     if (a == FV_ACT_SOFTMAX)
         return m->loss == FV_LOSS_CATEGORICAL_CE || m->loss == FV_LOSS_SPARSE_CATEGORICAL_CE;
     if (a == FV_ACT_SIGMOID) return m->loss == FV_LOSS_BINARY_CE;
     return false;
+}
+
+/* Backward over the layers in reverse order from the output gradient in its buffer; a tensor read
+ * by several layers (or twice by one) receives the sum of what they send back, added in the
+ * fixed reverse order of the readers. */
+static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool training)
+{
+    const int L = m->nlayers;
+    bool *written = m->gwritten;
+    memset(written, 0, (size_t)L * sizeof *written);
+    const int out = fv__model_output_node(m);
+    if (out >= 0) written[out] = true;
+    for (int i = L - 1; i >= 0; i--) {
+        fv_layer *l = &m->layers[i];
+        if (!m->needs_grad[i] || m->gslot[i] < 0) continue;
+        const double t0 = prof_now();
+        const float *xs[FV_MAX_INPUTS];
+        float *dxs[FV_MAX_INPUTS];
+        int sum_into[FV_MAX_INPUTS], ntemp = 0;
+        for (int j = 0; j < l->nin; j++) {
+            const int s = l->src[j];
+            xs[j] = node_data(m, s, x);
+            dxs[j] = NULL;
+            sum_into[j] = -1;
+            if (s < 0 || !m->needs_grad[s]) continue;
+            if (!written[s]) {
+                dxs[j] = m->gbuf[m->gslot[s]];
+                written[s] = true;
+            } else {
+                dxs[j] = m->gbuf[m->gtemp[i] + ntemp++];
+                sum_into[j] = s;
+            }
+        }
+        fv_rng r;
+        step_rng(m, i, &r);
+        fv_run run = {.n = n,
+                      .training = training,
+                      .rng = &r,
+                      .scratch = m->scratch,
+                      .threads = m->plan_threads};
+        l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
+        for (int j = 0; j < l->nin; j++) {
+            if (sum_into[j] < 0) continue;
+            float *dst = m->gbuf[m->gslot[sum_into[j]]];
+            const float *src = dxs[j];
+            const int64_t cnt = n * fv__shape_size(&m->layers[sum_into[j]].out);
+            for (int64_t e = 0; e < cnt; e++)
+                dst[e] += src[e];
+        }
+        l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
+    }
 }
 
 fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
@@ -256,33 +497,23 @@ fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets 
         return fv__fail(FV_ERR_STATE,
                         "the model is not compiled (no compile line or fv_model_compile call)");
     if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
+    if (m->ninputs != 1)
+        return fv__fail(FV_ERR_STATE, "the model has %d inputs; training takes one array per input",
+                        m->ninputs);
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
     bool fused = loss_fuses(m);
+    const int out = fv__model_output_node(m);
     for (int i = 0; i < m->nlayers; i++)
-        m->layers[i].fused_act = fused && i == m->nlayers - 1;
+        m->layers[i].fused_act = fused && i == out;
     fv__model_forward(m, x, n, training);
     int64_t k = fv__model_out_size(m);
-    float *dy = m->dbuf[0], *dx = m->dbuf[1];
-    double L = fv__loss(m->loss, m->acts[m->nlayers - 1], t, n, k, fused, dy);
-    memset(m->grads, 0, (size_t)m->nweights * sizeof(float));
-    for (int i = m->nlayers - 1; i >= 0; i--) {
-        fv_layer *l = &m->layers[i];
-        const double t0 = prof_now();
-        fv_rng r;
-        step_rng(m, i, &r);
-        fv_run run = {.n = n,
-                      .training = training,
-                      .rng = &r,
-                      .scratch = m->scratch,
-                      .threads = m->plan_threads};
-        l->kind->backward(l, i ? m->acts[i - 1] : x, m->acts[i], dy, i ? dx : NULL, &run);
-        l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
-        float *tmp = dy;
-        dy = dx;
-        dx = tmp;
-    }
+    float *dy = m->gslot[out] >= 0 ? m->gbuf[m->gslot[out]] : NULL;
+    double L = fv__loss(m->loss, m->acts[out], t, n, k, fused, dy);
+    memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
+    const float *xs[1] = {x};
+    if (dy) backward_pass(m, xs, n, training);
     if (loss) *loss = L;
     return FV_OK;
 }
@@ -299,7 +530,7 @@ fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t,
         if (loss) *loss = L;
         return fv__fail(FV_ERR_NUMERIC, "the loss is %s", isnan(L) ? "NaN" : "infinite");
     }
-    fv__optim_step(&m->optim, m->weights, m->grads, m->opt_state, m->nweights);
+    fv__optim_step(&m->optim, m->weights, m->grads, m->opt_state, m->ntrain);
     if (loss) *loss = L;
     return FV_OK;
 }
@@ -375,6 +606,16 @@ int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4])
     return s->rank;
 }
 
+int64_t fv_model_trainable_param_count(const fv_model *m)
+{
+    int64_t total = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        for (int p = 0; p < m->layers[i].nparams; p++)
+            if (m->layers[i].trainable && !m->layers[i].params[p].state)
+                total += m->layers[i].params[p].size;
+    return total;
+}
+
 int64_t fv_model_input_size(const fv_model *m)
 {
     return m->has_input ? fv__shape_size(&m->input) : 0;
@@ -419,17 +660,81 @@ float *fv__model_grad(fv_model *m, const char *tensor)
     return p->g;
 }
 
-fv_status fv_model_forward(fv_model *m, const float *x, int64_t n)
+fv_status fv_model_forward_inputs(fv_model *m, const float *const *x, int64_t n)
 {
+    if (!m || !x) return fv__fail(FV_ERR_INVALID, "fv_model_forward: NULL argument");
     if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
     if (n < 1) return fv__fail(FV_ERR_INVALID, "fv_model_forward: n = %lld", (long long)n);
+    for (int k = 0; k < m->ninputs; k++)
+        if (!x[k]) return fv__fail(FV_ERR_INVALID, "fv_model_forward: input %d is NULL", k);
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
-    fv__model_forward(m, x, n, false);
+    fv__model_forward_inputs(m, x, n, false);
     return FV_OK;
+}
+
+fv_status fv_model_forward(fv_model *m, const float *x, int64_t n)
+{
+    if (m && m->ninputs > 1)
+        return fv__fail(FV_ERR_INVALID,
+                        "fv_model_forward: the model has %d inputs; use fv_model_forward_inputs",
+                        m->ninputs);
+    const float *xs[1] = {x};
+    return fv_model_forward_inputs(m, xs, n);
+}
+
+int fv_model_input_count(const fv_model *m)
+{
+    return m->ninputs;
+}
+
+const char *fv_model_input_name(const fv_model *m, int k)
+{
+    return k >= 0 && k < m->ninputs ? m->inputs[k].name : NULL;
+}
+
+static int shape_dims(const fv_shape *s, int64_t dims[4])
+{
+    for (int j = 0; j < s->rank; j++)
+        dims[j] = s->d[j];
+    return s->rank;
+}
+
+int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4])
+{
+    return k >= 0 && k < m->ninputs ? shape_dims(&m->inputs[k].shape, dims) : 0;
+}
+
+int fv_model_output_count(const fv_model *m)
+{
+    return m->has_input ? (m->noutputs ? m->noutputs : 1) : 0;
+}
+
+static int output_node(const fv_model *m, int k)
+{
+    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
+}
+
+const char *fv_model_output_name(const fv_model *m, int k)
+{
+    if (k < 0 || k >= fv_model_output_count(m)) return NULL;
+    return fv__model_node_name(m, output_node(m, k));
+}
+
+int fv_model_output_shape(const fv_model *m, int k, int64_t dims[4])
+{
+    if (k < 0 || k >= fv_model_output_count(m)) return 0;
+    return shape_dims(fv__model_node_shape(m, output_node(m, k)), dims);
+}
+
+const float *fv_model_output(const fv_model *m, int k)
+{
+    if (k < 0 || k >= fv_model_output_count(m) || !m->out_of_last) return NULL;
+    const int node = output_node(m, k);
+    return node >= 0 ? m->acts[node] : NULL;
 }
 
 fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out)
@@ -442,7 +747,10 @@ fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out)
     out->forward_samples = l->prof_fwd_n;
     out->backward_samples = l->prof_bwd_n;
     out->forward_flop = fv__layer_flops(l, false, false) * (double)l->prof_fwd_n;
-    out->backward_flop = fv__layer_flops(l, true, i > 0) * (double)l->prof_bwd_n;
+    bool input_grad = false;
+    for (int j = 0; j < l->nin; j++)
+        input_grad = input_grad || (l->src[j] >= 0 && m->needs_grad && m->needs_grad[l->src[j]]);
+    out->backward_flop = fv__layer_flops(l, true, input_grad) * (double)l->prof_bwd_n;
     return FV_OK;
 }
 
@@ -487,46 +795,96 @@ static void human_bytes(char *buf, size_t n, double bytes)
 /* Writes c `ch` characters and a newline. */
 static void summary_rule(FILE *out, char ch, int width)
 {
-    for (int i = 0; i < width; i++) fputc(ch, out);
+    for (int i = 0; i < width; i++)
+        fputc(ch, out);
+    fputc('\n', out);
+}
+
+/* The parameters of one layer. */
+static int64_t layer_params(const fv_layer *l)
+{
+    int64_t n = 0;
+    for (int p = 0; p < l->nparams; p++)
+        n += l->params[p].size;
+    return n;
+}
+
+/* One row of the functional summary: "name (Class)", shape, params, then the connections one
+ * per line as Keras 2 writes them ('conv2d[0][0]'). */
+static void summary_row(FILE *out, int name_w, const char *name, const char *shape,
+                        const char *count, const char *const *conn, int nconn)
+{
+    fprintf(out, " %-*s %-28s %-9s ", name_w - 1, name, shape, count);
+    if (!nconn) fprintf(out, "[]");
+    for (int j = 0; j < nconn; j++) {
+        if (j) fprintf(out, "\n %-*s %-28s %-9s ", name_w - 1, "", "", "");
+        fprintf(out, "%s'%s[0][0]'%s", j ? " " : "[", conn[j], j + 1 < nconn ? "," : "]");
+    }
     fputc('\n', out);
 }
 
 fv_status fv_model_summary(const fv_model *m, FILE *out)
 {
-    /* Keras' columns (28, 26, 10 wide), widened when a "name (Class)" does not fit, so that no
-     * row is ever misaligned. */
+    /* Keras' columns (28, 26, 10 wide; functional: 28, 29, 10, then Connected to), widened
+     * when a "name (Class)" does not fit, so that no row is ever misaligned. */
     int name_w = 28;
     for (int i = 0; i < m->nlayers; i++) {
         int w = (int)(strlen(m->layers[i].name) + strlen(m->layers[i].kind->keras_class)) + 5;
         if (w > name_w) name_w = w;
     }
-    int width = name_w + 26 + 11;
-    fprintf(out, "Model: \"sequential\"\n");
+    for (int k = 0; m->functional && k < m->ninputs; k++) {
+        int w = (int)strlen(m->inputs[k].name) + (int)strlen("InputLayer") + 5;
+        if (w > name_w) name_w = w;
+    }
+    const int width = m->functional ? name_w + 29 + 10 + 31 : name_w + 26 + 11;
+    fprintf(out, "Model: \"%s\"\n", m->functional ? "functional" : "sequential");
     summary_rule(out, '_', width);
-    fprintf(out, " %-*s %-25s %-10s\n", name_w - 1, "Layer (type)", "Output Shape", "Param #");
+    if (m->functional)
+        fprintf(out, " %-*s %-28s %-9s %s\n", name_w - 1, "Layer (type)", "Output Shape", "Param #",
+                "Connected to");
+    else
+        fprintf(out, " %-*s %-25s %-10s\n", name_w - 1, "Layer (type)", "Output Shape", "Param #");
     summary_rule(out, '=', width);
-    for (int i = 0; i < m->nlayers; i++) {
+    const int rows = m->nlayers + (m->functional ? m->ninputs : 0);
+    int row = 0, next_input = 0;
+    for (int i = 0; i <= m->nlayers; i++) {
+        /* Input rows where their lines stood. */
+        while (m->functional && next_input < m->ninputs && m->inputs[next_input].before == i) {
+            const fv_model_input *in = &m->inputs[next_input++];
+            char name[128], shape[64];
+            snprintf(name, sizeof name, "%s (InputLayer)", in->name);
+            fv__shape_format(&in->shape, shape, sizeof shape);
+            summary_row(out, name_w, name, shape, "0", NULL, 0);
+            if (++row < rows) fputc('\n', out);
+        }
+        if (i == m->nlayers) break;
         const fv_layer *l = &m->layers[i];
         char name[128], shape[64], count[32];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->kind->keras_class);
         fv__shape_format(&l->out, shape, sizeof shape);
-        int64_t params = 0;
-        for (int p = 0; p < l->nparams; p++)
-            params += l->params[p].size;
-        thousands(count, sizeof count, params);
-        fprintf(out, " %-*s %-25s %-10s\n", name_w - 1, name, shape, count);
-        if (i + 1 < m->nlayers) fputc('\n', out);
-        else summary_rule(out, '=', width);
+        thousands(count, sizeof count, layer_params(l));
+        if (m->functional) {
+            const char *conn[FV_MAX_INPUTS];
+            for (int j = 0; j < l->nin; j++)
+                conn[j] = fv__model_node_name(m, l->src[j]);
+            summary_row(out, name_w, name, shape, count, conn, l->nin);
+        } else {
+            fprintf(out, " %-*s %-25s %-10s\n", name_w - 1, name, shape, count);
+        }
+        if (++row < rows) fputc('\n', out);
     }
-    if (!m->nlayers) summary_rule(out, '=', width);
-    char total[32], size[32];
-    int64_t n = fv_model_param_count(m);
+    summary_rule(out, '=', width);
+    char total[32], size[32], tr[32], trs[32], nt[32], nts[32];
+    const int64_t n = fv_model_param_count(m), t = fv_model_trainable_param_count(m);
     thousands(total, sizeof total, n);
     human_bytes(size, sizeof size, (double)n * 4);
-    fprintf(
-        out,
-        "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: 0 (0.00 B)\n",
-        total, size, total, size);
+    thousands(tr, sizeof tr, t);
+    human_bytes(trs, sizeof trs, (double)t * 4);
+    thousands(nt, sizeof nt, n - t);
+    human_bytes(nts, sizeof nts, (double)(n - t) * 4);
+    fprintf(out,
+            "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: %s (%s)\n",
+            total, size, tr, trs, nt, nts);
     summary_rule(out, '_', width);
     return ferror(out) ? fv__fail(FV_ERR_IO, "cannot write the summary") : FV_OK;
 }
