@@ -43,8 +43,10 @@ static fv_status set_args(fv_layer *l, const char *args)
     return FV_OK;
 }
 
-/* Configures and builds; t must be freed with tl_free whatever the result. */
-static fv_status tl_build(tlayer *t, const char *kind, const char *args, fv_shape in)
+/* Configures and builds on nin inputs of shapes ins; t must be freed with tl_free whatever the
+ * result. */
+static fv_status tl_build_n(tlayer *t, const char *kind, const char *args, int nin,
+                            const fv_shape *ins)
 {
     memset(t, 0, sizeof *t);
     t->l.kind = fv__layer_kind_find(kind);
@@ -53,12 +55,27 @@ static fv_status tl_build(tlayer *t, const char *kind, const char *args, fv_shap
     fv_status s = fv__args_defaults(t->l.kind->args, t->l.cfg);
     if (!s) s = set_args(&t->l, args);
     if (!s) {
-        t->l.nin = 1;
-        t->l.in[0] = in;
+        t->l.nin = nin;
+        for (int j = 0; j < nin; j++)
+            t->l.in[j] = ins[j];
         t->l.trainable = true;
         s = t->l.kind->build(&t->l);
     }
     return s;
+}
+
+static fv_status tl_build(tlayer *t, const char *kind, const char *args, fv_shape in)
+{
+    return tl_build_n(t, kind, args, 1, &in);
+}
+
+/* The input pointers of a layer whose inputs lie one after the other in x (n samples each). */
+static void split_inputs(const tlayer *t, int64_t n, const float *x, const float **xs)
+{
+    for (int j = 0; j < t->l.nin; j++) {
+        xs[j] = x;
+        x += n * fv__shape_size(&t->l.in[j]);
+    }
 }
 
 /* Parameters (zeroed), saved state and scratch for batches of up to n with `threads`. */
@@ -97,7 +114,8 @@ static void tl_forward(tlayer *t, int64_t n, const float *x, float *y, bool trai
     fv__rng_seed(&rng, seed);
     fv_run r = {
         .n = n, .training = training, .rng = &rng, .scratch = t->scratch, .threads = threads};
-    const float *xs[1] = {x};
+    const float *xs[FV_MAX_INPUTS];
+    split_inputs(t, n, x, xs);
     t->l.kind->forward(&t->l, xs, y, &r);
 }
 
@@ -108,14 +126,23 @@ static void tl_backward(tlayer *t, int64_t n, const float *x, const float *y, fl
     fv__rng_seed(&rng, seed);
     fv_run r = {
         .n = n, .training = training, .rng = &rng, .scratch = t->scratch, .threads = threads};
-    const float *xs[1] = {x};
-    float *dxs[1] = {dx};
+    const float *xs[FV_MAX_INPUTS];
+    float *dxs[FV_MAX_INPUTS];
+    split_inputs(t, n, x, xs);
+    split_inputs(t, n, dx, (const float **)dxs);
+    if (!dx)
+        for (int j = 0; j < t->l.nin; j++)
+            dxs[j] = NULL;
     t->l.kind->backward(&t->l, xs, y, dy, dxs, &r);
 }
 
+/* Values per sample over all inputs. */
 static int64_t in_size(const tlayer *t)
 {
-    return fv__shape_size(&t->l.in[0]);
+    int64_t n = 0;
+    for (int j = 0; j < t->l.nin; j++)
+        n += fv__shape_size(&t->l.in[j]);
+    return n;
 }
 
 static int64_t out_size(const tlayer *t)
@@ -128,10 +155,11 @@ static float *floats(int64_t n)
     return calloc((size_t)n + 1, sizeof(float));
 }
 
-/* Builds kind(args) on `in` for n samples with one thread, checking that it builds. */
-static bool tl_make(tlayer *t, const char *kind, const char *args, fv_shape in, int64_t n)
+/* Builds kind(args) on nin inputs for n samples, checking that it builds. */
+static bool tl_make_n(tlayer *t, const char *kind, const char *args, int nin, const fv_shape *ins,
+                      int64_t n)
 {
-    fv_status s = tl_build(t, kind, args, in);
+    fv_status s = tl_build_n(t, kind, args, nin, ins);
     if (s) {
         fprintf(stderr, "  %s %s: %s\n", kind, args, fv_last_error());
         CHECK(s == FV_OK);
@@ -141,12 +169,28 @@ static bool tl_make(tlayer *t, const char *kind, const char *args, fv_shape in, 
     return true;
 }
 
+static bool tl_make(tlayer *t, const char *kind, const char *args, fv_shape in, int64_t n)
+{
+    return tl_make_n(t, kind, args, 1, &in, n);
+}
+
 /* ---- the generic finite-difference gradient check ----------------------------------------- */
 
 typedef struct gc_case {
     const char *kind, *args;
     fv_shape in;
+    int nin;      /* inputs (0: one) */
+    fv_shape in2; /* the shape of inputs 2.. (rank 0: the same as in) */
 } gc_case;
+
+/* A case's input shapes; returns their count. */
+static int gc_inputs(const gc_case *c, fv_shape *ins)
+{
+    const int nin = c->nin ? c->nin : 1;
+    for (int j = 0; j < nin; j++)
+        ins[j] = j && c->in2.rank ? c->in2 : c->in;
+    return nin;
+}
 
 #define S3(h, w, c)                                                                                \
     {                                                                                              \
@@ -157,7 +201,10 @@ typedef struct gc_case {
         .rank = 1, .d = { n }                                                                      \
     }
 
-/* Every kind, every padding/stride/dilation combination, odd sizes and every activation. */
+/* Every kind, every padding/stride/dilation combination, odd sizes and every activation. The
+ * single-input cases leave nin and in2 at zero. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const gc_case gc_cases[] = {
     {"conv2d", "filters=2 kernel_size=3", S3(5, 5, 1)},
     {"conv2d", "filters=3 kernel_size=3 padding=same", S3(6, 5, 2)},
@@ -220,7 +267,28 @@ static const gc_case gc_cases[] = {
     {"maxout", "units=2", S1(6)},
     {"maxout", "units=3", S3(3, 2, 6)},
     {"maxout", "units=1", S1(4)},
+    {"add", "", S3(2, 3, 2), 2, {0}},
+    {"add", "", S1(5), 3, {0}},
+    {"subtract", "", S3(2, 2, 3), 2, {0}},
+    {"multiply", "", S1(6), 2, {0}},
+    {"multiply", "", S3(2, 1, 3), 3, {0}},
+    {"average", "", S1(5), 3, {0}},
+    {"maximum", "", S1(7), 2, {0}},
+    {"maximum", "", S3(2, 2, 2), 3, {0}},
+    {"concatenate", "", S3(2, 3, 2), 2, S3(2, 3, 3)},
+    {"concatenate", "axis=1", S3(2, 3, 2), 3, S3(1, 3, 2)},
+    {"concatenate", "axis=2", S3(2, 3, 2), 2, S3(2, 1, 2)},
+    {"concatenate", "", S1(3), 2, S1(4)},
+    {"batch_normalization", "", S3(3, 2, 4)},
+    {"batch_normalization", "", S1(5)},
+    {"batch_normalization", "center=false", S3(2, 2, 3)},
+    {"batch_normalization", "scale=false momentum=0.9 epsilon=0.01", S1(4)},
+    {"global_average_pooling2d", "", S3(3, 4, 2)},
+    {"global_average_pooling2d", "keepdims=true", S3(2, 3, 3)},
+    {"global_max_pooling2d", "", S3(3, 3, 2)},
+    {"global_max_pooling2d", "keepdims=true", S3(2, 2, 3)},
 };
+#pragma GCC diagnostic pop
 
 /* Central differences with step h = 1e-2 on up to GC_PROBES elements of every tensor.
  * |analytic - numeric| <= GC_ATOL + GC_RTOL·|numeric|: the loss is summed in double from float
@@ -238,7 +306,15 @@ static const double GC_ATOL = 1e-3, GC_RTOL = 1e-2;
  * 0.01 cannot reorder. */
 static bool gc_spaced(const fv_layer *l)
 {
-    return l->kind == &fv__kind_maxpool2d || l->kind == &fv__kind_maxout;
+    return l->kind == &fv__kind_maxpool2d || l->kind == &fv__kind_maxout ||
+           l->kind == &fv__kind_maximum || l->kind == &fv__kind_global_max_pooling2d;
+}
+
+/* Whether a kind's saved state is a discrete choice (argmax, dropout mask) that a probe must not
+ * change; BatchNormalization saves its batch statistics, which move smoothly with x. */
+static bool gc_saved_is_pattern(const fv_layer *l)
+{
+    return l->kind != &fv__kind_batch_normalization;
 }
 
 /* Activations with a kink at 0: probes that move an output across it are rejected. */
@@ -275,7 +351,8 @@ static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
     const char *end = strchr(a, ' ');
     snprintf(args, sizeof args, "%.*sactivation=linear%s", (int)(a - c->args), c->args,
              end ? end : "");
-    if (!tl_make(twin, c->kind, args, c->in, n)) return false;
+    fv_shape ins[FV_MAX_INPUTS];
+    if (!tl_make_n(twin, c->kind, args, gc_inputs(c, ins), ins, n)) return false;
     return true;
 }
 
@@ -331,7 +408,8 @@ static double gc_loss(gc_state *s, unsigned char *pat)
     if (gc_kinked(&t->l))
         for (int64_t i = 0; i < ny; i++)
             pat[k++] = s->y[i] > 0.0f;
-    memcpy(pat + k, t->saved, (size_t)s->n * t->l.saved_per_sample);
+    if (gc_saved_is_pattern(&t->l))
+        memcpy(pat + k, t->saved, (size_t)s->n * t->l.saved_per_sample);
     return L;
 }
 
@@ -380,7 +458,8 @@ static int gradcheck_case(const gc_case *c, int64_t n, uint64_t seed)
 {
     tlayer t;
     int bad = 0;
-    if (!tl_make(&t, c->kind, c->args, c->in, n)) {
+    fv_shape ins[FV_MAX_INPUTS];
+    if (!tl_make_n(&t, c->kind, c->args, gc_inputs(c, ins), ins, n)) {
         tl_free(&t);
         return 1;
     }
@@ -388,7 +467,8 @@ static int gradcheck_case(const gc_case *c, int64_t n, uint64_t seed)
     fv__rng_seed(&rng, seed);
     const int64_t nx = n * in_size(&t), ny = n * out_size(&t);
     gc_state s = {.t = &t, .n = n, .x = floats(nx), .y = floats(ny), .r = floats(ny)};
-    s.pattern_bytes = (gc_kinked(&t.l) ? (size_t)ny : 0) + (size_t)n * t.l.saved_per_sample;
+    s.pattern_bytes = (gc_kinked(&t.l) ? (size_t)ny : 0) +
+                      (gc_saved_is_pattern(&t.l) ? (size_t)n * t.l.saved_per_sample : 0);
     s.h = GC_STEP;
     s.pattern = calloc(s.pattern_bytes + 1, 1);
     s.probe_pattern = calloc(s.pattern_bytes + 1, 1);

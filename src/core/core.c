@@ -208,6 +208,14 @@ int64_t fv__shape_size(const fv_shape *s)
     return n;
 }
 
+bool fv__shape_equal(const fv_shape *a, const fv_shape *b)
+{
+    if (a->rank != b->rank) return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->d[i] != b->d[i]) return false;
+    return true;
+}
+
 void fv__shape_format(const fv_shape *s, char *buf, size_t n)
 {
     size_t used = (size_t)snprintf(buf, n, "(None");

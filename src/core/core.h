@@ -59,13 +59,15 @@ void fv__rng_split(const fv_rng *r, uint64_t label, fv_rng *out);
 
 /* ---- shapes ------------------------------------------------------------------------------ */
 
-/* A per-sample shape (no batch axis): rank 1 (features) or 3 (H, W, C). */
+/* A per-sample shape (no batch axis): rank 1 (features), 2 or 3 (H, W, C); at most 4. */
 typedef struct fv_shape {
     int rank;
     int64_t d[4];
 } fv_shape;
 
 int64_t fv__shape_size(const fv_shape *s); /* product of dims; -1 on overflow */
+/* Same rank and dimensions. */
+bool fv__shape_equal(const fv_shape *a, const fv_shape *b);
 /* "(None, 26, 26, 32)" into buf. */
 void fv__shape_format(const fv_shape *s, char *buf, size_t n);
 

@@ -74,6 +74,7 @@ typedef struct fv_layer_kind {
     const char *name;        /* model-file name: "conv2d" */
     const char *keras_class; /* "Conv2D" */
     const char *keras_name;  /* default-name prefix: "conv2d", "max_pooling2d" */
+    const char *alias;       /* another accepted spelling ("max_pooling2d"), or NULL */
     const fv_arg_spec *args; /* terminated by key == NULL */
     size_t cfg_size;
     /* Inputs the kind takes: [min_inputs, max_inputs]; 0 and 0 mean exactly one. */

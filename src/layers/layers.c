@@ -28,6 +28,15 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_elu,
     &fv__kind_softmax,
     &fv__kind_maxout,
+    &fv__kind_add,
+    &fv__kind_subtract,
+    &fv__kind_multiply,
+    &fv__kind_average,
+    &fv__kind_maximum,
+    &fv__kind_concatenate,
+    &fv__kind_batch_normalization,
+    &fv__kind_global_average_pooling2d,
+    &fv__kind_global_max_pooling2d,
     NULL,
 };
 /* clang-format on */
@@ -35,8 +44,25 @@ const fv_layer_kind *const fv__layer_kinds[] = {
 const fv_layer_kind *fv__layer_kind_find(const char *name)
 {
     for (int i = 0; fv__layer_kinds[i]; i++)
-        if (strcmp(fv__layer_kinds[i]->name, name) == 0) return fv__layer_kinds[i];
+        if (strcmp(fv__layer_kinds[i]->name, name) == 0 ||
+            (fv__layer_kinds[i]->alias && strcmp(fv__layer_kinds[i]->alias, name) == 0))
+            return fv__layer_kinds[i];
     return NULL;
+}
+
+void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,
+                   bool state)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->suffix, sizeof p->suffix, "%s", suffix);
+    p->rank = rank;
+    p->size = 1;
+    for (int i = 0; i < rank; i++) {
+        p->dims[i] = dims[i];
+        p->size *= dims[i];
+    }
+    p->init = init;
+    p->state = state;
 }
 
 const char *const fv__activation_names[] = {

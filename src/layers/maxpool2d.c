@@ -123,6 +123,7 @@ const fv_layer_kind fv__kind_maxpool2d = {
     .name = "maxpool2d",
     .keras_class = "MaxPooling2D",
     .keras_name = "max_pooling2d",
+    .alias = "max_pooling2d", /* Keras' spelling; the canonical text writes maxpool2d */
     .args = maxpool2d_args,
     .cfg_size = sizeof(maxpool2d_cfg),
     .build = maxpool2d_build,

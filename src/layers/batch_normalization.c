@@ -1,0 +1,229 @@
+/* batch_normalization.c — BatchNormalization over the last axis (channels), as Keras 3 defines
+ * it: in training mode y = gamma·(x − mean)/sqrt(var + epsilon) + beta with the batch's mean and
+ * biased variance, and the moving statistics updated as moving·momentum + batch·(1 − momentum);
+ * in inference mode (and when the layer is frozen) the moving statistics take their place.
+ * Sums over the batch run in fixed chunks of samples, in double, added in chunk order: the
+ * result does not depend on the thread count.
+ */
+#include "layers/layer.h"
+
+#include <float.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct bn_cfg {
+    int64_t axis;
+    double momentum, epsilon;
+    bool center, scale;
+} bn_cfg;
+
+#define OFF(f) offsetof(bn_cfg, f)
+static const fv_arg_spec bn_args[] = {
+    {"axis", FV_ARG_INT, OFF(axis), "-1", NULL, -4, 4},
+    {"momentum", FV_ARG_FLOAT, OFF(momentum), "0.99", NULL, 0, 1},
+    {"epsilon", FV_ARG_FLOAT, OFF(epsilon), "0.001", NULL, 0, DBL_MAX},
+    {"center", FV_ARG_BOOL, OFF(center), "true", NULL, 0, 0},
+    {"scale", FV_ARG_BOOL, OFF(scale), "true", NULL, 0, 0},
+    {0},
+};
+#undef OFF
+
+/* The tensors, in Keras' order: gamma (scale), beta (center), moving_mean, moving_variance. */
+typedef struct bn_tensors {
+    const float *gamma, *beta; /* NULL when scale / center is off (1 and 0) */
+    float *dgamma, *dbeta;
+    float *mean, *var; /* the moving statistics */
+} bn_tensors;
+
+static bn_tensors tensors(fv_layer *l)
+{
+    const bn_cfg *c = l->cfg;
+    bn_tensors t = {0};
+    int p = 0;
+    if (c->scale) t.gamma = l->params[p].w, t.dgamma = l->params[p].g, p++;
+    if (c->center) t.beta = l->params[p].w, t.dbeta = l->params[p].g, p++;
+    t.mean = l->params[p].w;
+    t.var = l->params[p + 1].w;
+    return t;
+}
+
+static int64_t channels(const fv_layer *l)
+{
+    return l->in[0].d[l->in[0].rank - 1];
+}
+
+static fv_status bn_build(fv_layer *l)
+{
+    bn_cfg *c = l->cfg;
+    const int rank = l->in[0].rank;
+    if (c->axis != -1 && c->axis != rank)
+        return fv__fail(FV_ERR_INVALID,
+                        "batch_normalization: axis=%lld: only the last axis (-1, or %d with the "
+                        "batch axis) is supported: fovea's tensors are channels-last",
+                        (long long)c->axis, rank);
+    if (fv__shape_size(&l->in[0]) < 0)
+        return fv__fail(FV_ERR_SHAPE, "batch_normalization: input is too large");
+    const int64_t C = channels(l);
+    l->out = l->in[0];
+    l->nparams = 0;
+    const int64_t dims[1] = {C};
+    if (c->scale) fv__param_set(&l->params[l->nparams++], "gamma", 1, dims, FV_INIT_ONES, false);
+    if (c->center) fv__param_set(&l->params[l->nparams++], "beta", 1, dims, FV_INIT_ZEROS, false);
+    fv__param_set(&l->params[l->nparams++], "moving_mean", 1, dims, FV_INIT_ZEROS, true);
+    fv__param_set(&l->params[l->nparams++], "moving_variance", 1, dims, FV_INIT_ONES, true);
+    /* The batch's mean and 1/sqrt(var + eps) per channel, kept for backward in the first
+     * sample's slot. */
+    l->saved_per_sample = (size_t)(2 * C) * sizeof(float);
+    return FV_OK;
+}
+
+static int64_t nchunks(int64_t n)
+{
+    return n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
+}
+
+/* Scratch: two doubles per channel per chunk, then the two sums per channel. */
+static size_t bn_scratch_bytes(const fv_layer *l, int64_t n, int threads)
+{
+    (void)threads;
+    return (size_t)(nchunks(n) + 1) * (size_t)(2 * channels(l)) * sizeof(double);
+}
+
+/* Whether the layer normalises with the batch's statistics. */
+static bool batch_mode(const fv_layer *l, const fv_run *r)
+{
+    return r->training && l->trainable;
+}
+
+/* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the batch, where per element
+ * (a, b) = f(x, dy) — the sums run per chunk of samples, then in chunk order. */
+typedef enum { SUM_X, SUM_SQDEV, SUM_DY } sum_kind;
+
+static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *mean,
+                         const float *inv, int64_t n, int64_t rows, int64_t C, double *part,
+                         double *out1, double *out2, const fv_run *r)
+{
+    const int64_t chunks = nchunks(n);
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            double *s1 = part + ch * 2 * C, *s2 = s1 + C;
+            memset(s1, 0, (size_t)(2 * C) * sizeof(double));
+            for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++)
+                for (int64_t q = 0; q < rows; q++) {
+                    const float *xr = x + (i * rows + q) * C;
+                    const float *gr = dy ? dy + (i * rows + q) * C : NULL;
+                    for (int64_t c = 0; c < C; c++) {
+                        if (kind == SUM_X) {
+                            s1[c] += xr[c];
+                        } else if (kind == SUM_SQDEV) {
+                            const double d = (double)xr[c] - mean[c];
+                            s1[c] += d * d;
+                        } else {
+                            const double xh = ((double)xr[c] - mean[c]) * inv[c];
+                            s1[c] += gr[c];
+                            s2[c] += gr[c] * xh;
+                        }
+                    }
+                }
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            double a = 0, b = 0;
+            for (int64_t ch = 0; ch < chunks; ch++)
+                a += part[ch * 2 * C + c], b += part[ch * 2 * C + C + c];
+            out1[c] = a;
+            if (out2) out2[c] = b;
+        }
+    }
+}
+
+static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
+{
+    const bn_cfg *c = l->cfg;
+    const float *x = xs[0];
+    const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
+    bn_tensors t = tensors(l);
+    float *mean = l->saved, *inv = mean + C;
+    FV_ASSERT(mean);
+    if (batch_mode(l, r)) {
+        double *part = r->scratch, *acc = part + nchunks(n) * 2 * C;
+        const double M = (double)(n * rows);
+        /* Two passes (mean, then squared deviations): the textbook one-pass formula loses
+         * precision when the mean is large against the spread. */
+        channel_sums(SUM_X, x, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
+        for (int64_t k = 0; k < C; k++)
+            mean[k] = (float)(acc[k] / M);
+        channel_sums(SUM_SQDEV, x, NULL, mean, NULL, n, rows, C, part, acc, NULL, r);
+        for (int64_t k = 0; k < C; k++) {
+            const double var = acc[k] / M; /* biased, as Keras 3 normalises and updates */
+            inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
+            t.mean[k] = (float)((double)t.mean[k] * c->momentum + (double)mean[k] * (1.0 - c->momentum));
+            t.var[k] = (float)((double)t.var[k] * c->momentum + var * (1.0 - c->momentum));
+        }
+    } else {
+        for (int64_t k = 0; k < C; k++) {
+            mean[k] = t.mean[k];
+            inv[k] = (float)(1.0 / sqrt((double)t.var[k] + c->epsilon));
+        }
+    }
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t q = 0; q < n * rows; q++)
+        for (int64_t k = 0; k < C; k++) {
+            const float g = t.gamma ? t.gamma[k] : 1.0f, b = t.beta ? t.beta[k] : 0.0f;
+            y[q * C + k] = (x[q * C + k] - mean[k]) * inv[k] * g + b;
+        }
+}
+
+/* Training mode (Ioffe & Szegedy 2015, eq. after Alg. 1), with x̂ = (x − μ)·inv and M values per
+ * channel: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·inv/M · (M·dy − Σ dy − x̂·Σ dy·x̂). Inference mode
+ * (moving statistics are constants): dx = γ·inv·dy. */
+static void bn_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                        float *const *dxs, fv_run *r)
+{
+    (void)y;
+    const float *x = xs[0];
+    float *dx = dxs[0];
+    const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
+    bn_tensors t = tensors(l);
+    const float *mean = l->saved, *inv = mean + C;
+    double *part = r->scratch, *sdy = part + nchunks(n) * 2 * C, *sdyx = sdy + C;
+    channel_sums(SUM_DY, x, dy, mean, inv, n, rows, C, part, sdy, sdyx, r);
+    for (int64_t k = 0; k < C; k++) {
+        if (t.dgamma) t.dgamma[k] += (float)sdyx[k];
+        if (t.dbeta) t.dbeta[k] += (float)sdy[k];
+    }
+    if (!dx) return;
+    const bool batch = batch_mode(l, r);
+    const double M = (double)(n * rows);
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t q = 0; q < n * rows; q++)
+        for (int64_t k = 0; k < C; k++) {
+            const double g = t.gamma ? t.gamma[k] : 1.0;
+            const double d = dy[q * C + k];
+            if (batch) {
+                const double xh = ((double)x[q * C + k] - mean[k]) * inv[k];
+                dx[q * C + k] = (float)(g * inv[k] / M * (M * d - sdy[k] - xh * sdyx[k]));
+            } else {
+                dx[q * C + k] = (float)(g * inv[k] * d);
+            }
+        }
+}
+
+const fv_layer_kind fv__kind_batch_normalization = {
+    .name = "batch_normalization",
+    .keras_class = "BatchNormalization",
+    .keras_name = "batch_normalization",
+    .args = bn_args,
+    .cfg_size = sizeof(bn_cfg),
+    .build = bn_build,
+    .scratch_bytes = bn_scratch_bytes,
+    .forward = bn_forward,
+    .backward = bn_backward,
+};
