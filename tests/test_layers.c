@@ -408,8 +408,7 @@ static double gc_loss(gc_state *s, unsigned char *pat)
     if (gc_kinked(&t->l))
         for (int64_t i = 0; i < ny; i++)
             pat[k++] = s->y[i] > 0.0f;
-    if (gc_saved_is_pattern(&t->l))
-        memcpy(pat + k, t->saved, (size_t)s->n * t->l.saved_per_sample);
+    if (gc_saved_is_pattern(&t->l)) memcpy(pat + k, t->saved, (size_t)s->n * t->l.saved_per_sample);
     return L;
 }
 

@@ -19,15 +19,24 @@ static _Thread_local char last_error[1024];
 const char *fv_status_str(fv_status s)
 {
     switch (s) {
-    case FV_OK: return "ok";
-    case FV_ERR_INVALID: return "invalid argument";
-    case FV_ERR_SHAPE: return "shape mismatch";
-    case FV_ERR_NOMEM: return "out of memory";
-    case FV_ERR_IO: return "input/output error";
-    case FV_ERR_FORMAT: return "malformed file";
-    case FV_ERR_NUMERIC: return "numerical error";
-    case FV_ERR_INTERRUPTED: return "interrupted";
-    case FV_ERR_STATE: return "wrong state";
+    case FV_OK:
+        return "ok";
+    case FV_ERR_INVALID:
+        return "invalid argument";
+    case FV_ERR_SHAPE:
+        return "shape mismatch";
+    case FV_ERR_NOMEM:
+        return "out of memory";
+    case FV_ERR_IO:
+        return "input/output error";
+    case FV_ERR_FORMAT:
+        return "malformed file";
+    case FV_ERR_NUMERIC:
+        return "numerical error";
+    case FV_ERR_INTERRUPTED:
+        return "interrupted";
+    case FV_ERR_STATE:
+        return "wrong state";
     }
     return "unknown status";
 }
@@ -140,7 +149,8 @@ static uint64_t splitmix64(uint64_t *x)
 void fv__rng_seed(fv_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k)

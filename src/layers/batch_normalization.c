@@ -162,7 +162,8 @@ static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
         for (int64_t k = 0; k < C; k++) {
             const double var = acc[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
-            t.mean[k] = (float)((double)t.mean[k] * c->momentum + (double)mean[k] * (1.0 - c->momentum));
+            t.mean[k] =
+                (float)((double)t.mean[k] * c->momentum + (double)mean[k] * (1.0 - c->momentum));
             t.var[k] = (float)((double)t.var[k] * c->momentum + var * (1.0 - c->momentum));
         }
     } else {

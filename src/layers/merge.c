@@ -9,7 +9,7 @@
 #include <string.h>
 
 typedef struct merge_cfg {
-    int64_t axis; /* concatenate: Keras' axis, counting the batch axis as 0 (-1: the last) */
+    int64_t axis;  /* concatenate: Keras' axis, counting the batch axis as 0 (-1: the last) */
     int64_t caxis; /* derived by build: the axis within a sample's shape (0-based) */
 } merge_cfg;
 
@@ -30,11 +30,11 @@ enum { OP_ADD, OP_SUBTRACT, OP_MULTIPLY, OP_AVERAGE, OP_MAXIMUM };
 static int op_of(const fv_layer *l)
 {
     const fv_layer_kind *k = l->kind;
-    return k == &fv__kind_add ? OP_ADD
+    return k == &fv__kind_add        ? OP_ADD
            : k == &fv__kind_subtract ? OP_SUBTRACT
            : k == &fv__kind_multiply ? OP_MULTIPLY
-           : k == &fv__kind_average ? OP_AVERAGE
-                                    : OP_MAXIMUM;
+           : k == &fv__kind_average  ? OP_AVERAGE
+                                     : OP_MAXIMUM;
 }
 
 static fv_status elementwise_build(fv_layer *l)
@@ -70,10 +70,18 @@ static void elementwise_forward(fv_layer *l, const float *const *x, float *y, fv
             const float u = x[j][e];
             switch (op) {
             case OP_ADD:
-            case OP_AVERAGE: v += u; break;
-            case OP_SUBTRACT: v -= u; break;
-            case OP_MULTIPLY: v *= u; break;
-            default: v = u > v ? u : v; break; /* ties keep the earlier input */
+            case OP_AVERAGE:
+                v += u;
+                break;
+            case OP_SUBTRACT:
+                v -= u;
+                break;
+            case OP_MULTIPLY:
+                v *= u;
+                break;
+            default:
+                v = u > v ? u : v;
+                break; /* ties keep the earlier input */
             }
         }
         y[e] = op == OP_AVERAGE ? v * inv : v;
@@ -102,15 +110,23 @@ static void elementwise_backward(fv_layer *l, const float *const *x, const float
             if (!dx[j]) continue;
             float d;
             switch (op) {
-            case OP_ADD: d = g; break;
-            case OP_SUBTRACT: d = j == 0 ? g : -g; break;
-            case OP_AVERAGE: d = g * inv; break;
+            case OP_ADD:
+                d = g;
+                break;
+            case OP_SUBTRACT:
+                d = j == 0 ? g : -g;
+                break;
+            case OP_AVERAGE:
+                d = g * inv;
+                break;
             case OP_MULTIPLY:
                 d = g;
                 for (int i = 0; i < k; i++)
                     if (i != j) d *= x[i][e];
                 break;
-            default: d = j == win ? g : 0.0f; break;
+            default:
+                d = j == win ? g : 0.0f;
+                break;
             }
             dx[j][e] = d;
         }
@@ -126,10 +142,11 @@ static fv_status concatenate_build(fv_layer *l)
     /* Keras counts the batch axis: axis 1..rank are a sample's axes, -1 the last. */
     int64_t a = c->axis < 0 ? c->axis + rank + 1 : c->axis;
     if (a < 1 || a > rank)
-        return fv__fail(FV_ERR_INVALID,
-                        "concatenate: axis=%lld is not an axis of inputs of rank %d (with the batch "
-                        "axis: 1 to %d, or -1 to -%d; the batch axis 0 cannot be joined)",
-                        (long long)c->axis, rank + 1, rank, rank);
+        return fv__fail(
+            FV_ERR_INVALID,
+            "concatenate: axis=%lld is not an axis of inputs of rank %d (with the batch "
+            "axis: 1 to %d, or -1 to -%d; the batch axis 0 cannot be joined)",
+            (long long)c->axis, rank + 1, rank, rank);
     c->caxis = a - 1;
     fv_shape out = l->in[0];
     for (int j = 1; j < l->nin; j++) {
@@ -140,10 +157,11 @@ static fv_status concatenate_build(fv_layer *l)
             char s0[96], sj[96];
             fv__shape_format(&l->in[0], s0, sizeof s0);
             fv__shape_format(&l->in[j], sj, sizeof sj);
-            return fv__fail(FV_ERR_SHAPE,
-                            "concatenate: input 1 has shape %s and input %d has shape %s; they must "
-                            "match except along axis %lld",
-                            s0, j + 1, sj, (long long)c->axis);
+            return fv__fail(
+                FV_ERR_SHAPE,
+                "concatenate: input 1 has shape %s and input %d has shape %s; they must "
+                "match except along axis %lld",
+                s0, j + 1, sj, (long long)c->axis);
         }
         if (!fv__add_i64(out.d[c->caxis], l->in[j].d[c->caxis], &out.d[c->caxis]))
             return fv__fail(FV_ERR_SHAPE, "concatenate: the output is too large");

@@ -808,8 +808,12 @@ fv_model *fv_model_parse_string(const char *text, const char *origin)
         fv_model_free(m);
         return NULL;
     }
-    if (fv__model_graph_check(m) != FV_OK) {
-        fv__error_prefix("%s: ", origin);
+    int bad_line;
+    if (fv__model_graph_check(m, &bad_line) != FV_OK) {
+        if (bad_line)
+            fv__error_prefix("%s:%d: ", origin, bad_line);
+        else
+            fv__error_prefix("%s: ", origin);
         fv_model_free(m);
         return NULL;
     }

@@ -121,8 +121,9 @@ const fv_shape *fv__model_node_shape(const fv_model *m, int node);
 /* The name of a node (an input's or a layer's). */
 const char *fv__model_node_name(const fv_model *m, int node);
 /* Checks the finished graph: every input and layer output is read by a layer or is a model
- * output. Errors name the line and the layer. Called before weights are made. */
-fv_status fv__model_graph_check(const fv_model *m);
+ * output. Errors name the layer; *line (when not NULL) receives its model-text line (0: none).
+ * Called before weights are made. */
+fv_status fv__model_graph_check(const fv_model *m, int *line);
 /* Checks that a dataset fits the model (sample shape, labels within the output units). */
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what);
 /* Whether accuracy means something for the compiled loss (a classification loss, or mse/mae

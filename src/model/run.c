@@ -53,7 +53,7 @@ fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed)
 {
     if (m->weights) return FV_OK;
     if (!m->has_input) return fv__fail(FV_ERR_STATE, "the model has no input layer");
-    fv_status s = fv__model_graph_check(m);
+    fv_status s = fv__model_graph_check(m, NULL);
     if (s != FV_OK) return s;
     int64_t count[3] = {0, 0, 0}, total = 0;
     for (int i = 0; i < m->nlayers; i++)
@@ -152,8 +152,9 @@ static bool is_output(const fv_model *m, int node)
     return false;
 }
 
-fv_status fv__model_graph_check(const fv_model *m)
+fv_status fv__model_graph_check(const fv_model *m, int *line)
 {
+    if (line) *line = 0;
     if (!m->has_input) return fv__fail(FV_ERR_STATE, "the model has no input layer");
     if (!m->nlayers) return FV_OK;
     bool *used = calloc((size_t)m->nlayers + FV_MAX_MODEL_INPUTS, 1);
@@ -165,16 +166,20 @@ fv_status fv__model_graph_check(const fv_model *m)
         }
     fv_status s = FV_OK;
     for (int k = 0; k < m->ninputs && s == FV_OK; k++)
-        if (!used[m->nlayers + k] && !is_output(m, fv__input_node(k)))
+        if (!used[m->nlayers + k] && !is_output(m, fv__input_node(k))) {
             s = fv__fail(FV_ERR_INVALID,
-                         "line %d: input '%s' is read by no layer (name it in a layer's inputs=)",
-                         m->inputs[k].line, m->inputs[k].name);
+                         "input '%s' is read by no layer (name it in a layer's inputs=)",
+                         m->inputs[k].name);
+            if (line) *line = m->inputs[k].line;
+        }
     for (int i = 0; i < m->nlayers && s == FV_OK; i++)
-        if (!used[i] && !is_output(m, i))
+        if (!used[i] && !is_output(m, i)) {
             s = fv__fail(FV_ERR_INVALID,
-                         "line %d: the output of layer '%s' is read by no layer and is not a model "
-                         "output (name it in `model outputs=` or in a later layer's inputs=)",
-                         m->layers[i].line, m->layers[i].name);
+                         "the output of layer '%s' is read by no layer and is not a model output "
+                         "(name it in `model outputs=` or in a later layer's inputs=)",
+                         m->layers[i].name);
+            if (line) *line = m->layers[i].line;
+        }
     free(used);
     return s;
 }

@@ -1,0 +1,478 @@
+/* test_graph.c — models that are graphs (Keras' Functional API): parsing inputs=, several inputs
+ * and `model outputs=`, the errors that name lines, layers and shapes, the functional summary,
+ * the canonical text, whole-graph gradients where a tensor feeds several layers (and one layer
+ * twice), frozen layers, BatchNormalization's moving statistics, save and load, threads.
+ */
+#include "fovea.h"
+#include "model/model.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+static const char *residual =
+    "input shape=8,8,1\n"
+    "conv2d name=stem filters=4 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization\n"
+    "relu name=r0\n"
+    "conv2d filters=4 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization\n"
+    "relu\n"
+    "conv2d filters=4 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization name=bn_b\n"
+    "add name=res inputs=r0,bn_b\n"
+    "relu\n"
+    "global_average_pooling2d\n"
+    "dense units=3 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam metrics=accuracy\n";
+
+/* A tensor read by four layers (`a`), a layer reading one tensor twice (`f`), a product, a
+ * concatenation, and BatchNormalization in training mode. */
+static const char *fanout =
+    "input shape=4,4,2\n"
+    "conv2d name=a filters=3 kernel_size=1 activation=tanh\n"
+    "conv2d name=b filters=3 kernel_size=1 inputs=a\n"
+    "conv2d name=c filters=3 kernel_size=3 padding=same inputs=a activation=sigmoid\n"
+    "multiply name=d inputs=a,b\n"
+    "add name=e inputs=a,c,d\n"
+    "add name=f inputs=e,e\n"
+    "batch_normalization name=bn\n"
+    "concatenate name=g inputs=bn,a\n"
+    "flatten\n"
+    "dense units=3 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy\n";
+
+static char *summary_text(const fv_model *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK_OK(fv_model_summary(m, f));
+    fclose(f);
+    return buf;
+}
+
+static const char *parse_error(const char *text)
+{
+    fv_model *m = fv_model_parse_string(text, "g.fv");
+    CHECK(m == NULL);
+    fv_model_free(m);
+    return fv_last_error();
+}
+
+TEST(residual_model_summary_is_keras_functional)
+{
+    fv_model *m = fv_model_parse_string(residual, "res.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    char *s = summary_text(m);
+    CHECK_STR_CONTAINS(s, "Model: \"functional\"");
+    CHECK_STR_CONTAINS(s, "Connected to");
+    CHECK_STR_CONTAINS(s, "input_layer (InputLayer)");
+    CHECK_STR_CONTAINS(s, "['input_layer[0][0]']");
+    CHECK_STR_CONTAINS(s, "res (Add)");
+    CHECK_STR_CONTAINS(s, "['r0[0][0]',");
+    CHECK_STR_CONTAINS(s, "'bn_b[0][0]']");
+    /* 3 convs of 3·3·(1|4)·4, 3 BN of 4·4 (half moving statistics), dense 4·3+3. */
+    const int64_t total = 36 + 144 + 144 + 3 * 16 + 15, non_trainable = 3 * 8;
+    CHECK(fv_model_param_count(m) == total);
+    CHECK(fv_model_trainable_param_count(m) == total - non_trainable);
+    CHECK_STR_CONTAINS(s, "Non-trainable params: 24 (96.00 B)");
+    CHECK_STR_CONTAINS(s, "Total params: 387 ");
+    free(s);
+    CHECK(fv_model_input_count(m) == 1 && fv_model_output_count(m) == 1);
+    CHECK(strcmp(fv_model_output_name(m, 0), "dense") == 0);
+    fv_model_free(m);
+
+    /* A Sequential file keeps Keras' Sequential summary. */
+    m = fv_model_parse_string("input shape=4\ndense units=2\n", "seq.fv");
+    s = summary_text(m);
+    CHECK_STR_CONTAINS(s, "Model: \"sequential\"");
+    CHECK(!strstr(s, "Connected to") && !strstr(s, "InputLayer"));
+    free(s);
+    fv_model_free(m);
+}
+
+TEST(graph_errors_name_the_line_layers_and_shapes)
+{
+    const char *e;
+    e = parse_error("input shape=8,8,1\nconv2d filters=2 kernel_size=1\nadd inputs=conv2d,later\n");
+    CHECK_STR_CONTAINS(e, "g.fv:3:");
+    CHECK_STR_CONTAINS(e, "no input or layer named 'later' is defined before this line");
+    e = parse_error("input shape=8,8,1\nconv2d name=x filters=2 kernel_size=1 inputs=x\n");
+    CHECK_STR_CONTAINS(e, "g.fv:2:");
+    CHECK_STR_CONTAINS(e, "'x'");
+    e = parse_error("input shape=8,8,1\nconv2d name=p filters=16 kernel_size=1\n"
+                    "conv2d name=q filters=32 kernel_size=1 inputs=input_layer\nadd inputs=p,q\n");
+    CHECK_STR_CONTAINS(e, "g.fv:4:");
+    CHECK_STR_CONTAINS(e, "(None, 8, 8, 16)");
+    CHECK_STR_CONTAINS(e, "(None, 8, 8, 32)");
+    e = parse_error("input shape=4\ndense name=p units=2\ndense units=3 inputs=input_layer\n");
+    CHECK_STR_CONTAINS(e, "g.fv:2:");
+    CHECK_STR_CONTAINS(e, "'p'");
+    CHECK_STR_CONTAINS(e, "read by no layer");
+    e = parse_error("input shape=4\ninput shape=3 name=aux\ndense units=2 inputs=input_layer\n");
+    CHECK_STR_CONTAINS(e, "g.fv:2:");
+    CHECK_STR_CONTAINS(e, "input 'aux' is read by no layer");
+    e = parse_error("input shape=4\ndense units=2\nadd\n");
+    CHECK_STR_CONTAINS(e, "g.fv:3: add: takes 2 or more inputs");
+    e = parse_error("input shape=4\ndense name=a units=2\ndense name=b units=2 inputs=input_layer\n"
+                    "dense name=c units=2 inputs=input_layer\nsubtract inputs=a,b,c\n");
+    CHECK_STR_CONTAINS(e, "g.fv:5: subtract: takes 2 inputs, got 3");
+    e = parse_error("input shape=4\ndense units=2\nmodel outputs=nothing\n");
+    CHECK_STR_CONTAINS(e, "g.fv:3: model: outputs=nothing");
+    e = parse_error("input shape=4\ndense name=dense_x units=2\ndense name=dense_x units=2\n");
+    CHECK_STR_CONTAINS(e, "another layer has this name");
+    e = parse_error("input shape=4\ndense units=2 inputs=dense,\n");
+    CHECK_STR_CONTAINS(e, "g.fv:2:");
+    e = parse_error("input shape=2,2,3\ninput shape=2,2,4 name=b\n"
+                    "concatenate inputs=input_layer,b axis=2\n");
+    CHECK_STR_CONTAINS(e, "must match except along axis 2");
+    e = parse_error("input shape=4\ndense units=2 trainable=maybe\n");
+    CHECK_STR_CONTAINS(e, "trainable=maybe: expected true or false");
+}
+
+TEST(canonical_text_of_a_graph_reads_back_the_same)
+{
+    const char *texts[] = {residual, fanout,
+                           "input shape=3 name=a\ninput shape=2 name=b\n"
+                           "dense name=da units=2 inputs=a\nconcatenate inputs=da,b\n"
+                           "dense name=out1 units=1\ndense name=out2 units=2 inputs=da\n"
+                           "model outputs=out1,out2\n"};
+    for (int i = 0; i < 3; i++) {
+        fv_model *m = fv_model_parse_string(texts[i], "t.fv");
+        CHECK(m != NULL);
+        if (!m) continue;
+        char *t1 = fv_model_to_text(m);
+        fv_model *m2 = fv_model_parse_string(t1, "t1.fv");
+        CHECK(m2 != NULL);
+        char *t2 = m2 ? fv_model_to_text(m2) : NULL;
+        CHECK(t2 && strcmp(t1, t2) == 0);
+        char *s1 = summary_text(m), *s2 = m2 ? summary_text(m2) : NULL;
+        CHECK(s2 && strcmp(s1, s2) == 0);
+        free(t1), free(t2), free(s1), free(s2);
+        fv_model_free(m), fv_model_free(m2);
+    }
+}
+
+/* x [n × size] uniform in [-1, 1]. */
+static float *random_inputs(int64_t count, uint64_t seed)
+{
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    float *x = malloc((size_t)count * sizeof(float));
+    for (int64_t i = 0; i < count; i++)
+        x[i] = 2 * fv__rng_uniform(&r) - 1;
+    return x;
+}
+
+/* Directional finite differences of the whole graph's loss along random directions, for every
+ * trainable tensor: a tensor feeding several layers gets the sum of their gradients. */
+TEST(fanout_graph_gradient_matches_finite_differences)
+{
+    fv_model *m = fv_model_parse_string(fanout, "fanout.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 3 };
+    float *x = random_inputs(N * 32, 5);
+    int32_t labels[N] = {2, 0, 1};
+    fv_targets t = {.labels = labels};
+    const char *tensors[] = {"a.kernel", "a.bias",   "b.kernel", "b.bias",       "c.kernel",
+                             "c.bias",   "bn.gamma", "bn.beta",  "dense.kernel", "dense.bias"};
+    fv_rng r;
+    fv__rng_seed(&r, 99);
+    double L0;
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L0));
+    CHECK(isfinite(L0));
+    for (size_t ti = 0; ti < sizeof tensors / sizeof tensors[0]; ti++) {
+        int rank;
+        int64_t d[4];
+        float *w = fv_model_param(m, tensors[ti], &rank, d);
+        float *g = fv__model_grad(m, tensors[ti]);
+        CHECK(w && g);
+        if (!w || !g) continue;
+        int64_t n = 1;
+        for (int k = 0; k < rank; k++)
+            n *= d[k];
+        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L0));
+        double *v = malloc((size_t)n * sizeof(double)), analytic = 0;
+        float *w0 = malloc((size_t)n * sizeof(float));
+        memcpy(w0, w, (size_t)n * sizeof(float));
+        for (int64_t j = 0; j < n; j++)
+            v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
+        const double eps = 1e-3;
+        double Lp, Lm;
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] + eps * v[j]);
+        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lp));
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] - eps * v[j]);
+        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lm));
+        memcpy(w, w0, (size_t)n * sizeof(float));
+        const double numeric = (Lp - Lm) / (2 * eps);
+        if (!(fabs(numeric - analytic) <= 2e-3 + 2e-2 * fabs(analytic))) {
+            fprintf(stderr, "  %s: analytic %.6g, numeric %.6g\n", tensors[ti], analytic, numeric);
+            test_failed_checks++;
+        }
+        free(v), free(w0);
+    }
+    /* The moving statistics get no gradient. */
+    CHECK(fv__model_grad(m, "bn.moving_mean") == NULL);
+    free(x);
+    fv_model_free(m);
+}
+
+/* The same chain written as a graph trains to the same bits as the Sequential file. */
+TEST(a_chain_written_with_inputs_is_the_sequential_model)
+{
+    const char *seq = "input shape=6,6,1\nconv2d filters=3 kernel_size=3 activation=relu\n"
+                      "maxpool2d\nflatten\ndense units=4 activation=softmax\n"
+                      "compile loss=sparse_categorical_crossentropy\n";
+    const char *graph = "input shape=6,6,1 name=img\n"
+                        "conv2d filters=3 kernel_size=3 activation=relu inputs=img\n"
+                        "max_pooling2d inputs=conv2d\nflatten inputs=max_pooling2d\n"
+                        "dense units=4 activation=softmax inputs=flatten\nmodel outputs=dense\n"
+                        "compile loss=sparse_categorical_crossentropy\n";
+    fv_model *a = fv_model_parse_string(seq, "seq"), *b = fv_model_parse_string(graph, "graph");
+    CHECK(a && b);
+    if (!a || !b) return;
+    enum { N = 5 };
+    float *x = random_inputs(N * 36, 3);
+    int32_t labels[N] = {0, 1, 2, 3, 1};
+    fv_targets t = {.labels = labels};
+    for (int step = 0; step < 3; step++) {
+        double la, lb;
+        CHECK_OK(fv__model_train_step(a, x, &t, N, &la));
+        CHECK_OK(fv__model_train_step(b, x, &t, N, &lb));
+        CHECK(la == lb);
+    }
+    const char *names[] = {"conv2d.kernel", "conv2d.bias", "dense.kernel", "dense.bias"};
+    for (int i = 0; i < 4; i++) {
+        int rank;
+        int64_t d[4];
+        float *wa = fv_model_param(a, names[i], &rank, d),
+              *wb = fv_model_param(b, names[i], NULL, NULL);
+        int64_t n = 1;
+        for (int k = 0; k < rank; k++)
+            n *= d[k];
+        CHECK(wa && wb && memcmp(wa, wb, (size_t)n * sizeof(float)) == 0);
+    }
+    free(x);
+    fv_model_free(a), fv_model_free(b);
+}
+
+TEST(several_inputs_and_outputs_run_forward)
+{
+    const char *text = "input shape=3 name=a\ninput shape=2 name=b\n"
+                       "dense name=da units=2 inputs=a\nconcatenate name=cat inputs=da,b\n"
+                       "dense name=out1 units=1 use_bias=false\n"
+                       "dense name=out2 units=2 inputs=da\nmodel outputs=out1,out2\n";
+    fv_model *m = fv_model_parse_string(text, "two.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(fv_model_input_count(m) == 2 && fv_model_output_count(m) == 2);
+    CHECK(strcmp(fv_model_input_name(m, 1), "b") == 0);
+    CHECK(strcmp(fv_model_output_name(m, 1), "out2") == 0);
+    int64_t d[4];
+    CHECK(fv_model_input_shape(m, 0, d) == 1 && d[0] == 3);
+    CHECK(fv_model_output_shape(m, 1, d) == 1 && d[0] == 2);
+    const float a[2 * 3] = {1, 2, 3, -1, 0, 1}, b[2 * 2] = {0.5f, -0.5f, 2, 1};
+    CHECK(fv_model_forward(m, a, 2) == FV_ERR_INVALID); /* two inputs: refused */
+    const float *x[2] = {a, b};
+    CHECK_OK(fv_model_forward_inputs(m, x, 2));
+    /* out1 = [da(a), b] · K by hand. */
+    float *wa = fv_model_param(m, "da.kernel", NULL, NULL),
+          *ba = fv_model_param(m, "da.bias", NULL, NULL);
+    float *k1 = fv_model_param(m, "out1.kernel", NULL, NULL);
+    const float *o1 = fv_model_output(m, 0);
+    CHECK(o1 != NULL);
+    for (int i = 0; o1 && i < 2; i++) {
+        float cat[4];
+        for (int j = 0; j < 2; j++) {
+            cat[j] = ba[j];
+            for (int q = 0; q < 3; q++)
+                cat[j] += a[i * 3 + q] * wa[q * 2 + j];
+        }
+        cat[2] = b[i * 2], cat[3] = b[i * 2 + 1];
+        float want = 0;
+        for (int j = 0; j < 4; j++)
+            want += cat[j] * k1[j];
+        CHECK_CLOSE(o1[i], want, 1e-6, 1e-5);
+    }
+    fv_model_free(m);
+}
+
+/* Keras 3: moving = moving·momentum + batch·(1 − momentum), with the biased batch variance;
+ * inference normalises with the moving statistics. */
+TEST(batch_normalization_moving_statistics_follow_keras)
+{
+    fv_model *m = fv_model_parse_string(
+        "input shape=2,2,2\nbatch_normalization name=bn momentum=0.9 epsilon=0.01\nflatten\n"
+        "dense units=2 activation=softmax\ncompile loss=sparse_categorical_crossentropy "
+        "optimizer=sgd learning_rate=0\n",
+        "bn.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 3 };
+    float *x = random_inputs(N * 8, 8);
+    for (int i = 0; i < N * 8; i++)
+        x[i] = 3 * x[i] + (i % 2 ? 5.0f : -1.0f); /* channel 1 far from zero */
+    int32_t labels[N] = {0, 1, 1};
+    fv_targets t = {.labels = labels};
+    double L;
+    CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    float *mm = fv_model_param(m, "bn.moving_mean", NULL, NULL);
+    float *mv = fv_model_param(m, "bn.moving_variance", NULL, NULL);
+    for (int c = 0; c < 2; c++) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < N * 4; i++)
+            mean += x[i * 2 + c];
+        mean /= N * 4;
+        for (int i = 0; i < N * 4; i++)
+            var += (x[i * 2 + c] - mean) * (x[i * 2 + c] - mean);
+        var /= N * 4; /* biased */
+        CHECK_CLOSE(mm[c], 0.1 * mean, 1e-6, 1e-5);
+        CHECK_CLOSE(mv[c], 0.9 + 0.1 * var, 1e-6, 1e-5);
+    }
+    /* Inference: (x − moving_mean)/sqrt(moving_variance + eps)·gamma + beta. */
+    CHECK_OK(fv_model_forward(m, x, N));
+    const float *y = fv_model_layer_output(m, 0);
+    for (int i = 0; i < N * 8; i++) {
+        const int c = i % 2;
+        CHECK_CLOSE(y[i], (x[i] - mm[c]) / sqrt(mv[c] + 0.01), 1e-5, 1e-5);
+    }
+    free(x);
+    fv_model_free(m);
+}
+
+/* trainable=false: no update, counted as non-trainable; a frozen BatchNormalization normalises
+ * with its moving statistics in training too and does not update them. */
+TEST(frozen_layers_are_not_updated)
+{
+    fv_model *m = fv_model_parse_string(
+        "input shape=3,3,2\nconv2d name=c filters=2 kernel_size=1 trainable=false\n"
+        "batch_normalization name=bn trainable=false\nflatten\ndense name=d units=2 "
+        "activation=softmax\ncompile loss=sparse_categorical_crossentropy optimizer=adam\n",
+        "frozen.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(fv_model_trainable_param_count(m) == 18 * 2 + 2); /* the dense layer only */
+    char *s = summary_text(m);
+    CHECK_STR_CONTAINS(s, "Non-trainable params: 14 "); /* conv 4 + 2, BN 2 · 4 */
+    free(s);
+    enum { N = 4 };
+    float *x = random_inputs(N * 18, 4);
+    int32_t labels[N] = {0, 1, 1, 0};
+    fv_targets t = {.labels = labels};
+    float *ck = fv_model_param(m, "c.kernel", NULL, NULL),
+          *dk = fv_model_param(m, "d.kernel", NULL, NULL);
+    float *mm = fv_model_param(m, "bn.moving_mean", NULL, NULL);
+    float ck0[4], dk0[36], mm0[2];
+    memcpy(ck0, ck, sizeof ck0), memcpy(dk0, dk, sizeof dk0), memcpy(mm0, mm, sizeof mm0);
+    double L;
+    CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    CHECK(memcmp(ck, ck0, sizeof ck0) == 0);
+    CHECK(memcmp(mm, mm0, sizeof mm0) == 0);
+    CHECK(memcmp(dk, dk0, sizeof dk0) != 0);
+    /* In training mode the frozen layers give the inference outputs. */
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L));
+    float bn_train[N * 18];
+    memcpy(bn_train, fv_model_layer_output(m, 1), sizeof bn_train);
+    CHECK_OK(fv_model_forward(m, x, N));
+    CHECK(memcmp(bn_train, fv_model_layer_output(m, 1), sizeof bn_train) == 0);
+    /* The canonical text keeps the flags. */
+    char *text = fv_model_to_text(m);
+    CHECK_STR_CONTAINS(text, "conv2d filters=2 kernel_size=1 name=c trainable=false");
+    free(text);
+    free(x);
+    fv_model_free(m);
+}
+
+TEST(save_and_load_keep_moving_statistics_and_refuse_missing_tensors)
+{
+    char dir[] = "/tmp/fovea-graph-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], path2[256];
+    snprintf(path, sizeof path, "%s/res.safetensors", dir);
+    snprintf(path2, sizeof path2, "%s/other.safetensors", dir);
+    fv_model *m = fv_model_parse_string(residual, "res.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 4 };
+    float *x = random_inputs(N * 64, 2);
+    int32_t labels[N] = {0, 1, 2, 0};
+    fv_targets t = {.labels = labels};
+    double L;
+    CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    CHECK_OK(fv_model_forward(m, x, N));
+    float want[N * 3];
+    memcpy(want, fv_model_output(m, 0), sizeof want);
+    CHECK_OK(fv_model_save(m, path));
+    fv_model *l = fv_model_load(path);
+    CHECK(l != NULL);
+    if (l) {
+        CHECK_OK(fv_model_forward(l, x, N));
+        CHECK(memcmp(want, fv_model_output(l, 0), sizeof want) == 0);
+        float *a = fv_model_param(m, "bn_b.moving_variance", NULL, NULL);
+        float *b = fv_model_param(l, "bn_b.moving_variance", NULL, NULL);
+        CHECK(a && b && memcmp(a, b, 4 * sizeof(float)) == 0);
+        CHECK(a && a[0] != 1.0f); /* it moved */
+    }
+    /* Weights of a model without the last BatchNormalization's statistics are refused. */
+    fv_model *o = fv_model_parse_string(
+        "input shape=8,8,1\nconv2d name=stem filters=4 kernel_size=3 padding=same use_bias=false\n"
+        "flatten\ndense units=3 activation=softmax\n",
+        "other.fv");
+    CHECK_OK(fv_model_save(o, path2));
+    CHECK(fv_model_load_weights(m, path2) != FV_OK);
+    CHECK_STR_CONTAINS(fv_last_error(), "batch_normalization.gamma");
+    fv_model_free(o), fv_model_free(l), fv_model_free(m);
+    free(x);
+    unlink(path), unlink(path2), rmdir(dir);
+}
+
+TEST(graph_training_is_the_same_for_any_thread_count)
+{
+    float *w[2] = {NULL, NULL};
+    int64_t n = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        fv_set_threads(threads);
+        fv_model *m = fv_model_parse_string(fanout, "fanout.fv");
+        enum { N = 40 };
+        float *x = random_inputs(N * 32, 21);
+        int32_t labels[N];
+        for (int i = 0; i < N; i++)
+            labels[i] = i % 3;
+        fv_targets t = {.labels = labels};
+        double L;
+        for (int s = 0; s < 3; s++)
+            CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+        int rank;
+        int64_t d[4];
+        float *k = fv_model_param(m, "c.kernel", &rank, d);
+        n = d[0] * d[1] * d[2] * d[3];
+        w[threads - 1] = malloc((size_t)n * sizeof(float));
+        memcpy(w[threads - 1], k, (size_t)n * sizeof(float));
+        free(x);
+        fv_model_free(m);
+    }
+    fv_set_threads(0);
+    CHECK(memcmp(w[0], w[1], (size_t)n * sizeof(float)) == 0);
+    free(w[0]), free(w[1]);
+}
+
+int main(void)
+{
+    RUN(residual_model_summary_is_keras_functional);
+    RUN(graph_errors_name_the_line_layers_and_shapes);
+    RUN(canonical_text_of_a_graph_reads_back_the_same);
+    RUN(fanout_graph_gradient_matches_finite_differences);
+    RUN(a_chain_written_with_inputs_is_the_sequential_model);
+    RUN(several_inputs_and_outputs_run_forward);
+    RUN(batch_normalization_moving_statistics_follow_keras);
+    RUN(frozen_layers_are_not_updated);
+    RUN(save_and_load_keep_moving_statistics_and_refuse_missing_tensors);
+    RUN(graph_training_is_the_same_for_any_thread_count);
+    return TEST_SUMMARY();
+}
