@@ -462,6 +462,64 @@ TEST(graph_training_is_the_same_for_any_thread_count)
     free(w[0]), free(w[1]);
 }
 
+/* A graph with BatchNormalization and dropout: 2 epochs, stop, 2 more from the checkpoint give
+ * the weights (moving statistics included) and history of 4 uninterrupted epochs. */
+TEST(checkpoint_resume_of_a_graph_is_bit_identical)
+{
+    const char *text = "input shape=6,6,1\nconv2d name=c1 filters=3 kernel_size=3 padding=same\n"
+                       "batch_normalization name=bn\nrelu name=r\n"
+                       "conv2d name=c2 filters=3 kernel_size=3 padding=same\n"
+                       "add inputs=r,c2\ndropout rate=0.3\nglobal_average_pooling2d\n"
+                       "dense units=2 activation=softmax\n"
+                       "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+    enum { N = 48 };
+    float *x = random_inputs(N * 36, 17);
+    int32_t labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = x[i * 36 + 14] > 0;
+    const int64_t dims[3] = {6, 6, 1};
+    fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, labels);
+    CHECK(d != NULL);
+    char dir[] = "/tmp/fovea-graph-ckpt-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = 8;
+    o.validation_data = d;
+    fv_model *straight = fv_model_parse_string(text, "g"),
+             *first = fv_model_parse_string(text, "g"), *resumed = fv_model_parse_string(text, "g");
+    fv_history *h1 = NULL, *h2 = NULL, *h0 = NULL;
+    o.epochs = 4;
+    CHECK_OK(fv_model_fit(straight, d, &o, &h1));
+    o.epochs = 2;
+    o.checkpoint_dir = dir;
+    CHECK_OK(fv_model_fit(first, d, &o, &h0));
+    o.epochs = 4;
+    o.resume = true;
+    CHECK_OK(fv_model_fit(resumed, d, &o, &h2));
+    CHECK(fv_model_last_fit(resumed).initial_epoch == 2);
+    const char *names[] = {"c1.kernel",          "bn.gamma",  "bn.moving_mean",
+                           "bn.moving_variance", "c2.kernel", "dense.kernel"};
+    for (int i = 0; i < 6; i++) {
+        int rank;
+        int64_t dd[4];
+        float *a = fv_model_param(straight, names[i], &rank, dd);
+        float *b = fv_model_param(resumed, names[i], NULL, NULL);
+        int64_t n = 1;
+        for (int k = 0; k < rank; k++)
+            n *= dd[k];
+        CHECK(a && b && memcmp(a, b, (size_t)n * sizeof(float)) == 0);
+    }
+    const double *l1 = fv_history_get(h1, "val_loss"), *l2 = fv_history_get(h2, "val_loss");
+    CHECK(l1 && l2 && fv_history_epochs(h2) == 4 && memcmp(l1, l2, 4 * sizeof(double)) == 0);
+    fv_history_free(h0), fv_history_free(h1), fv_history_free(h2);
+    fv_model_free(straight), fv_model_free(first), fv_model_free(resumed);
+    fv_dataset_free(d);
+    free(x);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(residual_model_summary_is_keras_functional);
@@ -474,5 +532,6 @@ int main(void)
     RUN(frozen_layers_are_not_updated);
     RUN(save_and_load_keep_moving_statistics_and_refuse_missing_tensors);
     RUN(graph_training_is_the_same_for_any_thread_count);
+    RUN(checkpoint_resume_of_a_graph_is_bit_identical);
     return TEST_SUMMARY();
 }
