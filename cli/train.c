@@ -42,7 +42,7 @@ static const char usage[] =
     "  --epochs N                passes over the training data\n"
     "  --batch-size N            samples per step\n"
     "  --learning-rate X         the optimizer's step size\n"
-    "  --optimizer adam|sgd      switching optimizer resets its settings to Keras' defaults\n"
+    "  --optimizer adam|adamw|sgd switching optimizer resets its settings to Keras' defaults\n"
     "  --seed N                  weights initialisation, shuffling and dropout\n"
     "  --validation-split F      validate on the last fraction F of the training data, taken\n"
     "                            before shuffling as Keras does (0 < F < 1; 0 turns it off)\n"
@@ -76,8 +76,8 @@ static const char usage[] =
 /* Settings that belong to one optimizer and are dropped when --optimizer switches to another. */
 static bool optimizer_specific(const char *key, size_t len)
 {
-    static const char *const keys[] = {"learning_rate", "beta_1",   "beta_2", "epsilon",
-                                       "momentum",      "nesterov", "amsgrad"};
+    static const char *const keys[] = {"learning_rate", "beta_1",   "beta_2",  "epsilon",
+                                       "momentum",      "nesterov", "amsgrad", "weight_decay"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strlen(keys[i]) == len && strncmp(keys[i], key, len) == 0) return true;
     return false;
@@ -258,8 +258,8 @@ static void print_profile(const fv_model *m, int64_t batch)
     printf("\nProfile of the training steps (wall time per batch of %lld; GFLOP/s counts the dense "
            "computation)\n",
            (long long)batch);
-    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s",
-           "bwd ms", "bwd GF/s", "share");
+    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s", "bwd ms",
+           "bwd GF/s", "share");
     fv_layer_profile p;
     for (int i = 0; i < n; i++)
         if (fv_model_profile(m, i, &p) == FV_OK) tf += p.forward_s, tb += p.backward_s;
@@ -272,9 +272,8 @@ static void print_profile(const fv_model *m, int64_t batch)
         if (p.backward_flop > 0 && p.backward_s > 0)
             snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
         printf("  %-18s %-14s %9.3f %9s %9.3f %9s %5.1f%%\n", fv_model_layer_name(m, i),
-               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf,
-               1e3 * p.backward_s / steps, gb,
-               tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
+               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf, 1e3 * p.backward_s / steps,
+               gb, tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
         ff += p.forward_flop, fb += p.backward_flop;
     }
     if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {

@@ -854,17 +854,18 @@ TEST(test_unknown_and_missing_arguments)
     const fv_status E = FV_ERR_INVALID;
     CHECK(strcmp(build_error("conv2d", "filter=4 kernel_size=3", img, E),
                  "conv2d: unknown argument 'filter' (known: filters, kernel_size, strides, "
-                 "padding, dilation_rate, activation, use_bias); did you mean 'filters'?") == 0);
+                 "padding, dilation_rate, activation, use_bias, kernel_regularizer, "
+                 "bias_regularizer); did you mean 'filters'?") == 0);
     CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel=3", img, E),
                        "did you mean 'kernel_size'?");
     CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel_size=3 stride=2", img, E),
                        "did you mean 'strides'?");
     CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 zzz=1", img, E),
                  "conv2d: unknown argument 'zzz' (known: filters, kernel_size, strides, padding, "
-                 "dilation_rate, activation, use_bias)") == 0);
+                 "dilation_rate, activation, use_bias, kernel_regularizer, bias_regularizer)") == 0);
     CHECK(strcmp(build_error("dense", "units=4 unit=3", shape1(4), E),
-                 "dense: unknown argument 'unit' (known: units, activation, use_bias); did you "
-                 "mean 'units'?") == 0);
+                 "dense: unknown argument 'unit' (known: units, activation, use_bias, "
+                 "kernel_regularizer, bias_regularizer); did you mean 'units'?") == 0);
     CHECK(strcmp(build_error("flatten", "data_format=channels_last", img, E),
                  "flatten: unknown argument 'data_format' (this layer takes no arguments)") == 0);
     CHECK_STR_CONTAINS(build_error("leaky_relu", "alpha=0.1", shape1(4), E),

@@ -17,6 +17,7 @@ typedef struct conv2d_cfg {
     int64_t dilation_rate[2];
     int activation; /* fv_activation */
     bool use_bias;
+    fv_regularizer kernel_regularizer, bias_regularizer;
     fv_conv_geom g; /* derived by build */
 } conv2d_cfg;
 
@@ -29,6 +30,8 @@ static const fv_arg_spec conv2d_args[] = {
     {"dilation_rate", FV_ARG_PAIR, OFF(dilation_rate), "1", NULL, 1, FV_ARG_DIM_MAX},
     {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
     {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {"kernel_regularizer", FV_ARG_REGULARIZER, OFF(kernel_regularizer), "None", NULL, 0, 0},
+    {"bias_regularizer", FV_ARG_REGULARIZER, OFF(bias_regularizer), "None", NULL, 0, 0},
     {0},
 };
 #undef OFF
@@ -94,8 +97,10 @@ static fv_status conv2d_build(fv_layer *l)
         b->dims[0] = g->out_c;
         b->size = g->out_c;
         b->init = FV_INIT_ZEROS;
+        b->reg = c->bias_regularizer;
         l->nparams = 2;
     }
+    l->params[0].reg = c->kernel_regularizer;
     l->saved_per_sample = 0; /* backward reads x and y */
     return FV_OK;
 }

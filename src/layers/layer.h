@@ -21,8 +21,14 @@ typedef enum fv_arg_type {
     FV_ARG_FLOAT,  /* double */
     FV_ARG_BOOL,   /* bool: true|false */
     FV_ARG_CHOICE, /* int: index into choices */
-    FV_ARG_SHAPE   /* fv_shape: "28,28,1" or "4" */
+    FV_ARG_SHAPE,  /* fv_shape: "28,28,1" or "4" */
+    FV_ARG_REGULARIZER /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
 } fv_arg_type;
+
+/* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
+typedef struct fv_regularizer {
+    double l1, l2;
+} fv_regularizer;
 
 typedef struct fv_arg_spec {
     const char *key;
@@ -55,6 +61,7 @@ typedef struct fv_param {
     int init;
     int64_t fan_in, fan_out; /* for glorot_uniform */
     bool state;              /* non-trainable by nature: no gradient */
+    fv_regularizer reg;      /* the layer's kernel_regularizer / bias_regularizer (0: none) */
     float *w;                /* into the model's parameter block */
     float *g; /* into the model's gradient block (accumulated by backward); NULL for a state */
 } fv_param;

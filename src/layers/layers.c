@@ -360,6 +360,36 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected one of %s%s", pre, a->key,
                         value, list, hint);
     }
+    case FV_ARG_REGULARIZER: {
+        fv_regularizer r = {0, 0};
+        const char *colon = strchr(value, ':');
+        double f1 = 0, f2 = 0;
+        bool ok = strcmp(value, "None") == 0;
+        if (!ok && colon) {
+            const size_t klen = (size_t)(colon - value);
+            char nums[64];
+            snprintf(nums, sizeof nums, "%s", colon + 1);
+            char *comma = strchr(nums, ',');
+            if (comma) *comma = '\0';
+            ok = parse_float(nums, &f1) && f1 >= 0 &&
+                 (!comma || (parse_float(comma + 1, &f2) && f2 >= 0));
+            if (ok && klen == 2 && strncmp(value, "l1", 2) == 0 && !comma)
+                r.l1 = f1;
+            else if (ok && klen == 2 && strncmp(value, "l2", 2) == 0 && !comma)
+                r.l2 = f1;
+            else if (ok && klen == 5 && strncmp(value, "l1_l2", 5) == 0 && comma)
+                r.l1 = f1, r.l2 = f2;
+            else
+                ok = false;
+        }
+        if (!ok)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected l2:FACTOR, l1:FACTOR, l1_l2:L1,L2 (factors "
+                            ">= 0, as Keras' L1L2) or None",
+                            pre, a->key, value);
+        memcpy(dst, &r, sizeof r);
+        return FV_OK;
+    }
     case FV_ARG_SHAPE: {
         fv_shape sh = {0};
         int n = parse_int_list(value, sh.d, 4);
@@ -386,29 +416,33 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     return FV_ERR_INVALID;
 }
 
+/* The size of a type's C value in a config struct. */
+static size_t arg_size(fv_arg_type t)
+{
+    switch (t) {
+    case FV_ARG_INT:
+        return sizeof(int64_t);
+    case FV_ARG_PAIR:
+        return 2 * sizeof(int64_t);
+    case FV_ARG_FLOAT:
+        return sizeof(double);
+    case FV_ARG_BOOL:
+        return sizeof(bool);
+    case FV_ARG_CHOICE:
+        return sizeof(int);
+    case FV_ARG_SHAPE:
+        return sizeof(fv_shape);
+    case FV_ARG_REGULARIZER:
+        return sizeof(fv_regularizer);
+    }
+    FV_ASSERT(!"unknown argument type");
+    return 0;
+}
+
 /* Zero of a's C type, for required arguments before they are given. */
 static void zero_value(const fv_arg_spec *a, void *dst)
 {
-    switch (a->type) {
-    case FV_ARG_INT:
-        memset(dst, 0, sizeof(int64_t));
-        break;
-    case FV_ARG_PAIR:
-        memset(dst, 0, 2 * sizeof(int64_t));
-        break;
-    case FV_ARG_FLOAT:
-        memset(dst, 0, sizeof(double));
-        break;
-    case FV_ARG_BOOL:
-        memset(dst, 0, sizeof(bool));
-        break;
-    case FV_ARG_CHOICE:
-        memset(dst, 0, sizeof(int));
-        break;
-    case FV_ARG_SHAPE:
-        memset(dst, 0, sizeof(fv_shape));
-        break;
-    }
+    memset(dst, 0, arg_size(a->type));
 }
 
 fv_status fv__args_defaults(const fv_arg_spec *spec, void *cfg)
@@ -442,13 +476,7 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
         fv_status s = parse_value(pre, &spec[i], value, tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
-        size_t sz = spec[i].type == FV_ARG_INT     ? sizeof(int64_t)
-                    : spec[i].type == FV_ARG_PAIR  ? 2 * sizeof(int64_t)
-                    : spec[i].type == FV_ARG_FLOAT ? sizeof(double)
-                    : spec[i].type == FV_ARG_BOOL  ? sizeof(bool)
-                    : spec[i].type == FV_ARG_SHAPE ? sizeof(fv_shape)
-                                                   : sizeof(int);
-        memcpy((char *)cfg + spec[i].offset, tmp, sz);
+        memcpy((char *)cfg + spec[i].offset, tmp, arg_size(spec[i].type));
         if (given) *given |= (uint64_t)1 << i;
         return FV_OK;
     }
@@ -521,6 +549,22 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             int v;
             memcpy(&v, src, sizeof v);
             snprintf(val, sizeof val, "%s", a->choices[v]);
+            break;
+        }
+        case FV_ARG_REGULARIZER: {
+            fv_regularizer r;
+            char x[40], y[40];
+            memcpy(&r, src, sizeof r);
+            format_double(r.l1, x, sizeof x);
+            format_double(r.l2, y, sizeof y);
+            if (r.l1 == 0 && r.l2 == 0)
+                snprintf(val, sizeof val, "None");
+            else if (r.l1 == 0)
+                snprintf(val, sizeof val, "l2:%s", y);
+            else if (r.l2 == 0)
+                snprintf(val, sizeof val, "l1:%s", x);
+            else
+                snprintf(val, sizeof val, "l1_l2:%s,%s", x, y);
             break;
         }
         case FV_ARG_SHAPE: {

@@ -124,6 +124,10 @@ const char *fv__model_node_name(const fv_model *m, int node);
  * output. Errors name the layer; *line (when not NULL) receives its model-text line (0: none).
  * Called before weights are made. */
 fv_status fv__model_graph_check(const fv_model *m, int *line);
+/* The weight regularizers' penalty, Σ l1·|w| + l2·w² over the trainable tensors that have one
+ * (Keras' kernel_regularizer, bias_regularizer), summed in double in tensor order; with grad,
+ * adds its gradient l1·sign(w) + 2·l2·w into the gradient block. */
+double fv__model_penalty(fv_model *m, bool grad);
 /* Checks that a dataset fits the model (sample shape, labels within the output units). */
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what);
 /* Whether accuracy means something for the compiled loss (a classification loss, or mse/mae

@@ -495,6 +495,32 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
     }
 }
 
+double fv__model_penalty(fv_model *m, bool grad)
+{
+    /* Keras 3 collects the regularizers of trainable weights only (Layer.losses). */
+    double total = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        fv_layer *l = &m->layers[i];
+        if (!l->trainable) continue;
+        for (int p = 0; p < l->nparams; p++) {
+            fv_param *pr = &l->params[p];
+            const double l1 = pr->reg.l1, l2 = pr->reg.l2;
+            if (pr->state || (l1 == 0 && l2 == 0)) continue;
+            double a = 0, b = 0;
+            for (int64_t j = 0; j < pr->size; j++)
+                a += fabs((double)pr->w[j]), b += (double)pr->w[j] * pr->w[j];
+            total += l1 * a + l2 * b;
+            if (!grad) continue;
+            const float f1 = (float)l1, f2 = (float)(2.0 * l2);
+            for (int64_t j = 0; j < pr->size; j++) {
+                const float w = pr->w[j];
+                pr->g[j] += f2 * w + (w > 0 ? f1 : w < 0 ? -f1 : 0.0f);
+            }
+        }
+    }
+    return total;
+}
+
 fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
                                   bool training, double *loss)
 {
@@ -519,6 +545,7 @@ fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets 
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
     const float *xs[1] = {x};
     if (dy) backward_pass(m, xs, n, training);
+    L += fv__model_penalty(m, true);
     if (loss) *loss = L;
     return FV_OK;
 }
