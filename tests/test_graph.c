@@ -4,7 +4,7 @@
  * twice), frozen layers, BatchNormalization's moving statistics, save and load, threads.
  */
 #include "fovea.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 #include "test.h"
 
 #include <math.h>
@@ -520,6 +520,77 @@ TEST(checkpoint_resume_of_a_graph_is_bit_identical)
     CHECK(system(cmd) == 0);
 }
 
+/* Prediction folds each BatchNormalization into the convolution or dense layer before it and
+ * reuses activation buffers: the outputs equal the unfolded forward pass within 1e-5 relative,
+ * the saved weights do not change, and the activations of a deep chain take a few buffers. */
+TEST(prediction_folds_batch_normalization_and_reuses_buffers)
+{
+    char text[4096] = "input shape=8,8,2\n";
+    for (int i = 0; i < 8; i++)
+        strcat(text, "conv2d filters=4 kernel_size=3 padding=same\nbatch_normalization\nrelu\n");
+    strcat(text, "flatten\ndense units=5\nbatch_normalization name=bn_last\nsoftmax\n"
+                 "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n");
+    fv_model *m = fv_model_parse_string(text, "deep.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 6 };
+    float *x = random_inputs(N * 128, 12);
+    int32_t labels[N] = {0, 1, 2, 3, 4, 0};
+    fv_targets t = {.labels = labels};
+    double L;
+    for (int s = 0; s < 3; s++) /* moving statistics away from 0 and 1, gammas away from 1 */
+        CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    CHECK_OK(fv_model_forward(m, x, N));
+    float want[N * 5];
+    memcpy(want, fv_model_output(m, 0), sizeof want);
+    const size_t full_bytes = m->block_bytes;
+    int rank;
+    int64_t d[4];
+    float *k0 = fv_model_param(m, "conv2d.kernel", &rank, d), k0_copy[72];
+    memcpy(k0_copy, k0, sizeof k0_copy);
+
+    const int64_t dims[3] = {8, 8, 2};
+    fv_dataset *data = fv_dataset_from_f32(N, 3, dims, x, NULL);
+    float got[N * 5];
+    fv_model_free(m); /* a fresh model: predict makes a lean plan, not the training one */
+    m = fv_model_parse_string(text, "deep.fv");
+    for (int s = 0; s < 3; s++)
+        CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    fv__free(m->block), m->block = NULL, m->plan_n = 0;
+    CHECK_OK(fv_model_predict(m, data, N, got));
+    CHECK(m->plan_lean);
+    int folded = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        folded += m->skip[i];
+    CHECK(folded == 9);
+    /* A chain's widest cut is two tensors (a layer's input and output): two buffers serve all
+     * 29 layers, the output's included, where training keeps 29. */
+    int distinct = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        bool seen = false;
+        for (int j = 0; j < i; j++)
+            seen = seen || m->acts[j] == m->acts[i];
+        distinct += !seen;
+    }
+    CHECK(distinct == 2);
+    CHECK(m->block_bytes < full_bytes);
+    double worst = 0;
+    for (int i = 0; i < N * 5; i++) {
+        const double rel = fabs((double)got[i] - want[i]) / (fabs((double)want[i]) + 1e-6);
+        if (rel > worst) worst = rel;
+    }
+    if (!(worst <= 1e-5)) fprintf(stderr, "  largest relative difference %.3g\n", worst);
+    CHECK(worst <= 1e-5);
+    CHECK(memcmp(fv_model_param(m, "conv2d.kernel", NULL, NULL), k0_copy, sizeof k0_copy) == 0);
+    CHECK(fv_model_layer_output(m, 0) == NULL); /* a lean plan keeps no layer outputs */
+    /* Training after prediction goes back to the full plan and the unfolded weights. */
+    CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    CHECK(!m->plan_lean && m->layers[0].fold_w == NULL);
+    fv_dataset_free(data);
+    free(x);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     RUN(residual_model_summary_is_keras_functional);
@@ -533,5 +604,6 @@ int main(void)
     RUN(save_and_load_keep_moving_statistics_and_refuse_missing_tensors);
     RUN(graph_training_is_the_same_for_any_thread_count);
     RUN(checkpoint_resume_of_a_graph_is_bit_identical);
+    RUN(prediction_folds_batch_normalization_and_reuses_buffers);
     return TEST_SUMMARY();
 }

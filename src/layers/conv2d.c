@@ -144,12 +144,12 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
     const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(c);
-    const float *b = c->use_bias ? l->params[1].w : NULL;
+    const float *b = l->fold_b ? l->fold_b : c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const bool relu = act == FV_ACT_RELU; /* fused into the kernel's epilogue */
     const float alpha = fv__act_alpha(act);
     float *wp = r->scratch, *own0 = wp + pack_stride(c);
-    fv_conv_fwd_pack(g, l->params[0].w, wp);
+    fv_conv_fwd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
 #pragma omp parallel num_threads(threads)

@@ -85,7 +85,8 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     const float *x = xs[0];
     const dense_cfg *c = l->cfg;
     const int64_t n = r->n, in = l->in[0].d[0], units = c->units;
-    const float *w = l->params[0].w, *b = c->use_bias ? l->params[1].w : NULL;
+    const float *w = l->fold_w ? l->fold_w : l->params[0].w;
+    const float *b = l->fold_b ? l->fold_b : c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
     const int64_t nb = blocks(units, UNIT_BLOCK);

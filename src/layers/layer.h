@@ -102,6 +102,10 @@ typedef struct fv_layer_kind {
                      float *const *dx, fv_run *r);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
+    /* For a layer that is an affine map per channel at inference (BatchNormalization): writes
+     * scale[c] and shift[c] with y = x·scale + shift, for folding into the convolution or dense
+     * layer before it. NULL: not foldable. */
+    void (*inference_affine)(const fv_layer *l, float *scale, float *shift);
     /* Floating-point operations per sample of the dense computation (2 per multiply-add) of the
      * forward pass, or of the backward pass with or without the input gradient; for the
      * profile's GFLOP/s. NULL: none worth counting (pooling, dropout, reshapes). */
@@ -123,6 +127,10 @@ struct fv_layer {
     size_t saved_per_sample; /* bytes of forward state kept for backward, per sample */
     void *saved;             /* n × saved_per_sample, planned by the model */
     bool fused_act;          /* the loss already returned ∂L/∂z: skip the output activation */
+    /* Inference weights that replace params[0] and the bias (conv2d, dense) while set: the
+     * kernel and bias with the following BatchNormalization folded in (set by the model's
+     * inference plan; NULL otherwise). */
+    const float *fold_w, *fold_b;
     /* Profile of the training steps (fv_model_profile): wall seconds in forward and backward,
      * and the samples they processed. */
     double prof_fwd_s, prof_bwd_s;

@@ -69,7 +69,7 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
                                 fv__metric_acc *r)
 {
     fv_status s = fv__model_ensure_weights(m, m->seed);
-    if (s == FV_OK) s = fv__model_plan(m, batch < count ? batch : count);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch < count ? batch : count);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
@@ -114,7 +114,7 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
     if (batch_size <= 0) batch_size = 32;
     fv_status s = fv__model_check_data(m, data, "predict");
     if (s == FV_OK) s = fv__model_ensure_weights(m, m->seed);
-    if (s == FV_OK) s = fv__model_plan(m, batch_size < data->n ? batch_size : data->n);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch_size < data->n ? batch_size : data->n);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;

@@ -42,6 +42,7 @@ void fv_model_free(fv_model *m)
     free(m->gtemp);
     free(m->needs_grad);
     free(m->gwritten);
+    free(m->skip);
     fv__free(m->block);
     free(m);
 }

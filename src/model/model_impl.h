@@ -87,6 +87,11 @@ struct fv_model {
     void *block; /* the one allocation holding all of the above */
     size_t block_bytes;
     int64_t out_of_last; /* n of the last forward pass (fv_model_layer_output) */
+    /* A lean plan (prediction, evaluation): activation buffers reused once no later layer reads
+     * them, no saved state, and each BatchNormalization that follows a convolution or dense
+     * layer folded into a copy of its weights (layer->fold_w, fold_b) and skipped. */
+    bool plan_lean;
+    bool *skip; /* per layer: folded into the layer before it (lean plans) */
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
@@ -103,8 +108,12 @@ fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *p
 fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed);
 /* Sizes the optimizer state for the compiled optimizer (zeroed when newly allocated). */
 fv_status fv__model_ensure_opt_state(fv_model *m);
-/* Makes buffers for batches of n samples. */
+/* Makes buffers for batches of n samples: every layer's output kept, gradients and saved state
+ * (training, and fv_model_forward's layer outputs). */
 fv_status fv__model_plan(fv_model *m, int64_t n);
+/* For inference only (predict, evaluate): the plan in place if it is large enough, else a lean
+ * one; refreshes the folded weights from the current ones. */
+fv_status fv__model_plan_inference(fv_model *m, int64_t n);
 /* Forward pass over n samples of a single-input model, x [n × input size]; training selects
  * training mode (dropout, batch statistics). */
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training);

@@ -264,13 +264,66 @@ static int plan_backward(fv_model *m)
     return nbuf + ntemp;
 }
 
-fv_status fv__model_plan(fv_model *m, int64_t n)
+/* Whether layer b (BatchNormalization at inference) can be folded into the layer it reads: a
+ * conv2d or dense with a linear activation whose output nothing else reads and that is no model
+ * output. */
+static bool foldable(const fv_model *m, int b)
 {
-    int threads = fv__threads();
-    if (m->block && n <= m->plan_n && threads == m->plan_threads) return FV_OK;
-    if (n < m->plan_n) n = m->plan_n;
-    if (n < 1) n = 1;
+    const fv_layer *l = &m->layers[b];
+    if (!l->kind->inference_affine || l->nin != 1 || l->src[0] < 0) return false;
+    const int p = l->src[0];
+    const fv_layer *pl = &m->layers[p];
+    if ((pl->kind != &fv__kind_conv2d && pl->kind != &fv__kind_dense) ||
+        fv__layer_activation(pl) != FV_ACT_LINEAR || is_output(m, p))
+        return false;
+    for (int i = p + 1; i < m->nlayers; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] == p && i != b) return false;
+    return true;
+}
 
+/* Lean activation buffers: slot[i] for each layer, reused once the last reader of a tensor has
+ * run (outputs are kept to the end); a folded layer shares the slot of the layer it folds into.
+ * cap[s] receives each slot's size in floats per sample. Returns the slot count. */
+static int lean_slots(const fv_model *m, int *slot, int64_t *cap, int *last)
+{
+    const int L = m->nlayers;
+    for (int i = 0; i < L; i++)
+        last[i] = is_output(m, i) ? L : -1;
+    for (int i = 0; i < L; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] >= 0 && last[m->layers[i].src[j]] < i)
+                last[m->layers[i].src[j]] = i;
+    int nslots = 0;
+    bool *busy = cap ? (bool *)(cap + L) : NULL; /* the caller gives room for L flags after cap */
+    for (int i = 0; i < L; i++) {
+        const fv_layer *l = &m->layers[i];
+        if (m->skip[i]) {
+            slot[i] = slot[l->src[0]];
+        } else {
+            int s = 0;
+            while (s < nslots && busy[s])
+                s++;
+            if (s == nslots) cap[nslots++] = 0;
+            const int64_t size = fv__shape_size(&l->out);
+            if (size > cap[s]) cap[s] = size;
+            busy[s] = true;
+            slot[i] = s;
+        }
+        for (int j = 0; j < l->nin; j++) {
+            const int src = l->src[j];
+            bool first = true; /* a tensor read twice by this layer is released once */
+            for (int k = 0; k < j; k++)
+                first = first && l->src[k] != src;
+            if (src >= 0 && first && last[src] == i && !m->skip[i]) busy[slot[src]] = false;
+        }
+    }
+    return nslots;
+}
+
+static fv_status plan_build(fv_model *m, int64_t n, bool lean)
+{
+    const int threads = fv__threads();
     const size_t L = (size_t)(m->nlayers ? m->nlayers : 1);
     float **acts = realloc(m->acts, L * sizeof *acts);
     if (acts) m->acts = acts;
@@ -281,21 +334,30 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     bool *needs = gtemp ? realloc(m->needs_grad, L * sizeof *needs) : NULL;
     if (needs) m->needs_grad = needs;
     bool *written = needs ? realloc(m->gwritten, L * sizeof *written) : NULL;
-    if (written)
-        m->gwritten = written;
-    else
-        needs = NULL;
-    int nbuf = needs ? plan_backward(m) : -1;
+    if (written) m->gwritten = written;
+    bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
+    if (skip) m->skip = skip;
+    int nbuf = skip ? plan_backward(m) : -1;
+    if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
     if (!gbuf) return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
     m->gbuf = gbuf;
     m->ngbuf = nbuf;
+    for (int i = 0; i < m->nlayers; i++)
+        m->skip[i] = lean && foldable(m, i);
 
-    size_t total = 0, off_l, off_t, off_scratch, off_x[FV_MAX_MODEL_INPUTS];
+    /* Per layer: its activation's offset (full) or its slot (lean); the lean slots' sizes. */
+    size_t total = 0, off_l = 0, off_t = 0, off_scratch = 0, off_x[FV_MAX_MODEL_INPUTS] = {0};
     size_t *off_act = calloc(L + 1, sizeof *off_act);
     size_t *off_saved = calloc(L + 1, sizeof *off_saved);
+    size_t *off_fold = calloc(L + 1, sizeof *off_fold);
     size_t *off_g = calloc((size_t)nbuf + 1, sizeof *off_g);
-    bool ok = off_act && off_saved && off_g;
+    int *slot = calloc(L + 1, sizeof *slot), *last = calloc(L + 1, sizeof *last);
+    int64_t *cap = calloc(2 * L + 2, sizeof *cap); /* L sizes, then L busy flags */
+    bool ok = off_act && off_saved && off_fold && off_g && slot && last && cap;
+    const int nslots = ok && lean ? lean_slots(m, slot, cap, last) : 0;
+    size_t *off_slot = ok ? calloc((size_t)nslots + 1, sizeof *off_slot) : NULL;
+    ok = ok && off_slot;
     int64_t out_size = fv__model_out_size(m), largest = 1;
     size_t scratch = 0;
     int64_t t_count;
@@ -308,13 +370,23 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     ok = ok && fv__mul_i64(n, out_size, &t_count);
     ok = ok && reserve(&total, n, sizeof(int32_t), &off_l);
     ok = ok && reserve(&total, t_count, sizeof(float), &off_t);
+    for (int s = 0; ok && s < nslots; s++) {
+        int64_t cnt;
+        ok = fv__mul_i64(n, cap[s], &cnt) && reserve(&total, cnt, sizeof(float), &off_slot[s]);
+    }
     for (int i = 0; ok && i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
         int64_t sz = fv__shape_size(&l->out);
         if (sz > largest) largest = sz;
         int64_t cnt;
-        ok = fv__mul_i64(n, sz, &cnt) && reserve(&total, cnt, sizeof(float), &off_act[i]);
-        ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
+        if (!lean) {
+            ok = fv__mul_i64(n, sz, &cnt) && reserve(&total, cnt, sizeof(float), &off_act[i]);
+            ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
+        } else if (m->skip[i]) {
+            const fv_param *k = &m->layers[l->src[0]].params[0];
+            const int64_t ch = k->dims[k->rank - 1];
+            ok = reserve(&total, k->size + 2 * ch, sizeof(float), &off_fold[l->src[0]]);
+        }
         if (ok && l->kind->scratch_bytes) {
             size_t s = l->kind->scratch_bytes(l, n, threads);
             if (s > scratch) scratch = s;
@@ -325,45 +397,95 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     for (int b = 0; ok && b < nbuf; b++)
         ok = reserve(&total, dsize, sizeof(float), &off_g[b]);
     ok = ok && reserve(&total, (int64_t)scratch, 1, &off_scratch);
+    fv_status st = FV_OK;
+    uint8_t *block = NULL;
     if (!ok) {
-        free(off_act);
-        free(off_saved);
-        free(off_g);
-        return fv__fail(FV_ERR_NOMEM,
-                        "batch size %lld is too large for this model: the buffers' size overflows",
-                        (long long)n);
+        st = fv__fail(FV_ERR_NOMEM,
+                      "batch size %lld is too large for this model: the buffers' size overflows",
+                      (long long)n);
+    } else {
+        st = check_physical_memory(total, "the activations and gradients of a batch");
+        block = st == FV_OK ? fv__alloc(total, "the model's activations") : NULL;
+        if (!block) {
+            fv__error_prefix("batch size %lld: ", (long long)n);
+            st = FV_ERR_NOMEM;
+        }
     }
-    fv_status ms = check_physical_memory(total, "the activations and gradients of a batch");
-    uint8_t *block = ms == FV_OK ? fv__alloc(total, "the model's activations") : NULL;
-    if (!block) {
-        free(off_act);
-        free(off_saved);
-        free(off_g);
-        fv__error_prefix("batch size %lld: ", (long long)n);
-        return FV_ERR_NOMEM;
+    if (st == FV_OK) {
+        fv__free(m->block);
+        m->block = block;
+        m->block_bytes = total;
+        for (int k = 0; k < m->ninputs; k++)
+            m->xbufs[k] = (float *)(block + off_x[k]);
+        m->xbuf = m->xbufs[0];
+        m->lbuf = (int32_t *)(block + off_l);
+        m->tbuf = (float *)(block + off_t);
+        for (int i = 0; i < m->nlayers; i++) {
+            fv_layer *l = &m->layers[i];
+            m->acts[i] = (float *)(block + (lean ? off_slot[slot[i]] : off_act[i]));
+            l->saved = lean ? NULL : block + off_saved[i];
+            l->fold_w = l->fold_b = NULL;
+        }
+        for (int i = 0; lean && i < m->nlayers; i++)
+            if (m->skip[i]) {
+                fv_layer *p = &m->layers[m->layers[i].src[0]];
+                float *w = (float *)(block + off_fold[m->layers[i].src[0]]);
+                p->fold_w = w;
+                p->fold_b = w + p->params[0].size;
+            }
+        for (int b = 0; b < nbuf; b++)
+            m->gbuf[b] = (float *)(block + off_g[b]);
+        m->scratch = block + off_scratch;
+        m->scratch_bytes = scratch;
+        m->plan_n = n;
+        m->plan_threads = threads;
+        m->plan_lean = lean;
+        m->out_of_last = 0;
     }
-    fv__free(m->block);
-    m->block = block;
-    m->block_bytes = total;
-    for (int k = 0; k < m->ninputs; k++)
-        m->xbufs[k] = (float *)(block + off_x[k]);
-    m->xbuf = m->xbufs[0];
-    m->lbuf = (int32_t *)(block + off_l);
-    m->tbuf = (float *)(block + off_t);
+    free(off_act), free(off_saved), free(off_fold), free(off_g), free(off_slot);
+    free(slot), free(last), free(cap);
+    return st;
+}
+
+fv_status fv__model_plan(fv_model *m, int64_t n)
+{
+    if (m->block && !m->plan_lean && n <= m->plan_n && fv__threads() == m->plan_threads)
+        return FV_OK;
+    int64_t want = n > m->plan_n ? n : m->plan_n;
+    return plan_build(m, want < 1 ? 1 : want, false);
+}
+
+/* The folded copies: kernel·scale over the output channels (the last axis in Keras' layouts of
+ * both conv2d and dense kernels), bias·scale + shift. The fold area of a layer holds the kernel,
+ * the bias and the shift. */
+static void refold(fv_model *m)
+{
     for (int i = 0; i < m->nlayers; i++) {
-        m->acts[i] = (float *)(block + off_act[i]);
-        m->layers[i].saved = block + off_saved[i];
+        if (!m->skip[i]) continue;
+        const fv_layer *bn = &m->layers[i];
+        fv_layer *p = &m->layers[bn->src[0]];
+        const fv_param *k = &p->params[0];
+        const int64_t ch = k->dims[k->rank - 1];
+        float *w = (float *)p->fold_w, *b = (float *)p->fold_b, *shift = b + ch;
+        bn->kind->inference_affine(bn, b, shift); /* b holds the scale until the last loop */
+        const bool has_bias = p->nparams > 1 && strcmp(p->params[1].suffix, "bias") == 0;
+        for (int64_t e = 0; e < k->size; e++)
+            w[e] = k->w[e] * b[e % ch];
+        for (int64_t c = 0; c < ch; c++)
+            b[c] = (has_bias ? p->params[1].w[c] : 0.0f) * b[c] + shift[c];
     }
-    for (int b = 0; b < nbuf; b++)
-        m->gbuf[b] = (float *)(block + off_g[b]);
-    m->scratch = block + off_scratch;
-    m->scratch_bytes = scratch;
-    m->plan_n = n;
-    m->plan_threads = threads;
-    m->out_of_last = 0;
-    free(off_act);
-    free(off_saved);
-    free(off_g);
+}
+
+fv_status fv__model_plan_inference(fv_model *m, int64_t n)
+{
+    if (n < 1) n = 1;
+    /* A training plan in place serves (fit's validation): no new allocation mid-fit. */
+    const bool fits = m->block && n <= m->plan_n && fv__threads() == m->plan_threads;
+    if (!fits) {
+        fv_status s = plan_build(m, n, true);
+        if (s != FV_OK) return s;
+    }
+    if (m->plan_lean) refold(m);
     return FV_OK;
 }
 
@@ -396,6 +518,7 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
 {
     FV_ASSERT(n <= m->plan_n);
     for (int i = 0; i < m->nlayers; i++) {
+        if (m->plan_lean && m->skip[i]) continue; /* folded into the layer before it */
         const double t0 = training ? prof_now() : 0.0;
         fv_layer *l = &m->layers[i];
         const float *xs[FV_MAX_INPUTS];
@@ -797,7 +920,8 @@ void fv_model_profile_reset(fv_model *m)
 
 const float *fv_model_layer_output(const fv_model *m, int i)
 {
-    if (i < 0 || i >= m->nlayers || !m->out_of_last) return NULL;
+    /* A lean plan (after predict or evaluate) keeps no layer outputs but the model's. */
+    if (i < 0 || i >= m->nlayers || !m->out_of_last || m->plan_lean) return NULL;
     return m->acts[i];
 }
 
