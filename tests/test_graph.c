@@ -4,6 +4,7 @@
  * twice), frozen layers, BatchNormalization's moving statistics, save and load, threads.
  */
 #include "fovea.h"
+#include "io/io.h"
 #include "model/model_impl.h"
 #include "test.h"
 
@@ -591,6 +592,121 @@ TEST(prediction_folds_batch_normalization_and_reuses_buffers)
     fv_model_free(m);
 }
 
+/* ---- PyTorch fixtures (tests/fixtures/make_graph_fixtures.py) ------------------------------ */
+
+static int64_t st_count(const fv_st_tensor *t)
+{
+    int64_t c = 1;
+    for (int i = 0; i < t->rank; i++)
+        c *= t->dims[i];
+    return c;
+}
+
+/* Compares model tensor `name` (or its gradient) with fixture tensor `key`:
+ * |a − b| <= atol·max(max|b|, 0.01) + rtol·|b|. The floor serves a gradient that is zero in
+ * exact arithmetic (a bias before BatchNormalization), where float32 leaves about 1e-9. */
+static void compare(const fv_st_file *f, const char *key, const float *got, double atol,
+                    double rtol)
+{
+    const fv_st_tensor *t = fv__st_find(f, key);
+    CHECK(t != NULL && got != NULL);
+    if (!t || !got) {
+        fprintf(stderr, "  missing %s\n", key);
+        return;
+    }
+    const int64_t n = st_count(t);
+    float *want = malloc((size_t)n * sizeof(float));
+    fv__st_copy_f32(f, t, want);
+    double scale = 0;
+    for (int64_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(want[i]));
+    if (!check_arrays(key, got, want, (long)n, atol * fmax(scale, 0.01), rtol))
+        test_failed_checks++;
+    free(want);
+}
+
+/* Loads every weight tensor of the fixture (names with a '.' and no prefix) into the model. */
+static void load_weights(fv_model *m, const fv_st_file *f)
+{
+    for (int i = 0; i < f->ntensors; i++) {
+        const char *name = f->tensors[i].name;
+        if (!strchr(name, '.') || !strncmp(name, "grad.", 5) || !strncmp(name, "moved.", 6) ||
+            !strncmp(name, "sgd", 3))
+            continue;
+        float *w = fv_model_param(m, name, NULL, NULL);
+        CHECK(w != NULL);
+        if (w) fv__st_copy_f32(f, &f->tensors[i], w);
+    }
+}
+
+static void graph_fixture(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "fixtures/%s.safetensors", name);
+    fv_st_file f;
+    CHECK_OK(fv__st_read(path, &f));
+    const char *text = NULL;
+    for (int i = 0; i < f.nmeta; i++)
+        if (!strcmp(f.meta_keys[i], "fovea.model")) text = f.meta_values[i];
+    fv_model *m = text ? fv_model_parse_string(text, path) : NULL;
+    CHECK(m != NULL);
+    if (!m) {
+        fv__st_free(&f);
+        return;
+    }
+    const fv_st_tensor *tx = fv__st_find(&f, "x"), *tl = fv__st_find(&f, "labels");
+    const int64_t n = tx->dims[0];
+    float *x = malloc((size_t)st_count(tx) * sizeof(float)),
+          *lf = malloc((size_t)n * sizeof(float));
+    fv__st_copy_f32(&f, tx, x);
+    fv__st_copy_f32(&f, tl, lf);
+    int32_t *labels = malloc((size_t)n * sizeof(int32_t));
+    for (int64_t i = 0; i < n; i++)
+        labels[i] = (int32_t)lf[i];
+    fv_targets t = {.labels = labels};
+
+    /* Inference mode: the moving statistics. */
+    load_weights(m, &f);
+    CHECK_OK(fv_model_forward(m, x, n));
+    compare(&f, "y_infer", fv_model_output(m, 0), 2e-6, 2e-5);
+    /* Training mode: loss, every gradient, the moving statistics after the pass. */
+    double loss;
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, n, true, &loss));
+    const fv_st_tensor *tloss = fv__st_find(&f, "loss");
+    float want_loss;
+    fv__st_copy_f32(&f, tloss, &want_loss);
+    CHECK_CLOSE(loss, want_loss, 1e-6, 1e-5);
+    for (int i = 0; i < f.ntensors; i++) {
+        const char *key = f.tensors[i].name;
+        if (!strncmp(key, "grad.", 5)) compare(&f, key, fv__model_grad(m, key + 5), 1e-6, 5e-5);
+        if (!strncmp(key, "moved.", 6))
+            compare(&f, key, fv_model_param(m, key + 6, NULL, NULL), 1e-6, 1e-5);
+    }
+    /* Two SGD steps with momentum from the initial weights. */
+    fv_model_free(m);
+    m = fv_model_parse_string(text, path);
+    load_weights(m, &f);
+    for (int step = 1; step <= 2; step++) {
+        CHECK_OK(fv__model_train_step(m, x, &t, n, &loss));
+        char prefix[8];
+        snprintf(prefix, sizeof prefix, "sgd%d.", step);
+        for (int i = 0; i < f.ntensors; i++) {
+            const char *key = f.tensors[i].name;
+            if (!strncmp(key, prefix, strlen(prefix)))
+                compare(&f, key, fv_model_param(m, key + strlen(prefix), NULL, NULL), 1e-6, 2e-5);
+        }
+    }
+    free(x), free(lf), free(labels);
+    fv_model_free(m);
+    fv__st_free(&f);
+}
+
+TEST(graph_fixtures_match_pytorch)
+{
+    graph_fixture("graph_resblock");
+    graph_fixture("graph_merges");
+}
+
 int main(void)
 {
     RUN(residual_model_summary_is_keras_functional);
@@ -605,5 +721,6 @@ int main(void)
     RUN(graph_training_is_the_same_for_any_thread_count);
     RUN(checkpoint_resume_of_a_graph_is_bit_identical);
     RUN(prediction_folds_batch_normalization_and_reuses_buffers);
+    RUN(graph_fixtures_match_pytorch);
     return TEST_SUMMARY();
 }
