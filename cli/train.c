@@ -255,11 +255,16 @@ static void print_profile(const fv_model *m, int64_t batch)
 {
     int n = fv_model_layer_count(m);
     double tf = 0, tb = 0, ff = 0, fb = 0;
+    int nw = 18, kw = 14; /* widened to the longest name and kind */
+    for (int i = 0; i < n; i++) {
+        int a = (int)strlen(fv_model_layer_name(m, i)), b = (int)strlen(fv_model_layer_kind(m, i));
+        nw = a > nw ? a : nw, kw = b > kw ? b : kw;
+    }
     printf("\nProfile of the training steps (wall time per batch of %lld; GFLOP/s counts the dense "
            "computation)\n",
            (long long)batch);
-    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s", "bwd ms",
-           "bwd GF/s", "share");
+    printf("  %-*s %-*s %9s %9s %9s %9s %6s\n", nw, "layer", kw, "kind", "fwd ms", "fwd GF/s",
+           "bwd ms", "bwd GF/s", "share");
     fv_layer_profile p;
     for (int i = 0; i < n; i++)
         if (fv_model_profile(m, i, &p) == FV_OK) tf += p.forward_s, tb += p.backward_s;
@@ -271,14 +276,14 @@ static void print_profile(const fv_model *m, int64_t batch)
             snprintf(gf, sizeof gf, "%.1f", p.forward_flop / p.forward_s * 1e-9);
         if (p.backward_flop > 0 && p.backward_s > 0)
             snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
-        printf("  %-18s %-14s %9.3f %9s %9.3f %9s %5.1f%%\n", fv_model_layer_name(m, i),
+        printf("  %-*s %-*s %9.3f %9s %9.3f %9s %5.1f%%\n", nw, fv_model_layer_name(m, i), kw,
                fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf, 1e3 * p.backward_s / steps,
                gb, tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
         ff += p.forward_flop, fb += p.backward_flop;
     }
     if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {
         double steps = (double)p.forward_samples / (double)batch;
-        printf("  %-18s %-14s %9.3f %9.1f %9.3f %9.1f\n", "total", "", 1e3 * tf / steps,
+        printf("  %-*s %-*s %9.3f %9.1f %9.3f %9.1f\n", nw, "total", kw, "", 1e3 * tf / steps,
                tf > 0 ? ff / tf * 1e-9 : 0.0, 1e3 * tb / steps, tb > 0 ? fb / tb * 1e-9 : 0.0);
         printf("  layers' share of the steps: forward + backward %.1f s over %.0f steps; the rest "
                "(loss, optimizer, data) is not in the table\n",
