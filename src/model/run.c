@@ -500,6 +500,14 @@ static void step_rng(const fv_model *m, int layer, fv_rng *out)
     fv__rng_split(&base, (uint64_t)m->dropout_step * 1024u + (uint64_t)layer, out);
 }
 
+/* Layer i's run context for a batch of n: its dropout stream for this step in *r. */
+static fv_run layer_run(const fv_model *m, int i, int64_t n, bool training, fv_rng *r)
+{
+    step_rng(m, i, r);
+    return (fv_run){
+        .n = n, .training = training, .rng = r, .scratch = m->scratch, .threads = m->plan_threads};
+}
+
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
 static double prof_now(void)
 {
@@ -525,12 +533,7 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         for (int j = 0; j < l->nin; j++)
             xs[j] = node_data(m, l->src[j], x);
         fv_rng r;
-        step_rng(m, i, &r);
-        fv_run run = {.n = n,
-                      .training = training,
-                      .rng = &r,
-                      .scratch = m->scratch,
-                      .threads = m->plan_threads};
+        fv_run run = layer_run(m, i, n, training, &r);
         l->kind->forward(l, xs, m->acts[i], &run);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
@@ -599,12 +602,7 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             }
         }
         fv_rng r;
-        step_rng(m, i, &r);
-        fv_run run = {.n = n,
-                      .training = training,
-                      .rng = &r,
-                      .scratch = m->scratch,
-                      .threads = m->plan_threads};
+        fv_run run = layer_run(m, i, n, training, &r);
         l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
         for (int j = 0; j < l->nin; j++) {
             if (sum_into[j] < 0) continue;
