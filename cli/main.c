@@ -24,6 +24,7 @@ static const char usage[] =
     "                                    or the activation functions\n"
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
+    "  export MODEL -o MODEL.onnx        write a trained model as an ONNX file\n"
     "  data get mnist|fashion-mnist|iris [DIR]\n"
     "                                    download or copy a dataset into DIR (data/NAME)\n"
     "\n"
@@ -45,7 +46,7 @@ typedef struct command {
 static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
-    {"viz", cmd_viz},         {"report", cmd_report},
+    {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
 };
 
 int main(int argc, char **argv)

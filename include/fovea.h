@@ -385,6 +385,37 @@ fv_model *fv_model_load(const char *path);
 /* Loads weights into a built model; every tensor must be present with the model's shapes. */
 fv_status fv_model_load_weights(fv_model *m, const char *path);
 
+/* ONNX export. The graph computes what fv_model_predict computes (inference mode: dropout
+ * removed, BatchNormalization with its moving statistics) for every model output.
+ *   opset: the ONNX operator set, 13 to 17 (0: 13). The file's IR version is the one of the ONNX
+ *          release that introduced the opset (7 for 13-14, 8 for 15-17).
+ *   batch: a fixed batch size (>= 1), or 0 for a dynamic first axis named "N".
+ *   nchw:  false: each rank-3 input and output is N×H×W×C as fovea's (channels last); the graph
+ *          transposes to N×C×H×W once where a convolution needs it. true: they are N×C×H×W, as
+ *          PyTorch's graphs take them. Rank-1 inputs and outputs are N×units either way.
+ *   class_names: NULL, or the output classes' names separated by commas ("cat,dog"), kept in
+ *          metadata_props as "fovea.class_names"; their count must equal the first output's
+ *          units.
+ * Layout changes sit in the weights where a convolution or dense layer can absorb them (a
+ * flatten before dense reorders the dense kernel's rows, so the graph keeps fovea's (H, W, C)
+ * flatten order without a Transpose); a Transpose node is written only where nothing absorbs
+ * it. Operators and the mapping of each layer kind: docs/design.md, "ONNX". */
+typedef struct fv_onnx_opts {
+    int opset;
+    int64_t batch;
+    bool nchw;
+    const char *class_names;
+} fv_onnx_opts;
+
+/* Writes m (built, with weights: a loaded or trained model) as an ONNX file at path, atomically
+ * (a complete file or none). Graph inputs and outputs are named after the model's inputs and
+ * output layers; metadata_props holds the model text under "fovea.model", the input layout under
+ * "fovea.layout" (NHWC or NCHW) and the class names if given. opts NULL: the
+ * defaults above. FV_ERR_INVALID for a bad option or a layer that ONNX cannot express (the
+ * message names the layer and its argument), FV_ERR_STATE when m has no weights or fovea was
+ * built without ONNX (FOVEA_ONNX), FV_ERR_IO when the file cannot be written. */
+fv_status fv_model_export_onnx(const fv_model *m, const char *path, const fv_onnx_opts *opts);
+
 /* History: one row per epoch, columns by name. */
 int64_t fv_history_epochs(const fv_history *h);
 int fv_history_columns(const fv_history *h);

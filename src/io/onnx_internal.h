@@ -1,0 +1,17 @@
+/* onnx_internal.h — what the ONNX files of src/io share: the generated protobuf-c schema (built
+ * from Debian's onnx.proto by protoc-c into the build folder) and the exporter's entry point.
+ */
+#ifndef FV_ONNX_INTERNAL_H
+#define FV_ONNX_INTERNAL_H
+
+#include "fovea.h"
+
+#include "onnx.pb-c.h"
+
+/* ONNX's TensorProto.DataType values used here. */
+enum { FV__ONNX_FLOAT = 1, FV__ONNX_INT64 = 7 };
+
+/* The exporter (onnx_export.c); opts already checked and defaulted by fv_model_export_onnx. */
+fv_status fv__onnx_export(const fv_model *m, const char *path, const fv_onnx_opts *opts);
+
+#endif
