@@ -13,5 +13,6 @@ int cmd_plot(int argc, char **argv);
 int cmd_viz(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -25,6 +25,9 @@ static const char usage[] =
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
     "  export MODEL -o MODEL.onnx        write a trained model as an ONNX file\n"
+    "  import MODEL.onnx -o MODEL.safetensors\n"
+    "                                    read an ONNX model (PyTorch's export, fovea's) into "
+    "fovea\n"
     "  data get mnist|fashion-mnist|iris [DIR]\n"
     "                                    download or copy a dataset into DIR (data/NAME)\n"
     "\n"
@@ -47,6 +50,7 @@ static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
+    {"import", cmd_import},
 };
 
 int main(int argc, char **argv)

@@ -416,6 +416,31 @@ typedef struct fv_onnx_opts {
  * built without ONNX (FOVEA_ONNX), FV_ERR_IO when the file cannot be written. */
 fv_status fv_model_export_onnx(const fv_model *m, const char *path, const fv_onnx_opts *opts);
 
+/* ONNX import: input_rank 0 takes the input shape from the file; else input_shape[0..rank) is
+ * the sample shape in fovea's order (H, W, C or units), for files whose input axes are free.
+ * compile: NULL, or the arguments of a compile line for the model ("loss=... optimizer=...":
+ * ONNX files carry no loss), so that evaluate and train take the imported model. */
+typedef struct fv_onnx_import_opts {
+    int input_rank;
+    int64_t input_shape[4];
+    const char *compile;
+} fv_onnx_import_opts;
+
+/* Reads an ONNX file into a new model with its weights (not compiled; caller frees). Images are
+ * converted once into fovea's channels-last layout: a graph takes N×C×H×W input (PyTorch's
+ * torch.onnx.export) unless its metadata_props say fovea.layout=NHWC (fovea's own export); Conv
+ * weights become (kh, kw, in, out), Gemm weights (in, units), with the rows of a dense layer
+ * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (pads
+ * none or Keras' same), MaxPool, Gemm, BatchNormalization (epsilon and momentum kept), Relu,
+ * LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels, Flatten, Add, Sub, Mul, Max, Sum, Mean,
+ * Concat, GlobalAveragePool, GlobalMaxPool, Dropout, Identity, NHWC<->NCHW Transpose; opsets 11
+ * to 17. The file is read as hostile: its size, nesting depth and message count are bounded
+ * before protobuf-c unpacks it, initializer sizes are checked against their dims and type, and
+ * a node that reads a name nothing defined before it (a dangling name or a cycle) is refused.
+ * NULL on failure, with one message (fv_last_error) naming the file and the node, its operator
+ * and the attribute at fault. */
+fv_model *fv_model_import_onnx(const char *path, const fv_onnx_import_opts *opts);
+
 /* History: one row per epoch, columns by name. */
 int64_t fv_history_epochs(const fv_history *h);
 int fv_history_columns(const fv_history *h);

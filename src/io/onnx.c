@@ -30,3 +30,26 @@ fv_status fv_model_export_onnx(const fv_model *m, const char *path, const fv_onn
                     path);
 #endif
 }
+
+fv_model *fv_model_import_onnx(const char *path, const fv_onnx_import_opts *opts)
+{
+    if (!path || !*path) {
+        fv__fail(FV_ERR_INVALID, "import: a file name is needed");
+        return NULL;
+    }
+    if (opts && (opts->input_rank < 0 || opts->input_rank > 4)) {
+        fv__fail(FV_ERR_INVALID, "%s: input_rank %d: 0 to 4", path, opts->input_rank);
+        return NULL;
+    }
+#ifdef FOVEA_ONNX
+    fv_model *m = NULL;
+    fv__onnx_import(path, opts, &m);
+    return m;
+#else
+    fv__fail(FV_ERR_STATE,
+             "%s: this fovea was built without ONNX (FOVEA_ONNX=OFF: it needs libprotobuf-c-dev, "
+             "protobuf-c-compiler and libonnx-dev; scripts/install-deps.sh --build)",
+             path);
+    return NULL;
+#endif
+}

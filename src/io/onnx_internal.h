@@ -14,4 +14,10 @@ enum { FV__ONNX_FLOAT = 1, FV__ONNX_INT64 = 7 };
 /* The exporter (onnx_export.c); opts already checked and defaulted by fv_model_export_onnx. */
 fv_status fv__onnx_export(const fv_model *m, const char *path, const fv_onnx_opts *opts);
 
+/* The importer (onnx_import.c): from memory (tests, fuzzing) and from a file. *out is a new
+ * model with weights on success, NULL on failure. */
+fv_status fv__onnx_import_parse(const uint8_t *buf, size_t len, const char *origin,
+                                const fv_onnx_import_opts *opts, fv_model **out);
+fv_status fv__onnx_import(const char *path, const fv_onnx_import_opts *opts, fv_model **out);
+
 #endif

@@ -11,7 +11,7 @@ fovea=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 corpus=$here/corpus
-for d in idx npy safetensors csv history model; do
+for d in idx npy safetensors csv history model onnx; do
     mkdir -p "$corpus/$d"
     find "$corpus/$d" -type f ! -name 'regress-*' -delete
 done
@@ -46,6 +46,14 @@ cp "$tmp/small-labels.idx" "$tmp/small/train-labels-idx1-ubyte"
     --save "$corpus/safetensors/small-cnn.safetensors" --verbose 0 >/dev/null
 cp "$corpus/safetensors/perceptron.safetensors" "$corpus/safetensors/small-cnn.safetensors" \
     "$corpus/model/"
+
+# ---- ONNX: the small CNN exported in both layouts, and a PyTorch export (when fovea has ONNX)
+if "$fovea" export "$corpus/safetensors/small-cnn.safetensors" -o "$corpus/onnx/small-cnn-nhwc.onnx" 2>/dev/null; then
+    "$fovea" export "$corpus/safetensors/small-cnn.safetensors" -o "$corpus/onnx/small-cnn-nchw.onnx" --nchw --opset 17
+    "$fovea" export "$corpus/safetensors/perceptron.safetensors" -o "$corpus/onnx/perceptron.onnx" --batch 4
+    /usr/bin/python3 "$root/tests/data/onnx_torch.py" "$root/tests/data/quad" "$tmp" 13 >/dev/null
+    cp "$tmp/torch.onnx" "$corpus/onnx/torch-cnn.onnx"
+fi
 
 # ---- model files: the examples, the test models, and every layer kind and argument
 for f in "$root"/examples/*.fv "$root"/tests/data/*.fv; do

@@ -1,0 +1,1216 @@
+/* onnx_import.c — reads an ONNX file into a fovea model: a bounded pre-pass over the protobuf
+ * wire format (size, nesting depth, message count) before protobuf-c unpacks it, then a check of
+ * the graph (defined names, tensor sizes) and one table entry per ONNX operator that writes the
+ * model text and converts the weights once into fovea's channels-last layout.
+ */
+#include "io/io.h"
+#include "io/onnx_internal.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "onnx_import.c reads raw_data in the machine's byte order: little-endian only"
+#endif
+
+/* ---- the pre-pass: protobuf-c recurses without a limit and allocates per message ------------- */
+
+enum { PB_MAX_DEPTH = 24, PB_MAX_MESSAGES = 1 << 20 };
+
+typedef enum pbmsg {
+    PB_LEAF,
+    PB_MODEL,
+    PB_GRAPH,
+    PB_NODE,
+    PB_ATTR,
+    PB_VALUEINFO,
+    PB_TYPE,
+    PB_TTENSOR,
+    PB_SHAPE,
+    PB_TYPE1,
+    PB_TYPE2,
+    PB_TRAINING,
+    PB_FUNCTION,
+    PB_SPARSE,
+    PB_TENSOR
+} pbmsg;
+
+/* The message type of field f of a message of type t (onnx.proto's field numbers), PB_LEAF for a
+ * message that holds no further messages, -1 for a field that is not a message. */
+static int pb_child(pbmsg t, uint64_t f)
+{
+    switch (t) {
+    case PB_MODEL:
+        return f == 7                ? PB_GRAPH
+               : f == 20             ? PB_TRAINING
+               : f == 25             ? PB_FUNCTION
+               : (f == 8 || f == 14) ? PB_LEAF
+                                     : -1;
+    case PB_GRAPH:
+        return f == 1                            ? PB_NODE
+               : f == 5                          ? PB_TENSOR
+               : f == 15                         ? PB_SPARSE
+               : (f == 11 || f == 12 || f == 13) ? PB_VALUEINFO
+               : f == 14                         ? PB_LEAF
+                                                 : -1;
+    case PB_NODE:
+        return f == 5 ? PB_ATTR : -1;
+    case PB_ATTR:
+        return (f == 5 || f == 10)    ? PB_TENSOR
+               : (f == 6 || f == 11)  ? PB_GRAPH
+               : (f == 22 || f == 23) ? PB_SPARSE
+               : (f == 14 || f == 15) ? PB_TYPE
+                                      : -1;
+    case PB_VALUEINFO:
+        return f == 2 ? PB_TYPE : -1;
+    case PB_TYPE:
+        return (f == 1 || f == 8)   ? PB_TTENSOR
+               : (f == 4 || f == 9) ? PB_TYPE1
+               : f == 5             ? PB_TYPE2
+                                    : -1;
+    case PB_TTENSOR:
+        return f == 2 ? PB_SHAPE : -1;
+    case PB_SHAPE:
+        return f == 1 ? PB_LEAF : -1;
+    case PB_TYPE1:
+        return f == 1 ? PB_TYPE : -1; /* Sequence, Optional: elem_type */
+    case PB_TYPE2:
+        return f == 2 ? PB_TYPE : -1; /* Map: value_type */
+    case PB_TRAINING:
+        return (f == 1 || f == 2) ? PB_GRAPH : (f == 3 || f == 4) ? PB_LEAF : -1;
+    case PB_FUNCTION:
+        return f == 7 ? PB_NODE : f == 9 ? PB_LEAF : -1;
+    case PB_SPARSE:
+        return (f == 1 || f == 2) ? PB_TENSOR : -1;
+    case PB_TENSOR:
+        return (f == 3 || f == 13) ? PB_LEAF : -1;
+    case PB_LEAF:
+        return -1;
+    }
+    return -1;
+}
+
+static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (*p >= end) return false;
+        const uint8_t b = *(*p)++;
+        if (shift == 63 && b > 1) return false;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+typedef struct pbwalk {
+    const uint8_t *base;
+    const char *origin;
+    int64_t messages;
+} pbwalk;
+
+static fv_status pb_bad(const pbwalk *w, const uint8_t *at, const char *what)
+{
+    return fv__fail(FV_ERR_FORMAT, "%s: byte %lld: %s", w->origin, (long long)(at - w->base), what);
+}
+
+/* Walks the fields of one message of type t in [p, end). */
+static fv_status pb_walk(pbwalk *w, pbmsg t, const uint8_t *p, const uint8_t *end, int depth)
+{
+    if (depth > PB_MAX_DEPTH)
+        return pb_bad(w, p, "messages nested deeper than 24 levels (an ONNX model needs about 8)");
+    if (++w->messages > PB_MAX_MESSAGES)
+        return pb_bad(w, p, "more than 1048576 messages: not a model fovea reads");
+    while (p < end) {
+        const uint8_t *at = p;
+        uint64_t key, len;
+        if (!pb_varint(&p, end, &key)) return pb_bad(w, at, "truncated or malformed field key");
+        const uint64_t field = key >> 3;
+        if (field == 0) return pb_bad(w, at, "field number 0");
+        switch (key & 7) {
+        case 0:
+            if (!pb_varint(&p, end, &len)) return pb_bad(w, at, "truncated varint");
+            break;
+        case 1:
+            if (end - p < 8) return pb_bad(w, at, "truncated 64-bit field");
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) return pb_bad(w, at, "truncated 32-bit field");
+            p += 4;
+            break;
+        case 2: {
+            if (!pb_varint(&p, end, &len) || len > (uint64_t)(end - p))
+                return pb_bad(w, at, "a length that runs past the end of its message (truncated?)");
+            const int child = pb_child(t, field);
+            if (child >= 0) {
+                fv_status s = pb_walk(w, (pbmsg)child, p, p + len, depth + 1);
+                if (s) return s;
+            }
+            p += len;
+            break;
+        }
+        default:
+            return pb_bad(w, at, "wire type 3, 4, 6 or 7 (groups or garbage)");
+        }
+    }
+    return FV_OK;
+}
+
+/* ---- the import state ---------------------------------------------------------------------- */
+
+/* How an ONNX tensor relates to the fovea tensor it stands for: the same values in the same
+ * order (PLAIN: N×units, or N×H×W×C from a channels-last graph), the NCHW view of fovea's NHWC
+ * tensor, or the (C, H, W)-order flatten of fovea's (H, W, C)-order flatten. */
+typedef enum view { V_PLAIN, V_NCHW, V_FLAT } view;
+
+typedef struct tval {
+    const char *name;              /* the ONNX name */
+    const Onnx__TensorProto *init; /* an initializer, or NULL: a value with a fovea node */
+    char node[64];                 /* the fovea node (input or layer name) */
+    view v;
+    fv_shape shape;     /* fovea's sample shape */
+    int64_t fh, fw, fc; /* V_FLAT: the (H, W, C) it is the flatten of */
+} tval;
+
+typedef struct pending {
+    char tensor[96]; /* "layer.kernel" */
+    int64_t count;
+    float *data;
+} pending;
+
+typedef struct im {
+    const char *origin;
+    const Onnx__ModelProto *mp;
+    const Onnx__GraphProto *g;
+    int64_t opset;
+    const fv_onnx_import_opts *o;
+    tval *t;
+    size_t nt, cap_t;
+    pending *w;
+    size_t nw, cap_w;
+    char *text;
+    size_t tlen, tcap;
+    int nlayers;
+    const Onnx__NodeProto *node; /* the node being converted, for messages */
+} im;
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return true;
+    size_t c = *cap ? *cap * 2 : 32;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (!p) return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
+static fv_status nomem(const im *s)
+{
+    return fv__fail(FV_ERR_NOMEM, "%s: out of memory", s->origin);
+}
+
+/* A refusal naming the node being converted, its operator and what is wrong. */
+static fv_status bad(const im *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static fv_status bad(const im *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (s->node)
+        return fv__fail(FV_ERR_INVALID, "%s: node '%s' (%s): %s", s->origin,
+                        s->node->name && *s->node->name ? s->node->name
+                        : s->node->n_output             ? s->node->output[0]
+                                                        : "?",
+                        s->node->op_type ? s->node->op_type : "?", msg);
+    return fv__fail(FV_ERR_INVALID, "%s: %s", s->origin, msg);
+}
+
+static fv_status emit(im *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static fv_status emit(im *s, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line) return bad(s, "a model line longer than 1024 bytes");
+    if (!grow((void **)&s->text, &s->tcap, s->tlen + (size_t)n + 2, 1)) return nomem(s);
+    memcpy(s->text + s->tlen, line, (size_t)n);
+    s->tlen += (size_t)n;
+    s->text[s->tlen++] = '\n';
+    s->text[s->tlen] = '\0';
+    return FV_OK;
+}
+
+static tval *find(const im *s, const char *name)
+{
+    for (size_t i = s->nt; i-- > 0;)
+        if (strcmp(s->t[i].name, name) == 0) return &s->t[i];
+    return NULL;
+}
+
+static tval *add_t(im *s, const char *name)
+{
+    if (!grow((void **)&s->t, &s->cap_t, s->nt + 1, sizeof *s->t)) return NULL;
+    tval *t = &s->t[s->nt++];
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    return t;
+}
+
+/* A fovea name from an ONNX one: letters, digits, '_' and '-' ("/conv1/Conv_output_0" gives
+ * "conv1_Conv_output_0"), unique among the names given so far. */
+static void fovea_name(const im *s, const char *onnx, const char *fallback, char out[64])
+{
+    char b[48];
+    size_t n = 0;
+    for (const char *p = onnx; *p && n < sizeof b - 1; p++) {
+        const char c = *p;
+        const bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!okc && (n == 0 || b[n - 1] == '_')) continue;
+        b[n++] = okc ? c : '_';
+    }
+    while (n && b[n - 1] == '_')
+        n--;
+    b[n] = '\0';
+    if (n == 0 || (b[0] >= '0' && b[0] <= '9')) snprintf(b, sizeof b, "%s", fallback);
+    snprintf(out, 64, "%s", b);
+    for (int k = 1;; k++) {
+        bool used = false;
+        for (size_t i = 0; i < s->nt && !used; i++)
+            used = !s->t[i].init && strcmp(s->t[i].node, out) == 0;
+        if (!used) return;
+        snprintf(out, 64, "%s_%d", b, k);
+    }
+}
+
+/* ---- attributes and initializers ------------------------------------------------------------- */
+
+static const Onnx__AttributeProto *attr(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+            return n->attribute[i];
+    return NULL;
+}
+
+static int64_t attr_i(const Onnx__NodeProto *n, const char *name, int64_t def)
+{
+    const Onnx__AttributeProto *a = attr(n, name);
+    return a && a->has_i ? a->i : def;
+}
+
+static double attr_f(const Onnx__NodeProto *n, const char *name, double def)
+{
+    const Onnx__AttributeProto *a = attr(n, name);
+    return a && a->has_f ? a->f : def;
+}
+
+/* An INTS attribute of exactly k values into out (def when absent); false if it has another count.
+ */
+static bool attr_ints(const Onnx__NodeProto *n, const char *name, int k, const int64_t *def,
+                      int64_t *out)
+{
+    const Onnx__AttributeProto *a = attr(n, name);
+    if (!a) {
+        memcpy(out, def, (size_t)k * sizeof *out);
+        return true;
+    }
+    if (a->n_ints != (size_t)k) return false;
+    memcpy(out, a->ints, (size_t)k * sizeof *out);
+    return true;
+}
+
+static const char *attr_s(const Onnx__NodeProto *n, const char *name, char *buf, size_t size)
+{
+    const Onnx__AttributeProto *a = attr(n, name);
+    if (!a || !a->has_s) return NULL;
+    snprintf(buf, size, "%.*s", (int)(a->s.len < size ? a->s.len : size - 1),
+             (const char *)a->s.data);
+    return buf;
+}
+
+static int64_t tensor_count(const Onnx__TensorProto *t)
+{
+    int64_t c = 1;
+    for (size_t i = 0; i < t->n_dims; i++)
+        if (t->dims[i] < 0 || !fv__mul_i64(c, t->dims[i], &c)) return -1;
+    return c;
+}
+
+/* Checks an initializer: float32 (or int64), stored in the file, with as many values as its dims
+ * say. */
+static fv_status check_init(const im *s, const Onnx__TensorProto *t)
+{
+    const char *name = t->name ? t->name : "?";
+    if (t->n_external_data ||
+        (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+        return fv__fail(FV_ERR_INVALID,
+                        "%s: initializer '%s' keeps its data in an external file, which fovea "
+                        "does not read (save the model with its weights inside)",
+                        s->origin, name);
+    if (t->n_dims > 8)
+        return fv__fail(FV_ERR_FORMAT, "%s: initializer '%s' has %zu dims (at most 8)", s->origin,
+                        name, t->n_dims);
+    const int64_t c = tensor_count(t);
+    if (c < 0 || c > ((int64_t)1 << 31))
+        return fv__fail(FV_ERR_FORMAT,
+                        "%s: initializer '%s': its dims give a negative or too large element "
+                        "count (more than 2^31)",
+                        s->origin, name);
+    const int dt = t->has_data_type ? t->data_type : 0;
+    if (dt != FV__ONNX_FLOAT && dt != FV__ONNX_INT64)
+        return fv__fail(FV_ERR_INVALID,
+                        "%s: initializer '%s' has data type %d; fovea reads float32 (1) and "
+                        "int64 (7)",
+                        s->origin, name, dt);
+    const size_t esize = dt == FV__ONNX_FLOAT ? 4 : 8;
+    const size_t have = t->has_raw_data        ? t->raw_data.len
+                        : dt == FV__ONNX_FLOAT ? t->n_float_data * 4
+                                               : t->n_int64_data * 8;
+    if (have != (size_t)c * esize)
+        return fv__fail(FV_ERR_FORMAT,
+                        "%s: initializer '%s': dims give %lld values (%zu bytes) but it holds %zu "
+                        "bytes",
+                        s->origin, name, (long long)c, (size_t)c * esize, have);
+    return FV_OK;
+}
+
+static const float *init_f32(const Onnx__TensorProto *t)
+{
+    return t->has_raw_data ? (const float *)t->raw_data.data : t->float_data;
+}
+
+/* A float32 initializer of the given rank among node input k, or NULL with an error. */
+static const Onnx__TensorProto *weight(im *s, const Onnx__NodeProto *n, size_t k, int rank,
+                                       const char *what)
+{
+    if (k >= n->n_input || !n->input[k] || !*n->input[k]) {
+        bad(s, "no %s (input %zu)", what, k);
+        return NULL;
+    }
+    const tval *v = find(s, n->input[k]);
+    if (!v || !v->init) {
+        bad(s, "its %s '%s' is computed, not a constant initializer", what, n->input[k]);
+        return NULL;
+    }
+    if ((int)v->init->n_dims != rank || v->init->data_type != FV__ONNX_FLOAT) {
+        bad(s, "its %s '%s' is not a float32 tensor of rank %d", what, n->input[k], rank);
+        return NULL;
+    }
+    return v->init;
+}
+
+/* The value tensor of node input k (computed by an earlier node or a graph input). */
+static tval *value(im *s, const Onnx__NodeProto *n, size_t k)
+{
+    if (k >= n->n_input || !n->input[k] || !*n->input[k]) {
+        bad(s, "input %zu is missing", k);
+        return NULL;
+    }
+    tval *v = find(s, n->input[k]);
+    if (!v) {
+        bad(s,
+            "reads '%s', which no earlier node, graph input or initializer defines (a "
+            "dangling name or a cycle)",
+            n->input[k]);
+        return NULL;
+    }
+    if (v->init) {
+        bad(s, "input %zu '%s' is a constant; fovea's layers take computed tensors there", k,
+            n->input[k]);
+        return NULL;
+    }
+    return v;
+}
+
+/* Records node output 0 as a new fovea layer's output; its name is chosen here. */
+static tval *out_layer(im *s, const Onnx__NodeProto *n, const char *kind, view v,
+                       const fv_shape *shape)
+{
+    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) {
+        bad(s, "has no output");
+        return NULL;
+    }
+    if (find(s, n->output[0])) {
+        bad(s, "its output '%s' is already defined (names must be assigned once)", n->output[0]);
+        return NULL;
+    }
+    char name[64];
+    char fb[32];
+    snprintf(fb, sizeof fb, "%s_%d", kind, s->nlayers);
+    fovea_name(s, n->name && *n->name ? n->name : n->output[0], fb, name);
+    tval *t = add_t(s, n->output[0]);
+    if (!t) {
+        nomem(s);
+        return NULL;
+    }
+    snprintf(t->node, sizeof t->node, "%s", name);
+    t->v = v;
+    t->shape = *shape;
+    s->nlayers++;
+    return t;
+}
+
+/* Node output 0 is the same fovea tensor as x, seen as view v. */
+static fv_status out_alias(im *s, const Onnx__NodeProto *n, const tval *x, view v)
+{
+    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return bad(s, "has no output");
+    if (find(s, n->output[0]))
+        return bad(s, "its output '%s' is already defined (names must be assigned once)",
+                   n->output[0]);
+    tval copy = *x;
+    tval *t = add_t(s, n->output[0]);
+    if (!t) return nomem(s);
+    *t = copy;
+    t->name = n->output[0];
+    t->v = v;
+    return FV_OK;
+}
+
+static fv_status add_weight(im *s, const char *layer, const char *suffix, float *data,
+                            int64_t count)
+{
+    if (!grow((void **)&s->w, &s->cap_w, s->nw + 1, sizeof *s->w)) {
+        free(data);
+        return nomem(s);
+    }
+    pending *p = &s->w[s->nw++];
+    snprintf(p->tensor, sizeof p->tensor, "%s.%s", layer, suffix);
+    p->count = count;
+    p->data = data;
+    return FV_OK;
+}
+
+static fv_status copy_weight(im *s, const char *layer, const char *suffix, const float *src,
+                             int64_t count)
+{
+    float *d = malloc((size_t)(count ? count : 1) * sizeof *d);
+    if (!d) return nomem(s);
+    memcpy(d, src, (size_t)count * sizeof *d);
+    return add_weight(s, layer, suffix, d, count);
+}
+
+/* The ONNX position, in a (C, H, W)-order flatten, of fovea's (H, W, C)-order element j. */
+static int64_t hwc_to_chw(const tval *t, int64_t j)
+{
+    return (j % t->fc) * t->fh * t->fw + j / t->fc;
+}
+
+/* ---- padding --------------------------------------------------------------------------------- */
+
+/* Keras' same padding of one axis: (begin, end). */
+static void same_pads(int64_t in, int64_t k, int64_t st, int64_t d, int64_t *b, int64_t *e)
+{
+    const int64_t out = (in + st - 1) / st;
+    int64_t total = (out - 1) * st + d * (k - 1) + 1 - in;
+    if (total < 0) total = 0;
+    *b = total / 2;
+    *e = total - *b;
+}
+
+/* Decides the padding of a Conv or MaxPool on an h×w input: writes "valid" or "same" into pad and
+ * the output size; refuses pads that neither gives. */
+static fv_status window_padding(im *s, const Onnx__NodeProto *n, const int64_t in[2],
+                                const int64_t k[2], const int64_t st[2], const int64_t d[2],
+                                bool ceil_mode, const char **pad, int64_t out[2])
+{
+    static const int64_t zeros[4] = {0};
+    int64_t p[4];
+    char ap[32] = "NOTSET";
+    attr_s(n, "auto_pad", ap, sizeof ap);
+    if (!attr_ints(n, "pads", 4, zeros, p)) return bad(s, "pads must have 4 values");
+    int64_t sp[4];
+    same_pads(in[0], k[0], st[0], d[0], &sp[0], &sp[2]);
+    same_pads(in[1], k[1], st[1], d[1], &sp[1], &sp[3]);
+    bool same;
+    if (strcmp(ap, "SAME_UPPER") == 0)
+        same = true;
+    else if (strcmp(ap, "VALID") == 0)
+        same = false;
+    else if (strcmp(ap, "NOTSET") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
+        if (strcmp(ap, "SAME_LOWER") == 0) /* the odd pad at the start: same only when even */
+            p[0] = sp[2], p[2] = sp[0], p[1] = sp[3], p[3] = sp[1];
+        const bool zero = !p[0] && !p[1] && !p[2] && !p[3];
+        same = !zero && p[0] == sp[0] && p[1] == sp[1] && p[2] == sp[2] && p[3] == sp[3];
+        if (!zero && !same)
+            return bad(s,
+                       "pads=[%lld,%lld,%lld,%lld] on a %lldx%lld input are neither none nor "
+                       "Keras' same padding ([%lld,%lld,%lld,%lld]); fovea has no layer for other "
+                       "pads yet (zero_padding2d)",
+                       (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3],
+                       (long long)in[0], (long long)in[1], (long long)sp[0], (long long)sp[1],
+                       (long long)sp[2], (long long)sp[3]);
+    } else
+        return bad(s, "auto_pad=%s is not an ONNX value", ap);
+    for (int a = 0; a < 2; a++) {
+        const int64_t span = d[a] * (k[a] - 1) + 1;
+        if (same) {
+            out[a] = (in[a] + st[a] - 1) / st[a];
+        } else {
+            if (in[a] < span)
+                return bad(s, "a window of %lld does not fit the input's %lld", (long long)span,
+                           (long long)in[a]);
+            out[a] = (in[a] - span) / st[a] + 1;
+            if (ceil_mode && (in[a] - span) % st[a] != 0)
+                return bad(s, "ceil_mode=1 adds a partial window here, which Keras' pooling "
+                              "does not have");
+        }
+    }
+    *pad = same ? "same" : "valid";
+    return FV_OK;
+}
+
+/* ---- the operators --------------------------------------------------------------------------- */
+
+static fv_status op_conv(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
+    const Onnx__TensorProto *W = weight(s, n, 0 + 1, 4, "weight");
+    if (!W) return FV_ERR_INVALID;
+    const Onnx__TensorProto *B = n->n_input > 2 && *n->input[2] ? weight(s, n, 2, 1, "bias") : NULL;
+    if (n->n_input > 2 && *n->input[2] && !B) return FV_ERR_INVALID;
+    if (attr_i(n, "group", 1) != 1)
+        return bad(s, "group=%lld: fovea has no grouped convolution yet",
+                   (long long)attr_i(n, "group", 1));
+    const int64_t O = W->dims[0], I = W->dims[1], kh = W->dims[2], kw = W->dims[3];
+    if (I != x->shape.d[2])
+        return bad(s, "weight has %lld input channels for an input of %lld", (long long)I,
+                   (long long)x->shape.d[2]);
+    static const int64_t ones[2] = {1, 1};
+    int64_t k[2], st[2], d[2], out[2];
+    const int64_t kd[2] = {kh, kw};
+    if (!attr_ints(n, "kernel_shape", 2, kd, k) || k[0] != kh || k[1] != kw)
+        return bad(s, "kernel_shape does not match the weight");
+    if (!attr_ints(n, "strides", 2, ones, st) || !attr_ints(n, "dilations", 2, ones, d) ||
+        st[0] < 1 || st[1] < 1 || d[0] < 1 || d[1] < 1)
+        return bad(s, "strides and dilations must be 2 positive values");
+    const char *pad;
+    fv_status r = window_padding(s, n, x->shape.d, k, st, d, false, &pad, out);
+    if (r) return r;
+    if (B && B->dims[0] != O)
+        return bad(s, "bias has %lld values for %lld filters", (long long)B->dims[0], (long long)O);
+    const fv_shape sh = {.rank = 3, .d = {out[0], out[1], O}};
+    char src[64];
+    snprintf(src, sizeof src, "%s", x->node);
+    tval *y = out_layer(s, n, "conv2d", V_NCHW, &sh);
+    if (!y) return FV_ERR_INVALID;
+    if ((r = emit(s,
+                  "conv2d name=%s inputs=%s filters=%lld kernel_size=%lld,%lld strides=%lld,%lld "
+                  "padding=%s dilation_rate=%lld,%lld use_bias=%s",
+                  y->node, src, (long long)O, (long long)kh, (long long)kw, (long long)st[0],
+                  (long long)st[1], pad, (long long)d[0], (long long)d[1], B ? "true" : "false")))
+        return r;
+    /* ONNX (O, I, kh, kw) to fovea (kh, kw, I, O) */
+    const int64_t count = O * I * kh * kw;
+    float *kf = malloc((size_t)count * sizeof *kf);
+    if (!kf) return nomem(s);
+    const float *w = init_f32(W);
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t c = 0; c < I; c++)
+            for (int64_t a = 0; a < kh; a++)
+                for (int64_t b = 0; b < kw; b++)
+                    kf[((a * kw + b) * I + c) * O + o] = w[((o * I + c) * kh + a) * kw + b];
+    if ((r = add_weight(s, y->node, "kernel", kf, count))) return r;
+    return B ? copy_weight(s, y->node, "bias", init_f32(B), O) : FV_OK;
+}
+
+static fv_status op_maxpool(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
+    if (n->n_output > 1) return bad(s, "its Indices output has no fovea equivalent");
+    static const int64_t ones[2] = {1, 1};
+    int64_t k[2], st[2], d[2], out[2];
+    if (!attr(n, "kernel_shape") || !attr_ints(n, "kernel_shape", 2, ones, k) || k[0] < 1 ||
+        k[1] < 1)
+        return bad(s, "kernel_shape must be 2 positive values");
+    if (!attr_ints(n, "strides", 2, ones, st) || st[0] < 1 || st[1] < 1)
+        return bad(s, "strides must be 2 positive values");
+    if (!attr_ints(n, "dilations", 2, ones, d) || d[0] != 1 || d[1] != 1)
+        return bad(s, "dilations other than 1 are not in Keras' MaxPooling2D");
+    if (attr_i(n, "storage_order", 0) != 0) return bad(s, "storage_order=1 is not supported");
+    const char *pad;
+    fv_status r =
+        window_padding(s, n, x->shape.d, k, st, d, attr_i(n, "ceil_mode", 0) != 0, &pad, out);
+    if (r) return r;
+    const fv_shape sh = {.rank = 3, .d = {out[0], out[1], x->shape.d[2]}};
+    char src[64];
+    snprintf(src, sizeof src, "%s", x->node);
+    tval *y = out_layer(s, n, "maxpool2d", V_NCHW, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "maxpool2d name=%s inputs=%s pool_size=%lld,%lld strides=%lld,%lld padding=%s",
+                y->node, src, (long long)k[0], (long long)k[1], (long long)st[0], (long long)st[1],
+                pad);
+}
+
+static fv_status op_gemm(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->shape.rank != 1) return bad(s, "its input A is not a batch of vectors (rank 2)");
+    if (attr_i(n, "transA", 0) != 0 || attr_f(n, "alpha", 1.0) != 1.0 ||
+        attr_f(n, "beta", 1.0) != 1.0)
+        return bad(s, "transA, alpha and beta must keep their defaults (0, 1, 1)");
+    const bool tb = attr_i(n, "transB", 0) != 0;
+    const Onnx__TensorProto *B = weight(s, n, 1, 2, "B");
+    if (!B) return FV_ERR_INVALID;
+    const int64_t nin = tb ? B->dims[1] : B->dims[0], units = tb ? B->dims[0] : B->dims[1];
+    if (nin != x->shape.d[0])
+        return bad(s, "B takes %lld inputs for an input of %lld", (long long)nin,
+                   (long long)x->shape.d[0]);
+    const Onnx__TensorProto *C = NULL;
+    if (n->n_input > 2 && *n->input[2]) {
+        const tval *c = find(s, n->input[2]);
+        if (!c || !c->init || c->init->data_type != FV__ONNX_FLOAT ||
+            tensor_count(c->init) != units ||
+            !(c->init->n_dims == 1 || (c->init->n_dims == 2 && c->init->dims[0] == 1)))
+            return bad(s, "C must be a constant float32 vector of %lld values", (long long)units);
+        C = c->init;
+    }
+    const tval in = *x;
+    const fv_shape sh = {.rank = 1, .d = {units}};
+    tval *y = out_layer(s, n, "dense", V_PLAIN, &sh);
+    if (!y) return FV_ERR_INVALID;
+    fv_status r = emit(s, "dense name=%s inputs=%s units=%lld use_bias=%s", y->node, in.node,
+                       (long long)units, C ? "true" : "false");
+    if (r) return r;
+    float *kf = malloc((size_t)(nin * units) * sizeof *kf);
+    if (!kf) return nomem(s);
+    const float *b = init_f32(B);
+    for (int64_t j = 0; j < nin; j++) {
+        /* fovea's row j is the ONNX column at the (C, H, W) position of (H, W, C) element j */
+        const int64_t col = in.v == V_FLAT ? hwc_to_chw(&in, j) : j;
+        for (int64_t o = 0; o < units; o++)
+            kf[j * units + o] = tb ? b[o * nin + col] : b[col * units + o];
+    }
+    if ((r = add_weight(s, y->node, "kernel", kf, nin * units))) return r;
+    return C ? copy_weight(s, y->node, "bias", init_f32(C), units) : FV_OK;
+}
+
+/* An element-wise activation: a fovea activation layer with the input's view. */
+static fv_status act_layer(im *s, const Onnx__NodeProto *n, const char *kind, const char *args)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    const tval in = *x;
+    tval *y = out_layer(s, n, kind, in.v, &in.shape);
+    if (!y) return FV_ERR_INVALID;
+    y->fh = in.fh, y->fw = in.fw, y->fc = in.fc;
+    return emit(s, "%s name=%s inputs=%s%s", kind, y->node, in.node, args);
+}
+
+static fv_status op_relu(im *s, const Onnx__NodeProto *n)
+{
+    return act_layer(s, n, "relu", "");
+}
+
+static fv_status op_sigmoid(im *s, const Onnx__NodeProto *n)
+{
+    return act_layer(s, n, "sigmoid", "");
+}
+
+static fv_status op_tanh(im *s, const Onnx__NodeProto *n)
+{
+    return act_layer(s, n, "tanh", "");
+}
+
+static fv_status op_leaky_relu(im *s, const Onnx__NodeProto *n)
+{
+    char a[64];
+    snprintf(a, sizeof a, " negative_slope=%.9g", attr_f(n, "alpha", 0.01));
+    return act_layer(s, n, "leaky_relu", a);
+}
+
+static fv_status op_elu(im *s, const Onnx__NodeProto *n)
+{
+    char a[64];
+    snprintf(a, sizeof a, " alpha=%.9g", attr_f(n, "alpha", 1.0));
+    return act_layer(s, n, "elu", a);
+}
+
+/* Softmax over the channels (fovea's last axis): axis 1 of NCHW, the last axis of vectors. */
+static fv_status op_softmax(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    const int rank = x->shape.rank + 1;
+    int64_t axis = attr_i(n, "axis", s->opset >= 13 ? -1 : 1);
+    if (axis < 0) axis += rank;
+    const bool ok = x->v == V_NCHW ? axis == 1 && s->opset >= 13 : axis == rank - 1;
+    if (!ok)
+        return bad(s, "axis=%lld: fovea's softmax runs over the channels only",
+                   (long long)attr_i(n, "axis", s->opset >= 13 ? -1 : 1));
+    return act_layer(s, n, "softmax", "");
+}
+
+/* Dropout (inference: the identity) and Identity. */
+static fv_status op_identity(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (!strcmp(n->op_type, "Dropout") && n->n_input > 2 && *n->input[2])
+        return bad(s, "a training_mode input: fovea imports inference graphs");
+    return out_alias(s, n, x, x->v);
+}
+
+/* Transpose between NHWC and NCHW: the same fovea tensor seen the other way. */
+static fv_status op_transpose(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    static const int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
+    int64_t p[4] = {0};
+    const Onnx__AttributeProto *a = attr(n, "perm");
+    if (x->shape.rank == 3 && a && a->n_ints == 4) memcpy(p, a->ints, sizeof p);
+    if (x->v == V_PLAIN && x->shape.rank == 3 && !memcmp(p, to_nchw, sizeof p))
+        return out_alias(s, n, x, V_NCHW);
+    if (x->v == V_NCHW && !memcmp(p, to_nhwc, sizeof p)) return out_alias(s, n, x, V_PLAIN);
+    return bad(s, "perm: only NHWC <-> NCHW transposes of images are layout changes fovea "
+                  "absorbs");
+}
+
+static fv_status op_flatten(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (attr_i(n, "axis", 1) != 1)
+        return bad(s, "axis=%lld: only axis=1 (keep the batch)", (long long)attr_i(n, "axis", 1));
+    const tval in = *x;
+    if (in.shape.rank == 1) return out_alias(s, n, x, in.v);
+    int64_t size = 1;
+    for (int d = 0; d < in.shape.rank; d++)
+        size *= in.shape.d[d];
+    const fv_shape sh = {.rank = 1, .d = {size}};
+    /* (C, H, W) and (H, W, C) orders are the same when H·W or C is 1 */
+    const bool chw = in.v == V_NCHW && in.shape.d[0] * in.shape.d[1] != 1 && in.shape.d[2] != 1;
+    tval *y = out_layer(s, n, "flatten", chw ? V_FLAT : V_PLAIN, &sh);
+    if (!y) return FV_ERR_INVALID;
+    if (chw) y->fh = in.shape.d[0], y->fw = in.shape.d[1], y->fc = in.shape.d[2];
+    return emit(s, "flatten name=%s inputs=%s", y->node, in.node);
+}
+
+static fv_status op_batchnorm(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (attr_i(n, "training_mode", 0) != 0 || n->n_output > 1)
+        return bad(s, "training_mode: fovea imports inference graphs");
+    const tval in = *x;
+    if (in.shape.rank == 3 && in.v != V_NCHW)
+        return bad(s, "its input is a channels-last image, whose channels are not ONNX's axis 1");
+    if (in.shape.rank != 1 && in.shape.rank != 3)
+        return bad(s, "its input has rank %d; fovea normalises rank 2 or 4", in.shape.rank + 1);
+    const int64_t c = in.shape.d[in.shape.rank - 1];
+    static const char *const what[4] = {"scale", "B", "input_mean", "input_var"};
+    static const char *const suffix[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+    const Onnx__TensorProto *p[4];
+    for (int k = 0; k < 4; k++) {
+        if (!(p[k] = weight(s, n, (size_t)k + 1, 1, what[k]))) return FV_ERR_INVALID;
+        if (p[k]->dims[0] != c)
+            return bad(s, "%s has %lld values for %lld channels", what[k], (long long)p[k]->dims[0],
+                       (long long)c);
+    }
+    tval *y = out_layer(s, n, "batch_normalization", in.v, &in.shape);
+    if (!y) return FV_ERR_INVALID;
+    y->fh = in.fh, y->fw = in.fw, y->fc = in.fc;
+    fv_status r = emit(s, "batch_normalization name=%s inputs=%s epsilon=%.9g momentum=%.9g",
+                       y->node, in.node, attr_f(n, "epsilon", 1e-5), attr_f(n, "momentum", 0.9));
+    for (int k = 0; k < 4 && !r; k++) {
+        float *v = malloc((size_t)c * sizeof *v);
+        if (!v) return nomem(s);
+        const float *src = init_f32(p[k]);
+        for (int64_t j = 0; j < c; j++)
+            v[j] = src[in.v == V_FLAT ? hwc_to_chw(&in, j) : j];
+        r = add_weight(s, y->node, suffix[k], v, c);
+    }
+    return r;
+}
+
+/* Add, Sub, Mul, Max, Sum, Mean of tensors of one shape (no broadcasting): fovea's merges. */
+static fv_status merge(im *s, const Onnx__NodeProto *n, const char *kind, int min, int max)
+{
+    if ((int)n->n_input < min || (int)n->n_input > max || n->n_input > 32)
+        return bad(s, "%zu inputs (%s takes %d to %d)", n->n_input, kind, min, max);
+    char list[32 * 66] = "";
+    size_t used = 0;
+    tval first = {0};
+    for (size_t k = 0; k < n->n_input; k++) {
+        tval *x = value(s, n, k);
+        if (!x) return FV_ERR_INVALID;
+        if (k == 0) first = *x;
+        if (x->v != first.v || !fv__shape_equal(&x->shape, &first.shape) ||
+            (first.v == V_FLAT && (x->fh != first.fh || x->fw != first.fw || x->fc != first.fc)))
+            return bad(s, "inputs of different shapes or layouts (fovea's merges do not "
+                          "broadcast)");
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? "," : "", x->node);
+    }
+    tval *y = out_layer(s, n, kind, first.v, &first.shape);
+    if (!y) return FV_ERR_INVALID;
+    y->fh = first.fh, y->fw = first.fw, y->fc = first.fc;
+    return emit(s, "%s name=%s inputs=%s", kind, y->node, list);
+}
+
+static fv_status op_add(im *s, const Onnx__NodeProto *n)
+{
+    return merge(s, n, "add", 2, 2);
+}
+
+static fv_status op_sum(im *s, const Onnx__NodeProto *n)
+{
+    return merge(s, n, "add", 2, 32);
+}
+
+static fv_status op_sub(im *s, const Onnx__NodeProto *n)
+{
+    return merge(s, n, "subtract", 2, 2);
+}
+
+static fv_status op_mul(im *s, const Onnx__NodeProto *n)
+{
+    return merge(s, n, "multiply", 2, 2);
+}
+
+static fv_status op_max(im *s, const Onnx__NodeProto *n)
+{
+    return merge(s, n, "maximum", 2, 32);
+}
+
+static fv_status op_mean(im *s, const Onnx__NodeProto *n)
+{
+    return merge(s, n, "average", 2, 32);
+}
+
+static fv_status op_concat(im *s, const Onnx__NodeProto *n)
+{
+    if (n->n_input < 1 || n->n_input > 32) return bad(s, "1 to 32 inputs are read");
+    tval *x0 = value(s, n, 0);
+    if (!x0) return FV_ERR_INVALID;
+    const tval first = *x0;
+    const int rank = first.shape.rank + 1;
+    int64_t a = attr_i(n, "axis", 1);
+    if (a < 0) a += rank;
+    if (a < 1 || a >= rank || first.v == V_FLAT)
+        return bad(s, "axis=%lld: only a sample axis of images or vectors is joined",
+                   (long long)attr_i(n, "axis", 1));
+    /* the fovea axis (Keras' counting, batch = 0) */
+    static const int64_t from_nchw[4] = {0, 3, 1, 2};
+    const int64_t fa = first.v == V_NCHW ? from_nchw[a] : a;
+    char list[32 * 66] = "";
+    size_t used = 0;
+    fv_shape sh = first.shape;
+    sh.d[fa - 1] = 0;
+    for (size_t k = 0; k < n->n_input; k++) {
+        tval *x = value(s, n, k);
+        if (!x) return FV_ERR_INVALID;
+        bool fits = x->v == first.v && x->shape.rank == first.shape.rank;
+        for (int d = 0; fits && d < sh.rank; d++)
+            fits = d == fa - 1 || x->shape.d[d] == first.shape.d[d];
+        if (!fits) return bad(s, "inputs whose shapes differ off the joined axis");
+        sh.d[fa - 1] += x->shape.d[fa - 1];
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? "," : "", x->node);
+    }
+    tval *y = out_layer(s, n, "concatenate", first.v, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "concatenate name=%s inputs=%s axis=%lld", y->node, list, (long long)fa);
+}
+
+static fv_status global_pool(im *s, const Onnx__NodeProto *n, const char *kind)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
+    const tval in = *x;
+    const fv_shape sh = {.rank = 3, .d = {1, 1, in.shape.d[2]}};
+    tval *y = out_layer(s, n, kind, V_NCHW, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "%s name=%s inputs=%s keepdims=true", kind, y->node, in.node);
+}
+
+static fv_status op_gap(im *s, const Onnx__NodeProto *n)
+{
+    return global_pool(s, n, "global_average_pooling2d");
+}
+
+static fv_status op_gmp(im *s, const Onnx__NodeProto *n)
+{
+    return global_pool(s, n, "global_max_pooling2d");
+}
+
+/* The mapping: one entry per ONNX operator (default domain). */
+static const struct {
+    const char *op;
+    fv_status (*convert)(im *s, const Onnx__NodeProto *n);
+} ops[] = {
+    {"Conv", op_conv},
+    {"MaxPool", op_maxpool},
+    {"Gemm", op_gemm},
+    {"Relu", op_relu},
+    {"Sigmoid", op_sigmoid},
+    {"Tanh", op_tanh},
+    {"LeakyRelu", op_leaky_relu},
+    {"Elu", op_elu},
+    {"Softmax", op_softmax},
+    {"Dropout", op_identity},
+    {"Identity", op_identity},
+    {"Transpose", op_transpose},
+    {"Flatten", op_flatten},
+    {"BatchNormalization", op_batchnorm},
+    {"Add", op_add},
+    {"Sum", op_sum},
+    {"Sub", op_sub},
+    {"Mul", op_mul},
+    {"Max", op_max},
+    {"Mean", op_mean},
+    {"Concat", op_concat},
+    {"GlobalAveragePool", op_gap},
+    {"GlobalMaxPool", op_gmp},
+};
+
+/* ---- the model --------------------------------------------------------------------------- */
+
+/* The graph input: its fovea shape (channels last) and view, from the file or opts. */
+static fv_status graph_input(im *s, const Onnx__ValueInfoProto *vi, bool nchw)
+{
+    const char *name = vi->name;
+    if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        !vi->type->tensor_type)
+        return bad(s, "graph input '%s' is not a tensor", name);
+    const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
+    if (tt->has_elem_type && tt->elem_type != FV__ONNX_FLOAT)
+        return bad(s, "graph input '%s' has element type %d; fovea takes float32 (1)", name,
+                   tt->elem_type);
+    int64_t d[4] = {0};
+    int rank = 0;
+    if (tt->shape) {
+        rank = (int)tt->shape->n_dim;
+        if (rank != 2 && rank != 4)
+            return bad(s,
+                       "graph input '%s' has rank %d; fovea takes images (rank 4) or "
+                       "vectors (rank 2)",
+                       name, rank);
+        for (int k = 1; k < rank; k++) {
+            const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[k];
+            d[k] = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+                       ? dm->dim_value
+                       : -1;
+        }
+    }
+    fv_shape sh = {0};
+    if (s->o && s->o->input_rank) {
+        sh.rank = s->o->input_rank;
+        for (int k = 0; k < sh.rank; k++)
+            sh.d[k] = s->o->input_shape[k];
+        if (rank && rank != sh.rank + 1)
+            return bad(s,
+                       "--input-shape has %d axes but graph input '%s' has %d besides the "
+                       "batch",
+                       sh.rank, name, rank - 1);
+    } else {
+        if (!rank) return bad(s, "graph input '%s' has no shape: give --input-shape H,W,C", name);
+        sh.rank = rank - 1;
+        for (int k = 1; k < rank; k++)
+            if (d[k] < 1 || d[k] > (1 << 20))
+                return bad(s, "graph input '%s' has a free or bad axis %d: give --input-shape",
+                           name, k);
+        if (rank == 4 && nchw)
+            sh.d[0] = d[2], sh.d[1] = d[3], sh.d[2] = d[1];
+        else
+            for (int k = 1; k < rank; k++)
+                sh.d[k - 1] = d[k];
+    }
+    if (sh.rank != 1 && sh.rank != 3) return bad(s, "graph input '%s': give H,W,C or units", name);
+    for (int k = 0; k < sh.rank; k++)
+        if (sh.d[k] < 1 || sh.d[k] > (1 << 20))
+            return bad(s, "graph input '%s': axis %d of %lld is out of range", name, k,
+                       (long long)sh.d[k]);
+    if (find(s, name)) return bad(s, "graph input '%s' is defined twice", name);
+    char node[64];
+    fovea_name(s, name, "input_layer", node);
+    tval *t = add_t(s, name);
+    if (!t) return nomem(s);
+    memcpy(t->node, node, sizeof node);
+    t->v = sh.rank == 3 && nchw ? V_NCHW : V_PLAIN;
+    t->shape = sh;
+    if (sh.rank == 3)
+        return emit(s, "input shape=%lld,%lld,%lld name=%s", (long long)sh.d[0], (long long)sh.d[1],
+                    (long long)sh.d[2], t->node);
+    return emit(s, "input shape=%lld name=%s", (long long)sh.d[0], t->node);
+}
+
+static const char *meta(const Onnx__ModelProto *mp, const char *key)
+{
+    for (size_t i = 0; i < mp->n_metadata_props; i++)
+        if (mp->metadata_props[i]->key && !strcmp(mp->metadata_props[i]->key, key))
+            return mp->metadata_props[i]->value;
+    return NULL;
+}
+
+/* Converts the unpacked model into s->text and s->w. */
+static fv_status convert(im *s)
+{
+    const Onnx__ModelProto *mp = s->mp;
+    const Onnx__GraphProto *g = mp->graph;
+    if (!g) return bad(s, "no graph");
+    s->g = g;
+    s->opset = -1;
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+        if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) s->opset = o->version;
+    }
+    if (s->opset < 11 || s->opset > 17)
+        return bad(s, "opset %lld of the default domain: fovea reads opsets 11 to 17",
+                   (long long)s->opset);
+    if (g->n_node > 100000 || g->n_initializer > 100000 || g->n_input > 100000)
+        return bad(s, "more than 100000 nodes, initializers or inputs");
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        fv_status r = check_init(s, t);
+        if (r) return r;
+        if (!t->name || !*t->name || find(s, t->name))
+            return bad(s, "initializer %zu has no name or a name used twice", i);
+        tval *v = add_t(s, t->name);
+        if (!v) return nomem(s);
+        v->init = t;
+    }
+    if (g->n_sparse_initializer) return bad(s, "sparse initializers are not read");
+    const char *layout = meta(mp, "fovea.layout");
+    const bool nchw = !layout || strcmp(layout, "NHWC") != 0;
+    int ninputs = 0;
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = g->input[i];
+        if (!vi->name || !*vi->name) return bad(s, "graph input %zu has no name", i);
+        const tval *t = find(s, vi->name);
+        if (t && t->init) continue; /* older exporters list initializers as inputs */
+        if (++ninputs > 16) return bad(s, "more than 16 graph inputs");
+        fv_status r = graph_input(s, vi, nchw);
+        if (r) return r;
+    }
+    if (!ninputs) return bad(s, "the graph has no input");
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        s->node = n;
+        if (!n->op_type) return bad(s, "no op_type");
+        if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
+            return bad(s, "domain '%s': fovea reads the default ONNX domain only", n->domain);
+        for (size_t k = 0; k < n->n_input; k++)
+            if (!n->input[k]) return bad(s, "an input without a name");
+        for (size_t k = 0; k < n->n_output; k++)
+            if (!n->output[k]) return bad(s, "an output without a name");
+        size_t k = 0;
+        while (k < sizeof ops / sizeof ops[0] && strcmp(ops[k].op, n->op_type) != 0)
+            k++;
+        if (k == sizeof ops / sizeof ops[0])
+            return bad(s, "an operator fovea does not have (it reads: Conv, MaxPool, Gemm, "
+                          "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
+                          "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
+                          "GlobalMaxPool, Dropout, Identity, Transpose)");
+        fv_status r = ops[k].convert(s, n);
+        if (r) return r;
+    }
+    s->node = NULL;
+    if (g->n_output < 1 || g->n_output > 16)
+        return bad(s, "the graph has %zu outputs (1 to 16)", g->n_output);
+    char list[16 * 66] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < g->n_output; i++) {
+        const char *name = g->output[i]->name ? g->output[i]->name : "";
+        const tval *t = find(s, name);
+        if (!t) return bad(s, "graph output '%s' is not computed by any node", name);
+        if (t->init) return bad(s, "graph output '%s' is a constant", name);
+        if (t->v == V_FLAT)
+            return bad(s,
+                       "graph output '%s' is a flatten of NCHW data, whose (C, H, W) order "
+                       "fovea's channels-last tensors cannot give",
+                       name);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "," : "", t->node);
+    }
+    if (!s->nlayers) return bad(s, "the graph has no layers");
+    fv_status r = emit(s, "model outputs=%s", list);
+    if (!r && s->o && s->o->compile) {
+        if (strchr(s->o->compile, '\n')) return bad(s, "compile arguments on one line");
+        r = emit(s, "compile %s", s->o->compile);
+    }
+    return r;
+}
+
+static void im_free(im *s)
+{
+    for (size_t i = 0; i < s->nw; i++)
+        free(s->w[i].data);
+    free(s->w);
+    free(s->t);
+    free(s->text);
+}
+
+fv_status fv__onnx_import_parse(const uint8_t *buf, size_t len, const char *origin,
+                                const fv_onnx_import_opts *opts, fv_model **out)
+{
+    *out = NULL;
+    if (len > (size_t)INT32_MAX)
+        return fv__fail(FV_ERR_FORMAT, "%s: %zu bytes: protobuf files stop at 2 GiB", origin, len);
+    if (len == 0) return fv__fail(FV_ERR_FORMAT, "%s: empty file", origin);
+    pbwalk w = {.base = buf, .origin = origin};
+    fv_status r = pb_walk(&w, PB_MODEL, buf, buf + len, 0);
+    if (r) return r;
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    if (!mp)
+        return fv__fail(FV_ERR_FORMAT, "%s: not an ONNX model (protobuf-c cannot unpack it)",
+                        origin);
+    im s = {.origin = origin, .mp = mp, .o = opts};
+    fv_model *m = NULL;
+    if ((r = convert(&s))) goto done;
+    m = fv_model_parse_string(s.text, origin);
+    if (!m) {
+        r = FV_ERR_INVALID;
+        fv__error_prefix("%s: the converted model: ", origin);
+        goto done;
+    }
+    for (size_t i = 0; i < s.nw; i++) {
+        int rank;
+        int64_t dims[4];
+        float *p = fv_model_param(m, s.w[i].tensor, &rank, dims);
+        int64_t count = 1;
+        for (int k = 0; p && k < rank; k++)
+            count *= dims[k];
+        if (!p || count != s.w[i].count) {
+            r = fv__fail(FV_ERR_STATE, "%s: weight %s does not fit the converted model", origin,
+                         s.w[i].tensor);
+            goto done;
+        }
+        memcpy(p, s.w[i].data, (size_t)count * sizeof *p);
+    }
+    *out = m;
+    m = NULL;
+done:
+    fv_model_free(m);
+    im_free(&s);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    return r;
+}
+
+fv_status fv__onnx_import(const char *path, const fv_onnx_import_opts *opts, fv_model **out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    *out = NULL;
+    fv_status r = fv__read_file(path, (size_t)INT32_MAX, false, &buf, &len);
+    if (r) return r;
+    r = fv__onnx_import_parse(buf, len, path, opts, out);
+    free(buf);
+    return r;
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# cli_onnx_import.sh — `fovea import`: a tiny CNN trained in PyTorch (tests/data/onnx_torch.py:
+# convolutions with padding 1, BatchNorm, max pooling, a residual add, flatten of NCHW data,
+# dropout, softmax) exported by torch.onnx.export at opsets 11, 13 and 17 becomes a fovea model
+# whose predictions equal PyTorch's within 1e-5 (largest difference printed) with the same test
+# accuracy, and which summary, evaluate and train --weights take; fovea's own exports (NHWC and
+# --nchw) come back with the same outputs; hostile files are refused with one message each.
+# Skipped (77) without ONNX in the build or without python3-torch/python3-onnx, except in CI.
+set -u
+source "$(dirname "$0")/data/cli_lib.bash"
+PY=/usr/bin/python3
+D=$DATA/quad
+
+skip() {
+    if [ -n "${CI:-}" ]; then
+        echo "FAIL - $1 (scripts/install-deps.sh --test installs what is needed)"
+        exit 1
+    fi
+    echo "skip - $1 (scripts/install-deps.sh --test installs what is needed)"
+    exit 77
+}
+"$FOVEA" import "$TMP/none.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
+if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
+touch "$TMP/empty.onnx"
+"$FOVEA" import "$TMP/empty.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
+if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
+$PY -c 'import torch, onnx, numpy' 2>/dev/null || skip "python3-torch, python3-onnx or python3-numpy missing"
+
+# maxdiff A.npy B.npy: prints the largest absolute difference.
+maxdiff() {
+    $PY -c 'import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(float(np.abs(a.astype(np.float64) - b).max()) if a.shape == b.shape else "shapes differ")' "$1" "$2"
+}
+within() { awk -v d="$1" 'BEGIN { exit !(d != "" && d + 0 <= 1e-5) }'; }
+
+echo "# a CNN trained in PyTorch"
+for opset in 11 13 17; do
+    W=$TMP/torch$opset
+    mkdir -p "$W"
+    if ! $PY "$DATA/onnx_torch.py" "$D" "$W" $opset >"$W/log" 2>&1; then
+        fail "opset $opset: PyTorch training and export" "$(tail -3 "$W/log")"
+        continue
+    fi
+    tacc=$(sed -n 's/^PyTorch test accuracy: //p' "$W/log")
+    expect_ok "opset $opset: import" "$FOVEA" import "$W/torch.onnx" -o "$W/m.safetensors" \
+        --compile "loss=categorical_crossentropy optimizer=adam learning_rate=0.001 metrics=accuracy"
+    expect_ok "opset $opset: summary" "$FOVEA" summary "$W/m.safetensors"
+    check "opset $opset: the summary shows BatchNormalization, Add and Dense" \
+        bash -c "grep -q '(BatchNormalization)' '$TMP/out' && grep -q '(Add)' '$TMP/out' && grep -q '(Dense)' '$TMP/out'"
+    expect_ok "opset $opset: predict" "$FOVEA" predict "$W/m.safetensors" --input "$W/x.npy" \
+        --output "$W/p.npy"
+    d=$(maxdiff "$W/p.npy" "$W/torch.npy")
+    check "opset $opset: fovea's predictions equal PyTorch's within 1e-5 (largest difference $d)" within "$d"
+    expect_ok "opset $opset: evaluate" "$FOVEA" evaluate "$W/m.safetensors" --data "$D"
+    facc=$(sed -n 's/^Test accuracy: //p' "$TMP/out")
+    check "opset $opset: test accuracy $facc equals PyTorch's $tacc" \
+        awk -v a="$facc" -v b="$tacc" 'BEGIN { exit !(a != "" && a + 0 == b + 0) }'
+    expect_ok "opset $opset: fine-tuning with train --weights" "$FOVEA" train "$W/m.safetensors" \
+        --data "$D" --epochs 1 --verbose 0 --save "$W/tuned.safetensors"
+done
+
+echo "# fovea -> ONNX -> fovea"
+"$PY" -c 'import numpy as np; np.save("'"$TMP"'/x8.npy", np.random.default_rng(5).random((12, 8, 8, 1), dtype=np.float32))'
+expect_ok "train the quad model" "$FOVEA" train "$DATA/quad.fv" --data "$D" --epochs 1 \
+    --save "$TMP/q.safetensors" --verbose 0
+expect_ok "predict" "$FOVEA" predict "$TMP/q.safetensors" --input "$TMP/x8.npy" --output "$TMP/q.npy"
+for layout in nhwc nchw; do
+    flag=()
+    [ $layout = nchw ] && flag=(--nchw)
+    expect_ok "$layout: export" "$FOVEA" export "$TMP/q.safetensors" -o "$TMP/q-$layout.onnx" "${flag[@]}"
+    expect_ok "$layout: import" "$FOVEA" import "$TMP/q-$layout.onnx" -o "$TMP/q-$layout.safetensors"
+    expect_ok "$layout: predict" "$FOVEA" predict "$TMP/q-$layout.safetensors" --input "$TMP/x8.npy" \
+        --output "$TMP/q-$layout.npy"
+    same_file "$layout: the same outputs, bit for bit" "$TMP/q.npy" "$TMP/q-$layout.npy"
+done
+
+echo "# hostile files: one message each, no output file"
+$PY - "$TMP" "$TMP/q-nchw.onnx" <<'PY'
+import sys
+import onnx
+from onnx import helper, TensorProto
+tmp, good = sys.argv[1], sys.argv[2]
+b = open(good, "rb").read()
+open(f"{tmp}/truncated.onnx", "wb").write(b[: len(b) // 2])
+m = onnx.load(good)
+t = m.graph.initializer[0]
+del t.dims[:]
+t.dims.extend([1000000, 1000000])           # 10^12 elements claimed, a few bytes present
+open(f"{tmp}/huge.onnx", "wb").write(m.SerializeToString())
+m = onnx.load(good)
+m.graph.node[1].input[0] = "nowhere"         # a dangling name
+open(f"{tmp}/dangling.onnx", "wb").write(m.SerializeToString())
+m = onnx.load(good)
+m.opset_import[0].version = 99
+open(f"{tmp}/opset.onnx", "wb").write(m.SerializeToString())
+m = onnx.load(good)
+m.graph.node[1].op_type = "Frobnicate"
+open(f"{tmp}/unknown_op.onnx", "wb").write(m.SerializeToString())
+m = onnx.load(good)
+for a in m.graph.node[0].attribute:
+    if a.name == "pads":
+        a.ints[:] = [2, 0, 0, 2]
+open(f"{tmp}/pads.onnx", "wb").write(m.SerializeToString())
+# A node nested 40 graphs deep through If's then_branch attributes.
+empty = g = helper.make_graph([], "g", [], [])
+for i in range(40):
+    n = helper.make_node("If", ["c"], ["y"], then_branch=g, else_branch=empty)
+    g = helper.make_graph([n], f"g{i}", [], [])
+open(f"{tmp}/deep.onnx", "wb").write(helper.make_model(g).SerializeToString())
+m = onnx.load(good)
+m.graph.initializer[0].data_location = TensorProto.EXTERNAL
+open(f"{tmp}/external.onnx", "wb").write(m.SerializeToString())
+PY
+expect_error "truncated" 1 "truncated|runs past the end" "$FOVEA" import "$TMP/truncated.onnx" -o "$TMP/bad.safetensors"
+expect_error "a tensor claiming 10^12 elements" 1 "initializer .*dims give" "$FOVEA" import "$TMP/huge.onnx" -o "$TMP/bad.safetensors"
+expect_error "a node reading a missing input" 1 "reads 'nowhere', which no earlier node" "$FOVEA" import "$TMP/dangling.onnx" -o "$TMP/bad.safetensors"
+expect_error "an unknown opset" 1 "opset 99 of the default domain: fovea reads opsets 11 to 17" "$FOVEA" import "$TMP/opset.onnx" -o "$TMP/bad.safetensors"
+expect_error "an unknown operator" 1 "\\(Frobnicate\\): an operator fovea does not have" "$FOVEA" import "$TMP/unknown_op.onnx" -o "$TMP/bad.safetensors"
+expect_error "pads Keras cannot express" 1 "\\(Conv\\): pads=\\[2,0,0,2\\]" "$FOVEA" import "$TMP/pads.onnx" -o "$TMP/bad.safetensors"
+expect_error "nesting 40 graphs deep" 1 "nested deeper than 24 levels" "$FOVEA" import "$TMP/deep.onnx" -o "$TMP/bad.safetensors"
+expect_error "external data" 1 "external file" "$FOVEA" import "$TMP/external.onnx" -o "$TMP/bad.safetensors"
+expect_error "an empty file" 1 "empty file" "$FOVEA" import "$TMP/empty.onnx" -o "$TMP/bad.safetensors"
+expect_error "bad --input-shape" 2 "--input-shape: expected H,W,C" "$FOVEA" import "$TMP/q-nchw.onnx" -o "$TMP/bad.safetensors" --input-shape 8,8
+check "no file left by the failures" test ! -e "$TMP/bad.safetensors"
+
+finish
