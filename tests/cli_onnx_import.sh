@@ -58,23 +58,41 @@ for opset in 11 13 17; do
         --data "$D" --epochs 1 --verbose 0 --save "$W/tuned.safetensors"
 done
 
-echo "# fovea -> ONNX -> fovea"
+echo "# fovea -> ONNX -> fovea: the quad CNN and the graph of every layer kind"
 "$PY" -c 'import numpy as np; np.save("'"$TMP"'/x8.npy", np.random.default_rng(5).random((12, 8, 8, 1), dtype=np.float32))'
-expect_ok "train the quad model" "$FOVEA" train "$DATA/quad.fv" --data "$D" --epochs 1 \
-    --save "$TMP/q.safetensors" --verbose 0
-expect_ok "predict" "$FOVEA" predict "$TMP/q.safetensors" --input "$TMP/x8.npy" --output "$TMP/q.npy"
-for layout in nhwc nchw; do
-    flag=()
-    [ $layout = nchw ] && flag=(--nchw)
-    expect_ok "$layout: export" "$FOVEA" export "$TMP/q.safetensors" -o "$TMP/q-$layout.onnx" "${flag[@]}"
-    expect_ok "$layout: import" "$FOVEA" import "$TMP/q-$layout.onnx" -o "$TMP/q-$layout.safetensors"
-    expect_ok "$layout: predict" "$FOVEA" predict "$TMP/q-$layout.safetensors" --input "$TMP/x8.npy" \
-        --output "$TMP/q-$layout.npy"
-    same_file "$layout: the same outputs, bit for bit" "$TMP/q.npy" "$TMP/q-$layout.npy"
+# same_weights A B: the two files hold the same tensors, bit for bit (names may differ).
+same_weights() {
+    $PY - "$1" "$2" <<'PY'
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return sorted((tuple(v["shape"]), b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+                  for k, v in h.items() if k != "__metadata__")
+sys.exit(tensors(sys.argv[1]) != tensors(sys.argv[2]))
+PY
+}
+for model in quad onnx_all_kinds; do
+    expect_ok "$model: train" "$FOVEA" train "$DATA/$model.fv" --data "$D" --epochs 1 \
+        --save "$TMP/$model.safetensors" --verbose 0
+    expect_ok "$model: predict" "$FOVEA" predict "$TMP/$model.safetensors" --input "$TMP/x8.npy" \
+        --output "$TMP/$model.npy"
+    for layout in nhwc nchw; do
+        flag=()
+        [ $layout = nchw ] && flag=(--nchw)
+        r=$TMP/$model-$layout
+        expect_ok "$model $layout: export" "$FOVEA" export "$TMP/$model.safetensors" -o "$r.onnx" "${flag[@]}"
+        expect_ok "$model $layout: import" "$FOVEA" import "$r.onnx" -o "$r.safetensors"
+        expect_ok "$model $layout: predict" "$FOVEA" predict "$r.safetensors" --input "$TMP/x8.npy" \
+            --output "$r.npy"
+        same_file "$model $layout: the same outputs, bit for bit" "$TMP/$model.npy" "$r.npy"
+        check "$model $layout: the same weights, bit for bit" same_weights "$TMP/$model.safetensors" "$r.safetensors"
+    done
 done
 
 echo "# hostile files: one message each, no output file"
-$PY - "$TMP" "$TMP/q-nchw.onnx" <<'PY'
+$PY - "$TMP" "$TMP/quad-nchw.onnx" <<'PY'
 import sys
 import onnx
 from onnx import helper, TensorProto
@@ -119,7 +137,7 @@ expect_error "pads Keras cannot express" 1 "\\(Conv\\): pads=\\[2,0,0,2\\]" "$FO
 expect_error "nesting 40 graphs deep" 1 "nested deeper than 24 levels" "$FOVEA" import "$TMP/deep.onnx" -o "$TMP/bad.safetensors"
 expect_error "external data" 1 "external file" "$FOVEA" import "$TMP/external.onnx" -o "$TMP/bad.safetensors"
 expect_error "an empty file" 1 "empty file" "$FOVEA" import "$TMP/empty.onnx" -o "$TMP/bad.safetensors"
-expect_error "bad --input-shape" 2 "--input-shape: expected H,W,C" "$FOVEA" import "$TMP/q-nchw.onnx" -o "$TMP/bad.safetensors" --input-shape 8,8
+expect_error "bad --input-shape" 2 "--input-shape: expected H,W,C" "$FOVEA" import "$TMP/quad-nchw.onnx" -o "$TMP/bad.safetensors" --input-shape 8,8
 check "no file left by the failures" test ! -e "$TMP/bad.safetensors"
 
 finish

@@ -527,17 +527,18 @@ static fv_status emit_conv2d(ex *e, int i)
                     w[((o * cin + c) * kh + y) * kw + x] =
                         k->w[((y * kw + x) * cin + c) * cout + o];
     if (b) memcpy(bias, b->w, (size_t)cout * sizeof *bias);
+    /* No bias input without use_bias, so that import gives back the same weights. */
     const int64_t wd[4] = {cout, cin, kh, kw}, bd[1] = {cout};
     const char *in[3] = {get(e, l->src[0], LAY_NCHW), init_f32(e, l->name, "kernel", 4, wd, w),
-                         init_f32(e, l->name, "bias", 1, bd, bias)};
+                         b ? init_f32(e, l->name, "bias", 1, bd, bias) : ""};
     free(w);
     free(bias);
-    if (!in[0]) return ex_fail(e);
+    if (!in[0] || !in[1] || !in[2]) return ex_fail(e);
     int64_t pads[4];
     keras_pads(l->in[0].d[0], l->out.d[0], ks[0], st[0], dil[0], same, &pads[0], &pads[2]);
     keras_pads(l->in[0].d[1], l->out.d[1], ks[1], st[1], dil[1], same, &pads[1], &pads[3]);
     const char *y = core_out(e, i, act, LAY_NCHW, "Conv");
-    Onnx__NodeProto *n = ex_node(e, "Conv", in, 3, y);
+    Onnx__NodeProto *n = ex_node(e, "Conv", in, b ? 3 : 2, y);
     if (!n || !attr_ints(e, n, "kernel_shape", ks, 2) || !attr_ints(e, n, "strides", st, 2) ||
         !attr_ints(e, n, "dilations", dil, 2) || !attr_ints(e, n, "pads", pads, 4) ||
         !attr_i(e, n, "group", 1))
@@ -621,12 +622,12 @@ static fv_status emit_dense(ex *e, int i)
     const int64_t wd[2] = {units, nin}, bd[1] = {units};
     const char *in[3] = {get(e, l->src[0], flat ? LAY_FLAT : LAY_PLAIN),
                          init_f32(e, l->name, "kernel", 2, wd, w),
-                         init_f32(e, l->name, "bias", 1, bd, bias)};
+                         b ? init_f32(e, l->name, "bias", 1, bd, bias) : ""};
     free(w);
     free(bias);
     if (!in[0] || !in[1] || !in[2]) return ex_fail(e);
     const char *y = core_out(e, i, act, LAY_PLAIN, "Gemm");
-    Onnx__NodeProto *n = ex_node(e, "Gemm", in, 3, y);
+    Onnx__NodeProto *n = ex_node(e, "Gemm", in, b ? 3 : 2, y);
     if (!n || !attr_i(e, n, "transB", 1)) return ex_fail(e);
     return finish_act(e, i, act, y, LAY_PLAIN, NULL);
 }

@@ -197,6 +197,7 @@ typedef struct im {
     size_t tlen, tcap;
     int nlayers;
     const Onnx__NodeProto *node; /* the node being converted, for messages */
+    bool *skip;                  /* per node: taken by an earlier node's pattern */
 } im;
 
 static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -865,14 +866,65 @@ static fv_status merge(im *s, const Onnx__NodeProto *n, const char *kind, int mi
     return emit(s, "%s name=%s inputs=%s", kind, y->node, list);
 }
 
+/* How many times name is read (node inputs and graph outputs); *only receives the index of the
+ * reading node when there is exactly one and it is a node. */
+static int readers(const im *s, const char *name, size_t *only)
+{
+    int count = 0;
+    for (size_t i = 0; i < s->g->n_node; i++)
+        for (size_t k = 0; k < s->g->node[i]->n_input; k++)
+            if (s->g->node[i]->input[k] && !strcmp(s->g->node[i]->input[k], name)) {
+                count++;
+                *only = i;
+            }
+    for (size_t i = 0; i < s->g->n_output; i++)
+        if (s->g->output[i]->name && !strcmp(s->g->output[i]->name, name)) count += 2;
+    return count;
+}
+
+/* A one-element float32 initializer's value. */
+static bool scalar(const im *s, const char *name, float *v)
+{
+    const tval *t = find(s, name);
+    if (!t || !t->init || t->init->data_type != FV__ONNX_FLOAT || tensor_count(t->init) != 1)
+        return false;
+    *v = init_f32(t->init)[0];
+    return true;
+}
+
+/* The sum of k tensors whose only reader multiplies it by 1/k (fovea's export of average). */
+static const Onnx__NodeProto *average_mul(im *s, const Onnx__NodeProto *n)
+{
+    size_t r;
+    if (n->n_output != 1 || readers(s, n->output[0], &r) != 1) return NULL;
+    const Onnx__NodeProto *m = s->g->node[r];
+    if (!m->op_type || strcmp(m->op_type, "Mul") || m->n_input != 2 || m->n_output != 1)
+        return NULL;
+    float v;
+    const char *other = !strcmp(m->input[0], n->output[0]) ? m->input[1] : m->input[0];
+    if (!scalar(s, other, &v) || v != 1.0f / (float)n->n_input) return NULL;
+    s->skip[r] = true;
+    return m;
+}
+
+static fv_status op_add_or_average(im *s, const Onnx__NodeProto *n, int max)
+{
+    const Onnx__NodeProto *m = average_mul(s, n);
+    if (!m) return merge(s, n, "add", 2, max);
+    /* the Mul's output is the layer's */
+    Onnx__NodeProto alias = *n;
+    alias.output = m->output;
+    return merge(s, &alias, "average", 2, 32);
+}
+
 static fv_status op_add(im *s, const Onnx__NodeProto *n)
 {
-    return merge(s, n, "add", 2, 2);
+    return op_add_or_average(s, n, 2);
 }
 
 static fv_status op_sum(im *s, const Onnx__NodeProto *n)
 {
-    return merge(s, n, "add", 2, 32);
+    return op_add_or_average(s, n, 32);
 }
 
 static fv_status op_sub(im *s, const Onnx__NodeProto *n)
@@ -951,6 +1003,66 @@ static fv_status op_gmp(im *s, const Onnx__NodeProto *n)
     return global_pool(s, n, "global_max_pooling2d");
 }
 
+/* An int64 initializer of k values into v; false if it is not one. */
+static bool shape_init(const im *s, const char *name, int k, int64_t *v)
+{
+    const tval *t = find(s, name);
+    if (!t || !t->init || t->init->data_type != FV__ONNX_INT64 || tensor_count(t->init) != k)
+        return false;
+    const int64_t *d =
+        t->init->has_raw_data ? (const int64_t *)t->init->raw_data.data : t->init->int64_data;
+    memcpy(v, d, (size_t)k * sizeof *v);
+    return true;
+}
+
+/* Reshape: only the Maxout of fovea's export, Reshape to groups, ReduceMax over the group axis
+ * (keepdims), Reshape to the output. */
+static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    const tval in = *x;
+    const char *no = "only the Reshape, ReduceMax, Reshape of a Maxout is read";
+    int64_t g[4], axis;
+    size_t r1, r2;
+    if (n->n_input != 2 || n->n_output != 1 || !shape_init(s, n->input[1], 4, g) ||
+        readers(s, n->output[0], &r1) != 1)
+        return bad(s, "%s", no);
+    const Onnx__NodeProto *rm = s->g->node[r1];
+    if (!rm->op_type || strcmp(rm->op_type, "ReduceMax") || rm->n_output != 1 ||
+        attr_i(rm, "keepdims", 1) != 1 || !attr(rm, "axes") || attr(rm, "axes")->n_ints != 1 ||
+        readers(s, rm->output[0], &r2) != 1)
+        return bad(s, "%s", no);
+    axis = attr(rm, "axes")->ints[0];
+    const Onnx__NodeProto *back = s->g->node[r2];
+    if (!back->op_type || strcmp(back->op_type, "Reshape") || back->n_input != 2 ||
+        back->n_output != 1)
+        return bad(s, "%s", no);
+    const int64_t ch = in.shape.d[in.shape.rank - 1], rest = fv__shape_size(&in.shape) / ch;
+    const bool nchw = in.v == V_NCHW;
+    const int64_t units = nchw ? g[1] : g[2], k = nchw ? g[2] : g[3];
+    const bool groups_ok = in.v != V_FLAT && g[0] == 0 && units >= 1 && k >= 1 && units * k == ch &&
+                           (nchw ? g[3] == rest : g[1] == rest) && axis == (nchw ? 2 : 3);
+    fv_shape sh = in.shape;
+    sh.d[sh.rank - 1] = units;
+    int64_t want[5] = {0}, got[5];
+    int wr = 1;
+    if (nchw)
+        want[wr++] = units, want[wr++] = in.shape.d[0], want[wr++] = in.shape.d[1];
+    else
+        for (int d = 0; d < sh.rank; d++)
+            want[wr++] = sh.d[d];
+    if (!groups_ok || !shape_init(s, back->input[1], wr, got) ||
+        memcmp(got, want, (size_t)wr * sizeof *got) != 0)
+        return bad(s, "%s", no);
+    s->skip[r1] = s->skip[r2] = true;
+    Onnx__NodeProto alias = *n;
+    alias.output = back->output;
+    tval *y = out_layer(s, &alias, "maxout", in.v, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "maxout name=%s inputs=%s units=%lld", y->node, in.node, (long long)units);
+}
+
 /* The mapping: one entry per ONNX operator (default domain). */
 static const struct {
     const char *op;
@@ -979,6 +1091,7 @@ static const struct {
     {"Concat", op_concat},
     {"GlobalAveragePool", op_gap},
     {"GlobalMaxPool", op_gmp},
+    {"Reshape", op_reshape},
 };
 
 /* ---- the model --------------------------------------------------------------------------- */
@@ -1075,8 +1188,10 @@ static fv_status convert(im *s)
     if (s->opset < 11 || s->opset > 17)
         return bad(s, "opset %lld of the default domain: fovea reads opsets 11 to 17",
                    (long long)s->opset);
-    if (g->n_node > 100000 || g->n_initializer > 100000 || g->n_input > 100000)
-        return bad(s, "more than 100000 nodes, initializers or inputs");
+    /* Names are looked up by linear search: a bound keeps a hostile graph's cost quadratic in
+     * a small number. */
+    if (g->n_node > 10000 || g->n_initializer > 10000 || g->n_input > 10000)
+        return bad(s, "more than 10000 nodes, initializers or inputs");
     for (size_t i = 0; i < g->n_initializer; i++) {
         const Onnx__TensorProto *t = g->initializer[i];
         fv_status r = check_init(s, t);
@@ -1101,9 +1216,12 @@ static fv_status convert(im *s)
         if (r) return r;
     }
     if (!ninputs) return bad(s, "the graph has no input");
+    s->skip = calloc(g->n_node ? g->n_node : 1, sizeof *s->skip);
+    if (!s->skip) return nomem(s);
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *n = g->node[i];
         s->node = n;
+        if (s->skip[i]) continue;
         if (!n->op_type) return bad(s, "no op_type");
         if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
             return bad(s, "domain '%s': fovea reads the default ONNX domain only", n->domain);
@@ -1118,7 +1236,9 @@ static fv_status convert(im *s)
             return bad(s, "an operator fovea does not have (it reads: Conv, MaxPool, Gemm, "
                           "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
                           "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
-                          "GlobalMaxPool, Dropout, Identity, Transpose)");
+                          "GlobalMaxPool, Dropout, Identity, Transpose, and the "
+                          "Reshape-ReduceMax-Reshape of a "
+                          "Maxout)");
         fv_status r = ops[k].convert(s, n);
         if (r) return r;
     }
@@ -1154,6 +1274,7 @@ static void im_free(im *s)
         free(s->w[i].data);
     free(s->w);
     free(s->t);
+    free(s->skip);
     free(s->text);
 }
 
