@@ -40,6 +40,11 @@ typedef struct ex {
     tstate *t;     /* per node, indexed by node + ninputs */
     int *alias;    /* per layer: the node its output equals (dropout, linear activation) */
     fv_status err; /* the first failure (its message recorded by fv__fail) */
+    const char **node_names; /* node names used (their own namespace) */
+    size_t nnode_names, cap_node_names;
+    const char *layer_name; /* the layer being written: its first node takes its name */
+    bool principal_done;
+    int helper; /* > 0 inside get(): layout nodes, named after their output */
 } ex;
 
 enum { NO_ALIAS = -1000000 };
@@ -117,6 +122,31 @@ static const char *ex_name(ex *e, const char *base, const char *suffix)
     return s;
 }
 
+/* A node name "base" or "base/suffix", unique among node names. The first node of a layer
+ * is named after the layer ("conv2d"), the others "conv2d/Relu", layout changes after their
+ * output, so that import gives the layers back their names. */
+static char *node_name(ex *e, const char *base, const char *suffix)
+{
+    char buf[256], alt[280];
+    snprintf(buf, sizeof buf, "%s%s%s", base, suffix ? "/" : "", suffix ? suffix : "");
+    snprintf(alt, sizeof alt, "%s", buf);
+    for (int k = 1;; k++) {
+        bool used = false;
+        for (size_t i = 0; i < e->nnode_names && !used; i++)
+            used = !strcmp(e->node_names[i], alt);
+        if (!used) break;
+        snprintf(alt, sizeof alt, "%s_%d", buf, k);
+    }
+    char *r = ex_strdup(e, alt);
+    if (!r) return NULL;
+    if (!grow((void **)&e->node_names, &e->cap_node_names, e->nnode_names + 1, sizeof(char *))) {
+        ex_fail(e);
+        return NULL;
+    }
+    e->node_names[e->nnode_names++] = r;
+    return r;
+}
+
 /* ---- nodes, attributes, initializers ----------------------------------------------------------
  */
 
@@ -144,7 +174,13 @@ static Onnx__NodeProto *ex_node(ex *e, const char *op, const char *const *in, in
     n->n_output = 1;
     n->output = outs;
     n->op_type = (char *)op;
-    n->name = (char *)out;
+    if (e->helper || !e->layer_name)
+        n->name = node_name(e, out, NULL);
+    else if (!e->principal_done)
+        n->name = node_name(e, e->layer_name, NULL), e->principal_done = true;
+    else
+        n->name = node_name(e, e->layer_name, op);
+    if (!n->name) return NULL;
     n->attribute = attrs;
     e->nodes[e->nnodes++] = n;
     return n;
@@ -306,7 +342,17 @@ static int64_t flat_row(const tstate *s, int64_t j)
 
 /* Node's tensor in layout L, writing the Transpose (and Reshape) that makes it if needed.
  * NULL on failure (out of memory; a layout the node cannot have is an internal error). */
+static const char *get_impl(ex *e, int node, lay L);
+
 static const char *get(ex *e, int node, lay L)
+{
+    e->helper++;
+    const char *r = get_impl(e, node, L);
+    e->helper--;
+    return r;
+}
+
+static const char *get_impl(ex *e, int node, lay L)
 {
     node = resolve(e, node);
     tstate *s = ts(e, node);
@@ -874,7 +920,10 @@ static fv_status emit_batch_normalization(ex *e, int i)
     for (int k = 0; k < 5; k++)
         if (!in[k]) return ex_fail(e);
     Onnx__NodeProto *n = ex_node(e, "BatchNormalization", in, 5, y);
-    if (!n || !attr_f(e, n, "epsilon", arg_double(l, "epsilon", 0.001))) return ex_fail(e);
+    /* momentum: ONNX's moving = moving·momentum + batch·(1 − momentum) is Keras' */
+    if (!n || !attr_f(e, n, "epsilon", arg_double(l, "epsilon", 0.001)) ||
+        !attr_f(e, n, "momentum", arg_double(l, "momentum", 0.99)))
+        return ex_fail(e);
     set_out(e, i, L, y, L == LAY_FLAT ? &f : NULL);
     return FV_OK;
 }
@@ -1013,7 +1062,10 @@ static fv_status build_graph(ex *e, Onnx__GraphProto *g)
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
             if (strcmp(kinds[k].kind, l->kind->name) == 0) {
                 found = true;
+                e->layer_name = l->name;
+                e->principal_done = false;
                 st = kinds[k].emit(e, i);
+                e->layer_name = NULL;
                 break;
             }
         if (!found) return refuse(e, l, "this layer kind has no ONNX export yet");
@@ -1156,6 +1208,7 @@ done:
     free(e.nodes);
     free(e.inits);
     free(e.names);
+    free(e.node_names);
     free(e.t);
     free(e.alias);
     free(buf);

@@ -198,6 +198,10 @@ typedef struct im {
     int nlayers;
     const Onnx__NodeProto *node; /* the node being converted, for messages */
     bool *skip;                  /* per node: taken by an earlier node's pattern */
+    /* The conv2d or dense layer of the last model line, which an activation that follows may
+     * join as its activation= (fusable_len: the text's length right after that line). */
+    char fusable[64];
+    size_t fusable_len;
 } im;
 
 static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -615,6 +619,8 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
                   y->node, src, (long long)O, (long long)kh, (long long)kw, (long long)st[0],
                   (long long)st[1], pad, (long long)d[0], (long long)d[1], B ? "true" : "false")))
         return r;
+    snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
+    s->fusable_len = s->tlen;
     /* ONNX (O, I, kh, kw) to fovea (kh, kw, I, O) */
     const int64_t count = O * I * kh * kw;
     float *kf = malloc((size_t)count * sizeof *kf);
@@ -690,6 +696,8 @@ static fv_status op_gemm(im *s, const Onnx__NodeProto *n)
     fv_status r = emit(s, "dense name=%s inputs=%s units=%lld use_bias=%s", y->node, in.node,
                        (long long)units, C ? "true" : "false");
     if (r) return r;
+    snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
+    s->fusable_len = s->tlen;
     float *kf = malloc((size_t)(nin * units) * sizeof *kf);
     if (!kf) return nomem(s);
     const float *b = init_f32(B);
@@ -703,12 +711,39 @@ static fv_status op_gemm(im *s, const Onnx__NodeProto *n)
     return C ? copy_weight(s, y->node, "bias", init_f32(C), units) : FV_OK;
 }
 
-/* An element-wise activation: a fovea activation layer with the input's view. */
-static fv_status act_layer(im *s, const Onnx__NodeProto *n, const char *kind, const char *args)
+static int readers(const im *s, const char *name, size_t *only);
+
+/* The shortest decimal text that reads back as the float v (ONNX attributes are float32). */
+static const char *float_text(float v, char *buf, size_t size)
+{
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, size, "%.*g", p, (double)v);
+        if ((float)strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* An element-wise activation: joined to the conv2d or dense layer before it as its activation=
+ * (fused, as Keras writes it) when that layer's output feeds nothing else and fovea's activation
+ * of that name is the same function (fuse: its name, or NULL); else an activation layer with
+ * the input's view. */
+static fv_status act_layer(im *s, const Onnx__NodeProto *n, const char *kind, const char *args,
+                           const char *fuse)
 {
     tval *x = value(s, n, 0);
     if (!x) return FV_ERR_INVALID;
     const tval in = *x;
+    size_t only;
+    if (fuse && s->fusable_len && s->fusable_len == s->tlen && !strcmp(in.node, s->fusable) &&
+        readers(s, n->input[0], &only) == 1) {
+        static const char key[] = " activation=";
+        const size_t add = sizeof key - 1 + strlen(fuse);
+        if (!grow((void **)&s->text, &s->tcap, s->tlen + add + 1, 1)) return nomem(s);
+        snprintf(s->text + s->tlen - 1, add + 2, "%s%s\n", key, fuse);
+        s->tlen += add;
+        s->fusable_len = 0;
+        return out_alias(s, n, x, in.v);
+    }
     tval *y = out_layer(s, n, kind, in.v, &in.shape);
     if (!y) return FV_ERR_INVALID;
     y->fh = in.fh, y->fw = in.fw, y->fc = in.fc;
@@ -717,31 +752,36 @@ static fv_status act_layer(im *s, const Onnx__NodeProto *n, const char *kind, co
 
 static fv_status op_relu(im *s, const Onnx__NodeProto *n)
 {
-    return act_layer(s, n, "relu", "");
+    return act_layer(s, n, "relu", "", "relu");
 }
 
 static fv_status op_sigmoid(im *s, const Onnx__NodeProto *n)
 {
-    return act_layer(s, n, "sigmoid", "");
+    return act_layer(s, n, "sigmoid", "", "sigmoid");
 }
 
 static fv_status op_tanh(im *s, const Onnx__NodeProto *n)
 {
-    return act_layer(s, n, "tanh", "");
+    return act_layer(s, n, "tanh", "", "tanh");
 }
 
 static fv_status op_leaky_relu(im *s, const Onnx__NodeProto *n)
 {
     char a[64];
-    snprintf(a, sizeof a, " negative_slope=%.9g", attr_f(n, "alpha", 0.01));
-    return act_layer(s, n, "leaky_relu", a);
+    const float alpha = (float)attr_f(n, "alpha", 0.01);
+    char f[32];
+    snprintf(a, sizeof a, " negative_slope=%s", float_text(alpha, f, sizeof f));
+    /* activation=leaky_relu on a layer is Keras' function, slope 0.2 */
+    return act_layer(s, n, "leaky_relu", a, alpha == 0.2f ? "leaky_relu" : NULL);
 }
 
 static fv_status op_elu(im *s, const Onnx__NodeProto *n)
 {
     char a[64];
-    snprintf(a, sizeof a, " alpha=%.9g", attr_f(n, "alpha", 1.0));
-    return act_layer(s, n, "elu", a);
+    const float alpha = (float)attr_f(n, "alpha", 1.0);
+    char f[32];
+    snprintf(a, sizeof a, " alpha=%s", float_text(alpha, f, sizeof f));
+    return act_layer(s, n, "elu", a, alpha == 1.0f ? "elu" : NULL);
 }
 
 /* Softmax over the channels (fovea's last axis): axis 1 of NCHW, the last axis of vectors. */
@@ -756,7 +796,7 @@ static fv_status op_softmax(im *s, const Onnx__NodeProto *n)
     if (!ok)
         return bad(s, "axis=%lld: fovea's softmax runs over the channels only",
                    (long long)attr_i(n, "axis", s->opset >= 13 ? -1 : 1));
-    return act_layer(s, n, "softmax", "");
+    return act_layer(s, n, "softmax", "", "softmax");
 }
 
 /* Dropout (inference: the identity) and Identity. */
@@ -829,8 +869,10 @@ static fv_status op_batchnorm(im *s, const Onnx__NodeProto *n)
     tval *y = out_layer(s, n, "batch_normalization", in.v, &in.shape);
     if (!y) return FV_ERR_INVALID;
     y->fh = in.fh, y->fw = in.fw, y->fc = in.fc;
-    fv_status r = emit(s, "batch_normalization name=%s inputs=%s epsilon=%.9g momentum=%.9g",
-                       y->node, in.node, attr_f(n, "epsilon", 1e-5), attr_f(n, "momentum", 0.9));
+    char eps[32], mom[32];
+    fv_status r = emit(s, "batch_normalization name=%s inputs=%s epsilon=%s momentum=%s", y->node,
+                       in.node, float_text((float)attr_f(n, "epsilon", 1e-5), eps, sizeof eps),
+                       float_text((float)attr_f(n, "momentum", 0.9), mom, sizeof mom));
     for (int k = 0; k < 4 && !r; k++) {
         float *v = malloc((size_t)c * sizeof *v);
         if (!v) return nomem(s);
@@ -987,6 +1029,19 @@ static fv_status global_pool(im *s, const Onnx__NodeProto *n, const char *kind)
     if (!x) return FV_ERR_INVALID;
     if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
     const tval in = *x;
+    /* followed by its only reader Flatten(axis=1): Keras' keepdims=false */
+    size_t r;
+    if (n->n_output == 1 && readers(s, n->output[0], &r) == 1 && s->g->node[r]->op_type &&
+        !strcmp(s->g->node[r]->op_type, "Flatten") && attr_i(s->g->node[r], "axis", 1) == 1 &&
+        s->g->node[r]->n_output == 1) {
+        s->skip[r] = true;
+        Onnx__NodeProto alias = *n;
+        alias.output = s->g->node[r]->output;
+        const fv_shape sh = {.rank = 1, .d = {in.shape.d[2]}};
+        tval *y = out_layer(s, &alias, kind, V_PLAIN, &sh);
+        if (!y) return FV_ERR_INVALID;
+        return emit(s, "%s name=%s inputs=%s", kind, y->node, in.node);
+    }
     const fv_shape sh = {.rank = 3, .d = {1, 1, in.shape.d[2]}};
     tval *y = out_layer(s, n, kind, V_NCHW, &sh);
     if (!y) return FV_ERR_INVALID;
