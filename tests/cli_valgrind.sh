@@ -80,4 +80,12 @@ vg_error "a missing data folder" evaluate "$Q" --data "$TMP/no-such-folder"
 printf 'a,b,c,d,species\n1,2,3,4,0\n1,2,x,4,1\n' >"$TMP/bad.csv"
 vg_error "a CSV cell that is not a number" train "$DATA/tiny_csv.fv" --data "$TMP/bad.csv"
 
+echo "# ONNX export and import (when fovea is built with ONNX)"
+if "$FOVEA" export "$Q" -o "$TMP/probe.onnx" 2>/dev/null; then
+    vg_ok "export to ONNX (NCHW)" export "$Q" -o "$TMP/q.onnx" --nchw
+    vg_ok "import it again" import "$TMP/q.onnx" -o "$TMP/q2.safetensors"
+    head -c 300 "$TMP/q.onnx" >"$TMP/cut.onnx"
+    vg_error "a truncated ONNX file" import "$TMP/cut.onnx" -o "$TMP/q3.safetensors"
+fi
+
 finish

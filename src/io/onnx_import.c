@@ -584,7 +584,7 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
     tval *x = value(s, n, 0);
     if (!x) return FV_ERR_INVALID;
     if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
-    const Onnx__TensorProto *W = weight(s, n, 0 + 1, 4, "weight");
+    const Onnx__TensorProto *W = weight(s, n, 1, 4, "weight");
     if (!W) return FV_ERR_INVALID;
     const Onnx__TensorProto *B = n->n_input > 2 && *n->input[2] ? weight(s, n, 2, 1, "bias") : NULL;
     if (n->n_input > 2 && *n->input[2] && !B) return FV_ERR_INVALID;
