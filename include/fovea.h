@@ -431,14 +431,14 @@ typedef struct fv_onnx_import_opts {
  * torch.onnx.export) unless its metadata_props say fovea.layout=NHWC (fovea's own export); Conv
  * weights become (kh, kw, in, out), Gemm weights (in, units), with the rows of a dense layer
  * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (pads
- * none or Keras' same), MaxPool, Gemm, BatchNormalization (epsilon and momentum kept), Relu,
- * LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels, Flatten, Add, Sub, Mul, Max, Sum, Mean,
- * Concat, GlobalAveragePool, GlobalMaxPool, Dropout, Identity, NHWC<->NCHW Transpose; opsets 11
- * to 17. The file is read as hostile: its size, nesting depth and message count are bounded
- * before protobuf-c unpacks it, initializer sizes are checked against their dims and type, and
- * a node that reads a name nothing defined before it (a dangling name or a cycle) is refused.
- * NULL on failure, with one message (fv_last_error) naming the file and the node, its operator
- * and the attribute at fault. */
+ * none or Keras' same), MaxPool, Gemm, MatMul (+ Add as bias), BatchNormalization (epsilon and
+ * momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels, Flatten, Add, Sub,
+ * Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool, Dropout, Identity, NHWC<->NCHW
+ * Transpose; opsets 11 to 17. The file is read as hostile: its size, nesting depth and message
+ * count are bounded before protobuf-c unpacks it, initializer sizes are checked against their dims
+ * and type, and a node that reads a name nothing defined before it (a dangling name or a cycle) is
+ * refused. NULL on failure, with one message (fv_last_error) naming the file and the node, its
+ * operator and the attribute at fault. */
 fv_model *fv_model_import_onnx(const char *path, const fv_onnx_import_opts *opts);
 
 /* History: one row per epoch, columns by name. */

@@ -91,6 +91,41 @@ for model in quad onnx_all_kinds; do
     done
 done
 
+echo "# MatMul + Add (Linear as some exporters write it), written with onnx.helper, against numpy"
+$PY - "$TMP" <<'PY' || fail "making the MatMul model"
+import sys
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+tmp = sys.argv[1]
+rng = np.random.default_rng(7)
+w1, b1 = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+w2 = rng.standard_normal((3, 2)).astype(np.float32)
+x = rng.standard_normal((6, 4)).astype(np.float32)
+g = helper.make_graph(
+    [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["hb"]),
+     helper.make_node("Relu", ["hb"], ["r"]), helper.make_node("MatMul", ["r", "w2"], ["z"]),
+     helper.make_node("Softmax", ["z"], ["p"], axis=1)],
+    "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+    [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 2])],
+    [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+     numpy_helper.from_array(w2, "w2")])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 7
+onnx.checker.check_model(m, full_check=True)
+onnx.save(m, f"{tmp}/mlp.onnx")
+z = np.maximum(x @ w1 + b1, 0) @ w2
+p = np.exp(z - z.max(1, keepdims=True))
+np.save(f"{tmp}/mlp_x.npy", x)
+np.save(f"{tmp}/mlp_p.npy", (p / p.sum(1, keepdims=True)).astype(np.float32))
+PY
+expect_ok "MatMul: import" "$FOVEA" import "$TMP/mlp.onnx" -o "$TMP/mlp.safetensors"
+expect_ok "MatMul: summary" "$FOVEA" summary "$TMP/mlp.safetensors"
+check "MatMul: two dense layers, the Add as the first one's bias" grep -q "Total params: 21 " "$TMP/out"
+expect_ok "MatMul: predict" "$FOVEA" predict "$TMP/mlp.safetensors" --input "$TMP/mlp_x.npy" --output "$TMP/mlp.npy"
+d=$(maxdiff "$TMP/mlp.npy" "$TMP/mlp_p.npy")
+check "MatMul: outputs equal numpy's within 1e-5 (largest difference $d)" within "$d"
+
 echo "# hostile files: one message each, no output file"
 $PY - "$TMP" "$TMP/quad-nchw.onnx" <<'PY'
 import sys

@@ -1058,6 +1058,60 @@ static fv_status op_gmp(im *s, const Onnx__NodeProto *n)
     return global_pool(s, n, "global_max_pooling2d");
 }
 
+/* MatMul by a constant (in, units) matrix: a dense layer; an Add of a constant vector of units
+ * that is its only reader becomes the bias. */
+static fv_status op_matmul(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->shape.rank != 1) return bad(s, "its input A is not a batch of vectors (rank 2)");
+    const Onnx__TensorProto *B = weight(s, n, 1, 2, "B");
+    if (!B) return FV_ERR_INVALID;
+    const int64_t nin = B->dims[0], units = B->dims[1];
+    if (nin != x->shape.d[0])
+        return bad(s, "B takes %lld inputs for an input of %lld", (long long)nin,
+                   (long long)x->shape.d[0]);
+    const float *bias = NULL;
+    const char *const *outname = (const char *const *)n->output;
+    size_t r;
+    if (n->n_output == 1 && readers(s, n->output[0], &r) == 1) {
+        const Onnx__NodeProto *add = s->g->node[r];
+        if (add->op_type && !strcmp(add->op_type, "Add") && add->n_input == 2 &&
+            add->n_output == 1) {
+            const char *other =
+                !strcmp(add->input[0], n->output[0]) ? add->input[1] : add->input[0];
+            const tval *c = find(s, other);
+            if (c && c->init && c->init->data_type == FV__ONNX_FLOAT &&
+                tensor_count(c->init) == units &&
+                (c->init->n_dims == 1 || (c->init->n_dims == 2 && c->init->dims[0] == 1))) {
+                bias = init_f32(c->init);
+                s->skip[r] = true;
+                outname = (const char *const *)add->output;
+            }
+        }
+    }
+    const tval in = *x;
+    const fv_shape sh = {.rank = 1, .d = {units}};
+    Onnx__NodeProto alias = *n;
+    alias.output = (char **)outname;
+    tval *y = out_layer(s, &alias, "dense", V_PLAIN, &sh);
+    if (!y) return FV_ERR_INVALID;
+    fv_status rc = emit(s, "dense name=%s inputs=%s units=%lld use_bias=%s", y->node, in.node,
+                        (long long)units, bias ? "true" : "false");
+    if (rc) return rc;
+    snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
+    s->fusable_len = s->tlen;
+    float *kf = malloc((size_t)(nin * units) * sizeof *kf);
+    if (!kf) return nomem(s);
+    const float *b = init_f32(B);
+    for (int64_t j = 0; j < nin; j++) {
+        const int64_t row = in.v == V_FLAT ? hwc_to_chw(&in, j) : j;
+        memcpy(kf + j * units, b + row * units, (size_t)units * sizeof *kf);
+    }
+    if ((rc = add_weight(s, y->node, "kernel", kf, nin * units))) return rc;
+    return bias ? copy_weight(s, y->node, "bias", bias, units) : FV_OK;
+}
+
 /* An int64 initializer of k values into v; false if it is not one. */
 static bool shape_init(const im *s, const char *name, int k, int64_t *v)
 {
@@ -1126,6 +1180,7 @@ static const struct {
     {"Conv", op_conv},
     {"MaxPool", op_maxpool},
     {"Gemm", op_gemm},
+    {"MatMul", op_matmul},
     {"Relu", op_relu},
     {"Sigmoid", op_sigmoid},
     {"Tanh", op_tanh},
@@ -1288,7 +1343,7 @@ static fv_status convert(im *s)
         while (k < sizeof ops / sizeof ops[0] && strcmp(ops[k].op, n->op_type) != 0)
             k++;
         if (k == sizeof ops / sizeof ops[0])
-            return bad(s, "an operator fovea does not have (it reads: Conv, MaxPool, Gemm, "
+            return bad(s, "an operator fovea does not have (it reads: Conv, MaxPool, Gemm, MatMul, "
                           "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
                           "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
                           "GlobalMaxPool, Dropout, Identity, Transpose, and the "
