@@ -434,7 +434,9 @@ typedef struct fv_onnx_import_opts {
  * none or Keras' same), MaxPool, Gemm, MatMul (+ Add as bias), BatchNormalization (epsilon and
  * momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels, Flatten, Add, Sub,
  * Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool, Dropout, Identity, NHWC<->NCHW
- * Transpose; opsets 11 to 17. The file is read as hostile: its size, nesting depth and message
+ * Transpose, a Reshape that flattens (its shape constant or computed by Shape, Gather,
+ * Unsqueeze, Concat, as PyTorch writes x.view(x.size(0), -1)), Constant, and fovea's own Maxout
+ * pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth and message
  * count are bounded before protobuf-c unpacks it, initializer sizes are checked against their dims
  * and type, and a node that reads a name nothing defined before it (a dangling name or a cycle) is
  * refused. NULL on failure, with one message (fv_last_error) naming the file and the node, its

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_onnx_import.sh — `fovea import`: a tiny CNN trained in PyTorch (tests/data/onnx_torch.py:
 # convolutions with padding 1, BatchNorm, max pooling, a residual add, flatten of NCHW data,
-# dropout, softmax) exported by torch.onnx.export at opsets 11, 13 and 17 becomes a fovea model
+# dropout, softmax; flatten by nn.Flatten or by x.view(x.size(0), -1)) exported by torch.onnx.export
+# at opsets 11, 13 and 17 becomes a fovea model
 # whose predictions equal PyTorch's within 1e-5 (largest difference printed) with the same test
 # accuracy, and which summary, evaluate and train --weights take; fovea's own exports (NHWC and
 # --nchw) come back with the same outputs; hostile files are refused with one message each.
@@ -33,28 +34,31 @@ maxdiff() {
 within() { awk -v d="$1" 'BEGIN { exit !(d != "" && d + 0 <= 1e-5) }'; }
 
 echo "# a CNN trained in PyTorch"
-for opset in 11 13 17; do
-    W=$TMP/torch$opset
+for run in 11 13 17 11-view 13-view; do
+    opset=${run%-view}
+    W=$TMP/torch$run
     mkdir -p "$W"
-    if ! $PY "$DATA/onnx_torch.py" "$D" "$W" $opset >"$W/log" 2>&1; then
-        fail "opset $opset: PyTorch training and export" "$(tail -3 "$W/log")"
+    variant=()
+    [ "$run" != "$opset" ] && variant=(view)
+    if ! $PY "$DATA/onnx_torch.py" "$D" "$W" $opset "${variant[@]}" >"$W/log" 2>&1; then
+        fail "opset $run: PyTorch training and export" "$(tail -3 "$W/log")"
         continue
     fi
     tacc=$(sed -n 's/^PyTorch test accuracy: //p' "$W/log")
-    expect_ok "opset $opset: import" "$FOVEA" import "$W/torch.onnx" -o "$W/m.safetensors" \
+    expect_ok "opset $run: import" "$FOVEA" import "$W/torch.onnx" -o "$W/m.safetensors" \
         --compile "loss=categorical_crossentropy optimizer=adam learning_rate=0.001 metrics=accuracy"
-    expect_ok "opset $opset: summary" "$FOVEA" summary "$W/m.safetensors"
-    check "opset $opset: the summary shows BatchNormalization, Add and Dense" \
+    expect_ok "opset $run: summary" "$FOVEA" summary "$W/m.safetensors"
+    check "opset $run: the summary shows BatchNormalization, Add and Dense" \
         bash -c "grep -q '(BatchNormalization)' '$TMP/out' && grep -q '(Add)' '$TMP/out' && grep -q '(Dense)' '$TMP/out'"
-    expect_ok "opset $opset: predict" "$FOVEA" predict "$W/m.safetensors" --input "$W/x.npy" \
+    expect_ok "opset $run: predict" "$FOVEA" predict "$W/m.safetensors" --input "$W/x.npy" \
         --output "$W/p.npy"
     d=$(maxdiff "$W/p.npy" "$W/torch.npy")
-    check "opset $opset: fovea's predictions equal PyTorch's within 1e-5 (largest difference $d)" within "$d"
-    expect_ok "opset $opset: evaluate" "$FOVEA" evaluate "$W/m.safetensors" --data "$D"
+    check "opset $run: fovea's predictions equal PyTorch's within 1e-5 (largest difference $d)" within "$d"
+    expect_ok "opset $run: evaluate" "$FOVEA" evaluate "$W/m.safetensors" --data "$D"
     facc=$(sed -n 's/^Test accuracy: //p' "$TMP/out")
-    check "opset $opset: test accuracy $facc equals PyTorch's $tacc" \
+    check "opset $run: test accuracy $facc equals PyTorch's $tacc" \
         awk -v a="$facc" -v b="$tacc" 'BEGIN { exit !(a != "" && a + 0 == b + 0) }'
-    expect_ok "opset $opset: fine-tuning with train --weights" "$FOVEA" train "$W/m.safetensors" \
+    expect_ok "opset $run: fine-tuning with train --weights" "$FOVEA" train "$W/m.safetensors" \
         --data "$D" --epochs 1 --verbose 0 --save "$W/tuned.safetensors"
 done
 

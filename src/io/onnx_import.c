@@ -175,7 +175,14 @@ typedef struct tval {
     view v;
     fv_shape shape;     /* fovea's sample shape */
     int64_t fh, fw, fc; /* V_FLAT: the (H, W, C) it is the flatten of */
+    /* A shape computation (Shape, Gather, Unsqueeze, Concat of int64 values): its values, with
+     * SYM_BATCH for the batch size; sym_scalar: a rank-0 value. */
+    bool sym, sym_scalar;
+    int nsym;
+    int64_t symv[8];
 } tval;
+
+#define SYM_BATCH INT64_MIN
 
 typedef struct pending {
     char tensor[96]; /* "layer.kernel" */
@@ -202,6 +209,7 @@ typedef struct im {
      * join as its activation= (fusable_len: the text's length right after that line). */
     char fusable[64];
     size_t fusable_len;
+    int64_t batch; /* the graph input's fixed batch size, 0 if free */
 } im;
 
 static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -432,7 +440,7 @@ static tval *value(im *s, const Onnx__NodeProto *n, size_t k)
             n->input[k]);
         return NULL;
     }
-    if (v->init) {
+    if (v->init || v->sym) {
         bad(s, "input %zu '%s' is a constant; fovea's layers take computed tensors there", k,
             n->input[k]);
         return NULL;
@@ -825,12 +833,9 @@ static fv_status op_transpose(im *s, const Onnx__NodeProto *n)
                   "absorbs");
 }
 
-static fv_status op_flatten(im *s, const Onnx__NodeProto *n)
+/* A flatten of x that keeps the batch axis (Flatten axis=1, or a Reshape to (N, -1)). */
+static fv_status flatten(im *s, const Onnx__NodeProto *n, tval *x)
 {
-    tval *x = value(s, n, 0);
-    if (!x) return FV_ERR_INVALID;
-    if (attr_i(n, "axis", 1) != 1)
-        return bad(s, "axis=%lld: only axis=1 (keep the batch)", (long long)attr_i(n, "axis", 1));
     const tval in = *x;
     if (in.shape.rank == 1) return out_alias(s, n, x, in.v);
     int64_t size = 1;
@@ -843,6 +848,33 @@ static fv_status op_flatten(im *s, const Onnx__NodeProto *n)
     if (!y) return FV_ERR_INVALID;
     if (chw) y->fh = in.shape.d[0], y->fw = in.shape.d[1], y->fc = in.shape.d[2];
     return emit(s, "flatten name=%s inputs=%s", y->node, in.node);
+}
+
+static fv_status op_flatten(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (attr_i(n, "axis", 1) != 1)
+        return bad(s, "axis=%lld: only axis=1 (keep the batch)", (long long)attr_i(n, "axis", 1));
+    return flatten(s, n, x);
+}
+
+/* Constant: its value tensor becomes a constant like an initializer. */
+static fv_status op_constant(im *s, const Onnx__NodeProto *n)
+{
+    const Onnx__AttributeProto *a = attr(n, "value");
+    if (!a || !a->t || n->n_attribute != 1)
+        return bad(s, "only a 'value' tensor is read (not value_float, value_ints, ...)");
+    if (n->n_output != 1 || !n->output[0] || !*n->output[0]) return bad(s, "has no output");
+    if (find(s, n->output[0]))
+        return bad(s, "its output '%s' is already defined (names must be assigned once)",
+                   n->output[0]);
+    fv_status r = check_init(s, a->t);
+    if (r) return r;
+    tval *t = add_t(s, n->output[0]);
+    if (!t) return nomem(s);
+    t->init = a->t;
+    return FV_OK;
 }
 
 static fv_status op_batchnorm(im *s, const Onnx__NodeProto *n)
@@ -1124,6 +1156,116 @@ static bool shape_init(const im *s, const char *name, int k, int64_t *v)
     return true;
 }
 
+/* An int64 vector known at import: a shape computation or an int64 constant of at most 8
+ * values. */
+static bool int_values(const im *s, const char *name, int64_t *v, int *n, bool *scalar)
+{
+    const tval *t = find(s, name);
+    if (!t) return false;
+    if (t->sym) {
+        memcpy(v, t->symv, sizeof t->symv);
+        *n = t->nsym;
+        *scalar = t->sym_scalar;
+        return true;
+    }
+    if (!t->init || t->init->data_type != FV__ONNX_INT64 || tensor_count(t->init) > 8) return false;
+    *n = (int)tensor_count(t->init);
+    *scalar = t->init->n_dims == 0;
+    const int64_t *d =
+        t->init->has_raw_data ? (const int64_t *)t->init->raw_data.data : t->init->int64_data;
+    memcpy(v, d, (size_t)*n * sizeof *v);
+    return true;
+}
+
+static fv_status out_sym(im *s, const Onnx__NodeProto *n, const int64_t *v, int k, bool scalar)
+{
+    if (n->n_output != 1 || !n->output[0] || !*n->output[0]) return bad(s, "one output is read");
+    if (find(s, n->output[0]))
+        return bad(s, "its output '%s' is already defined (names must be assigned once)",
+                   n->output[0]);
+    tval *t = add_t(s, n->output[0]);
+    if (!t) return nomem(s);
+    t->sym = true;
+    t->sym_scalar = scalar;
+    t->nsym = k;
+    memcpy(t->symv, v, (size_t)k * sizeof *v);
+    return FV_OK;
+}
+
+/* Shape of a computed tensor, as ONNX sees it (NCHW for images taken as NCHW). */
+static fv_status op_shape(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (attr(n, "start") || attr(n, "end")) return bad(s, "start and end are not read");
+    int64_t v[8] = {SYM_BATCH};
+    int k = 1;
+    if (x->v == V_NCHW)
+        v[k++] = x->shape.d[2], v[k++] = x->shape.d[0], v[k++] = x->shape.d[1];
+    else
+        for (int d = 0; d < x->shape.rank; d++)
+            v[k++] = x->shape.d[d];
+    return out_sym(s, n, v, k, false);
+}
+
+static fv_status op_gather(im *s, const Onnx__NodeProto *n)
+{
+    int64_t v[8], idx[8], out[8];
+    int nv, ni;
+    bool sv, si;
+    if (n->n_input != 2 || !int_values(s, n->input[0], v, &nv, &sv) || sv ||
+        !int_values(s, n->input[1], idx, &ni, &si) || attr_i(n, "axis", 0) != 0)
+        return bad(s, "only a Gather from a shape (axis 0, constant indices) is read");
+    for (int k = 0; k < ni; k++) {
+        const int64_t i = idx[k] < 0 ? idx[k] + nv : idx[k];
+        if (i < 0 || i >= nv) return bad(s, "index %lld is out of range", (long long)idx[k]);
+        out[k] = v[i];
+    }
+    return out_sym(s, n, out, ni, si);
+}
+
+static fv_status op_unsqueeze(im *s, const Onnx__NodeProto *n)
+{
+    int64_t v[8], axes[8];
+    int nv, na = 0;
+    bool sv, sa;
+    if (!n->n_input || !int_values(s, n->input[0], v, &nv, &sv))
+        return bad(s, "only an Unsqueeze of a shape value is read");
+    const Onnx__AttributeProto *a = attr(n, "axes");
+    if (a && a->n_ints <= 8)
+        na = (int)a->n_ints, memcpy(axes, a->ints, (size_t)na * sizeof *axes);
+    else if (n->n_input != 2 || !int_values(s, n->input[1], axes, &na, &sa))
+        return bad(s, "no axes");
+    if (!sv || na != 1 || (axes[0] != 0 && axes[0] != -1))
+        return bad(s, "only a scalar made a 1-value vector is read");
+    return out_sym(s, n, v, 1, false);
+}
+
+/* Concat of shape values (axis 0); a Concat of computed tensors is op_concat's. */
+static fv_status op_concat(im *s, const Onnx__NodeProto *n);
+
+static fv_status op_concat_or_shape(im *s, const Onnx__NodeProto *n)
+{
+    bool any_sym = false;
+    for (size_t k = 0; k < n->n_input; k++) {
+        const tval *t = find(s, n->input[k]);
+        any_sym = any_sym || (t && t->sym);
+    }
+    if (!any_sym) return op_concat(s, n);
+    int64_t v[8];
+    int nv = 0;
+    for (size_t k = 0; k < n->n_input; k++) {
+        int64_t p[8];
+        int np;
+        bool sc;
+        if (!int_values(s, n->input[k], p, &np, &sc) || sc || nv + np > 8)
+            return bad(s, "input '%s' is not a known int64 vector", n->input[k]);
+        memcpy(v + nv, p, (size_t)np * sizeof *p);
+        nv += np;
+    }
+    return out_sym(s, n, v, nv, false);
+}
+
 /* Reshape: only the Maxout of fovea's export, Reshape to groups, ReduceMax over the group axis
  * (keepdims), Reshape to the output. */
 static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
@@ -1131,9 +1273,21 @@ static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
     tval *x = value(s, n, 0);
     if (!x) return FV_ERR_INVALID;
     const tval in = *x;
-    const char *no = "only the Reshape, ReduceMax, Reshape of a Maxout is read";
+    const char *no = "only a flatten (shape (0, -1), (-1, size) or (batch, -1)) and the Reshape, "
+                     "ReduceMax, Reshape of a Maxout are read";
     int64_t g[4], axis;
     size_t r1, r2;
+    const int64_t size = fv__shape_size(&in.shape);
+    /* the batch axis kept: 0 (copy), or the graph's fixed batch; the rest in one axis */
+    int ng = 0;
+    bool gs = false;
+    if (n->n_input == 2 && int_values(s, n->input[1], g, &ng, &gs) && ng == 2 && !gs &&
+        (((g[0] == 0 || g[0] == SYM_BATCH || (g[0] > 0 && g[0] == s->batch)) &&
+          (g[1] == -1 || g[1] == size)) ||
+         (g[0] == -1 && g[1] == size))) {
+        if (attr_i(n, "allowzero", 0) != 0 && g[0] == 0) return bad(s, "%s", no);
+        return flatten(s, n, x);
+    }
     if (n->n_input != 2 || n->n_output != 1 || !shape_init(s, n->input[1], 4, g) ||
         readers(s, n->output[0], &r1) != 1)
         return bad(s, "%s", no);
@@ -1198,10 +1352,14 @@ static const struct {
     {"Mul", op_mul},
     {"Max", op_max},
     {"Mean", op_mean},
-    {"Concat", op_concat},
+    {"Concat", op_concat_or_shape},
+    {"Shape", op_shape},
+    {"Gather", op_gather},
+    {"Unsqueeze", op_unsqueeze},
     {"GlobalAveragePool", op_gap},
     {"GlobalMaxPool", op_gmp},
     {"Reshape", op_reshape},
+    {"Constant", op_constant},
 };
 
 /* ---- the model --------------------------------------------------------------------------- */
@@ -1233,6 +1391,9 @@ static fv_status graph_input(im *s, const Onnx__ValueInfoProto *vi, bool nchw)
                        : -1;
         }
     }
+    if (tt->shape && tt->shape->n_dim >= 1 &&
+        tt->shape->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+        s->batch = tt->shape->dim[0]->dim_value;
     fv_shape sh = {0};
     if (s->o && s->o->input_rank) {
         sh.rank = s->o->input_rank;
@@ -1346,7 +1507,10 @@ static fv_status convert(im *s)
             return bad(s, "an operator fovea does not have (it reads: Conv, MaxPool, Gemm, MatMul, "
                           "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
                           "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
-                          "GlobalMaxPool, Dropout, Identity, Transpose, and the "
+                          "GlobalMaxPool, Dropout, Identity, Transpose, Constant, Reshape as a "
+                          "flatten (with Shape, Gather, Unsqueeze and "
+                          "Concat computing its shape), and "
+                          "the "
                           "Reshape-ReduceMax-Reshape of a "
                           "Maxout)");
         fv_status r = ops[k].convert(s, n);
@@ -1361,7 +1525,7 @@ static fv_status convert(im *s)
         const char *name = g->output[i]->name ? g->output[i]->name : "";
         const tval *t = find(s, name);
         if (!t) return bad(s, "graph output '%s' is not computed by any node", name);
-        if (t->init) return bad(s, "graph output '%s' is a constant", name);
+        if (t->init || t->sym) return bad(s, "graph output '%s' is a constant", name);
         if (t->v == V_FLAT)
             return bad(s,
                        "graph output '%s' is a flatten of NCHW data, whose (C, H, W) order "

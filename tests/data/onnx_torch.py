@@ -2,7 +2,9 @@
 second on a CPU), exports it with torch.onnx.export (NCHW, dynamic batch) and writes PyTorch's
 outputs for the test images, for tests/cli_onnx_import.sh.
 
-usage: onnx_torch.py DATA_DIR OUT_DIR OPSET
+usage: onnx_torch.py DATA_DIR OUT_DIR OPSET [view]
+(view: flatten with x.view(x.size(0), -1), which exports a Shape-Gather-Unsqueeze-Concat-Reshape
+chain, instead of nn.Flatten, which exports Flatten)
 writes OUT_DIR/torch.onnx, OUT_DIR/x.npy (the test images, NHWC, /255) and OUT_DIR/torch.npy
 (PyTorch's softmax outputs in eval mode); prints PyTorch's test accuracy.
 """
@@ -23,6 +25,7 @@ def idx(path):
 
 def main():
     data, out, opset = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    view = len(sys.argv) > 4 and sys.argv[4] == "view"
     import gzip
     xtr = np.frombuffer(gzip.open(f"{data}/train-images-idx3-ubyte.gz").read(), np.uint8,
                         offset=16).reshape(-1, 8, 8)
@@ -41,7 +44,7 @@ def main():
             self.bn1 = nn.BatchNorm2d(4, eps=1e-3)
             self.pool = nn.MaxPool2d(2)
             self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
-            self.flat = nn.Flatten()
+            self.flat = (lambda x: x.view(x.size(0), -1)) if view else nn.Flatten()
             self.fc1 = nn.Linear(4 * 4 * 4, 16)
             self.drop = nn.Dropout(0.25)
             self.fc2 = nn.Linear(16, 4)
