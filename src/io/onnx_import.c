@@ -1496,8 +1496,16 @@ static fv_status convert(im *s)
         if (!n->op_type) return bad(s, "no op_type");
         if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
             return bad(s, "domain '%s': fovea reads the default ONNX domain only", n->domain);
-        for (size_t k = 0; k < n->n_input; k++)
+        /* every input, read by the conversion or not, must be defined before the node: this
+         * refuses dangling names and cycles (a node reading its own or a later output) */
+        for (size_t k = 0; k < n->n_input; k++) {
             if (!n->input[k]) return bad(s, "an input without a name");
+            if (*n->input[k] && !find(s, n->input[k]))
+                return bad(s,
+                           "reads '%s', which no earlier node, graph input or initializer "
+                           "defines (a dangling name or a cycle)",
+                           n->input[k]);
+        }
         for (size_t k = 0; k < n->n_output; k++)
             if (!n->output[k]) return bad(s, "an output without a name");
         size_t k = 0;
