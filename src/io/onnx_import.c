@@ -1157,13 +1157,13 @@ static bool shape_init(const im *s, const char *name, int k, int64_t *v)
 }
 
 /* An int64 vector known at import: a shape computation or an int64 constant of at most 8
- * values. */
+ * values, written into v[0..*n) (v holds 8). */
 static bool int_values(const im *s, const char *name, int64_t *v, int *n, bool *scalar)
 {
     const tval *t = find(s, name);
     if (!t) return false;
     if (t->sym) {
-        memcpy(v, t->symv, sizeof t->symv);
+        memcpy(v, t->symv, (size_t)t->nsym * sizeof *v);
         *n = t->nsym;
         *scalar = t->sym_scalar;
         return true;
@@ -1275,7 +1275,7 @@ static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
     const tval in = *x;
     const char *no = "only a flatten (shape (0, -1), (-1, size) or (batch, -1)) and the Reshape, "
                      "ReduceMax, Reshape of a Maxout are read";
-    int64_t g[4], axis;
+    int64_t g[8], axis; /* int_values writes up to 8 */
     size_t r1, r2;
     const int64_t size = fv__shape_size(&in.shape);
     /* the batch axis kept: 0 (copy), or the graph's fixed batch; the rest in one axis */

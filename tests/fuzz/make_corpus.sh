@@ -53,6 +53,8 @@ if "$fovea" export "$corpus/safetensors/small-cnn.safetensors" -o "$corpus/onnx/
     "$fovea" export "$corpus/safetensors/perceptron.safetensors" -o "$corpus/onnx/perceptron.onnx" --batch 4
     /usr/bin/python3 "$root/tests/data/onnx_torch.py" "$root/tests/data/quad" "$tmp" 13 >/dev/null
     cp "$tmp/torch.onnx" "$corpus/onnx/torch-cnn.onnx"
+    /usr/bin/python3 "$root/tests/data/onnx_torch.py" "$root/tests/data/quad" "$tmp" 13 view >/dev/null
+    cp "$tmp/torch.onnx" "$corpus/onnx/torch-cnn-view.onnx"
 fi
 
 # ---- model files: the examples, the test models, and every layer kind and argument
