@@ -301,6 +301,13 @@ TEST(several_inputs_and_outputs_run_forward)
             want += cat[j] * k1[j];
         CHECK_CLOSE(o1[i], want, 1e-6, 1e-5);
     }
+    /* Prediction with an array per input and per output gives the same values. */
+    float p1[2], p2[4], o1_copy[2], o2_copy[4];
+    memcpy(o1_copy, o1, sizeof o1_copy);
+    memcpy(o2_copy, fv_model_output(m, 1), sizeof o2_copy);
+    float *outs[2] = {p1, p2};
+    CHECK_OK(fv_model_predict_arrays(m, x, 2, 1, outs));
+    CHECK(memcmp(p1, o1_copy, sizeof p1) == 0 && memcmp(p2, o2_copy, sizeof p2) == 0);
     fv_model_free(m);
 }
 

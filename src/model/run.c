@@ -839,6 +839,44 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n)
     return fv_model_forward_inputs(m, xs, n);
 }
 
+static int output_node(const fv_model *m, int k)
+{
+    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
+}
+
+fv_status fv_model_predict_arrays(fv_model *m, const float *const *x, int64_t n, int64_t batch_size,
+                                  float *const *out)
+{
+    if (!m || !x || !out) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: NULL argument");
+    if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
+    if (n < 1) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: n = %lld", (long long)n);
+    const int nout = fv_model_output_count(m);
+    for (int k = 0; k < m->ninputs; k++)
+        if (!x[k]) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: input %d is NULL", k);
+    for (int j = 0; j < nout; j++)
+        if (!out[j])
+            return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: output %d is NULL", j);
+    if (batch_size <= 0) batch_size = 32;
+    fv_status s = fv__model_ensure_weights(m, m->seed);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch_size < n ? batch_size : n);
+    if (s != FV_OK) return s;
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].fused_act = false;
+    for (int64_t b = 0; b < n; b += batch_size) {
+        const int64_t nb = n - b < batch_size ? n - b : batch_size;
+        const float *xs[FV_MAX_MODEL_INPUTS];
+        for (int k = 0; k < m->ninputs; k++)
+            xs[k] = x[k] + b * fv__shape_size(&m->inputs[k].shape);
+        fv__model_forward_inputs(m, xs, nb, false);
+        for (int j = 0; j < nout; j++) {
+            const int node = output_node(m, j);
+            const int64_t k = fv__shape_size(fv__model_node_shape(m, node));
+            memcpy(out[j] + b * k, m->acts[node], (size_t)(nb * k) * sizeof(float));
+        }
+    }
+    return FV_OK;
+}
+
 int fv_model_input_count(const fv_model *m)
 {
     return m->ninputs;
@@ -864,11 +902,6 @@ int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4])
 int fv_model_output_count(const fv_model *m)
 {
     return m->has_input ? (m->noutputs ? m->noutputs : 1) : 0;
-}
-
-static int output_node(const fv_model *m, int k)
-{
-    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
 }
 
 const char *fv_model_output_name(const fv_model *m, int k)
