@@ -259,6 +259,20 @@ TEST(valid_padding_and_mae_match_pytorch)
     run_fixture("conv_valid_mae");
 }
 
+/* (g) zero_padding2d and cropping2d with 4 values, average pooling with asymmetric same padding,
+ * nearest upsampling, relu with max_value, negative_slope and threshold, reshape; Adam. */
+TEST(padding_pooling_upsampling_reshape_match_pytorch)
+{
+    run_fixture("shape_avgpool");
+}
+
+/* (h) Bilinear upsampling by 2 and by 3x1, average pooling valid and same, relu max_value; mse,
+ * SGD momentum. */
+TEST(bilinear_upsampling_and_clipped_relu_match_pytorch)
+{
+    run_fixture("shape_bilinear");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) fixture_dir = argv[1];
@@ -269,5 +283,7 @@ int main(int argc, char **argv)
     RUN(binary_crossentropy_matches_pytorch);
     RUN(maxout_matches_pytorch);
     RUN(valid_padding_and_mae_match_pytorch);
+    RUN(padding_pooling_upsampling_reshape_match_pytorch);
+    RUN(bilinear_upsampling_and_clipped_relu_match_pytorch);
     return TEST_SUMMARY();
 }

@@ -287,6 +287,36 @@ static const gc_case gc_cases[] = {
     {"global_average_pooling2d", "keepdims=true", S3(2, 3, 3)},
     {"global_max_pooling2d", "", S3(3, 3, 2)},
     {"global_max_pooling2d", "keepdims=true", S3(2, 2, 3)},
+    /* Pooling, resizing, padding, reshaping; ReLU with Keras' arguments (the plain one above). */
+    {"average_pooling2d", "", S3(4, 4, 2)},
+    {"average_pooling2d", "pool_size=3 strides=2 padding=same", S3(7, 6, 2)},
+    {"average_pooling2d", "pool_size=2,3 strides=1,2", S3(5, 7, 1)},
+    {"average_pooling2d", "pool_size=3 padding=same", S3(4, 5, 2)},
+    {"average_pooling2d", "pool_size=2 strides=1 padding=same", S3(3, 3, 1)},
+    {"average_pooling2d", "pool_size=4,2 strides=3,1 padding=same", S3(5, 4, 1)},
+    {"upsampling2d", "", S3(2, 3, 2)},
+    {"upsampling2d", "size=3,2", S3(3, 2, 1)},
+    {"upsampling2d", "interpolation=bilinear", S3(3, 3, 2)},
+    {"upsampling2d", "size=3,2 interpolation=bilinear", S3(2, 3, 1)},
+    {"upsampling2d", "size=1,4 interpolation=bilinear", S3(1, 3, 2)},
+    {"zero_padding2d", "", S3(3, 2, 2)},
+    {"zero_padding2d", "padding=2,1", S3(2, 3, 1)},
+    {"zero_padding2d", "padding=1,0,3,2", S3(3, 3, 2)},
+    {"zero_padding2d", "padding=0", S3(2, 2, 1)},
+    {"cropping2d", "", S3(3, 3, 1)},
+    {"cropping2d", "cropping=1", S3(4, 5, 2)},
+    {"cropping2d", "cropping=1,2", S3(5, 6, 1)},
+    {"cropping2d", "cropping=0,2,1,0", S3(5, 4, 2)},
+    {"reshape", "target_shape=6,2", S3(2, 3, 2)},
+    {"reshape", "target_shape=-1", S3(2, 2, 3)},
+    {"reshape", "target_shape=3,-1,2", S1(12)},
+    {"reshape", "target_shape=2,3,1", S3(3, 2, 1)},
+    {"relu", "max_value=0.6", S3(3, 2, 2)},
+    {"relu", "negative_slope=0.3", S1(7)},
+    {"relu", "threshold=0.3", S1(8)},
+    {"relu", "max_value=0.5 negative_slope=0.2 threshold=0.25", S3(2, 3, 2)},
+    {"relu", "max_value=0.2 threshold=0.5 negative_slope=1.5", S1(9)},
+    {"relu", "max_value=6", S1(5)},
 };
 #pragma GCC diagnostic pop
 
@@ -332,6 +362,8 @@ static struct {
 
 typedef struct gc_state {
     tlayer *t;
+    float kinks[3]; /* inputs are drawn at least 0.05 away from these */
+    int nkinks;
     int64_t n;
     float *x, *y, *r;
     unsigned char *pattern, *probe_pattern; /* kink side of each output, then saved state */
@@ -356,6 +388,31 @@ static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
     return true;
 }
 
+/* The value of "key=" in a case's arguments, or def. */
+static float gc_arg(const gc_case *c, const char *key, float def)
+{
+    const char *p = strstr(c->args, key);
+    return p ? strtof(p + strlen(key), NULL) : def;
+}
+
+/* The input values where an element-wise kind's derivative jumps: 0, and ReLU's threshold and
+ * max_value when they are given. */
+static void gc_set_kinks(gc_state *s, const gc_case *c)
+{
+    s->nkinks = 0;
+    s->kinks[s->nkinks++] = 0.0f;
+    if (strcmp(c->kind, "relu") != 0) return;
+    if (strstr(c->args, "threshold=")) s->kinks[s->nkinks++] = gc_arg(c, "threshold=", 0);
+    if (strstr(c->args, "max_value=")) s->kinks[s->nkinks++] = gc_arg(c, "max_value=", 0);
+}
+
+static bool gc_near_kink(const gc_state *s, float x)
+{
+    for (int k = 0; k < s->nkinks; k++)
+        if (fabsf(x - s->kinks[k]) < 0.05f) return true;
+    return false;
+}
+
 /* Draws weights, inputs and output weighting for a case, away from kinks and ties. */
 static void gc_draw(gc_state *s, tlayer *twin, bool has_twin, fv_rng *rng)
 {
@@ -374,11 +431,11 @@ static void gc_draw(gc_state *s, tlayer *twin, bool has_twin, fv_rng *rng)
                 s->x[i] = s->x[j], s->x[j] = tmp;
             }
         } else {
-            /* At least 0.05 away from the kinks at zero of the activation layers. */
+            /* At least 0.05 away from the kinks of the activation layers. */
             for (int64_t i = 0; i < nx; i++) {
                 do
                     s->x[i] = 2.0f * fv__rng_uniform(rng) - 1.0f;
-                while (fabsf(s->x[i]) < 0.05f);
+                while (gc_near_kink(s, s->x[i]));
             }
         }
         if (!has_twin) break;
@@ -469,6 +526,7 @@ static int gradcheck_case(const gc_case *c, int64_t n, uint64_t seed)
     s.pattern_bytes = (gc_kinked(&t.l) ? (size_t)ny : 0) +
                       (gc_saved_is_pattern(&t.l) ? (size_t)n * t.l.saved_per_sample : 0);
     s.h = GC_STEP;
+    gc_set_kinks(&s, c);
     s.pattern = calloc(s.pattern_bytes + 1, 1);
     s.probe_pattern = calloc(s.pattern_bytes + 1, 1);
     float *dy = floats(ny), *dx = floats(nx), *g0 = floats(t.nw), *g1 = floats(t.nw);
@@ -1578,6 +1636,292 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("maxout", "units=2", shape3(16, 16, 6), 17);
 }
 
+/* ---- pooling, resizing, padding, reshaping, ReLU's arguments ------------------------------ */
+
+TEST(test_shape_kinds_keras_names)
+{
+    struct {
+        const char *name, *cls, *prefix;
+    } keras[] = {
+        {"average_pooling2d", "AveragePooling2D", "average_pooling2d"},
+        {"upsampling2d", "UpSampling2D", "up_sampling2d"},
+        {"zero_padding2d", "ZeroPadding2D", "zero_padding2d"},
+        {"cropping2d", "Cropping2D", "cropping2d"},
+        {"reshape", "Reshape", "reshape"},
+    };
+    for (size_t i = 0; i < sizeof keras / sizeof keras[0]; i++) {
+        const fv_layer_kind *k = fv__layer_kind_find(keras[i].name);
+        CHECK(k != NULL);
+        if (!k) continue;
+        CHECK(strcmp(k->keras_class, keras[i].cls) == 0);
+        CHECK(strcmp(k->keras_name, keras[i].prefix) == 0);
+    }
+    /* Keras' class in snake case is accepted too. */
+    CHECK(fv__layer_kind_find("up_sampling2d") == &fv__kind_upsampling2d);
+}
+
+/* Runs kind(args) on one image x of shape in, compares y with want (out_size values) and, when
+ * dy and want_dx are given, the input gradient. */
+static void check_image(const char *kind, const char *args, fv_shape in, const float *x,
+                        const float *want, const float *dy, const float *want_dx)
+{
+    tlayer t;
+    if (tl_make(&t, kind, args, in, 1)) {
+        float *y = floats(out_size(&t)), *dx = floats(in_size(&t)), *g = floats(out_size(&t));
+        tl_forward(&t, 1, x, y, false, 0, 1);
+        if (!check_arrays(kind, y, want, out_size(&t), 1e-6, 1e-6))
+            fprintf(stderr, "  (%s)\n", args);
+        if (dy) {
+            memcpy(g, dy, (size_t)out_size(&t) * sizeof(float));
+            for (int64_t i = 0; i < in_size(&t); i++)
+                dx[i] = NAN;
+            tl_backward(&t, 1, x, y, g, dx, false, 0, 1);
+            if (!check_arrays("dx", dx, want_dx, in_size(&t), 1e-6, 1e-6))
+                fprintf(stderr, "  (%s %s)\n", kind, args);
+        }
+        free(y), free(dx), free(g);
+    }
+    tl_free(&t);
+}
+
+TEST(test_average_pooling_by_hand)
+{
+    float x9[9], x16[16];
+    for (int i = 0; i < 9; i++)
+        x9[i] = (float)(i + 1);
+    for (int i = 0; i < 16; i++)
+        x16[i] = (float)(i + 1);
+    /* 3x3, pool 2, valid: one window, (1+2+4+5)/4. */
+    check_image("average_pooling2d", "", shape3(3, 3, 1), x9, (const float[]){3}, NULL, NULL);
+    /* Same padding on 3x3 with pool 2, stride 2: one padded row and column at the bottom/right,
+     * left out of the count: (1+2+4+5)/4, (3+6)/2, (7+8)/2, 9/1 (counted in, they would be
+     * 3, 2.25, 3.75, 2.25). Backward shares each gradient among the pixels its window covers. */
+    check_image("average_pooling2d", "padding=same", shape3(3, 3, 1), x9,
+                (const float[]){3, 4.5f, 7.5f, 9}, (const float[]){4, 2, 6, 1},
+                (const float[]){1, 1, 1, 1, 1, 1, 3, 3, 1});
+    /* Pool 3, stride 1, same on 4x4: one padded row/column on each side; the corner window covers
+     * 2x2 pixels (1, 2, 5, 6), an edge window 2x3 (1, 2, 3, 5, 6, 7), an inner one 3x3. */
+    {
+        tlayer t;
+        float y[16];
+        if (tl_make(&t, "average_pooling2d", "pool_size=3 strides=1 padding=same", shape3(4, 4, 1),
+                    1)) {
+            tl_forward(&t, 1, x16, y, false, 0, 1);
+            CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 4);
+            CHECK_CLOSE(y[0], 3.5, 1e-6, 0);
+            CHECK_CLOSE(y[1], 4.0, 1e-6, 0);
+            CHECK_CLOSE(y[5], 6.0, 1e-6, 0); /* (1+2+3+5+6+7+9+10+11)/9 */
+            CHECK_CLOSE(y[15], 13.5, 1e-6, 0);
+        }
+        tl_free(&t);
+    }
+    /* Channels are pooled separately; a 2x1 pool with strides 1,2. */
+    check_image("average_pooling2d", "pool_size=2,1 strides=1,2", shape3(2, 3, 2),
+                (const float[]){1, 10, 2, 20, 3, 30, 5, 50, 6, 60, 7, 70},
+                (const float[]){3, 30, 5, 50}, NULL, NULL);
+}
+
+TEST(test_upsampling_by_hand)
+{
+    const float x[4] = {1, 2, 3, 8};
+    /* Nearest repeats rows and columns; backward sums each block. */
+    check_image(
+        "upsampling2d", "size=2,3", shape3(2, 2, 1), x,
+        (const float[]){1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 8, 8, 8, 3, 3, 3, 8, 8, 8},
+        (const float[]){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+        (const float[]){6, 7, 0, 1});
+    /* Bilinear, half-pixel centres, factor 2 on 2x2: output index o reads source position
+     * (o + 1/2)/2 - 1/2 = -0.25, 0.25, 0.75, 1.25, clamped to the image: the fractions 0, 0.25,
+     * 0.75, 1 between the two rows (columns). On [[1, 2], [3, 8]] that is
+     * f(r, c) = 1 + c + 2r + 4rc. */
+    const float want[16] = {1,    1.25f, 1.75f, 2,    1.5f, 2,     3,     3.5f,
+                            2.5f, 3.5f,  5.5f,  6.5f, 3,    4.25f, 6.75f, 8};
+    /* The gradient of the output's (1, 1) element: weights (1-.25)(1-.25), .75·.25, .25·.75,
+     * .25·.25 on the four inputs. */
+    float dy[16] = {0};
+    dy[5] = 1;
+    check_image("upsampling2d", "interpolation=bilinear", shape3(2, 2, 1), x, want, dy,
+                (const float[]){0.5625f, 0.1875f, 0.1875f, 0.0625f});
+    /* Factor 3 along a row of two: positions -1/3, 0, 1/3, 2/3, 1, 4/3. */
+    check_image("upsampling2d", "size=1,3 interpolation=bilinear", shape3(1, 2, 1),
+                (const float[]){0, 3}, (const float[]){0, 0, 1, 2, 3, 3}, NULL, NULL);
+}
+
+TEST(test_padding_cropping_and_reshape_by_hand)
+{
+    const float x[4] = {1, 2, 3, 4};
+    /* padding=TOP,BOTTOM,LEFT,RIGHT = 1,0,0,2 on 2x2: 3x4. */
+    check_image("zero_padding2d", "padding=1,0,0,2", shape3(2, 2, 1), x,
+                (const float[]){0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0},
+                (const float[]){9, 9, 9, 9, 5, 6, 9, 9, 7, 8, 9, 9}, (const float[]){5, 6, 7, 8});
+    /* padding=H,W: rows above and below, columns left and right. */
+    check_image("zero_padding2d", "padding=0,1", shape3(2, 2, 1), x,
+                (const float[]){0, 1, 2, 0, 0, 3, 4, 0}, NULL, NULL);
+    float x12[12];
+    for (int i = 0; i < 12; i++)
+        x12[i] = (float)(i + 1);
+    /* cropping=1,0,1,2 on 3x4 (values 1..12): rows 1-2, column 1: 6 and 10. */
+    check_image("cropping2d", "cropping=1,0,1,2", shape3(3, 4, 1), x12, (const float[]){6, 10},
+                (const float[]){1, 2}, (const float[]){0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0});
+    check_image("cropping2d", "cropping=1", shape3(3, 4, 1), x12, (const float[]){6, 7}, NULL,
+                NULL);
+
+    /* Reshape keeps the memory order; -1 is inferred. */
+    tlayer t;
+    if (tl_make(&t, "reshape", "target_shape=-1,3", shape3(2, 3, 2), 1)) {
+        CHECK(t.l.out.rank == 2 && t.l.out.d[0] == 4 && t.l.out.d[1] == 3);
+        float y[12];
+        tl_forward(&t, 1, x12, y, false, 0, 1);
+        CHECK(memcmp(x12, y, sizeof y) == 0);
+    }
+    tl_free(&t);
+    if (tl_make(&t, "reshape", "target_shape=2,2,-1", shape1(12), 1))
+        CHECK(t.l.out.rank == 3 && t.l.out.d[2] == 3);
+    tl_free(&t);
+}
+
+TEST(test_relu_arguments_at_a_few_points)
+{
+    const float x5[5] = {-10, -5, 0, 5, 10};
+    /* keras.activations.relu's documented examples. */
+    check_act("relu", "negative_slope=0.5", x5, (const float[]){-5, -2.5f, 0, 5, 10}, 5);
+    check_act("relu", "max_value=5", x5, (const float[]){0, 0, 0, 5, 5}, 5);
+    check_act("relu", "threshold=5", x5, (const float[]){0, 0, 0, 0, 10}, 5); /* f(5) = 0 */
+    check_act("relu", "max_value=10 negative_slope=0.5", x5, (const float[]){-5, -2.5f, 0, 5, 10},
+              5);
+    /* ReLU6, and all three: f(x) = 0.5(x - 1) up to the threshold 1, then x, then 3. */
+    check_act("relu", "max_value=6", (const float[]){-1, 3, 6, 7}, (const float[]){0, 3, 6, 6}, 4);
+    check_act("relu", "max_value=3 negative_slope=0.5 threshold=1",
+              (const float[]){-1, 0.5f, 1, 2, 4}, (const float[]){-1, -0.25f, 0, 2, 3}, 5);
+    /* The defaults written out are the plain ReLU. */
+    check_act("relu", "max_value=None negative_slope=0 threshold=0", (const float[]){-1, 2},
+              (const float[]){0, 2}, 2);
+
+    /* Backward from x: negative_slope below the threshold, 1 between, 0 from max_value on. */
+    tlayer t;
+    if (tl_make(&t, "relu", "max_value=3 negative_slope=0.5 threshold=1", shape1(5), 1)) {
+        const float x[5] = {-1, 0.5f, 2, 3, 4};
+        float y[5], dy[5] = {1, 2, 3, 4, 5}, dx[5];
+        tl_forward(&t, 1, x, y, true, 0, 1);
+        tl_backward(&t, 1, x, y, dy, dx, true, 0, 1);
+        check_arrays("relu dx", dx, (const float[]){0.5f, 1, 3, 0, 0}, 5, 0, 0);
+    }
+    tl_free(&t);
+
+    /* Only the plain form is reported as FV_ACT_RELU (what the model may fuse). */
+    const char *general[] = {"max_value=6", "negative_slope=0.1", "threshold=0.5"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(tl_build(&t, "relu", general[i], shape1(4)));
+        CHECK(fv__layer_activation(&t.l) == FV_ACT_LINEAR);
+        tl_free(&t);
+    }
+    CHECK_OK(tl_build(&t, "relu", "max_value=None negative_slope=0 threshold=0", shape1(4)));
+    CHECK(fv__layer_activation(&t.l) == FV_ACT_RELU);
+    tl_free(&t);
+}
+
+TEST(test_shape_kinds_arguments_and_errors)
+{
+    tlayer t;
+    char buf[256];
+    /* Defaults as Keras: pool 2 with strides = pool; size 2 nearest; padding 1; cropping 0. */
+    CHECK_OK(tl_build(&t, "average_pooling2d", "", shape3(6, 7, 3)));
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 3 && t.l.out.d[2] == 3);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "upsampling2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 6 && t.l.out.d[2] == 4);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "zero_padding2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 5);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "cropping2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 3);
+    tl_free(&t);
+
+    /* The canonical text writes the values as given, and reads back the same. */
+    CHECK_OK(tl_build(&t, "zero_padding2d", "padding=1,2,3,4", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 10);
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "padding=1,2,3,4") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "relu", "threshold=0.5 max_value=6", shape1(3)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "max_value=6 threshold=0.5") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "relu", "max_value=None", shape1(3)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "max_value=None") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "reshape", "target_shape=4,-1", shape1(8)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "target_shape=4,-1") == 0);
+    tl_free(&t);
+
+    const fv_status E = FV_ERR_INVALID, S = FV_ERR_SHAPE;
+    const fv_shape img = shape3(4, 5, 2);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=1,2,3", img, E),
+                 "zero_padding2d: argument padding=1,2,3 has 3 values; expected 1 (every side), "
+                 "2 (rows,cols) or 4 (top,bottom,left,right)") == 0);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=1,2,3,4,5", img, E),
+                 "zero_padding2d: argument padding=1,2,3,4,5: expected 1 to 4 integers "
+                 "separated by commas") == 0);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=-1", img, E),
+                 "zero_padding2d: argument padding=-1: must be at least 0") == 0);
+    CHECK_OK(tl_build(&t, "cropping2d", "cropping=2,1,0,0", img)); /* one row left */
+    CHECK(t.l.out.d[0] == 1 && t.l.out.d[1] == 5);
+    tl_free(&t);
+    CHECK(strcmp(build_error("cropping2d", "cropping=2,2,0,0", img, S),
+                 "cropping2d: cropping=2,2,0,0 removes 2+2 rows and 0+0 columns of input "
+                 "(None, 4, 5, 2), leaving 0x5") == 0);
+    CHECK_STR_CONTAINS(build_error("cropping2d", "cropping=1", shape1(5), S),
+                       "cropping2d: input (None, 5) has rank 1");
+    CHECK(strcmp(build_error("reshape", "", img, E),
+                 "reshape: missing required argument 'target_shape'") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=3,-1", img, S),
+                 "reshape: input (None, 4, 5, 2) has 40 values per sample; target_shape=3,-1 "
+                 "cannot hold them") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=4,5", img, S),
+                 "reshape: input (None, 4, 5, 2) has 40 values per sample; target_shape=4,5 "
+                 "cannot hold them") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=-1,-1", img, E),
+                 "reshape: argument target_shape=-1,-1: only one dimension may be -1") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=0,-1", img, E),
+                 "reshape: argument target_shape=0,-1: dimension 1 is 0") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=-2,20", img, E),
+                 "reshape: argument target_shape=-2,20: must be at least -1") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=2,2,2,5", img, E),
+                 "reshape: argument target_shape=2,2,2,5 has 4 dimensions; fovea's shapes have 1 "
+                 "to 3 (features, or height,width,channels)") == 0);
+    CHECK(strcmp(build_error("average_pooling2d", "pool_size=5", img, S),
+                 "average_pooling2d: pool 5x5 does not fit input 4x5 with padding=valid: "
+                 "(4 - 5 + 0)/5 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("upsampling2d", "interpolation=bicubic", img, E),
+                 "upsampling2d: argument interpolation=bicubic: expected one of nearest, "
+                 "bilinear") == 0);
+    CHECK_STR_CONTAINS(build_error("upsampling2d", "size=2147483647", img, S),
+                       "upsampling2d: input (None, 4, 5, 2) times size 2147483647x2147483647 is "
+                       "too large");
+    CHECK(strcmp(build_error("relu", "max_value=-1", shape1(3), E),
+                 "relu: argument max_value=-1: must be at least 0") == 0);
+    CHECK(strcmp(build_error("relu", "negative_slope=-0.1", shape1(3), E),
+                 "relu: argument negative_slope=-0.1: must be at least 0") == 0);
+    CHECK(strcmp(build_error("relu", "threshold=x", shape1(3), E),
+                 "relu: argument threshold=x: expected a number") == 0);
+}
+
+TEST(test_shape_kinds_do_not_depend_on_thread_count)
+{
+    /* Above FV_PARALLEL_MIN values, so that several threads run. */
+    check_thread_independence("average_pooling2d", "pool_size=3 strides=2 padding=same",
+                              shape3(33, 31, 8), 9);
+    check_thread_independence("upsampling2d", "interpolation=bilinear size=3,2", shape3(17, 15, 8),
+                              9);
+    check_thread_independence("upsampling2d", "size=2", shape3(17, 15, 8), 9);
+    check_thread_independence("zero_padding2d", "padding=1,2,3,4", shape3(30, 20, 8), 9);
+    check_thread_independence("cropping2d", "cropping=3", shape3(30, 20, 8), 9);
+    check_thread_independence("relu", "max_value=6 negative_slope=0.1", shape1(4000), 17);
+}
+
 int main(void)
 {
     RUN(test_registry_names);
@@ -1607,5 +1951,12 @@ int main(void)
     RUN(test_flops_count_the_dense_multiply_adds);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
+    RUN(test_shape_kinds_keras_names);
+    RUN(test_average_pooling_by_hand);
+    RUN(test_upsampling_by_hand);
+    RUN(test_padding_cropping_and_reshape_by_hand);
+    RUN(test_relu_arguments_at_a_few_points);
+    RUN(test_shape_kinds_arguments_and_errors);
+    RUN(test_shape_kinds_do_not_depend_on_thread_count);
     return TEST_SUMMARY();
 }

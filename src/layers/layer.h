@@ -16,19 +16,27 @@
 /* ---- arguments ----------------------------------------------------------------------------- */
 
 typedef enum fv_arg_type {
-    FV_ARG_INT,    /* int64_t */
-    FV_ARG_PAIR,   /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
-    FV_ARG_FLOAT,  /* double */
-    FV_ARG_BOOL,   /* bool: true|false */
-    FV_ARG_CHOICE, /* int: index into choices */
-    FV_ARG_SHAPE,  /* fv_shape: "28,28,1" or "4" */
-    FV_ARG_REGULARIZER /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
+    FV_ARG_INT,         /* int64_t */
+    FV_ARG_PAIR,        /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
+    FV_ARG_FLOAT,       /* double; with default "None": NAN stands for None */
+    FV_ARG_BOOL,        /* bool: true|false */
+    FV_ARG_CHOICE,      /* int: index into choices */
+    FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
+    FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
+    FV_ARG_INTS /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
 } fv_arg_type;
 
 /* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
 typedef struct fv_regularizer {
     double l1, l2;
 } fv_regularizer;
+
+/* The value of an FV_ARG_INTS argument: "1,2,3,4" is n = 4 and v = {1, 2, 3, 4}. The kind says
+ * which counts it accepts (zero_padding2d: 1, 2 or 4; reshape: 1 to 3). */
+typedef struct fv_ints {
+    int n;
+    int64_t v[4];
+} fv_ints;
 
 typedef struct fv_arg_spec {
     const char *key;
@@ -231,6 +239,10 @@ extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout
     fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout, fv__kind_add,
     fv__kind_subtract, fv__kind_multiply, fv__kind_average, fv__kind_maximum, fv__kind_concatenate,
     fv__kind_batch_normalization, fv__kind_global_average_pooling2d, fv__kind_global_max_pooling2d;
+/* Pooling, resizing and reshaping kinds (average_pooling2d.c, upsampling2d.c, padding2d.c,
+ * reshape.c). */
+extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
+    fv__kind_zero_padding2d, fv__kind_cropping2d, fv__kind_reshape;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

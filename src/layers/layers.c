@@ -37,6 +37,11 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_batch_normalization,
     &fv__kind_global_average_pooling2d,
     &fv__kind_global_max_pooling2d,
+    &fv__kind_average_pooling2d,
+    &fv__kind_upsampling2d,
+    &fv__kind_zero_padding2d,
+    &fv__kind_cropping2d,
+    &fv__kind_reshape,
     NULL,
 };
 /* clang-format on */
@@ -327,6 +332,11 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     }
     case FV_ARG_FLOAT: {
         double v;
+        if (is_none_default(a) && strcmp(value, "None") == 0) {
+            v = NAN;
+            memcpy(dst, &v, sizeof v);
+            return FV_OK;
+        }
         if (!parse_float(value, &v))
             return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected a number", pre, a->key,
                             value);
@@ -411,6 +421,20 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
+    case FV_ARG_INTS: {
+        fv_ints v = {0};
+        v.n = parse_int_list(value, v.v, 4);
+        if (v.n < 1)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected 1 to 4 integers separated by commas", pre,
+                            a->key, value);
+        for (int i = 0; i < v.n; i++) {
+            fv_status s = check_range(pre, a, value, (double)v.v[i]);
+            if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
     }
     FV_ASSERT(!"unknown argument type");
     return FV_ERR_INVALID;
@@ -434,6 +458,8 @@ static size_t arg_size(fv_arg_type t)
         return sizeof(fv_shape);
     case FV_ARG_REGULARIZER:
         return sizeof(fv_regularizer);
+    case FV_ARG_INTS:
+        return sizeof(fv_ints);
     }
     FV_ASSERT(!"unknown argument type");
     return 0;
@@ -472,7 +498,7 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape)] __attribute__((aligned(16)));
+        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints)] __attribute__((aligned(16)));
         fv_status s = parse_value(pre, &spec[i], value, tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
@@ -536,7 +562,10 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_FLOAT: {
             double v;
             memcpy(&v, src, sizeof v);
-            format_double(v, val, sizeof val);
+            if (isnan(v) && is_none_default(a))
+                snprintf(val, sizeof val, "None");
+            else
+                format_double(v, val, sizeof val);
             break;
         }
         case FV_ARG_BOOL: {
@@ -575,6 +604,16 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < sh.rank && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)sh.d[d]);
+            break;
+        }
+        case FV_ARG_INTS: {
+            fv_ints v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            for (int d = 0; d < v.n && u < sizeof val; d++)
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
+                                      (long long)v.v[d]);
             break;
         }
         }
