@@ -210,11 +210,28 @@ typedef struct train_ui {
     progress prog;
     const fv_model *m;
     int verbose;
+    long long kill_after, steps; /* FOVEA_TEST_KILL_AFTER_STEP; steps done by this process */
 } train_ui;
+
+/* For tests only (tests/cli_checkpoint.sh): FOVEA_TEST_KILL_AFTER_STEP=k makes the process kill
+ * itself with SIGKILL right after its k-th training step (counted from its start, resumed
+ * epochs not included), so that a kill lands at a known step instead of after a timed delay.
+ * 0 or unset: off. */
+static long long kill_after_step(void)
+{
+    const char *v = getenv("FOVEA_TEST_KILL_AFTER_STEP");
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    long long k = strtoll(v, &end, 10);
+    return errno || *end || k < 0 ? 0 : k;
+}
 
 static bool ui_on_batch(void *user, const fv_logs *logs)
 {
-    return progress_on_batch(&((train_ui *)user)->prog, logs);
+    train_ui *ui = user;
+    if (ui->kill_after > 0 && ++ui->steps == ui->kill_after) raise(SIGKILL);
+    return progress_on_batch(&ui->prog, logs);
 }
 
 /* The epoch's line, then what the callbacks did, as Keras prints it, before the next epoch's
@@ -502,7 +519,7 @@ int cmd_train(int argc, char **argv)
                    (long long)fit.epochs, ckpt);
     }
 
-    train_ui ui = {.m = m, .verbose = (int)verbose};
+    train_ui ui = {.m = m, .verbose = (int)verbose, .kill_after = kill_after_step()};
     /* A resumed run's first header is its first epoch's, printed when that epoch starts. */
     progress_init(&ui.prog, stdout, resumed > 0 ? 0 : (int)verbose, fit.epochs);
     ui.prog.verbose = (int)verbose;

@@ -2,6 +2,7 @@
  * (input and parameter gradients), hand-worked forward values, shape inference on the seed
  * model, error messages, argument text, and gradients that do not depend on the thread count.
  */
+#include "kernels/conv_internal.h"
 #include "layers/layer.h"
 #include "test.h"
 
@@ -1437,6 +1438,183 @@ TEST(test_fused_activation_is_skipped_in_backward)
     check_fused("activation", "activation=softmax", "activation", "activation=linear", shape1(5));
 }
 
+/* ---- the layers' fast paths against plain references at real sizes ---------------------- */
+
+/* Every GEMM path this machine has (fv_gemm forced onto it), with the fast convolution on the
+ * same path where it has one (else its best): the layers' code runs on each. */
+static int force_path(int p)
+{
+    if (!fv__gemm_path_supported((fv__gemm_path)p)) return 0;
+    fv__gemm_force_path(p);
+    fv__conv_force_path(fv__conv_path_supported((fv__gemm_path)p) ? p : -1);
+    return 1;
+}
+
+static void unforce_paths(void)
+{
+    fv__gemm_force_path(-1);
+    fv__conv_force_path(-1);
+}
+
+/* Dense with `units` units on `in` inputs, batch n, two threads, on every path: y = x·W + b,
+ * dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ, the references summed in double in the test. The layer
+ * works in blocks of 64 units (forward) and 256 inputs (backward): the sizes straddle them. */
+static void dense_against_reference(int64_t in, int64_t units, int64_t n)
+{
+    char args[64];
+    snprintf(args, sizeof args, "units=%lld", (long long)units);
+    tlayer t;
+    if (!tl_make(&t, "dense", args, shape1(in), n)) {
+        tl_free(&t);
+        return;
+    }
+    float *x = floats(n * in), *dy = floats(n * units), *y = floats(n * units),
+          *dx = floats(n * in);
+    float *yr = floats(n * units), *dxr = floats(n * in), *dwr = floats(in * units),
+          *dbr = floats(units);
+    fv_rng rng;
+    fv__rng_seed(&rng, (uint64_t)(in * 1000 + units * 10 + n));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n * in; i++)
+        x[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n * units; i++)
+        dy[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    const float *W = t.l.params[0].w, *b = t.l.params[1].w;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < units; j++) {
+            double sum = b[j];
+            for (int64_t k = 0; k < in; k++)
+                sum += (double)x[i * in + k] * W[k * units + j];
+            yr[i * units + j] = (float)sum;
+        }
+    for (int64_t k = 0; k < in; k++) {
+        for (int64_t j = 0; j < units; j++) {
+            double sum = 0;
+            for (int64_t i = 0; i < n; i++)
+                sum += (double)x[i * in + k] * dy[i * units + j];
+            dwr[k * units + j] = (float)sum;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            double sum = 0;
+            for (int64_t j = 0; j < units; j++)
+                sum += (double)dy[i * units + j] * W[k * units + j];
+            dxr[i * in + k] = (float)sum;
+        }
+    }
+    for (int64_t j = 0; j < units; j++) {
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++)
+            sum += dy[i * units + j];
+        dbr[j] = (float)sum;
+    }
+    /* Float sums of `in` (forward), n (dW, db) and `units` (dx) terms of size <= 1. */
+    const double tol_y = 2e-6 * (double)in, tol_w = 2e-6 * (double)n, tol_x = 2e-6 * (double)units;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        memset(t.g, 0, (size_t)t.nw * sizeof(float));
+        tl_forward(&t, n, x, y, true, 1, 2);
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 2);
+        bool ok = check_arrays("y", y, yr, (long)(n * units), tol_y, 1e-5);
+        ok &= check_arrays("dx", dx, dxr, (long)(n * in), tol_x, 1e-5);
+        ok &=
+            check_arrays("kernel gradient", t.l.params[0].g, dwr, (long)(in * units), tol_w, 1e-5);
+        ok &= check_arrays("bias gradient", t.l.params[1].g, dbr, (long)units, tol_w, 1e-5);
+        if (!ok)
+            fprintf(stderr, "  dense %lld -> %lld, batch %lld, path %s\n", (long long)in,
+                    (long long)units, (long long)n, fv__gemm_path_name((fv__gemm_path)p));
+    }
+    unforce_paths();
+    free(x), free(dy), free(y), free(dx), free(yr), free(dxr), free(dwr), free(dbr);
+    tl_free(&t);
+}
+
+TEST(test_dense_matches_reference_at_seed_and_block_sizes)
+{
+    dense_against_reference(9216, 128, 3); /* the seed CNN's dense layer */
+    dense_against_reference(9216, 128, 130);
+    static const int64_t units[] = {63, 64, 65, 129}, ins[] = {255, 256, 257, 513};
+    for (int u = 0; u < 4; u++)
+        for (int i = 0; i < 4; i++)
+            dense_against_reference(ins[i], units[u], 5 + u);
+}
+
+/* Conv2d(args) on n images of h×w×c, two threads, on every path, against the kernels' plain
+ * references fv_conv2d_forward_ref and fv_conv2d_backward_ref (the ReLU and its mask applied
+ * here when relu is set). */
+static void conv_against_reference(int64_t h, int64_t w, int64_t c, int64_t filters, bool relu,
+                                   int64_t n)
+{
+    char args[96];
+    snprintf(args, sizeof args, "filters=%lld kernel_size=3%s", (long long)filters,
+             relu ? " activation=relu" : "");
+    tlayer t;
+    if (!tl_make(&t, "conv2d", args, shape3(h, w, c), n)) {
+        tl_free(&t);
+        return;
+    }
+    const fv_conv_geom g = {.in_h = h,
+                            .in_w = w,
+                            .in_c = c,
+                            .k_h = 3,
+                            .k_w = 3,
+                            .out_h = h - 2,
+                            .out_w = w - 2,
+                            .out_c = filters,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .dil_h = 1,
+                            .dil_w = 1};
+    const int64_t nin = h * w * c, nout = g.out_h * g.out_w * filters;
+    float *x = floats(n * nin), *dy = floats(n * nout), *dz = floats(n * nout),
+          *y = floats(n * nout), *dx = floats(n * nin);
+    float *yr = floats(n * nout), *dxr = floats(n * nin), *dwr = floats(t.l.params[0].size),
+          *dbr = floats(filters);
+    fv_rng rng;
+    fv__rng_seed(&rng, (uint64_t)(c * 100 + filters));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < n * nin; i++)
+        x[i] = fv__rng_uniform(&rng);
+    for (int64_t i = 0; i < n * nout; i++)
+        dy[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n; i++) {
+        fv_conv2d_forward_ref(&g, x + i * nin, t.l.params[0].w, t.l.params[1].w, yr + i * nout);
+        for (int64_t j = 0; j < nout; j++) {
+            if (relu && !(yr[i * nout + j] > 0)) yr[i * nout + j] = 0;
+            dz[i * nout + j] = relu && !(yr[i * nout + j] > 0) ? 0 : dy[i * nout + j];
+        }
+        fv_conv2d_backward_ref(&g, x + i * nin, t.l.params[0].w, dz + i * nout, dwr, dbr,
+                               dxr + i * nin);
+    }
+    const double tol = 2e-6 * (double)(9 * c > filters ? 9 * c : filters) * (double)n;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        memset(t.g, 0, (size_t)t.nw * sizeof(float));
+        tl_forward(&t, n, x, y, true, 1, 2);
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 2);
+        bool ok = check_arrays("y", y, yr, (long)(n * nout), tol, 1e-5);
+        ok &= check_arrays("dx", dx, dxr, (long)(n * nin), tol, 1e-5);
+        ok &= check_arrays("kernel gradient", t.l.params[0].g, dwr, (long)t.l.params[0].size,
+                           tol * 20, 1e-4);
+        ok &= check_arrays("bias gradient", t.l.params[1].g, dbr, (long)filters, tol * 20, 1e-4);
+        if (!ok)
+            fprintf(stderr, "  conv2d %s on %lldx%lldx%lld, batch %lld, path %s\n", args,
+                    (long long)h, (long long)w, (long long)c, (long long)n,
+                    fv__gemm_path_name((fv__gemm_path)p));
+    }
+    unforce_paths();
+    free(x), free(dy), free(dz), free(y), free(dx), free(yr), free(dxr), free(dwr), free(dbr);
+    tl_free(&t);
+}
+
+TEST(test_conv2d_matches_reference_at_seed_sizes)
+{
+    conv_against_reference(28, 28, 1, 32, true, 3); /* the seed CNN's two convolutions */
+    conv_against_reference(26, 26, 32, 64, true, 3);
+    conv_against_reference(12, 11, 33, 65, false, 2); /* one more than a panel of 16 filters */
+}
+
 /* Forward output and all gradients of kind(args) on n samples with the given threads. */
 static void run_with_threads(const char *kind, const char *args, fv_shape in, int64_t n,
                              int threads, float **out)
@@ -1949,6 +2127,8 @@ int main(void)
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
+    RUN(test_dense_matches_reference_at_seed_and_block_sizes);
+    RUN(test_conv2d_matches_reference_at_seed_sizes);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
     RUN(test_shape_kinds_keras_names);
