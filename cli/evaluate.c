@@ -95,7 +95,9 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if ((rc = cli_load_data(cmd, data->value, label->seen ? label->value : NULL, NULL, &test)))
+    if ((rc = cli_load_data(cmd, data->value,
+                            cli_label_column(m, label->seen ? label->value : NULL, data->value),
+                            NULL, &test)))
         goto done;
     rc = CLI_FAIL;
     if (!test) {
@@ -111,6 +113,7 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (cli_use_model_classes(cmd, m, test)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);
@@ -132,6 +135,9 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     const char *const *cn = (const char *const *)names;
+    int64_t nmodel = 0;
+    const char *const *model_names = fv_model_class_names(m, &nmodel);
+    if (!cn && mt && model_names && nmodel == fv_metrics_classes(mt)) cn = model_names;
     if (json->seen) {
         s = fv_metrics_write_json(mt, stdout, select->seen ? select->value : NULL, cn);
     } else {

@@ -71,6 +71,24 @@ static const char usage[] =
     "written. With --checkpoint, the last complete epoch's checkpoint stays, and the message says\n"
     "how to resume. A loss that becomes NaN stops training the same way.\n";
 
+/* ---- labels -------------------------------------------------------------------------------- */
+
+/* The model remembers the training data's label column and class names (saved with it, so that
+ * evaluate and predict use them). A model trained before keeps its classes: the table's names
+ * are renumbered to them. */
+static int remember_labels(const char *cmd, fv_model *m, fv_dataset *train)
+{
+    int64_t n = 0;
+    const char *const *names = fv_model_class_names(m, &n);
+    if (names) {
+        if (cli_use_model_classes(cmd, m, train)) return CLI_FAIL;
+    } else {
+        names = fv_dataset_class_names(train, &n);
+    }
+    fv_status s = fv_model_set_labels(m, fv_dataset_label_column(train), names, n);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, NULL, s);
+}
+
 /* ---- compile overrides ----------------------------------------------------------------------- */
 
 /* Settings that belong to one optimizer and are dropped when --optimizer switches to another. */
@@ -258,8 +276,8 @@ static void print_profile(const fv_model *m, int64_t batch)
     printf("\nProfile of the training steps (wall time per batch of %lld; GFLOP/s counts the dense "
            "computation)\n",
            (long long)batch);
-    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s",
-           "bwd ms", "bwd GF/s", "share");
+    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s", "bwd ms",
+           "bwd GF/s", "share");
     fv_layer_profile p;
     for (int i = 0; i < n; i++)
         if (fv_model_profile(m, i, &p) == FV_OK) tf += p.forward_s, tb += p.backward_s;
@@ -272,9 +290,8 @@ static void print_profile(const fv_model *m, int64_t batch)
         if (p.backward_flop > 0 && p.backward_s > 0)
             snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
         printf("  %-18s %-14s %9.3f %9s %9.3f %9s %5.1f%%\n", fv_model_layer_name(m, i),
-               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf,
-               1e3 * p.backward_s / steps, gb,
-               tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
+               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf, 1e3 * p.backward_s / steps,
+               gb, tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
         ff += p.forward_flop, fb += p.backward_flop;
     }
     if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {
@@ -441,10 +458,14 @@ int cmd_train(int argc, char **argv)
     if (vsplit >= 0) fit.validation_split = vsplit;
 
     if ((rc = cli_load_data(cmd, opts[O_DATA].value,
-                            opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, &train, &test)))
+                            cli_label_column(m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL,
+                                             opts[O_DATA].value),
+                            &train, &test)))
         goto done;
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
+    if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
      * set. The split is made here so that the library sees one validation dataset either way. */

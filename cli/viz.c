@@ -58,6 +58,26 @@ void cli_free_class_names(char **names, int64_t count)
     free(names);
 }
 
+int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *count)
+{
+    int64_t n = 0;
+    const char *const *model = fv_model_class_names(m, &n);
+    if (*names || !model) return 0;
+    char **copy = calloc((size_t)n, sizeof *copy);
+    for (int64_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(model[i]))) {
+            cli_free_class_names(copy, i);
+            copy = NULL;
+        }
+    if (!copy) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    *names = copy;
+    *count = n;
+    return 0;
+}
+
 int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *count)
 {
     *names = NULL;

@@ -109,6 +109,25 @@ int fv_dataset_shape(const fv_dataset *d, int64_t dims[4]);
 int64_t fv_dataset_classes(const fv_dataset *d);
 /* Labels of all samples, or NULL if none. Owned by the dataset. */
 const int32_t *fv_dataset_labels(const fv_dataset *d);
+/* The name of the CSV column the labels came from (NULL for other data). Owned by the dataset. */
+const char *fv_dataset_label_column(const fv_dataset *d);
+/* Class names, when the CSV label column held names rather than numbers ("setosa"): the
+ * distinct names in sorted order, label i naming class_names[i] (or the names given to
+ * fv_dataset_use_class_names). NULL (and *n = 0) for numeric labels. Owned by the dataset. */
+const char *const *fv_dataset_class_names(const fv_dataset *d, int64_t *n);
+/* Renumbers labels given as names to the classes of a trained model (names[0..n), as
+ * fv_model_class_names gives them), so that a test table whose names are a subset or in
+ * another order gets the model's indices. A name not among them is FV_ERR_INVALID naming the
+ * file, line and column; names for a model trained on numeric labels (n == 0) too. Numeric
+ * labels are left as they are. */
+fv_status fv_dataset_use_class_names(fv_dataset *d, const char *const *names, int64_t n);
+/* Checks that the samples have a model's input shape dims[0..rank) (fv_model_input_shape):
+ * exactly that, or (H, W) for an (H, W, 1) input. A flat row is accepted only by a rank-1
+ * (features) input: an image model does not reshape rows, nor a rank-1 model flatten images.
+ * FV_ERR_SHAPE otherwise, naming the file and both shapes with the samples first:
+ * "x.npy has shape (2, 3, 4, 4); the model's input is (None, 4, 4, 3): channels last ...".
+ * fv_model_fit, fv_model_evaluate and fv_model_predict make the same check. */
+fv_status fv_dataset_check_shape(const fv_dataset *d, int rank, const int64_t *dims);
 /* Copies sample i as float32 (scaled by 1/255 for uint8 data) into out[sample size]. */
 fv_status fv_dataset_get(const fv_dataset *d, int64_t i, float *out);
 void fv_dataset_free(fv_dataset *d);
@@ -179,6 +198,9 @@ const char *fv_model_layer_kind(const fv_model *m, int i);
 int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4]);
 /* Per-sample input and output sizes in floats. */
 int64_t fv_model_input_size(const fv_model *m);
+/* The input shape per sample (no batch axis): writes up to 4 dims, returns the rank (0 if the
+ * model has no input yet). */
+int fv_model_input_shape(const fv_model *m, int64_t dims[4]);
 int64_t fv_model_output_size(const fv_model *m);
 
 /* Parameter access by tensor name ("conv2d.kernel", "dense_1.bias"): pointer to the live
@@ -355,6 +377,16 @@ void fv_model_profile_reset(fv_model *m);
 fv_status fv_model_save(const fv_model *m, const char *path);
 /* A model from a file written by fv_model_save. */
 fv_model *fv_model_load(const char *path);
+/* The labels the model was trained with: the CSV column that held them (NULL: not CSV, or not
+ * known) and, for labels given as names, the class names (output unit i is class_names[i]).
+ * Saved in the model file's metadata ("fovea.label_column"; "fovea.class_names", a JSON array
+ * of strings) and restored by fv_model_load, so that evaluate and predict use the same column
+ * and names. set copies its arguments; label_column NULL and n 0 clear them. */
+fv_status fv_model_set_labels(fv_model *m, const char *label_column,
+                              const char *const *class_names, int64_t n);
+const char *fv_model_label_column(const fv_model *m);
+/* NULL (and *n = 0) when the model knows no names. Owned by the model. */
+const char *const *fv_model_class_names(const fv_model *m, int64_t *n);
 /* Loads weights into a built model; every tensor must be present with the model's shapes. */
 fv_status fv_model_load_weights(fv_model *m, const char *path);
 

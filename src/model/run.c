@@ -308,13 +308,7 @@ fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t,
 
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what)
 {
-    char want[64], got[64];
-    fv__shape_format(&m->input, want, sizeof want);
-    fv__shape_format(&d->shape, got, sizeof got);
-    if (d->sample != fv__shape_size(&m->input))
-        return fv__fail(FV_ERR_SHAPE, "%s: samples have shape %s but the model's input is %s", what,
-                        got, want);
-    return FV_OK;
+    return fv__dataset_check_shape(d, &m->input, what);
 }
 
 bool fv__model_accuracy_defined(const fv_model *m)
@@ -378,6 +372,14 @@ int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4])
 int64_t fv_model_input_size(const fv_model *m)
 {
     return m->has_input ? fv__shape_size(&m->input) : 0;
+}
+
+int fv_model_input_shape(const fv_model *m, int64_t dims[4])
+{
+    if (!m || !m->has_input) return 0;
+    for (int j = 0; j < m->input.rank; j++)
+        dims[j] = m->input.d[j];
+    return m->input.rank;
 }
 
 int64_t fv_model_output_size(const fv_model *m)
