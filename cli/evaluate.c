@@ -23,9 +23,10 @@ static const char usage[] =
     "options:\n"
     "  --data DIR|FILE.csv    the data (required)\n"
     "  --label-column NAME    the CSV column holding the labels (default: the last)\n"
-    "  --metrics a,b,c        only these metrics (accuracy, crossentropy, precision, recall, f1,\n"
-    "                         roc_auc, average_precision, mean_average_precision, mse, rmse, mae,\n"
-    "                         confusion_matrix; default: all)\n"
+    "  --metrics a,b,c        only these metrics (loss, accuracy, crossentropy, precision, "
+    "recall,\n"
+    "                         f1, roc_auc, average_precision, mean_average_precision, mse, rmse,\n"
+    "                         mae, confusion_matrix; default: all)\n"
     "  --json                 print the metrics as one JSON object instead (no other output)\n"
     "  --plot FILE.png|.svg   draw the confusion matrix and the per-class table\n"
     "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
@@ -45,7 +46,7 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
     fv_metrics *mt = NULL;
     fv_status s = fv_model_predict(m, d, batch, scores);
     if (s == FV_OK) mt = fv_metrics_classification(scores, fv_dataset_labels(d), n, k);
-    if (!mt) cli_fail_lib(cmd, "metrics", s != FV_OK ? s : FV_ERR_INVALID);
+    if (!mt) cli_fail_lib(cmd, NULL, s != FV_OK ? s : FV_ERR_INVALID); /* "metrics: ..." */
     free(scores);
     return mt;
 }
@@ -107,12 +108,12 @@ int cmd_evaluate(int argc, char **argv)
                   data->value);
         goto done;
     }
+    if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
     if (!fv_dataset_labels(test) && cli_has_suffix(data->value, ".npy")) {
         cli_error(cmd, "--data: '%s' holds features only, no labels to evaluate against",
                   data->value);
         goto done;
     }
-    if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
     if (cli_use_model_classes(cmd, m, test)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (batch_size == 0) {
@@ -129,6 +130,7 @@ int cmd_evaluate(int argc, char **argv)
      * loss. */
     const int32_t *labels = fv_dataset_labels(test);
     if (labels && !(mt = classify(cmd, m, test, batch_size))) goto done;
+    if (mt) fv_metrics_set_loss(mt, loss); /* --metrics loss, JSON "loss" */
     if ((json->seen || select->seen || plot->seen) && !mt) {
         cli_error(cmd, "--data: '%s' has no class labels, so no classification metrics",
                   data->value);

@@ -171,7 +171,11 @@ static void draw_bar(progress *p, const fv_logs *logs, bool final)
     used = strlen(line);
     /* Blank out what is left of a longer earlier line. */
     size_t pad = p->prev_width > used ? p->prev_width - used : 0;
-    fprintf(p->out, "\r%s%*s", line, (int)pad, "");
+    if (final && pad > 0)
+        /* blank first, so that the line kept on screen (and in a log) ends with no spaces */
+        fprintf(p->out, "\r%*s\r%s", (int)p->prev_width, "", line);
+    else
+        fprintf(p->out, "\r%s%*s", line, (int)pad, "");
     if (final) {
         fputc('\n', p->out);
         p->mid_line = false;

@@ -545,7 +545,7 @@ int cmd_report(int argc, char **argv)
         goto done;
     }
     if (!(r.mt = fv_metrics_classification(r.scores, fv_dataset_labels(r.test), n, k))) {
-        cli_fail_lib(cmd, "metrics", FV_ERR_INVALID);
+        cli_fail_lib(cmd, NULL, FV_ERR_INVALID); /* the message starts "metrics: " */
         goto done;
     }
 

@@ -526,11 +526,11 @@ void fv_picture_free(fv_picture *p);
  *  - confusion matrix: classes × classes counts, row the true class, column the predicted one.
  *
  * Names for `select` (comma-separated, spaces allowed; NULL, "" or "all" for everything):
- * classification: accuracy, crossentropy, precision, recall, f1, roc_auc, average_precision,
- * mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc, f1_score, auc,
- * pr_auc, prc, map, confusion); regression: mse, rmse, mae. An unknown name, or one that does
- * not apply to the model (accuracy of a regression), is FV_ERR_INVALID with a message that names
- * it and lists the valid ones. Writers check `select` before writing anything. */
+ * classification: loss (when set), accuracy, crossentropy, precision, recall, f1, roc_auc,
+ * average_precision, mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc,
+ * f1_score, auc, pr_auc, prc, map, confusion); regression: loss, mse, rmse, mae. An unknown
+ * name, or one that does not apply to the model (accuracy of a regression), is FV_ERR_INVALID
+ * with a message that names it and lists the valid ones. Writers check `select` before writing anything. */
 
 typedef struct fv_metrics fv_metrics;
 
@@ -543,6 +543,11 @@ fv_metrics *fv_metrics_classification(const float *scores, const int32_t *labels
 /* mse, rmse and mae of a regression model: outputs and targets [n × k], read during the call
  * only. NULL on failure: n < 1, k < 1, a NaN value, or out of memory. */
 fv_metrics *fv_metrics_regression(const float *outputs, const float *targets, int64_t n, int64_t k);
+
+/* Records the model's loss on the same data (fv_model_evaluate's), so that the report has a
+ * "loss" figure (`select` name "loss"; JSON key "loss"); written only when set. For a model
+ * compiled with a cross-entropy loss it is the crossentropy figure up to float rounding. */
+void fv_metrics_set_loss(fv_metrics *m, double loss);
 
 void fv_metrics_free(fv_metrics *m);
 

@@ -721,7 +721,7 @@ fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, const cha
             if (y >= 0 && y < limit) continue;
             label_place(d, i, what, place, sizeof place);
             if (d->class_names && y >= 0 && y < d->nclass_names)
-                return fv__fail(FV_ERR_INVALID,
+                return fv__fail(FV_ERR_SHAPE,
                                 "%s: '%s' is class %d of %lld, not a class index in %s: the "
                                 "model has room for %lld classes",
                                 place, d->class_names[y], y, (long long)d->nclass_names, range,

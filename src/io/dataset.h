@@ -45,7 +45,8 @@ fv_status fv__dataset_check_shape(const fv_dataset *d, const fv_shape *want, con
 
 /* Checks that every label is a class index in [0, limit): the integer labels, or, where the
  * label column held other numbers (a negative or fractional value, one too large to be a class),
- * those. The first one that is not is FV_ERR_INVALID naming the file and line and column (CSV:
+ * those. The first one that is not is an error (FV_ERR_SHAPE for a whole number too large for
+ * the model's outputs, FV_ERR_INVALID for the rest) naming the file, line and column (CSV:
  * "data.csv:4: column 'label': -1 is not a class index in [0, 3)"), or the labels file and
  * sample index (IDX, from 0), or what and the sample index (memory). No labels at all is
  * FV_ERR_INVALID "WHAT: the data has no labels". */
