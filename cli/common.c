@@ -368,6 +368,22 @@ const char *cli_label_column(const fv_model *m, const char *given, const char *d
     return NULL;
 }
 
+int cli_load_labels(const char *cmd, const char *data_path, const char *labels_path, fv_dataset *d)
+{
+    if (!labels_path) return 0;
+    if (!cli_has_suffix(data_path, ".npy"))
+        return cli_usage_error(cmd,
+                               "--labels applies to a .npy array of features; '%s' has its "
+                               "own labels",
+                               data_path);
+    if (!cli_exists(labels_path)) {
+        cli_error(cmd, "--labels: '%s': no such file", labels_path);
+        return CLI_FAIL;
+    }
+    fv_status s = fv_dataset_load_labels_npy(d, labels_path);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--labels", s);
+}
+
 int cli_use_model_classes(const char *cmd, const fv_model *m, fv_dataset *d)
 {
     int64_t n = 0;

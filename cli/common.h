@@ -97,6 +97,10 @@ int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *
  * the model was trained with (NULL when it knows none: the last column). */
 const char *cli_label_column(const fv_model *m, const char *given, const char *data_path);
 
+/* Adds --labels Y.npy (fv_dataset_load_labels_npy) to the features of data_path, a .npy array;
+ * nothing when labels_path is NULL. Reports and returns CLI_USAGE or CLI_FAIL, else 0. */
+int cli_load_labels(const char *cmd, const char *data_path, const char *labels_path, fv_dataset *d);
+
 /* Renumbers a table's class-name labels to the model's classes (fv_dataset_use_class_names);
  * reports a failure and returns CLI_FAIL, else 0. */
 int cli_use_model_classes(const char *cmd, const fv_model *m, fv_dataset *d);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 static const char usage[] =
-    "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv [options]\n"
+    "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv|X.npy [options]\n"
     "\n"
     "Prints 'Test loss: X' and 'Test accuracy: Y' of a model saved by 'fovea train --save' on\n"
     "the test set of an IDX folder (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])\n"
@@ -21,8 +21,10 @@ static const char usage[] =
     "MAE of the probabilities against the one-hot labels, and the confusion matrix.\n"
     "\n"
     "options:\n"
-    "  --data DIR|FILE.csv    the data (required)\n"
+    "  --data DIR|FILE.csv    the data (required), or X.npy with --labels Y.npy\n"
     "  --label-column NAME    the CSV column holding the labels (default: the last)\n"
+    "  --labels Y.npy         the labels of --data X.npy: (N,) or (N, 1) class indices, or\n"
+    "                         (N, K) one-hot rows\n"
     "  --metrics a,b,c        only these metrics (loss, accuracy, crossentropy, precision, "
     "recall,\n"
     "                         f1, roc_auc, average_precision, mean_average_precision, mse, rmse,\n"
@@ -59,6 +61,7 @@ int cmd_evaluate(int argc, char **argv)
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
         {"metrics", true, false, NULL},    {"json", false, false, NULL},
         {"plot", true, false, NULL},       {"class-names", true, false, NULL},
+        {"labels", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -100,6 +103,9 @@ int cmd_evaluate(int argc, char **argv)
                             cli_label_column(m, label->seen ? label->value : NULL, data->value),
                             NULL, &test)))
         goto done;
+    cli_opt *labels_opt = cli_find(opts, nopts, "labels");
+    if ((rc = cli_load_labels(cmd, data->value, labels_opt->seen ? labels_opt->value : NULL, test)))
+        goto done;
     rc = CLI_FAIL;
     if (!test) {
         cli_error(cmd,
@@ -109,7 +115,7 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
-    if (!fv_dataset_labels(test) && cli_has_suffix(data->value, ".npy")) {
+    if (!labels_opt->seen && cli_has_suffix(data->value, ".npy")) {
         cli_error(cmd, "--data: '%s' holds features only, no labels to evaluate against",
                   data->value);
         goto done;

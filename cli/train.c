@@ -31,6 +31,8 @@ static const char usage[] =
     "                            the test set is the validation data unless --validation-split\n"
     "                            is given), or a CSV table with a header row\n"
     "  --label-column NAME       the CSV column holding the labels (default: the last)\n"
+    "  --data X.npy --labels Y.npy  features and their labels as arrays: Y (N,) or (N, 1) class\n"
+    "                            indices, or (N, K) one-hot rows (targets for mse/mae)\n"
     "\n"
     "outputs (written only when training succeeds; an existing file is replaced atomically):\n"
     "  --save OUT.safetensors    the trained model: weights and model text in one file\n"
@@ -201,6 +203,7 @@ static int apply_compile_overrides(const char *cmd, fv_model *m, const char *mod
 enum {
     O_DATA,
     O_LABEL,
+    O_LABELS,
     O_SAVE,
     O_HISTORY,
     O_WEIGHTS,
@@ -333,6 +336,7 @@ int cmd_train(int argc, char **argv)
     cli_opt opts[O_COUNT] = {
         [O_DATA] = {"data", true, false, NULL},
         [O_LABEL] = {"label-column", true, false, NULL},
+        [O_LABELS] = {"labels", true, false, NULL},
         [O_SAVE] = {"save", true, false, NULL},
         [O_HISTORY] = {"history", true, false, NULL},
         [O_WEIGHTS] = {"weights", true, false, NULL},
@@ -431,10 +435,10 @@ int cmd_train(int argc, char **argv)
         cli_error(cmd, "--weights: '%s': no such file", opts[O_WEIGHTS].value);
         return CLI_FAIL;
     }
-    if (cli_has_suffix(opts[O_DATA].value, ".npy")) {
+    if (cli_has_suffix(opts[O_DATA].value, ".npy") && !opts[O_LABELS].seen) {
         cli_error(cmd,
                   "--data: '%s': a .npy array holds features only, no labels to train "
-                  "on; use an IDX folder or a CSV table",
+                  "on; give them with --labels Y.npy, or use an IDX folder or a CSV table",
                   opts[O_DATA].value);
         return CLI_FAIL;
     }
@@ -461,6 +465,9 @@ int cmd_train(int argc, char **argv)
                             cli_label_column(m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL,
                                              opts[O_DATA].value),
                             &train, &test)))
+        goto done;
+    if ((rc = cli_load_labels(cmd, opts[O_DATA].value,
+                              opts[O_LABELS].seen ? opts[O_LABELS].value : NULL, train)))
         goto done;
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;

@@ -83,11 +83,25 @@ fv_dataset *fv_dataset_load_idx(const char *images_path, const char *labels_path
 fv_status fv_dataset_load_idx_dir(const char *dir, fv_dataset **train, fv_dataset **test);
 
 /* Reads a CSV table with a header row of column names and numeric cells. label_column names the
- * label column (NULL: the last). Integer labels in a classification table become class ids. */
+ * label column (NULL: the last). Labels that are all whole numbers from 0 become class ids; a
+ * label column of words (class names, "setosa") becomes class ids in sorted order of the names
+ * (fv_dataset_class_names); a column mixing words and numbers is FV_ERR_FORMAT naming the line.
+ * Other numbers are float targets; a classifier refuses them at fit or evaluate, naming the file,
+ * line and column of the first that is not a class index. Text as fv_model_parse_file reads it
+ * (a byte-order mark, LF, CRLF or CR line ends; UTF-8 only). */
 fv_dataset *fv_dataset_load_csv(const char *path, const char *label_column);
 
 /* Reads a float32 .npy array (rank >= 2, first axis samples), features only. */
 fv_dataset *fv_dataset_load_npy(const char *path);
+
+/* Adds labels read from a .npy file (float32 or uint8) to a dataset of features without labels
+ * (from .npy or IDX images): shape (N,) or (N, 1), as Keras' sparse_categorical_crossentropy
+ * takes them (whole numbers from 0 become class ids; other numbers are float targets), or (N, K)
+ * rows (one-hot rows become class ids; other rows are float targets of a regression). N must be
+ * the dataset's count. A classifier then refuses rows of another width than its outputs
+ * ("y.npy has shape (5, 3); the model's output is (None, 10): ...") and labels that are not
+ * class indices, naming the file and sample. FV_ERR_SHAPE for another rank or count. */
+fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path);
 
 /* A dataset from memory (copied). Sample shape is rank dims[]. labels may be NULL. */
 fv_dataset *fv_dataset_from_u8(int64_t n, int rank, const int64_t *dims, const uint8_t *x,
@@ -173,7 +187,9 @@ fv_status fv_model_add_dense(fv_model *m, int64_t units, fv_activation activatio
 fv_status fv_model_add_activation(fv_model *m, fv_activation activation);
 
 /* Parses a whole model file (layers and optional compile and fit lines). Errors name the file
- * and line. NULL on failure (see fv_last_error). */
+ * and line. A UTF-8 byte-order mark is skipped and LF, CRLF and CR line ends are all accepted; a
+ * NUL byte or invalid UTF-8 is refused with its line and byte offset. NULL on failure (see
+ * fv_last_error). */
 fv_model *fv_model_parse_file(const char *path);
 /* The same from a string; origin names it in error messages. */
 fv_model *fv_model_parse_string(const char *text, const char *origin);

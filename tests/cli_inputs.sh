@@ -9,9 +9,12 @@ set -u
 source "$(dirname "$0")/data/cli_lib.bash"
 
 cat >"$TMP/mk.py" <<'EOF'
-# mk.py npy PATH f4|u1 DIMS... | idx PATH DIMS... | nan PATH.safetensors
+# mk.py npy PATH f4|u1 DIMS... | vals PATH D1,D2 V1,V2,... | idx PATH DIMS... | nan PATH.safetensors
 import json, struct, sys
 kind, path, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+values = None
+if kind == "vals":  # a float32 .npy of these values
+    kind, rest, values = "npy", ["f4"] + rest[0].split(","), [float(v) for v in rest[1].split(",")]
 if kind == "nan":  # the first weight of a saved model becomes NaN
     b = bytearray(open(path, "rb").read())
     n = struct.unpack("<Q", b[:8])[0]
@@ -23,7 +26,9 @@ dims = [int(a) for a in rest]
 n = 1
 for d in dims:
     n *= d
-if dt == "f4":
+if values is not None:
+    data = struct.pack("<%df" % n, *values)
+elif dt == "f4":
     data = struct.pack("<%df" % n, *[(i * 0.37) % 1 for i in range(n)])
 else:
     data = bytes((i * 7) % 256 for i in range(n))
@@ -105,6 +110,23 @@ mk idx "$TMP/big/t10k-images-idx3-ubyte" 3 8 8
 printf '\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x07' >"$TMP/big/t10k-labels-idx1-ubyte"
 expect_error "evaluate: an IDX label too large" 1 "t10k-labels-idx1-ubyte: sample 2 \(counting from 0\): 7 is not a class index in \[0, 4\)" \
     "$FOVEA" evaluate "$Q" --data "$TMP/big"
+
+echo "# labels as arrays: (N,) and (N, 1) class indices, (N, K) one-hot rows as wide as the output"
+mk npy "$TMP/x4.npy" f4 4 2
+mk vals "$TMP/y4.npy" 4 0,2,1,2
+mk vals "$TMP/y41.npy" 4,1 0,2,1,2
+mk vals "$TMP/y43.npy" 4,3 1,0,0,0,0,1,0,1,0,0,0,1
+mk vals "$TMP/ybad.npy" 4 0,2,-1,2
+expect_ok "train --data X.npy --labels Y.npy (N,)" "$FOVEA" train "$M3" --data "$TMP/x4.npy" --labels "$TMP/y4.npy" --save "$TMP/xy.safetensors" --verbose 0
+expect_ok "evaluate with (N, 1) labels" "$FOVEA" evaluate "$TMP/xy.safetensors" --data "$TMP/x4.npy" --labels "$TMP/y41.npy"
+expect_ok "evaluate with one-hot (N, 3) labels" "$FOVEA" evaluate "$TMP/xy.safetensors" --data "$TMP/x4.npy" --labels "$TMP/y43.npy"
+mk npy "$TMP/img4.npy" f4 4 8 8
+expect_error "one-hot rows of 3 for a 4-unit output" 1 "y43\.npy has shape \(4, 3\); the model.s output is \(None, 4\): one class index per sample" \
+    "$FOVEA" train "$DATA/quad_mlp.fv" --data "$TMP/img4.npy" --labels "$TMP/y43.npy"
+expect_error "a label array with -1" 1 "ybad\.npy: sample 2 \(counting from 0\): -1 is not a class index in \[0, 3\)" \
+    "$FOVEA" evaluate "$TMP/xy.safetensors" --data "$TMP/x4.npy" --labels "$TMP/ybad.npy"
+expect_error "--labels with a CSV" 2 "--labels applies to a \.npy array" \
+    "$FOVEA" evaluate "$TMP/xy.safetensors" --data "$TMP/good.csv" --labels "$TMP/y4.npy"
 
 echo "# class names and the label column are saved with the model"
 printf 'species,a,b\nvirginica,1,1\nsetosa,0,0\nversicolor,1,0\nsetosa,0,1\nvirginica,1,1\nversicolor,1,0\n' >"$TMP/iris.csv"

@@ -527,6 +527,92 @@ TEST(split_and_head_keep_the_places)
     fv_model_free(m);
 }
 
+/* Writes a float32 .npy of shape dims[0..rank) holding v[]. */
+static void write_npy_values(const char *path, int rank, const int64_t *dims, const float *v)
+{
+    if (fv__npy_write_f32(path, rank, dims, v) != FV_OK) exit(2);
+}
+
+/* x.npy (n, 2) features with y.npy labels of the given shape and values, as one dataset. */
+static fv_dataset *features_with_labels(int64_t n, int rank, const int64_t *ydims, const float *y)
+{
+    write_npy(tpath("x.npy"), 2, (int64_t[]){n, 2});
+    write_npy_values(tpath("y.npy"), rank, ydims, y);
+    fv_dataset *d = fv_dataset_load_npy(tpath("x.npy"));
+    if (!d || fv_dataset_load_labels_npy(d, tpath("y.npy")) != FV_OK) {
+        fprintf(stderr, "  labels: %s\n", fv_last_error());
+        fv_dataset_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+TEST(label_arrays_n_and_n1_are_class_indices_and_rows_must_fit_the_output)
+{
+    fv_model *m = model_of(mlp3);
+    fv_fit_opts o = fv_fit_defaults();
+    const float y4[4] = {0, 2, 1, 2};
+    /* (N,) and (N, 1), as Keras' sparse_categorical_crossentropy takes them */
+    fv_dataset *d = features_with_labels(4, 1, (int64_t[]){4}, y4);
+    CHECK(d && fv_dataset_classes(d) == 3);
+    CHECK_OK(fv_model_fit(m, d, &o, NULL));
+    fv_dataset_free(d);
+    d = features_with_labels(4, 2, (int64_t[]){4, 1}, y4);
+    CHECK(d && fv_dataset_labels(d)[1] == 2);
+    CHECK_OK(fv_model_fit(m, d, &o, NULL));
+    fv_dataset_free(d);
+    /* a value that is not a class index: the file and the sample */
+    d = features_with_labels(4, 1, (int64_t[]){4}, (const float[]){0, 1, 1.5f, 2});
+    double loss;
+    CHECK(fv_model_evaluate(m, d, 4, &loss, NULL) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "y.npy: sample 2 (counting from 0): 1.5 is not a class "
+                                        "index in [0, 3)");
+    fv_dataset_free(d);
+    /* one-hot rows as wide as the output are classes; rows of another width are refused */
+    const float onehot[12] = {1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1};
+    d = features_with_labels(4, 2, (int64_t[]){4, 3}, onehot);
+    CHECK(d && fv_dataset_labels(d)[1] == 2 && fv_dataset_labels(d)[2] == 1);
+    CHECK_OK(fv_model_fit(m, d, &o, NULL));
+    fv_dataset_free(d);
+    fv_model *m10 = model_of("input shape=2\ndense units=10 activation=softmax\n"
+                             "compile loss=categorical_crossentropy optimizer=adam\n");
+    d = features_with_labels(4, 2, (int64_t[]){4, 3}, onehot);
+    CHECK(fv_model_fit(m10, d, &o, NULL) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "y.npy has shape (4, 3); the model's output is (None, 10): "
+                                        "one class index per sample, (N,) or (N, 1)");
+    fv_dataset_free(d);
+    fv_model_free(m10);
+    /* soft rows are not class labels */
+    const float soft[6] = {0.5f, 0.5f, 0, 0, 0, 1};
+    d = features_with_labels(2, 2, (int64_t[]){2, 3}, soft);
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(),
+                       "y.npy: sample 0 (counting from 0): the row is not one-hot");
+    fv_dataset_free(d);
+    fv_model_free(m);
+    /* a regression takes rows as wide as its output */
+    m = model_of("input shape=2\ndense units=2\ncompile loss=mse optimizer=adam\n");
+    d = features_with_labels(2, 2, (int64_t[]){2, 2}, (const float[]){0.5f, -1, 2, 0.25f});
+    CHECK_OK(fv_model_fit(m, d, &o, NULL));
+    fv_dataset_free(d);
+    d = features_with_labels(2, 2, (int64_t[]){2, 3}, soft);
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "y.npy has shape (2, 3) of targets; the model's output is "
+                                        "(None, 2)");
+    fv_dataset_free(d);
+    fv_model_free(m);
+    /* counts and ranks */
+    write_npy(tpath("x.npy"), 2, (int64_t[]){4, 2});
+    write_npy_values(tpath("y.npy"), 1, (int64_t[]){3}, y4);
+    d = fv_dataset_load_npy(tpath("x.npy"));
+    CHECK(fv_dataset_load_labels_npy(d, tpath("y.npy")) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "y.npy has shape (3,): 3 labels for 4 samples");
+    write_npy_values(tpath("y.npy"), 3, (int64_t[]){4, 1, 1}, y4);
+    CHECK(fv_dataset_load_labels_npy(d, tpath("y.npy")) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "y.npy has shape (4, 1, 1); labels are (N,) or (N, 1)");
+    fv_dataset_free(d);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_inputs_XXXXXX");
@@ -546,6 +632,7 @@ int main(void)
     RUN(idx_labels_beyond_the_classes_name_the_sample);
     RUN(class_names_become_sorted_indices_and_travel_with_the_model);
     RUN(split_and_head_keep_the_places);
+    RUN(label_arrays_n_and_n1_are_class_indices_and_rows_must_fit_the_output);
     remove_tree(tmpdir);
     return TEST_SUMMARY();
 }

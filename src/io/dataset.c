@@ -711,10 +711,51 @@ static void label_place(const fv_dataset *d, int64_t i, const char *what, char *
                  (long long)i);
 }
 
-fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, const char *what)
+/* The file the labels came from, for messages. */
+static const char *labels_file(const fv_dataset *d, const char *what)
+{
+    return d->labels_origin ? d->labels_origin : d->origin ? d->origin : what;
+}
+
+fv_status fv__dataset_check_targets(const fv_dataset *d, int64_t k, const char *what)
+{
+    if (d->tdim == k) return FV_OK;
+    return fv__fail(FV_ERR_SHAPE,
+                    "%s has shape (%lld, %lld) of targets; the model's output is (None, %lld)",
+                    labels_file(d, what), (long long)d->n, (long long)d->tdim, (long long)k);
+}
+
+fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, int64_t k, const char *what)
 {
     char place[1200], range[160];
     snprintf(range, sizeof range, "[0, %lld)", (long long)limit);
+    if (d->targets && d->tdim > 1) {
+        /* rows of a labels array: one-hot rows as wide as the output, which name a class each */
+        if (d->tdim != k)
+            return fv__fail(FV_ERR_SHAPE,
+                            "%s has shape (%lld, %lld); the model's output is (None, %lld): one "
+                            "class index per sample, (N,) or (N, 1), or one-hot rows of %lld",
+                            labels_file(d, what), (long long)d->n, (long long)d->tdim, (long long)k,
+                            (long long)k);
+        if (!d->labels) {
+            int64_t i = 0;
+            for (; i < d->n; i++) {
+                const float *row = d->targets + i * d->tdim;
+                int64_t ones = 0;
+                bool bits = true;
+                for (int64_t j = 0; j < d->tdim; j++) {
+                    bits = bits && (row[j] == 0 || row[j] == 1);
+                    ones += row[j] == 1;
+                }
+                if (!bits || ones != 1) break;
+            }
+            return fv__fail(FV_ERR_INVALID,
+                            "%s: sample %lld (counting from 0): the row is not one-hot (one 1, "
+                            "zeros elsewhere); a classifier's labels are class indices",
+                            labels_file(d, what), (long long)(i < d->n ? i : 0));
+        }
+    }
+
     if (d->labels) {
         for (int64_t i = 0; i < d->n; i++) {
             int32_t y = d->labels[i];
@@ -741,10 +782,89 @@ fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, const cha
                             range);
         }
     }
-    return fv__fail(FV_ERR_INVALID, "%s: the data has no labels",
-                    d->labels_origin ? d->labels_origin
-                    : d->origin      ? d->origin
-                                     : what);
+    return fv__fail(FV_ERR_INVALID, "%s: the data has no labels", labels_file(d, what));
+}
+
+fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path)
+{
+    if (!d || !path) return fv__fail(FV_ERR_INVALID, "fv_dataset_load_labels_npy: NULL argument");
+    if (d->labels || d->targets)
+        return fv__fail(FV_ERR_INVALID, "%s: the data has labels already (from %s)", path,
+                        labels_file(d, "its file"));
+    fv_npy a = {0};
+    fv_status st = fv__npy_read(path, &a);
+    if (st != FV_OK) return st;
+    char shape[160];
+    size_t o = (size_t)snprintf(shape, sizeof shape, "(");
+    for (int i = 0; i < a.rank && o < sizeof shape; i++)
+        o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%lld", i ? ", " : "",
+                              (long long)a.dims[i]);
+    if (o < sizeof shape) snprintf(shape + o, sizeof shape - o, a.rank == 1 ? ",)" : ")");
+    int64_t k = a.rank == 2 ? a.dims[1] : 1;
+    float *t = NULL;
+    int32_t *y = NULL;
+    char *origin = NULL;
+    if (a.rank < 1 || a.rank > 2 || k < 1) {
+        st = fv__fail(FV_ERR_SHAPE,
+                      "%s has shape %s; labels are (N,) or (N, 1) class indices or targets, or "
+                      "(N, K) rows",
+                      path, shape);
+        goto done;
+    }
+    if (a.dims[0] != d->n) {
+        st = fv__fail(FV_ERR_SHAPE, "%s has shape %s: %lld labels for %lld samples (%s)", path,
+                      shape, (long long)a.dims[0], (long long)d->n,
+                      d->origin ? d->origin : "the data");
+        goto done;
+    }
+    t = malloc((size_t)a.count * sizeof *t + 1);
+    y = malloc((size_t)d->n * sizeof *y + 1);
+    origin = fv__strdup(path);
+    if (!t || !y || !origin) {
+        st = fv__fail(FV_ERR_NOMEM, "%s: out of memory for %lld labels", path, (long long)d->n);
+        goto done;
+    }
+    for (int64_t i = 0; i < a.count; i++) {
+        t[i] = a.is_u8 ? (float)((const uint8_t *)a.data)[i] : ((const float *)a.data)[i];
+        if (!isfinite(t[i])) {
+            st = fv__fail(FV_ERR_NUMERIC, "%s: sample %lld (counting from 0): %g is not finite",
+                          path, (long long)(i / k), (double)t[i]);
+            goto done;
+        }
+    }
+    /* Class ids: whole numbers from 0 in one column, or one-hot rows. */
+    bool classes = true;
+    for (int64_t i = 0; i < d->n && classes; i++) {
+        const float *row = t + i * k;
+        if (k == 1) {
+            classes = row[0] >= 0 && row[0] <= FV_MAX_CSV_CLASS && row[0] == floorf(row[0]);
+            y[i] = classes ? (int32_t)row[0] : 0;
+            continue;
+        }
+        int64_t ones = 0, at = 0;
+        for (int64_t j = 0; j < k; j++) {
+            classes = classes && (row[j] == 0 || row[j] == 1);
+            if (row[j] == 1) ones++, at = j;
+        }
+        classes = classes && ones == 1;
+        y[i] = (int32_t)at;
+    }
+    d->targets = t;
+    d->tdim = k;
+    d->labels_origin = origin;
+    t = NULL;
+    origin = NULL;
+    if (classes) {
+        d->labels = y;
+        y = NULL;
+        d->classes = k > 1 ? k : count_classes(d->labels, d->n, path);
+    }
+done:
+    free(t);
+    free(y);
+    free(origin);
+    fv__npy_free(&a);
+    return st;
 }
 
 fv_status fv_dataset_check_shape(const fv_dataset *d, int rank, const int64_t *dims)

@@ -50,6 +50,13 @@ fv_status fv__dataset_check_shape(const fv_dataset *d, const fv_shape *want, con
  * "data.csv:4: column 'label': -1 is not a class index in [0, 3)"), or the labels file and
  * sample index (IDX, from 0), or what and the sample index (memory). No labels at all is
  * FV_ERR_INVALID "WHAT: the data has no labels". */
-fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, const char *what);
+fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, int64_t k, const char *what);
+/* Labels given as an array of rows (fv_dataset_load_labels_npy, (N, K) with K > 1) are checked
+ * first against the model's k outputs: one-hot rows of k, else FV_ERR_SHAPE naming the file and
+ * both shapes. */
+
+/* Float targets of a regression: tdim must be the model's k outputs, else FV_ERR_SHAPE naming the
+ * file and both shapes. */
+fv_status fv__dataset_check_targets(const fv_dataset *d, int64_t k, const char *what);
 
 #endif
