@@ -121,6 +121,7 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     if (cli_use_model_classes(cmd, m, test)) goto done;
+    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);
@@ -143,9 +144,6 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     const char *const *cn = (const char *const *)names;
-    int64_t nmodel = 0;
-    const char *const *model_names = fv_model_class_names(m, &nmodel);
-    if (!cn && mt && model_names && nmodel == fv_metrics_classes(mt)) cn = model_names;
     if (json->seen) {
         s = fv_metrics_write_json(mt, stdout, select->seen ? select->value : NULL, cn);
     } else {
