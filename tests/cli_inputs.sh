@@ -83,6 +83,10 @@ check "no report written" absent "$TMP/r.html"
 expect_error "train: IDX images of another size" 1 "train-images-idx3-ubyte has shape \(4, 5, 5\); the model.s input is \(None, 8, 8, 1\)" \
     "$FOVEA" train "$DATA/quad.fv" --data "$TMP/small" --save "$TMP/t.safetensors" --verbose 2
 check "train: no 'Epoch 1/N' before the data error" no_epoch_line
+mk vals "$TMP/y3.npy" 3 0,1,2
+expect_error "train: an NCHW .npy with its labels" 1 "$NCHW" \
+    "$FOVEA" train "$DATA/quad.fv" --data "$TMP/nchw.npy" --labels "$TMP/y3.npy" --verbose 2
+check "train: no 'Epoch 1/N' before the shape error" no_epoch_line
 printf 'a,b,label\n0,1,0\n1,0,1\n' >"$TMP/rows.csv"
 expect_error "train: a table for an image model" 1 "rows\.csv has shape \(2, 2\); the model.s input is \(None, 8, 8, 1\)" \
     "$FOVEA" train "$DATA/quad.fv" --data "$TMP/rows.csv" --verbose 2
