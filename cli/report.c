@@ -33,7 +33,8 @@ static const char usage[] =
     "  --examples N            feature maps of N test images, up to half of them misclassified\n"
     "                          (default 4; 0 for none)\n"
     "  --class-names LIST      names of the classes, comma-separated, or 'fashion-mnist'\n"
-    "  --label-column NAME     the CSV column holding the labels (default: the last)\n"
+    "  --label-column NAME     the CSV column holding the labels (default: the one the\n"
+    "                          model was trained with, else the last)\n"
     "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
 
