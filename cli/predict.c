@@ -1,8 +1,10 @@
-/* predict.c — `fovea predict MODEL --input X --output P.npy`: the final layer's outputs of a saved
- * model for IDX images or a float32 .npy array, written as a float32 .npy file (atomically).
+/* predict.c — `fovea predict MODEL --input X [--output P.csv|P.npy]`: the predicted classes of a
+ * saved model for IDX images or a float32 .npy array, printed as a table (a summary for many
+ * samples), and written as a CSV of the top classes or as the raw outputs (.npy, atomically).
  */
 #include "commands.h"
 #include "common.h"
+#include "predictions.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,15 +14,20 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: fovea predict MODEL.safetensors --input X --output P.npy [options]\n"
+    "usage: fovea predict MODEL.safetensors --input X [--output P.csv|P.npy] [options]\n"
     "\n"
-    "Writes the final layer's outputs (float32, one row per sample: N x units) of a model saved\n"
-    "by 'fovea train --save' for the samples of X: an IDX image file (gzipped or not; pixels\n"
-    "scaled by 1/255 as in training) or a float32 .npy array in NHWC order.\n"
+    "Predicts the class of every sample of X (an IDX image file, gzipped or not, pixels scaled by\n"
+    "1/255 as in training; or a float32 .npy array in NHWC order) with a model saved by 'fovea\n"
+    "train --save', and prints each sample's class (its name when the model was trained on named\n"
+    "classes) and probability, or for more than 20 samples the count of each predicted class.\n"
     "\n"
     "options:\n"
     "  --input X          the samples (required)\n"
-    "  --output P.npy     the file to write (required; replaced only when complete)\n"
+    "  --output P.csv     one row per sample and rank: index,file,rank,class,name,probability\n"
+    "                     (file is empty for array input)\n"
+    "  --output P.npy     the final layer's raw outputs instead (float32, N x units)\n"
+    "                     (either is replaced only when complete)\n"
+    "  --top-k K          the K most probable classes of each sample (default 1)\n"
     "  --batch-size N     samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N        threads to use (default: FOVEA_THREADS, else all cores)\n";
 
@@ -146,14 +153,30 @@ static int write_npy_atomic(const char *cmd, const char *path, int rank, const i
     return ok ? CLI_OK : CLI_FAIL;
 }
 
+/* The table (or summary) on stdout, and the CSV when asked for. */
+static int report_predictions(const char *cmd, const fv_model *m, const float *out, int64_t n,
+                              int64_t k, int64_t top_k, const char *path, bool csv)
+{
+    int64_t nnames = 0;
+    const char *const *names = fv_model_class_names(m, &nnames);
+    cli_predictions pr = {
+        .scores = out, .n = n, .k = k, .top_k = top_k, .names = names, .nnames = nnames};
+    if (csv && cli_predictions_write_csv(cmd, "--output", path, &pr)) return CLI_FAIL;
+    if (cli_predictions_print(stdout, &pr, path) != 0 || fflush(stdout) != 0) {
+        cli_error(cmd, "cannot write to standard output%s",
+                  path ? " (the output was written)" : "");
+        return CLI_FAIL;
+    }
+    return 0;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
     cli_opt opts[] = {
-        {"input", true, false, NULL},
-        {"output", true, false, NULL},
-        {"batch-size", true, false, NULL},
-        {"threads", true, false, NULL},
+        {"input", true, false, NULL},      {"output", true, false, NULL},
+        {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
+        {"top-k", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -164,9 +187,16 @@ int cmd_predict(int argc, char **argv)
     cli_opt *output = cli_find(opts, nopts, "output");
     cli_opt *batch = cli_find(opts, nopts, "batch-size");
     cli_opt *threads = cli_find(opts, nopts, "threads");
+    cli_opt *topk = cli_find(opts, nopts, "top-k");
     if (!input->seen) return cli_usage_error(cmd, "--input is required");
-    if (!output->seen) return cli_usage_error(cmd, "--output is required");
-    int64_t batch_size = 0, nthreads = 0;
+    bool csv = output->seen && cli_has_suffix(output->value, ".csv");
+    if (output->seen && !csv && !cli_has_suffix(output->value, ".npy"))
+        return cli_usage_error(cmd, "--output: '%s': expected a .csv or a .npy file name",
+                               output->value);
+    int64_t batch_size = 0, nthreads = 0, top_k = 1;
+    if (topk->seen &&
+        (rc = cli_int(cmd, "--top-k", topk->value, 1, INT32_MAX, "a positive integer", &top_k)))
+        return rc;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
         return rc;
@@ -174,7 +204,7 @@ int cmd_predict(int argc, char **argv)
         (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
         return rc;
     if (nthreads > 0) fv_set_threads((int)nthreads);
-    if (cli_check_writable(cmd, "--output", output->value)) return CLI_FAIL;
+    if (output->seen && cli_check_writable(cmd, "--output", output->value)) return CLI_FAIL;
 
     fv_model *m = NULL;
     fv_dataset *x = NULL;
@@ -245,7 +275,9 @@ int cmd_predict(int argc, char **argv)
             dims[1 + i] = ldims[i];
         rank = 1 + lrank;
     }
-    rc = write_npy_atomic(cmd, output->value, rank, dims, out, count);
+    rc = output->seen && !csv ? write_npy_atomic(cmd, output->value, rank, dims, out, count) : 0;
+    if (rc == 0)
+        rc = report_predictions(cmd, m, out, n, k, top_k, output->seen ? output->value : NULL, csv);
 done:
     free(out);
     fv_dataset_free(x);

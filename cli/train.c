@@ -20,17 +20,23 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: fovea train MODEL --data DIR|FILE.csv [options]\n"
+    "usage: fovea train MODEL --data DIR|FILE.csv|X.npy [options]\n"
     "\n"
     "Trains MODEL (a model file such as examples/mnist_cnn.fv, or a model saved by --save, whose\n"
     "weights are then the starting point) on the data, with the model file's compile and fit\n"
     "lines; the flags below override the file's values of the same names.\n"
     "\n"
     "data:\n"
-    "  --data DIR|FILE.csv       a folder with the four MNIST-named IDX files (gzipped or not;\n"
+    "  --data DIR|FILE.csv|X.npy  a folder with the four MNIST-named IDX files (gzipped or not;\n"
     "                            the test set is the validation data unless --validation-split\n"
-    "                            is given), or a CSV table with a header row\n"
-    "  --label-column NAME       the CSV column holding the labels (default: the last)\n"
+    "                            is given), a CSV table with a header row, or a .npy array\n"
+    "                            of features with --labels\n"
+    "  --label-column NAME       the CSV column holding the labels (default: the one a\n"
+    "                            saved model was trained with, else the last); the\n"
+    "                            saved model remembers it and the class names\n"
+    "  --labels Y.npy            the labels of --data X.npy (a .npy of features): (N,) or\n"
+    "                            (N, 1) class indices, or (N, K) one-hot rows (or targets\n"
+    "                            for mse/mae)\n"
     "\n"
     "outputs (written only when training succeeds; an existing file is replaced atomically):\n"
     "  --save OUT.safetensors    the trained model: weights and model text in one file\n"
@@ -70,6 +76,24 @@ static const char usage[] =
     "Ctrl-C (or SIGTERM) stops training after the current step; --save and --history are then not\n"
     "written. With --checkpoint, the last complete epoch's checkpoint stays, and the message says\n"
     "how to resume. A loss that becomes NaN stops training the same way.\n";
+
+/* ---- labels -------------------------------------------------------------------------------- */
+
+/* The model remembers the training data's label column and class names (saved with it, so that
+ * evaluate and predict use them). A model trained before keeps its classes: the table's names
+ * are renumbered to them. */
+static int remember_labels(const char *cmd, fv_model *m, fv_dataset *train)
+{
+    int64_t n = 0;
+    const char *const *names = fv_model_class_names(m, &n);
+    if (names) {
+        if (cli_use_model_classes(cmd, m, train)) return CLI_FAIL;
+    } else {
+        names = fv_dataset_class_names(train, &n);
+    }
+    fv_status s = fv_model_set_labels(m, fv_dataset_label_column(train), names, n);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, NULL, s);
+}
 
 /* ---- compile overrides ----------------------------------------------------------------------- */
 
@@ -183,6 +207,7 @@ static int apply_compile_overrides(const char *cmd, fv_model *m, const char *mod
 enum {
     O_DATA,
     O_LABEL,
+    O_LABELS,
     O_SAVE,
     O_HISTORY,
     O_WEIGHTS,
@@ -337,6 +362,7 @@ int cmd_train(int argc, char **argv)
     cli_opt opts[O_COUNT] = {
         [O_DATA] = {"data", true, false, NULL},
         [O_LABEL] = {"label-column", true, false, NULL},
+        [O_LABELS] = {"labels", true, false, NULL},
         [O_SAVE] = {"save", true, false, NULL},
         [O_HISTORY] = {"history", true, false, NULL},
         [O_WEIGHTS] = {"weights", true, false, NULL},
@@ -435,10 +461,10 @@ int cmd_train(int argc, char **argv)
         cli_error(cmd, "--weights: '%s': no such file", opts[O_WEIGHTS].value);
         return CLI_FAIL;
     }
-    if (cli_has_suffix(opts[O_DATA].value, ".npy")) {
+    if (cli_has_suffix(opts[O_DATA].value, ".npy") && !opts[O_LABELS].seen) {
         cli_error(cmd,
                   "--data: '%s': a .npy array holds features only, no labels to train "
-                  "on; use an IDX folder or a CSV table",
+                  "on; give them with --labels Y.npy, or use an IDX folder or a CSV table",
                   opts[O_DATA].value);
         return CLI_FAIL;
     }
@@ -462,10 +488,17 @@ int cmd_train(int argc, char **argv)
     if (vsplit >= 0) fit.validation_split = vsplit;
 
     if ((rc = cli_load_data(cmd, opts[O_DATA].value,
-                            opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, &train, &test)))
+                            cli_label_column(m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL,
+                                             opts[O_DATA].value),
+                            &train, &test)))
+        goto done;
+    if ((rc = cli_load_labels(cmd, opts[O_DATA].value,
+                              opts[O_LABELS].seen ? opts[O_LABELS].value : NULL, train)))
         goto done;
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
+    if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
      * set. The split is made here so that the library sees one validation dataset either way. */

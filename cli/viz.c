@@ -58,6 +58,27 @@ void cli_free_class_names(char **names, int64_t count)
     free(names);
 }
 
+int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *count)
+{
+    int64_t n = 0;
+    const char *const *model = fv_model_class_names(m, &n);
+    int64_t k = fv_model_output_size(m);
+    if (*names || !model || n != (k == 1 ? 2 : k)) return 0; /* names of every class, or none */
+    char **copy = calloc((size_t)n, sizeof *copy);
+    for (int64_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(model[i]))) {
+            cli_free_class_names(copy, i);
+            copy = NULL;
+        }
+    if (!copy) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    *names = copy;
+    *count = n;
+    return 0;
+}
+
 int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *count)
 {
     *names = NULL;
@@ -279,6 +300,7 @@ static int viz_features(int argc, char **argv)
     float *x = NULL;
     rc = CLI_FAIL;
     if (!(m = cli_load_trained_model(cmd, pos[0]))) goto done;
+    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if ((rc = load_images(cmd, opts[O_INPUT].value, &d))) goto done;
     rc = CLI_FAIL;

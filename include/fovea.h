@@ -83,11 +83,25 @@ fv_dataset *fv_dataset_load_idx(const char *images_path, const char *labels_path
 fv_status fv_dataset_load_idx_dir(const char *dir, fv_dataset **train, fv_dataset **test);
 
 /* Reads a CSV table with a header row of column names and numeric cells. label_column names the
- * label column (NULL: the last). Integer labels in a classification table become class ids. */
+ * label column (NULL: the last). Labels that are all whole numbers from 0 become class ids; a
+ * label column of words (class names, "setosa") becomes class ids in sorted order of the names
+ * (fv_dataset_class_names); a column mixing words and numbers is FV_ERR_FORMAT naming the line.
+ * Other numbers are float targets; a classifier refuses them at fit or evaluate, naming the file,
+ * line and column of the first that is not a class index. Text as fv_model_parse_file reads it
+ * (a byte-order mark, LF, CRLF or CR line ends; UTF-8 only). */
 fv_dataset *fv_dataset_load_csv(const char *path, const char *label_column);
 
 /* Reads a float32 .npy array (rank >= 2, first axis samples), features only. */
 fv_dataset *fv_dataset_load_npy(const char *path);
+
+/* Adds labels read from a .npy file (float32 or uint8) to a dataset of features without labels
+ * (from .npy or IDX images): shape (N,) or (N, 1), as Keras' sparse_categorical_crossentropy
+ * takes them (whole numbers from 0 become class ids; other numbers are float targets), or (N, K)
+ * rows (one-hot rows become class ids; other rows are float targets of a regression). N must be
+ * the dataset's count. A classifier then refuses rows of another width than its outputs
+ * ("y.npy has shape (5, 3); the model's output is (None, 10): ...") and labels that are not
+ * class indices, naming the file and sample. FV_ERR_SHAPE for another rank or count. */
+fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path);
 
 /* A dataset from memory (copied). Sample shape is rank dims[]. labels may be NULL. */
 fv_dataset *fv_dataset_from_u8(int64_t n, int rank, const int64_t *dims, const uint8_t *x,
@@ -109,6 +123,25 @@ int fv_dataset_shape(const fv_dataset *d, int64_t dims[4]);
 int64_t fv_dataset_classes(const fv_dataset *d);
 /* Labels of all samples, or NULL if none. Owned by the dataset. */
 const int32_t *fv_dataset_labels(const fv_dataset *d);
+/* The name of the CSV column the labels came from (NULL for other data). Owned by the dataset. */
+const char *fv_dataset_label_column(const fv_dataset *d);
+/* Class names, when the CSV label column held names rather than numbers ("setosa"): the
+ * distinct names in sorted order, label i naming class_names[i] (or the names given to
+ * fv_dataset_use_class_names). NULL (and *n = 0) for numeric labels. Owned by the dataset. */
+const char *const *fv_dataset_class_names(const fv_dataset *d, int64_t *n);
+/* Renumbers labels given as names to the classes of a trained model (names[0..n), as
+ * fv_model_class_names gives them), so that a test table whose names are a subset or in
+ * another order gets the model's indices. A name not among them is FV_ERR_INVALID naming the
+ * file, line and column; names for a model trained on numeric labels (n == 0) too. Numeric
+ * labels are left as they are. */
+fv_status fv_dataset_use_class_names(fv_dataset *d, const char *const *names, int64_t n);
+/* Checks that the samples have a model's input shape dims[0..rank) (fv_model_input_shape):
+ * exactly that, or (H, W) for an (H, W, 1) input. A flat row is accepted only by a rank-1
+ * (features) input: an image model does not reshape rows, nor a rank-1 model flatten images.
+ * FV_ERR_SHAPE otherwise, naming the file and both shapes with the samples first:
+ * "x.npy has shape (2, 3, 4, 4); the model's input is (None, 4, 4, 3): channels last ...".
+ * fv_model_fit, fv_model_evaluate and fv_model_predict make the same check. */
+fv_status fv_dataset_check_shape(const fv_dataset *d, int rank, const int64_t *dims);
 /* Copies sample i as float32 (scaled by 1/255 for uint8 data) into out[sample size]. */
 fv_status fv_dataset_get(const fv_dataset *d, int64_t i, float *out);
 void fv_dataset_free(fv_dataset *d);
@@ -164,7 +197,9 @@ fv_status fv_model_add_dense(fv_model *m, int64_t units, fv_activation activatio
 fv_status fv_model_add_activation(fv_model *m, fv_activation activation);
 
 /* Parses a whole model file (layers and optional compile and fit lines). Errors name the file
- * and line. NULL on failure (see fv_last_error). */
+ * and line. A UTF-8 byte-order mark is skipped and LF, CRLF and CR line ends are all accepted; a
+ * NUL byte or invalid UTF-8 is refused with its line and byte offset. NULL on failure (see
+ * fv_last_error). */
 fv_model *fv_model_parse_file(const char *path);
 /* The same from a string; origin names it in error messages. */
 fv_model *fv_model_parse_string(const char *text, const char *origin);
@@ -194,7 +229,8 @@ int64_t fv_model_output_size(const fv_model *m);
  * moving statistics), as Keras' summary counts them. */
 int64_t fv_model_trainable_param_count(const fv_model *m);
 /* The model's inputs and outputs, in the order of the input lines and of `model outputs=`: their
- * count, name and per-sample shape (rank returned, dims filled; 0 if k is out of range). */
+ * count, name and per-sample shape (no batch axis; rank returned, dims filled; 0 if k is out of
+ * range or the model has no input yet). */
 int fv_model_input_count(const fv_model *m);
 const char *fv_model_input_name(const fv_model *m, int k);
 int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4]);
@@ -388,6 +424,16 @@ void fv_model_profile_reset(fv_model *m);
 fv_status fv_model_save(const fv_model *m, const char *path);
 /* A model from a file written by fv_model_save. */
 fv_model *fv_model_load(const char *path);
+/* The labels the model was trained with: the CSV column that held them (NULL: not CSV, or not
+ * known) and, for labels given as names, the class names (output unit i is class_names[i]).
+ * Saved in the model file's metadata ("fovea.label_column"; "fovea.class_names", a JSON array
+ * of strings) and restored by fv_model_load, so that evaluate and predict use the same column
+ * and names. set copies its arguments; label_column NULL and n 0 clear them. */
+fv_status fv_model_set_labels(fv_model *m, const char *label_column,
+                              const char *const *class_names, int64_t n);
+const char *fv_model_label_column(const fv_model *m);
+/* NULL (and *n = 0) when the model knows no names. Owned by the model. */
+const char *const *fv_model_class_names(const fv_model *m, int64_t *n);
 /* Loads weights into a built model; every tensor must be present with the model's shapes. */
 fv_status fv_model_load_weights(fv_model *m, const char *path);
 
@@ -527,11 +573,11 @@ void fv_picture_free(fv_picture *p);
  *  - confusion matrix: classes × classes counts, row the true class, column the predicted one.
  *
  * Names for `select` (comma-separated, spaces allowed; NULL, "" or "all" for everything):
- * classification: accuracy, crossentropy, precision, recall, f1, roc_auc, average_precision,
- * mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc, f1_score, auc,
- * pr_auc, prc, map, confusion); regression: mse, rmse, mae. An unknown name, or one that does
- * not apply to the model (accuracy of a regression), is FV_ERR_INVALID with a message that names
- * it and lists the valid ones. Writers check `select` before writing anything. */
+ * classification: loss (when set), accuracy, crossentropy, precision, recall, f1, roc_auc,
+ * average_precision, mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc,
+ * f1_score, auc, pr_auc, prc, map, confusion); regression: loss, mse, rmse, mae. An unknown
+ * name, or one that does not apply to the model (accuracy of a regression), is FV_ERR_INVALID
+ * with a message that names it and lists the valid ones. Writers check `select` before writing anything. */
 
 typedef struct fv_metrics fv_metrics;
 
@@ -544,6 +590,11 @@ fv_metrics *fv_metrics_classification(const float *scores, const int32_t *labels
 /* mse, rmse and mae of a regression model: outputs and targets [n × k], read during the call
  * only. NULL on failure: n < 1, k < 1, a NaN value, or out of memory. */
 fv_metrics *fv_metrics_regression(const float *outputs, const float *targets, int64_t n, int64_t k);
+
+/* Records the model's loss on the same data (fv_model_evaluate's), so that the report has a
+ * "loss" figure (`select` name "loss"; JSON key "loss"); written only when set. For a model
+ * compiled with a cross-entropy loss it is the crossentropy figure up to float rounding. */
+void fv_metrics_set_loss(fv_metrics *m, double loss);
 
 void fv_metrics_free(fv_metrics *m);
 

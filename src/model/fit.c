@@ -26,22 +26,9 @@ static fv_status check_targets(const fv_model *m, const fv_dataset *d, const cha
     bool classes = m->loss == FV_LOSS_CATEGORICAL_CE || m->loss == FV_LOSS_SPARSE_CATEGORICAL_CE ||
                    m->loss == FV_LOSS_BINARY_CE;
     if (classes || !d->targets) {
-        if (!d->labels) return fv__fail(FV_ERR_INVALID, "%s: the data has no labels", what);
-        int64_t limit = fv__loss_label_limit(m->loss, k);
-        for (int64_t i = 0; i < d->n; i++)
-            if (d->labels[i] < 0 || d->labels[i] >= limit)
-                return fv__fail(FV_ERR_SHAPE,
-                                "%s: sample %lld has label %d, but the model's %lld output unit%s "
-                                "can only represent classes 0..%lld",
-                                what, (long long)i, d->labels[i], (long long)k, k == 1 ? "" : "s",
-                                (long long)limit - 1);
-        return FV_OK;
+        return fv__dataset_check_labels(d, fv__loss_label_limit(m->loss, k), k, what);
     }
-    if (d->tdim != k)
-        return fv__fail(FV_ERR_SHAPE,
-                        "%s: targets have %lld values per sample but the model outputs %lld", what,
-                        (long long)d->tdim, (long long)k);
-    return FV_OK;
+    return fv__dataset_check_targets(d, k, what);
 }
 
 /* Whether a batch of d gives float targets (a regression) rather than class labels. */

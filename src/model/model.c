@@ -44,6 +44,7 @@ void fv_model_free(fv_model *m)
     free(m->gwritten);
     free(m->skip);
     fv__free(m->block);
+    fv__label_info_free(&m->labels);
     free(m);
 }
 
@@ -892,37 +893,40 @@ fv_status fv_model_add(fv_model *m, const char *line)
 fv_model *fv_model_parse_string(const char *text, const char *origin)
 {
     if (!origin) origin = "<model>";
+    fv_text t;
+    if (fv__text_init(&t, text, text ? strlen(text) : 0, origin) != FV_OK) {
+        fv__text_free(&t);
+        return NULL;
+    }
     fv_model *m = fv_model_new();
-    if (!m) return NULL;
-    const char *p = text;
-    int lineno = 0;
+    const char *p;
+    size_t len;
     char line[MAX_LINE];
-    while (p && *p) {
-        lineno++;
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    while (m && fv__text_line(&t, &p, &len)) {
+        int lineno = (int)t.line;
         if (len >= sizeof line) {
             fv__fail(FV_ERR_INVALID, "%s:%d: line longer than %d characters", origin, lineno,
                      MAX_LINE - 1);
             fv_model_free(m);
-            return NULL;
+            m = NULL;
+            break;
         }
         memcpy(line, p, len);
         line[len] = '\0';
         if (add_line(m, line, lineno) != FV_OK) {
             fv__error_prefix("%s:%d: ", origin, lineno);
             fv_model_free(m);
-            return NULL;
+            m = NULL;
         }
-        p = nl ? nl + 1 : NULL;
     }
-    if (!m->has_input) {
+    fv__text_free(&t);
+    if (m && !m->has_input) {
         fv__fail(FV_ERR_INVALID, "%s: no input line (e.g. input shape=28,28,1)", origin);
         fv_model_free(m);
         return NULL;
     }
     int bad_line;
-    if (fv__model_graph_check(m, &bad_line) != FV_OK) {
+    if (m && fv__model_graph_check(m, &bad_line) != FV_OK) {
         if (bad_line)
             fv__error_prefix("%s:%d: ", origin, bad_line);
         else
@@ -949,17 +953,19 @@ fv_model *fv_model_parse_file(const char *path)
         fv__fail(FV_ERR_NOMEM, "out of memory reading %s", path);
         return NULL;
     }
-    if (err || n > MAX_MODEL_FILE || memchr(text, '\0', n)) {
+    if (err || n > MAX_MODEL_FILE) {
         fv__fail(err ? FV_ERR_IO : FV_ERR_FORMAT, "%s: %s", path,
-                 err                  ? "read error"
-                 : n > MAX_MODEL_FILE ? "larger than 1 MiB: not a model file"
-                                      : "contains NUL bytes: not a model text file");
+                 err ? "read error" : "larger than 1 MiB: not a model file");
         free(text);
         return NULL;
     }
-    text[n] = '\0';
-    fv_model *m = fv_model_parse_string(text, path);
+    /* The shared text reader refuses NUL bytes and invalid UTF-8 with their line and offset,
+     * which the NUL-terminated string below could no longer show. */
+    fv_text t;
+    fv_status s = fv__text_init(&t, text, n, path);
     free(text);
+    fv_model *m = s == FV_OK ? fv_model_parse_string(t.buf, path) : NULL;
+    fv__text_free(&t);
     return m;
 }
 

@@ -58,6 +58,7 @@ struct fv_model {
     char rlr_monitor[FV_MONITOR_MAX];
 
     fv_fit_info last_fit; /* fv_model_last_fit */
+    fv_label_info labels; /* the training data's label column and class names (save.c) */
 
     /* parameters: one block each for weights, gradients and optimizer state. The weight block
      * holds the trainable tensors first [0, ntrain), then the frozen layers' tensors, then the

@@ -692,13 +692,7 @@ fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t,
 
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what)
 {
-    char want[64], got[64];
-    fv__shape_format(&m->input, want, sizeof want);
-    fv__shape_format(&d->shape, got, sizeof got);
-    if (d->sample != fv__shape_size(&m->input))
-        return fv__fail(FV_ERR_SHAPE, "%s: samples have shape %s but the model's input is %s", what,
-                        got, want);
-    return FV_OK;
+    return fv__dataset_check_shape(d, &m->input, what);
 }
 
 bool fv__model_accuracy_defined(const fv_model *m)
@@ -896,7 +890,7 @@ static int shape_dims(const fv_shape *s, int64_t dims[4])
 
 int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4])
 {
-    return k >= 0 && k < m->ninputs ? shape_dims(&m->inputs[k].shape, dims) : 0;
+    return m && k >= 0 && k < m->ninputs ? shape_dims(&m->inputs[k].shape, dims) : 0;
 }
 
 int fv_model_output_count(const fv_model *m)
