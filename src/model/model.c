@@ -22,6 +22,8 @@ fv_model *fv_model_new(void)
         return NULL;
     }
     fv__optim_defaults(&m->optim, FV_OPT_ADAM);
+    for (int k = 0; k < FV_MAX_OUTPUTS; k++)
+        m->out_weight[k] = 1.0;
     m->fit = fv_fit_defaults();
     m->seed = m->fit.seed;
     return m;
@@ -449,6 +451,7 @@ enum {
     CK_WARMUP_STEPS,
     CK_DECAY_RATE,
     CK_STAIRCASE,
+    CK_LOSS_WEIGHTS,
 };
 #define CK_BIT(k) ((uint64_t)1 << (k))
 /* Settings that belong to the optimizer: a new optimizer= drops them. */
@@ -516,6 +519,91 @@ static fv_status optimizer_key_applies(const fv_model *m, int key)
                     optimizer_names[k]);
 }
 
+/* The index among the model's outputs of the output named `name` (its layer's name), or -1. */
+static int output_index(const fv_model *m, const char *name, size_t len)
+{
+    for (int k = 0; k < m->noutputs; k++) {
+        const char *o = m->layers[m->outputs[k]].name;
+        if (strlen(o) == len && strncmp(o, name, len) == 0) return k;
+    }
+    return -1;
+}
+
+/* loss=NAME (every output) or loss=OUT1:NAME,OUT2:NAME (one per output, all named). */
+static fv_status set_losses(fv_model *m, const char *v)
+{
+    if (!strchr(v, ':')) {
+        m->loss = fv__loss_from_name(v);
+        for (int k = 0; k < FV_MAX_OUTPUTS; k++)
+            m->out_loss[k] = m->loss;
+        m->out_named = false;
+        if (m->loss != FV_LOSS_NONE) return FV_OK;
+        return fv__fail(FV_ERR_INVALID,
+                        "compile: loss=%s: expected categorical_crossentropy, "
+                        "sparse_categorical_crossentropy, binary_crossentropy, "
+                        "mean_squared_error (mse) or mean_absolute_error (mae)",
+                        v);
+    }
+    if (m->noutputs < 2)
+        return fv__fail(FV_ERR_INVALID,
+                        "compile: loss=%s names outputs, but the model has one output (name "
+                        "several with a `model outputs=` line before compile)",
+                        v);
+    bool seen[FV_MAX_OUTPUTS] = {false};
+    for (const char *p = v; *p;) {
+        const char *colon = strchr(p, ':'), *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (!colon || colon > comma)
+            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: expected OUTPUT:LOSS,OUTPUT:LOSS",
+                            v);
+        const int k = output_index(m, p, (size_t)(colon - p));
+        if (k < 0)
+            return fv__fail(FV_ERR_INVALID,
+                            "compile: loss=%s: '%.*s' is not one of the model's outputs", v,
+                            (int)(colon - p), p);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(comma - colon - 1), colon + 1);
+        m->out_loss[k] = fv__loss_from_name(name);
+        if (m->out_loss[k] == FV_LOSS_NONE)
+            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: unknown loss '%s'", v, name);
+        seen[k] = true;
+        p = *comma ? comma + 1 : comma;
+    }
+    for (int k = 0; k < m->noutputs; k++)
+        if (!seen[k])
+            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: no loss for output '%s'", v,
+                            m->layers[m->outputs[k]].name);
+    m->loss = m->out_loss[0];
+    m->out_named = true;
+    return FV_OK;
+}
+
+/* loss_weights=OUT1:W,OUT2:W (unnamed outputs keep 1). */
+static fv_status set_loss_weights(fv_model *m, const char *v)
+{
+    for (int k = 0; k < FV_MAX_OUTPUTS; k++)
+        m->out_weight[k] = 1.0;
+    for (const char *p = v; *p;) {
+        const char *colon = strchr(p, ':'), *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (!colon || colon > comma)
+            return fv__fail(FV_ERR_INVALID,
+                            "compile: loss_weights=%s: expected OUTPUT:WEIGHT,OUTPUT:WEIGHT", v);
+        const int k = output_index(m, p, (size_t)(colon - p));
+        if (k < 0)
+            return fv__fail(FV_ERR_INVALID,
+                            "compile: loss_weights=%s: '%.*s' is not one of the model's outputs", v,
+                            (int)(colon - p), p);
+        char num[64];
+        snprintf(num, sizeof num, "%.*s", (int)(comma - colon - 1), colon + 1);
+        fv_status s = parse_double("compile", "loss_weights", num, 0, 1e6, &m->out_weight[k]);
+        if (s != FV_OK) return s;
+        p = *comma ? comma + 1 : comma;
+    }
+    m->weights_named = true;
+    return FV_OK;
+}
+
 static fv_status compile_tokens(fv_model *m, const line_tokens *t)
 {
     fv_model saved = *m; /* restore on any error: compile is all or nothing */
@@ -571,13 +659,10 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         int64_t steps;
         switch (idx) {
         case CK_LOSS:
-            m->loss = fv__loss_from_name(v);
-            if (m->loss == FV_LOSS_NONE)
-                s = fv__fail(FV_ERR_INVALID,
-                             "compile: loss=%s: expected categorical_crossentropy, "
-                             "sparse_categorical_crossentropy, binary_crossentropy, "
-                             "mean_squared_error (mse) or mean_absolute_error (mae)",
-                             v);
+            s = set_losses(m, v);
+            break;
+        case CK_LOSS_WEIGHTS:
+            s = set_loss_weights(m, v);
             break;
         case CK_LR:
             s = parse_double("compile", k, v, 0, 1e3, &o->learning_rate);
@@ -1119,8 +1204,18 @@ char *fv_model_to_text(const fv_model *m)
         char num[64];
         const fv_optim *o = &m->optim;
         const uint64_t g = m->compile_given;
-        sb_printf(&b, "compile loss=%s optimizer=%s", fv__loss_name(m->loss),
-                  optimizer_names[o->kind]);
+        sb_printf(&b, "compile loss=");
+        for (int k = 0; k < (m->out_named ? m->noutputs : 1); k++)
+            sb_printf(&b, "%s%s%s%s", k ? "," : "",
+                      m->out_named ? m->layers[m->outputs[k]].name : "", m->out_named ? ":" : "",
+                      fv__loss_name(m->out_named ? m->out_loss[k] : m->loss));
+        if (m->weights_named)
+            for (int k = 0; k < m->noutputs; k++) {
+                format_double(num, sizeof num, m->out_weight[k]);
+                sb_printf(&b, "%s%s:%s", k ? "," : " loss_weights=", m->layers[m->outputs[k]].name,
+                          num);
+            }
+        sb_printf(&b, " optimizer=%s", optimizer_names[o->kind]);
         format_double(num, sizeof num, o->learning_rate);
         sb_printf(&b, " learning_rate=%s", num);
         struct {

@@ -45,7 +45,12 @@ struct fv_model {
 
     /* compile */
     bool compiled;
-    fv_loss_kind loss;
+    fv_loss_kind loss; /* the loss of the first output (of every output when none is named) */
+    /* Several outputs (Keras 3's dict form of compile): each output's loss and weight, in the
+     * order of `model outputs=`; out_named: loss= named outputs (OUT:loss,...). */
+    fv_loss_kind out_loss[FV_MAX_OUTPUTS];
+    double out_weight[FV_MAX_OUTPUTS];
+    bool out_named, weights_named;
     fv_optim optim;
     uint64_t compile_given; /* bits of compile keys given (canonical text) */
     char metrics_text[256]; /* compile's metrics= as given (checked by fv__metric_check_names) */
