@@ -214,7 +214,35 @@ void fv_tdpbf16ps_emul(fv_amx_tile *dst, const fv_amx_tile *a, const fv_amx_tile
 
 /* ---- CPU detection --------------------------------------------------------------------------- */
 
+/* CPUID traps to the hypervisor in a virtual machine (microseconds): each answer is asked once
+ * and cached. Threads that race to fill a cache store the same value; the atomics make the race
+ * well-defined. */
+static bool cpu_has_avx512_bf16(void);
+static bool cpu_has_amx_bf16(void);
+
+static bool cached(int *slot, bool (*ask)(void))
+{
+    int v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = ask() ? 1 : 0;
+        __atomic_store_n(slot, v, __ATOMIC_RELAXED);
+    }
+    return v == 1;
+}
+
 bool fv__cpu_has_avx512_bf16(void)
+{
+    static int v = -1;
+    return cached(&v, cpu_has_avx512_bf16);
+}
+
+bool fv__cpu_has_amx_bf16(void)
+{
+    static int v = -1;
+    return cached(&v, cpu_has_amx_bf16);
+}
+
+static bool cpu_has_avx512_bf16(void)
 {
 #if defined(FV_BF16_X86)
     unsigned a, b, c, d;
@@ -231,7 +259,7 @@ bool fv__cpu_has_avx512_bf16(void)
 #endif
 }
 
-bool fv__cpu_has_amx_bf16(void)
+static bool cpu_has_amx_bf16(void)
 {
 #if defined(FV_BF16_X86)
     unsigned a, b, c, d;

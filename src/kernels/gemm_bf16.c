@@ -42,33 +42,130 @@ int64_t fv_gemm_bf16_packed_size(int64_t K, int64_t N)
     return kp * np;
 }
 
+/* ---- interleaving two rows into pairs ----------------------------------------------------------
+ * out[2j] = bf16(r0[j]), out[2j+1] = bf16(r1[j]) (0 when r1 is NULL), j < n: two rows of K
+ * (k, k+1) become n dwords, the pair layout of both packed operands. */
+typedef void (*interleave_fn)(const float *r0, const float *r1, int64_t n, uint16_t *out);
+
+static void interleave_generic(const float *r0, const float *r1, int64_t n, uint16_t *out)
+{
+    for (int64_t j = 0; j < n; j++) {
+        out[2 * j] = fv_bf16_from_f32(r0[j]);
+        out[2 * j + 1] = r1 ? fv_bf16_from_f32(r1[j]) : 0;
+    }
+}
+
+#if defined(FV_BF16_X86)
+#define DOT_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* 16 columns at a time: VCVTNE2PS2BF16 rounds both rows (bit-identical to fv_bf16_from_f32),
+ * VPERMW interleaves them. */
+DOT_ATTR static void interleave_avx512(const float *r0, const float *r1, int64_t n, uint16_t *out)
+{
+    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_loadu_si512(order);
+    for (int64_t j = 0; j < n; j += 16) {
+        const int64_t w = n - j < 16 ? n - j : 16;
+        const __mmask16 k = (__mmask16)((1u << w) - 1);
+        const __m512 v0 = _mm512_maskz_loadu_ps(k, r0 + j);
+        const __m512 v1 = r1 ? _mm512_maskz_loadu_ps(k, r1 + j) : _mm512_setzero_ps();
+        const __m512i x = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+        const __mmask32 k2 = w == 16 ? 0xFFFFFFFFu : (__mmask32)((1u << (2 * w)) - 1);
+        _mm512_mask_storeu_epi16(out + 2 * j, k2, x);
+    }
+}
+#endif
+
+/* The k-major packing of pack_a below for one strip: ap[2(p·mr + i) + h] = bf16 of op(A)(ic+i,
+ * k0+2p+h) = A[(k0+2p+h)·lda + ic+i], zero past K and for i >= m. */
+typedef void (*pack_kmajor_fn)(uint16_t *ap, const float *A, int64_t lda, int64_t K, int64_t k0,
+                               int64_t ic, int64_t m, int mr, int64_t kb);
+
+static void pack_kmajor_generic(uint16_t *ap, const float *A, int64_t lda, int64_t K, int64_t k0,
+                                int64_t ic, int64_t m, int mr, int64_t kb)
+{
+    memset(ap, 0, (size_t)(2 * kb * mr) * sizeof *ap);
+    for (int64_t p = 0; p < kb && k0 + 2 * p < K; p++) {
+        const int64_t k = k0 + 2 * p;
+        interleave_generic(A + k * lda + ic, k + 1 < K ? A + (k + 1) * lda + ic : NULL, m,
+                           ap + 2 * p * mr);
+    }
+}
+
+#if defined(FV_BF16_X86)
+/* mr <= 16: one masked load per stored row of A and pair half, one conversion and one VPERMW per
+ * pair, the rows past m (and past K) loaded as zeros. */
+DOT_ATTR static void pack_kmajor_avx512(uint16_t *ap, const float *A, int64_t lda, int64_t K,
+                                        int64_t k0, int64_t ic, int64_t m, int mr, int64_t kb)
+{
+    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_loadu_si512(order);
+    const __mmask16 km = (__mmask16)((1u << m) - 1);
+    const __mmask32 ks = (__mmask32)(((uint64_t)1 << (2 * mr)) - 1);
+    for (int64_t p = 0; p < kb; p++) {
+        const int64_t k = k0 + 2 * p;
+        const __m512 v0 = k < K ? _mm512_maskz_loadu_ps(km, A + k * lda + ic) : _mm512_setzero_ps();
+        const __m512 v1 =
+            k + 1 < K ? _mm512_maskz_loadu_ps(km, A + (k + 1) * lda + ic) : _mm512_setzero_ps();
+        const __m512i x = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+        _mm512_mask_storeu_epi16(ap + 2 * p * mr, ks, x);
+    }
+}
+#endif
+
+static interleave_fn best_interleave(void)
+{
+#if defined(FV_BF16_X86)
+    if (fv__cpu_has_avx512_bf16()) return interleave_avx512;
+#endif
+    return interleave_generic;
+}
+
 void fv_gemm_bf16_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
                          uint16_t *bp)
 {
     const int64_t kp = kpad(K), np = (N + NR - 1) / NR * NR;
+    const interleave_fn il = best_interleave();
     for (int64_t j0 = 0; j0 < np; j0 += NR) {
         uint16_t *panel = bp + j0 * kp;
-        for (int64_t k = 0; k < kp; k++) {
-            uint16_t *row = panel + (k / 2) * 2 * NR + (k % 2);
-            for (int64_t j = 0; j < NR; j++) {
-                const int64_t c = j0 + j;
-                float v = 0.0f;
-                if (k < K && c < N) v = trans_b ? B[c * ldb + k] : B[k * ldb + c];
-                row[2 * j] = fv_bf16_from_f32(v);
+        const int64_t n = N - j0 < NR ? (N - j0 > 0 ? N - j0 : 0) : NR;
+        memset(panel, 0, (size_t)(NR * kp) * sizeof *panel);
+        if (!trans_b) {
+            /* Rows k and k+1 of B, n columns each, into pair row k/2 of the panel. */
+            for (int64_t k = 0; k < K; k += 2)
+                il(B + k * ldb + j0, k + 1 < K ? B + (k + 1) * ldb + j0 : NULL, n, panel + k * NR);
+        } else {
+            /* Column j of op(B) is row j0+j of B: its pairs lie contiguous there. */
+            for (int64_t j = 0; j < n; j++) {
+                const float *src = B + (j0 + j) * ldb;
+                for (int64_t k = 0; k < K; k++)
+                    panel[(k / 2) * 2 * NR + 2 * j + k % 2] = fv_bf16_from_f32(src[k]);
             }
         }
     }
 }
 
 /* ---- A: a row strip rounded to bf16, as pairs ------------------------------------------------
- * ap[2(i·kb + p) + h] = element k = 2(pc+p) + h of row ic+i of op(A), rounded to bf16: pair p of
- * the row is one dword (element k in the low half); zero past K and for rows i >= m (up to mr).
- * The dot tiles broadcast from it row by row; AMX loads 16 rows × 16 pairs as a tile with a
- * stride of kb dwords. */
-static void pack_a(uint16_t *restrict ap, bool trans_a, const float *restrict A, int64_t lda,
-                   int64_t K, int64_t ic, int64_t m, int mr, int64_t pc, int64_t kb)
+ * Pair p of row i (elements k = 2(pc+p) and k+1 of row ic+i of op(A), rounded to bf16, k in the
+ * low half; zero past K and for rows i >= m, up to mr) is the dword at ap[2(i·si + p·sp)]:
+ *   row-major (si = kb, sp = 1): what AMX loads as tiles (16 rows × 16 pairs, stride kb dwords),
+ *     and what the dot tiles read when A is row-major (each row converted as one run);
+ *   k-major (si = 1, sp = mr): for a transposed A, whose stored rows are rows of K: two of them
+ *     interleave into the mr pairs of one p. */
+static void pack_a(uint16_t *restrict ap, bool kmajor, pack_kmajor_fn pk, bool trans_a,
+                   const float *restrict A, int64_t lda, int64_t K, int64_t ic, int64_t m, int mr,
+                   int64_t pc, int64_t kb)
 {
     const int64_t k0 = 2 * pc, kn = 2 * kb;
+    if (kmajor) {
+        /* trans_a: element (i, k) of op(A) is A[k·lda + i]. */
+        pk(ap, A, lda, K, k0, ic, m, mr, kb);
+        return;
+    }
     /* Elements inside K (converted as a run where A is row-major); the rest are zero. */
     const int64_t kfull = K - k0 >= kn ? kn : K - k0;
     for (int64_t i = 0; i < mr; i++) {
@@ -90,9 +187,10 @@ static void pack_a(uint16_t *restrict ap, bool trans_a, const float *restrict A,
 
 /* ---- tiles -------------------------------------------------------------------------------------
  * A tile accumulates acc[mr × 32] (leading dimension ldacc; starting from zero when first, else
- * from acc) += the kb pairs of a (pack_a, mr rows) times the panel rows b[p·32 + j]. */
-typedef void (*tile_fn)(int64_t kb, const uint16_t *a, const uint16_t *b, float *acc, int64_t ldacc,
-                        bool first);
+ * from acc) += the kb pairs of a (pack_a, mr rows; pair p of row i at dword i·si + p·sp) times
+ * the panel rows b (pair row p at dword p·32). AMX tiles take a row-major a (sp = 1). */
+typedef void (*tile_fn)(int64_t kb, const uint16_t *a, int64_t si, int64_t sp, const uint16_t *b,
+                        float *acc, int64_t ldacc, bool first);
 
 /* The dword (pair) q of a bf16 array; memcpy keeps the access within C's aliasing rules. */
 static inline uint32_t pair_at(const uint16_t *x, int64_t q)
@@ -119,8 +217,8 @@ static void epi_generic(int64_t m, int64_t n, const float *acc, int64_t ldacc, f
 }
 
 /* The dot order on the emulation: B is src1, the broadcast A pair src2. */
-static void dot_emul(int64_t kb, const uint16_t *a, const uint16_t *b, float *acc, int64_t ldacc,
-                     bool first)
+static void dot_emul(int64_t kb, const uint16_t *a, int64_t si, int64_t sp, const uint16_t *b,
+                     float *acc, int64_t ldacc, bool first)
 {
     for (int i = 0; i < MR_DOT; i++) {
         float *c = acc + i * ldacc;
@@ -128,7 +226,7 @@ static void dot_emul(int64_t kb, const uint16_t *a, const uint16_t *b, float *ac
             for (int j = 0; j < NR; j++)
                 c[j] = 0.0f;
         for (int64_t p = 0; p < kb; p++) {
-            const uint32_t ai = pair_at(a, i * kb + p);
+            const uint32_t ai = pair_at(a, i * si + p * sp);
             for (int j = 0; j < NR; j++)
                 c[j] = fv_vdpbf16ps_lane(c[j], pair_at(b, p * NR + j), ai);
         }
@@ -136,12 +234,10 @@ static void dot_emul(int64_t kb, const uint16_t *a, const uint16_t *b, float *ac
 }
 
 #if defined(FV_BF16_X86)
-#define DOT_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
 /* 12 rows × 32 columns: 24 zmm accumulators; per pair, two loads of B and one broadcast of A
  * per row (folded into vdpbf16ps's m32bcst operand). */
-DOT_ATTR static void dot_avx512(int64_t kb, const uint16_t *a, const uint16_t *b, float *acc,
-                                int64_t ldacc, bool first)
+DOT_ATTR static void dot_avx512(int64_t kb, const uint16_t *a, int64_t si, int64_t sp,
+                                const uint16_t *b, float *acc, int64_t ldacc, bool first)
 {
     __m512 c0[MR_DOT], c1[MR_DOT];
 #pragma GCC unroll 12
@@ -154,7 +250,7 @@ DOT_ATTR static void dot_avx512(int64_t kb, const uint16_t *a, const uint16_t *b
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 2 * p * NR + 32);
 #pragma GCC unroll 12
         for (int i = 0; i < MR_DOT; i++) {
-            const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pair_at(a, i * kb + p));
+            const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pair_at(a, i * si + p * sp));
             c0[i] = _mm512_dpbf16_ps(c0[i], b0, ai);
             c1[i] = _mm512_dpbf16_ps(c1[i], b1, ai);
         }
@@ -261,9 +357,10 @@ static void emu_dp(int c, int a, int b)
     fv_tdpbf16ps_emul(&emu_tiles[c], &emu_tiles[a], &emu_tiles[b]);
 }
 
-static void amx_emul(int64_t kb, const uint16_t *a, const uint16_t *b, float *acc, int64_t ldacc,
-                     bool first)
+static void amx_emul(int64_t kb, const uint16_t *a, int64_t si, int64_t sp, const uint16_t *b,
+                     float *acc, int64_t ldacc, bool first)
 {
+    (void)si, (void)sp;
     AMX_TILE_BODY(emu_zero, emu_load, emu_store, emu_dp);
 }
 
@@ -274,9 +371,10 @@ static void amx_emul(int64_t kb, const uint16_t *a, const uint16_t *b, float *ac
 #define HW_STORE(t, p, s) _tile_stored(t, p, s)
 #define HW_DP(c, a, b)    _tile_dpbf16ps(c, a, b)
 
-AMX_ATTR static void amx_hw(int64_t kb, const uint16_t *a, const uint16_t *b, float *acc,
-                            int64_t ldacc, bool first)
+AMX_ATTR static void amx_hw(int64_t kb, const uint16_t *a, int64_t si, int64_t sp,
+                            const uint16_t *b, float *acc, int64_t ldacc, bool first)
 {
+    (void)si, (void)sp;
     AMX_TILE_BODY(HW_ZERO, HW_LOAD, HW_STORE, HW_DP);
 }
 
@@ -306,6 +404,7 @@ typedef struct bf16_path {
     bool amx; /* K in whole 16-pair tiles (the packed B's padding) rather than ceil(K/2) pairs */
     tile_fn tile;
     epi_fn epi;
+    pack_kmajor_fn pk; /* the conversion of a transposed A's rows into pairs */
 } bf16_path;
 
 static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
@@ -314,6 +413,26 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++)
             C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j] * beta;
+}
+
+/* Asks for the next strip's block of A (rows r0 .. r0+mr of op(A), pairs pc .. pc+kb) while the
+ * current one is multiplied: converting A is otherwise a wait on memory at each strip's start
+ * (the hardware prefetcher follows mr row streams too slowly). One request per 64-byte line. */
+static void prefetch_next(const float *A, int64_t lda, bool trans_a, int64_t M, int64_t K,
+                          int64_t r0, int mr, int64_t pc, int64_t kb)
+{
+    const int64_t k0 = 2 * pc, k1 = 2 * (pc + kb) < K ? 2 * (pc + kb) : K;
+    const int64_t r1 = r0 + mr < M ? r0 + mr : M;
+    if (r0 >= M) return;
+    if (!trans_a) {
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t k = k0; k < k1; k += 16)
+                __builtin_prefetch(A + r * lda + k);
+    } else {
+        for (int64_t k = k0; k < k1; k++)
+            for (int64_t r = r0; r < r1; r += 16)
+                __builtin_prefetch(A + k * lda + r);
+    }
 }
 
 /* Loops: NC columns of C; strips of mr rows; depth blocks of KB pairs (A's block rounded and
@@ -327,17 +446,22 @@ static void gemm_driver(const bf16_path *t, bool trans_a, int64_t M, int64_t N, 
     const int mr = t->mr;
     const int64_t kp = kpad(K), pairs = t->amx ? kp / 2 : (K + 1) / 2;
 
+    /* A transposed A is packed k-major for the dot tiles; AMX loads rows of A as tiles. */
+    const bool kmajor = trans_a && !t->amx;
+
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = N - jc < NC ? N - jc : NC;
         for (int64_t ic = 0; ic < M; ic += mr) {
             const int64_t m = M - ic < mr ? M - ic : mr;
             for (int64_t pc = 0; pc < pairs; pc += KB) {
                 const int64_t kb = pairs - pc < KB ? pairs - pc : KB;
-                pack_a(ap, trans_a, A, lda, K, ic, m, mr, pc, kb);
+                const int64_t si = kmajor ? 1 : kb, sp = kmajor ? mr : 1;
+                pack_a(ap, kmajor, t->pk, trans_a, A, lda, K, ic, m, mr, pc, kb);
+                prefetch_next(A, lda, trans_a, M, K, ic + mr, mr, pc, kb);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     /* Panel (jc + jr)/32 (32·kp elements), pair row pc (64 elements each). */
                     const uint16_t *b = bp + (jc + jr) * kp + pc * 2 * NR;
-                    t->tile(kb, ap, b, acc + jr, NC, pc == 0);
+                    t->tile(kb, ap, si, sp, b, acc + jr, NC, pc == 0);
                 }
             }
             t->epi(m, nc, acc, NC, C + ic * ldc + jc, ldc, alpha, beta);
@@ -347,11 +471,11 @@ static void gemm_driver(const bf16_path *t, bool trans_a, int64_t M, int64_t N, 
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-static const bf16_path path_emul_dot = {MR_DOT, false, dot_emul, epi_generic};
-static const bf16_path path_emul_amx = {MR_AMX, true, amx_emul, epi_generic};
+static const bf16_path path_emul_dot = {MR_DOT, false, dot_emul, epi_generic, pack_kmajor_generic};
+static const bf16_path path_emul_amx = {MR_AMX, true, amx_emul, epi_generic, pack_kmajor_generic};
 #if defined(FV_BF16_X86)
-static const bf16_path path_avx512 = {MR_DOT, false, dot_avx512, epi_avx512};
-static const bf16_path path_amx = {MR_AMX, true, amx_hw, epi_avx512};
+static const bf16_path path_avx512 = {MR_DOT, false, dot_avx512, epi_avx512, pack_kmajor_avx512};
+static const bf16_path path_amx = {MR_AMX, true, amx_hw, epi_avx512, pack_kmajor_avx512};
 #endif
 
 #if defined(FV_BF16_X86) && defined(__linux__)
