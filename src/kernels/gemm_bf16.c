@@ -415,11 +415,11 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
             C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j] * beta;
 }
 
-/* Asks for the next strip's block of A (rows r0 .. r0+mr of op(A), pairs pc .. pc+kb) while the
- * current one is multiplied: converting A is otherwise a wait on memory at each strip's start
- * (the hardware prefetcher follows mr row streams too slowly). One request per 64-byte line. */
-static void prefetch_next(const float *A, int64_t lda, bool trans_a, int64_t M, int64_t K,
-                          int64_t r0, int mr, int64_t pc, int64_t kb)
+/* Asks for a block of A (rows r0 .. r0+mr of op(A), pairs pc .. pc+kb) ahead of its packing,
+ * so that converting A does not wait on memory at each block's start (the hardware prefetcher
+ * follows the block's many short row streams too slowly). One request per 64-byte line. */
+static void prefetch_block(const float *A, int64_t lda, bool trans_a, int64_t M, int64_t K,
+                           int64_t r0, int mr, int64_t pc, int64_t kb)
 {
     const int64_t k0 = 2 * pc, k1 = 2 * (pc + kb) < K ? 2 * (pc + kb) : K;
     const int64_t r1 = r0 + mr < M ? r0 + mr : M;
@@ -429,9 +429,10 @@ static void prefetch_next(const float *A, int64_t lda, bool trans_a, int64_t M, 
             for (int64_t k = k0; k < k1; k += 16)
                 __builtin_prefetch(A + r * lda + k);
     } else {
-        for (int64_t k = k0; k < k1; k++)
-            for (int64_t r = r0; r < r1; r += 16)
-                __builtin_prefetch(A + k * lda + r);
+        for (int64_t k = k0; k < k1; k++) {
+            __builtin_prefetch(A + k * lda + r0);
+            __builtin_prefetch(A + k * lda + r1 - 1);
+        }
     }
 }
 
@@ -457,7 +458,12 @@ static void gemm_driver(const bf16_path *t, bool trans_a, int64_t M, int64_t N, 
                 const int64_t kb = pairs - pc < KB ? pairs - pc : KB;
                 const int64_t si = kmajor ? 1 : kb, sp = kmajor ? mr : 1;
                 pack_a(ap, kmajor, t->pk, trans_a, A, lda, K, ic, m, mr, pc, kb);
-                prefetch_next(A, lda, trans_a, M, K, ic + mr, mr, pc, kb);
+                /* The next block in this loop order: the strip's next depth block, else the
+                 * next strip's first. */
+                if (pc + KB < pairs)
+                    prefetch_block(A, lda, trans_a, M, K, ic, mr, pc + KB, KB);
+                else
+                    prefetch_block(A, lda, trans_a, M, K, ic + mr, mr, 0, KB);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     /* Panel (jc + jr)/32 (32·kp elements), pair row pc (64 elements each). */
                     const uint16_t *b = bp + (jc + jr) * kp + pc * 2 * NR;
