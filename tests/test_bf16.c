@@ -456,6 +456,53 @@ TEST(amx_path_is_bit_exact_to_the_amx_spec)
     gemm_path_matches_spec(FV__BF16_AMX, true);
 }
 
+/* A given in bf16 (fv_gemm_bf16_a16) gives the same bits as its fp32 values through
+ * fv_gemm_bf16, on every path here: blocks read in place (even K and lda) and copied (odd K or
+ * lda, a partial strip, AMX's padded depth). */
+TEST(bf16_a_gives_the_bits_of_its_fp32_values)
+{
+    static const gshape sh[] = {{24, 40, 64}, {25, 33, 31}, {12, 32, 512}, {36, 70, 1030},
+                                {7, 9, 9216}, {1, 1, 1},    {96, 64, 288}, {13, 128, 2}};
+    fv_rng r;
+    fv__rng_seed(&r, 16);
+    int paths = 0;
+    for (int p = 0; p < FV__BF16_NPATHS; p++) {
+        if (!fv__gemm_bf16_path_supported((fv__gemm_bf16_path)p)) continue;
+        paths++;
+        for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+            const gshape g = sh[s];
+            const int64_t lda = g.K + (int64_t)(s % 2), np = fv_gemm_bf16_packed_size(g.K, g.N);
+            uint16_t *A16 = fv__alloc((size_t)(g.M * lda) * 2, "A16");
+            float *A = fv__alloc((size_t)(g.M * lda) * 4, "A");
+            float *B = fv__alloc((size_t)(g.K * g.N) * 4, "B");
+            float *C = fv__alloc((size_t)(g.M * g.N) * 4, "C");
+            float *R = fv__alloc((size_t)(g.M * g.N) * 4, "R");
+            uint16_t *bp = fv__alloc((size_t)np * 2, "bp");
+            if (!A16 || !A || !B || !C || !R || !bp) {
+                test_failed_checks++;
+            } else {
+                fill(&r, A, g.M * lda, s == 3), fill(&r, B, g.K * g.N, false);
+                fill(&r, C, g.M * g.N, false);
+                memcpy(R, C, (size_t)(g.M * g.N) * 4);
+                fv_bf16_from_f32_n(A, A16, g.M * lda);
+                fv_bf16_to_f32_n(A16, A, g.M * lda);
+                fv_gemm_bf16_pack_b(false, g.K, g.N, B, g.N, bp);
+                CHECK(fv__gemm_bf16_a16_on_path((fv__gemm_bf16_path)p, g.M, g.N, g.K, 0.5f, A16,
+                                                lda, bp, 1.0f, C, g.N));
+                CHECK(fv__gemm_bf16_on_path((fv__gemm_bf16_path)p, false, g.M, g.N, g.K, 0.5f, A,
+                                            lda, bp, 1.0f, R, g.N));
+                char what[96];
+                snprintf(what, sizeof what, "%s a16 M=%ld N=%ld K=%ld lda=%ld",
+                         fv__gemm_bf16_path_name((fv__gemm_bf16_path)p), (long)g.M, (long)g.N,
+                         (long)g.K, (long)lda);
+                check_bits(what, C, R, g.M * g.N);
+            }
+            fv__free(A16), fv__free(A), fv__free(B), fv__free(C), fv__free(R), fv__free(bp);
+        }
+    }
+    CHECK(paths >= 2);
+}
+
 /* ---- against fp32 ------------------------------------------------------------------------------
  */
 
@@ -533,6 +580,7 @@ int main(void)
     RUN(avx512_bf16_path_is_bit_exact_to_the_emulation);
     RUN(emulated_amx_tiles_are_bit_exact_to_the_amx_spec);
     RUN(amx_path_is_bit_exact_to_the_amx_spec);
+    RUN(bf16_a_gives_the_bits_of_its_fp32_values);
     RUN(bf16_gemm_is_within_the_stated_bound_of_fp32);
     RUN(zero_sizes_and_alpha_zero_only_scale_c);
     printf("bf16 GEMM paths tested: %d of %d (fv_gemm_bf16 uses %s)\n", paths_tested,

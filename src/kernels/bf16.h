@@ -100,11 +100,17 @@ void fv_gemm_bf16_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int
                          uint16_t *bp);
 /* C[M×N] = alpha · op(A) · B + beta · C. A [M×K] (or stored K×M with trans_a), lda its leading
  * dimension; bp from fv_gemm_bf16_pack_b(.., K, N, ..). Single-threaded, allocates nothing
- * (about 170 KiB of stack); callers split M or N across threads. On the best path this CPU
+ * (about 48 KiB of stack); callers split M or N across threads. On the best path this CPU
  * has: AMX-BF16 (when Linux grants the tile state), else AVX512_BF16, else the emulation (exact
  * but about 100× slower than fp32: the model should refuse bf16 there, see fv_gemm_bf16_path). */
 void fv_gemm_bf16(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const uint16_t *bp, float beta, float *C, int64_t ldc);
+/* The same with A already in bf16 (activations stored as bf16): A [M×K] row-major, lda its
+ * leading dimension in elements. Same arithmetic and bits as fv_gemm_bf16 on the fp32 values of
+ * A; no conversion. When K and lda are even (and, for AMX, K a multiple of 32), whole row strips
+ * are read where they lie, with no copy. */
+void fv_gemm_bf16_a16(int64_t M, int64_t N, int64_t K, float alpha, const uint16_t *A, int64_t lda,
+                      const uint16_t *bp, float beta, float *C, int64_t ldc);
 /* The path fv_gemm_bf16 takes on this CPU: "amx-bf16", "avx512-bf16" or "emulated". */
 const char *fv_gemm_bf16_path(void);
 
@@ -126,6 +132,10 @@ const char *fv__gemm_bf16_path_name(fv__gemm_bf16_path p);
 bool fv__gemm_bf16_on_path(fv__gemm_bf16_path p, bool trans_a, int64_t M, int64_t N, int64_t K,
                            float alpha, const float *A, int64_t lda, const uint16_t *bp, float beta,
                            float *C, int64_t ldc);
+/* fv_gemm_bf16_a16 on path p; false (and nothing done) if p is not supported here. */
+bool fv__gemm_bf16_a16_on_path(fv__gemm_bf16_path p, int64_t M, int64_t N, int64_t K, float alpha,
+                               const uint16_t *A, int64_t lda, const uint16_t *bp, float beta,
+                               float *C, int64_t ldc);
 /* The specification of each order, as plain loops (no blocking): acc chains as described above,
  * from the fp32 A and the packed B. amx selects the AMX order. */
 void fv__gemm_bf16_ref(bool amx, bool trans_a, int64_t M, int64_t N, int64_t K, float alpha,

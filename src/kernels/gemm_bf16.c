@@ -294,7 +294,7 @@ DOT_ATTR static void epi_avx512(int64_t m, int64_t n, const float *acc, int64_t 
  * 0-15, 16-31 of the panel; 16 pair-rows at a 128-byte stride). All are 16 rows × 64 bytes. */
 #define AMX_TILE_BODY(ZERO, LOAD, STORE, DP)                                                       \
     do {                                                                                           \
-        const int64_t sc = ldacc * 4, sa = kb * 4;                                                 \
+        const int64_t sc = ldacc * 4, sa = si * 4;                                                 \
         if (first) {                                                                               \
             ZERO(0);                                                                               \
             ZERO(1);                                                                               \
@@ -308,7 +308,7 @@ DOT_ATTR static void epi_avx512(int64_t m, int64_t n, const float *acc, int64_t 
         }                                                                                          \
         for (int64_t t = 0; t < kb; t += 16) {                                                     \
             LOAD(4, a + 2 * t, sa);                                                                \
-            LOAD(5, a + 2 * (16 * kb + t), sa);                                                    \
+            LOAD(5, a + 2 * (16 * si + t), sa);                                                    \
             LOAD(6, b + 2 * t * NR, NR * 4);                                                       \
             LOAD(7, b + 2 * t * NR + 32, NR * 4);                                                  \
             DP(0, 4, 6);                                                                           \
@@ -360,7 +360,7 @@ static void emu_dp(int c, int a, int b)
 static void amx_emul(int64_t kb, const uint16_t *a, int64_t si, int64_t sp, const uint16_t *b,
                      float *acc, int64_t ldacc, bool first)
 {
-    (void)si, (void)sp;
+    (void)sp; /* row-major A: sp = 1 */
     AMX_TILE_BODY(emu_zero, emu_load, emu_store, emu_dp);
 }
 
@@ -374,7 +374,7 @@ static void amx_emul(int64_t kb, const uint16_t *a, int64_t si, int64_t sp, cons
 AMX_ATTR static void amx_hw(int64_t kb, const uint16_t *a, int64_t si, int64_t sp,
                             const uint16_t *b, float *acc, int64_t ldacc, bool first)
 {
-    (void)si, (void)sp;
+    (void)sp; /* row-major A: sp = 1 */
     AMX_TILE_BODY(HW_ZERO, HW_LOAD, HW_STORE, HW_DP);
 }
 
@@ -438,10 +438,43 @@ static void prefetch_block(const float *A, int64_t lda, bool trans_a, int64_t M,
 
 /* Loops: NC columns of C; strips of mr rows; depth blocks of KB pairs (A's block rounded and
  * packed once, used by every panel); panels of 32 columns. acc holds the strip's fp32 sums. */
-static void gemm_driver(const bf16_path *t, bool trans_a, int64_t M, int64_t N, int64_t K,
-                        float alpha, const float *A, int64_t lda, const uint16_t *bp, float beta,
-                        float *C, int64_t ldc)
+/* prefetch_block for a bf16 row-major A. */
+static void prefetch_block16(const uint16_t *A, int64_t lda, int64_t M, int64_t K, int64_t r0,
+                             int mr, int64_t pc, int64_t kb)
 {
+    const int64_t k0 = 2 * pc, k1 = 2 * (pc + kb) < K ? 2 * (pc + kb) : K;
+    const int64_t r1 = r0 + mr < M ? r0 + mr : M;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t k = k0; k < k1; k += 32)
+            __builtin_prefetch(A + r * lda + k);
+}
+
+/* The operand A: fp32 (A, op(A) = A or Aᵀ) or bf16 row-major (A16). */
+typedef struct a_operand {
+    const float *A;
+    const uint16_t *A16;
+    bool trans;
+    int64_t lda;
+} a_operand;
+
+/* ap as pack_a's row-major layout, from a bf16 row-major A (a copy, zero past K and m). */
+static void pack_a16(uint16_t *restrict ap, const uint16_t *restrict A, int64_t lda, int64_t K,
+                     int64_t ic, int64_t m, int mr, int64_t pc, int64_t kb)
+{
+    const int64_t k0 = 2 * pc, kn = 2 * kb, kfull = K - k0 >= kn ? kn : K - k0;
+    for (int64_t i = 0; i < mr; i++) {
+        uint16_t *dst = ap + 2 * i * kb;
+        if (i < m) memcpy(dst, A + (ic + i) * lda + k0, (size_t)kfull * sizeof *dst);
+        memset(dst + (i < m ? kfull : 0), 0, (size_t)(kn - (i < m ? kfull : 0)) * sizeof *dst);
+    }
+}
+
+static void gemm_driver(const bf16_path *t, a_operand op, int64_t M, int64_t N, int64_t K,
+                        float alpha, const uint16_t *bp, float beta, float *C, int64_t ldc)
+{
+    const float *A = op.A;
+    const bool trans_a = op.trans;
+    const int64_t lda = op.lda;
     _Alignas(64) uint16_t ap[MR_MAX * KB * 2];
     _Alignas(64) float acc[MR_MAX * NC];
     const int mr = t->mr;
@@ -456,18 +489,31 @@ static void gemm_driver(const bf16_path *t, bool trans_a, int64_t M, int64_t N, 
             const int64_t m = M - ic < mr ? M - ic : mr;
             for (int64_t pc = 0; pc < pairs; pc += KB) {
                 const int64_t kb = pairs - pc < KB ? pairs - pc : KB;
-                const int64_t si = kmajor ? 1 : kb, sp = kmajor ? mr : 1;
-                pack_a(ap, kmajor, t->pk, trans_a, A, lda, K, ic, m, mr, pc, kb);
-                /* The next block in this loop order: the strip's next depth block, else the
-                 * next strip's first. */
-                if (pc + KB < pairs)
-                    prefetch_block(A, lda, trans_a, M, K, ic, mr, pc + KB, KB);
-                else
-                    prefetch_block(A, lda, trans_a, M, K, ic + mr, mr, 0, KB);
+                int64_t si = kmajor ? 1 : kb, sp = kmajor ? mr : 1;
+                const uint16_t *a = ap;
+                if (op.A16) {
+                    if (m == mr && lda % 2 == 0 && 2 * (pc + kb) <= K)
+                        /* A whole block of a bf16 A is already in the row-major pair layout. */
+                        a = op.A16 + ic * lda + 2 * pc, si = lda / 2;
+                    else
+                        pack_a16(ap, op.A16, lda, K, ic, m, mr, pc, kb);
+                    if (pc + KB < pairs)
+                        prefetch_block16(op.A16, lda, M, K, ic, mr, pc + KB, KB);
+                    else
+                        prefetch_block16(op.A16, lda, M, K, ic + mr, mr, 0, KB);
+                } else {
+                    pack_a(ap, kmajor, t->pk, trans_a, A, lda, K, ic, m, mr, pc, kb);
+                    /* The next block in this loop order: the strip's next depth block, else
+                     * the next strip's first. */
+                    if (pc + KB < pairs)
+                        prefetch_block(A, lda, trans_a, M, K, ic, mr, pc + KB, KB);
+                    else
+                        prefetch_block(A, lda, trans_a, M, K, ic + mr, mr, 0, KB);
+                }
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     /* Panel (jc + jr)/32 (32·kp elements), pair row pc (64 elements each). */
                     const uint16_t *b = bp + (jc + jr) * kp + pc * 2 * NR;
-                    t->tile(kb, ap, si, sp, b, acc + jr, NC, pc == 0);
+                    t->tile(kb, a, si, sp, b, acc + jr, NC, pc == 0);
                 }
             }
             t->epi(m, nc, acc, NC, C + ic * ldc + jc, ldc, alpha, beta);
@@ -535,9 +581,8 @@ const char *fv__gemm_bf16_path_name(fv__gemm_bf16_path p)
     return p >= 0 && p < FV__BF16_NPATHS ? names[p] : "unknown";
 }
 
-bool fv__gemm_bf16_on_path(fv__gemm_bf16_path p, bool trans_a, int64_t M, int64_t N, int64_t K,
-                           float alpha, const float *A, int64_t lda, const uint16_t *bp, float beta,
-                           float *C, int64_t ldc)
+static bool on_path(fv__gemm_bf16_path p, a_operand op, int64_t M, int64_t N, int64_t K,
+                    float alpha, const uint16_t *bp, float beta, float *C, int64_t ldc)
 {
     if (!fv__gemm_bf16_path_supported(p)) return false;
     if (M <= 0 || N <= 0) return true;
@@ -547,19 +592,19 @@ bool fv__gemm_bf16_on_path(fv__gemm_bf16_path p, bool trans_a, int64_t M, int64_
     }
     switch (p) {
     case FV__BF16_EMUL_DOT:
-        gemm_driver(&path_emul_dot, trans_a, M, N, K, alpha, A, lda, bp, beta, C, ldc);
+        gemm_driver(&path_emul_dot, op, M, N, K, alpha, bp, beta, C, ldc);
         break;
     case FV__BF16_EMUL_AMX:
         emu_config();
-        gemm_driver(&path_emul_amx, trans_a, M, N, K, alpha, A, lda, bp, beta, C, ldc);
+        gemm_driver(&path_emul_amx, op, M, N, K, alpha, bp, beta, C, ldc);
         break;
 #if defined(FV_BF16_X86)
     case FV__BF16_AVX512:
-        gemm_driver(&path_avx512, trans_a, M, N, K, alpha, A, lda, bp, beta, C, ldc);
+        gemm_driver(&path_avx512, op, M, N, K, alpha, bp, beta, C, ldc);
         break;
     case FV__BF16_AMX:
         amx_hw_config();
-        gemm_driver(&path_amx, trans_a, M, N, K, alpha, A, lda, bp, beta, C, ldc);
+        gemm_driver(&path_amx, op, M, N, K, alpha, bp, beta, C, ldc);
         amx_hw_release();
         break;
 #endif
@@ -567,6 +612,22 @@ bool fv__gemm_bf16_on_path(fv__gemm_bf16_path p, bool trans_a, int64_t M, int64_
         return false;
     }
     return true;
+}
+
+bool fv__gemm_bf16_on_path(fv__gemm_bf16_path p, bool trans_a, int64_t M, int64_t N, int64_t K,
+                           float alpha, const float *A, int64_t lda, const uint16_t *bp, float beta,
+                           float *C, int64_t ldc)
+{
+    const a_operand op = {A, NULL, trans_a, lda};
+    return on_path(p, op, M, N, K, alpha, bp, beta, C, ldc);
+}
+
+bool fv__gemm_bf16_a16_on_path(fv__gemm_bf16_path p, int64_t M, int64_t N, int64_t K, float alpha,
+                               const uint16_t *A, int64_t lda, const uint16_t *bp, float beta,
+                               float *C, int64_t ldc)
+{
+    const a_operand op = {NULL, A, false, lda};
+    return on_path(p, op, M, N, K, alpha, bp, beta, C, ldc);
 }
 
 static fv__gemm_bf16_path best_path(void)
@@ -586,6 +647,12 @@ void fv_gemm_bf16(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, co
                   int64_t lda, const uint16_t *bp, float beta, float *C, int64_t ldc)
 {
     fv__gemm_bf16_on_path(best_path(), trans_a, M, N, K, alpha, A, lda, bp, beta, C, ldc);
+}
+
+void fv_gemm_bf16_a16(int64_t M, int64_t N, int64_t K, float alpha, const uint16_t *A, int64_t lda,
+                      const uint16_t *bp, float beta, float *C, int64_t ldc)
+{
+    fv__gemm_bf16_a16_on_path(best_path(), M, N, K, alpha, A, lda, bp, beta, C, ldc);
 }
 
 const char *fv_gemm_bf16_path(void)
