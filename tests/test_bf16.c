@@ -311,36 +311,40 @@ TEST(tdpbf16ps_sums_even_and_odd_apart)
 /* ---- packing -----------------------------------------------------------------------------------
  */
 
+/* Packing B, both layouts of B (the transposed one has its own vector path for whole panels of
+ * 32 columns and whole blocks of 32 of K): every element where the documented index says. */
 TEST(packed_b_follows_the_documented_index)
 {
-    const int64_t K = 35, N = 37;
-    float B[35 * 37], Bt[37 * 35];
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t j = 0; j < N; j++)
-            B[k * N + j] = Bt[j * K + k] = (float)(k * 100 + j) + 0.25f;
-    const int64_t n = fv_gemm_bf16_packed_size(K, N);
-    CHECK(n == 64 * 64); /* KP = 64, two panels of 32 */
-    uint16_t *p = fv__alloc((size_t)n * 2, "test"), *pt = fv__alloc((size_t)n * 2, "test");
-    if (!p || !pt) {
-        test_failed_checks++;
-        goto out;
-    }
-    fv_gemm_bf16_pack_b(false, K, N, B, N, p);
-    fv_gemm_bf16_pack_b(true, K, N, Bt, K, pt);
-    CHECK(memcmp(p, pt, (size_t)n * 2) == 0);
-    const int64_t kp = 64;
-    int64_t bad = 0;
-    for (int64_t k = 0; k < kp; k++)
-        for (int64_t j = 0; j < 64; j++) {
-            const uint16_t want = k < K && j < N ? fv_bf16_from_f32(B[k * N + j]) : 0;
-            if (p[(j / 32) * 32 * kp + (k / 2) * 64 + (j % 32) * 2 + k % 2] != want) bad++;
+    static const int64_t sizes[][2] = {{35, 37}, {100, 70}, {5, 3}};
+    for (int c = 0; c < 3; c++) {
+        const int64_t K = sizes[c][0], N = sizes[c][1], kp = (K + 31) / 32 * 32;
+        const int64_t n = fv_gemm_bf16_packed_size(K, N);
+        CHECK(n == kp * ((N + 31) / 32 * 32));
+        float *B = fv__alloc((size_t)(K * N) * 4, "B"), *Bt = fv__alloc((size_t)(K * N) * 4, "Bt");
+        uint16_t *p = fv__alloc((size_t)n * 2, "p"), *pt = fv__alloc((size_t)n * 2, "pt");
+        if (!B || !Bt || !p || !pt) {
+            test_failed_checks++;
+        } else {
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < N; j++)
+                    B[k * N + j] = Bt[j * K + k] = (float)(k * 100 + j) + 0.25f;
+            memset(p, 0xFF, (size_t)n * 2), memset(pt, 0xFF, (size_t)n * 2);
+            fv_gemm_bf16_pack_b(false, K, N, B, N, p);
+            fv_gemm_bf16_pack_b(true, K, N, Bt, K, pt);
+            CHECK(memcmp(p, pt, (size_t)n * 2) == 0);
+            int64_t bad = 0;
+            for (int64_t k = 0; k < kp; k++)
+                for (int64_t j = 0; j < n / kp; j++) {
+                    const uint16_t want = k < K && j < N ? fv_bf16_from_f32(B[k * N + j]) : 0;
+                    if (p[(j / 32) * 32 * kp + (k / 2) * 64 + (j % 32) * 2 + k % 2] != want) bad++;
+                }
+            CHECK(bad == 0);
         }
-    CHECK(bad == 0);
+        fv__free(B), fv__free(Bt), fv__free(p), fv__free(pt);
+    }
     CHECK(fv_gemm_bf16_packed_size(-1, 3) == -1);
     CHECK(fv_gemm_bf16_packed_size(INT64_MAX / 4, INT64_MAX / 4) == -1);
     CHECK(fv_gemm_bf16_packed_size(0, 0) == 0);
-out:
-    fv__free(p), fv__free(pt);
 }
 
 /* ---- the GEMM paths ----------------------------------------------------------------------------

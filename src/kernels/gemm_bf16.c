@@ -117,6 +117,53 @@ DOT_ATTR static void pack_kmajor_avx512(uint16_t *ap, const float *A, int64_t ld
 }
 #endif
 
+#if defined(FV_BF16_X86)
+/* Transposes 16 × 16 dwords in place: r[i] dword e becomes r[e] dword i. */
+DOT_ATTR static inline void transpose16(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* u[4g + c], 128-bit lane L: rows 4g .. 4g+3 at dword 4L + c. */
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i v = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
+        const __m512i w = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+        const __m512i w2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_i32x4(v, v2, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(w, w2, 0x88);
+        r[8 + c] = _mm512_shuffle_i32x4(v, v2, 0xDD);
+        r[12 + c] = _mm512_shuffle_i32x4(w, w2, 0xDD);
+    }
+}
+
+/* One full panel (32 columns) of a transposed B, 32 deep from k0: column j0+j of op(B) is row
+ * j0+j of B, whose 32 floats round into 16 pairs (one zmm); two 16 × 16 transposes turn the
+ * columns' pairs into the panel's pair rows. */
+DOT_ATTR static void pack_bt_block_avx512(uint16_t *panel, const float *B, int64_t ldb, int64_t j0,
+                                          int64_t k0)
+{
+    for (int h = 0; h < 2; h++) {
+        __m512i r[16];
+        for (int j = 0; j < 16; j++) {
+            const float *row = B + (j0 + 16 * h + j) * ldb + k0;
+            r[j] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row));
+        }
+        transpose16(r);
+        for (int p = 0; p < 16; p++)
+            _mm512_storeu_si512(panel + (k0 / 2 + p) * 2 * NR + 32 * h, r[p]);
+    }
+}
+#endif
+
 static interleave_fn best_interleave(void)
 {
 #if defined(FV_BF16_X86)
@@ -140,9 +187,15 @@ void fv_gemm_bf16_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int
                 il(B + k * ldb + j0, k + 1 < K ? B + (k + 1) * ldb + j0 : NULL, n, panel + k * NR);
         } else {
             /* Column j of op(B) is row j0+j of B: its pairs lie contiguous there. */
+            int64_t kv = 0;
+#if defined(FV_BF16_X86)
+            if (n == NR && fv__cpu_has_avx512_bf16())
+                for (; kv + 32 <= K; kv += 32)
+                    pack_bt_block_avx512(panel, B, ldb, j0, kv);
+#endif
             for (int64_t j = 0; j < n; j++) {
                 const float *src = B + (j0 + j) * ldb;
-                for (int64_t k = 0; k < K; k++)
+                for (int64_t k = kv; k < K; k++)
                     panel[(k / 2) * 2 * NR + 2 * j + k % 2] = fv_bf16_from_f32(src[k]);
             }
         }
