@@ -31,17 +31,18 @@ static double now(void)
 
 typedef struct shape {
     const char *what;
-    bool ta;
+    bool ta, tb;
     int64_t M, N, K;
 } shape;
 
 /* The seed CNN at batch 16 (conv2 as a GEMM over the batch's 24·24 positions) and batch 128
  * (the dense layer), forward and the weight-gradient product (Aᵀ as the transposed operand). */
 static const shape shapes[] = {
-    {"conv2 forward  col·W  ", false, 16 * 576, 64, 288},
-    {"dense forward  X·W    ", false, 128, 128, 9216},
-    {"dense dW       Xᵀ·dY  ", true, 9216, 128, 128},
-    {"conv2 dW       colᵀ·dY", true, 288, 64, 16 * 576},
+    {"conv2 forward  col·W  ", false, false, 16 * 576, 64, 288},
+    {"dense forward  X·W    ", false, false, 128, 128, 9216},
+    {"dense dW       Xᵀ·dY  ", true, false, 9216, 128, 128},
+    {"dense dX       dY·Wᵀ  ", false, true, 128, 9216, 128},
+    {"conv2 dW       colᵀ·dY", true, false, 288, 64, 16 * 576},
 };
 
 static int trials = 40;
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
 
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const shape *sh = &shapes[s];
-        const int64_t lda = sh->ta ? sh->M : sh->K;
+        const int64_t lda = sh->ta ? sh->M : sh->K, ldb = sh->tb ? sh->K : sh->N;
         float *A = rand_buf(&r, sh->M * sh->K), *B = rand_buf(&r, sh->K * sh->N);
         float *C = rand_buf(&r, sh->M * sh->N);
         uint16_t *bp = fv__alloc((size_t)fv_gemm_bf16_packed_size(sh->K, sh->N) * 2, "bp");
@@ -145,11 +146,11 @@ int main(int argc, char **argv)
         for (int trial = 0; trial < trials; trial++) {
             double t = now();
             for (int k = 0; k < reps; k++)
-                fv__gemm_on_path(fp, sh->ta, false, sh->M, sh->N, sh->K, 1.0f, A, lda, B, sh->N,
+                fv__gemm_on_path(fp, sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb,
                                  0.0f, C, sh->N);
             t32 = fmin(t32, (now() - t) / reps);
             t = now();
-            fv_gemm_bf16_pack_b(false, sh->K, sh->N, B, sh->N, bp);
+            fv_gemm_bf16_pack_b(sh->tb, sh->K, sh->N, B, ldb, bp);
             tpack = fmin(tpack, now() - t);
             for (int p = 0; p < FV__BF16_NPATHS; p++) {
                 /* The emulations are for correctness, not speed. */
@@ -170,7 +171,11 @@ int main(int argc, char **argv)
             }
         }
         printf("%s M=%5ld N=%4ld K=%5ld%s  fp32 %6.1f GFLOP/s", sh->what, (long)sh->M, (long)sh->N,
-               (long)sh->K, sh->ta ? " ta" : "   ", flop / t32 * 1e-9);
+               (long)sh->K,
+               sh->ta   ? " ta"
+               : sh->tb ? " tb"
+                        : "   ",
+               flop / t32 * 1e-9);
         if (pk32 > 0) printf(" (%2.0f%% of peak)", 100 * flop / t32 * 1e-9 / pk32);
         for (int p = 0; p < FV__BF16_NPATHS; p++) {
             if (t16[p] >= 1e30) continue;
