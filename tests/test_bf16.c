@@ -507,6 +507,52 @@ TEST(bf16_a_gives_the_bits_of_its_fp32_values)
     CHECK(paths >= 2);
 }
 
+/* An element depends only on its row of A, its column of B, alpha, beta and its C: computing C
+ * in pieces (as threads split rows or columns) gives the same bits as computing it at once. */
+TEST(results_do_not_depend_on_how_the_work_is_split)
+{
+    const int64_t M = 53, N = 75, K = 700, mcut = 17, ncut = 39;
+    fv_rng r;
+    fv__rng_seed(&r, 17);
+    const int64_t np = fv_gemm_bf16_packed_size(K, N), nbh = fv_gemm_bf16_packed_size(K, N - ncut);
+    float *A = fv__alloc((size_t)(M * K) * 4, "A"), *B = fv__alloc((size_t)(K * N) * 4, "B");
+    float *C = fv__alloc((size_t)(M * N) * 4, "C"), *R = fv__alloc((size_t)(M * N) * 4, "R");
+    uint16_t *bp = fv__alloc((size_t)np * 2, "bp"), *bl = fv__alloc((size_t)np * 2, "bl");
+    uint16_t *bh = fv__alloc((size_t)nbh * 2, "bh");
+    if (!A || !B || !C || !R || !bp || !bl || !bh) {
+        test_failed_checks++;
+        goto out;
+    }
+    fill(&r, A, M * K, false), fill(&r, B, K * N, false), fill(&r, C, M * N, false);
+    memcpy(R, C, (size_t)(M * N) * 4);
+    fv_gemm_bf16_pack_b(false, K, N, B, N, bp);
+    fv_gemm_bf16_pack_b(false, K, ncut, B, N, bl);
+    fv_gemm_bf16_pack_b(false, K, N - ncut, B + ncut, N, bh);
+    for (int p = 0; p < FV__BF16_NPATHS; p++) {
+        const fv__gemm_bf16_path path = (fv__gemm_bf16_path)p;
+        if (!fv__gemm_bf16_path_supported(path)) continue;
+        memcpy(C, R, (size_t)(M * N) * 4);
+        float *W = fv__alloc((size_t)(M * N) * 4, "W");
+        if (!W) {
+            test_failed_checks++;
+            continue;
+        }
+        memcpy(W, R, (size_t)(M * N) * 4);
+        fv__gemm_bf16_on_path(path, false, M, N, K, 0.5f, A, K, bp, 1.0f, W, N);
+        /* Rows split at mcut, columns at ncut: four calls. */
+        fv__gemm_bf16_on_path(path, false, mcut, ncut, K, 0.5f, A, K, bl, 1.0f, C, N);
+        fv__gemm_bf16_on_path(path, false, mcut, N - ncut, K, 0.5f, A, K, bh, 1.0f, C + ncut, N);
+        fv__gemm_bf16_on_path(path, false, M - mcut, ncut, K, 0.5f, A + mcut * K, K, bl, 1.0f,
+                              C + mcut * N, N);
+        fv__gemm_bf16_on_path(path, false, M - mcut, N - ncut, K, 0.5f, A + mcut * K, K, bh, 1.0f,
+                              C + mcut * N + ncut, N);
+        check_bits(fv__gemm_bf16_path_name(path), C, W, M * N);
+        fv__free(W);
+    }
+out:
+    fv__free(A), fv__free(B), fv__free(C), fv__free(R), fv__free(bp), fv__free(bl), fv__free(bh);
+}
+
 /* ---- against fp32 ------------------------------------------------------------------------------
  */
 
@@ -538,21 +584,26 @@ TEST(bf16_gemm_is_within_the_stated_bound_of_fp32)
         for (int64_t i = 0; i < g.K * g.N; i++)
             absB[i] = fabsf(B[i]);
         fv_gemm_bf16_pack_b(false, g.K, g.N, B, g.N, bp);
-        fv_gemm_bf16(false, g.M, g.N, g.K, 1.0f, A, g.K, bp, 0.0f, C, g.N);
         fv_gemm_ref(false, false, g.M, g.N, g.K, 1.0f, A, g.K, B, g.N, 0.0f, R, g.N);
         fv_gemm_ref(false, false, g.M, g.N, g.K, 1.0f, absA, g.K, absB, g.N, 0.0f, S, g.N);
-        double worst = 0.0, bound = fv_bf16_gemm_rtol(g.K);
-        int64_t over = 0;
-        for (int64_t i = 0; i < g.M * g.N; i++) {
-            const double e = fabs((double)C[i] - (double)R[i]);
-            const double rel = S[i] > 0 ? e / S[i] : e;
-            if (rel > bound) over++;
-            if (rel > worst) worst = rel;
+        /* Every path: the dot and the AMX orders both stay within the bound. */
+        for (int p = 0; p < FV__BF16_NPATHS; p++) {
+            const fv__gemm_bf16_path path = (fv__gemm_bf16_path)p;
+            if (!fv__gemm_bf16_on_path(path, false, g.M, g.N, g.K, 1.0f, A, g.K, bp, 0.0f, C, g.N))
+                continue;
+            double worst = 0.0, bound = fv_bf16_gemm_rtol(g.K);
+            int64_t over = 0;
+            for (int64_t i = 0; i < g.M * g.N; i++) {
+                const double e = fabs((double)C[i] - (double)R[i]);
+                const double rel = S[i] > 0 ? e / S[i] : e;
+                if (rel > bound) over++;
+                if (rel > worst) worst = rel;
+            }
+            CHECK(over == 0);
+            CHECK(worst > 0.0);
+            printf("  %s M=%ld N=%ld K=%ld: largest |bf16 - fp32| / Σ|a·b| = %.2e (bound %.2e)\n",
+                   fv__gemm_bf16_path_name(path), (long)g.M, (long)g.N, (long)g.K, worst, bound);
         }
-        CHECK(over == 0);
-        CHECK(worst > 0.0);
-        printf("  %s M=%ld N=%ld K=%ld: largest |bf16 - fp32| / Σ|a·b| = %.2e (bound %.2e)\n",
-               fv_gemm_bf16_path(), (long)g.M, (long)g.N, (long)g.K, worst, bound);
     next:
         fv__free(A), fv__free(B), fv__free(C), fv__free(R), fv__free(absA), fv__free(absB);
         fv__free(S), fv__free(bp);
@@ -585,6 +636,7 @@ int main(void)
     RUN(emulated_amx_tiles_are_bit_exact_to_the_amx_spec);
     RUN(amx_path_is_bit_exact_to_the_amx_spec);
     RUN(bf16_a_gives_the_bits_of_its_fp32_values);
+    RUN(results_do_not_depend_on_how_the_work_is_split);
     RUN(bf16_gemm_is_within_the_stated_bound_of_fp32);
     RUN(zero_sizes_and_alpha_zero_only_scale_c);
     printf("bf16 GEMM paths tested: %d of %d (fv_gemm_bf16 uses %s)\n", paths_tested,

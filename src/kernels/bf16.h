@@ -91,7 +91,10 @@ void fv_tdpbf16ps_emul(fv_amx_tile *dst, const fv_amx_tile *a, const fv_amx_tile
  *   AMX path (and its emulation): acc = 0; for each 32-deep block of K, the TDPBF16PS step
  *     above (even/odd partial sums over 16 pairs, then acc + (even + odd)).
  *   then C = alpha·acc (beta == 0), fma(alpha, acc, C) (beta == 1), fma(alpha, acc, beta·C).
- * The two orders differ by rounding only (within the accuracy bound at the top). */
+ * The two orders differ by rounding only (within the accuracy bound at the top). An element
+ * depends only on its row of A, its column of B, alpha, beta and its own C — not on M, N, the
+ * blocking, or how callers split rows or columns among threads — so results are bit-identical for
+ * any thread count, per path. */
 
 /* The accuracy bound above, per unit of Σ|a·b|, for depth K. */
 double fv_bf16_gemm_rtol(int64_t K);
