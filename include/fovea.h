@@ -103,6 +103,15 @@ fv_dataset *fv_dataset_load_npy(const char *path);
  * class indices, naming the file and sample. FV_ERR_SHAPE for another rank or count. */
 fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path);
 
+/* The targets of one output of a model with several outputs (Keras' `y` given as a dict by output
+ * name): n rows (the dataset's count) of k values, copied — class indices (k = 1, whole numbers
+ * from 0) or one-hot rows for the cross-entropies, the values themselves for mse and mae. Checked
+ * against the output's shape and loss when training or evaluating starts. The _npy form reads
+ * them from a .npy file of shape (N,), (N, 1) or (N, K), float32 or uint8, as
+ * fv_dataset_load_labels_npy does. FV_ERR_INVALID for an output named twice. */
+fv_status fv_dataset_add_output(fv_dataset *d, const char *output, int64_t k, const float *values);
+fv_status fv_dataset_add_output_npy(fv_dataset *d, const char *output, const char *path);
+
 /* A dataset from memory (copied). Sample shape is rank dims[]. labels may be NULL. */
 fv_dataset *fv_dataset_from_u8(int64_t n, int rank, const int64_t *dims, const uint8_t *x,
                                const int32_t *labels);
@@ -429,8 +438,8 @@ fv_model *fv_model_load(const char *path);
  * Saved in the model file's metadata ("fovea.label_column"; "fovea.class_names", a JSON array
  * of strings) and restored by fv_model_load, so that evaluate and predict use the same column
  * and names. set copies its arguments; label_column NULL and n 0 clear them. */
-fv_status fv_model_set_labels(fv_model *m, const char *label_column,
-                              const char *const *class_names, int64_t n);
+fv_status fv_model_set_labels(fv_model *m, const char *label_column, const char *const *class_names,
+                              int64_t n);
 const char *fv_model_label_column(const fv_model *m);
 /* NULL (and *n = 0) when the model knows no names. Owned by the model. */
 const char *const *fv_model_class_names(const fv_model *m, int64_t *n);
@@ -577,7 +586,8 @@ void fv_picture_free(fv_picture *p);
  * average_precision, mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc,
  * f1_score, auc, pr_auc, prc, map, confusion); regression: loss, mse, rmse, mae. An unknown
  * name, or one that does not apply to the model (accuracy of a regression), is FV_ERR_INVALID
- * with a message that names it and lists the valid ones. Writers check `select` before writing anything. */
+ * with a message that names it and lists the valid ones. Writers check `select` before writing
+ * anything. */
 
 typedef struct fv_metrics fv_metrics;
 

@@ -63,6 +63,10 @@ void fv_dataset_free(fv_dataset *d)
     free(d->lines);
     free(d->label_column);
     free_names(d->class_names, d->nclass_names);
+    for (int j = 0; j < d->nouts; j++) {
+        free(d->out_names[j]);
+        fv_dataset_free(d->outs[j]);
+    }
     free(d);
 }
 
@@ -530,7 +534,14 @@ static fv_dataset *ds_slice(const fv_dataset *d, int64_t first, int64_t count)
     if (d->class_names &&
         (s->class_names = copy_names((const char *const *)d->class_names, d->nclass_names)))
         s->nclass_names = d->nclass_names;
-    if ((d->u8 && !s->u8) || (d->f32 && !s->f32) || (d->labels && !s->labels) ||
+    bool outs_ok = true;
+    for (int j = 0; j < d->nouts && outs_ok; j++) {
+        s->out_names[j] = fv__strdup(d->out_names[j]);
+        s->outs[j] = ds_slice(d->outs[j], first, count);
+        s->nouts = j + 1;
+        outs_ok = s->out_names[j] && s->outs[j];
+    }
+    if (!outs_ok || (d->u8 && !s->u8) || (d->f32 && !s->f32) || (d->labels && !s->labels) ||
         (d->targets && !s->targets) || (d->origin && !s->origin) ||
         (d->labels_origin && !s->labels_origin) || (d->label_column && !s->label_column) ||
         (d->lines && !s->lines) || (d->class_names && !s->class_names)) {
@@ -564,6 +575,8 @@ fv_dataset *fv_dataset_split_tail(fv_dataset *d, double frac)
     fv_dataset *tail = ds_slice(d, split_at, d->n - split_at);
     if (!tail) return NULL;
     d->n = split_at; /* the source keeps its buffers; only the count shrinks */
+    for (int j = 0; j < d->nouts; j++)
+        d->outs[j]->n = split_at;
     return tail;
 }
 
@@ -785,50 +798,23 @@ fv_status fv__dataset_check_labels(const fv_dataset *d, int64_t limit, int64_t k
     return fv__fail(FV_ERR_INVALID, "%s: the data has no labels", labels_file(d, what));
 }
 
-fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path)
+/* Stores n rows of k target values read from `origin` (copied): the float targets, and the
+ * labels too when every row is a class index (k == 1, a whole number from 0) or a one-hot row. */
+static fv_status set_label_rows(fv_dataset *d, const float *values, int64_t k, const char *origin)
 {
-    if (!d || !path) return fv__fail(FV_ERR_INVALID, "fv_dataset_load_labels_npy: NULL argument");
-    if (d->labels || d->targets)
-        return fv__fail(FV_ERR_INVALID, "%s: the data has labels already (from %s)", path,
-                        labels_file(d, "its file"));
-    fv_npy a = {0};
-    fv_status st = fv__npy_read(path, &a);
-    if (st != FV_OK) return st;
-    char shape[160];
-    size_t o = (size_t)snprintf(shape, sizeof shape, "(");
-    for (int i = 0; i < a.rank && o < sizeof shape; i++)
-        o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%lld", i ? ", " : "",
-                              (long long)a.dims[i]);
-    if (o < sizeof shape) snprintf(shape + o, sizeof shape - o, a.rank == 1 ? ",)" : ")");
-    int64_t k = a.rank == 2 ? a.dims[1] : 1;
-    float *t = NULL;
-    int32_t *y = NULL;
-    char *origin = NULL;
-    if (a.rank < 1 || a.rank > 2 || k < 1) {
-        st = fv__fail(FV_ERR_SHAPE,
-                      "%s has shape %s; labels are (N,) or (N, 1) class indices or targets, or "
-                      "(N, K) rows",
-                      path, shape);
+    fv_status st = FV_OK;
+    float *t = malloc((size_t)(d->n * k) * sizeof *t + 1);
+    int32_t *y = malloc((size_t)d->n * sizeof *y + 1);
+    char *org = fv__strdup(origin);
+    if (!t || !y || !org) {
+        st = fv__fail(FV_ERR_NOMEM, "%s: out of memory for %lld labels", origin, (long long)d->n);
         goto done;
     }
-    if (a.dims[0] != d->n) {
-        st = fv__fail(FV_ERR_SHAPE, "%s has shape %s: %lld labels for %lld samples (%s)", path,
-                      shape, (long long)a.dims[0], (long long)d->n,
-                      d->origin ? d->origin : "the data");
-        goto done;
-    }
-    t = malloc((size_t)a.count * sizeof *t + 1);
-    y = malloc((size_t)d->n * sizeof *y + 1);
-    origin = fv__strdup(path);
-    if (!t || !y || !origin) {
-        st = fv__fail(FV_ERR_NOMEM, "%s: out of memory for %lld labels", path, (long long)d->n);
-        goto done;
-    }
-    for (int64_t i = 0; i < a.count; i++) {
-        t[i] = a.is_u8 ? (float)((const uint8_t *)a.data)[i] : ((const float *)a.data)[i];
+    for (int64_t i = 0; i < d->n * k; i++) {
+        t[i] = values[i];
         if (!isfinite(t[i])) {
             st = fv__fail(FV_ERR_NUMERIC, "%s: sample %lld (counting from 0): %g is not finite",
-                          path, (long long)(i / k), (double)t[i]);
+                          origin, (long long)(i / k), (double)t[i]);
             goto done;
         }
     }
@@ -851,20 +837,123 @@ fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path)
     }
     d->targets = t;
     d->tdim = k;
-    d->labels_origin = origin;
+    d->labels_origin = org;
     t = NULL;
-    origin = NULL;
+    org = NULL;
     if (classes) {
         d->labels = y;
         y = NULL;
-        d->classes = k > 1 ? k : count_classes(d->labels, d->n, path);
+        d->classes = k > 1 ? k : count_classes(d->labels, d->n, origin);
     }
 done:
     free(t);
     free(y);
-    free(origin);
+    free(org);
+    return st;
+}
+
+fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path)
+{
+    if (!d || !path) return fv__fail(FV_ERR_INVALID, "fv_dataset_load_labels_npy: NULL argument");
+    if (d->labels || d->targets)
+        return fv__fail(FV_ERR_INVALID, "%s: the data has labels already (from %s)", path,
+                        labels_file(d, "its file"));
+    fv_npy a = {0};
+    fv_status st = fv__npy_read(path, &a);
+    if (st != FV_OK) return st;
+    char shape[160];
+    size_t o = (size_t)snprintf(shape, sizeof shape, "(");
+    for (int i = 0; i < a.rank && o < sizeof shape; i++)
+        o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%lld", i ? ", " : "",
+                              (long long)a.dims[i]);
+    if (o < sizeof shape) snprintf(shape + o, sizeof shape - o, a.rank == 1 ? ",)" : ")");
+    int64_t k = a.rank == 2 ? a.dims[1] : 1;
+    float *t = NULL;
+    if (a.rank < 1 || a.rank > 2 || k < 1) {
+        st = fv__fail(FV_ERR_SHAPE,
+                      "%s has shape %s; labels are (N,) or (N, 1) class indices or targets, or "
+                      "(N, K) rows",
+                      path, shape);
+        goto done;
+    }
+    if (a.dims[0] != d->n) {
+        st = fv__fail(FV_ERR_SHAPE, "%s has shape %s: %lld labels for %lld samples (%s)", path,
+                      shape, (long long)a.dims[0], (long long)d->n,
+                      d->origin ? d->origin : "the data");
+        goto done;
+    }
+    t = malloc((size_t)a.count * sizeof *t + 1);
+    if (!t) {
+        st = fv__fail(FV_ERR_NOMEM, "%s: out of memory for %lld labels", path, (long long)d->n);
+        goto done;
+    }
+    for (int64_t i = 0; i < a.count; i++)
+        t[i] = a.is_u8 ? (float)((const uint8_t *)a.data)[i] : ((const float *)a.data)[i];
+    st = set_label_rows(d, t, k, path);
+done:
+    free(t);
     fv__npy_free(&a);
     return st;
+}
+
+const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name)
+{
+    for (int j = 0; d && j < d->nouts; j++)
+        if (strcmp(d->out_names[j], name) == 0) return d->outs[j];
+    return NULL;
+}
+
+/* A new target-only dataset of d's count, to be filled by the labels loaders. */
+static fv_status add_output(fv_dataset *d, const char *output, fv_dataset **o)
+{
+    if (!d || !output || !output[0])
+        return fv__fail(FV_ERR_INVALID, "fv_dataset_add_output: need a dataset and an output name");
+    if (fv__dataset_output(d, output))
+        return fv__fail(FV_ERR_INVALID, "the data has targets for output '%s' already", output);
+    if (d->nouts == FV__DATASET_MAX_OUTPUTS)
+        return fv__fail(FV_ERR_INVALID, "the data has targets for %d outputs, the most it holds",
+                        FV__DATASET_MAX_OUTPUTS);
+    *o = ds_new();
+    char *name = fv__strdup(output);
+    if (!*o || !name) {
+        fv_dataset_free(*o);
+        free(name);
+        return fv__fail(FV_ERR_NOMEM, "out of memory adding the targets of output '%s'", output);
+    }
+    (*o)->n = d->n;
+    d->out_names[d->nouts] = name;
+    d->outs[d->nouts++] = *o;
+    return FV_OK;
+}
+
+/* Undoes add_output after its loader failed. */
+static void drop_output(fv_dataset *d)
+{
+    d->nouts--;
+    free(d->out_names[d->nouts]);
+    fv_dataset_free(d->outs[d->nouts]);
+}
+
+fv_status fv_dataset_add_output_npy(fv_dataset *d, const char *output, const char *path)
+{
+    fv_dataset *o;
+    fv_status s = add_output(d, output, &o);
+    if (s == FV_OK && (s = fv_dataset_load_labels_npy(o, path)) != FV_OK) drop_output(d);
+    return s;
+}
+
+fv_status fv_dataset_add_output(fv_dataset *d, const char *output, int64_t k, const float *values)
+{
+    if (!values || k < 1)
+        return fv__fail(FV_ERR_INVALID, "fv_dataset_add_output: need values and k >= 1");
+    fv_dataset *o;
+    fv_status s = add_output(d, output, &o);
+    if (s != FV_OK) return s;
+    char path[160];
+    snprintf(path, sizeof path, "targets of output '%s'", output);
+    s = set_label_rows(o, values, k, path);
+    if (s != FV_OK) drop_output(d);
+    return s;
 }
 
 fv_status fv_dataset_check_shape(const fv_dataset *d, int rank, const int64_t *dims)

@@ -7,6 +7,9 @@
 
 #include "core/core.h"
 
+/* Target arrays a dataset can carry for a model with several outputs. */
+enum { FV__DATASET_MAX_OUTPUTS = 16 };
+
 struct fv_dataset {
     int64_t n;       /* samples */
     fv_shape shape;  /* per sample */
@@ -28,7 +31,16 @@ struct fv_dataset {
     char **class_names;  /* CSV labels given as names: the names in sorted order, label i being
                           * class_names[i]; or names given by fv_dataset_use_class_names */
     int64_t nclass_names;
+
+    /* A model with several outputs: one target-only dataset per output name (n rows; labels
+     * and/or targets, as fv_dataset_load_labels_npy gives them), Keras' `y` as a dict. */
+    int nouts;
+    char *out_names[FV__DATASET_MAX_OUTPUTS];
+    fv_dataset *outs[FV__DATASET_MAX_OUTPUTS];
 };
+
+/* The target array of output `name`, or NULL. */
+const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name);
 
 /* Gathers samples idx[0..count) into x [count × sample] as float (u8 scaled by 1/255), their
  * labels into labels[count] (if both exist) and targets into targets[count × tdim] (if both

@@ -432,7 +432,8 @@ static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 static const char *const compile_keys[] = {
     "loss",     "optimizer",     "learning_rate", "beta_1",       "beta_2",    "epsilon",
     "momentum", "nesterov",      "metrics",       "weight_decay", "schedule",  "decay_steps",
-    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", NULL};
+    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", "loss_weights",
+    NULL};
 enum {
     CK_LOSS,
     CK_OPTIMIZER,
@@ -483,11 +484,33 @@ static void list_keys(const char *const *keys, char *buf, size_t n)
 /* Compile's metrics=: any training metric of train/metrics.h (accuracy, precision, recall, f1,
  * auc, prc, map, crossentropy, mse, rmse, mae and their aliases). Whether each applies to the
  * data (classes or float targets) is only known at fit. */
+static int output_index(const fv_model *m, const char *name, size_t len);
+
+/* metrics=a,b or, for a model with several outputs, OUT:a,OUT2:b (a name without OUT: applies
+ * to every output). */
 static fv_status set_metrics(fv_model *m, const char *v)
 {
     if (strlen(v) >= sizeof m->metrics_text)
         return fv__fail(FV_ERR_INVALID, "compile: metrics=%s is too long", v);
-    fv_status s = fv__metric_check_names(v, false);
+    char names[sizeof m->metrics_text];
+    size_t used = 0;
+    names[0] = '\0';
+    for (const char *p = v; *p;) {
+        const char *comma = strchr(p, ','), *colon = strchr(p, ':');
+        if (!comma) comma = p + strlen(p);
+        if (colon && colon < comma) {
+            if (output_index(m, p, (size_t)(colon - p)) < 0)
+                return fv__fail(FV_ERR_INVALID,
+                                "compile: metrics=%s: '%.*s' is not one of the model's outputs "
+                                "(named on a `model outputs=` line before compile)",
+                                v, (int)(colon - p), p);
+            p = colon + 1;
+        }
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%.*s", used ? "," : "",
+                                 (int)(comma - p), p);
+        p = *comma ? comma + 1 : comma;
+    }
+    fv_status s = fv__metric_check_names(names, false);
     if (s != FV_OK) {
         fv__error_prefix("compile: metrics=%s: ", v);
         return s;

@@ -86,8 +86,10 @@ struct fv_model {
     bool *gwritten;   /* per layer, during backward: its gradient buffer holds a first sum */
     float *xbufs[FV_MAX_MODEL_INPUTS]; /* one batch of each input */
     float *xbuf;                       /* xbufs[0] */
-    int32_t *lbuf;                     /* its labels */
-    float *tbuf;                       /* its float targets */
+    int32_t *lbuf;                     /* its labels (the first output's) */
+    float *tbuf;                       /* its float targets (the first output's) */
+    int32_t *lbufs[FV_MAX_OUTPUTS];    /* each output's labels and targets for the batch */
+    float *tbufs[FV_MAX_OUTPUTS];
     void *scratch;
     size_t scratch_bytes;
     void *block; /* the one allocation holding all of the above */
@@ -125,6 +127,12 @@ fv_status fv__model_plan_inference(fv_model *m, int64_t n);
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training);
 /* The same for any number of inputs: x[k] [n × size of input k]. */
 void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, bool training);
+/* The outputs that carry a loss ("heads"): every `model outputs=` output, or the single output.
+ * fv__model_head_node gives head j's node. */
+int fv__model_heads(const fv_model *m);
+int fv__model_head_node(const fv_model *m, int j);
+/* Head j's loss and weight (Keras' compile: loss per output, loss_weights). */
+fv_loss_kind fv__model_head_loss(const fv_model *m, int j);
 /* The node of the single-output calls: outputs[0], or the last layer when none was named. */
 int fv__model_output_node(const fv_model *m);
 /* Output size of that node (or of the first input when there are no layers). */
