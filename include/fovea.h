@@ -112,6 +112,15 @@ fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path);
 fv_status fv_dataset_add_output(fv_dataset *d, const char *output, int64_t k, const float *values);
 fv_status fv_dataset_add_output_npy(fv_dataset *d, const char *output, const char *path);
 
+/* The array of one more input of a model with several inputs (Keras' `x` as a dict): the
+ * dataset's own samples feed the model's first input, and this array (n samples of shape
+ * dims[0..rank), float, copied; or a .npy file) the input named `input`. Its shape is checked
+ * against the input's when training, evaluating or predicting starts. FV_ERR_SHAPE if the sample
+ * count differs from the dataset's, FV_ERR_INVALID for an input named twice. */
+fv_status fv_dataset_add_input(fv_dataset *d, const char *input, int rank, const int64_t *dims,
+                               const float *x);
+fv_status fv_dataset_add_input_npy(fv_dataset *d, const char *input, const char *path);
+
 /* A dataset from memory (copied). Sample shape is rank dims[]. labels may be NULL. */
 fv_dataset *fv_dataset_from_u8(int64_t n, int rank, const int64_t *dims, const uint8_t *x,
                                const int32_t *labels);

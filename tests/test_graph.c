@@ -621,8 +621,9 @@ TEST(several_outputs_sum_their_weighted_losses_and_gradients)
     float *x = random_inputs(N * 6, 31), *r = random_inputs(N * 2, 32);
     int32_t labels[N] = {0, 2, 1, 1, 0};
     fv_targets t[2] = {{.labels = labels}, {.values = r}};
+    const float *xs[1] = {x};
     double L, head[2];
-    CHECK_OK(fv__model_loss_and_grad_heads(m, x, t, N, true, &L, head));
+    CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &L, head));
     /* Independent: each output's loss from its values. */
     CHECK_OK(fv_model_forward(m, x, N));
     const float *p = fv_model_output(m, 0), *q = fv_model_output(m, 1);
@@ -645,7 +646,7 @@ TEST(several_outputs_sum_their_weighted_losses_and_gradients)
         int64_t n = 1;
         for (int k = 0; k < rank; k++)
             n *= d[k];
-        CHECK_OK(fv__model_loss_and_grad_heads(m, x, t, N, true, &L, NULL));
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &L, NULL));
         double *v = malloc((size_t)n * sizeof(double)), analytic = 0, lp, lm;
         float *w0 = malloc((size_t)n * sizeof(float));
         memcpy(w0, w, (size_t)n * sizeof(float));
@@ -653,10 +654,10 @@ TEST(several_outputs_sum_their_weighted_losses_and_gradients)
             v[j] = fv__rng_normal(&rng), analytic += v[j] * g[j];
         for (int64_t j = 0; j < n; j++)
             w[j] = (float)(w0[j] + 1e-3 * v[j]);
-        CHECK_OK(fv__model_loss_and_grad_heads(m, x, t, N, true, &lp, NULL));
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &lp, NULL));
         for (int64_t j = 0; j < n; j++)
             w[j] = (float)(w0[j] - 1e-3 * v[j]);
-        CHECK_OK(fv__model_loss_and_grad_heads(m, x, t, N, true, &lm, NULL));
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &lm, NULL));
         memcpy(w, w0, (size_t)n * sizeof(float));
         const double numeric = (lp - lm) / 2e-3;
         if (!(fabs(numeric - analytic) <= 2e-3 + 2e-2 * fabs(analytic))) {
@@ -726,6 +727,52 @@ TEST(fit_trains_several_outputs_with_keras_columns)
     fv_model_free(m);
     fv_dataset_free(d);
     free(x);
+}
+
+/* Two inputs: the dataset's samples feed the first, an array by name the second (Keras' x as a
+ * dict); training learns a label that needs both, and prediction takes the same dataset. */
+TEST(fit_trains_several_inputs)
+{
+    const char *text = "input shape=4 name=a\ninput shape=3 name=b\n"
+                       "dense name=da units=6 activation=tanh inputs=a\n"
+                       "concatenate inputs=da,b\ndense units=2 activation=softmax\n"
+                       "compile loss=sparse_categorical_crossentropy optimizer=adam "
+                       "learning_rate=0.02 metrics=accuracy\n";
+    enum { N = 160 };
+    float *a = random_inputs(N * 4, 51), *b = random_inputs(N * 3, 52);
+    int32_t y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = a[i * 4] + b[i * 3 + 1] > 0;
+    const int64_t da[1] = {4}, db[1] = {3}, dbad[1] = {2};
+    fv_dataset *d = fv_dataset_from_f32(N, 1, da, a, y);
+    fv_model *m = fv_model_parse_string(text, "two_inputs.fv");
+    CHECK(d && m);
+    if (!d || !m) return;
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = 16;
+    o.epochs = 25;
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "no array for input 'b'");
+    CHECK(fv_dataset_add_input(d, "b", 1, dbad, b) == FV_OK); /* the wrong shape: refused at fit */
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "input 'b'");
+    fv_dataset_free(d);
+    d = fv_dataset_from_f32(N, 1, da, a, y);
+    CHECK_OK(fv_dataset_add_input(d, "b", 1, db, b));
+    fv_history *h = NULL;
+    CHECK_OK(fv_model_fit(m, d, &o, &h));
+    const double *acc = fv_history_get(h, "accuracy");
+    CHECK(acc && acc[fv_history_epochs(h) - 1] > 0.85);
+    float *p = malloc(N * 2 * sizeof(float));
+    CHECK_OK(fv_model_predict(m, d, 32, p));
+    int correct = 0;
+    for (int i = 0; i < N; i++)
+        correct += (p[i * 2 + 1] > p[i * 2]) == y[i];
+    CHECK(correct > 0.85 * N);
+    free(p), free(a), free(b);
+    fv_history_free(h);
+    fv_model_free(m);
+    fv_dataset_free(d);
 }
 
 /* ---- PyTorch fixtures (tests/fixtures/make_graph_fixtures.py) ------------------------------ */
@@ -860,5 +907,6 @@ int main(void)
     RUN(graph_fixtures_match_pytorch);
     RUN(several_outputs_sum_their_weighted_losses_and_gradients);
     RUN(fit_trains_several_outputs_with_keras_columns);
+    RUN(fit_trains_several_inputs);
     return TEST_SUMMARY();
 }

@@ -67,6 +67,10 @@ void fv_dataset_free(fv_dataset *d)
         free(d->out_names[j]);
         fv_dataset_free(d->outs[j]);
     }
+    for (int j = 0; j < d->nins; j++) {
+        free(d->in_names[j]);
+        fv_dataset_free(d->ins[j]);
+    }
     free(d);
 }
 
@@ -541,6 +545,12 @@ static fv_dataset *ds_slice(const fv_dataset *d, int64_t first, int64_t count)
         s->nouts = j + 1;
         outs_ok = s->out_names[j] && s->outs[j];
     }
+    for (int j = 0; j < d->nins && outs_ok; j++) {
+        s->in_names[j] = fv__strdup(d->in_names[j]);
+        s->ins[j] = ds_slice(d->ins[j], first, count);
+        s->nins = j + 1;
+        outs_ok = s->in_names[j] && s->ins[j];
+    }
     if (!outs_ok || (d->u8 && !s->u8) || (d->f32 && !s->f32) || (d->labels && !s->labels) ||
         (d->targets && !s->targets) || (d->origin && !s->origin) ||
         (d->labels_origin && !s->labels_origin) || (d->label_column && !s->label_column) ||
@@ -577,6 +587,8 @@ fv_dataset *fv_dataset_split_tail(fv_dataset *d, double frac)
     d->n = split_at; /* the source keeps its buffers; only the count shrinks */
     for (int j = 0; j < d->nouts; j++)
         d->outs[j]->n = split_at;
+    for (int j = 0; j < d->nins; j++)
+        d->ins[j]->n = split_at;
     return tail;
 }
 
@@ -901,6 +913,54 @@ const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name)
     for (int j = 0; d && j < d->nouts; j++)
         if (strcmp(d->out_names[j], name) == 0) return d->outs[j];
     return NULL;
+}
+
+const fv_dataset *fv__dataset_input(const fv_dataset *d, const char *name)
+{
+    for (int j = 0; d && j < d->nins; j++)
+        if (strcmp(d->in_names[j], name) == 0) return d->ins[j];
+    return NULL;
+}
+
+/* Attaches x (its samples must number d's) as the array of input `name`; takes x. */
+static fv_status attach_input(fv_dataset *d, const char *name, fv_dataset *x)
+{
+    fv_status s = FV_OK;
+    char *copy = NULL;
+    if (!name || !name[0])
+        s = fv__fail(FV_ERR_INVALID, "fv_dataset_add_input: no input name");
+    else if (fv__dataset_input(d, name))
+        s = fv__fail(FV_ERR_INVALID, "the data has an array for input '%s' already", name);
+    else if (d->nins == FV__DATASET_MAX_OUTPUTS)
+        s = fv__fail(FV_ERR_INVALID, "the data has arrays for %d inputs, the most it holds",
+                     FV__DATASET_MAX_OUTPUTS);
+    else if (x->n != d->n)
+        s = fv__fail(FV_ERR_SHAPE, "%s: %lld samples for input '%s', but the data has %lld",
+                     x->origin ? x->origin : "the array", (long long)x->n, name, (long long)d->n);
+    else if (!(copy = fv__strdup(name)))
+        s = fv__fail(FV_ERR_NOMEM, "out of memory adding input '%s'", name);
+    if (s != FV_OK) {
+        fv_dataset_free(x);
+        return s;
+    }
+    d->in_names[d->nins] = copy;
+    d->ins[d->nins++] = x;
+    return FV_OK;
+}
+
+fv_status fv_dataset_add_input(fv_dataset *d, const char *input, int rank, const int64_t *dims,
+                               const float *x)
+{
+    if (!d || !x) return fv__fail(FV_ERR_INVALID, "fv_dataset_add_input: NULL argument");
+    fv_dataset *a = fv_dataset_from_f32(d->n, rank, dims, x, NULL);
+    return a ? attach_input(d, input, a) : FV_ERR_NOMEM;
+}
+
+fv_status fv_dataset_add_input_npy(fv_dataset *d, const char *input, const char *path)
+{
+    if (!d || !path) return fv__fail(FV_ERR_INVALID, "fv_dataset_add_input_npy: NULL argument");
+    fv_dataset *a = fv_dataset_load_npy(path);
+    return a ? attach_input(d, input, a) : FV_ERR_FORMAT;
 }
 
 /* A new target-only dataset of d's count, to be filled by the labels loaders. */

@@ -37,7 +37,15 @@ struct fv_dataset {
     int nouts;
     char *out_names[FV__DATASET_MAX_OUTPUTS];
     fv_dataset *outs[FV__DATASET_MAX_OUTPUTS];
+    /* A model with several inputs: the samples above feed its first input; the others' arrays
+     * are datasets of their own (n samples, no labels) by input name, Keras' `x` as a dict. */
+    int nins;
+    char *in_names[FV__DATASET_MAX_OUTPUTS];
+    fv_dataset *ins[FV__DATASET_MAX_OUTPUTS];
 };
+
+/* The samples for input `name` (another than the first), or NULL. */
+const fv_dataset *fv__dataset_input(const fv_dataset *d, const char *name);
 
 /* The target array of output `name`, or NULL. */
 const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name);

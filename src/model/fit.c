@@ -73,6 +73,9 @@ static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int
                        int64_t count, fv_targets *t)
 {
     const int heads = fv__model_heads(m);
+    for (int k = 1; k < m->ninputs; k++)
+        fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
+                           NULL, NULL);
     if (heads == 1) {
         bool regression = regression_head(m, d, 0);
         fv__dataset_gather(d, idx, first, count, m->xbuf, d->labels ? m->lbuf : NULL,
@@ -112,7 +115,7 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
         int64_t nb = count - b < batch ? count - b : batch;
         fv_targets t[FV_MAX_OUTPUTS];
         load_batch(m, d, NULL, first + b, nb, t);
-        fv__model_forward(m, m->xbuf, nb, false);
+        fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
         for (int j = 0; j < nh; j++) {
             const int node = fv__model_head_node(m, j);
             const float *y = node >= 0 ? m->acts[node] : m->xbuf;
@@ -165,8 +168,8 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
     int64_t k = fv__model_out_size(m);
     for (int64_t b = 0; b < data->n; b += batch_size) {
         int64_t nb = data->n - b < batch_size ? data->n - b : batch_size;
-        fv__dataset_gather(data, NULL, b, nb, m->xbuf, NULL, NULL);
-        fv__model_forward(m, m->xbuf, nb, false);
+        fv__model_gather_inputs(m, data, NULL, b, nb);
+        fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
         memcpy(out + b * k, fv__model_out(m), (size_t)(nb * k) * sizeof(float));
     }
     return FV_OK;
@@ -577,7 +580,7 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
         fv_targets t[FV_MAX_OUTPUTS];
         double L, Lh[FV_MAX_OUTPUTS];
         load_batch(m, f->train, perm + first, 0, nb, t);
-        s = fv__model_train_step_heads(m, m->xbuf, t, nb, &L, Lh);
+        s = fv__model_train_step_heads(m, (const float *const *)m->xbufs, t, nb, &L, Lh);
         for (int j = 0; s == FV_OK && j < nh; j++) {
             fv__head *h = &f->heads[j];
             const float *y = m->acts[fv__model_head_node(m, j)];

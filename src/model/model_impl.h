@@ -151,6 +151,10 @@ fv_status fv__model_graph_check(const fv_model *m, int *line);
  * (Keras' kernel_regularizer, bias_regularizer), summed in double in tensor order; with grad,
  * adds its gradient l1·sign(w) + 2·l2·w into the gradient block. */
 double fv__model_penalty(fv_model *m, bool grad);
+/* Gathers samples of every input into the model's input buffers (xbufs): d's own samples for the
+ * first input, its arrays by name (fv_dataset_add_input) for the others. */
+void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                             int64_t count);
 /* Checks that a dataset fits the model (sample shape, labels within the output units). */
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what);
 /* Whether accuracy means something for the compiled loss (a classification loss, or mse/mae

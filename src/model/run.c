@@ -668,16 +668,13 @@ double fv__model_penalty(fv_model *m, bool grad)
     return total;
 }
 
-fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *x, const fv_targets *t, int64_t n,
-                                        bool training, double *loss, double *head_loss)
+fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, const fv_targets *t,
+                                        int64_t n, bool training, double *loss, double *head_loss)
 {
     if (!m->compiled)
         return fv__fail(FV_ERR_STATE,
                         "the model is not compiled (no compile line or fv_model_compile call)");
     if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
-    if (m->ninputs != 1)
-        return fv__fail(FV_ERR_STATE, "the model has %d inputs; training takes one array per input",
-                        m->ninputs);
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
@@ -690,7 +687,7 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *x, const fv_ta
         if (fv__model_head_node(m, j) >= 0)
             m->layers[fv__model_head_node(m, j)].fused_act = fused[j];
     }
-    fv__model_forward(m, x, n, training);
+    fv__model_forward_inputs(m, x, n, training);
     double L = 0;
     bool any_grad = false;
     for (int j = 0; j < heads; j++) {
@@ -708,24 +705,33 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *x, const fv_ta
         any_grad = any_grad || dy;
     }
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
-    const float *xs[1] = {x};
-    if (any_grad) backward_pass(m, xs, n, training);
+    if (any_grad) backward_pass(m, x, n, training);
     L += fv__model_penalty(m, true);
     if (loss) *loss = L;
+    return FV_OK;
+}
+
+/* The single-input, single-output calls of tests and fixtures. */
+static fv_status single(const fv_model *m)
+{
+    if (fv__model_heads(m) > 1)
+        return fv__fail(FV_ERR_STATE, "the model has %d outputs: each needs its targets",
+                        fv__model_heads(m));
+    if (m->ninputs > 1)
+        return fv__fail(FV_ERR_STATE, "the model has %d inputs: each needs its array", m->ninputs);
     return FV_OK;
 }
 
 fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
                                   bool training, double *loss)
 {
-    if (fv__model_heads(m) > 1)
-        return fv__fail(FV_ERR_STATE, "the model has %d outputs: each needs its targets",
-                        fv__model_heads(m));
-    return fv__model_loss_and_grad_heads(m, x, t, n, training, loss, NULL);
+    const float *xs[1] = {x};
+    fv_status s = single(m);
+    return s != FV_OK ? s : fv__model_loss_and_grad_heads(m, xs, t, n, training, loss, NULL);
 }
 
-fv_status fv__model_train_step_heads(fv_model *m, const float *x, const fv_targets *t, int64_t n,
-                                     double *loss, double *head_loss)
+fv_status fv__model_train_step_heads(fv_model *m, const float *const *x, const fv_targets *t,
+                                     int64_t n, double *loss, double *head_loss)
 {
     double L;
     fv_status s = fv__model_loss_and_grad_heads(m, x, t, n, true, &L, head_loss);
@@ -744,17 +750,37 @@ fv_status fv__model_train_step_heads(fv_model *m, const float *x, const fv_targe
 fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t, int64_t n,
                                double *loss)
 {
-    if (fv__model_heads(m) > 1)
-        return fv__fail(FV_ERR_STATE, "the model has %d outputs: each needs its targets",
-                        fv__model_heads(m));
-    return fv__model_train_step_heads(m, x, t, n, loss, NULL);
+    const float *xs[1] = {x};
+    fv_status s = single(m);
+    return s != FV_OK ? s : fv__model_train_step_heads(m, xs, t, n, loss, NULL);
 }
 
 /* ---- checks shared by fit, evaluate and predict ---------------------------------------------- */
 
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what)
 {
-    return fv__dataset_check_shape(d, &m->input, what);
+    fv_status s = fv__dataset_check_shape(d, &m->input, what);
+    for (int k = 1; s == FV_OK && k < m->ninputs; k++) {
+        const char *name = m->inputs[k].name;
+        const fv_dataset *a = fv__dataset_input(d, name);
+        char w[160];
+        snprintf(w, sizeof w, "%s, input '%s'", what, name);
+        s = a ? fv__dataset_check_shape(a, &m->inputs[k].shape, w)
+              : fv__fail(FV_ERR_INVALID,
+                         "%s: no array for input '%s' (the model's first input takes the data's "
+                         "samples; %s.npy beside them in a data folder, or fv_dataset_add_input)",
+                         what, name, name);
+    }
+    return s;
+}
+
+void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                             int64_t count)
+{
+    fv__dataset_gather(d, idx, first, count, m->xbufs[0], NULL, NULL);
+    for (int k = 1; k < m->ninputs; k++)
+        fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
+                           NULL, NULL);
 }
 
 bool fv__model_accuracy_defined(const fv_model *m)
