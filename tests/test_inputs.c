@@ -613,6 +613,33 @@ TEST(label_arrays_n_and_n1_are_class_indices_and_rows_must_fit_the_output)
     fv_dataset_free(d);
 }
 
+/* binary_crossentropy takes probabilities as targets (pixels of an autoencoder, several labels per
+ * sample): numbers in [0, 1], refused outside with the file and sample. */
+TEST(binary_crossentropy_takes_probabilities_in_0_1)
+{
+    fv_model *m = model_of("input shape=2\ndense units=3 activation=sigmoid\n"
+                           "compile loss=binary_crossentropy optimizer=adam learning_rate=0.05\n");
+    fv_fit_opts o = fv_fit_defaults();
+    o.epochs = 30;
+    o.batch_size = 4;
+    const float p[12] = {0.1f, 0.9f, 0.5f, 0.2f, 0.8f, 0.5f, 0.3f, 0.7f, 0.5f, 0.4f, 0.6f, 0.5f};
+    fv_dataset *d = features_with_labels(4, 2, (int64_t[]){4, 3}, p);
+    CHECK(d != NULL);
+    fv_history *h = NULL;
+    CHECK_OK(fv_model_fit(m, d, &o, &h));
+    const double *loss = fv_history_get(h, "loss");
+    CHECK(loss && loss[29] < loss[0]);
+    fv_history_free(h);
+    fv_dataset_free(d);
+    const float bad[12] = {0.1f, 0.9f, 0.5f, 0.2f, 1.5f, 0.5f, 0.3f, 0.7f, 0.5f, 0.4f, 0.6f, 0.5f};
+    d = features_with_labels(4, 2, (int64_t[]){4, 3}, bad);
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "y.npy, sample 1 (counting from 0): 1.5 is not a "
+                                        "probability in [0, 1]");
+    fv_dataset_free(d);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_inputs_XXXXXX");
@@ -633,6 +660,7 @@ int main(void)
     RUN(class_names_become_sorted_indices_and_travel_with_the_model);
     RUN(split_and_head_keep_the_places);
     RUN(label_arrays_n_and_n1_are_class_indices_and_rows_must_fit_the_output);
+    RUN(binary_crossentropy_takes_probabilities_in_0_1);
     remove_tree(tmpdir);
     return TEST_SUMMARY();
 }

@@ -32,6 +32,17 @@ static int64_t head_size(const fv_model *m, int j)
     return fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
 }
 
+/* Whether head j takes binary cross-entropy on float targets (probabilities, pixels, several
+ * labels per sample) rather than on 0/1 class labels: rows as wide as the output that are not
+ * all single class indices. */
+static bool soft_binary(const fv_model *m, const fv_dataset *d, int j)
+{
+    const fv_dataset *t = head_data(m, d, j);
+    const int64_t k = head_size(m, j);
+    return t && fv__model_head_loss(m, j) == FV_LOSS_BINARY_CE && t->targets && t->tdim == k &&
+           (k > 1 || !t->labels);
+}
+
 /* Checks labels or targets against each output and its loss before any work is done. */
 static fv_status check_targets(const fv_model *m, const fv_dataset *d, const char *what)
 {
@@ -48,22 +59,37 @@ static fv_status check_targets(const fv_model *m, const fv_dataset *d, const cha
                             what, name, name);
         const fv_loss_kind loss = fv__model_head_loss(m, j);
         const int64_t k = head_size(m, j);
-        const bool classes = loss == FV_LOSS_CATEGORICAL_CE ||
-                             loss == FV_LOSS_SPARSE_CATEGORICAL_CE || loss == FV_LOSS_BINARY_CE;
-        fv_status s = classes || !t->targets
-                          ? fv__dataset_check_labels(t, fv__loss_label_limit(loss, k), k, w)
-                          : fv__dataset_check_targets(t, k, w);
+        fv_status s;
+        if (soft_binary(m, d, j)) {
+            /* binary cross-entropy on probabilities (or pixels): numbers in [0, 1] */
+            s = fv__dataset_check_targets(t, k, w);
+            for (int64_t i = 0; s == FV_OK && i < t->n * k; i++)
+                if (!(t->targets[i] >= 0 && t->targets[i] <= 1))
+                    s = fv__fail(FV_ERR_INVALID,
+                                 "%s: %s, sample %lld (counting from 0): %g is not a probability "
+                                 "in [0, 1], which binary_crossentropy needs",
+                                 w, t->labels_origin ? t->labels_origin : "the targets",
+                                 (long long)(i / k), (double)t->targets[i]);
+        } else {
+            const bool classes = loss == FV_LOSS_CATEGORICAL_CE ||
+                                 loss == FV_LOSS_SPARSE_CATEGORICAL_CE || loss == FV_LOSS_BINARY_CE;
+            s = classes || !t->targets
+                    ? fv__dataset_check_labels(t, fv__loss_label_limit(loss, k), k, w)
+                    : fv__dataset_check_targets(t, k, w);
+        }
         if (s != FV_OK) return s;
     }
     return FV_OK;
 }
 
-/* Whether head j's targets in d are float targets (a regression) rather than class labels. */
+/* Whether head j's targets in d are float targets (a regression, or binary cross-entropy on
+ * probabilities) rather than class labels. */
 static bool regression_head(const fv_model *m, const fv_dataset *d, int j)
 {
     const fv_dataset *t = head_data(m, d, j);
     const fv_loss_kind loss = fv__model_head_loss(m, j);
     const int64_t k = head_size(m, j);
+    if (soft_binary(m, d, j)) return true;
     return t && (loss == FV_LOSS_MSE || loss == FV_LOSS_MAE) && t->targets && t->tdim == k &&
            !(t->labels && k > 1);
 }
