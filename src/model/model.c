@@ -37,6 +37,7 @@ void fv_model_free(fv_model *m)
     fv__free(m->opt_state);
     free(m->acts);
     fv__free(m->block);
+    fv__model_class_names_free(m);
     free(m);
 }
 

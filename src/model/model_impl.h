@@ -52,7 +52,17 @@ struct fv_model {
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
+
+    char **class_names; /* nclass_names names (classes.c), or NULL */
+    int64_t nclass_names;
 };
+
+/* classes.c: the class names as the metadata entry "fovea.class_names" (a JSON array), NULL when
+ * there are none (malloc'd); and read back from a loaded file's entry (NULL: none). */
+#define FV_CLASS_NAMES_KEY "fovea.class_names"
+char *fv__model_class_names_json(const fv_model *m);
+fv_status fv__model_class_names_parse(fv_model *m, const char *json, const char *path);
+void fv__model_class_names_free(fv_model *m);
 
 /* Writes the model as fv_model_save does, plus extra tensors and metadata (a checkpoint's). */
 fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *extra, int nextra,

@@ -20,7 +20,7 @@ fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *
     char(*names)[80] = calloc((size_t)(n ? n : 1), sizeof *names);
     char *text = fv_model_to_text(m);
     enum { MAX_META = 8 };
-    FV_ASSERT(nxmeta >= 0 && nxmeta <= MAX_META - 3);
+    FV_ASSERT(nxmeta >= 0 && nxmeta <= MAX_META - 4); /* 3 fixed, class names */
     if (!t || !names || !text) {
         free(t);
         free(names);
@@ -46,7 +46,11 @@ fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *
         keys[3 + i] = xkeys[i];
         values[3 + i] = xvalues[i];
     }
-    s = fv__st_write(path, t, n + nextra, keys, values, 3 + nxmeta);
+    int nmeta = 3 + nxmeta;
+    char *classes = fv__model_class_names_json(m);
+    if (classes) keys[nmeta] = FV_CLASS_NAMES_KEY, values[nmeta++] = classes;
+    s = fv__st_write(path, t, n + nextra, keys, values, nmeta);
+    free(classes);
     free(t);
     free(names);
     free(text);
@@ -157,7 +161,9 @@ fv_model *fv_model_load(const char *path)
         char origin[1100];
         snprintf(origin, sizeof origin, "%s (model text)", path);
         m = fv_model_parse_string(text, origin);
-        if (m && fv__model_load_tensors(m, &f, path) != FV_OK) {
+        const char *classes = fv__st_meta(&f, FV_CLASS_NAMES_KEY);
+        if (m && (fv__model_load_tensors(m, &f, path) != FV_OK ||
+                  (classes && fv__model_class_names_parse(m, classes, path) != FV_OK))) {
             fv_model_free(m);
             m = NULL;
         }
