@@ -97,6 +97,15 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 static fv_status decode_png(const uint8_t *buf, size_t len, const char *origin, int64_t max_pixels,
                             fv_image *out)
 {
+    /* The size from IHDR (signature, length, "IHDR", width, height: big-endian), checked before
+     * libpng reads on: a bomb is refused even when nothing follows its header. */
+    if (len >= 24 && memcmp(buf + 12, "IHDR", 4) == 0) {
+        int64_t w = (int64_t)buf[16] << 24 | buf[17] << 16 | buf[18] << 8 | buf[19];
+        int64_t h = (int64_t)buf[20] << 24 | buf[21] << 16 | buf[22] << 8 | buf[23];
+        size_t bytes;
+        fv_status st = check_size(h, w, 4, max_pixels, origin, "PNG", &bytes);
+        if (st != FV_OK) return st;
+    }
     png_src src = {.buf = buf, .len = len, .origin = origin};
     png_structp png =
         png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
@@ -105,7 +114,7 @@ static fv_status decode_png(const uint8_t *buf, size_t len, const char *origin, 
     /* volatile: changed between setjmp and a longjmp back to it */
     uint8_t *volatile px = NULL;
     png_bytep *volatile rows = NULL;
-    fv_status st = FV_ERR_FORMAT;
+    volatile fv_status st = FV_ERR_FORMAT;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory starting libpng", origin);
@@ -123,8 +132,11 @@ static fv_status decode_png(const uint8_t *buf, size_t len, const char *origin, 
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     size_t bytes;
     /* 4 channels: the most the transformations below can give. */
-    if ((st = check_size(h, w, 4, max_pixels, origin, "PNG", &bytes)) != FV_OK) goto fail;
-    st = FV_ERR_FORMAT;
+    fv_status sz = check_size(h, w, 4, max_pixels, origin, "PNG", &bytes);
+    if (sz != FV_OK) {
+        st = sz;
+        goto fail;
+    }
     png_set_expand(png);   /* palette -> RGB, grey < 8 bits -> 8, tRNS -> alpha */
     png_set_strip_16(png); /* 16 -> 8 bits: the high byte */
     png_set_interlace_handling(png);
@@ -220,10 +232,12 @@ static fv_status decode_jpeg(const uint8_t *buf, size_t len, const char *origin,
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
     size_t bytes;
-    if ((st = check_size(cinfo.image_height, cinfo.image_width, 4, max_pixels, origin, "JPEG",
-                         &bytes)) != FV_OK)
+    fv_status sz =
+        check_size(cinfo.image_height, cinfo.image_width, 4, max_pixels, origin, "JPEG", &bytes);
+    if (sz != FV_OK) {
+        st = sz;
         goto fail;
-    st = FV_ERR_FORMAT;
+    }
     bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     if (cmyk)
         cinfo.out_color_space = JCS_CMYK; /* libjpeg turns YCCK into CMYK */
