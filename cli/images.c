@@ -233,6 +233,58 @@ static int load_tree(const char *cmd, const char *dir, const fv_image_opts *base
     return 0;
 }
 
+/* The names of --class-names ("A,B" or "@FILE", one a line; blank lines ignored) into a
+ * malloc'd array of strings pointing into *text (also malloc'd). */
+static int parse_class_names(const char *cmd, const char *arg, char **text, const char ***names,
+                             int64_t *n)
+{
+    *text = NULL, *names = NULL, *n = 0;
+    const char *sep = ",";
+    if (arg[0] == '@') {
+        FILE *f = fopen(arg + 1, "rb");
+        if (!f) {
+            cli_error(cmd, "--class-names: cannot read '%s'", arg + 1);
+            return CLI_FAIL;
+        }
+        size_t cap = 1 << 16, len = 0;
+        *text = malloc(cap + 1);
+        if (*text) len = fread(*text, 1, cap, f);
+        bool more = *text && fgetc(f) != EOF;
+        fclose(f);
+        if (!*text || more) {
+            cli_error(cmd, "--class-names: '%s' is larger than 64 KiB", arg + 1);
+            free(*text);
+            *text = NULL;
+            return CLI_FAIL;
+        }
+        (*text)[len] = '\0';
+        sep = "\r\n";
+    } else if (!(*text = strdup(arg))) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    size_t cap = strlen(*text) / 2 + 2;
+    *names = calloc(cap, sizeof **names);
+    if (!*names) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(*text, sep, &save); t; t = strtok_r(NULL, sep, &save)) {
+        for (int64_t i = 0; i < *n; i++)
+            if (strcmp((*names)[i], t) == 0) {
+                cli_error(cmd, "--class-names: '%s' is named twice", t);
+                return CLI_FAIL;
+            }
+        (*names)[(*n)++] = t;
+    }
+    if (*n == 0) {
+        cli_error(cmd, "--class-names: no names in '%s'", arg);
+        return CLI_FAIL;
+    }
+    return 0;
+}
+
 int cli_load_image_dir(const char *cmd, const char *dir, const fv_model *m,
                        const cli_image_flags *f, double vsplit, uint64_t seed, fv_dataset **train,
                        fv_dataset **val, fv_dataset **test)
@@ -252,11 +304,27 @@ int cli_load_image_dir(const char *cmd, const char *dir, const fv_model *m,
     fv_image_opts o = cli_image_opts(m, f);
     load_ui ui = {.cmd = cmd, .tty = isatty(STDERR_FILENO) != 0, .quiet = f->quiet};
     char sub[4200];
+    char *names_text = NULL;
+    const char **names = NULL;
+    int64_t nnames = 0;
+    int rc = 0;
+    if (f->class_names &&
+        (rc = parse_class_names(cmd, f->class_names, &names_text, &names, &nnames))) {
+        free(names_text);
+        free(names);
+        return rc;
+    }
+    o.class_names = names, o.nclass_names = nnames;
     if (!dir_in(dir, "train"))
-        return load_tree(cmd, dir, &o, &ui, vsplit, seed, NULL, train, val, NULL);
-    snprintf(sub, sizeof sub, "%s/train", dir);
-    int rc = load_tree(cmd, sub, &o, &ui, vsplit, seed, NULL, train, val, "train");
-    if (rc || !test) return rc;
+        rc = load_tree(cmd, dir, &o, &ui, vsplit, seed, NULL, train, val, NULL);
+    else {
+        snprintf(sub, sizeof sub, "%s/train", dir);
+        rc = load_tree(cmd, sub, &o, &ui, vsplit, seed, NULL, train, val, "train");
+    }
+    free(names_text);
+    free(names);
+    o.class_names = NULL, o.nclass_names = 0;
+    if (rc || !test || !dir_in(dir, "train")) return rc;
     const char *tname = dir_in(dir, "test") ? "test" : dir_in(dir, "val") ? "val" : NULL;
     if (!tname) return 0;
     snprintf(sub, sizeof sub, "%s/%s", dir, tname);

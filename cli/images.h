@@ -16,9 +16,10 @@ typedef struct cli_image_flags {
     bool crop_to_aspect_ratio;
     bool follow_links;
     bool strict;
-    const char *file_order; /* class|name */
-    const char *label_mode; /* CIFAR-100: fine|coarse */
-    bool quiet;             /* no "Found ..." line and no progress bar (warnings still shown) */
+    const char *file_order;  /* class|name */
+    const char *label_mode;  /* CIFAR-100: fine|coarse */
+    const char *class_names; /* "A,B,C" or "@FILE" (one name a line): Keras' class_names */
+    bool quiet;              /* no "Found ..." line and no progress bar (warnings still shown) */
 } cli_image_flags;
 
 /* The usage text of those flags (for the subcommands' help). */
@@ -32,6 +33,10 @@ typedef struct cli_image_flags {
     "  --file-order class|name   class: Keras' order (classes, then file names); name: all "       \
     "files\n"                                                                                      \
     "                            by file name (the IDX order of 'fovea data get --format png')\n"  \
+    "  --class-names A,B,...|@FILE  the classes in label order (Keras' class_names; each must\n"   \
+    "                            be a subfolder; default: the subfolders sorted); @FILE reads\n"   \
+    "                            one name a line ('fovea data get --format png' writes\n"          \
+    "                            DIR/class_names.txt in the IDX label order)\n"                    \
     "  --label-mode fine|coarse  CIFAR-100's labels (default fine)\n"
 
 /* Checks the flags' values; a usage error (CLI_USAGE) or 0. */

@@ -213,6 +213,7 @@ enum {
     O_STRICT,
     O_ORDER,
     O_LABEL_MODE,
+    O_CLASS_NAMES,
     O_COUNT
 };
 
@@ -351,6 +352,7 @@ int cmd_train(int argc, char **argv)
         [O_STRICT] = {"strict", false, false, NULL},
         [O_ORDER] = {"file-order", true, false, NULL},
         [O_LABEL_MODE] = {"label-mode", true, false, NULL},
+        [O_CLASS_NAMES] = {"class-names", true, false, NULL},
     };
     const char *pos[1];
     int npos;
@@ -396,6 +398,7 @@ int cmd_train(int argc, char **argv)
         .strict = opts[O_STRICT].seen,
         .file_order = opts[O_ORDER].seen ? opts[O_ORDER].value : NULL,
         .label_mode = opts[O_LABEL_MODE].seen ? opts[O_LABEL_MODE].value : NULL,
+        .class_names = opts[O_CLASS_NAMES].seen ? opts[O_CLASS_NAMES].value : NULL,
         .quiet = verbose == 0,
     };
     if ((rc = cli_image_flags_check(cmd, &imf))) return rc;

@@ -177,8 +177,6 @@ def cmd_idx_to_png(args):
             print("idx-to-png: more than 100,000 samples do not fit the 5-digit names",
                   file=sys.stderr)
             return 1
-        for name in names:
-            os.makedirs(os.path.join(args.out, folder, name), exist_ok=True)
         size = h * w * c
         for i in range(n):
             label = labels[i]
@@ -186,10 +184,13 @@ def cmd_idx_to_png(args):
                 print("idx-to-png: %s: label %d of sample %d has no name" % (lp, label, i),
                       file=sys.stderr)
                 return 1
+            os.makedirs(os.path.join(args.out, folder, names[label]), exist_ok=True)
             path = os.path.join(args.out, folder, names[label], "%05d.png" % i)
             with open(path, "wb") as f:
                 f.write(png_bytes(w, h, c, images[i * size:(i + 1) * size]))
         total += n
+    with open(os.path.join(args.out, "class_names.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
     print("wrote %d PNG files into %s/train and %s/test" % (total, args.out, args.out))
     return 0
 

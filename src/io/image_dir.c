@@ -413,8 +413,9 @@ static fv_status list_tree(const char *dir, const fv_image_opts *o, listing *l, 
         if (!path) return fv__fail(FV_ERR_NOMEM, "out of memory");
         struct stat s;
         if (stat(path, &s) == 0 && S_ISDIR(s.st_mode)) {
-            ancestors up = {.n = 1};
-            up.dev[0] = s.st_dev, up.ino[0] = s.st_ino;
+            ancestors up = {.n = 2};
+            up.dev[0] = sb.st_dev, up.ino[0] = sb.st_ino; /* dir itself */
+            up.dev[1] = s.st_dev, up.ino[1] = s.st_ino;
             int64_t before = l->n;
             st = walk(l, path, (int32_t)k, &up, found);
             if (st == FV_OK && l->n == before)
