@@ -443,6 +443,75 @@ int cli_load_image_inputs(const char *cmd, const char *const *inputs, int n, con
     return rc;
 }
 
+int cli_load_image_eval(const char *cmd, const char *path, const fv_model *m,
+                        const cli_image_flags *f, fv_dataset **d)
+{
+    *d = NULL;
+    if (cli_is_cifar_dir(path)) {
+        int rc = cli_load_cifar(cmd, path, f, NULL, d);
+        if (!rc && !*d) {
+            cli_error(cmd, "'%s': no CIFAR test file (test_batch.bin or test.bin)", path);
+            return CLI_FAIL;
+        }
+        return rc;
+    }
+    if (!cli_is_dir(path) && cli_is_image_file(path))
+        return cli_load_image_inputs(cmd, &path, 1, m, f, d);
+    if (!cli_is_image_dir(path)) return CLI_CONTINUE;
+    int64_t h, w;
+    int c;
+    if (!cli_model_image_shape(m, &h, &w, &c)) {
+        cli_error(cmd, "'%s' is a folder of images, but the model's input is not an image", path);
+        return CLI_FAIL;
+    }
+    char sub[4200];
+    const char *dir = path;
+    if (dir_in(path, "train")) {
+        const char *t = dir_in(path, "test") ? "test" : dir_in(path, "val") ? "val" : NULL;
+        if (!t) {
+            cli_error(cmd, "'%s' has train/ but no test/ or val/ folder to evaluate on", path);
+            return CLI_FAIL;
+        }
+        snprintf(sub, sizeof sub, "%s/%s", path, t);
+        dir = sub;
+    }
+    fv_image_opts o = cli_image_opts(m, f);
+    int64_t k = fv_model_class_count(m);
+    const char **names = k > 0 ? calloc((size_t)k, sizeof *names) : NULL;
+    for (int64_t i = 0; names && i < k; i++)
+        names[i] = fv_model_class_name(m, i);
+    o.class_names = names, o.nclass_names = names ? k : 0;
+    load_ui ui = {.cmd = cmd, .tty = isatty(STDERR_FILENO) != 0, .quiet = true};
+    o.on_progress = on_progress, o.on_skip = on_skip, o.user = &ui;
+    ui.start = now_s();
+    fv_image_info info;
+    fv_status s = fv_dataset_load_image_dir(dir, &o, d, NULL, &info);
+    free(names);
+    finish_warnings(&ui);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--data", s);
+}
+
+int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *n)
+{
+    *names = NULL, *n = 0;
+    int64_t k = fv_model_class_count(m);
+    if (k <= 0) return 0;
+    char **v = calloc((size_t)k, sizeof *v);
+    for (int64_t i = 0; v && i < k; i++)
+        if (!(v[i] = strdup(fv_model_class_name(m, i)))) {
+            for (int64_t j = 0; j < i; j++)
+                free(v[j]);
+            free(v);
+            v = NULL;
+        }
+    if (!v) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    *names = v, *n = k;
+    return 0;
+}
+
 int cli_load_cifar(const char *cmd, const char *dir, const cli_image_flags *f, fv_dataset **train,
                    fv_dataset **test)
 {

@@ -70,6 +70,18 @@ int cli_load_image_dir(const char *cmd, const char *dir, const fv_model *m,
 int cli_load_image_inputs(const char *cmd, const char *const *inputs, int n, const fv_model *m,
                           const cli_image_flags *f, fv_dataset **out);
 
+/* Evaluation data from image files for a trained model (viz features, report): an image folder
+ * (DIR/test or DIR/val when DIR/train exists, else the tree itself), labelled with the model's
+ * saved class names when it has them (else the subfolders sorted); CIFAR binary files (the test
+ * set); image files (unlabelled). Returns CLI_CONTINUE with *d NULL when path is none of
+ * these, so that the caller falls back to its array readers; else 0 or CLI_FAIL. */
+int cli_load_image_eval(const char *cmd, const char *path, const fv_model *m,
+                        const cli_image_flags *f, fv_dataset **d);
+
+/* The model's saved class names as a malloc'd array of copies (free with
+ * cli_free_class_names), or *names NULL and *n 0 when it has none. */
+int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *n);
+
 /* Loads CIFAR binary files. */
 int cli_load_cifar(const char *cmd, const char *dir, const cli_image_flags *f, fv_dataset **train,
                    fv_dataset **test);

@@ -91,6 +91,13 @@ check "CSV rows: index,file,rank,class,name,probability" \
 expect_ok "predict to .npy" "$FOVEA" predict "$TMP/png.safetensors" --input "$P/Coat" --output "$TMP/p.npy"
 check ".npy written" test -s "$TMP/p.npy"
 
+echo "# viz features and report take image files and folders"
+expect_ok "viz features on one PNG file" "$FOVEA" viz features "$TMP/png.safetensors" --input "$P/Coat/$(ls "$P/Coat" | head -1)" -o "$TMP/f.png"
+check "feature maps written" test -s "$TMP/f.png"
+expect_ok "report on the image folder (its test set, labels by the model's class names)" \
+    "$FOVEA" report "$TMP/png.safetensors" --data "$TMP/png" -o "$TMP/r.html"
+check "the report names the classes" grep -q "Ankle_boot" "$TMP/r.html"
+
 echo "# a single tree split by --validation-split (Keras: shuffled by the seed, then the tail)"
 expect_ok "train on one tree with --validation-split 0.25" "$FOVEA" train "$TMP/m.fv" \
     --data "$TMP/png/train" --validation-split 0.25 --seed 1 --verbose 2
