@@ -11,7 +11,7 @@ fovea=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 corpus=$here/corpus
-for d in idx npy safetensors csv history model; do
+for d in idx npy safetensors csv history model image; do
     mkdir -p "$corpus/$d"
     find "$corpus/$d" -type f ! -name 'regress-*' -delete
 done
@@ -209,4 +209,8 @@ put("model", "near-shape.fv", "input shape=2,2,1\nconv2d filters=1 kernel_size=3
 put("model", "near-no-input.fv", "dense units=3\n")
 put("model", "near-big.fv", "input shape=16777216\ndense units=2147483647\ndense units=2147483647\n")
 PY
+# ---- images: small real files of every decoder and variant, written by Pillow (python3-pil),
+# each followed by one byte that fuzz_image.c reads as its size/channels/interpolation knob
+bash "$here/make_image_corpus.sh" "$corpus/image"
+
 echo "make_corpus: $(find "$corpus" -type f | wc -l) files in $corpus"
