@@ -158,8 +158,10 @@ typedef struct fv_image_opts {
      * the subfolders, sorted. */
     const char *const *class_names;
     int64_t nclass_names;
-    /* Called from the calling thread: after each block of files is decoded, and for each file
-     * skipped (path and reason). Either may be NULL. */
+    /* Called from the calling thread: on_progress after each block of files is decoded (done of
+     * total); on_skip for each file skipped (its path and the reason, which names the file) and
+     * for notices about folders (an empty class folder, a symbolic link to a folder not followed,
+     * a link loop: path and reason). Either may be NULL. */
     void (*on_progress)(void *user, int64_t done, int64_t total);
     void (*on_skip)(void *user, const char *path, const char *reason);
     void *user;

@@ -464,12 +464,16 @@ static fv_status decode_all(char *const *files, int64_t n, const fv_image_opts *
     return FV_OK;
 }
 
-/* A dataset of the samples [first, first + count) of x whose err is NULL (moved down in
- * order), with labels and file paths (ownership of the paths moves). */
-static fv_dataset *make_dataset(const fv_image_opts *o, uint8_t *x, int64_t sample,
+/* A dataset of the samples [first, first + count) of *xp whose err is NULL, in order, with labels
+ * and file paths (ownership of the paths moves). adopt (first 0 only): the kept samples are moved
+ * down inside *xp, which the dataset then takes (*xp becomes NULL), so that the peak memory of a
+ * load stays N·H·W·C bytes plus the validation part; else they are copied. */
+static fv_dataset *make_dataset(const fv_image_opts *o, uint8_t **xp, bool adopt, int64_t sample,
                                 const int32_t *labels, char **paths, char **err, int64_t first,
                                 int64_t count, int64_t nclasses, char *const *classes)
 {
+    uint8_t *x = *xp;
+    FV_ASSERT(!adopt || first == 0);
     fv_dataset *d = fv__dataset_new();
     if (!d) return NULL;
     int64_t kept = 0;
@@ -478,18 +482,21 @@ static fv_dataset *make_dataset(const fv_image_opts *o, uint8_t *x, int64_t samp
     d->n = kept;
     int64_t dims[3] = {o->height, o->width, o->channels};
     if (fv__dataset_set_shape(d, 3, dims, "images") != FV_OK) goto fail;
-    d->u8 = malloc((size_t)(kept * sample) + 1);
+    if (!adopt) d->u8 = malloc((size_t)(kept * sample) + 1);
     d->files = calloc((size_t)kept + 1, sizeof *d->files);
     d->nfiles = kept;
     if (labels) d->labels = malloc((size_t)kept * sizeof *d->labels + 1);
-    if (!d->u8 || !d->files || (labels && !d->labels)) {
+    if ((!adopt && !d->u8) || !d->files || (labels && !d->labels)) {
         fv__fail(FV_ERR_NOMEM, "out of memory for %lld images", (long long)kept);
         goto fail;
     }
     int64_t j = 0;
     for (int64_t i = first; i < first + count; i++) {
         if (err[i]) continue;
-        memcpy(d->u8 + j * sample, x + i * sample, (size_t)sample);
+        if (!adopt)
+            memcpy(d->u8 + j * sample, x + i * sample, (size_t)sample);
+        else if (j != i)
+            memmove(x + j * sample, x + i * sample, (size_t)sample);
         d->files[j] = paths[i];
         paths[i] = NULL;
         if (labels) d->labels[j] = labels[i];
@@ -500,6 +507,11 @@ static fv_dataset *make_dataset(const fv_image_opts *o, uint8_t *x, int64_t samp
         if (classes &&
             fv__dataset_set_class_names(d, nclasses, (const char *const *)classes) != FV_OK)
             goto fail;
+    }
+    if (adopt) {
+        uint8_t *shrunk = realloc(x, (size_t)(kept * sample) + 1);
+        d->u8 = shrunk ? shrunk : x;
+        *xp = NULL;
     }
     return d;
 fail:
@@ -541,13 +553,16 @@ static fv_status load_files(char **paths, int32_t *labels, int64_t n, int64_t nv
         st =
             fv__fail(FV_ERR_FORMAT, "none of the %lld image files could be decoded (the first: %s)",
                      (long long)n, n ? err[0] : "none");
-    if (st == FV_OK) {
-        *train = make_dataset(o, x, sample, labels, paths, err, 0, n - nval, nclasses, classes);
-        if (!*train) st = FV_ERR_NOMEM;
-    }
+    /* The validation part is copied out first; the training part then takes x itself. */
     if (st == FV_OK && nval > 0) {
-        *val = make_dataset(o, x, sample, labels, paths, err, n - nval, nval, nclasses, classes);
+        *val = make_dataset(o, &x, false, sample, labels, paths, err, n - nval, nval, nclasses,
+                            classes);
         if (!*val) st = FV_ERR_NOMEM;
+    }
+    if (st == FV_OK) {
+        *train =
+            make_dataset(o, &x, true, sample, labels, paths, err, 0, n - nval, nclasses, classes);
+        if (!*train) st = FV_ERR_NOMEM;
     }
     if (st == FV_OK && (fv_dataset_count(*train) == 0 || (nval > 0 && fv_dataset_count(*val) == 0)))
         st = fv__fail(
