@@ -394,10 +394,10 @@ TEST(jpeg_cmyk_and_ycck_with_adobe_inversion)
 /* ---- BMP and GIF (written by Pillow through tests/image_formats.py) ----------------------------
  */
 
-TEST(bmp_and_gif_via_pillow_when_present)
+TEST(bmp_written_by_hand_pixel_exact)
 {
-    /* tests/cli_images.sh writes and checks these with Pillow; here, a BMP written by hand from
-     * the format's description (BITMAPINFOHEADER, 24-bit, bottom-up rows padded to 4 bytes). */
+    /* A BMP written from the format's description: BITMAPINFOHEADER, 24-bit, bottom-up rows
+     * padded to 4 bytes. */
     enum { W = 3, H = 2 };
     uint8_t f[54 + 2 * 12] = {'B', 'M'};
     uint32_t size = sizeof f;
@@ -421,6 +421,41 @@ TEST(bmp_and_gif_via_pillow_when_present)
         fv__image_free(&im);
     } else {
         CHECK(0);
+    }
+}
+
+/* The BMP and GIF seeds of the fuzz corpus, written by Pillow (tests/fuzz/make_image_corpus.sh)
+ * from a formula: v = (37x + 11y) mod 256; RGB images hold (v, 255 - v, 9x mod 256); palette
+ * images index v mod 16 into the palette i -> (16i, 255 - 16i, 7i). A trailing knob byte
+ * follows each file (the decoders stop at the format's end). */
+TEST(bmp_and_gif_from_pillow_pixel_exact)
+{
+    static const struct {
+        const char *file;
+        int w, h;
+        bool palette;
+    } f[] = {{"fuzz/corpus/image/rgb24.bmp", 7, 3, false},
+             {"fuzz/corpus/image/palette8.bmp", 6, 5, true},
+             {"fuzz/corpus/image/first-frame.gif", 9, 7, true}};
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+        fv_image im;
+        if (!load_as(f[k].file, 3, &im)) {
+            CHECK(0);
+            continue;
+        }
+        CHECK(im.w == f[k].w && im.h == f[k].h);
+        int bad = 0;
+        for (int y = 0; y < im.h && y < f[k].h; y++)
+            for (int x = 0; x < im.w && x < f[k].w; x++) {
+                int v = (x * 37 + y * 11) % 256, i = v % 16;
+                int want[3] = {v, 255 - v, x * 9 % 256};
+                if (f[k].palette) want[0] = 16 * i, want[1] = 255 - 16 * i, want[2] = 7 * i;
+                const uint8_t *p = im.px + (y * im.w + x) * 3;
+                bad += p[0] != want[0] || p[1] != want[1] || p[2] != want[2];
+            }
+        if (bad) fprintf(stderr, "  %s: %d pixels differ\n", f[k].file, bad);
+        CHECK(bad == 0);
+        fv__image_free(&im);
     }
 }
 
@@ -844,7 +879,8 @@ int main(void)
     RUN(png_every_variant_pixel_exact);
     RUN(jpeg_grey_rgb_progressive_within_tolerance);
     RUN(jpeg_cmyk_and_ycck_with_adobe_inversion);
-    RUN(bmp_and_gif_via_pillow_when_present);
+    RUN(bmp_written_by_hand_pixel_exact);
+    RUN(bmp_and_gif_from_pillow_pixel_exact);
     RUN(hostile_files_refused_with_reason);
     RUN(resize_matches_pytorch_within_1e5);
     RUN(crop_box_is_keras_smart_resize);
