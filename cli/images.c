@@ -375,7 +375,7 @@ static int add_folder(const char *cmd, const char *dir, char ***list, int64_t *n
         (*list)[(*n)++] = p;
     }
     closedir(d);
-    qsort(*list + first, (size_t)(*n - first), sizeof **list, cmp_str);
+    if (*n - first > 1) qsort(*list + first, (size_t)(*n - first), sizeof **list, cmp_str);
     if (*n == first) {
         cli_error(cmd, "--input: '%s': no image files (.png, .jpg, .jpeg, .bmp, .gif) in it", dir);
         return CLI_FAIL;

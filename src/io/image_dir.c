@@ -215,7 +215,7 @@ static fv_status read_names(const char *dir, char ***names, int64_t *n)
         free(v);
         return st;
     }
-    qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+    if (cnt > 1) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
     *names = v;
     *n = cnt;
     return FV_OK;
@@ -424,7 +424,8 @@ static fv_status list_tree(const char *dir, const fv_image_opts *o, listing *l, 
         }
         free(path);
     }
-    if (st == FV_OK && o->order == FV_ORDER_NAME) qsort(l->e, (size_t)l->n, sizeof *l->e, cmp_base);
+    if (st == FV_OK && o->order == FV_ORDER_NAME && l->n > 1)
+        qsort(l->e, (size_t)l->n, sizeof *l->e, cmp_base);
     return st;
 }
 
