@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "viz.h"
 
 #include <math.h>
@@ -21,7 +22,9 @@ static const char usage[] =
     "MAE of the probabilities against the one-hot labels, and the confusion matrix.\n"
     "\n"
     "options:\n"
-    "  --data DIR|FILE.csv    the data (required)\n"
+    "  --data DIR|FILE.csv    the data (required): an IDX folder's test set, a CSV table, a\n"
+    "                         folder of images (its test/ or val/ folder when it has train/;\n"
+    "                         labelled by the class names saved with the model) or CIFAR files\n"
     "  --label-column NAME    the CSV column holding the labels (default: the last)\n"
     "  --metrics a,b,c        only these metrics (accuracy, crossentropy, precision, recall, f1,\n"
     "                         roc_auc, average_precision, mean_average_precision, mse, rmse, mae,\n"
@@ -95,8 +98,13 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if ((rc = cli_load_data(cmd, data->value, label->seen ? label->value : NULL, NULL, &test)))
-        goto done;
+    /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
+    if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    rc = cli_load_image_eval(cmd, data->value, m, &imf, &test);
+    if (rc == CLI_CONTINUE)
+        rc = cli_load_data(cmd, data->value, label->seen ? label->value : NULL, NULL, &test);
+    if (rc) goto done;
     rc = CLI_FAIL;
     if (!test) {
         cli_error(cmd,

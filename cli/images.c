@@ -494,8 +494,9 @@ int cli_load_image_eval(const char *cmd, const char *path, const fv_model *m,
 int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *n)
 {
     *names = NULL, *n = 0;
-    int64_t k = fv_model_class_count(m);
-    if (k <= 0) return 0;
+    int64_t k = fv_model_class_count(m), outputs = fv_model_output_size(m);
+    /* Names that do not match the outputs (a 10-unit head trained on 3 folders) label nothing. */
+    if (k <= 0 || (k != outputs && !(outputs == 1 && k == 2))) return 0;
     char **v = calloc((size_t)k, sizeof *v);
     for (int64_t i = 0; v && i < k; i++)
         if (!(v[i] = strdup(fv_model_class_name(m, i)))) {

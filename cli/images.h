@@ -79,7 +79,8 @@ int cli_load_image_eval(const char *cmd, const char *path, const fv_model *m,
                         const cli_image_flags *f, fv_dataset **d);
 
 /* The model's saved class names as a malloc'd array of copies (free with
- * cli_free_class_names), or *names NULL and *n 0 when it has none. */
+ * cli_free_class_names), or *names NULL and *n 0 when it has none or their count is not its
+ * output count (2 for one sigmoid output). */
 int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *n);
 
 /* Loads CIFAR binary files. */

@@ -97,6 +97,21 @@ check "feature maps written" test -s "$TMP/f.png"
 expect_ok "report on the image folder (its test set, labels by the model's class names)" \
     "$FOVEA" report "$TMP/png.safetensors" --data "$TMP/png" -o "$TMP/r.html"
 check "the report names the classes" grep -q "Ankle_boot" "$TMP/r.html"
+expect_ok "evaluate on the image folder" "$FOVEA" evaluate "$TMP/png.safetensors" --data "$TMP/png"
+# the same images in another order (class order here, name order in training): equal up to the sum's rounding
+check "evaluate's loss is train's test loss" awk -v a="$(sed -n 's/^Test loss: //p' "$TMP/png.out")" \
+    -v b="$(sed -n 's/^Test loss: //p' "$TMP/out")" 'BEGIN { d = a - b; exit !(b != "" && d < 1e-9 && d > -1e-9) }'
+check "evaluate's report names the classes" grep -q "Ankle_boot" "$TMP/out"
+
+echo "# the resize flags"
+expect_ok "--interpolation nearest --crop-to-aspect-ratio" "$FOVEA" train "$TMP/m.fv" --data "$TMP/png" \
+    --interpolation nearest --crop-to-aspect-ratio --epochs 1 --verbose 0
+expect_error "--interpolation with a bad value" 2 "expected bilinear or nearest, got 'cubic'" \
+    "$FOVEA" train "$TMP/m.fv" --data "$TMP/png" --interpolation cubic
+expect_error "--file-order with a bad value" 2 "expected class or name" \
+    "$FOVEA" train "$TMP/m.fv" --data "$TMP/png" --file-order random
+expect_error "--class-names naming a folder twice" 1 "'Bag' is named twice" \
+    "$FOVEA" train "$TMP/m.fv" --data "$TMP/png" --class-names Bag,Bag
 
 echo "# a single tree split by --validation-split (Keras: shuffled by the seed, then the tail)"
 expect_ok "train on one tree with --validation-split 0.25" "$FOVEA" train "$TMP/m.fv" \
