@@ -34,8 +34,9 @@ static const char usage[] =
     "  --top-k K          classes per image file, most probable first (default 3)\n"
     "  --batch-size N     samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N        threads to use (default: FOVEA_THREADS, else all cores)\n"
-    "  --interpolation bilinear|nearest, --crop-to-aspect-ratio, --follow-links, --strict:\n"
-    "                     as for 'fovea train' (image files)\n";
+    "  --interpolation bilinear|nearest, --crop-to-aspect-ratio: as for 'fovea train'\n"
+    "  --strict           a file found in a folder that cannot be decoded is an error (default:\n"
+    "                     skipped with a warning; files named one by one must always decode)\n";
 
 /* The input's kind, from its first bytes: .npy's magic, or IDX's (0, 0, type, rank); gzip is
  * taken as IDX, the only compressed input read. */
@@ -343,9 +344,7 @@ int cmd_predict(int argc, char **argv)
         {"top-k", true, false, NULL},
         {"interpolation", true, false, NULL},
         {"crop-to-aspect-ratio", false, false, NULL},
-        {"follow-links", false, false, NULL},
         {"strict", false, false, NULL},
-        {"file-order", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     /* MODEL, then (image input only) more image files after --input's */
@@ -378,9 +377,7 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     cli_image_flags imf = {
         .interpolation = cli_find(opts, nopts, "interpolation")->value,
         .crop_to_aspect_ratio = cli_find(opts, nopts, "crop-to-aspect-ratio")->seen,
-        .follow_links = cli_find(opts, nopts, "follow-links")->seen,
         .strict = cli_find(opts, nopts, "strict")->seen,
-        .file_order = cli_find(opts, nopts, "file-order")->value,
         .quiet = true,
     };
     if ((rc = cli_image_flags_check(cmd, &imf))) return rc;

@@ -30,7 +30,7 @@ static const char usage[] =
     "data:\n"
     "  --data DIR|FILE.csv       a folder with the four MNIST-named IDX files (gzipped or not;\n"
     "                            the test set is the validation data unless --validation-split\n"
-    "                            is given), a CSV table with a header row, or\n"
+    "                            is given), a CSV table with a header row,\n"
     "                            a folder of images (DIR/train/CLASS/*.png with DIR/test/CLASS\n"
     "                            or DIR/val/CLASS, or one tree DIR/CLASS/*.png; PNG, JPEG, BMP,\n"
     "                            GIF) resized to the model's input, or CIFAR-10/100 binary files\n"
