@@ -137,9 +137,10 @@ const char *fv_dataset_file(const fv_dataset *d, int64_t i);
 
 typedef enum fv_interpolation { FV_INTERP_BILINEAR = 0, FV_INTERP_NEAREST } fv_interpolation;
 
-/* Sample order of an image dataset before any split: Keras' (classes in order, each class's
- * files sorted by path), or all files sorted by file name across classes (the IDX order of a
- * folder written by `fovea data get ... --format png`, whose names are the sample numbers). */
+/* Sample order of an image dataset before any split: Keras' (classes in order; each class's
+ * files by their folder's path, then by file name, as Keras' iter_valid_files), or all files
+ * sorted by file name across classes (the IDX order of a folder written by `fovea data get ...
+ * --format png`, whose names are the sample numbers). */
 typedef enum fv_file_order { FV_ORDER_CLASS = 0, FV_ORDER_NAME } fv_file_order;
 
 typedef struct fv_image_opts {

@@ -763,6 +763,27 @@ TEST(folder_as_keras_image_dataset)
     CHECK(strstr(fv_last_error(), "x1.png") != NULL);
 }
 
+TEST(class_files_in_keras_path_order)
+{
+    /* Keras sorts a class's folders by their whole path: "s" < "s-x" < "s/deep", since '-' sorts
+     * before '/'; a depth-first walk would put s/deep before s-x. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/kord/c/s/deep %s/kord/c/s-x", tmpdir, tmpdir);
+    CHECK(system(cmd) == 0);
+    grey_png(tpath("kord/c/s/deep/a.png"), 3);
+    grey_png(tpath("kord/c/s-x/a.png"), 2);
+    grey_png(tpath("kord/c/s/b.png"), 1);
+    grey_png(tpath("kord/c/z.png"), 0);
+    fv_image_opts o = fv_image_defaults();
+    o.height = 4, o.width = 4, o.channels = 1;
+    fv_dataset *d = NULL;
+    CHECK_OK(fv_dataset_load_image_dir(tpath("kord"), &o, &d, NULL, NULL));
+    if (d && fv_dataset_count(d) == 4)
+        for (int i = 0; i < 4; i++)
+            CHECK(d->u8[i * 16] == i);
+    fv_dataset_free(d);
+}
+
 TEST(file_order_name_sorts_across_classes)
 {
     char cmd[400];
@@ -886,6 +907,7 @@ int main(void)
     RUN(resize_matches_pytorch_within_1e5);
     RUN(crop_box_is_keras_smart_resize);
     RUN(folder_as_keras_image_dataset);
+    RUN(class_files_in_keras_path_order);
     RUN(file_order_name_sorts_across_classes);
     RUN(cifar10_and_cifar100_binary);
     RUN(class_names_saved_with_the_model);

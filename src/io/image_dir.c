@@ -252,8 +252,8 @@ typedef struct ancestors {
     int n;
 } ancestors;
 
-/* Adds the image files under dir (any depth) with the label; files of one folder in name
- * order, then its subfolders in name order (Keras walks roots in sorted order). */
+/* Adds the image files under dir (any depth) with the label, depth-first; list_tree then sorts
+ * each class's files into Keras' order (cmp_root). */
 static fv_status walk(listing *l, const char *dir, int32_t label, ancestors *up, int64_t *found)
 {
     const fv_image_opts *o = l->o;
@@ -327,6 +327,21 @@ static fv_status walk(listing *l, const char *dir, int32_t label, ancestors *up,
     free(subdirs);
     free_names(names, n);
     return st;
+}
+
+/* Keras' iter_valid_files: `sorted(os.walk(d), key=lambda x: x[0])`, then `sorted(files)`: by the
+ * folder's path as a string, then the file name (byte order, which is code point order in
+ * UTF-8). Walking depth-first differs when a folder name holds a character below '/' ("a b"
+ * sorts before "a/c" as a path). */
+static int cmp_root(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    size_t dx = (size_t)(x->base - x->path), dy = (size_t)(y->base - y->path);
+    dx = dx ? dx - 1 : 0, dy = dy ? dy - 1 : 0; /* without the '/' before the name */
+    int c = memcmp(x->path, y->path, dx < dy ? dx : dy);
+    if (c) return c;
+    if (dx != dy) return dx < dy ? -1 : 1;
+    return strcmp(x->base, y->base);
 }
 
 static int cmp_base(const void *a, const void *b)
@@ -421,6 +436,9 @@ static fv_status list_tree(const char *dir, const fv_image_opts *o, listing *l, 
             if (st == FV_OK && l->n == before)
                 warn(o, path, "an empty class folder: no image files (the class keeps label %lld)",
                      (long long)k);
+            /* Keras' order within a class: folders sorted by their whole path, then names. */
+            if (st == FV_OK && l->n - before > 1)
+                qsort(l->e + before, (size_t)(l->n - before), sizeof *l->e, cmp_root);
         }
         free(path);
     }
