@@ -1,6 +1,7 @@
-/* images.c — image data on the command line: folders of images (Keras' image_dataset_from_directory
- * layout), image files given to predict, and CIFAR's binary files; the progress bar of a slow
- * load, the skipped files' warnings and Keras' "Found N files belonging to K classes." line.
+/* images.c — image data on the command line: folders of images (Keras'
+ * image_dataset_from_directory layout), image files given to predict, and CIFAR's binary files;
+ * the progress bar of a slow load, the skipped files' warnings and Keras' "Found N files belonging
+ * to K classes." line.
  */
 #include "images.h"
 #include "common.h"

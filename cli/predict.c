@@ -1,5 +1,6 @@
 /* predict.c — `fovea predict MODEL --input X --output P.npy`: the final layer's outputs of a saved
- * model for IDX images or a float32 .npy array, written as a float32 .npy file (atomically).
+ * model for IDX images or a float32 .npy array, written as a float32 .npy file (atomically); for
+ * image files, each file's top classes by name, printed or written as CSV rows.
  */
 #include "commands.h"
 #include "common.h"
