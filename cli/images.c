@@ -113,12 +113,30 @@ bool cli_model_image_shape(const fv_model *m, int64_t *h, int64_t *w, int *c)
 /* ---- reporting --------------------------------------------------------------------------------
  */
 
+/* Why files were skipped, for the summary line: told apart by the library's messages (src/io's
+ * image.c and image_dir.c write them; a reason not recognised counts as corrupt). */
+enum { WHY_EMPTY, WHY_NOT_IMAGE, WHY_TOO_LARGE, WHY_UNREADABLE, WHY_CORRUPT, WHY_N };
+static const char *const why_text[WHY_N] = {"empty", "not an image", "over the size limit",
+                                            "unreadable", "cut short or corrupt"};
+
 typedef struct load_ui {
     const char *cmd;
     bool tty, drawn, quiet;
     double start;
     int64_t warnings;
+    int64_t why[WHY_N];
 } load_ui;
+
+static int skip_reason(const char *reason)
+{
+    if (strstr(reason, ": empty file")) return WHY_EMPTY;
+    if (strstr(reason, ": not a PNG, JPEG, BMP or GIF file")) return WHY_NOT_IMAGE;
+    if (strstr(reason, "more than the limit of") || strstr(reason, "do not fit in memory"))
+        return WHY_TOO_LARGE;
+    if (strstr(reason, ": cannot read") || strstr(reason, "larger than the limit of"))
+        return WHY_UNREADABLE;
+    return WHY_CORRUPT;
+}
 
 static double now_s(void)
 {
@@ -152,9 +170,11 @@ static void on_skip(void *user, const char *path, const char *reason)
         fputc('\n', stderr);
         ui->drawn = false;
     }
-    if (++ui->warnings > MAX_WARNINGS) return;
     size_t n = strlen(path);
-    if (strncmp(reason, path, n) == 0 && reason[n] == ':')
+    bool file = strncmp(reason, path, n) == 0 && reason[n] == ':'; /* else a folder notice */
+    if (file) ui->why[skip_reason(reason)]++;
+    if (++ui->warnings > MAX_WARNINGS) return;
+    if (file)
         cli_error(ui->cmd, "warning: skipped %s", reason);
     else
         cli_error(ui->cmd, "warning: %s: %s", path, reason);
@@ -183,14 +203,23 @@ fv_image_opts cli_image_opts(const fv_model *m, const cli_image_flags *f)
     return o;
 }
 
-static void print_found(const load_ui *ui, const fv_image_info *info, const char *what)
+static void print_found(load_ui *ui, const fv_image_info *info, const char *what)
 {
-    if (ui->quiet) return;
-    printf("Found %lld files belonging to %lld classes%s%s%s.\n", (long long)info->files,
-           (long long)info->classes, what ? " (" : "", what ? what : "", what ? ")" : "");
-    if (info->skipped > 0)
-        printf("Skipped %lld of them that could not be decoded (the warnings name each).\n",
-               (long long)info->skipped);
+    if (!ui->quiet) {
+        printf("Found %lld files belonging to %lld classes%s%s%s.\n", (long long)info->files,
+               (long long)info->classes, what ? " (" : "", what ? what : "", what ? ")" : "");
+        if (info->skipped > 0) {
+            printf("Skipped %lld of them that could not be decoded:", (long long)info->skipped);
+            const char *sep = " ";
+            for (int k = 0; k < WHY_N; k++)
+                if (ui->why[k]) {
+                    printf("%s%lld %s", sep, (long long)ui->why[k], why_text[k]);
+                    sep = ", ";
+                }
+            printf(" (the warnings name each).\n");
+        }
+    }
+    memset(ui->why, 0, sizeof ui->why);
 }
 
 /* One tree; *val only with vsplit > 0. */

@@ -146,7 +146,7 @@ for why in "zero.png: empty file" "text.jpg: not a PNG, JPEG, BMP or GIF file" "
     "empty: an empty class folder" "loop: a symbolic link to a folder, not followed"; do
     check "warning: $why" grep -q "^fovea train: warning: .*$why" "$TMP/err"
 done
-check "Found 4 + the good files, Skipped 4" grep -q "^Skipped 4 of them that could not be decoded" "$TMP/out"
+check "Skipped 4, by reason" grep -qx "Skipped 4 of them that could not be decoded: 1 empty, 1 not an image, 1 over the size limit, 1 cut short or corrupt (the warnings name each)." "$TMP/out"
 mkdir -p "$TMP/strict/a" "$TMP/strict/b"
 cp "$B/a/"*.png "$B/a/text.jpg" "$TMP/strict/a/" 2>/dev/null
 cp "$TMP/png/train/Bag/"*.png "$TMP/strict/b/"
