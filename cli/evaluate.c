@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "viz.h"
 
 #include <math.h>
@@ -21,7 +22,10 @@ static const char usage[] =
     "MAE of the probabilities against the one-hot labels, and the confusion matrix.\n"
     "\n"
     "options:\n"
-    "  --data DIR|FILE.csv    the data (required), or X.npy with --labels Y.npy\n"
+    "  --data DIR|FILE.csv    the data (required): an IDX folder's test set, a CSV table, a\n"
+    "                         folder of images (its test/ or val/ folder when it has train/;\n"
+    "                         labelled by the class names saved with the model), CIFAR files,\n"
+    "                         or X.npy with --labels Y.npy\n"
     "  --label-column NAME    the CSV column holding the labels (default: the one the\n"
     "                         model was trained with, else the last)\n"
     "  --labels Y.npy         the labels of --data X.npy: (N,) or (N, 1) class indices, or\n"
@@ -100,13 +104,20 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if ((rc = cli_load_data(cmd, data->value,
-                            cli_label_column(m, label->seen ? label->value : NULL, data->value),
-                            NULL, &test)))
-        goto done;
+    /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
+    if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    rc = cli_load_image_eval(cmd, data->value, m, &imf, &test);
     cli_opt *labels_opt = cli_find(opts, nopts, "labels");
-    if ((rc = cli_load_labels(cmd, data->value, labels_opt->seen ? labels_opt->value : NULL, test)))
-        goto done;
+    if (rc == CLI_CONTINUE) {
+        if (!(rc =
+                  cli_load_data(cmd, data->value,
+                                cli_label_column(m, label->seen ? label->value : NULL, data->value),
+                                NULL, &test)))
+            rc = cli_load_labels(cmd, data->value, labels_opt->seen ? labels_opt->value : NULL,
+                                 test);
+    }
+    if (rc) goto done;
     rc = CLI_FAIL;
     if (!test) {
         cli_error(cmd,
@@ -122,7 +133,7 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     if (cli_use_model_classes(cmd, m, test)) goto done;
-    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
+    if (!names && cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);

@@ -1,9 +1,11 @@
 /* predict.c — `fovea predict MODEL --input X [--output P.csv|P.npy]`: the predicted classes of a
- * saved model for IDX images or a float32 .npy array, printed as a table (a summary for many
- * samples), and written as a CSV of the top classes or as the raw outputs (.npy, atomically).
+ * saved model for IDX images, a float32 .npy array or image files, printed as a table (a summary
+ * for many samples; each file's top classes by name for images), and written as a CSV of the top
+ * classes or as the raw outputs (.npy, atomically).
  */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "predictions.h"
 
 #include <errno.h>
@@ -15,11 +17,19 @@
 
 static const char usage[] =
     "usage: fovea predict MODEL.safetensors --input X [--output P.csv|P.npy] [options]\n"
+    "       fovea predict MODEL.safetensors --input IMAGE [IMAGE ...] | DIR [--top-k K]\n"
+    "                     [--output P.npy|PREDS.csv] [options]\n"
     "\n"
     "Predicts the class of every sample of X (an IDX image file, gzipped or not, pixels scaled by\n"
     "1/255 as in training; or a float32 .npy array in NHWC order) with a model saved by 'fovea\n"
     "train --save', and prints each sample's class (its name when the model was trained on named\n"
     "classes) and probability, or for more than 20 samples the count of each predicted class.\n"
+    "\n"
+    "Image files (PNG, JPEG, BMP, GIF; or every image file in a folder DIR, sorted) are decoded\n"
+    "and resized to the model's input as in training; each file's top K classes are printed by\n"
+    "name (the class names saved with the model, else the indices) with their probabilities.\n"
+    "--output PREDS.csv writes them as rows index,file,rank,class,name,probability (rank from\n"
+    "1); --output P.npy the raw outputs.\n"
     "\n"
     "options:\n"
     "  --input X          the samples (required)\n"
@@ -27,9 +37,13 @@ static const char usage[] =
     "                     (file is empty for array input)\n"
     "  --output P.npy     the final layer's raw outputs instead (float32, N x units)\n"
     "                     (either is replaced only when complete)\n"
-    "  --top-k K          the K most probable classes of each sample (default 1)\n"
+    "  --top-k K          the K most probable classes of each sample (default 1; 3 for image\n"
+    "                     files)\n"
     "  --batch-size N     samples per batch (default: the model's fit line, else 32)\n"
-    "  --threads N        threads to use (default: FOVEA_THREADS, else all cores)\n";
+    "  --threads N        threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "  --interpolation bilinear|nearest, --crop-to-aspect-ratio: as for 'fovea train'\n"
+    "  --strict           a file found in a folder that cannot be decoded is an error (default:\n"
+    "                     skipped with a warning; files named one by one must always decode)\n";
 
 /* The input's kind, from its first bytes: .npy's magic, or IDX's (0, 0, type, rank); gzip is
  * taken as IDX, the only compressed input read. */
@@ -170,19 +184,214 @@ static int report_predictions(const char *cmd, const fv_model *m, const float *o
     return 0;
 }
 
+/* ---- image files: top classes by name ------------------------------------------------------- */
+
+/* A CSV field: quoted (with doubled quotes) when it holds a comma, quote or line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* The classes of row p (k scores; k == 1: a sigmoid's P(class 1), read as two classes) in
+ * decreasing probability (the lower index first on ties), the first top of them into idx/prob. */
+static int top_classes(const float *p, int64_t k, int top, int64_t *idx, double *prob)
+{
+    int64_t classes = k == 1 ? 2 : k;
+    int n = 0;
+    for (int64_t c = 0; c < classes; c++) {
+        double v = k == 1 ? (c == 1 ? p[0] : 1.0 - p[0]) : p[c];
+        int pos = n < top ? n : top;
+        while (pos > 0 && prob[pos - 1] < v)
+            pos--;
+        if (pos >= top) continue;
+        int last = n < top ? n : top - 1;
+        for (int j = last; j > pos; j--)
+            idx[j] = idx[j - 1], prob[j] = prob[j - 1];
+        idx[pos] = c, prob[pos] = v;
+        if (n < top) n++;
+    }
+    return n;
+}
+
+/* The shortest decimal that reads back as the same float32 (the output's own precision). */
+static void print_float(FILE *f, float v)
+{
+    char buf[48];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    fputs(buf, f);
+}
+
+static const char *class_label(const fv_model *m, int64_t c, char *buf, size_t size)
+{
+    const char *name = fv_model_class_name(m, c);
+    if (name) return name;
+    snprintf(buf, size, "%lld", (long long)c);
+    return buf;
+}
+
+/* Writes the CSV to a temporary file beside path, then renames it over path. */
+static int write_top_csv(const char *cmd, const char *path, const fv_model *m, const fv_dataset *x,
+                         const float *out, int64_t k, int top)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        cli_error(cmd, "--output: cannot create '%s': %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd), unlink(tmp);
+        free(tmp);
+        return CLI_FAIL;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    int64_t idx[64];
+    double prob[64];
+    char buf[32];
+    fputs("index,file,rank,class,name,probability\n", f);
+    for (int64_t i = 0; i < fv_dataset_count(x); i++) {
+        int n = top_classes(out + i * k, k, top, idx, prob);
+        for (int r = 0; r < n; r++) {
+            fprintf(f, "%lld,", (long long)i);
+            csv_field(f, fv_dataset_file(x, i) ? fv_dataset_file(x, i) : "");
+            fprintf(f, ",%d,%lld,", r + 1, (long long)idx[r]);
+            csv_field(f, class_label(m, idx[r], buf, sizeof buf));
+            fputc(',', f);
+            print_float(f, (float)prob[r]);
+            fputc('\n', f);
+        }
+    }
+    bool ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
+    int err = errno;
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
+    if (!ok) {
+        unlink(tmp);
+        cli_error(cmd, "--output: cannot write '%s': %s", path, strerror(err));
+    }
+    free(tmp);
+    return ok ? CLI_OK : CLI_FAIL;
+}
+
+static void print_top(const fv_model *m, const fv_dataset *x, const float *out, int64_t k, int top)
+{
+    int64_t idx[64];
+    double prob[64];
+    char buf[32];
+    for (int64_t i = 0; i < fv_dataset_count(x); i++) {
+        int n = top_classes(out + i * k, k, top, idx, prob);
+        printf("%s:", fv_dataset_file(x, i));
+        for (int r = 0; r < n; r++)
+            printf("%s %s %.4f", r ? "," : "", class_label(m, idx[r], buf, sizeof buf), prob[r]);
+        printf("\n");
+    }
+}
+
+/* predict on image files: decode, run, then print, CSV or .npy. */
+static int predict_images(const char *cmd, const char *model_path, const char *const *inputs,
+                          int ninputs, const char *output, int64_t batch_size, int top,
+                          const cli_image_flags *imf)
+{
+    fv_model *m = NULL;
+    fv_dataset *x = NULL;
+    float *out = NULL;
+    int rc = CLI_FAIL;
+    m = cli_load_trained_model(cmd, model_path);
+    if (!m) goto done;
+    if ((rc = cli_load_image_inputs(cmd, inputs, ninputs, m, imf, &x))) goto done;
+    rc = CLI_FAIL;
+    if (batch_size == 0) {
+        fv_fit_opts fit = fv_model_fit_opts(m);
+        batch_size = fit.batch_size > 0 ? fit.batch_size : 32;
+    }
+    int64_t n = fv_dataset_count(x), k = fv_model_output_size(m);
+    if (k <= 0 || (uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)k) {
+        cli_error(cmd, "--input: %lld images x %lld outputs is too large", (long long)n,
+                  (long long)k);
+        goto done;
+    }
+    out = malloc((size_t)n * (size_t)k * sizeof *out);
+    if (!out) {
+        cli_error(cmd, "out of memory for %lld x %lld outputs", (long long)n, (long long)k);
+        goto done;
+    }
+    fv_status s = fv_model_predict(m, x, batch_size, out);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    if (output && cli_has_suffix(output, ".npy")) {
+        int64_t dims[2] = {n, k};
+        rc = write_npy_atomic(cmd, output, 2, dims, out, (size_t)(n * k));
+    } else if (output) {
+        rc = write_top_csv(cmd, output, m, x, out, k, top);
+    } else {
+        print_top(m, x, out, k, top);
+        rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+    }
+done:
+    free(out);
+    fv_dataset_free(x);
+    fv_model_free(m);
+    return rc;
+}
+
+static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char **pos, int npos);
+
 int cmd_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
     cli_opt opts[] = {
-        {"input", true, false, NULL},      {"output", true, false, NULL},
-        {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
+        {"input", true, false, NULL},
+        {"output", true, false, NULL},
+        {"batch-size", true, false, NULL},
+        {"threads", true, false, NULL},
         {"top-k", true, false, NULL},
+        {"interpolation", true, false, NULL},
+        {"crop-to-aspect-ratio", false, false, NULL},
+        {"strict", false, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    const char *pos[1];
+    /* MODEL, then (image input only) more image files after --input's */
+    enum { MAX_INPUTS = 65536 };
+    const char **pos = malloc(MAX_INPUTS * sizeof *pos);
+    if (!pos) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, nopts, pos, 1, 1, &npos);
-    if (rc != CLI_CONTINUE) return rc;
+    int rc = cli_parse(cmd, usage, argc, argv, opts, nopts, pos, 1, MAX_INPUTS - 1, &npos);
+    if (rc != CLI_CONTINUE) {
+        free(pos);
+        return rc;
+    }
+    rc = predict_command(cmd, opts, nopts, pos, npos);
+    free(pos);
+    return rc;
+}
+
+static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char **pos, int npos)
+{
+    int rc;
     cli_opt *input = cli_find(opts, nopts, "input");
     cli_opt *output = cli_find(opts, nopts, "output");
     cli_opt *batch = cli_find(opts, nopts, "batch-size");
@@ -193,10 +402,40 @@ int cmd_predict(int argc, char **argv)
     if (output->seen && !csv && !cli_has_suffix(output->value, ".npy"))
         return cli_usage_error(cmd, "--output: '%s': expected a .csv or a .npy file name",
                                output->value);
-    int64_t batch_size = 0, nthreads = 0, top_k = 1;
+    cli_image_flags imf = {
+        .interpolation = cli_find(opts, nopts, "interpolation")->value,
+        .crop_to_aspect_ratio = cli_find(opts, nopts, "crop-to-aspect-ratio")->seen,
+        .strict = cli_find(opts, nopts, "strict")->seen,
+        .quiet = true,
+    };
+    if ((rc = cli_image_flags_check(cmd, &imf))) return rc;
+    bool images = cli_is_image_file(input->value) ||
+                  (cli_is_dir(input->value) && !cli_is_cifar_dir(input->value));
+    if (!images && npos > 1) return cli_usage_error(cmd, "unexpected argument '%s'", pos[1]);
+    int64_t top_k = images ? 3 : 1;
     if (topk->seen &&
         (rc = cli_int(cmd, "--top-k", topk->value, 1, INT32_MAX, "a positive integer", &top_k)))
         return rc;
+    if (images && top_k > 64)
+        return cli_usage_error(cmd, "--top-k: at most 64 classes a file for image input, got %lld",
+                               (long long)top_k);
+    if (images) {
+        int64_t bs = 0, nt = 0;
+        if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
+                                         "a positive integer", &bs)))
+            return rc;
+        if (threads->seen &&
+            (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nt)))
+            return rc;
+        if (nt > 0) fv_set_threads((int)nt);
+        if (output->seen && cli_check_writable(cmd, "--output", output->value)) return CLI_FAIL;
+        const char **inputs = pos; /* pos[0] is MODEL: reuse its slot for --input's file */
+        const char *model_path = pos[0];
+        inputs[0] = input->value;
+        return predict_images(cmd, model_path, inputs, npos, output->seen ? output->value : NULL,
+                              bs, (int)top_k, &imf);
+    }
+    int64_t batch_size = 0, nthreads = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
         return rc;

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "viz.h"
 
 #include <math.h>
@@ -28,7 +29,9 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE.html  the page (required; replaced atomically)\n"
-    "  --data DIR|FILE.csv     the test data (required): an IDX folder's test set or a CSV table\n"
+    "  --data DIR|FILE.csv     the test data (required): an IDX folder's test set, a CSV table,\n"
+    "                          a folder of images (its test/ or val/ folder when it has train/;\n"
+    "                          labels by the class names saved with the model) or CIFAR files\n"
     "  --history H.csv         the history written by 'fovea train --history': draws the curves\n"
     "  --examples N            feature maps of N test images, up to half of them misclassified\n"
     "                          (default 4; 0 for none)\n"
@@ -504,11 +507,15 @@ int cmd_report(int argc, char **argv)
         fv_picture_free(check);
     }
     if (!(r.m = cli_load_trained_model(cmd, pos[0]))) goto done;
-    if ((rc = cli_load_data(
-             cmd, r.data_path,
-             cli_label_column(r.m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, r.data_path),
-             NULL, &r.test)))
-        goto done;
+    if (!r.names && (rc = cli_model_class_names(cmd, r.m, &r.names, &r.nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    rc = cli_load_image_eval(cmd, r.data_path, r.m, &imf, &r.test);
+    if (rc == CLI_CONTINUE)
+        rc = cli_load_data(
+            cmd, r.data_path,
+            cli_label_column(r.m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, r.data_path),
+            NULL, &r.test);
+    if (rc) goto done;
     rc = CLI_FAIL;
     if (!r.test) {
         cli_error(cmd,

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -166,8 +167,10 @@ static const char features_usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE     the picture, .png or .svg (required)\n"
-    "  --input DATA          a folder of IDX files (its test set), an IDX image file, or a\n"
-    "                        float32 .npy array of images (required)\n"
+    "  --input DATA          a folder of IDX files (its test set), an IDX image file, a\n"
+    "                        float32 .npy array of images, an image file (PNG, JPEG, BMP,\n"
+    "                        GIF), a folder of images (its test/ or val/ folder when it has\n"
+    "                        train/) or CIFAR binary files (required)\n"
     "  --index N             which image, from 0 (default 0)\n"
     "  --cmap viridis|grey   the colour map of the feature maps (default viridis)\n"
     "  --class-names LIST    names of the classes, comma-separated, or 'fashion-mnist'\n";
@@ -302,7 +305,11 @@ static int viz_features(int argc, char **argv)
     if (!(m = cli_load_trained_model(cmd, pos[0]))) goto done;
     if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
-    if ((rc = load_images(cmd, opts[O_INPUT].value, &d))) goto done;
+    if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    rc = cli_load_image_eval(cmd, opts[O_INPUT].value, m, &imf, &d);
+    if (rc == CLI_CONTINUE) rc = load_images(cmd, opts[O_INPUT].value, &d);
+    if (rc) goto done;
     rc = CLI_FAIL;
     int64_t count = fv_dataset_count(d);
     if (index >= count) {

@@ -164,6 +164,106 @@ fv_status fv_dataset_check_shape(const fv_dataset *d, int rank, const int64_t *d
 fv_status fv_dataset_get(const fv_dataset *d, int64_t i, float *out);
 void fv_dataset_free(fv_dataset *d);
 
+/* The name of class i (from the image folders' names or a CIFAR names file), or NULL when the
+ * dataset has no class names or i is outside 0..classes-1. Owned by the dataset. */
+const char *fv_dataset_class_name(const fv_dataset *d, int64_t i);
+/* The file sample i was decoded from (image datasets), or NULL. Owned by the dataset. */
+const char *fv_dataset_file(const fv_dataset *d, int64_t i);
+
+/* ---- Image files ----
+ * PNG (libpng: 1 to 16 bits, grey, grey+alpha, RGB, RGBA, palette with or without tRNS,
+ * interlaced), JPEG (libjpeg-turbo: baseline and progressive, grey, YCbCr/RGB, CMYK and YCCK),
+ * BMP and GIF (stb_image from Debian's libstb; GIF: the first frame), recognised by their first
+ * bytes, not their extension. Every image becomes 8-bit pixels (16-bit samples keep their high
+ * byte), converted to `channels` (Keras' color_mode: 1 grayscale, 3 rgb, 4 rgba; RGB to grey
+ * with tf.image.rgb_to_grayscale's ITU-R 601 weights 0.2989, 0.5870, 0.1140; alpha and palette
+ * transparency dropped, not composited; CMYK to RGB with TensorFlow's formula) and resized to
+ * height × width as tf.image.resize does (antialias=False; bilinear: half-pixel centres) with the
+ * result rounded to uint8 (Keras keeps float32: a difference of at most 0.5/255). Pixels reach
+ * the model as value/255, as for IDX data. */
+
+/* Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a file whose header claims
+ * more pixels (height × width) is refused before any pixel memory is allocated. */
+#define FV_IMAGE_MAX_PIXELS ((int64_t)178956970)
+
+typedef enum fv_interpolation { FV_INTERP_BILINEAR = 0, FV_INTERP_NEAREST } fv_interpolation;
+
+/* Sample order of an image dataset before any split: Keras' (classes in order; each class's
+ * files by their folder's path, then by file name, as Keras' iter_valid_files), or all files
+ * sorted by file name across classes (the IDX order of a folder written by `fovea data get ...
+ * --format png`, whose names are the sample numbers). */
+typedef enum fv_file_order { FV_ORDER_CLASS = 0, FV_ORDER_NAME } fv_file_order;
+
+typedef struct fv_image_opts {
+    int64_t height, width;  /* the model's input size; 0, 0: each file's own size (one file) */
+    int channels;           /* 1, 3 or 4 (Keras' color_mode grayscale, rgb, rgba); default 3 */
+    fv_interpolation interpolation; /* bilinear */
+    bool crop_to_aspect_ratio;      /* false: Keras' smart_resize centre crop when true */
+    int64_t max_pixels;     /* 0: FV_IMAGE_MAX_PIXELS */
+    bool follow_links;      /* enter folders reached through symbolic links (Keras' follow_links) */
+    bool strict;            /* a file that cannot be decoded is an error, not skipped */
+    fv_file_order order;    /* FV_ORDER_CLASS */
+    double validation_split; /* fv_dataset_load_image_dir: 0, or the fraction for validation */
+    uint64_t seed;          /* the shuffle before the split (seed 42 by default) */
+    /* Class names to use (Keras' class_names), e.g. the training folder's for its test folder:
+     * a subfolder not in the list is an error; a listed class without a folder is empty. NULL:
+     * the subfolders, sorted. */
+    const char *const *class_names;
+    int64_t nclass_names;
+    /* Called from the calling thread: on_progress after each block of files is decoded (done of
+     * total); on_skip for each file skipped (its path and the reason, which names the file) and
+     * for notices about folders (an empty class folder, a symbolic link to a folder not followed,
+     * a link loop: path and reason). Either may be NULL. */
+    void (*on_progress)(void *user, int64_t done, int64_t total);
+    void (*on_skip)(void *user, const char *path, const char *reason);
+    void *user;
+} fv_image_opts;
+
+fv_image_opts fv_image_defaults(void);
+
+/* What a load found: image files (by extension), those decoded, those skipped (the reasons went
+ * to on_skip), and the classes. */
+typedef struct fv_image_info {
+    int64_t files, loaded, skipped, classes;
+} fv_image_info;
+
+/* Keras' image_dataset_from_directory: dir holds one subfolder per class (names sorted by byte
+ * value; Keras' labels_inferred), each holding image files (any depth) with the extensions .png,
+ * .jpg, .jpeg, .bmp, .gif in any case; other files and macOS "._" files are ignored; a symbolic
+ * link to a file is read, one to a folder is entered only with follow_links (a loop is skipped
+ * with a reason). Every file is decoded once, in parallel, into uint8 at height × width ×
+ * channels (memory N·H·W·C bytes). A file that cannot be decoded is skipped and reported to
+ * on_skip (strict: the load fails with its message).
+ * validation_split > 0 splits as Keras does: the file list (in `order`) is shuffled with NumPy's
+ * RandomState(seed).shuffle (MT19937, reproduced exactly), and the last int(split · N) files are
+ * the validation set; *validation receives it (else NULL). The training set keeps the shuffled
+ * order. (The array datasets' fv_dataset_split_tail takes the tail before shuffling, as Keras'
+ * fit does; a class-sorted folder's tail would be one class, hence the shuffle here.)
+ * Returns FV_OK, or an error naming the file or folder: no class folders, no image files, every
+ * file skipped, a file too large or out of memory (FV_ERR_NOMEM). */
+fv_status fv_dataset_load_image_dir(const char *dir, const fv_image_opts *o, fv_dataset **train,
+                                    fv_dataset **validation, fv_image_info *info);
+
+/* The given image files, in order, without labels (for prediction). A file that cannot be decoded
+ * is skipped (on_skip) unless strict. */
+fv_dataset *fv_dataset_load_image_files(const char *const *paths, int64_t n,
+                                        const fv_image_opts *o, fv_image_info *info);
+
+/* One image file decoded and converted as above; o->height, o->width 0 keep its size. *pixels
+ * (malloc'd, h × w × channels bytes) receives it. */
+fv_status fv_image_read(const char *path, const fv_image_opts *o, uint8_t **pixels,
+                        int64_t *height, int64_t *width);
+
+/* CIFAR's binary format (https://www.cs.toronto.edu/~kriz/cifar.html): records of label byte(s)
+ * and 3,072 pixel bytes (1,024 per channel R, G, B, rows top to bottom), 32 × 32 × 3 samples.
+ * CIFAR-10: dir holds data_batch_1.bin ... data_batch_5.bin (those present, in order) and
+ * test_batch.bin, names from batches.meta.txt. CIFAR-100: train.bin and test.bin with a coarse
+ * then a fine label byte; label_mode "fine" (NULL) or "coarse", names from fine_label_names.txt
+ * or coarse_label_names.txt. A names file is optional; when present it must name every class.
+ * train or test may be NULL if not wanted; a missing test file leaves *test NULL. */
+fv_status fv_dataset_load_cifar(const char *dir, const char *label_mode, fv_dataset **train,
+                                fv_dataset **test);
+
 /* ---------------------------------------------------------------------------------------------
  * Models */
 
@@ -435,6 +535,13 @@ typedef struct fv_layer_profile {
 } fv_layer_profile;
 fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out);
 void fv_model_profile_reset(fv_model *m);
+
+/* The class names of a classifier (Keras' class_names), kept in the saved model's metadata as
+ * __metadata__["fovea.class_names"] (a JSON array of strings). Set copies names[0..n); n 0
+ * clears them. Get: name i, or NULL when the model has none or i is outside 0..count-1. */
+fv_status fv_model_set_class_names(fv_model *m, int64_t n, const char *const *names);
+int64_t fv_model_class_count(const fv_model *m);
+const char *fv_model_class_name(const fv_model *m, int64_t i);
 
 /* Weights: one safetensors file with tensors LAYER.kernel / LAYER.bias and the model text in
  * __metadata__["fovea.model"]. Save writes a temporary file and renames it, so an existing

@@ -51,6 +51,43 @@ static fv_dataset *ds_new(void)
     return d;
 }
 
+fv_dataset *fv__dataset_new(void)
+{
+    return ds_new();
+}
+
+static void free_strings(char **s, int64_t n)
+{
+    if (!s) return;
+    for (int64_t i = 0; i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
+/* A copy of s[0..n) (NULL entries stay NULL); NULL if out of memory. */
+static char **copy_strings(const char *const *s, int64_t n)
+{
+    char **c = calloc((size_t)(n > 0 ? n : 1), sizeof *c);
+    if (!c) return NULL;
+    for (int64_t i = 0; i < n; i++)
+        if (s[i] && !(c[i] = strdup(s[i]))) {
+            free_strings(c, i);
+            return NULL;
+        }
+    return c;
+}
+
+fv_status fv__dataset_set_class_names(fv_dataset *d, int64_t n, const char *const *names)
+{
+    char **c = n > 0 ? copy_strings(names, n) : NULL;
+    if (n > 0 && !c)
+        return fv__fail(FV_ERR_NOMEM, "out of memory for %lld class names", (long long)n);
+    free_strings(d->class_names, d->nclass_names);
+    d->class_names = c;
+    d->nclass_names = n > 0 ? n : 0;
+    return FV_OK;
+}
+
 void fv_dataset_free(fv_dataset *d)
 {
     if (!d) return;
@@ -71,12 +108,13 @@ void fv_dataset_free(fv_dataset *d)
         free(d->in_names[j]);
         fv_dataset_free(d->ins[j]);
     }
+    free_strings(d->files, d->nfiles);
     free(d);
 }
 
 /* Sets the sample shape and size; an error naming origin if a dim is < 1 or the size
  * overflows. */
-static fv_status ds_set_shape(fv_dataset *d, int rank, const int64_t *dims, const char *origin)
+fv_status fv__dataset_set_shape(fv_dataset *d, int rank, const int64_t *dims, const char *origin)
 {
     d->shape.rank = rank;
     for (int i = 0; i < 4; i++)
@@ -135,7 +173,7 @@ static fv_status load_idx(const char *images_path, const char *labels_path, fv_d
     if (!(d = ds_new())) goto fail;
     d->n = im.dims[0];
     int64_t dims[3] = {im.dims[1], im.dims[2], im.rank == 4 ? im.dims[3] : 1};
-    if ((st = ds_set_shape(d, 3, dims, images_path)) != FV_OK) goto fail;
+    if ((st = fv__dataset_set_shape(d, 3, dims, images_path)) != FV_OK) goto fail;
     d->u8 = im.data;
     im.data = NULL;
     if (!ds_set_origin(d, images_path, im.rank, im.dims) ||
@@ -345,7 +383,7 @@ fv_dataset *fv_dataset_load_csv(const char *path, const char *label_column)
     if (!(d = ds_new())) goto fail;
     d->n = c.nrows;
     int64_t nf = c.ncols - 1;
-    if (ds_set_shape(d, 1, &nf, path) != FV_OK) goto fail;
+    if (fv__dataset_set_shape(d, 1, &nf, path) != FV_OK) goto fail;
     d->f32 = malloc((size_t)(d->n * nf) * sizeof(float));
     d->targets = malloc((size_t)d->n * sizeof(float));
     d->lines = malloc((size_t)d->n * sizeof(int64_t));
@@ -426,7 +464,7 @@ fv_dataset *fv_dataset_load_npy(const char *path)
     if (!(d = ds_new())) goto fail;
     d->n = a.dims[0];
     int64_t dims[3] = {a.dims[1], a.rank > 2 ? a.dims[2] : 0, a.rank == 4 ? a.dims[3] : 1};
-    if (ds_set_shape(d, a.rank == 2 ? 1 : 3, dims, path) != FV_OK) goto fail;
+    if (fv__dataset_set_shape(d, a.rank == 2 ? 1 : 3, dims, path) != FV_OK) goto fail;
     if (!ds_set_origin(d, path, a.rank, a.dims)) {
         fv__fail(FV_ERR_NOMEM, "out of memory");
         goto fail;
@@ -466,7 +504,7 @@ static fv_dataset *from_memory(int64_t n, int rank, const int64_t *dims, const v
     fv_dataset *d = ds_new();
     if (!d) return NULL;
     d->n = n;
-    if (ds_set_shape(d, rank, dims, fn) != FV_OK) goto fail;
+    if (fv__dataset_set_shape(d, rank, dims, fn) != FV_OK) goto fail;
     size_t elem = is_u8 ? 1 : sizeof(float);
     size_t bytes = (size_t)(n * d->sample) * elem; /* checked by ds_set_shape */
     void *copy = malloc(bytes);
@@ -518,6 +556,7 @@ static fv_dataset *ds_slice(const fv_dataset *d, int64_t first, int64_t count)
     s->sample = d->sample;
     s->tdim = d->tdim;
     s->classes = d->classes; /* the problem's class count, not this slice's */
+    if (d->files) s->nfiles = count;
     size_t elems = (size_t)(count * d->sample), off = (size_t)(first * d->sample);
     if (d->u8 && (s->u8 = malloc(elems ? elems : 1))) memcpy(s->u8, d->u8 + off, elems);
     if (d->f32 && (s->f32 = malloc(elems * sizeof(float) + 1)))
@@ -551,8 +590,10 @@ static fv_dataset *ds_slice(const fv_dataset *d, int64_t first, int64_t count)
         s->nins = j + 1;
         outs_ok = s->in_names[j] && s->ins[j];
     }
-    if (!outs_ok || (d->u8 && !s->u8) || (d->f32 && !s->f32) || (d->labels && !s->labels) ||
-        (d->targets && !s->targets) || (d->origin && !s->origin) ||
+    if (d->files && (s->files = copy_strings((const char *const *)d->files + first, count)))
+        s->nfiles = count;
+    if (!outs_ok || (d->files && !s->files) || (d->u8 && !s->u8) || (d->f32 && !s->f32) ||
+        (d->labels && !s->labels) || (d->targets && !s->targets) || (d->origin && !s->origin) ||
         (d->labels_origin && !s->labels_origin) || (d->label_column && !s->label_column) ||
         (d->lines && !s->lines) || (d->class_names && !s->class_names)) {
         fv__fail(FV_ERR_NOMEM, "out of memory: cannot copy %lld samples", (long long)count);
@@ -620,6 +661,16 @@ int fv_dataset_shape(const fv_dataset *d, int64_t dims[4])
 int64_t fv_dataset_classes(const fv_dataset *d)
 {
     return d && d->labels ? d->classes : 0;
+}
+
+const char *fv_dataset_class_name(const fv_dataset *d, int64_t i)
+{
+    return d && d->class_names && i >= 0 && i < d->nclass_names ? d->class_names[i] : NULL;
+}
+
+const char *fv_dataset_file(const fv_dataset *d, int64_t i)
+{
+    return d && d->files && i >= 0 && i < d->n ? d->files[i] : NULL;
 }
 
 const int32_t *fv_dataset_labels(const fv_dataset *d)

@@ -31,6 +31,8 @@ struct fv_dataset {
     char **class_names;  /* CSV labels given as names: the names in sorted order, label i being
                           * class_names[i]; or names given by fv_dataset_use_class_names */
     int64_t nclass_names;
+    char **files;   /* nfiles paths, sample i's in files[i] (image datasets), or NULL */
+    int64_t nfiles; /* >= n: a split shrinks n but frees all */
 
     /* A model with several outputs: one target-only dataset per output name (n rows; labels
      * and/or targets, as fv_dataset_load_labels_npy gives them), Keras' `y` as a dict. */
@@ -49,6 +51,14 @@ const fv_dataset *fv__dataset_input(const fv_dataset *d, const char *name);
 
 /* The target array of output `name`, or NULL. */
 const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name);
+
+/* An empty dataset (NULL with a message if out of memory). */
+fv_dataset *fv__dataset_new(void);
+/* Sets d->shape and d->sample for d->n samples; an error naming origin if a dimension is < 1 or
+ * the size overflows. */
+fv_status fv__dataset_set_shape(fv_dataset *d, int rank, const int64_t *dims, const char *origin);
+/* Copies names[0..n) into d->class_names. */
+fv_status fv__dataset_set_class_names(fv_dataset *d, int64_t n, const char *const *names);
 
 /* Gathers samples idx[0..count) into x [count × sample] as float (u8 scaled by 1/255), their
  * labels into labels[count] (if both exist) and targets into targets[count × tdim] (if both
