@@ -186,21 +186,6 @@ static int report_predictions(const char *cmd, const fv_model *m, const float *o
 
 /* ---- image files: top classes by name ------------------------------------------------------- */
 
-/* A CSV field: quoted (with doubled quotes) when it holds a comma, quote or line break. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* The classes of row p (k scores; k == 1: a sigmoid's P(class 1), read as two classes) in
  * decreasing probability (the lower index first on ties), the first top of them into idx/prob. */
 static int top_classes(const float *p, int64_t k, int top, int64_t *idx, double *prob)
@@ -222,17 +207,6 @@ static int top_classes(const float *p, int64_t k, int top, int64_t *idx, double 
     return n;
 }
 
-/* The shortest decimal that reads back as the same float32 (the output's own precision). */
-static void print_float(FILE *f, float v)
-{
-    char buf[48];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) break;
-    }
-    fputs(buf, f);
-}
-
 static const char *class_label(const fv_model *m, int64_t c, char *buf, size_t size)
 {
     const char *name = fv_model_class_name(m, c);
@@ -241,55 +215,30 @@ static const char *class_label(const fv_model *m, int64_t c, char *buf, size_t s
     return buf;
 }
 
-/* Writes the CSV to a temporary file beside path, then renames it over path. */
+/* The CSV of the image files' top classes: the rows of cli_predictions_write_csv, file named. */
 static int write_top_csv(const char *cmd, const char *path, const fv_model *m, const fv_dataset *x,
                          const float *out, int64_t k, int top)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
+    const int64_t n = fv_dataset_count(x);
+    const char **files = calloc((size_t)(n > 0 ? n : 1), sizeof *files);
+    if (!files) {
         cli_error(cmd, "out of memory");
         return CLI_FAIL;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        cli_error(cmd, "--output: cannot create '%s': %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd), unlink(tmp);
-        free(tmp);
-        return CLI_FAIL;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    int64_t idx[64];
-    double prob[64];
-    char buf[32];
-    fputs("index,file,rank,class,name,probability\n", f);
-    for (int64_t i = 0; i < fv_dataset_count(x); i++) {
-        int n = top_classes(out + i * k, k, top, idx, prob);
-        for (int r = 0; r < n; r++) {
-            fprintf(f, "%lld,", (long long)i);
-            csv_field(f, fv_dataset_file(x, i) ? fv_dataset_file(x, i) : "");
-            fprintf(f, ",%d,%lld,", r + 1, (long long)idx[r]);
-            csv_field(f, class_label(m, idx[r], buf, sizeof buf));
-            fputc(',', f);
-            print_float(f, (float)prob[r]);
-            fputc('\n', f);
-        }
-    }
-    bool ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-    int err = errno;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
-    if (!ok) {
-        unlink(tmp);
-        cli_error(cmd, "--output: cannot write '%s': %s", path, strerror(err));
-    }
-    free(tmp);
-    return ok ? CLI_OK : CLI_FAIL;
+    for (int64_t i = 0; i < n; i++)
+        files[i] = fv_dataset_file(x, i) ? fv_dataset_file(x, i) : "";
+    int64_t nnames = 0;
+    const char *const *names = fv_model_class_names(m, &nnames);
+    cli_predictions pr = {.scores = out,
+                          .n = n,
+                          .k = k,
+                          .top_k = top,
+                          .names = names,
+                          .nnames = nnames,
+                          .files = files};
+    int rc = cli_predictions_write_csv(cmd, "--output", path, &pr);
+    free(files);
+    return rc;
 }
 
 static void print_top(const fv_model *m, const fv_dataset *x, const float *out, int64_t k, int top)
