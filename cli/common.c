@@ -384,6 +384,64 @@ int cli_load_labels(const char *cmd, const char *data_path, const char *labels_p
     return s == FV_OK ? 0 : cli_fail_lib(cmd, "--labels", s);
 }
 
+/* DIR/NAME.npy into buf; false if it does not exist. */
+static bool npy_in(const char *dir, const char *name, char *buf, size_t size)
+{
+    return (size_t)snprintf(buf, size, "%s/%s.npy", dir, name) < size && cli_exists(buf);
+}
+
+bool cli_is_npy_dir(const fv_model *m, const char *path)
+{
+    char buf[4096];
+    return cli_is_dir(path) && (npy_in(path, "x", buf, sizeof buf) ||
+                                (fv_model_input_count(m) > 0 &&
+                                 npy_in(path, fv_model_input_name(m, 0), buf, sizeof buf)));
+}
+
+int cli_load_npy_dir(const char *cmd, const fv_model *m, const char *dir, fv_dataset **out)
+{
+    char path[4096];
+    *out = NULL;
+    if (!npy_in(dir, "x", path, sizeof path))
+        npy_in(dir, fv_model_input_name(m, 0), path, sizeof path);
+    fv_dataset *d = fv_dataset_load_npy(path);
+    if (!d) return cli_fail_lib(cmd, "--data", FV_ERR_FORMAT);
+    fv_status s = FV_OK;
+    /* every other input by its name */
+    for (int k = 1; s == FV_OK && k < fv_model_input_count(m); k++) {
+        const char *name = fv_model_input_name(m, k);
+        if (!npy_in(dir, name, path, sizeof path)) {
+            cli_error(cmd, "--data: '%s' has no %s.npy for the model's input '%s'", dir, name,
+                      name);
+            fv_dataset_free(d);
+            return CLI_FAIL;
+        }
+        s = fv_dataset_add_input_npy(d, name, path);
+    }
+    /* targets: one file per output named after it; a single output's may be y.npy */
+    const int nout = fv_model_output_count(m);
+    for (int j = 0; s == FV_OK && j < nout; j++) {
+        const char *name = fv_model_output_name(m, j);
+        bool found = npy_in(dir, name, path, sizeof path) ||
+                     (nout == 1 && npy_in(dir, "y", path, sizeof path));
+        if (!found && nout > 1) {
+            cli_error(cmd, "--data: '%s' has no %s.npy for the model's output '%s'", dir, name,
+                      name);
+            fv_dataset_free(d);
+            return CLI_FAIL;
+        }
+        if (found)
+            s = nout > 1 ? fv_dataset_add_output_npy(d, name, path)
+                         : fv_dataset_load_labels_npy(d, path);
+    }
+    if (s != FV_OK) {
+        fv_dataset_free(d);
+        return cli_fail_lib(cmd, "--data", s);
+    }
+    *out = d;
+    return 0;
+}
+
 int cli_use_model_classes(const char *cmd, const fv_model *m, fv_dataset *d)
 {
     int64_t n = 0;

@@ -107,8 +107,11 @@ int cmd_evaluate(int argc, char **argv)
     /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
     cli_image_flags imf = {.quiet = true};
-    rc = cli_load_image_eval(cmd, data->value, m, &imf, &test);
     cli_opt *labels_opt = cli_find(opts, nopts, "labels");
+    if (cli_is_npy_dir(m, data->value))
+        rc = cli_load_npy_dir(cmd, m, data->value, &test);
+    else
+        rc = cli_load_image_eval(cmd, data->value, m, &imf, &test);
     if (rc == CLI_CONTINUE) {
         if (!(rc =
                   cli_load_data(cmd, data->value,

@@ -523,7 +523,9 @@ int cmd_train(int argc, char **argv)
         rc = cli_usage_error(cmd, "--label-column applies to CSV data only");
         goto done;
     }
-    if (image_dir) {
+    if (cli_is_npy_dir(m, opts[O_DATA].value)) {
+        if ((rc = cli_load_npy_dir(cmd, m, opts[O_DATA].value, &train))) goto done;
+    } else if (image_dir) {
         /* The split is the loader's (shuffled first, as image_dataset_from_directory). */
         rc = cli_load_image_dir(cmd, opts[O_DATA].value, m, &imf, fit.validation_split, fit.seed,
                                 &train, &val, &test);
