@@ -374,9 +374,8 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     const int nslots = ok && lean ? lean_slots(m, slot, cap, last) : 0;
     size_t *off_slot = ok ? calloc((size_t)nslots + 1, sizeof *off_slot) : NULL;
     ok = ok && off_slot;
-    int64_t out_size = fv__model_out_size(m), largest = 1;
+    int64_t largest = 1, t_count;
     size_t scratch = 0;
-    int64_t t_count;
     for (int k = 0; ok && k < m->ninputs; k++) {
         int64_t in_size = fv__shape_size(&m->inputs[k].shape), x_count;
         if (in_size > largest) largest = in_size;
@@ -389,7 +388,6 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         ok = fv__mul_i64(n, k, &t_count) && reserve(&total, n, sizeof(int32_t), &off_hl[j]) &&
              reserve(&total, t_count, sizeof(float), &off_ht[j]);
     }
-    (void)out_size;
     off_l = off_hl[0], off_t = off_ht[0];
     for (int s = 0; ok && s < nslots; s++) {
         int64_t cnt;
