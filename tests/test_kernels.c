@@ -902,6 +902,31 @@ TEST(maxout_picks_group_maximum_first_on_ties)
     CHECK(dx[1] == 1 && dx[3] == 2 && dx[6] == 3 && dx[10] == 4 && dx[0] == 0 && dx[11] == 0);
 }
 
+/* The sparse backward's int32 lists serve only geometries whose offsets fit them: a layer with
+ * 2^27 filters of 3x3 over 8 channels (3·2^27·24 kernel taps) takes the dense path. */
+TEST(conv_lists_apply_only_where_offsets_fit_int32)
+{
+    fv_conv_geom g = {.in_h = 8,
+                      .in_w = 8,
+                      .in_c = 8,
+                      .k_h = 3,
+                      .k_w = 3,
+                      .out_h = 6,
+                      .out_w = 6,
+                      .out_c = 16,
+                      .stride_h = 1,
+                      .stride_w = 1,
+                      .dil_h = 1,
+                      .dil_w = 1};
+    CHECK(fv_conv_bwd_uses_lists(&g));
+    g.out_c = (int64_t)1 << 27;
+    CHECK(!fv_conv_bwd_uses_lists(&g));
+    g.out_c = 16;
+    g.in_h = g.in_w = 1 << 15; /* 2^30 · 8 input offsets */
+    g.out_h = g.out_w = (1 << 15) - 2;
+    CHECK(!fv_conv_bwd_uses_lists(&g));
+}
+
 int main(void)
 {
     printf("gemm path: %s; tested paths:", fv_gemm_path());
@@ -940,5 +965,6 @@ int main(void)
     RUN(softmax_forward_is_stable_and_sums_to_one);
     RUN(softmax_backward_matches_jacobian);
     RUN(maxout_picks_group_maximum_first_on_ties);
+    RUN(conv_lists_apply_only_where_offsets_fit_int32);
     return TEST_SUMMARY();
 }
