@@ -24,11 +24,13 @@ typedef enum fv_arg_type {
     FV_ARG_SHAPE   /* fv_shape: "28,28,1" or "4" */
 } fv_arg_type;
 
+/* A default of "None" (INT and PAIR arguments) is stored as min - 1, which no given value can
+ * be: 0 for maxpool2d's strides, -1 for conv2d_transpose's output_padding. */
 typedef struct fv_arg_spec {
     const char *key;
     fv_arg_type type;
     size_t offset;              /* into the kind's config struct */
-    const char *def;            /* default, in model-file text; NULL: required */
+    const char *def;            /* default, in model-file text; NULL: required (None: above) */
     const char *const *choices; /* FV_ARG_CHOICE: NULL-terminated names */
     double min;                 /* smallest accepted value for numbers */
     double max;                 /* largest (inclusive) */
@@ -216,6 +218,9 @@ extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout
     fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout, fv__kind_add,
     fv__kind_subtract, fv__kind_multiply, fv__kind_average, fv__kind_maximum, fv__kind_concatenate,
     fv__kind_batch_normalization, fv__kind_global_average_pooling2d, fv__kind_global_max_pooling2d;
+/* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
+extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
+    fv__kind_separable_conv2d;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,
