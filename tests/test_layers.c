@@ -1930,6 +1930,77 @@ TEST(test_conv2d_transpose_output_padding_none_and_zero_differ)
     }
 }
 
+/* Keras' Conv2DTranspose is the gradient of Conv2D with respect to its input: with the same
+ * kernel memory (conv2d's (kh, kw, in, out) is conv2d_transpose's (kh, kw, filters, in)),
+ * <conv2d(u), v> = <u, conv2d_transpose(v)> whenever conv2d maps the transposed layer's output
+ * size back to its input size. This ties the transposed layer's size and placement to conv2d's
+ * (checked against PyTorch with Keras' asymmetric padding). */
+TEST(test_conv2d_transpose_is_the_adjoint_of_conv2d)
+{
+    const struct {
+        const char *args;  /* shared by both layers */
+        const char *extra; /* conv2d_transpose only */
+        int64_t in;        /* conv2d_transpose's input rows and columns */
+    } cases[] = {
+        {"kernel_size=3 strides=2 padding=same", "", 5},
+        {"kernel_size=4 strides=2 padding=same", "", 5},
+        {"kernel_size=3 strides=2", "", 4},
+        {"kernel_size=2 strides=3", "", 3},
+        {"kernel_size=3 dilation_rate=2 padding=same", "", 4},
+        {"kernel_size=3,2 strides=2,3 dilation_rate=1 padding=same", " output_padding=1,2", 3},
+        {"kernel_size=3 strides=2 dilation_rate=2", "", 3},
+    };
+    fv_rng rng;
+    fv__rng_seed(&rng, 99);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char targs[160], cargs[160];
+        snprintf(targs, sizeof targs, "filters=3 use_bias=false %s%s", cases[i].args,
+                 cases[i].extra);
+        snprintf(cargs, sizeof cargs, "filters=2 use_bias=false %s", cases[i].args);
+        tlayer t, c;
+        const fv_shape vin = shape3(cases[i].in, cases[i].in + 1, 2);
+        if (!tl_make(&t, "conv2d_transpose", targs, vin, 1)) {
+            tl_free(&t);
+            continue;
+        }
+        const fv_shape uin = shape3(t.l.out.d[0], t.l.out.d[1], 3);
+        if (!tl_make(&c, "conv2d", cargs, uin, 1)) {
+            tl_free(&t), tl_free(&c);
+            continue;
+        }
+        CHECK(c.l.out.d[0] == vin.d[0] && c.l.out.d[1] == vin.d[1] && c.l.out.d[2] == 2);
+        CHECK(c.nw == t.nw);
+        if (c.l.out.d[0] != vin.d[0] || c.l.out.d[1] != vin.d[1] || c.nw != t.nw) {
+            fprintf(stderr, "  %s: conv2d maps %lldx%lld to %lldx%lld\n", targs,
+                    (long long)uin.d[0], (long long)uin.d[1], (long long)c.l.out.d[0],
+                    (long long)c.l.out.d[1]);
+            tl_free(&t), tl_free(&c);
+            continue;
+        }
+        const int64_t nu = in_size(&c), nv = in_size(&t);
+        float *u = floats(nu), *v = floats(nv), *cu = floats(nv), *tv = floats(nu);
+        for (int64_t j = 0; j < t.nw; j++)
+            t.w[j] = c.w[j] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t j = 0; j < nu; j++)
+            u[j] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t j = 0; j < nv; j++)
+            v[j] = fv__rng_uniform(&rng) - 0.5f;
+        tl_forward(&c, 1, u, cu, false, 0, 1);
+        tl_forward(&t, 1, v, tv, false, 0, 1);
+        double a = 0, b = 0, scale = 0;
+        for (int64_t j = 0; j < nv; j++)
+            a += (double)cu[j] * v[j], scale += fabs((double)cu[j] * v[j]);
+        for (int64_t j = 0; j < nu; j++)
+            b += (double)u[j] * tv[j];
+        if (!(fabs(a - b) <= 1e-5 * scale))
+            fprintf(stderr, "  %s: <conv2d(u), v> = %.9g, <u, conv2d_transpose(v)> = %.9g\n", targs,
+                    a, b);
+        CHECK(fabs(a - b) <= 1e-5 * scale);
+        free(u), free(v), free(cu), free(tv);
+        tl_free(&t), tl_free(&c);
+    }
+}
+
 /* 1, 2 and 3 threads give bit-identical outputs and gradients (work above FV_PARALLEL_MIN, so
  * that the threads are really used). */
 TEST(test_conv_family_gradients_do_not_depend_on_thread_count)
@@ -1980,6 +2051,7 @@ int main(void)
     RUN(test_conv2d_transpose_output_size_is_keras);
     RUN(test_conv2d_transpose_by_hand);
     RUN(test_conv2d_transpose_kernel_layout_is_kh_kw_filters_in);
+    RUN(test_conv2d_transpose_is_the_adjoint_of_conv2d);
     RUN(test_depthwise_conv2d_by_hand);
     RUN(test_separable_conv2d_is_depthwise_then_pointwise);
     RUN(test_conv_family_parameters_and_glorot_fans);
