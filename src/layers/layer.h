@@ -24,13 +24,11 @@ typedef enum fv_arg_type {
     FV_ARG_SHAPE   /* fv_shape: "28,28,1" or "4" */
 } fv_arg_type;
 
-/* A default of "None" (INT and PAIR arguments) is stored as min - 1, which no given value can
- * be: 0 for maxpool2d's strides, -1 for conv2d_transpose's output_padding. */
 typedef struct fv_arg_spec {
     const char *key;
     fv_arg_type type;
     size_t offset;              /* into the kind's config struct */
-    const char *def;            /* default, in model-file text; NULL: required (None: above) */
+    const char *def;            /* default, in model-file text; NULL: required; None: min - 1 */
     const char *const *choices; /* FV_ARG_CHOICE: NULL-terminated names */
     double min;                 /* smallest accepted value for numbers */
     double max;                 /* largest (inclusive) */
