@@ -42,7 +42,7 @@ static const char usage[] =
     "  --epochs N                passes over the training data\n"
     "  --batch-size N            samples per step\n"
     "  --learning-rate X         the optimizer's step size\n"
-    "  --optimizer adam|sgd      switching optimizer resets its settings to Keras' defaults\n"
+    "  --optimizer adam|adamw|sgd switching optimizer resets its settings to Keras' defaults\n"
     "  --seed N                  weights initialisation, shuffling and dropout\n"
     "  --validation-split F      validate on the last fraction F of the training data, taken\n"
     "                            before shuffling as Keras does (0 < F < 1; 0 turns it off)\n"
@@ -76,8 +76,8 @@ static const char usage[] =
 /* Settings that belong to one optimizer and are dropped when --optimizer switches to another. */
 static bool optimizer_specific(const char *key, size_t len)
 {
-    static const char *const keys[] = {"learning_rate", "beta_1",   "beta_2", "epsilon",
-                                       "momentum",      "nesterov", "amsgrad"};
+    static const char *const keys[] = {"learning_rate", "beta_1",   "beta_2",  "epsilon",
+                                       "momentum",      "nesterov", "amsgrad", "weight_decay"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strlen(keys[i]) == len && strncmp(keys[i], key, len) == 0) return true;
     return false;
@@ -210,11 +210,28 @@ typedef struct train_ui {
     progress prog;
     const fv_model *m;
     int verbose;
+    long long kill_after, steps; /* FOVEA_TEST_KILL_AFTER_STEP; steps done by this process */
 } train_ui;
+
+/* For tests only (tests/cli_checkpoint.sh): FOVEA_TEST_KILL_AFTER_STEP=k makes the process kill
+ * itself with SIGKILL right after its k-th training step (counted from its start, resumed
+ * epochs not included), so that a kill lands at a known step instead of after a timed delay.
+ * 0 or unset: off. */
+static long long kill_after_step(void)
+{
+    const char *v = getenv("FOVEA_TEST_KILL_AFTER_STEP");
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    long long k = strtoll(v, &end, 10);
+    return errno || *end || k < 0 ? 0 : k;
+}
 
 static bool ui_on_batch(void *user, const fv_logs *logs)
 {
-    return progress_on_batch(&((train_ui *)user)->prog, logs);
+    train_ui *ui = user;
+    if (ui->kill_after > 0 && ++ui->steps == ui->kill_after) raise(SIGKILL);
+    return progress_on_batch(&ui->prog, logs);
 }
 
 /* The epoch's line, then what the callbacks did, as Keras prints it, before the next epoch's
@@ -255,10 +272,15 @@ static void print_profile(const fv_model *m, int64_t batch)
 {
     int n = fv_model_layer_count(m);
     double tf = 0, tb = 0, ff = 0, fb = 0;
+    int nw = 18, kw = 14; /* widened to the longest name and kind */
+    for (int i = 0; i < n; i++) {
+        int a = (int)strlen(fv_model_layer_name(m, i)), b = (int)strlen(fv_model_layer_kind(m, i));
+        nw = a > nw ? a : nw, kw = b > kw ? b : kw;
+    }
     printf("\nProfile of the training steps (wall time per batch of %lld; GFLOP/s counts the dense "
            "computation)\n",
            (long long)batch);
-    printf("  %-18s %-14s %9s %9s %9s %9s %6s\n", "layer", "kind", "fwd ms", "fwd GF/s",
+    printf("  %-*s %-*s %9s %9s %9s %9s %6s\n", nw, "layer", kw, "kind", "fwd ms", "fwd GF/s",
            "bwd ms", "bwd GF/s", "share");
     fv_layer_profile p;
     for (int i = 0; i < n; i++)
@@ -271,15 +293,14 @@ static void print_profile(const fv_model *m, int64_t batch)
             snprintf(gf, sizeof gf, "%.1f", p.forward_flop / p.forward_s * 1e-9);
         if (p.backward_flop > 0 && p.backward_s > 0)
             snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
-        printf("  %-18s %-14s %9.3f %9s %9.3f %9s %5.1f%%\n", fv_model_layer_name(m, i),
-               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf,
-               1e3 * p.backward_s / steps, gb,
-               tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
+        printf("  %-*s %-*s %9.3f %9s %9.3f %9s %5.1f%%\n", nw, fv_model_layer_name(m, i), kw,
+               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf, 1e3 * p.backward_s / steps,
+               gb, tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
         ff += p.forward_flop, fb += p.backward_flop;
     }
     if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {
         double steps = (double)p.forward_samples / (double)batch;
-        printf("  %-18s %-14s %9.3f %9.1f %9.3f %9.1f\n", "total", "", 1e3 * tf / steps,
+        printf("  %-*s %-*s %9.3f %9.1f %9.3f %9.1f\n", nw, "total", kw, "", 1e3 * tf / steps,
                tf > 0 ? ff / tf * 1e-9 : 0.0, 1e3 * tb / steps, tb > 0 ? fb / tb * 1e-9 : 0.0);
         printf("  layers' share of the steps: forward + backward %.1f s over %.0f steps; the rest "
                "(loss, optimizer, data) is not in the table\n",
@@ -498,7 +519,7 @@ int cmd_train(int argc, char **argv)
                    (long long)fit.epochs, ckpt);
     }
 
-    train_ui ui = {.m = m, .verbose = (int)verbose};
+    train_ui ui = {.m = m, .verbose = (int)verbose, .kill_after = kill_after_step()};
     /* A resumed run's first header is its first epoch's, printed when that epoch starts. */
     progress_init(&ui.prog, stdout, resumed > 0 ? 0 : (int)verbose, fit.epochs);
     ui.prog.verbose = (int)verbose;

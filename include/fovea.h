@@ -348,6 +348,12 @@ fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_s
 
 /* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);
+/* Prediction for a model with any number of inputs and outputs (Keras' model.predict with a list
+ * of arrays): x[k] holds n samples of input k in NHWC float (fv_model_input_shape k), out[j]
+ * receives n × (the size of output j) floats, in the order of `model outputs=`. Inference mode,
+ * in batches of batch_size (<= 0: 32). FV_ERR_INVALID if an array is NULL or n < 1. */
+fv_status fv_model_predict_arrays(fv_model *m, const float *const *x, int64_t n, int64_t batch_size,
+                                  float *const *out);
 
 /* Runs one batch forward (inference mode) and gives each layer's output: outputs[i] points into
  * model memory holding n × (layer i output size) floats, valid until the next model call.

@@ -512,7 +512,7 @@ TEST(reduce_lr_on_plateau_changes_the_rate_as_keras_does)
     o.min_lr = 0.07;
     fv_history *h = NULL;
     CHECK_OK(fv_model_fit(m, train, &o, &h));
-    const double *vl = col(h, "val_loss"), *lr = col(h, "lr");
+    const double *vl = col(h, "val_loss"), *lr = col(h, "learning_rate");
     CHECK(h && fv_history_epochs(h) == 14);
     if (vl && lr) {
         /* Keras 3's ReduceLROnPlateau.on_epoch_end, step by step */

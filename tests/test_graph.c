@@ -4,7 +4,8 @@
  * twice), frozen layers, BatchNormalization's moving statistics, save and load, threads.
  */
 #include "fovea.h"
-#include "model/model.h"
+#include "io/io.h"
+#include "model/model_impl.h"
 #include "test.h"
 
 #include <math.h>
@@ -300,6 +301,13 @@ TEST(several_inputs_and_outputs_run_forward)
             want += cat[j] * k1[j];
         CHECK_CLOSE(o1[i], want, 1e-6, 1e-5);
     }
+    /* Prediction with an array per input and per output gives the same values. */
+    float p1[2], p2[4], o1_copy[2], o2_copy[4];
+    memcpy(o1_copy, o1, sizeof o1_copy);
+    memcpy(o2_copy, fv_model_output(m, 1), sizeof o2_copy);
+    float *outs[2] = {p1, p2};
+    CHECK_OK(fv_model_predict_arrays(m, x, 2, 1, outs));
+    CHECK(memcmp(p1, o1_copy, sizeof p1) == 0 && memcmp(p2, o2_copy, sizeof p2) == 0);
     fv_model_free(m);
 }
 
@@ -462,6 +470,250 @@ TEST(graph_training_is_the_same_for_any_thread_count)
     free(w[0]), free(w[1]);
 }
 
+/* A graph with BatchNormalization and dropout: 2 epochs, stop, 2 more from the checkpoint give
+ * the weights (moving statistics included) and history of 4 uninterrupted epochs. */
+TEST(checkpoint_resume_of_a_graph_is_bit_identical)
+{
+    const char *text = "input shape=6,6,1\nconv2d name=c1 filters=3 kernel_size=3 padding=same\n"
+                       "batch_normalization name=bn\nrelu name=r\n"
+                       "conv2d name=c2 filters=3 kernel_size=3 padding=same\n"
+                       "add inputs=r,c2\ndropout rate=0.3\nglobal_average_pooling2d\n"
+                       "dense units=2 activation=softmax\n"
+                       "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+    enum { N = 48 };
+    float *x = random_inputs(N * 36, 17);
+    int32_t labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = x[i * 36 + 14] > 0;
+    const int64_t dims[3] = {6, 6, 1};
+    fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, labels);
+    CHECK(d != NULL);
+    char dir[] = "/tmp/fovea-graph-ckpt-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = 8;
+    o.validation_data = d;
+    fv_model *straight = fv_model_parse_string(text, "g"),
+             *first = fv_model_parse_string(text, "g"), *resumed = fv_model_parse_string(text, "g");
+    fv_history *h1 = NULL, *h2 = NULL, *h0 = NULL;
+    o.epochs = 4;
+    CHECK_OK(fv_model_fit(straight, d, &o, &h1));
+    o.epochs = 2;
+    o.checkpoint_dir = dir;
+    CHECK_OK(fv_model_fit(first, d, &o, &h0));
+    o.epochs = 4;
+    o.resume = true;
+    CHECK_OK(fv_model_fit(resumed, d, &o, &h2));
+    CHECK(fv_model_last_fit(resumed).initial_epoch == 2);
+    const char *names[] = {"c1.kernel",          "bn.gamma",  "bn.moving_mean",
+                           "bn.moving_variance", "c2.kernel", "dense.kernel"};
+    for (int i = 0; i < 6; i++) {
+        int rank;
+        int64_t dd[4];
+        float *a = fv_model_param(straight, names[i], &rank, dd);
+        float *b = fv_model_param(resumed, names[i], NULL, NULL);
+        int64_t n = 1;
+        for (int k = 0; k < rank; k++)
+            n *= dd[k];
+        CHECK(a && b && memcmp(a, b, (size_t)n * sizeof(float)) == 0);
+    }
+    const double *l1 = fv_history_get(h1, "val_loss"), *l2 = fv_history_get(h2, "val_loss");
+    CHECK(l1 && l2 && fv_history_epochs(h2) == 4 && memcmp(l1, l2, 4 * sizeof(double)) == 0);
+    fv_history_free(h0), fv_history_free(h1), fv_history_free(h2);
+    fv_model_free(straight), fv_model_free(first), fv_model_free(resumed);
+    fv_dataset_free(d);
+    free(x);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Prediction folds each BatchNormalization into the convolution or dense layer before it and
+ * reuses activation buffers: the outputs equal the unfolded forward pass within 1e-5 relative,
+ * the saved weights do not change, and the activations of a deep chain take a few buffers. */
+TEST(prediction_folds_batch_normalization_and_reuses_buffers)
+{
+    char text[4096] = "input shape=8,8,2\n";
+    for (int i = 0; i < 8; i++)
+        strcat(text, "conv2d filters=4 kernel_size=3 padding=same\nbatch_normalization\nrelu\n");
+    strcat(text, "flatten\ndense units=5\nbatch_normalization name=bn_last\nsoftmax\n"
+                 "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n");
+    fv_model *m = fv_model_parse_string(text, "deep.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 6 };
+    float *x = random_inputs(N * 128, 12);
+    int32_t labels[N] = {0, 1, 2, 3, 4, 0};
+    fv_targets t = {.labels = labels};
+    double L;
+    for (int s = 0; s < 3; s++) /* moving statistics away from 0 and 1, gammas away from 1 */
+        CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    CHECK_OK(fv_model_forward(m, x, N));
+    float want[N * 5];
+    memcpy(want, fv_model_output(m, 0), sizeof want);
+    const size_t full_bytes = m->block_bytes;
+    int rank;
+    int64_t d[4];
+    float *k0 = fv_model_param(m, "conv2d.kernel", &rank, d), k0_copy[72];
+    memcpy(k0_copy, k0, sizeof k0_copy);
+
+    const int64_t dims[3] = {8, 8, 2};
+    fv_dataset *data = fv_dataset_from_f32(N, 3, dims, x, NULL);
+    float got[N * 5];
+    fv_model_free(m); /* a fresh model: predict makes a lean plan, not the training one */
+    m = fv_model_parse_string(text, "deep.fv");
+    for (int s = 0; s < 3; s++)
+        CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    fv__free(m->block), m->block = NULL, m->plan_n = 0;
+    CHECK_OK(fv_model_predict(m, data, N, got));
+    CHECK(m->plan_lean);
+    int folded = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        folded += m->skip[i];
+    CHECK(folded == 9);
+    /* A chain's widest cut is two tensors (a layer's input and output): two buffers serve all
+     * 29 layers, the output's included, where training keeps 29. */
+    int distinct = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        bool seen = false;
+        for (int j = 0; j < i; j++)
+            seen = seen || m->acts[j] == m->acts[i];
+        distinct += !seen;
+    }
+    CHECK(distinct == 2);
+    CHECK(m->block_bytes < full_bytes);
+    double worst = 0;
+    for (int i = 0; i < N * 5; i++) {
+        const double rel = fabs((double)got[i] - want[i]) / (fabs((double)want[i]) + 1e-6);
+        if (rel > worst) worst = rel;
+    }
+    if (!(worst <= 1e-5)) fprintf(stderr, "  largest relative difference %.3g\n", worst);
+    CHECK(worst <= 1e-5);
+    CHECK(memcmp(fv_model_param(m, "conv2d.kernel", NULL, NULL), k0_copy, sizeof k0_copy) == 0);
+    CHECK(fv_model_layer_output(m, 0) == NULL); /* a lean plan keeps no layer outputs */
+    /* Training after prediction goes back to the full plan and the unfolded weights. */
+    CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
+    CHECK(!m->plan_lean && m->layers[0].fold_w == NULL);
+    fv_dataset_free(data);
+    free(x);
+    fv_model_free(m);
+}
+
+/* ---- PyTorch fixtures (tests/fixtures/make_graph_fixtures.py) ------------------------------ */
+
+static int64_t st_count(const fv_st_tensor *t)
+{
+    int64_t c = 1;
+    for (int i = 0; i < t->rank; i++)
+        c *= t->dims[i];
+    return c;
+}
+
+/* Compares model tensor `name` (or its gradient) with fixture tensor `key`:
+ * |a − b| <= atol·max(max|b|, 0.01) + rtol·|b|. The floor serves a gradient that is zero in
+ * exact arithmetic (a bias before BatchNormalization), where float32 leaves about 1e-9. */
+static void compare(const fv_st_file *f, const char *key, const float *got, double atol,
+                    double rtol)
+{
+    const fv_st_tensor *t = fv__st_find(f, key);
+    CHECK(t != NULL && got != NULL);
+    if (!t || !got) {
+        fprintf(stderr, "  missing %s\n", key);
+        return;
+    }
+    const int64_t n = st_count(t);
+    float *want = malloc((size_t)n * sizeof(float));
+    fv__st_copy_f32(f, t, want);
+    double scale = 0;
+    for (int64_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(want[i]));
+    if (!check_arrays(key, got, want, (long)n, atol * fmax(scale, 0.01), rtol))
+        test_failed_checks++;
+    free(want);
+}
+
+/* Loads every weight tensor of the fixture (names with a '.' and no prefix) into the model. */
+static void load_weights(fv_model *m, const fv_st_file *f)
+{
+    for (int i = 0; i < f->ntensors; i++) {
+        const char *name = f->tensors[i].name;
+        if (!strchr(name, '.') || !strncmp(name, "grad.", 5) || !strncmp(name, "moved.", 6) ||
+            !strncmp(name, "sgd", 3))
+            continue;
+        float *w = fv_model_param(m, name, NULL, NULL);
+        CHECK(w != NULL);
+        if (w) fv__st_copy_f32(f, &f->tensors[i], w);
+    }
+}
+
+static void graph_fixture(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "fixtures/%s.safetensors", name);
+    fv_st_file f;
+    CHECK_OK(fv__st_read(path, &f));
+    const char *text = NULL;
+    for (int i = 0; i < f.nmeta; i++)
+        if (!strcmp(f.meta_keys[i], "fovea.model")) text = f.meta_values[i];
+    fv_model *m = text ? fv_model_parse_string(text, path) : NULL;
+    CHECK(m != NULL);
+    if (!m) {
+        fv__st_free(&f);
+        return;
+    }
+    const fv_st_tensor *tx = fv__st_find(&f, "x"), *tl = fv__st_find(&f, "labels");
+    const int64_t n = tx->dims[0];
+    float *x = malloc((size_t)st_count(tx) * sizeof(float)),
+          *lf = malloc((size_t)n * sizeof(float));
+    fv__st_copy_f32(&f, tx, x);
+    fv__st_copy_f32(&f, tl, lf);
+    int32_t *labels = malloc((size_t)n * sizeof(int32_t));
+    for (int64_t i = 0; i < n; i++)
+        labels[i] = (int32_t)lf[i];
+    fv_targets t = {.labels = labels};
+
+    /* Inference mode: the moving statistics. */
+    load_weights(m, &f);
+    CHECK_OK(fv_model_forward(m, x, n));
+    compare(&f, "y_infer", fv_model_output(m, 0), 2e-6, 2e-5);
+    /* Training mode: loss, every gradient, the moving statistics after the pass. */
+    double loss;
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, n, true, &loss));
+    const fv_st_tensor *tloss = fv__st_find(&f, "loss");
+    float want_loss;
+    fv__st_copy_f32(&f, tloss, &want_loss);
+    CHECK_CLOSE(loss, want_loss, 1e-6, 1e-5);
+    for (int i = 0; i < f.ntensors; i++) {
+        const char *key = f.tensors[i].name;
+        if (!strncmp(key, "grad.", 5)) compare(&f, key, fv__model_grad(m, key + 5), 1e-6, 5e-5);
+        if (!strncmp(key, "moved.", 6))
+            compare(&f, key, fv_model_param(m, key + 6, NULL, NULL), 1e-6, 1e-5);
+    }
+    /* Two SGD steps with momentum from the initial weights. */
+    fv_model_free(m);
+    m = fv_model_parse_string(text, path);
+    load_weights(m, &f);
+    for (int step = 1; step <= 2; step++) {
+        CHECK_OK(fv__model_train_step(m, x, &t, n, &loss));
+        char prefix[8];
+        snprintf(prefix, sizeof prefix, "sgd%d.", step);
+        for (int i = 0; i < f.ntensors; i++) {
+            const char *key = f.tensors[i].name;
+            if (!strncmp(key, prefix, strlen(prefix)))
+                compare(&f, key, fv_model_param(m, key + strlen(prefix), NULL, NULL), 1e-6, 2e-5);
+        }
+    }
+    free(x), free(lf), free(labels);
+    fv_model_free(m);
+    fv__st_free(&f);
+}
+
+TEST(graph_fixtures_match_pytorch)
+{
+    graph_fixture("graph_resblock");
+    graph_fixture("graph_merges");
+}
+
 int main(void)
 {
     RUN(residual_model_summary_is_keras_functional);
@@ -474,5 +726,8 @@ int main(void)
     RUN(frozen_layers_are_not_updated);
     RUN(save_and_load_keep_moving_statistics_and_refuse_missing_tensors);
     RUN(graph_training_is_the_same_for_any_thread_count);
+    RUN(checkpoint_resume_of_a_graph_is_bit_identical);
+    RUN(prediction_folds_batch_normalization_and_reuses_buffers);
+    RUN(graph_fixtures_match_pytorch);
     return TEST_SUMMARY();
 }

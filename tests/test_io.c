@@ -1005,8 +1005,7 @@ TEST(csv_reads_sklearn_iris)
 {
     const char *p = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
     if (!exists(p)) {
-        printf("     (skipped: %s not found)\n", p);
-        return;
+        SKIP("%s not found", p);
     }
     fv_csv c;
     CHECK_OK(fv__csv_read(p, &c));

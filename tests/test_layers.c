@@ -2,6 +2,7 @@
  * (input and parameter gradients), hand-worked forward values, shape inference on the seed
  * model, error messages, argument text, and gradients that do not depend on the thread count.
  */
+#include "kernels/conv_internal.h"
 #include "layers/layer.h"
 #include "test.h"
 
@@ -337,6 +338,36 @@ static const gc_case gc_cases[] = {
      S3(7, 7, 1)},
     {"separable_conv2d", "filters=3 kernel_size=3 use_bias=false activation=relu", S3(5, 5, 2)},
     {"separable_conv2d", "filters=2 kernel_size=1 activation=elu", S3(3, 3, 2)},
+    /* Pooling, resizing, padding, reshaping; ReLU with Keras' arguments (the plain one above). */
+    {"average_pooling2d", "", S3(4, 4, 2)},
+    {"average_pooling2d", "pool_size=3 strides=2 padding=same", S3(7, 6, 2)},
+    {"average_pooling2d", "pool_size=2,3 strides=1,2", S3(5, 7, 1)},
+    {"average_pooling2d", "pool_size=3 padding=same", S3(4, 5, 2)},
+    {"average_pooling2d", "pool_size=2 strides=1 padding=same", S3(3, 3, 1)},
+    {"average_pooling2d", "pool_size=4,2 strides=3,1 padding=same", S3(5, 4, 1)},
+    {"upsampling2d", "", S3(2, 3, 2)},
+    {"upsampling2d", "size=3,2", S3(3, 2, 1)},
+    {"upsampling2d", "interpolation=bilinear", S3(3, 3, 2)},
+    {"upsampling2d", "size=3,2 interpolation=bilinear", S3(2, 3, 1)},
+    {"upsampling2d", "size=1,4 interpolation=bilinear", S3(1, 3, 2)},
+    {"zero_padding2d", "", S3(3, 2, 2)},
+    {"zero_padding2d", "padding=2,1", S3(2, 3, 1)},
+    {"zero_padding2d", "padding=1,0,3,2", S3(3, 3, 2)},
+    {"zero_padding2d", "padding=0", S3(2, 2, 1)},
+    {"cropping2d", "", S3(3, 3, 1)},
+    {"cropping2d", "cropping=1", S3(4, 5, 2)},
+    {"cropping2d", "cropping=1,2", S3(5, 6, 1)},
+    {"cropping2d", "cropping=0,2,1,0", S3(5, 4, 2)},
+    {"reshape", "target_shape=6,2", S3(2, 3, 2)},
+    {"reshape", "target_shape=-1", S3(2, 2, 3)},
+    {"reshape", "target_shape=3,-1,2", S1(12)},
+    {"reshape", "target_shape=2,3,1", S3(3, 2, 1)},
+    {"relu", "max_value=0.6", S3(3, 2, 2)},
+    {"relu", "negative_slope=0.3", S1(7)},
+    {"relu", "threshold=0.3", S1(8)},
+    {"relu", "max_value=0.5 negative_slope=0.2 threshold=0.25", S3(2, 3, 2)},
+    {"relu", "max_value=0.2 threshold=0.5 negative_slope=1.5", S1(9)},
+    {"relu", "max_value=6", S1(5)},
 };
 #pragma GCC diagnostic pop
 
@@ -382,6 +413,8 @@ static struct {
 
 typedef struct gc_state {
     tlayer *t;
+    float kinks[3]; /* inputs are drawn at least 0.05 away from these */
+    int nkinks;
     int64_t n;
     float *x, *y, *r;
     unsigned char *pattern, *probe_pattern; /* kink side of each output, then saved state */
@@ -409,6 +442,31 @@ static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
     return true;
 }
 
+/* The value of "key=" in a case's arguments, or def. */
+static float gc_arg(const gc_case *c, const char *key, float def)
+{
+    const char *p = strstr(c->args, key);
+    return p ? strtof(p + strlen(key), NULL) : def;
+}
+
+/* The input values where an element-wise kind's derivative jumps: 0, and ReLU's threshold and
+ * max_value when they are given. */
+static void gc_set_kinks(gc_state *s, const gc_case *c)
+{
+    s->nkinks = 0;
+    s->kinks[s->nkinks++] = 0.0f;
+    if (strcmp(c->kind, "relu") != 0) return;
+    if (strstr(c->args, "threshold=")) s->kinks[s->nkinks++] = gc_arg(c, "threshold=", 0);
+    if (strstr(c->args, "max_value=")) s->kinks[s->nkinks++] = gc_arg(c, "max_value=", 0);
+}
+
+static bool gc_near_kink(const gc_state *s, float x)
+{
+    for (int k = 0; k < s->nkinks; k++)
+        if (fabsf(x - s->kinks[k]) < 0.05f) return true;
+    return false;
+}
+
 /* Draws weights, inputs and output weighting for a case, away from kinks and ties. */
 static void gc_draw(gc_state *s, tlayer *twin, bool has_twin, fv_rng *rng)
 {
@@ -427,11 +485,11 @@ static void gc_draw(gc_state *s, tlayer *twin, bool has_twin, fv_rng *rng)
                 s->x[i] = s->x[j], s->x[j] = tmp;
             }
         } else {
-            /* At least 0.05 away from the kinks at zero of the activation layers. */
+            /* At least 0.05 away from the kinks of the activation layers. */
             for (int64_t i = 0; i < nx; i++) {
                 do
                     s->x[i] = 2.0f * fv__rng_uniform(rng) - 1.0f;
-                while (fabsf(s->x[i]) < 0.05f);
+                while (gc_near_kink(s, s->x[i]));
             }
         }
         if (!has_twin) break;
@@ -522,6 +580,7 @@ static int gradcheck_case(const gc_case *c, int64_t n, uint64_t seed)
     s.pattern_bytes = (gc_kinked(&t.l) ? (size_t)ny : 0) +
                       (gc_saved_is_pattern(&t.l) ? (size_t)n * t.l.saved_per_sample : 0);
     s.h = GC_STEP;
+    gc_set_kinks(&s, c);
     s.pattern = calloc(s.pattern_bytes + 1, 1);
     s.probe_pattern = calloc(s.pattern_bytes + 1, 1);
     float *dy = floats(ny), *dx = floats(nx), *g0 = floats(t.nw), *g1 = floats(t.nw);
@@ -907,17 +966,18 @@ TEST(test_unknown_and_missing_arguments)
     const fv_status E = FV_ERR_INVALID;
     CHECK(strcmp(build_error("conv2d", "filter=4 kernel_size=3", img, E),
                  "conv2d: unknown argument 'filter' (known: filters, kernel_size, strides, "
-                 "padding, dilation_rate, activation, use_bias); did you mean 'filters'?") == 0);
+                 "padding, dilation_rate, activation, use_bias, kernel_regularizer, "
+                 "bias_regularizer); did you mean 'filters'?") == 0);
     CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel=3", img, E),
                        "did you mean 'kernel_size'?");
     CHECK_STR_CONTAINS(build_error("conv2d", "filters=4 kernel_size=3 stride=2", img, E),
                        "did you mean 'strides'?");
     CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 zzz=1", img, E),
                  "conv2d: unknown argument 'zzz' (known: filters, kernel_size, strides, padding, "
-                 "dilation_rate, activation, use_bias)") == 0);
+                 "dilation_rate, activation, use_bias, kernel_regularizer, bias_regularizer)") == 0);
     CHECK(strcmp(build_error("dense", "units=4 unit=3", shape1(4), E),
-                 "dense: unknown argument 'unit' (known: units, activation, use_bias); did you "
-                 "mean 'units'?") == 0);
+                 "dense: unknown argument 'unit' (known: units, activation, use_bias, "
+                 "kernel_regularizer, bias_regularizer); did you mean 'units'?") == 0);
     CHECK(strcmp(build_error("flatten", "data_format=channels_last", img, E),
                  "flatten: unknown argument 'data_format' (this layer takes no arguments)") == 0);
     CHECK_STR_CONTAINS(build_error("leaky_relu", "alpha=0.1", shape1(4), E),
@@ -1429,6 +1489,183 @@ TEST(test_fused_activation_is_skipped_in_backward)
     check_fused("softmax", "", "activation", "activation=linear", shape1(5));
     check_fused("sigmoid", "", "activation", "activation=linear", shape3(2, 2, 3));
     check_fused("activation", "activation=softmax", "activation", "activation=linear", shape1(5));
+}
+
+/* ---- the layers' fast paths against plain references at real sizes ---------------------- */
+
+/* Every GEMM path this machine has (fv_gemm forced onto it), with the fast convolution on the
+ * same path where it has one (else its best): the layers' code runs on each. */
+static int force_path(int p)
+{
+    if (!fv__gemm_path_supported((fv__gemm_path)p)) return 0;
+    fv__gemm_force_path(p);
+    fv__conv_force_path(fv__conv_path_supported((fv__gemm_path)p) ? p : -1);
+    return 1;
+}
+
+static void unforce_paths(void)
+{
+    fv__gemm_force_path(-1);
+    fv__conv_force_path(-1);
+}
+
+/* Dense with `units` units on `in` inputs, batch n, two threads, on every path: y = x·W + b,
+ * dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ, the references summed in double in the test. The layer
+ * works in blocks of 64 units (forward) and 256 inputs (backward): the sizes straddle them. */
+static void dense_against_reference(int64_t in, int64_t units, int64_t n)
+{
+    char args[64];
+    snprintf(args, sizeof args, "units=%lld", (long long)units);
+    tlayer t;
+    if (!tl_make(&t, "dense", args, shape1(in), n)) {
+        tl_free(&t);
+        return;
+    }
+    float *x = floats(n * in), *dy = floats(n * units), *y = floats(n * units),
+          *dx = floats(n * in);
+    float *yr = floats(n * units), *dxr = floats(n * in), *dwr = floats(in * units),
+          *dbr = floats(units);
+    fv_rng rng;
+    fv__rng_seed(&rng, (uint64_t)(in * 1000 + units * 10 + n));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n * in; i++)
+        x[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n * units; i++)
+        dy[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    const float *W = t.l.params[0].w, *b = t.l.params[1].w;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < units; j++) {
+            double sum = b[j];
+            for (int64_t k = 0; k < in; k++)
+                sum += (double)x[i * in + k] * W[k * units + j];
+            yr[i * units + j] = (float)sum;
+        }
+    for (int64_t k = 0; k < in; k++) {
+        for (int64_t j = 0; j < units; j++) {
+            double sum = 0;
+            for (int64_t i = 0; i < n; i++)
+                sum += (double)x[i * in + k] * dy[i * units + j];
+            dwr[k * units + j] = (float)sum;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            double sum = 0;
+            for (int64_t j = 0; j < units; j++)
+                sum += (double)dy[i * units + j] * W[k * units + j];
+            dxr[i * in + k] = (float)sum;
+        }
+    }
+    for (int64_t j = 0; j < units; j++) {
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++)
+            sum += dy[i * units + j];
+        dbr[j] = (float)sum;
+    }
+    /* Float sums of `in` (forward), n (dW, db) and `units` (dx) terms of size <= 1. */
+    const double tol_y = 2e-6 * (double)in, tol_w = 2e-6 * (double)n, tol_x = 2e-6 * (double)units;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        memset(t.g, 0, (size_t)t.nw * sizeof(float));
+        tl_forward(&t, n, x, y, true, 1, 2);
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 2);
+        bool ok = check_arrays("y", y, yr, (long)(n * units), tol_y, 1e-5);
+        ok &= check_arrays("dx", dx, dxr, (long)(n * in), tol_x, 1e-5);
+        ok &=
+            check_arrays("kernel gradient", t.l.params[0].g, dwr, (long)(in * units), tol_w, 1e-5);
+        ok &= check_arrays("bias gradient", t.l.params[1].g, dbr, (long)units, tol_w, 1e-5);
+        if (!ok)
+            fprintf(stderr, "  dense %lld -> %lld, batch %lld, path %s\n", (long long)in,
+                    (long long)units, (long long)n, fv__gemm_path_name((fv__gemm_path)p));
+    }
+    unforce_paths();
+    free(x), free(dy), free(y), free(dx), free(yr), free(dxr), free(dwr), free(dbr);
+    tl_free(&t);
+}
+
+TEST(test_dense_matches_reference_at_seed_and_block_sizes)
+{
+    dense_against_reference(9216, 128, 3); /* the seed CNN's dense layer */
+    dense_against_reference(9216, 128, 130);
+    static const int64_t units[] = {63, 64, 65, 129}, ins[] = {255, 256, 257, 513};
+    for (int u = 0; u < 4; u++)
+        for (int i = 0; i < 4; i++)
+            dense_against_reference(ins[i], units[u], 5 + u);
+}
+
+/* Conv2d(args) on n images of h×w×c, two threads, on every path, against the kernels' plain
+ * references fv_conv2d_forward_ref and fv_conv2d_backward_ref (the ReLU and its mask applied
+ * here when relu is set). */
+static void conv_against_reference(int64_t h, int64_t w, int64_t c, int64_t filters, bool relu,
+                                   int64_t n)
+{
+    char args[96];
+    snprintf(args, sizeof args, "filters=%lld kernel_size=3%s", (long long)filters,
+             relu ? " activation=relu" : "");
+    tlayer t;
+    if (!tl_make(&t, "conv2d", args, shape3(h, w, c), n)) {
+        tl_free(&t);
+        return;
+    }
+    const fv_conv_geom g = {.in_h = h,
+                            .in_w = w,
+                            .in_c = c,
+                            .k_h = 3,
+                            .k_w = 3,
+                            .out_h = h - 2,
+                            .out_w = w - 2,
+                            .out_c = filters,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .dil_h = 1,
+                            .dil_w = 1};
+    const int64_t nin = h * w * c, nout = g.out_h * g.out_w * filters;
+    float *x = floats(n * nin), *dy = floats(n * nout), *dz = floats(n * nout),
+          *y = floats(n * nout), *dx = floats(n * nin);
+    float *yr = floats(n * nout), *dxr = floats(n * nin), *dwr = floats(t.l.params[0].size),
+          *dbr = floats(filters);
+    fv_rng rng;
+    fv__rng_seed(&rng, (uint64_t)(c * 100 + filters));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < n * nin; i++)
+        x[i] = fv__rng_uniform(&rng);
+    for (int64_t i = 0; i < n * nout; i++)
+        dy[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n; i++) {
+        fv_conv2d_forward_ref(&g, x + i * nin, t.l.params[0].w, t.l.params[1].w, yr + i * nout);
+        for (int64_t j = 0; j < nout; j++) {
+            if (relu && !(yr[i * nout + j] > 0)) yr[i * nout + j] = 0;
+            dz[i * nout + j] = relu && !(yr[i * nout + j] > 0) ? 0 : dy[i * nout + j];
+        }
+        fv_conv2d_backward_ref(&g, x + i * nin, t.l.params[0].w, dz + i * nout, dwr, dbr,
+                               dxr + i * nin);
+    }
+    const double tol = 2e-6 * (double)(9 * c > filters ? 9 * c : filters) * (double)n;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        memset(t.g, 0, (size_t)t.nw * sizeof(float));
+        tl_forward(&t, n, x, y, true, 1, 2);
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 2);
+        bool ok = check_arrays("y", y, yr, (long)(n * nout), tol, 1e-5);
+        ok &= check_arrays("dx", dx, dxr, (long)(n * nin), tol, 1e-5);
+        ok &= check_arrays("kernel gradient", t.l.params[0].g, dwr, (long)t.l.params[0].size,
+                           tol * 20, 1e-4);
+        ok &= check_arrays("bias gradient", t.l.params[1].g, dbr, (long)filters, tol * 20, 1e-4);
+        if (!ok)
+            fprintf(stderr, "  conv2d %s on %lldx%lldx%lld, batch %lld, path %s\n", args,
+                    (long long)h, (long long)w, (long long)c, (long long)n,
+                    fv__gemm_path_name((fv__gemm_path)p));
+    }
+    unforce_paths();
+    free(x), free(dy), free(dz), free(y), free(dx), free(yr), free(dxr), free(dwr), free(dbr);
+    tl_free(&t);
+}
+
+TEST(test_conv2d_matches_reference_at_seed_sizes)
+{
+    conv_against_reference(28, 28, 1, 32, true, 3); /* the seed CNN's two convolutions */
+    conv_against_reference(26, 26, 32, 64, true, 3);
+    conv_against_reference(12, 11, 33, 65, false, 2); /* one more than a panel of 16 filters */
 }
 
 /* Forward output and all gradients of kind(args) on n samples with the given threads. */
@@ -2018,6 +2255,292 @@ TEST(test_conv_family_gradients_do_not_depend_on_thread_count)
                               shape3(15, 15, 4), 17);
 }
 
+/* ---- pooling, resizing, padding, reshaping, ReLU's arguments ------------------------------ */
+
+TEST(test_shape_kinds_keras_names)
+{
+    struct {
+        const char *name, *cls, *prefix;
+    } keras[] = {
+        {"average_pooling2d", "AveragePooling2D", "average_pooling2d"},
+        {"upsampling2d", "UpSampling2D", "up_sampling2d"},
+        {"zero_padding2d", "ZeroPadding2D", "zero_padding2d"},
+        {"cropping2d", "Cropping2D", "cropping2d"},
+        {"reshape", "Reshape", "reshape"},
+    };
+    for (size_t i = 0; i < sizeof keras / sizeof keras[0]; i++) {
+        const fv_layer_kind *k = fv__layer_kind_find(keras[i].name);
+        CHECK(k != NULL);
+        if (!k) continue;
+        CHECK(strcmp(k->keras_class, keras[i].cls) == 0);
+        CHECK(strcmp(k->keras_name, keras[i].prefix) == 0);
+    }
+    /* Keras' class in snake case is accepted too. */
+    CHECK(fv__layer_kind_find("up_sampling2d") == &fv__kind_upsampling2d);
+}
+
+/* Runs kind(args) on one image x of shape in, compares y with want (out_size values) and, when
+ * dy and want_dx are given, the input gradient. */
+static void check_image(const char *kind, const char *args, fv_shape in, const float *x,
+                        const float *want, const float *dy, const float *want_dx)
+{
+    tlayer t;
+    if (tl_make(&t, kind, args, in, 1)) {
+        float *y = floats(out_size(&t)), *dx = floats(in_size(&t)), *g = floats(out_size(&t));
+        tl_forward(&t, 1, x, y, false, 0, 1);
+        if (!check_arrays(kind, y, want, out_size(&t), 1e-6, 1e-6))
+            fprintf(stderr, "  (%s)\n", args);
+        if (dy) {
+            memcpy(g, dy, (size_t)out_size(&t) * sizeof(float));
+            for (int64_t i = 0; i < in_size(&t); i++)
+                dx[i] = NAN;
+            tl_backward(&t, 1, x, y, g, dx, false, 0, 1);
+            if (!check_arrays("dx", dx, want_dx, in_size(&t), 1e-6, 1e-6))
+                fprintf(stderr, "  (%s %s)\n", kind, args);
+        }
+        free(y), free(dx), free(g);
+    }
+    tl_free(&t);
+}
+
+TEST(test_average_pooling_by_hand)
+{
+    float x9[9], x16[16];
+    for (int i = 0; i < 9; i++)
+        x9[i] = (float)(i + 1);
+    for (int i = 0; i < 16; i++)
+        x16[i] = (float)(i + 1);
+    /* 3x3, pool 2, valid: one window, (1+2+4+5)/4. */
+    check_image("average_pooling2d", "", shape3(3, 3, 1), x9, (const float[]){3}, NULL, NULL);
+    /* Same padding on 3x3 with pool 2, stride 2: one padded row and column at the bottom/right,
+     * left out of the count: (1+2+4+5)/4, (3+6)/2, (7+8)/2, 9/1 (counted in, they would be
+     * 3, 2.25, 3.75, 2.25). Backward shares each gradient among the pixels its window covers. */
+    check_image("average_pooling2d", "padding=same", shape3(3, 3, 1), x9,
+                (const float[]){3, 4.5f, 7.5f, 9}, (const float[]){4, 2, 6, 1},
+                (const float[]){1, 1, 1, 1, 1, 1, 3, 3, 1});
+    /* Pool 3, stride 1, same on 4x4: one padded row/column on each side; the corner window covers
+     * 2x2 pixels (1, 2, 5, 6), an edge window 2x3 (1, 2, 3, 5, 6, 7), an inner one 3x3. */
+    {
+        tlayer t;
+        float y[16];
+        if (tl_make(&t, "average_pooling2d", "pool_size=3 strides=1 padding=same", shape3(4, 4, 1),
+                    1)) {
+            tl_forward(&t, 1, x16, y, false, 0, 1);
+            CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 4);
+            CHECK_CLOSE(y[0], 3.5, 1e-6, 0);
+            CHECK_CLOSE(y[1], 4.0, 1e-6, 0);
+            CHECK_CLOSE(y[5], 6.0, 1e-6, 0); /* (1+2+3+5+6+7+9+10+11)/9 */
+            CHECK_CLOSE(y[15], 13.5, 1e-6, 0);
+        }
+        tl_free(&t);
+    }
+    /* Channels are pooled separately; a 2x1 pool with strides 1,2. */
+    check_image("average_pooling2d", "pool_size=2,1 strides=1,2", shape3(2, 3, 2),
+                (const float[]){1, 10, 2, 20, 3, 30, 5, 50, 6, 60, 7, 70},
+                (const float[]){3, 30, 5, 50}, NULL, NULL);
+}
+
+TEST(test_upsampling_by_hand)
+{
+    const float x[4] = {1, 2, 3, 8};
+    /* Nearest repeats rows and columns; backward sums each block. */
+    check_image(
+        "upsampling2d", "size=2,3", shape3(2, 2, 1), x,
+        (const float[]){1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 8, 8, 8, 3, 3, 3, 8, 8, 8},
+        (const float[]){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+        (const float[]){6, 7, 0, 1});
+    /* Bilinear, half-pixel centres, factor 2 on 2x2: output index o reads source position
+     * (o + 1/2)/2 - 1/2 = -0.25, 0.25, 0.75, 1.25, clamped to the image: the fractions 0, 0.25,
+     * 0.75, 1 between the two rows (columns). On [[1, 2], [3, 8]] that is
+     * f(r, c) = 1 + c + 2r + 4rc. */
+    const float want[16] = {1,    1.25f, 1.75f, 2,    1.5f, 2,     3,     3.5f,
+                            2.5f, 3.5f,  5.5f,  6.5f, 3,    4.25f, 6.75f, 8};
+    /* The gradient of the output's (1, 1) element: weights (1-.25)(1-.25), .75·.25, .25·.75,
+     * .25·.25 on the four inputs. */
+    float dy[16] = {0};
+    dy[5] = 1;
+    check_image("upsampling2d", "interpolation=bilinear", shape3(2, 2, 1), x, want, dy,
+                (const float[]){0.5625f, 0.1875f, 0.1875f, 0.0625f});
+    /* Factor 3 along a row of two: positions -1/3, 0, 1/3, 2/3, 1, 4/3. */
+    check_image("upsampling2d", "size=1,3 interpolation=bilinear", shape3(1, 2, 1),
+                (const float[]){0, 3}, (const float[]){0, 0, 1, 2, 3, 3}, NULL, NULL);
+}
+
+TEST(test_padding_cropping_and_reshape_by_hand)
+{
+    const float x[4] = {1, 2, 3, 4};
+    /* padding=TOP,BOTTOM,LEFT,RIGHT = 1,0,0,2 on 2x2: 3x4. */
+    check_image("zero_padding2d", "padding=1,0,0,2", shape3(2, 2, 1), x,
+                (const float[]){0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0},
+                (const float[]){9, 9, 9, 9, 5, 6, 9, 9, 7, 8, 9, 9}, (const float[]){5, 6, 7, 8});
+    /* padding=H,W: rows above and below, columns left and right. */
+    check_image("zero_padding2d", "padding=0,1", shape3(2, 2, 1), x,
+                (const float[]){0, 1, 2, 0, 0, 3, 4, 0}, NULL, NULL);
+    float x12[12];
+    for (int i = 0; i < 12; i++)
+        x12[i] = (float)(i + 1);
+    /* cropping=1,0,1,2 on 3x4 (values 1..12): rows 1-2, column 1: 6 and 10. */
+    check_image("cropping2d", "cropping=1,0,1,2", shape3(3, 4, 1), x12, (const float[]){6, 10},
+                (const float[]){1, 2}, (const float[]){0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0});
+    check_image("cropping2d", "cropping=1", shape3(3, 4, 1), x12, (const float[]){6, 7}, NULL,
+                NULL);
+
+    /* Reshape keeps the memory order; -1 is inferred. */
+    tlayer t;
+    if (tl_make(&t, "reshape", "target_shape=-1,3", shape3(2, 3, 2), 1)) {
+        CHECK(t.l.out.rank == 2 && t.l.out.d[0] == 4 && t.l.out.d[1] == 3);
+        float y[12];
+        tl_forward(&t, 1, x12, y, false, 0, 1);
+        CHECK(memcmp(x12, y, sizeof y) == 0);
+    }
+    tl_free(&t);
+    if (tl_make(&t, "reshape", "target_shape=2,2,-1", shape1(12), 1))
+        CHECK(t.l.out.rank == 3 && t.l.out.d[2] == 3);
+    tl_free(&t);
+}
+
+TEST(test_relu_arguments_at_a_few_points)
+{
+    const float x5[5] = {-10, -5, 0, 5, 10};
+    /* keras.activations.relu's documented examples. */
+    check_act("relu", "negative_slope=0.5", x5, (const float[]){-5, -2.5f, 0, 5, 10}, 5);
+    check_act("relu", "max_value=5", x5, (const float[]){0, 0, 0, 5, 5}, 5);
+    check_act("relu", "threshold=5", x5, (const float[]){0, 0, 0, 0, 10}, 5); /* f(5) = 0 */
+    check_act("relu", "max_value=10 negative_slope=0.5", x5, (const float[]){-5, -2.5f, 0, 5, 10},
+              5);
+    /* ReLU6, and all three: f(x) = 0.5(x - 1) up to the threshold 1, then x, then 3. */
+    check_act("relu", "max_value=6", (const float[]){-1, 3, 6, 7}, (const float[]){0, 3, 6, 6}, 4);
+    check_act("relu", "max_value=3 negative_slope=0.5 threshold=1",
+              (const float[]){-1, 0.5f, 1, 2, 4}, (const float[]){-1, -0.25f, 0, 2, 3}, 5);
+    /* The defaults written out are the plain ReLU. */
+    check_act("relu", "max_value=None negative_slope=0 threshold=0", (const float[]){-1, 2},
+              (const float[]){0, 2}, 2);
+
+    /* Backward from x: negative_slope below the threshold, 1 between, 0 from max_value on. */
+    tlayer t;
+    if (tl_make(&t, "relu", "max_value=3 negative_slope=0.5 threshold=1", shape1(5), 1)) {
+        const float x[5] = {-1, 0.5f, 2, 3, 4};
+        float y[5], dy[5] = {1, 2, 3, 4, 5}, dx[5];
+        tl_forward(&t, 1, x, y, true, 0, 1);
+        tl_backward(&t, 1, x, y, dy, dx, true, 0, 1);
+        check_arrays("relu dx", dx, (const float[]){0.5f, 1, 3, 0, 0}, 5, 0, 0);
+    }
+    tl_free(&t);
+
+    /* Only the plain form is reported as FV_ACT_RELU (what the model may fuse). */
+    const char *general[] = {"max_value=6", "negative_slope=0.1", "threshold=0.5"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(tl_build(&t, "relu", general[i], shape1(4)));
+        CHECK(fv__layer_activation(&t.l) == FV_ACT_LINEAR);
+        tl_free(&t);
+    }
+    CHECK_OK(tl_build(&t, "relu", "max_value=None negative_slope=0 threshold=0", shape1(4)));
+    CHECK(fv__layer_activation(&t.l) == FV_ACT_RELU);
+    tl_free(&t);
+}
+
+TEST(test_shape_kinds_arguments_and_errors)
+{
+    tlayer t;
+    char buf[256];
+    /* Defaults as Keras: pool 2 with strides = pool; size 2 nearest; padding 1; cropping 0. */
+    CHECK_OK(tl_build(&t, "average_pooling2d", "", shape3(6, 7, 3)));
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 3 && t.l.out.d[2] == 3);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "upsampling2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 6 && t.l.out.d[2] == 4);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "zero_padding2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 5);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "cropping2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 3);
+    tl_free(&t);
+
+    /* The canonical text writes the values as given, and reads back the same. */
+    CHECK_OK(tl_build(&t, "zero_padding2d", "padding=1,2,3,4", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 10);
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "padding=1,2,3,4") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "relu", "threshold=0.5 max_value=6", shape1(3)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "max_value=6 threshold=0.5") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "relu", "max_value=None", shape1(3)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "max_value=None") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "reshape", "target_shape=4,-1", shape1(8)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "target_shape=4,-1") == 0);
+    tl_free(&t);
+
+    const fv_status E = FV_ERR_INVALID, S = FV_ERR_SHAPE;
+    const fv_shape img = shape3(4, 5, 2);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=1,2,3", img, E),
+                 "zero_padding2d: argument padding=1,2,3 has 3 values; expected 1 (every side), "
+                 "2 (rows,cols) or 4 (top,bottom,left,right)") == 0);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=1,2,3,4,5", img, E),
+                 "zero_padding2d: argument padding=1,2,3,4,5: expected 1 to 4 integers "
+                 "separated by commas") == 0);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=-1", img, E),
+                 "zero_padding2d: argument padding=-1: must be at least 0") == 0);
+    CHECK_OK(tl_build(&t, "cropping2d", "cropping=2,1,0,0", img)); /* one row left */
+    CHECK(t.l.out.d[0] == 1 && t.l.out.d[1] == 5);
+    tl_free(&t);
+    CHECK(strcmp(build_error("cropping2d", "cropping=2,2,0,0", img, S),
+                 "cropping2d: cropping=2,2,0,0 removes 2+2 rows and 0+0 columns of input "
+                 "(None, 4, 5, 2), leaving 0x5") == 0);
+    CHECK_STR_CONTAINS(build_error("cropping2d", "cropping=1", shape1(5), S),
+                       "cropping2d: input (None, 5) has rank 1");
+    CHECK(strcmp(build_error("reshape", "", img, E),
+                 "reshape: missing required argument 'target_shape'") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=3,-1", img, S),
+                 "reshape: input (None, 4, 5, 2) has 40 values per sample; target_shape=3,-1 "
+                 "cannot hold them") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=4,5", img, S),
+                 "reshape: input (None, 4, 5, 2) has 40 values per sample; target_shape=4,5 "
+                 "cannot hold them") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=-1,-1", img, E),
+                 "reshape: argument target_shape=-1,-1: only one dimension may be -1") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=0,-1", img, E),
+                 "reshape: argument target_shape=0,-1: dimension 1 is 0") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=-2,20", img, E),
+                 "reshape: argument target_shape=-2,20: must be at least -1") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=2,2,2,5", img, E),
+                 "reshape: argument target_shape=2,2,2,5 has 4 dimensions; fovea's shapes have 1 "
+                 "to 3 (features, or height,width,channels)") == 0);
+    CHECK(strcmp(build_error("average_pooling2d", "pool_size=5", img, S),
+                 "average_pooling2d: pool 5x5 does not fit input 4x5 with padding=valid: "
+                 "(4 - 5 + 0)/5 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("upsampling2d", "interpolation=bicubic", img, E),
+                 "upsampling2d: argument interpolation=bicubic: expected one of nearest, "
+                 "bilinear") == 0);
+    CHECK_STR_CONTAINS(build_error("upsampling2d", "size=2147483647", img, S),
+                       "upsampling2d: input (None, 4, 5, 2) times size 2147483647x2147483647 is "
+                       "too large");
+    CHECK(strcmp(build_error("relu", "max_value=-1", shape1(3), E),
+                 "relu: argument max_value=-1: must be at least 0") == 0);
+    CHECK(strcmp(build_error("relu", "negative_slope=-0.1", shape1(3), E),
+                 "relu: argument negative_slope=-0.1: must be at least 0") == 0);
+    CHECK(strcmp(build_error("relu", "threshold=x", shape1(3), E),
+                 "relu: argument threshold=x: expected a number") == 0);
+}
+
+TEST(test_shape_kinds_do_not_depend_on_thread_count)
+{
+    /* Above FV_PARALLEL_MIN values, so that several threads run. */
+    check_thread_independence("average_pooling2d", "pool_size=3 strides=2 padding=same",
+                              shape3(33, 31, 8), 9);
+    check_thread_independence("upsampling2d", "interpolation=bilinear size=3,2", shape3(17, 15, 8),
+                              9);
+    check_thread_independence("upsampling2d", "size=2", shape3(17, 15, 8), 9);
+    check_thread_independence("zero_padding2d", "padding=1,2,3,4", shape3(30, 20, 8), 9);
+    check_thread_independence("cropping2d", "cropping=3", shape3(30, 20, 8), 9);
+    check_thread_independence("relu", "max_value=6 negative_slope=0.1", shape1(4000), 17);
+}
+
 int main(void)
 {
     RUN(test_registry_names);
@@ -2045,6 +2568,8 @@ int main(void)
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
+    RUN(test_dense_matches_reference_at_seed_and_block_sizes);
+    RUN(test_conv2d_matches_reference_at_seed_sizes);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
     RUN(test_conv_family_registry_and_keras_names);
@@ -2059,5 +2584,12 @@ int main(void)
     RUN(test_conv_family_accepts_strides_with_dilation);
     RUN(test_conv2d_transpose_output_padding_none_and_zero_differ);
     RUN(test_conv_family_gradients_do_not_depend_on_thread_count);
+    RUN(test_shape_kinds_keras_names);
+    RUN(test_average_pooling_by_hand);
+    RUN(test_upsampling_by_hand);
+    RUN(test_padding_cropping_and_reshape_by_hand);
+    RUN(test_relu_arguments_at_a_few_points);
+    RUN(test_shape_kinds_arguments_and_errors);
+    RUN(test_shape_kinds_do_not_depend_on_thread_count);
     return TEST_SUMMARY();
 }

@@ -109,10 +109,16 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x,
                                          float *dx, float *scratch);
 
 /* ---- max pooling, one image -----------------------------------------------------------------
- * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. Padding never wins the max
- * (it reads as -inf). argmax [out_h·out_w·c] receives the flat input index of each maximum (the
- * first one in row-major window order on ties). */
+ * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. x [in_h, in_w, c],
+ * y [out_h, out_w, c]. Padding never wins the max (it reads as -inf). argmax [out_h·out_w·c]
+ * receives the flat input index of each maximum: on ties the first one in row-major window
+ * order (Keras' and TensorFlow's rule). NaN propagates, as in PyTorch: a window holding a NaN
+ * gives NaN, and its argmax is the window's last NaN (PyTorch's CPU kernels take a tap when
+ * `val > maxval || isnan(val)`), so the gradient goes to a NaN input. A window made only of
+ * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time;
+ * fv_maxpool_forward_ref, one element and one tap at a time, is its specification. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
+void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */
 void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
                          float *dx);

@@ -142,14 +142,37 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
     }
 }
 
+/* Inference as an affine map: scale = gamma/sqrt(moving_variance + eps),
+ * shift = beta − moving_mean·scale. */
+static void bn_affine(const fv_layer *l, float *scale, float *shift)
+{
+    const bn_cfg *c = l->cfg;
+    const bn_tensors t = tensors((fv_layer *)l);
+    for (int64_t k = 0; k < channels(l); k++) {
+        const double s = (t.gamma ? t.gamma[k] : 1.0) / sqrt((double)t.var[k] + c->epsilon);
+        scale[k] = (float)s;
+        shift[k] = (float)((t.beta ? t.beta[k] : 0.0) - (double)t.mean[k] * s);
+    }
+}
+
 static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const bn_cfg *c = l->cfg;
     const float *x = xs[0];
     const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
     bn_tensors t = tensors(l);
-    float *mean = l->saved, *inv = mean + C;
-    FV_ASSERT(mean);
+    float *mean = l->saved, *inv = mean ? mean + C : NULL;
+    if (!mean) { /* inference with no saved state (the model's lean plan) */
+        FV_ASSERT(!batch_mode(l, r));
+        float *sc = r->scratch, *sh = sc + C;
+        bn_affine(l, sc, sh);
+        const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t q = 0; q < n * rows; q++)
+            for (int64_t k = 0; k < C; k++)
+                y[q * C + k] = x[q * C + k] * sc[k] + sh[k];
+        return;
+    }
     if (batch_mode(l, r)) {
         double *part = r->scratch, *acc = part + nchunks(n) * 2 * C;
         const double M = (double)(n * rows);
@@ -227,4 +250,5 @@ const fv_layer_kind fv__kind_batch_normalization = {
     .scratch_bytes = bn_scratch_bytes,
     .forward = bn_forward,
     .backward = bn_backward,
+    .inference_affine = bn_affine,
 };

@@ -17,6 +17,7 @@ typedef struct conv2d_cfg {
     int64_t dilation_rate[2];
     int activation; /* fv_activation */
     bool use_bias;
+    fv_regularizer kernel_regularizer, bias_regularizer;
     fv_conv_geom g; /* derived by build */
 } conv2d_cfg;
 
@@ -29,6 +30,8 @@ static const fv_arg_spec conv2d_args[] = {
     {"dilation_rate", FV_ARG_PAIR, OFF(dilation_rate), "1", NULL, 1, FV_ARG_DIM_MAX},
     {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
     {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {"kernel_regularizer", FV_ARG_REGULARIZER, OFF(kernel_regularizer), "None", NULL, 0, 0},
+    {"bias_regularizer", FV_ARG_REGULARIZER, OFF(bias_regularizer), "None", NULL, 0, 0},
     {0},
 };
 #undef OFF
@@ -94,8 +97,10 @@ static fv_status conv2d_build(fv_layer *l)
         b->dims[0] = g->out_c;
         b->size = g->out_c;
         b->init = FV_INIT_ZEROS;
+        b->reg = c->bias_regularizer;
         l->nparams = 2;
     }
+    l->params[0].reg = c->kernel_regularizer;
     l->saved_per_sample = 0; /* backward reads x and y */
     return FV_OK;
 }
@@ -139,12 +144,12 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
     const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(c);
-    const float *b = c->use_bias ? l->params[1].w : NULL;
+    const float *b = l->fold_b ? l->fold_b : c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const bool relu = act == FV_ACT_RELU; /* fused into the kernel's epilogue */
     const float alpha = fv__act_alpha(act);
     float *wp = r->scratch, *own0 = wp + pack_stride(c);
-    fv_conv_fwd_pack(g, l->params[0].w, wp);
+    fv_conv_fwd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
 #pragma omp parallel num_threads(threads)

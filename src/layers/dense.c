@@ -13,6 +13,7 @@ typedef struct dense_cfg {
     int64_t units;
     int activation; /* fv_activation */
     bool use_bias;
+    fv_regularizer kernel_regularizer, bias_regularizer;
 } dense_cfg;
 
 #define OFF(f) offsetof(dense_cfg, f)
@@ -20,6 +21,8 @@ static const fv_arg_spec dense_args[] = {
     {"units", FV_ARG_INT, OFF(units), NULL, NULL, 1, FV_ARG_DIM_MAX},
     {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
     {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {"kernel_regularizer", FV_ARG_REGULARIZER, OFF(kernel_regularizer), "None", NULL, 0, 0},
+    {"bias_regularizer", FV_ARG_REGULARIZER, OFF(bias_regularizer), "None", NULL, 0, 0},
     {0},
 };
 #undef OFF
@@ -64,8 +67,10 @@ static fv_status dense_build(fv_layer *l)
         b->dims[0] = c->units;
         b->size = c->units;
         b->init = FV_INIT_ZEROS;
+        b->reg = c->bias_regularizer;
         l->nparams = 2;
     }
+    l->params[0].reg = c->kernel_regularizer;
     l->saved_per_sample = 0;
     return FV_OK;
 }
@@ -80,7 +85,8 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     const float *x = xs[0];
     const dense_cfg *c = l->cfg;
     const int64_t n = r->n, in = l->in[0].d[0], units = c->units;
-    const float *w = l->params[0].w, *b = c->use_bias ? l->params[1].w : NULL;
+    const float *w = l->fold_w ? l->fold_w : l->params[0].w;
+    const float *b = l->fold_b ? l->fold_b : c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
     const int64_t nb = blocks(units, UNIT_BLOCK);

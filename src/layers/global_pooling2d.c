@@ -53,21 +53,25 @@ static void gpool_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     const float *x = xs[0];
     const int64_t n = r->n, C = l->in[0].d[2], P = l->in[0].d[0] * l->in[0].d[1];
     const bool max = is_max(l);
-    int32_t *arg = l->saved;
-    FV_ASSERT(!max || arg);
+    int32_t *arg = l->saved; /* NULL at inference in the lean plan: positions not kept */
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * P * C);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         const float *xi = x + i * P * C;
         float *yi = y + i * C;
         if (max) {
-            int32_t *ai = arg + i * C;
-            for (int64_t c = 0; c < C; c++)
-                yi[c] = xi[c], ai[c] = 0;
+            int32_t *ai = arg ? arg + i * C : NULL;
+            for (int64_t c = 0; c < C; c++) {
+                yi[c] = xi[c];
+                if (ai) ai[c] = 0;
+            }
             for (int64_t p = 1; p < P; p++)
                 for (int64_t c = 0; c < C; c++) {
                     const float v = xi[p * C + c];
-                    if (v > yi[c] || (isnan(v) && !isnan(yi[c]))) yi[c] = v, ai[c] = (int32_t)p;
+                    if (v > yi[c] || (isnan(v) && !isnan(yi[c]))) {
+                        yi[c] = v;
+                        if (ai) ai[c] = (int32_t)p;
+                    }
                 }
         } else {
             /* Summed in double in pixel order, then divided: Keras' reduce_mean. */

@@ -16,13 +16,27 @@
 /* ---- arguments ----------------------------------------------------------------------------- */
 
 typedef enum fv_arg_type {
-    FV_ARG_INT,    /* int64_t */
-    FV_ARG_PAIR,   /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
-    FV_ARG_FLOAT,  /* double */
-    FV_ARG_BOOL,   /* bool: true|false */
-    FV_ARG_CHOICE, /* int: index into choices */
-    FV_ARG_SHAPE   /* fv_shape: "28,28,1" or "4" */
+    FV_ARG_INT,         /* int64_t */
+    FV_ARG_PAIR,        /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
+    FV_ARG_FLOAT,       /* double; with default "None": NAN stands for None */
+    FV_ARG_BOOL,        /* bool: true|false */
+    FV_ARG_CHOICE,      /* int: index into choices */
+    FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
+    FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
+    FV_ARG_INTS /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
 } fv_arg_type;
+
+/* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
+typedef struct fv_regularizer {
+    double l1, l2;
+} fv_regularizer;
+
+/* The value of an FV_ARG_INTS argument: "1,2,3,4" is n = 4 and v = {1, 2, 3, 4}. The kind says
+ * which counts it accepts (zero_padding2d: 1, 2 or 4; reshape: 1 to 3). */
+typedef struct fv_ints {
+    int n;
+    int64_t v[4];
+} fv_ints;
 
 typedef struct fv_arg_spec {
     const char *key;
@@ -55,6 +69,7 @@ typedef struct fv_param {
     int init;
     int64_t fan_in, fan_out; /* for glorot_uniform */
     bool state;              /* non-trainable by nature: no gradient */
+    fv_regularizer reg;      /* the layer's kernel_regularizer / bias_regularizer (0: none) */
     float *w;                /* into the model's parameter block */
     float *g; /* into the model's gradient block (accumulated by backward); NULL for a state */
 } fv_param;
@@ -95,6 +110,10 @@ typedef struct fv_layer_kind {
                      float *const *dx, fv_run *r);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
+    /* For a layer that is an affine map per channel at inference (BatchNormalization): writes
+     * scale[c] and shift[c] with y = x·scale + shift, for folding into the convolution or dense
+     * layer before it. NULL: not foldable. */
+    void (*inference_affine)(const fv_layer *l, float *scale, float *shift);
     /* Floating-point operations per sample of the dense computation (2 per multiply-add) of the
      * forward pass, or of the backward pass with or without the input gradient; for the
      * profile's GFLOP/s. NULL: none worth counting (pooling, dropout, reshapes). */
@@ -116,6 +135,10 @@ struct fv_layer {
     size_t saved_per_sample; /* bytes of forward state kept for backward, per sample */
     void *saved;             /* n × saved_per_sample, planned by the model */
     bool fused_act;          /* the loss already returned ∂L/∂z: skip the output activation */
+    /* Inference weights that replace params[0] and the bias (conv2d, dense) while set: the
+     * kernel and bias with the following BatchNormalization folded in (set by the model's
+     * inference plan; NULL otherwise). */
+    const float *fold_w, *fold_b;
     /* Profile of the training steps (fv_model_profile): wall seconds in forward and backward,
      * and the samples they processed. */
     double prof_fwd_s, prof_bwd_s;
@@ -216,6 +239,10 @@ extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout
     fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout, fv__kind_add,
     fv__kind_subtract, fv__kind_multiply, fv__kind_average, fv__kind_maximum, fv__kind_concatenate,
     fv__kind_batch_normalization, fv__kind_global_average_pooling2d, fv__kind_global_max_pooling2d;
+/* Pooling, resizing and reshaping kinds (average_pooling2d.c, upsampling2d.c, padding2d.c,
+ * reshape.c). */
+extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
+    fv__kind_zero_padding2d, fv__kind_cropping2d, fv__kind_reshape;
 /* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
 extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;

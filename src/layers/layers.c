@@ -37,6 +37,11 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_batch_normalization,
     &fv__kind_global_average_pooling2d,
     &fv__kind_global_max_pooling2d,
+    &fv__kind_average_pooling2d,
+    &fv__kind_upsampling2d,
+    &fv__kind_zero_padding2d,
+    &fv__kind_cropping2d,
+    &fv__kind_reshape,
     &fv__kind_conv2d_transpose,
     &fv__kind_depthwise_conv2d,
     &fv__kind_separable_conv2d,
@@ -338,6 +343,11 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     }
     case FV_ARG_FLOAT: {
         double v;
+        if (is_none_default(a) && strcmp(value, "None") == 0) {
+            v = NAN;
+            memcpy(dst, &v, sizeof v);
+            return FV_OK;
+        }
         if (!parse_float(value, &v))
             return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected a number", pre, a->key,
                             value);
@@ -371,6 +381,36 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected one of %s%s", pre, a->key,
                         value, list, hint);
     }
+    case FV_ARG_REGULARIZER: {
+        fv_regularizer r = {0, 0};
+        const char *colon = strchr(value, ':');
+        double f1 = 0, f2 = 0;
+        bool ok = strcmp(value, "None") == 0;
+        if (!ok && colon) {
+            const size_t klen = (size_t)(colon - value);
+            char nums[64];
+            snprintf(nums, sizeof nums, "%s", colon + 1);
+            char *comma = strchr(nums, ',');
+            if (comma) *comma = '\0';
+            ok = parse_float(nums, &f1) && f1 >= 0 &&
+                 (!comma || (parse_float(comma + 1, &f2) && f2 >= 0));
+            if (ok && klen == 2 && strncmp(value, "l1", 2) == 0 && !comma)
+                r.l1 = f1;
+            else if (ok && klen == 2 && strncmp(value, "l2", 2) == 0 && !comma)
+                r.l2 = f1;
+            else if (ok && klen == 5 && strncmp(value, "l1_l2", 5) == 0 && comma)
+                r.l1 = f1, r.l2 = f2;
+            else
+                ok = false;
+        }
+        if (!ok)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected l2:FACTOR, l1:FACTOR, l1_l2:L1,L2 (factors "
+                            ">= 0, as Keras' L1L2) or None",
+                            pre, a->key, value);
+        memcpy(dst, &r, sizeof r);
+        return FV_OK;
+    }
     case FV_ARG_SHAPE: {
         fv_shape sh = {0};
         int n = parse_int_list(value, sh.d, 4);
@@ -392,34 +432,54 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
+    case FV_ARG_INTS: {
+        fv_ints v = {0};
+        v.n = parse_int_list(value, v.v, 4);
+        if (v.n < 1)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected 1 to 4 integers separated by commas", pre,
+                            a->key, value);
+        for (int i = 0; i < v.n; i++) {
+            fv_status s = check_range(pre, a, value, (double)v.v[i]);
+            if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
     }
     FV_ASSERT(!"unknown argument type");
     return FV_ERR_INVALID;
 }
 
+/* The size of a type's C value in a config struct. */
+static size_t arg_size(fv_arg_type t)
+{
+    switch (t) {
+    case FV_ARG_INT:
+        return sizeof(int64_t);
+    case FV_ARG_PAIR:
+        return 2 * sizeof(int64_t);
+    case FV_ARG_FLOAT:
+        return sizeof(double);
+    case FV_ARG_BOOL:
+        return sizeof(bool);
+    case FV_ARG_CHOICE:
+        return sizeof(int);
+    case FV_ARG_SHAPE:
+        return sizeof(fv_shape);
+    case FV_ARG_REGULARIZER:
+        return sizeof(fv_regularizer);
+    case FV_ARG_INTS:
+        return sizeof(fv_ints);
+    }
+    FV_ASSERT(!"unknown argument type");
+    return 0;
+}
+
 /* Zero of a's C type, for required arguments before they are given. */
 static void zero_value(const fv_arg_spec *a, void *dst)
 {
-    switch (a->type) {
-    case FV_ARG_INT:
-        memset(dst, 0, sizeof(int64_t));
-        break;
-    case FV_ARG_PAIR:
-        memset(dst, 0, 2 * sizeof(int64_t));
-        break;
-    case FV_ARG_FLOAT:
-        memset(dst, 0, sizeof(double));
-        break;
-    case FV_ARG_BOOL:
-        memset(dst, 0, sizeof(bool));
-        break;
-    case FV_ARG_CHOICE:
-        memset(dst, 0, sizeof(int));
-        break;
-    case FV_ARG_SHAPE:
-        memset(dst, 0, sizeof(fv_shape));
-        break;
-    }
+    memset(dst, 0, arg_size(a->type));
 }
 
 fv_status fv__args_defaults(const fv_arg_spec *spec, void *cfg)
@@ -449,17 +509,11 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape)] __attribute__((aligned(16)));
+        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints)] __attribute__((aligned(16)));
         fv_status s = parse_value(pre, &spec[i], value, tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
-        size_t sz = spec[i].type == FV_ARG_INT     ? sizeof(int64_t)
-                    : spec[i].type == FV_ARG_PAIR  ? 2 * sizeof(int64_t)
-                    : spec[i].type == FV_ARG_FLOAT ? sizeof(double)
-                    : spec[i].type == FV_ARG_BOOL  ? sizeof(bool)
-                    : spec[i].type == FV_ARG_SHAPE ? sizeof(fv_shape)
-                                                   : sizeof(int);
-        memcpy((char *)cfg + spec[i].offset, tmp, sz);
+        memcpy((char *)cfg + spec[i].offset, tmp, arg_size(spec[i].type));
         if (given) *given |= (uint64_t)1 << i;
         return FV_OK;
     }
@@ -519,7 +573,10 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_FLOAT: {
             double v;
             memcpy(&v, src, sizeof v);
-            format_double(v, val, sizeof val);
+            if (isnan(v) && is_none_default(a))
+                snprintf(val, sizeof val, "None");
+            else
+                format_double(v, val, sizeof val);
             break;
         }
         case FV_ARG_BOOL: {
@@ -534,6 +591,22 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             snprintf(val, sizeof val, "%s", a->choices[v]);
             break;
         }
+        case FV_ARG_REGULARIZER: {
+            fv_regularizer r;
+            char x[40], y[40];
+            memcpy(&r, src, sizeof r);
+            format_double(r.l1, x, sizeof x);
+            format_double(r.l2, y, sizeof y);
+            if (r.l1 == 0 && r.l2 == 0)
+                snprintf(val, sizeof val, "None");
+            else if (r.l1 == 0)
+                snprintf(val, sizeof val, "l2:%s", y);
+            else if (r.l2 == 0)
+                snprintf(val, sizeof val, "l1:%s", x);
+            else
+                snprintf(val, sizeof val, "l1_l2:%s,%s", x, y);
+            break;
+        }
         case FV_ARG_SHAPE: {
             fv_shape sh;
             memcpy(&sh, src, sizeof sh);
@@ -542,6 +615,16 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < sh.rank && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)sh.d[d]);
+            break;
+        }
+        case FV_ARG_INTS: {
+            fv_ints v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            for (int d = 0; d < v.n && u < sizeof val; d++)
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
+                                      (long long)v.v[d]);
             break;
         }
         }

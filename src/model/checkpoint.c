@@ -270,8 +270,8 @@ fv_status fv__checkpoint_write(const fv__fit *f, const char *dir)
     for (int slot = 0; slot < m->opt_slots; slot++)
         extra[n++] = (fv_st_out){.name = slot_name(m, slot),
                                  .rank = 1,
-                                 .dims = {m->nweights},
-                                 .data = m->opt_state + (size_t)slot * (size_t)m->nweights};
+                                 .dims = {m->ntrain},
+                                 .data = m->opt_state + (size_t)slot * (size_t)m->ntrain};
     if (f->es_have_best && f->es_best_weights)
         extra[n++] = (fv_st_out){.name = "early_stopping.best_weights",
                                  .rank = 1,
@@ -514,7 +514,7 @@ static fv_status read_state(reader *r, fv__fit *f, const fv_st_file *sf, const c
         strcmp(sb_monitor->valuestring, f->names[f->sb.col]) == 0)
         st->sb_best = get_double(r, sb, "best");
     for (int slot = 0; slot < m->opt_slots; slot++)
-        st->slots[slot] = flat_tensor(r, sf, slot_name(m, slot), m->nweights);
+        st->slots[slot] = flat_tensor(r, sf, slot_name(m, slot), m->ntrain);
     if (r->s != FV_OK) return r->s;
 
     /* the history: the run's columns, one row per epoch done */
@@ -563,7 +563,7 @@ fv_status fv__checkpoint_restore(fv__fit *f, const char *dir, bool *found)
     if (s == FV_OK) s = fv__model_load_tensors(m, &sf, path); /* checks all, then copies */
     if (s == FV_OK) {
         for (int slot = 0; slot < m->opt_slots; slot++)
-            fv__st_copy_f32(&sf, st.slots[slot], m->opt_state + (size_t)slot * (size_t)m->nweights);
+            fv__st_copy_f32(&sf, st.slots[slot], m->opt_state + (size_t)slot * (size_t)m->ntrain);
         if (st.best_weights) fv__st_copy_f32(&sf, st.best_weights, f->es_best_weights);
         m->optim.iterations = st.iterations;
         m->optim.learning_rate = st.lr;

@@ -69,7 +69,7 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
                                 fv__metric_acc *r)
 {
     fv_status s = fv__model_ensure_weights(m, m->seed);
-    if (s == FV_OK) s = fv__model_plan(m, batch < count ? batch : count);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch < count ? batch : count);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
@@ -85,7 +85,8 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
         if (a && (s = fv__metric_acc_add(a, y, &t, nb)) != FV_OK) return s;
         if (r && (s = fv__metric_acc_add(r, y, &t, nb)) != FV_OK) return s;
     }
-    *loss = count ? sum / (double)count : NAN;
+    /* As Keras' evaluate: the regularization losses are part of the loss. */
+    *loss = count ? sum / (double)count + fv__model_penalty(m, false) : NAN;
     if (accuracy)
         *accuracy = (count && d->labels && fv__model_accuracy_defined(m))
                         ? (double)correct / (double)count
@@ -113,7 +114,7 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
     if (batch_size <= 0) batch_size = 32;
     fv_status s = fv__model_check_data(m, data, "predict");
     if (s == FV_OK) s = fv__model_ensure_weights(m, m->seed);
-    if (s == FV_OK) s = fv__model_plan(m, batch_size < data->n ? batch_size : data->n);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch_size < data->n ? batch_size : data->n);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
@@ -222,7 +223,10 @@ static fv_status fit_columns(fv__fit *f)
     if (f->val)
         for (int i = 0; i < ntrain; i++)
             add_col(f, "val_", train_names[i]);
-    f->col_lr = f->o->reduce_lr_on_plateau ? add_col(f, "", "lr") : -1;
+    /* Keras 3's name; present when the rate can change during a run. */
+    f->col_lr = f->o->reduce_lr_on_plateau || m->optim.schedule != FV_SCHED_NONE
+                    ? add_col(f, "", "learning_rate")
+                    : -1;
     f->col_loss = find_col(f, "loss");
     f->col_val_loss = find_col(f, "val_loss");
     map_cols(f, f->acc, f->acc_col, f->acc_vcol);
@@ -291,6 +295,10 @@ static fv_status setup_callbacks(fv__fit *f)
             return fv__fail(FV_ERR_INVALID, "early_stopping: min_delta=%g must be a number >= 0",
                             o->min_delta);
     }
+    if (f->rlr.col >= 0 && f->m->optim.schedule != FV_SCHED_NONE)
+        return fv__fail(FV_ERR_INVALID,
+                        "reduce_lr_on_plateau cannot change the rate of a learning-rate schedule "
+                        "(compile's schedule=): use one or the other, as Keras requires");
     if (f->rlr.col >= 0) {
         if (!(o->lr_factor > 0 && o->lr_factor < 1))
             return fv__fail(FV_ERR_INVALID,
@@ -429,7 +437,7 @@ static void update_info(fv__fit *f)
     i->stopped_epoch = f->es_stopped_epoch;
     i->best_epoch = f->es_best_epoch;
     i->restored_best_weights = f->es_restored;
-    i->learning_rate = f->m->optim.learning_rate;
+    i->learning_rate = fv__optim_lr_at(&f->m->optim, f->m->optim.iterations);
 }
 
 /* One epoch: steps over the shuffled training samples, then the epoch-end figures. */
@@ -503,7 +511,10 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
         put_metrics(f, f->acc, f->acc_vcol);
         put_metrics(f, f->rank, f->rank_vcol);
     }
-    if (f->col_lr >= 0) f->values[f->col_lr] = m->optim.learning_rate;
+    /* The rate of the epoch's last step. */
+    if (f->col_lr >= 0)
+        f->values[f->col_lr] =
+            fv__optim_lr_at(&m->optim, m->optim.iterations > 0 ? m->optim.iterations - 1 : 0);
     return FV_OK;
 }
 
@@ -616,7 +627,7 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
                                 .best_epoch = -1,
                                 .lr_reduced_epoch = -1,
                                 .save_best_epoch = -1,
-                                .learning_rate = m->optim.learning_rate};
+                                .learning_rate = fv__optim_lr_at(&m->optim, m->optim.iterations)};
     fv__fit f = {.m = m, .o = opts, .col_loss = -1, .col_val_loss = -1, .col_lr = -1};
     f.es.col = f.rlr.col = f.sb.col = -1;
     int64_t *perm = NULL;

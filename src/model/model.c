@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
@@ -41,6 +42,7 @@ void fv_model_free(fv_model *m)
     free(m->gtemp);
     free(m->needs_grad);
     free(m->gwritten);
+    free(m->skip);
     fv__free(m->block);
     free(m);
 }
@@ -423,9 +425,41 @@ static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 
 /* ---- compile -------------------------------------------------------------------------------- */
 
-static const char *const compile_keys[] = {"loss",    "optimizer", "learning_rate", "beta_1",
-                                           "beta_2",  "epsilon",   "momentum",      "nesterov",
-                                           "metrics", NULL};
+/* compile's keys; CK_ names their bits in compile_given. */
+static const char *const compile_keys[] = {
+    "loss",     "optimizer",     "learning_rate", "beta_1",       "beta_2",    "epsilon",
+    "momentum", "nesterov",      "metrics",       "weight_decay", "schedule",  "decay_steps",
+    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", NULL};
+enum {
+    CK_LOSS,
+    CK_OPTIMIZER,
+    CK_LR,
+    CK_BETA_1,
+    CK_BETA_2,
+    CK_EPSILON,
+    CK_MOMENTUM,
+    CK_NESTEROV,
+    CK_METRICS,
+    CK_WEIGHT_DECAY,
+    CK_SCHEDULE,
+    CK_DECAY_STEPS,
+    CK_ALPHA,
+    CK_WARMUP_TARGET,
+    CK_WARMUP_STEPS,
+    CK_DECAY_RATE,
+    CK_STAIRCASE,
+};
+#define CK_BIT(k) ((uint64_t)1 << (k))
+/* Settings that belong to the optimizer: a new optimizer= drops them. */
+#define CK_OPTIMIZER_KEYS                                                                          \
+    (CK_BIT(CK_LR) | CK_BIT(CK_BETA_1) | CK_BIT(CK_BETA_2) | CK_BIT(CK_EPSILON) |                  \
+     CK_BIT(CK_MOMENTUM) | CK_BIT(CK_NESTEROV) | CK_BIT(CK_WEIGHT_DECAY))
+#define CK_SCHEDULE_KEYS                                                                           \
+    (CK_BIT(CK_DECAY_STEPS) | CK_BIT(CK_ALPHA) | CK_BIT(CK_WARMUP_TARGET) |                        \
+     CK_BIT(CK_WARMUP_STEPS) | CK_BIT(CK_DECAY_RATE) | CK_BIT(CK_STAIRCASE))
+
+static const char *const optimizer_names[] = {"adam", "sgd", "adamw", NULL}; /* fv_optim_kind */
+static const char *const schedule_names[] = {"none", "cosine_decay", "exponential_decay", NULL};
 
 static int key_index(const char *const *keys, const char *key)
 {
@@ -458,6 +492,29 @@ static fv_status set_metrics(fv_model *m, const char *v)
     return FV_OK;
 }
 
+/* The index of v in names (also matched case-insensitively: Keras' class names Adam, SGD,
+ * AdamW), or -1. */
+static int name_index(const char *const *names, const char *v)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(names[i], v) == 0) return i;
+    return -1;
+}
+
+/* Checks that an optimizer setting applies to the chosen optimizer. */
+static fv_status optimizer_key_applies(const fv_model *m, int key)
+{
+    const fv_optim_kind k = m->optim.kind;
+    const bool adam_like = k == FV_OPT_ADAM || k == FV_OPT_ADAMW;
+    const char *needs = NULL;
+    if ((key == CK_BETA_1 || key == CK_BETA_2 || key == CK_EPSILON) && !adam_like)
+        needs = "adam or adamw";
+    if ((key == CK_MOMENTUM || key == CK_NESTEROV) && k != FV_OPT_SGD) needs = "sgd";
+    if (!needs) return FV_OK;
+    return fv__fail(FV_ERR_INVALID, "compile: %s applies to %s, not %s", compile_keys[key], needs,
+                    optimizer_names[k]);
+}
+
 static fv_status compile_tokens(fv_model *m, const line_tokens *t)
 {
     fv_model saved = *m; /* restore on any error: compile is all or nothing */
@@ -465,28 +522,54 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
     /* The optimizer first: it resets its own defaults. */
     for (int i = 0; i < t->n; i++) {
         if (strcmp(t->key[i], "optimizer") != 0) continue;
-        if (strcmp(t->value[i], "adam") == 0 || strcmp(t->value[i], "Adam") == 0)
-            fv__optim_defaults(&m->optim, FV_OPT_ADAM);
-        else if (strcmp(t->value[i], "sgd") == 0 || strcmp(t->value[i], "SGD") == 0)
-            fv__optim_defaults(&m->optim, FV_OPT_SGD);
-        else
-            s = fv__fail(FV_ERR_INVALID, "compile: optimizer=%s: expected adam or sgd",
+        const int kind = name_index(optimizer_names, t->value[i]);
+        if (kind < 0)
+            s = fv__fail(FV_ERR_INVALID, "compile: optimizer=%s: expected adam, adamw or sgd",
                          t->value[i]);
-        m->compile_given &= ~(uint64_t)0x1FE; /* earlier optimizer settings no longer apply */
-        m->compile_given |= 1u << 1;
+        else
+            fv__optim_defaults(&m->optim, (fv_optim_kind)kind);
+        m->compile_given &= ~(uint64_t)(CK_OPTIMIZER_KEYS | CK_SCHEDULE_KEYS | CK_BIT(CK_SCHEDULE));
+        m->compile_given |= CK_BIT(CK_OPTIMIZER);
+    }
+    /* Then the schedule: its settings are checked against it. */
+    for (int i = 0; s == FV_OK && i < t->n; i++) {
+        if (strcmp(t->key[i], "schedule") != 0) continue;
+        const int kind = name_index(schedule_names, t->value[i]);
+        if (kind < 0)
+            s = fv__fail(FV_ERR_INVALID,
+                         "compile: schedule=%s: expected cosine_decay, exponential_decay or none",
+                         t->value[i]);
+        else
+            m->optim.schedule = (fv_schedule_kind)kind;
     }
     for (int i = 0; s == FV_OK && i < t->n; i++) {
         const char *k = t->key[i], *v = t->value[i];
         int idx = key_index(compile_keys, k);
         if (idx < 0) {
-            char known[256];
+            char known[512];
             list_keys(compile_keys, known, sizeof known);
             s = fv__fail(FV_ERR_INVALID, "compile: unknown argument '%s' (known: %s)", k, known);
             break;
         }
-        if (idx == 1) continue;
-        m->compile_given |= (uint64_t)1 << idx;
-        if (idx == 0) {
+        if (idx == CK_OPTIMIZER) continue;
+        m->compile_given |= CK_BIT(idx);
+        s = optimizer_key_applies(m, idx);
+        if (s != FV_OK) break;
+        fv_optim *o = &m->optim;
+        const bool cosine = o->schedule == FV_SCHED_COSINE_DECAY;
+        const bool expo = o->schedule == FV_SCHED_EXPONENTIAL_DECAY;
+        if ((idx == CK_ALPHA || idx == CK_WARMUP_TARGET || idx == CK_WARMUP_STEPS) && !cosine)
+            s = fv__fail(FV_ERR_INVALID, "compile: %s applies to schedule=cosine_decay", k);
+        else if ((idx == CK_DECAY_RATE || idx == CK_STAIRCASE) && !expo)
+            s = fv__fail(FV_ERR_INVALID, "compile: %s applies to schedule=exponential_decay", k);
+        else if (idx == CK_DECAY_STEPS && !cosine && !expo)
+            s = fv__fail(FV_ERR_INVALID,
+                         "compile: decay_steps applies to a schedule (schedule=cosine_decay or "
+                         "exponential_decay)");
+        if (s != FV_OK) break;
+        int64_t steps;
+        switch (idx) {
+        case CK_LOSS:
             m->loss = fv__loss_from_name(v);
             if (m->loss == FV_LOSS_NONE)
                 s = fv__fail(FV_ERR_INVALID,
@@ -494,35 +577,65 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
                              "sparse_categorical_crossentropy, binary_crossentropy, "
                              "mean_squared_error (mse) or mean_absolute_error (mae)",
                              v);
-        } else if (idx == 2) {
-            s = parse_double("compile", k, v, 0, 1e3, &m->optim.learning_rate);
-        } else if (idx == 3 || idx == 4) {
-            if (m->optim.kind != FV_OPT_ADAM)
-                s = fv__fail(FV_ERR_INVALID, "compile: %s applies to adam, not sgd", k);
-            else
-                s = parse_double("compile", k, v, 0, 0.999999999,
-                                 idx == 3 ? &m->optim.beta_1 : &m->optim.beta_2);
-        } else if (idx == 5) {
-            if (m->optim.kind != FV_OPT_ADAM)
-                s = fv__fail(FV_ERR_INVALID, "compile: epsilon applies to adam, not sgd");
-            else
-                s = parse_double("compile", k, v, 0, 1, &m->optim.epsilon);
-        } else if (idx == 6) {
-            if (m->optim.kind != FV_OPT_SGD)
-                s = fv__fail(FV_ERR_INVALID, "compile: momentum applies to sgd, not adam");
-            else
-                s = parse_double("compile", k, v, 0, 1, &m->optim.momentum);
-        } else if (idx == 7) {
-            if (m->optim.kind != FV_OPT_SGD)
-                s = fv__fail(FV_ERR_INVALID, "compile: nesterov applies to sgd, not adam");
-            else
-                s = parse_bool("compile", k, v, &m->optim.nesterov);
-        } else if (idx == 8) {
+            break;
+        case CK_LR:
+            s = parse_double("compile", k, v, 0, 1e3, &o->learning_rate);
+            break;
+        case CK_BETA_1:
+            s = parse_double("compile", k, v, 0, 0.999999999, &o->beta_1);
+            break;
+        case CK_BETA_2:
+            s = parse_double("compile", k, v, 0, 0.999999999, &o->beta_2);
+            break;
+        case CK_EPSILON:
+            s = parse_double("compile", k, v, 0, 1, &o->epsilon);
+            break;
+        case CK_MOMENTUM:
+            s = parse_double("compile", k, v, 0, 1, &o->momentum);
+            break;
+        case CK_NESTEROV:
+            s = parse_bool("compile", k, v, &o->nesterov);
+            break;
+        case CK_METRICS:
             s = set_metrics(m, v);
+            break;
+        case CK_WEIGHT_DECAY:
+            s = parse_double("compile", k, v, 0, 1, &o->weight_decay);
+            break;
+        case CK_DECAY_STEPS:
+            s = parse_int("compile", k, v, 1, INT64_MAX / 2, &o->decay_steps);
+            break;
+        case CK_ALPHA:
+            s = parse_double("compile", k, v, 0, 1, &o->alpha);
+            break;
+        case CK_WARMUP_TARGET:
+            s = parse_double("compile", k, v, 0, 1e3, &o->warmup_target);
+            break;
+        case CK_WARMUP_STEPS:
+            s = parse_int("compile", k, v, 0, INT64_MAX / 2, &steps);
+            o->warmup_steps = steps;
+            break;
+        case CK_DECAY_RATE:
+            s = parse_double("compile", k, v, 0, 1e3, &o->decay_rate);
+            break;
+        case CK_STAIRCASE:
+            s = parse_bool("compile", k, v, &o->staircase);
+            break;
+        default:
+            break;
         }
     }
     if (s == FV_OK && m->loss == FV_LOSS_NONE)
         s = fv__fail(FV_ERR_INVALID, "compile: missing loss= (e.g. loss=categorical_crossentropy)");
+    if (s == FV_OK && m->optim.schedule != FV_SCHED_NONE &&
+        !(m->compile_given & CK_BIT(CK_DECAY_STEPS)))
+        s = fv__fail(FV_ERR_INVALID, "compile: schedule=%s needs decay_steps=N",
+                     schedule_names[m->optim.schedule]);
+    if (s == FV_OK && (m->compile_given & CK_BIT(CK_WARMUP_STEPS)) && isnan(m->optim.warmup_target))
+        s = fv__fail(FV_ERR_INVALID,
+                     "compile: warmup_steps needs warmup_target (the rate reached at its end)");
+    if (s == FV_OK && !isnan(m->optim.warmup_target) && m->optim.warmup_steps < 1)
+        s = fv__fail(FV_ERR_INVALID, "compile: warmup_target needs warmup_steps=N (N >= 1)");
     if (s != FV_OK) {
         *m = saved;
         return s;
@@ -998,22 +1111,38 @@ char *fv_model_to_text(const fv_model *m)
     }
     if (m->compiled) {
         char num[64];
+        const fv_optim *o = &m->optim;
+        const uint64_t g = m->compile_given;
         sb_printf(&b, "compile loss=%s optimizer=%s", fv__loss_name(m->loss),
-                  m->optim.kind == FV_OPT_ADAM ? "adam" : "sgd");
-        format_double(num, sizeof num, m->optim.learning_rate);
+                  optimizer_names[o->kind]);
+        format_double(num, sizeof num, o->learning_rate);
         sb_printf(&b, " learning_rate=%s", num);
-        if (m->optim.kind == FV_OPT_ADAM) {
-            if (m->compile_given & (1u << 3))
-                format_double(num, sizeof num, m->optim.beta_1), sb_printf(&b, " beta_1=%s", num);
-            if (m->compile_given & (1u << 4))
-                format_double(num, sizeof num, m->optim.beta_2), sb_printf(&b, " beta_2=%s", num);
-            if (m->compile_given & (1u << 5))
-                format_double(num, sizeof num, m->optim.epsilon), sb_printf(&b, " epsilon=%s", num);
-        } else {
-            if (m->optim.momentum != 0)
-                format_double(num, sizeof num, m->optim.momentum),
-                    sb_printf(&b, " momentum=%s", num);
-            if (m->optim.nesterov) sb_printf(&b, " nesterov=true");
+        struct {
+            int key;
+            double v;
+        } nums[] = {{CK_BETA_1, o->beta_1},
+                    {CK_BETA_2, o->beta_2},
+                    {CK_EPSILON, o->epsilon},
+                    {CK_MOMENTUM, o->momentum},
+                    {CK_WEIGHT_DECAY, o->weight_decay}};
+        for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+            if (g & CK_BIT(nums[i].key))
+                format_double(num, sizeof num, nums[i].v),
+                    sb_printf(&b, " %s=%s", compile_keys[nums[i].key], num);
+        if (g & CK_BIT(CK_NESTEROV)) sb_printf(&b, " nesterov=%s", o->nesterov ? "true" : "false");
+        if (o->schedule != FV_SCHED_NONE) {
+            sb_printf(&b, " schedule=%s decay_steps=%lld", schedule_names[o->schedule],
+                      (long long)o->decay_steps);
+            if (g & CK_BIT(CK_ALPHA))
+                format_double(num, sizeof num, o->alpha), sb_printf(&b, " alpha=%s", num);
+            if (!isnan(o->warmup_target))
+                format_double(num, sizeof num, o->warmup_target),
+                    sb_printf(&b, " warmup_target=%s warmup_steps=%lld", num,
+                              (long long)o->warmup_steps);
+            if (g & CK_BIT(CK_DECAY_RATE))
+                format_double(num, sizeof num, o->decay_rate), sb_printf(&b, " decay_rate=%s", num);
+            if (g & CK_BIT(CK_STAIRCASE))
+                sb_printf(&b, " staircase=%s", o->staircase ? "true" : "false");
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
         sb_printf(&b, "\n");

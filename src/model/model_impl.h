@@ -87,6 +87,11 @@ struct fv_model {
     void *block; /* the one allocation holding all of the above */
     size_t block_bytes;
     int64_t out_of_last; /* n of the last forward pass (fv_model_layer_output) */
+    /* A lean plan (prediction, evaluation): activation buffers reused once no later layer reads
+     * them, no saved state, and each BatchNormalization that follows a convolution or dense
+     * layer folded into a copy of its weights (layer->fold_w, fold_b) and skipped. */
+    bool plan_lean;
+    bool *skip; /* per layer: folded into the layer before it (lean plans) */
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
@@ -103,8 +108,12 @@ fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *p
 fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed);
 /* Sizes the optimizer state for the compiled optimizer (zeroed when newly allocated). */
 fv_status fv__model_ensure_opt_state(fv_model *m);
-/* Makes buffers for batches of n samples. */
+/* Makes buffers for batches of n samples: every layer's output kept, gradients and saved state
+ * (training, and fv_model_forward's layer outputs). */
 fv_status fv__model_plan(fv_model *m, int64_t n);
+/* For inference only (predict, evaluate): the plan in place if it is large enough, else a lean
+ * one; refreshes the folded weights from the current ones. */
+fv_status fv__model_plan_inference(fv_model *m, int64_t n);
 /* Forward pass over n samples of a single-input model, x [n × input size]; training selects
  * training mode (dropout, batch statistics). */
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training);
@@ -124,6 +133,10 @@ const char *fv__model_node_name(const fv_model *m, int node);
  * output. Errors name the layer; *line (when not NULL) receives its model-text line (0: none).
  * Called before weights are made. */
 fv_status fv__model_graph_check(const fv_model *m, int *line);
+/* The weight regularizers' penalty, Σ l1·|w| + l2·w² over the trainable tensors that have one
+ * (Keras' kernel_regularizer, bias_regularizer), summed in double in tensor order; with grad,
+ * adds its gradient l1·sign(w) + 2·l2·w into the gradient block. */
+double fv__model_penalty(fv_model *m, bool grad);
 /* Checks that a dataset fits the model (sample shape, labels within the output units). */
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what);
 /* Whether accuracy means something for the compiled loss (a classification loss, or mse/mae

@@ -264,13 +264,66 @@ static int plan_backward(fv_model *m)
     return nbuf + ntemp;
 }
 
-fv_status fv__model_plan(fv_model *m, int64_t n)
+/* Whether layer b (BatchNormalization at inference) can be folded into the layer it reads: a
+ * conv2d or dense with a linear activation whose output nothing else reads and that is no model
+ * output. */
+static bool foldable(const fv_model *m, int b)
 {
-    int threads = fv__threads();
-    if (m->block && n <= m->plan_n && threads == m->plan_threads) return FV_OK;
-    if (n < m->plan_n) n = m->plan_n;
-    if (n < 1) n = 1;
+    const fv_layer *l = &m->layers[b];
+    if (!l->kind->inference_affine || l->nin != 1 || l->src[0] < 0) return false;
+    const int p = l->src[0];
+    const fv_layer *pl = &m->layers[p];
+    if ((pl->kind != &fv__kind_conv2d && pl->kind != &fv__kind_dense) ||
+        fv__layer_activation(pl) != FV_ACT_LINEAR || is_output(m, p))
+        return false;
+    for (int i = p + 1; i < m->nlayers; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] == p && i != b) return false;
+    return true;
+}
 
+/* Lean activation buffers: slot[i] for each layer, reused once the last reader of a tensor has
+ * run (outputs are kept to the end); a folded layer shares the slot of the layer it folds into.
+ * cap[s] receives each slot's size in floats per sample. Returns the slot count. */
+static int lean_slots(const fv_model *m, int *slot, int64_t *cap, int *last)
+{
+    const int L = m->nlayers;
+    for (int i = 0; i < L; i++)
+        last[i] = is_output(m, i) ? L : -1;
+    for (int i = 0; i < L; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] >= 0 && last[m->layers[i].src[j]] < i)
+                last[m->layers[i].src[j]] = i;
+    int nslots = 0;
+    bool *busy = cap ? (bool *)(cap + L) : NULL; /* the caller gives room for L flags after cap */
+    for (int i = 0; i < L; i++) {
+        const fv_layer *l = &m->layers[i];
+        if (m->skip[i]) {
+            slot[i] = slot[l->src[0]];
+        } else {
+            int s = 0;
+            while (s < nslots && busy[s])
+                s++;
+            if (s == nslots) cap[nslots++] = 0;
+            const int64_t size = fv__shape_size(&l->out);
+            if (size > cap[s]) cap[s] = size;
+            busy[s] = true;
+            slot[i] = s;
+        }
+        for (int j = 0; j < l->nin; j++) {
+            const int src = l->src[j];
+            bool first = true; /* a tensor read twice by this layer is released once */
+            for (int k = 0; k < j; k++)
+                first = first && l->src[k] != src;
+            if (src >= 0 && first && last[src] == i && !m->skip[i]) busy[slot[src]] = false;
+        }
+    }
+    return nslots;
+}
+
+static fv_status plan_build(fv_model *m, int64_t n, bool lean)
+{
+    const int threads = fv__threads();
     const size_t L = (size_t)(m->nlayers ? m->nlayers : 1);
     float **acts = realloc(m->acts, L * sizeof *acts);
     if (acts) m->acts = acts;
@@ -281,21 +334,30 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     bool *needs = gtemp ? realloc(m->needs_grad, L * sizeof *needs) : NULL;
     if (needs) m->needs_grad = needs;
     bool *written = needs ? realloc(m->gwritten, L * sizeof *written) : NULL;
-    if (written)
-        m->gwritten = written;
-    else
-        needs = NULL;
-    int nbuf = needs ? plan_backward(m) : -1;
+    if (written) m->gwritten = written;
+    bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
+    if (skip) m->skip = skip;
+    int nbuf = skip ? plan_backward(m) : -1;
+    if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
     if (!gbuf) return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
     m->gbuf = gbuf;
     m->ngbuf = nbuf;
+    for (int i = 0; i < m->nlayers; i++)
+        m->skip[i] = lean && foldable(m, i);
 
-    size_t total = 0, off_l, off_t, off_scratch, off_x[FV_MAX_MODEL_INPUTS];
+    /* Per layer: its activation's offset (full) or its slot (lean); the lean slots' sizes. */
+    size_t total = 0, off_l = 0, off_t = 0, off_scratch = 0, off_x[FV_MAX_MODEL_INPUTS] = {0};
     size_t *off_act = calloc(L + 1, sizeof *off_act);
     size_t *off_saved = calloc(L + 1, sizeof *off_saved);
+    size_t *off_fold = calloc(L + 1, sizeof *off_fold);
     size_t *off_g = calloc((size_t)nbuf + 1, sizeof *off_g);
-    bool ok = off_act && off_saved && off_g;
+    int *slot = calloc(L + 1, sizeof *slot), *last = calloc(L + 1, sizeof *last);
+    int64_t *cap = calloc(2 * L + 2, sizeof *cap); /* L sizes, then L busy flags */
+    bool ok = off_act && off_saved && off_fold && off_g && slot && last && cap;
+    const int nslots = ok && lean ? lean_slots(m, slot, cap, last) : 0;
+    size_t *off_slot = ok ? calloc((size_t)nslots + 1, sizeof *off_slot) : NULL;
+    ok = ok && off_slot;
     int64_t out_size = fv__model_out_size(m), largest = 1;
     size_t scratch = 0;
     int64_t t_count;
@@ -308,13 +370,23 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     ok = ok && fv__mul_i64(n, out_size, &t_count);
     ok = ok && reserve(&total, n, sizeof(int32_t), &off_l);
     ok = ok && reserve(&total, t_count, sizeof(float), &off_t);
+    for (int s = 0; ok && s < nslots; s++) {
+        int64_t cnt;
+        ok = fv__mul_i64(n, cap[s], &cnt) && reserve(&total, cnt, sizeof(float), &off_slot[s]);
+    }
     for (int i = 0; ok && i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
         int64_t sz = fv__shape_size(&l->out);
         if (sz > largest) largest = sz;
         int64_t cnt;
-        ok = fv__mul_i64(n, sz, &cnt) && reserve(&total, cnt, sizeof(float), &off_act[i]);
-        ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
+        if (!lean) {
+            ok = fv__mul_i64(n, sz, &cnt) && reserve(&total, cnt, sizeof(float), &off_act[i]);
+            ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
+        } else if (m->skip[i]) {
+            const fv_param *k = &m->layers[l->src[0]].params[0];
+            const int64_t ch = k->dims[k->rank - 1];
+            ok = reserve(&total, k->size + 2 * ch, sizeof(float), &off_fold[l->src[0]]);
+        }
         if (ok && l->kind->scratch_bytes) {
             size_t s = l->kind->scratch_bytes(l, n, threads);
             if (s > scratch) scratch = s;
@@ -325,45 +397,95 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
     for (int b = 0; ok && b < nbuf; b++)
         ok = reserve(&total, dsize, sizeof(float), &off_g[b]);
     ok = ok && reserve(&total, (int64_t)scratch, 1, &off_scratch);
+    fv_status st = FV_OK;
+    uint8_t *block = NULL;
     if (!ok) {
-        free(off_act);
-        free(off_saved);
-        free(off_g);
-        return fv__fail(FV_ERR_NOMEM,
-                        "batch size %lld is too large for this model: the buffers' size overflows",
-                        (long long)n);
+        st = fv__fail(FV_ERR_NOMEM,
+                      "batch size %lld is too large for this model: the buffers' size overflows",
+                      (long long)n);
+    } else {
+        st = check_physical_memory(total, "the activations and gradients of a batch");
+        block = st == FV_OK ? fv__alloc(total, "the model's activations") : NULL;
+        if (!block) {
+            fv__error_prefix("batch size %lld: ", (long long)n);
+            st = FV_ERR_NOMEM;
+        }
     }
-    fv_status ms = check_physical_memory(total, "the activations and gradients of a batch");
-    uint8_t *block = ms == FV_OK ? fv__alloc(total, "the model's activations") : NULL;
-    if (!block) {
-        free(off_act);
-        free(off_saved);
-        free(off_g);
-        fv__error_prefix("batch size %lld: ", (long long)n);
-        return FV_ERR_NOMEM;
+    if (st == FV_OK) {
+        fv__free(m->block);
+        m->block = block;
+        m->block_bytes = total;
+        for (int k = 0; k < m->ninputs; k++)
+            m->xbufs[k] = (float *)(block + off_x[k]);
+        m->xbuf = m->xbufs[0];
+        m->lbuf = (int32_t *)(block + off_l);
+        m->tbuf = (float *)(block + off_t);
+        for (int i = 0; i < m->nlayers; i++) {
+            fv_layer *l = &m->layers[i];
+            m->acts[i] = (float *)(block + (lean ? off_slot[slot[i]] : off_act[i]));
+            l->saved = lean ? NULL : block + off_saved[i];
+            l->fold_w = l->fold_b = NULL;
+        }
+        for (int i = 0; lean && i < m->nlayers; i++)
+            if (m->skip[i]) {
+                fv_layer *p = &m->layers[m->layers[i].src[0]];
+                float *w = (float *)(block + off_fold[m->layers[i].src[0]]);
+                p->fold_w = w;
+                p->fold_b = w + p->params[0].size;
+            }
+        for (int b = 0; b < nbuf; b++)
+            m->gbuf[b] = (float *)(block + off_g[b]);
+        m->scratch = block + off_scratch;
+        m->scratch_bytes = scratch;
+        m->plan_n = n;
+        m->plan_threads = threads;
+        m->plan_lean = lean;
+        m->out_of_last = 0;
     }
-    fv__free(m->block);
-    m->block = block;
-    m->block_bytes = total;
-    for (int k = 0; k < m->ninputs; k++)
-        m->xbufs[k] = (float *)(block + off_x[k]);
-    m->xbuf = m->xbufs[0];
-    m->lbuf = (int32_t *)(block + off_l);
-    m->tbuf = (float *)(block + off_t);
+    free(off_act), free(off_saved), free(off_fold), free(off_g), free(off_slot);
+    free(slot), free(last), free(cap);
+    return st;
+}
+
+fv_status fv__model_plan(fv_model *m, int64_t n)
+{
+    if (m->block && !m->plan_lean && n <= m->plan_n && fv__threads() == m->plan_threads)
+        return FV_OK;
+    int64_t want = n > m->plan_n ? n : m->plan_n;
+    return plan_build(m, want < 1 ? 1 : want, false);
+}
+
+/* The folded copies: kernel·scale over the output channels (the last axis in Keras' layouts of
+ * both conv2d and dense kernels), bias·scale + shift. The fold area of a layer holds the kernel,
+ * the bias and the shift. */
+static void refold(fv_model *m)
+{
     for (int i = 0; i < m->nlayers; i++) {
-        m->acts[i] = (float *)(block + off_act[i]);
-        m->layers[i].saved = block + off_saved[i];
+        if (!m->skip[i]) continue;
+        const fv_layer *bn = &m->layers[i];
+        fv_layer *p = &m->layers[bn->src[0]];
+        const fv_param *k = &p->params[0];
+        const int64_t ch = k->dims[k->rank - 1];
+        float *w = (float *)p->fold_w, *b = (float *)p->fold_b, *shift = b + ch;
+        bn->kind->inference_affine(bn, b, shift); /* b holds the scale until the last loop */
+        const bool has_bias = p->nparams > 1 && strcmp(p->params[1].suffix, "bias") == 0;
+        for (int64_t e = 0; e < k->size; e++)
+            w[e] = k->w[e] * b[e % ch];
+        for (int64_t c = 0; c < ch; c++)
+            b[c] = (has_bias ? p->params[1].w[c] : 0.0f) * b[c] + shift[c];
     }
-    for (int b = 0; b < nbuf; b++)
-        m->gbuf[b] = (float *)(block + off_g[b]);
-    m->scratch = block + off_scratch;
-    m->scratch_bytes = scratch;
-    m->plan_n = n;
-    m->plan_threads = threads;
-    m->out_of_last = 0;
-    free(off_act);
-    free(off_saved);
-    free(off_g);
+}
+
+fv_status fv__model_plan_inference(fv_model *m, int64_t n)
+{
+    if (n < 1) n = 1;
+    /* A training plan in place serves (fit's validation): no new allocation mid-fit. */
+    const bool fits = m->block && n <= m->plan_n && fv__threads() == m->plan_threads;
+    if (!fits) {
+        fv_status s = plan_build(m, n, true);
+        if (s != FV_OK) return s;
+    }
+    if (m->plan_lean) refold(m);
     return FV_OK;
 }
 
@@ -376,6 +498,14 @@ static void step_rng(const fv_model *m, int layer, fv_rng *out)
     fv_rng base;
     fv__rng_seed(&base, m->seed ^ 0x5eed5eed5eedULL);
     fv__rng_split(&base, (uint64_t)m->dropout_step * 1024u + (uint64_t)layer, out);
+}
+
+/* Layer i's run context for a batch of n: its dropout stream for this step in *r. */
+static fv_run layer_run(const fv_model *m, int i, int64_t n, bool training, fv_rng *r)
+{
+    step_rng(m, i, r);
+    return (fv_run){
+        .n = n, .training = training, .rng = r, .scratch = m->scratch, .threads = m->plan_threads};
 }
 
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
@@ -396,18 +526,14 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
 {
     FV_ASSERT(n <= m->plan_n);
     for (int i = 0; i < m->nlayers; i++) {
+        if (m->plan_lean && m->skip[i]) continue; /* folded into the layer before it */
         const double t0 = training ? prof_now() : 0.0;
         fv_layer *l = &m->layers[i];
         const float *xs[FV_MAX_INPUTS];
         for (int j = 0; j < l->nin; j++)
             xs[j] = node_data(m, l->src[j], x);
         fv_rng r;
-        step_rng(m, i, &r);
-        fv_run run = {.n = n,
-                      .training = training,
-                      .rng = &r,
-                      .scratch = m->scratch,
-                      .threads = m->plan_threads};
+        fv_run run = layer_run(m, i, n, training, &r);
         l->kind->forward(l, xs, m->acts[i], &run);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
@@ -476,12 +602,7 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             }
         }
         fv_rng r;
-        step_rng(m, i, &r);
-        fv_run run = {.n = n,
-                      .training = training,
-                      .rng = &r,
-                      .scratch = m->scratch,
-                      .threads = m->plan_threads};
+        fv_run run = layer_run(m, i, n, training, &r);
         l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
         for (int j = 0; j < l->nin; j++) {
             if (sum_into[j] < 0) continue;
@@ -493,6 +614,32 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         }
         l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
     }
+}
+
+double fv__model_penalty(fv_model *m, bool grad)
+{
+    /* Keras 3 collects the regularizers of trainable weights only (Layer.losses). */
+    double total = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        fv_layer *l = &m->layers[i];
+        if (!l->trainable) continue;
+        for (int p = 0; p < l->nparams; p++) {
+            fv_param *pr = &l->params[p];
+            const double l1 = pr->reg.l1, l2 = pr->reg.l2;
+            if (pr->state || (l1 == 0 && l2 == 0)) continue;
+            double a = 0, b = 0;
+            for (int64_t j = 0; j < pr->size; j++)
+                a += fabs((double)pr->w[j]), b += (double)pr->w[j] * pr->w[j];
+            total += l1 * a + l2 * b;
+            if (!grad) continue;
+            const float f1 = (float)l1, f2 = (float)(2.0 * l2);
+            for (int64_t j = 0; j < pr->size; j++) {
+                const float w = pr->w[j];
+                pr->g[j] += f2 * w + (w > 0 ? f1 : w < 0 ? -f1 : 0.0f);
+            }
+        }
+    }
+    return total;
 }
 
 fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
@@ -519,6 +666,7 @@ fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets 
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
     const float *xs[1] = {x};
     if (dy) backward_pass(m, xs, n, training);
+    L += fv__model_penalty(m, true);
     if (loss) *loss = L;
     return FV_OK;
 }
@@ -691,6 +839,44 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n)
     return fv_model_forward_inputs(m, xs, n);
 }
 
+static int output_node(const fv_model *m, int k)
+{
+    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
+}
+
+fv_status fv_model_predict_arrays(fv_model *m, const float *const *x, int64_t n, int64_t batch_size,
+                                  float *const *out)
+{
+    if (!m || !x || !out) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: NULL argument");
+    if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
+    if (n < 1) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: n = %lld", (long long)n);
+    const int nout = fv_model_output_count(m);
+    for (int k = 0; k < m->ninputs; k++)
+        if (!x[k]) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: input %d is NULL", k);
+    for (int j = 0; j < nout; j++)
+        if (!out[j])
+            return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: output %d is NULL", j);
+    if (batch_size <= 0) batch_size = 32;
+    fv_status s = fv__model_ensure_weights(m, m->seed);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch_size < n ? batch_size : n);
+    if (s != FV_OK) return s;
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].fused_act = false;
+    for (int64_t b = 0; b < n; b += batch_size) {
+        const int64_t nb = n - b < batch_size ? n - b : batch_size;
+        const float *xs[FV_MAX_MODEL_INPUTS];
+        for (int k = 0; k < m->ninputs; k++)
+            xs[k] = x[k] + b * fv__shape_size(&m->inputs[k].shape);
+        fv__model_forward_inputs(m, xs, nb, false);
+        for (int j = 0; j < nout; j++) {
+            const int node = output_node(m, j);
+            const int64_t k = fv__shape_size(fv__model_node_shape(m, node));
+            memcpy(out[j] + b * k, m->acts[node], (size_t)(nb * k) * sizeof(float));
+        }
+    }
+    return FV_OK;
+}
+
 int fv_model_input_count(const fv_model *m)
 {
     return m->ninputs;
@@ -716,11 +902,6 @@ int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4])
 int fv_model_output_count(const fv_model *m)
 {
     return m->has_input ? (m->noutputs ? m->noutputs : 1) : 0;
-}
-
-static int output_node(const fv_model *m, int k)
-{
-    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
 }
 
 const char *fv_model_output_name(const fv_model *m, int k)
@@ -770,7 +951,8 @@ void fv_model_profile_reset(fv_model *m)
 
 const float *fv_model_layer_output(const fv_model *m, int i)
 {
-    if (i < 0 || i >= m->nlayers || !m->out_of_last) return NULL;
+    /* A lean plan (after predict or evaluate) keeps no layer outputs but the model's. */
+    if (i < 0 || i >= m->nlayers || !m->out_of_last || m->plan_lean) return NULL;
     return m->acts[i];
 }
 

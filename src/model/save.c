@@ -17,7 +17,7 @@ fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *
     for (int i = 0; i < m->nlayers; i++)
         n += m->layers[i].nparams;
     fv_st_out *t = calloc((size_t)(n + nextra ? n + nextra : 1), sizeof *t);
-    char(*names)[80] = calloc((size_t)(n ? n : 1), sizeof *names);
+    char(*names)[96] = calloc((size_t)(n ? n : 1), sizeof *names);
     char *text = fv_model_to_text(m);
     enum { MAX_META = 8 };
     FV_ASSERT(nxmeta >= 0 && nxmeta <= MAX_META - 3);
@@ -69,7 +69,7 @@ fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *p
         fv_layer *l = &m->layers[i];
         for (int p = 0; p < l->nparams; p++, expected++) {
             fv_param *pr = &l->params[p];
-            char name[80];
+            char name[96];
             snprintf(name, sizeof name, "%s.%s", l->name, pr->suffix);
             const fv_st_tensor *t = fv__st_find(f, name);
             if (!t)
@@ -119,7 +119,7 @@ fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *p
     for (int i = 0; i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];
         for (int p = 0; p < l->nparams; p++) {
-            char name[80];
+            char name[96];
             snprintf(name, sizeof name, "%s.%s", l->name, l->params[p].suffix);
             fv__st_copy_f32(f, fv__st_find(f, name), l->params[p].w);
         }

@@ -15,20 +15,61 @@ void fv__optim_defaults(fv_optim *o, fv_optim_kind kind)
      * compile line can switch optimizers without leaving garbage behind. */
     *o = (fv_optim){
         .kind = kind,
-        .learning_rate = kind == FV_OPT_ADAM ? 0.001 : 0.01,
+        .learning_rate = kind == FV_OPT_SGD ? 0.01 : 0.001,
         .beta_1 = 0.9,
         .beta_2 = 0.999,
         .epsilon = 1e-7,
         .momentum = 0.0,
         .nesterov = false,
+        .weight_decay = kind == FV_OPT_ADAMW ? 0.004 : 0.0,
+        .schedule = FV_SCHED_NONE,
+        .warmup_target = NAN,
+        .decay_rate = 0.96,
         .iterations = 0,
     };
 }
 
 int fv__optim_slots(const fv_optim *o)
 {
-    if (o->kind == FV_OPT_ADAM) return 2;
+    if (o->kind == FV_OPT_ADAM || o->kind == FV_OPT_ADAMW) return 2;
     return o->momentum != 0.0 ? 1 : 0;
+}
+
+/* keras.optimizers.schedules.CosineDecay._decay_function: from `from` at step 0 down to
+ * alpha·from at decay_steps. */
+static double cosine(const fv_optim *o, double step, double from)
+{
+    const double frac = step / (double)o->decay_steps;
+    const double cosine_decayed = 0.5 * (1.0 + cos(M_PI * frac));
+    return from * ((1.0 - o->alpha) * cosine_decayed + o->alpha);
+}
+
+double fv__optim_lr_at(const fv_optim *o, int64_t step)
+{
+    const double lr = o->learning_rate, D = (double)o->decay_steps;
+    switch (o->schedule) {
+    case FV_SCHED_COSINE_DECAY:
+        if (isnan(o->warmup_target)) return cosine(o, fmin((double)step, D), lr);
+        if (step < o->warmup_steps)
+            return lr + (o->warmup_target - lr) * (double)step / (double)o->warmup_steps;
+        return cosine(o, fmin((double)(step - o->warmup_steps), D), o->warmup_target);
+    case FV_SCHED_EXPONENTIAL_DECAY: {
+        double p = (double)step / D;
+        if (o->staircase) p = floor(p);
+        return lr * pow(o->decay_rate, p);
+    }
+    case FV_SCHED_NONE:
+        break;
+    }
+    return lr;
+}
+
+/* w -= lr·wd·w, Keras 3's decoupled weight decay, before the update. */
+static void decay(float *restrict w, float f, int64_t n)
+{
+#pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        w[i] -= w[i] * f;
 }
 
 /* Adam as TensorFlow's ApplyAdam kernel computes it for Keras (training_ops.cc; Keras 3's
@@ -36,12 +77,11 @@ int fv__optim_slots(const fv_optim *o)
  *   lr_t = lr · sqrt(1 - b2^t) / (1 - b1^t)
  *   m += (g - m)(1 - b1);  v += (g² - v)(1 - b2);  w -= lr_t · m / (sqrt(v) + eps)
  * (m += (g - m)(1 - b1) is b1·m + (1 - b1)·g, rounded as Keras rounds it.) */
-static void adam(const fv_optim *o, float *restrict w, const float *restrict g, float *restrict m,
-                 float *restrict v, int64_t n)
+static void adam(const fv_optim *o, double lr, float *restrict w, const float *restrict g,
+                 float *restrict m, float *restrict v, int64_t n)
 {
     const double t = (double)(o->iterations + 1);
-    const float lr_t =
-        (float)(o->learning_rate * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t)));
+    const float lr_t = (float)(lr * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t)));
     const float a1 = (float)(1.0 - o->beta_1), a2 = (float)(1.0 - o->beta_2);
     const float eps = (float)o->epsilon;
     /* No `simd` here: sqrtf may set errno, so neither gcc nor clang vectorises it unless built
@@ -57,10 +97,10 @@ static void adam(const fv_optim *o, float *restrict w, const float *restrict g, 
 /* SGD as Keras computes it (Keras 3 SGD.update_step; TF's ApplyKerasMomentum):
  *   momentum 0:  w -= lr·g
  *   else:        v = mom·v - lr·g;  w += v   (Nesterov: w += mom·v - lr·g, with the new v) */
-static void sgd(const fv_optim *o, float *restrict w, const float *restrict g, float *restrict vel,
-                int64_t n)
+static void sgd(const fv_optim *o, double rate, float *restrict w, const float *restrict g,
+                float *restrict vel, int64_t n)
 {
-    const float lr = (float)o->learning_rate, mom = (float)o->momentum;
+    const float lr = (float)rate, mom = (float)o->momentum;
     if (o->momentum == 0.0) {
 #pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
@@ -82,10 +122,12 @@ void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t
     /* Each element's update reads and writes only that element: the split across threads
      * cannot change a single bit of the result. */
     if (n > 0) {
-        if (o->kind == FV_OPT_ADAM)
-            adam(o, w, g, state, state + n, n);
+        const double lr = fv__optim_lr_at(o, o->iterations);
+        if (o->weight_decay != 0.0) decay(w, (float)(lr * o->weight_decay), n);
+        if (o->kind == FV_OPT_SGD)
+            sgd(o, lr, w, g, state, n);
         else
-            sgd(o, w, g, state, n);
+            adam(o, lr, w, g, state, state + n, n);
     }
     o->iterations++; /* Keras counts a step even when nothing is trainable */
 }

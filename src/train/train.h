@@ -49,22 +49,46 @@ void fv__loss_per_sample(fv_loss_kind kind, const float *y, const fv_targets *t,
 
 /* ---- optimizers: one flat loop over the whole parameter block ------------------------------- */
 
-typedef enum fv_optim_kind { FV_OPT_ADAM = 0, FV_OPT_SGD } fv_optim_kind;
+typedef enum fv_optim_kind { FV_OPT_ADAM = 0, FV_OPT_SGD, FV_OPT_ADAMW } fv_optim_kind;
+
+/* Keras 3's learning-rate schedules, evaluated at the optimizer's step (from 0). */
+typedef enum fv_schedule_kind {
+    FV_SCHED_NONE = 0,
+    FV_SCHED_COSINE_DECAY,     /* keras.optimizers.schedules.CosineDecay */
+    FV_SCHED_EXPONENTIAL_DECAY /* keras.optimizers.schedules.ExponentialDecay */
+} fv_schedule_kind;
 
 typedef struct fv_optim {
     fv_optim_kind kind;
-    double learning_rate; /* Adam 0.001, SGD 0.01 (Keras) */
-    double beta_1, beta_2, epsilon; /* Adam: 0.9, 0.999, 1e-7 */
-    double momentum;      /* SGD: 0 */
-    bool nesterov;        /* SGD: false */
+    double learning_rate; /* Adam 0.001, SGD 0.01 (Keras); a schedule's initial_learning_rate */
+    double beta_1, beta_2, epsilon; /* Adam, AdamW: 0.9, 0.999, 1e-7 */
+    double momentum;                /* SGD: 0 */
+    bool nesterov;                  /* SGD: false */
+    double weight_decay;            /* decoupled, as Keras 3 applies it: 0; AdamW 0.004 */
+    fv_schedule_kind schedule;
+    int64_t decay_steps;  /* both schedules */
+    double alpha;         /* cosine: the floor as a fraction of the rate (0) */
+    double warmup_target; /* cosine: NAN for no warmup */
+    int64_t warmup_steps; /* cosine: 0 */
+    double decay_rate;    /* exponential */
+    bool staircase;       /* exponential: step / decay_steps rounded down */
     int64_t iterations;   /* steps taken so far */
 } fv_optim;
 
 void fv__optim_defaults(fv_optim *o, fv_optim_kind kind);
-/* State floats needed per parameter: Adam 2 (m, v), SGD 1 with momentum, else 0. */
+/* The learning rate of step `step` (0-based): learning_rate, or the schedule's value there.
+ *   CosineDecay (Keras 3): without warmup, lr·((1 − alpha)·½(1 + cos(π·min(step, D)/D)) + alpha)
+ *   with D = decay_steps; with warmup, for step < W = warmup_steps the line from lr to
+ *   warmup_target, lr + (target − lr)·step/W, then the decay above from target at step − W.
+ *   ExponentialDecay: lr·decay_rate^(step/decay_steps), the exponent floored when staircase. */
+double fv__optim_lr_at(const fv_optim *o, int64_t step);
+/* State floats needed per parameter: Adam and AdamW 2 (m, v), SGD 1 with momentum, else 0. */
 int fv__optim_slots(const fv_optim *o);
-/* One step: w [n] updated from g [n]; state holds slots × n floats (zero at start).
- * Keras' update rules:
+/* One step: w [n] updated from g [n]; state holds slots × n floats (zero at start). The rate
+ * is fv__optim_lr_at(o, iterations). With weight_decay, first w -= lr·weight_decay·w on every
+ * element (Keras 3's BaseOptimizer._apply_weight_decay: decoupled, on every trainable tensor —
+ * kernels, biases and BatchNormalization's gamma and beta alike, as Keras excludes none by
+ * default), then the update. Keras' update rules:
  *   Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
  *         w -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps)
  *   SGD:  v = mom·v - lr·g; w += v  (nesterov: w += mom·v - lr·g); mom = 0: w -= lr·g.

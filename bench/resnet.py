@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""resnet.py — examples/resnet_fashion.fv trained by fovea and by PyTorch (bench/resnet_torch.py,
+the same graph, hyperparameters and data) in one run, for several seeds each; prints the test
+accuracy after the last epoch (mean and standard deviation over the seeds) and the mean epoch
+times side by side, with the machine they were taken on.
+
+usage: bench/resnet.py [--data DIR] [--epochs N] [--seeds 1,2,3] [--threads T] [--fovea PATH]
+                       [--limit N] [--json OUT]
+
+--limit N trains and tests on the first N images only (a quick check that both sides run; its
+figures mean nothing). The data default is data/fashion (`fovea data get fashion-mnist`).
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from bench_torch import NAMES, cpu_name, read_idx  # noqa: E402
+
+
+def subset(data, limit, out):
+    """The first `limit` images of each split, as IDX files in out."""
+    import numpy as np  # noqa: F401  (read_idx returns numpy arrays)
+
+    for key, base in NAMES.items():
+        a = read_idx(data, base)[:limit]
+        with open(os.path.join(out, base), "wb") as f:
+            dims = a.shape
+            f.write(bytes([0, 0, 8, len(dims)]))
+            for d in dims:
+                f.write(int(d).to_bytes(4, "big"))
+            f.write(a.tobytes())
+    return out
+
+
+def run_fovea(args, data, seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        hist = os.path.join(tmp, "h.csv")
+        cmd = [args.fovea, "train", os.path.join(ROOT, "examples/resnet_fashion.fv"), "--data",
+               data, "--seed", str(seed), "--epochs", str(args.epochs), "--threads",
+               str(args.threads), "--history", hist]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        times = [float(t) for t in re.findall(r"^\d+/\d+ - (\d+(?:\.\d+)?)s - ", out, re.M)]
+        with open(hist) as f:
+            rows = [line.strip().split(",") for line in f if line.strip()]
+        col = rows[0].index("val_accuracy")
+        return dict(seconds=times, val_accuracy=float(rows[-1][col]))
+
+
+def run_torch(args, data, seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        js = os.path.join(tmp, "t.json")
+        cmd = [sys.executable, os.path.join(HERE, "resnet_torch.py"),
+               os.path.join(ROOT, "examples/resnet_fashion.fv"), "--data", data, "--seed",
+               str(seed), "--epochs", str(args.epochs), "--threads", str(args.threads),
+               "--json", js]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        with open(js) as f:
+            r = json.load(f)
+        return dict(seconds=[e["seconds"] for e in r["epochs"]],
+                    val_accuracy=r["epochs"][-1]["val_accuracy"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.path.join(ROOT, "data/fashion"))
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--fovea", default=os.path.join(ROOT, "build/fovea"))
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = subset(args.data, args.limit, tmp) if args.limit else args.data
+        res = {"fovea": [], "torch": []}
+        for seed in seeds:
+            for who, run in (("fovea", run_fovea), ("torch", run_torch)):
+                r = run(args, data, seed)
+                res[who].append(r)
+                print("%-5s seed %d: test accuracy %.4f, %s s per epoch"
+                      % (who, seed, r["val_accuracy"], ", ".join("%.1f" % t for t in r["seconds"])),
+                      flush=True)
+    print("\n%s, %d threads, %d epochs, seeds %s%s" % (cpu_name(), args.threads, args.epochs,
+                                                       args.seeds,
+                                                       ", first %d images only" % args.limit
+                                                       if args.limit else ""))
+    print("%-6s %-22s %s" % ("", "test accuracy", "seconds per epoch (mean)"))
+    for who in ("fovea", "torch"):
+        acc = [r["val_accuracy"] for r in res[who]]
+        sec = [t for r in res[who] for t in r["seconds"]]
+        sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        print("%-6s %.4f ± %.4f        %.1f" % (who, statistics.mean(acc), sd, statistics.mean(sec)))
+    fa = statistics.mean(r["val_accuracy"] for r in res["fovea"])
+    ta = statistics.mean(r["val_accuracy"] for r in res["torch"])
+    ft = statistics.mean(t for r in res["fovea"] for t in r["seconds"])
+    tt = statistics.mean(t for r in res["torch"] for t in r["seconds"])
+    print("fovea − torch: %+.2f points; torch/fovea epoch time: %.2f×" % (100 * (fa - ta), tt / ft))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(cpu=cpu_name(), threads=args.threads, epochs=args.epochs, results=res),
+                      f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
