@@ -2238,6 +2238,37 @@ TEST(test_conv2d_transpose_is_the_adjoint_of_conv2d)
     }
 }
 
+/* Keras' weight regularizers, each on its own tensor: kernel_regularizer and bias_regularizer
+ * (Conv2DTranspose); depthwise_regularizer, pointwise_regularizer (SeparableConv2D) and
+ * bias_regularizer. The penalty itself is the model's (tests/test_optim.c). */
+TEST(test_conv_family_regularizers_reach_their_tensors)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d_transpose",
+                      "filters=2 kernel_size=3 kernel_regularizer=l2:0.01 bias_regularizer=l1:0.5",
+                      shape3(4, 4, 1)));
+    CHECK(t.l.params[0].reg.l2 == 0.01 && t.l.params[0].reg.l1 == 0);
+    CHECK(t.l.params[1].reg.l1 == 0.5 && t.l.params[1].reg.l2 == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 depthwise_regularizer=l1_l2:0.1,0.2",
+                      shape3(4, 4, 2)));
+    CHECK(t.l.params[0].reg.l1 == 0.1 && t.l.params[0].reg.l2 == 0.2);
+    CHECK(t.l.params[1].reg.l1 == 0 && t.l.params[1].reg.l2 == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "separable_conv2d",
+                      "filters=3 kernel_size=3 pointwise_regularizer=l2:0.03 "
+                      "bias_regularizer=l2:0.04",
+                      shape3(4, 4, 2)));
+    CHECK(t.l.params[0].reg.l2 == 0 && t.l.params[1].reg.l2 == 0.03 &&
+          t.l.params[2].reg.l2 == 0.04);
+    tl_free(&t);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=3 kernel_regularizer=l2:0.1",
+                             shape3(4, 4, 2), FV_ERR_INVALID),
+                 "depthwise_conv2d: unknown argument 'kernel_regularizer' (known: kernel_size, "
+                 "strides, padding, depth_multiplier, dilation_rate, activation, use_bias, "
+                 "depthwise_regularizer, bias_regularizer)") == 0);
+}
+
 /* 1, 2 and 3 threads give bit-identical outputs and gradients (work above FV_PARALLEL_MIN, so
  * that the threads are really used). */
 TEST(test_conv_family_gradients_do_not_depend_on_thread_count)
@@ -2584,6 +2615,7 @@ int main(void)
     RUN(test_conv_family_accepts_strides_with_dilation);
     RUN(test_conv2d_transpose_output_padding_none_and_zero_differ);
     RUN(test_conv_family_gradients_do_not_depend_on_thread_count);
+    RUN(test_conv_family_regularizers_reach_their_tensors);
     RUN(test_shape_kinds_keras_names);
     RUN(test_average_pooling_by_hand);
     RUN(test_upsampling_by_hand);

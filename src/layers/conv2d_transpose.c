@@ -27,6 +27,7 @@ typedef struct conv2d_transpose_cfg {
     int64_t dilation_rate[2];
     int activation; /* fv_activation */
     bool use_bias;
+    fv_regularizer kernel_regularizer, bias_regularizer;
     /* Derived by build: the convolution whose adjoint this layer is. Its input is this layer's
      * output (out_h × out_w × filters), its output this layer's input; pad_top and pad_left are
      * the leads. */
@@ -43,6 +44,8 @@ static const fv_arg_spec conv2d_transpose_args[] = {
     {"dilation_rate", FV_ARG_PAIR, OFF(dilation_rate), "1", NULL, 1, FV_ARG_DIM_MAX},
     {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
     {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {"kernel_regularizer", FV_ARG_REGULARIZER, OFF(kernel_regularizer), "None", NULL, 0, 0},
+    {"bias_regularizer", FV_ARG_REGULARIZER, OFF(bias_regularizer), "None", NULL, 0, 0},
     {0},
 };
 #undef OFF
@@ -121,10 +124,12 @@ static fv_status conv2d_transpose_build(fv_layer *l)
     /* Keras' fans of a (kh, kw, filters, in) kernel: receptive field × its last two axes. */
     l->params[0].fan_in = kk * F;
     l->params[0].fan_out = kk * C;
+    l->params[0].reg = c->kernel_regularizer;
     l->nparams = 1;
     if (c->use_bias) {
         const int64_t bdims[1] = {F};
         fv__param_set(&l->params[1], "bias", 1, bdims, FV_INIT_ZEROS, false);
+        l->params[1].reg = c->bias_regularizer;
         l->nparams = 2;
     }
     l->saved_per_sample = 0; /* backward reads x and y */

@@ -24,6 +24,8 @@ typedef struct dwconv_cfg {
     int64_t dilation_rate[2];
     int activation; /* fv_activation */
     bool use_bias;
+    /* Keras' depthwise_regularizer, pointwise_regularizer (separable_conv2d), bias_regularizer */
+    fv_regularizer depthwise_regularizer, pointwise_regularizer, bias_regularizer;
     fv_conv_geom g; /* derived by build: the depthwise step, out_c = in·depth_multiplier */
 } dwconv_cfg;
 
@@ -36,6 +38,8 @@ static const fv_arg_spec depthwise_args[] = {
     {"dilation_rate", FV_ARG_PAIR, OFF(dilation_rate), "1", NULL, 1, FV_ARG_DIM_MAX},
     {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
     {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {"depthwise_regularizer", FV_ARG_REGULARIZER, OFF(depthwise_regularizer), "None", NULL, 0, 0},
+    {"bias_regularizer", FV_ARG_REGULARIZER, OFF(bias_regularizer), "None", NULL, 0, 0},
     {0},
 };
 static const fv_arg_spec separable_args[] = {
@@ -47,6 +51,9 @@ static const fv_arg_spec separable_args[] = {
     {"dilation_rate", FV_ARG_PAIR, OFF(dilation_rate), "1", NULL, 1, FV_ARG_DIM_MAX},
     {"activation", FV_ARG_CHOICE, OFF(activation), "linear", fv__activation_names, 0, 0},
     {"use_bias", FV_ARG_BOOL, OFF(use_bias), "true", NULL, 0, 0},
+    {"depthwise_regularizer", FV_ARG_REGULARIZER, OFF(depthwise_regularizer), "None", NULL, 0, 0},
+    {"pointwise_regularizer", FV_ARG_REGULARIZER, OFF(pointwise_regularizer), "None", NULL, 0, 0},
+    {"bias_regularizer", FV_ARG_REGULARIZER, OFF(bias_regularizer), "None", NULL, 0, 0},
     {0},
 };
 #undef OFF
@@ -109,6 +116,7 @@ static fv_status dwconv_build(fv_layer *l)
      * axes. */
     l->params[0].fan_in = kk * g->in_c;
     l->params[0].fan_out = kk * c->depth_multiplier;
+    l->params[0].reg = c->depthwise_regularizer;
     l->nparams = 1;
     if (F) {
         const int64_t pdims[4] = {1, 1, M, F};
@@ -116,11 +124,13 @@ static fv_status dwconv_build(fv_layer *l)
                       false);
         l->params[l->nparams].fan_in = M;
         l->params[l->nparams].fan_out = F;
+        l->params[l->nparams].reg = c->pointwise_regularizer;
         l->nparams++;
     }
     if (c->use_bias) {
         const int64_t bdims[1] = {F ? F : M};
-        fv__param_set(&l->params[l->nparams++], "bias", 1, bdims, FV_INIT_ZEROS, false);
+        fv__param_set(&l->params[l->nparams], "bias", 1, bdims, FV_INIT_ZEROS, false);
+        l->params[l->nparams++].reg = c->bias_regularizer;
     }
     l->saved_per_sample = 0; /* backward reads x and y, and recomputes the depthwise step */
     return FV_OK;
