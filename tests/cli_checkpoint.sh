@@ -110,8 +110,9 @@ for sig in INT TERM; do
     "$FOVEA" train "${ARGS[@]}" --epochs 100000 --checkpoint "$ck" --save "$TMP/keep.safetensors" \
         >"$TMP/out" 2>"$TMP/err" &
     pid=$!
-    for _ in $(seq 200); do
-        grep -q "^Epoch 3/" "$TMP/out" && break
+    # the first checkpoint on disk (stdout may sit in its buffer); up to 60 s on a loaded machine
+    for _ in $(seq 1200); do
+        [ -e "$ck/checkpoint.safetensors" ] && break
         sleep 0.05
     done
     kill -"$sig" "$pid"

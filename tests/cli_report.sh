@@ -49,7 +49,7 @@ check "no page after the bad history" absent "$TMP/bad.html"
 mkdir -p "$TMP/small"
 { printf '\0\0\010\003\0\0\0\002\0\0\0\005\0\0\0\005'; head -c 50 /dev/zero; } >"$TMP/small/t10k-images-idx3-ubyte"
 { printf '\0\0\010\001\0\0\0\002'; printf '\001\002'; } >"$TMP/small/t10k-labels-idx1-ubyte"
-expect_error "data that do not fit the model" 1 "5x5.*8x8x1" \
+expect_error "data that do not fit the model" 1 "has shape \(.*, 5, 5\); the model.s input is \(None, 8, 8, 1\)" \
     "$FOVEA" report "$Q" --data "$TMP/small" -o "$TMP/bad.html"
 check "no page after the mismatch" absent "$TMP/bad.html"
 expect_error "a model file without weights" 1 "no trained weights" "$FOVEA" report "$M" --data "$D" -o "$TMP/bad.html"

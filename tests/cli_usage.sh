@@ -45,8 +45,10 @@ expect_error "train without --data" 2 "--data is required" "$FOVEA" train "$M"
 expect_error "train without a model" 2 "missing argument" "$FOVEA" train --data "$D"
 expect_error "two models" 2 "unexpected argument 'extra.fv'" "$FOVEA" train "$M" extra.fv --data "$D"
 expect_error "evaluate without --data" 2 "--data is required" "$FOVEA" evaluate m.safetensors
-expect_error "predict without --output" 2 "--output is required" \
-    "$FOVEA" predict m.safetensors --input x.npy
+expect_error "predict --output of another kind" 2 "--output: 'p.txt': expected a .csv or a .npy file name" \
+    "$FOVEA" predict m.safetensors --input x.npy --output p.txt
+expect_error "predict --top-k 0" 2 "--top-k: expected a positive integer, got '0'" \
+    "$FOVEA" predict m.safetensors --input x.npy --top-k 0
 expect_error "predict without --input" 2 "--input is required" \
     "$FOVEA" predict m.safetensors --output p.npy
 expect_error "summary with two files" 2 "unexpected argument 'b.fv'" "$FOVEA" summary a.fv b.fv

@@ -304,7 +304,10 @@ TEST(csv_errors_name_file_and_place)
     CHECK_NULL_FAIL(fv_dataset_load_csv(p, NULL), "e.csv",
                     "line 3, column \"a\": 1e+300 does not fit in a float32");
     write_text(p, "a,b\n1,2\n3,x\n");
-    CHECK_NULL_FAIL(fv_dataset_load_csv(p, NULL), "e.csv", "line 3, column \"b\"");
+    CHECK_NULL_FAIL(fv_dataset_load_csv(p, NULL), "e.csv:3: column 'b': 'x' is not a number",
+                    "other labels are numbers (line 2: 2)");
+    write_text(p, "a,b\nx,2\n");
+    CHECK_NULL_FAIL(fv_dataset_load_csv(p, NULL), "e.csv", "line 2, column \"a\"");
     write_text(p, "");
     CHECK_NULL_FAIL(fv_dataset_load_csv(p, NULL), "e.csv", "empty");
 }

@@ -11,7 +11,7 @@ fovea=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 corpus=$here/corpus
-for d in idx npy safetensors csv history model; do
+for d in idx npy safetensors csv history model image; do
     mkdir -p "$corpus/$d"
     find "$corpus/$d" -type f ! -name 'regress-*' -delete
 done
@@ -230,4 +230,8 @@ compile loss=categorical_crossentropy
 put("model", "near-reshape.fv", "input shape=4,5,2\nreshape target_shape=3,-1\n")
 put("model", "near-padding.fv", "input shape=4,4,1\nzero_padding2d padding=1,2,3\ncropping2d cropping=9\n")
 PY
+# ---- images: small real files of every decoder and variant, written by Pillow (python3-pil),
+# each followed by one byte that fuzz_image.c reads as its size/channels/interpolation knob
+bash "$here/make_image_corpus.sh" "$corpus/image"
+
 echo "make_corpus: $(find "$corpus" -type f | wc -l) files in $corpus"
