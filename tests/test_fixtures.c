@@ -273,6 +273,27 @@ TEST(bilinear_upsampling_and_clipped_relu_match_pytorch)
     run_fixture("shape_bilinear");
 }
 
+/* (i) conv2d_transpose, padding=valid: strides 2 and 3 (> kernel: Keras' default
+ * output_padding), an explicit output_padding, strides with dilation; mse, SGD momentum. */
+TEST(conv2d_transpose_valid_matches_pytorch)
+{
+    run_fixture("conv_transpose_valid");
+}
+
+/* (j) conv2d_transpose, padding=same: odd and even kernels with strides 2, output_padding 0 and
+ * 2,1, dilation; mse, Adam. */
+TEST(conv2d_transpose_same_matches_pytorch)
+{
+    run_fixture("conv_transpose_same");
+}
+
+/* (k) depthwise_conv2d with depth_multiplier 2, separable_conv2d, strides with dilation;
+ * categorical CE, Adam. */
+TEST(depthwise_and_separable_match_pytorch)
+{
+    run_fixture("depthwise_separable");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) fixture_dir = argv[1];
@@ -285,5 +306,8 @@ int main(int argc, char **argv)
     RUN(valid_padding_and_mae_match_pytorch);
     RUN(padding_pooling_upsampling_reshape_match_pytorch);
     RUN(bilinear_upsampling_and_clipped_relu_match_pytorch);
+    RUN(conv2d_transpose_valid_matches_pytorch);
+    RUN(conv2d_transpose_same_matches_pytorch);
+    RUN(depthwise_and_separable_match_pytorch);
     return TEST_SUMMARY();
 }

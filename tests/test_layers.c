@@ -288,6 +288,56 @@ static const gc_case gc_cases[] = {
     {"global_average_pooling2d", "keepdims=true", S3(2, 3, 3)},
     {"global_max_pooling2d", "", S3(3, 3, 2)},
     {"global_max_pooling2d", "keepdims=true", S3(2, 2, 3)},
+    /* The convolution family: every padding, stride, dilation and output_padding combination
+     * (strides and dilation together, which Keras refuses, included), odd sizes. */
+    {"conv2d_transpose", "filters=2 kernel_size=3", S3(3, 4, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2", S3(3, 2, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=2 strides=3", S3(2, 3, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 output_padding=1", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=1 kernel_size=2,3 strides=3,2 output_padding=2,0", S3(2, 3, 2)},
+    {"conv2d_transpose", "filters=3 kernel_size=3 padding=same", S3(3, 4, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 padding=same", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=4 strides=2 padding=same", S3(3, 2, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=2 padding=same", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 padding=same output_padding=0", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 padding=same output_padding=0",
+     S3(3, 2, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 padding=same output_padding=1",
+     S3(2, 3, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=2 strides=3 padding=same output_padding=2",
+     S3(2, 2, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 dilation_rate=2", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 dilation_rate=2,1 padding=same", S3(3, 4, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 dilation_rate=2", S3(3, 2, 1)},
+    {"conv2d_transpose",
+     "filters=2 kernel_size=2 strides=2 dilation_rate=2 padding=same output_padding=1",
+     S3(2, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 use_bias=false activation=relu",
+     S3(3, 3, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 activation=tanh padding=same", S3(2, 3, 1)},
+    {"conv2d_transpose", "filters=3 kernel_size=2 activation=softmax", S3(2, 2, 1)},
+    {"conv2d_transpose", "filters=3 kernel_size=1 strides=2", S3(3, 3, 2)},
+    {"depthwise_conv2d", "kernel_size=3", S3(5, 4, 2)},
+    {"depthwise_conv2d", "kernel_size=3 depth_multiplier=2 padding=same", S3(5, 5, 2)},
+    {"depthwise_conv2d", "kernel_size=3 strides=2 padding=same depth_multiplier=3", S3(5, 6, 1)},
+    {"depthwise_conv2d", "kernel_size=2,3 strides=2,1", S3(7, 5, 3)},
+    {"depthwise_conv2d", "kernel_size=3 dilation_rate=2 depth_multiplier=2", S3(7, 6, 2)},
+    {"depthwise_conv2d", "kernel_size=3 dilation_rate=2,1 padding=same", S3(5, 6, 2)},
+    {"depthwise_conv2d", "kernel_size=3 strides=2 dilation_rate=2 padding=same depth_multiplier=2",
+     S3(7, 7, 1)},
+    {"depthwise_conv2d", "kernel_size=2 strides=3 dilation_rate=2", S3(8, 7, 2)},
+    {"depthwise_conv2d", "kernel_size=3 use_bias=false activation=relu depth_multiplier=2",
+     S3(5, 5, 2)},
+    {"depthwise_conv2d", "kernel_size=1 strides=2 padding=same activation=tanh", S3(5, 5, 3)},
+    {"separable_conv2d", "filters=3 kernel_size=3", S3(5, 4, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=3 depth_multiplier=2 padding=same", S3(5, 5, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=3 strides=2 padding=same", S3(6, 5, 3)},
+    {"separable_conv2d", "filters=2 kernel_size=2,3 strides=2,1 depth_multiplier=3", S3(5, 6, 1)},
+    {"separable_conv2d", "filters=2 kernel_size=3 dilation_rate=2 padding=same", S3(5, 6, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=3 strides=2 dilation_rate=2 depth_multiplier=2",
+     S3(7, 7, 1)},
+    {"separable_conv2d", "filters=3 kernel_size=3 use_bias=false activation=relu", S3(5, 5, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=1 activation=elu", S3(3, 3, 2)},
     /* Pooling, resizing, padding, reshaping; ReLU with Keras' arguments (the plain one above). */
     {"average_pooling2d", "", S3(4, 4, 2)},
     {"average_pooling2d", "pool_size=3 strides=2 padding=same", S3(7, 6, 2)},
@@ -372,12 +422,15 @@ typedef struct gc_state {
     float h; /* finite-difference step */
 } gc_state;
 
-/* For conv2d and dense with a kinked activation: the same layer with activation=linear, whose
- * outputs are the pre-activations. False for the other kinds (their input is the
- * pre-activation). */
+/* For conv2d, dense and the convolution family with a kinked activation: the same layer with
+ * activation=linear, whose outputs are the pre-activations. False for the other kinds (their input
+ * is the pre-activation). */
 static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
 {
-    if (!(t->l.kind == &fv__kind_conv2d || t->l.kind == &fv__kind_dense) || !gc_kinked(&t->l))
+    if (!(t->l.kind == &fv__kind_conv2d || t->l.kind == &fv__kind_dense ||
+          t->l.kind == &fv__kind_conv2d_transpose || t->l.kind == &fv__kind_depthwise_conv2d ||
+          t->l.kind == &fv__kind_separable_conv2d) ||
+        !gc_kinked(&t->l))
         return false;
     char args[256];
     const char *a = strstr(c->args, "activation=");
@@ -1814,6 +1867,425 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("maxout", "units=2", shape3(16, 16, 6), 17);
 }
 
+/* ---- the convolution family: conv2d_transpose, depthwise_conv2d, separable_conv2d --------- */
+
+TEST(test_conv_family_registry_and_keras_names)
+{
+    const struct {
+        const char *name, *cls;
+    } k[] = {{"conv2d_transpose", "Conv2DTranspose"},
+             {"depthwise_conv2d", "DepthwiseConv2D"},
+             {"separable_conv2d", "SeparableConv2D"}};
+    for (int i = 0; i < 3; i++) {
+        const fv_layer_kind *kind = fv__layer_kind_find(k[i].name);
+        CHECK(kind != NULL);
+        if (!kind) continue;
+        CHECK(strcmp(kind->keras_class, k[i].cls) == 0);
+        CHECK(strcmp(kind->keras_name, k[i].name) == 0);
+    }
+}
+
+/* One axis of conv2d_transpose's output (rows): input rows, kernel, strides, dilation, padding,
+ * output_padding (NULL: None) -> rows, each worked from Keras 3's formulas. */
+TEST(test_conv2d_transpose_output_size_is_keras)
+{
+    const struct {
+        int64_t in, k, s, d;
+        const char *pad, *op;
+        int64_t want;
+    } cases[] = {
+        {5, 3, 1, 1, "valid", NULL, 7},  /* (5-1)·1 + 3 */
+        {5, 3, 2, 1, "valid", NULL, 11}, /* (5-1)·2 + 3 */
+        {5, 2, 3, 1, "valid", NULL, 15}, /* (5-1)·3 + 2 + (max(2,3) - 2) */
+        {5, 3, 2, 1, "valid", "1", 12},  /* (5-1)·2 + 3 + 1 */
+        {5, 3, 2, 1, "valid", "0", 11},  {4, 3, 1, 2, "valid", NULL, 8}, /* span 5: 3 + 5 */
+        {5, 3, 1, 1, "same", NULL, 5},                                   /* 5·1 */
+        {5, 3, 2, 1, "same", NULL, 10},                                  /* 5·2 */
+        {5, 4, 2, 1, "same", NULL, 10},  {5, 3, 2, 1, "same", "0", 9},   /* (5-1)·2 + 3%2 + 0 */
+        {5, 3, 2, 1, "same", "1", 10},   {5, 4, 2, 1, "same", "1", 9},   /* (5-1)·2 + 4%2 + 1 */
+        {5, 2, 1, 1, "same", "0", 4},                                    /* (5-1)·1 + 0 + 0 */
+        {5, 3, 3, 1, "same", "2", 15},                                   /* (5-1)·3 + 1 + 2 */
+        {3, 2, 2, 2, "same", NULL, 6}, /* strides and dilation together: 3·2 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[160];
+        snprintf(
+            args, sizeof args,
+            "filters=1 kernel_size=%lld,1 strides=%lld,1 dilation_rate=%lld,1 padding=%s%s%s%s",
+            (long long)cases[i].k, (long long)cases[i].s, (long long)cases[i].d, cases[i].pad,
+            cases[i].op ? " output_padding=" : "", cases[i].op ? cases[i].op : "",
+            cases[i].op ? ",0" : "");
+        tlayer t;
+        CHECK_OK(tl_build(&t, "conv2d_transpose", args, shape3(cases[i].in, 2, 1)));
+        if (t.l.out.d[0] != cases[i].want)
+            fprintf(stderr, "  %s on %lld rows: %lld rows, want %lld\n", args,
+                    (long long)cases[i].in, (long long)t.l.out.d[0], (long long)cases[i].want);
+        CHECK(t.l.out.d[0] == cases[i].want && t.l.out.d[1] == 2 && t.l.out.d[2] == 1);
+        tl_free(&t);
+    }
+}
+
+/* y for a (1, 2) image holding 1 and 10, a 1×k kernel, one filter, bias b. */
+static void transpose_row(const char *args, const float *w, int k, float b, const float *want,
+                          int64_t nout)
+{
+    const float x[2] = {1, 10};
+    float y[16];
+    tlayer t;
+    if (!tl_make(&t, "conv2d_transpose", args, shape3(1, 2, 1), 1)) goto done;
+    CHECK(t.l.out.d[0] == 1 && t.l.out.d[1] == nout);
+    if (t.l.out.d[1] != nout) goto done;
+    memcpy(t.l.params[0].w, w, (size_t)k * sizeof(float));
+    t.l.params[1].w[0] = b;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    check_arrays(args, y, want, (long)nout, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_conv2d_transpose_by_hand)
+{
+    /* Input i reaches output o = i·stride − lead + k·dilation through tap k. With the kernel
+     * 1,2,3 and strides 2 the full result is 1, 2, 3+10, 20, 30. */
+    const float w3[3] = {1, 2, 3}, w2[2] = {1, 2};
+    const float valid[5] = {1, 2, 13, 20, 30};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2", w3, 3, 0, valid, 5);
+    /* same: 2·2 = 4 columns, lead max((3 - 2)/2, 0) = 0: the last one cropped. */
+    const float same[4] = {1, 2, 13, 20};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2 padding=same", w3, 3, 0, same, 4);
+    /* same, output_padding=0: (2-1)·2 + 1 + 0 = 3 columns, lead (3 - 1 - 0)/2 = 1. */
+    const float same0[3] = {2, 13, 20};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2 padding=same output_padding=0", w3, 3, 0,
+                  same0, 3);
+    /* valid, output_padding=1: one more column, which receives only the bias (0.5). */
+    const float valid1[6] = {1.5f, 2.5f, 13.5f, 20.5f, 30.5f, 0.5f};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2 output_padding=0,1", w3, 3, 0.5f, valid1,
+                  6);
+    /* strides 3 > kernel 2: Keras' default output_padding max(2,3) - 2 = 1 keeps w·s columns. */
+    const float gap[6] = {1, 2, 0, 10, 20, 0};
+    transpose_row("filters=1 kernel_size=1,2 strides=1,3", w2, 2, 0, gap, 6);
+    /* strides 2 with dilation 2 (Keras refuses it; fovea computes the same formula): taps two
+     * apart, span 3, (2-1)·2 + 3 = 5 columns, the two inputs' taps meeting at column 2. */
+    const float dil[5] = {1, 0, 12, 0, 20};
+    transpose_row("filters=1 kernel_size=1,2 strides=1,2 dilation_rate=1,2", w2, 2, 0, dil, 5);
+}
+
+TEST(test_conv2d_transpose_kernel_layout_is_kh_kw_filters_in)
+{
+    /* 1×1 kernel, 2 input channels, 2 filters: y[f] = Σ_c x[c]·w[0,0,f,c] + b[f]. */
+    const float x[2] = {1, 2}, w[4] = {1, 2, 3, 4}; /* (1, 1, filters=2, in=2) */
+    float y[2];
+    tlayer t;
+    if (!tl_make(&t, "conv2d_transpose", "filters=2 kernel_size=1", shape3(1, 1, 2), 1)) goto done;
+    CHECK(t.l.params[0].dims[2] == 2 && t.l.params[0].dims[3] == 2);
+    memcpy(t.l.params[0].w, w, sizeof w);
+    t.l.params[1].w[0] = 0.5f, t.l.params[1].w[1] = -0.5f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[2] = {1 + 4 + 0.5f, 3 + 8 - 0.5f};
+    check_arrays("1x1", y, want, 2, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_depthwise_conv2d_by_hand)
+{
+    /* 1×1 kernel, 2 channels, depth_multiplier 2: output channel c·2 + m = x[c]·w[0,0,c,m]. */
+    const float x[2] = {1, 10}, w[4] = {1, 2, 3, 4};
+    float y[8];
+    tlayer t;
+    if (!tl_make(&t, "depthwise_conv2d", "kernel_size=1 depth_multiplier=2", shape3(1, 1, 2), 1))
+        goto done;
+    CHECK(t.l.out.d[2] == 4 && t.l.params[1].size == 4);
+    memcpy(t.l.params[0].w, w, sizeof w);
+    for (int i = 0; i < 4; i++)
+        t.l.params[1].w[i] = 0.25f * (float)i;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[4] = {1, 2.25f, 30.5f, 40.75f};
+    check_arrays("channel order", y, want, 4, 0, 0);
+    tl_free(&t);
+
+    /* 1×3 image of 2 channels, kernel 1×2, padding same (one zero column at the right): each
+     * channel is filtered on its own. */
+    const float x2[6] = {1, 10, 2, 20, 3, 30}; /* (1, 3, 2) */
+    const float w2[4] = {1, -1, 2, 1};         /* (1, 2, 2, 1): tap 0: 1, -1; tap 1: 2, 1 */
+    if (!tl_make(&t, "depthwise_conv2d", "kernel_size=1,2 padding=same use_bias=false",
+                 shape3(1, 3, 2), 1))
+        goto done;
+    memcpy(t.l.params[0].w, w2, sizeof w2);
+    tl_forward(&t, 1, x2, y, false, 0, 1);
+    const float want2[6] = {1 + 4, -10 + 20, 2 + 6, -20 + 30, 3, -30};
+    check_arrays("taps", y, want2, 6, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_separable_conv2d_is_depthwise_then_pointwise)
+{
+    /* x = (1, 10); depthwise 1×1 (2, 3) gives (2, 30); pointwise (1, 0.5) gives 2 + 15 = 17;
+     * bias 1: 18; relu keeps it. */
+    const float x[2] = {1, 10}, dk[2] = {2, 3}, pk[2] = {1, 0.5f};
+    float y[1];
+    tlayer t;
+    if (!tl_make(&t, "separable_conv2d", "filters=1 kernel_size=1 activation=relu", shape3(1, 1, 2),
+                 1))
+        goto done;
+    CHECK(t.l.nparams == 3);
+    CHECK(strcmp(t.l.params[0].suffix, "depthwise_kernel") == 0);
+    CHECK(strcmp(t.l.params[1].suffix, "pointwise_kernel") == 0);
+    CHECK(strcmp(t.l.params[2].suffix, "bias") == 0);
+    memcpy(t.l.params[0].w, dk, sizeof dk);
+    memcpy(t.l.params[1].w, pk, sizeof pk);
+    t.l.params[2].w[0] = 1.0f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    CHECK(y[0] == 18.0f);
+done:
+    tl_free(&t);
+}
+
+TEST(test_conv_family_parameters_and_glorot_fans)
+{
+    tlayer t;
+    /* Conv2DTranspose kernel (kh, kw, filters, in): fans = receptive field × filters, × in. */
+    CHECK_OK(tl_build(&t, "conv2d_transpose", "filters=8 kernel_size=3,2", shape3(5, 5, 4)));
+    fv_param *k = &t.l.params[0];
+    CHECK(t.l.nparams == 2 && strcmp(k->suffix, "kernel") == 0);
+    CHECK(k->rank == 4 && k->dims[0] == 3 && k->dims[1] == 2 && k->dims[2] == 8 &&
+          k->dims[3] == 4 && k->size == 3 * 2 * 8 * 4);
+    CHECK(k->init == FV_INIT_GLOROT_UNIFORM && k->fan_in == 6 * 8 && k->fan_out == 6 * 4);
+    CHECK(strcmp(t.l.params[1].suffix, "bias") == 0 && t.l.params[1].size == 8);
+    tl_free(&t);
+
+    /* DepthwiseConv2D kernel (kh, kw, in, depth_multiplier), bias in·depth_multiplier. */
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 depth_multiplier=2", shape3(7, 7, 5)));
+    k = &t.l.params[0];
+    CHECK(strcmp(k->suffix, "depthwise_kernel") == 0 && k->rank == 4 && k->dims[0] == 3 &&
+          k->dims[1] == 3 && k->dims[2] == 5 && k->dims[3] == 2);
+    CHECK(k->fan_in == 9 * 5 && k->fan_out == 9 * 2);
+    CHECK(t.l.nparams == 2 && t.l.params[1].size == 10 && t.l.params[1].init == FV_INIT_ZEROS);
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 5 && t.l.out.d[2] == 10);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 use_bias=false", shape3(7, 7, 5)));
+    CHECK(t.l.nparams == 1 && t.l.out.d[2] == 5);
+    tl_free(&t);
+
+    /* SeparableConv2D: depthwise (kh, kw, in, dm), pointwise (1, 1, in·dm, filters), bias. */
+    CHECK_OK(tl_build(&t, "separable_conv2d", "filters=7 kernel_size=3 depth_multiplier=2",
+                      shape3(7, 7, 5)));
+    CHECK(t.l.nparams == 3);
+    k = &t.l.params[1];
+    CHECK(strcmp(k->suffix, "pointwise_kernel") == 0 && k->rank == 4 && k->dims[0] == 1 &&
+          k->dims[1] == 1 && k->dims[2] == 10 && k->dims[3] == 7);
+    CHECK(k->init == FV_INIT_GLOROT_UNIFORM && k->fan_in == 10 && k->fan_out == 7);
+    CHECK(t.l.params[0].fan_in == 9 * 5 && t.l.params[0].fan_out == 9 * 2);
+    CHECK(t.l.params[2].size == 7 && t.l.out.d[2] == 7);
+    tl_free(&t);
+}
+
+TEST(test_conv_family_errors_name_the_numbers)
+{
+    CHECK(strcmp(build_error("conv2d_transpose",
+                             "filters=1 kernel_size=3 strides=2 "
+                             "output_padding=2",
+                             shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: output_padding=2,2 must be less than strides=2,2 on each axis "
+                 "(as Keras requires)") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose",
+                             "filters=1 kernel_size=3 output_padding=1 "
+                             "strides=1,2",
+                             shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: output_padding=1,1 must be less than strides=1,2 on each axis "
+                 "(as Keras requires)") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose",
+                             "filters=1 kernel_size=2 padding=same output_padding=0",
+                             shape3(1, 3, 1), FV_ERR_SHAPE),
+                 "conv2d_transpose: the output height is empty with padding=same and "
+                 "output_padding=0: (1 - 1)*1 + 2%2 + 0 = 0") == 0);
+    CHECK(
+        strcmp(build_error("conv2d_transpose", "filters=1 kernel_size=3", shape1(9), FV_ERR_SHAPE),
+               "conv2d_transpose: input (None, 9) has rank 1; conv2d_transpose needs images "
+               "(None, height, width, channels)") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose", "kernel_size=3", shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: missing required argument 'filters'") == 0);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=5 strides=2", shape3(3, 8, 1),
+                             FV_ERR_SHAPE),
+                 "depthwise_conv2d: kernel 5x5 does not fit input 3x8 with padding=valid: "
+                 "(3 - 5 + 0)/2 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("separable_conv2d", "filters=2 kernel_size=3 dilation_rate=3",
+                             shape3(6, 9, 2), FV_ERR_SHAPE),
+                 "separable_conv2d: kernel 3x3 (dilated to 7x7) does not fit input 6x9 with "
+                 "padding=valid: (6 - 7 + 0)/1 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=3 depth_multiplier=0",
+                             shape3(6, 6, 2), FV_ERR_INVALID),
+                 "depthwise_conv2d: argument depth_multiplier=0: must be at least 1") == 0);
+    CHECK(strcmp(build_error("separable_conv2d", "kernel_size=3", shape3(6, 6, 2), FV_ERR_INVALID),
+                 "separable_conv2d: missing required argument 'filters'") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose", "filters=1 kernel_size=3 output_padding=-1",
+                             shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: argument output_padding=-1: must be at least 0") == 0);
+}
+
+/* Keras refuses strides > 1 with dilation_rate > 1 on all three; fovea builds them, as its
+ * conv2d does (values: test_conv2d_transpose_by_hand; gradients: the gradient-check cases). */
+TEST(test_conv_family_accepts_strides_with_dilation)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d_transpose", "filters=2 kernel_size=3 strides=2 dilation_rate=2",
+                      shape3(4, 5, 1)));
+    CHECK(t.l.out.d[0] == 3 * 2 + 5 && t.l.out.d[1] == 4 * 2 + 5); /* (w-1)·2 + span 5 */
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 strides=2 dilation_rate=2",
+                      shape3(9, 8, 1)));
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 2); /* (9 - 5)/2 + 1, (8 - 5)/2 + 1 */
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "separable_conv2d",
+                      "filters=3 kernel_size=3 strides=2 dilation_rate=2 padding=same",
+                      shape3(9, 8, 1)));
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 4 && t.l.out.d[2] == 3);
+    tl_free(&t);
+}
+
+/* output_padding=None (Keras' default) and output_padding=0 are different layers, and the
+ * canonical text keeps them apart. */
+TEST(test_conv2d_transpose_output_padding_none_and_zero_differ)
+{
+    const char *args[] = {"filters=1 kernel_size=3 strides=2 padding=same",
+                          "filters=1 kernel_size=3 strides=2 padding=same output_padding=None",
+                          "filters=1 kernel_size=3 strides=2 padding=same output_padding=0"};
+    const int64_t want[] = {10, 10, 9};
+    for (int i = 0; i < 3; i++) {
+        tlayer t, u;
+        char buf[160], buf2[160];
+        CHECK_OK(tl_build(&t, "conv2d_transpose", args[i], shape3(5, 5, 1)));
+        CHECK(t.l.out.d[0] == want[i]);
+        fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+        CHECK(strcmp(buf, args[i]) == 0);
+        CHECK_OK(tl_build(&u, "conv2d_transpose", buf, shape3(5, 5, 1)));
+        fv__args_format(u.l.kind->args, u.l.cfg, u.l.given, buf2, sizeof buf2);
+        CHECK(strcmp(buf, buf2) == 0 && u.l.out.d[0] == want[i]);
+        tl_free(&t);
+        tl_free(&u);
+    }
+}
+
+/* Keras' Conv2DTranspose is the gradient of Conv2D with respect to its input: with the same
+ * kernel memory (conv2d's (kh, kw, in, out) is conv2d_transpose's (kh, kw, filters, in)),
+ * <conv2d(u), v> = <u, conv2d_transpose(v)> whenever conv2d maps the transposed layer's output
+ * size back to its input size. This ties the transposed layer's size and placement to conv2d's
+ * (checked against PyTorch with Keras' asymmetric padding). */
+TEST(test_conv2d_transpose_is_the_adjoint_of_conv2d)
+{
+    const struct {
+        const char *args;  /* shared by both layers */
+        const char *extra; /* conv2d_transpose only */
+        int64_t in;        /* conv2d_transpose's input rows and columns */
+    } cases[] = {
+        {"kernel_size=3 strides=2 padding=same", "", 5},
+        {"kernel_size=4 strides=2 padding=same", "", 5},
+        {"kernel_size=3 strides=2", "", 4},
+        {"kernel_size=2 strides=3", "", 3},
+        {"kernel_size=3 dilation_rate=2 padding=same", "", 4},
+        {"kernel_size=3,2 strides=2,3 dilation_rate=1 padding=same", " output_padding=1,2", 3},
+        {"kernel_size=3 strides=2 dilation_rate=2", "", 3},
+    };
+    fv_rng rng;
+    fv__rng_seed(&rng, 99);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char targs[160], cargs[160];
+        snprintf(targs, sizeof targs, "filters=3 use_bias=false %s%s", cases[i].args,
+                 cases[i].extra);
+        snprintf(cargs, sizeof cargs, "filters=2 use_bias=false %s", cases[i].args);
+        tlayer t, c;
+        const fv_shape vin = shape3(cases[i].in, cases[i].in + 1, 2);
+        if (!tl_make(&t, "conv2d_transpose", targs, vin, 1)) {
+            tl_free(&t);
+            continue;
+        }
+        const fv_shape uin = shape3(t.l.out.d[0], t.l.out.d[1], 3);
+        if (!tl_make(&c, "conv2d", cargs, uin, 1)) {
+            tl_free(&t), tl_free(&c);
+            continue;
+        }
+        CHECK(c.l.out.d[0] == vin.d[0] && c.l.out.d[1] == vin.d[1] && c.l.out.d[2] == 2);
+        CHECK(c.nw == t.nw);
+        if (c.l.out.d[0] != vin.d[0] || c.l.out.d[1] != vin.d[1] || c.nw != t.nw) {
+            fprintf(stderr, "  %s: conv2d maps %lldx%lld to %lldx%lld\n", targs,
+                    (long long)uin.d[0], (long long)uin.d[1], (long long)c.l.out.d[0],
+                    (long long)c.l.out.d[1]);
+            tl_free(&t), tl_free(&c);
+            continue;
+        }
+        const int64_t nu = in_size(&c), nv = in_size(&t);
+        float *u = floats(nu), *v = floats(nv), *cu = floats(nv), *tv = floats(nu);
+        for (int64_t j = 0; j < t.nw; j++)
+            t.w[j] = c.w[j] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t j = 0; j < nu; j++)
+            u[j] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t j = 0; j < nv; j++)
+            v[j] = fv__rng_uniform(&rng) - 0.5f;
+        tl_forward(&c, 1, u, cu, false, 0, 1);
+        tl_forward(&t, 1, v, tv, false, 0, 1);
+        double a = 0, b = 0, scale = 0;
+        for (int64_t j = 0; j < nv; j++)
+            a += (double)cu[j] * v[j], scale += fabs((double)cu[j] * v[j]);
+        for (int64_t j = 0; j < nu; j++)
+            b += (double)u[j] * tv[j];
+        if (!(fabs(a - b) <= 1e-5 * scale))
+            fprintf(stderr, "  %s: <conv2d(u), v> = %.9g, <u, conv2d_transpose(v)> = %.9g\n", targs,
+                    a, b);
+        CHECK(fabs(a - b) <= 1e-5 * scale);
+        free(u), free(v), free(cu), free(tv);
+        tl_free(&t), tl_free(&c);
+    }
+}
+
+/* Keras' weight regularizers, each on its own tensor: kernel_regularizer and bias_regularizer
+ * (Conv2DTranspose); depthwise_regularizer, pointwise_regularizer (SeparableConv2D) and
+ * bias_regularizer. The penalty itself is the model's (tests/test_optim.c). */
+TEST(test_conv_family_regularizers_reach_their_tensors)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d_transpose",
+                      "filters=2 kernel_size=3 kernel_regularizer=l2:0.01 bias_regularizer=l1:0.5",
+                      shape3(4, 4, 1)));
+    CHECK(t.l.params[0].reg.l2 == 0.01 && t.l.params[0].reg.l1 == 0);
+    CHECK(t.l.params[1].reg.l1 == 0.5 && t.l.params[1].reg.l2 == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 depthwise_regularizer=l1_l2:0.1,0.2",
+                      shape3(4, 4, 2)));
+    CHECK(t.l.params[0].reg.l1 == 0.1 && t.l.params[0].reg.l2 == 0.2);
+    CHECK(t.l.params[1].reg.l1 == 0 && t.l.params[1].reg.l2 == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "separable_conv2d",
+                      "filters=3 kernel_size=3 pointwise_regularizer=l2:0.03 "
+                      "bias_regularizer=l2:0.04",
+                      shape3(4, 4, 2)));
+    CHECK(t.l.params[0].reg.l2 == 0 && t.l.params[1].reg.l2 == 0.03 &&
+          t.l.params[2].reg.l2 == 0.04);
+    tl_free(&t);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=3 kernel_regularizer=l2:0.1",
+                             shape3(4, 4, 2), FV_ERR_INVALID),
+                 "depthwise_conv2d: unknown argument 'kernel_regularizer' (known: kernel_size, "
+                 "strides, padding, depth_multiplier, dilation_rate, activation, use_bias, "
+                 "depthwise_regularizer, bias_regularizer)") == 0);
+}
+
+/* 1, 2 and 3 threads give bit-identical outputs and gradients (work above FV_PARALLEL_MIN, so
+ * that the threads are really used). */
+TEST(test_conv_family_gradients_do_not_depend_on_thread_count)
+{
+    check_thread_independence("conv2d_transpose",
+                              "filters=8 kernel_size=3 strides=2 padding=same activation=relu",
+                              shape3(8, 7, 4), 19);
+    check_thread_independence("conv2d_transpose", "filters=3 kernel_size=2 strides=3",
+                              shape3(9, 9, 5), 17);
+    check_thread_independence("depthwise_conv2d",
+                              "kernel_size=3 depth_multiplier=2 padding=same activation=tanh",
+                              shape3(16, 15, 4), 17);
+    check_thread_independence("separable_conv2d",
+                              "filters=8 kernel_size=3 strides=2 padding=same depth_multiplier=2",
+                              shape3(15, 15, 4), 17);
+}
+
 /* ---- pooling, resizing, padding, reshaping, ReLU's arguments ------------------------------ */
 
 TEST(test_shape_kinds_keras_names)
@@ -2131,6 +2603,19 @@ int main(void)
     RUN(test_conv2d_matches_reference_at_seed_sizes);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
+    RUN(test_conv_family_registry_and_keras_names);
+    RUN(test_conv2d_transpose_output_size_is_keras);
+    RUN(test_conv2d_transpose_by_hand);
+    RUN(test_conv2d_transpose_kernel_layout_is_kh_kw_filters_in);
+    RUN(test_conv2d_transpose_is_the_adjoint_of_conv2d);
+    RUN(test_depthwise_conv2d_by_hand);
+    RUN(test_separable_conv2d_is_depthwise_then_pointwise);
+    RUN(test_conv_family_parameters_and_glorot_fans);
+    RUN(test_conv_family_errors_name_the_numbers);
+    RUN(test_conv_family_accepts_strides_with_dilation);
+    RUN(test_conv2d_transpose_output_padding_none_and_zero_differ);
+    RUN(test_conv_family_gradients_do_not_depend_on_thread_count);
+    RUN(test_conv_family_regularizers_reach_their_tensors);
     RUN(test_shape_kinds_keras_names);
     RUN(test_average_pooling_by_hand);
     RUN(test_upsampling_by_hand);

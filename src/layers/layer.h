@@ -42,7 +42,7 @@ typedef struct fv_arg_spec {
     const char *key;
     fv_arg_type type;
     size_t offset;              /* into the kind's config struct */
-    const char *def;            /* default, in model-file text; NULL: required */
+    const char *def;            /* default, in model-file text; NULL: required; None: min - 1 */
     const char *const *choices; /* FV_ARG_CHOICE: NULL-terminated names */
     double min;                 /* smallest accepted value for numbers */
     double max;                 /* largest (inclusive) */
@@ -243,6 +243,9 @@ extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout
  * reshape.c). */
 extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
     fv__kind_zero_padding2d, fv__kind_cropping2d, fv__kind_reshape;
+/* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
+extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
+    fv__kind_separable_conv2d;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

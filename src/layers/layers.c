@@ -42,6 +42,9 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_zero_padding2d,
     &fv__kind_cropping2d,
     &fv__kind_reshape,
+    &fv__kind_conv2d_transpose,
+    &fv__kind_depthwise_conv2d,
+    &fv__kind_separable_conv2d,
     NULL,
 };
 /* clang-format on */
@@ -176,6 +179,14 @@ static bool is_none_default(const fv_arg_spec *a)
     return a->def && strcmp(a->def, "None") == 0;
 }
 
+/* How None is stored for an argument whose default is None: the integer just below its range
+ * (0 for maxpool2d's strides, whose minimum is 1; -1 for conv2d_transpose's output_padding,
+ * where 0 is a value of its own). */
+static int64_t none_value(const fv_arg_spec *a)
+{
+    return (int64_t)a->min - 1;
+}
+
 /* A decimal integer, optional sign, nothing else (no spaces, no trailing text). */
 static bool parse_int(const char *s, int64_t *out)
 {
@@ -301,7 +312,7 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     case FV_ARG_INT: {
         int64_t v;
         if (is_none_default(a) && strcmp(value, "None") == 0) {
-            v = 0;
+            v = none_value(a);
         } else {
             if (!parse_int(value, &v))
                 return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected an integer", pre,
@@ -313,7 +324,7 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         return FV_OK;
     }
     case FV_ARG_PAIR: {
-        int64_t v[2] = {0, 0};
+        int64_t v[2] = {none_value(a), none_value(a)};
         if (!(is_none_default(a) && strcmp(value, "None") == 0)) {
             int n = parse_int_list(value, v, 2);
             if (n < 0)
@@ -542,7 +553,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_INT: {
             int64_t v;
             memcpy(&v, src, sizeof v);
-            if (v == 0 && is_none_default(a))
+            if (is_none_default(a) && v == none_value(a))
                 snprintf(val, sizeof val, "None");
             else
                 snprintf(val, sizeof val, "%lld", (long long)v);
@@ -551,7 +562,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_PAIR: {
             int64_t v[2];
             memcpy(v, src, sizeof v);
-            if (v[0] == 0 && v[1] == 0 && is_none_default(a))
+            if (is_none_default(a) && v[0] == none_value(a) && v[1] == none_value(a))
                 snprintf(val, sizeof val, "None");
             else if (v[0] == v[1])
                 snprintf(val, sizeof val, "%lld", (long long)v[0]);
