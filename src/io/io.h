@@ -147,14 +147,17 @@ fv_status fv__label_info_read(fv_label_info *li, const char *column, const char 
                               const char *origin);
 void fv__label_info_free(fv_label_info *li);
 
-/* ---- .npy (version 1.0/2.0/3.0, little-endian float32 '<f4' or uint8 '|u1', C order) ------- */
+/* ---- .npy (version 1.0/2.0/3.0, C order; uint8 '|u1' kept as bytes, the other little-endian
+ * numeric types — float32/64, int8-64, uint16-64, bool — read as float32) ------------------- */
 
 typedef struct fv_npy {
     int rank;
     int64_t dims[8];
     int64_t count;
-    bool is_u8; /* else float32 */
-    void *data; /* malloc'd, count elements */
+    bool is_u8;    /* else float32: other numeric types are converted when the data is read */
+    int elem;      /* bytes per element of the data (1 or 4 once read) */
+    char descr[8]; /* the numpy type of the data ("<f4" once read, unless uint8) */
+    void *data;    /* malloc'd, count elements */
 } fv_npy;
 
 fv_status fv__npy_parse(const uint8_t *buf, size_t len, const char *origin, fv_npy *out);
