@@ -394,7 +394,7 @@ bool cli_is_npy_dir(const fv_model *m, const char *path)
 {
     char buf[4096];
     return cli_is_dir(path) && (npy_in(path, "x", buf, sizeof buf) ||
-                                (fv_model_input_count(m) > 0 &&
+                                (m && fv_model_input_count(m) > 0 &&
                                  npy_in(path, fv_model_input_name(m, 0), buf, sizeof buf)));
 }
 

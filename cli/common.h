@@ -112,8 +112,8 @@ void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims);
  * the seed program's print("Test loss:", score[0]) shows it. */
 void cli_print_repr(FILE *out, double x);
 
-/* Whether DIR is a folder of .npy arrays (x.npy, or the model's first input's name): a model's
- * data as Keras' dicts of arrays. */
+/* Whether DIR is a folder of .npy arrays (x.npy, or the model's first input's name when m is not
+ * NULL): a model's data as Keras' dicts of arrays. */
 bool cli_is_npy_dir(const fv_model *m, const char *path);
 /* Loads such a folder: x.npy (or FIRSTINPUT.npy) for the first input, INPUT.npy for each other
  * input, OUTPUT.npy for each output (one output: OUTPUT.npy or y.npy, its labels or targets, may

@@ -143,7 +143,37 @@ int cmd_evaluate(int argc, char **argv)
         batch_size = fit.batch_size > 0 ? fit.batch_size : 32;
     }
     double loss = NAN, accuracy = NAN;
-    fv_status s = fv_model_evaluate(m, test, batch_size, &loss, &accuracy);
+    fv_status s;
+    const int nout = fv_model_output_count(m);
+    if (nout > 1) {
+        /* Several outputs: the total and each output's loss, as the history's columns. */
+        if (json->seen || select->seen || plot->seen) {
+            cli_error(cmd,
+                      "--json, --metrics and --plot report one classifier's metrics; this "
+                      "model has %d outputs (its training history has each output's "
+                      "metrics)",
+                      nout);
+            goto done;
+        }
+        double out_loss[64];
+        s = nout <= 64 ? fv_model_evaluate_outputs(m, test, batch_size, &loss, out_loss)
+                       : FV_ERR_INVALID;
+        if (s != FV_OK) {
+            cli_fail_lib(cmd, NULL, s);
+            goto done;
+        }
+        fputs("Test loss: ", stdout);
+        cli_print_repr(stdout, loss);
+        fputc('\n', stdout);
+        for (int j = 0; j < nout; j++) {
+            printf("Test %s_loss: ", fv_model_output_name(m, j));
+            cli_print_repr(stdout, out_loss[j]);
+            fputc('\n', stdout);
+        }
+        rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+        goto done;
+    }
+    s = fv_model_evaluate(m, test, batch_size, &loss, &accuracy);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;

@@ -359,7 +359,8 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     };
     if ((rc = cli_image_flags_check(cmd, &imf))) return rc;
     bool images = cli_is_image_file(input->value) ||
-                  (cli_is_dir(input->value) && !cli_is_cifar_dir(input->value));
+                  (cli_is_dir(input->value) && !cli_is_cifar_dir(input->value) &&
+                   !cli_is_npy_dir(NULL, input->value));
     if (!images && npos > 1) return cli_usage_error(cmd, "unexpected argument '%s'", pos[1]);
     int64_t top_k = images ? 3 : 1;
     if (topk->seen &&
@@ -400,23 +401,28 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if (!cli_exists(input->value) || cli_is_dir(input->value)) {
+    if (cli_is_npy_dir(m, input->value)) {
+        /* a folder of .npy arrays: x.npy or one per input, as for train and evaluate */
+        if (cli_load_npy_dir(cmd, m, input->value, &x)) goto done;
+    } else if (!cli_exists(input->value) || cli_is_dir(input->value)) {
         cli_error(cmd, "--input: '%s': %s", input->value,
-                  cli_exists(input->value) ? "is a folder; give an IDX or .npy file"
-                                           : "no such file");
+                  cli_exists(input->value)
+                      ? "is a folder without x.npy; give an IDX or .npy file, or such a folder"
+                      : "no such file");
         goto done;
-    }
-    switch (sniff_input(input->value)) {
-    case INPUT_NPY:
-        x = fv_dataset_load_npy(input->value);
-        break;
-    case INPUT_IDX:
-        x = fv_dataset_load_idx(input->value, NULL);
-        break;
-    default:
-        cli_error(cmd, "--input: '%s': neither an IDX image file nor a .npy array", input->value);
-        goto done;
-    }
+    } else
+        switch (sniff_input(input->value)) {
+        case INPUT_NPY:
+            x = fv_dataset_load_npy(input->value);
+            break;
+        case INPUT_IDX:
+            x = fv_dataset_load_idx(input->value, NULL);
+            break;
+        default:
+            cli_error(cmd, "--input: '%s': neither an IDX image file nor a .npy array",
+                      input->value);
+            goto done;
+        }
     if (!x) {
         cli_fail_lib(cmd, NULL, FV_ERR_FORMAT);
         goto done;

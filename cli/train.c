@@ -423,8 +423,8 @@ int cmd_train(int argc, char **argv)
                                             false, "a positive number up to 1000", &lr)))
         return rc;
     if (opts[O_OPTIMIZER].seen && strcmp(opts[O_OPTIMIZER].value, "adam") != 0 &&
-        strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
-        return cli_usage_error(cmd, "--optimizer: expected adam or sgd, got '%s'",
+        strcmp(opts[O_OPTIMIZER].value, "adamw") != 0 && strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
+        return cli_usage_error(cmd, "--optimizer: expected adam, adamw or sgd, got '%s'",
                                opts[O_OPTIMIZER].value);
     if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &seed))) return rc;
     if (opts[O_VSPLIT].seen &&

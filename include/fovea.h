@@ -195,16 +195,16 @@ typedef enum fv_interpolation { FV_INTERP_BILINEAR = 0, FV_INTERP_NEAREST } fv_i
 typedef enum fv_file_order { FV_ORDER_CLASS = 0, FV_ORDER_NAME } fv_file_order;
 
 typedef struct fv_image_opts {
-    int64_t height, width;  /* the model's input size; 0, 0: each file's own size (one file) */
-    int channels;           /* 1, 3 or 4 (Keras' color_mode grayscale, rgb, rgba); default 3 */
+    int64_t height, width; /* the model's input size; 0, 0: each file's own size (one file) */
+    int channels;          /* 1, 3 or 4 (Keras' color_mode grayscale, rgb, rgba); default 3 */
     fv_interpolation interpolation; /* bilinear */
     bool crop_to_aspect_ratio;      /* false: Keras' smart_resize centre crop when true */
-    int64_t max_pixels;     /* 0: FV_IMAGE_MAX_PIXELS */
-    bool follow_links;      /* enter folders reached through symbolic links (Keras' follow_links) */
-    bool strict;            /* a file that cannot be decoded is an error, not skipped */
-    fv_file_order order;    /* FV_ORDER_CLASS */
+    int64_t max_pixels;             /* 0: FV_IMAGE_MAX_PIXELS */
+    bool follow_links;   /* enter folders reached through symbolic links (Keras' follow_links) */
+    bool strict;         /* a file that cannot be decoded is an error, not skipped */
+    fv_file_order order; /* FV_ORDER_CLASS */
     double validation_split; /* fv_dataset_load_image_dir: 0, or the fraction for validation */
-    uint64_t seed;          /* the shuffle before the split (seed 42 by default) */
+    uint64_t seed;           /* the shuffle before the split (seed 42 by default) */
     /* Class names to use (Keras' class_names), e.g. the training folder's for its test folder:
      * a subfolder not in the list is an error; a listed class without a folder is empty. NULL:
      * the subfolders, sorted. */
@@ -246,13 +246,13 @@ fv_status fv_dataset_load_image_dir(const char *dir, const fv_image_opts *o, fv_
 
 /* The given image files, in order, without labels (for prediction). A file that cannot be decoded
  * is skipped (on_skip) unless strict. */
-fv_dataset *fv_dataset_load_image_files(const char *const *paths, int64_t n,
-                                        const fv_image_opts *o, fv_image_info *info);
+fv_dataset *fv_dataset_load_image_files(const char *const *paths, int64_t n, const fv_image_opts *o,
+                                        fv_image_info *info);
 
 /* One image file decoded and converted as above; o->height, o->width 0 keep its size. *pixels
  * (malloc'd, h × w × channels bytes) receives it. */
-fv_status fv_image_read(const char *path, const fv_image_opts *o, uint8_t **pixels,
-                        int64_t *height, int64_t *width);
+fv_status fv_image_read(const char *path, const fv_image_opts *o, uint8_t **pixels, int64_t *height,
+                        int64_t *width);
 
 /* CIFAR's binary format (https://www.cs.toronto.edu/~kriz/cifar.html): records of label byte(s)
  * and 3,072 pixel bytes (1,024 per channel R, G, B, rows top to bottom), 32 × 32 × 3 samples.
@@ -499,6 +499,13 @@ fv_status fv_checkpoint_info(const char *dir, bool *found, int64_t *epochs_done,
  * NaN for losses without classes. */
 fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_size, double *loss,
                             double *accuracy);
+
+/* The same for a model with several outputs, each with its loss (compile's loss=OUT:LOSS,...):
+ * *loss receives the total (Σ weight·loss + the regularizers' penalty, as fv_model_evaluate) and
+ * output_losses[j] output j's weighted loss (Keras 3's OUT_loss), for j < fv_model_output_count.
+ * Targets as for fit (fv_dataset_add_output). */
+fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                                    double *loss, double *output_losses);
 
 /* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);

@@ -53,6 +53,9 @@ rows = list(csv.DictReader(open('$TMP/h.csv')))
 assert float(rows[-1]['loss']) < 0.8 * float(rows[0]['loss']), rows"
 expect_ok "evaluate reads the same folder" "$FOVEA" evaluate "$TMP/two.safetensors" --data "$TMP/d"
 check "  and prints the loss" grep -q "^Test loss: " "$TMP/out"
+check "  and each output's" grep -q "^Test reg_loss: " "$TMP/out"
+expect_ok "predict takes the folder too" "$FOVEA" predict "$TMP/two.safetensors" --input "$TMP/d"
+check "  and prints the classes' counts" grep -q "160 samples; predicted class counts" "$TMP/out"
 
 echo "# a missing array is named"
 mkdir -p "$TMP/e"

@@ -85,7 +85,7 @@ bad --verbose 3 "0, 1 or 2"
 bad --verbose high "0, 1 or 2"
 expect_error "--epochs=5x form" 2 "--epochs: expected a positive integer, got '5x'" \
     "$FOVEA" train "$M" --data "$D" --epochs=5x
-expect_error "--optimizer rmsprop" 2 "--optimizer: expected adam or sgd, got 'rmsprop'" \
+expect_error "--optimizer rmsprop" 2 "--optimizer: expected adam, adamw or sgd, got 'rmsprop'" \
     "$FOVEA" train "$M" --data "$D" --optimizer rmsprop
 expect_error "evaluate --batch-size 0" 2 "^fovea evaluate: --batch-size: expected a positive integer, got '0'" \
     "$FOVEA" evaluate m.safetensors --data "$D" --batch-size 0

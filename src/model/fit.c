@@ -180,6 +180,24 @@ fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_s
     return s;
 }
 
+fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                                    double *loss, double *output_losses)
+{
+    if (!m || !data || !loss || !output_losses)
+        return fv__fail(FV_ERR_INVALID, "fv_model_evaluate_outputs: NULL argument");
+    if (!m->compiled)
+        return fv__fail(FV_ERR_STATE, "the model is not compiled (no loss to evaluate)");
+    if (batch_size <= 0) batch_size = 32;
+    fv__head heads[FV_MAX_OUTPUTS];
+    memset(heads, 0, sizeof heads);
+    fv_status s = fv__model_check_data(m, data, "evaluate");
+    if (s == FV_OK) s = check_targets(m, data, "evaluate");
+    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, NULL, heads);
+    for (int j = 0; s == FV_OK && j < fv__model_heads(m); j++)
+        output_losses[j] = data->n ? heads[j].loss_sum / (double)data->n : NAN;
+    return s;
+}
+
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out)
 {
     if (!m || !data || !out) return fv__fail(FV_ERR_INVALID, "fv_model_predict: NULL argument");

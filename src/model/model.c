@@ -386,6 +386,15 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
         else
             default_name(m, m->nlayers, k, l->name, sizeof l->name);
         s = k->build(l);
+        /* Name the layers behind "input 1", "input 2" of a merge's shape error. */
+        if (s != FV_OK && l->nin > 1) {
+            char names[512];
+            size_t used = 0;
+            for (int j = 0; j < l->nin && used < sizeof names; j++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", j ? "," : "",
+                                         fv__model_node_name(m, l->src[j]));
+            fv__error_prefix("inputs=%s: ", names);
+        }
     }
     if (s != FV_OK) {
         free(l->cfg);

@@ -766,7 +766,8 @@ fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const cha
         s = a ? fv__dataset_check_shape(a, &m->inputs[k].shape, w)
               : fv__fail(FV_ERR_INVALID,
                          "%s: no array for input '%s' (the model's first input takes the data's "
-                         "samples; %s.npy beside them in a data folder, or fv_dataset_add_input)",
+                         "samples; give a folder holding x.npy and %s.npy, or from C "
+                         "fv_dataset_add_input)",
                          what, name, name);
     }
     return s;
