@@ -198,7 +198,7 @@ done
 { printf 'input shape=2\r'; printf 'dense units=3 activation=softmx\r'; } >"$TMP/typo.fv"
 expect_error "an error in a CR-only file names its line" 1 "typo\.fv:2: " "$FOVEA" summary "$TMP/typo.fv"
 printf 'input shape=2\ndense units=3 name=caf\xe9\n' >"$TMP/latin1.fv"
-expect_error "Latin-1 text is refused with line and byte" 1 "latin1\.fv:2: byte 36: 0xe9 is not valid UTF-8" \
+expect_error "Latin-1 text is refused with line and byte" 1 "latin1\.fv:2: byte 36 of the file: 0xe9 is not valid UTF-8" \
     "$FOVEA" summary "$TMP/latin1.fv"
 
 echo "# the progress line"

@@ -137,14 +137,14 @@ TEST(text_reader_refuses_nul_and_invalid_utf8_with_line_and_byte)
         size_t len;
         const char *want;
     } bad[] = {
-        {"ab\ncd\0e", 8, "t:2: byte 5: a NUL byte"},
-        {"ab\r\nc\xFF", 6, "t:2: byte 5: 0xff is not valid UTF-8"},
-        {"\xC0\x80", 2, "t:1: byte 0: 0xc0"},             /* overlong NUL */
-        {"x\xE0\x80\x80", 4, "t:1: byte 1: 0xe0"},        /* overlong */
-        {"\n\n\xED\xA0\x80", 5, "t:3: byte 2: 0xed"},     /* a surrogate */
-        {"\xF4\x90\x80\x80", 4, "t:1: byte 0: 0xf4"},     /* above U+10FFFF */
-        {"\xE2\x82", 2, "t:1: byte 0: 0xe2"},             /* cut short */
-        {"\xEF\xBB\xBF\xEF\xBB", 5, "t:1: byte 3: 0xef"}, /* a BOM, then half of one */
+        {"ab\ncd\0e", 8, "t:2: byte 5 of the file: a NUL byte"},
+        {"ab\r\nc\xFF", 6, "t:2: byte 5 of the file: 0xff is not valid UTF-8"},
+        {"\xC0\x80", 2, "t:1: byte 0 of the file: 0xc0"},             /* overlong NUL */
+        {"x\xE0\x80\x80", 4, "t:1: byte 1 of the file: 0xe0"},        /* overlong */
+        {"\n\n\xED\xA0\x80", 5, "t:3: byte 2 of the file: 0xed"},     /* a surrogate */
+        {"\xF4\x90\x80\x80", 4, "t:1: byte 0 of the file: 0xf4"},     /* above U+10FFFF */
+        {"\xE2\x82", 2, "t:1: byte 0 of the file: 0xe2"},             /* cut short */
+        {"\xEF\xBB\xBF\xEF\xBB", 5, "t:1: byte 3 of the file: 0xef"}, /* a BOM, then half of one */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fv_text t;
@@ -191,10 +191,10 @@ TEST(model_files_with_bom_crlf_and_cr_parse_alike)
     /* not text */
     write_bytes(tpath("nul.fv"), "input shape=4\n\0", 15);
     CHECK(fv_model_parse_file(tpath("nul.fv")) == NULL);
-    CHECK_STR_CONTAINS(fv_last_error(), "nul.fv:2: byte 14: a NUL byte");
+    CHECK_STR_CONTAINS(fv_last_error(), "nul.fv:2: byte 14 of the file: a NUL byte");
     write_text(tpath("latin1.fv"), "input shape=4\ndense units=3 name=caf\xE9\n");
     CHECK(fv_model_parse_file(tpath("latin1.fv")) == NULL);
-    CHECK_STR_CONTAINS(fv_last_error(), "latin1.fv:2: byte 36: 0xe9 is not valid UTF-8");
+    CHECK_STR_CONTAINS(fv_last_error(), "latin1.fv:2: byte 36 of the file: 0xe9 is not valid UTF-8");
     free(want);
     fv_model_free(plain);
 }
@@ -229,7 +229,7 @@ TEST(csv_files_with_bom_crlf_and_cr_load_alike)
     free(t);
     write_bytes(tpath("z.csv"), "a,label\n1,0\n\0", 13);
     CHECK(fv_dataset_load_csv(tpath("z.csv"), NULL) == NULL);
-    CHECK_STR_CONTAINS(fv_last_error(), "z.csv:3: byte 12: a NUL byte");
+    CHECK_STR_CONTAINS(fv_last_error(), "z.csv:3: byte 12 of the file: a NUL byte");
 }
 
 TEST(history_files_with_bom_crlf_and_cr_read_alike)

@@ -1079,7 +1079,7 @@ TEST(csv_malformed)
     CHECK_FAILS(csv_str("a,b\n1,\"2\"x\n", &c), FV_ERR_FORMAT, "t.csv",
                 "found \"x\" after a closing quote");
     CHECK_FAILS(fv__csv_parse("a,b\n1,\0\n", 8, "t.csv", &c), FV_ERR_FORMAT, "t.csv",
-                "byte 6: a NUL byte");
+                "byte 6 of the file: a NUL byte");
     /* a quoted name spanning lines moves the line count on */
     CHECK_FAILS(csv_str("\"a\n\nz\",b\n1,2\n3,q\n", &c), FV_ERR_FORMAT, "t.csv",
                 "line 5, column \"b\"");

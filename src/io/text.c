@@ -55,14 +55,14 @@ fv_status fv__text_init(fv_text *t, const char *data, size_t len, const char *or
         }
         if (c == 0) {
             free(out);
-            return fv__fail(FV_ERR_FORMAT, "%s:%lld: byte %zu: a NUL byte; this is not a text file",
+            return fv__fail(FV_ERR_FORMAT, "%s:%lld: byte %zu of the file: a NUL byte; this is not a text file",
                             t->origin, (long long)line, i);
         }
         size_t k = utf8_len(s + i, len - i);
         if (!k) {
             free(out);
             return fv__fail(FV_ERR_FORMAT,
-                            "%s:%lld: byte %zu: 0x%02x is not valid UTF-8; save the file as UTF-8",
+                            "%s:%lld: byte %zu of the file: 0x%02x is not valid UTF-8; save the file as UTF-8",
                             t->origin, (long long)line, i, c);
         }
         memcpy(out + o, s + i, k);
