@@ -199,6 +199,15 @@ void fv__act_backward_rows(fv_activation a, float alpha, const float *y, float *
 /* Fails (FV_ERR_INVALID) naming the first required argument of l's kind not given. */
 fv_status fv__args_check_required(const fv_layer *l);
 
+/* The geometry of a window (a kernel or a pool, named by `window` in errors) sliding over l's
+ * image input: checks that the input is an image (rank 3: FV_ERR_SHAPE naming the kind and the
+ * shape), fills g from the window k (rows, cols), strides s, dilation d, Keras' padding (same:
+ * the odd extra at the bottom/right) and out_c output channels, and fails as fv__fail_window when
+ * the window does not fit. Shared by conv2d and the pooling layers. */
+fv_status fv__window_geom(const fv_layer *l, const char *window, const int64_t k[2],
+                          const int64_t s[2], const int64_t d[2], bool same, int64_t out_c,
+                          fv_conv_geom *g);
+
 /* The FV_ERR_SHAPE error of a window (kernel or pool) that does not fit its input with valid
  * padding, with the arithmetic of the failing axis. g holds input, window, stride, dilation. */
 fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_geom *g);

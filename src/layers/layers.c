@@ -160,6 +160,34 @@ fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_ge
                     (long long)(floor_div(w - span, s) + 1));
 }
 
+fv_status fv__window_geom(const fv_layer *l, const char *window, const int64_t k[2],
+                          const int64_t s[2], const int64_t d[2], bool same, int64_t out_c,
+                          fv_conv_geom *g)
+{
+    const char *kind = l->kind->name;
+    if (l->in[0].rank != 3) {
+        char in[96];
+        fv__shape_format(&l->in[0], in, sizeof in);
+        return fv__fail(FV_ERR_SHAPE,
+                        "%s: input %s has rank %d; %s needs images (None, height, width, channels)",
+                        kind, in, l->in[0].rank, kind);
+    }
+    memset(g, 0, sizeof *g);
+    g->in_h = l->in[0].d[0], g->in_w = l->in[0].d[1], g->in_c = l->in[0].d[2];
+    g->k_h = k[0], g->k_w = k[1];
+    g->stride_h = s[0], g->stride_w = s[1];
+    g->dil_h = d[0], g->dil_w = d[1];
+    g->out_c = out_c;
+    /* Spans beyond any real image are rejected before the window arithmetic can overflow. */
+    int64_t span_h, span_w;
+    if (!fv__mul_i64(g->dil_h, g->k_h, &span_h) || !fv__mul_i64(g->dil_w, g->k_w, &span_w))
+        return fv__fail(FV_ERR_SHAPE, "%s: %s size times dilation_rate is too large", kind, window);
+    g->out_h = fv_conv_out_size(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->pad_top);
+    g->out_w = fv_conv_out_size(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->pad_left);
+    if (g->out_h < 1 || g->out_w < 1) return fv__fail_window(kind, window, g);
+    return FV_OK;
+}
+
 /* ---- arguments ----------------------------------------------------------------------------- */
 
 /* The kind whose table spec is, to name it in messages ("conv2d: ..."); "" for other tables. */
