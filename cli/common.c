@@ -352,51 +352,102 @@ void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims)
     }
 }
 
-/* The input shape as the model text says it ("input shape=28,28,1"), formatted "28x28x1". */
-static bool model_input_shape(const fv_model *m, char *buf, size_t size)
-{
-    char *text = fv_model_to_text(m);
-    if (!text) return false;
-    bool found = false;
-    for (char *line = text; line && *line;) {
-        char *next = strchr(line, '\n');
-        if (next) *next++ = '\0';
-        while (isspace((unsigned char)*line))
-            line++;
-        if (strncmp(line, "input", 5) == 0 && isspace((unsigned char)line[5])) {
-            char *sh = strstr(line, "shape=");
-            if (sh) {
-                sh += 6;
-                size_t i = 0;
-                for (; sh[i] && !isspace((unsigned char)sh[i]) && i + 1 < size; i++)
-                    buf[i] = sh[i] == ',' ? 'x' : sh[i];
-                buf[i] = '\0';
-                found = i > 0;
-            }
-            break;
-        }
-        line = next;
-    }
-    free(text);
-    return found;
-}
-
 int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *d, const char *what)
 {
     int64_t dims[4];
-    int rank = fv_dataset_shape(d, dims);
-    int64_t size = 1;
-    for (int i = 0; i < rank && i < 4; i++)
-        size *= dims[i];
-    int64_t want = fv_model_input_size(m);
-    if (want <= 0 || size == want) return 0;
-    char have[128], model[128];
-    cli_format_shape(have, sizeof have, rank < 4 ? rank : 4, dims);
-    if (!model_input_shape(m, model, sizeof model))
-        snprintf(model, sizeof model, "%lld values", (long long)want);
-    cli_error(cmd, "%s samples are %s (%lld values) but the model's input is %s (%lld values)",
-              what, have, (long long)size, model, (long long)want);
-    return CLI_FAIL;
+    int rank = fv_model_input_shape(m, 0, dims);
+    if (rank < 1) return 0;
+    fv_status s = fv_dataset_check_shape(d, rank, dims);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, what, s);
+}
+
+const char *cli_label_column(const fv_model *m, const char *given, const char *data_path)
+{
+    if (given) return given;
+    if (data_path && cli_has_suffix(data_path, ".csv")) return fv_model_label_column(m);
+    return NULL;
+}
+
+int cli_load_labels(const char *cmd, const char *data_path, const char *labels_path, fv_dataset *d)
+{
+    if (!labels_path) return 0;
+    if (!cli_has_suffix(data_path, ".npy"))
+        return cli_usage_error(cmd,
+                               "--labels applies to a .npy array of features; '%s' has its "
+                               "own labels",
+                               data_path);
+    if (!cli_exists(labels_path)) {
+        cli_error(cmd, "--labels: '%s': no such file", labels_path);
+        return CLI_FAIL;
+    }
+    fv_status s = fv_dataset_load_labels_npy(d, labels_path);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--labels", s);
+}
+
+/* DIR/NAME.npy into buf; false if it does not exist. */
+static bool npy_in(const char *dir, const char *name, char *buf, size_t size)
+{
+    return (size_t)snprintf(buf, size, "%s/%s.npy", dir, name) < size && cli_exists(buf);
+}
+
+bool cli_is_npy_dir(const fv_model *m, const char *path)
+{
+    char buf[4096];
+    return cli_is_dir(path) && (npy_in(path, "x", buf, sizeof buf) ||
+                                (m && fv_model_input_count(m) > 0 &&
+                                 npy_in(path, fv_model_input_name(m, 0), buf, sizeof buf)));
+}
+
+int cli_load_npy_dir(const char *cmd, const fv_model *m, const char *dir, fv_dataset **out)
+{
+    char path[4096];
+    *out = NULL;
+    if (!npy_in(dir, "x", path, sizeof path))
+        npy_in(dir, fv_model_input_name(m, 0), path, sizeof path);
+    fv_dataset *d = fv_dataset_load_npy(path);
+    if (!d) return cli_fail_lib(cmd, "--data", FV_ERR_FORMAT);
+    fv_status s = FV_OK;
+    /* every other input by its name */
+    for (int k = 1; s == FV_OK && k < fv_model_input_count(m); k++) {
+        const char *name = fv_model_input_name(m, k);
+        if (!npy_in(dir, name, path, sizeof path)) {
+            cli_error(cmd, "--data: '%s' has no %s.npy for the model's input '%s'", dir, name,
+                      name);
+            fv_dataset_free(d);
+            return CLI_FAIL;
+        }
+        s = fv_dataset_add_input_npy(d, name, path);
+    }
+    /* targets: one file per output named after it; a single output's may be y.npy */
+    const int nout = fv_model_output_count(m);
+    for (int j = 0; s == FV_OK && j < nout; j++) {
+        const char *name = fv_model_output_name(m, j);
+        bool found = npy_in(dir, name, path, sizeof path) ||
+                     (nout == 1 && npy_in(dir, "y", path, sizeof path));
+        if (!found && nout > 1) {
+            cli_error(cmd, "--data: '%s' has no %s.npy for the model's output '%s'", dir, name,
+                      name);
+            fv_dataset_free(d);
+            return CLI_FAIL;
+        }
+        if (found)
+            s = nout > 1 ? fv_dataset_add_output_npy(d, name, path)
+                         : fv_dataset_load_labels_npy(d, path);
+    }
+    if (s != FV_OK) {
+        fv_dataset_free(d);
+        return cli_fail_lib(cmd, "--data", s);
+    }
+    *out = d;
+    return 0;
+}
+
+int cli_use_model_classes(const char *cmd, const fv_model *m, fv_dataset *d)
+{
+    int64_t n = 0;
+    const char *const *names = fv_model_class_names(m, &n);
+    fv_status s = fv_dataset_use_class_names(d, names, n);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--data", s);
 }
 
 void cli_print_repr(FILE *out, double x)

@@ -88,10 +88,22 @@ fv_model *cli_load_trained_model(const char *cmd, const char *path);
 int cli_load_data(const char *cmd, const char *path, const char *label_column, fv_dataset **train,
                   fv_dataset **test);
 
-/* Checks that the dataset's samples have the model's input size; on mismatch reports both
- * shapes ("data samples are 8x8x1 but the model's input is 28x28x1") and returns CLI_FAIL. */
+/* Checks that the dataset's samples have the model's input shape (fv_dataset_check_shape); on
+ * a mismatch reports the library's message after "WHAT: " and returns CLI_FAIL. */
 int cli_check_input_shape(const char *cmd, const fv_model *m, const fv_dataset *d,
                           const char *what);
+
+/* The label column for data_path: the one given (--label-column), else for a CSV table the one
+ * the model was trained with (NULL when it knows none: the last column). */
+const char *cli_label_column(const fv_model *m, const char *given, const char *data_path);
+
+/* Adds --labels Y.npy (fv_dataset_load_labels_npy) to the features of data_path, a .npy array;
+ * nothing when labels_path is NULL. Reports and returns CLI_USAGE or CLI_FAIL, else 0. */
+int cli_load_labels(const char *cmd, const char *data_path, const char *labels_path, fv_dataset *d);
+
+/* Renumbers a table's class-name labels to the model's classes (fv_dataset_use_class_names);
+ * reports a failure and returns CLI_FAIL, else 0. */
+int cli_use_model_classes(const char *cmd, const fv_model *m, fv_dataset *d);
 
 /* Formats a sample shape as "28x28x1" into buf. */
 void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims);
@@ -99,5 +111,13 @@ void cli_format_shape(char *buf, size_t size, int rank, const int64_t *dims);
 /* Prints x as Python's repr of a float does (the shortest text that reads back the same), as
  * the seed program's print("Test loss:", score[0]) shows it. */
 void cli_print_repr(FILE *out, double x);
+
+/* Whether DIR is a folder of .npy arrays (x.npy, or the model's first input's name when m is not
+ * NULL): a model's data as Keras' dicts of arrays. */
+bool cli_is_npy_dir(const fv_model *m, const char *path);
+/* Loads such a folder: x.npy (or FIRSTINPUT.npy) for the first input, INPUT.npy for each other
+ * input, OUTPUT.npy for each output (one output: OUTPUT.npy or y.npy, its labels or targets, may
+ * be absent for predictions). A missing file is an error naming it. */
+int cli_load_npy_dir(const char *cmd, const fv_model *m, const char *dir, fv_dataset **out);
 
 #endif

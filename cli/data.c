@@ -17,7 +17,7 @@
 extern char **environ;
 
 static const char usage[] =
-    "usage: fovea data get DATASET [DIR] [--force]\n"
+    "usage: fovea data get DATASET [DIR] [--force] [--format idx|png]\n"
     "\n"
     "Puts a dataset into DIR (default data/DATASET):\n"
     "  mnist           the four MNIST IDX files (from a public mirror; where none is\n"
@@ -25,6 +25,10 @@ static const char usage[] =
     "  fashion-mnist   the four Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)\n"
     "  iris            DIR/iris.csv, the Iris table (from Debian's python3-sklearn)\n"
     "A folder that already holds a valid copy is left alone unless --force is given.\n"
+    "--format png (mnist, fashion-mnist) writes DIR/train/CLASS/NNNNN.png and\n"
+    "DIR/test/CLASS/NNNNN.png instead (default DIR data/DATASET-png): a folder of images as\n"
+    "Keras' image_dataset_from_directory reads, classes by name (T-shirt_top, Trouser, ...; 0-9),\n"
+    "NNNNN the index in the IDX file ('fovea train --file-order name' takes them in that order).\n"
     "\n"
     "It runs scripts/get-data.sh DATASET DIR, found beside the fovea executable or in the\n"
     "folder named by the FOVEA_SCRIPTS environment variable.\n";
@@ -80,14 +84,20 @@ static char *find_script(char *tried, size_t tried_size)
 }
 
 static int run_script(const char *cmd, const char *script, const char *dataset, const char *dir,
-                      bool force)
+                      bool force, const char *format)
 {
     /* Run it with bash unless it is executable (then its own #! line decides). */
     bool exec_ok = access(script, X_OK) == 0;
-    char *force_arg = force ? "--force" : NULL;
-    char *const argv_exec[] = {(char *)script, (char *)dataset, (char *)dir, force_arg, NULL};
-    char *const argv_bash[] = {"bash",      (char *)script, (char *)dataset,
-                               (char *)dir, force_arg,      NULL};
+    /* Optional arguments go last, the absent ones left out (NULL ends the list early). */
+    char format_arg[32];
+    snprintf(format_arg, sizeof format_arg, "--format=%s", format ? format : "idx");
+    char *opt[2] = {NULL, NULL};
+    int nopt = 0;
+    if (force) opt[nopt++] = "--force";
+    if (format) opt[nopt++] = format_arg;
+    char *const argv_exec[] = {(char *)script, (char *)dataset, (char *)dir, opt[0], opt[1], NULL};
+    char *const argv_bash[] = {"bash", (char *)script, (char *)dataset, (char *)dir, opt[0], opt[1],
+                               NULL};
     pid_t pid;
     fflush(stdout);
     fflush(stderr);
@@ -119,10 +129,10 @@ static int run_script(const char *cmd, const char *script, const char *dataset, 
 int cmd_data(int argc, char **argv)
 {
     const char *cmd = "data";
-    cli_opt opts[] = {{"force", false, false, NULL}};
+    cli_opt opts[] = {{"force", false, false, NULL}, {"format", true, false, NULL}};
     const char *pos[3];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, 1, pos, 1, 3, &npos);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 2, pos, 1, 3, &npos);
     if (rc != CLI_CONTINUE) return rc;
     if (strcmp(pos[0], "get") != 0)
         return cli_usage_error(cmd, "unknown action '%s' (expected 'get')", pos[0]);
@@ -137,8 +147,14 @@ int cmd_data(int argc, char **argv)
                                "get: unknown dataset '%s' (expected mnist, fashion-mnist "
                                "or iris)",
                                name);
+    const char *format = opts[1].seen ? opts[1].value : NULL;
+    if (format && strcmp(format, "idx") != 0 && strcmp(format, "png") != 0)
+        return cli_usage_error(cmd, "--format: expected idx or png, got '%s'", format);
+    bool png = format && strcmp(format, "png") == 0;
+    if (png && strcmp(name, "iris") == 0)
+        return cli_usage_error(cmd, "--format png applies to mnist and fashion-mnist");
     char defdir[64];
-    snprintf(defdir, sizeof defdir, "data/%s", name);
+    snprintf(defdir, sizeof defdir, "data/%s%s", name, png ? "-png" : "");
     const char *dir = npos > 2 ? pos[2] : defdir;
     /* A folder named "-x" (given after "--") must not reach the script as an option. */
     char *dotted = NULL;
@@ -163,7 +179,7 @@ int cmd_data(int argc, char **argv)
         free(dotted);
         return CLI_FAIL;
     }
-    rc = run_script(cmd, script, name, dir, opts[0].seen);
+    rc = run_script(cmd, script, name, dir, opts[0].seen, format);
     free(script);
     free(dotted);
     return rc;

@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "viz.h"
 
 #include <math.h>
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 
 static const char usage[] =
-    "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv [options]\n"
+    "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv|X.npy [options]\n"
     "\n"
     "Prints 'Test loss: X' and 'Test accuracy: Y' of a model saved by 'fovea train --save' on\n"
     "the test set of an IDX folder (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])\n"
@@ -21,11 +22,18 @@ static const char usage[] =
     "MAE of the probabilities against the one-hot labels, and the confusion matrix.\n"
     "\n"
     "options:\n"
-    "  --data DIR|FILE.csv    the data (required)\n"
-    "  --label-column NAME    the CSV column holding the labels (default: the last)\n"
-    "  --metrics a,b,c        only these metrics (accuracy, crossentropy, precision, recall, f1,\n"
-    "                         roc_auc, average_precision, mean_average_precision, mse, rmse, mae,\n"
-    "                         confusion_matrix; default: all)\n"
+    "  --data DIR|FILE.csv    the data (required): an IDX folder's test set, a CSV table, a\n"
+    "                         folder of images (its test/ or val/ folder when it has train/;\n"
+    "                         labelled by the class names saved with the model), CIFAR files,\n"
+    "                         or X.npy with --labels Y.npy\n"
+    "  --label-column NAME    the CSV column holding the labels (default: the one the\n"
+    "                         model was trained with, else the last)\n"
+    "  --labels Y.npy         the labels of --data X.npy: (N,) or (N, 1) class indices, or\n"
+    "                         (N, K) one-hot rows\n"
+    "  --metrics a,b,c        only these metrics (loss, accuracy, crossentropy, precision, "
+    "recall,\n"
+    "                         f1, roc_auc, average_precision, mean_average_precision, mse, rmse,\n"
+    "                         mae, confusion_matrix; default: all)\n"
     "  --json                 print the metrics as one JSON object instead (no other output)\n"
     "  --plot FILE.png|.svg   draw the confusion matrix and the per-class table\n"
     "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
@@ -45,7 +53,7 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
     fv_metrics *mt = NULL;
     fv_status s = fv_model_predict(m, d, batch, scores);
     if (s == FV_OK) mt = fv_metrics_classification(scores, fv_dataset_labels(d), n, k);
-    if (!mt) cli_fail_lib(cmd, "metrics", s != FV_OK ? s : FV_ERR_INVALID);
+    if (!mt) cli_fail_lib(cmd, NULL, s != FV_OK ? s : FV_ERR_INVALID); /* "metrics: ..." */
     free(scores);
     return mt;
 }
@@ -58,6 +66,7 @@ int cmd_evaluate(int argc, char **argv)
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
         {"metrics", true, false, NULL},    {"json", false, false, NULL},
         {"plot", true, false, NULL},       {"class-names", true, false, NULL},
+        {"labels", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -95,8 +104,23 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
-    if ((rc = cli_load_data(cmd, data->value, label->seen ? label->value : NULL, NULL, &test)))
-        goto done;
+    /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
+    if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    cli_opt *labels_opt = cli_find(opts, nopts, "labels");
+    if (cli_is_npy_dir(m, data->value))
+        rc = cli_load_npy_dir(cmd, m, data->value, &test);
+    else
+        rc = cli_load_image_eval(cmd, data->value, m, &imf, &test);
+    if (rc == CLI_CONTINUE) {
+        if (!(rc =
+                  cli_load_data(cmd, data->value,
+                                cli_label_column(m, label->seen ? label->value : NULL, data->value),
+                                NULL, &test)))
+            rc = cli_load_labels(cmd, data->value, labels_opt->seen ? labels_opt->value : NULL,
+                                 test);
+    }
+    if (rc) goto done;
     rc = CLI_FAIL;
     if (!test) {
         cli_error(cmd,
@@ -105,19 +129,51 @@ int cmd_evaluate(int argc, char **argv)
                   data->value);
         goto done;
     }
-    if (!fv_dataset_labels(test) && cli_has_suffix(data->value, ".npy")) {
+    if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (!labels_opt->seen && cli_has_suffix(data->value, ".npy")) {
         cli_error(cmd, "--data: '%s' holds features only, no labels to evaluate against",
                   data->value);
         goto done;
     }
-    if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (cli_use_model_classes(cmd, m, test)) goto done;
+    if (!names && cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (batch_size == 0) {
         fv_fit_opts fit = fv_model_fit_opts(m);
         batch_size = fit.batch_size > 0 ? fit.batch_size : 32;
     }
     double loss = NAN, accuracy = NAN;
-    fv_status s = fv_model_evaluate(m, test, batch_size, &loss, &accuracy);
+    fv_status s;
+    const int nout = fv_model_output_count(m);
+    if (nout > 1) {
+        /* Several outputs: the total and each output's loss, as the history's columns. */
+        if (json->seen || select->seen || plot->seen) {
+            cli_error(cmd,
+                      "--json, --metrics and --plot report one classifier's metrics; this "
+                      "model has %d outputs (its training history has each output's "
+                      "metrics)",
+                      nout);
+            goto done;
+        }
+        double out_loss[64];
+        s = nout <= 64 ? fv_model_evaluate_outputs(m, test, batch_size, &loss, out_loss)
+                       : FV_ERR_INVALID;
+        if (s != FV_OK) {
+            cli_fail_lib(cmd, NULL, s);
+            goto done;
+        }
+        fputs("Test loss: ", stdout);
+        cli_print_repr(stdout, loss);
+        fputc('\n', stdout);
+        for (int j = 0; j < nout; j++) {
+            printf("Test %s_loss: ", fv_model_output_name(m, j));
+            cli_print_repr(stdout, out_loss[j]);
+            fputc('\n', stdout);
+        }
+        rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+        goto done;
+    }
+    s = fv_model_evaluate(m, test, batch_size, &loss, &accuracy);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
@@ -126,6 +182,7 @@ int cmd_evaluate(int argc, char **argv)
      * loss. */
     const int32_t *labels = fv_dataset_labels(test);
     if (labels && !(mt = classify(cmd, m, test, batch_size))) goto done;
+    if (mt) fv_metrics_set_loss(mt, loss); /* --metrics loss, JSON "loss" */
     if ((json->seen || select->seen || plot->seen) && !mt) {
         cli_error(cmd, "--data: '%s' has no class labels, so no classification metrics",
                   data->value);

@@ -131,7 +131,8 @@ void progress_init(progress *p, FILE *out, int verbose, int64_t epochs)
     p->header_for = -1;
     p->last_draw = -1e9;
     stop_requested = 0;
-    print_header(p, 0, epochs);
+    /* The first header waits for the first step: a data error found by fit's checks is then
+     * not preceded by "Epoch 1/N". */
 }
 
 /* Draws the bar line (without a newline) in place of the one on screen. */
@@ -170,7 +171,11 @@ static void draw_bar(progress *p, const fv_logs *logs, bool final)
     used = strlen(line);
     /* Blank out what is left of a longer earlier line. */
     size_t pad = p->prev_width > used ? p->prev_width - used : 0;
-    fprintf(p->out, "\r%s%*s", line, (int)pad, "");
+    if (final && pad > 0)
+        /* blank first, so that the line kept on screen (and in a log) ends with no spaces */
+        fprintf(p->out, "\r%*s\r%s", (int)p->prev_width, "", line);
+    else
+        fprintf(p->out, "\r%s%*s", line, (int)pad, "");
     if (final) {
         fputc('\n', p->out);
         p->mid_line = false;
@@ -188,6 +193,7 @@ bool progress_on_batch(void *user, const fv_logs *logs)
     p->last_epoch = logs->epoch;
     p->last_step = logs->step;
     p->last_steps = logs->steps;
+    if (p->verbose == 2) print_header(p, logs->epoch, logs->epochs);
     if (p->verbose == 1) {
         print_header(p, logs->epoch, logs->epochs);
         double t = now_seconds();

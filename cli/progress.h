@@ -22,7 +22,7 @@ typedef struct progress {
     int64_t last_epoch, last_step, last_steps; /* where training was, for messages */
 } progress;
 
-/* Sets up the display; prints "Epoch 1/N" at once unless verbose is 0. */
+/* Sets up the display; "Epoch 1/N" is printed at the first step (unless verbose is 0). */
 void progress_init(progress *p, FILE *out, int verbose, int64_t epochs);
 
 /* Callbacks for fv_fit_opts (user = the progress). They return false once an interrupt was

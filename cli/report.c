@@ -8,6 +8,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "viz.h"
 
 #include <math.h>
@@ -28,12 +29,15 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE.html  the page (required; replaced atomically)\n"
-    "  --data DIR|FILE.csv     the test data (required): an IDX folder's test set or a CSV table\n"
+    "  --data DIR|FILE.csv     the test data (required): an IDX folder's test set, a CSV table,\n"
+    "                          a folder of images (its test/ or val/ folder when it has train/;\n"
+    "                          labels by the class names saved with the model) or CIFAR files\n"
     "  --history H.csv         the history written by 'fovea train --history': draws the curves\n"
     "  --examples N            feature maps of N test images, up to half of them misclassified\n"
     "                          (default 4; 0 for none)\n"
     "  --class-names LIST      names of the classes, comma-separated, or 'fashion-mnist'\n"
-    "  --label-column NAME     the CSV column holding the labels (default: the last)\n"
+    "  --label-column NAME     the CSV column holding the labels (default: the one the\n"
+    "                          model was trained with, else the last)\n"
     "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
 
@@ -187,7 +191,8 @@ static const char style[] =
     "h1{font-size:28px;margin:28px 0 4px}h2{font-size:21px;margin:36px 0 10px;"
     "border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}"
     ".meta{color:#666;margin:0 0 18px}"
-    ".cards{display:flex;gap:16px;flex-wrap:wrap;margin-top:14px}.card{border:1px solid #ddd;border-radius:6px;"
+    ".cards{display:flex;gap:16px;flex-wrap:wrap;margin-top:14px}.card{border:1px solid "
+    "#ddd;border-radius:6px;"
     "padding:10px 18px;min-width:160px}.card .v{font-size:26px;font-weight:bold}"
     ".card .l{color:#666;font-size:13px}"
     "pre{background:#f6f6f6;border:1px solid #e4e4e4;padding:10px 12px;overflow:auto;"
@@ -502,9 +507,15 @@ int cmd_report(int argc, char **argv)
         fv_picture_free(check);
     }
     if (!(r.m = cli_load_trained_model(cmd, pos[0]))) goto done;
-    if ((rc = cli_load_data(cmd, r.data_path, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, NULL,
-                            &r.test)))
-        goto done;
+    if (!r.names && (rc = cli_model_class_names(cmd, r.m, &r.names, &r.nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    rc = cli_load_image_eval(cmd, r.data_path, r.m, &imf, &r.test);
+    if (rc == CLI_CONTINUE)
+        rc = cli_load_data(
+            cmd, r.data_path,
+            cli_label_column(r.m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, r.data_path),
+            NULL, &r.test);
+    if (rc) goto done;
     rc = CLI_FAIL;
     if (!r.test) {
         cli_error(cmd,
@@ -513,11 +524,9 @@ int cmd_report(int argc, char **argv)
                   r.data_path);
         goto done;
     }
-    if (!fv_dataset_labels(r.test)) {
-        cli_error(cmd, "--data: '%s' has no class labels to evaluate against", r.data_path);
-        goto done;
-    }
     if (cli_check_input_shape(cmd, r.m, r.test, "--data")) goto done;
+    if (cli_use_model_classes(cmd, r.m, r.test)) goto done;
+    if (cli_model_class_names(cmd, r.m, &r.names, &r.nnames)) goto done;
     if (cli_check_class_names(cmd, r.nnames, fv_model_output_size(r.m))) goto done;
     if (r.batch == 0) {
         fv_fit_opts fit = fv_model_fit_opts(r.m);
@@ -527,6 +536,11 @@ int cmd_report(int argc, char **argv)
     fv_status s = fv_model_evaluate(r.m, r.test, r.batch, &r.loss, &r.accuracy);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    /* after evaluate, which names a label that is not a class index with its file and line */
+    if (!fv_dataset_labels(r.test)) {
+        cli_error(cmd, "--data: '%s' has no class labels to evaluate against", r.data_path);
         goto done;
     }
     int64_t n = fv_dataset_count(r.test), k = fv_model_output_size(r.m);
@@ -539,7 +553,7 @@ int cmd_report(int argc, char **argv)
         goto done;
     }
     if (!(r.mt = fv_metrics_classification(r.scores, fv_dataset_labels(r.test), n, k))) {
-        cli_fail_lib(cmd, "metrics", FV_ERR_INVALID);
+        cli_fail_lib(cmd, NULL, FV_ERR_INVALID); /* the message starts "metrics: " */
         goto done;
     }
 

@@ -6,6 +6,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "progress.h"
 #include "viz.h"
 
@@ -20,18 +21,26 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: fovea train MODEL --data DIR|FILE.csv [options]\n"
+    "usage: fovea train MODEL --data DIR|FILE.csv|X.npy [options]\n"
     "\n"
     "Trains MODEL (a model file such as examples/mnist_cnn.fv, or a model saved by --save, whose\n"
     "weights are then the starting point) on the data, with the model file's compile and fit\n"
     "lines; the flags below override the file's values of the same names.\n"
     "\n"
     "data:\n"
-    "  --data DIR|FILE.csv       a folder with the four MNIST-named IDX files (gzipped or not;\n"
+    "  --data DIR|FILE.csv|X.npy  a folder with the four MNIST-named IDX files (gzipped or not;\n"
     "                            the test set is the validation data unless --validation-split\n"
-    "                            is given), or a CSV table with a header row\n"
-    "  --label-column NAME       the CSV column holding the labels (default: the last)\n"
-    "\n"
+    "                            is given), a CSV table with a header row, a .npy array\n"
+    "                            of features with --labels, a folder of images\n"
+    "                            (DIR/train/CLASS/*.png with DIR/test/CLASS or DIR/val/CLASS,\n"
+    "                            or one tree DIR/CLASS/*.png; PNG, JPEG, BMP, GIF) resized to\n"
+    "                            the model's input, or CIFAR-10/100 binary files\n"
+    "  --label-column NAME       the CSV column holding the labels (default: the one a\n"
+    "                            saved model was trained with, else the last); the\n"
+    "                            saved model remembers it and the class names\n"
+    "  --labels Y.npy            the labels of --data X.npy (a .npy of features): (N,) or\n"
+    "                            (N, 1) class indices, or (N, K) one-hot rows (or targets\n"
+    "                            for mse/mae)\n" CLI_IMAGE_FLAGS_USAGE "\n"
     "outputs (written only when training succeeds; an existing file is replaced atomically):\n"
     "  --save OUT.safetensors    the trained model: weights and model text in one file\n"
     "  --history H.csv           one row per epoch: epoch,accuracy,loss,val_accuracy,val_loss\n"
@@ -45,7 +54,9 @@ static const char usage[] =
     "  --optimizer adam|adamw|sgd switching optimizer resets its settings to Keras' defaults\n"
     "  --seed N                  weights initialisation, shuffling and dropout\n"
     "  --validation-split F      validate on the last fraction F of the training data, taken\n"
-    "                            before shuffling as Keras does (0 < F < 1; 0 turns it off)\n"
+    "                            before shuffling as Keras does (0 < F < 1; 0 turns it off);\n"
+    "                            for a folder of images, as image_dataset_from_directory: the\n"
+    "                            file list shuffled with --seed, then the last int(F * N) files\n"
     "  --no-shuffle              keep the training data in file order\n"
     "  --threads N               threads to use (default: FOVEA_THREADS, else all cores)\n"
     "  --profile                 after training, print each layer's forward and backward time\n"
@@ -70,6 +81,24 @@ static const char usage[] =
     "Ctrl-C (or SIGTERM) stops training after the current step; --save and --history are then not\n"
     "written. With --checkpoint, the last complete epoch's checkpoint stays, and the message says\n"
     "how to resume. A loss that becomes NaN stops training the same way.\n";
+
+/* ---- labels -------------------------------------------------------------------------------- */
+
+/* The model remembers the training data's label column and class names (saved with it, so that
+ * evaluate and predict use them). A model trained before keeps its classes: the table's names
+ * are renumbered to them. */
+static int remember_labels(const char *cmd, fv_model *m, fv_dataset *train)
+{
+    int64_t n = 0;
+    const char *const *names = fv_model_class_names(m, &n);
+    if (names) {
+        if (cli_use_model_classes(cmd, m, train)) return CLI_FAIL;
+    } else {
+        names = fv_dataset_class_names(train, &n);
+    }
+    fv_status s = fv_model_set_labels(m, fv_dataset_label_column(train), names, n);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, NULL, s);
+}
 
 /* ---- compile overrides ----------------------------------------------------------------------- */
 
@@ -183,6 +212,7 @@ static int apply_compile_overrides(const char *cmd, fv_model *m, const char *mod
 enum {
     O_DATA,
     O_LABEL,
+    O_LABELS,
     O_SAVE,
     O_HISTORY,
     O_WEIGHTS,
@@ -201,6 +231,13 @@ enum {
     O_SAVE_BEST,
     O_MONITOR,
     O_PROFILE,
+    O_INTERP,
+    O_CROP,
+    O_FOLLOW,
+    O_STRICT,
+    O_ORDER,
+    O_LABEL_MODE,
+    O_CLASS_NAMES,
     O_COUNT
 };
 
@@ -210,11 +247,28 @@ typedef struct train_ui {
     progress prog;
     const fv_model *m;
     int verbose;
+    long long kill_after, steps; /* FOVEA_TEST_KILL_AFTER_STEP; steps done by this process */
 } train_ui;
+
+/* For tests only (tests/cli_checkpoint.sh): FOVEA_TEST_KILL_AFTER_STEP=k makes the process kill
+ * itself with SIGKILL right after its k-th training step (counted from its start, resumed
+ * epochs not included), so that a kill lands at a known step instead of after a timed delay.
+ * 0 or unset: off. */
+static long long kill_after_step(void)
+{
+    const char *v = getenv("FOVEA_TEST_KILL_AFTER_STEP");
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    long long k = strtoll(v, &end, 10);
+    return errno || *end || k < 0 ? 0 : k;
+}
 
 static bool ui_on_batch(void *user, const fv_logs *logs)
 {
-    return progress_on_batch(&((train_ui *)user)->prog, logs);
+    train_ui *ui = user;
+    if (ui->kill_after > 0 && ++ui->steps == ui->kill_after) raise(SIGKILL);
+    return progress_on_batch(&ui->prog, logs);
 }
 
 /* The epoch's line, then what the callbacks did, as Keras prints it, before the next epoch's
@@ -320,6 +374,7 @@ int cmd_train(int argc, char **argv)
     cli_opt opts[O_COUNT] = {
         [O_DATA] = {"data", true, false, NULL},
         [O_LABEL] = {"label-column", true, false, NULL},
+        [O_LABELS] = {"labels", true, false, NULL},
         [O_SAVE] = {"save", true, false, NULL},
         [O_HISTORY] = {"history", true, false, NULL},
         [O_WEIGHTS] = {"weights", true, false, NULL},
@@ -338,6 +393,13 @@ int cmd_train(int argc, char **argv)
         [O_SAVE_BEST] = {"save-best", true, false, NULL},
         [O_MONITOR] = {"monitor", true, false, NULL},
         [O_PROFILE] = {"profile", false, false, NULL},
+        [O_INTERP] = {"interpolation", true, false, NULL},
+        [O_CROP] = {"crop-to-aspect-ratio", false, false, NULL},
+        [O_FOLLOW] = {"follow-links", false, false, NULL},
+        [O_STRICT] = {"strict", false, false, NULL},
+        [O_ORDER] = {"file-order", true, false, NULL},
+        [O_LABEL_MODE] = {"label-mode", true, false, NULL},
+        [O_CLASS_NAMES] = {"class-names", true, false, NULL},
     };
     const char *pos[1];
     int npos;
@@ -361,8 +423,8 @@ int cmd_train(int argc, char **argv)
                                             false, "a positive number up to 1000", &lr)))
         return rc;
     if (opts[O_OPTIMIZER].seen && strcmp(opts[O_OPTIMIZER].value, "adam") != 0 &&
-        strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
-        return cli_usage_error(cmd, "--optimizer: expected adam or sgd, got '%s'",
+        strcmp(opts[O_OPTIMIZER].value, "adamw") != 0 && strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
+        return cli_usage_error(cmd, "--optimizer: expected adam, adamw or sgd, got '%s'",
                                opts[O_OPTIMIZER].value);
     if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &seed))) return rc;
     if (opts[O_VSPLIT].seen &&
@@ -376,6 +438,17 @@ int cmd_train(int argc, char **argv)
         (rc = cli_int(cmd, "--verbose", opts[O_VERBOSE].value, 0, 2, "0, 1 or 2", &verbose)))
         return rc;
     if (verbose < 0) verbose = isatty(STDOUT_FILENO) ? 1 : 2;
+    cli_image_flags imf = {
+        .interpolation = opts[O_INTERP].seen ? opts[O_INTERP].value : NULL,
+        .crop_to_aspect_ratio = opts[O_CROP].seen,
+        .follow_links = opts[O_FOLLOW].seen,
+        .strict = opts[O_STRICT].seen,
+        .file_order = opts[O_ORDER].seen ? opts[O_ORDER].value : NULL,
+        .label_mode = opts[O_LABEL_MODE].seen ? opts[O_LABEL_MODE].value : NULL,
+        .class_names = opts[O_CLASS_NAMES].seen ? opts[O_CLASS_NAMES].value : NULL,
+        .quiet = verbose == 0,
+    };
+    if ((rc = cli_image_flags_check(cmd, &imf))) return rc;
     if (nthreads > 0) fv_set_threads((int)nthreads);
 
     /* Where results go must be writable before an hour is spent training. */
@@ -418,10 +491,10 @@ int cmd_train(int argc, char **argv)
         cli_error(cmd, "--weights: '%s': no such file", opts[O_WEIGHTS].value);
         return CLI_FAIL;
     }
-    if (cli_has_suffix(opts[O_DATA].value, ".npy")) {
+    if (cli_has_suffix(opts[O_DATA].value, ".npy") && !opts[O_LABELS].seen) {
         cli_error(cmd,
                   "--data: '%s': a .npy array holds features only, no labels to train "
-                  "on; use an IDX folder or a CSV table",
+                  "on; give them with --labels Y.npy, or use an IDX folder or a CSV table",
                   opts[O_DATA].value);
         return CLI_FAIL;
     }
@@ -444,15 +517,41 @@ int cmd_train(int argc, char **argv)
     if (opts[O_NO_SHUFFLE].seen) fit.shuffle = false;
     if (vsplit >= 0) fit.validation_split = vsplit;
 
-    if ((rc = cli_load_data(cmd, opts[O_DATA].value,
-                            opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, &train, &test)))
+    bool image_dir = cli_is_image_dir(opts[O_DATA].value),
+         cifar = cli_is_cifar_dir(opts[O_DATA].value);
+    if ((image_dir || cifar) && opts[O_LABEL].seen) {
+        rc = cli_usage_error(cmd, "--label-column applies to CSV data only");
         goto done;
+    }
+    if (cli_is_npy_dir(m, opts[O_DATA].value)) {
+        if ((rc = cli_load_npy_dir(cmd, m, opts[O_DATA].value, &train))) goto done;
+    } else if (image_dir) {
+        /* The split is the loader's (shuffled first, as image_dataset_from_directory). */
+        rc = cli_load_image_dir(cmd, opts[O_DATA].value, m, &imf, fit.validation_split, fit.seed,
+                                &train, &val, &test);
+        if (rc) goto done;
+        fit.validation_split = 0;
+    } else if (cifar) {
+        if ((rc = cli_load_cifar(cmd, opts[O_DATA].value, &imf, &train, &test))) goto done;
+    } else if ((rc = cli_load_data(cmd, opts[O_DATA].value,
+                                   cli_label_column(m,
+                                                    opts[O_LABEL].seen ? opts[O_LABEL].value : NULL,
+                                                    opts[O_DATA].value),
+                                   &train, &test)) ||
+               (rc = cli_load_labels(cmd, opts[O_DATA].value,
+                                     opts[O_LABELS].seen ? opts[O_LABELS].value : NULL, train))) {
+        goto done;
+    }
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
+    if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
      * set. The split is made here so that the library sees one validation dataset either way. */
-    if (fit.validation_split > 0) {
+    if (val) {
+        fit.validation_data = val;
+    } else if (fit.validation_split > 0) {
         int64_t n = fv_dataset_count(train);
         val = fv_dataset_split_tail(train, fit.validation_split);
         if (!val) {
@@ -502,7 +601,7 @@ int cmd_train(int argc, char **argv)
                    (long long)fit.epochs, ckpt);
     }
 
-    train_ui ui = {.m = m, .verbose = (int)verbose};
+    train_ui ui = {.m = m, .verbose = (int)verbose, .kill_after = kill_after_step()};
     /* A resumed run's first header is its first epoch's, printed when that epoch starts. */
     progress_init(&ui.prog, stdout, resumed > 0 ? 0 : (int)verbose, fit.epochs);
     ui.prog.verbose = (int)verbose;

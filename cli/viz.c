@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -56,6 +57,27 @@ void cli_free_class_names(char **names, int64_t count)
     for (int64_t i = 0; i < count; i++)
         free(names[i]);
     free(names);
+}
+
+int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *count)
+{
+    int64_t n = 0;
+    const char *const *model = fv_model_class_names(m, &n);
+    int64_t k = fv_model_output_size(m);
+    if (*names || !model || n != (k == 1 ? 2 : k)) return 0; /* names of every class, or none */
+    char **copy = calloc((size_t)n, sizeof *copy);
+    for (int64_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(model[i]))) {
+            cli_free_class_names(copy, i);
+            copy = NULL;
+        }
+    if (!copy) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    *names = copy;
+    *count = n;
+    return 0;
 }
 
 int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *count)
@@ -145,8 +167,10 @@ static const char features_usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE     the picture, .png or .svg (required)\n"
-    "  --input DATA          a folder of IDX files (its test set), an IDX image file, or a\n"
-    "                        float32 .npy array of images (required)\n"
+    "  --input DATA          a folder of IDX files (its test set), an IDX image file, a\n"
+    "                        float32 .npy array of images, an image file (PNG, JPEG, BMP,\n"
+    "                        GIF), a folder of images (its test/ or val/ folder when it has\n"
+    "                        train/) or CIFAR binary files (required)\n"
     "  --index N             which image, from 0 (default 0)\n"
     "  --cmap viridis|grey   the colour map of the feature maps (default viridis)\n"
     "  --class-names LIST    names of the classes, comma-separated, or 'fashion-mnist'\n";
@@ -279,8 +303,13 @@ static int viz_features(int argc, char **argv)
     float *x = NULL;
     rc = CLI_FAIL;
     if (!(m = cli_load_trained_model(cmd, pos[0]))) goto done;
+    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
-    if ((rc = load_images(cmd, opts[O_INPUT].value, &d))) goto done;
+    if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
+    cli_image_flags imf = {.quiet = true};
+    rc = cli_load_image_eval(cmd, opts[O_INPUT].value, m, &imf, &d);
+    if (rc == CLI_CONTINUE) rc = load_images(cmd, opts[O_INPUT].value, &d);
+    if (rc) goto done;
     rc = CLI_FAIL;
     int64_t count = fv_dataset_count(d);
     if (index >= count) {

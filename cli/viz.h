@@ -28,6 +28,9 @@ int cli_plot_history(const char *cmd, const char *flag, const fv_history *h, con
  * Returns 0 or CLI_USAGE. */
 int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *count);
 void cli_free_class_names(char **names, int64_t count);
+/* When *names is NULL, copies the class names the model was trained with (if any) into *names
+ * and *count. Returns 0, or CLI_FAIL (reported) when out of memory. */
+int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *count);
 /* Checks the count against the classes of a model with `outputs` outputs (2 for one output: a
  * binary classifier); reports and returns CLI_FAIL on mismatch. 0 names always pass. */
 int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs);

@@ -83,11 +83,43 @@ fv_dataset *fv_dataset_load_idx(const char *images_path, const char *labels_path
 fv_status fv_dataset_load_idx_dir(const char *dir, fv_dataset **train, fv_dataset **test);
 
 /* Reads a CSV table with a header row of column names and numeric cells. label_column names the
- * label column (NULL: the last). Integer labels in a classification table become class ids. */
+ * label column (NULL: the last). Labels that are all whole numbers from 0 become class ids; a
+ * label column of words (class names, "setosa") becomes class ids in sorted order of the names
+ * (fv_dataset_class_names); a column mixing words and numbers is FV_ERR_FORMAT naming the line.
+ * Other numbers are float targets; a classifier refuses them at fit or evaluate, naming the file,
+ * line and column of the first that is not a class index. Text as fv_model_parse_file reads it
+ * (a byte-order mark, LF, CRLF or CR line ends; UTF-8 only). */
 fv_dataset *fv_dataset_load_csv(const char *path, const char *label_column);
 
 /* Reads a float32 .npy array (rank >= 2, first axis samples), features only. */
 fv_dataset *fv_dataset_load_npy(const char *path);
+
+/* Adds labels read from a .npy file (float32 or uint8) to a dataset of features without labels
+ * (from .npy or IDX images): shape (N,) or (N, 1), as Keras' sparse_categorical_crossentropy
+ * takes them (whole numbers from 0 become class ids; other numbers are float targets), or (N, K)
+ * rows (one-hot rows become class ids; other rows are float targets of a regression). N must be
+ * the dataset's count. A classifier then refuses rows of another width than its outputs
+ * ("y.npy has shape (5, 3); the model's output is (None, 10): ...") and labels that are not
+ * class indices, naming the file and sample. FV_ERR_SHAPE for another rank or count. */
+fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path);
+
+/* The targets of one output of a model with several outputs (Keras' `y` given as a dict by output
+ * name): n rows (the dataset's count) of k values, copied — class indices (k = 1, whole numbers
+ * from 0) or one-hot rows for the cross-entropies, the values themselves for mse and mae. Checked
+ * against the output's shape and loss when training or evaluating starts. The _npy form reads
+ * them from a .npy file of shape (N,), (N, 1) or (N, K), float32 or uint8, as
+ * fv_dataset_load_labels_npy does. FV_ERR_INVALID for an output named twice. */
+fv_status fv_dataset_add_output(fv_dataset *d, const char *output, int64_t k, const float *values);
+fv_status fv_dataset_add_output_npy(fv_dataset *d, const char *output, const char *path);
+
+/* The array of one more input of a model with several inputs (Keras' `x` as a dict): the
+ * dataset's own samples feed the model's first input, and this array (n samples of shape
+ * dims[0..rank), float, copied; or a .npy file) the input named `input`. Its shape is checked
+ * against the input's when training, evaluating or predicting starts. FV_ERR_SHAPE if the sample
+ * count differs from the dataset's, FV_ERR_INVALID for an input named twice. */
+fv_status fv_dataset_add_input(fv_dataset *d, const char *input, int rank, const int64_t *dims,
+                               const float *x);
+fv_status fv_dataset_add_input_npy(fv_dataset *d, const char *input, const char *path);
 
 /* A dataset from memory (copied). Sample shape is rank dims[]. labels may be NULL. */
 fv_dataset *fv_dataset_from_u8(int64_t n, int rank, const int64_t *dims, const uint8_t *x,
@@ -109,9 +141,128 @@ int fv_dataset_shape(const fv_dataset *d, int64_t dims[4]);
 int64_t fv_dataset_classes(const fv_dataset *d);
 /* Labels of all samples, or NULL if none. Owned by the dataset. */
 const int32_t *fv_dataset_labels(const fv_dataset *d);
+/* The name of the CSV column the labels came from (NULL for other data). Owned by the dataset. */
+const char *fv_dataset_label_column(const fv_dataset *d);
+/* Class names, when the CSV label column held names rather than numbers ("setosa"): the
+ * distinct names in sorted order, label i naming class_names[i] (or the names given to
+ * fv_dataset_use_class_names). NULL (and *n = 0) for numeric labels. Owned by the dataset. */
+const char *const *fv_dataset_class_names(const fv_dataset *d, int64_t *n);
+/* Renumbers labels given as names to the classes of a trained model (names[0..n), as
+ * fv_model_class_names gives them), so that a test table whose names are a subset or in
+ * another order gets the model's indices. A name not among them is FV_ERR_INVALID naming the
+ * file, line and column; names for a model trained on numeric labels (n == 0) too. Numeric
+ * labels are left as they are. */
+fv_status fv_dataset_use_class_names(fv_dataset *d, const char *const *names, int64_t n);
+/* Checks that the samples have a model's input shape dims[0..rank) (fv_model_input_shape):
+ * exactly that, or (H, W) for an (H, W, 1) input. A flat row is accepted only by a rank-1
+ * (features) input: an image model does not reshape rows, nor a rank-1 model flatten images.
+ * FV_ERR_SHAPE otherwise, naming the file and both shapes with the samples first:
+ * "x.npy has shape (2, 3, 4, 4); the model's input is (None, 4, 4, 3): channels last ...".
+ * fv_model_fit, fv_model_evaluate and fv_model_predict make the same check. */
+fv_status fv_dataset_check_shape(const fv_dataset *d, int rank, const int64_t *dims);
 /* Copies sample i as float32 (scaled by 1/255 for uint8 data) into out[sample size]. */
 fv_status fv_dataset_get(const fv_dataset *d, int64_t i, float *out);
 void fv_dataset_free(fv_dataset *d);
+
+/* The name of class i (from the image folders' names or a CIFAR names file), or NULL when the
+ * dataset has no class names or i is outside 0..classes-1. Owned by the dataset. */
+const char *fv_dataset_class_name(const fv_dataset *d, int64_t i);
+/* The file sample i was decoded from (image datasets), or NULL. Owned by the dataset. */
+const char *fv_dataset_file(const fv_dataset *d, int64_t i);
+
+/* ---- Image files ----
+ * PNG (libpng: 1 to 16 bits, grey, grey+alpha, RGB, RGBA, palette with or without tRNS,
+ * interlaced), JPEG (libjpeg-turbo: baseline and progressive, grey, YCbCr/RGB, CMYK and YCCK),
+ * BMP and GIF (stb_image from Debian's libstb; GIF: the first frame), recognised by their first
+ * bytes, not their extension. Every image becomes 8-bit pixels (16-bit samples keep their high
+ * byte), converted to `channels` (Keras' color_mode: 1 grayscale, 3 rgb, 4 rgba; RGB to grey
+ * with tf.image.rgb_to_grayscale's ITU-R 601 weights 0.2989, 0.5870, 0.1140; alpha and palette
+ * transparency dropped, not composited; CMYK to RGB with TensorFlow's formula) and resized to
+ * height × width as tf.image.resize does (antialias=False; bilinear: half-pixel centres) with the
+ * result rounded to uint8 (Keras keeps float32: a difference of at most 0.5/255). Pixels reach
+ * the model as value/255, as for IDX data. */
+
+/* Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): a file whose header claims
+ * more pixels (height × width) is refused before any pixel memory is allocated. */
+#define FV_IMAGE_MAX_PIXELS ((int64_t)178956970)
+
+typedef enum fv_interpolation { FV_INTERP_BILINEAR = 0, FV_INTERP_NEAREST } fv_interpolation;
+
+/* Sample order of an image dataset before any split: Keras' (classes in order; each class's
+ * files by their folder's path, then by file name, as Keras' iter_valid_files), or all files
+ * sorted by file name across classes (the IDX order of a folder written by `fovea data get ...
+ * --format png`, whose names are the sample numbers). */
+typedef enum fv_file_order { FV_ORDER_CLASS = 0, FV_ORDER_NAME } fv_file_order;
+
+typedef struct fv_image_opts {
+    int64_t height, width; /* the model's input size; 0, 0: each file's own size (one file) */
+    int channels;          /* 1, 3 or 4 (Keras' color_mode grayscale, rgb, rgba); default 3 */
+    fv_interpolation interpolation; /* bilinear */
+    bool crop_to_aspect_ratio;      /* false: Keras' smart_resize centre crop when true */
+    int64_t max_pixels;             /* 0: FV_IMAGE_MAX_PIXELS */
+    bool follow_links;   /* enter folders reached through symbolic links (Keras' follow_links) */
+    bool strict;         /* a file that cannot be decoded is an error, not skipped */
+    fv_file_order order; /* FV_ORDER_CLASS */
+    double validation_split; /* fv_dataset_load_image_dir: 0, or the fraction for validation */
+    uint64_t seed;           /* the shuffle before the split (seed 42 by default) */
+    /* Class names to use (Keras' class_names), e.g. the training folder's for its test folder:
+     * a subfolder not in the list is an error; a listed class without a folder is empty. NULL:
+     * the subfolders, sorted. */
+    const char *const *class_names;
+    int64_t nclass_names;
+    /* Called from the calling thread: on_progress after each block of files is decoded (done of
+     * total); on_skip for each file skipped (its path and the reason, which names the file) and
+     * for notices about folders (an empty class folder, a symbolic link to a folder not followed,
+     * a link loop: path and reason). Either may be NULL. */
+    void (*on_progress)(void *user, int64_t done, int64_t total);
+    void (*on_skip)(void *user, const char *path, const char *reason);
+    void *user;
+} fv_image_opts;
+
+fv_image_opts fv_image_defaults(void);
+
+/* What a load found: image files (by extension), those decoded, those skipped (the reasons went
+ * to on_skip), and the classes. */
+typedef struct fv_image_info {
+    int64_t files, loaded, skipped, classes;
+} fv_image_info;
+
+/* Keras' image_dataset_from_directory: dir holds one subfolder per class (names sorted by byte
+ * value; Keras' labels_inferred), each holding image files (any depth) with the extensions .png,
+ * .jpg, .jpeg, .bmp, .gif in any case; other files and macOS "._" files are ignored; a symbolic
+ * link to a file is read, one to a folder is entered only with follow_links (a loop is skipped
+ * with a reason). Every file is decoded once, in parallel, into uint8 at height × width ×
+ * channels (memory N·H·W·C bytes). A file that cannot be decoded is skipped and reported to
+ * on_skip (strict: the load fails with its message).
+ * validation_split > 0 splits as Keras does: the file list (in `order`) is shuffled with NumPy's
+ * RandomState(seed).shuffle (MT19937, reproduced exactly), and the last int(split · N) files are
+ * the validation set; *validation receives it (else NULL). The training set keeps the shuffled
+ * order. (The array datasets' fv_dataset_split_tail takes the tail before shuffling, as Keras'
+ * fit does; a class-sorted folder's tail would be one class, hence the shuffle here.)
+ * Returns FV_OK, or an error naming the file or folder: no class folders, no image files, every
+ * file skipped, a file too large or out of memory (FV_ERR_NOMEM). */
+fv_status fv_dataset_load_image_dir(const char *dir, const fv_image_opts *o, fv_dataset **train,
+                                    fv_dataset **validation, fv_image_info *info);
+
+/* The given image files, in order, without labels (for prediction). A file that cannot be decoded
+ * is skipped (on_skip) unless strict. */
+fv_dataset *fv_dataset_load_image_files(const char *const *paths, int64_t n, const fv_image_opts *o,
+                                        fv_image_info *info);
+
+/* One image file decoded and converted as above; o->height, o->width 0 keep its size. *pixels
+ * (malloc'd, h × w × channels bytes) receives it. */
+fv_status fv_image_read(const char *path, const fv_image_opts *o, uint8_t **pixels, int64_t *height,
+                        int64_t *width);
+
+/* CIFAR's binary format (https://www.cs.toronto.edu/~kriz/cifar.html): records of label byte(s)
+ * and 3,072 pixel bytes (1,024 per channel R, G, B, rows top to bottom), 32 × 32 × 3 samples.
+ * CIFAR-10: dir holds data_batch_1.bin ... data_batch_5.bin (those present, in order) and
+ * test_batch.bin, names from batches.meta.txt. CIFAR-100: train.bin and test.bin with a coarse
+ * then a fine label byte; label_mode "fine" (NULL) or "coarse", names from fine_label_names.txt
+ * or coarse_label_names.txt. A names file is optional; when present it must name every class.
+ * train or test may be NULL if not wanted; a missing test file leaves *test NULL. */
+fv_status fv_dataset_load_cifar(const char *dir, const char *label_mode, fv_dataset **train,
+                                fv_dataset **test);
 
 /* ---------------------------------------------------------------------------------------------
  * Models */
@@ -164,7 +315,9 @@ fv_status fv_model_add_dense(fv_model *m, int64_t units, fv_activation activatio
 fv_status fv_model_add_activation(fv_model *m, fv_activation activation);
 
 /* Parses a whole model file (layers and optional compile and fit lines). Errors name the file
- * and line. NULL on failure (see fv_last_error). */
+ * and line. A UTF-8 byte-order mark is skipped and LF, CRLF and CR line ends are all accepted; a
+ * NUL byte or invalid UTF-8 is refused with its line and byte offset. NULL on failure (see
+ * fv_last_error). */
 fv_model *fv_model_parse_file(const char *path);
 /* The same from a string; origin names it in error messages. */
 fv_model *fv_model_parse_string(const char *text, const char *origin);
@@ -194,7 +347,8 @@ int64_t fv_model_output_size(const fv_model *m);
  * moving statistics), as Keras' summary counts them. */
 int64_t fv_model_trainable_param_count(const fv_model *m);
 /* The model's inputs and outputs, in the order of the input lines and of `model outputs=`: their
- * count, name and per-sample shape (rank returned, dims filled; 0 if k is out of range). */
+ * count, name and per-sample shape (no batch axis; rank returned, dims filled; 0 if k is out of
+ * range or the model has no input yet). */
 int fv_model_input_count(const fv_model *m);
 const char *fv_model_input_name(const fv_model *m, int k);
 int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4]);
@@ -346,8 +500,21 @@ fv_status fv_checkpoint_info(const char *dir, bool *found, int64_t *epochs_done,
 fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_size, double *loss,
                             double *accuracy);
 
+/* The same for a model with several outputs, each with its loss (compile's loss=OUT:LOSS,...):
+ * *loss receives the total (Σ weight·loss + the regularizers' penalty, as fv_model_evaluate) and
+ * output_losses[j] output j's weighted loss (Keras 3's OUT_loss), for j < fv_model_output_count.
+ * Targets as for fit (fv_dataset_add_output). */
+fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                                    double *loss, double *output_losses);
+
 /* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);
+/* Prediction for a model with any number of inputs and outputs (Keras' model.predict with a list
+ * of arrays): x[k] holds n samples of input k in NHWC float (fv_model_input_shape k), out[j]
+ * receives n × (the size of output j) floats, in the order of `model outputs=`. Inference mode,
+ * in batches of batch_size (<= 0: 32). FV_ERR_INVALID if an array is NULL or n < 1. */
+fv_status fv_model_predict_arrays(fv_model *m, const float *const *x, int64_t n, int64_t batch_size,
+                                  float *const *out);
 
 /* Runs one batch forward (inference mode) and gives each layer's output: outputs[i] points into
  * model memory holding n × (layer i output size) floats, valid until the next model call.
@@ -376,12 +543,29 @@ typedef struct fv_layer_profile {
 fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out);
 void fv_model_profile_reset(fv_model *m);
 
+/* The class names of a classifier (Keras' class_names), kept in the saved model's metadata as
+ * __metadata__["fovea.class_names"] (a JSON array of strings). Set copies names[0..n); n 0
+ * clears them. Get: name i, or NULL when the model has none or i is outside 0..count-1. */
+fv_status fv_model_set_class_names(fv_model *m, int64_t n, const char *const *names);
+int64_t fv_model_class_count(const fv_model *m);
+const char *fv_model_class_name(const fv_model *m, int64_t i);
+
 /* Weights: one safetensors file with tensors LAYER.kernel / LAYER.bias and the model text in
  * __metadata__["fovea.model"]. Save writes a temporary file and renames it, so an existing
  * file is never left half-written. */
 fv_status fv_model_save(const fv_model *m, const char *path);
 /* A model from a file written by fv_model_save. */
 fv_model *fv_model_load(const char *path);
+/* The labels the model was trained with: the CSV column that held them (NULL: not CSV, or not
+ * known) and, for labels given as names, the class names (output unit i is class_names[i]).
+ * Saved in the model file's metadata ("fovea.label_column"; "fovea.class_names", a JSON array
+ * of strings) and restored by fv_model_load, so that evaluate and predict use the same column
+ * and names. set copies its arguments; label_column NULL and n 0 clear them. */
+fv_status fv_model_set_labels(fv_model *m, const char *label_column, const char *const *class_names,
+                              int64_t n);
+const char *fv_model_label_column(const fv_model *m);
+/* NULL (and *n = 0) when the model knows no names. Owned by the model. */
+const char *const *fv_model_class_names(const fv_model *m, int64_t *n);
 /* Loads weights into a built model; every tensor must be present with the model's shapes. */
 fv_status fv_model_load_weights(fv_model *m, const char *path);
 
@@ -579,11 +763,12 @@ void fv_picture_free(fv_picture *p);
  *  - confusion matrix: classes × classes counts, row the true class, column the predicted one.
  *
  * Names for `select` (comma-separated, spaces allowed; NULL, "" or "all" for everything):
- * classification: accuracy, crossentropy, precision, recall, f1, roc_auc, average_precision,
- * mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc, f1_score, auc,
- * pr_auc, prc, map, confusion); regression: mse, rmse, mae. An unknown name, or one that does
- * not apply to the model (accuracy of a regression), is FV_ERR_INVALID with a message that names
- * it and lists the valid ones. Writers check `select` before writing anything. */
+ * classification: loss (when set), accuracy, crossentropy, precision, recall, f1, roc_auc,
+ * average_precision, mean_average_precision, mse, rmse, mae, confusion_matrix (aliases: acc,
+ * f1_score, auc, pr_auc, prc, map, confusion); regression: loss, mse, rmse, mae. An unknown
+ * name, or one that does not apply to the model (accuracy of a regression), is FV_ERR_INVALID
+ * with a message that names it and lists the valid ones. Writers check `select` before writing
+ * anything. */
 
 typedef struct fv_metrics fv_metrics;
 
@@ -596,6 +781,11 @@ fv_metrics *fv_metrics_classification(const float *scores, const int32_t *labels
 /* mse, rmse and mae of a regression model: outputs and targets [n × k], read during the call
  * only. NULL on failure: n < 1, k < 1, a NaN value, or out of memory. */
 fv_metrics *fv_metrics_regression(const float *outputs, const float *targets, int64_t n, int64_t k);
+
+/* Records the model's loss on the same data (fv_model_evaluate's), so that the report has a
+ * "loss" figure (`select` name "loss"; JSON key "loss"); written only when set. For a model
+ * compiled with a cross-entropy loss it is the crossentropy figure up to float rounding. */
+void fv_metrics_set_loss(fv_metrics *m, double loss);
 
 void fv_metrics_free(fv_metrics *m);
 

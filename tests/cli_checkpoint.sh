@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
 # cli_checkpoint.sh — `fovea train --checkpoint DIR [--resume]` end to end: training killed with
-# SIGKILL at random moments always leaves a checkpoint that loads, and resuming ends with the
-# very bytes (weights file and history) of a run that never stopped; Ctrl-C and SIGTERM save and
-# say how to resume; a NaN loss names the epoch and step and writes nothing; an impossible batch
-# size is a clear message; --save-best, early stopping and the option checks.
+# SIGKILL at chosen steps (before the first checkpoint, on either side of one, mid-run, at the
+# last step, and a resumed run killed again) leaves the checkpoint of the last finished epoch,
+# which loads, and resuming ends with the very bytes (weights file and history) of a run that
+# never stopped; Ctrl-C and SIGTERM save and say how to resume; a NaN loss names the epoch and
+# step and writes nothing; an impossible batch size is a clear message; --save-best, early
+# stopping and the option checks.
+# The kills are deterministic: FOVEA_TEST_KILL_AFTER_STEP=k (read by cli/train.c, for tests
+# only) makes fovea raise SIGKILL on itself right after its k-th step.
 set -u
 source "$(dirname "$0")/data/cli_lib.bash"
-M=$DATA/quad.fv
 D=$DATA/quad
 EPOCHS=20
-KILLS=${FOVEA_KILLS:-6}
+STEPS=15 # per epoch: 240 training images in batches of 16
+# A model with every stateful part: weights, Adam's slots and step count, and a dropout layer
+# whose masks follow (seed, step), so that a resumed run must pick up the dropout stream too.
+M=$TMP/quad_dropout.fv
+sed '/^maxpool2d/a dropout rate=0.3' "$DATA/quad.fv" >"$M"
+check "the model has a dropout layer" grep -q '^dropout rate=0.3$' "$M"
 # The same run every time: 20 epochs of a small CNN on 240 8x8 images, validated on 80.
 ARGS=("$M" --data "$D" --epochs $EPOCHS --seed 11 --verbose 2)
 
-now_ms() { date +%s%3N; }
+# The epochs and the dropout steps held by the checkpoint in folder $1 ("0 0" when there is
+# none), read from its metadata.
+held() {
+    local f=$1/checkpoint.safetensors
+    if [ ! -e "$f" ]; then
+        echo "0 0"
+        return
+    fi
+    local e d
+    e=$(head -c 65536 "$f" | grep -ao 'epochs_done\\":[0-9]*' | head -1 | grep -o '[0-9]*$')
+    d=$(head -c 65536 "$f" | grep -ao 'dropout_step\\":[0-9]*' | head -1 | grep -o '[0-9]*$')
+    echo "${e:-?} ${d:-?}"
+}
 
 echo "# the uninterrupted reference run"
 expect_ok "train $EPOCHS epochs" "$FOVEA" train "${ARGS[@]}" --save "$TMP/ref.safetensors" --history "$TMP/ref.csv"
-t0=$(now_ms)
 expect_ok "train $EPOCHS epochs with --checkpoint" "$FOVEA" train "${ARGS[@]}" --checkpoint "$TMP/ck0" \
     --save "$TMP/ck0.safetensors" --history "$TMP/ck0.csv"
-duration=$(($(now_ms) - t0))
 same_file "checkpointing changes no weight" "$TMP/ref.safetensors" "$TMP/ck0.safetensors"
 same_file "checkpointing changes no history value" "$TMP/ref.csv" "$TMP/ck0.csv"
 check "the checkpoint is DIR/checkpoint.safetensors" test -s "$TMP/ck0/checkpoint.safetensors"
+check "  ... holding $EPOCHS epochs and $((EPOCHS * STEPS)) dropout steps" test "$(held "$TMP/ck0")" = "$EPOCHS $((EPOCHS * STEPS))"
 check "no temporary file left in DIR" test "$(ls "$TMP/ck0" | grep -c tmp)" -eq 0
 expect_ok "the checkpoint loads as a model (evaluate)" "$FOVEA" evaluate "$TMP/ck0/checkpoint.safetensors" --data "$D"
 expect_ok "resuming a finished run" "$FOVEA" train "${ARGS[@]}" --checkpoint "$TMP/ck0" --resume \
@@ -32,34 +51,48 @@ check "  ... says there is nothing left to train" grep -q "holds $EPOCHS epochs 
 same_file "  ... and saves the same model" "$TMP/ref.safetensors" "$TMP/ck0b.safetensors"
 same_file "  ... and the same history" "$TMP/ref.csv" "$TMP/ck0b.csv"
 
-echo "# kill -9 at $KILLS random moments of a run (~${duration} ms), then resume"
-RANDOM=$$
-for k in $(seq "$KILLS"); do
-    ck=$TMP/ck$k
-    # a delay anywhere in the run: startup, steps, validation, the checkpoint's write and rename
-    delay_ms=$((RANDOM % (duration + 1)))
-    "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" >"$TMP/killed.out" 2>&1 &
-    pid=$!
-    sleep "$(awk -v ms="$delay_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    # a second kill of the resumed run, half the time
-    if [ $((k % 2)) -eq 0 ] && [ -s "$ck/checkpoint.safetensors" ]; then
-        "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" --resume >"$TMP/killed.out" 2>&1 &
-        pid=$!
-        sleep "$(awk -v ms="$((RANDOM % (duration / 2 + 1)))" 'BEGIN { printf "%.3f", ms / 1000 }')"
-        kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    fi
-    if [ -e "$ck/checkpoint.safetensors" ]; then
-        run "$FOVEA" summary "$ck/checkpoint.safetensors"
-        if [ "$status" -eq 0 ]; then ok "kill $k after ${delay_ms} ms: the checkpoint loads"; else
-            fail "kill $k after ${delay_ms} ms: the checkpoint loads"
-            show_output
-        fi
+# kill_at DIR K [--resume]: a run killed by itself right after its K-th step. It must die of
+# SIGKILL (exit status 137: the kill landed, the run did not finish), and leave the checkpoint of
+# the last epoch that finished before that step: (epochs held before + K - 1) / STEPS epochs, the
+# last step of an epoch coming before that epoch's checkpoint.
+kill_at() {
+    local ck=$1 k=$2 before want got
+    shift 2
+    before=$(held "$ck")
+    before=${before%% *}
+    want=$(((before * STEPS + k - 1) / STEPS))
+    # (in a subshell that does not exec, so that bash's "Killed" notice goes to /dev/null)
+    (
+        FOVEA_TEST_KILL_AFTER_STEP=$k "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" "$@" >"$TMP/killed.out" 2>&1
+        exit $?
+    ) 2>/dev/null
+    status=$?
+    check "killed after step $((before * STEPS + k)) of $((EPOCHS * STEPS)) (exit status $status)" test "$status" -eq 137
+    got=$(held "$ck")
+    if [ "$got" = "$want $((want * STEPS))" ]; then
+        ok "  ... between the checkpoints of epochs $want and $((want + 1)): it holds $want epochs, $((want * STEPS)) dropout steps"
     else
-        ok "kill $k after ${delay_ms} ms: killed before the first epoch ended (no checkpoint yet)"
+        fail "  ... between the checkpoints of epochs $want and $((want + 1))" \
+            "the checkpoint holds (epochs, dropout steps) $got, expected $want $((want * STEPS))"
     fi
+    if [ "$want" -gt 0 ]; then
+        run "$FOVEA" summary "$ck/checkpoint.safetensors"
+        check "  ... and the checkpoint loads" test "$status" -eq 0
+    fi
+}
+
+echo "# kill -9 at chosen steps, then resume"
+# Each case: the step of the first kill, then of a second kill of the resumed run (0: none).
+# Step 1: before any checkpoint; 15 and 16: either side of the first; 158: mid-run; 300: the
+# last step, before the last checkpoint; 40 then 23: a resumed run killed mid-epoch; 16 then
+# 15: a resumed run killed at the last step before its first new checkpoint.
+k=0
+for kills in "1 0" "15 0" "16 0" "158 0" "300 0" "40 23" "16 15"; do
+    k=$((k + 1))
+    read -r first second <<<"$kills"
+    ck=$TMP/ck$k
+    kill_at "$ck" "$first"
+    if [ "$second" -gt 0 ]; then kill_at "$ck" "$second" --resume; fi
     # results do not depend on the thread count: every other resume runs on one thread
     threads=$((1 + k % 2))
     expect_ok "kill $k: --resume --threads $threads" "$FOVEA" train "${ARGS[@]}" --checkpoint "$ck" --resume \
@@ -77,8 +110,9 @@ for sig in INT TERM; do
     "$FOVEA" train "${ARGS[@]}" --epochs 100000 --checkpoint "$ck" --save "$TMP/keep.safetensors" \
         >"$TMP/out" 2>"$TMP/err" &
     pid=$!
-    for _ in $(seq 200); do
-        grep -q "^Epoch 3/" "$TMP/out" && break
+    # the first checkpoint on disk (stdout may sit in its buffer); up to 60 s on a loaded machine
+    for _ in $(seq 1200); do
+        [ -e "$ck/checkpoint.safetensors" ] && break
         sleep 0.05
     done
     kill -"$sig" "$pid"

@@ -6,7 +6,7 @@ set -u
 source "$(dirname "$0")/data/cli_lib.bash"
 
 if ! command -v script >/dev/null; then
-    echo "skip - script(1) is not installed (util-linux)"
+    skip "the progress bar on a terminal: script(1) is not installed (bsdutils)"
     finish
 fi
 script -qec "$(printf '%q ' "$FOVEA" train "$DATA/quad.fv" --data "$DATA/quad" --epochs 2)" "$TMP/typescript" >/dev/null 2>&1

@@ -18,6 +18,17 @@ check "flatten output (None, 9216)" grep -Eq "flatten .*\(None, 9216\)" "$TMP/ou
 check "dense output (None, 128), 1,179,776 params" grep -Eq "^ *dense .*\(None, 128\) +1,179,776" "$TMP/out"
 check "dense_1 output (None, 10), 1,290 params" grep -Eq "dense_1 .*\(None, 10\) +1,290" "$TMP/out"
 
+echo "# a graph: the functional summary"
+expect_ok "summary of the residual block" "$FOVEA" summary "$DATA/../../examples/residual_block.fv"
+check "Model: \"functional\"" grep -q 'Model: "functional"' "$TMP/out"
+check "a row per input layer" grep -Eq "^ *input_layer \(InputLayer\) +\(None, 28, 28, 1\) +0 +\[\]" "$TMP/out"
+check "Connected to, one connection a line" grep -Eq "^ *res \(Add\) .*\['r0\[0\]\[0\]',$" "$TMP/out"
+check "moving statistics are non-trainable" grep -q "Non-trainable params: 192 (768.00 B)" "$TMP/out"
+printf 'input shape=8,8,1\nconv2d name=p filters=16 kernel_size=1\nconv2d name=q filters=32 kernel_size=1 inputs=input_layer\nadd inputs=p,q\n' >"$TMP/add.fv"
+expect_error "add of two shapes: line and both shapes" 1 "add\.fv:4:.*\(None, 8, 8, 16\).*\(None, 8, 8, 32\)" "$FOVEA" summary "$TMP/add.fv"
+printf 'input shape=4\ndense name=lost units=2\ndense units=3 inputs=input_layer\n' >"$TMP/lost.fv"
+expect_error "a layer nobody reads: its line and name" 1 "lost\.fv:2:.*'lost'.*read by no layer" "$FOVEA" summary "$TMP/lost.fv"
+
 echo "# model files with mistakes"
 printf 'input shape=8,8,1\nconv2d filters=4 kernel_size=3 activation=relu\nconv2x filters=4 kernel_size=3\nflatten\ndense units=4 activation=softmax\n' >"$TMP/typo.fv"
 expect_error "unknown layer kind: file, line and name" 1 "typo\.fv.*3.*conv2x" "$FOVEA" summary "$TMP/typo.fv"

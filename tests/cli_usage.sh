@@ -45,8 +45,10 @@ expect_error "train without --data" 2 "--data is required" "$FOVEA" train "$M"
 expect_error "train without a model" 2 "missing argument" "$FOVEA" train --data "$D"
 expect_error "two models" 2 "unexpected argument 'extra.fv'" "$FOVEA" train "$M" extra.fv --data "$D"
 expect_error "evaluate without --data" 2 "--data is required" "$FOVEA" evaluate m.safetensors
-expect_error "predict without --output" 2 "--output is required" \
-    "$FOVEA" predict m.safetensors --input x.npy
+expect_error "predict --output of another kind" 2 "--output: 'p.txt': expected a .csv or a .npy file name" \
+    "$FOVEA" predict m.safetensors --input x.npy --output p.txt
+expect_error "predict --top-k 0" 2 "--top-k: expected a positive integer, got '0'" \
+    "$FOVEA" predict m.safetensors --input x.npy --top-k 0
 expect_error "predict without --input" 2 "--input is required" \
     "$FOVEA" predict m.safetensors --output p.npy
 expect_error "summary with two files" 2 "unexpected argument 'b.fv'" "$FOVEA" summary a.fv b.fv
@@ -83,7 +85,7 @@ bad --verbose 3 "0, 1 or 2"
 bad --verbose high "0, 1 or 2"
 expect_error "--epochs=5x form" 2 "--epochs: expected a positive integer, got '5x'" \
     "$FOVEA" train "$M" --data "$D" --epochs=5x
-expect_error "--optimizer rmsprop" 2 "--optimizer: expected adam or sgd, got 'rmsprop'" \
+expect_error "--optimizer rmsprop" 2 "--optimizer: expected adam, adamw or sgd, got 'rmsprop'" \
     "$FOVEA" train "$M" --data "$D" --optimizer rmsprop
 expect_error "evaluate --batch-size 0" 2 "^fovea evaluate: --batch-size: expected a positive integer, got '0'" \
     "$FOVEA" evaluate m.safetensors --data "$D" --batch-size 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_valgrind.sh — the command end to end under valgrind's memcheck: train one epoch with --save
 # and --history, evaluate, predict, summary, on the tiny data of tests/data, and a few failures
-# (a bad model file, a corrupt weights file, a missing data folder), each of which must run
+# (a bad model file, a corrupt weights file, a missing data folder), a folder of PNG files and
+# predictions on them, each of which must run
 # without an invalid read or write, a use of uninitialised memory or a leak (definite or
 # indirect: --errors-for-leak-kinds=definite,indirect --error-exitcode=99).
 # One thread (FOVEA_THREADS=1, OMP_NUM_THREADS=1): fast and deterministic under valgrind.
@@ -69,6 +70,18 @@ vg_ok "summary of the saved model" summary "$Q"
 vg_ok "summary of a model file" summary "$DATA/seed_cnn.fv"
 vg_ok "train on a CSV table with a validation split" train "$DATA/tiny_csv.fv" --data "$DATA/tiny.csv" \
     --epochs 2 --validation-split 0.2
+
+echo "# image files: a PNG folder (the quad set written by datasets.py idx-to-png), predict on PNG files"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" "$DATA/../../scripts/datasets.py" idx-to-png "$D" "$TMP/png" --names a,b,c,d --limit 40 >/dev/null
+vg_ok "train on a PNG folder" train "$M" --data "$TMP/png" --epochs 1 --seed 7 --file-order name \
+    --save "$TMP/png.safetensors"
+vg_ok "predict PNG files to CSV" predict "$TMP/png.safetensors" --input "$TMP/png/test/a" \
+    --output "$TMP/p.csv"
+cp "$(ls "$TMP"/png/train/b/*.png | head -1)" "$TMP/full.png"
+head -c 60 "$TMP/full.png" >"$TMP/png/train/b/cut.png"
+vg_error "a cut PNG with --strict" train "$M" --data "$TMP/png" --epochs 1 --strict
 
 echo "# failures free what they allocated"
 printf 'input shape=8,8,1\nconv2d filters=4 kernel_size=3\nmaxpol2d pool_size=2\n' >"$TMP/typo.fv"

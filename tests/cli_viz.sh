@@ -84,7 +84,7 @@ expect_error "a negative index" 2 "--index: expected" "$FOVEA" viz features "$Q"
 mkdir -p "$TMP/small"
 { printf '\0\0\010\003\0\0\0\002\0\0\0\005\0\0\0\005'; head -c 50 /dev/zero; } >"$TMP/small/t10k-images-idx3-ubyte"
 { printf '\0\0\010\001\0\0\0\002'; printf '\001\002'; } >"$TMP/small/t10k-labels-idx1-ubyte"
-expect_error "images that do not fit the model" 1 "5x5.* but the model's input is 8x8x1" \
+expect_error "images that do not fit the model" 1 "has shape \(.*, 5, 5\); the model.s input is \(None, 8, 8, 1\)" \
     "$FOVEA" viz features "$Q" --input "$TMP/small" -o "$TMP/bad.png"
 check "no picture left after the mismatch" absent "$TMP/bad.png"
 expect_error "an unknown colour map" 2 "--cmap: expected viridis or grey, got 'jet'" \
@@ -118,7 +118,7 @@ check "--metrics: no confusion matrix" bash -c "! grep -q 'confusion matrix' '$T
 expect_error "--metrics with an unknown name" 2 "--metrics: .*bogus" "$FOVEA" evaluate "$Q" --data "$D" --metrics accuracy,bogus
 expect_error "--plot with an unknown extension" 2 "--plot: .*\.png or \.svg" "$FOVEA" evaluate "$Q" --data "$D" --plot "$TMP/cm.bmp"
 rm -f "$TMP/cm.png"
-expect_error "evaluate on data that do not fit the model" 1 "5x5.*8x8x1" \
+expect_error "evaluate on data that do not fit the model" 1 "has shape \(.*, 5, 5\); the model.s input is \(None, 8, 8, 1\)" \
     "$FOVEA" evaluate "$Q" --data "$TMP/small" --plot "$TMP/cm.png"
 check "no confusion matrix left after the mismatch" absent "$TMP/cm.png"
 check "no temporary files left" no_temp_files

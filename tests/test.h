@@ -1,5 +1,8 @@
 /* test.h — a minimal test harness: TEST(name) functions registered by RUN(name) in main, checks
  * that print file:line, the expression and the values, and a closing "N passed, N failed" line.
+ * A test that cannot run calls SKIP(why); the program then exits 77 (CTest's SKIP_RETURN_CODE)
+ * unless a test failed, so the summary counts it as skipped, never as passed. Under CI (the
+ * environment variable CI set and not empty) a skip is a failure: CI installs everything.
  */
 #ifndef FV_TEST_H
 #define FV_TEST_H
@@ -10,7 +13,8 @@
 #include <string.h>
 
 static int test_failed_checks;
-static int tests_passed, tests_failed;
+static int test_skipped __attribute__((unused)); /* read by RUN and TEST_SUMMARY */
+static int tests_passed, tests_failed, tests_skipped;
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -51,23 +55,46 @@ static int tests_passed, tests_failed;
         }                                                                                          \
     } while (0)
 
+/* Ends the current test as skipped (a failure under CI), saying why; use in the TEST itself. */
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        const char *ci_ = getenv("CI");                                                            \
+        fprintf(ci_ &&*ci_ ? stderr : stdout,                                                      \
+                "     %s: ", ci_ &&*ci_ ? "cannot run, and CI must run it" : "skipped");           \
+        fprintf(ci_ &&*ci_ ? stderr : stdout, __VA_ARGS__);                                        \
+        fprintf(ci_ &&*ci_ ? stderr : stdout, "\n");                                               \
+        if (ci_ && *ci_)                                                                           \
+            test_failed_checks++;                                                                  \
+        else                                                                                       \
+            test_skipped = 1;                                                                      \
+        return;                                                                                    \
+    } while (0)
+
 #define TEST(name) static void name(void)
 
 #define RUN(name)                                                                                  \
     do {                                                                                           \
         test_failed_checks = 0;                                                                    \
+        test_skipped = 0;                                                                          \
         name();                                                                                    \
         if (test_failed_checks) {                                                                  \
             tests_failed++;                                                                        \
             fprintf(stderr, "FAIL %s\n", #name);                                                   \
+        } else if (test_skipped) {                                                                 \
+            tests_skipped++;                                                                       \
+            printf("skip %s\n", #name);                                                            \
         } else {                                                                                   \
             tests_passed++;                                                                        \
             printf("ok   %s\n", #name);                                                            \
         }                                                                                          \
     } while (0)
 
+/* The closing line and the exit status: 1 if any test failed, else 77 if any was skipped. */
 #define TEST_SUMMARY()                                                                             \
-    (printf("%d passed, %d failed\n", tests_passed, tests_failed), tests_failed ? 1 : 0)
+    (printf("%d passed, %d failed, %d skipped\n", tests_passed, tests_failed, tests_skipped),      \
+     tests_failed    ? 1                                                                           \
+     : tests_skipped ? 77                                                                          \
+                     : 0)
 
 /* Compares two float arrays; prints the first few differing elements and the largest
  * difference (as llm.c's tests do). Returns 1 when all |a-b| <= atol + rtol|b|. */
@@ -80,8 +107,7 @@ static inline int check_arrays(const char *what, const float *a, const float *b,
         double d = fabs((double)a[i] - (double)b[i]);
         if (!(d <= atol + rtol * fabs((double)b[i]))) {
             if (bad < 5)
-                fprintf(stderr, "  %s[%ld]: %.9g vs %.9g\n", what, i, (double)a[i],
-                        (double)b[i]);
+                fprintf(stderr, "  %s[%ld]: %.9g vs %.9g\n", what, i, (double)a[i], (double)b[i]);
             bad++;
         }
         if (d > worst || d != d) worst = d, worst_i = i;

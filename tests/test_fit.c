@@ -4,6 +4,7 @@
  * becomes NaN, and allocations that cannot succeed.
  */
 #include "fovea.h"
+#include "io/io.h"
 #include "model/fit.h"
 #include "test.h"
 
@@ -656,6 +657,30 @@ TEST(checkpoint_and_resume_give_the_weights_and_history_of_an_uninterrupted_run)
     fv_dataset_free(val);
 }
 
+/* save_best's state is in the checkpoint whatever its column, the first one (accuracy) too. */
+TEST(a_checkpoint_keeps_save_best_on_the_first_column)
+{
+    fv_dataset *train = quadrants(60, 21, 20), *val = quadrants(20, 22, 20);
+    char dir[64], best[128], ck[160];
+    make_dir(dir, sizeof dir);
+    snprintf(best, sizeof best, "%s/best.safetensors", dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    fv_model *m = model_with(cnn, resume_compiles[1]);
+    fv_fit_opts o = resume_opts(val, 1, dir, best);
+    o.resume = false;
+    o.save_best_monitor = "accuracy";
+    CHECK_OK(fv_model_fit(m, train, &o, NULL));
+    fv_st_file f;
+    CHECK_OK(fv__st_read(ck, &f));
+    const char *state = fv__st_meta(&f, "fovea.checkpoint");
+    CHECK(state && strstr(state, "\"save_best\":{\"monitor\":\"accuracy\""));
+    fv__st_free(&f);
+    fv_model_free(m);
+    remove_dir(dir);
+    fv_dataset_free(train);
+    fv_dataset_free(val);
+}
+
 /* Asks fit to stop at a given step of a given epoch, as Ctrl-C does through the CLI. */
 typedef struct stopper {
     int64_t epoch, step;
@@ -888,6 +913,7 @@ int main(void)
     RUN(reduce_lr_on_plateau_changes_the_rate_as_keras_does);
     RUN(save_best_keeps_the_best_epochs_model);
     RUN(checkpoint_and_resume_give_the_weights_and_history_of_an_uninterrupted_run);
+    RUN(a_checkpoint_keeps_save_best_on_the_first_column);
     RUN(a_run_stopped_mid_epoch_resumes_from_the_last_epochs_checkpoint);
     RUN(resume_refuses_another_runs_or_a_damaged_checkpoint);
     RUN(huge_values_make_a_nan_loss_that_names_the_epoch_and_step);

@@ -259,6 +259,41 @@ TEST(valid_padding_and_mae_match_pytorch)
     run_fixture("conv_valid_mae");
 }
 
+/* (g) zero_padding2d and cropping2d with 4 values, average pooling with asymmetric same padding,
+ * nearest upsampling, relu with max_value, negative_slope and threshold, reshape; Adam. */
+TEST(padding_pooling_upsampling_reshape_match_pytorch)
+{
+    run_fixture("shape_avgpool");
+}
+
+/* (h) Bilinear upsampling by 2 and by 3x1, average pooling valid and same, relu max_value; mse,
+ * SGD momentum. */
+TEST(bilinear_upsampling_and_clipped_relu_match_pytorch)
+{
+    run_fixture("shape_bilinear");
+}
+
+/* (i) conv2d_transpose, padding=valid: strides 2 and 3 (> kernel: Keras' default
+ * output_padding), an explicit output_padding, strides with dilation; mse, SGD momentum. */
+TEST(conv2d_transpose_valid_matches_pytorch)
+{
+    run_fixture("conv_transpose_valid");
+}
+
+/* (j) conv2d_transpose, padding=same: odd and even kernels with strides 2, output_padding 0 and
+ * 2,1, dilation; mse, Adam. */
+TEST(conv2d_transpose_same_matches_pytorch)
+{
+    run_fixture("conv_transpose_same");
+}
+
+/* (k) depthwise_conv2d with depth_multiplier 2, separable_conv2d, strides with dilation;
+ * categorical CE, Adam. */
+TEST(depthwise_and_separable_match_pytorch)
+{
+    run_fixture("depthwise_separable");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) fixture_dir = argv[1];
@@ -269,5 +304,10 @@ int main(int argc, char **argv)
     RUN(binary_crossentropy_matches_pytorch);
     RUN(maxout_matches_pytorch);
     RUN(valid_padding_and_mae_match_pytorch);
+    RUN(padding_pooling_upsampling_reshape_match_pytorch);
+    RUN(bilinear_upsampling_and_clipped_relu_match_pytorch);
+    RUN(conv2d_transpose_valid_matches_pytorch);
+    RUN(conv2d_transpose_same_matches_pytorch);
+    RUN(depthwise_and_separable_match_pytorch);
     return TEST_SUMMARY();
 }

@@ -301,6 +301,13 @@ TEST(several_inputs_and_outputs_run_forward)
             want += cat[j] * k1[j];
         CHECK_CLOSE(o1[i], want, 1e-6, 1e-5);
     }
+    /* Prediction with an array per input and per output gives the same values. */
+    float p1[2], p2[4], o1_copy[2], o2_copy[4];
+    memcpy(o1_copy, o1, sizeof o1_copy);
+    memcpy(o2_copy, fv_model_output(m, 1), sizeof o2_copy);
+    float *outs[2] = {p1, p2};
+    CHECK_OK(fv_model_predict_arrays(m, x, 2, 1, outs));
+    CHECK(memcmp(p1, o1_copy, sizeof p1) == 0 && memcmp(p2, o2_copy, sizeof p2) == 0);
     fv_model_free(m);
 }
 
@@ -592,6 +599,182 @@ TEST(prediction_folds_batch_normalization_and_reuses_buffers)
     fv_model_free(m);
 }
 
+/* ---- several outputs, a loss each ------------------------------------------------------------ */
+
+static const char *two_heads =
+    "input shape=6\n"
+    "dense name=h units=8 activation=tanh\n"
+    "dense name=cls units=3 activation=softmax\n"
+    "dense name=reg units=2 inputs=h\n"
+    "model outputs=cls,reg\n"
+    "compile loss=cls:sparse_categorical_crossentropy,reg:mse loss_weights=cls:1,reg:0.5 "
+    "optimizer=adam learning_rate=0.01 metrics=cls:accuracy,reg:mae\n";
+
+/* The total loss is Σ weight·loss over the outputs, each output's reported after its weight (as
+ * Keras 3), and the gradient is the total's (directional finite differences). */
+TEST(several_outputs_sum_their_weighted_losses_and_gradients)
+{
+    fv_model *m = fv_model_parse_string(two_heads, "two.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 5 };
+    float *x = random_inputs(N * 6, 31), *r = random_inputs(N * 2, 32);
+    int32_t labels[N] = {0, 2, 1, 1, 0};
+    fv_targets t[2] = {{.labels = labels}, {.values = r}};
+    const float *xs[1] = {x};
+    double L, head[2];
+    CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &L, head));
+    /* Independent: each output's loss from its values. */
+    CHECK_OK(fv_model_forward(m, x, N));
+    const float *p = fv_model_output(m, 0), *q = fv_model_output(m, 1);
+    double ce = 0, mse = 0;
+    for (int i = 0; i < N; i++) {
+        ce -= log(p[i * 3 + labels[i]]) / N;
+        for (int j = 0; j < 2; j++)
+            mse += (q[i * 2 + j] - r[i * 2 + j]) * (q[i * 2 + j] - r[i * 2 + j]) / (2.0 * N);
+    }
+    CHECK_CLOSE(head[0], ce, 1e-6, 1e-5);
+    CHECK_CLOSE(head[1], 0.5 * mse, 1e-6, 1e-5);
+    CHECK_CLOSE(L, ce + 0.5 * mse, 1e-6, 1e-5);
+    const char *tensors[] = {"h.kernel", "h.bias", "cls.kernel", "reg.kernel", "reg.bias"};
+    fv_rng rng;
+    fv__rng_seed(&rng, 5);
+    for (int ti = 0; ti < 5; ti++) {
+        int rank;
+        int64_t d[4];
+        float *w = fv_model_param(m, tensors[ti], &rank, d), *g = fv__model_grad(m, tensors[ti]);
+        int64_t n = 1;
+        for (int k = 0; k < rank; k++)
+            n *= d[k];
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &L, NULL));
+        double *v = malloc((size_t)n * sizeof(double)), analytic = 0, lp, lm;
+        float *w0 = malloc((size_t)n * sizeof(float));
+        memcpy(w0, w, (size_t)n * sizeof(float));
+        for (int64_t j = 0; j < n; j++)
+            v[j] = fv__rng_normal(&rng), analytic += v[j] * g[j];
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] + 1e-3 * v[j]);
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &lp, NULL));
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] - 1e-3 * v[j]);
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &lm, NULL));
+        memcpy(w, w0, (size_t)n * sizeof(float));
+        const double numeric = (lp - lm) / 2e-3;
+        if (!(fabs(numeric - analytic) <= 2e-3 + 2e-2 * fabs(analytic))) {
+            fprintf(stderr, "  %s: analytic %.6g, numeric %.6g\n", tensors[ti], analytic, numeric);
+            test_failed_checks++;
+        }
+        free(v), free(w0);
+    }
+    /* The single-output calls refuse a model with two. */
+    CHECK(fv__model_loss_and_grad(m, x, t, N, true, &L) == FV_ERR_STATE);
+    char *text = fv_model_to_text(m);
+    CHECK_STR_CONTAINS(text,
+                       "compile loss=cls:sparse_categorical_crossentropy,reg:mean_squared_error "
+                       "loss_weights=cls:1,reg:0.5 optimizer=adam");
+    free(text);
+    free(x), free(r);
+    fv_model_free(m);
+}
+
+/* fit with a target array per output: Keras 3's history columns, OUT_loss summing to the loss,
+ * learning, validation, and a missing array named. */
+TEST(fit_trains_several_outputs_with_keras_columns)
+{
+    enum { N = 120 };
+    float *x = random_inputs(N * 6, 41), cls[N], reg[N * 2];
+    for (int i = 0; i < N; i++) {
+        const float *xi = x + i * 6;
+        cls[i] = (float)(xi[0] + xi[1] > 0.5f ? 2 : xi[0] + xi[1] > -0.5f ? 1 : 0);
+        reg[i * 2] = xi[2] - xi[3];
+        reg[i * 2 + 1] = 0.5f * xi[4];
+    }
+    const int64_t dims[1] = {6};
+    fv_dataset *d = fv_dataset_from_f32(N, 1, dims, x, NULL);
+    fv_model *m = fv_model_parse_string(two_heads, "two.fv");
+    CHECK(d && m);
+    if (!d || !m) return;
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = 16;
+    o.epochs = 12;
+    o.validation_split = 0.25;
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_INVALID); /* no targets yet */
+    CHECK_STR_CONTAINS(fv_last_error(), "no targets for output 'cls'");
+    CHECK_OK(fv_dataset_add_output(d, "cls", 1, cls));
+    CHECK_OK(fv_dataset_add_output(d, "reg", 2, reg));
+    CHECK(fv_dataset_add_output(d, "reg", 2, reg) == FV_ERR_INVALID);
+    fv_history *h = NULL;
+    CHECK_OK(fv_model_fit(m, d, &o, &h));
+    const char *want[] = {"cls_accuracy", "cls_loss",         "loss",         "reg_loss",
+                          "reg_mae",      "val_cls_accuracy", "val_cls_loss", "val_loss",
+                          "val_reg_loss", "val_reg_mae"};
+    CHECK(fv_history_columns(h) == 10);
+    for (int c = 0; c < 10 && c < fv_history_columns(h); c++)
+        CHECK(strcmp(fv_history_column_name(h, c), want[c]) == 0);
+    const double *loss = fv_history_get(h, "loss"), *l1 = fv_history_get(h, "cls_loss"),
+                 *l2 = fv_history_get(h, "reg_loss"), *vl = fv_history_get(h, "val_loss"),
+                 *v1 = fv_history_get(h, "val_cls_loss"), *v2 = fv_history_get(h, "val_reg_loss"),
+                 *acc = fv_history_get(h, "val_cls_accuracy");
+    const int64_t E = fv_history_epochs(h);
+    CHECK(E == 12);
+    for (int64_t e = 0; e < E; e++) {
+        CHECK_CLOSE(loss[e], l1[e] + l2[e], 1e-9, 1e-9);
+        CHECK_CLOSE(vl[e], v1[e] + v2[e], 1e-9, 1e-9);
+    }
+    CHECK(loss[E - 1] < 0.6 * loss[0]);
+    CHECK(acc[E - 1] > 0.6);
+    fv_history_free(h);
+    fv_model_free(m);
+    fv_dataset_free(d);
+    free(x);
+}
+
+/* Two inputs: the dataset's samples feed the first, an array by name the second (Keras' x as a
+ * dict); training learns a label that needs both, and prediction takes the same dataset. */
+TEST(fit_trains_several_inputs)
+{
+    const char *text = "input shape=4 name=a\ninput shape=3 name=b\n"
+                       "dense name=da units=6 activation=tanh inputs=a\n"
+                       "concatenate inputs=da,b\ndense units=2 activation=softmax\n"
+                       "compile loss=sparse_categorical_crossentropy optimizer=adam "
+                       "learning_rate=0.02 metrics=accuracy\n";
+    enum { N = 160 };
+    float *a = random_inputs(N * 4, 51), *b = random_inputs(N * 3, 52);
+    int32_t y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = a[i * 4] + b[i * 3 + 1] > 0;
+    const int64_t da[1] = {4}, db[1] = {3}, dbad[1] = {2};
+    fv_dataset *d = fv_dataset_from_f32(N, 1, da, a, y);
+    fv_model *m = fv_model_parse_string(text, "two_inputs.fv");
+    CHECK(d && m);
+    if (!d || !m) return;
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = 16;
+    o.epochs = 25;
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "no array for input 'b'");
+    CHECK(fv_dataset_add_input(d, "b", 1, dbad, b) == FV_OK); /* the wrong shape: refused at fit */
+    CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "input 'b'");
+    fv_dataset_free(d);
+    d = fv_dataset_from_f32(N, 1, da, a, y);
+    CHECK_OK(fv_dataset_add_input(d, "b", 1, db, b));
+    fv_history *h = NULL;
+    CHECK_OK(fv_model_fit(m, d, &o, &h));
+    const double *acc = fv_history_get(h, "accuracy");
+    CHECK(acc && acc[fv_history_epochs(h) - 1] > 0.85);
+    float *p = malloc(N * 2 * sizeof(float));
+    CHECK_OK(fv_model_predict(m, d, 32, p));
+    int correct = 0;
+    for (int i = 0; i < N; i++)
+        correct += (p[i * 2 + 1] > p[i * 2]) == y[i];
+    CHECK(correct > 0.85 * N);
+    free(p), free(a), free(b);
+    fv_history_free(h);
+    fv_model_free(m);
+    fv_dataset_free(d);
+}
+
 /* ---- PyTorch fixtures (tests/fixtures/make_graph_fixtures.py) ------------------------------ */
 
 static int64_t st_count(const fv_st_tensor *t)
@@ -722,5 +905,8 @@ int main(void)
     RUN(checkpoint_resume_of_a_graph_is_bit_identical);
     RUN(prediction_folds_batch_normalization_and_reuses_buffers);
     RUN(graph_fixtures_match_pytorch);
+    RUN(several_outputs_sum_their_weighted_losses_and_gradients);
+    RUN(fit_trains_several_outputs_with_keras_columns);
+    RUN(fit_trains_several_inputs);
     return TEST_SUMMARY();
 }

@@ -676,6 +676,132 @@ TEST(maxpool_backward_accumulates_overlapping_windows)
     CHECK(dx[0] == 0 && dx[1] == 3 && dx[2] == 0);
 }
 
+/* Same float, NaN equal to NaN. */
+static bool same_float(float a, float b)
+{
+    return a == b || (a != a && b != b);
+}
+
+/* The fast max-pool against fv_maxpool_forward_ref on x: values (NaN equal to NaN) and argmax
+ * exactly. Returns false (and prints the first differences) when they differ. */
+static bool pool_compare(const fv_conv_geom *g, const float *x, const char *what)
+{
+    const int64_t n = g->out_h * g->out_w * g->in_c;
+    float *y = falloc(n), *yr = falloc(n);
+    int32_t *am = malloc((size_t)n * sizeof *am), *amr = malloc((size_t)n * sizeof *amr);
+    if (!am || !amr) abort();
+    fv_maxpool_forward(g, x, y, am);
+    fv_maxpool_forward_ref(g, x, yr, amr);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!same_float(y[i], yr[i]) || am[i] != amr[i]) {
+            if (bad++ < 5)
+                fprintf(stderr, "  %s: element %ld (channel %ld): %g at %d, reference %g at %d\n",
+                        what, (long)i, (long)(i % g->in_c), (double)y[i], am[i], (double)yr[i],
+                        amr[i]);
+        }
+    if (bad) {
+        fprintf(
+            stderr,
+            "  %s: %ld of %ld differ; in %ldx%ldx%ld pool %ldx%ld strides %ldx%ld pad %ld,%ld\n",
+            what, (long)bad, (long)n, (long)g->in_h, (long)g->in_w, (long)g->in_c, (long)g->k_h,
+            (long)g->k_w, (long)g->stride_h, (long)g->stride_w, (long)g->pad_top,
+            (long)g->pad_left);
+        test_failed_checks++;
+    }
+    free(y), free(yr), free(am), free(amr);
+    return bad == 0;
+}
+
+TEST(maxpool_fast_matches_ref_at_every_channel_count)
+{
+    /* Four channels at a time, then a scalar tail: every count from 1 to 9, the seed CNN's 32 and
+     * 64, and 65. Values from {-2, ..., 2} so that most windows hold ties; then the same with
+     * about one value in 8 a NaN, and with infinities. Square and non-square pools and strides,
+     * valid and same padding, and the seed's own 24x24x64 -> 12x12x64. */
+    static const int64_t chans[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 32, 64, 65};
+    static const int64_t geoms[][7] = {
+        /* in_h, in_w, pool_h, pool_w, stride_h, stride_w, same */
+        {6, 7, 2, 2, 2, 2, 0}, {7, 6, 3, 2, 1, 2, 0}, {7, 6, 2, 3, 2, 1, 1},
+        {5, 8, 3, 3, 3, 3, 1}, {8, 5, 3, 2, 3, 2, 1}, {24, 24, 2, 2, 2, 2, 0},
+    };
+    fv_rng r;
+    fv__rng_seed(&r, 31);
+    int cases = 0;
+    for (size_t gi = 0; gi < sizeof geoms / sizeof geoms[0]; gi++)
+        for (size_t ci = 0; ci < sizeof chans / sizeof chans[0]; ci++) {
+            const int64_t *q = geoms[gi], C = chans[ci];
+            if (q[0] == 24 && C < 32) continue;
+            fv_conv_geom g;
+            CHECK(make_geom(&g, q[0], q[1], C, q[2], q[3], C, q[4], q[5], 1, 1, q[6] != 0));
+            const int64_t n = q[0] * q[1] * C;
+            float *x = falloc(n);
+            for (int variant = 0; variant < 3; variant++) {
+                for (int64_t i = 0; i < n; i++) {
+                    x[i] = (float)(int)(fv__rng_uniform(&r) * 5) - 2.0f;
+                    double u = fv__rng_uniform(&r);
+                    if (variant == 1 && u < 0.125) x[i] = NAN;
+                    if (variant == 2 && u < 0.0625) x[i] = u < 0.03125 ? INFINITY : -INFINITY;
+                }
+                static const char *const names[] = {"ties", "NaN", "infinities"};
+                pool_compare(&g, x, names[variant]);
+                cases++;
+            }
+            free(x);
+        }
+    CHECK(cases == 3 * (5 * 12 + 3));
+}
+
+TEST(maxpool_ties_go_to_the_first_on_every_lane)
+{
+    /* All equal values, 7 channels (a vector of four, then a tail of three), pool 2x3 stride
+     * (1, 2): each window's first tap wins on every channel, in both versions. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 3, 5, 7, 2, 3, 7, 1, 2, 1, 1, false));
+    CHECK(g.out_h == 2 && g.out_w == 2);
+    float x[3 * 5 * 7], y[2 * 2 * 7];
+    int32_t am[2 * 2 * 7];
+    for (int i = 0; i < 3 * 5 * 7; i++)
+        x[i] = 1.5f;
+    for (int ref = 0; ref <= 1; ref++) {
+        (ref ? fv_maxpool_forward_ref : fv_maxpool_forward)(&g, x, y, am);
+        for (int oh = 0; oh < 2; oh++)
+            for (int ow = 0; ow < 2; ow++)
+                for (int c = 0; c < 7; c++) {
+                    const int o = (oh * 2 + ow) * 7 + c;
+                    CHECK(y[o] == 1.5f);
+                    CHECK(am[o] == (oh * 5 + ow * 2) * 7 + c); /* the window's top-left pixel */
+                }
+    }
+}
+
+TEST(maxpool_nan_propagates_to_the_output_and_the_gradient)
+{
+    /* 2x2 pool over a 2x2 image, 6 channels (a vector of four, then a scalar tail of two):
+     * channel 0 has a NaN at tap 1 before a larger 9; channel 1 NaNs at taps 2 and 3 (the last
+     * one is the argmax); channel 4 (in the tail) a NaN at tap 0; channel 5 none. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 2, 2, 6, 2, 2, 6, 2, 2, 1, 1, false));
+    float x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)(i % 5);
+    x[1 * 6 + 0] = NAN, x[3 * 6 + 0] = 9;
+    x[2 * 6 + 1] = NAN, x[3 * 6 + 1] = NAN;
+    x[0 * 6 + 4] = NAN;
+    for (int ref = 0; ref <= 1; ref++) {
+        float y[6], dx[24] = {0};
+        int32_t am[6];
+        (ref ? fv_maxpool_forward_ref : fv_maxpool_forward)(&g, x, y, am);
+        CHECK(isnan(y[0]) && am[0] == 1 * 6 + 0);
+        CHECK(isnan(y[1]) && am[1] == 3 * 6 + 1);
+        CHECK(isnan(y[4]) && am[4] == 0 * 6 + 4);
+        CHECK(y[5] == 3 && am[5] == 3 * 6 + 5); /* x[5, 11, 17, 23] = 0, 1, 2, 3 */
+        const float dy[6] = {1, 1, 1, 1, 1, 1};
+        fv_maxpool_backward(&g, dy, am, dx);
+        CHECK(dx[1 * 6 + 0] == 1 && dx[3 * 6 + 0] == 0); /* the NaN gets the gradient, not the 9 */
+    }
+}
+
 /* ---- activations, softmax, maxout -------------------------------------------------------------
  */
 
@@ -776,6 +902,31 @@ TEST(maxout_picks_group_maximum_first_on_ties)
     CHECK(dx[1] == 1 && dx[3] == 2 && dx[6] == 3 && dx[10] == 4 && dx[0] == 0 && dx[11] == 0);
 }
 
+/* The sparse backward's int32 lists serve only geometries whose offsets fit them: a layer with
+ * 2^27 filters of 3x3 over 8 channels (3·2^27·24 kernel taps) takes the dense path. */
+TEST(conv_lists_apply_only_where_offsets_fit_int32)
+{
+    fv_conv_geom g = {.in_h = 8,
+                      .in_w = 8,
+                      .in_c = 8,
+                      .k_h = 3,
+                      .k_w = 3,
+                      .out_h = 6,
+                      .out_w = 6,
+                      .out_c = 16,
+                      .stride_h = 1,
+                      .stride_w = 1,
+                      .dil_h = 1,
+                      .dil_w = 1};
+    CHECK(fv_conv_bwd_uses_lists(&g));
+    g.out_c = (int64_t)1 << 27;
+    CHECK(!fv_conv_bwd_uses_lists(&g));
+    g.out_c = 16;
+    g.in_h = g.in_w = 1 << 15; /* 2^30 · 8 input offsets */
+    g.out_h = g.out_w = (1 << 15) - 2;
+    CHECK(!fv_conv_bwd_uses_lists(&g));
+}
+
 int main(void)
 {
     printf("gemm path: %s; tested paths:", fv_gemm_path());
@@ -806,10 +957,14 @@ int main(void)
     RUN(maxpool_argmax_is_flat_hwc_index);
     RUN(maxpool_padding_never_wins);
     RUN(maxpool_backward_accumulates_overlapping_windows);
+    RUN(maxpool_fast_matches_ref_at_every_channel_count);
+    RUN(maxpool_ties_go_to_the_first_on_every_lane);
+    RUN(maxpool_nan_propagates_to_the_output_and_the_gradient);
     RUN(activations_forward_values);
     RUN(activations_backward_match_finite_differences);
     RUN(softmax_forward_is_stable_and_sums_to_one);
     RUN(softmax_backward_matches_jacobian);
     RUN(maxout_picks_group_maximum_first_on_ties);
+    RUN(conv_lists_apply_only_where_offsets_fit_int32);
     return TEST_SUMMARY();
 }

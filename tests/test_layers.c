@@ -2,6 +2,7 @@
  * (input and parameter gradients), hand-worked forward values, shape inference on the seed
  * model, error messages, argument text, and gradients that do not depend on the thread count.
  */
+#include "kernels/conv_internal.h"
 #include "layers/layer.h"
 #include "test.h"
 
@@ -287,6 +288,86 @@ static const gc_case gc_cases[] = {
     {"global_average_pooling2d", "keepdims=true", S3(2, 3, 3)},
     {"global_max_pooling2d", "", S3(3, 3, 2)},
     {"global_max_pooling2d", "keepdims=true", S3(2, 2, 3)},
+    /* The convolution family: every padding, stride, dilation and output_padding combination
+     * (strides and dilation together, which Keras refuses, included), odd sizes. */
+    {"conv2d_transpose", "filters=2 kernel_size=3", S3(3, 4, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2", S3(3, 2, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=2 strides=3", S3(2, 3, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 output_padding=1", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=1 kernel_size=2,3 strides=3,2 output_padding=2,0", S3(2, 3, 2)},
+    {"conv2d_transpose", "filters=3 kernel_size=3 padding=same", S3(3, 4, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 padding=same", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=4 strides=2 padding=same", S3(3, 2, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=2 padding=same", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 padding=same output_padding=0", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 padding=same output_padding=0",
+     S3(3, 2, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 padding=same output_padding=1",
+     S3(2, 3, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=2 strides=3 padding=same output_padding=2",
+     S3(2, 2, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 dilation_rate=2", S3(3, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 dilation_rate=2,1 padding=same", S3(3, 4, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 dilation_rate=2", S3(3, 2, 1)},
+    {"conv2d_transpose",
+     "filters=2 kernel_size=2 strides=2 dilation_rate=2 padding=same output_padding=1",
+     S3(2, 3, 1)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 strides=2 use_bias=false activation=relu",
+     S3(3, 3, 2)},
+    {"conv2d_transpose", "filters=2 kernel_size=3 activation=tanh padding=same", S3(2, 3, 1)},
+    {"conv2d_transpose", "filters=3 kernel_size=2 activation=softmax", S3(2, 2, 1)},
+    {"conv2d_transpose", "filters=3 kernel_size=1 strides=2", S3(3, 3, 2)},
+    {"depthwise_conv2d", "kernel_size=3", S3(5, 4, 2)},
+    {"depthwise_conv2d", "kernel_size=3 depth_multiplier=2 padding=same", S3(5, 5, 2)},
+    {"depthwise_conv2d", "kernel_size=3 strides=2 padding=same depth_multiplier=3", S3(5, 6, 1)},
+    {"depthwise_conv2d", "kernel_size=2,3 strides=2,1", S3(7, 5, 3)},
+    {"depthwise_conv2d", "kernel_size=3 dilation_rate=2 depth_multiplier=2", S3(7, 6, 2)},
+    {"depthwise_conv2d", "kernel_size=3 dilation_rate=2,1 padding=same", S3(5, 6, 2)},
+    {"depthwise_conv2d", "kernel_size=3 strides=2 dilation_rate=2 padding=same depth_multiplier=2",
+     S3(7, 7, 1)},
+    {"depthwise_conv2d", "kernel_size=2 strides=3 dilation_rate=2", S3(8, 7, 2)},
+    {"depthwise_conv2d", "kernel_size=3 use_bias=false activation=relu depth_multiplier=2",
+     S3(5, 5, 2)},
+    {"depthwise_conv2d", "kernel_size=1 strides=2 padding=same activation=tanh", S3(5, 5, 3)},
+    {"separable_conv2d", "filters=3 kernel_size=3", S3(5, 4, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=3 depth_multiplier=2 padding=same", S3(5, 5, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=3 strides=2 padding=same", S3(6, 5, 3)},
+    {"separable_conv2d", "filters=2 kernel_size=2,3 strides=2,1 depth_multiplier=3", S3(5, 6, 1)},
+    {"separable_conv2d", "filters=2 kernel_size=3 dilation_rate=2 padding=same", S3(5, 6, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=3 strides=2 dilation_rate=2 depth_multiplier=2",
+     S3(7, 7, 1)},
+    {"separable_conv2d", "filters=3 kernel_size=3 use_bias=false activation=relu", S3(5, 5, 2)},
+    {"separable_conv2d", "filters=2 kernel_size=1 activation=elu", S3(3, 3, 2)},
+    /* Pooling, resizing, padding, reshaping; ReLU with Keras' arguments (the plain one above). */
+    {"average_pooling2d", "", S3(4, 4, 2)},
+    {"average_pooling2d", "pool_size=3 strides=2 padding=same", S3(7, 6, 2)},
+    {"average_pooling2d", "pool_size=2,3 strides=1,2", S3(5, 7, 1)},
+    {"average_pooling2d", "pool_size=3 padding=same", S3(4, 5, 2)},
+    {"average_pooling2d", "pool_size=2 strides=1 padding=same", S3(3, 3, 1)},
+    {"average_pooling2d", "pool_size=4,2 strides=3,1 padding=same", S3(5, 4, 1)},
+    {"upsampling2d", "", S3(2, 3, 2)},
+    {"upsampling2d", "size=3,2", S3(3, 2, 1)},
+    {"upsampling2d", "interpolation=bilinear", S3(3, 3, 2)},
+    {"upsampling2d", "size=3,2 interpolation=bilinear", S3(2, 3, 1)},
+    {"upsampling2d", "size=1,4 interpolation=bilinear", S3(1, 3, 2)},
+    {"zero_padding2d", "", S3(3, 2, 2)},
+    {"zero_padding2d", "padding=2,1", S3(2, 3, 1)},
+    {"zero_padding2d", "padding=1,0,3,2", S3(3, 3, 2)},
+    {"zero_padding2d", "padding=0", S3(2, 2, 1)},
+    {"cropping2d", "", S3(3, 3, 1)},
+    {"cropping2d", "cropping=1", S3(4, 5, 2)},
+    {"cropping2d", "cropping=1,2", S3(5, 6, 1)},
+    {"cropping2d", "cropping=0,2,1,0", S3(5, 4, 2)},
+    {"reshape", "target_shape=6,2", S3(2, 3, 2)},
+    {"reshape", "target_shape=-1", S3(2, 2, 3)},
+    {"reshape", "target_shape=3,-1,2", S1(12)},
+    {"reshape", "target_shape=2,3,1", S3(3, 2, 1)},
+    {"relu", "max_value=0.6", S3(3, 2, 2)},
+    {"relu", "negative_slope=0.3", S1(7)},
+    {"relu", "threshold=0.3", S1(8)},
+    {"relu", "max_value=0.5 negative_slope=0.2 threshold=0.25", S3(2, 3, 2)},
+    {"relu", "max_value=0.2 threshold=0.5 negative_slope=1.5", S1(9)},
+    {"relu", "max_value=6", S1(5)},
 };
 #pragma GCC diagnostic pop
 
@@ -332,6 +413,8 @@ static struct {
 
 typedef struct gc_state {
     tlayer *t;
+    float kinks[3]; /* inputs are drawn at least 0.05 away from these */
+    int nkinks;
     int64_t n;
     float *x, *y, *r;
     unsigned char *pattern, *probe_pattern; /* kink side of each output, then saved state */
@@ -339,12 +422,15 @@ typedef struct gc_state {
     float h; /* finite-difference step */
 } gc_state;
 
-/* For conv2d and dense with a kinked activation: the same layer with activation=linear, whose
- * outputs are the pre-activations. False for the other kinds (their input is the
- * pre-activation). */
+/* For conv2d, dense and the convolution family with a kinked activation: the same layer with
+ * activation=linear, whose outputs are the pre-activations. False for the other kinds (their input
+ * is the pre-activation). */
 static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
 {
-    if (!(t->l.kind == &fv__kind_conv2d || t->l.kind == &fv__kind_dense) || !gc_kinked(&t->l))
+    if (!(t->l.kind == &fv__kind_conv2d || t->l.kind == &fv__kind_dense ||
+          t->l.kind == &fv__kind_conv2d_transpose || t->l.kind == &fv__kind_depthwise_conv2d ||
+          t->l.kind == &fv__kind_separable_conv2d) ||
+        !gc_kinked(&t->l))
         return false;
     char args[256];
     const char *a = strstr(c->args, "activation=");
@@ -354,6 +440,31 @@ static bool gc_twin(const gc_case *c, const tlayer *t, int64_t n, tlayer *twin)
     fv_shape ins[FV_MAX_INPUTS];
     if (!tl_make_n(twin, c->kind, args, gc_inputs(c, ins), ins, n)) return false;
     return true;
+}
+
+/* The value of "key=" in a case's arguments, or def. */
+static float gc_arg(const gc_case *c, const char *key, float def)
+{
+    const char *p = strstr(c->args, key);
+    return p ? strtof(p + strlen(key), NULL) : def;
+}
+
+/* The input values where an element-wise kind's derivative jumps: 0, and ReLU's threshold and
+ * max_value when they are given. */
+static void gc_set_kinks(gc_state *s, const gc_case *c)
+{
+    s->nkinks = 0;
+    s->kinks[s->nkinks++] = 0.0f;
+    if (strcmp(c->kind, "relu") != 0) return;
+    if (strstr(c->args, "threshold=")) s->kinks[s->nkinks++] = gc_arg(c, "threshold=", 0);
+    if (strstr(c->args, "max_value=")) s->kinks[s->nkinks++] = gc_arg(c, "max_value=", 0);
+}
+
+static bool gc_near_kink(const gc_state *s, float x)
+{
+    for (int k = 0; k < s->nkinks; k++)
+        if (fabsf(x - s->kinks[k]) < 0.05f) return true;
+    return false;
 }
 
 /* Draws weights, inputs and output weighting for a case, away from kinks and ties. */
@@ -374,11 +485,11 @@ static void gc_draw(gc_state *s, tlayer *twin, bool has_twin, fv_rng *rng)
                 s->x[i] = s->x[j], s->x[j] = tmp;
             }
         } else {
-            /* At least 0.05 away from the kinks at zero of the activation layers. */
+            /* At least 0.05 away from the kinks of the activation layers. */
             for (int64_t i = 0; i < nx; i++) {
                 do
                     s->x[i] = 2.0f * fv__rng_uniform(rng) - 1.0f;
-                while (fabsf(s->x[i]) < 0.05f);
+                while (gc_near_kink(s, s->x[i]));
             }
         }
         if (!has_twin) break;
@@ -469,6 +580,7 @@ static int gradcheck_case(const gc_case *c, int64_t n, uint64_t seed)
     s.pattern_bytes = (gc_kinked(&t.l) ? (size_t)ny : 0) +
                       (gc_saved_is_pattern(&t.l) ? (size_t)n * t.l.saved_per_sample : 0);
     s.h = GC_STEP;
+    gc_set_kinks(&s, c);
     s.pattern = calloc(s.pattern_bytes + 1, 1);
     s.probe_pattern = calloc(s.pattern_bytes + 1, 1);
     float *dy = floats(ny), *dx = floats(nx), *g0 = floats(t.nw), *g1 = floats(t.nw);
@@ -1379,6 +1491,183 @@ TEST(test_fused_activation_is_skipped_in_backward)
     check_fused("activation", "activation=softmax", "activation", "activation=linear", shape1(5));
 }
 
+/* ---- the layers' fast paths against plain references at real sizes ---------------------- */
+
+/* Every GEMM path this machine has (fv_gemm forced onto it), with the fast convolution on the
+ * same path where it has one (else its best): the layers' code runs on each. */
+static int force_path(int p)
+{
+    if (!fv__gemm_path_supported((fv__gemm_path)p)) return 0;
+    fv__gemm_force_path(p);
+    fv__conv_force_path(fv__conv_path_supported((fv__gemm_path)p) ? p : -1);
+    return 1;
+}
+
+static void unforce_paths(void)
+{
+    fv__gemm_force_path(-1);
+    fv__conv_force_path(-1);
+}
+
+/* Dense with `units` units on `in` inputs, batch n, two threads, on every path: y = x·W + b,
+ * dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ, the references summed in double in the test. The layer
+ * works in blocks of 64 units (forward) and 256 inputs (backward): the sizes straddle them. */
+static void dense_against_reference(int64_t in, int64_t units, int64_t n)
+{
+    char args[64];
+    snprintf(args, sizeof args, "units=%lld", (long long)units);
+    tlayer t;
+    if (!tl_make(&t, "dense", args, shape1(in), n)) {
+        tl_free(&t);
+        return;
+    }
+    float *x = floats(n * in), *dy = floats(n * units), *y = floats(n * units),
+          *dx = floats(n * in);
+    float *yr = floats(n * units), *dxr = floats(n * in), *dwr = floats(in * units),
+          *dbr = floats(units);
+    fv_rng rng;
+    fv__rng_seed(&rng, (uint64_t)(in * 1000 + units * 10 + n));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n * in; i++)
+        x[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n * units; i++)
+        dy[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    const float *W = t.l.params[0].w, *b = t.l.params[1].w;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < units; j++) {
+            double sum = b[j];
+            for (int64_t k = 0; k < in; k++)
+                sum += (double)x[i * in + k] * W[k * units + j];
+            yr[i * units + j] = (float)sum;
+        }
+    for (int64_t k = 0; k < in; k++) {
+        for (int64_t j = 0; j < units; j++) {
+            double sum = 0;
+            for (int64_t i = 0; i < n; i++)
+                sum += (double)x[i * in + k] * dy[i * units + j];
+            dwr[k * units + j] = (float)sum;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            double sum = 0;
+            for (int64_t j = 0; j < units; j++)
+                sum += (double)dy[i * units + j] * W[k * units + j];
+            dxr[i * in + k] = (float)sum;
+        }
+    }
+    for (int64_t j = 0; j < units; j++) {
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++)
+            sum += dy[i * units + j];
+        dbr[j] = (float)sum;
+    }
+    /* Float sums of `in` (forward), n (dW, db) and `units` (dx) terms of size <= 1. */
+    const double tol_y = 2e-6 * (double)in, tol_w = 2e-6 * (double)n, tol_x = 2e-6 * (double)units;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        memset(t.g, 0, (size_t)t.nw * sizeof(float));
+        tl_forward(&t, n, x, y, true, 1, 2);
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 2);
+        bool ok = check_arrays("y", y, yr, (long)(n * units), tol_y, 1e-5);
+        ok &= check_arrays("dx", dx, dxr, (long)(n * in), tol_x, 1e-5);
+        ok &=
+            check_arrays("kernel gradient", t.l.params[0].g, dwr, (long)(in * units), tol_w, 1e-5);
+        ok &= check_arrays("bias gradient", t.l.params[1].g, dbr, (long)units, tol_w, 1e-5);
+        if (!ok)
+            fprintf(stderr, "  dense %lld -> %lld, batch %lld, path %s\n", (long long)in,
+                    (long long)units, (long long)n, fv__gemm_path_name((fv__gemm_path)p));
+    }
+    unforce_paths();
+    free(x), free(dy), free(y), free(dx), free(yr), free(dxr), free(dwr), free(dbr);
+    tl_free(&t);
+}
+
+TEST(test_dense_matches_reference_at_seed_and_block_sizes)
+{
+    dense_against_reference(9216, 128, 3); /* the seed CNN's dense layer */
+    dense_against_reference(9216, 128, 130);
+    static const int64_t units[] = {63, 64, 65, 129}, ins[] = {255, 256, 257, 513};
+    for (int u = 0; u < 4; u++)
+        for (int i = 0; i < 4; i++)
+            dense_against_reference(ins[i], units[u], 5 + u);
+}
+
+/* Conv2d(args) on n images of h×w×c, two threads, on every path, against the kernels' plain
+ * references fv_conv2d_forward_ref and fv_conv2d_backward_ref (the ReLU and its mask applied
+ * here when relu is set). */
+static void conv_against_reference(int64_t h, int64_t w, int64_t c, int64_t filters, bool relu,
+                                   int64_t n)
+{
+    char args[96];
+    snprintf(args, sizeof args, "filters=%lld kernel_size=3%s", (long long)filters,
+             relu ? " activation=relu" : "");
+    tlayer t;
+    if (!tl_make(&t, "conv2d", args, shape3(h, w, c), n)) {
+        tl_free(&t);
+        return;
+    }
+    const fv_conv_geom g = {.in_h = h,
+                            .in_w = w,
+                            .in_c = c,
+                            .k_h = 3,
+                            .k_w = 3,
+                            .out_h = h - 2,
+                            .out_w = w - 2,
+                            .out_c = filters,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .dil_h = 1,
+                            .dil_w = 1};
+    const int64_t nin = h * w * c, nout = g.out_h * g.out_w * filters;
+    float *x = floats(n * nin), *dy = floats(n * nout), *dz = floats(n * nout),
+          *y = floats(n * nout), *dx = floats(n * nin);
+    float *yr = floats(n * nout), *dxr = floats(n * nin), *dwr = floats(t.l.params[0].size),
+          *dbr = floats(filters);
+    fv_rng rng;
+    fv__rng_seed(&rng, (uint64_t)(c * 100 + filters));
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < n * nin; i++)
+        x[i] = fv__rng_uniform(&rng);
+    for (int64_t i = 0; i < n * nout; i++)
+        dy[i] = 2.0f * fv__rng_uniform(&rng) - 1.0f;
+    for (int64_t i = 0; i < n; i++) {
+        fv_conv2d_forward_ref(&g, x + i * nin, t.l.params[0].w, t.l.params[1].w, yr + i * nout);
+        for (int64_t j = 0; j < nout; j++) {
+            if (relu && !(yr[i * nout + j] > 0)) yr[i * nout + j] = 0;
+            dz[i * nout + j] = relu && !(yr[i * nout + j] > 0) ? 0 : dy[i * nout + j];
+        }
+        fv_conv2d_backward_ref(&g, x + i * nin, t.l.params[0].w, dz + i * nout, dwr, dbr,
+                               dxr + i * nin);
+    }
+    const double tol = 2e-6 * (double)(9 * c > filters ? 9 * c : filters) * (double)n;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        memset(t.g, 0, (size_t)t.nw * sizeof(float));
+        tl_forward(&t, n, x, y, true, 1, 2);
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 2);
+        bool ok = check_arrays("y", y, yr, (long)(n * nout), tol, 1e-5);
+        ok &= check_arrays("dx", dx, dxr, (long)(n * nin), tol, 1e-5);
+        ok &= check_arrays("kernel gradient", t.l.params[0].g, dwr, (long)t.l.params[0].size,
+                           tol * 20, 1e-4);
+        ok &= check_arrays("bias gradient", t.l.params[1].g, dbr, (long)filters, tol * 20, 1e-4);
+        if (!ok)
+            fprintf(stderr, "  conv2d %s on %lldx%lldx%lld, batch %lld, path %s\n", args,
+                    (long long)h, (long long)w, (long long)c, (long long)n,
+                    fv__gemm_path_name((fv__gemm_path)p));
+    }
+    unforce_paths();
+    free(x), free(dy), free(dz), free(y), free(dx), free(yr), free(dxr), free(dwr), free(dbr);
+    tl_free(&t);
+}
+
+TEST(test_conv2d_matches_reference_at_seed_sizes)
+{
+    conv_against_reference(28, 28, 1, 32, true, 3); /* the seed CNN's two convolutions */
+    conv_against_reference(26, 26, 32, 64, true, 3);
+    conv_against_reference(12, 11, 33, 65, false, 2); /* one more than a panel of 16 filters */
+}
+
 /* Forward output and all gradients of kind(args) on n samples with the given threads. */
 static void run_with_threads(const char *kind, const char *args, fv_shape in, int64_t n,
                              int threads, float **out)
@@ -1578,6 +1867,711 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("maxout", "units=2", shape3(16, 16, 6), 17);
 }
 
+/* ---- the convolution family: conv2d_transpose, depthwise_conv2d, separable_conv2d --------- */
+
+TEST(test_conv_family_registry_and_keras_names)
+{
+    const struct {
+        const char *name, *cls;
+    } k[] = {{"conv2d_transpose", "Conv2DTranspose"},
+             {"depthwise_conv2d", "DepthwiseConv2D"},
+             {"separable_conv2d", "SeparableConv2D"}};
+    for (int i = 0; i < 3; i++) {
+        const fv_layer_kind *kind = fv__layer_kind_find(k[i].name);
+        CHECK(kind != NULL);
+        if (!kind) continue;
+        CHECK(strcmp(kind->keras_class, k[i].cls) == 0);
+        CHECK(strcmp(kind->keras_name, k[i].name) == 0);
+    }
+}
+
+/* One axis of conv2d_transpose's output (rows): input rows, kernel, strides, dilation, padding,
+ * output_padding (NULL: None) -> rows, each worked from Keras 3's formulas. */
+TEST(test_conv2d_transpose_output_size_is_keras)
+{
+    const struct {
+        int64_t in, k, s, d;
+        const char *pad, *op;
+        int64_t want;
+    } cases[] = {
+        {5, 3, 1, 1, "valid", NULL, 7},  /* (5-1)·1 + 3 */
+        {5, 3, 2, 1, "valid", NULL, 11}, /* (5-1)·2 + 3 */
+        {5, 2, 3, 1, "valid", NULL, 15}, /* (5-1)·3 + 2 + (max(2,3) - 2) */
+        {5, 3, 2, 1, "valid", "1", 12},  /* (5-1)·2 + 3 + 1 */
+        {5, 3, 2, 1, "valid", "0", 11},  {4, 3, 1, 2, "valid", NULL, 8}, /* span 5: 3 + 5 */
+        {5, 3, 1, 1, "same", NULL, 5},                                   /* 5·1 */
+        {5, 3, 2, 1, "same", NULL, 10},                                  /* 5·2 */
+        {5, 4, 2, 1, "same", NULL, 10},  {5, 3, 2, 1, "same", "0", 9},   /* (5-1)·2 + 3%2 + 0 */
+        {5, 3, 2, 1, "same", "1", 10},   {5, 4, 2, 1, "same", "1", 9},   /* (5-1)·2 + 4%2 + 1 */
+        {5, 2, 1, 1, "same", "0", 4},                                    /* (5-1)·1 + 0 + 0 */
+        {5, 3, 3, 1, "same", "2", 15},                                   /* (5-1)·3 + 1 + 2 */
+        {3, 2, 2, 2, "same", NULL, 6}, /* strides and dilation together: 3·2 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[160];
+        snprintf(
+            args, sizeof args,
+            "filters=1 kernel_size=%lld,1 strides=%lld,1 dilation_rate=%lld,1 padding=%s%s%s%s",
+            (long long)cases[i].k, (long long)cases[i].s, (long long)cases[i].d, cases[i].pad,
+            cases[i].op ? " output_padding=" : "", cases[i].op ? cases[i].op : "",
+            cases[i].op ? ",0" : "");
+        tlayer t;
+        CHECK_OK(tl_build(&t, "conv2d_transpose", args, shape3(cases[i].in, 2, 1)));
+        if (t.l.out.d[0] != cases[i].want)
+            fprintf(stderr, "  %s on %lld rows: %lld rows, want %lld\n", args,
+                    (long long)cases[i].in, (long long)t.l.out.d[0], (long long)cases[i].want);
+        CHECK(t.l.out.d[0] == cases[i].want && t.l.out.d[1] == 2 && t.l.out.d[2] == 1);
+        tl_free(&t);
+    }
+}
+
+/* y for a (1, 2) image holding 1 and 10, a 1×k kernel, one filter, bias b. */
+static void transpose_row(const char *args, const float *w, int k, float b, const float *want,
+                          int64_t nout)
+{
+    const float x[2] = {1, 10};
+    float y[16];
+    tlayer t;
+    if (!tl_make(&t, "conv2d_transpose", args, shape3(1, 2, 1), 1)) goto done;
+    CHECK(t.l.out.d[0] == 1 && t.l.out.d[1] == nout);
+    if (t.l.out.d[1] != nout) goto done;
+    memcpy(t.l.params[0].w, w, (size_t)k * sizeof(float));
+    t.l.params[1].w[0] = b;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    check_arrays(args, y, want, (long)nout, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_conv2d_transpose_by_hand)
+{
+    /* Input i reaches output o = i·stride − lead + k·dilation through tap k. With the kernel
+     * 1,2,3 and strides 2 the full result is 1, 2, 3+10, 20, 30. */
+    const float w3[3] = {1, 2, 3}, w2[2] = {1, 2};
+    const float valid[5] = {1, 2, 13, 20, 30};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2", w3, 3, 0, valid, 5);
+    /* same: 2·2 = 4 columns, lead max((3 - 2)/2, 0) = 0: the last one cropped. */
+    const float same[4] = {1, 2, 13, 20};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2 padding=same", w3, 3, 0, same, 4);
+    /* same, output_padding=0: (2-1)·2 + 1 + 0 = 3 columns, lead (3 - 1 - 0)/2 = 1. */
+    const float same0[3] = {2, 13, 20};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2 padding=same output_padding=0", w3, 3, 0,
+                  same0, 3);
+    /* valid, output_padding=1: one more column, which receives only the bias (0.5). */
+    const float valid1[6] = {1.5f, 2.5f, 13.5f, 20.5f, 30.5f, 0.5f};
+    transpose_row("filters=1 kernel_size=1,3 strides=1,2 output_padding=0,1", w3, 3, 0.5f, valid1,
+                  6);
+    /* strides 3 > kernel 2: Keras' default output_padding max(2,3) - 2 = 1 keeps w·s columns. */
+    const float gap[6] = {1, 2, 0, 10, 20, 0};
+    transpose_row("filters=1 kernel_size=1,2 strides=1,3", w2, 2, 0, gap, 6);
+    /* strides 2 with dilation 2 (Keras refuses it; fovea computes the same formula): taps two
+     * apart, span 3, (2-1)·2 + 3 = 5 columns, the two inputs' taps meeting at column 2. */
+    const float dil[5] = {1, 0, 12, 0, 20};
+    transpose_row("filters=1 kernel_size=1,2 strides=1,2 dilation_rate=1,2", w2, 2, 0, dil, 5);
+}
+
+TEST(test_conv2d_transpose_kernel_layout_is_kh_kw_filters_in)
+{
+    /* 1×1 kernel, 2 input channels, 2 filters: y[f] = Σ_c x[c]·w[0,0,f,c] + b[f]. */
+    const float x[2] = {1, 2}, w[4] = {1, 2, 3, 4}; /* (1, 1, filters=2, in=2) */
+    float y[2];
+    tlayer t;
+    if (!tl_make(&t, "conv2d_transpose", "filters=2 kernel_size=1", shape3(1, 1, 2), 1)) goto done;
+    CHECK(t.l.params[0].dims[2] == 2 && t.l.params[0].dims[3] == 2);
+    memcpy(t.l.params[0].w, w, sizeof w);
+    t.l.params[1].w[0] = 0.5f, t.l.params[1].w[1] = -0.5f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[2] = {1 + 4 + 0.5f, 3 + 8 - 0.5f};
+    check_arrays("1x1", y, want, 2, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_depthwise_conv2d_by_hand)
+{
+    /* 1×1 kernel, 2 channels, depth_multiplier 2: output channel c·2 + m = x[c]·w[0,0,c,m]. */
+    const float x[2] = {1, 10}, w[4] = {1, 2, 3, 4};
+    float y[8];
+    tlayer t;
+    if (!tl_make(&t, "depthwise_conv2d", "kernel_size=1 depth_multiplier=2", shape3(1, 1, 2), 1))
+        goto done;
+    CHECK(t.l.out.d[2] == 4 && t.l.params[1].size == 4);
+    memcpy(t.l.params[0].w, w, sizeof w);
+    for (int i = 0; i < 4; i++)
+        t.l.params[1].w[i] = 0.25f * (float)i;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    const float want[4] = {1, 2.25f, 30.5f, 40.75f};
+    check_arrays("channel order", y, want, 4, 0, 0);
+    tl_free(&t);
+
+    /* 1×3 image of 2 channels, kernel 1×2, padding same (one zero column at the right): each
+     * channel is filtered on its own. */
+    const float x2[6] = {1, 10, 2, 20, 3, 30}; /* (1, 3, 2) */
+    const float w2[4] = {1, -1, 2, 1};         /* (1, 2, 2, 1): tap 0: 1, -1; tap 1: 2, 1 */
+    if (!tl_make(&t, "depthwise_conv2d", "kernel_size=1,2 padding=same use_bias=false",
+                 shape3(1, 3, 2), 1))
+        goto done;
+    memcpy(t.l.params[0].w, w2, sizeof w2);
+    tl_forward(&t, 1, x2, y, false, 0, 1);
+    const float want2[6] = {1 + 4, -10 + 20, 2 + 6, -20 + 30, 3, -30};
+    check_arrays("taps", y, want2, 6, 0, 0);
+done:
+    tl_free(&t);
+}
+
+TEST(test_separable_conv2d_is_depthwise_then_pointwise)
+{
+    /* x = (1, 10); depthwise 1×1 (2, 3) gives (2, 30); pointwise (1, 0.5) gives 2 + 15 = 17;
+     * bias 1: 18; relu keeps it. */
+    const float x[2] = {1, 10}, dk[2] = {2, 3}, pk[2] = {1, 0.5f};
+    float y[1];
+    tlayer t;
+    if (!tl_make(&t, "separable_conv2d", "filters=1 kernel_size=1 activation=relu", shape3(1, 1, 2),
+                 1))
+        goto done;
+    CHECK(t.l.nparams == 3);
+    CHECK(strcmp(t.l.params[0].suffix, "depthwise_kernel") == 0);
+    CHECK(strcmp(t.l.params[1].suffix, "pointwise_kernel") == 0);
+    CHECK(strcmp(t.l.params[2].suffix, "bias") == 0);
+    memcpy(t.l.params[0].w, dk, sizeof dk);
+    memcpy(t.l.params[1].w, pk, sizeof pk);
+    t.l.params[2].w[0] = 1.0f;
+    tl_forward(&t, 1, x, y, false, 0, 1);
+    CHECK(y[0] == 18.0f);
+done:
+    tl_free(&t);
+}
+
+TEST(test_conv_family_parameters_and_glorot_fans)
+{
+    tlayer t;
+    /* Conv2DTranspose kernel (kh, kw, filters, in): fans = receptive field × filters, × in. */
+    CHECK_OK(tl_build(&t, "conv2d_transpose", "filters=8 kernel_size=3,2", shape3(5, 5, 4)));
+    fv_param *k = &t.l.params[0];
+    CHECK(t.l.nparams == 2 && strcmp(k->suffix, "kernel") == 0);
+    CHECK(k->rank == 4 && k->dims[0] == 3 && k->dims[1] == 2 && k->dims[2] == 8 &&
+          k->dims[3] == 4 && k->size == 3 * 2 * 8 * 4);
+    CHECK(k->init == FV_INIT_GLOROT_UNIFORM && k->fan_in == 6 * 8 && k->fan_out == 6 * 4);
+    CHECK(strcmp(t.l.params[1].suffix, "bias") == 0 && t.l.params[1].size == 8);
+    tl_free(&t);
+
+    /* DepthwiseConv2D kernel (kh, kw, in, depth_multiplier), bias in·depth_multiplier. */
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 depth_multiplier=2", shape3(7, 7, 5)));
+    k = &t.l.params[0];
+    CHECK(strcmp(k->suffix, "depthwise_kernel") == 0 && k->rank == 4 && k->dims[0] == 3 &&
+          k->dims[1] == 3 && k->dims[2] == 5 && k->dims[3] == 2);
+    CHECK(k->fan_in == 9 * 5 && k->fan_out == 9 * 2);
+    CHECK(t.l.nparams == 2 && t.l.params[1].size == 10 && t.l.params[1].init == FV_INIT_ZEROS);
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 5 && t.l.out.d[2] == 10);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 use_bias=false", shape3(7, 7, 5)));
+    CHECK(t.l.nparams == 1 && t.l.out.d[2] == 5);
+    tl_free(&t);
+
+    /* SeparableConv2D: depthwise (kh, kw, in, dm), pointwise (1, 1, in·dm, filters), bias. */
+    CHECK_OK(tl_build(&t, "separable_conv2d", "filters=7 kernel_size=3 depth_multiplier=2",
+                      shape3(7, 7, 5)));
+    CHECK(t.l.nparams == 3);
+    k = &t.l.params[1];
+    CHECK(strcmp(k->suffix, "pointwise_kernel") == 0 && k->rank == 4 && k->dims[0] == 1 &&
+          k->dims[1] == 1 && k->dims[2] == 10 && k->dims[3] == 7);
+    CHECK(k->init == FV_INIT_GLOROT_UNIFORM && k->fan_in == 10 && k->fan_out == 7);
+    CHECK(t.l.params[0].fan_in == 9 * 5 && t.l.params[0].fan_out == 9 * 2);
+    CHECK(t.l.params[2].size == 7 && t.l.out.d[2] == 7);
+    tl_free(&t);
+}
+
+TEST(test_conv_family_errors_name_the_numbers)
+{
+    CHECK(strcmp(build_error("conv2d_transpose",
+                             "filters=1 kernel_size=3 strides=2 "
+                             "output_padding=2",
+                             shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: output_padding=2,2 must be less than strides=2,2 on each axis "
+                 "(as Keras requires)") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose",
+                             "filters=1 kernel_size=3 output_padding=1 "
+                             "strides=1,2",
+                             shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: output_padding=1,1 must be less than strides=1,2 on each axis "
+                 "(as Keras requires)") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose",
+                             "filters=1 kernel_size=2 padding=same output_padding=0",
+                             shape3(1, 3, 1), FV_ERR_SHAPE),
+                 "conv2d_transpose: the output height is empty with padding=same and "
+                 "output_padding=0: (1 - 1)*1 + 2%2 + 0 = 0") == 0);
+    CHECK(
+        strcmp(build_error("conv2d_transpose", "filters=1 kernel_size=3", shape1(9), FV_ERR_SHAPE),
+               "conv2d_transpose: input (None, 9) has rank 1; conv2d_transpose needs images "
+               "(None, height, width, channels)") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose", "kernel_size=3", shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: missing required argument 'filters'") == 0);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=5 strides=2", shape3(3, 8, 1),
+                             FV_ERR_SHAPE),
+                 "depthwise_conv2d: kernel 5x5 does not fit input 3x8 with padding=valid: "
+                 "(3 - 5 + 0)/2 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("separable_conv2d", "filters=2 kernel_size=3 dilation_rate=3",
+                             shape3(6, 9, 2), FV_ERR_SHAPE),
+                 "separable_conv2d: kernel 3x3 (dilated to 7x7) does not fit input 6x9 with "
+                 "padding=valid: (6 - 7 + 0)/1 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=3 depth_multiplier=0",
+                             shape3(6, 6, 2), FV_ERR_INVALID),
+                 "depthwise_conv2d: argument depth_multiplier=0: must be at least 1") == 0);
+    CHECK(strcmp(build_error("separable_conv2d", "kernel_size=3", shape3(6, 6, 2), FV_ERR_INVALID),
+                 "separable_conv2d: missing required argument 'filters'") == 0);
+    CHECK(strcmp(build_error("conv2d_transpose", "filters=1 kernel_size=3 output_padding=-1",
+                             shape3(4, 4, 1), FV_ERR_INVALID),
+                 "conv2d_transpose: argument output_padding=-1: must be at least 0") == 0);
+}
+
+/* Keras refuses strides > 1 with dilation_rate > 1 on all three; fovea builds them, as its
+ * conv2d does (values: test_conv2d_transpose_by_hand; gradients: the gradient-check cases). */
+TEST(test_conv_family_accepts_strides_with_dilation)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d_transpose", "filters=2 kernel_size=3 strides=2 dilation_rate=2",
+                      shape3(4, 5, 1)));
+    CHECK(t.l.out.d[0] == 3 * 2 + 5 && t.l.out.d[1] == 4 * 2 + 5); /* (w-1)·2 + span 5 */
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 strides=2 dilation_rate=2",
+                      shape3(9, 8, 1)));
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 2); /* (9 - 5)/2 + 1, (8 - 5)/2 + 1 */
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "separable_conv2d",
+                      "filters=3 kernel_size=3 strides=2 dilation_rate=2 padding=same",
+                      shape3(9, 8, 1)));
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 4 && t.l.out.d[2] == 3);
+    tl_free(&t);
+}
+
+/* output_padding=None (Keras' default) and output_padding=0 are different layers, and the
+ * canonical text keeps them apart. */
+TEST(test_conv2d_transpose_output_padding_none_and_zero_differ)
+{
+    const char *args[] = {"filters=1 kernel_size=3 strides=2 padding=same",
+                          "filters=1 kernel_size=3 strides=2 padding=same output_padding=None",
+                          "filters=1 kernel_size=3 strides=2 padding=same output_padding=0"};
+    const int64_t want[] = {10, 10, 9};
+    for (int i = 0; i < 3; i++) {
+        tlayer t, u;
+        char buf[160], buf2[160];
+        CHECK_OK(tl_build(&t, "conv2d_transpose", args[i], shape3(5, 5, 1)));
+        CHECK(t.l.out.d[0] == want[i]);
+        fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+        CHECK(strcmp(buf, args[i]) == 0);
+        CHECK_OK(tl_build(&u, "conv2d_transpose", buf, shape3(5, 5, 1)));
+        fv__args_format(u.l.kind->args, u.l.cfg, u.l.given, buf2, sizeof buf2);
+        CHECK(strcmp(buf, buf2) == 0 && u.l.out.d[0] == want[i]);
+        tl_free(&t);
+        tl_free(&u);
+    }
+}
+
+/* Keras' Conv2DTranspose is the gradient of Conv2D with respect to its input: with the same
+ * kernel memory (conv2d's (kh, kw, in, out) is conv2d_transpose's (kh, kw, filters, in)),
+ * <conv2d(u), v> = <u, conv2d_transpose(v)> whenever conv2d maps the transposed layer's output
+ * size back to its input size. This ties the transposed layer's size and placement to conv2d's
+ * (checked against PyTorch with Keras' asymmetric padding). */
+TEST(test_conv2d_transpose_is_the_adjoint_of_conv2d)
+{
+    const struct {
+        const char *args;  /* shared by both layers */
+        const char *extra; /* conv2d_transpose only */
+        int64_t in;        /* conv2d_transpose's input rows and columns */
+    } cases[] = {
+        {"kernel_size=3 strides=2 padding=same", "", 5},
+        {"kernel_size=4 strides=2 padding=same", "", 5},
+        {"kernel_size=3 strides=2", "", 4},
+        {"kernel_size=2 strides=3", "", 3},
+        {"kernel_size=3 dilation_rate=2 padding=same", "", 4},
+        {"kernel_size=3,2 strides=2,3 dilation_rate=1 padding=same", " output_padding=1,2", 3},
+        {"kernel_size=3 strides=2 dilation_rate=2", "", 3},
+    };
+    fv_rng rng;
+    fv__rng_seed(&rng, 99);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char targs[160], cargs[160];
+        snprintf(targs, sizeof targs, "filters=3 use_bias=false %s%s", cases[i].args,
+                 cases[i].extra);
+        snprintf(cargs, sizeof cargs, "filters=2 use_bias=false %s", cases[i].args);
+        tlayer t, c;
+        const fv_shape vin = shape3(cases[i].in, cases[i].in + 1, 2);
+        if (!tl_make(&t, "conv2d_transpose", targs, vin, 1)) {
+            tl_free(&t);
+            continue;
+        }
+        const fv_shape uin = shape3(t.l.out.d[0], t.l.out.d[1], 3);
+        if (!tl_make(&c, "conv2d", cargs, uin, 1)) {
+            tl_free(&t), tl_free(&c);
+            continue;
+        }
+        CHECK(c.l.out.d[0] == vin.d[0] && c.l.out.d[1] == vin.d[1] && c.l.out.d[2] == 2);
+        CHECK(c.nw == t.nw);
+        if (c.l.out.d[0] != vin.d[0] || c.l.out.d[1] != vin.d[1] || c.nw != t.nw) {
+            fprintf(stderr, "  %s: conv2d maps %lldx%lld to %lldx%lld\n", targs,
+                    (long long)uin.d[0], (long long)uin.d[1], (long long)c.l.out.d[0],
+                    (long long)c.l.out.d[1]);
+            tl_free(&t), tl_free(&c);
+            continue;
+        }
+        const int64_t nu = in_size(&c), nv = in_size(&t);
+        float *u = floats(nu), *v = floats(nv), *cu = floats(nv), *tv = floats(nu);
+        for (int64_t j = 0; j < t.nw; j++)
+            t.w[j] = c.w[j] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t j = 0; j < nu; j++)
+            u[j] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t j = 0; j < nv; j++)
+            v[j] = fv__rng_uniform(&rng) - 0.5f;
+        tl_forward(&c, 1, u, cu, false, 0, 1);
+        tl_forward(&t, 1, v, tv, false, 0, 1);
+        double a = 0, b = 0, scale = 0;
+        for (int64_t j = 0; j < nv; j++)
+            a += (double)cu[j] * v[j], scale += fabs((double)cu[j] * v[j]);
+        for (int64_t j = 0; j < nu; j++)
+            b += (double)u[j] * tv[j];
+        if (!(fabs(a - b) <= 1e-5 * scale))
+            fprintf(stderr, "  %s: <conv2d(u), v> = %.9g, <u, conv2d_transpose(v)> = %.9g\n", targs,
+                    a, b);
+        CHECK(fabs(a - b) <= 1e-5 * scale);
+        free(u), free(v), free(cu), free(tv);
+        tl_free(&t), tl_free(&c);
+    }
+}
+
+/* Keras' weight regularizers, each on its own tensor: kernel_regularizer and bias_regularizer
+ * (Conv2DTranspose); depthwise_regularizer, pointwise_regularizer (SeparableConv2D) and
+ * bias_regularizer. The penalty itself is the model's (tests/test_optim.c). */
+TEST(test_conv_family_regularizers_reach_their_tensors)
+{
+    tlayer t;
+    CHECK_OK(tl_build(&t, "conv2d_transpose",
+                      "filters=2 kernel_size=3 kernel_regularizer=l2:0.01 bias_regularizer=l1:0.5",
+                      shape3(4, 4, 1)));
+    CHECK(t.l.params[0].reg.l2 == 0.01 && t.l.params[0].reg.l1 == 0);
+    CHECK(t.l.params[1].reg.l1 == 0.5 && t.l.params[1].reg.l2 == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "depthwise_conv2d", "kernel_size=3 depthwise_regularizer=l1_l2:0.1,0.2",
+                      shape3(4, 4, 2)));
+    CHECK(t.l.params[0].reg.l1 == 0.1 && t.l.params[0].reg.l2 == 0.2);
+    CHECK(t.l.params[1].reg.l1 == 0 && t.l.params[1].reg.l2 == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "separable_conv2d",
+                      "filters=3 kernel_size=3 pointwise_regularizer=l2:0.03 "
+                      "bias_regularizer=l2:0.04",
+                      shape3(4, 4, 2)));
+    CHECK(t.l.params[0].reg.l2 == 0 && t.l.params[1].reg.l2 == 0.03 &&
+          t.l.params[2].reg.l2 == 0.04);
+    tl_free(&t);
+    CHECK(strcmp(build_error("depthwise_conv2d", "kernel_size=3 kernel_regularizer=l2:0.1",
+                             shape3(4, 4, 2), FV_ERR_INVALID),
+                 "depthwise_conv2d: unknown argument 'kernel_regularizer' (known: kernel_size, "
+                 "strides, padding, depth_multiplier, dilation_rate, activation, use_bias, "
+                 "depthwise_regularizer, bias_regularizer)") == 0);
+}
+
+/* 1, 2 and 3 threads give bit-identical outputs and gradients (work above FV_PARALLEL_MIN, so
+ * that the threads are really used). */
+TEST(test_conv_family_gradients_do_not_depend_on_thread_count)
+{
+    check_thread_independence("conv2d_transpose",
+                              "filters=8 kernel_size=3 strides=2 padding=same activation=relu",
+                              shape3(8, 7, 4), 19);
+    check_thread_independence("conv2d_transpose", "filters=3 kernel_size=2 strides=3",
+                              shape3(9, 9, 5), 17);
+    check_thread_independence("depthwise_conv2d",
+                              "kernel_size=3 depth_multiplier=2 padding=same activation=tanh",
+                              shape3(16, 15, 4), 17);
+    check_thread_independence("separable_conv2d",
+                              "filters=8 kernel_size=3 strides=2 padding=same depth_multiplier=2",
+                              shape3(15, 15, 4), 17);
+}
+
+/* ---- pooling, resizing, padding, reshaping, ReLU's arguments ------------------------------ */
+
+TEST(test_shape_kinds_keras_names)
+{
+    struct {
+        const char *name, *cls, *prefix;
+    } keras[] = {
+        {"average_pooling2d", "AveragePooling2D", "average_pooling2d"},
+        {"upsampling2d", "UpSampling2D", "up_sampling2d"},
+        {"zero_padding2d", "ZeroPadding2D", "zero_padding2d"},
+        {"cropping2d", "Cropping2D", "cropping2d"},
+        {"reshape", "Reshape", "reshape"},
+    };
+    for (size_t i = 0; i < sizeof keras / sizeof keras[0]; i++) {
+        const fv_layer_kind *k = fv__layer_kind_find(keras[i].name);
+        CHECK(k != NULL);
+        if (!k) continue;
+        CHECK(strcmp(k->keras_class, keras[i].cls) == 0);
+        CHECK(strcmp(k->keras_name, keras[i].prefix) == 0);
+    }
+    /* Keras' class in snake case is accepted too. */
+    CHECK(fv__layer_kind_find("up_sampling2d") == &fv__kind_upsampling2d);
+}
+
+/* Runs kind(args) on one image x of shape in, compares y with want (out_size values) and, when
+ * dy and want_dx are given, the input gradient. */
+static void check_image(const char *kind, const char *args, fv_shape in, const float *x,
+                        const float *want, const float *dy, const float *want_dx)
+{
+    tlayer t;
+    if (tl_make(&t, kind, args, in, 1)) {
+        float *y = floats(out_size(&t)), *dx = floats(in_size(&t)), *g = floats(out_size(&t));
+        tl_forward(&t, 1, x, y, false, 0, 1);
+        if (!check_arrays(kind, y, want, out_size(&t), 1e-6, 1e-6))
+            fprintf(stderr, "  (%s)\n", args);
+        if (dy) {
+            memcpy(g, dy, (size_t)out_size(&t) * sizeof(float));
+            for (int64_t i = 0; i < in_size(&t); i++)
+                dx[i] = NAN;
+            tl_backward(&t, 1, x, y, g, dx, false, 0, 1);
+            if (!check_arrays("dx", dx, want_dx, in_size(&t), 1e-6, 1e-6))
+                fprintf(stderr, "  (%s %s)\n", kind, args);
+        }
+        free(y), free(dx), free(g);
+    }
+    tl_free(&t);
+}
+
+TEST(test_average_pooling_by_hand)
+{
+    float x9[9], x16[16];
+    for (int i = 0; i < 9; i++)
+        x9[i] = (float)(i + 1);
+    for (int i = 0; i < 16; i++)
+        x16[i] = (float)(i + 1);
+    /* 3x3, pool 2, valid: one window, (1+2+4+5)/4. */
+    check_image("average_pooling2d", "", shape3(3, 3, 1), x9, (const float[]){3}, NULL, NULL);
+    /* Same padding on 3x3 with pool 2, stride 2: one padded row and column at the bottom/right,
+     * left out of the count: (1+2+4+5)/4, (3+6)/2, (7+8)/2, 9/1 (counted in, they would be
+     * 3, 2.25, 3.75, 2.25). Backward shares each gradient among the pixels its window covers. */
+    check_image("average_pooling2d", "padding=same", shape3(3, 3, 1), x9,
+                (const float[]){3, 4.5f, 7.5f, 9}, (const float[]){4, 2, 6, 1},
+                (const float[]){1, 1, 1, 1, 1, 1, 3, 3, 1});
+    /* Pool 3, stride 1, same on 4x4: one padded row/column on each side; the corner window covers
+     * 2x2 pixels (1, 2, 5, 6), an edge window 2x3 (1, 2, 3, 5, 6, 7), an inner one 3x3. */
+    {
+        tlayer t;
+        float y[16];
+        if (tl_make(&t, "average_pooling2d", "pool_size=3 strides=1 padding=same", shape3(4, 4, 1),
+                    1)) {
+            tl_forward(&t, 1, x16, y, false, 0, 1);
+            CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 4);
+            CHECK_CLOSE(y[0], 3.5, 1e-6, 0);
+            CHECK_CLOSE(y[1], 4.0, 1e-6, 0);
+            CHECK_CLOSE(y[5], 6.0, 1e-6, 0); /* (1+2+3+5+6+7+9+10+11)/9 */
+            CHECK_CLOSE(y[15], 13.5, 1e-6, 0);
+        }
+        tl_free(&t);
+    }
+    /* Channels are pooled separately; a 2x1 pool with strides 1,2. */
+    check_image("average_pooling2d", "pool_size=2,1 strides=1,2", shape3(2, 3, 2),
+                (const float[]){1, 10, 2, 20, 3, 30, 5, 50, 6, 60, 7, 70},
+                (const float[]){3, 30, 5, 50}, NULL, NULL);
+}
+
+TEST(test_upsampling_by_hand)
+{
+    const float x[4] = {1, 2, 3, 8};
+    /* Nearest repeats rows and columns; backward sums each block. */
+    check_image(
+        "upsampling2d", "size=2,3", shape3(2, 2, 1), x,
+        (const float[]){1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 8, 8, 8, 3, 3, 3, 8, 8, 8},
+        (const float[]){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+        (const float[]){6, 7, 0, 1});
+    /* Bilinear, half-pixel centres, factor 2 on 2x2: output index o reads source position
+     * (o + 1/2)/2 - 1/2 = -0.25, 0.25, 0.75, 1.25, clamped to the image: the fractions 0, 0.25,
+     * 0.75, 1 between the two rows (columns). On [[1, 2], [3, 8]] that is
+     * f(r, c) = 1 + c + 2r + 4rc. */
+    const float want[16] = {1,    1.25f, 1.75f, 2,    1.5f, 2,     3,     3.5f,
+                            2.5f, 3.5f,  5.5f,  6.5f, 3,    4.25f, 6.75f, 8};
+    /* The gradient of the output's (1, 1) element: weights (1-.25)(1-.25), .75·.25, .25·.75,
+     * .25·.25 on the four inputs. */
+    float dy[16] = {0};
+    dy[5] = 1;
+    check_image("upsampling2d", "interpolation=bilinear", shape3(2, 2, 1), x, want, dy,
+                (const float[]){0.5625f, 0.1875f, 0.1875f, 0.0625f});
+    /* Factor 3 along a row of two: positions -1/3, 0, 1/3, 2/3, 1, 4/3. */
+    check_image("upsampling2d", "size=1,3 interpolation=bilinear", shape3(1, 2, 1),
+                (const float[]){0, 3}, (const float[]){0, 0, 1, 2, 3, 3}, NULL, NULL);
+}
+
+TEST(test_padding_cropping_and_reshape_by_hand)
+{
+    const float x[4] = {1, 2, 3, 4};
+    /* padding=TOP,BOTTOM,LEFT,RIGHT = 1,0,0,2 on 2x2: 3x4. */
+    check_image("zero_padding2d", "padding=1,0,0,2", shape3(2, 2, 1), x,
+                (const float[]){0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0},
+                (const float[]){9, 9, 9, 9, 5, 6, 9, 9, 7, 8, 9, 9}, (const float[]){5, 6, 7, 8});
+    /* padding=H,W: rows above and below, columns left and right. */
+    check_image("zero_padding2d", "padding=0,1", shape3(2, 2, 1), x,
+                (const float[]){0, 1, 2, 0, 0, 3, 4, 0}, NULL, NULL);
+    float x12[12];
+    for (int i = 0; i < 12; i++)
+        x12[i] = (float)(i + 1);
+    /* cropping=1,0,1,2 on 3x4 (values 1..12): rows 1-2, column 1: 6 and 10. */
+    check_image("cropping2d", "cropping=1,0,1,2", shape3(3, 4, 1), x12, (const float[]){6, 10},
+                (const float[]){1, 2}, (const float[]){0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0});
+    check_image("cropping2d", "cropping=1", shape3(3, 4, 1), x12, (const float[]){6, 7}, NULL,
+                NULL);
+
+    /* Reshape keeps the memory order; -1 is inferred. */
+    tlayer t;
+    if (tl_make(&t, "reshape", "target_shape=-1,3", shape3(2, 3, 2), 1)) {
+        CHECK(t.l.out.rank == 2 && t.l.out.d[0] == 4 && t.l.out.d[1] == 3);
+        float y[12];
+        tl_forward(&t, 1, x12, y, false, 0, 1);
+        CHECK(memcmp(x12, y, sizeof y) == 0);
+    }
+    tl_free(&t);
+    if (tl_make(&t, "reshape", "target_shape=2,2,-1", shape1(12), 1))
+        CHECK(t.l.out.rank == 3 && t.l.out.d[2] == 3);
+    tl_free(&t);
+}
+
+TEST(test_relu_arguments_at_a_few_points)
+{
+    const float x5[5] = {-10, -5, 0, 5, 10};
+    /* keras.activations.relu's documented examples. */
+    check_act("relu", "negative_slope=0.5", x5, (const float[]){-5, -2.5f, 0, 5, 10}, 5);
+    check_act("relu", "max_value=5", x5, (const float[]){0, 0, 0, 5, 5}, 5);
+    check_act("relu", "threshold=5", x5, (const float[]){0, 0, 0, 0, 10}, 5); /* f(5) = 0 */
+    check_act("relu", "max_value=10 negative_slope=0.5", x5, (const float[]){-5, -2.5f, 0, 5, 10},
+              5);
+    /* ReLU6, and all three: f(x) = 0.5(x - 1) up to the threshold 1, then x, then 3. */
+    check_act("relu", "max_value=6", (const float[]){-1, 3, 6, 7}, (const float[]){0, 3, 6, 6}, 4);
+    check_act("relu", "max_value=3 negative_slope=0.5 threshold=1",
+              (const float[]){-1, 0.5f, 1, 2, 4}, (const float[]){-1, -0.25f, 0, 2, 3}, 5);
+    /* The defaults written out are the plain ReLU. */
+    check_act("relu", "max_value=None negative_slope=0 threshold=0", (const float[]){-1, 2},
+              (const float[]){0, 2}, 2);
+
+    /* Backward from x: negative_slope below the threshold, 1 between, 0 from max_value on. */
+    tlayer t;
+    if (tl_make(&t, "relu", "max_value=3 negative_slope=0.5 threshold=1", shape1(5), 1)) {
+        const float x[5] = {-1, 0.5f, 2, 3, 4};
+        float y[5], dy[5] = {1, 2, 3, 4, 5}, dx[5];
+        tl_forward(&t, 1, x, y, true, 0, 1);
+        tl_backward(&t, 1, x, y, dy, dx, true, 0, 1);
+        check_arrays("relu dx", dx, (const float[]){0.5f, 1, 3, 0, 0}, 5, 0, 0);
+    }
+    tl_free(&t);
+
+    /* Only the plain form is reported as FV_ACT_RELU (what the model may fuse). */
+    const char *general[] = {"max_value=6", "negative_slope=0.1", "threshold=0.5"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(tl_build(&t, "relu", general[i], shape1(4)));
+        CHECK(fv__layer_activation(&t.l) == FV_ACT_LINEAR);
+        tl_free(&t);
+    }
+    CHECK_OK(tl_build(&t, "relu", "max_value=None negative_slope=0 threshold=0", shape1(4)));
+    CHECK(fv__layer_activation(&t.l) == FV_ACT_RELU);
+    tl_free(&t);
+}
+
+TEST(test_shape_kinds_arguments_and_errors)
+{
+    tlayer t;
+    char buf[256];
+    /* Defaults as Keras: pool 2 with strides = pool; size 2 nearest; padding 1; cropping 0. */
+    CHECK_OK(tl_build(&t, "average_pooling2d", "", shape3(6, 7, 3)));
+    CHECK(t.l.out.d[0] == 3 && t.l.out.d[1] == 3 && t.l.out.d[2] == 3);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "upsampling2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 6 && t.l.out.d[2] == 4);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "zero_padding2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 4 && t.l.out.d[1] == 5);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "cropping2d", "", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 2 && t.l.out.d[1] == 3);
+    tl_free(&t);
+
+    /* The canonical text writes the values as given, and reads back the same. */
+    CHECK_OK(tl_build(&t, "zero_padding2d", "padding=1,2,3,4", shape3(2, 3, 4)));
+    CHECK(t.l.out.d[0] == 5 && t.l.out.d[1] == 10);
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "padding=1,2,3,4") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "relu", "threshold=0.5 max_value=6", shape1(3)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "max_value=6 threshold=0.5") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "relu", "max_value=None", shape1(3)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "max_value=None") == 0);
+    tl_free(&t);
+    CHECK_OK(tl_build(&t, "reshape", "target_shape=4,-1", shape1(8)));
+    fv__args_format(t.l.kind->args, t.l.cfg, t.l.given, buf, sizeof buf);
+    CHECK(strcmp(buf, "target_shape=4,-1") == 0);
+    tl_free(&t);
+
+    const fv_status E = FV_ERR_INVALID, S = FV_ERR_SHAPE;
+    const fv_shape img = shape3(4, 5, 2);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=1,2,3", img, E),
+                 "zero_padding2d: argument padding=1,2,3 has 3 values; expected 1 (every side), "
+                 "2 (rows,cols) or 4 (top,bottom,left,right)") == 0);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=1,2,3,4,5", img, E),
+                 "zero_padding2d: argument padding=1,2,3,4,5: expected 1 to 4 integers "
+                 "separated by commas") == 0);
+    CHECK(strcmp(build_error("zero_padding2d", "padding=-1", img, E),
+                 "zero_padding2d: argument padding=-1: must be at least 0") == 0);
+    CHECK_OK(tl_build(&t, "cropping2d", "cropping=2,1,0,0", img)); /* one row left */
+    CHECK(t.l.out.d[0] == 1 && t.l.out.d[1] == 5);
+    tl_free(&t);
+    CHECK(strcmp(build_error("cropping2d", "cropping=2,2,0,0", img, S),
+                 "cropping2d: cropping=2,2,0,0 removes 2+2 rows and 0+0 columns of input "
+                 "(None, 4, 5, 2), leaving 0x5") == 0);
+    CHECK_STR_CONTAINS(build_error("cropping2d", "cropping=1", shape1(5), S),
+                       "cropping2d: input (None, 5) has rank 1");
+    CHECK(strcmp(build_error("reshape", "", img, E),
+                 "reshape: missing required argument 'target_shape'") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=3,-1", img, S),
+                 "reshape: input (None, 4, 5, 2) has 40 values per sample; target_shape=3,-1 "
+                 "cannot hold them") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=4,5", img, S),
+                 "reshape: input (None, 4, 5, 2) has 40 values per sample; target_shape=4,5 "
+                 "cannot hold them") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=-1,-1", img, E),
+                 "reshape: argument target_shape=-1,-1: only one dimension may be -1") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=0,-1", img, E),
+                 "reshape: argument target_shape=0,-1: dimension 1 is 0") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=-2,20", img, E),
+                 "reshape: argument target_shape=-2,20: must be at least -1") == 0);
+    CHECK(strcmp(build_error("reshape", "target_shape=2,2,2,5", img, E),
+                 "reshape: argument target_shape=2,2,2,5 has 4 dimensions; fovea's shapes have 1 "
+                 "to 3 (features, or height,width,channels)") == 0);
+    CHECK(strcmp(build_error("average_pooling2d", "pool_size=5", img, S),
+                 "average_pooling2d: pool 5x5 does not fit input 4x5 with padding=valid: "
+                 "(4 - 5 + 0)/5 + 1 = 0") == 0);
+    CHECK(strcmp(build_error("upsampling2d", "interpolation=bicubic", img, E),
+                 "upsampling2d: argument interpolation=bicubic: expected one of nearest, "
+                 "bilinear") == 0);
+    CHECK_STR_CONTAINS(build_error("upsampling2d", "size=2147483647", img, S),
+                       "upsampling2d: input (None, 4, 5, 2) times size 2147483647x2147483647 is "
+                       "too large");
+    CHECK(strcmp(build_error("relu", "max_value=-1", shape1(3), E),
+                 "relu: argument max_value=-1: must be at least 0") == 0);
+    CHECK(strcmp(build_error("relu", "negative_slope=-0.1", shape1(3), E),
+                 "relu: argument negative_slope=-0.1: must be at least 0") == 0);
+    CHECK(strcmp(build_error("relu", "threshold=x", shape1(3), E),
+                 "relu: argument threshold=x: expected a number") == 0);
+}
+
+TEST(test_shape_kinds_do_not_depend_on_thread_count)
+{
+    /* Above FV_PARALLEL_MIN values, so that several threads run. */
+    check_thread_independence("average_pooling2d", "pool_size=3 strides=2 padding=same",
+                              shape3(33, 31, 8), 9);
+    check_thread_independence("upsampling2d", "interpolation=bilinear size=3,2", shape3(17, 15, 8),
+                              9);
+    check_thread_independence("upsampling2d", "size=2", shape3(17, 15, 8), 9);
+    check_thread_independence("zero_padding2d", "padding=1,2,3,4", shape3(30, 20, 8), 9);
+    check_thread_independence("cropping2d", "cropping=3", shape3(30, 20, 8), 9);
+    check_thread_independence("relu", "max_value=6 negative_slope=0.1", shape1(4000), 17);
+}
+
 int main(void)
 {
     RUN(test_registry_names);
@@ -1605,7 +2599,29 @@ int main(void)
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
+    RUN(test_dense_matches_reference_at_seed_and_block_sizes);
+    RUN(test_conv2d_matches_reference_at_seed_sizes);
     RUN(test_gradcheck_covers_every_registered_kind);
     RUN(test_gradcheck_every_case);
+    RUN(test_conv_family_registry_and_keras_names);
+    RUN(test_conv2d_transpose_output_size_is_keras);
+    RUN(test_conv2d_transpose_by_hand);
+    RUN(test_conv2d_transpose_kernel_layout_is_kh_kw_filters_in);
+    RUN(test_conv2d_transpose_is_the_adjoint_of_conv2d);
+    RUN(test_depthwise_conv2d_by_hand);
+    RUN(test_separable_conv2d_is_depthwise_then_pointwise);
+    RUN(test_conv_family_parameters_and_glorot_fans);
+    RUN(test_conv_family_errors_name_the_numbers);
+    RUN(test_conv_family_accepts_strides_with_dilation);
+    RUN(test_conv2d_transpose_output_padding_none_and_zero_differ);
+    RUN(test_conv_family_gradients_do_not_depend_on_thread_count);
+    RUN(test_conv_family_regularizers_reach_their_tensors);
+    RUN(test_shape_kinds_keras_names);
+    RUN(test_average_pooling_by_hand);
+    RUN(test_upsampling_by_hand);
+    RUN(test_padding_cropping_and_reshape_by_hand);
+    RUN(test_relu_arguments_at_a_few_points);
+    RUN(test_shape_kinds_arguments_and_errors);
+    RUN(test_shape_kinds_do_not_depend_on_thread_count);
     return TEST_SUMMARY();
 }

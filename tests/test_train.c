@@ -731,7 +731,7 @@ TEST(history_reader_rejects_non_numeric_cells)
                       "unterminated quote");
     EXPECT_READ_ERROR("afterquote.csv", "epoch,loss\n0,\"0.5\"x\n", "line 2, column 2",
                       "after a closing quote");
-    EXPECT_READ_ERROR("nul.csv", "epoch,loss\n0,0.5\0\n", "line 2", "NUL");
+    EXPECT_READ_ERROR("nul.csv", "epoch,loss\n0,0.5\0\n", "nul.csv:2: byte 16", "NUL");
 }
 
 TEST(history_write_fails_with_the_path_on_a_bad_directory)

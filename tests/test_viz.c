@@ -83,7 +83,10 @@ static bool near(rgb8 a, rgb8 b, int tol)
 static fv_model *model_of(const char *text)
 {
     fv_model *m = fv_model_parse_string(text, "test");
-    if (!m) fprintf(stderr, "  model: %s\n", fv_last_error());
+    if (!m) {
+        fprintf(stderr, "  model: %s\n", fv_last_error());
+        test_failed_checks++;
+    }
     return m;
 }
 
@@ -99,11 +102,18 @@ static const char *tmp_path(const char *name)
 static fv_history *history_of(const char *csv)
 {
     FILE *f = fopen(tmp_path("h.csv"), "w");
-    if (!f) return NULL;
+    if (!f) {
+        perror(tmp_path("h.csv"));
+        test_failed_checks++;
+        return NULL;
+    }
     fputs(csv, f);
     fclose(f);
     fv_history *h = fv_history_read_csv(tmp_path("h.csv"));
-    if (!h) fprintf(stderr, "  history: %s\n", fv_last_error());
+    if (!h) {
+        fprintf(stderr, "  history: %s\n", fv_last_error());
+        test_failed_checks++;
+    }
     return h;
 }
 

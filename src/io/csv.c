@@ -1,6 +1,7 @@
 /* csv.c — comma-separated tables: a header row of column names (the first non-empty line), then
- * rows of finite numbers. RFC 4180 quoting, CRLF or LF line ends, a UTF-8 byte-order mark
- * skipped. Numbers are read in the C locale whatever the program's locale is.
+ * rows of finite numbers (and, in a label column, class names). RFC 4180 quoting; the text is
+ * read through fv__text_init (a byte-order mark skipped, LF, CRLF or CR line ends, UTF-8 only).
+ * Numbers are read in the C locale whatever the program's locale is.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strtod_l: numbers in the C locale without touching the thread's locale */
@@ -170,6 +171,23 @@ nomem:
     return fv__fail(FV_ERR_NOMEM, "%s: line %lld: out of memory", c->origin, (long long)c->line);
 }
 
+/* The cell's text without the spaces and tabs around it (trimmed in place). */
+static char *trimmed_cell(const record *r, int64_t k)
+{
+    char *s = r->buf + r->start[k];
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+static bool is_empty_cell(const record *r, int64_t k)
+{
+    return *trimmed_cell(r, k) == '\0';
+}
+
 /* Parses a cell as a finite number. */
 static fv_status parse_cell(const ccur *c, const record *r, int64_t k, const char *colname,
                             locale_t cloc, double *v)
@@ -201,22 +219,20 @@ static fv_status parse_cell(const ccur *c, const record *r, int64_t k, const cha
     return FV_OK;
 }
 
-fv_status fv__csv_parse(const char *text, size_t len, const char *origin, fv_csv *out)
+/* Parses the table; label names the column whose cells may be text (class names), label_last
+ * makes it the last column, neither: every cell is a number. */
+static fv_status csv_parse(const char *text, size_t len, const char *origin, const char *label,
+                           bool label_last, fv_csv *out)
 {
     memset(out, 0, sizeof *out);
+    out->text_col = -1;
     fv_status st = FV_OK;
     record r = {0};
     int64_t cap = 0;
     locale_t cloc = (locale_t)0;
-    ccur c = {text, 0, len, 1, origin};
-
-    const char *nul = memchr(text, '\0', len);
-    if (nul) {
-        st = fv__fail(FV_ERR_FORMAT, "%s: byte %zu: a NUL byte; a CSV file is text", origin,
-                      (size_t)(nul - text));
-        goto fail;
-    }
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) c.pos = 3;
+    fv_text t;
+    if ((st = fv__text_init(&t, text, len, origin)) != FV_OK) goto fail;
+    ccur c = {t.buf, 0, t.len, 1, origin};
     if (!skip_blank_lines(&c)) {
         st = fv__fail(FV_ERR_FORMAT,
                       "%s: line %lld: the file is empty; expected a header row of "
@@ -242,6 +258,8 @@ fv_status fv__csv_parse(const char *text, size_t len, const char *origin, fv_csv
             s++;
         if (!(out->names[k] = fv__strdup(s))) goto nomem;
     }
+    if (label_last) out->text_col = out->ncols - 1;
+    if (label) out->text_col = fv__csv_column(out, label);
 
     cloc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     if (cloc == (locale_t)0) goto nomem;
@@ -267,16 +285,35 @@ fv_status fv__csv_parse(const char *text, size_t len, const char *origin, fv_csv
             int64_t *l = realloc(out->lines, lbytes);
             if (!l) goto nomem;
             out->lines = l;
+            if (out->text_col >= 0) {
+                char **tx = realloc(out->text, (size_t)want * sizeof *tx);
+                if (!tx) goto nomem;
+                out->text = tx;
+            }
             cap = want;
         }
         double *row = out->cells + out->nrows * out->ncols;
-        for (int k = 0; k < out->ncols; k++)
-            if ((st = parse_cell(&c, &r, k, out->names[k], cloc, &row[k])) != FV_OK) goto fail;
+        if (out->text_col >= 0) out->text[out->nrows] = NULL;
+        for (int k = 0; k < out->ncols; k++) {
+            st = parse_cell(&c, &r, k, out->names[k], cloc, &row[k]);
+            if (st == FV_ERR_FORMAT && k == out->text_col && !is_empty_cell(&r, k)) {
+                /* a class name: kept as text, the number left NaN */
+                row[k] = NAN;
+                if (!(out->text[out->nrows] = fv__strdup(trimmed_cell(&r, k)))) goto nomem;
+                fv__error_clear();
+                st = FV_OK;
+            }
+            if (st != FV_OK) {
+                out->nrows++; /* so that fv__csv_free frees this row's text */
+                goto fail;
+            }
+        }
         out->lines[out->nrows++] = r.line;
     }
     freelocale(cloc);
     free(r.buf);
     free(r.start);
+    fv__text_free(&t);
     return FV_OK;
 nomem:
     st = fv__fail(FV_ERR_NOMEM, "%s: out of memory reading the table", origin);
@@ -284,18 +321,37 @@ fail:
     if (cloc != (locale_t)0) freelocale(cloc);
     free(r.buf);
     free(r.start);
+    fv__text_free(&t);
     fv__csv_free(out);
     return st;
 }
 
+fv_status fv__csv_parse(const char *text, size_t len, const char *origin, fv_csv *out)
+{
+    return csv_parse(text, len, origin, NULL, false, out);
+}
+
+fv_status fv__csv_parse_labelled(const char *text, size_t len, const char *origin,
+                                 const char *label_column, fv_csv *out)
+{
+    return csv_parse(text, len, origin, label_column, label_column == NULL, out);
+}
+
 fv_status fv__csv_read(const char *path, fv_csv *out)
+{
+    return fv__csv_read_labelled(path, NULL, false, out);
+}
+
+fv_status fv__csv_read_labelled(const char *path, const char *label_column, bool labelled,
+                                fv_csv *out)
 {
     memset(out, 0, sizeof *out);
     uint8_t *buf;
     size_t len;
     fv_status st = fv__read_file(path, FV__MAX_INPUT_BYTES, true, &buf, &len);
     if (st != FV_OK) return st;
-    st = fv__csv_parse((const char *)buf, len, path, out);
+    st = labelled ? fv__csv_parse_labelled((const char *)buf, len, path, label_column, out)
+                  : fv__csv_parse((const char *)buf, len, path, out);
     free(buf);
     return st;
 }
@@ -316,5 +372,9 @@ void fv__csv_free(fv_csv *c)
     free(c->names);
     free(c->cells);
     free(c->lines);
+    if (c->text)
+        for (int64_t i = 0; i < c->nrows; i++)
+            free(c->text[i]);
+    free(c->text);
     memset(c, 0, sizeof *c);
 }

@@ -166,7 +166,7 @@ static fv_status parse_header(const uint8_t *buf, size_t len, const char *origin
     hcur c = {buf, hstart, hstart + hlen, origin};
     char descr[32] = "";
     bool have_descr = false, have_fortran = false, have_shape = false, fortran = false;
-    size_t descr_at = 0, fortran_at = 0;
+    size_t fortran_at = 0;
     fv_status st;
     if (!accept(&c, '{')) return expected(&c, "'{' opening the .npy header dict");
     for (;;) {
@@ -180,7 +180,6 @@ static fv_status parse_header(const uint8_t *buf, size_t len, const char *origin
         skip_ws(&c);
         if (strcmp(key, "descr") == 0) {
             have = &have_descr;
-            descr_at = c.pos;
             if (c.pos < c.end && c.p[c.pos] == '[')
                 return fv__fail(FV_ERR_FORMAT,
                                 "%s: byte %zu: structured dtypes are not supported; expected "
@@ -227,15 +226,26 @@ static fv_status parse_header(const uint8_t *buf, size_t len, const char *origin
                         "%s: byte %zu: 'fortran_order': True is not supported; save the array "
                         "in C order (numpy.ascontiguousarray)",
                         origin, fortran_at);
-    if (strcmp(descr, "<f4") == 0)
-        out->is_u8 = false;
-    else if (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0)
-        out->is_u8 = true;
-    else
+    /* Numbers of any width numpy writes by default (int64 labels, float64 arrays) are read;
+     * everything but uint8 becomes float32 (fv__npy_parse converts). */
+    static const struct {
+        const char *descr;
+        int size;
+    } types[] = {{"<f4", 4}, {"<f8", 8}, {"<i8", 8}, {"<i4", 4}, {"<i2", 2},
+                 {"|i1", 1}, {"<u8", 8}, {"<u4", 4}, {"<u2", 2}, {"|b1", 1}};
+    out->is_u8 = strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0;
+    out->elem = out->is_u8 ? 1 : 0;
+    for (size_t i = 0; !out->is_u8 && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(descr, types[i].descr) == 0) {
+            snprintf(out->descr, sizeof out->descr, "%s", descr);
+            out->elem = types[i].size;
+        }
+    if (!out->elem)
         return fv__fail(FV_ERR_FORMAT,
-                        "%s: byte %zu: 'descr' '%s' is not supported; expected '<f4' "
-                        "(little-endian float32) or '|u1' (uint8)",
-                        origin, descr_at, descr);
+                        "%s: the array's type '%s' is not supported: fovea reads little-endian "
+                        "numbers (float32, float64, signed and unsigned integers, bool; uint8 as "
+                        "pixels scaled by 1/255); save it with x.astype(numpy.float32)",
+                        origin, descr);
 
     int64_t count = 1;
     for (int i = 0; i < out->rank; i++)
@@ -245,7 +255,7 @@ static fv_status parse_header(const uint8_t *buf, size_t len, const char *origin
                             "64 bits",
                             origin, hstart);
     int64_t bytes;
-    if (!fv__mul_i64(count, out->is_u8 ? 1 : 4, &bytes))
+    if (!fv__mul_i64(count, out->elem, &bytes))
         return fv__fail(FV_ERR_FORMAT, "%s: byte %zu: the .npy data size overflows 64 bits", origin,
                         hstart);
     size_t off = hstart + hlen, avail = len - off;
@@ -276,14 +286,71 @@ static void fix_byte_order(fv_npy *n)
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
     if (!n->is_u8) {
         uint8_t *p = n->data;
-        for (int64_t i = 0; i < n->count; i++, p += 4) {
-            uint8_t t0 = p[0], t1 = p[1];
-            p[0] = p[3], p[1] = p[2], p[2] = t1, p[3] = t0;
-        }
+        for (int64_t i = 0; i < n->count; i++, p += n->elem)
+            for (int a = 0, b = n->elem - 1; a < b; a++, b--) {
+                uint8_t t = p[a];
+                p[a] = p[b], p[b] = t;
+            }
     }
 #else
     (void)n;
 #endif
+}
+
+/* The elements as float32, in place when they are 4 bytes wide, else in a new buffer (the old
+ * one freed). Integers beyond 2^24 round to the nearest float; FV_ERR_NOMEM if out of memory. */
+static fv_status to_float32(fv_npy *n, const char *origin)
+{
+    if (n->is_u8 || strcmp(n->descr, "<f4") == 0) return FV_OK;
+    const uint8_t *p = n->data;
+    float *f = n->elem == 4 ? (float *)n->data : malloc((size_t)n->count * sizeof *f + 1);
+    if (!f)
+        return fv__fail(FV_ERR_NOMEM, "%s: out of memory converting %lld values to float32", origin,
+                        (long long)n->count);
+    for (int64_t i = 0; i < n->count; i++, p += n->elem) {
+        double v;
+        const char *d = n->descr;
+        if (!strcmp(d, "<f8")) {
+            double x;
+            memcpy(&x, p, 8);
+            v = x;
+        } else if (!strcmp(d, "<i8")) {
+            int64_t x;
+            memcpy(&x, p, 8);
+            v = (double)x;
+        } else if (!strcmp(d, "<i4")) {
+            int32_t x;
+            memcpy(&x, p, 4);
+            v = x;
+        } else if (!strcmp(d, "<i2")) {
+            int16_t x;
+            memcpy(&x, p, 2);
+            v = x;
+        } else if (!strcmp(d, "|i1")) {
+            int8_t x;
+            memcpy(&x, p, 1);
+            v = x;
+        } else if (!strcmp(d, "<u8")) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            v = (double)x;
+        } else if (!strcmp(d, "<u4")) {
+            uint32_t x;
+            memcpy(&x, p, 4);
+            v = x;
+        } else if (!strcmp(d, "<u2")) {
+            uint16_t x;
+            memcpy(&x, p, 2);
+            v = x;
+        } else
+            v = p[0] != 0; /* |b1 */
+        f[i] = (float)v;
+    }
+    if ((void *)f != n->data) free(n->data);
+    n->data = f;
+    n->elem = 4;
+    snprintf(n->descr, sizeof n->descr, "<f4");
+    return FV_OK;
 }
 
 fv_status fv__npy_parse(const uint8_t *buf, size_t len, const char *origin, fv_npy *out)
@@ -301,6 +368,10 @@ fv_status fv__npy_parse(const uint8_t *buf, size_t len, const char *origin, fv_n
                         origin, bytes);
     memcpy(tmp.data, buf + off, bytes);
     fix_byte_order(&tmp);
+    if ((st = to_float32(&tmp, origin)) != FV_OK) {
+        free(tmp.data);
+        return st;
+    }
     *out = tmp;
     return FV_OK;
 }
@@ -324,6 +395,10 @@ fv_status fv__npy_read(const char *path, fv_npy *out)
     uint8_t *shrunk = realloc(buf, bytes ? bytes : 1);
     tmp.data = shrunk ? shrunk : buf;
     fix_byte_order(&tmp);
+    if ((st = to_float32(&tmp, path)) != FV_OK) {
+        free(tmp.data);
+        return st;
+    }
     *out = tmp;
     return FV_OK;
 }

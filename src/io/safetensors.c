@@ -23,6 +23,14 @@
 /* Serialises calls into cJSON's parser, whose error position is a global (see fv__st_parse). */
 static pthread_mutex_t cjson_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void *fv__json_parse(const char *text)
+{
+    pthread_mutex_lock(&cjson_lock);
+    cJSON *root = cJSON_Parse(text);
+    pthread_mutex_unlock(&cjson_lock);
+    return root;
+}
+
 typedef struct dtype_info {
     const char *name;
     int bits;

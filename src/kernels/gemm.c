@@ -427,11 +427,22 @@ void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, in
     gemm_blocked(tiles_of(p), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* The best supported path, decided on first use. The only mutable global of the kernels: every
- * thread that races to fill it computes and stores the same value, and the atomic accesses
- * make that race well-defined. */
+/* -1: the best path for this CPU; else the path fv__gemm_force_path set (tests only). */
+static int forced = -1;
+
+void fv__gemm_force_path(int p)
+{
+    __atomic_store_n(&forced, p, __ATOMIC_RELAXED);
+}
+
+/* The best supported path, decided on first use (or the forced one). The mutable globals of the
+ * kernels: every thread that races to fill `chosen` computes and stores the same value, and the
+ * atomic accesses make that race well-defined. */
 static fv__gemm_path best_path(void)
 {
+    const int f = __atomic_load_n(&forced, __ATOMIC_RELAXED);
+    if (f >= 0)
+        return fv__gemm_path_supported((fv__gemm_path)f) ? (fv__gemm_path)f : FV__GEMM_GENERIC;
     static int chosen = -1;
     int p = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
     if (p < 0) {

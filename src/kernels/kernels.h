@@ -109,10 +109,16 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x,
                                          float *dx, float *scratch);
 
 /* ---- max pooling, one image -----------------------------------------------------------------
- * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. Padding never wins the max
- * (it reads as -inf). argmax [out_h·out_w·c] receives the flat input index of each maximum (the
- * first one in row-major window order on ties). */
+ * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. x [in_h, in_w, c],
+ * y [out_h, out_w, c]. Padding never wins the max (it reads as -inf). argmax [out_h·out_w·c]
+ * receives the flat input index of each maximum: on ties the first one in row-major window
+ * order (Keras' and TensorFlow's rule). NaN propagates, as in PyTorch: a window holding a NaN
+ * gives NaN, and its argmax is the window's last NaN (PyTorch's CPU kernels take a tap when
+ * `val > maxval || isnan(val)`), so the gradient goes to a NaN input. A window made only of
+ * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time;
+ * fv_maxpool_forward_ref, one element and one tap at a time, is its specification. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
+void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */
 void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
                          float *dx);
@@ -144,5 +150,34 @@ void fv_maxout_forward(const float *x, float *y, int32_t *argmax, int64_t n, int
                        int64_t units);
 void fv_maxout_backward(const float *dy, const int32_t *argmax, float *dx, int64_t n, int64_t c,
                         int64_t units);
+
+/* ---- transposed and depthwise convolution (conv2d_transpose, depthwise_conv2d,
+ * separable_conv2d) ------------------------------------------------------------------------- */
+
+/* Output size of one axis of a transposed convolution, as Keras 3 computes it
+ * (keras/src/backend/common/backend_utils.py, _get_output_shape_given_tf_padding and
+ * _convert_conv_transpose_padding_args_from_keras_to_jax). With span = d(f-1)+1:
+ *   valid: out = (w-1)s + span + op, op defaulting to max(span, s) - span; lead 0;
+ *   same:  out = w·s when op is None, else (w-1)s + span%2 + op; with pad_len = s + span - 2
+ *          (op None) or span + span%2 - 2 + op, lead = span - 1 - min(ceil(pad_len/2), span-1).
+ * op < 0 means None. Output position o receives input i through tap k where
+ * o = i·s - lead + k·d (positions past the natural end (w-1)s + span - lead receive nothing but
+ * the bias). *pad_lead receives lead, which is the pad_top/pad_left of the convolution whose
+ * adjoint this is. Returns -1 if the output would be empty or absurdly large (> 2^62). */
+int64_t fv_conv_transpose_out_size(int64_t w, int64_t f, int64_t s, int64_t d, bool same,
+                                   int64_t op, int64_t *pad_lead);
+
+/* Depthwise convolution of one image: every input channel c is convolved with its own
+ * depth_multiplier filters; output channel c·dm + m (Keras' order) is
+ *   y[oh,ow,c·dm+m] = b[c·dm+m] + Σ_{kh,kw} x[ih,iw,c] · w[kh,kw,c,m],
+ * ih = oh·stride_h − pad_top + kh·dil_h (likewise iw); taps outside the image read zero.
+ * Geometry as convolution with out_c = in_c·dm (dm = out_c / in_c). x [in_h, in_w, in_c],
+ * w [k_h, k_w, in_c, dm], b [in_c·dm] or NULL, y [out_h, out_w, in_c·dm] (written). */
+void fv_depthwise_forward(const fv_conv_geom *g, const float *x, const float *w, const float *b,
+                          float *y);
+/* Its gradients for one image, ADDED: dw [k_h, k_w, in_c, dm] += ∂L/∂w, db [in_c·dm] += ∂L/∂b
+ * (NULL: none), dx [in_h, in_w, in_c] += ∂L/∂x (NULL: none). dy [out_h, out_w, in_c·dm]. */
+void fv_depthwise_backward(const fv_conv_geom *g, const float *x, const float *w, const float *dy,
+                           float *dw, float *db, float *dx);
 
 #endif

@@ -4,6 +4,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Four channels at a time (GCC vector extensions: SSE2 on any x86-64, NEON on arm64). */
@@ -12,11 +13,18 @@ typedef int32_t pv4i __attribute__((vector_size(16)));
 typedef float pv4u __attribute__((vector_size(16), aligned(4), may_alias));
 typedef int32_t pv4iu __attribute__((vector_size(16), aligned(4), may_alias));
 
+/* The rule both versions follow, tap by tap in row-major window order: v replaces the current
+ * maximum when v > max (so ties keep the first) or v is NaN (so NaN propagates, and the argmax
+ * is the window's last NaN: PyTorch's CPU rule, `val > maxval || isnan(val)`). */
+static inline bool pool_takes(float v, float best)
+{
+    return v > best || v != v;
+}
+
 /* x [in_h, in_w, c], y [out_h, out_w, c], argmax [out_h·out_w·c] flat indices into x. Windows
- * are scanned in row-major order and only a strictly greater value replaces the current one, so
- * ties go to the first (and a NaN never replaces, nor is replaced). Padded taps are skipped, i.e.
- * they read as -inf and never win. Channels are handled four at a time, each lane exactly as the
- * scalar rule says. */
+ * are scanned in row-major order with pool_takes' rule. Padded taps are skipped, i.e. they read
+ * as -inf and never win. Channels are handled four at a time, each lane exactly as the scalar
+ * rule says. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
 {
     const int64_t C = g->in_c, W = g->in_w, H = g->in_h, C4 = C & ~(int64_t)3;
@@ -44,13 +52,13 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
                     }
                     for (int64_t c = 0; c < C4; c += 4) {
                         const pv4 v = *(const pv4u *)(xi + c), best = *(const pv4u *)(yo + c);
-                        const pv4i gt = v > best;
+                        const pv4i gt = (v > best) | (v != v);
                         const pv4i idx = lane + (int32_t)(base + c);
                         *(pv4u *)(yo + c) = (pv4)(((pv4i)v & gt) | ((pv4i)best & ~gt));
                         *(pv4iu *)(ao + c) = (idx & gt) | (*(const pv4iu *)(ao + c) & ~gt);
                     }
                     for (int64_t c = C4; c < C; c++) {
-                        if (xi[c] > yo[c]) {
+                        if (pool_takes(xi[c], yo[c])) {
                             yo[c] = xi[c];
                             ao[c] = (int32_t)(base + c);
                         }
@@ -67,6 +75,32 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
             }
         }
     }
+}
+
+/* The specification: one output element at a time, one tap at a time. */
+void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
+{
+    const int64_t C = g->in_c;
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+        for (int64_t ow = 0; ow < g->out_w; ow++)
+            for (int64_t c = 0; c < C; c++) {
+                float best = -INFINITY;
+                int64_t at = -1;
+                for (int64_t kh = 0; kh < g->k_h; kh++)
+                    for (int64_t kw = 0; kw < g->k_w; kw++) {
+                        const int64_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+                        const int64_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+                        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w) continue;
+                        const int64_t i = (ih * g->in_w + iw) * C + c;
+                        if (at < 0 || pool_takes(x[i], best)) {
+                            best = x[i];
+                            at = i;
+                        }
+                    }
+                const int64_t o = (oh * g->out_w + ow) * C + c;
+                y[o] = best;
+                argmax[o] = (int32_t)at;
+            }
 }
 
 /* dy [out_h·out_w·c], argmax as written by fv_maxpool_forward, dx [in_h, in_w, c]. */

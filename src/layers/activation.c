@@ -1,19 +1,24 @@
-/* activation.c — the activation layers: Activation(name), ReLU, LeakyReLU, ELU, Softmax (over
- * the last axis), and sigmoid and tanh (Keras has no class for these two; they are
- * Activation('sigmoid') and Activation('tanh')). Element-wise, any input rank.
+/* activation.c — the activation layers: Activation(name), ReLU (with Keras' max_value,
+ * negative_slope and threshold), LeakyReLU, ELU, Softmax (over the last axis), and sigmoid and tanh
+ * (Keras has no class for these two; they are Activation('sigmoid') and Activation('tanh')).
+ * Element-wise, any input rank.
  */
 #include "layers/layer.h"
 
 #include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 typedef struct act_cfg {
     int activation;        /* fv_activation: an argument of `activation`, fixed for the others */
-    double negative_slope; /* leaky_relu */
+    double negative_slope; /* leaky_relu, relu */
     double alpha;          /* elu */
+    double max_value;      /* relu: NAN is None (no upper limit) */
+    double threshold;      /* relu */
     float a;               /* derived by build: the slope or alpha in effect */
+    bool general;          /* derived by relu_build: max_value, negative_slope or threshold set */
 } act_cfg;
 
 /* Each kind has its own table (even when empty): errors are named after the table's kind. */
@@ -30,7 +35,14 @@ static const fv_arg_spec elu_args[] = {
     {"alpha", FV_ARG_FLOAT, OFF(alpha), "1.0", NULL, 0, DBL_MAX},
     {0},
 };
-static const fv_arg_spec relu_args[] = {{0}};
+/* keras.layers.ReLU(max_value=None, negative_slope=0.0, threshold=0.0); Keras refuses negative
+ * values of each. */
+static const fv_arg_spec relu_args[] = {
+    {"max_value", FV_ARG_FLOAT, OFF(max_value), "None", NULL, 0, DBL_MAX},
+    {"negative_slope", FV_ARG_FLOAT, OFF(negative_slope), "0", NULL, 0, DBL_MAX},
+    {"threshold", FV_ARG_FLOAT, OFF(threshold), "0", NULL, 0, DBL_MAX},
+    {0},
+};
 static const fv_arg_spec sigmoid_args[] = {{0}};
 static const fv_arg_spec tanh_args[] = {{0}};
 static const fv_arg_spec softmax_args[] = {{0}};
@@ -59,9 +71,15 @@ static fv_status activation_build(fv_layer *l)
     return act_finish(l, a, fv__act_alpha(a));
 }
 
+/* With the default arguments, the plain ReLU max(x, 0): FV_ACT_RELU, the fast element-wise kernel,
+ * and the activation the model may fuse. With any of them set, Keras' general form (relu_general
+ * below), which fv__layer_activation reports as FV_ACT_LINEAR: no fv_activation names it, so
+ * nothing may be fused into it or assumed of it as if it were max(x, 0). */
 static fv_status relu_build(fv_layer *l)
 {
-    return act_finish(l, FV_ACT_RELU, 0.0f);
+    act_cfg *c = l->cfg;
+    c->general = !isnan(c->max_value) || c->negative_slope != 0.0 || c->threshold != 0.0;
+    return act_finish(l, c->general ? FV_ACT_LINEAR : FV_ACT_RELU, 0.0f);
 }
 
 static fv_status sigmoid_build(fv_layer *l)
@@ -136,7 +154,85 @@ static fv_activation act_activation(const fv_layer *l)
     return (fv_activation)((const act_cfg *)l->cfg)->activation;
 }
 
-#define ACT_KIND(id, class, prefix)                                                                \
+/* ---- ReLU with max_value, negative_slope or threshold ---------------------------------------
+ * keras.activations.relu (Keras 3, ReLU.static_call): x·[x > threshold], clipped to
+ * [0, max_value], minus negative_slope·relu(threshold − x). That is
+ *   f(x) = min(x, max_value)                 for x > threshold
+ *   f(x) = negative_slope·(x − threshold)    otherwise (so f(threshold) = 0, as Keras: the
+ *                                            documented "x for threshold <= x" holds only for 0)
+ * and NaN stays NaN. The derivative, from the input x (y cannot tell the pieces apart when
+ * max_value < threshold or negative_slope > 0): 1 for threshold < x < max_value, 0 for
+ * x >= max_value (PyTorch's hardtanh and TensorFlow's relu6 also pass nothing at the limit),
+ * negative_slope for x <= threshold. */
+
+typedef struct relu_params {
+    float max_value, negative_slope, threshold;
+} relu_params;
+
+static relu_params relu_params_of(const act_cfg *c)
+{
+    return (relu_params){.max_value = isnan(c->max_value) ? INFINITY : (float)c->max_value,
+                         .negative_slope = (float)c->negative_slope,
+                         .threshold = (float)c->threshold};
+}
+
+static void relu_general_forward(const relu_params *p, const float *x, float *y, int64_t size)
+{
+    for (int64_t k = 0; k < size; k++) {
+        const float v = x[k];
+        y[k] = v > p->threshold ? (v < p->max_value ? v : p->max_value)
+                                : p->negative_slope * (v - p->threshold);
+    }
+}
+
+/* g [size] in place: ∂L/∂y → ∂L/∂x. */
+static void relu_general_backward(const relu_params *p, const float *x, float *g, int64_t size)
+{
+    for (int64_t k = 0; k < size; k++) {
+        const float v = x[k];
+        g[k] *= v > p->threshold ? (v < p->max_value ? 1.0f : 0.0f) : p->negative_slope;
+    }
+}
+
+static void relu_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
+{
+    const act_cfg *c = l->cfg;
+    if (!c->general) {
+        act_forward(l, xs, y, r);
+        return;
+    }
+    const float *x = xs[0];
+    const relu_params p = relu_params_of(c);
+    const int64_t n = r->n, size = fv__shape_size(&l->in[0]);
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < n; i++)
+        relu_general_forward(&p, x + i * size, y + i * size, size);
+}
+
+static void relu_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                          float *const *dxs, fv_run *r)
+{
+    const act_cfg *c = l->cfg;
+    if (!c->general || l->fused_act) {
+        act_backward(l, xs, y, dy, dxs, r);
+        return;
+    }
+    const float *x = xs[0];
+    float *dx = dxs[0];
+    if (!dx) return;
+    const relu_params p = relu_params_of(c);
+    const int64_t n = r->n, size = fv__shape_size(&l->in[0]);
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < n; i++) {
+        float *dxi = dx + i * size;
+        if (dx != dy) memcpy(dxi, dy + i * size, (size_t)size * sizeof(float));
+        relu_general_backward(&p, x + i * size, dxi, size);
+    }
+}
+
+#define ACT_KIND_WITH(id, class, prefix, fwd, bwd)                                                 \
     const fv_layer_kind fv__kind_##id = {                                                          \
         .name = #id,                                                                               \
         .keras_class = class,                                                                      \
@@ -145,13 +241,14 @@ static fv_activation act_activation(const fv_layer *l)
         .cfg_size = sizeof(act_cfg),                                                               \
         .build = id##_build,                                                                       \
         .scratch_bytes = NULL,                                                                     \
-        .forward = act_forward,                                                                    \
-        .backward = act_backward,                                                                  \
+        .forward = fwd,                                                                            \
+        .backward = bwd,                                                                           \
         .activation = act_activation,                                                              \
     }
+#define ACT_KIND(id, class, prefix) ACT_KIND_WITH(id, class, prefix, act_forward, act_backward)
 
 ACT_KIND(activation, "Activation", "activation");
-ACT_KIND(relu, "ReLU", "re_lu");
+ACT_KIND_WITH(relu, "ReLU", "re_lu", relu_forward, relu_backward);
 ACT_KIND(sigmoid, "Activation", "activation");
 ACT_KIND(tanh, "Activation", "activation");
 ACT_KIND(leaky_relu, "LeakyReLU", "leaky_re_lu");

@@ -47,29 +47,12 @@ static fv_status conv2d_build(fv_layer *l)
     conv2d_cfg *c = l->cfg;
     fv_status s = fv__args_check_required(l);
     if (s) return s;
+    fv_conv_geom *g = &c->g;
+    s = fv__window_geom(l, "kernel", c->kernel_size, c->strides, c->dilation_rate,
+                        c->padding == FV_PAD_SAME, c->filters, g);
+    if (s) return s;
     char in[96];
     fv__shape_format(&l->in[0], in, sizeof in);
-    if (l->in[0].rank != 3)
-        return fv__fail(FV_ERR_SHAPE,
-                        "conv2d: input %s has rank %d; conv2d needs images (None, height, "
-                        "width, channels)",
-                        in, l->in[0].rank);
-
-    fv_conv_geom *g = &c->g;
-    memset(g, 0, sizeof *g);
-    g->in_h = l->in[0].d[0], g->in_w = l->in[0].d[1], g->in_c = l->in[0].d[2];
-    g->k_h = c->kernel_size[0], g->k_w = c->kernel_size[1];
-    g->stride_h = c->strides[0], g->stride_w = c->strides[1];
-    g->dil_h = c->dilation_rate[0], g->dil_w = c->dilation_rate[1];
-    g->out_c = c->filters;
-    const bool same = c->padding == FV_PAD_SAME;
-    /* Spans beyond any real image are rejected before the kernel arithmetic can overflow. */
-    int64_t span_h, span_w;
-    if (!fv__mul_i64(g->dil_h, g->k_h, &span_h) || !fv__mul_i64(g->dil_w, g->k_w, &span_w))
-        return fv__fail(FV_ERR_SHAPE, "conv2d: kernel_size times dilation_rate is too large");
-    g->out_h = fv_conv_out_size(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->pad_top);
-    g->out_w = fv_conv_out_size(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->pad_left);
-    if (g->out_h < 1 || g->out_w < 1) return fv__fail_window("conv2d", "kernel", g);
 
     int64_t kk, kin, ksize, col;
     l->out = (fv_shape){.rank = 3, .d = {g->out_h, g->out_w, g->out_c}};

@@ -16,13 +16,14 @@
 /* ---- arguments ----------------------------------------------------------------------------- */
 
 typedef enum fv_arg_type {
-    FV_ARG_INT,    /* int64_t */
-    FV_ARG_PAIR,   /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
-    FV_ARG_FLOAT,  /* double */
-    FV_ARG_BOOL,   /* bool: true|false */
-    FV_ARG_CHOICE, /* int: index into choices */
-    FV_ARG_SHAPE,  /* fv_shape: "28,28,1" or "4" */
-    FV_ARG_REGULARIZER /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
+    FV_ARG_INT,         /* int64_t */
+    FV_ARG_PAIR,        /* int64_t[2]: "3" means 3,3; "3,2" is (rows, cols) */
+    FV_ARG_FLOAT,       /* double; with default "None": NAN stands for None */
+    FV_ARG_BOOL,        /* bool: true|false */
+    FV_ARG_CHOICE,      /* int: index into choices */
+    FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
+    FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
+    FV_ARG_INTS /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
 } fv_arg_type;
 
 /* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
@@ -30,11 +31,18 @@ typedef struct fv_regularizer {
     double l1, l2;
 } fv_regularizer;
 
+/* The value of an FV_ARG_INTS argument: "1,2,3,4" is n = 4 and v = {1, 2, 3, 4}. The kind says
+ * which counts it accepts (zero_padding2d: 1, 2 or 4; reshape: 1 to 3). */
+typedef struct fv_ints {
+    int n;
+    int64_t v[4];
+} fv_ints;
+
 typedef struct fv_arg_spec {
     const char *key;
     fv_arg_type type;
     size_t offset;              /* into the kind's config struct */
-    const char *def;            /* default, in model-file text; NULL: required */
+    const char *def;            /* default, in model-file text; NULL: required; None: min - 1 */
     const char *const *choices; /* FV_ARG_CHOICE: NULL-terminated names */
     double min;                 /* smallest accepted value for numbers */
     double max;                 /* largest (inclusive) */
@@ -191,6 +199,15 @@ void fv__act_backward_rows(fv_activation a, float alpha, const float *y, float *
 /* Fails (FV_ERR_INVALID) naming the first required argument of l's kind not given. */
 fv_status fv__args_check_required(const fv_layer *l);
 
+/* The geometry of a window (a kernel or a pool, named by `window` in errors) sliding over l's
+ * image input: checks that the input is an image (rank 3: FV_ERR_SHAPE naming the kind and the
+ * shape), fills g from the window k (rows, cols), strides s, dilation d, Keras' padding (same:
+ * the odd extra at the bottom/right) and out_c output channels, and fails as fv__fail_window when
+ * the window does not fit. Shared by conv2d and the pooling layers. */
+fv_status fv__window_geom(const fv_layer *l, const char *window, const int64_t k[2],
+                          const int64_t s[2], const int64_t d[2], bool same, int64_t out_c,
+                          fv_conv_geom *g);
+
 /* The FV_ERR_SHAPE error of a window (kernel or pool) that does not fit its input with valid
  * padding, with the arithmetic of the failing axis. g holds input, window, stride, dilation. */
 fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_geom *g);
@@ -231,6 +248,13 @@ extern const fv_layer_kind fv__kind_conv2d, fv__kind_maxpool2d, fv__kind_dropout
     fv__kind_leaky_relu, fv__kind_elu, fv__kind_softmax, fv__kind_maxout, fv__kind_add,
     fv__kind_subtract, fv__kind_multiply, fv__kind_average, fv__kind_maximum, fv__kind_concatenate,
     fv__kind_batch_normalization, fv__kind_global_average_pooling2d, fv__kind_global_max_pooling2d;
+/* Pooling, resizing and reshaping kinds (average_pooling2d.c, upsampling2d.c, padding2d.c,
+ * reshape.c). */
+extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
+    fv__kind_zero_padding2d, fv__kind_cropping2d, fv__kind_reshape;
+/* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
+extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
+    fv__kind_separable_conv2d;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

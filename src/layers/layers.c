@@ -37,6 +37,14 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_batch_normalization,
     &fv__kind_global_average_pooling2d,
     &fv__kind_global_max_pooling2d,
+    &fv__kind_average_pooling2d,
+    &fv__kind_upsampling2d,
+    &fv__kind_zero_padding2d,
+    &fv__kind_cropping2d,
+    &fv__kind_reshape,
+    &fv__kind_conv2d_transpose,
+    &fv__kind_depthwise_conv2d,
+    &fv__kind_separable_conv2d,
     NULL,
 };
 /* clang-format on */
@@ -152,6 +160,34 @@ fv_status fv__fail_window(const char *kind, const char *window, const fv_conv_ge
                     (long long)(floor_div(w - span, s) + 1));
 }
 
+fv_status fv__window_geom(const fv_layer *l, const char *window, const int64_t k[2],
+                          const int64_t s[2], const int64_t d[2], bool same, int64_t out_c,
+                          fv_conv_geom *g)
+{
+    const char *kind = l->kind->name;
+    if (l->in[0].rank != 3) {
+        char in[96];
+        fv__shape_format(&l->in[0], in, sizeof in);
+        return fv__fail(FV_ERR_SHAPE,
+                        "%s: input %s has rank %d; %s needs images (None, height, width, channels)",
+                        kind, in, l->in[0].rank, kind);
+    }
+    memset(g, 0, sizeof *g);
+    g->in_h = l->in[0].d[0], g->in_w = l->in[0].d[1], g->in_c = l->in[0].d[2];
+    g->k_h = k[0], g->k_w = k[1];
+    g->stride_h = s[0], g->stride_w = s[1];
+    g->dil_h = d[0], g->dil_w = d[1];
+    g->out_c = out_c;
+    /* Spans beyond any real image are rejected before the window arithmetic can overflow. */
+    int64_t span_h, span_w;
+    if (!fv__mul_i64(g->dil_h, g->k_h, &span_h) || !fv__mul_i64(g->dil_w, g->k_w, &span_w))
+        return fv__fail(FV_ERR_SHAPE, "%s: %s size times dilation_rate is too large", kind, window);
+    g->out_h = fv_conv_out_size(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->pad_top);
+    g->out_w = fv_conv_out_size(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->pad_left);
+    if (g->out_h < 1 || g->out_w < 1) return fv__fail_window(kind, window, g);
+    return FV_OK;
+}
+
 /* ---- arguments ----------------------------------------------------------------------------- */
 
 /* The kind whose table spec is, to name it in messages ("conv2d: ..."); "" for other tables. */
@@ -169,6 +205,14 @@ static const char *owner_prefix(const fv_arg_spec *spec, char *buf, size_t n)
 static bool is_none_default(const fv_arg_spec *a)
 {
     return a->def && strcmp(a->def, "None") == 0;
+}
+
+/* How None is stored for an argument whose default is None: the integer just below its range
+ * (0 for maxpool2d's strides, whose minimum is 1; -1 for conv2d_transpose's output_padding,
+ * where 0 is a value of its own). */
+static int64_t none_value(const fv_arg_spec *a)
+{
+    return (int64_t)a->min - 1;
 }
 
 /* A decimal integer, optional sign, nothing else (no spaces, no trailing text). */
@@ -296,7 +340,7 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     case FV_ARG_INT: {
         int64_t v;
         if (is_none_default(a) && strcmp(value, "None") == 0) {
-            v = 0;
+            v = none_value(a);
         } else {
             if (!parse_int(value, &v))
                 return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected an integer", pre,
@@ -308,7 +352,7 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         return FV_OK;
     }
     case FV_ARG_PAIR: {
-        int64_t v[2] = {0, 0};
+        int64_t v[2] = {none_value(a), none_value(a)};
         if (!(is_none_default(a) && strcmp(value, "None") == 0)) {
             int n = parse_int_list(value, v, 2);
             if (n < 0)
@@ -327,6 +371,11 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     }
     case FV_ARG_FLOAT: {
         double v;
+        if (is_none_default(a) && strcmp(value, "None") == 0) {
+            v = NAN;
+            memcpy(dst, &v, sizeof v);
+            return FV_OK;
+        }
         if (!parse_float(value, &v))
             return fv__fail(FV_ERR_INVALID, "%sargument %s=%s: expected a number", pre, a->key,
                             value);
@@ -411,6 +460,20 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
+    case FV_ARG_INTS: {
+        fv_ints v = {0};
+        v.n = parse_int_list(value, v.v, 4);
+        if (v.n < 1)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected 1 to 4 integers separated by commas", pre,
+                            a->key, value);
+        for (int i = 0; i < v.n; i++) {
+            fv_status s = check_range(pre, a, value, (double)v.v[i]);
+            if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
     }
     FV_ASSERT(!"unknown argument type");
     return FV_ERR_INVALID;
@@ -434,6 +497,8 @@ static size_t arg_size(fv_arg_type t)
         return sizeof(fv_shape);
     case FV_ARG_REGULARIZER:
         return sizeof(fv_regularizer);
+    case FV_ARG_INTS:
+        return sizeof(fv_ints);
     }
     FV_ASSERT(!"unknown argument type");
     return 0;
@@ -472,7 +537,7 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape)] __attribute__((aligned(16)));
+        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints)] __attribute__((aligned(16)));
         fv_status s = parse_value(pre, &spec[i], value, tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
@@ -516,7 +581,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_INT: {
             int64_t v;
             memcpy(&v, src, sizeof v);
-            if (v == 0 && is_none_default(a))
+            if (is_none_default(a) && v == none_value(a))
                 snprintf(val, sizeof val, "None");
             else
                 snprintf(val, sizeof val, "%lld", (long long)v);
@@ -525,7 +590,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_PAIR: {
             int64_t v[2];
             memcpy(v, src, sizeof v);
-            if (v[0] == 0 && v[1] == 0 && is_none_default(a))
+            if (is_none_default(a) && v[0] == none_value(a) && v[1] == none_value(a))
                 snprintf(val, sizeof val, "None");
             else if (v[0] == v[1])
                 snprintf(val, sizeof val, "%lld", (long long)v[0]);
@@ -536,7 +601,10 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_FLOAT: {
             double v;
             memcpy(&v, src, sizeof v);
-            format_double(v, val, sizeof val);
+            if (isnan(v) && is_none_default(a))
+                snprintf(val, sizeof val, "None");
+            else
+                format_double(v, val, sizeof val);
             break;
         }
         case FV_ARG_BOOL: {
@@ -575,6 +643,16 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < sh.rank && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)sh.d[d]);
+            break;
+        }
+        case FV_ARG_INTS: {
+            fv_ints v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            for (int d = 0; d < v.n && u < sizeof val; d++)
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
+                                      (long long)v.v[d]);
             break;
         }
         }

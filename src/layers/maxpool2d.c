@@ -33,31 +33,21 @@ static fv_status maxpool2d_build(fv_layer *l)
     maxpool2d_cfg *c = l->cfg;
     fv_status s = fv__args_check_required(l);
     if (s) return s;
-    char in[96];
-    fv__shape_format(&l->in[0], in, sizeof in);
-    if (l->in[0].rank != 3)
-        return fv__fail(FV_ERR_SHAPE,
-                        "maxpool2d: input %s has rank %d; maxpool2d needs images (None, height, "
-                        "width, channels)",
-                        in, l->in[0].rank);
+    fv_conv_geom *g = &c->g;
+    const int64_t strides[2] = {c->strides[0] ? c->strides[0] : c->pool_size[0],
+                                c->strides[1] ? c->strides[1] : c->pool_size[1]},
+                  one[2] = {1, 1};
+    s = fv__window_geom(l, "pool", c->pool_size, strides, one, c->padding == FV_PAD_SAME,
+                        l->in[0].d[2], g);
+    if (s) return s;
     /* argmax holds flat indices into one image as int32. */
     const int64_t in_sz = fv__shape_size(&l->in[0]);
-    if (in_sz < 0 || in_sz > INT32_MAX)
+    if (in_sz < 0 || in_sz > INT32_MAX) {
+        char in[96];
+        fv__shape_format(&l->in[0], in, sizeof in);
         return fv__fail(FV_ERR_SHAPE, "maxpool2d: input %s has more than 2^31 values per image",
                         in);
-
-    fv_conv_geom *g = &c->g;
-    memset(g, 0, sizeof *g);
-    g->in_h = l->in[0].d[0], g->in_w = l->in[0].d[1], g->in_c = l->in[0].d[2];
-    g->k_h = c->pool_size[0], g->k_w = c->pool_size[1];
-    g->stride_h = c->strides[0] ? c->strides[0] : c->pool_size[0];
-    g->stride_w = c->strides[1] ? c->strides[1] : c->pool_size[1];
-    g->dil_h = g->dil_w = 1;
-    g->out_c = g->in_c;
-    const bool same = c->padding == FV_PAD_SAME;
-    g->out_h = fv_conv_out_size(g->in_h, g->k_h, g->stride_h, 1, same, &g->pad_top);
-    g->out_w = fv_conv_out_size(g->in_w, g->k_w, g->stride_w, 1, same, &g->pad_left);
-    if (g->out_h < 1 || g->out_w < 1) return fv__fail_window("maxpool2d", "pool", g);
+    }
 
     l->out = (fv_shape){.rank = 3, .d = {g->out_h, g->out_w, g->out_c}};
     l->nparams = 0;

@@ -115,7 +115,8 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* A 64-bit hash of samples [first, first + count): inputs, labels and targets. */
+/* A 64-bit hash of samples [first, first + count): inputs, labels and targets (each output's,
+ * for a model with several). */
 static uint64_t hash_samples(const fv_dataset *d, int64_t first, int64_t count)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -124,6 +125,11 @@ static uint64_t hash_samples(const fv_dataset *d, int64_t first, int64_t count)
     if (d->f32) h = hash_bytes(h, d->f32 + f * s, n * s * sizeof(float));
     if (d->labels) h = hash_bytes(h, d->labels + f, n * sizeof(int32_t));
     if (d->targets) h = hash_bytes(h, d->targets + f * t, n * t * sizeof(float));
+    for (int j = 0; j < d->nouts; j++) {
+        const uint64_t o = hash_samples(d->outs[j], first, count);
+        h = hash_bytes(h, d->out_names[j], strlen(d->out_names[j]));
+        h = hash_bytes(h, &o, sizeof o);
+    }
     return h;
 }
 

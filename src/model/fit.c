@@ -19,76 +19,149 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Checks labels or targets against the model's output and loss before any work is done. */
+/* Head j's targets in d: d itself for a model with one output, else the array given for the
+ * output's name (NULL if none). */
+static const fv_dataset *head_data(const fv_model *m, const fv_dataset *d, int j)
+{
+    if (fv__model_heads(m) == 1) return d;
+    return fv__dataset_output(d, fv__model_node_name(m, fv__model_head_node(m, j)));
+}
+
+static int64_t head_size(const fv_model *m, int j)
+{
+    return fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
+}
+
+/* Whether head j takes binary cross-entropy on float targets (probabilities, pixels, several
+ * labels per sample) rather than on 0/1 class labels: rows as wide as the output that are not
+ * all single class indices. */
+static bool soft_binary(const fv_model *m, const fv_dataset *d, int j)
+{
+    const fv_dataset *t = head_data(m, d, j);
+    const int64_t k = head_size(m, j);
+    return t && fv__model_head_loss(m, j) == FV_LOSS_BINARY_CE && t->targets && t->tdim == k &&
+           (k > 1 || !t->labels);
+}
+
+/* Checks labels or targets against each output and its loss before any work is done. */
 static fv_status check_targets(const fv_model *m, const fv_dataset *d, const char *what)
 {
-    int64_t k = fv__model_out_size(m);
-    bool classes = m->loss == FV_LOSS_CATEGORICAL_CE || m->loss == FV_LOSS_SPARSE_CATEGORICAL_CE ||
-                   m->loss == FV_LOSS_BINARY_CE;
-    if (classes || !d->targets) {
-        if (!d->labels) return fv__fail(FV_ERR_INVALID, "%s: the data has no labels", what);
-        int64_t limit = fv__loss_label_limit(m->loss, k);
-        for (int64_t i = 0; i < d->n; i++)
-            if (d->labels[i] < 0 || d->labels[i] >= limit)
-                return fv__fail(FV_ERR_SHAPE,
-                                "%s: sample %lld has label %d, but the model's %lld output unit%s "
-                                "can only represent classes 0..%lld",
-                                what, (long long)i, d->labels[i], (long long)k, k == 1 ? "" : "s",
-                                (long long)limit - 1);
-        return FV_OK;
+    const int heads = fv__model_heads(m);
+    for (int j = 0; j < heads; j++) {
+        const char *name = fv__model_node_name(m, fv__model_head_node(m, j));
+        const fv_dataset *t = head_data(m, d, j);
+        char w[160];
+        snprintf(w, sizeof w, heads > 1 ? "%s, output '%s'" : "%s", what, name);
+        if (!t)
+            return fv__fail(FV_ERR_INVALID,
+                            "%s: no targets for output '%s' (%s.npy beside x.npy in a data folder, "
+                            "or fv_dataset_add_output)",
+                            what, name, name);
+        const fv_loss_kind loss = fv__model_head_loss(m, j);
+        const int64_t k = head_size(m, j);
+        fv_status s;
+        if (soft_binary(m, d, j)) {
+            /* binary cross-entropy on probabilities (or pixels): numbers in [0, 1] */
+            s = fv__dataset_check_targets(t, k, w);
+            for (int64_t i = 0; s == FV_OK && i < t->n * k; i++)
+                if (!(t->targets[i] >= 0 && t->targets[i] <= 1))
+                    s = fv__fail(FV_ERR_INVALID,
+                                 "%s: %s, sample %lld (counting from 0): %g is not a probability "
+                                 "in [0, 1], which binary_crossentropy needs",
+                                 w, t->labels_origin ? t->labels_origin : "the targets",
+                                 (long long)(i / k), (double)t->targets[i]);
+        } else {
+            const bool classes = loss == FV_LOSS_CATEGORICAL_CE ||
+                                 loss == FV_LOSS_SPARSE_CATEGORICAL_CE || loss == FV_LOSS_BINARY_CE;
+            s = classes || !t->targets
+                    ? fv__dataset_check_labels(t, fv__loss_label_limit(loss, k), k, w)
+                    : fv__dataset_check_targets(t, k, w);
+        }
+        if (s != FV_OK) return s;
     }
-    if (d->tdim != k)
-        return fv__fail(FV_ERR_SHAPE,
-                        "%s: targets have %lld values per sample but the model outputs %lld", what,
-                        (long long)d->tdim, (long long)k);
     return FV_OK;
 }
 
-/* Whether a batch of d gives float targets (a regression) rather than class labels. */
-static bool regression_data(const fv_model *m, const fv_dataset *d)
+/* Whether head j's targets in d are float targets (a regression, or binary cross-entropy on
+ * probabilities) rather than class labels. */
+static bool regression_head(const fv_model *m, const fv_dataset *d, int j)
 {
-    return (m->loss == FV_LOSS_MSE || m->loss == FV_LOSS_MAE) && d->targets &&
-           d->tdim == fv__model_out_size(m) && !(d->labels && fv__model_out_size(m) > 1);
+    const fv_dataset *t = head_data(m, d, j);
+    const fv_loss_kind loss = fv__model_head_loss(m, j);
+    const int64_t k = head_size(m, j);
+    if (soft_binary(m, d, j)) return true;
+    return t && (loss == FV_LOSS_MSE || loss == FV_LOSS_MAE) && t->targets && t->tdim == k &&
+           !(t->labels && k > 1);
 }
 
-/* Gathers a batch into the model's buffers and returns its targets. */
-static fv_targets load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
-                             int64_t count)
+/* Gathers a batch into the model's buffers and each head's targets into t[]. */
+static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                       int64_t count, fv_targets *t)
 {
-    bool regression = regression_data(m, d);
-    fv__dataset_gather(d, idx, first, count, m->xbuf, d->labels ? m->lbuf : NULL,
-                       regression ? m->tbuf : NULL);
-    fv_targets t = {.labels = regression ? NULL : m->lbuf, .values = regression ? m->tbuf : NULL};
-    return t;
+    const int heads = fv__model_heads(m);
+    for (int k = 1; k < m->ninputs; k++)
+        fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
+                           NULL, NULL);
+    if (heads == 1) {
+        bool regression = regression_head(m, d, 0);
+        fv__dataset_gather(d, idx, first, count, m->xbuf, d->labels ? m->lbuf : NULL,
+                           regression ? m->tbuf : NULL);
+        t[0] = (fv_targets){.labels = regression ? NULL : m->lbuf,
+                            .values = regression ? m->tbuf : NULL};
+        return;
+    }
+    fv__dataset_gather(d, idx, first, count, m->xbuf, NULL, NULL);
+    for (int j = 0; j < heads; j++) {
+        const fv_dataset *o = head_data(m, d, j);
+        const bool regression = regression_head(m, d, j);
+        fv__dataset_gather(o, idx, first, count, NULL, o->labels ? m->lbufs[j] : NULL,
+                           regression ? m->tbufs[j] : NULL);
+        t[j] = (fv_targets){.labels = regression ? NULL : m->lbufs[j],
+                            .values = regression ? m->tbufs[j] : NULL};
+    }
 }
 
-/* Loss and correct count over samples [first, first + count) of d, inference mode; the outputs
- * are also added to the accumulators a and r when given. */
+/* Loss and correct count over samples [first, first + count) of d, inference mode; each head's
+ * outputs are also added to its accumulators when heads is given, and its weighted loss summed
+ * into heads[j].loss_sum. accuracy: the single output's (NaN with several). */
 static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first, int64_t count,
-                                int64_t batch, double *loss, double *accuracy, fv__metric_acc *a,
-                                fv__metric_acc *r)
+                                int64_t batch, double *loss, double *accuracy, fv__head *heads)
 {
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan_inference(m, batch < count ? batch : count);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
-    int64_t k = fv__model_out_size(m), correct = 0;
+    const int nh = fv__model_heads(m);
+    int64_t correct = 0;
     double sum = 0;
+    for (int j = 0; heads && j < nh; j++)
+        heads[j].loss_sum = 0;
     for (int64_t b = 0; b < count; b += batch) {
         int64_t nb = count - b < batch ? count - b : batch;
-        fv_targets t = load_batch(m, d, NULL, first + b, nb);
-        fv__model_forward(m, m->xbuf, nb, false);
-        const float *y = fv__model_out(m);
-        sum += fv__loss(m->loss, y, &t, nb, k, false, NULL) * (double)nb;
-        if (t.labels) correct += fv__model_count_correct(m, y, t.labels, nb);
-        if (a && (s = fv__metric_acc_add(a, y, &t, nb)) != FV_OK) return s;
-        if (r && (s = fv__metric_acc_add(r, y, &t, nb)) != FV_OK) return s;
+        fv_targets t[FV_MAX_OUTPUTS];
+        load_batch(m, d, NULL, first + b, nb, t);
+        fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
+        for (int j = 0; j < nh; j++) {
+            const int node = fv__model_head_node(m, j);
+            const float *y = node >= 0 ? m->acts[node] : m->xbuf;
+            const double Lj =
+                fv__loss(fv__model_head_loss(m, j), y, &t[j], nb, head_size(m, j), false, NULL) *
+                m->out_weight[j] * (double)nb;
+            sum += Lj;
+            if (nh == 1 && t[j].labels) correct += fv__model_count_correct(m, y, t[j].labels, nb);
+            if (!heads) continue;
+            heads[j].loss_sum += Lj;
+            if (heads[j].acc && (s = fv__metric_acc_add(heads[j].acc, y, &t[j], nb)) != FV_OK)
+                return s;
+            if (heads[j].rank && (s = fv__metric_acc_add(heads[j].rank, y, &t[j], nb)) != FV_OK)
+                return s;
+        }
     }
     /* As Keras' evaluate: the regularization losses are part of the loss. */
     *loss = count ? sum / (double)count + fv__model_penalty(m, false) : NAN;
     if (accuracy)
-        *accuracy = (count && d->labels && fv__model_accuracy_defined(m))
+        *accuracy = (nh == 1 && count && d->labels && fv__model_accuracy_defined(m))
                         ? (double)correct / (double)count
                         : NAN;
     return FV_OK;
@@ -103,7 +176,25 @@ fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_s
     if (batch_size <= 0) batch_size = 32;
     fv_status s = fv__model_check_data(m, data, "evaluate");
     if (s == FV_OK) s = check_targets(m, data, "evaluate");
-    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, accuracy, NULL, NULL);
+    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, accuracy, NULL);
+    return s;
+}
+
+fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                                    double *loss, double *output_losses)
+{
+    if (!m || !data || !loss || !output_losses)
+        return fv__fail(FV_ERR_INVALID, "fv_model_evaluate_outputs: NULL argument");
+    if (!m->compiled)
+        return fv__fail(FV_ERR_STATE, "the model is not compiled (no loss to evaluate)");
+    if (batch_size <= 0) batch_size = 32;
+    fv__head heads[FV_MAX_OUTPUTS];
+    memset(heads, 0, sizeof heads);
+    fv_status s = fv__model_check_data(m, data, "evaluate");
+    if (s == FV_OK) s = check_targets(m, data, "evaluate");
+    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, NULL, heads);
+    for (int j = 0; s == FV_OK && j < fv__model_heads(m); j++)
+        output_losses[j] = data->n ? heads[j].loss_sum / (double)data->n : NAN;
     return s;
 }
 
@@ -121,8 +212,8 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
     int64_t k = fv__model_out_size(m);
     for (int64_t b = 0; b < data->n; b += batch_size) {
         int64_t nb = data->n - b < batch_size ? data->n - b : batch_size;
-        fv__dataset_gather(data, NULL, b, nb, m->xbuf, NULL, NULL);
-        fv__model_forward(m, m->xbuf, nb, false);
+        fv__model_gather_inputs(m, data, NULL, b, nb);
+        fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
         memcpy(out + b * k, fv__model_out(m), (size_t)(nb * k) * sizeof(float));
     }
     return FV_OK;
@@ -142,11 +233,6 @@ static bool regression_metric(const char *canonical)
            strcmp(canonical, "mae") == 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int find_col(const fv__fit *f, const char *name)
 {
     for (int c = 0; c < f->ncols; c++)
@@ -163,27 +249,38 @@ static int add_col(fv__fit *f, const char *prefix, const char *name)
     return c;
 }
 
-/* Maps each metric of an accumulator to its training and validation columns. */
-static void map_cols(fv__fit *f, const fv__metric_acc *a, int *col, int *vcol)
+/* Maps each metric of an accumulator to its training and validation columns (prefix: the
+ * output's, "OUT_", with several outputs). */
+static void map_cols(fv__fit *f, const fv__metric_acc *a, const char *prefix, int *col, int *vcol)
 {
     for (int i = 0; a && i < fv__metric_acc_count(a); i++) {
-        char v[FV_MONITOR_MAX];
-        col[i] = find_col(f, fv__metric_acc_name(a, i));
-        snprintf(v, sizeof v, "val_%s", fv__metric_acc_name(a, i));
+        char t[2 * FV_MONITOR_MAX], v[2 * FV_MONITOR_MAX + 4];
+        snprintf(t, sizeof t, "%s%s", prefix, fv__metric_acc_name(a, i));
+        snprintf(v, sizeof v, "val_%s", t);
+        col[i] = find_col(f, t);
         vcol[i] = find_col(f, v);
         FV_ASSERT(col[i] >= 0);
     }
 }
 
-/* The history's columns and the metric accumulators, from compile's metrics= and the data. */
-static fv_status fit_columns(fv__fit *f)
+/* Whether accuracy means something for head j (a classification loss, or mse/mae with more than
+ * one output unit). */
+static bool head_accuracy_defined(const fv_model *m, int j)
+{
+    const fv_loss_kind loss = fv__model_head_loss(m, j);
+    return (loss != FV_LOSS_MSE && loss != FV_LOSS_MAE) || head_size(m, j) > 1;
+}
+
+/* The metrics of compile's metrics= for head j (named `out`): "metric" applies to every output,
+ * "OUT:metric" to output OUT only. Appends the canonical names to names[*n] (prefixed) and to
+ * the counted / ranked lists. */
+static fv_status head_metrics(fv__fit *f, int j, const char *out, const char *prefix,
+                              char names[][FV_MONITOR_MAX], int *n, char *counted, char *ranked,
+                              size_t size)
 {
     fv_model *m = f->m;
-    char list[sizeof m->metrics_text], counted[sizeof m->metrics_text] = "",
-                                                      ranked[sizeof m->metrics_text] = "";
-    const char *train_names[1 + FV__METRIC_MAX];
-    int ntrain = 0;
-    train_names[ntrain++] = "loss";
+    fv__head *h = &f->heads[j];
+    char list[sizeof m->metrics_text];
     snprintf(list, sizeof list, "%s", m->metrics_text);
     char *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -192,45 +289,103 @@ static fv_status fit_columns(fv__fit *f)
         size_t len = strlen(tok);
         while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
             tok[--len] = '\0';
+        char *colon = strchr(tok, ':');
+        if (colon) {
+            *colon = '\0';
+            if (strcmp(tok, out) != 0) continue; /* another output's */
+            tok = colon + 1;
+            len = strlen(tok);
+        }
         if (!len) continue;
         const char *c = fv__metric_canonical(tok);
         if (!c) return fv__fail(FV_ERR_INVALID, "compile: unknown metric '%s'", tok);
         bool accuracy = strcmp(c, "accuracy") == 0;
         /* accuracy where it means nothing is left out, as before metrics= knew other names */
-        if (accuracy && (f->regression || !fv__model_accuracy_defined(m))) continue;
-        if (f->regression && !regression_metric(c))
+        if (accuracy && (h->regression || !head_accuracy_defined(m, j))) continue;
+        if (h->regression && !regression_metric(c))
             return fv__fail(FV_ERR_INVALID,
                             "metric '%s' needs class labels, but the training data has float "
-                            "targets (a regression): use mse, rmse or mae",
-                            tok);
+                            "targets%s%s (a regression): use mse, rmse or mae",
+                            tok, prefix[0] ? " for output " : "", prefix[0] ? out : "");
         char *dst = ranked_metric(c) ? ranked : counted;
         size_t used = strlen(dst);
-        snprintf(dst + used, sizeof list - used, "%s%s", used ? "," : "", c);
-        train_names[ntrain++] = c;
+        snprintf(dst + used, size - used, "%s%s", used ? "," : "", c);
+        snprintf(names[(*n)++], FV_MONITOR_MAX, "%.31s%.16s", prefix, c);
     }
-    int64_t k = fv__model_out_size(m);
+    return FV_OK;
+}
+
+static int cmp_colnames(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The history's columns and the metric accumulators, from compile's metrics= and the data:
+ * loss, then (several outputs) each OUT_loss, each output's metrics, sorted by name as Keras 3
+ * sorts its logs; then the same with val_; then the rate. */
+static fv_status fit_columns(fv__fit *f)
+{
+    fv_model *m = f->m;
+    const int nh = f->nheads;
+    char(*names)[FV_MONITOR_MAX] = calloc((size_t)(1 + nh * (1 + FV__METRIC_MAX)), sizeof *names);
+    if (!names) return fv__fail(FV_ERR_NOMEM, "out of memory making the history's columns");
+    int ntrain = 0;
+    snprintf(names[ntrain++], FV_MONITOR_MAX, "loss");
     int64_t capacity = f->n_train > f->val_count ? f->n_train : f->val_count;
-    if (counted[0] && !(f->acc = fv__metric_acc_new(counted, k, f->regression, 0)))
-        return FV_ERR_NOMEM;
-    if (ranked[0] && !(f->rank = fv__metric_acc_new(ranked, k, false, capacity))) {
-        fv__error_prefix("metrics for %lld samples an epoch: ", (long long)capacity);
-        return FV_ERR_NOMEM;
+    fv_status s = FV_OK;
+    char prefixes[FV_MAX_OUTPUTS][FV_MONITOR_MAX];
+    for (int j = 0; j < nh && s == FV_OK; j++) {
+        const char *out = fv__model_node_name(m, fv__model_head_node(m, j));
+        /* OUT_ + a metric, with val_, must fit a column name (FV_MONITOR_MAX). */
+        if (nh > 1 && strlen(out) > 30) {
+            s = fv__fail(FV_ERR_INVALID,
+                         "output '%s': a name of more than 30 characters makes history columns "
+                         "(%s_loss, val_%s_accuracy, ...) too long: rename the layer",
+                         out, out, out);
+            break;
+        }
+        snprintf(prefixes[j], sizeof prefixes[j], nh > 1 ? "%.30s_" : "", out);
+        if (nh > 1) snprintf(names[ntrain++], FV_MONITOR_MAX, "%.31sloss", prefixes[j]);
+        char counted[sizeof m->metrics_text] = "", ranked[sizeof m->metrics_text] = "";
+        s = head_metrics(f, j, out, prefixes[j], names, &ntrain, counted, ranked, sizeof counted);
+        fv__head *h = &f->heads[j];
+        const int64_t k = head_size(m, j);
+        if (s == FV_OK && counted[0] &&
+            !(h->acc = fv__metric_acc_new(counted, k, h->regression, 0)))
+            s = FV_ERR_NOMEM;
+        if (s == FV_OK && ranked[0] &&
+            !(h->rank = fv__metric_acc_new(ranked, k, false, capacity))) {
+            fv__error_prefix("metrics for %lld samples an epoch: ", (long long)capacity);
+            s = FV_ERR_NOMEM;
+        }
     }
-    qsort(train_names, (size_t)ntrain, sizeof *train_names, cmp_names);
-    for (int i = 0; i < ntrain; i++)
-        add_col(f, "", train_names[i]);
-    f->ntrain = f->ncols;
-    if (f->val)
+    if (s == FV_OK) {
+        qsort(names, (size_t)ntrain, sizeof *names, cmp_colnames);
         for (int i = 0; i < ntrain; i++)
-            add_col(f, "val_", train_names[i]);
+            add_col(f, "", names[i]);
+        f->ntrain = f->ncols;
+        if (f->val)
+            for (int i = 0; i < ntrain; i++)
+                add_col(f, "val_", names[i]);
+    }
+    free(names);
+    if (s != FV_OK) return s;
     /* Keras 3's name; present when the rate can change during a run. */
     f->col_lr = f->o->reduce_lr_on_plateau || m->optim.schedule != FV_SCHED_NONE
                     ? add_col(f, "", "learning_rate")
                     : -1;
     f->col_loss = find_col(f, "loss");
     f->col_val_loss = find_col(f, "val_loss");
-    map_cols(f, f->acc, f->acc_col, f->acc_vcol);
-    map_cols(f, f->rank, f->rank_col, f->rank_vcol);
+    for (int j = 0; j < nh; j++) {
+        fv__head *h = &f->heads[j];
+        char t[2 * FV_MONITOR_MAX], v[2 * FV_MONITOR_MAX + 4];
+        snprintf(t, sizeof t, "%.31sloss", prefixes[j]);
+        snprintf(v, sizeof v, "val_%.40s", t);
+        h->col_loss = nh > 1 ? find_col(f, t) : -1;
+        h->col_val_loss = nh > 1 ? find_col(f, v) : -1;
+        map_cols(f, h->acc, prefixes[j], h->acc_col, h->acc_vcol);
+        map_cols(f, h->rank, prefixes[j], h->rank_col, h->rank_vcol);
+    }
     return FV_OK;
 }
 
@@ -440,27 +595,43 @@ static void update_info(fv__fit *f)
     i->learning_rate = fv__optim_lr_at(&f->m->optim, f->m->optim.iterations);
 }
 
+/* Resets every head's accumulators. */
+static void reset_heads(fv__fit *f)
+{
+    for (int j = 0; j < f->nheads; j++) {
+        if (f->heads[j].acc) fv__metric_acc_reset(f->heads[j].acc);
+        if (f->heads[j].rank) fv__metric_acc_reset(f->heads[j].rank);
+    }
+}
+
 /* One epoch: steps over the shuffled training samples, then the epoch-end figures. */
 static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t0)
 {
     fv_model *m = f->m;
     const fv_fit_opts *o = f->o;
+    const int nh = f->nheads;
     int64_t steps = (f->n_train + f->batch - 1) / f->batch, seen = 0, rank_due = 1;
     double loss_sum = 0;
     fv_status s = FV_OK;
     epoch_order(perm, f->n_train, o->seed, epoch, o->shuffle);
-    if (f->acc) fv__metric_acc_reset(f->acc);
-    if (f->rank) fv__metric_acc_reset(f->rank);
+    reset_heads(f);
+    for (int j = 0; j < nh; j++)
+        f->heads[j].loss_sum = 0;
     *t0 = now_seconds();
     for (int64_t step = 0; step < steps; step++) {
         int64_t first = step * f->batch,
                 nb = f->n_train - first < f->batch ? f->n_train - first : f->batch;
-        fv_targets t = load_batch(m, f->train, perm + first, 0, nb);
-        double L;
-        s = fv__model_train_step(m, m->xbuf, &t, nb, &L);
-        const float *y = fv__model_out(m);
-        if (s == FV_OK && f->acc) s = fv__metric_acc_add(f->acc, y, &t, nb);
-        if (s == FV_OK && f->rank) s = fv__metric_acc_add(f->rank, y, &t, nb);
+        fv_targets t[FV_MAX_OUTPUTS];
+        double L, Lh[FV_MAX_OUTPUTS];
+        load_batch(m, f->train, perm + first, 0, nb, t);
+        s = fv__model_train_step_heads(m, (const float *const *)m->xbufs, t, nb, &L, Lh);
+        for (int j = 0; s == FV_OK && j < nh; j++) {
+            fv__head *h = &f->heads[j];
+            const float *y = m->acts[fv__model_head_node(m, j)];
+            if (h->acc) s = fv__metric_acc_add(h->acc, y, &t[j], nb);
+            if (s == FV_OK && h->rank) s = fv__metric_acc_add(h->rank, y, &t[j], nb);
+            h->loss_sum += Lh[j] * (double)nb;
+        }
         if (s != FV_OK) {
             fv__error_prefix("epoch %lld, step %lld: ", (long long)epoch + 1, (long long)step + 1);
             return s;
@@ -469,12 +640,15 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
         seen += nb;
         if (!o->on_batch) continue;
         f->values[f->col_loss] = loss_sum / (double)seen;
-        put_metrics(f, f->acc, f->acc_col);
-        /* sorting every score each step would cost O(n log n) a step: refresh when doubled */
-        if (f->rank && (seen >= rank_due || step == steps - 1)) {
-            put_metrics(f, f->rank, f->rank_col);
-            rank_due = 2 * seen;
+        for (int j = 0; j < nh; j++) {
+            fv__head *h = &f->heads[j];
+            if (h->col_loss >= 0) f->values[h->col_loss] = h->loss_sum / (double)seen;
+            put_metrics(f, h->acc, h->acc_col);
+            /* sorting every score each step would cost O(n log n) a step: refresh when doubled */
+            if (h->rank && (seen >= rank_due || step == steps - 1))
+                put_metrics(f, h->rank, h->rank_col);
         }
+        if (seen >= rank_due) rank_due = 2 * seen;
         fv_logs logs = {.epoch = epoch,
                         .epochs = o->epochs,
                         .step = step + 1,
@@ -488,18 +662,20 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
                             (long long)epoch + 1);
     }
     f->values[f->col_loss] = loss_sum / (double)seen;
-    put_metrics(f, f->acc, f->acc_col);
-    put_metrics(f, f->rank, f->rank_col);
+    for (int j = 0; j < nh; j++) {
+        fv__head *h = &f->heads[j];
+        if (h->col_loss >= 0) f->values[h->col_loss] = h->loss_sum / (double)seen;
+        put_metrics(f, h->acc, h->acc_col);
+        put_metrics(f, h->rank, h->rank_col);
+    }
     if (!all_finite(m->weights, m->nweights))
         return fv__fail(FV_ERR_NUMERIC,
                         "epoch %lld, step %lld: the weights are no longer finite after the update",
                         (long long)epoch + 1, (long long)steps);
     if (f->val) {
         double vl;
-        if (f->acc) fv__metric_acc_reset(f->acc);
-        if (f->rank) fv__metric_acc_reset(f->rank);
-        s = evaluate_range(m, f->val, f->val_first, f->val_count, f->batch, &vl, NULL, f->acc,
-                           f->rank);
+        reset_heads(f);
+        s = evaluate_range(m, f->val, f->val_first, f->val_count, f->batch, &vl, NULL, f->heads);
         if (s == FV_OK && !isfinite(vl))
             s = fv__fail(FV_ERR_NUMERIC, "the validation loss is %s",
                          isnan(vl) ? "NaN" : "infinite");
@@ -508,8 +684,13 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
             return s;
         }
         f->values[f->col_val_loss] = vl;
-        put_metrics(f, f->acc, f->acc_vcol);
-        put_metrics(f, f->rank, f->rank_vcol);
+        for (int j = 0; j < nh; j++) {
+            fv__head *h = &f->heads[j];
+            if (h->col_val_loss >= 0)
+                f->values[h->col_val_loss] = h->loss_sum / (double)f->val_count;
+            put_metrics(f, h->acc, h->acc_vcol);
+            put_metrics(f, h->rank, h->rank_vcol);
+        }
     }
     /* The rate of the epoch's last step. */
     if (f->col_lr >= 0)
@@ -588,7 +769,9 @@ static fv_status fit_setup(fv__fit *f, const fv_dataset *train)
     if (s != FV_OK) return s;
     f->train = train;
     f->n_train = train->n;
-    f->regression = regression_data(m, train);
+    f->nheads = fv__model_heads(m);
+    for (int j = 0; j < f->nheads; j++)
+        f->heads[j].regression = regression_head(m, train, j);
     /* Keras' validation_split: the last fraction of the samples, taken before shuffling. */
     if (opts->validation_split > 0) {
         f->n_train = (int64_t)((double)train->n * (1.0 - opts->validation_split));
@@ -608,10 +791,14 @@ static fv_status fit_setup(fv__fit *f, const fv_dataset *train)
         if (s == FV_OK) s = check_targets(m, f->val, "validation data");
         if (s != FV_OK) return s;
         if (f->val_count < 1) return fv__fail(FV_ERR_INVALID, "validation data: no samples");
-        if (regression_data(m, f->val) != f->regression)
-            return fv__fail(FV_ERR_INVALID, "validation data has %s but the training data has %s",
-                            f->regression ? "class labels" : "float targets",
-                            f->regression ? "float targets" : "class labels");
+        for (int j = 0; j < f->nheads; j++)
+            if (regression_head(m, f->val, j) != f->heads[j].regression)
+                return fv__fail(
+                    FV_ERR_INVALID, "validation data has %s but the training data has %s%s%s",
+                    f->heads[j].regression ? "class labels" : "float targets",
+                    f->heads[j].regression ? "float targets" : "class labels",
+                    f->nheads > 1 ? " for output " : "",
+                    f->nheads > 1 ? fv__model_node_name(m, fv__model_head_node(m, j)) : "");
     }
     if (f->n_train < 1) return fv__fail(FV_ERR_INVALID, "training data: no samples");
     f->batch = opts->batch_size < f->n_train ? opts->batch_size : f->n_train;
@@ -668,8 +855,10 @@ done:
     free(perm);
     free(f.run);
     fv__free(f.es_best_weights);
-    fv__metric_acc_free(f.acc);
-    fv__metric_acc_free(f.rank);
+    for (int j = 0; j < f.nheads; j++) {
+        fv__metric_acc_free(f.heads[j].acc);
+        fv__metric_acc_free(f.heads[j].rank);
+    }
     if (history)
         *history = f.h;
     else

@@ -8,8 +8,22 @@
 #include "model/model_impl.h"
 #include "train/metrics.h"
 
-/* loss and every metric, their val_ twins, and lr */
-enum { FV__FIT_MAX_COLS = 2 * (1 + FV__METRIC_MAX) + 1 };
+/* loss, each output's loss and every metric of each output, their val_ twins, and the rate */
+enum { FV__FIT_MAX_COLS = 2 * (1 + FV_MAX_OUTPUTS * (1 + FV__METRIC_MAX)) + 1 };
+
+/* One output with a loss ("head"): its metric accumulators and columns. A model with several
+ * outputs names its columns OUTPUT_loss, OUTPUT_accuracy, ... as Keras 3 does. */
+typedef struct fv__head {
+    /* `acc` for the counted metrics, `rank` for auc, prc and map (they keep every score of an
+     * epoch); reused for validation after a reset. *_col[i]: the training column of the
+     * accumulator's metric i, *_vcol[i]: its val_ column or -1. */
+    fv__metric_acc *acc, *rank;
+    int acc_col[FV__METRIC_MAX], acc_vcol[FV__METRIC_MAX];
+    int rank_col[FV__METRIC_MAX], rank_vcol[FV__METRIC_MAX];
+    int col_loss, col_val_loss; /* OUTPUT_loss and its val_ twin (several outputs), else -1 */
+    bool regression;            /* float targets */
+    double loss_sum;            /* this epoch's weighted loss × samples so far */
+} fv__head;
 
 /* A callback's monitored column and the best value seen. */
 typedef struct fv__monitor {
@@ -31,13 +45,8 @@ typedef struct fv__fit {
     double values[FV__FIT_MAX_COLS];
     int col_loss, col_val_loss, col_lr;
 
-    /* metrics: `acc` for the counted ones, `rank` for auc, prc and map (they keep every score of
-     * an epoch); reused for validation after a reset. *_col[i]: the training column of the
-     * accumulator's metric i, *_vcol[i]: its val_ column or -1. */
-    fv__metric_acc *acc, *rank;
-    int acc_col[FV__METRIC_MAX], acc_vcol[FV__METRIC_MAX];
-    int rank_col[FV__METRIC_MAX], rank_vcol[FV__METRIC_MAX];
-    bool regression; /* float targets */
+    fv__head heads[FV_MAX_OUTPUTS]; /* one per output with a loss (fv__model_heads) */
+    int nheads;
 
     fv_history *h;
 

@@ -22,6 +22,8 @@ fv_model *fv_model_new(void)
         return NULL;
     }
     fv__optim_defaults(&m->optim, FV_OPT_ADAM);
+    for (int k = 0; k < FV_MAX_OUTPUTS; k++)
+        m->out_weight[k] = 1.0;
     m->fit = fv_fit_defaults();
     m->seed = m->fit.seed;
     return m;
@@ -44,6 +46,7 @@ void fv_model_free(fv_model *m)
     free(m->gwritten);
     free(m->skip);
     fv__free(m->block);
+    fv__label_info_free(&m->labels);
     free(m);
 }
 
@@ -383,6 +386,15 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
         else
             default_name(m, m->nlayers, k, l->name, sizeof l->name);
         s = k->build(l);
+        /* Name the layers behind "input 1", "input 2" of a merge's shape error. */
+        if (s != FV_OK && l->nin > 1) {
+            char names[512];
+            size_t used = 0;
+            for (int j = 0; j < l->nin && used < sizeof names; j++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", j ? "," : "",
+                                         fv__model_node_name(m, l->src[j]));
+            fv__error_prefix("inputs=%s: ", names);
+        }
     }
     if (s != FV_OK) {
         free(l->cfg);
@@ -429,7 +441,8 @@ static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 static const char *const compile_keys[] = {
     "loss",     "optimizer",     "learning_rate", "beta_1",       "beta_2",    "epsilon",
     "momentum", "nesterov",      "metrics",       "weight_decay", "schedule",  "decay_steps",
-    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", NULL};
+    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", "loss_weights",
+    NULL};
 enum {
     CK_LOSS,
     CK_OPTIMIZER,
@@ -448,6 +461,7 @@ enum {
     CK_WARMUP_STEPS,
     CK_DECAY_RATE,
     CK_STAIRCASE,
+    CK_LOSS_WEIGHTS,
 };
 #define CK_BIT(k) ((uint64_t)1 << (k))
 /* Settings that belong to the optimizer: a new optimizer= drops them. */
@@ -479,11 +493,33 @@ static void list_keys(const char *const *keys, char *buf, size_t n)
 /* Compile's metrics=: any training metric of train/metrics.h (accuracy, precision, recall, f1,
  * auc, prc, map, crossentropy, mse, rmse, mae and their aliases). Whether each applies to the
  * data (classes or float targets) is only known at fit. */
+static int output_index(const fv_model *m, const char *name, size_t len);
+
+/* metrics=a,b or, for a model with several outputs, OUT:a,OUT2:b (a name without OUT: applies
+ * to every output). */
 static fv_status set_metrics(fv_model *m, const char *v)
 {
     if (strlen(v) >= sizeof m->metrics_text)
         return fv__fail(FV_ERR_INVALID, "compile: metrics=%s is too long", v);
-    fv_status s = fv__metric_check_names(v, false);
+    char names[sizeof m->metrics_text];
+    size_t used = 0;
+    names[0] = '\0';
+    for (const char *p = v; *p;) {
+        const char *comma = strchr(p, ','), *colon = strchr(p, ':');
+        if (!comma) comma = p + strlen(p);
+        if (colon && colon < comma) {
+            if (output_index(m, p, (size_t)(colon - p)) < 0)
+                return fv__fail(FV_ERR_INVALID,
+                                "compile: metrics=%s: '%.*s' is not one of the model's outputs "
+                                "(named on a `model outputs=` line before compile)",
+                                v, (int)(colon - p), p);
+            p = colon + 1;
+        }
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%.*s", used ? "," : "",
+                                 (int)(comma - p), p);
+        p = *comma ? comma + 1 : comma;
+    }
+    fv_status s = fv__metric_check_names(names, false);
     if (s != FV_OK) {
         fv__error_prefix("compile: metrics=%s: ", v);
         return s;
@@ -513,6 +549,91 @@ static fv_status optimizer_key_applies(const fv_model *m, int key)
     if (!needs) return FV_OK;
     return fv__fail(FV_ERR_INVALID, "compile: %s applies to %s, not %s", compile_keys[key], needs,
                     optimizer_names[k]);
+}
+
+/* The index among the model's outputs of the output named `name` (its layer's name), or -1. */
+static int output_index(const fv_model *m, const char *name, size_t len)
+{
+    for (int k = 0; k < m->noutputs; k++) {
+        const char *o = m->layers[m->outputs[k]].name;
+        if (strlen(o) == len && strncmp(o, name, len) == 0) return k;
+    }
+    return -1;
+}
+
+/* loss=NAME (every output) or loss=OUT1:NAME,OUT2:NAME (one per output, all named). */
+static fv_status set_losses(fv_model *m, const char *v)
+{
+    if (!strchr(v, ':')) {
+        m->loss = fv__loss_from_name(v);
+        for (int k = 0; k < FV_MAX_OUTPUTS; k++)
+            m->out_loss[k] = m->loss;
+        m->out_named = false;
+        if (m->loss != FV_LOSS_NONE) return FV_OK;
+        return fv__fail(FV_ERR_INVALID,
+                        "compile: loss=%s: expected categorical_crossentropy, "
+                        "sparse_categorical_crossentropy, binary_crossentropy, "
+                        "mean_squared_error (mse) or mean_absolute_error (mae)",
+                        v);
+    }
+    if (m->noutputs < 2)
+        return fv__fail(FV_ERR_INVALID,
+                        "compile: loss=%s names outputs, but the model has one output (name "
+                        "several with a `model outputs=` line before compile)",
+                        v);
+    bool seen[FV_MAX_OUTPUTS] = {false};
+    for (const char *p = v; *p;) {
+        const char *colon = strchr(p, ':'), *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (!colon || colon > comma)
+            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: expected OUTPUT:LOSS,OUTPUT:LOSS",
+                            v);
+        const int k = output_index(m, p, (size_t)(colon - p));
+        if (k < 0)
+            return fv__fail(FV_ERR_INVALID,
+                            "compile: loss=%s: '%.*s' is not one of the model's outputs", v,
+                            (int)(colon - p), p);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(comma - colon - 1), colon + 1);
+        m->out_loss[k] = fv__loss_from_name(name);
+        if (m->out_loss[k] == FV_LOSS_NONE)
+            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: unknown loss '%s'", v, name);
+        seen[k] = true;
+        p = *comma ? comma + 1 : comma;
+    }
+    for (int k = 0; k < m->noutputs; k++)
+        if (!seen[k])
+            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: no loss for output '%s'", v,
+                            m->layers[m->outputs[k]].name);
+    m->loss = m->out_loss[0];
+    m->out_named = true;
+    return FV_OK;
+}
+
+/* loss_weights=OUT1:W,OUT2:W (unnamed outputs keep 1). */
+static fv_status set_loss_weights(fv_model *m, const char *v)
+{
+    for (int k = 0; k < FV_MAX_OUTPUTS; k++)
+        m->out_weight[k] = 1.0;
+    for (const char *p = v; *p;) {
+        const char *colon = strchr(p, ':'), *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (!colon || colon > comma)
+            return fv__fail(FV_ERR_INVALID,
+                            "compile: loss_weights=%s: expected OUTPUT:WEIGHT,OUTPUT:WEIGHT", v);
+        const int k = output_index(m, p, (size_t)(colon - p));
+        if (k < 0)
+            return fv__fail(FV_ERR_INVALID,
+                            "compile: loss_weights=%s: '%.*s' is not one of the model's outputs", v,
+                            (int)(colon - p), p);
+        char num[64];
+        snprintf(num, sizeof num, "%.*s", (int)(comma - colon - 1), colon + 1);
+        fv_status s = parse_double("compile", "loss_weights", num, 0, 1e6, &m->out_weight[k]);
+        if (s != FV_OK) return s;
+        p = *comma ? comma + 1 : comma;
+    }
+    m->weights_named = true;
+    return FV_OK;
 }
 
 static fv_status compile_tokens(fv_model *m, const line_tokens *t)
@@ -570,13 +691,10 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         int64_t steps;
         switch (idx) {
         case CK_LOSS:
-            m->loss = fv__loss_from_name(v);
-            if (m->loss == FV_LOSS_NONE)
-                s = fv__fail(FV_ERR_INVALID,
-                             "compile: loss=%s: expected categorical_crossentropy, "
-                             "sparse_categorical_crossentropy, binary_crossentropy, "
-                             "mean_squared_error (mse) or mean_absolute_error (mae)",
-                             v);
+            s = set_losses(m, v);
+            break;
+        case CK_LOSS_WEIGHTS:
+            s = set_loss_weights(m, v);
             break;
         case CK_LR:
             s = parse_double("compile", k, v, 0, 1e3, &o->learning_rate);
@@ -892,37 +1010,40 @@ fv_status fv_model_add(fv_model *m, const char *line)
 fv_model *fv_model_parse_string(const char *text, const char *origin)
 {
     if (!origin) origin = "<model>";
+    fv_text t;
+    if (fv__text_init(&t, text, text ? strlen(text) : 0, origin) != FV_OK) {
+        fv__text_free(&t);
+        return NULL;
+    }
     fv_model *m = fv_model_new();
-    if (!m) return NULL;
-    const char *p = text;
-    int lineno = 0;
+    const char *p;
+    size_t len;
     char line[MAX_LINE];
-    while (p && *p) {
-        lineno++;
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    while (m && fv__text_line(&t, &p, &len)) {
+        int lineno = (int)t.line;
         if (len >= sizeof line) {
             fv__fail(FV_ERR_INVALID, "%s:%d: line longer than %d characters", origin, lineno,
                      MAX_LINE - 1);
             fv_model_free(m);
-            return NULL;
+            m = NULL;
+            break;
         }
         memcpy(line, p, len);
         line[len] = '\0';
         if (add_line(m, line, lineno) != FV_OK) {
             fv__error_prefix("%s:%d: ", origin, lineno);
             fv_model_free(m);
-            return NULL;
+            m = NULL;
         }
-        p = nl ? nl + 1 : NULL;
     }
-    if (!m->has_input) {
+    fv__text_free(&t);
+    if (m && !m->has_input) {
         fv__fail(FV_ERR_INVALID, "%s: no input line (e.g. input shape=28,28,1)", origin);
         fv_model_free(m);
         return NULL;
     }
     int bad_line;
-    if (fv__model_graph_check(m, &bad_line) != FV_OK) {
+    if (m && fv__model_graph_check(m, &bad_line) != FV_OK) {
         if (bad_line)
             fv__error_prefix("%s:%d: ", origin, bad_line);
         else
@@ -949,17 +1070,19 @@ fv_model *fv_model_parse_file(const char *path)
         fv__fail(FV_ERR_NOMEM, "out of memory reading %s", path);
         return NULL;
     }
-    if (err || n > MAX_MODEL_FILE || memchr(text, '\0', n)) {
+    if (err || n > MAX_MODEL_FILE) {
         fv__fail(err ? FV_ERR_IO : FV_ERR_FORMAT, "%s: %s", path,
-                 err                  ? "read error"
-                 : n > MAX_MODEL_FILE ? "larger than 1 MiB: not a model file"
-                                      : "contains NUL bytes: not a model text file");
+                 err ? "read error" : "larger than 1 MiB: not a model file");
         free(text);
         return NULL;
     }
-    text[n] = '\0';
-    fv_model *m = fv_model_parse_string(text, path);
+    /* The shared text reader refuses NUL bytes and invalid UTF-8 with their line and offset,
+     * which the NUL-terminated string below could no longer show. */
+    fv_text t;
+    fv_status s = fv__text_init(&t, text, n, path);
     free(text);
+    fv_model *m = s == FV_OK ? fv_model_parse_string(t.buf, path) : NULL;
+    fv__text_free(&t);
     return m;
 }
 
@@ -1113,8 +1236,18 @@ char *fv_model_to_text(const fv_model *m)
         char num[64];
         const fv_optim *o = &m->optim;
         const uint64_t g = m->compile_given;
-        sb_printf(&b, "compile loss=%s optimizer=%s", fv__loss_name(m->loss),
-                  optimizer_names[o->kind]);
+        sb_printf(&b, "compile loss=");
+        for (int k = 0; k < (m->out_named ? m->noutputs : 1); k++)
+            sb_printf(&b, "%s%s%s%s", k ? "," : "",
+                      m->out_named ? m->layers[m->outputs[k]].name : "", m->out_named ? ":" : "",
+                      fv__loss_name(m->out_named ? m->out_loss[k] : m->loss));
+        if (m->weights_named)
+            for (int k = 0; k < m->noutputs; k++) {
+                format_double(num, sizeof num, m->out_weight[k]);
+                sb_printf(&b, "%s%s:%s", k ? "," : " loss_weights=", m->layers[m->outputs[k]].name,
+                          num);
+            }
+        sb_printf(&b, " optimizer=%s", optimizer_names[o->kind]);
         format_double(num, sizeof num, o->learning_rate);
         sb_printf(&b, " learning_rate=%s", num);
         struct {

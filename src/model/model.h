@@ -18,6 +18,15 @@ fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets 
 fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t, int64_t n,
                                double *loss);
 
+/* The same for a model with several inputs and outputs: x[k] [n × size of input k], t[j] are head
+ * j's targets (fv__model_heads);
+ * *loss receives Σ weight_j·loss_j (+ the regularizers' penalty) and head_loss[j] (when not
+ * NULL) each weight_j·loss_j, as Keras 3 reports an output's loss after its weight. */
+fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, const fv_targets *t,
+                                        int64_t n, bool training, double *loss, double *head_loss);
+fv_status fv__model_train_step_heads(fv_model *m, const float *const *x, const fv_targets *t,
+                                     int64_t n, double *loss, double *head_loss);
+
 /* The gradient of a parameter tensor by name ("conv2d.kernel"), NULL if absent. */
 float *fv__model_grad(fv_model *m, const char *tensor);
 

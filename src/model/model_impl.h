@@ -45,7 +45,12 @@ struct fv_model {
 
     /* compile */
     bool compiled;
-    fv_loss_kind loss;
+    fv_loss_kind loss; /* the loss of the first output (of every output when none is named) */
+    /* Several outputs (Keras 3's dict form of compile): each output's loss and weight, in the
+     * order of `model outputs=`; out_named: loss= named outputs (OUT:loss,...). */
+    fv_loss_kind out_loss[FV_MAX_OUTPUTS];
+    double out_weight[FV_MAX_OUTPUTS];
+    bool out_named, weights_named;
     fv_optim optim;
     uint64_t compile_given; /* bits of compile keys given (canonical text) */
     char metrics_text[256]; /* compile's metrics= as given (checked by fv__metric_check_names) */
@@ -58,6 +63,7 @@ struct fv_model {
     char rlr_monitor[FV_MONITOR_MAX];
 
     fv_fit_info last_fit; /* fv_model_last_fit */
+    fv_label_info labels; /* the training data's label column and class names (save.c) */
 
     /* parameters: one block each for weights, gradients and optimizer state. The weight block
      * holds the trainable tensors first [0, ntrain), then the frozen layers' tensors, then the
@@ -80,8 +86,10 @@ struct fv_model {
     bool *gwritten;   /* per layer, during backward: its gradient buffer holds a first sum */
     float *xbufs[FV_MAX_MODEL_INPUTS]; /* one batch of each input */
     float *xbuf;                       /* xbufs[0] */
-    int32_t *lbuf;                     /* its labels */
-    float *tbuf;                       /* its float targets */
+    int32_t *lbuf;                     /* its labels (the first output's) */
+    float *tbuf;                       /* its float targets (the first output's) */
+    int32_t *lbufs[FV_MAX_OUTPUTS];    /* each output's labels and targets for the batch */
+    float *tbufs[FV_MAX_OUTPUTS];
     void *scratch;
     size_t scratch_bytes;
     void *block; /* the one allocation holding all of the above */
@@ -119,6 +127,12 @@ fv_status fv__model_plan_inference(fv_model *m, int64_t n);
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training);
 /* The same for any number of inputs: x[k] [n × size of input k]. */
 void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, bool training);
+/* The outputs that carry a loss ("heads"): every `model outputs=` output, or the single output.
+ * fv__model_head_node gives head j's node. */
+int fv__model_heads(const fv_model *m);
+int fv__model_head_node(const fv_model *m, int j);
+/* Head j's loss and weight (Keras' compile: loss per output, loss_weights). */
+fv_loss_kind fv__model_head_loss(const fv_model *m, int j);
 /* The node of the single-output calls: outputs[0], or the last layer when none was named. */
 int fv__model_output_node(const fv_model *m);
 /* Output size of that node (or of the first input when there are no layers). */
@@ -137,6 +151,10 @@ fv_status fv__model_graph_check(const fv_model *m, int *line);
  * (Keras' kernel_regularizer, bias_regularizer), summed in double in tensor order; with grad,
  * adds its gradient l1·sign(w) + 2·l2·w into the gradient block. */
 double fv__model_penalty(fv_model *m, bool grad);
+/* Gathers samples of every input into the model's input buffers (xbufs): d's own samples for the
+ * first input, its arrays by name (fv_dataset_add_input) for the others. */
+void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                             int64_t count);
 /* Checks that a dataset fits the model (sample shape, labels within the output units). */
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what);
 /* Whether accuracy means something for the compiled loss (a classification loss, or mse/mae

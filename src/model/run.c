@@ -129,6 +129,21 @@ int fv__model_output_node(const fv_model *m)
     return m->nlayers ? m->nlayers - 1 : fv__input_node(0);
 }
 
+int fv__model_heads(const fv_model *m)
+{
+    return m->noutputs ? m->noutputs : 1;
+}
+
+int fv__model_head_node(const fv_model *m, int j)
+{
+    return m->noutputs ? m->outputs[j] : fv__model_output_node(m);
+}
+
+fv_loss_kind fv__model_head_loss(const fv_model *m, int j)
+{
+    return m->out_named ? m->out_loss[j] : m->loss;
+}
+
 const fv_shape *fv__model_node_shape(const fv_model *m, int node)
 {
     return node >= 0 ? &m->layers[node].out : &m->inputs[-1 - node].shape;
@@ -229,10 +244,11 @@ static int plan_backward(fv_model *m)
         m->gslot[i] = -1;
     }
     int nbuf = 0, ntemp = 0;
-    /* The output's gradient comes from the loss; it is "claimed" (written) first. */
-    const int out = fv__model_output_node(m);
-    if (out >= 0 && m->needs_grad[out]) {
-        m->gslot[out] = 0, busy[0] = true, nbuf = 1;
+    /* The outputs' gradients come from the losses; they are "claimed" (written) first. */
+    for (int j = 0; j < fv__model_heads(m); j++) {
+        const int out = fv__model_head_node(m, j);
+        if (out < 0 || !m->needs_grad[out]) continue;
+        m->gslot[out] = nbuf, busy[nbuf] = true, nbuf++;
         claimed[out] = true;
     }
     for (int t = L - 1; t >= 0; t--) {
@@ -358,18 +374,21 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     const int nslots = ok && lean ? lean_slots(m, slot, cap, last) : 0;
     size_t *off_slot = ok ? calloc((size_t)nslots + 1, sizeof *off_slot) : NULL;
     ok = ok && off_slot;
-    int64_t out_size = fv__model_out_size(m), largest = 1;
+    int64_t largest = 1, t_count;
     size_t scratch = 0;
-    int64_t t_count;
     for (int k = 0; ok && k < m->ninputs; k++) {
         int64_t in_size = fv__shape_size(&m->inputs[k].shape), x_count;
         if (in_size > largest) largest = in_size;
         ok =
             fv__mul_i64(n, in_size, &x_count) && reserve(&total, x_count, sizeof(float), &off_x[k]);
     }
-    ok = ok && fv__mul_i64(n, out_size, &t_count);
-    ok = ok && reserve(&total, n, sizeof(int32_t), &off_l);
-    ok = ok && reserve(&total, t_count, sizeof(float), &off_t);
+    size_t off_hl[FV_MAX_OUTPUTS] = {0}, off_ht[FV_MAX_OUTPUTS] = {0};
+    for (int j = 0; ok && j < fv__model_heads(m); j++) {
+        const int64_t k = fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
+        ok = fv__mul_i64(n, k, &t_count) && reserve(&total, n, sizeof(int32_t), &off_hl[j]) &&
+             reserve(&total, t_count, sizeof(float), &off_ht[j]);
+    }
+    off_l = off_hl[0], off_t = off_ht[0];
     for (int s = 0; ok && s < nslots; s++) {
         int64_t cnt;
         ok = fv__mul_i64(n, cap[s], &cnt) && reserve(&total, cnt, sizeof(float), &off_slot[s]);
@@ -420,6 +439,10 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         m->xbuf = m->xbufs[0];
         m->lbuf = (int32_t *)(block + off_l);
         m->tbuf = (float *)(block + off_t);
+        for (int j = 0; j < fv__model_heads(m); j++) {
+            m->lbufs[j] = (int32_t *)(block + off_hl[j]);
+            m->tbufs[j] = (float *)(block + off_ht[j]);
+        }
         for (int i = 0; i < m->nlayers; i++) {
             fv_layer *l = &m->layers[i];
             m->acts[i] = (float *)(block + (lean ? off_slot[slot[i]] : off_act[i]));
@@ -556,17 +579,18 @@ const float *fv__model_out(const fv_model *m)
 /* Whether the loss hands back ∂L/∂z of the output layer's activation (softmax + categorical
  * cross-entropy, sigmoid + binary cross-entropy): the stable fused form. Only when the output
  * feeds no other layer (their gradient would be ∂L/∂y, not ∂L/∂z). */
-static bool loss_fuses(const fv_model *m)
+static bool loss_fuses(const fv_model *m, int j)
 {
-    const int out = fv__model_output_node(m);
+    const int out = fv__model_head_node(m, j);
+    const fv_loss_kind loss = fv__model_head_loss(m, j);
     if (out < 0) return false;
     for (int i = out + 1; i < m->nlayers; i++)
         for (int j = 0; j < m->layers[i].nin; j++)
             if (m->layers[i].src[j] == out) return false;
     fv_activation a = fv__layer_activation(&m->layers[out]);
     if (a == FV_ACT_SOFTMAX)
-        return m->loss == FV_LOSS_CATEGORICAL_CE || m->loss == FV_LOSS_SPARSE_CATEGORICAL_CE;
-    if (a == FV_ACT_SIGMOID) return m->loss == FV_LOSS_BINARY_CE;
+        return loss == FV_LOSS_CATEGORICAL_CE || loss == FV_LOSS_SPARSE_CATEGORICAL_CE;
+    if (a == FV_ACT_SIGMOID) return loss == FV_LOSS_BINARY_CE;
     return false;
 }
 
@@ -578,8 +602,8 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
     const int L = m->nlayers;
     bool *written = m->gwritten;
     memset(written, 0, (size_t)L * sizeof *written);
-    const int out = fv__model_output_node(m);
-    if (out >= 0) written[out] = true;
+    for (int j = 0; j < fv__model_heads(m); j++)
+        if (fv__model_head_node(m, j) >= 0) written[fv__model_head_node(m, j)] = true;
     for (int i = L - 1; i >= 0; i--) {
         fv_layer *l = &m->layers[i];
         if (!m->needs_grad[i] || m->gslot[i] < 0) continue;
@@ -642,40 +666,73 @@ double fv__model_penalty(fv_model *m, bool grad)
     return total;
 }
 
-fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
-                                  bool training, double *loss)
+fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, const fv_targets *t,
+                                        int64_t n, bool training, double *loss, double *head_loss)
 {
     if (!m->compiled)
         return fv__fail(FV_ERR_STATE,
                         "the model is not compiled (no compile line or fv_model_compile call)");
     if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
-    if (m->ninputs != 1)
-        return fv__fail(FV_ERR_STATE, "the model has %d inputs; training takes one array per input",
-                        m->ninputs);
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
-    bool fused = loss_fuses(m);
-    const int out = fv__model_output_node(m);
+    const int heads = fv__model_heads(m);
+    bool fused[FV_MAX_OUTPUTS];
     for (int i = 0; i < m->nlayers; i++)
-        m->layers[i].fused_act = fused && i == out;
-    fv__model_forward(m, x, n, training);
-    int64_t k = fv__model_out_size(m);
-    float *dy = m->gslot[out] >= 0 ? m->gbuf[m->gslot[out]] : NULL;
-    double L = fv__loss(m->loss, m->acts[out], t, n, k, fused, dy);
+        m->layers[i].fused_act = false;
+    for (int j = 0; j < heads; j++) {
+        fused[j] = loss_fuses(m, j);
+        if (fv__model_head_node(m, j) >= 0)
+            m->layers[fv__model_head_node(m, j)].fused_act = fused[j];
+    }
+    fv__model_forward_inputs(m, x, n, training);
+    double L = 0;
+    bool any_grad = false;
+    for (int j = 0; j < heads; j++) {
+        const int out = fv__model_head_node(m, j);
+        const int64_t k = fv__shape_size(fv__model_node_shape(m, out));
+        float *dy = out >= 0 && m->gslot[out] >= 0 ? m->gbuf[m->gslot[out]] : NULL;
+        const double w = m->out_weight[j];
+        double Lj = fv__loss(fv__model_head_loss(m, j), m->acts[out], &t[j], n, k, fused[j], dy);
+        if (dy && w != 1.0)
+            for (int64_t e = 0; e < n * k; e++)
+                dy[e] *= (float)w;
+        Lj *= w;
+        if (head_loss) head_loss[j] = Lj;
+        L += Lj;
+        any_grad = any_grad || dy;
+    }
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
-    const float *xs[1] = {x};
-    if (dy) backward_pass(m, xs, n, training);
+    if (any_grad) backward_pass(m, x, n, training);
     L += fv__model_penalty(m, true);
     if (loss) *loss = L;
     return FV_OK;
 }
 
-fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t, int64_t n,
-                               double *loss)
+/* The single-input, single-output calls of tests and fixtures. */
+static fv_status single(const fv_model *m)
+{
+    if (fv__model_heads(m) > 1)
+        return fv__fail(FV_ERR_STATE, "the model has %d outputs: each needs its targets",
+                        fv__model_heads(m));
+    if (m->ninputs > 1)
+        return fv__fail(FV_ERR_STATE, "the model has %d inputs: each needs its array", m->ninputs);
+    return FV_OK;
+}
+
+fv_status fv__model_loss_and_grad(fv_model *m, const float *x, const fv_targets *t, int64_t n,
+                                  bool training, double *loss)
+{
+    const float *xs[1] = {x};
+    fv_status s = single(m);
+    return s != FV_OK ? s : fv__model_loss_and_grad_heads(m, xs, t, n, training, loss, NULL);
+}
+
+fv_status fv__model_train_step_heads(fv_model *m, const float *const *x, const fv_targets *t,
+                                     int64_t n, double *loss, double *head_loss)
 {
     double L;
-    fv_status s = fv__model_loss_and_grad(m, x, t, n, true, &L);
+    fv_status s = fv__model_loss_and_grad_heads(m, x, t, n, true, &L, head_loss);
     if (s == FV_OK) s = fv__model_ensure_opt_state(m);
     if (s != FV_OK) return s;
     m->dropout_step++;
@@ -688,17 +745,41 @@ fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t,
     return FV_OK;
 }
 
+fv_status fv__model_train_step(fv_model *m, const float *x, const fv_targets *t, int64_t n,
+                               double *loss)
+{
+    const float *xs[1] = {x};
+    fv_status s = single(m);
+    return s != FV_OK ? s : fv__model_train_step_heads(m, xs, t, n, loss, NULL);
+}
+
 /* ---- checks shared by fit, evaluate and predict ---------------------------------------------- */
 
 fv_status fv__model_check_data(const fv_model *m, const fv_dataset *d, const char *what)
 {
-    char want[64], got[64];
-    fv__shape_format(&m->input, want, sizeof want);
-    fv__shape_format(&d->shape, got, sizeof got);
-    if (d->sample != fv__shape_size(&m->input))
-        return fv__fail(FV_ERR_SHAPE, "%s: samples have shape %s but the model's input is %s", what,
-                        got, want);
-    return FV_OK;
+    fv_status s = fv__dataset_check_shape(d, &m->input, what);
+    for (int k = 1; s == FV_OK && k < m->ninputs; k++) {
+        const char *name = m->inputs[k].name;
+        const fv_dataset *a = fv__dataset_input(d, name);
+        char w[160];
+        snprintf(w, sizeof w, "%s, input '%s'", what, name);
+        s = a ? fv__dataset_check_shape(a, &m->inputs[k].shape, w)
+              : fv__fail(FV_ERR_INVALID,
+                         "%s: no array for input '%s' (the model's first input takes the data's "
+                         "samples; give a folder holding x.npy and %s.npy, or from C "
+                         "fv_dataset_add_input)",
+                         what, name, name);
+    }
+    return s;
+}
+
+void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                             int64_t count)
+{
+    fv__dataset_gather(d, idx, first, count, m->xbufs[0], NULL, NULL);
+    for (int k = 1; k < m->ninputs; k++)
+        fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
+                           NULL, NULL);
 }
 
 bool fv__model_accuracy_defined(const fv_model *m)
@@ -839,6 +920,44 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n)
     return fv_model_forward_inputs(m, xs, n);
 }
 
+static int output_node(const fv_model *m, int k)
+{
+    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
+}
+
+fv_status fv_model_predict_arrays(fv_model *m, const float *const *x, int64_t n, int64_t batch_size,
+                                  float *const *out)
+{
+    if (!m || !x || !out) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: NULL argument");
+    if (!m->nlayers) return fv__fail(FV_ERR_STATE, "the model has no layers");
+    if (n < 1) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: n = %lld", (long long)n);
+    const int nout = fv_model_output_count(m);
+    for (int k = 0; k < m->ninputs; k++)
+        if (!x[k]) return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: input %d is NULL", k);
+    for (int j = 0; j < nout; j++)
+        if (!out[j])
+            return fv__fail(FV_ERR_INVALID, "fv_model_predict_arrays: output %d is NULL", j);
+    if (batch_size <= 0) batch_size = 32;
+    fv_status s = fv__model_ensure_weights(m, m->seed);
+    if (s == FV_OK) s = fv__model_plan_inference(m, batch_size < n ? batch_size : n);
+    if (s != FV_OK) return s;
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].fused_act = false;
+    for (int64_t b = 0; b < n; b += batch_size) {
+        const int64_t nb = n - b < batch_size ? n - b : batch_size;
+        const float *xs[FV_MAX_MODEL_INPUTS];
+        for (int k = 0; k < m->ninputs; k++)
+            xs[k] = x[k] + b * fv__shape_size(&m->inputs[k].shape);
+        fv__model_forward_inputs(m, xs, nb, false);
+        for (int j = 0; j < nout; j++) {
+            const int node = output_node(m, j);
+            const int64_t k = fv__shape_size(fv__model_node_shape(m, node));
+            memcpy(out[j] + b * k, m->acts[node], (size_t)(nb * k) * sizeof(float));
+        }
+    }
+    return FV_OK;
+}
+
 int fv_model_input_count(const fv_model *m)
 {
     return m->ninputs;
@@ -858,17 +977,12 @@ static int shape_dims(const fv_shape *s, int64_t dims[4])
 
 int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4])
 {
-    return k >= 0 && k < m->ninputs ? shape_dims(&m->inputs[k].shape, dims) : 0;
+    return m && k >= 0 && k < m->ninputs ? shape_dims(&m->inputs[k].shape, dims) : 0;
 }
 
 int fv_model_output_count(const fv_model *m)
 {
     return m->has_input ? (m->noutputs ? m->noutputs : 1) : 0;
-}
-
-static int output_node(const fv_model *m, int k)
-{
-    return m->noutputs ? m->outputs[k] : fv__model_output_node(m);
 }
 
 const char *fv_model_output_name(const fv_model *m, int k)

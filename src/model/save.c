@@ -18,10 +18,10 @@ fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *
         n += m->layers[i].nparams;
     fv_st_out *t = calloc((size_t)(n + nextra ? n + nextra : 1), sizeof *t);
     char(*names)[96] = calloc((size_t)(n ? n : 1), sizeof *names);
-    char *text = fv_model_to_text(m);
-    enum { MAX_META = 8 };
-    FV_ASSERT(nxmeta >= 0 && nxmeta <= MAX_META - 3);
-    if (!t || !names || !text) {
+    char *text = fv_model_to_text(m), *class_names = NULL;
+    enum { MAX_META = 10 };
+    FV_ASSERT(nxmeta >= 0 && nxmeta <= MAX_META - 5);
+    if (!t || !names || !text || fv__label_info_names_json(&m->labels, &class_names) != FV_OK) {
         free(t);
         free(names);
         free(text);
@@ -42,14 +42,24 @@ fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *
         t[n + i] = extra[i];
     const char *keys[MAX_META] = {"format", "fovea.version", "fovea.model"};
     const char *values[MAX_META] = {"pt", FV_VERSION, text};
-    for (int i = 0; i < nxmeta; i++) {
-        keys[3 + i] = xkeys[i];
-        values[3 + i] = xvalues[i];
+    int nmeta = 3;
+    for (int i = 0; i < nxmeta; i++, nmeta++) {
+        keys[nmeta] = xkeys[i];
+        values[nmeta] = xvalues[i];
     }
-    s = fv__st_write(path, t, n + nextra, keys, values, 3 + nxmeta);
+    if (m->labels.column) {
+        keys[nmeta] = "fovea.label_column";
+        values[nmeta++] = m->labels.column;
+    }
+    if (class_names) {
+        keys[nmeta] = "fovea.class_names";
+        values[nmeta++] = class_names;
+    }
+    s = fv__st_write(path, t, n + nextra, keys, values, nmeta);
     free(t);
     free(names);
     free(text);
+    free(class_names);
     return s;
 }
 
@@ -157,11 +167,31 @@ fv_model *fv_model_load(const char *path)
         char origin[1100];
         snprintf(origin, sizeof origin, "%s (model text)", path);
         m = fv_model_parse_string(text, origin);
-        if (m && fv__model_load_tensors(m, &f, path) != FV_OK) {
+        if (m && (fv__model_load_tensors(m, &f, path) != FV_OK ||
+                  fv__label_info_read(&m->labels, fv__st_meta(&f, "fovea.label_column"),
+                                      fv__st_meta(&f, "fovea.class_names"), path) != FV_OK)) {
             fv_model_free(m);
             m = NULL;
         }
     }
     fv__st_free(&f);
     return m;
+}
+
+fv_status fv_model_set_labels(fv_model *m, const char *label_column, const char *const *class_names,
+                              int64_t n)
+{
+    if (!m) return fv__fail(FV_ERR_INVALID, "fv_model_set_labels: NULL model");
+    return fv__label_info_set(&m->labels, label_column, class_names, n);
+}
+
+const char *fv_model_label_column(const fv_model *m)
+{
+    return m ? m->labels.column : NULL;
+}
+
+const char *const *fv_model_class_names(const fv_model *m, int64_t *n)
+{
+    if (n) *n = m && m->labels.names ? m->labels.n : 0;
+    return m && m->labels.names ? (const char *const *)m->labels.names : NULL;
 }

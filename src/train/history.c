@@ -3,6 +3,7 @@
  * by name), so a fovea history and a Keras one are read by the same tools.
  */
 #include "train/train.h"
+#include "io/io.h" /* fv__text_init: the one text reader */
 
 #include <errno.h>
 #include <math.h>
@@ -434,21 +435,20 @@ static bool is_blank(const char *s)
  * place and freed here). path names the text in messages. */
 static fv_history *parse_buffer(char *buf, size_t len, const char *path)
 {
-    lexer lx = {.path = path, .buf = buf, .len = len, .line = 1};
+    lexer lx = {.path = path, .len = len, .line = 1};
     record r = {0};
     fv_history *h = NULL;
     const char **names = NULL;
     double *row = NULL;
 
-    const char *nul = memchr(lx.buf, '\0', lx.len);
-    if (nul) {
-        int64_t line = 1;
-        for (const char *p = lx.buf; p < nul; p++)
-            line += *p == '\n';
-        fv__fail(FV_ERR_FORMAT, "%s: line %lld: a NUL byte: not a text file", path,
-                 (long long)line);
-        goto fail;
-    }
+    /* The shared text reader: a byte-order mark skipped, CR and CRLF made LF, NUL bytes and
+     * invalid UTF-8 refused with their line and offset. */
+    fv_text t;
+    fv_status ts = fv__text_init(&t, buf, len, path);
+    free(buf);
+    if (ts != FV_OK) return NULL;
+    lx.buf = t.buf; /* owned from here: freed below */
+    lx.len = t.len;
     const int got = next_record(&lx, &r);
     if (got < 0) goto fail;
     if (got == 0) {

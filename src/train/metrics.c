@@ -28,6 +28,7 @@ enum {
     G_RMSE,
     G_MAE,
     G_CONFUSION,
+    G_LOSS, /* the model's loss, when fv_metrics_set_loss gave it */
     G_COUNT
 };
 
@@ -50,6 +51,7 @@ static const group_info groups[G_COUNT] = {
     [G_RMSE] = {"rmse", "rmse", true},
     [G_MAE] = {"mae", "mae", true},
     [G_CONFUSION] = {"confusion_matrix", NULL, false},
+    [G_LOSS] = {"loss", NULL, true},
 };
 
 static const struct {
@@ -190,6 +192,8 @@ struct fv_metrics {
     double avg[3][3];             /* [precision|recall|f1][macro|micro|weighted] */
     int64_t present;              /* classes among labels or predictions */
     double accuracy, crossentropy, mse, rmse, mae;
+    double loss; /* fv_metrics_set_loss, else NaN */
+    bool has_loss;
     double auc_macro, ap_macro;
     int64_t auc_classes, ap_classes; /* classes where each is defined */
 };
@@ -595,6 +599,9 @@ fv_status fv_metrics_lookup(const fv_metrics *m, const char *name, double *value
                         name, cls, m->nc - 1);
     if (m->n == 0) return FV_OK;
     switch (g) {
+    case G_LOSS:
+        v = m->has_loss ? m->loss : NAN;
+        break;
     case G_ACCURACY:
         v = m->accuracy;
         break;
@@ -820,6 +827,7 @@ fv_status fv_metrics_write_text(const fv_metrics *m, FILE *out, const char *sele
     if (m->regression) {
         fprintf(out, "%-30s %10" PRId64 "\n%-30s %10" PRId64 "\n", "samples", m->n, "outputs",
                 m->k);
+        if (HAS(mask, G_LOSS) && m->has_loss) scalar_line(out, "loss", m->loss, NULL);
         if (HAS(mask, G_MSE)) scalar_line(out, "mse", m->mse, NULL);
         if (HAS(mask, G_RMSE)) scalar_line(out, "rmse", m->rmse, NULL);
         if (HAS(mask, G_MAE)) scalar_line(out, "mae", m->mae, NULL);
@@ -835,6 +843,7 @@ fv_status fv_metrics_write_text(const fv_metrics *m, FILE *out, const char *sele
     }
     fprintf(out, "%-30s %10" PRId64 "\n%-30s %10" PRId64 "%s\n", "samples", m->n, "classes", m->nc,
             binary ? "  (one output p: class 1 when p > 0.5)" : "");
+    if (HAS(mask, G_LOSS) && m->has_loss) scalar_line(out, "loss", m->loss, NULL);
     if (HAS(mask, G_ACCURACY)) scalar_line(out, "accuracy", m->accuracy, NULL);
     if (HAS(mask, G_CROSSENTROPY))
         scalar_line(out, binary ? "crossentropy (binary)" : "crossentropy", m->crossentropy, NULL);
@@ -952,6 +961,7 @@ fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *sele
 
     fprintf(out, "{\n  \"task\": \"%s\",\n  \"samples\": %" PRId64,
             m->regression ? "regression" : "classification", m->n);
+    if (HAS(mask, G_LOSS) && m->has_loss) json_scalar(out, "loss", m->loss);
     if (m->regression) {
         fprintf(out, ",\n  \"outputs\": %" PRId64, m->k);
     } else {
@@ -1135,4 +1145,11 @@ void fv__metric_acc_result(fv__metric_acc *a, double *values)
     if (a->rank && !a->r.regression) rank_all(&a->r, a->scores, a->labels, a->r.n, a->scratch);
     for (int i = 0; i < a->count; i++)
         fv_metrics_lookup(&a->r, groups[a->order[i]].name, &values[i]);
+}
+
+void fv_metrics_set_loss(fv_metrics *m, double loss)
+{
+    if (!m) return;
+    m->loss = loss;
+    m->has_loss = true;
 }

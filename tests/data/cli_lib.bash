@@ -1,7 +1,9 @@
 # cli_lib.bash — helpers shared by the end-to-end tests of the fovea command (tests/cli_*.sh),
 # sourced by them. Usage of a test: bash tests/cli_NAME.sh PATH_TO_FOVEA (any working folder).
-# Each check prints "ok - ..." or "FAIL - ..." with what went wrong; the test exits 1 if any
-# check failed.
+# Each check prints "ok - ..." or "FAIL - ..." with what went wrong, or "SKIP - ..." when it
+# cannot run here; the test exits 1 if any check failed, else 77 (CTest's SKIP_RETURN_CODE: the
+# test counts as skipped, not passed) if any was skipped. Under CI (CI set), where
+# scripts/install-deps.sh --test has installed everything, a check that cannot run fails.
 
 if [ $# -lt 1 ]; then
     echo "usage: bash $0 PATH_TO_FOVEA_BINARY" >&2
@@ -24,6 +26,7 @@ export FOVEA_THREADS=2
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 failures=0
 checks=0
+skips=0
 
 ok() {
     checks=$((checks + 1))
@@ -39,6 +42,32 @@ fail() {
     for line in "$@"; do
         echo "       $line"
     done
+}
+
+# skip DESCRIPTION: a check that cannot run here (DESCRIPTION says what and why); a failure
+# under CI.
+skip() {
+    if [ -n "${CI:-}" ]; then
+        fail "$1" "this check cannot run here, and CI must run every check"
+    else
+        skips=$((skips + 1))
+        echo "SKIP - $1"
+    fi
+}
+
+# unprivileged COMMAND...: runs COMMAND as an ordinary user, so that file permissions apply
+# (root ignores them): as is when not root; as root, as nobody (uid and gid 65534, no
+# supplementary groups) with setpriv(1). The files it reads must be readable by others.
+# can_drop_root: whether unprivileged can work here.
+unprivileged() {
+    if [ "$(id -u)" -ne 0 ]; then
+        "$@"
+    else
+        setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+    fi
+}
+can_drop_root() {
+    [ "$(id -u)" -ne 0 ] || setpriv --reuid=65534 --regid=65534 --clear-groups -- true 2>/dev/null
 }
 
 # check DESCRIPTION COMMAND...: passes if the command succeeds.
@@ -109,6 +138,10 @@ finish() {
     if [ "$failures" -gt 0 ]; then
         echo "$failures of $checks checks FAILED"
         exit 1
+    fi
+    if [ "$skips" -gt 0 ]; then
+        echo "all $checks checks that ran passed; $skips could not run (skipped)"
+        exit 77
     fi
     echo "all $checks checks passed"
     exit 0

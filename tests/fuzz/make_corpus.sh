@@ -11,7 +11,7 @@ fovea=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 corpus=$here/corpus
-for d in idx npy safetensors csv history model onnx; do
+for d in idx npy safetensors csv history model image onnx; do
     mkdir -p "$corpus/$d"
     find "$corpus/$d" -type f ! -name 'regress-*' -delete
 done
@@ -218,5 +218,30 @@ put("model", "near-unknown-kind.fv", "input shape=4\nlstm units=3\n")
 put("model", "near-shape.fv", "input shape=2,2,1\nconv2d filters=1 kernel_size=3\n")
 put("model", "near-no-input.fv", "dense units=3\n")
 put("model", "near-big.fv", "input shape=16777216\ndense units=2147483647\ndense units=2147483647\n")
+# pooling, resizing, padding and reshaping kinds, and relu's arguments (issue 8)
+put("model", "shape-layers.fv", """# pooling, resizing, padding, reshaping
+input shape=9,8,2
+zero_padding2d padding=1,0,2,1
+conv2d filters=4 kernel_size=3 padding=same
+relu max_value=6 negative_slope=0.1 threshold=0.5
+average_pooling2d pool_size=3 strides=2 padding=same
+up_sampling2d size=2 interpolation=bilinear
+cropping2d cropping=1,2
+reshape target_shape=-1,4
+reshape target_shape=8,8,4
+upsampling2d size=1,2 interpolation=nearest
+zero_padding2d
+cropping2d cropping=1
+relu max_value=None
+flatten
+dense units=3 activation=softmax
+compile loss=categorical_crossentropy
+""")
+put("model", "near-reshape.fv", "input shape=4,5,2\nreshape target_shape=3,-1\n")
+put("model", "near-padding.fv", "input shape=4,4,1\nzero_padding2d padding=1,2,3\ncropping2d cropping=9\n")
 PY
+# ---- images: small real files of every decoder and variant, written by Pillow (python3-pil),
+# each followed by one byte that fuzz_image.c reads as its size/channels/interpolation knob
+bash "$here/make_image_corpus.sh" "$corpus/image"
+
 echo "make_corpus: $(find "$corpus" -type f | wc -l) files in $corpus"

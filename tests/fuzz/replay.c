@@ -3,13 +3,111 @@
  * committed corpus with it (fuzz_replay_NAME), seeds and regression inputs alike, with any
  * compiler and under the sanitizers of scripts/sanitize.sh.
  *   usage: fuzz_NAME_replay FILE|DIR...
+ * Memory is capped as libFuzzer caps it (-malloc_limit_mb, -rss_limit_mb), so that an input
+ * that once made fovea allocate gigabytes fails its replay instead of passing slowly: one
+ * allocation over REPLAY_MALLOC_LIMIT_MB is a finding (abort), and the whole address space is
+ * limited to REPLAY_AS_LIMIT_MB (setrlimit RLIMIT_AS). Under AddressSanitizer, whose shadow
+ * memory needs terabytes of address space, ASan's own allocation and RSS limits do the same
+ * (__asan_default_options below; ASAN_OPTIONS from the environment still apply on top). CTest
+ * adds a TIMEOUT to every replay (CMakeLists.txt).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#define REPLAY_MALLOC_LIMIT_MB 256
+#define REPLAY_AS_LIMIT_MB     1024
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REPLAY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REPLAY_ASAN 1
+#endif
+#endif
+
+#define REPLAY_STR_(x) #x
+#define REPLAY_STR(x)  REPLAY_STR_(x)
+
+#ifdef REPLAY_ASAN
+/* Read by ASan at start-up, before ASAN_OPTIONS (which override it key by key). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=0:max_allocation_size_mb=" REPLAY_STR(
+        REPLAY_MALLOC_LIMIT_MB) ":hard_rss_limit_mb=" REPLAY_STR(REPLAY_AS_LIMIT_MB);
+}
+#else
+/* glibc's allocator under its own names: the definitions below replace malloc & co. for the
+ * whole program (fovea and the libraries it uses), as libFuzzer's malloc hooks do. */
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void *__libc_memalign(size_t, size_t);
+
+static void check_size(const char *fn, size_t n)
+{
+    if (n > (size_t)REPLAY_MALLOC_LIMIT_MB << 20) {
+        char msg[160];
+        int len = snprintf(msg, sizeof msg,
+                           "replay: %s(%zu): one allocation over the %d MiB limit (as libFuzzer's "
+                           "-malloc_limit_mb): a finding\n",
+                           fn, n, REPLAY_MALLOC_LIMIT_MB);
+        if (len > 0) (void)!write(2, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg);
+        abort();
+    }
+}
+
+void *malloc(size_t n)
+{
+    check_size("malloc", n);
+    return __libc_malloc(n);
+}
+
+void *calloc(size_t k, size_t n)
+{
+    if (n && k > SIZE_MAX / n) return __libc_calloc(k, n); /* overflow: glibc says ENOMEM */
+    check_size("calloc", k * n);
+    return __libc_calloc(k, n);
+}
+
+void *realloc(void *p, size_t n)
+{
+    check_size("realloc", n);
+    return __libc_realloc(p, n);
+}
+
+int posix_memalign(void **p, size_t align, size_t n)
+{
+    if (!align || (align & (align - 1)) || align % sizeof(void *)) return EINVAL;
+    check_size("posix_memalign", n);
+    void *q = __libc_memalign(align, n);
+    if (!q) return ENOMEM;
+    *p = q;
+    return 0;
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+    check_size("aligned_alloc", n);
+    return __libc_memalign(align, n);
+}
+
+void *memalign(size_t align, size_t n)
+{
+    check_size("memalign", n);
+    return __libc_memalign(align, n);
+}
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -101,6 +199,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
         return 2;
     }
+#ifndef REPLAY_ASAN
+    struct rlimit lim = {(rlim_t)REPLAY_AS_LIMIT_MB << 20, (rlim_t)REPLAY_AS_LIMIT_MB << 20};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) {
+        perror("setrlimit(RLIMIT_AS)");
+        return 1;
+    }
+#endif
     int bad = 0, count = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;

@@ -1,0 +1,193 @@
+/* bench_bf16.c — GFLOP/s of the bf16 GEMM (fv_gemm_bf16, every path this CPU runs at speed)
+ * against the fp32 GEMM (fv_gemm on its AVX-512 / AVX2 path) on the seed CNN's shapes, with each
+ * instruction's peak on one core measured in the same run, so that the ratios hold on a shared
+ * machine. One thread; each figure is the best of many short runs of this thread's CPU time.
+ * Build from the repository root:
+ *   cc -O2 -std=gnu11 -Iinclude -Isrc src/core/core.c src/kernels/[a-z]*.c bench/bench_bf16.c -lm \
+ *      -o bench_bf16
+ * usage: bench_bf16 [--quick]      (--quick: fewer trials, for a smoke test)
+ */
+#include "core/core.h"
+#include "kernels/bf16.h"
+#include "kernels/gemm_internal.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct shape {
+    const char *what;
+    bool ta, tb;
+    int64_t M, N, K;
+} shape;
+
+/* The seed CNN at batch 16 (conv2 as a GEMM over the batch's 24·24 positions) and batch 128
+ * (the dense layer), forward and the weight-gradient product (Aᵀ as the transposed operand). */
+static const shape shapes[] = {
+    {"conv2 forward  col·W  ", false, false, 16 * 576, 64, 288},
+    {"dense forward  X·W    ", false, false, 128, 128, 9216},
+    {"dense dW       Xᵀ·dY  ", true, false, 9216, 128, 128},
+    {"dense dX       dY·Wᵀ  ", false, true, 128, 9216, 128},
+    {"conv2 dW       colᵀ·dY", true, false, 288, 64, 16 * 576},
+};
+
+static int trials = 40;
+
+#if defined(__x86_64__)
+/* One core's peak of each instruction: 12 independent accumulator chains. */
+__attribute__((target("avx512f"))) static double peak_fma512(void)
+{
+    __m512 acc[12], m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(1e-3f);
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    const long n = 1000000;
+    double t = now();
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+    }
+    t = now() - t;
+    __m512 s = acc[0];
+    for (int i = 1; i < 12; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    return _mm512_reduce_add_ps(s) == 12345.0f ? 0 : (double)n * 12 * 32 / t * 1e-9;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static double peak_dpbf16(void)
+{
+    __m512 acc[12];
+    const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = a;
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    const long n = 1000000;
+    double t = now();
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    }
+    t = now() - t;
+    __m512 s = acc[0];
+    for (int i = 1; i < 12; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    /* 16 lanes × 2 products × 2 FLOPs each */
+    return _mm512_reduce_add_ps(s) == 12345.0f ? 0 : (double)n * 12 * 64 / t * 1e-9;
+}
+#endif
+
+static double best_of(double (*f)(void))
+{
+    double best = 0;
+    for (int i = 0; i < 20; i++) {
+        const double g = f();
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+static float *rand_buf(fv_rng *r, int64_t n)
+{
+    float *p = fv__alloc((size_t)n * sizeof(float), "bench buffer");
+    if (!p) exit(1);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = fv__rng_uniform(r) - 0.5f;
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--quick") == 0) trials = 3;
+    fv_rng r;
+    fv__rng_seed(&r, 1);
+    const fv__gemm_path fp = fv__gemm_path_supported(FV__GEMM_AVX512) ? FV__GEMM_AVX512
+                             : fv__gemm_path_supported(FV__GEMM_AVX2) ? FV__GEMM_AVX2
+                                                                      : FV__GEMM_GENERIC;
+    double pk32 = 0, pk16 = 0;
+#if defined(__x86_64__)
+    if (fp == FV__GEMM_AVX512) pk32 = best_of(peak_fma512);
+    if (fv__cpu_has_avx512_bf16()) pk16 = best_of(peak_dpbf16);
+#endif
+    printf("fp32 GEMM path %s; bf16 GEMM path %s\n", fv__gemm_path_name(fp), fv_gemm_bf16_path());
+    if (pk32 > 0) printf("one-core peak: vfmadd231ps zmm %.1f GFLOP/s", pk32);
+    if (pk16 > 0) printf(", vdpbf16ps zmm %.1f GFLOP/s (%.2fx)", pk16, pk16 / pk32);
+    printf("\n");
+
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const shape *sh = &shapes[s];
+        const int64_t lda = sh->ta ? sh->M : sh->K, ldb = sh->tb ? sh->K : sh->N;
+        float *A = rand_buf(&r, sh->M * sh->K), *B = rand_buf(&r, sh->K * sh->N);
+        float *C = rand_buf(&r, sh->M * sh->N);
+        uint16_t *bp = fv__alloc((size_t)fv_gemm_bf16_packed_size(sh->K, sh->N) * 2, "bp");
+        if (!bp) return 1;
+        const double flop = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K;
+        const int reps = (int)(2e8 / flop) + 1;
+        uint16_t *A16 = fv__alloc((size_t)(sh->M * sh->K) * 2, "A16");
+        if (!A16) return 1;
+        fv_bf16_from_f32_n(A, A16, sh->M * sh->K);
+        double t32 = 1e30, tpack = 1e30, ta16 = 1e30, t16[FV__BF16_NPATHS];
+        for (int p = 0; p < FV__BF16_NPATHS; p++)
+            t16[p] = 1e30;
+        /* Interleaved, so that every variant sees the same machine. */
+        for (int trial = 0; trial < trials; trial++) {
+            double t = now();
+            for (int k = 0; k < reps; k++)
+                fv__gemm_on_path(fp, sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb,
+                                 0.0f, C, sh->N);
+            t32 = fmin(t32, (now() - t) / reps);
+            t = now();
+            fv_gemm_bf16_pack_b(sh->tb, sh->K, sh->N, B, ldb, bp);
+            tpack = fmin(tpack, now() - t);
+            for (int p = 0; p < FV__BF16_NPATHS; p++) {
+                /* The emulations are for correctness, not speed. */
+                if (p == FV__BF16_EMUL_DOT || p == FV__BF16_EMUL_AMX) continue;
+                if (!fv__gemm_bf16_path_supported((fv__gemm_bf16_path)p)) continue;
+                t = now();
+                for (int k = 0; k < reps; k++)
+                    fv__gemm_bf16_on_path((fv__gemm_bf16_path)p, sh->ta, sh->M, sh->N, sh->K, 1.0f,
+                                          A, lda, bp, 0.0f, C, sh->N);
+                t16[p] = fmin(t16[p], (now() - t) / reps);
+            }
+            /* A already in bf16 (activations stored as bf16), on the best path. */
+            if (!sh->ta) {
+                t = now();
+                for (int k = 0; k < reps; k++)
+                    fv_gemm_bf16_a16(sh->M, sh->N, sh->K, 1.0f, A16, sh->K, bp, 0.0f, C, sh->N);
+                ta16 = fmin(ta16, (now() - t) / reps);
+            }
+        }
+        printf("%s M=%5ld N=%4ld K=%5ld%s  fp32 %6.1f GFLOP/s", sh->what, (long)sh->M, (long)sh->N,
+               (long)sh->K,
+               sh->ta   ? " ta"
+               : sh->tb ? " tb"
+                        : "   ",
+               flop / t32 * 1e-9);
+        if (pk32 > 0) printf(" (%2.0f%% of peak)", 100 * flop / t32 * 1e-9 / pk32);
+        for (int p = 0; p < FV__BF16_NPATHS; p++) {
+            if (t16[p] >= 1e30) continue;
+            const double g = flop / t16[p] * 1e-9;
+            printf("  %s %6.1f GFLOP/s = %.2fx fp32",
+                   fv__gemm_bf16_path_name((fv__gemm_bf16_path)p), g, t32 / t16[p]);
+            if (p == FV__BF16_AVX512 && pk16 > 0) printf(" (%2.0f%% of peak)", 100 * g / pk16);
+        }
+        if (ta16 < 1e30)
+            printf("  A in bf16: %6.1f GFLOP/s = %.2fx fp32", flop / ta16 * 1e-9, t32 / ta16);
+        printf("  [pack B once: %.0f us]\n", tpack * 1e6);
+        fv__free(A), fv__free(B), fv__free(C), fv__free(bp), fv__free(A16);
+    }
+    return 0;
+}
