@@ -957,6 +957,199 @@ static fv_status emit_gmp(ex *e, int i)
     return emit_global_pool(e, i, "GlobalMaxPool");
 }
 
+/* An ints argument (1 to 4 values) into v; returns the count (0: absent). */
+static int arg_ints(const fv_layer *l, const char *key, int64_t v[4])
+{
+    char b[128];
+    const char *t = arg(l, key, b, sizeof b);
+    int n = 0;
+    while (t && *t && n < 4) {
+        char *end;
+        v[n++] = strtoll(t, &end, 10);
+        t = *end == ',' ? end + 1 : end;
+        if (!*end) break;
+    }
+    return n;
+}
+
+/* Keras' padding/cropping forms: N, (H, W) or (top, bottom, left, right). */
+static void edges(const int64_t *v, int n, int64_t e[4])
+{
+    if (n == 4)
+        e[0] = v[0], e[1] = v[1], e[2] = v[2], e[3] = v[3];
+    else if (n == 2)
+        e[0] = e[1] = v[0], e[2] = e[3] = v[1];
+    else
+        e[0] = e[1] = e[2] = e[3] = n ? v[0] : 0;
+}
+
+static fv_status emit_zero_padding2d(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    int64_t v[4], g[4];
+    edges(v, arg_ints(l, "padding", v), g);
+    /* (N, C, top, left) begins, (N, C, bottom, right) ends */
+    const int64_t pads[8] = {0, 0, g[0], g[2], 0, 0, g[1], g[3]};
+    const char *in[2] = {get(e, l->src[0], LAY_NCHW), init_i64(e, l->name, "pads", 8, pads)};
+    const char *y = name_for(e, i, LAY_NCHW);
+    if (!in[0] || !in[1] || !ex_node(e, "Pad", in, 2, y)) return ex_fail(e);
+    set_out(e, i, LAY_NCHW, y, NULL);
+    return FV_OK;
+}
+
+static fv_status emit_cropping2d(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    int64_t v[4], g[4];
+    edges(v, arg_ints(l, "cropping", v), g);
+    const int64_t starts[2] = {g[0], g[2]}, ends[2] = {l->in[0].d[0] - g[1], l->in[0].d[1] - g[3]},
+                  axes[2] = {2, 3};
+    const char *in[4] = {get(e, l->src[0], LAY_NCHW), init_i64(e, l->name, "starts", 2, starts),
+                         init_i64(e, l->name, "ends", 2, ends),
+                         init_i64(e, l->name, "axes", 2, axes)};
+    const char *y = name_for(e, i, LAY_NCHW);
+    if (!in[0] || !in[1] || !in[2] || !in[3] || !ex_node(e, "Slice", in, 4, y)) return ex_fail(e);
+    set_out(e, i, LAY_NCHW, y, NULL);
+    return FV_OK;
+}
+
+/* AveragePool leaves the padded positions out of the count, as Keras' same padding does. */
+static fv_status emit_average_pooling2d(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    static const int64_t two[2] = {2, 2};
+    int64_t ps[2], st[2];
+    char pad[16];
+    arg_pair(l, "pool_size", two, ps);
+    arg_pair(l, "strides", ps, st);
+    if (!arg(l, "padding", pad, sizeof pad)) return refuse(e, l, "no padding argument");
+    const bool same = strcmp(pad, "same") == 0;
+    int64_t pads[4];
+    keras_pads(l->in[0].d[0], l->out.d[0], ps[0], st[0], 1, same, &pads[0], &pads[2]);
+    keras_pads(l->in[0].d[1], l->out.d[1], ps[1], st[1], 1, same, &pads[1], &pads[3]);
+    const char *x = get(e, l->src[0], LAY_NCHW);
+    const char *y = name_for(e, i, LAY_NCHW);
+    Onnx__NodeProto *n = x ? ex_node(e, "AveragePool", &x, 1, y) : NULL;
+    if (!n || !attr_ints(e, n, "kernel_shape", ps, 2) || !attr_ints(e, n, "strides", st, 2) ||
+        !attr_ints(e, n, "pads", pads, 4) || !attr_i(e, n, "count_include_pad", 0))
+        return ex_fail(e);
+    set_out(e, i, LAY_NCHW, y, NULL);
+    return FV_OK;
+}
+
+/* Resize with Keras 3's coordinates: nearest repeats rows and columns (asymmetric, floor);
+ * bilinear samples at half-pixel centres. */
+static fv_status emit_upsampling2d(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    static const int64_t two[2] = {2, 2};
+    int64_t sz[2];
+    char interp[16];
+    arg_pair(l, "size", two, sz);
+    if (!arg(l, "interpolation", interp, sizeof interp)) return refuse(e, l, "no interpolation");
+    const bool nearest = strcmp(interp, "nearest") == 0;
+    const float scales[4] = {1, 1, (float)sz[0], (float)sz[1]};
+    const int64_t four = 4;
+    const char *in[3] = {get(e, l->src[0], LAY_NCHW), "",
+                         init_f32(e, l->name, "scales", 1, &four, scales)};
+    const char *y = name_for(e, i, LAY_NCHW);
+    Onnx__NodeProto *n = in[0] && in[2] ? ex_node(e, "Resize", in, 3, y) : NULL;
+    if (!n) return ex_fail(e);
+    Onnx__AttributeProto *mode =
+        ex_attr(e, n, "mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    Onnx__AttributeProto *ctm = ex_attr(e, n, "coordinate_transformation_mode",
+                                        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    if (!mode || !ctm) return ex_fail(e);
+    const char *m = nearest ? "nearest" : "linear", *c = nearest ? "asymmetric" : "half_pixel";
+    mode->has_s = 1, mode->s.data = (uint8_t *)m, mode->s.len = strlen(m);
+    ctm->has_s = 1, ctm->s.data = (uint8_t *)c, ctm->s.len = strlen(c);
+    if (nearest) {
+        Onnx__AttributeProto *nm =
+            ex_attr(e, n, "nearest_mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+        if (!nm) return ex_fail(e);
+        nm->has_s = 1, nm->s.data = (uint8_t *)"floor", nm->s.len = 5;
+    }
+    set_out(e, i, LAY_NCHW, y, NULL);
+    return FV_OK;
+}
+
+/* Reshape keeps fovea's channels-last order: the input in fovea's layout, the batch kept. */
+static fv_status emit_reshape(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    int64_t shape[5] = {0};
+    for (int d = 0; d < l->out.rank; d++)
+        shape[d + 1] = l->out.d[d];
+    const char *x = get(e, l->src[0], LAY_PLAIN);
+    const char *y =
+        x ? reshape(e, x, shape, l->out.rank + 1, l->name, name_for(e, i, LAY_PLAIN)) : NULL;
+    if (!y) return ex_fail(e);
+    set_out(e, i, LAY_PLAIN, y, NULL);
+    return FV_OK;
+}
+
+/* DepthwiseConv2D: Conv with one group per input channel, weights (C·M, 1, kh, kw) from
+ * fovea's (kh, kw, C, M) (output channel c·M + m, as Keras orders them). SeparableConv2D: that,
+ * without bias, then a 1×1 Conv from the pointwise kernel (1, 1, C·M, F) with the bias. */
+static fv_status emit_depthwise(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    static const int64_t one[2] = {1, 1};
+    int64_t ks[2], st[2], dil[2];
+    char pad[16], act[32];
+    arg_pair(l, "kernel_size", one, ks);
+    arg_pair(l, "strides", one, st);
+    arg_pair(l, "dilation_rate", one, dil);
+    if (!arg(l, "padding", pad, sizeof pad) || !arg(l, "activation", act, sizeof act))
+        return refuse(e, l, "no padding or activation argument");
+    const bool same = strcmp(pad, "same") == 0;
+    const fv_param *k = param(l, "depthwise_kernel"), *pw = param(l, "pointwise_kernel"),
+                   *b = param(l, "bias");
+    if (!k || k->rank != 4) return refuse(e, l, "no rank-4 depthwise kernel");
+    const int64_t kh = k->dims[0], kw = k->dims[1], C = k->dims[2], M = k->dims[3];
+    float *w = malloc((size_t)k->size * sizeof *w);
+    if (!w) return ex_fail(e);
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t m = 0; m < M; m++)
+                    w[((c * M + m) * kh + y) * kw + x] = k->w[((y * kw + x) * C + c) * M + m];
+    const int64_t wd[4] = {C * M, 1, kh, kw};
+    const char *kn = init_f32(e, l->name, "depthwise_kernel", 4, wd, w);
+    free(w);
+    const fv_param *db = pw ? NULL : b; /* depthwise_conv2d's bias; separable's goes last */
+    const int64_t bd[1] = {db ? db->dims[0] : 0};
+    const char *in[3] = {get(e, l->src[0], LAY_NCHW), kn,
+                         db ? init_f32(e, l->name, "bias", 1, bd, db->w) : ""};
+    if (!in[0] || !in[1] || !in[2]) return ex_fail(e);
+    int64_t pads[4];
+    keras_pads(l->in[0].d[0], l->out.d[0], ks[0], st[0], dil[0], same, &pads[0], &pads[2]);
+    keras_pads(l->in[0].d[1], l->out.d[1], ks[1], st[1], dil[1], same, &pads[1], &pads[3]);
+    const char *y = pw ? ex_name(e, l->name, "depthwise") : core_out(e, i, act, LAY_NCHW, "Conv");
+    Onnx__NodeProto *n = ex_node(e, "Conv", in, db ? 3 : 2, y);
+    if (!n || !attr_ints(e, n, "kernel_shape", ks, 2) || !attr_ints(e, n, "strides", st, 2) ||
+        !attr_ints(e, n, "dilations", dil, 2) || !attr_ints(e, n, "pads", pads, 4) ||
+        !attr_i(e, n, "group", C))
+        return ex_fail(e);
+    if (pw) {
+        const int64_t F = pw->dims[3], CM = pw->dims[2];
+        float *p = malloc((size_t)pw->size * sizeof *p);
+        if (!p) return ex_fail(e);
+        for (int64_t c = 0; c < CM; c++)
+            for (int64_t f = 0; f < F; f++)
+                p[f * CM + c] = pw->w[c * F + f];
+        const int64_t pd[4] = {F, CM, 1, 1}, fb[1] = {F};
+        const char *pin[3] = {y, init_f32(e, l->name, "pointwise_kernel", 4, pd, p),
+                              b ? init_f32(e, l->name, "bias", 1, fb, b->w) : ""};
+        free(p);
+        if (!pin[1] || !pin[2]) return ex_fail(e);
+        y = core_out(e, i, act, LAY_NCHW, "Conv");
+        n = ex_node(e, "Conv", pin, b ? 3 : 2, y);
+        if (!n || !attr_ints(e, n, "kernel_shape", one, 2)) return ex_fail(e);
+    }
+    return finish_act(e, i, act, y, LAY_NCHW, NULL);
+}
+
 /* The mapping: one entry per layer kind (fovea's model-file name). */
 static const struct {
     const char *kind;
@@ -984,6 +1177,13 @@ static const struct {
     {"batch_normalization", emit_batch_normalization},
     {"global_average_pooling2d", emit_gap},
     {"global_max_pooling2d", emit_gmp},
+    {"zero_padding2d", emit_zero_padding2d},
+    {"cropping2d", emit_cropping2d},
+    {"average_pooling2d", emit_average_pooling2d},
+    {"upsampling2d", emit_upsampling2d},
+    {"reshape", emit_reshape},
+    {"depthwise_conv2d", emit_depthwise},
+    {"separable_conv2d", emit_depthwise},
 };
 
 /* ---- the model ----------------------------------------------------------------------------------
