@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_onnx.sh — `fovea export`: the seed CNN, a ResNet with BatchNormalization and residual adds
 # (examples/resnet_fashion.fv) and graphs of every layer kind (tests/data/onnx_all_kinds.fv and
-# onnx_more_kinds.fv, all but conv2d_transpose),
+# onnx_more_kinds.fv),
 # each trained briefly, exported in fovea's NHWC layout and with --nchw, with dynamic and fixed
 # batches and opsets 13, 15 and 17. Each file passes onnx.checker's full check and gives
 # `fovea predict`'s outputs within 1e-5 in ONNX Runtime (onnxruntime-node 1.30, installed into the
@@ -92,7 +92,7 @@ model all "$DATA/onnx_all_kinds.fv" "$DATA/quad" "$TMP/x8.npy"
 exported all "$TMP/x8.npy" image out nhwc
 exported all "$TMP/x8.npy" image out nchw15 --nchw --opset 15 --batch 20
 
-echo "# the padding, cropping, depthwise, separable, average pooling, upsampling and reshape kinds"
+echo "# padding, cropping, depthwise, separable, transposed, average pooling, upsampling, reshape"
 model more "$DATA/onnx_more_kinds.fv" "$DATA/quad" "$TMP/x8.npy"
 exported more "$TMP/x8.npy" image out nhwc
 exported more "$TMP/x8.npy" image out nchw17 --nchw --opset 17

@@ -1150,6 +1150,71 @@ static fv_status emit_depthwise(ex *e, int i)
     return finish_act(e, i, act, y, LAY_NCHW, NULL);
 }
 
+/* Conv2DTranspose: ConvTranspose with fovea's (kh, kw, filters, in) kernel as (in, filters, kh,
+ * kw). Output position o = i·stride − lead + k·dilation in both; the lead is the top/left pad of
+ * the convolution whose adjoint the layer is (Keras' same or none), and the end pads (or
+ * output_padding, when negative) give fovea's output size exactly. */
+static fv_status emit_conv2d_transpose(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    static const int64_t one[2] = {1, 1};
+    int64_t ks[2], st[2], dil[2];
+    char pad[16], act[32];
+    arg_pair(l, "kernel_size", one, ks);
+    arg_pair(l, "strides", one, st);
+    arg_pair(l, "dilation_rate", one, dil);
+    if (!arg(l, "padding", pad, sizeof pad) || !arg(l, "activation", act, sizeof act))
+        return refuse(e, l, "no padding or activation argument");
+    const bool same = strcmp(pad, "same") == 0;
+    const fv_param *k = param(l, "kernel"), *b = param(l, "bias");
+    if (!k || k->rank != 4) return refuse(e, l, "no rank-4 kernel");
+    const int64_t kh = k->dims[0], kw = k->dims[1], F = k->dims[2], C = k->dims[3];
+    /* Symmetric pads (the lead on both sides: OpenCV 4.6 refuses asymmetric ones), then the
+     * size fixed at the end: output_padding where rows are missing, a Slice where there are
+     * too many. */
+    int64_t pads[4], opad[2], cut[2];
+    for (int a = 0; a < 2; a++) {
+        const int64_t in = l->in[0].d[a], out = l->out.d[a], kk = a ? kw : kh;
+        int64_t lead, unused;
+        keras_pads(out, in, kk, st[a], dil[a], same, &lead, &unused);
+        const int64_t size = st[a] * (in - 1) + dil[a] * (kk - 1) + 1 - 2 * lead;
+        pads[a] = pads[a + 2] = lead;
+        opad[a] = size < out ? out - size : 0;
+        cut[a] = size > out ? size - out : 0;
+        if (opad[a] >= st[a] && opad[a] >= dil[a])
+            return refuse(e, l, "its geometry needs an output_padding ONNX does not allow");
+    }
+    float *w = malloc((size_t)k->size * sizeof *w);
+    if (!w) return ex_fail(e);
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t f = 0; f < F; f++)
+                for (int64_t c = 0; c < C; c++)
+                    w[((c * F + f) * kh + y) * kw + x] = k->w[((y * kw + x) * F + f) * C + c];
+    const int64_t wd[4] = {C, F, kh, kw}, bd[1] = {F};
+    const char *in[3] = {get(e, l->src[0], LAY_NCHW), init_f32(e, l->name, "kernel", 4, wd, w),
+                         b ? init_f32(e, l->name, "bias", 1, bd, b->w) : ""};
+    free(w);
+    if (!in[0] || !in[1] || !in[2]) return ex_fail(e);
+    const bool crop = cut[0] || cut[1];
+    const char *y =
+        crop ? ex_name(e, l->name, "full") : core_out(e, i, act, LAY_NCHW, "ConvTranspose");
+    Onnx__NodeProto *n = ex_node(e, "ConvTranspose", in, b ? 3 : 2, y);
+    if (!n || !attr_ints(e, n, "kernel_shape", ks, 2) || !attr_ints(e, n, "strides", st, 2) ||
+        !attr_ints(e, n, "dilations", dil, 2) || !attr_ints(e, n, "pads", pads, 4) ||
+        ((opad[0] || opad[1]) && !attr_ints(e, n, "output_padding", opad, 2)))
+        return ex_fail(e);
+    if (crop) {
+        const int64_t starts[2] = {0, 0}, ends[2] = {l->out.d[0], l->out.d[1]}, axes[2] = {2, 3};
+        const char *sl[4] = {y, init_i64(e, l->name, "starts", 2, starts),
+                             init_i64(e, l->name, "ends", 2, ends),
+                             init_i64(e, l->name, "axes", 2, axes)};
+        y = core_out(e, i, act, LAY_NCHW, "Slice");
+        if (!sl[1] || !sl[2] || !sl[3] || !ex_node(e, "Slice", sl, 4, y)) return ex_fail(e);
+    }
+    return finish_act(e, i, act, y, LAY_NCHW, NULL);
+}
+
 /* The mapping: one entry per layer kind (fovea's model-file name). */
 static const struct {
     const char *kind;
@@ -1184,6 +1249,7 @@ static const struct {
     {"reshape", emit_reshape},
     {"depthwise_conv2d", emit_depthwise},
     {"separable_conv2d", emit_depthwise},
+    {"conv2d_transpose", emit_conv2d_transpose},
 };
 
 /* ---- the model ----------------------------------------------------------------------------------
