@@ -577,9 +577,10 @@ fv_status fv_model_load_weights(fv_model *m, const char *path);
  *   nchw:  false: each rank-3 input and output is N×H×W×C as fovea's (channels last); the graph
  *          transposes to N×C×H×W once where a convolution needs it. true: they are N×C×H×W, as
  *          PyTorch's graphs take them. Rank-1 inputs and outputs are N×units either way.
- *   class_names: NULL, or the output classes' names separated by commas ("cat,dog"), kept in
- *          metadata_props as "fovea.class_names"; their count must equal the first output's
- *          units.
+ *   class_names: the output classes' names separated by commas ("cat,dog"), or NULL for the
+ *          model's own (fv_model_class_name), if any; kept in metadata_props as
+ *          "fovea.class_names", a JSON array of strings as in fovea's weights files; their count
+ *          must equal the first output's units.
  * Layout changes sit in the weights where a convolution or dense layer can absorb them (a
  * flatten before dense reorders the dense kernel's rows, so the graph keeps fovea's (H, W, C)
  * flatten order without a Transpose); a Transpose node is written only where nothing absorbs
@@ -623,7 +624,8 @@ typedef struct fv_onnx_import_opts {
  * pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth and message
  * count are bounded before protobuf-c unpacks it, initializer sizes are checked against their dims
  * and type, and a node that reads a name nothing defined before it (a dangling name or a cycle) is
- * refused. NULL on failure, with one message (fv_last_error) naming the file and the node, its
+ * refused. Class names in metadata_props (fovea.class_names, a JSON array) become the model's.
+ * NULL on failure, with one message (fv_last_error) naming the file and the node, its
  * operator and the attribute at fault. */
 fv_model *fv_model_import_onnx(const char *path, const fv_onnx_import_opts *opts);
 

@@ -103,7 +103,10 @@ expect_ok "export with class names" "$FOVEA" export "$TMP/quad.safetensors" -o "
 meta() {
     $PY -c 'import onnx, sys; print({p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}[sys.argv[2]])' "$@"
 }
-check "class names in metadata_props" test "$(meta "$TMP/q.onnx" fovea.class_names)" = up-left,up-right,down-left,down-right
+check "class names in metadata_props, a JSON array" test "$(meta "$TMP/q.onnx" fovea.class_names)" = '["up-left","up-right","down-left","down-right"]'
+expect_ok "import it" "$FOVEA" import "$TMP/q.onnx" -o "$TMP/qc.safetensors"
+expect_ok "export the import: the model's own class names" "$FOVEA" export "$TMP/qc.safetensors" -o "$TMP/qc.onnx"
+check "the class names came back" test "$(meta "$TMP/qc.onnx" fovea.class_names)" = '["up-left","up-right","down-left","down-right"]' 
 check "layout in metadata_props" test "$(meta "$TMP/q.onnx" fovea.layout)" = NCHW
 check "model text in metadata_props" bash -c "$(printf '%q ' $PY -c 'import onnx, sys; m = {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}; sys.exit(not m["fovea.model"].startswith("input shape=8,8,1\nconv2d filters=4"))' "$TMP/q.onnx")"
 

@@ -7,6 +7,7 @@
 #include "layers/layer.h"
 #include "model/model_impl.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1369,26 +1370,69 @@ static fv_status build_graph(ex *e, Onnx__GraphProto *g)
     return FV_OK;
 }
 
+/* The class names as a JSON array of strings (as fovea's safetensors metadata holds them):
+ * opts' comma-separated list, else the model's own (fv_model_class_name), else none. *json NULL
+ * when there are none; malloc'd otherwise. */
+static fv_status class_names_json(const fv_model *m, const char *path, const char *list,
+                                  char **json)
+{
+    *json = NULL;
+    const int64_t have = fv_model_class_count(m);
+    if (!list && have == 0) return FV_OK;
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) return oom();
+    int64_t n = 0;
+    bool ok = true;
+    if (list) {
+        for (const char *p = list;; n++) {
+            const char *end = strchr(p, ',');
+            const size_t len = end ? (size_t)(end - p) : strlen(p);
+            char *one = malloc(len + 1);
+            cJSON *item = NULL;
+            if (one) {
+                memcpy(one, p, len);
+                one[len] = '\0';
+                item = cJSON_CreateString(one);
+                free(one);
+            }
+            ok = ok && item && cJSON_AddItemToArray(arr, item);
+            if (!end) break;
+            p = end + 1;
+        }
+        n++;
+    } else {
+        for (; n < have; n++) {
+            cJSON *item = cJSON_CreateString(fv_model_class_name(m, n));
+            ok = ok && item && cJSON_AddItemToArray(arr, item);
+        }
+    }
+    const int out = fv__model_output_node(m);
+    const fv_shape *sh = fv__model_node_shape(m, out);
+    fv_status st = FV_OK;
+    if (!ok)
+        st = oom();
+    else if (sh->rank != 1)
+        st = fv__fail(FV_ERR_INVALID,
+                      "%s: class names need an output of rank 1 (one unit per class); %s has "
+                      "rank %d",
+                      path, fv__model_node_name(m, out), sh->rank);
+    else if (sh->d[0] != n)
+        st = fv__fail(FV_ERR_INVALID, "%s: %lld class names for the %lld units of %s", path,
+                      (long long)n, (long long)sh->d[0], fv__model_node_name(m, out));
+    else if (!(*json = cJSON_PrintUnformatted(arr)))
+        st = oom();
+    cJSON_Delete(arr);
+    return st;
+}
+
 fv_status fv__onnx_export(const fv_model *m, const char *path, const fv_onnx_opts *opts)
 {
     if (!m->weights || m->nlayers == 0)
         return fv__fail(FV_ERR_STATE, "%s: the model has %s: export a trained or loaded model",
                         path, m->nlayers ? "no weights yet" : "no layers");
-    if (opts->class_names) {
-        const int out = fv__model_output_node(m);
-        const fv_shape *sh = fv__model_node_shape(m, out);
-        int64_t n = 1;
-        for (const char *p = opts->class_names; *p; p++)
-            n += *p == ',';
-        if (sh->rank != 1)
-            return fv__fail(FV_ERR_INVALID,
-                            "%s: class names need an output of rank 1 (one unit per class); %s "
-                            "has rank %d",
-                            path, fv__model_node_name(m, out), sh->rank);
-        if (sh->d[0] != n)
-            return fv__fail(FV_ERR_INVALID, "%s: %lld class names for the %lld units of %s", path,
-                            (long long)n, (long long)sh->d[0], fv__model_node_name(m, out));
-    }
+    char *names = NULL;
+    fv_status cs = class_names_json(m, path, opts->class_names, &names);
+    if (cs) return cs;
     ex e = {.m = m, .o = opts};
     fv_status st = FV_OK;
     uint8_t *buf = NULL;
@@ -1427,7 +1471,7 @@ fv_status fv__onnx_export(const fv_model *m, const char *path, const fv_onnx_opt
     meta[1].key = "fovea.layout";
     meta[1].value = opts->nchw ? "NCHW" : "NHWC";
     meta[2].key = "fovea.class_names";
-    meta[2].value = (char *)opts->class_names;
+    meta[2].value = names;
 
     Onnx__ModelProto model;
     onnx__model_proto__init(&model);
@@ -1438,7 +1482,7 @@ fv_status fv__onnx_export(const fv_model *m, const char *path, const fv_onnx_opt
     model.producer_name = "fovea";
     model.producer_version = FV_VERSION;
     model.graph = &graph;
-    model.n_metadata_props = opts->class_names ? 3 : 2;
+    model.n_metadata_props = names ? 3 : 2;
     model.metadata_props = metas;
 
     const size_t len = onnx__model_proto__get_packed_size(&model);
@@ -1479,5 +1523,6 @@ done:
     free(e.alias);
     free(buf);
     free(text);
+    free(names);
     return st;
 }

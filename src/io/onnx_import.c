@@ -6,6 +6,7 @@
 #include "io/io.h"
 #include "io/onnx_internal.h"
 
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1560,6 +1561,33 @@ static void im_free(im *s)
     free(s->text);
 }
 
+/* metadata_props' fovea.class_names (a JSON array of strings, as fovea's export writes it) onto
+ * the model. */
+static fv_status import_class_names(fv_model *m, const Onnx__ModelProto *mp, const char *origin)
+{
+    const char *text = meta(mp, "fovea.class_names");
+    if (!text) return FV_OK;
+    cJSON *arr = cJSON_Parse(text);
+    const int n = arr && cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    const char **names = n > 0 ? calloc((size_t)n, sizeof *names) : NULL;
+    bool ok = names != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        const cJSON *item = cJSON_GetArrayItem(arr, i);
+        ok = cJSON_IsString(item) && item->valuestring;
+        if (ok) names[i] = item->valuestring;
+    }
+    fv_status st = FV_OK;
+    if (!ok)
+        st =
+            fv__fail(FV_ERR_FORMAT,
+                     "%s: metadata_props fovea.class_names is not a JSON array of strings", origin);
+    else if ((st = fv_model_set_class_names(m, n, names)))
+        fv__error_prefix("%s: metadata_props fovea.class_names: ", origin);
+    free(names);
+    cJSON_Delete(arr);
+    return st;
+}
+
 fv_status fv__onnx_import_parse(const uint8_t *buf, size_t len, const char *origin,
                                 const fv_onnx_import_opts *opts, fv_model **out)
 {
@@ -1597,6 +1625,7 @@ fv_status fv__onnx_import_parse(const uint8_t *buf, size_t len, const char *orig
         }
         memcpy(p, s.w[i].data, (size_t)count * sizeof *p);
     }
+    if ((r = import_class_names(m, mp, origin))) goto done;
     *out = m;
     m = NULL;
 done:
