@@ -615,17 +615,18 @@ typedef struct fv_onnx_import_opts {
  * converted once into fovea's channels-last layout: a graph takes N×C×H×W input (PyTorch's
  * torch.onnx.export) unless its metadata_props say fovea.layout=NHWC (fovea's own export); Conv
  * weights become (kh, kw, in, out), Gemm weights (in, units), with the rows of a dense layer
- * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (pads
- * none or Keras' same), MaxPool, Gemm, MatMul (+ Add as bias), BatchNormalization (epsilon and
- * momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels, Flatten, Add, Sub,
- * Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool, Dropout, Identity, NHWC<->NCHW
- * Transpose, a Reshape that flattens (its shape constant or computed by Shape, Gather,
- * Unsqueeze, Concat, as PyTorch writes x.view(x.size(0), -1)), Constant, and fovea's own Maxout
- * pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth and message
- * count are bounded before protobuf-c unpacks it, initializer sizes are checked against their dims
- * and type, and a node that reads a name nothing defined before it (a dangling name or a cycle) is
- * refused. Class names in metadata_props (fovea.class_names, a JSON array) become the model's.
- * NULL on failure, with one message (fv_last_error) naming the file and the node, its
+ * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (other
+ * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise),
+ * MaxPool (pads none or Keras' same), AveragePool, Pad (zeros), Gemm, MatMul (+ Add as bias),
+ * BatchNormalization (epsilon and momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over
+ * channels, Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool,
+ * Dropout, Identity, NHWC<->NCHW Transpose, a Reshape that flattens (its shape constant or computed
+ * by Shape, Gather, Unsqueeze, Concat, as PyTorch writes x.view(x.size(0), -1)), Constant, and
+ * fovea's own Maxout pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth
+ * and message count are bounded before protobuf-c unpacks it, initializer sizes are checked against
+ * their dims and type, and a node that reads a name nothing defined before it (a dangling name or a
+ * cycle) is refused. Class names in metadata_props (fovea.class_names, a JSON array) become the
+ * model's. NULL on failure, with one message (fv_last_error) naming the file and the node, its
  * operator and the attribute at fault. */
 fv_model *fv_model_import_onnx(const char *path, const fv_onnx_import_opts *opts);
 

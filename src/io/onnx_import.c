@@ -536,10 +536,11 @@ static void same_pads(int64_t in, int64_t k, int64_t st, int64_t d, int64_t *b, 
 
 /* Decides the padding of a Conv or MaxPool on an h×w input: writes "valid" or "same" into pad and
  * the output size; refuses pads that neither gives. */
-static fv_status window_padding(im *s, const Onnx__NodeProto *n, const int64_t in[2],
+static fv_status window_padding(im *s, const Onnx__NodeProto *n, const int64_t in0[2],
                                 const int64_t k[2], const int64_t st[2], const int64_t d[2],
-                                bool ceil_mode, const char **pad, int64_t out[2])
+                                bool ceil_mode, const char **pad, int64_t out[2], int64_t *zp)
 {
+    int64_t in[2] = {in0[0], in0[1]};
     static const int64_t zeros[4] = {0};
     int64_t p[4];
     char ap[32] = "NOTSET";
@@ -558,11 +559,17 @@ static fv_status window_padding(im *s, const Onnx__NodeProto *n, const int64_t i
             p[0] = sp[2], p[2] = sp[0], p[1] = sp[3], p[3] = sp[1];
         const bool zero = !p[0] && !p[1] && !p[2] && !p[3];
         same = !zero && p[0] == sp[0] && p[1] == sp[1] && p[2] == sp[2] && p[3] == sp[3];
-        if (!zero && !same)
+        if (!zero && !same && zp) {
+            /* explicit zeros before a valid window (Keras' ZeroPadding2D, then the layer) */
+            for (int a = 0; a < 4; a++)
+                if (p[a] < 0 || p[a] > (1 << 20)) return bad(s, "pads must be 0 to 2^20");
+            zp[0] = p[0], zp[1] = p[2], zp[2] = p[1], zp[3] = p[3];
+            in[0] += p[0] + p[2], in[1] += p[1] + p[3];
+        } else if (!zero && !same)
             return bad(s,
                        "pads=[%lld,%lld,%lld,%lld] on a %lldx%lld input are neither none nor "
-                       "Keras' same padding ([%lld,%lld,%lld,%lld]); fovea has no layer for other "
-                       "pads yet (zero_padding2d)",
+                       "Keras' same padding ([%lld,%lld,%lld,%lld]), and padding with zeros "
+                       "would change a max pooling",
                        (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3],
                        (long long)in[0], (long long)in[1], (long long)sp[0], (long long)sp[1],
                        (long long)sp[2], (long long)sp[3]);
@@ -586,6 +593,29 @@ static fv_status window_padding(im *s, const Onnx__NodeProto *n, const int64_t i
     return FV_OK;
 }
 
+/* Writes a zero_padding2d layer (top, bottom, left, right) on fovea node src before a layer
+ * whose ONNX pads Keras' same cannot express; src then names it, and shape grows. */
+static fv_status zero_pad_layer(im *s, const Onnx__NodeProto *n, const int64_t zp[4], char src[64],
+                                fv_shape *shape)
+{
+    if (!zp[0] && !zp[1] && !zp[2] && !zp[3]) return FV_OK;
+    char base[80], name[64];
+    snprintf(base, sizeof base, "%s_pad", n->name && *n->name ? n->name : n->output[0]);
+    fovea_name(s, base, "zero_padding2d", name);
+    tval *t = add_t(s, "\001padding"); /* reserves the name; no ONNX tensor is called that */
+    if (!t) return nomem(s);
+    snprintf(t->node, sizeof t->node, "%s", name);
+    shape->d[0] += zp[0] + zp[1];
+    shape->d[1] += zp[2] + zp[3];
+    t->shape = *shape;
+    t->v = V_NCHW;
+    fv_status r = emit(s, "zero_padding2d name=%s inputs=%s padding=%lld,%lld,%lld,%lld", name, src,
+                       (long long)zp[0], (long long)zp[1], (long long)zp[2], (long long)zp[3]);
+    snprintf(src, 64, "%s", name);
+    s->nlayers++;
+    return r;
+}
+
 /* ---- the operators --------------------------------------------------------------------------- */
 
 static fv_status op_conv(im *s, const Onnx__NodeProto *n)
@@ -597,13 +627,19 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
     if (!W) return FV_ERR_INVALID;
     const Onnx__TensorProto *B = n->n_input > 2 && *n->input[2] ? weight(s, n, 2, 1, "bias") : NULL;
     if (n->n_input > 2 && *n->input[2] && !B) return FV_ERR_INVALID;
-    if (attr_i(n, "group", 1) != 1)
-        return bad(s, "group=%lld: fovea has no grouped convolution yet",
-                   (long long)attr_i(n, "group", 1));
+    const int64_t group = attr_i(n, "group", 1);
     const int64_t O = W->dims[0], I = W->dims[1], kh = W->dims[2], kw = W->dims[3];
-    if (I != x->shape.d[2])
+    const int64_t C = x->shape.d[2];
+    /* group = channels with one input channel per group: DepthwiseConv2D */
+    const bool depthwise = group != 1 && group == C && I == 1 && O % C == 0 && O > 0;
+    if (group != 1 && !depthwise)
+        return bad(s,
+                   "group=%lld: fovea has ordinary (group 1) and depthwise (group = input "
+                   "channels) convolutions only",
+                   (long long)group);
+    if (!depthwise && I != C)
         return bad(s, "weight has %lld input channels for an input of %lld", (long long)I,
-                   (long long)x->shape.d[2]);
+                   (long long)C);
     static const int64_t ones[2] = {1, 1};
     int64_t k[2], st[2], d[2], out[2];
     const int64_t kd[2] = {kh, kw};
@@ -613,23 +649,46 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
         st[0] < 1 || st[1] < 1 || d[0] < 1 || d[1] < 1)
         return bad(s, "strides and dilations must be 2 positive values");
     const char *pad;
-    fv_status r = window_padding(s, n, x->shape.d, k, st, d, false, &pad, out);
+    int64_t zp[4] = {0};
+    fv_status r = window_padding(s, n, x->shape.d, k, st, d, false, &pad, out, zp);
     if (r) return r;
     if (B && B->dims[0] != O)
         return bad(s, "bias has %lld values for %lld filters", (long long)B->dims[0], (long long)O);
     const fv_shape sh = {.rank = 3, .d = {out[0], out[1], O}};
     char src[64];
+    fv_shape padded = x->shape;
     snprintf(src, sizeof src, "%s", x->node);
-    tval *y = out_layer(s, n, "conv2d", V_NCHW, &sh);
+    if ((r = zero_pad_layer(s, n, zp, src, &padded))) return r;
+    tval *y = out_layer(s, n, depthwise ? "depthwise_conv2d" : "conv2d", V_NCHW, &sh);
     if (!y) return FV_ERR_INVALID;
-    if ((r = emit(s,
-                  "conv2d name=%s inputs=%s filters=%lld kernel_size=%lld,%lld strides=%lld,%lld "
-                  "padding=%s dilation_rate=%lld,%lld use_bias=%s",
-                  y->node, src, (long long)O, (long long)kh, (long long)kw, (long long)st[0],
-                  (long long)st[1], pad, (long long)d[0], (long long)d[1], B ? "true" : "false")))
-        return r;
+    if (depthwise)
+        r = emit(s,
+                 "depthwise_conv2d name=%s inputs=%s kernel_size=%lld,%lld strides=%lld,%lld "
+                 "padding=%s depth_multiplier=%lld dilation_rate=%lld,%lld use_bias=%s",
+                 y->node, src, (long long)kh, (long long)kw, (long long)st[0], (long long)st[1],
+                 pad, (long long)(O / C), (long long)d[0], (long long)d[1], B ? "true" : "false");
+    else
+        r = emit(s,
+                 "conv2d name=%s inputs=%s filters=%lld kernel_size=%lld,%lld strides=%lld,%lld "
+                 "padding=%s dilation_rate=%lld,%lld use_bias=%s",
+                 y->node, src, (long long)O, (long long)kh, (long long)kw, (long long)st[0],
+                 (long long)st[1], pad, (long long)d[0], (long long)d[1], B ? "true" : "false");
+    if (r) return r;
     snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
     s->fusable_len = s->tlen;
+    if (depthwise) { /* ONNX (C·M, 1, kh, kw) to fovea (kh, kw, C, M) */
+        const int64_t M = O / C, count = O * kh * kw;
+        float *kf = malloc((size_t)count * sizeof *kf);
+        if (!kf) return nomem(s);
+        const float *w = init_f32(W);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t a = 0; a < kh; a++)
+                    for (int64_t b = 0; b < kw; b++)
+                        kf[((a * kw + b) * C + c) * M + m] = w[((c * M + m) * kh + a) * kw + b];
+        if ((r = add_weight(s, y->node, "depthwise_kernel", kf, count))) return r;
+        return B ? copy_weight(s, y->node, "bias", init_f32(B), O) : FV_OK;
+    }
     /* ONNX (O, I, kh, kw) to fovea (kh, kw, I, O) */
     const int64_t count = O * I * kh * kw;
     float *kf = malloc((size_t)count * sizeof *kf);
@@ -662,7 +721,7 @@ static fv_status op_maxpool(im *s, const Onnx__NodeProto *n)
     if (attr_i(n, "storage_order", 0) != 0) return bad(s, "storage_order=1 is not supported");
     const char *pad;
     fv_status r =
-        window_padding(s, n, x->shape.d, k, st, d, attr_i(n, "ceil_mode", 0) != 0, &pad, out);
+        window_padding(s, n, x->shape.d, k, st, d, attr_i(n, "ceil_mode", 0) != 0, &pad, out, NULL);
     if (r) return r;
     const fv_shape sh = {.rank = 3, .d = {out[0], out[1], x->shape.d[2]}};
     char src[64];
@@ -672,6 +731,77 @@ static fv_status op_maxpool(im *s, const Onnx__NodeProto *n)
     return emit(s, "maxpool2d name=%s inputs=%s pool_size=%lld,%lld strides=%lld,%lld padding=%s",
                 y->node, src, (long long)k[0], (long long)k[1], (long long)st[0], (long long)st[1],
                 pad);
+}
+
+static bool int_values(const im *s, const char *name, int64_t *v, int *n, bool *scalar);
+static bool scalar(const im *s, const char *name, float *v);
+
+/* AveragePool: Keras' pooling leaves the padding out of the count (count_include_pad=0) with
+ * same padding; pads counted as zeros (count_include_pad=1, PyTorch's default) are a
+ * zero_padding2d before a valid pooling, which counts them the same way. */
+static fv_status op_avgpool(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
+    static const int64_t ones[2] = {1, 1};
+    int64_t k[2], st[2], out[2], zp[4] = {0};
+    if (!attr(n, "kernel_shape") || !attr_ints(n, "kernel_shape", 2, ones, k) || k[0] < 1 ||
+        k[1] < 1)
+        return bad(s, "kernel_shape must be 2 positive values");
+    if (!attr_ints(n, "strides", 2, ones, st) || st[0] < 1 || st[1] < 1)
+        return bad(s, "strides must be 2 positive values");
+    const bool count_pad = attr_i(n, "count_include_pad", 0) != 0;
+    const char *pad;
+    fv_status r = window_padding(s, n, x->shape.d, k, st, ones, attr_i(n, "ceil_mode", 0) != 0,
+                                 &pad, out, count_pad ? zp : NULL);
+    if (r) return r;
+    if (count_pad && !strcmp(pad, "same"))
+        return bad(s, "count_include_pad=1 with Keras' same pads counts the padding, which "
+                      "Keras' pooling does not");
+    const fv_shape sh = {.rank = 3, .d = {out[0], out[1], x->shape.d[2]}};
+    char src[64];
+    fv_shape padded = x->shape;
+    snprintf(src, sizeof src, "%s", x->node);
+    if ((r = zero_pad_layer(s, n, zp, src, &padded))) return r;
+    tval *y = out_layer(s, n, "average_pooling2d", V_NCHW, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s,
+                "average_pooling2d name=%s inputs=%s pool_size=%lld,%lld strides=%lld,%lld "
+                "padding=%s",
+                y->node, src, (long long)k[0], (long long)k[1], (long long)st[0], (long long)st[1],
+                pad);
+}
+
+/* Pad with zeros around the image axes of NCHW data: ZeroPadding2D. */
+static fv_status op_pad(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    char mode[16] = "constant";
+    attr_s(n, "mode", mode, sizeof mode);
+    int64_t p[8];
+    int np = 0;
+    bool sc;
+    const Onnx__AttributeProto *pa = attr(n, "pads");
+    if (pa && pa->n_ints == 8)
+        memcpy(p, pa->ints, sizeof p), np = 8;
+    else if (n->n_input >= 2 && !int_values(s, n->input[1], p, &np, &sc))
+        np = 0;
+    float v = 0;
+    if (n->n_input >= 3 && *n->input[2] && (!scalar(s, n->input[2], &v) || v != 0))
+        return bad(s, "only padding with zeros is read");
+    if (strcmp(mode, "constant") || x->v != V_NCHW || np != 8 || p[0] || p[1] || p[4] || p[5])
+        return bad(s, "only constant zeros around the image axes of NCHW data are read");
+    for (int a = 0; a < 8; a++)
+        if (p[a] < 0 || p[a] > (1 << 20)) return bad(s, "pads must be 0 to 2^20");
+    const tval in = *x;
+    fv_shape sh = in.shape;
+    sh.d[0] += p[2] + p[6], sh.d[1] += p[3] + p[7];
+    tval *y = out_layer(s, n, "zero_padding2d", V_NCHW, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "zero_padding2d name=%s inputs=%s padding=%lld,%lld,%lld,%lld", y->node, in.node,
+                (long long)p[2], (long long)p[6], (long long)p[3], (long long)p[7]);
 }
 
 static fv_status op_gemm(im *s, const Onnx__NodeProto *n)
@@ -1334,6 +1464,8 @@ static const struct {
 } ops[] = {
     {"Conv", op_conv},
     {"MaxPool", op_maxpool},
+    {"AveragePool", op_avgpool},
+    {"Pad", op_pad},
     {"Gemm", op_gemm},
     {"MatMul", op_matmul},
     {"Relu", op_relu},
@@ -1513,15 +1645,17 @@ static fv_status convert(im *s)
         while (k < sizeof ops / sizeof ops[0] && strcmp(ops[k].op, n->op_type) != 0)
             k++;
         if (k == sizeof ops / sizeof ops[0])
-            return bad(s, "an operator fovea does not have (it reads: Conv, MaxPool, Gemm, MatMul, "
-                          "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
-                          "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
-                          "GlobalMaxPool, Dropout, Identity, Transpose, Constant, Reshape as a "
-                          "flatten (with Shape, Gather, Unsqueeze and "
-                          "Concat computing its shape), and "
-                          "the "
-                          "Reshape-ReduceMax-Reshape of a "
-                          "Maxout)");
+            return bad(
+                s, "an operator fovea does not have (it reads: Conv, MaxPool, AveragePool, Pad, "
+                   "Gemm, MatMul, "
+                   "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
+                   "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
+                   "GlobalMaxPool, Dropout, Identity, Transpose, Constant, Reshape as a "
+                   "flatten (with Shape, Gather, Unsqueeze and "
+                   "Concat computing its shape), and "
+                   "the "
+                   "Reshape-ReduceMax-Reshape of a "
+                   "Maxout)");
         fv_status r = ops[k].convert(s, n);
         if (r) return r;
     }

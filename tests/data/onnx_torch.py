@@ -36,7 +36,7 @@ def main():
     torch.set_num_threads(1)
     # Conv with padding 1 (Keras' same for 3x3, stride 1), BatchNorm after the ReLU (so that the
     # exporter does not fold it into the convolution), max pooling, a residual add, a flatten of
-    # NCHW data before a linear layer, dropout.
+    # NCHW data before a linear layer, dropout, and the branch below joined by a Concat.
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
@@ -47,13 +47,20 @@ def main():
             self.flat = (lambda x: x.view(x.size(0), -1)) if view else nn.Flatten()
             self.fc1 = nn.Linear(4 * 4 * 4, 16)
             self.drop = nn.Dropout(0.25)
-            self.fc2 = nn.Linear(16, 4)
+            # a branch: a depthwise convolution with stride 2 and padding 1 (pads Keras' same
+            # cannot express: a zero_padding2d before it), average pooling that counts its
+            # padding (PyTorch's default; exported as Pad + AveragePool), global average pooling
+            self.dw = nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=4)
+            self.ap = nn.AvgPool2d(3, stride=1, padding=1)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.fc2 = nn.Linear(16 + 8, 4)
 
         def forward(self, x):
             x = self.pool(self.bn1(torch.relu(self.conv1(x))))
             x = x + torch.tanh(self.conv2(x))
+            z = torch.flatten(self.gap(self.ap(torch.relu(self.dw(x)))), 1)
             x = self.drop(torch.relu(self.fc1(self.flat(x))))
-            return self.fc2(x)
+            return self.fc2(torch.cat([x, z], 1))
 
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
