@@ -268,6 +268,7 @@ static fv_status emit(im *s, const char *fmt, ...)
 
 static tval *find(const im *s, const char *name)
 {
+    if (!name) return NULL;
     for (size_t i = s->nt; i-- > 0;)
         if (strcmp(s->t[i].name, name) == 0) return &s->t[i];
     return NULL;
@@ -600,6 +601,7 @@ static fv_status zero_pad_layer(im *s, const Onnx__NodeProto *n, const int64_t z
 {
     if (!zp[0] && !zp[1] && !zp[2] && !zp[3]) return FV_OK;
     char base[80], name[64];
+    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return bad(s, "has no output");
     snprintf(base, sizeof base, "%s_pad", n->name && *n->name ? n->name : n->output[0]);
     fovea_name(s, base, "zero_padding2d", name);
     tval *t = add_t(s, "\001padding"); /* reserves the name; no ONNX tensor is called that */
@@ -1076,6 +1078,7 @@ static fv_status merge(im *s, const Onnx__NodeProto *n, const char *kind, int mi
 static int readers(const im *s, const char *name, size_t *only)
 {
     int count = 0;
+    if (!name) return 0;
     for (size_t i = 0; i < s->g->n_node; i++)
         for (size_t k = 0; k < s->g->node[i]->n_input; k++)
             if (s->g->node[i]->input[k] && !strcmp(s->g->node[i]->input[k], name)) {
@@ -1106,6 +1109,7 @@ static const Onnx__NodeProto *average_mul(im *s, const Onnx__NodeProto *n)
     if (!m->op_type || strcmp(m->op_type, "Mul") || m->n_input != 2 || m->n_output != 1)
         return NULL;
     float v;
+    if (!m->input[0] || !m->input[1]) return NULL;
     const char *other = !strcmp(m->input[0], n->output[0]) ? m->input[1] : m->input[0];
     if (!scalar(s, other, &v) || v != 1.0f / (float)n->n_input) return NULL;
     s->skip[r] = true;
@@ -1241,8 +1245,9 @@ static fv_status op_matmul(im *s, const Onnx__NodeProto *n)
         const Onnx__NodeProto *add = s->g->node[r];
         if (add->op_type && !strcmp(add->op_type, "Add") && add->n_input == 2 &&
             add->n_output == 1) {
-            const char *other =
-                !strcmp(add->input[0], n->output[0]) ? add->input[1] : add->input[0];
+            const char *other = !add->input[0] || !add->input[1]       ? NULL
+                                : !strcmp(add->input[0], n->output[0]) ? add->input[1]
+                                                                       : add->input[0];
             const tval *c = find(s, other);
             if (c && c->init && c->init->data_type == FV__ONNX_FLOAT &&
                 tensor_count(c->init) == units &&
