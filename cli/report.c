@@ -38,6 +38,8 @@ static const char usage[] =
     "  --class-names LIST      names of the classes, comma-separated, or 'fashion-mnist'\n"
     "  --label-column NAME     the CSV column holding the labels (default: the one the\n"
     "                          model was trained with, else the last)\n"
+    "  --labels Y.npy          the labels of --data X.npy: (N,) or (N, 1) class indices, or\n"
+    "                          (N, K) one-hot rows\n"
     "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
 
@@ -454,7 +456,7 @@ static int write_atomic(const char *cmd, const char *path, const char *data, siz
 int cmd_report(int argc, char **argv)
 {
     const char *cmd = "report";
-    enum { O_OUT, O_DATA, O_HIST, O_EXAMPLES, O_NAMES, O_LABEL, O_BATCH, O_THREADS, O_N };
+    enum { O_OUT, O_DATA, O_HIST, O_EXAMPLES, O_NAMES, O_LABEL, O_LABELS, O_BATCH, O_THREADS, O_N };
     cli_opt opts[O_N] = {
         [O_OUT] = {"output", true, false, NULL},
         [O_DATA] = {"data", true, false, NULL},
@@ -462,6 +464,7 @@ int cmd_report(int argc, char **argv)
         [O_EXAMPLES] = {"examples", true, false, NULL},
         [O_NAMES] = {"class-names", true, false, NULL},
         [O_LABEL] = {"label-column", true, false, NULL},
+        [O_LABELS] = {"labels", true, false, NULL},
         [O_BATCH] = {"batch-size", true, false, NULL},
         [O_THREADS] = {"threads", true, false, NULL},
     };
@@ -515,6 +518,9 @@ int cmd_report(int argc, char **argv)
             cmd, r.data_path,
             cli_label_column(r.m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, r.data_path),
             NULL, &r.test);
+    if (!rc && r.test)
+        rc = cli_load_labels(cmd, r.data_path, opts[O_LABELS].seen ? opts[O_LABELS].value : NULL,
+                             r.test);
     if (rc) goto done;
     rc = CLI_FAIL;
     if (!r.test) {

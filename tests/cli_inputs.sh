@@ -205,4 +205,10 @@ echo "# the progress line"
 expect_ok "train --verbose 1 with no metrics" "$FOVEA" train "$M3" --data "$TMP/good.csv" --verbose 1
 check "no line ends with a space" bash -c "! tr '\r' '\n' <'$TMP/out' | grep -q ' \$'"
 
+echo "# report takes a .npy array with its labels"
+mk npy "$TMP/rx.npy" f4 6 8 8 1
+mk vals "$TMP/ry.npy" 6 0,1,2,3,0,1
+expect_ok "report --data X.npy --labels Y.npy" "$FOVEA" report "$Q" --data "$TMP/rx.npy" --labels "$TMP/ry.npy" -o "$TMP/rx.html"
+check "  wrote the page" test -s "$TMP/rx.html"
+
 finish
