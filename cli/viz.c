@@ -9,6 +9,7 @@
 #include "images.h"
 
 #include <math.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,17 @@ void cli_free_class_names(char **names, int64_t count)
     for (int64_t i = 0; i < count; i++)
         free(names[i]);
     free(names);
+}
+
+/* Whether path is a folder holding image files itself (not class folders, not IDX files). */
+static bool dir_has_images(const char *path)
+{
+    DIR *dir = cli_is_dir(path) ? opendir(path) : NULL;
+    bool found = false;
+    for (struct dirent *e; dir && !found && (e = readdir(dir));)
+        found = e->d_name[0] != '.' && cli_is_image_file(e->d_name);
+    if (dir) closedir(dir);
+    return found;
 }
 
 int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *count)
@@ -308,6 +320,10 @@ static int viz_features(int argc, char **argv)
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
     cli_image_flags imf = {.quiet = true};
     rc = cli_load_image_eval(cmd, opts[O_INPUT].value, m, &imf, &d);
+    if (rc == CLI_CONTINUE && dir_has_images(opts[O_INPUT].value)) {
+        const char *in = opts[O_INPUT].value; /* a plain folder of image files, as predict takes */
+        rc = cli_load_image_inputs(cmd, &in, 1, m, &imf, &d);
+    }
     if (rc == CLI_CONTINUE) rc = load_images(cmd, opts[O_INPUT].value, &d);
     if (rc) goto done;
     rc = CLI_FAIL;

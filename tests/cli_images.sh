@@ -93,6 +93,7 @@ check ".npy written" test -s "$TMP/p.npy"
 
 echo "# viz features and report take image files and folders"
 expect_ok "viz features on one PNG file" "$FOVEA" viz features "$TMP/png.safetensors" --input "$P/Coat/$(ls "$P/Coat" | head -1)" -o "$TMP/f.png"
+expect_ok "viz features on a plain folder of PNG files" "$FOVEA" viz features "$TMP/png.safetensors" --input "$P/Coat" --index 1 -o "$TMP/f2.png"
 check "feature maps written" test -s "$TMP/f.png"
 expect_ok "report on the image folder (its test set, labels by the model's class names)" \
     "$FOVEA" report "$TMP/png.safetensors" --data "$TMP/png" -o "$TMP/r.html"
