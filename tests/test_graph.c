@@ -775,6 +775,78 @@ TEST(fit_trains_several_inputs)
     fv_dataset_free(d);
 }
 
+/* A plan that could not be made leaves none behind: a prediction too large to plan, then training
+ * and prediction at ordinary sizes give the results they would have given (a half-changed plan
+ * once read past its gradient buffers, or applied a folded BatchNormalization twice). */
+TEST(a_failed_plan_leaves_no_half_plan)
+{
+    const char *text = "input shape=6\ndense name=d units=8\nbatch_normalization name=bn\n"
+                       "relu\ndense units=3 activation=softmax\n"
+                       "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+    enum { N = 32 };
+    float *x = random_inputs(N * 6, 61);
+    int32_t y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = i % 3;
+    const int64_t dims[1] = {6};
+    fv_dataset *d = fv_dataset_from_f32(N, 1, dims, x, y);
+    fv_model *a = fv_model_parse_string(text, "a"), *b = fv_model_parse_string(text, "b");
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = 16;
+    CHECK_OK(fv_model_fit(a, d, &o, NULL));
+    CHECK_OK(fv_model_fit(b, d, &o, NULL));
+    /* a: a lean plan, then a full plan that cannot be made; b: neither */
+    float pa[N * 3], pb[N * 3];
+    CHECK_OK(fv_model_predict(a, d, N, pa)); /* larger than fit's plan: a lean plan */
+    CHECK(a->plan_lean);
+    CHECK(fv_model_forward(a, x, (int64_t)1 << 40) != FV_OK);
+    CHECK_OK(fv_model_predict(a, d, 8, pa));
+    CHECK_OK(fv_model_predict(b, d, 8, pb));
+    /* a now predicts through a lean plan (BatchNormalization folded), b through fit's plan */
+    CHECK(check_arrays("predictions", pa, pb, N * 3, 1e-6, 1e-5));
+    /* a full plan in place, then a lean plan that cannot be made, then training */
+    const float *xs[1] = {x};
+    float *big[1] = {pa};
+    CHECK(fv_model_predict_arrays(a, xs, (int64_t)1 << 40, (int64_t)1 << 40, big) != FV_OK);
+    CHECK_OK(fv_model_fit(a, d, &o, NULL));
+    CHECK_OK(fv_model_fit(b, d, &o, NULL));
+    CHECK(memcmp(fv_model_param(a, "d.kernel", NULL, NULL),
+                 fv_model_param(b, "d.kernel", NULL, NULL), 48 * sizeof(float)) == 0);
+    /* training after a large prediction plans for training's batch, not the prediction's */
+    float *pbig = malloc(N * 3 * sizeof(float));
+    CHECK_OK(fv_model_predict(a, d, N, pbig));
+    CHECK_OK(fv_model_fit(a, d, &o, NULL));
+    CHECK(a->plan_n == 16);
+    free(pbig), free(x);
+    fv_model_free(a), fv_model_free(b);
+    fv_dataset_free(d);
+}
+
+/* The same metric on two outputs is fine; twice on one is not; outputs that compile named cannot
+ * be reordered under it; an input's name is taken before a layer's default. */
+TEST(names_of_outputs_metrics_and_inputs_stay_consistent)
+{
+    const char *base = "input shape=6\ndense name=h units=4\n"
+                       "dense name=a units=2 activation=softmax\n"
+                       "dense name=b units=2 inputs=h activation=softmax\nmodel outputs=a,b\n";
+    char text[512];
+    snprintf(text, sizeof text,
+             "%scompile loss=categorical_crossentropy metrics=a:accuracy,b:accuracy\n", base);
+    fv_model *m = fv_model_parse_string(text, "m");
+    CHECK(m != NULL);
+    fv_model_free(m);
+    snprintf(text, sizeof text,
+             "%scompile loss=categorical_crossentropy metrics=a:accuracy,a:acc\n", base);
+    CHECK_STR_CONTAINS(parse_error(text), "given twice");
+    snprintf(text, sizeof text,
+             "%scompile loss=a:categorical_crossentropy,b:mse\nmodel outputs=b,a\n", base);
+    CHECK_STR_CONTAINS(parse_error(text),
+                       "outputs must be named before a compile line that names them");
+    m = fv_model_parse_string("input shape=4 name=dense\ndense units=5\n", "n");
+    CHECK(m && strcmp(fv_model_layer_name(m, 0), "dense_1") == 0);
+    fv_model_free(m);
+}
+
 /* ---- PyTorch fixtures (tests/fixtures/make_graph_fixtures.py) ------------------------------ */
 
 static int64_t st_count(const fv_st_tensor *t)
@@ -908,5 +980,7 @@ int main(void)
     RUN(several_outputs_sum_their_weighted_losses_and_gradients);
     RUN(fit_trains_several_outputs_with_keras_columns);
     RUN(fit_trains_several_inputs);
+    RUN(a_failed_plan_leaves_no_half_plan);
+    RUN(names_of_outputs_metrics_and_inputs_stay_consistent);
     return TEST_SUMMARY();
 }

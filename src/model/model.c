@@ -280,11 +280,15 @@ static fv_status parse_node_list(const fv_model *m, const char *key, const char 
  * every layer instead made a model file of a few thousand layers take minutes to parse. */
 static void default_name(const fv_model *m, int count, const fv_layer_kind *k, char *out, size_t n)
 {
-    bool taken[MAX_LAYERS + 1] = {false};
+    bool taken[MAX_LAYERS + FV_MAX_MODEL_INPUTS + 1] = {false};
     FV_ASSERT(count <= MAX_LAYERS);
     const size_t len = strlen(k->keras_name);
-    for (int i = 0; i < count; i++) {
-        const char *name = m->layers[i].name;
+    /* Inputs share the layers' namespace (an input may be named "dense"): those whose lines
+     * come before layer `count` take their names first. */
+    const int limit = count + m->ninputs;
+    for (int i = 0; i < limit; i++) {
+        if (i >= count && m->inputs[i - count].before > count) continue;
+        const char *name = i < count ? m->layers[i].name : m->inputs[i - count].name;
         if (strncmp(name, k->keras_name, len) != 0) continue;
         const char *p = name + len;
         if (*p == '\0') {
@@ -293,9 +297,9 @@ static void default_name(const fv_model *m, int count, const fv_layer_kind *k, c
         }
         if (*p++ != '_' || *p < '1' || *p > '9') continue; /* "%s_%d" never writes "_01" */
         long v = 0;
-        for (; *p >= '0' && *p <= '9' && v <= count; p++)
+        for (; *p >= '0' && *p <= '9' && v <= limit; p++)
             v = v * 10 + (*p - '0');
-        if (*p == '\0' && v <= count) taken[v] = true;
+        if (*p == '\0' && v <= limit) taken[v] = true;
     }
     int i = 0;
     while (taken[i])
@@ -410,6 +414,11 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
 static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 {
     if (m->weights) return fv__fail(FV_ERR_STATE, "model: the model already has weights");
+    /* A compile line that named outputs keeps them by their place: they cannot move under it. */
+    if (m->compiled && (m->out_named || m->weights_named || strchr(m->metrics_text, ':')))
+        return fv__fail(FV_ERR_INVALID,
+                        "model: the outputs must be named before a compile line that names them "
+                        "(in loss=, loss_weights= or metrics=)");
     for (int i = 0; i < t->n; i++) {
         if (strcmp(t->key[i], "outputs") != 0)
             return fv__fail(FV_ERR_INVALID, "model: unknown argument '%s' (known: outputs)",
@@ -501,25 +510,35 @@ static fv_status set_metrics(fv_model *m, const char *v)
 {
     if (strlen(v) >= sizeof m->metrics_text)
         return fv__fail(FV_ERR_INVALID, "compile: metrics=%s is too long", v);
-    char names[sizeof m->metrics_text];
-    size_t used = 0;
-    names[0] = '\0';
-    for (const char *p = v; *p;) {
-        const char *comma = strchr(p, ','), *colon = strchr(p, ':');
-        if (!comma) comma = p + strlen(p);
-        if (colon && colon < comma) {
-            if (output_index(m, p, (size_t)(colon - p)) < 0)
-                return fv__fail(FV_ERR_INVALID,
-                                "compile: metrics=%s: '%.*s' is not one of the model's outputs "
-                                "(named on a `model outputs=` line before compile)",
-                                v, (int)(colon - p), p);
-            p = colon + 1;
+    /* Each output's list (the names without OUT: and its own) is checked on its own, so that
+     * the same metric on two outputs (a:accuracy,b:accuracy) is fine and twice on one is not. */
+    const int nlists = m->noutputs > 1 ? m->noutputs : 1;
+    fv_status s = FV_OK;
+    for (int k = 0; k < nlists && s == FV_OK; k++) {
+        char names[sizeof m->metrics_text];
+        size_t used = 0;
+        names[0] = '\0';
+        for (const char *p = v; *p;) {
+            const char *comma = strchr(p, ','), *colon = strchr(p, ':');
+            if (!comma) comma = p + strlen(p);
+            bool mine = true;
+            if (colon && colon < comma) {
+                const int o = output_index(m, p, (size_t)(colon - p));
+                if (o < 0)
+                    return fv__fail(FV_ERR_INVALID,
+                                    "compile: metrics=%s: '%.*s' is not one of the model's "
+                                    "outputs (named on a `model outputs=` line before compile)",
+                                    v, (int)(colon - p), p);
+                mine = o == k;
+                p = colon + 1;
+            }
+            if (mine)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%.*s",
+                                         used ? "," : "", (int)(comma - p), p);
+            p = *comma ? comma + 1 : comma;
         }
-        used += (size_t)snprintf(names + used, sizeof names - used, "%s%.*s", used ? "," : "",
-                                 (int)(comma - p), p);
-        p = *comma ? comma + 1 : comma;
+        s = fv__metric_check_names(names, false);
     }
-    fv_status s = fv__metric_check_names(names, false);
     if (s != FV_OK) {
         fv__error_prefix("compile: metrics=%s: ", v);
         return s;

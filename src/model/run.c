@@ -337,6 +337,22 @@ static int lean_slots(const fv_model *m, int *slot, int64_t *cap, int *last)
     return nslots;
 }
 
+/* Drops the plan in place, so that the next run makes a new one: a plan_build that failed half
+ * way has already changed the gradient buffers' list and the folding flags of the old one. */
+static void plan_reset(fv_model *m)
+{
+    fv__free(m->block);
+    m->block = NULL;
+    m->block_bytes = 0;
+    m->plan_n = 0;
+    m->plan_lean = false;
+    m->out_of_last = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        m->layers[i].saved = NULL;
+        m->layers[i].fold_w = m->layers[i].fold_b = NULL;
+    }
+}
+
 static fv_status plan_build(fv_model *m, int64_t n, bool lean)
 {
     const int threads = fv__threads();
@@ -356,7 +372,10 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     int nbuf = skip ? plan_backward(m) : -1;
     if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
-    if (!gbuf) return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
+    if (!gbuf) {
+        plan_reset(m);
+        return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
+    }
     m->gbuf = gbuf;
     m->ngbuf = nbuf;
     for (int i = 0; i < m->nlayers; i++)
@@ -464,6 +483,8 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         m->plan_threads = threads;
         m->plan_lean = lean;
         m->out_of_last = 0;
+    } else {
+        plan_reset(m);
     }
     free(off_act), free(off_saved), free(off_fold), free(off_g), free(off_slot);
     free(slot), free(last), free(cap);
@@ -474,7 +495,8 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
 {
     if (m->block && !m->plan_lean && n <= m->plan_n && fv__threads() == m->plan_threads)
         return FV_OK;
-    int64_t want = n > m->plan_n ? n : m->plan_n;
+    /* A lean plan's size is a prediction's batch: a training plan is sized for training's. */
+    int64_t want = m->plan_lean || n > m->plan_n ? n : m->plan_n;
     return plan_build(m, want < 1 ? 1 : want, false);
 }
 
