@@ -593,7 +593,9 @@ static fv_status emit_conv2d(ex *e, int i)
     return finish_act(e, i, act, y, LAY_NCHW, NULL);
 }
 
-static fv_status emit_maxpool2d(ex *e, int i)
+/* MaxPool and AveragePool share Keras' pool_size, strides and padding; AveragePool leaves the
+ * padded positions out of the count, as Keras' same padding does. */
+static fv_status emit_pool2d(ex *e, int i, const char *op)
 {
     const fv_layer *l = layer(e, i);
     static const int64_t two[2] = {2, 2};
@@ -608,12 +610,23 @@ static fv_status emit_maxpool2d(ex *e, int i)
     keras_pads(l->in[0].d[1], l->out.d[1], ps[1], st[1], 1, same, &pads[1], &pads[3]);
     const char *x = get(e, l->src[0], LAY_NCHW);
     const char *y = name_for(e, i, LAY_NCHW);
-    Onnx__NodeProto *n = x ? ex_node(e, "MaxPool", &x, 1, y) : NULL;
+    const bool avg = strcmp(op, "AveragePool") == 0;
+    Onnx__NodeProto *n = x ? ex_node(e, op, &x, 1, y) : NULL;
     if (!n || !attr_ints(e, n, "kernel_shape", ps, 2) || !attr_ints(e, n, "strides", st, 2) ||
-        !attr_ints(e, n, "pads", pads, 4))
+        !attr_ints(e, n, "pads", pads, 4) || (avg && !attr_i(e, n, "count_include_pad", 0)))
         return ex_fail(e);
     set_out(e, i, LAY_NCHW, y, NULL);
     return FV_OK;
+}
+
+static fv_status emit_maxpool2d(ex *e, int i)
+{
+    return emit_pool2d(e, i, "MaxPool");
+}
+
+static fv_status emit_average_pooling2d(ex *e, int i)
+{
+    return emit_pool2d(e, i, "AveragePool");
 }
 
 /* Dropout is the identity at inference: the layer's output is its input. */
@@ -1010,30 +1023,6 @@ static fv_status emit_cropping2d(ex *e, int i)
                          init_i64(e, l->name, "axes", 2, axes)};
     const char *y = name_for(e, i, LAY_NCHW);
     if (!in[0] || !in[1] || !in[2] || !in[3] || !ex_node(e, "Slice", in, 4, y)) return ex_fail(e);
-    set_out(e, i, LAY_NCHW, y, NULL);
-    return FV_OK;
-}
-
-/* AveragePool leaves the padded positions out of the count, as Keras' same padding does. */
-static fv_status emit_average_pooling2d(ex *e, int i)
-{
-    const fv_layer *l = layer(e, i);
-    static const int64_t two[2] = {2, 2};
-    int64_t ps[2], st[2];
-    char pad[16];
-    arg_pair(l, "pool_size", two, ps);
-    arg_pair(l, "strides", ps, st);
-    if (!arg(l, "padding", pad, sizeof pad)) return refuse(e, l, "no padding argument");
-    const bool same = strcmp(pad, "same") == 0;
-    int64_t pads[4];
-    keras_pads(l->in[0].d[0], l->out.d[0], ps[0], st[0], 1, same, &pads[0], &pads[2]);
-    keras_pads(l->in[0].d[1], l->out.d[1], ps[1], st[1], 1, same, &pads[1], &pads[3]);
-    const char *x = get(e, l->src[0], LAY_NCHW);
-    const char *y = name_for(e, i, LAY_NCHW);
-    Onnx__NodeProto *n = x ? ex_node(e, "AveragePool", &x, 1, y) : NULL;
-    if (!n || !attr_ints(e, n, "kernel_shape", ps, 2) || !attr_ints(e, n, "strides", st, 2) ||
-        !attr_ints(e, n, "pads", pads, 4) || !attr_i(e, n, "count_include_pad", 0))
-        return ex_fail(e);
     set_out(e, i, LAY_NCHW, y, NULL);
     return FV_OK;
 }

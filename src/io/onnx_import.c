@@ -806,6 +806,35 @@ static fv_status op_pad(im *s, const Onnx__NodeProto *n)
                 (long long)p[2], (long long)p[6], (long long)p[3], (long long)p[7]);
 }
 
+/* A dense layer from the constant matrix B of (nin, units), or (units, nin) when tb, on the
+ * batch of vectors x; node n names the output. Keras' kernel is (nin, units) with rows in x's
+ * (H, W, C) order, so rows are read back from ONNX's (C, H, W) order after a flatten. */
+static fv_status dense_from(im *s, const Onnx__NodeProto *n, const tval *x,
+                            const Onnx__TensorProto *B, bool tb, int64_t nin, int64_t units,
+                            const float *bias)
+{
+    const tval in = *x;
+    const fv_shape sh = {.rank = 1, .d = {units}};
+    tval *y = out_layer(s, n, "dense", V_PLAIN, &sh);
+    if (!y) return FV_ERR_INVALID;
+    fv_status r = emit(s, "dense name=%s inputs=%s units=%lld use_bias=%s", y->node, in.node,
+                       (long long)units, bias ? "true" : "false");
+    if (r) return r;
+    snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
+    s->fusable_len = s->tlen;
+    float *kf = malloc((size_t)(nin * units) * sizeof *kf);
+    if (!kf) return nomem(s);
+    const float *b = init_f32(B);
+    for (int64_t j = 0; j < nin; j++) {
+        /* fovea's row j is ONNX input index col: the (C, H, W) position of (H, W, C) element j */
+        const int64_t col = in.v == V_FLAT ? hwc_to_chw(&in, j) : j;
+        for (int64_t o = 0; o < units; o++)
+            kf[j * units + o] = tb ? b[o * nin + col] : b[col * units + o];
+    }
+    if ((r = add_weight(s, y->node, "kernel", kf, nin * units))) return r;
+    return bias ? copy_weight(s, y->node, "bias", bias, units) : FV_OK;
+}
+
 static fv_status op_gemm(im *s, const Onnx__NodeProto *n)
 {
     tval *x = value(s, n, 0);
@@ -830,26 +859,7 @@ static fv_status op_gemm(im *s, const Onnx__NodeProto *n)
             return bad(s, "C must be a constant float32 vector of %lld values", (long long)units);
         C = c->init;
     }
-    const tval in = *x;
-    const fv_shape sh = {.rank = 1, .d = {units}};
-    tval *y = out_layer(s, n, "dense", V_PLAIN, &sh);
-    if (!y) return FV_ERR_INVALID;
-    fv_status r = emit(s, "dense name=%s inputs=%s units=%lld use_bias=%s", y->node, in.node,
-                       (long long)units, C ? "true" : "false");
-    if (r) return r;
-    snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
-    s->fusable_len = s->tlen;
-    float *kf = malloc((size_t)(nin * units) * sizeof *kf);
-    if (!kf) return nomem(s);
-    const float *b = init_f32(B);
-    for (int64_t j = 0; j < nin; j++) {
-        /* fovea's row j is the ONNX column at the (C, H, W) position of (H, W, C) element j */
-        const int64_t col = in.v == V_FLAT ? hwc_to_chw(&in, j) : j;
-        for (int64_t o = 0; o < units; o++)
-            kf[j * units + o] = tb ? b[o * nin + col] : b[col * units + o];
-    }
-    if ((r = add_weight(s, y->node, "kernel", kf, nin * units))) return r;
-    return C ? copy_weight(s, y->node, "bias", init_f32(C), units) : FV_OK;
+    return dense_from(s, n, x, B, tb, nin, units, C ? init_f32(C) : NULL);
 }
 
 static int readers(const im *s, const char *name, size_t *only);
@@ -1258,26 +1268,9 @@ static fv_status op_matmul(im *s, const Onnx__NodeProto *n)
             }
         }
     }
-    const tval in = *x;
-    const fv_shape sh = {.rank = 1, .d = {units}};
     Onnx__NodeProto alias = *n;
     alias.output = (char **)outname;
-    tval *y = out_layer(s, &alias, "dense", V_PLAIN, &sh);
-    if (!y) return FV_ERR_INVALID;
-    fv_status rc = emit(s, "dense name=%s inputs=%s units=%lld use_bias=%s", y->node, in.node,
-                        (long long)units, bias ? "true" : "false");
-    if (rc) return rc;
-    snprintf(s->fusable, sizeof s->fusable, "%s", y->node);
-    s->fusable_len = s->tlen;
-    float *kf = malloc((size_t)(nin * units) * sizeof *kf);
-    if (!kf) return nomem(s);
-    const float *b = init_f32(B);
-    for (int64_t j = 0; j < nin; j++) {
-        const int64_t row = in.v == V_FLAT ? hwc_to_chw(&in, j) : j;
-        memcpy(kf + j * units, b + row * units, (size_t)units * sizeof *kf);
-    }
-    if ((rc = add_weight(s, y->node, "kernel", kf, nin * units))) return rc;
-    return bias ? copy_weight(s, y->node, "bias", bias, units) : FV_OK;
+    return dense_from(s, &alias, x, B, false, nin, units, bias);
 }
 
 /* An int64 initializer of k values into v; false if it is not one. */
