@@ -4,6 +4,7 @@
  */
 #include "model/model_impl.h"
 #include "io/dataset.h"
+#include "model/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -546,11 +547,15 @@ static void step_rng(const fv_model *m, int layer, fv_rng *out)
 }
 
 /* Layer i's run context for a batch of n: its dropout stream for this step in *r. */
-static fv_run layer_run(const fv_model *m, int i, int64_t n, bool training, fv_rng *r)
+static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
 {
     step_rng(m, i, r);
-    return (fv_run){
+    fv_run run = {
         .n = n, .training = training, .rng = r, .scratch = m->scratch, .threads = m->plan_threads};
+    if (m->coll) /* this process's slice of the batch (parallel.c) */
+        run.batch = m->dp_batch, run.first = m->dp_first, run.c0 = m->dp_c0, run.c1 = m->dp_c1,
+        run.coll = m->coll, run.status = &m->dp_status;
+    return run;
 }
 
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
@@ -715,7 +720,8 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
         const int64_t k = fv__shape_size(fv__model_node_shape(m, out));
         float *dy = out >= 0 && m->gslot[out] >= 0 ? m->gbuf[m->gslot[out]] : NULL;
         const double w = m->out_weight[j];
-        double Lj = fv__loss(fv__model_head_loss(m, j), m->acts[out], &t[j], n, k, fused[j], dy);
+        double Lj = fv__dp_head_loss(m, j, fv__model_head_loss(m, j), m->acts[out], &t[j], n, k,
+                                     fused[j], dy);
         if (dy && w != 1.0)
             for (int64_t e = 0; e < n * k; e++)
                 dy[e] *= (float)w;
@@ -726,6 +732,9 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
     }
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
     if (any_grad) backward_pass(m, x, n, training);
+    /* Data-parallel: the processes' gradients summed before the penalty's (the same on each). */
+    if (m->coll && (s = m->dp_status) == FV_OK) s = fv__dp_sum_grads(m);
+    if (s != FV_OK) return s;
     L += fv__model_penalty(m, true);
     if (loss) *loss = L;
     return FV_OK;
