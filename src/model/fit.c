@@ -856,7 +856,7 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
     }
     s = fit_loop(&f, perm);
 done:
-    fv__dp_end(m);
+    fv__dp_end(m, s == FV_OK ? f.batch : 0);
     if (lock >= 0) fv__checkpoint_unlock(lock);
     free(perm);
     free(f.run);

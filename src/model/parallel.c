@@ -148,12 +148,17 @@ fv_status fv__dp_begin(fv__fit *f)
     m->coll = c;
     m->dp_status = FV_OK;
     fv_status s = check_agreement(f);
-    if (s != FV_OK) fv__dp_end(m);
+    if (s != FV_OK) fv__dp_end(m, 0);
     return s;
 }
 
-void fv__dp_end(fv_model *m)
+void fv__dp_end(fv_model *m, int64_t batch)
 {
+    /* A plan for the whole batch, as one process's fit leaves: evaluating after the fit then runs
+     * on the same plan (a plan too small for a batch is replaced by a lean one, whose folded
+     * BatchNormalization differs in the last bits). Only a cache: a failure leaves no plan, and
+     * the next evaluation makes its own. */
+    if (m->coll && m->plan_n < batch) fv__model_plan(m, batch);
     fv__free(m->dp_block);
     m->dp_block = NULL;
     m->coll = NULL;

@@ -17,8 +17,9 @@ int64_t fv__dp_plan_n(const fv_collective *c, int64_t batch);
  * naming the first process that differs and what). Needs f->run (fv__checkpoint_describe_run).
  * Nothing to do without a collective. */
 fv_status fv__dp_begin(fv__fit *f);
-/* Frees what fv__dp_begin made; the model trains alone again. */
-void fv__dp_end(fv_model *m);
+/* Frees what fv__dp_begin made, and plans for the whole batch (as a fit alone leaves the
+ * model); the model trains alone again. */
+void fv__dp_end(fv_model *m, int64_t batch);
 
 /* For a batch of count samples: this process's samples [*lo, *lo + *n) of it (all of them when
  * the model trains alone), remembered for the layers' runs. */
