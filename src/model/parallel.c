@@ -52,9 +52,9 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 /* What every process must agree on, in the order it is reported. */
 enum { AGREE_VERSION, AGREE_MODEL, AGREE_SETTINGS, AGREE_DATA, AGREE_WEIGHTS, AGREE_N };
 static const char *const agree_what[AGREE_N] = {
-    "the fovea version", "the model (layers and compile)",
-    "the training settings (seed, batch size, shuffling, callbacks)", "the data",
-    "the starting weights or optimizer state"};
+    "fovea version", "model (layers and compile)",
+    "training settings (seed, batch size, shuffling, callbacks)", "data",
+    "starting weights and optimizer state"};
 
 /* Hashes of the parts of f->run (fv__checkpoint_describe_run: the model's lines, then
  * "seed=...", "training samples=...", "validation ...", "columns ...", callbacks) and of the
