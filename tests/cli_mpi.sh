@@ -17,6 +17,8 @@ fi
 # As root (CI's containers) Open MPI needs both; shared memory in a container may lack CMA.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Under scripts/sanitize.sh: full stacks, so that tests/lsan.supp can name Open MPI's frames.
+if [ -n "${LSAN_OPTIONS:-}" ]; then export LSAN_OPTIONS="$LSAN_OPTIONS:fast_unwind_on_malloc=0"; fi
 # One thread per process (2 processes on 2 cores), and private temporary files.
 export FOVEA_THREADS=1
 mkdir -p "$TMP/tmp"
