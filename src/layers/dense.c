@@ -6,6 +6,7 @@
  * a slice of the batch computes its part of the same sum.
  */
 #include "layers/layer.h"
+#include "kernels/vec.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -131,20 +132,6 @@ static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
     return (size_t)total * sizeof(float);
 }
 
-/* An unaligned 4-float vector (GCC/Clang vector extension: SSE on x86-64, NEON on arm64). */
-typedef float v4u __attribute__((vector_size(16), aligned(4), may_alias));
-
-/* d[n] += s[n] (not overlapping), in 4-float vectors: -O2's cost model does not vectorize a loop
- * that needs a scalar tail, and these sums are the chunk tree's whole cost. */
-static inline void add_into(float *restrict d, const float *restrict s, int64_t n)
-{
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        *(v4u *)(d + j) += *(const v4u *)(s + j);
-    for (; j < n; j++)
-        d[j] += s[j];
-}
-
 /* dW rows [r0, r0 + m) += Σ over the run's chunks of X_chᵀ·dY_ch, the chunks added as a balanced
  * tree (fv__chunk_tree's), kept as a stack of partial sums: a chunk's product is pushed, and two
  * sums of the same level are added (left + right) into one of the next level. */
@@ -165,13 +152,13 @@ static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, 
             memset(leaf, 0, (size_t)(m * units) * sizeof(float));
         level[depth++] = 0;
         while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
-            add_into(stack + (depth - 2) * size, stack + (depth - 1) * size, m * units);
+            fv__add_run(stack + (depth - 2) * size, stack + (depth - 1) * size, m * units);
             level[depth - 2]++;
             depth--;
         }
     }
     FV_ASSERT(depth == 1);
-    add_into(kg + r0 * units, stack, m * units);
+    fv__add_run(kg + r0 * units, stack, m * units);
 }
 
 static void dense_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
