@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_mpi.sh — `mpirun -np P fovea train` (data-parallel training over MPI) end to end, on a small
-# CNN with BatchNormalization and dropout: 2 and 4 processes give the weights, history and test
+# CNN with BatchNormalization and dropout: 2, 4 and 8 processes give the weights, history and test
 # figures of 1 process bit for bit, last smaller batches included; process 0 alone writes; a
 # process killed mid-epoch ends the job with a message naming its rank, and its checkpoint
 # resumes on 1 process (and on 2) to the result of a run that never stopped; processes holding
@@ -50,11 +50,11 @@ if grep -q "built without MPI" "$TMP/err"; then
     finish
 fi
 
-echo "# one process, then 2 and 4: the same bits"
+echo "# one process, then 2, 4 and 8: the same bits"
 expect_ok "1 process, 3 epochs" "$FOVEA" train "${ARGS[@]}" --epochs 3 --save "$TMP/one.safetensors" \
     --history "$TMP/one.csv"
 grep '^Test' "$TMP/out" >"$TMP/one.test"
-for np in 2 4; do
+for np in 2 4 8; do
     expect_ok "$np processes, 3 epochs" "${MPI[@]}" -np $np "$FOVEA" train "${ARGS[@]}" --epochs 3 \
         --save "$TMP/p$np.safetensors" --history "$TMP/p$np.csv"
     same_file "  ... the same weights, bit for bit" "$TMP/one.safetensors" "$TMP/p$np.safetensors"
