@@ -1,0 +1,209 @@
+/* test_parallel.c — data-parallel training through fv_fit_opts.collective, without MPI: P threads
+ * each train their own copy of a model on their slice of every batch, joined by an in-process
+ * collective (a barrier and shared pointers) that keeps fv_collective's contract; the weights and
+ * history are those of one model trained alone, bit for bit, BatchNormalization, dropout, a
+ * validation split, auc and the last smaller batch included. tests/cli_mpi.sh does the same over
+ * MPI with the fovea command.
+ */
+#include "fovea.h"
+#include "model/model_impl.h"
+#include "test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char model_text[] = "input shape=6,6,1\n"
+                                 "conv2d filters=4 kernel_size=3\n"
+                                 "batch_normalization\n"
+                                 "activation activation=relu\n"
+                                 "flatten\n"
+                                 "dropout rate=0.25\n"
+                                 "dense units=6 activation=relu\n"
+                                 "dense units=4 activation=softmax\n"
+                                 "compile loss=sparse_categorical_crossentropy optimizer=adam "
+                                 "learning_rate=0.01 metrics=accuracy,auc\n";
+
+/* Class = which quadrant of a 6x6 image is bright (as test_fit.c's). */
+static fv_dataset *quadrants(int64_t n, uint64_t seed)
+{
+    uint8_t *x = calloc((size_t)n * 36, 1);
+    int32_t *y = calloc((size_t)n, sizeof *y);
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        const int c = (int)((s >> 33) % 4);
+        for (int p = 0; p < 36; p++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[i * 36 + p] = (uint8_t)((s >> 40) % 120);
+        }
+        for (int r = 0; r < 3; r++)
+            for (int q = 0; q < 3; q++)
+                x[i * 36 + ((c / 2) * 3 + r) * 6 + (c % 2) * 3 + q] = 200;
+        y[i] = c;
+    }
+    fv_dataset *d = fv_dataset_from_u8(n, 3, (int64_t[]){6, 6, 1}, x, y);
+    free(x);
+    free(y);
+    return d;
+}
+
+/* ---- an in-process collective: P threads, one barrier, each thread's buffer published ----------
+ */
+
+typedef struct group {
+    int size;
+    pthread_barrier_t bar;
+    void *bufs[FV_BATCH_CHUNKS];
+} group;
+
+typedef struct member {
+    group *g;
+    int rank;
+} member;
+
+static fv_status gather(void *ctx, void *buf, const size_t *off)
+{
+    member *me = ctx;
+    group *g = me->g;
+    g->bufs[me->rank] = buf;
+    pthread_barrier_wait(&g->bar);
+    for (int q = 0; q < g->size; q++)
+        if (q != me->rank)
+            memcpy((char *)buf + off[q], (const char *)g->bufs[q] + off[q], off[q + 1] - off[q]);
+    pthread_barrier_wait(&g->bar); /* nobody changes a buffer before all have read it */
+    return FV_OK;
+}
+
+static fv_status sum(void *ctx, float *a, int64_t n)
+{
+    member *me = ctx;
+    group *g = me->g;
+    float *t = malloc((size_t)(n ? n : 1) * sizeof *t);
+    if (!t) return FV_ERR_NOMEM;
+    g->bufs[me->rank] = a;
+    pthread_barrier_wait(&g->bar);
+    for (int64_t e = 0; e < n; e++) {
+        float v[FV_BATCH_CHUNKS] = {0};
+        for (int q = 0; q < g->size; q++)
+            v[q] = ((const float *)g->bufs[q])[e];
+        for (int w = 1; w < g->size; w *= 2) /* ((a0 + a1) + (a2 + a3)) + ... */
+            for (int q = 0; q + w < g->size; q += 2 * w)
+                v[q] = v[q] + v[q + w];
+        t[e] = v[0];
+    }
+    pthread_barrier_wait(&g->bar);
+    memcpy(a, t, (size_t)n * sizeof *t);
+    free(t);
+    return FV_OK;
+}
+
+/* One process's run: its own model and data, its collective (NULL: alone). */
+typedef struct run {
+    fv_collective coll;
+    member me;
+    bool parallel;
+    int64_t batch;
+    fv_status status;
+    float *weights;
+    int64_t nweights;
+    fv_history *h;
+} run;
+
+static void *train(void *arg)
+{
+    run *r = arg;
+    fv_model *m = fv_model_parse_string(model_text, "parallel");
+    fv_dataset *d = quadrants(90, 7);
+    fv_fit_opts o = fv_fit_defaults();
+    o.batch_size = r->batch;
+    o.epochs = 3;
+    o.seed = 11;
+    o.validation_split = 0.2;
+    o.collective = r->parallel ? &r->coll : NULL;
+    r->status = m && d ? fv_model_fit(m, d, &o, &r->h) : FV_ERR_NOMEM;
+    if (r->status == FV_OK) {
+        r->nweights = m->nweights;
+        r->weights = malloc((size_t)m->nweights * sizeof(float));
+        memcpy(r->weights, m->weights, (size_t)m->nweights * sizeof(float));
+    }
+    fv_model_free(m);
+    fv_dataset_free(d);
+    return NULL;
+}
+
+/* Whether P threads' runs all equal the single run, weights and every history value. */
+static void check_same_as_alone(int P, int64_t batch)
+{
+    run alone = {.batch = batch};
+    train(&alone);
+    CHECK_OK(alone.status);
+    group g = {.size = P};
+    pthread_barrier_init(&g.bar, NULL, (unsigned)P);
+    run rs[FV_BATCH_CHUNKS];
+    pthread_t t[FV_BATCH_CHUNKS];
+    for (int q = 0; q < P; q++) {
+        rs[q] = (run){.batch = batch, .parallel = true, .me = {&g, q}};
+        rs[q].coll =
+            (fv_collective){.size = P, .rank = q, .ctx = &rs[q].me, .gather = gather, .sum = sum};
+    }
+    for (int q = 0; q < P; q++)
+        pthread_create(&t[q], NULL, train, &rs[q]);
+    for (int q = 0; q < P; q++)
+        pthread_join(t[q], NULL);
+    pthread_barrier_destroy(&g.bar);
+    for (int q = 0; q < P; q++) {
+        CHECK_OK(rs[q].status);
+        if (rs[q].status != FV_OK || alone.status != FV_OK) continue;
+        CHECK(rs[q].nweights == alone.nweights);
+        CHECK(memcmp(rs[q].weights, alone.weights, (size_t)alone.nweights * sizeof(float)) == 0);
+        CHECK(fv_history_columns(rs[q].h) == fv_history_columns(alone.h));
+        CHECK(fv_history_epochs(rs[q].h) == 3);
+        for (int c = 0; c < fv_history_columns(alone.h); c++) {
+            const char *name = fv_history_column_name(alone.h, c);
+            const double *a = fv_history_get(alone.h, name), *b = fv_history_get(rs[q].h, name);
+            CHECK(b != NULL);
+            for (int e = 0; b && e < 3; e++)
+                if (memcmp(&a[e], &b[e], sizeof a[e]) != 0) {
+                    fprintf(stderr, "  P=%d process %d, %s, epoch %d: %.17g vs %.17g alone\n", P, q,
+                            name, e, b[e], a[e]);
+                    CHECK(0);
+                }
+        }
+        free(rs[q].weights);
+        fv_history_free(rs[q].h);
+    }
+    free(alone.weights);
+    fv_history_free(alone.h);
+}
+
+TEST(two_processes_train_as_one)
+{
+    check_same_as_alone(2, 16); /* 72 training samples: a last batch of 8 */
+}
+
+TEST(four_processes_train_as_one_with_empty_slices)
+{
+    check_same_as_alone(4, 5); /* chunks of 0 or 1 sample; a last batch of 2 leaves slices empty */
+}
+
+TEST(a_process_count_that_does_not_divide_16_is_refused)
+{
+    run r = {.batch = 8, .parallel = true};
+    r.coll = (fv_collective){.size = 3, .rank = 0, .gather = gather, .sum = sum};
+    train(&r);
+    CHECK(r.status == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "3 processes");
+    CHECK_STR_CONTAINS(fv_last_error(), "must divide 16");
+    fv_history_free(r.h);
+}
+
+int main(void)
+{
+    fv_set_threads(1);
+    RUN(two_processes_train_as_one);
+    RUN(four_processes_train_as_one_with_empty_slices);
+    RUN(a_process_count_that_does_not_divide_16_is_refused);
+    return TEST_SUMMARY();
+}
