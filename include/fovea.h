@@ -830,6 +830,67 @@ fv_status fv_metrics_write_text(const fv_metrics *m, FILE *out, const char *sele
 fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *select,
                                 const char *const *class_names);
 
+/* ---- Object detection ----
+ * Boxes, non-maximum suppression, detection datasets (YOLO's and COCO's layouts), COCO's
+ * evaluation (pycocotools' COCOeval for boxes) and VOC's AP50, and generated scenes.
+ *
+ * Boxes are float64 pixels in one of three layouts, four values each: xyxy (x1, y1, x2, y2:
+ * left, top, right, bottom), COCO's xywh (x, y, width, height: the top-left corner and the size)
+ * and YOLO's cxcywh (centre x, centre y, width, height). Coordinates are continuous: pixel
+ * (row i, column j) covers [j, j + 1) × [i, i + 1), so a box tight around columns 3..5 is
+ * x1 = 3, x2 = 6, width 3. A box with x2 < x1 or y2 < y1 has area 0. */
+
+/* Intersection over union of two xyxy boxes: |A∩B| / |A∪B|; 0 when the union is 0 (two boxes
+ * of zero area). */
+double fv_box_iou(const double a[4], const double b[4]);
+
+/* Generalised IoU (Rezatofighi et al., "Generalized Intersection over Union", CVPR 2019, Alg. 1):
+ * IoU − |C \ (A∪B)| / |C|, C the smallest box enclosing both; in [−1, 1]. IoU when |C| is 0. */
+double fv_box_giou(const double a[4], const double b[4]);
+
+/* Complete IoU (Zheng et al., "Distance-IoU Loss", AAAI 2020, eqs. 6, 9-11) of a predicted box
+ * and a target box: IoU − ρ²/c² − α·v, ρ the distance of the centres, c the diagonal of the
+ * enclosing box, v = (4/π²)(atan(w_t/h_t) − atan(w_p/h_p))² (atan2(w, h), so a zero height
+ * gives π/2), α = v / ((1 − IoU) + v) (0 when v is 0). ρ²/c² is 0 when c is 0. */
+double fv_box_ciou(const double pred[4], const double target[4]);
+
+/* Layout conversions of one box (in and out may be the same array). */
+void fv_box_xywh_to_xyxy(const double xywh[4], double xyxy[4]);
+void fv_box_xyxy_to_xywh(const double xyxy[4], double xywh[4]);
+void fv_box_cxcywh_to_xyxy(const double cxcywh[4], double xyxy[4]);
+void fv_box_xyxy_to_cxcywh(const double xyxy[4], double cxcywh[4]);
+
+/* Letterboxing (Ultralytics' LetterBox with auto=False, center=True, and its scale_boxes): an
+ * h × w image scaled by r = min(dst_h / h, dst_w / w) to round(h·r) × round(w·r) (rounding half
+ * to even, as Python's round), placed at (pad_x, pad_y) = (round(dw − 0.1), round(dh − 0.1)) with
+ * dw, dh half the padding of each axis, the rest padded. */
+typedef struct fv_letterbox {
+    int64_t src_h, src_w;  /* the original image */
+    int64_t dst_h, dst_w;  /* the model's input */
+    int64_t new_h, new_w;  /* the scaled image inside it */
+    double scale;          /* r */
+    int64_t pad_x, pad_y;  /* left and top padding in pixels */
+} fv_letterbox;
+
+/* The letterbox of an src_h × src_w image in a dst_h × dst_w input. FV_ERR_INVALID for a size
+ * below 1. */
+fv_status fv_letterbox_fit(int64_t src_h, int64_t src_w, int64_t dst_h, int64_t dst_w,
+                           fv_letterbox *lb);
+/* Maps n xyxy boxes [n × 4] in place from the original image to the model's input
+ * (x·r + pad_x), or back (x − pad_x) / r, clipped to the original image (scale_boxes). */
+void fv_letterbox_to_input(const fv_letterbox *lb, double *xyxy, int64_t n);
+void fv_letterbox_to_image(const fv_letterbox *lb, double *xyxy, int64_t n);
+
+/* Class-wise greedy non-maximum suppression (torchvision's batched_nms): boxes xyxy [n × 4],
+ * scores [n], classes [n] (NULL: all one class). Boxes are taken by decreasing score, equal
+ * scores in input order (a stable sort); a box is dropped when a kept box of the same class
+ * overlaps it with IoU > iou_threshold (strictly). A zero-area box overlaps nothing (IoU 0), so
+ * overlap never drops it, nor does it drop another. keep [n] receives the kept indices in that order,
+ * at most max_keep of them (max_keep <= 0: no limit); *nkeep their count. All read during the
+ * call only. FV_ERR_INVALID for n < 0, a NaN score or a NaN coordinate. */
+fv_status fv_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
+                 double iou_threshold, int64_t max_keep, int64_t *keep, int64_t *nkeep);
+
 #ifdef __cplusplus
 }
 #endif
