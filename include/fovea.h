@@ -954,6 +954,45 @@ fv_status fv_detset_load(const char *dir, const char *split, int channels, fv_de
 
 void fv_detset_free(fv_detset *d);
 
+/* Writes a detection set as COCO's instances JSON (images, annotations with bbox, area and
+ * iscrowd, categories), atomically. */
+fv_status fv_detset_write_coco(const fv_detset *d, const char *path);
+
+/* Writes a detection set that holds pixels (channels 1 or 3) as part `split` of a dataset folder
+ * in both layouts at once: the images as 8-bit PNG in DIR/images/SPLIT (file names must be
+ * NAME.png), YOLO's DIR/labels/SPLIT/NAME.txt (`class cx cy w h`, fractions of the image size,
+ * 8 significant digits) with DIR/data.yaml (names as a mapping) and DIR/classes.txt, and COCO's
+ * DIR/annotations/instances_SPLIT.json. Folders are made as needed; each file is written
+ * atomically. Categories must be numbered 0, 1, ... (their ids are the class numbers).
+ * FV_ERR_INVALID otherwise or without pixels; FV_ERR_IO when writing fails. */
+fv_status fv_detset_save(const fv_detset *d, const char *dir, const char *split);
+
+/* Generated scenes (`fovea data make detection`): each size × size grey scene has a cluttered
+ * background (uniform noise of a random level up to 40, and 2 to 7 fragments, 4 to H/2 + 3
+ * pixels a side, of random source images at 25-55 % brightness) and 1 to max_objects objects:
+ * source images scaled (bilinear, as tf.image.resize) to s × s with s uniform in
+ * min_object..max_object, placed uniformly at random, later objects over earlier ones (alpha
+ * rising from 0 at value 8 to 1 at value 40); a placement whose box overlaps an earlier box
+ * with IoU > 0.5 is tried again (20 times at most, then the object is left out), so objects
+ * overlap without hiding each other. An object's box is tight around all of its pixels above 8,
+ * also those that a later object covers; its area is the box's width × height. */
+typedef struct fv_scene_opts {
+    int64_t size;                   /* 128 */
+    int max_objects;                /* 6 */
+    int64_t min_object, max_object; /* 16, 64 (sides in pixels) */
+    uint64_t seed;                  /* 1 */
+} fv_scene_opts;
+
+fv_scene_opts fv_scene_defaults(void);
+
+/* count scenes from src (labelled uint8 grey images, (H, W) or (H, W, 1), labels 0..nclasses-1
+ * named class_names[]), into a new detection set with pixels (channels 1): images 000001.png,
+ * ..., ids from 1; category ids the class numbers; annotation ids from 1. Deterministic for a
+ * seed. FV_ERR_INVALID for a source or option out of range (the message says which). */
+fv_status fv_detset_make_scenes(const fv_dataset *src, const char *const *class_names,
+                                int64_t nclasses, int64_t count, const fv_scene_opts *o,
+                                fv_detset **out);
+
 /* One detection in COCO's results format: {"image_id", "category_id", "bbox": [x, y, w, h],
  * "score"} (category_id and image_id are COCO's ids, not indices). */
 typedef struct fv_detection {
