@@ -25,25 +25,26 @@ static const char model_text[] = "input shape=6,6,1\n"
                                  "compile loss=sparse_categorical_crossentropy optimizer=adam "
                                  "learning_rate=0.01 metrics=accuracy,auc\n";
 
-/* Class = which quadrant of a 6x6 image is bright (as test_fit.c's). */
-static fv_dataset *quadrants(int64_t n, uint64_t seed)
+/* Class = which quadrant of an S x S image is bright (as test_fit.c's, whose S is 6). */
+static fv_dataset *quadrants(int64_t n, uint64_t seed, int S)
 {
-    uint8_t *x = calloc((size_t)n * 36, 1);
+    uint8_t *x = calloc((size_t)(n * S * S), 1);
     int32_t *y = calloc((size_t)n, sizeof *y);
     uint64_t s = seed;
     for (int64_t i = 0; i < n; i++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         const int c = (int)((s >> 33) % 4);
-        for (int p = 0; p < 36; p++) {
+        uint8_t *xi = x + i * S * S;
+        for (int p = 0; p < S * S; p++) {
             s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-            x[i * 36 + p] = (uint8_t)((s >> 40) % 120);
+            xi[p] = (uint8_t)((s >> 40) % 120);
         }
-        for (int r = 0; r < 3; r++)
-            for (int q = 0; q < 3; q++)
-                x[i * 36 + ((c / 2) * 3 + r) * 6 + (c % 2) * 3 + q] = 200;
+        for (int r = 0; r < S / 2; r++)
+            for (int q = 0; q < S / 2; q++)
+                xi[((c / 2) * (S / 2) + r) * S + (c % 2) * (S / 2) + q] = 200;
         y[i] = c;
     }
-    fv_dataset *d = fv_dataset_from_u8(n, 3, (int64_t[]){6, 6, 1}, x, y);
+    fv_dataset *d = fv_dataset_from_u8(n, 3, (int64_t[]){S, S, 1}, x, y);
     free(x);
     free(y);
     return d;
@@ -99,8 +100,41 @@ static fv_status sum(void *ctx, float *a, int64_t n)
     return FV_OK;
 }
 
+static fv_dataset *quadrant_data(void)
+{
+    return quadrants(90, 7, 6);
+}
+
+/* A detector's data: 24 scenes of 32 x 32 with up to 3 quadrant images of 8 to 16 pixels, as
+ * targets of the yolo head named `detections` (up to 4 boxes). */
+static fv_dataset *scene_data(void)
+{
+    fv_dataset *src = quadrants(40, 3, 8), *out = NULL;
+    const char *const names[] = {"a", "b", "c", "d"};
+    fv_scene_opts o = fv_scene_defaults();
+    o.size = 32, o.max_objects = 3, o.min_object = 8, o.max_object = 16;
+    fv_detset *d = NULL;
+    if (src && fv_detset_make_scenes(src, names, 4, 24, &o, &d) == FV_OK)
+        fv_detset_to_dataset(d, 32, 32, 4, "detections", &out);
+    fv_detset_free(d);
+    fv_dataset_free(src);
+    return out;
+}
+
+static const char detector_text[] =
+    "input shape=32,32,1\n"
+    "conv2d filters=8 kernel_size=3 strides=2 padding=same use_bias=false\n"
+    "batch_normalization\n"
+    "relu\n"
+    "conv2d filters=8 kernel_size=3 strides=2 padding=same\n"
+    "conv2d name=pred filters=27 kernel_size=1\n"
+    "yolo name=detections classes=4 anchors=1,1,2,2,3,3 max_boxes=4\n"
+    "compile loss=yolo optimizer=adam learning_rate=0.01\n";
+
 /* One process's run: its own model and data, its collective (NULL: alone). */
 typedef struct run {
+    const char *text;
+    fv_dataset *(*data)(void);
     fv_collective coll;
     member me;
     bool parallel;
@@ -114,8 +148,8 @@ typedef struct run {
 static void *train(void *arg)
 {
     run *r = arg;
-    fv_model *m = fv_model_parse_string(model_text, "parallel");
-    fv_dataset *d = quadrants(90, 7);
+    fv_model *m = fv_model_parse_string(r->text, "parallel");
+    fv_dataset *d = r->data();
     fv_fit_opts o = fv_fit_defaults();
     o.batch_size = r->batch;
     o.epochs = 3;
@@ -134,9 +168,9 @@ static void *train(void *arg)
 }
 
 /* Whether P threads' runs all equal the single run, weights and every history value. */
-static void check_same_as_alone(int P, int64_t batch)
+static void check_same_as_alone(const char *text, fv_dataset *(*data)(void), int P, int64_t batch)
 {
-    run alone = {.batch = batch};
+    run alone = {.text = text, .data = data, .batch = batch};
     train(&alone);
     CHECK_OK(alone.status);
     group g = {.size = P};
@@ -144,7 +178,7 @@ static void check_same_as_alone(int P, int64_t batch)
     run rs[FV_BATCH_CHUNKS];
     pthread_t t[FV_BATCH_CHUNKS];
     for (int q = 0; q < P; q++) {
-        rs[q] = (run){.batch = batch, .parallel = true, .me = {&g, q}};
+        rs[q] = (run){.text = text, .data = data, .batch = batch, .parallel = true, .me = {&g, q}};
         rs[q].coll =
             (fv_collective){.size = P, .rank = q, .ctx = &rs[q].me, .gather = gather, .sum = sum};
     }
@@ -180,17 +214,23 @@ static void check_same_as_alone(int P, int64_t batch)
 
 TEST(two_processes_train_as_one)
 {
-    check_same_as_alone(2, 16); /* 72 training samples: a last batch of 8 */
+    check_same_as_alone(model_text, quadrant_data, 2, 16); /* 72 samples: a last batch of 8 */
 }
 
 TEST(four_processes_train_as_one_with_empty_slices)
 {
-    check_same_as_alone(4, 5); /* chunks of 0 or 1 sample; a last batch of 2 leaves slices empty */
+    /* chunks of 0 or 1 sample; a last batch of 2 leaves slices empty */
+    check_same_as_alone(model_text, quadrant_data, 4, 5);
+}
+
+TEST(a_detector_with_its_task_loss_trains_as_one)
+{
+    check_same_as_alone(detector_text, scene_data, 2, 6); /* 18 scenes: batches of 6 */
 }
 
 TEST(a_process_count_that_does_not_divide_16_is_refused)
 {
-    run r = {.batch = 8, .parallel = true};
+    run r = {.text = model_text, .data = quadrant_data, .batch = 8, .parallel = true};
     r.coll = (fv_collective){.size = 3, .rank = 0, .gather = gather, .sum = sum};
     train(&r);
     CHECK(r.status == FV_ERR_INVALID);
@@ -199,11 +239,30 @@ TEST(a_process_count_that_does_not_divide_16_is_refused)
     fv_history_free(r.h);
 }
 
+static const char added_loss_text[] =
+    "input shape=6,6,1\n"
+    "flatten\n"
+    "activity_regularization l2=0.01\n"
+    "dense units=4 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+TEST(a_layer_that_adds_a_loss_is_refused_for_now)
+{
+    run r = {.text = added_loss_text, .data = quadrant_data, .batch = 8, .parallel = true};
+    r.coll = (fv_collective){.size = 2, .rank = 0, .gather = gather, .sum = sum};
+    train(&r);
+    CHECK(r.status == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "adds a loss of its own");
+    fv_history_free(r.h);
+}
+
 int main(void)
 {
     fv_set_threads(1);
     RUN(two_processes_train_as_one);
     RUN(four_processes_train_as_one_with_empty_slices);
+    RUN(a_detector_with_its_task_loss_trains_as_one);
     RUN(a_process_count_that_does_not_divide_16_is_refused);
+    RUN(a_layer_that_adds_a_loss_is_refused_for_now);
     return TEST_SUMMARY();
 }

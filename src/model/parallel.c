@@ -124,21 +124,39 @@ fv_status fv__dp_begin(fv__fit *f)
                         c->size, c->rank, FV_BATCH_CHUNKS);
     if (!c->gather || !c->sum)
         return fv__fail(FV_ERR_INVALID, "data-parallel training: a collective hook is NULL");
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].kind->loss)
+            return fv__fail(FV_ERR_INVALID,
+                            "data-parallel training: layer '%s' (%s) adds a loss of its own, which "
+                            "is not yet combined across processes: train it in one process",
+                            m->layers[i].name, m->layers[i].kind->name);
+    /* Per head: labels, targets (the task loss's width), outputs and their gradients for the
+     * whole batch; then the task losses' scratch for the whole batch. */
     const int heads = fv__model_heads(m);
-    size_t total = 0, off[FV_MAX_OUTPUTS][4];
+    size_t total = 0, off[FV_MAX_OUTPUTS][4], scratch = 0;
     for (int j = 0; j < heads; j++) {
         const int64_t k = fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
-        size_t rows;
+        const int64_t tw = fv__model_head_target_width(m, j);
+        const fv_task_loss *task = fv__model_head_task(m, j);
+        size_t rows, trows;
         if (!fv__mul_size((size_t)f->batch, (size_t)k * sizeof(float), &rows) ||
-            rows > SIZE_MAX / 8)
+            !fv__mul_size((size_t)f->batch, (size_t)tw * sizeof(float), &trows) ||
+            rows > SIZE_MAX / 8 || trows > SIZE_MAX / 8)
             return fv__fail(FV_ERR_NOMEM, "data-parallel training: the outputs' size overflows");
-        off[j][0] = total, total += ((size_t)f->batch * sizeof(int32_t) + 63) & ~(size_t)63;
-        for (int b = 1; b < 4; b++)
-            off[j][b] = total, total += (rows + 63) & ~(size_t)63;
+        const size_t sizes[4] = {(size_t)f->batch * sizeof(int32_t), trows, rows, rows};
+        for (int b = 0; b < 4; b++)
+            off[j][b] = total, total += (sizes[b] + 63) & ~(size_t)63;
+        if (task && task->scratch_bytes) {
+            const size_t sb = task->scratch_bytes(&m->layers[fv__model_head_node(m, j)], f->batch);
+            if (sb > scratch) scratch = sb;
+        }
     }
+    const size_t off_scratch = total;
+    total += (scratch + 63) & ~(size_t)63;
     uint8_t *block = fv__alloc(total ? total : 64, "the whole batch's outputs");
     if (!block) return FV_ERR_NOMEM;
     m->dp_block = block;
+    m->dp_scratch = block + off_scratch;
     for (int j = 0; j < heads; j++) {
         m->dp_labels[j] = (int32_t *)(block + off[j][0]);
         m->dp_targets[j] = (float *)(block + off[j][1]);
@@ -186,35 +204,56 @@ void fv__dp_target_bufs(fv_model *m, int j, int32_t **labels, float **values)
     *values = m->coll ? m->dp_targets[j] : m->tbufs[j];
 }
 
-double fv__dp_head_loss(fv_model *m, int j, fv_loss_kind kind, const float *y, const fv_targets *t,
-                        int64_t n, int64_t k, bool fused, float *dy)
+/* Gathers n rows of k floats of this process's slice y into Y, the whole batch's rows. */
+static fv_status gather_rows(fv_model *m, const float *y, int64_t n, int64_t k, float *Y)
 {
-    if (!m->coll) return fv__loss(kind, y, t, n, k, fused, dy);
     const fv_collective *c = m->coll;
-    const int64_t N = m->dp_batch;
     size_t off[FV_BATCH_CHUNKS + 1];
     for (int q = 0; q <= c->size; q++) {
         int64_t lo, hi;
-        sample_range(c, q < c->size ? q : q - 1, N, &lo, &hi);
+        sample_range(c, q < c->size ? q : q - 1, m->dp_batch, &lo, &hi);
         off[q] = (size_t)((q < c->size ? lo : hi) * k) * sizeof(float);
     }
-    float *Y = m->dp_y[j];
     memcpy(Y + m->dp_first * k, y, (size_t)(n * k) * sizeof(float));
-    fv_status s = c->gather(c->ctx, Y, off);
-    if (s != FV_OK) {
-        if (m->dp_status == FV_OK) m->dp_status = s;
-        return NAN;
+    return c->gather(c->ctx, Y, off);
+}
+
+double fv__dp_heads_loss(fv_model *m, const float *const *y, const fv_targets *t, int64_t n,
+                         const bool *fused, float *const *dy, double *head_loss, double *terms)
+{
+    const fv_collective *c = m->coll;
+    const int heads = fv__model_heads(m);
+    const float *Y[FV_MAX_OUTPUTS];
+    float *DY[FV_MAX_OUTPUTS];
+    for (int j = 0; j < heads; j++) {
+        const int64_t k = fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
+        const fv_status s = gather_rows(m, y[j], n, k, m->dp_y[j]);
+        if (s != FV_OK) {
+            if (m->dp_status == FV_OK) m->dp_status = s;
+            return NAN;
+        }
+        Y[j] = m->dp_y[j];
+        DY[j] = dy && dy[j] ? m->dp_dy[j] : NULL;
     }
-    const double L = fv__loss(kind, Y, t, N, k, fused, dy ? m->dp_dy[j] : NULL);
-    if (dy) memcpy(dy, m->dp_dy[j] + m->dp_first * k, (size_t)(n * k) * sizeof(float));
+    /* The whole batch's loss, by the code one process runs (a task loss on the scratch sized for
+     * the whole batch). */
+    void *scratch = m->scratch;
+    m->coll = NULL;
+    m->scratch = m->dp_scratch;
+    const double L =
+        fv__model_heads_loss(m, Y, t, m->dp_batch, fused, dy ? DY : NULL, head_loss, terms);
+    m->coll = c;
+    m->scratch = scratch;
+    for (int j = 0; dy && j < heads; j++) {
+        const int64_t k = fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
+        if (dy[j]) memcpy(dy[j], m->dp_dy[j] + m->dp_first * k, (size_t)(n * k) * sizeof(float));
+    }
     return L;
 }
 
-const float *fv__dp_head_output(const fv_model *m, int j)
+const float *fv__dp_head_output(const fv_model *m, int j, const float *y)
 {
-    if (m->coll) return m->dp_y[j];
-    const int node = fv__model_head_node(m, j);
-    return node >= 0 ? m->acts[node] : m->xbuf;
+    return m->coll ? m->dp_y[j] : y;
 }
 
 fv_status fv__dp_sum_grads(fv_model *m)

@@ -26,14 +26,16 @@ void fv__dp_end(fv_model *m, int64_t batch);
 void fv__dp_slice(fv_model *m, int64_t count, int64_t *lo, int64_t *n);
 /* Head j's buffers for the whole batch's targets: the plan's when the model trains alone. */
 void fv__dp_target_bufs(fv_model *m, int j, int32_t **labels, float **values);
-/* Head j's weighted-out loss over the whole batch, as fv__loss on the whole batch would give it:
- * y [n × k] is this process's slice of head j's outputs (n samples), t the whole batch's
- * targets; the outputs are gathered first. dy (when not NULL) receives the slice's rows of the
- * whole batch's gradient. A failure of the gather is kept in m->dp_status (the result is NaN). */
-double fv__dp_head_loss(fv_model *m, int j, fv_loss_kind kind, const float *y, const fv_targets *t,
-                        int64_t n, int64_t k, bool fused, float *dy);
-/* Head j's outputs for the whole batch after fv__dp_head_loss (the metrics read them). */
-const float *fv__dp_head_output(const fv_model *m, int j);
+/* fv__model_heads_loss in data-parallel training: y[j] [n × head j's size] are this process's
+ * slice of the outputs, t the whole batch's targets; the outputs are gathered and the loss, its
+ * terms and the heads' losses computed on the whole batch as one process would; dy[j] (when
+ * given) receive the slice's rows of the whole batch's gradient. A failure of the gather is kept
+ * in m->dp_status (the result is NaN). */
+double fv__dp_heads_loss(fv_model *m, const float *const *y, const fv_targets *t, int64_t n,
+                         const bool *fused, float *const *dy, double *head_loss, double *terms);
+/* Head j's outputs for the whole batch after the loss: the gathered ones in data-parallel
+ * training, else y (this process's, which are the whole batch's). */
+const float *fv__dp_head_output(const fv_model *m, int j, const float *y);
 /* Sums the gradient block over the processes (the tree of fv_collective.sum). */
 fv_status fv__dp_sum_grads(fv_model *m);
 
