@@ -87,12 +87,6 @@ static size_t bn_scratch_bytes(const fv_layer *l, int64_t n, int threads)
     return (size_t)(FV_GRAD_CHUNKS + 1) * (size_t)(2 * channels(l)) * sizeof(double);
 }
 
-/* The whole batch's sample count (of which a process in data-parallel training holds a slice). */
-static int64_t batch_size(const fv_run *r)
-{
-    return r->c1 > r->c0 ? r->batch : r->n;
-}
-
 /* Whether the layer normalises with the batch's statistics. */
 static bool batch_mode(const fv_layer *l, const fv_run *r)
 {
@@ -179,7 +173,7 @@ static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
     }
     if (batch_mode(l, r)) {
         double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C;
-        const double M = (double)(batch_size(r) * rows);
+        const double M = (double)(fv__run_batch(r) * rows);
         /* Two passes (mean, then squared deviations): the textbook one-pass formula loses
          * precision when the mean is large against the spread. */
         channel_sums(SUM_X, x, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
@@ -230,7 +224,7 @@ static void bn_backward(fv_layer *l, const float *const *xs, const float *y, flo
     }
     if (!dx) return;
     const bool batch = batch_mode(l, r);
-    const double M = (double)(batch_size(r) * rows);
+    const double M = (double)(fv__run_batch(r) * rows);
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t q = 0; q < n * rows; q++)

@@ -19,6 +19,11 @@ void fv__run_chunk(const fv_run *r, int j, int64_t *lo, int64_t *hi)
     FV_ASSERT(*lo >= 0 && *hi <= r->n && *lo <= *hi);
 }
 
+int64_t fv__run_batch(const fv_run *r)
+{
+    return r->c1 > r->c0 ? r->batch : r->n;
+}
+
 bool fv__run_leader(const fv_run *r)
 {
     return r->c1 <= r->c0 || r->c0 == 0;

@@ -163,7 +163,9 @@ typedef struct fv_layer_kind {
     /* An added loss (Keras' add_loss: the VAE's KL term, ActivityRegularization): the term's batch
      * value after forward, from the layer's inputs and output, in training and in evaluation. Its
      * gradient is added by the kind's own backward into dx (and into its parameters' g). NULL:
-     * none. The model calls it right after the layer's forward, while x and y are intact. */
+     * none. The model calls it right after the layer's forward, while x and y are intact (in
+     * data-parallel training on the whole batch's x and y, gathered); backward's share of a batch
+     * mean divides by fv__run_batch(r), not r->n. */
     double (*loss)(const fv_layer *l, const float *const *x, const float *y, int64_t n);
     /* The history column of the added loss ("kl_loss"); NULL: counted in `loss` only. */
     const char *added_loss;
@@ -242,6 +244,9 @@ extern const char *const fv__padding_names[];
 int fv__run_chunks(const fv_run *r);
 /* The run's samples [*lo, *hi) of its j-th chunk (0 <= j < fv__run_chunks). */
 void fv__run_chunk(const fv_run *r, int j, int64_t *lo, int64_t *hi);
+/* The whole batch's sample count (r->n unless the run holds a slice of it): the denominator of
+ * a batch mean, such as an added loss's. */
+int64_t fv__run_batch(const fv_run *r);
 /* Whether the run holds the batch's first chunk: a layer whose parameter gradient comes from
  * sums already gathered over the whole batch (BatchNormalization) adds it there only. */
 bool fv__run_leader(const fv_run *r);

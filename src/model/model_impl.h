@@ -121,6 +121,7 @@ struct fv_model {
     int32_t *dp_labels[FV_MAX_OUTPUTS];
     float *dp_targets[FV_MAX_OUTPUTS], *dp_y[FV_MAX_OUTPUTS], *dp_dy[FV_MAX_OUTPUTS];
     void *dp_scratch; /* the task losses' scratch for the whole batch */
+    float *dp_added;  /* an added loss's layer inputs and output for the whole batch */
     void *dp_block;
 };
 

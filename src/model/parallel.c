@@ -124,12 +124,6 @@ fv_status fv__dp_begin(fv__fit *f)
                         c->size, c->rank, FV_BATCH_CHUNKS);
     if (!c->gather || !c->sum)
         return fv__fail(FV_ERR_INVALID, "data-parallel training: a collective hook is NULL");
-    for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i].kind->loss)
-            return fv__fail(FV_ERR_INVALID,
-                            "data-parallel training: layer '%s' (%s) adds a loss of its own, which "
-                            "is not yet combined across processes: train it in one process",
-                            m->layers[i].name, m->layers[i].kind->name);
     /* Per head: labels, targets (the task loss's width), outputs and their gradients for the
      * whole batch; then the task losses' scratch for the whole batch. */
     const int heads = fv__model_heads(m);
@@ -153,10 +147,26 @@ fv_status fv__dp_begin(fv__fit *f)
     }
     const size_t off_scratch = total;
     total += (scratch + 63) & ~(size_t)63;
+    /* A layer that adds a loss: its inputs and output for the whole batch (one layer at a time). */
+    int64_t added = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const fv_layer *l = &m->layers[i];
+        int64_t per = fv__shape_size(&l->out);
+        for (int j = 0; l->kind->loss && j < l->nin; j++)
+            per += fv__shape_size(&l->in[j]);
+        if (l->kind->loss && per > added) added = per;
+    }
+    size_t added_bytes;
+    if (!fv__mul_size((size_t)added * sizeof(float), (size_t)f->batch, &added_bytes) ||
+        added_bytes > SIZE_MAX / 4)
+        return fv__fail(FV_ERR_NOMEM, "data-parallel training: the added losses' size overflows");
+    const size_t off_added = total;
+    total += (added_bytes + 63) & ~(size_t)63;
     uint8_t *block = fv__alloc(total ? total : 64, "the whole batch's outputs");
     if (!block) return FV_ERR_NOMEM;
     m->dp_block = block;
     m->dp_scratch = block + off_scratch;
+    m->dp_added = (float *)(block + off_added);
     for (int j = 0; j < heads; j++) {
         m->dp_labels[j] = (int32_t *)(block + off[j][0]);
         m->dp_targets[j] = (float *)(block + off[j][1]);
@@ -249,6 +259,26 @@ double fv__dp_heads_loss(fv_model *m, const float *const *y, const fv_targets *t
         if (dy[j]) memcpy(dy[j], m->dp_dy[j] + m->dp_first * k, (size_t)(n * k) * sizeof(float));
     }
     return L;
+}
+
+double fv__dp_added_loss(fv_model *m, int i, const float *const *x, int64_t n)
+{
+    const fv_layer *l = &m->layers[i];
+    const float *X[FV_MAX_INPUTS];
+    float *at = m->dp_added;
+    fv_status s = FV_OK;
+    for (int j = 0; s == FV_OK && j < l->nin; j++) {
+        const int64_t k = fv__shape_size(&l->in[j]);
+        s = gather_rows(m, x[j], n, k, at);
+        X[j] = at;
+        at += m->dp_batch * k;
+    }
+    if (s == FV_OK) s = gather_rows(m, m->acts[i], n, fv__shape_size(&l->out), at);
+    if (s != FV_OK) {
+        if (m->dp_status == FV_OK) m->dp_status = s;
+        return NAN;
+    }
+    return l->kind->loss(l, X, at, m->dp_batch);
 }
 
 const float *fv__dp_head_output(const fv_model *m, int j, const float *y)

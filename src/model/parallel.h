@@ -33,6 +33,9 @@ void fv__dp_target_bufs(fv_model *m, int j, int32_t **labels, float **values);
  * in m->dp_status (the result is NaN). */
 double fv__dp_heads_loss(fv_model *m, const float *const *y, const fv_targets *t, int64_t n,
                          const bool *fused, float *const *dy, double *head_loss, double *terms);
+/* Layer i's added loss on the whole batch: its inputs x (n samples of this process) and its
+ * output gathered, then the kind's loss on them (failures as fv__dp_heads_loss's). */
+double fv__dp_added_loss(fv_model *m, int i, const float *const *x, int64_t n);
 /* Head j's outputs for the whole batch after the loss: the gathered ones in data-parallel
  * training, else y (this process's, which are the whole batch's). */
 const float *fv__dp_head_output(const fv_model *m, int j, const float *y);

@@ -712,7 +712,9 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         fv_rng r;
         fv_run run = layer_run(m, i, n, training, &r);
         l->kind->forward(l, xs, m->acts[i], &run);
-        if (l->kind->loss) l->added_value = l->kind->loss(l, xs, m->acts[i], n);
+        if (l->kind->loss)
+            l->added_value =
+                m->coll ? fv__dp_added_loss(m, i, xs, n) : l->kind->loss(l, xs, m->acts[i], n);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
     m->out_of_last = n;
