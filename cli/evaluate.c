@@ -38,7 +38,10 @@ static const char usage[] =
     "  --plot FILE.png|.svg   draw the confusion matrix and the per-class table\n"
     "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
     "  --batch-size N         samples per batch (default: the model's fit line, else 32)\n"
-    "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n";
+    "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "\n"
+    "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
+    "results as COCO does (see 'fovea evaluate --detections x --help').\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
  * failure (reported). */
@@ -61,6 +64,7 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
+    if (cli_is_detection_evaluation(argc, argv)) return cmd_evaluate_detections(argc, argv);
     cli_opt opts[] = {
         {"data", true, false, NULL},       {"label-column", true, false, NULL},
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
