@@ -107,6 +107,14 @@ s = json.load(open('$TMP/out'))['stats']
 sys.exit(0 if abs(s['AP'] - 1) < 1e-9 and s['APl'] == -1 else 1)"
     done
 fi
+expect_ok "viz boxes draws scenes with their boxes" "$FOVEA" viz boxes "$TMP/scenes" --count 3 \
+    --split test -o "$TMP/boxes.png"
+check "a picture" test -s "$TMP/boxes.png"
+expect_ok "and a detector's boxes over them" "$FOVEA" viz boxes "$TMP/scenes" --split test \
+    --detections "$TMP/perfect.json" -o "$TMP/boxes.svg"
+check "dashed boxes with scores" grep -q 'stroke-dasharray' "$TMP/boxes.svg"
+expect_error "viz boxes past the end" 1 'first 9: the set has 5 images' \
+    "$FOVEA" viz boxes "$TMP/scenes" --split test --first 9 -o "$TMP/b.png"
 expect_ok "the same seed makes the same scenes" "$FOVEA" data make detection "$TMP/again" \
     --source mnist --from "$DATA/quad" --train 12 --test 5 --size 32 --min-object 8 \
     --max-object 16 --max-objects 3 --seed 7
