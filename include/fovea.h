@@ -1115,6 +1115,8 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
 /* The max_boxes of a detector's yolo head (its targets per image), 0 when the model's output is
  * not a yolo head. */
 int64_t fv_model_detector_max_boxes(const fv_model *m);
+/* The classes a detector's yolo head predicts, 0 when the model's output is not a yolo head. */
+int64_t fv_model_detector_classes(const fv_model *m);
 
 /* How fv_model_detect turns the head's grid into boxes. */
 typedef struct fv_detect_opts {
