@@ -1008,17 +1008,6 @@ fv_status fv_detset_make_scenes(const fv_dataset *src, const char *const *class_
                                 int64_t nclasses, int64_t count, const fv_scene_opts *o,
                                 fv_detset **out);
 
-/* A detection set that holds pixels as a detector's training data: every image letterboxed
- * (fv_letterbox_fit; bilinear as tf.image.resize, padding value 114 as Ultralytics') into
- * *pixels (malloc'd, nimages × height × width × channels uint8, NHWC) and its boxes as a yolo
- * head's targets into *targets (malloc'd, nimages × (1 + 5·max_boxes) floats: the count, then
- * per box class, cx, cy, w, h as fractions of the input, rows past the count 0). Crowd regions
- * and boxes of zero width or height are left out. Feed them with fv_dataset_from_u8 and
- * fv_dataset_add_output. FV_ERR_INVALID for a set without pixels, a size below 1, or an image
- * with more than max_boxes boxes (named by id and file). */
-fv_status fv_detset_letterbox(const fv_detset *d, int64_t height, int64_t width, int64_t max_boxes,
-                              uint8_t **pixels, float **targets);
-
 /* One detection in COCO's results format: {"image_id", "category_id", "bbox": [x, y, w, h],
  * "score"} (category_id and image_id are COCO's ids, not indices). */
 typedef struct fv_detection {

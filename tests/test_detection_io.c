@@ -7,7 +7,6 @@
 #include "io/detection.h"
 #include "io/io.h"
 #include "test.h"
-#include "vision/vision.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -326,43 +325,6 @@ TEST(yolo_folders_in_either_arrangement_and_their_errors)
     CHECK(d == NULL);
 }
 
-TEST(letterboxed_training_data_and_padded_targets)
-{
-    /* one 100 x 200 grey image of value 200 with a box [20, 10, 50, 30] and a crowd region; into
-     * 64 x 64: r = 0.32, 32 x 64 placed at pad_y = round(15.9) = 16. The box becomes x 6.4..22.4,
-     * y 19.2..28.8: cx 14.4/64 = 0.225, cy 24/64 = 0.375, w 16/64 = 0.25, h 9.6/64 = 0.15 */
-    fv_detset *d = fv__detset_new(1, 2, 2);
-    if (!d) return;
-    d->channels = 1;
-    d->images[0] = (fv_det_image){1, strdup("a.png"), 200, 100, 0, 2, malloc(200 * 100)};
-    memset(d->images[0].pixels, 200, 200 * 100);
-    d->annotations[0] = (fv_det_annotation){1, 0, 1, {20, 10, 50, 30}, 1500, false};
-    d->annotations[1] = (fv_det_annotation){2, 0, 0, {0, 0, 200, 100}, 20000, true};
-    d->categories[0] = (fv_det_category){0, strdup("a")};
-    d->categories[1] = (fv_det_category){1, strdup("b")};
-    uint8_t *px = NULL;
-    float *t = NULL;
-    CHECK_OK(fv_detset_letterbox(d, 64, 64, 3, &px, &t));
-    if (px && t) {
-        CHECK(t[0] == 1 && t[1] == 1);
-        CHECK_CLOSE(t[2], 0.225, 1e-6, 0);
-        CHECK_CLOSE(t[3], 0.375, 1e-6, 0);
-        CHECK_CLOSE(t[4], 0.25, 1e-6, 0);
-        CHECK_CLOSE(t[5], 0.15, 1e-6, 0);
-        for (int k = 6; k < 16; k++)
-            CHECK(t[k] == 0);
-        CHECK(px[0] == 114 && px[15 * 64 + 63] == 114 && px[48 * 64] == 114);
-        CHECK(px[16 * 64] == 200 && px[47 * 64 + 63] == 200);
-    }
-    free(px), free(t);
-    CHECK(fv_detset_letterbox(d, 64, 64, 0, &px, &t) == FV_ERR_INVALID);
-    d->annotations[1].iscrowd = false;
-    CHECK(fv_detset_letterbox(d, 64, 64, 1, &px, &t) == FV_ERR_INVALID);
-    CHECK_STR_CONTAINS(fv_last_error(), "image id 1 (a.png) has more than max_boxes=1 boxes");
-    CHECK(px == NULL && t == NULL);
-    fv_detset_free(d);
-}
-
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/fovea_detection_io.%ld", (long)getpid());
@@ -375,7 +337,6 @@ int main(void)
     RUN(data_yaml_names_as_a_list_or_a_mapping);
     RUN(scenes_written_in_both_layouts_read_back_the_same);
     RUN(yolo_folders_in_either_arrangement_and_their_errors);
-    RUN(letterboxed_training_data_and_padded_targets);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
