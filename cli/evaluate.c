@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
 #include "viz.h"
 
@@ -108,6 +109,10 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
+    if (fv_model_detector_max_boxes(m) > 0) {
+        rc = cli_evaluate_detector(cmd, m, data->value, json->seen, false, NULL);
+        goto done;
+    }
     /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
     cli_image_flags imf = {.quiet = true};
