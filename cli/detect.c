@@ -117,7 +117,7 @@ static void to_coco_ids(const fv_detset *d, fv_detection *dets, int64_t n)
 }
 
 int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
-                          const char *output)
+                          const char *plot, const char *output)
 {
     int64_t hwc[3];
     if (input_hwc(cmd, m, hwc)) return CLI_FAIL;
@@ -149,11 +149,12 @@ int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool js
         cli_fail_lib(cmd, NULL, FV_ERR_INVALID);
         goto done;
     }
-    s = json ? fv_coco_eval_write_json(e, stdout) : fv_coco_eval_write_text(e, stdout, voc, false);
+    s = json ? fv_coco_eval_write_json(e, stdout) : fv_coco_eval_write_text(e, stdout, true, voc);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
     }
+    if (plot && cli_save_picture(cmd, "--plot", fv_plot_pr(e), plot)) goto done;
     rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 done:
     fv_coco_eval_free(e);

@@ -1091,15 +1091,6 @@ fv_status fv_coco_eval_write_json(const fv_coco_eval *e, FILE *out);
  * truth, from the 101 sampled points, with each curve's AP50 in the legend. */
 fv_picture *fv_plot_pr(const fv_coco_eval *e);
 
-/* Images of a detection set with pixels, in a grid of up to 4 columns, each scaled by a whole
- * factor to about 256 pixels: images[0..n) (indices into d->images; NULL: the first n), their
- * ground-truth boxes solid in the class's colour (matplotlib's tab10) with the class name above,
- * and the detections on them (dets[0..ndets), matched by image id; may be NULL) dashed with name
- * and score below, those scoring under min_score left out. 1 <= n <= 64. FV_ERR_INVALID for a
- * set without pixels or an index out of range. */
-fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_t n,
-                               const fv_detection *dets, int64_t ndets, double min_score);
-
 /* ---- detection with a model ----------------------------------------------------------------
  * A detector is a model whose output is a `yolo` head (src/layers/yolo.c): a grid of raw
  * predictions, A anchors per cell, each tx, ty, tw, th, objectness and one logit per class.
@@ -1147,6 +1138,15 @@ fv_detect_opts fv_detect_defaults(void);
  * is not a yolo head or an option is out of range (the message says which). */
 fv_status fv_model_detect(fv_model *m, const fv_dataset *images, const fv_letterbox *lb,
                           const fv_detect_opts *opts, fv_detection **dets, int64_t *count);
+
+/* Images of a detection set with pixels, in a grid of up to 4 columns, each scaled by a whole
+ * factor to about 256 pixels: images[0..n) (indices into d->images; NULL: the first n), their
+ * ground-truth boxes solid in the class's colour (matplotlib's tab10) with the class name above,
+ * and the detections on them (dets[0..ndets), matched by image id; may be NULL) dashed with name
+ * and score below, those scoring under min_score left out. 1 <= n <= 64. FV_ERR_INVALID for a
+ * set without pixels or an index out of range. */
+fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_t n,
+                               const fv_detection *dets, int64_t ndets, double min_score);
 
 #ifdef __cplusplus
 }
