@@ -16,18 +16,11 @@ int cmd_viz(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
-<<<<<<< HEAD
-=======
 int cmd_detect(int argc, char **argv);
->>>>>>> main
 int cmd_data_make(int argc, char **argv); /* data make detection: cli/data_detection.c */
 /* evaluate --detections --annotations (cli/evaluate_detection.c): whether argv asks for it */
 bool cli_is_detection_evaluation(int argc, char **argv);
 int cmd_evaluate_detections(int argc, char **argv);
 int cmd_viz_boxes(int argc, char **argv); /* viz boxes: cli/viz_boxes.c */
-<<<<<<< HEAD
-int cmd_detect(int argc, char **argv);
-=======
->>>>>>> main
 
 #endif
