@@ -2155,7 +2155,19 @@ static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
                       "fovea's channels-last reshape cannot (Transpose to NHWC first)");
     fv_shape sh = {.rank = ng - 1};
     view v = V_PLAIN;
-    if (ng == 4 && (o[1] == 1 || o[2] * o[3] == 1)) /* an NCHW image */
+    /* Both readings of a rank-4 result with one channel or one pixel hold the same values in the
+     * same order; a Transpose to NCHW reading it (fovea's export of a reshape before a
+     * convolution) says it is channels-last. */
+    bool nhwc = false;
+    for (size_t i = 0; n->n_output && i < s->g->n_node && !nhwc; i++) {
+        const Onnx__NodeProto *m = s->g->node[i];
+        const Onnx__AttributeProto *pa = attr(m, "perm");
+        static const int64_t to_nchw[4] = {0, 3, 1, 2};
+        nhwc = m->op_type && !strcmp(m->op_type, "Transpose") && m->n_input == 1 && m->input[0] &&
+               !strcmp(m->input[0], n->output[0]) && pa && pa->n_ints == 4 &&
+               !memcmp(pa->ints, to_nchw, sizeof to_nchw);
+    }
+    if (ng == 4 && !nhwc && (o[1] == 1 || o[2] * o[3] == 1)) /* an NCHW image */
         sh.d[0] = o[2], sh.d[1] = o[3], sh.d[2] = o[1], v = V_NCHW;
     else
         for (int i = 1; i < ng; i++)
