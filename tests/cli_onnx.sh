@@ -11,17 +11,7 @@
 # CI (CI set), where everything must run.
 set -u
 source "$(dirname "$0")/data/cli_lib.bash"
-ROOT=$(cd "$DATA/../.." && pwd)
-PY=/usr/bin/python3
-
-skip() {
-    if [ -n "${CI:-}" ]; then
-        echo "FAIL - $1 (scripts/install-deps.sh --test installs what is needed)"
-        exit 1
-    fi
-    echo "skip - $1 (scripts/install-deps.sh --test installs what is needed)"
-    exit 77
-}
+source "$DATA/onnx_lib.bash"
 
 echo "# what the test needs"
 "$FOVEA" train "$DATA/quad.fv" --data "$DATA/quad" --epochs 1 --save "$TMP/quad.safetensors" \
@@ -29,11 +19,7 @@ echo "# what the test needs"
 "$FOVEA" export "$TMP/quad.safetensors" -o "$TMP/probe.onnx" 2>"$TMP/err"
 if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
 $PY -c 'import onnx, cv2, numpy' 2>/dev/null || skip "python3-onnx, python3-opencv or python3-numpy missing"
-command -v node >/dev/null 2>&1 || skip "node is not installed"
-ORT=$(dirname "$FOVEA")/onnxruntime
-bash "$ROOT/scripts/install-onnxruntime.sh" "$ORT" >"$TMP/npm.log" 2>&1 ||
-    { cat "$TMP/npm.log"; skip "onnxruntime-node could not be installed"; }
-export NODE_PATH=$ORT/node_modules
+need_onnxruntime
 
 echo "# data: 64 + 20 random 28x28 images with 10 classes, 20 random 8x8 images (seeded)"
 mkdir -p "$TMP/d28"

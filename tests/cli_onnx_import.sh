@@ -10,29 +10,10 @@
 # Skipped (77) without ONNX in the build or without python3-torch/python3-onnx, except in CI.
 set -u
 source "$(dirname "$0")/data/cli_lib.bash"
-PY=/usr/bin/python3
+source "$DATA/onnx_lib.bash"
 D=$DATA/quad
-
-skip() {
-    if [ -n "${CI:-}" ]; then
-        echo "FAIL - $1 (scripts/install-deps.sh --test installs what is needed)"
-        exit 1
-    fi
-    echo "skip - $1 (scripts/install-deps.sh --test installs what is needed)"
-    exit 77
-}
-"$FOVEA" import "$TMP/none.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
-if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
-touch "$TMP/empty.onnx"
-"$FOVEA" import "$TMP/empty.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
-if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
+need_onnx_build
 $PY -c 'import torch, onnx, numpy' 2>/dev/null || skip "python3-torch, python3-onnx or python3-numpy missing"
-
-# maxdiff A.npy B.npy: prints the largest absolute difference.
-maxdiff() {
-    $PY -c 'import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(float(np.abs(a.astype(np.float64) - b).max()) if a.shape == b.shape else "shapes differ")' "$1" "$2"
-}
-within() { awk -v d="$1" 'BEGIN { exit !(d != "" && d + 0 <= 1e-5) }'; }
 
 echo "# a CNN trained in PyTorch"
 for run in 11 13 17 11-view 13-view; do
@@ -67,7 +48,6 @@ done
 
 echo "# fovea -> ONNX -> fovea: the quad CNN and the graphs of every layer kind"
 # The models hold every layer kind the exporter writes (its kinds[] table).
-ROOT=$(cd "$DATA/../.." && pwd)
 exported=$(sed -n '/^} kinds\[\] = {/,/^};/s/^ *{"\([a-z0-9_]*\)",.*/\1/p' "$ROOT/src/io/onnx_export.c" | sort)
 written=$(cat "$DATA/quad.fv" "$DATA/onnx_all_kinds.fv" "$DATA/onnx_more_kinds.fv" "$DATA/onnx_relu_max.fv" |
     sed -n 's/^\([a-z0-9_]*\) .*/\1/p' | sort -u)

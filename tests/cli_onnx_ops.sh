@@ -9,32 +9,10 @@
 # python3-onnx, node or onnxruntime-node, except in CI (CI set).
 set -u
 source "$(dirname "$0")/data/cli_lib.bash"
-ROOT=$(cd "$DATA/../.." && pwd)
-PY=/usr/bin/python3
-
-skip() {
-    if [ -n "${CI:-}" ]; then
-        echo "FAIL - $1 (scripts/install-deps.sh --test installs what is needed)"
-        exit 1
-    fi
-    echo "skip - $1 (scripts/install-deps.sh --test installs what is needed)"
-    exit 77
-}
-touch "$TMP/empty.onnx"
-"$FOVEA" import "$TMP/empty.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
-if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
+source "$DATA/onnx_lib.bash"
+need_onnx_build
 $PY -c 'import torch, onnx, numpy' 2>/dev/null || skip "python3-torch, python3-onnx or python3-numpy missing"
-command -v node >/dev/null 2>&1 || skip "node is not installed"
-ORT=$(dirname "$FOVEA")/onnxruntime
-bash "$ROOT/scripts/install-onnxruntime.sh" "$ORT" >"$TMP/npm.log" 2>&1 ||
-    { cat "$TMP/npm.log"; skip "onnxruntime-node could not be installed"; }
-export NODE_PATH=$ORT/node_modules
-
-# maxdiff A.npy B.npy: the largest absolute difference, or "shapes differ".
-maxdiff() {
-    $PY -c 'import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(float(np.abs(a.astype(np.float64) - b).max()) if a.shape == b.shape else "shapes differ")' "$1" "$2"
-}
-within() { awk -v d="$1" 'BEGIN { exit !(d != "" && d + 0 <= 1e-5) }'; }
+need_onnxruntime
 
 # The fovea layers each model must become (the summary's types).
 declare -A KINDS=(

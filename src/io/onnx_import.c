@@ -635,6 +635,27 @@ static fv_status zero_pad_layer(im *s, const Onnx__NodeProto *n, const int64_t z
 
 /* ---- the operators --------------------------------------------------------------------------- */
 
+/* The kernel of layer from an ONNX (A, B, kh, kw) weight, as fovea's (kh, kw, B, A) (Conv: A the
+ * filters, B the input channels; ConvTranspose: A the input channels, B the filters), and its
+ * bias (as many values as the layer's filters) when bias is not NULL. */
+static fv_status add_kernel(im *s, const char *layer, const Onnx__TensorProto *W,
+                            const Onnx__TensorProto *bias)
+{
+    const int64_t A = W->dims[0], Bn = W->dims[1], kh = W->dims[2], kw = W->dims[3];
+    const int64_t count = A * Bn * kh * kw;
+    float *kf = malloc((size_t)(count ? count : 1) * sizeof *kf);
+    if (!kf) return nomem(s);
+    const float *w = init_f32(W);
+    for (int64_t i = 0; i < A; i++)
+        for (int64_t j = 0; j < Bn; j++)
+            for (int64_t a = 0; a < kh; a++)
+                for (int64_t b = 0; b < kw; b++)
+                    kf[((a * kw + b) * Bn + j) * A + i] = w[((i * Bn + j) * kh + a) * kw + b];
+    fv_status r = add_weight(s, layer, "kernel", kf, count);
+    if (r || !bias) return r;
+    return copy_weight(s, layer, "bias", init_f32(bias), bias->dims[0]);
+}
+
 static int readers(const im *s, const char *name, size_t *only);
 
 /* The 1x1 Conv (group 1, strides, dilations 1, no pads) that is the only reader of depthwise
@@ -652,7 +673,8 @@ static const Onnx__NodeProto *pointwise(im *s, const Onnx__NodeProto *n, int64_t
     const tval *w = find(s, m->input[1]);
     const tval *b = m->n_input > 2 && m->input[2] && *m->input[2] ? find(s, m->input[2]) : NULL;
     if (!w || !w->init || w->init->data_type != FV__ONNX_FLOAT || w->init->n_dims != 4 ||
-        w->init->dims[1] != cm || w->init->dims[2] != 1 || w->init->dims[3] != 1)
+        w->init->dims[0] < 1 || w->init->dims[1] != cm || w->init->dims[2] != 1 ||
+        w->init->dims[3] != 1)
         return NULL;
     if (m->n_input > 2 && m->input[2] && *m->input[2] &&
         (!b || !b->init || b->init->data_type != FV__ONNX_FLOAT || b->init->n_dims != 1 ||
@@ -773,18 +795,7 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
         }
         return B ? copy_weight(s, y->node, "bias", init_f32(B), O) : FV_OK;
     }
-    /* ONNX (O, I, kh, kw) to fovea (kh, kw, I, O) */
-    const int64_t count = O * I * kh * kw;
-    float *kf = malloc((size_t)count * sizeof *kf);
-    if (!kf) return nomem(s);
-    const float *w = init_f32(W);
-    for (int64_t o = 0; o < O; o++)
-        for (int64_t c = 0; c < I; c++)
-            for (int64_t a = 0; a < kh; a++)
-                for (int64_t b = 0; b < kw; b++)
-                    kf[((a * kw + b) * I + c) * O + o] = w[((o * I + c) * kh + a) * kw + b];
-    if ((r = add_weight(s, y->node, "kernel", kf, count))) return r;
-    return B ? copy_weight(s, y->node, "bias", init_f32(B), O) : FV_OK;
+    return add_kernel(s, y->node, W, B);
 }
 
 static fv_status op_maxpool(im *s, const Onnx__NodeProto *n)
@@ -2017,17 +2028,7 @@ static fv_status op_conv_transpose(im *s, const Onnx__NodeProto *n)
                       (long long)crop[3])))
             return e;
     }
-    const int64_t count = C * F * kh * kw;
-    float *kf = malloc((size_t)count * sizeof *kf);
-    if (!kf) return nomem(s);
-    const float *w = init_f32(W);
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t f = 0; f < F; f++)
-            for (int64_t a = 0; a < kh; a++)
-                for (int64_t b = 0; b < kw; b++)
-                    kf[((a * kw + b) * F + f) * C + c] = w[((c * F + f) * kh + a) * kw + b];
-    if ((e = add_weight(s, name, "kernel", kf, count))) return e;
-    return B ? copy_weight(s, name, "bias", init_f32(B), F) : FV_OK;
+    return add_kernel(s, name, W, B);
 }
 
 /* Clip(x, 0, max): ReLU with max_value (PyTorch's ReLU6 is Clip(0, 6)); Clip(x, 0): ReLU. */
@@ -2136,9 +2137,8 @@ static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
             unknown = i;
             continue;
         }
-        if (o[i] < 1 || o[i] > (1 << 30))
-            return bad(s, "shape[%d]=%lld is not a size fovea reads", i, (long long)g[i]);
-        known *= o[i];
+        if (o[i] < 1 || o[i] > (1 << 30) || !fv__mul_i64(known, o[i], &known) || known > size)
+            return bad(s, "shape[%d]=%lld is not a size fovea reads here", i, (long long)g[i]);
     }
     if (unknown > 0) {
         if (size % known)
