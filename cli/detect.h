@@ -20,8 +20,12 @@ int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset
 
 /* `fovea evaluate` of a detector on dir's test (or val) part: detection at the validation
  * settings (score 0.001, IoU 0.6, every class), then pycocotools' twelve figures and each
- * class's AP (voc: VOC's AP50 too), or JSON; output: the detections as COCO's results. */
+ * class's AP and VOC's AP50 (voc: VOC's table alone), or JSON; plot: the PR curves at IoU 0.5;
+ * output: the detections as COCO's results. */
 int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
-                          const char *output);
+                          const char *plot, const char *output);
+
+/* fovea viz detections: a detector's boxes drawn over images (viz.c dispatches to it). */
+int cmd_viz_detections(int argc, char **argv);
 
 #endif
