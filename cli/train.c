@@ -545,6 +545,7 @@ int cmd_train(int argc, char **argv)
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
     if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (cli_warn_rescaling(cmd, model_path, m, train)) goto done;
     if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test

@@ -23,7 +23,9 @@ typedef enum fv_arg_type {
     FV_ARG_CHOICE,      /* int: index into choices */
     FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
     FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
-    FV_ARG_INTS /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
+    FV_ARG_INTS, /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
+    FV_ARG_FLOATS /* fv_floats: 1 to 4 comma-separated numbers, each in [min, max]; with default
+                     "None": n = 0 stands for None */
 } fv_arg_type;
 
 /* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
@@ -37,6 +39,13 @@ typedef struct fv_ints {
     int n;
     int64_t v[4];
 } fv_ints;
+
+/* The value of an FV_ARG_FLOATS argument: Keras' "a float or a tuple" (random_zoom's
+ * height_factor=0.2 or -0.3,0.1; value_range=0,255), n numbers as given. */
+typedef struct fv_floats {
+    int n;
+    double v[4];
+} fv_floats;
 
 typedef struct fv_arg_spec {
     const char *key;

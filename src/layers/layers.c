@@ -3,6 +3,7 @@
  * dense and the activation layers.
  */
 #include "layers/layer.h"
+#include "layers/augment.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,6 +46,17 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_conv2d_transpose,
     &fv__kind_depthwise_conv2d,
     &fv__kind_separable_conv2d,
+    &fv__kind_random_flip,
+    &fv__kind_random_translation,
+    &fv__kind_random_rotation,
+    &fv__kind_random_zoom,
+    &fv__kind_random_crop,
+    &fv__kind_center_crop,
+    &fv__kind_resizing,
+    &fv__kind_random_contrast,
+    &fv__kind_random_brightness,
+    &fv__kind_rescaling,
+    &fv__kind_normalization,
     NULL,
 };
 /* clang-format on */
@@ -252,6 +264,24 @@ static int parse_int_list(const char *s, int64_t *out, int max)
         memcpy(buf, s, len);
         buf[len] = '\0';
         if (!parse_int(buf, &out[n++])) return -1;
+        if (!comma) return n;
+        s = comma + 1;
+    }
+}
+
+/* Comma-separated finite numbers: up to max of them into out; returns the count, -1 if
+ * malformed. */
+static int parse_float_list(const char *s, double *out, int max)
+{
+    int n = 0;
+    char buf[64];
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (n == max || len == 0 || len >= sizeof buf) return -1;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (!parse_float(buf, &out[n++])) return -1;
         if (!comma) return n;
         s = comma + 1;
     }
@@ -474,6 +504,22 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &v, sizeof v);
         return FV_OK;
     }
+    case FV_ARG_FLOATS: {
+        fv_floats v = {0};
+        if (!(is_none_default(a) && strcmp(value, "None") == 0)) {
+            v.n = parse_float_list(value, v.v, 4);
+            if (v.n < 1)
+                return fv__fail(FV_ERR_INVALID,
+                                "%sargument %s=%s: expected 1 to 4 numbers separated by commas",
+                                pre, a->key, value);
+            for (int i = 0; i < v.n; i++) {
+                fv_status s = check_range(pre, a, value, v.v[i]);
+                if (s) return s;
+            }
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
     }
     FV_ASSERT(!"unknown argument type");
     return FV_ERR_INVALID;
@@ -499,6 +545,8 @@ static size_t arg_size(fv_arg_type t)
         return sizeof(fv_regularizer);
     case FV_ARG_INTS:
         return sizeof(fv_ints);
+    case FV_ARG_FLOATS:
+        return sizeof(fv_floats);
     }
     FV_ASSERT(!"unknown argument type");
     return 0;
@@ -537,7 +585,8 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints)] __attribute__((aligned(16)));
+        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints) + sizeof(fv_floats)]
+            __attribute__((aligned(16)));
         fv_status s = parse_value(pre, &spec[i], value, tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
@@ -653,6 +702,19 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < v.n && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)v.v[d]);
+            break;
+        }
+        case FV_ARG_FLOATS: {
+            fv_floats v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            if (v.n == 0) snprintf(val, sizeof val, "None");
+            for (int d = 0; d < v.n && u < sizeof val; d++) {
+                char num[40];
+                format_double(v.v[d], num, sizeof num);
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%s", d ? "," : "", num);
+            }
             break;
         }
         }

@@ -105,6 +105,19 @@ struct fv_model {
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
 };
 
+/* Layer `layer`'s random stream at training step `step` (dropout masks, augmentation maps). */
+void fv__model_step_rng(const fv_model *m, int64_t step, int layer, fv_rng *out);
+/* The model's leading preprocessing layers (augment.c): how many of its first layers form a
+ * chain of preprocessing kinds from its first input (layer 0 reads it, each next one the one
+ * before). */
+int fv__model_augment_chain(const fv_model *m);
+/* The affine map (layers/augment.h: input pixel coordinates to output ones, 6 numbers) that
+ * those layers applied to each of the n samples of the last forward pass, composed in order,
+ * into A [n × 6]; training says whether that pass was a training one. The identity for each
+ * sample when no layer moves pixels. For a detection or pose loss that must move its targets
+ * with the image: call after the training forward pass, before the loss. */
+void fv__model_augment_affine(const fv_model *m, int64_t n, bool training, double *A);
+
 /* Writes the model as fv_model_save does, plus extra tensors and metadata (a checkpoint's). */
 fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *extra, int nextra,
                           const char *const *xkeys, const char *const *xvalues, int nxmeta);

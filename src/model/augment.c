@@ -1,0 +1,173 @@
+/* augment.c — the model's leading preprocessing layers as one unit: run alone (what
+ * `fovea viz augment` draws), the affine map they applied to each sample (so that a detection
+ * or pose loss can move its boxes with the image), and the warning for a rescaling by 1/255 of
+ * data that is already in [0, 1].
+ */
+#include "model/model_impl.h"
+#include "layers/augment.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fv__model_augment_chain(const fv_model *m)
+{
+    int k = 0;
+    while (k < m->nlayers) {
+        const fv_layer *l = &m->layers[k];
+        if (!fv__augment_is_preprocessing(l) || l->nin != 1 ||
+            l->src[0] != (k == 0 ? fv__input_node(0) : k - 1))
+            break;
+        k++;
+    }
+    return k;
+}
+
+/* b ← a ∘ b for 2×3 affine maps (b applied first). */
+static void compose(const double a[6], double b[6])
+{
+    const double r[6] = {
+        a[0] * b[0] + a[1] * b[3], a[0] * b[1] + a[1] * b[4], a[0] * b[2] + a[1] * b[5] + a[2],
+        a[3] * b[0] + a[4] * b[3], a[3] * b[1] + a[4] * b[4], a[3] * b[2] + a[4] * b[5] + a[5],
+    };
+    memcpy(b, r, sizeof r);
+}
+
+void fv__model_augment_affine(const fv_model *m, int64_t n, bool training, double *A)
+{
+    const int k = fv__model_augment_chain(m);
+    for (int64_t i = 0; i < n; i++) {
+        double *t = A + 6 * i;
+        const double id[6] = {1, 0, 0, 0, 1, 0};
+        memcpy(t, id, sizeof id);
+        for (int j = 0; j < k; j++) {
+            double mj[6];
+            if (fv__augment_affine(&m->layers[j], i, training, mj)) compose(mj, t);
+        }
+    }
+}
+
+int fv_model_augment_layers(const fv_model *m)
+{
+    return m ? fv__model_augment_chain(m) : 0;
+}
+
+int fv_model_augment_shape(const fv_model *m, int64_t dims[4])
+{
+    if (!m || !m->has_input) return 0;
+    const int k = fv__model_augment_chain(m);
+    const fv_shape *s = k ? &m->layers[k - 1].out : &m->inputs[0].shape;
+    for (int d = 0; d < s->rank; d++)
+        dims[d] = s->d[d];
+    return s->rank;
+}
+
+fv_status fv_model_augment(fv_model *m, const float *x, int64_t n, int64_t step, float *y,
+                           double *affine)
+{
+    if (!m || !x || !y || n < 1 || step < 0)
+        return fv__fail(FV_ERR_INVALID, "fv_model_augment: NULL argument, n < 1 or step < 0");
+    if (!m->has_input) return fv__fail(FV_ERR_STATE, "the model has no input");
+    const int k = fv__model_augment_chain(m);
+    const int64_t in_size = fv__shape_size(&m->inputs[0].shape);
+    if (k == 0) {
+        memcpy(y, x, (size_t)(n * in_size) * sizeof(float));
+        if (affine) fv__model_augment_affine(m, n, true, affine);
+        return FV_OK;
+    }
+    /* Two activation buffers used in turn, each layer's own saved state (the maps), and the
+     * largest scratch; the model's planned memory is left as it was. */
+    int64_t most = in_size;
+    size_t scratch_bytes = 0;
+    const int threads = fv__threads();
+    for (int j = 0; j < k; j++) {
+        const int64_t s = fv__shape_size(&m->layers[j].out);
+        most = s > most ? s : most;
+        const fv_layer *l = &m->layers[j];
+        const size_t b = l->kind->scratch_bytes ? l->kind->scratch_bytes(l, n, threads) : 0;
+        scratch_bytes = b > scratch_bytes ? b : scratch_bytes;
+    }
+    size_t act_bytes, saved_bytes = 0;
+    if (!fv__mul_size((size_t)most, (size_t)n * sizeof(float), &act_bytes))
+        return fv__fail(FV_ERR_NOMEM, "fv_model_augment: %lld samples are too many", (long long)n);
+    float *buf[2] = {fv__alloc(act_bytes, "augmented images"),
+                     fv__alloc(act_bytes, "augmented images")};
+    void *scratch = fv__alloc(scratch_bytes, "augmentation scratch");
+    void **saved_of = calloc((size_t)k, sizeof *saved_of), **kept = calloc((size_t)k, sizeof *kept);
+    fv_status st = buf[0] && buf[1] && scratch && saved_of && kept ? FV_OK : FV_ERR_NOMEM;
+    for (int j = 0; j < k && st == FV_OK; j++) {
+        if (!fv__mul_size(m->layers[j].saved_per_sample, (size_t)n, &saved_bytes) ||
+            !(saved_of[j] = fv__alloc(saved_bytes, "augmentation maps")))
+            st = FV_ERR_NOMEM;
+    }
+    if (st != FV_OK) {
+        st = fv__fail(FV_ERR_NOMEM, "out of memory augmenting %lld images", (long long)n);
+        goto done;
+    }
+    const float *cur = x;
+    for (int j = 0; j < k; j++) {
+        fv_layer *l = &m->layers[j];
+        kept[j] = l->saved;
+        l->saved = saved_of[j];
+        fv_rng r;
+        fv__model_step_rng(m, step, j, &r);
+        fv_run run = {.n = n, .training = true, .rng = &r, .scratch = scratch, .threads = threads};
+        float *out = j == k - 1 ? y : buf[j & 1];
+        const float *xs[1] = {cur};
+        l->kind->forward(l, xs, out, &run);
+        cur = out;
+    }
+    if (affine) fv__model_augment_affine(m, n, true, affine);
+    for (int j = 0; j < k; j++)
+        m->layers[j].saved = kept[j];
+done:
+    for (int j = 0; saved_of && j < k; j++)
+        fv__free(saved_of[j]);
+    free(saved_of), free(kept);
+    fv__free(buf[0]), fv__free(buf[1]), fv__free(scratch);
+    return st;
+}
+
+fv_status fv_model_check_rescaling(const fv_model *m, const fv_dataset *d, char *warning,
+                                   size_t size)
+{
+    if (!m || !d || !warning || size == 0)
+        return fv__fail(FV_ERR_INVALID, "fv_model_check_rescaling: NULL argument");
+    warning[0] = '\0';
+    const int k = fv__model_augment_chain(m);
+    int at = -1;
+    double scale = 0, offset = 0;
+    for (int j = 0; j < k && at < 0; j++)
+        if (fv__augment_rescaling(&m->layers[j], &scale, &offset) &&
+            fabs(scale * 255.0 - 1.0) < 1e-3)
+            at = j;
+    const int64_t count = fv_dataset_count(d), size_in = fv_model_input_size(m);
+    if (at < 0 || count < 1 || size_in < 1) return FV_OK;
+    float *x = malloc((size_t)size_in * sizeof *x);
+    if (!x) return fv__fail(FV_ERR_NOMEM, "out of memory reading samples");
+    /* Up to 256 samples spread over the data. */
+    const int64_t step = count > 256 ? count / 256 : 1;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < count; i += step) {
+        fv_status s = fv_dataset_get(d, i, x);
+        if (s != FV_OK) {
+            free(x);
+            return s;
+        }
+        for (int64_t j = 0; j < size_in; j++)
+            lo = x[j] < lo ? x[j] : lo, hi = x[j] > hi ? x[j] : hi;
+    }
+    free(x);
+    if (!(lo >= 0.0f && hi <= 1.0f)) return FV_OK;
+    const fv_layer *l = &m->layers[at];
+    char line[32] = "";
+    if (l->line > 0) snprintf(line, sizeof line, " (line %d)", l->line);
+    snprintf(warning, size,
+             "layer '%s'%s rescales by 1/255, but the data is already in [0, 1] (fovea's "
+             "readers divide pixels by 255, where Keras' image datasets give 0-255): the model "
+             "would see values in [%g, %g]. Remove the rescaling line, or give the range you "
+             "want (rescaling scale=2 offset=-1 gives [-1, 1])",
+             l->name, line, offset + scale * lo, offset + scale * hi);
+    return FV_OK;
+}
