@@ -545,6 +545,78 @@ TEST(test_errors_name_the_argument)
     al_free(&a);
 }
 
+TEST(test_model_runs_its_preprocessing_chain_and_composes_the_maps)
+{
+    /* flip, then crop: the composed map of each sample is the crop's offset after the flip. */
+    fv_model *m = fv_model_parse_string("input shape=6,6,1\n"
+                                        "random_flip mode=horizontal\n"
+                                        "random_crop height=4 width=4\n"
+                                        "flatten\n"
+                                        "dense units=2\n",
+                                        "test");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(fv_model_augment_layers(m) == 2);
+    int64_t dims[4];
+    CHECK(fv_model_augment_shape(m, dims) == 3 && dims[0] == 4 && dims[1] == 4 && dims[2] == 1);
+    enum { N = 16 };
+    float *x = calloc(N * 36, sizeof(float)), y[N * 16], y2[N * 16];
+    double A[N * 6];
+    for (int i = 0; i < N * 36; i++)
+        x[i] = (float)(i % 36);
+    CHECK_OK(fv_model_augment(m, x, N, 3, y, A));
+    for (int i = 0; i < N; i++) {
+        /* The map takes input pixel centre (c + 0.5, r + 0.5) to the output pixel holding it. */
+        for (int r = 0; r < 6; r++)
+            for (int c = 0; c < 6; c++) {
+                const double *a = A + 6 * i;
+                const double px = a[0] * (c + 0.5) + a[1] * (r + 0.5) + a[2];
+                const double py = a[3] * (c + 0.5) + a[4] * (r + 0.5) + a[5];
+                const int oc = (int)floor(px), orow = (int)floor(py);
+                if (oc < 0 || oc >= 4 || orow < 0 || orow >= 4) continue;
+                CHECK(y[i * 16 + orow * 4 + oc] == (float)(r * 6 + c));
+            }
+    }
+    /* The same step draws the same; another step draws otherwise; the model's own training
+     * stream (step 3, layers 0 and 1) is the one used. */
+    CHECK_OK(fv_model_augment(m, x, N, 3, y2, NULL));
+    CHECK(equal(y, y2, N * 16));
+    CHECK_OK(fv_model_augment(m, x, N, 4, y2, NULL));
+    CHECK(!equal(y, y2, N * 16));
+    CHECK(fv_model_augment(m, x, 0, 0, y2, NULL) == FV_ERR_INVALID);
+    free(x);
+    fv_model_free(m);
+}
+
+TEST(test_rescaling_warning_only_for_1_255_on_unit_data)
+{
+    const int64_t dims[3] = {2, 2, 1};
+    const float unit[8] = {0, 0.5f, 1, 0.25f, 0.1f, 0.2f, 0.3f, 0.4f};
+    const float bytes[8] = {0, 128, 255, 64, 1, 2, 3, 4};
+    fv_dataset *du = fv_dataset_from_f32(2, 3, dims, unit, NULL);
+    fv_dataset *db = fv_dataset_from_f32(2, 3, dims, bytes, NULL);
+    fv_model *m = fv_model_parse_string("input shape=2,2,1\nrescaling scale=0.00392156862745098\n"
+                                        "flatten\ndense units=1\n",
+                                        "m.fv");
+    fv_model *m2 = fv_model_parse_string("input shape=2,2,1\nrescaling scale=2 offset=-1\n"
+                                         "flatten\ndense units=1\n",
+                                         "m2.fv");
+    CHECK(du && db && m && m2);
+    if (du && db && m && m2) {
+        char w[512];
+        CHECK_OK(fv_model_check_rescaling(m, du, w, sizeof w));
+        CHECK_STR_CONTAINS(w, "layer 'rescaling' (line 2) rescales by 1/255, but the data is "
+                              "already in [0, 1]");
+        CHECK_STR_CONTAINS(w, "would see values in [0, 0.00392157]");
+        CHECK_OK(fv_model_check_rescaling(m, db, w, sizeof w));
+        CHECK(w[0] == '\0'); /* 0-255 data: the rescaling is right */
+        CHECK_OK(fv_model_check_rescaling(m2, du, w, sizeof w));
+        CHECK(w[0] == '\0');
+    }
+    fv_dataset_free(du), fv_dataset_free(db);
+    fv_model_free(m), fv_model_free(m2);
+}
+
 int main(void)
 {
     RUN(test_random_layers_are_the_identity_at_inference);
@@ -560,5 +632,7 @@ int main(void)
     RUN(test_reported_maps_move_points_with_the_pixels);
     RUN(test_reproducible_from_the_seed_and_any_thread_count);
     RUN(test_errors_name_the_argument);
+    RUN(test_model_runs_its_preprocessing_chain_and_composes_the_maps);
+    RUN(test_rescaling_warning_only_for_1_255_on_unit_data);
     return TEST_SUMMARY();
 }

@@ -171,3 +171,27 @@ fv_status fv_model_check_rescaling(const fv_model *m, const fv_dataset *d, char 
              l->name, line, offset + scale * lo, offset + scale * hi);
     return FV_OK;
 }
+
+void fv__model_summary_preprocessing(const fv_model *m, FILE *out)
+{
+    int name_w = 0, count = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        if (fv__augment_is_preprocessing(&m->layers[i])) {
+            const int w = (int)strlen(m->layers[i].name);
+            name_w = w > name_w ? w : name_w, count++;
+        }
+    if (!count) return;
+    fprintf(out, "Preprocessing layers (random_*: in training only, the identity at inference, "
+                 "but random_crop\nresizes its centre window; the others always act):\n");
+    for (int i = 0; i < m->nlayers; i++) {
+        const fv_layer *l = &m->layers[i];
+        if (!fv__augment_is_preprocessing(l)) continue;
+        int nargs = 0;
+        while (l->kind->args[nargs].key)
+            nargs++;
+        const uint64_t all = nargs >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << nargs) - 1;
+        char args[512];
+        fv__args_format(l->kind->args, l->cfg, all, args, sizeof args);
+        fprintf(out, " %-*s  %s\n", name_w, l->name, args);
+    }
+}

@@ -117,6 +117,9 @@ int fv__model_augment_chain(const fv_model *m);
  * sample when no layer moves pixels. For a detection or pose loss that must move its targets
  * with the image: call after the training forward pass, before the loss. */
 void fv__model_augment_affine(const fv_model *m, int64_t n, bool training, double *A);
+/* The summary's closing lines for a model with preprocessing layers: each one with all its
+ * arguments, defaults included (value_range=0,1), and when it acts. Nothing for other models. */
+void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
 
 /* Writes the model as fv_model_save does, plus extra tensors and metadata (a checkpoint's). */
 fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *extra, int nextra,

@@ -1181,5 +1181,6 @@ fv_status fv_model_summary(const fv_model *m, FILE *out)
             "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: %s (%s)\n",
             total, size, tr, trs, nt, nts);
     summary_rule(out, '_', width);
+    fv__model_summary_preprocessing(m, out);
     return ferror(out) ? fv__fail(FV_ERR_IO, "cannot write the summary") : FV_OK;
 }
