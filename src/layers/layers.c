@@ -57,6 +57,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_random_brightness,
     &fv__kind_rescaling,
     &fv__kind_normalization,
+    &fv__kind_activity_regularization,
     NULL,
 };
 /* clang-format on */
