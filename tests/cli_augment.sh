@@ -69,6 +69,18 @@ sed '/^input/a rescaling scale=2 offset=-1' "$DATA/quad.fv" >"$TMP/r2.fv"
 expect_ok "rescaling scale=2 offset=-1 trains without a warning" "$FOVEA" train "$TMP/r2.fv" \
     --data "$D" --epochs 1 --verbose 0
 
+echo "# normalization adapt=true: Keras' adapt() on the training data, once, before the first epoch"
+sed '/^input/a normalization adapt=true' "$DATA/quad.fv" >"$TMP/norm.fv"
+expect_ok "train with an adapted normalization" "$FOVEA" train "$TMP/norm.fv" --data "$D" --epochs 1 \
+    --seed 4 --verbose 0 --save "$TMP/norm.safetensors"
+FOVEA_THREADS=1 expect_ok "  ... again on one thread" "$FOVEA" train "$TMP/norm.fv" --data "$D" \
+    --epochs 1 --seed 4 --verbose 0 --save "$TMP/norm1.safetensors"
+same_file "  ... the same bytes" "$TMP/norm.safetensors" "$TMP/norm1.safetensors"
+expect_ok "summary of the trained model" "$FOVEA" summary "$TMP/norm.safetensors"
+check "  ... mean, variance and count are its 3 non-trainable weights" \
+    grep -q "^Non-trainable params: 3 " "$TMP/out"
+expect_ok "  ... it evaluates" "$FOVEA" evaluate "$TMP/norm.safetensors" --data "$D"
+
 echo "# fovea viz augment"
 expect_ok "viz augment" "$FOVEA" viz augment "$M" --data "$D" --index 3 --copies 7 -o "$TMP/aug.png"
 check "  ... writes a PNG" bash -c "head -c 8 '$TMP/aug.png' | od -An -tx1 | grep -q '89 50 4e 47'"

@@ -617,6 +617,64 @@ TEST(test_rescaling_warning_only_for_1_255_on_unit_data)
     fv_model_free(m), fv_model_free(m2);
 }
 
+TEST(test_normalization_adapts_to_the_training_data)
+{
+    /* 300 samples of 2×1×2 (more than one batch of the adapt pass): channel 0 holds i/300,
+     * channel 1 a fixed pattern; the adapted weights are NumPy's mean and var (population)
+     * over all rows, computed here in double. */
+    enum { N = 300 };
+    const int64_t dims[3] = {2, 1, 2};
+    float *x = calloc(N * 4, sizeof(float));
+    int32_t labels[N];
+    for (int i = 0; i < N; i++) {
+        x[i * 4 + 0] = (float)i / N, x[i * 4 + 2] = (float)(N - i) / N;
+        x[i * 4 + 1] = (float)(i % 7), x[i * 4 + 3] = 0.5f * (float)(i % 3);
+        labels[i] = i % 2;
+    }
+    double mean[2] = {0, 0}, var[2] = {0, 0};
+    for (int c = 0; c < 2; c++) {
+        for (int r = 0; r < 2 * N; r++)
+            mean[c] += x[r * 2 + c];
+        mean[c] /= 2 * N;
+        for (int r = 0; r < 2 * N; r++)
+            var[c] += (x[r * 2 + c] - mean[c]) * (x[r * 2 + c] - mean[c]);
+        var[c] /= 2 * N;
+    }
+    fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, labels);
+    fv_model *m = fv_model_parse_string(
+        "input shape=2,1,2\nnormalization adapt=true\nflatten\ndense units=2 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=sgd\n",
+        "adapt.fv");
+    CHECK(d && m);
+    if (d && m) {
+        CHECK(fv_model_param_count(m) == 5 + 4 * 2 + 2);
+        CHECK(fv_model_trainable_param_count(m) == 10); /* mean, variance, count: state */
+        fv_fit_opts o = fv_fit_defaults();
+        o.epochs = 1;
+        CHECK_OK(fv_model_fit(m, d, &o, NULL));
+        int rank;
+        int64_t pd[4];
+        const float *pm = fv_model_param(m, "normalization.mean", &rank, pd);
+        const float *pv = fv_model_param(m, "normalization.variance", &rank, pd);
+        const float *pc = fv_model_param(m, "normalization.count", &rank, pd);
+        CHECK(pm && pv && pc);
+        if (pm && pv && pc) {
+            for (int c = 0; c < 2; c++) {
+                CHECK_CLOSE(pm[c], mean[c], 1e-6, 1e-6);
+                CHECK_CLOSE(pv[c], var[c], 1e-6, 1e-6);
+            }
+            CHECK(pc[0] == 2 * N);
+        }
+    }
+    fv_model_free(m);
+    fv_dataset_free(d);
+    free(x);
+    const char *e = build_error("normalization", "adapt=true mean=0.5 variance=1", img(2, 2, 1));
+    CHECK_STR_CONTAINS(e, "give either adapt=true or mean= and variance=");
+    e = build_error("normalization", "", img(2, 2, 1));
+    CHECK_STR_CONTAINS(e, "normalization: give mean= and variance=");
+}
+
 int main(void)
 {
     RUN(test_random_layers_are_the_identity_at_inference);
@@ -634,5 +692,6 @@ int main(void)
     RUN(test_errors_name_the_argument);
     RUN(test_model_runs_its_preprocessing_chain_and_composes_the_maps);
     RUN(test_rescaling_warning_only_for_1_255_on_unit_data);
+    RUN(test_normalization_adapts_to_the_training_data);
     return TEST_SUMMARY();
 }

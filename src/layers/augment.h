@@ -34,6 +34,11 @@ bool fv__augment_affine(const fv_layer *l, int64_t i, bool training, double m[6]
 /* For a rescaling layer: its scale and offset, and true; false for any other layer. */
 bool fv__augment_rescaling(const fv_layer *l, double *scale, double *offset);
 
+/* normalization adapt=true: whether l still needs its mean and variance (its count is 0), and
+ * setting them (one per value of the last axis) with the count of values they came from. */
+bool fv__augment_needs_adapt(const fv_layer *l);
+void fv__augment_adapted(fv_layer *l, const double *mean, const double *variance, double count);
+
 /* Keras' factor argument (base_image_preprocessing_layer._set_factor): one number f gives the
  * range [-|f|, |f|], two numbers give [min, max] of them (Keras sorts them). Fails naming the
  * kind and key when more than two numbers were given. */

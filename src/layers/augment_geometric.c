@@ -62,29 +62,31 @@ static const fv_arg_spec flip_args[] = {
 };
 
 #define OFF(f) offsetof(warp_cfg, f)
+/* Keras' fill_mode, interpolation and fill_value, the same on the three warping kinds. */
+#define WARP_ARGS                                                                                  \
+    {"fill_mode", FV_ARG_CHOICE, OFF(fill_mode), "reflect", fill_names, 0, 0},                     \
+        {"interpolation", FV_ARG_CHOICE, OFF(interpolation), "bilinear", interp_names, 0, 0},      \
+    {                                                                                              \
+        "fill_value", FV_ARG_FLOAT, OFF(fill_value), "0", NULL, -1e30, 1e30                        \
+    }
 static const fv_arg_spec translation_args[] = {
     {"height_factor", FV_ARG_FLOATS, OFF(height_factor), NULL, NULL, -1, 1},
     {"width_factor", FV_ARG_FLOATS, OFF(width_factor), NULL, NULL, -1, 1},
-    {"fill_mode", FV_ARG_CHOICE, OFF(fill_mode), "reflect", fill_names, 0, 0},
-    {"interpolation", FV_ARG_CHOICE, OFF(interpolation), "bilinear", interp_names, 0, 0},
-    {"fill_value", FV_ARG_FLOAT, OFF(fill_value), "0", NULL, -1e30, 1e30},
+    WARP_ARGS,
     {0},
 };
 static const fv_arg_spec rotation_args[] = {
     {"factor", FV_ARG_FLOATS, OFF(height_factor), NULL, NULL, -1, 1},
-    {"fill_mode", FV_ARG_CHOICE, OFF(fill_mode), "reflect", fill_names, 0, 0},
-    {"interpolation", FV_ARG_CHOICE, OFF(interpolation), "bilinear", interp_names, 0, 0},
-    {"fill_value", FV_ARG_FLOAT, OFF(fill_value), "0", NULL, -1e30, 1e30},
+    WARP_ARGS,
     {0},
 };
 static const fv_arg_spec zoom_args[] = {
     {"height_factor", FV_ARG_FLOATS, OFF(height_factor), NULL, NULL, -1, 1e6},
     {"width_factor", FV_ARG_FLOATS, OFF(width_factor), "None", NULL, -1, 1e6},
-    {"fill_mode", FV_ARG_CHOICE, OFF(fill_mode), "reflect", fill_names, 0, 0},
-    {"interpolation", FV_ARG_CHOICE, OFF(interpolation), "bilinear", interp_names, 0, 0},
-    {"fill_value", FV_ARG_FLOAT, OFF(fill_value), "0", NULL, -1e30, 1e30},
+    WARP_ARGS,
     {0},
 };
+#undef WARP_ARGS
 #undef OFF
 
 #define OFF(f) offsetof(size_cfg, f)
@@ -227,44 +229,33 @@ static int taps(const sampler *s, const amap *m, int64_t xo, int64_t yo, int64_t
     return 4;
 }
 
-/* y [oh × ow × c] from one image x [H × W × c]. */
-static void sample_image(const sampler *s, const amap *m, const float *x, float *y)
+/* Forward (adjoint false): dst [oh × ow × c] sampled from the image src [H × W × c]. Adjoint:
+ * the image's gradient dst [H × W × c] (image_size values) is zeroed, then receives the output's
+ * gradient src [oh × ow × c] through the weights of each output's taps (fill values take none). */
+static void sample_image(const sampler *s, const amap *m, const float *src, float *dst,
+                         bool adjoint, int64_t image_size)
 {
-    x += (s->y0 * s->W + s->x0) * s->c;
-    const int64_t C = s->c;
+    const int64_t C = s->c, corner = (s->y0 * s->W + s->x0) * C;
+    if (adjoint) memset(dst, 0, (size_t)image_size * sizeof(float));
     for (int64_t yo = 0; yo < s->oh; yo++)
         for (int64_t xo = 0; xo < s->ow; xo++) {
             int64_t off[4];
             float wt[4];
             const int nt = taps(s, m, xo, yo, off, wt);
-            float *out = y + (yo * s->ow + xo) * C;
+            const int64_t o = (yo * s->ow + xo) * C;
+            if (adjoint) {
+                for (int k = 0; k < nt; k++)
+                    if (off[k] >= 0)
+                        for (int64_t c = 0; c < C; c++)
+                            dst[corner + off[k] + c] += wt[k] * src[o + c];
+                continue;
+            }
             for (int64_t c = 0; c < C; c++) {
                 float acc = 0.0f;
                 for (int k = 0; k < nt; k++)
-                    acc += wt[k] * (off[k] < 0 ? s->fill_value : x[off[k] + c]);
-                out[c] = acc;
+                    acc += wt[k] * (off[k] < 0 ? s->fill_value : src[corner + off[k] + c]);
+                dst[o + c] = acc;
             }
-        }
-}
-
-/* The adjoint: dx [H × W × c] is zeroed, then receives each output's gradient through the
- * weights of its taps (fill values take none). */
-static void sample_image_adjoint(const sampler *s, const amap *m, const float *dy, float *dx,
-                                 int64_t image_size)
-{
-    memset(dx, 0, (size_t)image_size * sizeof(float));
-    dx += (s->y0 * s->W + s->x0) * s->c;
-    const int64_t C = s->c;
-    for (int64_t yo = 0; yo < s->oh; yo++)
-        for (int64_t xo = 0; xo < s->ow; xo++) {
-            int64_t off[4];
-            float wt[4];
-            const int nt = taps(s, m, xo, yo, off, wt);
-            const float *g = dy + (yo * s->ow + xo) * C;
-            for (int k = 0; k < nt; k++)
-                if (off[k] >= 0)
-                    for (int64_t c = 0; c < C; c++)
-                        dx[off[k] + c] += wt[k] * g[c];
         }
 }
 
@@ -431,7 +422,7 @@ static void geo_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r
         if (rng) fv__rng_split(rng, (uint64_t)i, &st);
         const amap m = layer_map(l, &s, r->training, &st);
         if (saved) saved[i] = m;
-        sample_image(&s, &m, x + i * isz, y + i * osz);
+        sample_image(&s, &m, x + i * isz, y + i * osz, false, isz);
     }
 }
 
@@ -454,7 +445,7 @@ static void geo_backward(fv_layer *l, const float *const *xs, const float *y, fl
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         const amap m = saved ? saved[i] : layer_map(l, &s, r->training, NULL);
-        sample_image_adjoint(&s, &m, dy + i * osz, dx + i * isz, isz);
+        sample_image(&s, &m, dy + i * osz, dx + i * isz, true, isz);
     }
 }
 

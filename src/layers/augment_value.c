@@ -20,7 +20,7 @@ typedef struct rescaling_cfg {
 
 typedef struct normalization_cfg {
     fv_floats mean, variance;
-    bool invert;
+    bool invert, adapt;
 } normalization_cfg;
 
 #define OFF(f) offsetof(jitter_cfg, f)
@@ -43,9 +43,10 @@ static const fv_arg_spec rescaling_args[] = {
 };
 
 static const fv_arg_spec normalization_args[] = {
-    {"mean", FV_ARG_FLOATS, offsetof(normalization_cfg, mean), NULL, NULL, -1e30, 1e30},
-    {"variance", FV_ARG_FLOATS, offsetof(normalization_cfg, variance), NULL, NULL, 0, 1e30},
+    {"mean", FV_ARG_FLOATS, offsetof(normalization_cfg, mean), "None", NULL, -1e30, 1e30},
+    {"variance", FV_ARG_FLOATS, offsetof(normalization_cfg, variance), "None", NULL, 0, 1e30},
     {"invert", FV_ARG_BOOL, offsetof(normalization_cfg, invert), "false", NULL, 0, 0},
+    {"adapt", FV_ARG_BOOL, offsetof(normalization_cfg, adapt), "false", NULL, 0, 0},
     {0},
 };
 
@@ -189,59 +190,85 @@ static fv_status affine_build(fv_layer *l)
     if (s) return s;
     if (fv__shape_size(&l->in[0]) < 0)
         return fv__fail(FV_ERR_SHAPE, "%s: input is too large", l->kind->name);
-    if (l->kind == &fv__kind_normalization) {
-        const normalization_cfg *c = l->cfg;
-        const int64_t last = l->in[0].d[l->in[0].rank - 1];
-        if (c->mean.n != c->variance.n || (c->mean.n != 1 && c->mean.n != last))
-            return fv__fail(FV_ERR_INVALID,
-                            "normalization: mean has %d values and variance %d; each needs 1 value "
-                            "or one per value of the last axis (%lld)",
-                            c->mean.n, c->variance.n, (long long)last);
-    }
     l->out = l->in[0];
     l->nparams = 0;
     memset(l->params, 0, sizeof l->params);
     l->saved_per_sample = 0;
+    if (l->kind != &fv__kind_normalization) return FV_OK;
+    const normalization_cfg *c = l->cfg;
+    const int64_t last = l->in[0].d[l->in[0].rank - 1];
+    if (c->adapt) {
+        if (c->mean.n || c->variance.n)
+            return fv__fail(FV_ERR_INVALID,
+                            "normalization: adapt=true computes mean and variance from the "
+                            "training data; give either adapt=true or mean= and variance=");
+        /* Keras' non-trainable weights of an adapted Normalization: set by fit (count > 0). */
+        const int64_t dims[1] = {last}, one[1] = {1};
+        fv__param_set(&l->params[l->nparams++], "mean", 1, dims, FV_INIT_ZEROS, true);
+        fv__param_set(&l->params[l->nparams++], "variance", 1, dims, FV_INIT_ONES, true);
+        fv__param_set(&l->params[l->nparams++], "count", 1, one, FV_INIT_ZEROS, true);
+        return FV_OK;
+    }
+    if (!c->mean.n || !c->variance.n)
+        return fv__fail(FV_ERR_INVALID,
+                        "normalization: give mean= and variance= (one value, or one per value of "
+                        "the last axis), or adapt=true to compute them from the training data");
+    if (c->mean.n != c->variance.n || (c->mean.n != 1 && c->mean.n != last))
+        return fv__fail(FV_ERR_INVALID,
+                        "normalization: mean has %d values and variance %d; each needs 1 value "
+                        "or one per value of the last axis (%lld)",
+                        c->mean.n, c->variance.n, (long long)last);
     return FV_OK;
 }
 
-/* The scale and shift of each value of the last axis (k of them: 1, or one per value):
- * rescaling y = x·scale + offset (keras.layers.Rescaling); normalization
- * y = (x - mean) / max(√variance, 1e-7), or with invert y = x·max(√variance, 1e-7) + mean
- * (keras.layers.Normalization; 1e-7 is Keras' backend.epsilon()). Returns k. */
-static int affine_coeffs(const fv_layer *l, float scale[4], float shift[4])
+/* The scale and shift of position j of the last axis: rescaling y = x·scale + offset
+ * (keras.layers.Rescaling); normalization y = (x - mean) / max(√variance, 1e-7), or with invert
+ * y = x·max(√variance, 1e-7) + mean (keras.layers.Normalization; 1e-7 is Keras'
+ * backend.epsilon()), with its arguments or, adapted, its weights. */
+static void affine_coeff(const fv_layer *l, int64_t j, float *scale, float *shift)
 {
     if (l->kind == &fv__kind_rescaling) {
         const rescaling_cfg *c = l->cfg;
-        scale[0] = (float)c->scale, shift[0] = (float)c->offset;
-        return 1;
+        *scale = (float)c->scale, *shift = (float)c->offset;
+        return;
     }
     const normalization_cfg *c = l->cfg;
-    for (int k = 0; k < c->mean.n; k++) {
-        const double sd = fmax(sqrt(c->variance.v[k]), 1e-7);
-        if (c->invert)
-            scale[k] = (float)sd, shift[k] = (float)c->mean.v[k];
-        else
-            scale[k] = (float)(1.0 / sd), shift[k] = (float)(-c->mean.v[k] / sd);
+    double mean, var;
+    if (c->adapt) {
+        mean = l->params[0].w[j], var = l->params[1].w[j];
+    } else {
+        const int k = c->mean.n == 1 ? 0 : (int)j;
+        mean = c->mean.v[k], var = c->variance.v[k];
     }
-    return c->mean.n;
+    const double sd = fmax(sqrt(var), 1e-7);
+    if (c->invert)
+        *scale = (float)sd, *shift = (float)mean;
+    else
+        *scale = (float)(1.0 / sd), *shift = (float)(-mean / sd);
 }
 
-/* y = x·scale + shift, or (backward, x = dy) dx = dy·scale: the coefficients of the position on
- * the last axis. */
+/* y = x·scale + shift, or (backward, x = dy) dx = dy·scale, with the coefficients of the
+ * position on the last axis (worked out once for the first COEFS positions). */
 static void affine_apply(const fv_layer *l, const float *x, float *y, fv_run *r, bool backward)
 {
+    enum { COEFS = 256 };
     const int64_t size = fv__shape_size(&l->in[0]), last = l->in[0].d[l->in[0].rank - 1];
-    const int64_t rows = r->n * size / last;
-    float scale[4], shift[4];
-    const int k = affine_coeffs(l, scale, shift);
-    if (backward) memset(shift, 0, sizeof shift);
+    const int64_t rows = r->n * size / last, k = last < COEFS ? last : COEFS;
+    float scale[COEFS], shift[COEFS];
+    for (int64_t j = 0; j < k; j++) {
+        affine_coeff(l, j, &scale[j], &shift[j]);
+        if (backward) shift[j] = 0.0f;
+    }
     const int threads FV_OMP_ONLY = fv__work_threads(r, rows * last);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < last; j++) {
-            const int64_t q = k == 1 ? 0 : j;
-            y[i * last + j] = x[i * last + j] * scale[q] + shift[q];
+            float a, b;
+            if (j < k)
+                a = scale[j], b = shift[j];
+            else
+                affine_coeff(l, j, &a, &b);
+            y[i * last + j] = x[i * last + j] * a + (backward ? 0.0f : b);
         }
 }
 
@@ -322,4 +349,19 @@ bool fv__augment_rescaling(const fv_layer *l, double *scale, double *offset)
     const rescaling_cfg *c = l->cfg;
     *scale = c->scale, *offset = c->offset;
     return true;
+}
+
+bool fv__augment_needs_adapt(const fv_layer *l)
+{
+    if (l->kind != &fv__kind_normalization) return false;
+    const normalization_cfg *c = l->cfg;
+    return c->adapt && l->params[2].w && l->params[2].w[0] == 0.0f;
+}
+
+void fv__augment_adapted(fv_layer *l, const double *mean, const double *variance, double count)
+{
+    FV_ASSERT(l->kind == &fv__kind_normalization && l->nparams == 3);
+    for (int64_t j = 0; j < l->params[0].size; j++)
+        l->params[0].w[j] = (float)mean[j], l->params[1].w[j] = (float)variance[j];
+    l->params[2].w[0] = (float)count;
 }

@@ -253,26 +253,10 @@ static bool parse_float(const char *s, double *out)
     return true;
 }
 
-/* Comma-separated integers: up to max of them into out; returns the count, -1 if malformed. */
-static int parse_int_list(const char *s, int64_t *out, int max)
-{
-    int n = 0;
-    char buf[32];
-    for (;;) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (n == max || len == 0 || len >= sizeof buf) return -1;
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        if (!parse_int(buf, &out[n++])) return -1;
-        if (!comma) return n;
-        s = comma + 1;
-    }
-}
-
-/* Comma-separated finite numbers: up to max of them into out; returns the count, -1 if
- * malformed. */
-static int parse_float_list(const char *s, double *out, int max)
+/* Comma-separated items, each parsed by one(text, &out[n]) (an int64_t or a double parser): up to
+ * max of them; returns the count, -1 if malformed. */
+static int parse_list(const char *s, void *out, size_t item, int max,
+                      bool (*one)(const char *, void *))
 {
     int n = 0;
     char buf[64];
@@ -282,10 +266,33 @@ static int parse_float_list(const char *s, double *out, int max)
         if (n == max || len == 0 || len >= sizeof buf) return -1;
         memcpy(buf, s, len);
         buf[len] = '\0';
-        if (!parse_float(buf, &out[n++])) return -1;
+        if (!one(buf, (char *)out + (size_t)n++ * item)) return -1;
         if (!comma) return n;
         s = comma + 1;
     }
+}
+
+static bool parse_int_item(const char *s, void *out)
+{
+    return parse_int(s, out);
+}
+
+static bool parse_float_item(const char *s, void *out)
+{
+    return parse_float(s, out);
+}
+
+/* Comma-separated integers: up to max of them into out; returns the count, -1 if malformed. */
+static int parse_int_list(const char *s, int64_t *out, int max)
+{
+    return parse_list(s, out, sizeof *out, max, parse_int_item);
+}
+
+/* Comma-separated finite numbers: up to max of them into out; returns the count, -1 if
+ * malformed. */
+static int parse_float_list(const char *s, double *out, int max)
+{
+    return parse_list(s, out, sizeof *out, max, parse_float_item);
 }
 
 /* Shortest text that reads back as exactly v. */

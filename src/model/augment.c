@@ -195,3 +195,95 @@ void fv__model_summary_preprocessing(const fv_model *m, FILE *out)
         fprintf(out, " %-*s  %s\n", name_w, l->name, args);
     }
 }
+
+/* Adapts layer j (normalization adapt=true, in the leading chain): the layers before it run in
+ * inference mode over d, in batches, and the mean and variance of each value of the last axis of
+ * what reaches it are combined batch by batch (Chan, Golub and LeVeque's pairwise update), in the
+ * data's order: the same figures on any thread count. Keras' Normalization.adapt: population
+ * variance over every axis but the last. */
+static fv_status adapt_one(fv_model *m, int j, const fv_dataset *d)
+{
+    enum { B = 256 };
+    fv_layer *l = &m->layers[j];
+    const int64_t n = fv_dataset_count(d), in_size = fv__shape_size(&m->inputs[0].shape);
+    const int64_t size = fv__shape_size(&l->in[0]), last = l->in[0].d[l->in[0].rank - 1];
+    int64_t most = in_size;
+    for (int k = 0; k < j; k++) {
+        const int64_t s = fv__shape_size(&m->layers[k].out);
+        most = s > most ? s : most;
+    }
+    float *buf[2] = {malloc((size_t)(B * most) * sizeof(float)),
+                     malloc((size_t)(B * most) * sizeof(float))};
+    double *mean = calloc((size_t)last, sizeof *mean), *m2 = calloc((size_t)last, sizeof *m2);
+    double *bm = calloc((size_t)last, sizeof *bm), *bq = calloc((size_t)last, sizeof *bq);
+    fv_status st = FV_OK;
+    if (!buf[0] || !buf[1] || !mean || !m2 || !bm || !bq) {
+        st = fv__fail(FV_ERR_NOMEM, "out of memory adapting layer '%s'", l->name);
+        goto done;
+    }
+    double total = 0;
+    for (int64_t b0 = 0; b0 < n && st == FV_OK; b0 += B) {
+        const int64_t nb = n - b0 < B ? n - b0 : B;
+        for (int64_t i = 0; i < nb && st == FV_OK; i++)
+            st = fv_dataset_get(d, b0 + i, buf[0] + i * in_size);
+        if (st != FV_OK) break;
+        const float *cur = buf[0];
+        for (int k = 0; k < j; k++) {
+            fv_layer *p = &m->layers[k];
+            fv_rng r;
+            fv__rng_seed(&r, 0); /* inference: no draws */
+            fv_run run = {.n = nb, .training = false, .rng = &r, .threads = fv__threads()};
+            float *out = buf[(k + 1) & 1];
+            const float *xs[1] = {cur};
+            p->kind->forward(p, xs, out, &run);
+            cur = out;
+        }
+        /* This batch's mean and sum of squared deviations per value of the last axis. */
+        const int64_t rows = nb * size / last;
+        memset(bm, 0, (size_t)last * sizeof *bm);
+        memset(bq, 0, (size_t)last * sizeof *bq);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < last; c++)
+                bm[c] += cur[r * last + c];
+        for (int64_t c = 0; c < last; c++)
+            bm[c] /= (double)rows;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < last; c++) {
+                const double e = cur[r * last + c] - bm[c];
+                bq[c] += e * e;
+            }
+        const double nt = total + (double)rows;
+        for (int64_t c = 0; c < last; c++) {
+            const double delta = bm[c] - mean[c];
+            mean[c] += delta * (double)rows / nt;
+            m2[c] += bq[c] + delta * delta * total * (double)rows / nt;
+        }
+        total = nt;
+    }
+    if (st == FV_OK && total > 0) {
+        for (int64_t c = 0; c < last; c++)
+            m2[c] /= total;
+        fv__augment_adapted(l, mean, m2, total);
+    }
+done:
+    free(buf[0]), free(buf[1]), free(mean), free(m2), free(bm), free(bq);
+    return st;
+}
+
+fv_status fv__model_adapt(fv_model *m, const fv_dataset *d)
+{
+    const int k = fv__model_augment_chain(m);
+    for (int j = 0; j < m->nlayers; j++) {
+        if (!fv__augment_needs_adapt(&m->layers[j])) continue;
+        const fv_layer *l = &m->layers[j];
+        if (j >= k)
+            return fv__fail(FV_ERR_INVALID,
+                            "layer '%s' (line %d): normalization adapt=true must be among the "
+                            "preprocessing layers that follow the model's input (it adapts to the "
+                            "data as they deliver it)",
+                            l->name, l->line);
+        fv_status s = adapt_one(m, j, d);
+        if (s != FV_OK) return s;
+    }
+    return FV_OK;
+}

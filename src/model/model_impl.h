@@ -123,6 +123,10 @@ int fv__model_augment_chain(const fv_model *m);
  * sample when no layer moves pixels. For a detection or pose loss that must move its targets
  * with the image: call after the training forward pass, before the loss. */
 void fv__model_augment_affine(const fv_model *m, int64_t n, bool training, double *A);
+/* Keras' Normalization.adapt for every normalization adapt=true layer not adapted yet (its count
+ * is 0): the mean and variance of what reaches it from d (fit calls it once its weights exist).
+ * FV_ERR_INVALID when such a layer is not in the leading preprocessing chain. */
+fv_status fv__model_adapt(fv_model *m, const fv_dataset *d);
 /* The summary's closing lines for a model with preprocessing layers: each one with all its
  * arguments, defaults included (value_range=0,1), and when it acts. Nothing for other models. */
 void fv__model_summary_preprocessing(const fv_model *m, FILE *out);

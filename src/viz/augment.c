@@ -78,7 +78,7 @@ fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t
     const int64_t side = hmax > wmax ? hmax : wmax;
     const int scale = (int)fmax(1, round((double)CELL / (double)side));
     const int cw = (int)(wmax * scale), ch = (int)(hmax * scale);
-    const int header = 16 + 28 + (caption && *caption ? 22 : 0) + 22;
+    const int header = fv__heading(NULL, MARGIN, "", caption, note) + 2;
     const int label = 18;
     cairo_t *mc = fv__measure();
     const double text_w = fmax(fv__text_width(mc, caption ? caption : "", 15, false),
@@ -89,16 +89,7 @@ fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t
     const int height = (int)(header + rows * (label + ch + GAP) - GAP + MARGIN);
     cairo_t *cr;
     if (!(p = fv__picture_new(width, height, &cr))) goto done;
-    int y = 16;
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    fv__text(cr, MARGIN, y, "What the model sees in training", 20, true, FV__LEFT, FV__TOP, 0);
-    y += 28;
-    if (caption && *caption) {
-        fv__text(cr, MARGIN, y, caption, 15, false, FV__LEFT, FV__TOP, 0);
-        y += 22;
-    }
-    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    fv__text(cr, MARGIN, y, note, 13, false, FV__LEFT, FV__TOP, 0);
+    fv__heading(cr, MARGIN, "What the model sees in training", caption, note);
 
     double olo, ohi, alo, ahi;
     value_range(x, isz, &olo, &ohi);
