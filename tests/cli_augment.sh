@@ -104,6 +104,37 @@ expect_error "a picture that is not .png or .svg" 2 "\.png or \.svg" \
     "$FOVEA" viz augment "$M" --data "$D" -o "$TMP/x.jpg"
 check "no picture left behind by the failures" test ! -e "$TMP/x.png" -a ! -e "$TMP/x.jpg"
 
+echo "# ONNX: the random layers are identities in the exported inference graph"
+PY=/usr/bin/python3
+ROOT=$(cd "$DATA/../.." && pwd)
+ORT=$(dirname "$FOVEA")/onnxruntime
+sed '/^random_crop/d' "$M" >"$TMP/nocrop.fv"
+expect_ok "train the model without random_crop" "$FOVEA" train "$TMP/nocrop.fv" --data "$D" --epochs 1 \
+    --seed 3 --verbose 0 --save "$TMP/nocrop.safetensors"
+run "$FOVEA" export "$TMP/nocrop.safetensors" -o "$TMP/nocrop.onnx"
+if grep -q "built without ONNX" "$TMP/err"; then
+    skip "ONNX export: fovea is built without ONNX"
+elif ! [ -x "$PY" ] || ! "$PY" -c 'import onnx, cv2, numpy' 2>/dev/null; then
+    skip "ONNX export: python3-onnx, python3-opencv or python3-numpy missing"
+elif ! command -v node >/dev/null 2>&1 ||
+    ! bash "$ROOT/scripts/install-onnxruntime.sh" "$ORT" >"$TMP/npm.log" 2>&1; then
+    skip "ONNX export: node or onnxruntime-node missing"
+else
+    check "  ... exported" test "$status" -eq 0 -a -s "$TMP/nocrop.onnx"
+    "$PY" -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(2).random((10, 8, 8, 1), dtype=np.float32))' "$TMP/x.npy"
+    expect_ok "  ... fovea predict (inference: the layers pass the image through)" "$FOVEA" predict \
+        "$TMP/nocrop.safetensors" --input "$TMP/x.npy" --output "$TMP/nocrop.npy"
+    if NODE_PATH=$ORT/node_modules "$PY" "$DATA/onnx_check.py" "$TMP/nocrop.onnx" --input "$TMP/x.npy" \
+        --expect "$TMP/nocrop.npy" --input-name input_layer --output-name dense \
+        --node-script "$DATA/onnx_run.js" >"$TMP/check" 2>&1; then
+        ok "  ... the ONNX checker, onnxruntime-node and OpenCV agree with fovea predict"
+    else
+        fail "  ... onnx_check.py failed" "$(cat "$TMP/check")"
+    fi
+fi
+expect_error "random_crop has no ONNX export yet" 1 "random_crop.*no ONNX export" \
+    "$FOVEA" export "$TMP/a.safetensors" -o "$TMP/a.onnx"
+
 echo "# bad arguments: one message naming the file, line and argument"
 printf 'input shape=8,8,1\nrandom_zoom height_factor=-1.5\nflatten\n' >"$TMP/bad.fv"
 expect_error "random_zoom height_factor=-1.5" 1 "bad.fv:2: random_zoom: argument height_factor=-1.5: must be at least -1" \
