@@ -81,8 +81,8 @@ static const fv_arg_spec rotation_args[] = {
     {0},
 };
 static const fv_arg_spec zoom_args[] = {
-    {"height_factor", FV_ARG_FLOATS, OFF(height_factor), NULL, NULL, -1, 1e6},
-    {"width_factor", FV_ARG_FLOATS, OFF(width_factor), "None", NULL, -1, 1e6},
+    {"height_factor", FV_ARG_FLOATS, OFF(height_factor), NULL, NULL, -1, 1},
+    {"width_factor", FV_ARG_FLOATS, OFF(width_factor), "None", NULL, -1, 1},
     WARP_ARGS,
     {0},
 };
@@ -209,7 +209,8 @@ static int taps(const sampler *s, const amap *m, int64_t xo, int64_t yo, int64_t
     const double yi = a[3] * (double)xo + a[4] * (double)yo + a[5];
     const int64_t rs = s->W * s->c;
     if (s->interp == INTERP_NEAREST) {
-        /* Round half up (TensorFlow's and JAX's nearest: floor(v + 0.5)). */
+        /* Round half up, floor(v + 0.5), as scipy's map_coordinates (Keras' NumPy backend);
+         * its TensorFlow and PyTorch backends round half to even: only exact halves differ. */
         const int64_t ix = fix_index(floor_index(xi + 0.5), s->w, s->fill);
         const int64_t iy = fix_index(floor_index(yi + 0.5), s->h, s->fill);
         off[0] = ix < 0 || iy < 0 ? -1 : iy * rs + ix * s->c;
