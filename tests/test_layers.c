@@ -1905,6 +1905,10 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("softmax", "", shape3(16, 16, 5), 17);
     check_thread_independence("elu", "", shape1(4000), 17);
     check_thread_independence("maxout", "units=2", shape3(16, 16, 6), 17);
+    /* The preprocessing layers: each sample's map is drawn from its own stream. */
+    check_thread_independence("random_rotation", "factor=0.2", shape3(32, 32, 3), 23);
+    check_thread_independence("random_crop", "height=28 width=30", shape3(32, 32, 3), 23);
+    check_thread_independence("random_contrast", "factor=0.5", shape3(32, 32, 3), 23);
 }
 
 /* ---- the convolution family: conv2d_transpose, depthwise_conv2d, separable_conv2d --------- */

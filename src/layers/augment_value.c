@@ -53,14 +53,15 @@ static const fv_arg_spec normalization_args[] = {
 /* ---- random_contrast and random_brightness ------------------------------------------------ */
 
 /* The range a sample's draw comes from: random_contrast's factor f gives contrast factors in
- * [1 - f, 1 + f] (two numbers a,b: [1 - a, 1 + b]), as keras.layers.RandomContrast documents;
+ * [1 - f, 1 + f] (two numbers a ≤ b: [1 - a, 1 + b]), as keras.layers.RandomContrast documents;
  * random_brightness's gives [-|f|, |f|] or [a, b], times the width of value_range. */
 static void jitter_range(const fv_layer *l, double range[2])
 {
     const jitter_cfg *c = l->cfg;
     if (l->kind == &fv__kind_random_contrast) {
-        const double lo = c->factor.v[0], hi = c->factor.n == 2 ? c->factor.v[1] : lo;
-        range[0] = 1.0 - lo, range[1] = 1.0 + hi;
+        /* Two numbers are sorted first, as Keras does. */
+        const double a = c->factor.v[0], b = c->factor.n == 2 ? c->factor.v[1] : a;
+        range[0] = 1.0 - fmin(a, b), range[1] = 1.0 + fmax(a, b);
         return;
     }
     fv__augment_factor(l, "factor", &c->factor, range); /* checked by build */
