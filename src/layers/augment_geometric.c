@@ -274,9 +274,10 @@ static bool is_geometric(const fv_layer *l)
     return is_random(l) || l->kind == &fv__kind_center_crop || l->kind == &fv__kind_resizing;
 }
 
-/* random_crop in training takes a random window when the image is at least its size; otherwise
- * (and at inference) it resizes the centred window of its aspect ratio, as center_crop does for
- * an image smaller than its size. */
+/* random_crop in training takes a random window, drawn per sample (Keras: one per batch), when
+ * the image is at least its size in both axes (Keras 3's code: strictly larger); otherwise, and at
+ * inference, it resizes the centred window of its aspect ratio, as Keras documents (Keras 3's code
+ * returns the image uncropped at inference), and as center_crop does for a smaller image. */
 static bool crop_is_random(const fv_layer *l, bool training)
 {
     const size_cfg *c = l->cfg;

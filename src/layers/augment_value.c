@@ -54,7 +54,8 @@ static const fv_arg_spec normalization_args[] = {
 
 /* The range a sample's draw comes from: random_contrast's factor f gives contrast factors in
  * [1 - f, 1 + f] (two numbers a ≤ b: [1 - a, 1 + b]), as keras.layers.RandomContrast documents;
- * random_brightness's gives [-|f|, |f|] or [a, b], times the width of value_range. */
+ * random_brightness's gives [-|f|, |f|] or [a, b], times the width of value_range. (Keras 3's code
+ * turns a single contrast factor into [1, 1 + f]; fovea follows its documentation.) */
 static void jitter_range(const fv_layer *l, double range[2])
 {
     const jitter_cfg *c = l->cfg;
