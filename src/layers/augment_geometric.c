@@ -190,13 +190,19 @@ static int64_t fix_index(int64_t i, int64_t n, int fill)
     }
 }
 
-/* floor(v) as an index, v kept far from int64_t's limits (an index that far out reads the fill
- * whatever its exact value). */
-static int64_t floor_index(double v)
+/* floor(v), v kept far from int64_t's limits first (an index that far out reads the fill whatever
+ * its exact value); by conversion, which is exact there, rather than a call into libm. */
+static inline double floor_clamped(double v)
 {
     if (v < -1e15) v = -1e15;
     if (v > 1e15) v = 1e15;
-    return (int64_t)floor(v);
+    const double t = (double)(int64_t)v;
+    return t > v ? t - 1.0 : t;
+}
+
+static inline int64_t floor_index(double v)
+{
+    return (int64_t)floor_clamped(v);
 }
 
 /* Up to four taps of one output pixel: offsets (floats from the window's corner, -1: the fill
@@ -232,18 +238,57 @@ static int taps(const sampler *s, const amap *m, int64_t xo, int64_t yo, int64_t
 
 /* Forward (adjoint false): dst [oh × ow × c] sampled from the image src [H × W × c]. Adjoint:
  * the image's gradient dst [H × W × c] (image_size values) is zeroed, then receives the output's
- * gradient src [oh × ow × c] through the weights of each output's taps (fill values take none). */
+ * gradient src [oh × ow × c] through the weights of each output's taps (fill values take none).
+ * Taps inside the window take a direct path; it computes what taps() gives, in the same order. */
 static void sample_image(const sampler *s, const amap *m, const float *src, float *dst,
                          bool adjoint, int64_t image_size)
 {
-    const int64_t C = s->c, corner = (s->y0 * s->W + s->x0) * C;
+    const int64_t C = s->c, rs = s->W * C, corner = (s->y0 * s->W + s->x0) * C;
+    const int64_t oh = s->oh, ow = s->ow;
+    const double a0 = m->a[0], a1 = m->a[1], a2 = m->a[2], a3 = m->a[3], a4 = m->a[4], a5 = m->a[5];
+    const double wd = (double)s->w, hd = (double)s->h;
+    const bool bilinear = s->interp == INTERP_BILINEAR;
     if (adjoint) memset(dst, 0, (size_t)image_size * sizeof(float));
-    for (int64_t yo = 0; yo < s->oh; yo++)
-        for (int64_t xo = 0; xo < s->ow; xo++) {
+    for (int64_t yo = 0; yo < oh; yo++)
+        for (int64_t xo = 0; xo < ow; xo++) {
+            const int64_t o = (yo * ow + xo) * C;
+            const double xi = a0 * (double)xo + a1 * (double)yo + a2;
+            const double yi = a3 * (double)xo + a4 * (double)yo + a5;
+            const double fx0 = floor_clamped(bilinear ? xi : xi + 0.5);
+            const double fy0 = floor_clamped(bilinear ? yi : yi + 0.5);
+            const int reach = bilinear; /* the second tap of each axis */
+            if (fx0 >= 0 && fx0 + reach < wd && fy0 >= 0 && fy0 + reach < hd) {
+                const int64_t p = corner + (int64_t)fy0 * rs + (int64_t)fx0 * C;
+                if (!bilinear && adjoint) {
+                    for (int64_t c = 0; c < C; c++)
+                        dst[p + c] += src[o + c];
+                    continue;
+                }
+                if (!bilinear) {
+                    for (int64_t c = 0; c < C; c++)
+                        dst[o + c] = src[p + c];
+                    continue;
+                }
+                const float fx = (float)(xi - fx0), fy = (float)(yi - fy0);
+                const float w00 = (1.0f - fy) * (1.0f - fx), w01 = (1.0f - fy) * fx;
+                const float w10 = fy * (1.0f - fx), w11 = fy * fx;
+                if (adjoint) {
+                    for (int64_t c = 0; c < C; c++) {
+                        const float g = src[o + c];
+                        dst[p + c] += w00 * g, dst[p + C + c] += w01 * g;
+                        dst[p + rs + c] += w10 * g, dst[p + rs + C + c] += w11 * g;
+                    }
+                    continue;
+                }
+                const float *q = src + p;
+                for (int64_t c = 0; c < C; c++)
+                    dst[o + c] =
+                        w00 * q[c] + w01 * q[C + c] + w10 * q[rs + c] + w11 * q[rs + C + c];
+                continue;
+            }
             int64_t off[4];
             float wt[4];
             const int nt = taps(s, m, xo, yo, off, wt);
-            const int64_t o = (yo * s->ow + xo) * C;
             if (adjoint) {
                 for (int k = 0; k < nt; k++)
                     if (off[k] >= 0)
