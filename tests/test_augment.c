@@ -675,6 +675,24 @@ TEST(test_normalization_adapts_to_the_training_data)
     CHECK_STR_CONTAINS(e, "normalization: give mean= and variance=");
 }
 
+TEST(test_boxes_move_with_the_image)
+{
+    /* A horizontal flip of a 10-wide image: x ↦ 10 - x. */
+    const double flip[6] = {-1, 0, 10, 0, 1, 0}, box[4] = {1, 2, 4, 6};
+    double out[4];
+    CHECK(fv__augment_move_box(flip, box, 10, 8, out) == 1.0);
+    CHECK(out[0] == 6 && out[1] == 2 && out[2] == 9 && out[3] == 6);
+    /* A quarter turn about the centre (5, 5) of a 10×10 image: (x, y) ↦ (y, 10 - x). */
+    const double turn[6] = {0, 1, 0, -1, 0, 10};
+    CHECK(fv__augment_move_box(turn, box, 10, 10, out) == 1.0);
+    CHECK(out[0] == 2 && out[1] == 6 && out[2] == 6 && out[3] == 9);
+    /* A crop at (3, 0): half the box is left, clipped at x = 0; a box moved out is gone. */
+    const double crop[6] = {1, 0, -3, 0, 1, 0};
+    CHECK(fv__augment_move_box(crop, (const double[4]){1, 2, 5, 6}, 6, 8, out) == 0.5);
+    CHECK(out[0] == 0 && out[2] == 2);
+    CHECK(fv__augment_move_box(crop, (const double[4]){0, 0, 2, 2}, 6, 8, out) == 0.0);
+}
+
 int main(void)
 {
     RUN(test_random_layers_are_the_identity_at_inference);
@@ -693,5 +711,6 @@ int main(void)
     RUN(test_model_runs_its_preprocessing_chain_and_composes_the_maps);
     RUN(test_rescaling_warning_only_for_1_255_on_unit_data);
     RUN(test_normalization_adapts_to_the_training_data);
+    RUN(test_boxes_move_with_the_image);
     return TEST_SUMMARY();
 }

@@ -39,6 +39,14 @@ bool fv__augment_rescaling(const fv_layer *l, double *scale, double *offset);
 bool fv__augment_needs_adapt(const fv_layer *l);
 void fv__augment_adapted(fv_layer *l, const double *mean, const double *variance, double count);
 
+/* Moves a box with the image: in = (x1, y1, x2, y2) in the input's pixel coordinates (as
+ * fv__augment_affine's), out = the smallest box holding its four corners moved by m, clipped to the
+ * output image [0, w] × [0, h] (Keras' transform_bounding_boxes: corners, then clip_to_image_size).
+ * Returns the fraction of the moved box's area left inside the image (0 when it left entirely, or
+ * the moved box has no area), for the caller's rule on what to keep. */
+double fv__augment_move_box(const double m[6], const double in[4], double w, double h,
+                            double out[4]);
+
 /* Keras' factor argument (base_image_preprocessing_layer._set_factor): one number f gives the
  * range [-|f|, |f|], two numbers give [min, max] of them (Keras sorts them). Fails naming the
  * kind and key when more than two numbers were given. */

@@ -524,6 +524,23 @@ bool fv__augment_affine(const fv_layer *l, int64_t i, bool training, double m[6]
     return true;
 }
 
+double fv__augment_move_box(const double m[6], const double in[4], double w, double h,
+                            double out[4])
+{
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (int k = 0; k < 4; k++) {
+        const double x = in[k & 1 ? 2 : 0], y = in[k & 2 ? 3 : 1];
+        const double p[2] = {m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]};
+        for (int a = 0; a < 2; a++)
+            lo[a] = fmin(lo[a], p[a]), hi[a] = fmax(hi[a], p[a]);
+    }
+    const double area = (hi[0] - lo[0]) * (hi[1] - lo[1]);
+    out[0] = fmin(fmax(lo[0], 0), w), out[1] = fmin(fmax(lo[1], 0), h);
+    out[2] = fmin(fmax(hi[0], 0), w), out[3] = fmin(fmax(hi[1], 0), h);
+    const double kept = (out[2] - out[0]) * (out[3] - out[1]);
+    return area > 0 ? kept / area : 0.0;
+}
+
 /* ---- the kinds ---------------------------------------------------------------------------- */
 
 #define GEO_KIND(NAME, CLASS, ARGS, CFG)                                                           \
