@@ -3,6 +3,7 @@
  * each fill mode, a zoom of 2), the affine maps they report, their distributions,
  * reproducibility from the seed and independence of the thread count, and their errors.
  */
+#include "io/io.h"
 #include "layers/augment.h"
 #include "test.h"
 
@@ -693,6 +694,49 @@ TEST(test_boxes_move_with_the_image)
     CHECK(fv__augment_move_box(crop, (const double[4]){0, 0, 2, 2}, 6, 8, out) == 0.0);
 }
 
+TEST(test_geometric_layers_match_scipy_and_pytorch)
+{
+    /* tests/fixtures/make_augment_fixtures.py: Keras 3's matrices sampled by scipy's
+     * map_coordinates with each fill mode, and resizing by PyTorch's F.interpolate. */
+    fv_st_file f;
+    if (fv__st_read("fixtures/augment.safetensors", &f) != FV_OK) {
+        fprintf(stderr, "  %s\n", fv_last_error());
+        CHECK(0);
+        return;
+    }
+    int k = 0;
+    double worst = 0;
+    for (;; k++) {
+        char key[32], name[48], kind[32], args[160];
+        snprintf(key, sizeof key, "case.%d", k);
+        const char *m = fv__st_meta(&f, key);
+        if (!m) break;
+        long long h, w, c;
+        CHECK(sscanf(m, "%31[^|]|%159[^|]|%lld,%lld,%lld", kind, args, &h, &w, &c) == 5);
+        alayer a;
+        CHECK_OK(al_build(&a, kind, args, img(h, w, c), 1));
+        const int64_t osz = fv__shape_size(&a.l.out);
+        float *x = calloc((size_t)(h * w * c), sizeof *x), *want = calloc((size_t)osz, sizeof *x);
+        float *got = calloc((size_t)osz, sizeof *x);
+        snprintf(name, sizeof name, "%s.in", key);
+        fv__st_copy_f32(&f, fv__st_find(&f, name), x);
+        snprintf(name, sizeof name, "%s.out", key);
+        fv__st_copy_f32(&f, fv__st_find(&f, name), want);
+        al_forward(&a, x, got, 1, true, 3, 1);
+        double d = 0;
+        for (int64_t i = 0; i < osz; i++)
+            d = fmax(d, fabs((double)got[i] - (double)want[i]));
+        if (!(d <= 1e-5)) fprintf(stderr, "  %s %s: largest difference %g\n", kind, args, d);
+        CHECK(d <= 1e-5);
+        worst = fmax(worst, d);
+        free(x), free(want), free(got);
+        al_free(&a);
+    }
+    CHECK(k >= 14);
+    printf("     %d cases, largest difference %.3g\n", k, worst);
+    fv__st_free(&f);
+}
+
 int main(void)
 {
     RUN(test_random_layers_are_the_identity_at_inference);
@@ -712,5 +756,6 @@ int main(void)
     RUN(test_rescaling_warning_only_for_1_255_on_unit_data);
     RUN(test_normalization_adapts_to_the_training_data);
     RUN(test_boxes_move_with_the_image);
+    RUN(test_geometric_layers_match_scipy_and_pytorch);
     return TEST_SUMMARY();
 }
