@@ -143,7 +143,7 @@ int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 /* ---- fovea viz ----------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea viz kernels|features|activations|augment ARGS -o OUT.png|OUT.svg\n"
+    "usage: fovea viz kernels|features|activations|boxes|augment ARGS -o OUT.png|OUT.svg\n"
     "\n"
     "Pictures of what a network learned:\n"
     "  fovea viz kernels MODEL.safetensors [--layer NAME] -o kernels.png\n"
@@ -154,6 +154,8 @@ static const char usage[] =
     "      activation output, one tile per channel\n"
     "  fovea viz activations -o activations.png\n"
     "      each activation function of fovea and its derivative\n"
+    "  fovea viz boxes DIR [--detections DET.json] -o boxes.png\n"
+    "      images of a detection dataset with their boxes (and a detector's)\n"
     "  fovea viz augment MODEL --data DATA [--index N] [--copies K] -o aug.png\n"
     "      one image and copies of it through the model's augmentation layers, as\n"
     "      training draws them\n"
@@ -408,7 +410,8 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "kernels") == 0) return viz_kernels(argc - 1, argv + 1);
     if (strcmp(sub, "features") == 0) return viz_features(argc - 1, argv + 1);
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
+    if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
     if (strcmp(sub, "augment") == 0) return cli_viz_augment(argc - 1, argv + 1);
-    return cli_usage_error("viz", "unknown picture '%s' (known: kernels, features, activations)",
-                           sub);
+    return cli_usage_error(
+        "viz", "unknown picture '%s' (known: kernels, features, activations, boxes, augment)", sub);
 }

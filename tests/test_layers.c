@@ -401,6 +401,7 @@ static const gc_case gc_cases[] = {
     {"normalization", "mean=1 variance=2 invert=true", S1(5)},
     {"activity_regularization", "l1=0.03 l2=0.2", S3(3, 2, 2)},
     {"activity_regularization", "l2=0.5", S1(6)},
+    {"yolo", "classes=2 anchors=1,1.5,2,2", S3(3, 2, 14)},
 };
 #pragma GCC diagnostic pop
 

@@ -23,8 +23,8 @@ typedef enum fv_arg_type {
     FV_ARG_CHOICE,      /* int: index into choices */
     FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
     FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
-    FV_ARG_INTS, /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
-    FV_ARG_FLOATS /* fv_floats: 1 to 4 comma-separated numbers, each in [min, max]; with default
+    FV_ARG_INTS,  /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
+    FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max]; with default
                      "None": n = 0 stands for None */
 } fv_arg_type;
 
@@ -40,11 +40,13 @@ typedef struct fv_ints {
     int64_t v[4];
 } fv_ints;
 
-/* The value of an FV_ARG_FLOATS argument: Keras' "a float or a tuple" (random_zoom's
- * height_factor=0.2 or -0.3,0.1; value_range=0,255), n numbers as given. */
+/* The value of an FV_ARG_FLOATS argument: "10,13,16,30" is n = 4 and v = {10, 13, 16, 30}
+ * (yolo's anchors: up to nine width,height pairs; Keras' "a float or a tuple", as random_zoom's
+ * height_factor=0.2 or -0.3,0.1 and value_range=0,255). */
+enum { FV_FLOATS_MAX = 18 };
 typedef struct fv_floats {
     int n;
-    double v[4];
+    double v[FV_FLOATS_MAX];
 } fv_floats;
 
 typedef struct fv_arg_spec {
@@ -97,6 +99,9 @@ typedef struct fv_task_loss {
     int64_t (*target_width)(const fv_layer *head);
     /* Scratch bytes for a batch of n (NULL: none). */
     size_t (*scratch_bytes)(const fv_layer *head, int64_t n);
+    /* Checks n samples' targets t [n × target_width] before training or evaluation starts;
+     * FV_ERR_INVALID naming the sample and the value (NULL: any floats do). */
+    fv_status (*check_targets)(const fv_layer *head, const float *t, int64_t n);
     /* y [n × head out] (the head's output), t [n × target_width]: writes parts[i] (each term's
      * batch value, weighted so that they sum to the loss) and returns the loss; dy, when not
      * NULL, receives ∂loss/∂y [n × head out] (written, not added). */
@@ -294,8 +299,8 @@ extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
 /* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
 extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
-/* Layers that add a loss of their own (activity_regularization.c). */
-extern const fv_layer_kind fv__kind_activity_regularization;
+/* Layers that add a loss of their own (activity_regularization.c); detection heads (yolo.c). */
+extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

@@ -58,6 +58,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_rescaling,
     &fv__kind_normalization,
     &fv__kind_activity_regularization,
+    &fv__kind_yolo,
     NULL,
 };
 /* clang-format on */
@@ -515,11 +516,11 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
     case FV_ARG_FLOATS: {
         fv_floats v = {0};
         if (!(is_none_default(a) && strcmp(value, "None") == 0)) {
-            v.n = parse_float_list(value, v.v, 4);
+            v.n = parse_float_list(value, v.v, FV_FLOATS_MAX);
             if (v.n < 1)
                 return fv__fail(FV_ERR_INVALID,
-                                "%sargument %s=%s: expected 1 to 4 numbers separated by commas",
-                                pre, a->key, value);
+                                "%sargument %s=%s: expected 1 to %d numbers separated by commas",
+                                pre, a->key, value, FV_FLOATS_MAX);
             for (int i = 0; i < v.n; i++) {
                 fv_status s = check_range(pre, a, value, v.v[i]);
                 if (s) return s;
@@ -633,7 +634,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         if (!(given & ((uint64_t)1 << i))) continue;
         const fv_arg_spec *a = &spec[i];
         const void *src = (const char *)cfg + a->offset;
-        char val[128];
+        char val[512];
         switch (a->type) {
         case FV_ARG_INT: {
             int64_t v;
