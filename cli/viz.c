@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
 
 #include <math.h>
@@ -143,7 +144,8 @@ int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 /* ---- fovea viz ----------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea viz kernels|features|activations|boxes|augment ARGS -o OUT.png|OUT.svg\n"
+    "usage: fovea viz kernels|features|activations|boxes|detections|augment ARGS\n"
+    "                 -o OUT.png|OUT.svg\n"
     "\n"
     "Pictures of what a network learned:\n"
     "  fovea viz kernels MODEL.safetensors [--layer NAME] -o kernels.png\n"
@@ -156,6 +158,8 @@ static const char usage[] =
     "      each activation function of fovea and its derivative\n"
     "  fovea viz boxes DIR [--detections DET.json] -o boxes.png\n"
     "      images of a detection dataset with their boxes (and a detector's)\n"
+    "  fovea viz detections MODEL --input IMG|DIR -o det.png\n"
+    "      a detector's boxes over images (with --data DIR, beside the ground truth)\n"
     "  fovea viz augment MODEL --data DATA [--index N] [--copies K] -o aug.png\n"
     "      one image and copies of it through the model's augmentation layers, as\n"
     "      training draws them\n"
@@ -411,7 +415,10 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "features") == 0) return viz_features(argc - 1, argv + 1);
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
     if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
+    if (strcmp(sub, "detections") == 0) return cmd_viz_detections(argc - 1, argv + 1);
     if (strcmp(sub, "augment") == 0) return cli_viz_augment(argc - 1, argv + 1);
-    return cli_usage_error(
-        "viz", "unknown picture '%s' (known: kernels, features, activations, boxes, augment)", sub);
+    return cli_usage_error("viz",
+                           "unknown picture '%s' (known: kernels, features, activations, boxes, "
+                           "detections, augment)",
+                           sub);
 }
