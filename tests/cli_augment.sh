@@ -135,6 +135,25 @@ fi
 expect_error "random_crop has no ONNX export yet" 1 "random_crop.*no ONNX export" \
     "$FOVEA" export "$TMP/a.safetensors" -o "$TMP/a.onnx"
 
+echo "# a detector: boxes do not move with the pixels yet, so geometric layers are refused"
+expect_ok "detection scenes" "$FOVEA" data make detection "$TMP/scenes" --source mnist --from "$D" \
+    --train 16 --test 4 --size 32 --min-object 8 --max-object 16 --max-objects 2 --seed 3
+cat >"$TMP/det.fv" <<'MODEL'
+input shape=32,32,1
+random_contrast factor=0.2
+random_flip
+conv2d filters=8 kernel_size=3 strides=4 padding=same activation=relu
+conv2d name=pred filters=30 kernel_size=1
+yolo name=boxes classes=10 anchors=2,2,3.5,3.5 max_boxes=4
+compile loss=yolo optimizer=adam learning_rate=0.01
+fit batch_size=8 epochs=1
+MODEL
+expect_error "random_flip in front of a yolo head" 1 \
+    "layer 'random_flip' \(line 3\) moves pixels, but the targets of the yolo loss do not move with them yet" \
+    "$FOVEA" train "$TMP/det.fv" --data "$TMP/scenes" --verbose 0
+sed -i '/^random_flip/d' "$TMP/det.fv"
+expect_ok "  ... random_contrast alone trains" "$FOVEA" train "$TMP/det.fv" --data "$TMP/scenes" --verbose 0
+
 echo "# bad arguments: one message naming the file, line and argument"
 printf 'input shape=8,8,1\nrandom_zoom height_factor=-1.5\nflatten\n' >"$TMP/bad.fv"
 expect_error "random_zoom height_factor=-1.5" 1 "bad.fv:2: random_zoom: argument height_factor=-1.5: must be at least -1" \

@@ -31,6 +31,9 @@ bool fv__augment_is_preprocessing(const fv_layer *l);
  * resizing); false for every other layer, with m the identity. */
 bool fv__augment_affine(const fv_layer *l, int64_t i, bool training, double m[6]);
 
+/* Whether l is a kind that moves pixels (the kinds for which fv__augment_affine is true). */
+bool fv__augment_moves_pixels(const fv_layer *l);
+
 /* For a rescaling layer: its scale and offset, and true; false for any other layer. */
 bool fv__augment_rescaling(const fv_layer *l, double *scale, double *offset);
 

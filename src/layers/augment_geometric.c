@@ -498,6 +498,11 @@ static void geo_backward(fv_layer *l, const float *const *xs, const float *y, fl
 
 /* ---- what the rest of fovea asks ---------------------------------------------------------- */
 
+bool fv__augment_moves_pixels(const fv_layer *l)
+{
+    return is_geometric(l);
+}
+
 bool fv__augment_affine(const fv_layer *l, int64_t i, bool training, double m[6])
 {
     static const double id[6] = {1, 0, 0, 0, 1, 0};

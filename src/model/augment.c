@@ -287,3 +287,23 @@ fv_status fv__model_adapt(fv_model *m, const fv_dataset *d)
     }
     return FV_OK;
 }
+
+fv_status fv__model_augment_check(const fv_model *m)
+{
+    const int k = fv__model_augment_chain(m);
+    for (int j = 0; j < fv__model_heads(m); j++) {
+        const fv_task_loss *t = fv__model_head_task(m, j);
+        if (!t) continue;
+        for (int i = 0; i < k; i++) {
+            const fv_layer *l = &m->layers[i];
+            if (!fv__augment_moves_pixels(l)) continue;
+            return fv__fail(FV_ERR_INVALID,
+                            "layer '%s' (line %d) moves pixels, but the targets of the %s loss do "
+                            "not move with them yet: a %s in front of a %s head is not supported "
+                            "(augment values with random_contrast or random_brightness, or remove "
+                            "the line)",
+                            l->name, l->line, t->name, l->kind->name, t->name);
+        }
+    }
+    return FV_OK;
+}

@@ -127,6 +127,10 @@ void fv__model_augment_affine(const fv_model *m, int64_t n, bool training, doubl
  * is 0): the mean and variance of what reaches it from d (fit calls it once its weights exist).
  * FV_ERR_INVALID when such a layer is not in the leading preprocessing chain. */
 fv_status fv__model_adapt(fv_model *m, const fv_dataset *d);
+/* Refuses a leading preprocessing layer that moves pixels (flip, translation, rotation, zoom,
+ * crops, resizing) in front of a head with a task loss (yolo: its boxes would not move with the
+ * image); FV_ERR_INVALID naming the layer, line and loss. fit calls it before training. */
+fv_status fv__model_augment_check(const fv_model *m);
 /* The summary's closing lines for a model with preprocessing layers: each one with all its
  * arguments, defaults included (value_range=0,1), and when it acts. Nothing for other models. */
 void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
