@@ -69,7 +69,7 @@ fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t
         used += (size_t)snprintf(chain + used, sizeof chain - used, "%s%s", i ? " \u2192 " : "",
                                  fv_model_layer_name(m, i));
     char note[700];
-    snprintf(note, sizeof note, "%s (training mode, step %lld; the identity at inference)",
+    snprintf(note, sizeof note, "%s, in training mode, as step %lld draws them",
              nchain ? chain : "no preprocessing layers", (long long)step);
 
     const int64_t tiles = copies + 1, cols = tiles < MAX_COLS ? tiles : MAX_COLS;
