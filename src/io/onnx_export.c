@@ -766,26 +766,6 @@ static fv_status emit_relu(ex *e, int i)
     return FV_OK;
 }
 
-/* Rescaling: y = x·scale + offset, a Mul and an Add by scalars (in whatever layout x is). */
-static fv_status emit_rescaling(ex *e, int i)
-{
-    const fv_layer *l = layer(e, i);
-    const tstate *s = ts(e, l->src[0]);
-    tstate f = *s;
-    const lay L = s->prod;
-    const float scale = (float)arg_double(l, "scale", 1.0);
-    const float offset = (float)arg_double(l, "offset", 0.0);
-    const char *mul[2] = {get(e, l->src[0], L), init_f32(e, l->name, "scale", 0, NULL, &scale)};
-    const char *add[2] = {ex_name(e, l->name, "scaled"),
-                          init_f32(e, l->name, "offset", 0, NULL, &offset)};
-    const char *y = name_for(e, i, L);
-    if (!mul[0] || !mul[1] || !add[0] || !add[1] || !ex_node(e, "Mul", mul, 2, add[0]) ||
-        !ex_node(e, "Add", add, 2, y))
-        return ex_fail(e);
-    set_out(e, i, L, y, L == LAY_FLAT ? &f : NULL);
-    return FV_OK;
-}
-
 /* Maxout: groups of consecutive channels, each giving its maximum: Reshape to (N, units, k, rest)
  * or (N, rest, units, k), ReduceMax over k keeping the axis, Reshape to the output. OpenCV 4.6
  * loses track of shapes through 5-D tensors and through ReduceMax without keepdims when the
@@ -1267,7 +1247,6 @@ static const struct {
     {"random_zoom", emit_identity},
     {"random_contrast", emit_identity},
     {"random_brightness", emit_identity},
-    {"rescaling", emit_rescaling},
 };
 
 /* ---- the model ----------------------------------------------------------------------------------
