@@ -555,6 +555,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
     if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (cli_warn_rescaling(cmd, model_path, m, train)) goto done;
     if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test

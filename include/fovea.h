@@ -569,6 +569,31 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n);
  * for every k < fv_model_input_count. FV_ERR_INVALID if one is NULL. */
 fv_status fv_model_forward_inputs(fv_model *m, const float *const *x, int64_t n);
 const float *fv_model_layer_output(const fv_model *m, int i);
+
+/* The model's leading preprocessing layers: the chain of rescaling, normalization, resizing,
+ * center_crop and random_* layers that begins at its first input (Keras 3's preprocessing
+ * layers placed in the model). fv_model_augment_shape gives the per-sample shape of their
+ * output (the input's when there are none): rank returned, dims filled; 0 without an input.
+ * fv_model_augment runs them alone, in training mode, on x [n × input size] into
+ * y [n × that size], drawing as training step `step` draws (sample i of x as sample i of that
+ * step's batch, from the model's seed): what the model sees in training. affine, when not NULL,
+ * receives n × 6 numbers: for sample i, the map (x', y') = (a0·x + a1·y + a2, a3·x + a4·y + a5)
+ * from a point of the input image to its place in the output, in pixel coordinates (pixel
+ * (r, c) covers [c, c+1) × [r, r+1)), so that boxes can move with the image. The model's
+ * weights, state and memory are untouched. FV_ERR_INVALID: NULL x or y, n < 1 or step < 0;
+ * FV_ERR_STATE: no input; FV_ERR_NOMEM. */
+int fv_model_augment_shape(const fv_model *m, int64_t dims[4]);
+/* How many layers that chain has (they are layers 0 .. count - 1). */
+int fv_model_augment_layers(const fv_model *m);
+fv_status fv_model_augment(fv_model *m, const float *x, int64_t n, int64_t step, float *y,
+                           double *affine);
+/* Keras' image datasets give pixels in 0-255 and Keras models begin with Rescaling(1./255);
+ * fovea's readers already divide by 255. When a rescaling layer with scale 1/255 (within 0.1%)
+ * is among the model's leading preprocessing layers and d's values (up to 256 samples spread
+ * over it) all lie in [0, 1], writes a warning naming the layer, its line and the range the
+ * model would see into warning[size]; else writes "". FV_ERR_INVALID on NULL arguments. */
+fv_status fv_model_check_rescaling(const fv_model *m, const fv_dataset *d, char *warning,
+                                   size_t size);
 /* Output k's values after the last forward pass: n × (its size) floats in model memory, valid
  * until the next model call; NULL before any forward pass or if k is out of range. */
 const float *fv_model_output(const fv_model *m, int k);
@@ -748,6 +773,12 @@ fv_picture *fv_plot_confusion(const fv_metrics *m, const char *const *class_name
 /* Each activation of the seed's list (sigmoid, tanh, ReLU, leaky ReLU, ELU, maxout) and its
  * derivative, computed by fovea's own kernels, one panel each. */
 fv_picture *fv_plot_activations(void);
+/* What the model sees in training: the image x (the model's input shape) and `copies` (1..64)
+ * copies of it through the model's leading preprocessing layers as training step `step` draws
+ * them (fv_model_augment), in a grid titled with caption (NULL: none) and the chain of layers.
+ * The original keeps its own grey or colour scale; the copies share one. */
+fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t step,
+                            const char *caption);
 
 /* Size in pixels (0 for NULL). */
 int fv_picture_width(const fv_picture *p);

@@ -49,7 +49,8 @@ done
 echo "# fovea -> ONNX -> fovea: the quad CNN and the graphs of every layer kind"
 # The models hold every layer kind the exporter writes (its kinds[] table).
 exported=$(sed -n '/^} kinds\[\] = {/,/^};/s/^ *{"\([a-z0-9_]*\)",.*/\1/p' "$ROOT/src/io/onnx_export.c" | sort)
-written=$(cat "$DATA/quad.fv" "$DATA/onnx_all_kinds.fv" "$DATA/onnx_more_kinds.fv" "$DATA/onnx_relu_max.fv" |
+written=$(cat "$DATA/quad.fv" "$DATA/onnx_all_kinds.fv" "$DATA/onnx_more_kinds.fv" "$DATA/onnx_relu_max.fv" \
+    "$DATA/onnx_augment.fv" |
     sed -n 's/^\([a-z0-9_]*\) .*/\1/p' | sort -u)
 missing=$(comm -23 <(echo "$exported") <(echo "$written"))
 check "the round trips cover all $(echo "$exported" | wc -l) kinds the exporter writes${missing:+ (missing: $missing)}" \
@@ -68,7 +69,7 @@ def tensors(path):
 sys.exit(tensors(sys.argv[1]) != tensors(sys.argv[2]))
 PY
 }
-for model in quad onnx_all_kinds onnx_more_kinds onnx_relu_max; do
+for model in quad onnx_all_kinds onnx_more_kinds onnx_relu_max onnx_augment; do
     expect_ok "$model: train" "$FOVEA" train "$DATA/$model.fv" --data "$D" --epochs 1 \
         --save "$TMP/$model.safetensors" --verbose 0
     expect_ok "$model: predict" "$FOVEA" predict "$TMP/$model.safetensors" --input "$TMP/x8.npy" \

@@ -24,7 +24,8 @@ typedef enum fv_arg_type {
     FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
     FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
     FV_ARG_INTS,  /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
-    FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max] */
+    FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max]; with default
+                     "None": n = 0 stands for None */
 } fv_arg_type;
 
 /* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
@@ -40,7 +41,8 @@ typedef struct fv_ints {
 } fv_ints;
 
 /* The value of an FV_ARG_FLOATS argument: "10,13,16,30" is n = 4 and v = {10, 13, 16, 30}
- * (yolo's anchors: up to nine width,height pairs). */
+ * (yolo's anchors: up to nine width,height pairs; Keras' "a float or a tuple", as random_zoom's
+ * height_factor=0.2 or -0.3,0.1 and value_range=0,255). */
 enum { FV_FLOATS_MAX = 18 };
 typedef struct fv_floats {
     int n;

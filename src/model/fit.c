@@ -916,6 +916,8 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
 
     m->seed = opts->seed;
     s = fv__model_ensure_weights(m, opts->seed);
+    if (s == FV_OK) s = fv__model_augment_check(m);
+    if (s == FV_OK) s = fv__model_adapt(m, train);
     if (s == FV_OK) s = fv__model_ensure_opt_state(m);
     if (s == FV_OK) s = fv__model_plan(m, fv__dp_plan_n(opts->collective, f.batch));
     if (s == FV_OK) s = fit_columns(&f);

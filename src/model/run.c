@@ -666,11 +666,16 @@ fv_status fv__model_plan_inference(fv_model *m, int64_t n)
 
 /* Each training step gets its own dropout stream per layer, named by (seed, step, layer), so a
  * resumed run draws the same masks as one that never stopped. */
-static void step_rng(const fv_model *m, int layer, fv_rng *out)
+void fv__model_step_rng(const fv_model *m, int64_t step, int layer, fv_rng *out)
 {
     fv_rng base;
     fv__rng_seed(&base, m->seed ^ 0x5eed5eed5eedULL);
-    fv__rng_split(&base, (uint64_t)m->dropout_step * 1024u + (uint64_t)layer, out);
+    fv__rng_split(&base, (uint64_t)step * 1024u + (uint64_t)layer, out);
+}
+
+static void step_rng(const fv_model *m, int layer, fv_rng *out)
+{
+    fv__model_step_rng(m, m->dropout_step, layer, out);
 }
 
 /* Layer i's run context for a batch of n: its dropout stream for this step in *r. */
@@ -1309,5 +1314,6 @@ fv_status fv_model_summary(const fv_model *m, FILE *out)
             "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: %s (%s)\n",
             total, size, tr, trs, nt, nts);
     summary_rule(out, '_', width);
+    fv__model_summary_preprocessing(m, out);
     return ferror(out) ? fv__fail(FV_ERR_IO, "cannot write the summary") : FV_OK;
 }
