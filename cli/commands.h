@@ -14,5 +14,7 @@ int cmd_viz(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_data_make(int argc, char **argv);     /* data_pose.c: `fovea data make pose` */
+int cmd_evaluate_poses(int argc, char **argv); /* evaluate_pose.c: `fovea evaluate --poses` */
 
 #endif

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char usage[] =
     "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv|X.npy [options]\n"
@@ -38,7 +39,12 @@ static const char usage[] =
     "  --plot FILE.png|.svg   draw the confusion matrix and the per-class table\n"
     "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
     "  --batch-size N         samples per batch (default: the model's fit line, else 32)\n"
-    "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n";
+    "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "\n"
+    "fovea evaluate --poses POSES.csv --data DIR [--split test] [--json] scores 6D pose\n"
+    "estimates in BOP's result format against a BOP dataset, with no model: ADD(-S) accuracy,\n"
+    "MSSD and MSPD recalls, rotation and translation errors, 5deg/5cm and 2-D projection\n"
+    "accuracy ('fovea evaluate --poses --help' for the details).\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
  * failure (reported). */
@@ -61,6 +67,9 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) /* 6D pose: no model */
+        if (strcmp(argv[i], "--poses") == 0 || strncmp(argv[i], "--poses=", 8) == 0)
+            return cmd_evaluate_poses(argc, argv);
     cli_opt opts[] = {
         {"data", true, false, NULL},       {"label-column", true, false, NULL},
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},

@@ -30,6 +30,8 @@ static const char usage[] =
     "fovea\n"
     "  data get mnist|fashion-mnist|iris [DIR]\n"
     "                                    download or copy a dataset into DIR (data/NAME)\n"
+    "  data make pose DIR                render a 6D pose dataset in the BOP layout\n"
+    "  evaluate --poses P.csv --data DIR score 6D pose estimates (ADD(-S), MSSD, MSPD, ...)\n"
     "\n"
     "options:\n"
     "  -h, --help      this text ('fovea COMMAND --help' for a command's options)\n"

@@ -1003,7 +1003,8 @@ void fv_renderer_free(fv_renderer *r);
 /* Renders m at pose (model → camera, mm) through K (row-major; fx, fy > 0; pixel centres at
  * integer coordinates, as OpenCV and BOP), with the depth test (the nearest surface wins) and
  * Lambert shading: colour × (0.35 + 0.65·max(0, n·l)), the light along the optical axis, the
- * mesh's vertex colours (grey without), both sides of a face lit. Near and far planes at 10 mm
+ * mesh's vertex colours (grey without), n its vertex normals (without: each face's normal from
+ * its counter-clockwise winding). Near and far planes at 10 mm
  * and 20 m. Outputs (each may be NULL), row-major, top row first:
  *  - rgb [height × width × 3]: holds the background on entry; the object's pixels are written
  *    over it (no antialiasing);
@@ -1012,6 +1013,39 @@ void fv_renderer_free(fv_renderer *r);
  * FV_ERR_INVALID for a face naming a missing vertex or a bad K; FV_ERR_STATE if OpenGL fails. */
 fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const double K[9],
                     uint8_t *rgb, uint8_t *mask, float *depth);
+
+/* Options of fv_pose_make_dataset; fv_pose_data_defaults() gives the defaults noted. */
+typedef struct fv_pose_data_opts {
+    const char *object; /* "tripod" (default), "box", "cylinder" (fv_mesh_make), or a path to a
+                         * PLY model (obj_id 1; its symmetries unknown, so none are written) */
+    int64_t n_train;    /* images in train/ (20000); 0: none */
+    int64_t n_test;     /* images in test/ (2000); 0: none */
+    int64_t size;       /* the images' width and height in pixels (128), 16..4096 */
+    uint64_t seed;      /* (0) everything drawn comes from it: the same seed, the same files */
+    /* Greyscale pictures whose fragments clutter the backgrounds (Fashion-MNIST's, say): n of
+     * height × width bytes, row-major, read during the call only. NULL (0): noise only. */
+    const uint8_t *backgrounds;
+    int64_t n_backgrounds, bg_height, bg_width;
+} fv_pose_data_opts;
+
+fv_pose_data_opts fv_pose_data_defaults(void);
+
+/* Renders a pose dataset into dir in the BOP layout, with the object at rotations uniform over
+ * SO(3) (Shoemake's uniform random unit quaternion), its centre projecting uniformly into the
+ * middle half of the image, at depths where the diameter spans 35 % to 60 % of the image, lit as
+ * fv_render does over a cluttered background: a random grey level, per-pixel noise, and 3 to 6
+ * fragments of the background pictures, scaled, tinted and pasted. The camera: fx = fy =
+ * 1.25·size, cx = cy = (size − 1)/2, the same for every image. Written:
+ *   dir/camera.json, dir/models/obj_NNNNNN.ply, dir/models/models_info.json,
+ *   dir/{train,test}/SSSSSS/{rgb/IIIIII.png, mask/IIIIII_000000.png,
+ *   mask_visib/IIIIII_000000.png, scene_gt.json, scene_camera.json, scene_gt_info.json}
+ *   (scenes of 1000 images), dir/test_targets_bop19.json.
+ * visib_fract counts the silhouette outside the image as hidden (a render on a canvas three
+ * times as wide gives the whole silhouette). Everything is written under a temporary folder
+ * beside dir and renamed to dir at the end, so dir appears whole or not at all; FV_ERR_INVALID
+ * if dir exists already, or for an option out of range; FV_ERR_IO, FV_ERR_FORMAT (a bad PLY),
+ * FV_ERR_STATE (OSMesa) as they come. Single-threaded (one OpenGL context). */
+fv_status fv_pose_make_dataset(const char *dir, const fv_pose_data_opts *o);
 
 /* ---- the BOP dataset format (https://github.com/thodan/bop_toolkit/blob/master/docs/
  * bop_datasets_format.md): every reader names the file and the field of the first problem
@@ -1081,6 +1115,42 @@ typedef struct fv_bop_result {
  * FV_ERR_FORMAT naming the file, line and column. */
 fv_status fv_bop_read_results(const char *path, fv_bop_result **r, int64_t *n);
 fv_status fv_bop_write_results(const char *path, const fv_bop_result *r, int64_t n);
+
+/* The figures of fv_pose_evaluate. Targets: every (scene, image, object) of the split's
+ * scene_gt.json, scored against that object's most visible instance in the image
+ * (scene_gt_info.json's visib_fract; the first listed on a tie). An estimate counts for the
+ * target of its (scene_id, im_id, obj_id), the highest score first when there are several; a
+ * target without an estimate counts as wrong in every accuracy and recall. */
+typedef struct fv_pose_scores {
+    int64_t targets;   /* targets scored */
+    int64_t estimated; /* targets with an estimate */
+    int64_t unmatched; /* estimates of no target (another image, scene or object): ignored */
+    int64_t symmetric; /* targets of objects with symmetries (ADD-S used for them) */
+    /* ADD (ADD-S for a symmetric object) below 10 % of the diameter (Hinterstoisser et al. 2012) */
+    double add_accuracy;
+    double add_mean; /* mean ADD(-S), mm, over estimated targets */
+    /* BOP 2019: the recall at each threshold (MSSD: 0.05, 0.10, ..., 0.50 of the diameter;
+     * MSPD: 5, 10, ..., 50 px scaled by width/640, i.e. the error × 640/width against 5..50)
+     * and their mean, the average recall AR_MSSD and AR_MSPD. Symmetries discretised with
+     * max_sym_disc_step 0.01, as BOP does. */
+    double mssd_recalls[10], mssd_recall;
+    double mspd_recalls[10], mspd_recall;
+    double rotation_error_mean;    /* degrees, geodesic, smallest over symmetries (exact) */
+    double translation_error_mean; /* mm */
+    double acc_5deg_5cm;           /* rotation error < 5° and translation error < 50 mm */
+    double proj_accuracy_5px; /* mean 2-D distance of the projected model points < 5 px of the
+                               * image (for a symmetric object the smallest over its symmetries) */
+    int64_t image_width;      /* from dir/camera.json */
+} fv_pose_scores;
+
+/* Scores estimates r [n] (a result file's) against the ground truth of dir/split (a BOP dataset:
+ * dir/camera.json with "width", dir/models/models_info.json, dir/models/obj_NNNNNN.ply for each
+ * object scored, dir/split/SCENE/scene_gt.json, scene_gt_info.json and scene_camera.json; split
+ * NULL: "test"). Model points are the PLY's vertices. FV_ERR_FORMAT or FV_ERR_IO naming the
+ * file and field of the first problem (an object without a models_info entry or model, a
+ * split with no scenes); FV_ERR_NOMEM. */
+fv_status fv_pose_evaluate(const char *dir, const char *split, const fv_bop_result *r, int64_t n,
+                           fv_pose_scores *out);
 
 #ifdef __cplusplus
 }

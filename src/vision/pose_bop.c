@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <locale.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +18,18 @@
 
 #define MAX_ID  1000000000000LL /* ids above this are refused (and cannot overflow) */
 #define ROT_TOL 1e-3
+
+fv_status fv__path(char *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, FV__PATH_MAX, fmt, ap);
+    va_end(ap);
+    if (k < 0 || k >= FV__PATH_MAX)
+        return fv__fail(FV_ERR_INVALID, "a path of more than %d bytes: %.200s...", FV__PATH_MAX,
+                        buf);
+    return FV_OK;
+}
 
 /* ---- reading JSON -------------------------------------------------------------------------- */
 

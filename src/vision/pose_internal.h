@@ -20,6 +20,10 @@ fv_status fv__bop_parse_models_info(const char *text, size_t len, const char *or
 fv_status fv__bop_parse_results(const char *text, size_t len, const char *origin, fv_bop_result **r,
                                 int64_t *n);
 
+/* Formats a file path into buf [FV__PATH_MAX]; FV_ERR_INVALID when it does not fit. */
+#define FV__PATH_MAX 4096
+fv_status fv__path(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Writes an 8-bit PNG (channels 1 or 3, rows of w·channels bytes) with libpng, atomically. */
 fv_status fv__png_write(const char *path, const uint8_t *pixels, int64_t h, int64_t w,
                         int channels);

@@ -139,7 +139,7 @@ fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const
     glLightfv(GL_LIGHT0, GL_DIFFUSE, dif);
     glLightfv(GL_LIGHT0, GL_SPECULAR, none);
     glLightModelfv(GL_LIGHT_MODEL_AMBIENT, amb);
-    glLightModeli(GL_LIGHT_MODEL_TWO_SIDE, GL_TRUE);
+    glLightModeli(GL_LIGHT_MODEL_TWO_SIDE, GL_FALSE); /* the normals given decide */
     glEnable(GL_COLOR_MATERIAL);
     glColorMaterial(GL_FRONT_AND_BACK, GL_AMBIENT_AND_DIFFUSE);
     glEnable(GL_NORMALIZE);
@@ -151,7 +151,16 @@ fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const
     glLoadMatrixd(V);
 
     glBegin(GL_TRIANGLES);
-    for (int64_t f = 0; f < m->n_faces; f++)
+    for (int64_t f = 0; f < m->n_faces; f++) {
+        if (!m->normals) { /* the face's own normal, from its winding */
+            const float *a = m->vertices + m->faces[f * 3] * 3;
+            const float *b = m->vertices + m->faces[f * 3 + 1] * 3;
+            const float *c = m->vertices + m->faces[f * 3 + 2] * 3;
+            float u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+            float v[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+            glNormal3f(u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2],
+                       u[0] * v[1] - u[1] * v[0]);
+        }
         for (int k = 0; k < 3; k++) {
             int32_t v = m->faces[f * 3 + k];
             if (m->colors)
@@ -161,6 +170,7 @@ fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const
             if (m->normals) glNormal3fv(m->normals + v * 3);
             glVertex3fv(m->vertices + v * 3);
         }
+    }
     glEnd();
     glFinish();
     glReadPixels(0, 0, w, h, GL_DEPTH_COMPONENT, GL_FLOAT, r->depth);
