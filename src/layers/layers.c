@@ -45,6 +45,8 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_conv2d_transpose,
     &fv__kind_depthwise_conv2d,
     &fv__kind_separable_conv2d,
+    &fv__kind_activity_regularization,
+    &fv__kind_yolo,
     NULL,
 };
 /* clang-format on */
@@ -460,6 +462,39 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
+    case FV_ARG_FLOATS: {
+        fv_floats v = {0};
+        for (const char *p = value;; v.n++) {
+            const char *comma = strchr(p, ',');
+            const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char buf[40];
+            if (v.n == FV_FLOATS_MAX || len == 0 || len >= sizeof buf) {
+                v.n = -1;
+                break;
+            }
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            if (!parse_float(buf, &v.v[v.n])) {
+                v.n = -1;
+                break;
+            }
+            if (!comma) {
+                v.n++;
+                break;
+            }
+            p = comma + 1;
+        }
+        if (v.n < 1)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected 1 to %d numbers separated by commas", pre,
+                            a->key, value, FV_FLOATS_MAX);
+        for (int i = 0; i < v.n; i++) {
+            fv_status s = check_range(pre, a, value, v.v[i]);
+            if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
     case FV_ARG_INTS: {
         fv_ints v = {0};
         v.n = parse_int_list(value, v.v, 4);
@@ -499,6 +534,8 @@ static size_t arg_size(fv_arg_type t)
         return sizeof(fv_regularizer);
     case FV_ARG_INTS:
         return sizeof(fv_ints);
+    case FV_ARG_FLOATS:
+        return sizeof(fv_floats);
     }
     FV_ASSERT(!"unknown argument type");
     return 0;
@@ -576,7 +613,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         if (!(given & ((uint64_t)1 << i))) continue;
         const fv_arg_spec *a = &spec[i];
         const void *src = (const char *)cfg + a->offset;
-        char val[128];
+        char val[512];
         switch (a->type) {
         case FV_ARG_INT: {
             int64_t v;
@@ -643,6 +680,18 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < sh.rank && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)sh.d[d]);
+            break;
+        }
+        case FV_ARG_FLOATS: {
+            fv_floats v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            for (int d = 0; d < v.n && u < sizeof val; d++) {
+                char num[32];
+                format_double(v.v[d], num, sizeof num);
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%s", d ? "," : "", num);
+            }
             break;
         }
         case FV_ARG_INTS: {
