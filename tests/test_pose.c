@@ -4,6 +4,7 @@
  * (fixtures/pose/cases.json, made by fixtures/make_pose_fixtures.py).
  */
 #include "fovea.h"
+#include "pose_fixture.h"
 #include "test.h"
 
 #include <cjson/cJSON.h>
@@ -199,27 +200,6 @@ TEST(pose_errors_hand_worked)
 
 /* ---- against the NumPy fixture --------------------------------------------------------- */
 
-static cJSON *load_fixture(void)
-{
-    const char *paths[] = {"fixtures/pose/cases.json", "tests/fixtures/pose/cases.json"};
-    for (int i = 0; i < 2; i++) {
-        FILE *f = fopen(paths[i], "rb");
-        if (!f) continue;
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *buf = malloc((size_t)n + 1);
-        size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-        fclose(f);
-        if (!buf) return NULL;
-        buf[got] = '\0';
-        cJSON *j = cJSON_Parse(buf);
-        free(buf);
-        return j;
-    }
-    return NULL;
-}
-
 static void get_doubles(const cJSON *o, const char *key, double *out, int n)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -264,7 +244,7 @@ static void get_info(const cJSON *j, fv_pose_model_info *info)
 
 TEST(geometry_matches_numpy)
 {
-    cJSON *root = load_fixture();
+    cJSON *root = pose_fixture("cases.json");
     if (!root) SKIP("fixtures/pose/cases.json not found (run from tests/)");
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "rot6d"))
