@@ -10,7 +10,7 @@ cd "$TMP"
 echo "# a small dataset"
 run "$FOVEA" data make pose ds --object tripod --train 3 --test 12 --size 64 --seed 5 \
     --backgrounds none
-if [ "$status" -ne 0 ] && grep -q "OSMesa" "$TMP/err"; then
+if [ "$status" -ne 0 ] && grep -q "OSMesa cannot create an OpenGL context" "$TMP/err"; then
     skip "fovea data make pose: OSMesa cannot render here ($(cat "$TMP/err"))"
     finish
 fi

@@ -575,7 +575,8 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints)] __attribute__((aligned(16)));
+        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints) + sizeof(fv_floats)]
+            __attribute__((aligned(16))); /* fits every type: fv_floats is 152 bytes */
         fv_status s = parse_value(pre, &spec[i], value, tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */

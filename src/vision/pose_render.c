@@ -55,7 +55,10 @@ fv_renderer *fv_renderer_new(int64_t width, int64_t height)
 void fv_renderer_free(fv_renderer *r)
 {
     if (!r) return;
-    if (r->ctx) OSMesaDestroyContext(r->ctx);
+    if (r->ctx) {
+        if (OSMesaGetCurrentContext() == r->ctx) OSMesaMakeCurrent(NULL, NULL, 0, 0, 0);
+        OSMesaDestroyContext(r->ctx);
+    }
     free(r->color);
     free(r->depth);
     free(r);
