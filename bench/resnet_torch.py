@@ -8,7 +8,8 @@ usage: resnet_torch.py MODEL.fv --data DIR [--epochs N] [--seed S] [--threads T]
 
 The network is built from the model file itself (one source of truth), for the layers a ResNet
 uses: conv2d (Keras' asymmetric 'same' padding written out with F.pad), batch_normalization,
-relu, add, global_average_pooling2d, dense (softmax folded into the loss). Keras' conventions:
+relu, add, global_average_pooling2d, dense (softmax folded into the loss); a detector's yolo head
+is the identity (bench/detect_torch.py adds its loss). Keras' conventions:
   * BatchNormalization as Keras 3: momentum 0.99 (torch's momentum = 1 − 0.99), epsilon 0.001,
     the moving variance updated with the *biased* batch variance (torch.nn.BatchNorm2d updates
     with the unbiased one), so it is written out here;
@@ -47,7 +48,7 @@ def parse(path):
                 shape = [int(v) for v in args["shape"].split(",")]
                 last = args.get("name", "input_layer")
             else:
-                name = args.pop("name")
+                name = args.pop("name", "%s_%d" % (kind, len(layers)))
                 ins = args.pop("inputs").split(",") if "inputs" in args else [last]
                 layers.append(dict(kind=kind, name=name, args=args, inputs=ins))
                 last = name
@@ -112,7 +113,7 @@ def build(torch, shape, layers):
                     nn.init.zeros_(lin.bias)
                     self.mods[name] = lin
                     channels[name] = int(a["units"])
-                elif k in ("relu", "add", "global_average_pooling2d"):
+                elif k in ("relu", "add", "global_average_pooling2d", "yolo"):
                     channels[name] = c_in
                 else:
                     raise SystemExit("resnet_torch: no torch form for layer kind '%s'" % k)
@@ -141,6 +142,8 @@ def build(torch, shape, layers):
                     y = sum(h[1:], h[0])
                 elif k == "global_average_pooling2d":
                     y = h[0].mean((2, 3))
+                elif k == "yolo":  # the head: the identity on the raw grid (its loss is the caller's)
+                    y = h[0]
                 else:  # dense: logits; softmax is in the loss
                     y = self.mods[name](h[0])
                 T[name] = y

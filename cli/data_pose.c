@@ -92,9 +92,9 @@ static int load_backgrounds(const char *cmd, const char *dir, uint8_t **pix, int
     return CLI_OK;
 }
 
-int cmd_data_make(int argc, char **argv)
+int cmd_data_make_pose(int argc, char **argv)
 {
-    const char *cmd = "data make";
+    const char *cmd = "data make pose";
     cli_opt opts[] = {{"object", true, false, NULL}, {"train", true, false, NULL},
                       {"test", true, false, NULL},   {"size", true, false, NULL},
                       {"seed", true, false, NULL},   {"backgrounds", true, false, NULL}};

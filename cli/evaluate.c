@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
 #include "viz.h"
 
@@ -41,6 +42,9 @@ static const char usage[] =
     "  --batch-size N         samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n"
     "\n"
+    "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
+    "results as COCO does (see 'fovea evaluate --detections x --help').\n"
+    "\n"
     "fovea evaluate --poses POSES.csv --data DIR [--split test] [--json] scores 6D pose\n"
     "estimates in BOP's result format against a BOP dataset, with no model: ADD(-S) accuracy,\n"
     "MSSD and MSPD recalls, rotation and translation errors, 5deg/5cm and 2-D projection\n"
@@ -67,6 +71,7 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
+    if (cli_is_detection_evaluation(argc, argv)) return cmd_evaluate_detections(argc, argv);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) /* 6D pose: no model */
         if (strcmp(argv[i], "--poses") == 0 || strncmp(argv[i], "--poses=", 8) == 0)
             return cmd_evaluate_poses(argc, argv);
@@ -75,7 +80,8 @@ int cmd_evaluate(int argc, char **argv)
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
         {"metrics", true, false, NULL},    {"json", false, false, NULL},
         {"plot", true, false, NULL},       {"class-names", true, false, NULL},
-        {"labels", true, false, NULL},
+        {"labels", true, false, NULL},     {"metric", true, false, NULL},
+        {"output", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -113,6 +119,23 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
+    cli_opt *metric = cli_find(opts, nopts, "metric"), *output = cli_find(opts, nopts, "output");
+    const bool detector = fv_model_detector_max_boxes(m) > 0;
+    if (!detector && (metric->seen || output->seen)) {
+        rc = cli_usage_error(cmd, "--metric and --output apply to detectors only");
+        goto done;
+    }
+    if (metric->seen && strcmp(metric->value, "coco") != 0 && strcmp(metric->value, "voc") != 0) {
+        rc = cli_usage_error(cmd, "--metric: expected coco or voc, got '%s'", metric->value);
+        goto done;
+    }
+    if (detector) {
+        if (output->seen && (rc = cli_check_writable(cmd, "--output", output->value))) goto done;
+        rc = cli_evaluate_detector(
+            cmd, m, data->value, json->seen, metric->seen && strcmp(metric->value, "voc") == 0,
+            plot->seen ? plot->value : NULL, output->seen ? output->value : NULL);
+        goto done;
+    }
     /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
     cli_image_flags imf = {.quiet = true};

@@ -24,6 +24,7 @@ static const char usage[] =
     "                                    or the activation functions\n"
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
+    "  detect MODEL --input IMG|DIR      find objects with a detector (boxes, classes, scores)\n"
     "  export MODEL -o MODEL.onnx        write a trained model as an ONNX file\n"
     "  import MODEL.onnx -o MODEL.safetensors\n"
     "                                    read an ONNX model (PyTorch's export, fovea's) into "
@@ -52,7 +53,7 @@ static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
-    {"import", cmd_import},
+    {"import", cmd_import},   {"detect", cmd_detect},
 };
 
 int main(int argc, char **argv)

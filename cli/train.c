@@ -6,6 +6,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
 #include "progress.h"
 #include "viz.h"
@@ -525,6 +526,8 @@ int cmd_train(int argc, char **argv)
     }
     if (cli_is_npy_dir(m, opts[O_DATA].value)) {
         if ((rc = cli_load_npy_dir(cmd, m, opts[O_DATA].value, &train))) goto done;
+    } else if (fv_model_detector_max_boxes(m) > 0 || cli_is_detection_dir(opts[O_DATA].value)) {
+        if ((rc = cli_load_detection(cmd, m, opts[O_DATA].value, &train, &test))) goto done;
     } else if (image_dir) {
         /* The split is the loader's (shuffled first, as image_dataset_from_directory). */
         rc = cli_load_image_dir(cmd, opts[O_DATA].value, m, &imf, fit.validation_split, fit.seed,

@@ -154,6 +154,8 @@ static const char usage[] =
     "      activation output, one tile per channel\n"
     "  fovea viz activations -o activations.png\n"
     "      each activation function of fovea and its derivative\n"
+    "  fovea viz boxes DIR [--detections DET.json] -o boxes.png\n"
+    "      images of a detection dataset with their boxes (and a detector's)\n"
     "\n"
     "'fovea viz kernels --help' (and so on) shows each one's options. The picture's format\n"
     "follows the extension of -o: .png or .svg.\n";
@@ -400,6 +402,7 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "kernels") == 0) return viz_kernels(argc - 1, argv + 1);
     if (strcmp(sub, "features") == 0) return viz_features(argc - 1, argv + 1);
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
-    return cli_usage_error("viz", "unknown picture '%s' (known: kernels, features, activations)",
-                           sub);
+    if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
+    return cli_usage_error(
+        "viz", "unknown picture '%s' (known: kernels, features, activations, boxes)", sub);
 }

@@ -1091,6 +1091,63 @@ fv_status fv_coco_eval_write_json(const fv_coco_eval *e, FILE *out);
  * truth, from the 101 sampled points, with each curve's AP50 in the legend. */
 fv_picture *fv_plot_pr(const fv_coco_eval *e);
 
+/* ---- detection with a model ----------------------------------------------------------------
+ * A detector is a model whose output is a `yolo` head (src/layers/yolo.c): a grid of raw
+ * predictions, A anchors per cell, each tx, ty, tw, th, objectness and one logit per class.
+ * Training targets are the head's output array (fv_dataset_add_output): per image a count, then
+ * max_boxes rows of (class, cx, cy, w, h) normalised to the model's input. */
+
+/* Letterboxes an lb->src_h × lb->src_w × channels image src into dst [lb->dst_h × lb->dst_w ×
+ * channels]: scaled (bilinear, as fv_image_read resizes) into place, the rest grey 114 (as
+ * Ultralytics pads). FV_ERR_INVALID for a NULL argument, FV_ERR_NOMEM. */
+fv_status fv_letterbox_pixels(const uint8_t *src, int64_t channels, const fv_letterbox *lb,
+                              uint8_t *dst);
+
+/* A detection set (with pixels) as a dataset for a detector of input height × width (the set's
+ * channels): each image letterboxed, and the targets of output `output` (the yolo layer's name):
+ * per image the count of its boxes that are not crowd regions and keep some area at this size,
+ * then each as (class index, cx, cy, w, h) normalised to the input, padded to max_boxes rows.
+ * *out (fv_dataset_free) has no labels. FV_ERR_INVALID for an image with more than max_boxes
+ * boxes (naming the file), a set without pixels; FV_ERR_NOMEM. */
+fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width,
+                               int64_t max_boxes, const char *output, fv_dataset **out);
+
+/* The max_boxes of a detector's yolo head (its targets per image), 0 when the model's output is
+ * not a yolo head. */
+int64_t fv_model_detector_max_boxes(const fv_model *m);
+
+/* How fv_model_detect turns the head's grid into boxes. */
+typedef struct fv_detect_opts {
+    double score_threshold; /* 0.25: keep boxes with objectness × class probability >= this */
+    double iou_threshold;   /* 0.45: class-wise NMS drops a box overlapping a kept one by more */
+    int64_t max_detections; /* 100 per image, the best scores */
+    bool multi_label;       /* false: each box's best class only; true: every class above the
+                               threshold (YOLOv5's validation setting) */
+} fv_detect_opts;
+fv_detect_opts fv_detect_defaults(void);
+
+/* Detects objects in a dataset of images already letterboxed to the model's input (as
+ * fv_detset_to_dataset or fv_letterbox_pixels makes them). Per image: every anchor's box decoded
+ * as YOLOv5 does (centre (2σ(tx) − 0.5 + col, 2σ(ty) − 0.5 + row), size ((2σ(tw))²·aw,
+ * (2σ(th))²·ah) in grid cells, scaled by the input's size over the grid's), scored σ(obj)·σ(cls),
+ * thresholded, class-wise NMS (fv_nms), at most max_detections. lb (NULL: boxes stay in the
+ * input's pixels) gives each image's letterbox, through which boxes go back to the original
+ * image (fv_letterbox_to_image, clipped). *dets (malloc'd, free()) receives *count detections
+ * with image_id the image's index in `images`, category_id the class index, bbox (x, y, w, h)
+ * in pixels; images in order, each by decreasing score. FV_ERR_INVALID when the model's output
+ * is not a yolo head or an option is out of range (the message says which). */
+fv_status fv_model_detect(fv_model *m, const fv_dataset *images, const fv_letterbox *lb,
+                          const fv_detect_opts *opts, fv_detection **dets, int64_t *count);
+
+/* Images of a detection set with pixels, in a grid of up to 4 columns, each scaled by a whole
+ * factor to about 256 pixels: images[0..n) (indices into d->images; NULL: the first n), their
+ * ground-truth boxes solid in the class's colour (matplotlib's tab10) with the class name above,
+ * and the detections on them (dets[0..ndets), matched by image id; may be NULL) dashed with name
+ * and score below, those scoring under min_score left out. 1 <= n <= 64. FV_ERR_INVALID for a
+ * set without pixels or an index out of range. */
+fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_t n,
+                               const fv_detection *dets, int64_t ndets, double min_score);
+
 /* ---- 6D pose (issue 13) ---- */
 /* Rotations, the pose errors of the field, the BOP dataset format, meshes and an offscreen
  * renderer, for networks that estimate an object's rotation and translation from one image.

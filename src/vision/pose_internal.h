@@ -24,8 +24,4 @@ fv_status fv__bop_parse_results(const char *text, size_t len, const char *origin
 #define FV__PATH_MAX 4096
 fv_status fv__path(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Writes an 8-bit PNG (channels 1 or 3, rows of w·channels bytes) with libpng, atomically. */
-fv_status fv__png_write(const char *path, const uint8_t *pixels, int64_t h, int64_t w,
-                        int channels);
-
 #endif
