@@ -402,3 +402,194 @@ done:
     fv_model_free(m);
     return rc;
 }
+
+/* ---- fovea viz detections -------------------------------------------------------------------- */
+
+static const char viz_usage[] =
+    "usage: fovea viz detections MODEL.safetensors --input IMG [IMG ...] | DIR -o OUT.png|.svg\n"
+    "       fovea viz detections MODEL.safetensors --data DIR [--split test] [--first N]\n"
+    "                            [--count K] -o OUT.png|.svg\n"
+    "\n"
+    "Draws a detector's boxes over images in a grid (up to 4 columns): each box in its class's\n"
+    "colour, dashed, with the class name and score. With --data, K images (default 8) of a\n"
+    "detection dataset's part (default test) from the N-th, with their ground-truth boxes solid\n"
+    "beside the detector's.\n"
+    "\n"
+    "options:\n"
+    "  --score S              draw boxes scoring at least S (default 0.25)\n"
+    "  --iou T                non-maximum suppression's IoU (default 0.45)\n"
+    "  --threads N            threads to use\n";
+
+/* A detection set of the given image files with their own pixels, and the model's class names
+ * as categories (ids 0, 1, ...). NULL after a message. */
+static fv_detset *files_set(const char *cmd, char **paths, int64_t n, int channels, char **names,
+                            int64_t nnames, int64_t classes)
+{
+    fv_detset *d = calloc(1, sizeof *d);
+    if (d) {
+        d->images = calloc((size_t)n, sizeof *d->images);
+        d->categories = calloc((size_t)classes, sizeof *d->categories);
+    }
+    if (!d || !d->images || !d->categories) {
+        fv_detset_free(d);
+        cli_error(cmd, "out of memory");
+        return NULL;
+    }
+    d->nimages = n, d->ncategories = classes, d->channels = channels;
+    for (int64_t k = 0; k < classes; k++) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)k);
+        d->categories[k].id = k;
+        d->categories[k].name = strdup(k < nnames ? names[k] : num);
+    }
+    fv_image_opts o = fv_image_defaults();
+    o.channels = channels;
+    o.height = o.width = 0;
+    for (int64_t i = 0; i < n; i++) {
+        fv_det_image *im = &d->images[i];
+        im->id = i;
+        im->file_name = strdup(paths[i]);
+        fv_status s = fv_image_read(paths[i], &o, &im->pixels, &im->height, &im->width);
+        if (s != FV_OK) {
+            cli_fail_lib(cmd, "--input", s);
+            fv_detset_free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+/* The images idx[0..n) of d letterboxed into the model's input, detected; ids set to d's. */
+static int detect_in_set(const char *cmd, fv_model *m, const fv_detset *d, const int64_t *idx,
+                         int64_t n, const int64_t hwc[3], const fv_detect_opts *o,
+                         fv_detection **dets, int64_t *ndets)
+{
+    const size_t one = (size_t)(hwc[0] * hwc[1] * hwc[2]);
+    uint8_t *px = malloc(one * (size_t)n);
+    fv_letterbox *lb = malloc((size_t)n * sizeof *lb);
+    fv_dataset *images = NULL;
+    fv_status s = px && lb ? FV_OK : FV_ERR_NOMEM;
+    for (int64_t i = 0; s == FV_OK && i < n; i++) {
+        const fv_det_image *im = &d->images[idx[i]];
+        s = fv_letterbox_fit(im->height, im->width, hwc[0], hwc[1], &lb[i]);
+        if (s == FV_OK) s = fv_letterbox_pixels(im->pixels, hwc[2], &lb[i], px + one * (size_t)i);
+    }
+    if (s == FV_OK && !(images = fv_dataset_from_u8(n, 3, hwc, px, NULL))) s = FV_ERR_NOMEM;
+    if (s == FV_OK) s = fv_model_detect(m, images, lb, o, dets, ndets);
+    for (int64_t j = 0; s == FV_OK && j < *ndets; j++) {
+        (*dets)[j].image_id = d->images[idx[(*dets)[j].image_id]].id;
+        (*dets)[j].category_id = d->categories[(*dets)[j].category_id].id;
+    }
+    free(px), free(lb);
+    fv_dataset_free(images);
+    return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, NULL, s);
+}
+
+/* A picture holds 64 images: MODEL and up to 64 files. */
+enum { VIZ_MAX_INPUTS = 65 };
+
+static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, const char **pos,
+                                  int npos);
+
+int cmd_viz_detections(int argc, char **argv)
+{
+    const char *cmd = "viz detections";
+    cli_opt opts[] = {
+        {"output", true, false, NULL}, {"input", true, false, NULL}, {"data", true, false, NULL},
+        {"split", true, false, NULL},  {"first", true, false, NULL}, {"count", true, false, NULL},
+        {"score", true, false, NULL},  {"iou", true, false, NULL},   {"threads", true, false, NULL},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[VIZ_MAX_INPUTS + 1];
+    int npos;
+    int rc = cli_parse(cmd, viz_usage, argc, argv, opts, nopts, pos, 1, VIZ_MAX_INPUTS, &npos);
+    return rc == CLI_CONTINUE ? viz_detections_command(cmd, opts, nopts, pos, npos) : rc;
+}
+
+static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, const char **pos,
+                                  int npos)
+{
+    cli_opt *out = cli_find(opts, nopts, "output"), *input = cli_find(opts, nopts, "input"),
+            *data = cli_find(opts, nopts, "data"), *split = cli_find(opts, nopts, "split"),
+            *first_o = cli_find(opts, nopts, "first"), *count_o = cli_find(opts, nopts, "count"),
+            *score = cli_find(opts, nopts, "score"), *iou = cli_find(opts, nopts, "iou"),
+            *threads = cli_find(opts, nopts, "threads");
+    int rc;
+    if (!out->seen) return cli_usage_error(cmd, "-o OUT.png is required");
+    if (input->seen == data->seen) return cli_usage_error(cmd, "give --input or --data (one)");
+    if (npos > 1 && !input->seen) return cli_usage_error(cmd, "unexpected argument '%s'", pos[1]);
+    fv_detect_opts o = fv_detect_defaults();
+    int64_t first = 0, count = 8, nthreads = 0;
+    if ((score->seen && (rc = cli_double(cmd, "--score", score->value, 0, false, 1, false,
+                                         "a number in [0, 1]", &o.score_threshold))) ||
+        (iou->seen && (rc = cli_double(cmd, "--iou", iou->value, 0, false, 1, false,
+                                       "a number in [0, 1]", &o.iou_threshold))) ||
+        (first_o->seen &&
+         (rc = cli_int(cmd, "--first", first_o->value, 0, INT64_MAX, "an image index", &first))) ||
+        (count_o->seen &&
+         (rc = cli_int(cmd, "--count", count_o->value, 1, 64, "a count 1..64", &count))) ||
+        (threads->seen && (rc = cli_int(cmd, "--threads", threads->value, 1, 4096,
+                                        "a positive integer", &nthreads))) ||
+        (rc = cli_check_picture_path(cmd, "--output", out->value)))
+        return rc;
+    if (nthreads > 0) fv_set_threads((int)nthreads);
+    char **paths = NULL, **names = NULL;
+    int64_t n = 0, nnames = 0, ndets = 0, hwc[3];
+    int64_t *idx = NULL;
+    fv_detset *d = NULL;
+    fv_detection *dets = NULL;
+    rc = CLI_FAIL;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    if (!m || input_hwc(cmd, m, hwc)) goto done;
+    if (fv_model_detector_max_boxes(m) < 1) {
+        cli_error(cmd, "'%s' is not a detector: its output is not a yolo head", pos[0]);
+        goto done;
+    }
+    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
+    if (input->seen) {
+        const char *args[VIZ_MAX_INPUTS];
+        int nargs = 0;
+        args[nargs++] = input->value;
+        for (int i = 1; i < npos; i++)
+            args[nargs++] = pos[i];
+        if (list_inputs(cmd, args, nargs, &paths, &n)) goto done;
+        if (n > 64) {
+            cli_error(cmd, "--input: %lld images; a picture holds 64 at most", (long long)n);
+            goto done;
+        }
+        if (!(d = files_set(cmd, paths, n, (int)hwc[2], names, nnames,
+                            fv_model_detector_classes(m))))
+            goto done;
+    } else {
+        if (!(d = load_split(cmd, data->value, split->seen ? split->value : "test", (int)hwc[2])))
+            goto done;
+        if (first >= d->nimages) {
+            cli_error(cmd, "--first %lld: the set has %lld images", (long long)first,
+                      (long long)d->nimages);
+            goto done;
+        }
+        n = d->nimages - first < count ? d->nimages - first : count;
+    }
+    idx = malloc((size_t)n * sizeof *idx);
+    if (!idx) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = (input->seen ? 0 : first) + i;
+    if (detect_in_set(cmd, m, d, idx, n, hwc, &o, &dets, &ndets)) goto done;
+    rc = cli_save_picture(
+        cmd, "--output", fv_plot_detections(d, idx, n, dets, ndets, o.score_threshold), out->value);
+done:
+    for (int64_t i = 0; i < n && paths; i++)
+        free(paths[i]);
+    free(paths);
+    for (int64_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    free(idx);
+    free(dets);
+    fv_detset_free(d);
+    fv_model_free(m);
+    return rc;
+}

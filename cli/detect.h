@@ -25,4 +25,7 @@ int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset
 int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
                           const char *plot, const char *output);
 
+/* fovea viz detections: a detector's boxes drawn over images (viz.c dispatches to it). */
+int cmd_viz_detections(int argc, char **argv);
+
 #endif

@@ -90,15 +90,7 @@ int cmd_evaluate_detections(int argc, char **argv)
         cli_fail_lib(cmd, NULL, s);
         goto done;
     }
-    if (opts[5].seen) {
-        fv_picture *p = fv_plot_pr(e);
-        s = p ? fv_picture_save(p, opts[5].value) : FV_ERR_INVALID;
-        fv_picture_free(p);
-        if (s != FV_OK) {
-            cli_fail_lib(cmd, "--plot", s);
-            goto done;
-        }
-    }
+    if (opts[5].seen && cli_save_picture(cmd, "--plot", fv_plot_pr(e), opts[5].value)) goto done;
     rc = CLI_OK;
 done:
     fv_coco_eval_free(e);

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
 
 #include <math.h>
@@ -156,6 +157,8 @@ static const char usage[] =
     "      each activation function of fovea and its derivative\n"
     "  fovea viz boxes DIR [--detections DET.json] -o boxes.png\n"
     "      images of a detection dataset with their boxes (and a detector's)\n"
+    "  fovea viz detections MODEL --input IMG|DIR -o det.png\n"
+    "      a detector's boxes over images (with --data DIR, beside the ground truth)\n"
     "\n"
     "'fovea viz kernels --help' (and so on) shows each one's options. The picture's format\n"
     "follows the extension of -o: .png or .svg.\n";
@@ -403,6 +406,8 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "features") == 0) return viz_features(argc - 1, argv + 1);
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
     if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
+    if (strcmp(sub, "detections") == 0) return cmd_viz_detections(argc - 1, argv + 1);
     return cli_usage_error(
-        "viz", "unknown picture '%s' (known: kernels, features, activations, boxes)", sub);
+        "viz", "unknown picture '%s' (known: kernels, features, activations, boxes, detections)",
+        sub);
 }

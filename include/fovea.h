@@ -880,11 +880,11 @@ void fv_box_xyxy_to_cxcywh(const double xyxy[4], double cxcywh[4]);
  * to even, as Python's round), placed at (pad_x, pad_y) = (round(dw − 0.1), round(dh − 0.1)) with
  * dw, dh half the padding of each axis, the rest padded. */
 typedef struct fv_letterbox {
-    int64_t src_h, src_w;  /* the original image */
-    int64_t dst_h, dst_w;  /* the model's input */
-    int64_t new_h, new_w;  /* the scaled image inside it */
-    double scale;          /* r */
-    int64_t pad_x, pad_y;  /* left and top padding in pixels */
+    int64_t src_h, src_w; /* the original image */
+    int64_t dst_h, dst_w; /* the model's input */
+    int64_t new_h, new_w; /* the scaled image inside it */
+    double scale;         /* r */
+    int64_t pad_x, pad_y; /* left and top padding in pixels */
 } fv_letterbox;
 
 /* The letterbox of an src_h × src_w image in a dst_h × dst_w input. FV_ERR_INVALID for a size
@@ -900,39 +900,39 @@ void fv_letterbox_to_image(const fv_letterbox *lb, double *xyxy, int64_t n);
  * scores [n], classes [n] (NULL: all one class). Boxes are taken by decreasing score, equal
  * scores in input order (a stable sort); a box is dropped when a kept box of the same class
  * overlaps it with IoU > iou_threshold (strictly). A zero-area box overlaps nothing (IoU 0), so
- * overlap never drops it, nor does it drop another. keep [n] receives the kept indices in that order,
- * at most max_keep of them (max_keep <= 0: no limit); *nkeep their count. All read during the
- * call only. FV_ERR_INVALID for n < 0, a NaN score or a NaN coordinate. */
+ * overlap never drops it, nor does it drop another. keep [n] receives the kept indices in that
+ * order, at most max_keep of them (max_keep <= 0: no limit); *nkeep their count. All read during
+ * the call only. FV_ERR_INVALID for n < 0, a NaN score or a NaN coordinate. */
 fv_status fv_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
                  double iou_threshold, int64_t max_keep, int64_t *keep, int64_t *nkeep);
 
 /* A detection dataset: images, their boxes and the categories, as COCO's instances JSON holds
  * them (and YOLO's layout is read into). Plain arrays, owned by the set (fv_detset_free). */
 typedef struct fv_det_image {
-    int64_t id;        /* COCO's image id (YOLO: 1, 2, ... in file-name order) */
-    char *file_name;   /* relative to the set's image_dir */
+    int64_t id;      /* COCO's image id (YOLO: 1, 2, ... in file-name order) */
+    char *file_name; /* relative to the set's image_dir */
     int64_t width, height;
     int64_t first, count; /* its annotations: annotations[first .. first + count) */
-    uint8_t *pixels;   /* height × width × channels bytes when loaded with pixels, else NULL */
+    uint8_t *pixels;      /* height × width × channels bytes when loaded with pixels, else NULL */
 } fv_det_image;
 
 typedef struct fv_det_annotation {
-    int64_t id;        /* COCO's annotation id (YOLO: 1, 2, ... in reading order) */
-    int64_t image;     /* index into images (not the id) */
-    int64_t category;  /* index into categories: the class a model predicts */
-    double bbox[4];    /* x, y, width, height in pixels (xywh) */
-    double area;       /* COCO's `area` (what the area ranges use); YOLO: width × height */
+    int64_t id;       /* COCO's annotation id (YOLO: 1, 2, ... in reading order) */
+    int64_t image;    /* index into images (not the id) */
+    int64_t category; /* index into categories: the class a model predicts */
+    double bbox[4];   /* x, y, width, height in pixels (xywh) */
+    double area;      /* COCO's `area` (what the area ranges use); YOLO: width × height */
     bool iscrowd;
 } fv_det_annotation;
 
 typedef struct fv_det_category {
-    int64_t id;        /* COCO's category id (YOLO: the class number) */
+    int64_t id; /* COCO's category id (YOLO: the class number) */
     char *name;
 } fv_det_category;
 
 typedef struct fv_detset {
-    char *image_dir;   /* the folder that file names are relative to */
-    int channels;      /* of the pixels: 0 (not loaded), 1 or 3 */
+    char *image_dir; /* the folder that file names are relative to */
+    int channels;    /* of the pixels: 0 (not loaded), 1 or 3 */
     int64_t nimages, nannotations, ncategories;
     fv_det_image *images;           /* COCO: in the file's order; YOLO: by file name */
     fv_det_annotation *annotations; /* grouped by image; in file order within an image */
@@ -1115,6 +1115,8 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
 /* The max_boxes of a detector's yolo head (its targets per image), 0 when the model's output is
  * not a yolo head. */
 int64_t fv_model_detector_max_boxes(const fv_model *m);
+/* The classes a detector's yolo head predicts, 0 when the model's output is not a yolo head. */
+int64_t fv_model_detector_classes(const fv_model *m);
 
 /* How fv_model_detect turns the head's grid into boxes. */
 typedef struct fv_detect_opts {

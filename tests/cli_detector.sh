@@ -38,6 +38,17 @@ check "COCO's results with file names" grep -q '"file_name"' "$TMP/d.json"
 expect_ok "a folder of images" "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/scenes/images/test"
 check "every image of the folder" test "$(grep -c 'object' "$TMP/out")" -eq 8
 
+echo "# pictures"
+expect_ok "viz detections on files" "$FOVEA" viz detections "$TMP/det.safetensors" --score 0.01 \
+    --input "$TMP/scenes/images/test/000001.png" "$TMP/scenes/images/test/000002.png" \
+    -o "$TMP/v.svg"
+check "a picture with dashed boxes" grep -q 'stroke-dasharray' "$TMP/v.svg"
+expect_ok "viz detections beside the ground truth" "$FOVEA" viz detections \
+    "$TMP/det.safetensors" --data "$TMP/scenes" --count 4 -o "$TMP/v.png"
+check "a PNG" test -s "$TMP/v.png"
+expect_error "viz detections needs one source" 2 "give --input or --data" \
+    "$FOVEA" viz detections "$TMP/det.safetensors" -o "$TMP/v.png"
+
 echo "# evaluate"
 expect_ok "evaluate the detector" "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/scenes" \
     --output "$TMP/all.json" --plot "$TMP/pr.png"

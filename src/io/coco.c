@@ -71,41 +71,17 @@ static bool get_box(const cJSON *o, double b[4])
     return true;
 }
 
-typedef struct id_pos {
-    int64_t id, pos;
-} id_pos;
-
-static int cmp_id(const void *pa, const void *pb)
-{
-    const id_pos *a = pa, *b = pb;
-    if (a->id != b->id) return (a->id > b->id) - (a->id < b->id);
-    return (a->pos > b->pos) - (a->pos < b->pos);
-}
-
-static int64_t find_id(const id_pos *t, int64_t n, int64_t id)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (t[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && t[lo].id == id ? t[lo].pos : -1;
-}
-
 /* A sorted id table of n entries, or NULL; a duplicate id is an error naming what. */
-static id_pos *id_table(const int64_t *ids, int64_t n, const char *origin, const char *what)
+static fv__id_pos *id_table(const int64_t *ids, int64_t n, const char *origin, const char *what)
 {
-    id_pos *t = calloc(n ? (size_t)n : 1, sizeof *t);
+    fv__id_pos *t = calloc(n ? (size_t)n : 1, sizeof *t);
     if (!t) {
         fv__fail(FV_ERR_NOMEM, "%s: out of memory", origin);
         return NULL;
     }
     for (int64_t i = 0; i < n; i++)
-        t[i] = (id_pos){ids[i], i};
-    qsort(t, (size_t)n, sizeof *t, cmp_id);
+        t[i] = (fv__id_pos){ids[i], i};
+    qsort(t, (size_t)n, sizeof *t, fv__cmp_id_pos);
     for (int64_t i = 1; i < n; i++)
         if (t[i].id == t[i - 1].id) {
             fv__fail(FV_ERR_FORMAT, "%s: %s id %lld appears twice", origin, what,
@@ -173,7 +149,7 @@ static fv_status read_categories(const cJSON *arr, const char *origin, fv_detset
 
 /* One annotation into *a (image and category as positions); checked against its image. */
 static fv_status read_annotation(const cJSON *o, int64_t index, const char *origin,
-                                 const fv_detset *d, const id_pos *imgs, const id_pos *cats,
+                                 const fv_detset *d, const fv__id_pos *imgs, const fv__id_pos *cats,
                                  fv_det_annotation *a)
 {
     if (!cJSON_IsObject(o) || !get_int(o, "id", &a->id))
@@ -184,7 +160,7 @@ static fv_status read_annotation(const cJSON *o, int64_t index, const char *orig
     if (!get_int(o, "image_id", &image_id))
         return fv__fail(FV_ERR_FORMAT, "%s: annotation id %lld: no whole-number \"image_id\"",
                         origin, id);
-    if ((a->image = find_id(imgs, d->nimages, image_id)) < 0)
+    if ((a->image = fv__find_id(imgs, d->nimages, image_id)) < 0)
         return fv__fail(FV_ERR_FORMAT,
                         "%s: annotation id %lld: image_id %lld is not among the "
                         "images",
@@ -192,7 +168,7 @@ static fv_status read_annotation(const cJSON *o, int64_t index, const char *orig
     if (!get_int(o, "category_id", &cat_id))
         return fv__fail(FV_ERR_FORMAT, "%s: annotation id %lld: no whole-number \"category_id\"",
                         origin, id);
-    if ((a->category = find_id(cats, d->ncategories, cat_id)) < 0)
+    if ((a->category = fv__find_id(cats, d->ncategories, cat_id)) < 0)
         return fv__fail(FV_ERR_FORMAT,
                         "%s: annotation id %lld: category_id %lld is not among the categories",
                         origin, id, (long long)cat_id);
@@ -260,7 +236,7 @@ fv_status fv__coco_parse(const char *text, size_t len, const char *origin, fv_de
     if (!root) return FV_ERR_FORMAT;
     fv_status st = FV_ERR_FORMAT;
     fv_detset *d = NULL;
-    id_pos *imgs = NULL, *cats = NULL;
+    fv__id_pos *imgs = NULL, *cats = NULL;
     int64_t *ids = NULL;
     const cJSON *ai, *aa, *ac;
     if (!cJSON_IsObject(root)) {
@@ -476,22 +452,16 @@ static cJSON *box_json(const double *b)
     return cJSON_CreateDoubleArray(b, 4);
 }
 
-static int cmp_id_only(const void *pa, const void *pb)
-{
-    const id_pos *a = pa, *b = pb;
-    return (a->id > b->id) - (a->id < b->id);
-}
-
 fv_status fv_detections_write_json(const char *path, const fv_detection *dets, int64_t n,
                                    const fv_detset *gt)
 {
-    id_pos *imgs = NULL;
+    fv__id_pos *imgs = NULL;
     if (gt) {
         imgs = calloc(gt->nimages ? (size_t)gt->nimages : 1, sizeof *imgs);
         if (!imgs) return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
         for (int64_t i = 0; i < gt->nimages; i++)
-            imgs[i] = (id_pos){gt->images[i].id, i};
-        qsort(imgs, (size_t)gt->nimages, sizeof *imgs, cmp_id_only);
+            imgs[i] = (fv__id_pos){gt->images[i].id, i};
+        qsort(imgs, (size_t)gt->nimages, sizeof *imgs, fv__cmp_id_pos);
     }
     cJSON *root = cJSON_CreateArray();
     bool ok = root != NULL;
@@ -503,7 +473,7 @@ fv_status fv_detections_write_json(const char *path, const fv_detection *dets, i
         cJSON *b = ok ? box_json(dets[i].bbox) : NULL;
         ok = ok && b && cJSON_AddItemToObject(o, "bbox", b);
         ok = ok && cJSON_AddNumberToObject(o, "score", dets[i].score);
-        int64_t at = gt ? find_id(imgs, gt->nimages, dets[i].image_id) : -1;
+        int64_t at = gt ? fv__find_id(imgs, gt->nimages, dets[i].image_id) : -1;
         if (ok && at >= 0)
             ok = cJSON_AddStringToObject(o, "file_name", gt->images[at].file_name) != NULL;
     }

@@ -575,12 +575,20 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints) + sizeof(fv_floats)]
-            __attribute__((aligned(16))); /* fits every type: fv_floats is 152 bytes */
-        fv_status s = parse_value(pre, &spec[i], value, tmp);
+        /* Room for the largest argument type (fv_floats: 152 bytes; ASan found the old buffer of
+         * sizeof(fv_shape) + sizeof(fv_ints) overrun by anchors=). */
+        union {
+            int64_t i[2];
+            double d;
+            fv_shape shape;
+            fv_regularizer reg;
+            fv_ints ints;
+            fv_floats floats;
+        } tmp;
+        fv_status s = parse_value(pre, &spec[i], value, &tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
-        memcpy((char *)cfg + spec[i].offset, tmp, arg_size(spec[i].type));
+        memcpy((char *)cfg + spec[i].offset, &tmp, arg_size(spec[i].type));
         if (given) *given |= (uint64_t)1 << i;
         return FV_OK;
     }

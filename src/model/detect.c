@@ -37,6 +37,13 @@ int64_t fv_model_detector_max_boxes(const fv_model *m)
     return ((const fv__yolo_cfg *)m->layers[node].cfg)->max_boxes;
 }
 
+int64_t fv_model_detector_classes(const fv_model *m)
+{
+    const int node = m && m->nlayers ? fv__model_output_node(m) : -1;
+    if (node < 0 || m->layers[node].kind != &fv__kind_yolo) return 0;
+    return ((const fv__yolo_cfg *)m->layers[node].cfg)->classes;
+}
+
 static double sigmoid(double z)
 {
     return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));

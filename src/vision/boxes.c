@@ -2,7 +2,7 @@
  * cxcywh), letterboxing (Ultralytics' LetterBox and scale_boxes) and class-wise non-maximum
  * suppression (torchvision's batched_nms). Pure functions on float64 arrays.
  */
-#include "core/core.h"
+#include "vision/vision.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -142,19 +142,6 @@ void fv_letterbox_to_image(const fv_letterbox *lb, double *b, int64_t n)
 /* ---- non-maximum suppression ------------------------------------------------------------------
  */
 
-typedef struct by_score {
-    double score;
-    int64_t index;
-} by_score;
-
-/* Decreasing score, then increasing index: the order a stable sort gives. */
-static int cmp_score(const void *pa, const void *pb)
-{
-    const by_score *a = pa, *b = pb;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    return (a->index > b->index) - (a->index < b->index);
-}
-
 fv_status fv_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
                  double iou_threshold, int64_t max_keep, int64_t *keep, int64_t *nkeep)
 {
@@ -170,13 +157,13 @@ fv_status fv_nms(const double *boxes, const double *scores, const int64_t *class
     }
     if (n == 0) return FV_OK;
     size_t bytes;
-    if (!fv__mul_size((size_t)n, sizeof(by_score), &bytes))
+    if (!fv__mul_size((size_t)n, sizeof(fv__scored), &bytes))
         return fv__fail(FV_ERR_NOMEM, "nms: %lld boxes overflow", (long long)n);
-    by_score *order = fv__alloc(bytes, "nms order");
+    fv__scored *order = fv__alloc(bytes, "nms order");
     if (!order) return FV_ERR_NOMEM;
     for (int64_t i = 0; i < n; i++)
-        order[i] = (by_score){scores[i], i};
-    qsort(order, (size_t)n, sizeof *order, cmp_score);
+        order[i] = (fv__scored){scores[i], i};
+    qsort(order, (size_t)n, sizeof *order, fv__cmp_scored);
     int64_t kept = 0;
     for (int64_t i = 0; i < n && (max_keep <= 0 || kept < max_keep); i++) {
         int64_t c = order[i].index;

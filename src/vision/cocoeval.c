@@ -36,36 +36,6 @@ static double bb_iou(const double *d, const double *g, bool crowd)
     return i / (crowd ? da : da + ga - i);
 }
 
-typedef struct keyed {
-    double key; /* sorted decreasing */
-    int64_t index;
-} keyed;
-
-static int cmp_keyed(const void *pa, const void *pb)
-{
-    const keyed *a = pa, *b = pb;
-    if (a->key != b->key) return a->key > b->key ? -1 : 1;
-    return (a->index > b->index) - (a->index < b->index);
-}
-
-typedef struct id_pos {
-    int64_t id, pos;
-} id_pos;
-
-static int cmp_id(const void *pa, const void *pb)
-{
-    const id_pos *a = pa, *b = pb;
-    return (a->id > b->id) - (a->id < b->id);
-}
-
-/* Position of id in the sorted table, or -1. */
-static int64_t find_id(const id_pos *t, int64_t n, int64_t id)
-{
-    id_pos key = {id, 0};
-    const id_pos *f = bsearch(&key, t, (size_t)n, sizeof *t, cmp_id);
-    return f ? f - t : -1;
-}
-
 /* One (category, area, image) of evaluate(): the kept detections' scores and, per threshold,
  * whether each is matched (to a ground truth of non-zero id) and whether it is ignored. */
 typedef struct eval_img {
@@ -79,7 +49,7 @@ typedef struct work {
     const fv_detset *gt;
     const fv_detection *dets;
     int64_t I, K;
-    id_pos *imgs, *cats;         /* sorted by id: pos = index in gt's arrays */
+    fv__id_pos *imgs, *cats;     /* sorted by id: pos = index in gt's arrays */
     int64_t *gt_start, *gt_list; /* CSR over (i, k): annotation indices in file order */
     int64_t *dt_start, *dt_list; /* detection indices in input order */
     eval_img **evals;            /* [K][A][I] */
@@ -126,11 +96,11 @@ static fv_status index_sets(work *w)
     w->gt_list = xcalloc(gt->nannotations, sizeof(int64_t), "ground truth index");
     if (!w->imgs || !w->cats || !w->gt_start || !w->dt_start || !w->gt_list) return FV_ERR_NOMEM;
     for (int64_t i = 0; i < w->I; i++)
-        w->imgs[i] = (id_pos){gt->images[i].id, i};
+        w->imgs[i] = (fv__id_pos){gt->images[i].id, i};
     for (int64_t k = 0; k < w->K; k++)
-        w->cats[k] = (id_pos){gt->categories[k].id, k};
-    qsort(w->imgs, (size_t)w->I, sizeof *w->imgs, cmp_id);
-    qsort(w->cats, (size_t)w->K, sizeof *w->cats, cmp_id);
+        w->cats[k] = (fv__id_pos){gt->categories[k].id, k};
+    qsort(w->imgs, (size_t)w->I, sizeof *w->imgs, fv__cmp_id_pos);
+    qsort(w->cats, (size_t)w->K, sizeof *w->cats, fv__cmp_id_pos);
     for (int64_t i = 1; i < w->I; i++)
         if (w->imgs[i].id == w->imgs[i - 1].id)
             return fv__fail(FV_ERR_INVALID, "coco eval: image id %lld appears twice",
@@ -198,7 +168,7 @@ static fv_status index_dets(work *w, int64_t n)
             return fv__fail(FV_ERR_INVALID, "coco eval: detection %lld has a NaN or infinite value",
                             (long long)j);
         }
-        int64_t i = find_id(w->imgs, w->I, d->image_id);
+        int64_t i = fv__find_slot(w->imgs, w->I, d->image_id);
         if (i < 0) {
             free(cell_of);
             return fv__fail(FV_ERR_INVALID,
@@ -206,7 +176,7 @@ static fv_status index_dets(work *w, int64_t n)
                             "truth does not have",
                             (long long)j, (long long)d->image_id);
         }
-        int64_t k = find_id(w->cats, w->K, d->category_id);
+        int64_t k = fv__find_slot(w->cats, w->K, d->category_id);
         cell_of[j] = k < 0 ? -1 : i * w->K + k;
         if (k >= 0) w->dt_start[cell_of[j] + 1]++;
     }
@@ -236,15 +206,15 @@ static fv_status evaluate_cell(work *w, int64_t i, int64_t k)
     const int64_t maxdet = MAX_DETS[FV__COCO_M - 1];
     int64_t D = D0 < maxdet ? D0 : maxdet;
     fv_status st = FV_ERR_NOMEM;
-    keyed *order = xcalloc(D0, sizeof *order, "detections");
+    fv__scored *order = xcalloc(D0, sizeof *order, "detections");
     double *ious = xcalloc(D * G, sizeof(double), "IoUs");
     int64_t *gorder = xcalloc(G, sizeof(int64_t), "ground truths");
     uint8_t *gt_ig = xcalloc(G, 1, "ground truths");
     uint8_t *gtm = xcalloc(G, 1, "ground truths");
     if (!order || !ious || !gorder || !gt_ig || !gtm) goto done;
     for (int64_t d = 0; d < D0; d++)
-        order[d] = (keyed){w->dets[dts[d]].score, d};
-    qsort(order, (size_t)D0, sizeof *order, cmp_keyed);
+        order[d] = (fv__scored){w->dets[dts[d]].score, d};
+    qsort(order, (size_t)D0, sizeof *order, fv__cmp_scored);
     for (int64_t d = 0; d < D; d++)
         for (int64_t g = 0; g < G; g++) {
             const fv_det_annotation *a = &w->gt->annotations[gts[g]];
@@ -273,7 +243,7 @@ static fv_status evaluate_cell(work *w, int64_t i, int64_t k)
         e->matched = (uint8_t *)(e->score + D);
         e->ignored = e->matched + FV__COCO_T * D;
         for (int64_t d = 0; d < D; d++)
-            e->score[d] = order[d].key;
+            e->score[d] = order[d].score;
         for (int t = 0; t < FV__COCO_T; t++) {
             memset(gtm, 0, (size_t)G);
             for (int64_t d = 0; d < D; d++) {
@@ -326,7 +296,7 @@ static fv_status accumulate_one(const work *w, fv_coco_eval *ev, int64_t k, int 
         npig += e->npig;
     }
     if (nE == 0 || npig == 0) return FV_OK;
-    keyed *order = xcalloc(nd, sizeof *order, "detections");
+    fv__scored *order = xcalloc(nd, sizeof *order, "detections");
     const eval_img **src = xcalloc(nd, sizeof *src, "detections");
     int64_t *src_d = xcalloc(nd, sizeof(int64_t), "detections");
     double *tp = xcalloc(nd, sizeof(double), "detections");
@@ -339,11 +309,11 @@ static fv_status accumulate_one(const work *w, fv_coco_eval *ev, int64_t k, int 
         const eval_img *e = w->evals[(k * FV__COCO_A + a) * w->I + i];
         if (!e) continue;
         for (int64_t d = 0; d < e->nd && d < maxdet; d++, j++) {
-            order[j] = (keyed){e->score[d], j};
+            order[j] = (fv__scored){e->score[d], j};
             src[j] = e, src_d[j] = d;
         }
     }
-    qsort(order, (size_t)nd, sizeof *order, cmp_keyed);
+    qsort(order, (size_t)nd, sizeof *order, fv__cmp_scored);
     for (int t = 0; t < FV__COCO_T; t++) {
         double tps = 0, fps = 0;
         for (int64_t q = 0; q < nd; q++) {

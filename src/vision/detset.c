@@ -1,4 +1,5 @@
-/* detset.c — the detection set's memory: making an empty one of given counts, and freeing it.
+/* detset.c — the detection set's memory (making an empty one of given counts, freeing it) and the
+ * small sorting helpers its readers and the evaluation share: score order and id tables.
  */
 #include "vision/vision.h"
 
@@ -27,6 +28,39 @@ fv_detset *fv__detset_new(int64_t nimages, int64_t nann, int64_t ncat)
     }
     d->nimages = nimages, d->nannotations = nann, d->ncategories = ncat;
     return d;
+}
+
+int fv__cmp_scored(const void *pa, const void *pb)
+{
+    const fv__scored *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+int fv__cmp_id_pos(const void *pa, const void *pb)
+{
+    const fv__id_pos *a = pa, *b = pb;
+    if (a->id != b->id) return (a->id > b->id) - (a->id < b->id);
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+int64_t fv__find_slot(const fv__id_pos *t, int64_t n, int64_t id)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (t[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && t[lo].id == id ? lo : -1;
+}
+
+int64_t fv__find_id(const fv__id_pos *t, int64_t n, int64_t id)
+{
+    int64_t slot = fv__find_slot(t, n, id);
+    return slot < 0 ? -1 : t[slot].pos;
 }
 
 void fv_detset_free(fv_detset *d)

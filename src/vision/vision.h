@@ -32,6 +32,24 @@ static inline int64_t fv__coco_ridx(int64_t K, int t, int64_t k, int a, int m)
     return (((int64_t)t * K + k) * FV__COCO_A + a) * FV__COCO_M + m;
 }
 
+/* A score and the position it came from. Sorted with fv__cmp_scored: decreasing score, then
+ * increasing position, the order a stable sort by score gives (pycocotools' mergesort). */
+typedef struct fv__scored {
+    double score;
+    int64_t index;
+} fv__scored;
+int fv__cmp_scored(const void *a, const void *b);
+
+/* An id and where it is. A table sorted with fv__cmp_id_pos (id, then position) finds an id by
+ * binary search: fv__find_slot gives its entry's place in the table, fv__find_id its position
+ * (the entry's pos); -1 when absent. */
+typedef struct fv__id_pos {
+    int64_t id, pos;
+} fv__id_pos;
+int fv__cmp_id_pos(const void *a, const void *b);
+int64_t fv__find_slot(const fv__id_pos *t, int64_t n, int64_t id);
+int64_t fv__find_id(const fv__id_pos *t, int64_t n, int64_t id);
+
 /* An empty set with room for nimages images, nann annotations and ncat categories (each array
  * calloc'd; counts set). NULL on failure (message set). */
 fv_detset *fv__detset_new(int64_t nimages, int64_t nann, int64_t ncat);

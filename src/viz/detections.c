@@ -12,7 +12,7 @@
 #define GAP     12
 #define CAPTION 22
 
-static fv__rgb class_colour(int64_t k)
+fv__rgb fv__tab10(int64_t k)
 {
     static const unsigned tab10[] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
                                      0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
@@ -113,7 +113,7 @@ fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_
                       d->channels == 1 ? fv__cmap_grey : NULL, 0, 255);
         for (int64_t j = im->first; j < im->first + im->count; j++) {
             const fv_det_annotation *a = &d->annotations[j];
-            draw_box(cr, ox, oy, s, a->bbox, class_colour(a->category), false,
+            draw_box(cr, ox, oy, s, a->bbox, fv__tab10(a->category), false,
                      d->categories[a->category].name);
         }
         for (int64_t j = 0; j < ndets; j++) {
@@ -122,7 +122,7 @@ fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_
             const char *name = category_name(d, dets[j].category_id, &k);
             char text[96];
             snprintf(text, sizeof text, "%.60s %.2f", name, dets[j].score);
-            draw_box(cr, ox, oy, s, dets[j].bbox, class_colour(k), true, text);
+            draw_box(cr, ox, oy, s, dets[j].bbox, fv__tab10(k), true, text);
         }
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
         fv__text(cr, ox, oy + cell + 4, im->file_name, 12, false, FV__LEFT, FV__TOP, 0);

@@ -7,14 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* matplotlib's tab10 */
-static fv__rgb colour(int64_t i)
-{
-    static const unsigned tab10[] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
-                                     0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
-    return fv__hex(tab10[i % 10]);
-}
-
 fv_picture *fv_plot_pr(const fv_coco_eval *e)
 {
     if (!e) {
@@ -41,7 +33,7 @@ fv_picture *fv_plot_pr(const fv_coco_eval *e)
             yk[r] = e->precision[fv__coco_pidx(K, 0, r, k, 0, FV__COCO_M - 1)];
         snprintf(labels[ns], sizeof labels[ns], "%.60s (AP50 %.3f)", e->names[k],
                  fv_coco_eval_class_ap(e, k, 0.5));
-        s[ns] = (fv__series){x, yk, FV__COCO_R, labels[ns], colour(k), false, false};
+        s[ns] = (fv__series){x, yk, FV__COCO_R, labels[ns], fv__tab10(k), false, false};
         ns++;
     }
     if (ns == 0) {
