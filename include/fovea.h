@@ -631,13 +631,19 @@ typedef struct fv_onnx_import_opts {
  * torch.onnx.export) unless its metadata_props say fovea.layout=NHWC (fovea's own export); Conv
  * weights become (kh, kw, in, out), Gemm weights (in, units), with the rows of a dense layer
  * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (other
- * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise),
- * MaxPool (pads none or Keras' same), AveragePool, Pad (zeros), Gemm, MatMul (+ Add as bias),
- * BatchNormalization (epsilon and momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over
- * channels, Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool,
- * Dropout, Identity, NHWC<->NCHW Transpose, a Reshape that flattens (its shape constant or computed
- * by Shape, Gather, Unsqueeze, Concat, as PyTorch writes x.view(x.size(0), -1)), Constant, and
- * fovea's own Maxout pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth
+ * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise;
+ * without bias and read only by a 1x1 Conv: separable_conv2d), ConvTranspose (conv2d_transpose,
+ * with a cropping2d after it where Keras' padding cannot place ONNX's output), MaxPool (pads none
+ * or Keras' same), AveragePool, Pad (zeros), Slice of rows and columns (cropping2d), Resize by
+ * whole factors (upsampling2d: nearest where the operator's coordinates repeat rows, bilinear for
+ * half-pixel linear), Gemm, MatMul (+ Add as bias), BatchNormalization (epsilon and momentum
+ * kept), Relu, Clip from 0 (relu max_value), LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels,
+ * Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool, Dropout,
+ * Identity, NHWC<->NCHW Transpose, Reshape keeping the batch (a flatten, or a reshape where the
+ * ONNX order is fovea's), shapes and pads computed from int64 values known at import (Shape,
+ * Gather, Unsqueeze, Concat, ConstantOfShape, Cast, Slice, Reshape, Transpose: PyTorch's
+ * x.view(x.size(0), -1) and ZeroPad2d), Constant, and fovea's own Maxout pattern; opsets 11 to
+ * 17. The file is read as hostile: its size, nesting depth
  * and message count are bounded before protobuf-c unpacks it, initializer sizes are checked against
  * their dims and type, and a node that reads a name nothing defined before it (a dangling name or a
  * cycle) is refused. Class names in metadata_props (fovea.class_names, a JSON array) become the
