@@ -456,7 +456,37 @@ typedef struct fv_fit_opts {
     /* Checkpoints (see above). */
     const char *checkpoint_dir; /* NULL: none; created if missing (one level) */
     bool resume;                /* continue from checkpoint_dir's checkpoint */
+
+    /* Data-parallel training (see fv_collective below); NULL: this process trains alone. */
+    const struct fv_collective *collective;
 } fv_fit_opts;
+
+/* Data-parallel training: P processes each train on a slice of every batch and get the same
+ * weights and history, bit for bit, as one process training alone on the whole batches.
+ * A batch of N samples is cut into FV_BATCH_CHUNKS chunks (chunk c: samples [c·N/16,
+ * (c+1)·N/16), empty ones included); process q holds chunks [q·16/P, (q+1)·16/P). Every process
+ * must hold the same model, weights, data and options; each computes the forward and backward
+ * pass of its slice, and fovea calls the hooks below, in the same order on every process, to
+ * combine what depends on the whole batch: the parameter gradients (sum), BatchNormalization's
+ * batch statistics, and the outputs from which the loss and the metrics are computed (gather).
+ * The library holds no connection of its own: the caller (the fovea command, over MPI) sets
+ * them up. Validation batches are split the same way. */
+#define FV_BATCH_CHUNKS 16
+
+typedef struct fv_collective {
+    int size; /* processes P: a divisor of FV_BATCH_CHUNKS (1, 2, 4, 8 or 16) */
+    int rank; /* this process, in [0, P) */
+    void *ctx;
+    /* buf holds the processes' parts end to end, process q's part being bytes [off[q],
+     * off[q + 1]) (off has P + 1 entries); this process has filled its own. On return every
+     * part is filled, on every process (MPI_Allgatherv). A failure ends the fit with it. */
+    fv_status (*gather)(void *ctx, void *buf, const size_t *off);
+    /* Replaces a[0..n) on every process by the sum over the processes of their arrays, added as
+     * a balanced binary tree over the ranks in order, ((a0 + a1) + (a2 + a3)) + ..., the same on
+     * every process (not MPI_Allreduce, whose order is unspecified): these are the top levels of
+     * the tree whose lower levels each process has added over its own chunks. */
+    fv_status (*sum)(void *ctx, float *a, int64_t n);
+} fv_collective;
 
 /* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42; callbacks off with
  * Keras' settings; no checkpoint. The library prints nothing: progress is reported through the

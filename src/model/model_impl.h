@@ -109,6 +109,20 @@ struct fv_model {
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
+
+    /* Data-parallel training (parallel.c), set during fv_model_fit only (coll NULL otherwise):
+     * the current batch of dp_batch samples, of which this process holds chunks [dp_c0, dp_c1)
+     * starting at the batch's sample dp_first; the whole batch's targets, outputs and output
+     * gradients per head; the first failure of a collective during a pass. */
+    const fv_collective *coll;
+    int64_t dp_batch, dp_first;
+    int dp_c0, dp_c1;
+    fv_status dp_status;
+    int32_t *dp_labels[FV_MAX_OUTPUTS];
+    float *dp_targets[FV_MAX_OUTPUTS], *dp_y[FV_MAX_OUTPUTS], *dp_dy[FV_MAX_OUTPUTS];
+    void *dp_scratch; /* the task losses' scratch for the whole batch */
+    float *dp_added;  /* an added loss's layer inputs and output for the whole batch */
+    void *dp_block;
 };
 
 /* Writes the model as fv_model_save does, plus extra tensors and metadata (a checkpoint's). */
