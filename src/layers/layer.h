@@ -334,6 +334,8 @@ extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
 /* Layers that add a loss of their own (activity_regularization.c); detection heads (yolo.c). */
 extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
+/* The 6D pose head (pose.c): the 6-D rotation to a matrix; the task loss `pose`. */
+extern const fv_layer_kind fv__kind_pose;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

@@ -59,6 +59,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_normalization,
     &fv__kind_activity_regularization,
     &fv__kind_yolo,
+    &fv__kind_pose,
     NULL,
 };
 /* clang-format on */
