@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "pose.h"
 #include "detect.h"
 #include "images.h"
 #include "viz.h"
@@ -48,7 +49,10 @@ static const char usage[] =
     "fovea evaluate --poses POSES.csv --data DIR [--split test] [--json] scores 6D pose\n"
     "estimates in BOP's result format against a BOP dataset, with no model: ADD(-S) accuracy,\n"
     "MSSD and MSPD recalls, rotation and translation errors, 5deg/5cm and 2-D projection\n"
-    "accuracy ('fovea evaluate --poses --help' for the details).\n";
+    "accuracy ('fovea evaluate --poses --help' for the details). For a model ending in the\n"
+    "pose head, 'fovea evaluate MODEL --data BOPDIR' prints the same figures from the model's\n"
+    "estimates on DIR/test (its only object); --plot draws the ADD(-S) accuracy against the\n"
+    "threshold.\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
  * failure (reported). */
@@ -127,6 +131,11 @@ int cmd_evaluate(int argc, char **argv)
     }
     if (metric->seen && strcmp(metric->value, "coco") != 0 && strcmp(metric->value, "voc") != 0) {
         rc = cli_usage_error(cmd, "--metric: expected coco or voc, got '%s'", metric->value);
+        goto done;
+    }
+    if (fv_model_is_pose(m, NULL)) {
+        rc = cli_evaluate_pose_model(cmd, m, data->value, NULL, json->seen,
+                                     plot->seen ? plot->value : NULL);
         goto done;
     }
     if (detector) {

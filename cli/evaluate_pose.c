@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "pose.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +83,14 @@ static void print_text(const fv_pose_scores *s)
     printf("2-D projection accuracy (< 5 px): %.4f\n", s->proj_accuracy_5px);
 }
 
+void cli_print_pose_scores(const fv_pose_scores *s, bool json)
+{
+    if (json)
+        print_json(s);
+    else
+        print_text(s);
+}
+
 int cmd_evaluate_poses(int argc, char **argv)
 {
     const char *cmd = "evaluate";
@@ -112,10 +121,7 @@ int cmd_evaluate_poses(int argc, char **argv)
     s = fv_pose_evaluate(opts[1].value, split, r, n, &sc);
     free(r);
     if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
-    if (opts[3].seen)
-        print_json(&sc);
-    else
-        print_text(&sc);
+    cli_print_pose_scores(&sc, opts[3].seen);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error(cmd, "cannot write to standard output");
         return CLI_FAIL;

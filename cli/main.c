@@ -2,6 +2,7 @@
  * summary, data) and answers --help and --version.
  */
 #include "commands.h"
+#include "pose.h"
 #include "common.h"
 
 #include <stdio.h>
@@ -25,6 +26,7 @@ static const char usage[] =
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
     "  detect MODEL --input IMG|DIR      find objects with a detector (boxes, classes, scores)\n"
+    "  pose MODEL --input IMG|DIR        estimate an object's 6D pose (R, t, Euler, BOP CSV)\n"
     "  export MODEL -o MODEL.onnx        write a trained model as an ONNX file\n"
     "  import MODEL.onnx -o MODEL.safetensors\n"
     "                                    read an ONNX model (PyTorch's export, fovea's) into "
@@ -57,6 +59,7 @@ static const command commands[] = {
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
     {"import", cmd_import},   {"detect", cmd_detect},
+    {"pose", cmd_pose},
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "detect.h"
+#include "pose.h"
 #include "images.h"
 #include "mpi.h"
 #include "progress.h"
@@ -42,7 +43,11 @@ static const char usage[] =
     "                            saved model remembers it and the class names\n"
     "  --labels Y.npy            the labels of --data X.npy (a .npy of features): (N,) or\n"
     "                            (N, 1) class indices, or (N, K) one-hot rows (or targets\n"
-    "                            for mse/mae)\n" CLI_IMAGE_FLAGS_USAGE "\n"
+    "                            for mse/mae)\n"
+    "  --object OBJ_ID           a BOP dataset (DIR/models/models_info.json, DIR/train/SCENE/...)\n"
+    "                            for a model ending in the pose head: the object to learn\n"
+    "                            (default: the only one); each image's most visible instance\n"
+    "                            of it, the image resized to the input and K with it\n" CLI_IMAGE_FLAGS_USAGE "\n"
     "outputs (written only when training succeeds; an existing file is replaced atomically):\n"
     "  --save OUT.safetensors    the trained model: weights and model text in one file\n"
     "  --history H.csv           one row per epoch: epoch,accuracy,loss,val_accuracy,val_loss\n"
@@ -241,6 +246,7 @@ enum {
     O_ORDER,
     O_LABEL_MODE,
     O_CLASS_NAMES,
+    O_OBJECT,
     O_COUNT
 };
 
@@ -378,6 +384,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         [O_DATA] = {"data", true, false, NULL},
         [O_LABEL] = {"label-column", true, false, NULL},
         [O_LABELS] = {"labels", true, false, NULL},
+        [O_OBJECT] = {"object", true, false, NULL},
         [O_SAVE] = {"save", true, false, NULL},
         [O_HISTORY] = {"history", true, false, NULL},
         [O_WEIGHTS] = {"weights", true, false, NULL},
@@ -533,6 +540,10 @@ static int train(int argc, char **argv, cli_mpi *mp)
     }
     if (cli_is_npy_dir(m, opts[O_DATA].value)) {
         if ((rc = cli_load_npy_dir(cmd, m, opts[O_DATA].value, &train))) goto done;
+    } else if (fv_model_is_pose(m, NULL) || cli_is_pose_dir(opts[O_DATA].value)) {
+        rc = cli_load_pose(cmd, m, opts[O_DATA].value,
+                           opts[O_OBJECT].seen ? opts[O_OBJECT].value : NULL, &train, &test);
+        if (rc) goto done;
     } else if (fv_model_detector_max_boxes(m) > 0 || cli_is_detection_dir(opts[O_DATA].value)) {
         if ((rc = cli_load_detection(cmd, m, opts[O_DATA].value, &train, &test))) goto done;
     } else if (image_dir) {

@@ -1539,6 +1539,54 @@ typedef struct fv_pose_scores {
 fv_status fv_pose_evaluate(const char *dir, const char *split, const fv_bop_result *r, int64_t n,
                            fv_pose_scores *out);
 
+/* ---- a pose network's data and estimates ---- */
+/* One training or evaluation sample of a BOP split: an image and its target instance, the
+ * chosen object's most visible one (scene_gt_info.json's visib_fract; the first on a tie). */
+typedef struct fv_pose_sample {
+    int64_t scene_id, im_id, obj_id;
+    char path[4096];       /* SPLIT/SCENE/rgb/IIIIII.png */
+    double K[9];           /* scene_camera.json's cam_K, for the image at its own size */
+    int64_t height, width; /* the image's own size; 0 until fv_bop_to_dataset reads it */
+    fv_pose gt;
+    double visib_fract;
+} fv_pose_sample;
+
+/* Every image of dir/split (each scene's scene_gt.json, scene_gt_info.json, scene_camera.json)
+ * holding obj_id (>= 1), in scene then im_id order; images without it are left out. *samples
+ * malloc'd (free()). FV_ERR_FORMAT naming the file and field of a problem, or the split when no
+ * image holds the object; FV_ERR_IO. */
+fv_status fv_bop_samples(const char *dir, const char *split, int64_t obj_id,
+                         fv_pose_sample **samples, int64_t *n);
+
+/* The samples as a dataset for a network ending in the `pose` head: each image (PNG or JPEG)
+ * decoded at `channels` (1 or 3), resized to height × width (bilinear, half-pixel centres,
+ * aspect not kept) and its K scaled alike (fv_pose_scale_K); the output named `output` gets 16
+ * floats a sample: R (9, row-major), t (3, mm), then the scaled fx, fy, cx, cy (the pose loss's
+ * targets). Fills each sample's height and width. FV_ERR_INVALID for bad arguments; the image
+ * reader's errors naming the file. */
+fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
+                            int channels, const char *output, fv_dataset **out);
+
+/* K [9] of an image of src_h × src_w resized to dst_h × dst_w (pixel centres at integers, as
+ * BOP's K): fx·sx, fy·sy, (cx + 0.5)·sx − 0.5, (cy + 0.5)·sy − 0.5 with sx = dst_w/src_w,
+ * sy = dst_h/src_h. */
+void fv_pose_scale_K(const double K[9], int64_t src_h, int64_t src_w, int64_t dst_h, int64_t dst_w,
+                     double out[9]);
+
+/* A pose from the pose head's output y [12] (R row-major, then x/z, y/z, z/f) and the K [9] of
+ * the model's input image: z = y[11]·(fx + fy)/2, t = (y[9]·z, y[10]·z, z) in mm; R copied as
+ * the head made it (a rotation by Gram–Schmidt). */
+void fv_pose_from_head(const float y[12], const double K[9], fv_pose *out);
+
+/* Whether the model's output layer is a `pose` head; *extent (when not NULL) receives its
+ * extent= (mm, 3 values). */
+bool fv_model_is_pose(const fv_model *m, double extent[3]);
+
+/* The ADD(-S) accuracy–threshold curve: err [n] each target's ADD (ADD-S for a symmetric
+ * object) over the object's diameter (NaN: no estimate, never counted right), the accuracy at
+ * thresholds 0 to 0.5 of the diameter, 10 % marked. NULL with FV_ERR_INVALID when n < 1. */
+fv_picture *fv_plot_pose_accuracy(const double *err, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
  * on the rotation, plus half the squared error of the translation parameters.
  */
 #include "layers/layer.h"
+#include "model/model_impl.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -245,3 +246,14 @@ const fv_layer_kind fv__kind_pose = {
     .backward = pose_backward,
     .task_loss = &pose_loss,
 };
+
+bool fv_model_is_pose(const fv_model *m, double extent[3])
+{
+    const int node = m && m->nlayers ? fv__model_output_node(m) : -1;
+    if (node < 0 || m->layers[node].kind != &fv__kind_pose) return false;
+    const pose_cfg *c = m->layers[node].cfg;
+    if (extent)
+        for (int k = 0; k < 3; k++)
+            extent[k] = c->extent.n == 3 ? c->extent.v[k] : 0;
+    return true;
+}

@@ -69,8 +69,14 @@ static fv_status read_width(const char *dir, int64_t *width)
     return FV_OK;
 }
 
-/* The scene folders of dir/split (names of digits), sorted; *names malloc'd. */
-static fv_status list_scenes(const char *root, char ***names, int64_t *n)
+void fv__pose_free_names(char **names, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+fv_status fv__pose_list_scenes(const char *root, char ***names, int64_t *n)
 {
     *names = NULL;
     *n = 0;
@@ -102,9 +108,7 @@ static fv_status list_scenes(const char *root, char ***names, int64_t *n)
     if (st == FV_OK && count == 0)
         st = fv__fail(FV_ERR_FORMAT, "%s: no scene folders (000000, 000001, ...)", root);
     if (st != FV_OK) {
-        for (int64_t i = 0; i < count; i++)
-            free(out[i]);
-        free(out);
+        fv__pose_free_names(out, count);
         return st;
     }
     qsort(out, (size_t)count, sizeof *out, cmp_name);
@@ -223,7 +227,7 @@ fv_status fv_pose_evaluate(const char *dir, const char *split, const fv_bop_resu
     if ((st = fv__path(path, "%s/models/models_info.json", dir)) != FV_OK ||
         (st = fv_bop_read_models_info(path, &infos, &ninfo)) != FV_OK ||
         (st = fv__path(root, "%s/%s", dir, split)) != FV_OK ||
-        (st = list_scenes(root, &scenes, &nscenes)) != FV_OK)
+        (st = fv__pose_list_scenes(root, &scenes, &nscenes)) != FV_OK)
         goto done;
     for (int64_t s = 0; s < nscenes; s++) {
         if ((st = fv__path(path, "%s/%s", root, scenes[s])) != FV_OK ||
@@ -311,9 +315,7 @@ done:
     }
     free(objs);
     free(t);
-    for (int64_t s = 0; s < nscenes; s++)
-        free(scenes[s]);
-    free(scenes);
+    fv__pose_free_names(scenes, nscenes);
     fv_bop_free_models_info(infos, ninfo);
     if (st != FV_OK) {
         int64_t w = out->image_width;

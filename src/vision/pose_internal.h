@@ -24,4 +24,10 @@ fv_status fv__bop_parse_results(const char *text, size_t len, const char *origin
 #define FV__PATH_MAX 4096
 fv_status fv__path(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The scene folders of root (names of 1 to 12 digits), sorted; *names malloc'd (free with
+ * fv__pose_free_names). FV_ERR_IO naming root if it cannot be opened, FV_ERR_FORMAT if it holds
+ * none. */
+fv_status fv__pose_list_scenes(const char *root, char ***names, int64_t *n);
+void fv__pose_free_names(char **names, int64_t n);
+
 #endif

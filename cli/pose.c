@@ -1,0 +1,505 @@
+/* pose.c — a pose network from the command line: a BOP folder as its training and evaluation data,
+ * `fovea pose MODEL --input IMG|DIR` (rotation, translation, Euler angles, BOP's result CSV), and
+ * `fovea evaluate MODEL --data BOPDIR` with the figures of `evaluate --poses`.
+ */
+#include "pose.h"
+#include "commands.h"
+#include "common.h"
+#include "images.h"
+#include "viz.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bool cli_is_pose_dir(const char *dir)
+{
+    char path[4096];
+    int k = snprintf(path, sizeof path, "%s/models/models_info.json", dir);
+    return k > 0 && k < (int)sizeof path && cli_exists(path);
+}
+
+int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t *obj_id)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/models_info.json", dir);
+    fv_pose_model_info *infos = NULL;
+    int64_t n = 0;
+    fv_status s = fv_bop_read_models_info(path, &infos, &n);
+    if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
+    int rc = CLI_OK;
+    if (given) {
+        rc = cli_int(cmd, "--object", given, 1, INT64_MAX, "an obj_id of models_info.json", obj_id);
+        bool found = false;
+        for (int64_t i = 0; !rc && i < n; i++)
+            found |= infos[i].obj_id == *obj_id;
+        if (!rc && !found) {
+            cli_error(cmd, "--object: %s has no obj_id %lld", path, (long long)*obj_id);
+            rc = CLI_FAIL;
+        }
+    } else if (n != 1) {
+        cli_error(cmd, "--data: %s lists %lld objects: choose one with --object OBJ_ID", path,
+                  (long long)n);
+        rc = CLI_FAIL;
+    } else {
+        *obj_id = infos[0].obj_id;
+    }
+    fv_bop_free_models_info(infos, n);
+    return rc;
+}
+
+/* The model's image input (height, width, 1 or 3 channels) and its output's name. */
+static int pose_input(const char *cmd, const fv_model *m, int64_t hwc[3])
+{
+    int64_t dims[4];
+    if (!fv_model_is_pose(m, NULL)) {
+        cli_error(cmd, "the model's output is not a pose head ('pose extent=...' after a dense "
+                       "layer of 9 units)");
+        return CLI_FAIL;
+    }
+    if (fv_model_input_shape(m, 0, dims) != 3 || (dims[2] != 1 && dims[2] != 3)) {
+        cli_error(cmd, "a pose network needs an image input (height, width, 1 or 3 channels)");
+        return CLI_FAIL;
+    }
+    memcpy(hwc, dims, 3 * sizeof(int64_t));
+    return CLI_OK;
+}
+
+/* One split's samples as a dataset (*out), or (missing_ok) CLI_OK with *out NULL when the split
+ * has no folder. */
+static int load_split(const char *cmd, const fv_model *m, const char *dir, const char *split,
+                      int64_t obj_id, bool missing_ok, fv_pose_sample **smp, int64_t *n,
+                      fv_dataset **out)
+{
+    int64_t hwc[3];
+    *out = NULL;
+    *smp = NULL;
+    if (pose_input(cmd, m, hwc)) return CLI_FAIL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, split);
+    if (missing_ok && !cli_is_dir(path)) return CLI_OK;
+    fv_status s = fv_bop_samples(dir, split, obj_id, smp, n);
+    if (s == FV_OK)
+        s = fv_bop_to_dataset(*smp, *n, hwc[0], hwc[1], (int)hwc[2], fv_model_output_name(m, 0),
+                              out);
+    if (s != FV_OK) {
+        free(*smp);
+        *smp = NULL;
+        return cli_fail_lib(cmd, "--data", s);
+    }
+    return CLI_OK;
+}
+
+int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object,
+                  fv_dataset **train, fv_dataset **test)
+{
+    int64_t obj_id = 0, ntr = 0, nte = 0;
+    fv_pose_sample *smp = NULL;
+    int rc = cli_pose_object(cmd, dir, object, &obj_id);
+    if (!rc) rc = load_split(cmd, m, dir, "train", obj_id, false, &smp, &ntr, train);
+    free(smp);
+    if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, true, &smp, &nte, test);
+    free(smp);
+    if (!rc)
+        fprintf(stderr,
+                "fovea %s: obj_id %lld, its most visible instance in each image: %lld training "
+                "images, %lld test images\n",
+                cmd, (long long)obj_id, (long long)ntr, (long long)nte);
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* m's estimates for the images of d, samples s[0..n) (their sizes filled). */
+static int estimate(const char *cmd, fv_model *m, const fv_dataset *d, const fv_pose_sample *s,
+                    int64_t n, fv_bop_result **r)
+{
+    int64_t hwc[3];
+    *r = NULL;
+    if (pose_input(cmd, m, hwc)) return CLI_FAIL;
+    float *y = malloc((size_t)n * 12 * sizeof *y);
+    fv_bop_result *out = calloc((size_t)n, sizeof *out);
+    if (!y || !out) {
+        free(y);
+        free(out);
+        cli_error(cmd, "out of memory for %lld estimates", (long long)n);
+        return CLI_FAIL;
+    }
+    const double t0 = now_s();
+    fv_status st = fv_model_predict(m, d, 32, y);
+    const double per_image = (now_s() - t0) / (double)n;
+    for (int64_t i = 0; st == FV_OK && i < n; i++) {
+        double K[9];
+        fv_pose_scale_K(s[i].K, s[i].height, s[i].width, hwc[0], hwc[1], K);
+        out[i].scene_id = s[i].scene_id;
+        out[i].im_id = s[i].im_id;
+        out[i].obj_id = s[i].obj_id;
+        out[i].score = 1;
+        out[i].time = per_image;
+        fv_pose_from_head(y + i * 12, K, &out[i].pose);
+    }
+    free(y);
+    if (st != FV_OK) {
+        free(out);
+        return cli_fail_lib(cmd, NULL, st);
+    }
+    *r = out;
+    return CLI_OK;
+}
+
+int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n, fv_bop_result **r)
+{
+    int64_t hwc[3];
+    *r = NULL;
+    if (pose_input(cmd, m, hwc)) return CLI_FAIL;
+    fv_dataset *d = NULL;
+    fv_status st =
+        fv_bop_to_dataset(s, n, hwc[0], hwc[1], (int)hwc[2], fv_model_output_name(m, 0), &d);
+    if (st != FV_OK) return cli_fail_lib(cmd, "--input", st);
+    int rc = estimate(cmd, m, d, s, n, r);
+    fv_dataset_free(d);
+    return rc;
+}
+
+/* Each sample's ADD (ADD-S for a symmetric object) over the object's diameter, for the plot. */
+static int add_errors(const char *cmd, const char *dir, const fv_pose_sample *s,
+                      const fv_bop_result *r, int64_t n, double *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/models_info.json", dir);
+    fv_pose_model_info *infos = NULL;
+    int64_t ni = 0;
+    fv_mesh *mesh = NULL;
+    fv_status st = fv_bop_read_models_info(path, &infos, &ni);
+    const fv_pose_model_info *info = NULL;
+    for (int64_t i = 0; st == FV_OK && i < ni; i++)
+        if (infos[i].obj_id == s[0].obj_id) info = &infos[i];
+    snprintf(path, sizeof path, "%s/models/obj_%06lld.ply", dir, (long long)s[0].obj_id);
+    if (st == FV_OK && info) st = fv_mesh_read_ply(path, &mesh);
+    if (st == FV_OK && info) {
+        const bool sym = fv_pose_model_symmetric(info);
+        for (int64_t i = 0; i < n; i++) {
+            const float *p = mesh->vertices;
+            const int64_t np = mesh->n_vertices;
+            err[i] = (sym ? fv_pose_adds(p, np, &r[i].pose, &s[i].gt)
+                          : fv_pose_add(p, np, &r[i].pose, &s[i].gt)) /
+                     info->diameter;
+        }
+    }
+    fv_mesh_free(mesh);
+    fv_bop_free_models_info(infos, ni);
+    if (st != FV_OK) return cli_fail_lib(cmd, "--data", st);
+    return CLI_OK; /* no info: fv_pose_evaluate has reported it already */
+}
+
+int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const char *object,
+                            bool json, const char *plot)
+{
+    int64_t obj_id = 0, n = 0;
+    fv_pose_sample *smp = NULL;
+    fv_dataset *d = NULL;
+    fv_bop_result *r = NULL;
+    double *err = NULL;
+    int rc = cli_pose_object(cmd, dir, object, &obj_id);
+    if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, false, &smp, &n, &d);
+    if (!rc) rc = estimate(cmd, m, d, smp, n, &r);
+    if (rc) goto done;
+    fv_pose_scores sc;
+    fv_status st = fv_pose_evaluate(dir, "test", r, n, &sc);
+    if (st != FV_OK) {
+        rc = cli_fail_lib(cmd, "--data", st);
+        goto done;
+    }
+    if (!json)
+        printf("obj_id %lld, %lld test images (its most visible instance in each)\n",
+               (long long)obj_id, (long long)n);
+    cli_print_pose_scores(&sc, json);
+    if (plot) {
+        if (!(err = malloc((size_t)n * sizeof *err))) {
+            cli_error(cmd, "out of memory");
+            rc = CLI_FAIL;
+            goto done;
+        }
+        if ((rc = add_errors(cmd, dir, smp, r, n, err))) goto done;
+        rc = cli_save_picture(cmd, "--plot", fv_plot_pose_accuracy(err, n), plot);
+    }
+done:
+    free(err);
+    free(r);
+    free(smp);
+    fv_dataset_free(d);
+    return rc;
+}
+
+/* ---- fovea pose -------------------------------------------------------------------------- */
+
+static const char usage[] =
+    "usage: fovea pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--object OBJ_ID]\n"
+    "                  [--output poses.csv]\n"
+    "\n"
+    "Estimates an object's 6D pose in each image with a trained pose network (a model ending\n"
+    "in the pose head, trained by 'fovea train MODEL --data BOPDIR'). Each image is resized\n"
+    "to the model's input and its camera matrix with it. Prints per image the rotation matrix R\n"
+    "(model to camera, row-major), the translation t in mm (OpenCV's camera: x right, y down,\n"
+    "z forward) and, for convenience, Euler angles: extrinsic x-y-z in degrees (R = Rz(c)\n"
+    "Ry(b) Rx(a); SciPy's as_euler(\"xyz\")).\n"
+    "\n"
+    "options:\n"
+    "  --input IMG|DIR      an image (PNG, JPEG, ...) or a folder of them (sorted by name)\n"
+    "  --K fx,fy,cx,cy      the camera of the images at their own size, in pixels; without\n"
+    "                       it, an image in a BOP scene (SCENE/rgb/IIIIII.png) takes its\n"
+    "                       cam_K from SCENE/scene_camera.json\n"
+    "  --object OBJ_ID      the obj_id written to the CSV (default 1)\n"
+    "  --output FILE.csv    BOP's result format: scene_id,im_id,obj_id,score,R,t,time (R's\n"
+    "                       nine values and t's three separated by spaces; time in seconds\n"
+    "                       per image); scene_id and im_id from a BOP path, else 0 and the\n"
+    "                       image's index\n";
+
+/* Whether s is all digits (1 to 12 of them). */
+static bool digits(const char *s, size_t len)
+{
+    if (len == 0 || len > 12) return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+/* Fills scene_id, im_id and (when have_K is false) K of an image at path from its BOP scene:
+ * SCENE/rgb/IIIIII.png (or gray/) beside SCENE/scene_camera.json. */
+static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", x->path);
+    char *slash = strrchr(dir, '/');
+    const char *base = strrchr(x->path, '/');
+    base = base ? base + 1 : x->path;
+    const char *dot = strrchr(base, '.');
+    const size_t blen = dot ? (size_t)(dot - base) : strlen(base);
+    bool bop = false;
+    if (slash && digits(base, blen)) {
+        *slash = '\0'; /* dir: SCENE/rgb */
+        char *s2 = strrchr(dir, '/');
+        const char *leaf = s2 ? s2 + 1 : dir;
+        if (strcmp(leaf, "rgb") == 0 || strcmp(leaf, "gray") == 0) {
+            if (s2)
+                *s2 = '\0';
+            else
+                strcpy(dir, ".");
+            bop = true;
+        }
+    }
+    if (!bop) {
+        if (have_K) return CLI_OK;
+        cli_error(cmd,
+                  "--input: %s: no --K given and the image is not in a BOP scene "
+                  "(SCENE/rgb/IIIIII.png beside SCENE/scene_camera.json)",
+                  x->path);
+        return CLI_FAIL;
+    }
+    x->im_id = strtoll(base, NULL, 10);
+    const char *scene = strrchr(dir, '/');
+    scene = scene ? scene + 1 : dir;
+    if (digits(scene, strlen(scene))) x->scene_id = strtoll(scene, NULL, 10);
+    if (have_K) return CLI_OK;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/scene_camera.json", dir);
+    fv_bop_camera *cams = NULL;
+    int64_t nc = 0;
+    fv_status s = fv_bop_read_scene_camera(path, &cams, &nc);
+    if (s != FV_OK) return cli_fail_lib(cmd, "--input", s);
+    const fv_bop_camera *c = NULL;
+    for (int64_t k = 0; k < nc && !c; k++)
+        if (cams[k].im_id == x->im_id) c = &cams[k];
+    if (c) memcpy(x->K, c->K, sizeof x->K);
+    free(cams);
+    if (!c) {
+        cli_error(cmd, "--input: %s: no entry \"%lld\" for %s", path, (long long)x->im_id, x->path);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The image files named by --input: the file, or the folder's image files sorted by name. */
+static int input_files(const char *cmd, const char *input, char ***files, int64_t *n)
+{
+    *files = NULL;
+    *n = 0;
+    if (!cli_is_dir(input)) {
+        if (!cli_exists(input)) {
+            cli_error(cmd, "--input: '%s' does not exist", input);
+            return CLI_FAIL;
+        }
+        if (!(*files = malloc(sizeof **files)) || !((*files)[0] = strdup(input))) {
+            free(*files);
+            *files = NULL;
+            cli_error(cmd, "out of memory");
+            return CLI_FAIL;
+        }
+        *n = 1;
+        return CLI_OK;
+    }
+    DIR *d = opendir(input);
+    if (!d) {
+        cli_error(cmd, "--input: cannot open the folder '%s': %s", input, strerror(errno));
+        return CLI_FAIL;
+    }
+    char **out = NULL;
+    int64_t count = 0;
+    struct dirent *e;
+    int rc = CLI_OK;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !cli_is_image_file(e->d_name)) continue;
+        char **p = realloc(out, (size_t)(count + 1) * sizeof *p);
+        size_t len = strlen(input) + strlen(e->d_name) + 2;
+        char *f = p ? malloc(len) : NULL;
+        if (p) out = p;
+        if (!f) {
+            cli_error(cmd, "out of memory");
+            rc = CLI_FAIL;
+            break;
+        }
+        snprintf(f, len, "%s/%s", input, e->d_name);
+        out[count++] = f;
+    }
+    closedir(d);
+    if (!rc && count == 0) {
+        cli_error(cmd, "--input: '%s' holds no image files (.png, .jpg, .jpeg, .bmp, .gif)", input);
+        rc = CLI_FAIL;
+    }
+    if (rc) {
+        for (int64_t i = 0; i < count; i++)
+            free(out[i]);
+        free(out);
+        return rc;
+    }
+    qsort(out, (size_t)count, sizeof *out, cmp_str);
+    *files = out;
+    *n = count;
+    return CLI_OK;
+}
+
+/* --K fx,fy,cx,cy into a 3x3 K. */
+static int parse_K(const char *cmd, const char *text, double K[9])
+{
+    double v[4];
+    char extra;
+    if (sscanf(text, "%lf,%lf,%lf,%lf%c", &v[0], &v[1], &v[2], &v[3], &extra) != 4 || !(v[0] > 0) ||
+        !(v[1] > 0) || !isfinite(v[0] + v[1] + v[2] + v[3]))
+        return cli_usage_error(cmd, "--K: expected fx,fy,cx,cy in pixels (fx, fy > 0), got '%s'",
+                               text);
+    const double k[9] = {v[0], 0, v[2], 0, v[1], v[3], 0, 0, 1};
+    memcpy(K, k, sizeof k);
+    return CLI_OK;
+}
+
+int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, int64_t obj_id,
+                    fv_pose_sample **out, int64_t *count)
+{
+    char **files = NULL;
+    int64_t n = 0;
+    double K[9];
+    *out = NULL;
+    *count = 0;
+    int rc = K_text ? parse_K(cmd, K_text, K) : CLI_OK;
+    if (!rc) rc = input_files(cmd, input, &files, &n);
+    fv_pose_sample *s = rc ? NULL : calloc((size_t)n, sizeof *s);
+    if (!rc && !s) {
+        cli_error(cmd, "out of memory");
+        rc = CLI_FAIL;
+    }
+    for (int64_t i = 0; !rc && i < n; i++) {
+        if (strlen(files[i]) >= sizeof s[i].path) {
+            cli_error(cmd, "--input: a path of more than 4095 bytes: %.200s...", files[i]);
+            rc = CLI_FAIL;
+            break;
+        }
+        strcpy(s[i].path, files[i]);
+        s[i].im_id = i;
+        s[i].obj_id = obj_id;
+        if (K_text) memcpy(s[i].K, K, sizeof K);
+        rc = bop_image(cmd, &s[i], K_text != NULL);
+        /* the dataset's targets need a pose; the estimate does not use it */
+        s[i].gt.R[0] = s[i].gt.R[4] = s[i].gt.R[8] = 1;
+        s[i].gt.t[2] = 1000;
+    }
+    for (int64_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    *count = n;
+    return CLI_OK;
+}
+
+static void print_pose(const fv_pose_sample *s, const fv_bop_result *r)
+{
+    double e[3];
+    fv_rotation_to_euler(r->pose.R, e);
+    printf("%s (scene %lld, image %lld, obj_id %lld):\n", s->path, (long long)r->scene_id,
+           (long long)r->im_id, (long long)r->obj_id);
+    for (int i = 0; i < 3; i++)
+        printf("  %s [%9.6f %9.6f %9.6f]\n", i ? "   " : "R =", r->pose.R[i * 3],
+               r->pose.R[i * 3 + 1], r->pose.R[i * 3 + 2]);
+    printf("  t = [%.2f %.2f %.2f] mm\n", r->pose.t[0], r->pose.t[1], r->pose.t[2]);
+    printf("  Euler x-y-z (extrinsic, degrees) = [%.2f %.2f %.2f]\n", e[0], e[1], e[2]);
+}
+
+int cmd_pose(int argc, char **argv)
+{
+    const char *cmd = "pose";
+    cli_opt opts[] = {{"input", true, false, NULL},
+                      {"K", true, false, NULL},
+                      {"object", true, false, NULL},
+                      {"output", true, false, NULL}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 4, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
+    int64_t obj_id = 1;
+    if (opts[2].seen &&
+        (rc = cli_int(cmd, "--object", opts[2].value, 1, INT64_MAX, "an obj_id", &obj_id)))
+        return rc;
+    if (opts[3].seen && (rc = cli_check_writable(cmd, "--output", opts[3].value))) return rc;
+    fv_pose_sample *s = NULL;
+    fv_bop_result *r = NULL;
+    int64_t n = 0;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    if (!m) return CLI_FAIL;
+    rc = cli_pose_inputs(cmd, opts[0].value, opts[1].seen ? opts[1].value : NULL, obj_id, &s, &n);
+    if (!rc) rc = cli_pose_estimate(cmd, m, s, n, &r);
+    for (int64_t i = 0; !rc && i < n; i++)
+        print_pose(&s[i], &r[i]);
+    if (!rc && opts[3].seen) {
+        fv_status st = fv_bop_write_results(opts[3].value, r, n);
+        if (st != FV_OK)
+            rc = cli_fail_lib(cmd, "--output", st);
+        else
+            printf("Wrote %lld estimates to %s\n", (long long)n, opts[3].value);
+    }
+    if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
+        cli_error(cmd, "cannot write to standard output");
+        rc = CLI_FAIL;
+    }
+    free(s);
+    free(r);
+    fv_model_free(m);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* pose.h — a pose network (a model ending in the `pose` head) from the command line: BOP folders
+ * as its training and evaluation data (cli/pose.c), `fovea pose`, and `fovea viz pose`.
+ */
+#ifndef FOVEA_CLI_POSE_H
+#define FOVEA_CLI_POSE_H
+
+#include <fovea.h>
+#include <stdbool.h>
+
+/* Whether dir looks like a BOP dataset: dir/models/models_info.json exists. */
+bool cli_is_pose_dir(const char *dir);
+
+/* The obj_id to use in the BOP dataset dir: `given` (a whole number, which models_info.json must
+ * list) or, when NULL, the only object of models_info.json. Reports failures; 0 or CLI_FAIL /
+ * CLI_USAGE. */
+int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t *obj_id);
+
+/* The train split (and the test split, NULL when it has none) of a BOP folder for m's pose head:
+ * each image holding the object, resized to the model's input (fv_bop_to_dataset). Reports what
+ * it uses on stderr. 0 or CLI_FAIL / CLI_USAGE. */
+int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object,
+                  fv_dataset **train, fv_dataset **test);
+
+/* Runs m on the samples (fv_bop_to_dataset fills their sizes) and gives each one's estimate in
+ * the original camera (*r malloc'd, n entries, time: seconds per image). 0 or CLI_FAIL. */
+int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n,
+                      fv_bop_result **r);
+
+/* `fovea evaluate MODEL --data BOPDIR` for a pose model: the figures of `evaluate --poses` from
+ * m's estimates on the test split; plot (NULL: none) receives the ADD(-S) accuracy-threshold
+ * curve. */
+int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const char *object,
+                            bool json, const char *plot);
+
+/* The images of --input (a file or a folder's image files, sorted) as samples without a known
+ * pose: K from K_text ("fx,fy,cx,cy"; NULL: each image's BOP scene_camera.json), scene_id and
+ * im_id from a BOP path (else 0 and the index). *out malloc'd. 0, CLI_FAIL or CLI_USAGE. */
+int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, int64_t obj_id,
+                    fv_pose_sample **out, int64_t *count);
+
+/* Prints fv_pose_evaluate's figures as text or one JSON object (cli/evaluate_pose.c). */
+void cli_print_pose_scores(const fv_pose_scores *s, bool json);
+
+int cmd_pose(int argc, char **argv);
+int cmd_viz_pose(int argc, char **argv); /* viz pose: cli/viz_pose.c */
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# cli_pose_model.sh — a pose network from the command line on a tiny rendered BOP dataset:
+# `fovea train` reads the folder (each image resized, K with it), `fovea pose` prints and writes
+# BOP's CSV (K from scene_camera.json or --K), `fovea evaluate MODEL --data` gives the figures
+# `evaluate --poses` gives for the same estimates, --plot, `fovea viz pose`; bad input named.
+set -u
+source "$(dirname "$0")/data/cli_lib.bash"
+cd "$TMP"
+
+run "$FOVEA" data make pose ds --object tripod --train 8 --test 4 --size 32 --seed 2 \
+    --backgrounds none
+if [ "$status" -ne 0 ] && grep -q "OSMesa cannot create an OpenGL context" "$TMP/err"; then
+    skip "fovea data make pose: OSMesa cannot render here ($(cat "$TMP/err"))"
+    finish
+fi
+check "data make pose succeeds" test "$status" -eq 0
+cat >pose.fv <<'FV'
+input shape=16,16,3
+conv2d filters=4 kernel_size=4 strides=4
+relu
+flatten
+dense units=9
+pose extent=85,61,41
+compile loss=pose optimizer=adam learning_rate=0.001
+fit batch_size=4 epochs=1
+FV
+
+echo "# train"
+run "$FOVEA" train pose.fv --data ds --save pose.safetensors --seed 1
+check "train succeeds" test "$status" -eq 0
+check "names the object and the images" \
+    grep -q "obj_id 1, its most visible instance in each image: 8 training images, 4 test images" "$TMP/err"
+check "the pose loss's parts" grep -q "rotation_loss: .* translation_loss: .* val_loss" "$TMP/out"
+expect_error "an object the dataset does not have" 1 "--object: .*models_info.json has no obj_id 2" \
+    "$FOVEA" train pose.fv --data ds --object 2
+printf 'input shape=16,16,3\nflatten\ndense units=3 activation=softmax\ncompile loss=categorical_crossentropy\n' >cls.fv
+expect_error "a classifier on a BOP folder" 1 "the model's output is not a pose head" \
+    "$FOVEA" train cls.fv --data ds
+
+echo "# fovea pose"
+expect_ok "a BOP scene's images, K from scene_camera.json" \
+    "$FOVEA" pose pose.safetensors --input ds/test/000000/rgb --output est.csv
+check "prints R, t and the Euler angles" grep -q "Euler x-y-z (extrinsic, degrees)" "$TMP/out"
+check "the image's scene and im_id" grep -q "000002.png (scene 0, image 2, obj_id 1)" "$TMP/out"
+check "BOP's CSV header" test "$(head -1 est.csv)" = "scene_id,im_id,obj_id,score,R,t,time"
+check "one line an image" test "$(wc -l <est.csv)" -eq 5
+# --K with the focal length doubled: the depth is z/f times f, so t doubles; R is the same.
+expect_ok "--K" "$FOVEA" pose pose.safetensors --input ds/test/000000/rgb/000001.png \
+    --K 80,80,15.5,15.5 --output k2.csv
+check "t doubles with f, R stays" /usr/bin/python3 -c "
+import sys
+a = open('est.csv').read().split('\n')[2].split(','); b = open('k2.csv').read().split('\n')[1].split(',')
+ta = [float(v) for v in a[5].split()]; tb = [float(v) for v in b[5].split()]
+ok = a[:5] == b[:5] and all(abs(y - 2 * x) <= 1e-4 * abs(y) + 1e-6 for x, y in zip(ta, tb))
+sys.exit(0 if ok else 1)"
+mkdir plain && cp ds/test/000000/rgb/000000.png plain/a.png
+expect_error "no K for an image outside a BOP scene" 1 "plain/a.png: no --K given" \
+    "$FOVEA" pose pose.safetensors --input plain/a.png
+expect_error "a bad --K" 2 "--K: expected fx,fy,cx,cy" \
+    "$FOVEA" pose pose.safetensors --input plain/a.png --K 1,2,3
+
+echo "# evaluate"
+expect_ok "evaluate MODEL --data, as JSON" "$FOVEA" evaluate pose.safetensors --data ds --json
+cp "$TMP/out" model.json
+expect_ok "evaluate --poses on fovea pose's CSV" "$FOVEA" evaluate --poses est.csv --data ds --json
+check "the same figures" /usr/bin/python3 -c "
+import json, sys
+a = json.load(open('model.json')); b = json.load(open('$TMP/out'))
+sys.exit(0 if a == b and a['targets'] == 4 and a['estimated'] == 4 else 1)"
+expect_ok "evaluate --plot" "$FOVEA" evaluate pose.safetensors --data ds --plot add.png
+check "the curve is a PNG" grep -q PNG <(head -c 8 add.png)
+check "prints ADD(-S)" grep -q "^ADD(-S) accuracy" "$TMP/out"
+finish
