@@ -58,8 +58,7 @@ static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
-    {"import", cmd_import},   {"detect", cmd_detect},
-    {"pose", cmd_pose},
+    {"import", cmd_import},   {"detect", cmd_detect},     {"pose", cmd_pose},
 };
 
 int main(int argc, char **argv)

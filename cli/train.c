@@ -47,7 +47,7 @@ static const char usage[] =
     "  --object OBJ_ID           a BOP dataset (DIR/models/models_info.json, DIR/train/SCENE/...)\n"
     "                            for a model ending in the pose head: the object to learn\n"
     "                            (default: the only one); each image's most visible instance\n"
-    "                            of it, the image resized to the input and K with it\n" CLI_IMAGE_FLAGS_USAGE "\n"
+    "                            of it; images resized, K with them\n" CLI_IMAGE_FLAGS_USAGE "\n"
     "outputs (written only when training succeeds; an existing file is replaced atomically):\n"
     "  --save OUT.safetensors    the trained model: weights and model text in one file\n"
     "  --history H.csv           one row per epoch: epoch,accuracy,loss,val_accuracy,val_loss\n"

@@ -5,6 +5,7 @@
 #include "viz.h"
 
 #include "commands.h"
+#include "pose.h"
 #include "common.h"
 #include "detect.h"
 #include "images.h"
@@ -144,7 +145,7 @@ int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 /* ---- fovea viz ----------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea viz kernels|features|activations|boxes|detections|augment ARGS\n"
+    "usage: fovea viz kernels|features|activations|boxes|detections|augment|pose ARGS\n"
     "                 -o OUT.png|OUT.svg\n"
     "\n"
     "Pictures of what a network learned:\n"
@@ -163,6 +164,9 @@ static const char usage[] =
     "  fovea viz augment MODEL --data DATA [--index N] [--copies K] -o aug.png\n"
     "      one image and copies of it through the model's augmentation layers, as\n"
     "      training draws them\n"
+    "  fovea viz pose MODEL --input IMG|DIR -o pose.png\n"
+    "      a pose network's estimate as the object's projected 3-D box and axes (beside\n"
+    "      the true pose for images of a BOP dataset)\n"
     "\n"
     "'fovea viz kernels --help' (and so on) shows each one's options. The picture's format\n"
     "follows the extension of -o: .png or .svg.\n";
@@ -417,8 +421,9 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
     if (strcmp(sub, "detections") == 0) return cmd_viz_detections(argc - 1, argv + 1);
     if (strcmp(sub, "augment") == 0) return cli_viz_augment(argc - 1, argv + 1);
+    if (strcmp(sub, "pose") == 0) return cmd_viz_pose(argc - 1, argv + 1);
     return cli_usage_error("viz",
                            "unknown picture '%s' (known: kernels, features, activations, boxes, "
-                           "detections, augment)",
+                           "detections, augment, pose)",
                            sub);
 }

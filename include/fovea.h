@@ -1587,6 +1587,27 @@ bool fv_model_is_pose(const fv_model *m, double extent[3]);
  * thresholds 0 to 0.5 of the diameter, 10 % marked. NULL with FV_ERR_INVALID when n < 1. */
 fv_picture *fv_plot_pose_accuracy(const double *err, int64_t n);
 
+/* One image of fv_plot_poses: its pixels at its own size (height × width × channels, 1 or 3,
+ * row-major), its K [9] at that size, the estimate and the true pose (either NULL: none) and a
+ * caption (NULL: none). */
+typedef struct fv_pose_view {
+    const uint8_t *pixels;
+    int64_t height, width;
+    int channels;
+    double K[9];
+    const fv_pose *est, *gt;
+    const char *caption;
+} fv_pose_view;
+
+/* Poses drawn over their images, each scaled by a whole factor to about 256 pixels: the object's
+ * bounding box (min [3], size [3] in mm, models_info's min_x.. and size_x..) projected through K
+ * as 12 edges (orange: the estimate; green: the true pose) and its axes from the model's origin,
+ * x red, y green, z blue, half the box's largest side long; segments with an end behind the
+ * camera are left out. With any true pose, each image twice side by side (estimate, truth), two
+ * images a row; else four a row. 1 <= n <= 64; FV_ERR_INVALID for an image without pixels. */
+fv_picture *fv_plot_poses(const fv_pose_view *v, int64_t n, const double min[3],
+                          const double size[3]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -70,4 +70,15 @@ sys.exit(0 if a == b and a['targets'] == 4 and a['estimated'] == 4 else 1)"
 expect_ok "evaluate --plot" "$FOVEA" evaluate pose.safetensors --data ds --plot add.png
 check "the curve is a PNG" grep -q PNG <(head -c 8 add.png)
 check "prints ADD(-S)" grep -q "^ADD(-S) accuracy" "$TMP/out"
+
+echo "# viz pose"
+expect_ok "viz pose over a BOP scene's images" \
+    "$FOVEA" viz pose pose.safetensors --input ds/test/000000/rgb --max 3 -o pose.png
+check "wrote three images" grep -q "^Wrote pose.png (3 images)" "$TMP/out"
+check "a PNG" grep -q PNG <(head -c 8 pose.png)
+expect_ok "an SVG, with --K, no true pose" \
+    "$FOVEA" viz pose pose.safetensors --input plain --K 40,40,15.5,15.5 -o pose.svg
+check "the caption says the true pose is unknown" grep -q "<svg" pose.svg
+expect_error "no -o" 2 "-o OUT.png|OUT.svg is required" \
+    "$FOVEA" viz pose pose.safetensors --input plain
 finish

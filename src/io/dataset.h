@@ -52,6 +52,13 @@ const fv_dataset *fv__dataset_input(const fv_dataset *d, const char *name);
 /* The target array of output `name`, or NULL. */
 const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name);
 
+/* Ends a converter that built images px (n × dims[0..3) bytes, from fv__alloc) and targets t
+ * (n × tw floats, malloc'd): unless s (the conversion's status) is an error, *out receives a
+ * dataset of the images with t as output `output`'s targets. Frees px and t in every case;
+ * returns s or the dataset's error. */
+fv_status fv__dataset_images_targets(fv_status s, int64_t n, const int64_t dims[3], uint8_t *px,
+                                     const char *output, int64_t tw, float *t, fv_dataset **out);
+
 /* An empty dataset (NULL with a message if out of memory). */
 fv_dataset *fv__dataset_new(void);
 /* A copy of samples [first, first + count) of d with their labels, targets and named arrays

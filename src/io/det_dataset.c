@@ -83,9 +83,15 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
         }
         ti[0] = (float)count;
     }
+    const int64_t dims[3] = {height, width, c};
+    return fv__dataset_images_targets(s, n, dims, px, output, tw, t, out);
+}
+
+fv_status fv__dataset_images_targets(fv_status s, int64_t n, const int64_t dims[3], uint8_t *px,
+                                     const char *output, int64_t tw, float *t, fv_dataset **out)
+{
     fv_dataset *ds = NULL;
     if (s == FV_OK) {
-        const int64_t dims[3] = {height, width, c};
         ds = fv_dataset_from_u8(n, 3, dims, px, NULL);
         if (!ds) s = FV_ERR_NOMEM;
     }

@@ -30,45 +30,22 @@ void fv_pose_from_head(const float y[12], const double K[9], fv_pose *out)
     out->t[2] = z;
 }
 
-/* Appends one scene's samples: per image, obj_id's most visible instance (the first on a tie). */
+/* Appends one scene's samples: per image, obj_id's most visible instance. */
 static fv_status scene_samples(const char *scene_dir, int64_t scene_id, int64_t obj_id,
                                fv_pose_sample **smp, int64_t *ns, int64_t *cap)
 {
-    char path[FV__PATH_MAX];
     fv_bop_gt *gt = NULL;
     fv_bop_camera *cams = NULL;
     int64_t ng = 0, nc = 0;
-    fv_status st;
-    if ((st = fv__path(path, "%s/scene_gt.json", scene_dir)) != FV_OK ||
-        (st = fv_bop_read_scene_gt(path, &gt, &ng)) != FV_OK ||
-        (st = fv__path(path, "%s/scene_gt_info.json", scene_dir)) != FV_OK ||
-        (st = fv_bop_read_scene_gt_info(path, gt, ng)) != FV_OK ||
-        (st = fv__path(path, "%s/scene_camera.json", scene_dir)) != FV_OK ||
-        (st = fv_bop_read_scene_camera(path, &cams, &nc)) != FV_OK)
-        goto done;
-    for (int64_t i = 0; i < ng; i++) {
-        if (gt[i].obj_id != obj_id) continue;
-        bool best = true;
-        for (int64_t j = 0; j < ng && best; j++)
-            if (j != i && gt[j].im_id == gt[i].im_id && gt[j].obj_id == obj_id &&
-                (gt[j].visib_fract > gt[i].visib_fract ||
-                 (gt[j].visib_fract == gt[i].visib_fract && j < i)))
-                best = false;
-        if (!best) continue;
-        const fv_bop_camera *c = NULL;
-        for (int64_t k = 0; k < nc && !c; k++)
-            if (cams[k].im_id == gt[i].im_id) c = &cams[k];
-        if (!c) {
-            st = fv__fail(FV_ERR_FORMAT, "%s: \"%lld\": missing; scene_gt.json has this image",
-                          path, (long long)gt[i].im_id);
-            goto done;
-        }
+    fv_status st = fv__bop_read_scene(scene_dir, &gt, &ng, &cams, &nc);
+    for (int64_t i = 0; st == FV_OK && i < ng; i++) {
+        if (gt[i].obj_id != obj_id || !fv__bop_most_visible(gt, ng, i)) continue;
         if (*ns == *cap) {
             const int64_t want = *cap ? *cap * 2 : 1024;
             fv_pose_sample *p = realloc(*smp, (size_t)want * sizeof *p);
             if (!p) {
                 st = fv__fail(FV_ERR_NOMEM, "out of memory for %lld samples", (long long)want);
-                goto done;
+                break;
             }
             *smp = p;
             *cap = want;
@@ -80,9 +57,9 @@ static fv_status scene_samples(const char *scene_dir, int64_t scene_id, int64_t 
         x->obj_id = obj_id;
         x->gt = gt[i].pose;
         x->visib_fract = gt[i].visib_fract;
-        memcpy(x->K, c->K, sizeof x->K);
+        memcpy(x->K, fv__bop_camera(cams, nc, gt[i].im_id)->K, sizeof x->K);
+        st = fv__path(x->path, "%s/rgb/%06lld.png", scene_dir, (long long)x->im_id);
     }
-done:
     free(gt);
     free(cams);
     return st;
@@ -106,9 +83,6 @@ fv_status fv_bop_samples(const char *dir, const char *split, int64_t obj_id,
         if ((st = fv__path(path, "%s/%s", root, scenes[s])) != FV_OK ||
             (st = scene_samples(path, scene_id, obj_id, &smp, &ns, &cap)) != FV_OK)
             break;
-        for (int64_t i = 0; i < ns; i++)
-            if (smp[i].scene_id == scene_id && !smp[i].path[0])
-                st = fv__path(smp[i].path, "%s/rgb/%06lld.png", path, (long long)smp[i].im_id);
     }
     fv__pose_free_names(scenes, nscenes);
     if (st == FV_OK && ns == 0)
@@ -160,19 +134,6 @@ fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, 
             ti[9 + k] = (float)x->gt.t[k];
         ti[12] = (float)Ks[0], ti[13] = (float)Ks[4], ti[14] = (float)Ks[2], ti[15] = (float)Ks[5];
     }
-    fv_dataset *ds = NULL;
-    if (s == FV_OK) {
-        const int64_t dims[3] = {height, width, channels};
-        ds = fv_dataset_from_u8(n, 3, dims, px, NULL);
-        if (!ds) s = fv__fail(FV_ERR_NOMEM, "out of memory for the pose dataset");
-    }
-    if (s == FV_OK) s = fv_dataset_add_output(ds, output, TARGET, t);
-    fv__free(px);
-    free(t);
-    if (s != FV_OK) {
-        fv_dataset_free(ds);
-        return s;
-    }
-    *out = ds;
-    return FV_OK;
+    const int64_t dims[3] = {height, width, channels};
+    return fv__dataset_images_targets(s, n, dims, px, output, TARGET, t, out);
 }

@@ -117,46 +117,66 @@ fv_status fv__pose_list_scenes(const char *root, char ***names, int64_t *n)
     return FV_OK;
 }
 
+fv_status fv__bop_read_scene(const char *scene_dir, fv_bop_gt **gt, int64_t *ng,
+                             fv_bop_camera **cams, int64_t *nc)
+{
+    char path[FV__PATH_MAX];
+    *gt = NULL, *cams = NULL, *ng = 0, *nc = 0;
+    fv_status st;
+    if ((st = fv__path(path, "%s/scene_gt.json", scene_dir)) != FV_OK ||
+        (st = fv_bop_read_scene_gt(path, gt, ng)) != FV_OK ||
+        (st = fv__path(path, "%s/scene_gt_info.json", scene_dir)) != FV_OK ||
+        (st = fv_bop_read_scene_gt_info(path, *gt, *ng)) != FV_OK ||
+        (st = fv__path(path, "%s/scene_camera.json", scene_dir)) != FV_OK ||
+        (st = fv_bop_read_scene_camera(path, cams, nc)) != FV_OK)
+        goto fail;
+    for (int64_t i = 0; i < *ng; i++)
+        if (!fv__bop_camera(*cams, *nc, (*gt)[i].im_id)) {
+            st = fv__fail(FV_ERR_FORMAT, "%s: \"%lld\": missing; scene_gt.json has this image",
+                          path, (long long)(*gt)[i].im_id);
+            goto fail;
+        }
+    return FV_OK;
+fail:
+    free(*gt);
+    free(*cams);
+    *gt = NULL, *cams = NULL, *ng = 0, *nc = 0;
+    return st;
+}
+
+bool fv__bop_most_visible(const fv_bop_gt *gt, int64_t n, int64_t i)
+{
+    for (int64_t j = 0; j < n; j++)
+        if (j != i && gt[j].im_id == gt[i].im_id && gt[j].obj_id == gt[i].obj_id &&
+            (gt[j].visib_fract > gt[i].visib_fract ||
+             (gt[j].visib_fract == gt[i].visib_fract && j < i)))
+            return false;
+    return true;
+}
+
+const fv_bop_camera *fv__bop_camera(const fv_bop_camera *cams, int64_t n, int64_t im_id)
+{
+    for (int64_t k = 0; k < n; k++)
+        if (cams[k].im_id == im_id) return &cams[k];
+    return NULL;
+}
+
 /* Appends one scene's targets (the most visible instance of each object in each image). */
 static fv_status scene_targets(const char *scene_dir, int64_t scene_id, target **t, int64_t *nt,
                                int64_t *cap)
 {
-    char path[4096];
     fv_bop_gt *gt = NULL;
     fv_bop_camera *cams = NULL;
     int64_t ng = 0, nc = 0;
-    fv_status st;
-    if ((st = fv__path(path, "%s/scene_gt.json", scene_dir)) != FV_OK ||
-        (st = fv_bop_read_scene_gt(path, &gt, &ng)) != FV_OK ||
-        (st = fv__path(path, "%s/scene_gt_info.json", scene_dir)) != FV_OK ||
-        (st = fv_bop_read_scene_gt_info(path, gt, ng)) != FV_OK ||
-        (st = fv__path(path, "%s/scene_camera.json", scene_dir)) != FV_OK ||
-        (st = fv_bop_read_scene_camera(path, &cams, &nc)) != FV_OK)
-        goto done;
-    for (int64_t i = 0; i < ng; i++) {
-        /* the first instance of this object in this image, or the more visible */
-        bool best = true;
-        for (int64_t j = 0; j < ng && best; j++)
-            if (j != i && gt[j].im_id == gt[i].im_id && gt[j].obj_id == gt[i].obj_id &&
-                (gt[j].visib_fract > gt[i].visib_fract ||
-                 (gt[j].visib_fract == gt[i].visib_fract && j < i)))
-                best = false;
-        if (!best) continue;
-        fv_bop_camera key = {.im_id = gt[i].im_id};
-        const fv_bop_camera *c = NULL;
-        for (int64_t k = 0; k < nc && !c; k++)
-            if (cams[k].im_id == key.im_id) c = &cams[k];
-        if (!c) {
-            st = fv__fail(FV_ERR_FORMAT, "%s: \"%lld\": missing; scene_gt.json has this image",
-                          path, (long long)gt[i].im_id);
-            goto done;
-        }
+    fv_status st = fv__bop_read_scene(scene_dir, &gt, &ng, &cams, &nc);
+    for (int64_t i = 0; st == FV_OK && i < ng; i++) {
+        if (!fv__bop_most_visible(gt, ng, i)) continue;
         if (*nt == *cap) {
             int64_t want = *cap ? *cap * 2 : 1024;
             target *p = realloc(*t, (size_t)want * sizeof *p);
             if (!p) {
                 st = fv__fail(FV_ERR_NOMEM, "out of memory for %lld targets", (long long)want);
-                goto done;
+                break;
             }
             *t = p;
             *cap = want;
@@ -166,10 +186,9 @@ static fv_status scene_targets(const char *scene_dir, int64_t scene_id, target *
         x->im_id = gt[i].im_id;
         x->obj_id = gt[i].obj_id;
         x->gt = gt[i].pose;
-        memcpy(x->K, c->K, sizeof x->K);
+        memcpy(x->K, fv__bop_camera(cams, nc, gt[i].im_id)->K, sizeof x->K);
         x->est = NULL;
     }
-done:
     free(gt);
     free(cams);
     return st;

@@ -30,4 +30,14 @@ fv_status fv__path(char *buf, const char *fmt, ...) __attribute__((format(printf
 fv_status fv__pose_list_scenes(const char *root, char ***names, int64_t *n);
 void fv__pose_free_names(char **names, int64_t n);
 
+/* A scene folder's scene_gt.json with scene_gt_info.json's figures, and its scene_camera.json
+ * (every image of scene_gt.json must have a camera: FV_ERR_FORMAT naming the file otherwise).
+ * The readers' errors; on failure *gt and *cams NULL. */
+fv_status fv__bop_read_scene(const char *scene_dir, fv_bop_gt **gt, int64_t *ng,
+                             fv_bop_camera **cams, int64_t *nc);
+/* Whether gt[i] is its object's most visible instance in its image (the first on a tie). */
+bool fv__bop_most_visible(const fv_bop_gt *gt, int64_t n, int64_t i);
+/* The camera of im_id in cams [n], or NULL. */
+const fv_bop_camera *fv__bop_camera(const fv_bop_camera *cams, int64_t n, int64_t im_id);
+
 #endif

@@ -90,27 +90,18 @@ fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_
     int W = (int)(cols * (cell + GAP) + GAP), H = (int)(rows * (cell + GAP + CAPTION) + GAP);
     fv_picture *p = fv__picture_new(W, H, &cr);
     if (!p) return NULL;
-    float *buf = NULL;
     for (int64_t q = 0; q < n; q++) {
         const fv_det_image *im = &d->images[images ? images[q] : q];
         int64_t side = im->width > im->height ? im->width : im->height;
         int s = side >= TILE ? 1 : (int)(TILE / side);
         int ox = (int)(GAP + (q % cols) * (cell + GAP)),
             oy = (int)(GAP + (q / cols) * (cell + GAP + CAPTION));
-        size_t count = (size_t)(im->width * im->height * d->channels);
-        float *nb = realloc(buf, count * sizeof *buf);
-        if (!nb) {
+        if (!fv__draw_tile_u8(cr, ox, oy, im->pixels, im->height, im->width, (int)d->channels, s)) {
             fv__fail(FV_ERR_NOMEM, "detection picture: out of memory");
             cairo_destroy(cr);
             fv_picture_free(p);
-            free(buf);
             return NULL;
         }
-        buf = nb;
-        for (size_t e = 0; e < count; e++)
-            buf[e] = im->pixels[e];
-        fv__draw_tile(cr, ox, oy, buf, im->height, im->width, d->channels, s,
-                      d->channels == 1 ? fv__cmap_grey : NULL, 0, 255);
         for (int64_t j = im->first; j < im->first + im->count; j++) {
             const fv_det_annotation *a = &d->annotations[j];
             draw_box(cr, ox, oy, s, a->bbox, fv__tab10(a->category), false,
@@ -127,6 +118,5 @@ fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
         fv__text(cr, ox, oy + cell + 4, im->file_name, 12, false, FV__LEFT, FV__TOP, 0);
     }
-    free(buf);
     return fv__picture_end(p, cr, "the detection picture");
 }

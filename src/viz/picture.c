@@ -439,6 +439,21 @@ bool fv__draw_tile(cairo_t *cr, int x, int y, const float *v, int64_t h, int64_t
     return true;
 }
 
+bool fv__draw_tile_u8(cairo_t *cr, int x, int y, const uint8_t *px, int64_t h, int64_t w,
+                      int channels, int scale)
+{
+    if (h < 1 || w < 1 || (channels != 1 && channels != 3)) return false;
+    const size_t count = (size_t)(h * w * channels);
+    float *v = malloc(count * sizeof *v);
+    if (!v) return false;
+    for (size_t e = 0; e < count; e++)
+        v[e] = px[e];
+    bool ok = fv__draw_tile(cr, x, y, v, h, w, channels, scale,
+                            channels == 1 ? fv__cmap_grey : NULL, 0, 255);
+    free(v);
+    return ok;
+}
+
 void fv__frame(cairo_t *cr, int x, int y, int w, int h)
 {
     cairo_save(cr);

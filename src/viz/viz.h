@@ -128,6 +128,10 @@ void fv__draw_colourbar(cairo_t *cr, double x, double y, double w, double h, fv_
  * not allocate the tile. */
 bool fv__draw_tile(cairo_t *cr, int x, int y, const float *v, int64_t h, int64_t w, int64_t stride,
                    int scale, fv__cmap map, double lo, double hi);
+/* An image of uint8 pixels (h × w × channels, 1: grey, 3: RGB; 0..255) as fv__draw_tile draws
+ * it. Returns false when out of memory or too large. */
+bool fv__draw_tile_u8(cairo_t *cr, int x, int y, const uint8_t *px, int64_t h, int64_t w,
+                      int channels, int scale);
 
 /* A thin grey frame just outside an integer rectangle. */
 void fv__frame(cairo_t *cr, int x, int y, int w, int h);
