@@ -808,6 +808,9 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         *m = saved;
         return s;
     }
+    /* a plan made under the previous loss sized its target buffers and scratch for it (a task
+     * loss's width is its own, not the output's) */
+    fv__model_plan_reset(m);
     m->compiled = true;
     m->compiled_lr = m->optim.learning_rate;
     return FV_OK;
