@@ -123,6 +123,11 @@ int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool js
     fv_detection *dets = NULL;
     fv_coco_eval *e = NULL;
     int64_t n = 0;
+    if (gt->nimages < 1) {
+        cli_error(cmd, "--data: the test part of '%s' has no images", dir);
+        fv_detset_free(gt);
+        return CLI_FAIL;
+    }
     /* every image of the part, whatever its box count: detection needs no targets, so the
      * head's max_boxes does not limit what is evaluated */
     int64_t *idx = malloc((size_t)(gt->nimages ? gt->nimages : 1) * sizeof *idx);

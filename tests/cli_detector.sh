@@ -104,4 +104,14 @@ yolo_copy "$TMP/notest"
 rm -r "$TMP/notest/images/test" "$TMP/notest/labels/test"
 expect_ok "training on a folder without a test part" \
     "$FOVEA" train "$TMP/det.fv" --data "$TMP/notest" --epochs 1
+mkdir -p "$TMP/cempty/annotations"
+cp -r "$TMP/scenes/images" "$TMP/cempty/"
+cp "$TMP/scenes/annotations/instances_train.json" "$TMP/cempty/annotations/"
+echo '{"images": [], "annotations": [], "categories": [{"id": 0, "name": "0"}]}' \
+    >"$TMP/cempty/annotations/instances_test.json"
+expect_error "evaluate on a COCO test part without images" 1 "test part of '.*' has no images" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/cempty"
+expect_error "train with a COCO test part without images" 1 \
+    "test part\): .*images/test: the detection set has no images" \
+    "$FOVEA" train "$TMP/det.fv" --data "$TMP/cempty" --epochs 1
 finish

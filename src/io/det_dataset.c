@@ -41,6 +41,9 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
     if (d->channels < 1)
         return fv__fail(FV_ERR_INVALID,
                         "fv_detset_to_dataset: the detection set was read without its pixels");
+    if (d->nimages < 1)
+        return fv__fail(FV_ERR_INVALID, "%s: the detection set has no images",
+                        d->image_dir ? d->image_dir : "fv_detset_to_dataset");
     const int64_t c = d->channels, n = d->nimages, tw = 1 + 5 * max_boxes;
     int64_t px_count, t_count;
     if (!fv__mul_i64(n, height * width * c, &px_count) || !fv__mul_i64(n, tw, &t_count))
