@@ -376,6 +376,32 @@ TEST(recompiling_with_a_task_loss_plans_its_targets)
     fv_model_free(m);
 }
 
+/* compile loss=yolo belongs to the yolo output layer: a layer that would become the output after
+ * it, or a model line that would move the outputs, is refused (the loss was left on a layer
+ * without one: check_targets dereferenced its NULL task loss). */
+TEST(a_task_loss_stays_on_its_output_layer)
+{
+    const char *head = "input shape=1,1,6\n"
+                       "yolo name=det classes=1 anchors=1,1 max_boxes=1\n"
+                       "compile loss=yolo optimizer=sgd\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sdropout name=drop rate=0.1\n", head);
+    CHECK(fv_model_parse_string(text, "after.fv") == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(),
+                       "after.fv:4: dropout: after compile loss=yolo, whose task loss belongs to "
+                       "output layer 'det'");
+    snprintf(text, sizeof text, "%smodel outputs=det\n", head);
+    CHECK(fv_model_parse_string(text, "outputs.fv") == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "outputs.fv:4: model: after compile loss=yolo");
+    /* layers before the compile line, and a model without a task loss, are as before */
+    snprintf(text, sizeof text,
+             "input shape=1,1,6\nyolo name=det classes=1 anchors=1,1\n"
+             "compile loss=mse optimizer=sgd\ndropout rate=0.1\n");
+    fv_model *m = fv_model_parse_string(text, "mse.fv");
+    CHECK(m != NULL);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     RUN(ciou_and_giou_by_hand);
@@ -386,5 +412,6 @@ int main(void)
     RUN(yolo_targets_are_checked_before_training);
     RUN(a_small_detector_learns);
     RUN(recompiling_with_a_task_loss_plans_its_targets);
+    RUN(a_task_loss_stays_on_its_output_layer);
     return TEST_SUMMARY();
 }
