@@ -81,6 +81,24 @@ static bool has_part(const char *dir, const char *split)
     return false;
 }
 
+/* Every box of d is of one of the head's classes, or an error naming the image and the box's
+ * category (the targets' own check can name only the sample's index). */
+static int check_classes(const char *cmd, const char *dir, const char *split, const fv_detset *d,
+                         int64_t classes)
+{
+    for (int64_t a = 0; a < d->nannotations; a++) {
+        const fv_det_annotation *an = &d->annotations[a];
+        if (an->iscrowd || an->category < classes) continue;
+        cli_error(cmd,
+                  "--data: '%s', %s part, %s: a box of category '%s' (class %lld), but the "
+                  "model's yolo head has classes=%lld (the folder has %lld categories)",
+                  dir, split, d->images[an->image].file_name, d->categories[an->category].name,
+                  (long long)an->category, (long long)classes, (long long)d->ncategories);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset **train,
                        fv_dataset **test)
 {
@@ -97,13 +115,18 @@ int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset
     const char *head = fv_model_output_name(m, 0);
     fv_detset *tr = load_split(cmd, dir, "train", (int)hwc[2]);
     if (!tr) return CLI_FAIL;
-    int rc = remember_categories(cmd, m, tr);
+    int rc = check_classes(cmd, dir, "train", tr, fv_model_detector_classes(m));
+    if (!rc) rc = remember_categories(cmd, m, tr);
     fv_status s = rc ? FV_OK : fv_detset_to_dataset(tr, hwc[0], hwc[1], max_boxes, head, train);
     fv_detset_free(tr);
     if (rc || s != FV_OK) return rc ? rc : cli_fail_lib(cmd, "--data", s);
     if (!has_part(dir, "test")) return CLI_OK; /* no test part: training without one */
     fv_detset *te = load_split(cmd, dir, "test", (int)hwc[2]);
     if (!te) return CLI_FAIL; /* a test part that cannot be read is an error, not an absence */
+    if (check_classes(cmd, dir, "test", te, fv_model_detector_classes(m))) {
+        fv_detset_free(te);
+        return CLI_FAIL;
+    }
     s = fv_detset_to_dataset(te, hwc[0], hwc[1], max_boxes, head, test);
     fv_detset_free(te);
     return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data (test part)", s);

@@ -114,4 +114,8 @@ expect_error "evaluate on a COCO test part without images" 1 "test part of '.*' 
 expect_error "train with a COCO test part without images" 1 \
     "test part\): .*images/test: the detection set has no images" \
     "$FOVEA" train "$TMP/det.fv" --data "$TMP/cempty" --epochs 1
+sed 's/filters=30/filters=16/; s/classes=10/classes=3/' "$TMP/det.fv" >"$TMP/det3.fv"
+expect_error "a box of a class the head does not have names its image and category" 1 \
+    "train part, [0-9]+\.png: a box of category '[3-9]' \(class [3-9]\), but the model's yolo head has classes=3 \(the folder has 10 categories\)" \
+    "$FOVEA" train "$TMP/det3.fv" --data "$TMP/scenes" --epochs 1
 finish
