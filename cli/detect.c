@@ -99,6 +99,24 @@ static int check_classes(const char *cmd, const char *dir, const char *split, co
     return CLI_OK;
 }
 
+/* The set's categories name the model's classes in the same order (class k is category k): a
+ * test part or a model trained on another folder whose categories are ordered otherwise would
+ * be scored against the wrong classes. A model without saved class names is not checked. */
+static int check_names(const char *cmd, const char *dir, const char *split, const fv_detset *d,
+                       const fv_model *m)
+{
+    for (int64_t k = 0; k < d->ncategories; k++) {
+        const char *want = fv_model_class_name(m, k);
+        if (!want || strcmp(want, d->categories[k].name) == 0) continue;
+        cli_error(cmd,
+                  "--data: '%s', %s part: category %lld is '%s', but the model's class %lld is "
+                  "'%s' (trained on categories in another order?)",
+                  dir, split, (long long)k, d->categories[k].name, (long long)k, want);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset **train,
                        fv_dataset **test)
 {
@@ -123,7 +141,8 @@ int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset
     if (!has_part(dir, "test")) return CLI_OK; /* no test part: training without one */
     fv_detset *te = load_split(cmd, dir, "test", (int)hwc[2]);
     if (!te) return CLI_FAIL; /* a test part that cannot be read is an error, not an absence */
-    if (check_classes(cmd, dir, "test", te, fv_model_detector_classes(m))) {
+    if (check_classes(cmd, dir, "test", te, fv_model_detector_classes(m)) ||
+        check_names(cmd, dir, "test", te, m)) {
         fv_detset_free(te);
         return CLI_FAIL;
     }
@@ -155,6 +174,7 @@ int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool js
      * head's max_boxes does not limit what is evaluated */
     int64_t *idx = malloc((size_t)(gt->nimages ? gt->nimages : 1) * sizeof *idx);
     int rc = CLI_FAIL;
+    if (check_names(cmd, dir, "test", gt, m)) goto done;
     if (!idx) {
         cli_error(cmd, "out of memory");
         goto done;
@@ -600,7 +620,8 @@ static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, con
                             fv_model_detector_classes(m))))
             goto done;
     } else {
-        if (!(d = load_split(cmd, data->value, split->seen ? split->value : "test", (int)hwc[2])))
+        if (!(d = load_split(cmd, data->value, split->seen ? split->value : "test", (int)hwc[2])) ||
+            check_names(cmd, data->value, split->seen ? split->value : "test", d, m))
             goto done;
         if (first >= d->nimages) {
             cli_error(cmd, "--first %lld: the set has %lld images", (long long)first,

@@ -74,6 +74,11 @@ expect_error "a detection folder for a model without a yolo head" 1 "not a yolo 
 sed 's/compile loss=yolo/compile loss=yolo_v8/' "$TMP/det.fv" >"$TMP/loss.fv"
 expect_error "an unknown loss names the head's" 1 "yolo \\(output layer yolo\\)" \
     "$FOVEA" train "$TMP/loss.fv" --data "$TMP/scenes"
+cp -r "$TMP/scenes" "$TMP/renamed"
+sed -i 's/"name":"0"/"name":"nought"/' "$TMP/renamed/annotations/instances_test.json"
+expect_error "a test part whose categories name other classes" 1 \
+    "category 0 is 'nought', but the model's class 0 is '0'" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/renamed"
 expect_error "a missing image" 1 "does not exist" \
     "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/none.png"
 expect_error "a score out of range" 2 "--score" \
