@@ -51,8 +51,8 @@ static const char usage[] =
     "MSSD and MSPD recalls, rotation and translation errors, 5deg/5cm and 2-D projection\n"
     "accuracy ('fovea evaluate --poses --help' for the details). For a model ending in the\n"
     "pose head, 'fovea evaluate MODEL --data BOPDIR' prints the same figures from the model's\n"
-    "estimates on DIR/test (its only object); --plot draws the ADD(-S) accuracy against the\n"
-    "threshold.\n";
+    "estimates on DIR/test (the object: --object OBJ_ID, default the only one); --plot draws\n"
+    "the ADD(-S) accuracy against the threshold.\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
  * failure (reported). */
@@ -85,7 +85,7 @@ int cmd_evaluate(int argc, char **argv)
         {"metrics", true, false, NULL},    {"json", false, false, NULL},
         {"plot", true, false, NULL},       {"class-names", true, false, NULL},
         {"labels", true, false, NULL},     {"metric", true, false, NULL},
-        {"output", true, false, NULL},
+        {"output", true, false, NULL},     {"object", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -133,9 +133,14 @@ int cmd_evaluate(int argc, char **argv)
         rc = cli_usage_error(cmd, "--metric: expected coco or voc, got '%s'", metric->value);
         goto done;
     }
+    cli_opt *object = cli_find(opts, nopts, "object");
     if (fv_model_is_pose(m, NULL)) {
-        rc = cli_evaluate_pose_model(cmd, m, data->value, NULL, json->seen,
-                                     plot->seen ? plot->value : NULL);
+        rc = cli_evaluate_pose_model(cmd, m, data->value, object->seen ? object->value : NULL,
+                                     json->seen, plot->seen ? plot->value : NULL);
+        goto done;
+    }
+    if (object->seen) {
+        rc = cli_usage_error(cmd, "--object applies to pose models only");
         goto done;
     }
     if (detector) {
