@@ -255,6 +255,8 @@ extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
 /* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
 extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
+/* Generative models' kinds (gaussian_noise.c). */
+extern const fv_layer_kind fv__kind_gaussian_noise;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,
