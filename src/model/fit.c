@@ -47,7 +47,10 @@ static bool soft_binary(const fv_model *m, const fv_dataset *d, int j)
 static fv_status check_targets(const fv_model *m, const fv_dataset *d, const char *what)
 {
     const int heads = fv__model_heads(m);
+    fv_status ts = fv__model_targets_check(m, d, what);
+    if (ts != FV_OK) return ts;
     for (int j = 0; j < heads; j++) {
+        if (fv__model_target_input(m, j) >= 0) continue; /* the input itself (targets.c) */
         const char *name = fv__model_node_name(m, fv__model_head_node(m, j));
         const fv_dataset *t = head_data(m, d, j);
         char w[160];
@@ -89,7 +92,7 @@ static bool regression_head(const fv_model *m, const fv_dataset *d, int j)
     const fv_dataset *t = head_data(m, d, j);
     const fv_loss_kind loss = fv__model_head_loss(m, j);
     const int64_t k = head_size(m, j);
-    if (soft_binary(m, d, j)) return true;
+    if (fv__model_target_input(m, j) >= 0 || soft_binary(m, d, j)) return true;
     return t && (loss == FV_LOSS_MSE || loss == FV_LOSS_MAE) && t->targets && t->tdim == k &&
            !(t->labels && k > 1);
 }
@@ -103,15 +106,17 @@ static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int
         fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
                            NULL, NULL);
     if (heads == 1) {
-        bool regression = regression_head(m, d, 0);
+        bool regression = fv__model_target_input(m, 0) < 0 && regression_head(m, d, 0);
         fv__dataset_gather(d, idx, first, count, m->xbuf, d->labels ? m->lbuf : NULL,
                            regression ? m->tbuf : NULL);
         t[0] = (fv_targets){.labels = regression ? NULL : m->lbuf,
                             .values = regression ? m->tbuf : NULL};
+        fv__model_targets_fill(m, count, t);
         return;
     }
     fv__dataset_gather(d, idx, first, count, m->xbuf, NULL, NULL);
     for (int j = 0; j < heads; j++) {
+        if (fv__model_target_input(m, j) >= 0) continue; /* filled below */
         const fv_dataset *o = head_data(m, d, j);
         const bool regression = regression_head(m, d, j);
         fv__dataset_gather(o, idx, first, count, NULL, o->labels ? m->lbufs[j] : NULL,
@@ -119,6 +124,7 @@ static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int
         t[j] = (fv_targets){.labels = regression ? NULL : m->lbufs[j],
                             .values = regression ? m->tbufs[j] : NULL};
     }
+    fv__model_targets_fill(m, count, t);
 }
 
 /* Loss and correct count over samples [first, first + count) of d, inference mode; each head's

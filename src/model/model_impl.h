@@ -61,6 +61,7 @@ struct fv_model {
     uint64_t fit_given; /* bit i: the fit line gave key i of model.c's fit_keys */
     char es_monitor[FV_MONITOR_MAX];
     char rlr_monitor[FV_MONITOR_MAX];
+    char fit_target[128]; /* fit target= as given ("input", "OUT:input,..."), "" : the data's */
 
     fv_fit_info last_fit; /* fv_model_last_fit */
     fv_label_info labels; /* the training data's label column and class names (save.c) */
@@ -169,5 +170,21 @@ fv_status fv__monitor_canonical(const char *name, char *out, size_t size);
 /* Correct predictions in a batch for Keras' accuracy matching the loss. */
 int64_t fv__model_count_correct(const fv_model *m, const float *y, const int32_t *labels,
                                 int64_t n);
+
+/* Targets that are the model's input (fit target=, targets.c). Which input is head j's target,
+ * or -1 (the data's own targets, also when target= does not resolve). */
+int fv__model_target_input(const fv_model *m, int j);
+/* Checks the syntax of a fit line's target= value (items [OUT:]SRC separated by commas, names
+ * of letters, digits, '_', '.', '-', '/') and copies it into out; names are resolved later. */
+fv_status fv__target_parse(const char *v, char *out, size_t n);
+/* Checks target= against the graph and the data d (named by what in messages): every item names
+ * an input ('input' for a single-input model, or an input's name) and, with OUT:, an output;
+ * each such output has its input's shape; under binary_crossentropy the input's values are in
+ * [0, 1] (pixels always are). FV_ERR_INVALID or FV_ERR_SHAPE naming the item and both shapes,
+ * or the sample and value. */
+fv_status fv__model_targets_check(const fv_model *m, const fv_dataset *d, const char *what);
+/* After a batch of n was gathered into xbufs: copies each target input into its head's target
+ * buffer and points t[j] at it (values, no labels). Heads without one are left as they are. */
+void fv__model_targets_fill(fv_model *m, int64_t n, fv_targets *t);
 
 #endif
