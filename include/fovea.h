@@ -528,6 +528,21 @@ const float *fv_model_layer_output(const fv_model *m, int i);
  * until the next model call; NULL before any forward pass or if k is out of range. */
 const float *fv_model_output(const fv_model *m, int k);
 
+/* A part of the graph as a model of its own (Keras' `decoder = Model(latent_inputs, outputs)`
+ * over the trained layers): runs, in inference mode, the layers that node `output` (a layer's
+ * name; NULL: the model's output) needs, computed from node `from` (a layer's or an input's
+ * name: a VAE's latent z, a generator's input) alone. z holds n rows of from's values (NHWC
+ * floats, fv_model_node_shape), out receives n × (output's size) floats; batches of batch_size
+ * (<= 0: 32). Random layers on the way (a sampling layer) draw from streams named by (seed,
+ * batch, layer). FV_ERR_INVALID naming the node when a name is unknown, or naming the layer on
+ * the way that reads another node (an input, a layer before from). Layer outputs read after it
+ * (fv_model_layer_output) are not available: it is not a whole forward pass. */
+fv_status fv_model_run_from(fv_model *m, const char *from, const char *output, const float *z,
+                            int64_t n, int64_t batch_size, uint64_t seed, float *out);
+/* The shape (without the batch axis) of the node named name, a layer's output or an input:
+ * *rank and dims[0..rank); FV_ERR_INVALID if the model has no such node. */
+fv_status fv_model_node_shape(const fv_model *m, const char *name, int *rank, int64_t dims[4]);
+
 /* Where the training steps' time goes, per layer, since the model was made or since
  * fv_model_profile_reset: wall seconds in the forward and backward passes of training steps
  * (evaluation and prediction are not counted), the samples they processed, and their
@@ -829,6 +844,21 @@ fv_status fv_metrics_write_text(const fv_metrics *m, FILE *out, const char *sele
  * "confusion_matrix" as arrays. NaN is written as null. */
 fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *select,
                                 const char *const *class_names);
+
+/* ---- generative models --------------------------------------------------------------------- */
+
+/* The Fréchet distance between two sets of feature vectors, each taken as a Gaussian: the FID's
+ * formula (Heusel et al. 2017, "GANs trained by a two time-scale update rule ...", eq. 6), here
+ * in whatever features the caller gives (fovea's are a classifier's layer, not Inception's):
+ *   d² = |μ₁ − μ₂|² + Tr Σ₁ + Tr Σ₂ − 2 Tr((Σ₁^½ Σ₂ Σ₁^½)^½).
+ * a [na × d] and b [nb × d] are rows of features; means and covariances (divided by n − 1, as
+ * numpy.cov) in double; the trace term in the symmetric form above from two symmetric
+ * eigen-decompositions (LAPACK's dsyevd), negative eigenvalues (rounding, rank-deficient
+ * covariances) clamped to 0; *out = d² (FID reports d², not d), clamped at 0. FV_ERR_INVALID for
+ * fewer than 2 rows or d outside [1, 16384]; FV_ERR_NUMERIC if LAPACK fails. The figure's bias
+ * depends on na and nb: compare figures made with the same counts. */
+fv_status fv_frechet_distance(const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
+                              double *out);
 
 #ifdef __cplusplus
 }

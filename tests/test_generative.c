@@ -157,10 +157,143 @@ TEST(test_target_errors_name_the_item)
     free(px);
 }
 
+static int layer_index(const fv_model *m, const char *name)
+{
+    for (int i = 0; i < fv_model_layer_count(m); i++)
+        if (strcmp(fv_model_layer_name(m, i), name) == 0) return i;
+    return -1;
+}
+
+/* The decoder run from z alone gives what the whole model gives from the image behind that z. */
+TEST(test_run_from_the_latent_equals_the_whole_model)
+{
+    fv_model *m = fv_model_parse_string("input shape=4,4,1\n"
+                                        "flatten\n"
+                                        "dense units=5 activation=tanh\n"
+                                        "dense units=3 name=z\n"
+                                        "dense units=8 activation=relu\n"
+                                        "dense units=16 activation=sigmoid\n"
+                                        "reshape target_shape=4,4,1 name=out\n",
+                                        "ae.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 7 };
+    float x[N * 16], z[N * 3], y[N * 16], y2[N * 16];
+    for (int i = 0; i < N * 16; i++)
+        x[i] = (float)((i * 37) % 101) / 100.0f;
+    CHECK_OK(fv_model_forward(m, x, N));
+    const int iz = layer_index(m, "z"), io = layer_index(m, "out");
+    memcpy(z, fv_model_layer_output(m, iz), sizeof z);
+    memcpy(y, fv_model_layer_output(m, io), sizeof y);
+    int rank;
+    int64_t dims[4];
+    CHECK_OK(fv_model_node_shape(m, "z", &rank, dims));
+    CHECK(rank == 1 && dims[0] == 3);
+    /* batches of 3 (the last one short) */
+    CHECK_OK(fv_model_run_from(m, "z", NULL, z, N, 3, 1, y2));
+    check_arrays("decoded", y2, y, N * 16, 0, 0);
+    /* to an intermediate layer, and from the input (the whole model) */
+    float h[N * 8];
+    CHECK_OK(fv_model_run_from(m, "z", "dense_1", z, N, 0, 1, h));
+    CHECK(h[0] >= 0 && fv_model_layer_output(m, 0) == NULL);
+    CHECK_OK(fv_model_run_from(m, "input_layer", "out", x, N, 0, 1, y2));
+    check_arrays("whole", y2, y, N * 16, 0, 0);
+    /* errors name the nodes */
+    CHECK(fv_model_run_from(m, "zz", NULL, z, N, 0, 1, y2) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "no layer or input named 'zz'");
+    CHECK(fv_model_run_from(m, "z", "dense", z, N, 0, 1, y2) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "the output 'dense' comes before 'z'");
+    fv_model_free(m);
+
+    /* A skip connection around z: the decoder needs the input too. */
+    m = fv_model_parse_string("input shape=4\n"
+                              "dense units=2 name=z\n"
+                              "dense units=4 name=up\n"
+                              "add inputs=up,input_layer\n",
+                              "skip.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(fv_model_run_from(m, "z", NULL, z, 1, 0, 1, y2) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "layer 'add' (on the way to 'add') reads 'input_layer', "
+                                        "which is not computed from 'z' alone");
+    fv_model_free(m);
+}
+
+/* Rows of a fixture's .npy features into a new array; *n and *d receive its shape. */
+static float *load_features(const char *path, int64_t *n, int64_t *d)
+{
+    fv_dataset *ds = fv_dataset_load_npy(path);
+    if (!ds) {
+        fprintf(stderr, "  %s: %s\n", path, fv_last_error());
+        return NULL;
+    }
+    int64_t dims[4];
+    CHECK(fv_dataset_shape(ds, dims) == 1);
+    *n = fv_dataset_count(ds), *d = dims[0];
+    float *x = malloc((size_t)(*n * *d) * sizeof *x);
+    for (int64_t i = 0; x && i < *n; i++)
+        CHECK_OK(fv_dataset_get(ds, i, x + i * *d));
+    fv_dataset_free(ds);
+    return x;
+}
+
+/* Against SciPy (tests/fixtures/make_frechet_fixtures.py): well-conditioned, identical sets,
+ * ReLU features with dead units, and fewer rows than features. */
+TEST(test_frechet_distance_matches_scipy)
+{
+    FILE *f = fopen("fixtures/frechet/expected.txt", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[256], name[64];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        double want, tol;
+        if (line[0] == '#' || sscanf(line, "%63s %lf %lf", name, &want, &tol) != 3) continue;
+        char pa[128], pb[128];
+        snprintf(pa, sizeof pa, "fixtures/frechet/%s_a.npy", name);
+        snprintf(pb, sizeof pb, "fixtures/frechet/%s_b.npy", name);
+        int64_t na, nb, da, db;
+        float *a = load_features(pa, &na, &da), *b = load_features(pb, &nb, &db);
+        double got = NAN;
+        CHECK(a && b && da == db);
+        if (a && b && da == db) CHECK_OK(fv_frechet_distance(a, na, b, nb, da, &got));
+        if (!(fabs(got - want) <= tol * (want > 1 ? want : 1))) {
+            fprintf(stderr, "  %s: fovea %.12g, SciPy %.12g (tolerance %g)\n", name, got, want,
+                    tol);
+            CHECK(0);
+        }
+        printf("     %s: fovea %.12g, SciPy %.12g\n", name, got, want);
+        free(a), free(b);
+        cases++;
+    }
+    fclose(f);
+    CHECK(cases == 4);
+}
+
+TEST(test_frechet_distance_hand_worked_and_errors)
+{
+    /* One feature: d² = (μ₁ − μ₂)² + (σ₁ − σ₂)². a = {0, 2}: μ 1, σ² 2; b = {3, 11}: μ 7, σ² 32:
+     * 36 + 2 + 32 − 2·√64 = 54. */
+    const float a[] = {0, 2}, b[] = {3, 11};
+    double d = NAN;
+    CHECK_OK(fv_frechet_distance(a, 2, b, 2, 1, &d));
+    CHECK_CLOSE(d, 54.0, 1e-12, 1e-12);
+    /* Two independent features shift the means only: |(1, 1)|² = 2. */
+    const float c[] = {0, 0, 2, 2}, e[] = {1, 1, 3, 3};
+    CHECK_OK(fv_frechet_distance(c, 2, e, 2, 2, &d));
+    CHECK_CLOSE(d, 2.0, 1e-12, 1e-12);
+    CHECK(fv_frechet_distance(a, 1, b, 2, 1, &d) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "each set needs at least 2");
+    CHECK(fv_frechet_distance(a, 2, b, 2, 0, &d) == FV_ERR_INVALID);
+}
+
 int main(void)
 {
     RUN(test_target_input_is_the_scaled_input);
     RUN(test_target_input_is_clean_of_the_models_noise);
     RUN(test_target_errors_name_the_item);
+    RUN(test_run_from_the_latent_equals_the_whole_model);
+    RUN(test_frechet_distance_matches_scipy);
+    RUN(test_frechet_distance_hand_worked_and_errors);
     return TEST_SUMMARY();
 }
