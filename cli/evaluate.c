@@ -144,20 +144,23 @@ int cmd_evaluate(int argc, char **argv)
     }
     double loss = NAN, accuracy = NAN;
     fv_status s;
-    const int nout = fv_model_output_count(m);
-    if (nout > 1) {
-        /* Several outputs: the total and each output's loss, as the history's columns. */
+    const int nout = fv_model_output_count(m), nterms = fv_model_loss_terms(m);
+    if (nout > 1 || nterms > 0) {
+        /* Several outputs, or a loss of several terms: the total, each output's loss and each
+         * term, as the history's columns. */
         if (json->seen || select->seen || plot->seen) {
             cli_error(cmd,
                       "--json, --metrics and --plot report one classifier's metrics; this "
-                      "model has %d outputs (its training history has each output's "
-                      "metrics)",
-                      nout);
+                      "model has %d outputs and %d loss terms (its training history has each "
+                      "output's metrics)",
+                      nout, nterms);
             goto done;
         }
-        double out_loss[64];
+        double out_loss[64], terms[64];
         s = nout <= 64 ? fv_model_evaluate_outputs(m, test, batch_size, &loss, out_loss)
                        : FV_ERR_INVALID;
+        if (s == FV_OK && nterms > 0)
+            s = fv_model_evaluate_terms(m, test, batch_size, &loss, terms);
         if (s != FV_OK) {
             cli_fail_lib(cmd, NULL, s);
             goto done;
@@ -165,9 +168,14 @@ int cmd_evaluate(int argc, char **argv)
         fputs("Test loss: ", stdout);
         cli_print_repr(stdout, loss);
         fputc('\n', stdout);
-        for (int j = 0; j < nout; j++) {
+        for (int j = 0; j < nout && nout > 1; j++) {
             printf("Test %s_loss: ", fv_model_output_name(m, j));
             cli_print_repr(stdout, out_loss[j]);
+            fputc('\n', stdout);
+        }
+        for (int k = 0; k < nterms; k++) {
+            printf("Test %s: ", fv_model_loss_term(m, k));
+            cli_print_repr(stdout, terms[k]);
             fputc('\n', stdout);
         }
         rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;

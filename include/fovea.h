@@ -103,8 +103,9 @@ fv_dataset *fv_dataset_load_npy(const char *path);
  * class indices, naming the file and sample. FV_ERR_SHAPE for another rank or count. */
 fv_status fv_dataset_load_labels_npy(fv_dataset *d, const char *path);
 
-/* The targets of one output of a model with several outputs (Keras' `y` given as a dict by output
- * name): n rows (the dataset's count) of k values, copied — class indices (k = 1, whole numbers
+/* The targets of one output of a model (Keras' `y` given as a dict by output name; for a model
+ * with one output they take the place of the dataset's own labels): n rows (the dataset's count)
+ * of k values, copied — class indices (k = 1, whole numbers
  * from 0) or one-hot rows for the cross-entropies, the values themselves for mse and mae. Checked
  * against the output's shape and loss when training or evaluating starts. The _npy form reads
  * them from a .npy file of shape (N,), (N, 1) or (N, K), float32 or uint8, as
@@ -509,6 +510,20 @@ fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t
 
 /* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);
+
+/* The loss's named terms beyond `loss` and each output's OUT_loss, as the history names their
+ * columns: the parts of each output's task loss (a detector's box_loss, obj_loss, cls_loss; with
+ * several outputs prefixed OUT_) and each layer's added loss (Keras' add_loss: the VAE sampling
+ * layer's kl_loss; prefixed LAYER_ when two layers add the same term), in that order.
+ * fv_model_loss_terms: how many (0 before compile); fv_model_loss_term: term k's name (owned by
+ * the model, valid until it changes), NULL when k is out of range. */
+int fv_model_loss_terms(const fv_model *m);
+const char *fv_model_loss_term(const fv_model *m, int k);
+/* As fv_model_evaluate, and terms[k] (fv_model_loss_terms(m) values; may be NULL when there are
+ * none) receives each term's mean per sample over data, in inference mode. Returns FV_OK, or
+ * the error of fv_model_evaluate. */
+fv_status fv_model_evaluate_terms(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                                  double *loss, double *terms);
 /* Prediction for a model with any number of inputs and outputs (Keras' model.predict with a list
  * of arrays): x[k] holds n samples of input k in NHWC float (fv_model_input_shape k), out[j]
  * receives n × (the size of output j) floats, in the order of `model outputs=`. Inference mode,

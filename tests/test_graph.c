@@ -5,6 +5,7 @@
  */
 #include "fovea.h"
 #include "io/io.h"
+#include "layers/layer.h"
 #include "model/model_impl.h"
 #include "test.h"
 
@@ -168,6 +169,50 @@ static float *random_inputs(int64_t count, uint64_t seed)
     return x;
 }
 
+/* Directional finite differences of a model's training loss (x: N samples, targets t) along a
+ * random direction of each named tensor, against the gradient backward computed. */
+static void check_directions(fv_model *m, const float *x, const fv_targets *t, int64_t N,
+                             const char *const *tensors, size_t count)
+{
+    fv_rng r;
+    fv__rng_seed(&r, 99);
+    double L0;
+    CHECK_OK(fv__model_loss_and_grad(m, x, t, N, true, &L0));
+    CHECK(isfinite(L0));
+    for (size_t ti = 0; ti < count; ti++) {
+        int rank;
+        int64_t d[4];
+        float *w = fv_model_param(m, tensors[ti], &rank, d);
+        float *g = fv__model_grad(m, tensors[ti]);
+        CHECK(w && g);
+        if (!w || !g) continue;
+        int64_t n = 1;
+        for (int k = 0; k < rank; k++)
+            n *= d[k];
+        CHECK_OK(fv__model_loss_and_grad(m, x, t, N, true, &L0));
+        double *v = malloc((size_t)n * sizeof(double)), analytic = 0;
+        float *w0 = malloc((size_t)n * sizeof(float));
+        memcpy(w0, w, (size_t)n * sizeof(float));
+        for (int64_t j = 0; j < n; j++)
+            v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
+        const double eps = 1e-3;
+        double Lp, Lm;
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] + eps * v[j]);
+        CHECK_OK(fv__model_loss_and_grad(m, x, t, N, true, &Lp));
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] - eps * v[j]);
+        CHECK_OK(fv__model_loss_and_grad(m, x, t, N, true, &Lm));
+        memcpy(w, w0, (size_t)n * sizeof(float));
+        const double numeric = (Lp - Lm) / (2 * eps);
+        if (!(fabs(numeric - analytic) <= 2e-3 + 2e-2 * fabs(analytic))) {
+            fprintf(stderr, "  %s: analytic %.6g, numeric %.6g\n", tensors[ti], analytic, numeric);
+            test_failed_checks++;
+        }
+        free(v), free(w0);
+    }
+}
+
 /* Directional finite differences of the whole graph's loss along random directions, for every
  * trainable tensor: a tensor feeding several layers gets the sum of their gradients. */
 TEST(fanout_graph_gradient_matches_finite_differences)
@@ -181,46 +226,154 @@ TEST(fanout_graph_gradient_matches_finite_differences)
     fv_targets t = {.labels = labels};
     const char *tensors[] = {"a.kernel", "a.bias",   "b.kernel", "b.bias",       "c.kernel",
                              "c.bias",   "bn.gamma", "bn.beta",  "dense.kernel", "dense.bias"};
-    fv_rng r;
-    fv__rng_seed(&r, 99);
-    double L0;
-    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L0));
-    CHECK(isfinite(L0));
-    for (size_t ti = 0; ti < sizeof tensors / sizeof tensors[0]; ti++) {
-        int rank;
-        int64_t d[4];
-        float *w = fv_model_param(m, tensors[ti], &rank, d);
-        float *g = fv__model_grad(m, tensors[ti]);
-        CHECK(w && g);
-        if (!w || !g) continue;
-        int64_t n = 1;
-        for (int k = 0; k < rank; k++)
-            n *= d[k];
-        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L0));
-        double *v = malloc((size_t)n * sizeof(double)), analytic = 0;
-        float *w0 = malloc((size_t)n * sizeof(float));
-        memcpy(w0, w, (size_t)n * sizeof(float));
-        for (int64_t j = 0; j < n; j++)
-            v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
-        const double eps = 1e-3;
-        double Lp, Lm;
-        for (int64_t j = 0; j < n; j++)
-            w[j] = (float)(w0[j] + eps * v[j]);
-        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lp));
-        for (int64_t j = 0; j < n; j++)
-            w[j] = (float)(w0[j] - eps * v[j]);
-        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lm));
-        memcpy(w, w0, (size_t)n * sizeof(float));
-        const double numeric = (Lp - Lm) / (2 * eps);
-        if (!(fabs(numeric - analytic) <= 2e-3 + 2e-2 * fabs(analytic))) {
-            fprintf(stderr, "  %s: analytic %.6g, numeric %.6g\n", tensors[ti], analytic, numeric);
-            test_failed_checks++;
-        }
-        free(v), free(w0);
-    }
+    check_directions(m, x, &t, N, tensors, sizeof tensors / sizeof tensors[0]);
     /* The moving statistics get no gradient. */
     CHECK(fv__model_grad(m, "bn.moving_mean") == NULL);
     free(x);
+    fv_model_free(m);
+}
+
+/* An added loss (Keras' add_loss, here ActivityRegularization's) is part of the loss that fit,
+ * evaluate and the gradient see: (l1·Σ|h| + l2·Σh²)/n on top of the cross-entropy. */
+TEST(an_added_loss_is_in_the_loss_and_its_gradient)
+{
+    fv_model *m = fv_model_parse_string("input shape=6\n"
+                                        "dense name=h units=5 activation=tanh\n"
+                                        "activity_regularization l1=0.01 l2=0.3\n"
+                                        "dense name=out units=3 activation=softmax\n"
+                                        "compile loss=sparse_categorical_crossentropy\n",
+                                        "added.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 4 };
+    float *x = random_inputs(N * 6, 17);
+    int32_t labels[N] = {2, 0, 1, 1};
+    fv_targets t = {.labels = labels};
+    /* no column of its own: Keras shows an activity regularizer inside `loss` only */
+    CHECK(fv_model_loss_terms(m) == 0);
+    const int64_t dims[1] = {6};
+    fv_dataset *d = fv_dataset_from_f32(N, 1, dims, x, labels);
+    double loss = NAN;
+    CHECK_OK(fv_model_evaluate(m, d, 2, &loss, NULL));
+    CHECK_OK(fv_model_forward(m, x, N));
+    const float *h = fv_model_layer_output(m, 0), *p = fv_model_layer_output(m, 2);
+    double want = 0;
+    for (int i = 0; i < N; i++) {
+        want -= log(p[i * 3 + labels[i]]) / N;
+        for (int j = 0; j < 5; j++)
+            want += (0.01 * fabs(h[i * 5 + j]) + 0.3 * h[i * 5 + j] * h[i * 5 + j]) / N;
+    }
+    CHECK_CLOSE(loss, want, 1e-6, 0);
+    double train_loss;
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &train_loss));
+    CHECK_CLOSE(train_loss, want, 1e-6, 0);
+    const char *tensors[] = {"h.kernel", "h.bias", "out.kernel"};
+    check_directions(m, x, &t, N, tensors, 3);
+    fv_dataset_free(d);
+    free(x);
+    fv_model_free(m);
+}
+
+/* ---- task losses and added-loss columns, through kinds made for the test ----------------- */
+
+/* A task loss on a head of k units with targets (t, w) of 2k values per sample: sq_loss =
+ * Σ w·(y − t)² / n and quart_loss = 0.1·Σ (y − t)⁴ / n. */
+static int64_t wsq_width(const fv_layer *head)
+{
+    return 2 * fv__shape_size(&head->out);
+}
+
+static double wsq_compute(const fv_layer *head, const float *y, const float *t, int64_t n,
+                          float *dy, double *parts, void *scratch)
+{
+    (void)scratch;
+    const int64_t k = fv__shape_size(&head->out);
+    double sq = 0, q = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < k; j++) {
+            const double e = (double)y[i * k + j] - t[i * 2 * k + j], w = t[i * 2 * k + k + j];
+            sq += w * e * e / (double)n, q += 0.1 * e * e * e * e / (double)n;
+            if (dy) dy[i * k + j] = (float)((2 * w * e + 0.4 * e * e * e) / (double)n);
+        }
+    parts[0] = sq, parts[1] = q;
+    return sq + q;
+}
+
+static const fv_task_loss wsq_loss = {.name = "weighted_sq",
+                                      .parts = {"sq_loss", "quart_loss", NULL},
+                                      .target_width = wsq_width,
+                                      .compute = wsq_compute};
+
+TEST(task_losses_and_added_loss_columns_reach_fit_and_evaluate)
+{
+    /* a dense head that provides the task loss, an activity regularizer with a column */
+    static fv_layer_kind head_kind, act_kind;
+    head_kind = fv__kind_dense, head_kind.task_loss = &wsq_loss;
+    act_kind = fv__kind_activity_regularization, act_kind.added_loss = "act_loss";
+    fv_model *m = fv_model_parse_string("input shape=3\n"
+                                        "dense name=h units=4 activation=tanh\n"
+                                        "activity_regularization name=ar l2=0.05\n"
+                                        "dense name=head units=2\n",
+                                        "task.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    m->layers[1].kind = &act_kind, m->layers[2].kind = &head_kind;
+    CHECK(fv_model_compile(m, "loss=mse_typo optimizer=sgd") == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "weighted_sq (output layer");
+    CHECK_OK(fv_model_compile(m, "loss=weighted_sq optimizer=sgd learning_rate=0.05"));
+    CHECK(fv_model_loss_terms(m) == 3);
+    CHECK(strcmp(fv_model_loss_term(m, 0), "sq_loss") == 0);
+    CHECK(strcmp(fv_model_loss_term(m, 1), "quart_loss") == 0);
+    CHECK(strcmp(fv_model_loss_term(m, 2), "act_loss") == 0);
+    CHECK(fv_model_loss_term(m, 3) == NULL);
+    enum { N = 40 };
+    float *x = random_inputs(N * 3, 23), *tv = random_inputs(N * 4, 29);
+    for (int i = 0; i < N; i++)
+        tv[i * 4 + 2] = fabsf(tv[i * 4 + 2]), tv[i * 4 + 3] = fabsf(tv[i * 4 + 3]);
+    /* the gradient of the task loss and the added loss, by finite differences */
+    fv_targets t = {.values = tv};
+    const char *tensors[] = {"h.kernel", "h.bias", "head.kernel", "head.bias"};
+    check_directions(m, x, &t, 5, tensors, 4);
+    /* targets of the wrong width are refused with both widths */
+    const int64_t dims[1] = {3};
+    fv_dataset *d = fv_dataset_from_f32(N, 1, dims, x, NULL);
+    CHECK_OK(fv_dataset_add_output(d, "head", 3, tv));
+    double loss, terms[3];
+    CHECK(fv_model_evaluate_terms(m, d, 8, &loss, terms) == FV_ERR_SHAPE);
+    CHECK_STR_CONTAINS(fv_last_error(), "takes 4");
+    fv_dataset_free(d);
+    d = fv_dataset_from_f32(N, 1, dims, x, NULL);
+    CHECK_OK(fv_dataset_add_output(d, "head", 4, tv));
+    CHECK_OK(fv_model_evaluate_terms(m, d, 8, &loss, terms));
+    CHECK_CLOSE(loss, terms[0] + terms[1] + terms[2], 1e-9, 1e-9);
+    CHECK(terms[0] > 0 && terms[1] > 0 && terms[2] > 0);
+    /* fit: the terms are columns, with val_ twins, and sum to the loss */
+    fv_fit_opts o = fv_fit_defaults();
+    o.epochs = 2, o.batch_size = 8, o.validation_split = 0.25, o.seed = 3;
+    fv_history *h = NULL;
+    CHECK_OK(fv_model_fit(m, d, &o, &h));
+    const char *cols[] = {"loss",     "sq_loss",     "quart_loss",     "act_loss",
+                          "val_loss", "val_sq_loss", "val_quart_loss", "val_act_loss"};
+    for (int c = 0; c < 8; c++)
+        CHECK(h && fv_history_get(h, cols[c]) != NULL);
+    CHECK(h && fv_history_get(h, "head_loss") == NULL);
+    if (h && fv_history_get(h, "val_act_loss")) {
+        for (int e = 0; e < 2; e++) {
+            CHECK_CLOSE(fv_history_get(h, "loss")[e],
+                        fv_history_get(h, "sq_loss")[e] + fv_history_get(h, "quart_loss")[e] +
+                            fv_history_get(h, "act_loss")[e],
+                        1e-9, 1e-9);
+            CHECK_CLOSE(fv_history_get(h, "val_loss")[e],
+                        fv_history_get(h, "val_sq_loss")[e] +
+                            fv_history_get(h, "val_quart_loss")[e] +
+                            fv_history_get(h, "val_act_loss")[e],
+                        1e-9, 1e-9);
+        }
+        CHECK(fv_history_get(h, "loss")[1] < fv_history_get(h, "loss")[0]);
+    }
+    fv_history_free(h);
+    fv_dataset_free(d);
+    free(x), free(tv);
     fv_model_free(m);
 }
 
@@ -968,6 +1121,8 @@ int main(void)
     RUN(graph_errors_name_the_line_layers_and_shapes);
     RUN(canonical_text_of_a_graph_reads_back_the_same);
     RUN(fanout_graph_gradient_matches_finite_differences);
+    RUN(an_added_loss_is_in_the_loss_and_its_gradient);
+    RUN(task_losses_and_added_loss_columns_reach_fit_and_evaluate);
     RUN(a_chain_written_with_inputs_is_the_sequential_model);
     RUN(several_inputs_and_outputs_run_forward);
     RUN(batch_normalization_moving_statistics_follow_keras);

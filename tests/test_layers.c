@@ -370,6 +370,8 @@ static const gc_case gc_cases[] = {
     {"relu", "max_value=0.5 negative_slope=0.2 threshold=0.25", S3(2, 3, 2)},
     {"relu", "max_value=0.2 threshold=0.5 negative_slope=1.5", S1(9)},
     {"relu", "max_value=6", S1(5)},
+    {"activity_regularization", "l1=0.03 l2=0.2", S3(3, 2, 2)},
+    {"activity_regularization", "l2=0.5", S1(6)},
 };
 #pragma GCC diagnostic pop
 
@@ -517,6 +519,12 @@ static double gc_loss(gc_state *s, unsigned char *pat)
     double L = 0;
     for (int64_t i = 0; i < ny; i++)
         L += (double)s->r[i] * s->y[i];
+    /* a kind's added loss is part of what its backward differentiates */
+    if (t->l.kind->loss) {
+        const float *xs[FV_MAX_INPUTS];
+        split_inputs(t, s->n, s->x, xs);
+        L += t->l.kind->loss(&t->l, xs, s->y, s->n);
+    }
     size_t k = 0;
     if (gc_kinked(&t->l))
         for (int64_t i = 0; i < ny; i++)
@@ -977,7 +985,8 @@ TEST(test_unknown_and_missing_arguments)
                        "did you mean 'strides'?");
     CHECK(strcmp(build_error("conv2d", "filters=4 kernel_size=3 zzz=1", img, E),
                  "conv2d: unknown argument 'zzz' (known: filters, kernel_size, strides, padding, "
-                 "dilation_rate, activation, use_bias, kernel_regularizer, bias_regularizer)") == 0);
+                 "dilation_rate, activation, use_bias, kernel_regularizer, bias_regularizer)") ==
+          0);
     CHECK(strcmp(build_error("dense", "units=4 unit=3", shape1(4), E),
                  "dense: unknown argument 'unit' (known: units, activation, use_bias, "
                  "kernel_regularizer, bias_regularizer); did you mean 'units'?") == 0);

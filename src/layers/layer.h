@@ -76,6 +76,25 @@ typedef struct fv_param {
 
 typedef struct fv_layer fv_layer;
 
+/* A task loss: a loss that a head layer's kind provides, for targets of its own layout (a
+ * detector's padded boxes, a pose network's rotation and translation). `compile loss=NAME` selects
+ * it when the output layer's kind provides a task loss of that name; the targets come from the
+ * dataset as the output's float targets, target_width(head) values per sample. As Keras' custom
+ * loss objects (keras.losses.Loss: call(y_true, y_pred) with y_true of any shape). */
+typedef struct fv_task_loss {
+    const char *name;     /* compile's loss= name: "yolo", "pose" */
+    const char *parts[8]; /* its terms, history columns ("box_loss", ...), NULL-terminated */
+    /* Floats of target per sample for this head (its cfg decides: max objects × 5, ...). */
+    int64_t (*target_width)(const fv_layer *head);
+    /* Scratch bytes for a batch of n (NULL: none). */
+    size_t (*scratch_bytes)(const fv_layer *head, int64_t n);
+    /* y [n × head out] (the head's output), t [n × target_width]: writes parts[i] (each term's
+     * batch value, weighted so that they sum to the loss) and returns the loss; dy, when not
+     * NULL, receives ∂loss/∂y [n × head out] (written, not added). */
+    double (*compute)(const fv_layer *head, const float *y, const float *t, int64_t n, float *dy,
+                      double *parts, void *scratch);
+} fv_task_loss;
+
 /* One batch's run context. */
 typedef struct fv_run {
     int64_t n;     /* samples in this batch */
@@ -118,6 +137,15 @@ typedef struct fv_layer_kind {
      * forward pass, or of the backward pass with or without the input gradient; for the
      * profile's GFLOP/s. NULL: none worth counting (pooling, dropout, reshapes). */
     double (*flops)(const fv_layer *l, bool backward, bool input_grad);
+    /* The task loss this kind provides as a model output (NULL: none). */
+    const fv_task_loss *task_loss;
+    /* An added loss (Keras' add_loss: the VAE's KL term, ActivityRegularization): the term's batch
+     * value after forward, from the layer's inputs and output, in training and in evaluation. Its
+     * gradient is added by the kind's own backward into dx (and into its parameters' g). NULL:
+     * none. The model calls it right after the layer's forward, while x and y are intact. */
+    double (*loss)(const fv_layer *l, const float *const *x, const float *y, int64_t n);
+    /* The history column of the added loss ("kl_loss"); NULL: counted in `loss` only. */
+    const char *added_loss;
 } fv_layer_kind;
 
 struct fv_layer {
@@ -143,6 +171,8 @@ struct fv_layer {
      * and the samples they processed. */
     double prof_fwd_s, prof_bwd_s;
     int64_t prof_fwd_n, prof_bwd_n;
+    /* The added loss's value after the last forward pass (kind->loss; 0 without). */
+    double added_value;
 };
 
 /* The per-sample FLOPs of l (0 when its kind does not count them). */
@@ -255,6 +285,8 @@ extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
 /* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
 extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
+/* Layers that add a loss of their own (activity_regularization.c). */
+extern const fv_layer_kind fv__kind_activity_regularization;
 /* Generative models' kinds (gaussian_noise.c). */
 extern const fv_layer_kind fv__kind_gaussian_noise;
 

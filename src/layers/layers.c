@@ -45,6 +45,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_conv2d_transpose,
     &fv__kind_depthwise_conv2d,
     &fv__kind_separable_conv2d,
+    &fv__kind_activity_regularization,
     &fv__kind_gaussian_noise,
     NULL,
 };

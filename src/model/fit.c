@@ -19,17 +19,23 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Head j's targets in d: d itself for a model with one output, else the array given for the
- * output's name (NULL if none). */
+/* Head j's targets in d: the array given for the output's name (fv_dataset_add_output), else,
+ * for a model with one output, d's own labels or targets (NULL if none). */
 static const fv_dataset *head_data(const fv_model *m, const fv_dataset *d, int j)
 {
-    if (fv__model_heads(m) == 1) return d;
-    return fv__dataset_output(d, fv__model_node_name(m, fv__model_head_node(m, j)));
+    const fv_dataset *o = fv__dataset_output(d, fv__model_node_name(m, fv__model_head_node(m, j)));
+    return o || fv__model_heads(m) > 1 ? o : d;
 }
 
 static int64_t head_size(const fv_model *m, int j)
 {
     return fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
+}
+
+/* Whether head j takes a task loss (float targets of the loss's own width). */
+static bool task_head(const fv_model *m, int j)
+{
+    return fv__model_head_loss(m, j) == FV_LOSS_TASK;
 }
 
 /* Whether head j takes binary cross-entropy on float targets (probabilities, pixels, several
@@ -63,7 +69,15 @@ static fv_status check_targets(const fv_model *m, const fv_dataset *d, const cha
         const fv_loss_kind loss = fv__model_head_loss(m, j);
         const int64_t k = head_size(m, j);
         fv_status s;
-        if (soft_binary(m, d, j)) {
+        if (task_head(m, j)) {
+            const int64_t tw = fv__model_head_target_width(m, j);
+            s = t->tdim == tw ? FV_OK
+                              : fv__fail(FV_ERR_SHAPE,
+                                         "%s: the targets have %lld values per sample, but loss "
+                                         "%s of output '%s' takes %lld",
+                                         w, (long long)t->tdim, fv__model_head_loss_name(m, j),
+                                         name, (long long)tw);
+        } else if (soft_binary(m, d, j)) {
             /* binary cross-entropy on probabilities (or pixels): numbers in [0, 1] */
             s = fv__dataset_check_targets(t, k, w);
             for (int64_t i = 0; s == FV_OK && i < t->n * k; i++)
@@ -92,6 +106,7 @@ static bool regression_head(const fv_model *m, const fv_dataset *d, int j)
     const fv_dataset *t = head_data(m, d, j);
     const fv_loss_kind loss = fv__model_head_loss(m, j);
     const int64_t k = head_size(m, j);
+    if (task_head(m, j)) return true;
     if (fv__model_target_input(m, j) >= 0 || soft_binary(m, d, j)) return true;
     return t && (loss == FV_LOSS_MSE || loss == FV_LOSS_MAE) && t->targets && t->tdim == k &&
            !(t->labels && k > 1);
@@ -105,7 +120,7 @@ static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int
     for (int k = 1; k < m->ninputs; k++)
         fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
                            NULL, NULL);
-    if (heads == 1) {
+    if (heads == 1 && head_data(m, d, 0) == d) {
         bool regression = fv__model_target_input(m, 0) < 0 && regression_head(m, d, 0);
         fv__dataset_gather(d, idx, first, count, m->xbuf, d->labels ? m->lbuf : NULL,
                            regression ? m->tbuf : NULL);
@@ -131,7 +146,8 @@ static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int
  * outputs are also added to its accumulators when heads is given, and its weighted loss summed
  * into heads[j].loss_sum. accuracy: the single output's (NaN with several). */
 static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first, int64_t count,
-                                int64_t batch, double *loss, double *accuracy, fv__head *heads)
+                                int64_t batch, double *loss, double *accuracy, fv__head *heads,
+                                double *term_sum)
 {
     fv_status s = fv__model_ensure_weights(m, m->seed);
     if (s == FV_OK) s = fv__model_plan_inference(m, batch < count ? batch : count);
@@ -143,21 +159,27 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
     double sum = 0;
     for (int j = 0; heads && j < nh; j++)
         heads[j].loss_sum = 0;
+    for (int k = 0; term_sum && k < m->nterms; k++)
+        term_sum[k] = 0;
     for (int64_t b = 0; b < count; b += batch) {
         int64_t nb = count - b < batch ? count - b : batch;
         fv_targets t[FV_MAX_OUTPUTS];
         load_batch(m, d, NULL, first + b, nb, t);
         fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
+        const float *ys[FV_MAX_OUTPUTS];
+        double Lh[FV_MAX_OUTPUTS], terms[FV_MAX_TERMS];
         for (int j = 0; j < nh; j++) {
             const int node = fv__model_head_node(m, j);
-            const float *y = node >= 0 ? m->acts[node] : m->xbuf;
-            const double Lj =
-                fv__loss(fv__model_head_loss(m, j), y, &t[j], nb, head_size(m, j), false, NULL) *
-                m->out_weight[j] * (double)nb;
-            sum += Lj;
+            ys[j] = node >= 0 ? m->acts[node] : m->xbuf;
+        }
+        sum += fv__model_heads_loss(m, ys, t, nb, NULL, NULL, Lh, terms) * (double)nb;
+        for (int k = 0; term_sum && k < m->nterms; k++)
+            term_sum[k] += terms[k] * (double)nb;
+        for (int j = 0; j < nh; j++) {
+            const float *y = ys[j];
             if (nh == 1 && t[j].labels) correct += fv__model_count_correct(m, y, t[j].labels, nb);
             if (!heads) continue;
-            heads[j].loss_sum += Lj;
+            heads[j].loss_sum += Lh[j] * (double)nb;
             if (heads[j].acc && (s = fv__metric_acc_add(heads[j].acc, y, &t[j], nb)) != FV_OK)
                 return s;
             if (heads[j].rank && (s = fv__metric_acc_add(heads[j].rank, y, &t[j], nb)) != FV_OK)
@@ -182,7 +204,7 @@ fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_s
     if (batch_size <= 0) batch_size = 32;
     fv_status s = fv__model_check_data(m, data, "evaluate");
     if (s == FV_OK) s = check_targets(m, data, "evaluate");
-    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, accuracy, NULL);
+    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, accuracy, NULL, NULL);
     return s;
 }
 
@@ -198,9 +220,36 @@ fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t
     memset(heads, 0, sizeof heads);
     fv_status s = fv__model_check_data(m, data, "evaluate");
     if (s == FV_OK) s = check_targets(m, data, "evaluate");
-    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, NULL, heads);
+    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, NULL, heads, NULL);
     for (int j = 0; s == FV_OK && j < fv__model_heads(m); j++)
         output_losses[j] = data->n ? heads[j].loss_sum / (double)data->n : NAN;
+    return s;
+}
+
+int fv_model_loss_terms(const fv_model *m)
+{
+    return m && m->compiled ? m->nterms : 0;
+}
+
+const char *fv_model_loss_term(const fv_model *m, int k)
+{
+    return m && m->compiled && k >= 0 && k < m->nterms ? m->term_names[k] : NULL;
+}
+
+fv_status fv_model_evaluate_terms(fv_model *m, const fv_dataset *data, int64_t batch_size,
+                                  double *loss, double *terms)
+{
+    if (!m || !data || !loss || (!terms && fv_model_loss_terms(m) > 0))
+        return fv__fail(FV_ERR_INVALID, "fv_model_evaluate_terms: NULL argument");
+    if (!m->compiled)
+        return fv__fail(FV_ERR_STATE, "the model is not compiled (no loss to evaluate)");
+    if (batch_size <= 0) batch_size = 32;
+    double sums[FV_MAX_TERMS];
+    fv_status s = fv__model_check_data(m, data, "evaluate");
+    if (s == FV_OK) s = check_targets(m, data, "evaluate");
+    if (s == FV_OK) s = evaluate_range(m, data, 0, data->n, batch_size, loss, NULL, NULL, sums);
+    for (int k = 0; s == FV_OK && k < m->nterms; k++)
+        terms[k] = data->n ? sums[k] / (double)data->n : NAN;
     return s;
 }
 
@@ -274,6 +323,7 @@ static void map_cols(fv__fit *f, const fv__metric_acc *a, const char *prefix, in
 static bool head_accuracy_defined(const fv_model *m, int j)
 {
     const fv_loss_kind loss = fv__model_head_loss(m, j);
+    if (loss == FV_LOSS_TASK) return false;
     return (loss != FV_LOSS_MSE && loss != FV_LOSS_MAE) || head_size(m, j) > 1;
 }
 
@@ -321,6 +371,18 @@ static fv_status head_metrics(fv__fit *f, int j, const char *out, const char *pr
     return FV_OK;
 }
 
+/* Whether head j has a column of its own (OUT_loss): with several outputs, as Keras 3; and with
+ * one output beside added losses (a VAE's reconstruction_loss beside kl_loss), unless the head's
+ * task loss names its parts already. */
+static bool head_column(const fv_model *m, int j)
+{
+    if (fv__model_heads(m) > 1) return true;
+    if (task_head(m, j)) return false;
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].kind->loss && m->layers[i].kind->added_loss) return true;
+    return false;
+}
+
 static int cmp_colnames(const void *a, const void *b)
 {
     return strcmp((const char *)a, (const char *)b);
@@ -333,7 +395,8 @@ static fv_status fit_columns(fv__fit *f)
 {
     fv_model *m = f->m;
     const int nh = f->nheads;
-    char(*names)[FV_MONITOR_MAX] = calloc((size_t)(1 + nh * (1 + FV__METRIC_MAX)), sizeof *names);
+    char(*names)[FV_MONITOR_MAX] =
+        calloc((size_t)(1 + nh * (1 + FV__METRIC_MAX) + FV_MAX_TERMS), sizeof *names);
     if (!names) return fv__fail(FV_ERR_NOMEM, "out of memory making the history's columns");
     int ntrain = 0;
     snprintf(names[ntrain++], FV_MONITOR_MAX, "loss");
@@ -351,7 +414,7 @@ static fv_status fit_columns(fv__fit *f)
             break;
         }
         snprintf(prefixes[j], sizeof prefixes[j], nh > 1 ? "%.30s_" : "", out);
-        if (nh > 1) snprintf(names[ntrain++], FV_MONITOR_MAX, "%.31sloss", prefixes[j]);
+        if (head_column(m, j)) snprintf(names[ntrain++], FV_MONITOR_MAX, "%.30s_loss", out);
         char counted[sizeof m->metrics_text] = "", ranked[sizeof m->metrics_text] = "";
         s = head_metrics(f, j, out, prefixes[j], names, &ntrain, counted, ranked, sizeof counted);
         fv__head *h = &f->heads[j];
@@ -365,6 +428,8 @@ static fv_status fit_columns(fv__fit *f)
             s = FV_ERR_NOMEM;
         }
     }
+    for (int k = 0; k < m->nterms; k++)
+        snprintf(names[ntrain++], FV_MONITOR_MAX, "%s", m->term_names[k]);
     if (s == FV_OK) {
         qsort(names, (size_t)ntrain, sizeof *names, cmp_colnames);
         for (int i = 0; i < ntrain; i++)
@@ -385,12 +450,19 @@ static fv_status fit_columns(fv__fit *f)
     for (int j = 0; j < nh; j++) {
         fv__head *h = &f->heads[j];
         char t[2 * FV_MONITOR_MAX], v[2 * FV_MONITOR_MAX + 4];
-        snprintf(t, sizeof t, "%.31sloss", prefixes[j]);
+        snprintf(t, sizeof t, "%.30s_loss", fv__model_node_name(m, fv__model_head_node(m, j)));
         snprintf(v, sizeof v, "val_%.40s", t);
-        h->col_loss = nh > 1 ? find_col(f, t) : -1;
-        h->col_val_loss = nh > 1 ? find_col(f, v) : -1;
+        h->col_loss = head_column(m, j) ? find_col(f, t) : -1;
+        h->col_val_loss = head_column(m, j) ? find_col(f, v) : -1;
         map_cols(f, h->acc, prefixes[j], h->acc_col, h->acc_vcol);
         map_cols(f, h->rank, prefixes[j], h->rank_col, h->rank_vcol);
+    }
+    for (int k = 0; k < m->nterms; k++) {
+        char v[2 * FV_MONITOR_MAX];
+        snprintf(v, sizeof v, "val_%s", m->term_names[k]);
+        f->term_col[k] = find_col(f, m->term_names[k]);
+        f->term_vcol[k] = find_col(f, v);
+        FV_ASSERT(f->term_col[k] >= 0);
     }
     return FV_OK;
 }
@@ -623,6 +695,8 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
     reset_heads(f);
     for (int j = 0; j < nh; j++)
         f->heads[j].loss_sum = 0;
+    for (int k = 0; k < m->nterms; k++)
+        f->term_sum[k] = 0;
     *t0 = now_seconds();
     for (int64_t step = 0; step < steps; step++) {
         int64_t first = step * f->batch,
@@ -638,6 +712,8 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
             if (s == FV_OK && h->rank) s = fv__metric_acc_add(h->rank, y, &t[j], nb);
             h->loss_sum += Lh[j] * (double)nb;
         }
+        for (int k = 0; s == FV_OK && k < m->nterms; k++)
+            f->term_sum[k] += m->term_value[k] * (double)nb;
         if (s != FV_OK) {
             fv__error_prefix("epoch %lld, step %lld: ", (long long)epoch + 1, (long long)step + 1);
             return s;
@@ -654,6 +730,8 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
             if (h->rank && (seen >= rank_due || step == steps - 1))
                 put_metrics(f, h->rank, h->rank_col);
         }
+        for (int k = 0; k < m->nterms; k++)
+            f->values[f->term_col[k]] = f->term_sum[k] / (double)seen;
         if (seen >= rank_due) rank_due = 2 * seen;
         fv_logs logs = {.epoch = epoch,
                         .epochs = o->epochs,
@@ -674,6 +752,8 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
         put_metrics(f, h->acc, h->acc_col);
         put_metrics(f, h->rank, h->rank_col);
     }
+    for (int k = 0; k < m->nterms; k++)
+        f->values[f->term_col[k]] = f->term_sum[k] / (double)seen;
     if (!all_finite(m->weights, m->nweights))
         return fv__fail(FV_ERR_NUMERIC,
                         "epoch %lld, step %lld: the weights are no longer finite after the update",
@@ -681,7 +761,9 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
     if (f->val) {
         double vl;
         reset_heads(f);
-        s = evaluate_range(m, f->val, f->val_first, f->val_count, f->batch, &vl, NULL, f->heads);
+        double vterm[FV_MAX_TERMS];
+        s = evaluate_range(m, f->val, f->val_first, f->val_count, f->batch, &vl, NULL, f->heads,
+                           vterm);
         if (s == FV_OK && !isfinite(vl))
             s = fv__fail(FV_ERR_NUMERIC, "the validation loss is %s",
                          isnan(vl) ? "NaN" : "infinite");
@@ -697,6 +779,8 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
             put_metrics(f, h->acc, h->acc_vcol);
             put_metrics(f, h->rank, h->rank_vcol);
         }
+        for (int k = 0; k < m->nterms; k++)
+            if (f->term_vcol[k] >= 0) f->values[f->term_vcol[k]] = vterm[k] / (double)f->val_count;
     }
     /* The rate of the epoch's last step. */
     if (f->col_lr >= 0)

@@ -8,8 +8,9 @@
 #include "model/model_impl.h"
 #include "train/metrics.h"
 
-/* loss, each output's loss and every metric of each output, their val_ twins, and the rate */
-enum { FV__FIT_MAX_COLS = 2 * (1 + FV_MAX_OUTPUTS * (1 + FV__METRIC_MAX)) + 1 };
+/* loss, each output's loss and every metric of each output, the loss's named terms, their val_
+ * twins, and the rate */
+enum { FV__FIT_MAX_COLS = 2 * (1 + FV_MAX_OUTPUTS * (1 + FV__METRIC_MAX) + FV_MAX_TERMS) + 1 };
 
 /* One output with a loss ("head"): its metric accumulators and columns. A model with several
  * outputs names its columns OUTPUT_loss, OUTPUT_accuracy, ... as Keras 3 does. */
@@ -47,6 +48,9 @@ typedef struct fv__fit {
 
     fv__head heads[FV_MAX_OUTPUTS]; /* one per output with a loss (fv__model_heads) */
     int nheads;
+    /* the loss's named terms (m->term_names): columns, and this epoch's sums × samples */
+    int term_col[FV_MAX_TERMS], term_vcol[FV_MAX_TERMS];
+    double term_sum[FV_MAX_TERMS];
 
     fv_history *h;
 

@@ -580,20 +580,51 @@ static int output_index(const fv_model *m, const char *name, size_t len)
     return -1;
 }
 
+/* The loss named `name` for the output at node: one of Keras' losses, or the task loss the output
+ * layer's kind provides (FV_LOSS_TASK); FV_LOSS_NONE with the error set when neither. */
+static fv_loss_kind head_loss_named(const fv_model *m, int node, const char *name, const char *v)
+{
+    const fv_loss_kind k = fv__loss_from_name(name);
+    if (k != FV_LOSS_NONE) return k;
+    const fv_layer *head = node >= 0 ? &m->layers[node] : NULL;
+    const fv_task_loss *t = head ? head->kind->task_loss : NULL;
+    if (t && strcmp(t->name, name) == 0) return FV_LOSS_TASK;
+    /* the task losses there are, with the layer kinds that provide them */
+    char task[256] = "";
+    size_t used = 0;
+    if (t)
+        used += (size_t)snprintf(task, sizeof task, ", %s (output layer %s)", t->name,
+                                 head->kind->name);
+    for (int i = 0; fv__layer_kinds[i]; i++)
+        if (fv__layer_kinds[i]->task_loss && fv__layer_kinds[i]->task_loss != t &&
+            used < sizeof task)
+            used += (size_t)snprintf(task + used, sizeof task - used, ", %s (output layer %s)",
+                                     fv__layer_kinds[i]->task_loss->name, fv__layer_kinds[i]->name);
+    fv__fail(FV_ERR_INVALID,
+             "compile: loss=%s: '%s' is not a loss for output '%s' (%s): expected "
+             "categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, "
+             "mean_squared_error (mse) or mean_absolute_error (mae)%s%s",
+             v, name, head ? head->name : "the input", head ? head->kind->name : "input",
+             task[0] ? ", or a task loss of its output layer's kind: " : "",
+             task[0] ? task + 2 : "");
+    return FV_LOSS_NONE;
+}
+
 /* loss=NAME (every output) or loss=OUT1:NAME,OUT2:NAME (one per output, all named). */
 static fv_status set_losses(fv_model *m, const char *v)
 {
     if (!strchr(v, ':')) {
-        m->loss = fv__loss_from_name(v);
+        const int heads = fv__model_heads(m);
+        m->loss = FV_LOSS_NONE;
+        for (int k = 0; k < heads; k++) {
+            const fv_loss_kind kind = head_loss_named(m, fv__model_head_node(m, k), v, v);
+            if (kind == FV_LOSS_NONE) return FV_ERR_INVALID;
+            m->loss = kind;
+        }
         for (int k = 0; k < FV_MAX_OUTPUTS; k++)
             m->out_loss[k] = m->loss;
         m->out_named = false;
-        if (m->loss != FV_LOSS_NONE) return FV_OK;
-        return fv__fail(FV_ERR_INVALID,
-                        "compile: loss=%s: expected categorical_crossentropy, "
-                        "sparse_categorical_crossentropy, binary_crossentropy, "
-                        "mean_squared_error (mse) or mean_absolute_error (mae)",
-                        v);
+        return FV_OK;
     }
     if (m->noutputs < 2)
         return fv__fail(FV_ERR_INVALID,
@@ -614,9 +645,8 @@ static fv_status set_losses(fv_model *m, const char *v)
                             (int)(colon - p), p);
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(comma - colon - 1), colon + 1);
-        m->out_loss[k] = fv__loss_from_name(name);
-        if (m->out_loss[k] == FV_LOSS_NONE)
-            return fv__fail(FV_ERR_INVALID, "compile: loss=%s: unknown loss '%s'", v, name);
+        m->out_loss[k] = head_loss_named(m, m->outputs[k], name, v);
+        if (m->out_loss[k] == FV_LOSS_NONE) return FV_ERR_INVALID;
         seen[k] = true;
         p = *comma ? comma + 1 : comma;
     }
@@ -773,6 +803,7 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
                      "compile: warmup_steps needs warmup_target (the rate reached at its end)");
     if (s == FV_OK && !isnan(m->optim.warmup_target) && m->optim.warmup_steps < 1)
         s = fv__fail(FV_ERR_INVALID, "compile: warmup_target needs warmup_steps=N (N >= 1)");
+    if (s == FV_OK) s = fv__model_terms_refresh(m);
     if (s != FV_OK) {
         *m = saved;
         return s;
@@ -1269,7 +1300,7 @@ char *fv_model_to_text(const fv_model *m)
         for (int k = 0; k < (m->out_named ? m->noutputs : 1); k++)
             sb_printf(&b, "%s%s%s%s", k ? "," : "",
                       m->out_named ? m->layers[m->outputs[k]].name : "", m->out_named ? ":" : "",
-                      fv__loss_name(m->out_named ? m->out_loss[k] : m->loss));
+                      fv__model_head_loss_name(m, k));
         if (m->weights_named)
             for (int k = 0; k < m->noutputs; k++) {
                 format_double(num, sizeof num, m->out_weight[k]);

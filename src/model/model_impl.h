@@ -9,8 +9,8 @@
 /* Room for a monitored column name ("val_mean_average_precision" and shorter). */
 enum { FV_MONITOR_MAX = 48 };
 
-/* Inputs and outputs a model may have. */
-enum { FV_MAX_MODEL_INPUTS = 16, FV_MAX_OUTPUTS = 16 };
+/* Inputs and outputs a model may have; named terms of its loss (task-loss parts, added losses). */
+enum { FV_MAX_MODEL_INPUTS = 16, FV_MAX_OUTPUTS = 16, FV_MAX_TERMS = 16 };
 
 /* The graph. A node is a tensor: a model input or a layer's output. A node id >= 0 is the output
  * of layer `id`; a node id < 0 is model input -1 - id (fv__input_node). Layers are kept in the
@@ -55,6 +55,12 @@ struct fv_model {
     uint64_t compile_given; /* bits of compile keys given (canonical text) */
     char metrics_text[256]; /* compile's metrics= as given (checked by fv__metric_check_names) */
     double compiled_lr; /* the learning rate compile set (reduce_lr_on_plateau changes optim's) */
+    /* The loss's named terms beyond `loss` and OUT_loss (fv__model_terms_refresh): each task-loss
+     * head's parts, then each added loss with a column, in layer order; their values on the
+     * last batch whose loss was computed. */
+    int nterms;
+    char term_names[FV_MAX_TERMS][FV_MONITOR_MAX];
+    double term_value[FV_MAX_TERMS];
 
     /* fit line; fit.early_stopping and fit.reduce_lr_on_plateau point to the arrays below */
     fv_fit_opts fit;
@@ -134,6 +140,22 @@ int fv__model_heads(const fv_model *m);
 int fv__model_head_node(const fv_model *m, int j);
 /* Head j's loss and weight (Keras' compile: loss per output, loss_weights). */
 fv_loss_kind fv__model_head_loss(const fv_model *m, int j);
+/* Head j's task loss (FV_LOSS_TASK: its output layer kind's), or NULL. */
+const fv_task_loss *fv__model_head_task(const fv_model *m, int j);
+/* Head j's loss as compile names it ("mean_squared_error", a task loss's name). */
+const char *fv__model_head_loss_name(const fv_model *m, int j);
+/* Floats of target per sample head j takes: its output's size, or its task loss's width. */
+int64_t fv__model_head_target_width(const fv_model *m, int j);
+/* Recomputes the loss's named terms (nterms, term_names) from the compiled losses and the
+ * layers; FV_ERR_INVALID when there are too many or a name is too long for a column. */
+fv_status fv__model_terms_refresh(fv_model *m);
+/* The loss of a batch after the forward pass: the weighted sum of each head's loss (y[j] its
+ * output [n × size]; t[j] its targets; fused[j] as fv__loss, NULL: none) plus the layers' added
+ * losses. dy (NULL: no gradients) receives each head's ∂loss/∂y where dy[j] is not NULL;
+ * head_loss[j] (NULL: not wanted) each head's weighted loss; terms[] the named terms, in
+ * term_names order. Regularizers' penalty not included. */
+double fv__model_heads_loss(fv_model *m, const float *const *y, const fv_targets *t, int64_t n,
+                            const bool *fused, float *const *dy, double *head_loss, double *terms);
 /* The node of the single-output calls: outputs[0], or the last layer when none was named. */
 int fv__model_output_node(const fv_model *m);
 /* Output size of that node (or of the first input when there are no layers). */

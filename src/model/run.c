@@ -144,6 +144,125 @@ fv_loss_kind fv__model_head_loss(const fv_model *m, int j)
     return m->out_named ? m->out_loss[j] : m->loss;
 }
 
+const fv_task_loss *fv__model_head_task(const fv_model *m, int j)
+{
+    const int node = fv__model_head_node(m, j);
+    if (fv__model_head_loss(m, j) != FV_LOSS_TASK || node < 0) return NULL;
+    return m->layers[node].kind->task_loss;
+}
+
+const char *fv__model_head_loss_name(const fv_model *m, int j)
+{
+    const fv_task_loss *t = fv__model_head_task(m, j);
+    return t ? t->name : fv__loss_name(fv__model_head_loss(m, j));
+}
+
+int64_t fv__model_head_target_width(const fv_model *m, int j)
+{
+    const fv_task_loss *t = fv__model_head_task(m, j);
+    const int node = fv__model_head_node(m, j);
+    return t ? t->target_width(&m->layers[node]) : fv__shape_size(fv__model_node_shape(m, node));
+}
+
+/* Appends a term's name, or fails when there are more than FV_MAX_TERMS. */
+static fv_status add_term(fv_model *m, const char *prefix, const char *name)
+{
+    if (m->nterms == FV_MAX_TERMS)
+        return fv__fail(FV_ERR_INVALID,
+                        "the loss has more than %d named terms (task-loss parts and added losses)",
+                        FV_MAX_TERMS);
+    if (strlen(prefix) + strlen(name) + 4 >= FV_MONITOR_MAX)
+        return fv__fail(FV_ERR_INVALID,
+                        "loss term '%s%s': the name is too long for a history column (val_ "
+                        "included, at most %d characters): rename the layer",
+                        prefix, name, FV_MONITOR_MAX - 5);
+    snprintf(m->term_names[m->nterms++], FV_MONITOR_MAX, "%s%s", prefix, name);
+    return FV_OK;
+}
+
+fv_status fv__model_terms_refresh(fv_model *m)
+{
+    m->nterms = 0;
+    const int heads = m->compiled || m->loss != FV_LOSS_NONE ? fv__model_heads(m) : 0;
+    fv_status s = FV_OK;
+    for (int j = 0; s == FV_OK && j < heads; j++) {
+        const fv_task_loss *t = fv__model_head_task(m, j);
+        char prefix[FV_MONITOR_MAX] = "";
+        if (heads > 1)
+            snprintf(prefix, sizeof prefix, "%.30s_",
+                     fv__model_node_name(m, fv__model_head_node(m, j)));
+        for (int p = 0; s == FV_OK && t && t->parts[p]; p++)
+            s = add_term(m, prefix, t->parts[p]);
+    }
+    for (int i = 0; s == FV_OK && i < m->nlayers; i++) {
+        const char *name = m->layers[i].kind->added_loss;
+        if (!m->layers[i].kind->loss || !name) continue;
+        /* two layers adding the same term are told apart by their names */
+        int same = 0;
+        for (int k = 0; k < m->nlayers; k++)
+            same += m->layers[k].kind->loss && m->layers[k].kind->added_loss &&
+                    strcmp(m->layers[k].kind->added_loss, name) == 0;
+        char prefix[FV_MONITOR_MAX] = "";
+        if (same > 1) snprintf(prefix, sizeof prefix, "%.30s_", m->layers[i].name);
+        s = add_term(m, prefix, name);
+    }
+    if (s != FV_OK) m->nterms = 0;
+    return s;
+}
+
+/* The loss of head j on a batch: Keras' loss or the head's task loss (parts[] receives its
+ * terms, weighted as the head); dy as fv__loss. Returns the weighted value. */
+static double head_loss_value(fv_model *m, int j, const float *y, const fv_targets *t, int64_t n,
+                              bool fused, float *dy, double *parts)
+{
+    const int node = fv__model_head_node(m, j);
+    const double w = m->out_weight[j];
+    const fv_task_loss *task = fv__model_head_task(m, j);
+    double L;
+    int np = 0;
+    if (task) {
+        L = task->compute(&m->layers[node], y, t->values, n, dy, parts, m->scratch);
+        while (task->parts[np])
+            np++;
+    } else {
+        L = fv__loss(fv__model_head_loss(m, j), y, t, n,
+                     fv__shape_size(fv__model_node_shape(m, node)), fused, dy);
+    }
+    if (w != 1.0) {
+        for (int p = 0; p < np; p++)
+            parts[p] *= w;
+        const int64_t k = fv__shape_size(fv__model_node_shape(m, node));
+        for (int64_t e = 0; dy && e < n * k; e++)
+            dy[e] *= (float)w;
+    }
+    return L * w;
+}
+
+double fv__model_heads_loss(fv_model *m, const float *const *y, const fv_targets *t, int64_t n,
+                            const bool *fused, float *const *dy, double *head_loss, double *terms)
+{
+    const int heads = fv__model_heads(m);
+    double L = 0;
+    int nt = 0;
+    for (int j = 0; j < heads; j++) {
+        double parts[8] = {0};
+        const double Lj = head_loss_value(m, j, y[j], &t[j], n, fused ? fused[j] : false,
+                                          dy ? dy[j] : NULL, parts);
+        const fv_task_loss *task = fv__model_head_task(m, j);
+        for (int p = 0; task && task->parts[p]; p++)
+            if (nt < m->nterms) terms[nt++] = parts[p];
+        if (head_loss) head_loss[j] = Lj;
+        L += Lj;
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        const fv_layer *l = &m->layers[i];
+        if (!l->kind->loss) continue;
+        L += l->added_value;
+        if (l->kind->added_loss && nt < m->nterms) terms[nt++] = l->added_value;
+    }
+    return L;
+}
+
 const fv_shape *fv__model_node_shape(const fv_model *m, int node)
 {
     return node >= 0 ? &m->layers[node].out : &m->inputs[-1 - node].shape;
@@ -403,7 +522,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     }
     size_t off_hl[FV_MAX_OUTPUTS] = {0}, off_ht[FV_MAX_OUTPUTS] = {0};
     for (int j = 0; ok && j < fv__model_heads(m); j++) {
-        const int64_t k = fv__shape_size(fv__model_node_shape(m, fv__model_head_node(m, j)));
+        const int64_t k = fv__model_head_target_width(m, j);
         ok = fv__mul_i64(n, k, &t_count) && reserve(&total, n, sizeof(int32_t), &off_hl[j]) &&
              reserve(&total, t_count, sizeof(float), &off_ht[j]);
     }
@@ -427,6 +546,13 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         }
         if (ok && l->kind->scratch_bytes) {
             size_t s = l->kind->scratch_bytes(l, n, threads);
+            if (s > scratch) scratch = s;
+        }
+    }
+    for (int j = 0; ok && j < fv__model_heads(m); j++) {
+        const fv_task_loss *t = fv__model_head_task(m, j);
+        if (t && t->scratch_bytes) {
+            size_t s = t->scratch_bytes(&m->layers[fv__model_head_node(m, j)], n);
             if (s > scratch) scratch = s;
         }
     }
@@ -580,6 +706,7 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         fv_rng r;
         fv_run run = layer_run(m, i, n, training, &r);
         l->kind->forward(l, xs, m->acts[i], &run);
+        if (l->kind->loss) l->added_value = l->kind->loss(l, xs, m->acts[i], n);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
     m->out_of_last = n;
@@ -699,7 +826,7 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
     if (s == FV_OK) s = fv__model_plan(m, n);
     if (s != FV_OK) return s;
     const int heads = fv__model_heads(m);
-    bool fused[FV_MAX_OUTPUTS];
+    bool fused[FV_MAX_OUTPUTS] = {false};
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
     for (int j = 0; j < heads; j++) {
@@ -708,22 +835,16 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
             m->layers[fv__model_head_node(m, j)].fused_act = fused[j];
     }
     fv__model_forward_inputs(m, x, n, training);
-    double L = 0;
+    const float *y[FV_MAX_OUTPUTS] = {NULL};
+    float *dy[FV_MAX_OUTPUTS] = {NULL};
     bool any_grad = false;
     for (int j = 0; j < heads; j++) {
         const int out = fv__model_head_node(m, j);
-        const int64_t k = fv__shape_size(fv__model_node_shape(m, out));
-        float *dy = out >= 0 && m->gslot[out] >= 0 ? m->gbuf[m->gslot[out]] : NULL;
-        const double w = m->out_weight[j];
-        double Lj = fv__loss(fv__model_head_loss(m, j), m->acts[out], &t[j], n, k, fused[j], dy);
-        if (dy && w != 1.0)
-            for (int64_t e = 0; e < n * k; e++)
-                dy[e] *= (float)w;
-        Lj *= w;
-        if (head_loss) head_loss[j] = Lj;
-        L += Lj;
-        any_grad = any_grad || dy;
+        y[j] = node_data(m, out, x);
+        dy[j] = out >= 0 && m->gslot[out] >= 0 ? m->gbuf[m->gslot[out]] : NULL;
+        any_grad = any_grad || dy[j];
     }
+    double L = fv__model_heads_loss(m, y, t, n, fused, dy, head_loss, m->term_value);
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
     if (any_grad) backward_pass(m, x, n, training);
     L += fv__model_penalty(m, true);
@@ -806,6 +927,7 @@ void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *id
 
 bool fv__model_accuracy_defined(const fv_model *m)
 {
+    if (m->loss == FV_LOSS_TASK) return false;
     if (fv__model_target_input(m, 0) >= 0) return false; /* a reconstruction: no classes */
     return m->loss != FV_LOSS_MSE && m->loss != FV_LOSS_MAE ? true : fv__model_out_size(m) > 1;
 }

@@ -214,6 +214,7 @@ static double sample(fv_loss_kind kind, const float *y, const fv_targets *t, int
     case FV_LOSS_MAE:
         return absolute(y, t, i, k, scale, g);
     case FV_LOSS_NONE:
+    case FV_LOSS_TASK: /* computed by the head's kind, never here */
         break;
     }
     FV_ASSERT(!"a loss kind");

@@ -14,7 +14,8 @@ typedef enum fv_loss_kind {
     FV_LOSS_SPARSE_CATEGORICAL_CE, /* integer labels */
     FV_LOSS_BINARY_CE,             /* 1 unit: label 0/1; k units: one-hot targets */
     FV_LOSS_MSE,
-    FV_LOSS_MAE
+    FV_LOSS_MAE,
+    FV_LOSS_TASK /* the output layer's task loss (fv_task_loss, src/layers/layer.h) */
 } fv_loss_kind;
 
 /* Keras' names ("categorical_crossentropy", ...), FV_LOSS_NONE if unknown. */
