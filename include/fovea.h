@@ -557,6 +557,9 @@ fv_status fv_model_run_from(fv_model *m, const char *from, const char *output, c
 /* The shape (without the batch axis) of the node named name, a layer's output or an input:
  * *rank and dims[0..rank); FV_ERR_INVALID if the model has no such node. */
 fv_status fv_model_node_shape(const fv_model *m, const char *name, int *rank, int64_t dims[4]);
+/* The name of the node that input j of layer i reads (a layer's or an input's), NULL if i or j
+ * is out of range. */
+const char *fv_model_layer_input(const fv_model *m, int i, int j);
 
 /* Where the training steps' time goes, per layer, since the model was made or since
  * fv_model_profile_reset: wall seconds in the forward and backward passes of training steps
@@ -728,6 +731,28 @@ fv_picture *fv_plot_confusion(const fv_metrics *m, const char *const *class_name
  * derivative, computed by fovea's own kernels, one panel each. */
 fv_picture *fv_plot_activations(void);
 
+/* A grid of images, cols to a row: images holds n images of shape dims[0..rank) (H, W[, C], C 1
+ * grey or 3 RGB) one after the other, values lo..hi drawn black..white (0..1 for pixels, -1..1
+ * for a tanh generator's). title and subtitle may be NULL; row_labels (NULL, or one string or
+ * NULL per row) are written left of the rows. Each tile is a region "tile R C" (row, column from
+ * 0). FV_ERR_SHAPE for another image shape, FV_ERR_INVALID for no images or lo >= hi. */
+fv_picture *fv_plot_image_grid(const float *images, int64_t n, int rank, const int64_t *dims,
+                               int64_t cols, double lo, double hi, const char *title,
+                               const char *subtitle, const char *const *row_labels);
+
+/* A latent space, as Keras' VAE example draws it: points [n × 2] (codes, or their first two
+ * principal components) as a scatter plot coloured by labels[i] in [0, nclasses) with a legend of
+ * class_names (NULL: the indices; labels NULL: one colour, no legend), axes xlabel and ylabel;
+ * and, when manifold is not NULL, beside it the grid × grid images decoded from a regular grid of
+ * codes over [zlo, zhi]² (shape dims[0..rank) as in fv_plot_image_grid, values 0..1): row r,
+ * column k decoded from (zlo + k·s, zhi − r·s), s = (zhi − zlo)/(grid − 1), the first code
+ * running left to right and the second bottom to top, with ticks. Regions "scatter" (the plot
+ * area, with its data range) and "manifold". title may be NULL. */
+fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels,
+                           const char *const *class_names, int64_t nclasses, const char *xlabel,
+                           const char *ylabel, const char *title, const float *manifold,
+                           int64_t grid, int rank, const int64_t *dims, double zlo, double zhi);
+
 /* Size in pixels (0 for NULL). */
 int fv_picture_width(const fv_picture *p);
 int fv_picture_height(const fv_picture *p);
@@ -874,6 +899,14 @@ fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *sele
  * depends on na and nb: compare figures made with the same counts. */
 fv_status fv_frechet_distance(const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
                               double *out);
+
+/* Principal component analysis of rows x [n × d]: out [n × k] receives each row's coordinates
+ * along the covariance's k eigenvectors of the largest eigenvalues (centred on the mean; each
+ * vector's sign fixed so that its largest coordinate is positive, as scikit-learn's svd_flip),
+ * explained [k] (may be NULL) each component's fraction of the total variance. LAPACK's dsyevd.
+ * FV_ERR_INVALID for n < 2, d outside [1, 16384] or k outside [1, d]. */
+fv_status fv_principal_components(const float *x, int64_t n, int64_t d, int k, float *out,
+                                  double *explained);
 
 #ifdef __cplusplus
 }

@@ -287,6 +287,135 @@ TEST(test_frechet_distance_hand_worked_and_errors)
     CHECK(fv_frechet_distance(a, 2, b, 2, 0, &d) == FV_ERR_INVALID);
 }
 
+/* The sampling layer, built by hand as the model would (two rank-1 inputs of `latent`). */
+typedef struct sampler {
+    fv_layer l;
+    float *saved;
+} sampler;
+
+static fv_status sampler_make(sampler *s, const char *args, int64_t latent, int64_t n)
+{
+    memset(s, 0, sizeof *s);
+    s->l.kind = fv__layer_kind_find("sampling");
+    if (!s->l.kind) return fv__fail(FV_ERR_INVALID, "no sampling kind");
+    s->l.cfg = calloc(1, s->l.kind->cfg_size);
+    fv_status st = fv__args_defaults(s->l.kind->args, s->l.cfg);
+    if (st == FV_OK && args) {
+        const char *eq = strchr(args, '=');
+        char key[32];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - args), args);
+        st = fv__args_set(s->l.kind->args, s->l.cfg, key, eq + 1, &s->l.given);
+    }
+    s->l.nin = 2;
+    s->l.in[0] = s->l.in[1] = (fv_shape){.rank = 1, .d = {latent}};
+    if (st == FV_OK) st = s->l.kind->build(&s->l);
+    if (st == FV_OK) s->l.saved = s->saved = calloc((size_t)n, s->l.saved_per_sample);
+    return st;
+}
+
+static void sampler_forward(sampler *s, const float *mu, const float *lv, float *z, int64_t n,
+                            bool training, uint64_t seed)
+{
+    fv_rng rng;
+    fv__rng_seed(&rng, seed);
+    fv_run r = {.n = n, .training = training, .rng = &rng, .threads = 2};
+    const float *xs[2] = {mu, lv};
+    s->l.kind->forward(&s->l, xs, z, &r);
+}
+
+static float *fixture(const char *name, int64_t want)
+{
+    char path[128];
+    snprintf(path, sizeof path, "fixtures/sampling/%s.npy", name);
+    int64_t n, d;
+    float *x = load_features(path, &n, &d);
+    CHECK(x && n * d == want);
+    return x;
+}
+
+/* z = μ + exp(½ lv)·ε, the KL term and both gradients against PyTorch's autograd with ε fixed
+ * (tests/fixtures/make_sampling_fixture.py). */
+TEST(test_sampling_matches_pytorch)
+{
+    enum { N = 5, L = 3 };
+    float *mu = fixture("mu", N * L), *lv = fixture("log_var", N * L), *eps = fixture("eps", N * L),
+          *dz = fixture("dz", N * L), *z = fixture("z", N * L), *dmu = fixture("dmu", N * L),
+          *dlv = fixture("dlv", N * L), *kl = fixture("kl", 1);
+    sampler s;
+    CHECK_OK(sampler_make(&s, NULL, L, N));
+    if (!(mu && lv && eps && dz && z && dmu && dlv && kl && s.saved)) goto done;
+    float y[N * L], g0[N * L], g1[N * L], dy[N * L];
+    /* The layer's own ε: the output is the formula on what it saved, and ε looks normal. */
+    sampler_forward(&s, mu, lv, y, N, true, 9);
+    for (int i = 0; i < N * L; i++)
+        CHECK_CLOSE(y[i], mu[i] + expf(0.5f * lv[i]) * s.saved[i], 1e-6, 1e-6);
+    /* PyTorch's ε in its place: backward and the KL term. */
+    memcpy(s.saved, eps, sizeof y);
+    memcpy(dy, dz, sizeof dy);
+    const float *xs[2] = {mu, lv};
+    float *dxs[2] = {g0, g1};
+    fv_run r = {.n = N, .training = true, .threads = 1};
+    s.l.kind->backward(&s.l, xs, y, dy, dxs, &r);
+    check_arrays("dz_mean", g0, dmu, N * L, 1e-6, 1e-5);
+    check_arrays("dz_log_var", g1, dlv, N * L, 1e-6, 1e-5);
+    CHECK_CLOSE(s.l.kind->loss(&s.l, xs, y, N), kl[0], 1e-7, 1e-6);
+    for (int i = 0; i < N * L; i++)
+        y[i] = mu[i] + expf(0.5f * lv[i]) * eps[i];
+    check_arrays("z", y, z, N * L, 1e-6, 1e-6);
+done:
+    free(s.l.cfg), free(s.saved);
+    free(mu), free(lv), free(eps), free(dz), free(z), free(dmu), free(dlv), free(kl);
+}
+
+/* At inference the layer samples (Keras' example), each image its own ε whatever its place in the
+ * batch; inference=mean gives z = z_mean. */
+TEST(test_sampling_at_inference)
+{
+    enum { N = 4, L = 2 };
+    const float mu[N * L] = {0.1f, -0.2f, 0.3f, 0.4f, 0.1f, -0.2f, -1, 2};
+    const float lv[N * L] = {0, -1, 0.5f, 0.2f, 0, -1, 0.1f, 0.3f};
+    float y[N * L], y1[L];
+    sampler s;
+    CHECK_OK(sampler_make(&s, NULL, L, N));
+    sampler_forward(&s, mu, lv, y, N, false, 3);
+    /* samples 0 and 2 have the same inputs: the same z; sample 1 differs from its mean */
+    CHECK(y[0] == y[4] && y[1] == y[5]);
+    CHECK(y[2] != mu[2] && y[3] != mu[3]);
+    /* the same image alone in a batch gets the same z */
+    sampler_forward(&s, mu + 2, lv + 2, y1, 1, false, 3);
+    CHECK(y1[0] == y[2] && y1[1] == y[3]);
+    /* another seed, another z */
+    sampler_forward(&s, mu + 2, lv + 2, y1, 1, false, 4);
+    CHECK(y1[0] != y[2]);
+    free(s.l.cfg), free(s.saved);
+    CHECK_OK(sampler_make(&s, "inference=mean", L, N));
+    sampler_forward(&s, mu, lv, y, N, false, 3);
+    CHECK(memcmp(y, mu, sizeof y) == 0);
+    /* in training it samples all the same */
+    sampler_forward(&s, mu, lv, y, N, true, 3);
+    CHECK(y[0] != mu[0]);
+    free(s.l.cfg), free(s.saved);
+}
+
+/* Points on the line through (1, 2): the first component is that direction (its sign so that the
+ * larger coordinate is positive) and explains all of the variance. */
+TEST(test_principal_components_of_a_line)
+{
+    const float x[] = {1, 2, 2, 4, 3, 6, -1, -2};
+    float out[4 * 2];
+    double ex[2];
+    CHECK_OK(fv_principal_components(x, 4, 2, 2, out, ex));
+    const double r5 = sqrt(5.0);
+    const double want[4] = {-0.25 * 5 / r5, 0.75 * 5 / r5, 1.75 * 5 / r5, -2.25 * 5 / r5};
+    for (int i = 0; i < 4; i++) {
+        CHECK_CLOSE(out[2 * i], want[i], 1e-6, 1e-6);
+        CHECK_CLOSE(out[2 * i + 1], 0, 1e-6, 0);
+    }
+    CHECK_CLOSE(ex[0], 1, 1e-12, 0);
+    CHECK_CLOSE(ex[1], 0, 1e-12, 0);
+    CHECK(fv_principal_components(x, 4, 2, 3, out, ex) == FV_ERR_INVALID);
+}
+
 int main(void)
 {
     RUN(test_target_input_is_the_scaled_input);
@@ -295,5 +424,8 @@ int main(void)
     RUN(test_run_from_the_latent_equals_the_whole_model);
     RUN(test_frechet_distance_matches_scipy);
     RUN(test_frechet_distance_hand_worked_and_errors);
+    RUN(test_sampling_matches_pytorch);
+    RUN(test_sampling_at_inference);
+    RUN(test_principal_components_of_a_line);
     return TEST_SUMMARY();
 }

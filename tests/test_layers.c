@@ -238,8 +238,6 @@ static const gc_case gc_cases[] = {
     {"dropout", "rate=0.5", S3(4, 4, 2)},
     {"dropout", "rate=0.2", S1(11)},
     {"dropout", "rate=0", S1(5)},
-    {"gaussian_noise", "stddev=0.3", S3(3, 4, 2)},
-    {"gaussian_noise", "stddev=0", S1(5)},
     {"flatten", "", S3(3, 4, 2)},
     {"flatten", "", S1(5)},
     {"dense", "units=4", S1(7)},
@@ -372,6 +370,10 @@ static const gc_case gc_cases[] = {
     {"relu", "max_value=6", S1(5)},
     {"activity_regularization", "l1=0.03 l2=0.2", S3(3, 2, 2)},
     {"activity_regularization", "l2=0.5", S1(6)},
+    {"gaussian_noise", "stddev=0.3", S3(3, 4, 2)},
+    {"gaussian_noise", "stddev=0", S1(5)},
+    {"sampling", "", S1(4), 2, {0}},
+    {"sampling", "inference=mean", S3(2, 2, 3), 2, {0}},
 };
 #pragma GCC diagnostic pop
 
@@ -713,6 +715,7 @@ TEST(test_registry_names)
         {"maxpool2d", "MaxPooling2D", "max_pooling2d"},
         {"dropout", "Dropout", "dropout"},
         {"gaussian_noise", "GaussianNoise", "gaussian_noise"},
+        {"sampling", "Sampling", "sampling"},
         {"flatten", "Flatten", "flatten"},
         {"dense", "Dense", "dense"},
         {"activation", "Activation", "activation"},

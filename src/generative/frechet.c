@@ -4,8 +4,7 @@
  * with the trace term in its symmetric form, from two symmetric eigen-decompositions (LAPACK's
  * dsyevd) with negative eigenvalues (rounding) clamped to zero.
  */
-#include "core/core.h"
-#include "fovea.h"
+#include "generative/generative.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,9 +16,7 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
                     double *w, double *work, const int *lwork, int *iwork, const int *liwork,
                     int *info);
 
-/* Means [d] and covariances [d × d] (divided by n − 1, as numpy.cov) of x [n × d], in double;
- * row [d] is scratch. */
-static void moments(const float *x, int64_t n, int64_t d, double *mu, double *cov, double *row)
+void fv__moments(const float *x, int64_t n, int64_t d, double *mu, double *cov, double *row)
 {
     memset(mu, 0, (size_t)d * sizeof *mu);
     memset(cov, 0, (size_t)(d * d) * sizeof *cov);
@@ -45,9 +42,7 @@ static void moments(const float *x, int64_t n, int64_t d, double *mu, double *co
         }
 }
 
-/* Symmetric eigen-decomposition in place: a [d × d] becomes the eigenvectors (as columns, in
- * LAPACK's column-major order: vector i is a[i·d .. i·d + d)), w [d] the eigenvalues. */
-static fv_status eigen(double *a, int d, double *w)
+fv_status fv__eigen_symmetric(double *a, int d, double *w)
 {
     int info = 0, lwork = -1, liwork = -1, iw;
     double wq;
@@ -94,15 +89,15 @@ fv_status fv_frechet_distance(const float *a, int64_t na, const float *b, int64_
         s = fv__fail(FV_ERR_NOMEM, "out of memory (covariances of %lld features)", (long long)d);
         goto done;
     }
-    moments(a, na, d, mu1, c1, w);
-    moments(b, nb, d, mu2, c2, w);
+    fv__moments(a, na, d, mu1, c1, w);
+    fv__moments(b, nb, d, mu2, c2, w);
     double dist = 0, tr = 0;
     for (int64_t j = 0; j < d; j++) {
         dist += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]);
         tr += c1[j * d + j] + c2[j * d + j];
     }
     /* Σ₁ = V diag(λ) Vᵀ, Σ₁^½ = V diag(√λ⁺) Vᵀ, kept in c1. */
-    if ((s = eigen(c1, (int)d, w)) != FV_OK) goto done;
+    if ((s = fv__eigen_symmetric(c1, (int)d, w)) != FV_OK) goto done;
     for (int64_t i = 0; i < d; i++) /* t = V diag(λ^¼): then Σ₁^½ = t tᵀ */
         for (int64_t j = 0; j < d; j++)
             t[i * d + j] = c1[i * d + j] * sqrt(sqrt(w[i] > 0 ? w[i] : 0.0));
@@ -131,7 +126,7 @@ fv_status fv_frechet_distance(const float *a, int64_t na, const float *b, int64_
     for (int64_t j = 0; j < d; j++)
         for (int64_t k = j + 1; k < d; k++)
             c2[j * d + k] = c2[k * d + j] = 0.5 * (c2[j * d + k] + c2[k * d + j]);
-    if ((s = eigen(c2, (int)d, w)) != FV_OK) goto done;
+    if ((s = fv__eigen_symmetric(c2, (int)d, w)) != FV_OK) goto done;
     double trsqrt = 0;
     for (int64_t i = 0; i < d; i++)
         trsqrt += sqrt(w[i] > 0 ? w[i] : 0.0);

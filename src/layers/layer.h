@@ -287,8 +287,8 @@ extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
 /* Layers that add a loss of their own (activity_regularization.c). */
 extern const fv_layer_kind fv__kind_activity_regularization;
-/* Generative models' kinds (gaussian_noise.c). */
-extern const fv_layer_kind fv__kind_gaussian_noise;
+/* Generative models' kinds (gaussian_noise.c, sampling.c). */
+extern const fv_layer_kind fv__kind_gaussian_noise, fv__kind_sampling;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

@@ -47,6 +47,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_separable_conv2d,
     &fv__kind_activity_regularization,
     &fv__kind_gaussian_noise,
+    &fv__kind_sampling,
     NULL,
 };
 /* clang-format on */

@@ -32,6 +32,12 @@ fv_status fv_model_node_shape(const fv_model *m, const char *name, int *rank, in
     return FV_OK;
 }
 
+const char *fv_model_layer_input(const fv_model *m, int i, int j)
+{
+    if (!m || i < 0 || i >= m->nlayers || j < 0 || j >= m->layers[i].nin) return NULL;
+    return fv__model_node_name(m, m->layers[i].src[j]);
+}
+
 /* Marks in need[] the layers that output node `out` needs, computed from node `from`; fails
  * naming the first layer that reads a node not computed from it. */
 static fv_status mark_needed(const fv_model *m, int from, int out, bool *need)
