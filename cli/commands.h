@@ -14,5 +14,6 @@ int cmd_viz(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

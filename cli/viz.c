@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "generative.h"
 #include "images.h"
 
 #include <math.h>
@@ -143,7 +144,8 @@ int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 /* ---- fovea viz ----------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea viz kernels|features|activations ARGS -o OUT.png|OUT.svg\n"
+    "usage: fovea viz kernels|features|activations|reconstructions|latent|interpolate ARGS\n"
+    "                 -o OUT.png|OUT.svg\n"
     "\n"
     "Pictures of what a network learned:\n"
     "  fovea viz kernels MODEL.safetensors [--layer NAME] -o kernels.png\n"
@@ -154,6 +156,12 @@ static const char usage[] =
     "      activation output, one tile per channel\n"
     "  fovea viz activations -o activations.png\n"
     "      each activation function of fovea and its derivative\n"
+    "  fovea viz reconstructions MODEL.safetensors --data DIR -o recon.png\n"
+    "      an autoencoder's or VAE's test images above their reconstructions\n"
+    "  fovea viz latent MODEL.safetensors --data DIR -o latent.png\n"
+    "      a VAE's codes of the test images by class, and its decoded manifold\n"
+    "  fovea viz interpolate MODEL.safetensors --data DIR --from I --to J -o interp.png\n"
+    "      images decoded along the line between two test images' codes\n"
     "\n"
     "'fovea viz kernels --help' (and so on) shows each one's options. The picture's format\n"
     "follows the extension of -o: .png or .svg.\n";
@@ -400,6 +408,11 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "kernels") == 0) return viz_kernels(argc - 1, argv + 1);
     if (strcmp(sub, "features") == 0) return viz_features(argc - 1, argv + 1);
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
-    return cli_usage_error("viz", "unknown picture '%s' (known: kernels, features, activations)",
+    if (strcmp(sub, "reconstructions") == 0) return viz_reconstructions(argc - 1, argv + 1);
+    if (strcmp(sub, "latent") == 0) return viz_latent(argc - 1, argv + 1);
+    if (strcmp(sub, "interpolate") == 0) return viz_interpolate(argc - 1, argv + 1);
+    return cli_usage_error("viz",
+                           "unknown picture '%s' (known: kernels, features, activations, "
+                           "reconstructions, latent, interpolate)",
                            sub);
 }

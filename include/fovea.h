@@ -468,6 +468,11 @@ fv_fit_opts fv_fit_defaults(void);
  * changes. */
 fv_fit_opts fv_model_fit_opts(const fv_model *m);
 
+/* The fit line's target= ("input": the model's input is the target of its outputs, Keras'
+ * fit(x, x), as autoencoders train), or NULL when the targets are the data's labels or arrays.
+ * Owned by the model. */
+const char *fv_model_target(const fv_model *m);
+
 /* Trains. The model must be compiled. history may be NULL; otherwise *history receives a new
  * history (free with fv_history_free) even when training stops early. Weights are initialised
  * on the first fit (or load) from opts->seed. */
@@ -899,6 +904,10 @@ fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *sele
  * depends on na and nb: compare figures made with the same counts. */
 fv_status fv_frechet_distance(const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
                               double *out);
+
+/* n codes of dim values, z [n × dim] ~ N(0, I), from fovea's generator seeded with seed; code i
+ * depends on (seed, i) only, so the first codes are the same whatever n. */
+fv_status fv_sample_normal(int64_t n, int64_t dim, uint64_t seed, float *z);
 
 /* Principal component analysis of rows x [n × d]: out [n × k] receives each row's coordinates
  * along the covariance's k eigenvectors of the largest eigenvalues (centred on the mean; each

@@ -152,3 +152,8 @@ bad:
                     "by commas",
                     v);
 }
+
+const char *fv_model_target(const fv_model *m)
+{
+    return m && m->fit_target[0] ? m->fit_target : NULL;
+}

@@ -126,21 +126,29 @@ static bool draw_manifold(fv_picture *p, cairo_t *cr, int x, int y, const float 
         }
     fv__frame(cr, x, y, (int)(grid * tw), (int)(grid * th));
     fv__picture_region(p, "manifold", x, y, grid * tw, grid * th, zlo, zhi, zlo, zhi);
-    /* Ticks at the centres of the first, middle and last columns (and rows, top = zhi). */
+    /* Nice ticks placed where their values fall between the first and last tiles' centres
+     * (codes zlo..zhi left to right, zhi..zlo top to bottom). */
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    const int64_t at[3] = {0, grid / 2, grid - 1};
-    for (int t = 0; t < 3; t++) {
-        const double v = grid > 1 ? zlo + (zhi - zlo) * (double)at[t] / (double)(grid - 1) : zlo;
+    double ticks[16], step;
+    const int nt = fv__nice_ticks(zlo, zhi, 5, ticks, 16, &step);
+    const double span = grid > 1 ? (double)(grid - 1) : 1;
+    for (int t = 0; t < nt; t++) {
+        const double u = (ticks[t] - zlo) / (zhi - zlo) * span; /* in tiles from the first */
         char buf[32];
-        snprintf(buf, sizeof buf, "%.2g", v);
-        fv__text(cr, x + at[t] * tw + tw / 2.0, y + grid * th + 6, buf, 12, false, FV__CENTER,
-                 FV__TOP, 0);
-        snprintf(buf, sizeof buf, "%.2g", grid > 1 ? zhi - (v - zlo) : zhi);
-        fv__text(cr, x - 6, y + at[t] * th + th / 2.0, buf, 12, false, FV__RIGHT, FV__MIDDLE, 0);
+        fv__tick_label(buf, sizeof buf, ticks[t], step);
+        const double X = x + (u + 0.5) * tw, Y = y + (span - u + 0.5) * th;
+        cairo_move_to(cr, round(X) + 0.5, y + grid * th);
+        cairo_line_to(cr, round(X) + 0.5, y + grid * th + 5);
+        cairo_move_to(cr, x - 5, round(Y) + 0.5);
+        cairo_line_to(cr, x, round(Y) + 0.5);
+        cairo_set_line_width(cr, 1);
+        cairo_stroke(cr);
+        fv__text(cr, X, y + grid * th + 8, buf, 12, false, FV__CENTER, FV__TOP, 0);
+        fv__text(cr, x - 8, Y, buf, 12, false, FV__RIGHT, FV__MIDDLE, 0);
     }
-    fv__text(cr, x + grid * tw / 2.0, y + grid * th + 26, xlabel, 14, false, FV__CENTER, FV__TOP,
+    fv__text(cr, x + grid * tw / 2.0, y + grid * th + 28, xlabel, 14, false, FV__CENTER, FV__TOP,
              0);
-    fv__text(cr, x - 44, y + grid * th / 2.0, ylabel, 14, false, FV__CENTER, FV__TOP, -90);
+    fv__text(cr, x - 58, y + grid * th / 2.0, ylabel, 14, false, FV__CENTER, FV__TOP, -90);
     return ok;
 }
 
@@ -220,7 +228,15 @@ fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels
         mw = (int)(grid * w * scale);
     }
     const int top = MARGIN + 30;
-    const int width = MARGIN + scatter_w + (manifold ? 70 + mw + MARGIN : MARGIN);
+    static const char manifold_title[] = "decoded from a grid of codes (the dashed square)";
+    int width = MARGIN + scatter_w + (manifold ? 84 + mw + MARGIN : MARGIN);
+    if (manifold) {
+        cairo_t *mc = fv__measure();
+        const double tw = fv__text_width(mc, manifold_title, 17, true);
+        cairo_destroy(mc);
+        if (MARGIN + scatter_w + 84 + mw / 2.0 + tw / 2 + MARGIN > width)
+            width = (int)ceil(MARGIN + scatter_w + 84 + mw / 2.0 + tw / 2 + MARGIN);
+    }
     const int mh = manifold ? (int)(grid * h * scale) + 60 + 30 : 0;
     const int height = top + (scatter_h > mh ? scatter_h : mh) + MARGIN;
     cairo_t *cr;
@@ -235,12 +251,29 @@ fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels
                        .nseries = (int)nseries,
                        .scatter = true};
     fv__draw_panel(p, cr, MARGIN, top, scatter_w, scatter_h, &panel, "scatter");
+    const fv__region *sc = fv__picture_find(p, "scatter");
+    if (manifold && sc) {
+        /* The manifold's square of codes, dashed, on the scatter plot (clipped to it). */
+        const double x0 = sc->x + (zlo - sc->x0) / (sc->x1 - sc->x0) * sc->w,
+                     x1 = sc->x + (zhi - sc->x0) / (sc->x1 - sc->x0) * sc->w,
+                     y0 = sc->y + sc->h - (zhi - sc->y0) / (sc->y1 - sc->y0) * sc->h,
+                     y1 = sc->y + sc->h - (zlo - sc->y0) / (sc->y1 - sc->y0) * sc->h;
+        const double dash[] = {6, 4};
+        cairo_save(cr);
+        cairo_rectangle(cr, sc->x, sc->y, sc->w, sc->h);
+        cairo_clip(cr);
+        cairo_set_dash(cr, dash, 2, 0);
+        cairo_set_line_width(cr, 1.5);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_rectangle(cr, x0, y0, x1 - x0, y1 - y0);
+        cairo_stroke(cr);
+        cairo_restore(cr);
+    }
     bool ok = true;
     if (manifold) {
-        const int mx = MARGIN + scatter_w + 70, my = top + 44;
+        const int mx = MARGIN + scatter_w + 84, my = top + 44;
         cairo_set_source_rgb(cr, 0, 0, 0);
-        fv__text(cr, mx + mw / 2.0, top + 12, "decoded from a grid of codes", 17, true, FV__CENTER,
-                 FV__TOP, 0);
+        fv__text(cr, mx + mw / 2.0, top + 12, manifold_title, 17, true, FV__CENTER, FV__TOP, 0);
         ok = draw_manifold(p, cr, mx, my, manifold, grid, h, w, c, zlo, zhi, scale, xlabel, ylabel);
     }
     if (!ok) {
