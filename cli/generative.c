@@ -371,13 +371,9 @@ int viz_latent(int argc, char **argv)
         return rc;
     char **names = NULL;
     int64_t nnames = 0;
-    if ((rc = cli_class_names(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL, &names,
-                              &nnames)))
+    if ((rc = cli_names_and_picture(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL,
+                                    opts[O_OUT].value, &names, &nnames)))
         return rc;
-    if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) {
-        cli_free_class_names(names, nnames);
-        return rc;
-    }
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
     fv_dataset *d = NULL;
     float *codes = NULL, *pts = NULL, *grid_z = NULL, *man = NULL;

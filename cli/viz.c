@@ -131,6 +131,18 @@ int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *c
     return 0;
 }
 
+int cli_names_and_picture(const char *cmd, const char *names_text, const char *path, char ***names,
+                          int64_t *count)
+{
+    int rc = cli_class_names(cmd, names_text, names, count);
+    if (rc) return rc;
+    if ((rc = cli_check_picture_path(cmd, "--output", path))) {
+        cli_free_class_names(*names, *count);
+        *names = NULL, *count = 0;
+    }
+    return rc;
+}
+
 int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 {
     /* A one-unit (sigmoid) classifier has two classes, 0 and 1. */
@@ -310,13 +322,9 @@ static int viz_features(int argc, char **argv)
         return cli_usage_error(cmd, "--cmap: expected viridis or grey, got '%s'", cmap);
     char **names = NULL;
     int64_t nnames = 0;
-    if ((rc = cli_class_names(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL, &names,
-                              &nnames)))
+    if ((rc = cli_names_and_picture(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL,
+                                    opts[O_OUT].value, &names, &nnames)))
         return rc;
-    if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) {
-        cli_free_class_names(names, nnames);
-        return rc;
-    }
 
     fv_model *m = NULL;
     fv_dataset *d = NULL;
