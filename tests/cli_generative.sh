@@ -19,6 +19,17 @@ check "history columns: kl_loss, loss, reconstruction_loss and their val_ twins"
     test "$(head -1 "$TMP/h.csv")" = "epoch,kl_loss,loss,reconstruction_loss,val_kl_loss,val_loss,val_reconstruction_loss"
 check "no accuracy in a reconstruction's progress lines" bash -c "! grep -q accuracy '$TMP/out'"
 
+echo "# a checkpoint resumes bit for bit (the sampling layer's and gaussian_noise's streams follow the step)"
+sed 's/^conv2d filters=4/gaussian_noise stddev=0.1\nconv2d filters=4/' "$DATA/quad_vae.fv" >"$TMP/dvae.fv"
+expect_ok "2 epochs straight" "$FOVEA" train "$TMP/dvae.fv" --data "$D" --epochs 2 \
+    --save "$TMP/straight.safetensors" --verbose 0
+expect_ok "1 epoch with a checkpoint" "$FOVEA" train "$TMP/dvae.fv" --data "$D" --epochs 1 \
+    --checkpoint "$TMP/ck" --verbose 0
+expect_ok "resumed to 2 epochs" "$FOVEA" train "$TMP/dvae.fv" --data "$D" --epochs 2 \
+    --checkpoint "$TMP/ck" --resume --save "$TMP/resumed.safetensors" --verbose 0
+same_file "the resumed VAE has the straight run's weights, byte for byte" \
+    "$TMP/straight.safetensors" "$TMP/resumed.safetensors"
+
 echo "# evaluate"
 expect_ok "evaluate a VAE" "$FOVEA" evaluate "$V" --data "$D"
 cp "$TMP/out" "$TMP/eval.out"
