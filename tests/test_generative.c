@@ -3,6 +3,7 @@
  * intermediate node, and the Fréchet distance against NumPy/SciPy fixtures.
  */
 #include "fovea.h"
+#include "model/model.h"
 #include "model/model_impl.h"
 #include "test.h"
 
@@ -416,6 +417,76 @@ TEST(test_principal_components_of_a_line)
     CHECK(fv_principal_components(x, 4, 2, 3, out, ex) == FV_ERR_INVALID);
 }
 
+/* A whole VAE (encoder, sampling, decoder; the reconstruction weighted to a sum over pixels plus
+ * the KL term) by central differences: the step's streams are fixed until a step is taken, so ε is
+ * the same at every probe. Along a random direction of all weights and per weight for a few. */
+TEST(test_whole_vae_gradient_by_finite_differences)
+{
+    fv_model *m = fv_model_parse_string("input shape=2,3,1\n"
+                                        "flatten\n"
+                                        "dense units=5 activation=tanh name=h\n"
+                                        "dense units=2 name=z_mean inputs=h\n"
+                                        "dense units=2 name=z_log_var inputs=h\n"
+                                        "sampling name=z inputs=z_mean,z_log_var\n"
+                                        "dense units=6 activation=sigmoid\n"
+                                        "reshape target_shape=2,3,1 name=reconstruction\n"
+                                        "model outputs=reconstruction\n"
+                                        "compile loss=binary_crossentropy "
+                                        "loss_weights=reconstruction:6\n"
+                                        "fit target=input seed=5\n",
+                                        "vae.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 4 };
+    float x[N * 6];
+    for (int i = 0; i < N * 6; i++)
+        x[i] = (float)((i * 5) % 7) / 6.0f;
+    const fv_targets t = {.labels = NULL, .values = x};
+    double L0;
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L0));
+    CHECK(m->layers[4].kind->added_loss && strcmp(m->layers[4].kind->added_loss, "kl_loss") == 0);
+    const int64_t nw = m->ntrain;
+    float *g = malloc((size_t)nw * sizeof *g), *dir = malloc((size_t)nw * sizeof *dir);
+    memcpy(g, m->grads, (size_t)nw * sizeof *g);
+    fv_rng rng;
+    fv__rng_seed(&rng, 3);
+    double gd = 0;
+    for (int64_t i = 0; i < nw; i++) {
+        dir[i] = 2 * fv__rng_uniform(&rng) - 1;
+        gd += (double)g[i] * dir[i];
+    }
+    const float h = 1e-3f;
+    double Lp, Lm;
+    for (int64_t i = 0; i < nw; i++)
+        m->weights[i] += h * dir[i];
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lp));
+    for (int64_t i = 0; i < nw; i++)
+        m->weights[i] -= 2 * h * dir[i];
+    CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lm));
+    for (int64_t i = 0; i < nw; i++)
+        m->weights[i] += h * dir[i];
+    CHECK_CLOSE((Lp - Lm) / (2 * h), gd, 1e-3, 2e-3);
+    /* Per weight: every fourth one. */
+    int bad = 0;
+    for (int64_t i = 0; i < nw; i += 4) {
+        const float w0 = m->weights[i];
+        m->weights[i] = w0 + h;
+        fv__model_loss_and_grad(m, x, &t, N, true, &Lp);
+        m->weights[i] = w0 - h;
+        fv__model_loss_and_grad(m, x, &t, N, true, &Lm);
+        m->weights[i] = w0;
+        const double num = (Lp - Lm) / (2 * h);
+        if (!(fabs(num - g[i]) <= 2e-3 + 5e-3 * fabs(num))) {
+            if (bad++ < 3)
+                fprintf(stderr, "  weight %lld: analytic %.6g, numeric %.6g\n", (long long)i,
+                        (double)g[i], num);
+        }
+    }
+    CHECK(bad == 0);
+    free(g), free(dir);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_target_input_is_the_scaled_input);
@@ -427,5 +498,6 @@ int main(void)
     RUN(test_sampling_matches_pytorch);
     RUN(test_sampling_at_inference);
     RUN(test_principal_components_of_a_line);
+    RUN(test_whole_vae_gradient_by_finite_differences);
     return TEST_SUMMARY();
 }
