@@ -5,7 +5,13 @@ accuracy after the last epoch (mean and standard deviation over the seeds) and t
 times side by side, with the machine they were taken on.
 
 usage: bench/resnet.py [--data DIR] [--epochs N] [--seeds 1,2,3] [--threads T] [--fovea PATH]
-                       [--limit N] [--json OUT]
+                       [--limit N] [--same-start] [--json OUT]
+
+--same-start starts both from fovea's initial weights for the seed and feeds the batches in the
+data's order (no shuffling): the two trajectories then differ only by floating-point rounding,
+and their per-epoch validation loss and accuracy are printed side by side — a test of the
+implementation that the seed-to-seed spread of independent runs (a point or two of accuracy
+after 5 epochs) cannot give.
 
 --limit N trains and tests on the first N images only (a quick check that both sides run; its
 figures mean nothing). The data default is data/fashion (`fovea data get fashion-mnist`).
@@ -41,32 +47,52 @@ def subset(data, limit, out):
     return out
 
 
+MODEL = os.path.join(ROOT, "examples/resnet_fashion.fv")
+
+
+def init_weights(args, seed, tmp):
+    """fovea's initial weights for a seed (--same-start), or None."""
+    if not args.same_start:
+        return None
+    path = os.path.join(tmp, "init%d.safetensors" % seed)
+    if not os.path.exists(path):
+        subprocess.run([args.fovea, "train", MODEL, "--data", args.data_used, "--seed", str(seed),
+                        "--epochs", "0", "--save", path], check=True, capture_output=True)
+    return path
+
+
 def run_fovea(args, data, seed):
     with tempfile.TemporaryDirectory() as tmp:
         hist = os.path.join(tmp, "h.csv")
-        cmd = [args.fovea, "train", os.path.join(ROOT, "examples/resnet_fashion.fv"), "--data",
-               data, "--seed", str(seed), "--epochs", str(args.epochs), "--threads",
-               str(args.threads), "--history", hist]
+        init = init_weights(args, seed, args.tmp)
+        cmd = [args.fovea, "train", init or MODEL, "--data", data, "--seed", str(seed),
+               "--epochs", str(args.epochs), "--threads", str(args.threads), "--history", hist]
+        if init:
+            cmd.append("--no-shuffle")
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         times = [float(t) for t in re.findall(r"^\d+/\d+ - (\d+(?:\.\d+)?)s - ", out, re.M)]
         with open(hist) as f:
             rows = [line.strip().split(",") for line in f if line.strip()]
-        col = rows[0].index("val_accuracy")
-        return dict(seconds=times, val_accuracy=float(rows[-1][col]))
+        acc, loss = rows[0].index("val_accuracy"), rows[0].index("val_loss")
+        return dict(seconds=times, val_accuracy=float(rows[-1][acc]),
+                    curve=[(float(r[loss]), float(r[acc])) for r in rows[1:]])
 
 
 def run_torch(args, data, seed):
     with tempfile.TemporaryDirectory() as tmp:
         js = os.path.join(tmp, "t.json")
-        cmd = [sys.executable, os.path.join(HERE, "resnet_torch.py"),
-               os.path.join(ROOT, "examples/resnet_fashion.fv"), "--data", data, "--seed",
-               str(seed), "--epochs", str(args.epochs), "--threads", str(args.threads),
+        cmd = [sys.executable, os.path.join(HERE, "resnet_torch.py"), MODEL, "--data", data,
+               "--seed", str(seed), "--epochs", str(args.epochs), "--threads", str(args.threads),
                "--json", js]
+        init = init_weights(args, seed, args.tmp)
+        if init:
+            cmd += ["--init", init, "--no-shuffle"]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         with open(js) as f:
             r = json.load(f)
         return dict(seconds=[e["seconds"] for e in r["epochs"]],
-                    val_accuracy=r["epochs"][-1]["val_accuracy"])
+                    val_accuracy=r["epochs"][-1]["val_accuracy"],
+                    curve=[(e["val_loss"], e["val_accuracy"]) for e in r["epochs"]])
 
 
 def main():
@@ -78,10 +104,13 @@ def main():
     ap.add_argument("--fovea", default=os.path.join(ROOT, "build/fovea"))
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--same-start", action="store_true",
+                    help="both from fovea's initial weights, batches in the data's order")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         data = subset(args.data, args.limit, tmp) if args.limit else args.data
+        args.data_used, args.tmp = data, tmp
         res = {"fovea": [], "torch": []}
         for seed in seeds:
             for who, run in (("fovea", run_fovea), ("torch", run_torch)):
@@ -105,6 +134,13 @@ def main():
     ft = statistics.mean(t for r in res["fovea"] for t in r["seconds"])
     tt = statistics.mean(t for r in res["torch"] for t in r["seconds"])
     print("fovea − torch: %+.2f points; torch/fovea epoch time: %.2f×" % (100 * (fa - ta), tt / ft))
+    if args.same_start:
+        print("\nthe same start (fovea's initial weights, no shuffling): per epoch, fovea and torch")
+        for i, seed in enumerate(seeds):
+            for e, (f, t) in enumerate(zip(res["fovea"][i]["curve"], res["torch"][i]["curve"])):
+                print("  seed %d epoch %d: val_loss %.4f %.4f (%+.4f), val_accuracy %.4f %.4f "
+                      "(%+.2f points)" % (seed, e + 1, f[0], t[0], f[0] - t[0], f[1], t[1],
+                                         100 * (f[1] - t[1])))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(cpu=cpu_name(), threads=args.threads, epochs=args.epochs, results=res),

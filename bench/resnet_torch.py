@@ -4,11 +4,16 @@ layer, with the same hyperparameters and data, and prints per epoch the time and
 accuracy. bench/resnet.sh runs it beside `fovea train` for examples/resnet_fashion.fv.
 
 usage: resnet_torch.py MODEL.fv --data DIR [--epochs N] [--seed S] [--threads T] [--limit N]
-                       [--json OUT]
+                       [--init WEIGHTS.safetensors] [--no-shuffle] [--json OUT]
+
+--init and --no-shuffle make the same start as a fovea run (its initial weights, batches in the
+data's order: `fovea train MODEL --epochs 0 --save W` then `fovea train W --no-shuffle`), so that
+the two trajectories can be compared epoch by epoch (bench/resnet.py --same-start).
 
 The network is built from the model file itself (one source of truth), for the layers a ResNet
 uses: conv2d (Keras' asymmetric 'same' padding written out with F.pad), batch_normalization,
-relu, add, global_average_pooling2d, dense (softmax folded into the loss). Keras' conventions:
+relu, add, global_average_pooling2d, dense (softmax folded into the loss); a detector's yolo head
+is the identity (bench/detect_torch.py adds its loss). Keras' conventions:
   * BatchNormalization as Keras 3: momentum 0.99 (torch's momentum = 1 − 0.99), epsilon 0.001,
     the moving variance updated with the *biased* batch variance (torch.nn.BatchNorm2d updates
     with the unbiased one), so it is written out here;
@@ -47,7 +52,7 @@ def parse(path):
                 shape = [int(v) for v in args["shape"].split(",")]
                 last = args.get("name", "input_layer")
             else:
-                name = args.pop("name")
+                name = args.pop("name", "%s_%d" % (kind, len(layers)))
                 ins = args.pop("inputs").split(",") if "inputs" in args else [last]
                 layers.append(dict(kind=kind, name=name, args=args, inputs=ins))
                 last = name
@@ -112,7 +117,7 @@ def build(torch, shape, layers):
                     nn.init.zeros_(lin.bias)
                     self.mods[name] = lin
                     channels[name] = int(a["units"])
-                elif k in ("relu", "add", "global_average_pooling2d"):
+                elif k in ("relu", "add", "global_average_pooling2d", "yolo"):
                     channels[name] = c_in
                 else:
                     raise SystemExit("resnet_torch: no torch form for layer kind '%s'" % k)
@@ -141,12 +146,46 @@ def build(torch, shape, layers):
                     y = sum(h[1:], h[0])
                 elif k == "global_average_pooling2d":
                     y = h[0].mean((2, 3))
+                elif k == "yolo":  # the head: the identity on the raw grid (its loss is the caller's)
+                    y = h[0]
                 else:  # dense: logits; softmax is in the loss
                     y = self.mods[name](h[0])
                 T[name] = y
             return T[layers[-1]["name"]]
 
     return Graph()
+
+
+def load_init(torch, model, layers, path):
+    """Copies a fovea weights file (safetensors, Keras' layouts) into the torch model: conv
+    kernels (kh, kw, in, out) -> (out, in, kh, kw), dense (in, out) -> (out, in), biases and
+    BatchNormalization's four tensors as they are."""
+    import struct
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    T = {k: np.frombuffer(raw[8 + n + d["data_offsets"][0] : 8 + n + d["data_offsets"][1]],
+                          dtype="<f4").reshape(d["shape"]) for k, d in header.items()}
+    with torch.no_grad():
+        for L in layers:
+            name, kind = L["name"], L["kind"]
+            if name not in model.mods:
+                continue
+            m = model.mods[name]
+            if kind == "conv2d":
+                m.weight.copy_(torch.from_numpy(T[name + ".kernel"].transpose(3, 2, 0, 1).copy()))
+            elif kind == "dense":
+                m.weight.copy_(torch.from_numpy(T[name + ".kernel"].T.copy()))
+            elif kind == "batch_normalization":
+                for ours, theirs in (("gamma", "gamma"), ("beta", "beta"),
+                                     ("moving_mean", "mean"), ("moving_variance", "var")):
+                    getattr(m, theirs).copy_(torch.from_numpy(T[name + "." + ours].copy()))
+                continue
+            if getattr(m, "bias", None) is not None:
+                m.bias.copy_(torch.from_numpy(T[name + ".bias"].copy()))
 
 
 def main():
@@ -158,6 +197,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--limit", type=int, default=0, help="use the first N training and test images")
     ap.add_argument("--json")
+    ap.add_argument("--init", help="start from these weights (fovea's safetensors)")
+    ap.add_argument("--no-shuffle", action="store_true", help="batches in the data's order")
     args = ap.parse_args()
 
     import torch
@@ -179,6 +220,8 @@ def main():
     X, Y = to_nchw(tx), torch.from_numpy(ty.astype(np.int64))
     VX, VY = to_nchw(vx), torch.from_numpy(vy.astype(np.int64))
     model = build(torch, shape, layers)
+    if args.init:
+        load_init(torch, model, layers, args.init)
     opt = torch.optim.Adam(model.parameters(), lr=float(comp.get("learning_rate", 0.001)),
                            betas=(0.9, 0.999), eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -187,7 +230,7 @@ def main():
     for epoch in range(epochs):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(X.shape[0], generator=gen)
+        perm = torch.arange(X.shape[0]) if args.no_shuffle else torch.randperm(X.shape[0], generator=gen)
         for i in range(0, X.shape[0], batch):
             idx = perm[i : i + batch]
             opt.zero_grad(set_to_none=True)

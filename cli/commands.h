@@ -4,6 +4,8 @@
 #ifndef FOVEA_CLI_COMMANDS_H
 #define FOVEA_CLI_COMMANDS_H
 
+#include <stdbool.h>
+
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
@@ -15,5 +17,11 @@ int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_data_make(int argc, char **argv); /* data make detection: cli/data_detection.c */
+/* evaluate --detections --annotations (cli/evaluate_detection.c): whether argv asks for it */
+bool cli_is_detection_evaluation(int argc, char **argv);
+int cmd_evaluate_detections(int argc, char **argv);
+int cmd_viz_boxes(int argc, char **argv); /* viz boxes: cli/viz_boxes.c */
 
 #endif

@@ -18,6 +18,7 @@ extern char **environ;
 
 static const char usage[] =
     "usage: fovea data get DATASET [DIR] [--force] [--format idx|png]\n"
+    "       fovea data make detection DIR [options]   (see 'fovea data make --help')\n"
     "\n"
     "Puts a dataset into DIR (default data/DATASET):\n"
     "  mnist           the four MNIST IDX files (from a public mirror; where none is\n"
@@ -129,6 +130,7 @@ static int run_script(const char *cmd, const char *script, const char *dataset, 
 int cmd_data(int argc, char **argv)
 {
     const char *cmd = "data";
+    if (argc > 1 && strcmp(argv[1], "make") == 0) return cmd_data_make(argc - 1, argv + 1);
     cli_opt opts[] = {{"force", false, false, NULL}, {"format", true, false, NULL}};
     const char *pos[3];
     int npos;

@@ -5,12 +5,14 @@
 #include "commands.h"
 #include "common.h"
 #include "generative.h"
+#include "detect.h"
 #include "images.h"
 #include "viz.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char usage[] =
     "usage: fovea evaluate MODEL.safetensors --data DIR|FILE.csv|X.npy [options]\n"
@@ -40,6 +42,9 @@ static const char usage[] =
     "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
     "  --batch-size N         samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "\n"
+    "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
+    "results as COCO does (see 'fovea evaluate --detections x --help').\n"
     "\n"
     "A model trained on its own input (fit target=input: an autoencoder, a VAE) prints the loss\n"
     "and its terms, the reconstruction's error per pixel and cross-entropy per image, and a\n"
@@ -93,12 +98,14 @@ static int evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, i
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
+    if (cli_is_detection_evaluation(argc, argv)) return cmd_evaluate_detections(argc, argv);
     cli_opt opts[] = {
         {"data", true, false, NULL},       {"label-column", true, false, NULL},
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},
         {"metrics", true, false, NULL},    {"json", false, false, NULL},
         {"plot", true, false, NULL},       {"class-names", true, false, NULL},
-        {"labels", true, false, NULL},     {"binarize", false, false, NULL},
+        {"labels", true, false, NULL},     {"metric", true, false, NULL},
+        {"output", true, false, NULL},     {"binarize", false, false, NULL},
         {"features", true, false, NULL},   {"layer", true, false, NULL},
         {"samples", true, false, NULL},    {"seed", true, false, NULL},
     };
@@ -138,6 +145,23 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m) goto done;
+    cli_opt *metric = cli_find(opts, nopts, "metric"), *output = cli_find(opts, nopts, "output");
+    const bool detector = fv_model_detector_max_boxes(m) > 0;
+    if (!detector && (metric->seen || output->seen)) {
+        rc = cli_usage_error(cmd, "--metric and --output apply to detectors only");
+        goto done;
+    }
+    if (metric->seen && strcmp(metric->value, "coco") != 0 && strcmp(metric->value, "voc") != 0) {
+        rc = cli_usage_error(cmd, "--metric: expected coco or voc, got '%s'", metric->value);
+        goto done;
+    }
+    if (detector) {
+        if (output->seen && (rc = cli_check_writable(cmd, "--output", output->value))) goto done;
+        rc = cli_evaluate_detector(
+            cmd, m, data->value, json->seen, metric->seen && strcmp(metric->value, "voc") == 0,
+            plot->seen ? plot->value : NULL, output->seen ? output->value : NULL);
+        goto done;
+    }
     /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
     cli_image_flags imf = {.quiet = true};

@@ -25,12 +25,16 @@ static const char usage[] =
     "  generate MODEL -o samples.png     draw samples of a VAE or generator (z ~ N(0, I))\n"
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
+    "  detect MODEL --input IMG|DIR      find objects with a detector (boxes, classes, scores)\n"
     "  export MODEL -o MODEL.onnx        write a trained model as an ONNX file\n"
     "  import MODEL.onnx -o MODEL.safetensors\n"
     "                                    read an ONNX model (PyTorch's export, fovea's) into "
     "fovea\n"
     "  data get mnist|fashion-mnist|iris [DIR]\n"
     "                                    download or copy a dataset into DIR (data/NAME)\n"
+    "  data make detection DIR           generate detection scenes (YOLO's and COCO's layouts)\n"
+    "  evaluate --detections DET.json --annotations INSTANCES.json\n"
+    "                                    score any detector's results as pycocotools does\n"
     "\n"
     "options:\n"
     "  -h, --help      this text ('fovea COMMAND --help' for a command's options)\n"
@@ -51,7 +55,7 @@ static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
-    {"import", cmd_import},   {"generate", cmd_generate},
+    {"import", cmd_import},   {"detect", cmd_detect},     {"generate", cmd_generate},
 };
 
 int main(int argc, char **argv)

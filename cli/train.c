@@ -6,6 +6,7 @@
  */
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
 #include "progress.h"
 #include "viz.h"
@@ -48,7 +49,8 @@ static const char usage[] =
     "\n"
     "training:\n"
     "  --weights INIT.safetensors  start from these weights instead of fresh initialisation\n"
-    "  --epochs N                passes over the training data\n"
+    "  --epochs N                passes over the training data (0: with --save, the initial\n"
+    "                            weights, as Keras' fit(epochs=0))\n"
     "  --batch-size N            samples per step\n"
     "  --learning-rate X         the optimizer's step size\n"
     "  --optimizer adam|adamw|sgd switching optimizer resets its settings to Keras' defaults\n"
@@ -409,11 +411,11 @@ int cmd_train(int argc, char **argv)
     if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
 
     /* Every number first, so that a typo costs nothing. */
-    int64_t epochs = 0, batch_size = 0, nthreads = 0, verbose = -1;
+    int64_t epochs = -1, batch_size = 0, nthreads = 0, verbose = -1;
     uint64_t seed = 0;
     double lr = 0, vsplit = -1;
-    if (opts[O_EPOCHS].seen && (rc = cli_int(cmd, "--epochs", opts[O_EPOCHS].value, 1, INT32_MAX,
-                                             "a positive integer", &epochs)))
+    if (opts[O_EPOCHS].seen && (rc = cli_int(cmd, "--epochs", opts[O_EPOCHS].value, 0, INT32_MAX,
+                                             "a whole number >= 0", &epochs)))
         return rc;
     if (opts[O_BATCH].seen && (rc = cli_int(cmd, "--batch-size", opts[O_BATCH].value, 1, INT32_MAX,
                                             "a positive integer", &batch_size)))
@@ -511,7 +513,7 @@ int cmd_train(int argc, char **argv)
                                 opts[O_LR].seen ? opts[O_LR].value : NULL))
         goto done;
     fv_fit_opts fit = fv_model_fit_opts(m);
-    if (epochs > 0) fit.epochs = epochs;
+    if (epochs >= 0) fit.epochs = epochs;
     if (batch_size > 0) fit.batch_size = batch_size;
     if (opts[O_SEED].seen) fit.seed = seed;
     if (opts[O_NO_SHUFFLE].seen) fit.shuffle = false;
@@ -525,6 +527,8 @@ int cmd_train(int argc, char **argv)
     }
     if (cli_is_npy_dir(m, opts[O_DATA].value)) {
         if ((rc = cli_load_npy_dir(cmd, m, opts[O_DATA].value, &train))) goto done;
+    } else if (fv_model_detector_max_boxes(m) > 0 || cli_is_detection_dir(opts[O_DATA].value)) {
+        if ((rc = cli_load_detection(cmd, m, opts[O_DATA].value, &train, &test))) goto done;
     } else if (image_dir) {
         /* The split is the loader's (shuffled first, as image_dataset_from_directory). */
         rc = cli_load_image_dir(cmd, opts[O_DATA].value, m, &imf, fit.validation_split, fit.seed,

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "generative.h"
+#include "detect.h"
 #include "images.h"
 
 #include <math.h>
@@ -174,6 +175,10 @@ static const char usage[] =
     "      a VAE's codes of the test images by class, and its decoded manifold\n"
     "  fovea viz interpolate MODEL.safetensors --data DIR --from I --to J -o interp.png\n"
     "      images decoded along the line between two test images' codes\n"
+    "  fovea viz boxes DIR [--detections DET.json] -o boxes.png\n"
+    "      images of a detection dataset with their boxes (and a detector's)\n"
+    "  fovea viz detections MODEL --input IMG|DIR -o det.png\n"
+    "      a detector's boxes over images (with --data DIR, beside the ground truth)\n"
     "\n"
     "'fovea viz kernels --help' (and so on) shows each one's options. The picture's format\n"
     "follows the extension of -o: .png or .svg.\n";
@@ -419,8 +424,10 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "reconstructions") == 0) return viz_reconstructions(argc - 1, argv + 1);
     if (strcmp(sub, "latent") == 0) return viz_latent(argc - 1, argv + 1);
     if (strcmp(sub, "interpolate") == 0) return viz_interpolate(argc - 1, argv + 1);
+    if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
+    if (strcmp(sub, "detections") == 0) return cmd_viz_detections(argc - 1, argv + 1);
     return cli_usage_error("viz",
                            "unknown picture '%s' (known: kernels, features, activations, "
-                           "reconstructions, latent, interpolate)",
+                           "reconstructions, latent, interpolate, boxes, detections)",
                            sub);
 }

@@ -916,6 +916,310 @@ fv_status fv_sample_normal(int64_t n, int64_t dim, uint64_t seed, float *z);
  * FV_ERR_INVALID for n < 2, d outside [1, 16384] or k outside [1, d]. */
 fv_status fv_principal_components(const float *x, int64_t n, int64_t d, int k, float *out,
                                   double *explained);
+/* ---- Object detection ----
+ * Boxes, non-maximum suppression, detection datasets (YOLO's and COCO's layouts), COCO's
+ * evaluation (pycocotools' COCOeval for boxes) and VOC's AP50, and generated scenes.
+ *
+ * Boxes are float64 pixels in one of three layouts, four values each: xyxy (x1, y1, x2, y2:
+ * left, top, right, bottom), COCO's xywh (x, y, width, height: the top-left corner and the size)
+ * and YOLO's cxcywh (centre x, centre y, width, height). Coordinates are continuous: pixel
+ * (row i, column j) covers [j, j + 1) × [i, i + 1), so a box tight around columns 3..5 is
+ * x1 = 3, x2 = 6, width 3. A box with x2 < x1 or y2 < y1 has area 0. */
+
+/* Intersection over union of two xyxy boxes: |A∩B| / |A∪B|; 0 when the union is 0 (two boxes
+ * of zero area). */
+double fv_box_iou(const double a[4], const double b[4]);
+
+/* Generalised IoU (Rezatofighi et al., "Generalized Intersection over Union", CVPR 2019, Alg. 1):
+ * IoU − |C \ (A∪B)| / |C|, C the smallest box enclosing both; in [−1, 1]. IoU when |C| is 0. */
+double fv_box_giou(const double a[4], const double b[4]);
+
+/* Complete IoU (Zheng et al., "Distance-IoU Loss", AAAI 2020, eqs. 6, 9-11) of a predicted box
+ * and a target box: IoU − ρ²/c² − α·v, ρ the distance of the centres, c the diagonal of the
+ * enclosing box, v = (4/π²)(atan(w_t/h_t) − atan(w_p/h_p))² (atan2(w, h), so a zero height
+ * gives π/2), α = v / ((1 − IoU) + v) (0 when v is 0). ρ²/c² is 0 when c is 0. */
+double fv_box_ciou(const double pred[4], const double target[4]);
+
+/* Layout conversions of one box (in and out may be the same array). */
+void fv_box_xywh_to_xyxy(const double xywh[4], double xyxy[4]);
+void fv_box_xyxy_to_xywh(const double xyxy[4], double xywh[4]);
+void fv_box_cxcywh_to_xyxy(const double cxcywh[4], double xyxy[4]);
+void fv_box_xyxy_to_cxcywh(const double xyxy[4], double cxcywh[4]);
+
+/* Letterboxing (Ultralytics' LetterBox with auto=False, center=True, and its scale_boxes): an
+ * h × w image scaled by r = min(dst_h / h, dst_w / w) to round(h·r) × round(w·r) (rounding half
+ * to even, as Python's round), placed at (pad_x, pad_y) = (round(dw − 0.1), round(dh − 0.1)) with
+ * dw, dh half the padding of each axis, the rest padded. */
+typedef struct fv_letterbox {
+    int64_t src_h, src_w; /* the original image */
+    int64_t dst_h, dst_w; /* the model's input */
+    int64_t new_h, new_w; /* the scaled image inside it */
+    double scale;         /* r */
+    int64_t pad_x, pad_y; /* left and top padding in pixels */
+} fv_letterbox;
+
+/* The letterbox of an src_h × src_w image in a dst_h × dst_w input. FV_ERR_INVALID for a size
+ * below 1. */
+fv_status fv_letterbox_fit(int64_t src_h, int64_t src_w, int64_t dst_h, int64_t dst_w,
+                           fv_letterbox *lb);
+/* Maps n xyxy boxes [n × 4] in place from the original image to the model's input
+ * (x·r + pad_x), or back (x − pad_x) / r, clipped to the original image (scale_boxes). */
+void fv_letterbox_to_input(const fv_letterbox *lb, double *xyxy, int64_t n);
+void fv_letterbox_to_image(const fv_letterbox *lb, double *xyxy, int64_t n);
+
+/* Class-wise greedy non-maximum suppression (torchvision's batched_nms): boxes xyxy [n × 4],
+ * scores [n], classes [n] (NULL: all one class). Boxes are taken by decreasing score, equal
+ * scores in input order (a stable sort); a box is dropped when a kept box of the same class
+ * overlaps it with IoU > iou_threshold (strictly). A zero-area box overlaps nothing (IoU 0), so
+ * overlap never drops it, nor does it drop another. keep [n] receives the kept indices in that
+ * order, at most max_keep of them (max_keep <= 0: no limit); *nkeep their count. All read during
+ * the call only. FV_ERR_INVALID for n < 0, a NaN score or a NaN coordinate. */
+fv_status fv_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
+                 double iou_threshold, int64_t max_keep, int64_t *keep, int64_t *nkeep);
+
+/* A detection dataset: images, their boxes and the categories, as COCO's instances JSON holds
+ * them (and YOLO's layout is read into). Plain arrays, owned by the set (fv_detset_free). */
+typedef struct fv_det_image {
+    int64_t id;      /* COCO's image id (YOLO: 1, 2, ... in file-name order) */
+    char *file_name; /* relative to the set's image_dir */
+    int64_t width, height;
+    int64_t first, count; /* its annotations: annotations[first .. first + count) */
+    uint8_t *pixels;      /* height × width × channels bytes when loaded with pixels, else NULL */
+} fv_det_image;
+
+typedef struct fv_det_annotation {
+    int64_t id;       /* COCO's annotation id (YOLO: 1, 2, ... in reading order) */
+    int64_t image;    /* index into images (not the id) */
+    int64_t category; /* index into categories: the class a model predicts */
+    double bbox[4];   /* x, y, width, height in pixels (xywh) */
+    double area;      /* COCO's `area` (what the area ranges use); YOLO: width × height */
+    bool iscrowd;
+} fv_det_annotation;
+
+typedef struct fv_det_category {
+    int64_t id; /* COCO's category id (YOLO: the class number) */
+    char *name;
+} fv_det_category;
+
+typedef struct fv_detset {
+    char *image_dir; /* the folder that file names are relative to */
+    int channels;    /* of the pixels: 0 (not loaded), 1 or 3 */
+    int64_t nimages, nannotations, ncategories;
+    fv_det_image *images;           /* COCO: in the file's order; YOLO: by file name */
+    fv_det_annotation *annotations; /* grouped by image; in file order within an image */
+    fv_det_category *categories;    /* COCO: in the file's order; YOLO: by class number */
+} fv_detset;
+
+/* Reads COCO's instances JSON (cJSON): `images` ({id, file_name, width, height}),
+ * `annotations` ({id, image_id, category_id, bbox [x, y, width, height] in pixels, area,
+ * iscrowd}) and `categories` ({id, name}). `area` defaults to width × height and `iscrowd` to
+ * 0 when absent. image_dir: where the image files are (NULL: the JSON's folder); channels 0
+ * leaves the pixels unread, 1 or 3 decodes every image with fv_image_read (its size must match
+ * the JSON's). Errors (FV_ERR_FORMAT, one message naming the file and the annotation or image
+ * id): a missing or mistyped field, a duplicate id, an unknown image or category, a negative
+ * size, a box reaching outside its image (by more than 0.01 pixel). */
+fv_status fv_detset_load_coco(const char *json_path, const char *image_dir, int channels,
+                              fv_detset **out);
+
+/* Reads one part (split "train", "val" or "test") of a dataset in YOLO's layout, in either of
+ * Ultralytics' arrangements: DIR/images/SPLIT + DIR/labels/SPLIT, or DIR/SPLIT/images +
+ * DIR/SPLIT/labels. Class names from DIR/data.yaml (libyaml; `names:` a list, or a mapping of
+ * class numbers to names) or else DIR/classes.txt (one name a line). Each image file (.png,
+ * .jpg, .jpeg, .bmp, .gif) is decoded with fv_image_read (for its size; pixels kept when
+ * channels is 1 or 3); its label file (same stem, .txt) holds one `class cx cy w h` line per
+ * object, normalised to [0, 1]; no label file: no objects. Errors (FV_ERR_FORMAT naming the file
+ * and line): a line that is not five numbers, a class outside the names, a negative size, a box
+ * outside [0, 1] (by more than 1e-6), a label file without an image, an image that cannot be
+ * read; FV_ERR_IO for a missing folder. */
+fv_status fv_detset_load_yolo(const char *dir, const char *split, int channels, fv_detset **out);
+
+/* Either layout: COCO's when DIR/annotations/instances_SPLIT.json exists (images in
+ * DIR/images/SPLIT, else DIR/SPLIT, else DIR/images), else YOLO's. split "test" falls back to
+ * "val" when DIR has no test part. */
+fv_status fv_detset_load(const char *dir, const char *split, int channels, fv_detset **out);
+
+void fv_detset_free(fv_detset *d);
+
+/* Writes a detection set as COCO's instances JSON (images, annotations with bbox, area and
+ * iscrowd, categories), atomically. */
+fv_status fv_detset_write_coco(const fv_detset *d, const char *path);
+
+/* Writes a detection set that holds pixels (channels 1 or 3) as part `split` of a dataset folder
+ * in both layouts at once: the images as 8-bit PNG in DIR/images/SPLIT (file names must be
+ * NAME.png), YOLO's DIR/labels/SPLIT/NAME.txt (`class cx cy w h`, fractions of the image size,
+ * 8 significant digits) with DIR/data.yaml (names as a mapping) and DIR/classes.txt, and COCO's
+ * DIR/annotations/instances_SPLIT.json. Folders are made as needed; each file is written
+ * atomically. Categories must be numbered 0, 1, ... (their ids are the class numbers).
+ * FV_ERR_INVALID otherwise or without pixels; FV_ERR_IO when writing fails. */
+fv_status fv_detset_save(const fv_detset *d, const char *dir, const char *split);
+
+/* Generated scenes (`fovea data make detection`): each size × size grey scene has a cluttered
+ * background (uniform noise of a random level up to 40, and 2 to 7 fragments, 4 to H/2 + 3
+ * pixels a side, of random source images at 25-55 % brightness) and 1 to max_objects objects:
+ * source images scaled (bilinear, as tf.image.resize) to s × s with s uniform in
+ * min_object..max_object, placed uniformly at random, later objects over earlier ones (alpha
+ * rising from 0 at value 8 to 1 at value 40); a placement whose box overlaps an earlier box
+ * with IoU > 0.5 is tried again (20 times at most, then the object is left out), so objects
+ * overlap without hiding each other. An object's box is tight around all of its pixels above 8,
+ * also those that a later object covers; its area is the box's width × height. */
+typedef struct fv_scene_opts {
+    int64_t size;                   /* 128 */
+    int max_objects;                /* 6 */
+    int64_t min_object, max_object; /* 16, 64 (sides in pixels) */
+    uint64_t seed;                  /* 1 */
+} fv_scene_opts;
+
+fv_scene_opts fv_scene_defaults(void);
+
+/* count scenes from src (labelled uint8 grey images, (H, W) or (H, W, 1), labels 0..nclasses-1
+ * named class_names[]), into a new detection set with pixels (channels 1): images 000001.png,
+ * ..., ids from 1; category ids the class numbers; annotation ids from 1. Deterministic for a
+ * seed. FV_ERR_INVALID for a source or option out of range (the message says which). */
+fv_status fv_detset_make_scenes(const fv_dataset *src, const char *const *class_names,
+                                int64_t nclasses, int64_t count, const fv_scene_opts *o,
+                                fv_detset **out);
+
+/* One detection in COCO's results format: {"image_id", "category_id", "bbox": [x, y, w, h],
+ * "score"} (category_id and image_id are COCO's ids, not indices). */
+typedef struct fv_detection {
+    int64_t image_id, category_id;
+    double bbox[4];
+    double score;
+} fv_detection;
+
+/* Reads a COCO results JSON (a list of the objects above; other keys ignored). *dets (malloc'd,
+ * free()) and *n receive them. FV_ERR_FORMAT naming the file and the element's index: not a
+ * list, a missing field, a NaN or infinite value, a negative width or height. */
+fv_status fv_detections_read_json(const char *path, fv_detection **dets, int64_t *n);
+
+/* Writes detections as COCO's results JSON, each with "file_name" too when gt (the dataset whose
+ * image ids they use; may be NULL) knows the image. Atomic. */
+fv_status fv_detections_write_json(const char *path, const fv_detection *dets, int64_t n,
+                                   const fv_detset *gt);
+
+/* COCO's evaluation of boxes, exactly as pycocotools' COCOeval (iouType "bbox", the default
+ * Params) runs evaluate(), accumulate() and summarize():
+ * - images and categories are the ground truth's, sorted by id; a detection on an image the
+ *   ground truth lacks is an error (loadRes' assertion); one of a category it lacks is ignored;
+ * - per image and category, detections sorted by decreasing score (stable: ties in input order)
+ *   and cut to the largest maxDets (100); IoU of boxes, a crowd region's as intersection over the
+ *   detection's area;
+ * - per IoU threshold .50:.05:.95, greedy matching in score order, each detection to the
+ *   unmatched (or crowd) ground truth of largest IoU >= the threshold, ground truths that are not
+ *   ignored preferred; crowd regions and those outside the area range are ignored, and so are
+ *   unmatched detections whose area (w × h) is outside it; area ranges all [0, 1e10], small
+ *   [0, 32²], medium [32², 96²], large [96², 1e10], both ends included;
+ * - per category, area range and maxDets (1, 10, 100): the detections of all images (each cut
+ *   to maxDets) sorted by score (stable), precision made monotone and sampled at the 101 recall
+ *   points 0:.01:1, recall the last; −1 where the category has no ground truth that is not
+ *   ignored (or no image has either); summarize() averages the entries that are not −1 (−1
+ *   when none is).
+ * As pycocotools, a ground truth whose annotation id is 0 cannot count as matched.
+ * VOC's AP50 is computed too, per category: detections of all images by decreasing score,
+ * each matched to the ground truth of largest IoU if that IoU is > 0.5 and the ground truth not
+ * yet taken (else a false positive; crowd regions are VOC's "difficult": neither), AP the area
+ * under the precision envelope over all recall points (VOC2010-2012 devkit's all-point
+ * interpolation; boxes continuous, without the devkit's +1 pixel).
+ * gt and dets are read during the call only. NULL on failure (fv_last_error). */
+typedef struct fv_coco_eval fv_coco_eval;
+fv_coco_eval *fv_coco_evaluate(const fv_detset *gt, const fv_detection *dets, int64_t n);
+void fv_coco_eval_free(fv_coco_eval *e);
+
+/* The twelve figures of summarize() (COCOeval.stats): AP @[.50:.95], AP50, AP75, AP small,
+ * medium, large (maxDets 100); AR @[.50:.95] at maxDets 1, 10, 100; AR small, medium, large
+ * (maxDets 100). −1 where undefined. */
+void fv_coco_eval_stats(const fv_coco_eval *e, double stats[12]);
+
+/* The categories of an evaluation, in increasing id order (pycocotools' catIds): the count, and
+ * category k's id and name (owned by e; NULL for k out of range). Every per-category figure below
+ * takes this k. */
+int64_t fv_coco_eval_categories(const fv_coco_eval *e);
+const char *fv_coco_eval_category(const fv_coco_eval *e, int64_t k, int64_t *id);
+
+/* Per category k: AP @[.50:.95] (area all, maxDets 100) when iou < 0,
+ * else AP at that IoU threshold (one of .50, .55, ..., .95, else NaN); −1 when undefined. */
+double fv_coco_eval_class_ap(const fv_coco_eval *e, int64_t k, double iou);
+
+/* VOC's AP50 of category k (−1 for a category without ground truth); k < 0: the mean over the
+ * categories where it is defined (−1 if none). */
+double fv_coco_eval_voc_ap(const fv_coco_eval *e, int64_t k);
+
+/* accumulate()'s precision[t][r][k][a][m] (t: IoU threshold 0..9, r: recall point 0..100, a:
+ * area range 0..3 all/small/medium/large, m: maxDets 0..2 for 1/10/100) and recall[t][k][a][m];
+ * −1 where undefined, NaN for an index out of range. */
+double fv_coco_eval_precision(const fv_coco_eval *e, int t, int r, int64_t k, int a, int m);
+double fv_coco_eval_recall(const fv_coco_eval *e, int t, int64_t k, int a, int m);
+
+/* The twelve lines of summarize(), character for character, then a table of each category's
+ * AP, AP50 and AP75 (and VOC's AP50 when voc); with voc alone (only_voc) the VOC table and its
+ * mean. FV_ERR_IO if writing fails. */
+fv_status fv_coco_eval_write_text(const fv_coco_eval *e, FILE *out, bool voc, bool only_voc);
+/* The same as one JSON object: {"stats": {"AP": .., "AP50": .., ...}, "per_class": [{"id",
+ * "name", "AP", "AP50", "AP75", "voc_AP50"}], "voc_mAP50"}; −1 stays −1. */
+fv_status fv_coco_eval_write_json(const fv_coco_eval *e, FILE *out);
+
+/* Precision-recall curves at IoU 0.5 (area all, maxDets 100), one per category with ground
+ * truth, from the 101 sampled points, with each curve's AP50 in the legend. */
+fv_picture *fv_plot_pr(const fv_coco_eval *e);
+
+/* ---- detection with a model ----------------------------------------------------------------
+ * A detector is a model whose output is a `yolo` head (src/layers/yolo.c): a grid of raw
+ * predictions, A anchors per cell, each tx, ty, tw, th, objectness and one logit per class.
+ * Training targets are the head's output array (fv_dataset_add_output): per image a count, then
+ * max_boxes rows of (class, cx, cy, w, h) normalised to the model's input. */
+
+/* Letterboxes an lb->src_h × lb->src_w × channels image src into dst [lb->dst_h × lb->dst_w ×
+ * channels]: scaled (bilinear, as fv_image_read resizes) into place, the rest grey 114 (as
+ * Ultralytics pads). FV_ERR_INVALID for a NULL argument, FV_ERR_NOMEM. */
+fv_status fv_letterbox_pixels(const uint8_t *src, int64_t channels, const fv_letterbox *lb,
+                              uint8_t *dst);
+
+/* A detection set (with pixels) as a dataset for a detector of input height × width (the set's
+ * channels): each image letterboxed, and the targets of output `output` (the yolo layer's name):
+ * per image the count of its boxes that are not crowd regions and keep some area at this size,
+ * then each as (class index, cx, cy, w, h) normalised to the input, padded to max_boxes rows.
+ * *out (fv_dataset_free) has no labels. FV_ERR_INVALID for an image with more than max_boxes
+ * boxes (naming the file), a set without pixels; FV_ERR_NOMEM. */
+fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width,
+                               int64_t max_boxes, const char *output, fv_dataset **out);
+
+/* The max_boxes of a detector's yolo head (its targets per image), 0 when the model's output is
+ * not a yolo head. */
+int64_t fv_model_detector_max_boxes(const fv_model *m);
+/* The classes a detector's yolo head predicts, 0 when the model's output is not a yolo head. */
+int64_t fv_model_detector_classes(const fv_model *m);
+
+/* How fv_model_detect turns the head's grid into boxes. */
+typedef struct fv_detect_opts {
+    double score_threshold; /* 0.25: keep boxes with objectness × class probability >= this */
+    double iou_threshold;   /* 0.45: class-wise NMS drops a box overlapping a kept one by more */
+    int64_t max_detections; /* 100 per image, the best scores */
+    bool multi_label;       /* false: each box's best class only; true: every class above the
+                               threshold (YOLOv5's validation setting) */
+} fv_detect_opts;
+fv_detect_opts fv_detect_defaults(void);
+
+/* Detects objects in a dataset of images already letterboxed to the model's input (as
+ * fv_detset_to_dataset or fv_letterbox_pixels makes them). Per image: every anchor's box decoded
+ * as YOLOv5 does (centre (2σ(tx) − 0.5 + col, 2σ(ty) − 0.5 + row), size ((2σ(tw))²·aw,
+ * (2σ(th))²·ah) in grid cells, scaled by the input's size over the grid's), scored σ(obj)·σ(cls),
+ * thresholded, class-wise NMS (fv_nms), at most max_detections. lb (NULL: boxes stay in the
+ * input's pixels) gives each image's letterbox, through which boxes go back to the original
+ * image (fv_letterbox_to_image, clipped). *dets (malloc'd, free()) receives *count detections
+ * with image_id the image's index in `images`, category_id the class index, bbox (x, y, w, h)
+ * in pixels; images in order, each by decreasing score. FV_ERR_INVALID when the model's output
+ * is not a yolo head or an option is out of range (the message says which). */
+fv_status fv_model_detect(fv_model *m, const fv_dataset *images, const fv_letterbox *lb,
+                          const fv_detect_opts *opts, fv_detection **dets, int64_t *count);
+
+/* Images of a detection set with pixels, in a grid of up to 4 columns, each scaled by a whole
+ * factor to about 256 pixels: images[0..n) (indices into d->images; NULL: the first n), their
+ * ground-truth boxes solid in the class's colour (matplotlib's tab10) with the class name above,
+ * and the detections on them (dets[0..ndets), matched by image id; may be NULL) dashed with name
+ * and score below, those scoring under min_score left out. 1 <= n <= 64. FV_ERR_INVALID for a
+ * set without pixels or an index out of range. */
+fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_t n,
+                               const fv_detection *dets, int64_t ndets, double min_score);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
 #                        [--no-build] [--max-len BYTES] [-- LIBFUZZER_FLAGS...]
 #   SECONDS        time per target (default: $FUZZ_SECONDS, else 60)
 #   --runs N       executions per target instead of a time (the bar is 10000000)
-#   --only         a comma-separated subset: idx,npy,safetensors,csv,history,model,image,onnx
+#   --only         a comma-separated subset: idx,npy,safetensors,csv,history,model,image,onnx,coco,yolo
 #   --build-dir    the build folder (build-fuzz); --no-build uses it as it is
 #   --max-len      the largest input libFuzzer makes (4096)
 # The committed seed corpus tests/fuzz/corpus/NAME/ is only read: new inputs go to the scratch

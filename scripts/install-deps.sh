@@ -13,7 +13,7 @@
 set -euo pipefail
 
 # One list per purpose. Add a package to the list of the job that needs it.
-BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev libcairo2-dev fonts-dejavu-core libpng-dev libjpeg62-turbo-dev libstb-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev libyaml-dev libcairo2-dev fonts-dejavu-core libpng-dev libjpeg62-turbo-dev libstb-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 BUILD_PACKAGES+=" liblapack-dev" # src/generative/frechet.c: dsyevd (the Fréchet distance)
 # libprotobuf-c-dev, protobuf-c-compiler, libonnx-dev: ONNX export and import (protoc-c compiles
 # libonnx-dev's onnx.proto at build time); without them CMake turns FOVEA_ONNX off.

@@ -88,6 +88,11 @@ expect_ok "--weights continues from saved weights (1 epoch)" "$FOVEA" train "$M"
 acc1=$(metric accuracy "$TMP/out")
 check "starting from trained weights, the first epoch's accuracy ($acc1) is already high" float_ge "$acc1" 0.95
 expect_ok "a saved model as MODEL continues training" "$FOVEA" train "$Q" --data "$D" --epochs 1
+expect_ok "--epochs 0 saves the initial weights" "$FOVEA" train "$M" --data "$D" --epochs 0 \
+    --seed 5 --save "$TMP/init_a.safetensors"
+expect_ok "the same seed, the same initial weights" "$FOVEA" train "$M" --data "$D" --epochs 0 \
+    --seed 5 --save "$TMP/init_b.safetensors"
+same_file "identical initial weights files" "$TMP/init_a.safetensors" "$TMP/init_b.safetensors"
 expect_ok "--validation-split 0.25 --batch-size 20 --no-shuffle --optimizer sgd --learning-rate 0.1" \
     "$FOVEA" train "$M" --data "$D" --epochs 2 --validation-split 0.25 --batch-size 20 --no-shuffle \
     --optimizer sgd --learning-rate 0.1

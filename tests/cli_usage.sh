@@ -61,11 +61,10 @@ bad() { # bad FLAG VALUE EXPECTED_WORDS
     expect_error "$1 '$2'" 2 "^fovea train: $1: expected $3, got '$2'" \
         "$FOVEA" train "$M" --data "$D" "$1" "$2"
 }
-bad --epochs 5x "a positive integer"
-bad --epochs 0 "a positive integer"
-bad --epochs -3 "a positive integer"
-bad --epochs " 5" "a positive integer"
-bad --epochs 99999999999999999999 "a positive integer"
+bad --epochs 5x "a whole number >= 0"
+bad --epochs -3 "a whole number >= 0"
+bad --epochs " 5" "a whole number >= 0"
+bad --epochs 99999999999999999999 "a whole number >= 0"
 bad --batch-size 1e3 "a positive integer"
 bad --batch-size 12.5 "a positive integer"
 bad --learning-rate abc "a positive number up to 1000"
@@ -83,7 +82,7 @@ bad --seed 0x10 "a non-negative integer"
 bad --threads 0 "a positive integer"
 bad --verbose 3 "0, 1 or 2"
 bad --verbose high "0, 1 or 2"
-expect_error "--epochs=5x form" 2 "--epochs: expected a positive integer, got '5x'" \
+expect_error "--epochs=5x form" 2 "--epochs: expected a whole number >= 0, got '5x'" \
     "$FOVEA" train "$M" --data "$D" --epochs=5x
 expect_error "--optimizer rmsprop" 2 "--optimizer: expected adam, adamw or sgd, got 'rmsprop'" \
     "$FOVEA" train "$M" --data "$D" --optimizer rmsprop

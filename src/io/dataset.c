@@ -633,6 +633,14 @@ fv_dataset *fv_dataset_split_tail(fv_dataset *d, double frac)
     return tail;
 }
 
+fv_dataset *fv__dataset_slice(const fv_dataset *d, int64_t first, int64_t count)
+{
+    FV_ASSERT(d && first >= 0 && count >= 0 && first + count <= d->n);
+    fv_dataset *s = ds_slice(d, first, count);
+    if (!s) fv__fail(FV_ERR_NOMEM, "out of memory copying %lld samples", (long long)count);
+    return s;
+}
+
 fv_dataset *fv_dataset_head(const fv_dataset *d, int64_t n)
 {
     if (!d || n < 1) {

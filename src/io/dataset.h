@@ -54,6 +54,9 @@ const fv_dataset *fv__dataset_output(const fv_dataset *d, const char *name);
 
 /* An empty dataset (NULL with a message if out of memory). */
 fv_dataset *fv__dataset_new(void);
+/* A copy of samples [first, first + count) of d with their labels, targets and named arrays
+ * (NULL when out of memory, error set). */
+fv_dataset *fv__dataset_slice(const fv_dataset *d, int64_t first, int64_t count);
 /* Sets d->shape and d->sample for d->n samples; an error naming origin if a dimension is < 1 or
  * the size overflows. */
 fv_status fv__dataset_set_shape(fv_dataset *d, int rank, const int64_t *dims, const char *origin);

@@ -23,7 +23,8 @@ typedef enum fv_arg_type {
     FV_ARG_CHOICE,      /* int: index into choices */
     FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
     FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
-    FV_ARG_INTS /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
+    FV_ARG_INTS, /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
+    FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max] */
 } fv_arg_type;
 
 /* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
@@ -37,6 +38,14 @@ typedef struct fv_ints {
     int n;
     int64_t v[4];
 } fv_ints;
+
+/* The value of an FV_ARG_FLOATS argument: "10,13,16,30" is n = 4 and v = {10, 13, 16, 30}
+ * (yolo's anchors: up to nine width,height pairs). */
+enum { FV_FLOATS_MAX = 18 };
+typedef struct fv_floats {
+    int n;
+    double v[FV_FLOATS_MAX];
+} fv_floats;
 
 typedef struct fv_arg_spec {
     const char *key;
@@ -88,6 +97,9 @@ typedef struct fv_task_loss {
     int64_t (*target_width)(const fv_layer *head);
     /* Scratch bytes for a batch of n (NULL: none). */
     size_t (*scratch_bytes)(const fv_layer *head, int64_t n);
+    /* Checks n samples' targets t [n × target_width] before training or evaluation starts;
+     * FV_ERR_INVALID naming the sample and the value (NULL: any floats do). */
+    fv_status (*check_targets)(const fv_layer *head, const float *t, int64_t n);
     /* y [n × head out] (the head's output), t [n × target_width]: writes parts[i] (each term's
      * batch value, weighted so that they sum to the loss) and returns the loss; dy, when not
      * NULL, receives ∂loss/∂y [n × head out] (written, not added). */
@@ -285,8 +297,8 @@ extern const fv_layer_kind fv__kind_average_pooling2d, fv__kind_upsampling2d,
 /* The convolution family (conv2d_transpose.c; depthwise_conv2d.c holds depthwise and separable). */
 extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
-/* Layers that add a loss of their own (activity_regularization.c). */
-extern const fv_layer_kind fv__kind_activity_regularization;
+/* Layers that add a loss of their own (activity_regularization.c); detection heads (yolo.c). */
+extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
 /* Generative models' kinds (gaussian_noise.c, sampling.c). */
 extern const fv_layer_kind fv__kind_gaussian_noise, fv__kind_sampling;
 

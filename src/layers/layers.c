@@ -48,6 +48,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_activity_regularization,
     &fv__kind_gaussian_noise,
     &fv__kind_sampling,
+    &fv__kind_yolo,
     NULL,
 };
 /* clang-format on */
@@ -463,6 +464,39 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
+    case FV_ARG_FLOATS: {
+        fv_floats v = {0};
+        for (const char *p = value;; v.n++) {
+            const char *comma = strchr(p, ',');
+            const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char buf[40];
+            if (v.n == FV_FLOATS_MAX || len == 0 || len >= sizeof buf) {
+                v.n = -1;
+                break;
+            }
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            if (!parse_float(buf, &v.v[v.n])) {
+                v.n = -1;
+                break;
+            }
+            if (!comma) {
+                v.n++;
+                break;
+            }
+            p = comma + 1;
+        }
+        if (v.n < 1)
+            return fv__fail(FV_ERR_INVALID,
+                            "%sargument %s=%s: expected 1 to %d numbers separated by commas", pre,
+                            a->key, value, FV_FLOATS_MAX);
+        for (int i = 0; i < v.n; i++) {
+            fv_status s = check_range(pre, a, value, v.v[i]);
+            if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
     case FV_ARG_INTS: {
         fv_ints v = {0};
         v.n = parse_int_list(value, v.v, 4);
@@ -502,6 +536,8 @@ static size_t arg_size(fv_arg_type t)
         return sizeof(fv_regularizer);
     case FV_ARG_INTS:
         return sizeof(fv_ints);
+    case FV_ARG_FLOATS:
+        return sizeof(fv_floats);
     }
     FV_ASSERT(!"unknown argument type");
     return 0;
@@ -540,11 +576,20 @@ fv_status fv__args_set(const fv_arg_spec *spec, void *cfg, const char *key, cons
     owner_prefix(spec, pre, sizeof pre);
     for (int i = 0; spec[i].key; i++) {
         if (strcmp(spec[i].key, key) != 0) continue;
-        unsigned char tmp[sizeof(fv_shape) + sizeof(fv_ints)] __attribute__((aligned(16)));
-        fv_status s = parse_value(pre, &spec[i], value, tmp);
+        /* Room for the largest argument type (fv_floats: 152 bytes; ASan found the old buffer of
+         * sizeof(fv_shape) + sizeof(fv_ints) overrun by anchors=). */
+        union {
+            int64_t i[2];
+            double d;
+            fv_shape shape;
+            fv_regularizer reg;
+            fv_ints ints;
+            fv_floats floats;
+        } tmp;
+        fv_status s = parse_value(pre, &spec[i], value, &tmp);
         if (s) return s;
         /* Copied only once the whole value parsed: a failure leaves cfg as it was. */
-        memcpy((char *)cfg + spec[i].offset, tmp, arg_size(spec[i].type));
+        memcpy((char *)cfg + spec[i].offset, &tmp, arg_size(spec[i].type));
         if (given) *given |= (uint64_t)1 << i;
         return FV_OK;
     }
@@ -579,7 +624,7 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         if (!(given & ((uint64_t)1 << i))) continue;
         const fv_arg_spec *a = &spec[i];
         const void *src = (const char *)cfg + a->offset;
-        char val[128];
+        char val[512];
         switch (a->type) {
         case FV_ARG_INT: {
             int64_t v;
@@ -646,6 +691,18 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < sh.rank && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)sh.d[d]);
+            break;
+        }
+        case FV_ARG_FLOATS: {
+            fv_floats v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            for (int d = 0; d < v.n && u < sizeof val; d++) {
+                char num[32];
+                format_double(v.v[d], num, sizeof num);
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%s", d ? "," : "", num);
+            }
             break;
         }
         case FV_ARG_INTS: {

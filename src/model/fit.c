@@ -77,6 +77,13 @@ static fv_status check_targets(const fv_model *m, const fv_dataset *d, const cha
                                          "%s of output '%s' takes %lld",
                                          w, (long long)t->tdim, fv__model_head_loss_name(m, j),
                                          name, (long long)tw);
+            const fv_task_loss *task = fv__model_head_task(m, j);
+            if (s == FV_OK && task->check_targets) {
+                s = task->check_targets(&m->layers[fv__model_head_node(m, j)], t->targets, t->n);
+                if (s != FV_OK)
+                    fv__error_prefix("%s, %s: ", w,
+                                     t->labels_origin ? t->labels_origin : "the targets");
+            }
         } else if (soft_binary(m, d, j)) {
             /* binary cross-entropy on probabilities (or pixels): numbers in [0, 1] */
             s = fv__dataset_check_targets(t, k, w);

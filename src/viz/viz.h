@@ -74,6 +74,8 @@ void fv__set_rgb(cairo_t *cr, fv__rgb c);
 fv__rgb fv__hex(unsigned v);
 /* The two line colours of matplotlib's default cycle (tab:blue, tab:orange) and the rest. */
 fv__rgb fv__series_colour(int i);
+/* matplotlib's tab10 cycle (ten colours), for one colour per class: src/viz/detections.c. */
+fv__rgb fv__tab10(int64_t i);
 
 /* ---- axes ---------------------------------------------------------------------------------- */
 

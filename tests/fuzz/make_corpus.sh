@@ -11,7 +11,7 @@ fovea=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 corpus=$here/corpus
-for d in idx npy safetensors csv history model image onnx; do
+for d in idx npy safetensors csv history model image onnx coco yolo; do
     mkdir -p "$corpus/$d"
     find "$corpus/$d" -type f ! -name 'regress-*' -delete
 done
@@ -188,6 +188,18 @@ put("history", "near-no-epoch.csv", "loss,acc\n1,2\n")
 put("history", "near-text-cell.csv", "epoch,loss\n0,abc\n")
 put("history", "near-repeated.csv", "epoch,loss,loss\n0,1,2\n")
 put("history", "near-unterminated.csv", 'epoch,"loss\n0,1\n')
+
+# ---- detection: COCO's instances and results JSON, YOLO's label files and data.yaml
+put("coco", "instances.json", '{"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}, {"id": 2, "file_name": "b.png", "width": 32, "height": 32}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 5, 20, 30], "area": 600, "iscrowd": 0}, {"id": 2, "image_id": 2, "category_id": 2, "bbox": [0, 0, 32, 32], "area": 1024, "iscrowd": 1}, {"id": 3, "image_id": 1, "category_id": 2, "bbox": [10.5, 0, 3, 4]}], "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}')
+put("coco", "results.json", '[{"image_id": 1, "category_id": 1, "bbox": [4, 5, 20, 30], "score": 0.9, "file_name": "a.png"}, {"image_id": 2, "category_id": 2, "bbox": [1, 1, 3, 3], "score": 0.5}]')
+put("coco", "empty.json", '{"images": [], "annotations": [], "categories": []}')
+put("coco", "near-unknown-category.json", '{"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], "annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1]}], "categories": [{"id": 1, "name": "x"}]}')
+put("coco", "near-outside.json", '{"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 5, 1]}], "categories": [{"id": 1, "name": "x"}]}')
+put("yolo", "labels.txt", "0 0.5 0.5 0.25 0.5\n4 0.1 0.9 0.2 0.2\r\n\n")
+put("yolo", "data-list.yaml", "path: .\ntrain: images/train\nval: images/val\nnames: [person, 'car', \"bus\"]\n")
+put("yolo", "data-map.yaml", "nc: 2\nnames:\n  0: person\n  1: car\n")
+put("yolo", "near-outside.txt", "0 0.95 0.5 0.2 0.2\n")
+put("yolo", "near-class.txt", "5 0.5 0.5 0.2 0.2\n")
 
 # ---- model text: every kind, argument and directive, and a compile argument string after a NUL
 put("model", "every-layer.fv", """# every layer kind and argument

@@ -1,0 +1,595 @@
+/* detect.c — detectors on the command line: `fovea detect` (boxes in photos, COCO's results
+ * file), the detection data of `fovea train` (a YOLO or COCO folder letterboxed into the model's
+ * input) and `fovea evaluate` of a detector (COCO's twelve figures, as pycocotools prints them).
+ */
+#include "commands.h"
+#include "common.h"
+#include "detect.h"
+#include "viz.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+bool cli_is_detection_dir(const char *dir)
+{
+    const char *marks[] = {"annotations", "labels", "train/labels", "val/labels"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, marks[i]);
+        if (cli_is_dir(path)) return true;
+    }
+    return false;
+}
+
+/* The model's input (height, width, channels) for images; 0 when it is not an image input. */
+static int input_hwc(const char *cmd, const fv_model *m, int64_t hwc[3])
+{
+    int64_t dims[4];
+    if (fv_model_input_shape(m, 0, dims) != 3 || (dims[2] != 1 && dims[2] != 3)) {
+        cli_error(cmd, "a detector needs an image input (height, width, 1 or 3 channels)");
+        return CLI_FAIL;
+    }
+    memcpy(hwc, dims, 3 * sizeof(int64_t));
+    return CLI_OK;
+}
+
+/* One split of a detection folder with pixels at the model's channels, or NULL (reported). */
+static fv_detset *load_split(const char *cmd, const char *dir, const char *split, int channels)
+{
+    fv_detset *d = NULL;
+    fv_status s = fv_detset_load(dir, split, channels, &d);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, "--data", s);
+        return NULL;
+    }
+    return d;
+}
+
+/* The detection set's category names as the model's class names. */
+static int remember_categories(const char *cmd, fv_model *m, const fv_detset *d)
+{
+    const char **names = malloc((size_t)(d->ncategories ? d->ncategories : 1) * sizeof *names);
+    if (!names) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    for (int64_t k = 0; k < d->ncategories; k++)
+        names[k] = d->categories[k].name;
+    fv_status s = fv_model_set_class_names(m, d->ncategories, names);
+    free(names);
+    return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data", s);
+}
+
+int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset **train,
+                       fv_dataset **test)
+{
+    int64_t hwc[3];
+    const int64_t max_boxes = fv_model_detector_max_boxes(m);
+    if (max_boxes < 1) {
+        cli_error(cmd,
+                  "--data: '%s' is a detection dataset, but the model's output is not a yolo "
+                  "detection head",
+                  dir);
+        return CLI_FAIL;
+    }
+    if (input_hwc(cmd, m, hwc)) return CLI_FAIL;
+    const char *head = fv_model_output_name(m, 0);
+    fv_detset *tr = load_split(cmd, dir, "train", (int)hwc[2]);
+    if (!tr) return CLI_FAIL;
+    int rc = remember_categories(cmd, m, tr);
+    fv_status s = rc ? FV_OK : fv_detset_to_dataset(tr, hwc[0], hwc[1], max_boxes, head, train);
+    fv_detset_free(tr);
+    if (rc || s != FV_OK) return rc ? rc : cli_fail_lib(cmd, "--data", s);
+    fv_detset *te = NULL;
+    if (fv_detset_load(dir, "test", (int)hwc[2], &te) != FV_OK) return CLI_OK; /* no test part */
+    s = fv_detset_to_dataset(te, hwc[0], hwc[1], max_boxes, head, test);
+    fv_detset_free(te);
+    return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data (test part)", s);
+}
+
+/* Letterboxes every image of d into the model's input: the dataset and each image's letterbox
+ * (*lb, malloc'd). */
+static int letterboxed(const char *cmd, const fv_detset *d, const int64_t hwc[3], int64_t max_boxes,
+                       const char *head, fv_dataset **images, fv_letterbox **lb)
+{
+    *lb = malloc((size_t)(d->nimages ? d->nimages : 1) * sizeof **lb);
+    if (!*lb) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    fv_status s = FV_OK;
+    for (int64_t i = 0; s == FV_OK && i < d->nimages; i++)
+        s = fv_letterbox_fit(d->images[i].height, d->images[i].width, hwc[0], hwc[1], &(*lb)[i]);
+    if (s == FV_OK) s = fv_detset_to_dataset(d, hwc[0], hwc[1], max_boxes, head, images);
+    return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data", s);
+}
+
+/* Detections with COCO's ids: image and category indices replaced by the set's ids. */
+static void to_coco_ids(const fv_detset *d, fv_detection *dets, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        dets[i].image_id = d->images[dets[i].image_id].id;
+        dets[i].category_id = d->categories[dets[i].category_id].id;
+    }
+}
+
+int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
+                          const char *plot, const char *output)
+{
+    int64_t hwc[3];
+    if (input_hwc(cmd, m, hwc)) return CLI_FAIL;
+    fv_detset *gt = load_split(cmd, dir, "test", (int)hwc[2]);
+    if (!gt) return CLI_FAIL;
+    fv_dataset *images = NULL;
+    fv_letterbox *lb = NULL;
+    fv_detection *dets = NULL;
+    fv_coco_eval *e = NULL;
+    int64_t n = 0;
+    int rc = letterboxed(cmd, gt, hwc, fv_model_detector_max_boxes(m), fv_model_output_name(m, 0),
+                         &images, &lb);
+    if (rc) goto done;
+    rc = CLI_FAIL;
+    /* the validation settings of detectors: every box above 0.001, every class above it */
+    fv_detect_opts o = fv_detect_defaults();
+    o.score_threshold = 0.001, o.iou_threshold = 0.6, o.multi_label = true;
+    fv_status s = fv_model_detect(m, images, lb, &o, &dets, &n);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    to_coco_ids(gt, dets, n);
+    if (output && (s = fv_detections_write_json(output, dets, n, gt)) != FV_OK) {
+        cli_fail_lib(cmd, "--output", s);
+        goto done;
+    }
+    if (!(e = fv_coco_evaluate(gt, dets, n))) {
+        cli_fail_lib(cmd, NULL, FV_ERR_INVALID);
+        goto done;
+    }
+    s = json ? fv_coco_eval_write_json(e, stdout) : fv_coco_eval_write_text(e, stdout, true, voc);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    if (plot && cli_save_picture(cmd, "--plot", fv_plot_pr(e), plot)) goto done;
+    rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+done:
+    fv_coco_eval_free(e);
+    free(dets);
+    free(lb);
+    fv_dataset_free(images);
+    fv_detset_free(gt);
+    return rc;
+}
+
+/* ---- fovea detect ---------------------------------------------------------------------------- */
+
+static const char usage[] =
+    "usage: fovea detect MODEL.safetensors --input IMG [IMG ...] | DIR [options]\n"
+    "\n"
+    "Finds objects in images with a detector (a model whose output is a yolo head): each image\n"
+    "is letterboxed into the model's input (scaled to fit, padded with grey), the head's boxes\n"
+    "decoded, scored (objectness x class probability), thresholded and suppressed class by\n"
+    "class (non-maximum suppression), and mapped back to the image's own pixels. Prints, per\n"
+    "image, one line per box: class name, score, x, y, width, height (pixels, top-left corner).\n"
+    "\n"
+    "options:\n"
+    "  --input IMG|DIR ...    image files (PNG, JPEG, BMP, GIF), or folders of them (sorted)\n"
+    "  --score S              keep boxes scoring at least S (default 0.25)\n"
+    "  --iou T                drop a box overlapping a kept box of its class by more than T\n"
+    "                         (default 0.45)\n"
+    "  --max-detections N     at most N boxes per image, the best (default 100)\n"
+    "  --output FILE.json     also write COCO's results format: [{image_id, category_id, bbox,\n"
+    "                         score, file_name}], image ids 1, 2, ... in input order\n"
+    "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n";
+
+static bool image_name(const char *name)
+{
+    const char *ext[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif"};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof ext / sizeof ext[0]; i++)
+        if (strcasecmp(dot, ext[i]) == 0) return true;
+    return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The image files of the arguments (folders expanded, sorted), into *paths (malloc'd). */
+static int list_inputs(const char *cmd, const char *const *args, int nargs, char ***paths,
+                       int64_t *n)
+{
+    int64_t cap = 16, count = 0;
+    char **p = malloc((size_t)cap * sizeof *p);
+    if (!p) return cli_error(cmd, "out of memory"), CLI_FAIL;
+    for (int a = 0; a < nargs; a++) {
+        if (!cli_is_dir(args[a])) {
+            if (!cli_exists(args[a])) {
+                cli_error(cmd, "--input: '%s' does not exist", args[a]);
+                goto fail;
+            }
+            if (count == cap && !(p = realloc(p, (size_t)(cap *= 2) * sizeof *p))) goto oom;
+            if (!(p[count++] = strdup(args[a]))) goto oom;
+            continue;
+        }
+        DIR *dir = opendir(args[a]);
+        if (!dir) {
+            cli_error(cmd, "--input: cannot read the folder '%s'", args[a]);
+            goto fail;
+        }
+        const int64_t first = count;
+        for (struct dirent *e; (e = readdir(dir));) {
+            if (e->d_name[0] == '.' || !image_name(e->d_name)) continue;
+            if (count == cap) {
+                char **q = realloc(p, (size_t)(cap *= 2) * sizeof *p);
+                if (!q) {
+                    closedir(dir);
+                    goto oom;
+                }
+                p = q;
+            }
+            const size_t len = strlen(args[a]) + strlen(e->d_name) + 2;
+            if (!(p[count] = malloc(len))) {
+                closedir(dir);
+                goto oom;
+            }
+            snprintf(p[count++], len, "%s/%s", args[a], e->d_name);
+        }
+        closedir(dir);
+        qsort(p + first, (size_t)(count - first), sizeof *p, cmp_str);
+        if (count == first) {
+            cli_error(cmd, "--input: the folder '%s' holds no image files", args[a]);
+            goto fail;
+        }
+    }
+    *paths = p, *n = count;
+    return CLI_OK;
+oom:
+    cli_error(cmd, "out of memory");
+fail:
+    for (int64_t i = 0; i < count; i++)
+        free(p[i]);
+    free(p);
+    return CLI_FAIL;
+}
+
+/* The images read and letterboxed into the model's input: a dataset, each letterbox, and a
+ * detection set naming the files (for COCO's results file). */
+static int read_images(const char *cmd, char **paths, int64_t n, const int64_t hwc[3],
+                       fv_dataset **images, fv_letterbox *lb, fv_detset *names)
+{
+    const size_t one = (size_t)(hwc[0] * hwc[1] * hwc[2]);
+    uint8_t *all = malloc(one * (size_t)n);
+    if (!all) return cli_error(cmd, "out of memory for %lld images", (long long)n), CLI_FAIL;
+    fv_image_opts o = fv_image_defaults();
+    o.channels = (int)hwc[2];
+    o.height = o.width = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t *px = NULL;
+        int64_t h, w;
+        fv_status s = fv_image_read(paths[i], &o, &px, &h, &w);
+        if (s == FV_OK) s = fv_letterbox_fit(h, w, hwc[0], hwc[1], &lb[i]);
+        if (s == FV_OK) s = fv_letterbox_pixels(px, hwc[2], &lb[i], all + one * (size_t)i);
+        free(px);
+        if (s != FV_OK) {
+            free(all);
+            return cli_fail_lib(cmd, "--input", s);
+        }
+        names->images[i] =
+            (fv_det_image){.id = i + 1, .file_name = paths[i], .width = w, .height = h};
+    }
+    *images = fv_dataset_from_u8(n, 3, hwc, all, NULL);
+    free(all);
+    return *images ? CLI_OK : cli_fail_lib(cmd, NULL, FV_ERR_NOMEM);
+}
+
+static int detect_command(const char *cmd, cli_opt *opts, int nopts, const char **pos, int npos);
+
+int cmd_detect(int argc, char **argv)
+{
+    const char *cmd = "detect";
+    cli_opt opts[] = {
+        {"input", true, false, NULL},  {"score", true, false, NULL},
+        {"iou", true, false, NULL},    {"max-detections", true, false, NULL},
+        {"output", true, false, NULL}, {"threads", true, false, NULL},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    /* MODEL, then more image files after --input's */
+    enum { MAX_INPUTS = 65536 };
+    const char **pos = malloc(MAX_INPUTS * sizeof *pos);
+    if (!pos) return cli_error(cmd, "out of memory"), CLI_FAIL;
+    int npos;
+    int rc = cli_parse(cmd, usage, argc, argv, opts, nopts, pos, 1, MAX_INPUTS - 1, &npos);
+    if (rc == CLI_CONTINUE) rc = detect_command(cmd, opts, nopts, pos, npos);
+    free(pos);
+    return rc;
+}
+
+static int detect_command(const char *cmd, cli_opt *opts, int nopts, const char **pos, int npos)
+{
+    int rc;
+    cli_opt *input = cli_find(opts, nopts, "input"), *output = cli_find(opts, nopts, "output");
+    cli_opt *threads = cli_find(opts, nopts, "threads");
+    if (!input->seen) return cli_usage_error(cmd, "--input is required");
+    fv_detect_opts o = fv_detect_defaults();
+    cli_opt *score = cli_find(opts, nopts, "score"), *iou = cli_find(opts, nopts, "iou"),
+            *maxd = cli_find(opts, nopts, "max-detections");
+    int64_t nthreads = 0;
+    if ((score->seen && (rc = cli_double(cmd, "--score", score->value, 0, false, 1, false,
+                                         "a number in [0, 1]", &o.score_threshold))) ||
+        (iou->seen && (rc = cli_double(cmd, "--iou", iou->value, 0, false, 1, false,
+                                       "a number in [0, 1]", &o.iou_threshold))) ||
+        (maxd->seen && (rc = cli_int(cmd, "--max-detections", maxd->value, 1, 100000,
+                                     "a positive integer", &o.max_detections))) ||
+        (threads->seen && (rc = cli_int(cmd, "--threads", threads->value, 1, 4096,
+                                        "a positive integer", &nthreads))) ||
+        (output->seen && (rc = cli_check_writable(cmd, "--output", output->value))))
+        return rc;
+    if (nthreads > 0) fv_set_threads((int)nthreads);
+
+    char **paths = NULL, **names = NULL;
+    int64_t n = 0, nnames = 0, ndets = 0;
+    fv_dataset *images = NULL;
+    fv_letterbox *lb = NULL;
+    fv_detection *dets = NULL;
+    fv_detset files = {0};
+    int64_t hwc[3];
+    rc = CLI_FAIL;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    const char *model_path = pos[0];
+    if (!m || input_hwc(cmd, m, hwc)) goto done;
+    if (fv_model_detector_max_boxes(m) < 1) {
+        cli_error(cmd, "'%s' is not a detector: its output is not a yolo head", model_path);
+        goto done;
+    }
+    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
+    pos[0] = input->value; /* --input's file, then the ones after MODEL */
+    if (list_inputs(cmd, pos, npos, &paths, &n)) goto done;
+    lb = malloc((size_t)n * sizeof *lb);
+    files.images = calloc((size_t)n, sizeof *files.images);
+    files.nimages = n;
+    if (!lb || !files.images) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    if (read_images(cmd, paths, n, hwc, &images, lb, &files)) goto done;
+    fv_status s = fv_model_detect(m, images, lb, &o, &dets, &ndets);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    for (int64_t i = 0, k = 0; i < n; i++) {
+        int64_t count = 0;
+        while (k + count < ndets && dets[k + count].image_id == i)
+            count++;
+        printf("%s: %lld object%s\n", paths[i], (long long)count, count == 1 ? "" : "s");
+        for (int64_t j = k; j < k + count; j++) {
+            const fv_detection *d = &dets[j];
+            const char *cls = d->category_id < nnames ? names[d->category_id] : NULL;
+            if (cls)
+                printf("  %-16s %.3f  %7.1f %7.1f %7.1f %7.1f\n", cls, d->score, d->bbox[0],
+                       d->bbox[1], d->bbox[2], d->bbox[3]);
+            else
+                printf("  %-16lld %.3f  %7.1f %7.1f %7.1f %7.1f\n", (long long)d->category_id,
+                       d->score, d->bbox[0], d->bbox[1], d->bbox[2], d->bbox[3]);
+        }
+        k += count;
+    }
+    for (int64_t j = 0; j < ndets; j++)
+        dets[j].image_id += 1;
+    if (output->seen &&
+        (s = fv_detections_write_json(output->value, dets, ndets, &files)) != FV_OK) {
+        cli_fail_lib(cmd, "--output", s);
+        goto done;
+    }
+    rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+done:
+    free(files.images); /* the file names are the paths, freed below */
+    for (int64_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    for (int64_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    free(dets);
+    free(lb);
+    fv_dataset_free(images);
+    fv_model_free(m);
+    return rc;
+}
+
+/* ---- fovea viz detections -------------------------------------------------------------------- */
+
+static const char viz_usage[] =
+    "usage: fovea viz detections MODEL.safetensors --input IMG [IMG ...] | DIR -o OUT.png|.svg\n"
+    "       fovea viz detections MODEL.safetensors --data DIR [--split test] [--first N]\n"
+    "                            [--count K] -o OUT.png|.svg\n"
+    "\n"
+    "Draws a detector's boxes over images in a grid (up to 4 columns): each box in its class's\n"
+    "colour, dashed, with the class name and score. With --data, K images (default 8) of a\n"
+    "detection dataset's part (default test) from the N-th, with their ground-truth boxes solid\n"
+    "beside the detector's.\n"
+    "\n"
+    "options:\n"
+    "  --score S              draw boxes scoring at least S (default 0.25)\n"
+    "  --iou T                non-maximum suppression's IoU (default 0.45)\n"
+    "  --threads N            threads to use\n";
+
+/* A detection set of the given image files with their own pixels, and the model's class names
+ * as categories (ids 0, 1, ...). NULL after a message. */
+static fv_detset *files_set(const char *cmd, char **paths, int64_t n, int channels, char **names,
+                            int64_t nnames, int64_t classes)
+{
+    fv_detset *d = calloc(1, sizeof *d);
+    if (d) {
+        d->images = calloc((size_t)n, sizeof *d->images);
+        d->categories = calloc((size_t)classes, sizeof *d->categories);
+    }
+    if (!d || !d->images || !d->categories) {
+        fv_detset_free(d);
+        cli_error(cmd, "out of memory");
+        return NULL;
+    }
+    d->nimages = n, d->ncategories = classes, d->channels = channels;
+    for (int64_t k = 0; k < classes; k++) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)k);
+        d->categories[k].id = k;
+        d->categories[k].name = strdup(k < nnames ? names[k] : num);
+    }
+    fv_image_opts o = fv_image_defaults();
+    o.channels = channels;
+    o.height = o.width = 0;
+    for (int64_t i = 0; i < n; i++) {
+        fv_det_image *im = &d->images[i];
+        im->id = i;
+        im->file_name = strdup(paths[i]);
+        fv_status s = fv_image_read(paths[i], &o, &im->pixels, &im->height, &im->width);
+        if (s != FV_OK) {
+            cli_fail_lib(cmd, "--input", s);
+            fv_detset_free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+/* The images idx[0..n) of d letterboxed into the model's input, detected; ids set to d's. */
+static int detect_in_set(const char *cmd, fv_model *m, const fv_detset *d, const int64_t *idx,
+                         int64_t n, const int64_t hwc[3], const fv_detect_opts *o,
+                         fv_detection **dets, int64_t *ndets)
+{
+    const size_t one = (size_t)(hwc[0] * hwc[1] * hwc[2]);
+    uint8_t *px = malloc(one * (size_t)n);
+    fv_letterbox *lb = malloc((size_t)n * sizeof *lb);
+    fv_dataset *images = NULL;
+    fv_status s = px && lb ? FV_OK : FV_ERR_NOMEM;
+    for (int64_t i = 0; s == FV_OK && i < n; i++) {
+        const fv_det_image *im = &d->images[idx[i]];
+        s = fv_letterbox_fit(im->height, im->width, hwc[0], hwc[1], &lb[i]);
+        if (s == FV_OK) s = fv_letterbox_pixels(im->pixels, hwc[2], &lb[i], px + one * (size_t)i);
+    }
+    if (s == FV_OK && !(images = fv_dataset_from_u8(n, 3, hwc, px, NULL))) s = FV_ERR_NOMEM;
+    if (s == FV_OK) s = fv_model_detect(m, images, lb, o, dets, ndets);
+    for (int64_t j = 0; s == FV_OK && j < *ndets; j++) {
+        (*dets)[j].image_id = d->images[idx[(*dets)[j].image_id]].id;
+        (*dets)[j].category_id = d->categories[(*dets)[j].category_id].id;
+    }
+    free(px), free(lb);
+    fv_dataset_free(images);
+    return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, NULL, s);
+}
+
+/* A picture holds 64 images: MODEL and up to 64 files. */
+enum { VIZ_MAX_INPUTS = 65 };
+
+static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, const char **pos,
+                                  int npos);
+
+int cmd_viz_detections(int argc, char **argv)
+{
+    const char *cmd = "viz detections";
+    cli_opt opts[] = {
+        {"output", true, false, NULL}, {"input", true, false, NULL}, {"data", true, false, NULL},
+        {"split", true, false, NULL},  {"first", true, false, NULL}, {"count", true, false, NULL},
+        {"score", true, false, NULL},  {"iou", true, false, NULL},   {"threads", true, false, NULL},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[VIZ_MAX_INPUTS + 1];
+    int npos;
+    int rc = cli_parse(cmd, viz_usage, argc, argv, opts, nopts, pos, 1, VIZ_MAX_INPUTS, &npos);
+    return rc == CLI_CONTINUE ? viz_detections_command(cmd, opts, nopts, pos, npos) : rc;
+}
+
+static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, const char **pos,
+                                  int npos)
+{
+    cli_opt *out = cli_find(opts, nopts, "output"), *input = cli_find(opts, nopts, "input"),
+            *data = cli_find(opts, nopts, "data"), *split = cli_find(opts, nopts, "split"),
+            *first_o = cli_find(opts, nopts, "first"), *count_o = cli_find(opts, nopts, "count"),
+            *score = cli_find(opts, nopts, "score"), *iou = cli_find(opts, nopts, "iou"),
+            *threads = cli_find(opts, nopts, "threads");
+    int rc;
+    if (!out->seen) return cli_usage_error(cmd, "-o OUT.png is required");
+    if (input->seen == data->seen) return cli_usage_error(cmd, "give --input or --data (one)");
+    if (npos > 1 && !input->seen) return cli_usage_error(cmd, "unexpected argument '%s'", pos[1]);
+    fv_detect_opts o = fv_detect_defaults();
+    int64_t first = 0, count = 8, nthreads = 0;
+    if ((score->seen && (rc = cli_double(cmd, "--score", score->value, 0, false, 1, false,
+                                         "a number in [0, 1]", &o.score_threshold))) ||
+        (iou->seen && (rc = cli_double(cmd, "--iou", iou->value, 0, false, 1, false,
+                                       "a number in [0, 1]", &o.iou_threshold))) ||
+        (first_o->seen &&
+         (rc = cli_int(cmd, "--first", first_o->value, 0, INT64_MAX, "an image index", &first))) ||
+        (count_o->seen &&
+         (rc = cli_int(cmd, "--count", count_o->value, 1, 64, "a count 1..64", &count))) ||
+        (threads->seen && (rc = cli_int(cmd, "--threads", threads->value, 1, 4096,
+                                        "a positive integer", &nthreads))) ||
+        (rc = cli_check_picture_path(cmd, "--output", out->value)))
+        return rc;
+    if (nthreads > 0) fv_set_threads((int)nthreads);
+    char **paths = NULL, **names = NULL;
+    int64_t n = 0, nnames = 0, ndets = 0, hwc[3];
+    int64_t *idx = NULL;
+    fv_detset *d = NULL;
+    fv_detection *dets = NULL;
+    rc = CLI_FAIL;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    if (!m || input_hwc(cmd, m, hwc)) goto done;
+    if (fv_model_detector_max_boxes(m) < 1) {
+        cli_error(cmd, "'%s' is not a detector: its output is not a yolo head", pos[0]);
+        goto done;
+    }
+    if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
+    if (input->seen) {
+        const char *args[VIZ_MAX_INPUTS];
+        int nargs = 0;
+        args[nargs++] = input->value;
+        for (int i = 1; i < npos; i++)
+            args[nargs++] = pos[i];
+        if (list_inputs(cmd, args, nargs, &paths, &n)) goto done;
+        if (n > 64) {
+            cli_error(cmd, "--input: %lld images; a picture holds 64 at most", (long long)n);
+            goto done;
+        }
+        if (!(d = files_set(cmd, paths, n, (int)hwc[2], names, nnames,
+                            fv_model_detector_classes(m))))
+            goto done;
+    } else {
+        if (!(d = load_split(cmd, data->value, split->seen ? split->value : "test", (int)hwc[2])))
+            goto done;
+        if (first >= d->nimages) {
+            cli_error(cmd, "--first %lld: the set has %lld images", (long long)first,
+                      (long long)d->nimages);
+            goto done;
+        }
+        n = d->nimages - first < count ? d->nimages - first : count;
+    }
+    idx = malloc((size_t)n * sizeof *idx);
+    if (!idx) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = (input->seen ? 0 : first) + i;
+    if (detect_in_set(cmd, m, d, idx, n, hwc, &o, &dets, &ndets)) goto done;
+    rc = cli_save_picture(
+        cmd, "--output", fv_plot_detections(d, idx, n, dets, ndets, o.score_threshold), out->value);
+done:
+    for (int64_t i = 0; i < n && paths; i++)
+        free(paths[i]);
+    free(paths);
+    for (int64_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    free(idx);
+    free(dets);
+    fv_detset_free(d);
+    fv_model_free(m);
+    return rc;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# cli_detector.sh — a detector from the command line: generated scenes, a small yolo model
+# trained on them (its loss parts as history columns), `fovea detect` on image files (boxes
+# printed, COCO's results file), `fovea evaluate` of the detector (pycocotools' twelve lines),
+# and the errors of each.
+set -u
+source "$(dirname "$0")/data/cli_lib.bash"
+
+expect_ok "scenes" "$FOVEA" data make detection "$TMP/scenes" --source mnist --from "$DATA/quad" \
+    --train 48 --test 8 --size 32 --min-object 8 --max-object 16 --max-objects 3 --seed 3
+cat >"$TMP/det.fv" <<'MODEL'
+input shape=32,32,1
+conv2d filters=8 kernel_size=3 strides=2 padding=same activation=relu
+conv2d filters=8 kernel_size=3 strides=2 padding=same activation=relu
+conv2d name=pred filters=30 kernel_size=1
+yolo name=boxes classes=10 anchors=2,2,3.5,3.5 max_boxes=4
+compile loss=yolo optimizer=adam learning_rate=0.01
+fit batch_size=16 epochs=3
+MODEL
+nclasses=$(wc -l <"$TMP/scenes/classes.txt")
+check "the source has the model's ten classes" test "$nclasses" -eq 10
+
+echo "# train"
+expect_ok "training on a detection folder" "$FOVEA" train "$TMP/det.fv" --data "$TMP/scenes" \
+    --save "$TMP/det.safetensors" --history "$TMP/h.csv"
+check "history columns are the loss and its parts, with val_" \
+    grep -qx 'epoch,box_loss,cls_loss,loss,obj_loss,val_box_loss,val_cls_loss,val_loss,val_obj_loss' \
+    <(head -1 "$TMP/h.csv")
+check "three epochs" test "$(wc -l <"$TMP/h.csv")" -eq 4
+
+echo "# detect"
+expect_ok "detect two images" "$FOVEA" detect "$TMP/det.safetensors" --score 0.01 \
+    --input "$TMP/scenes/images/test/000001.png" "$TMP/scenes/images/test/000002.png" \
+    --output "$TMP/d.json"
+check "one header line per image" test "$(grep -c '^/.*\.png: [0-9]* object' "$TMP/out")" -eq 2
+check "boxes name a class" grep -qE '^  [^ ]+ +0\.[0-9]{3} ' "$TMP/out"
+check "COCO's results with file names" grep -q '"file_name"' "$TMP/d.json"
+expect_ok "a folder of images" "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/scenes/images/test"
+check "every image of the folder" test "$(grep -c 'object' "$TMP/out")" -eq 8
+
+echo "# pictures"
+expect_ok "viz detections on files" "$FOVEA" viz detections "$TMP/det.safetensors" --score 0.01 \
+    --input "$TMP/scenes/images/test/000001.png" "$TMP/scenes/images/test/000002.png" \
+    -o "$TMP/v.svg"
+check "a picture with dashed boxes" grep -q 'stroke-dasharray' "$TMP/v.svg"
+expect_ok "viz detections beside the ground truth" "$FOVEA" viz detections \
+    "$TMP/det.safetensors" --data "$TMP/scenes" --count 4 -o "$TMP/v.png"
+check "a PNG" test -s "$TMP/v.png"
+expect_error "viz detections needs one source" 2 "give --input or --data" \
+    "$FOVEA" viz detections "$TMP/det.safetensors" -o "$TMP/v.png"
+
+echo "# evaluate"
+expect_ok "evaluate the detector" "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/scenes" \
+    --output "$TMP/all.json" --plot "$TMP/pr.png"
+check "pycocotools' twelve lines" test "$(grep -c 'Average \(Precision\|Recall\)' "$TMP/out")" -eq 12
+check "large objects are undefined (-1)" grep -q 'area= large | maxDets=100 ] = -1.000' "$TMP/out"
+check "the PR curves" test -s "$TMP/pr.png"
+ap=$(grep -m1 'IoU=0.50:0.95 | area=   all' "$TMP/out")
+expect_ok "its results file scores the same" "$FOVEA" evaluate --detections "$TMP/all.json" \
+    --annotations "$TMP/scenes"
+check "the same AP from the results file" grep -qF "$ap" "$TMP/out"
+
+echo "# errors"
+expect_ok "a classifier" "$FOVEA" train "$DATA/quad.fv" --data "$DATA/quad" --epochs 1 \
+    --save "$TMP/cls.safetensors"
+expect_error "detect with a classifier" 1 "not a detector" \
+    "$FOVEA" detect "$TMP/cls.safetensors" --input "$TMP/scenes/images/test/000001.png"
+sed 's/max_boxes=4/max_boxes=1/' "$TMP/det.fv" >"$TMP/few.fv"
+expect_error "more boxes than max_boxes" 1 "raise max_boxes on the yolo line" \
+    "$FOVEA" train "$TMP/few.fv" --data "$TMP/scenes"
+sed 's/^yolo.*//; s/compile loss=yolo/compile loss=mse/' "$TMP/det.fv" >"$TMP/nohead.fv"
+expect_error "a detection folder for a model without a yolo head" 1 "not a yolo detection head" \
+    "$FOVEA" train "$TMP/nohead.fv" --data "$TMP/scenes"
+sed 's/compile loss=yolo/compile loss=yolo_v8/' "$TMP/det.fv" >"$TMP/loss.fv"
+expect_error "an unknown loss names the head's" 1 "yolo \\(output layer yolo\\)" \
+    "$FOVEA" train "$TMP/loss.fv" --data "$TMP/scenes"
+expect_error "a missing image" 1 "does not exist" \
+    "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/none.png"
+expect_error "a score out of range" 2 "--score" \
+    "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/none.png" --score 2
+finish
