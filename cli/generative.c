@@ -71,13 +71,21 @@ static int64_t node_size(const fv_model *m, const char *name, int *rank, int64_t
     return size;
 }
 
-/* The model's output shape, checked to be images (H, W[, C]) for the pictures. */
+/* The shape of the images the model makes (its output; a GAN's generator's output), checked to
+ * be images (H, W[, C]) for the pictures. */
 static int output_images(const char *cmd, const fv_model *m, int *rank, int64_t dims[4])
 {
-    *rank = fv_model_output_shape(m, 0, dims);
+    if (!fv_model_gan(m) || fv_model_node_shape(m, fv_model_gan(m), rank, dims) != FV_OK)
+        *rank = fv_model_output_shape(m, 0, dims);
     if ((*rank == 2 || *rank == 3) && (*rank == 2 || dims[2] == 1 || dims[2] == 3)) return 0;
     cli_error(cmd, "the model's output is not an image (H, W, 1 or 3): nothing to draw");
     return CLI_FAIL;
+}
+
+/* Values per image the model makes (a GAN's: its generator's output). */
+static int64_t image_size(const fv_model *m)
+{
+    return fv_model_gan(m) ? node_size(m, fv_model_gan(m), NULL, NULL) : fv_model_output_size(m);
 }
 
 /* -1..1 when some value is below 0 (a tanh generator), else 0..1. */
@@ -179,7 +187,7 @@ int cmd_generate(int argc, char **argv)
     if (!rc) rc = output_images(cmd, m, &rank, dims);
     if (rc) goto done;
     rc = CLI_FAIL;
-    const int64_t zsize = node_size(m, nd.latent, NULL, NULL), osize = fv_model_output_size(m);
+    const int64_t zsize = node_size(m, nd.latent, NULL, NULL), osize = image_size(m);
     z = malloc((size_t)(n * zsize) * sizeof *z);
     y = malloc((size_t)(n * osize) * sizeof *y);
     if (!z || !y) {
@@ -187,7 +195,7 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
     fv_status s = fv_sample_normal(n, zsize, seed, z);
-    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, NULL, z, n, 256, seed, y);
+    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, fv_model_gan(m), z, n, 256, seed, y);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
@@ -604,17 +612,17 @@ static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char
         cli_error(cmd, "--layer: the classifier %s has no layer '%s'", cpath, layer);
         goto done;
     }
-    if (fv_model_input_size(c) != fv_model_output_size(m)) {
+    if (fv_model_input_size(c) != image_size(m)) {
         cli_error(cmd,
                   "--features: the classifier takes %lld values, the model makes images of "
                   "%lld",
-                  (long long)fv_model_input_size(c), (long long)fv_model_output_size(m));
+                  (long long)fv_model_input_size(c), (long long)image_size(m));
         goto done;
     }
     if ((rc = find_nodes(cmd, m, NULL, NULL, true, &nd))) goto done;
     rc = CLI_FAIL;
     if (count > fv_dataset_count(d)) count = fv_dataset_count(d);
-    const int64_t size = fv_model_output_size(m), zsize = node_size(m, nd.latent, NULL, NULL);
+    const int64_t size = image_size(m), zsize = node_size(m, nd.latent, NULL, NULL);
     int64_t fd[4];
     const int fr_rank = fv_model_layer_shape(c, li, fd);
     int64_t fsize = 1, classes = fv_model_output_size(c);
@@ -631,7 +639,7 @@ static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char
         goto done;
     }
     fv_status s = fv_sample_normal(count, zsize, seed, z);
-    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, NULL, z, count, 256, seed, gen);
+    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, fv_model_gan(m), z, count, 256, seed, gen);
     for (int64_t i = 0; s == FV_OK && i < count; i++)
         s = fv_dataset_get(d, i, real + i * size);
     if (s != FV_OK) {
@@ -678,6 +686,20 @@ int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int6
                             bool binarize, const char *features, const char *layer, int64_t count,
                             uint64_t seed, char *const *names, int64_t nnames)
 {
+    if (fv_model_gan(m)) {
+        /* A GAN reconstructs nothing: its figure is the samples' distance to the test images. */
+        if (!features) {
+            cli_error(cmd, "a GAN has no reconstruction to evaluate: give --features "
+                           "CLASSIFIER.safetensors --layer NAME for its FID-style distance");
+            return CLI_USAGE;
+        }
+        int rank;
+        int64_t dims[4];
+        fv_status s = fv_model_node_shape(m, fv_model_gan(m), &rank, dims);
+        if (s == FV_OK) s = fv_dataset_check_shape(test, rank, dims);
+        if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
+        return frechet(cmd, m, test, features, layer, count, seed, names, nnames);
+    }
     fv_dataset *bin = NULL;
     float *x = NULL, *y = NULL;
     int rc = CLI_FAIL;

@@ -547,8 +547,9 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     rc = CLI_FAIL;
-    if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
-    if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    /* A GAN's input is noise: the data are real images for its discriminator (checked by fit). */
+    if (!fv_model_gan(m) && cli_check_input_shape(cmd, m, train, "--data")) goto done;
+    if (!fv_model_gan(m) && test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
     if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
@@ -673,7 +674,7 @@ int cmd_train(int argc, char **argv)
     if (opts[O_PLOT].seen && history &&
         cli_plot_history(cmd, "--plot", history, opts[O_PLOT].value))
         goto done;
-    if (test) {
+    if (test && !fv_model_gan(m)) {
         double loss = NAN, accuracy = NAN;
         s = fv_model_evaluate(m, test, fit.batch_size, &loss, &accuracy);
         if (s != FV_OK) {

@@ -473,6 +473,10 @@ fv_fit_opts fv_model_fit_opts(const fv_model *m);
  * Owned by the model. */
 const char *fv_model_target(const fv_model *m);
 
+/* The fit line's gan= (the generator's output layer, where the discriminator begins: the model
+ * is a GAN, trained by fv_model_fit with the two networks alternating), or NULL. */
+const char *fv_model_gan(const fv_model *m);
+
 /* Trains. The model must be compiled. history may be NULL; otherwise *history receives a new
  * history (free with fv_history_free) even when training stops early. Weights are initialised
  * on the first fit (or load) from opts->seed. */

@@ -3,8 +3,8 @@
  * intermediate node, and the Fréchet distance against NumPy/SciPy fixtures.
  */
 #include "fovea.h"
+#include "model/fit.h"
 #include "model/model.h"
-#include "model/model_impl.h"
 #include "test.h"
 
 #include <math.h>
@@ -487,6 +487,80 @@ TEST(test_whole_vae_gradient_by_finite_differences)
     fv_model_free(m);
 }
 
+/* Two alternating steps of a tiny GAN (generator with BatchNormalization, a discriminator of a
+ * strided convolution with leaky ReLU) against PyTorch (tests/fixtures/make_gan_fixture.py): the
+ * losses, every weight and the moving statistics after two steps. */
+TEST(test_gan_steps_match_pytorch)
+{
+    static const char *const names[] = {"dense.kernel",
+                                        "batch_normalization.gamma",
+                                        "batch_normalization.beta",
+                                        "generated.kernel",
+                                        "generated.bias",
+                                        "conv2d.kernel",
+                                        "conv2d.bias",
+                                        "realness.kernel",
+                                        "realness.bias"};
+    fv_model *m = fv_model_parse_string(
+        "input shape=3\n"
+        "dense units=8 use_bias=false\n"
+        "batch_normalization\n"
+        "relu\n"
+        "reshape target_shape=2,2,2\n"
+        "conv2d_transpose filters=1 kernel_size=2 strides=2 padding=same activation=tanh "
+        "name=generated\n"
+        "conv2d filters=2 kernel_size=2 strides=2 activation=leaky_relu\n"
+        "flatten\n"
+        "dense units=1 activation=sigmoid name=realness\n"
+        "compile loss=binary_crossentropy optimizer=adam learning_rate=0.01 beta_1=0.5\n"
+        "fit gan=generated batch_size=4\n",
+        "gan.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(fv_model_gan(m) && strcmp(fv_model_gan(m), "generated") == 0);
+    fv__gan_state st;
+    CHECK_OK(fv__gan_init(m, 4, &st));
+    char path[160];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int rank;
+        int64_t dims[4], n, d;
+        float *w = fv_model_param(m, names[i], &rank, dims);
+        snprintf(path, sizeof path, "fixtures/gan/w0_%s.npy", names[i]);
+        float *v = load_features(path, &n, &d);
+        CHECK(w && v);
+        if (w && v) memcpy(w, v, (size_t)(n * d) * sizeof(float));
+        free(v);
+    }
+    int64_t n, d;
+    float *z[2] = {load_features("fixtures/gan/z1.npy", &n, &d),
+                   load_features("fixtures/gan/z2.npy", &n, &d)};
+    float *real[2] = {load_features("fixtures/gan/real1.npy", &n, &d),
+                      load_features("fixtures/gan/real2.npy", &n, &d)};
+    float *losses = load_features("fixtures/gan/losses.npy", &n, &d);
+    for (int step = 0; step < 2 && z[step] && real[step] && losses; step++) {
+        double dl = NAN, gl = NAN;
+        CHECK_OK(fv__gan_step(m, &st, z[step], real[step], 4, &dl, &gl));
+        CHECK_CLOSE(dl, losses[2 * step], 1e-6, 1e-5);
+        CHECK_CLOSE(gl, losses[2 * step + 1], 1e-6, 1e-5);
+    }
+    static const char *const after[] = {"batch_normalization.moving_mean",
+                                        "batch_normalization.moving_variance"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0] + 2; i++) {
+        const char *name = i < sizeof names / sizeof names[0] ? names[i] : after[i - 9];
+        int rank;
+        int64_t dims[4];
+        float *w = fv_model_param(m, name, &rank, dims);
+        snprintf(path, sizeof path, "fixtures/gan/w2_%s.npy", name);
+        float *v = load_features(path, &n, &d);
+        CHECK(w && v);
+        if (w && v) check_arrays(name, w, v, (long)(n * d), 1e-6, 1e-4);
+        free(v);
+    }
+    free(z[0]), free(z[1]), free(real[0]), free(real[1]), free(losses);
+    fv__gan_free(&st);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_target_input_is_the_scaled_input);
@@ -499,5 +573,6 @@ int main(void)
     RUN(test_sampling_at_inference);
     RUN(test_principal_components_of_a_line);
     RUN(test_whole_vae_gradient_by_finite_differences);
+    RUN(test_gan_steps_match_pytorch);
     return TEST_SUMMARY();
 }

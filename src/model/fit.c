@@ -647,7 +647,7 @@ static bool early_stopping_epoch_end(fv__fit *f, int64_t epoch)
 
 /* The order of the training samples in an epoch: a function of (seed, epoch) alone, so that a
  * resumed run sees the same batches as one that never stopped. */
-static void epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, bool shuffle)
+void fv__epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, bool shuffle)
 {
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
@@ -698,7 +698,7 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
     int64_t steps = (f->n_train + f->batch - 1) / f->batch, seen = 0, rank_due = 1;
     double loss_sum = 0;
     fv_status s = FV_OK;
-    epoch_order(perm, f->n_train, o->seed, epoch, o->shuffle);
+    fv__epoch_order(perm, f->n_train, o->seed, epoch, o->shuffle);
     reset_heads(f);
     for (int j = 0; j < nh; j++)
         f->heads[j].loss_sum = 0;
@@ -912,6 +912,7 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
                                 .lr_reduced_epoch = -1,
                                 .save_best_epoch = -1,
                                 .learning_rate = fv__optim_lr_at(&m->optim, m->optim.iterations)};
+    if (m->fit_gan[0]) return fv__gan_fit(m, train, opts, history); /* gan.c */
     fv__fit f = {.m = m, .o = opts, .col_loss = -1, .col_val_loss = -1, .col_lr = -1};
     f.es.col = f.rlr.col = f.sb.col = -1;
     int64_t *perm = NULL;

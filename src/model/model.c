@@ -844,6 +844,7 @@ static const char *const fit_keys[] = {"batch_size",
                                        "lr_cooldown",
                                        "min_lr",
                                        "target",
+                                       "gan",
                                        NULL};
 /* clang-format on */
 enum {
@@ -862,7 +863,8 @@ enum {
     FK_LR_MIN_DELTA,
     FK_LR_COOLDOWN,
     FK_MIN_LR,
-    FK_TARGET
+    FK_TARGET,
+    FK_GAN
 };
 #define FK_BIT(k)  ((uint64_t)1 << (k))
 #define FK_ES_KEYS (FK_BIT(FK_PATIENCE) | FK_BIT(FK_MIN_DELTA) | FK_BIT(FK_RESTORE))
@@ -935,8 +937,9 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
     char es[FV_MONITOR_MAX], rlr[FV_MONITOR_MAX];
     snprintf(es, sizeof es, "%s", m->es_monitor);
     snprintf(rlr, sizeof rlr, "%s", m->rlr_monitor);
-    char target[sizeof m->fit_target];
+    char target[sizeof m->fit_target], gan[sizeof m->fit_gan];
     snprintf(target, sizeof target, "%s", m->fit_target);
+    snprintf(gan, sizeof gan, "%s", m->fit_gan);
     for (int i = 0; i < t->n; i++) {
         const char *k = t->key[i], *v = t->value[i];
         int idx = key_index(fit_keys, k);
@@ -996,6 +999,9 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
         case FK_TARGET:
             s = fv__target_parse(v, target, sizeof target);
             break;
+        case FK_GAN:
+            s = fv__gan_parse(v, gan, sizeof gan);
+            break;
         default: {
             char known[512];
             list_keys(fit_keys, known, sizeof known);
@@ -1018,6 +1024,7 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
     snprintf(m->es_monitor, sizeof m->es_monitor, "%s", es);
     snprintf(m->rlr_monitor, sizeof m->rlr_monitor, "%s", rlr);
     snprintf(m->fit_target, sizeof m->fit_target, "%s", target);
+    snprintf(m->fit_gan, sizeof m->fit_gan, "%s", gan);
     f.early_stopping = m->es_monitor[0] ? m->es_monitor : NULL;
     f.reduce_lr_on_plateau = m->rlr_monitor[0] ? m->rlr_monitor : NULL;
     m->fit = f;
@@ -1371,6 +1378,7 @@ char *fv_model_to_text(const fv_model *m)
         if (g & FK_BIT(FK_MIN_LR))
             format_double(num, sizeof num, m->fit.min_lr), sb_printf(&b, " min_lr=%s", num);
         if (g & FK_BIT(FK_TARGET)) sb_printf(&b, " target=%s", m->fit_target);
+        if (g & FK_BIT(FK_GAN)) sb_printf(&b, " gan=%s", m->fit_gan);
         sb_printf(&b, "\n");
     }
     if (b.oom || !b.s) {

@@ -68,6 +68,7 @@ struct fv_model {
     char es_monitor[FV_MONITOR_MAX];
     char rlr_monitor[FV_MONITOR_MAX];
     char fit_target[128]; /* fit target= as given ("input", "OUT:input,..."), "" : the data's */
+    char fit_gan[64];     /* fit gan=NODE: the generator's output, where the discriminator begins */
 
     fv_fit_info last_fit; /* fv_model_last_fit */
     fv_label_info labels; /* the training data's label column and class names (save.c) */
@@ -196,6 +197,13 @@ int64_t fv__model_count_correct(const fv_model *m, const float *y, const int32_t
 /* Targets that are the model's input (fit target=, targets.c). Which input is head j's target,
  * or -1 (the data's own targets, also when target= does not resolve). */
 int fv__model_target_input(const fv_model *m, int j);
+/* A GAN (fit gan=NODE, gan.c): checks that v is a node name and copies it into out. */
+fv_status fv__gan_parse(const char *v, char *out, size_t n);
+/* fv_model_fit of a model whose fit line says gan=NODE: the generator and discriminator trained
+ * alternately (gan.c). */
+fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *opts,
+                      fv_history **history);
+
 /* Checks the syntax of a fit line's target= value (items [OUT:]SRC separated by commas, names
  * of letters, digits, '_', '.', '-', '/') and copies it into out; names are resolved later. */
 fv_status fv__target_parse(const char *v, char *out, size_t n);
