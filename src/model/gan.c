@@ -215,6 +215,23 @@ static double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static const char *const gan_columns[2] = {"d_loss", "g_loss"};
+
+/* Calls a progress callback (if any) with the running d_loss and g_loss; false: stop. */
+static bool report(fv_callback cb, const fv_fit_opts *o, int64_t epoch, int64_t step, int64_t steps,
+                   double t0, const double *values)
+{
+    fv_logs logs = {.epoch = epoch,
+                    .epochs = o->epochs,
+                    .step = step,
+                    .steps = steps,
+                    .seconds = seconds_now() - t0,
+                    .count = 2,
+                    .names = gan_columns,
+                    .values = values};
+    return !cb || cb(o->user, &logs);
+}
+
 fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o,
                       fv_history **history)
 {
@@ -239,8 +256,7 @@ fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o
         return s;
     }
     const int64_t zdim = fv__shape_size(&m->inputs[0].shape), image = train->sample;
-    static const char *const names[2] = {"d_loss", "g_loss"};
-    fv_history *h = fv__history_new(2, names);
+    fv_history *h = fv__history_new(2, gan_columns);
     int64_t *perm = malloc((size_t)n * sizeof *perm);
     float *z = malloc((size_t)(batch * zdim) * sizeof *z);
     float *real = malloc((size_t)(batch * image) * sizeof *real);
@@ -272,30 +288,14 @@ fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o
             sums[0] += dl * (double)nb, sums[1] += gl * (double)nb;
             seen += nb;
             values[0] = sums[0] / (double)seen, values[1] = sums[1] / (double)seen;
-            fv_logs logs = {.epoch = epoch,
-                            .epochs = o->epochs,
-                            .step = step + 1,
-                            .steps = steps,
-                            .seconds = seconds_now() - t0,
-                            .count = 2,
-                            .names = names,
-                            .values = values};
-            if (o->on_batch && !o->on_batch(o->user, &logs))
+            if (!report(o->on_batch, o, epoch, step + 1, steps, t0, values))
                 s = fv__fail(FV_ERR_INTERRUPTED, "training stopped by a callback in epoch %lld",
                              (long long)epoch + 1);
         }
         if (s != FV_OK) break;
         if ((s = fv__history_append(h, values)) != FV_OK) break;
         m->last_fit.epochs_done = epoch + 1;
-        fv_logs logs = {.epoch = epoch,
-                        .epochs = o->epochs,
-                        .step = steps,
-                        .steps = steps,
-                        .seconds = seconds_now() - t0,
-                        .count = 2,
-                        .names = names,
-                        .values = values};
-        if (o->on_epoch && !o->on_epoch(o->user, &logs))
+        if (!report(o->on_epoch, o, epoch, steps, steps, t0, values))
             s = fv__fail(FV_ERR_INTERRUPTED, "training stopped by a callback after epoch %lld",
                          (long long)epoch + 1);
     }
