@@ -107,6 +107,9 @@ expect_error "evaluate a GAN without --features" 2 "a GAN has no reconstruction"
     "$FOVEA" evaluate "$G" --data "$D"
 expect_error "a GAN with checkpoints: not yet, said so" 1 "not done for GANs yet" \
     "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --checkpoint "$TMP/gck" --verbose 0
+sed 's/units=1 activation=sigmoid/units=1/' "$DATA/quad_gan.fv" >"$TMP/logits.fv"
+expect_error "a discriminator without its sigmoid" 1 "ends in one sigmoid unit" \
+    "$FOVEA" train "$TMP/logits.fv" --data "$D" --verbose 0
 sed 's/gan=generated/gan=nope/' "$DATA/quad_gan.fv" >"$TMP/badgan.fv"
 expect_error "gan= naming no layer" 1 "gan=nope: the model has no layer of that name" \
     "$FOVEA" train "$TMP/badgan.fv" --data "$D" --verbose 0

@@ -46,9 +46,10 @@ static fv_status gan_check(const fv_model *m, int *node, int64_t *ng)
                         "fit: gan=%s: the discriminator's layers must follow it, the last of them "
                         "the model's one output",
                         m->fit_gan);
-    if (fv__model_head_loss(m, 0) != FV_LOSS_BINARY_CE || fv__model_out_size(m) != 1)
+    if (fv__model_head_loss(m, 0) != FV_LOSS_BINARY_CE || fv__model_out_size(m) != 1 ||
+        fv__layer_activation(&m->layers[m->nlayers - 1]) != FV_ACT_SIGMOID)
         return fv__fail(FV_ERR_INVALID,
-                        "fit: gan=%s: the discriminator ends in one unit under "
+                        "fit: gan=%s: the discriminator ends in one sigmoid unit under "
                         "loss=binary_crossentropy (its probability that an image is real)",
                         m->fit_gan);
     if (m->ninputs != 1 || m->inputs[0].shape.rank != 1)
