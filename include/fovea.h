@@ -456,7 +456,37 @@ typedef struct fv_fit_opts {
     /* Checkpoints (see above). */
     const char *checkpoint_dir; /* NULL: none; created if missing (one level) */
     bool resume;                /* continue from checkpoint_dir's checkpoint */
+
+    /* Data-parallel training (see fv_collective below); NULL: this process trains alone. */
+    const struct fv_collective *collective;
 } fv_fit_opts;
+
+/* Data-parallel training: P processes each train on a slice of every batch and get the same
+ * weights and history, bit for bit, as one process training alone on the whole batches.
+ * A batch of N samples is cut into FV_BATCH_CHUNKS chunks (chunk c: samples [c·N/16,
+ * (c+1)·N/16), empty ones included); process q holds chunks [q·16/P, (q+1)·16/P). Every process
+ * must hold the same model, weights, data and options; each computes the forward and backward
+ * pass of its slice, and fovea calls the hooks below, in the same order on every process, to
+ * combine what depends on the whole batch: the parameter gradients (sum), BatchNormalization's
+ * batch statistics, and the outputs from which the loss and the metrics are computed (gather).
+ * The library holds no connection of its own: the caller (the fovea command, over MPI) sets
+ * them up. Validation batches are split the same way. */
+#define FV_BATCH_CHUNKS 16
+
+typedef struct fv_collective {
+    int size; /* processes P: a divisor of FV_BATCH_CHUNKS (1, 2, 4, 8 or 16) */
+    int rank; /* this process, in [0, P) */
+    void *ctx;
+    /* buf holds the processes' parts end to end, process q's part being bytes [off[q],
+     * off[q + 1]) (off has P + 1 entries); this process has filled its own. On return every
+     * part is filled, on every process (MPI_Allgatherv). A failure ends the fit with it. */
+    fv_status (*gather)(void *ctx, void *buf, const size_t *off);
+    /* Replaces a[0..n) on every process by the sum over the processes of their arrays, added as
+     * a balanced binary tree over the ranks in order, ((a0 + a1) + (a2 + a3)) + ..., the same on
+     * every process (not MPI_Allreduce, whose order is unspecified): these are the top levels of
+     * the tree whose lower levels each process has added over its own chunks. */
+    fv_status (*sum)(void *ctx, float *a, int64_t n);
+} fv_collective;
 
 /* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42; callbacks off with
  * Keras' settings; no checkpoint. The library prints nothing: progress is reported through the
@@ -548,6 +578,31 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n);
  * for every k < fv_model_input_count. FV_ERR_INVALID if one is NULL. */
 fv_status fv_model_forward_inputs(fv_model *m, const float *const *x, int64_t n);
 const float *fv_model_layer_output(const fv_model *m, int i);
+
+/* The model's leading preprocessing layers: the chain of rescaling, normalization, resizing,
+ * center_crop and random_* layers that begins at its first input (Keras 3's preprocessing
+ * layers placed in the model). fv_model_augment_shape gives the per-sample shape of their
+ * output (the input's when there are none): rank returned, dims filled; 0 without an input.
+ * fv_model_augment runs them alone, in training mode, on x [n × input size] into
+ * y [n × that size], drawing as training step `step` draws (sample i of x as sample i of that
+ * step's batch, from the model's seed): what the model sees in training. affine, when not NULL,
+ * receives n × 6 numbers: for sample i, the map (x', y') = (a0·x + a1·y + a2, a3·x + a4·y + a5)
+ * from a point of the input image to its place in the output, in pixel coordinates (pixel
+ * (r, c) covers [c, c+1) × [r, r+1)), so that boxes can move with the image. The model's
+ * weights, state and memory are untouched. FV_ERR_INVALID: NULL x or y, n < 1 or step < 0;
+ * FV_ERR_STATE: no input; FV_ERR_NOMEM. */
+int fv_model_augment_shape(const fv_model *m, int64_t dims[4]);
+/* How many layers that chain has (they are layers 0 .. count - 1). */
+int fv_model_augment_layers(const fv_model *m);
+fv_status fv_model_augment(fv_model *m, const float *x, int64_t n, int64_t step, float *y,
+                           double *affine);
+/* Keras' image datasets give pixels in 0-255 and Keras models begin with Rescaling(1./255);
+ * fovea's readers already divide by 255. When a rescaling layer with scale 1/255 (within 0.1%)
+ * is among the model's leading preprocessing layers and d's values (up to 256 samples spread
+ * over it) all lie in [0, 1], writes a warning naming the layer, its line and the range the
+ * model would see into warning[size]; else writes "". FV_ERR_INVALID on NULL arguments. */
+fv_status fv_model_check_rescaling(const fv_model *m, const fv_dataset *d, char *warning,
+                                   size_t size);
 /* Output k's values after the last forward pass: n × (its size) floats in model memory, valid
  * until the next model call; NULL before any forward pass or if k is out of range. */
 const float *fv_model_output(const fv_model *m, int k);
@@ -658,13 +713,19 @@ typedef struct fv_onnx_import_opts {
  * torch.onnx.export) unless its metadata_props say fovea.layout=NHWC (fovea's own export); Conv
  * weights become (kh, kw, in, out), Gemm weights (in, units), with the rows of a dense layer
  * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (other
- * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise),
- * MaxPool (pads none or Keras' same), AveragePool, Pad (zeros), Gemm, MatMul (+ Add as bias),
- * BatchNormalization (epsilon and momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over
- * channels, Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool,
- * Dropout, Identity, NHWC<->NCHW Transpose, a Reshape that flattens (its shape constant or computed
- * by Shape, Gather, Unsqueeze, Concat, as PyTorch writes x.view(x.size(0), -1)), Constant, and
- * fovea's own Maxout pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth
+ * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise;
+ * without bias and read only by a 1x1 Conv: separable_conv2d), ConvTranspose (conv2d_transpose,
+ * with a cropping2d after it where Keras' padding cannot place ONNX's output), MaxPool (pads none
+ * or Keras' same), AveragePool, Pad (zeros), Slice of rows and columns (cropping2d), Resize by
+ * whole factors (upsampling2d: nearest where the operator's coordinates repeat rows, bilinear for
+ * half-pixel linear), Gemm, MatMul (+ Add as bias), BatchNormalization (epsilon and momentum
+ * kept), Relu, Clip from 0 (relu max_value), LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels,
+ * Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool, Dropout,
+ * Identity, NHWC<->NCHW Transpose, Reshape keeping the batch (a flatten, or a reshape where the
+ * ONNX order is fovea's), shapes and pads computed from int64 values known at import (Shape,
+ * Gather, Unsqueeze, Concat, ConstantOfShape, Cast, Slice, Reshape, Transpose: PyTorch's
+ * x.view(x.size(0), -1) and ZeroPad2d), Constant, and fovea's own Maxout pattern; opsets 11 to
+ * 17. The file is read as hostile: its size, nesting depth
  * and message count are bounded before protobuf-c unpacks it, initializer sizes are checked against
  * their dims and type, and a node that reads a name nothing defined before it (a dangling name or a
  * cycle) is refused. Class names in metadata_props (fovea.class_names, a JSON array) become the
@@ -739,6 +800,12 @@ fv_picture *fv_plot_confusion(const fv_metrics *m, const char *const *class_name
 /* Each activation of the seed's list (sigmoid, tanh, ReLU, leaky ReLU, ELU, maxout) and its
  * derivative, computed by fovea's own kernels, one panel each. */
 fv_picture *fv_plot_activations(void);
+/* What the model sees in training: the image x (the model's input shape) and `copies` (1..64)
+ * copies of it through the model's leading preprocessing layers as training step `step` draws
+ * them (fv_model_augment), in a grid titled with caption (NULL: none) and the chain of layers.
+ * The original keeps its own grey or colour scale; the copies share one. */
+fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t step,
+                            const char *caption);
 
 /* A grid of images, cols to a row: images holds n images of shape dims[0..rank) (H, W[, C], C 1
  * grey or 3 RGB) one after the other, values lo..hi drawn black..white (0..1 for pixels, -1..1

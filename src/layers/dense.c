@@ -1,9 +1,12 @@
 /* dense.c — Dense: Y = act(X·W + b) with W as (in, units), Keras' layout. Work is split across
  * threads in fixed blocks of columns (of Y and dX) or rows (of dW) that depend on the sizes only,
  * so every result is computed by the same GEMM calls whatever the thread count: bit-identical.
- * Each GEMM takes the whole batch: the weights, the large operand, are packed once per pass.
+ * Y and dX take the whole batch in one GEMM (the weights, the large operand, packed once per
+ * pass); dW and db are summed over the batch's fixed chunks (layer.h), so that a process holding
+ * a slice of the batch computes its part of the same sum.
  */
 #include "layers/layer.h"
+#include "kernels/vec.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +116,51 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     }
 }
 
+/* Levels of the chunk tree a thread keeps partial sums of dW at (log2 FV_GRAD_CHUNKS + 1). */
+enum { TREE_LEVELS = 5 };
+
+/* Scratch: per thread, TREE_LEVELS partial sums of one block of dW's rows. */
+static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
+{
+    (void)n;
+    const int64_t units = ((const dense_cfg *)l->cfg)->units;
+    int64_t per, total;
+    if (!fv__mul_i64((int64_t)TREE_LEVELS * INPUT_BLOCK, units, &per) ||
+        !fv__mul_i64(per, threads > 0 ? threads : 1, &total) ||
+        total > (int64_t)(SIZE_MAX / sizeof(float)))
+        return SIZE_MAX;
+    return (size_t)total * sizeof(float);
+}
+
+/* dW rows [r0, r0 + m) += Σ over the run's chunks of X_chᵀ·dY_ch, the chunks added as a balanced
+ * tree (fv__chunk_tree's), kept as a stack of partial sums: a chunk's product is pushed, and two
+ * sums of the same level are added (left + right) into one of the next level. */
+static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, int64_t in,
+                              int64_t units, int64_t r0, int64_t m, float *stack, float *kg)
+{
+    const int chunks = fv__run_chunks(r);
+    const int64_t size = INPUT_BLOCK * units;
+    int level[TREE_LEVELS], depth = 0;
+    for (int ch = 0; ch < chunks; ch++) {
+        int64_t lo, hi;
+        fv__run_chunk(r, ch, &lo, &hi);
+        float *leaf = stack + depth * size;
+        if (hi > lo)
+            fv_gemm(true, false, m, units, hi - lo, 1.0f, x + lo * in + r0, in, dy + lo * units,
+                    units, 0.0f, leaf, units);
+        else
+            memset(leaf, 0, (size_t)(m * units) * sizeof(float));
+        level[depth++] = 0;
+        while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
+            fv__add_run(stack + (depth - 2) * size, stack + (depth - 1) * size, m * units);
+            level[depth - 2]++;
+            depth--;
+        }
+    }
+    FV_ASSERT(depth == 1);
+    fv__add_run(kg + r0 * units, stack, m * units);
+}
+
 static void dense_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
                            float *const *dxs, fv_run *r)
 {
@@ -125,6 +173,7 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
     const int64_t ib = blocks(in, INPUT_BLOCK);
+    float *stacks = r->scratch;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
@@ -134,26 +183,33 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
             for (int64_t i = 0; i < n; i++)
                 fv__act_backward_rows(act, alpha, y + i * units, dy + i * units, 1, units);
         }
-        /* dW[in × units] += Xᵀ·dY by blocks of dW's rows; dX[n × in] = dY·Wᵀ by blocks of its
-         * columns. Xᵀ is read from X stored n × in, Wᵀ from W stored in × units. */
+        /* dW[in × units] += Xᵀ·dY by blocks of dW's rows, chunk by chunk; dX[n × in] = dY·Wᵀ by
+         * blocks of its columns. Xᵀ is read from X stored n × in, Wᵀ from W stored in × units. */
+        float *stack = stacks + (int64_t)fv__thread_id() * TREE_LEVELS * INPUT_BLOCK * units;
 #pragma omp for schedule(static) nowait
         for (int64_t blk = 0; blk < ib; blk++) {
             const int64_t r0 = blk * INPUT_BLOCK;
             const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
-            fv_gemm(true, false, m, units, n, 1.0f, x + r0, in, dy, units, 1.0f, kg + r0 * units,
-                    units);
-            if (dx)
+            dense_weight_grad(r, x, dy, in, units, r0, m, stack, kg);
+            if (dx && n > 0)
                 fv_gemm(false, true, n, m, units, 1.0f, dy, units, w + r0 * units, units, 0.0f,
                         dx + r0, in);
         }
-        /* db += column sums of dY, each column summed in sample order. */
+        /* db += column sums of dY: each chunk's in sample order, the chunks as a tree. */
         if (bg) {
 #pragma omp for schedule(static)
             for (int64_t j = 0; j < units; j++) {
-                float sum = 0.0f;
-                for (int64_t i = 0; i < n; i++)
-                    sum += dy[i * units + j];
-                bg[j] += sum;
+                float leaf[FV_GRAD_CHUNKS];
+                const int chunks = fv__run_chunks(r);
+                for (int ch = 0; ch < chunks; ch++) {
+                    int64_t lo, hi;
+                    fv__run_chunk(r, ch, &lo, &hi);
+                    float sum = 0.0f;
+                    for (int64_t i = lo; i < hi; i++)
+                        sum += dy[i * units + j];
+                    leaf[ch] = sum;
+                }
+                bg[j] += fv__chunk_tree(leaf, 1, chunks);
             }
         }
     }
@@ -178,7 +234,7 @@ const fv_layer_kind fv__kind_dense = {
     .args = dense_args,
     .cfg_size = sizeof(dense_cfg),
     .build = dense_build,
-    .scratch_bytes = NULL,
+    .scratch_bytes = dense_scratch_bytes,
     .forward = dense_forward,
     .backward = dense_backward,
     .activation = dense_activation,

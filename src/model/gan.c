@@ -237,10 +237,11 @@ fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o
                       fv_history **history)
 {
     if (o->checkpoint_dir || o->early_stopping || o->reduce_lr_on_plateau || o->save_best ||
-        o->validation_split > 0)
+        o->validation_split > 0 || o->collective)
         return fv__fail(FV_ERR_INVALID,
                         "fit: gan=%s: checkpoints, early stopping, reducing the learning rate, "
-                        "saving the best model and validation are not done for GANs yet",
+                        "saving the best model, validation and data-parallel training are not "
+                        "done for GANs yet",
                         m->fit_gan);
     if (o->batch_size < 1 || o->epochs < 0)
         return fv__fail(FV_ERR_INVALID, "batch_size=%lld, epochs=%lld", (long long)o->batch_size,

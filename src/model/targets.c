@@ -5,6 +5,7 @@
  */
 #include "model/model_impl.h"
 #include "io/dataset.h"
+#include "model/parallel.h"
 
 #include <string.h>
 
@@ -98,18 +99,22 @@ fv_status fv__model_targets_check(const fv_model *m, const fv_dataset *d, const 
     return s;
 }
 
-void fv__model_targets_fill(fv_model *m, int64_t n, fv_targets *t)
+void fv__model_targets_fill(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                            int64_t count, fv_targets *t)
 {
     if (!m->fit_target[0]) return;
     int which[FV_MAX_OUTPUTS];
     if (resolve(m, which) != FV_OK) return;
-    const int heads = fv__model_heads(m);
-    for (int j = 0; j < heads; j++) {
+    for (int j = 0; j < fv__model_heads(m); j++) {
         if (which[j] < 0) continue;
-        float *dst = heads == 1 ? m->tbuf : m->tbufs[j];
-        const int64_t size = fv__shape_size(&m->inputs[which[j]].shape);
-        memcpy(dst, m->xbufs[which[j]], (size_t)(n * size) * sizeof(float));
-        t[j] = (fv_targets){.labels = NULL, .values = dst};
+        /* The whole batch's rows (data-parallel training gathers only a slice of the inputs),
+         * gathered as the input is: pixels / 255. */
+        int32_t *labels;
+        float *values;
+        fv__dp_target_bufs(m, j, &labels, &values);
+        const fv_dataset *x = which[j] == 0 ? d : fv__dataset_input(d, m->inputs[which[j]].name);
+        fv__dataset_gather(x, idx, first, count, values, NULL, NULL);
+        t[j] = (fv_targets){.labels = NULL, .values = values};
     }
 }
 
