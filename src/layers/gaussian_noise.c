@@ -41,15 +41,15 @@ static void gaussian_noise_forward(fv_layer *l, const float *const *xs, float *y
         return;
     }
     FV_ASSERT(r->rng);
-    const fv_rng *rng = r->rng;
     const double sd = c->stddev;
-    /* Sample i draws from its own stream split off the run's: the same noise whatever the
-     * thread count (and x may alias y: each value is read once, before it is written). */
+    /* Sample i draws from its own stream split off the run's by its index in the batch: the same
+     * noise whatever the thread count or the process holding it (and x may alias y: each value is
+     * read once, before it is written). */
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         fv_rng s;
-        fv__rng_split(rng, (uint64_t)i, &s);
+        fv__run_sample(r, i, &s);
         for (int64_t j = i * size; j < (i + 1) * size; j++)
             y[j] = (float)((double)x[j] + sd * fv__rng_normal(&s));
     }

@@ -79,7 +79,8 @@ static void sampling_forward(fv_layer *l, const float *const *xs, float *y, fv_r
     const fv_rng *rng = r->rng;
     const bool training = r->training;
     /* Sample i's ε comes from its own stream split off the layer's stream for this step: by its
-     * place in the batch in training (each step has its own stream), by its inputs' bits at
+     * index in the batch in training (fv__run_sample: each step has its own stream, and a process
+     * of data-parallel training draws what one process would), by its inputs' bits at
      * inference, where every batch gets the same stream: so that evaluation gives each image its
      * own ε whatever the batch size or the image's place. Thread count changes nothing. */
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
@@ -87,7 +88,10 @@ static void sampling_forward(fv_layer *l, const float *const *xs, float *y, fv_r
     for (int64_t i = 0; i < n; i++) {
         const float *m = mu + i * size, *v = lv + i * size;
         fv_rng s;
-        fv__rng_split(rng, training ? (uint64_t)i : sample_hash(m, v, size), &s);
+        if (training)
+            fv__run_sample(r, i, &s);
+        else
+            fv__rng_split(rng, sample_hash(m, v, size), &s);
         float *yi = y + i * size;
         for (int64_t j = 0; j < size; j++) {
             const float e = (float)fv__rng_normal(&s);
@@ -119,11 +123,12 @@ static void sampling_backward(fv_layer *l, const float *const *xs, const float *
     const sampling_cfg *c = l->cfg;
     const float *mu = xs[0], *lv = xs[1];
     float *dmu = dxs[0], *dlv = dxs[1];
-    const int64_t n = r->n, count = n * fv__shape_size(&l->in[0]);
+    /* KL is a mean over the whole batch, also when this run holds a slice of it. */
+    const int64_t count = r->n * fv__shape_size(&l->in[0]);
     const bool mean = !r->training && c->inference == 1;
     const float *eps = l->saved;
     FV_ASSERT(mean || eps);
-    const float inv = 1.0f / (float)n;
+    const float inv = 1.0f / (float)fv__run_batch(r);
     if (dmu)
         for (int64_t i = 0; i < count; i++)
             dmu[i] = dy[i] + mu[i] * inv;
