@@ -46,6 +46,11 @@ static const char usage[] =
     "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
     "results as COCO does (see 'fovea evaluate --detections x --help').\n"
     "\n"
+    "fovea evaluate --poses POSES.csv --data DIR [--split test] [--json] scores 6D pose\n"
+    "estimates in BOP's result format against a BOP dataset, with no model: ADD(-S) accuracy,\n"
+    "MSSD and MSPD recalls, rotation and translation errors, 5deg/5cm and 2-D projection\n"
+    "accuracy ('fovea evaluate --poses --help' for the details).\n"
+    "\n"
     "A model trained on its own input (fit target=input: an autoencoder, a VAE) prints the loss\n"
     "and its terms, the reconstruction's error per pixel and cross-entropy per image, and a\n"
     "VAE's negative ELBO per image, then with --features the FID-style distance:\n"
@@ -99,6 +104,9 @@ int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
     if (cli_is_detection_evaluation(argc, argv)) return cmd_evaluate_detections(argc, argv);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) /* 6D pose: no model */
+        if (strcmp(argv[i], "--poses") == 0 || strncmp(argv[i], "--poses=", 8) == 0)
+            return cmd_evaluate_poses(argc, argv);
     cli_opt opts[] = {
         {"data", true, false, NULL},       {"label-column", true, false, NULL},
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},

@@ -402,6 +402,7 @@ static const gc_case gc_cases[] = {
     {"activity_regularization", "l1=0.03 l2=0.2", S3(3, 2, 2)},
     {"activity_regularization", "l2=0.5", S1(6)},
     {"yolo", "classes=2 anchors=1,1.5,2,2", S3(3, 2, 14)},
+    {"pose", "extent=80,50,30", S1(9)},
     {"gaussian_noise", "stddev=0.3", S3(3, 4, 2)},
     {"gaussian_noise", "stddev=0", S1(5)},
     {"sampling", "", S1(4), 2, {0}},

@@ -336,6 +336,8 @@ extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
 extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
 /* Generative models' kinds (gaussian_noise.c, sampling.c). */
 extern const fv_layer_kind fv__kind_gaussian_noise, fv__kind_sampling;
+/* The 6D pose head (pose.c): the 6-D rotation to a matrix; the task loss `pose`. */
+extern const fv_layer_kind fv__kind_pose;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

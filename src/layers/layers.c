@@ -61,6 +61,7 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_gaussian_noise,
     &fv__kind_sampling,
     &fv__kind_yolo,
+    &fv__kind_pose,
     NULL,
 };
 /* clang-format on */
