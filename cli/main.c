@@ -22,6 +22,7 @@ static const char usage[] =
     "  viz kernels|features|activations MODEL -o OUT.png\n"
     "                                    draw a conv layer's filters, one image's feature maps,\n"
     "                                    or the activation functions\n"
+    "  generate MODEL -o samples.png     draw samples of a VAE or generator (z ~ N(0, I))\n"
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
     "  detect MODEL --input IMG|DIR      find objects with a detector (boxes, classes, scores)\n"
@@ -56,7 +57,7 @@ static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
-    {"import", cmd_import},   {"detect", cmd_detect},
+    {"import", cmd_import},   {"detect", cmd_detect},     {"generate", cmd_generate},
 };
 
 int main(int argc, char **argv)

@@ -553,8 +553,9 @@ static int train(int argc, char **argv, cli_mpi *mp)
         goto done;
     }
     rc = CLI_FAIL;
-    if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
-    if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    /* A GAN's input is noise: the data are real images for its discriminator (checked by fit). */
+    if (!fv_model_gan(m) && cli_check_input_shape(cmd, m, train, "--data")) goto done;
+    if (!fv_model_gan(m) && test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
     if (cli_warn_rescaling(cmd, model_path, m, train)) goto done;
     if (remember_labels(cmd, m, train)) goto done;
 
@@ -681,7 +682,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_PLOT].seen && history &&
         cli_plot_history(cmd, "--plot", history, opts[O_PLOT].value))
         goto done;
-    if (test && mp->rank == 0) {
+    if (test && mp->rank == 0 && !fv_model_gan(m)) {
         double loss = NAN, accuracy = NAN;
         s = fv_model_evaluate(m, test, fit.batch_size, &loss, &accuracy);
         if (s != FV_OK) {

@@ -403,6 +403,10 @@ static const gc_case gc_cases[] = {
     {"activity_regularization", "l2=0.5", S1(6)},
     {"yolo", "classes=2 anchors=1,1.5,2,2", S3(3, 2, 14)},
     {"pose", "extent=80,50,30", S1(9)},
+    {"gaussian_noise", "stddev=0.3", S3(3, 4, 2)},
+    {"gaussian_noise", "stddev=0", S1(5)},
+    {"sampling", "", S1(4), 2, {0}},
+    {"sampling", "inference=mean", S3(2, 2, 3), 2, {0}},
 };
 #pragma GCC diagnostic pop
 
@@ -743,6 +747,8 @@ TEST(test_registry_names)
         {"conv2d", "Conv2D", "conv2d"},
         {"maxpool2d", "MaxPooling2D", "max_pooling2d"},
         {"dropout", "Dropout", "dropout"},
+        {"gaussian_noise", "GaussianNoise", "gaussian_noise"},
+        {"sampling", "Sampling", "sampling"},
         {"flatten", "Flatten", "flatten"},
         {"dense", "Dense", "dense"},
         {"activation", "Activation", "activation"},
@@ -1469,6 +1475,48 @@ done:
     free(x), free(y), free(y2), free(dy), free(dx);
 }
 
+TEST(test_gaussian_noise_adds_noise_in_training_only)
+{
+    enum { N = 4, SIZE = 2500 };
+    float *x = floats(N * SIZE), *y = floats(N * SIZE), *y2 = floats(N * SIZE);
+    float *dy = floats(N * SIZE), *dx = floats(N * SIZE);
+    for (int i = 0; i < N * SIZE; i++)
+        x[i] = 0.25f * (float)(i % 5), dy[i] = 0.5f + (float)(i % 3);
+    tlayer t;
+    if (!tl_make(&t, "gaussian_noise", "stddev=0.2", shape1(SIZE), N)) goto done;
+
+    /* Inference: the identity, bit for bit, and so is backward. */
+    tl_forward(&t, N, x, y, false, 5, 2);
+    CHECK(memcmp(x, y, sizeof(float) * N * SIZE) == 0);
+    tl_backward(&t, N, x, y, dy, dx, false, 5, 2);
+    CHECK(memcmp(dx, dy, sizeof(float) * N * SIZE) == 0);
+
+    /* Training: y - x has mean 0 and standard deviation 0.2 (10,000 draws: the mean's standard
+     * error is 0.002, the deviation's about 0.0014). */
+    tl_forward(&t, N, x, y, true, 5, 2);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < N * SIZE; i++) {
+        const double e = (double)y[i] - (double)x[i];
+        sum += e, sq += e * e;
+    }
+    const double mean = sum / (N * SIZE), sd = sqrt(sq / (N * SIZE) - mean * mean);
+    CHECK(fabs(mean) < 0.01);
+    CHECK(fabs(sd - 0.2) < 0.01);
+    /* The same stream gives the same noise whatever the threads; another gives another; the
+     * samples of a batch get different noise. */
+    tl_forward(&t, N, x, y2, true, 5, 1);
+    CHECK(memcmp(y, y2, sizeof(float) * N * SIZE) == 0);
+    tl_forward(&t, N, x, y2, true, 6, 2);
+    CHECK(memcmp(y, y2, sizeof(float) * N * SIZE) != 0);
+    CHECK(y[0] - x[0] != y[SIZE] - x[SIZE]);
+    /* Backward is the identity in training too (the noise does not depend on x). */
+    tl_backward(&t, N, x, y, dy, dx, true, 5, 2);
+    CHECK(memcmp(dx, dy, sizeof(float) * N * SIZE) == 0);
+done:
+    tl_free(&t);
+    free(x), free(y), free(y2), free(dy), free(dx);
+}
+
 TEST(test_flatten_keeps_hwc_order)
 {
     float x[12], y[12], dx[12];
@@ -1902,6 +1950,7 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("dense", "units=130", shape1(70), 33);
     /* The cheap kinds run on one thread below FV_PARALLEL_MIN values: these are above it. */
     check_thread_independence("dropout", "rate=0.3", shape3(32, 32, 8), 9);
+    check_thread_independence("gaussian_noise", "stddev=0.3", shape3(32, 32, 8), 9);
     check_thread_independence("maxpool2d", "pool_size=3 strides=2 padding=same", shape3(33, 31, 8),
                               9);
     check_thread_independence("softmax", "", shape3(16, 16, 5), 17);
@@ -2640,6 +2689,7 @@ int main(void)
     RUN(test_activations_at_a_few_points);
     RUN(test_maxout_rank3_by_hand);
     RUN(test_dropout_masks_and_scales);
+    RUN(test_gaussian_noise_adds_noise_in_training_only);
     RUN(test_flatten_keeps_hwc_order);
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);

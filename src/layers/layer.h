@@ -334,6 +334,8 @@ extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
 /* Layers that add a loss of their own (activity_regularization.c); detection heads (yolo.c). */
 extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
+/* Generative models' kinds (gaussian_noise.c, sampling.c). */
+extern const fv_layer_kind fv__kind_gaussian_noise, fv__kind_sampling;
 /* The 6D pose head (pose.c): the 6-D rotation to a matrix; the task loss `pose`. */
 extern const fv_layer_kind fv__kind_pose;
 

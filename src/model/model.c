@@ -852,6 +852,7 @@ fv_status fv_model_compile(fv_model *m, const char *args)
 
 /* ---- fit line ------------------------------------------------------------------------------- */
 
+/* clang-format off */
 static const char *const fit_keys[] = {"batch_size",
                                        "epochs",
                                        "shuffle",
@@ -867,7 +868,10 @@ static const char *const fit_keys[] = {"batch_size",
                                        "lr_min_delta",
                                        "lr_cooldown",
                                        "min_lr",
+                                       "target",
+                                       "gan",
                                        NULL};
+/* clang-format on */
 enum {
     FK_BATCH,
     FK_EPOCHS,
@@ -883,7 +887,9 @@ enum {
     FK_LR_PATIENCE,
     FK_LR_MIN_DELTA,
     FK_LR_COOLDOWN,
-    FK_MIN_LR
+    FK_MIN_LR,
+    FK_TARGET,
+    FK_GAN
 };
 #define FK_BIT(k)  ((uint64_t)1 << (k))
 #define FK_ES_KEYS (FK_BIT(FK_PATIENCE) | FK_BIT(FK_MIN_DELTA) | FK_BIT(FK_RESTORE))
@@ -956,6 +962,9 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
     char es[FV_MONITOR_MAX], rlr[FV_MONITOR_MAX];
     snprintf(es, sizeof es, "%s", m->es_monitor);
     snprintf(rlr, sizeof rlr, "%s", m->rlr_monitor);
+    char target[sizeof m->fit_target], gan[sizeof m->fit_gan];
+    snprintf(target, sizeof target, "%s", m->fit_target);
+    snprintf(gan, sizeof gan, "%s", m->fit_gan);
     for (int i = 0; i < t->n; i++) {
         const char *k = t->key[i], *v = t->value[i];
         int idx = key_index(fit_keys, k);
@@ -1012,6 +1021,12 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
         case FK_MIN_LR:
             s = parse_double("fit", k, v, 0, 1e3, &f.min_lr);
             break;
+        case FK_TARGET:
+            s = fv__target_parse(v, target, sizeof target);
+            break;
+        case FK_GAN:
+            s = fv__gan_parse(v, gan, sizeof gan);
+            break;
         default: {
             char known[512];
             list_keys(fit_keys, known, sizeof known);
@@ -1033,6 +1048,8 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
                         "another column to monitor)");
     snprintf(m->es_monitor, sizeof m->es_monitor, "%s", es);
     snprintf(m->rlr_monitor, sizeof m->rlr_monitor, "%s", rlr);
+    snprintf(m->fit_target, sizeof m->fit_target, "%s", target);
+    snprintf(m->fit_gan, sizeof m->fit_gan, "%s", gan);
     f.early_stopping = m->es_monitor[0] ? m->es_monitor : NULL;
     f.reduce_lr_on_plateau = m->rlr_monitor[0] ? m->rlr_monitor : NULL;
     m->fit = f;
@@ -1385,6 +1402,8 @@ char *fv_model_to_text(const fv_model *m)
             sb_printf(&b, " lr_cooldown=%lld", (long long)m->fit.lr_cooldown);
         if (g & FK_BIT(FK_MIN_LR))
             format_double(num, sizeof num, m->fit.min_lr), sb_printf(&b, " min_lr=%s", num);
+        if (g & FK_BIT(FK_TARGET)) sb_printf(&b, " target=%s", m->fit_target);
+        if (g & FK_BIT(FK_GAN)) sb_printf(&b, " gan=%s", m->fit_gan);
         sb_printf(&b, "\n");
     }
     if (b.oom || !b.s) {

@@ -944,6 +944,7 @@ void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *id
 bool fv__model_accuracy_defined(const fv_model *m)
 {
     if (m->loss == FV_LOSS_TASK) return false;
+    if (fv__model_target_input(m, 0) >= 0) return false; /* a reconstruction: no classes */
     return m->loss != FV_LOSS_MSE && m->loss != FV_LOSS_MAE ? true : fv__model_out_size(m) > 1;
 }
 
