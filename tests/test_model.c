@@ -106,8 +106,15 @@ TEST(bad_lines_name_the_file_line_and_problem)
     e = parse_error("input shape=28,28,1\nconv2 filters=3 kernel_size=3\n");
     CHECK_STR_CONTAINS(e, "bad.fv:2");
     CHECK_STR_CONTAINS(e, "unknown layer or directive 'conv2'");
-    /* the known kinds are listed whole, the last registered (yolo) too */
-    CHECK_STR_CONTAINS(e, "activity_regularization, yolo, model, compile, fit)");
+    /* the known kinds are listed whole, up to the last registered one */
+    {
+        int last = 0;
+        while (fv__layer_kinds[last + 1])
+            last++;
+        char tail[128];
+        snprintf(tail, sizeof tail, ", %s, model, compile, fit)", fv__layer_kinds[last]->name);
+        CHECK_STR_CONTAINS(e, tail);
+    }
     e = parse_error("input shape=28,28,1\n\nconv2d filter=3 kernel_size=3\n");
     CHECK_STR_CONTAINS(e, "bad.fv:3");
     CHECK_STR_CONTAINS(e, "filter");

@@ -1078,7 +1078,7 @@ static fv_status add_line(fv_model *m, const char *line, int lineno)
         else if ((k = fv__layer_kind_find(t->kind)))
             s = layer_line(m, k, t, lineno);
         else {
-            char known[1024]; /* every registered kind's name (512 cut the list mid-name) */
+            char known[2048]; /* every registered kind's name (512 cut the list mid-name) */
             size_t used = 0;
             known[0] = '\0';
             for (int i = 0; fv__layer_kinds[i] && used < sizeof known; i++)
