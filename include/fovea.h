@@ -68,6 +68,15 @@ const char *fv_last_error(void);
  * (FOVEA_THREADS if set, else all cores). Returns the count in effect. */
 int fv_set_threads(int n);
 
+/* The vector instruction set the kernels (GEMM, convolution) run: "avx512", "avx2" or
+ * "generic", the best this CPU has unless fv_set_kernel_path chose another. */
+const char *fv_kernel_path(void);
+/* Runs the kernels of this process on the named path from now on ("auto" or NULL: the best this
+ * CPU has). Results are bit-identical for any thread count on each path; paths may differ in the
+ * last bits (avx512 and avx2 give the same bits). FV_ERR_INVALID, naming the paths this CPU has,
+ * for an unknown name or one this CPU lacks. Call it before any training or inference runs. */
+fv_status fv_set_kernel_path(const char *name);
+
 /* ---------------------------------------------------------------------------------------------
  * Datasets: images kept as uint8 (scaled by 1/255 per batch) or features as float32, with
  * integer class labels or float targets. */

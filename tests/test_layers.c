@@ -1860,6 +1860,22 @@ TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
     }
 }
 
+TEST(test_conv_and_dense_threads_on_every_path)
+{
+    /* The promise holds per kernel path: on each path this machine has (AVX-512's 6 × 64 and
+     * 12 × 32 convolution tiles and their remainders included), 1, 2 and 3 threads give the
+     * same bits. */
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        check_thread_independence("conv2d", "filters=70 kernel_size=3 activation=relu",
+                                  shape3(9, 8, 8), 13);
+        check_thread_independence("conv2d", "filters=40 kernel_size=3 padding=same",
+                                  shape3(7, 9, 3), 11);
+        check_thread_independence("dense", "units=37 activation=relu", shape1(90), 29);
+    }
+    unforce_paths();
+}
+
 TEST(test_gradients_do_not_depend_on_thread_count)
 {
     check_thread_independence("conv2d", "filters=8 kernel_size=3 padding=same activation=relu",
@@ -2607,6 +2623,7 @@ int main(void)
     RUN(test_flatten_keeps_hwc_order);
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);
+    RUN(test_conv_and_dense_threads_on_every_path);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
     RUN(test_dense_matches_reference_at_seed_and_block_sizes);

@@ -70,8 +70,9 @@ void fv_conv2d_backward_ref(const fv_conv_geom *g, const float *x, const float *
 /* ---- fast convolution, one image at a time: what the layers use -----------------------------
  * Implicit GEMM: the windows are read where they lie in x (a zero-padded copy when the geometry
  * pads), never copied into a col matrix; the weights are packed once per batch. Same results as
- * the _ref versions up to the order of summation. Inner loops for AVX2 + FMA or portable C,
- * chosen at run time (fv_conv_path: "avx2" or "generic"). */
+ * the _ref versions up to the order of summation. Inner loops for AVX-512, AVX2 + FMA or
+ * portable C, chosen at run time (fv_conv_path: "avx512", "avx2" or "generic"; the kernel path of
+ * fv_set_kernel_path when one is set). AVX-512 and AVX2 give the same bits. */
 const char *fv_conv_path(void);
 
 /* wp [fv_conv_fwd_pack_floats(g)] ← w [k_h, k_w, in_c, out_c] in panels of 16 filters. */
