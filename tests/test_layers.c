@@ -2,6 +2,7 @@
  * (input and parameter gradients), hand-worked forward values, shape inference on the seed
  * model, error messages, argument text, and gradients that do not depend on the thread count.
  */
+#include "kernels/bf16.h"
 #include "kernels/conv_internal.h"
 #include "layers/layer.h"
 #include "test.h"
@@ -1876,6 +1877,143 @@ TEST(test_conv_and_dense_threads_on_every_path)
     unforce_paths();
 }
 
+/* ---- precision=bf16 (dense, conv2d) ------------------------------------------------------- */
+
+/* One layer's forward output, input gradient and parameter gradients for n samples, in fp32 or
+ * bf16, from the same seeded weights, inputs and output gradient: out [y | dx | grads], then
+ * (*xw, when not NULL) the inputs, the weights and dy. Returns the size of [y | dx | grads]. */
+static int64_t run_precision(const char *kind, const char *args, fv_shape in, int64_t n, bool bf16,
+                             int threads, float **out, float **xw)
+{
+    tlayer t;
+    *out = NULL;
+    if (!tl_make(&t, kind, args, in, n)) {
+        tl_free(&t);
+        return 0;
+    }
+    fv__free(t.scratch);
+    t.l.bf16 = bf16;
+    t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, threads), "scratch");
+    const int64_t nx = n * in_size(&t), ny = n * out_size(&t), total = ny + nx + t.nw;
+    float *buf = floats(total + nx + t.nw + ny), *x = buf + total, *w = x + nx, *dy = w + t.nw;
+    fv_rng rng;
+    fv__rng_seed(&rng, 31);
+    for (int64_t i = 0; i < t.nw; i++)
+        w[i] = t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = fv__rng_uniform(&rng) < 0.5f ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
+    tl_forward(&t, n, x, buf, true, 1, threads);
+    tl_backward(&t, n, x, buf, dy, buf + ny, true, 1, threads);
+    memcpy(buf + ny + nx, t.g, (size_t)t.nw * sizeof(float));
+    *out = buf;
+    if (xw) *xw = x; /* x, the weights and dy, after the outputs */
+    tl_free(&t);
+    return total;
+}
+
+/* |a − b| <= bound for all i < n, the bound per element. Returns the number of elements where
+ * a and b differ at all. */
+static int64_t check_within(const char *what, const float *a, const float *b, const double *bound,
+                            int64_t n)
+{
+    int64_t differ = 0, bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        differ += a[i] != b[i];
+        if (!(fabs((double)a[i] - (double)b[i]) <= bound[i])) {
+            if (bad++ < 3)
+                fprintf(stderr, "  %s[%lld]: %.9g vs %.9g, bound %.3g\n", what, (long long)i, a[i],
+                        b[i], bound[i]);
+        }
+    }
+    CHECK(bad == 0);
+    return differ;
+}
+
+/* The bound on |bf16 − fp32| of one output of depth K with Σ|a·b| = s and size |y|: the bf16
+ * GEMM's (kernels/bf16.h), the fp32 sum's own K·2^-24·s, and the fp32 rounding of the bias
+ * addition. */
+static double bf16_bound(int64_t K, double s, double y)
+{
+    return (fv_bf16_gemm_rtol(K) + (double)(K + 1) * 0x1p-24) * s + 0x1p-22 * fabs(y) + 1e-30;
+}
+
+TEST(test_dense_bf16_within_its_bound_of_fp32)
+{
+    /* y = x·W + b (linear, so that the bound applies as is), dW = xᵀ·dY, dX = dY·Wᵀ, each element
+     * against the fp32 layer within its own bound; db is fp32 in both, so equal. The forward is
+     * also bit for bit the kernels' specification of the bf16 GEMM on this CPU's order. */
+    const int64_t n = 29, in = 150, units = 70;
+    float *a, *b, *xw;
+    const int64_t total = run_precision("dense", "units=70", shape1(in), n, false, 2, &a, &xw);
+    run_precision("dense", "units=70", shape1(in), n, true, 2, &b, NULL);
+    CHECK(total == n * units + n * in + in * units + units);
+    const float *x = xw, *w = xw + n * in;
+    double *bound = calloc((size_t)total, sizeof(double));
+    const float *dy = w + in * units + units;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < units; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < in; k++)
+                s += fabs((double)x[i * in + k] * w[k * units + j]);
+            bound[i * units + j] = bf16_bound(in, s, a[i * units + j]);
+        }
+    const int64_t ny = n * units, nx = n * in;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < in; k++) {
+            double s = 0;
+            for (int64_t j = 0; j < units; j++)
+                s += fabs((double)dy[i * units + j] * w[k * units + j]);
+            bound[ny + i * in + k] = bf16_bound(units, s, 0);
+        }
+    for (int64_t k = 0; k < in; k++)
+        for (int64_t j = 0; j < units; j++) {
+            double s = 0;
+            for (int64_t i = 0; i < n; i++)
+                s += fabs((double)x[i * in + k] * dy[i * units + j]);
+            bound[ny + nx + k * units + j] = bf16_bound(n, s, 0);
+        }
+    CHECK(check_within("dense y", b, a, bound, ny) > 0);
+    CHECK(check_within("dense dx", b + ny, a + ny, bound + ny, nx) > 0);
+    CHECK(check_within("dense dW", b + ny + nx, a + ny + nx, bound + ny + nx, in * units) > 0);
+    CHECK(memcmp(b + ny + nx + in * units, a + ny + nx + in * units, units * sizeof(float)) == 0);
+
+    /* The forward, bit for bit: the packed weights times x in the order of this CPU's path, then
+     * the bias (zero here: the layer's bias starts at the drawn values, added in fp32). */
+    const bool amx = strcmp(fv_gemm_bf16_path(), "amx-bf16") == 0;
+    uint16_t *wp = malloc((size_t)fv_gemm_bf16_packed_size(in, units) * sizeof(uint16_t));
+    float *ref = floats(ny);
+    fv_gemm_bf16_pack_b(false, in, units, w, units, wp);
+    fv__gemm_bf16_ref(amx, false, n, units, in, 1.0f, x, in, wp, 0.0f, ref, units);
+    const float *bias = w + in * units;
+    for (int64_t i = 0; i < ny; i++)
+        ref[i] += bias[i % units];
+    CHECK(memcmp(ref, b, (size_t)ny * sizeof(float)) == 0);
+    free(wp), free(ref), free(bound), free(a), free(b);
+}
+
+TEST(test_bf16_layers_do_not_depend_on_thread_count)
+{
+    static const struct {
+        const char *kind, *args;
+        fv_shape in;
+        int64_t n;
+    } cases[] = {
+        {"dense", "units=70 activation=relu", {1, {300}}, 29},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float *one, *two, *three;
+        const int64_t total = run_precision(cases[c].kind, cases[c].args, cases[c].in, cases[c].n,
+                                            true, 1, &one, NULL);
+        run_precision(cases[c].kind, cases[c].args, cases[c].in, cases[c].n, true, 2, &two, NULL);
+        run_precision(cases[c].kind, cases[c].args, cases[c].in, cases[c].n, true, 3, &three, NULL);
+        CHECK(total > 0 && memcmp(one, two, (size_t)total * sizeof(float)) == 0);
+        CHECK(total > 0 && memcmp(one, three, (size_t)total * sizeof(float)) == 0);
+        free(one), free(two), free(three);
+    }
+}
+
 TEST(test_gradients_do_not_depend_on_thread_count)
 {
     check_thread_independence("conv2d", "filters=8 kernel_size=3 padding=same activation=relu",
@@ -2624,6 +2762,8 @@ int main(void)
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv_and_dense_threads_on_every_path);
+    RUN(test_dense_bf16_within_its_bound_of_fp32);
+    RUN(test_bf16_layers_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
     RUN(test_dense_matches_reference_at_seed_and_block_sizes);

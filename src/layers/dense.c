@@ -5,6 +5,8 @@
  */
 #include "layers/layer.h"
 
+#include "kernels/bf16.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -80,6 +82,33 @@ static int64_t blocks(int64_t rows, int64_t per)
     return (rows + per - 1) / per;
 }
 
+/* precision=bf16 (kernels/bf16.h): the weights, and for the backward Wᵀ and dY, are packed in
+ * bf16 into the scratch, then every GEMM of the fp32 path runs as fv_gemm_bf16 (bf16 products,
+ * fp32 sums) on the same blocks; the bias, activation and bias gradient stay fp32. An element
+ * of y = x·W is within fv_bf16_gemm_rtol(in)·Σ_k |x_k·w_kj| of the fp32 product, of dW within
+ * fv_bf16_gemm_rtol(n)·Σ_i |x_ik·dy_ij|, of dX within fv_bf16_gemm_rtol(units)·Σ_j |dy_ij·w_kj|
+ * (tests/test_layers.c). Packed operands are whole panels of 32 columns, so the blocks (64 and
+ * 256 columns) start at panel boundaries: block j0 of a packed operand of depth K is at
+ * j0·round32(K). */
+static int64_t round32(int64_t v)
+{
+    return (v + 31) & ~(int64_t)31;
+}
+
+/* Scratch bytes: the forward's packed W [in × units], or the backward's packed Wᵀ and dY, each
+ * at a 64-byte boundary. */
+static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
+{
+    (void)threads;
+    if (!l->bf16) return 0;
+    const int64_t in = l->in[0].d[0], units = ((const dense_cfg *)l->cfg)->units;
+    const int64_t w = fv_gemm_bf16_packed_size(in, units), wt = fv_gemm_bf16_packed_size(units, in);
+    const int64_t d = fv_gemm_bf16_packed_size(n, units);
+    if (w < 0 || wt < 0 || d < 0 || wt > INT64_MAX / 4 - d) return SIZE_MAX;
+    const int64_t bwd = round32(wt) + round32(d);
+    return (size_t)(w > bwd ? w : bwd) * sizeof(uint16_t);
+}
+
 static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const float *x = xs[0];
@@ -91,14 +120,28 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     const float alpha = fv__act_alpha(act);
     const int64_t nb = blocks(units, UNIT_BLOCK);
 
+    uint16_t *wp = l->bf16 ? r->scratch : NULL;
+    const int64_t KP = round32(in);
+
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
     {
+        if (wp) {
+#pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < nb; blk++) {
+                const int64_t j0 = blk * UNIT_BLOCK;
+                const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
+                fv_gemm_bf16_pack_b(false, in, m, w + j0, units, wp + j0 * KP);
+            }
+        }
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < nb; blk++) {
             const int64_t j0 = blk * UNIT_BLOCK;
             const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
-            fv_gemm(false, false, n, m, in, 1.0f, x, in, w + j0, units, 0.0f, y + j0, units);
+            if (wp)
+                fv_gemm_bf16(false, n, m, in, 1.0f, x, in, wp + j0 * KP, 0.0f, y + j0, units);
+            else
+                fv_gemm(false, false, n, m, in, 1.0f, x, in, w + j0, units, 0.0f, y + j0, units);
             if (b)
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t j = 0; j < m; j++)
@@ -125,6 +168,10 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
     const int64_t ib = blocks(in, INPUT_BLOCK);
+    /* bf16: Wᵀ [units × in] and dY [n × units] packed, Wᵀ by the blocks of dX's columns. */
+    uint16_t *wtp = l->bf16 ? r->scratch : NULL, *dyp = NULL;
+    const int64_t KPu = round32(units), KPn = round32(n);
+    if (wtp) dyp = wtp + round32(fv_gemm_bf16_packed_size(units, in));
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
@@ -134,12 +181,35 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
             for (int64_t i = 0; i < n; i++)
                 fv__act_backward_rows(act, alpha, y + i * units, dy + i * units, 1, units);
         }
+        if (wtp) {
+#pragma omp for schedule(static) nowait
+            for (int64_t j0 = 0; j0 < units; j0 += 32)
+                fv_gemm_bf16_pack_b(false, n, units - j0 < 32 ? units - j0 : 32, dy + j0, units,
+                                    dyp + j0 * KPn);
+            if (dx) {
+#pragma omp for schedule(static) nowait
+                for (int64_t blk = 0; blk < ib; blk++) {
+                    const int64_t r0 = blk * INPUT_BLOCK;
+                    const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
+                    fv_gemm_bf16_pack_b(true, units, m, w + r0 * units, units, wtp + r0 * KPu);
+                }
+            }
+#pragma omp barrier
+        }
         /* dW[in × units] += Xᵀ·dY by blocks of dW's rows; dX[n × in] = dY·Wᵀ by blocks of its
          * columns. Xᵀ is read from X stored n × in, Wᵀ from W stored in × units. */
 #pragma omp for schedule(static) nowait
         for (int64_t blk = 0; blk < ib; blk++) {
             const int64_t r0 = blk * INPUT_BLOCK;
             const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
+            if (wtp) {
+                fv_gemm_bf16(true, m, units, n, 1.0f, x + r0, in, dyp, 1.0f, kg + r0 * units,
+                             units);
+                if (dx)
+                    fv_gemm_bf16(false, n, m, units, 1.0f, dy, units, wtp + r0 * KPu, 0.0f, dx + r0,
+                                 in);
+                continue;
+            }
             fv_gemm(true, false, m, units, n, 1.0f, x + r0, in, dy, units, 1.0f, kg + r0 * units,
                     units);
             if (dx)
@@ -178,7 +248,7 @@ const fv_layer_kind fv__kind_dense = {
     .args = dense_args,
     .cfg_size = sizeof(dense_cfg),
     .build = dense_build,
-    .scratch_bytes = NULL,
+    .scratch_bytes = dense_scratch_bytes,
     .forward = dense_forward,
     .backward = dense_backward,
     .activation = dense_activation,

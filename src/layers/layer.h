@@ -23,7 +23,7 @@ typedef enum fv_arg_type {
     FV_ARG_CHOICE,      /* int: index into choices */
     FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
     FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
-    FV_ARG_INTS, /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
+    FV_ARG_INTS,  /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
     FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max] */
 } fv_arg_type;
 
@@ -185,6 +185,10 @@ struct fv_layer {
     int64_t prof_fwd_n, prof_bwd_n;
     /* The added loss's value after the last forward pass (kind->loss; 0 without). */
     double added_value;
+    /* precision=bf16 (set by the model's plan): the kinds that support it (dense) run
+     * their GEMMs with bf16 products and fp32 accumulation (kernels/bf16.h); weights, gradients
+     * and activations stay fp32. Their scratch_bytes depends on it. */
+    bool bf16;
 };
 
 /* The per-sample FLOPs of l (0 when its kind does not count them). */
