@@ -244,7 +244,24 @@ int main(int argc, char **argv)
                             fmaxf(yw[(oh * W + ow) * F + j] + b[j], 0.0f);
             tr = fmin(tr, now() - t);
         }
+        /* The bf16 tiles (fv_conv2d_forward_bf16: vdpbf16ps, what conv2d runs at bf16). */
+        double tt = 1e30;
+        if (fv_conv_bf16_applies(g)) {
+            uint16_t *wq = fv__alloc((size_t)fv_conv_fwd_pack_bf16_size(g) * 2, "bench");
+            float *sq = rand_buf(&r, fv_conv_fwd_bf16_scratch_floats(g));
+            fv_conv_fwd_pack_bf16(g, w, wq);
+            for (int trial = 0; trial < 5 * trials; trial++) {
+                double t = now();
+                fv_conv2d_forward_bf16(g, x, wq, b, true, y, sq);
+                tt = fmin(tt, now() - t);
+            }
+            fv__free(wq), fv__free(sq);
+        }
         const double flop = 2.0 * (double)(P * K * F);
+        if (tt < 1e30)
+            printf("conv%d forward, one image: bf16 tiles (vdpbf16ps) %.1f us = %.1f GFLOP/s = "
+                   "%.2fx the fp32 tiles\n",
+                   c + 1, tt * 1e6, flop / tt * 1e-9, t32 / tt);
         printf("conv%d forward, one image (K=%ld): fp32 %s tiles %.1f us = %.1f GFLOP/s; bf16 "
                "(%s) im2col + GEMM %.1f us = %.1f GFLOP/s (%.2fx fp32), kernel rows as GEMMs on "
                "the bf16 image %.1f us = %.1f GFLOP/s (%.2fx)\n",

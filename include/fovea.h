@@ -342,11 +342,11 @@ char *fv_model_to_text(const fv_model *m);
  * replaces earlier values. */
 fv_status fv_model_compile(fv_model *m, const char *args);
 
-/* The arithmetic of the model's dense layers: "fp32" (the default) or "bf16" (also the compile
- * line's precision=bf16): their GEMMs (forward, weight and input gradients) take bf16 products
- * with fp32 accumulation (AMX-BF16 where Linux grants it, else AVX512_BF16); weights, optimizer
- * state, gradients, the loss and all other layers stay fp32. conv2d stays fp32 too: its AVX-512
- * fp32 tiles measured faster than im2col + the bf16 GEMM (bench/RESULTS.md). Each bf16 output
+/* The arithmetic of the model's dense and conv2d layers: "fp32" (the default) or "bf16" (also
+ * the compile line's precision=bf16): bf16 products with fp32 accumulation (AMX-BF16 where Linux
+ * grants it, else AVX512_BF16) in the dense layers' three GEMMs and in conv2d's forward where a
+ * kernel row's taps come in pairs (k_w·in_c even; else that layer stays fp32); conv2d's backward,
+ * weights, optimizer state, gradients, the loss and all other layers stay fp32. Each bf16 output
  * is within (2^-7 + (K+1)·2^-23)·Σ|a·b| of the exact product (K the depth; kernels/bf16.h).
  * Bit-identical for any thread count per precision and instruction set; AMX and AVX512_BF16
  * differ by rounding. FV_ERR_INVALID for another name, or for "bf16" on a CPU with neither

@@ -117,7 +117,7 @@ check "evaluate on CSV prints test loss and accuracy" grep -q '^Test accuracy: '
 expect_ok "--validation-split on a CSV table" "$FOVEA" train "$DATA/tiny_csv.fv" --data "$DATA/tiny.csv" --epochs 2 --validation-split 0.2
 check "validation figures from the split" grep -q ' - val_accuracy: ' "$TMP/out"
 
-echo "# --precision bf16: dense layers multiply in bf16 where the CPU can"
+echo "# --precision bf16: dense and conv2d multiply in bf16 where the CPU can"
 expect_error "--precision names no precision" 2 "^fovea train: --precision: expected fp32 or bf16, got 'fp16'" \
     "$FOVEA" train "$M" --data "$D" --precision fp16
 if grep -qw avx512_bf16 /proc/cpuinfo; then

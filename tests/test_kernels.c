@@ -2,6 +2,7 @@
  * path against its _ref on random data and odd shapes, and finite differences of the references.
  */
 #include "core/core.h"
+#include "kernels/bf16.h"
 #include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
@@ -599,6 +600,64 @@ TEST(conv_fast_fma_paths_give_the_same_bits)
     CHECK(compared >= 50);
 }
 
+TEST(conv_bf16_forward_matches_its_emulation_and_bound)
+{
+    /* fv_conv2d_forward_bf16 on this CPU's path against its emulation, bit for bit, and against
+     * the fp32 reference within (fv_bf16_gemm_rtol(K) + (K+1)·2^-24)·Σ|x·w| + 2^-22·|y|; odd
+     * sizes, padding, strides, dilations and 1..70 filters (every tile shape's remainder). */
+    fv_rng r;
+    fv__rng_seed(&r, 616);
+    int cases = 0, exact = 0;
+    for (int idx = 0; idx < 48; idx++) {
+        static const int64_t chans[] = {2, 4, 8, 16, 32, 6};
+        static const int64_t filters[] = {1, 7, 16, 17, 33, 48, 49, 64, 70};
+        fv_conv_geom g;
+        const int64_t k = 1 + idx % 3;
+        if (!make_geom(&g, 6 + idx % 7, 5 + idx % 8, chans[idx % 6], k, 4 - k, filters[idx % 9],
+                       1 + idx / 6 % 2, 1 + idx / 12 % 2, 1 + idx / 4 % 2, 1 + idx / 24 % 2,
+                       idx % 5 == 1))
+            continue;
+        if (!fv_conv_bf16_applies(&g)) continue;
+        const int64_t nx = g.in_h * g.in_w * g.in_c, nw = g.k_h * g.k_w * g.in_c * g.out_c;
+        const int64_t ny = g.out_h * g.out_w * g.out_c, K = g.k_h * g.k_w * g.in_c;
+        float *x = falloc(nx), *w = falloc(nw), *b = falloc(g.out_c), *y = falloc(ny);
+        float *ye = falloc(ny), *yr = falloc(ny), *ax = falloc(nx), *aw = falloc(nw);
+        float *s = falloc(ny);
+        uint16_t *wp = malloc((size_t)fv_conv_fwd_pack_bf16_size(&g) * sizeof(uint16_t));
+        float *sc = fv__alloc((size_t)fv_conv_fwd_bf16_scratch_floats(&g) * sizeof(float), "t");
+        fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g.out_c);
+        const bool relu = idx % 2;
+        fv_conv_fwd_pack_bf16(&g, w, wp);
+        fv_conv2d_forward_bf16(&g, x, wp, b, relu, y, sc);
+        fv__conv_bf16_force_emulation(true);
+        fv_conv2d_forward_bf16(&g, x, wp, b, relu, ye, sc);
+        fv__conv_bf16_force_emulation(false);
+        const bool same = memcmp(y, ye, (size_t)ny * sizeof(float)) == 0;
+        CHECK(same);
+        exact += same;
+        fv_conv2d_forward_ref(&g, x, w, b, yr);
+        if (relu) fv_act_forward(FV_K_RELU, 0.0f, yr, ny);
+        for (int64_t i = 0; i < nx; i++)
+            ax[i] = fabsf(x[i]);
+        for (int64_t i = 0; i < nw; i++)
+            aw[i] = fabsf(w[i]);
+        fv_conv2d_forward_ref(&g, ax, aw, NULL, s);
+        int bad = 0;
+        for (int64_t i = 0; i < ny; i++) {
+            const double bound = (fv_bf16_gemm_rtol(K) + (double)(K + 1) * 0x1p-24) * s[i] +
+                                 0x1p-22 * fabs(yr[i]) + 1e-30;
+            if (!(fabs((double)y[i] - yr[i]) <= bound) && bad++ < 2)
+                fprintf(stderr, "  y[%ld] %.9g vs %.9g, bound %.3g (filters %ld)\n", (long)i, y[i],
+                        yr[i], bound, (long)g.out_c);
+        }
+        CHECK(bad == 0);
+        cases++;
+        free(x), free(w), free(b), free(y), free(ye), free(yr), free(ax), free(aw), free(s);
+        free(wp), fv__free(sc);
+    }
+    CHECK(cases >= 30 && exact == cases);
+}
+
 TEST(conv_fast_matches_ref_over_all_geometries)
 {
     /* Every stride 1..3 and dilation 1..2 per axis, both paddings, kernels 1..5 × 1..5 and
@@ -1069,6 +1128,7 @@ int main(void)
     RUN(conv_implicit_gemm_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
+    RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_pointwise_skips_im2col);
     RUN(conv_seed_shapes_match_ref);
     RUN(conv_backward_ref_matches_finite_differences);

@@ -1732,6 +1732,27 @@ static void check_thread_independence(const char *kind, const char *args, fv_sha
     free(one), free(two), free(three);
 }
 
+/* Weights, inputs and an output gradient drawn from seed (uniform in ±0.5; dy nonzero with
+ * probability keep), then one forward and backward of t on n samples. Returns a buffer of
+ * [y | dx | grads | x | weights | dy]. */
+static float *fill_and_run(tlayer *t, int64_t n, uint64_t seed, float keep, int threads)
+{
+    const int64_t nx = n * in_size(t), ny = n * out_size(t), total = ny + nx + t->nw;
+    float *buf = floats(total + nx + t->nw + ny), *x = buf + total, *w = x + nx, *dy = w + t->nw;
+    fv_rng rng;
+    fv__rng_seed(&rng, seed);
+    for (int64_t i = 0; i < t->nw; i++)
+        w[i] = t->w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = fv__rng_uniform(&rng) < keep ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
+    tl_forward(t, n, x, buf, true, 1, threads);
+    tl_backward(t, n, x, buf, dy, buf + ny, true, 1, threads);
+    memcpy(buf + ny + nx, t->g, (size_t)t->nw * sizeof(float));
+    return buf;
+}
+
 /* conv2d's backward with an output gradient that is mostly exactly zero (as behind ReLU +
  * max-pool): the layer takes the sparse path; its gradients must match the reference kernels
  * and not depend on the thread count. */
@@ -1745,21 +1766,7 @@ static void sparse_conv_case(const char *args, fv_shape in, int64_t n, int threa
     }
     fv__free(t.scratch);
     t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, threads), "scratch");
-    const int64_t nx = n * in_size(&t), ny = n * out_size(&t);
-    float *buf = floats(ny + nx + t.nw), *x = floats(nx), *dy = floats(ny);
-    fv_rng rng;
-    fv__rng_seed(&rng, 99);
-    for (int64_t i = 0; i < t.nw; i++)
-        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < nx; i++)
-        x[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < ny; i++)
-        dy[i] = fv__rng_uniform(&rng) < 0.2f ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
-    tl_forward(&t, n, x, buf, true, 1, threads);
-    tl_backward(&t, n, x, buf, dy, buf + ny, true, 1, threads);
-    memcpy(buf + ny + nx, t.g, (size_t)t.nw * sizeof(float));
-    *out = buf;
-    free(x), free(dy);
+    *out = fill_and_run(&t, n, 99, 0.2f, threads);
     tl_free(&t);
 }
 
@@ -1894,21 +1901,9 @@ static int64_t run_precision(const char *kind, const char *args, fv_shape in, in
     fv__free(t.scratch);
     t.l.bf16 = bf16;
     t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, threads), "scratch");
-    const int64_t nx = n * in_size(&t), ny = n * out_size(&t), total = ny + nx + t.nw;
-    float *buf = floats(total + nx + t.nw + ny), *x = buf + total, *w = x + nx, *dy = w + t.nw;
-    fv_rng rng;
-    fv__rng_seed(&rng, 31);
-    for (int64_t i = 0; i < t.nw; i++)
-        w[i] = t.w[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < nx; i++)
-        x[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < ny; i++)
-        dy[i] = fv__rng_uniform(&rng) < 0.5f ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
-    tl_forward(&t, n, x, buf, true, 1, threads);
-    tl_backward(&t, n, x, buf, dy, buf + ny, true, 1, threads);
-    memcpy(buf + ny + nx, t.g, (size_t)t.nw * sizeof(float));
-    *out = buf;
-    if (xw) *xw = x; /* x, the weights and dy, after the outputs */
+    const int64_t total = n * (in_size(&t) + out_size(&t)) + t.nw;
+    *out = fill_and_run(&t, n, 31, 0.5f, threads);
+    if (xw) *xw = *out + total; /* x, the weights and dy, after the outputs */
     tl_free(&t);
     return total;
 }
@@ -1993,6 +1988,57 @@ TEST(test_dense_bf16_within_its_bound_of_fp32)
     free(wp), free(ref), free(bound), free(a), free(b);
 }
 
+TEST(test_conv2d_bf16_forward_within_its_bound_backward_fp32)
+{
+    /* The forward (vdpbf16ps tiles) within its bound of fp32 for every output (Σ|x·w| from the
+     * reference convolution of |x| and |w|); the backward is the fp32 one, bit for bit. Three tile
+     * remainders (70 filters), padding, stride, a pointwise case, and a kernel whose rows of taps
+     * are odd (3 × 3 channels), where the whole layer stays fp32. */
+    static const struct {
+        const char *args;
+        int64_t h, w, c, kh, kw, f, s;
+        bool same;
+    } cases[] = {
+        {"filters=70 kernel_size=3", 9, 8, 8, 3, 3, 70, 1, false},
+        {"filters=33 kernel_size=3 padding=same strides=2", 9, 10, 6, 3, 3, 33, 2, true},
+        {"filters=16 kernel_size=1", 6, 7, 12, 1, 1, 16, 1, false},
+        {"filters=9 kernel_size=3", 7, 7, 3, 3, 3, 9, 1, false}, /* odd rows of taps: fp32 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t n = 5;
+        const fv_shape in = shape3(cases[c].h, cases[c].w, cases[c].c);
+        float *a, *b, *xw;
+        const int64_t total = run_precision("conv2d", cases[c].args, in, n, false, 2, &a, &xw);
+        run_precision("conv2d", cases[c].args, in, n, true, 2, &b, NULL);
+        fv_conv_geom g = {0};
+        g.in_h = cases[c].h, g.in_w = cases[c].w, g.in_c = cases[c].c;
+        g.k_h = cases[c].kh, g.k_w = cases[c].kw, g.out_c = cases[c].f;
+        g.stride_h = g.stride_w = cases[c].s, g.dil_h = g.dil_w = 1;
+        g.out_h = fv_conv_out_size(g.in_h, g.k_h, g.stride_h, 1, cases[c].same, &g.pad_top);
+        g.out_w = fv_conv_out_size(g.in_w, g.k_w, g.stride_w, 1, cases[c].same, &g.pad_left);
+        const int64_t isz = g.in_h * g.in_w * g.in_c, osz = g.out_h * g.out_w * g.out_c;
+        const int64_t nw = g.k_h * g.k_w * g.in_c * g.out_c, K = g.k_h * g.k_w * g.in_c;
+        CHECK(total == n * (osz + isz) + nw + g.out_c);
+        float *ax = floats(isz), *aw = floats(nw), *s = floats(osz);
+        double *bound = calloc((size_t)(n * osz), sizeof(double));
+        for (int64_t i = 0; i < nw; i++)
+            aw[i] = fabsf(xw[n * isz + i]);
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t e = 0; e < isz; e++)
+                ax[e] = fabsf(xw[i * isz + e]);
+            fv_conv2d_forward_ref(&g, ax, aw, NULL, s);
+            for (int64_t e = 0; e < osz; e++)
+                bound[i * osz + e] = bf16_bound(K, s[e], a[i * osz + e]);
+        }
+        if (fv_conv_bf16_applies(&g))
+            CHECK(check_within("conv2d y", b, a, bound, n * osz) > 0);
+        else
+            CHECK(memcmp(a, b, (size_t)(n * osz) * sizeof(float)) == 0);
+        CHECK(memcmp(a + n * osz, b + n * osz, (size_t)(total - n * osz) * sizeof(float)) == 0);
+        free(ax), free(aw), free(s), free(bound), free(a), free(b);
+    }
+}
+
 TEST(test_bf16_layers_do_not_depend_on_thread_count)
 {
     static const struct {
@@ -2001,6 +2047,7 @@ TEST(test_bf16_layers_do_not_depend_on_thread_count)
         int64_t n;
     } cases[] = {
         {"dense", "units=70 activation=relu", {1, {300}}, 29},
+        {"conv2d", "filters=70 kernel_size=3 activation=relu", {3, {9, 8, 8}}, 13},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         float *one, *two, *three;
@@ -2763,6 +2810,7 @@ int main(void)
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv_and_dense_threads_on_every_path);
     RUN(test_dense_bf16_within_its_bound_of_fp32);
+    RUN(test_conv2d_bf16_forward_within_its_bound_backward_fp32);
     RUN(test_bf16_layers_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);

@@ -41,9 +41,11 @@ TEST(seed_model_summary_matches_keras)
     CHECK(m != NULL);
     if (!m) return;
     CHECK(fv_model_param_count(m) == 1199882);
-    const char *names[] = {"conv2d", "conv2d_1", "max_pooling2d", "dropout", "flatten", "dense", "dropout_1", "dense_1"};
+    const char *names[] = {"conv2d",  "conv2d_1", "max_pooling2d", "dropout",
+                           "flatten", "dense",    "dropout_1",     "dense_1"};
     CHECK(fv_model_layer_count(m) == 8);
-    for (int i = 0; i < 8; i++) CHECK(strcmp(fv_model_layer_name(m, i), names[i]) == 0);
+    for (int i = 0; i < 8; i++)
+        CHECK(strcmp(fv_model_layer_name(m, i), names[i]) == 0);
     int64_t d[4];
     CHECK(fv_model_layer_shape(m, 2, d) == 3 && d[0] == 12 && d[1] == 12 && d[2] == 64);
     char *buf = NULL;
@@ -76,7 +78,8 @@ TEST(typed_constructors_build_the_same_model_as_the_file)
     CHECK_OK(fv_model_add_dropout(b, 0.5));
     CHECK_OK(fv_model_add_dense(b, 10, FV_ACT_SOFTMAX));
     CHECK(fv_model_param_count(a) == fv_model_param_count(b));
-    for (int i = 0; i < fv_model_layer_count(a); i++) CHECK(strcmp(fv_model_layer_name(a, i), fv_model_layer_name(b, i)) == 0);
+    for (int i = 0; i < fv_model_layer_count(a); i++)
+        CHECK(strcmp(fv_model_layer_name(a, i), fv_model_layer_name(b, i)) == 0);
     fv_model_free(a);
     fv_model_free(b);
 }
@@ -89,7 +92,8 @@ TEST(canonical_text_reads_back_the_same)
     char *t2 = m2 ? fv_model_to_text(m2) : NULL;
     CHECK(t1 && t2 && strcmp(t1, t2) == 0);
     CHECK_STR_CONTAINS(t1, "conv2d filters=32 kernel_size=3 activation=relu");
-    CHECK_STR_CONTAINS(t1, "compile loss=categorical_crossentropy optimizer=adam learning_rate=0.001 metrics=accuracy");
+    CHECK_STR_CONTAINS(t1, "compile loss=categorical_crossentropy optimizer=adam "
+                           "learning_rate=0.001 metrics=accuracy");
     CHECK_STR_CONTAINS(t1, "fit batch_size=128 epochs=5");
     free(t1);
     free(t2);
@@ -115,7 +119,8 @@ TEST(bad_lines_name_the_file_line_and_problem)
     e = parse_error("input shape=8,8,1\nconv2d filters=2 kernel_size=3\ndense units=3\n");
     CHECK_STR_CONTAINS(e, "bad.fv:3");
     CHECK_STR_CONTAINS(e, "flatten");
-    e = parse_error("input shape=4\ndense units=3\ncompile loss=categorical_crossentropy optimizer=rmsprop\n");
+    e = parse_error(
+        "input shape=4\ndense units=3\ncompile loss=categorical_crossentropy optimizer=rmsprop\n");
     CHECK_STR_CONTAINS(e, "rmsprop");
     e = parse_error("input shape=4\ndense units=3\ncompile loss=crossentropy\n");
     CHECK_STR_CONTAINS(e, "crossentropy");
@@ -136,7 +141,8 @@ TEST(bad_lines_name_the_file_line_and_problem)
 TEST(compile_errors_leave_the_model_unchanged)
 {
     fv_model *m = fv_model_parse_string("input shape=4\ndense units=3 activation=softmax\n", "m");
-    CHECK_OK(fv_model_compile(m, "loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1"));
+    CHECK_OK(fv_model_compile(
+        m, "loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1"));
     CHECK(fv_model_compile(m, "loss=mse momentum=x") != FV_OK);
     char *t = fv_model_to_text(m);
     CHECK_STR_CONTAINS(t, "loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1");
@@ -160,7 +166,8 @@ static fv_dataset *quadrants(int64_t n, uint64_t seed)
         }
         int r0 = (c / 2) * 3, c0 = (c % 2) * 3;
         for (int r = 0; r < 3; r++)
-            for (int q = 0; q < 3; q++) x[i * 36 + (r0 + r) * 6 + c0 + q] = 200;
+            for (int q = 0; q < 3; q++)
+                x[i * 36 + (r0 + r) * 6 + c0 + q] = 200;
     }
     fv_dataset *d = fv_dataset_from_u8(n, 3, (int64_t[]){6, 6, 1}, x, y);
     free(x);
@@ -177,16 +184,25 @@ static const char *small_cnn =
     "dense units=4 activation=softmax\n"
     "compile loss=categorical_crossentropy optimizer=adam learning_rate=0.01 metrics=accuracy\n";
 
-TEST(training_learns_and_history_records_it)
+/* Fits m 8 epochs (batch 16) on 400 quadrant images, validating on test; the history. */
+static fv_history *fit_quadrants(fv_model *m, const fv_dataset *test)
 {
-    fv_dataset *train = quadrants(400, 1), *test = quadrants(100, 2);
-    fv_model *m = fv_model_parse_string(small_cnn, "small");
+    fv_dataset *train = quadrants(400, 1);
     fv_fit_opts o = fv_fit_defaults();
     o.epochs = 8;
     o.batch_size = 16;
     o.validation_data = test;
     fv_history *h = NULL;
     CHECK_OK(fv_model_fit(m, train, &o, &h));
+    fv_dataset_free(train);
+    return h;
+}
+
+TEST(training_learns_and_history_records_it)
+{
+    fv_dataset *test = quadrants(100, 2);
+    fv_model *m = fv_model_parse_string(small_cnn, "small");
+    fv_history *h = fit_quadrants(m, test);
     CHECK(h && fv_history_epochs(h) == 8);
     const double *loss = h ? fv_history_get(h, "loss") : NULL;
     const double *vacc = h ? fv_history_get(h, "val_accuracy") : NULL;
@@ -200,7 +216,6 @@ TEST(training_learns_and_history_records_it)
     if (vacc) CHECK_CLOSE(a, vacc[7], 1e-12, 0);
     fv_history_free(h);
     fv_model_free(m);
-    fv_dataset_free(train);
     fv_dataset_free(test);
 }
 
@@ -218,7 +233,8 @@ TEST(validation_split_takes_the_tail)
     CHECK(tail && fv_dataset_count(tail) == 20);
     CHECK_OK(fv_model_evaluate(m, tail, 32, &l, NULL));
     CHECK(h && fv_history_get(h, "val_loss"));
-    if (h && fv_history_get(h, "val_loss")) CHECK_CLOSE(fv_history_get(h, "val_loss")[0], l, 1e-9, 1e-6);
+    if (h && fv_history_get(h, "val_loss"))
+        CHECK_CLOSE(fv_history_get(h, "val_loss")[0], l, 1e-9, 1e-6);
     fv_history_free(h);
     fv_dataset_free(tail);
     fv_model_free(m);
@@ -252,7 +268,8 @@ static uint64_t train_checksum_prec(int threads, const char *precision)
                 float *w = fv_model_param(m, name, &rank, d);
                 if (!w) continue;
                 int64_t n = 1;
-                for (int r = 0; r < rank; r++) n *= d[r];
+                for (int r = 0; r < rank; r++)
+                    n *= d[r];
                 for (int64_t j = 0; j < n; j++) {
                     uint32_t bits;
                     memcpy(&bits, &w[j], 4);
@@ -289,13 +306,8 @@ TEST(precision_bf16_learns_is_recorded_and_thread_independent)
     }
     /* It learns as fp32 does, and the model text records it. */
     CHECK_OK(fv_model_set_precision(m, "bf16"));
-    fv_dataset *train = quadrants(400, 1), *test = quadrants(100, 2);
-    fv_fit_opts o = fv_fit_defaults();
-    o.epochs = 8;
-    o.batch_size = 16;
-    o.validation_data = test;
-    fv_history *h = NULL;
-    CHECK_OK(fv_model_fit(m, train, &o, &h));
+    fv_dataset *test = quadrants(100, 2);
+    fv_history *h = fit_quadrants(m, test);
     const double *vacc = h ? fv_history_get(h, "val_accuracy") : NULL;
     CHECK(vacc && vacc[7] > 0.9);
     char *text = fv_model_to_text(m);
@@ -303,7 +315,7 @@ TEST(precision_bf16_learns_is_recorded_and_thread_independent)
     fv_model *back = text ? fv_model_parse_string(text, "back") : NULL;
     CHECK(back && strcmp(fv_model_precision(back), "bf16") == 0);
     fv_model_free(back), free(text), fv_history_free(h), fv_model_free(m);
-    fv_dataset_free(train), fv_dataset_free(test);
+    fv_dataset_free(test);
     /* Bit-identical for any thread count, and not the fp32 result. */
     const uint64_t a = train_checksum_prec(1, "bf16"), b = train_checksum_prec(2, "bf16");
     const uint64_t f = train_checksum_prec(2, "fp32");
@@ -360,7 +372,8 @@ TEST(save_and_load_round_trip)
         free(p1);
         free(p2);
         /* Weights of another model are refused by tensor name. */
-        fv_model *other = fv_model_parse_string("input shape=6,6,1\nflatten\ndense units=4\n", "other");
+        fv_model *other =
+            fv_model_parse_string("input shape=6,6,1\nflatten\ndense units=4\n", "other");
         CHECK(fv_model_load_weights(other, path) != FV_OK);
         CHECK_STR_CONTAINS(fv_last_error(), "m.safetensors");
         CHECK_STR_CONTAINS(fv_last_error(), "conv2d.kernel");
@@ -377,14 +390,15 @@ TEST(save_and_load_round_trip)
  * directional derivative g·v against (L(w + εv) − L(w − εv)) / 2ε, in every parameter tensor. */
 TEST(whole_model_gradient_matches_finite_differences)
 {
-    const char *text = "input shape=7,6,2\n"
-                       "conv2d filters=3 kernel_size=3,2 strides=2 padding=same activation=tanh\n"
-                       "conv2d filters=4 kernel_size=2 dilation_rate=2 padding=same activation=elu\n"
-                       "maxpool2d pool_size=2 padding=same\n"
-                       "flatten\n"
-                       "dense units=5 activation=sigmoid\n"
-                       "dense units=3 activation=softmax\n"
-                       "compile loss=categorical_crossentropy optimizer=adam\n";
+    const char *text =
+        "input shape=7,6,2\n"
+        "conv2d filters=3 kernel_size=3,2 strides=2 padding=same activation=tanh\n"
+        "conv2d filters=4 kernel_size=2 dilation_rate=2 padding=same activation=elu\n"
+        "maxpool2d pool_size=2 padding=same\n"
+        "flatten\n"
+        "dense units=5 activation=sigmoid\n"
+        "dense units=3 activation=softmax\n"
+        "compile loss=categorical_crossentropy optimizer=adam\n";
     fv_model *m = fv_model_parse_string(text, "grad");
     CHECK(m != NULL);
     if (!m) return;
@@ -393,12 +407,14 @@ TEST(whole_model_gradient_matches_finite_differences)
     float *x = malloc((size_t)(N * in) * sizeof(float));
     fv_rng r;
     fv__rng_seed(&r, 11);
-    for (int64_t i = 0; i < N * in; i++) x[i] = 2 * fv__rng_uniform(&r) - 1;
+    for (int64_t i = 0; i < N * in; i++)
+        x[i] = 2 * fv__rng_uniform(&r) - 1;
     int32_t labels[N] = {0, 2, 1};
     fv_targets t = {.labels = labels};
     double L0;
     CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, false, &L0));
-    const char *tensors[] = {"conv2d.kernel", "conv2d.bias", "conv2d_1.kernel", "conv2d_1.bias", "dense.kernel", "dense.bias", "dense_1.kernel", "dense_1.bias"};
+    const char *tensors[] = {"conv2d.kernel", "conv2d.bias", "conv2d_1.kernel", "conv2d_1.bias",
+                             "dense.kernel",  "dense.bias",  "dense_1.kernel",  "dense_1.bias"};
     for (int ti = 0; ti < 8; ti++) {
         int rank;
         int64_t d[4];
@@ -407,18 +423,22 @@ TEST(whole_model_gradient_matches_finite_differences)
         CHECK(w && g);
         if (!w || !g) continue;
         int64_t n = 1;
-        for (int k = 0; k < rank; k++) n *= d[k];
+        for (int k = 0; k < rank; k++)
+            n *= d[k];
         /* Recompute the analytic gradient (the loops below change it). */
         CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, false, &L0));
         double *v = malloc((size_t)n * sizeof(double)), analytic = 0;
         float *w0 = malloc((size_t)n * sizeof(float));
         memcpy(w0, w, (size_t)n * sizeof(float));
-        for (int64_t j = 0; j < n; j++) v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
+        for (int64_t j = 0; j < n; j++)
+            v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
         const double eps = 1e-3;
         double Lp, Lm;
-        for (int64_t j = 0; j < n; j++) w[j] = (float)(w0[j] + eps * v[j]);
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] + eps * v[j]);
         CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, false, &Lp));
-        for (int64_t j = 0; j < n; j++) w[j] = (float)(w0[j] - eps * v[j]);
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] - eps * v[j]);
         CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, false, &Lm));
         memcpy(w, w0, (size_t)n * sizeof(float));
         double numeric = (Lp - Lm) / (2 * eps);
@@ -436,13 +456,20 @@ TEST(whole_model_gradient_matches_finite_differences)
 TEST(fit_refuses_labels_beyond_the_output_units)
 {
     fv_dataset *d = quadrants(20, 4);
-    fv_model *m = fv_model_parse_string("input shape=6,6,1\nflatten\ndense units=3 activation=softmax\ncompile loss=sparse_categorical_crossentropy\n", "m");
+    fv_model *m =
+        fv_model_parse_string("input shape=6,6,1\nflatten\ndense units=3 "
+                              "activation=softmax\ncompile loss=sparse_categorical_crossentropy\n",
+                              "m");
     fv_fit_opts o = fv_fit_defaults();
     CHECK(fv_model_fit(m, d, &o, NULL) == FV_ERR_SHAPE);
     CHECK_STR_CONTAINS(fv_last_error(), "3 is not a class index in [0, 3)");
-    fv_model *m2 = fv_model_parse_string("input shape=5,5,1\nflatten\ndense units=4 activation=softmax\ncompile loss=sparse_categorical_crossentropy\n", "m2");
+    fv_model *m2 =
+        fv_model_parse_string("input shape=5,5,1\nflatten\ndense units=4 "
+                              "activation=softmax\ncompile loss=sparse_categorical_crossentropy\n",
+                              "m2");
     CHECK(fv_model_fit(m2, d, &o, NULL) == FV_ERR_SHAPE);
-    CHECK_STR_CONTAINS(fv_last_error(), "has shape (20, 6, 6, 1); the model's input is (None, 5, 5, 1)");
+    CHECK_STR_CONTAINS(fv_last_error(),
+                       "has shape (20, 6, 6, 1); the model's input is (None, 5, 5, 1)");
     fv_model_free(m);
     fv_model_free(m2);
     fv_dataset_free(d);

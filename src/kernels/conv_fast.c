@@ -5,6 +5,7 @@
  * reference up to summation order. Inner loops: conv_tile.h, for AVX-512, AVX2 + FMA or
  * portable C.
  */
+#include "kernels/bf16.h"
 #include "kernels/conv_internal.h"
 
 #include <stdint.h>
@@ -421,6 +422,211 @@ void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *
         for (int64_t j = 0; b && j < 64 && j0 + j < F; j++)
             bias[j] = b[j0 + j];
         j0 += f->fwd_cols(&G, x, wp + j0 * G.K, 16 * G.K, y + j0, F, bias, relu, F - j0);
+    }
+}
+
+/* ---- forward with bf16 products (precision=bf16) ---------------------------------------------
+ * The same windows and tiles as the fp32 forward, on a bf16 copy of the (padded) input and the
+ * weights packed in bf16 pairs along the taps: each step of a tile is one VDPBF16PS per vector,
+ * two taps at once. Each output is, exactly,
+ *   acc = 0; for each pair (k, k+1) of taps in k order: acc = fv_vdpbf16ps_lane(acc, w pair, x
+ * pair) y = acc + b, then max(y, 0) with relu (NaN gives 0), on the AVX512_BF16 tiles and on the
+ * emulation alike (tested bit for bit). */
+
+bool fv_conv_bf16_applies(const fv_conv_geom *g)
+{
+    cgeo G;
+    geo_init(g, &G);
+    return G.seglen % 2 == 0; /* pairs of taps never straddle two segments */
+}
+
+int64_t fv_conv_fwd_pack_bf16_size(const fv_conv_geom *g)
+{
+    return round16(g->out_c) * g->k_h * g->k_w * g->in_c;
+}
+
+void fv_conv_fwd_pack_bf16(const fv_conv_geom *g, const float *w, uint16_t *wp)
+{
+    const int64_t K = g->k_h * g->k_w * g->in_c, F = g->out_c;
+    for (int64_t j0 = 0; j0 < F; j0 += 16) {
+        const int64_t n = F - j0 < 16 ? F - j0 : 16;
+        uint16_t *dst = wp + j0 * K;
+        for (int64_t q = 0; q < K / 2; q++, dst += 32)
+            for (int64_t j = 0; j < 16; j++) {
+                dst[2 * j] = j < n ? fv_bf16_from_f32(w[2 * q * F + j0 + j]) : 0;
+                dst[2 * j + 1] = j < n ? fv_bf16_from_f32(w[(2 * q + 1) * F + j0 + j]) : 0;
+            }
+    }
+}
+
+int64_t fv_conv_fwd_bf16_scratch_floats(const fv_conv_geom *g)
+{
+    cgeo G;
+    geo_init(g, &G);
+    return round16((G.Hp * G.Wp * G.C + 2) / 2 + 1);
+}
+
+static uint32_t pair32(const uint16_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Arguments as fwd_cols (conv_tile.h) with bf16 x and weights: the emulation, one panel of 16
+ * filters at a time. */
+static int64_t bf16_cols_emul(const cgeo *G, const uint16_t *x, const uint16_t *bp, float *y,
+                              int64_t F, const float *bias, bool relu, int64_t rem)
+{
+    const int64_t n = rem < 16 ? rem : 16;
+    for (int64_t p = 0; p < G->P; p++) {
+        const int64_t oh = p / G->out_w, ow = p % G->out_w;
+        const uint16_t *row = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        for (int64_t j = 0; j < n; j++) {
+            float acc = 0.0f;
+            const uint16_t *b = bp + 2 * j;
+            for (int64_t kh = 0; kh < G->nh; kh++)
+                for (int64_t kw = 0; kw < G->nw; kw++) {
+                    const uint16_t *r = row + kh * G->hstep + kw * G->wstep;
+                    for (int64_t q = 0; q < G->nc / 2; q++, b += 32)
+                        acc = fv_vdpbf16ps_lane(acc, pair32(b), pair32(r + 2 * q));
+                }
+            float v = acc + bias[j];
+            if (relu) v = v > 0.0f ? v : 0.0f;
+            y[p * F + j] = v;
+        }
+    }
+    return n;
+}
+
+#if defined(FV_CONV_X86)
+#define BF_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* A tile of MR pixels × NV vectors of 16 filters (as fwd_run in conv_tile.h). */
+BF_ATTR static inline __attribute__((always_inline)) void
+bf16_run(const int MR, const int NV, const uint16_t *const *rows, const cgeo *G,
+         const uint16_t *restrict bp, int64_t pstride, float *c, int64_t ldc, const float *bias,
+         bool relu, int m, int n)
+{
+    __m512 acc[12][4];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    const uint16_t *b = bp;
+    for (int64_t kh = 0; kh < G->nh; kh++) {
+        for (int64_t kw = 0; kw < G->nw; kw++) {
+            const int64_t o = kh * G->hstep + kw * G->wstep;
+            const uint16_t *r[12];
+#pragma GCC unroll 12
+            for (int i = 0; i < MR; i++)
+                r[i] = rows[i] + o;
+            for (int64_t q = 0; q < G->nc / 2; q++, b += 32) {
+                __m512bh bv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    bv[v] = (__m512bh)_mm512_loadu_si512(b + v * pstride);
+#pragma GCC unroll 12
+                for (int i = 0; i < MR; i++) {
+                    const __m512bh t = (__m512bh)_mm512_set1_epi32((int)pair32(r[i] + 2 * q));
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv[v], t);
+                }
+            }
+        }
+    }
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const __m512 bb = _mm512_loadu_ps(bias + 16 * v);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            acc[i][v] = _mm512_add_ps(acc[i][v], bb);
+            if (relu) acc[i][v] = _mm512_max_ps(acc[i][v], zero); /* NaN gives the 0 */
+        }
+    }
+    if (m == MR && n == 16 * NV) {
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
+        return;
+    }
+    _Alignas(64) float t[12][64];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            _mm512_storeu_ps(t[i] + 16 * v, acc[i][v]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = t[i][j];
+}
+
+/* Arguments as bf16_cols_emul: 6 × 64 where four panels remain, else 12 × 32 or 12 × 16. */
+BF_ATTR static int64_t bf16_cols_avx512(const cgeo *G, const uint16_t *x, const uint16_t *bp,
+                                        float *y, int64_t F, const float *bias, bool relu,
+                                        int64_t rem)
+{
+    const int MR = rem > 48 ? 6 : 12, NV = rem > 48 ? 4 : rem > 16 ? 2 : 1;
+    const int64_t pstride = 16 * G->K;
+    const int n = (int)(rem < 16 * NV ? rem : 16 * NV);
+    for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
+        const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
+        const uint16_t *rows[12];
+        for (int i = 0; i < MR; i++) {
+            const int64_t p = p0 + (i < m ? i : m - 1), oh = p / G->out_w, ow = p % G->out_w;
+            rows[i] = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        }
+        float *c = y + p0 * F;
+        if (NV == 4)
+            bf16_run(6, 4, rows, G, bp, pstride, c, F, bias, relu, m, n);
+        else if (NV == 2)
+            bf16_run(12, 2, rows, G, bp, pstride, c, F, bias, relu, m, n);
+        else
+            bf16_run(12, 1, rows, G, bp, pstride, c, F, bias, relu, m, n);
+    }
+    return n;
+}
+#endif
+
+/* -1: the best; 0: the emulation (tests). The second global of this file, as `forced`. */
+static int bf16_forced = -1;
+
+void fv__conv_bf16_force_emulation(bool on)
+{
+    __atomic_store_n(&bf16_forced, on ? 0 : -1, __ATOMIC_RELAXED);
+}
+
+void fv_conv2d_forward_bf16(const fv_conv_geom *g, const float *x, const uint16_t *wp,
+                            const float *b, bool relu, float *y, float *scratch)
+{
+    cgeo G;
+    geo_init(g, &G);
+    uint16_t *x16 = (uint16_t *)scratch;
+    if (G.padded) {
+        memset(x16, 0, (size_t)(G.Hp * G.Wp * G.C) * sizeof(uint16_t));
+        const int64_t row = g->in_w * G.C;
+        for (int64_t h = 0; h < g->in_h; h++)
+            fv_bf16_from_f32_n(x + h * row, x16 + ((h + G.pad_top) * G.Wp + G.pad_left) * G.C, row);
+    } else {
+        fv_bf16_from_f32_n(x, x16, G.Hp * G.Wp * G.C);
+    }
+    int64_t (*cols)(const cgeo *, const uint16_t *, const uint16_t *, float *, int64_t,
+                    const float *, bool, int64_t) = bf16_cols_emul;
+#if defined(FV_CONV_X86)
+    if (__atomic_load_n(&bf16_forced, __ATOMIC_RELAXED) < 0 && fv__cpu_has_avx512_bf16())
+        cols = bf16_cols_avx512;
+#endif
+    const int64_t F = G.F;
+    for (int64_t j0 = 0; j0 < F;) {
+        _Alignas(64) float bias[64] = {0};
+        for (int64_t j = 0; b && j < 64 && j0 + j < F; j++)
+            bias[j] = b[j0 + j];
+        j0 += cols(&G, x16, wp + j0 * G.K, y + j0, F, bias, relu, F - j0);
     }
 }
 

@@ -14,4 +14,7 @@ bool fv__conv_path_supported(fv__gemm_path p);
  * benchmarks only, before any threads run: it is process-wide. */
 void fv__conv_force_path(int p);
 
+/* Runs fv_conv2d_forward_bf16 on the emulation even where the CPU has AVX512_BF16 (tests). */
+void fv__conv_bf16_force_emulation(bool on);
+
 #endif
