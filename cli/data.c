@@ -19,6 +19,7 @@ extern char **environ;
 static const char usage[] =
     "usage: fovea data get DATASET [DIR] [--force] [--format idx|png]\n"
     "       fovea data make detection DIR [options]   (see 'fovea data make --help')\n"
+    "       fovea data make pose DIR [options]   (see 'fovea data make pose --help')\n"
     "\n"
     "Puts a dataset into DIR (default data/DATASET):\n"
     "  mnist           the four MNIST IDX files (from a public mirror; where none is\n"
@@ -130,6 +131,8 @@ static int run_script(const char *cmd, const char *script, const char *dataset, 
 int cmd_data(int argc, char **argv)
 {
     const char *cmd = "data";
+    if (argc > 2 && strcmp(argv[1], "make") == 0 && strcmp(argv[2], "pose") == 0)
+        return cmd_data_make_pose(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "make") == 0) return cmd_data_make(argc - 1, argv + 1);
     cli_opt opts[] = {{"force", false, false, NULL}, {"format", true, false, NULL}};
     const char *pos[3];

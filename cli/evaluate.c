@@ -43,7 +43,12 @@ static const char usage[] =
     "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n"
     "\n"
     "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
-    "results as COCO does (see 'fovea evaluate --detections x --help').\n";
+    "results as COCO does (see 'fovea evaluate --detections x --help').\n"
+    "\n"
+    "fovea evaluate --poses POSES.csv --data DIR [--split test] [--json] scores 6D pose\n"
+    "estimates in BOP's result format against a BOP dataset, with no model: ADD(-S) accuracy,\n"
+    "MSSD and MSPD recalls, rotation and translation errors, 5deg/5cm and 2-D projection\n"
+    "accuracy ('fovea evaluate --poses --help' for the details).\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
  * failure (reported). */
@@ -67,6 +72,9 @@ int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
     if (cli_is_detection_evaluation(argc, argv)) return cmd_evaluate_detections(argc, argv);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) /* 6D pose: no model */
+        if (strcmp(argv[i], "--poses") == 0 || strncmp(argv[i], "--poses=", 8) == 0)
+            return cmd_evaluate_poses(argc, argv);
     cli_opt opts[] = {
         {"data", true, false, NULL},       {"label-column", true, false, NULL},
         {"batch-size", true, false, NULL}, {"threads", true, false, NULL},

@@ -544,3 +544,13 @@ int cli_keep_class_names(const char *cmd, fv_model *m, const fv_dataset *d)
     free(names);
     return s == FV_OK ? 0 : cli_fail_lib(cmd, NULL, s);
 }
+
+int cli_warn_rescaling(const char *cmd, const char *model_path, const fv_model *m,
+                       const fv_dataset *d)
+{
+    char warning[512];
+    fv_status s = fv_model_check_rescaling(m, d, warning, sizeof warning);
+    if (s != FV_OK) return cli_fail_lib(cmd, model_path, s);
+    if (warning[0]) cli_error(cmd, "warning: %s: %s", model_path, warning);
+    return 0;
+}

@@ -83,6 +83,11 @@ int cli_load_image_eval(const char *cmd, const char *path, const fv_model *m,
 int cli_load_cifar(const char *cmd, const char *dir, const cli_image_flags *f, fv_dataset **train,
                    fv_dataset **test);
 
+/* Prints fv_model_check_rescaling's warning, prefixed by the model's path, when the model
+ * rescales by 1/255 data that is already in [0, 1]. Returns 0, or CLI_FAIL after a message. */
+int cli_warn_rescaling(const char *cmd, const char *model_path, const fv_model *m,
+                       const fv_dataset *d);
+
 /* Copies the dataset's class names into the model (when it has them). */
 int cli_keep_class_names(const char *cmd, fv_model *m, const fv_dataset *d);
 

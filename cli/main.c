@@ -35,6 +35,8 @@ static const char usage[] =
     "  data make detection DIR           generate detection scenes (YOLO's and COCO's layouts)\n"
     "  evaluate --detections DET.json --annotations INSTANCES.json\n"
     "                                    score any detector's results as pycocotools does\n"
+    "  data make pose DIR                render a 6D pose dataset in the BOP layout\n"
+    "  evaluate --poses P.csv --data DIR score 6D pose estimates (ADD(-S), MSSD, MSPD, ...)\n"
     "\n"
     "options:\n"
     "  -h, --help      this text ('fovea COMMAND --help' for a command's options)\n"

@@ -8,6 +8,7 @@
 #include "common.h"
 #include "detect.h"
 #include "images.h"
+#include "mpi.h"
 #include "progress.h"
 #include "viz.h"
 
@@ -374,7 +375,7 @@ static void format_resume_command(char *buf, size_t size, int argc, char **argv)
     if (!has_resume && used < size) snprintf(buf + used, size - used, " --resume");
 }
 
-int cmd_train(int argc, char **argv)
+static int train(int argc, char **argv, cli_mpi *mp)
 {
     const char *cmd = "train";
     cli_opt opts[O_COUNT] = {
@@ -463,6 +464,10 @@ int cmd_train(int argc, char **argv)
     if ((rc = cli_image_flags_check(cmd, &imf))) return rc;
     if (nthreads > 0) fv_set_threads((int)nthreads);
 
+    /* Under mpirun, process 0 alone writes results and pictures (the others compute the same). */
+    if (mp->rank > 0)
+        opts[O_SAVE].seen = opts[O_HISTORY].seen = opts[O_PLOT].seen = opts[O_SAVE_BEST].seen =
+            opts[O_MONITOR].seen = opts[O_PROFILE].seen = false;
     /* Where results go must be writable before an hour is spent training. */
     const char *save = opts[O_SAVE].seen ? opts[O_SAVE].value : NULL;
     const char *hist_path = opts[O_HISTORY].seen ? opts[O_HISTORY].value : NULL;
@@ -486,7 +491,7 @@ int cmd_train(int argc, char **argv)
                                save && strcmp(save, save_best) == 0 ? "--save" : "--history",
                                save_best);
     if (save_best && cli_check_writable(cmd, "--save-best", save_best)) return CLI_FAIL;
-    if (ckpt) {
+    if (ckpt && mp->rank == 0) {
         if (cli_exists(ckpt) && !cli_is_dir(ckpt)) {
             cli_error(cmd, "--checkpoint: '%s' is not a folder", ckpt);
             return CLI_FAIL;
@@ -563,6 +568,7 @@ int cmd_train(int argc, char **argv)
     rc = CLI_FAIL;
     if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
     if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (cli_warn_rescaling(cmd, model_path, m, train)) goto done;
     if (remember_labels(cmd, m, train)) goto done;
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
@@ -596,15 +602,16 @@ int cmd_train(int argc, char **argv)
         }
     }
 
-    fit.checkpoint_dir = ckpt;
     fit.resume = opts[O_RESUME].seen;
+    if (cli_mpi_checkpoint(cmd, mp, ckpt, &fit.checkpoint_dir, &fit.resume)) goto done;
+    fit.collective = mp->size > 1 ? &mp->coll : NULL;
     fit.save_best = save_best;
     fit.save_best_monitor = opts[O_MONITOR].seen ? opts[O_MONITOR].value : NULL;
     int64_t resumed = 0;
     if (fit.resume) {
         bool found = false;
         int64_t total = 0;
-        fv_status s = fv_checkpoint_info(ckpt, &found, &resumed, &total);
+        fv_status s = fv_checkpoint_info(fit.checkpoint_dir, &found, &resumed, &total);
         if (s != FV_OK) {
             cli_fail_lib(cmd, "--resume", s);
             goto done;
@@ -687,7 +694,7 @@ int cmd_train(int argc, char **argv)
     if (opts[O_PLOT].seen && history &&
         cli_plot_history(cmd, "--plot", history, opts[O_PLOT].value))
         goto done;
-    if (test) {
+    if (test && mp->rank == 0) {
         double loss = NAN, accuracy = NAN;
         s = fv_model_evaluate(m, test, fit.batch_size, &loss, &accuracy);
         if (s != FV_OK) {
@@ -715,4 +722,12 @@ done:
     fv_dataset_free(train);
     fv_model_free(m);
     return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    cli_mpi mp;
+    int rc = cli_mpi_start("train", &mp);
+    if (rc != CLI_OK) return rc;
+    return cli_mpi_finish(&mp, train(argc, argv, &mp));
 }

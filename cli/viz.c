@@ -144,7 +144,8 @@ int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 /* ---- fovea viz ----------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea viz kernels|features|activations ARGS -o OUT.png|OUT.svg\n"
+    "usage: fovea viz kernels|features|activations|boxes|detections|augment ARGS\n"
+    "                 -o OUT.png|OUT.svg\n"
     "\n"
     "Pictures of what a network learned:\n"
     "  fovea viz kernels MODEL.safetensors [--layer NAME] -o kernels.png\n"
@@ -159,6 +160,9 @@ static const char usage[] =
     "      images of a detection dataset with their boxes (and a detector's)\n"
     "  fovea viz detections MODEL --input IMG|DIR -o det.png\n"
     "      a detector's boxes over images (with --data DIR, beside the ground truth)\n"
+    "  fovea viz augment MODEL --data DATA [--index N] [--copies K] -o aug.png\n"
+    "      one image and copies of it through the model's augmentation layers, as\n"
+    "      training draws them\n"
     "\n"
     "'fovea viz kernels --help' (and so on) shows each one's options. The picture's format\n"
     "follows the extension of -o: .png or .svg.\n";
@@ -283,6 +287,18 @@ static void describe(char *buf, size_t n, const fv_model *m, const fv_dataset *d
     if (used < n) snprintf(buf + used, n - used, " with p = %.3f", p);
 }
 
+int cli_viz_load_input(const char *cmd, const char *path, const fv_model *m, fv_dataset **d)
+{
+    cli_image_flags imf = {.quiet = true};
+    int rc = cli_load_image_eval(cmd, path, m, &imf, d);
+    if (rc == CLI_CONTINUE && dir_has_images(path)) {
+        const char *in = path; /* a plain folder of image files, as predict takes */
+        rc = cli_load_image_inputs(cmd, &in, 1, m, &imf, d);
+    }
+    if (rc == CLI_CONTINUE) rc = load_images(cmd, path, d);
+    return rc;
+}
+
 static int viz_features(int argc, char **argv)
 {
     const char *cmd = "viz features";
@@ -323,14 +339,7 @@ static int viz_features(int argc, char **argv)
     if (cli_model_class_names(cmd, m, &names, &nnames)) goto done;
     if (cli_check_class_names(cmd, nnames, fv_model_output_size(m))) goto done;
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
-    cli_image_flags imf = {.quiet = true};
-    rc = cli_load_image_eval(cmd, opts[O_INPUT].value, m, &imf, &d);
-    if (rc == CLI_CONTINUE && dir_has_images(opts[O_INPUT].value)) {
-        const char *in = opts[O_INPUT].value; /* a plain folder of image files, as predict takes */
-        rc = cli_load_image_inputs(cmd, &in, 1, m, &imf, &d);
-    }
-    if (rc == CLI_CONTINUE) rc = load_images(cmd, opts[O_INPUT].value, &d);
-    if (rc) goto done;
+    if ((rc = cli_viz_load_input(cmd, opts[O_INPUT].value, m, &d))) goto done;
     rc = CLI_FAIL;
     int64_t count = fv_dataset_count(d);
     if (index >= count) {
@@ -407,7 +416,9 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
     if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
     if (strcmp(sub, "detections") == 0) return cmd_viz_detections(argc - 1, argv + 1);
-    return cli_usage_error(
-        "viz", "unknown picture '%s' (known: kernels, features, activations, boxes, detections)",
-        sub);
+    if (strcmp(sub, "augment") == 0) return cli_viz_augment(argc - 1, argv + 1);
+    return cli_usage_error("viz",
+                           "unknown picture '%s' (known: kernels, features, activations, boxes, "
+                           "detections, augment)",
+                           sub);
 }

@@ -35,4 +35,11 @@ int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int
  * binary classifier); reports and returns CLI_FAIL on mismatch. 0 names always pass. */
 int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs);
 
+/* The images of --input (viz features) or --data (viz augment) for model m: an image folder or
+ * file, CIFAR files, an IDX folder (its test set) or file, .npy or .csv. 0 or a CLI status after
+ * a message. */
+int cli_viz_load_input(const char *cmd, const char *path, const fv_model *m, fv_dataset **d);
+/* `fovea viz augment` (viz_augment.c). */
+int cli_viz_augment(int argc, char **argv);
+
 #endif

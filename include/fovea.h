@@ -480,7 +480,37 @@ typedef struct fv_fit_opts {
     /* Checkpoints (see above). */
     const char *checkpoint_dir; /* NULL: none; created if missing (one level) */
     bool resume;                /* continue from checkpoint_dir's checkpoint */
+
+    /* Data-parallel training (see fv_collective below); NULL: this process trains alone. */
+    const struct fv_collective *collective;
 } fv_fit_opts;
+
+/* Data-parallel training: P processes each train on a slice of every batch and get the same
+ * weights and history, bit for bit, as one process training alone on the whole batches.
+ * A batch of N samples is cut into FV_BATCH_CHUNKS chunks (chunk c: samples [c·N/16,
+ * (c+1)·N/16), empty ones included); process q holds chunks [q·16/P, (q+1)·16/P). Every process
+ * must hold the same model, weights, data and options; each computes the forward and backward
+ * pass of its slice, and fovea calls the hooks below, in the same order on every process, to
+ * combine what depends on the whole batch: the parameter gradients (sum), BatchNormalization's
+ * batch statistics, and the outputs from which the loss and the metrics are computed (gather).
+ * The library holds no connection of its own: the caller (the fovea command, over MPI) sets
+ * them up. Validation batches are split the same way. */
+#define FV_BATCH_CHUNKS 16
+
+typedef struct fv_collective {
+    int size; /* processes P: a divisor of FV_BATCH_CHUNKS (1, 2, 4, 8 or 16) */
+    int rank; /* this process, in [0, P) */
+    void *ctx;
+    /* buf holds the processes' parts end to end, process q's part being bytes [off[q],
+     * off[q + 1]) (off has P + 1 entries); this process has filled its own. On return every
+     * part is filled, on every process (MPI_Allgatherv). A failure ends the fit with it. */
+    fv_status (*gather)(void *ctx, void *buf, const size_t *off);
+    /* Replaces a[0..n) on every process by the sum over the processes of their arrays, added as
+     * a balanced binary tree over the ranks in order, ((a0 + a1) + (a2 + a3)) + ..., the same on
+     * every process (not MPI_Allreduce, whose order is unspecified): these are the top levels of
+     * the tree whose lower levels each process has added over its own chunks. */
+    fv_status (*sum)(void *ctx, float *a, int64_t n);
+} fv_collective;
 
 /* Keras' defaults: batch 32, 1 epoch, shuffle, no validation; seed 42; callbacks off with
  * Keras' settings; no checkpoint. The library prints nothing: progress is reported through the
@@ -563,6 +593,31 @@ fv_status fv_model_forward(fv_model *m, const float *x, int64_t n);
  * for every k < fv_model_input_count. FV_ERR_INVALID if one is NULL. */
 fv_status fv_model_forward_inputs(fv_model *m, const float *const *x, int64_t n);
 const float *fv_model_layer_output(const fv_model *m, int i);
+
+/* The model's leading preprocessing layers: the chain of rescaling, normalization, resizing,
+ * center_crop and random_* layers that begins at its first input (Keras 3's preprocessing
+ * layers placed in the model). fv_model_augment_shape gives the per-sample shape of their
+ * output (the input's when there are none): rank returned, dims filled; 0 without an input.
+ * fv_model_augment runs them alone, in training mode, on x [n × input size] into
+ * y [n × that size], drawing as training step `step` draws (sample i of x as sample i of that
+ * step's batch, from the model's seed): what the model sees in training. affine, when not NULL,
+ * receives n × 6 numbers: for sample i, the map (x', y') = (a0·x + a1·y + a2, a3·x + a4·y + a5)
+ * from a point of the input image to its place in the output, in pixel coordinates (pixel
+ * (r, c) covers [c, c+1) × [r, r+1)), so that boxes can move with the image. The model's
+ * weights, state and memory are untouched. FV_ERR_INVALID: NULL x or y, n < 1 or step < 0;
+ * FV_ERR_STATE: no input; FV_ERR_NOMEM. */
+int fv_model_augment_shape(const fv_model *m, int64_t dims[4]);
+/* How many layers that chain has (they are layers 0 .. count - 1). */
+int fv_model_augment_layers(const fv_model *m);
+fv_status fv_model_augment(fv_model *m, const float *x, int64_t n, int64_t step, float *y,
+                           double *affine);
+/* Keras' image datasets give pixels in 0-255 and Keras models begin with Rescaling(1./255);
+ * fovea's readers already divide by 255. When a rescaling layer with scale 1/255 (within 0.1%)
+ * is among the model's leading preprocessing layers and d's values (up to 256 samples spread
+ * over it) all lie in [0, 1], writes a warning naming the layer, its line and the range the
+ * model would see into warning[size]; else writes "". FV_ERR_INVALID on NULL arguments. */
+fv_status fv_model_check_rescaling(const fv_model *m, const fv_dataset *d, char *warning,
+                                   size_t size);
 /* Output k's values after the last forward pass: n × (its size) floats in model memory, valid
  * until the next model call; NULL before any forward pass or if k is out of range. */
 const float *fv_model_output(const fv_model *m, int k);
@@ -655,13 +710,19 @@ typedef struct fv_onnx_import_opts {
  * torch.onnx.export) unless its metadata_props say fovea.layout=NHWC (fovea's own export); Conv
  * weights become (kh, kw, in, out), Gemm weights (in, units), with the rows of a dense layer
  * after a flatten of NCHW data reordered to fovea's (H, W, C) flatten. Operators: Conv (other
- * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise),
- * MaxPool (pads none or Keras' same), AveragePool, Pad (zeros), Gemm, MatMul (+ Add as bias),
- * BatchNormalization (epsilon and momentum kept), Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax over
- * channels, Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool,
- * Dropout, Identity, NHWC<->NCHW Transpose, a Reshape that flattens (its shape constant or computed
- * by Shape, Gather, Unsqueeze, Concat, as PyTorch writes x.view(x.size(0), -1)), Constant, and
- * fovea's own Maxout pattern; opsets 11 to 17. The file is read as hostile: its size, nesting depth
+ * pads than Keras' same become a zero_padding2d before it; one group per channel: depthwise;
+ * without bias and read only by a 1x1 Conv: separable_conv2d), ConvTranspose (conv2d_transpose,
+ * with a cropping2d after it where Keras' padding cannot place ONNX's output), MaxPool (pads none
+ * or Keras' same), AveragePool, Pad (zeros), Slice of rows and columns (cropping2d), Resize by
+ * whole factors (upsampling2d: nearest where the operator's coordinates repeat rows, bilinear for
+ * half-pixel linear), Gemm, MatMul (+ Add as bias), BatchNormalization (epsilon and momentum
+ * kept), Relu, Clip from 0 (relu max_value), LeakyRelu, Elu, Sigmoid, Tanh, Softmax over channels,
+ * Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, GlobalMaxPool, Dropout,
+ * Identity, NHWC<->NCHW Transpose, Reshape keeping the batch (a flatten, or a reshape where the
+ * ONNX order is fovea's), shapes and pads computed from int64 values known at import (Shape,
+ * Gather, Unsqueeze, Concat, ConstantOfShape, Cast, Slice, Reshape, Transpose: PyTorch's
+ * x.view(x.size(0), -1) and ZeroPad2d), Constant, and fovea's own Maxout pattern; opsets 11 to
+ * 17. The file is read as hostile: its size, nesting depth
  * and message count are bounded before protobuf-c unpacks it, initializer sizes are checked against
  * their dims and type, and a node that reads a name nothing defined before it (a dangling name or a
  * cycle) is refused. Class names in metadata_props (fovea.class_names, a JSON array) become the
@@ -736,6 +797,12 @@ fv_picture *fv_plot_confusion(const fv_metrics *m, const char *const *class_name
 /* Each activation of the seed's list (sigmoid, tanh, ReLU, leaky ReLU, ELU, maxout) and its
  * derivative, computed by fovea's own kernels, one panel each. */
 fv_picture *fv_plot_activations(void);
+/* What the model sees in training: the image x (the model's input shape) and `copies` (1..64)
+ * copies of it through the model's leading preprocessing layers as training step `step` draws
+ * them (fv_model_augment), in a grid titled with caption (NULL: none) and the chain of layers.
+ * The original keeps its own grey or colour scale; the copies share one. */
+fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t step,
+                            const char *caption);
 
 /* Size in pixels (0 for NULL). */
 int fv_picture_width(const fv_picture *p);
@@ -1173,6 +1240,328 @@ fv_status fv_model_detect(fv_model *m, const fv_dataset *images, const fv_letter
  * set without pixels or an index out of range. */
 fv_picture *fv_plot_detections(const fv_detset *d, const int64_t *images, int64_t n,
                                const fv_detection *dets, int64_t ndets, double min_score);
+
+/* ---- 6D pose (issue 13) ---- */
+/* Rotations, the pose errors of the field, the BOP dataset format, meshes and an offscreen
+ * renderer, for networks that estimate an object's rotation and translation from one image.
+ *
+ * Conventions are the BOP toolkit's (Hodaň et al., "BOP: Benchmark for 6D Object Pose
+ * Estimation", ECCV 2018): a pose maps model coordinates to camera coordinates,
+ * x_cam = R·x_model + t, with R a 3×3 rotation written row-major (BOP's cam_R_m2c) and t in
+ * millimetres (cam_t_m2c). The camera is OpenCV's: x right, y down, looking along +z; K is the
+ * 3×3 intrinsic matrix row-major (cam_K: fx 0 cx / 0 fy cy / 0 0 1), a point projects to
+ * (fx·x/z + cx, fy·y/z + cy) in pixels, pixel (0, 0)'s centre at (0, 0). Model points are in
+ * millimetres. Every function here is pure (no state, thread-safe) unless it says otherwise.
+ *
+ *     fv_pose est, gt;  // from a network and from scene_gt.json
+ *     double e = fv_pose_add(pts, n, &est, &gt);       // mm
+ *     bool ok = e < 0.1 * info.diameter;             // ADD at 10% of the diameter
+ */
+
+typedef struct fv_pose {
+    double R[9]; /* rotation, row-major, model → camera */
+    double t[3]; /* translation, mm */
+} fv_pose;
+
+/* The continuous 6-D rotation representation (Zhou et al., "On the Continuity of Rotation
+ * Representations in Neural Networks", CVPR 2019, section 4.2): r6 holds the first two columns
+ * of R, a1 = r6[0..3) and a2 = r6[3..6). To a matrix by Gram–Schmidt: b1 = a1/|a1|,
+ * u = a2 − (b1·a2) b1, b2 = u/|u|, b3 = b1 × b2, R = [b1 b2 b3] (as columns; written
+ * row-major). A norm below 1e-12 is taken as 1e-12 (as PyTorch's F.normalize does), so every
+ * finite input gives a finite R, a rotation whenever a1 ≠ 0 and a2 is not parallel to a1. */
+void fv_rot6d_to_matrix(const double r6[6], double R[9]);
+/* The first two columns of R (row-major) as r6 = (R00, R10, R20, R01, R11, R21): the inverse of
+ * fv_rot6d_to_matrix on rotations. */
+void fv_rot6d_from_matrix(const double R[9], double r6[6]);
+/* Backward of fv_rot6d_to_matrix: from dL/dR [9] (row-major, as R) writes dL/dr6 [6] (written,
+ * not added). Exact (the chain rule through both normalisations and the cross product); tested
+ * by finite differences. */
+void fv_rot6d_backward(const double r6[6], const double dR[9], double dr6[6]);
+
+/* The geodesic distance between two rotations in degrees, in [0, 180]:
+ * arccos((tr(Ra·Rbᵀ) − 1)/2), the cosine clamped to [−1, 1] (BOP toolkit's pose_error.re). */
+double fv_rotation_error(const double Ra[9], const double Rb[9]);
+
+/* Euler angles in degrees, convention "xyz extrinsic" (the same as "ZYX intrinsic", roll–pitch–
+ * yaw; SciPy's Rotation.as_euler("xyz", degrees=True)): R = Rz(e[2])·Ry(e[1])·Rx(e[0]), each a
+ * right-handed rotation about the fixed camera axis. e[0], e[2] in (−180, 180], e[1] in
+ * [−90, 90]; at gimbal lock (|e[1]| = 90) e[2] is set to 0 and e[0] takes the whole turn, as
+ * SciPy does. */
+void fv_rotation_to_euler(const double R[9], double e[3]);
+void fv_rotation_from_euler(const double e[3], double R[9]);
+
+/* A rigid symmetry transformation S of a model (x ↦ S.R·x + S.t; t mm): the model looks the same
+ * under it, so a pose P and P·S are indistinguishable. */
+typedef struct fv_pose_symmetry {
+    double R[9];
+    double t[3];
+} fv_pose_symmetry;
+
+/* A continuous rotational symmetry as BOP's models_info.json gives it: every rotation about
+ * axis (a unit vector) through the point offset (mm). */
+typedef struct fv_pose_continuous_symmetry {
+    double axis[3];
+    double offset[3];
+} fv_pose_continuous_symmetry;
+
+/* One object's entry of BOP's models_info.json. */
+typedef struct fv_pose_model_info {
+    int64_t obj_id;
+    double diameter;        /* the largest distance between two model vertices, mm */
+    double min[3], size[3]; /* the bounding box: min_x, min_y, min_z, size_x, ... (mm) */
+    int64_t n_discrete;     /* symmetries_discrete: 4×4 row-major matrices [R t; 0 0 0 1] */
+    double (*discrete)[16]; /* n_discrete, or NULL */
+    int64_t n_continuous;   /* symmetries_continuous */
+    fv_pose_continuous_symmetry *continuous; /* n_continuous, or NULL */
+} fv_pose_model_info;
+
+/* True when the object has a symmetry (discrete or continuous): ADD-S applies, not ADD. */
+bool fv_pose_model_symmetric(const fv_pose_model_info *info);
+
+/* The object's set of symmetry transformations, as the BOP toolkit's
+ * misc.get_symmetry_transformations builds it: the identity and each discrete symmetry D; each
+ * continuous symmetry discretised into n = ceil(π / max_sym_disc_step) rotations C_k by 2πk/n
+ * about its axis (so that the vertex farthest from the axis moves at most max_sym_disc_step of
+ * the diameter between steps; BOP uses 0.01); with continuous symmetries the set is every
+ * C_k·D (t: C_k.R·D.t + C_k.t), else the discrete ones alone. *syms is malloc'd (free with
+ * free()), *n its count (>= 1). FV_ERR_INVALID for max_sym_disc_step outside (0, 1], an axis of
+ * zero length, or more than 10⁷ transformations; FV_ERR_NOMEM. */
+fv_status fv_pose_symmetries(const fv_pose_model_info *info, double max_sym_disc_step,
+                             fv_pose_symmetry **syms, int64_t *n);
+
+/* The geodesic rotation error in degrees with symmetries: the smallest
+ * fv_rotation_error(R_est, R_gt·S.R) over the symmetries S of info (NULL: none). A continuous
+ * symmetry is minimised over its whole circle in closed form (max over θ of A cos θ + B sin θ),
+ * not over a discretisation. */
+double fv_rotation_error_sym(const double R_est[9], const double R_gt[9],
+                             const fv_pose_model_info *info);
+
+/* Translation error |t_est − t_gt| in mm (BOP's te). */
+double fv_translation_error(const double t_est[3], const double t_gt[3]);
+
+/* Pose errors over model points pts [n × 3] (float, mm), n >= 1. Sources: BOP toolkit's
+ * pose_error.py; ADD and ADD-S: Hinterstoisser et al., ACCV 2012; proj: Brachmann et al.,
+ * CVPR 2016; MSSD, MSPD: the BOP Challenge 2019.
+ *  - add: mean over points of |P_est·x − P_gt·x| (mm).
+ *  - adds (ADD-S, BOP's adi): mean over points x of the distance from P_gt·x to the nearest
+ *    P_est·y (mm); exact, O(n²).
+ *  - mssd: min over syms of max over points of |P_est·x − (P_gt·S)·x| (mm).
+ *  - mspd: min over syms of max over points of |π(P_est·x) − π((P_gt·S)·x)| (pixels).
+ *  - proj: mean over points of |π(P_est·x) − π(P_gt·x)| (pixels).
+ * syms [nsyms >= 1], from fv_pose_symmetries; K [9] row-major. A point behind or on the camera
+ * plane projects to infinity (the error is then +inf). NaN when n < 1 (or nsyms < 1), and from
+ * fv_pose_adds also when out of memory. */
+double fv_pose_add(const float *pts, int64_t n, const fv_pose *est, const fv_pose *gt);
+double fv_pose_adds(const float *pts, int64_t n, const fv_pose *est, const fv_pose *gt);
+double fv_pose_mssd(const float *pts, int64_t n, const fv_pose *est, const fv_pose *gt,
+                    const fv_pose_symmetry *syms, int64_t nsyms);
+double fv_pose_mspd(const float *pts, int64_t n, const double K[9], const fv_pose *est,
+                    const fv_pose *gt, const fv_pose_symmetry *syms, int64_t nsyms);
+double fv_pose_proj(const float *pts, int64_t n, const double K[9], const fv_pose *est,
+                    const fv_pose *gt);
+
+/* Frees the arrays of an fv_pose_model_info (discrete, continuous) and zeroes their counts;
+ * accepts NULL. */
+void fv_pose_model_info_clear(fv_pose_model_info *info);
+
+/* A triangle mesh: an object model, in mm. */
+typedef struct fv_mesh {
+    int64_t n_vertices;
+    float *vertices; /* n_vertices × 3 (x, y, z), mm */
+    float *normals;  /* n_vertices × 3 unit vectors, or NULL */
+    uint8_t *colors; /* n_vertices × 3 (R, G, B), or NULL */
+    int64_t n_faces;
+    int32_t *faces; /* n_faces × 3 vertex indices, counter-clockwise seen from outside */
+} fv_mesh;
+
+/* Reads a PLY model (ASCII or binary, as BOP ships them) with Debian's assimp
+ * (aiProcess_Triangulate | aiProcess_JoinIdenticalVertices): vertices, normals and colours when
+ * present (assimp's colours scaled to 0..255), faces as triangles; every mesh of the file in one.
+ * FV_ERR_FORMAT naming the file with assimp's reason (or "no triangles"), FV_ERR_IO, FV_ERR_NOMEM.
+ * *out: free with fv_mesh_free. */
+fv_status fv_mesh_read_ply(const char *path, fv_mesh **out);
+/* Writes m as an ASCII PLY file in BOP's layout (x y z nx ny nz red green blue per vertex, the
+ * normals and colours when m has them; faces as vertex_indices lists), atomically. */
+fv_status fv_mesh_write_ply(const fv_mesh *m, const char *path);
+void fv_mesh_free(fv_mesh *m);
+
+/* The largest distance between two vertices, in mm (what BOP's models_info.json calls the
+ * diameter), exact (O(n²)); 0 for fewer than two vertices. */
+double fv_mesh_diameter(const fv_mesh *m);
+
+/* A procedural object model, built in code (no file), and its models_info entry (obj_id, the
+ * diameter from fv_mesh_diameter, the bounding box and the symmetries; arrays malloc'd, free with
+ * fv_pose_model_info_clear):
+ *  - "tripod" (obj_id 1): three orthogonal arms of 80, 56 and 36 mm from one corner, coloured
+ *    red, green and blue: no symmetry, so ADD applies;
+ *  - "box" (obj_id 2): a 70 × 50 × 30 mm grey box, centred: discrete symmetries, the three
+ *    half-turns about x, y and z;
+ *  - "cylinder" (obj_id 3): radius 25 mm, height 70 mm, centred, 32 sides, one colour: a
+ *    continuous symmetry about z and the half-turn about x (its 32 sides look round at the sizes
+ *    rendered; BOP describes T-LESS's cylinders the same way).
+ * FV_ERR_INVALID for another name (the message lists these). */
+fv_status fv_mesh_make(const char *name, fv_mesh **out, fv_pose_model_info *info);
+
+/* An offscreen renderer (Mesa's OSMesa: software OpenGL with a 24-bit depth buffer) of a mesh at
+ * a pose, seen through intrinsics K, for images of width × height pixels (1..8192 each). It
+ * holds an OpenGL context that each fv_render makes current on the calling thread: use one
+ * renderer from one thread at a time. NULL on failure (fv_last_error): a bad size, out of
+ * memory, or OSMesa unable to create a context (FV_ERR_STATE). */
+typedef struct fv_renderer fv_renderer;
+fv_renderer *fv_renderer_new(int64_t width, int64_t height);
+void fv_renderer_free(fv_renderer *r);
+
+/* Renders m at pose (model → camera, mm) through K (row-major; fx, fy > 0; pixel centres at
+ * integer coordinates, as OpenCV and BOP), with the depth test (the nearest surface wins) and
+ * Lambert shading: colour × (0.35 + 0.65·max(0, n·l)), the light along the optical axis, the
+ * mesh's vertex colours (grey without), n its vertex normals (without: each face's normal from
+ * its counter-clockwise winding). Near and far planes at 10 mm
+ * and 20 m. Outputs (each may be NULL), row-major, top row first:
+ *  - rgb [height × width × 3]: holds the background on entry; the object's pixels are written
+ *    over it (no antialiasing);
+ *  - mask [height × width]: 255 on the object's silhouette, 0 elsewhere;
+ *  - depth [height × width]: the object's z in the camera frame (mm), 0 off the silhouette.
+ * FV_ERR_INVALID for a face naming a missing vertex or a bad K; FV_ERR_STATE if OpenGL fails. */
+fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const double K[9],
+                    uint8_t *rgb, uint8_t *mask, float *depth);
+
+/* Options of fv_pose_make_dataset; fv_pose_data_defaults() gives the defaults noted. */
+typedef struct fv_pose_data_opts {
+    const char *object; /* "tripod" (default), "box", "cylinder" (fv_mesh_make), or a path to a
+                         * PLY model (obj_id 1; its symmetries unknown, so none are written) */
+    int64_t n_train;    /* images in train/ (20000); 0: none */
+    int64_t n_test;     /* images in test/ (2000); 0: none */
+    int64_t size;       /* the images' width and height in pixels (128), 16..4096 */
+    uint64_t seed;      /* (0) everything drawn comes from it: the same seed, the same files */
+    /* Greyscale pictures whose fragments clutter the backgrounds (Fashion-MNIST's, say): n of
+     * height × width bytes, row-major, read during the call only. NULL (0): noise only. */
+    const uint8_t *backgrounds;
+    int64_t n_backgrounds, bg_height, bg_width;
+} fv_pose_data_opts;
+
+fv_pose_data_opts fv_pose_data_defaults(void);
+
+/* Renders a pose dataset into dir in the BOP layout, with the object at rotations uniform over
+ * SO(3) (Shoemake's uniform random unit quaternion), its centre projecting uniformly into the
+ * middle half of the image, at depths where the diameter spans 35 % to 60 % of the image, lit as
+ * fv_render does over a cluttered background: a random grey level, per-pixel noise, and 3 to 6
+ * fragments of the background pictures, scaled, tinted and pasted. The camera: fx = fy =
+ * 1.25·size, cx = cy = (size − 1)/2, the same for every image. Written:
+ *   dir/camera.json, dir/models/obj_NNNNNN.ply, dir/models/models_info.json,
+ *   dir/{train,test}/SSSSSS/{rgb/IIIIII.png, mask/IIIIII_000000.png,
+ *   mask_visib/IIIIII_000000.png, scene_gt.json, scene_camera.json, scene_gt_info.json}
+ *   (scenes of 1000 images), dir/test_targets_bop19.json.
+ * visib_fract counts the silhouette outside the image as hidden (a render on a canvas three
+ * times as wide gives the whole silhouette). Everything is written under a temporary folder
+ * beside dir and renamed to dir at the end, so dir appears whole or not at all; FV_ERR_INVALID
+ * if dir exists already, or for an option out of range; FV_ERR_IO, FV_ERR_FORMAT (a bad PLY),
+ * FV_ERR_STATE (OSMesa) as they come. Single-threaded (one OpenGL context). */
+fv_status fv_pose_make_dataset(const char *dir, const fv_pose_data_opts *o);
+
+/* ---- the BOP dataset format (https://github.com/thodan/bop_toolkit/blob/master/docs/
+ * bop_datasets_format.md): every reader names the file and the field of the first problem
+ * ("scene_gt.json: \"12\"[0].cam_R_m2c: expected 9 numbers") with FV_ERR_FORMAT, FV_ERR_IO when
+ * the file cannot be read, and leaves *out NULL and *n 0 on failure. Writers write JSON that
+ * the BOP toolkit's inout.load_json reads, atomically (a temporary file, then rename). Arrays
+ * returned are malloc'd: free them with free() (models_info with fv_bop_free_models_info). */
+
+/* One object instance of an image: an entry of scene_gt.json with, once read,
+ * scene_gt_info.json's figures. */
+typedef struct fv_bop_gt {
+    int64_t im_id;
+    int64_t gt_id; /* its index in the image's list */
+    int64_t obj_id;
+    fv_pose pose;           /* cam_R_m2c (a rotation: checked to 1e-3), cam_t_m2c (mm) */
+    double visib_fract;     /* the visible fraction of its silhouette, 0..1; NaN if not read */
+    int64_t bbox_obj[4];    /* x, y, width, height of the whole silhouette (px); -1s unknown */
+    int64_t bbox_visib[4];  /* of the visible part */
+    int64_t px_count_all;   /* silhouette pixels; -1 unknown */
+    int64_t px_count_visib; /* visible pixels */
+} fv_bop_gt;
+
+/* scene_gt.json: {"IM_ID": [{"obj_id", "cam_R_m2c", "cam_t_m2c"}, ...], ...}. *gt sorted by
+ * im_id, then gt_id. */
+fv_status fv_bop_read_scene_gt(const char *path, fv_bop_gt **gt, int64_t *n);
+fv_status fv_bop_write_scene_gt(const char *path, const fv_bop_gt *gt, int64_t n);
+/* scene_gt_info.json: the same keys and list lengths as scene_gt.json, each entry with
+ * "visib_fract" (required, 0..1) and "bbox_obj", "bbox_visib", "px_count_all",
+ * "px_count_visib" (optional). Fills those fields of gt [n] (from fv_bop_read_scene_gt); an
+ * image or instance that scene_gt.json does not have, or one it has that is missing here, is
+ * FV_ERR_FORMAT naming both files' field. */
+fv_status fv_bop_read_scene_gt_info(const char *path, fv_bop_gt *gt, int64_t n);
+fv_status fv_bop_write_scene_gt_info(const char *path, const fv_bop_gt *gt, int64_t n);
+
+/* One image's camera: an entry of scene_camera.json. */
+typedef struct fv_bop_camera {
+    int64_t im_id;
+    double K[9];        /* cam_K, row-major (required: fx, fy > 0, last row 0 0 1) */
+    double depth_scale; /* mm per depth unit; NaN when absent */
+} fv_bop_camera;
+
+/* scene_camera.json: {"IM_ID": {"cam_K": [9 numbers], "depth_scale": x}, ...}; sorted by
+ * im_id. */
+fv_status fv_bop_read_scene_camera(const char *path, fv_bop_camera **cams, int64_t *n);
+fv_status fv_bop_write_scene_camera(const char *path, const fv_bop_camera *cams, int64_t n);
+
+/* models_info.json: {"OBJ_ID": {"diameter" (required, > 0), "min_x", ..., "size_z",
+ * "symmetries_discrete": [[16 numbers], ...], "symmetries_continuous": [{"axis": [3],
+ * "offset": [3]}, ...]}, ...}; sorted by obj_id. A discrete symmetry's rotation must be a
+ * rotation (to 1e-3) and its last row 0 0 0 1; an axis must not be zero. */
+fv_status fv_bop_read_models_info(const char *path, fv_pose_model_info **infos, int64_t *n);
+fv_status fv_bop_write_models_info(const char *path, const fv_pose_model_info *infos, int64_t n);
+void fv_bop_free_models_info(fv_pose_model_info *infos, int64_t n);
+
+/* One estimate in BOP's result format (a CSV line "scene_id,im_id,obj_id,score,R,t,time", R's
+ * nine values row-major and t's three (mm) separated by spaces, time in seconds per image, -1
+ * unknown; docs/bop_challenge_2019.md). */
+typedef struct fv_bop_result {
+    int64_t scene_id, im_id, obj_id;
+    double score;
+    fv_pose pose;
+    double time;
+} fv_bop_result;
+
+/* Reads a result file: the header line "scene_id,im_id,obj_id,score,R,t,time" (required, the
+ * columns in that order), then one estimate per line; empty lines skipped. A bad line is
+ * FV_ERR_FORMAT naming the file, line and column. */
+fv_status fv_bop_read_results(const char *path, fv_bop_result **r, int64_t *n);
+fv_status fv_bop_write_results(const char *path, const fv_bop_result *r, int64_t n);
+
+/* The figures of fv_pose_evaluate. Targets: every (scene, image, object) of the split's
+ * scene_gt.json, scored against that object's most visible instance in the image
+ * (scene_gt_info.json's visib_fract; the first listed on a tie). An estimate counts for the
+ * target of its (scene_id, im_id, obj_id), the highest score first when there are several; a
+ * target without an estimate counts as wrong in every accuracy and recall. */
+typedef struct fv_pose_scores {
+    int64_t targets;   /* targets scored */
+    int64_t estimated; /* targets with an estimate */
+    int64_t unmatched; /* estimates of no target (another image, scene or object): ignored */
+    int64_t symmetric; /* targets of objects with symmetries (ADD-S used for them) */
+    /* ADD (ADD-S for a symmetric object) below 10 % of the diameter (Hinterstoisser et al. 2012) */
+    double add_accuracy;
+    double add_mean; /* mean ADD(-S), mm, over estimated targets */
+    /* BOP 2019: the recall at each threshold (MSSD: 0.05, 0.10, ..., 0.50 of the diameter;
+     * MSPD: 5, 10, ..., 50 px scaled by width/640, i.e. the error × 640/width against 5..50)
+     * and their mean, the average recall AR_MSSD and AR_MSPD. Symmetries discretised with
+     * max_sym_disc_step 0.01, as BOP does. */
+    double mssd_recalls[10], mssd_recall;
+    double mspd_recalls[10], mspd_recall;
+    double rotation_error_mean;    /* degrees, geodesic, smallest over symmetries (exact) */
+    double translation_error_mean; /* mm */
+    double acc_5deg_5cm;           /* rotation error < 5° and translation error < 50 mm */
+    double proj_accuracy_5px; /* mean 2-D distance of the projected model points < 5 px of the
+                               * image (for a symmetric object the smallest over its symmetries) */
+    int64_t image_width;      /* from dir/camera.json */
+} fv_pose_scores;
+
+/* Scores estimates r [n] (a result file's) against the ground truth of dir/split (a BOP dataset:
+ * dir/camera.json with "width", dir/models/models_info.json, dir/models/obj_NNNNNN.ply for each
+ * object scored, dir/split/SCENE/scene_gt.json, scene_gt_info.json and scene_camera.json; split
+ * NULL: "test"). Model points are the PLY's vertices. FV_ERR_FORMAT or FV_ERR_IO naming the
+ * file and field of the first problem (an object without a models_info entry or model, a
+ * split with no scenes); FV_ERR_NOMEM. */
+fv_status fv_pose_evaluate(const char *dir, const char *split, const fv_bop_result *r, int64_t n,
+                           fv_pose_scores *out);
 
 #ifdef __cplusplus
 }

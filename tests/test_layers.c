@@ -369,9 +369,41 @@ static const gc_case gc_cases[] = {
     {"relu", "max_value=0.5 negative_slope=0.2 threshold=0.25", S3(2, 3, 2)},
     {"relu", "max_value=0.2 threshold=0.5 negative_slope=1.5", S1(9)},
     {"relu", "max_value=6", S1(5)},
+    /* The preprocessing layers in training mode (the run's stream fixes each sample's map, so
+     * the output is linear in x; contrast and brightness clip far outside the inputs). */
+    {"random_flip", "", S3(4, 5, 2)},
+    {"random_flip", "mode=horizontal", S3(3, 4, 1)},
+    {"random_flip", "mode=vertical", S3(3, 2, 2)},
+    {"random_translation", "height_factor=0.3 width_factor=0.2", S3(5, 6, 2)},
+    {"random_translation", "height_factor=-0.4,0.4 width_factor=0.5 fill_mode=wrap", S3(4, 5, 1)},
+    {"random_translation", "height_factor=0.3 width_factor=0.3 fill_mode=constant fill_value=0.5",
+     S3(5, 5, 2)},
+    {"random_translation", "height_factor=0.3 width_factor=0.3 fill_mode=nearest", S3(4, 6, 1)},
+    {"random_translation", "height_factor=0.4 width_factor=0.4 interpolation=nearest",
+     S3(5, 4, 2)},
+    {"random_rotation", "factor=0.2", S3(5, 5, 2)},
+    {"random_rotation", "factor=0.1 fill_mode=constant", S3(4, 6, 1)},
+    {"random_rotation", "factor=-0.5,0.5 interpolation=nearest fill_mode=wrap", S3(5, 4, 1)},
+    {"random_zoom", "height_factor=0.3", S3(5, 5, 2)},
+    {"random_zoom", "height_factor=-0.5,0.5 width_factor=0.2 fill_mode=nearest", S3(4, 6, 1)},
+    {"random_crop", "height=3 width=4", S3(5, 6, 2)},
+    {"random_crop", "height=6 width=6", S3(4, 5, 1)},
+    {"center_crop", "height=3 width=2", S3(5, 5, 2)},
+    {"center_crop", "height=7 width=5", S3(4, 5, 1)},
+    {"resizing", "height=3 width=7", S3(5, 4, 2)},
+    {"resizing", "height=2 width=3 interpolation=nearest", S3(5, 4, 1)},
+    {"resizing", "height=3 width=3 crop_to_aspect_ratio=true", S3(4, 6, 1)},
+    {"random_contrast", "factor=0.5 value_range=-10,10", S3(3, 4, 2)},
+    {"random_contrast", "factor=0.2,0.9 value_range=-10,10", S3(2, 3, 1)},
+    {"random_brightness", "factor=0.3 value_range=-10,10", S3(3, 3, 2)},
+    {"rescaling", "scale=0.5 offset=-1", S3(3, 3, 2)},
+    {"rescaling", "scale=0.00392156862745098", S1(6)},
+    {"normalization", "mean=0.5,0.2 variance=4,0.25", S3(3, 3, 2)},
+    {"normalization", "mean=1 variance=2 invert=true", S1(5)},
     {"activity_regularization", "l1=0.03 l2=0.2", S3(3, 2, 2)},
     {"activity_regularization", "l2=0.5", S1(6)},
     {"yolo", "classes=2 anchors=1,1.5,2,2", S3(3, 2, 14)},
+    {"pose", "extent=80,50,30", S1(9)},
 };
 #pragma GCC diagnostic pop
 
@@ -2076,6 +2108,10 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("softmax", "", shape3(16, 16, 5), 17);
     check_thread_independence("elu", "", shape1(4000), 17);
     check_thread_independence("maxout", "units=2", shape3(16, 16, 6), 17);
+    /* The preprocessing layers: each sample's map is drawn from its own stream. */
+    check_thread_independence("random_rotation", "factor=0.2", shape3(32, 32, 3), 23);
+    check_thread_independence("random_crop", "height=28 width=30", shape3(32, 32, 3), 23);
+    check_thread_independence("random_contrast", "factor=0.5", shape3(32, 32, 3), 23);
 }
 
 /* ---- the convolution family: conv2d_transpose, depthwise_conv2d, separable_conv2d --------- */

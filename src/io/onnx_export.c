@@ -1240,6 +1240,13 @@ static const struct {
     {"depthwise_conv2d", emit_depthwise},
     {"separable_conv2d", emit_depthwise},
     {"conv2d_transpose", emit_conv2d_transpose},
+    /* The random preprocessing layers are the identity at inference (random_crop is not). */
+    {"random_flip", emit_identity},
+    {"random_translation", emit_identity},
+    {"random_rotation", emit_identity},
+    {"random_zoom", emit_identity},
+    {"random_contrast", emit_identity},
+    {"random_brightness", emit_identity},
 };
 
 /* ---- the model ----------------------------------------------------------------------------------

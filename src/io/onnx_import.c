@@ -5,8 +5,10 @@
  */
 #include "io/io.h"
 #include "io/onnx_internal.h"
+#include "kernels/kernels.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,9 +179,10 @@ typedef struct tval {
     fv_shape shape;     /* fovea's sample shape */
     int64_t fh, fw, fc; /* V_FLAT: the (H, W, C) it is the flatten of */
     /* A shape computation (Shape, Gather, Unsqueeze, Concat of int64 values): its values, with
-     * SYM_BATCH for the batch size; sym_scalar: a rank-0 value. */
+     * SYM_BATCH for the batch size; sym_scalar: a rank-0 value; sym_rows > 0: a matrix of that
+     * many rows (PyTorch's pads computation), 0: a vector. */
     bool sym, sym_scalar;
-    int nsym;
+    int nsym, sym_rows;
     int64_t symv[8];
 } tval;
 
@@ -594,31 +597,103 @@ static fv_status window_padding(im *s, const Onnx__NodeProto *n, const int64_t i
     return FV_OK;
 }
 
+/* Reserves a fovea name for a layer that node n writes before the one its output names (a
+ * zero_padding2d before a convolution, a conv2d_transpose before its crop): the node's name and
+ * suffix. The layer's output is an NCHW image of the given shape. */
+static fv_status inner_layer(im *s, const Onnx__NodeProto *n, const char *suffix, const char *kind,
+                             const fv_shape *shape, char name[64])
+{
+    char base[80];
+    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return bad(s, "has no output");
+    snprintf(base, sizeof base, "%s%s", n->name && *n->name ? n->name : n->output[0], suffix);
+    fovea_name(s, base, kind, name);
+    tval *t = add_t(s, "\001inner"); /* reserves the name; no ONNX tensor is called that */
+    if (!t) return nomem(s);
+    snprintf(t->node, sizeof t->node, "%s", name);
+    t->shape = *shape;
+    t->v = V_NCHW;
+    s->nlayers++;
+    return FV_OK;
+}
+
 /* Writes a zero_padding2d layer (top, bottom, left, right) on fovea node src before a layer
  * whose ONNX pads Keras' same cannot express; src then names it, and shape grows. */
 static fv_status zero_pad_layer(im *s, const Onnx__NodeProto *n, const int64_t zp[4], char src[64],
                                 fv_shape *shape)
 {
     if (!zp[0] && !zp[1] && !zp[2] && !zp[3]) return FV_OK;
-    char base[80], name[64];
-    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return bad(s, "has no output");
-    snprintf(base, sizeof base, "%s_pad", n->name && *n->name ? n->name : n->output[0]);
-    fovea_name(s, base, "zero_padding2d", name);
-    tval *t = add_t(s, "\001padding"); /* reserves the name; no ONNX tensor is called that */
-    if (!t) return nomem(s);
-    snprintf(t->node, sizeof t->node, "%s", name);
+    char name[64];
     shape->d[0] += zp[0] + zp[1];
     shape->d[1] += zp[2] + zp[3];
-    t->shape = *shape;
-    t->v = V_NCHW;
-    fv_status r = emit(s, "zero_padding2d name=%s inputs=%s padding=%lld,%lld,%lld,%lld", name, src,
-                       (long long)zp[0], (long long)zp[1], (long long)zp[2], (long long)zp[3]);
+    fv_status r = inner_layer(s, n, "_pad", "zero_padding2d", shape, name);
+    if (r) return r;
+    r = emit(s, "zero_padding2d name=%s inputs=%s padding=%lld,%lld,%lld,%lld", name, src,
+             (long long)zp[0], (long long)zp[1], (long long)zp[2], (long long)zp[3]);
     snprintf(src, 64, "%s", name);
-    s->nlayers++;
     return r;
 }
 
 /* ---- the operators --------------------------------------------------------------------------- */
+
+/* The kernel of layer from an ONNX (A, B, kh, kw) weight, as fovea's (kh, kw, B, A) (Conv: A the
+ * filters, B the input channels; ConvTranspose: A the input channels, B the filters), and its
+ * bias (as many values as the layer's filters) when bias is not NULL. */
+static fv_status add_kernel(im *s, const char *layer, const Onnx__TensorProto *W,
+                            const Onnx__TensorProto *bias)
+{
+    const int64_t A = W->dims[0], Bn = W->dims[1], kh = W->dims[2], kw = W->dims[3];
+    const int64_t count = A * Bn * kh * kw;
+    float *kf = malloc((size_t)(count ? count : 1) * sizeof *kf);
+    if (!kf) return nomem(s);
+    const float *w = init_f32(W);
+    for (int64_t i = 0; i < A; i++)
+        for (int64_t j = 0; j < Bn; j++)
+            for (int64_t a = 0; a < kh; a++)
+                for (int64_t b = 0; b < kw; b++)
+                    kf[((a * kw + b) * Bn + j) * A + i] = w[((i * Bn + j) * kh + a) * kw + b];
+    fv_status r = add_weight(s, layer, "kernel", kf, count);
+    if (r || !bias) return r;
+    return copy_weight(s, layer, "bias", init_f32(bias), bias->dims[0]);
+}
+
+static int readers(const im *s, const char *name, size_t *only);
+
+/* The 1x1 Conv (group 1, strides, dilations 1, no pads) that is the only reader of depthwise
+ * Conv n's output, with constant weight (F, cm, 1, 1) and bias: with n a separable_conv2d.
+ * NULL (and no error) when there is none. */
+static const Onnx__NodeProto *pointwise(im *s, const Onnx__NodeProto *n, int64_t cm, size_t *at,
+                                        const Onnx__TensorProto **W, const Onnx__TensorProto **B)
+{
+    size_t r;
+    if (n->n_output != 1 || readers(s, n->output[0], &r) != 1) return NULL;
+    const Onnx__NodeProto *m = s->g->node[r];
+    if (!m->op_type || strcmp(m->op_type, "Conv") || m->n_input < 2 || m->n_input > 3 ||
+        m->n_output != 1 || !m->input[0] || strcmp(m->input[0], n->output[0]))
+        return NULL;
+    const tval *w = find(s, m->input[1]);
+    const tval *b = m->n_input > 2 && m->input[2] && *m->input[2] ? find(s, m->input[2]) : NULL;
+    if (!w || !w->init || w->init->data_type != FV__ONNX_FLOAT || w->init->n_dims != 4 ||
+        w->init->dims[0] < 1 || w->init->dims[1] != cm || w->init->dims[2] != 1 ||
+        w->init->dims[3] != 1)
+        return NULL;
+    if (m->n_input > 2 && m->input[2] && *m->input[2] &&
+        (!b || !b->init || b->init->data_type != FV__ONNX_FLOAT || b->init->n_dims != 1 ||
+         b->init->dims[0] != w->init->dims[0]))
+        return NULL;
+    static const int64_t ones[2] = {1, 1}, zeros[4] = {0};
+    int64_t st[2], d[2], k[2], p[4];
+    char ap[32] = "NOTSET";
+    attr_s(m, "auto_pad", ap, sizeof ap);
+    if (attr_i(m, "group", 1) != 1 || !attr_ints(m, "strides", 2, ones, st) ||
+        !attr_ints(m, "dilations", 2, ones, d) || !attr_ints(m, "kernel_shape", 2, ones, k) ||
+        !attr_ints(m, "pads", 4, zeros, p) || st[0] != 1 || st[1] != 1 || d[0] != 1 || d[1] != 1 ||
+        k[0] != 1 || k[1] != 1 || p[0] || p[1] || p[2] || p[3] || strcmp(ap, "NOTSET"))
+        return NULL;
+    *at = r;
+    *W = w->init;
+    *B = b ? b->init : NULL;
+    return m;
+}
 
 static fv_status op_conv(im *s, const Onnx__NodeProto *n)
 {
@@ -656,14 +731,33 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
     if (r) return r;
     if (B && B->dims[0] != O)
         return bad(s, "bias has %lld values for %lld filters", (long long)B->dims[0], (long long)O);
-    const fv_shape sh = {.rank = 3, .d = {out[0], out[1], O}};
+    /* a depthwise Conv without bias whose only reader is a 1x1 Conv: SeparableConv2D */
+    const Onnx__TensorProto *PW = NULL, *PB = NULL;
+    size_t at = 0;
+    const Onnx__NodeProto *pw = depthwise && !B ? pointwise(s, n, O, &at, &PW, &PB) : NULL;
+    Onnx__NodeProto alias = *n;
+    if (pw) alias.output = pw->output, s->skip[at] = true;
+    const int64_t F = pw ? PW->dims[0] : O;
+    const fv_shape sh = {.rank = 3, .d = {out[0], out[1], F}};
     char src[64];
     fv_shape padded = x->shape;
     snprintf(src, sizeof src, "%s", x->node);
     if ((r = zero_pad_layer(s, n, zp, src, &padded))) return r;
-    tval *y = out_layer(s, n, depthwise ? "depthwise_conv2d" : "conv2d", V_NCHW, &sh);
+    tval *y = out_layer(s, &alias,
+                        pw          ? "separable_conv2d"
+                        : depthwise ? "depthwise_conv2d"
+                                    : "conv2d",
+                        V_NCHW, &sh);
     if (!y) return FV_ERR_INVALID;
-    if (depthwise)
+    if (pw)
+        r = emit(s,
+                 "separable_conv2d name=%s inputs=%s filters=%lld kernel_size=%lld,%lld "
+                 "strides=%lld,%lld padding=%s depth_multiplier=%lld dilation_rate=%lld,%lld "
+                 "use_bias=%s",
+                 y->node, src, (long long)F, (long long)kh, (long long)kw, (long long)st[0],
+                 (long long)st[1], pad, (long long)(O / C), (long long)d[0], (long long)d[1],
+                 PB ? "true" : "false");
+    else if (depthwise)
         r = emit(s,
                  "depthwise_conv2d name=%s inputs=%s kernel_size=%lld,%lld strides=%lld,%lld "
                  "padding=%s depth_multiplier=%lld dilation_rate=%lld,%lld use_bias=%s",
@@ -689,20 +783,19 @@ static fv_status op_conv(im *s, const Onnx__NodeProto *n)
                     for (int64_t b = 0; b < kw; b++)
                         kf[((a * kw + b) * C + c) * M + m] = w[((c * M + m) * kh + a) * kw + b];
         if ((r = add_weight(s, y->node, "depthwise_kernel", kf, count))) return r;
+        if (pw) { /* ONNX (F, C·M, 1, 1) to fovea (1, 1, C·M, F) */
+            float *pk = malloc((size_t)(F * O) * sizeof *pk);
+            if (!pk) return nomem(s);
+            const float *p = init_f32(PW);
+            for (int64_t c = 0; c < O; c++)
+                for (int64_t f = 0; f < F; f++)
+                    pk[c * F + f] = p[f * O + c];
+            if ((r = add_weight(s, y->node, "pointwise_kernel", pk, F * O))) return r;
+            return PB ? copy_weight(s, y->node, "bias", init_f32(PB), F) : FV_OK;
+        }
         return B ? copy_weight(s, y->node, "bias", init_f32(B), O) : FV_OK;
     }
-    /* ONNX (O, I, kh, kw) to fovea (kh, kw, I, O) */
-    const int64_t count = O * I * kh * kw;
-    float *kf = malloc((size_t)count * sizeof *kf);
-    if (!kf) return nomem(s);
-    const float *w = init_f32(W);
-    for (int64_t o = 0; o < O; o++)
-        for (int64_t c = 0; c < I; c++)
-            for (int64_t a = 0; a < kh; a++)
-                for (int64_t b = 0; b < kw; b++)
-                    kf[((a * kw + b) * I + c) * O + o] = w[((o * I + c) * kh + a) * kw + b];
-    if ((r = add_weight(s, y->node, "kernel", kf, count))) return r;
-    return B ? copy_weight(s, y->node, "bias", init_f32(B), O) : FV_OK;
+    return add_kernel(s, y->node, W, B);
 }
 
 static fv_status op_maxpool(im *s, const Onnx__NodeProto *n)
@@ -961,8 +1054,12 @@ static fv_status op_identity(im *s, const Onnx__NodeProto *n)
 }
 
 /* Transpose between NHWC and NCHW: the same fovea tensor seen the other way. */
+static fv_status sym_transpose(im *s, const Onnx__NodeProto *n);
+static bool is_int_value(const im *s, const char *name);
+
 static fv_status op_transpose(im *s, const Onnx__NodeProto *n)
 {
+    if (n->n_input && is_int_value(s, n->input[0])) return sym_transpose(s, n);
     tval *x = value(s, n, 0);
     if (!x) return FV_ERR_INVALID;
     static const int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
@@ -1292,6 +1389,7 @@ static bool int_values(const im *s, const char *name, int64_t *v, int *n, bool *
     const tval *t = find(s, name);
     if (!t) return false;
     if (t->sym) {
+        if (t->sym_rows) return false; /* a matrix: int_matrix's */
         memcpy(v, t->symv, (size_t)t->nsym * sizeof *v);
         *n = t->nsym;
         *scalar = t->sym_scalar;
@@ -1395,41 +1493,594 @@ static fv_status op_concat_or_shape(im *s, const Onnx__NodeProto *n)
     return out_sym(s, n, v, nv, false);
 }
 
-/* Reshape: only the Maxout of fovea's export, Reshape to groups, ReduceMax over the group axis
- * (keepdims), Reshape to the output. */
-static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
+/* ---- int64 values known at import: the pads computation PyTorch writes for ZeroPad2d
+ * (ConstantOfShape, Concat, Reshape to (-1, 2), Slice backwards, Transpose, Reshape, Cast) --------
+ */
+
+/* An int64 value known at import (a shape computation or an int64 constant of at most 8 values,
+ * rank 0 to 2): v[0..*n) in row-major order, *rows its rows (0: a vector), *scalar for rank 0. */
+static bool int_matrix(const im *s, const char *name, int64_t *v, int *n, int *rows, bool *scalar)
+{
+    const tval *t = find(s, name);
+    if (!t) return false;
+    if (t->sym) {
+        memcpy(v, t->symv, (size_t)t->nsym * sizeof *v);
+        *n = t->nsym;
+        *rows = t->sym_rows;
+        *scalar = t->sym_scalar;
+        return true;
+    }
+    if (!t->init || t->init->n_dims > 2 || !int_values(s, name, v, n, scalar)) return false;
+    *rows = t->init->n_dims == 2 ? (int)t->init->dims[0] : 0;
+    return true;
+}
+
+/* Whether name is an int64 value known at import (then the node computes one too). */
+static bool is_int_value(const im *s, const char *name)
+{
+    const tval *t = find(s, name);
+    return t && (t->sym || (t->init && t->init->data_type == FV__ONNX_INT64));
+}
+
+static fv_status out_sym_rows(im *s, const Onnx__NodeProto *n, const int64_t *v, int k, int rows,
+                              bool scalar)
+{
+    fv_status r = out_sym(s, n, v, k, scalar);
+    if (!r) s->t[s->nt - 1].sym_rows = rows;
+    return r;
+}
+
+static fv_status op_constant_of_shape(im *s, const Onnx__NodeProto *n)
+{
+    int64_t shape[8], fill, v[8];
+    int k;
+    bool sc;
+    if (n->n_input != 1 || !int_values(s, n->input[0], shape, &k, &sc) || sc || k != 1 ||
+        shape[0] < 0 || shape[0] > 8)
+        return bad(s, "only a vector of at most 8 values is made (its input must be a 1-value "
+                      "int64 vector known at import)");
+    const Onnx__AttributeProto *a = attr(n, "value");
+    if (!a || !a->t) return bad(s, "no 'value': only an int64 fill is read");
+    fv_status r = check_init(s, a->t);
+    if (r) return r;
+    if (a->t->data_type != FV__ONNX_INT64 || tensor_count(a->t) != 1)
+        return bad(s, "'value' is not one int64: only an int64 fill is read");
+    memcpy(&fill, a->t->has_raw_data ? (const void *)a->t->raw_data.data : a->t->int64_data,
+           sizeof fill);
+    for (int i = 0; i < shape[0]; i++)
+        v[i] = fill;
+    return out_sym(s, n, v, (int)shape[0], false);
+}
+
+static fv_status op_cast(im *s, const Onnx__NodeProto *n)
+{
+    int64_t v[8];
+    int k, rows;
+    bool sc;
+    if (n->n_input != 1 || attr_i(n, "to", 0) != FV__ONNX_INT64 ||
+        !int_matrix(s, n->input[0], v, &k, &rows, &sc))
+        return bad(s, "only a Cast to int64 of int64 values known at import is read");
+    return out_sym_rows(s, n, v, k, rows, sc);
+}
+
+/* Reshape of int64 values known at import, to a vector or a matrix. */
+static fv_status sym_reshape(im *s, const Onnx__NodeProto *n)
+{
+    int64_t v[8], g[8], in[2], d[2];
+    int k, rows, ng;
+    bool sc, gs;
+    if (n->n_input != 2 || !int_matrix(s, n->input[0], v, &k, &rows, &sc) ||
+        !int_values(s, n->input[1], g, &ng, &gs) || gs || ng < 1 || ng > 2)
+        return bad(s, "only a Reshape of int64 values known at import to 1 or 2 axes is read");
+    const int in_rank = rows ? 2 : 1;
+    in[0] = rows ? rows : k, in[1] = rows ? k / rows : 1;
+    int unknown = -1;
+    int64_t known = 1;
+    for (int i = 0; i < ng; i++) {
+        d[i] = g[i];
+        if (g[i] == 0 && !attr_i(n, "allowzero", 0)) {
+            if (i >= in_rank) return bad(s, "shape value 0 copies an axis the input lacks");
+            d[i] = in[i];
+        }
+        if (d[i] == -1 && unknown < 0) {
+            unknown = i;
+            continue;
+        }
+        if (d[i] < 0 || d[i] > 8)
+            return bad(s, "shape value %lld is out of range", (long long)g[i]);
+        known *= d[i];
+    }
+    if (unknown >= 0) {
+        if (known == 0 || k % known) return bad(s, "%d values do not fill the shape", k);
+        d[unknown] = k / known;
+    } else if (known != k)
+        return bad(s, "%d values do not fill the shape", k);
+    return out_sym_rows(s, n, v, k, ng == 2 ? (int)d[0] : 0, false);
+}
+
+static fv_status sym_transpose(im *s, const Onnx__NodeProto *n)
+{
+    int64_t v[8], t[8];
+    int k, rows;
+    bool sc;
+    if (!int_matrix(s, n->input[0], v, &k, &rows, &sc))
+        return bad(s, "only a Transpose of int64 values known at import is read");
+    const Onnx__AttributeProto *a = attr(n, "perm");
+    if (!rows) {
+        if (a && (a->n_ints != 1 || a->ints[0] != 0))
+            return bad(s, "perm must be [0] for a vector");
+        return out_sym_rows(s, n, v, k, 0, sc);
+    }
+    if (a && (a->n_ints != 2 || a->ints[0] != 1 || a->ints[1] != 0))
+        return bad(s, "perm must be [1, 0] for a matrix");
+    if (k % rows) return bad(s, "a matrix of %d values in %d rows", k, rows);
+    const int cols = k / rows;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            t[c * rows + r] = v[r * cols + c];
+    return out_sym_rows(s, n, t, k, cols, false);
+}
+
+/* ONNX Slice of one axis of length dim (starts and ends counted from the end when negative,
+ * then clamped): the first index taken and how many; false for step 0. */
+static bool slice_axis(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *first,
+                       int64_t *count)
+{
+    if (step == 0 || dim < 1) return false;
+    if (step > dim) step = dim; /* one element at most either way; keeps the arithmetic small */
+    if (step < -dim) step = -dim;
+    if (start < 0) start = start < -dim ? -1 : start + dim;
+    if (end < 0) end = end < -dim ? -1 : end + dim;
+    if (step > 0) {
+        start = start < 0 ? 0 : start > dim ? dim : start;
+        end = end < 0 ? 0 : end > dim ? dim : end;
+        *count = end > start ? (end - start - 1) / step + 1 : 0;
+    } else {
+        start = start < 0 ? -1 : start > dim - 1 ? dim - 1 : start;
+        end = end < -1 ? -1 : end > dim - 1 ? dim - 1 : end;
+        *count = start > end ? (start - end - 1) / -step + 1 : 0;
+    }
+    *first = start;
+    return true;
+}
+
+typedef struct slice_args {
+    int n;
+    int64_t starts[8], ends[8], axes[8], steps[8];
+} slice_args;
+
+/* Slice's starts, ends, axes and steps (inputs 1 to 4), axes made non-negative for rank. */
+static fv_status slice_params(im *s, const Onnx__NodeProto *n, int rank, slice_args *a)
+{
+    int k;
+    bool sc;
+    if (n->n_input < 3 || n->n_input > 5 || !int_values(s, n->input[1], a->starts, &a->n, &sc) ||
+        !int_values(s, n->input[2], a->ends, &k, &sc) || k != a->n)
+        return bad(s, "starts and ends must be int64 vectors of one length, known at import");
+    for (int i = 0; i < a->n; i++)
+        a->axes[i] = i, a->steps[i] = 1;
+    if (n->n_input > 3 && *n->input[3] &&
+        (!int_values(s, n->input[3], a->axes, &k, &sc) || k != a->n))
+        return bad(s, "axes must be an int64 vector as long as starts, known at import");
+    if (n->n_input > 4 && *n->input[4] &&
+        (!int_values(s, n->input[4], a->steps, &k, &sc) || k != a->n))
+        return bad(s, "steps must be an int64 vector as long as starts, known at import");
+    for (int i = 0; i < a->n; i++) {
+        if (a->axes[i] < -rank || a->axes[i] >= rank)
+            return bad(s, "axis %lld is out of range", (long long)a->axes[i]);
+        if (a->axes[i] < 0) a->axes[i] += rank;
+        for (int j = 0; j < i; j++)
+            if (a->axes[j] == a->axes[i])
+                return bad(s, "axis %lld is sliced twice", (long long)a->axes[i]);
+    }
+    return FV_OK;
+}
+
+/* Slice of int64 values known at import, along their first axis. */
+static fv_status sym_slice(im *s, const Onnx__NodeProto *n)
+{
+    int64_t v[8], t[8], first, count;
+    int k, rows;
+    bool sc;
+    slice_args a;
+    if (!int_matrix(s, n->input[0], v, &k, &rows, &sc) || sc)
+        return bad(s, "only a Slice of int64 vectors or matrices known at import is read");
+    fv_status r = slice_params(s, n, rows ? 2 : 1, &a);
+    if (r) return r;
+    const int len = rows ? rows : k, cols = rows ? k / rows : 1;
+    if (a.n != 1 || a.axes[0] != 0 ||
+        !slice_axis(len, a.starts[0], a.ends[0], a.steps[0], &first, &count))
+        return bad(s, "only one slice of the first axis, step not 0, is read");
+    for (int64_t i = 0; i < count; i++)
+        for (int c = 0; c < cols; c++)
+            t[i * cols + c] = v[(first + i * a.steps[0]) * cols + c];
+    return out_sym_rows(s, n, t, (int)(count * cols), rows ? (int)count : 0, false);
+}
+
+/* ---- Slice, Resize, ConvTranspose, Clip and Reshape of computed tensors ---------------------- */
+
+/* The rows and columns cut by a Slice of image x (NCHW, or NHWC from a channels-last graph):
+ * crop = (top, bottom, left, right); the batch and channels must be kept whole, steps 1. */
+static fv_status slice_crop(im *s, const Onnx__NodeProto *n, const tval *x, int64_t crop[4])
+{
+    if (x->shape.rank != 3 || (x->v != V_NCHW && x->v != V_PLAIN))
+        return bad(s, "only a crop of the rows and columns of images is read");
+    slice_args a;
+    fv_status r = slice_params(s, n, 4, &a);
+    if (r) return r;
+    const bool nchw = x->v == V_NCHW;
+    const int64_t dims[4] = {0, nchw ? x->shape.d[2] : x->shape.d[0],
+                             nchw ? x->shape.d[0] : x->shape.d[1],
+                             nchw ? x->shape.d[1] : x->shape.d[2]};
+    const int hax = nchw ? 2 : 1, cax = nchw ? 1 : 3;
+    memset(crop, 0, 4 * sizeof *crop);
+    for (int i = 0; i < a.n; i++) {
+        const int64_t ax = a.axes[i];
+        int64_t first, count;
+        if (a.steps[i] != 1) return bad(s, "steps other than 1 (cropping2d keeps every row)");
+        if (ax == 0) {
+            if (a.starts[i] != 0 || a.ends[i] < ((int64_t)1 << 62))
+                return bad(s, "it cuts the batch axis");
+            continue;
+        }
+        slice_axis(dims[ax], a.starts[i], a.ends[i], 1, &first, &count);
+        if (ax == cax) {
+            if (first != 0 || count != dims[ax])
+                return bad(s, "it cuts the channels (cropping2d cuts rows and columns)");
+            continue;
+        }
+        if (count < 1) return bad(s, "it leaves no rows or columns");
+        const int e = ax == hax ? 0 : 2;
+        crop[e] = first, crop[e + 1] = dims[ax] - first - count;
+    }
+    return FV_OK;
+}
+
+/* Slice: a crop of rows and columns (cropping2d), or of int64 values known at import. */
+static fv_status op_slice(im *s, const Onnx__NodeProto *n)
+{
+    if (n->n_input && is_int_value(s, n->input[0])) return sym_slice(s, n);
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    int64_t c[4];
+    fv_status r = slice_crop(s, n, x, c);
+    if (r) return r;
+    const tval in = *x;
+    if (!c[0] && !c[1] && !c[2] && !c[3]) return out_alias(s, n, x, in.v);
+    fv_shape sh = in.shape;
+    sh.d[0] -= c[0] + c[1], sh.d[1] -= c[2] + c[3];
+    tval *y = out_layer(s, n, "cropping2d", in.v, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "cropping2d name=%s inputs=%s cropping=%lld,%lld,%lld,%lld", y->node, in.node,
+                (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3]);
+}
+
+/* The source row of output row o of an ONNX Resize in nearest mode (scale = out / in), by the
+ * operator's coordinate_transformation_mode and nearest_mode; -1 for a mode fovea does not
+ * know. */
+static int64_t nearest_source(int64_t o, int64_t in, int64_t out, double scale, const char *ctm,
+                              const char *nm)
+{
+    double x;
+    if (!strcmp(ctm, "half_pixel") || !strcmp(ctm, "pytorch_half_pixel"))
+        x = !strcmp(ctm, "pytorch_half_pixel") && out == 1 ? 0 : (o + 0.5) / scale - 0.5;
+    else if (!strcmp(ctm, "asymmetric"))
+        x = o / scale;
+    else if (!strcmp(ctm, "align_corners"))
+        x = out == 1 ? 0 : (double)o * (double)(in - 1) / (double)(out - 1);
+    else if (!strcmp(ctm, "tf_half_pixel_for_nn"))
+        x = (o + 0.5) / scale;
+    else
+        return -1;
+    double r;
+    if (!strcmp(nm, "round_prefer_floor"))
+        r = ceil(x - 0.5);
+    else if (!strcmp(nm, "round_prefer_ceil"))
+        r = floor(x + 0.5);
+    else if (!strcmp(nm, "floor"))
+        r = floor(x);
+    else if (!strcmp(nm, "ceil"))
+        r = ceil(x);
+    else
+        return -1;
+    return r < 0 ? 0 : r > (double)(in - 1) ? in - 1 : (int64_t)r;
+}
+
+/* Resize by whole factors on the image axes: upsampling2d. nearest when the operator's
+ * coordinates pick source row o / factor for every output row o (asymmetric with floor, as
+ * PyTorch writes it, and the others that agree at this size); bilinear for linear with
+ * half-pixel centres (half_pixel, or pytorch_half_pixel, which differs only for one-pixel
+ * outputs). */
+static fv_status op_resize(im *s, const Onnx__NodeProto *n)
 {
     tval *x = value(s, n, 0);
     if (!x) return FV_ERR_INVALID;
+    if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
     const tval in = *x;
-    const char *no = "only a flatten (shape (0, -1), (-1, size) or (batch, -1)) and the Reshape, "
-                     "ReduceMax, Reshape of a Maxout are read";
+    char mode[32] = "nearest", ctm[32] = "half_pixel", nm[32] = "round_prefer_floor";
+    attr_s(n, "mode", mode, sizeof mode);
+    attr_s(n, "coordinate_transformation_mode", ctm, sizeof ctm);
+    attr_s(n, "nearest_mode", nm, sizeof nm);
+    if (attr_i(n, "exclude_outside", 0) != 0) return bad(s, "exclude_outside=1 is not read");
+    const bool nearest = !strcmp(mode, "nearest");
+    if (!nearest && strcmp(mode, "linear"))
+        return bad(s, "mode=%s: fovea's upsampling2d is nearest or bilinear", mode);
+    if (!nearest && strcmp(ctm, "half_pixel") && strcmp(ctm, "pytorch_half_pixel"))
+        return bad(s,
+                   "coordinate_transformation_mode=%s: fovea's bilinear upsampling samples at "
+                   "half-pixel centres (half_pixel, pytorch_half_pixel)",
+                   ctm);
+    const int64_t ih = in.shape.d[0], iw = in.shape.d[1];
+    int64_t f[2] = {0, 0};
+    const bool has_scales = n->n_input > 2 && *n->input[2];
+    const bool has_sizes = n->n_input > 3 && *n->input[3];
+    const tval *sc = has_scales ? find(s, n->input[2]) : NULL;
+    if (has_scales && sc && sc->init && sc->init->data_type == FV__ONNX_FLOAT &&
+        tensor_count(sc->init) == 0 && has_sizes)
+        sc = NULL; /* an empty scales beside sizes */
+    if (sc) {
+        if (!sc->init || sc->init->data_type != FV__ONNX_FLOAT || tensor_count(sc->init) != 4)
+            return bad(s, "scales must be 4 float32 constants");
+        const float *v = init_f32(sc->init);
+        for (int a = 0; a < 2; a++) {
+            const float q = v[a + 2];
+            if (!(q >= 1 && q <= 4096) || q != floorf(q))
+                return bad(s, "scale %g: fovea's upsampling2d has whole factors of 1 to 4096",
+                           (double)q);
+            f[a] = (int64_t)q;
+        }
+        if (v[0] != 1 || v[1] != 1) return bad(s, "it scales the batch or channel axis");
+    } else if (has_sizes) {
+        int64_t z[8];
+        int k;
+        bool scl;
+        if (!int_values(s, n->input[3], z, &k, &scl) || scl || k != 4)
+            return bad(s, "sizes must be 4 int64 values known at import");
+        if (!(z[0] == SYM_BATCH || (s->batch > 0 && z[0] == s->batch)) || z[1] != in.shape.d[2])
+            return bad(s, "sizes change the batch or channel axis");
+        const int64_t ins[2] = {ih, iw};
+        for (int a = 0; a < 2; a++) {
+            if (z[a + 2] < ins[a] || z[a + 2] % ins[a] || z[a + 2] / ins[a] > 4096)
+                return bad(s, "sizes %lld for %lld rows is not a whole factor of 1 to 4096",
+                           (long long)z[a + 2], (long long)ins[a]);
+            f[a] = z[a + 2] / ins[a];
+        }
+    } else
+        return bad(s, "neither scales nor sizes");
+    if (ih * f[0] > (1 << 20) || iw * f[1] > (1 << 20))
+        return bad(s, "an output of more than 2^20 rows or columns");
+    if (nearest) {
+        /* Output row o = q·f + r reads source q + g(r) (clamped) in every mode but
+         * align_corners, with |g| <= 1: rows of blocks q = 1..3 show g unclamped, so the first
+         * and last 4 blocks decide (all of them for inputs of up to 8 rows). align_corners is
+         * checked row by row, up to 2^16 rows. */
+        const int64_t ins[2] = {ih, iw};
+        const bool every = !strcmp(ctm, "align_corners");
+        for (int a = 0; a < 2; a++) {
+            const int64_t out = ins[a] * f[a], w = 4 * f[a];
+            if (every && out > (1 << 16))
+                return bad(s, "coordinate_transformation_mode=align_corners with nearest on "
+                              "more than 2^16 rows is not read");
+            for (int64_t o = 0; o < out;
+                 o = !every && o + 1 == w && out - w > o + 1 ? out - w : o + 1) {
+                const int64_t src = nearest_source(o, ins[a], out, (double)f[a], ctm, nm);
+                if (src < 0)
+                    return bad(s,
+                               "coordinate_transformation_mode=%s with nearest_mode=%s is not "
+                               "read",
+                               ctm, nm);
+                if (src != o / f[a])
+                    return bad(s,
+                               "coordinate_transformation_mode=%s with nearest_mode=%s does not "
+                               "repeat rows and columns (as fovea's nearest upsampling2d does) "
+                               "at a factor of %lld",
+                               ctm, nm, (long long)f[a]);
+            }
+        }
+    }
+    const fv_shape sh = {.rank = 3, .d = {ih * f[0], iw * f[1], in.shape.d[2]}};
+    tval *y = out_layer(s, n, "upsampling2d", V_NCHW, &sh);
+    if (!y) return FV_ERR_INVALID;
+    return emit(s, "upsampling2d name=%s inputs=%s size=%lld,%lld interpolation=%s", y->node,
+                in.node, (long long)f[0], (long long)f[1], nearest ? "nearest" : "bilinear");
+}
+
+/* Keras' padding and output_padding (op: -1 for None) of a transposed convolution on an input
+ * of `in` whose output position o receives input i through tap k at o = i·s − lead + k·d and
+ * whose output is `out` long, on both axes; false if neither padding gives them. */
+static bool keras_transpose(const int64_t in[2], const int64_t k[2], const int64_t st[2],
+                            const int64_t d[2], const int64_t lead[2], const int64_t out[2],
+                            bool *same, int64_t op[2])
+{
+    for (int p = 0; p < 2; p++) {
+        bool none = true, given = true;
+        for (int a = 0; a < 2; a++) {
+            int64_t l;
+            const int64_t o = fv_conv_transpose_out_size(in[a], k[a], st[a], d[a], p, -1, &l);
+            none = none && o == out[a] && l == lead[a];
+            /* output_padding given: out = (in−1)s + span%2 + op (same) or (in−1)s + span + op */
+            const int64_t span = d[a] * (k[a] - 1) + 1;
+            op[a] = out[a] - (in[a] - 1) * st[a] - (p ? span % 2 : span);
+            const int64_t og =
+                op[a] >= 0 && op[a] < st[a]
+                    ? fv_conv_transpose_out_size(in[a], k[a], st[a], d[a], p, op[a], &l)
+                    : -1;
+            given = given && og == out[a] && l == lead[a];
+        }
+        if (none) op[0] = op[1] = -1;
+        if (none || given) {
+            *same = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ConvTranspose: conv2d_transpose. ONNX places output o = i·s − pads_begin + k·d, out long
+ * (s(in−1) + output_padding + span − pads_begin − pads_end); Keras' padding and
+ * output_padding give that placement and length when one of them fits, taking in a Slice that
+ * is the only reader and cuts its end (fovea's export of a Keras size ONNX's pads cannot give);
+ * else a valid conv2d_transpose (lead 0) with a cropping2d after it. Kernel (in, filters, kh,
+ * kw) to fovea's (kh, kw, filters, in). */
+static fv_status op_conv_transpose(im *s, const Onnx__NodeProto *n)
+{
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    if (x->v != V_NCHW) return bad(s, "its input is not an image in NCHW layout");
+    const tval in = *x;
+    const Onnx__TensorProto *W = weight(s, n, 1, 4, "weight");
+    if (!W) return FV_ERR_INVALID;
+    const Onnx__TensorProto *B = n->n_input > 2 && *n->input[2] ? weight(s, n, 2, 1, "bias") : NULL;
+    if (n->n_input > 2 && *n->input[2] && !B) return FV_ERR_INVALID;
+    if (attr_i(n, "group", 1) != 1) return bad(s, "group other than 1 is not read");
+    if (attr(n, "output_shape")) return bad(s, "output_shape is not read (give pads)");
+    const int64_t C = W->dims[0], F = W->dims[1], kh = W->dims[2], kw = W->dims[3];
+    if (C != in.shape.d[2])
+        return bad(s, "weight has %lld input channels for an input of %lld", (long long)C,
+                   (long long)in.shape.d[2]);
+    if (B && B->dims[0] != F)
+        return bad(s, "bias has %lld values for %lld filters", (long long)B->dims[0], (long long)F);
+    static const int64_t ones[2] = {1, 1}, zeros[4] = {0};
+    int64_t k[2], st[2], d[2], op[2], p[4];
+    const int64_t kd[2] = {kh, kw};
+    char ap[32] = "NOTSET";
+    attr_s(n, "auto_pad", ap, sizeof ap);
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
+        return bad(s, "auto_pad=%s is not read (give pads)", ap);
+    if (!attr_ints(n, "kernel_shape", 2, kd, k) || k[0] != kh || k[1] != kw)
+        return bad(s, "kernel_shape does not match the weight");
+    if (!attr_ints(n, "strides", 2, ones, st) || !attr_ints(n, "dilations", 2, ones, d) ||
+        !attr_ints(n, "output_padding", 2, zeros, op) || !attr_ints(n, "pads", 4, zeros, p))
+        return bad(s, "strides, dilations, output_padding and pads must have 2, 2, 2 and 4 values");
+    if (!strcmp(ap, "VALID")) memset(p, 0, sizeof p);
+    int64_t lead[2], out[2], full[2];
+    const int64_t ins[2] = {in.shape.d[0], in.shape.d[1]};
+    for (int a = 0; a < 2; a++) {
+        if (st[a] < 1 || st[a] > (1 << 20) || d[a] < 1 || d[a] > (1 << 20) || k[a] < 1 ||
+            k[a] > (1 << 20))
+            return bad(s, "kernel_shape, strides and dilations must be 1 to 2^20");
+        if (op[a] < 0 || (op[a] >= st[a] && op[a] >= d[a]))
+            return bad(s, "output_padding must be less than the stride or the dilation");
+        if (p[a] < 0 || p[a + 2] < 0 || p[a] > (1 << 20) || p[a + 2] > (1 << 20))
+            return bad(s, "pads must be 0 to 2^20");
+        full[a] = (ins[a] - 1) * st[a] + d[a] * (k[a] - 1) + 1 + op[a];
+        lead[a] = p[a];
+        out[a] = full[a] - p[a] - p[a + 2];
+        if (out[a] < 1 || full[a] > (1 << 21))
+            return bad(s, "an output of %lld rows or columns", (long long)out[a]);
+    }
+    bool same;
+    int64_t kop[2];
+    /* a Slice that is the only reader and keeps the first rows and columns */
+    size_t r;
+    Onnx__NodeProto alias = *n;
+    if (n->n_output == 1 && readers(s, n->output[0], &r) == 1 && s->g->node[r]->op_type &&
+        !strcmp(s->g->node[r]->op_type, "Slice") && s->g->node[r]->n_output == 1) {
+        tval probe = in;
+        probe.shape.d[0] = out[0], probe.shape.d[1] = out[1], probe.shape.d[2] = F;
+        int64_t c[4];
+        const Onnx__NodeProto *keep = s->node;
+        s->node = s->g->node[r];
+        const bool cut = slice_crop(s, s->g->node[r], &probe, c) == FV_OK && !c[0] && !c[2];
+        s->node = keep;
+        const int64_t o2[2] = {out[0] - c[1], out[1] - c[3]};
+        if (cut && keras_transpose(ins, k, st, d, lead, o2, &same, kop)) {
+            s->skip[r] = true;
+            alias.output = s->g->node[r]->output;
+            out[0] = o2[0], out[1] = o2[1];
+        }
+    }
+    const bool exact =
+        alias.output != n->output || keras_transpose(ins, k, st, d, lead, out, &same, kop);
+    int64_t crop[4] = {0};
+    if (!exact) { /* valid (lead 0), output_padding to reach lead + out, then a crop */
+        same = false;
+        for (int a = 0; a < 2; a++) {
+            const int64_t natural = full[a] - op[a];
+            kop[a] = lead[a] + out[a] > natural ? lead[a] + out[a] - natural : 0;
+            if (kop[a] >= st[a])
+                return bad(s,
+                           "output_padding=%lld,%lld with these pads needs rows Keras' "
+                           "output_padding (less than the stride) cannot add",
+                           (long long)op[0], (long long)op[1]);
+            crop[2 * a] = lead[a], crop[2 * a + 1] = natural + kop[a] - lead[a] - out[a];
+        }
+    }
+    char opad[48] = "";
+    if (kop[0] >= 0)
+        snprintf(opad, sizeof opad, " output_padding=%lld,%lld", (long long)kop[0],
+                 (long long)kop[1]);
+    const fv_shape sh = {.rank = 3, .d = {out[0], out[1], F}};
+    char name[64];
+    fv_shape full_sh = {.rank = 3,
+                        .d = {out[0] + crop[0] + crop[1], out[1] + crop[2] + crop[3], F}};
+    tval *y = NULL;
+    if (exact) {
+        if (!(y = out_layer(s, &alias, "conv2d_transpose", V_NCHW, &sh))) return FV_ERR_INVALID;
+        snprintf(name, sizeof name, "%s", y->node);
+    } else {
+        fv_status e = inner_layer(s, n, "_full", "conv2d_transpose", &full_sh, name);
+        if (e) return e;
+    }
+    fv_status e = emit(s,
+                       "conv2d_transpose name=%s inputs=%s filters=%lld kernel_size=%lld,%lld "
+                       "strides=%lld,%lld padding=%s%s dilation_rate=%lld,%lld use_bias=%s",
+                       name, in.node, (long long)F, (long long)kh, (long long)kw, (long long)st[0],
+                       (long long)st[1], same ? "same" : "valid", opad, (long long)d[0],
+                       (long long)d[1], B ? "true" : "false");
+    if (e) return e;
+    if (exact) {
+        snprintf(s->fusable, sizeof s->fusable, "%s", name);
+        s->fusable_len = s->tlen;
+    } else {
+        if (!(y = out_layer(s, n, "cropping2d", V_NCHW, &sh))) return FV_ERR_INVALID;
+        if ((e = emit(s, "cropping2d name=%s inputs=%s cropping=%lld,%lld,%lld,%lld", y->node, name,
+                      (long long)crop[0], (long long)crop[1], (long long)crop[2],
+                      (long long)crop[3])))
+            return e;
+    }
+    return add_kernel(s, name, W, B);
+}
+
+/* Clip(x, 0, max): ReLU with max_value (PyTorch's ReLU6 is Clip(0, 6)); Clip(x, 0): ReLU. */
+static fv_status op_clip(im *s, const Onnx__NodeProto *n)
+{
+    float lo = 0, hi = 0;
+    const bool has_lo = n->n_input > 1 && *n->input[1], has_hi = n->n_input > 2 && *n->input[2];
+    if ((has_lo && !scalar(s, n->input[1], &lo)) || (has_hi && !scalar(s, n->input[2], &hi)))
+        return bad(s, "min and max must be float32 constants");
+    if (!has_lo || lo != 0)
+        return bad(s, "min must be 0 (a ReLU with max_value): fovea has no other clipping");
+    if (!has_hi) return act_layer(s, n, "relu", "", "relu");
+    if (!(hi > 0)) return bad(s, "max must be positive");
+    char a[64], f[32];
+    snprintf(a, sizeof a, " max_value=%s", float_text(hi, f, sizeof f));
+    return act_layer(s, n, "relu", a, NULL);
+}
+
+/* The Maxout of fovea's export: Reshape to groups, ReduceMax over the group axis (keepdims),
+ * Reshape to the output; NULL (and no error) when n does not start one. */
+static fv_status maxout(im *s, const Onnx__NodeProto *n, const tval *x, bool *taken)
+{
+    const tval in = *x;
+    const char *no = "the Reshape, ReduceMax, Reshape of a Maxout with these shapes";
     int64_t g[8], axis; /* int_values writes up to 8 */
     size_t r1, r2;
-    const int64_t size = fv__shape_size(&in.shape);
-    /* the batch axis kept: 0 (copy), or the graph's fixed batch; the rest in one axis */
-    int ng = 0;
-    bool gs = false;
-    if (n->n_input == 2 && int_values(s, n->input[1], g, &ng, &gs) && ng == 2 && !gs &&
-        (((g[0] == 0 || g[0] == SYM_BATCH || (g[0] > 0 && g[0] == s->batch)) &&
-          (g[1] == -1 || g[1] == size)) ||
-         (g[0] == -1 && g[1] == size))) {
-        if (attr_i(n, "allowzero", 0) != 0 && g[0] == 0) return bad(s, "%s", no);
-        return flatten(s, n, x);
-    }
+    *taken = false;
     if (n->n_input != 2 || n->n_output != 1 || !shape_init(s, n->input[1], 4, g) ||
         readers(s, n->output[0], &r1) != 1)
-        return bad(s, "%s", no);
+        return FV_OK;
     const Onnx__NodeProto *rm = s->g->node[r1];
     if (!rm->op_type || strcmp(rm->op_type, "ReduceMax") || rm->n_output != 1 ||
         attr_i(rm, "keepdims", 1) != 1 || !attr(rm, "axes") || attr(rm, "axes")->n_ints != 1 ||
         readers(s, rm->output[0], &r2) != 1)
-        return bad(s, "%s", no);
+        return FV_OK;
+    *taken = true;
     axis = attr(rm, "axes")->ints[0];
     const Onnx__NodeProto *back = s->g->node[r2];
     if (!back->op_type || strcmp(back->op_type, "Reshape") || back->n_input != 2 ||
         back->n_output != 1)
-        return bad(s, "%s", no);
+        return bad(s, "%s is not read", no);
     const int64_t ch = in.shape.d[in.shape.rank - 1], rest = fv__shape_size(&in.shape) / ch;
     const bool nchw = in.v == V_NCHW;
     const int64_t units = nchw ? g[1] : g[2], k = nchw ? g[2] : g[3];
@@ -1446,13 +2097,101 @@ static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
             want[wr++] = sh.d[d];
     if (!groups_ok || !shape_init(s, back->input[1], wr, got) ||
         memcmp(got, want, (size_t)wr * sizeof *got) != 0)
-        return bad(s, "%s", no);
+        return bad(s, "%s is not read", no);
     s->skip[r1] = s->skip[r2] = true;
     Onnx__NodeProto alias = *n;
     alias.output = back->output;
     tval *y = out_layer(s, &alias, "maxout", in.v, &sh);
     if (!y) return FV_ERR_INVALID;
     return emit(s, "maxout name=%s inputs=%s units=%lld", y->node, in.node, (long long)units);
+}
+
+/* Reshape keeping the batch axis: a flatten (shape (0, -1), (-1, size), (batch, -1), its batch
+ * computed by Shape-Gather-Unsqueeze-Concat or not), the Maxout of fovea's export, or a
+ * reshape of a tensor whose ONNX order is fovea's (channels-last data, or an NCHW image with one
+ * channel or one pixel). A rank-4 result is an NCHW image when it has one channel or one pixel
+ * (both orders agree), else it stays a plain (rows, columns, depth) tensor, which the NCHW
+ * layers refuse. Reshapes of int64 values known at import are computed. */
+static fv_status op_reshape(im *s, const Onnx__NodeProto *n)
+{
+    if (n->n_input && is_int_value(s, n->input[0])) return sym_reshape(s, n);
+    tval *x = value(s, n, 0);
+    if (!x) return FV_ERR_INVALID;
+    const tval in = *x;
+    bool taken;
+    fv_status r = maxout(s, n, x, &taken);
+    if (r || taken) return r;
+    int64_t g[8];
+    int ng = 0;
+    bool gs = false;
+    if (n->n_input != 2 || !int_values(s, n->input[1], g, &ng, &gs) || gs || ng < 2 || ng > 4)
+        return bad(s, "the shape must be 2 to 4 int64 values known at import");
+    const bool allowzero = attr_i(n, "allowzero", 0) != 0;
+    const int64_t size = fv__shape_size(&in.shape);
+    /* the input's ONNX dims, batch first */
+    int64_t dims[5] = {SYM_BATCH};
+    int rank = 1;
+    if (in.v == V_NCHW)
+        dims[rank++] = in.shape.d[2], dims[rank++] = in.shape.d[0], dims[rank++] = in.shape.d[1];
+    else
+        for (int d = 0; d < in.shape.rank; d++)
+            dims[rank++] = in.shape.d[d];
+    if (in.v == V_FLAT) dims[1] = size, rank = 2;
+    const bool batch = (g[0] == 0 && !allowzero) || g[0] == SYM_BATCH ||
+                       (g[0] > 0 && g[0] == s->batch) || g[0] == -1;
+    if (!batch) return bad(s, "shape[0]=%lld: the batch axis must be kept", (long long)g[0]);
+    int64_t o[4], known = 1;
+    int unknown = g[0] == -1 ? 0 : -1;
+    for (int i = 1; i < ng; i++) {
+        o[i] = g[i] == 0 && !allowzero ? (i < rank ? dims[i] : -2) : g[i];
+        if (o[i] == -1 && unknown < 0) {
+            unknown = i;
+            continue;
+        }
+        if (o[i] < 1 || o[i] > (1 << 30) || !fv__mul_i64(known, o[i], &known) || known > size)
+            return bad(s, "shape[%d]=%lld is not a size fovea reads here", i, (long long)g[i]);
+    }
+    if (unknown > 0) {
+        if (size % known)
+            return bad(s, "%lld values per sample do not fill the shape", (long long)size);
+        o[unknown] = size / known;
+    } else if (known != size)
+        return bad(s, "%lld values per sample do not fill the shape", (long long)size);
+    if (ng == 2) return flatten(s, n, x);
+    const bool same_order =
+        in.v == V_PLAIN ||
+        (in.v == V_NCHW && (in.shape.d[2] == 1 || in.shape.d[0] * in.shape.d[1] == 1));
+    if (!same_order)
+        return bad(s, "a reshape of NCHW data or of its flatten reorders values in a way "
+                      "fovea's channels-last reshape cannot (Transpose to NHWC first)");
+    fv_shape sh = {.rank = ng - 1};
+    view v = V_PLAIN;
+    /* Both readings of a rank-4 result with one channel or one pixel hold the same values in the
+     * same order; a Transpose to NCHW reading it (fovea's export of a reshape before a
+     * convolution) says it is channels-last. */
+    bool nhwc = false;
+    for (size_t i = 0; n->n_output && i < s->g->n_node && !nhwc; i++) {
+        const Onnx__NodeProto *m = s->g->node[i];
+        const Onnx__AttributeProto *pa = attr(m, "perm");
+        static const int64_t to_nchw[4] = {0, 3, 1, 2};
+        nhwc = m->op_type && !strcmp(m->op_type, "Transpose") && m->n_input == 1 && m->input[0] &&
+               !strcmp(m->input[0], n->output[0]) && pa && pa->n_ints == 4 &&
+               !memcmp(pa->ints, to_nchw, sizeof to_nchw);
+    }
+    if (ng == 4 && !nhwc && (o[1] == 1 || o[2] * o[3] == 1)) /* an NCHW image */
+        sh.d[0] = o[2], sh.d[1] = o[3], sh.d[2] = o[1], v = V_NCHW;
+    else
+        for (int i = 1; i < ng; i++)
+            sh.d[i - 1] = o[i];
+    if (fv__shape_equal(&sh, &in.shape)) return out_alias(s, n, x, v);
+    tval *y = out_layer(s, n, "reshape", v, &sh);
+    if (!y) return FV_ERR_INVALID;
+    char t[96];
+    int used = 0;
+    for (int i = 0; i < sh.rank; i++)
+        used +=
+            snprintf(t + used, sizeof t - (size_t)used, "%s%lld", i ? "," : "", (long long)sh.d[i]);
+    return emit(s, "reshape name=%s inputs=%s target_shape=%s", y->node, in.node, t);
 }
 
 /* The mapping: one entry per ONNX operator (default domain). */
@@ -1491,6 +2230,12 @@ static const struct {
     {"GlobalMaxPool", op_gmp},
     {"Reshape", op_reshape},
     {"Constant", op_constant},
+    {"ConvTranspose", op_conv_transpose},
+    {"Resize", op_resize},
+    {"Slice", op_slice},
+    {"Clip", op_clip},
+    {"ConstantOfShape", op_constant_of_shape},
+    {"Cast", op_cast},
 };
 
 /* ---- the model --------------------------------------------------------------------------- */
@@ -1644,16 +2389,14 @@ static fv_status convert(im *s)
             k++;
         if (k == sizeof ops / sizeof ops[0])
             return bad(
-                s, "an operator fovea does not have (it reads: Conv, MaxPool, AveragePool, Pad, "
-                   "Gemm, MatMul, "
-                   "BatchNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, "
-                   "Flatten, Add, Sub, Mul, Max, Sum, Mean, Concat, GlobalAveragePool, "
-                   "GlobalMaxPool, Dropout, Identity, Transpose, Constant, Reshape as a "
-                   "flatten (with Shape, Gather, Unsqueeze and "
-                   "Concat computing its shape), and "
-                   "the "
-                   "Reshape-ReduceMax-Reshape of a "
-                   "Maxout)");
+                s, "an operator fovea does not have (it reads: Conv, ConvTranspose, MaxPool, "
+                   "AveragePool, Pad, Slice (a crop), Resize (whole factors), Gemm, MatMul, "
+                   "BatchNormalization, Relu, Clip (from 0), LeakyRelu, Elu, Sigmoid, Tanh, "
+                   "Softmax, Flatten, Reshape, Add, Sub, Mul, Max, Sum, Mean, Concat, "
+                   "GlobalAveragePool, GlobalMaxPool, Dropout, Identity, Transpose, Constant, "
+                   "the Reshape-ReduceMax-Reshape of a Maxout, and Shape, Gather, Unsqueeze, "
+                   "Concat, ConstantOfShape, Cast, Slice, Reshape and Transpose of int64 values "
+                   "known at import)");
         fv_status r = ops[k].convert(s, n);
         if (r) return r;
     }

@@ -3,6 +3,7 @@
  * reference versions that specify them.
  */
 #include "kernels/kernels.h"
+#include "kernels/vec.h"
 
 #include <string.h>
 
@@ -80,20 +81,6 @@ void fv_im2col(const fv_conv_geom *g, const float *x, float *col)
     }
 }
 
-/* An unaligned 4-float vector (GCC/Clang vector extension: SSE on x86-64, NEON on arm64). */
-typedef float v4u __attribute__((vector_size(16), aligned(4), may_alias));
-
-/* d[n] += s[n], the two not overlapping. Written in 4-float vectors because -O2's cost model
- * does not vectorize a loop that needs a scalar tail. */
-static inline void add_run(float *restrict d, const float *restrict s, int64_t n)
-{
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        *(v4u *)(d + j) += *(const v4u *)(s + j);
-    for (; j < n; j++)
-        d[j] += s[j];
-}
-
 /* dcol [out_h·out_w, k_h·k_w·in_c] scattered and added into dx [in_h, in_w, in_c]. */
 void fv_col2im(const fv_conv_geom *g, const float *dcol, float *dx)
 {
@@ -111,13 +98,13 @@ void fv_col2im(const fv_conv_geom *g, const float *dcol, float *dx)
                     /* As in im2col: the in-image taps of a kernel row are one contiguous run. */
                     const int64_t lo = clamp64(-iw0, 0, g->k_w);
                     const int64_t hi = clamp64(W - iw0, lo, g->k_w);
-                    if (hi > lo) add_run(drow + (iw0 + lo) * C, src + lo * C, (hi - lo) * C);
+                    if (hi > lo) fv__add_run(drow + (iw0 + lo) * C, src + lo * C, (hi - lo) * C);
                     continue;
                 }
                 for (int64_t kw = 0; kw < g->k_w; kw++) {
                     const int64_t iw = iw0 + kw * g->dil_w;
                     if (iw < 0 || iw >= W) continue;
-                    add_run(drow + iw * C, src + kw * C, C);
+                    fv__add_run(drow + iw * C, src + kw * C, C);
                 }
             }
         }

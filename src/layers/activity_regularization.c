@@ -56,7 +56,7 @@ static void activity_backward(fv_layer *l, const float *const *xs, const float *
     const activity_cfg *c = l->cfg;
     float *dx = dxs[0];
     if (!dx) return;
-    const int64_t n = r->n, count = n * fv__shape_size(&l->in[0]);
+    const int64_t n = fv__run_batch(r), count = r->n * fv__shape_size(&l->in[0]);
     const float *x = xs[0];
     const float f1 = (float)(c->l1 / (double)n), f2 = (float)(2.0 * c->l2 / (double)n);
     for (int64_t i = 0; i < count; i++)

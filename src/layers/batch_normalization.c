@@ -79,16 +79,12 @@ static fv_status bn_build(fv_layer *l)
     return FV_OK;
 }
 
-static int64_t nchunks(int64_t n)
-{
-    return n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
-}
-
-/* Scratch: two doubles per channel per chunk, then the two sums per channel. */
+/* Scratch: two doubles per channel per chunk of the whole batch, then the two sums per
+ * channel. */
 static size_t bn_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
-    (void)threads;
-    return (size_t)(nchunks(n) + 1) * (size_t)(2 * channels(l)) * sizeof(double);
+    (void)n, (void)threads;
+    return (size_t)(FV_GRAD_CHUNKS + 1) * (size_t)(2 * channels(l)) * sizeof(double);
 }
 
 /* Whether the layer normalises with the batch's statistics. */
@@ -97,48 +93,50 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
     return r->training && l->trainable;
 }
 
-/* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the batch, where per element
- * (a, b) = f(x, dy) — the sums run per chunk of samples, then in chunk order. */
+/* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the whole batch, where per element
+ * (a, b) = f(x, dy) — the sums run per chunk of samples (this run's chunks; the other processes'
+ * are gathered), then over all the batch's chunks in chunk order. */
 typedef enum { SUM_X, SUM_SQDEV, SUM_DY } sum_kind;
 
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *mean,
                          const float *inv, int64_t n, int64_t rows, int64_t C, double *part,
                          double *out1, double *out2, const fv_run *r)
 {
-    const int64_t chunks = nchunks(n);
+    const int chunks = fv__run_chunks(r);
+    /* This run's chunks are rows [first, first + chunks) of part. */
+    const int first = r->c1 > r->c0 ? r->c0 : 0;
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
-#pragma omp parallel num_threads(threads)
-    {
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            double *s1 = part + ch * 2 * C, *s2 = s1 + C;
-            memset(s1, 0, (size_t)(2 * C) * sizeof(double));
-            for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++)
-                for (int64_t q = 0; q < rows; q++) {
-                    const float *xr = x + (i * rows + q) * C;
-                    const float *gr = dy ? dy + (i * rows + q) * C : NULL;
-                    for (int64_t c = 0; c < C; c++) {
-                        if (kind == SUM_X) {
-                            s1[c] += xr[c];
-                        } else if (kind == SUM_SQDEV) {
-                            const double d = (double)xr[c] - mean[c];
-                            s1[c] += d * d;
-                        } else {
-                            const double xh = ((double)xr[c] - mean[c]) * inv[c];
-                            s1[c] += gr[c];
-                            s2[c] += gr[c] * xh;
-                        }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int ch = 0; ch < chunks; ch++) {
+        double *s1 = part + (first + ch) * 2 * C, *s2 = s1 + C;
+        memset(s1, 0, (size_t)(2 * C) * sizeof(double));
+        int64_t lo, hi;
+        fv__run_chunk(r, ch, &lo, &hi);
+        for (int64_t i = lo; i < hi; i++)
+            for (int64_t q = 0; q < rows; q++) {
+                const float *xr = x + (i * rows + q) * C;
+                const float *gr = dy ? dy + (i * rows + q) * C : NULL;
+                for (int64_t c = 0; c < C; c++) {
+                    if (kind == SUM_X) {
+                        s1[c] += xr[c];
+                    } else if (kind == SUM_SQDEV) {
+                        const double d = (double)xr[c] - mean[c];
+                        s1[c] += d * d;
+                    } else {
+                        const double xh = ((double)xr[c] - mean[c]) * inv[c];
+                        s1[c] += gr[c];
+                        s2[c] += gr[c] * xh;
                     }
                 }
-        }
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < C; c++) {
-            double a = 0, b = 0;
-            for (int64_t ch = 0; ch < chunks; ch++)
-                a += part[ch * 2 * C + c], b += part[ch * 2 * C + C + c];
-            out1[c] = a;
-            if (out2) out2[c] = b;
-        }
+            }
+    }
+    fv__run_gather_chunks(r, part, 2 * C);
+    for (int64_t c = 0; c < C; c++) {
+        double a = 0, b = 0;
+        for (int ch = 0; ch < FV_GRAD_CHUNKS; ch++)
+            a += part[ch * 2 * C + c], b += part[ch * 2 * C + C + c];
+        out1[c] = a;
+        if (out2) out2[c] = b;
     }
 }
 
@@ -174,8 +172,8 @@ static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
         return;
     }
     if (batch_mode(l, r)) {
-        double *part = r->scratch, *acc = part + nchunks(n) * 2 * C;
-        const double M = (double)(n * rows);
+        double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C;
+        const double M = (double)(fv__run_batch(r) * rows);
         /* Two passes (mean, then squared deviations): the textbook one-pass formula loses
          * precision when the mean is large against the spread. */
         channel_sums(SUM_X, x, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
@@ -216,15 +214,17 @@ static void bn_backward(fv_layer *l, const float *const *xs, const float *y, flo
     const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
     bn_tensors t = tensors(l);
     const float *mean = l->saved, *inv = mean + C;
-    double *part = r->scratch, *sdy = part + nchunks(n) * 2 * C, *sdyx = sdy + C;
+    double *part = r->scratch, *sdy = part + FV_GRAD_CHUNKS * 2 * C, *sdyx = sdy + C;
     channel_sums(SUM_DY, x, dy, mean, inv, n, rows, C, part, sdy, sdyx, r);
-    for (int64_t k = 0; k < C; k++) {
+    /* The sums are the whole batch's already: the process holding its first chunk adds them (the
+     * others add nothing, and the processes' gradients are summed). */
+    for (int64_t k = 0; k < C && fv__run_leader(r); k++) {
         if (t.dgamma) t.dgamma[k] += (float)sdyx[k];
         if (t.dbeta) t.dbeta[k] += (float)sdy[k];
     }
     if (!dx) return;
     const bool batch = batch_mode(l, r);
-    const double M = (double)(n * rows);
+    const double M = (double)(fv__run_batch(r) * rows);
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t q = 0; q < n * rows; q++)

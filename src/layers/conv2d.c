@@ -90,8 +90,8 @@ static fv_status conv2d_build(fv_layer *l)
 }
 
 /* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy),
- * then per thread the fast kernels' scratch, then min(n, FV_GRAD_CHUNKS) partial parameter
- * gradients: kernel in the dense layout, kernel in the sparse path's layout, bias. */
+ * then per thread the fast kernels' scratch, then FV_GRAD_CHUNKS partial parameter gradients:
+ * kernel in the dense layout, kernel in the sparse path's layout, bias. */
 static int64_t pack_stride(const conv2d_cfg *c)
 {
     const int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
@@ -115,11 +115,11 @@ static int64_t partial_stride(const fv_layer *l)
 static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
     const conv2d_cfg *c = l->cfg;
-    int64_t t = threads > 0 ? threads : 1, chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
-    int64_t a, b, total;
-    if (!fv__mul_i64(t, thread_stride(l), &a) || !fv__mul_i64(chunks, partial_stride(l), &b) ||
-        !fv__add_i64(a, b, &total) || !fv__add_i64(total, pack_stride(c), &total) ||
-        total > (int64_t)(SIZE_MAX / sizeof(float)))
+    (void)n;
+    int64_t t = threads > 0 ? threads : 1, a, b, total;
+    if (!fv__mul_i64(t, thread_stride(l), &a) ||
+        !fv__mul_i64(FV_GRAD_CHUNKS, partial_stride(l), &b) || !fv__add_i64(a, b, &total) ||
+        !fv__add_i64(total, pack_stride(c), &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
     return (size_t)total * sizeof(float);
 }
@@ -174,7 +174,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const bool relu = act == FV_ACT_RELU;
     const float alpha = fv__act_alpha(act);
     const int threads = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
-    const int64_t chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
+    const int chunks = fv__run_chunks(r);
     const int64_t ksz = l->params[0].size, bsz = c->use_bias ? l->params[1].size : 0;
     const int64_t ps = partial_stride(l), F = g->out_c;
     float *wt = r->scratch, *own0 = wt + pack_stride(c);
@@ -188,10 +188,12 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
         float *own = own0 + (int64_t)fv__thread_id() * ts;
         /* Each chunk of consecutive images sums into its own partial buffers, in image order. */
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < chunks; ch++) {
+        for (int ch = 0; ch < chunks; ch++) {
             float *pk = partial + ch * ps, *pks = pk + ksz, *pb = bsz ? pks + ksz : NULL;
             memset(pk, 0, (size_t)(2 * ksz + bsz) * sizeof(float));
-            for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++) {
+            int64_t lo, hi;
+            fv__run_chunk(r, ch, &lo, &hi);
+            for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (act != FV_ACT_LINEAR && !relu)
@@ -200,19 +202,18 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                                         pk, pks, pb, dxi, own);
             }
         }
-        /* Then the partials are added in chunk order, each element by one thread. */
+        /* Then each chunk's dense and sparse partials are added, and the chunks added as a
+         * balanced tree, each element by one thread. */
 #pragma omp for schedule(static)
         for (int64_t e = 0; e < ksz + bsz; e++) {
-            float sum = 0.0f;
             if (e < ksz) {
                 const int64_t es = ksz + fv_conv_sparse_dw_index(g, e / F, e % F);
-                for (int64_t ch = 0; ch < chunks; ch++)
-                    sum += partial[ch * ps + e] + partial[ch * ps + es];
-                kg[e] += sum;
+                float leaf[FV_GRAD_CHUNKS];
+                for (int ch = 0; ch < chunks; ch++)
+                    leaf[ch] = partial[ch * ps + e] + partial[ch * ps + es];
+                kg[e] += fv__chunk_tree(leaf, 1, chunks);
             } else {
-                for (int64_t ch = 0; ch < chunks; ch++)
-                    sum += partial[ch * ps + ksz + e];
-                bg[e - ksz] += sum;
+                bg[e - ksz] += fv__chunk_tree(partial + ksz + e, ps, chunks);
             }
         }
     }

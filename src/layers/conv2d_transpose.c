@@ -148,13 +148,14 @@ static int64_t partial_stride(const fv_layer *l)
     return pad16(l->params[0].size + (l->nparams > 1 ? l->params[1].size : 0));
 }
 
-/* Scratch: a col matrix per thread, then min(n, FV_GRAD_CHUNKS) partial parameter gradients. */
+/* Scratch: a col matrix per thread, then FV_GRAD_CHUNKS partial parameter gradients. */
 static size_t conv2d_transpose_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
-    int64_t t = threads > 0 ? threads : 1, chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
-    int64_t a, b, total;
-    if (!fv__mul_i64(t, col_stride(l->cfg), &a) || !fv__mul_i64(chunks, partial_stride(l), &b) ||
-        !fv__add_i64(a, b, &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
+    (void)n;
+    int64_t t = threads > 0 ? threads : 1, a, b, total;
+    if (!fv__mul_i64(t, col_stride(l->cfg), &a) ||
+        !fv__mul_i64(FV_GRAD_CHUNKS, partial_stride(l), &b) || !fv__add_i64(a, b, &total) ||
+        total > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
     return (size_t)total * sizeof(float);
 }
@@ -211,7 +212,7 @@ static void conv2d_transpose_backward(fv_layer *l, const float *const *xs, const
     const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
     const int threads = fv__work_threads(r, n * image_work(g));
-    const int64_t chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
+    const int chunks = fv__run_chunks(r);
     const int64_t ksz = l->params[0].size, bsz = c->use_bias ? l->params[1].size : 0;
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
@@ -222,10 +223,12 @@ static void conv2d_transpose_backward(fv_layer *l, const float *const *xs, const
         float *col = col0 + (int64_t)fv__thread_id() * cs;
         /* Each chunk of consecutive images sums into its own partial buffers, in image order. */
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < chunks; ch++) {
+        for (int ch = 0; ch < chunks; ch++) {
             float *pk = partial + ch * ps, *pb = bsz ? pk + ksz : NULL;
             memset(pk, 0, (size_t)(ksz + bsz) * sizeof(float));
-            for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++) {
+            int64_t lo, hi;
+            fv__run_chunk(r, ch, &lo, &hi);
+            for (int64_t i = lo; i < hi; i++) {
                 float *dyi = dy + i * out_sz;
                 const float *xi = x + i * P * C;
                 if (act != FV_ACT_LINEAR)
@@ -240,12 +243,11 @@ static void conv2d_transpose_backward(fv_layer *l, const float *const *xs, const
                             pb[f] += dyi[p * F + f];
             }
         }
-        /* Then the partials are added in chunk order, each element by one thread. */
+        /* Then the partials are added as a balanced tree over the chunks, each element by one
+         * thread. */
 #pragma omp for schedule(static)
         for (int64_t e = 0; e < ksz + bsz; e++) {
-            float sum = 0.0f;
-            for (int64_t ch = 0; ch < chunks; ch++)
-                sum += partial[ch * ps + e];
+            const float sum = fv__chunk_tree(partial + e, ps, chunks);
             if (e < ksz)
                 kg[e] += sum;
             else

@@ -170,14 +170,15 @@ static int64_t partial_stride(const fv_layer *l)
     return pad16(s);
 }
 
-/* Scratch: per thread the depthwise output (separable), then min(n, FV_GRAD_CHUNKS) partial
- * parameter gradients. */
+/* Scratch: per thread the depthwise output (separable), then FV_GRAD_CHUNKS partial parameter
+ * gradients. */
 static size_t dwconv_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
-    int64_t t = threads > 0 ? threads : 1, chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS;
-    int64_t a, b, total;
-    if (!fv__mul_i64(t, thread_stride(l), &a) || !fv__mul_i64(chunks, partial_stride(l), &b) ||
-        !fv__add_i64(a, b, &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
+    (void)n;
+    int64_t t = threads > 0 ? threads : 1, a, b, total;
+    if (!fv__mul_i64(t, thread_stride(l), &a) ||
+        !fv__mul_i64(FV_GRAD_CHUNKS, partial_stride(l), &b) || !fv__add_i64(a, b, &total) ||
+        total > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
     return (size_t)total * sizeof(float);
 }
@@ -237,7 +238,8 @@ static void dwconv_backward(fv_layer *l, const float *const *xs, const float *y,
     const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     const float alpha = fv__act_alpha(act);
     const int threads = fv__work_threads(r, n * image_work(l));
-    const int64_t chunks = n < FV_GRAD_CHUNKS ? n : FV_GRAD_CHUNKS, ps = partial_stride(l);
+    const int chunks = fv__run_chunks(r);
+    const int64_t ps = partial_stride(l);
     const int64_t dsz = l->params[0].size, psz = t.pk ? l->params[1].size : 0;
     const int64_t bsz = t.b ? F : 0, total = dsz + psz + bsz;
     float *own0 = r->scratch, *partial = own0 + (int64_t)threads * ts;
@@ -247,10 +249,12 @@ static void dwconv_backward(fv_layer *l, const float *const *xs, const float *y,
         float *mid = own0 + (int64_t)fv__thread_id() * ts;
         /* Each chunk of consecutive images sums into its own partial buffers, in image order. */
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < chunks; ch++) {
+        for (int ch = 0; ch < chunks; ch++) {
             float *pd = partial + ch * ps, *pp = pd + dsz, *pb = bsz ? pp + psz : NULL;
             memset(pd, 0, (size_t)total * sizeof(float));
-            for (int64_t i = ch * n / chunks; i < (ch + 1) * n / chunks; i++) {
+            int64_t lo, hi;
+            fv__run_chunk(r, ch, &lo, &hi);
+            for (int64_t i = lo; i < hi; i++) {
                 float *dyi = dy + i * out_sz, *dxi = dx ? dx + i * in_sz : NULL;
                 const float *xi = x + i * in_sz;
                 if (act != FV_ACT_LINEAR)
@@ -272,12 +276,11 @@ static void dwconv_backward(fv_layer *l, const float *const *xs, const float *y,
                 fv_depthwise_backward(g, xi, t.dk, mid, pd, NULL, dxi);
             }
         }
-        /* Then the partials are added in chunk order, each element by one thread. */
+        /* Then the partials are added as a balanced tree over the chunks, each element by one
+         * thread. */
 #pragma omp for schedule(static)
         for (int64_t e = 0; e < total; e++) {
-            float sum = 0.0f;
-            for (int64_t ch = 0; ch < chunks; ch++)
-                sum += partial[ch * ps + e];
+            const float sum = fv__chunk_tree(partial + e, ps, chunks);
             if (e < dsz)
                 t.gdk[e] += sum;
             else if (e < dsz + psz)

@@ -52,16 +52,16 @@ static void dropout_forward(fv_layer *l, const float *const *xs, float *y, fv_ru
     /* A value is kept when a uniform 32-bit draw u has u >= rate·2^32, so P(keep) = 1 - rate
      * to within 2^-32; each 64-bit draw gives two. */
     const uint64_t threshold = (uint64_t)ceil(c->rate * 4294967296.0);
-    const fv_rng *rng = r->rng;
 
-    /* Sample i draws from its own stream split off the run's: the same mask whatever the
-     * thread count. The draws are taken 64 values at a time into a small buffer (low half of
-     * each 64-bit draw first), so that the loop that applies them is vectorised. */
+    /* Sample i draws from its own stream split off the run's by its index in the whole batch:
+     * the same mask whatever the thread count or the process that holds the sample. The draws are
+     * taken 64 values at a time into a small buffer (low half of each 64-bit draw first), so that
+     * the loop that applies them is vectorised. */
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         fv_rng s;
-        fv__rng_split(rng, (uint64_t)i, &s);
+        fv__run_sample(r, i, &s);
         const float *xi = x + i * size;
         float *yi = y + i * size;
         uint8_t *mi = mask + i * size;

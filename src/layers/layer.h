@@ -24,7 +24,8 @@ typedef enum fv_arg_type {
     FV_ARG_SHAPE,       /* fv_shape: "28,28,1" or "4" */
     FV_ARG_REGULARIZER, /* fv_regularizer: "l2:0.0001", "l1:0.01", "l1_l2:0.01,0.01" or None */
     FV_ARG_INTS,  /* fv_ints: 1 to 4 comma-separated integers, each in [min, max], kept as given */
-    FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max] */
+    FV_ARG_FLOATS /* fv_floats: 1 to 18 comma-separated numbers, each in [min, max]; with default
+                     "None": n = 0 stands for None */
 } fv_arg_type;
 
 /* Keras' L1L2 weight regularizer: the penalty l1·Σ|w| + l2·Σw² is added to the loss. */
@@ -40,7 +41,8 @@ typedef struct fv_ints {
 } fv_ints;
 
 /* The value of an FV_ARG_FLOATS argument: "10,13,16,30" is n = 4 and v = {10, 13, 16, 30}
- * (yolo's anchors: up to nine width,height pairs). */
+ * (yolo's anchors: up to nine width,height pairs; Keras' "a float or a tuple", as random_zoom's
+ * height_factor=0.2 or -0.3,0.1 and value_range=0,255). */
 enum { FV_FLOATS_MAX = 18 };
 typedef struct fv_floats {
     int n;
@@ -107,13 +109,22 @@ typedef struct fv_task_loss {
                       double *parts, void *scratch);
 } fv_task_loss;
 
-/* One batch's run context. */
+/* One batch's run context. A run may hold a slice of a larger batch (data-parallel training:
+ * see fv_collective in fovea.h): chunks [c0, c1) of the FV_GRAD_CHUNKS chunks of a batch of
+ * `batch` samples, its sample 0 being the batch's sample `first`. All four zero (a run made with
+ * only the first fields set) means the run holds the whole batch of n. */
 typedef struct fv_run {
-    int64_t n;     /* samples in this batch */
+    int64_t n;     /* samples in this batch (this process's slice) */
     bool training; /* training mode (Keras' training=True): dropout, batch statistics */
-    fv_rng *rng;   /* this layer's stream for this step */
+    fv_rng *rng;   /* this layer's stream for this step: split it by fv__run_sample, never by i */
     void *scratch; /* scratch_bytes(l, n) bytes, 64-byte aligned */
     int threads;
+    int64_t batch, first; /* the whole batch's size; the batch's index of this run's sample 0 */
+    int c0, c1;           /* the chunks this run holds */
+    /* Gathers per-chunk sums from the other processes (NULL: one process); a failure is kept in
+     * *status (the layer carries on; the model checks it after the pass). */
+    const struct fv_collective *coll;
+    fv_status *status;
 } fv_run;
 
 typedef struct fv_layer_kind {
@@ -154,7 +165,9 @@ typedef struct fv_layer_kind {
     /* An added loss (Keras' add_loss: the VAE's KL term, ActivityRegularization): the term's batch
      * value after forward, from the layer's inputs and output, in training and in evaluation. Its
      * gradient is added by the kind's own backward into dx (and into its parameters' g). NULL:
-     * none. The model calls it right after the layer's forward, while x and y are intact. */
+     * none. The model calls it right after the layer's forward, while x and y are intact (in
+     * data-parallel training on the whole batch's x and y, gathered); backward's share of a batch
+     * mean divides by fv__run_batch(r), not r->n. */
     double (*loss)(const fv_layer *l, const float *const *x, const float *y, int64_t n);
     /* The history column of the added loss ("kl_loss"); NULL: counted in `loss` only. */
     const char *added_loss;
@@ -226,9 +239,31 @@ fv_act_kind fv__act_kind(fv_activation a);
 extern const char *const fv__padding_names[];
 
 /* Parameter gradients are summed over a batch in this many fixed chunks of consecutive samples
- * (n chunks when n is smaller), each into its own partial buffer, then the partials are added
- * in chunk order: the result is bit-identical for any thread count. */
-#define FV_GRAD_CHUNKS 16
+ * (chunk c holds samples [c·N/16, (c+1)·N/16), empty when N < 16 leaves it none), each into
+ * its own partial buffer, then the partials are added as a balanced binary tree over the chunks
+ * (fv__chunk_tree). A process of a data-parallel run holds an aligned run of 16/P chunks, a
+ * subtree, and the processes' sums are added by the same tree (fv_collective.sum): the result is
+ * bit-identical for any thread count and any process count P dividing 16. */
+#define FV_GRAD_CHUNKS FV_BATCH_CHUNKS
+
+/* The chunks a run holds (c1 - c0; FV_GRAD_CHUNKS for a whole batch). */
+int fv__run_chunks(const fv_run *r);
+/* The run's samples [*lo, *hi) of its j-th chunk (0 <= j < fv__run_chunks). */
+void fv__run_chunk(const fv_run *r, int j, int64_t *lo, int64_t *hi);
+/* The whole batch's sample count (r->n unless the run holds a slice of it): the denominator of
+ * a batch mean, such as an added loss's. */
+int64_t fv__run_batch(const fv_run *r);
+/* Whether the run holds the batch's first chunk: a layer whose parameter gradient comes from
+ * sums already gathered over the whole batch (BatchNormalization) adds it there only. */
+bool fv__run_leader(const fv_run *r);
+/* Sample i's own stream of the run's (split by the batch's sample index, so a process draws for
+ * its slice what one process draws for those samples). */
+void fv__run_sample(const fv_run *r, int64_t i, fv_rng *out);
+/* Σ v[j·stride] for j < count (a power of two) as a balanced binary tree: ((v0+v1)+(v2+v3))... */
+float fv__chunk_tree(const float *v, int64_t stride, int count);
+/* part holds FV_GRAD_CHUNKS rows of len doubles, this run's rows [c0, c1) filled: fills the
+ * others from the processes that hold them (nothing to do for a whole batch). */
+void fv__run_gather_chunks(const fv_run *r, double *part, int64_t len);
 
 /* The largest size accepted for one axis or count argument (sizes stay far from overflow). */
 #define FV_ARG_DIM_MAX 2147483647.0
@@ -303,6 +338,8 @@ extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
 /* Layers that add a loss of their own (activity_regularization.c); detection heads (yolo.c). */
 extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
+/* The 6D pose head (pose.c): the 6-D rotation to a matrix; the task loss `pose`. */
+extern const fv_layer_kind fv__kind_pose;
 
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,

@@ -3,6 +3,7 @@
  * dense and the activation layers.
  */
 #include "layers/layer.h"
+#include "layers/augment.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,8 +46,20 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_conv2d_transpose,
     &fv__kind_depthwise_conv2d,
     &fv__kind_separable_conv2d,
+    &fv__kind_random_flip,
+    &fv__kind_random_translation,
+    &fv__kind_random_rotation,
+    &fv__kind_random_zoom,
+    &fv__kind_random_crop,
+    &fv__kind_center_crop,
+    &fv__kind_resizing,
+    &fv__kind_random_contrast,
+    &fv__kind_random_brightness,
+    &fv__kind_rescaling,
+    &fv__kind_normalization,
     &fv__kind_activity_regularization,
     &fv__kind_yolo,
+    &fv__kind_pose,
     NULL,
 };
 /* clang-format on */
@@ -242,21 +255,46 @@ static bool parse_float(const char *s, double *out)
     return true;
 }
 
-/* Comma-separated integers: up to max of them into out; returns the count, -1 if malformed. */
-static int parse_int_list(const char *s, int64_t *out, int max)
+/* Comma-separated items, each parsed by one(text, &out[n]) (an int64_t or a double parser): up to
+ * max of them; returns the count, -1 if malformed. */
+static int parse_list(const char *s, void *out, size_t item, int max,
+                      bool (*one)(const char *, void *))
 {
     int n = 0;
-    char buf[32];
+    char buf[64];
     for (;;) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
         if (n == max || len == 0 || len >= sizeof buf) return -1;
         memcpy(buf, s, len);
         buf[len] = '\0';
-        if (!parse_int(buf, &out[n++])) return -1;
+        if (!one(buf, (char *)out + (size_t)n++ * item)) return -1;
         if (!comma) return n;
         s = comma + 1;
     }
+}
+
+static bool parse_int_item(const char *s, void *out)
+{
+    return parse_int(s, out);
+}
+
+static bool parse_float_item(const char *s, void *out)
+{
+    return parse_float(s, out);
+}
+
+/* Comma-separated integers: up to max of them into out; returns the count, -1 if malformed. */
+static int parse_int_list(const char *s, int64_t *out, int max)
+{
+    return parse_list(s, out, sizeof *out, max, parse_int_item);
+}
+
+/* Comma-separated finite numbers: up to max of them into out; returns the count, -1 if
+ * malformed. */
+static int parse_float_list(const char *s, double *out, int max)
+{
+    return parse_list(s, out, sizeof *out, max, parse_float_item);
 }
 
 /* Shortest text that reads back as exactly v. */
@@ -462,39 +500,6 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         memcpy(dst, &sh, sizeof sh);
         return FV_OK;
     }
-    case FV_ARG_FLOATS: {
-        fv_floats v = {0};
-        for (const char *p = value;; v.n++) {
-            const char *comma = strchr(p, ',');
-            const size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            char buf[40];
-            if (v.n == FV_FLOATS_MAX || len == 0 || len >= sizeof buf) {
-                v.n = -1;
-                break;
-            }
-            memcpy(buf, p, len);
-            buf[len] = '\0';
-            if (!parse_float(buf, &v.v[v.n])) {
-                v.n = -1;
-                break;
-            }
-            if (!comma) {
-                v.n++;
-                break;
-            }
-            p = comma + 1;
-        }
-        if (v.n < 1)
-            return fv__fail(FV_ERR_INVALID,
-                            "%sargument %s=%s: expected 1 to %d numbers separated by commas", pre,
-                            a->key, value, FV_FLOATS_MAX);
-        for (int i = 0; i < v.n; i++) {
-            fv_status s = check_range(pre, a, value, v.v[i]);
-            if (s) return s;
-        }
-        memcpy(dst, &v, sizeof v);
-        return FV_OK;
-    }
     case FV_ARG_INTS: {
         fv_ints v = {0};
         v.n = parse_int_list(value, v.v, 4);
@@ -505,6 +510,22 @@ static fv_status parse_value(const char *pre, const fv_arg_spec *a, const char *
         for (int i = 0; i < v.n; i++) {
             fv_status s = check_range(pre, a, value, (double)v.v[i]);
             if (s) return s;
+        }
+        memcpy(dst, &v, sizeof v);
+        return FV_OK;
+    }
+    case FV_ARG_FLOATS: {
+        fv_floats v = {0};
+        if (!(is_none_default(a) && strcmp(value, "None") == 0)) {
+            v.n = parse_float_list(value, v.v, FV_FLOATS_MAX);
+            if (v.n < 1)
+                return fv__fail(FV_ERR_INVALID,
+                                "%sargument %s=%s: expected 1 to %d numbers separated by commas",
+                                pre, a->key, value, FV_FLOATS_MAX);
+            for (int i = 0; i < v.n; i++) {
+                fv_status s = check_range(pre, a, value, v.v[i]);
+                if (s) return s;
+            }
         }
         memcpy(dst, &v, sizeof v);
         return FV_OK;
@@ -691,18 +712,6 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
                                       (long long)sh.d[d]);
             break;
         }
-        case FV_ARG_FLOATS: {
-            fv_floats v;
-            memcpy(&v, src, sizeof v);
-            size_t u = 0;
-            val[0] = '\0';
-            for (int d = 0; d < v.n && u < sizeof val; d++) {
-                char num[32];
-                format_double(v.v[d], num, sizeof num);
-                u += (size_t)snprintf(val + u, sizeof val - u, "%s%s", d ? "," : "", num);
-            }
-            break;
-        }
         case FV_ARG_INTS: {
             fv_ints v;
             memcpy(&v, src, sizeof v);
@@ -711,6 +720,19 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
             for (int d = 0; d < v.n && u < sizeof val; d++)
                 u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
                                       (long long)v.v[d]);
+            break;
+        }
+        case FV_ARG_FLOATS: {
+            fv_floats v;
+            memcpy(&v, src, sizeof v);
+            size_t u = 0;
+            val[0] = '\0';
+            if (v.n == 0) snprintf(val, sizeof val, "None");
+            for (int d = 0; d < v.n && u < sizeof val; d++) {
+                char num[40];
+                format_double(v.v[d], num, sizeof num);
+                u += (size_t)snprintf(val + u, sizeof val - u, "%s%s", d ? "," : "", num);
+            }
             break;
         }
         }

@@ -6,6 +6,7 @@
  */
 #include "model/fit.h"
 #include "io/dataset.h"
+#include "model/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -116,31 +117,27 @@ static bool regression_head(const fv_model *m, const fv_dataset *d, int j)
            !(t->labels && k > 1);
 }
 
-/* Gathers a batch into the model's buffers and each head's targets into t[]. */
-static void load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
-                       int64_t count, fv_targets *t)
+/* Gathers a batch into the model's buffers and each head's targets into t[]: in data-parallel
+ * training the inputs of this process's slice only, the targets of the whole batch (parallel.c).
+ * Returns the samples whose inputs were gathered. */
+static int64_t load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                          int64_t count, fv_targets *t)
 {
-    const int heads = fv__model_heads(m);
-    for (int k = 1; k < m->ninputs; k++)
-        fv__dataset_gather(fv__dataset_input(d, m->inputs[k].name), idx, first, count, m->xbufs[k],
-                           NULL, NULL);
-    if (heads == 1 && head_data(m, d, 0) == d) {
-        bool regression = regression_head(m, d, 0);
-        fv__dataset_gather(d, idx, first, count, m->xbuf, d->labels ? m->lbuf : NULL,
-                           regression ? m->tbuf : NULL);
-        t[0] = (fv_targets){.labels = regression ? NULL : m->lbuf,
-                            .values = regression ? m->tbuf : NULL};
-        return;
-    }
-    fv__dataset_gather(d, idx, first, count, m->xbuf, NULL, NULL);
-    for (int j = 0; j < heads; j++) {
+    int64_t lo, n;
+    fv__dp_slice(m, count, &lo, &n);
+    fv__model_gather_inputs(m, d, idx ? idx + lo : NULL, idx ? first : first + lo, n);
+    for (int j = 0; j < fv__model_heads(m); j++) {
         const fv_dataset *o = head_data(m, d, j);
         const bool regression = regression_head(m, d, j);
-        fv__dataset_gather(o, idx, first, count, NULL, o->labels ? m->lbufs[j] : NULL,
-                           regression ? m->tbufs[j] : NULL);
-        t[j] = (fv_targets){.labels = regression ? NULL : m->lbufs[j],
-                            .values = regression ? m->tbufs[j] : NULL};
+        int32_t *labels;
+        float *values;
+        fv__dp_target_bufs(m, j, &labels, &values);
+        fv__dataset_gather(o, idx, first, count, NULL, o->labels ? labels : NULL,
+                           regression ? values : NULL);
+        t[j] = (fv_targets){.labels = regression ? NULL : labels,
+                            .values = regression ? values : NULL};
     }
+    return n;
 }
 
 /* Loss and correct count over samples [first, first + count) of d, inference mode; each head's
@@ -151,7 +148,8 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
                                 double *term_sum)
 {
     fv_status s = fv__model_ensure_weights(m, m->seed);
-    if (s == FV_OK) s = fv__model_plan_inference(m, batch < count ? batch : count);
+    if (s == FV_OK)
+        s = fv__model_plan_inference(m, fv__dp_plan_n(m->coll, batch < count ? batch : count));
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
@@ -165,19 +163,22 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
     for (int64_t b = 0; b < count; b += batch) {
         int64_t nb = count - b < batch ? count - b : batch;
         fv_targets t[FV_MAX_OUTPUTS];
-        load_batch(m, d, NULL, first + b, nb, t);
-        fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
+        const int64_t own = load_batch(m, d, NULL, first + b, nb, t);
+        fv__model_forward_inputs(m, (const float *const *)m->xbufs, own, false);
         const float *ys[FV_MAX_OUTPUTS];
         double Lh[FV_MAX_OUTPUTS], terms[FV_MAX_TERMS];
         for (int j = 0; j < nh; j++) {
             const int node = fv__model_head_node(m, j);
             ys[j] = node >= 0 ? m->acts[node] : m->xbuf;
         }
-        sum += fv__model_heads_loss(m, ys, t, nb, NULL, NULL, Lh, terms) * (double)nb;
+        /* own samples of nb in data-parallel training: the loss is the whole batch's (parallel.c)
+         */
+        sum += fv__model_heads_loss(m, ys, t, own, NULL, NULL, Lh, terms) * (double)nb;
+        if (m->dp_status != FV_OK) return m->dp_status;
         for (int k = 0; term_sum && k < m->nterms; k++)
             term_sum[k] += terms[k] * (double)nb;
         for (int j = 0; j < nh; j++) {
-            const float *y = ys[j];
+            const float *y = fv__dp_head_output(m, j, ys[j]); /* the whole batch's */
             if (nh == 1 && t[j].labels) correct += fv__model_count_correct(m, y, t[j].labels, nb);
             if (!heads) continue;
             heads[j].loss_sum += Lh[j] * (double)nb;
@@ -704,11 +705,11 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
                 nb = f->n_train - first < f->batch ? f->n_train - first : f->batch;
         fv_targets t[FV_MAX_OUTPUTS];
         double L, Lh[FV_MAX_OUTPUTS];
-        load_batch(m, f->train, perm + first, 0, nb, t);
-        s = fv__model_train_step_heads(m, (const float *const *)m->xbufs, t, nb, &L, Lh);
+        const int64_t own = load_batch(m, f->train, perm + first, 0, nb, t);
+        s = fv__model_train_step_heads(m, (const float *const *)m->xbufs, t, own, &L, Lh);
         for (int j = 0; s == FV_OK && j < nh; j++) {
             fv__head *h = &f->heads[j];
-            const float *y = m->acts[fv__model_head_node(m, j)];
+            const float *y = fv__dp_head_output(m, j, m->acts[fv__model_head_node(m, j)]);
             if (h->acc) s = fv__metric_acc_add(h->acc, y, &t[j], nb);
             if (s == FV_OK && h->rank) s = fv__metric_acc_add(h->rank, y, &t[j], nb);
             h->loss_sum += Lh[j] * (double)nb;
@@ -915,8 +916,10 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
 
     m->seed = opts->seed;
     s = fv__model_ensure_weights(m, opts->seed);
+    if (s == FV_OK) s = fv__model_augment_check(m);
+    if (s == FV_OK) s = fv__model_adapt(m, train);
     if (s == FV_OK) s = fv__model_ensure_opt_state(m);
-    if (s == FV_OK) s = fv__model_plan(m, f.batch);
+    if (s == FV_OK) s = fv__model_plan(m, fv__dp_plan_n(opts->collective, f.batch));
     if (s == FV_OK) s = fit_columns(&f);
     if (s == FV_OK) s = setup_callbacks(&f);
     if (s != FV_OK) goto done;
@@ -940,8 +943,14 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
         }
         if (s != FV_OK) goto done;
     }
+    if (opts->collective) {
+        if (!f.run) s = fv__checkpoint_describe_run(&f);
+        if (s == FV_OK) s = fv__dp_begin(&f);
+        if (s != FV_OK) goto done;
+    }
     s = fit_loop(&f, perm);
 done:
+    fv__dp_end(m, s == FV_OK ? f.batch : 0);
     if (lock >= 0) fv__checkpoint_unlock(lock);
     free(perm);
     free(f.run);

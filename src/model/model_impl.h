@@ -110,7 +110,45 @@ struct fv_model {
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
+
+    /* Data-parallel training (parallel.c), set during fv_model_fit only (coll NULL otherwise):
+     * the current batch of dp_batch samples, of which this process holds chunks [dp_c0, dp_c1)
+     * starting at the batch's sample dp_first; the whole batch's targets, outputs and output
+     * gradients per head; the first failure of a collective during a pass. */
+    const fv_collective *coll;
+    int64_t dp_batch, dp_first;
+    int dp_c0, dp_c1;
+    fv_status dp_status;
+    int32_t *dp_labels[FV_MAX_OUTPUTS];
+    float *dp_targets[FV_MAX_OUTPUTS], *dp_y[FV_MAX_OUTPUTS], *dp_dy[FV_MAX_OUTPUTS];
+    void *dp_scratch; /* the task losses' scratch for the whole batch */
+    float *dp_added;  /* an added loss's layer inputs and output for the whole batch */
+    void *dp_block;
 };
+
+/* Layer `layer`'s random stream at training step `step` (dropout masks, augmentation maps). */
+void fv__model_step_rng(const fv_model *m, int64_t step, int layer, fv_rng *out);
+/* The model's leading preprocessing layers (augment.c): how many of its first layers form a
+ * chain of preprocessing kinds from its first input (layer 0 reads it, each next one the one
+ * before). */
+int fv__model_augment_chain(const fv_model *m);
+/* The affine map (layers/augment.h: input pixel coordinates to output ones, 6 numbers) that
+ * those layers applied to each of the n samples of the last forward pass, composed in order,
+ * into A [n × 6]; training says whether that pass was a training one. The identity for each
+ * sample when no layer moves pixels. For a detection or pose loss that must move its targets
+ * with the image: call after the training forward pass, before the loss. */
+void fv__model_augment_affine(const fv_model *m, int64_t n, bool training, double *A);
+/* Keras' Normalization.adapt for every normalization adapt=true layer not adapted yet (its count
+ * is 0): the mean and variance of what reaches it from d (fit calls it once its weights exist).
+ * FV_ERR_INVALID when such a layer is not in the leading preprocessing chain. */
+fv_status fv__model_adapt(fv_model *m, const fv_dataset *d);
+/* Refuses a leading preprocessing layer that moves pixels (flip, translation, rotation, zoom,
+ * crops, resizing) in front of a head with a task loss (yolo: its boxes would not move with the
+ * image); FV_ERR_INVALID naming the layer, line and loss. fit calls it before training. */
+fv_status fv__model_augment_check(const fv_model *m);
+/* The summary's closing lines for a model with preprocessing layers: each one with all its
+ * arguments, defaults included (value_range=0,1), and when it acts. Nothing for other models. */
+void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
 
 /* Writes the model as fv_model_save does, plus extra tensors and metadata (a checkpoint's). */
 fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *extra, int nextra,

@@ -4,6 +4,7 @@
  */
 #include "model/model_impl.h"
 #include "io/dataset.h"
+#include "model/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -241,6 +242,7 @@ static double head_loss_value(fv_model *m, int j, const float *y, const fv_targe
 double fv__model_heads_loss(fv_model *m, const float *const *y, const fv_targets *t, int64_t n,
                             const bool *fused, float *const *dy, double *head_loss, double *terms)
 {
+    if (m->coll) return fv__dp_heads_loss(m, y, t, n, fused, dy, head_loss, terms);
     const int heads = fv__model_heads(m);
     double L = 0;
     int nt = 0;
@@ -671,19 +673,28 @@ fv_status fv__model_plan_inference(fv_model *m, int64_t n)
 
 /* Each training step gets its own dropout stream per layer, named by (seed, step, layer), so a
  * resumed run draws the same masks as one that never stopped. */
-static void step_rng(const fv_model *m, int layer, fv_rng *out)
+void fv__model_step_rng(const fv_model *m, int64_t step, int layer, fv_rng *out)
 {
     fv_rng base;
     fv__rng_seed(&base, m->seed ^ 0x5eed5eed5eedULL);
-    fv__rng_split(&base, (uint64_t)m->dropout_step * 1024u + (uint64_t)layer, out);
+    fv__rng_split(&base, (uint64_t)step * 1024u + (uint64_t)layer, out);
+}
+
+static void step_rng(const fv_model *m, int layer, fv_rng *out)
+{
+    fv__model_step_rng(m, m->dropout_step, layer, out);
 }
 
 /* Layer i's run context for a batch of n: its dropout stream for this step in *r. */
-static fv_run layer_run(const fv_model *m, int i, int64_t n, bool training, fv_rng *r)
+static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
 {
     step_rng(m, i, r);
-    return (fv_run){
+    fv_run run = {
         .n = n, .training = training, .rng = r, .scratch = m->scratch, .threads = m->plan_threads};
+    if (m->coll) /* this process's slice of the batch (parallel.c) */
+        run.batch = m->dp_batch, run.first = m->dp_first, run.c0 = m->dp_c0, run.c1 = m->dp_c1,
+        run.coll = m->coll, run.status = &m->dp_status;
+    return run;
 }
 
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
@@ -713,7 +724,9 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         fv_rng r;
         fv_run run = layer_run(m, i, n, training, &r);
         l->kind->forward(l, xs, m->acts[i], &run);
-        if (l->kind->loss) l->added_value = l->kind->loss(l, xs, m->acts[i], n);
+        if (l->kind->loss)
+            l->added_value =
+                m->coll ? fv__dp_added_loss(m, i, xs, n) : l->kind->loss(l, xs, m->acts[i], n);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
     m->out_of_last = n;
@@ -854,6 +867,9 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
     double L = fv__model_heads_loss(m, y, t, n, fused, dy, head_loss, m->term_value);
     memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
     if (any_grad) backward_pass(m, x, n, training);
+    /* Data-parallel: the processes' gradients summed before the penalty's (the same on each). */
+    if (m->coll && (s = m->dp_status) == FV_OK) s = fv__dp_sum_grads(m);
+    if (s != FV_OK) return s;
     L += fv__model_penalty(m, true);
     if (loss) *loss = L;
     return FV_OK;
@@ -1305,5 +1321,6 @@ fv_status fv_model_summary(const fv_model *m, FILE *out)
             "Total params: %s (%s)\nTrainable params: %s (%s)\nNon-trainable params: %s (%s)\n",
             total, size, tr, trs, nt, nts);
     summary_rule(out, '_', width);
+    fv__model_summary_preprocessing(m, out);
     return ferror(out) ? fv__fail(FV_ERR_IO, "cannot write the summary") : FV_OK;
 }

@@ -150,7 +150,7 @@ fv_picture *fv_plot_features(fv_model *m, const float *x, int rank, const int64_
                               d[2]};
     }
 
-    const int header = 16 + 28 + (caption && *caption ? 22 : 0) + 20 + 18;
+    const int header = fv__heading(NULL, MARGIN, "", caption, "") + 18;
     bool ok = true;
     int right = 0;
     int height = sections(NULL, NULL, header, secs, n, map, &ok, &right) + 4;
@@ -170,16 +170,7 @@ fv_picture *fv_plot_features(fv_model *m, const float *x, int rank, const int64_
     cairo_t *cr;
     fv_picture *p = fv__picture_new(width, height, &cr);
     if (!p) return NULL;
-    int y = 16;
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    fv__text(cr, MARGIN, y, "Feature maps", 20, true, FV__LEFT, FV__TOP, 0);
-    y += 28;
-    if (caption && *caption) {
-        fv__text(cr, MARGIN, y, caption, 15, false, FV__LEFT, FV__TOP, 0);
-        y += 22;
-    }
-    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    fv__text(cr, MARGIN, y, note, 13, false, FV__LEFT, FV__TOP, 0);
+    fv__heading(cr, MARGIN, "Feature maps", caption, note);
     sections(p, cr, header, secs, n, map, &ok, &right);
     if (!ok) {
         cairo_destroy(cr);

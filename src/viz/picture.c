@@ -263,6 +263,28 @@ cairo_t *fv__measure(void)
     return cr;
 }
 
+int fv__heading(cairo_t *cr, int x, const char *title, const char *caption, const char *note)
+{
+    int y = 16;
+    if (cr) {
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        fv__text(cr, x, y, title, 20, true, FV__LEFT, FV__TOP, 0);
+    }
+    y += 28;
+    if (caption && *caption) {
+        if (cr) fv__text(cr, x, y, caption, 15, false, FV__LEFT, FV__TOP, 0);
+        y += 22;
+    }
+    if (note) {
+        if (cr) {
+            cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+            fv__text(cr, x, y, note, 13, false, FV__LEFT, FV__TOP, 0);
+        }
+        y += 20;
+    }
+    return y;
+}
+
 double fv__text(cairo_t *cr, double x, double y, const char *s, double size, bool bold, int halign,
                 int valign, double angle)
 {

@@ -52,6 +52,11 @@ double fv__text_width(cairo_t *cr, const char *s, double size, bool bold);
  * with cairo_destroy. */
 cairo_t *fv__measure(void);
 
+/* A picture's heading from (x, 16) down: its title (20 px, bold, black), the caption (15 px; none
+ * when NULL or "") and a note (13 px, grey; none when NULL). Returns the y below the last line
+ * drawn (a note's line included). With cr NULL it only measures. */
+int fv__heading(cairo_t *cr, int x, const char *title, const char *caption, const char *note);
+
 /* ---- colours ------------------------------------------------------------------------------- */
 
 typedef struct fv__rgb {

@@ -55,6 +55,13 @@ if "$fovea" export "$corpus/safetensors/small-cnn.safetensors" -o "$corpus/onnx/
     cp "$tmp/torch.onnx" "$corpus/onnx/torch-cnn.onnx"
     /usr/bin/python3 "$root/tests/data/onnx_torch.py" "$root/tests/data/quad" "$tmp" 13 view >/dev/null
     cp "$tmp/torch.onnx" "$corpus/onnx/torch-cnn-view.onnx"
+    # PyTorch's ConvTranspose, Resize, Slice, separable pair, ZeroPad2d chain, Clip and Reshape
+    /usr/bin/python3 "$root/tests/data/onnx_torch_ops.py" "$tmp" 13 >"$tmp/ops"
+    while read -r m; do cp "$tmp/$m.onnx" "$corpus/onnx/torch-ops-$m.onnx"; done <"$tmp/ops"
+    # fovea's own padding, cropping, depthwise, separable, transposed, upsampling, reshape
+    "$fovea" train "$root/tests/data/onnx_more_kinds.fv" --data "$root/tests/data/quad" \
+        --epochs 1 --save "$tmp/more.safetensors" --verbose 0 >/dev/null
+    "$fovea" export "$tmp/more.safetensors" -o "$corpus/onnx/more-kinds-nchw.onnx" --nchw
 fi
 
 # ---- model files: the examples, the test models, and every layer kind and argument

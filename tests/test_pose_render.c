@@ -1,0 +1,171 @@
+/* test_pose_render.c — the OSMesa renderer: a silhouette's centroid projects where K·t says
+ * (within a pixel), the depth order (a near face hides a far one, whatever the drawing order),
+ * the depth in mm, Lambert shading's hand-worked values, and the background kept.
+ * Skipped (77) when OSMesa cannot create a context.
+ */
+#include "fovea.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define W 128
+#define H 96
+
+static const double K[9] = {150, 0, 61.5, 0, 160, 45.25, 0, 0, 1};
+
+/* A square plate of side s (mm) in the model's z = z0 plane, facing −z (the camera), one colour.
+ * Two plates can share a mesh: call twice with the same m. */
+static void add_plate(fv_mesh *m, double s, double z0, const uint8_t *c)
+{
+    const double h = s / 2;
+    const double p[4][3] = {{-h, -h, z0}, {h, -h, z0}, {h, h, z0}, {-h, h, z0}};
+    int64_t v0 = m->n_vertices;
+    for (int k = 0; k < 4; k++) {
+        for (int j = 0; j < 3; j++) {
+            m->vertices[(v0 + k) * 3 + j] = (float)p[k][j];
+            m->colors[(v0 + k) * 3 + j] = c[j];
+        }
+        m->normals[(v0 + k) * 3 + 0] = 0;
+        m->normals[(v0 + k) * 3 + 1] = 0;
+        m->normals[(v0 + k) * 3 + 2] = -1;
+    }
+    int32_t *f = m->faces + m->n_faces * 3;
+    /* counter-clockwise seen from −z, where the camera is */
+    f[0] = (int32_t)v0, f[1] = (int32_t)v0 + 2, f[2] = (int32_t)v0 + 1;
+    f[3] = (int32_t)v0, f[4] = (int32_t)v0 + 3, f[5] = (int32_t)v0 + 2;
+    m->n_vertices += 4;
+    m->n_faces += 2;
+}
+
+static fv_mesh *new_mesh(void)
+{
+    fv_mesh *m = calloc(1, sizeof *m);
+    m->vertices = calloc(24, sizeof *m->vertices);
+    m->normals = calloc(24, sizeof *m->normals);
+    m->colors = calloc(24, 1);
+    m->faces = calloc(12, sizeof *m->faces);
+    return m;
+}
+
+static fv_renderer *renderer(void)
+{
+    return fv_renderer_new(W, H);
+}
+
+TEST(silhouette_centroid_projects_to_K_t)
+{
+    fv_renderer *r = renderer();
+    if (!r) SKIP("OSMesa cannot create a context: %s", fv_last_error());
+    fv_mesh *m = new_mesh();
+    const uint8_t white[3] = {255, 255, 255};
+    add_plate(m, 40, 0, white);
+    const double ts[4][3] = {{0, 0, 500}, {35, -20, 450}, {-60, 30, 700}, {12.5, 41, 380}};
+    uint8_t *mask = malloc(W * H);
+    for (int k = 0; k < 4; k++) {
+        fv_pose p = {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {ts[k][0], ts[k][1], ts[k][2]}};
+        CHECK_OK(fv_render(r, m, &p, K, NULL, mask, NULL));
+        double su = 0, sv = 0, cnt = 0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                if (mask[y * W + x]) su += x, sv += y, cnt++;
+        double u = K[0] * ts[k][0] / ts[k][2] + K[2], v = K[4] * ts[k][1] / ts[k][2] + K[5];
+        /* the plate's side in pixels, hand-worked: 40·f/z */
+        double side_u = 40 * K[0] / ts[k][2], side_v = 40 * K[4] / ts[k][2];
+        CHECK(cnt > 0);
+        if (cnt == 0) continue;
+        CHECK_CLOSE(su / cnt, u, 1.0, 0);
+        CHECK_CLOSE(sv / cnt, v, 1.0, 0);
+        CHECK_CLOSE(cnt, side_u * side_v, 2 * (side_u + side_v), 0);
+    }
+    free(mask);
+    fv_mesh_free(m);
+    fv_renderer_free(r);
+}
+
+TEST(near_face_hides_far_face)
+{
+    fv_renderer *r = renderer();
+    if (!r) SKIP("OSMesa cannot create a context: %s", fv_last_error());
+    const uint8_t red[3] = {200, 0, 0}, green[3] = {0, 200, 0};
+    uint8_t *rgb = malloc(W * H * 3), *mask = malloc(W * H);
+    float *depth = malloc(W * H * sizeof *depth);
+    for (int order = 0; order < 2; order++) {
+        /* a small red plate 100 mm in front of a large green one; drawn first, then last */
+        fv_mesh *m = new_mesh();
+        if (order == 0) add_plate(m, 30, -100, red);
+        add_plate(m, 120, 0, green);
+        if (order == 1) add_plate(m, 30, -100, red);
+        fv_pose p = {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 600}};
+        memset(rgb, 7, W * H * 3);
+        CHECK_OK(fv_render(r, m, &p, K, rgb, mask, depth));
+        const int cu = 61, cv = 45; /* the optical centre's pixel: both plates cover it */
+        const uint8_t *c = rgb + (cv * W + cu) * 3;
+        CHECK(c[0] > 150 && c[1] < 30);
+        CHECK_CLOSE(depth[cv * W + cu], 500, 0.5, 0);
+        /* beside the red plate (15 mm at 500 mm is 4.5 px), green at 600 mm */
+        const uint8_t *g = rgb + (cv * W + cu + 12) * 3;
+        CHECK(g[1] > 150 && g[0] < 30);
+        CHECK_CLOSE(depth[cv * W + cu + 12], 600, 0.5, 0);
+        /* off both plates: the background, untouched, and no mask */
+        CHECK(rgb[0] == 7 && rgb[1] == 7 && rgb[2] == 7 && mask[0] == 0 && depth[0] == 0);
+        CHECK(mask[cv * W + cu] == 255);
+        fv_mesh_free(m);
+    }
+    free(rgb);
+    free(mask);
+    free(depth);
+    fv_renderer_free(r);
+}
+
+TEST(lambert_shading_hand_worked)
+{
+    fv_renderer *r = renderer();
+    if (!r) SKIP("OSMesa cannot create a context: %s", fv_last_error());
+    const uint8_t col[3] = {200, 100, 40};
+    fv_mesh *m = new_mesh();
+    add_plate(m, 60, 0, col);
+    uint8_t *rgb = calloc(W * H * 3, 1);
+    /* facing the light: colour × (0.35 + 0.65) */
+    fv_pose p = {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 500}};
+    CHECK_OK(fv_render(r, m, &p, K, rgb, NULL, NULL));
+    const uint8_t *c = rgb + (45 * W + 61) * 3;
+    for (int j = 0; j < 3; j++)
+        CHECK_CLOSE(c[j], col[j], 2, 0);
+    /* turned 60° about y: n·l = cos 60° = 0.5, colour × 0.675 */
+    const double e[3] = {0, 60, 0};
+    fv_rotation_from_euler(e, p.R);
+    CHECK_OK(fv_render(r, m, &p, K, rgb, NULL, NULL));
+    for (int j = 0; j < 3; j++)
+        CHECK_CLOSE(c[j], col[j] * 0.675, 2, 0);
+    free(rgb);
+    fv_mesh_free(m);
+    fv_renderer_free(r);
+}
+
+TEST(bad_arguments_refused)
+{
+    CHECK(fv_renderer_new(0, 10) == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "renderer: size");
+    fv_renderer *r = renderer();
+    if (!r) SKIP("OSMesa cannot create a context: %s", fv_last_error());
+    fv_mesh *m = new_mesh();
+    const uint8_t c[3] = {1, 2, 3};
+    add_plate(m, 10, 0, c);
+    m->faces[4] = 99;
+    fv_pose p = {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 500}};
+    CHECK(fv_render(r, m, &p, K, NULL, NULL, NULL) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "vertex 99");
+    fv_mesh_free(m);
+    fv_renderer_free(r);
+}
+
+int main(void)
+{
+    RUN(silhouette_centroid_projects_to_K_t);
+    RUN(near_face_hides_far_face);
+    RUN(lambert_shading_hand_worked);
+    RUN(bad_arguments_refused);
+    return TEST_SUMMARY();
+}
