@@ -63,6 +63,60 @@ static int remember_categories(const char *cmd, fv_model *m, const fv_detset *d)
     return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data", s);
 }
 
+/* Whether dir holds a part `split` (or, for test, a val part) in either layout, as
+ * fv_detset_load looks for one: COCO's annotations/instances_SPLIT.json, YOLO's images/SPLIT or
+ * SPLIT/images. */
+static bool has_part(const char *dir, const char *split)
+{
+    const char *try[2] = {split, strcmp(split, "test") == 0 ? "val" : NULL};
+    char path[4096];
+    for (int i = 0; i < 2 && try[i]; i++) {
+        snprintf(path, sizeof path, "%s/annotations/instances_%s.json", dir, try[i]);
+        if (cli_exists(path)) return true;
+        snprintf(path, sizeof path, "%s/images/%s", dir, try[i]);
+        if (cli_is_dir(path)) return true;
+        snprintf(path, sizeof path, "%s/%s/images", dir, try[i]);
+        if (cli_is_dir(path)) return true;
+    }
+    return false;
+}
+
+/* Every box of d is of one of the head's classes, or an error naming the image and the box's
+ * category (the targets' own check can name only the sample's index). */
+static int check_classes(const char *cmd, const char *dir, const char *split, const fv_detset *d,
+                         int64_t classes)
+{
+    for (int64_t a = 0; a < d->nannotations; a++) {
+        const fv_det_annotation *an = &d->annotations[a];
+        if (an->iscrowd || an->category < classes) continue;
+        cli_error(cmd,
+                  "--data: '%s', %s part, %s: a box of category '%s' (class %lld), but the "
+                  "model's yolo head has classes=%lld (the folder has %lld categories)",
+                  dir, split, d->images[an->image].file_name, d->categories[an->category].name,
+                  (long long)an->category, (long long)classes, (long long)d->ncategories);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* The set's categories name the model's classes in the same order (class k is category k): a
+ * test part or a model trained on another folder whose categories are ordered otherwise would
+ * be scored against the wrong classes. A model without saved class names is not checked. */
+static int check_names(const char *cmd, const char *dir, const char *split, const fv_detset *d,
+                       const fv_model *m)
+{
+    for (int64_t k = 0; k < d->ncategories; k++) {
+        const char *want = fv_model_class_name(m, k);
+        if (!want || strcmp(want, d->categories[k].name) == 0) continue;
+        cli_error(cmd,
+                  "--data: '%s', %s part: category %lld is '%s', but the model's class %lld is "
+                  "'%s' (trained on categories in another order?)",
+                  dir, split, (long long)k, d->categories[k].name, (long long)k, want);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset **train,
                        fv_dataset **test)
 {
@@ -79,42 +133,27 @@ int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset
     const char *head = fv_model_output_name(m, 0);
     fv_detset *tr = load_split(cmd, dir, "train", (int)hwc[2]);
     if (!tr) return CLI_FAIL;
-    int rc = remember_categories(cmd, m, tr);
+    int rc = check_classes(cmd, dir, "train", tr, fv_model_detector_classes(m));
+    if (!rc) rc = remember_categories(cmd, m, tr);
     fv_status s = rc ? FV_OK : fv_detset_to_dataset(tr, hwc[0], hwc[1], max_boxes, head, train);
     fv_detset_free(tr);
     if (rc || s != FV_OK) return rc ? rc : cli_fail_lib(cmd, "--data", s);
-    fv_detset *te = NULL;
-    if (fv_detset_load(dir, "test", (int)hwc[2], &te) != FV_OK) return CLI_OK; /* no test part */
+    if (!has_part(dir, "test")) return CLI_OK; /* no test part: training without one */
+    fv_detset *te = load_split(cmd, dir, "test", (int)hwc[2]);
+    if (!te) return CLI_FAIL; /* a test part that cannot be read is an error, not an absence */
+    if (check_classes(cmd, dir, "test", te, fv_model_detector_classes(m)) ||
+        check_names(cmd, dir, "test", te, m)) {
+        fv_detset_free(te);
+        return CLI_FAIL;
+    }
     s = fv_detset_to_dataset(te, hwc[0], hwc[1], max_boxes, head, test);
     fv_detset_free(te);
     return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data (test part)", s);
 }
 
-/* Letterboxes every image of d into the model's input: the dataset and each image's letterbox
- * (*lb, malloc'd). */
-static int letterboxed(const char *cmd, const fv_detset *d, const int64_t hwc[3], int64_t max_boxes,
-                       const char *head, fv_dataset **images, fv_letterbox **lb)
-{
-    *lb = malloc((size_t)(d->nimages ? d->nimages : 1) * sizeof **lb);
-    if (!*lb) {
-        cli_error(cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    fv_status s = FV_OK;
-    for (int64_t i = 0; s == FV_OK && i < d->nimages; i++)
-        s = fv_letterbox_fit(d->images[i].height, d->images[i].width, hwc[0], hwc[1], &(*lb)[i]);
-    if (s == FV_OK) s = fv_detset_to_dataset(d, hwc[0], hwc[1], max_boxes, head, images);
-    return s == FV_OK ? CLI_OK : cli_fail_lib(cmd, "--data", s);
-}
-
-/* Detections with COCO's ids: image and category indices replaced by the set's ids. */
-static void to_coco_ids(const fv_detset *d, fv_detection *dets, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        dets[i].image_id = d->images[dets[i].image_id].id;
-        dets[i].category_id = d->categories[dets[i].category_id].id;
-    }
-}
+static int detect_in_set(const char *cmd, fv_model *m, const fv_detset *d, const char *where,
+                         const int64_t *idx, int64_t n, const int64_t hwc[3],
+                         const fv_detect_opts *o, fv_detection **dets, int64_t *ndets);
 
 int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
                           const char *plot, const char *output)
@@ -123,24 +162,30 @@ int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool js
     if (input_hwc(cmd, m, hwc)) return CLI_FAIL;
     fv_detset *gt = load_split(cmd, dir, "test", (int)hwc[2]);
     if (!gt) return CLI_FAIL;
-    fv_dataset *images = NULL;
-    fv_letterbox *lb = NULL;
     fv_detection *dets = NULL;
     fv_coco_eval *e = NULL;
     int64_t n = 0;
-    int rc = letterboxed(cmd, gt, hwc, fv_model_detector_max_boxes(m), fv_model_output_name(m, 0),
-                         &images, &lb);
-    if (rc) goto done;
-    rc = CLI_FAIL;
+    if (gt->nimages < 1) {
+        cli_error(cmd, "--data: the test part of '%s' has no images", dir);
+        fv_detset_free(gt);
+        return CLI_FAIL;
+    }
+    /* every image of the part, whatever its box count: detection needs no targets, so the
+     * head's max_boxes does not limit what is evaluated */
+    int64_t *idx = malloc((size_t)(gt->nimages ? gt->nimages : 1) * sizeof *idx);
+    int rc = CLI_FAIL;
+    if (check_names(cmd, dir, "test", gt, m)) goto done;
+    if (!idx) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < gt->nimages; i++)
+        idx[i] = i;
     /* the validation settings of detectors: every box above 0.001, every class above it */
     fv_detect_opts o = fv_detect_defaults();
     o.score_threshold = 0.001, o.iou_threshold = 0.6, o.multi_label = true;
-    fv_status s = fv_model_detect(m, images, lb, &o, &dets, &n);
-    if (s != FV_OK) {
-        cli_fail_lib(cmd, NULL, s);
-        goto done;
-    }
-    to_coco_ids(gt, dets, n);
+    if (detect_in_set(cmd, m, gt, dir, idx, gt->nimages, hwc, &o, &dets, &n)) goto done;
+    fv_status s;
     if (output && (s = fv_detections_write_json(output, dets, n, gt)) != FV_OK) {
         cli_fail_lib(cmd, "--output", s);
         goto done;
@@ -159,8 +204,7 @@ int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool js
 done:
     fv_coco_eval_free(e);
     free(dets);
-    free(lb);
-    fv_dataset_free(images);
+    free(idx);
     fv_detset_free(gt);
     return rc;
 }
@@ -459,16 +503,31 @@ static fv_detset *files_set(const char *cmd, char **paths, int64_t n, int channe
     return d;
 }
 
-/* The images idx[0..n) of d letterboxed into the model's input, detected; ids set to d's. */
-static int detect_in_set(const char *cmd, fv_model *m, const fv_detset *d, const int64_t *idx,
-                         int64_t n, const int64_t hwc[3], const fv_detect_opts *o,
-                         fv_detection **dets, int64_t *ndets)
+/* The images idx[0..n) of d (read from `where`) letterboxed into the model's input, detected;
+ * ids set to d's. */
+static int detect_in_set(const char *cmd, fv_model *m, const fv_detset *d, const char *where,
+                         const int64_t *idx, int64_t n, const int64_t hwc[3],
+                         const fv_detect_opts *o, fv_detection **dets, int64_t *ndets)
 {
+    /* a class of the model's without a category of the set would index past d's categories */
+    const int64_t classes = fv_model_detector_classes(m);
+    if (classes > d->ncategories) {
+        cli_error(cmd,
+                  "--data: '%s' has %lld categories, but the model detects %lld classes: its "
+                  "class indices have no category there",
+                  where, (long long)d->ncategories, (long long)classes);
+        return CLI_FAIL;
+    }
     const size_t one = (size_t)(hwc[0] * hwc[1] * hwc[2]);
-    uint8_t *px = malloc(one * (size_t)n);
-    fv_letterbox *lb = malloc((size_t)n * sizeof *lb);
+    uint8_t *px = malloc(one * (size_t)(n ? n : 1));
+    fv_letterbox *lb = malloc((size_t)(n ? n : 1) * sizeof *lb);
     fv_dataset *images = NULL;
-    fv_status s = px && lb ? FV_OK : FV_ERR_NOMEM;
+    if (!px || !lb) {
+        free(px), free(lb);
+        cli_error(cmd, "out of memory for %lld images", (long long)n);
+        return CLI_FAIL;
+    }
+    fv_status s = FV_OK;
     for (int64_t i = 0; s == FV_OK && i < n; i++) {
         const fv_det_image *im = &d->images[idx[i]];
         s = fv_letterbox_fit(im->height, im->width, hwc[0], hwc[1], &lb[i]);
@@ -561,7 +620,8 @@ static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, con
                             fv_model_detector_classes(m))))
             goto done;
     } else {
-        if (!(d = load_split(cmd, data->value, split->seen ? split->value : "test", (int)hwc[2])))
+        if (!(d = load_split(cmd, data->value, split->seen ? split->value : "test", (int)hwc[2])) ||
+            check_names(cmd, data->value, split->seen ? split->value : "test", d, m))
             goto done;
         if (first >= d->nimages) {
             cli_error(cmd, "--first %lld: the set has %lld images", (long long)first,
@@ -577,7 +637,9 @@ static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, con
     }
     for (int64_t i = 0; i < n; i++)
         idx[i] = (input->seen ? 0 : first) + i;
-    if (detect_in_set(cmd, m, d, idx, n, hwc, &o, &dets, &ndets)) goto done;
+    if (detect_in_set(cmd, m, d, input->seen ? input->value : data->value, idx, n, hwc, &o, &dets,
+                      &ndets))
+        goto done;
     rc = cli_save_picture(
         cmd, "--output", fv_plot_detections(d, idx, n, dets, ndets, o.score_threshold), out->value);
 done:

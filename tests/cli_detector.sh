@@ -74,8 +74,53 @@ expect_error "a detection folder for a model without a yolo head" 1 "not a yolo 
 sed 's/compile loss=yolo/compile loss=yolo_v8/' "$TMP/det.fv" >"$TMP/loss.fv"
 expect_error "an unknown loss names the head's" 1 "yolo \\(output layer yolo\\)" \
     "$FOVEA" train "$TMP/loss.fv" --data "$TMP/scenes"
+cp -r "$TMP/scenes" "$TMP/renamed"
+sed -i 's/"name":"0"/"name":"nought"/' "$TMP/renamed/annotations/instances_test.json"
+expect_error "a test part whose categories name other classes" 1 \
+    "category 0 is 'nought', but the model's class 0 is '0'" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/renamed"
 expect_error "a missing image" 1 "does not exist" \
     "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/none.png"
 expect_error "a score out of range" 2 "--score" \
     "$FOVEA" detect "$TMP/det.safetensors" --input "$TMP/none.png" --score 2
+echo "# hostile detection folders (YOLO's layout alone)"
+yolo_copy() { mkdir -p "$1" && cp -r "$TMP/scenes/images" "$TMP/scenes/labels" "$TMP/scenes/classes.txt" "$1"/; }
+yolo_copy "$TMP/many"
+for i in 1 2 3 4 5; do echo "1 0.5 0.5 0.2 0.2" >>"$TMP/many/labels/test/000001.txt"; done
+expect_ok "evaluate an image with more boxes than max_boxes (detection needs no targets)" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/many"
+check "pycocotools' twelve lines there too" \
+    test "$(grep -c 'Average \(Precision\|Recall\)' "$TMP/out")" -eq 12
+yolo_copy "$TMP/few"
+head -3 "$TMP/scenes/classes.txt" >"$TMP/few/classes.txt"
+for f in "$TMP"/few/labels/*/*.txt; do awk '{ $1 = $1 % 3; print }' "$f" >"$f.tmp" && mv "$f.tmp" "$f"; done
+expect_error "evaluate on a set with fewer categories than the model's classes" 1 \
+    "has 3 categories, but the model detects 10 classes" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/few"
+expect_error "viz detections on a set with fewer categories than the model's classes" 1 \
+    "has 3 categories, but the model detects 10 classes" \
+    "$FOVEA" viz detections "$TMP/det.safetensors" --data "$TMP/few" -o "$TMP/few.png"
+yolo_copy "$TMP/broken"
+echo "garbage line" >>"$TMP/broken/labels/test/000001.txt"
+expect_error "training with an unreadable test part names it (not trained without one)" 1 \
+    "labels/test/000001.txt:[0-9]+: expected 5 fields" \
+    "$FOVEA" train "$TMP/det.fv" --data "$TMP/broken" --epochs 1
+yolo_copy "$TMP/notest"
+rm -r "$TMP/notest/images/test" "$TMP/notest/labels/test"
+expect_ok "training on a folder without a test part" \
+    "$FOVEA" train "$TMP/det.fv" --data "$TMP/notest" --epochs 1
+mkdir -p "$TMP/cempty/annotations"
+cp -r "$TMP/scenes/images" "$TMP/cempty/"
+cp "$TMP/scenes/annotations/instances_train.json" "$TMP/cempty/annotations/"
+echo '{"images": [], "annotations": [], "categories": [{"id": 0, "name": "0"}]}' \
+    >"$TMP/cempty/annotations/instances_test.json"
+expect_error "evaluate on a COCO test part without images" 1 "test part of '.*' has no images" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/cempty"
+expect_error "train with a COCO test part without images" 1 \
+    "test part\): .*images/test: the detection set has no images" \
+    "$FOVEA" train "$TMP/det.fv" --data "$TMP/cempty" --epochs 1
+sed 's/filters=30/filters=16/; s/classes=10/classes=3/' "$TMP/det.fv" >"$TMP/det3.fv"
+expect_error "a box of a class the head does not have names its image and category" 1 \
+    "train part, [0-9]+\.png: a box of category '[3-9]' \(class [3-9]\), but the model's yolo head has classes=3 \(the folder has 10 categories\)" \
+    "$FOVEA" train "$TMP/det3.fv" --data "$TMP/scenes" --epochs 1
 finish

@@ -325,6 +325,40 @@ TEST(yolo_folders_in_either_arrangement_and_their_errors)
     CHECK(d == NULL);
 }
 
+/* More boxes than max_boxes are refused with the boxes a model would train on: crowd regions and
+ * boxes outside the image are not counted. */
+TEST(too_many_boxes_are_counted_as_trained_on)
+{
+    uint8_t pixels[8 * 8] = {0};
+    fv_det_image im = {.id = 1,
+                       .file_name = "a.png",
+                       .width = 8,
+                       .height = 8,
+                       .first = 0,
+                       .count = 5,
+                       .pixels = pixels};
+    fv_det_annotation an[5] = {
+        {.id = 1, .bbox = {0, 0, 2, 2}},
+        {.id = 2, .bbox = {4, 4, 2, 2}},
+        {.id = 3, .bbox = {0, 0, 8, 8}, .iscrowd = true},
+        {.id = 4, .bbox = {1, 1, 3, 3}, .iscrowd = true},
+        {.id = 5, .bbox = {8, 8, 1, 1}}, /* nothing of it inside the image */
+    };
+    fv_det_category cat = {.id = 0, .name = "a"};
+    fv_detset d = {.channels = 1,
+                   .nimages = 1,
+                   .nannotations = 5,
+                   .ncategories = 1,
+                   .images = &im,
+                   .annotations = an,
+                   .categories = &cat};
+    fv_dataset *out = NULL;
+    CHECK(fv_detset_to_dataset(&d, 8, 8, 1, "det", &out) == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "a.png: 2 boxes, more than the head's max_boxes=1");
+    CHECK_OK(fv_detset_to_dataset(&d, 8, 8, 2, "det", &out));
+    fv_dataset_free(out);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/fovea_detection_io.%ld", (long)getpid());
@@ -340,5 +374,6 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
+    RUN(too_many_boxes_are_counted_as_trained_on);
     return TEST_SUMMARY();
 }

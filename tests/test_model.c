@@ -107,6 +107,8 @@ TEST(bad_lines_name_the_file_line_and_problem)
     e = parse_error("input shape=28,28,1\nconv2 filters=3 kernel_size=3\n");
     CHECK_STR_CONTAINS(e, "bad.fv:2");
     CHECK_STR_CONTAINS(e, "unknown layer or directive 'conv2'");
+    /* the known kinds are listed whole, the last registered (yolo) too */
+    CHECK_STR_CONTAINS(e, "activity_regularization, yolo, pose, model, compile, fit)");
     e = parse_error("input shape=28,28,1\n\nconv2d filter=3 kernel_size=3\n");
     CHECK_STR_CONTAINS(e, "bad.fv:3");
     CHECK_STR_CONTAINS(e, "filter");

@@ -334,6 +334,74 @@ TEST(a_small_detector_learns)
     fv_model_free(m);
 }
 
+/* A model planned for one loss and compiled again with a task loss plans its target buffers and
+ * the loss's scratch for the new loss's width: the yolo targets (1 + 5·max_boxes floats a sample)
+ * are wider here than the grid that mse's targets had. */
+TEST(recompiling_with_a_task_loss_plans_its_targets)
+{
+    const char *text = "input shape=1,1,6\n"
+                       "yolo name=det classes=1 anchors=1,1 max_boxes=16\n"
+                       "compile loss=mse optimizer=sgd\n";
+    fv_model *m = fv_model_parse_string(text, "recompile.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    enum { N = 4, TW = 1 + 5 * 16 };
+    float x[N * 6] = {0}, t[N * TW] = {0};
+    for (int i = 0; i < N; i++) {
+        const float box[6] = {1, 0, 0.5f, 0.5f, 0.5f, 0.5f};
+        memcpy(t + i * TW, box, sizeof box);
+    }
+    const int64_t dims[3] = {1, 1, 6};
+    fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, NULL);
+    CHECK_OK(fv_dataset_add_output(d, "det", 6, x));
+    double loss = NAN;
+    CHECK_OK(fv_model_evaluate(m, d, N, &loss, NULL));
+    fv_dataset_free(d);
+    CHECK_OK(fv_model_compile(m, "loss=yolo optimizer=sgd"));
+    d = fv_dataset_from_f32(N, 3, dims, x, NULL);
+    CHECK_OK(fv_dataset_add_output(d, "det", TW, t));
+    /* zero logits: the decoded box (0.5, 0.5, 1, 1) against (0.5, 0.5, 0.5, 0.5) has CIoU 0.25;
+     * the objectness and class BCEs of a zero logit are log 2 whatever the target */
+    double terms[3] = {NAN, NAN, NAN};
+    CHECK_OK(fv_model_evaluate_terms(m, d, N, &loss, terms));
+    CHECK_CLOSE(terms[0], 0.05 * 0.75, 1e-6, 0);
+    CHECK_CLOSE(terms[1], log(2.0), 1e-6, 0);
+    CHECK_CLOSE(terms[2], 0.5 * log(2.0), 1e-6, 0);
+    fv_history *h = NULL;
+    fv_fit_opts o = fv_fit_defaults();
+    o.epochs = 1, o.batch_size = N;
+    CHECK_OK(fv_model_fit(m, d, &o, &h));
+    fv_history_free(h);
+    fv_dataset_free(d);
+    fv_model_free(m);
+}
+
+/* compile loss=yolo belongs to the yolo output layer: a layer that would become the output after
+ * it, or a model line that would move the outputs, is refused (the loss was left on a layer
+ * without one: check_targets dereferenced its NULL task loss). */
+TEST(a_task_loss_stays_on_its_output_layer)
+{
+    const char *head = "input shape=1,1,6\n"
+                       "yolo name=det classes=1 anchors=1,1 max_boxes=1\n"
+                       "compile loss=yolo optimizer=sgd\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sdropout name=drop rate=0.1\n", head);
+    CHECK(fv_model_parse_string(text, "after.fv") == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(),
+                       "after.fv:4: dropout: after compile loss=yolo, whose task loss belongs to "
+                       "output layer 'det'");
+    snprintf(text, sizeof text, "%smodel outputs=det\n", head);
+    CHECK(fv_model_parse_string(text, "outputs.fv") == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "outputs.fv:4: model: after compile loss=yolo");
+    /* layers before the compile line, and a model without a task loss, are as before */
+    snprintf(text, sizeof text,
+             "input shape=1,1,6\nyolo name=det classes=1 anchors=1,1\n"
+             "compile loss=mse optimizer=sgd\ndropout rate=0.1\n");
+    fv_model *m = fv_model_parse_string(text, "mse.fv");
+    CHECK(m != NULL);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     RUN(ciou_and_giou_by_hand);
@@ -343,5 +411,7 @@ int main(void)
     RUN(yolo_loss_gradient_matches_finite_differences);
     RUN(yolo_targets_are_checked_before_training);
     RUN(a_small_detector_learns);
+    RUN(recompiling_with_a_task_loss_plans_its_targets);
+    RUN(a_task_loss_stays_on_its_output_layer);
     return TEST_SUMMARY();
 }

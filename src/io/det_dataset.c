@@ -41,6 +41,9 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
     if (d->channels < 1)
         return fv__fail(FV_ERR_INVALID,
                         "fv_detset_to_dataset: the detection set was read without its pixels");
+    if (d->nimages < 1)
+        return fv__fail(FV_ERR_INVALID, "%s: the detection set has no images",
+                        d->image_dir ? d->image_dir : "fv_detset_to_dataset");
     const int64_t c = d->channels, n = d->nimages, tw = 1 + 5 * max_boxes;
     int64_t px_count, t_count;
     if (!fv__mul_i64(n, height * width * c, &px_count) || !fv__mul_i64(n, tw, &t_count))
@@ -56,7 +59,7 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
         s = fv_letterbox_fit(im->height, im->width, height, width, &lb);
         if (s == FV_OK) s = fv_letterbox_pixels(im->pixels, c, &lb, px + i * height * width * c);
         float *ti = t + i * tw;
-        int64_t count = 0;
+        int64_t count = 0, usable = 0; /* boxes written; boxes the image has for training */
         for (int64_t a = im->first; s == FV_OK && a < im->first + im->count; a++) {
             const fv_det_annotation *an = &d->annotations[a];
             if (an->iscrowd) continue; /* crowd regions are no training targets (YOLO's) */
@@ -67,13 +70,7 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
             b[2] = b[2] > (double)width ? (double)width : b[2];
             b[3] = b[3] > (double)height ? (double)height : b[3];
             if (!(b[2] > b[0] && b[3] > b[1])) continue; /* nothing left of it at this size */
-            if (count == max_boxes) {
-                s = fv__fail(FV_ERR_INVALID,
-                             "%s: %lld boxes, more than the head's max_boxes=%lld: raise "
-                             "max_boxes on the yolo line",
-                             im->file_name, (long long)im->count, (long long)max_boxes);
-                break;
-            }
+            if (usable++ >= max_boxes) continue;         /* counted for the message below */
             float *r = ti + 1 + 5 * count++;
             r[0] = (float)an->category;
             r[1] = (float)((b[0] + b[2]) / 2 / (double)width);
@@ -82,6 +79,11 @@ fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width
             r[4] = (float)((b[3] - b[1]) / (double)height);
         }
         ti[0] = (float)count;
+        if (s == FV_OK && usable > max_boxes)
+            s = fv__fail(FV_ERR_INVALID,
+                         "%s: %lld boxes, more than the head's max_boxes=%lld: raise max_boxes on "
+                         "the yolo line",
+                         im->file_name, (long long)usable, (long long)max_boxes);
     }
     fv_dataset *ds = NULL;
     if (s == FV_OK) {

@@ -141,7 +141,9 @@ double fv__box_ciou(const double p[4], const double g[4], bool giou, double d[4]
         const double c2 = cw * cw + ch * ch + eps;
         const double ex = p[0] - g[0], ey = p[1] - g[1], rho2 = ex * ex + ey * ey;
         const double k = 4 / (M_PI * M_PI);
-        const double delta = atan(g[2] / g[3]) - atan(p[2] / p[3]), v = k * delta * delta;
+        /* atan2(w, h) is atan(w/h) for h > 0, and stays finite for a predicted box of zero
+         * size (both size logits far below zero), where w/h would be 0/0 */
+        const double delta = atan2(g[2], g[3]) - atan2(p[2], p[3]), v = k * delta * delta;
         const double alpha = v / (v - iou + (1 + eps));
         value = iou - (rho2 / c2 + alpha * v);
         dcx -= 2 * ex / c2, dcy -= 2 * ey / c2;
@@ -149,8 +151,10 @@ double fv__box_ciou(const double p[4], const double g[4], bool giou, double d[4]
         dc[0] += kc * 2 * cw * dcw[0], dc[1] += kc * 2 * cw * dcw[1];
         dc[2] += kc * 2 * ch * dch[0], dc[3] += kc * 2 * ch * dch[1];
         const double r2 = p[2] * p[2] + p[3] * p[3];
-        dw -= alpha * (-2 * k * delta * p[3] / r2);
-        dh -= alpha * (2 * k * delta * p[2] / r2);
+        if (r2 > 0) {
+            dw -= alpha * (-2 * k * delta * p[3] / r2);
+            dh -= alpha * (2 * k * delta * p[2] / r2);
+        }
     }
     if (d) {
         /* corners → centre and size: x1 = cx − w/2, x2 = cx + w/2 */

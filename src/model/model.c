@@ -325,10 +325,30 @@ static fv_status valid_name(const fv_model *m, const char *name)
     return FV_OK;
 }
 
+/* A compiled task loss belongs to its output layer's kind: a line that would move the outputs
+ * (a layer after the last output of a sequential model, a model line) would leave the loss on a
+ * layer that has none. */
+static fv_status task_heads_stay(const fv_model *m, const char *what)
+{
+    if (!m->compiled) return FV_OK;
+    for (int j = 0; j < fv__model_heads(m); j++)
+        if (fv__model_head_task(m, j))
+            return fv__fail(FV_ERR_INVALID,
+                            "%s: after compile loss=%s, whose task loss belongs to output layer "
+                            "'%s': put the compile line after the layers and the model line",
+                            what, fv__model_head_loss_name(m, j),
+                            fv__model_node_name(m, fv__model_head_node(m, j)));
+    return FV_OK;
+}
+
 static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_tokens *t, int line)
 {
     if (m->weights)
         return fv__fail(FV_ERR_STATE, "%s: cannot add layers once the model has weights", k->name);
+    if (!m->noutputs) {
+        fv_status st = task_heads_stay(m, k->name);
+        if (st != FV_OK) return st;
+    }
     if (!m->has_input)
         return fv__fail(FV_ERR_INVALID,
                         "%s: the model needs an input line first (e.g. input shape=28,28,1)",
@@ -415,6 +435,8 @@ static fv_status layer_line(fv_model *m, const fv_layer_kind *k, const line_toke
 static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 {
     if (m->weights) return fv__fail(FV_ERR_STATE, "model: the model already has weights");
+    fv_status st = task_heads_stay(m, "model");
+    if (st != FV_OK) return st;
     /* A compile line that named outputs keeps them by their place: they cannot move under it. */
     if (m->compiled && (m->out_named || m->weights_named || strchr(m->metrics_text, ':')))
         return fv__fail(FV_ERR_INVALID,
@@ -709,7 +731,7 @@ fv_status fv_model_set_precision(fv_model *m, const char *precision)
     bool bf16 = false;
     fv_status s = precision_parse(precision ? precision : "", &bf16);
     if (s != FV_OK) return s;
-    if (bf16 != m->bf16) fv__model_plan_drop(m);
+    if (bf16 != m->bf16) fv__model_plan_reset(m); /* the layers' scratch depends on it */
     m->bf16 = bf16;
     m->compile_given |= CK_BIT(CK_PRECISION);
     return FV_OK;
@@ -846,9 +868,11 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         *m = saved;
         return s;
     }
+    /* a plan made under the previous loss sized its target buffers and scratch for it (a task
+     * loss's width is its own, not the output's) */
+    fv__model_plan_reset(m);
     m->compiled = true;
     m->compiled_lr = m->optim.learning_rate;
-    if (m->bf16 != saved.bf16) fv__model_plan_drop(m); /* the layers' scratch depends on it */
     return FV_OK;
 }
 
@@ -1075,7 +1099,7 @@ static fv_status add_line(fv_model *m, const char *line, int lineno)
         else if ((k = fv__layer_kind_find(t->kind)))
             s = layer_line(m, k, t, lineno);
         else {
-            char known[512];
+            char known[1024]; /* every registered kind's name (512 cut the list mid-name) */
             size_t used = 0;
             known[0] = '\0';
             for (int i = 0; fv__layer_kinds[i] && used < sizeof known; i++)

@@ -164,8 +164,9 @@ fv_status fv__model_ensure_opt_state(fv_model *m);
 /* Makes buffers for batches of n samples: every layer's output kept, gradients and saved state
  * (training, and fv_model_forward's layer outputs). */
 fv_status fv__model_plan(fv_model *m, int64_t n);
-/* Drops the plan (activations, scratch): the next run makes a new one (precision changed). */
-void fv__model_plan_drop(fv_model *m);
+/* Drops the plan (the next run makes a new one): a compile changes the heads' target widths and
+ * the task losses' scratch that the plan sized; the precision, the layers' scratch. */
+void fv__model_plan_reset(fv_model *m);
 /* For inference only (predict, evaluate): the plan in place if it is large enough, else a lean
  * one; refreshes the folded weights from the current ones. */
 fv_status fv__model_plan_inference(fv_model *m, int64_t n);

@@ -460,7 +460,7 @@ static int lean_slots(const fv_model *m, int *slot, int64_t *cap, int *last)
 
 /* Drops the plan in place, so that the next run makes a new one: a plan_build that failed half
  * way has already changed the gradient buffers' list and the folding flags of the old one. */
-static void plan_reset(fv_model *m)
+void fv__model_plan_reset(fv_model *m)
 {
     fv__free(m->block);
     m->block = NULL;
@@ -472,11 +472,6 @@ static void plan_reset(fv_model *m)
         m->layers[i].saved = NULL;
         m->layers[i].fold_w = m->layers[i].fold_b = NULL;
     }
-}
-
-void fv__model_plan_drop(fv_model *m)
-{
-    plan_reset(m);
 }
 
 static fv_status plan_build(fv_model *m, int64_t n, bool lean)
@@ -501,7 +496,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
     if (!gbuf) {
-        plan_reset(m);
+        fv__model_plan_reset(m);
         return fv__fail(FV_ERR_NOMEM, "out of memory planning the model");
     }
     m->gbuf = gbuf;
@@ -619,7 +614,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         m->plan_lean = lean;
         m->out_of_last = 0;
     } else {
-        plan_reset(m);
+        fv__model_plan_reset(m);
     }
     free(off_act), free(off_saved), free(off_fold), free(off_g), free(off_slot);
     free(slot), free(last), free(cap);
