@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -67,12 +68,18 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *name = argv[1];
+    /* FOVEA_KERNELS=avx2 (say): the kernels' instruction set, for comparing paths. */
+    const char *kp = getenv("FOVEA_KERNELS");
+    if (kp && fv_set_kernel_path(kp) != FV_OK) {
+        fprintf(stderr, "fovea: FOVEA_KERNELS: %s\n", fv_last_error());
+        return CLI_USAGE;
+    }
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
         fputs(usage, stdout);
         return CLI_OK;
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        printf("fovea %s\n", FV_VERSION);
+        printf("fovea %s\nkernels: %s\n", FV_VERSION, fv_kernel_path());
         return CLI_OK;
     }
     if (strcmp(name, "help") == 0) {

@@ -68,6 +68,15 @@ const char *fv_last_error(void);
  * (FOVEA_THREADS if set, else all cores). Returns the count in effect. */
 int fv_set_threads(int n);
 
+/* The vector instruction set the kernels (GEMM, convolution) run: "avx512", "avx2" or
+ * "generic", the best this CPU has unless fv_set_kernel_path chose another. */
+const char *fv_kernel_path(void);
+/* Runs the kernels of this process on the named path from now on ("auto" or NULL: the best this
+ * CPU has). Results are bit-identical for any thread count on each path; paths may differ in the
+ * last bits (avx512 and avx2 give the same bits). FV_ERR_INVALID, naming the paths this CPU has,
+ * for an unknown name or one this CPU lacks. Call it before any training or inference runs. */
+fv_status fv_set_kernel_path(const char *name);
+
 /* ---------------------------------------------------------------------------------------------
  * Datasets: images kept as uint8 (scaled by 1/255 per batch) or features as float32, with
  * integer class labels or float targets. */
@@ -329,8 +338,23 @@ char *fv_model_to_text(const fv_model *m);
 
 /* Sets loss, optimizer and metrics, as the model file's compile line does: same syntax.
  * Keys: loss, optimizer (adam|sgd), learning_rate, beta_1, beta_2, epsilon, momentum,
- * nesterov, metrics, seed. Calling it again replaces earlier values. */
+ * nesterov, metrics, seed, precision (fp32|bf16: fv_model_set_precision). Calling it again
+ * replaces earlier values. */
 fv_status fv_model_compile(fv_model *m, const char *args);
+
+/* The arithmetic of the model's dense and conv2d layers: "fp32" (the default) or "bf16" (also
+ * the compile line's precision=bf16): bf16 products with fp32 accumulation (AMX-BF16 where Linux
+ * grants it, else AVX512_BF16) in the dense layers' three GEMMs and in conv2d's forward where a
+ * kernel row's taps come in pairs (k_w·in_c even; else that layer stays fp32); conv2d's backward,
+ * weights, optimizer state, gradients, the loss and all other layers stay fp32. Each bf16 output
+ * is within (2^-7 + (K+1)·2^-23)·Σ|a·b| of the exact product (K the depth; kernels/bf16.h).
+ * Bit-identical for any thread count per precision and instruction set; AMX and AVX512_BF16
+ * differ by rounding. FV_ERR_INVALID for another name, or for "bf16" on a CPU with neither
+ * instruction set (the message says so: fovea does not run bf16 emulated). A compiled model
+ * records it in its compile line. */
+fv_status fv_model_set_precision(fv_model *m, const char *precision);
+/* "fp32" or "bf16". */
+const char *fv_model_precision(const fv_model *m);
 
 /* Prints Keras' summary table (name, output shape, parameter count, totals). */
 fv_status fv_model_summary(const fv_model *m, FILE *out);
@@ -1251,8 +1275,8 @@ fv_status fv_letterbox_pixels(const uint8_t *src, int64_t channels, const fv_let
  * then each as (class index, cx, cy, w, h) normalised to the input, padded to max_boxes rows.
  * *out (fv_dataset_free) has no labels. FV_ERR_INVALID for an image with more than max_boxes
  * boxes (naming the file), a set without pixels; FV_ERR_NOMEM. */
-fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width,
-                               int64_t max_boxes, const char *output, fv_dataset **out);
+fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width, int64_t max_boxes,
+                               const char *output, fv_dataset **out);
 
 /* The max_boxes of a detector's yolo head (its targets per image), 0 when the model's output is
  * not a yolo head. */

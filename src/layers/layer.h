@@ -198,6 +198,10 @@ struct fv_layer {
     int64_t prof_fwd_n, prof_bwd_n;
     /* The added loss's value after the last forward pass (kind->loss; 0 without). */
     double added_value;
+    /* precision=bf16 (set by the model's plan): the kinds that support it (dense; conv2d's
+     * forward) multiply in bf16 with fp32 accumulation (kernels/bf16.h); weights, gradients and
+     * activations stay fp32. Their scratch_bytes depends on it. */
+    bool bf16;
 };
 
 /* The per-sample FLOPs of l (0 when its kind does not count them). */

@@ -2,6 +2,7 @@
  * and fit directives, shape checks as each layer is added, the canonical model text and the
  * Keras summary table.
  */
+#include "kernels/bf16.h"
 #include "model/model_impl.h"
 #include "train/metrics.h"
 
@@ -470,10 +471,10 @@ static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 
 /* compile's keys; CK_ names their bits in compile_given. */
 static const char *const compile_keys[] = {
-    "loss",     "optimizer",     "learning_rate", "beta_1",       "beta_2",    "epsilon",
-    "momentum", "nesterov",      "metrics",       "weight_decay", "schedule",  "decay_steps",
-    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", "loss_weights",
-    NULL};
+    "loss",       "optimizer",   "learning_rate", "beta_1",        "beta_2",
+    "epsilon",    "momentum",    "nesterov",      "metrics",       "weight_decay",
+    "schedule",   "decay_steps", "alpha",         "warmup_target", "warmup_steps",
+    "decay_rate", "staircase",   "loss_weights",  "precision",     NULL};
 enum {
     CK_LOSS,
     CK_OPTIMIZER,
@@ -493,6 +494,7 @@ enum {
     CK_DECAY_RATE,
     CK_STAIRCASE,
     CK_LOSS_WEIGHTS,
+    CK_PRECISION,
 };
 #define CK_BIT(k) ((uint64_t)1 << (k))
 /* Settings that belong to the optimizer: a new optimizer= drops them. */
@@ -707,6 +709,39 @@ static fv_status set_loss_weights(fv_model *m, const char *v)
     return FV_OK;
 }
 
+/* precision=fp32|bf16 into *bf16; bf16 only where the CPU multiplies bf16 (no emulation). */
+static fv_status precision_parse(const char *v, bool *bf16)
+{
+    if (strcmp(v, "fp32") == 0) {
+        *bf16 = false;
+        return FV_OK;
+    }
+    if (strcmp(v, "bf16") != 0)
+        return fv__fail(FV_ERR_INVALID, "precision=%s: expected fp32 or bf16", v);
+    if (strcmp(fv_gemm_bf16_path(), "emulated") == 0)
+        return fv__fail(FV_ERR_INVALID,
+                        "precision=bf16: this CPU has neither AVX512_BF16 nor AMX-BF16, so bf16 "
+                        "would run emulated, 100 times slower than fp32; use precision=fp32");
+    *bf16 = true;
+    return FV_OK;
+}
+
+fv_status fv_model_set_precision(fv_model *m, const char *precision)
+{
+    bool bf16 = false;
+    fv_status s = precision_parse(precision ? precision : "", &bf16);
+    if (s != FV_OK) return s;
+    if (bf16 != m->bf16) fv__model_plan_reset(m); /* the layers' scratch depends on it */
+    m->bf16 = bf16;
+    m->compile_given |= CK_BIT(CK_PRECISION);
+    return FV_OK;
+}
+
+const char *fv_model_precision(const fv_model *m)
+{
+    return m->bf16 ? "bf16" : "fp32";
+}
+
 static fv_status compile_tokens(fv_model *m, const line_tokens *t)
 {
     fv_model saved = *m; /* restore on any error: compile is all or nothing */
@@ -809,6 +844,9 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
             break;
         case CK_STAIRCASE:
             s = parse_bool("compile", k, v, &o->staircase);
+            break;
+        case CK_PRECISION:
+            s = precision_parse(v, &m->bf16);
             break;
         default:
             break;
@@ -1370,6 +1408,7 @@ char *fv_model_to_text(const fv_model *m)
                 sb_printf(&b, " staircase=%s", o->staircase ? "true" : "false");
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
+        if (g & CK_BIT(CK_PRECISION)) sb_printf(&b, " precision=%s", m->bf16 ? "bf16" : "fp32");
         sb_printf(&b, "\n");
     }
     if (m->fit_given) {

@@ -54,6 +54,7 @@ struct fv_model {
     fv_optim optim;
     uint64_t compile_given; /* bits of compile keys given (canonical text) */
     char metrics_text[256]; /* compile's metrics= as given (checked by fv__metric_check_names) */
+    bool bf16; /* precision=bf16 (fv_model_set_precision): copied into each layer by the plan */
     double compiled_lr; /* the learning rate compile set (reduce_lr_on_plateau changes optim's) */
     /* The loss's named terms beyond `loss` and OUT_loss (fv__model_terms_refresh): each task-loss
      * head's parts, then each added loss with a column, in layer order; their values on the
@@ -166,7 +167,7 @@ fv_status fv__model_ensure_opt_state(fv_model *m);
  * (training, and fv_model_forward's layer outputs). */
 fv_status fv__model_plan(fv_model *m, int64_t n);
 /* Drops the plan (the next run makes a new one): a compile changes the heads' target widths and
- * the task losses' scratch that the plan sized. */
+ * the task losses' scratch that the plan sized; the precision, the layers' scratch. */
 void fv__model_plan_reset(fv_model *m);
 /* For inference only (predict, evaluate): the plan in place if it is large enough, else a lean
  * one; refreshes the folded weights from the current ones. */

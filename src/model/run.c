@@ -476,6 +476,8 @@ void fv__model_plan_reset(fv_model *m)
 
 static fv_status plan_build(fv_model *m, int64_t n, bool lean)
 {
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].bf16 = m->bf16;
     const int threads = fv__threads();
     const size_t L = (size_t)(m->nlayers ? m->nlayers : 1);
     float **acts = realloc(m->acts, L * sizeof *acts);
