@@ -189,5 +189,88 @@ int main(int argc, char **argv)
         printf("  [pack B once: %.0f us]\n", tpack * 1e6);
         fv__free(A), fv__free(B), fv__free(C), fv__free(bp), fv__free(A16);
     }
+
+    /* The convolution forward per image: fp32, the implicit-GEMM tiles of this CPU's path (what
+     * conv2d runs); two ways to run it on the bf16 GEMM: im2col then one GEMM, or each kernel row
+     * as a GEMM reading the bf16 image in place (rows of A overlapping, lda = C; garbage columns
+     * past out_w dropped); bias + ReLU in all three. The seed's conv1 (K = 9) and conv2
+     * (K = 288). */
+    static const fv_conv_geom convs[] = {{28, 28, 1, 3, 3, 26, 26, 32, 1, 1, 1, 1, 0, 0},
+                                         {26, 26, 32, 3, 3, 24, 24, 64, 1, 1, 1, 1, 0, 0}};
+    for (int c = 0; c < 2; c++) {
+        const fv_conv_geom *g = &convs[c];
+        const int64_t K = g->k_h * g->k_w * g->in_c, F = g->out_c, P = g->out_h * g->out_w;
+        float *x = rand_buf(&r, g->in_h * g->in_w * g->in_c), *w = rand_buf(&r, K * F);
+        float *b = rand_buf(&r, F), *y = rand_buf(&r, P * F);
+        float *wp = rand_buf(&r, fv_conv_fwd_pack_floats(g)), *col = rand_buf(&r, P * K);
+        float *fs = rand_buf(&r, fv_conv_fwd_scratch_floats(g) + 16);
+        uint16_t *bp = fv__alloc((size_t)fv_gemm_bf16_packed_size(K, F) * 2, "bench");
+        fv_conv_fwd_pack(g, w, wp);
+        fv_gemm_bf16_pack_b(false, K, F, w, F, bp);
+        double t32 = 1e30, t16 = 1e30;
+        for (int trial = 0; trial < 5 * trials; trial++) {
+            double t = now();
+            fv_conv2d_forward_fast(g, x, wp, b, true, y, fs);
+            t32 = fmin(t32, now() - t);
+            t = now();
+            fv_im2col(g, x, col);
+            fv_gemm_bf16(false, P, F, K, 1.0f, col, K, bp, 0.0f, y, F);
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t j = 0; j < F; j++)
+                    y[p * F + j] = fmaxf(y[p * F + j] + b[j], 0.0f);
+            t16 = fmin(t16, now() - t);
+        }
+        /* Kernel rows as GEMMs on the bf16 image read in place (rows of A overlap: lda = C). */
+        double tr = 1e30;
+        const int64_t W = g->in_w, C = g->in_c, M = (g->out_h - 1) * W + g->out_w;
+        const int64_t Kr = g->k_w * C;
+        uint16_t *x16 = fv__alloc((size_t)(g->in_h * W * C + 64) * 2, "bench");
+        float *yw = rand_buf(&r, g->out_h * W * F);
+        uint16_t *bpr[3];
+        for (int kh = 0; kh < 3; kh++) {
+            bpr[kh] = fv__alloc((size_t)fv_gemm_bf16_packed_size(Kr, F) * 2, "bench");
+            fv_gemm_bf16_pack_b(false, Kr, F, w + kh * Kr * F, F, bpr[kh]);
+        }
+        for (int trial = 0; trial < 5 * trials; trial++) {
+            double t = now();
+            fv_bf16_from_f32_n(x, x16, g->in_h * W * C);
+            for (int kh = 0; kh < 3; kh++)
+                fv_gemm_bf16_a16(M, F, Kr, 1.0f, x16 + kh * W * C, C, bpr[kh], kh ? 1.0f : 0.0f, yw,
+                                 F);
+            for (int64_t oh = 0; oh < g->out_h; oh++)
+                for (int64_t ow = 0; ow < g->out_w; ow++)
+                    for (int64_t j = 0; j < F; j++)
+                        y[(oh * g->out_w + ow) * F + j] =
+                            fmaxf(yw[(oh * W + ow) * F + j] + b[j], 0.0f);
+            tr = fmin(tr, now() - t);
+        }
+        /* The bf16 tiles (fv_conv2d_forward_bf16: vdpbf16ps, what conv2d runs at bf16). */
+        double tt = 1e30;
+        if (fv_conv_bf16_applies(g)) {
+            uint16_t *wq = fv__alloc((size_t)fv_conv_fwd_pack_bf16_size(g) * 2, "bench");
+            float *sq = rand_buf(&r, fv_conv_fwd_bf16_scratch_floats(g));
+            fv_conv_fwd_pack_bf16(g, w, wq);
+            for (int trial = 0; trial < 5 * trials; trial++) {
+                double t = now();
+                fv_conv2d_forward_bf16(g, x, wq, b, true, y, sq);
+                tt = fmin(tt, now() - t);
+            }
+            fv__free(wq), fv__free(sq);
+        }
+        const double flop = 2.0 * (double)(P * K * F);
+        if (tt < 1e30)
+            printf("conv%d forward, one image: bf16 tiles (vdpbf16ps) %.1f us = %.1f GFLOP/s = "
+                   "%.2fx the fp32 tiles\n",
+                   c + 1, tt * 1e6, flop / tt * 1e-9, t32 / tt);
+        printf("conv%d forward, one image (K=%ld): fp32 %s tiles %.1f us = %.1f GFLOP/s; bf16 "
+               "(%s) im2col + GEMM %.1f us = %.1f GFLOP/s (%.2fx fp32), kernel rows as GEMMs on "
+               "the bf16 image %.1f us = %.1f GFLOP/s (%.2fx)\n",
+               c + 1, (long)K, fv_conv_path(), t32 * 1e6, flop / t32 * 1e-9, fv_gemm_bf16_path(),
+               t16 * 1e6, flop / t16 * 1e-9, t32 / t16, tr * 1e6, flop / tr * 1e-9, t32 / tr);
+        fv__free(x), fv__free(w), fv__free(b), fv__free(y), fv__free(wp), fv__free(col);
+        fv__free(fs), fv__free(bp), fv__free(x16), fv__free(yw);
+        for (int kh = 0; kh < 3; kh++)
+            fv__free(bpr[kh]);
+    }
     return 0;
 }

@@ -6,6 +6,7 @@
  * OpenBLAS's cblas_sgemm (one thread) on the same shapes beside fovea's GEMM.
  */
 #include "core/core.h"
+#include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
 
@@ -181,9 +182,8 @@ int main(void)
             t = (now() - t) / reps;
             if (t < best) best = t;
         }
-        printf("  %-26s M=%5ld N=%5ld K=%5ld%s%s  %6.1f GFLOP/s\n", s->what, (long)s->M,
-               (long)s->N, (long)s->K, s->ta ? " ta" : "   ", s->tb ? " tb" : "   ",
-               flop / best * 1e-9);
+        printf("  %-26s M=%5ld N=%5ld K=%5ld%s%s  %6.1f GFLOP/s\n", s->what, (long)s->M, (long)s->N,
+               (long)s->K, s->ta ? " ta" : "   ", s->tb ? " tb" : "   ", flop / best * 1e-9);
         fv__free(A), fv__free(B), fv__free(C);
     }
 #endif
@@ -209,25 +209,30 @@ int main(void)
                     const int64_t q = (int64_t)fv__rng_below(&r, 4);
                     dys[((oh + q / 2) * 24 + ow + q % 2) * 64 + f] = fv__rng_uniform(&r) - 0.5f;
                 }
-        fv_conv_fwd_pack(&cg, w, wp);
-        fv_conv_bwd_pack(&cg, w, wt);
         const double flop = 2.0 * 576 * 288 * 64;
-        double bf = 1e30, bd = 1e30, bsp = 1e30;
-        for (int trial = 0; trial < 200; trial++) {
-            double t = now();
-            fv_conv2d_forward_fast(&cg, x, wp, b, true, y, fs);
-            bf = fmin(bf, now() - t);
-            t = now();
-            fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, db, dx, bs);
-            bd = fmin(bd, now() - t);
-            t = now();
-            fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, dw, dws, db, dx, bs);
-            bsp = fmin(bsp, now() - t);
+        for (int cp = FV__GEMM_AVX2; cp <= FV__GEMM_AVX512; cp++) {
+            if (!fv__conv_path_supported((fv__gemm_path)cp)) continue;
+            fv__conv_force_path(cp);
+            fv_conv_fwd_pack(&cg, w, wp);
+            fv_conv_bwd_pack(&cg, w, wt);
+            double bf = 1e30, bd = 1e30, bsp = 1e30;
+            for (int trial = 0; trial < 200; trial++) {
+                double t = now();
+                fv_conv2d_forward_fast(&cg, x, wp, b, true, y, fs);
+                bf = fmin(bf, now() - t);
+                t = now();
+                fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, db, dx, bs);
+                bd = fmin(bd, now() - t);
+                t = now();
+                fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, dw, dws, db, dx, bs);
+                bsp = fmin(bsp, now() - t);
+            }
+            printf("conv2 fast (%s): forward %.1f us = %.1f GFLOP/s; backward dense dy %.1f us = "
+                   "%.1f GFLOP/s; backward pooled dy %.1f us = %.1f dense-equivalent GFLOP/s\n",
+                   fv_conv_path(), bf * 1e6, flop / bf * 1e-9, bd * 1e6, 2 * flop / bd * 1e-9,
+                   bsp * 1e6, 2 * flop / bsp * 1e-9);
         }
-        printf("conv2 fast (%s): forward %.1f us = %.1f GFLOP/s; backward dense dy %.1f us = "
-               "%.1f GFLOP/s; backward pooled dy %.1f us = %.1f dense-equivalent GFLOP/s\n",
-               fv_conv_path(), bf * 1e6, flop / bf * 1e-9, bd * 1e6, 2 * flop / bd * 1e-9,
-               bsp * 1e6, 2 * flop / bsp * 1e-9);
+        fv__conv_force_path(-1);
         fv__free(x), fv__free(w), fv__free(b), fv__free(y), fv__free(dy), fv__free(dys);
         fv__free(dw), fv__free(dws), fv__free(db), fv__free(dx), fv__free(wp), fv__free(wt);
         fv__free(fs), fv__free(bs);

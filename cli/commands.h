@@ -16,6 +16,7 @@ int cmd_viz(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_data_make(int argc, char **argv); /* data make detection: cli/data_detection.c */
 /* evaluate --detections --annotations (cli/evaluate_detection.c): whether argv asks for it */

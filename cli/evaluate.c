@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "common.h"
 #include "pose.h"
+#include "generative.h"
 #include "detect.h"
 #include "images.h"
 #include "viz.h"
@@ -52,7 +53,18 @@ static const char usage[] =
     "accuracy ('fovea evaluate --poses --help' for the details). For a model ending in the\n"
     "pose head, 'fovea evaluate MODEL --data BOPDIR' prints the same figures from the model's\n"
     "estimates on DIR/test (the object: --object OBJ_ID, default the only one); --plot draws\n"
-    "the ADD(-S) accuracy against the threshold.\n";
+    "the ADD(-S) accuracy against the threshold.\n"
+    "\n"
+    "A model trained on its own input (fit target=input: an autoencoder, a VAE) prints the loss\n"
+    "and its terms, the reconstruction's error per pixel and cross-entropy per image, and a\n"
+    "VAE's negative ELBO per image, then with --features the FID-style distance:\n"
+    "  --binarize             threshold the test pixels at 0.5 (a bound in nats)\n"
+    "  --features CLS.safetensors --layer NAME\n"
+    "                         the Fréchet distance between samples (z ~ N(0, I)) and test\n"
+    "                         images in the features of a classifier's layer, and the\n"
+    "                         classifier's predicted classes of the samples\n"
+    "  --samples N            samples and test images compared (default 10000)\n"
+    "  --seed S               the samples' codes (default 1)\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
  * failure (reported). */
@@ -72,6 +84,26 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
     return mt;
 }
 
+/* Reads --binarize, --features, --layer, --samples and --seed for cli_evaluate_generative. */
+static int evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
+                               cli_opt *opts, int nopts, char *const *names, int64_t nnames)
+{
+    cli_opt *features = cli_find(opts, nopts, "features"), *layer = cli_find(opts, nopts, "layer");
+    cli_opt *samples = cli_find(opts, nopts, "samples"), *seed = cli_find(opts, nopts, "seed");
+    int64_t count = 10000;
+    uint64_t sd = 1;
+    int rc;
+    if (features->seen != layer->seen)
+        return cli_usage_error(cmd, "--features CLASSIFIER and --layer NAME go together");
+    if (samples->seen && (rc = cli_int(cmd, "--samples", samples->value, 2, 1000000,
+                                       "a count from 2 to 1000000", &count)))
+        return rc;
+    if (seed->seen && (rc = cli_u64(cmd, "--seed", seed->value, &sd))) return rc;
+    return cli_evaluate_generative(cmd, m, test, batch, cli_find(opts, nopts, "binarize")->seen,
+                                   features->seen ? features->value : NULL,
+                                   layer->seen ? layer->value : NULL, count, sd, names, nnames);
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
@@ -85,7 +117,10 @@ int cmd_evaluate(int argc, char **argv)
         {"metrics", true, false, NULL},    {"json", false, false, NULL},
         {"plot", true, false, NULL},       {"class-names", true, false, NULL},
         {"labels", true, false, NULL},     {"metric", true, false, NULL},
-        {"output", true, false, NULL},     {"object", true, false, NULL},
+        {"output", true, false, NULL},     {"binarize", false, false, NULL},
+        {"features", true, false, NULL},   {"layer", true, false, NULL},
+        {"samples", true, false, NULL},    {"seed", true, false, NULL},
+        {"object", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -175,7 +210,13 @@ int cmd_evaluate(int argc, char **argv)
                   data->value);
         goto done;
     }
-    if (cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (!fv_model_gan(m) && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    if (fv_model_target(m) || fv_model_gan(m)) {
+        /* An autoencoder, a VAE or a GAN: a generative model's figures, not a classifier's. */
+        if (batch_size == 0) batch_size = fv_model_fit_opts(m).batch_size;
+        rc = evaluate_generative(cmd, m, test, batch_size, opts, nopts, names, nnames);
+        goto done;
+    }
     if (!labels_opt->seen && cli_has_suffix(data->value, ".npy")) {
         cli_error(cmd, "--data: '%s' holds features only, no labels to evaluate against",
                   data->value);

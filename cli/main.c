@@ -6,6 +6,7 @@
 #include "common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -23,6 +24,7 @@ static const char usage[] =
     "  viz kernels|features|activations MODEL -o OUT.png\n"
     "                                    draw a conv layer's filters, one image's feature maps,\n"
     "                                    or the activation functions\n"
+    "  generate MODEL -o samples.png     draw samples of a VAE or generator (z ~ N(0, I))\n"
     "  report MODEL --data DIR -o report.html\n"
     "                                    one HTML page: summary, curves, metrics, pictures\n"
     "  detect MODEL --input IMG|DIR      find objects with a detector (boxes, classes, scores)\n"
@@ -58,7 +60,8 @@ static const command commands[] = {
     {"train", cmd_train},     {"evaluate", cmd_evaluate}, {"predict", cmd_predict},
     {"summary", cmd_summary}, {"data", cmd_data},         {"plot", cmd_plot},
     {"viz", cmd_viz},         {"report", cmd_report},     {"export", cmd_export},
-    {"import", cmd_import},   {"detect", cmd_detect},     {"pose", cmd_pose},
+    {"import", cmd_import},   {"detect", cmd_detect},     {"generate", cmd_generate},
+    {"pose", cmd_pose},
 };
 
 int main(int argc, char **argv)
@@ -68,12 +71,18 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *name = argv[1];
+    /* FOVEA_KERNELS=avx2 (say): the kernels' instruction set, for comparing paths. */
+    const char *kp = getenv("FOVEA_KERNELS");
+    if (kp && fv_set_kernel_path(kp) != FV_OK) {
+        fprintf(stderr, "fovea: FOVEA_KERNELS: %s\n", fv_last_error());
+        return CLI_USAGE;
+    }
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
         fputs(usage, stdout);
         return CLI_OK;
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        printf("fovea %s\n", FV_VERSION);
+        printf("fovea %s\nkernels: %s\n", FV_VERSION, fv_kernel_path());
         return CLI_OK;
     }
     if (strcmp(name, "help") == 0) {

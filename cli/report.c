@@ -531,6 +531,13 @@ int cmd_report(int argc, char **argv)
         goto done;
     }
     if (cli_check_input_shape(cmd, r.m, r.test, "--data")) goto done;
+    if (fv_model_target(r.m)) {
+        cli_error(cmd,
+                  "%s is trained on its input (fit target=%s): the report's sections are a "
+                  "classifier's; see 'fovea evaluate' and 'fovea viz reconstructions|latent'",
+                  r.model_path, fv_model_target(r.m));
+        goto done;
+    }
     if (cli_use_model_classes(cmd, r.m, r.test)) goto done;
     if (cli_model_class_names(cmd, r.m, &r.names, &r.nnames)) goto done;
     if (cli_check_class_names(cmd, r.nnames, fv_model_output_size(r.m))) goto done;

@@ -69,6 +69,9 @@ static const char usage[] =
     "  --threads N               threads to use (default: FOVEA_THREADS, else all cores)\n"
     "  --profile                 after training, print each layer's forward and backward time\n"
     "                            per step and its dense-equivalent GFLOP/s\n"
+    "  --precision fp32|bf16     bf16: dense layers and conv2d forward multiply in bf16 (fp32\n"
+    "                            sums, weights and optimizer); refused where the CPU has no bf16\n"
+    "                            instructions\n"
     "  --verbose 0|1|2           0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a\n"
     "                            terminal, else 2)\n"
     "\n"
@@ -246,6 +249,7 @@ enum {
     O_ORDER,
     O_LABEL_MODE,
     O_CLASS_NAMES,
+    O_PRECISION,
     O_OBJECT,
     O_COUNT
 };
@@ -410,6 +414,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         [O_ORDER] = {"file-order", true, false, NULL},
         [O_LABEL_MODE] = {"label-mode", true, false, NULL},
         [O_CLASS_NAMES] = {"class-names", true, false, NULL},
+        [O_PRECISION] = {"precision", true, false, NULL},
     };
     const char *pos[1];
     int npos;
@@ -432,6 +437,10 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_LR].seen && (rc = cli_double(cmd, "--learning-rate", opts[O_LR].value, 0, true, 1e3,
                                             false, "a positive number up to 1000", &lr)))
         return rc;
+    if (opts[O_PRECISION].seen && strcmp(opts[O_PRECISION].value, "fp32") != 0 &&
+        strcmp(opts[O_PRECISION].value, "bf16") != 0)
+        return cli_usage_error(cmd, "--precision: expected fp32 or bf16, got '%s'",
+                               opts[O_PRECISION].value);
     if (opts[O_OPTIMIZER].seen && strcmp(opts[O_OPTIMIZER].value, "adam") != 0 &&
         strcmp(opts[O_OPTIMIZER].value, "adamw") != 0 &&
         strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
@@ -525,6 +534,10 @@ static int train(int argc, char **argv, cli_mpi *mp)
                                 opts[O_OPTIMIZER].seen ? opts[O_OPTIMIZER].value : NULL,
                                 opts[O_LR].seen ? opts[O_LR].value : NULL))
         goto done;
+    if (opts[O_PRECISION].seen && fv_model_set_precision(m, opts[O_PRECISION].value) != FV_OK) {
+        fprintf(stderr, "fovea train: --precision: %s\n", fv_last_error());
+        goto done;
+    }
     fv_fit_opts fit = fv_model_fit_opts(m);
     if (epochs >= 0) fit.epochs = epochs;
     if (batch_size > 0) fit.batch_size = batch_size;
@@ -564,8 +577,9 @@ static int train(int argc, char **argv, cli_mpi *mp)
         goto done;
     }
     rc = CLI_FAIL;
-    if (cli_check_input_shape(cmd, m, train, "--data")) goto done;
-    if (test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
+    /* A GAN's input is noise: the data are real images for its discriminator (checked by fit). */
+    if (!fv_model_gan(m) && cli_check_input_shape(cmd, m, train, "--data")) goto done;
+    if (!fv_model_gan(m) && test && cli_check_input_shape(cmd, m, test, "--data")) goto done;
     if (cli_warn_rescaling(cmd, model_path, m, train)) goto done;
     if (remember_labels(cmd, m, train)) goto done;
 
@@ -692,7 +706,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_PLOT].seen && history &&
         cli_plot_history(cmd, "--plot", history, opts[O_PLOT].value))
         goto done;
-    if (test && mp->rank == 0) {
+    if (test && mp->rank == 0 && !fv_model_gan(m)) {
         double loss = NAN, accuracy = NAN;
         s = fv_model_evaluate(m, test, fit.batch_size, &loss, &accuracy);
         if (s != FV_OK) {

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "pose.h"
 #include "common.h"
+#include "generative.h"
 #include "detect.h"
 #include "images.h"
 
@@ -132,6 +133,18 @@ int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *c
     return 0;
 }
 
+int cli_names_and_picture(const char *cmd, const char *names_text, const char *path, char ***names,
+                          int64_t *count)
+{
+    int rc = cli_class_names(cmd, names_text, names, count);
+    if (rc) return rc;
+    if ((rc = cli_check_picture_path(cmd, "--output", path))) {
+        cli_free_class_names(*names, *count);
+        *names = NULL, *count = 0;
+    }
+    return rc;
+}
+
 int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 {
     /* A one-unit (sigmoid) classifier has two classes, 0 and 1. */
@@ -145,8 +158,8 @@ int cli_check_class_names(const char *cmd, int64_t count, int64_t outputs)
 /* ---- fovea viz ----------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea viz kernels|features|activations|boxes|detections|augment|pose ARGS\n"
-    "                 -o OUT.png|OUT.svg\n"
+    "usage: fovea viz kernels|features|activations|reconstructions|latent|interpolate|boxes|\n"
+    "                 detections|augment|pose ARGS -o OUT.png|OUT.svg\n"
     "\n"
     "Pictures of what a network learned:\n"
     "  fovea viz kernels MODEL.safetensors [--layer NAME] -o kernels.png\n"
@@ -157,6 +170,12 @@ static const char usage[] =
     "      activation output, one tile per channel\n"
     "  fovea viz activations -o activations.png\n"
     "      each activation function of fovea and its derivative\n"
+    "  fovea viz reconstructions MODEL.safetensors --data DIR -o recon.png\n"
+    "      an autoencoder's or VAE's test images above their reconstructions\n"
+    "  fovea viz latent MODEL.safetensors --data DIR -o latent.png\n"
+    "      a VAE's codes of the test images by class, and its decoded manifold\n"
+    "  fovea viz interpolate MODEL.safetensors --data DIR --from I --to J -o interp.png\n"
+    "      images decoded along the line between two test images' codes\n"
     "  fovea viz boxes DIR [--detections DET.json] -o boxes.png\n"
     "      images of a detection dataset with their boxes (and a detector's)\n"
     "  fovea viz detections MODEL --input IMG|DIR -o det.png\n"
@@ -327,13 +346,9 @@ static int viz_features(int argc, char **argv)
         return cli_usage_error(cmd, "--cmap: expected viridis or grey, got '%s'", cmap);
     char **names = NULL;
     int64_t nnames = 0;
-    if ((rc = cli_class_names(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL, &names,
-                              &nnames)))
+    if ((rc = cli_names_and_picture(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL,
+                                    opts[O_OUT].value, &names, &nnames)))
         return rc;
-    if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) {
-        cli_free_class_names(names, nnames);
-        return rc;
-    }
 
     fv_model *m = NULL;
     fv_dataset *d = NULL;
@@ -418,12 +433,16 @@ int cmd_viz(int argc, char **argv)
     if (strcmp(sub, "kernels") == 0) return viz_kernels(argc - 1, argv + 1);
     if (strcmp(sub, "features") == 0) return viz_features(argc - 1, argv + 1);
     if (strcmp(sub, "activations") == 0) return viz_activations(argc - 1, argv + 1);
+    if (strcmp(sub, "reconstructions") == 0) return viz_reconstructions(argc - 1, argv + 1);
+    if (strcmp(sub, "latent") == 0) return viz_latent(argc - 1, argv + 1);
+    if (strcmp(sub, "interpolate") == 0) return viz_interpolate(argc - 1, argv + 1);
     if (strcmp(sub, "boxes") == 0) return cmd_viz_boxes(argc - 1, argv + 1);
     if (strcmp(sub, "detections") == 0) return cmd_viz_detections(argc - 1, argv + 1);
     if (strcmp(sub, "augment") == 0) return cli_viz_augment(argc - 1, argv + 1);
     if (strcmp(sub, "pose") == 0) return cmd_viz_pose(argc - 1, argv + 1);
     return cli_usage_error("viz",
-                           "unknown picture '%s' (known: kernels, features, activations, boxes, "
-                           "detections, augment, pose)",
+                           "unknown picture '%s' (known: kernels, features, activations, "
+                           "reconstructions, latent, interpolate, boxes, detections, augment, "
+                           "pose)",
                            sub);
 }

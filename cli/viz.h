@@ -28,6 +28,10 @@ int cli_plot_history(const char *cmd, const char *flag, const fv_history *h, con
  * Returns 0 or CLI_USAGE. */
 int cli_class_names(const char *cmd, const char *text, char ***names, int64_t *count);
 void cli_free_class_names(char **names, int64_t count);
+/* cli_class_names of names_text, then cli_check_picture_path of path (--output): both checked
+ * before any work; on failure *names is left NULL. Returns 0, CLI_USAGE or CLI_FAIL. */
+int cli_names_and_picture(const char *cmd, const char *names_text, const char *path, char ***names,
+                          int64_t *count);
 /* When *names is NULL, copies the class names the model was trained with (if any) into *names
  * and *count. Returns 0, or CLI_FAIL (reported) when out of memory. */
 int cli_model_class_names(const char *cmd, const fv_model *m, char ***names, int64_t *count);

@@ -68,6 +68,15 @@ const char *fv_last_error(void);
  * (FOVEA_THREADS if set, else all cores). Returns the count in effect. */
 int fv_set_threads(int n);
 
+/* The vector instruction set the kernels (GEMM, convolution) run: "avx512", "avx2" or
+ * "generic", the best this CPU has unless fv_set_kernel_path chose another. */
+const char *fv_kernel_path(void);
+/* Runs the kernels of this process on the named path from now on ("auto" or NULL: the best this
+ * CPU has). Results are bit-identical for any thread count on each path; paths may differ in the
+ * last bits (avx512 and avx2 give the same bits). FV_ERR_INVALID, naming the paths this CPU has,
+ * for an unknown name or one this CPU lacks. Call it before any training or inference runs. */
+fv_status fv_set_kernel_path(const char *name);
+
 /* ---------------------------------------------------------------------------------------------
  * Datasets: images kept as uint8 (scaled by 1/255 per batch) or features as float32, with
  * integer class labels or float targets. */
@@ -329,8 +338,23 @@ char *fv_model_to_text(const fv_model *m);
 
 /* Sets loss, optimizer and metrics, as the model file's compile line does: same syntax.
  * Keys: loss, optimizer (adam|sgd), learning_rate, beta_1, beta_2, epsilon, momentum,
- * nesterov, metrics, seed. Calling it again replaces earlier values. */
+ * nesterov, metrics, seed, precision (fp32|bf16: fv_model_set_precision). Calling it again
+ * replaces earlier values. */
 fv_status fv_model_compile(fv_model *m, const char *args);
+
+/* The arithmetic of the model's dense and conv2d layers: "fp32" (the default) or "bf16" (also
+ * the compile line's precision=bf16): bf16 products with fp32 accumulation (AMX-BF16 where Linux
+ * grants it, else AVX512_BF16) in the dense layers' three GEMMs and in conv2d's forward where a
+ * kernel row's taps come in pairs (k_w·in_c even; else that layer stays fp32); conv2d's backward,
+ * weights, optimizer state, gradients, the loss and all other layers stay fp32. Each bf16 output
+ * is within (2^-7 + (K+1)·2^-23)·Σ|a·b| of the exact product (K the depth; kernels/bf16.h).
+ * Bit-identical for any thread count per precision and instruction set; AMX and AVX512_BF16
+ * differ by rounding. FV_ERR_INVALID for another name, or for "bf16" on a CPU with neither
+ * instruction set (the message says so: fovea does not run bf16 emulated). A compiled model
+ * records it in its compile line. */
+fv_status fv_model_set_precision(fv_model *m, const char *precision);
+/* "fp32" or "bf16". */
+const char *fv_model_precision(const fv_model *m);
 
 /* Prints Keras' summary table (name, output shape, parameter count, totals). */
 fv_status fv_model_summary(const fv_model *m, FILE *out);
@@ -498,6 +522,15 @@ fv_fit_opts fv_fit_defaults(void);
  * changes. */
 fv_fit_opts fv_model_fit_opts(const fv_model *m);
 
+/* The fit line's target= ("input": the model's input is the target of its outputs, Keras'
+ * fit(x, x), as autoencoders train), or NULL when the targets are the data's labels or arrays.
+ * Owned by the model. */
+const char *fv_model_target(const fv_model *m);
+
+/* The fit line's gan= (the generator's output layer, where the discriminator begins: the model
+ * is a GAN, trained by fv_model_fit with the two networks alternating), or NULL. */
+const char *fv_model_gan(const fv_model *m);
+
 /* Trains. The model must be compiled. history may be NULL; otherwise *history receives a new
  * history (free with fv_history_free) even when training stops early. Weights are initialised
  * on the first fit (or load) from opts->seed. */
@@ -597,6 +630,24 @@ fv_status fv_model_check_rescaling(const fv_model *m, const fv_dataset *d, char 
 /* Output k's values after the last forward pass: n × (its size) floats in model memory, valid
  * until the next model call; NULL before any forward pass or if k is out of range. */
 const float *fv_model_output(const fv_model *m, int k);
+
+/* A part of the graph as a model of its own (Keras' `decoder = Model(latent_inputs, outputs)`
+ * over the trained layers): runs, in inference mode, the layers that node `output` (a layer's
+ * name; NULL: the model's output) needs, computed from node `from` (a layer's or an input's
+ * name: a VAE's latent z, a generator's input) alone. z holds n rows of from's values (NHWC
+ * floats, fv_model_node_shape), out receives n × (output's size) floats; batches of batch_size
+ * (<= 0: 32). Random layers on the way (a sampling layer) draw from streams named by (seed,
+ * batch, layer). FV_ERR_INVALID naming the node when a name is unknown, or naming the layer on
+ * the way that reads another node (an input, a layer before from). Layer outputs read after it
+ * (fv_model_layer_output) are not available: it is not a whole forward pass. */
+fv_status fv_model_run_from(fv_model *m, const char *from, const char *output, const float *z,
+                            int64_t n, int64_t batch_size, uint64_t seed, float *out);
+/* The shape (without the batch axis) of the node named name, a layer's output or an input:
+ * *rank and dims[0..rank); FV_ERR_INVALID if the model has no such node. */
+fv_status fv_model_node_shape(const fv_model *m, const char *name, int *rank, int64_t dims[4]);
+/* The name of the node that input j of layer i reads (a layer's or an input's), NULL if i or j
+ * is out of range. */
+const char *fv_model_layer_input(const fv_model *m, int i, int j);
 
 /* Where the training steps' time goes, per layer, since the model was made or since
  * fv_model_profile_reset: wall seconds in the forward and backward passes of training steps
@@ -780,6 +831,28 @@ fv_picture *fv_plot_activations(void);
 fv_picture *fv_plot_augment(fv_model *m, const float *x, int64_t copies, int64_t step,
                             const char *caption);
 
+/* A grid of images, cols to a row: images holds n images of shape dims[0..rank) (H, W[, C], C 1
+ * grey or 3 RGB) one after the other, values lo..hi drawn black..white (0..1 for pixels, -1..1
+ * for a tanh generator's). title and subtitle may be NULL; row_labels (NULL, or one string or
+ * NULL per row) are written left of the rows. Each tile is a region "tile R C" (row, column from
+ * 0). FV_ERR_SHAPE for another image shape, FV_ERR_INVALID for no images or lo >= hi. */
+fv_picture *fv_plot_image_grid(const float *images, int64_t n, int rank, const int64_t *dims,
+                               int64_t cols, double lo, double hi, const char *title,
+                               const char *subtitle, const char *const *row_labels);
+
+/* A latent space, as Keras' VAE example draws it: points [n × 2] (codes, or their first two
+ * principal components) as a scatter plot coloured by labels[i] in [0, nclasses) with a legend of
+ * class_names (NULL: the indices; labels NULL: one colour, no legend), axes xlabel and ylabel;
+ * and, when manifold is not NULL, beside it the grid × grid images decoded from a regular grid of
+ * codes over [zlo, zhi]² (shape dims[0..rank) as in fv_plot_image_grid, values 0..1): row r,
+ * column k decoded from (zlo + k·s, zhi − r·s), s = (zhi − zlo)/(grid − 1), the first code
+ * running left to right and the second bottom to top, with ticks. Regions "scatter" (the plot
+ * area, with its data range) and "manifold". title may be NULL. */
+fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels,
+                           const char *const *class_names, int64_t nclasses, const char *xlabel,
+                           const char *ylabel, const char *title, const float *manifold,
+                           int64_t grid, int rank, const int64_t *dims, double zlo, double zhi);
+
 /* Size in pixels (0 for NULL). */
 int fv_picture_width(const fv_picture *p);
 int fv_picture_height(const fv_picture *p);
@@ -912,6 +985,32 @@ fv_status fv_metrics_write_text(const fv_metrics *m, FILE *out, const char *sele
 fv_status fv_metrics_write_json(const fv_metrics *m, FILE *out, const char *select,
                                 const char *const *class_names);
 
+/* ---- generative models --------------------------------------------------------------------- */
+
+/* The Fréchet distance between two sets of feature vectors, each taken as a Gaussian: the FID's
+ * formula (Heusel et al. 2017, "GANs trained by a two time-scale update rule ...", eq. 6), here
+ * in whatever features the caller gives (fovea's are a classifier's layer, not Inception's):
+ *   d² = |μ₁ − μ₂|² + Tr Σ₁ + Tr Σ₂ − 2 Tr((Σ₁^½ Σ₂ Σ₁^½)^½).
+ * a [na × d] and b [nb × d] are rows of features; means and covariances (divided by n − 1, as
+ * numpy.cov) in double; the trace term in the symmetric form above from two symmetric
+ * eigen-decompositions (LAPACK's dsyevd), negative eigenvalues (rounding, rank-deficient
+ * covariances) clamped to 0; *out = d² (FID reports d², not d), clamped at 0. FV_ERR_INVALID for
+ * fewer than 2 rows or d outside [1, 16384]; FV_ERR_NUMERIC if LAPACK fails. The figure's bias
+ * depends on na and nb: compare figures made with the same counts. */
+fv_status fv_frechet_distance(const float *a, int64_t na, const float *b, int64_t nb, int64_t d,
+                              double *out);
+
+/* n codes of dim values, z [n × dim] ~ N(0, I), from fovea's generator seeded with seed; code i
+ * depends on (seed, i) only, so the first codes are the same whatever n. */
+fv_status fv_sample_normal(int64_t n, int64_t dim, uint64_t seed, float *z);
+
+/* Principal component analysis of rows x [n × d]: out [n × k] receives each row's coordinates
+ * along the covariance's k eigenvectors of the largest eigenvalues (centred on the mean; each
+ * vector's sign fixed so that its largest coordinate is positive, as scikit-learn's svd_flip),
+ * explained [k] (may be NULL) each component's fraction of the total variance. LAPACK's dsyevd.
+ * FV_ERR_INVALID for n < 2, d outside [1, 16384] or k outside [1, d]. */
+fv_status fv_principal_components(const float *x, int64_t n, int64_t d, int k, float *out,
+                                  double *explained);
 /* ---- Object detection ----
  * Boxes, non-maximum suppression, detection datasets (YOLO's and COCO's layouts), COCO's
  * evaluation (pycocotools' COCOeval for boxes) and VOC's AP50, and generated scenes.
@@ -1176,8 +1275,8 @@ fv_status fv_letterbox_pixels(const uint8_t *src, int64_t channels, const fv_let
  * then each as (class index, cx, cy, w, h) normalised to the input, padded to max_boxes rows.
  * *out (fv_dataset_free) has no labels. FV_ERR_INVALID for an image with more than max_boxes
  * boxes (naming the file), a set without pixels; FV_ERR_NOMEM. */
-fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width,
-                               int64_t max_boxes, const char *output, fv_dataset **out);
+fv_status fv_detset_to_dataset(const fv_detset *d, int64_t height, int64_t width, int64_t max_boxes,
+                               const char *output, fv_dataset **out);
 
 /* The max_boxes of a detector's yolo head (its targets per image), 0 when the model's output is
  * not a yolo head. */

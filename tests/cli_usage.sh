@@ -20,6 +20,12 @@ expect_ok "fovea help train" "$FOVEA" help train
 check "fovea help train is train's usage" grep -q "usage: fovea train" "$TMP/out"
 expect_ok "fovea --version" "$FOVEA" --version
 check "--version prints 'fovea X.Y.Z'" grep -Eq '^fovea [0-9]+\.[0-9]+\.[0-9]+$' "$TMP/out"
+check "--version names the kernels' path" grep -Eq '^kernels: (avx512|avx2|generic)$' "$TMP/out"
+expect_ok "FOVEA_KERNELS=generic fovea --version" env FOVEA_KERNELS=generic "$FOVEA" --version
+check "FOVEA_KERNELS chooses the path" grep -q '^kernels: generic$' "$TMP/out"
+expect_error "FOVEA_KERNELS naming no path" 2 \
+    "FOVEA_KERNELS: kernel path 'sse9' is not one this CPU has .it has: auto, generic" \
+    env FOVEA_KERNELS=sse9 "$FOVEA" --version
 run "$FOVEA"
 if [ "$status" -eq 2 ] && grep -q "usage:" "$TMP/err"; then
     ok "no command: usage on stderr, exit 2"

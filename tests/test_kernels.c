@@ -2,6 +2,7 @@
  * path against its _ref on random data and odd shapes, and finite differences of the references.
  */
 #include "core/core.h"
+#include "kernels/bf16.h"
 #include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
@@ -165,6 +166,48 @@ TEST(gemm_every_path_matches_ref_on_random_shapes)
         }
     }
     CHECK(paths >= 1);
+}
+
+TEST(gemm_fma_paths_give_the_same_bits)
+{
+    /* Each element of C is one FMA chain over k in the same blocks on both FMA paths, so the
+     * AVX-512 tile gives the AVX2 tile's bits: a model trained on one gives the same numbers on
+     * the other. (The AVX-512 tile compiled for AVX2, a test of its logic, does not: its
+     * portable splat and a·b + c are not contracted alike.) Random shapes, every transposition,
+     * alpha and beta. */
+    if (!fv__gemm_path_supported(FV__GEMM_AVX2)) {
+        printf("    (skipped: no AVX2 + FMA here)\n");
+        return;
+    }
+    fv_rng r;
+    fv__rng_seed(&r, 4242);
+    int compared = 0;
+    for (int t = 0; t < 60; t++) {
+        const bool ta = t & 1, tb = (t >> 1) & 1;
+        const int64_t M = rand_dim(&r), N = rand_dim(&r), K = t % 10 == 0 ? 1100 : rand_dim(&r);
+        const float alpha = t % 3 ? 1.0f : -0.5f, beta = t % 4 == 0 ? 0.75f : 0.0f;
+        float *A = falloc(M * K), *B = falloc(K * N), *C0 = falloc(M * N), *C1 = falloc(M * N);
+        fill_rand(&r, A, M * K), fill_rand(&r, B, K * N), fill_rand(&r, C0, M * N);
+        memcpy(C1, C0, (size_t)(M * N) * sizeof(float));
+        float *ref = falloc(M * N);
+        memcpy(ref, C0, (size_t)(M * N) * sizeof(float));
+        fv__gemm_on_path(FV__GEMM_AVX2, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta,
+                         ref, N);
+        for (int p = FV__GEMM_AVX512; p <= FV__GEMM_AVX512; p++) {
+            if (!fv__gemm_path_supported((fv__gemm_path)p)) continue;
+            memcpy(C1, C0, (size_t)(M * N) * sizeof(float));
+            fv__gemm_on_path((fv__gemm_path)p, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N,
+                             beta, C1, N);
+            const bool same = memcmp(ref, C1, (size_t)(M * N) * sizeof(float)) == 0;
+            CHECK(same);
+            if (!same)
+                fprintf(stderr, "  path %s ta=%d tb=%d M=%ld N=%ld K=%ld\n", fv__gemm_path_name(p),
+                        ta, tb, (long)M, (long)N, (long)K);
+            compared++;
+        }
+        free(A), free(B), free(C0), free(C1), free(ref);
+    }
+    CHECK(compared >= 60 || !fv__gemm_path_supported(FV__GEMM_AVX512));
 }
 
 TEST(gemm_every_path_matches_ref_on_edge_shapes)
@@ -480,6 +523,139 @@ TEST(conv_implicit_gemm_seed_shapes_match_ref)
         CHECK(conv_fast_compare(&r, &g, (fv__gemm_path)p, 0.25, true) == FV_CONV_BWD_SPARSE);
         CHECK(conv_fast_compare(&r, &g, (fv__gemm_path)p, 1.0, false) == FV_CONV_BWD_DENSE);
     }
+}
+
+/* The fast convolution's forward and backward outputs of one image on path p, from the same
+ * inputs each time (seeded by seed): out holds y, then dw + dws summed, db, dx. */
+static void conv_fast_outputs(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, double keep,
+                              bool relu, float *out)
+{
+    fv__conv_force_path(p);
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    const int64_t nx = g->in_h * g->in_w * g->in_c, nw = g->k_h * g->k_w * g->in_c * g->out_c;
+    const int64_t ny = g->out_h * g->out_w * g->out_c, F = g->out_c;
+    float *x = falloc(nx), *w = falloc(nw), *b = falloc(F), *dy = falloc(ny);
+    float *dws = falloc(nw), *wp = falloc(fv_conv_fwd_pack_floats(g));
+    float *wt = falloc(fv_conv_bwd_pack_floats(g));
+    float *fs = fv__alloc((size_t)(fv_conv_fwd_scratch_floats(g) + 1) * sizeof(float), "t");
+    float *bs = fv__alloc((size_t)(fv_conv_bwd_scratch_floats(g) + 1) * sizeof(float), "t");
+    float *y = out, *dw = y + ny, *db = dw + nw, *dx = db + F;
+    fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, F), fill_rand(&r, dy, ny);
+    for (int64_t i = 0; i < ny; i++)
+        if (fv__rng_uniform(&r) >= keep) dy[i] = 0.0f;
+    memset(dw, 0, (size_t)(nw + F + nx) * sizeof(float));
+    memset(dws, 0, (size_t)nw * sizeof(float));
+    fv_conv_fwd_pack(g, w, wp);
+    fv_conv2d_forward_fast(g, x, wp, b, relu, y, fs);
+    fv_conv_bwd_pack(g, w, wt);
+    fv_conv2d_backward_fast(g, x, relu ? y : NULL, dy, w, wt, dw, dws, db, dx, bs);
+    for (int64_t k = 0; k < nw / F; k++)
+        for (int64_t f = 0; f < F; f++)
+            dw[k * F + f] += dws[fv_conv_sparse_dw_index(g, k, f)];
+    free(x), free(w), free(b), free(dy), free(dws), free(wp), free(wt);
+    fv__free(fs), fv__free(bs);
+    fv__conv_force_path(-1);
+}
+
+TEST(conv_fast_fma_paths_give_the_same_bits)
+{
+    /* Every output element is one FMA chain in the same order whatever the vector width and
+     * tile shape: the AVX-512 tiles (and the same code compiled for AVX2) give the AVX2 tiles'
+     * bits, forward and backward, dense and sparse, on odd shapes and filter counts that leave
+     * every tile shape a remainder (1..70 filters). */
+    if (!fv__conv_path_supported(FV__GEMM_AVX2)) {
+        printf("    (skipped: no AVX2 + FMA here)\n");
+        return;
+    }
+    int compared = 0;
+    for (int idx = 0; idx < 60; idx++) {
+        static const int64_t chans[] = {1, 3, 8, 16, 24, 32};
+        static const int64_t filters[] = {1, 7, 16, 17, 31, 33, 48, 49, 64, 70};
+        fv_conv_geom g;
+        const int64_t k = 1 + idx % 3, s = 1 + idx / 3 % 2, d = 1 + idx / 7 % 2;
+        if (!make_geom(&g, 7 + idx % 9, 6 + idx % 11, chans[idx % 6], k, 4 - k, filters[idx % 10],
+                       s, 1, d, 1 + idx / 5 % 2, idx % 4 == 1))
+            continue;
+        const int64_t n = g.out_h * g.out_w * g.out_c + g.k_h * g.k_w * g.in_c * g.out_c + g.out_c +
+                          g.in_h * g.in_w * g.in_c;
+        float *ref = falloc(n), *got = falloc(n);
+        const double keep = idx % 2 ? 0.2 : 1.0;
+        conv_fast_outputs(&g, FV__GEMM_AVX2, 500 + (uint64_t)idx, keep, idx % 3 != 0, ref);
+        for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+            if (p == FV__GEMM_GENERIC || p == FV__GEMM_AVX2 ||
+                !fv__conv_path_supported((fv__gemm_path)p))
+                continue;
+            conv_fast_outputs(&g, (fv__gemm_path)p, 500 + (uint64_t)idx, keep, idx % 3 != 0, got);
+            const bool same = memcmp(ref, got, (size_t)n * sizeof(float)) == 0;
+            CHECK(same);
+            if (!same)
+                fprintf(stderr, "  path %s: in %ldx%ldx%ld k %ldx%ld filters %ld\n",
+                        fv__gemm_path_name(p), (long)g.in_h, (long)g.in_w, (long)g.in_c,
+                        (long)g.k_h, (long)g.k_w, (long)g.out_c);
+            compared++;
+        }
+        free(ref), free(got);
+    }
+    CHECK(compared >= 50);
+}
+
+TEST(conv_bf16_forward_matches_its_emulation_and_bound)
+{
+    /* fv_conv2d_forward_bf16 on this CPU's path against its emulation, bit for bit, and against
+     * the fp32 reference within (fv_bf16_gemm_rtol(K) + (K+1)·2^-24)·Σ|x·w| + 2^-22·|y|; odd
+     * sizes, padding, strides, dilations and 1..70 filters (every tile shape's remainder). */
+    fv_rng r;
+    fv__rng_seed(&r, 616);
+    int cases = 0, exact = 0;
+    for (int idx = 0; idx < 48; idx++) {
+        static const int64_t chans[] = {2, 4, 8, 16, 32, 6};
+        static const int64_t filters[] = {1, 7, 16, 17, 33, 48, 49, 64, 70};
+        fv_conv_geom g;
+        const int64_t k = 1 + idx % 3;
+        if (!make_geom(&g, 6 + idx % 7, 5 + idx % 8, chans[idx % 6], k, 4 - k, filters[idx % 9],
+                       1 + idx / 6 % 2, 1 + idx / 12 % 2, 1 + idx / 4 % 2, 1 + idx / 24 % 2,
+                       idx % 5 == 1))
+            continue;
+        if (!fv_conv_bf16_applies(&g)) continue;
+        const int64_t nx = g.in_h * g.in_w * g.in_c, nw = g.k_h * g.k_w * g.in_c * g.out_c;
+        const int64_t ny = g.out_h * g.out_w * g.out_c, K = g.k_h * g.k_w * g.in_c;
+        float *x = falloc(nx), *w = falloc(nw), *b = falloc(g.out_c), *y = falloc(ny);
+        float *ye = falloc(ny), *yr = falloc(ny), *ax = falloc(nx), *aw = falloc(nw);
+        float *s = falloc(ny);
+        uint16_t *wp = malloc((size_t)fv_conv_fwd_pack_bf16_size(&g) * sizeof(uint16_t));
+        float *sc = fv__alloc((size_t)fv_conv_fwd_bf16_scratch_floats(&g) * sizeof(float), "t");
+        fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g.out_c);
+        const bool relu = idx % 2;
+        fv_conv_fwd_pack_bf16(&g, w, wp);
+        fv_conv2d_forward_bf16(&g, x, wp, b, relu, y, sc);
+        fv__conv_bf16_force_emulation(true);
+        fv_conv2d_forward_bf16(&g, x, wp, b, relu, ye, sc);
+        fv__conv_bf16_force_emulation(false);
+        const bool same = memcmp(y, ye, (size_t)ny * sizeof(float)) == 0;
+        CHECK(same);
+        exact += same;
+        fv_conv2d_forward_ref(&g, x, w, b, yr);
+        if (relu) fv_act_forward(FV_K_RELU, 0.0f, yr, ny);
+        for (int64_t i = 0; i < nx; i++)
+            ax[i] = fabsf(x[i]);
+        for (int64_t i = 0; i < nw; i++)
+            aw[i] = fabsf(w[i]);
+        fv_conv2d_forward_ref(&g, ax, aw, NULL, s);
+        int bad = 0;
+        for (int64_t i = 0; i < ny; i++) {
+            const double bound = (fv_bf16_gemm_rtol(K) + (double)(K + 1) * 0x1p-24) * s[i] +
+                                 0x1p-22 * fabs(yr[i]) + 1e-30;
+            if (!(fabs((double)y[i] - yr[i]) <= bound) && bad++ < 2)
+                fprintf(stderr, "  y[%ld] %.9g vs %.9g, bound %.3g (filters %ld)\n", (long)i, y[i],
+                        yr[i], bound, (long)g.out_c);
+        }
+        CHECK(bad == 0);
+        cases++;
+        free(x), free(w), free(b), free(y), free(ye), free(yr), free(ax), free(aw), free(s);
+        free(wp), fv__free(sc);
+    }
+    CHECK(cases >= 30 && exact == cases);
 }
 
 TEST(conv_fast_matches_ref_over_all_geometries)
@@ -939,6 +1115,7 @@ int main(void)
     RUN(gemm_ref_small_by_hand);
     RUN(gemm_every_path_matches_ref_on_random_shapes);
     RUN(gemm_every_path_matches_ref_on_edge_shapes);
+    RUN(gemm_fma_paths_give_the_same_bits);
     RUN(gemm_k_zero_or_alpha_zero_only_scales_c);
     RUN(gemm_from_many_threads_matches_one_thread);
     RUN(gemm_path_name_is_known);
@@ -950,6 +1127,8 @@ int main(void)
     RUN(conv_fast_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
+    RUN(conv_fast_fma_paths_give_the_same_bits);
+    RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_pointwise_skips_im2col);
     RUN(conv_seed_shapes_match_ref);
     RUN(conv_backward_ref_matches_finite_differences);

@@ -2,6 +2,7 @@
  * (input and parameter gradients), hand-worked forward values, shape inference on the seed
  * model, error messages, argument text, and gradients that do not depend on the thread count.
  */
+#include "kernels/bf16.h"
 #include "kernels/conv_internal.h"
 #include "layers/layer.h"
 #include "test.h"
@@ -403,6 +404,10 @@ static const gc_case gc_cases[] = {
     {"activity_regularization", "l2=0.5", S1(6)},
     {"yolo", "classes=2 anchors=1,1.5,2,2", S3(3, 2, 14)},
     {"pose", "extent=80,50,30", S1(9)},
+    {"gaussian_noise", "stddev=0.3", S3(3, 4, 2)},
+    {"gaussian_noise", "stddev=0", S1(5)},
+    {"sampling", "", S1(4), 2, {0}},
+    {"sampling", "inference=mean", S3(2, 2, 3), 2, {0}},
 };
 #pragma GCC diagnostic pop
 
@@ -743,6 +748,8 @@ TEST(test_registry_names)
         {"conv2d", "Conv2D", "conv2d"},
         {"maxpool2d", "MaxPooling2D", "max_pooling2d"},
         {"dropout", "Dropout", "dropout"},
+        {"gaussian_noise", "GaussianNoise", "gaussian_noise"},
+        {"sampling", "Sampling", "sampling"},
         {"flatten", "Flatten", "flatten"},
         {"dense", "Dense", "dense"},
         {"activation", "Activation", "activation"},
@@ -1469,6 +1476,48 @@ done:
     free(x), free(y), free(y2), free(dy), free(dx);
 }
 
+TEST(test_gaussian_noise_adds_noise_in_training_only)
+{
+    enum { N = 4, SIZE = 2500 };
+    float *x = floats(N * SIZE), *y = floats(N * SIZE), *y2 = floats(N * SIZE);
+    float *dy = floats(N * SIZE), *dx = floats(N * SIZE);
+    for (int i = 0; i < N * SIZE; i++)
+        x[i] = 0.25f * (float)(i % 5), dy[i] = 0.5f + (float)(i % 3);
+    tlayer t;
+    if (!tl_make(&t, "gaussian_noise", "stddev=0.2", shape1(SIZE), N)) goto done;
+
+    /* Inference: the identity, bit for bit, and so is backward. */
+    tl_forward(&t, N, x, y, false, 5, 2);
+    CHECK(memcmp(x, y, sizeof(float) * N * SIZE) == 0);
+    tl_backward(&t, N, x, y, dy, dx, false, 5, 2);
+    CHECK(memcmp(dx, dy, sizeof(float) * N * SIZE) == 0);
+
+    /* Training: y - x has mean 0 and standard deviation 0.2 (10,000 draws: the mean's standard
+     * error is 0.002, the deviation's about 0.0014). */
+    tl_forward(&t, N, x, y, true, 5, 2);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < N * SIZE; i++) {
+        const double e = (double)y[i] - (double)x[i];
+        sum += e, sq += e * e;
+    }
+    const double mean = sum / (N * SIZE), sd = sqrt(sq / (N * SIZE) - mean * mean);
+    CHECK(fabs(mean) < 0.01);
+    CHECK(fabs(sd - 0.2) < 0.01);
+    /* The same stream gives the same noise whatever the threads; another gives another; the
+     * samples of a batch get different noise. */
+    tl_forward(&t, N, x, y2, true, 5, 1);
+    CHECK(memcmp(y, y2, sizeof(float) * N * SIZE) == 0);
+    tl_forward(&t, N, x, y2, true, 6, 2);
+    CHECK(memcmp(y, y2, sizeof(float) * N * SIZE) != 0);
+    CHECK(y[0] - x[0] != y[SIZE] - x[SIZE]);
+    /* Backward is the identity in training too (the noise does not depend on x). */
+    tl_backward(&t, N, x, y, dy, dx, true, 5, 2);
+    CHECK(memcmp(dx, dy, sizeof(float) * N * SIZE) == 0);
+done:
+    tl_free(&t);
+    free(x), free(y), free(y2), free(dy), free(dx);
+}
+
 TEST(test_flatten_keeps_hwc_order)
 {
     float x[12], y[12], dx[12];
@@ -1763,6 +1812,27 @@ static void check_thread_independence(const char *kind, const char *args, fv_sha
     free(one), free(two), free(three);
 }
 
+/* Weights, inputs and an output gradient drawn from seed (uniform in ±0.5; dy nonzero with
+ * probability keep), then one forward and backward of t on n samples. Returns a buffer of
+ * [y | dx | grads | x | weights | dy]. */
+static float *fill_and_run(tlayer *t, int64_t n, uint64_t seed, float keep, int threads)
+{
+    const int64_t nx = n * in_size(t), ny = n * out_size(t), total = ny + nx + t->nw;
+    float *buf = floats(total + nx + t->nw + ny), *x = buf + total, *w = x + nx, *dy = w + t->nw;
+    fv_rng rng;
+    fv__rng_seed(&rng, seed);
+    for (int64_t i = 0; i < t->nw; i++)
+        w[i] = t->w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = fv__rng_uniform(&rng) < keep ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
+    tl_forward(t, n, x, buf, true, 1, threads);
+    tl_backward(t, n, x, buf, dy, buf + ny, true, 1, threads);
+    memcpy(buf + ny + nx, t->g, (size_t)t->nw * sizeof(float));
+    return buf;
+}
+
 /* conv2d's backward with an output gradient that is mostly exactly zero (as behind ReLU +
  * max-pool): the layer takes the sparse path; its gradients must match the reference kernels
  * and not depend on the thread count. */
@@ -1776,21 +1846,7 @@ static void sparse_conv_case(const char *args, fv_shape in, int64_t n, int threa
     }
     fv__free(t.scratch);
     t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, threads), "scratch");
-    const int64_t nx = n * in_size(&t), ny = n * out_size(&t);
-    float *buf = floats(ny + nx + t.nw), *x = floats(nx), *dy = floats(ny);
-    fv_rng rng;
-    fv__rng_seed(&rng, 99);
-    for (int64_t i = 0; i < t.nw; i++)
-        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < nx; i++)
-        x[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < ny; i++)
-        dy[i] = fv__rng_uniform(&rng) < 0.2f ? fv__rng_uniform(&rng) - 0.5f : 0.0f;
-    tl_forward(&t, n, x, buf, true, 1, threads);
-    tl_backward(&t, n, x, buf, dy, buf + ny, true, 1, threads);
-    memcpy(buf + ny + nx, t.g, (size_t)t.nw * sizeof(float));
-    *out = buf;
-    free(x), free(dy);
+    *out = fill_and_run(&t, n, 99, 0.2f, threads);
     tl_free(&t);
 }
 
@@ -1892,6 +1948,199 @@ TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
     }
 }
 
+TEST(test_conv_and_dense_threads_on_every_path)
+{
+    /* The promise holds per kernel path: on each path this machine has (AVX-512's 6 × 64 and
+     * 12 × 32 convolution tiles and their remainders included), 1, 2 and 3 threads give the
+     * same bits. */
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!force_path(p)) continue;
+        check_thread_independence("conv2d", "filters=70 kernel_size=3 activation=relu",
+                                  shape3(9, 8, 8), 13);
+        check_thread_independence("conv2d", "filters=40 kernel_size=3 padding=same",
+                                  shape3(7, 9, 3), 11);
+        check_thread_independence("dense", "units=37 activation=relu", shape1(90), 29);
+    }
+    unforce_paths();
+}
+
+/* ---- precision=bf16 (dense, conv2d) ------------------------------------------------------- */
+
+/* One layer's forward output, input gradient and parameter gradients for n samples, in fp32 or
+ * bf16, from the same seeded weights, inputs and output gradient: out [y | dx | grads], then
+ * (*xw, when not NULL) the inputs, the weights and dy. Returns the size of [y | dx | grads]. */
+static int64_t run_precision(const char *kind, const char *args, fv_shape in, int64_t n, bool bf16,
+                             int threads, float **out, float **xw)
+{
+    tlayer t;
+    *out = NULL;
+    if (!tl_make(&t, kind, args, in, n)) {
+        tl_free(&t);
+        return 0;
+    }
+    fv__free(t.scratch);
+    t.l.bf16 = bf16;
+    t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, threads), "scratch");
+    const int64_t total = n * (in_size(&t) + out_size(&t)) + t.nw;
+    *out = fill_and_run(&t, n, 31, 0.5f, threads);
+    if (xw) *xw = *out + total; /* x, the weights and dy, after the outputs */
+    tl_free(&t);
+    return total;
+}
+
+/* |a − b| <= bound for all i < n, the bound per element. Returns the number of elements where
+ * a and b differ at all. */
+static int64_t check_within(const char *what, const float *a, const float *b, const double *bound,
+                            int64_t n)
+{
+    int64_t differ = 0, bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        differ += a[i] != b[i];
+        if (!(fabs((double)a[i] - (double)b[i]) <= bound[i])) {
+            if (bad++ < 3)
+                fprintf(stderr, "  %s[%lld]: %.9g vs %.9g, bound %.3g\n", what, (long long)i, a[i],
+                        b[i], bound[i]);
+        }
+    }
+    CHECK(bad == 0);
+    return differ;
+}
+
+/* The bound on |bf16 − fp32| of one output of depth K with Σ|a·b| = s and size |y|: the bf16
+ * GEMM's (kernels/bf16.h), the fp32 sum's own K·2^-24·s, and the fp32 rounding of the bias
+ * addition. */
+static double bf16_bound(int64_t K, double s, double y)
+{
+    return (fv_bf16_gemm_rtol(K) + (double)(K + 1) * 0x1p-24) * s + 0x1p-22 * fabs(y) + 1e-30;
+}
+
+TEST(test_dense_bf16_within_its_bound_of_fp32)
+{
+    /* y = x·W + b (linear, so that the bound applies as is), dW = xᵀ·dY, dX = dY·Wᵀ, each element
+     * against the fp32 layer within its own bound; db is fp32 in both, so equal. The forward is
+     * also bit for bit the kernels' specification of the bf16 GEMM on this CPU's order. */
+    const int64_t n = 29, in = 150, units = 70;
+    float *a, *b, *xw;
+    const int64_t total = run_precision("dense", "units=70", shape1(in), n, false, 2, &a, &xw);
+    run_precision("dense", "units=70", shape1(in), n, true, 2, &b, NULL);
+    CHECK(total == n * units + n * in + in * units + units);
+    const float *x = xw, *w = xw + n * in;
+    double *bound = calloc((size_t)total, sizeof(double));
+    const float *dy = w + in * units + units;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < units; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < in; k++)
+                s += fabs((double)x[i * in + k] * w[k * units + j]);
+            bound[i * units + j] = bf16_bound(in, s, a[i * units + j]);
+        }
+    const int64_t ny = n * units, nx = n * in;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < in; k++) {
+            double s = 0;
+            for (int64_t j = 0; j < units; j++)
+                s += fabs((double)dy[i * units + j] * w[k * units + j]);
+            bound[ny + i * in + k] = bf16_bound(units, s, 0);
+        }
+    for (int64_t k = 0; k < in; k++)
+        for (int64_t j = 0; j < units; j++) {
+            double s = 0;
+            for (int64_t i = 0; i < n; i++)
+                s += fabs((double)x[i * in + k] * dy[i * units + j]);
+            bound[ny + nx + k * units + j] = bf16_bound(n, s, 0);
+        }
+    CHECK(check_within("dense y", b, a, bound, ny) > 0);
+    CHECK(check_within("dense dx", b + ny, a + ny, bound + ny, nx) > 0);
+    CHECK(check_within("dense dW", b + ny + nx, a + ny + nx, bound + ny + nx, in * units) > 0);
+    CHECK(memcmp(b + ny + nx + in * units, a + ny + nx + in * units, units * sizeof(float)) == 0);
+
+    /* The forward, bit for bit: the packed weights times x in the order of this CPU's path, then
+     * the bias (zero here: the layer's bias starts at the drawn values, added in fp32). */
+    const bool amx = strcmp(fv_gemm_bf16_path(), "amx-bf16") == 0;
+    uint16_t *wp = malloc((size_t)fv_gemm_bf16_packed_size(in, units) * sizeof(uint16_t));
+    float *ref = floats(ny);
+    fv_gemm_bf16_pack_b(false, in, units, w, units, wp);
+    fv__gemm_bf16_ref(amx, false, n, units, in, 1.0f, x, in, wp, 0.0f, ref, units);
+    const float *bias = w + in * units;
+    for (int64_t i = 0; i < ny; i++)
+        ref[i] += bias[i % units];
+    CHECK(memcmp(ref, b, (size_t)ny * sizeof(float)) == 0);
+    free(wp), free(ref), free(bound), free(a), free(b);
+}
+
+TEST(test_conv2d_bf16_forward_within_its_bound_backward_fp32)
+{
+    /* The forward (vdpbf16ps tiles) within its bound of fp32 for every output (Σ|x·w| from the
+     * reference convolution of |x| and |w|); the backward is the fp32 one, bit for bit. Three tile
+     * remainders (70 filters), padding, stride, a pointwise case, and a kernel whose rows of taps
+     * are odd (3 × 3 channels), where the whole layer stays fp32. */
+    static const struct {
+        const char *args;
+        int64_t h, w, c, kh, kw, f, s;
+        bool same;
+    } cases[] = {
+        {"filters=70 kernel_size=3", 9, 8, 8, 3, 3, 70, 1, false},
+        {"filters=33 kernel_size=3 padding=same strides=2", 9, 10, 6, 3, 3, 33, 2, true},
+        {"filters=16 kernel_size=1", 6, 7, 12, 1, 1, 16, 1, false},
+        {"filters=9 kernel_size=3", 7, 7, 3, 3, 3, 9, 1, false}, /* odd rows of taps: fp32 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t n = 5;
+        const fv_shape in = shape3(cases[c].h, cases[c].w, cases[c].c);
+        float *a, *b, *xw;
+        const int64_t total = run_precision("conv2d", cases[c].args, in, n, false, 2, &a, &xw);
+        run_precision("conv2d", cases[c].args, in, n, true, 2, &b, NULL);
+        fv_conv_geom g = {0};
+        g.in_h = cases[c].h, g.in_w = cases[c].w, g.in_c = cases[c].c;
+        g.k_h = cases[c].kh, g.k_w = cases[c].kw, g.out_c = cases[c].f;
+        g.stride_h = g.stride_w = cases[c].s, g.dil_h = g.dil_w = 1;
+        g.out_h = fv_conv_out_size(g.in_h, g.k_h, g.stride_h, 1, cases[c].same, &g.pad_top);
+        g.out_w = fv_conv_out_size(g.in_w, g.k_w, g.stride_w, 1, cases[c].same, &g.pad_left);
+        const int64_t isz = g.in_h * g.in_w * g.in_c, osz = g.out_h * g.out_w * g.out_c;
+        const int64_t nw = g.k_h * g.k_w * g.in_c * g.out_c, K = g.k_h * g.k_w * g.in_c;
+        CHECK(total == n * (osz + isz) + nw + g.out_c);
+        float *ax = floats(isz), *aw = floats(nw), *s = floats(osz);
+        double *bound = calloc((size_t)(n * osz), sizeof(double));
+        for (int64_t i = 0; i < nw; i++)
+            aw[i] = fabsf(xw[n * isz + i]);
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t e = 0; e < isz; e++)
+                ax[e] = fabsf(xw[i * isz + e]);
+            fv_conv2d_forward_ref(&g, ax, aw, NULL, s);
+            for (int64_t e = 0; e < osz; e++)
+                bound[i * osz + e] = bf16_bound(K, s[e], a[i * osz + e]);
+        }
+        if (fv_conv_bf16_applies(&g))
+            CHECK(check_within("conv2d y", b, a, bound, n * osz) > 0);
+        else
+            CHECK(memcmp(a, b, (size_t)(n * osz) * sizeof(float)) == 0);
+        CHECK(memcmp(a + n * osz, b + n * osz, (size_t)(total - n * osz) * sizeof(float)) == 0);
+        free(ax), free(aw), free(s), free(bound), free(a), free(b);
+    }
+}
+
+TEST(test_bf16_layers_do_not_depend_on_thread_count)
+{
+    static const struct {
+        const char *kind, *args;
+        fv_shape in;
+        int64_t n;
+    } cases[] = {
+        {"dense", "units=70 activation=relu", {1, {300}}, 29},
+        {"conv2d", "filters=70 kernel_size=3 activation=relu", {3, {9, 8, 8}}, 13},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float *one, *two, *three;
+        const int64_t total = run_precision(cases[c].kind, cases[c].args, cases[c].in, cases[c].n,
+                                            true, 1, &one, NULL);
+        run_precision(cases[c].kind, cases[c].args, cases[c].in, cases[c].n, true, 2, &two, NULL);
+        run_precision(cases[c].kind, cases[c].args, cases[c].in, cases[c].n, true, 3, &three, NULL);
+        CHECK(total > 0 && memcmp(one, two, (size_t)total * sizeof(float)) == 0);
+        CHECK(total > 0 && memcmp(one, three, (size_t)total * sizeof(float)) == 0);
+        free(one), free(two), free(three);
+    }
+}
+
 TEST(test_gradients_do_not_depend_on_thread_count)
 {
     check_thread_independence("conv2d", "filters=8 kernel_size=3 padding=same activation=relu",
@@ -1902,6 +2151,7 @@ TEST(test_gradients_do_not_depend_on_thread_count)
     check_thread_independence("dense", "units=130", shape1(70), 33);
     /* The cheap kinds run on one thread below FV_PARALLEL_MIN values: these are above it. */
     check_thread_independence("dropout", "rate=0.3", shape3(32, 32, 8), 9);
+    check_thread_independence("gaussian_noise", "stddev=0.3", shape3(32, 32, 8), 9);
     check_thread_independence("maxpool2d", "pool_size=3 strides=2 padding=same", shape3(33, 31, 8),
                               9);
     check_thread_independence("softmax", "", shape3(16, 16, 5), 17);
@@ -2640,9 +2890,14 @@ int main(void)
     RUN(test_activations_at_a_few_points);
     RUN(test_maxout_rank3_by_hand);
     RUN(test_dropout_masks_and_scales);
+    RUN(test_gaussian_noise_adds_noise_in_training_only);
     RUN(test_flatten_keeps_hwc_order);
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);
+    RUN(test_conv_and_dense_threads_on_every_path);
+    RUN(test_dense_bf16_within_its_bound_of_fp32);
+    RUN(test_conv2d_bf16_forward_within_its_bound_backward_fp32);
+    RUN(test_bf16_layers_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
     RUN(test_dense_matches_reference_at_seed_and_block_sizes);

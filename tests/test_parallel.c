@@ -251,6 +251,27 @@ TEST(a_layer_that_adds_a_loss_trains_as_one)
     check_same_as_alone(added_loss_text, quadrant_data, 4, 10);
 }
 
+/* A VAE trained on its input: gaussian_noise and sampling draw by the batch's sample index, the
+ * target is the whole batch's input, and the KL term's gradient is a mean over the whole batch. */
+static const char vae_text[] = "input shape=6,6,1\n"
+                               "gaussian_noise stddev=0.1\n"
+                               "flatten\n"
+                               "dense units=8 activation=tanh name=h\n"
+                               "dense units=2 name=z_mean inputs=h\n"
+                               "dense units=2 name=z_log_var inputs=h\n"
+                               "sampling name=z inputs=z_mean,z_log_var\n"
+                               "dense units=36 activation=sigmoid\n"
+                               "reshape target_shape=6,6,1 name=reconstruction\n"
+                               "model outputs=reconstruction\n"
+                               "compile loss=binary_crossentropy "
+                               "loss_weights=reconstruction:36 optimizer=adam\n"
+                               "fit target=input\n";
+
+TEST(a_vae_trains_as_one)
+{
+    check_same_as_alone(vae_text, quadrant_data, 2, 10);
+}
+
 int main(void)
 {
     fv_set_threads(1);
@@ -259,5 +280,6 @@ int main(void)
     RUN(a_detector_with_its_task_loss_trains_as_one);
     RUN(a_process_count_that_does_not_divide_16_is_refused);
     RUN(a_layer_that_adds_a_loss_trains_as_one);
+    RUN(a_vae_trains_as_one);
     return TEST_SUMMARY();
 }

@@ -512,6 +512,91 @@ TEST(the_diverging_map_is_white_at_zero_blue_below_red_above)
     CHECK(lo.b > lo.r && hi.r > hi.b);
 }
 
+/* ---- generative models' pictures ----------------------------------------------------------- */
+
+TEST(image_grid_tiles_hold_their_images)
+{
+    enum { N = 5, H = 4, W = 6 };
+    float img[N * H * W];
+    for (int i = 0; i < N * H * W; i++)
+        img[i] = (float)((i * 7) % 11) / 10.0f;
+    const char *rows[] = {"originals", "reconstructions"};
+    fv_picture *p = fv_plot_image_grid(img, N, 2, (const int64_t[]){H, W}, 3, 0, 1, "Samples",
+                                       "z ~ N(0, I)", rows);
+    CHECK(p != NULL);
+    if (!p) return;
+    cairo_surface_t *img8 = png_roundtrip(p);
+    const fv__region *t = fv__picture_find(p, "tile 1 1"); /* image 4 */
+    CHECK(img8 && t && !fv__picture_find(p, "tile 1 2"));
+    if (img8 && t) {
+        const int scale = (int)t->w / W;
+        CHECK(scale >= 1 && (int)t->h == H * scale);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++)
+                CHECK_RGB(pixel(img8, (int)t->x + j * scale + scale / 2,
+                                (int)t->y + i * scale + scale / 2),
+                          to8(fv__cmap_grey(img[4 * H * W + i * W + j])), 1);
+    }
+    if (img8) cairo_surface_destroy(img8);
+    fv_picture_free(p);
+    /* tanh images on -1..1 */
+    for (int i = 0; i < N * H * W; i++)
+        img[i] = 2 * img[i] - 1;
+    p = fv_plot_image_grid(img, N, 3, (const int64_t[]){H, W, 1}, 8, -1, 1, NULL, NULL, NULL);
+    img8 = p ? png_roundtrip(p) : NULL;
+    t = p ? fv__picture_find(p, "tile 0 4") : NULL;
+    CHECK(img8 && t);
+    if (img8 && t)
+        CHECK_RGB(pixel(img8, (int)t->x + 1, (int)t->y + 1),
+                  to8(fv__cmap_grey((img[4 * H * W] + 1) / 2)), 1);
+    if (img8) cairo_surface_destroy(img8);
+    fv_picture_free(p);
+    CHECK(fv_plot_image_grid(img, N, 3, (const int64_t[]){H, W, 2}, 8, 0, 1, NULL, NULL, NULL) ==
+          NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "images must be (H, W), (H, W, 1) or (H, W, 3)");
+}
+
+TEST(latent_points_take_their_class_colour_and_the_manifold_its_images)
+{
+    /* Class 0 on the left, class 1 alone at the top right; a 3 × 3 manifold of 2 × 2 images,
+     * image r·3 + k filled with (r·3 + k)/8. */
+    enum { N = 41, G = 3 };
+    float pts[N * 2];
+    int32_t labels[N];
+    for (int i = 0; i < N - 1; i++)
+        pts[2 * i] = -2.0f + 0.01f * (float)i, pts[2 * i + 1] = (float)(i % 5) * 0.1f,
+                labels[i] = 0;
+    pts[2 * (N - 1)] = 2, pts[2 * (N - 1) + 1] = 1, labels[N - 1] = 1;
+    float man[G * G * 4];
+    for (int i = 0; i < G * G * 4; i++)
+        man[i] = (float)(i / 4) / 8.0f;
+    const char *names[] = {"T-shirt/top", "Trouser"};
+    fv_picture *p = fv_plot_latent(pts, N, labels, names, 2, "z[0]", "z[1]", "VAE", man, G, 3,
+                                   (const int64_t[]){2, 2, 1}, -1, 1);
+    CHECK(p != NULL);
+    if (!p) return;
+    cairo_surface_t *img = png_roundtrip(p);
+    const fv__region *sc = fv__picture_find(p, "scatter"), *mf = fv__picture_find(p, "manifold");
+    CHECK(img && sc && mf && fv__picture_find(p, "scatter legend"));
+    if (img && sc && mf) {
+        const double X = sc->x + (2 - sc->x0) / (sc->x1 - sc->x0) * sc->w;
+        const double Y = sc->y + sc->h - (1 - sc->y0) / (sc->y1 - sc->y0) * sc->h;
+        CHECK_RGB(pixel(img, (int)X, (int)Y), to8(fv__hex(0xff7f0e)), 40);
+        const int scale = (int)mf->w / (G * 2);
+        for (int r = 0; r < G; r++)
+            for (int k = 0; k < G; k++)
+                CHECK_RGB(pixel(img, (int)mf->x + (k * 2 + 1) * scale - 1,
+                                (int)mf->y + (r * 2 + 1) * scale - 1),
+                          to8(fv__cmap_grey((r * G + k) / 8.0)), 1);
+        CHECK(mf->x0 == -1 && mf->x1 == 1);
+    }
+    if (img) cairo_surface_destroy(img);
+    fv_picture_free(p);
+    labels[3] = 2;
+    CHECK(fv_plot_latent(pts, N, labels, names, 2, "x", "y", NULL, NULL, 0, 0, NULL, 0, 0) == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "point 3 has label 2, not in [0, 2)");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmp_dir)) {
@@ -531,6 +616,8 @@ int main(void)
     RUN(confusion_cells_are_coloured_by_the_fraction_of_their_row);
     RUN(ticks_are_nice_numbers_inside_the_range);
     RUN(the_diverging_map_is_white_at_zero_blue_below_red_above);
+    RUN(image_grid_tiles_hold_their_images);
+    RUN(latent_points_take_their_class_colour_and_the_manifold_its_images);
     const char *files[] = {"h.csv", "a.png", "a.SVG"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         unlink(tmp_path(files[i]));

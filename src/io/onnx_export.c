@@ -1213,6 +1213,7 @@ static const struct {
     {"conv2d", emit_conv2d},
     {"maxpool2d", emit_maxpool2d},
     {"dropout", emit_identity},
+    {"gaussian_noise", emit_identity},
     {"flatten", emit_flatten},
     {"dense", emit_dense},
     {"activation", emit_activation},

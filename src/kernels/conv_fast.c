@@ -2,8 +2,10 @@
  * once per batch and bias + ReLU applied in the tile's epilogue; a backward pass that applies the
  * ReLU mask itself and, when most of the output gradient is exactly zero (as behind a max-pool),
  * computes the weight and input gradients from the nonzero entries only. Same results as the
- * reference up to summation order. Inner loops: conv_tile.h, for AVX2 + FMA or portable C.
+ * reference up to summation order. Inner loops: conv_tile.h, for AVX-512, AVX2 + FMA or
+ * portable C.
  */
+#include "kernels/bf16.h"
 #include "kernels/conv_internal.h"
 
 #include <stdint.h>
@@ -26,8 +28,38 @@ typedef struct cgeo {
 typedef float cv8 __attribute__((vector_size(32)));
 typedef float cv8u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t cv8i __attribute__((vector_size(32)));
+typedef float cv16 __attribute__((vector_size(64)));
+typedef float cv16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int32_t cv16i __attribute__((vector_size(64)));
 
-#define CT_NAME(s) generic_##s
+static int64_t seg_off(const cgeo *G, int64_t s)
+{
+    return (s / G->nw) * G->hstep + (s % G->nw) * G->wstep;
+}
+
+/* Offset of tap k = (kh, kw, c) from a window's origin. */
+static int64_t tap_off(const cgeo *G, int64_t k)
+{
+    return seg_off(G, k / G->seglen) + k % G->seglen;
+}
+
+#define CT_SPLAT8(x)                                                                               \
+    __extension__({                                                                                \
+        const float s_ = (x);                                                                      \
+        (cv8){s_, s_, s_, s_, s_, s_, s_, s_};                                                     \
+    })
+#define CT_SPLAT16(x)                                                                              \
+    __extension__({                                                                                \
+        const float s_ = (x);                                                                      \
+        (cv16){s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_};                    \
+    })
+
+#define CT_V        cv8
+#define CT_VU       cv8u
+#define CT_VI       cv8i
+#define CT_W        8
+#define CT_SPLAT(x) CT_SPLAT8(x)
+#define CT_NAME(s)  generic_##s
 #define CT_ATTR
 #include "kernels/conv_tile.h"
 #undef CT_NAME
@@ -39,7 +71,37 @@ typedef int32_t cv8i __attribute__((vector_size(32)));
 #include "kernels/conv_tile.h"
 #undef CT_NAME
 #undef CT_ATTR
+#undef CT_V
+#undef CT_VU
+#undef CT_VI
+#undef CT_W
+#undef CT_SPLAT
+
+/* AVX-512: 16-wide vectors, tiles of 6 × 64 and 12 × 32 filters (conv_tile.h). The same code
+ * compiled for AVX2 ("wide" path: each vector two ymm) tests its logic on AVX2 machines. */
+#define CT_V        cv16
+#define CT_VU       cv16u
+#define CT_VI       cv16i
+#define CT_W        16
+#define CT_SPLAT(x) CT_SPLAT16(x)
+#define CT_GATHER8  avx2_gather_runs
+#define CT_NAME(s)  avx512_##s
+#define CT_ATTR     __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#include "kernels/conv_tile.h"
+#undef CT_NAME
+#undef CT_ATTR
+#define CT_NAME(s) wide_##s
+#define CT_ATTR    __attribute__((target("avx2,fma")))
+#include "kernels/conv_tile.h"
+#undef CT_NAME
+#undef CT_ATTR
+#undef CT_GATHER8
 #endif
+#undef CT_V
+#undef CT_VU
+#undef CT_VI
+#undef CT_W
+#undef CT_SPLAT
 
 /* ---- the scan of an image's output gradient ------------------------------------------------
  * gz [P × ldg] ← dy [P × F] with the ReLU mask of y_relu applied (when not NULL), columns F..ldg
@@ -183,19 +245,25 @@ scan_avx2(const float *dy, const float *y_relu, int64_t P, int64_t F, int64_t ld
 #endif
 
 typedef struct conv_fns {
-    void (*fwd_tile)(const float *const rows[6], const cgeo *G, const float *bp, float *c,
-                     int64_t ldc, const float *bias, bool relu, int m, int n);
-    void (*dw_tile)(const float *x, const int32_t *pb, int64_t P, const int64_t off[6],
-                    const float *gz, int64_t ldg, float *dw, int64_t F, int m, int n);
-    void (*gather)(int nv, const float *src, const int32_t *base, int64_t scale, const float *g,
-                   int64_t ne, float *dst);
+    fv__gemm_path path;
+    int64_t (*fwd_cols)(const cgeo *G, const float *x, const float *bp, int64_t pstride, float *y,
+                        int64_t F, const float *bias, bool relu, int64_t rem);
+    int64_t (*dw_cols)(const cgeo *G, const float *x, const int32_t *pb, const float *gz,
+                       int64_t ldg, float *dw, int64_t rem);
+    void (*gather_runs)(int64_t len, const float *src, const int32_t *base, int64_t scale,
+                        const float *g, int64_t ne, float *dst);
     scan_fn scan;
 } conv_fns;
 
-static const conv_fns fns_generic = {generic_fwd_tile, generic_dw_tile, generic_gather,
-                                     scan_generic};
+static const conv_fns fns_generic = {FV__GEMM_GENERIC, generic_fwd_cols, generic_dw_cols,
+                                     generic_gather_runs, scan_generic};
 #if defined(FV_CONV_X86)
-static const conv_fns fns_avx2 = {avx2_fwd_tile, avx2_dw_tile, avx2_gather, scan_avx2};
+static const conv_fns fns_avx2 = {FV__GEMM_AVX2, avx2_fwd_cols, avx2_dw_cols, avx2_gather_runs,
+                                  scan_avx2};
+static const conv_fns fns_avx512 = {FV__GEMM_AVX512, avx512_fwd_cols, avx512_dw_cols,
+                                    avx512_gather_runs, scan_avx2};
+static const conv_fns fns_wide = {FV__GEMM_WIDE_ON_AVX2, wide_fwd_cols, wide_dw_cols,
+                                  wide_gather_runs, scan_avx2};
 #endif
 
 /* ---- paths ---------------------------------------------------------------------------------- */
@@ -204,7 +272,8 @@ bool fv__conv_path_supported(fv__gemm_path p)
 {
     if (p == FV__GEMM_GENERIC) return true;
 #if defined(FV_CONV_X86)
-    if (p == FV__GEMM_AVX2) return fv__gemm_path_supported(FV__GEMM_AVX2);
+    if (p == FV__GEMM_AVX2 || p == FV__GEMM_WIDE_ON_AVX2 || p == FV__GEMM_AVX512)
+        return fv__gemm_path_supported(p);
 #endif
     return false;
 }
@@ -221,25 +290,20 @@ void fv__conv_force_path(int p)
 static const conv_fns *fns(void)
 {
     int p = __atomic_load_n(&forced, __ATOMIC_RELAXED);
+    if (p < 0) p = fv__kernel_path_best();
 #if defined(FV_CONV_X86)
-    if (p < 0) {
-        static int best = -1;
-        int b = __atomic_load_n(&best, __ATOMIC_RELAXED);
-        if (b < 0) {
-            b = fv__conv_path_supported(FV__GEMM_AVX2) ? FV__GEMM_AVX2 : FV__GEMM_GENERIC;
-            __atomic_store_n(&best, b, __ATOMIC_RELAXED);
-        }
-        p = b;
+    if (fv__conv_path_supported((fv__gemm_path)p)) {
+        if (p == FV__GEMM_AVX512) return &fns_avx512;
+        if (p == FV__GEMM_AVX2) return &fns_avx2;
+        if (p == FV__GEMM_WIDE_ON_AVX2) return &fns_wide;
     }
-    if (p == FV__GEMM_AVX2 && fv__conv_path_supported(FV__GEMM_AVX2)) return &fns_avx2;
 #endif
-    (void)p;
     return &fns_generic;
 }
 
 const char *fv_conv_path(void)
 {
-    return fns() == &fns_generic ? "generic" : "avx2";
+    return fv__gemm_path_name(fns()->path);
 }
 
 /* ---- geometry ------------------------------------------------------------------------------- */
@@ -271,17 +335,6 @@ static void geo_init(const fv_conv_geom *g, cgeo *G)
     G->K = g->k_h * g->k_w * G->C;
     G->nseg = G->nh * G->nw;
     G->seglen = G->nc;
-}
-
-static int64_t seg_off(const cgeo *G, int64_t s)
-{
-    return (s / G->nw) * G->hstep + (s % G->nw) * G->wstep;
-}
-
-/* Offset of tap k = (kh, kw, c) from a window's origin. */
-static int64_t tap_off(const cgeo *G, int64_t k)
-{
-    return seg_off(G, k / G->seglen) + k % G->seglen;
 }
 
 /* Whether the sparse (list) paths apply: segments a whole number of vectors, and offsets that
@@ -363,23 +416,217 @@ void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *
         pad_copy(g, &G, x, scratch);
         x = scratch;
     }
-    const int64_t F = G.F, P = G.P;
+    const int64_t F = G.F;
+    for (int64_t j0 = 0; j0 < F;) {
+        _Alignas(64) float bias[64] = {0};
+        for (int64_t j = 0; b && j < 64 && j0 + j < F; j++)
+            bias[j] = b[j0 + j];
+        j0 += f->fwd_cols(&G, x, wp + j0 * G.K, 16 * G.K, y + j0, F, bias, relu, F - j0);
+    }
+}
+
+/* ---- forward with bf16 products (precision=bf16) ---------------------------------------------
+ * The same windows and tiles as the fp32 forward, on a bf16 copy of the (padded) input and the
+ * weights packed in bf16 pairs along the taps: each step of a tile is one VDPBF16PS per vector,
+ * two taps at once. Each output is, exactly,
+ *   acc = 0; for each pair (k, k+1) of taps in k order: acc = fv_vdpbf16ps_lane(acc, w pair, x
+ * pair) y = acc + b, then max(y, 0) with relu (NaN gives 0), on the AVX512_BF16 tiles and on the
+ * emulation alike (tested bit for bit). */
+
+bool fv_conv_bf16_applies(const fv_conv_geom *g)
+{
+    cgeo G;
+    geo_init(g, &G);
+    return G.seglen % 2 == 0; /* pairs of taps never straddle two segments */
+}
+
+int64_t fv_conv_fwd_pack_bf16_size(const fv_conv_geom *g)
+{
+    return round16(g->out_c) * g->k_h * g->k_w * g->in_c;
+}
+
+void fv_conv_fwd_pack_bf16(const fv_conv_geom *g, const float *w, uint16_t *wp)
+{
+    const int64_t K = g->k_h * g->k_w * g->in_c, F = g->out_c;
     for (int64_t j0 = 0; j0 < F; j0 += 16) {
-        const int n = (int)(F - j0 < 16 ? F - j0 : 16);
-        _Alignas(32) float bias[16] = {0};
-        if (b)
-            for (int j = 0; j < n; j++)
-                bias[j] = b[j0 + j];
-        const float *bp = wp + j0 * G.K;
-        for (int64_t p0 = 0; p0 < P; p0 += 6) {
-            const int m = (int)(P - p0 < 6 ? P - p0 : 6);
-            const float *rows[6];
-            for (int i = 0; i < 6; i++) {
-                const int64_t p = p0 + (i < m ? i : m - 1), oh = p / G.out_w, ow = p % G.out_w;
-                rows[i] = x + (oh * G.s_h * G.Wp + ow * G.s_w) * G.C;
+        const int64_t n = F - j0 < 16 ? F - j0 : 16;
+        uint16_t *dst = wp + j0 * K;
+        for (int64_t q = 0; q < K / 2; q++, dst += 32)
+            for (int64_t j = 0; j < 16; j++) {
+                dst[2 * j] = j < n ? fv_bf16_from_f32(w[2 * q * F + j0 + j]) : 0;
+                dst[2 * j + 1] = j < n ? fv_bf16_from_f32(w[(2 * q + 1) * F + j0 + j]) : 0;
             }
-            f->fwd_tile(rows, &G, bp, y + p0 * F + j0, F, bias, relu, m, n);
+    }
+}
+
+int64_t fv_conv_fwd_bf16_scratch_floats(const fv_conv_geom *g)
+{
+    cgeo G;
+    geo_init(g, &G);
+    return round16((G.Hp * G.Wp * G.C + 2) / 2 + 1);
+}
+
+static uint32_t pair32(const uint16_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Arguments as fwd_cols (conv_tile.h) with bf16 x and weights: the emulation, one panel of 16
+ * filters at a time. */
+static int64_t bf16_cols_emul(const cgeo *G, const uint16_t *x, const uint16_t *bp, float *y,
+                              int64_t F, const float *bias, bool relu, int64_t rem)
+{
+    const int64_t n = rem < 16 ? rem : 16;
+    for (int64_t p = 0; p < G->P; p++) {
+        const int64_t oh = p / G->out_w, ow = p % G->out_w;
+        const uint16_t *row = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        for (int64_t j = 0; j < n; j++) {
+            float acc = 0.0f;
+            const uint16_t *b = bp + 2 * j;
+            for (int64_t kh = 0; kh < G->nh; kh++)
+                for (int64_t kw = 0; kw < G->nw; kw++) {
+                    const uint16_t *r = row + kh * G->hstep + kw * G->wstep;
+                    for (int64_t q = 0; q < G->nc / 2; q++, b += 32)
+                        acc = fv_vdpbf16ps_lane(acc, pair32(b), pair32(r + 2 * q));
+                }
+            float v = acc + bias[j];
+            if (relu) v = v > 0.0f ? v : 0.0f;
+            y[p * F + j] = v;
         }
+    }
+    return n;
+}
+
+#if defined(FV_CONV_X86)
+#define BF_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* A tile of MR pixels × NV vectors of 16 filters (as fwd_run in conv_tile.h). */
+BF_ATTR static inline __attribute__((always_inline)) void
+bf16_run(const int MR, const int NV, const uint16_t *const *rows, const cgeo *G,
+         const uint16_t *restrict bp, int64_t pstride, float *c, int64_t ldc, const float *bias,
+         bool relu, int m, int n)
+{
+    __m512 acc[12][4];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    const uint16_t *b = bp;
+    for (int64_t kh = 0; kh < G->nh; kh++) {
+        for (int64_t kw = 0; kw < G->nw; kw++) {
+            const int64_t o = kh * G->hstep + kw * G->wstep;
+            const uint16_t *r[12];
+#pragma GCC unroll 12
+            for (int i = 0; i < MR; i++)
+                r[i] = rows[i] + o;
+            for (int64_t q = 0; q < G->nc / 2; q++, b += 32) {
+                __m512bh bv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    bv[v] = (__m512bh)_mm512_loadu_si512(b + v * pstride);
+#pragma GCC unroll 12
+                for (int i = 0; i < MR; i++) {
+                    const __m512bh t = (__m512bh)_mm512_set1_epi32((int)pair32(r[i] + 2 * q));
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv[v], t);
+                }
+            }
+        }
+    }
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const __m512 bb = _mm512_loadu_ps(bias + 16 * v);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            acc[i][v] = _mm512_add_ps(acc[i][v], bb);
+            if (relu) acc[i][v] = _mm512_max_ps(acc[i][v], zero); /* NaN gives the 0 */
+        }
+    }
+    if (m == MR && n == 16 * NV) {
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
+        return;
+    }
+    _Alignas(64) float t[12][64];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            _mm512_storeu_ps(t[i] + 16 * v, acc[i][v]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = t[i][j];
+}
+
+/* Arguments as bf16_cols_emul: 6 × 64 where four panels remain, else 12 × 32 or 12 × 16. */
+BF_ATTR static int64_t bf16_cols_avx512(const cgeo *G, const uint16_t *x, const uint16_t *bp,
+                                        float *y, int64_t F, const float *bias, bool relu,
+                                        int64_t rem)
+{
+    const int MR = rem > 48 ? 6 : 12, NV = rem > 48 ? 4 : rem > 16 ? 2 : 1;
+    const int64_t pstride = 16 * G->K;
+    const int n = (int)(rem < 16 * NV ? rem : 16 * NV);
+    for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
+        const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
+        const uint16_t *rows[12];
+        for (int i = 0; i < MR; i++) {
+            const int64_t p = p0 + (i < m ? i : m - 1), oh = p / G->out_w, ow = p % G->out_w;
+            rows[i] = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        }
+        float *c = y + p0 * F;
+        if (NV == 4)
+            bf16_run(6, 4, rows, G, bp, pstride, c, F, bias, relu, m, n);
+        else if (NV == 2)
+            bf16_run(12, 2, rows, G, bp, pstride, c, F, bias, relu, m, n);
+        else
+            bf16_run(12, 1, rows, G, bp, pstride, c, F, bias, relu, m, n);
+    }
+    return n;
+}
+#endif
+
+/* -1: the best; 0: the emulation (tests). The second global of this file, as `forced`. */
+static int bf16_forced = -1;
+
+void fv__conv_bf16_force_emulation(bool on)
+{
+    __atomic_store_n(&bf16_forced, on ? 0 : -1, __ATOMIC_RELAXED);
+}
+
+void fv_conv2d_forward_bf16(const fv_conv_geom *g, const float *x, const uint16_t *wp,
+                            const float *b, bool relu, float *y, float *scratch)
+{
+    cgeo G;
+    geo_init(g, &G);
+    uint16_t *x16 = (uint16_t *)scratch;
+    if (G.padded) {
+        memset(x16, 0, (size_t)(G.Hp * G.Wp * G.C) * sizeof(uint16_t));
+        const int64_t row = g->in_w * G.C;
+        for (int64_t h = 0; h < g->in_h; h++)
+            fv_bf16_from_f32_n(x + h * row, x16 + ((h + G.pad_top) * G.Wp + G.pad_left) * G.C, row);
+    } else {
+        fv_bf16_from_f32_n(x, x16, G.Hp * G.Wp * G.C);
+    }
+    int64_t (*cols)(const cgeo *, const uint16_t *, const uint16_t *, float *, int64_t,
+                    const float *, bool, int64_t) = bf16_cols_emul;
+#if defined(FV_CONV_X86)
+    if (__atomic_load_n(&bf16_forced, __ATOMIC_RELAXED) < 0 && fv__cpu_has_avx512_bf16())
+        cols = bf16_cols_avx512;
+#endif
+    const int64_t F = G.F;
+    for (int64_t j0 = 0; j0 < F;) {
+        _Alignas(64) float bias[64] = {0};
+        for (int64_t j = 0; b && j < 64 && j0 + j < F; j++)
+            bias[j] = b[j0 + j];
+        j0 += cols(&G, x16, wp + j0 * G.K, y + j0, F, bias, relu, F - j0);
     }
 }
 
@@ -442,30 +689,12 @@ int64_t fv_conv_bwd_scratch_floats(const fv_conv_geom *g)
     return L.total;
 }
 
-/* Weight gradient by dense tiles of 6 taps × 16 filters: dw [K×F] += Σ_p window(p)ᵀ gz[p]. */
+/* Weight gradient by dense tiles of taps × filters: dw [K×F] += Σ_p window(p)ᵀ gz[p]. */
 static void dw_dense(const conv_fns *f, const cgeo *G, const float *x, const int32_t *pb,
                      const float *gz, int64_t ldg, float *dw)
 {
-    for (int64_t j0 = 0; j0 < G->F; j0 += 16) {
-        const int n = (int)(G->F - j0 < 16 ? G->F - j0 : 16);
-        for (int64_t k0 = 0; k0 < G->K; k0 += 6) {
-            const int m = (int)(G->K - k0 < 6 ? G->K - k0 : 6);
-            int64_t off[6];
-            for (int i = 0; i < 6; i++)
-                off[i] = tap_off(G, k0 + (i < m ? i : m - 1));
-            f->dw_tile(x, pb, G->P, off, gz + j0, ldg, dw + k0 * G->F + j0, G->F, m, n);
-        }
-    }
-}
-
-/* Calls gather over a run of len floats (a multiple of 8) in chunks of at most 12 vectors. */
-static void gather_runs(const conv_fns *f, int64_t len, const float *src, const int32_t *base,
-                        int64_t scale, const float *g, int64_t ne, float *dst)
-{
-    for (int64_t c0 = 0; c0 < len; c0 += 96) {
-        const int nv = (int)((len - c0 < 96 ? len - c0 : 96) / 8);
-        f->gather(nv, src + c0, base, scale, g, ne, dst + c0);
-    }
+    for (int64_t j0 = 0; j0 < G->F;)
+        j0 += f->dw_cols(G, x, pb, gz + j0, ldg, dw + j0, G->F - j0);
 }
 
 fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, const float *y_relu,
@@ -548,8 +777,8 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
                 cur[j] = (int32_t)e1;
                 if (e1 == e0) continue;
                 for (int64_t s = 0; s < G.nseg; s++)
-                    gather_runs(f, G.seglen, x + seg_off(&G, s), lb + e0, 1, lf_g + j * P + e0,
-                                e1 - e0, dws + (s * F + j) * G.seglen);
+                    f->gather_runs(G.seglen, x + seg_off(&G, s), lb + e0, 1, lf_g + j * P + e0,
+                                   e1 - e0, dws + (s * F + j) * G.seglen);
             }
         }
     }
@@ -566,8 +795,8 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
             for (int64_t p = 0; p < P; p++) {
                 const int64_t e0 = lp_start[p], ne = lp_start[p + 1] - e0;
                 if (ne)
-                    gather_runs(f, G.seglen, ws, lp_f + e0, G.seglen, lp_g + e0, ne,
-                                d + pb[p] + so);
+                    f->gather_runs(G.seglen, ws, lp_f + e0, G.seglen, lp_g + e0, ne,
+                                   d + pb[p] + so);
             }
         }
         if (G.padded) unpad_add(g, &G, d, dx);

@@ -6,11 +6,15 @@
 
 #include "kernels/gemm_internal.h"
 
-/* Whether the fast convolution has path p here (FV__GEMM_GENERIC, or FV__GEMM_AVX2 on x86-64
- * CPUs with AVX2 + FMA; AVX-512 CPUs run the AVX2 loops). */
+/* Whether the fast convolution has path p here: FV__GEMM_GENERIC always; on x86-64,
+ * FV__GEMM_AVX2 and FV__GEMM_WIDE_ON_AVX2 (the AVX-512 tiles compiled for AVX2, for tests) with
+ * AVX2 + FMA, FV__GEMM_AVX512 with AVX-512 F + VL. The FMA paths give the same bits. */
 bool fv__conv_path_supported(fv__gemm_path p);
 /* Forces the fast convolution onto path p (-1: back to the best for this CPU). For tests and
  * benchmarks only, before any threads run: it is process-wide. */
 void fv__conv_force_path(int p);
+
+/* Runs fv_conv2d_forward_bf16 on the emulation even where the CPU has AVX512_BF16 (tests). */
+void fv__conv_bf16_force_emulation(bool on);
 
 #endif

@@ -2,130 +2,223 @@
  * once per instruction set (no include guard on purpose). The includer defines:
  *   CT_NAME(s)   a name for this instantiation's function s
  *   CT_ATTR      function attributes (the target instruction set)
- * and, before the first inclusion, the 8-float vector types cv8 (aligned) and cv8u (unaligned,
- * may_alias), cv8i (int32 lanes), and the loop description struct cgeo.
- * Every instantiation is the same code, so the portable version tests the AVX2 one's logic.
- * Vectors are written with GCC's vector extensions: a*b + c becomes an FMA where the target has
- * one (GNU C contracts by default), two SSE operations per vector on plain x86-64.
+ *   CT_V, CT_VU  the vector type (aligned) and the same unaligned and may_alias; CT_VI its int32
+ *                lanes; CT_W its width in floats: 8 (AVX2, portable) or 16 (AVX-512)
+ *   CT_SPLAT(x)  every lane x, as one broadcast from memory (adding x to a zero vector would cost
+ *                an add first)
+ *   CT_GATHER8   (CT_W 16 only) an 8-wide instance's gather_runs, for runs of 8 floats past the
+ *                last whole vector
+ * and, before the first inclusion, the loop description struct cgeo and tap_off.
+ * Every instantiation is the same code, and every output element is one chain of FMAs in the
+ * same order whatever the vector width or tile shape, so the AVX-512 instance gives the AVX2
+ * one's bits (tested). Vectors are written with GCC's vector extensions: a*b + c becomes an FMA
+ * where the target has one (GNU C contracts by default), two SSE operations per vector on plain
+ * x86-64.
  */
 
-#define CT_LD(p)    (*(const cv8u *)(p))
-#define CT_ST(p, v) (*(cv8u *)(p) = (v))
-/* Every lane x: one broadcast from memory (adding x to a zero vector would cost an add first). */
-#define CT_SPLAT(x)                                                                                \
-    __extension__({                                                                                \
-        const float s_ = (x);                                                                      \
-        (cv8){s_, s_, s_, s_, s_, s_, s_, s_};                                                     \
-    })
+#define CT_LD(p)    (*(const CT_VU *)(p))
+#define CT_ST(p, v) (*(CT_VU *)(p) = (v))
+/* Offset of vector v of a filter group in the packed weights: panels of 16 filters, pstride
+ * floats apart. */
+#define CT_VOFF(v, pstride) (((v)*CT_W / 16) * (pstride) + (v)*CT_W % 16)
 
-/* ---- forward: a tile of 6 output pixels × 16 filters ------------------------------------------
+/* ---- forward: a tile of MR output pixels × NV vectors of filters --------------------------------
  * rows[i]: pixel i's window origin in the (padded) input; the window's taps are at
- * rows[i] + kh·hstep + kw·wstep + c for kh < nh, kw < nw, c < nc, in k order. bp: the packed
- * weight panel, row k at bp + 16k. c: output, leading dimension ldc; bias[16] (zeros when the
- * layer has none). relu: apply max(·, 0) (NaN gives 0, as fv_act_forward). Only m rows and n
- * columns are written. */
-static CT_ATTR void CT_NAME(fwd_tile)(const float *const rows[6], const cgeo *G,
-                                      const float *restrict bp, float *c, int64_t ldc,
-                                      const float *bias, bool relu, int m, int n)
+ * rows[i] + kh·hstep + kw·wstep + c for kh < nh, kw < nw, c < nc, in k order. bp: the first
+ * packed weight panel (row k at bp + 16k), the next ones pstride floats on. c: output, leading
+ * dimension ldc; bias [NV·CT_W] (zeros where the layer has none). relu: max(·, 0) (NaN gives 0,
+ * as fv_act_forward). Only m rows and n columns are written. */
+static inline __attribute__((always_inline)) void
+CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cgeo *G,
+                 const float *restrict bp, int64_t pstride, float *c, int64_t ldc,
+                 const float *bias, bool relu, int m, int n)
 {
-    cv8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0};
-    cv8 a30 = {0}, a31 = {0}, a40 = {0}, a41 = {0}, a50 = {0}, a51 = {0};
+    CT_V acc[12][4];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = (CT_V){0};
     const float *b = bp;
     for (int64_t kh = 0; kh < G->nh; kh++) {
         for (int64_t kw = 0; kw < G->nw; kw++) {
             const int64_t o = kh * G->hstep + kw * G->wstep;
-            const float *r0 = rows[0] + o, *r1 = rows[1] + o, *r2 = rows[2] + o;
-            const float *r3 = rows[3] + o, *r4 = rows[4] + o, *r5 = rows[5] + o;
+            const float *r[12];
+#pragma GCC unroll 12
+            for (int i = 0; i < MR; i++)
+                r[i] = rows[i] + o;
             for (int64_t k = 0; k < G->nc; k++, b += 16) {
-                const cv8 b0 = CT_LD(b), b1 = CT_LD(b + 8);
-                cv8 t;
-                t = CT_SPLAT(r0[k]), a00 = t * b0 + a00, a01 = t * b1 + a01;
-                t = CT_SPLAT(r1[k]), a10 = t * b0 + a10, a11 = t * b1 + a11;
-                t = CT_SPLAT(r2[k]), a20 = t * b0 + a20, a21 = t * b1 + a21;
-                t = CT_SPLAT(r3[k]), a30 = t * b0 + a30, a31 = t * b1 + a31;
-                t = CT_SPLAT(r4[k]), a40 = t * b0 + a40, a41 = t * b1 + a41;
-                t = CT_SPLAT(r5[k]), a50 = t * b0 + a50, a51 = t * b1 + a51;
+                CT_V bv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    bv[v] = CT_LD(b + CT_VOFF(v, pstride));
+#pragma GCC unroll 12
+                for (int i = 0; i < MR; i++) {
+                    const CT_V t = CT_SPLAT(r[i][k]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[i][v] = t * bv[v] + acc[i][v];
+                }
             }
         }
     }
-    const cv8 bb0 = CT_LD(bias), bb1 = CT_LD(bias + 8);
-    cv8 acc[12] = {a00 + bb0, a01 + bb1, a10 + bb0, a11 + bb1, a20 + bb0, a21 + bb1,
-                   a30 + bb0, a31 + bb1, a40 + bb0, a41 + bb1, a50 + bb0, a51 + bb1};
-    if (relu) {
-        const cv8 zero = {0};
-        for (int i = 0; i < 12; i++)
-            acc[i] = (cv8)((cv8i)acc[i] & (acc[i] > zero));
-    }
-    if (m == 6 && n == 16) {
-        for (int i = 0; i < 6; i++) {
-            CT_ST(c + i * ldc, acc[2 * i]);
-            CT_ST(c + i * ldc + 8, acc[2 * i + 1]);
+    const CT_V zero = {0};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const CT_V bb = CT_LD(bias + v * CT_W);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            acc[i][v] = acc[i][v] + bb;
+            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
         }
+    }
+    if (m == MR && n == NV * CT_W) {
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                CT_ST(c + i * ldc + v * CT_W, acc[i][v]);
         return;
     }
-    _Alignas(32) float t[6][16];
-    for (int i = 0; i < 6; i++) {
-        CT_ST(t[i], acc[2 * i]);
-        CT_ST(t[i] + 8, acc[2 * i + 1]);
-    }
+    _Alignas(64) float t[12][4 * CT_W];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            CT_ST(t[i] + v * CT_W, acc[i][v]);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
             c[i * ldc + j] = t[i][j];
 }
 
-/* ---- weight gradient, dense: a tile of 6 kernel taps × 16 filters ------------------------------
- * dw[(k0+i)·F + j] += Σ_p x[pb[p] + off[i]] · gz[p·ldg + j] for i < m, j < n, p < P, summed in
- * pixel order. gz points at the panel's first column. */
-static CT_ATTR void CT_NAME(dw_tile)(const float *restrict x, const int32_t *restrict pb, int64_t P,
-                                     const int64_t off[6], const float *restrict gz, int64_t ldg,
-                                     float *dw, int64_t F, int m, int n)
+/* All P pixels of the filters j0 .. j0+n: x the (padded) input, bp the panel of filter j0,
+ * y the output at column j0 (leading dimension F), bias [64] from column j0 (zero-padded), rem
+ * the filters left (F − j0). Returns n, the filters done: the tile shape is chosen from rem. */
+static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const float *bp,
+                                         int64_t pstride, float *y, int64_t F, const float *bias,
+                                         bool relu, int64_t rem)
 {
-    cv8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0};
-    cv8 a30 = {0}, a31 = {0}, a40 = {0}, a41 = {0}, a50 = {0}, a51 = {0};
-    const int64_t o0 = off[0], o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5];
+#if CT_W == 8
+    enum { MR = 6, NV = 2 };
+#define CT_FWD(MR_, NV_) CT_NAME(fwd_run)(MR_, NV_, rows, G, bp, pstride, c, F, bias, relu, m, n)
+#else
+    /* 6 × 64 where four panels remain (4 weight loads and 6 broadcasts per 24 FMAs), else
+     * 12 × 32 or 12 × 16: 24 or 12 accumulators of the 32 zmm registers. */
+    const int MR = rem > 48 ? 6 : 12, NV = rem > 48 ? 4 : rem > 16 ? 2 : 1;
+#define CT_FWD(MR_, NV_)                                                                           \
+    (NV == 4   ? CT_NAME(fwd_run)(6, 4, rows, G, bp, pstride, c, F, bias, relu, m, n)              \
+     : NV == 2 ? CT_NAME(fwd_run)(12, 2, rows, G, bp, pstride, c, F, bias, relu, m, n)             \
+               : CT_NAME(fwd_run)(12, 1, rows, G, bp, pstride, c, F, bias, relu, m, n))
+#endif
+    const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
+    for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
+        const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
+        const float *rows[12];
+        for (int i = 0; i < MR; i++) {
+            const int64_t p = p0 + (i < m ? i : m - 1), oh = p / G->out_w, ow = p % G->out_w;
+            rows[i] = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        }
+        float *c = y + p0 * F;
+        CT_FWD(MR, NV);
+    }
+#undef CT_FWD
+    return n;
+}
+
+/* ---- weight gradient, dense: a tile of MR kernel taps × NV vectors of filters ------------------
+ * dw[(k0+i)·F + j] += Σ_p x[pb[p] + off[i]] · gz[p·ldg + j] for i < m, j < n, p < P, summed in
+ * pixel order. gz points at the group's first column (NV·CT_W columns readable). */
+static inline __attribute__((always_inline)) void
+CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32_t *restrict pb,
+                int64_t P, const int64_t *off, const float *restrict gz, int64_t ldg, float *dw,
+                int64_t F, int m, int n)
+{
+    CT_V acc[12][2];
+    int64_t o[12];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+        o[i] = off[i];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = (CT_V){0};
+    }
     for (int64_t p = 0; p < P; p++) {
         const float *xp = x + pb[p], *g = gz + p * ldg;
-        const cv8 b0 = CT_LD(g), b1 = CT_LD(g + 8);
-        cv8 t;
-        t = CT_SPLAT(xp[o0]), a00 = t * b0 + a00, a01 = t * b1 + a01;
-        t = CT_SPLAT(xp[o1]), a10 = t * b0 + a10, a11 = t * b1 + a11;
-        t = CT_SPLAT(xp[o2]), a20 = t * b0 + a20, a21 = t * b1 + a21;
-        t = CT_SPLAT(xp[o3]), a30 = t * b0 + a30, a31 = t * b1 + a31;
-        t = CT_SPLAT(xp[o4]), a40 = t * b0 + a40, a41 = t * b1 + a41;
-        t = CT_SPLAT(xp[o5]), a50 = t * b0 + a50, a51 = t * b1 + a51;
+        CT_V bv[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            bv[v] = CT_LD(g + v * CT_W);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            const CT_V t = CT_SPLAT(xp[o[i]]);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = t * bv[v] + acc[i][v];
+        }
     }
-    _Alignas(32) float t[6][16];
-    CT_ST(t[0], a00), CT_ST(t[0] + 8, a01), CT_ST(t[1], a10), CT_ST(t[1] + 8, a11);
-    CT_ST(t[2], a20), CT_ST(t[2] + 8, a21), CT_ST(t[3], a30), CT_ST(t[3] + 8, a31);
-    CT_ST(t[4], a40), CT_ST(t[4] + 8, a41), CT_ST(t[5], a50), CT_ST(t[5] + 8, a51);
+    _Alignas(64) float t[12][2 * CT_W];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            CT_ST(t[i] + v * CT_W, acc[i][v]);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
             dw[i * F + j] += t[i][j];
+}
+
+/* The weight gradient of the filters j0 .. j0+n over all K taps: dw [K × F] at column j0, gz
+ * [P × ldg] at column j0, pb the pixels' window origins, rem = F − j0. Returns n. */
+static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int32_t *pb,
+                                        const float *gz, int64_t ldg, float *dw, int64_t rem)
+{
+#if CT_W == 8
+    enum { MR = 6, NV = 2 };
+#else
+    const int MR = 12, NV = rem > 16 ? 2 : 1;
+#endif
+    const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
+    for (int64_t k0 = 0; k0 < G->K; k0 += MR) {
+        const int m = (int)(G->K - k0 < MR ? G->K - k0 : MR);
+        int64_t off[12];
+        for (int i = 0; i < MR; i++)
+            off[i] = tap_off(G, k0 + (i < m ? i : m - 1));
+        float *d = dw + k0 * G->F;
+#if CT_W == 8
+        CT_NAME(dw_run)(MR, NV, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+#else
+        if (NV == 2)
+            CT_NAME(dw_run)(12, 2, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+        else
+            CT_NAME(dw_run)(12, 1, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+#endif
+    }
+    return n;
 }
 
 /* ---- sparse gradients: runs of NV vectors ------------------------------------------------------
  * The nonzero gradients of an image are listed twice: by filter (base offsets of the pixels and
  * values, pixel order) and by pixel (filters and values, filter order). */
 
-/* dst[0 .. 8NV) += Σ_e g[e] · src[scale·base[e] .. + 8NV), in list order. */
+/* dst[0 .. CT_W·NV) += Σ_e g[e] · src[scale·base[e] .. + CT_W·NV), in list order. */
 static inline __attribute__((always_inline)) void
 CT_NAME(gather_run)(int NV, const float *restrict src, const int32_t *restrict base, int64_t scale,
                     const float *restrict g, int64_t ne, float *restrict dst)
 {
-    cv8 acc[12];
+    CT_V acc[12];
 #pragma GCC unroll 12
     for (int v = 0; v < NV; v++)
-        acc[v] = (cv8){0};
+        acc[v] = (CT_V){0};
     for (int64_t e = 0; e < ne; e++) {
-        const cv8 s = CT_SPLAT(g[e]);
+        const CT_V s = CT_SPLAT(g[e]);
         const float *q = src + base[e] * scale;
 #pragma GCC unroll 12
         for (int v = 0; v < NV; v++)
-            acc[v] = s * CT_LD(q + 8 * v) + acc[v];
+            acc[v] = s * CT_LD(q + CT_W * v) + acc[v];
     }
 #pragma GCC unroll 12
     for (int v = 0; v < NV; v++)
-        CT_ST(dst + 8 * v, CT_LD(dst + 8 * v) + acc[v]);
+        CT_ST(dst + CT_W * v, CT_LD(dst + CT_W * v) + acc[v]);
 }
 
 /* gather_run with NV a run-time value 1..12, dispatched to constant instantiations. */
@@ -146,6 +239,22 @@ static CT_ATTR void CT_NAME(gather)(int nv, const float *src, const int32_t *bas
     }
 }
 
+/* The gather over a run of len floats (a multiple of 8) in chunks of at most 12 vectors; with
+ * 16-wide vectors an odd 8 at the end goes to the 8-wide instance (same sums: each element is
+ * its own chain). */
+static CT_ATTR void CT_NAME(gather_runs)(int64_t len, const float *src, const int32_t *base,
+                                         int64_t scale, const float *g, int64_t ne, float *dst)
+{
+    const int64_t whole = len / CT_W * CT_W;
+    for (int64_t c0 = 0; c0 < whole; c0 += 12 * CT_W) {
+        const int nv = (int)((whole - c0 < 12 * CT_W ? whole - c0 : 12 * CT_W) / CT_W);
+        CT_NAME(gather)(nv, src + c0, base, scale, g, ne, dst + c0);
+    }
+#if CT_W == 16
+    if (whole < len) CT_GATHER8(len - whole, src + whole, base, scale, g, ne, dst + whole);
+#endif
+}
+
 #undef CT_LD
 #undef CT_ST
-#undef CT_SPLAT
+#undef CT_VOFF

@@ -4,6 +4,8 @@
  */
 #include "kernels/gemm_internal.h"
 
+#include "core/core.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -435,14 +437,16 @@ void fv__gemm_force_path(int p)
     __atomic_store_n(&forced, p, __ATOMIC_RELAXED);
 }
 
-/* The best supported path, decided on first use (or the forced one). The mutable globals of the
- * kernels: every thread that races to fill `chosen` computes and stores the same value, and the
- * atomic accesses make that race well-defined. */
-static fv__gemm_path best_path(void)
+/* The path fv_set_kernel_path chose (-1: none, the CPU's best). */
+static int user_path = -1;
+
+int fv__kernel_path_best(void)
 {
-    const int f = __atomic_load_n(&forced, __ATOMIC_RELAXED);
-    if (f >= 0)
-        return fv__gemm_path_supported((fv__gemm_path)f) ? (fv__gemm_path)f : FV__GEMM_GENERIC;
+    const int u = __atomic_load_n(&user_path, __ATOMIC_RELAXED);
+    if (u >= 0) return u;
+    /* Decided on first use. The mutable globals of the kernels: every thread that races to fill
+     * `chosen` computes and stores the same value, and the atomic accesses make that race
+     * well-defined. */
     static int chosen = -1;
     int p = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
     if (p < 0) {
@@ -451,7 +455,40 @@ static fv__gemm_path best_path(void)
                                                      : FV__GEMM_GENERIC;
         __atomic_store_n(&chosen, p, __ATOMIC_RELAXED);
     }
-    return (fv__gemm_path)p;
+    return p;
+}
+
+fv_status fv_set_kernel_path(const char *name)
+{
+    if (!name || strcmp(name, "auto") == 0 || name[0] == '\0') {
+        __atomic_store_n(&user_path, -1, __ATOMIC_RELAXED);
+        return FV_OK;
+    }
+    char avail[96] = "auto";
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (p == FV__GEMM_WIDE_ON_AVX2 || !fv__gemm_path_supported((fv__gemm_path)p)) continue;
+        if (strcmp(name, fv__gemm_path_name((fv__gemm_path)p)) == 0) {
+            __atomic_store_n(&user_path, p, __ATOMIC_RELAXED);
+            return FV_OK;
+        }
+        strcat(avail, ", "), strcat(avail, fv__gemm_path_name((fv__gemm_path)p));
+    }
+    return fv__fail(FV_ERR_INVALID, "kernel path '%s' is not one this CPU has (it has: %s)", name,
+                    avail);
+}
+
+const char *fv_kernel_path(void)
+{
+    return fv__gemm_path_name((fv__gemm_path)fv__kernel_path_best());
+}
+
+/* The forced path (tests), else the user's, else the best for this CPU. */
+static fv__gemm_path best_path(void)
+{
+    const int f = __atomic_load_n(&forced, __ATOMIC_RELAXED);
+    if (f >= 0)
+        return fv__gemm_path_supported((fv__gemm_path)f) ? (fv__gemm_path)f : FV__GEMM_GENERIC;
+    return (fv__gemm_path)fv__kernel_path_best();
 }
 
 void fv_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

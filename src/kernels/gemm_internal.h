@@ -22,6 +22,9 @@ const char *fv__gemm_path_name(fv__gemm_path p);
 void fv__gemm_on_path(fv__gemm_path p, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                       float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                       float beta, float *C, int64_t ldc);
+/* The path the kernels run when no test forces one: fv_set_kernel_path's, else the best this
+ * CPU has (AVX-512, AVX2 + FMA, generic). The convolution uses it too. */
+int fv__kernel_path_best(void);
 /* Forces fv_gemm, and so every layer that calls it, onto path p (-1: back to the best for this
  * CPU; an unsupported path runs the generic one). For tests only, before any threads run: it is
  * process-wide. */

@@ -34,14 +34,13 @@ typedef struct fv_conv_geom {
     int64_t out_h, out_w, out_c; /* output image (out_c = filters) */
     int64_t stride_h, stride_w;
     int64_t dil_h, dil_w;
-    int64_t pad_top, pad_left;   /* leading padding; trailing padding is implied by out size */
+    int64_t pad_top, pad_left; /* leading padding; trailing padding is implied by out size */
 } fv_conv_geom;
 
 /* Output size of one axis: (W - (D(F-1)+1) + pad_total)/S + 1, or -1 if it is not positive.
  * For same padding: out = ceil(W/S), pad_total = max((out-1)S + D(F-1)+1 - W, 0), and the
  * leading pad is pad_total/2 (Keras/TensorFlow: the odd extra at the bottom/right). */
-int64_t fv_conv_out_size(int64_t w, int64_t f, int64_t s, int64_t d, bool same,
-                         int64_t *pad_lead);
+int64_t fv_conv_out_size(int64_t w, int64_t f, int64_t s, int64_t d, bool same, int64_t *pad_lead);
 
 /* im2col for one image: col[P×K], P = out_h·out_w, K = k_h·k_w·in_c in (kh, kw, c) order, so that
  * col · W with W as (kh, kw, in_c, filters) = (K × filters) gives the NHWC output. Padding reads
@@ -64,14 +63,15 @@ void fv_conv2d_forward_ref(const fv_conv_geom *g, const float *x, const float *w
  * scratch of the same size (needed only when dx is not NULL). */
 void fv_conv2d_backward(const fv_conv_geom *g, const float *x, const float *w, const float *dy,
                         float *dw, float *db, float *dx, float *col, float *dcol);
-void fv_conv2d_backward_ref(const fv_conv_geom *g, const float *x, const float *w,
-                            const float *dy, float *dw, float *db, float *dx);
+void fv_conv2d_backward_ref(const fv_conv_geom *g, const float *x, const float *w, const float *dy,
+                            float *dw, float *db, float *dx);
 
 /* ---- fast convolution, one image at a time: what the layers use -----------------------------
  * Implicit GEMM: the windows are read where they lie in x (a zero-padded copy when the geometry
  * pads), never copied into a col matrix; the weights are packed once per batch. Same results as
- * the _ref versions up to the order of summation. Inner loops for AVX2 + FMA or portable C,
- * chosen at run time (fv_conv_path: "avx2" or "generic"). */
+ * the _ref versions up to the order of summation. Inner loops for AVX-512, AVX2 + FMA or
+ * portable C, chosen at run time (fv_conv_path: "avx512", "avx2" or "generic"; the kernel path of
+ * fv_set_kernel_path when one is set). AVX-512 and AVX2 give the same bits. */
 const char *fv_conv_path(void);
 
 /* wp [fv_conv_fwd_pack_floats(g)] ← w [k_h, k_w, in_c, out_c] in panels of 16 filters. */
@@ -81,7 +81,23 @@ void fv_conv_fwd_pack(const fv_conv_geom *g, const float *w, float *wp);
  * fv_act_forward). x [in_h, in_w, in_c]; wp from fv_conv_fwd_pack; b [out_c] or NULL; scratch of
  * fv_conv_fwd_scratch_floats(g) floats (0: may be NULL). */
 int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g);
-void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp,
+void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
+                            bool relu, float *y, float *scratch);
+
+/* The forward with bf16 products and fp32 sums (precision=bf16): the same windows and tiles on a
+ * bf16 copy of x and the weights packed in bf16 pairs along the taps (VDPBF16PS on AVX512_BF16,
+ * else its emulation, bit-identical). Applies when a kernel segment (k_w·in_c with dilation 1,
+ * else in_c) is even, so that tap pairs never straddle two of them. Each output is
+ *   acc = 0; for each tap pair (k, k+1) in k order: acc = fv_vdpbf16ps_lane(acc, w pair, x pair);
+ *   y = acc + b, then max(·, 0) with relu (NaN gives 0),
+ * within fv_bf16_gemm_rtol(K)·Σ_k|x·w| of the exact sum before the bias (kernels/bf16.h).
+ * wp [fv_conv_fwd_pack_bf16_size(g)] ← w in panels of 16 filters, pairs of taps as dwords;
+ * scratch of fv_conv_fwd_bf16_scratch_floats(g) floats. */
+bool fv_conv_bf16_applies(const fv_conv_geom *g);
+int64_t fv_conv_fwd_pack_bf16_size(const fv_conv_geom *g);
+void fv_conv_fwd_pack_bf16(const fv_conv_geom *g, const float *w, uint16_t *wp);
+int64_t fv_conv_fwd_bf16_scratch_floats(const fv_conv_geom *g);
+void fv_conv2d_forward_bf16(const fv_conv_geom *g, const float *x, const uint16_t *wp,
                             const float *b, bool relu, float *y, float *scratch);
 
 /* Backward of one image. The weight gradient is added either into dw [k_h, k_w, in_c, out_c]
@@ -103,10 +119,10 @@ void fv_conv_bwd_pack(const fv_conv_geom *g, const float *w, float *wt);
 bool fv_conv_bwd_uses_lists(const fv_conv_geom *g);
 int64_t fv_conv_sparse_dw_index(const fv_conv_geom *g, int64_t k, int64_t f);
 int64_t fv_conv_bwd_scratch_floats(const fv_conv_geom *g);
-fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x,
-                                         const float *y_relu, const float *dy, const float *w,
-                                         const float *wt, float *dw, float *dws, float *db,
-                                         float *dx, float *scratch);
+fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                         const float *dy, const float *w, const float *wt,
+                                         float *dw, float *dws, float *db, float *dx,
+                                         float *scratch);
 
 /* ---- max pooling, one image -----------------------------------------------------------------
  * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. x [in_h, in_w, c],
@@ -120,8 +136,7 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x,
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */
-void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
-                         float *dx);
+void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax, float *dx);
 
 /* ---- activations ----------------------------------------------------------------------------
  * Element-wise, in place on n values. alpha is ELU's alpha or leaky ReLU's negative slope. The

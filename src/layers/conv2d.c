@@ -1,7 +1,8 @@
 /* conv2d.c — Conv2D: 2-D convolution of NHWC images with a (kh, kw, in, filters) kernel, an
  * optional bias and a fused output activation. The fast kernels per image (implicit GEMM, ReLU in
- * the epilogue, zero gradients skipped); images are split across threads, and parameter
- * gradients are summed in fixed chunks so they do not depend on them.
+ * the epilogue, zero gradients skipped; at precision=bf16 a vdpbf16ps forward); images are
+ * split across threads, and parameter gradients are summed in fixed chunks so they do not depend
+ * on them.
  */
 #include "layers/layer.h"
 
@@ -97,9 +98,12 @@ static int64_t pack_stride(const conv2d_cfg *c)
     return pad16(f > b ? f : b);
 }
 
-static int64_t thread_stride(const conv2d_cfg *c)
+static int64_t thread_stride(const fv_layer *l)
 {
-    const int64_t f = fv_conv_fwd_scratch_floats(&c->g), b = fv_conv_bwd_scratch_floats(&c->g);
+    const conv2d_cfg *c = l->cfg;
+    int64_t f = fv_conv_fwd_scratch_floats(&c->g), b = fv_conv_bwd_scratch_floats(&c->g);
+    if (l->bf16 && f < fv_conv_fwd_bf16_scratch_floats(&c->g))
+        f = fv_conv_fwd_bf16_scratch_floats(&c->g); /* the input's bf16 copy */
     return pad16(f > b ? f : b);
 }
 
@@ -113,7 +117,7 @@ static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
     const conv2d_cfg *c = l->cfg;
     (void)n;
     int64_t t = threads > 0 ? threads : 1, a, b, total;
-    if (!fv__mul_i64(t, thread_stride(c), &a) ||
+    if (!fv__mul_i64(t, thread_stride(l), &a) ||
         !fv__mul_i64(FV_GRAD_CHUNKS, partial_stride(l), &b) || !fv__add_i64(a, b, &total) ||
         !fv__add_i64(total, pack_stride(c), &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
@@ -126,13 +130,19 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
-    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(c);
+    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(l);
     const float *b = l->fold_b ? l->fold_b : c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
     const bool relu = act == FV_ACT_RELU; /* fused into the kernel's epilogue */
     const float alpha = fv__act_alpha(act);
     float *wp = r->scratch, *own0 = wp + pack_stride(c);
-    fv_conv_fwd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
+    /* precision=bf16: the vdpbf16ps tiles where tap pairs fit the kernel segments (the same
+     * windows; the packed pairs take no more room than the fp32 panels). */
+    const bool bf16 = l->bf16 && fv_conv_bf16_applies(g);
+    if (bf16)
+        fv_conv_fwd_pack_bf16(g, l->fold_w ? l->fold_w : l->params[0].w, (uint16_t *)wp);
+    else
+        fv_conv_fwd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
 #pragma omp parallel num_threads(threads)
@@ -141,7 +151,10 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < n; i++) {
             float *yi = y + i * out_sz;
-            fv_conv2d_forward_fast(g, x + i * in_sz, wp, b, relu, yi, own);
+            if (bf16)
+                fv_conv2d_forward_bf16(g, x + i * in_sz, (const uint16_t *)wp, b, relu, yi, own);
+            else
+                fv_conv2d_forward_fast(g, x + i * in_sz, wp, b, relu, yi, own);
             if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
         }
     }
@@ -155,7 +168,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
-    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(c);
+    const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(l);
     const fv_activation act = l->fused_act ? FV_ACT_LINEAR : (fv_activation)c->activation;
     /* ReLU's mask is applied by the kernel, the other activations here. */
     const bool relu = act == FV_ACT_RELU;

@@ -6,6 +6,8 @@
  * a slice of the batch computes its part of the same sum.
  */
 #include "layers/layer.h"
+
+#include "kernels/bf16.h"
 #include "kernels/vec.h"
 
 #include <stddef.h>
@@ -83,6 +85,37 @@ static int64_t blocks(int64_t rows, int64_t per)
     return (rows + per - 1) / per;
 }
 
+/* v rounded up to a multiple of 32 (the bf16 GEMM's panel width and depth). */
+static int64_t round32(int64_t v)
+{
+    return (v + 31) & ~(int64_t)31;
+}
+
+/* Levels of the chunk tree a thread keeps partial sums of dW at (log2 FV_GRAD_CHUNKS + 1). */
+enum { TREE_LEVELS = 5 };
+
+/* Scratch: per thread, TREE_LEVELS partial sums of one block of dW's rows; at precision=bf16
+ * then the forward's packed W [in × units], or the backward's packed Wᵀ and every chunk's dY
+ * (each chunk at most n samples, at most FV_GRAD_CHUNKS of them). */
+static int64_t stacks_floats(const fv_layer *l, int threads)
+{
+    const int64_t units = ((const dense_cfg *)l->cfg)->units;
+    int64_t per, total;
+    if (!fv__mul_i64((int64_t)TREE_LEVELS * INPUT_BLOCK, units, &per) ||
+        !fv__mul_i64(per, threads > 0 ? threads : 1, &total) || total > INT64_MAX / 8)
+        return -1;
+    return round32(total);
+}
+
+/* precision=bf16 (kernels/bf16.h): the weights, and for the backward Wᵀ and each chunk's dY,
+ * are packed in bf16 into the scratch, then every GEMM of the fp32 path runs as fv_gemm_bf16
+ * (bf16 products, fp32 sums) on the same blocks and chunks; the bias, activation, bias gradient
+ * and the chunk tree's additions stay fp32. An element of y = x·W is within
+ * fv_bf16_gemm_rtol(in)·Σ_k |x_k·w_kj| of the fp32 product, of a chunk's dW within
+ * fv_bf16_gemm_rtol(chunk)·Σ_i |x_ik·dy_ij|, of dX within fv_bf16_gemm_rtol(units)·Σ_j |dy_ij·w_kj|
+ * (tests/test_layers.c). Packed operands are whole panels of 32 columns, so the blocks (64 and
+ * 256 columns) start at panel boundaries: block j0 of a packed operand of depth K is at
+ * j0·round32(K). */
 static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const float *x = xs[0];
@@ -94,14 +127,29 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     const float alpha = fv__act_alpha(act);
     const int64_t nb = blocks(units, UNIT_BLOCK);
 
+    uint16_t *wp =
+        l->bf16 ? (uint16_t *)((float *)r->scratch + stacks_floats(l, r->threads)) : NULL;
+    const int64_t KP = round32(in);
+
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
     {
+        if (wp) {
+#pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < nb; blk++) {
+                const int64_t j0 = blk * UNIT_BLOCK;
+                const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
+                fv_gemm_bf16_pack_b(false, in, m, w + j0, units, wp + j0 * KP);
+            }
+        }
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < nb; blk++) {
             const int64_t j0 = blk * UNIT_BLOCK;
             const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
-            fv_gemm(false, false, n, m, in, 1.0f, x, in, w + j0, units, 0.0f, y + j0, units);
+            if (wp)
+                fv_gemm_bf16(false, n, m, in, 1.0f, x, in, wp + j0 * KP, 0.0f, y + j0, units);
+            else
+                fv_gemm(false, false, n, m, in, 1.0f, x, in, w + j0, units, 0.0f, y + j0, units);
             if (b)
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t j = 0; j < m; j++)
@@ -116,27 +164,31 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     }
 }
 
-/* Levels of the chunk tree a thread keeps partial sums of dW at (log2 FV_GRAD_CHUNKS + 1). */
-enum { TREE_LEVELS = 5 };
-
-/* Scratch: per thread, TREE_LEVELS partial sums of one block of dW's rows. */
 static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
-    (void)n;
-    const int64_t units = ((const dense_cfg *)l->cfg)->units;
-    int64_t per, total;
-    if (!fv__mul_i64((int64_t)TREE_LEVELS * INPUT_BLOCK, units, &per) ||
-        !fv__mul_i64(per, threads > 0 ? threads : 1, &total) ||
-        total > (int64_t)(SIZE_MAX / sizeof(float)))
+    const int64_t stacks = stacks_floats(l, threads);
+    if (stacks < 0) return SIZE_MAX;
+    int64_t bf = 0;
+    if (l->bf16) {
+        const int64_t in = l->in[0].d[0], units = ((const dense_cfg *)l->cfg)->units;
+        const int64_t w = fv_gemm_bf16_packed_size(in, units);
+        const int64_t wt = fv_gemm_bf16_packed_size(units, in);
+        const int64_t d = fv_gemm_bf16_packed_size(n + 32 * FV_GRAD_CHUNKS, units);
+        if (w < 0 || wt < 0 || d < 0 || wt > INT64_MAX / 4 - d) return SIZE_MAX;
+        const int64_t bwd = round32(wt) + d;
+        bf = ((w > bwd ? w : bwd) + 1) / 2; /* uint16_t, in floats */
+    }
+    if (bf > INT64_MAX / 8 - stacks || stacks + bf > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
-    return (size_t)total * sizeof(float);
+    return (size_t)(stacks + bf) * sizeof(float);
 }
 
 /* dW rows [r0, r0 + m) += Σ over the run's chunks of X_chᵀ·dY_ch, the chunks added as a balanced
  * tree (fv__chunk_tree's), kept as a stack of partial sums: a chunk's product is pushed, and two
  * sums of the same level are added (left + right) into one of the next level. */
-static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, int64_t in,
-                              int64_t units, int64_t r0, int64_t m, float *stack, float *kg)
+static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, const uint16_t *dyp,
+                              int64_t in, int64_t units, int64_t r0, int64_t m, float *stack,
+                              float *kg)
 {
     const int chunks = fv__run_chunks(r);
     const int64_t size = INPUT_BLOCK * units;
@@ -145,11 +197,15 @@ static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, 
         int64_t lo, hi;
         fv__run_chunk(r, ch, &lo, &hi);
         float *leaf = stack + depth * size;
-        if (hi > lo)
+        if (hi > lo && dyp)
+            fv_gemm_bf16(true, m, units, hi - lo, 1.0f, x + lo * in + r0, in, dyp, 0.0f, leaf,
+                         units);
+        else if (hi > lo)
             fv_gemm(true, false, m, units, hi - lo, 1.0f, x + lo * in + r0, in, dy + lo * units,
                     units, 0.0f, leaf, units);
         else
             memset(leaf, 0, (size_t)(m * units) * sizeof(float));
+        if (dyp) dyp += round32(fv_gemm_bf16_packed_size(hi - lo, units)); /* the next chunk's */
         level[depth++] = 0;
         while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
             fv__add_run(stack + (depth - 2) * size, stack + (depth - 1) * size, m * units);
@@ -174,6 +230,10 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
     const int64_t ib = blocks(in, INPUT_BLOCK);
     float *stacks = r->scratch;
+    /* bf16: Wᵀ [units × in] packed by the blocks of dX's columns, then each chunk's dY. */
+    uint16_t *wtp = l->bf16 ? (uint16_t *)(stacks + stacks_floats(l, r->threads)) : NULL;
+    uint16_t *dyp = wtp ? wtp + round32(fv_gemm_bf16_packed_size(units, in)) : NULL;
+    const int64_t KPu = round32(units);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
@@ -183,6 +243,27 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
             for (int64_t i = 0; i < n; i++)
                 fv__act_backward_rows(act, alpha, y + i * units, dy + i * units, 1, units);
         }
+        if (wtp) {
+#pragma omp single nowait
+            {
+                uint16_t *d = dyp;
+                for (int ch = 0; ch < fv__run_chunks(r); ch++) {
+                    int64_t lo, hi;
+                    fv__run_chunk(r, ch, &lo, &hi);
+                    fv_gemm_bf16_pack_b(false, hi - lo, units, dy + lo * units, units, d);
+                    d += round32(fv_gemm_bf16_packed_size(hi - lo, units));
+                }
+            }
+            if (dx) {
+#pragma omp for schedule(static) nowait
+                for (int64_t blk = 0; blk < ib; blk++) {
+                    const int64_t r0 = blk * INPUT_BLOCK;
+                    const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
+                    fv_gemm_bf16_pack_b(true, units, m, w + r0 * units, units, wtp + r0 * KPu);
+                }
+            }
+#pragma omp barrier
+        }
         /* dW[in × units] += Xᵀ·dY by blocks of dW's rows, chunk by chunk; dX[n × in] = dY·Wᵀ by
          * blocks of its columns. Xᵀ is read from X stored n × in, Wᵀ from W stored in × units. */
         float *stack = stacks + (int64_t)fv__thread_id() * TREE_LEVELS * INPUT_BLOCK * units;
@@ -190,8 +271,11 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
         for (int64_t blk = 0; blk < ib; blk++) {
             const int64_t r0 = blk * INPUT_BLOCK;
             const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
-            dense_weight_grad(r, x, dy, in, units, r0, m, stack, kg);
-            if (dx && n > 0)
+            dense_weight_grad(r, x, dy, dyp, in, units, r0, m, stack, kg);
+            if (dx && n > 0 && wtp)
+                fv_gemm_bf16(false, n, m, units, 1.0f, dy, units, wtp + r0 * KPu, 0.0f, dx + r0,
+                             in);
+            else if (dx && n > 0)
                 fv_gemm(false, true, n, m, units, 1.0f, dy, units, w + r0 * units, units, 0.0f,
                         dx + r0, in);
         }

@@ -198,6 +198,10 @@ struct fv_layer {
     int64_t prof_fwd_n, prof_bwd_n;
     /* The added loss's value after the last forward pass (kind->loss; 0 without). */
     double added_value;
+    /* precision=bf16 (set by the model's plan): the kinds that support it (dense; conv2d's
+     * forward) multiply in bf16 with fp32 accumulation (kernels/bf16.h); weights, gradients and
+     * activations stay fp32. Their scratch_bytes depends on it. */
+    bool bf16;
 };
 
 /* The per-sample FLOPs of l (0 when its kind does not count them). */
@@ -334,6 +338,8 @@ extern const fv_layer_kind fv__kind_conv2d_transpose, fv__kind_depthwise_conv2d,
     fv__kind_separable_conv2d;
 /* Layers that add a loss of their own (activity_regularization.c); detection heads (yolo.c). */
 extern const fv_layer_kind fv__kind_activity_regularization, fv__kind_yolo;
+/* Generative models' kinds (gaussian_noise.c, sampling.c). */
+extern const fv_layer_kind fv__kind_gaussian_noise, fv__kind_sampling;
 /* The 6D pose head (pose.c): the 6-D rotation to a matrix; the task loss `pose`. */
 extern const fv_layer_kind fv__kind_pose;
 

@@ -58,6 +58,8 @@ const fv_layer_kind *const fv__layer_kinds[] = {
     &fv__kind_rescaling,
     &fv__kind_normalization,
     &fv__kind_activity_regularization,
+    &fv__kind_gaussian_noise,
+    &fv__kind_sampling,
     &fv__kind_yolo,
     &fv__kind_pose,
     NULL,

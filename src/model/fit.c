@@ -54,7 +54,10 @@ static bool soft_binary(const fv_model *m, const fv_dataset *d, int j)
 static fv_status check_targets(const fv_model *m, const fv_dataset *d, const char *what)
 {
     const int heads = fv__model_heads(m);
+    fv_status ts = fv__model_targets_check(m, d, what);
+    if (ts != FV_OK) return ts;
     for (int j = 0; j < heads; j++) {
+        if (fv__model_target_input(m, j) >= 0) continue; /* the input itself (targets.c) */
         const char *name = fv__model_node_name(m, fv__model_head_node(m, j));
         const fv_dataset *t = head_data(m, d, j);
         char w[160];
@@ -112,7 +115,7 @@ static bool regression_head(const fv_model *m, const fv_dataset *d, int j)
     const fv_loss_kind loss = fv__model_head_loss(m, j);
     const int64_t k = head_size(m, j);
     if (task_head(m, j)) return true;
-    if (soft_binary(m, d, j)) return true;
+    if (fv__model_target_input(m, j) >= 0 || soft_binary(m, d, j)) return true;
     return t && (loss == FV_LOSS_MSE || loss == FV_LOSS_MAE) && t->targets && t->tdim == k &&
            !(t->labels && k > 1);
 }
@@ -127,6 +130,7 @@ static int64_t load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, 
     fv__dp_slice(m, count, &lo, &n);
     fv__model_gather_inputs(m, d, idx ? idx + lo : NULL, idx ? first : first + lo, n);
     for (int j = 0; j < fv__model_heads(m); j++) {
+        if (fv__model_target_input(m, j) >= 0) continue; /* the input itself: below */
         const fv_dataset *o = head_data(m, d, j);
         const bool regression = regression_head(m, d, j);
         int32_t *labels;
@@ -137,6 +141,7 @@ static int64_t load_batch(fv_model *m, const fv_dataset *d, const int64_t *idx, 
         t[j] = (fv_targets){.labels = regression ? NULL : labels,
                             .values = regression ? values : NULL};
     }
+    fv__model_targets_fill(m, d, idx, first, count, t);
     return n;
 }
 
@@ -642,7 +647,7 @@ static bool early_stopping_epoch_end(fv__fit *f, int64_t epoch)
 
 /* The order of the training samples in an epoch: a function of (seed, epoch) alone, so that a
  * resumed run sees the same batches as one that never stopped. */
-static void epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, bool shuffle)
+void fv__epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, bool shuffle)
 {
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
@@ -693,7 +698,7 @@ static fv_status train_epoch(fv__fit *f, int64_t epoch, int64_t *perm, double *t
     int64_t steps = (f->n_train + f->batch - 1) / f->batch, seen = 0, rank_due = 1;
     double loss_sum = 0;
     fv_status s = FV_OK;
-    epoch_order(perm, f->n_train, o->seed, epoch, o->shuffle);
+    fv__epoch_order(perm, f->n_train, o->seed, epoch, o->shuffle);
     reset_heads(f);
     for (int j = 0; j < nh; j++)
         f->heads[j].loss_sum = 0;
@@ -907,6 +912,7 @@ fv_status fv_model_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *
                                 .lr_reduced_epoch = -1,
                                 .save_best_epoch = -1,
                                 .learning_rate = fv__optim_lr_at(&m->optim, m->optim.iterations)};
+    if (m->fit_gan[0]) return fv__gan_fit(m, train, opts, history); /* gan.c */
     fv__fit f = {.m = m, .o = opts, .col_loss = -1, .col_val_loss = -1, .col_lr = -1};
     f.es.col = f.rlr.col = f.sb.col = -1;
     int64_t *perm = NULL;

@@ -66,6 +66,34 @@ typedef struct fv__fit {
     int64_t epochs_done; /* completed epochs (restored ones included) */
 } fv__fit;
 
+/* A GAN's training state (gan.c): the split of the weights at the generator's output `node`
+ * (the generator's trainable weights [0, ng), the discriminator's [ng, ntrain)), the two
+ * optimizers and their states, and the buffers of one step for batches of up to n. */
+typedef struct fv__gan_state {
+    int node;
+    int64_t ng, n;
+    fv_optim opt_g, opt_d;
+    float *state_g, *state_d; /* Adam's m and v of each */
+    float *saved_state;       /* the moving statistics, kept across the generator's pass */
+    float *gbuf[2];           /* the discriminator's gradients on real images */
+    int32_t *zeros, *ones;    /* targets */
+} fv__gan_state;
+
+/* Checks the model as a GAN (fit gan=NODE) and sets up st for batches of up to n: FV_ERR_INVALID
+ * naming what does not fit (the node, a discriminator layer reading the generator's inside, a
+ * loss other than binary cross-entropy on one unit, a frozen layer). */
+fv_status fv__gan_init(fv_model *m, int64_t n, fv__gan_state *st);
+void fv__gan_free(fv__gan_state *st);
+/* One step on n <= st->n samples: z [n × noise] the generator's input, real [n × image] real
+ * images in the generator's range; the discriminator's loss (on G(z) and on real, summed, as
+ * PyTorch's errD) and the generator's into *d_loss and *g_loss. */
+fv_status fv__gan_step(fv_model *m, fv__gan_state *st, const float *z, const float *real, int64_t n,
+                       double *d_loss, double *g_loss);
+
+/* The order of epoch `epoch`'s samples: perm [n] the identity, shuffled (Fisher-Yates from the
+ * stream of (seed, epoch)) when shuffle is set. */
+void fv__epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, bool shuffle);
+
 /* Writes DIR/checkpoint.safetensors for the state after f->epochs_done epochs, atomically. */
 fv_status fv__checkpoint_write(const fv__fit *f, const char *dir);
 

@@ -2,6 +2,7 @@
  * and fit directives, shape checks as each layer is added, the canonical model text and the
  * Keras summary table.
  */
+#include "kernels/bf16.h"
 #include "model/model_impl.h"
 #include "train/metrics.h"
 
@@ -470,10 +471,10 @@ static fv_status model_line(fv_model *m, const line_tokens *t, int line)
 
 /* compile's keys; CK_ names their bits in compile_given. */
 static const char *const compile_keys[] = {
-    "loss",     "optimizer",     "learning_rate", "beta_1",       "beta_2",    "epsilon",
-    "momentum", "nesterov",      "metrics",       "weight_decay", "schedule",  "decay_steps",
-    "alpha",    "warmup_target", "warmup_steps",  "decay_rate",   "staircase", "loss_weights",
-    NULL};
+    "loss",       "optimizer",   "learning_rate", "beta_1",        "beta_2",
+    "epsilon",    "momentum",    "nesterov",      "metrics",       "weight_decay",
+    "schedule",   "decay_steps", "alpha",         "warmup_target", "warmup_steps",
+    "decay_rate", "staircase",   "loss_weights",  "precision",     NULL};
 enum {
     CK_LOSS,
     CK_OPTIMIZER,
@@ -493,6 +494,7 @@ enum {
     CK_DECAY_RATE,
     CK_STAIRCASE,
     CK_LOSS_WEIGHTS,
+    CK_PRECISION,
 };
 #define CK_BIT(k) ((uint64_t)1 << (k))
 /* Settings that belong to the optimizer: a new optimizer= drops them. */
@@ -707,6 +709,39 @@ static fv_status set_loss_weights(fv_model *m, const char *v)
     return FV_OK;
 }
 
+/* precision=fp32|bf16 into *bf16; bf16 only where the CPU multiplies bf16 (no emulation). */
+static fv_status precision_parse(const char *v, bool *bf16)
+{
+    if (strcmp(v, "fp32") == 0) {
+        *bf16 = false;
+        return FV_OK;
+    }
+    if (strcmp(v, "bf16") != 0)
+        return fv__fail(FV_ERR_INVALID, "precision=%s: expected fp32 or bf16", v);
+    if (strcmp(fv_gemm_bf16_path(), "emulated") == 0)
+        return fv__fail(FV_ERR_INVALID,
+                        "precision=bf16: this CPU has neither AVX512_BF16 nor AMX-BF16, so bf16 "
+                        "would run emulated, 100 times slower than fp32; use precision=fp32");
+    *bf16 = true;
+    return FV_OK;
+}
+
+fv_status fv_model_set_precision(fv_model *m, const char *precision)
+{
+    bool bf16 = false;
+    fv_status s = precision_parse(precision ? precision : "", &bf16);
+    if (s != FV_OK) return s;
+    if (bf16 != m->bf16) fv__model_plan_reset(m); /* the layers' scratch depends on it */
+    m->bf16 = bf16;
+    m->compile_given |= CK_BIT(CK_PRECISION);
+    return FV_OK;
+}
+
+const char *fv_model_precision(const fv_model *m)
+{
+    return m->bf16 ? "bf16" : "fp32";
+}
+
 static fv_status compile_tokens(fv_model *m, const line_tokens *t)
 {
     fv_model saved = *m; /* restore on any error: compile is all or nothing */
@@ -810,6 +845,9 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
         case CK_STAIRCASE:
             s = parse_bool("compile", k, v, &o->staircase);
             break;
+        case CK_PRECISION:
+            s = precision_parse(v, &m->bf16);
+            break;
         default:
             break;
         }
@@ -852,6 +890,7 @@ fv_status fv_model_compile(fv_model *m, const char *args)
 
 /* ---- fit line ------------------------------------------------------------------------------- */
 
+/* clang-format off */
 static const char *const fit_keys[] = {"batch_size",
                                        "epochs",
                                        "shuffle",
@@ -867,7 +906,10 @@ static const char *const fit_keys[] = {"batch_size",
                                        "lr_min_delta",
                                        "lr_cooldown",
                                        "min_lr",
+                                       "target",
+                                       "gan",
                                        NULL};
+/* clang-format on */
 enum {
     FK_BATCH,
     FK_EPOCHS,
@@ -883,7 +925,9 @@ enum {
     FK_LR_PATIENCE,
     FK_LR_MIN_DELTA,
     FK_LR_COOLDOWN,
-    FK_MIN_LR
+    FK_MIN_LR,
+    FK_TARGET,
+    FK_GAN
 };
 #define FK_BIT(k)  ((uint64_t)1 << (k))
 #define FK_ES_KEYS (FK_BIT(FK_PATIENCE) | FK_BIT(FK_MIN_DELTA) | FK_BIT(FK_RESTORE))
@@ -956,6 +1000,9 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
     char es[FV_MONITOR_MAX], rlr[FV_MONITOR_MAX];
     snprintf(es, sizeof es, "%s", m->es_monitor);
     snprintf(rlr, sizeof rlr, "%s", m->rlr_monitor);
+    char target[sizeof m->fit_target], gan[sizeof m->fit_gan];
+    snprintf(target, sizeof target, "%s", m->fit_target);
+    snprintf(gan, sizeof gan, "%s", m->fit_gan);
     for (int i = 0; i < t->n; i++) {
         const char *k = t->key[i], *v = t->value[i];
         int idx = key_index(fit_keys, k);
@@ -1012,6 +1059,12 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
         case FK_MIN_LR:
             s = parse_double("fit", k, v, 0, 1e3, &f.min_lr);
             break;
+        case FK_TARGET:
+            s = fv__target_parse(v, target, sizeof target);
+            break;
+        case FK_GAN:
+            s = fv__gan_parse(v, gan, sizeof gan);
+            break;
         default: {
             char known[512];
             list_keys(fit_keys, known, sizeof known);
@@ -1033,6 +1086,8 @@ static fv_status fit_tokens(fv_model *m, const line_tokens *t)
                         "another column to monitor)");
     snprintf(m->es_monitor, sizeof m->es_monitor, "%s", es);
     snprintf(m->rlr_monitor, sizeof m->rlr_monitor, "%s", rlr);
+    snprintf(m->fit_target, sizeof m->fit_target, "%s", target);
+    snprintf(m->fit_gan, sizeof m->fit_gan, "%s", gan);
     f.early_stopping = m->es_monitor[0] ? m->es_monitor : NULL;
     f.reduce_lr_on_plateau = m->rlr_monitor[0] ? m->rlr_monitor : NULL;
     m->fit = f;
@@ -1061,7 +1116,7 @@ static fv_status add_line(fv_model *m, const char *line, int lineno)
         else if ((k = fv__layer_kind_find(t->kind)))
             s = layer_line(m, k, t, lineno);
         else {
-            char known[1024]; /* every registered kind's name (512 cut the list mid-name) */
+            char known[2048]; /* every registered kind's name (512 cut the list mid-name) */
             size_t used = 0;
             known[0] = '\0';
             for (int i = 0; fv__layer_kinds[i] && used < sizeof known; i++)
@@ -1353,6 +1408,7 @@ char *fv_model_to_text(const fv_model *m)
                 sb_printf(&b, " staircase=%s", o->staircase ? "true" : "false");
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
+        if (g & CK_BIT(CK_PRECISION)) sb_printf(&b, " precision=%s", m->bf16 ? "bf16" : "fp32");
         sb_printf(&b, "\n");
     }
     if (m->fit_given) {
@@ -1385,6 +1441,8 @@ char *fv_model_to_text(const fv_model *m)
             sb_printf(&b, " lr_cooldown=%lld", (long long)m->fit.lr_cooldown);
         if (g & FK_BIT(FK_MIN_LR))
             format_double(num, sizeof num, m->fit.min_lr), sb_printf(&b, " min_lr=%s", num);
+        if (g & FK_BIT(FK_TARGET)) sb_printf(&b, " target=%s", m->fit_target);
+        if (g & FK_BIT(FK_GAN)) sb_printf(&b, " gan=%s", m->fit_gan);
         sb_printf(&b, "\n");
     }
     if (b.oom || !b.s) {

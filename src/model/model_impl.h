@@ -54,6 +54,7 @@ struct fv_model {
     fv_optim optim;
     uint64_t compile_given; /* bits of compile keys given (canonical text) */
     char metrics_text[256]; /* compile's metrics= as given (checked by fv__metric_check_names) */
+    bool bf16; /* precision=bf16 (fv_model_set_precision): copied into each layer by the plan */
     double compiled_lr; /* the learning rate compile set (reduce_lr_on_plateau changes optim's) */
     /* The loss's named terms beyond `loss` and OUT_loss (fv__model_terms_refresh): each task-loss
      * head's parts, then each added loss with a column, in layer order; their values on the
@@ -67,6 +68,8 @@ struct fv_model {
     uint64_t fit_given; /* bit i: the fit line gave key i of model.c's fit_keys */
     char es_monitor[FV_MONITOR_MAX];
     char rlr_monitor[FV_MONITOR_MAX];
+    char fit_target[128]; /* fit target= as given ("input", "OUT:input,..."), "" : the data's */
+    char fit_gan[64];     /* fit gan=NODE: the generator's output, where the discriminator begins */
 
     fv_fit_info last_fit; /* fv_model_last_fit */
     fv_label_info labels; /* the training data's label column and class names (save.c) */
@@ -164,7 +167,7 @@ fv_status fv__model_ensure_opt_state(fv_model *m);
  * (training, and fv_model_forward's layer outputs). */
 fv_status fv__model_plan(fv_model *m, int64_t n);
 /* Drops the plan (the next run makes a new one): a compile changes the heads' target widths and
- * the task losses' scratch that the plan sized. */
+ * the task losses' scratch that the plan sized; the precision, the layers' scratch. */
 void fv__model_plan_reset(fv_model *m);
 /* For inference only (predict, evaluate): the plan in place if it is large enough, else a lean
  * one; refreshes the folded weights from the current ones. */
@@ -232,5 +235,31 @@ fv_status fv__monitor_canonical(const char *name, char *out, size_t size);
 /* Correct predictions in a batch for Keras' accuracy matching the loss. */
 int64_t fv__model_count_correct(const fv_model *m, const float *y, const int32_t *labels,
                                 int64_t n);
+
+/* Targets that are the model's input (fit target=, targets.c). Which input is head j's target,
+ * or -1 (the data's own targets, also when target= does not resolve). */
+int fv__model_target_input(const fv_model *m, int j);
+/* A GAN (fit gan=NODE, gan.c): checks that v is a node name and copies it into out. */
+fv_status fv__gan_parse(const char *v, char *out, size_t n);
+/* fv_model_fit of a model whose fit line says gan=NODE: the generator and discriminator trained
+ * alternately (gan.c). */
+fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *opts,
+                      fv_history **history);
+
+/* Checks the syntax of a fit line's target= value (items [OUT:]SRC separated by commas, names
+ * of letters, digits, '_', '.', '-', '/') and copies it into out; names are resolved later. */
+fv_status fv__target_parse(const char *v, char *out, size_t n);
+/* Checks target= against the graph and the data d (named by what in messages): every item names
+ * an input ('input' for a single-input model, or an input's name) and, with OUT:, an output;
+ * each such output has its input's shape; under binary_crossentropy the input's values are in
+ * [0, 1] (pixels always are). FV_ERR_INVALID or FV_ERR_SHAPE naming the item and both shapes,
+ * or the sample and value. */
+fv_status fv__model_targets_check(const fv_model *m, const fv_dataset *d, const char *what);
+/* After the inputs of a batch (samples idx[first..first + count), or first.. when idx is NULL)
+ * were gathered: gathers each target input's rows of the whole batch from d into its head's
+ * target buffer, as the input is gathered (pixels / 255), and points t[j] at it. Heads without
+ * one are left as they are. */
+void fv__model_targets_fill(fv_model *m, const fv_dataset *d, const int64_t *idx, int64_t first,
+                            int64_t count, fv_targets *t);
 
 #endif

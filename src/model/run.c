@@ -476,6 +476,8 @@ void fv__model_plan_reset(fv_model *m)
 
 static fv_status plan_build(fv_model *m, int64_t n, bool lean)
 {
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].bf16 = m->bf16;
     const int threads = fv__threads();
     const size_t L = (size_t)(m->nlayers ? m->nlayers : 1);
     float **acts = realloc(m->acts, L * sizeof *acts);
@@ -944,6 +946,7 @@ void fv__model_gather_inputs(fv_model *m, const fv_dataset *d, const int64_t *id
 bool fv__model_accuracy_defined(const fv_model *m)
 {
     if (m->loss == FV_LOSS_TASK) return false;
+    if (fv__model_target_input(m, 0) >= 0) return false; /* a reconstruction: no classes */
     return m->loss != FV_LOSS_MSE && m->loss != FV_LOSS_MAE ? true : fv__model_out_size(m) > 1;
 }
 

@@ -66,7 +66,7 @@ static int covered(const frame *f, const fv__panel *panel, double rx, double ry,
     for (int s = 0; s < panel->nseries; s++) {
         const fv__series *se = &panel->series[s];
         for (int64_t i = 0; i < se->n; i++) {
-            int sub = i + 1 < se->n ? 8 : 1;
+            int sub = i + 1 < se->n && !panel->scatter ? 8 : 1;
             for (int k = 0; k < sub; k++) {
                 double u = (double)k / sub;
                 double x = se->x[i], y = se->y[i];
@@ -130,11 +130,13 @@ static void draw_legend(fv_picture *p, cairo_t *cr, const frame *f, const fv__pa
             const double dash[] = {6, 4};
             cairo_set_dash(cr, dash, 2, 0);
         }
-        cairo_move_to(cr, x + pad, yy);
-        cairo_line_to(cr, x + pad + sample, yy);
-        cairo_stroke(cr);
+        if (!panel->scatter) {
+            cairo_move_to(cr, x + pad, yy);
+            cairo_line_to(cr, x + pad + sample, yy);
+            cairo_stroke(cr);
+        }
         cairo_set_dash(cr, NULL, 0, 0);
-        if (se->markers) {
+        if (se->markers || panel->scatter) {
             cairo_arc(cr, x + pad + sample / 2, yy, 3.5, 0, 2 * M_PI);
             cairo_fill(cr);
         }
@@ -281,7 +283,7 @@ void fv__draw_panel(fv_picture *p, cairo_t *cr, double x, double y, double w, do
             cairo_set_dash(cr, dash, 2, 0);
         }
         bool pen = false;
-        for (int64_t i = 0; i < se->n; i++) {
+        for (int64_t i = 0; i < se->n && !panel->scatter; i++) {
             if (!isfinite(se->y[i])) {
                 pen = false;
                 continue;
@@ -295,10 +297,11 @@ void fv__draw_panel(fv_picture *p, cairo_t *cr, double x, double y, double w, do
         }
         cairo_stroke(cr);
         cairo_set_dash(cr, NULL, 0, 0);
-        if (se->markers)
+        if (se->markers || panel->scatter)
             for (int64_t i = 0; i < se->n; i++) {
                 if (!isfinite(se->y[i])) continue;
-                cairo_arc(cr, to_px(&f, se->x[i]), to_py(&f, se->y[i]), 3.5, 0, 2 * M_PI);
+                cairo_arc(cr, to_px(&f, se->x[i]), to_py(&f, se->y[i]), panel->scatter ? 1.6 : 3.5,
+                          0, 2 * M_PI);
                 cairo_fill(cr);
             }
     }

@@ -107,6 +107,7 @@ typedef struct fv__panel {
     bool zero_axes; /* darker lines at x = 0 and y = 0 */
     bool fixed_y;   /* use ylo..yhi instead of the data's range */
     double ylo, yhi;
+    bool scatter; /* every series as small dots, no lines: a scatter plot */
 } fv__panel;
 
 /* Draws a line chart into the box (x, y, w, h): title, axes, ticks, grid, lines, legend (in

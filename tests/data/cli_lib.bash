@@ -119,6 +119,17 @@ expect_error() {
     fi
 }
 
+# png_size FILE: "WIDTHxHEIGHT" from the IHDR chunk, or "" if FILE is not a PNG.
+png_size() {
+    [ "$(head -c 8 "$1" 2>/dev/null | od -A n -t x1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || return 0
+    local w h
+    w=$(od -A n -t u1 -j 16 -N 4 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+    h=$(od -A n -t u1 -j 20 -N 4 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+    echo "${w}x${h}"
+}
+
+is_png() { [ -n "$(png_size "$1")" ]; }
+
 # same_file DESCRIPTION A B: byte-identical files.
 same_file() {
     if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "$2 and $3 differ"; fi

@@ -1,0 +1,801 @@
+/* generative.c — `fovea generate` (a grid of samples decoded from z ~ N(0, I)) and the pictures of
+ * `fovea viz reconstructions|latent|interpolate`, for autoencoders, VAEs and generators. The
+ * decoder is the part of the model after its latent node (fv_model_run_from), as Keras' examples
+ * build `decoder = Model(latent_inputs, outputs)`.
+ */
+#include "generative.h"
+
+#include "commands.h"
+#include "common.h"
+#include "viz.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The nodes a picture needs: latent, the decoder's input (codes are decoded from there), and code,
+ * the node whose values are an image's code (a VAE's z_mean; an autoencoder's bottleneck). */
+typedef struct nodes {
+    char latent[128], code[128];
+    int code_layer; /* code's layer index, -1 for an input */
+} nodes;
+
+static int layer_index(const fv_model *m, const char *name)
+{
+    for (int i = 0; i < fv_model_layer_count(m); i++)
+        if (strcmp(fv_model_layer_name(m, i), name) == 0) return i;
+    return -1;
+}
+
+/* Defaults: the model's sampling layer is the latent node and its first input (z_mean) the
+ * code; without one, --latent names both (and generate falls back to the model's input: a
+ * generator's). */
+static int find_nodes(const char *cmd, const fv_model *m, const char *latent, const char *code,
+                      bool input_ok, nodes *out)
+{
+    int sampling = -1;
+    for (int i = 0; i < fv_model_layer_count(m) && sampling < 0; i++)
+        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) sampling = i;
+    if (!latent && sampling >= 0) latent = fv_model_layer_name(m, sampling);
+    if (!latent && input_ok) latent = fv_model_input_name(m, 0);
+    if (!latent) {
+        cli_error(cmd, "the model has no sampling layer: name its latent layer (the "
+                       "autoencoder's bottleneck) with --latent NAME");
+        return CLI_USAGE;
+    }
+    if (!code)
+        code = sampling >= 0 && strcmp(latent, fv_model_layer_name(m, sampling)) == 0
+                   ? fv_model_layer_input(m, sampling, 0)
+                   : latent;
+    int rank;
+    int64_t dims[4];
+    if (fv_model_node_shape(m, latent, &rank, dims) != FV_OK ||
+        fv_model_node_shape(m, code, &rank, dims) != FV_OK)
+        return cli_fail_lib(cmd, "--latent", FV_ERR_INVALID);
+    snprintf(out->latent, sizeof out->latent, "%s", latent);
+    snprintf(out->code, sizeof out->code, "%s", code);
+    out->code_layer = layer_index(m, code);
+    return 0;
+}
+
+static int64_t node_size(const fv_model *m, const char *name, int *rank, int64_t dims[4])
+{
+    int r;
+    int64_t d[4], size = 1;
+    if (fv_model_node_shape(m, name, &r, d) != FV_OK) return -1;
+    for (int i = 0; i < r; i++)
+        size *= d[i];
+    if (rank) *rank = r;
+    if (dims) memcpy(dims, d, sizeof d);
+    return size;
+}
+
+/* The shape of the images the model makes (its output; a GAN's generator's output), checked to
+ * be images (H, W[, C]) for the pictures. */
+static int output_images(const char *cmd, const fv_model *m, int *rank, int64_t dims[4])
+{
+    if (!fv_model_gan(m) || fv_model_node_shape(m, fv_model_gan(m), rank, dims) != FV_OK)
+        *rank = fv_model_output_shape(m, 0, dims);
+    if ((*rank == 2 || *rank == 3) && (*rank == 2 || dims[2] == 1 || dims[2] == 3)) return 0;
+    cli_error(cmd, "the model's output is not an image (H, W, 1 or 3): nothing to draw");
+    return CLI_FAIL;
+}
+
+/* Values per image the model makes (a GAN's: its generator's output). */
+static int64_t image_size(const fv_model *m)
+{
+    return fv_model_gan(m) ? node_size(m, fv_model_gan(m), NULL, NULL) : fv_model_output_size(m);
+}
+
+/* -1..1 when some value is below 0 (a tanh generator), else 0..1. */
+static void value_range(const float *v, int64_t count, double *lo, double *hi)
+{
+    bool negative = false;
+    for (int64_t i = 0; i < count && !negative; i++)
+        negative = v[i] < -1e-3f;
+    *lo = negative ? -1 : 0;
+    *hi = 1;
+}
+
+/* Codes (the values of node nd->code) of images [first, first + n) of d into codes [n × size]. */
+static int encode(const char *cmd, fv_model *m, const fv_dataset *d, int64_t first, int64_t n,
+                  const nodes *nd, float *codes)
+{
+    if (nd->code_layer < 0) {
+        cli_error(cmd, "--code: '%s' is an input of the model, not an encoder's output", nd->code);
+        return CLI_FAIL;
+    }
+    const int64_t in = fv_model_input_size(m), size = node_size(m, nd->code, NULL, NULL);
+    enum { BATCH = 256 };
+    float *x = malloc((size_t)(BATCH * in) * sizeof *x);
+    if (!x) {
+        cli_error(cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    fv_status s = FV_OK;
+    for (int64_t b = 0; s == FV_OK && b < n; b += BATCH) {
+        const int64_t nb = n - b < BATCH ? n - b : BATCH;
+        for (int64_t i = 0; s == FV_OK && i < nb; i++)
+            s = fv_dataset_get(d, first + b + i, x + i * in);
+        if (s == FV_OK) s = fv_model_forward(m, x, nb);
+        if (s == FV_OK)
+            memcpy(codes + b * size, fv_model_layer_output(m, nd->code_layer),
+                   (size_t)(nb * size) * sizeof(float));
+    }
+    free(x);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--data", s);
+}
+
+/* The test images of --data, checked against the model's input. */
+static int load_test(const char *cmd, const fv_model *m, const char *path, fv_dataset **d)
+{
+    *d = NULL;
+    int rc = cli_load_data(cmd, path, NULL, NULL, d);
+    if (rc) return rc;
+    if (!*d) {
+        cli_error(cmd, "--data: '%s' has no test set (t10k-images-idx3-ubyte)", path);
+        return CLI_FAIL;
+    }
+    return cli_check_input_shape(cmd, m, *d, "--data");
+}
+
+/* ---- fovea generate ------------------------------------------------------------------------- */
+
+static const char generate_usage[] =
+    "usage: fovea generate MODEL.safetensors [--n 64] [--seed S] [--latent NAME] -o OUT.png\n"
+    "\n"
+    "Draws n samples of a trained VAE or generator as a grid: codes z ~ N(0, I), drawn from\n"
+    "fovea's generator seeded with S, run through the layers after the latent node to the\n"
+    "model's output (Keras' decoder = Model(latent_inputs, outputs)).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE  the picture, .png or .svg (required)\n"
+    "  --n N              samples (default 64), drawn sqrt(N) to a row\n"
+    "  --seed S           the codes' seed (default 1)\n"
+    "  --latent NAME      the node whose values the codes stand for (default: the model's\n"
+    "                     sampling layer, a VAE's z; else its input, a generator's)\n";
+
+int cmd_generate(int argc, char **argv)
+{
+    const char *cmd = "generate";
+    cli_alias_output(argc, argv);
+    enum { O_OUT, O_N, O_SEED, O_LATENT, O_COUNT };
+    cli_opt opts[O_COUNT] = {[O_OUT] = {"output", true, false, NULL},
+                             [O_N] = {"n", true, false, NULL},
+                             [O_SEED] = {"seed", true, false, NULL},
+                             [O_LATENT] = {"latent", true, false, NULL}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, generate_usage, argc, argv, opts, O_COUNT, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o OUT.png is required");
+    int64_t n = 64;
+    uint64_t seed = 1;
+    if (opts[O_N].seen &&
+        (rc = cli_int(cmd, "--n", opts[O_N].value, 1, 4096, "a count from 1 to 4096", &n)))
+        return rc;
+    if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &seed))) return rc;
+    if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) return rc;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    if (!m) return CLI_FAIL;
+    nodes nd;
+    float *z = NULL, *y = NULL;
+    int rank;
+    int64_t dims[4];
+    rc = find_nodes(cmd, m, opts[O_LATENT].value, NULL, true, &nd);
+    if (!rc) rc = output_images(cmd, m, &rank, dims);
+    if (rc) goto done;
+    rc = CLI_FAIL;
+    const int64_t zsize = node_size(m, nd.latent, NULL, NULL), osize = image_size(m);
+    z = malloc((size_t)(n * zsize) * sizeof *z);
+    y = malloc((size_t)(n * osize) * sizeof *y);
+    if (!z || !y) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    fv_status s = fv_sample_normal(n, zsize, seed, z);
+    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, fv_model_gan(m), z, n, 256, seed, y);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    double lo, hi;
+    value_range(y, n * osize, &lo, &hi);
+    char title[256], sub[256];
+    snprintf(title, sizeof title, "%lld samples of %s", (long long)n, pos[0]);
+    snprintf(sub, sizeof sub,
+             "decoded from %s ~ N(0, I) (%lld values, seed %llu); pixels %g..%g drawn black to "
+             "white",
+             nd.latent, (long long)zsize, (unsigned long long)seed, lo, hi);
+    int64_t cols = (int64_t)ceil(sqrt((double)n));
+    rc = cli_save_picture(cmd, "--output",
+                          fv_plot_image_grid(y, n, rank, dims, cols, lo, hi, title, sub, NULL),
+                          opts[O_OUT].value)
+             ? CLI_FAIL
+             : CLI_OK;
+done:
+    free(z), free(y);
+    fv_model_free(m);
+    return rc;
+}
+
+/* ---- fovea viz reconstructions -------------------------------------------------------------- */
+
+static const char recon_usage[] =
+    "usage: fovea viz reconstructions MODEL.safetensors --data DIR [--n 10] [--index I]\n"
+    "                                 [--z-mean] -o OUT.png\n"
+    "\n"
+    "Draws n test images (from index I) above the model's reconstructions of them. A VAE\n"
+    "samples z at inference as Keras' example's layer does; --z-mean decodes z = z_mean instead.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE  the picture, .png or .svg (required)\n"
+    "  --data DIR         the test images (a folder of IDX files, a .npy array) (required)\n"
+    "  --n N              images (default 10)\n"
+    "  --index I          the first one, from 0 (default 0)\n"
+    "  --z-mean           decode each image's z_mean (the sampling layer's first input)\n"
+    "  --latent NAME      with --z-mean: the decoder's input (default: the sampling layer)\n";
+
+int viz_reconstructions(int argc, char **argv)
+{
+    const char *cmd = "viz reconstructions";
+    enum { O_OUT, O_DATA, O_N, O_INDEX, O_MEAN, O_LATENT, O_COUNT };
+    cli_opt opts[O_COUNT] = {
+        [O_OUT] = {"output", true, false, NULL},   [O_DATA] = {"data", true, false, NULL},
+        [O_N] = {"n", true, false, NULL},          [O_INDEX] = {"index", true, false, NULL},
+        [O_MEAN] = {"z-mean", false, false, NULL}, [O_LATENT] = {"latent", true, false, NULL}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, recon_usage, argc, argv, opts, O_COUNT, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o OUT.png is required");
+    if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
+    int64_t n = 10, first = 0;
+    if (opts[O_N].seen &&
+        (rc = cli_int(cmd, "--n", opts[O_N].value, 1, 64, "a count from 1 to 64", &n)))
+        return rc;
+    if (opts[O_INDEX].seen && (rc = cli_int(cmd, "--index", opts[O_INDEX].value, 0, INT64_MAX,
+                                            "an image index from 0", &first)))
+        return rc;
+    if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) return rc;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    if (!m) return CLI_FAIL;
+    fv_dataset *d = NULL;
+    float *img = NULL, *codes = NULL;
+    int rank;
+    int64_t dims[4];
+    nodes nd;
+    rc = output_images(cmd, m, &rank, dims);
+    if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    if (!rc && opts[O_MEAN].seen) rc = find_nodes(cmd, m, opts[O_LATENT].value, NULL, false, &nd);
+    if (rc) goto done;
+    rc = CLI_FAIL;
+    if (first + n > fv_dataset_count(d)) {
+        cli_error(cmd, "--index %lld --n %lld: '%s' has %lld test images", (long long)first,
+                  (long long)n, opts[O_DATA].value, (long long)fv_dataset_count(d));
+        goto done;
+    }
+    const int64_t in = fv_model_input_size(m), out = fv_model_output_size(m);
+    if (in != out) {
+        cli_error(cmd,
+                  "the model's output (%lld values) is not the size of its input (%lld): "
+                  "not an autoencoder",
+                  (long long)out, (long long)in);
+        goto done;
+    }
+    img = malloc((size_t)(2 * n * in) * sizeof *img);
+    if (!img) goto oom;
+    fv_status s = FV_OK;
+    for (int64_t i = 0; s == FV_OK && i < n; i++)
+        s = fv_dataset_get(d, first + i, img + i * in);
+    if (s == FV_OK && opts[O_MEAN].seen) {
+        const int64_t zsize = node_size(m, nd.code, NULL, NULL);
+        if (zsize != node_size(m, nd.latent, NULL, NULL)) {
+            cli_error(cmd, "--z-mean: '%s' and '%s' differ in size", nd.code, nd.latent);
+            goto done;
+        }
+        if (!(codes = malloc((size_t)(n * zsize) * sizeof *codes))) goto oom;
+        if (encode(cmd, m, d, first, n, &nd, codes)) goto done;
+        s = fv_model_run_from(m, nd.latent, NULL, codes, n, 0, 1, img + n * in);
+    } else if (s == FV_OK) {
+        const float *xs[1] = {img};
+        float *ys[1] = {img + n * in};
+        s = fv_model_predict_arrays(m, xs, n, 0, ys);
+    }
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    double lo, hi;
+    value_range(img + n * in, n * in, &lo, &hi);
+    char title[256], sub[256];
+    snprintf(title, sizeof title, "Reconstructions by %s", pos[0]);
+    snprintf(sub, sizeof sub, "test images %lld to %lld of %s%s", (long long)first,
+             (long long)(first + n - 1), opts[O_DATA].value,
+             opts[O_MEAN].seen ? "; decoded from z = z_mean" : "");
+    const char *rows[] = {"test images", "reconstructions"};
+    rc = cli_save_picture(cmd, "--output",
+                          fv_plot_image_grid(img, 2 * n, rank, dims, n, lo, hi, title, sub, rows),
+                          opts[O_OUT].value)
+             ? CLI_FAIL
+             : CLI_OK;
+    goto done;
+oom:
+    cli_error(cmd, "out of memory");
+done:
+    free(img), free(codes);
+    fv_dataset_free(d);
+    fv_model_free(m);
+    return rc;
+}
+
+/* ---- fovea viz latent ----------------------------------------------------------------------- */
+
+static const char latent_usage[] =
+    "usage: fovea viz latent MODEL.safetensors --data DIR [--n 10000] [--grid 30] [--scale 1]\n"
+    "                        [--class-names LIST] -o OUT.png\n"
+    "\n"
+    "The latent space as Keras' VAE example draws it: the test images' codes (z_mean) as a\n"
+    "scatter plot coloured by class, and for a 2-D latent space the images decoded from a\n"
+    "grid x grid of codes over [-scale, scale]^2. A larger latent space is drawn by its first\n"
+    "two principal components (no manifold).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE  the picture, .png or .svg (required)\n"
+    "  --data DIR         the test images and labels (required)\n"
+    "  --n N              test images to encode (default: all, at most 10000)\n"
+    "  --grid G           manifold images per side (default 30, as Keras' example)\n"
+    "  --scale S          the manifold's codes span [-S, S] (default 1, as Keras' example)\n"
+    "  --class-names LIST the legend's names, comma-separated, or 'fashion-mnist'\n"
+    "  --latent NAME      the decoder's input (default: the sampling layer)\n"
+    "  --code NAME        an image's code (default: the sampling layer's first input, z_mean)\n";
+
+int viz_latent(int argc, char **argv)
+{
+    const char *cmd = "viz latent";
+    enum { O_OUT, O_DATA, O_N, O_GRID, O_SCALE, O_NAMES, O_LATENT, O_CODE, O_COUNT };
+    cli_opt opts[O_COUNT] = {
+        [O_OUT] = {"output", true, false, NULL},    [O_DATA] = {"data", true, false, NULL},
+        [O_N] = {"n", true, false, NULL},           [O_GRID] = {"grid", true, false, NULL},
+        [O_SCALE] = {"scale", true, false, NULL},   [O_NAMES] = {"class-names", true, false, NULL},
+        [O_LATENT] = {"latent", true, false, NULL}, [O_CODE] = {"code", true, false, NULL}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, latent_usage, argc, argv, opts, O_COUNT, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o OUT.png is required");
+    if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
+    int64_t n = 10000, grid = 30;
+    double scale = 1;
+    if (opts[O_N].seen &&
+        (rc = cli_int(cmd, "--n", opts[O_N].value, 2, 100000, "a count from 2 to 100000", &n)))
+        return rc;
+    if (opts[O_GRID].seen &&
+        (rc = cli_int(cmd, "--grid", opts[O_GRID].value, 2, 64, "a count from 2 to 64", &grid)))
+        return rc;
+    if (opts[O_SCALE].seen && (rc = cli_double(cmd, "--scale", opts[O_SCALE].value, 0, true, 1e3,
+                                               false, "a positive number", &scale)))
+        return rc;
+    char **names = NULL;
+    int64_t nnames = 0;
+    if ((rc = cli_names_and_picture(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL,
+                                    opts[O_OUT].value, &names, &nnames)))
+        return rc;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    fv_dataset *d = NULL;
+    float *codes = NULL, *pts = NULL, *grid_z = NULL, *man = NULL;
+    int rank = 0;
+    int64_t dims[4] = {0};
+    nodes nd;
+    rc = m ? 0 : CLI_FAIL;
+    if (!rc) rc = find_nodes(cmd, m, opts[O_LATENT].value, opts[O_CODE].value, false, &nd);
+    if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    if (rc) goto done;
+    rc = CLI_FAIL;
+    if (n > fv_dataset_count(d)) n = fv_dataset_count(d);
+    const int64_t zsize = node_size(m, nd.code, NULL, NULL);
+    const int32_t *labels = fv_dataset_labels(d);
+    const int64_t classes = labels ? fv_dataset_classes(d) : 0;
+    if (names && nnames < classes) {
+        cli_error(cmd, "--class-names: %lld names, but the labels have %lld classes",
+                  (long long)nnames, (long long)classes);
+        goto done;
+    }
+    codes = malloc((size_t)(n * zsize) * sizeof *codes);
+    pts = malloc((size_t)(n * 2) * sizeof *pts);
+    if (!codes || !pts) goto oom;
+    if (encode(cmd, m, d, 0, n, &nd, codes)) goto done;
+    char xlabel[512], ylabel[512];
+    fv_status s = FV_OK;
+    if (zsize == 2) {
+        memcpy(pts, codes, (size_t)(n * 2) * sizeof *pts);
+        snprintf(xlabel, sizeof xlabel, "%s[0]", nd.code);
+        snprintf(ylabel, sizeof ylabel, "%s[1]", nd.code);
+        if (node_size(m, nd.latent, NULL, NULL) == 2 && output_images(cmd, m, &rank, dims) == 0) {
+            grid_z = malloc((size_t)(grid * grid * 2) * sizeof *grid_z);
+            man = malloc((size_t)(grid * grid * fv_model_output_size(m)) * sizeof *man);
+            if (!grid_z || !man) goto oom;
+            /* Row r, column k: (−S + k·step, S − r·step), Keras' plot_latent_space. */
+            const double step = 2 * scale / (double)(grid - 1);
+            for (int64_t r = 0; r < grid; r++)
+                for (int64_t k = 0; k < grid; k++) {
+                    grid_z[(r * grid + k) * 2] = (float)(-scale + (double)k * step);
+                    grid_z[(r * grid + k) * 2 + 1] = (float)(scale - (double)r * step);
+                }
+            s = fv_model_run_from(m, nd.latent, NULL, grid_z, grid * grid, 256, 1, man);
+        }
+    } else if (zsize > 2) {
+        double ex[2];
+        s = fv_principal_components(codes, n, zsize, 2, pts, ex);
+        snprintf(xlabel, sizeof xlabel, "principal component 1 of %s (%.0f%% of the variance)",
+                 nd.code, 100 * ex[0]);
+        snprintf(ylabel, sizeof ylabel, "principal component 2 (%.0f%%)", 100 * ex[1]);
+    } else {
+        cli_error(cmd, "'%s' has one value per image: nothing to draw in two dimensions", nd.code);
+        goto done;
+    }
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    char title[256];
+    snprintf(title, sizeof title, "Latent space of %s: %lld test images of %s", pos[0],
+             (long long)n, opts[O_DATA].value);
+    fv_picture *p = fv_plot_latent(pts, n, labels, (const char *const *)names, classes, xlabel,
+                                   ylabel, title, man, grid, rank, dims, -scale, scale);
+    rc = cli_save_picture(cmd, "--output", p, opts[O_OUT].value) ? CLI_FAIL : CLI_OK;
+    goto done;
+oom:
+    cli_error(cmd, "out of memory");
+done:
+    free(codes), free(pts), free(grid_z), free(man);
+    cli_free_class_names(names, nnames);
+    fv_dataset_free(d);
+    fv_model_free(m);
+    return rc;
+}
+
+/* ---- fovea viz interpolate ------------------------------------------------------------------ */
+
+static const char interp_usage[] =
+    "usage: fovea viz interpolate MODEL.safetensors --data DIR --from I --to J [--steps 10]\n"
+    "                             -o OUT.png\n"
+    "\n"
+    "Decodes codes along the line between two test images' codes (z_mean for a VAE):\n"
+    "(1 - t)·code(I) + t·code(J) for t from 0 to 1, drawn between the two images.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE  the picture, .png or .svg (required)\n"
+    "  --data DIR         the test images (required)\n"
+    "  --from I, --to J   the two test images, indices from 0 (required)\n"
+    "  --steps N          decoded images, t = 0 and t = 1 included (default 10)\n"
+    "  --latent NAME      the decoder's input (default: the sampling layer)\n"
+    "  --code NAME        an image's code (default: the sampling layer's first input, z_mean)\n";
+
+int viz_interpolate(int argc, char **argv)
+{
+    const char *cmd = "viz interpolate";
+    enum { O_OUT, O_DATA, O_FROM, O_TO, O_STEPS, O_LATENT, O_CODE, O_COUNT };
+    cli_opt opts[O_COUNT] = {
+        [O_OUT] = {"output", true, false, NULL},  [O_DATA] = {"data", true, false, NULL},
+        [O_FROM] = {"from", true, false, NULL},   [O_TO] = {"to", true, false, NULL},
+        [O_STEPS] = {"steps", true, false, NULL}, [O_LATENT] = {"latent", true, false, NULL},
+        [O_CODE] = {"code", true, false, NULL}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, interp_usage, argc, argv, opts, O_COUNT, pos, 1, 1, &npos);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o OUT.png is required");
+    if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
+    if (!opts[O_FROM].seen || !opts[O_TO].seen)
+        return cli_usage_error(cmd, "--from I and --to J are required");
+    int64_t from, to, steps = 10;
+    if ((rc = cli_int(cmd, "--from", opts[O_FROM].value, 0, INT64_MAX, "an image index from 0",
+                      &from)) ||
+        (rc = cli_int(cmd, "--to", opts[O_TO].value, 0, INT64_MAX, "an image index from 0", &to)))
+        return rc;
+    if (opts[O_STEPS].seen &&
+        (rc = cli_int(cmd, "--steps", opts[O_STEPS].value, 2, 64, "a count from 2 to 64", &steps)))
+        return rc;
+    if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) return rc;
+    fv_model *m = cli_load_trained_model(cmd, pos[0]);
+    fv_dataset *d = NULL;
+    float *codes = NULL, *line = NULL, *img = NULL;
+    int rank;
+    int64_t dims[4];
+    nodes nd;
+    rc = m ? 0 : CLI_FAIL;
+    if (!rc) rc = find_nodes(cmd, m, opts[O_LATENT].value, opts[O_CODE].value, false, &nd);
+    if (!rc) rc = output_images(cmd, m, &rank, dims);
+    if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    if (rc) goto done;
+    rc = CLI_FAIL;
+    const int64_t count = fv_dataset_count(d);
+    if (from >= count || to >= count) {
+        cli_error(cmd, "--from %lld --to %lld: '%s' has %lld test images (0 to %lld)",
+                  (long long)from, (long long)to, opts[O_DATA].value, (long long)count,
+                  (long long)count - 1);
+        goto done;
+    }
+    const int64_t zsize = node_size(m, nd.code, NULL, NULL), in = fv_model_input_size(m),
+                  out = fv_model_output_size(m);
+    if (zsize != node_size(m, nd.latent, NULL, NULL) || in != out) {
+        cli_error(cmd, "'%s' and '%s' differ in size, or the output is not the input's size",
+                  nd.code, nd.latent);
+        goto done;
+    }
+    codes = malloc((size_t)(2 * zsize) * sizeof *codes);
+    line = malloc((size_t)(steps * zsize) * sizeof *line);
+    img = malloc((size_t)((steps + 2) * in) * sizeof *img);
+    if (!codes || !line || !img) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    if (encode(cmd, m, d, from, 1, &nd, codes) || encode(cmd, m, d, to, 1, &nd, codes + zsize))
+        goto done;
+    for (int64_t k = 0; k < steps; k++) {
+        const double t = (double)k / (double)(steps - 1);
+        for (int64_t j = 0; j < zsize; j++)
+            line[k * zsize + j] = (float)((1 - t) * codes[j] + t * codes[zsize + j]);
+    }
+    fv_status s = fv_dataset_get(d, from, img);
+    if (s == FV_OK) s = fv_dataset_get(d, to, img + (steps + 1) * in);
+    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, NULL, line, steps, 0, 1, img + in);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    double lo, hi;
+    value_range(img + in, steps * in, &lo, &hi);
+    char title[512], sub[1024];
+    snprintf(title, sizeof title, "From test image %lld to %lld through %s's latent space",
+             (long long)from, (long long)to, pos[0]);
+    snprintf(
+        sub, sizeof sub,
+        "first and last: the test images; between: decoded from (1 - t)·%s(%lld) + t·%s(%lld), "
+        "t = 0 to 1 in %lld steps",
+        nd.code, (long long)from, nd.code, (long long)to, (long long)steps);
+    rc = cli_save_picture(
+             cmd, "--output",
+             fv_plot_image_grid(img, steps + 2, rank, dims, steps + 2, lo, hi, title, sub, NULL),
+             opts[O_OUT].value)
+             ? CLI_FAIL
+             : CLI_OK;
+done:
+    free(codes), free(line), free(img);
+    fv_dataset_free(d);
+    fv_model_free(m);
+    return rc;
+}
+
+/* ---- fovea evaluate for generative models ---------------------------------------------------- */
+
+/* Features of `layer` of classifier c for images x [n × size] (pixels 0..1), in batches. */
+static fv_status features_of(fv_model *c, int li, const float *x, int64_t n, int64_t fsize,
+                             float *f, int64_t *hist, int64_t classes)
+{
+    const int64_t in = fv_model_input_size(c);
+    enum { BATCH = 250 };
+    fv_status s = FV_OK;
+    for (int64_t b = 0; s == FV_OK && b < n; b += BATCH) {
+        const int64_t nb = n - b < BATCH ? n - b : BATCH;
+        s = fv_model_forward(c, x + b * in, nb);
+        if (s != FV_OK) break;
+        memcpy(f + b * fsize, fv_model_layer_output(c, li), (size_t)(nb * fsize) * sizeof(float));
+        const float *p = fv_model_layer_output(c, fv_model_layer_count(c) - 1);
+        for (int64_t i = 0; hist && i < nb; i++) {
+            int64_t best = 0;
+            for (int64_t k = 1; k < classes; k++)
+                if (p[i * classes + k] > p[i * classes + best]) best = k;
+            hist[best]++;
+        }
+    }
+    return s;
+}
+
+/* The FID-style figure: count samples decoded from z ~ N(0, I) against the first count test
+ * images, in the features of classifier layer `layer`; and the classifier's predicted classes of
+ * the samples. */
+static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char *cpath,
+                   const char *layer, int64_t count, uint64_t seed, char *const *names,
+                   int64_t nnames)
+{
+    fv_model *c = cli_load_trained_model(cmd, cpath);
+    if (!c) return CLI_FAIL;
+    int rc = CLI_FAIL;
+    float *z = NULL, *gen = NULL, *real = NULL, *fg = NULL, *fr = NULL;
+    int64_t *hist = NULL;
+    nodes nd;
+    const int li = layer_index(c, layer);
+    if (li < 0) {
+        cli_error(cmd, "--layer: the classifier %s has no layer '%s'", cpath, layer);
+        goto done;
+    }
+    if (fv_model_input_size(c) != image_size(m)) {
+        cli_error(cmd,
+                  "--features: the classifier takes %lld values, the model makes images of "
+                  "%lld",
+                  (long long)fv_model_input_size(c), (long long)image_size(m));
+        goto done;
+    }
+    if ((rc = find_nodes(cmd, m, NULL, NULL, true, &nd))) goto done;
+    rc = CLI_FAIL;
+    if (count > fv_dataset_count(d)) count = fv_dataset_count(d);
+    const int64_t size = image_size(m), zsize = node_size(m, nd.latent, NULL, NULL);
+    int64_t fd[4];
+    const int fr_rank = fv_model_layer_shape(c, li, fd);
+    int64_t fsize = 1, classes = fv_model_output_size(c);
+    for (int i = 0; i < fr_rank; i++)
+        fsize *= fd[i];
+    z = malloc((size_t)(count * zsize) * sizeof *z);
+    gen = malloc((size_t)(count * size) * sizeof *gen);
+    real = malloc((size_t)(count * size) * sizeof *real);
+    fg = malloc((size_t)(count * fsize) * sizeof *fg);
+    fr = malloc((size_t)(count * fsize) * sizeof *fr);
+    hist = calloc((size_t)classes, sizeof *hist);
+    if (!z || !gen || !real || !fg || !fr || !hist) {
+        cli_error(cmd, "out of memory for %lld samples", (long long)count);
+        goto done;
+    }
+    fv_status s = fv_sample_normal(count, zsize, seed, z);
+    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, fv_model_gan(m), z, count, 256, seed, gen);
+    for (int64_t i = 0; s == FV_OK && i < count; i++)
+        s = fv_dataset_get(d, i, real + i * size);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    /* The classifier reads pixels in [0, 1]: a tanh generator's -1..1 are mapped there. */
+    double lo, hi;
+    value_range(gen, count * size, &lo, &hi);
+    if (lo < 0)
+        for (int64_t i = 0; i < count * size; i++)
+            gen[i] = 0.5f * (gen[i] + 1.0f);
+    double dist = NAN;
+    s = features_of(c, li, gen, count, fsize, fg, hist, classes);
+    if (s == FV_OK) s = features_of(c, li, real, count, fsize, fr, NULL, classes);
+    if (s == FV_OK) s = fv_frechet_distance(fg, count, fr, count, fsize, &dist);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, "--features", s);
+        goto done;
+    }
+    printf("FID-style distance: ");
+    cli_print_repr(stdout, dist);
+    printf("  (the Fréchet distance between %lld samples (z ~ N(0, I), seed %llu) and the first "
+           "%lld test images in the %lld features of layer '%s' of %s, not Inception's)\n",
+           (long long)count, (unsigned long long)seed, (long long)count, (long long)fsize, layer,
+           cpath);
+    printf("Samples by predicted class:");
+    for (int64_t k = 0; k < classes; k++) {
+        if (names && k < nnames)
+            printf(" %s %.1f%%%s", names[k], 100.0 * (double)hist[k] / (double)count,
+                   k + 1 < classes ? "," : "\n");
+        else
+            printf(" %lld: %.1f%%%s", (long long)k, 100.0 * (double)hist[k] / (double)count,
+                   k + 1 < classes ? "," : "\n");
+    }
+    rc = 0;
+done:
+    free(z), free(gen), free(real), free(fg), free(fr), free(hist);
+    fv_model_free(c);
+    return rc;
+}
+
+int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
+                            bool binarize, const char *features, const char *layer, int64_t count,
+                            uint64_t seed, char *const *names, int64_t nnames)
+{
+    if (fv_model_gan(m)) {
+        /* A GAN reconstructs nothing: its figure is the samples' distance to the test images. */
+        if (!features) {
+            cli_error(cmd, "a GAN has no reconstruction to evaluate: give --features "
+                           "CLASSIFIER.safetensors --layer NAME for its FID-style distance");
+            return CLI_USAGE;
+        }
+        int rank;
+        int64_t dims[4];
+        fv_status s = fv_model_node_shape(m, fv_model_gan(m), &rank, dims);
+        if (s == FV_OK) s = fv_dataset_check_shape(test, rank, dims);
+        if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
+        return frechet(cmd, m, test, features, layer, count, seed, names, nnames);
+    }
+    fv_dataset *bin = NULL;
+    float *x = NULL, *y = NULL;
+    int rc = CLI_FAIL;
+    const int64_t n = fv_dataset_count(test), in = fv_model_input_size(m),
+                  out = fv_model_output_size(m);
+    if (in != out) {
+        cli_error(cmd,
+                  "the model's output (%lld values) is not the size of its input (%lld): "
+                  "not an autoencoder",
+                  (long long)out, (long long)in);
+        return CLI_FAIL;
+    }
+    x = malloc((size_t)(n * in) * sizeof *x);
+    y = malloc((size_t)(n * out) * sizeof *y);
+    if (!x || !y) {
+        cli_error(cmd, "out of memory for %lld images", (long long)n);
+        goto done;
+    }
+    fv_status s = FV_OK;
+    for (int64_t i = 0; s == FV_OK && i < n; i++)
+        s = fv_dataset_get(test, i, x + i * in);
+    if (s == FV_OK && binarize) {
+        /* Pixels >= 0.5 become 1, the rest 0: a binary image, whose cross-entropy is a
+         * log-likelihood in nats. */
+        uint8_t *u = malloc((size_t)(n * in));
+        if (!u) {
+            cli_error(cmd, "out of memory");
+            goto done;
+        }
+        for (int64_t i = 0; i < n * in; i++)
+            x[i] = x[i] >= 0.5f ? 1.0f : 0.0f, u[i] = x[i] > 0 ? 255 : 0;
+        int64_t dims[4];
+        const int rank = fv_model_input_shape(m, 0, dims);
+        bin = fv_dataset_from_u8(n, rank, dims, u, fv_dataset_labels(test));
+        free(u);
+        if (!bin) {
+            cli_fail_lib(cmd, NULL, FV_ERR_NOMEM);
+            goto done;
+        }
+        test = bin;
+    }
+    const int nterms = fv_model_loss_terms(m);
+    double loss = NAN, terms[64] = {0};
+    if (s == FV_OK) {
+        const float *xs[1] = {x};
+        float *ys[1] = {y};
+        s = fv_model_predict_arrays(m, xs, n, batch, ys);
+    }
+    if (s == FV_OK)
+        s = nterms > 0 && nterms <= 64 ? fv_model_evaluate_terms(m, test, batch, &loss, terms)
+                                       : fv_model_evaluate(m, test, batch, &loss, NULL);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    /* Keras' binary cross-entropy (probabilities clipped to [1e-7, 1 - 1e-7]) summed over each
+     * image's pixels, and the squared error, both averaged over the images. */
+    double bce = 0, se = 0;
+    bool probabilities = true;
+    for (int64_t i = 0; i < n * out; i++) {
+        const double t = x[i], p0 = y[i];
+        probabilities = probabilities && p0 >= 0 && p0 <= 1;
+        const double p = p0 < 1e-7 ? 1e-7 : p0 > 1 - 1e-7 ? 1 - 1e-7 : p0;
+        bce += -(t * log(p) + (1 - t) * log(1 - p));
+        se += (p0 - t) * (p0 - t);
+    }
+    double kl = 0;
+    bool vae = false;
+    for (int k = 0; k < nterms; k++)
+        if (strstr(fv_model_loss_term(m, k), "kl_loss")) kl += terms[k], vae = true;
+    fputs("Test loss: ", stdout);
+    cli_print_repr(stdout, loss);
+    fputs("\n", stdout);
+    for (int k = 0; k < nterms && k < 64; k++) {
+        printf("Test %s: ", fv_model_loss_term(m, k));
+        cli_print_repr(stdout, terms[k]);
+        fputs("\n", stdout);
+    }
+    printf("Reconstruction mean squared error per pixel: %.6g\n", se / (double)(n * out));
+    if (probabilities) {
+        printf("Reconstruction binary cross-entropy per image: %.4f (summed over its %lld "
+               "pixels; %.6g per pixel)\n",
+               bce / (double)n, (long long)out, bce / (double)(n * out));
+        if (vae)
+            printf("Negative ELBO per image: %.4f (reconstruction %.4f + KL %.4f; z sampled, one "
+                   "sample per image)\n",
+                   bce / (double)n + kl, bce / (double)n, kl);
+        printf("%s\n", binarize ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
+                                  "the negative log-likelihood, in nats"
+                                : "  on grey pixels: a cross-entropy, not a log-likelihood in "
+                                  "nats, with a floor above 0 (--binarize for a bound in nats)");
+    }
+    if (fflush(stdout) != 0) goto done;
+    rc = features ? frechet(cmd, m, test, features, layer, count, seed, names, nnames) : CLI_OK;
+done:
+    free(x), free(y);
+    fv_dataset_free(bin);
+    return rc;
+}

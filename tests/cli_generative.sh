@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# cli_generative.sh — generative models end to end on the small quad data: a tiny VAE trained on
+# its own input (fit target=input) with the kl_loss and reconstruction_loss columns; `evaluate`'s
+# negative ELBO (equal to the loss, whose reconstruction is summed over the pixels) and its
+# FID-style distance in a classifier's features; `generate` and `viz reconstructions|latent|
+# interpolate` writing PNGs (the same bytes for the same seed); bad input refused with one message.
+set -u
+source "$(dirname "$0")/data/cli_lib.bash"
+D=$DATA/quad
+V=$TMP/vae.safetensors
+C=$TMP/cls.safetensors
+
+absent() { [ ! -e "$1" ]; }
+
+echo "# train a tiny VAE on its own input"
+expect_ok "train quad_vae.fv --save --history" "$FOVEA" train "$DATA/quad_vae.fv" --data "$D" \
+    --save "$V" --history "$TMP/h.csv"
+check "history columns: kl_loss, loss, reconstruction_loss and their val_ twins" \
+    test "$(head -1 "$TMP/h.csv")" = "epoch,kl_loss,loss,reconstruction_loss,val_kl_loss,val_loss,val_reconstruction_loss"
+check "no accuracy in a reconstruction's progress lines" bash -c "! grep -q accuracy '$TMP/out'"
+
+echo "# a checkpoint resumes bit for bit (the sampling layer's and gaussian_noise's streams follow the step)"
+sed 's/^conv2d filters=4/gaussian_noise stddev=0.1\nconv2d filters=4/' "$DATA/quad_vae.fv" >"$TMP/dvae.fv"
+expect_ok "2 epochs straight" "$FOVEA" train "$TMP/dvae.fv" --data "$D" --epochs 2 \
+    --save "$TMP/straight.safetensors" --verbose 0
+expect_ok "1 epoch with a checkpoint" "$FOVEA" train "$TMP/dvae.fv" --data "$D" --epochs 1 \
+    --checkpoint "$TMP/ck" --verbose 0
+expect_ok "resumed to 2 epochs" "$FOVEA" train "$TMP/dvae.fv" --data "$D" --epochs 2 \
+    --checkpoint "$TMP/ck" --resume --save "$TMP/resumed.safetensors" --verbose 0
+same_file "the resumed VAE has the straight run's weights, byte for byte" \
+    "$TMP/straight.safetensors" "$TMP/resumed.safetensors"
+
+echo "# evaluate"
+expect_ok "evaluate a VAE" "$FOVEA" evaluate "$V" --data "$D"
+cp "$TMP/out" "$TMP/eval.out"
+loss=$(sed -n 's/^Test loss: //p' "$TMP/eval.out")
+elbo=$(sed -n 's/^Negative ELBO per image: \([0-9.]*\) .*/\1/p' "$TMP/eval.out")
+if [ -n "$loss" ] && [ -n "$elbo" ] &&
+    awk -v a="$loss" -v b="$elbo" 'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3) }'; then
+    ok "the negative ELBO per image ($elbo) is the loss ($loss): BCE summed over 64 pixels + KL"
+else
+    fail "negative ELBO equals the loss" "loss '$loss', ELBO '$elbo'" "$(cat "$TMP/eval.out")"
+fi
+check "grey pixels: not a log-likelihood, said so" grep -q "not a log-likelihood in nats" "$TMP/eval.out"
+check "Test kl_loss line" grep -Eq '^Test kl_loss: [0-9.e+-]+$' "$TMP/eval.out"
+expect_ok "evaluate --binarize" "$FOVEA" evaluate "$V" --data "$D" --binarize
+check "--binarize: a bound in nats" grep -q "a bound on the negative log-likelihood, in nats" "$TMP/out"
+expect_ok "train a classifier for the features" "$FOVEA" train "$DATA/quad.fv" --data "$D" \
+    --save "$C" --verbose 0
+expect_ok "evaluate --features --layer" "$FOVEA" evaluate "$V" --data "$D" --features "$C" \
+    --layer flatten --samples 60
+check "the FID-style distance, named as what it is" \
+    grep -Eq "^FID-style distance: [0-9.e+-]+  \(the Fréchet distance between 60 samples .* 36 features of layer 'flatten'" "$TMP/out"
+check "the samples' predicted classes" grep -Eq '^Samples by predicted class: 0: [0-9.]+%, 1:' "$TMP/out"
+expect_error "--features without --layer" 2 "--features CLASSIFIER and --layer NAME go together" \
+    "$FOVEA" evaluate "$V" --data "$D" --features "$C"
+expect_error "--layer the classifier lacks" 1 "no layer 'nope'" \
+    "$FOVEA" evaluate "$V" --data "$D" --features "$C" --layer nope
+
+echo "# generate"
+expect_ok "generate 16 samples" "$FOVEA" generate "$V" --n 16 --seed 3 -o "$TMP/s1.png"
+check "generate: a PNG" is_png "$TMP/s1.png"
+expect_ok "generate again with the same seed" "$FOVEA" generate "$V" --n 16 --seed 3 -o "$TMP/s2.png"
+same_file "the same seed draws the same samples" "$TMP/s1.png" "$TMP/s2.png"
+expect_ok "generate with another seed" "$FOVEA" generate "$V" --n 16 --seed 4 -o "$TMP/s3.png"
+check "another seed, other samples" bash -c "! cmp -s '$TMP/s1.png' '$TMP/s3.png'"
+expect_error "generate from a classifier: its output is no image" 1 "not an image" \
+    "$FOVEA" generate "$C" -o "$TMP/bad.png"
+expect_error "generate --latent that the model lacks" 1 "no layer or input named 'w'" \
+    "$FOVEA" generate "$V" --latent w -o "$TMP/bad.png"
+expect_error "generate without -o" 2 "-o OUT.png is required" "$FOVEA" generate "$V"
+check "nothing written by the refused commands" absent "$TMP/bad.png"
+
+echo "# viz reconstructions, latent, interpolate"
+expect_ok "viz reconstructions" "$FOVEA" viz reconstructions "$V" --data "$D" --n 6 -o "$TMP/r.png"
+check "reconstructions: a PNG" is_png "$TMP/r.png"
+expect_ok "viz reconstructions --z-mean" "$FOVEA" viz reconstructions "$V" --data "$D" --n 6 \
+    --z-mean -o "$TMP/rm.png"
+check "z = z_mean decodes other images than sampled z" bash -c "! cmp -s '$TMP/r.png' '$TMP/rm.png'"
+expect_ok "viz latent (2-D: scatter and manifold)" "$FOVEA" viz latent "$V" --data "$D" \
+    --grid 8 --class-names a,b,c,d -o "$TMP/l.png"
+check "latent: a PNG" is_png "$TMP/l.png"
+expect_ok "viz interpolate" "$FOVEA" viz interpolate "$V" --data "$D" --from 0 --to 5 \
+    --steps 6 -o "$TMP/i.png"
+check "interpolate: a PNG" is_png "$TMP/i.png"
+expect_error "interpolate past the test set" 1 "has 80 test images \(0 to 79\)" \
+    "$FOVEA" viz interpolate "$V" --data "$D" --from 0 --to 99999 -o "$TMP/bad.png"
+expect_error "latent of a model without a sampling layer or --latent" 2 "--latent NAME" \
+    "$FOVEA" viz latent "$C" --data "$D" -o "$TMP/bad.png"
+expect_error "report of a VAE: its sections are a classifier's, said so" 1 \
+    "trained on its input \(fit target=input\)" "$FOVEA" report "$V" --data "$D" -o "$TMP/bad.html"
+check "nothing written by the refused pictures" absent "$TMP/bad.png"
+check "nor by the refused report" absent "$TMP/bad.html"
+
+echo "# a GAN: the generator and the discriminator trained alternately (fit gan=generated)"
+G=$TMP/gan.safetensors
+expect_ok "train quad_gan.fv" "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save "$G" \
+    --history "$TMP/gh.csv"
+check "history columns: d_loss, g_loss" test "$(head -1 "$TMP/gh.csv")" = "epoch,d_loss,g_loss"
+check "no test loss of a GAN after training" bash -c "! grep -q 'Test loss' '$TMP/out'"
+expect_ok "generate from the GAN's generator" "$FOVEA" generate "$G" --n 9 -o "$TMP/g.png"
+check "generate (GAN): a PNG" is_png "$TMP/g.png"
+expect_ok "evaluate a GAN with --features" "$FOVEA" evaluate "$G" --data "$D" --features "$C" \
+    --layer flatten --samples 40
+check "the GAN's FID-style distance" grep -Eq "^FID-style distance: [0-9.e+-]+  \(the Fréchet distance between 40 samples" "$TMP/out"
+expect_error "evaluate a GAN without --features" 2 "a GAN has no reconstruction" \
+    "$FOVEA" evaluate "$G" --data "$D"
+expect_error "a GAN with checkpoints: not yet, said so" 1 "not done for GANs yet" \
+    "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --checkpoint "$TMP/gck" --verbose 0
+sed 's/units=1 activation=sigmoid/units=1/' "$DATA/quad_gan.fv" >"$TMP/logits.fv"
+expect_error "a discriminator without its sigmoid" 1 "ends in one sigmoid unit" \
+    "$FOVEA" train "$TMP/logits.fv" --data "$D" --verbose 0
+sed 's/gan=generated/gan=nope/' "$DATA/quad_gan.fv" >"$TMP/badgan.fv"
+expect_error "gan= naming no layer" 1 "gan=nope: the model has no layer of that name" \
+    "$FOVEA" train "$TMP/badgan.fv" --data "$D" --verbose 0
+
+echo "# a latent of 3: the first two principal components"
+sed 's/units=2 name=z_mean/units=3 name=z_mean/; s/units=2 name=z_log_var/units=3 name=z_log_var/' \
+    "$DATA/quad_vae.fv" >"$TMP/vae3.fv"
+expect_ok "train a VAE with a latent of 3" "$FOVEA" train "$TMP/vae3.fv" --data "$D" \
+    --save "$TMP/vae3.safetensors" --epochs 1 --verbose 0
+expect_ok "viz latent by principal components" "$FOVEA" viz latent "$TMP/vae3.safetensors" \
+    --data "$D" -o "$TMP/l3.png"
+check "latent (PCA): a PNG" is_png "$TMP/l3.png"
+
+finish
