@@ -15,15 +15,39 @@
 
 /* ---- messages ----------------------------------------------------------------------------- */
 
+/* Under mpirun (cli_set_process): this process's rank and the process count. */
+static int process_rank, process_count = 1;
+
+void cli_set_process(int rank, int count)
+{
+    process_rank = rank, process_count = count;
+}
+
+bool cli_is_worker(void)
+{
+    return process_rank > 0;
+}
+
 static void verror(const char *cmd, const char *fmt, va_list ap)
 {
+    /* Under mpirun every process meets the same warnings: process 0 alone reports them. An
+     * error may be one process's own (its file cannot be read), so each reports it, named. */
+    if (process_rank > 0 && strncmp(fmt, "warning: ", 9) == 0) return;
     fflush(stdout); /* keep stdout's earlier lines before the message when both go to one place */
-    if (cmd)
-        fprintf(stderr, "fovea %s: ", cmd);
-    else
-        fputs("fovea: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    /* one write per message, so that two processes' messages do not interleave in a line */
+    char text[4096];
+    int n = process_count > 1 && process_rank > 0
+                ? snprintf(text, sizeof text, "fovea %s (process %d of %d): ", cmd ? cmd : "",
+                           process_rank, process_count)
+            : cmd ? snprintf(text, sizeof text, "fovea %s: ", cmd)
+                  : snprintf(text, sizeof text, "fovea: ");
+    if (n < 0 || (size_t)n >= sizeof text) n = 0;
+    const int m = vsnprintf(text + n, sizeof text - (size_t)n - 1, fmt, ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof text - 2) len = sizeof text - 2; /* a cut message keeps its newline */
+    text[len++] = '\n';
+    fwrite(text, 1, len, stderr);
+    fflush(stderr);
 }
 
 void cli_error(const char *cmd, const char *fmt, ...)

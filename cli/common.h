@@ -17,6 +17,11 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* Prints "fovea CMD: message\n" (or "fovea: message" when cmd is NULL) on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Under mpirun: this process's rank and the process count (set once by train). Processes other
+ * than 0 then drop messages that begin "warning: " (process 0 prints the same ones) and name
+ * themselves in errors ("fovea train (process 1 of 2): ..."). cli_is_worker: rank > 0. */
+void cli_set_process(int rank, int count);
+bool cli_is_worker(void);
 
 /* Reports a failed library call: the library's message, or the status name if it left none,
  * after an optional context ("--weights"). Returns CLI_FAIL. */

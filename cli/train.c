@@ -664,12 +664,15 @@ static int train(int argc, char **argv, cli_mpi *mp)
             snprintf(kept, sizeof kept,
                      "no epoch was completed, so there is no checkpoint to resume from");
         }
-        if (s == FV_ERR_INTERRUPTED && progress_interrupted())
-            cli_error(cmd, "interrupted in epoch %lld/%lld at step %lld/%lld; %s%s",
-                      (long long)(ui.prog.last_epoch + 1), (long long)fit.epochs,
-                      (long long)ui.prog.last_step, (long long)ui.prog.last_steps,
-                      ckpt ? "--save and --history were not written; " : "nothing was saved", kept);
-        else if (s == FV_ERR_NUMERIC && ckpt && info.checkpoint_epochs > 0)
+        if (s == FV_ERR_INTERRUPTED && progress_interrupted()) {
+            /* process 0 says what was kept: the checkpoints are its own */
+            if (mp->rank == 0)
+                cli_error(cmd, "interrupted in epoch %lld/%lld at step %lld/%lld; %s%s",
+                          (long long)(ui.prog.last_epoch + 1), (long long)fit.epochs,
+                          (long long)ui.prog.last_step, (long long)ui.prog.last_steps,
+                          ckpt ? "--save and --history were not written; " : "nothing was saved",
+                          kept);
+        } else if (s == FV_ERR_NUMERIC && ckpt && info.checkpoint_epochs > 0)
             cli_error(cmd,
                       "%s; training stopped, --save and --history were not written; the last good "
                       "checkpoint (epoch %lld) is kept in %s",
@@ -741,5 +744,6 @@ int cmd_train(int argc, char **argv)
     cli_mpi mp;
     int rc = cli_mpi_start("train", &mp);
     if (rc != CLI_OK) return rc;
+    cli_set_process(mp.rank, mp.size);
     return cli_mpi_finish(&mp, train(argc, argv, &mp));
 }
