@@ -545,18 +545,31 @@ static void keras_pads(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d,
     *end = total - *begin;
 }
 
-static fv_status emit_conv2d(ex *e, int i)
+/* The window arguments of a convolution-like layer (kernel_size, strides, dilation_rate, each 1
+ * when absent), whether its padding is same, and its activation's name (act, 32 bytes); refused
+ * as refuse() does without padding or activation. */
+static fv_status window_args(ex *e, const fv_layer *l, int64_t ks[2], int64_t st[2], int64_t dil[2],
+                             bool *same, char act[32])
 {
-    const fv_layer *l = layer(e, i);
     static const int64_t one[2] = {1, 1};
-    int64_t ks[2], st[2], dil[2];
-    char pad[16], act[32];
+    char pad[16];
     arg_pair(l, "kernel_size", one, ks);
     arg_pair(l, "strides", one, st);
     arg_pair(l, "dilation_rate", one, dil);
-    if (!arg(l, "padding", pad, sizeof pad) || !arg(l, "activation", act, sizeof act))
+    if (!arg(l, "padding", pad, sizeof pad) || !arg(l, "activation", act, 32))
         return refuse(e, l, "no padding or activation argument");
-    const bool same = strcmp(pad, "same") == 0;
+    *same = strcmp(pad, "same") == 0;
+    return FV_OK;
+}
+
+static fv_status emit_conv2d(ex *e, int i)
+{
+    const fv_layer *l = layer(e, i);
+    int64_t ks[2], st[2], dil[2];
+    char act[32];
+    bool same;
+    const fv_status ws = window_args(e, l, ks, st, dil, &same, act);
+    if (ws != FV_OK) return ws;
     const fv_param *k = param(l, "kernel"), *b = param(l, "bias");
     if (!k || k->rank != 4) return refuse(e, l, "no rank-4 kernel");
     const int64_t kh = k->dims[0], kw = k->dims[1], cin = k->dims[2], cout = k->dims[3];
@@ -1084,15 +1097,11 @@ static fv_status emit_reshape(ex *e, int i)
 static fv_status emit_depthwise(ex *e, int i)
 {
     const fv_layer *l = layer(e, i);
-    static const int64_t one[2] = {1, 1};
     int64_t ks[2], st[2], dil[2];
-    char pad[16], act[32];
-    arg_pair(l, "kernel_size", one, ks);
-    arg_pair(l, "strides", one, st);
-    arg_pair(l, "dilation_rate", one, dil);
-    if (!arg(l, "padding", pad, sizeof pad) || !arg(l, "activation", act, sizeof act))
-        return refuse(e, l, "no padding or activation argument");
-    const bool same = strcmp(pad, "same") == 0;
+    char act[32];
+    bool same;
+    const fv_status ws = window_args(e, l, ks, st, dil, &same, act);
+    if (ws != FV_OK) return ws;
     const fv_param *k = param(l, "depthwise_kernel"), *pw = param(l, "pointwise_kernel"),
                    *b = param(l, "bias");
     if (!k || k->rank != 4) return refuse(e, l, "no rank-4 depthwise kernel");
@@ -1135,7 +1144,8 @@ static fv_status emit_depthwise(ex *e, int i)
         if (!pin[1] || !pin[2]) return ex_fail(e);
         y = core_out(e, i, act, LAY_NCHW, "Conv");
         n = ex_node(e, "Conv", pin, b ? 3 : 2, y);
-        if (!n || !attr_ints(e, n, "kernel_shape", one, 2)) return ex_fail(e);
+        static const int64_t pointwise[2] = {1, 1};
+        if (!n || !attr_ints(e, n, "kernel_shape", pointwise, 2)) return ex_fail(e);
     }
     return finish_act(e, i, act, y, LAY_NCHW, NULL);
 }
@@ -1147,15 +1157,11 @@ static fv_status emit_depthwise(ex *e, int i)
 static fv_status emit_conv2d_transpose(ex *e, int i)
 {
     const fv_layer *l = layer(e, i);
-    static const int64_t one[2] = {1, 1};
     int64_t ks[2], st[2], dil[2];
-    char pad[16], act[32];
-    arg_pair(l, "kernel_size", one, ks);
-    arg_pair(l, "strides", one, st);
-    arg_pair(l, "dilation_rate", one, dil);
-    if (!arg(l, "padding", pad, sizeof pad) || !arg(l, "activation", act, sizeof act))
-        return refuse(e, l, "no padding or activation argument");
-    const bool same = strcmp(pad, "same") == 0;
+    char act[32];
+    bool same;
+    const fv_status ws = window_args(e, l, ks, st, dil, &same, act);
+    if (ws != FV_OK) return ws;
     const fv_param *k = param(l, "kernel"), *b = param(l, "bias");
     if (!k || k->rank != 4) return refuse(e, l, "no rank-4 kernel");
     const int64_t kh = k->dims[0], kw = k->dims[1], F = k->dims[2], C = k->dims[3];
