@@ -173,11 +173,11 @@ static int64_t yolo_target_width(const fv_layer *head)
     return 1 + 5 * ((const fv__yolo_cfg *)head->cfg)->max_boxes;
 }
 
+/* Every image's slot owners, assigned once per batch. */
 static size_t yolo_scratch(const fv_layer *head, int64_t n)
 {
-    (void)n;
     const fv_shape *o = &head->out;
-    return (size_t)(o->d[0] * o->d[1] * fv__yolo_anchors(head)) * sizeof(int32_t);
+    return (size_t)(n * o->d[0] * o->d[1] * fv__yolo_anchors(head)) * sizeof(int32_t);
 }
 
 static fv_status yolo_check_targets(const fv_layer *head, const float *t, int64_t n)
@@ -260,19 +260,19 @@ static double yolo_compute(const fv_layer *head, const float *y, const float *t,
     const fv__yolo_cfg *c = head->cfg;
     const int64_t H = head->out.d[0], W = head->out.d[1], A = fv__yolo_anchors(head);
     const int64_t C = c->classes, K = 5 + C, slots = H * W * A, tw = yolo_target_width(head);
-    int32_t *owner = scratch;
+    int32_t *owners = scratch; /* n × slots */
     if (dy) memset(dy, 0, (size_t)(n * slots * K) * sizeof(float));
     /* YOLOv5's means: box and class terms over the batch's positive slots, objectness over
      * every slot of the batch */
     int64_t npos = 0;
     for (int64_t i = 0; i < n; i++)
-        npos += fv__yolo_assign(head, t + i * tw, owner);
+        npos += fv__yolo_assign(head, t + i * tw, owners + i * slots);
     const double kbox = npos ? c->box / (double)npos : 0,
                  kcls = npos ? c->cls / (double)(npos * C) : 0, kobj = c->obj / (double)(n * slots);
     double lbox = 0, lobj = 0, lcls = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *ti = t + i * tw;
-        fv__yolo_assign(head, ti, owner);
+        const int32_t *owner = owners + i * slots;
         for (int64_t s = 0; s < slots; s++) {
             const float *p = y + (i * slots + s) * K;
             float *g = dy ? dy + (i * slots + s) * K : NULL;
