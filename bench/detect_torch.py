@@ -14,8 +14,8 @@ network is built by bench/resnet_torch.py from the model file (Keras' 'same' pad
 BatchNormalization, glorot_uniform); the head's loss is written here, vectorised, after the same
 rules as src/layers/yolo.c and tests/fixtures/make_yolo_fixture.py (YOLOv5's decoding, CIoU with
 α held constant, objectness with the IoU as target, class BCE; a box to its centre cell at every
-anchor whose side ratios stay below anchor_t and at least its best; a slot two boxes want to the
-smaller). Detection: YOLOv5's validation settings as `fovea evaluate` uses them (score 0.001 on
+anchor whose side ratios stay below anchor_t and at least its best, with neighbor_cells=2 also in
+YOLOv5's two nearest neighbour cells; a slot two boxes want to the smaller). Detection: YOLOv5's validation settings as `fovea evaluate` uses them (score 0.001 on
 objectness × class for every class, torchvision's batched_nms at IoU 0.6, 100 per image); the
 detection speed is timed at `fovea detect`'s defaults (score 0.25, best class, IoU 0.45).
 """
@@ -43,7 +43,8 @@ def yolo_cfg(layers):
     cfg = dict(classes=int(a["classes"]), anchors=[float(v) for v in a["anchors"].split(",")],
                max_boxes=int(a.get("max_boxes", 16)), box=float(a.get("box", 0.05)),
                obj=float(a.get("obj", 1.0)), cls=float(a.get("cls", 0.5)),
-               anchor_t=float(a.get("anchor_t", 4.0)), giou=a.get("iou_loss", "ciou") == "giou")
+               anchor_t=float(a.get("anchor_t", 4.0)), giou=a.get("iou_loss", "ciou") == "giou",
+               neighbors=int(a.get("neighbor_cells", 0)) == 2)
     cfg["A"] = len(cfg["anchors"]) // 2
     return cfg
 
@@ -73,6 +74,16 @@ def read_split(d, split, shape):
     return X, boxes, [os.path.basename(f) for f in files]
 
 
+def near(g, n):
+    """YOLOv5's neighbour cell for a centre at g (cells) on an axis of n cells, or None."""
+    f = g % 1
+    if f < 0.5 and g > 1:
+        return min(int(g - 0.5), n - 1)
+    if f > 0.5 and g < n - 1:
+        return min(int(g + 0.5), n - 1)
+    return None
+
+
 def assign(cfg, H, W, rows):
     """slot -> box index, as src/layers/yolo.c assigns (dict over positive slots)."""
     A, an = cfg["A"], cfg["anchors"]
@@ -80,18 +91,24 @@ def assign(cfg, H, W, rows):
     for b, (c, cx, cy, w, h) in enumerate(rows):
         gw, gh = w * W, h * H
         col, row = min(int(cx * W), W - 1), min(int(cy * H), H - 1)
+        cells = [(row, col)]
+        if cfg["neighbors"]:
+            nc, nr = near(cx * W, W), near(cy * H, H)
+            cells += [(row, nc)] if nc is not None and nc != col else []
+            cells += [(nr, col)] if nr is not None and nr != row else []
         rs = [max(gw / an[2 * a], an[2 * a] / gw, gh / an[2 * a + 1], an[2 * a + 1] / gh)
               for a in range(A)]
         best = int(np.argmin(rs))
-        for a in range(A):
-            if a != best and not rs[a] < cfg["anchor_t"]:
-                continue
-            s = (row * W + col) * A + a
-            if s in owner:
-                q = rows[owner[s]]
-                if not w * h < q[3] * q[4]:
+        for r, k in cells:
+            for a in range(A):
+                if a != best and not rs[a] < cfg["anchor_t"]:
                     continue
-            owner[s] = b
+                s = (r * W + k) * A + a
+                if s in owner:
+                    q = rows[owner[s]]
+                    if not w * h < q[3] * q[4]:
+                        continue
+                owner[s] = b
     return owner
 
 

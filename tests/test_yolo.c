@@ -136,6 +136,40 @@ TEST(boxes_go_to_their_centre_cell_and_matching_anchors)
     fv_model_free(m);
 }
 
+/* YOLOv5's neighbour cells on a 4 × 4 grid with one anchor (1, 1). */
+TEST(neighbor_cells_add_the_two_nearest_cells)
+{
+    fv_model *m = yolo_model(4, 4, 7, "yolo classes=2 anchors=1,1 max_boxes=2 neighbor_cells=2");
+    CHECK(m != NULL);
+    if (!m) return;
+    int32_t owner[16];
+    /* centre (1.2, 2.7) cells: its cell (row 2, col 1); x in the left half but gx = 1.2 > 1:
+     * col 0; y in the lower half and gy = 2.7 < 3: row 3 */
+    const float t1[11] = {1, 0, 0.3f, 0.675f, 0.25f, 0.25f};
+    CHECK(fv__yolo_assign(&m->layers[0], t1, owner) == 3);
+    CHECK(owner[2 * 4 + 1] == 0 && owner[2 * 4 + 0] == 0 && owner[3 * 4 + 1] == 0);
+    /* centre (0.8, 3.4): x in the right half, gx < 3: col 1; y in the left half, gy > 1: row 2 */
+    const float t2[11] = {1, 1, 0.2f, 0.85f, 0.25f, 0.25f};
+    CHECK(fv__yolo_assign(&m->layers[0], t2, owner) == 3);
+    CHECK(owner[3 * 4 + 0] == 0 && owner[3 * 4 + 1] == 0 && owner[2 * 4 + 0] == 0);
+    /* centre (0.4, 3.6): gx < 1 and gy > 3 — no neighbour on either axis */
+    const float t3[11] = {1, 1, 0.1f, 0.9f, 0.25f, 0.25f};
+    CHECK(fv__yolo_assign(&m->layers[0], t3, owner) == 1);
+    CHECK(owner[3 * 4 + 0] == 0);
+    /* the centre on the far corner (4, 4), clamped into cell (3, 3): its neighbours g − 0.5 = 3.5
+     * fall in the same cell — one slot */
+    const float t4[11] = {1, 1, 1.0f, 1.0f, 0.25f, 0.25f};
+    CHECK(fv__yolo_assign(&m->layers[0], t4, owner) == 1);
+    CHECK(owner[3 * 4 + 3] == 0);
+    /* a neighbour slot another box's centre wants goes to the smaller box */
+    const float t5[11] = {2, 0, 0.3f, 0.675f, 0.25f, 0.25f, 1, 0.125f, 0.625f, 0.2f, 0.2f};
+    CHECK(fv__yolo_assign(&m->layers[0], t5, owner) == 3);
+    CHECK(owner[2 * 4 + 0] == 1 && owner[2 * 4 + 1] == 0 && owner[3 * 4 + 1] == 0);
+    fv_model_free(m);
+    CHECK(yolo_model(4, 4, 7, "yolo classes=2 anchors=1,1 neighbor_cells=1") == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "neighbor_cells=1");
+}
+
 static void fixture(const char *name)
 {
     char path[256];
@@ -193,6 +227,7 @@ TEST(yolo_loss_matches_pytorch)
 {
     fixture("yolo_ciou");
     fixture("yolo_giou");
+    fixture("yolo_neighbors");
 }
 
 /* Central differences of the whole loss with respect to every raw prediction of a small grid.
@@ -407,6 +442,7 @@ int main(void)
     RUN(ciou_and_giou_by_hand);
     RUN(ciou_and_giou_gradients_match_finite_differences);
     RUN(boxes_go_to_their_centre_cell_and_matching_anchors);
+    RUN(neighbor_cells_add_the_two_nearest_cells);
     RUN(yolo_loss_matches_pytorch);
     RUN(yolo_loss_gradient_matches_finite_differences);
     RUN(yolo_targets_are_checked_before_training);

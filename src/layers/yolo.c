@@ -22,6 +22,7 @@ static const fv_arg_spec yolo_args[] = {
     {"cls", FV_ARG_FLOAT, OFF(cls), "0.5", NULL, 0, 1e6},
     {"anchor_t", FV_ARG_FLOAT, OFF(anchor_t), "4.0", NULL, 1, 1e6},
     {"iou_loss", FV_ARG_CHOICE, OFF(iou_loss), "ciou", iou_loss_names, 0, 0},
+    {"neighbor_cells", FV_ARG_INT, OFF(neighbor_cells), "0", NULL, 0, 2},
     {0},
 };
 
@@ -40,6 +41,10 @@ static fv_status yolo_build(fv_layer *l)
                         "yolo: anchors= takes width,height pairs (in grid cells); %d numbers is "
                         "not a whole number of pairs",
                         c->anchors.n);
+    if (c->neighbor_cells == 1)
+        return fv__fail(FV_ERR_INVALID,
+                        "yolo: neighbor_cells=1: expected 0 (the centre cell only, Darknet's "
+                        "assignment) or 2 (and the two nearest neighbours, YOLOv5's)");
     const fv_shape *in = &l->in[0];
     const int64_t A = c->anchors.n / 2, K = 5 + c->classes;
     char shape[96];
@@ -215,6 +220,41 @@ static double anchor_ratio(double w, double h, double aw, double ah)
     return fmax(fmax(w / aw, aw / w), fmax(h / ah, ah / h));
 }
 
+/* The neighbour cell YOLOv5's build_targets adds for a centre at g (in cells, on an axis of n
+ * cells): the cell of g − 0.5 when g lies in the left half of its cell and g > 1, the cell of
+ * g + 0.5 when in the right half and g < n − 1, clamped into [0, n); −1 for none. */
+static int64_t neighbor(double g, int64_t n)
+{
+    const double f = g - floor(g);
+    double at;
+    if (f < 0.5 && g > 1)
+        at = g - 0.5;
+    else if (f > 0.5 && g < (double)n - 1)
+        at = g + 0.5;
+    else
+        return -1;
+    const int64_t i = (int64_t)at;
+    return i < n ? i : n - 1;
+}
+
+/* Gives the slots of one cell to box b at the anchors it matches. */
+static void claim(const fv__yolo_cfg *c, const float *ti, int64_t b, int64_t cell, int64_t A,
+                  int64_t best, double gw, double gh, int32_t *owner)
+{
+    const float *r = ti + 1 + 5 * b;
+    for (int64_t a = 0; a < A; a++) {
+        const double ratio = anchor_ratio(gw, gh, c->anchors.v[2 * a], c->anchors.v[2 * a + 1]);
+        if (a != best && !(ratio < c->anchor_t)) continue;
+        int32_t *o = &owner[cell * A + a];
+        /* a slot two boxes want goes to the smaller one (the harder to find), ties to the first */
+        if (*o >= 0) {
+            const float *q = ti + 1 + 5 * *o;
+            if (!((double)r[3] * r[4] < (double)q[3] * q[4])) continue;
+        }
+        *o = (int32_t)b;
+    }
+}
+
 int64_t fv__yolo_assign(const fv_layer *head, const float *ti, int32_t *owner)
 {
     const fv__yolo_cfg *c = head->cfg;
@@ -233,17 +273,13 @@ int64_t fv__yolo_assign(const fv_layer *head, const float *ti, int32_t *owner)
             if (anchor_ratio(gw, gh, c->anchors.v[2 * a], c->anchors.v[2 * a + 1]) <
                 anchor_ratio(gw, gh, c->anchors.v[2 * best], c->anchors.v[2 * best + 1]))
                 best = a;
-        for (int64_t a = 0; a < A; a++) {
-            const double ratio = anchor_ratio(gw, gh, c->anchors.v[2 * a], c->anchors.v[2 * a + 1]);
-            if (a != best && !(ratio < c->anchor_t)) continue;
-            int32_t *o = &owner[(row * W + col) * A + a];
-            /* a slot two boxes want goes to the smaller one (the harder to find), ties to the
-             * first */
-            if (*o >= 0) {
-                const float *q = ti + 1 + 5 * *o;
-                if (!((double)r[3] * r[4] < (double)q[3] * q[4])) continue;
-            }
-            *o = (int32_t)b;
+        claim(c, ti, b, row * W + col, A, best, gw, gh, owner);
+        if (c->neighbor_cells) {
+            /* a neighbour that falls on the centre cell (a centre on the image's far edge,
+             * clamped into the last cell) adds nothing */
+            const int64_t nc = neighbor(gx, W), nr = neighbor(gy, H);
+            if (nc >= 0 && nc != col) claim(c, ti, b, row * W + nc, A, best, gw, gh, owner);
+            if (nr >= 0 && nr != row) claim(c, ti, b, nr * W + col, A, best, gw, gh, owner);
         }
     }
     int64_t pos = 0;
