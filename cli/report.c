@@ -258,6 +258,52 @@ void report_pre(FILE *f, const char *text)
     fputs("</pre>\n", f);
 }
 
+void *report_task_new(report *r, size_t size)
+{
+    if (!(r->task = calloc(1, size))) cli_error(r->cmd, "out of memory");
+    return r->task;
+}
+
+int report_check_not_task_data(const report *r, const char *what)
+{
+    const bool pose = cli_is_pose_dir(r->data_path);
+    if (!pose && !cli_is_detection_dir(r->data_path)) return 0;
+    cli_error(r->cmd, "--data: '%s' is a %s dataset, but %s is %s", r->data_path,
+              pose ? "6D pose (BOP)" : "detection", r->model_path, what);
+    return CLI_FAIL;
+}
+
+int report_printed(const report *r, FILE *f, report_writer w, const void *arg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *ms = open_memstream(&text, &len);
+    if (!ms) {
+        cli_error(r->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    fv_status s = w(ms, arg);
+    fclose(ms);
+    if (s == FV_OK) {
+        fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n", f);
+        report_pre(f, text);
+        fputs("</details>\n", f);
+    }
+    free(text);
+    return 0;
+}
+
+int report_best_worst(const report *r, FILE *f, const int64_t *order, int64_t n, report_drawer draw)
+{
+    const int64_t want = r->examples < n ? r->examples : n;
+    const int64_t worst = want / 2, best = want - worst;
+    int64_t idx[64];
+    for (int64_t q = 0; q < worst; q++)
+        idx[q] = order[n - 1 - q];
+    if (best > 0 && draw(r, f, order, best, "Best")) return CLI_FAIL;
+    return worst > 0 ? draw(r, f, idx, worst, "Worst") : 0;
+}
+
 int report_kernels(const report *r, FILE *f)
 {
     fputs("<h2 id=\"kernels\">Kernels</h2>\n", f);
@@ -368,21 +414,11 @@ static int features_section(const report *r, FILE *f)
 
 static int classifier_prepare(report *r)
 {
-    classifier *cl = calloc(1, sizeof *cl);
-    if (!cl) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    r->task = cl;
+    classifier *cl = report_task_new(r, sizeof *cl);
+    if (!cl) return CLI_FAIL;
     const char *cmd = r->cmd;
-    if (cli_is_detection_dir(r->data_path) || cli_is_pose_dir(r->data_path)) {
-        cli_error(cmd,
-                  "--data: '%s' is a %s dataset, but %s is a classifier (its output is not a "
-                  "yolo or pose head)",
-                  r->data_path, cli_is_pose_dir(r->data_path) ? "6D pose (BOP)" : "detection",
-                  r->model_path);
+    if (report_check_not_task_data(r, "a classifier (its output is not a yolo or pose head)"))
         return CLI_FAIL;
-    }
     cli_image_flags imf = {.quiet = true};
     int rc = cli_load_image_eval(cmd, r->data_path, r->m, &imf, &cl->test);
     if (rc == CLI_CONTINUE)
@@ -439,6 +475,17 @@ static void classifier_cards(const report *r, FILE *f)
     report_card(f, fv_metrics_get(cl->mt, "roc_auc_macro"), 4, "ROC AUC (macro)");
 }
 
+typedef struct metrics_names {
+    const fv_metrics *mt;
+    const char *const *names;
+} metrics_names;
+
+static fv_status metrics_text(FILE *out, const void *arg)
+{
+    const metrics_names *mn = arg;
+    return fv_metrics_write_text(mn->mt, out, NULL, mn->names);
+}
+
 static int classifier_body(report *r, FILE *f)
 {
     const classifier *cl = r->task;
@@ -453,21 +500,8 @@ static int classifier_body(report *r, FILE *f)
     report_cell(f, cl->loss);
     fputs("</tr></table>\n", f);
     metrics_tables(f, cl->mt, r->names);
-    char *report_text = NULL;
-    size_t report_len = 0;
-    FILE *ms = open_memstream(&report_text, &report_len);
-    if (!ms) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    fv_status s = fv_metrics_write_text(cl->mt, ms, NULL, (const char *const *)r->names);
-    fclose(ms);
-    if (s == FV_OK) {
-        fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n", f);
-        report_pre(f, report_text);
-        fputs("</details>\n", f);
-    }
-    free(report_text);
+    metrics_names mn = {cl->mt, (const char *const *)r->names};
+    if (report_printed(r, f, metrics_text, &mn)) return CLI_FAIL;
 
     fputs("<h2 id=\"confusion\">Confusion matrix</h2>\n", f);
     if (report_img(r->cmd, f, fv_plot_confusion(cl->mt, (const char *const *)r->names, NULL),

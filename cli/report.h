@@ -9,6 +9,7 @@
 #include "fovea.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -55,6 +56,23 @@ void report_cell(FILE *f, double v);
 void report_card(FILE *f, double value, int digits, const char *label);
 /* Text in <pre>, escaped. */
 void report_pre(FILE *f, const char *text);
+/* A new zeroed state of size bytes as r->task, or NULL after a message (out of memory). */
+void *report_task_new(report *r, size_t size);
+/* CLI_FAIL after one message when --data is a detection or pose (BOP) folder, which `what` (the
+ * model's kind in words: "a classifier") cannot read; else 0. */
+int report_check_not_task_data(const report *r, const char *what);
+/* What `fovea evaluate` prints, written by w(out, arg), as a folded <pre> block; nothing when w
+ * fails. 0, or CLI_FAIL after a message (out of memory). */
+typedef fv_status (*report_writer)(FILE *out, const void *arg);
+int report_printed(const report *r, FILE *f, report_writer w, const void *arg);
+/* Draws test items idx[0..n) under the heading title ("Best", "Worst"). 0 or CLI_FAIL. */
+typedef int (*report_drawer)(const report *r, FILE *f, const int64_t *idx, int64_t n,
+                             const char *title);
+/* The best and the worst of n test items ranked best first in order (no item twice): of
+ * min(--examples, n), the first half rounded up under "Best", the rest from the end of order
+ * (the worst first) under "Worst", each drawn by draw. 0 or CLI_FAIL. */
+int report_best_worst(const report *r, FILE *f, const int64_t *order, int64_t n,
+                      report_drawer draw);
 /* The "Kernels" section: each conv2d layer's kernels (`fovea viz kernels`). 0 or CLI_FAIL. */
 int report_kernels(const report *r, FILE *f);
 

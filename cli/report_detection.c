@@ -36,12 +36,8 @@ static int by_f1(const void *a, const void *b)
 
 static int prepare(report *r)
 {
-    detection *d = calloc(1, sizeof *d);
-    if (!d) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    r->task = d;
+    detection *d = report_task_new(r, sizeof *d);
+    if (!d) return CLI_FAIL;
     if (!cli_is_detection_dir(r->data_path)) {
         cli_error(r->cmd,
                   "--data: '%s' is not a detection dataset (no labels/ or annotations/ folder in "
@@ -167,6 +163,11 @@ static int images(const report *r, FILE *f, const int64_t *idx, int64_t n, const
                       alt);
 }
 
+static fv_status coco_text(FILE *out, const void *e)
+{
+    return fv_coco_eval_write_text(e, out, true, false);
+}
+
 static int body(report *r, FILE *f)
 {
     detection *d = r->task;
@@ -179,21 +180,7 @@ static int body(report *r, FILE *f)
           "range), as pycocotools prints it. VOC's AP50 with all-point interpolation.</p>\n",
           f);
     coco_table(f, e);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *ms = open_memstream(&text, &len);
-    if (!ms) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    fv_status s = fv_coco_eval_write_text(e, ms, true, false);
-    fclose(ms);
-    if (s == FV_OK) {
-        fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n", f);
-        report_pre(f, text);
-        fputs("</details>\n", f);
-    }
-    free(text);
+    if (report_printed(r, f, coco_text, e)) return CLI_FAIL;
 
     fputs("<h2 id=\"pr\">Precision-recall curves</h2>\n<p class=\"meta\">Per class at IoU 0.5 "
           "(area all, 100 detections an image), from COCOeval's 101 recall points.</p>\n",
@@ -201,8 +188,6 @@ static int body(report *r, FILE *f)
     if (report_img(r->cmd, f, fv_plot_pr(e), "precision-recall curves")) return CLI_FAIL;
 
     fputs("<h2 id=\"images\">Best and worst test images</h2>\n", f);
-    const int64_t n = d->ev.gt->nimages;
-    int64_t want = r->examples < n ? r->examples : n;
     fprintf(f,
             "<p class=\"meta\">Ranked by each image's F1 score: its detections scoring at "
             "least %.2f (those drawn, dashed), by decreasing score, each matched to the "
@@ -210,15 +195,7 @@ static int body(report *r, FILE *f)
             "F1 = 2 TP / (2 TP + FP + missed), 1 for an image with neither boxes nor "
             "detections; ties in the set's order.</p>\n",
             SHOW_SCORE, MATCH_IOU);
-    if (want == 0) return report_kernels(r, f);
-    const int64_t worst = want / 2, best = want - worst;
-    if (images(r, f, d->order, best, "Best")) return CLI_FAIL;
-    if (worst > 0) {
-        int64_t idx[64];
-        for (int64_t q = 0; q < worst; q++)
-            idx[q] = d->order[n - 1 - q];
-        if (images(r, f, idx, worst, "Worst")) return CLI_FAIL;
-    }
+    if (report_best_worst(r, f, d->order, d->ev.gt->nimages, images)) return CLI_FAIL;
     return report_kernels(r, f);
 }
 

@@ -4,12 +4,9 @@
  * --features), a grid of samples (`fovea generate`), reconstructions (`viz reconstructions`) and
  * a VAE's latent space (`viz latent`), all drawn by generative.c's functions.
  */
-#define _GNU_SOURCE /* open_memstream */
 #include "commands.h"
 #include "common.h"
-#include "detect.h"
 #include "generative.h"
-#include "pose.h"
 #include "report.h"
 
 #include <math.h>
@@ -36,21 +33,14 @@ static bool has_sampling(const fv_model *m)
 
 static int prepare(report *r)
 {
-    generative *gm = calloc(1, sizeof *gm);
-    if (!gm) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    r->task = gm;
+    generative *gm = report_task_new(r, sizeof *gm);
+    if (!gm) return CLI_FAIL;
     const char *cmd = r->cmd;
-    if (cli_is_detection_dir(r->data_path) || cli_is_pose_dir(r->data_path)) {
-        cli_error(cmd,
-                  "--data: '%s' is a %s dataset, but %s is a generative model (fit %s): give "
-                  "its images (an IDX folder, .npy)",
-                  r->data_path, cli_is_pose_dir(r->data_path) ? "6D pose (BOP)" : "detection",
-                  r->model_path, fv_model_gan(r->m) ? "gan=..." : "target=input");
+    if (report_check_not_task_data(r, fv_model_gan(r->m)
+                                          ? "a generative model (fit gan=...): give its images"
+                                          : "a generative model (fit target=input): give its "
+                                            "images"))
         return CLI_FAIL;
-    }
     int rc = cli_load_data(cmd, r->data_path, NULL, NULL, &gm->test);
     if (rc) return rc;
     if (!gm->test) {
@@ -119,6 +109,19 @@ static void row(FILE *f, const char *label, double v)
     fputs("</tr>\n", f);
 }
 
+typedef struct figures_of {
+    const report *r;
+    const cli_gen_figures *g;
+} figures_of;
+
+static fv_status figures_text(FILE *out, const void *arg)
+{
+    const figures_of *fo = arg;
+    cli_print_generative_figures(out, fo->r->m, fo->g, fo->r->features, fo->r->names,
+                                 fo->r->nnames);
+    return FV_OK;
+}
+
 static int figures(report *r, FILE *f)
 {
     const generative *gm = r->task;
@@ -176,20 +179,8 @@ static int figures(report *r, FILE *f)
         }
         fputs("</table>\n", f);
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *ms = open_memstream(&text, &len);
-    if (!ms) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    cli_print_generative_figures(ms, r->m, g, r->features, r->names, r->nnames);
-    fclose(ms);
-    fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n", f);
-    report_pre(f, text);
-    fputs("</details>\n", f);
-    free(text);
-    return 0;
+    const figures_of fo = {r, g};
+    return report_printed(r, f, figures_text, &fo);
 }
 
 static int body(report *r, FILE *f)

@@ -5,7 +5,6 @@
  */
 #include "commands.h"
 #include "common.h"
-#include "detect.h"
 #include "pose.h"
 #include "report.h"
 
@@ -35,12 +34,8 @@ static int by_err(const void *a, const void *b)
 
 static int prepare(report *r)
 {
-    pose_report *p = calloc(1, sizeof *p);
-    if (!p) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    r->task = p;
+    pose_report *p = report_task_new(r, sizeof *p);
+    if (!p) return CLI_FAIL;
     if (!cli_is_pose_dir(r->data_path)) {
         cli_error(r->cmd,
                   "--data: '%s' is not a 6D pose dataset in BOP's layout (no "
@@ -211,15 +206,7 @@ static int body(report *r, FILE *f)
           "the estimate (orange box) beside the true pose (green box), with the object's axes "
           "(x red, y green, z blue).</p>\n",
           f);
-    const int64_t n = p->ev.n, want = r->examples < n ? r->examples : n;
-    const int64_t worst = want / 2, best = want - worst;
-    if (best > 0 && images(r, f, p->order, best, "Best")) return CLI_FAIL;
-    if (worst > 0) {
-        int64_t idx[64];
-        for (int64_t q = 0; q < worst; q++)
-            idx[q] = p->order[n - 1 - q];
-        if (images(r, f, idx, worst, "Worst")) return CLI_FAIL;
-    }
+    if (report_best_worst(r, f, p->order, p->ev.n, images)) return CLI_FAIL;
     return report_kernels(r, f);
 }
 

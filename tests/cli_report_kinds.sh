@@ -44,16 +44,7 @@ PY
 echo "# a detector"
 expect_ok "scenes" "$FOVEA" data make detection "$TMP/scenes" --source mnist --from "$D" \
     --train 96 --test 8 --size 32 --min-object 10 --max-object 16 --max-objects 2 --seed 3
-cat >"$TMP/det.fv" <<'MODEL'
-input shape=32,32,1
-conv2d filters=8 kernel_size=3 strides=2 padding=same activation=relu
-conv2d filters=16 kernel_size=3 strides=2 padding=same activation=relu
-conv2d name=pred filters=30 kernel_size=1
-yolo name=boxes classes=10 anchors=1.5,1.5,2,2 max_boxes=4
-compile loss=yolo optimizer=adam learning_rate=0.01
-fit batch_size=16 epochs=12
-MODEL
-expect_ok "train the detector" "$FOVEA" train "$TMP/det.fv" --data "$TMP/scenes" --seed 1 \
+expect_ok "train the detector" "$FOVEA" train "$DATA/det32.fv" --data "$TMP/scenes" --seed 1 \
     --save "$TMP/det.safetensors" --history "$TMP/dh.csv" --verbose 0
 R=$TMP/det.html
 expect_ok "report of the detector" "$FOVEA" report "$TMP/det.safetensors" --data "$TMP/scenes" \
@@ -163,17 +154,7 @@ if [ "$status" -ne 0 ] && grep -q "OSMesa cannot create an OpenGL context" "$TMP
     finish
 fi
 check "data make pose succeeds" test "$status" -eq 0
-cat >pose.fv <<'FV'
-input shape=16,16,3
-conv2d filters=4 kernel_size=4 strides=4
-relu
-flatten
-dense units=9
-pose extent=85,61,41
-compile loss=pose optimizer=adam learning_rate=0.001
-fit batch_size=4 epochs=1
-FV
-run "$FOVEA" train pose.fv --data ds --save pose.safetensors --seed 1 --history ph.csv --verbose 0
+run "$FOVEA" train "$DATA/pose16.fv" --data ds --save pose.safetensors --seed 1 --history ph.csv --verbose 0
 check "train the pose network" test "$status" -eq 0
 R=$TMP/pose.html
 expect_ok "report of the pose network" "$FOVEA" report pose.safetensors --data ds --history ph.csv -o "$R"
