@@ -860,15 +860,83 @@ void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_fi
     }
 }
 
+/* s as a JSON string: quoted, with ", \\ and control characters escaped. */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+/* "key": value, NaN as null (JSON has no NaN), after "{" or ",". */
+static void json_number(FILE *out, const char *key, double v, bool *first)
+{
+    fputs(*first ? "{\n  " : ",\n  ", out);
+    *first = false;
+    json_string(out, key);
+    if (isnan(v))
+        fputs(": null", out);
+    else
+        fprintf(out, ": %.17g", v);
+}
+
+void cli_print_generative_json(FILE *out, const fv_model *m, const cli_gen_figures *g,
+                               char *const *names, int64_t nnames)
+{
+    bool first = true;
+    if (g->reconstructs) {
+        json_number(out, "loss", g->loss, &first);
+        for (int k = 0; k < g->nterms; k++)
+            json_number(out, fv_model_loss_term(m, k), g->terms[k], &first);
+        json_number(out, "reconstruction_mse_per_pixel", g->mse_pixel, &first);
+        if (g->probabilities) {
+            json_number(out, "reconstruction_bce_per_image", g->bce_image, &first);
+            json_number(out, "reconstruction_bce_per_pixel", g->bce_pixel, &first);
+        }
+        if (g->vae && g->probabilities) {
+            json_number(out, "kl_per_image", g->kl, &first);
+            json_number(out, "negative_elbo_per_image", g->nelbo, &first);
+        }
+        fprintf(out, ",\n  \"binarized\": %s", g->binarized ? "true" : "false");
+    }
+    if (g->has_fid) {
+        json_number(out, "fid_style_distance", g->fid, &first);
+        fprintf(out, ",\n  \"fid_samples\": %lld,\n  \"fid_features\": %lld,\n  \"fid_layer\": ",
+                (long long)g->fid_count, (long long)g->fid_features);
+        json_string(out, g->layer);
+        fputs(",\n  \"samples_by_class\": {", out);
+        for (int64_t k = 0; k < g->classes; k++) {
+            char num[32];
+            snprintf(num, sizeof num, "%lld", (long long)k);
+            fputs(k ? ", " : "", out);
+            json_string(out, names && k < nnames ? names[k] : num);
+            fprintf(out, ": %lld", (long long)g->hist[k]);
+        }
+        fputs("}", out);
+    }
+    fputs(first ? "{}\n" : "\n}\n", out);
+}
+
 int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
                             bool binarize, const char *features, const char *layer, int64_t count,
-                            uint64_t seed, char *const *names, int64_t nnames)
+                            uint64_t seed, char *const *names, int64_t nnames, bool json)
 {
     cli_gen_figures g;
     int rc =
         cli_generative_figures(cmd, m, test, batch, binarize, features, layer, count, seed, &g);
     if (!rc) {
-        cli_print_generative_figures(stdout, m, &g, features, names, nnames);
+        if (json)
+            cli_print_generative_json(stdout, m, &g, names, nnames);
+        else
+            cli_print_generative_figures(stdout, m, &g, features, names, nnames);
         if (fflush(stdout) != 0) rc = CLI_FAIL;
     }
     cli_gen_figures_free(&g);

@@ -19,11 +19,11 @@ int viz_interpolate(int argc, char **argv);
  * cross-entropy summed per image, a VAE's negative ELBO per image (reconstruction + KL, z sampled
  * once per image); on binarised test images with binarize; with features (a classifier's
  * safetensors) and layer, the FID-style distance of count samples against the first count test
- * images, and the samples' predicted classes (names: the legend). Prints on stdout; returns 0 or
- * CLI_FAIL (reported). */
+ * images, and the samples' predicted classes (names: the legend). Prints on stdout, as text or
+ * (json) one JSON object (cli_print_generative_json); returns 0 or CLI_FAIL (reported). */
 int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
                             bool binarize, const char *features, const char *layer, int64_t count,
-                            uint64_t seed, char *const *names, int64_t nnames);
+                            uint64_t seed, char *const *names, int64_t nnames, bool json);
 
 /* The figures of cli_evaluate_generative, computed (cli_generative_figures) apart from printed
  * (cli_print_generative_figures), for `fovea evaluate` and `fovea report`. A GAN has only the
@@ -45,6 +45,13 @@ int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64
                            uint64_t seed, cli_gen_figures *g);
 void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_figures *g,
                                   const char *classifier, char *const *names, int64_t nnames);
+/* The figures as one JSON object, Keras' evaluate(return_dict=True) names for the loss and its
+ * terms, then reconstruction_mse_per_pixel, reconstruction_bce_per_image and _per_pixel (when the
+ * outputs are probabilities), kl_per_image and negative_elbo_per_image (a VAE), binarized, and with
+ * the FID-style distance fid_style_distance, fid_samples, fid_features, fid_layer and
+ * samples_by_class ({class name: count}); numbers with 17 significant digits, NaN as null. */
+void cli_print_generative_json(FILE *out, const fv_model *m, const cli_gen_figures *g,
+                               char *const *names, int64_t nnames);
 void cli_gen_figures_free(cli_gen_figures *g);
 
 /* The pictures of `fovea generate`, `viz reconstructions` and `viz latent` for model m (its

@@ -96,10 +96,12 @@ static void cards(const report *r, FILE *f)
     if (!gm->figures) report_card(f, NAN, 0, "FID-style distance: needs --features");
 }
 
-/* One row of the figures' table. */
-static void row(FILE *f, const char *label, double v)
+/* One row of the figures' table: key, the name `evaluate --json` gives it. */
+static void row(FILE *f, const char *key, const char *label, double v)
 {
-    fputs("<tr><th>", f);
+    fputs("<tr data-key=\"", f);
+    report_esc(f, key);
+    fputs("\"><th>", f);
     report_esc(f, label);
     fputs("</th>", f);
     if (isnan(v))
@@ -150,20 +152,22 @@ static int figures(report *r, FILE *f)
                 (long long)g->fid_features);
     fputs(".</p>\n<table class=\"kv\" id=\"figures-table\">\n", f);
     if (g->reconstructs) {
-        row(f, "loss", g->loss);
+        row(f, "loss", "loss", g->loss);
         for (int k = 0; k < g->nterms; k++)
-            row(f, fv_model_loss_term(r->m, k), g->terms[k]);
-        row(f, "reconstruction MSE per pixel", g->mse_pixel);
+            row(f, fv_model_loss_term(r->m, k), fv_model_loss_term(r->m, k), g->terms[k]);
+        row(f, "reconstruction_mse_per_pixel", "reconstruction MSE per pixel", g->mse_pixel);
         if (g->probabilities) {
-            row(f, "reconstruction binary cross-entropy per image", g->bce_image);
-            row(f, "reconstruction binary cross-entropy per pixel", g->bce_pixel);
+            row(f, "reconstruction_bce_per_image", "reconstruction binary cross-entropy per image",
+                g->bce_image);
+            row(f, "reconstruction_bce_per_pixel", "reconstruction binary cross-entropy per pixel",
+                g->bce_pixel);
         }
         if (g->vae && g->probabilities) {
-            row(f, "KL divergence per image", g->kl);
-            row(f, "negative ELBO per image", g->nelbo);
+            row(f, "kl_per_image", "KL divergence per image", g->kl);
+            row(f, "negative_elbo_per_image", "negative ELBO per image", g->nelbo);
         }
     }
-    if (g->has_fid) row(f, "FID-style distance", g->fid);
+    if (g->has_fid) row(f, "fid_style_distance", "FID-style distance", g->fid);
     fputs("</table>\n", f);
     if (g->has_fid) {
         fputs("<h3>Samples by the classifier's predicted class</h3>\n<table class=\"grid\">\n"

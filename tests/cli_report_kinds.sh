@@ -21,9 +21,12 @@ table_matches() {
 import json, re, sys
 page, want = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
 flat = dict(want.get("stats", {}), **{k: v for k, v in want.items() if not isinstance(v, (dict, list))})
-rows = re.findall(r'<tr data-key="([^"]+)"><th>.*?</th><td>([-0-9.]+)</td>', page)
+rows = re.findall(r'<tr data-key="([^"]+)"><th>.*?</th><td>([-+0-9.e]+)</td>', page)
+def half_unit(v):  # half a unit in the last digit the page shows
+    m = re.fullmatch(r'-?\d+(?:\.(\d+))?(?:e([-+]\d+))?', v)
+    return 0.5 * 10.0 ** (int(m.group(2) or 0) - len(m.group(1) or ""))
 bad = [(k, v, flat.get(k)) for k, v in rows
-       if k not in flat or abs(float(v) - flat[k]) > 0.5 * 10 ** -len(v.split(".")[-1]) + 1e-12]
+       if k not in flat or abs(float(v) - flat[k]) > half_unit(v) + 1e-12]
 print("rows", len(rows), "mismatches", bad, file=sys.stderr) if bad or not rows else None
 sys.exit(1 if bad or not rows else 0)
 PY
@@ -125,12 +128,18 @@ check "5 pictures: $(pngs "$R")" test "$(pngs "$R")" -eq 5
 expect_ok "evaluate the VAE" "$FOVEA" evaluate "$V" --data "$D" --features "$TMP/cls.safetensors" \
     --layer flatten --samples 60
 cp "$TMP/out" "$TMP/vae.txt"
+expect_ok "evaluate the VAE, --json" "$FOVEA" evaluate "$V" --data "$D" \
+    --features "$TMP/cls.safetensors" --layer flatten --samples 60 --json
+cp "$TMP/out" "$TMP/vae.json"
+check "the figures are evaluate --json's" table_matches "$R" "$TMP/vae.json"
+check "all eight of them (the loss, kl_loss, MSE, 2 BCE, KL, ELBO, FID)" \
+    test "$(grep -c '<tr data-key=' "$R")" -eq 8
 check "the figures as evaluate prints them, character for character" pre_matches "$R" "$TMP/vae.txt"
 elbo=$(sed -n 's/^Negative ELBO per image: \([0-9.]*\) .*/\1/p' "$TMP/vae.txt")
 check "the negative ELBO card is evaluate's ($elbo)" grep -q "<div class=\"v\">$(printf '%.2f' "$elbo")</div><div class=\"l\">Negative ELBO" "$R"
 fid=$(sed -n 's/^FID-style distance: \([0-9.e+-]*\) .*/\1/p' "$TMP/vae.txt")
 check "the FID-style distance in the table is evaluate's ($fid)" \
-    grep -q "<tr><th>FID-style distance</th><td>$(printf '%.6g' "$fid")</td></tr>" "$R"
+    grep -q "<th>FID-style distance</th><td>$(printf '%.6g' "$fid")</td></tr>" "$R"
 expect_error "a VAE with a detection folder" 1 "is a detection dataset, but .* is a generative model" \
     "$FOVEA" report "$V" --data "$TMP/scenes" -o "$TMP/bad.html"
 expect_error "--features without --layer" 2 "--features CLASSIFIER and --layer NAME go together" \
@@ -144,6 +153,13 @@ check "its samples" grep -q '<h2 id="samples">Samples</h2>' "$TMP/gan.html"
 check "no reconstructions, no latent space" bash -c "! grep -Eq 'id=\"(reconstructions|latent)\"' '$TMP/gan.html'"
 check "says the FID-style distance needs --features" grep -q 'needs --features' "$TMP/gan.html"
 check "2 pictures (samples, kernels of conv2d)" test "$(pngs "$TMP/gan.html")" -eq 2
+expect_ok "report of the GAN, with --features" "$FOVEA" report "$G" --data "$D" \
+    --features "$TMP/cls.safetensors" --layer flatten --samples 60 --seed 3 -o "$TMP/gan2.html"
+expect_ok "evaluate the GAN, --json" "$FOVEA" evaluate "$G" --data "$D" \
+    --features "$TMP/cls.safetensors" --layer flatten --samples 60 --seed 3 --json
+cp "$TMP/out" "$TMP/gan.json"
+check "its FID-style distance is evaluate --json's" table_matches "$TMP/gan2.html" "$TMP/gan.json"
+check "the samples' classes, 4 rows" test "$(grep -c '<tr><th>[0-3]</th><td>[0-9]*</td><td>' "$TMP/gan2.html")" -eq 4
 check "no page after the errors" absent "$TMP/bad.html"
 
 echo "# a pose network"
