@@ -25,12 +25,20 @@ typedef struct detection {
     int64_t boxes;   /* ground-truth boxes that are not crowd regions */
 } detection;
 
-static const double *sort_f1; /* qsort's key; the report runs in one thread */
+static const detection *sorting; /* qsort's key; the report runs in one thread */
 
+/* Decreasing F1; on a tie, decreasing TP − FP − missed (among perfect images the one with the
+ * most objects first, among failed ones the one with the most errors last); then the set's order.
+ */
 static int by_f1(const void *a, const void *b)
 {
     const int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-    if (sort_f1[i] != sort_f1[j]) return sort_f1[i] > sort_f1[j] ? -1 : 1;
+    const double *f1 = sorting->f1;
+    if (f1[i] != f1[j]) return f1[i] > f1[j] ? -1 : 1;
+    const int64_t *c = sorting->tpfpfn;
+    const int64_t si = c[3 * i] - c[3 * i + 1] - c[3 * i + 2],
+                  sj = c[3 * j] - c[3 * j + 1] - c[3 * j + 2];
+    if (si != sj) return si > sj ? -1 : 1;
     return (i > j) - (i < j);
 }
 
@@ -61,7 +69,7 @@ static int prepare(report *r)
         if (s != FV_OK) return cli_fail_lib(r->cmd, NULL, s);
         d->order[i] = i;
     }
-    sort_f1 = d->f1;
+    sorting = d;
     qsort(d->order, (size_t)n, sizeof *d->order, by_f1);
     for (int64_t a = 0; a < gt->nannotations; a++)
         d->boxes += !gt->annotations[a].iscrowd;
@@ -193,7 +201,8 @@ static int body(report *r, FILE *f)
             "least %.2f (those drawn, dashed), by decreasing score, each matched to the "
             "unmatched true box (solid) of its class with the largest IoU of at least %.1f; "
             "F1 = 2 TP / (2 TP + FP + missed), 1 for an image with neither boxes nor "
-            "detections; ties in the set's order.</p>\n",
+            "detections; on a tie, the image with more true positives and fewer errors (TP - "
+            "FP - missed) first.</p>\n",
             SHOW_SCORE, MATCH_IOU);
     if (report_best_worst(r, f, d->order, d->ev.gt->nimages, images)) return CLI_FAIL;
     return report_kernels(r, f);
