@@ -215,6 +215,11 @@ static int body(report *r, FILE *f)
             report_img(r->cmd, f, p, "reconstructions"))
             return CLI_FAIL;
     }
+    if (!gm->vae && !fv_model_gan(r->m))
+        fputs("<p>An autoencoder has no prior to sample from, so no samples; its code is drawn by "
+              "<code>fovea viz latent MODEL --data DIR --latent NAME</code> (NAME: its "
+              "bottleneck layer).</p>\n",
+              f);
     if (gm->vae) {
         const int64_t count = fv_dataset_count(gm->test);
         fprintf(f,
