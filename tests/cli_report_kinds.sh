@@ -32,6 +32,20 @@ sys.exit(1 if bad or not rows else 0)
 PY
 }
 
+# pngs_sound PAGE: every inlined PNG has PNG's signature and an IHDR of the <img>'s width and height.
+pngs_sound() {
+    python3 - "$1" <<'PY'
+import base64, re, struct, sys
+imgs = re.findall(r'<img width="(\d+)" height="(\d+)" alt="[^"]*" src="data:image/png;base64,([^"]+)"',
+                  open(sys.argv[1]).read())
+for w, h, b in imgs:
+    d = base64.b64decode(b)
+    assert d[:8] == b"\x89PNG\r\n\x1a\n" and d[12:16] == b"IHDR", d[:16]
+    assert struct.unpack(">II", d[16:24]) == (int(w), int(h)), (w, h, struct.unpack(">II", d[16:24]))
+sys.exit(0 if imgs else 1)
+PY
+}
+
 # pre_matches PAGE FILE: the page's block "As fovea evaluate prints it" is FILE's text (after
 # FILE's first MODEL-specific lines SKIP, default 0).
 pre_matches() {
@@ -60,6 +74,7 @@ check "no confusion matrix, no feature maps" bash -c "! grep -Eq 'id=\"(confusio
 check "the header says what the test data are" grep -q '(8 test images, [0-9]* boxes, 10 categories)' "$R"
 # curves, PR curves, best, worst, kernels of conv2d, conv2d_1 and pred
 check "7 pictures: $(pngs "$R")" test "$(pngs "$R")" -eq 7
+check "each a PNG of its stated size" pngs_sound "$R"
 expect_ok "evaluate --json" "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/scenes" --json
 cp "$TMP/out" "$TMP/det.json"
 check "some AP is above 0, so the comparison means something" \
@@ -127,6 +142,7 @@ done
 check "no classifier's sections" bash -c "! grep -Eq 'id=\"(metrics|confusion|features)\"' '$R'"
 # curves, samples, reconstructions, latent space, kernels of conv2d
 check "5 pictures: $(pngs "$R")" test "$(pngs "$R")" -eq 5
+check "each a PNG of its stated size" pngs_sound "$R"
 expect_ok "evaluate the VAE" "$FOVEA" evaluate "$V" --data "$D" --features "$TMP/cls.safetensors" \
     --layer flatten --samples 60
 cp "$TMP/out" "$TMP/vae.txt"
@@ -182,6 +198,7 @@ check "the best and worst images" grep -q '<h2 id="images">Best and worst test i
 check "no classifier's sections" bash -c "! grep -Eq 'id=\"(metrics|confusion|features)\"' '$R'"
 # curves, ADD(-S) curve, best, worst, kernels of conv2d
 check "5 pictures: $(pngs "$R")" test "$(pngs "$R")" -eq 5
+check "each a PNG of its stated size" pngs_sound "$R"
 expect_ok "evaluate --json" "$FOVEA" evaluate pose.safetensors --data ds --json
 cp "$TMP/out" pose.json
 check "the figures are evaluate --json's" table_matches "$R" pose.json
