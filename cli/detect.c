@@ -155,57 +155,73 @@ static int detect_in_set(const char *cmd, fv_model *m, const fv_detset *d, const
                          const int64_t *idx, int64_t n, const int64_t hwc[3],
                          const fv_detect_opts *o, fv_detection **dets, int64_t *ndets);
 
-int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
-                          const char *plot, const char *output)
+int cli_detector_evaluation(const char *cmd, fv_model *m, const char *dir, cli_det_eval *ev)
 {
     int64_t hwc[3];
+    *ev = (cli_det_eval){0};
     if (input_hwc(cmd, m, hwc)) return CLI_FAIL;
     fv_detset *gt = load_split(cmd, dir, "test", (int)hwc[2]);
     if (!gt) return CLI_FAIL;
-    fv_detection *dets = NULL;
-    fv_coco_eval *e = NULL;
-    int64_t n = 0;
+    ev->gt = gt;
     if (gt->nimages < 1) {
         cli_error(cmd, "--data: the test part of '%s' has no images", dir);
-        fv_detset_free(gt);
-        return CLI_FAIL;
+        goto fail;
     }
+    if (check_names(cmd, dir, "test", gt, m)) goto fail;
     /* every image of the part, whatever its box count: detection needs no targets, so the
      * head's max_boxes does not limit what is evaluated */
-    int64_t *idx = malloc((size_t)(gt->nimages ? gt->nimages : 1) * sizeof *idx);
-    int rc = CLI_FAIL;
-    if (check_names(cmd, dir, "test", gt, m)) goto done;
+    int64_t *idx = malloc((size_t)gt->nimages * sizeof *idx);
     if (!idx) {
         cli_error(cmd, "out of memory");
-        goto done;
+        goto fail;
     }
     for (int64_t i = 0; i < gt->nimages; i++)
         idx[i] = i;
     /* the validation settings of detectors: every box above 0.001, every class above it */
     fv_detect_opts o = fv_detect_defaults();
     o.score_threshold = 0.001, o.iou_threshold = 0.6, o.multi_label = true;
-    if (detect_in_set(cmd, m, gt, dir, idx, gt->nimages, hwc, &o, &dets, &n)) goto done;
+    int rc = detect_in_set(cmd, m, gt, dir, idx, gt->nimages, hwc, &o, &ev->dets, &ev->n);
+    free(idx);
+    if (rc) goto fail;
+    if (!(ev->eval = fv_coco_evaluate(gt, ev->dets, ev->n))) {
+        cli_fail_lib(cmd, NULL, FV_ERR_INVALID);
+        goto fail;
+    }
+    return CLI_OK;
+fail:
+    cli_det_eval_free(ev);
+    return CLI_FAIL;
+}
+
+void cli_det_eval_free(cli_det_eval *ev)
+{
+    fv_coco_eval_free(ev->eval);
+    free(ev->dets);
+    fv_detset_free(ev->gt);
+    *ev = (cli_det_eval){0};
+}
+
+int cli_evaluate_detector(const char *cmd, fv_model *m, const char *dir, bool json, bool voc,
+                          const char *plot, const char *output)
+{
+    cli_det_eval ev;
+    if (cli_detector_evaluation(cmd, m, dir, &ev)) return CLI_FAIL;
+    int rc = CLI_FAIL;
     fv_status s;
-    if (output && (s = fv_detections_write_json(output, dets, n, gt)) != FV_OK) {
+    if (output && (s = fv_detections_write_json(output, ev.dets, ev.n, ev.gt)) != FV_OK) {
         cli_fail_lib(cmd, "--output", s);
         goto done;
     }
-    if (!(e = fv_coco_evaluate(gt, dets, n))) {
-        cli_fail_lib(cmd, NULL, FV_ERR_INVALID);
-        goto done;
-    }
-    s = json ? fv_coco_eval_write_json(e, stdout) : fv_coco_eval_write_text(e, stdout, true, voc);
+    s = json ? fv_coco_eval_write_json(ev.eval, stdout)
+             : fv_coco_eval_write_text(ev.eval, stdout, true, voc);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
     }
-    if (plot && cli_save_picture(cmd, "--plot", fv_plot_pr(e), plot)) goto done;
+    if (plot && cli_save_picture(cmd, "--plot", fv_plot_pr(ev.eval), plot)) goto done;
     rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 done:
-    fv_coco_eval_free(e);
-    free(dets);
-    free(idx);
-    fv_detset_free(gt);
+    cli_det_eval_free(&ev);
     return rc;
 }
 

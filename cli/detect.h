@@ -18,6 +18,19 @@ bool cli_is_detection_dir(const char *dir);
 int cli_load_detection(const char *cmd, fv_model *m, const char *dir, fv_dataset **train,
                        fv_dataset **test);
 
+/* A detector's COCO evaluation on dir's test (or val) part: the part with pixels (gt), the
+ * detections at the validation settings (score 0.001, IoU 0.6, every class; image and category
+ * ids gt's) and their fv_coco_evaluate. Shared by `fovea evaluate` and `fovea report`. CLI_OK, or
+ * CLI_FAIL after a message with *ev emptied; free with cli_det_eval_free. */
+typedef struct cli_det_eval {
+    fv_detset *gt;
+    fv_detection *dets;
+    int64_t n;
+    fv_coco_eval *eval;
+} cli_det_eval;
+int cli_detector_evaluation(const char *cmd, fv_model *m, const char *dir, cli_det_eval *ev);
+void cli_det_eval_free(cli_det_eval *ev);
+
 /* `fovea evaluate` of a detector on dir's test (or val) part: detection at the validation
  * settings (score 0.001, IoU 0.6, every class), then pycocotools' twelve figures and each
  * class's AP and VOC's AP50 (voc: VOC's table alone), or JSON; plot: the PR curves at IoU 0.5;

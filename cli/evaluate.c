@@ -57,7 +57,8 @@ static const char usage[] =
     "\n"
     "A model trained on its own input (fit target=input: an autoencoder, a VAE) prints the loss\n"
     "and its terms, the reconstruction's error per pixel and cross-entropy per image, and a\n"
-    "VAE's negative ELBO per image, then with --features the FID-style distance:\n"
+    "VAE's negative ELBO per image, then with --features the FID-style distance (--json: one\n"
+    "JSON object of them):\n"
     "  --binarize             threshold the test pixels at 0.5 (a bound in nats)\n"
     "  --features CLS.safetensors --layer NAME\n"
     "                         the Fréchet distance between samples (z ~ N(0, I)) and test\n"
@@ -84,7 +85,8 @@ static fv_metrics *classify(const char *cmd, fv_model *m, const fv_dataset *d, i
     return mt;
 }
 
-/* Reads --binarize, --features, --layer, --samples and --seed for cli_evaluate_generative. */
+/* Reads --binarize, --features, --layer, --samples, --seed and --json for cli_evaluate_generative.
+ */
 static int evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
                                cli_opt *opts, int nopts, char *const *names, int64_t nnames)
 {
@@ -101,7 +103,8 @@ static int evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, i
     if (seed->seen && (rc = cli_u64(cmd, "--seed", seed->value, &sd))) return rc;
     return cli_evaluate_generative(cmd, m, test, batch, cli_find(opts, nopts, "binarize")->seen,
                                    features->seen ? features->value : NULL,
-                                   layer->seen ? layer->value : NULL, count, sd, names, nnames);
+                                   layer->seen ? layer->value : NULL, count, sd, names, nnames,
+                                   cli_find(opts, nopts, "json")->seen);
 }
 
 int cmd_evaluate(int argc, char **argv)

@@ -140,6 +140,47 @@ static int load_test(const char *cmd, const fv_model *m, const char *path, fv_da
     return cli_check_input_shape(cmd, m, *d, "--data");
 }
 
+int cli_samples_picture(const char *cmd, fv_model *m, const char *model_name, int64_t n,
+                        uint64_t seed, const char *latent, fv_picture **out)
+{
+    nodes nd;
+    float *z = NULL, *y = NULL;
+    int rank;
+    int64_t dims[4];
+    *out = NULL;
+    int rc = find_nodes(cmd, m, latent, NULL, true, &nd);
+    if (!rc) rc = output_images(cmd, m, &rank, dims);
+    if (rc) return rc;
+    rc = CLI_FAIL;
+    const int64_t zsize = node_size(m, nd.latent, NULL, NULL), osize = image_size(m);
+    z = malloc((size_t)(n * zsize) * sizeof *z);
+    y = malloc((size_t)(n * osize) * sizeof *y);
+    if (!z || !y) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    fv_status s = fv_sample_normal(n, zsize, seed, z);
+    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, fv_model_gan(m), z, n, 256, seed, y);
+    if (s != FV_OK) {
+        cli_fail_lib(cmd, NULL, s);
+        goto done;
+    }
+    double lo, hi;
+    value_range(y, n * osize, &lo, &hi);
+    char title[256], sub[256];
+    snprintf(title, sizeof title, "%lld samples of %s", (long long)n, model_name);
+    snprintf(sub, sizeof sub,
+             "decoded from %s ~ N(0, I) (%lld values, seed %llu); pixels %g..%g drawn black to "
+             "white",
+             nd.latent, (long long)zsize, (unsigned long long)seed, lo, hi);
+    int64_t cols = (int64_t)ceil(sqrt((double)n));
+    *out = fv_plot_image_grid(y, n, rank, dims, cols, lo, hi, title, sub, NULL);
+    rc = *out ? CLI_OK : cli_fail_lib(cmd, "the samples' picture", FV_ERR_INVALID);
+done:
+    free(z), free(y);
+    return rc;
+}
+
 /* ---- fovea generate ------------------------------------------------------------------------- */
 
 static const char generate_usage[] =
@@ -179,44 +220,76 @@ int cmd_generate(int argc, char **argv)
     if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) return rc;
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
     if (!m) return CLI_FAIL;
-    nodes nd;
-    float *z = NULL, *y = NULL;
+    fv_picture *p = NULL;
+    rc = cli_samples_picture(cmd, m, pos[0], n, seed, opts[O_LATENT].value, &p);
+    if (!rc) rc = cli_save_picture(cmd, "--output", p, opts[O_OUT].value) ? CLI_FAIL : CLI_OK;
+    fv_model_free(m);
+    return rc;
+}
+
+int cli_reconstructions_picture(const char *cmd, fv_model *m, const char *model_name,
+                                const fv_dataset *d, const char *data_name, int64_t first,
+                                int64_t n, bool z_mean, const char *latent, fv_picture **pic)
+{
+    float *img = NULL, *codes = NULL;
     int rank;
     int64_t dims[4];
-    rc = find_nodes(cmd, m, opts[O_LATENT].value, NULL, true, &nd);
-    if (!rc) rc = output_images(cmd, m, &rank, dims);
-    if (rc) goto done;
+    nodes nd;
+    *pic = NULL;
+    int rc = output_images(cmd, m, &rank, dims);
+    if (!rc && z_mean) rc = find_nodes(cmd, m, latent, NULL, false, &nd);
+    if (rc) return rc;
     rc = CLI_FAIL;
-    const int64_t zsize = node_size(m, nd.latent, NULL, NULL), osize = image_size(m);
-    z = malloc((size_t)(n * zsize) * sizeof *z);
-    y = malloc((size_t)(n * osize) * sizeof *y);
-    if (!z || !y) {
-        cli_error(cmd, "out of memory");
+    if (first + n > fv_dataset_count(d)) {
+        cli_error(cmd, "--index %lld --n %lld: '%s' has %lld test images", (long long)first,
+                  (long long)n, data_name, (long long)fv_dataset_count(d));
         goto done;
     }
-    fv_status s = fv_sample_normal(n, zsize, seed, z);
-    if (s == FV_OK) s = fv_model_run_from(m, nd.latent, fv_model_gan(m), z, n, 256, seed, y);
+    const int64_t in = fv_model_input_size(m), out = fv_model_output_size(m);
+    if (in != out) {
+        cli_error(cmd,
+                  "the model's output (%lld values) is not the size of its input (%lld): "
+                  "not an autoencoder",
+                  (long long)out, (long long)in);
+        goto done;
+    }
+    img = malloc((size_t)(2 * n * in) * sizeof *img);
+    if (!img) goto oom;
+    fv_status s = FV_OK;
+    for (int64_t i = 0; s == FV_OK && i < n; i++)
+        s = fv_dataset_get(d, first + i, img + i * in);
+    if (s == FV_OK && z_mean) {
+        const int64_t zsize = node_size(m, nd.code, NULL, NULL);
+        if (zsize != node_size(m, nd.latent, NULL, NULL)) {
+            cli_error(cmd, "--z-mean: '%s' and '%s' differ in size", nd.code, nd.latent);
+            goto done;
+        }
+        if (!(codes = malloc((size_t)(n * zsize) * sizeof *codes))) goto oom;
+        if (encode(cmd, m, d, first, n, &nd, codes)) goto done;
+        s = fv_model_run_from(m, nd.latent, NULL, codes, n, 0, 1, img + n * in);
+    } else if (s == FV_OK) {
+        const float *xs[1] = {img};
+        float *ys[1] = {img + n * in};
+        s = fv_model_predict_arrays(m, xs, n, 0, ys);
+    }
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
     }
     double lo, hi;
-    value_range(y, n * osize, &lo, &hi);
+    value_range(img + n * in, n * in, &lo, &hi);
     char title[256], sub[256];
-    snprintf(title, sizeof title, "%lld samples of %s", (long long)n, pos[0]);
-    snprintf(sub, sizeof sub,
-             "decoded from %s ~ N(0, I) (%lld values, seed %llu); pixels %g..%g drawn black to "
-             "white",
-             nd.latent, (long long)zsize, (unsigned long long)seed, lo, hi);
-    int64_t cols = (int64_t)ceil(sqrt((double)n));
-    rc = cli_save_picture(cmd, "--output",
-                          fv_plot_image_grid(y, n, rank, dims, cols, lo, hi, title, sub, NULL),
-                          opts[O_OUT].value)
-             ? CLI_FAIL
-             : CLI_OK;
+    snprintf(title, sizeof title, "Reconstructions by %s", model_name);
+    snprintf(sub, sizeof sub, "test images %lld to %lld of %s%s", (long long)first,
+             (long long)(first + n - 1), data_name, z_mean ? "; decoded from z = z_mean" : "");
+    const char *rows[] = {"test images", "reconstructions"};
+    *pic = fv_plot_image_grid(img, 2 * n, rank, dims, n, lo, hi, title, sub, rows);
+    rc = *pic ? CLI_OK : cli_fail_lib(cmd, "the reconstructions' picture", FV_ERR_INVALID);
+    goto done;
+oom:
+    cli_error(cmd, "out of memory");
 done:
-    free(z), free(y);
-    fv_model_free(m);
+    free(img), free(codes);
     return rc;
 }
 
@@ -262,71 +335,87 @@ int viz_reconstructions(int argc, char **argv)
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
     if (!m) return CLI_FAIL;
     fv_dataset *d = NULL;
-    float *img = NULL, *codes = NULL;
-    int rank;
-    int64_t dims[4];
+    fv_picture *p = NULL;
+    rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    if (!rc)
+        rc = cli_reconstructions_picture(cmd, m, pos[0], d, opts[O_DATA].value, first, n,
+                                         opts[O_MEAN].seen, opts[O_LATENT].value, &p);
+    if (!rc) rc = cli_save_picture(cmd, "--output", p, opts[O_OUT].value) ? CLI_FAIL : CLI_OK;
+    fv_dataset_free(d);
+    fv_model_free(m);
+    return rc;
+}
+
+int cli_latent_picture(const char *cmd, fv_model *m, const char *model_name, const fv_dataset *d,
+                       const char *data_name, int64_t n, int64_t grid, double scale,
+                       char *const *names, int64_t nnames, const char *latent, const char *code,
+                       fv_picture **pic)
+{
+    float *codes = NULL, *pts = NULL, *grid_z = NULL, *man = NULL;
+    int rank = 0;
+    int64_t dims[4] = {0};
     nodes nd;
-    rc = output_images(cmd, m, &rank, dims);
-    if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
-    if (!rc && opts[O_MEAN].seen) rc = find_nodes(cmd, m, opts[O_LATENT].value, NULL, false, &nd);
-    if (rc) goto done;
+    *pic = NULL;
+    int rc = find_nodes(cmd, m, latent, code, false, &nd);
+    if (rc) return rc;
     rc = CLI_FAIL;
-    if (first + n > fv_dataset_count(d)) {
-        cli_error(cmd, "--index %lld --n %lld: '%s' has %lld test images", (long long)first,
-                  (long long)n, opts[O_DATA].value, (long long)fv_dataset_count(d));
+    if (n > fv_dataset_count(d)) n = fv_dataset_count(d);
+    const int64_t zsize = node_size(m, nd.code, NULL, NULL);
+    const int32_t *labels = fv_dataset_labels(d);
+    const int64_t classes = labels ? fv_dataset_classes(d) : 0;
+    if (names && nnames < classes) {
+        cli_error(cmd, "--class-names: %lld names, but the labels have %lld classes",
+                  (long long)nnames, (long long)classes);
         goto done;
     }
-    const int64_t in = fv_model_input_size(m), out = fv_model_output_size(m);
-    if (in != out) {
-        cli_error(cmd,
-                  "the model's output (%lld values) is not the size of its input (%lld): "
-                  "not an autoencoder",
-                  (long long)out, (long long)in);
-        goto done;
-    }
-    img = malloc((size_t)(2 * n * in) * sizeof *img);
-    if (!img) goto oom;
+    codes = malloc((size_t)(n * zsize) * sizeof *codes);
+    pts = malloc((size_t)(n * 2) * sizeof *pts);
+    if (!codes || !pts) goto oom;
+    if (encode(cmd, m, d, 0, n, &nd, codes)) goto done;
+    char xlabel[512], ylabel[512];
     fv_status s = FV_OK;
-    for (int64_t i = 0; s == FV_OK && i < n; i++)
-        s = fv_dataset_get(d, first + i, img + i * in);
-    if (s == FV_OK && opts[O_MEAN].seen) {
-        const int64_t zsize = node_size(m, nd.code, NULL, NULL);
-        if (zsize != node_size(m, nd.latent, NULL, NULL)) {
-            cli_error(cmd, "--z-mean: '%s' and '%s' differ in size", nd.code, nd.latent);
-            goto done;
+    if (zsize == 2) {
+        memcpy(pts, codes, (size_t)(n * 2) * sizeof *pts);
+        snprintf(xlabel, sizeof xlabel, "%s[0]", nd.code);
+        snprintf(ylabel, sizeof ylabel, "%s[1]", nd.code);
+        if (node_size(m, nd.latent, NULL, NULL) == 2 && output_images(cmd, m, &rank, dims) == 0) {
+            grid_z = malloc((size_t)(grid * grid * 2) * sizeof *grid_z);
+            man = malloc((size_t)(grid * grid * fv_model_output_size(m)) * sizeof *man);
+            if (!grid_z || !man) goto oom;
+            /* Row r, column k: (−S + k·step, S − r·step), Keras' plot_latent_space. */
+            const double step = 2 * scale / (double)(grid - 1);
+            for (int64_t r = 0; r < grid; r++)
+                for (int64_t k = 0; k < grid; k++) {
+                    grid_z[(r * grid + k) * 2] = (float)(-scale + (double)k * step);
+                    grid_z[(r * grid + k) * 2 + 1] = (float)(scale - (double)r * step);
+                }
+            s = fv_model_run_from(m, nd.latent, NULL, grid_z, grid * grid, 256, 1, man);
         }
-        if (!(codes = malloc((size_t)(n * zsize) * sizeof *codes))) goto oom;
-        if (encode(cmd, m, d, first, n, &nd, codes)) goto done;
-        s = fv_model_run_from(m, nd.latent, NULL, codes, n, 0, 1, img + n * in);
-    } else if (s == FV_OK) {
-        const float *xs[1] = {img};
-        float *ys[1] = {img + n * in};
-        s = fv_model_predict_arrays(m, xs, n, 0, ys);
+    } else if (zsize > 2) {
+        double ex[2];
+        s = fv_principal_components(codes, n, zsize, 2, pts, ex);
+        snprintf(xlabel, sizeof xlabel, "principal component 1 of %s (%.0f%% of the variance)",
+                 nd.code, 100 * ex[0]);
+        snprintf(ylabel, sizeof ylabel, "principal component 2 (%.0f%%)", 100 * ex[1]);
+    } else {
+        cli_error(cmd, "'%s' has one value per image: nothing to draw in two dimensions", nd.code);
+        goto done;
     }
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
     }
-    double lo, hi;
-    value_range(img + n * in, n * in, &lo, &hi);
-    char title[256], sub[256];
-    snprintf(title, sizeof title, "Reconstructions by %s", pos[0]);
-    snprintf(sub, sizeof sub, "test images %lld to %lld of %s%s", (long long)first,
-             (long long)(first + n - 1), opts[O_DATA].value,
-             opts[O_MEAN].seen ? "; decoded from z = z_mean" : "");
-    const char *rows[] = {"test images", "reconstructions"};
-    rc = cli_save_picture(cmd, "--output",
-                          fv_plot_image_grid(img, 2 * n, rank, dims, n, lo, hi, title, sub, rows),
-                          opts[O_OUT].value)
-             ? CLI_FAIL
-             : CLI_OK;
+    char title[256];
+    snprintf(title, sizeof title, "Latent space of %s: %lld test images of %s", model_name,
+             (long long)n, data_name);
+    *pic = fv_plot_latent(pts, n, labels, (const char *const *)names, classes, xlabel, ylabel,
+                          title, man, grid, rank, dims, -scale, scale);
+    rc = *pic ? CLI_OK : cli_fail_lib(cmd, "the latent space's picture", FV_ERR_INVALID);
     goto done;
 oom:
     cli_error(cmd, "out of memory");
 done:
-    free(img), free(codes);
-    fv_dataset_free(d);
-    fv_model_free(m);
+    free(codes), free(pts), free(grid_z), free(man);
     return rc;
 }
 
@@ -384,72 +473,14 @@ int viz_latent(int argc, char **argv)
         return rc;
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
     fv_dataset *d = NULL;
-    float *codes = NULL, *pts = NULL, *grid_z = NULL, *man = NULL;
-    int rank = 0;
-    int64_t dims[4] = {0};
-    nodes nd;
+    fv_picture *p = NULL;
     rc = m ? 0 : CLI_FAIL;
-    if (!rc) rc = find_nodes(cmd, m, opts[O_LATENT].value, opts[O_CODE].value, false, &nd);
     if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
-    if (rc) goto done;
-    rc = CLI_FAIL;
-    if (n > fv_dataset_count(d)) n = fv_dataset_count(d);
-    const int64_t zsize = node_size(m, nd.code, NULL, NULL);
-    const int32_t *labels = fv_dataset_labels(d);
-    const int64_t classes = labels ? fv_dataset_classes(d) : 0;
-    if (names && nnames < classes) {
-        cli_error(cmd, "--class-names: %lld names, but the labels have %lld classes",
-                  (long long)nnames, (long long)classes);
-        goto done;
-    }
-    codes = malloc((size_t)(n * zsize) * sizeof *codes);
-    pts = malloc((size_t)(n * 2) * sizeof *pts);
-    if (!codes || !pts) goto oom;
-    if (encode(cmd, m, d, 0, n, &nd, codes)) goto done;
-    char xlabel[512], ylabel[512];
-    fv_status s = FV_OK;
-    if (zsize == 2) {
-        memcpy(pts, codes, (size_t)(n * 2) * sizeof *pts);
-        snprintf(xlabel, sizeof xlabel, "%s[0]", nd.code);
-        snprintf(ylabel, sizeof ylabel, "%s[1]", nd.code);
-        if (node_size(m, nd.latent, NULL, NULL) == 2 && output_images(cmd, m, &rank, dims) == 0) {
-            grid_z = malloc((size_t)(grid * grid * 2) * sizeof *grid_z);
-            man = malloc((size_t)(grid * grid * fv_model_output_size(m)) * sizeof *man);
-            if (!grid_z || !man) goto oom;
-            /* Row r, column k: (−S + k·step, S − r·step), Keras' plot_latent_space. */
-            const double step = 2 * scale / (double)(grid - 1);
-            for (int64_t r = 0; r < grid; r++)
-                for (int64_t k = 0; k < grid; k++) {
-                    grid_z[(r * grid + k) * 2] = (float)(-scale + (double)k * step);
-                    grid_z[(r * grid + k) * 2 + 1] = (float)(scale - (double)r * step);
-                }
-            s = fv_model_run_from(m, nd.latent, NULL, grid_z, grid * grid, 256, 1, man);
-        }
-    } else if (zsize > 2) {
-        double ex[2];
-        s = fv_principal_components(codes, n, zsize, 2, pts, ex);
-        snprintf(xlabel, sizeof xlabel, "principal component 1 of %s (%.0f%% of the variance)",
-                 nd.code, 100 * ex[0]);
-        snprintf(ylabel, sizeof ylabel, "principal component 2 (%.0f%%)", 100 * ex[1]);
-    } else {
-        cli_error(cmd, "'%s' has one value per image: nothing to draw in two dimensions", nd.code);
-        goto done;
-    }
-    if (s != FV_OK) {
-        cli_fail_lib(cmd, NULL, s);
-        goto done;
-    }
-    char title[256];
-    snprintf(title, sizeof title, "Latent space of %s: %lld test images of %s", pos[0],
-             (long long)n, opts[O_DATA].value);
-    fv_picture *p = fv_plot_latent(pts, n, labels, (const char *const *)names, classes, xlabel,
-                                   ylabel, title, man, grid, rank, dims, -scale, scale);
-    rc = cli_save_picture(cmd, "--output", p, opts[O_OUT].value) ? CLI_FAIL : CLI_OK;
-    goto done;
-oom:
-    cli_error(cmd, "out of memory");
-done:
-    free(codes), free(pts), free(grid_z), free(man);
+    if (!rc)
+        rc = cli_latent_picture(cmd, m, pos[0], d, opts[O_DATA].value, n, grid, scale,
+                                (char *const *)names, nnames, opts[O_LATENT].value,
+                                opts[O_CODE].value, &p);
+    if (!rc) rc = cli_save_picture(cmd, "--output", p, opts[O_OUT].value) ? CLI_FAIL : CLI_OK;
     cli_free_class_names(names, nnames);
     fv_dataset_free(d);
     fv_model_free(m);
@@ -594,18 +625,16 @@ static fv_status features_of(fv_model *c, int li, const float *x, int64_t n, int
     return s;
 }
 
-/* The FID-style figure: count samples decoded from z ~ N(0, I) against the first count test
- * images, in the features of classifier layer `layer`; and the classifier's predicted classes of
- * the samples. */
+/* The FID-style figure: g->fid_count samples decoded from z ~ N(0, I) against the first as many
+ * test images, in the features of classifier layer `layer`; and the classifier's predicted
+ * classes of the samples (g->hist). */
 static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char *cpath,
-                   const char *layer, int64_t count, uint64_t seed, char *const *names,
-                   int64_t nnames)
+                   const char *layer, uint64_t seed, cli_gen_figures *g)
 {
     fv_model *c = cli_load_trained_model(cmd, cpath);
     if (!c) return CLI_FAIL;
     int rc = CLI_FAIL;
     float *z = NULL, *gen = NULL, *real = NULL, *fg = NULL, *fr = NULL;
-    int64_t *hist = NULL;
     nodes nd;
     const int li = layer_index(c, layer);
     if (li < 0) {
@@ -621,20 +650,22 @@ static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char
     }
     if ((rc = find_nodes(cmd, m, NULL, NULL, true, &nd))) goto done;
     rc = CLI_FAIL;
-    if (count > fv_dataset_count(d)) count = fv_dataset_count(d);
+    int64_t count = g->fid_count;
+    if (count > fv_dataset_count(d)) count = g->fid_count = fv_dataset_count(d);
     const int64_t size = image_size(m), zsize = node_size(m, nd.latent, NULL, NULL);
     int64_t fd[4];
     const int fr_rank = fv_model_layer_shape(c, li, fd);
     int64_t fsize = 1, classes = fv_model_output_size(c);
     for (int i = 0; i < fr_rank; i++)
         fsize *= fd[i];
+    g->fid_features = fsize, g->classes = classes;
     z = malloc((size_t)(count * zsize) * sizeof *z);
     gen = malloc((size_t)(count * size) * sizeof *gen);
     real = malloc((size_t)(count * size) * sizeof *real);
     fg = malloc((size_t)(count * fsize) * sizeof *fg);
     fr = malloc((size_t)(count * fsize) * sizeof *fr);
-    hist = calloc((size_t)classes, sizeof *hist);
-    if (!z || !gen || !real || !fg || !fr || !hist) {
+    g->hist = calloc((size_t)classes, sizeof *g->hist);
+    if (!z || !gen || !real || !fg || !fr || !g->hist) {
         cli_error(cmd, "out of memory for %lld samples", (long long)count);
         goto done;
     }
@@ -652,40 +683,32 @@ static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char
     if (lo < 0)
         for (int64_t i = 0; i < count * size; i++)
             gen[i] = 0.5f * (gen[i] + 1.0f);
-    double dist = NAN;
-    s = features_of(c, li, gen, count, fsize, fg, hist, classes);
+    s = features_of(c, li, gen, count, fsize, fg, g->hist, classes);
     if (s == FV_OK) s = features_of(c, li, real, count, fsize, fr, NULL, classes);
-    if (s == FV_OK) s = fv_frechet_distance(fg, count, fr, count, fsize, &dist);
+    if (s == FV_OK) s = fv_frechet_distance(fg, count, fr, count, fsize, &g->fid);
     if (s != FV_OK) {
         cli_fail_lib(cmd, "--features", s);
         goto done;
     }
-    printf("FID-style distance: ");
-    cli_print_repr(stdout, dist);
-    printf("  (the Fréchet distance between %lld samples (z ~ N(0, I), seed %llu) and the first "
-           "%lld test images in the %lld features of layer '%s' of %s, not Inception's)\n",
-           (long long)count, (unsigned long long)seed, (long long)count, (long long)fsize, layer,
-           cpath);
-    printf("Samples by predicted class:");
-    for (int64_t k = 0; k < classes; k++) {
-        if (names && k < nnames)
-            printf(" %s %.1f%%%s", names[k], 100.0 * (double)hist[k] / (double)count,
-                   k + 1 < classes ? "," : "\n");
-        else
-            printf(" %lld: %.1f%%%s", (long long)k, 100.0 * (double)hist[k] / (double)count,
-                   k + 1 < classes ? "," : "\n");
-    }
+    g->has_fid = true;
     rc = 0;
 done:
-    free(z), free(gen), free(real), free(fg), free(fr), free(hist);
+    free(z), free(gen), free(real), free(fg), free(fr);
     fv_model_free(c);
     return rc;
 }
 
-int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
-                            bool binarize, const char *features, const char *layer, int64_t count,
-                            uint64_t seed, char *const *names, int64_t nnames)
+int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
+                           bool binarize, const char *features, const char *layer, int64_t count,
+                           uint64_t seed, cli_gen_figures *g)
 {
+    *g = (cli_gen_figures){.loss = NAN,
+                           .fid = NAN,
+                           .fid_count = count,
+                           .seed = seed,
+                           .features = features,
+                           .layer = layer,
+                           .binarized = binarize};
     if (fv_model_gan(m)) {
         /* A GAN reconstructs nothing: its figure is the samples' distance to the test images. */
         if (!features) {
@@ -698,8 +721,9 @@ int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int6
         fv_status s = fv_model_node_shape(m, fv_model_gan(m), &rank, dims);
         if (s == FV_OK) s = fv_dataset_check_shape(test, rank, dims);
         if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
-        return frechet(cmd, m, test, features, layer, count, seed, names, nnames);
+        return frechet(cmd, m, test, features, layer, seed, g);
     }
+    g->reconstructs = true;
     fv_dataset *bin = NULL;
     float *x = NULL, *y = NULL;
     int rc = CLI_FAIL;
@@ -742,15 +766,15 @@ int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int6
         test = bin;
     }
     const int nterms = fv_model_loss_terms(m);
-    double loss = NAN, terms[64] = {0};
+    g->nterms = nterms > 0 && nterms <= 64 ? nterms : 0;
     if (s == FV_OK) {
         const float *xs[1] = {x};
         float *ys[1] = {y};
         s = fv_model_predict_arrays(m, xs, n, batch, ys);
     }
     if (s == FV_OK)
-        s = nterms > 0 && nterms <= 64 ? fv_model_evaluate_terms(m, test, batch, &loss, terms)
-                                       : fv_model_evaluate(m, test, batch, &loss, NULL);
+        s = g->nterms > 0 ? fv_model_evaluate_terms(m, test, batch, &g->loss, g->terms)
+                          : fv_model_evaluate(m, test, batch, &g->loss, NULL);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
@@ -766,36 +790,155 @@ int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int6
         bce += -(t * log(p) + (1 - t) * log(1 - p));
         se += (p0 - t) * (p0 - t);
     }
-    double kl = 0;
-    bool vae = false;
-    for (int k = 0; k < nterms; k++)
-        if (strstr(fv_model_loss_term(m, k), "kl_loss")) kl += terms[k], vae = true;
-    fputs("Test loss: ", stdout);
-    cli_print_repr(stdout, loss);
-    fputs("\n", stdout);
-    for (int k = 0; k < nterms && k < 64; k++) {
-        printf("Test %s: ", fv_model_loss_term(m, k));
-        cli_print_repr(stdout, terms[k]);
-        fputs("\n", stdout);
-    }
-    printf("Reconstruction mean squared error per pixel: %.6g\n", se / (double)(n * out));
-    if (probabilities) {
-        printf("Reconstruction binary cross-entropy per image: %.4f (summed over its %lld "
-               "pixels; %.6g per pixel)\n",
-               bce / (double)n, (long long)out, bce / (double)(n * out));
-        if (vae)
-            printf("Negative ELBO per image: %.4f (reconstruction %.4f + KL %.4f; z sampled, one "
-                   "sample per image)\n",
-                   bce / (double)n + kl, bce / (double)n, kl);
-        printf("%s\n", binarize ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
-                                  "the negative log-likelihood, in nats"
-                                : "  on grey pixels: a cross-entropy, not a log-likelihood in "
-                                  "nats, with a floor above 0 (--binarize for a bound in nats)");
-    }
-    if (fflush(stdout) != 0) goto done;
-    rc = features ? frechet(cmd, m, test, features, layer, count, seed, names, nnames) : CLI_OK;
+    for (int k = 0; k < g->nterms; k++)
+        if (strstr(fv_model_loss_term(m, k), "kl_loss")) g->kl += g->terms[k], g->vae = true;
+    g->pixels = out;
+    g->mse_pixel = se / (double)(n * out);
+    g->probabilities = probabilities;
+    g->bce_image = bce / (double)n;
+    g->bce_pixel = bce / (double)(n * out);
+    g->nelbo = g->vae ? g->bce_image + g->kl : NAN;
+    rc = features ? frechet(cmd, m, test, features, layer, seed, g) : CLI_OK;
 done:
     free(x), free(y);
     fv_dataset_free(bin);
+    return rc;
+}
+
+void cli_gen_figures_free(cli_gen_figures *g)
+{
+    free(g->hist);
+    g->hist = NULL;
+}
+
+void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_figures *g,
+                                  const char *classifier, char *const *names, int64_t nnames)
+{
+    if (g->reconstructs) {
+        fputs("Test loss: ", out);
+        cli_print_repr(out, g->loss);
+        fputs("\n", out);
+        for (int k = 0; k < g->nterms; k++) {
+            fprintf(out, "Test %s: ", fv_model_loss_term(m, k));
+            cli_print_repr(out, g->terms[k]);
+            fputs("\n", out);
+        }
+        fprintf(out, "Reconstruction mean squared error per pixel: %.6g\n", g->mse_pixel);
+        if (g->probabilities) {
+            fprintf(out,
+                    "Reconstruction binary cross-entropy per image: %.4f (summed over its %lld "
+                    "pixels; %.6g per pixel)\n",
+                    g->bce_image, (long long)g->pixels, g->bce_pixel);
+            if (g->vae)
+                fprintf(out,
+                        "Negative ELBO per image: %.4f (reconstruction %.4f + KL %.4f; z "
+                        "sampled, one sample per image)\n",
+                        g->nelbo, g->bce_image, g->kl);
+            fprintf(out, "%s\n",
+                    g->binarized ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
+                                   "the negative log-likelihood, in nats"
+                                 : "  on grey pixels: a cross-entropy, not a log-likelihood in "
+                                   "nats, with a floor above 0 (--binarize for a bound in nats)");
+        }
+    }
+    if (!g->has_fid) return;
+    fputs("FID-style distance: ", out);
+    cli_print_repr(out, g->fid);
+    fprintf(out,
+            "  (the Fréchet distance between %lld samples (z ~ N(0, I), seed %llu) and the first "
+            "%lld test images in the %lld features of layer '%s' of %s, not Inception's)\n",
+            (long long)g->fid_count, (unsigned long long)g->seed, (long long)g->fid_count,
+            (long long)g->fid_features, g->layer, classifier);
+    fputs("Samples by predicted class:", out);
+    for (int64_t k = 0; k < g->classes; k++) {
+        const double pct = 100.0 * (double)g->hist[k] / (double)g->fid_count;
+        const char *sep = k + 1 < g->classes ? "," : "\n";
+        if (names && k < nnames)
+            fprintf(out, " %s %.1f%%%s", names[k], pct, sep);
+        else
+            fprintf(out, " %lld: %.1f%%%s", (long long)k, pct, sep);
+    }
+}
+
+/* s as a JSON string: quoted, with ", \\ and control characters escaped. */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+/* "key": value, NaN as null (JSON has no NaN), after "{" or ",". */
+static void json_number(FILE *out, const char *key, double v, bool *first)
+{
+    fputs(*first ? "{\n  " : ",\n  ", out);
+    *first = false;
+    json_string(out, key);
+    if (isnan(v))
+        fputs(": null", out);
+    else
+        fprintf(out, ": %.17g", v);
+}
+
+void cli_print_generative_json(FILE *out, const fv_model *m, const cli_gen_figures *g,
+                               char *const *names, int64_t nnames)
+{
+    bool first = true;
+    if (g->reconstructs) {
+        json_number(out, "loss", g->loss, &first);
+        for (int k = 0; k < g->nterms; k++)
+            json_number(out, fv_model_loss_term(m, k), g->terms[k], &first);
+        json_number(out, "reconstruction_mse_per_pixel", g->mse_pixel, &first);
+        if (g->probabilities) {
+            json_number(out, "reconstruction_bce_per_image", g->bce_image, &first);
+            json_number(out, "reconstruction_bce_per_pixel", g->bce_pixel, &first);
+        }
+        if (g->vae && g->probabilities) {
+            json_number(out, "kl_per_image", g->kl, &first);
+            json_number(out, "negative_elbo_per_image", g->nelbo, &first);
+        }
+        fprintf(out, ",\n  \"binarized\": %s", g->binarized ? "true" : "false");
+    }
+    if (g->has_fid) {
+        json_number(out, "fid_style_distance", g->fid, &first);
+        fprintf(out, ",\n  \"fid_samples\": %lld,\n  \"fid_features\": %lld,\n  \"fid_layer\": ",
+                (long long)g->fid_count, (long long)g->fid_features);
+        json_string(out, g->layer);
+        fputs(",\n  \"samples_by_class\": {", out);
+        for (int64_t k = 0; k < g->classes; k++) {
+            char num[32];
+            snprintf(num, sizeof num, "%lld", (long long)k);
+            fputs(k ? ", " : "", out);
+            json_string(out, names && k < nnames ? names[k] : num);
+            fprintf(out, ": %lld", (long long)g->hist[k]);
+        }
+        fputs("}", out);
+    }
+    fputs(first ? "{}\n" : "\n}\n", out);
+}
+
+int cli_evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
+                            bool binarize, const char *features, const char *layer, int64_t count,
+                            uint64_t seed, char *const *names, int64_t nnames, bool json)
+{
+    cli_gen_figures g;
+    int rc =
+        cli_generative_figures(cmd, m, test, batch, binarize, features, layer, count, seed, &g);
+    if (!rc) {
+        if (json)
+            cli_print_generative_json(stdout, m, &g, names, nnames);
+        else
+            cli_print_generative_figures(stdout, m, &g, features, names, nnames);
+        if (fflush(stdout) != 0) rc = CLI_FAIL;
+    }
+    cli_gen_figures_free(&g);
     return rc;
 }

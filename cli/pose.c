@@ -201,42 +201,55 @@ static int add_errors(const char *cmd, const char *dir, const fv_pose_sample *s,
     return CLI_OK; /* no info: fv_pose_evaluate has reported it already */
 }
 
+int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const char *object,
+                        bool errors, cli_pose_eval *ev)
+{
+    fv_dataset *d = NULL;
+    *ev = (cli_pose_eval){0};
+    int rc = cli_pose_object(cmd, dir, object, &ev->obj_id);
+    if (!rc) rc = load_split(cmd, m, dir, "test", ev->obj_id, false, &ev->smp, &ev->n, &d);
+    if (!rc) rc = estimate(cmd, m, d, ev->smp, ev->n, &ev->r);
+    fv_dataset_free(d);
+    if (rc) goto fail;
+    fv_status st = fv_pose_evaluate(dir, "test", ev->r, ev->n, &ev->sc);
+    if (st != FV_OK) {
+        rc = cli_fail_lib(cmd, "--data", st);
+        goto fail;
+    }
+    if (errors) {
+        if (!(ev->err = malloc((size_t)ev->n * sizeof *ev->err))) {
+            cli_error(cmd, "out of memory");
+            rc = CLI_FAIL;
+            goto fail;
+        }
+        if ((rc = add_errors(cmd, dir, ev->smp, ev->r, ev->n, ev->err))) goto fail;
+    }
+    return CLI_OK;
+fail:
+    cli_pose_eval_free(ev);
+    return rc;
+}
+
+void cli_pose_eval_free(cli_pose_eval *ev)
+{
+    free(ev->err);
+    free(ev->r);
+    free(ev->smp);
+    *ev = (cli_pose_eval){0};
+}
+
 int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const char *object,
                             bool json, const char *plot)
 {
-    int64_t obj_id = 0, n = 0;
-    fv_pose_sample *smp = NULL;
-    fv_dataset *d = NULL;
-    fv_bop_result *r = NULL;
-    double *err = NULL;
-    int rc = cli_pose_object(cmd, dir, object, &obj_id);
-    if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, false, &smp, &n, &d);
-    if (!rc) rc = estimate(cmd, m, d, smp, n, &r);
-    if (rc) goto done;
-    fv_pose_scores sc;
-    fv_status st = fv_pose_evaluate(dir, "test", r, n, &sc);
-    if (st != FV_OK) {
-        rc = cli_fail_lib(cmd, "--data", st);
-        goto done;
-    }
+    cli_pose_eval ev;
+    int rc = cli_pose_evaluation(cmd, m, dir, object, plot != NULL, &ev);
+    if (rc) return rc;
     if (!json)
         printf("obj_id %lld, %lld test images (its most visible instance in each)\n",
-               (long long)obj_id, (long long)n);
-    cli_print_pose_scores(&sc, json);
-    if (plot) {
-        if (!(err = malloc((size_t)n * sizeof *err))) {
-            cli_error(cmd, "out of memory");
-            rc = CLI_FAIL;
-            goto done;
-        }
-        if ((rc = add_errors(cmd, dir, smp, r, n, err))) goto done;
-        rc = cli_save_picture(cmd, "--plot", fv_plot_pose_accuracy(err, n), plot);
-    }
-done:
-    free(err);
-    free(r);
-    free(smp);
-    fv_dataset_free(d);
+               (long long)ev.obj_id, (long long)ev.n);
+    cli_print_pose_scores(&ev.sc, json);
+    if (plot) rc = cli_save_picture(cmd, "--plot", fv_plot_pose_accuracy(ev.err, ev.n), plot);
+    cli_pose_eval_free(&ev);
     return rc;
 }
 

@@ -26,6 +26,23 @@ int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *obj
 int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n,
                       fv_bop_result **r);
 
+/* m's estimates on the test split of the BOP folder dir and their figures, shared by `fovea
+ * evaluate` and `fovea report`: the object (obj_id; `object` or the only one), its n test
+ * samples (smp, with their true poses), the estimates (r[i] for smp[i]), fv_pose_evaluate's
+ * scores and, with errors, each sample's ADD (ADD-S for a symmetric object) over the object's
+ * diameter (err [n]; else NULL). 0, or a CLI status after a message with *ev emptied; free with
+ * cli_pose_eval_free. */
+typedef struct cli_pose_eval {
+    int64_t obj_id, n;
+    fv_pose_sample *smp;
+    fv_bop_result *r;
+    fv_pose_scores sc;
+    double *err;
+} cli_pose_eval;
+int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const char *object,
+                        bool errors, cli_pose_eval *ev);
+void cli_pose_eval_free(cli_pose_eval *ev);
+
 /* `fovea evaluate MODEL --data BOPDIR` for a pose model: the figures of `evaluate --poses` from
  * m's estimates on the test split; plot (NULL: none) receives the ADD(-S) accuracy-threshold
  * curve. */

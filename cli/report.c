@@ -1,14 +1,19 @@
 /* report.c — `fovea report MODEL --data DIR -o report.html`: one self-contained HTML page about a
  * trained model, as a TensorBoard user would want it on one screen: the summary table, the
- * training curves, the test metrics, the confusion matrix, the kernels of every convolution
- * and the feature maps of a few test images, some of them misclassified. Pictures are PNGs
- * inlined as base64 data: URIs, so the page is one file that opens anywhere, offline. It is
+ * training curves, then the sections of the model's kind — a classifier's test metrics,
+ * confusion matrix and feature maps of a few test images, some of them misclassified (here); a
+ * detector's, a generative model's and a pose network's in report_detection.c,
+ * report_generative.c and report_pose.c — and the kernels of every convolution. Pictures are
+ * PNGs inlined as base64 data: URIs, so the page is one file that opens anywhere, offline. It is
  * built in memory and written atomically (a temporary file, then rename).
  */
 #define _GNU_SOURCE /* open_memstream */
 #include "commands.h"
 #include "common.h"
+#include "detect.h"
 #include "images.h"
+#include "pose.h"
+#include "report.h"
 #include "viz.h"
 
 #include <math.h>
@@ -22,30 +27,54 @@ static const char usage[] =
     "usage: fovea report MODEL.safetensors --data DIR|FILE.csv -o REPORT.html [options]\n"
     "\n"
     "Writes one self-contained HTML page about a trained model: its summary table, the training\n"
-    "curves (with --history), the test loss, accuracy and every metric of 'fovea evaluate', the\n"
-    "confusion matrix, the kernels of every conv2d layer and the feature maps of a few test\n"
-    "images, some of them misclassified, with their true and predicted labels. The pictures are\n"
-    "inlined, so the page is one file that opens offline in any browser.\n"
+    "curves (with --history), then the sections of its kind, and the kernels of every conv2d\n"
+    "layer. The pictures are inlined, so the page is one file that opens offline in any browser.\n"
+    "  a classifier          the test loss, accuracy and every metric of 'fovea evaluate', the\n"
+    "                        confusion matrix, and the feature maps of a few test images, some\n"
+    "                        of them misclassified, with their true and predicted labels\n"
+    "  a detector (its output a yolo head; --data a YOLO or COCO folder): COCO's twelve figures\n"
+    "                        and each class's AP as 'fovea evaluate' prints them, the precision-\n"
+    "                        recall curves at IoU 0.5, and the best and worst test images by\n"
+    "                        their F1 (detections scoring 0.25 or more matched at IoU 0.5)\n"
+    "                        drawn with their true and detected boxes\n"
+    "  a generative model (fit target=input: an autoencoder, a VAE; or a GAN): the figures of\n"
+    "                        'fovea evaluate' (reconstruction loss, negative ELBO; the FID-style\n"
+    "                        distance with --features), 64 samples as 'fovea generate' draws\n"
+    "                        them (VAE, GAN), 10 reconstructions and a VAE's latent space\n"
+    "  a pose network (its output a pose head; --data a BOP folder): the figures of 'fovea\n"
+    "                        evaluate' (ADD(-S), MSSD, MSPD, rotation and translation errors),\n"
+    "                        the ADD(-S) accuracy-threshold curve, and the best and worst test\n"
+    "                        images by ADD(-S), estimate beside truth\n"
     "\n"
     "options:\n"
     "  -o, --output FILE.html  the page (required; replaced atomically)\n"
     "  --data DIR|FILE.csv     the test data (required): an IDX folder's test set, a CSV table,\n"
     "                          a folder of images (its test/ or val/ folder when it has train/;\n"
-    "                          labels by the class names saved with the model) or CIFAR files\n"
+    "                          labels by the class names saved with the model) or CIFAR files;\n"
+    "                          a detection folder (YOLO's or COCO's layout) for a detector, a\n"
+    "                          BOP folder for a pose network (their test or val part)\n"
     "  --history H.csv         the history written by 'fovea train --history': draws the curves\n"
-    "  --examples N            feature maps of N test images, up to half of them misclassified\n"
-    "                          (default 4; 0 for none)\n"
+    "  --examples N            test images to draw (default 4; 0 for none): a classifier's\n"
+    "                          feature maps, up to half of them misclassified; a detector's or\n"
+    "                          pose network's best N - N/2 and worst N/2 images\n"
     "  --class-names LIST      names of the classes, comma-separated, or 'fashion-mnist'\n"
+    "                          (classifiers; generative models: the latent space's legend)\n"
     "  --label-column NAME     the CSV column holding the labels (default: the one the\n"
-    "                          model was trained with, else the last)\n"
+    "                          model was trained with, else the last; classifiers)\n"
     "  --labels Y.npy          the labels of --data X.npy: (N,) or (N, 1) class indices, or\n"
-    "                          (N, K) one-hot rows\n"
+    "                          (N, K) one-hot rows (classifiers)\n"
+    "  --object OBJ_ID         the object of a BOP folder (pose networks; default: the only one)\n"
+    "  --features CLS.safetensors --layer NAME\n"
+    "                          the FID-style distance in a classifier's layer's features, as\n"
+    "                          'fovea evaluate' computes it (generative models)\n"
+    "  --samples N             samples and test images it compares (default 10000)\n"
+    "  --seed S                the samples' codes, in the figure and the picture (default 1)\n"
     "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
 
 /* ---- HTML pieces ------------------------------------------------------------------------- */
 
-static void esc(FILE *f, const char *s)
+void report_esc(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -83,8 +112,7 @@ static void base64(FILE *f, const unsigned char *d, size_t n)
     }
 }
 
-/* Writes <img> with p inlined as a PNG and frees p. NULL p: the drawing failed (reported). */
-static int img(const char *cmd, FILE *f, fv_picture *p, const char *alt)
+int report_img(const char *cmd, FILE *f, fv_picture *p, const char *alt)
 {
     if (!p) return cli_fail_lib(cmd, alt, FV_ERR_INVALID);
     unsigned char *data;
@@ -95,7 +123,7 @@ static int img(const char *cmd, FILE *f, fv_picture *p, const char *alt)
         return cli_fail_lib(cmd, alt, s);
     }
     fprintf(f, "<img width=\"%d\" height=\"%d\" alt=\"", fv_picture_width(p), fv_picture_height(p));
-    esc(f, alt);
+    report_esc(f, alt);
     fputs("\" src=\"data:image/png;base64,", f);
     base64(f, data, len);
     fputs("\">\n", f);
@@ -104,7 +132,7 @@ static int img(const char *cmd, FILE *f, fv_picture *p, const char *alt)
     return 0;
 }
 
-static void cell(FILE *f, double v)
+void report_cell(FILE *f, double v)
 {
     if (isnan(v))
         fputs("<td class=\"na\">-</td>", f);
@@ -148,7 +176,7 @@ static void metrics_tables(FILE *f, const fv_metrics *mt, char *const *names)
     fputs("<table class=\"kv\">\n", f);
     for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
         fprintf(f, "<tr><th>%s</th>", scalars[i].label);
-        cell(f, fv_metrics_get(mt, scalars[i].key));
+        report_cell(f, fv_metrics_get(mt, scalars[i].key));
         fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
@@ -161,13 +189,13 @@ static void metrics_tables(FILE *f, const fv_metrics *mt, char *const *names)
     for (int64_t c = 0; c < k; c++) {
         class_name(buf, sizeof buf, names, c);
         fputs("<tr><th>", f);
-        esc(f, buf);
+        report_esc(f, buf);
         fputs("</th>", f);
-        cell(f, get(mt, "precision_class_%lld", c));
-        cell(f, get(mt, "recall_class_%lld", c));
-        cell(f, get(mt, "f1_class_%lld", c));
-        cell(f, get(mt, "roc_auc_class_%lld", c));
-        cell(f, get(mt, "average_precision_class_%lld", c));
+        report_cell(f, get(mt, "precision_class_%lld", c));
+        report_cell(f, get(mt, "recall_class_%lld", c));
+        report_cell(f, get(mt, "f1_class_%lld", c));
+        report_cell(f, get(mt, "roc_auc_class_%lld", c));
+        report_cell(f, get(mt, "average_precision_class_%lld", c));
         fprintf(f, "<td>%.0f</td></tr>\n", get(mt, "support_class_%lld", c));
     }
     static const char *const avg[] = {"micro", "macro", "weighted"};
@@ -175,13 +203,13 @@ static void metrics_tables(FILE *f, const fv_metrics *mt, char *const *names)
         char key[64];
         fprintf(f, "<tr class=\"avg\"><th>%s avg</th>", avg[a]);
         snprintf(key, sizeof key, "precision_%s", avg[a]);
-        cell(f, fv_metrics_get(mt, key));
+        report_cell(f, fv_metrics_get(mt, key));
         snprintf(key, sizeof key, "recall_%s", avg[a]);
-        cell(f, fv_metrics_get(mt, key));
+        report_cell(f, fv_metrics_get(mt, key));
         snprintf(key, sizeof key, "f1_%s", avg[a]);
-        cell(f, fv_metrics_get(mt, key));
-        cell(f, a == 1 ? fv_metrics_get(mt, "roc_auc_macro") : NAN);
-        cell(f, a == 1 ? fv_metrics_get(mt, "average_precision_macro") : NAN);
+        report_cell(f, fv_metrics_get(mt, key));
+        report_cell(f, a == 1 ? fv_metrics_get(mt, "roc_auc_macro") : NAN);
+        report_cell(f, a == 1 ? fv_metrics_get(mt, "average_precision_macro") : NAN);
         fprintf(f, "<td>%lld</td></tr>\n", (long long)fv_metrics_samples(mt));
     }
     fputs("</table>\n", f);
@@ -210,19 +238,99 @@ static const char style[] =
     ".wrong{color:#b2182b;font-weight:bold}.right{color:#1a7f37;font-weight:bold}"
     "nav a{margin-right:14px}";
 
-/* ---- the page ------------------------------------------------------------------------------ */
+/* ---- shared parts ------------------------------------------------------------------------ */
 
-typedef struct report {
-    const char *cmd, *model_path, *data_path, *hist_path;
-    fv_model *m;
+void report_card(FILE *f, double value, int digits, const char *label)
+{
+    if (isnan(value))
+        fputs("<div class=\"card\"><div class=\"v\">-</div>", f);
+    else
+        fprintf(f, "<div class=\"card\"><div class=\"v\">%.*f</div>", digits, value);
+    fputs("<div class=\"l\">", f);
+    report_esc(f, label);
+    fputs("</div></div>\n", f);
+}
+
+void report_pre(FILE *f, const char *text)
+{
+    fputs("<pre>", f);
+    report_esc(f, text);
+    fputs("</pre>\n", f);
+}
+
+void *report_task_new(report *r, size_t size)
+{
+    if (!(r->task = calloc(1, size))) cli_error(r->cmd, "out of memory");
+    return r->task;
+}
+
+int report_check_not_task_data(const report *r, const char *what)
+{
+    const bool pose = cli_is_pose_dir(r->data_path);
+    if (!pose && !cli_is_detection_dir(r->data_path)) return 0;
+    cli_error(r->cmd, "--data: '%s' is a %s dataset, but %s is %s", r->data_path,
+              pose ? "6D pose (BOP)" : "detection", r->model_path, what);
+    return CLI_FAIL;
+}
+
+int report_printed(const report *r, FILE *f, report_writer w, const void *arg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *ms = open_memstream(&text, &len);
+    if (!ms) {
+        cli_error(r->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    fv_status s = w(ms, arg);
+    fclose(ms);
+    if (s == FV_OK) {
+        fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n", f);
+        report_pre(f, text);
+        fputs("</details>\n", f);
+    }
+    free(text);
+    return 0;
+}
+
+int report_best_worst(const report *r, FILE *f, const int64_t *order, int64_t n, report_drawer draw)
+{
+    const int64_t want = r->examples < n ? r->examples : n;
+    const int64_t worst = want / 2, best = want - worst;
+    int64_t idx[64];
+    for (int64_t q = 0; q < worst; q++)
+        idx[q] = order[n - 1 - q];
+    if (best > 0 && draw(r, f, order, best, "Best")) return CLI_FAIL;
+    return worst > 0 ? draw(r, f, idx, worst, "Worst") : 0;
+}
+
+int report_kernels(const report *r, FILE *f)
+{
+    fputs("<h2 id=\"kernels\">Kernels</h2>\n", f);
+    int convs = 0;
+    for (int i = 0; i < fv_model_layer_count(r->m); i++) {
+        if (strcmp(fv_model_layer_kind(r->m, i), "conv2d") != 0) continue;
+        const char *name = fv_model_layer_name(r->m, i);
+        fputs("<h3>", f);
+        report_esc(f, name);
+        fputs("</h3>\n", f);
+        char alt[200];
+        snprintf(alt, sizeof alt, "kernels of %s", name);
+        if (report_img(r->cmd, f, fv_plot_kernels(r->m, name), alt)) return CLI_FAIL;
+        convs++;
+    }
+    if (!convs) fputs("<p>The model has no convolution layer.</p>\n", f);
+    return 0;
+}
+
+/* ---- a classifier's sections ---------------------------------------------------------------- */
+
+typedef struct classifier {
     fv_dataset *test;
-    fv_history *history;
     fv_metrics *mt;
     float *scores; /* n × k */
     double loss, accuracy;
-    char **names;
-    int64_t nnames, examples, batch;
-} report;
+} classifier;
 
 static int64_t predicted(const float *row, int64_t k)
 {
@@ -236,18 +344,19 @@ static int64_t predicted(const float *row, int64_t k)
 /* Up to n test images: up to half misclassified, the rest right, in index order of each kind. */
 static int64_t pick_examples(const report *r, int64_t *picked, int64_t n)
 {
-    int64_t count = fv_dataset_count(r->test), k = fv_model_output_size(r->m);
-    const int32_t *labels = fv_dataset_labels(r->test);
+    const classifier *cl = r->task;
+    int64_t count = fv_dataset_count(cl->test), k = fv_model_output_size(r->m);
+    const int32_t *labels = fv_dataset_labels(cl->test);
     int64_t wrong = 0, right = 0;
     for (int64_t i = 0; i < count; i++)
-        if (predicted(r->scores + i * k, k) != labels[i]) wrong++;
+        if (predicted(cl->scores + i * k, k) != labels[i]) wrong++;
     right = count - wrong;
     int64_t want_wrong = wrong < n / 2 ? wrong : n / 2;
     if (right < n - want_wrong) want_wrong = wrong < n - right ? wrong : n - right;
     int64_t want_right = n - want_wrong < right ? n - want_wrong : right;
     int64_t got = 0, gw = 0, gr = 0;
     for (int64_t i = 0; i < count && got < want_wrong + want_right; i++) {
-        bool bad = predicted(r->scores + i * k, k) != labels[i];
+        bool bad = predicted(cl->scores + i * k, k) != labels[i];
         if (bad && gw < want_wrong) picked[got++] = i, gw++;
         if (!bad && gr < want_right) picked[got++] = i, gr++;
     }
@@ -256,8 +365,9 @@ static int64_t pick_examples(const report *r, int64_t *picked, int64_t n)
 
 static int features_section(const report *r, FILE *f)
 {
+    const classifier *cl = r->task;
     int64_t dims[4];
-    int rank = fv_dataset_shape(r->test, dims);
+    int rank = fv_dataset_shape(cl->test, dims);
     if (rank < 2 || rank > 3) {
         fputs("<p>The data are not images, so there are no feature maps to draw.</p>\n", f);
         return 0;
@@ -272,27 +382,27 @@ static int features_section(const report *r, FILE *f)
     }
     for (int64_t e = 0; e < n; e++) {
         int64_t i = picked[e];
-        const float *row = r->scores + i * k;
-        int64_t y = fv_dataset_labels(r->test)[i], p = predicted(row, k);
+        const float *row = cl->scores + i * k;
+        int64_t y = fv_dataset_labels(cl->test)[i], p = predicted(row, k);
         double prob = k == 1 ? (p ? row[0] : 1 - row[0]) : row[p];
         char truth[160], pred[160], caption[400];
         class_name(truth, sizeof truth, r->names, y);
         class_name(pred, sizeof pred, r->names, p);
         snprintf(caption, sizeof caption, "test image %lld: true %s, predicted %s (p = %.3f)%s",
                  (long long)i, truth, pred, prob, p == y ? "" : " - wrong");
-        fv_status s = fv_dataset_get(r->test, i, x);
+        fv_status s = fv_dataset_get(cl->test, i, x);
         if (s != FV_OK) {
             free(x);
             return cli_fail_lib(r->cmd, "--data", s);
         }
         fputs("<figure>\n<figcaption>", f);
         fprintf(f, "Test image %lld: true <b>", (long long)i);
-        esc(f, truth);
+        report_esc(f, truth);
         fputs("</b>, predicted <b>", f);
-        esc(f, pred);
+        report_esc(f, pred);
         fprintf(f, "</b> (p = %.3f) <span class=\"%s\">%s</span></figcaption>\n", prob,
                 p == y ? "right" : "wrong", p == y ? "right" : "wrong");
-        if (img(r->cmd, f, fv_plot_features(r->m, x, rank, dims, caption, NULL), caption)) {
+        if (report_img(r->cmd, f, fv_plot_features(r->m, x, rank, dims, caption, NULL), caption)) {
             free(x);
             return CLI_FAIL;
         }
@@ -302,7 +412,123 @@ static int features_section(const report *r, FILE *f)
     return 0;
 }
 
-static int write_page(const report *r, FILE *f)
+static int classifier_prepare(report *r)
+{
+    classifier *cl = report_task_new(r, sizeof *cl);
+    if (!cl) return CLI_FAIL;
+    const char *cmd = r->cmd;
+    if (report_check_not_task_data(r, "a classifier (its output is not a yolo or pose head)"))
+        return CLI_FAIL;
+    cli_image_flags imf = {.quiet = true};
+    int rc = cli_load_image_eval(cmd, r->data_path, r->m, &imf, &cl->test);
+    if (rc == CLI_CONTINUE)
+        rc = cli_load_data(cmd, r->data_path, cli_label_column(r->m, r->label_column, r->data_path),
+                           NULL, &cl->test);
+    if (!rc && cl->test) rc = cli_load_labels(cmd, r->data_path, r->labels, cl->test);
+    if (rc) return rc;
+    if (!cl->test) {
+        cli_error(cmd,
+                  "--data: '%s' has no test set (t10k-images-idx3-ubyte, "
+                  "t10k-labels-idx1-ubyte)",
+                  r->data_path);
+        return CLI_FAIL;
+    }
+    if (cli_check_input_shape(cmd, r->m, cl->test, "--data")) return CLI_FAIL;
+    if (cli_use_model_classes(cmd, r->m, cl->test)) return CLI_FAIL;
+    if (cli_model_class_names(cmd, r->m, &r->names, &r->nnames)) return CLI_FAIL;
+    if (cli_check_class_names(cmd, r->nnames, fv_model_output_size(r->m))) return CLI_FAIL;
+    fv_status s = fv_model_evaluate(r->m, cl->test, r->batch, &cl->loss, &cl->accuracy);
+    if (s != FV_OK) return cli_fail_lib(cmd, NULL, s);
+    /* after evaluate, which names a label that is not a class index with its file and line */
+    if (!fv_dataset_labels(cl->test)) {
+        cli_error(cmd, "--data: '%s' has no class labels to evaluate against", r->data_path);
+        return CLI_FAIL;
+    }
+    int64_t n = fv_dataset_count(cl->test), k = fv_model_output_size(r->m);
+    if (!(cl->scores = malloc((size_t)n * (size_t)k * sizeof *cl->scores))) {
+        cli_error(cmd, "out of memory for %lld predictions", (long long)n);
+        return CLI_FAIL;
+    }
+    if ((s = fv_model_predict(r->m, cl->test, r->batch, cl->scores)) != FV_OK)
+        return cli_fail_lib(cmd, NULL, s);
+    if (!(cl->mt = fv_metrics_classification(cl->scores, fv_dataset_labels(cl->test), n, k)))
+        return cli_fail_lib(cmd, NULL, FV_ERR_INVALID); /* the message starts "metrics: " */
+    snprintf(r->meta, sizeof r->meta, "%lld samples, %lld classes", (long long)n,
+             (long long)fv_metrics_classes(cl->mt));
+    return 0;
+}
+
+static void classifier_nav(const report *r, FILE *f)
+{
+    (void)r;
+    fputs("<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>"
+          "<a href=\"#kernels\">Kernels</a><a href=\"#features\">Feature maps</a>",
+          f);
+}
+
+static void classifier_cards(const report *r, FILE *f)
+{
+    const classifier *cl = r->task;
+    report_card(f, cl->loss, 4, "Test loss");
+    report_card(f, fv_metrics_get(cl->mt, "accuracy"), 4, "Test accuracy");
+    report_card(f, fv_metrics_get(cl->mt, "f1_macro"), 4, "F1 (macro)");
+    report_card(f, fv_metrics_get(cl->mt, "roc_auc_macro"), 4, "ROC AUC (macro)");
+}
+
+typedef struct metrics_names {
+    const fv_metrics *mt;
+    const char *const *names;
+} metrics_names;
+
+static fv_status metrics_text(FILE *out, const void *arg)
+{
+    const metrics_names *mn = arg;
+    return fv_metrics_write_text(mn->mt, out, NULL, mn->names);
+}
+
+static int classifier_body(report *r, FILE *f)
+{
+    const classifier *cl = r->task;
+    fputs("<h2 id=\"metrics\">Metrics on the test set</h2>\n", f);
+    fputs(
+        "<p class=\"meta\">Averages as scikit-learn takes them: macro is the unweighted mean over "
+        "the classes present, micro pools the counts, weighted weighs each class by its "
+        "support; AUCs are exact (sorted scores, ties as one step); \"-\" where a value is "
+        "undefined (a class without a positive example).</p>\n",
+        f);
+    fputs("<table class=\"kv\"><tr><th>loss</th>", f);
+    report_cell(f, cl->loss);
+    fputs("</tr></table>\n", f);
+    metrics_tables(f, cl->mt, r->names);
+    metrics_names mn = {cl->mt, (const char *const *)r->names};
+    if (report_printed(r, f, metrics_text, &mn)) return CLI_FAIL;
+
+    fputs("<h2 id=\"confusion\">Confusion matrix</h2>\n", f);
+    if (report_img(r->cmd, f, fv_plot_confusion(cl->mt, (const char *const *)r->names, NULL),
+                   "confusion matrix"))
+        return CLI_FAIL;
+    if (report_kernels(r, f)) return CLI_FAIL;
+    fputs("<h2 id=\"features\">Feature maps</h2>\n", f);
+    return r->examples > 0 ? features_section(r, f) : 0;
+}
+
+static void classifier_release(report *r)
+{
+    classifier *cl = r->task;
+    if (!cl) return;
+    free(cl->scores);
+    fv_metrics_free(cl->mt);
+    fv_dataset_free(cl->test);
+    free(cl);
+    r->task = NULL;
+}
+
+const report_kind report_classifier = {classifier_prepare, classifier_nav, classifier_cards,
+                                       classifier_body, classifier_release};
+
+/* ---- the page ------------------------------------------------------------------------------ */
+
+static int write_page(report *r, const report_kind *kind, FILE *f)
 {
     char when[64] = "";
     time_t now = time(NULL);
@@ -313,40 +539,24 @@ static int write_page(const report *r, FILE *f)
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
           f);
     fputs("fovea report: ", f);
-    esc(f, r->model_path);
+    report_esc(f, r->model_path);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
     fputs("<h1>fovea report</h1>\n<p class=\"meta\">Model <code>", f);
-    esc(f, r->model_path);
+    report_esc(f, r->model_path);
     fputs("</code>, test data <code>", f);
-    esc(f, r->data_path);
-    fprintf(f, "</code> (%lld samples, %lld classes); fovea %s, %s</p>\n",
-            (long long)fv_dataset_count(r->test), (long long)fv_metrics_classes(r->mt), FV_VERSION,
-            when);
+    report_esc(f, r->data_path);
+    fputs("</code> (", f);
+    report_esc(f, r->meta);
+    fprintf(f, "); fovea %s, %s</p>\n", FV_VERSION, when);
     fputs("<nav><a href=\"#model\">Model</a>", f);
     if (r->history) fputs("<a href=\"#curves\">Training curves</a>", f);
-    fputs("<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>"
-          "<a href=\"#kernels\">Kernels</a><a href=\"#features\">Feature maps</a></nav>\n",
-          f);
-
-    fprintf(f,
-            "<div class=\"cards\">\n<div class=\"card\"><div class=\"v\">%.4f</div>"
-            "<div class=\"l\">Test loss</div></div>\n",
-            r->loss);
-    fprintf(f,
-            "<div class=\"card\"><div class=\"v\">%.4f</div><div class=\"l\">Test accuracy"
-            "</div></div>\n",
-            fv_metrics_get(r->mt, "accuracy"));
-    fprintf(f,
-            "<div class=\"card\"><div class=\"v\">%.4f</div><div class=\"l\">F1 (macro)"
-            "</div></div>\n",
-            fv_metrics_get(r->mt, "f1_macro"));
-    fprintf(f,
-            "<div class=\"card\"><div class=\"v\">%.4f</div><div class=\"l\">ROC AUC (macro)"
-            "</div></div>\n</div>\n",
-            fv_metrics_get(r->mt, "roc_auc_macro"));
+    kind->nav(r, f);
+    fputs("</nav>\n<div class=\"cards\">\n", f);
+    kind->cards(r, f);
+    fputs("</div>\n", f);
 
     /* The summary table, as `fovea summary` prints it, and the model text. */
-    fputs("<h2 id=\"model\">Model</h2>\n<pre>", f);
+    fputs("<h2 id=\"model\">Model</h2>\n", f);
     char *sum = NULL;
     size_t sum_len = 0;
     FILE *ms = open_memstream(&sum, &sum_len);
@@ -360,78 +570,28 @@ static int write_page(const report *r, FILE *f)
         free(sum);
         return cli_fail_lib(r->cmd, "summary", s);
     }
-    esc(f, sum);
+    report_pre(f, sum);
     free(sum);
-    fputs("</pre>\n", f);
     char *text = fv_model_to_text(r->m);
     if (text) {
-        fputs("<details><summary>Model file</summary>\n<pre>", f);
-        esc(f, text);
-        fputs("</pre></details>\n", f);
+        fputs("<details><summary>Model file</summary>\n", f);
+        report_pre(f, text);
+        fputs("</details>\n", f);
         free(text);
     }
 
     if (r->history) {
         fputs("<h2 id=\"curves\">Training curves</h2>\n<p class=\"meta\">From <code>", f);
-        esc(f, r->hist_path);
+        report_esc(f, r->hist_path);
         fprintf(f, "</code>, %lld epochs.</p>\n", (long long)fv_history_epochs(r->history));
-        if (img(r->cmd, f, fv_plot_history(r->history, NULL), "training curves")) return CLI_FAIL;
+        if (report_img(r->cmd, f, fv_plot_history(r->history, NULL), "training curves"))
+            return CLI_FAIL;
     }
-
-    fputs("<h2 id=\"metrics\">Metrics on the test set</h2>\n", f);
-    fputs(
-        "<p class=\"meta\">Averages as scikit-learn takes them: macro is the unweighted mean over "
-        "the classes present, micro pools the counts, weighted weighs each class by its "
-        "support; AUCs are exact (sorted scores, ties as one step); \"-\" where a value is "
-        "undefined (a class without a positive example).</p>\n",
-        f);
-    fputs("<table class=\"kv\"><tr><th>loss</th>", f);
-    cell(f, r->loss);
-    fputs("</tr></table>\n", f);
-    metrics_tables(f, r->mt, r->names);
-    char *report_text = NULL;
-    size_t report_len = 0;
-    ms = open_memstream(&report_text, &report_len);
-    if (!ms) {
-        cli_error(r->cmd, "out of memory");
-        return CLI_FAIL;
-    }
-    s = fv_metrics_write_text(r->mt, ms, NULL, (const char *const *)r->names);
-    fclose(ms);
-    if (s == FV_OK) {
-        fputs("<details><summary>As <code>fovea evaluate</code> prints it</summary>\n<pre>", f);
-        esc(f, report_text);
-        fputs("</pre></details>\n", f);
-    }
-    free(report_text);
-
-    fputs("<h2 id=\"confusion\">Confusion matrix</h2>\n", f);
-    if (img(r->cmd, f, fv_plot_confusion(r->mt, (const char *const *)r->names, NULL),
-            "confusion matrix"))
-        return CLI_FAIL;
-
-    fputs("<h2 id=\"kernels\">Kernels</h2>\n", f);
-    int convs = 0;
-    for (int i = 0; i < fv_model_layer_count(r->m); i++) {
-        if (strcmp(fv_model_layer_kind(r->m, i), "conv2d") != 0) continue;
-        const char *name = fv_model_layer_name(r->m, i);
-        fputs("<h3>", f);
-        esc(f, name);
-        fputs("</h3>\n", f);
-        char alt[200];
-        snprintf(alt, sizeof alt, "kernels of %s", name);
-        if (img(r->cmd, f, fv_plot_kernels(r->m, name), alt)) return CLI_FAIL;
-        convs++;
-    }
-    if (!convs) fputs("<p>The model has no convolution layer.</p>\n", f);
-
-    fputs("<h2 id=\"features\">Feature maps</h2>\n", f);
-    if (r->examples > 0 && features_section(r, f)) return CLI_FAIL;
+    if (kind->body(r, f)) return CLI_FAIL;
     fputs("</body>\n</html>\n", f);
     return 0;
 }
 
-/* Writes len bytes to path through a temporary file beside it and a rename. */
 static int write_atomic(const char *cmd, const char *path, const char *data, size_t len)
 {
     size_t n = strlen(path) + 32;
@@ -453,10 +613,43 @@ static int write_atomic(const char *cmd, const char *path, const char *data, siz
     return ok ? 0 : CLI_FAIL;
 }
 
+/* The kind of model: its output layer says (a yolo head, a pose head), or its fit line (a target
+ * that is its input, a GAN). */
+static const report_kind *kind_of(const fv_model *m)
+{
+    if (fv_model_detector_max_boxes(m) > 0) return &report_detection;
+    if (fv_model_is_pose(m, NULL)) return &report_pose;
+    if (fv_model_target(m) || fv_model_gan(m)) return &report_generative;
+    return &report_classifier;
+}
+
+/* An option given for another kind of model: a usage error naming the kinds it is for. */
+static int check_option(const char *cmd, const cli_opt *o, bool applies, const char *for_what)
+{
+    if (!o->seen || applies) return 0;
+    return cli_usage_error(cmd, "--%s applies to %s only", o->name, for_what);
+}
+
 int cmd_report(int argc, char **argv)
 {
     const char *cmd = "report";
-    enum { O_OUT, O_DATA, O_HIST, O_EXAMPLES, O_NAMES, O_LABEL, O_LABELS, O_BATCH, O_THREADS, O_N };
+    enum {
+        O_OUT,
+        O_DATA,
+        O_HIST,
+        O_EXAMPLES,
+        O_NAMES,
+        O_LABEL,
+        O_LABELS,
+        O_BATCH,
+        O_THREADS,
+        O_OBJECT,
+        O_FEATURES,
+        O_LAYER,
+        O_SAMPLES,
+        O_SEED,
+        O_N
+    };
     cli_opt opts[O_N] = {
         [O_OUT] = {"output", true, false, NULL},
         [O_DATA] = {"data", true, false, NULL},
@@ -467,6 +660,11 @@ int cmd_report(int argc, char **argv)
         [O_LABELS] = {"labels", true, false, NULL},
         [O_BATCH] = {"batch-size", true, false, NULL},
         [O_THREADS] = {"threads", true, false, NULL},
+        [O_OBJECT] = {"object", true, false, NULL},
+        [O_FEATURES] = {"features", true, false, NULL},
+        [O_LAYER] = {"layer", true, false, NULL},
+        [O_SAMPLES] = {"samples", true, false, NULL},
+        [O_SEED] = {"seed", true, false, NULL},
     };
     const char *pos[1];
     int npos;
@@ -475,7 +673,19 @@ int cmd_report(int argc, char **argv)
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o REPORT.html is required");
     if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
-    report r = {.cmd = cmd, .model_path = pos[0], .data_path = opts[O_DATA].value, .examples = 4};
+    if (opts[O_FEATURES].seen != opts[O_LAYER].seen)
+        return cli_usage_error(cmd, "--features CLASSIFIER and --layer NAME go together");
+    report r = {.cmd = cmd,
+                .model_path = pos[0],
+                .data_path = opts[O_DATA].value,
+                .examples = 4,
+                .label_column = opts[O_LABEL].seen ? opts[O_LABEL].value : NULL,
+                .labels = opts[O_LABELS].seen ? opts[O_LABELS].value : NULL,
+                .object = opts[O_OBJECT].seen ? opts[O_OBJECT].value : NULL,
+                .features = opts[O_FEATURES].seen ? opts[O_FEATURES].value : NULL,
+                .layer = opts[O_LAYER].seen ? opts[O_LAYER].value : NULL,
+                .samples = 10000,
+                .seed = 1};
     int64_t nthreads = 0;
     if (opts[O_EXAMPLES].seen && (rc = cli_int(cmd, "--examples", opts[O_EXAMPLES].value, 0, 64,
                                                "a count from 0 to 64", &r.examples)))
@@ -486,12 +696,17 @@ int cmd_report(int argc, char **argv)
     if (opts[O_THREADS].seen && (rc = cli_int(cmd, "--threads", opts[O_THREADS].value, 1, 4096,
                                               "a positive integer", &nthreads)))
         return rc;
+    if (opts[O_SAMPLES].seen && (rc = cli_int(cmd, "--samples", opts[O_SAMPLES].value, 2, 1000000,
+                                              "a count from 2 to 1000000", &r.samples)))
+        return rc;
+    if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &r.seed))) return rc;
     if ((rc = cli_class_names(cmd, opts[O_NAMES].seen ? opts[O_NAMES].value : NULL, &r.names,
                               &r.nnames)))
         return rc;
     rc = CLI_FAIL;
     char *page = NULL;
     size_t page_len = 0;
+    const report_kind *kind = NULL;
     if (cli_check_writable(cmd, "--output", opts[O_OUT].value)) goto done;
     if (nthreads > 0) fv_set_threads((int)nthreads);
 
@@ -510,72 +725,32 @@ int cmd_report(int argc, char **argv)
         fv_picture_free(check);
     }
     if (!(r.m = cli_load_trained_model(cmd, pos[0]))) goto done;
-    if (!r.names && (rc = cli_model_class_names(cmd, r.m, &r.names, &r.nnames))) goto done;
-    cli_image_flags imf = {.quiet = true};
-    rc = cli_load_image_eval(cmd, r.data_path, r.m, &imf, &r.test);
-    if (rc == CLI_CONTINUE)
-        rc = cli_load_data(
-            cmd, r.data_path,
-            cli_label_column(r.m, opts[O_LABEL].seen ? opts[O_LABEL].value : NULL, r.data_path),
-            NULL, &r.test);
-    if (!rc && r.test)
-        rc = cli_load_labels(cmd, r.data_path, opts[O_LABELS].seen ? opts[O_LABELS].value : NULL,
-                             r.test);
-    if (rc) goto done;
+    kind = kind_of(r.m);
+    const bool classifier = kind == &report_classifier, generative = kind == &report_generative;
+    if ((rc = check_option(cmd, &opts[O_OBJECT], kind == &report_pose, "pose networks")) ||
+        (rc = check_option(cmd, &opts[O_FEATURES], generative, "generative models")) ||
+        (rc = check_option(cmd, &opts[O_SAMPLES], generative, "generative models")) ||
+        (rc = check_option(cmd, &opts[O_SEED], generative, "generative models")) ||
+        (rc = check_option(cmd, &opts[O_LABEL], classifier, "classifiers")) ||
+        (rc = check_option(cmd, &opts[O_LABELS], classifier, "classifiers")) ||
+        (rc = check_option(cmd, &opts[O_NAMES], classifier || generative,
+                           "classifiers and generative models")))
+        goto done;
     rc = CLI_FAIL;
-    if (!r.test) {
-        cli_error(cmd,
-                  "--data: '%s' has no test set (t10k-images-idx3-ubyte, "
-                  "t10k-labels-idx1-ubyte)",
-                  r.data_path);
-        goto done;
-    }
-    if (cli_check_input_shape(cmd, r.m, r.test, "--data")) goto done;
-    if (fv_model_target(r.m)) {
-        cli_error(cmd,
-                  "%s is trained on its input (fit target=%s): the report's sections are a "
-                  "classifier's; see 'fovea evaluate' and 'fovea viz reconstructions|latent'",
-                  r.model_path, fv_model_target(r.m));
-        goto done;
-    }
-    if (cli_use_model_classes(cmd, r.m, r.test)) goto done;
-    if (cli_model_class_names(cmd, r.m, &r.names, &r.nnames)) goto done;
-    if (cli_check_class_names(cmd, r.nnames, fv_model_output_size(r.m))) goto done;
+    if (!r.names && cli_model_class_names(cmd, r.m, &r.names, &r.nnames)) goto done;
     if (r.batch == 0) {
         fv_fit_opts fit = fv_model_fit_opts(r.m);
         r.batch = fit.batch_size > 0 ? fit.batch_size : 32;
     }
-
-    fv_status s = fv_model_evaluate(r.m, r.test, r.batch, &r.loss, &r.accuracy);
-    if (s != FV_OK) {
-        cli_fail_lib(cmd, NULL, s);
-        goto done;
-    }
-    /* after evaluate, which names a label that is not a class index with its file and line */
-    if (!fv_dataset_labels(r.test)) {
-        cli_error(cmd, "--data: '%s' has no class labels to evaluate against", r.data_path);
-        goto done;
-    }
-    int64_t n = fv_dataset_count(r.test), k = fv_model_output_size(r.m);
-    if (!(r.scores = malloc((size_t)n * (size_t)k * sizeof *r.scores))) {
-        cli_error(cmd, "out of memory for %lld predictions", (long long)n);
-        goto done;
-    }
-    if ((s = fv_model_predict(r.m, r.test, r.batch, r.scores)) != FV_OK) {
-        cli_fail_lib(cmd, NULL, s);
-        goto done;
-    }
-    if (!(r.mt = fv_metrics_classification(r.scores, fv_dataset_labels(r.test), n, k))) {
-        cli_fail_lib(cmd, NULL, FV_ERR_INVALID); /* the message starts "metrics: " */
-        goto done;
-    }
+    if ((rc = kind->prepare(&r))) goto done;
+    rc = CLI_FAIL;
 
     FILE *f = open_memstream(&page, &page_len);
     if (!f) {
         cli_error(cmd, "out of memory");
         goto done;
     }
-    int wrc = write_page(&r, f);
+    int wrc = write_page(&r, kind, f);
     bool failed = ferror(f);
     fclose(f);
     if (wrc) goto done;
@@ -586,10 +761,8 @@ int cmd_report(int argc, char **argv)
     if (write_atomic(cmd, opts[O_OUT].value, page, page_len)) goto done;
     rc = CLI_OK;
 done:
+    if (kind) kind->release(&r);
     free(page);
-    free(r.scores);
-    fv_metrics_free(r.mt);
-    fv_dataset_free(r.test);
     fv_model_free(r.m);
     fv_history_free(r.history);
     cli_free_class_names(r.names, r.nnames);

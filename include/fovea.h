@@ -1253,6 +1253,20 @@ fv_status fv_coco_eval_write_text(const fv_coco_eval *e, FILE *out, bool voc, bo
  * "name", "AP", "AP50", "AP75", "voc_AP50"}], "voc_mAP50"}; −1 stays −1. */
 fv_status fv_coco_eval_write_json(const fv_coco_eval *e, FILE *out);
 
+/* One image's detection F1 (report's best and worst images): image is an index into gt->images;
+ * the detections of that image (image_id its id, category_id a category's id) scoring at least
+ * min_score, by decreasing score (ties in input order), each matched to the unmatched ground
+ * truth of its category with the largest IoU >= iou_threshold (a true positive), else a false
+ * positive, unless it overlaps a crowd region of its category that much (then neither, VOC's
+ * "difficult"; a crowd region's overlap is COCO's, the intersection over the detection's area);
+ * ground truths left unmatched (crowd regions aside) are misses.
+ * *f1 = 2·TP / (2·TP + FP + FN) (the F1 score of those counts), 1 when all three are 0 (no
+ * object, no detection). counts (may be NULL) receives TP, FP, FN. FV_ERR_INVALID for an index
+ * out of range or a threshold outside [0, 1]; FV_ERR_NOMEM. */
+fv_status fv_detection_image_f1(const fv_detset *gt, int64_t image, const fv_detection *dets,
+                                int64_t ndets, double min_score, double iou_threshold,
+                                int64_t counts[3], double *f1);
+
 /* Precision-recall curves at IoU 0.5 (area all, maxDets 100), one per category with ground
  * truth, from the 101 sampled points, with each curve's AP50 in the legend. */
 fv_picture *fv_plot_pr(const fv_coco_eval *e);

@@ -267,6 +267,41 @@ TEST(a_detection_on_an_unknown_image_is_refused)
     fv_detset_free(gt);
 }
 
+TEST(image_f1_counts_matches_duplicates_misses_and_crowds)
+{
+    /* Image 1: cat 1 boxes A [0,0,40,40] and B [100,100,20,20], a crowd region C [200,200,50,50];
+     * cat 2 box D [300,300,30,30]. Image 2: nothing. Detections on image 1 (score >= 0.3):
+     * A exact (0.9, TP), A shifted [0,0,40,35] (0.95, IoU 0.875: TP first, so the exact one is the
+     * duplicate, FP), C inside (0.8, a crowd hit: neither), D's box as cat 1 (0.7, wrong class:
+     * FP), B below the score threshold (0.2, left out). TP 1, FP 2, FN 2 (B, D):
+     * F1 = 2 / (2 + 2 + 2) = 1/3. Image 2: none of either, F1 1. */
+    const gtspec g[4] = {{1, 1, 0, 0, 40, 40, 0},
+                         {1, 1, 100, 100, 20, 20, 0},
+                         {1, 1, 200, 200, 50, 50, 1},
+                         {1, 2, 300, 300, 30, 30, 0}};
+    fv_detset *gt = make_gt(2, IMG12, 2, CAT12, g, 4);
+    const fv_detection d[5] = {det(1, 1, 0, 0, 40, 40, 0.9), det(1, 1, 0, 0, 40, 35, 0.95),
+                               det(1, 1, 210, 210, 10, 10, 0.8), det(1, 1, 300, 300, 30, 30, 0.7),
+                               det(1, 1, 100, 100, 20, 20, 0.2)};
+    int64_t c[3];
+    double f1 = -1;
+    CHECK_OK(fv_detection_image_f1(gt, 0, d, 5, 0.3, 0.5, c, &f1));
+    CHECK(c[0] == 1 && c[1] == 2 && c[2] == 2);
+    CHECK_CLOSE(f1, 1.0 / 3, 1e-15, 0);
+    /* at score 0.1, B's detection counts too: TP 2, FP 2, FN 1: 4 / 7 */
+    CHECK_OK(fv_detection_image_f1(gt, 0, d, 5, 0.1, 0.5, c, &f1));
+    CHECK(c[0] == 2 && c[1] == 2 && c[2] == 1);
+    CHECK_CLOSE(f1, 4.0 / 7, 1e-15, 0);
+    /* at IoU 0.9 the shifted box misses A and the exact one takes it: the counts stay */
+    CHECK_OK(fv_detection_image_f1(gt, 0, d, 5, 0.3, 0.9, c, &f1));
+    CHECK(c[0] == 1 && c[1] == 2 && c[2] == 2);
+    CHECK_OK(fv_detection_image_f1(gt, 1, d, 5, 0.3, 0.5, c, &f1));
+    CHECK(c[0] == 0 && c[1] == 0 && c[2] == 0 && f1 == 1);
+    CHECK(fv_detection_image_f1(gt, 2, d, 5, 0.3, 0.5, c, &f1) == FV_ERR_INVALID);
+    CHECK(fv_detection_image_f1(gt, 0, d, 5, 0.3, 1.5, c, &f1) == FV_ERR_INVALID);
+    fv_detset_free(gt);
+}
+
 int main(void)
 {
     RUN(perfect_detections_score_one);
@@ -279,5 +314,6 @@ int main(void)
     RUN(score_ties_keep_input_order);
     RUN(summary_lines_are_pycocotools_lines);
     RUN(a_detection_on_an_unknown_image_is_refused);
+    RUN(image_f1_counts_matches_duplicates_misses_and_crowds);
     return TEST_SUMMARY();
 }
