@@ -654,13 +654,166 @@ int64_t fv_conv_sparse_dw_index(const fv_conv_geom *g, int64_t k, int64_t f)
     return ((k / seglen) * g->out_c + f) * seglen + k % seglen;
 }
 
+/* ---- the gathers of the backward in bf16 ------------------------------------------------------
+ * A job is up to RUNS_MAX runs of at most 32 values: run r reads src + soff[r] and adds into
+ * dst + doff[r], len[r] values. For each run and c < len[r]:
+ *   acc = 0; for each pair of entries (2i, 2i+1) in list order (the partner of an odd last entry
+ *   is zero in both operands),
+ *     acc = fv_vdpbf16ps_lane(acc, s(2i) | s(2i+1) << 16, g[2i] | g[2i+1] << 16),
+ *     s(e) = src[scale·base[e] + soff[r] + c]   (bf16 values and gradients);
+ *   dst[doff[r] + c] += acc (fp32),
+ * so two entries go into one VDPBF16PS, their products summed as the instruction does (the odd
+ * entry first). The runs of a job cover every kernel segment of a pixel (the input gradient) or
+ * of a filter (the weight gradient) at once, so that 2·runs independent accumulators hide the
+ * instruction's latency (one segment's 96 values at a time left the fp32 gathers bound by it). */
+enum { RUNS_MAX = 9 };
+
+typedef struct gjob {
+    int nrun;
+    int64_t soff[RUNS_MAX], doff[RUNS_MAX];
+    int len[RUNS_MAX];
+} gjob;
+
+typedef void (*gather16_fn)(const gjob *j, const uint16_t *src, const int32_t *base, int64_t scale,
+                            const uint16_t *g, int64_t ne, float *dst);
+
+static void gather16_emul(const gjob *j, const uint16_t *src, const int32_t *base, int64_t scale,
+                          const uint16_t *g, int64_t ne, float *dst)
+{
+    for (int r = 0; r < j->nrun; r++)
+        for (int64_t c = 0; c < j->len[r]; c++) {
+            float acc = 0.0f;
+            const uint16_t *s = src + j->soff[r] + c;
+            for (int64_t e = 0; e < ne; e += 2) {
+                const bool two = e + 1 < ne;
+                const uint32_t s0 = s[scale * base[e]], s1 = two ? s[scale * base[e + 1]] : 0;
+                const uint32_t g0 = g[e], g1 = two ? g[e + 1] : 0;
+                acc = fv_vdpbf16ps_lane(acc, s0 | s1 << 16, g0 | g1 << 16);
+            }
+            dst[j->doff[r] + c] += acc;
+        }
+}
+
+#if defined(FV_CONV_X86)
+#define G16_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* NR runs: per pair of entries, each run's two source rows are loaded (masked to its length)
+ * and interleaved word by word (VPUNPCKLWD/VPUNPCKHWD, within 128-bit lanes), so that the low
+ * accumulator holds values 8L+0..3 and the high one 8L+4..7 of each lane L; one permutation per
+ * run at the end puts them back in order. */
+G16_ATTR static inline __attribute__((always_inline)) void
+gather16_run(const int NR, const bool FULL, const gjob *j, const uint16_t *restrict src,
+             const int32_t *restrict base, int64_t scale, const uint16_t *restrict g, int64_t ne,
+             float *restrict dst)
+{
+    __m512 lo[RUNS_MAX], hi[RUNS_MAX];
+    __mmask32 k[RUNS_MAX];
+    int64_t so[RUNS_MAX];
+#pragma GCC unroll 9
+    for (int r = 0; r < NR; r++) {
+        k[r] = j->len[r] >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << j->len[r]) - 1);
+        so[r] = j->soff[r];
+        lo[r] = _mm512_setzero_ps(), hi[r] = _mm512_setzero_ps();
+    }
+    int64_t e = 0;
+    for (; e + 1 < ne; e += 2) {
+        const uint16_t *s0 = src + scale * base[e], *s1 = src + scale * base[e + 1];
+        uint32_t gp;
+        memcpy(&gp, g + e, sizeof gp);
+        const __m512bh gv = (__m512bh)_mm512_set1_epi32((int)gp);
+#pragma GCC unroll 9
+        for (int r = 0; r < NR; r++) {
+            const __m512i a =
+                FULL ? _mm512_loadu_si512(s0 + so[r]) : _mm512_maskz_loadu_epi16(k[r], s0 + so[r]);
+            const __m512i c =
+                FULL ? _mm512_loadu_si512(s1 + so[r]) : _mm512_maskz_loadu_epi16(k[r], s1 + so[r]);
+            lo[r] = _mm512_dpbf16_ps(lo[r], (__m512bh)_mm512_unpacklo_epi16(a, c), gv);
+            hi[r] = _mm512_dpbf16_ps(hi[r], (__m512bh)_mm512_unpackhi_epi16(a, c), gv);
+        }
+    }
+    if (e < ne) {
+        const uint16_t *s0 = src + scale * base[e];
+        const __m512bh gv = (__m512bh)_mm512_set1_epi32((int)g[e]);
+        const __m512i z = _mm512_setzero_si512();
+#pragma GCC unroll 9
+        for (int r = 0; r < NR; r++) {
+            const __m512i a = _mm512_maskz_loadu_epi16(k[r], s0 + so[r]);
+            lo[r] = _mm512_dpbf16_ps(lo[r], (__m512bh)_mm512_unpacklo_epi16(a, z), gv);
+            hi[r] = _mm512_dpbf16_ps(hi[r], (__m512bh)_mm512_unpackhi_epi16(a, z), gv);
+        }
+    }
+    const __m512i i0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i i1 =
+        _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+#pragma GCC unroll 9
+    for (int r = 0; r < NR; r++) {
+        const __mmask16 k0 = (__mmask16)k[r], k1 = (__mmask16)(k[r] >> 16);
+        float *d = dst + j->doff[r];
+        _mm512_mask_storeu_ps(
+            d, k0,
+            _mm512_add_ps(_mm512_maskz_loadu_ps(k0, d), _mm512_permutex2var_ps(lo[r], i0, hi[r])));
+        _mm512_mask_storeu_ps(d + 16, k1,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(k1, d + 16),
+                                            _mm512_permutex2var_ps(lo[r], i1, hi[r])));
+    }
+}
+
+/* Arguments as gather16_emul; the same bits. */
+G16_ATTR static void gather16_avx512(const gjob *j, const uint16_t *src, const int32_t *base,
+                                     int64_t scale, const uint16_t *g, int64_t ne, float *dst)
+{
+    bool full = true; /* every run 32 values long: loads without masks */
+    for (int r = 0; r < j->nrun; r++)
+        full &= j->len[r] == 32;
+    switch (j->nrun) {
+#define G16_CASE(n)                                                                                \
+    case n:                                                                                        \
+        if (full)                                                                                  \
+            gather16_run(n, true, j, src, base, scale, g, ne, dst);                                \
+        else                                                                                       \
+            gather16_run(n, false, j, src, base, scale, g, ne, dst);                               \
+        break;
+        /* clang-format off */
+        G16_CASE(1) G16_CASE(2) G16_CASE(3) G16_CASE(4) G16_CASE(5) G16_CASE(6) G16_CASE(7)
+        G16_CASE(8) G16_CASE(9)
+        /* clang-format on */
+#undef G16_CASE
+                default : break;
+    }
+}
+#endif
+
+/* The jobs that cover every kernel segment (seglen values each) in order, runs of 32 values,
+ * RUNS_MAX runs a job: for the input gradient segment s is read from the bf16 weights at
+ * s·F·seglen and added at seg_off(s) of the window, for the weight gradient read at seg_off(s)
+ * of the window and added at s·F·seglen. Returns the number of jobs (bwd_layout's njobs). */
+static int make_jobs(const cgeo *G, bool for_dx, gjob *jobs)
+{
+    int nj = 0;
+    for (int64_t s = 0; s < G->nseg; s++) {
+        const int64_t packed = s * G->F * G->seglen, window = seg_off(G, s);
+        for (int64_t c = 0; c < G->seglen; c += 32) {
+            if (nj == 0 || jobs[nj - 1].nrun == RUNS_MAX) jobs[nj++].nrun = 0;
+            gjob *j = &jobs[nj - 1];
+            j->soff[j->nrun] = (for_dx ? packed : window) + c;
+            j->doff[j->nrun] = (for_dx ? window : packed) + c;
+            j->len[j->nrun++] = (int)(G->seglen - c < 32 ? G->seglen - c : 32);
+        }
+    }
+    return nj;
+}
+
 /* The per-thread scratch of fv_conv2d_backward_fast, in floats (int32 lists share the float
  * size), laid out in this order. */
 typedef struct bwd_layout {
-    int64_t xpad, dxpad, gz, pb, lf_base, lf_g, lf_n, lp_start, lp_f, lp_g, dcol, total;
+    int64_t xpad, dxpad, gz, pb, lf_base, lf_g, lf_n, lp_start, lp_f, lp_g, dcol;
+    /* precision=bf16 (lists only): x and both value lists in bf16, the gather jobs */
+    int64_t x16, lp_g16, lf_g16, jobs;
+    int njobs; /* jobs per gradient */
+    int64_t total;
 } bwd_layout;
 
-static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bwd_layout *L)
+static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bool bf16, bwd_layout *L)
 {
     const int64_t pad = G->padded ? round16(G->Hp * G->Wp * G->C) : 0;
     const int64_t PF = round16(G->P * G->F + 8), ldg = round16(G->F);
@@ -677,6 +830,12 @@ static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bwd_layout *L)
     L->lp_f = o, o += lists ? PF : 0;
     L->lp_g = o, o += lists ? PF : 0;
     L->dcol = o, o += lists ? 0 : round16(fv_conv_col_floats(g));
+    const bool b16 = bf16 && lists;
+    L->x16 = o, o += b16 ? round16((G->Hp * G->Wp * G->C + 1) / 2) : 0;
+    L->lp_g16 = o, o += b16 ? round16((PF + 1) / 2) : 0;
+    L->lf_g16 = o, o += b16 ? round16((PF + 1) / 2) : 0;
+    L->njobs = (int)((G->nseg * ((G->seglen + 31) / 32) + RUNS_MAX - 1) / RUNS_MAX);
+    L->jobs = o, o += b16 ? round16(2 * L->njobs * (int64_t)((sizeof(gjob) + 3) / 4)) : 0;
     L->total = o;
 }
 
@@ -685,8 +844,33 @@ int64_t fv_conv_bwd_scratch_floats(const fv_conv_geom *g)
     cgeo G;
     bwd_layout L;
     geo_init(g, &G);
-    bwd_layout_of(g, &G, &L);
+    bwd_layout_of(g, &G, false, &L);
     return L.total;
+}
+
+int64_t fv_conv_bwd_bf16_scratch_floats(const fv_conv_geom *g)
+{
+    cgeo G;
+    bwd_layout L;
+    geo_init(g, &G);
+    bwd_layout_of(g, &G, true, &L);
+    return L.total;
+}
+
+int64_t fv_conv_bwd_pack_bf16_size(const fv_conv_geom *g)
+{
+    return fv_conv_bwd_pack_floats(g);
+}
+
+void fv_conv_bwd_pack_bf16(const fv_conv_geom *g, const float *w, uint16_t *wt)
+{
+    cgeo G;
+    geo_init(g, &G);
+    for (int64_t s = 0; s < G.nseg; s++)
+        for (int64_t f = 0; f < G.F; f++)
+            for (int64_t j = 0; j < G.seglen; j++)
+                wt[(s * G.F + f) * G.seglen + j] =
+                    fv_bf16_from_f32(w[(s * G.seglen + j) * G.F + f]);
 }
 
 /* Weight gradient by dense tiles of taps × filters: dw [K×F] += Σ_p window(p)ᵀ gz[p]. */
@@ -697,16 +881,28 @@ static void dw_dense(const conv_fns *f, const cgeo *G, const float *x, const int
         j0 += f->dw_cols(G, x, pb, gz + j0, ldg, dw + j0, G->F - j0);
 }
 
-fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, const float *y_relu,
-                                         const float *dy, const float *w, const float *wt,
-                                         float *dw, float *dws, float *db, float *dx,
-                                         float *scratch)
+static gather16_fn best_gather16(void)
+{
+#if defined(FV_CONV_X86)
+    if (__atomic_load_n(&bf16_forced, __ATOMIC_RELAXED) < 0 && fv__cpu_has_avx512_bf16())
+        return gather16_avx512;
+#endif
+    return gather16_emul;
+}
+
+/* fv_conv2d_backward_fast, and with wt16 (not NULL: precision=bf16) its bf16 form. */
+static fv_conv_bwd_path backward(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                 const float *dy, const float *w, const float *wt,
+                                 const uint16_t *wt16, float *dw, float *dws, float *db, float *dx,
+                                 float *scratch)
 {
     cgeo G;
     bwd_layout L;
+    const bool bf16 = wt16 != NULL;
     geo_init(g, &G);
-    bwd_layout_of(g, &G, &L);
+    bwd_layout_of(g, &G, bf16, &L);
     const conv_fns *f = fns();
+    const gather16_fn g16 = bf16 ? best_gather16() : NULL;
     const int64_t P = G.P, F = G.F, ldg = round16(F);
     float *gz = scratch + L.gz;
     int32_t *pb = (int32_t *)(scratch + L.pb);
@@ -725,6 +921,16 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
     pixel_bases(&G, pb);
 
     const bool sparse = lists && nnz * 2 <= P * F;
+    /* bf16 (lists only): the listed values, and x where the sparse weight gradient reads it. */
+    uint16_t *lp_g16 = NULL, *lf_g16 = NULL, *x16 = NULL;
+    if (bf16 && lists) {
+        lp_g16 = (uint16_t *)(scratch + L.lp_g16), lf_g16 = (uint16_t *)(scratch + L.lf_g16);
+        fv_bf16_from_f32_n(lp_g, lp_g16, nnz);
+        if (dw && sparse) {
+            x16 = (uint16_t *)(scratch + L.x16);
+            fv_bf16_from_f32_n(x, x16, G.Hp * G.Wp * G.C);
+        }
+    }
     if (dw && !sparse) {
         if (lists) f->scan(dy, y_relu, P, F, ldg, gz, NULL, NULL, NULL, NULL);
         dw_dense(f, &G, x, pb, gz, ldg, dw);
@@ -752,13 +958,20 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
             for (int32_t e = lp_start[p]; e < lp_start[p + 1]; e++) {
                 const int32_t j = lp_f[e];
                 const int64_t at = j * P + lf_n[j]++;
-                lf_base[at] = base, lf_g[at] = lp_g[e];
+                lf_base[at] = base;
+                if (x16)
+                    lf_g16[at] = lp_g16[e];
+                else
+                    lf_g[at] = lp_g[e];
             }
         }
         /* By blocks of output rows whose input rows take at most about 40 KiB (so they stay in
          * L1 or next to it; measured best on the seed's shapes against 8 to 24 KiB and no
          * blocking): each filter's entries in the block, in pixel order, block after block. */
-        const int64_t row_bytes = G.Wp * G.C * (int64_t)sizeof(float);
+        const int64_t row_bytes = G.Wp * G.C * (int64_t)(x16 ? sizeof *x16 : sizeof(float));
+        /* bf16: every segment of a filter in one pass of its entries. */
+        gjob *jobs = (gjob *)(scratch + L.jobs);
+        if (x16) make_jobs(&G, false, jobs);
         const int64_t span = (G.nh - 1) * (G.hstep / (G.Wp * G.C)) + 1;
         int64_t rows = 1;
         while (((rows * 2 - 1) * G.s_h + span) * row_bytes <= 40960)
@@ -776,6 +989,12 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
                     e1++;
                 cur[j] = (int32_t)e1;
                 if (e1 == e0) continue;
+                if (x16) {
+                    for (int q = 0; q < L.njobs; q++)
+                        g16(&jobs[q], x16, lb + e0, 1, lf_g16 + j * P + e0, e1 - e0,
+                            dws + j * G.seglen);
+                    continue;
+                }
                 for (int64_t s = 0; s < G.nseg; s++)
                     f->gather_runs(G.seglen, x + seg_off(&G, s), lb + e0, 1, lf_g + j * P + e0,
                                    e1 - e0, dws + (s * F + j) * G.seglen);
@@ -788,20 +1007,49 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
             d = scratch + L.dxpad;
             memset(d, 0, (size_t)(G.Hp * G.Wp * G.C) * sizeof(float));
         }
-        /* Segment by segment: one segment's weights (F·seglen floats) stay in L1. */
-        for (int64_t s = 0; s < G.nseg; s++) {
-            const float *ws = wt + s * F * G.seglen;
-            const int64_t so = seg_off(&G, s);
+        if (bf16) {
+            /* Pixel by pixel, every segment of its window in one pass of its entries (the bf16
+             * weights, K·F values, take half the room of fp32's). */
+            gjob *jobs = (gjob *)(scratch + L.jobs) + L.njobs;
+            make_jobs(&G, true, jobs);
             for (int64_t p = 0; p < P; p++) {
                 const int64_t e0 = lp_start[p], ne = lp_start[p + 1] - e0;
-                if (ne)
-                    f->gather_runs(G.seglen, ws, lp_f + e0, G.seglen, lp_g + e0, ne,
-                                   d + pb[p] + so);
+                if (!ne) continue;
+                for (int q = 0; q < L.njobs; q++)
+                    g16(&jobs[q], wt16, lp_f + e0, G.seglen, lp_g16 + e0, ne, d + pb[p]);
+            }
+        } else {
+            /* Segment by segment: one segment's weights (F·seglen floats) stay in L1. */
+            for (int64_t s = 0; s < G.nseg; s++) {
+                const int64_t so = seg_off(&G, s);
+                for (int64_t p = 0; p < P; p++) {
+                    const int64_t e0 = lp_start[p], ne = lp_start[p + 1] - e0;
+                    if (ne)
+                        f->gather_runs(G.seglen, wt + s * F * G.seglen, lp_f + e0, G.seglen,
+                                       lp_g + e0, ne, d + pb[p] + so);
+                }
             }
         }
         if (G.padded) unpad_add(g, &G, d, dx);
     }
     return sparse ? FV_CONV_BWD_SPARSE : FV_CONV_BWD_DENSE;
+}
+
+fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                         const float *dy, const float *w, const float *wt,
+                                         float *dw, float *dws, float *db, float *dx,
+                                         float *scratch)
+{
+    return backward(g, x, y_relu, dy, w, wt, NULL, dw, dws, db, dx, scratch);
+}
+
+fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                         const float *dy, const float *w, const uint16_t *wt16,
+                                         float *dw, float *dws, float *db, float *dx,
+                                         float *scratch)
+{
+    static const uint16_t none = 0; /* marks bf16 where dx (and so wt16) is not wanted */
+    return backward(g, x, y_relu, dy, w, NULL, wt16 ? wt16 : &none, dw, dws, db, dx, scratch);
 }
 
 bool fv_conv_bwd_uses_lists(const fv_conv_geom *g)
