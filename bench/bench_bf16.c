@@ -112,8 +112,8 @@ static float *rand_buf(fv_rng *r, int64_t n)
 /* conv2's backward per image (fv_conv2d_backward_fast against fv_conv2d_backward_bf16), the
  * output gradient shaped as behind ReLU + 2×2 max-pool + dropout 0.25 (one position per window
  * and channel, 3/4 of those kept: about 19% nonzero; the sparse weight gradient and the input
- * gradient's gathers, what the seed CNN runs) and dense (the dense weight-gradient tiles, fp32
- * in both, and the input gradient's gathers). The weight packing (once per batch) is left out. */
+ * gradient's gathers, what the seed CNN runs) and dense (the dense weight-gradient tiles and the
+ * input gradient's gathers). The weight packing (once per batch) is left out. */
 static void bench_conv2_backward(fv_rng *r)
 {
     const fv_conv_geom cg = {26, 26, 32, 3, 3, 24, 24, 64, 1, 1, 1, 1, 0, 0};
@@ -151,26 +151,31 @@ static void bench_conv2_backward(fv_rng *r)
         fv_conv2d_backward_bf16(&cg, x, NULL, dy, w, wt16, dw, dws, db, dx, bs16);
         t16d = fmin(t16d, now() - t);
     }
-    double p32[2] = {1e30, 1e30}, p16[2] = {1e30, 1e30};
+    /* Each gradient alone: [sparse dW, sparse dx, dense dW, dense dx]. */
+    double p32[4] = {1e30, 1e30, 1e30, 1e30}, p16[4] = {1e30, 1e30, 1e30, 1e30};
     for (int trial = 0; trial < 5 * trials; trial++)
-        for (int part = 0; part < 2; part++) {
+        for (int part = 0; part < 4; part++) {
+            const float *d = part < 2 ? dys : dy;
+            const bool wx = part % 2;
             double t = now();
-            fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, part ? NULL : dw, dws, db,
-                                    part ? dx : NULL, bs);
+            fv_conv2d_backward_fast(&cg, x, NULL, d, w, wt, wx ? NULL : dw, dws, db, wx ? dx : NULL,
+                                    bs);
             p32[part] = fmin(p32[part], now() - t);
             t = now();
-            fv_conv2d_backward_bf16(&cg, x, NULL, dys, w, wt16, part ? NULL : dw, dws, db,
-                                    part ? dx : NULL, bs16);
+            fv_conv2d_backward_bf16(&cg, x, NULL, d, w, wt16, wx ? NULL : dw, dws, db,
+                                    wx ? dx : NULL, bs16);
             p16[part] = fmin(p16[part], now() - t);
         }
-    printf("  (sparse dy: the weight gradient alone fp32 %.1f us, bf16 %.1f us; the input gradient "
-           "alone fp32 %.1f us, bf16 %.1f us)\n",
-           p32[0] * 1e6, p16[0] * 1e6, p32[1] * 1e6, p16[1] * 1e6);
+    for (int part = 0; part < 4; part++)
+        printf("  %s dy, the %s gradient alone: fp32 %.1f us, bf16 %.1f us (%.2fx)\n",
+               part < 2 ? "sparse" : "dense", part % 2 ? "input" : "weight", p32[part] * 1e6,
+               p16[part] * 1e6, p32[part] / p16[part]);
     printf("conv2 backward, one image, dy as behind max-pool (sparse): fp32 (%s) %.1f us = %.1f "
            "dense-equivalent GFLOP/s, bf16 %.1f us = %.1f (%.2fx fp32)\n",
            fv_conv_path(), t32s * 1e6, flop / t32s * 1e-9, t16s * 1e6, flop / t16s * 1e-9,
            t32s / t16s);
-    printf("conv2 backward, one image, dense dy (dW fp32 tiles in both): fp32 %.1f us = %.1f "
+    printf("conv2 backward, one image, dense dy (the dense weight-gradient tiles): fp32 %.1f us = "
+           "%.1f "
            "GFLOP/s, bf16 %.1f us = %.1f (%.2fx fp32)\n",
            t32d * 1e6, flop / t32d * 1e-9, t16d * 1e6, flop / t16d * 1e-9, t32d / t16d);
     fv__free(x), fv__free(w), fv__free(dy), fv__free(dys), fv__free(dw), fv__free(dws);

@@ -661,8 +661,8 @@ TEST(conv_bf16_forward_matches_its_emulation_and_bound)
 TEST(conv_bf16_backward_matches_its_emulation_and_bound)
 {
     /* fv_conv2d_backward_bf16 on this CPU's bf16 path against its emulation, bit for bit (dW in
-     * both layouts, db, dx), under each fp32 convolution path this CPU has (the dense weight
-     * gradient stays fp32); and against the fp32 reference: each element of dW within
+     * both layouts, db, dx), under each fp32 convolution path this CPU has (dx stays fp32 where
+     * the lists do not apply); and against the fp32 reference: each element of dW within
      * (fv_bf16_gemm_rtol(n) + (n+1)·2^-24)·Σ|x·dz| + 2^-22·|dW| for its n = out_h·out_w terms,
      * each element of dx likewise with Σ|dz·w| and n = k_h·k_w·filters (the bf16 bound of
      * kernels/bf16.h: 8 significant bits, u = 2^-8, per rounded operand; the fp32 sums' own

@@ -803,13 +803,171 @@ static int make_jobs(const cgeo *G, bool for_dx, gjob *jobs)
     return nj;
 }
 
+/* ---- the dense weight gradient in bf16 ------------------------------------------------------
+ * dw[k·F + j] += acc for the taps k of a tile and filters j < n, where acc = 0 and, for each pair
+ * of pixels (2q, 2q+1) in pixel order (an odd last pixel paired with zeros),
+ *   acc = fv_vdpbf16ps_lane(acc, gz2[q·ldg + j], x16[pb[2q] + off(k)] | x16[pb[2q+1] + off(k)] <<
+ * 16) with gz2[q·ldg + j] = bf16(∂L/∂z[2q][j]) | bf16(∂L/∂z[2q+1][j]) << 16: two pixels per
+ * VDPBF16PS, the fp32 dense tiles' shape (conv_tile.h dw_run) with pixels taken two at a time. */
+
+static inline uint32_t x_pair(const uint16_t *x16, const int32_t *pb, int64_t P, int64_t q,
+                              int64_t off)
+{
+    const uint32_t lo = x16[pb[2 * q] + off];
+    return 2 * q + 1 < P ? lo | (uint32_t)x16[pb[2 * q + 1] + off] << 16 : lo;
+}
+
+static int64_t dw16_emul(const cgeo *G, const uint16_t *x16, const int32_t *pb, const uint32_t *gz2,
+                         int64_t ldg, float *dw, int64_t rem)
+{
+    const int64_t n = rem < 32 ? rem : 32, nq = (G->P + 1) / 2;
+    for (int64_t k = 0; k < G->K; k++) {
+        const int64_t off = tap_off(G, k);
+        for (int64_t j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int64_t q = 0; q < nq; q++)
+                acc = fv_vdpbf16ps_lane(acc, gz2[q * ldg + j], x_pair(x16, pb, G->P, q, off));
+            dw[k * G->F + j] += acc;
+        }
+    }
+    return n;
+}
+
+#if defined(FV_CONV_X86)
+/* 12 taps × NV vectors of 16 filters (as dw_run). */
+G16_ATTR static inline __attribute__((always_inline)) void
+dw16_run(const int NV, const uint16_t *restrict x16, const uint32_t *restrict x2, int64_t d,
+         const int32_t *restrict pb, int64_t P, const int64_t *off, const uint32_t *restrict gz2,
+         int64_t ldg, float *dw, int64_t F, int m, int n)
+{
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    const int64_t nq = (P + 1) / 2;
+    for (int64_t q = 0; q < nq; q++) {
+        __m512bh bv[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            bv[v] = (__m512bh)_mm512_loadu_si512(gz2 + q * ldg + 16 * v);
+        if (2 * q + 1 < P && pb[2 * q + 1] - pb[2 * q] == d) {
+            /* Neighbours in a row: the pairs lie ready in x2. */
+            const uint32_t *xq = x2 + pb[2 * q];
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++) {
+                const __m512bh tv = (__m512bh)_mm512_set1_epi32((int)xq[off[i]]);
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++)
+                    acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv[v], tv);
+            }
+            continue;
+        }
+        const uint16_t *x0 = x16 + pb[2 * q];
+        const uint16_t *x1 = 2 * q + 1 < P ? x16 + pb[2 * q + 1] : NULL;
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) {
+            const uint32_t t = x1 ? (uint32_t)x0[off[i]] | (uint32_t)x1[off[i]] << 16 : x0[off[i]];
+            const __m512bh tv = (__m512bh)_mm512_set1_epi32((int)t);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv[v], tv);
+        }
+    }
+    _Alignas(64) float t[12][32];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            _mm512_storeu_ps(t[i] + 16 * v, acc[i][v]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            dw[i * F + j] += t[i][j];
+}
+
+/* x2[e] = bf16(x[e]) | bf16(x[e + d]) << 16 for e < total (zero past the end): the pair of a tap
+ * for two pixels d apart. */
+G16_ATTR static void pair_image_avx512(const float *x, int64_t total, int64_t d, uint32_t *x2)
+{
+    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_loadu_si512(order);
+    for (int64_t e = 0; e < total; e += 16) {
+        const int64_t r0 = total - e < 16 ? total - e : 16;
+        const int64_t r1 = total - e - d < 16 ? (total - e - d > 0 ? total - e - d : 0) : 16;
+        const __mmask16 k0 = (__mmask16)((1u << r0) - 1), k1 = (__mmask16)((1u << r1) - 1);
+        const __m512 v0 = _mm512_maskz_loadu_ps(k0, x + e);
+        const __m512 v1 = _mm512_maskz_loadu_ps(k1, x + e + d);
+        _mm512_mask_storeu_epi32(
+            x2 + e, k0, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(v1, v0)));
+    }
+}
+
+/* Arguments as dw16_emul, and x2 from pair_image_avx512 with d = s_w·C (two neighbours in an
+ * output row); the same bits. */
+G16_ATTR static int64_t dw16_avx512(const cgeo *G, const uint16_t *x16, const uint32_t *x2,
+                                    const int32_t *pb, const uint32_t *gz2, int64_t ldg, float *dw,
+                                    int64_t rem)
+{
+    const int NV = rem > 16 ? 2 : 1;
+    const int n = (int)(rem < 16 * NV ? rem : 16 * NV);
+    const int64_t d = G->s_w * G->C;
+    for (int64_t k0 = 0; k0 < G->K; k0 += 12) {
+        const int m = (int)(G->K - k0 < 12 ? G->K - k0 : 12);
+        int64_t off[12];
+        for (int i = 0; i < 12; i++)
+            off[i] = tap_off(G, k0 + (i < m ? i : m - 1));
+        if (NV == 2)
+            dw16_run(2, x16, x2, d, pb, G->P, off, gz2, ldg, dw + k0 * G->F, G->F, m, n);
+        else
+            dw16_run(1, x16, x2, d, pb, G->P, off, gz2, ldg, dw + k0 * G->F, G->F, m, n);
+    }
+    return n;
+}
+#endif
+
+/* gz2 [ceil(P/2) × ldg] ← the pixel pairs of gz [P × ldg] in bf16 (zero past P); ldg a multiple
+ * of 16. */
+static void pair_pixels_emul(const float *gz, int64_t P, int64_t ldg, uint32_t *gz2)
+{
+    for (int64_t q = 0; 2 * q < P; q++)
+        for (int64_t j = 0; j < ldg; j++) {
+            const uint32_t hi = 2 * q + 1 < P ? fv_bf16_from_f32(gz[(2 * q + 1) * ldg + j]) : 0;
+            gz2[q * ldg + j] = (uint32_t)fv_bf16_from_f32(gz[2 * q * ldg + j]) | hi << 16;
+        }
+}
+
+#if defined(FV_CONV_X86)
+/* As pair_pixels_emul: VCVTNE2PS2BF16 rounds 16 values of both pixels, VPERMW interleaves them
+ * (the same bits: the conversion is fv_bf16_from_f32's, tested in test_bf16). */
+G16_ATTR static void pair_pixels_avx512(const float *gz, int64_t P, int64_t ldg, uint32_t *gz2)
+{
+    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_loadu_si512(order);
+    for (int64_t q = 0; 2 * q < P; q++) {
+        const float *r0 = gz + 2 * q * ldg, *r1 = 2 * q + 1 < P ? r0 + ldg : NULL;
+        for (int64_t j = 0; j < ldg; j += 16) {
+            const __m512 v0 = _mm512_loadu_ps(r0 + j);
+            const __m512 v1 = r1 ? _mm512_loadu_ps(r1 + j) : _mm512_setzero_ps();
+            _mm512_storeu_si512(gz2 + q * ldg + j, _mm512_permutexvar_epi16(
+                                                       idx, (__m512i)_mm512_cvtne2ps_pbh(v1, v0)));
+        }
+    }
+}
+#endif
+
 /* The per-thread scratch of fv_conv2d_backward_fast, in floats (int32 lists share the float
  * size), laid out in this order. */
 typedef struct bwd_layout {
     int64_t xpad, dxpad, gz, pb, lf_base, lf_g, lf_n, lp_start, lp_f, lp_g, dcol;
     /* precision=bf16 (lists only): x and both value lists in bf16, the gather jobs */
     int64_t x16, lp_g16, lf_g16, jobs;
-    int njobs; /* jobs per gradient */
+    int64_t gz2, x2; /* precision=bf16, dense weight gradient: ∂L/∂z and x as pixel pairs */
+    int njobs;       /* jobs per gradient */
     int64_t total;
 } bwd_layout;
 
@@ -831,7 +989,9 @@ static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bool bf16, bwd_l
     L->lp_g = o, o += lists ? PF : 0;
     L->dcol = o, o += lists ? 0 : round16(fv_conv_col_floats(g));
     const bool b16 = bf16 && lists;
-    L->x16 = o, o += b16 ? round16((G->Hp * G->Wp * G->C + 1) / 2) : 0;
+    L->x16 = o, o += bf16 ? round16((G->Hp * G->Wp * G->C + 1) / 2) : 0;
+    L->gz2 = o, o += bf16 ? round16((G->P + 1) / 2 * ldg) : 0;
+    L->x2 = o, o += bf16 ? round16(G->Hp * G->Wp * G->C) : 0;
     L->lp_g16 = o, o += b16 ? round16((PF + 1) / 2) : 0;
     L->lf_g16 = o, o += b16 ? round16((PF + 1) / 2) : 0;
     L->njobs = (int)((G->nseg * ((G->seglen + 31) / 32) + RUNS_MAX - 1) / RUNS_MAX);
@@ -903,6 +1063,8 @@ static fv_conv_bwd_path backward(const fv_conv_geom *g, const float *x, const fl
     bwd_layout_of(g, &G, bf16, &L);
     const conv_fns *f = fns();
     const gather16_fn g16 = bf16 ? best_gather16() : NULL;
+    const bool hw16 = bf16 && g16 != gather16_emul;
+    (void)hw16; /* only x86-64 has the AVX512_BF16 tiles */
     const int64_t P = G.P, F = G.F, ldg = round16(F);
     float *gz = scratch + L.gz;
     int32_t *pb = (int32_t *)(scratch + L.pb);
@@ -933,7 +1095,28 @@ static fv_conv_bwd_path backward(const fv_conv_geom *g, const float *x, const fl
     }
     if (dw && !sparse) {
         if (lists) f->scan(dy, y_relu, P, F, ldg, gz, NULL, NULL, NULL, NULL);
-        dw_dense(f, &G, x, pb, gz, ldg, dw);
+        if (bf16) {
+            /* Two pixels per VDPBF16PS: x and ∂L/∂z in bf16, the pixels of ∂L/∂z in pairs. */
+            uint16_t *xb = (uint16_t *)(scratch + L.x16);
+            uint32_t *gz2 = (uint32_t *)(scratch + L.gz2);
+            fv_bf16_from_f32_n(x, xb, G.Hp * G.Wp * G.C);
+#if defined(FV_CONV_X86)
+            if (hw16) {
+                uint32_t *x2 = (uint32_t *)(scratch + L.x2);
+                pair_image_avx512(x, G.Hp * G.Wp * G.C, G.s_w * G.C, x2);
+                pair_pixels_avx512(gz, P, ldg, gz2);
+                for (int64_t j0 = 0; j0 < F;)
+                    j0 += dw16_avx512(&G, xb, x2, pb, gz2 + j0, ldg, dw + j0, F - j0);
+            } else
+#endif
+            {
+                pair_pixels_emul(gz, P, ldg, gz2);
+                for (int64_t j0 = 0; j0 < F;)
+                    j0 += dw16_emul(&G, xb, pb, gz2 + j0, ldg, dw + j0, F - j0);
+            }
+        } else {
+            dw_dense(f, &G, x, pb, gz, ldg, dw);
+        }
     }
     if (!lists) {
         /* Input gradient by GEMM + col2im: segments too short for the list kernels. */
