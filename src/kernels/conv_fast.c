@@ -697,6 +697,12 @@ static void gather16_emul(const gjob *j, const uint16_t *src, const int32_t *bas
 #if defined(FV_CONV_X86)
 #define G16_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+/* VPERMW indices that interleave the low 16 words of a vector with its high 16: a vector
+ * VCVTNE2PS2BF16(b, a) becomes the 16 pairs (a[i], b[i]). */
+static const uint16_t interleave16[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                          21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                          11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+
 /* NR runs: per pair of entries, each run's two source rows are loaded (masked to its length)
  * and interleaved word by word (VPUNPCKLWD/VPUNPCKHWD, within 128-bit lanes), so that the low
  * accumulator holds values 8L+0..3 and the high one 8L+4..7 of each lane L; one permutation per
@@ -890,10 +896,7 @@ dw16_run(const int NV, const uint16_t *restrict x16, const uint32_t *restrict x2
  * for two pixels d apart. */
 G16_ATTR static void pair_image_avx512(const float *x, int64_t total, int64_t d, uint32_t *x2)
 {
-    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
-                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
-                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const __m512i idx = _mm512_loadu_si512(order);
+    const __m512i idx = _mm512_loadu_si512(interleave16);
     for (int64_t e = 0; e < total; e += 16) {
         const int64_t r0 = total - e < 16 ? total - e : 16;
         const int64_t r1 = total - e - d < 16 ? (total - e - d > 0 ? total - e - d : 0) : 16;
@@ -944,10 +947,7 @@ static void pair_pixels_emul(const float *gz, int64_t P, int64_t ldg, uint32_t *
  * (the same bits: the conversion is fv_bf16_from_f32's, tested in test_bf16). */
 G16_ATTR static void pair_pixels_avx512(const float *gz, int64_t P, int64_t ldg, uint32_t *gz2)
 {
-    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
-                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
-                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const __m512i idx = _mm512_loadu_si512(order);
+    const __m512i idx = _mm512_loadu_si512(interleave16);
     for (int64_t q = 0; 2 * q < P; q++) {
         const float *r0 = gz + 2 * q * ldg, *r1 = 2 * q + 1 < P ? r0 + ldg : NULL;
         for (int64_t j = 0; j < ldg; j += 16) {
