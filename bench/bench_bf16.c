@@ -109,6 +109,79 @@ static float *rand_buf(fv_rng *r, int64_t n)
     return p;
 }
 
+/* conv2's backward per image (fv_conv2d_backward_fast against fv_conv2d_backward_bf16), the
+ * output gradient shaped as behind ReLU + 2×2 max-pool + dropout 0.25 (one position per window
+ * and channel, 3/4 of those kept: about 19% nonzero; the sparse weight gradient and the input
+ * gradient's gathers, what the seed CNN runs) and dense (the dense weight-gradient tiles and the
+ * input gradient's gathers). The weight packing (once per batch) is left out. */
+static void bench_conv2_backward(fv_rng *r)
+{
+    const fv_conv_geom cg = {26, 26, 32, 3, 3, 24, 24, 64, 1, 1, 1, 1, 0, 0};
+    const int64_t nx = 26 * 26 * 32, nw = 3 * 3 * 32 * 64, ny = 24 * 24 * 64;
+    float *x = rand_buf(r, nx), *w = rand_buf(r, nw), *dy = rand_buf(r, ny);
+    float *dys = rand_buf(r, ny), *dw = rand_buf(r, nw), *dws = rand_buf(r, nw);
+    float *db = rand_buf(r, 64), *dx = rand_buf(r, nx), *wt = rand_buf(r, nw);
+    float *bs = rand_buf(r, fv_conv_bwd_scratch_floats(&cg));
+    float *bs16 = rand_buf(r, fv_conv_bwd_bf16_scratch_floats(&cg));
+    uint16_t *wt16 = fv__alloc((size_t)fv_conv_bwd_pack_bf16_size(&cg) * 2, "bench");
+    if (!wt16) exit(1);
+    memset(dys, 0, (size_t)ny * sizeof(float));
+    for (int64_t oh = 0; oh < 24; oh += 2)
+        for (int64_t ow = 0; ow < 24; ow += 2)
+            for (int64_t f = 0; f < 64; f++) {
+                if (fv__rng_uniform(r) < 0.25f) continue;
+                const int64_t q = (int64_t)fv__rng_below(r, 4);
+                dys[((oh + q / 2) * 24 + ow + q % 2) * 64 + f] = fv__rng_uniform(r) - 0.5f;
+            }
+    fv_conv_bwd_pack(&cg, w, wt);
+    fv_conv_bwd_pack_bf16(&cg, w, wt16);
+    const double flop = 2.0 * 2.0 * 576 * 288 * 64;
+    double t32s = 1e30, t16s = 1e30, t32d = 1e30, t16d = 1e30;
+    for (int trial = 0; trial < 5 * trials; trial++) {
+        double t = now();
+        fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, dw, dws, db, dx, bs);
+        t32s = fmin(t32s, now() - t);
+        t = now();
+        fv_conv2d_backward_bf16(&cg, x, NULL, dys, w, wt16, dw, dws, db, dx, bs16);
+        t16s = fmin(t16s, now() - t);
+        t = now();
+        fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, db, dx, bs);
+        t32d = fmin(t32d, now() - t);
+        t = now();
+        fv_conv2d_backward_bf16(&cg, x, NULL, dy, w, wt16, dw, dws, db, dx, bs16);
+        t16d = fmin(t16d, now() - t);
+    }
+    /* Each gradient alone: [sparse dW, sparse dx, dense dW, dense dx]. */
+    double p32[4] = {1e30, 1e30, 1e30, 1e30}, p16[4] = {1e30, 1e30, 1e30, 1e30};
+    for (int trial = 0; trial < 5 * trials; trial++)
+        for (int part = 0; part < 4; part++) {
+            const float *d = part < 2 ? dys : dy;
+            const bool wx = part % 2;
+            double t = now();
+            fv_conv2d_backward_fast(&cg, x, NULL, d, w, wt, wx ? NULL : dw, dws, db, wx ? dx : NULL,
+                                    bs);
+            p32[part] = fmin(p32[part], now() - t);
+            t = now();
+            fv_conv2d_backward_bf16(&cg, x, NULL, d, w, wt16, wx ? NULL : dw, dws, db,
+                                    wx ? dx : NULL, bs16);
+            p16[part] = fmin(p16[part], now() - t);
+        }
+    for (int part = 0; part < 4; part++)
+        printf("  %s dy, the %s gradient alone: fp32 %.1f us, bf16 %.1f us (%.2fx)\n",
+               part < 2 ? "sparse" : "dense", part % 2 ? "input" : "weight", p32[part] * 1e6,
+               p16[part] * 1e6, p32[part] / p16[part]);
+    printf("conv2 backward, one image, dy as behind max-pool (sparse): fp32 (%s) %.1f us = %.1f "
+           "dense-equivalent GFLOP/s, bf16 %.1f us = %.1f (%.2fx fp32)\n",
+           fv_conv_path(), t32s * 1e6, flop / t32s * 1e-9, t16s * 1e6, flop / t16s * 1e-9,
+           t32s / t16s);
+    printf("conv2 backward, one image, dense dy (the dense weight-gradient tiles): fp32 %.1f us = "
+           "%.1f "
+           "GFLOP/s, bf16 %.1f us = %.1f (%.2fx fp32)\n",
+           t32d * 1e6, flop / t32d * 1e-9, t16d * 1e6, flop / t16d * 1e-9, t32d / t16d);
+    fv__free(x), fv__free(w), fv__free(dy), fv__free(dys), fv__free(dw), fv__free(dws);
+    fv__free(db), fv__free(dx), fv__free(wt), fv__free(bs), fv__free(bs16), fv__free(wt16);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--quick") == 0) trials = 3;
@@ -272,5 +345,6 @@ int main(int argc, char **argv)
         for (int kh = 0; kh < 3; kh++)
             fv__free(bpr[kh]);
     }
+    bench_conv2_backward(&r);
     return 0;
 }

@@ -314,6 +314,21 @@ fv_model *cli_load_trained_model(const char *cmd, const char *path)
     return m;
 }
 
+int cli_precision_check(const char *cmd, const cli_opt *precision)
+{
+    if (!precision->seen || strcmp(precision->value, "fp32") == 0 ||
+        strcmp(precision->value, "bf16") == 0)
+        return 0;
+    return cli_usage_error(cmd, "--precision: expected fp32 or bf16, got '%s'", precision->value);
+}
+
+int cli_precision_apply(const char *cmd, fv_model *m, const cli_opt *precision)
+{
+    if (!precision->seen) return 0;
+    const fv_status s = fv_model_set_precision(m, precision->value);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--precision", s);
+}
+
 /* True if dir holds the named IDX file, gzipped or not. */
 static bool has_idx(const char *dir, const char *name)
 {

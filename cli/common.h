@@ -86,6 +86,14 @@ fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights);
  * weights). Reports failures; NULL on failure. */
 fv_model *cli_load_trained_model(const char *cmd, const char *path);
 
+/* --precision fp32|bf16 of predict and evaluate: cli_precision_check refuses another value
+ * (usage error, CLI_USAGE; 0 when absent or valid), cli_precision_apply sets a loaded model's
+ * precision (fv_model_set_precision: a model trained in fp32 runs its dense and conv2d products
+ * in bf16, and a bf16 one in fp32) and reports the library's refusal (bf16 on a CPU with
+ * neither AVX512_BF16 nor AMX-BF16) as CLI_FAIL; 0 when absent or done. */
+int cli_precision_check(const char *cmd, const cli_opt *precision);
+int cli_precision_apply(const char *cmd, fv_model *m, const cli_opt *precision);
+
 /* Loads the data named by --data: a folder of IDX files (train and/or test as asked; the test
  * set is optional: NULL when the folder has none), a CSV table (into *train, or *test if train
  * is NULL) with label_column, or a float32 .npy array (features only). Reports failures and

@@ -43,6 +43,9 @@ static const char usage[] =
     "  --class-names LIST     names of the classes, comma-separated, or 'fashion-mnist'\n"
     "  --batch-size N         samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "  --precision fp32|bf16  the arithmetic of the dense and conv2d layers (default: the\n"
+    "                         model's own): bf16 products with fp32 sums, also on a model\n"
+    "                         trained in fp32; refused where the CPU has no bf16 instructions\n"
     "\n"
     "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
     "results as COCO does (see 'fovea evaluate --detections x --help').\n"
@@ -123,7 +126,7 @@ int cmd_evaluate(int argc, char **argv)
         {"output", true, false, NULL},     {"binarize", false, false, NULL},
         {"features", true, false, NULL},   {"layer", true, false, NULL},
         {"samples", true, false, NULL},    {"seed", true, false, NULL},
-        {"object", true, false, NULL},
+        {"object", true, false, NULL},     {"precision", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -138,7 +141,9 @@ int cmd_evaluate(int argc, char **argv)
     cli_opt *json = cli_find(opts, nopts, "json");
     cli_opt *plot = cli_find(opts, nopts, "plot");
     cli_opt *names_opt = cli_find(opts, nopts, "class-names");
+    cli_opt *precision = cli_find(opts, nopts, "precision");
     if (!data->seen) return cli_usage_error(cmd, "--data is required");
+    if ((rc = cli_precision_check(cmd, precision))) return rc;
     int64_t batch_size = 0, nthreads = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
@@ -160,7 +165,7 @@ int cmd_evaluate(int argc, char **argv)
     fv_metrics *mt = NULL;
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
-    if (!m) goto done;
+    if (!m || cli_precision_apply(cmd, m, precision)) goto done;
     cli_opt *metric = cli_find(opts, nopts, "metric"), *output = cli_find(opts, nopts, "output");
     const bool detector = fv_model_detector_max_boxes(m) > 0;
     if (!detector && (metric->seen || output->seen)) {

@@ -41,6 +41,10 @@ static const char usage[] =
     "                     files)\n"
     "  --batch-size N     samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N        threads to use (default: FOVEA_THREADS, else all cores)\n"
+    "  --precision P      fp32 or bf16: the arithmetic of the dense and conv2d layers\n"
+    "                     (default: the model's own); bf16 multiplies in bf16 with fp32 sums,\n"
+    "                     also on a model trained in fp32; refused where the CPU has no bf16\n"
+    "                     instructions\n"
     "  --interpolation bilinear|nearest, --crop-to-aspect-ratio: as for 'fovea train'\n"
     "  --strict           a file found in a folder that cannot be decoded is an error (default:\n"
     "                     skipped with a warning; files named one by one must always decode)\n";
@@ -258,14 +262,14 @@ static void print_top(const fv_model *m, const fv_dataset *x, const float *out, 
 /* predict on image files: decode, run, then print, CSV or .npy. */
 static int predict_images(const char *cmd, const char *model_path, const char *const *inputs,
                           int ninputs, const char *output, int64_t batch_size, int top,
-                          const cli_image_flags *imf)
+                          const cli_image_flags *imf, const cli_opt *precision)
 {
     fv_model *m = NULL;
     fv_dataset *x = NULL;
     float *out = NULL;
     int rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, model_path);
-    if (!m) goto done;
+    if (!m || cli_precision_apply(cmd, m, precision)) goto done;
     if ((rc = cli_load_image_inputs(cmd, inputs, ninputs, m, imf, &x))) goto done;
     rc = CLI_FAIL;
     if (batch_size == 0) {
@@ -318,6 +322,7 @@ int cmd_predict(int argc, char **argv)
         {"interpolation", true, false, NULL},
         {"crop-to-aspect-ratio", false, false, NULL},
         {"strict", false, false, NULL},
+        {"precision", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     /* MODEL, then (image input only) more image files after --input's */
@@ -346,7 +351,9 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     cli_opt *batch = cli_find(opts, nopts, "batch-size");
     cli_opt *threads = cli_find(opts, nopts, "threads");
     cli_opt *topk = cli_find(opts, nopts, "top-k");
+    cli_opt *precision = cli_find(opts, nopts, "precision");
     if (!input->seen) return cli_usage_error(cmd, "--input is required");
+    if ((rc = cli_precision_check(cmd, precision))) return rc;
     bool csv = output->seen && cli_has_suffix(output->value, ".csv");
     if (output->seen && !csv && !cli_has_suffix(output->value, ".npy"))
         return cli_usage_error(cmd, "--output: '%s': expected a .csv or a .npy file name",
@@ -383,7 +390,7 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         const char *model_path = pos[0];
         inputs[0] = input->value;
         return predict_images(cmd, model_path, inputs, npos, output->seen ? output->value : NULL,
-                              bs, (int)top_k, &imf);
+                              bs, (int)top_k, &imf, precision);
     }
     int64_t batch_size = 0, nthreads = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
@@ -400,7 +407,7 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     float *out = NULL;
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
-    if (!m) goto done;
+    if (!m || cli_precision_apply(cmd, m, precision)) goto done;
     if (cli_is_npy_dir(m, input->value)) {
         /* a folder of .npy arrays: x.npy or one per input, as for train and evaluate */
         if (cli_load_npy_dir(cmd, m, input->value, &x)) goto done;

@@ -69,7 +69,7 @@ static const char usage[] =
     "  --threads N               threads to use (default: FOVEA_THREADS, else all cores)\n"
     "  --profile                 after training, print each layer's forward and backward time\n"
     "                            per step and its dense-equivalent GFLOP/s\n"
-    "  --precision fp32|bf16     bf16: dense layers and conv2d forward multiply in bf16 (fp32\n"
+    "  --precision fp32|bf16     bf16: the dense and conv2d layers multiply in bf16 (fp32\n"
     "                            sums, weights and optimizer); refused where the CPU has no bf16\n"
     "                            instructions\n"
     "  --verbose 0|1|2           0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a\n"

@@ -127,9 +127,42 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
     check "bf16 test accuracy $bf_acc above chance" float_ge "$bf_acc" 0.5
     expect_ok "evaluate the bf16 model (its compile line says precision=bf16)" \
         "$FOVEA" evaluate "$TMP/bf16.safetensors" --data "$D"
+    echo "# predict and evaluate --precision: bf16 inference of the fp32 model, fp32 of the bf16 one"
+    expect_ok "predict --precision fp32 (the fp32 model's own)" "$FOVEA" predict "$Q" \
+        --input "$D/t10k-images-idx3-ubyte" --output "$TMP/p32.npy" --precision fp32
+    same_file "--precision fp32 gives the fp32 model's predictions" "$TMP/p.npy" "$TMP/p32.npy"
+    expect_ok "predict --precision bf16 on the fp32 model" "$FOVEA" predict "$Q" \
+        --input "$D/t10k-images-idx3-ubyte" --output "$TMP/p16.csv" --precision bf16
+    expect_ok "predict the fp32 model's classes as CSV" "$FOVEA" predict "$Q" \
+        --input "$D/t10k-images-idx3-ubyte" --output "$TMP/p32.csv"
+    # index,file,rank,class,name,probability: bf16 products change the probabilities a little
+    # (8 significant bits) and the classes rarely.
+    differ=$(paste -d, "$TMP/p32.csv" "$TMP/p16.csv" | awk -F, 'NR > 1 && $6 != $12' | wc -l)
+    flips=$(paste -d, "$TMP/p32.csv" "$TMP/p16.csv" | awk -F, 'NR > 1 && $4 != $10' | wc -l)
+    check "bf16 changed some of the 80 probabilities ($differ)" test "$differ" -gt 0
+    check "bf16 kept the class of at least 76 of 80 samples ($flips changed)" test "$flips" -le 4
+    maxd=$(paste -d, "$TMP/p32.csv" "$TMP/p16.csv" | awk -F, 'NR > 1 { d = $6 - $12; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }')
+    check "bf16 probabilities within 0.05 of fp32's (largest difference $maxd)" \
+        awk -v d="$maxd" 'BEGIN { exit !(d < 0.05) }'
+    expect_ok "evaluate the bf16 model in fp32" "$FOVEA" evaluate "$TMP/bf16.safetensors" --data "$D" \
+        --precision fp32
+    cp "$TMP/out" "$TMP/eval32.out"
+    expect_ok "evaluate the bf16 model as saved" "$FOVEA" evaluate "$TMP/bf16.safetensors" --data "$D"
+    check "evaluate --precision fp32 changed the bf16 model's test loss" \
+        test "$(grep '^Test loss:' "$TMP/out")" != "$(grep '^Test loss:' "$TMP/eval32.out")"
 else
     expect_error "--precision bf16 without bf16 instructions" 1 "neither AVX512_BF16 nor AMX-BF16" \
         "$FOVEA" train "$M" --data "$D" --epochs 1 --precision bf16
+    expect_error "predict --precision bf16 without bf16 instructions" 1 \
+        "neither AVX512_BF16 nor AMX-BF16" "$FOVEA" predict "$Q" \
+        --input "$D/t10k-images-idx3-ubyte" --output "$TMP/p16.npy" --precision bf16
+    check "the refused predict wrote no output" test ! -e "$TMP/p16.npy"
 fi
+expect_error "predict --precision names no precision" 2 \
+    "^fovea predict: --precision: expected fp32 or bf16, got 'fp16'" \
+    "$FOVEA" predict "$Q" --input "$D/t10k-images-idx3-ubyte" --precision fp16
+expect_error "evaluate --precision names no precision" 2 \
+    "^fovea evaluate: --precision: expected fp32 or bf16, got 'int8'" \
+    "$FOVEA" evaluate "$Q" --data "$D" --precision int8
 
 finish

@@ -658,6 +658,100 @@ TEST(conv_bf16_forward_matches_its_emulation_and_bound)
     CHECK(cases >= 30 && exact == cases);
 }
 
+TEST(conv_bf16_backward_matches_its_emulation_and_bound)
+{
+    /* fv_conv2d_backward_bf16 on this CPU's bf16 path against its emulation, bit for bit (dW in
+     * both layouts, db, dx), under each fp32 convolution path this CPU has (dx stays fp32 where
+     * the lists do not apply); and against the fp32 reference: each element of dW within
+     * (fv_bf16_gemm_rtol(n) + (n+1)·2^-24)·Σ|x·dz| + 2^-22·|dW| for its n = out_h·out_w terms,
+     * each element of dx likewise with Σ|dz·w| and n = k_h·k_w·filters (the bf16 bound of
+     * kernels/bf16.h: 8 significant bits, u = 2^-8, per rounded operand; the fp32 sums' own
+     * error; the fp32 additions into dW and dx). Sparse (behind max-pool: 20% kept) and dense dy,
+     * with and without the ReLU mask, padding, strides, dilations, 1..70 filters, segments of 8
+     * to 192 values (runs of 32 and their remainders). */
+    fv_rng r;
+    fv__rng_seed(&r, 717);
+    int cases = 0, exact = 0, listed = 0;
+    for (int idx = 0; idx < 36; idx++) {
+        static const int64_t chans[] = {8, 16, 4, 32, 24, 6};
+        static const int64_t filters[] = {1, 7, 16, 17, 33, 48, 49, 64, 70};
+        fv_conv_geom g;
+        const int64_t k = 1 + idx % 3;
+        if (!make_geom(&g, 6 + idx % 7, 5 + idx % 8, chans[idx % 6], k, 4 - k, filters[idx % 9],
+                       1 + idx / 6 % 2, 1 + idx / 12 % 2, 1 + idx / 4 % 2, 1 + idx / 24 % 2,
+                       idx % 5 == 1))
+            continue;
+        fv__gemm_path path = (fv__gemm_path)(idx % 3 == 0   ? FV__GEMM_GENERIC
+                                             : idx % 3 == 1 ? FV__GEMM_AVX2
+                                                            : FV__GEMM_AVX512);
+        if (!fv__conv_path_supported(path)) path = FV__GEMM_GENERIC;
+        fv__conv_force_path(path);
+        const int64_t nx = g.in_h * g.in_w * g.in_c, nw = g.k_h * g.k_w * g.in_c * g.out_c;
+        const int64_t ny = g.out_h * g.out_w * g.out_c, F = g.out_c, P = g.out_h * g.out_w;
+        const bool relu = idx % 2, sparse = idx % 4 < 2;
+        float *x = falloc(nx), *w = falloc(nw), *dy = falloc(ny), *y = falloc(ny);
+        float *dz = falloc(ny), *out[2], *ref = falloc(2 * nw + F + nx), *sum = falloc(nw + nx);
+        float *ax = falloc(nx), *aw = falloc(nw), *adz = falloc(ny);
+        uint16_t *wt16 = malloc((size_t)fv_conv_bwd_pack_bf16_size(&g) * sizeof(uint16_t));
+        float *sc = fv__alloc((size_t)fv_conv_bwd_bf16_scratch_floats(&g) * sizeof(float), "t");
+        fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, dy, ny), fill_rand(&r, y, ny);
+        for (int64_t i = 0; i < ny; i++)
+            if (sparse && fv__rng_uniform(&r) >= 0.2f) dy[i] = 0.0f;
+        fv_conv_bwd_pack_bf16(&g, w, wt16);
+        for (int e = 0; e < 2; e++) {
+            /* [dW | dW sparse layout | db | dx], from zero */
+            out[e] = falloc(2 * nw + F + nx);
+            memset(out[e], 0, (size_t)(2 * nw + F + nx) * sizeof(float));
+            fv__conv_bf16_force_emulation(e == 1);
+            const fv_conv_bwd_path bp =
+                fv_conv2d_backward_bf16(&g, x, relu ? y : NULL, dy, w, wt16, out[e], out[e] + nw,
+                                        out[e] + 2 * nw, out[e] + 2 * nw + F, sc);
+            if (e == 0) listed += fv_conv_bwd_uses_lists(&g) && bp == FV_CONV_BWD_SPARSE;
+        }
+        fv__conv_bf16_force_emulation(false);
+        const bool same = memcmp(out[0], out[1], (size_t)(2 * nw + F + nx) * sizeof(float)) == 0;
+        CHECK(same);
+        exact += same;
+
+        /* The fp32 reference on dz (dy with the ReLU mask of y), and on the absolute values. */
+        memcpy(dz, dy, (size_t)ny * sizeof(float));
+        if (relu) fv_act_backward(FV_K_RELU, 0.0f, y, dz, ny);
+        memset(ref, 0, (size_t)(2 * nw + F + nx) * sizeof(float));
+        memset(sum, 0, (size_t)(nw + nx) * sizeof(float));
+        fv_conv2d_backward_ref(&g, x, w, dz, ref, ref + 2 * nw, ref + 2 * nw + F);
+        for (int64_t i = 0; i < nx; i++)
+            ax[i] = fabsf(x[i]);
+        for (int64_t i = 0; i < nw; i++)
+            aw[i] = fabsf(w[i]);
+        for (int64_t i = 0; i < ny; i++)
+            adz[i] = fabsf(dz[i]);
+        fv_conv2d_backward_ref(&g, ax, aw, adz, sum, NULL, sum + nw);
+        int bad = 0;
+        const int64_t Kx = g.k_h * g.k_w * F;
+        for (int64_t i = 0; i < nw + nx; i++) {
+            const bool isw = i < nw;
+            const int64_t kk = i / F, ff = i % F;
+            const double got =
+                isw ? (double)out[0][i] + out[0][nw + fv_conv_sparse_dw_index(&g, kk, ff)]
+                    : out[0][2 * nw + F + i - nw];
+            const double want = isw ? ref[i] : ref[2 * nw + F + i - nw];
+            const int64_t n = isw ? P : Kx;
+            const double bound = (fv_bf16_gemm_rtol(n) + (double)(n + 1) * 0x1p-24) * sum[i] +
+                                 0x1p-22 * fabs(want) + 1e-30;
+            if (!(fabs(got - want) <= bound) && bad++ < 2)
+                fprintf(stderr, "  %s[%ld] %.9g vs %.9g, bound %.3g (filters %ld, in_c %ld)\n",
+                        isw ? "dW" : "dx", (long)(isw ? i : i - nw), got, want, bound, (long)F,
+                        (long)g.in_c);
+        }
+        CHECK(bad == 0);
+        cases++;
+        free(x), free(w), free(dy), free(y), free(dz), free(out[0]), free(out[1]), free(ref);
+        free(sum), free(ax), free(aw), free(adz), free(wt16), fv__free(sc);
+    }
+    fv__conv_force_path(-1);
+    CHECK(cases >= 30 && exact == cases && listed >= 8);
+}
+
 TEST(conv_fast_matches_ref_over_all_geometries)
 {
     /* Every stride 1..3 and dilation 1..2 per axis, both paddings, kernels 1..5 × 1..5 and
@@ -1129,6 +1223,7 @@ int main(void)
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
     RUN(conv_bf16_forward_matches_its_emulation_and_bound);
+    RUN(conv_bf16_backward_matches_its_emulation_and_bound);
     RUN(conv_pointwise_skips_im2col);
     RUN(conv_seed_shapes_match_ref);
     RUN(conv_backward_ref_matches_finite_differences);

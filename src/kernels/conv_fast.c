@@ -654,13 +654,324 @@ int64_t fv_conv_sparse_dw_index(const fv_conv_geom *g, int64_t k, int64_t f)
     return ((k / seglen) * g->out_c + f) * seglen + k % seglen;
 }
 
+/* ---- the gathers of the backward in bf16 ------------------------------------------------------
+ * A job is up to RUNS_MAX runs of at most 32 values: run r reads src + soff[r] and adds into
+ * dst + doff[r], len[r] values. For each run and c < len[r]:
+ *   acc = 0; for each pair of entries (2i, 2i+1) in list order (the partner of an odd last entry
+ *   is zero in both operands),
+ *     acc = fv_vdpbf16ps_lane(acc, s(2i) | s(2i+1) << 16, g[2i] | g[2i+1] << 16),
+ *     s(e) = src[scale·base[e] + soff[r] + c]   (bf16 values and gradients);
+ *   dst[doff[r] + c] += acc (fp32),
+ * so two entries go into one VDPBF16PS, their products summed as the instruction does (the odd
+ * entry first). The runs of a job cover every kernel segment of a pixel (the input gradient) or
+ * of a filter (the weight gradient) at once, so that 2·runs independent accumulators hide the
+ * instruction's latency (one segment's 96 values at a time left the fp32 gathers bound by it). */
+enum { RUNS_MAX = 9 };
+
+typedef struct gjob {
+    int nrun;
+    int64_t soff[RUNS_MAX], doff[RUNS_MAX];
+    int len[RUNS_MAX];
+} gjob;
+
+typedef void (*gather16_fn)(const gjob *j, const uint16_t *src, const int32_t *base, int64_t scale,
+                            const uint16_t *g, int64_t ne, float *dst);
+
+static void gather16_emul(const gjob *j, const uint16_t *src, const int32_t *base, int64_t scale,
+                          const uint16_t *g, int64_t ne, float *dst)
+{
+    for (int r = 0; r < j->nrun; r++)
+        for (int64_t c = 0; c < j->len[r]; c++) {
+            float acc = 0.0f;
+            const uint16_t *s = src + j->soff[r] + c;
+            for (int64_t e = 0; e < ne; e += 2) {
+                const bool two = e + 1 < ne;
+                const uint32_t s0 = s[scale * base[e]], s1 = two ? s[scale * base[e + 1]] : 0;
+                const uint32_t g0 = g[e], g1 = two ? g[e + 1] : 0;
+                acc = fv_vdpbf16ps_lane(acc, s0 | s1 << 16, g0 | g1 << 16);
+            }
+            dst[j->doff[r] + c] += acc;
+        }
+}
+
+#if defined(FV_CONV_X86)
+#define G16_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* VPERMW indices that interleave the low 16 words of a vector with its high 16: a vector
+ * VCVTNE2PS2BF16(b, a) becomes the 16 pairs (a[i], b[i]). */
+static const uint16_t interleave16[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                          21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                          11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+
+/* NR runs: per pair of entries, each run's two source rows are loaded (masked to its length)
+ * and interleaved word by word (VPUNPCKLWD/VPUNPCKHWD, within 128-bit lanes), so that the low
+ * accumulator holds values 8L+0..3 and the high one 8L+4..7 of each lane L; one permutation per
+ * run at the end puts them back in order. */
+G16_ATTR static inline __attribute__((always_inline)) void
+gather16_run(const int NR, const bool FULL, const gjob *j, const uint16_t *restrict src,
+             const int32_t *restrict base, int64_t scale, const uint16_t *restrict g, int64_t ne,
+             float *restrict dst)
+{
+    __m512 lo[RUNS_MAX], hi[RUNS_MAX];
+    __mmask32 k[RUNS_MAX];
+    int64_t so[RUNS_MAX];
+#pragma GCC unroll 9
+    for (int r = 0; r < NR; r++) {
+        k[r] = j->len[r] >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << j->len[r]) - 1);
+        so[r] = j->soff[r];
+        lo[r] = _mm512_setzero_ps(), hi[r] = _mm512_setzero_ps();
+    }
+    int64_t e = 0;
+    for (; e + 1 < ne; e += 2) {
+        const uint16_t *s0 = src + scale * base[e], *s1 = src + scale * base[e + 1];
+        uint32_t gp;
+        memcpy(&gp, g + e, sizeof gp);
+        const __m512bh gv = (__m512bh)_mm512_set1_epi32((int)gp);
+#pragma GCC unroll 9
+        for (int r = 0; r < NR; r++) {
+            const __m512i a =
+                FULL ? _mm512_loadu_si512(s0 + so[r]) : _mm512_maskz_loadu_epi16(k[r], s0 + so[r]);
+            const __m512i c =
+                FULL ? _mm512_loadu_si512(s1 + so[r]) : _mm512_maskz_loadu_epi16(k[r], s1 + so[r]);
+            lo[r] = _mm512_dpbf16_ps(lo[r], (__m512bh)_mm512_unpacklo_epi16(a, c), gv);
+            hi[r] = _mm512_dpbf16_ps(hi[r], (__m512bh)_mm512_unpackhi_epi16(a, c), gv);
+        }
+    }
+    if (e < ne) {
+        const uint16_t *s0 = src + scale * base[e];
+        const __m512bh gv = (__m512bh)_mm512_set1_epi32((int)g[e]);
+        const __m512i z = _mm512_setzero_si512();
+#pragma GCC unroll 9
+        for (int r = 0; r < NR; r++) {
+            const __m512i a = _mm512_maskz_loadu_epi16(k[r], s0 + so[r]);
+            lo[r] = _mm512_dpbf16_ps(lo[r], (__m512bh)_mm512_unpacklo_epi16(a, z), gv);
+            hi[r] = _mm512_dpbf16_ps(hi[r], (__m512bh)_mm512_unpackhi_epi16(a, z), gv);
+        }
+    }
+    const __m512i i0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i i1 =
+        _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+#pragma GCC unroll 9
+    for (int r = 0; r < NR; r++) {
+        const __mmask16 k0 = (__mmask16)k[r], k1 = (__mmask16)(k[r] >> 16);
+        float *d = dst + j->doff[r];
+        _mm512_mask_storeu_ps(
+            d, k0,
+            _mm512_add_ps(_mm512_maskz_loadu_ps(k0, d), _mm512_permutex2var_ps(lo[r], i0, hi[r])));
+        _mm512_mask_storeu_ps(d + 16, k1,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(k1, d + 16),
+                                            _mm512_permutex2var_ps(lo[r], i1, hi[r])));
+    }
+}
+
+/* Arguments as gather16_emul; the same bits. */
+G16_ATTR static void gather16_avx512(const gjob *j, const uint16_t *src, const int32_t *base,
+                                     int64_t scale, const uint16_t *g, int64_t ne, float *dst)
+{
+    bool full = true; /* every run 32 values long: loads without masks */
+    for (int r = 0; r < j->nrun; r++)
+        full &= j->len[r] == 32;
+    switch (j->nrun) {
+#define G16_CASE(n)                                                                                \
+    case n:                                                                                        \
+        if (full)                                                                                  \
+            gather16_run(n, true, j, src, base, scale, g, ne, dst);                                \
+        else                                                                                       \
+            gather16_run(n, false, j, src, base, scale, g, ne, dst);                               \
+        break;
+        /* clang-format off */
+        G16_CASE(1) G16_CASE(2) G16_CASE(3) G16_CASE(4) G16_CASE(5) G16_CASE(6) G16_CASE(7)
+        G16_CASE(8) G16_CASE(9)
+        /* clang-format on */
+#undef G16_CASE
+                default : break;
+    }
+}
+#endif
+
+/* The jobs that cover every kernel segment (seglen values each) in order, runs of 32 values,
+ * RUNS_MAX runs a job: for the input gradient segment s is read from the bf16 weights at
+ * s·F·seglen and added at seg_off(s) of the window, for the weight gradient read at seg_off(s)
+ * of the window and added at s·F·seglen. Returns the number of jobs (bwd_layout's njobs). */
+static int make_jobs(const cgeo *G, bool for_dx, gjob *jobs)
+{
+    int nj = 0;
+    for (int64_t s = 0; s < G->nseg; s++) {
+        const int64_t packed = s * G->F * G->seglen, window = seg_off(G, s);
+        for (int64_t c = 0; c < G->seglen; c += 32) {
+            if (nj == 0 || jobs[nj - 1].nrun == RUNS_MAX) jobs[nj++].nrun = 0;
+            gjob *j = &jobs[nj - 1];
+            j->soff[j->nrun] = (for_dx ? packed : window) + c;
+            j->doff[j->nrun] = (for_dx ? window : packed) + c;
+            j->len[j->nrun++] = (int)(G->seglen - c < 32 ? G->seglen - c : 32);
+        }
+    }
+    return nj;
+}
+
+/* ---- the dense weight gradient in bf16 ------------------------------------------------------
+ * dw[k·F + j] += acc for the taps k of a tile and filters j < n, where acc = 0 and, for each pair
+ * of pixels (2q, 2q+1) in pixel order (an odd last pixel paired with zeros),
+ *   acc = fv_vdpbf16ps_lane(acc, gz2[q·ldg + j], x16[pb[2q] + off(k)] | x16[pb[2q+1] + off(k)] <<
+ * 16) with gz2[q·ldg + j] = bf16(∂L/∂z[2q][j]) | bf16(∂L/∂z[2q+1][j]) << 16: two pixels per
+ * VDPBF16PS, the fp32 dense tiles' shape (conv_tile.h dw_run) with pixels taken two at a time. */
+
+static inline uint32_t x_pair(const uint16_t *x16, const int32_t *pb, int64_t P, int64_t q,
+                              int64_t off)
+{
+    const uint32_t lo = x16[pb[2 * q] + off];
+    return 2 * q + 1 < P ? lo | (uint32_t)x16[pb[2 * q + 1] + off] << 16 : lo;
+}
+
+static int64_t dw16_emul(const cgeo *G, const uint16_t *x16, const int32_t *pb, const uint32_t *gz2,
+                         int64_t ldg, float *dw, int64_t rem)
+{
+    const int64_t n = rem < 32 ? rem : 32, nq = (G->P + 1) / 2;
+    for (int64_t k = 0; k < G->K; k++) {
+        const int64_t off = tap_off(G, k);
+        for (int64_t j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int64_t q = 0; q < nq; q++)
+                acc = fv_vdpbf16ps_lane(acc, gz2[q * ldg + j], x_pair(x16, pb, G->P, q, off));
+            dw[k * G->F + j] += acc;
+        }
+    }
+    return n;
+}
+
+#if defined(FV_CONV_X86)
+/* 12 taps × NV vectors of 16 filters (as dw_run). */
+G16_ATTR static inline __attribute__((always_inline)) void
+dw16_run(const int NV, const uint16_t *restrict x16, const uint32_t *restrict x2, int64_t d,
+         const int32_t *restrict pb, int64_t P, const int64_t *off, const uint32_t *restrict gz2,
+         int64_t ldg, float *dw, int64_t F, int m, int n)
+{
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    const int64_t nq = (P + 1) / 2;
+    for (int64_t q = 0; q < nq; q++) {
+        __m512bh bv[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            bv[v] = (__m512bh)_mm512_loadu_si512(gz2 + q * ldg + 16 * v);
+        if (2 * q + 1 < P && pb[2 * q + 1] - pb[2 * q] == d) {
+            /* Neighbours in a row: the pairs lie ready in x2. */
+            const uint32_t *xq = x2 + pb[2 * q];
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++) {
+                const __m512bh tv = (__m512bh)_mm512_set1_epi32((int)xq[off[i]]);
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++)
+                    acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv[v], tv);
+            }
+            continue;
+        }
+        const uint16_t *x0 = x16 + pb[2 * q];
+        const uint16_t *x1 = 2 * q + 1 < P ? x16 + pb[2 * q + 1] : NULL;
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) {
+            const uint32_t t = x1 ? (uint32_t)x0[off[i]] | (uint32_t)x1[off[i]] << 16 : x0[off[i]];
+            const __m512bh tv = (__m512bh)_mm512_set1_epi32((int)t);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_dpbf16_ps(acc[i][v], bv[v], tv);
+        }
+    }
+    _Alignas(64) float t[12][32];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            _mm512_storeu_ps(t[i] + 16 * v, acc[i][v]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            dw[i * F + j] += t[i][j];
+}
+
+/* x2[e] = bf16(x[e]) | bf16(x[e + d]) << 16 for e < total (zero past the end): the pair of a tap
+ * for two pixels d apart. */
+G16_ATTR static void pair_image_avx512(const float *x, int64_t total, int64_t d, uint32_t *x2)
+{
+    const __m512i idx = _mm512_loadu_si512(interleave16);
+    for (int64_t e = 0; e < total; e += 16) {
+        const int64_t r0 = total - e < 16 ? total - e : 16;
+        const int64_t r1 = total - e - d < 16 ? (total - e - d > 0 ? total - e - d : 0) : 16;
+        const __mmask16 k0 = (__mmask16)((1u << r0) - 1), k1 = (__mmask16)((1u << r1) - 1);
+        const __m512 v0 = _mm512_maskz_loadu_ps(k0, x + e);
+        const __m512 v1 = _mm512_maskz_loadu_ps(k1, x + e + d);
+        _mm512_mask_storeu_epi32(
+            x2 + e, k0, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(v1, v0)));
+    }
+}
+
+/* Arguments as dw16_emul, and x2 from pair_image_avx512 with d = s_w·C (two neighbours in an
+ * output row); the same bits. */
+G16_ATTR static int64_t dw16_avx512(const cgeo *G, const uint16_t *x16, const uint32_t *x2,
+                                    const int32_t *pb, const uint32_t *gz2, int64_t ldg, float *dw,
+                                    int64_t rem)
+{
+    const int NV = rem > 16 ? 2 : 1;
+    const int n = (int)(rem < 16 * NV ? rem : 16 * NV);
+    const int64_t d = G->s_w * G->C;
+    for (int64_t k0 = 0; k0 < G->K; k0 += 12) {
+        const int m = (int)(G->K - k0 < 12 ? G->K - k0 : 12);
+        int64_t off[12];
+        for (int i = 0; i < 12; i++)
+            off[i] = tap_off(G, k0 + (i < m ? i : m - 1));
+        if (NV == 2)
+            dw16_run(2, x16, x2, d, pb, G->P, off, gz2, ldg, dw + k0 * G->F, G->F, m, n);
+        else
+            dw16_run(1, x16, x2, d, pb, G->P, off, gz2, ldg, dw + k0 * G->F, G->F, m, n);
+    }
+    return n;
+}
+#endif
+
+/* gz2 [ceil(P/2) × ldg] ← the pixel pairs of gz [P × ldg] in bf16 (zero past P); ldg a multiple
+ * of 16. */
+static void pair_pixels_emul(const float *gz, int64_t P, int64_t ldg, uint32_t *gz2)
+{
+    for (int64_t q = 0; 2 * q < P; q++)
+        for (int64_t j = 0; j < ldg; j++) {
+            const uint32_t hi = 2 * q + 1 < P ? fv_bf16_from_f32(gz[(2 * q + 1) * ldg + j]) : 0;
+            gz2[q * ldg + j] = (uint32_t)fv_bf16_from_f32(gz[2 * q * ldg + j]) | hi << 16;
+        }
+}
+
+#if defined(FV_CONV_X86)
+/* As pair_pixels_emul: VCVTNE2PS2BF16 rounds 16 values of both pixels, VPERMW interleaves them
+ * (the same bits: the conversion is fv_bf16_from_f32's, tested in test_bf16). */
+G16_ATTR static void pair_pixels_avx512(const float *gz, int64_t P, int64_t ldg, uint32_t *gz2)
+{
+    const __m512i idx = _mm512_loadu_si512(interleave16);
+    for (int64_t q = 0; 2 * q < P; q++) {
+        const float *r0 = gz + 2 * q * ldg, *r1 = 2 * q + 1 < P ? r0 + ldg : NULL;
+        for (int64_t j = 0; j < ldg; j += 16) {
+            const __m512 v0 = _mm512_loadu_ps(r0 + j);
+            const __m512 v1 = r1 ? _mm512_loadu_ps(r1 + j) : _mm512_setzero_ps();
+            _mm512_storeu_si512(gz2 + q * ldg + j, _mm512_permutexvar_epi16(
+                                                       idx, (__m512i)_mm512_cvtne2ps_pbh(v1, v0)));
+        }
+    }
+}
+#endif
+
 /* The per-thread scratch of fv_conv2d_backward_fast, in floats (int32 lists share the float
  * size), laid out in this order. */
 typedef struct bwd_layout {
-    int64_t xpad, dxpad, gz, pb, lf_base, lf_g, lf_n, lp_start, lp_f, lp_g, dcol, total;
+    int64_t xpad, dxpad, gz, pb, lf_base, lf_g, lf_n, lp_start, lp_f, lp_g, dcol;
+    /* precision=bf16 (lists only): x and both value lists in bf16, the gather jobs */
+    int64_t x16, lp_g16, lf_g16, jobs;
+    int64_t gz2, x2; /* precision=bf16, dense weight gradient: ∂L/∂z and x as pixel pairs */
+    int njobs;       /* jobs per gradient */
+    int64_t total;
 } bwd_layout;
 
-static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bwd_layout *L)
+static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bool bf16, bwd_layout *L)
 {
     const int64_t pad = G->padded ? round16(G->Hp * G->Wp * G->C) : 0;
     const int64_t PF = round16(G->P * G->F + 8), ldg = round16(G->F);
@@ -677,6 +988,14 @@ static void bwd_layout_of(const fv_conv_geom *g, const cgeo *G, bwd_layout *L)
     L->lp_f = o, o += lists ? PF : 0;
     L->lp_g = o, o += lists ? PF : 0;
     L->dcol = o, o += lists ? 0 : round16(fv_conv_col_floats(g));
+    const bool b16 = bf16 && lists;
+    L->x16 = o, o += bf16 ? round16((G->Hp * G->Wp * G->C + 1) / 2) : 0;
+    L->gz2 = o, o += bf16 ? round16((G->P + 1) / 2 * ldg) : 0;
+    L->x2 = o, o += bf16 ? round16(G->Hp * G->Wp * G->C) : 0;
+    L->lp_g16 = o, o += b16 ? round16((PF + 1) / 2) : 0;
+    L->lf_g16 = o, o += b16 ? round16((PF + 1) / 2) : 0;
+    L->njobs = (int)((G->nseg * ((G->seglen + 31) / 32) + RUNS_MAX - 1) / RUNS_MAX);
+    L->jobs = o, o += b16 ? round16(2 * L->njobs * (int64_t)((sizeof(gjob) + 3) / 4)) : 0;
     L->total = o;
 }
 
@@ -685,8 +1004,33 @@ int64_t fv_conv_bwd_scratch_floats(const fv_conv_geom *g)
     cgeo G;
     bwd_layout L;
     geo_init(g, &G);
-    bwd_layout_of(g, &G, &L);
+    bwd_layout_of(g, &G, false, &L);
     return L.total;
+}
+
+int64_t fv_conv_bwd_bf16_scratch_floats(const fv_conv_geom *g)
+{
+    cgeo G;
+    bwd_layout L;
+    geo_init(g, &G);
+    bwd_layout_of(g, &G, true, &L);
+    return L.total;
+}
+
+int64_t fv_conv_bwd_pack_bf16_size(const fv_conv_geom *g)
+{
+    return fv_conv_bwd_pack_floats(g);
+}
+
+void fv_conv_bwd_pack_bf16(const fv_conv_geom *g, const float *w, uint16_t *wt)
+{
+    cgeo G;
+    geo_init(g, &G);
+    for (int64_t s = 0; s < G.nseg; s++)
+        for (int64_t f = 0; f < G.F; f++)
+            for (int64_t j = 0; j < G.seglen; j++)
+                wt[(s * G.F + f) * G.seglen + j] =
+                    fv_bf16_from_f32(w[(s * G.seglen + j) * G.F + f]);
 }
 
 /* Weight gradient by dense tiles of taps × filters: dw [K×F] += Σ_p window(p)ᵀ gz[p]. */
@@ -697,16 +1041,30 @@ static void dw_dense(const conv_fns *f, const cgeo *G, const float *x, const int
         j0 += f->dw_cols(G, x, pb, gz + j0, ldg, dw + j0, G->F - j0);
 }
 
-fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, const float *y_relu,
-                                         const float *dy, const float *w, const float *wt,
-                                         float *dw, float *dws, float *db, float *dx,
-                                         float *scratch)
+static gather16_fn best_gather16(void)
+{
+#if defined(FV_CONV_X86)
+    if (__atomic_load_n(&bf16_forced, __ATOMIC_RELAXED) < 0 && fv__cpu_has_avx512_bf16())
+        return gather16_avx512;
+#endif
+    return gather16_emul;
+}
+
+/* fv_conv2d_backward_fast, and with wt16 (not NULL: precision=bf16) its bf16 form. */
+static fv_conv_bwd_path backward(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                 const float *dy, const float *w, const float *wt,
+                                 const uint16_t *wt16, float *dw, float *dws, float *db, float *dx,
+                                 float *scratch)
 {
     cgeo G;
     bwd_layout L;
+    const bool bf16 = wt16 != NULL;
     geo_init(g, &G);
-    bwd_layout_of(g, &G, &L);
+    bwd_layout_of(g, &G, bf16, &L);
     const conv_fns *f = fns();
+    const gather16_fn g16 = bf16 ? best_gather16() : NULL;
+    const bool hw16 = bf16 && g16 != gather16_emul;
+    (void)hw16; /* only x86-64 has the AVX512_BF16 tiles */
     const int64_t P = G.P, F = G.F, ldg = round16(F);
     float *gz = scratch + L.gz;
     int32_t *pb = (int32_t *)(scratch + L.pb);
@@ -725,9 +1083,40 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
     pixel_bases(&G, pb);
 
     const bool sparse = lists && nnz * 2 <= P * F;
+    /* bf16 (lists only): the listed values, and x where the sparse weight gradient reads it. */
+    uint16_t *lp_g16 = NULL, *lf_g16 = NULL, *x16 = NULL;
+    if (bf16 && lists) {
+        lp_g16 = (uint16_t *)(scratch + L.lp_g16), lf_g16 = (uint16_t *)(scratch + L.lf_g16);
+        fv_bf16_from_f32_n(lp_g, lp_g16, nnz);
+        if (dw && sparse) {
+            x16 = (uint16_t *)(scratch + L.x16);
+            fv_bf16_from_f32_n(x, x16, G.Hp * G.Wp * G.C);
+        }
+    }
     if (dw && !sparse) {
         if (lists) f->scan(dy, y_relu, P, F, ldg, gz, NULL, NULL, NULL, NULL);
-        dw_dense(f, &G, x, pb, gz, ldg, dw);
+        if (bf16) {
+            /* Two pixels per VDPBF16PS: x and ∂L/∂z in bf16, the pixels of ∂L/∂z in pairs. */
+            uint16_t *xb = (uint16_t *)(scratch + L.x16);
+            uint32_t *gz2 = (uint32_t *)(scratch + L.gz2);
+            fv_bf16_from_f32_n(x, xb, G.Hp * G.Wp * G.C);
+#if defined(FV_CONV_X86)
+            if (hw16) {
+                uint32_t *x2 = (uint32_t *)(scratch + L.x2);
+                pair_image_avx512(x, G.Hp * G.Wp * G.C, G.s_w * G.C, x2);
+                pair_pixels_avx512(gz, P, ldg, gz2);
+                for (int64_t j0 = 0; j0 < F;)
+                    j0 += dw16_avx512(&G, xb, x2, pb, gz2 + j0, ldg, dw + j0, F - j0);
+            } else
+#endif
+            {
+                pair_pixels_emul(gz, P, ldg, gz2);
+                for (int64_t j0 = 0; j0 < F;)
+                    j0 += dw16_emul(&G, xb, pb, gz2 + j0, ldg, dw + j0, F - j0);
+            }
+        } else {
+            dw_dense(f, &G, x, pb, gz, ldg, dw);
+        }
     }
     if (!lists) {
         /* Input gradient by GEMM + col2im: segments too short for the list kernels. */
@@ -752,13 +1141,20 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
             for (int32_t e = lp_start[p]; e < lp_start[p + 1]; e++) {
                 const int32_t j = lp_f[e];
                 const int64_t at = j * P + lf_n[j]++;
-                lf_base[at] = base, lf_g[at] = lp_g[e];
+                lf_base[at] = base;
+                if (x16)
+                    lf_g16[at] = lp_g16[e];
+                else
+                    lf_g[at] = lp_g[e];
             }
         }
         /* By blocks of output rows whose input rows take at most about 40 KiB (so they stay in
          * L1 or next to it; measured best on the seed's shapes against 8 to 24 KiB and no
          * blocking): each filter's entries in the block, in pixel order, block after block. */
-        const int64_t row_bytes = G.Wp * G.C * (int64_t)sizeof(float);
+        const int64_t row_bytes = G.Wp * G.C * (int64_t)(x16 ? sizeof *x16 : sizeof(float));
+        /* bf16: every segment of a filter in one pass of its entries. */
+        gjob *jobs = (gjob *)(scratch + L.jobs);
+        if (x16) make_jobs(&G, false, jobs);
         const int64_t span = (G.nh - 1) * (G.hstep / (G.Wp * G.C)) + 1;
         int64_t rows = 1;
         while (((rows * 2 - 1) * G.s_h + span) * row_bytes <= 40960)
@@ -776,6 +1172,12 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
                     e1++;
                 cur[j] = (int32_t)e1;
                 if (e1 == e0) continue;
+                if (x16) {
+                    for (int q = 0; q < L.njobs; q++)
+                        g16(&jobs[q], x16, lb + e0, 1, lf_g16 + j * P + e0, e1 - e0,
+                            dws + j * G.seglen);
+                    continue;
+                }
                 for (int64_t s = 0; s < G.nseg; s++)
                     f->gather_runs(G.seglen, x + seg_off(&G, s), lb + e0, 1, lf_g + j * P + e0,
                                    e1 - e0, dws + (s * F + j) * G.seglen);
@@ -788,20 +1190,49 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
             d = scratch + L.dxpad;
             memset(d, 0, (size_t)(G.Hp * G.Wp * G.C) * sizeof(float));
         }
-        /* Segment by segment: one segment's weights (F·seglen floats) stay in L1. */
-        for (int64_t s = 0; s < G.nseg; s++) {
-            const float *ws = wt + s * F * G.seglen;
-            const int64_t so = seg_off(&G, s);
+        if (bf16) {
+            /* Pixel by pixel, every segment of its window in one pass of its entries (the bf16
+             * weights, K·F values, take half the room of fp32's). */
+            gjob *jobs = (gjob *)(scratch + L.jobs) + L.njobs;
+            make_jobs(&G, true, jobs);
             for (int64_t p = 0; p < P; p++) {
                 const int64_t e0 = lp_start[p], ne = lp_start[p + 1] - e0;
-                if (ne)
-                    f->gather_runs(G.seglen, ws, lp_f + e0, G.seglen, lp_g + e0, ne,
-                                   d + pb[p] + so);
+                if (!ne) continue;
+                for (int q = 0; q < L.njobs; q++)
+                    g16(&jobs[q], wt16, lp_f + e0, G.seglen, lp_g16 + e0, ne, d + pb[p]);
+            }
+        } else {
+            /* Segment by segment: one segment's weights (F·seglen floats) stay in L1. */
+            for (int64_t s = 0; s < G.nseg; s++) {
+                const int64_t so = seg_off(&G, s);
+                for (int64_t p = 0; p < P; p++) {
+                    const int64_t e0 = lp_start[p], ne = lp_start[p + 1] - e0;
+                    if (ne)
+                        f->gather_runs(G.seglen, wt + s * F * G.seglen, lp_f + e0, G.seglen,
+                                       lp_g + e0, ne, d + pb[p] + so);
+                }
             }
         }
         if (G.padded) unpad_add(g, &G, d, dx);
     }
     return sparse ? FV_CONV_BWD_SPARSE : FV_CONV_BWD_DENSE;
+}
+
+fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                         const float *dy, const float *w, const float *wt,
+                                         float *dw, float *dws, float *db, float *dx,
+                                         float *scratch)
+{
+    return backward(g, x, y_relu, dy, w, wt, NULL, dw, dws, db, dx, scratch);
+}
+
+fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                         const float *dy, const float *w, const uint16_t *wt16,
+                                         float *dw, float *dws, float *db, float *dx,
+                                         float *scratch)
+{
+    static const uint16_t none = 0; /* marks bf16 where dx (and so wt16) is not wanted */
+    return backward(g, x, y_relu, dy, w, NULL, wt16 ? wt16 : &none, dw, dws, db, dx, scratch);
 }
 
 bool fv_conv_bwd_uses_lists(const fv_conv_geom *g)

@@ -124,6 +124,32 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
                                          float *dw, float *dws, float *db, float *dx,
                                          float *scratch);
 
+/* The backward with bf16 products and fp32 sums (precision=bf16). Where the lists apply
+ * (fv_conv_bwd_uses_lists), the input gradient and the sparse weight gradient are the same
+ * gathers over the listed nonzeros of ∂L/∂z, taking the entries two at a time into one VDPBF16PS
+ * (AVX512_BF16, else its emulation, bit-identical; fv__conv_bf16_force_emulation): for each
+ * element, acc = 0; for each pair of list entries (e, e+1) in list order,
+ * acc = fv_vdpbf16ps_lane(acc, bf16 pair of the two source values, bf16 pair of the two
+ * gradients) (a zero partner for an odd last one), then dst += acc in fp32. Sources: the
+ * weights wt16 (fv_conv_bwd_pack_bf16) for dx, a bf16 copy of x for dW. The dense weight
+ * gradient (more than half of ∂L/∂z nonzero, or no lists) takes tiles of 12 taps × 32 filters
+ * over pixel pairs: acc = 0; for each pair of pixels (2q, 2q+1) (an odd last one paired with
+ * zeros), acc = fv_vdpbf16ps_lane(acc, bf16 pair of ∂L/∂z of the two pixels, bf16 pair of their
+ * x at the tap), then dw += acc. Where the lists do not apply the input gradient stays fp32
+ * (GEMM and col2im, as fv_conv2d_backward_fast). Each element of dW is within
+ * fv_bf16_gemm_rtol(n)·Σ|x·∂L/∂z| of the exact sum of its n = out_h·out_w terms (plus the fp32
+ * additions), each element of dx within fv_bf16_gemm_rtol(n)·Σ|∂L/∂z·w| for its
+ * n <= k_h·k_w·out_c terms (kernels/bf16.h). Arguments as fv_conv2d_backward_fast, with wt16
+ * [fv_conv_bwd_pack_bf16_size(g)] (needed when the lists apply and dx is wanted; else may be
+ * NULL) in place of wt, and scratch of fv_conv_bwd_bf16_scratch_floats(g) floats. */
+int64_t fv_conv_bwd_pack_bf16_size(const fv_conv_geom *g);
+void fv_conv_bwd_pack_bf16(const fv_conv_geom *g, const float *w, uint16_t *wt16);
+int64_t fv_conv_bwd_bf16_scratch_floats(const fv_conv_geom *g);
+fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, const float *y_relu,
+                                         const float *dy, const float *w, const uint16_t *wt16,
+                                         float *dw, float *dws, float *db, float *dx,
+                                         float *scratch);
+
 /* ---- max pooling, one image -----------------------------------------------------------------
  * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. x [in_h, in_w, c],
  * y [out_h, out_w, c]. Padding never wins the max (it reads as -inf). argmax [out_h·out_w·c]

@@ -1,8 +1,8 @@
 /* conv2d.c — Conv2D: 2-D convolution of NHWC images with a (kh, kw, in, filters) kernel, an
  * optional bias and a fused output activation. The fast kernels per image (implicit GEMM, ReLU in
- * the epilogue, zero gradients skipped; at precision=bf16 a vdpbf16ps forward); images are
- * split across threads, and parameter gradients are summed in fixed chunks so they do not depend
- * on them.
+ * the epilogue, zero gradients skipped; at precision=bf16 vdpbf16ps forward and gathers); images
+ * are split across threads, and parameter gradients are summed in fixed chunks so they do not
+ * depend on them.
  */
 #include "layers/layer.h"
 
@@ -103,7 +103,8 @@ static int64_t thread_stride(const fv_layer *l)
     const conv2d_cfg *c = l->cfg;
     int64_t f = fv_conv_fwd_scratch_floats(&c->g), b = fv_conv_bwd_scratch_floats(&c->g);
     if (l->bf16 && f < fv_conv_fwd_bf16_scratch_floats(&c->g))
-        f = fv_conv_fwd_bf16_scratch_floats(&c->g); /* the input's bf16 copy */
+        f = fv_conv_fwd_bf16_scratch_floats(&c->g);          /* the input's bf16 copy */
+    if (l->bf16) b = fv_conv_bwd_bf16_scratch_floats(&c->g); /* and the lists' */
     return pad16(f > b ? f : b);
 }
 
@@ -181,7 +182,15 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     float *partial = own0 + (int64_t)threads * ts;
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
-    if (dx && fv_conv_bwd_uses_lists(g)) fv_conv_bwd_pack(g, w, wt);
+    /* precision=bf16: the gathers of the backward in bf16 (the packed weights in bf16 take half
+     * the room of the fp32 ones). */
+    uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
+    if (dx && fv_conv_bwd_uses_lists(g)) {
+        if (wt16)
+            fv_conv_bwd_pack_bf16(g, w, wt16);
+        else
+            fv_conv_bwd_pack(g, w, wt);
+    }
 
 #pragma omp parallel num_threads(threads)
     {
@@ -198,8 +207,13 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
-                fv_conv2d_backward_fast(g, x + i * in_sz, relu ? y + i * out_sz : NULL, dyi, w, wt,
-                                        pk, pks, pb, dxi, own);
+                const float *yr = relu ? y + i * out_sz : NULL;
+                if (wt16)
+                    fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb, dxi,
+                                            own);
+                else
+                    fv_conv2d_backward_fast(g, x + i * in_sz, yr, dyi, w, wt, pk, pks, pb, dxi,
+                                            own);
             }
         }
         /* Then each chunk's dense and sparse partials are added, and the chunks added as a

@@ -199,8 +199,8 @@ struct fv_layer {
     /* The added loss's value after the last forward pass (kind->loss; 0 without). */
     double added_value;
     /* precision=bf16 (set by the model's plan): the kinds that support it (dense; conv2d's
-     * forward) multiply in bf16 with fp32 accumulation (kernels/bf16.h); weights, gradients and
-     * activations stay fp32. Their scratch_bytes depends on it. */
+     * forward and backward gathers) multiply in bf16 with fp32 accumulation (kernels/bf16.h);
+     * weights, gradients and activations stay fp32. Their scratch_bytes depends on it. */
     bool bf16;
 };
 
