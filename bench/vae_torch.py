@@ -5,7 +5,7 @@ test negative ELBO per image and the epoch time: the anchor for fovea's figures
 (`fovea train examples/vae.fv` then `fovea evaluate`).
 
 usage: vae_torch.py --data DIR [--epochs N] [--latent 2|16] [--seed S] [--threads N]
-                    [--limit N] [--json OUT]
+                    [--limit N] [--json OUT] [--save-npz OUT.npz] [--test-last]
 
 The network: Conv2D(32, 3, strides 2, same, relu), Conv2D(64, 3, strides 2, same, relu), Flatten,
 Dense(16, relu), z_mean = Dense(L), z_log_var = Dense(L), z = z_mean + exp(z_log_var / 2)·eps;
@@ -20,7 +20,9 @@ over the 784 pixels, plus sum_j -0.5 (1 + log_var - mean^2 - exp(log_var)), both
 the batch. Adam, learning rate 1e-3, eps 1e-7 (Keras'; torch adds eps after the bias correction
 of v, Keras before: a difference far below the seeds' spread), batch 128, shuffled each epoch.
 Flatten order is (C, H, W) rather than Keras' (H, W, C), which changes nothing but the order of
-one layer's rows. The test figure samples z once per image, as fovea evaluate does.
+one layer's rows. The test figure samples z once per image, as fovea evaluate does. --save-npz
+writes the trained weights in Keras' layouts and order under fovea's tensor names, for
+bench/generative.py to evaluate with `fovea evaluate`.
 
 Checked once by hand (2026-11-29): with a fovea-trained model's weights copied in (kernels
 transposed to torch's layouts, the flatten's rows reordered), this network's decoder gives fovea's
@@ -85,6 +87,32 @@ class VAE(torch.nn.Module):
         return torch.sigmoid(F.conv_transpose2d(x, self.t3, self.t3b, padding=1))
 
 
+def chw_to_hwc(v, c, h, w):
+    """Reorders the last axis of v from torch's (C, H, W) flatten order to Keras' (H, W, C)."""
+    lead = v.shape[:-1]
+    return v.reshape(*lead, c, h, w).movedim(-3, -1).reshape(*lead, c * h * w)
+
+
+def keras_kernel(k):
+    """A torch convolution kernel (out, in, kh, kw), or a transposed one (in, out, kh, kw), in
+    Keras' layout: Conv2D (kh, kw, in, out), Conv2DTranspose (kh, kw, filters, in)."""
+    return k.detach().permute(2, 3, 1, 0).numpy().astype(np.float32)
+
+
+def keras_weights(v):
+    """The VAE's weights in Keras' layouts under fovea's tensor names (examples/vae.fv's layers)."""
+    t = lambda x: x.detach().numpy().astype(np.float32)  # noqa: E731
+    return {"conv2d.kernel": keras_kernel(v.c1), "conv2d.bias": t(v.c1b),
+            "conv2d_1.kernel": keras_kernel(v.c2), "conv2d_1.bias": t(v.c2b),
+            "h.kernel": t(chw_to_hwc(v.h.T, 64, 7, 7).T), "h.bias": t(v.hb),
+            "z_mean.kernel": t(v.m), "z_mean.bias": t(v.mb),
+            "z_log_var.kernel": t(v.v), "z_log_var.bias": t(v.vb),
+            "dense.kernel": t(chw_to_hwc(v.d, 64, 7, 7)), "dense.bias": t(chw_to_hwc(v.db, 64, 7, 7)),
+            "conv2d_transpose.kernel": keras_kernel(v.t1), "conv2d_transpose.bias": t(v.t1b),
+            "conv2d_transpose_1.kernel": keras_kernel(v.t2), "conv2d_transpose_1.bias": t(v.t2b),
+            "reconstruction.kernel": keras_kernel(v.t3), "reconstruction.bias": t(v.t3b)}
+
+
 def losses(model, x):
     mean, log_var = model.encode(x)
     z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
@@ -104,6 +132,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images (smoke test)")
     ap.add_argument("--json")
+    ap.add_argument("--save-npz", help="the trained weights in Keras' layouts, fovea's names")
+    ap.add_argument("--test-last", action="store_true", help="the test figure after the last epoch only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -128,6 +158,11 @@ def main():
             opt.step()
             sums += np.array([(rec + kl).item(), rec.item(), kl.item()]) * len(x)
         train_s = time.perf_counter() - t0
+        if a.test_last and epoch + 1 < a.epochs:
+            rows.append({"epoch": epoch + 1, "loss": sums[0] / len(xtr), "train_s": train_s,
+                         "epoch_s": train_s})
+            print("epoch %d: loss %.4f; %.1f s" % (epoch + 1, rows[-1]["loss"], train_s), flush=True)
+            continue
         with torch.no_grad():
             tsum = np.zeros(2)
             for b in range(0, len(xte), 500):
@@ -143,6 +178,8 @@ def main():
               "(reconstruction %.4f + KL %.4f); %.1f s" % (row["epoch"], row["loss"],
               row["reconstruction_loss"], row["kl_loss"], row["test_negative_elbo"],
               row["test_reconstruction"], row["test_kl"], row["epoch_s"]), flush=True)
+    if a.save_npz:
+        np.savez(a.save_npz, **keras_weights(model))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"seed": a.seed, "latent": a.latent, "threads": a.threads, "epochs": rows}, f,

@@ -175,6 +175,15 @@ expect_ok "early_stopping on the fit line" "$FOVEA" train "$TMP/es.fv" --data "$
 check "  ... prints Keras' 'Epoch N: early stopping'" grep -Eq '^Epoch [0-9]+: early stopping$' "$TMP/out"
 check "  ... and restores the best epoch's weights" grep -Eq '^Restoring model weights from the end of the best epoch: [0-9]+\.$' "$TMP/out"
 
+echo "# AdamW's two slots (m and v) resume too"
+sed 's/optimizer=adam /optimizer=adamw /' "$M" >"$TMP/adamw.fv"
+AW=("$TMP/adamw.fv" --data "$D" --seed 11 --verbose 0)
+expect_ok "adamw: 2 epochs straight" "$FOVEA" train "${AW[@]}" --epochs 2 --save "$TMP/aw_ref.safetensors"
+expect_ok "adamw: 1 epoch with a checkpoint" "$FOVEA" train "${AW[@]}" --epochs 1 --checkpoint "$TMP/ckaw"
+expect_ok "adamw: resumed to 2 epochs" "$FOVEA" train "${AW[@]}" --epochs 2 --checkpoint "$TMP/ckaw" \
+    --resume --save "$TMP/aw_res.safetensors"
+same_file "adamw: the resumed run's weights, byte for byte" "$TMP/aw_ref.safetensors" "$TMP/aw_res.safetensors"
+
 echo "# option checks"
 expect_error "--resume without --checkpoint" 2 "--resume needs --checkpoint" "$FOVEA" train "${ARGS[@]}" --resume
 expect_error "--monitor without --save-best" 2 "--monitor" "$FOVEA" train "${ARGS[@]}" --monitor val_loss

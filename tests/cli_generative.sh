@@ -103,8 +103,8 @@ expect_ok "evaluate a GAN with --features" "$FOVEA" evaluate "$G" --data "$D" --
 check "the GAN's FID-style distance" grep -Eq "^FID-style distance: [0-9.e+-]+  \(the Fréchet distance between 40 samples" "$TMP/out"
 expect_error "evaluate a GAN without --features" 2 "a GAN has no reconstruction" \
     "$FOVEA" evaluate "$G" --data "$D"
-expect_error "a GAN with checkpoints: not yet, said so" 1 "not done for GANs yet" \
-    "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --checkpoint "$TMP/gck" --verbose 0
+expect_error "a GAN with early stopping: not yet, said so" 1 "not done for GANs yet" \
+    "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save-best "$TMP/gbest.safetensors" --verbose 0
 sed 's/units=1 activation=sigmoid/units=1/' "$DATA/quad_gan.fv" >"$TMP/logits.fv"
 expect_error "a discriminator without its sigmoid" 1 "ends in one sigmoid unit" \
     "$FOVEA" train "$TMP/logits.fv" --data "$D" --verbose 0

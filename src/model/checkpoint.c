@@ -24,8 +24,17 @@
 /* Integers in the JSON are doubles: exact up to 2^53. */
 #define MAX_JSON_INT 9007199254740992.0
 
-static const char *const state_tensors[] = {"optimizer.m", "optimizer.v", "optimizer.velocity",
-                                            "early_stopping.best_weights", NULL};
+static const char *const state_tensors[] = {"optimizer.m",
+                                            "optimizer.v",
+                                            "optimizer.velocity",
+                                            "early_stopping.best_weights",
+                                            "g_optimizer.m",
+                                            "g_optimizer.v",
+                                            "g_optimizer.velocity",
+                                            "d_optimizer.m",
+                                            "d_optimizer.v",
+                                            "d_optimizer.velocity",
+                                            NULL};
 
 bool fv__checkpoint_state_tensor(const char *name)
 {
@@ -204,10 +213,35 @@ static bool add_int(cJSON *o, const char *key, int64_t v)
     return cJSON_AddNumberToObject(o, key, (double)v) != NULL;
 }
 
+/* Adam's and AdamW's two slots are m and v; SGD's one is its velocity. */
 static const char *slot_name(const fv_model *m, int slot)
 {
-    if (m->optim.kind == FV_OPT_ADAM) return slot == 0 ? "optimizer.m" : "optimizer.v";
+    if (fv__optim_slots(&m->optim) == 2) return slot == 0 ? "optimizer.m" : "optimizer.v";
     return "optimizer.velocity";
+}
+
+static const char *kind_name(const fv_model *m)
+{
+    return m->optim.kind == FV_OPT_ADAM ? "adam" : m->optim.kind == FV_OPT_ADAMW ? "adamw" : "sgd";
+}
+
+/* A GAN's two optimizers (Keras' DCGAN example calls them g_optimizer and d_optimizer): each one's
+ * slots as a tensor of its own network's trainable weights. */
+static const char *gan_slot_name(const fv_model *m, bool generator, int slot)
+{
+    static const char *const names[2][3] = {
+        {"d_optimizer.m", "d_optimizer.v", "d_optimizer.velocity"},
+        {"g_optimizer.m", "g_optimizer.v", "g_optimizer.velocity"}};
+    return names[generator][fv__optim_slots(&m->optim) == 2 ? slot : 2];
+}
+
+/* The slots of the GAN's generator (generator true) or discriminator: where they are and how
+ * many weights they cover. */
+static float *gan_slots(const fv__fit *f, bool generator, int slot, int64_t *n)
+{
+    const fv__gan_state *g = f->gan;
+    *n = generator ? g->ng : f->m->ntrain - g->ng;
+    return (generator ? g->state_g : g->state_d) + (size_t)slot * (size_t)*n;
 }
 
 static char *checkpoint_json(const fv__fit *f)
@@ -218,11 +252,15 @@ static char *checkpoint_json(const fv__fit *f)
               add_int(j, "epochs_done", f->epochs_done) && add_int(j, "epochs", f->o->epochs) &&
               cJSON_AddStringToObject(j, "run", f->run);
     cJSON *opt = ok ? cJSON_AddObjectToObject(j, "optimizer") : NULL;
-    ok = opt &&
-         cJSON_AddStringToObject(opt, "kind", m->optim.kind == FV_OPT_ADAM ? "adam" : "sgd") &&
+    ok = opt && cJSON_AddStringToObject(opt, "kind", kind_name(m)) &&
          add_int(opt, "iterations", m->optim.iterations) &&
          add_double(opt, "learning_rate", m->optim.learning_rate) &&
          add_int(j, "dropout_step", m->dropout_step);
+    if (ok && f->gan) {
+        cJSON *g = cJSON_AddObjectToObject(j, "gan");
+        ok = g && add_int(g, "g_iterations", f->gan->opt_g.iterations) &&
+             add_int(g, "d_iterations", f->gan->opt_d.iterations);
+    }
     if (ok && f->es.col >= 0) {
         cJSON *e = cJSON_AddObjectToObject(j, "early_stopping");
         ok = e && add_int(e, "wait", f->es_wait) && add_double(e, "best", f->es.best) &&
@@ -271,9 +309,16 @@ fv_status fv__checkpoint_write(const fv__fit *f, const char *dir)
         free(path);
         return FV_ERR_NOMEM;
     }
-    fv_st_out extra[3];
+    fv_st_out extra[5];
     int n = 0;
-    for (int slot = 0; slot < m->opt_slots; slot++)
+    for (int slot = 0; f->gan && slot < fv__optim_slots(&m->optim); slot++)
+        for (int net = 1; net >= 0; net--) {
+            int64_t count;
+            float *data = gan_slots(f, net, slot, &count);
+            extra[n++] = (fv_st_out){
+                .name = gan_slot_name(m, net, slot), .rank = 1, .dims = {count}, .data = data};
+        }
+    for (int slot = 0; !f->gan && slot < m->opt_slots; slot++)
         extra[n++] = (fv_st_out){.name = slot_name(m, slot),
                                  .rank = 1,
                                  .dims = {m->ntrain},
@@ -458,7 +503,9 @@ typedef struct restored {
     int64_t rlr_wait, rlr_cooldown;
     double rlr_best, sb_best;
     const fv_st_tensor *slots[2], *best_weights;
-    double *rows; /* epochs_done × ncols */
+    int64_t g_iterations, d_iterations;  /* a GAN's */
+    const fv_st_tensor *gan_slots[2][2]; /* a GAN's [discriminator, generator][slot] */
+    double *rows;                        /* epochs_done × ncols */
 } restored;
 
 static fv_status read_state(reader *r, fv__fit *f, const fv_st_file *sf, const cJSON *j,
@@ -484,8 +531,7 @@ static fv_status read_state(reader *r, fv__fit *f, const fv_st_file *sf, const c
     st->dropout_step = get_int(r, j, "dropout_step", 0);
     const cJSON *opt = get(r, j, "optimizer");
     const cJSON *kind = get(r, opt, "kind");
-    if (kind && (!cJSON_IsString(kind) ||
-                 strcmp(kind->valuestring, m->optim.kind == FV_OPT_ADAM ? "adam" : "sgd") != 0))
+    if (kind && (!cJSON_IsString(kind) || strcmp(kind->valuestring, kind_name(m)) != 0))
         bad(r, "the optimizer is not the model's");
     st->iterations = get_int(r, opt, "iterations", 0);
     st->lr = get_double(r, opt, "learning_rate");
@@ -519,8 +565,19 @@ static fv_status read_state(reader *r, fv__fit *f, const fv_st_file *sf, const c
     if (f->sb.col >= 0 && cJSON_IsString(sb_monitor) &&
         strcmp(sb_monitor->valuestring, f->names[f->sb.col]) == 0)
         st->sb_best = get_double(r, sb, "best");
-    for (int slot = 0; slot < m->opt_slots; slot++)
+    for (int slot = 0; !f->gan && slot < m->opt_slots; slot++)
         st->slots[slot] = flat_tensor(r, sf, slot_name(m, slot), m->ntrain);
+    if (f->gan) {
+        const cJSON *g = get(r, j, "gan");
+        st->g_iterations = get_int(r, g, "g_iterations", 0);
+        st->d_iterations = get_int(r, g, "d_iterations", 0);
+        for (int slot = 0; slot < fv__optim_slots(&m->optim); slot++)
+            for (int net = 0; net < 2; net++) {
+                int64_t count;
+                gan_slots(f, net, slot, &count);
+                st->gan_slots[net][slot] = flat_tensor(r, sf, gan_slot_name(m, net, slot), count);
+            }
+    }
     if (r->s != FV_OK) return r->s;
 
     /* the history: the run's columns, one row per epoch done */
@@ -571,6 +628,15 @@ fv_status fv__checkpoint_restore(fv__fit *f, const char *dir, bool *found)
         for (int slot = 0; slot < m->opt_slots; slot++)
             fv__st_copy_f32(&sf, st.slots[slot], m->opt_state + (size_t)slot * (size_t)m->ntrain);
         if (st.best_weights) fv__st_copy_f32(&sf, st.best_weights, f->es_best_weights);
+        for (int slot = 0; f->gan && slot < fv__optim_slots(&m->optim); slot++)
+            for (int net = 0; net < 2; net++) {
+                int64_t count;
+                fv__st_copy_f32(&sf, st.gan_slots[net][slot], gan_slots(f, net, slot, &count));
+            }
+        if (f->gan) {
+            f->gan->opt_g.iterations = st.g_iterations;
+            f->gan->opt_d.iterations = st.d_iterations;
+        }
         m->optim.iterations = st.iterations;
         m->optim.learning_rate = st.lr;
         m->dropout_step = st.dropout_step;

@@ -64,6 +64,8 @@ typedef struct fv__fit {
     /* checkpoints */
     char *run;           /* the description a checkpoint must match (malloc'd) */
     int64_t epochs_done; /* completed epochs (restored ones included) */
+    /* a GAN's fit (gan.c): its two optimizers are checkpointed instead of the model's one */
+    struct fv__gan_state *gan;
 } fv__fit;
 
 /* A GAN's training state (gan.c): the split of the weights at the generator's output `node`

@@ -236,16 +236,17 @@ static bool report(fv_callback cb, const fv_fit_opts *o, int64_t epoch, int64_t 
 fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o,
                       fv_history **history)
 {
-    if (o->checkpoint_dir || o->early_stopping || o->reduce_lr_on_plateau || o->save_best ||
-        o->validation_split > 0 || o->collective)
+    if (o->early_stopping || o->reduce_lr_on_plateau || o->save_best || o->validation_split > 0 ||
+        o->collective)
         return fv__fail(FV_ERR_INVALID,
-                        "fit: gan=%s: checkpoints, early stopping, reducing the learning rate, "
-                        "saving the best model, validation and data-parallel training are not "
-                        "done for GANs yet",
+                        "fit: gan=%s: early stopping, reducing the learning rate, saving the best "
+                        "model, validation and data-parallel training are not done for GANs yet",
                         m->fit_gan);
     if (o->batch_size < 1 || o->epochs < 0)
         return fv__fail(FV_ERR_INVALID, "batch_size=%lld, epochs=%lld", (long long)o->batch_size,
                         (long long)o->epochs);
+    if (o->resume && !o->checkpoint_dir)
+        return fv__fail(FV_ERR_INVALID, "resume needs a checkpoint folder (checkpoint_dir)");
     m->seed = o->seed;
     fv__gan_state st;
     const int64_t n = train->n, batch = o->batch_size < n ? o->batch_size : n;
@@ -258,16 +259,44 @@ fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o
         return s;
     }
     const int64_t zdim = fv__shape_size(&m->inputs[0].shape), image = train->sample;
-    fv_history *h = fv__history_new(2, gan_columns);
+    /* The run as a checkpoint sees it: two columns, no validation, no callbacks, and the two
+     * optimizers (checkpoint.c). */
+    fv__fit f = {.m = m,
+                 .o = o,
+                 .train = train,
+                 .n_train = n,
+                 .batch = batch,
+                 .ncols = 2,
+                 .ntrain = 2,
+                 .col_loss = -1,
+                 .col_val_loss = -1,
+                 .col_lr = -1,
+                 .gan = &st};
+    f.es.col = f.rlr.col = f.sb.col = -1;
+    f.names[0] = gan_columns[0], f.names[1] = gan_columns[1];
+    int lock = -1;
+    f.h = fv__history_new(2, gan_columns);
     int64_t *perm = malloc((size_t)n * sizeof *perm);
     float *z = malloc((size_t)(batch * zdim) * sizeof *z);
     float *real = malloc((size_t)(batch * image) * sizeof *real);
-    if (!h || !perm || !z || !real) {
+    if (!f.h || !perm || !z || !real) {
         s = fv__fail(FV_ERR_NOMEM, "out of memory for a GAN's batches");
         goto done;
     }
+    if (o->checkpoint_dir) {
+        s = fv__checkpoint_lock(o->checkpoint_dir, &lock);
+        if (s == FV_OK) s = fv__checkpoint_describe_run(&f);
+        if (s == FV_OK && o->resume) {
+            bool found;
+            s = fv__checkpoint_restore(&f, o->checkpoint_dir, &found);
+            if (s == FV_OK && found)
+                m->last_fit.initial_epoch = m->last_fit.checkpoint_epochs =
+                    m->last_fit.epochs_done = f.epochs_done;
+        }
+        if (s != FV_OK) goto done;
+    }
     const int64_t steps = (n + batch - 1) / batch;
-    for (int64_t epoch = 0; s == FV_OK && epoch < o->epochs; epoch++) {
+    for (int64_t epoch = f.epochs_done; s == FV_OK && epoch < o->epochs; epoch++) {
         fv__epoch_order(perm, n, o->seed, epoch, o->shuffle);
         double sums[2] = {0, 0}, values[2];
         int64_t seen = 0;
@@ -278,6 +307,7 @@ fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o
             /* Pixels in [0, 1] to the tanh generator's [-1, 1] (PyTorch's Normalize(0.5, 0.5)). */
             for (int64_t i = 0; i < nb * image; i++)
                 real[i] = 2.0f * real[i] - 1.0f;
+            /* The noise is a function of (seed, step): a resumed run draws the same. */
             s = fv_sample_normal(nb, zdim,
                                  o->seed ^ ((uint64_t)m->dropout_step * 0x9e3779b97f4a7c15ULL), z);
             double dl, gl;
@@ -295,18 +325,27 @@ fv_status fv__gan_fit(fv_model *m, const fv_dataset *train, const fv_fit_opts *o
                              (long long)epoch + 1);
         }
         if (s != FV_OK) break;
-        if ((s = fv__history_append(h, values)) != FV_OK) break;
-        m->last_fit.epochs_done = epoch + 1;
+        if ((s = fv__history_append(f.h, values)) != FV_OK) break;
+        f.epochs_done = m->last_fit.epochs_done = epoch + 1;
+        if (o->checkpoint_dir) {
+            if ((s = fv__checkpoint_write(&f, o->checkpoint_dir)) != FV_OK) {
+                fv__error_prefix("checkpoint after epoch %lld: ", (long long)epoch + 1);
+                break;
+            }
+            m->last_fit.checkpoint_epochs = f.epochs_done;
+        }
         if (!report(o->on_epoch, o, epoch, steps, steps, t0, values))
             s = fv__fail(FV_ERR_INTERRUPTED, "training stopped by a callback after epoch %lld",
                          (long long)epoch + 1);
     }
 done:
+    if (lock >= 0) fv__checkpoint_unlock(lock);
+    free(f.run);
     free(perm), free(z), free(real);
     fv__gan_free(&st);
     if (s == FV_OK && history)
-        *history = h;
+        *history = f.h;
     else
-        fv_history_free(h);
+        fv_history_free(f.h);
     return s;
 }
