@@ -154,6 +154,16 @@ TEST(hand_worked_values)
     x[0] = -1, x[4] = -1;
     CHECK_CLOSE(head_loss(m, x, t, 1, y, NULL, parts), 0.5, 1e-4, 0);
     CHECK_CLOSE(parts[0], 0.5, 1e-4, 0);
+    /* Translation, with R right again: t = (10, −20, 500) mm, f = (140 + 160)/2 = 150, so
+     * p = (0.02, −0.04, 10/3). An offset 0.01 off is 500·0.01 = 5 mm sideways: ½(z/f)²·0.01² =
+     * ½·(100/9)·1e-4 = 5/9·1e-3 (= ½·5²/150²); a depth 0.1 off is 150·0.1 = 15 mm: ½·0.1² =
+     * 5e-3 (= ½·15²/150²). */
+    x[0] = 1, x[4] = 1, x[6] = 0.03f;
+    CHECK_CLOSE(head_loss(m, x, t, 1, y, NULL, parts), 5.0 / 9 * 1e-3, 1e-7, 0);
+    CHECK_CLOSE(parts[1], 5.0 / 9 * 1e-3, 1e-7, 0);
+    x[6] = 0.02f, x[8] = 500.0f / 150 + 0.1f;
+    CHECK_CLOSE(head_loss(m, x, t, 1, y, NULL, parts), 5e-3, 1e-7, 0);
+    x[8] = 500.0f / 150, x[0] = -1, x[4] = -1;
     fv_model_free(m);
     /* The same turn for a box with the half-turn symmetry: SLoss 0. */
     m = head_model("extent=30,40,0.001 symmetry=discrete");
