@@ -4,6 +4,7 @@
  * that learns.
  */
 #include "fovea.h"
+#include "model/model.h"
 #include "model/model_impl.h"
 #include "pose_fixture.h"
 #include "test.h"
@@ -153,6 +154,16 @@ TEST(hand_worked_values)
     x[0] = -1, x[4] = -1;
     CHECK_CLOSE(head_loss(m, x, t, 1, y, NULL, parts), 0.5, 1e-4, 0);
     CHECK_CLOSE(parts[0], 0.5, 1e-4, 0);
+    /* Translation, with R right again: t = (10, −20, 500) mm, f = (140 + 160)/2 = 150, so
+     * p = (0.02, −0.04, 10/3). An offset 0.01 off is 500·0.01 = 5 mm sideways: ½(z/f)²·0.01² =
+     * ½·(100/9)·1e-4 = 5/9·1e-3 (= ½·5²/150²); a depth 0.1 off is 150·0.1 = 15 mm: ½·0.1² =
+     * 5e-3 (= ½·15²/150²). */
+    x[0] = 1, x[4] = 1, x[6] = 0.03f;
+    CHECK_CLOSE(head_loss(m, x, t, 1, y, NULL, parts), 5.0 / 9 * 1e-3, 1e-7, 0);
+    CHECK_CLOSE(parts[1], 5.0 / 9 * 1e-3, 1e-7, 0);
+    x[6] = 0.02f, x[8] = 500.0f / 150 + 0.1f;
+    CHECK_CLOSE(head_loss(m, x, t, 1, y, NULL, parts), 5e-3, 1e-7, 0);
+    x[8] = 500.0f / 150, x[0] = -1, x[4] = -1;
     fv_model_free(m);
     /* The same turn for a box with the half-turn symmetry: SLoss 0. */
     m = head_model("extent=30,40,0.001 symmetry=discrete");
@@ -237,6 +248,87 @@ TEST(a_small_pose_network_learns)
     fv_model_free(m);
 }
 
+/* The whole network's gradient, end to end (convolution, batch normalization in training mode,
+ * dense, the head's Gram–Schmidt and the loss): directional central differences of the training
+ * loss along a random direction of every trainable tensor, for PLoss and for SLoss. tanh rather
+ * than relu: a kink inside the step would make the difference, not the gradient, wrong. */
+TEST(a_pose_network_gradient_matches_finite_differences_end_to_end)
+{
+    const char *heads[] = {"extent=85,61,41", "extent=70,50,50 symmetry=discrete",
+                           "extent=40,40,60 symmetry=continuous translation_weight=0.3"};
+    for (int hi = 0; hi < 3; hi++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "input shape=8,8,3\n"
+                 "conv2d name=c filters=4 kernel_size=3 strides=2 padding=same use_bias=false\n"
+                 "batch_normalization name=bn\n"
+                 "activation activation=tanh\n"
+                 "flatten\n"
+                 "dense name=d units=9\n"
+                 "pose name=pose %s\n"
+                 "compile loss=pose optimizer=adam\n",
+                 heads[hi]);
+        fv_model *m = fv_model_parse_string(text, "pose.fv");
+        CHECK(m != NULL);
+        if (!m) continue;
+        enum { N = 3 };
+        fv_rng r;
+        fv__rng_seed(&r, 11 + (uint64_t)hi);
+        float x[N * 8 * 8 * 3], t[N * 16];
+        for (int i = 0; i < N * 8 * 8 * 3; i++)
+            x[i] = (float)fv__rng_uniform(&r);
+        for (int i = 0; i < N; i++) {
+            double e[3] = {fv__rng_uniform(&r) * 360 - 180, fv__rng_uniform(&r) * 180 - 90,
+                           fv__rng_uniform(&r) * 360 - 180},
+                   R[9];
+            fv_rotation_from_euler(e, R);
+            for (int j = 0; j < 9; j++)
+                t[i * 16 + j] = (float)R[j];
+            const float rest[7] = {
+                20.0f * (float)i - 20, 10, 300.0f + 40.0f * (float)i, 80, 80, 31.5f, 31.5f};
+            memcpy(t + i * 16 + 9, rest, sizeof rest);
+        }
+        fv_targets tg = {.values = t};
+        const char *tensors[] = {"c.kernel", "bn.gamma", "bn.beta", "d.kernel", "d.bias"};
+        double L0, Lp, Lm;
+        CHECK_OK(fv__model_loss_and_grad(m, x, &tg, N, true, &L0));
+        CHECK(isfinite(L0) && L0 > 0);
+        for (size_t ti = 0; ti < sizeof tensors / sizeof tensors[0]; ti++) {
+            int rank;
+            int64_t d[4];
+            float *w = fv_model_param(m, tensors[ti], &rank, d);
+            CHECK_OK(fv__model_loss_and_grad(m, x, &tg, N, true, &L0));
+            const float *g = fv__model_grad(m, tensors[ti]);
+            CHECK(w && g);
+            if (!w || !g) continue;
+            int64_t n = 1;
+            for (int k = 0; k < rank; k++)
+                n *= d[k];
+            double *v = malloc((size_t)n * sizeof *v), analytic = 0;
+            float *w0 = malloc((size_t)n * sizeof *w0);
+            memcpy(w0, w, (size_t)n * sizeof *w0);
+            for (int64_t j = 0; j < n; j++)
+                v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
+            const double eps = 1e-3;
+            for (int64_t j = 0; j < n; j++)
+                w[j] = (float)(w0[j] + eps * v[j]);
+            CHECK_OK(fv__model_loss_and_grad(m, x, &tg, N, true, &Lp));
+            for (int64_t j = 0; j < n; j++)
+                w[j] = (float)(w0[j] - eps * v[j]);
+            CHECK_OK(fv__model_loss_and_grad(m, x, &tg, N, true, &Lm));
+            memcpy(w, w0, (size_t)n * sizeof *w0);
+            const double numeric = (Lp - Lm) / (2 * eps);
+            if (!(fabs(numeric - analytic) <= 1e-3 + 1e-2 * fabs(analytic))) {
+                fprintf(stderr, "  %s, %s: analytic %.6g, numeric %.6g\n", heads[hi], tensors[ti],
+                        analytic, numeric);
+                test_failed_checks++;
+            }
+            free(v), free(w0);
+        }
+        fv_model_free(m);
+    }
+}
+
 int main(void)
 {
     RUN(head_and_loss_match_pytorch);
@@ -244,5 +336,6 @@ int main(void)
     RUN(hand_worked_values);
     RUN(bad_heads_and_targets_refused);
     RUN(a_small_pose_network_learns);
+    RUN(a_pose_network_gradient_matches_finite_differences_end_to_end);
     return TEST_SUMMARY();
 }

@@ -5,7 +5,8 @@
  * centre, camera-independent), and its depth over the focal length, z/f (mm per pixel: an image
  * resized with its K keeps it). Output: R (9, row-major) and those three. It provides the task loss
  * `pose`: PoseCNN's PLoss (Xiang et al., RSS 2018, eq. 4), or its SLoss for a symmetric object,
- * on the rotation, plus half the squared error of the translation parameters.
+ * on the rotation, plus half the squared error of the translation parameters with the offsets'
+ * weighted by the target's (z/f)² — to first order ½|t̃ − t|²/f², every axis in mm alike.
  */
 #include "layers/layer.h"
 #include "model/model_impl.h"
@@ -213,10 +214,15 @@ static double pose_compute(const fv_layer *head, const float *y, const float *t,
         double dR[9] = {0}, tp[3];
         rot += rotation_loss(c, (const double(*)[3])p, m, yi, ti, dy ? dR : NULL, 1.0 / n);
         target_params(ti, tp);
+        /* An offset's error δ(x/z) moves the centre z·δ mm sideways, a depth error δ(z/f) moves
+         * it f·δ mm along the axis: so ½[(z/f)²(δ₀² + δ₁²) + δ₂²] ≈ ½|t̃ − t|²/f², every axis's
+         * mm weighted alike. Unweighted, a mm sideways counted (f/z)² as much as one in depth
+         * (1/14 on the rendered sets; docs/design.md has the measurement). */
+        const double lateral = tp[2] * tp[2];
         for (int k = 0; k < 3; k++) {
-            const double d = yi[9 + k] - tp[k];
-            trans += 0.5 * d * d;
-            if (dy) dy[i * POSE_OUT + 9 + k] = (float)(w * d / n);
+            const double d = yi[9 + k] - tp[k], a = k < 2 ? lateral : 1.0;
+            trans += 0.5 * a * d * d;
+            if (dy) dy[i * POSE_OUT + 9 + k] = (float)(w * a * d / n);
         }
         if (dy)
             for (int k = 0; k < 9; k++)

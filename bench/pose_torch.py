@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""pose_torch.py — examples/pose.fv (a 6D pose CNN with the continuous 6-D rotation and PoseCNN's
+PLoss) in PyTorch, trained with the same hyperparameters on the same BOP folder: the anchor for
+`fovea train examples/pose.fv --data DIR` then `fovea evaluate MODEL --data DIR` (issue 13).
+
+usage: pose_torch.py --data DIR [--epochs N] [--seed S] [--threads N] [--batch-size N]
+                     [--learning-rate X] [--translation-weight W] [--limit N] [--device cpu|cuda]
+                     [--json OUT]
+
+The network, layer for layer as examples/pose.fv: four Conv2D(3x3, strides 2, same, no bias) +
+BatchNormalization (Keras' momentum 0.99, epsilon 1e-3) + ReLU with 32, 64, 64, 128 filters,
+Flatten, Dense(256, relu), Dense(9); the pose head turns the first six numbers into R by
+Gram-Schmidt on the two columns r6 = (R00, R10, R20, R01, R11, R21) (Zhou et al. 2019, as
+fv_rot6d_to_matrix: norms clamped at 1e-12) and passes the last three (x/z, y/z, z/f, f = (fx +
+fy)/2) on. Keras' initialisers (glorot_uniform with Keras' fans, zero biases, BN gamma 1 beta 0),
+Keras' 'same' padding for stride 2 (the extra row and column at the bottom/right: F.pad then a
+valid convolution), Adam (lr 1e-3, eps 1e-7), batch 32, shuffled each epoch. Flatten order is
+(C, H, W) rather than Keras' (H, W, C): the order of one layer's rows, nothing else.
+
+The loss, as fovea's `loss=pose` (src/layers/pose.c): PoseCNN's PLoss, 1/(2m) sum_j |R~x_j - R x_j|^2
+over the 8 corners of the bounding box (models_info's size_x, size_y, size_z) in units of its
+diagonal, plus translation_weight * 1/2 [(z/f)^2 ((p~_0 - p_0)^2 + (p~_1 - p_1)^2) + (p~_2 - p_2)^2] on
+p = (x/z, y/z, z/f) with the target's z/f (to first order 1/2 |t~ - t|^2 / f^2), both averaged over
+the batch.
+
+The data: BOP's layout read as fovea reads it (each image's most visible instance of the only
+object; scene_gt.json, scene_camera.json, scene_gt_info.json); the images must already be the
+network's 64 x 64 (`fovea data make pose DIR --size 64`), so no resize is involved. The figures, as
+`fovea evaluate` prints them: ADD accuracy at 10 % of the diameter over the PLY model's vertices
+(Hinterstoisser et al. 2012), the mean geodesic rotation error (degrees) and translation error (mm).
+This script scores the asymmetric object (ADD) only; a symmetric one needs ADD-S and SLoss.
+"""
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+FILTERS = (32, 64, 64, 128)
+DENSE = 256
+SIZE = 64
+
+
+def read_ply_vertices(path):
+    """The vertices (n, 3) of an ASCII PLY (fovea writes the models of its rendered sets so)."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    if lines[1].strip() != "format ascii 1.0":
+        raise SystemExit("%s: this script reads ASCII PLY only" % path)
+    n = next(int(l.split()[2]) for l in lines if l.startswith("element vertex"))
+    start = lines.index("end_header") + 1
+    return np.array([[float(v) for v in l.split()[:3]] for l in lines[start:start + n]])
+
+
+def read_split(root, split, limit):
+    """(images uint8 (n, 3, 64, 64), R (n, 3, 3), t (n, 3) mm, K (n, 3, 3)) of DIR/split."""
+    d = os.path.join(root, split)
+    ims, Rs, ts, Ks = [], [], [], []
+    for scene in sorted(s for s in os.listdir(d) if s.isdigit()):
+        sd = os.path.join(d, scene)
+        gt = json.load(open(os.path.join(sd, "scene_gt.json")))
+        cam = json.load(open(os.path.join(sd, "scene_camera.json")))
+        info = json.load(open(os.path.join(sd, "scene_gt_info.json")))
+        for key in sorted(gt, key=int):
+            fr = [i.get("visib_fract", 0) for i in info[key]]
+            g = gt[key][int(np.argmax(fr))]  # the most visible instance, the first on a tie
+            im = np.asarray(Image.open(os.path.join(sd, "rgb", "%06d.png" % int(key))).convert("RGB"))
+            if im.shape[:2] != (SIZE, SIZE):
+                raise SystemExit("%s: images of %dx%d; this script takes %dx%d (make the set with "
+                                 "--size %d)" % (sd, im.shape[1], im.shape[0], SIZE, SIZE, SIZE))
+            ims.append(im.transpose(2, 0, 1))
+            Rs.append(np.array(g["cam_R_m2c"], dtype=np.float64).reshape(3, 3))
+            ts.append(np.array(g["cam_t_m2c"], dtype=np.float64))
+            Ks.append(np.array(cam[key]["cam_K"], dtype=np.float64).reshape(3, 3))
+            if limit and len(ims) == limit:
+                return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks)
+    return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks)
+
+
+def glorot(shape, fan_in, fan_out):
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return torch.empty(shape).uniform_(-limit, limit)
+
+
+class PoseNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.convs = torch.nn.ParameterList()
+        self.bns = torch.nn.ModuleList()
+        cin = 3
+        for f in FILTERS:
+            self.convs.append(torch.nn.Parameter(glorot((f, cin, 3, 3), 9 * cin, 9 * f)))
+            self.bns.append(torch.nn.BatchNorm2d(f, eps=1e-3, momentum=0.01))
+            cin = f
+        side = SIZE // 2 ** len(FILTERS)
+        flat = cin * side * side
+        self.h = torch.nn.Parameter(glorot((flat, DENSE), flat, DENSE))
+        self.hb = torch.nn.Parameter(torch.zeros(DENSE))
+        self.o = torch.nn.Parameter(glorot((DENSE, 9), DENSE, 9))
+        self.ob = torch.nn.Parameter(torch.zeros(9))
+
+    def forward(self, x):
+        for w, bn in zip(self.convs, self.bns):
+            x = F.relu(bn(F.conv2d(F.pad(x, (0, 1, 0, 1)), w, stride=2)))
+        x = F.relu(x.flatten(1) @ self.h + self.hb)
+        y = x @ self.o + self.ob
+        return rot6d_to_matrix(y[:, :6]), y[:, 6:]
+
+
+def rot6d_to_matrix(r6):
+    """R (n, 3, 3) with columns b1, b2, b3 from r6 = (a1, a2), the columns (Zhou et al. 2019)."""
+    a1, a2 = r6[:, 0:3], r6[:, 3:6]
+    b1 = a1 / a1.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    u2 = a2 - (b1 * a2).sum(1, keepdim=True) * b1
+    b2 = u2 / u2.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return torch.stack([b1, b2, torch.cross(b1, b2, dim=1)], dim=2)
+
+
+def box_points(size):
+    """The bounding box's 8 corners in units of its diagonal (fovea's loss_points)."""
+    e = np.asarray(size, dtype=np.float64)
+    D = np.linalg.norm(e)
+    return torch.tensor([[(0.5 if (k >> j) & 1 else -0.5) * e[j] / D for j in range(3)]
+                         for k in range(8)], dtype=torch.float32)
+
+
+def losses(model, x, R, p, pts, w):
+    Re, pe = model(x)
+    diff = (pts @ Re.transpose(1, 2)) - (pts @ R.transpose(1, 2))
+    rot = 0.5 * (diff ** 2).sum(2).mean(1).mean()
+    lateral = p[:, 2:3] ** 2  # an offset's error in mm over f: z·δ(x/z)/f
+    a = torch.cat([lateral, lateral, torch.ones_like(lateral)], 1)
+    trans = 0.5 * (a * (pe - p) ** 2).sum(1).mean()
+    return rot, w * trans
+
+
+def figures(R_est, t_est, R, t, verts, diameter):
+    """ADD accuracy at 10 % of the diameter, mean rotation error (deg), mean translation error (mm)."""
+    add = np.linalg.norm((verts @ R_est.transpose(0, 2, 1) + t_est[:, None])
+                         - (verts @ R.transpose(0, 2, 1) + t[:, None]), axis=2).mean(1)
+    cos = (np.einsum("nij,nij->n", R_est, R) - 1) / 2
+    rot = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    return {"add_accuracy": float((add < 0.1 * diameter).mean()), "rotation_error_deg": float(rot.mean()),
+            "translation_error_mm": float(np.linalg.norm(t_est - t, axis=1).mean())}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--learning-rate", type=float, default=1e-3)
+    ap.add_argument("--translation-weight", type=float, default=1.0)
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N images (smoke test)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
+    info = json.load(open(os.path.join(a.data, "models", "models_info.json")))
+    if len(info) != 1:
+        raise SystemExit("%s: expected one object in models_info.json" % a.data)
+    obj_id, mi = next(iter(info.items()))
+    if mi.get("symmetries_discrete") or mi.get("symmetries_continuous"):
+        raise SystemExit("this script scores an asymmetric object (ADD); obj %s is symmetric" % obj_id)
+    verts = read_ply_vertices(os.path.join(a.data, "models", "obj_%06d.ply" % int(obj_id)))
+    pts = box_points((mi["size_x"], mi["size_y"], mi["size_z"])).to(dev)
+
+    def tensors(split, limit):
+        ims, R, t, K = read_split(a.data, split, limit)
+        f = 0.5 * (K[:, 0, 0] + K[:, 1, 1])
+        p = np.stack([t[:, 0] / t[:, 2], t[:, 1] / t[:, 2], t[:, 2] / f], 1)
+        return (torch.from_numpy(ims).to(dev), torch.tensor(R, dtype=torch.float32, device=dev),
+                torch.tensor(p, dtype=torch.float32, device=dev), R, t, K)
+
+    xtr, Rtr, ptr, _, _, _ = tensors("train", a.limit)
+    xte, Rte, pte, R_np, t_np, K_np = tensors("test", 0)
+    model = PoseNet().to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate, eps=1e-7)
+    rows = []
+    n = len(xtr)
+    for epoch in range(a.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n, device=dev)
+        sums = np.zeros(2)
+        for b in range(0, n, a.batch_size):
+            idx = perm[b:b + a.batch_size]
+            rot, trans = losses(model, xtr[idx].float() / 255, Rtr[idx], ptr[idx], pts,
+                                a.translation_weight)
+            opt.zero_grad()
+            (rot + trans).backward()
+            opt.step()
+            sums += np.array([rot.item(), trans.item()]) * len(idx)
+        train_s = time.perf_counter() - t0
+        model.eval()
+        with torch.no_grad():
+            Rs, ps, vsum = [], [], np.zeros(2)
+            for b in range(0, len(xte), 256):
+                x = xte[b:b + 256].float() / 255
+                rot, trans = losses(model, x, Rte[b:b + 256], pte[b:b + 256], pts, a.translation_weight)
+                vsum += np.array([rot.item(), trans.item()]) * len(x)
+                Re, pe = model(x)
+                Rs.append(Re.double().cpu().numpy())
+                ps.append(pe.double().cpu().numpy())
+        R_est, p_est = np.concatenate(Rs), np.concatenate(ps)
+        z = p_est[:, 2] * 0.5 * (K_np[:, 0, 0] + K_np[:, 1, 1])
+        t_est = np.stack([p_est[:, 0] * z, p_est[:, 1] * z, z], 1)
+        fig = figures(R_est, t_est, R_np, t_np, verts, mi["diameter"])
+        row = {"epoch": epoch + 1, "rotation_loss": sums[0] / n, "translation_loss": sums[1] / n,
+               "val_rotation_loss": vsum[0] / len(xte), "val_translation_loss": vsum[1] / len(xte),
+               "train_s": train_s, **fig}
+        rows.append(row)
+        print("epoch %d: rotation_loss %.4f translation_loss %.4f val_rotation_loss %.4f "
+              "val_translation_loss %.4f; test ADD %.3f, rotation error %.1f deg, translation error "
+              "%.1f mm; %.1f s" % (row["epoch"], row["rotation_loss"], row["translation_loss"],
+                                   row["val_rotation_loss"], row["val_translation_loss"],
+                                   fig["add_accuracy"], fig["rotation_error_deg"],
+                                   fig["translation_error_mm"], train_s), flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"seed": a.seed, "threads": a.threads, "device": a.device, "train_images": n,
+                       "test_images": len(xte), "epochs": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
