@@ -19,7 +19,9 @@ is the identity (bench/detect_torch.py adds its loss). Keras' conventions:
     with the unbiased one), so it is written out here;
   * glorot_uniform kernels (fans with the receptive field), zero biases, gamma 1, beta 0;
   * Adam(lr, beta_1 0.9, beta_2 0.999, eps 1e-7), categorical cross-entropy, batch_size from the
-    fit line, the training set reshuffled every epoch, the test set as validation data.
+    fit line; the compile line's schedule=cosine_decay (decay_steps, alpha) as Keras' CosineDecay
+    and fovea's fv__optim_lr_at: the update at step s (0 for the first) uses
+    lr·((1 − alpha)·½(1 + cos(π·min(s, decay_steps)/decay_steps)) + alpha); the training set reshuffled every epoch, the test set as validation data.
 Images stay NHWC uint8 until one conversion to NCHW float in [0, 1] before the clock starts.
 The epoch time counts the training steps and the validation pass, as fovea's and Keras' do.
 """
@@ -57,6 +59,19 @@ def parse(path):
                 layers.append(dict(kind=kind, name=name, args=args, inputs=ins))
                 last = name
     return shape, layers, comp, fit
+
+
+def schedule(comp):
+    """The learning rate of the update at step s (0-based), from the compile line."""
+    import math
+
+    lr, kind = float(comp.get("learning_rate", 0.001)), comp.get("schedule", "none")
+    if kind == "none":
+        return lambda s: lr
+    if kind != "cosine_decay" or "warmup_target" in comp:
+        sys.exit("resnet_torch.py: schedule=%s: only cosine_decay without warmup is written" % kind)
+    d, alpha = int(comp["decay_steps"]), float(comp.get("alpha", 0.0))
+    return lambda s: lr * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * min(s, d) / d)) + alpha)
 
 
 def pair(v):
@@ -225,6 +240,8 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=float(comp.get("learning_rate", 0.001)),
                            betas=(0.9, 0.999), eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
+    lr_at = schedule(comp)
+    step = 0
     gen = torch.Generator().manual_seed(args.seed)
     rows = []
     for epoch in range(epochs):
@@ -236,7 +253,10 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(X[idx]), Y[idx])
             loss.backward()
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
             opt.step()
+            step += 1
         t_train = time.perf_counter() - t0
         model.eval()
         correct, vloss = 0, 0.0
