@@ -629,7 +629,10 @@ static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, con
             args[nargs++] = pos[i];
         if (list_inputs(cmd, args, nargs, &paths, &n)) goto done;
         if (n > 64) {
-            cli_error(cmd, "--input: %lld images; a picture holds 64 at most", (long long)n);
+            cli_error(cmd,
+                      "--input: %lld images; a picture holds 64 at most (name up to 64 files, "
+                      "or use --data DIR --first N --count K: --count applies to --data only)",
+                      (long long)n);
             goto done;
         }
         if (!(d = files_set(cmd, paths, n, (int)hwc[2], names, nnames,

@@ -193,6 +193,14 @@ int cmd_evaluate(int argc, char **argv)
             plot->seen ? plot->value : NULL, output->seen ? output->value : NULL);
         goto done;
     }
+    /* A detection or pose folder would be taken for class folders ("annotations", "labels"). */
+    if (cli_is_pose_dir(data->value) || cli_is_detection_dir(data->value)) {
+        cli_error(cmd, "--data: '%s' is a %s dataset, but %s is not a %s", data->value,
+                  cli_is_pose_dir(data->value) ? "6D pose (BOP)" : "detection", pos[0],
+                  cli_is_pose_dir(data->value) ? "pose network (its output is no pose head)"
+                                               : "detector (its output is no yolo head)");
+        goto done;
+    }
     /* An image folder or CIFAR files first (labelled by the model's class names), else arrays. */
     if (!names && (rc = cli_model_class_names(cmd, m, &names, &nnames))) goto done;
     cli_image_flags imf = {.quiet = true};

@@ -65,6 +65,11 @@ expect_ok "a classifier" "$FOVEA" train "$DATA/quad.fv" --data "$DATA/quad" --ep
     --save "$TMP/cls.safetensors"
 expect_error "detect with a classifier" 1 "not a detector" \
     "$FOVEA" detect "$TMP/cls.safetensors" --input "$TMP/scenes/images/test/000001.png"
+expect_error "evaluate a classifier on a detection folder" 1 \
+    "is a detection dataset, but .*cls.safetensors is not a detector" \
+    "$FOVEA" evaluate "$TMP/cls.safetensors" --data "$TMP/scenes"
+expect_error "a detection folder that does not exist" 1 "nosuch: no such folder" \
+    "$FOVEA" evaluate "$TMP/det.safetensors" --data "$TMP/nosuch"
 sed 's/max_boxes=4/max_boxes=1/' "$TMP/det.fv" >"$TMP/few.fv"
 expect_error "more boxes than max_boxes" 1 "raise max_boxes on the yolo line" \
     "$FOVEA" train "$TMP/few.fv" --data "$TMP/scenes"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define MAX_TEXT_BYTES ((size_t)256 << 20)
@@ -550,6 +551,9 @@ done:
 fv_status fv_detset_load(const char *dir, const char *split, int channels, fv_detset **out)
 {
     *out = NULL;
+    if (!is_dir(dir))
+        return fv__fail(FV_ERR_IO, "%s: %s", dir,
+                        access(dir, F_OK) == 0 ? "not a folder" : "no such folder");
     const char *try[2] = {split, strcmp(split, "test") == 0 ? "val" : NULL};
     for (int i = 0; i < 2 && try[i]; i++) {
         char name[64];
