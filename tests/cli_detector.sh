@@ -27,6 +27,13 @@ check "history columns are the loss and its parts, with val_" \
     grep -qx 'epoch,box_loss,cls_loss,loss,obj_loss,val_box_loss,val_cls_loss,val_loss,val_obj_loss' \
     <(head -1 "$TMP/h.csv")
 check "three epochs" test "$(wc -l <"$TMP/h.csv")" -eq 4
+expect_ok "two epochs with a checkpoint" "$FOVEA" train "$TMP/det.fv" --data "$TMP/scenes" \
+    --epochs 2 --checkpoint "$TMP/ck"
+expect_ok "resumed for the third" "$FOVEA" train "$TMP/det.fv" --data "$TMP/scenes" \
+    --checkpoint "$TMP/ck" --resume --save "$TMP/resumed.safetensors" --history "$TMP/hr.csv"
+same_file "a resumed detector has the uninterrupted one's weights" "$TMP/det.safetensors" \
+    "$TMP/resumed.safetensors"
+same_file "  ... and its history" "$TMP/h.csv" "$TMP/hr.csv"
 
 echo "# detect"
 expect_ok "detect two images" "$FOVEA" detect "$TMP/det.safetensors" --score 0.01 \
