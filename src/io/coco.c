@@ -430,23 +430,6 @@ fv_status fv_detections_read_json(const char *path, fv_detection **dets, int64_t
     return st;
 }
 
-/* Writes a cJSON tree to path atomically, and deletes it. */
-static fv_status write_json(cJSON *root, const char *path)
-{
-    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) return fv__fail(FV_ERR_NOMEM, "%s: out of memory for the JSON", path);
-    fv_afile a;
-    fv_status st = fv__afile_open(&a, path);
-    if (st == FV_OK) {
-        fputs(text, a.f);
-        fputc('\n', a.f);
-        st = fv__afile_commit(&a);
-    }
-    free(text);
-    return st;
-}
-
 static cJSON *box_json(const double *b)
 {
     return cJSON_CreateDoubleArray(b, 4);
@@ -482,7 +465,7 @@ fv_status fv_detections_write_json(const char *path, const fv_detection *dets, i
         cJSON_Delete(root);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory for the JSON", path);
     }
-    return write_json(root, path);
+    return fv__write_json(path, root, false);
 }
 
 fv_status fv_detset_write_coco(const fv_detset *d, const char *path)
@@ -530,5 +513,5 @@ fv_status fv_detset_write_coco(const fv_detset *d, const char *path)
         cJSON_Delete(root);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory for the JSON", path);
     }
-    return write_json(root, path);
+    return fv__write_json(path, root, false);
 }

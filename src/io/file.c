@@ -3,6 +3,7 @@
  */
 #include "io/io.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -312,4 +313,20 @@ void fv__afile_abort(fv_afile *a)
     if (a->f) fclose(a->f);
     if (a->tmp_path) unlink(a->tmp_path);
     afile_release(a);
+}
+
+fv_status fv__write_json(const char *path, cJSON *root, bool pretty)
+{
+    char *text = !root ? NULL : pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) return fv__fail(FV_ERR_NOMEM, "%s: out of memory for the JSON", path);
+    fv_afile a;
+    fv_status st = fv__afile_open(&a, path);
+    if (st == FV_OK) {
+        fputs(text, a.f);
+        fputc('\n', a.f);
+        st = fv__afile_commit(&a);
+    }
+    cJSON_free(text);
+    return st;
 }

@@ -39,6 +39,12 @@ fv_status fv__afile_open(fv_afile *a, const char *path);
 fv_status fv__afile_commit(fv_afile *a); /* closes; on any write error removes tmp, fails */
 void fv__afile_abort(fv_afile *a);
 
+/* Writes a cJSON tree as JSON text and a newline to path through fv__afile (atomic), and deletes
+ * the tree (also on failure; NULL is taken for a tree that ran out of memory). pretty: cJSON's
+ * indented form, else one line. FV_ERR_NOMEM or fv__afile's FV_ERR_IO, naming path. */
+struct cJSON;
+fv_status fv__write_json(const char *path, struct cJSON *root, bool pretty);
+
 /* ---- text --------------------------------------------------------------------------------
  * Every text input (model files, CSV tables, history CSV) is read through this: a UTF-8
  * byte-order mark is skipped; LF, CRLF and CR line ends all become one '\n'; a NUL byte or

@@ -585,24 +585,6 @@ static cJSON *number_array(const double *v, int n)
     return cJSON_CreateDoubleArray(v, n);
 }
 
-/* Writes root (consumed) to path atomically. */
-static fv_status write_json(const char *path, cJSON *root)
-{
-    if (!root) return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
-    fv_afile a;
-    fv_status st = fv__afile_open(&a, path);
-    if (st == FV_OK) {
-        fputs(text, a.f);
-        fputc('\n', a.f);
-        st = fv__afile_commit(&a);
-    }
-    cJSON_free(text);
-    return st;
-}
-
 /* The per-image list of gt's entries for im_id, created on first use. */
 static cJSON *image_list(cJSON *root, int64_t im_id)
 {
@@ -657,7 +639,7 @@ static fv_status write_gt(const char *path, const fv_bop_gt *gt, int64_t n, bool
         cJSON_Delete(root);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
     }
-    return write_json(path, root);
+    return fv__write_json(path, root, true);
 }
 
 fv_status fv_bop_write_scene_gt(const char *path, const fv_bop_gt *gt, int64_t n)
@@ -687,7 +669,7 @@ fv_status fv_bop_write_scene_camera(const char *path, const fv_bop_camera *cams,
         cJSON_Delete(root);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
     }
-    return write_json(path, root);
+    return fv__write_json(path, root, true);
 }
 
 fv_status fv_bop_write_models_info(const char *path, const fv_pose_model_info *infos, int64_t n)
@@ -725,7 +707,7 @@ fv_status fv_bop_write_models_info(const char *path, const fv_pose_model_info *i
         cJSON_Delete(root);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
     }
-    return write_json(path, root);
+    return fv__write_json(path, root, true);
 }
 
 /* ---- the result CSV ------------------------------------------------------------------------ */

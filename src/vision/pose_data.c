@@ -262,19 +262,6 @@ done:
     return st;
 }
 
-static fv_status write_text(const char *path, char *text)
-{
-    if (!text) return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
-    FILE *f = fopen(path, "wb");
-    fv_status st = FV_OK;
-    if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF)
-        st = fv__fail(FV_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && st == FV_OK)
-        st = fv__fail(FV_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    cJSON_free(text);
-    return st;
-}
-
 static fv_status write_camera_json(const char *path, const double *K, int64_t s)
 {
     cJSON *c = cJSON_CreateObject();
@@ -286,9 +273,7 @@ static fv_status write_camera_json(const char *path, const double *K, int64_t s)
         cJSON_Delete(c);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory", path);
     }
-    char *text = cJSON_Print(c);
-    cJSON_Delete(c);
-    return write_text(path, text);
+    return fv__write_json(path, c, true);
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -389,9 +374,13 @@ fv_status fv_pose_make_dataset(const char *dir, const fv_pose_data_opts *o)
         (st = make_split(&G, tmp, "train", o->n_train, 1)) != FV_OK ||
         (st = make_split(&G, tmp, "test", o->n_test, 2)) != FV_OK)
         goto done;
-    if (o->n_test > 0 && (st = write_text(join(path, tmp, "test_targets_bop19.json"),
-                                          cJSON_Print(G.targets))) != FV_OK)
-        goto done;
+    if (o->n_test > 0) {
+        cJSON *targets = G.targets;
+        G.targets = NULL; /* consumed */
+        if ((st = fv__write_json(join(path, tmp, "test_targets_bop19.json"), targets, true)) !=
+            FV_OK)
+            goto done;
+    }
     int dfd = open(tmp, O_RDONLY | O_DIRECTORY);
     if (dfd < 0 || syncfs(dfd) != 0) {
         st = fv__fail(FV_ERR_IO, "make pose: cannot sync %s: %s", tmp, strerror(errno));
