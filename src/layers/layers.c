@@ -300,6 +300,15 @@ static int parse_float_list(const char *s, double *out, int max)
 }
 
 /* Shortest text that reads back as exactly v. */
+/* v[0..n) as "a,b,c" into val (size bytes; "" for none), cut at the end of val. */
+static void format_ints(const int64_t *v, int n, char *val, size_t size)
+{
+    size_t u = 0;
+    val[0] = '\0';
+    for (int d = 0; d < n && u < size; d++)
+        u += (size_t)snprintf(val + u, size - u, "%s%lld", d ? "," : "", (long long)v[d]);
+}
+
 static void format_double(double v, char *buf, size_t n)
 {
     for (int p = 1; p <= 17; p++) {
@@ -707,21 +716,13 @@ size_t fv__args_format(const fv_arg_spec *spec, const void *cfg, uint64_t given,
         case FV_ARG_SHAPE: {
             fv_shape sh;
             memcpy(&sh, src, sizeof sh);
-            size_t u = 0;
-            val[0] = '\0';
-            for (int d = 0; d < sh.rank && u < sizeof val; d++)
-                u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
-                                      (long long)sh.d[d]);
+            format_ints(sh.d, sh.rank, val, sizeof val);
             break;
         }
         case FV_ARG_INTS: {
             fv_ints v;
             memcpy(&v, src, sizeof v);
-            size_t u = 0;
-            val[0] = '\0';
-            for (int d = 0; d < v.n && u < sizeof val; d++)
-                u += (size_t)snprintf(val + u, sizeof val - u, "%s%lld", d ? "," : "",
-                                      (long long)v.v[d]);
+            format_ints(v.v, v.n, val, sizeof val);
             break;
         }
         case FV_ARG_FLOATS: {
