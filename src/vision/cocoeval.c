@@ -25,8 +25,7 @@ static double rec_thr(int r)
     return r == FV__COCO_R - 1 ? 1.0 : (double)r * (1.0 / 100);
 }
 
-/* maskApi.c's bbIou for xywh boxes: a crowd region's union is the detection's area. */
-static double bb_iou(const double *d, const double *g, bool crowd)
+double fv__coco_box_iou(const double d[4], const double g[4], bool crowd)
 {
     double w = fmin(d[2] + d[0], g[2] + g[0]) - fmax(d[0], g[0]);
     if (w <= 0) return 0;
@@ -218,7 +217,8 @@ static fv_status evaluate_cell(work *w, int64_t i, int64_t k)
     for (int64_t d = 0; d < D; d++)
         for (int64_t g = 0; g < G; g++) {
             const fv_det_annotation *a = &w->gt->annotations[gts[g]];
-            ious[d * G + g] = bb_iou(w->dets[dts[order[d].index]].bbox, a->bbox, a->iscrowd);
+            ious[d * G + g] =
+                fv__coco_box_iou(w->dets[dts[order[d].index]].bbox, a->bbox, a->iscrowd);
         }
     for (int a = 0; a < FV__COCO_A; a++) {
         /* ground truths, the ignored last (a stable sort) */

@@ -1,20 +1,13 @@
 /* image_f1.c — one image's detection F1 at one IoU threshold: how well a detector did on that
  * image, for picking a report's best and worst test images. VOC's matching (detections by
  * decreasing score, each to the free ground truth of its category with the largest IoU) at one
- * score threshold, counted as true and false positives and misses.
+ * score threshold, counted as true and false positives and misses; overlaps as COCO's evaluation
+ * measures them (fv__coco_box_iou).
  */
 #include "vision/vision.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-/* A crowd region's overlap as COCO measures it: the intersection over the detection's area. */
-static double over_detection(const double d[4], const double g[4])
-{
-    const double w = fmin(d[2], g[2]) - fmax(d[0], g[0]), h = fmin(d[3], g[3]) - fmax(d[1], g[1]);
-    const double area = (d[2] - d[0]) * (d[3] - d[1]);
-    return w > 0 && h > 0 && area > 0 ? w * h / area : 0;
-}
 
 fv_status fv_detection_image_f1(const fv_detset *gt, int64_t image, const fv_detection *dets,
                                 int64_t ndets, double min_score, double iou_threshold,
@@ -41,17 +34,13 @@ fv_status fv_detection_image_f1(const fv_detset *gt, int64_t image, const fv_det
     int64_t tp = 0, fp = 0, fn = 0;
     for (int64_t q = 0; q < n; q++) {
         const fv_detection *d = &dets[order[q].index];
-        const double db[4] = {d->bbox[0], d->bbox[1], d->bbox[0] + d->bbox[2],
-                              d->bbox[1] + d->bbox[3]};
         int64_t best = -1;
         double best_iou = -1;
         bool crowd_hit = false;
         for (int64_t g = 0; g < im->count; g++) {
             const fv_det_annotation *a = &gt->annotations[im->first + g];
             if (gt->categories[a->category].id != d->category_id) continue;
-            const double gb[4] = {a->bbox[0], a->bbox[1], a->bbox[0] + a->bbox[2],
-                                  a->bbox[1] + a->bbox[3]};
-            const double iou = a->iscrowd ? over_detection(db, gb) : fv_box_iou(db, gb);
+            const double iou = fv__coco_box_iou(d->bbox, a->bbox, a->iscrowd);
             if (iou < iou_threshold) continue;
             if (a->iscrowd)
                 crowd_hit = true;

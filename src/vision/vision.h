@@ -40,6 +40,10 @@ typedef struct fv__scored {
 } fv__scored;
 int fv__cmp_scored(const void *a, const void *b);
 
+/* maskApi.c's bbIou for boxes (x, y, w, h): the IoU of a detection d and a ground truth g, or for
+ * a crowd region g the intersection over d's area (COCO's). 0 when they do not overlap. */
+double fv__coco_box_iou(const double d[4], const double g[4], bool crowd);
+
 /* An id and where it is. A table sorted with fv__cmp_id_pos (id, then position) finds an id by
  * binary search: fv__find_slot gives its entry's place in the table, fv__find_id its position
  * (the entry's pos); -1 when absent. */
