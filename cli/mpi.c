@@ -129,7 +129,12 @@ int cli_mpi_start(const char *cmd, cli_mpi *p)
                       "%d, the fixed chunks of a batch (1, 2, 4, 8 or 16), so that the result is "
                       "that of one process",
                       p->size, FV_BATCH_CHUNKS);
-        return cli_mpi_finish(p, CLI_FAIL);
+        /* Every process found the same: all end normally, so that no MPI_Abort from another
+         * process kills process 0 before its message has left (mpirun then reports the exit
+         * codes). */
+        fflush(stderr);
+        MPI_Finalize();
+        return CLI_FAIL;
     }
     if (p->rank > 0 && !freopen("/dev/null", "w", stdout)) {
         cli_error(cmd, "process %d: cannot silence standard output: %s", p->rank, strerror(errno));
