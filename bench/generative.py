@@ -8,10 +8,12 @@ ELBO per image (z sampled once per image, seeded), and for both models the FID-s
 between S samples and the first S test images in the 128 features of layer 'dense' of one
 classifier (examples/mnist_cnn.fv, trained by fovea on the same training images for one epoch).
 
-usage: generative.py [--data DIR] [--fovea PATH] [--limit N] [--vae-epochs E] [--gan-epochs E]
-                     [--vae-seeds K] [--gan-seeds K] [--samples S] [--threads T] [--work DIR]
-                     [--json OUT] [--smoke]
+usage: generative.py [--data DIR] [--fovea PATH] [--limit N] [--latent 2|16] [--vae-epochs E]
+                     [--gan-epochs E] [--vae-seeds K] [--gan-seeds K] [--samples S] [--threads T]
+                     [--work DIR] [--json OUT] [--smoke]
 
+--latent 16 compares examples/vae16.fv (the same VAE with a 16-D latent space) instead of
+examples/vae.fv's 2-D one.
 --limit N trains on the first N training images (all test images are used); --smoke is a check
 that the pipeline runs (256 images, one epoch, one seed each, 256 samples), not a comparison.
 Prints each run's figures and epoch time, then the means (± sample standard deviation) per
@@ -118,12 +120,13 @@ def evaluate(a, model, cnn):
 
 def train_pair(a, kind, seed, cnn, templates):
     """One seed of one model: fovea's run, then PyTorch's; both evaluated by fovea."""
-    fv_model, script, epochs = {"vae": ("examples/vae.fv", "vae_torch.py", a.vae_epochs),
+    fv_model, script, epochs = {"vae": (vae_file(a), "vae_torch.py", a.vae_epochs),
                                 "gan": ("examples/dcgan.fv", "dcgan_torch.py", a.gan_epochs)}[kind]
     res = {}
     f_out = os.path.join(a.work, "%s_fovea_%d.safetensors" % (kind, seed))
     out, wall = run([a.fovea, "train", os.path.join(ROOT, fv_model), "--data", a.sub, "--epochs",
                      str(epochs), "--seed", str(seed), "--threads", str(a.threads), "--verbose", "2",
+                     "--no-validation",
                      "--save", f_out], "fovea train %s seed %d" % (fv_model, seed))
     res["fovea"] = {"epoch_s": fovea_epoch_seconds(out), "wall_s": wall, **evaluate(a, f_out, cnn)}
     npz = os.path.join(a.work, "%s_torch_%d.npz" % (kind, seed))
@@ -131,7 +134,7 @@ def train_pair(a, kind, seed, cnn, templates):
     t_out = os.path.join(a.work, "%s_torch_%d.safetensors" % (kind, seed))
     _, wall = run([sys.executable, os.path.join(HERE, script), "--data", a.sub, "--epochs",
                    str(epochs), "--seed", str(seed), "--threads", str(a.threads), "--save-npz", npz,
-                   "--json", js] + (["--test-last"] if kind == "vae" else []),
+                   "--json", js] + (["--test-last", "--latent", str(a.latent)] if kind == "vae" else []),
                 "%s seed %d" % (script, seed))
     write_fovea(templates[kind], npz, t_out)
     with open(js) as f:
@@ -150,6 +153,10 @@ def train_pair(a, kind, seed, cnn, templates):
     return res
 
 
+def vae_file(a):
+    return "examples/vae.fv" if a.latent == 2 else "examples/vae16.fv"
+
+
 def summary(values):
     if len(values) > 1:
         return "%.3f ± %.3f" % (statistics.mean(values), statistics.stdev(values))
@@ -161,6 +168,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "fashion"))
     ap.add_argument("--fovea", default=os.path.join(ROOT, "build", "fovea"))
     ap.add_argument("--limit", type=int, default=10000)
+    ap.add_argument("--latent", type=int, choices=(2, 16), default=2)
     ap.add_argument("--vae-epochs", type=int, default=2)
     ap.add_argument("--gan-epochs", type=int, default=1)
     ap.add_argument("--vae-seeds", type=int, default=3)
@@ -180,9 +188,9 @@ def main():
     try:
         a.sub = os.path.join(a.work, "data")
         subset(a.data, a.sub, a.limit)
-        print("generative.py: %s training images of %s, all test images; VAE %d epochs x %d seeds, "
+        print("generative.py: %s training images of %s, all test images; VAE (%s) %d epochs x %d seeds, "
               "DCGAN %d epochs x %d seeds; %d samples; %d thread(s) each" % (
-                  a.limit or "all", a.data, a.vae_epochs, a.vae_seeds, a.gan_epochs, a.gan_seeds,
+                  a.limit or "all", a.data, vae_file(a), a.vae_epochs, a.vae_seeds, a.gan_epochs, a.gan_seeds,
                   a.samples, a.threads), flush=True)
         cnn = os.path.join(a.work, "cnn.safetensors")
         out, _ = run([a.fovea, "train", os.path.join(ROOT, "examples", "mnist_cnn.fv"), "--data",
@@ -192,11 +200,11 @@ def main():
         print("feature classifier (examples/mnist_cnn.fv, 1 epoch): test accuracy %s" %
               (m.group(1) if m else "?"), flush=True)
         templates = {}
-        for kind, model in (("vae", "vae.fv"), ("gan", "dcgan.fv")):
+        for kind, model in (("vae", vae_file(a)), ("gan", "examples/dcgan.fv")):
             templates[kind] = os.path.join(a.work, kind + "_template.safetensors")
-            run([a.fovea, "train", os.path.join(ROOT, "examples", model), "--data", a.sub,
+            run([a.fovea, "train", os.path.join(ROOT, model), "--data", a.sub,
                  "--epochs", "0", "--verbose", "0", "--save", templates[kind]], "a template model")
-        results = {"settings": {k: getattr(a, k) for k in ("limit", "vae_epochs", "gan_epochs",
+        results = {"settings": {k: getattr(a, k) for k in ("limit", "latent", "vae_epochs", "gan_epochs",
                                                            "samples", "threads")},
                    "vae": [], "gan": []}
         for kind, seeds in (("vae", a.vae_seeds), ("gan", a.gan_seeds)):
@@ -204,7 +212,7 @@ def main():
                 results[kind].append(train_pair(a, kind, seed, cnn, templates))
         print("\nmeans over seeds (± sample standard deviation); epoch times on this machine, %d "
               "thread(s) each" % a.threads)
-        for kind, name in (("vae", "VAE (examples/vae.fv)"), ("gan", "DCGAN (examples/dcgan.fv)")):
+        for kind, name in (("vae", "VAE (%s)" % vae_file(a)), ("gan", "DCGAN (examples/dcgan.fv)")):
             runs = results[kind]
             if not runs:
                 continue

@@ -65,6 +65,8 @@ static const char usage[] =
     "                            before shuffling as Keras does (0 < F < 1; 0 turns it off);\n"
     "                            for a folder of images, as image_dataset_from_directory: the\n"
     "                            file list shuffled with --seed, then the last int(F * N) files\n"
+    "  --no-validation           no validation pass after each epoch (Keras' fit without\n"
+    "                            validation_data); the test set is still scored at the end\n"
     "  --no-shuffle              keep the training data in file order\n"
     "  --threads N               threads to use (default: FOVEA_THREADS, else all cores)\n"
     "  --profile                 after training, print each layer's forward and backward time\n"
@@ -234,6 +236,7 @@ enum {
     O_SEED,
     O_VSPLIT,
     O_NO_SHUFFLE,
+    O_NO_VALIDATION,
     O_THREADS,
     O_VERBOSE,
     O_PLOT,
@@ -399,6 +402,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         [O_SEED] = {"seed", true, false, NULL},
         [O_VSPLIT] = {"validation-split", true, false, NULL},
         [O_NO_SHUFFLE] = {"no-shuffle", false, false, NULL},
+        [O_NO_VALIDATION] = {"no-validation", false, false, NULL},
         [O_THREADS] = {"threads", true, false, NULL},
         [O_VERBOSE] = {"verbose", true, false, NULL},
         [O_PLOT] = {"plot", true, false, NULL},
@@ -489,6 +493,9 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_RESUME].seen && !ckpt)
         return cli_usage_error(
             cmd, "--resume needs --checkpoint DIR (the folder of the checkpoint to resume from)");
+    if (opts[O_NO_VALIDATION].seen && opts[O_VSPLIT].seen)
+        return cli_usage_error(cmd, "--no-validation and --validation-split contradict each other: "
+                                    "give one");
     if (opts[O_MONITOR].seen && !save_best)
         return cli_usage_error(
             cmd, "--monitor sets what --save-best watches; give --save-best PATH too");
@@ -585,7 +592,10 @@ static int train(int argc, char **argv, cli_mpi *mp)
 
     /* Validation: the last fraction of the training data (before shuffling), else the test
      * set. The split is made here so that the library sees one validation dataset either way. */
-    if (val) {
+    if (opts[O_NO_VALIDATION].seen) {
+        fit.validation_split = 0;
+        fit.validation_data = NULL;
+    } else if (val) {
         fit.validation_data = val;
     } else if (fit.validation_split > 0) {
         int64_t n = fv_dataset_count(train);

@@ -98,6 +98,17 @@ expect_ok "--validation-split 0.25 --batch-size 20 --no-shuffle --optimizer sgd 
     --optimizer sgd --learning-rate 0.1
 # 240 x 0.75 = 180 training samples in batches of 20: 9 steps.
 check "9 steps per epoch on the first 180 samples" test "$(grep -Ec '^9/9 - .* - val_loss: ' "$TMP/out")" -eq 2
+expect_ok "--no-validation" "$FOVEA" train "$M" --data "$D" --epochs 2 --no-validation \
+    --history "$TMP/hnv.csv"
+check "--no-validation: epoch lines without val_ figures" \
+    test "$(grep -Ec '^15/15 - [0-9]+s - [0-9]+(s|ms|us)/step - loss: [0-9.e+-]+ - accuracy: [0-9.e+-]+$' "$TMP/out")" -eq 2
+check "--no-validation: the test figures still" grep -q '^Test accuracy: ' "$TMP/out"
+check "--no-validation: the history has no val_ columns" test "$(head -1 "$TMP/hnv.csv")" = "epoch,accuracy,loss"
+expect_error "--no-validation with --validation-split" 2 "contradict each other" \
+    "$FOVEA" train "$M" --data "$D" --epochs 1 --no-validation --validation-split 0.2
+expect_error "--no-validation with --save-best (val_loss)" 1 "there is no validation data" \
+    "$FOVEA" train "$M" --data "$D" --epochs 1 --no-validation --save-best "$TMP/best.safetensors"
+check "--save-best without validation wrote nothing" test ! -e "$TMP/best.safetensors"
 expect_ok "--verbose 0 prints no progress" "$FOVEA" train "$M" --data "$D" --epochs 1 --verbose 0
 check "--verbose 0: no 'Epoch' lines" bash -c "! grep -q '^Epoch' '$TMP/out'"
 check "--verbose 0: the test figures still" grep -q '^Test accuracy: ' "$TMP/out"
