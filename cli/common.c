@@ -314,6 +314,44 @@ fv_model *cli_load_trained_model(const char *cmd, const char *path)
     return m;
 }
 
+static bool has_sampling_layer(const fv_model *m)
+{
+    for (int i = 0; i < fv_model_layer_count(m); i++)
+        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) return true;
+    return false;
+}
+
+bool cli_is_classifier(const fv_model *m)
+{
+    int64_t dims[4];
+    return !fv_model_gan(m) && !fv_model_target(m) && fv_model_detector_max_boxes(m) == 0 &&
+           !fv_model_is_pose(m, NULL) && fv_model_output_count(m) == 1 &&
+           fv_model_output_shape(m, 0, dims) == 1 && dims[0] >= 2;
+}
+
+const char *cli_model_kind(const fv_model *m)
+{
+    if (fv_model_gan(m)) return "a GAN";
+    if (fv_model_target(m)) return has_sampling_layer(m) ? "a VAE" : "an autoencoder";
+    if (fv_model_detector_max_boxes(m) > 0) return "a detector";
+    if (fv_model_is_pose(m, NULL)) return "a pose network";
+    return cli_is_classifier(m) ? "a classifier" : "a model";
+}
+
+void cli_layer_names(const fv_model *m, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < fv_model_layer_count(m); i++) {
+        const char *name = fv_model_layer_name(m, i);
+        if (used + strlen(name) + 6 >= size) {
+            snprintf(buf + used, size - used, "%s...", used ? ", " : "");
+            return;
+        }
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
+    }
+}
+
 int cli_precision_check(const char *cmd, const cli_opt *precision)
 {
     if (!precision->seen || strcmp(precision->value, "fp32") == 0 ||

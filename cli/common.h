@@ -85,6 +85,14 @@ fv_model *cli_load_model(const char *cmd, const char *path, bool *has_weights);
 /* Loads a model saved by `fovea train --save`, refusing a model text file (it has no trained
  * weights). Reports failures; NULL on failure. */
 fv_model *cli_load_trained_model(const char *cmd, const char *path);
+/* What kind of model m is, with its article, for messages: "a GAN" (a fit gan= line), "a VAE"
+ * (a sampling layer and fit target=input), "an autoencoder" (target=input), "a detector", "a
+ * pose network", "a classifier" (one output, a vector of two or more scores), else "a model". */
+const char *cli_model_kind(const fv_model *m);
+bool cli_is_classifier(const fv_model *m);
+
+/* m's layer names, comma-separated, into buf (cut with "..." when they do not fit). */
+void cli_layer_names(const fv_model *m, char *buf, size_t size);
 
 /* --precision fp32|bf16 of predict and evaluate: cli_precision_check refuses another value
  * (usage error, CLI_USAGE; 0 when absent or valid), cli_precision_apply sets a loaded model's

@@ -101,6 +101,7 @@ static int run_script(const char *cmd, const char *script, const char *dataset, 
     char *const argv_bash[] = {"bash", (char *)script, (char *)dataset, (char *)dir, opt[0], opt[1],
                                NULL};
     pid_t pid;
+    setenv("FOVEA_DATA_GET_NAME", "fovea data get", 1); /* the script's messages' prefix */
     fflush(stdout);
     fflush(stderr);
     int err = exec_ok ? posix_spawn(&pid, script, NULL, NULL, argv_exec, environ)

@@ -67,7 +67,8 @@ static const char usage[] =
     "                         the Fréchet distance between samples (z ~ N(0, I)) and test\n"
     "                         images in the features of a classifier's layer, and the\n"
     "                         classifier's predicted classes of the samples\n"
-    "  --samples N            samples and test images compared (default 10000)\n"
+    "  --samples N            samples and test images compared (default 10000, or every\n"
+    "                         test image when there are fewer)\n"
     "  --seed S               the samples' codes (default 1)\n";
 
 /* The metrics of a classifier on a labelled dataset, from the model's predictions. NULL on
@@ -95,7 +96,7 @@ static int evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, i
 {
     cli_opt *features = cli_find(opts, nopts, "features"), *layer = cli_find(opts, nopts, "layer");
     cli_opt *samples = cli_find(opts, nopts, "samples"), *seed = cli_find(opts, nopts, "seed");
-    int64_t count = 10000;
+    int64_t count = 0; /* 10000, or every test image when there are fewer */
     uint64_t sd = 1;
     int rc;
     if (features->seen != layer->seen)
@@ -166,6 +167,24 @@ int cmd_evaluate(int argc, char **argv)
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    /* Options of one kind of model, refused for the others rather than ignored. */
+    const bool generative = fv_model_target(m) || fv_model_gan(m);
+    static const char *const gen_only[] = {"binarize", "features", "layer", "samples", "seed"};
+    static const char *const not_gen[] = {"metrics", "plot", "label-column", "labels"};
+    for (int i = 0; i < 5; i++) {
+        const char *o = generative ? (i < 4 ? not_gen[i] : NULL) : gen_only[i];
+        if (!o || !cli_find(opts, nopts, o)->seen) continue;
+        rc = cli_usage_error(cmd, "--%s applies to %s; '%s' is %s%s", o,
+                             generative ? (strcmp(o, "plot") == 0
+                                               ? "classifiers, detectors and pose networks"
+                                               : "classifiers")
+                                        : "autoencoders, VAEs and GANs",
+                             pos[0], cli_model_kind(m),
+                             generative ? " (its pictures: fovea generate, fovea viz "
+                                          "reconstructions|latent|interpolate)"
+                                        : "");
+        goto done;
+    }
     cli_opt *metric = cli_find(opts, nopts, "metric"), *output = cli_find(opts, nopts, "output");
     const bool detector = fv_model_detector_max_boxes(m) > 0;
     if (!detector && (metric->seen || output->seen)) {

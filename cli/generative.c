@@ -29,19 +29,41 @@ static int layer_index(const fv_model *m, const char *name)
 }
 
 /* Defaults: the model's sampling layer is the latent node and its first input (z_mean) the
- * code; without one, --latent names both (and generate falls back to the model's input: a
- * generator's). */
-static int find_nodes(const char *cmd, const fv_model *m, const char *latent, const char *code,
-                      bool input_ok, nodes *out)
+ * code; without one, --latent names both. sample_ok: the command draws codes z ~ N(0, I) (generate,
+ * the FID-style distance), where a GAN's latent node is its input; otherwise it encodes test
+ * images, which a GAN cannot. model_name names the model in the messages. */
+static int find_nodes(const char *cmd, const fv_model *m, const char *model_name,
+                      const char *latent, const char *code, bool sample_ok, nodes *out)
 {
+    char names[512];
+    if (!sample_ok && fv_model_gan(m)) {
+        cli_error(cmd,
+                  "'%s' is a GAN: it has no encoder, so test images have no codes (fovea "
+                  "generate draws its samples)",
+                  model_name);
+        return CLI_FAIL;
+    }
     int sampling = -1;
     for (int i = 0; i < fv_model_layer_count(m) && sampling < 0; i++)
         if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) sampling = i;
     if (!latent && sampling >= 0) latent = fv_model_layer_name(m, sampling);
-    if (!latent && input_ok) latent = fv_model_input_name(m, 0);
+    if (!latent && sample_ok && fv_model_gan(m)) latent = fv_model_input_name(m, 0);
     if (!latent) {
-        cli_error(cmd, "the model has no sampling layer: name its latent layer (the "
-                       "autoencoder's bottleneck) with --latent NAME");
+        cli_layer_names(m, names, sizeof names);
+        if (!fv_model_target(m))
+            cli_error(cmd, "'%s' is %s, not an autoencoder, a VAE or a GAN", model_name,
+                      cli_model_kind(m));
+        else if (sample_ok)
+            cli_error(cmd,
+                      "'%s' is an autoencoder: it has no prior to draw codes from (a VAE's "
+                      "sampling layer is one); --latent NAME decodes N(0, I) codes at that layer "
+                      "anyway (its layers: %s)",
+                      model_name, names);
+        else
+            cli_error(cmd,
+                      "'%s' is an autoencoder without a sampling layer: name its latent layer "
+                      "(its bottleneck) with --latent NAME (its layers: %s)",
+                      model_name, names);
         return CLI_USAGE;
     }
     if (!code)
@@ -50,9 +72,15 @@ static int find_nodes(const char *cmd, const fv_model *m, const char *latent, co
                    : latent;
     int rank;
     int64_t dims[4];
-    if (fv_model_node_shape(m, latent, &rank, dims) != FV_OK ||
-        fv_model_node_shape(m, code, &rank, dims) != FV_OK)
-        return cli_fail_lib(cmd, "--latent", FV_ERR_INVALID);
+    for (int k = 0; k < 2; k++) {
+        const char *node = k ? code : latent;
+        if (fv_model_node_shape(m, node, &rank, dims) != FV_OK) {
+            cli_layer_names(m, names, sizeof names);
+            cli_error(cmd, "%s: '%s' has no layer '%s' (its layers: %s)", k ? "--code" : "--latent",
+                      model_name, node, names);
+            return CLI_USAGE;
+        }
+    }
     snprintf(out->latent, sizeof out->latent, "%s", latent);
     snprintf(out->code, sizeof out->code, "%s", code);
     out->code_layer = layer_index(m, code);
@@ -72,13 +100,16 @@ static int64_t node_size(const fv_model *m, const char *name, int *rank, int64_t
 }
 
 /* The shape of the images the model makes (its output; a GAN's generator's output), checked to
- * be images (H, W[, C]) for the pictures. */
-static int output_images(const char *cmd, const fv_model *m, int *rank, int64_t dims[4])
+ * be images (H, W[, C]) for the pictures; cmd NULL: no message. */
+static int output_images(const char *cmd, const fv_model *m, const char *model_name, int *rank,
+                         int64_t dims[4])
 {
     if (!fv_model_gan(m) || fv_model_node_shape(m, fv_model_gan(m), rank, dims) != FV_OK)
         *rank = fv_model_output_shape(m, 0, dims);
     if ((*rank == 2 || *rank == 3) && (*rank == 2 || dims[2] == 1 || dims[2] == 3)) return 0;
-    cli_error(cmd, "the model's output is not an image (H, W, 1 or 3): nothing to draw");
+    if (cmd)
+        cli_error(cmd, "'%s' is %s: its output is not an image (H, W, 1 or 3), nothing to draw",
+                  model_name, cli_model_kind(m));
     return CLI_FAIL;
 }
 
@@ -127,10 +158,19 @@ static int encode(const char *cmd, fv_model *m, const fv_dataset *d, int64_t fir
     return s == FV_OK ? 0 : cli_fail_lib(cmd, "--data", s);
 }
 
-/* The test images of --data, checked against the model's input. */
-static int load_test(const char *cmd, const fv_model *m, const char *path, fv_dataset **d)
+/* The test images of --data, checked against the model's input, for the commands that encode
+ * them (which a GAN cannot). */
+static int load_test(const char *cmd, const fv_model *m, const char *model_name, const char *path,
+                     fv_dataset **d)
 {
     *d = NULL;
+    if (fv_model_gan(m)) {
+        cli_error(cmd,
+                  "'%s' is a GAN: it has no encoder, so test images have no codes or "
+                  "reconstructions (fovea generate draws its samples)",
+                  model_name);
+        return CLI_FAIL;
+    }
     int rc = cli_load_data(cmd, path, NULL, NULL, d);
     if (rc) return rc;
     if (!*d) {
@@ -148,8 +188,8 @@ int cli_samples_picture(const char *cmd, fv_model *m, const char *model_name, in
     int rank;
     int64_t dims[4];
     *out = NULL;
-    int rc = find_nodes(cmd, m, latent, NULL, true, &nd);
-    if (!rc) rc = output_images(cmd, m, &rank, dims);
+    int rc = find_nodes(cmd, m, model_name, latent, NULL, true, &nd);
+    if (!rc) rc = output_images(cmd, m, model_name, &rank, dims);
     if (rc) return rc;
     rc = CLI_FAIL;
     const int64_t zsize = node_size(m, nd.latent, NULL, NULL), osize = image_size(m);
@@ -236,8 +276,15 @@ int cli_reconstructions_picture(const char *cmd, fv_model *m, const char *model_
     int64_t dims[4];
     nodes nd;
     *pic = NULL;
-    int rc = output_images(cmd, m, &rank, dims);
-    if (!rc && z_mean) rc = find_nodes(cmd, m, latent, NULL, false, &nd);
+    if (fv_model_gan(m)) {
+        cli_error(cmd,
+                  "'%s' is a GAN: it has no encoder, so nothing reconstructs test images (fovea "
+                  "generate draws its samples)",
+                  model_name);
+        return CLI_FAIL;
+    }
+    int rc = output_images(cmd, m, model_name, &rank, dims);
+    if (!rc && z_mean) rc = find_nodes(cmd, m, model_name, latent, NULL, false, &nd);
     if (rc) return rc;
     rc = CLI_FAIL;
     if (first + n > fv_dataset_count(d)) {
@@ -336,7 +383,7 @@ int viz_reconstructions(int argc, char **argv)
     if (!m) return CLI_FAIL;
     fv_dataset *d = NULL;
     fv_picture *p = NULL;
-    rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    rc = load_test(cmd, m, pos[0], opts[O_DATA].value, &d);
     if (!rc)
         rc = cli_reconstructions_picture(cmd, m, pos[0], d, opts[O_DATA].value, first, n,
                                          opts[O_MEAN].seen, opts[O_LATENT].value, &p);
@@ -356,7 +403,7 @@ int cli_latent_picture(const char *cmd, fv_model *m, const char *model_name, con
     int64_t dims[4] = {0};
     nodes nd;
     *pic = NULL;
-    int rc = find_nodes(cmd, m, latent, code, false, &nd);
+    int rc = find_nodes(cmd, m, model_name, latent, code, false, &nd);
     if (rc) return rc;
     rc = CLI_FAIL;
     if (n > fv_dataset_count(d)) n = fv_dataset_count(d);
@@ -378,7 +425,8 @@ int cli_latent_picture(const char *cmd, fv_model *m, const char *model_name, con
         memcpy(pts, codes, (size_t)(n * 2) * sizeof *pts);
         snprintf(xlabel, sizeof xlabel, "%s[0]", nd.code);
         snprintf(ylabel, sizeof ylabel, "%s[1]", nd.code);
-        if (node_size(m, nd.latent, NULL, NULL) == 2 && output_images(cmd, m, &rank, dims) == 0) {
+        if (node_size(m, nd.latent, NULL, NULL) == 2 &&
+            output_images(NULL, m, NULL, &rank, dims) == 0) {
             grid_z = malloc((size_t)(grid * grid * 2) * sizeof *grid_z);
             man = malloc((size_t)(grid * grid * fv_model_output_size(m)) * sizeof *man);
             if (!grid_z || !man) goto oom;
@@ -475,7 +523,7 @@ int viz_latent(int argc, char **argv)
     fv_dataset *d = NULL;
     fv_picture *p = NULL;
     rc = m ? 0 : CLI_FAIL;
-    if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    if (!rc) rc = load_test(cmd, m, pos[0], opts[O_DATA].value, &d);
     if (!rc)
         rc = cli_latent_picture(cmd, m, pos[0], d, opts[O_DATA].value, n, grid, scale,
                                 (char *const *)names, nnames, opts[O_LATENT].value,
@@ -537,9 +585,9 @@ int viz_interpolate(int argc, char **argv)
     int64_t dims[4];
     nodes nd;
     rc = m ? 0 : CLI_FAIL;
-    if (!rc) rc = find_nodes(cmd, m, opts[O_LATENT].value, opts[O_CODE].value, false, &nd);
-    if (!rc) rc = output_images(cmd, m, &rank, dims);
-    if (!rc) rc = load_test(cmd, m, opts[O_DATA].value, &d);
+    if (!rc) rc = find_nodes(cmd, m, pos[0], opts[O_LATENT].value, opts[O_CODE].value, false, &nd);
+    if (!rc) rc = output_images(cmd, m, pos[0], &rank, dims);
+    if (!rc) rc = load_test(cmd, m, pos[0], opts[O_DATA].value, &d);
     if (rc) goto done;
     rc = CLI_FAIL;
     const int64_t count = fv_dataset_count(d);
@@ -625,33 +673,67 @@ static fv_status features_of(fv_model *c, int li, const float *x, int64_t n, int
     return s;
 }
 
-/* The FID-style figure: g->fid_count samples decoded from z ~ N(0, I) against the first as many
- * test images, in the features of classifier layer `layer`; and the classifier's predicted
- * classes of the samples (g->hist). */
-static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char *cpath,
-                   const char *layer, uint64_t seed, cli_gen_figures *g)
+/* The --features classifier, loaded and checked before any work: a classifier (one vector of
+ * class scores) with a layer `layer`, taking the model's images, and count samples no more than
+ * the test images. */
+static int load_classifier(const char *cmd, const fv_model *m, const fv_dataset *d,
+                           const char *cpath, const char *layer, int64_t count, fv_model **out,
+                           int *li)
 {
+    *out = NULL;
+    if (!fv_model_gan(m) && strcmp(cli_model_kind(m), "an autoencoder") == 0) {
+        cli_error(cmd, "--features: an autoencoder has no prior to draw samples from, so no "
+                       "FID-style distance (a VAE or a GAN has one)");
+        return CLI_USAGE;
+    }
+    if (count > fv_dataset_count(d)) {
+        cli_error(cmd,
+                  "--samples %lld: the test set has %lld images, and the distance compares as "
+                  "many samples as test images",
+                  (long long)count, (long long)fv_dataset_count(d));
+        return CLI_USAGE;
+    }
+    if (!cli_exists(cpath)) {
+        cli_error(cmd, "--features: '%s': no such file", cpath);
+        return CLI_FAIL;
+    }
     fv_model *c = cli_load_trained_model(cmd, cpath);
     if (!c) return CLI_FAIL;
+    char names[512];
+    if (!cli_is_classifier(c)) {
+        cli_error(cmd,
+                  "--features: '%s' is %s, not a classifier (its output must be one vector of "
+                  "class scores)",
+                  cpath, cli_model_kind(c));
+    } else if ((*li = layer_index(c, layer)) < 0) {
+        cli_layer_names(c, names, sizeof names);
+        cli_error(cmd, "--layer: the classifier '%s' has no layer '%s' (its layers: %s)", cpath,
+                  layer, names);
+    } else if (fv_model_input_size(c) != image_size(m)) {
+        cli_error(cmd,
+                  "--features: the classifier '%s' takes %lld values, the model makes images of "
+                  "%lld",
+                  cpath, (long long)fv_model_input_size(c), (long long)image_size(m));
+    } else {
+        *out = c;
+        return 0;
+    }
+    fv_model_free(c);
+    return CLI_FAIL;
+}
+
+/* The FID-style figure: g->fid_count samples decoded from z ~ N(0, I) against the first as many
+ * test images, in the features of layer li of classifier c (cpath); and the classifier's
+ * predicted classes of the samples (g->hist). */
+static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, fv_model *c, int li,
+                   uint64_t seed, cli_gen_figures *g)
+{
     int rc = CLI_FAIL;
     float *z = NULL, *gen = NULL, *real = NULL, *fg = NULL, *fr = NULL;
     nodes nd;
-    const int li = layer_index(c, layer);
-    if (li < 0) {
-        cli_error(cmd, "--layer: the classifier %s has no layer '%s'", cpath, layer);
-        goto done;
-    }
-    if (fv_model_input_size(c) != image_size(m)) {
-        cli_error(cmd,
-                  "--features: the classifier takes %lld values, the model makes images of "
-                  "%lld",
-                  (long long)fv_model_input_size(c), (long long)image_size(m));
-        goto done;
-    }
-    if ((rc = find_nodes(cmd, m, NULL, NULL, true, &nd))) goto done;
+    if ((rc = find_nodes(cmd, m, "the model", NULL, NULL, true, &nd))) goto done;
     rc = CLI_FAIL;
-    int64_t count = g->fid_count;
-    if (count > fv_dataset_count(d)) count = g->fid_count = fv_dataset_count(d);
+    const int64_t count = g->fid_count;
     const int64_t size = image_size(m), zsize = node_size(m, nd.latent, NULL, NULL);
     int64_t fd[4];
     const int fr_rank = fv_model_layer_shape(c, li, fd);
@@ -694,7 +776,6 @@ static int frechet(const char *cmd, fv_model *m, const fv_dataset *d, const char
     rc = 0;
 done:
     free(z), free(gen), free(real), free(fg), free(fr);
-    fv_model_free(c);
     return rc;
 }
 
@@ -709,6 +790,16 @@ int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64
                            .features = features,
                            .layer = layer,
                            .binarized = binarize};
+    if (count <= 0) {
+        count = fv_dataset_count(test) < 10000 ? fv_dataset_count(test) : 10000;
+        g->fid_count = count;
+    }
+    fv_model *c = NULL;
+    int li = -1;
+    if (features) {
+        const int rc = load_classifier(cmd, m, test, features, layer, count, &c, &li);
+        if (rc) return rc;
+    }
     if (fv_model_gan(m)) {
         /* A GAN reconstructs nothing: its figure is the samples' distance to the test images. */
         if (!features) {
@@ -720,11 +811,13 @@ int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64
         int64_t dims[4];
         fv_status s = fv_model_node_shape(m, fv_model_gan(m), &rank, dims);
         if (s == FV_OK) s = fv_dataset_check_shape(test, rank, dims);
-        if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
-        return frechet(cmd, m, test, features, layer, seed, g);
+        const int rc =
+            s == FV_OK ? frechet(cmd, m, test, c, li, seed, g) : cli_fail_lib(cmd, "--data", s);
+        fv_model_free(c);
+        return rc;
     }
     g->reconstructs = true;
-    fv_dataset *bin = NULL;
+    fv_dataset *bin = NULL, *const grey = test; /* the FID-style distance's real images */
     float *x = NULL, *y = NULL;
     int rc = CLI_FAIL;
     const int64_t n = fv_dataset_count(test), in = fv_model_input_size(m),
@@ -734,6 +827,7 @@ int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64
                   "the model's output (%lld values) is not the size of its input (%lld): "
                   "not an autoencoder",
                   (long long)out, (long long)in);
+        fv_model_free(c);
         return CLI_FAIL;
     }
     x = malloc((size_t)(n * in) * sizeof *x);
@@ -798,10 +892,11 @@ int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64
     g->bce_image = bce / (double)n;
     g->bce_pixel = bce / (double)(n * out);
     g->nelbo = g->vae ? g->bce_image + g->kl : NAN;
-    rc = features ? frechet(cmd, m, test, features, layer, seed, g) : CLI_OK;
+    rc = features ? frechet(cmd, m, grey, c, li, seed, g) : CLI_OK;
 done:
     free(x), free(y);
     fv_dataset_free(bin);
+    fv_model_free(c);
     return rc;
 }
 
@@ -835,10 +930,13 @@ void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_fi
                         "sampled, one sample per image)\n",
                         g->nelbo, g->bce_image, g->kl);
             fprintf(out, "%s\n",
-                    g->binarized ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
-                                   "the negative log-likelihood, in nats"
-                                 : "  on grey pixels: a cross-entropy, not a log-likelihood in "
-                                   "nats, with a floor above 0 (--binarize for a bound in nats)");
+                    !g->binarized ? "  on grey pixels: a cross-entropy, not a log-likelihood in "
+                                    "nats, with a floor above 0 (--binarize for a bound in nats)"
+                    : g->vae      ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
+                                    "the negative log-likelihood, in nats"
+                             : "  on binarised test images (pixels >= 0.5 are 1): in nats, the "
+                               "decoder's Bernoulli pixels given each image's own code (an "
+                               "autoencoder has no prior: not a likelihood bound)");
         }
     }
     if (!g->has_fid) return;
@@ -846,9 +944,10 @@ void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_fi
     cli_print_repr(out, g->fid);
     fprintf(out,
             "  (the Fréchet distance between %lld samples (z ~ N(0, I), seed %llu) and the first "
-            "%lld test images in the %lld features of layer '%s' of %s, not Inception's)\n",
+            "%lld test images%s in the %lld features of layer '%s' of %s, not Inception's)\n",
             (long long)g->fid_count, (unsigned long long)g->seed, (long long)g->fid_count,
-            (long long)g->fid_features, g->layer, classifier);
+            g->binarized ? " (as they are, not binarised)" : "", (long long)g->fid_features,
+            g->layer, classifier);
     fputs("Samples by predicted class:", out);
     for (int64_t k = 0; k < g->classes; k++) {
         const double pct = 100.0 * (double)g->hist[k] / (double)g->fid_count;

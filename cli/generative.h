@@ -40,6 +40,8 @@ typedef struct cli_gen_figures {
     uint64_t seed;
     const char *features, *layer;
 } cli_gen_figures;
+/* count: the FID-style distance's samples (0: 10000, or every test image when there are fewer;
+ * more than the test images is refused). */
 int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64_t batch,
                            bool binarize, const char *features, const char *layer, int64_t count,
                            uint64_t seed, cli_gen_figures *g);

@@ -15,7 +15,7 @@
 #define BAR_WIDTH      30
 #define REDRAW_SECONDS 0.1 /* at most ten redraws a second: drawing must never cost time */
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested; /* the signal's number, 0 before one */
 
 static double now_seconds(void)
 {
@@ -30,7 +30,7 @@ static void on_signal(int sig)
 {
     static const char msg[] =
         "\nfovea train: interrupted; stopping after this step (Ctrl-C again to quit at once)\n";
-    stop_requested = 1;
+    stop_requested = sig;
     if (sig == SIGINT) {
         /* The leading newline ends a bar drawn on the terminal. */
         size_t skip = bar_on_screen ? 0 : 1;
@@ -60,6 +60,11 @@ void progress_restore_signals(void)
 bool progress_interrupted(void)
 {
     return stop_requested != 0;
+}
+
+int progress_exit_status(void)
+{
+    return stop_requested ? 128 + stop_requested : 0;
 }
 
 /* Keras 2's order: loss, the other training metrics, val_loss, the other validation metrics. */

@@ -34,10 +34,13 @@ bool progress_on_epoch(void *user, const fv_logs *logs);
 void progress_finish(progress *p);
 
 /* SIGINT and SIGTERM ask training to stop after the current step (a second SIGINT ends the
- * process at once); progress_interrupted() says whether that happened. */
+ * process at once); progress_interrupted() says whether that happened, and
+ * progress_exit_status() gives the shell's status for it: 128 + the signal (130 for SIGINT, 143
+ * for SIGTERM), 0 when none came. */
 void progress_catch_signals(void);
 void progress_restore_signals(void);
 bool progress_interrupted(void);
+int progress_exit_status(void);
 
 /* Appends " - name: value" for each log entry in Keras' order (loss, metrics, val_loss, val_
  * metrics), values as Keras prints them (%.4f, or %.4e when |value| <= 1e-3). */

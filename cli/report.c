@@ -67,7 +67,8 @@ static const char usage[] =
     "  --features CLS.safetensors --layer NAME\n"
     "                          the FID-style distance in a classifier's layer's features, as\n"
     "                          'fovea evaluate' computes it (generative models)\n"
-    "  --samples N             samples and test images it compares (default 10000)\n"
+    "  --samples N             samples and test images it compares (default 10000, or\n"
+    "                          every test image when there are fewer)\n"
     "  --seed S                the samples' codes, in the figure and the picture (default 1)\n"
     "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
     "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
@@ -672,6 +673,9 @@ int cmd_report(int argc, char **argv)
     int rc = cli_parse(cmd, usage, argc, argv, opts, O_N, pos, 1, 1, &npos);
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[O_OUT].seen) return cli_usage_error(cmd, "-o REPORT.html is required");
+    if (!cli_has_suffix(opts[O_OUT].value, ".html") && !cli_has_suffix(opts[O_OUT].value, ".htm"))
+        return cli_usage_error(cmd, "--output: '%s': the report is an HTML page; name it .html",
+                               opts[O_OUT].value);
     if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
     if (opts[O_FEATURES].seen != opts[O_LAYER].seen)
         return cli_usage_error(cmd, "--features CLASSIFIER and --layer NAME go together");
@@ -684,7 +688,7 @@ int cmd_report(int argc, char **argv)
                 .object = opts[O_OBJECT].seen ? opts[O_OBJECT].value : NULL,
                 .features = opts[O_FEATURES].seen ? opts[O_FEATURES].value : NULL,
                 .layer = opts[O_LAYER].seen ? opts[O_LAYER].value : NULL,
-                .samples = 10000,
+                .samples = 0, /* 10000, or every test image when there are fewer */
                 .seed = 1};
     int64_t nthreads = 0;
     if (opts[O_EXAMPLES].seen && (rc = cli_int(cmd, "--examples", opts[O_EXAMPLES].value, 0, 64,

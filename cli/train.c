@@ -551,6 +551,13 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_SEED].seen) fit.seed = seed;
     if (opts[O_NO_SHUFFLE].seen) fit.shuffle = false;
     if (vsplit >= 0) fit.validation_split = vsplit;
+    if (fv_model_gan(m) && fit.validation_split > 0) {
+        rc = cli_usage_error(cmd,
+                             "--validation-split: %s is a GAN, and validation is not done for "
+                             "GANs (its d_loss and g_loss are training figures)",
+                             model_path);
+        goto done;
+    }
 
     bool image_dir = cli_is_image_dir(opts[O_DATA].value),
          cifar = cli_is_cifar_dir(opts[O_DATA].value);
@@ -682,6 +689,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
                           (long long)ui.prog.last_step, (long long)ui.prog.last_steps,
                           ckpt ? "--save and --history were not written; " : "nothing was saved",
                           kept);
+            rc = progress_exit_status();
         } else if (s == FV_ERR_NUMERIC && ckpt && info.checkpoint_epochs > 0)
             cli_error(cmd,
                       "%s; training stopped, --save and --history were not written; the last good "

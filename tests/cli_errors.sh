@@ -129,10 +129,10 @@ done
 kill -INT "$pid"
 wait "$pid"
 status=$?
-if [ "$status" -eq 1 ] && tail -1 "$TMP/err" | grep -q "^fovea train: interrupted in epoch"; then
-    ok "Ctrl-C stops training with exit 1: $(tail -1 "$TMP/err")"
+if [ "$status" -eq 130 ] && tail -1 "$TMP/err" | grep -q "^fovea train: interrupted in epoch"; then
+    ok "Ctrl-C stops training with exit 130 (128 + SIGINT): $(tail -1 "$TMP/err")"
 else
-    fail "Ctrl-C stops training with exit 1 and says so"
+    fail "Ctrl-C stops training with exit 130 and says so" "exit status $status"
     show_output
 fi
 kept

@@ -89,8 +89,8 @@ kill -INT "$pid"
 wait "$pid"
 status=$?
 msg=$(tail -1 "$TMP/err")
-if [ "$status" -eq 1 ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
-    ok "SIGINT: exit 1 and $msg"
+if [ "$status" -eq 130 ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
+    ok "SIGINT: exit 130 and $msg"
 else
     fail "SIGINT stops training, keeps the checkpoint and says how to resume"
     show_output

@@ -54,8 +54,47 @@ check "the FID-style distance, named as what it is" \
 check "the samples' predicted classes" grep -Eq '^Samples by predicted class: 0: [0-9.]+%, 1:' "$TMP/out"
 expect_error "--features without --layer" 2 "--features CLASSIFIER and --layer NAME go together" \
     "$FOVEA" evaluate "$V" --data "$D" --features "$C"
-expect_error "--layer the classifier lacks" 1 "no layer 'nope'" \
+expect_error "--layer the classifier lacks: its layers listed" 1 "no layer 'nope' \(its layers: conv2d, .*flatten" \
     "$FOVEA" evaluate "$V" --data "$D" --features "$C" --layer nope
+expect_error "--features naming no file" 1 "^fovea evaluate: --features: 'nope.safetensors': no such file" \
+    "$FOVEA" evaluate "$V" --data "$D" --features nope.safetensors --layer flatten
+expect_error "--features given a VAE, not a classifier" 1 "--features: '.*vae.safetensors' is a VAE, not a classifier" \
+    "$FOVEA" evaluate "$V" --data "$D" --features "$V" --layer h
+expect_error "--samples beyond the test set" 2 "--samples 81: the test set has 80 images" \
+    "$FOVEA" evaluate "$V" --data "$D" --features "$C" --layer flatten --samples 81
+expect_ok "--binarize with --features" "$FOVEA" evaluate "$V" --data "$D" --binarize --features "$C" \
+    --layer flatten --samples 60
+check "--binarize: the FID-style distance against the test images as they are" \
+    grep -q "test images (as they are, not binarised)" "$TMP/out"
+expect_error "--plot of a VAE" 2 "--plot applies to classifiers, detectors and pose networks; '.*' is a VAE" \
+    "$FOVEA" evaluate "$V" --data "$D" --plot "$TMP/bad.png"
+expect_error "--metrics of a VAE" 2 "--metrics applies to classifiers; '.*' is a VAE" \
+    "$FOVEA" evaluate "$V" --data "$D" --metrics accuracy
+expect_error "--binarize of a classifier" 2 "--binarize applies to autoencoders, VAEs and GANs; '.*' is a classifier" \
+    "$FOVEA" evaluate "$C" --data "$D" --binarize
+expect_error "--features of a classifier" 2 "--features applies to autoencoders, VAEs and GANs" \
+    "$FOVEA" evaluate "$C" --data "$D" --features "$C" --layer flatten
+
+echo "# a plain autoencoder: no prior to sample from"
+A=$TMP/ae.safetensors
+printf '%s\n' "input shape=8,8,1" \
+    "conv2d filters=4 kernel_size=3 strides=2 padding=same activation=relu name=code" \
+    "conv2d_transpose filters=1 kernel_size=3 strides=2 padding=same activation=sigmoid" \
+    "compile loss=binary_crossentropy optimizer=adam" "fit target=input batch_size=16 epochs=1" \
+    >"$TMP/ae.fv"
+expect_ok "train an autoencoder" "$FOVEA" train "$TMP/ae.fv" --data "$D" --save "$A" --verbose 0
+expect_error "generate from an autoencoder" 2 "is an autoencoder: it has no prior to draw codes from" \
+    "$FOVEA" generate "$A" -o "$TMP/bad.png"
+expect_ok "generate from an autoencoder's named bottleneck" "$FOVEA" generate "$A" --latent code \
+    --n 4 -o "$TMP/ae_code.png"
+expect_error "viz latent of an autoencoder without --latent: its layers listed" 2 \
+    "an autoencoder without a sampling layer: name its latent layer .* with --latent NAME \(its layers: code," \
+    "$FOVEA" viz latent "$A" --data "$D" -o "$TMP/bad.png"
+expect_error "an autoencoder's FID-style distance" 2 "--features: an autoencoder has no prior" \
+    "$FOVEA" evaluate "$A" --data "$D" --features "$C" --layer flatten
+expect_ok "evaluate --binarize of an autoencoder" "$FOVEA" evaluate "$A" --data "$D" --binarize
+check "an autoencoder's binarised cross-entropy is no likelihood bound, said so" \
+    grep -q "an autoencoder has no prior: not a likelihood bound" "$TMP/out"
 
 echo "# generate"
 expect_ok "generate 16 samples" "$FOVEA" generate "$V" --n 16 --seed 3 -o "$TMP/s1.png"
@@ -64,10 +103,12 @@ expect_ok "generate again with the same seed" "$FOVEA" generate "$V" --n 16 --se
 same_file "the same seed draws the same samples" "$TMP/s1.png" "$TMP/s2.png"
 expect_ok "generate with another seed" "$FOVEA" generate "$V" --n 16 --seed 4 -o "$TMP/s3.png"
 check "another seed, other samples" bash -c "! cmp -s '$TMP/s1.png' '$TMP/s3.png'"
-expect_error "generate from a classifier: its output is no image" 1 "not an image" \
+expect_error "generate from a classifier: said what it is" 2 "cls.safetensors' is a classifier, not an autoencoder, a VAE or a GAN" \
     "$FOVEA" generate "$C" -o "$TMP/bad.png"
-expect_error "generate --latent that the model lacks" 1 "no layer or input named 'w'" \
+expect_error "generate --latent that the model lacks: its layers listed" 2 "--latent: '.*vae.safetensors' has no layer 'w' \(its layers: conv2d, flatten, h, z_mean, z_log_var, z, dense" \
     "$FOVEA" generate "$V" --latent w -o "$TMP/bad.png"
+expect_error "generate from a classifier's hidden layer: its output is no image" 1 "is a classifier: its output is not an image" \
+    "$FOVEA" generate "$C" --latent flatten -o "$TMP/bad.png"
 expect_error "generate without -o" 2 "-o OUT.png is required" "$FOVEA" generate "$V"
 check "nothing written by the refused commands" absent "$TMP/bad.png"
 
@@ -85,7 +126,7 @@ expect_ok "viz interpolate" "$FOVEA" viz interpolate "$V" --data "$D" --from 0 -
 check "interpolate: a PNG" is_png "$TMP/i.png"
 expect_error "interpolate past the test set" 1 "has 80 test images \(0 to 79\)" \
     "$FOVEA" viz interpolate "$V" --data "$D" --from 0 --to 99999 -o "$TMP/bad.png"
-expect_error "latent of a model without a sampling layer or --latent" 2 "--latent NAME" \
+expect_error "latent of a classifier: said what it is" 2 "is a classifier, not an autoencoder, a VAE or a GAN" \
     "$FOVEA" viz latent "$C" --data "$D" -o "$TMP/bad.png"
 check "nothing written by the refused pictures" absent "$TMP/bad.png"
 # (`fovea report` of a VAE and a GAN: tests/cli_report_kinds.sh)
@@ -103,6 +144,15 @@ expect_ok "evaluate a GAN with --features" "$FOVEA" evaluate "$G" --data "$D" --
 check "the GAN's FID-style distance" grep -Eq "^FID-style distance: [0-9.e+-]+  \(the Fréchet distance between 40 samples" "$TMP/out"
 expect_error "evaluate a GAN without --features" 2 "a GAN has no reconstruction" \
     "$FOVEA" evaluate "$G" --data "$D"
+expect_error "viz latent of a GAN" 1 "gan.safetensors' is a GAN: it has no encoder" \
+    "$FOVEA" viz latent "$G" --data "$D" -o "$TMP/bad.png"
+expect_error "viz reconstructions of a GAN" 1 "gan.safetensors' is a GAN: it has no encoder" \
+    "$FOVEA" viz reconstructions "$G" --data "$D" -o "$TMP/bad.png"
+expect_error "viz interpolate of a GAN" 1 "gan.safetensors' is a GAN: it has no encoder" \
+    "$FOVEA" viz interpolate "$G" --data "$D" --from 0 --to 1 -o "$TMP/bad.png"
+expect_error "a GAN with --validation-split" 2 "validation is not done for GANs" \
+    "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --validation-split 0.5 --verbose 0
+check "nothing written by the refused GAN pictures" absent "$TMP/bad.png"
 expect_error "a GAN with early stopping: not yet, said so" 1 "not done for GANs yet" \
     "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save-best "$TMP/gbest.safetensors" --verbose 0
 sed 's/units=1 activation=sigmoid/units=1/' "$DATA/quad_gan.fv" >"$TMP/logits.fv"

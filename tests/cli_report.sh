@@ -56,6 +56,9 @@ expect_error "a model file without weights" 1 "no trained weights" "$FOVEA" repo
 expect_error "--class-names of the wrong length" 1 "3 names given, but the model has 4 classes" \
     "$FOVEA" report "$Q" --data "$D" --class-names a,b,c -o "$TMP/bad.html"
 expect_error "report without --data" 2 "--data is required" "$FOVEA" report "$Q" -o "$TMP/bad.html"
+expect_error "a report named .png" 2 "--output: '.*bad.png': the report is an HTML page; name it .html" \
+    "$FOVEA" report "$Q" --data "$D" -o "$TMP/bad.png"
+check "nothing written under the .png name" test ! -e "$TMP/bad.png"
 expect_error "report without -o" 2 "-o REPORT.html is required" "$FOVEA" report "$Q" --data "$D"
 expect_error "--examples out of range" 2 "--examples: expected a count from 0 to 64" \
     "$FOVEA" report "$Q" --data "$D" -o "$TMP/bad.html" --examples 100
