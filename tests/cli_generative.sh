@@ -15,6 +15,7 @@ absent() { [ ! -e "$1" ]; }
 echo "# train a tiny VAE on its own input"
 expect_ok "train quad_vae.fv --save --history" "$FOVEA" train "$DATA/quad_vae.fv" --data "$D" \
     --save "$V" --history "$TMP/h.csv"
+cp "$TMP/out" "$TMP/train.out"
 check "history columns: kl_loss, loss, reconstruction_loss and their val_ twins" \
     test "$(head -1 "$TMP/h.csv")" = "epoch,kl_loss,loss,reconstruction_loss,val_kl_loss,val_loss,val_reconstruction_loss"
 check "no accuracy in a reconstruction's progress lines" bash -c "! grep -q accuracy '$TMP/out'"
@@ -31,8 +32,14 @@ same_file "the resumed VAE has the straight run's weights, byte for byte" \
     "$TMP/straight.safetensors" "$TMP/resumed.safetensors"
 
 echo "# evaluate"
+train_loss=$(sed -n 's/^Test loss: //p' "$TMP/train.out")
 expect_ok "evaluate a VAE" "$FOVEA" evaluate "$V" --data "$D"
 cp "$TMP/out" "$TMP/eval.out"
+check "evaluate's test loss (z sampled) is the one printed after training ($train_loss)" \
+    grep -qx "Test loss: $train_loss" "$TMP/eval.out"
+expect_ok "evaluate a VAE in batches of 7" "$FOVEA" evaluate "$V" --data "$D" --batch-size 7
+check "the same test loss in batches of 7: each image's z by its index, whatever the batch" \
+    grep -qx "Test loss: $train_loss" "$TMP/out"
 loss=$(sed -n 's/^Test loss: //p' "$TMP/eval.out")
 elbo=$(sed -n 's/^Negative ELBO per image: \([0-9.]*\) .*/\1/p' "$TMP/eval.out")
 if [ -n "$loss" ] && [ -n "$elbo" ] &&

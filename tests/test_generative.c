@@ -314,14 +314,21 @@ static fv_status sampler_make(sampler *s, const char *args, int64_t latent, int6
     return st;
 }
 
-static void sampler_forward(sampler *s, const float *mu, const float *lv, float *z, int64_t n,
-                            bool training, uint64_t seed)
+/* index0: at inference, the evaluated data's index of sample 0. */
+static void sampler_forward_at(sampler *s, const float *mu, const float *lv, float *z, int64_t n,
+                               bool training, uint64_t seed, int64_t index0)
 {
     fv_rng rng;
     fv__rng_seed(&rng, seed);
-    fv_run r = {.n = n, .training = training, .rng = &rng, .threads = 2};
+    fv_run r = {.n = n, .training = training, .rng = &rng, .threads = 2, .index0 = index0};
     const float *xs[2] = {mu, lv};
     s->l.kind->forward(&s->l, xs, z, &r);
+}
+
+static void sampler_forward(sampler *s, const float *mu, const float *lv, float *z, int64_t n,
+                            bool training, uint64_t seed)
+{
+    sampler_forward_at(s, mu, lv, z, n, training, seed, 0);
 }
 
 static float *fixture(const char *name, int64_t want)
@@ -368,8 +375,9 @@ done:
     free(mu), free(lv), free(eps), free(dz), free(z), free(dmu), free(dlv), free(kl);
 }
 
-/* At inference the layer samples (Keras' example), each image its own ε whatever its place in the
- * batch; inference=mean gives z = z_mean. */
+/* At inference the layer samples (Keras' example), each image its own ε by its index in the
+ * evaluated data, whatever the batch it is in, also when two images' codes are bit-identical;
+ * inference=mean gives z = z_mean. */
 TEST(test_sampling_at_inference)
 {
     enum { N = 4, L = 2 };
@@ -379,14 +387,21 @@ TEST(test_sampling_at_inference)
     sampler s;
     CHECK_OK(sampler_make(&s, NULL, L, N));
     sampler_forward(&s, mu, lv, y, N, false, 3);
-    /* samples 0 and 2 have the same inputs: the same z; sample 1 differs from its mean */
-    CHECK(y[0] == y[4] && y[1] == y[5]);
+    /* samples 0 and 2 have the same inputs but are two images: two draws; sample 1 differs
+     * from its mean */
+    CHECK(y[0] != y[4] && y[1] != y[5]);
     CHECK(y[2] != mu[2] && y[3] != mu[3]);
-    /* the same image alone in a batch gets the same z */
-    sampler_forward(&s, mu + 2, lv + 2, y1, 1, false, 3);
+    /* image 1 alone in a batch starting at index 1 gets the same z; at another index, another */
+    sampler_forward_at(&s, mu + 2, lv + 2, y1, 1, false, 3, 1);
     CHECK(y1[0] == y[2] && y1[1] == y[3]);
+    sampler_forward_at(&s, mu + 2, lv + 2, y1, 1, false, 3, 0);
+    CHECK(y1[0] != y[2]);
+    /* the second half of the batch evaluated on its own (index 2 on): the same draws */
+    float y2[2 * L];
+    sampler_forward_at(&s, mu + 2 * L, lv + 2 * L, y2, 2, false, 3, 2);
+    CHECK(memcmp(y2, y + 2 * L, sizeof y2) == 0);
     /* another seed, another z */
-    sampler_forward(&s, mu + 2, lv + 2, y1, 1, false, 4);
+    sampler_forward_at(&s, mu + 2, lv + 2, y1, 1, false, 4, 1);
     CHECK(y1[0] != y[2]);
     free(s.l.cfg), free(s.saved);
     CHECK_OK(sampler_make(&s, "inference=mean", L, N));

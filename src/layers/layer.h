@@ -120,6 +120,7 @@ typedef struct fv_run {
     void *scratch; /* scratch_bytes(l, n) bytes, 64-byte aligned */
     int threads;
     int64_t batch, first; /* the whole batch's size; the batch's index of this run's sample 0 */
+    int64_t index0;       /* inference: the evaluated data's index of this run's sample 0 */
     int c0, c1;           /* the chunks this run holds */
     /* Gathers per-chunk sums from the other processes (NULL: one process); a failure is kept in
      * *status (the layer carries on; the model checks it after the pass). */

@@ -80,9 +80,11 @@ static void sampling_forward(fv_layer *l, const float *const *xs, float *y, fv_r
     const bool training = r->training;
     /* Sample i's ε comes from its own stream split off the layer's stream for this step: by its
      * index in the batch in training (fv__run_sample: each step has its own stream, and a process
-     * of data-parallel training draws what one process would), by its inputs' bits at
-     * inference, where every batch gets the same stream: so that evaluation gives each image its
-     * own ε whatever the batch size or the image's place. Thread count changes nothing. */
+     * of data-parallel training draws what one process would); at inference, where every batch
+     * gets the same stream, by its index in the evaluated data (r->index0 + i) and its inputs'
+     * bits: so that evaluation gives each image its own ε whatever the batch size, and two
+     * images with bit-identical codes (a dead encoder layer gives many) still draw apart. Thread
+     * count changes nothing. */
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
@@ -90,8 +92,11 @@ static void sampling_forward(fv_layer *l, const float *const *xs, float *y, fv_r
         fv_rng s;
         if (training)
             fv__run_sample(r, i, &s);
-        else
-            fv__rng_split(rng, sample_hash(m, v, size), &s);
+        else {
+            fv_rng by_bits;
+            fv__rng_split(rng, sample_hash(m, v, size), &by_bits);
+            fv__rng_split(&by_bits, (uint64_t)(r->index0 + i), &s);
+        }
         float *yi = y + i * size;
         for (int64_t j = 0; j < size; j++) {
             const float e = (float)fv__rng_normal(&s);

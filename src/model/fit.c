@@ -169,6 +169,7 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
         int64_t nb = count - b < batch ? count - b : batch;
         fv_targets t[FV_MAX_OUTPUTS];
         const int64_t own = load_batch(m, d, NULL, first + b, nb, t);
+        m->infer_first = b;
         fv__model_forward_inputs(m, (const float *const *)m->xbufs, own, false);
         const float *ys[FV_MAX_OUTPUTS];
         double Lh[FV_MAX_OUTPUTS], terms[FV_MAX_TERMS];
@@ -275,6 +276,7 @@ fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_si
     for (int64_t b = 0; b < data->n; b += batch_size) {
         int64_t nb = data->n - b < batch_size ? data->n - b : batch_size;
         fv__model_gather_inputs(m, data, NULL, b, nb);
+        m->infer_first = b;
         fv__model_forward_inputs(m, (const float *const *)m->xbufs, nb, false);
         memcpy(out + b * k, fv__model_out(m), (size_t)(nb * k) * sizeof(float));
     }

@@ -119,6 +119,9 @@ struct fv_model {
      * gradients per head; the first failure of a collective during a pass. */
     const fv_collective *coll;
     int64_t dp_batch, dp_first;
+    /* Inference: the evaluated data's index of the current batch's sample 0 (the loops of
+     * evaluate and predict set it; a sampling layer's draw at inference is keyed by it). */
+    int64_t infer_first;
     int dp_c0, dp_c1;
     fv_status dp_status;
     int32_t *dp_labels[FV_MAX_OUTPUTS];

@@ -683,12 +683,21 @@ static void step_rng(const fv_model *m, int layer, fv_rng *out)
 /* Layer i's run context for a batch of n: its dropout stream for this step in *r. */
 static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
 {
-    step_rng(m, i, r);
-    fv_run run = {
-        .n = n, .training = training, .rng = r, .scratch = m->scratch, .threads = m->plan_threads};
+    /* Inference draws (a VAE's sampling layer) come from one stream whatever step training
+     * reached, so that the test loss after training equals a later `evaluate`'s. */
+    if (training)
+        step_rng(m, i, r);
+    else
+        fv__model_step_rng(m, 0, i, r);
+    fv_run run = {.n = n,
+                  .training = training,
+                  .rng = r,
+                  .scratch = m->scratch,
+                  .threads = m->plan_threads,
+                  .index0 = m->infer_first};
     if (m->coll) /* this process's slice of the batch (parallel.c) */
         run.batch = m->dp_batch, run.first = m->dp_first, run.c0 = m->dp_c0, run.c1 = m->dp_c1,
-        run.coll = m->coll, run.status = &m->dp_status;
+        run.coll = m->coll, run.status = &m->dp_status, run.index0 += m->dp_first;
     return run;
 }
 
@@ -1069,6 +1078,7 @@ fv_status fv_model_forward_inputs(fv_model *m, const float *const *x, int64_t n)
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].fused_act = false;
+    m->infer_first = 0;
     fv__model_forward_inputs(m, x, n, false);
     return FV_OK;
 }
@@ -1111,6 +1121,7 @@ fv_status fv_model_predict_arrays(fv_model *m, const float *const *x, int64_t n,
         const float *xs[FV_MAX_MODEL_INPUTS];
         for (int k = 0; k < m->ninputs; k++)
             xs[k] = x[k] + b * fv__shape_size(&m->inputs[k].shape);
+        m->infer_first = b;
         fv__model_forward_inputs(m, xs, nb, false);
         for (int j = 0; j < nout; j++) {
             const int node = output_node(m, j);
