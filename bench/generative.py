@@ -9,9 +9,10 @@ between S samples and the first S test images in the 128 features of layer 'dens
 classifier (examples/mnist_cnn.fv, trained by fovea on the same training images for one epoch).
 
 usage: generative.py [--data DIR] [--fovea PATH] [--limit N] [--latent 2|16] [--vae-epochs E]
-                     [--gan-epochs E] [--vae-seeds K] [--gan-seeds K] [--samples S] [--threads T]
-                     [--work DIR] [--json OUT] [--smoke]
+                     [--gan-epochs E] [--vae-seeds K] [--gan-seeds K] [--first-seed F]
+                     [--samples S] [--threads T] [--work DIR] [--json OUT] [--smoke]
 
+--first-seed F runs seeds F to F + K - 1 (several invocations can share the seeds out).
 --latent 16 compares examples/vae16.fv (the same VAE with a 16-D latent space) instead of
 examples/vae.fv's 2-D one.
 --limit N trains on the first N training images (all test images are used); --smoke is a check
@@ -173,6 +174,7 @@ def main():
     ap.add_argument("--gan-epochs", type=int, default=1)
     ap.add_argument("--vae-seeds", type=int, default=3)
     ap.add_argument("--gan-seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--work", help="keep the models here (default: a temporary folder)")
@@ -208,7 +210,7 @@ def main():
                                                            "samples", "threads")},
                    "vae": [], "gan": []}
         for kind, seeds in (("vae", a.vae_seeds), ("gan", a.gan_seeds)):
-            for seed in range(1, seeds + 1):
+            for seed in range(a.first_seed, a.first_seed + seeds):
                 results[kind].append(train_pair(a, kind, seed, cnn, templates))
         print("\nmeans over seeds (± sample standard deviation); epoch times on this machine, %d "
               "thread(s) each" % a.threads)
