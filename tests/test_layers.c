@@ -2147,6 +2147,7 @@ TEST(test_bf16_layers_do_not_depend_on_thread_count)
         int64_t n;
     } cases[] = {
         {"dense", "units=70 activation=relu", {1, {300}}, 29},
+        {"dense", "units=37", {1, {530}}, 128}, /* 16 whole chunks, three blocks of rows */
         {"conv2d", "filters=70 kernel_size=3 activation=relu", {3, {9, 8, 8}}, 13},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

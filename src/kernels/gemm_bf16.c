@@ -172,6 +172,11 @@ static interleave_fn best_interleave(void)
     return interleave_generic;
 }
 
+void fv__bf16_interleave(const float *r0, const float *r1, int64_t n, uint16_t *out)
+{
+    best_interleave()(r0, r1, n, out);
+}
+
 void fv_gemm_bf16_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
                          uint16_t *bp)
 {
