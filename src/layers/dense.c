@@ -170,6 +170,19 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     }
 }
 
+/* uint16_t elements of the backward's dY in bf16: its pair rows (fv_dense_bf16_pack_pairs, at most
+ * n/2 + FV_GRAD_CHUNKS rows of units pairs), then dY rounded row by row [n × units] for dX's GEMM;
+ * -1 on overflow. *rows_size gets the first part's size. */
+static int64_t dy_bf16_size(int64_t n, int64_t units, int64_t *rows_size)
+{
+    int64_t rows, flat;
+    if (!fv__mul_i64(n / 2 + FV_GRAD_CHUNKS, 2 * units, &rows) || !fv__mul_i64(n, units, &flat) ||
+        rows > INT64_MAX / 4 || flat > INT64_MAX / 4)
+        return -1;
+    *rows_size = round32(rows);
+    return round32(rows) + round32(flat);
+}
+
 /* uint16_t elements of the backward's per-thread pair rows of X (fv_dense_bf16_pack_pairs: at
  * most n/2 + FV_GRAD_CHUNKS rows of INPUT_BLOCK pairs); -1 on overflow. */
 static int64_t pair_rows_size(int64_t n, int threads)
@@ -193,7 +206,8 @@ static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
         if (w0 < 0 || !fv__mul_i64(n, in, &xs) || xs > INT64_MAX / 4 - round32(w0)) return SIZE_MAX;
         const int64_t w = round32(w0) + xs; /* the forward's packed W and x in bf16 */
         const int64_t wt = fv_gemm_bf16_packed_size(units, in);
-        const int64_t d = fv_gemm_bf16_packed_size(n + 32 * FV_GRAD_CHUNKS, units);
+        int64_t rows;
+        const int64_t d = dy_bf16_size(n, units, &rows);
         const int64_t xp = pair_rows_size(n, threads);
         if (w < 0 || wt < 0 || d < 0 || xp < 0 || wt > INT64_MAX / 8 - d ||
             xp > INT64_MAX / 8 - round32(wt) - round32(d))
@@ -252,8 +266,9 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
      * thread's pair rows of its block of X's columns. */
     uint16_t *wtp = l->bf16 ? (uint16_t *)(stacks + stacks_floats(l, r->threads)) : NULL;
     uint16_t *dyp = wtp ? wtp + round32(fv_gemm_bf16_packed_size(units, in)) : NULL;
-    uint16_t *xps =
-        wtp ? dyp + round32(fv_gemm_bf16_packed_size(n + 32 * FV_GRAD_CHUNKS, units)) : NULL;
+    int64_t rows = 0;
+    uint16_t *xps = wtp ? dyp + dy_bf16_size(n, units, &rows) : NULL;
+    uint16_t *dy16 = wtp ? dyp + rows : NULL;
     const int64_t KPu = round32(units);
     const int nch = fv__run_chunks(r);
     int64_t bounds[FV_GRAD_CHUNKS + 1];
@@ -274,7 +289,10 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
         }
         if (wtp) {
 #pragma omp single nowait
-            fv_dense_bf16_pack_pairs(dy, units, units, nch, bounds, dyp, units);
+            {
+                fv_dense_bf16_pack_pairs(dy, units, units, nch, bounds, dyp, units);
+                fv_bf16_from_f32_n(dy, dy16, n * units);
+            }
             if (dx) {
 #pragma omp for schedule(static) nowait
                 for (int64_t blk = 0; blk < ib; blk++) {
@@ -304,8 +322,7 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
                 dense_weight_grad(r, x, dy, in, units, r0, m, stack, kg);
             }
             if (dx && n > 0 && wtp)
-                fv_gemm_bf16(false, n, m, units, 1.0f, dy, units, wtp + r0 * KPu, 0.0f, dx + r0,
-                             in);
+                fv_gemm_bf16_a16(n, m, units, 1.0f, dy16, units, wtp + r0 * KPu, 0.0f, dx + r0, in);
             else if (dx && n > 0)
                 fv_gemm(false, true, n, m, units, 1.0f, dy, units, w + r0 * units, units, 0.0f,
                         dx + r0, in);
