@@ -157,8 +157,10 @@ fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, 
  * order (Keras' and TensorFlow's rule). NaN propagates, as in PyTorch: a window holding a NaN
  * gives NaN, and its argmax is the window's last NaN (PyTorch's CPU kernels take a tap when
  * `val > maxval || isnan(val)`), so the gradient goes to a NaN input. A window made only of
- * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time;
- * fv_maxpool_forward_ref, one element and one tap at a time, is its specification. */
+ * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time, and
+ * with argmax NULL computes y alone (inference: no backward pass to scatter to; 4 of every 8
+ * bytes it writes); fv_maxpool_forward_ref, one element and one tap at a time, is its
+ * specification. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */
