@@ -87,12 +87,6 @@ dw_tile(const int nk, int64_t k0, int64_t j0, __mmask16 m0, __mmask16 m1, int nc
 {
     int level[LEVELS + 1], depth = 0;
     int64_t q = 0;
-    /* dW's rows of this tile are read once, at the end: ask for them now (4.7 MB for the seed's
-     * dense layer, from memory). */
-    for (int kk = 0; kk < nk; kk++) {
-        _mm_prefetch((const char *)(dw + (k0 + kk) * lddw + j0), _MM_HINT_T0);
-        _mm_prefetch((const char *)(dw + (k0 + kk) * lddw + j0 + 16), _MM_HINT_T0);
-    }
     for (int c = 0; c < nchunks; c++) {
         __m512 a0[TK], a1[TK];
 #pragma GCC unroll 8
@@ -146,6 +140,13 @@ DW_ATTR static void dw_avx512(int64_t m, int64_t N, int nchunks, const int64_t *
     _Alignas(64) float st[(LEVELS + 1) * TK * TJ];
     for (int64_t k0 = 0; k0 < m; k0 += TK) {
         for (int64_t j0 = 0; j0 < N; j0 += TJ) {
+            /* dW's rows are read once, at a tile's end, from memory (4.7 MB for the seed's dense
+             * layer): ask for those of the same columns one row of tiles ahead (N/32 tiles of
+             * time), and for the first row's own. */
+            for (int64_t k = k0 == 0 ? 0 : k0 + TK; k < k0 + 2 * TK && k < m; k++) {
+                _mm_prefetch((const char *)(dw + k * lddw + j0), _MM_HINT_T0);
+                _mm_prefetch((const char *)(dw + k * lddw + j0 + 16), _MM_HINT_T0);
+            }
             const int64_t w0 = N - j0 >= 16 ? 16 : N - j0, w1 = N - j0 >= 32 ? 16 : N - j0 - w0;
             const __mmask16 m0 = (__mmask16)((1u << w0) - 1), m1 = (__mmask16)((1u << w1) - 1);
             if (m - k0 >= TK) {
