@@ -318,7 +318,9 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
                 fv_dense_bf16_pack_pairs(x + r0, in, m, nch, bounds, xp, INPUT_BLOCK);
                 fv_dense_dw_bf16(m, units, nch, bounds, xp, INPUT_BLOCK, dyp, units,
                                  kg + r0 * units, units);
-            } else {
+            } else if (!fv_dense_dw_f32(m, units, nch, bounds, x + r0, in, dy, units,
+                                        kg + r0 * units, units)) {
+                /* Where that kernel does not run: the same sums chunk by chunk (kernels.h). */
                 dense_weight_grad(r, x, dy, in, units, r0, m, stack, kg);
             }
             if (dx && n > 0 && wtp)

@@ -1,8 +1,9 @@
-/* dense_bf16.c — the dense layer's weight gradient with bf16 products (bf16.h): dW += Σ over a
- * run's chunks of X_cᵀ·dY_c, each chunk's sum a VDPBF16PS chain over pairs of samples, the chunks
- * added as a balanced tree, in registers where the AVX512_BF16 tile holds them.
+/* dense_dw.c — the dense layer's weight gradient: dW += Σ over a run's chunks of X_cᵀ·dY_c, each
+ * chunk's sum a chain over its samples (VDPBF16PS over pairs of samples at precision=bf16, bf16.h;
+ * FMAs in fp32, kernels.h), the chunks added as a balanced tree, in one pass per register tile.
  */
 #include "kernels/bf16.h"
+#include "kernels/gemm_internal.h"
 
 #include <string.h>
 
@@ -75,15 +76,25 @@ static void dw_emul(int64_t m, int64_t N, int nchunks, const int64_t *bounds, co
 }
 
 #if defined(FV_DW_X86)
-#define DW_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+/* One template for both kinds (always inlined, so compiled for the union of their instruction
+ * sets); the fp32 instance contains no bf16 instruction, but runs only where the CPU has them
+ * all (fv_dense_dw_f32). */
+#define DW_ALL_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+
+/* The operands of a tile: bf16 pair rows (xp, dyp: dwords, rows ldx and lddy apart, one row per
+ * pair of samples) or fp32 rows (x, dy: one row per sample). */
+typedef struct dw_src {
+    const uint16_t *xp, *dyp;
+    const float *x, *dy;
+    int64_t ldx, lddy;
+} dw_src;
 
 /* nk (≤ TK) rows of dW × 32 columns (masks m0, m1 for the two halves): 2·nk zmm accumulators
- * per chunk; per pair of samples two loads of dY's pairs and nk broadcasts of X's. The stack of
- * partial sums lives in st (L1), the chunk being summed in registers. */
-DW_ATTR static inline __attribute__((always_inline)) void
-dw_tile(const int nk, int64_t k0, int64_t j0, __mmask16 m0, __mmask16 m1, int nchunks,
-        const int64_t *bounds, const uint16_t *xp, int64_t ldxp, const uint16_t *dyp, int64_t lddyp,
-        float *dw, int64_t lddw, float *st)
+ * per chunk; per pair of samples (bf16) or sample (fp32) two loads of dY and nk broadcasts of X.
+ * The stack of partial sums lives in st (L1), the chunk being summed in registers. */
+DW_ALL_ATTR static inline __attribute__((always_inline)) void
+dw_tile(const bool bf16, const int nk, int64_t k0, int64_t j0, __mmask16 m0, __mmask16 m1,
+        int nchunks, const int64_t *bounds, dw_src src, float *dw, int64_t lddw, float *st)
 {
     int level[LEVELS + 1], depth = 0;
     int64_t q = 0;
@@ -92,16 +103,29 @@ dw_tile(const int nk, int64_t k0, int64_t j0, __mmask16 m0, __mmask16 m1, int nc
 #pragma GCC unroll 8
         for (int kk = 0; kk < nk; kk++)
             a0[kk] = _mm512_setzero_ps(), a1[kk] = _mm512_setzero_ps();
-        for (int64_t s = bounds[c]; s < bounds[c + 1]; s += 2, q++) {
-            const uint16_t *dr = dyp + 2 * (q * lddyp + j0);
+        for (int64_t s = bounds[c]; bf16 && s < bounds[c + 1]; s += 2, q++) {
+            const uint16_t *dr = src.dyp + 2 * (q * src.lddy + j0);
             const __m512bh b0 = (__m512bh)_mm512_maskz_loadu_epi32(m0, dr);
             const __m512bh b1 = (__m512bh)_mm512_maskz_loadu_epi32(m1, dr + 32);
-            const uint16_t *xr = xp + 2 * (q * ldxp + k0);
+            const uint16_t *xr = src.xp + 2 * (q * src.ldx + k0);
 #pragma GCC unroll 8
             for (int kk = 0; kk < nk; kk++) {
                 const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pair_at(xr, kk));
                 a0[kk] = _mm512_dpbf16_ps(a0[kk], b0, ai);
                 a1[kk] = _mm512_dpbf16_ps(a1[kk], b1, ai);
+            }
+        }
+        /* fp32: the FMA chain of fv_gemm's tiles (gemm_tile.h: acc = fma(a, b, acc) from 0). */
+        for (int64_t s = bounds[c]; !bf16 && s < bounds[c + 1]; s++) {
+            const float *dr = src.dy + s * src.lddy + j0;
+            const __m512 b0 = _mm512_maskz_loadu_ps(m0, dr);
+            const __m512 b1 = _mm512_maskz_loadu_ps(m1, dr + 16);
+            const float *xr = src.x + s * src.ldx + k0;
+#pragma GCC unroll 8
+            for (int kk = 0; kk < nk; kk++) {
+                const __m512 ai = _mm512_set1_ps(xr[kk]);
+                a0[kk] = _mm512_fmadd_ps(ai, b0, a0[kk]);
+                a1[kk] = _mm512_fmadd_ps(ai, b1, a1[kk]);
             }
         }
         int lv = 0;
@@ -133,9 +157,10 @@ dw_tile(const int nk, int64_t k0, int64_t j0, __mmask16 m0, __mmask16 m1, int nc
     }
 }
 
-DW_ATTR static void dw_avx512(int64_t m, int64_t N, int nchunks, const int64_t *bounds,
-                              const uint16_t *xp, int64_t ldxp, const uint16_t *dyp, int64_t lddyp,
-                              float *dw, int64_t lddw)
+/* Every tile of dW [m × N], row tiles of TK outer; bf16 selects the operands' kind. */
+DW_ALL_ATTR static inline __attribute__((always_inline)) void
+dw_tiles(const bool bf16, int64_t m, int64_t N, int nchunks, const int64_t *bounds, dw_src src,
+         float *dw, int64_t lddw)
 {
     _Alignas(64) float st[(LEVELS + 1) * TK * TJ];
     for (int64_t k0 = 0; k0 < m; k0 += TK) {
@@ -150,15 +175,50 @@ DW_ATTR static void dw_avx512(int64_t m, int64_t N, int nchunks, const int64_t *
             const int64_t w0 = N - j0 >= 16 ? 16 : N - j0, w1 = N - j0 >= 32 ? 16 : N - j0 - w0;
             const __mmask16 m0 = (__mmask16)((1u << w0) - 1), m1 = (__mmask16)((1u << w1) - 1);
             if (m - k0 >= TK) {
-                dw_tile(TK, k0, j0, m0, m1, nchunks, bounds, xp, ldxp, dyp, lddyp, dw, lddw, st);
+                dw_tile(bf16, TK, k0, j0, m0, m1, nchunks, bounds, src, dw, lddw, st);
             } else {
                 for (int64_t k = k0; k < m; k++)
-                    dw_tile(1, k, j0, m0, m1, nchunks, bounds, xp, ldxp, dyp, lddyp, dw, lddw, st);
+                    dw_tile(bf16, 1, k, j0, m0, m1, nchunks, bounds, src, dw, lddw, st);
             }
         }
     }
 }
+
+DW_ALL_ATTR static void dw_avx512(int64_t m, int64_t N, int nchunks, const int64_t *bounds,
+                                  const uint16_t *xp, int64_t ldxp, const uint16_t *dyp,
+                                  int64_t lddyp, float *dw, int64_t lddw)
+{
+    const dw_src src = {xp, dyp, NULL, NULL, ldxp, lddyp};
+    dw_tiles(true, m, N, nchunks, bounds, src, dw, lddw);
+}
+
+DW_ALL_ATTR static void dw_f32_avx512(int64_t m, int64_t N, int nchunks, const int64_t *bounds,
+                                      const float *x, int64_t ldx, const float *dy, int64_t lddy,
+                                      float *dw, int64_t lddw)
+{
+    const dw_src src = {NULL, NULL, x, dy, ldx, lddy};
+    dw_tiles(false, m, N, nchunks, bounds, src, dw, lddw);
+}
 #endif
+
+bool fv_dense_dw_f32(int64_t m, int64_t N, int nchunks, const int64_t *bounds, const float *x,
+                     int64_t ldx, const float *dy, int64_t lddy, float *dw, int64_t lddw)
+{
+#if defined(FV_DW_X86)
+    /* fv_gemm's chain is one block of depth up to its KC = 256 (gemm.c): chunks that fit. */
+    if (!bounds_ok(nchunks, bounds) || strcmp(fv_gemm_path(), "avx512") != 0 ||
+        !fv__cpu_has_avx512_bf16())
+        return false;
+    for (int c = 0; c < nchunks; c++)
+        if (bounds[c + 1] - bounds[c] > 256) return false;
+    dw_f32_avx512(m, N, nchunks, bounds, x, ldx, dy, lddy, dw, lddw);
+    return true;
+#else
+    (void)m, (void)N, (void)nchunks, (void)bounds, (void)x, (void)ldx, (void)dy, (void)lddy;
+    (void)dw, (void)lddw;
+    return false;
+#endif
+}
 
 bool fv__dense_dw_bf16_on(int impl, int64_t m, int64_t N, int nchunks, const int64_t *bounds,
                           const uint16_t *xp, int64_t ldxp, const uint16_t *dyp, int64_t lddyp,
