@@ -1028,77 +1028,6 @@ TEST(maxpool_fast_matches_ref_at_every_channel_count)
     CHECK(cases == 3 * (5 * 12 + 3));
 }
 
-/* fv_dense_dw_f32 against what the dense layer computes without it: each chunk's X_cᵀ·dY_c by
- * fv_gemm (beta 0), the chunks added as the balanced tree, then dW + the tree; bit for bit, on
- * odd sizes, odd and empty chunks, a slice of the batch, and dW's rows split between two calls;
- * on wild values too (infinities, NaNs: any NaN equals any NaN, since which of two NaNs an
- * addition keeps is the compiler's operand order). Where the kernel does not run (another path,
- * no AVX512_BF16) it must say so and leave dW alone. */
-TEST(dense_fp32_weight_gradient_is_the_chunked_gemm_and_tree)
-{
-    static const struct {
-        int64_t n, m, N, c0, c1;
-    } cases[] = {{128, 256, 128, 0, 16},
-                 {29, 37, 70, 0, 16},
-                 {10, 9, 5, 4, 12},
-                 {77, 19, 47, 8, 16},
-                 {40, 8, 16, 0, 1}};
-    fv_rng r;
-    fv__rng_seed(&r, 91);
-    int ran = 0;
-    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++)
-        for (int wild = 0; wild < 2; wild++) {
-            const int64_t n = cases[s].n, m = cases[s].m, N = cases[s].N, ldx = m + 5;
-            const int nch = (int)(cases[s].c1 - cases[s].c0);
-            int64_t bd[17];
-            const int64_t first = cases[s].c0 * n / 16;
-            for (int c = 0; c <= nch; c++)
-                bd[c] = (cases[s].c0 + c) * n / 16 - first;
-            const int64_t len = bd[nch];
-            float *X = falloc(len * ldx), *dY = falloc(len * N), *W0 = falloc(m * N);
-            float *R = falloc(m * N), *D = falloc(m * N), *t = falloc(nch * m * N);
-            fill_rand(&r, X, len * ldx), fill_rand(&r, dY, len * N), fill_rand(&r, W0, m * N);
-            if (wild)
-                for (int64_t i = 0; i < len * N; i += 7)
-                    dY[i] = i % 3 == 0 ? INFINITY : i % 3 == 1 ? NAN : ldexpf(dY[i], 60);
-            for (int c = 0; c < nch; c++) {
-                if (bd[c + 1] > bd[c])
-                    fv_gemm(true, false, m, N, bd[c + 1] - bd[c], 1.0f, X + bd[c] * ldx, ldx,
-                            dY + bd[c] * N, N, 0.0f, t + c * m * N, N);
-                else
-                    memset(t + c * m * N, 0, (size_t)(m * N) * sizeof(float));
-            }
-            for (int w = 1; w < nch; w *= 2)
-                for (int c = 0; c + w < nch; c += 2 * w)
-                    for (int64_t e = 0; e < m * N; e++)
-                        t[c * m * N + e] = t[c * m * N + e] + t[(c + w) * m * N + e];
-            for (int64_t e = 0; e < m * N; e++)
-                R[e] = W0[e] + t[e];
-            memcpy(D, W0, (size_t)(m * N) * sizeof(float));
-            const int64_t cut = m / 3;
-            if (fv_dense_dw_f32(cut, N, nch, bd, X, ldx, dY, N, D, N)) {
-                CHECK(fv_dense_dw_f32(m - cut, N, nch, bd, X + cut, ldx, dY, N, D + cut * N, N));
-                int64_t bad = 0;
-                for (int64_t e = 0; e < m * N; e++) {
-                    const bool nan2 = D[e] != D[e] && R[e] != R[e];
-                    if (!nan2 && memcmp(&D[e], &R[e], sizeof(float)) != 0 && bad++ < 3)
-                        fprintf(stderr, "  dW[%ld]: %.9g vs %.9g (case %zu%s)\n", (long)e,
-                                (double)D[e], (double)R[e], s, wild ? ", wild" : "");
-                }
-                CHECK(bad == 0);
-                ran++;
-            } else {
-                CHECK(memcmp(D, W0, (size_t)(m * N) * sizeof(float)) == 0);
-            }
-            free(X), free(dY), free(W0), free(R), free(D), free(t);
-        }
-    if (!ran) printf("  fp32 dense dW kernel not run: needs the avx512 path and AVX512_BF16\n");
-    /* A chunk deeper than fv_gemm's one depth block is left to fv_gemm. */
-    const int64_t deep[3] = {0, 300, 301};
-    float x1[301] = {0}, d1[301] = {0}, w1 = 0.0f;
-    CHECK(!fv_dense_dw_f32(1, 1, 2, deep, x1, 1, d1, 1, &w1, 1));
-}
-
 TEST(maxpool_ties_go_to_the_first_on_every_lane)
 {
     /* All equal values, 7 channels (a vector of four, then a tail of three), pool 2x3 stride
@@ -1310,7 +1239,6 @@ int main(void)
     RUN(maxpool_backward_accumulates_overlapping_windows);
     RUN(maxpool_fast_matches_ref_at_every_channel_count);
     RUN(maxpool_ties_go_to_the_first_on_every_lane);
-    RUN(dense_fp32_weight_gradient_is_the_chunked_gemm_and_tree);
     RUN(maxpool_nan_propagates_to_the_output_and_the_gradient);
     RUN(activations_forward_values);
     RUN(activations_backward_match_finite_differences);
