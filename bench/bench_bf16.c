@@ -1,5 +1,6 @@
 /* bench_bf16.c — GFLOP/s of the bf16 GEMM (fv_gemm_bf16, every path this CPU runs at speed)
- * against the fp32 GEMM (fv_gemm on its AVX-512 / AVX2 path) on the seed CNN's shapes, with each
+ * against the fp32 GEMM (fv_gemm on its AVX-512 / AVX2 path) on the seed CNN's shapes, conv2's
+ * forward and backward and the dense layer's weight gradient per step, with each
  * instruction's peak on one core measured in the same run, so that the ratios hold on a shared
  * machine. One thread; each figure is the best of many short runs of this thread's CPU time.
  * Build from the repository root:
@@ -182,6 +183,91 @@ static void bench_conv2_backward(fv_rng *r)
     fv__free(db), fv__free(dx), fv__free(wt), fv__free(bs), fv__free(bs16), fv__free(wt16);
 }
 
+/* The seed's dense weight gradient for one step (dW [9216 × 128] += Xᵀ·dY summed over the 16
+ * chunks of a batch of 128, as the layer runs it, by blocks of 256 rows), four ways, interleaved:
+ * fp32 and bf16 as the chunked GEMMs (one GEMM of depth 8 per chunk, a 256 × 128 leaf each, the
+ * leaves added as the chunk tree: what the layer ran before the one-pass kernels) and the
+ * one-pass kernels (fv_dense_dw_f32, and fv_dense_dw_bf16 with its pair rows of X made per block
+ * and of dY once). */
+static void bench_dense_dw(fv_rng *r)
+{
+    enum { N = 128, IN = 9216, UNITS = 128, IB = 256, CH = 16 };
+    float *x = rand_buf(r, (int64_t)N * IN), *dy = rand_buf(r, (int64_t)N * UNITS);
+    float *kg = rand_buf(r, (int64_t)IN * UNITS), *leaf = rand_buf(r, (int64_t)CH * IB * UNITS);
+    uint16_t *dyp = fv__alloc((size_t)(N + 32) * UNITS * 2, "dyp");
+    uint16_t *xp = fv__alloc((size_t)(N / 2 + CH) * IB * 4, "xp");
+    uint16_t *dyc = fv__alloc((size_t)CH * fv_gemm_bf16_packed_size(N / CH, UNITS) * 2, "dyc");
+    if (!dyp || !xp || !dyc) exit(1);
+    int64_t bd[CH + 1];
+    for (int c = 0; c <= CH; c++)
+        bd[c] = (int64_t)c * N / CH;
+    const int64_t csz = fv_gemm_bf16_packed_size(N / CH, UNITS);
+    double t[4] = {1e30, 1e30, 1e30, 1e30};
+    for (int trial = 0; trial < trials; trial++) {
+        for (int v = 0; v < 4; v++) {
+            const bool bf16 = v >= 2, chunked = v % 2 == 0;
+            if (bf16 && !fv__cpu_has_avx512_bf16()) continue;
+            const double t0 = now();
+            if (bf16 && chunked)
+                for (int c = 0; c < CH; c++)
+                    fv_gemm_bf16_pack_b(false, N / CH, UNITS, dy + bd[c] * UNITS, UNITS,
+                                        dyc + c * csz);
+            if (bf16 && !chunked) fv_dense_bf16_pack_pairs(dy, UNITS, UNITS, CH, bd, dyp, UNITS);
+            for (int64_t r0 = 0; r0 < IN; r0 += IB) {
+                if (!chunked && !bf16) {
+                    if (!fv_dense_dw_f32(IB, UNITS, CH, bd, x + r0, IN, dy, UNITS, kg + r0 * UNITS,
+                                         UNITS))
+                        t[v] = -1;
+                    continue;
+                }
+                if (!chunked) {
+                    fv_dense_bf16_pack_pairs(x + r0, IN, IB, CH, bd, xp, IB);
+                    fv_dense_dw_bf16(IB, UNITS, CH, bd, xp, IB, dyp, UNITS, kg + r0 * UNITS, UNITS);
+                    continue;
+                }
+                /* The layer's stack of partial sums (dense.c's dense_weight_grad; its additions
+                 * in 4-float vectors, here as the compiler vectorises them). */
+                int level[8], depth = 0;
+                for (int c = 0; c < CH; c++) {
+                    float *l = leaf + (int64_t)depth * IB * UNITS;
+                    if (bf16)
+                        fv_gemm_bf16(true, IB, UNITS, N / CH, 1.0f, x + bd[c] * IN + r0, IN,
+                                     dyc + c * csz, 0.0f, l, UNITS);
+                    else
+                        fv_gemm(true, false, IB, UNITS, N / CH, 1.0f, x + bd[c] * IN + r0, IN,
+                                dy + bd[c] * UNITS, UNITS, 0.0f, l, UNITS);
+                    level[depth++] = 0;
+                    while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
+                        float *left = leaf + (int64_t)(depth - 2) * IB * UNITS;
+                        for (int64_t e = 0; e < IB * UNITS; e++)
+                            left[e] += left[IB * UNITS + e];
+                        level[depth - 2]++;
+                        depth--;
+                    }
+                }
+                for (int64_t e = 0; e < IB * UNITS; e++)
+                    kg[r0 * UNITS + e] += leaf[e];
+            }
+            if (t[v] >= 0) t[v] = fmin(t[v], now() - t0);
+        }
+    }
+    const double flop = 2.0 * N * IN * UNITS;
+    printf("dense dW, one step (9216x128, batch 128 in 16 chunks): fp32 chunked GEMMs %.2f ms, ",
+           t[0] * 1e3);
+    if (t[1] > 0)
+        printf("one-pass %.2f ms = %.1f GFLOP/s (%.2fx)", t[1] * 1e3, flop / t[1] * 1e-9,
+               t[0] / t[1]);
+    else
+        printf("one-pass kernel not on this CPU");
+    if (t[2] < 1e30)
+        printf("; bf16 chunked GEMMs %.2f ms, one-pass %.2f ms = %.1f GFLOP/s (%.2fx; %.2fx "
+               "the fp32 chunked GEMMs)",
+               t[2] * 1e3, t[3] * 1e3, flop / t[3] * 1e-9, t[2] / t[3], t[0] / t[3]);
+    printf("\n");
+    fv__free(x), fv__free(dy), fv__free(kg), fv__free(leaf), fv__free(dyp), fv__free(xp);
+    fv__free(dyc);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--quick") == 0) trials = 3;
@@ -346,5 +432,6 @@ int main(int argc, char **argv)
             fv__free(bpr[kh]);
     }
     bench_conv2_backward(&r);
+    bench_dense_dw(&r);
     return 0;
 }

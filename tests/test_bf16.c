@@ -1,6 +1,7 @@
 /* test_bf16.c — bf16 conversion, the emulations of VDPBF16PS and TDPBF16PS against the SDM's
- * documented behaviour (and against the instruction, where this CPU has it), and every bf16 GEMM
- * path this machine can run against the plain-loop specification of its order, bit for bit.
+ * documented behaviour (and against the instruction, where this CPU has it), every bf16 GEMM
+ * path this machine can run against the plain-loop specification of its order, bit for bit, and
+ * the dense layer's one-pass weight-gradient kernels (bf16 and fp32) against the chunked GEMMs.
  */
 #include "core/core.h"
 #include "kernels/bf16.h"
@@ -46,6 +47,15 @@ static int check_bits(const char *what, const float *a, const float *b, int64_t 
         test_failed_checks++;
     }
     return bad == 0;
+}
+
+/* check_bits, except that any NaN equals any NaN: which of two NaNs an fp32 addition returns is
+ * the compiler's choice of operand order, not fixed by C. */
+static int check_bits_any_nan(const char *what, float *a, float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (a[i] != a[i] && b[i] != b[i]) a[i] = b[i];
+    return check_bits(what, a, b, n);
 }
 
 /* ---- conversion -------------------------------------------------------------------------------
@@ -610,6 +620,191 @@ TEST(bf16_gemm_is_within_the_stated_bound_of_fp32)
     }
 }
 
+/* ---- the dense layer's weight gradient (fv_dense_dw_bf16) -------------------------------------
+ * The specification: each chunk's X_cᵀ·dY_c by the dot path's plain loops (fv__gemm_bf16_ref,
+ * A = X transposed, B = the chunk's dY packed), the chunks added as the balanced tree
+ * t[j] + t[j + w], then dW + the tree. Both implementations (the emulation everywhere, AVX512_BF16
+ * where the CPU has it) must give its bits, for odd sizes, odd and empty chunks, and for dW's
+ * rows split between two calls (as the layer's blocks split them); on wild data (infinities,
+ * NaNs, 2^±60) too, up to which NaN comes out where two meet in an addition. */
+/* The dense weight-gradient cases: a batch of n, chunks c0 .. c1 of its 16, dW [m × N]. */
+static const struct {
+    int64_t n, m, N, c0, c1;
+} dw_cases[] = {
+    {128, 256, 128, 0, 16}, /* the seed's dense layer, one block */
+    {29, 37, 70, 0, 16},    /* odd chunks (1 or 2 samples), odd rows and columns */
+    {10, 9, 5, 4, 12},      /* a slice of the batch, empty chunks */
+    {3, 1, 33, 0, 2},       {40, 8, 16, 0, 1}, {77, 19, 47, 8, 16},
+};
+
+/* Case s's chunk bounds, relative to its first sample (bd[0 .. chunks]); returns the chunks. */
+static int dw_case_bounds(size_t s, int64_t bd[17])
+{
+    const int nch = (int)(dw_cases[s].c1 - dw_cases[s].c0);
+    const int64_t n = dw_cases[s].n, first = dw_cases[s].c0 * n / 16;
+    for (int c = 0; c <= nch; c++)
+        bd[c] = (dw_cases[s].c0 + c) * n / 16 - first;
+    return nch;
+}
+
+/* n floats (at least one), or the test aborts. */
+static float *falloc(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!p) abort();
+    return p;
+}
+
+/* The dense layer's chunk tree over nch leaves of size floats (t, leaf c at t + c·size; t is
+ * overwritten): t[c] + t[c + w] as a balanced tree (left + right), then out = base + the tree. */
+static void tree_then_add(float *t, int nch, int64_t size, const float *base, float *out)
+{
+    for (int w = 1; w < nch; w *= 2)
+        for (int c = 0; c + w < nch; c += 2 * w)
+            for (int64_t e = 0; e < size; e++)
+                t[c * size + e] = t[c * size + e] + t[(c + w) * size + e];
+    for (int64_t e = 0; e < size; e++)
+        out[e] = base[e] + t[e];
+}
+
+static void dw_spec(int64_t m, int64_t N, int nch, const int64_t *bd, const float *X, int64_t ldx,
+                    const float *dY, float *dW)
+{
+    float *t = fv__alloc((size_t)(nch * m * N) * 4, "t");
+    uint16_t *bp = fv__alloc((size_t)fv_gemm_bf16_packed_size(bd[nch], N) * 2 + 64, "bp");
+    if (!t || !bp) {
+        test_failed_checks++;
+        fv__free(t), fv__free(bp);
+        return;
+    }
+    for (int c = 0; c < nch; c++) {
+        float *leaf = t + c * m * N;
+        memset(leaf, 0, (size_t)(m * N) * 4);
+        const int64_t lo = bd[c], len = bd[c + 1] - bd[c];
+        if (len == 0) continue;
+        fv_gemm_bf16_pack_b(false, len, N, dY + lo * N, N, bp);
+        fv__gemm_bf16_ref(false, true, m, N, len, 1.0f, X + lo * ldx, ldx, bp, 0.0f, leaf, N);
+    }
+    tree_then_add(t, nch, m * N, dW, dW);
+    fv__free(t), fv__free(bp);
+}
+
+TEST(dense_weight_gradient_is_the_chunked_gemm_and_tree_bit_for_bit)
+{
+    fv_rng r;
+    fv__rng_seed(&r, 21);
+    int impls = 0;
+    for (size_t s = 0; s < sizeof dw_cases / sizeof dw_cases[0]; s++) {
+        const int64_t n = dw_cases[s].n, m = dw_cases[s].m, N = dw_cases[s].N, ldx = m + 3;
+        int64_t bd[17];
+        const int nch = dw_case_bounds(s, bd);
+        const int64_t rows = fv_dense_bf16_pair_rows(nch, bd), len = bd[nch];
+        for (int wild = 0; wild < 2; wild++) {
+            float *X = fv__alloc((size_t)(len * ldx) * 4 + 4, "X");
+            float *dY = fv__alloc((size_t)(len * N) * 4 + 4, "dY");
+            float *W0 = fv__alloc((size_t)(m * N) * 4, "W0"),
+                  *R = fv__alloc((size_t)(m * N) * 4, "R");
+            float *D = fv__alloc((size_t)(m * N) * 4, "D");
+            uint16_t *xp = fv__alloc((size_t)(rows * m) * 4 + 4, "xp");
+            uint16_t *dp = fv__alloc((size_t)(rows * N) * 4 + 4, "dp");
+            if (!X || !dY || !W0 || !R || !D || !xp || !dp) {
+                test_failed_checks++;
+            } else {
+                fill(&r, X, len * ldx, wild), fill(&r, dY, len * N, wild);
+                fill(&r, W0, m * N, false);
+                memcpy(R, W0, (size_t)(m * N) * 4);
+                dw_spec(m, N, nch, bd, X, ldx, dY, R);
+                fv_dense_bf16_pack_pairs(X, ldx, m, nch, bd, xp, m);
+                fv_dense_bf16_pack_pairs(dY, N, N, nch, bd, dp, N);
+                for (int impl = 0; impl < 2; impl++) {
+                    memcpy(D, W0, (size_t)(m * N) * 4);
+                    /* Rows [0, cut) and [cut, m) in two calls, as two blocks of the layer. */
+                    const int64_t cut = m / 3;
+                    if (!fv__dense_dw_bf16_on(impl, cut, N, nch, bd, xp, m, dp, N, D, N)) {
+                        if (impl == 1 && !wild && s == 0)
+                            printf("  dense dW avx512-bf16 skipped: not on this CPU\n");
+                        continue;
+                    }
+                    CHECK(fv__dense_dw_bf16_on(impl, m - cut, N, nch, bd, xp + 2 * cut, m, dp, N,
+                                               D + cut * N, N));
+                    impls += !wild && s == 0;
+                    char what[96];
+                    snprintf(what, sizeof what, "dense dW impl %d n=%ld m=%ld N=%ld chunks=%d%s",
+                             impl, (long)n, (long)m, (long)N, nch, wild ? " wild" : "");
+                    if (wild)
+                        check_bits_any_nan(what, D, R, m * N);
+                    else
+                        check_bits(what, D, R, m * N);
+                }
+            }
+            fv__free(X), fv__free(dY), fv__free(W0), fv__free(R), fv__free(D), fv__free(xp);
+            fv__free(dp);
+        }
+    }
+    CHECK(impls >= 1);
+    /* Chunk counts the layers never use are refused, not summed in another order. */
+    const int64_t bad[4] = {0, 1, 2, 3};
+    float d = 0.0f;
+    const uint16_t z[4] = {0};
+    CHECK(!fv__dense_dw_bf16_on(0, 1, 1, 3, bad, z, 1, z, 1, &d, 1));
+}
+
+/* fv_dense_dw_f32 against what the dense layer computes without it: each chunk's X_cᵀ·dY_c by
+ * fv_gemm (beta 0), the chunks added as the balanced tree, then dW + the tree; bit for bit, on
+ * odd sizes, odd and empty chunks, a slice of the batch, and dW's rows split between two calls;
+ * on wild values too (infinities, NaNs: any NaN equals any NaN, since which of two NaNs an
+ * addition keeps is the compiler's operand order). Where the kernel does not run (another path,
+ * no AVX512_BF16) it must say so and leave dW alone. */
+TEST(dense_fp32_weight_gradient_is_the_chunked_gemm_and_tree)
+{
+    fv_rng r;
+    fv__rng_seed(&r, 91);
+    int ran = 0;
+    for (size_t s = 0; s < sizeof dw_cases / sizeof dw_cases[0]; s++)
+        for (int wild = 0; wild < 2; wild++) {
+            const int64_t m = dw_cases[s].m, N = dw_cases[s].N, ldx = m + 5;
+            int64_t bd[17];
+            const int nch = dw_case_bounds(s, bd);
+            const int64_t len = bd[nch];
+            float *X = falloc(len * ldx), *dY = falloc(len * N), *W0 = falloc(m * N);
+            float *R = falloc(m * N), *D = falloc(m * N), *t = falloc(nch * m * N);
+            fill(&r, X, len * ldx, false), fill(&r, dY, len * N, false), fill(&r, W0, m * N, false);
+            if (wild)
+                for (int64_t i = 0; i < len * N; i += 7)
+                    dY[i] = i % 3 == 0 ? INFINITY : i % 3 == 1 ? NAN : ldexpf(dY[i], 60);
+            for (int c = 0; c < nch; c++) {
+                if (bd[c + 1] > bd[c])
+                    fv_gemm(true, false, m, N, bd[c + 1] - bd[c], 1.0f, X + bd[c] * ldx, ldx,
+                            dY + bd[c] * N, N, 0.0f, t + c * m * N, N);
+                else
+                    memset(t + c * m * N, 0, (size_t)(m * N) * sizeof(float));
+            }
+            tree_then_add(t, nch, m * N, W0, R);
+            memcpy(D, W0, (size_t)(m * N) * sizeof(float));
+            const int64_t cut = m / 3;
+            if (fv_dense_dw_f32(cut, N, nch, bd, X, ldx, dY, N, D, N)) {
+                CHECK(fv_dense_dw_f32(m - cut, N, nch, bd, X + cut, ldx, dY, N, D + cut * N, N));
+                int64_t bad = 0;
+                for (int64_t e = 0; e < m * N; e++) {
+                    const bool nan2 = D[e] != D[e] && R[e] != R[e];
+                    if (!nan2 && memcmp(&D[e], &R[e], sizeof(float)) != 0 && bad++ < 3)
+                        fprintf(stderr, "  dW[%ld]: %.9g vs %.9g (case %zu%s)\n", (long)e,
+                                (double)D[e], (double)R[e], s, wild ? ", wild" : "");
+                }
+                CHECK(bad == 0);
+                ran++;
+            } else {
+                CHECK(memcmp(D, W0, (size_t)(m * N) * sizeof(float)) == 0);
+            }
+            free(X), free(dY), free(W0), free(R), free(D), free(t);
+        }
+    if (!ran) printf("  fp32 dense dW kernel not run: needs the avx512 path and AVX512_BF16\n");
+    /* A chunk deeper than fv_gemm's one depth block is left to fv_gemm. */
+    const int64_t deep[3] = {0, 300, 301};
+    float x1[301] = {0}, d1[301] = {0}, w1 = 0.0f;
+    CHECK(!fv_dense_dw_f32(1, 1, 2, deep, x1, 1, d1, 1, &w1, 1));
+}
+
 TEST(zero_sizes_and_alpha_zero_only_scale_c)
 {
     float C[6] = {1, 2, 3, 4, 5, u2f(0x7FC00000u)};
@@ -639,6 +834,8 @@ int main(void)
     RUN(results_do_not_depend_on_how_the_work_is_split);
     RUN(bf16_gemm_is_within_the_stated_bound_of_fp32);
     RUN(zero_sizes_and_alpha_zero_only_scale_c);
+    RUN(dense_weight_gradient_is_the_chunked_gemm_and_tree_bit_for_bit);
+    RUN(dense_fp32_weight_gradient_is_the_chunked_gemm_and_tree);
     printf("bf16 GEMM paths tested: %d of %d (fv_gemm_bf16 uses %s)\n", paths_tested,
            FV__BF16_NPATHS, fv_gemm_bf16_path());
     if (paths_tested == 0) return 77;

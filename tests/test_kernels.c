@@ -953,7 +953,8 @@ static bool same_float(float a, float b)
 }
 
 /* The fast max-pool against fv_maxpool_forward_ref on x: values (NaN equal to NaN) and argmax
- * exactly. Returns false (and prints the first differences) when they differ. */
+ * exactly; and without the argmax, the same values bit for bit. Returns false (and prints the first
+ * differences) when they differ. */
 static bool pool_compare(const fv_conv_geom *g, const float *x, const char *what)
 {
     const int64_t n = g->out_h * g->out_w * g->in_c;
@@ -962,6 +963,11 @@ static bool pool_compare(const fv_conv_geom *g, const float *x, const char *what
     if (!am || !amr) abort();
     fv_maxpool_forward(g, x, y, am);
     fv_maxpool_forward_ref(g, x, yr, amr);
+    /* Without the argmax (inference), the same y, bit for bit. */
+    float *y2 = falloc(n);
+    fv_maxpool_forward(g, x, y2, NULL);
+    CHECK(memcmp(y, y2, (size_t)n * sizeof(float)) == 0);
+    free(y2);
     int64_t bad = 0;
     for (int64_t i = 0; i < n; i++)
         if (!same_float(y[i], yr[i]) || am[i] != amr[i]) {

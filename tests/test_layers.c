@@ -1959,6 +1959,32 @@ TEST(test_conv_and_dense_threads_on_every_path)
         check_thread_independence("conv2d", "filters=40 kernel_size=3 padding=same",
                                   shape3(7, 9, 3), 11);
         check_thread_independence("dense", "units=37 activation=relu", shape1(90), 29);
+        check_thread_independence("dense", "units=37", shape1(530), 128); /* 16 whole chunks */
+    }
+    unforce_paths();
+}
+
+TEST(test_dense_fp32_same_bits_on_the_fma_paths)
+{
+    /* On AVX-512 the weight gradient takes the one-pass kernel (where the CPU has AVX512_BF16),
+     * on AVX2 the chunked GEMMs: the same FMA chains and tree, so the same bits, whole chunks
+     * and odd ones (n = 128 and 29), several blocks of rows (530 inputs). */
+    if (!force_path(FV__GEMM_AVX2) || !force_path(FV__GEMM_AVX512)) {
+        unforce_paths();
+        printf("    (needs the avx2 and avx512 paths)\n");
+        return;
+    }
+    static const int64_t ns[] = {128, 29};
+    for (size_t c = 0; c < 2; c++) {
+        const int64_t n = ns[c];
+        float *a, *b;
+        force_path(FV__GEMM_AVX2);
+        run_with_threads("dense", "units=37", shape1(530), n, 2, &a);
+        force_path(FV__GEMM_AVX512);
+        run_with_threads("dense", "units=37", shape1(530), n, 2, &b);
+        const int64_t total = n * (530 + 37) + 530 * 37 + 37;
+        CHECK(a && b && memcmp(a, b, (size_t)total * sizeof(float)) == 0);
+        free(a), free(b);
     }
     unforce_paths();
 }
@@ -2147,6 +2173,7 @@ TEST(test_bf16_layers_do_not_depend_on_thread_count)
         int64_t n;
     } cases[] = {
         {"dense", "units=70 activation=relu", {1, {300}}, 29},
+        {"dense", "units=37", {1, {530}}, 128}, /* 16 whole chunks, three blocks of rows */
         {"conv2d", "filters=70 kernel_size=3 activation=relu", {3, {9, 8, 8}}, 13},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -2915,6 +2942,7 @@ int main(void)
     RUN(test_fused_activation_is_skipped_in_backward);
     RUN(test_gradients_do_not_depend_on_thread_count);
     RUN(test_conv_and_dense_threads_on_every_path);
+    RUN(test_dense_fp32_same_bits_on_the_fma_paths);
     RUN(test_dense_bf16_within_its_bound_of_fp32);
     RUN(test_conv2d_bf16_within_its_bound_of_fp32);
     RUN(test_bf16_layers_do_not_depend_on_thread_count);

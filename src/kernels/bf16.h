@@ -38,6 +38,11 @@ void fv_bf16_from_f32_n(const float *x, uint16_t *y, int64_t n);
 /* y[i] = fv_bf16_to_f32(x[i]) for i < n. */
 void fv_bf16_to_f32_n(const uint16_t *x, float *y, int64_t n);
 
+/* out[2j] = fv_bf16_from_f32(r0[j]), out[2j+1] = fv_bf16_from_f32(r1[j]) (0 when r1 is NULL),
+ * j < n: two fp32 rows become n bf16 pairs (dwords), the layout VDPBF16PS multiplies; vectorised
+ * where the CPU has AVX512_BF16, the same bits everywhere. */
+void fv__bf16_interleave(const float *r0, const float *r1, int64_t n, uint16_t *out);
+
 /* ---- emulation of the instructions ---------------------------------------------------------
  * Both instructions do "FP32 FMA with DAZ=FTZ=1, RNE rounding; MXCSR neither consulted nor
  * updated" (SDM): inputs that are fp32 denormals count as zero of their sign; the exact
@@ -121,6 +126,34 @@ void fv_gemm_bf16_a16(int64_t M, int64_t N, int64_t K, float alpha, const uint16
                       const uint16_t *bp, float beta, float *C, int64_t ldc);
 /* The path fv_gemm_bf16 takes on this CPU: "amx-bf16", "avx512-bf16" or "emulated". */
 const char *fv_gemm_bf16_path(void);
+
+/* ---- the dense layer's weight gradient (dense_bf16.c) -------------------------------------
+ * A run's n samples are summed in nchunks chunks [bounds[c], bounds[c+1]) (a power of two, at
+ * most 16; the layers' fixed gradient chunks). Within a chunk the samples pair up as (s, s+1),
+ * (s+2, s+3), ..., the last of an odd chunk with zeros; the pairs of all chunks, in order, are
+ * the pair rows q = 0 .. fv_dense_bf16_pair_rows - 1. */
+int64_t fv_dense_bf16_pair_rows(int nchunks, const int64_t *bounds);
+/* out pair row q (dwords out[2(q·ld + c)], c < cols) = fv__bf16_interleave of X's rows s and s+1
+ * (rows ldx floats apart; zeros for a missing s+1), for every pair row q. */
+void fv_dense_bf16_pack_pairs(const float *X, int64_t ldx, int64_t cols, int nchunks,
+                              const int64_t *bounds, uint16_t *out, int64_t ld);
+/* dW[m × N] (rows lddw apart) += Σ over the chunks, as a balanced tree (t_c + t_c+w, left +
+ * right), of G_c[k][j] = the chain, from 0, over chunk c's pair rows q of
+ *     acc = fv_vdpbf16ps_lane(acc, dyp pair (q, j), xp pair (q, k))
+ * with xp = X's pair rows (ldxp dwords apart; column k of the block) and dyp = dY's (lddyp).
+ * These are the bits of fv_gemm_bf16's dot path on each chunk (trans_a, A = X, B = dY packed)
+ * added as the dense layer's chunk tree, for any split of k and j among callers. AVX512_BF16
+ * (8 rows × 32 columns of accumulators, the tree's partial sums beside them in L1) where the CPU
+ * has it, on AMX machines too; else the portable emulation. Each element is within
+ * fv_bf16_gemm_rtol(chunk)·Σ_i|x_ik·dy_ij| per chunk of the exact sum, plus the fp32 tree's own
+ * rounding. */
+void fv_dense_dw_bf16(int64_t m, int64_t N, int nchunks, const int64_t *bounds, const uint16_t *xp,
+                      int64_t ldxp, const uint16_t *dyp, int64_t lddyp, float *dw, int64_t lddw);
+/* The same on a named implementation: 0 the emulation, 1 AVX512_BF16; false (nothing done) where
+ * the CPU lacks it or the chunks are not as above. For tests. */
+bool fv__dense_dw_bf16_on(int impl, int64_t m, int64_t N, int nchunks, const int64_t *bounds,
+                          const uint16_t *xp, int64_t ldxp, const uint16_t *dyp, int64_t lddyp,
+                          float *dw, int64_t lddw);
 
 /* ---- the paths by name: for tests and benchmarks ------------------------------------------- */
 

@@ -164,12 +164,42 @@ DOT_ATTR static void pack_bt_block_avx512(uint16_t *panel, const float *B, int64
 }
 #endif
 
+#if defined(FV_BF16_X86)
+/* The whole pairs of rows of one full panel (32 columns from j0) of an untransposed B: per pair
+ * row, four loads, two VCVTNE2PS2BF16 and two VPERMW, as interleave_avx512 (the same bits),
+ * without a call per row. Returns the first row not packed (K rounded down to even). */
+DOT_ATTR static int64_t pack_rows_avx512(uint16_t *panel, const float *B, int64_t ldb, int64_t j0,
+                                         int64_t K)
+{
+    static const uint16_t order[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                       21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_loadu_si512(order);
+    int64_t k = 0;
+    for (; k + 2 <= K; k += 2) {
+        const float *r0 = B + k * ldb + j0, *r1 = r0 + ldb;
+        const __m512i lo = _mm512_permutexvar_epi16(
+            idx, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1), _mm512_loadu_ps(r0)));
+        const __m512i hi = _mm512_permutexvar_epi16(
+            idx, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + 16), _mm512_loadu_ps(r0 + 16)));
+        _mm512_storeu_si512(panel + k * NR, lo);
+        _mm512_storeu_si512(panel + k * NR + 32, hi);
+    }
+    return k;
+}
+#endif
+
 static interleave_fn best_interleave(void)
 {
 #if defined(FV_BF16_X86)
     if (fv__cpu_has_avx512_bf16()) return interleave_avx512;
 #endif
     return interleave_generic;
+}
+
+void fv__bf16_interleave(const float *r0, const float *r1, int64_t n, uint16_t *out)
+{
+    best_interleave()(r0, r1, n, out);
 }
 
 void fv_gemm_bf16_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
@@ -180,10 +210,17 @@ void fv_gemm_bf16_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int
     for (int64_t j0 = 0; j0 < np; j0 += NR) {
         uint16_t *panel = bp + j0 * kp;
         const int64_t n = N - j0 < NR ? (N - j0 > 0 ? N - j0 : 0) : NR;
-        memset(panel, 0, (size_t)(NR * kp) * sizeof *panel);
+        /* Zeros where nothing below writes: a full panel's pair rows past K's whole pairs (the
+         * odd last k's partner and the padding to kp), else everything first. */
+        const int64_t z = n == NR ? K / 2 * 2 * NR : 0;
+        memset(panel + z, 0, (size_t)(NR * kp - z) * sizeof *panel);
         if (!trans_b) {
             /* Rows k and k+1 of B, n columns each, into pair row k/2 of the panel. */
-            for (int64_t k = 0; k < K; k += 2)
+            int64_t k = 0;
+#if defined(FV_BF16_X86)
+            if (n == NR && fv__cpu_has_avx512_bf16()) k = pack_rows_avx512(panel, B, ldb, j0, K);
+#endif
+            for (; k < K; k += 2)
                 il(B + k * ldb + j0, k + 1 < K ? B + (k + 1) * ldb + j0 : NULL, n, panel + k * NR);
         } else {
             /* Column j of op(B) is row j0+j of B: its pairs lie contiguous there. */

@@ -26,6 +26,18 @@ void fv_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
 /* The name of the GEMM path picked at run time for this CPU ("avx512", "avx2", "generic"). */
 const char *fv_gemm_path(void);
 
+/* The dense layer's fp32 weight gradient (dense_dw.c): dW[m × N] (rows lddw apart) += the balanced
+ * tree (left + right) over the chunks [bounds[c], bounds[c+1]) (nchunks a power of two ≤ 16) of
+ * G_c = Σ over the chunk's samples s of x[s·ldx + k]·dy[s·lddy + j], each element one FMA chain
+ * from 0 in sample order: the bits of fv_gemm(true, false, m, N, chunk, 1, x, ldx, dy, lddy, 0,
+ * ...) per chunk on its AVX2 and AVX-512 paths, then the tree, then dW + the tree, with every
+ * chunk's sum and the tree of a register tile (8 rows × 32 columns) in one pass. Runs where fv_gemm
+ * takes the AVX-512 path and the CPU has AVX512_BF16 too (the kernel is one template with the bf16
+ * one), for chunks of at most 256 samples (fv_gemm's one depth block); returns false, and does
+ * nothing, otherwise (the caller then sums the chunks with fv_gemm: the same bits). */
+bool fv_dense_dw_f32(int64_t m, int64_t N, int nchunks, const int64_t *bounds, const float *x,
+                     int64_t ldx, const float *dy, int64_t lddy, float *dw, int64_t lddw);
+
 /* ---- convolution geometry ----------------------------------------------------------------- */
 
 typedef struct fv_conv_geom {
@@ -157,8 +169,10 @@ fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, 
  * order (Keras' and TensorFlow's rule). NaN propagates, as in PyTorch: a window holding a NaN
  * gives NaN, and its argmax is the window's last NaN (PyTorch's CPU kernels take a tap when
  * `val > maxval || isnan(val)`), so the gradient goes to a NaN input. A window made only of
- * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time;
- * fv_maxpool_forward_ref, one element and one tap at a time, is its specification. */
+ * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time, and
+ * with argmax NULL computes y alone (inference: no backward pass to scatter to; 4 of every 8
+ * bytes it writes); fv_maxpool_forward_ref, one element and one tap at a time, is its
+ * specification. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */

@@ -21,18 +21,19 @@ static inline bool pool_takes(float v, float best)
     return v > best || v != v;
 }
 
-/* x [in_h, in_w, c], y [out_h, out_w, c], argmax [out_h·out_w·c] flat indices into x. Windows
- * are scanned in row-major order with pool_takes' rule. Padded taps are skipped, i.e. they read
- * as -inf and never win. Channels are handled four at a time, each lane exactly as the scalar
- * rule says. */
-void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
+/* x [in_h, in_w, c], y [out_h, out_w, c], argmax [out_h·out_w·c] flat indices into x (with_am;
+ * else not written). Windows are scanned in row-major order with pool_takes' rule. Padded taps
+ * are skipped, i.e. they read as -inf and never win. Channels are handled four at a time, each
+ * lane exactly as the scalar rule says. Inlined twice, with and without the argmax. */
+static inline __attribute__((always_inline)) void
+pool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax, const bool with_am)
 {
     const int64_t C = g->in_c, W = g->in_w, H = g->in_h, C4 = C & ~(int64_t)3;
     const pv4i lane = {0, 1, 2, 3};
     for (int64_t oh = 0; oh < g->out_h; oh++) {
         for (int64_t ow = 0; ow < g->out_w; ow++) {
             float *yo = y + (oh * g->out_w + ow) * C;
-            int32_t *ao = argmax + (oh * g->out_w + ow) * C;
+            int32_t *ao = with_am ? argmax + (oh * g->out_w + ow) * C : NULL;
             bool first = true;
             for (int64_t kh = 0; kh < g->k_h; kh++) {
                 const int64_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
@@ -45,7 +46,7 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
                     if (first) {
                         for (int64_t c = 0; c < C; c++) {
                             yo[c] = xi[c];
-                            ao[c] = (int32_t)(base + c);
+                            if (with_am) ao[c] = (int32_t)(base + c);
                         }
                         first = false;
                         continue;
@@ -53,14 +54,16 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
                     for (int64_t c = 0; c < C4; c += 4) {
                         const pv4 v = *(const pv4u *)(xi + c), best = *(const pv4u *)(yo + c);
                         const pv4i gt = (v > best) | (v != v);
-                        const pv4i idx = lane + (int32_t)(base + c);
                         *(pv4u *)(yo + c) = (pv4)(((pv4i)v & gt) | ((pv4i)best & ~gt));
-                        *(pv4iu *)(ao + c) = (idx & gt) | (*(const pv4iu *)(ao + c) & ~gt);
+                        if (with_am) {
+                            const pv4i idx = lane + (int32_t)(base + c);
+                            *(pv4iu *)(ao + c) = (idx & gt) | (*(const pv4iu *)(ao + c) & ~gt);
+                        }
                     }
                     for (int64_t c = C4; c < C; c++) {
                         if (pool_takes(xi[c], yo[c])) {
                             yo[c] = xi[c];
-                            ao[c] = (int32_t)(base + c);
+                            if (with_am) ao[c] = (int32_t)(base + c);
                         }
                     }
                 }
@@ -70,11 +73,19 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
                  * no source, which the backward pass skips. */
                 for (int64_t c = 0; c < C; c++) {
                     yo[c] = -INFINITY;
-                    ao[c] = -1;
+                    if (with_am) ao[c] = -1;
                 }
             }
         }
     }
+}
+
+void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
+{
+    if (argmax)
+        pool_forward(g, x, y, argmax, true);
+    else
+        pool_forward(g, x, y, NULL, false);
 }
 
 /* The specification: one output element at a time, one tap at a time. */

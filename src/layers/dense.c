@@ -107,15 +107,16 @@ static int64_t stacks_floats(const fv_layer *l, int threads)
     return round32(total);
 }
 
-/* precision=bf16 (kernels/bf16.h): the weights, and for the backward Wᵀ and each chunk's dY,
- * are packed in bf16 into the scratch, then every GEMM of the fp32 path runs as fv_gemm_bf16
- * (bf16 products, fp32 sums) on the same blocks and chunks; the bias, activation, bias gradient
- * and the chunk tree's additions stay fp32. An element of y = x·W is within
- * fv_bf16_gemm_rtol(in)·Σ_k |x_k·w_kj| of the fp32 product, of a chunk's dW within
- * fv_bf16_gemm_rtol(chunk)·Σ_i |x_ik·dy_ij|, of dX within fv_bf16_gemm_rtol(units)·Σ_j |dy_ij·w_kj|
- * (tests/test_layers.c). Packed operands are whole panels of 32 columns, so the blocks (64 and
- * 256 columns) start at panel boundaries: block j0 of a packed operand of depth K is at
- * j0·round32(K). */
+/* precision=bf16 (kernels/bf16.h): the weights, and for the backward Wᵀ, are packed in bf16
+ * into the scratch, then y and dX run as fv_gemm_bf16 (bf16 products, fp32 sums) on the same
+ * blocks as fp32; dW runs as fv_dense_dw_bf16 on pair rows of X and dY, every chunk's sum and
+ * the chunk tree of a tile in one pass (the same bits as fv_gemm_bf16's dot path per chunk, then
+ * the tree); the bias, activation, bias gradient and the chunk tree's additions stay fp32. An
+ * element of y = x·W is within fv_bf16_gemm_rtol(in)·Σ_k |x_k·w_kj| of the fp32 product, of a
+ * chunk's dW within fv_bf16_gemm_rtol(chunk)·Σ_i |x_ik·dy_ij|, of dX within
+ * fv_bf16_gemm_rtol(units)·Σ_j |dy_ij·w_kj| (tests/test_layers.c). Packed operands are whole panels
+ * of 32 columns, so the blocks (64 and 256 columns) start at panel boundaries: block j0 of a packed
+ * operand of depth K is at j0·round32(K). */
 static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const float *x = xs[0];
@@ -130,6 +131,8 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     uint16_t *wp =
         l->bf16 ? (uint16_t *)((float *)r->scratch + stacks_floats(l, r->threads)) : NULL;
     const int64_t KP = round32(in);
+    /* bf16: x rounded once (every column block reads it), after the packed W. */
+    uint16_t *x16 = wp ? wp + round32(fv_gemm_bf16_packed_size(in, units)) : NULL;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
@@ -141,13 +144,16 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
                 const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
                 fv_gemm_bf16_pack_b(false, in, m, w + j0, units, wp + j0 * KP);
             }
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < n; i++)
+                fv_bf16_from_f32_n(x + i * in, x16 + i * in, in);
         }
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < nb; blk++) {
             const int64_t j0 = blk * UNIT_BLOCK;
             const int64_t m = units - j0 < UNIT_BLOCK ? units - j0 : UNIT_BLOCK;
             if (wp)
-                fv_gemm_bf16(false, n, m, in, 1.0f, x, in, wp + j0 * KP, 0.0f, y + j0, units);
+                fv_gemm_bf16_a16(n, m, in, 1.0f, x16, in, wp + j0 * KP, 0.0f, y + j0, units);
             else
                 fv_gemm(false, false, n, m, in, 1.0f, x, in, w + j0, units, 0.0f, y + j0, units);
             if (b)
@@ -164,6 +170,30 @@ static void dense_forward(fv_layer *l, const float *const *xs, float *y, fv_run 
     }
 }
 
+/* uint16_t elements of the backward's dY in bf16: its pair rows (fv_dense_bf16_pack_pairs, at most
+ * n/2 + FV_GRAD_CHUNKS rows of units pairs), then dY rounded row by row [n × units] for dX's GEMM;
+ * -1 on overflow. *rows_size gets the first part's size. */
+static int64_t dy_bf16_size(int64_t n, int64_t units, int64_t *rows_size)
+{
+    int64_t rows, flat;
+    if (!fv__mul_i64(n / 2 + FV_GRAD_CHUNKS, 2 * units, &rows) || !fv__mul_i64(n, units, &flat) ||
+        rows > INT64_MAX / 4 || flat > INT64_MAX / 4)
+        return -1;
+    *rows_size = round32(rows);
+    return round32(rows) + round32(flat);
+}
+
+/* uint16_t elements of the backward's per-thread pair rows of X (fv_dense_bf16_pack_pairs: at
+ * most n/2 + FV_GRAD_CHUNKS rows of INPUT_BLOCK pairs); -1 on overflow. */
+static int64_t pair_rows_size(int64_t n, int threads)
+{
+    int64_t per, total;
+    if (!fv__mul_i64(n / 2 + FV_GRAD_CHUNKS, 2 * INPUT_BLOCK, &per) ||
+        !fv__mul_i64(per, threads > 0 ? threads : 1, &total))
+        return -1;
+    return total;
+}
+
 static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
     const int64_t stacks = stacks_floats(l, threads);
@@ -171,11 +201,18 @@ static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
     int64_t bf = 0;
     if (l->bf16) {
         const int64_t in = l->in[0].d[0], units = ((const dense_cfg *)l->cfg)->units;
-        const int64_t w = fv_gemm_bf16_packed_size(in, units);
+        const int64_t w0 = fv_gemm_bf16_packed_size(in, units);
+        int64_t xs;
+        if (w0 < 0 || !fv__mul_i64(n, in, &xs) || xs > INT64_MAX / 4 - round32(w0)) return SIZE_MAX;
+        const int64_t w = round32(w0) + xs; /* the forward's packed W and x in bf16 */
         const int64_t wt = fv_gemm_bf16_packed_size(units, in);
-        const int64_t d = fv_gemm_bf16_packed_size(n + 32 * FV_GRAD_CHUNKS, units);
-        if (w < 0 || wt < 0 || d < 0 || wt > INT64_MAX / 4 - d) return SIZE_MAX;
-        const int64_t bwd = round32(wt) + d;
+        int64_t rows;
+        const int64_t d = dy_bf16_size(n, units, &rows);
+        const int64_t xp = pair_rows_size(n, threads);
+        if (w < 0 || wt < 0 || d < 0 || xp < 0 || wt > INT64_MAX / 8 - d ||
+            xp > INT64_MAX / 8 - round32(wt) - round32(d))
+            return SIZE_MAX;
+        const int64_t bwd = round32(wt) + round32(d) + xp;
         bf = ((w > bwd ? w : bwd) + 1) / 2; /* uint16_t, in floats */
     }
     if (bf > INT64_MAX / 8 - stacks || stacks + bf > (int64_t)(SIZE_MAX / sizeof(float)))
@@ -186,9 +223,8 @@ static size_t dense_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 /* dW rows [r0, r0 + m) += Σ over the run's chunks of X_chᵀ·dY_ch, the chunks added as a balanced
  * tree (fv__chunk_tree's), kept as a stack of partial sums: a chunk's product is pushed, and two
  * sums of the same level are added (left + right) into one of the next level. */
-static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, const uint16_t *dyp,
-                              int64_t in, int64_t units, int64_t r0, int64_t m, float *stack,
-                              float *kg)
+static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, int64_t in,
+                              int64_t units, int64_t r0, int64_t m, float *stack, float *kg)
 {
     const int chunks = fv__run_chunks(r);
     const int64_t size = INPUT_BLOCK * units;
@@ -197,15 +233,11 @@ static void dense_weight_grad(const fv_run *r, const float *x, const float *dy, 
         int64_t lo, hi;
         fv__run_chunk(r, ch, &lo, &hi);
         float *leaf = stack + depth * size;
-        if (hi > lo && dyp)
-            fv_gemm_bf16(true, m, units, hi - lo, 1.0f, x + lo * in + r0, in, dyp, 0.0f, leaf,
-                         units);
-        else if (hi > lo)
+        if (hi > lo)
             fv_gemm(true, false, m, units, hi - lo, 1.0f, x + lo * in + r0, in, dy + lo * units,
                     units, 0.0f, leaf, units);
         else
             memset(leaf, 0, (size_t)(m * units) * sizeof(float));
-        if (dyp) dyp += round32(fv_gemm_bf16_packed_size(hi - lo, units)); /* the next chunk's */
         level[depth++] = 0;
         while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
             fv__add_run(stack + (depth - 2) * size, stack + (depth - 1) * size, m * units);
@@ -230,10 +262,22 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
     const int64_t ib = blocks(in, INPUT_BLOCK);
     float *stacks = r->scratch;
-    /* bf16: Wᵀ [units × in] packed by the blocks of dX's columns, then each chunk's dY. */
+    /* bf16: Wᵀ [units × in] packed by the blocks of dX's columns, dY's pair rows, then each
+     * thread's pair rows of its block of X's columns. */
     uint16_t *wtp = l->bf16 ? (uint16_t *)(stacks + stacks_floats(l, r->threads)) : NULL;
     uint16_t *dyp = wtp ? wtp + round32(fv_gemm_bf16_packed_size(units, in)) : NULL;
+    int64_t rows = 0;
+    uint16_t *xps = wtp ? dyp + dy_bf16_size(n, units, &rows) : NULL;
+    uint16_t *dy16 = wtp ? dyp + rows : NULL;
     const int64_t KPu = round32(units);
+    const int nch = fv__run_chunks(r);
+    int64_t bounds[FV_GRAD_CHUNKS + 1];
+    for (int ch = 0; ch < nch; ch++) {
+        int64_t lo, hi;
+        fv__run_chunk(r, ch, &lo, &hi);
+        FV_ASSERT(ch == 0 || lo == bounds[ch]);
+        bounds[ch] = lo, bounds[ch + 1] = hi;
+    }
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in * units);
 #pragma omp parallel num_threads(threads)
@@ -246,13 +290,8 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
         if (wtp) {
 #pragma omp single nowait
             {
-                uint16_t *d = dyp;
-                for (int ch = 0; ch < fv__run_chunks(r); ch++) {
-                    int64_t lo, hi;
-                    fv__run_chunk(r, ch, &lo, &hi);
-                    fv_gemm_bf16_pack_b(false, hi - lo, units, dy + lo * units, units, d);
-                    d += round32(fv_gemm_bf16_packed_size(hi - lo, units));
-                }
+                fv_dense_bf16_pack_pairs(dy, units, units, nch, bounds, dyp, units);
+                fv_bf16_from_f32_n(dy, dy16, n * units);
             }
             if (dx) {
 #pragma omp for schedule(static) nowait
@@ -271,10 +310,21 @@ static void dense_backward(fv_layer *l, const float *const *xs, const float *y, 
         for (int64_t blk = 0; blk < ib; blk++) {
             const int64_t r0 = blk * INPUT_BLOCK;
             const int64_t m = in - r0 < INPUT_BLOCK ? in - r0 : INPUT_BLOCK;
-            dense_weight_grad(r, x, dy, dyp, in, units, r0, m, stack, kg);
+            if (wtp) {
+                /* dW's rows [r0, r0 + m): X's columns there as pairs of samples, then the
+                 * chunks' vdpbf16ps sums and their tree in one kernel (bf16.h). */
+                uint16_t *xp =
+                    xps + (int64_t)fv__thread_id() * (n / 2 + FV_GRAD_CHUNKS) * 2 * INPUT_BLOCK;
+                fv_dense_bf16_pack_pairs(x + r0, in, m, nch, bounds, xp, INPUT_BLOCK);
+                fv_dense_dw_bf16(m, units, nch, bounds, xp, INPUT_BLOCK, dyp, units,
+                                 kg + r0 * units, units);
+            } else if (!fv_dense_dw_f32(m, units, nch, bounds, x + r0, in, dy, units,
+                                        kg + r0 * units, units)) {
+                /* Where that kernel does not run: the same sums chunk by chunk (kernels.h). */
+                dense_weight_grad(r, x, dy, in, units, r0, m, stack, kg);
+            }
             if (dx && n > 0 && wtp)
-                fv_gemm_bf16(false, n, m, units, 1.0f, dy, units, wtp + r0 * KPu, 0.0f, dx + r0,
-                             in);
+                fv_gemm_bf16_a16(n, m, units, 1.0f, dy16, units, wtp + r0 * KPu, 0.0f, dx + r0, in);
             else if (dx && n > 0)
                 fv_gemm(false, true, n, m, units, 1.0f, dy, units, w + r0 * units, units, 0.0f,
                         dx + r0, in);

@@ -23,11 +23,6 @@ static const fv_arg_spec maxpool2d_args[] = {
 };
 #undef OFF
 
-static int64_t pad16(int64_t v)
-{
-    return (v + 15) & ~(int64_t)15;
-}
-
 static fv_status maxpool2d_build(fv_layer *l)
 {
     maxpool2d_cfg *c = l->cfg;
@@ -56,14 +51,8 @@ static fv_status maxpool2d_build(fv_layer *l)
     return FV_OK;
 }
 
-/* Scratch: one image's argmax per thread, used when there is no l->saved (inference). */
-static size_t maxpool2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
-{
-    (void)n;
-    return (size_t)(threads > 0 ? threads : 1) * (size_t)pad16(fv__shape_size(&l->out)) *
-           sizeof(int32_t);
-}
-
+/* Without l->saved (inference: no backward pass can follow, it needs the argmax) only y is
+ * computed. */
 static void maxpool2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const float *x = xs[0];
@@ -71,19 +60,12 @@ static void maxpool2d_forward(fv_layer *l, const float *const *xs, float *y, fv_
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
     const int64_t out_sz = g->out_h * g->out_w * g->out_c;
-    int32_t *saved = l->saved, *scratch = r->scratch;
+    int32_t *saved = l->saved;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w);
-#pragma omp parallel num_threads(threads)
-    {
-        int32_t *own = scratch ? scratch + (int64_t)fv__thread_id() * pad16(out_sz) : NULL;
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            int32_t *am = saved ? saved + i * out_sz : own;
-            FV_ASSERT(am);
-            fv_maxpool_forward(g, x + i * in_sz, y + i * out_sz, am);
-        }
-    }
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < n; i++)
+        fv_maxpool_forward(g, x + i * in_sz, y + i * out_sz, saved ? saved + i * out_sz : NULL);
 }
 
 static void maxpool2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
@@ -117,7 +99,6 @@ const fv_layer_kind fv__kind_maxpool2d = {
     .args = maxpool2d_args,
     .cfg_size = sizeof(maxpool2d_cfg),
     .build = maxpool2d_build,
-    .scratch_bytes = maxpool2d_scratch_bytes,
     .forward = maxpool2d_forward,
     .backward = maxpool2d_backward,
     .activation = NULL,
