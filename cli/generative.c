@@ -158,6 +158,19 @@ static int encode(const char *cmd, fv_model *m, const fv_dataset *d, int64_t fir
     return s == FV_OK ? 0 : cli_fail_lib(cmd, "--data", s);
 }
 
+/* The index of the model's sampling layer when it samples z at inference (Keras' example's
+ * layer; not inference=mean), else -1: for the reconstructions' caption. */
+static int sampling_layer(const fv_model *m)
+{
+    int sampling = -1;
+    for (int i = 0; i < fv_model_layer_count(m) && sampling < 0; i++)
+        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) sampling = i;
+    char *text = sampling >= 0 ? fv_model_to_text(m) : NULL;
+    if (text && strstr(text, "inference=mean")) sampling = -1;
+    free(text);
+    return sampling;
+}
+
 /* The test images of --data, checked against the model's input, for the commands that encode
  * them (which a GAN cannot). */
 static int load_test(const char *cmd, const fv_model *m, const char *model_name, const char *path,
@@ -207,12 +220,15 @@ int cli_samples_picture(const char *cmd, fv_model *m, const char *model_name, in
     }
     double lo, hi;
     value_range(y, n * osize, &lo, &hi);
-    char title[256], sub[256];
-    snprintf(title, sizeof title, "%lld samples of %s", (long long)n, model_name);
+    char title[256], sub[512];
+    snprintf(title, sizeof title, "%lld sample%s of %s", (long long)n, n == 1 ? "" : "s",
+             model_name);
+    /* A generator's codes are its input ("generated from z"); a VAE's decoder's, its z. */
+    const bool generator = fv_model_gan(m) || strcmp(nd.latent, fv_model_input_name(m, 0)) == 0;
     snprintf(sub, sizeof sub,
-             "decoded from %s ~ N(0, I) (%lld values, seed %llu); pixels %g..%g drawn black to "
-             "white",
-             nd.latent, (long long)zsize, (unsigned long long)seed, lo, hi);
+             "%s from %s ~ N(0, I) (%lld values, seed %llu); pixels %g..%g drawn black to white",
+             generator ? "generated" : "decoded", generator ? "z" : nd.latent, (long long)zsize,
+             (unsigned long long)seed, lo, hi);
     int64_t cols = (int64_t)ceil(sqrt((double)n));
     *out = fv_plot_image_grid(y, n, rank, dims, cols, lo, hi, title, sub, NULL);
     rc = *out ? CLI_OK : cli_fail_lib(cmd, "the samples' picture", FV_ERR_INVALID);
@@ -325,10 +341,20 @@ int cli_reconstructions_picture(const char *cmd, fv_model *m, const char *model_
     }
     double lo, hi;
     value_range(img + n * in, n * in, &lo, &hi);
-    char title[256], sub[256];
+    char title[256], sub[1024], how[512] = "";
     snprintf(title, sizeof title, "Reconstructions by %s", model_name);
+    const int sampling = sampling_layer(m);
+    if (z_mean)
+        snprintf(how, sizeof how, "; decoded from z = %s", nd.code);
+    else if (sampling >= 0)
+        snprintf(how, sizeof how,
+                 "; decoded from z sampled: %s + exp(½·%s)·ε, ε seeded by the model's seed %llu "
+                 "(--z-mean: z = %s)",
+                 fv_model_layer_input(m, sampling, 0), fv_model_layer_input(m, sampling, 1),
+                 (unsigned long long)fv_model_fit_opts(m).seed,
+                 fv_model_layer_input(m, sampling, 0));
     snprintf(sub, sizeof sub, "test images %lld to %lld of %s%s", (long long)first,
-             (long long)(first + n - 1), data_name, z_mean ? "; decoded from z = z_mean" : "");
+             (long long)(first + n - 1), data_name, how);
     const char *rows[] = {"test images", "reconstructions"};
     *pic = fv_plot_image_grid(img, 2 * n, rank, dims, n, lo, hi, title, sub, rows);
     rc = *pic ? CLI_OK : cli_fail_lib(cmd, "the reconstructions' picture", FV_ERR_INVALID);
@@ -628,7 +654,7 @@ int viz_interpolate(int argc, char **argv)
     double lo, hi;
     value_range(img + in, steps * in, &lo, &hi);
     char title[512], sub[1024];
-    snprintf(title, sizeof title, "From test image %lld to %lld through %s's latent space",
+    snprintf(title, sizeof title, "From test image %lld to %lld through the latent space of %s",
              (long long)from, (long long)to, pos[0]);
     snprintf(
         sub, sizeof sub,

@@ -584,7 +584,8 @@ static int write_page(report *r, const report_kind *kind, FILE *f)
     if (r->history) {
         fputs("<h2 id=\"curves\">Training curves</h2>\n<p class=\"meta\">From <code>", f);
         report_esc(f, r->hist_path);
-        fprintf(f, "</code>, %lld epochs.</p>\n", (long long)fv_history_epochs(r->history));
+        fprintf(f, "</code>, %lld epoch%s.</p>\n", (long long)fv_history_epochs(r->history),
+                fv_history_epochs(r->history) == 1 ? "" : "s");
         if (report_img(r->cmd, f, fv_plot_history(r->history, NULL), "training curves"))
             return CLI_FAIL;
     }

@@ -131,12 +131,22 @@ static int figures(report *r, FILE *f)
     fputs("<h2 id=\"figures\">Figures on the test set</h2>\n", f);
     if (!gm->figures) {
         fputs("<p>A GAN reconstructs nothing: its figure is the FID-style distance of its samples "
-              "to the test images, computed with <code>--features CLASSIFIER.safetensors --layer "
-              "NAME</code> (a classifier trained on the same data).</p>\n",
+              "to the test images, computed in the features of a classifier trained on the same "
+              "data by <code>fovea evaluate MODEL --data DIR --features CLASSIFIER.safetensors "
+              "--layer NAME</code> (or this report with the same <code>--features</code> and "
+              "<code>--layer</code>).</p>\n",
               f);
         return 0;
     }
-    fputs("<p class=\"meta\">As <code>fovea evaluate MODEL --data DIR</code> prints them", f);
+    /* The command that prints these figures: a GAN's needs the classifier (it has no other). */
+    fputs("<p class=\"meta\">As <code>fovea evaluate MODEL --data DIR", f);
+    if (r->features) {
+        fputs(" --features ", f);
+        report_esc(f, r->features);
+        fputs(" --layer ", f);
+        report_esc(f, r->layer);
+    }
+    fputs("</code> prints them", f);
     if (g->reconstructs)
         fputs(": the loss and its terms as training reports them, the reconstruction's squared "
               "error per pixel and binary cross-entropy summed over each image's pixels (on grey "

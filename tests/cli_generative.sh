@@ -140,9 +140,17 @@ check "nothing written by the refused pictures" absent "$TMP/bad.png"
 
 echo "# a GAN: the generator and the discriminator trained alternately (fit gan=generated)"
 G=$TMP/gan.safetensors
-expect_ok "train quad_gan.fv" "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save "$G" \
-    --history "$TMP/gh.csv"
+expect_ok "train quad_gan.fv --plot" "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save "$G" \
+    --history "$TMP/gh.csv" --plot "$TMP/gc.png"
 check "history columns: d_loss, g_loss" test "$(head -1 "$TMP/gh.csv")" = "epoch,d_loss,g_loss"
+check "--plot: the d_loss and g_loss curves, two panels of 600x450" \
+    test "$(png_size "$TMP/gc.png")" = "1200x450"
+expect_ok "fovea plot of the GAN's history" "$FOVEA" plot "$TMP/gh.csv" -o "$TMP/gc2.png"
+same_file "  ... the picture train --plot drew" "$TMP/gc.png" "$TMP/gc2.png"
+expect_error "--plot to a missing folder: refused before training" 1 \
+    "--plot: cannot write .*: folder .* does not exist" \
+    "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --plot "$TMP/nodir/c.png"
+check "  ... no epoch was trained" bash -c "! grep -q 'Epoch 1/' '$TMP/out'"
 check "no test loss of a GAN after training" bash -c "! grep -q 'Test loss' '$TMP/out'"
 expect_ok "generate from the GAN's generator" "$FOVEA" generate "$G" --n 9 -o "$TMP/g.png"
 check "generate (GAN): a PNG" is_png "$TMP/g.png"

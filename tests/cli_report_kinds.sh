@@ -165,18 +165,31 @@ expect_error "--features without --layer" 2 "--features CLASSIFIER and --layer N
 
 echo "# a GAN"
 G=$TMP/gan.safetensors
-expect_ok "train the GAN" "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save "$G" --verbose 0
-expect_ok "report of the GAN, without --features" "$FOVEA" report "$G" --data "$D" -o "$TMP/gan.html"
+expect_ok "train the GAN" "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save "$G" \
+    --history "$TMP/gh.csv" --verbose 0
+expect_ok "report of the GAN, without --features, with its d_loss/g_loss history" "$FOVEA" report \
+    "$G" --data "$D" --history "$TMP/gh.csv" -o "$TMP/gan.html"
+check "the curves' section counts 2 epochs" grep -q 'gh.csv</code>, 2 epochs.</p>' "$TMP/gan.html"
+head -2 "$TMP/gh.csv" >"$TMP/gh1.csv"
+expect_ok "report with a history of 1 epoch" "$FOVEA" report "$G" --data "$D" \
+    --history "$TMP/gh1.csv" -o "$TMP/gan1.html"
+check "  ... '1 epoch.', singular" grep -q 'gh1.csv</code>, 1 epoch.</p>' "$TMP/gan1.html"
+check "points to the evaluate command that works for a GAN (with --features and --layer)" \
+    grep -q '<code>fovea evaluate MODEL --data DIR --features CLASSIFIER.safetensors --layer NAME</code>' "$TMP/gan.html"
 check "its samples" grep -q '<h2 id="samples">Samples</h2>' "$TMP/gan.html"
 check "no reconstructions, no latent space" bash -c "! grep -Eq 'id=\"(reconstructions|latent)\"' '$TMP/gan.html'"
 check "says the FID-style distance needs --features" grep -q 'needs --features' "$TMP/gan.html"
-check "2 pictures (samples, kernels of conv2d)" test "$(pngs "$TMP/gan.html")" -eq 2
+check "3 pictures (curves, samples, kernels of conv2d)" test "$(pngs "$TMP/gan.html")" -eq 3
+check "  ... the curves: two panels (d_loss, g_loss), 1200x450" \
+    grep -q '<img width="1200" height="450" alt="training curves"' "$TMP/gan.html"
 expect_ok "report of the GAN, with --features" "$FOVEA" report "$G" --data "$D" \
     --features "$TMP/cls.safetensors" --layer flatten --samples 60 --seed 3 -o "$TMP/gan2.html"
 expect_ok "evaluate the GAN, --json" "$FOVEA" evaluate "$G" --data "$D" \
     --features "$TMP/cls.safetensors" --layer flatten --samples 60 --seed 3 --json
 cp "$TMP/out" "$TMP/gan.json"
 check "its FID-style distance is evaluate --json's" table_matches "$TMP/gan2.html" "$TMP/gan.json"
+check "  ... as the evaluate command it names prints it" \
+    grep -q "As <code>fovea evaluate MODEL --data DIR --features $TMP/cls.safetensors --layer flatten</code> prints them" "$TMP/gan2.html"
 check "the samples' classes, 4 rows" test "$(grep -c '<tr><th>[0-3]</th><td>[0-9]*</td><td>' "$TMP/gan2.html")" -eq 4
 check "no page after the errors" absent "$TMP/bad.html"
 

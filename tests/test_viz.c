@@ -384,6 +384,41 @@ TEST(one_epoch_and_nan_values_still_draw)
     fv_history_free(h);
 }
 
+TEST(a_gan_history_draws_its_d_loss_and_g_loss)
+{
+    fv_history *h = history_of("epoch,d_loss,g_loss\n0,1.2,0.8\n1,1.1,0.9\n");
+    if (!h) return;
+    fv_picture *p = fv_plot_history(h, NULL);
+    CHECK(p != NULL);
+    if (p) {
+        const fv__region *d = fv__picture_find(p, "panel d_loss"),
+                         *g = fv__picture_find(p, "panel g_loss");
+        CHECK(d && g && g->x > d->x + d->w);
+        CHECK(fv__picture_find(p, "panel loss") == NULL);
+        CHECK(p->width == 1200 && p->height == 450);
+    }
+    fv_picture_free(p);
+    fv_history_free(h);
+}
+
+TEST(curve_titles_name_the_kl_loss_in_capitals_and_a_gan_s_networks)
+{
+    char title[112], ylabel[104];
+    fv__metric_names("kl_loss", title, sizeof title, ylabel, sizeof ylabel);
+    CHECK(strcmp(title, "Model KL loss") == 0 && strcmp(ylabel, "KL loss") == 0);
+    fv__metric_names("loss", title, sizeof title, ylabel, sizeof ylabel);
+    CHECK(strcmp(title, "Model loss") == 0 && strcmp(ylabel, "Loss") == 0);
+    fv__metric_names("reconstruction_loss", title, sizeof title, ylabel, sizeof ylabel);
+    CHECK(strcmp(title, "Model reconstruction loss") == 0 &&
+          strcmp(ylabel, "Reconstruction loss") == 0);
+    fv__metric_names("d_loss", title, sizeof title, ylabel, sizeof ylabel);
+    CHECK(strcmp(title, "Discriminator loss") == 0 && strcmp(ylabel, "d_loss") == 0);
+    fv__metric_names("g_loss", title, sizeof title, ylabel, sizeof ylabel);
+    CHECK(strcmp(title, "Generator loss") == 0 && strcmp(ylabel, "g_loss") == 0);
+    fv__metric_names("skill_rate", title, sizeof title, ylabel, sizeof ylabel);
+    CHECK(strcmp(title, "Model skill rate") == 0); /* only the word kl, not its letters */
+}
+
 /* ---- feature maps --------------------------------------------------------------------------- */
 
 TEST(feature_maps_draw_the_input_and_every_image_layer)
@@ -590,7 +625,31 @@ TEST(latent_points_take_their_class_colour_and_the_manifold_its_images)
                           to8(fv__cmap_grey((r * G + k) / 8.0)), 1);
         CHECK(mf->x0 == -1 && mf->x1 == 1);
     }
+    if (sc && mf) {
+        /* The scatter's plot area level with the manifold and as tall (no empty band under
+         * either); its legend in a column right of the plot area, covering no point. */
+        CHECK_CLOSE(sc->y, mf->y, 1, 0);
+        CHECK_CLOSE(sc->h, mf->h, 1, 0);
+        const fv__region *lg = fv__picture_find(p, "scatter legend");
+        CHECK(lg && lg->x >= sc->x + sc->w && lg->x + lg->w <= mf->x && lg->y >= sc->y);
+    }
     if (img) cairo_surface_destroy(img);
+    fv_picture_free(p);
+    /* A principal components' scatter (no manifold) under a long title: the picture is as wide
+     * as the title, the legend right of the plot area. */
+    const char *long_title = "Latent space of vae16.safetensors: 10000 test images of "
+                             "/a/rather/long/path/to/the/data/fashion-mnist";
+    p = fv_plot_latent(pts, N, labels, names, 2, "principal component 1", "principal component 2",
+                       long_title, NULL, 0, 0, NULL, 0, 0);
+    CHECK(p != NULL);
+    if (p) {
+        cairo_t *mc = fv__measure();
+        CHECK(p->width >= fv__text_width(mc, long_title, 18, true) + 2 * 24);
+        cairo_destroy(mc);
+        sc = fv__picture_find(p, "scatter");
+        const fv__region *lg = fv__picture_find(p, "scatter legend");
+        CHECK(sc && lg && lg->x >= sc->x + sc->w && lg->x + lg->w <= p->width);
+    }
     fv_picture_free(p);
     labels[3] = 2;
     CHECK(fv_plot_latent(pts, N, labels, names, 2, "x", "y", NULL, NULL, 0, 0, NULL, 0, 0) == NULL);
@@ -612,6 +671,8 @@ int main(void)
     RUN(a_curve_rises_where_the_history_rises);
     RUN(a_history_without_a_needed_column_is_refused_naming_it);
     RUN(one_epoch_and_nan_values_still_draw);
+    RUN(a_gan_history_draws_its_d_loss_and_g_loss);
+    RUN(curve_titles_name_the_kl_loss_in_capitals_and_a_gan_s_networks);
     RUN(feature_maps_draw_the_input_and_every_image_layer);
     RUN(confusion_cells_are_coloured_by_the_fraction_of_their_row);
     RUN(ticks_are_nice_numbers_inside_the_range);

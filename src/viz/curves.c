@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PANELS 12
 
@@ -40,13 +41,41 @@ static fv_picture *missing(const fv_history *h, const char *name)
     return NULL;
 }
 
-/* "Accuracy" from "accuracy", "Val loss" never (validation is a line, not a panel). */
-static void capitalised(char *buf, size_t n, const char *name)
+/* A loss column of the history: "loss" or a name ending in "_loss", not a val_ twin. */
+static bool is_loss(const char *name)
 {
-    snprintf(buf, n, "%s", name);
-    for (char *c = buf; *c; c++)
-        if (*c == '_') *c = ' ';
-    buf[0] = (char)toupper((unsigned char)buf[0]);
+    const size_t n = strlen(name);
+    return strncmp(name, "val_", 4) != 0 &&
+           (strcmp(name, "loss") == 0 || (n > 5 && strcmp(name + n - 5, "_loss") == 0));
+}
+
+void fv__metric_names(const char *name, char *title, size_t tn, char *ylabel, size_t yn)
+{
+    /* A GAN's two losses by the networks they train (the PyTorch DCGAN example's "Generator"
+     * and "Discriminator" loss), the column names kept as the y labels. */
+    if (strcmp(name, "d_loss") == 0 || strcmp(name, "g_loss") == 0) {
+        snprintf(title, tn, "%s loss", name[0] == 'd' ? "Discriminator" : "Generator");
+        snprintf(ylabel, yn, "%s", name);
+        return;
+    }
+    /* Words from the underscores; "kl" is the KL divergence's initials. */
+    char words[96] = "";
+    size_t used = 0;
+    for (const char *s = name; *s && used + 3 < sizeof words;) {
+        const size_t len = strcspn(s, "_");
+        if (len == 2 && strncasecmp(s, "kl", 2) == 0)
+            used += (size_t)snprintf(words + used, sizeof words - used, "%sKL", used ? " " : "");
+        else
+            used += (size_t)snprintf(words + used, sizeof words - used, "%s%.*s", used ? " " : "",
+                                     (int)len, s);
+        s += len;
+        while (*s == '_')
+            s++;
+    }
+    if (used >= sizeof words) used = sizeof words - 1;
+    snprintf(title, tn, "Model %s", words);
+    snprintf(ylabel, yn, "%s", words);
+    ylabel[0] = (char)toupper((unsigned char)ylabel[0]);
 }
 
 fv_picture *fv_plot_history(const fv_history *h, const char *metrics)
@@ -85,10 +114,23 @@ fv_picture *fv_plot_history(const fv_history *h, const char *metrics)
             return NULL;
         }
     } else {
+        /* Accuracy and the loss first (the seed program's two plots), then every other
+         * column: a VAE's kl_loss and reconstruction_loss, a GAN's d_loss and g_loss. */
         const char *found;
-        if (!fv_history_get(h, "loss")) return missing(h, "loss");
+        bool any_loss = false;
+        for (int c = 0; c < fv_history_columns(h); c++)
+            any_loss = any_loss || is_loss(fv_history_column_name(h, c));
+        if (!any_loss) {
+            char cols[512];
+            list_columns(h, cols, sizeof cols);
+            fv__fail(FV_ERR_INVALID,
+                     "the history has no loss column ('loss' or a name ending in '_loss'; its "
+                     "columns: %s)",
+                     cols);
+            return NULL;
+        }
         if (column(h, "accuracy", &found)) snprintf(names[npanels++], sizeof names[0], "accuracy");
-        snprintf(names[npanels++], sizeof names[0], "loss");
+        if (fv_history_get(h, "loss")) snprintf(names[npanels++], sizeof names[0], "loss");
         for (int c = 0; c < fv_history_columns(h) && npanels < MAX_PANELS; c++) {
             const char *n = fv_history_column_name(h, c);
             if (strncmp(n, "val_", 4) == 0 || strcmp(n, "loss") == 0 ||
@@ -126,11 +168,8 @@ fv_picture *fv_plot_history(const fv_history *h, const char *metrics)
         char val_name[80];
         snprintf(val_name, sizeof val_name, "val_%s", names[i]);
         const double *val = column(h, val_name, &found);
-        char title[96], ylabel[80];
-        capitalised(ylabel, sizeof ylabel, names[i]);
-        snprintf(title, sizeof title, "Model %s", names[i]);
-        for (char *c = title; *c; c++)
-            if (*c == '_') *c = ' ';
+        char title[112], ylabel[104];
+        fv__metric_names(names[i], title, sizeof title, ylabel, sizeof ylabel);
         /* Dots on the points while there are few enough to tell apart. */
         bool markers = epochs <= 30;
         fv__series series[2] = {

@@ -220,36 +220,47 @@ fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels
                                  .label = labels ? names[k] : NULL,
                                  .colour = labels ? class_colour(k) : fv__series_colour(0)};
     }
-    const int scatter_w = 640, scatter_h = 600;
-    int scale = 1, mw = 0;
-    if (manifold) {
-        const int64_t kmax = h > w ? h : w;
-        scale = (int)fmax(1, floor(560.0 / (double)(grid * kmax)));
-        mw = (int)(grid * w * scale);
-    }
-    const int top = MARGIN + 30;
-    static const char manifold_title[] = "decoded from a grid of codes (the dashed square)";
-    int width = MARGIN + scatter_w + (manifold ? 84 + mw + MARGIN : MARGIN);
-    if (manifold) {
-        cairo_t *mc = fv__measure();
-        const double tw = fv__text_width(mc, manifold_title, 17, true);
-        cairo_destroy(mc);
-        if (MARGIN + scatter_w + 84 + mw / 2.0 + tw / 2 + MARGIN > width)
-            width = (int)ceil(MARGIN + scatter_w + 84 + mw / 2.0 + tw / 2 + MARGIN);
-    }
-    const int mh = manifold ? (int)(grid * h * scale) + 60 + 30 : 0;
-    const int height = top + (scatter_h > mh ? scatter_h : mh) + MARGIN;
-    cairo_t *cr;
-    p = fv__picture_new(width, height, &cr);
-    if (!p) goto done;
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    if (title) fv__text(cr, MARGIN, 16, title, 18, true, FV__LEFT, FV__TOP, 0);
     fv__panel panel = {.title = labels ? "the test images' codes, by class" : "the codes",
                        .xlabel = xlabel,
                        .ylabel = ylabel,
                        .series = series,
                        .nseries = (int)nseries,
-                       .scatter = true};
+                       .scatter = true,
+                       .legend_right = true};
+    /* The manifold's tiles (M pixels a side at the scale that fits Keras' 30 × 28 in about 560
+     * pixels, or larger) and beside it the scatter plot, its plot area as tall as the manifold
+     * and level with it, so that neither has an empty band under it; the legend in a column
+     * right of the scatter's plot area, the titles' widths inside the picture. */
+    int scale = 1, mw = 0, M = 0;
+    if (manifold) {
+        const int64_t kmax = h > w ? h : w;
+        scale = (int)fmax(1, floor(560.0 / (double)(grid * kmax)));
+        mw = (int)(grid * w * scale), M = (int)(grid * h * scale);
+    }
+    enum { AREA_TOP = 43, AREA_BOTTOM = 48, MANIFOLD_LEFT = 84 }; /* fv__draw_panel's margins */
+    static const char manifold_title[] = "decoded from a grid of codes (the dashed square)";
+    cairo_t *mc = fv__measure();
+    double legend_h;
+    const double legend_w = fv__legend_width(mc, &panel, &legend_h);
+    const double title_w = title ? fv__text_width(mc, title, 18, true) : 0;
+    const double mtitle_w = manifold ? fv__text_width(mc, manifold_title, 17, true) : 0;
+    cairo_destroy(mc);
+    const int area = manifold ? (M > 480 ? M : 480) : 0;
+    const int scatter_w = (int)ceil((area + 90 > 640 ? area + 90 : 640) + legend_w);
+    const int scatter_h = manifold ? AREA_TOP + area + AREA_BOTTOM : 600;
+    const int top = MARGIN + 30;
+    int width = MARGIN + scatter_w + (manifold ? MANIFOLD_LEFT + mw + MARGIN : MARGIN);
+    if (manifold)
+        width = (int)fmax(
+            width, ceil(MARGIN + scatter_w + MANIFOLD_LEFT + mw / 2.0 + mtitle_w / 2 + MARGIN));
+    width = (int)fmax(width, ceil(title_w + 2 * MARGIN));
+    const int height =
+        (int)fmax(top + scatter_h + MARGIN, ceil(top + AREA_TOP + legend_h + MARGIN));
+    cairo_t *cr;
+    p = fv__picture_new(width, height, &cr);
+    if (!p) goto done;
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    if (title) fv__text(cr, MARGIN, 16, title, 18, true, FV__LEFT, FV__TOP, 0);
     fv__draw_panel(p, cr, MARGIN, top, scatter_w, scatter_h, &panel, "scatter");
     const fv__region *sc = fv__picture_find(p, "scatter");
     if (manifold && sc) {
@@ -271,7 +282,7 @@ fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels
     }
     bool ok = true;
     if (manifold) {
-        const int mx = MARGIN + scatter_w + 84, my = top + 44;
+        const int mx = MARGIN + scatter_w + MANIFOLD_LEFT, my = top + AREA_TOP;
         cairo_set_source_rgb(cr, 0, 0, 0);
         fv__text(cr, mx + mw / 2.0, top + 12, manifold_title, 17, true, FV__CENTER, FV__TOP, 0);
         ok = draw_manifold(p, cr, mx, my, manifold, grid, h, w, c, zlo, zhi, scale, xlabel, ylabel);

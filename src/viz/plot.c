@@ -84,30 +84,50 @@ static int covered(const frame *f, const fv__panel *panel, double rx, double ry,
     return count;
 }
 
-static void draw_legend(fv_picture *p, cairo_t *cr, const frame *f, const fv__panel *panel,
-                        const char *region_name)
+enum { LEGEND_GAP = 12 }; /* between the plot area and a legend right of it */
+static const double legend_size = 13, legend_row = 20, legend_sample = 26, legend_pad = 8;
+
+/* The legend box's size (0 × 0 when no series has a label). */
+static void legend_box(cairo_t *cr, const fv__panel *panel, double *lw, double *lh)
 {
-    const double size = 13, row = 20, sample = 26, pad = 8;
     int entries = 0;
     double textw = 0;
     for (int s = 0; s < panel->nseries; s++) {
         if (!panel->series[s].label) continue;
         entries++;
-        double w = fv__text_width(cr, panel->series[s].label, size, false);
+        double w = fv__text_width(cr, panel->series[s].label, legend_size, false);
         if (w > textw) textw = w;
     }
-    if (!entries) return;
-    double lw = pad + sample + 8 + textw + pad, lh = pad + entries * row - 4 + pad;
+    *lw = entries ? legend_pad + legend_sample + 8 + textw + legend_pad : 0;
+    *lh = entries ? legend_pad + entries * legend_row - 4 + legend_pad : 0;
+}
+
+double fv__legend_width(cairo_t *cr, const fv__panel *panel, double *height)
+{
+    double lw, lh;
+    legend_box(cr, panel, &lw, &lh);
+    if (height) *height = lh > 0 ? lh + 1 : 0;
+    return lw > 0 ? lw + 1 + LEGEND_GAP : 0;
+}
+
+static void draw_legend(fv_picture *p, cairo_t *cr, const frame *f, const fv__panel *panel,
+                        const char *region_name)
+{
+    const double size = legend_size, row = legend_row, sample = legend_sample, pad = legend_pad;
+    double lw, lh;
+    legend_box(cr, panel, &lw, &lh);
+    if (!(lw > 0)) return;
     /* Upper left first, as the seed's plots ask; then the other corners. */
     const double m = 8;
     double cx[4] = {f->px + m, f->px + f->pw - m - lw, f->px + m, f->px + f->pw - m - lw};
     double cy[4] = {f->py + m, f->py + m, f->py + f->ph - m - lh, f->py + f->ph - m - lh};
     int best = 0, best_count = -1;
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < 4 && !panel->legend_right; c++) {
         int n = covered(f, panel, cx[c], cy[c], lw, lh);
         if (best_count < 0 || n < best_count) best = c, best_count = n;
     }
     double x = cx[best], y = cy[best];
+    if (panel->legend_right) x = f->px + f->pw + LEGEND_GAP, y = f->py;
     if (region_name) {
         char name[96];
         snprintf(name, sizeof name, "%s legend", region_name);
@@ -207,7 +227,7 @@ void fv__draw_panel(fv_picture *p, cairo_t *cr, double x, double y, double w, do
     frame f;
     f.px = round(x + 10 + label_size + 8 + ywidth + 8);
     f.py = round(y + 12 + title_size + 14);
-    f.pw = round(x + w - 14 - f.px);
+    f.pw = round(x + w - 14 - (panel->legend_right ? fv__legend_width(cr, panel, NULL) : 0) - f.px);
     f.ph = round(y + h - (tick_size + 8 + label_size + 14) - f.py);
     f.x0 = xlo, f.x1 = xhi, f.y0 = ylo, f.y1 = yhi;
     if (region_name)

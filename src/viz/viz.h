@@ -108,13 +108,26 @@ typedef struct fv__panel {
     bool fixed_y;   /* use ylo..yhi instead of the data's range */
     double ylo, yhi;
     bool scatter; /* every series as small dots, no lines: a scatter plot */
+    /* The legend in a column right of the plot area, its top at the area's top (matplotlib's
+     * legend(bbox_to_anchor=(1.02, 1), loc='upper left')), covering no point: the plot area is
+     * fv__legend_width narrower than without. */
+    bool legend_right;
 } fv__panel;
+
+/* The width a legend right of the plot area takes (its box and the gap before it), 0 when no
+ * series has a label; *height (when not NULL) receives the box's height. */
+double fv__legend_width(cairo_t *cr, const fv__panel *panel, double *height);
 
 /* Draws a line chart into the box (x, y, w, h): title, axes, ticks, grid, lines, legend (in
  * the corner where it covers the fewest points). The plot area is recorded in p's regions
  * under region_name (if not NULL). */
 void fv__draw_panel(fv_picture *p, cairo_t *cr, double x, double y, double w, double h,
                     const fv__panel *panel, const char *region_name);
+
+/* The training curves' panel title and y label of a history column: "loss" gives "Model loss"
+ * and "Loss", "kl_loss" "Model KL loss" and "KL loss", a GAN's "d_loss" "Discriminator loss" and
+ * "d_loss". Truncated to tn and yn bytes. */
+void fv__metric_names(const char *name, char *title, size_t tn, char *ylabel, size_t yn);
 
 /* A horizontal or vertical colour bar for values lo..hi with ticks, in the box (x, y, w, h). */
 void fv__draw_colourbar(cairo_t *cr, double x, double y, double w, double h, fv__cmap map,
