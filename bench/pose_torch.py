@@ -4,8 +4,8 @@ PLoss) in PyTorch, trained with the same hyperparameters on the same BOP folder:
 `fovea train examples/pose.fv --data DIR` then `fovea evaluate MODEL --data DIR` (issue 13).
 
 usage: pose_torch.py --data DIR [--crop] [--epochs N] [--seed S] [--threads N] [--batch-size N]
-                     [--learning-rate X] [--translation-weight W] [--limit N] [--device cpu|cuda]
-                     [--json OUT]
+                     [--learning-rate X] [--decay-steps N] [--translation-weight W] [--limit N]
+                     [--device cpu|cuda] [--json OUT]
 
 The network, layer for layer as examples/pose.fv: four Conv2D(3x3, strides 2, same, no bias) +
 BatchNormalization (Keras' momentum 0.99, epsilon 1e-3) + ReLU with 32, 64, 64, 128 filters,
@@ -222,6 +222,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--learning-rate", type=float, default=1e-3)
+    ap.add_argument("--decay-steps", type=int, default=0,
+                    help="Keras' CosineDecay over N steps (compile schedule=cosine_decay decay_steps=N)")
     ap.add_argument("--translation-weight", type=float, default=1.0)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images (smoke test)")
     ap.add_argument("--device", default="cpu")
@@ -255,6 +257,10 @@ def main():
         "cropped" if a.crop else "decoded", len(xtr), len(xte), time.perf_counter() - t0), flush=True)
     model = PoseNet().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate, eps=1e-7)
+    # Keras' CosineDecay (alpha 0) at the update's 0-based step, as fovea's fv__optim_lr_at
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, a.decay_steps) / a.decay_steps))
+        if a.decay_steps else 1.0)
     rows = []
     n = len(xtr)
     for epoch in range(a.epochs):
@@ -269,6 +275,7 @@ def main():
             opt.zero_grad()
             (rot + trans).backward()
             opt.step()
+            sched.step()
             sums += np.array([rot.item(), trans.item()]) * len(idx)
         train_s = time.perf_counter() - t0
         model.eval()
