@@ -2,11 +2,14 @@
  * camera hand-worked, a bright spot landing where the crop's camera puts it, a crop of a render
  * against a render through the crop's camera, and a rendered split as cropped training data: the
  * true pose's loss zero through its targets and the estimate turned back into the image's camera.
- * The renders are skipped (77) when OSMesa cannot create a context.
+ * Against SciPy (fixtures/pose/crop.json, made by fixtures/make_pose_crop_fixture.py): the
+ * virtual camera and the crop's pixels. The renders are skipped (77) when OSMesa cannot create a
+ * context.
  */
 #include "fovea.h"
 #include "io/dataset.h"
 #include "model/model_impl.h"
+#include "pose_fixture.h"
 #include "test.h"
 
 #include <math.h>
@@ -105,6 +108,61 @@ TEST(crop_image_moves_a_spot_where_the_camera_says)
     for (int i = 0; i < O * O * 3; i++)
         black &= out[i] == 0;
     CHECK(black);
+}
+
+static void get_doubles(const cJSON *o, const char *key, double *out, int64_t n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    CHECK(cJSON_IsArray(a) && cJSON_GetArraySize(a) == n);
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) if (i < n) out[i++] = e->valuedouble;
+}
+
+TEST(crop_against_scipy)
+{
+    cJSON *root = pose_fixture("crop.json");
+    if (!root) SKIP("fixtures/pose/crop.json not found (run from tests/)");
+    const int64_t h = cJSON_GetObjectItemCaseSensitive(root, "height")->valueint;
+    const int64_t w = cJSON_GetObjectItemCaseSensitive(root, "width")->valueint;
+    double *img = malloc((size_t)(h * w * 3) * sizeof *img);
+    uint8_t *src = malloc((size_t)(h * w * 3));
+    get_doubles(root, "image", img, h * w * 3);
+    for (int64_t i = 0; i < h * w * 3; i++)
+        src[i] = (uint8_t)img[i];
+    int cases = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases"))
+    {
+        double K[9], centre[2], want_R[9], want_K[9], Rv[9], Kv[9];
+        get_doubles(c, "K", K, 9);
+        get_doubles(c, "centre", centre, 2);
+        get_doubles(c, "Rv", want_R, 9);
+        get_doubles(c, "Kv", want_K, 9);
+        const double side = cJSON_GetObjectItemCaseSensitive(c, "side")->valuedouble;
+        const int64_t oh = cJSON_GetObjectItemCaseSensitive(c, "out_h")->valueint;
+        const int64_t ow = cJSON_GetObjectItemCaseSensitive(c, "out_w")->valueint;
+        fv_pose_crop_camera(K, centre, side, oh, ow, Rv, Kv);
+        for (int k = 0; k < 9; k++) {
+            CHECK_CLOSE(Rv[k], want_R[k], 1e-12, 0);
+            CHECK_CLOSE(Kv[k], want_K[k], 1e-12, 0);
+        }
+        double *want = malloc((size_t)(oh * ow * 3) * sizeof *want);
+        uint8_t *out = malloc((size_t)(oh * ow * 3));
+        get_doubles(c, "crop", want, oh * ow * 3);
+        fv_pose_crop_image(src, h, w, 3, K, Rv, Kv, out, oh, ow);
+        double worst = 0;
+        for (int64_t i = 0; i < oh * ow * 3; i++)
+            worst = fmax(worst, fabs(out[i] - want[i]));
+        CHECK(worst <= 0.5 + 1e-4); /* SciPy's value, rounded to the nearest byte */
+        free(want);
+        free(out);
+        cases++;
+    }
+    CHECK(cases == 4);
+    free(img);
+    free(src);
+    cJSON_Delete(root);
 }
 
 TEST(crop_of_a_render_is_a_render_through_the_crops_camera)
@@ -291,6 +349,7 @@ int main(void)
     }
     RUN(crop_camera_hand_worked);
     RUN(crop_image_moves_a_spot_where_the_camera_says);
+    RUN(crop_against_scipy);
     RUN(crop_of_a_render_is_a_render_through_the_crops_camera);
     RUN(rendered_split_as_cropped_dataset);
     char cmd[300];
