@@ -19,8 +19,8 @@ int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t
  * each image holding the object, resized to the model's input or, for a head with crop=box, a
  * crop around the object's box (fv_bop_to_dataset_crop; the training crops jittered from seed).
  * Reports what it uses on stderr. 0 or CLI_FAIL / CLI_USAGE. */
-int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object,
-                  uint64_t seed, fv_dataset **train, fv_dataset **test);
+int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object, uint64_t seed,
+                  fv_dataset **train, fv_dataset **test);
 
 /* Runs m on the samples (fv_bop_to_dataset fills their sizes) and gives each one's estimate in
  * the original camera (*r malloc'd, n entries, time: seconds per image). 0 or CLI_FAIL. */

@@ -1683,8 +1683,8 @@ fv_status fv_bop_samples(const char *dir, const char *split, int64_t obj_id,
  * decoded at `channels` (1 or 3), resized to height × width (bilinear, half-pixel centres,
  * aspect not kept) and its K scaled alike (fv_pose_scale_K); the output named `output` gets 16
  * floats a sample: R (9, row-major), t (3, mm), then the scaled fx, fy, cx, cy (the pose loss's
- * targets). Fills each sample's height and width. FV_ERR_INVALID for bad arguments; the image
- * reader's errors naming the file. */
+ * targets). Fills each sample's height, width, Kin and Rv (fv_bop_to_dataset_crop without a
+ * crop). FV_ERR_INVALID for bad arguments; the image reader's errors naming the file. */
 fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
                             int channels, const char *output, fv_dataset **out);
 
