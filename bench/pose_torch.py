@@ -3,9 +3,9 @@
 PLoss) in PyTorch, trained with the same hyperparameters on the same BOP folder: the anchor for
 `fovea train examples/pose.fv --data DIR` then `fovea evaluate MODEL --data DIR` (issue 13).
 
-usage: pose_torch.py --data DIR [--epochs N] [--seed S] [--threads N] [--batch-size N]
-                     [--learning-rate X] [--translation-weight W] [--limit N] [--device cpu|cuda]
-                     [--json OUT]
+usage: pose_torch.py --data DIR [--crop] [--epochs N] [--seed S] [--threads N] [--batch-size N]
+                     [--learning-rate X] [--decay-steps N] [--translation-weight W] [--limit N]
+                     [--device cpu|cuda] [--json OUT]
 
 The network, layer for layer as examples/pose.fv: four Conv2D(3x3, strides 2, same, no bias) +
 BatchNormalization (Keras' momentum 0.99, epsilon 1e-3) + ReLU with 32, 64, 64, 128 filters,
@@ -24,8 +24,15 @@ p = (x/z, y/z, z/f) with the target's z/f (to first order 1/2 |t~ - t|^2 / f^2),
 the batch.
 
 The data: BOP's layout read as fovea reads it (each image's most visible instance of the only
-object; scene_gt.json, scene_camera.json, scene_gt_info.json); the images must already be the
-network's 64 x 64 (`fovea data make pose DIR --size 64`), so no resize is involved. The figures, as
+object; scene_gt.json, scene_camera.json, scene_gt_info.json); without --crop the images must
+already be the network's 64 x 64 (`fovea data make pose DIR --size 64`), so no resize is involved.
+With --crop (a pose head with crop=box, examples/pose.fv): fovea's crop around the object, written
+again here in NumPy from its definition (fv_pose_crop_camera, fv_pose_crop_image: a virtual camera
+turned through the centre of scene_gt_info.json's bbox_visib, a square of 1.5 times the box's longer
+side resampled bilinearly to 64 x 64, black outside the image; the pose and K taken into the
+crop's camera), the training crops jittered once per image as fovea's (centre moved by up to 0.25
+of the box, side scaled by 1 +- 0.25, uniformly; drawn from NumPy's generator seeded with --seed,
+so the same distribution, not the same draws), the test crops not. The figures, as
 `fovea evaluate` prints them: ADD accuracy at 10 % of the diameter over the PLY model's vertices
 (Hinterstoisser et al. 2012), the mean geodesic rotation error (degrees) and translation error (mm).
 This script scores the asymmetric object (ADD) only; a symmetric one needs ADD-S and SLoss.
@@ -45,6 +52,7 @@ from PIL import Image
 FILTERS = (32, 64, 64, 128)
 DENSE = 256
 SIZE = 64
+PAD, JITTER_SCALE, JITTER_SHIFT = 1.5, 0.25, 0.25  # the pose head's crop_pad, crop_jitter_*
 
 
 def read_ply_vertices(path):
@@ -58,10 +66,45 @@ def read_ply_vertices(path):
     return np.array([[float(v) for v in l.split()[:3]] for l in lines[start:start + n]])
 
 
-def read_split(root, split, limit):
-    """(images uint8 (n, 3, 64, 64), R (n, 3, 3), t (n, 3) mm, K (n, 3, 3)) of DIR/split."""
+def crop_camera(K, centre, side, out):
+    """fv_pose_crop_camera: Rv (the smallest rotation taking the ray through centre onto the axis)
+    and Kv (f * out / side, principal point at the crop's centre)."""
+    a = np.array([(centre[0] - K[0, 2]) / K[0, 0], (centre[1] - K[1, 2]) / K[1, 1], 1.0])
+    a /= np.linalg.norm(a)
+    v = np.cross(a, [0.0, 0.0, 1.0])
+    X = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    Rv = np.eye(3) + X + X @ X / (1 + a[2])
+    Kv = np.array([[K[0, 0] * out / side, 0, (out - 1) / 2], [0, K[1, 1] * out / side, (out - 1) / 2],
+                   [0, 0, 1]])
+    return Rv, Kv
+
+
+def crop_image(im, K, Rv, Kv, out):
+    """fv_pose_crop_image: im (h, w, 3) uint8 sampled bilinearly at K Rv^T Kv^-1 (u, v, 1), 0 outside."""
+    h, w = im.shape[:2]
+    M = K @ Rv.T @ np.linalg.inv(Kv)
+    yy, xx = np.mgrid[0:out, 0:out].astype(np.float64)
+    p = np.einsum("ij,jhw->ihw", M, np.stack([xx, yy, np.ones_like(xx)]))
+    u, v = p[0] / p[2], p[1] / p[2]
+    ok = (p[2] > 0) & (u > -1) & (u < w) & (v > -1) & (v < h)
+    u0, v0 = np.floor(u), np.floor(v)
+    du, dv = u - u0, v - v0
+    acc = np.zeros((out, out, im.shape[2]))
+    for dx, dy, wt in ((0, 0, (1 - du) * (1 - dv)), (1, 0, du * (1 - dv)), (0, 1, (1 - du) * dv),
+                       (1, 1, du * dv)):
+        x, y = u0 + dx, v0 + dy
+        inside = ok & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        xi, yi = np.where(inside, x, 0).astype(int), np.where(inside, y, 0).astype(int)
+        acc += (wt * inside)[..., None] * im[yi, xi]
+    return np.where(ok[..., None], np.floor(np.minimum(acc, 255) + 0.5), 0).astype(np.uint8)
+
+
+def read_split(root, split, limit, crop=None):
+    """(images uint8 (n, 3, 64, 64), R (n, 3, 3), t (n, 3) mm, K (n, 3, 3), Rv (n, 3, 3)) of
+    DIR/split: with crop (None, or (jitter, NumPy generator)) the crops, the pose and K in the
+    crop's camera and Rv its rotation from the image's camera; else the images, Rv = I."""
     d = os.path.join(root, split)
-    ims, Rs, ts, Ks = [], [], [], []
+    ims, Rs, ts, Ks, Rvs = [], [], [], [], []
     for scene in sorted(s for s in os.listdir(d) if s.isdigit()):
         sd = os.path.join(d, scene)
         gt = json.load(open(os.path.join(sd, "scene_gt.json")))
@@ -71,16 +114,36 @@ def read_split(root, split, limit):
             fr = [i.get("visib_fract", 0) for i in info[key]]
             g = gt[key][int(np.argmax(fr))]  # the most visible instance, the first on a tie
             im = np.asarray(Image.open(os.path.join(sd, "rgb", "%06d.png" % int(key))).convert("RGB"))
-            if im.shape[:2] != (SIZE, SIZE):
+            R = np.array(g["cam_R_m2c"], dtype=np.float64).reshape(3, 3)
+            t = np.array(g["cam_t_m2c"], dtype=np.float64)
+            K = np.array(cam[key]["cam_K"], dtype=np.float64).reshape(3, 3)
+            Rv = np.eye(3)
+            if crop is not None:
+                gi = info[key][int(np.argmax(fr))]
+                b = gi["bbox_visib"] if gi["bbox_visib"][2] > 0 else gi["bbox_obj"]
+                centre = np.array([b[0] + b[2] / 2 - 0.5, b[1] + b[3] / 2 - 0.5])
+                scale = 1.0
+                if crop[0]:
+                    j = crop[1].uniform(-1, 1, 3)
+                    centre += np.array([b[2], b[3]]) * JITTER_SHIFT * j[:2]
+                    scale += JITTER_SCALE * j[2]
+                Rv, K = crop_camera(K, centre, PAD * max(b[2], b[3]) * scale, SIZE)
+                im = crop_image(im, np.array(cam[key]["cam_K"]).reshape(3, 3), Rv, K, SIZE)
+                R, t = Rv @ R, Rv @ t
+            elif im.shape[:2] != (SIZE, SIZE):
                 raise SystemExit("%s: images of %dx%d; this script takes %dx%d (make the set with "
-                                 "--size %d)" % (sd, im.shape[1], im.shape[0], SIZE, SIZE, SIZE))
+                                 "--size %d, or use --crop)" % (sd, im.shape[1], im.shape[0], SIZE,
+                                                                SIZE, SIZE))
             ims.append(im.transpose(2, 0, 1))
-            Rs.append(np.array(g["cam_R_m2c"], dtype=np.float64).reshape(3, 3))
-            ts.append(np.array(g["cam_t_m2c"], dtype=np.float64))
-            Ks.append(np.array(cam[key]["cam_K"], dtype=np.float64).reshape(3, 3))
+            Rs.append(R)
+            ts.append(t)
+            Ks.append(K)
+            Rvs.append(Rv)
             if limit and len(ims) == limit:
-                return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks)
-    return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks)
+                break
+        if limit and len(ims) == limit:
+            break
+    return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks), np.stack(Rvs)
 
 
 def glorot(shape, fan_in, fan_out):
@@ -153,11 +216,14 @@ def figures(R_est, t_est, R, t, verts, diameter):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
+    ap.add_argument("--crop", action="store_true", help="crops around the object (crop=box)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--learning-rate", type=float, default=1e-3)
+    ap.add_argument("--decay-steps", type=int, default=0,
+                    help="Keras' CosineDecay over N steps (compile schedule=cosine_decay decay_steps=N)")
     ap.add_argument("--translation-weight", type=float, default=1.0)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images (smoke test)")
     ap.add_argument("--device", default="cpu")
@@ -175,17 +241,26 @@ def main():
     verts = read_ply_vertices(os.path.join(a.data, "models", "obj_%06d.ply" % int(obj_id)))
     pts = box_points((mi["size_x"], mi["size_y"], mi["size_z"])).to(dev)
 
-    def tensors(split, limit):
-        ims, R, t, K = read_split(a.data, split, limit)
+    rng = np.random.default_rng(a.seed)
+
+    def tensors(split, limit, jitter):
+        ims, R, t, K, Rv = read_split(a.data, split, limit, (jitter, rng) if a.crop else None)
         f = 0.5 * (K[:, 0, 0] + K[:, 1, 1])
         p = np.stack([t[:, 0] / t[:, 2], t[:, 1] / t[:, 2], t[:, 2] / f], 1)
         return (torch.from_numpy(ims).to(dev), torch.tensor(R, dtype=torch.float32, device=dev),
-                torch.tensor(p, dtype=torch.float32, device=dev), R, t, K)
+                torch.tensor(p, dtype=torch.float32, device=dev), R, t, K, Rv)
 
-    xtr, Rtr, ptr, _, _, _ = tensors("train", a.limit)
-    xte, Rte, pte, R_np, t_np, K_np = tensors("test", 0)
+    t0 = time.perf_counter()
+    xtr, Rtr, ptr, _, _, _, _ = tensors("train", a.limit, True)
+    xte, Rte, pte, R_np, t_np, K_np, Rv_np = tensors("test", 0, False)
+    print("read and %s %d training and %d test images in %.1f s" % (
+        "cropped" if a.crop else "decoded", len(xtr), len(xte), time.perf_counter() - t0), flush=True)
     model = PoseNet().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate, eps=1e-7)
+    # Keras' CosineDecay (alpha 0) at the update's 0-based step, as fovea's fv__optim_lr_at
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, a.decay_steps) / a.decay_steps))
+        if a.decay_steps else 1.0)
     rows = []
     n = len(xtr)
     for epoch in range(a.epochs):
@@ -200,6 +275,7 @@ def main():
             opt.zero_grad()
             (rot + trans).backward()
             opt.step()
+            sched.step()
             sums += np.array([rot.item(), trans.item()]) * len(idx)
         train_s = time.perf_counter() - t0
         model.eval()
@@ -215,7 +291,10 @@ def main():
         R_est, p_est = np.concatenate(Rs), np.concatenate(ps)
         z = p_est[:, 2] * 0.5 * (K_np[:, 0, 0] + K_np[:, 1, 1])
         t_est = np.stack([p_est[:, 0] * z, p_est[:, 1] * z, z], 1)
-        fig = figures(R_est, t_est, R_np, t_np, verts, mi["diameter"])
+        # back into the image's camera (the identity without a crop): R = Rv^T R', t = Rv^T t'
+        RvT = Rv_np.transpose(0, 2, 1)
+        fig = figures(RvT @ R_est, np.einsum("nij,nj->ni", RvT, t_est), RvT @ R_np,
+                      np.einsum("nij,nj->ni", RvT, t_np), verts, mi["diameter"])
         row = {"epoch": epoch + 1, "rotation_loss": sums[0] / n, "translation_loss": sums[1] / n,
                "val_rotation_loss": vsum[0] / len(xte), "val_translation_loss": vsum[1] / len(xte),
                "train_s": train_s, **fig}
@@ -228,7 +307,8 @@ def main():
                                    fig["translation_error_mm"], train_s), flush=True)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"seed": a.seed, "threads": a.threads, "device": a.device, "train_images": n,
+            json.dump({"seed": a.seed, "threads": a.threads, "device": a.device, "crop": a.crop,
+                       "train_images": n,
                        "test_images": len(xte), "epochs": rows}, f, indent=1)
 
 

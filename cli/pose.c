@@ -72,10 +72,14 @@ static int pose_input(const char *cmd, const fv_model *m, int64_t hwc[3])
 /* One split's samples as a dataset (*out), or (missing_ok) CLI_OK with *out NULL when the split
  * has no folder. */
 static int load_split(const char *cmd, const fv_model *m, const char *dir, const char *split,
-                      int64_t obj_id, bool missing_ok, fv_pose_sample **smp, int64_t *n,
-                      fv_dataset **out)
+                      int64_t obj_id, bool missing_ok, const uint64_t *jitter_seed,
+                      fv_pose_sample **smp, int64_t *n, fv_dataset **out)
 {
     int64_t hwc[3];
+    fv_pose_crop crop;
+    fv_model_pose_crop(m, &crop);
+    crop.jitter = jitter_seed != NULL;
+    crop.seed = jitter_seed ? *jitter_seed : 0;
     *out = NULL;
     *smp = NULL;
     if (pose_input(cmd, m, hwc)) return CLI_FAIL;
@@ -84,8 +88,8 @@ static int load_split(const char *cmd, const fv_model *m, const char *dir, const
     if (missing_ok && !cli_is_dir(path)) return CLI_OK;
     fv_status s = fv_bop_samples(dir, split, obj_id, smp, n);
     if (s == FV_OK)
-        s = fv_bop_to_dataset(*smp, *n, hwc[0], hwc[1], (int)hwc[2], fv_model_output_name(m, 0),
-                              out);
+        s = fv_bop_to_dataset_crop(*smp, *n, hwc[0], hwc[1], (int)hwc[2],
+                                   fv_model_output_name(m, 0), &crop, out);
     if (s != FV_OK) {
         free(*smp);
         *smp = NULL;
@@ -94,21 +98,28 @@ static int load_split(const char *cmd, const fv_model *m, const char *dir, const
     return CLI_OK;
 }
 
-int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object,
+int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object, uint64_t seed,
                   fv_dataset **train, fv_dataset **test)
 {
     int64_t obj_id = 0, ntr = 0, nte = 0;
     fv_pose_sample *smp = NULL;
     int rc = cli_pose_object(cmd, dir, object, &obj_id);
-    if (!rc) rc = load_split(cmd, m, dir, "train", obj_id, false, &smp, &ntr, train);
+    if (!rc) rc = load_split(cmd, m, dir, "train", obj_id, false, &seed, &smp, &ntr, train);
     free(smp);
-    if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, true, &smp, &nte, test);
+    if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, true, NULL, &smp, &nte, test);
     free(smp);
+    fv_pose_crop crop;
     if (!rc)
         fprintf(stderr,
                 "fovea %s: obj_id %lld, its most visible instance in each image: %lld training "
                 "images, %lld test images\n",
                 cmd, (long long)obj_id, (long long)ntr, (long long)nte);
+    if (!rc && fv_model_pose_crop(m, &crop))
+        fprintf(stderr,
+                "fovea %s: the inputs are crops of %.2f times each object's 2-D box "
+                "(scene_gt_info.json's bbox_visib), training crops moved by up to %.2f of the box "
+                "and scaled by 1 +- %.2f\n",
+                cmd, crop.pad, crop.jitter_shift, crop.jitter_scale);
     return rc;
 }
 
@@ -138,14 +149,12 @@ static int estimate(const char *cmd, fv_model *m, const fv_dataset *d, const fv_
     fv_status st = fv_model_predict(m, d, 32, y);
     const double per_image = (now_s() - t0) / (double)n;
     for (int64_t i = 0; st == FV_OK && i < n; i++) {
-        double K[9];
-        fv_pose_scale_K(s[i].K, s[i].height, s[i].width, hwc[0], hwc[1], K);
         out[i].scene_id = s[i].scene_id;
         out[i].im_id = s[i].im_id;
         out[i].obj_id = s[i].obj_id;
         out[i].score = 1;
         out[i].time = per_image;
-        fv_pose_from_head(y + i * 12, K, &out[i].pose);
+        fv_pose_sample_estimate(&s[i], y + i * 12, &out[i].pose);
     }
     free(y);
     if (st != FV_OK) {
@@ -162,8 +171,10 @@ int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n
     *r = NULL;
     if (pose_input(cmd, m, hwc)) return CLI_FAIL;
     fv_dataset *d = NULL;
-    fv_status st =
-        fv_bop_to_dataset(s, n, hwc[0], hwc[1], (int)hwc[2], fv_model_output_name(m, 0), &d);
+    fv_pose_crop crop;
+    fv_model_pose_crop(m, &crop);
+    fv_status st = fv_bop_to_dataset_crop(s, n, hwc[0], hwc[1], (int)hwc[2],
+                                          fv_model_output_name(m, 0), &crop, &d);
     if (st != FV_OK) return cli_fail_lib(cmd, "--input", st);
     int rc = estimate(cmd, m, d, s, n, r);
     fv_dataset_free(d);
@@ -207,7 +218,7 @@ int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const cha
     fv_dataset *d = NULL;
     *ev = (cli_pose_eval){0};
     int rc = cli_pose_object(cmd, dir, object, &ev->obj_id);
-    if (!rc) rc = load_split(cmd, m, dir, "test", ev->obj_id, false, &ev->smp, &ev->n, &d);
+    if (!rc) rc = load_split(cmd, m, dir, "test", ev->obj_id, false, NULL, &ev->smp, &ev->n, &d);
     if (!rc) rc = estimate(cmd, m, d, ev->smp, ev->n, &ev->r);
     fv_dataset_free(d);
     if (rc) goto fail;
@@ -256,7 +267,8 @@ int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const
 /* ---- fovea pose -------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "usage: fovea pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--object OBJ_ID]\n"
+    "usage: fovea pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--box x,y,w,h]\n"
+    "                  [--object OBJ_ID]\n"
     "                  [--output poses.csv]\n"
     "\n"
     "Estimates an object's 6D pose in each image with a trained pose network (a model ending\n"
@@ -271,7 +283,11 @@ static const char usage[] =
     "  --K fx,fy,cx,cy      the camera of the images at their own size, in pixels; without\n"
     "                       it, an image in a BOP scene (SCENE/rgb/IIIIII.png) takes its\n"
     "                       cam_K from SCENE/scene_camera.json\n"
-    "  --object OBJ_ID      the obj_id written to the CSV (default 1)\n"
+    "  --box x,y,w,h        the object's 2-D box in each image (px), for a network on crops\n"
+    "                       around the object (pose head crop=box); without it, an image in\n"
+    "                       a BOP scene takes its object's box from scene_gt_info.json (the\n"
+    "                       true box: BOP's 6D localisation task, detections given)\n"
+    "  --object OBJ_ID      the obj_id written to the CSV and whose box is used (default 1)\n"
     "  --output FILE.csv    BOP's result format: scene_id,im_id,obj_id,score,R,t,time (R's\n"
     "                       nine values and t's three separated by spaces; time in seconds\n"
     "                       per image); scene_id and im_id from a BOP path, else 0 and the\n"
@@ -286,9 +302,47 @@ static bool digits(const char *s, size_t len)
     return true;
 }
 
+/* The 2-D box of x's object (x->obj_id's most visible instance in image x->im_id) from the scene
+ * folder dir's scene_gt.json and scene_gt_info.json: bbox_visib, else bbox_obj. */
+static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x)
+{
+    char path[4200];
+    fv_bop_gt *gt = NULL;
+    int64_t ng = 0;
+    snprintf(path, sizeof path, "%s/scene_gt.json", dir);
+    fv_status s = fv_bop_read_scene_gt(path, &gt, &ng);
+    if (s == FV_OK) {
+        snprintf(path, sizeof path, "%s/scene_gt_info.json", dir);
+        s = fv_bop_read_scene_gt_info(path, gt, ng);
+    }
+    if (s != FV_OK) {
+        free(gt);
+        return cli_fail_lib(cmd, "--input", s);
+    }
+    const fv_bop_gt *best = NULL;
+    for (int64_t k = 0; k < ng; k++)
+        if (gt[k].im_id == x->im_id && gt[k].obj_id == x->obj_id &&
+            (!best || gt[k].visib_fract > best->visib_fract))
+            best = &gt[k];
+    const int64_t *b = !best ? NULL : best->bbox_visib[2] > 0 ? best->bbox_visib : best->bbox_obj;
+    const bool ok = b && b[2] > 0 && b[3] > 0;
+    for (int k = 0; ok && k < 4; k++)
+        x->box[k] = (double)b[k];
+    free(gt);
+    if (!ok) {
+        cli_error(cmd,
+                  "--input: %s: %s names no 2-D box of obj_id %lld in image %lld (bbox_visib or "
+                  "bbox_obj), which the model's crop needs: give one with --box x,y,w,h",
+                  x->path, path, (long long)x->obj_id, (long long)x->im_id);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 /* Fills scene_id, im_id and (when have_K is false) K of an image at path from its BOP scene:
- * SCENE/rgb/IIIIII.png (or gray/) beside SCENE/scene_camera.json. */
-static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K)
+ * SCENE/rgb/IIIIII.png (or gray/) beside SCENE/scene_camera.json; with want_box, its object's
+ * 2-D box from SCENE/scene_gt_info.json (the oracle box of BOP's 6D localisation task). */
+static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K, bool want_box)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", x->path);
@@ -311,17 +365,18 @@ static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K)
         }
     }
     if (!bop) {
-        if (have_K) return CLI_OK;
+        if (have_K && !want_box) return CLI_OK;
         cli_error(cmd,
-                  "--input: %s: no --K given and the image is not in a BOP scene "
+                  "--input: %s: no %s given and the image is not in a BOP scene "
                   "(SCENE/rgb/IIIIII.png beside SCENE/scene_camera.json)",
-                  x->path);
+                  x->path, have_K ? "--box" : "--K");
         return CLI_FAIL;
     }
     x->im_id = strtoll(base, NULL, 10);
     const char *scene = strrchr(dir, '/');
     scene = scene ? scene + 1 : dir;
     if (digits(scene, strlen(scene))) x->scene_id = strtoll(scene, NULL, 10);
+    if (want_box && bop_box(cmd, dir, x)) return CLI_FAIL;
     if (have_K) return CLI_OK;
     char path[4200];
     snprintf(path, sizeof path, "%s/scene_camera.json", dir);
@@ -419,15 +474,29 @@ static int parse_K(const char *cmd, const char *text, double K[9])
     return CLI_OK;
 }
 
-int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, int64_t obj_id,
-                    fv_pose_sample **out, int64_t *count)
+/* --box x,y,w,h (w, h > 0). */
+static int parse_box(const char *cmd, const char *text, double box[4])
+{
+    char extra;
+    if (sscanf(text, "%lf,%lf,%lf,%lf%c", &box[0], &box[1], &box[2], &box[3], &extra) != 4 ||
+        !(box[2] > 0) || !(box[3] > 0) || !isfinite(box[0] + box[1] + box[2] + box[3]))
+        return cli_usage_error(cmd,
+                               "--box: expected x,y,width,height in pixels of the image (width, "
+                               "height > 0), got '%s'",
+                               text);
+    return CLI_OK;
+}
+
+int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, const char *box_text,
+                    bool need_box, int64_t obj_id, fv_pose_sample **out, int64_t *count)
 {
     char **files = NULL;
     int64_t n = 0;
-    double K[9];
+    double K[9], box[4] = {-1, -1, -1, -1};
     *out = NULL;
     *count = 0;
     int rc = K_text ? parse_K(cmd, K_text, K) : CLI_OK;
+    if (!rc && box_text) rc = parse_box(cmd, box_text, box);
     if (!rc) rc = input_files(cmd, input, &files, &n);
     fv_pose_sample *s = rc ? NULL : calloc((size_t)n, sizeof *s);
     if (!rc && !s) {
@@ -444,7 +513,8 @@ int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, int6
         s[i].im_id = i;
         s[i].obj_id = obj_id;
         if (K_text) memcpy(s[i].K, K, sizeof K);
-        rc = bop_image(cmd, &s[i], K_text != NULL);
+        memcpy(s[i].box, box, sizeof box);
+        rc = bop_image(cmd, &s[i], K_text != NULL, need_box && !box_text);
         /* the dataset's targets need a pose; the estimate does not use it */
         s[i].gt.R[0] = s[i].gt.R[4] = s[i].gt.R[8] = 1;
         s[i].gt.t[2] = 1000;
@@ -480,10 +550,11 @@ int cmd_pose(int argc, char **argv)
     cli_opt opts[] = {{"input", true, false, NULL},
                       {"K", true, false, NULL},
                       {"object", true, false, NULL},
-                      {"output", true, false, NULL}};
+                      {"output", true, false, NULL},
+                      {"box", true, false, NULL}};
     const char *pos[1];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, 4, pos, 1, 1, &npos);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 5, pos, 1, 1, &npos);
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
     int64_t obj_id = 1;
@@ -496,7 +567,10 @@ int cmd_pose(int argc, char **argv)
     int64_t n = 0;
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
     if (!m) return CLI_FAIL;
-    rc = cli_pose_inputs(cmd, opts[0].value, opts[1].seen ? opts[1].value : NULL, obj_id, &s, &n);
+    fv_pose_crop crop;
+    rc = cli_pose_inputs(cmd, opts[0].value, opts[1].seen ? opts[1].value : NULL,
+                         opts[4].seen ? opts[4].value : NULL, fv_model_pose_crop(m, &crop), obj_id,
+                         &s, &n);
     if (!rc) rc = cli_pose_estimate(cmd, m, s, n, &r);
     for (int64_t i = 0; !rc && i < n; i++)
         print_pose(&s[i], &r[i]);

@@ -16,9 +16,10 @@ bool cli_is_pose_dir(const char *dir);
 int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t *obj_id);
 
 /* The train split (and the test split, NULL when it has none) of a BOP folder for m's pose head:
- * each image holding the object, resized to the model's input (fv_bop_to_dataset). Reports what
- * it uses on stderr. 0 or CLI_FAIL / CLI_USAGE. */
-int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object,
+ * each image holding the object, resized to the model's input or, for a head with crop=box, a
+ * crop around the object's box (fv_bop_to_dataset_crop; the training crops jittered from seed).
+ * Reports what it uses on stderr. 0 or CLI_FAIL / CLI_USAGE. */
+int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *object, uint64_t seed,
                   fv_dataset **train, fv_dataset **test);
 
 /* Runs m on the samples (fv_bop_to_dataset fills their sizes) and gives each one's estimate in
@@ -51,9 +52,11 @@ int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const
 
 /* The images of --input (a file or a folder's image files, sorted) as samples without a known
  * pose: K from K_text ("fx,fy,cx,cy"; NULL: each image's BOP scene_camera.json), scene_id and
- * im_id from a BOP path (else 0 and the index). *out malloc'd. 0, CLI_FAIL or CLI_USAGE. */
-int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, int64_t obj_id,
-                    fv_pose_sample **out, int64_t *count);
+ * im_id from a BOP path (else 0 and the index); the object's 2-D box from box_text ("x,y,w,h")
+ * or, when need_box and box_text is NULL, from the BOP scene's scene_gt_info.json (obj_id's most
+ * visible instance). *out malloc'd. 0, CLI_FAIL or CLI_USAGE. */
+int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, const char *box_text,
+                    bool need_box, int64_t obj_id, fv_pose_sample **out, int64_t *count);
 
 /* Prints fv_pose_evaluate's figures as text or one JSON object (cli/evaluate_pose.c). */
 void cli_print_pose_scores(const fv_pose_scores *s, bool json);

@@ -569,7 +569,8 @@ static int train(int argc, char **argv, cli_mpi *mp)
         if ((rc = cli_load_npy_dir(cmd, m, opts[O_DATA].value, &train))) goto done;
     } else if (fv_model_is_pose(m, NULL) || cli_is_pose_dir(opts[O_DATA].value)) {
         rc = cli_load_pose(cmd, m, opts[O_DATA].value,
-                           opts[O_OBJECT].seen ? opts[O_OBJECT].value : NULL, &train, &test);
+                           opts[O_OBJECT].seen ? opts[O_OBJECT].value : NULL, fit.seed, &train,
+                           &test);
         if (rc) goto done;
     } else if (fv_model_detector_max_boxes(m) > 0 || cli_is_detection_dir(opts[O_DATA].value)) {
         if ((rc = cli_load_detection(cmd, m, opts[O_DATA].value, &train, &test))) goto done;

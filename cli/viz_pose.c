@@ -12,8 +12,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: fovea viz pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--object OBJ_ID]\n"
-    "                 [--max N] -o OUT.png|OUT.svg\n"
+    "usage: fovea viz pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--box x,y,w,h]\n"
+    "                 [--object OBJ_ID] [--max N] -o OUT.png|OUT.svg\n"
     "\n"
     "Draws a pose network's estimate over each image: the object's 3-D bounding box projected\n"
     "(orange) and its axes (x red, y green, z blue). An image in a BOP scene\n"
@@ -25,6 +25,8 @@ static const char usage[] =
     "  -o, --output FILE   the picture, .png or .svg (required)\n"
     "  --input IMG|DIR     an image or a folder of images (sorted by name; required)\n"
     "  --K fx,fy,cx,cy     the camera (default: each BOP scene's scene_camera.json)\n"
+    "  --box x,y,w,h       the object's 2-D box (px) for a network on crops (crop=box);\n"
+    "                      default: each BOP scene's scene_gt_info.json\n"
     "  --object OBJ_ID     the object (default 1)\n"
     "  --max N             at most N images, the first by name (default 16, at most 64)\n";
 
@@ -92,10 +94,11 @@ int cmd_viz_pose(int argc, char **argv)
     const char *cmd = "viz pose";
     cli_opt opts[] = {{"input", true, false, NULL},  {"K", true, false, NULL},
                       {"object", true, false, NULL}, {"max", true, false, NULL},
-                      {"output", true, false, NULL}, {"o", true, false, NULL}};
+                      {"output", true, false, NULL}, {"o", true, false, NULL},
+                      {"box", true, false, NULL}};
     const char *pos[1];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, 6, pos, 1, 1, &npos);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 7, pos, 1, 1, &npos);
     if (rc != CLI_CONTINUE) return rc;
     const char *out = opts[4].seen ? opts[4].value : opts[5].seen ? opts[5].value : NULL;
     if (!out) return cli_usage_error(cmd, "-o OUT.png|OUT.svg is required");
@@ -115,7 +118,10 @@ int cmd_viz_pose(int argc, char **argv)
     fv_pose *gts = NULL;
     uint8_t **px = NULL;
     int64_t n = 0;
-    rc = cli_pose_inputs(cmd, opts[0].value, opts[1].seen ? opts[1].value : NULL, obj_id, &s, &n);
+    fv_pose_crop crop;
+    rc = cli_pose_inputs(cmd, opts[0].value, opts[1].seen ? opts[1].value : NULL,
+                         opts[6].seen ? opts[6].value : NULL, fv_model_pose_crop(m, &crop), obj_id,
+                         &s, &n);
     if (rc) goto done;
     if (n > max) n = max;
     if ((rc = cli_pose_estimate(cmd, m, s, n, &r))) goto done;

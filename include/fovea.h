@@ -1665,6 +1665,11 @@ typedef struct fv_pose_sample {
     int64_t height, width; /* the image's own size; 0 until fv_bop_to_dataset reads it */
     fv_pose gt;
     double visib_fract;
+    double box[4]; /* the object's 2-D box x, y, width, height (px, BOP's bbox: pixel x..x+w-1):
+                    * scene_gt_info.json's bbox_visib, else bbox_obj; -1s unknown */
+    /* Filled by fv_bop_to_dataset_crop: the camera of the model's input image, its K (Kin) and
+     * its rotation from the image's camera (Rv, row-major; the identity without a crop). */
+    double Kin[9], Rv[9];
 } fv_pose_sample;
 
 /* Every image of dir/split (each scene's scene_gt.json, scene_gt_info.json, scene_camera.json)
@@ -1678,8 +1683,8 @@ fv_status fv_bop_samples(const char *dir, const char *split, int64_t obj_id,
  * decoded at `channels` (1 or 3), resized to height × width (bilinear, half-pixel centres,
  * aspect not kept) and its K scaled alike (fv_pose_scale_K); the output named `output` gets 16
  * floats a sample: R (9, row-major), t (3, mm), then the scaled fx, fy, cx, cy (the pose loss's
- * targets). Fills each sample's height and width. FV_ERR_INVALID for bad arguments; the image
- * reader's errors naming the file. */
+ * targets). Fills each sample's height, width, Kin and Rv (fv_bop_to_dataset_crop without a
+ * crop). FV_ERR_INVALID for bad arguments; the image reader's errors naming the file. */
 fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
                             int channels, const char *output, fv_dataset **out);
 
@@ -1693,6 +1698,58 @@ void fv_pose_scale_K(const double K[9], int64_t src_h, int64_t src_w, int64_t ds
  * the model's input image: z = y[11]·(fx + fy)/2, t = (y[9]·z, y[10]·z, z) in mm; R copied as
  * the head made it (a rotation by Gram–Schmidt). */
 void fv_pose_from_head(const float y[12], const double K[9], fv_pose *out);
+
+/* A crop around the object ("dynamic zoom-in", CDPN and GDR-Net's DZI) as the pose network's
+ * input: a square of side pad · max(w, h) of the object's 2-D box (x, y, w, h), centred on it,
+ * seen by a virtual camera turned to look through the box's centre (a perspective crop, so that
+ * the crop's principal point is its centre and the rotation the network sees is the one the
+ * crop shows) and resized to the input. At training, with jitter: the centre moved by up to
+ * jitter_shift · (w, h) and the side scaled by 1 ± jitter_scale, uniformly (GDR-Net's "uniform"
+ * DZI); the stream seeded by seed and the sample's index. */
+typedef struct fv_pose_crop {
+    bool enabled;
+    double pad;                        /* the side over the box's longer side (GDR-Net: 1.5) */
+    double jitter_scale, jitter_shift; /* GDR-Net: 0.25, 0.25 */
+    bool jitter;                       /* apply them (training) */
+    uint64_t seed;
+} fv_pose_crop;
+
+/* The virtual camera of a crop: K [9] the original image's, centre [2] the crop's centre c in
+ * its pixels (centres at integers: a box x, y, w, h has c = (x + w/2 − 1/2, y + h/2 − 1/2)) and
+ * side_px (> 0) the crop's side there. Rv [9] (row-major) is the smallest
+ * rotation that turns the ray through c, K⁻¹(c, 1), onto the optical axis (x_virtual = Rv ·
+ * x_camera), and Kv [9] the crop's camera for an out_h × out_w image: fx·out_w/side_px,
+ * fy·out_h/side_px, principal point at its centre ((out_w − 1)/2, (out_h − 1)/2). A pose (R, t)
+ * in the image's camera is (Rv·R, Rv·t) in the crop's; a pixel p of the crop shows the image's
+ * pixel ~ K·Rvᵀ·Kv⁻¹·p (Yu et al., "PCLs: Perspective Crop Layers", CVPR 2021). */
+void fv_pose_crop_camera(const double K[9], const double centre[2], double side_px, int64_t out_h,
+                         int64_t out_w, double Rv[9], double Kv[9]);
+
+/* The crop's pixels: out [out_h × out_w × channels] (uint8, channels last) sampled bilinearly
+ * from src [h × w × channels] at K·Rvᵀ·Kv⁻¹·(u, v, 1) for each crop pixel (u, v); 0 outside the
+ * image. */
+void fv_pose_crop_image(const uint8_t *src, int64_t h, int64_t w, int channels, const double K[9],
+                        const double Rv[9], const double Kv[9], uint8_t *out, int64_t out_h,
+                        int64_t out_w);
+
+/* fv_bop_to_dataset with crop (NULL or !enabled: the whole image resized): each sample's box
+ * (sample.box, w and h > 0: FV_ERR_FORMAT naming its image otherwise) gives the crop
+ * (fv_pose_crop_camera, the centre and side jittered when crop->jitter), the targets are the
+ * pose in the crop's camera (Rv·R, Rv·t) and the crop's fx, fy, cx, cy. Fills each sample's
+ * height, width, Kin and Rv (Rv the identity and Kin the resized K without a crop). */
+fv_status fv_bop_to_dataset_crop(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
+                                 int channels, const char *output, const fv_pose_crop *crop,
+                                 fv_dataset **out);
+
+/* The estimate in the sample's own camera from the pose head's output y [12] for the sample's
+ * input image (after fv_bop_to_dataset_crop): fv_pose_from_head with Kin, then R = Rvᵀ·R',
+ * t = Rvᵀ·t'. */
+void fv_pose_sample_estimate(const fv_pose_sample *s, const float y[12], fv_pose *out);
+
+/* The crop a pose network expects: its pose head's crop=box, crop_pad=, crop_jitter_scale=,
+ * crop_jitter_shift= (jitter and seed left false and 0). false (out->enabled false) when the
+ * model's output is not a pose head or it takes whole images (crop=none). */
+bool fv_model_pose_crop(const fv_model *m, fv_pose_crop *out);
 
 /* Whether the model's output layer is a `pose` head; *extent (when not NULL) receives its
  * extent= (mm, 3 values). */

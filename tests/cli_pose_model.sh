@@ -85,4 +85,30 @@ expect_ok "an SVG, with --K, no true pose" \
 check "an SVG file" grep -q "<svg" pose.svg
 expect_error "no -o" 2 "-o OUT.png|OUT.svg is required" \
     "$FOVEA" viz pose pose.safetensors --input plain
+
+echo "# a network on crops around the object (crop=box)"
+sed 's/^pose extent=85,61,41$/pose extent=85,61,41 crop=box crop_pad=1.4/' pose.fv >crop.fv
+run "$FOVEA" train crop.fv --data ds --save crop.safetensors --seed 1
+check "train on crops succeeds" test "$status" -eq 0
+check "says what the crops are" grep -q "crops of 1.40 times each object's 2-D box" "$TMP/err"
+expect_ok "fovea pose: the box from scene_gt_info.json" \
+    "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb --output crop.csv
+expect_ok "evaluate MODEL --data" "$FOVEA" evaluate crop.safetensors --data ds --json
+cp "$TMP/out" crop.json
+expect_ok "evaluate --poses on its CSV" "$FOVEA" evaluate --poses crop.csv --data ds --json
+check "the same figures" cmp -s "$TMP/out" crop.json
+box=$(/usr/bin/python3 -c "
+import json; print(','.join(str(v) for v in json.load(open('ds/test/000000/scene_gt_info.json'))['1'][0]['bbox_visib']))")
+expect_ok "--box: the same box given" "$FOVEA" pose crop.safetensors \
+    --input ds/test/000000/rgb/000001.png --box "$box" --output box.csv
+check "the same estimate" test "$(sed -n 2p box.csv | cut -d, -f1-6)" = "$(sed -n 3p crop.csv | cut -d, -f1-6)"
+expect_ok "--box: another box, another estimate" "$FOVEA" pose crop.safetensors \
+    --input ds/test/000000/rgb/000001.png --box 0,0,10,10 --output box2.csv
+check "a different estimate" test "$(sed -n 2p box2.csv | cut -d, -f5-6)" != "$(sed -n 3p crop.csv | cut -d, -f5-6)"
+expect_error "no box for an image outside a BOP scene" 1 "plain/a.png: no --box given" \
+    "$FOVEA" pose crop.safetensors --input plain/a.png --K 40,40,15.5,15.5
+expect_error "a bad --box" 2 "--box: expected x,y,width,height" \
+    "$FOVEA" pose crop.safetensors --input plain/a.png --K 40,40,15.5,15.5 --box 1,2,0,4
+expect_ok "viz pose with --box and --K" "$FOVEA" viz pose crop.safetensors --input plain \
+    --K 40,40,15.5,15.5 --box 8,8,16,16 -o crop.png
 finish

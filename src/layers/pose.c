@@ -19,6 +19,8 @@ typedef struct pose_cfg {
     fv_floats extent;          /* the object's bounding box, mm: size_x, size_y, size_z */
     int symmetry;              /* none: PLoss; discrete, continuous: SLoss */
     double translation_weight; /* the translation term's weight */
+    int crop;                  /* the input: the whole image (none) or a crop around the box */
+    double crop_pad, crop_jitter_scale, crop_jitter_shift; /* fv_pose_crop's */
 } pose_cfg;
 
 enum { SYM_NONE, SYM_DISCRETE, SYM_CONTINUOUS };
@@ -27,11 +29,16 @@ enum { POSE_IN = 9, POSE_OUT = 12, POSE_TARGET = 16, RING = 16, MAX_POINTS = 2 *
 #define OFF(f) offsetof(pose_cfg, f)
 
 static const char *const symmetry_names[] = {"none", "discrete", "continuous", NULL};
+static const char *const crop_names[] = {"none", "box", NULL};
 
 static const fv_arg_spec pose_args[] = {
     {"extent", FV_ARG_FLOATS, OFF(extent), NULL, NULL, 1e-3, 1e6},
     {"symmetry", FV_ARG_CHOICE, OFF(symmetry), "none", symmetry_names, 0, 0},
     {"translation_weight", FV_ARG_FLOAT, OFF(translation_weight), "1.0", NULL, 0, 1e6},
+    {"crop", FV_ARG_CHOICE, OFF(crop), "none", crop_names, 0, 0},
+    {"crop_pad", FV_ARG_FLOAT, OFF(crop_pad), "1.5", NULL, 0.1, 100},
+    {"crop_jitter_scale", FV_ARG_FLOAT, OFF(crop_jitter_scale), "0.25", NULL, 0, 0.9},
+    {"crop_jitter_shift", FV_ARG_FLOAT, OFF(crop_jitter_shift), "0.25", NULL, 0, 10},
     {0},
 };
 
@@ -262,4 +269,17 @@ bool fv_model_is_pose(const fv_model *m, double extent[3])
         for (int k = 0; k < 3; k++)
             extent[k] = c->extent.n == 3 ? c->extent.v[k] : 0;
     return true;
+}
+
+bool fv_model_pose_crop(const fv_model *m, fv_pose_crop *out)
+{
+    *out = (fv_pose_crop){0};
+    const int node = m && m->nlayers ? fv__model_output_node(m) : -1;
+    if (node < 0 || m->layers[node].kind != &fv__kind_pose) return false;
+    const pose_cfg *c = m->layers[node].cfg;
+    out->enabled = c->crop == 1;
+    out->pad = c->crop_pad;
+    out->jitter_scale = c->crop_jitter_scale;
+    out->jitter_shift = c->crop_jitter_shift;
+    return out->enabled;
 }

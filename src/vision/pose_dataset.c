@@ -57,6 +57,9 @@ static fv_status scene_samples(const char *scene_dir, int64_t scene_id, int64_t 
         x->obj_id = obj_id;
         x->gt = gt[i].pose;
         x->visib_fract = gt[i].visib_fract;
+        const int64_t *b = gt[i].bbox_visib[2] > 0 ? gt[i].bbox_visib : gt[i].bbox_obj;
+        for (int k = 0; k < 4; k++)
+            x->box[k] = b[2] > 0 && b[3] > 0 ? (double)b[k] : -1;
         memcpy(x->K, fv__bop_camera(cams, nc, gt[i].im_id)->K, sizeof x->K);
         st = fv__path(x->path, "%s/rgb/%06lld.png", scene_dir, (long long)x->im_id);
     }
@@ -97,14 +100,88 @@ fv_status fv_bop_samples(const char *dir, const char *split, int64_t obj_id,
     return FV_OK;
 }
 
-fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
-                            int channels, const char *output, fv_dataset **out)
+/* The crop of sample i: its centre and side in the image, jittered (GDR-Net's uniform DZI) when
+ * c->jitter, from the sample's own stream of c->seed. */
+static void crop_square(const fv_pose_crop *c, const fv_pose_sample *x, int64_t i, double centre[2],
+                        double *side)
+{
+    const double *b = x->box;
+    centre[0] = b[0] + 0.5 * b[2] - 0.5;
+    centre[1] = b[1] + 0.5 * b[3] - 0.5;
+    double scale = 1;
+    if (c->jitter) {
+        fv_rng base, g;
+        fv__rng_seed(&base, c->seed);
+        fv__rng_split(&base, (uint64_t)i, &g);
+        centre[0] += b[2] * c->jitter_shift * (2 * (double)fv__rng_uniform(&g) - 1);
+        centre[1] += b[3] * c->jitter_shift * (2 * (double)fv__rng_uniform(&g) - 1);
+        scale += c->jitter_scale * (2 * (double)fv__rng_uniform(&g) - 1);
+    }
+    *side = c->pad * (b[2] > b[3] ? b[2] : b[3]) * scale;
+}
+
+/* One sample's input image into dst and its targets into ti; fills x's Kin and Rv. */
+static fv_status sample_input(fv_pose_sample *x, int64_t i, const fv_pose_crop *crop,
+                              const fv_image_opts *o, int64_t height, int64_t width, uint8_t *dst,
+                              float *ti)
+{
+    const int channels = o->channels;
+    if (crop && !(x->box[2] > 0 && x->box[3] > 0))
+        return fv__fail(FV_ERR_FORMAT,
+                        "%s: the object (obj_id %lld) has no 2-D box (scene_gt_info.json's "
+                        "bbox_visib or bbox_obj), which a network on crops around it needs",
+                        x->path, (long long)x->obj_id);
+    uint8_t *src = NULL;
+    fv_status s = fv_image_read(x->path, o, &src, &x->height, &x->width);
+    if (s != FV_OK) return s;
+    static const double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    if (crop) {
+        double centre[2], side;
+        crop_square(crop, x, i, centre, &side);
+        fv_pose_crop_camera(x->K, centre, side, height, width, x->Rv, x->Kin);
+        fv_pose_crop_image(src, x->height, x->width, channels, x->K, x->Rv, x->Kin, dst, height,
+                           width);
+    } else {
+        memcpy(x->Rv, I, sizeof I);
+        fv_pose_scale_K(x->K, x->height, x->width, height, width, x->Kin);
+        s = fv__image_resize_u8(src, x->width, channels, 0, 0, x->height, x->width, dst, height,
+                                width, FV_INTERP_BILINEAR);
+    }
+    free(src);
+    /* the pose in the input's camera: (Rv R, Rv t) */
+    for (int a = 0; a < 3; a++) {
+        double ta = 0;
+        for (int k = 0; k < 3; k++)
+            ta += x->Rv[a * 3 + k] * x->gt.t[k];
+        ti[9 + a] = (float)ta;
+        for (int b = 0; b < 3; b++) {
+            double r = 0;
+            for (int k = 0; k < 3; k++)
+                r += x->Rv[a * 3 + k] * x->gt.R[k * 3 + b];
+            ti[a * 3 + b] = (float)r;
+        }
+    }
+    const double *Kin = x->Kin;
+    ti[12] = (float)Kin[0], ti[13] = (float)Kin[4], ti[14] = (float)Kin[2], ti[15] = (float)Kin[5];
+    return s;
+}
+
+fv_status fv_bop_to_dataset_crop(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
+                                 int channels, const char *output, const fv_pose_crop *crop,
+                                 fv_dataset **out)
 {
     *out = NULL;
     if (!samples || n < 1 || !output || height < 1 || width < 1 || (channels != 1 && channels != 3))
         return fv__fail(FV_ERR_INVALID,
                         "fv_bop_to_dataset: NULL argument, no samples, a size below 1 or "
                         "channels not 1 or 3");
+    if (crop && crop->enabled &&
+        !(crop->pad > 0 && crop->jitter_scale >= 0 && crop->jitter_scale < 1 &&
+          crop->jitter_shift >= 0))
+        return fv__fail(FV_ERR_INVALID,
+                        "fv_bop_to_dataset_crop: expected pad > 0, 0 <= jitter_scale < 1 and "
+                        "jitter_shift >= 0");
+    if (crop && !crop->enabled) crop = NULL;
     int64_t px_count, t_count;
     if (!fv__mul_i64(n, height * width * channels, &px_count) || !fv__mul_i64(n, TARGET, &t_count))
         return fv__fail(FV_ERR_NOMEM, "%lld images of %lld x %lld are too many", (long long)n,
@@ -116,24 +193,15 @@ fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, 
     fv_image_opts o = fv_image_defaults();
     o.channels = channels;
     o.strict = true;
-    for (int64_t i = 0; s == FV_OK && i < n; i++) {
-        fv_pose_sample *x = &samples[i];
-        uint8_t *src = NULL;
-        s = fv_image_read(x->path, &o, &src, &x->height, &x->width);
-        if (s == FV_OK)
-            s = fv__image_resize_u8(src, x->width, channels, 0, 0, x->height, x->width,
-                                    px + i * height * width * channels, height, width,
-                                    FV_INTERP_BILINEAR);
-        free(src);
-        double Ks[9];
-        fv_pose_scale_K(x->K, x->height, x->width, height, width, Ks);
-        float *ti = t + i * TARGET;
-        for (int k = 0; k < 9; k++)
-            ti[k] = (float)x->gt.R[k];
-        for (int k = 0; k < 3; k++)
-            ti[9 + k] = (float)x->gt.t[k];
-        ti[12] = (float)Ks[0], ti[13] = (float)Ks[4], ti[14] = (float)Ks[2], ti[15] = (float)Ks[5];
-    }
+    for (int64_t i = 0; s == FV_OK && i < n; i++)
+        s = sample_input(&samples[i], i, crop, &o, height, width,
+                         px + i * height * width * channels, t + i * TARGET);
     const int64_t dims[3] = {height, width, channels};
     return fv__dataset_images_targets(s, n, dims, px, output, TARGET, t, out);
+}
+
+fv_status fv_bop_to_dataset(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
+                            int channels, const char *output, fv_dataset **out)
+{
+    return fv_bop_to_dataset_crop(samples, n, height, width, channels, output, NULL, out);
 }
