@@ -7,10 +7,13 @@
  * the figure is what the cores can do, not what a busy shared machine happened to give; the
  * wall-clock rate of the same runs is printed beside it.
  *
- * usage: fma_peak [--threads N] [--json]      (default: all online CPUs)
+ * usage: fma_peak [--threads N] [--isa avx512|avx2|generic] [--json]   (default: all online CPUs,
+ *        the widest vectors the CPU has; --isa: the peak of that path, the one fovea runs on when
+ *        FOVEA_KERNELS narrows it, refused when the CPU lacks it)
  * build: cc -O2 -fopenmp bench/fma_peak.c -o fma_peak     (bench/run does it)
  */
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,14 +99,19 @@ static double run_generic(long iters, float *sink)
 
 typedef double (*kernel)(long, float *);
 
-static kernel pick(const char **name)
+/* The widest path the CPU has, or no wider than `isa` (NULL: any); NULL when isa names a path
+ * the CPU lacks. */
+static kernel pick(const char *isa, const char **name)
 {
+    const bool any = !isa;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return *name = "avx512", run_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return *name = "avx2+fma", run_avx2;
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx512f") && (any || strcmp(isa, "avx512") == 0))
+        return *name = "avx512", run_avx512;
+    if (avx2 && (any || strcmp(isa, "avx2") == 0)) return *name = "avx2+fma", run_avx2;
 #endif
+    if (!any && strcmp(isa, "generic") != 0) return NULL;
     *name = "generic (mul + add)";
     return run_generic;
 }
@@ -111,19 +119,27 @@ static kernel pick(const char **name)
 int main(int argc, char **argv)
 {
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), json = 0;
+    const char *isa = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc)
+            isa = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else {
-            fprintf(stderr, "usage: fma_peak [--threads N] [--json]\n");
+            fprintf(stderr, "usage: fma_peak [--threads N] [--isa avx512|avx2|generic] [--json]\n");
             return 2;
         }
     }
     if (threads < 1) threads = 1;
     const char *name;
-    kernel k = pick(&name);
+    kernel k = pick(isa, &name);
+    if (!k) {
+        fprintf(stderr, "fma_peak: --isa %s: this CPU has no such path (avx512, avx2, generic)\n",
+                isa);
+        return 2;
+    }
     /* About 2 ms per trial at peak; 150 trials per thread, all threads at once. */
     const long iters = 200000;
     double best[1024] = {0}, wall_best = 0;
