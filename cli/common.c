@@ -344,7 +344,7 @@ void cli_layer_names(const fv_model *m, char *buf, size_t size)
     buf[0] = 0;
     for (int i = 0; i < fv_model_layer_count(m); i++) {
         const char *name = fv_model_layer_name(m, i);
-        if (used + strlen(name) + 6 >= size) {
+        if (used + strlen(name) + 7 >= size) {
             snprintf(buf + used, size - used, "%s...", used ? ", " : "");
             return;
         }

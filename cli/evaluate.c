@@ -101,6 +101,14 @@ static int evaluate_generative(const char *cmd, fv_model *m, fv_dataset *test, i
     int rc;
     if (features->seen != layer->seen)
         return cli_usage_error(cmd, "--features CLASSIFIER and --layer NAME go together");
+    if (!features->seen && (samples->seen || seed->seen))
+        return cli_usage_error(cmd,
+                               "%s sets the FID-style distance's samples: give --features "
+                               "CLASSIFIER.safetensors --layer NAME too",
+                               samples->seen ? "--samples" : "--seed");
+    if (fv_model_gan(m) && cli_find(opts, nopts, "binarize")->seen)
+        return cli_usage_error(cmd, "--binarize applies to the reconstruction of an autoencoder "
+                                    "or a VAE; a GAN reconstructs nothing");
     if (samples->seen && (rc = cli_int(cmd, "--samples", samples->value, 2, 1000000,
                                        "a count from 2 to 1000000", &count)))
         return rc;

@@ -819,6 +819,11 @@ int cli_generative_figures(const char *cmd, fv_model *m, fv_dataset *test, int64
     if (count <= 0) {
         count = fv_dataset_count(test) < 10000 ? fv_dataset_count(test) : 10000;
         g->fid_count = count;
+        if (features && count < 2) {
+            cli_error(cmd, "--features: the test set has %lld image; the distance needs 2 or more",
+                      (long long)count);
+            return CLI_USAGE;
+        }
     }
     fv_model *c = NULL;
     int li = -1;

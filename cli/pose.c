@@ -495,6 +495,11 @@ int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, cons
     double K[9], box[4] = {-1, -1, -1, -1};
     *out = NULL;
     *count = 0;
+    if (box_text && !need_box) {
+        cli_error(cmd, "--box: the model does not crop around the object (its pose head has no "
+                       "crop=box): it reads the whole image");
+        return CLI_USAGE;
+    }
     int rc = K_text ? parse_K(cmd, K_text, K) : CLI_OK;
     if (!rc && box_text) rc = parse_box(cmd, box_text, box);
     if (!rc) rc = input_files(cmd, input, &files, &n);

@@ -551,11 +551,15 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_SEED].seen) fit.seed = seed;
     if (opts[O_NO_SHUFFLE].seen) fit.shuffle = false;
     if (vsplit >= 0) fit.validation_split = vsplit;
-    if (fv_model_gan(m) && fit.validation_split > 0) {
+    if (fv_model_gan(m) && fit.validation_split > 0 && !opts[O_NO_VALIDATION].seen) {
         rc = cli_usage_error(cmd,
-                             "--validation-split: %s is a GAN, and validation is not done for "
-                             "GANs (its d_loss and g_loss are training figures)",
-                             model_path);
+                             "%s: %s is a GAN, and validation is not done for GANs (its d_loss "
+                             "and g_loss are training figures)%s",
+                             opts[O_VSPLIT].seen ? "--validation-split" : "validation_split",
+                             model_path,
+                             opts[O_VSPLIT].seen ? ""
+                                                 : ": its fit line asks for it; --no-validation "
+                                                   "overrides it");
         goto done;
     }
 

@@ -574,7 +574,11 @@ fv_status fv_model_evaluate(fv_model *m, const fv_dataset *data, int64_t batch_s
 fv_status fv_model_evaluate_outputs(fv_model *m, const fv_dataset *data, int64_t batch_size,
                                     double *loss, double *output_losses);
 
-/* Final-layer outputs for every sample: out holds count × fv_model_output_size floats. */
+/* Final-layer outputs for every sample: out holds count × fv_model_output_size floats.
+ * Inference is deterministic: a VAE's sampling layer (which samples at inference, as Keras'
+ * example's) draws sample i's ε from the model's fit-line seed, i's index in this call's data
+ * (from 0) and its code — the same for any batch size or thread count, here, in
+ * fv_model_evaluate*, fv_model_predict_arrays and fv_model_forward*. */
 fv_status fv_model_predict(fv_model *m, const fv_dataset *data, int64_t batch_size, float *out);
 
 /* The loss's named terms beyond `loss` and each output's OUT_loss, as the history names their

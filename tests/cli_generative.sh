@@ -37,9 +37,20 @@ expect_ok "evaluate a VAE" "$FOVEA" evaluate "$V" --data "$D"
 cp "$TMP/out" "$TMP/eval.out"
 check "evaluate's test loss (z sampled) is the one printed after training ($train_loss)" \
     grep -qx "Test loss: $train_loss" "$TMP/eval.out"
+expect_ok "train with --seed 7 (the fit line says 42)" "$FOVEA" train "$DATA/quad_vae.fv" --data "$D" \
+    --seed 7 --save "$TMP/v7.safetensors"
+seed7_loss=$(sed -n 's/^Test loss: //p' "$TMP/out")
+expect_ok "evaluate the --seed 7 model" "$FOVEA" evaluate "$TMP/v7.safetensors" --data "$D"
+check "its test loss after saving and loading is the one printed after training ($seed7_loss)" \
+    grep -qx "Test loss: $seed7_loss" "$TMP/out"
 expect_ok "evaluate a VAE in batches of 7" "$FOVEA" evaluate "$V" --data "$D" --batch-size 7
-check "the same test loss in batches of 7: each image's z by its index, whatever the batch" \
-    grep -qx "Test loss: $train_loss" "$TMP/out"
+loss7=$(sed -n 's/^Test loss: //p' "$TMP/out")
+check "the same test loss in batches of 7 ($loss7; the sum's order moves the last digits): each image's z by its index, whatever the batch" \
+    awk -v a="$loss7" -v b="$train_loss" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-9 * b && d > -1e-9 * b) }'
+expect_ok "evaluate a VAE in one batch of 80" "$FOVEA" evaluate "$V" --data "$D" --batch-size 80
+loss80=$(sed -n 's/^Test loss: //p' "$TMP/out")
+check "the same test loss in one batch ($loss80)" \
+    awk -v a="$loss80" -v b="$train_loss" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-9 * b && d > -1e-9 * b) }'
 loss=$(sed -n 's/^Test loss: //p' "$TMP/eval.out")
 elbo=$(sed -n 's/^Negative ELBO per image: \([0-9.]*\) .*/\1/p' "$TMP/eval.out")
 if [ -n "$loss" ] && [ -n "$elbo" ] &&
@@ -67,6 +78,8 @@ expect_error "--features naming no file" 1 "^fovea evaluate: --features: 'nope.s
     "$FOVEA" evaluate "$V" --data "$D" --features nope.safetensors --layer flatten
 expect_error "--features given a VAE, not a classifier" 1 "--features: '.*vae.safetensors' is a VAE, not a classifier" \
     "$FOVEA" evaluate "$V" --data "$D" --features "$V" --layer h
+expect_error "--samples without --features" 2 "--samples sets the FID-style distance's samples: give --features" \
+    "$FOVEA" evaluate "$V" --data "$D" --samples 10
 expect_error "--samples beyond the test set" 2 "--samples 81: the test set has 80 images" \
     "$FOVEA" evaluate "$V" --data "$D" --features "$C" --layer flatten --samples 81
 expect_ok "--binarize with --features" "$FOVEA" evaluate "$V" --data "$D" --binarize --features "$C" \
@@ -165,8 +178,15 @@ expect_error "viz reconstructions of a GAN" 1 "gan.safetensors' is a GAN: it has
     "$FOVEA" viz reconstructions "$G" --data "$D" -o "$TMP/bad.png"
 expect_error "viz interpolate of a GAN" 1 "gan.safetensors' is a GAN: it has no encoder" \
     "$FOVEA" viz interpolate "$G" --data "$D" --from 0 --to 1 -o "$TMP/bad.png"
-expect_error "a GAN with --validation-split" 2 "validation is not done for GANs" \
+expect_error "a GAN with --validation-split" 2 "--validation-split: .* is a GAN, and validation is not done for GANs" \
     "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --validation-split 0.5 --verbose 0
+sed 's/^fit gan=generated/fit validation_split=0.25 gan=generated/' "$DATA/quad_gan.fv" >"$TMP/gan_vs.fv"
+expect_error "a GAN whose fit line asks for validation: said so" 2 "validation_split: .* its fit line asks for it; --no-validation overrides it" \
+    "$FOVEA" train "$TMP/gan_vs.fv" --data "$D" --epochs 1 --verbose 0
+expect_ok "... and --no-validation overrides it" "$FOVEA" train "$TMP/gan_vs.fv" --data "$D" \
+    --epochs 1 --verbose 0 --no-validation
+expect_error "--binarize of a GAN" 2 "--binarize applies to the reconstruction of an autoencoder or a VAE" \
+    "$FOVEA" evaluate "$G" --data "$D" --binarize --features "$C" --layer flatten
 check "nothing written by the refused GAN pictures" absent "$TMP/bad.png"
 expect_error "a GAN with early stopping: not yet, said so" 1 "not done for GANs yet" \
     "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save-best "$TMP/gbest.safetensors" --verbose 0

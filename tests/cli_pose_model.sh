@@ -111,4 +111,6 @@ expect_error "a bad --box" 2 "--box: expected x,y,width,height" \
     "$FOVEA" pose crop.safetensors --input plain/a.png --K 40,40,15.5,15.5 --box 1,2,0,4
 expect_ok "viz pose with --box and --K" "$FOVEA" viz pose crop.safetensors --input plain \
     --K 40,40,15.5,15.5 --box 8,8,16,16 -o crop.png
+expect_error "--box for a model that reads whole images" 2 "--box: the model does not crop around the object" \
+    "$FOVEA" pose pose.safetensors --input plain/a.png --K 40,40,15.5,15.5 --box 8,8,16,16
 finish

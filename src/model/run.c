@@ -684,11 +684,17 @@ static void step_rng(const fv_model *m, int layer, fv_rng *out)
 static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
 {
     /* Inference draws (a VAE's sampling layer) come from one stream whatever step training
-     * reached, so that the test loss after training equals a later `evaluate`'s. */
-    if (training)
+     * reached and whatever --seed it ran with, so that the test loss after training equals a
+     * later `evaluate`'s of the saved model. */
+    if (training) {
         step_rng(m, i, r);
-    else
-        fv__model_step_rng(m, 0, i, r);
+    } else {
+        /* keyed on the model file's fit-line seed, which a saved and reloaded model keeps (the
+         * --seed of one training run is not saved) */
+        fv_rng base; /* step 0's stream of fv__model_step_rng, from the fit line's seed */
+        fv__rng_seed(&base, m->fit.seed ^ 0x5eed5eed5eedULL);
+        fv__rng_split(&base, (uint64_t)i, r);
+    }
     fv_run run = {.n = n,
                   .training = training,
                   .rng = r,
