@@ -4,9 +4,12 @@
 #ifndef FV_POSE_FIXTURE_H
 #define FV_POSE_FIXTURE_H
 
+#include "fovea.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline cJSON *pose_fixture(const char *name)
 {
@@ -29,6 +32,33 @@ static inline cJSON *pose_fixture(const char *name)
         return j;
     }
     return NULL;
+}
+
+/* Renders a test split of n images of size × size pixels (seed) into dir with
+ * fv_pose_make_dataset and reads it back: its samples (fv_bop_samples, object 1) and scene 0's
+ * ground truth with its boxes (scene_gt.json, scene_gt_info.json). Returns 0; 1 when OSMesa
+ * cannot render (the caller skips, fv_last_error says why); -1 on another failure, *what naming
+ * the step. */
+static inline int pose_render_split(const char *dir, int64_t n, int64_t size, uint64_t seed,
+                                    fv_pose_sample **s, int64_t *ns, fv_bop_gt **gt, int64_t *ng,
+                                    const char **what)
+{
+    fv_pose_data_opts o = fv_pose_data_defaults();
+    o.n_train = 0, o.n_test = n, o.size = size, o.seed = seed;
+    *s = NULL, *gt = NULL, *ns = *ng = 0;
+    if (fv_pose_make_dataset(dir, &o) != FV_OK) {
+        *what = "fv_pose_make_dataset";
+        return strstr(fv_last_error(), "OSMesa") ? 1 : -1;
+    }
+    char path[512];
+    *what = "fv_bop_samples";
+    if (fv_bop_samples(dir, "test", 1, s, ns) != FV_OK) return -1;
+    snprintf(path, sizeof path, "%s/test/000000/scene_gt.json", dir);
+    *what = "fv_bop_read_scene_gt";
+    if (fv_bop_read_scene_gt(path, gt, ng) != FV_OK) return -1;
+    snprintf(path, sizeof path, "%s/test/000000/scene_gt_info.json", dir);
+    *what = "fv_bop_read_scene_gt_info";
+    return fv_bop_read_scene_gt_info(path, *gt, *ng) == FV_OK ? 0 : -1;
 }
 
 #endif
