@@ -314,11 +314,11 @@ fv_model *cli_load_trained_model(const char *cmd, const char *path)
     return m;
 }
 
-static bool has_sampling_layer(const fv_model *m)
+int cli_sampling_layer(const fv_model *m)
 {
     for (int i = 0; i < fv_model_layer_count(m); i++)
-        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) return true;
-    return false;
+        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) return i;
+    return -1;
 }
 
 bool cli_is_classifier(const fv_model *m)
@@ -332,7 +332,7 @@ bool cli_is_classifier(const fv_model *m)
 const char *cli_model_kind(const fv_model *m)
 {
     if (fv_model_gan(m)) return "a GAN";
-    if (fv_model_target(m)) return has_sampling_layer(m) ? "a VAE" : "an autoencoder";
+    if (fv_model_target(m)) return cli_sampling_layer(m) >= 0 ? "a VAE" : "an autoencoder";
     if (fv_model_detector_max_boxes(m) > 0) return "a detector";
     if (fv_model_is_pose(m, NULL)) return "a pose network";
     return cli_is_classifier(m) ? "a classifier" : "a model";

@@ -89,6 +89,8 @@ fv_model *cli_load_trained_model(const char *cmd, const char *path);
  * (a sampling layer and fit target=input), "an autoencoder" (target=input), "a detector", "a
  * pose network", "a classifier" (one output, a vector of two or more scores), else "a model". */
 const char *cli_model_kind(const fv_model *m);
+/* The index of m's first sampling layer (a VAE's z), -1 when it has none. */
+int cli_sampling_layer(const fv_model *m);
 bool cli_is_classifier(const fv_model *m);
 
 /* m's layer names, comma-separated, into buf (cut with "..." when they do not fit). */

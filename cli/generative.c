@@ -43,9 +43,7 @@ static int find_nodes(const char *cmd, const fv_model *m, const char *model_name
                   model_name);
         return CLI_FAIL;
     }
-    int sampling = -1;
-    for (int i = 0; i < fv_model_layer_count(m) && sampling < 0; i++)
-        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) sampling = i;
+    const int sampling = cli_sampling_layer(m);
     if (!latent && sampling >= 0) latent = fv_model_layer_name(m, sampling);
     if (!latent && sample_ok && fv_model_gan(m)) latent = fv_model_input_name(m, 0);
     if (!latent) {
@@ -162,9 +160,7 @@ static int encode(const char *cmd, fv_model *m, const fv_dataset *d, int64_t fir
  * layer; not inference=mean), else -1: for the reconstructions' caption. */
 static int sampling_layer(const fv_model *m)
 {
-    int sampling = -1;
-    for (int i = 0; i < fv_model_layer_count(m) && sampling < 0; i++)
-        if (strcmp(fv_model_layer_kind(m, i), "sampling") == 0) sampling = i;
+    int sampling = cli_sampling_layer(m);
     char *text = sampling >= 0 ? fv_model_to_text(m) : NULL;
     if (text && strstr(text, "inference=mean")) sampling = -1;
     free(text);
