@@ -107,26 +107,7 @@ done
 echo "# Ctrl-C and SIGTERM: stop after the step, keep the checkpoint, say how to resume"
 for sig in INT TERM; do
     ck=$TMP/sig$sig
-    "$FOVEA" train "${ARGS[@]}" --epochs 100000 --checkpoint "$ck" --save "$TMP/keep.safetensors" \
-        >"$TMP/out" 2>"$TMP/err" &
-    pid=$!
-    # the first checkpoint on disk (stdout may sit in its buffer); up to 60 s on a loaded machine
-    for _ in $(seq 1200); do
-        [ -e "$ck/checkpoint.safetensors" ] && break
-        sleep 0.05
-    done
-    kill -"$sig" "$pid"
-    wait "$pid"
-    status=$?
-    msg=$(tail -1 "$TMP/err")
-    want=$((128 + $(kill -l "$sig")))
-    if [ "$status" -eq "$want" ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
-        ok "SIG$sig: exit $want (128 + the signal, as the shell reports) and $msg"
-    else
-        fail "SIG$sig stops training, keeps the checkpoint and says how to resume"
-        show_output
-    fi
-    check "SIG$sig: --save was not written" test ! -e "$TMP/keep.safetensors"
+    interrupt_training "$sig" "$ck" "${ARGS[@]}"
 done
 # The printed command resumes (run for two more epochs than the checkpoint holds, not 100000).
 held=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is in.*/\1/p' "$TMP/err")

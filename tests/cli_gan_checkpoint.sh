@@ -77,25 +77,7 @@ done
 
 echo "# Ctrl-C: stop after the step, keep the checkpoint, say how to resume"
 ck=$TMP/sigint
-"$FOVEA" train "${ARGS[@]}" --epochs 100000 --checkpoint "$ck" --save "$TMP/keep.safetensors" \
-    >"$TMP/out" 2>"$TMP/err" &
-pid=$!
-# the first checkpoint on disk; up to 60 s on a loaded machine
-for _ in $(seq 1200); do
-    [ -e "$ck/checkpoint.safetensors" ] && break
-    sleep 0.05
-done
-kill -INT "$pid"
-wait "$pid"
-status=$?
-msg=$(tail -1 "$TMP/err")
-if [ "$status" -eq 130 ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
-    ok "SIGINT: exit 130 and $msg"
-else
-    fail "SIGINT stops training, keeps the checkpoint and says how to resume"
-    show_output
-fi
-check "SIGINT: --save was not written" test ! -e "$TMP/keep.safetensors"
+interrupt_training INT "$ck" "${ARGS[@]}"
 # The printed command resumes (for one more epoch than the checkpoint holds, not 100000), and
 # ends where a straight run of that many epochs does.
 held=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is in.*/\1/p' "$TMP/err")

@@ -145,6 +145,36 @@ metric() {
     grep -Eo " - $1: [-+0-9.e]+" "$2" | tail -1 | sed 's/.*: //'
 }
 
+# interrupt_training SIG CKDIR ARGS...: runs `fovea train ARGS... --epochs 100000 --checkpoint CKDIR
+# --save $TMP/keep.safetensors` in the background, sends SIG once the first checkpoint is on disk
+# (up to 60 s on a loaded machine; stdout may sit in its buffer), and checks how it ends: exit
+# 128 + the signal (as the shell reports it), the last line of stderr naming the checkpoint's epoch
+# and folder and the command that resumes, and --save not written. Output in $TMP/out, $TMP/err.
+interrupt_training() {
+    local sig=$1 ck=$2
+    shift 2
+    "$FOVEA" train "$@" --epochs 100000 --checkpoint "$ck" --save "$TMP/keep.safetensors" \
+        >"$TMP/out" 2>"$TMP/err" &
+    local pid=$!
+    for _ in $(seq 1200); do
+        [ -e "$ck/checkpoint.safetensors" ] && break
+        sleep 0.05
+    done
+    kill -"$sig" "$pid"
+    wait "$pid"
+    status=$?
+    local msg want
+    msg=$(tail -1 "$TMP/err")
+    want=$((128 + $(kill -l "$sig")))
+    if [ "$status" -eq "$want" ] && echo "$msg" | grep -q "^fovea train: interrupted in epoch .*the checkpoint of epoch [0-9]* is in $ck: resume with 'fovea train .* --resume'$"; then
+        ok "SIG$sig: exit $want (128 + the signal, as the shell reports) and $msg"
+    else
+        fail "SIG$sig stops training, keeps the checkpoint and says how to resume"
+        show_output
+    fi
+    check "SIG$sig: --save was not written" test ! -e "$TMP/keep.safetensors"
+}
+
 finish() {
     if [ "$failures" -gt 0 ]; then
         echo "$failures of $checks checks FAILED"
