@@ -16,6 +16,23 @@
 #include <string.h>
 
 /* A model of one pose head over 9 inputs, compiled with the pose loss. */
+/* A rotation from Euler angles drawn uniformly (x-y-z, degrees: ±180, ±90, ±180), in R. */
+static void random_rotation(fv_rng *r, double R[9])
+{
+    const double e[3] = {fv__rng_uniform(r) * 360 - 180, fv__rng_uniform(r) * 180 - 90,
+                         fv__rng_uniform(r) * 360 - 180};
+    fv_rotation_from_euler(e, R);
+}
+
+/* random_rotation's R as a pose target's first nine floats. */
+static void random_rotation_target(fv_rng *r, float *t)
+{
+    double R[9];
+    random_rotation(r, R);
+    for (int j = 0; j < 9; j++)
+        t[j] = (float)R[j];
+}
+
 static fv_model *head_model(const char *args)
 {
     char text[512];
@@ -107,12 +124,7 @@ TEST(loss_gradient_by_directional_differences)
         enum { N = 4 };
         float x[N * 9], t[N * 16], y[N * 12], dx[N * 9], v[N * 9];
         for (int i = 0; i < N; i++) {
-            double e[3] = {fv__rng_uniform(&r) * 360 - 180, fv__rng_uniform(&r) * 180 - 90,
-                           fv__rng_uniform(&r) * 360 - 180},
-                   R[9];
-            fv_rotation_from_euler(e, R);
-            for (int j = 0; j < 9; j++)
-                t[i * 16 + j] = (float)R[j];
+            random_rotation_target(&r, t + i * 16);
             const float rest[7] = {10, -20, 500, 150, 160, 63.5f, 63.5f};
             memcpy(t + i * 16 + 9, rest, sizeof rest);
         }
@@ -211,10 +223,8 @@ TEST(a_small_pose_network_learns)
     fv_rng r;
     fv__rng_seed(&r, 5);
     for (int i = 0; i < N; i++) {
-        double e[3] = {fv__rng_uniform(&r) * 360 - 180, fv__rng_uniform(&r) * 180 - 90,
-                       fv__rng_uniform(&r) * 360 - 180},
-               R[9];
-        fv_rotation_from_euler(e, R);
+        double R[9];
+        random_rotation(&r, R);
         const double tz = 400 + 400 * fv__rng_uniform(&r), tx = 100 * fv__rng_uniform(&r) - 50,
                      ty = 100 * fv__rng_uniform(&r) - 50, f = 160;
         for (int j = 0; j < 9; j++) {
@@ -278,12 +288,7 @@ TEST(a_pose_network_gradient_matches_finite_differences_end_to_end)
         for (int i = 0; i < N * 8 * 8 * 3; i++)
             x[i] = (float)fv__rng_uniform(&r);
         for (int i = 0; i < N; i++) {
-            double e[3] = {fv__rng_uniform(&r) * 360 - 180, fv__rng_uniform(&r) * 180 - 90,
-                           fv__rng_uniform(&r) * 360 - 180},
-                   R[9];
-            fv_rotation_from_euler(e, R);
-            for (int j = 0; j < 9; j++)
-                t[i * 16 + j] = (float)R[j];
+            random_rotation_target(&r, t + i * 16);
             const float rest[7] = {
                 20.0f * (float)i - 20, 10, 300.0f + 40.0f * (float)i, 80, 80, 31.5f, 31.5f};
             memcpy(t + i * 16 + 9, rest, sizeof rest);
