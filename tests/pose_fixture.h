@@ -7,6 +7,7 @@
 #include "fovea.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,17 @@ static inline cJSON *pose_fixture(const char *name)
         return j;
     }
     return NULL;
+}
+
+/* Reads o's array `key` into out[0..n): false when it is not an array of n values. */
+static inline bool pose_fixture_doubles(const cJSON *o, const char *key, double *out, int64_t n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return false;
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) out[i++] = e->valuedouble;
+    return true;
 }
 
 /* Renders a test split of n images of size × size pixels (seed) into dir with

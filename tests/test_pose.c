@@ -200,14 +200,6 @@ TEST(pose_errors_hand_worked)
 
 /* ---- against the NumPy fixture --------------------------------------------------------- */
 
-static void get_doubles(const cJSON *o, const char *key, double *out, int n)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
-    CHECK(cJSON_GetArraySize(a) == n);
-    for (int i = 0; i < n && i < cJSON_GetArraySize(a); i++)
-        out[i] = cJSON_GetArrayItem(a, i)->valuedouble;
-}
-
 static double get_num(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key)->valuedouble;
@@ -215,8 +207,8 @@ static double get_num(const cJSON *o, const char *key)
 
 static void get_pose(const cJSON *o, fv_pose *p)
 {
-    get_doubles(o, "R", p->R, 9);
-    get_doubles(o, "t", p->t, 3);
+    CHECK(pose_fixture_doubles(o, "R", p->R, 9));
+    CHECK(pose_fixture_doubles(o, "t", p->t, 3));
 }
 
 /* The fixture's models_info entry as fv_pose_model_info (arrays malloc'd). */
@@ -237,8 +229,8 @@ static void get_info(const cJSON *j, fv_pose_model_info *info)
     }
     for (int k = 0; k < info->n_continuous; k++) {
         const cJSON *s = cJSON_GetArrayItem(c, k);
-        get_doubles(s, "axis", info->continuous[k].axis, 3);
-        get_doubles(s, "offset", info->continuous[k].offset, 3);
+        CHECK(pose_fixture_doubles(s, "axis", info->continuous[k].axis, 3));
+        CHECK(pose_fixture_doubles(s, "offset", info->continuous[k].offset, 3));
     }
 }
 
@@ -250,10 +242,10 @@ TEST(geometry_matches_numpy)
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "rot6d"))
     {
         double r6[6], R[9], want[9], dR[9], g[6], want_g[6];
-        get_doubles(c, "r6", r6, 6);
-        get_doubles(c, "R", want, 9);
-        get_doubles(c, "dR", dR, 9);
-        get_doubles(c, "dr6", want_g, 6);
+        CHECK(pose_fixture_doubles(c, "r6", r6, 6));
+        CHECK(pose_fixture_doubles(c, "R", want, 9));
+        CHECK(pose_fixture_doubles(c, "dR", dR, 9));
+        CHECK(pose_fixture_doubles(c, "dr6", want_g, 6));
         fv_rot6d_to_matrix(r6, R);
         for (int i = 0; i < 9; i++)
             CHECK_CLOSE(R[i], want[i], 1e-12, 0);
@@ -264,8 +256,8 @@ TEST(geometry_matches_numpy)
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "euler"))
     {
         double R[9], want[3], e[3], R2[9];
-        get_doubles(c, "R", R, 9);
-        get_doubles(c, "xyz", want, 3);
+        CHECK(pose_fixture_doubles(c, "R", R, 9));
+        CHECK(pose_fixture_doubles(c, "xyz", want, 3));
         fv_rotation_to_euler(R, e);
         for (int i = 0; i < 3; i++)
             CHECK_CLOSE(e[i], want[i], 1e-9, 0);
@@ -285,7 +277,7 @@ TEST(geometry_matches_numpy)
         get_pose(cJSON_GetObjectItemCaseSensitive(c, "est"), &est);
         get_pose(cJSON_GetObjectItemCaseSensitive(c, "gt"), &gt);
         double K[9];
-        get_doubles(c, "K", K, 9);
+        CHECK(pose_fixture_doubles(c, "K", K, 9));
         fv_pose_model_info info;
         get_info(cJSON_GetObjectItemCaseSensitive(c, "info"), &info);
         fv_pose_symmetry *syms = NULL;
@@ -295,8 +287,8 @@ TEST(geometry_matches_numpy)
         CHECK(ns == cJSON_GetArraySize(js));
         for (int64_t k = 0; k < ns && k < cJSON_GetArraySize(js); k++) {
             fv_pose_symmetry want;
-            get_doubles(cJSON_GetArrayItem(js, (int)k), "R", want.R, 9);
-            get_doubles(cJSON_GetArrayItem(js, (int)k), "t", want.t, 3);
+            CHECK(pose_fixture_doubles(cJSON_GetArrayItem(js, (int)k), "R", want.R, 9));
+            CHECK(pose_fixture_doubles(cJSON_GetArrayItem(js, (int)k), "t", want.t, 3));
             for (int i = 0; i < 9; i++)
                 CHECK_CLOSE(syms[k].R[i], want.R[i], 1e-12, 0);
             for (int i = 0; i < 3; i++)

@@ -110,15 +110,6 @@ TEST(crop_image_moves_a_spot_where_the_camera_says)
     CHECK(black);
 }
 
-static void get_doubles(const cJSON *o, const char *key, double *out, int64_t n)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
-    CHECK(cJSON_IsArray(a) && cJSON_GetArraySize(a) == n);
-    int64_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a) if (i < n) out[i++] = e->valuedouble;
-}
-
 TEST(crop_against_scipy)
 {
     cJSON *root = pose_fixture("crop.json");
@@ -127,7 +118,7 @@ TEST(crop_against_scipy)
     const int64_t w = cJSON_GetObjectItemCaseSensitive(root, "width")->valueint;
     double *img = malloc((size_t)(h * w * 3) * sizeof *img);
     uint8_t *src = malloc((size_t)(h * w * 3));
-    get_doubles(root, "image", img, h * w * 3);
+    CHECK(pose_fixture_doubles(root, "image", img, h * w * 3));
     for (int64_t i = 0; i < h * w * 3; i++)
         src[i] = (uint8_t)img[i];
     int cases = 0;
@@ -135,10 +126,10 @@ TEST(crop_against_scipy)
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases"))
     {
         double K[9], centre[2], want_R[9], want_K[9], Rv[9], Kv[9];
-        get_doubles(c, "K", K, 9);
-        get_doubles(c, "centre", centre, 2);
-        get_doubles(c, "Rv", want_R, 9);
-        get_doubles(c, "Kv", want_K, 9);
+        CHECK(pose_fixture_doubles(c, "K", K, 9));
+        CHECK(pose_fixture_doubles(c, "centre", centre, 2));
+        CHECK(pose_fixture_doubles(c, "Rv", want_R, 9));
+        CHECK(pose_fixture_doubles(c, "Kv", want_K, 9));
         const double side = cJSON_GetObjectItemCaseSensitive(c, "side")->valuedouble;
         const int64_t oh = cJSON_GetObjectItemCaseSensitive(c, "out_h")->valueint;
         const int64_t ow = cJSON_GetObjectItemCaseSensitive(c, "out_w")->valueint;
@@ -149,7 +140,7 @@ TEST(crop_against_scipy)
         }
         double *want = malloc((size_t)(oh * ow * 3) * sizeof *want);
         uint8_t *out = malloc((size_t)(oh * ow * 3));
-        get_doubles(c, "crop", want, oh * ow * 3);
+        CHECK(pose_fixture_doubles(c, "crop", want, oh * ow * 3));
         fv_pose_crop_image(src, h, w, 3, K, Rv, Kv, out, oh, ow);
         double worst = 0;
         for (int64_t i = 0; i < oh * ow * 3; i++)
