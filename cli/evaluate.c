@@ -254,7 +254,7 @@ int cmd_evaluate(int argc, char **argv)
         goto done;
     }
     if (!fv_model_gan(m) && cli_check_input_shape(cmd, m, test, "--data")) goto done;
-    if (fv_model_target(m) || fv_model_gan(m)) {
+    if (generative) {
         /* An autoencoder, a VAE or a GAN: a generative model's figures, not a classifier's. */
         if (batch_size == 0) batch_size = fv_model_fit_opts(m).batch_size;
         rc = evaluate_generative(cmd, m, test, batch_size, opts, nopts, names, nnames);
