@@ -11,10 +11,15 @@ classifier (examples/mnist_cnn.fv, trained by fovea on the same training images 
 usage: generative.py [--data DIR] [--fovea PATH] [--limit N] [--latent 2|16] [--vae-epochs E]
                      [--gan-epochs E] [--vae-seeds K] [--gan-seeds K] [--first-seed F]
                      [--samples S] [--threads T] [--work DIR] [--json OUT] [--smoke]
+                     [--same-start]
 
 --first-seed F runs seeds F to F + K - 1 (several invocations can share the seeds out).
 --latent 16 compares examples/vae16.fv (the same VAE with a 16-D latent space) instead of
 examples/vae.fv's 2-D one.
+--same-start (the VAE only) starts each seed's two runs from the same weights, fovea's initial ones for
+the seed (`fovea train MODEL --epochs 0 --seed S --save W`, loaded by vae_torch.py --init), with the
+batches in the data's order on both sides (--no-shuffle): the two runs then differ only by the noise
+drawn for z and by rounding, so that a seed's two figures can be compared pair by pair.
 --limit N trains on the first N training images (all test images are used); --smoke is a check
 that the pipeline runs (256 images, one epoch, one seed each, 256 samples), not a comparison.
 Prints each run's figures and epoch time, then the means (± sample standard deviation) per
@@ -125,17 +130,23 @@ def train_pair(a, kind, seed, cnn, templates):
                                 "gan": ("examples/dcgan.fv", "dcgan_torch.py", a.gan_epochs)}[kind]
     res = {}
     f_out = os.path.join(a.work, "%s_fovea_%d.safetensors" % (kind, seed))
-    out, wall = run([a.fovea, "train", os.path.join(ROOT, fv_model), "--data", a.sub, "--epochs",
+    start, same = os.path.join(ROOT, fv_model), []
+    if a.same_start:
+        start = os.path.join(a.work, "%s_init_%d.safetensors" % (kind, seed))
+        run([a.fovea, "train", os.path.join(ROOT, fv_model), "--data", a.sub, "--epochs", "0", "--seed",
+             str(seed), "--verbose", "0", "--save", start], "fovea's initial weights, seed %d" % seed)
+        same = ["--no-shuffle"]
+    out, wall = run([a.fovea, "train", start, "--data", a.sub, "--epochs",
                      str(epochs), "--seed", str(seed), "--threads", str(a.threads), "--verbose", "2",
-                     "--no-validation",
-                     "--save", f_out], "fovea train %s seed %d" % (fv_model, seed))
+                     "--no-validation", "--save", f_out] + same, "fovea train %s seed %d" % (fv_model, seed))
     res["fovea"] = {"epoch_s": fovea_epoch_seconds(out), "wall_s": wall, **evaluate(a, f_out, cnn)}
     npz = os.path.join(a.work, "%s_torch_%d.npz" % (kind, seed))
     js = os.path.join(a.work, "%s_torch_%d.json" % (kind, seed))
     t_out = os.path.join(a.work, "%s_torch_%d.safetensors" % (kind, seed))
     _, wall = run([sys.executable, os.path.join(HERE, script), "--data", a.sub, "--epochs",
                    str(epochs), "--seed", str(seed), "--threads", str(a.threads), "--save-npz", npz,
-                   "--json", js] + (["--test-last", "--latent", str(a.latent)] if kind == "vae" else []),
+                   "--json", js] + (["--test-last", "--latent", str(a.latent)] if kind == "vae" else []) +
+                  (["--init", start] + same if same else []),
                 "%s seed %d" % (script, seed))
     write_fovea(templates[kind], npz, t_out)
     with open(js) as f:
@@ -180,9 +191,14 @@ def main():
     ap.add_argument("--work", help="keep the models here (default: a temporary folder)")
     ap.add_argument("--json")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--same-start", action="store_true",
+                    help="the VAE's two runs of a seed from fovea's initial weights, batches unshuffled")
     a = ap.parse_args()
     if a.smoke:
         a.limit, a.vae_epochs, a.gan_epochs, a.vae_seeds, a.gan_seeds, a.samples = 256, 1, 1, 1, 1, 256
+        a.gan_seeds = 0 if a.same_start else 1
+    if a.same_start and a.gan_seeds:
+        ap.error("--same-start is for the VAE (bench/dcgan_torch.py has no --init): add --gan-seeds 0")
     a.fovea = os.path.abspath(a.fovea)
     keep = a.work is not None
     a.work = os.path.abspath(a.work) if keep else tempfile.mkdtemp(prefix="fovea-generative.")
@@ -207,7 +223,7 @@ def main():
             run([a.fovea, "train", os.path.join(ROOT, model), "--data", a.sub,
                  "--epochs", "0", "--verbose", "0", "--save", templates[kind]], "a template model")
         results = {"settings": {k: getattr(a, k) for k in ("limit", "latent", "vae_epochs", "gan_epochs",
-                                                           "samples", "threads")},
+                                                           "samples", "threads", "same_start")},
                    "vae": [], "gan": []}
         for kind, seeds in (("vae", a.vae_seeds), ("gan", a.gan_seeds)):
             for seed in range(a.first_seed, a.first_seed + seeds):

@@ -6,6 +6,12 @@ test negative ELBO per image and the epoch time: the anchor for fovea's figures
 
 usage: vae_torch.py --data DIR [--epochs N] [--latent 2|16] [--seed S] [--threads N]
                     [--limit N] [--json OUT] [--save-npz OUT.npz] [--test-last]
+                    [--init WEIGHTS.safetensors] [--no-shuffle]
+
+--init and --no-shuffle make the same start as a fovea run (`fovea train MODEL --epochs 0 --seed S
+--save W` gives its initial weights; `fovea train W --no-shuffle` its batches in the data's order):
+the two runs then differ only by the noise eps drawn and by rounding (bench/generative.py
+--same-start).
 
 The network: Conv2D(32, 3, strides 2, same, relu), Conv2D(64, 3, strides 2, same, relu), Flatten,
 Dense(16, relu), z_mean = Dense(L), z_log_var = Dense(L), z = z_mean + exp(z_log_var / 2)·eps;
@@ -113,6 +119,46 @@ def keras_weights(v):
             "reconstruction.kernel": keras_kernel(v.t3), "reconstruction.bias": t(v.t3b)}
 
 
+def read_safetensors(path):
+    """The float32 tensors of a safetensors file (fovea's model files), as NumPy arrays by name."""
+    import struct
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    return {k: np.frombuffer(raw[8 + n + d["data_offsets"][0] : 8 + n + d["data_offsets"][1]],
+                             dtype="<f4").reshape(d["shape"]) for k, d in header.items()}
+
+
+def load_keras_weights(v, path):
+    """The inverse of keras_weights: a fovea model file's VAE weights copied into v."""
+    T = read_safetensors(path)
+
+    def hwc_to_chw(a, c, h, w):  # the last axis from Keras' (H, W, C) order to torch's (C, H, W)
+        lead = a.shape[:-1]
+        return np.moveaxis(a.reshape(*lead, h, w, c), -1, -3).reshape(*lead, c * h * w)
+
+    kernel = lambda k: k.transpose(3, 2, 0, 1)  # noqa: E731  (kh, kw, a, b) -> (b, a, kh, kw)
+    src = {"c1": kernel(T["conv2d.kernel"]), "c1b": T["conv2d.bias"],
+           "c2": kernel(T["conv2d_1.kernel"]), "c2b": T["conv2d_1.bias"],
+           "h": hwc_to_chw(T["h.kernel"].T, 64, 7, 7).T, "hb": T["h.bias"],
+           "m": T["z_mean.kernel"], "mb": T["z_mean.bias"],
+           "v": T["z_log_var.kernel"], "vb": T["z_log_var.bias"],
+           "d": hwc_to_chw(T["dense.kernel"], 64, 7, 7), "db": hwc_to_chw(T["dense.bias"], 64, 7, 7),
+           "t1": kernel(T["conv2d_transpose.kernel"]), "t1b": T["conv2d_transpose.bias"],
+           "t2": kernel(T["conv2d_transpose_1.kernel"]), "t2b": T["conv2d_transpose_1.bias"],
+           "t3": kernel(T["reconstruction.kernel"]), "t3b": T["reconstruction.bias"]}
+    with torch.no_grad():
+        for name, a in src.items():
+            p = getattr(v, name)
+            if tuple(p.shape) != a.shape:
+                sys.exit("vae_torch.py: %s: %s has shape %s, the network's is %s" % (
+                    path, name, a.shape, tuple(p.shape)))
+            p.copy_(torch.from_numpy(np.array(a)))
+
+
 def losses(model, x):
     mean, log_var = model.encode(x)
     z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
@@ -134,6 +180,8 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--save-npz", help="the trained weights in Keras' layouts, fovea's names")
     ap.add_argument("--test-last", action="store_true", help="the test figure after the last epoch only")
+    ap.add_argument("--init", help="start from these weights (a fovea model file)")
+    ap.add_argument("--no-shuffle", action="store_true", help="batches in the data's order")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -144,11 +192,13 @@ def main():
     xtr = torch.from_numpy(train.astype(np.float32) / 255).unsqueeze(1)
     xte = torch.from_numpy(test.astype(np.float32) / 255).unsqueeze(1)
     model = VAE(a.latent)
+    if a.init:
+        load_keras_weights(model, a.init)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     rows = []
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(len(xtr))
+        perm = torch.arange(len(xtr)) if a.no_shuffle else torch.randperm(len(xtr))
         sums = np.zeros(3)
         for b in range(0, len(xtr), a.batch_size):
             x = xtr[perm[b : b + a.batch_size]]
