@@ -161,9 +161,10 @@ static int encode(const char *cmd, fv_model *m, const fv_dataset *d, int64_t fir
 static int sampling_layer(const fv_model *m)
 {
     int sampling = cli_sampling_layer(m);
-    char *text = sampling >= 0 ? fv_model_to_text(m) : NULL;
-    if (text && strstr(text, "inference=mean")) sampling = -1;
-    free(text);
+    char mode[16];
+    if (sampling >= 0 && fv_model_layer_arg(m, sampling, "inference", mode, sizeof mode) == FV_OK &&
+        strcmp(mode, "mean") == 0)
+        sampling = -1;
     return sampling;
 }
 

@@ -368,6 +368,12 @@ int fv_model_layer_count(const fv_model *m);
 const char *fv_model_layer_name(const fv_model *m, int i);
 const char *fv_model_layer_kind(const fv_model *m, int i);
 int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4]);
+/* The value of layer i's argument `key` as model-file text, given or default (Keras' get_config
+ * for one key): "mean" for a sampling layer's inference=mean, "2" for strides=2,2, "None" for an
+ * unset optional one. Writes it into buf (NUL-terminated; n bytes at most). Returns FV_OK;
+ * FV_ERR_INVALID when i is not a layer or the layer's kind has no argument `key` (buf is then "");
+ * FV_ERR_NOMEM when the text needs more than n bytes (buf holds its first n - 1). */
+fv_status fv_model_layer_arg(const fv_model *m, int i, const char *key, char *buf, size_t n);
 /* Per-sample input and output sizes in floats (the first input, the first output). */
 int64_t fv_model_input_size(const fv_model *m);
 int64_t fv_model_output_size(const fv_model *m);
@@ -1645,9 +1651,9 @@ typedef struct fv_pose_scores {
     double rotation_error_mean;    /* degrees, geodesic, smallest over symmetries (exact) */
     double translation_error_mean; /* mm */
     double acc_5deg_5cm;           /* rotation error < 5° and translation error < 50 mm */
-    double proj_accuracy_5px; /* mean 2-D distance of the projected model points < 5 px of the
-                               * image (for a symmetric object the smallest over its symmetries) */
-    int64_t image_width;      /* from dir/camera.json */
+    double proj_accuracy_5px;      /* mean 2-D distance of the projected model points < 5 px of the
+                                    * image (for a symmetric object the smallest over its symmetries) */
+    int64_t image_width;           /* from dir/camera.json */
 } fv_pose_scores;
 
 /* Scores estimates r [n] (a result file's) against the ground truth of dir/split (a BOP dataset:

@@ -64,6 +64,35 @@ TEST(seed_model_summary_matches_keras)
     fv_model_free(m);
 }
 
+TEST(layer_arg_gives_given_and_default_values_as_model_text)
+{
+    fv_model *m = fv_model_parse_string(seed_model, "seed.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    char v[32];
+    CHECK_OK(fv_model_layer_arg(m, 0, "kernel_size", v, sizeof v)); /* given: kernel_size=3 */
+    CHECK(strcmp(v, "3") == 0);
+    CHECK_OK(fv_model_layer_arg(m, 0, "activation", v, sizeof v));
+    CHECK(strcmp(v, "relu") == 0);
+    CHECK_OK(fv_model_layer_arg(m, 0, "padding", v, sizeof v)); /* not given: Keras' default */
+    CHECK(strcmp(v, "valid") == 0);
+    CHECK_OK(fv_model_layer_arg(m, 3, "rate", v, sizeof v)); /* dropout rate=0.25 */
+    CHECK(strcmp(v, "0.25") == 0);
+    CHECK(fv_model_layer_arg(m, 0, "units", v, sizeof v) == FV_ERR_INVALID && v[0] == '\0');
+    CHECK(fv_model_layer_arg(m, 8, "units", v, sizeof v) == FV_ERR_INVALID);
+    CHECK(fv_model_layer_arg(m, 0, "activation", v, 3) == FV_ERR_NOMEM && strcmp(v, "re") == 0);
+    fv_model_free(m);
+
+    m = fv_model_parse_string("input shape=4\ndense units=4 name=m\ndense units=4 name=v inputs=m\n"
+                              "sampling inputs=m,v inference=mean\n",
+                              "vae.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_OK(fv_model_layer_arg(m, 2, "inference", v, sizeof v));
+    CHECK(strcmp(v, "mean") == 0);
+    fv_model_free(m);
+}
+
 TEST(typed_constructors_build_the_same_model_as_the_file)
 {
     fv_model *a = fv_model_parse_string(seed_model, "seed.fv");
@@ -487,6 +516,7 @@ TEST(fit_refuses_labels_beyond_the_output_units)
 int main(void)
 {
     RUN(seed_model_summary_matches_keras);
+    RUN(layer_arg_gives_given_and_default_values_as_model_text);
     RUN(typed_constructors_build_the_same_model_as_the_file);
     RUN(canonical_text_reads_back_the_same);
     RUN(bad_lines_name_the_file_line_and_problem);

@@ -1009,6 +1009,29 @@ const char *fv_model_layer_kind(const fv_model *m, int i)
     return i >= 0 && i < m->nlayers ? m->layers[i].kind->name : NULL;
 }
 
+fv_status fv_model_layer_arg(const fv_model *m, int i, const char *key, char *buf, size_t n)
+{
+    if (n) buf[0] = '\0';
+    if (i < 0 || i >= m->nlayers || !key) return FV_ERR_INVALID;
+    const fv_layer *l = &m->layers[i];
+    const fv_arg_spec *spec = l->kind->args;
+    for (int j = 0; spec && spec[j].key; j++)
+        if (strcmp(spec[j].key, key) == 0) {
+            /* the canonical "key=value" of this one argument, given or default */
+            char text[600];
+            size_t len = fv__args_format(spec, l->cfg, (uint64_t)1 << j, text, sizeof text);
+            size_t skip = strlen(key) + 1;
+            if (len >= sizeof text || len < skip) return FV_ERR_NOMEM;
+            if (len - skip >= n) {
+                if (n) snprintf(buf, n, "%s", text + skip);
+                return FV_ERR_NOMEM;
+            }
+            memcpy(buf, text + skip, len - skip + 1);
+            return FV_OK;
+        }
+    return FV_ERR_INVALID;
+}
+
 int fv_model_layer_shape(const fv_model *m, int i, int64_t dims[4])
 {
     if (i < 0 || i >= m->nlayers) return 0;
