@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- messages ----------------------------------------------------------------------------- */
@@ -197,6 +198,13 @@ int cli_double(const char *cmd, const char *flag, const char *text, double min, 
         return bad_number(cmd, flag, what, text);
     *out = v;
     return 0;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- files ------------------------------------------------------------------------------- */

@@ -72,6 +72,9 @@ int cli_check_writable(const char *cmd, const char *flag, const char *path);
 bool cli_is_dir(const char *path);
 bool cli_exists(const char *path);
 
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC): differences time a command's parts. */
+double cli_now(void);
+
 /* True if path ends with suffix (case-insensitive). */
 bool cli_has_suffix(const char *path, const char *suffix);
 

@@ -138,23 +138,16 @@ static int skip_reason(const char *reason)
     return WHY_CORRUPT;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_progress(void *user, int64_t done, int64_t total)
 {
     load_ui *ui = user;
-    if (ui->quiet || !ui->tty || (now_s() - ui->start < 1.0 && !ui->drawn)) return;
+    if (ui->quiet || !ui->tty || (cli_now() - ui->start < 1.0 && !ui->drawn)) return;
     const int width = 30;
     int filled = total > 0 ? (int)(width * done / total) : width;
     fprintf(stderr, "\rDecoding images %lld/%lld [", (long long)done, (long long)total);
     for (int i = 0; i < width; i++)
         fputc(i < filled ? '=' : (i == filled ? '>' : '.'), stderr);
-    fprintf(stderr, "] %.0f s", now_s() - ui->start);
+    fprintf(stderr, "] %.0f s", cli_now() - ui->start);
     ui->drawn = true;
     if (done == total) {
         fputc('\n', stderr);
@@ -247,7 +240,7 @@ static int load_tree(const char *cmd, const char *dir, const fv_image_opts *base
         o.nclass_names = k;
     }
     fv_image_info info;
-    ui->start = now_s();
+    ui->start = cli_now();
     fv_status s = fv_dataset_load_image_dir(dir, &o, out, val, &info);
     free(names);
     if (ui->drawn) {
@@ -461,7 +454,7 @@ int cli_load_image_inputs(const char *cmd, const char *const *inputs, int n, con
         o.on_skip = on_skip;
         o.user = &ui;
         o.strict = f->strict || !any_folder;
-        ui.start = now_s();
+        ui.start = cli_now();
         fv_image_info info;
         *out = fv_dataset_load_image_files((const char *const *)list, cnt, &o, &info);
         finish_warnings(&ui);
@@ -513,7 +506,7 @@ int cli_load_image_eval(const char *cmd, const char *path, const fv_model *m,
     o.class_names = names, o.nclass_names = names ? k : 0;
     load_ui ui = {.cmd = cmd, .tty = isatty(STDERR_FILENO) != 0, .quiet = true};
     o.on_progress = on_progress, o.on_skip = on_skip, o.user = &ui;
-    ui.start = now_s();
+    ui.start = cli_now();
     fv_image_info info;
     fv_status s = fv_dataset_load_image_dir(dir, &o, d, NULL, &info);
     free(names);

@@ -123,13 +123,6 @@ int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *obj
     return rc;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* m's estimates for the images of d, samples s[0..n) (their sizes filled). */
 static int estimate(const char *cmd, fv_model *m, const fv_dataset *d, const fv_pose_sample *s,
                     int64_t n, fv_bop_result **r)
@@ -145,9 +138,9 @@ static int estimate(const char *cmd, fv_model *m, const fv_dataset *d, const fv_
         cli_error(cmd, "out of memory for %lld estimates", (long long)n);
         return CLI_FAIL;
     }
-    const double t0 = now_s();
+    const double t0 = cli_now();
     fv_status st = fv_model_predict(m, d, 32, y);
-    const double per_image = (now_s() - t0) / (double)n;
+    const double per_image = (cli_now() - t0) / (double)n;
     for (int64_t i = 0; st == FV_OK && i < n; i++) {
         out[i].scene_id = s[i].scene_id;
         out[i].im_id = s[i].im_id;

@@ -47,7 +47,10 @@ static const char usage[] =
     "                     instructions\n"
     "  --interpolation bilinear|nearest, --crop-to-aspect-ratio: as for 'fovea train'\n"
     "  --strict           a file found in a folder that cannot be decoded is an error (default:\n"
-    "                     skipped with a warning; files named one by one must always decode)\n";
+    "                     skipped with a warning; files named one by one must always decode)\n"
+    "  --timing           print where the time went (IDX and .npy input): loading the model,\n"
+    "                     reading the input, and the prediction itself (every batch, the pixels'\n"
+    "                     conversion included), in milliseconds\n";
 
 /* The input's kind, from its first bytes: .npy's magic, or IDX's (0, 0, type, rank); gzip is
  * taken as IDX, the only compressed input read. */
@@ -323,6 +326,7 @@ int cmd_predict(int argc, char **argv)
         {"crop-to-aspect-ratio", false, false, NULL},
         {"strict", false, false, NULL},
         {"precision", true, false, NULL},
+        {"timing", false, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     /* MODEL, then (image input only) more image files after --input's */
@@ -352,6 +356,7 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     cli_opt *threads = cli_find(opts, nopts, "threads");
     cli_opt *topk = cli_find(opts, nopts, "top-k");
     cli_opt *precision = cli_find(opts, nopts, "precision");
+    cli_opt *timing = cli_find(opts, nopts, "timing");
     if (!input->seen) return cli_usage_error(cmd, "--input is required");
     if ((rc = cli_precision_check(cmd, precision))) return rc;
     bool csv = output->seen && cli_has_suffix(output->value, ".csv");
@@ -377,6 +382,9 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         return cli_usage_error(cmd, "--top-k: at most 64 classes a file for image input, got %lld",
                                (long long)top_k);
     if (images) {
+        if (timing->seen)
+            return cli_usage_error(cmd, "--timing times IDX and .npy input, not image files (their "
+                                        "decoding would be counted too)");
         int64_t bs = 0, nt = 0;
         if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                          "a positive integer", &bs)))
@@ -406,8 +414,10 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     fv_dataset *x = NULL;
     float *out = NULL;
     rc = CLI_FAIL;
+    const double t_start = cli_now();
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    const double t_model = cli_now();
     if (cli_is_npy_dir(m, input->value)) {
         /* a folder of .npy arrays: x.npy or one per input, as for train and evaluate */
         if (cli_load_npy_dir(cmd, m, input->value, &x)) goto done;
@@ -457,10 +467,20 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         cli_error(cmd, "out of memory for %lld x %lld outputs", (long long)n, (long long)k);
         goto done;
     }
+    const double t_input = cli_now();
     fv_status s = fv_model_predict(m, x, batch_size, out);
     if (s != FV_OK) {
         cli_fail_lib(cmd, NULL, s);
         goto done;
+    }
+    if (timing->seen) {
+        /* the model-loaded steady state (bench/run's figure against ONNX Runtime's session.run) */
+        const double t_pred = cli_now();
+        printf("Timing: model loaded in %.1f ms, input read in %.1f ms, %lld samples predicted "
+               "in %.1f ms (%.3f ms/sample, batch %lld)\n",
+               1e3 * (t_model - t_start), 1e3 * (t_input - t_model), (long long)n,
+               1e3 * (t_pred - t_input), 1e3 * (t_pred - t_input) / (double)n,
+               (long long)batch_size);
     }
     /* Shape (N, final layer's shape): (N, units) for a dense head. */
     int64_t dims[5] = {n, k};

@@ -4,6 +4,7 @@
  * `469/469 [=====] - 12s 25ms/step - loss: ...`, and `469/469 - 12s - 25ms/step - loss: ...`.
  */
 #include "progress.h"
+#include "common.h"
 
 #include <math.h>
 #include <signal.h>
@@ -16,13 +17,6 @@
 #define REDRAW_SECONDS 0.1 /* at most ten redraws a second: drawing must never cost time */
 
 static volatile sig_atomic_t stop_requested; /* the signal's number, 0 before one */
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static bool bar_on_screen; /* set before the handler is installed, only read by it */
 
@@ -201,7 +195,7 @@ bool progress_on_batch(void *user, const fv_logs *logs)
     if (p->verbose == 2) print_header(p, logs->epoch, logs->epochs);
     if (p->verbose == 1) {
         print_header(p, logs->epoch, logs->epochs);
-        double t = now_seconds();
+        double t = cli_now();
         if (t - p->last_draw >= REDRAW_SECONDS || logs->step <= 1) {
             draw_bar(p, logs, false);
             p->last_draw = t;

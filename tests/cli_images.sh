@@ -83,6 +83,8 @@ expect_ok "predict two files, top 2" "$FOVEA" predict "$TMP/png.safetensors" --i
 check "one line per file" test "$(grep -c '' "$TMP/out")" -eq $((1 + $(ls "$P/Bag" | wc -l)))
 check "lines are FILE: NAME P, NAME P (class names from the model)" \
     grep -Eq "^$P/Trouser/$first: [A-Za-z_-]+ [01]\.[0-9]{4}, [A-Za-z_-]+ [01]\.[0-9]{4}\$" "$TMP/out"
+expect_error "predict --timing on image files is refused" 2 "^fovea predict: --timing times IDX and .npy input" \
+    "$FOVEA" predict "$TMP/png.safetensors" --input "$P/Coat" --timing
 expect_ok "predict a folder to CSV" "$FOVEA" predict "$TMP/png.safetensors" --input "$P/Coat" --output "$TMP/p.csv"
 check "CSV header" test "$(head -1 "$TMP/p.csv")" = "index,file,rank,class,name,probability"
 check "CSV: 3 rows per image (default --top-k 3)" test "$(tail -n +2 "$TMP/p.csv" | wc -l)" -eq $((3 * $(ls "$P/Coat" | wc -l)))

@@ -72,6 +72,10 @@ od -A n -t f4 -v -j $((10 + hx)) "$TMP/px.npy" | awk '{ for (i = 1; i <= NF; i++
 check "the .npy input's predictions match the first 10 IDX images'" \
     awk 'NR == FNR { a[FNR] = $1; next } FNR <= 40 { d = a[FNR] - $1; if (d > 1e-5 || d < -1e-5) bad = 1; n++ } END { exit bad || n != 40 }' \
     "$TMP/px.txt" "$TMP/p.txt"
+expect_ok "predict --timing" "$FOVEA" predict "$Q" --input "$D/t10k-images-idx3-ubyte" --output "$TMP/pt.npy" --timing
+check "--timing prints the model's load, the input's read and the prediction's time" grep -Eq \
+    '^Timing: model loaded in [0-9.]+ ms, input read in [0-9.]+ ms, 80 samples predicted in [0-9.]+ ms \([0-9.]+ ms/sample, batch [0-9]+\)$' "$TMP/out"
+same_file "--timing leaves the predictions as they were" "$TMP/p.npy" "$TMP/pt.npy"
 echo "old" >"$TMP/keep.npy"
 expect_error "predict with a wrong --input leaves --output alone" 1 "--input" \
     "$FOVEA" predict "$Q" --input "$DATA/tiny.csv" --output "$TMP/keep.npy"
