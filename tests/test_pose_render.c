@@ -4,6 +4,7 @@
  * order), the depth in mm, Lambert shading's hand-worked values, and the background kept.
  * Skipped (77) when OSMesa cannot create a context.
  */
+#include "core/dynlib.h"
 #include "fovea.h"
 #include "test.h"
 
@@ -206,6 +207,34 @@ static double arm_offsets(fv_renderer *r, const fv_mesh *m, const double *R, con
 /* The rotation's frame is the one scene_gt.json states: the tripod's red, green and blue arms
  * (along its x, y and z) are rendered where K·(R·x + t) puts them, R row-major (cam_R_m2c); the
  * same images are far from where Rᵀ would put them, so a transposed or permuted R fails. */
+/* The renderer's and the mesh reader's libraries are opened on first use (core/dynlib.h): a
+ * library that is not there, or lacks a symbol, is one message naming it and the reason. */
+TEST(a_missing_library_is_named)
+{
+    fv__fnptr slots[2];
+    fv__dynlib none = {.sonames = (const char *const[]){"libfovea-no-such-library.so.1", NULL},
+                       .what = "the test's missing library",
+                       .symbols = (const char *const[]){"f", NULL},
+                       .slots = slots};
+    CHECK(fv__dynlib_load(&none) == FV_ERR_STATE && !none.loaded);
+    CHECK_STR_CONTAINS(fv_last_error(), "cannot load the test's missing library: ");
+    CHECK_STR_CONTAINS(fv_last_error(), "libfovea-no-such-library.so.1");
+    fv__dynlib libm = {.sonames = (const char *const[]){"libm.so.6", NULL},
+                       .what = "libm",
+                       .symbols = (const char *const[]){"cos", "fovea_no_such_function", NULL},
+                       .slots = slots};
+    CHECK(fv__dynlib_load(&libm) == FV_ERR_STATE && !libm.loaded);
+    CHECK_STR_CONTAINS(fv_last_error(), "libm has no fovea_no_such_function");
+    fv__dynlib cosine = {.sonames = (const char *const[]){"libfovea-no-such-library.so.1",
+                                                          "libm.so.6", NULL},
+                         .what = "libm",
+                         .symbols = (const char *const[]){"cos", NULL},
+                         .slots = slots};
+    CHECK_OK(fv__dynlib_load(&cosine)); /* the second name loads */
+    CHECK(cosine.loaded && ((double (*)(double))slots[0])(0.0) == 1.0);
+    CHECK_OK(fv__dynlib_load(&cosine)); /* once loaded, again is nothing */
+}
+
 TEST(rotation_frame_follows_cam_R_m2c)
 {
     fv_renderer *r = renderer();
@@ -251,5 +280,6 @@ int main(void)
     RUN(lambert_shading_hand_worked);
     RUN(bad_arguments_refused);
     RUN(rotation_frame_follows_cam_R_m2c);
+    RUN(a_missing_library_is_named);
     return TEST_SUMMARY();
 }

@@ -164,6 +164,9 @@ fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *p
 
 /* Allocates and initialises the weights if they do not exist yet (glorot_uniform from seed). */
 fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed);
+/* The same allocation with the values left unset, for a caller that writes every weight next
+ * (loading a file that holds them all): no initialisation to throw away. */
+fv_status fv__model_alloc_weights(fv_model *m);
 /* Sizes the optimizer state for the compiled optimizer (zeroed when newly allocated). */
 fv_status fv__model_ensure_opt_state(fv_model *m);
 /* Makes buffers for batches of n samples: every layer's output kept, gradients and saved state

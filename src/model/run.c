@@ -50,7 +50,19 @@ static int param_region(const fv_layer *l, const fv_param *p)
     return p->state ? REGION_STATE : l->trainable ? REGION_TRAIN : REGION_FROZEN;
 }
 
+static fv_status make_weights(fv_model *m, uint64_t seed, bool init);
+
 fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed)
+{
+    return make_weights(m, seed, true);
+}
+
+fv_status fv__model_alloc_weights(fv_model *m)
+{
+    return make_weights(m, 0, false);
+}
+
+static fv_status make_weights(fv_model *m, uint64_t seed, bool init)
 {
     if (m->weights) return FV_OK;
     if (!m->has_input) return fv__fail(FV_ERR_STATE, "the model has no input layer");
@@ -93,6 +105,7 @@ fv_status fv__model_ensure_weights(fv_model *m, uint64_t seed)
             pr->w = w + off[region];
             pr->g = region == REGION_STATE ? NULL : g + off[region];
             off[region] += pr->size;
+            if (!init) continue;
             if (pr->init == FV_INIT_GLOROT_UNIFORM)
                 glorot_uniform(&r, pr->w, pr->size, pr->fan_in, pr->fan_out);
             else

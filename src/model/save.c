@@ -123,8 +123,9 @@ fv_status fv__model_load_tensors(fv_model *m, const fv_st_file *f, const char *p
                                 path, name);
         }
     /* Only now, when the file is known to hold every weight, allocate them: a small file whose
-     * model text claims billions of parameters is refused before anything is allocated. */
-    fv_status s = fv__model_ensure_weights(m, m->seed);
+     * model text claims billions of parameters is refused before anything is allocated. Every
+     * tensor is copied from the file below, so new weights need no initialisation first. */
+    fv_status s = fv__model_alloc_weights(m);
     if (s != FV_OK) return s;
     for (int i = 0; i < m->nlayers; i++) {
         fv_layer *l = &m->layers[i];

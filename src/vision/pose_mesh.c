@@ -5,12 +5,26 @@
 #include "io/io.h"
 #include "vision/pose_internal.h"
 
+#include "core/dynlib.h"
+
 #include <assimp/cimport.h>
 #include <assimp/postprocess.h>
 #include <assimp/scene.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* assimp's three entry points used here, taken from libassimp when the first model is read
+ * (core/dynlib.h): AI(f) is f's address, with f's type from the headers. */
+enum { AI_aiImportFile, AI_aiReleaseImport, AI_aiGetErrorString, AI_COUNT };
+static const char *const ai_names[] = {"aiImportFile", "aiReleaseImport", "aiGetErrorString", NULL};
+static fv__fnptr ai_slots[AI_COUNT];
+static fv__dynlib assimp = {.sonames =
+                                (const char *const[]){"libassimp.so.5", "libassimp.so", NULL},
+                            .what = "assimp, the model reader of Debian's libassimp5",
+                            .symbols = ai_names,
+                            .slots = ai_slots};
+#define AI(f) ((__typeof__(f) *)ai_slots[AI_##f])
 
 void fv_mesh_free(fv_mesh *m)
 {
@@ -45,10 +59,12 @@ fv_status fv_mesh_read_ply(const char *path, fv_mesh **out)
     FILE *probe = fopen(path, "rb");
     if (!probe) return fv__fail(FV_ERR_IO, "%s: cannot open the model", path);
     fclose(probe);
-    const struct aiScene *sc = aiImportFile(
+    if (fv__dynlib_load(&assimp) != FV_OK) return FV_ERR_STATE;
+    const struct aiScene *sc = AI(aiImportFile)(
         path, aiProcess_Triangulate | aiProcess_JoinIdenticalVertices | aiProcess_SortByPType);
     if (!sc)
-        return fv__fail(FV_ERR_FORMAT, "%s: not a readable model: %s", path, aiGetErrorString());
+        return fv__fail(FV_ERR_FORMAT, "%s: not a readable model: %s", path,
+                        AI(aiGetErrorString)());
     int64_t nv = 0, nf = 0;
     bool normals = sc->mNumMeshes > 0, colors = sc->mNumMeshes > 0;
     for (unsigned i = 0; i < sc->mNumMeshes; i++) {
@@ -60,13 +76,13 @@ fv_status fv_mesh_read_ply(const char *path, fv_mesh **out)
         colors = colors && a->mColors[0];
     }
     if (nf == 0 || nv == 0 || nv > INT32_MAX) {
-        aiReleaseImport(sc);
+        AI(aiReleaseImport)(sc);
         return fv__fail(FV_ERR_FORMAT, "%s: %s", path,
                         nv > INT32_MAX ? "more than 2^31 vertices" : "the model has no triangles");
     }
     fv_mesh *m = mesh_alloc(nv, nf, normals, colors);
     if (!m) {
-        aiReleaseImport(sc);
+        AI(aiReleaseImport)(sc);
         return fv__fail(FV_ERR_NOMEM, "%s: out of memory for %lld vertices", path, (long long)nv);
     }
     int64_t v0 = 0, k = 0;
@@ -98,7 +114,7 @@ fv_status fv_mesh_read_ply(const char *path, fv_mesh **out)
     }
     m->n_vertices = nv;
     m->n_faces = nf;
-    aiReleaseImport(sc);
+    AI(aiReleaseImport)(sc);
     *out = m;
     return FV_OK;
 }

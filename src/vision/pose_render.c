@@ -3,12 +3,65 @@
  * camera, composited over a background; also the silhouette mask and the depth in mm.
  */
 #include "core/core.h"
+#include "core/dynlib.h"
 
 #include <GL/gl.h>
 #include <GL/osmesa.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* OSMesa and the OpenGL entry points used here, taken from libOSMesa when the first renderer is
+ * made (core/dynlib.h): GL(f) is f's address, with f's type from the headers. */
+#define GL_FUNCTIONS(X)                                                                            \
+    X(OSMesaCreateContextExt)                                                                      \
+    X(OSMesaDestroyContext)                                                                        \
+    X(OSMesaGetCurrentContext)                                                                     \
+    X(OSMesaMakeCurrent)                                                                           \
+    X(OSMesaPixelStore)                                                                            \
+    X(glBegin)                                                                                     \
+    X(glClear)                                                                                     \
+    X(glClearColor)                                                                                \
+    X(glClearDepth)                                                                                \
+    X(glColor3ub)                                                                                  \
+    X(glColorMaterial)                                                                             \
+    X(glDepthFunc)                                                                                 \
+    X(glDisable)                                                                                   \
+    X(glEnable)                                                                                    \
+    X(glEnd)                                                                                       \
+    X(glFinish)                                                                                    \
+    X(glGetError)                                                                                  \
+    X(glLightModelfv)                                                                              \
+    X(glLightModeli)                                                                               \
+    X(glLightfv)                                                                                   \
+    X(glLoadIdentity)                                                                              \
+    X(glLoadMatrixd)                                                                               \
+    X(glMatrixMode)                                                                                \
+    X(glNormal3f)                                                                                  \
+    X(glNormal3fv)                                                                                 \
+    X(glReadPixels)                                                                                \
+    X(glShadeModel)                                                                                \
+    X(glVertex3fv)                                                                                 \
+    X(glViewport)
+
+enum {
+#define X(f) GL_##f,
+    GL_FUNCTIONS(X)
+#undef X
+        GL_COUNT
+};
+static const char *const gl_names[] = {
+#define X(f) #f,
+    GL_FUNCTIONS(X)
+#undef X
+        NULL};
+static fv__fnptr gl_slots[GL_COUNT];
+static fv__dynlib osmesa = {
+    .sonames = (const char *const[]){"libOSMesa.so.8", "libOSMesa.so.6", "libOSMesa.so", NULL},
+    .what = "OSMesa, the offscreen OpenGL of Debian's libosmesa6",
+    .symbols = gl_names,
+    .slots = gl_slots};
+#define GL(f) ((__typeof__(f) *)gl_slots[GL_##f])
 
 #define NEAR_MM  10.0
 #define FAR_MM   20000.0
@@ -28,6 +81,7 @@ fv_renderer *fv_renderer_new(int64_t width, int64_t height)
                  (long long)height, MAX_SIDE);
         return NULL;
     }
+    if (fv__dynlib_load(&osmesa) != FV_OK) return NULL;
     fv_renderer *r = calloc(1, sizeof *r);
     if (!r) {
         fv__fail(FV_ERR_NOMEM, "renderer: out of memory");
@@ -43,7 +97,7 @@ fv_renderer *fv_renderer_new(int64_t width, int64_t height)
                  (long long)height);
         return NULL;
     }
-    r->ctx = OSMesaCreateContextExt(OSMESA_RGBA, 24, 0, 0, NULL);
+    r->ctx = GL(OSMesaCreateContextExt)(OSMESA_RGBA, 24, 0, 0, NULL);
     if (!r->ctx) {
         fv_renderer_free(r);
         fv__fail(FV_ERR_STATE, "renderer: OSMesa cannot create an OpenGL context");
@@ -56,8 +110,8 @@ void fv_renderer_free(fv_renderer *r)
 {
     if (!r) return;
     if (r->ctx) {
-        if (OSMesaGetCurrentContext() == r->ctx) OSMesaMakeCurrent(NULL, NULL, 0, 0, 0);
-        OSMesaDestroyContext(r->ctx);
+        if (GL(OSMesaGetCurrentContext)() == r->ctx) GL(OSMesaMakeCurrent)(NULL, NULL, 0, 0, 0);
+        GL(OSMesaDestroyContext)(r->ctx);
     }
     free(r->color);
     free(r->depth);
@@ -117,43 +171,43 @@ fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const
                             (long long)(i / 3), m->faces[i], (long long)m->n_vertices);
     if (!(K[0] > 0 && K[4] > 0)) return fv__fail(FV_ERR_INVALID, "render: K needs fx, fy > 0");
     const int w = (int)r->width, h = (int)r->height;
-    if (!OSMesaMakeCurrent(r->ctx, r->color, GL_UNSIGNED_BYTE, w, h))
+    if (!GL(OSMesaMakeCurrent)(r->ctx, r->color, GL_UNSIGNED_BYTE, w, h))
         return fv__fail(FV_ERR_STATE, "render: OSMesa cannot bind the %d × %d buffer", w, h);
-    OSMesaPixelStore(OSMESA_Y_UP, 1);
-    glViewport(0, 0, w, h);
-    glClearColor(0, 0, 0, 0);
-    glClearDepth(1.0);
-    glClear(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT);
-    glEnable(GL_DEPTH_TEST);
-    glDepthFunc(GL_LESS);
-    glDisable(GL_CULL_FACE);
-    glShadeModel(GL_SMOOTH);
+    GL(OSMesaPixelStore)(OSMESA_Y_UP, 1);
+    GL(glViewport)(0, 0, w, h);
+    GL(glClearColor)(0, 0, 0, 0);
+    GL(glClearDepth)(1.0);
+    GL(glClear)(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT);
+    GL(glEnable)(GL_DEPTH_TEST);
+    GL(glDepthFunc)(GL_LESS);
+    GL(glDisable)(GL_CULL_FACE);
+    GL(glShadeModel)(GL_SMOOTH);
 
     double P[16], V[16];
-    glMatrixMode(GL_MODELVIEW);
-    glLoadIdentity();
+    GL(glMatrixMode)(GL_MODELVIEW);
+    GL(glLoadIdentity)();
     /* A directional light from the camera (eye space +z), Lambert: ambient 0.35, diffuse 0.65. */
     const GLfloat light_dir[4] = {0, 0, 1, 0}, amb[4] = {0.35f, 0.35f, 0.35f, 1},
                   dif[4] = {0.65f, 0.65f, 0.65f, 1}, none[4] = {0, 0, 0, 1};
-    glEnable(GL_LIGHTING);
-    glEnable(GL_LIGHT0);
-    glLightfv(GL_LIGHT0, GL_POSITION, light_dir);
-    glLightfv(GL_LIGHT0, GL_AMBIENT, none);
-    glLightfv(GL_LIGHT0, GL_DIFFUSE, dif);
-    glLightfv(GL_LIGHT0, GL_SPECULAR, none);
-    glLightModelfv(GL_LIGHT_MODEL_AMBIENT, amb);
-    glLightModeli(GL_LIGHT_MODEL_TWO_SIDE, GL_FALSE); /* the normals given decide */
-    glEnable(GL_COLOR_MATERIAL);
-    glColorMaterial(GL_FRONT_AND_BACK, GL_AMBIENT_AND_DIFFUSE);
-    glEnable(GL_NORMALIZE);
+    GL(glEnable)(GL_LIGHTING);
+    GL(glEnable)(GL_LIGHT0);
+    GL(glLightfv)(GL_LIGHT0, GL_POSITION, light_dir);
+    GL(glLightfv)(GL_LIGHT0, GL_AMBIENT, none);
+    GL(glLightfv)(GL_LIGHT0, GL_DIFFUSE, dif);
+    GL(glLightfv)(GL_LIGHT0, GL_SPECULAR, none);
+    GL(glLightModelfv)(GL_LIGHT_MODEL_AMBIENT, amb);
+    GL(glLightModeli)(GL_LIGHT_MODEL_TWO_SIDE, GL_FALSE); /* the normals given decide */
+    GL(glEnable)(GL_COLOR_MATERIAL);
+    GL(glColorMaterial)(GL_FRONT_AND_BACK, GL_AMBIENT_AND_DIFFUSE);
+    GL(glEnable)(GL_NORMALIZE);
     projection(K, w, h, P);
     modelview(pose, V);
-    glMatrixMode(GL_PROJECTION);
-    glLoadMatrixd(P);
-    glMatrixMode(GL_MODELVIEW);
-    glLoadMatrixd(V);
+    GL(glMatrixMode)(GL_PROJECTION);
+    GL(glLoadMatrixd)(P);
+    GL(glMatrixMode)(GL_MODELVIEW);
+    GL(glLoadMatrixd)(V);
 
-    glBegin(GL_TRIANGLES);
+    GL(glBegin)(GL_TRIANGLES);
     for (int64_t f = 0; f < m->n_faces; f++) {
         if (!m->normals) { /* the face's own normal, from its winding */
             const float *a = m->vertices + m->faces[f * 3] * 3;
@@ -161,23 +215,23 @@ fv_status fv_render(fv_renderer *r, const fv_mesh *m, const fv_pose *pose, const
             const float *c = m->vertices + m->faces[f * 3 + 2] * 3;
             float u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
             float v[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
-            glNormal3f(u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2],
-                       u[0] * v[1] - u[1] * v[0]);
+            GL(glNormal3f)
+            (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]);
         }
         for (int k = 0; k < 3; k++) {
             int32_t v = m->faces[f * 3 + k];
             if (m->colors)
-                glColor3ub(m->colors[v * 3], m->colors[v * 3 + 1], m->colors[v * 3 + 2]);
+                GL(glColor3ub)(m->colors[v * 3], m->colors[v * 3 + 1], m->colors[v * 3 + 2]);
             else
-                glColor3ub(180, 180, 180);
-            if (m->normals) glNormal3fv(m->normals + v * 3);
-            glVertex3fv(m->vertices + v * 3);
+                GL(glColor3ub)(180, 180, 180);
+            if (m->normals) GL(glNormal3fv)(m->normals + v * 3);
+            GL(glVertex3fv)(m->vertices + v * 3);
         }
     }
-    glEnd();
-    glFinish();
-    glReadPixels(0, 0, w, h, GL_DEPTH_COMPONENT, GL_FLOAT, r->depth);
-    GLenum err = glGetError();
+    GL(glEnd)();
+    GL(glFinish)();
+    GL(glReadPixels)(0, 0, w, h, GL_DEPTH_COMPONENT, GL_FLOAT, r->depth);
+    GLenum err = GL(glGetError)();
     if (err != GL_NO_ERROR) return fv__fail(FV_ERR_STATE, "render: OpenGL error 0x%x", err);
 
     /* Rows back top first; the object where the depth buffer was written. */
