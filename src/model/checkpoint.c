@@ -24,23 +24,23 @@
 /* Integers in the JSON are doubles: exact up to 2^53. */
 #define MAX_JSON_INT 9007199254740992.0
 
-static const char *const state_tensors[] = {"optimizer.m",
-                                            "optimizer.v",
-                                            "optimizer.velocity",
-                                            "early_stopping.best_weights",
-                                            "g_optimizer.m",
-                                            "g_optimizer.v",
-                                            "g_optimizer.velocity",
-                                            "d_optimizer.m",
-                                            "d_optimizer.v",
-                                            "d_optimizer.velocity",
-                                            NULL};
+/* The state a checkpoint holds beside the model's weights, each a flat tensor: the optimizer's
+ * slots (Adam's and AdamW's m and v, SGD's velocity), a GAN's two optimizers' (Keras' DCGAN
+ * example calls them d_optimizer and g_optimizer), and early stopping's best weights. */
+enum { OPTIMIZER, D_OPTIMIZER, G_OPTIMIZER };
+enum { SLOT_M, SLOT_V, SLOT_VELOCITY };
+static const char *const optimizer_tensors[3][3] = {
+    {"optimizer.m", "optimizer.v", "optimizer.velocity"},
+    {"d_optimizer.m", "d_optimizer.v", "d_optimizer.velocity"},
+    {"g_optimizer.m", "g_optimizer.v", "g_optimizer.velocity"}};
+#define BEST_WEIGHTS "early_stopping.best_weights"
 
 bool fv__checkpoint_state_tensor(const char *name)
 {
-    for (int i = 0; state_tensors[i]; i++)
-        if (strcmp(name, state_tensors[i]) == 0) return true;
-    return false;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (strcmp(name, optimizer_tensors[i][j]) == 0) return true;
+    return strcmp(name, BEST_WEIGHTS) == 0;
 }
 
 /* DIR/checkpoint.safetensors, malloc'd. */
@@ -213,11 +213,16 @@ static bool add_int(cJSON *o, const char *key, int64_t v)
     return cJSON_AddNumberToObject(o, key, (double)v) != NULL;
 }
 
-/* Adam's and AdamW's two slots are m and v; SGD's one is its velocity. */
+/* The tensor of slot `slot` of optimizer `which` (OPTIMIZER, D_OPTIMIZER, G_OPTIMIZER): Adam's and
+ * AdamW's two slots are m and v; SGD's one is its velocity. */
+static const char *optimizer_slot(const fv_model *m, int which, int slot)
+{
+    return optimizer_tensors[which][fv__optim_slots(&m->optim) == 2 ? slot : SLOT_VELOCITY];
+}
+
 static const char *slot_name(const fv_model *m, int slot)
 {
-    if (fv__optim_slots(&m->optim) == 2) return slot == 0 ? "optimizer.m" : "optimizer.v";
-    return "optimizer.velocity";
+    return optimizer_slot(m, OPTIMIZER, slot);
 }
 
 static const char *kind_name(const fv_model *m)
@@ -225,14 +230,10 @@ static const char *kind_name(const fv_model *m)
     return m->optim.kind == FV_OPT_ADAM ? "adam" : m->optim.kind == FV_OPT_ADAMW ? "adamw" : "sgd";
 }
 
-/* A GAN's two optimizers (Keras' DCGAN example calls them g_optimizer and d_optimizer): each one's
- * slots as a tensor of its own network's trainable weights. */
+/* A GAN's two optimizers: each one's slots as a tensor of its own network's trainable weights. */
 static const char *gan_slot_name(const fv_model *m, bool generator, int slot)
 {
-    static const char *const names[2][3] = {
-        {"d_optimizer.m", "d_optimizer.v", "d_optimizer.velocity"},
-        {"g_optimizer.m", "g_optimizer.v", "g_optimizer.velocity"}};
-    return names[generator][fv__optim_slots(&m->optim) == 2 ? slot : 2];
+    return optimizer_slot(m, generator ? G_OPTIMIZER : D_OPTIMIZER, slot);
 }
 
 /* The slots of the GAN's generator (generator true) or discriminator: where they are and how
@@ -324,10 +325,8 @@ fv_status fv__checkpoint_write(const fv__fit *f, const char *dir)
                                  .dims = {m->ntrain},
                                  .data = m->opt_state + (size_t)slot * (size_t)m->ntrain};
     if (f->es_have_best && f->es_best_weights)
-        extra[n++] = (fv_st_out){.name = "early_stopping.best_weights",
-                                 .rank = 1,
-                                 .dims = {m->nweights},
-                                 .data = f->es_best_weights};
+        extra[n++] = (fv_st_out){
+            .name = BEST_WEIGHTS, .rank = 1, .dims = {m->nweights}, .data = f->es_best_weights};
     const char *keys[] = {"fovea.checkpoint"};
     const char *values[] = {json};
     fv_status s = fv__model_write(m, path, extra, n, keys, values, 1);
@@ -548,8 +547,7 @@ static fv_status read_state(reader *r, fv__fit *f, const fv_st_file *sf, const c
         st->es_restored = get_bool(r, e, "restored");
         if (st->es_has_best && !f->es_best_weights)
             bad(r, "best weights without restore_best_weights");
-        if (st->es_has_best)
-            st->best_weights = flat_tensor(r, sf, "early_stopping.best_weights", m->nweights);
+        if (st->es_has_best) st->best_weights = flat_tensor(r, sf, BEST_WEIGHTS, m->nweights);
     }
     if (f->rlr.col >= 0) {
         const cJSON *e = get(r, j, "reduce_lr_on_plateau");
