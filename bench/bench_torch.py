@@ -57,6 +57,18 @@ def read_idx(directory, base):
     raise SystemExit("bench_torch: %s/%s[.gz] not found" % (directory, base))
 
 
+def read_safetensors(path):
+    """The float32 tensors of a safetensors file (fovea's model files), as NumPy arrays by name
+    (read-only views of the file's bytes: np.array(t) for a copy)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    return {k: np.frombuffer(raw[8 + n + d["data_offsets"][0] : 8 + n + d["data_offsets"][1]],
+                             dtype="<f4").reshape(d["shape"]) for k, d in header.items()}
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_torch import read_idx  # noqa: E402  (the IDX reader of the seed benchmark)
+from bench_torch import read_idx, read_safetensors  # noqa: E402  (the seed benchmark's readers)
 
 
 def glorot(shape, fan_in, fan_out):
@@ -117,19 +117,6 @@ def keras_weights(v):
             "conv2d_transpose.kernel": keras_kernel(v.t1), "conv2d_transpose.bias": t(v.t1b),
             "conv2d_transpose_1.kernel": keras_kernel(v.t2), "conv2d_transpose_1.bias": t(v.t2b),
             "reconstruction.kernel": keras_kernel(v.t3), "reconstruction.bias": t(v.t3b)}
-
-
-def read_safetensors(path):
-    """The float32 tensors of a safetensors file (fovea's model files), as NumPy arrays by name."""
-    import struct
-
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    header.pop("__metadata__", None)
-    return {k: np.frombuffer(raw[8 + n + d["data_offsets"][0] : 8 + n + d["data_offsets"][1]],
-                             dtype="<f4").reshape(d["shape"]) for k, d in header.items()}
 
 
 def load_keras_weights(v, path):

@@ -14,9 +14,7 @@ Needs Debian's python3-torch and python3-numpy (the forward pass of the encoder 
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -24,17 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_torch import read_idx  # noqa: E402
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    header.pop("__metadata__", None)
-    return {k: np.frombuffer(raw[8 + n + d["data_offsets"][0] : 8 + n + d["data_offsets"][1]],
-                             dtype="<f4").reshape(d["shape"]) for k, d in header.items()}
+from bench_torch import read_idx, read_safetensors  # noqa: E402
 
 
 def conv_same_s2(x, kernel, bias):
