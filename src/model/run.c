@@ -5,6 +5,7 @@
 #include "model/model_impl.h"
 #include "io/dataset.h"
 #include "model/parallel.h"
+#include "kernels/vec.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -811,9 +812,7 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             if (sum_into[j] < 0) continue;
             float *dst = m->gbuf[m->gslot[sum_into[j]]];
             const float *src = dxs[j];
-            const int64_t cnt = n * fv__shape_size(&m->layers[sum_into[j]].out);
-            for (int64_t e = 0; e < cnt; e++)
-                dst[e] += src[e];
+            fv__add_run(dst, src, n * fv__shape_size(&m->layers[sum_into[j]].out));
         }
         l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
     }
