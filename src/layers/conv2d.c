@@ -20,6 +20,10 @@ typedef struct conv2d_cfg {
     bool use_bias;
     fv_regularizer kernel_regularizer, bias_regularizer;
     fv_conv_geom g; /* derived by build */
+    /* Derived by build for stride 1 (dx_by_forward): the input gradient as a forward convolution
+     * of ∂L/∂y with the kernel turned 180° and its channel axes swapped. */
+    fv_conv_geom gt;
+    bool dx_by_forward;
 } conv2d_cfg;
 
 #define OFF(f) offsetof(conv2d_cfg, f)
@@ -86,7 +90,33 @@ static fv_status conv2d_build(fv_layer *l)
     }
     l->params[0].reg = c->kernel_regularizer;
     l->saved_per_sample = 0; /* backward reads x and y */
+    /* With stride 1, dx[h, w, c] = Σ_{kh, kw, f} dy[h + pad_top − d·kh, w + pad_left − d·kw, f] ·
+     * k[kh, kw, c, f]: a stride-1 convolution of dy (zero outside it) with the kernel flipped,
+     * leading padding d·(k − 1) − pad, whose output is the input's size. The forward kernels run
+     * it faster than the backward's gathers, one weight row per pixel. */
+    c->dx_by_forward = g->stride_h == 1 && g->stride_w == 1;
+    c->gt = (fv_conv_geom){.in_h = g->out_h,
+                           .in_w = g->out_w,
+                           .in_c = g->out_c,
+                           .k_h = g->k_h,
+                           .k_w = g->k_w,
+                           .out_h = g->in_h,
+                           .out_w = g->in_w,
+                           .out_c = g->in_c,
+                           .stride_h = 1,
+                           .stride_w = 1,
+                           .dil_h = g->dil_h,
+                           .dil_w = g->dil_w,
+                           .pad_top = g->dil_h * (g->k_h - 1) - g->pad_top,
+                           .pad_left = g->dil_w * (g->k_w - 1) - g->pad_left};
     return FV_OK;
+}
+
+/* Whether backward computes the input gradient with the forward kernels (fp32 only: the bf16
+ * gathers keep their own path). */
+static bool dx_by_forward(const fv_layer *l)
+{
+    return ((const conv2d_cfg *)l->cfg)->dx_by_forward && !l->bf16;
 }
 
 /* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy),
@@ -95,7 +125,13 @@ static fv_status conv2d_build(fv_layer *l)
 static int64_t pack_stride(const conv2d_cfg *c)
 {
     const int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
-    return pad16(f > b ? f : b);
+    int64_t s = pad16(f > b ? f : b);
+    if (c->dx_by_forward) { /* the flipped kernel's panels, then the flipped kernel */
+        const int64_t t = pad16(fv_conv_fwd_pack_floats(&c->gt)) +
+                          pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
+        s = t > s ? t : s;
+    }
+    return s;
 }
 
 static int64_t thread_stride(const fv_layer *l)
@@ -105,6 +141,8 @@ static int64_t thread_stride(const fv_layer *l)
     if (l->bf16 && f < fv_conv_fwd_bf16_scratch_floats(&c->g))
         f = fv_conv_fwd_bf16_scratch_floats(&c->g);          /* the input's bf16 copy */
     if (l->bf16) b = fv_conv_bwd_bf16_scratch_floats(&c->g); /* and the lists' */
+    if (c->dx_by_forward && b < fv_conv_fwd_scratch_floats(&c->gt))
+        b = fv_conv_fwd_scratch_floats(&c->gt);
     return pad16(f > b ? f : b);
 }
 
@@ -185,7 +223,19 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     /* precision=bf16: the gathers of the backward in bf16 (the packed weights in bf16 take half
      * the room of the fp32 ones). */
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
-    if (dx && fv_conv_bwd_uses_lists(g)) {
+    const bool fwd_dx = dx && dx_by_forward(l);
+    if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
+        const fv_conv_geom *gt = &c->gt;
+        float *kt = wt + pad16(fv_conv_fwd_pack_floats(gt));
+        const int64_t C = g->in_c, KH = g->k_h, KW = g->k_w;
+        for (int64_t a = 0; a < KH; a++)
+            for (int64_t b = 0; b < KW; b++)
+                for (int64_t ci = 0; ci < C; ci++)
+                    for (int64_t f = 0; f < F; f++)
+                        kt[((a * KW + b) * F + f) * C + ci] =
+                            w[(((KH - 1 - a) * KW + (KW - 1 - b)) * C + ci) * F + f];
+        fv_conv_fwd_pack(gt, kt, wt);
+    } else if (dx && fv_conv_bwd_uses_lists(g)) {
         if (wt16)
             fv_conv_bwd_pack_bf16(g, w, wt16);
         else
@@ -204,9 +254,15 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             fv__run_chunk(r, ch, &lo, &hi);
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
-                if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
-                if (act != FV_ACT_LINEAR && !relu)
+                if (act != FV_ACT_LINEAR && (!relu || fwd_dx)) /* ∂L/∂z in place */
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
+                if (fwd_dx) {
+                    fv_conv2d_forward_fast(&c->gt, dyi, wt, NULL, false, dxi, own);
+                    fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL,
+                                            own);
+                    continue;
+                }
+                if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 const float *yr = relu ? y + i * out_sz : NULL;
                 if (wt16)
                     fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb, dxi,
