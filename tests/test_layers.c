@@ -2916,9 +2916,10 @@ TEST(test_shape_kinds_do_not_depend_on_thread_count)
 }
 
 /* Stride 1: conv2d's backward computes the input gradient as a forward convolution of dy with the
- * flipped kernel (conv2d.c). Against the reference backward at ResNet's channel counts and on odd
- * geometries (valid, same, dilation, a 2x3 kernel, a fused ReLU), within summation-order
- * rounding: |fast − ref| <= 1e-5 + 1e-4·|ref|. */
+ * flipped kernel (conv2d.c), or by the gathers where dy is mostly zero. Against the reference
+ * backward at ResNet's channel counts and on odd geometries (valid, same, dilation, a 2x3 kernel, a
+ * fused ReLU), dy dense and 80% zero, within summation-order rounding: |fast − ref| <= 1e-5 +
+ * 1e-4·|ref|. */
 TEST(test_conv2d_stride1_input_gradient_matches_reference)
 {
     static const struct {
@@ -2930,28 +2931,31 @@ TEST(test_conv2d_stride1_input_gradient_matches_reference)
         {6, 7, 16, 16, 2, 3, 1, true, true},   {8, 6, 3, 8, 3, 3, 2, true, false},
         {5, 5, 32, 16, 1, 1, 1, false, false},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    for (size_t k = 0; k < 2 * sizeof cases / sizeof *cases; k++) {
         const int64_t n = 3;
+        const bool sparse = k & 1;
         char args[160];
         snprintf(args, sizeof args,
                  "filters=%lld kernel_size=%lld,%lld dilation_rate=%lld,1 padding=%s "
                  "activation=%s",
-                 (long long)cases[k].filters, (long long)cases[k].kh, (long long)cases[k].kw,
-                 (long long)cases[k].dh, cases[k].same ? "same" : "valid",
-                 cases[k].relu ? "relu" : "linear");
+                 (long long)cases[k / 2].filters, (long long)cases[k / 2].kh,
+                 (long long)cases[k / 2].kw, (long long)cases[k / 2].dh,
+                 cases[k / 2].same ? "same" : "valid", cases[k / 2].relu ? "relu" : "linear");
         tlayer t;
-        if (!tl_make(&t, "conv2d", args, shape3(cases[k].h, cases[k].w, cases[k].c), n)) {
+        if (!tl_make(&t, "conv2d", args, shape3(cases[k / 2].h, cases[k / 2].w, cases[k / 2].c),
+                     n)) {
             tl_free(&t);
             continue;
         }
         fv_conv_geom geo;
-        const int64_t ks[2] = {cases[k].kh, cases[k].kw}, st[2] = {1, 1}, dil[2] = {cases[k].dh, 1};
-        CHECK_OK(
-            fv__window_geom(&t.l, "kernel", ks, st, dil, cases[k].same, cases[k].filters, &geo));
+        const int64_t ks[2] = {cases[k / 2].kh, cases[k / 2].kw}, st[2] = {1, 1},
+                      dil[2] = {cases[k / 2].dh, 1};
+        CHECK_OK(fv__window_geom(&t.l, "kernel", ks, st, dil, cases[k / 2].same,
+                                 cases[k / 2].filters, &geo));
         const int64_t nx = in_size(&t), ny = out_size(&t);
         float *x = floats(n * nx), *y = floats(n * ny), *dy = floats(n * ny), *dx = floats(n * nx);
         float *ref = floats(n * nx), *dw = floats(t.l.params[0].size), *dz = floats(ny);
-        float *db = floats(cases[k].filters);
+        float *db = floats(cases[k / 2].filters);
         fv_rng rng;
         fv__rng_seed(&rng, 77 + k);
         for (int64_t i = 0; i < t.nw; i++)
@@ -2959,11 +2963,11 @@ TEST(test_conv2d_stride1_input_gradient_matches_reference)
         for (int64_t i = 0; i < n * nx; i++)
             x[i] = fv__rng_uniform(&rng) - 0.5f;
         for (int64_t i = 0; i < n * ny; i++)
-            dy[i] = fv__rng_uniform(&rng) - 0.5f;
+            dy[i] = sparse && fv__rng_uniform(&rng) < 0.8f ? 0.0f : fv__rng_uniform(&rng) - 0.5f;
         tl_forward(&t, n, x, y, true, 1, 1);
         for (int64_t i = 0; i < n; i++) { /* ∂L/∂z: through the ReLU where there is one */
             for (int64_t e = 0; e < ny; e++)
-                dz[e] = cases[k].relu && !(y[i * ny + e] > 0.0f) ? 0.0f : dy[i * ny + e];
+                dz[e] = cases[k / 2].relu && !(y[i * ny + e] > 0.0f) ? 0.0f : dy[i * ny + e];
             fv_conv2d_backward_ref(&geo, x + i * nx, t.l.params[0].w, dz, dw, db, ref + i * nx);
         }
         tl_backward(&t, n, x, y, dy, dx, true, 1, 1);

@@ -119,19 +119,48 @@ static bool dx_by_forward(const fv_layer *l)
     return ((const conv2d_cfg *)l->cfg)->dx_by_forward && !l->bf16;
 }
 
-/* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy),
- * then per thread the fast kernels' scratch, then FV_GRAD_CHUNKS partial parameter gradients:
- * kernel in the dense layout, kernel in the sparse path's layout, bias. */
-static int64_t pack_stride(const conv2d_cfg *c)
+/* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy;
+ * with dx_by_forward, then the flipped kernel's panels and the flipped kernel), then per thread
+ * the fast kernels' scratch, then FV_GRAD_CHUNKS partial parameter gradients: kernel in the dense
+ * layout, kernel in the sparse path's layout, bias. */
+static int64_t pack_first(const conv2d_cfg *c)
 {
     const int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
-    int64_t s = pad16(f > b ? f : b);
-    if (c->dx_by_forward) { /* the flipped kernel's panels, then the flipped kernel */
-        const int64_t t = pad16(fv_conv_fwd_pack_floats(&c->gt)) +
-                          pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
-        s = t > s ? t : s;
+    return pad16(f > b ? f : b);
+}
+
+static int64_t pack_stride(const conv2d_cfg *c)
+{
+    if (!c->dx_by_forward) return pack_first(c);
+    return pack_first(c) + pad16(fv_conv_fwd_pack_floats(&c->gt)) +
+           pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
+}
+
+/* Whether dy [P × F] (times the ReLU's mask where y_relu is not NULL) looks mostly zero, as behind
+ * a max-pool: the backward's gathers then skip the zeros, faster than a dense convolution. Judged
+ * on every 8th pixel (the choice changes only the order of dx's sums, never which values). */
+static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t F)
+{
+    /* 4 floats: the target's own vectors (SSE on any x86-64), which GCC lowers to vector compares
+     */
+    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    const v4 zero = {0};
+    int64_t nz = 0, seen = 0;
+    for (int64_t p = 0; p < P; p += 8, seen += F) {
+        const float *g = dy + p * F, *yr = y_relu ? y_relu + p * F : NULL;
+        int64_t j = 0;
+        v4i acc = {0};
+        for (; j + 4 <= F; j += 4) {
+            v4i on = (*(const v4 *)(g + j) != zero);
+            if (yr) on &= (*(const v4 *)(yr + j) > zero);
+            acc -= on;
+        }
+        nz += acc[0] + acc[1] + acc[2] + acc[3];
+        for (; j < F; j++)
+            nz += g[j] != 0.0f && (!yr || yr[j] > 0.0f);
     }
-    return s;
+    return nz * 2 <= seen;
 }
 
 static int64_t thread_stride(const fv_layer *l)
@@ -223,10 +252,11 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     /* precision=bf16: the gathers of the backward in bf16 (the packed weights in bf16 take half
      * the room of the fp32 ones). */
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
-    const bool fwd_dx = dx && dx_by_forward(l);
+    const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
+    float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
         const fv_conv_geom *gt = &c->gt;
-        float *kt = wt + pad16(fv_conv_fwd_pack_floats(gt));
+        float *kt = wtf + pad16(fv_conv_fwd_pack_floats(gt));
         const int64_t C = g->in_c, KH = g->k_h, KW = g->k_w;
         for (int64_t a = 0; a < KH; a++)
             for (int64_t b = 0; b < KW; b++)
@@ -234,8 +264,9 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     for (int64_t f = 0; f < F; f++)
                         kt[((a * KW + b) * F + f) * C + ci] =
                             w[(((KH - 1 - a) * KW + (KW - 1 - b)) * C + ci) * F + f];
-        fv_conv_fwd_pack(gt, kt, wt);
-    } else if (dx && fv_conv_bwd_uses_lists(g)) {
+        fv_conv_fwd_pack(gt, kt, wtf);
+    }
+    if (dx && lists) { /* fwd_dx: for the images whose gradient is mostly zero */
         if (wt16)
             fv_conv_bwd_pack_bf16(g, w, wt16);
         else
@@ -254,16 +285,17 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             fv__run_chunk(r, ch, &lo, &hi);
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
-                if (act != FV_ACT_LINEAR && (!relu || fwd_dx)) /* ∂L/∂z in place */
+                if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
-                if (fwd_dx) {
-                    fv_conv2d_forward_fast(&c->gt, dyi, wt, NULL, false, dxi, own);
+                const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
+                if (fwd_dx && !(lists && mostly_zero(dyi, yr, rows, F))) {
+                    if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
+                    fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
                     fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL,
                                             own);
                     continue;
                 }
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
-                const float *yr = relu ? y + i * out_sz : NULL;
                 if (wt16)
                     fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb, dxi,
                                             own);
