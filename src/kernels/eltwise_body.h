@@ -44,63 +44,94 @@ EW_ATTR static void EW_NAME(relu_backward)(const float *y, const float *dy, floa
         dx[i] = relu_grad1(y[i], dy[i]);
 }
 
+/* The gradient reaching BatchNormalization's output: dy, or dy through the ReLU after it. */
+#define GRAD(ry, dy, c) ((ry) ? KEEP(LD((dy) + (c)), LD((ry) + (c)) > zero) : LD((dy) + (c)))
+#define CVT(v)          __builtin_convertvector((v), VD)
+
+/* kind 0: s1 += Σx; 1: s1 += Σ(x − mean)²; 2: s1 += Σg, s2 += Σg·x̂ (sum_dy) — for channels
+ * [c0, c0 + nb·EW_W), over all rows with the sums in registers (each channel still summed over
+ * the rows in order). Inlined with kind and nb constants. */
+EW_ATTR static inline __attribute__((always_inline)) void
+EW_NAME(sums_block)(int kind, int nb, const float *x, const float *dy, const float *relu_y,
+                    int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
+                    double *s1, double *s2)
+{
+    const VF zero = {0};
+    VD a[4], b[4];
+    for (int k = 0; k < nb; k++) {
+        a[k] = (VD) * (const VDU *)(s1 + c0 + k * EW_W);
+        if (kind == 2) b[k] = (VD) * (const VDU *)(s2 + c0 + k * EW_W);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * C + c0;
+        for (int k = 0; k < nb; k++) {
+            const int64_t c = c0 + k * EW_W;
+            if (kind == 0) {
+                a[k] += CVT(LD(xr + k * EW_W));
+            } else if (kind == 1) {
+                const VD d = CVT(LD(xr + k * EW_W)) - CVT(LD(mean + c));
+                a[k] += d * d;
+            } else {
+                const VD g = CVT(GRAD(relu_y ? relu_y + r * C : NULL, dy + r * C, c));
+                const VD xh = (CVT(LD(xr + k * EW_W)) - CVT(LD(mean + c))) * CVT(LD(inv + c));
+                a[k] += g;
+                b[k] += g * xh;
+            }
+        }
+    }
+    for (int k = 0; k < nb; k++) {
+        *(VDU *)(s1 + c0 + k * EW_W) = a[k];
+        if (kind == 2) *(VDU *)(s2 + c0 + k * EW_W) = b[k];
+    }
+}
+
+EW_ATTR static inline __attribute__((always_inline)) void
+EW_NAME(sums)(int kind, const float *x, const float *dy, const float *relu_y, int64_t rows,
+              int64_t C, const float *mean, const float *inv, double *s1, double *s2)
+{
+    int64_t c = 0;
+    for (; c + 4 * EW_W <= C; c += 4 * EW_W)
+        EW_NAME(sums_block)(kind, 4, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+    for (; c + 2 * EW_W <= C; c += 2 * EW_W)
+        EW_NAME(sums_block)(kind, 2, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+    for (; c + EW_W <= C; c += EW_W)
+        EW_NAME(sums_block)(kind, 1, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+    for (; c < C; c++) /* the reference's operations, channel by channel */
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t e = r * C + c;
+            if (kind == 0) {
+                s1[c] += x[e];
+            } else if (kind == 1) {
+                const double d = (double)x[e] - mean[c];
+                s1[c] += d * d;
+            } else {
+                const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+                const double xh = ((double)x[e] - mean[c]) * inv[c];
+                s1[c] += g;
+                s2[c] += g * xh;
+            }
+        }
+}
+
 EW_ATTR static void EW_NAME(sum)(const float *x, int64_t rows, int64_t C, double *s)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * C;
-        int64_t c = 0;
-        for (; c + EW_W <= C; c += EW_W)
-            *(VDU *)(s + c) += __builtin_convertvector(LD(xr + c), VD);
-        for (; c < C; c++)
-            s[c] += xr[c];
-    }
+    EW_NAME(sums)(0, x, NULL, NULL, rows, C, NULL, NULL, s, NULL);
 }
 
 EW_ATTR static void EW_NAME(sum_sqdev)(const float *x, int64_t rows, int64_t C, const float *mean,
                                        double *s)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * C;
-        int64_t c = 0;
-        for (; c + EW_W <= C; c += EW_W) {
-            const VD d =
-                __builtin_convertvector(LD(xr + c), VD) - __builtin_convertvector(LD(mean + c), VD);
-            *(VDU *)(s + c) += d * d;
-        }
-        for (; c < C; c++) {
-            const double d = (double)xr[c] - mean[c];
-            s[c] += d * d;
-        }
-    }
+    EW_NAME(sums)(1, x, NULL, NULL, rows, C, mean, NULL, s, NULL);
 }
-
-/* The gradient reaching BatchNormalization's output: dy, or dy through the ReLU after it. */
-#define GRAD(ry, dy, c) ((ry) ? KEEP(LD((dy) + (c)), LD((ry) + (c)) > zero) : LD((dy) + (c)))
 
 EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
                                     int64_t rows, int64_t C, const float *mean, const float *inv,
                                     double *s1, double *s2)
 {
-    const VF zero = {0};
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * C, *gr = dy + r * C, *yr = relu_y ? relu_y + r * C : NULL;
-        int64_t c = 0;
-        for (; c + EW_W <= C; c += EW_W) {
-            const VD g = __builtin_convertvector(GRAD(yr, gr, c), VD);
-            const VD xh = (__builtin_convertvector(LD(xr + c), VD) -
-                           __builtin_convertvector(LD(mean + c), VD)) *
-                          __builtin_convertvector(LD(inv + c), VD);
-            *(VDU *)(s1 + c) += g;
-            *(VDU *)(s2 + c) += g * xh;
-        }
-        for (; c < C; c++) {
-            const float g = yr ? relu_grad1(yr[c], gr[c]) : gr[c];
-            const double xh = ((double)xr[c] - mean[c]) * inv[c];
-            s1[c] += g;
-            s2[c] += g * xh;
-        }
-    }
+    EW_NAME(sums)(2, x, dy, relu_y, rows, C, mean, inv, s1, s2);
 }
+
+#undef CVT
 
 EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int64_t C,
                                      const float *mean, const float *inv, const float *gamma,
