@@ -2916,10 +2916,12 @@ TEST(test_shape_kinds_do_not_depend_on_thread_count)
 }
 
 /* Stride 1: conv2d's backward computes the input gradient as a forward convolution of dy with the
- * flipped kernel (conv2d.c), or by the gathers where dy is mostly zero. Against the reference
+ * flipped kernel (conv2d.c), or by the gathers where dy is mostly zero; on small images the weight
+ * gradient of several images as one GEMM. Input, kernel and bias gradients against the reference
  * backward at ResNet's channel counts and on odd geometries (valid, same, dilation, a 2x3 kernel, a
- * fused ReLU), dy dense and 80% zero, within summation-order rounding: |fast − ref| <= 1e-5 +
- * 1e-4·|ref|. */
+ * fused ReLU, images above and below the GEMM's pixel bound), dy dense and 80% zero, 11 images (one
+ * GEMM of 8 and one of 3, or of the dense ones between sparse ones), within summation-order
+ * rounding: |fast − ref| <= 1e-5 + 1e-4·|ref|. */
 TEST(test_conv2d_stride1_input_gradient_matches_reference)
 {
     static const struct {
@@ -2929,10 +2931,10 @@ TEST(test_conv2d_stride1_input_gradient_matches_reference)
         {9, 7, 16, 16, 3, 3, 1, true, false},  {6, 5, 16, 32, 3, 3, 1, true, false},
         {4, 4, 64, 64, 3, 3, 1, true, false},  {7, 8, 5, 17, 3, 3, 1, false, false},
         {6, 7, 16, 16, 2, 3, 1, true, true},   {8, 6, 3, 8, 3, 3, 2, true, false},
-        {5, 5, 32, 16, 1, 1, 1, false, false},
+        {5, 5, 32, 16, 1, 1, 1, false, false}, {20, 15, 8, 16, 3, 3, 1, true, false},
     };
     for (size_t k = 0; k < 2 * sizeof cases / sizeof *cases; k++) {
-        const int64_t n = 3;
+        const int64_t n = 11;
         const bool sparse = k & 1;
         char args[160];
         snprintf(args, sizeof args,
@@ -2956,6 +2958,7 @@ TEST(test_conv2d_stride1_input_gradient_matches_reference)
         float *x = floats(n * nx), *y = floats(n * ny), *dy = floats(n * ny), *dx = floats(n * nx);
         float *ref = floats(n * nx), *dw = floats(t.l.params[0].size), *dz = floats(ny);
         float *db = floats(cases[k / 2].filters);
+        const int64_t ksz = t.l.params[0].size;
         fv_rng rng;
         fv__rng_seed(&rng, 77 + k);
         for (int64_t i = 0; i < t.nw; i++)
@@ -2972,6 +2975,8 @@ TEST(test_conv2d_stride1_input_gradient_matches_reference)
         }
         tl_backward(&t, n, x, y, dy, dx, true, 1, 1);
         check_arrays(args, dx, ref, (long)(n * nx), 1e-5, 1e-4);
+        check_arrays("kernel gradient", t.l.params[0].g, dw, (long)ksz, 1e-5, 1e-4);
+        check_arrays("bias gradient", t.l.params[1].g, db, (long)cases[k / 2].filters, 1e-5, 1e-4);
         free(x), free(y), free(dy), free(dx), free(ref), free(dw), free(dz), free(db);
         tl_free(&t);
     }

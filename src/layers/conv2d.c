@@ -163,7 +163,31 @@ static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t
     return nz * 2 <= seen;
 }
 
-static int64_t thread_stride(const fv_layer *l)
+/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages) with a dense
+ * gradient: the weight gradient of DW_GEMM_IMAGES images at a time as one GEMM over their im2col
+ * rows (dW += colᵀ·dy), whose reduction is long enough for its register tiles, where the per-image
+ * tiles reduce over a few dozen pixels only. The rows take at most DW_GEMM_FLOATS per thread. */
+enum { DW_GEMM_PIXELS = 256, DW_GEMM_IMAGES = 8, DW_GEMM_FLOATS = 1 << 20 };
+
+static bool dw_by_gemm(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    const int64_t P = g->out_h * g->out_w;
+    return c->dx_by_forward && !l->bf16 && P <= DW_GEMM_PIXELS &&
+           g->k_h * g->k_w * g->in_c <= DW_GEMM_FLOATS / DW_GEMM_IMAGES / P;
+}
+
+/* The im2col rows of DW_GEMM_IMAGES images, in each thread's scratch after the kernels'. */
+static int64_t col_floats(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    return dw_by_gemm(l) ? pad16(DW_GEMM_IMAGES * g->out_h * g->out_w * g->k_h * g->k_w * g->in_c)
+                         : 0;
+}
+
+static int64_t kernel_stride(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
     int64_t f = fv_conv_fwd_scratch_floats(&c->g), b = fv_conv_bwd_scratch_floats(&c->g);
@@ -173,6 +197,19 @@ static int64_t thread_stride(const fv_layer *l)
     if (c->dx_by_forward && b < fv_conv_fwd_scratch_floats(&c->gt))
         b = fv_conv_fwd_scratch_floats(&c->gt);
     return pad16(f > b ? f : b);
+}
+
+static int64_t thread_stride(const fv_layer *l)
+{
+    return kernel_stride(l) + col_floats(l);
+}
+
+/* pk [K × F] += colᵀ·dy over the m images gathered in col (rows of K taps) and dy (their
+ * gradients, F per pixel): one GEMM, the images' pixels in order. */
+static void dw_flush(const fv_conv_geom *g, const float *col, const float *dy, int64_t m, float *pk)
+{
+    const int64_t P = g->out_h * g->out_w, K = g->k_h * g->k_w * g->in_c, F = g->out_c;
+    if (m) fv_gemm(true, false, K, F, m * P, 1.0f, col, K, dy, F, 1.0f, pk, F);
 }
 
 static int64_t partial_stride(const fv_layer *l)
@@ -253,6 +290,8 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
      * the room of the fp32 ones). */
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
     const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
+    const bool gemm_dw = fwd_dx && dw_by_gemm(l);
+    const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
         const fv_conv_geom *gt = &c->gt;
@@ -283,6 +322,8 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             memset(pk, 0, (size_t)(2 * ksz + bsz) * sizeof(float));
             int64_t lo, hi;
             fv__run_chunk(r, ch, &lo, &hi);
+            float *col = own + kstride;
+            int64_t ncol = 0, first = lo; /* images in col: dense ones from `first` on */
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
                 if (act != FV_ACT_LINEAR && !relu)
@@ -291,10 +332,24 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (fwd_dx && !(lists && mostly_zero(dyi, yr, rows, F))) {
                     if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
                     fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
+                    if (gemm_dw) { /* the weight gradient with the next images' */
+                        if (!ncol) first = i;
+                        fv_im2col(g, x + i * in_sz, col + ncol * rows * K);
+                        for (int64_t p = 0; pb && p < rows; p++) /* the bias: pixel order */
+                            for (int64_t f = 0; f < F; f++)
+                                pb[f] += dyi[p * F + f];
+                        if (++ncol == DW_GEMM_IMAGES) {
+                            dw_flush(g, col, dy + first * out_sz, ncol, pk);
+                            ncol = 0;
+                        }
+                        continue;
+                    }
                     fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL,
                                             own);
                     continue;
                 }
+                dw_flush(g, col, dy + first * out_sz, ncol, pk); /* the images before, first */
+                ncol = 0;
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (wt16)
                     fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb, dxi,
@@ -303,6 +358,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     fv_conv2d_backward_fast(g, x + i * in_sz, yr, dyi, w, wt, pk, pks, pb, dxi,
                                             own);
             }
+            dw_flush(g, col, dy + first * out_sz, ncol, pk);
         }
         /* Then each chunk's dense and sparse partials are added, and the chunks added as a
          * balanced tree, each element by one thread. */
