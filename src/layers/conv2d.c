@@ -163,18 +163,25 @@ static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t
     return nz * 2 <= seen;
 }
 
-/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages) with a dense
- * gradient: the weight gradient of DW_GEMM_IMAGES images at a time as one GEMM over their im2col
- * rows (dW += colᵀ·dy), whose reduction is long enough for its register tiles, where the per-image
- * tiles reduce over a few dozen pixels only. The rows take at most DW_GEMM_FLOATS per thread. */
-enum { DW_GEMM_PIXELS = 256, DW_GEMM_IMAGES = 8, DW_GEMM_FLOATS = 1 << 20 };
+/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages; a strided layer,
+ * whose input gradient the backward kernel then computes alone, at most DW_GEMM_PIXELS_STRIDED)
+ * with a dense gradient: the weight gradient of DW_GEMM_IMAGES images at a time as one GEMM over
+ * their im2col rows (dW += colᵀ·dy), whose reduction is long enough for its register tiles, where
+ * the per-image tiles reduce over a few dozen pixels only. The rows take at most DW_GEMM_FLOATS per
+ * thread. The bounds: the ResNet example's layers measured both ways (docs/design.md). */
+enum {
+    DW_GEMM_PIXELS = 256,
+    DW_GEMM_PIXELS_STRIDED = 64,
+    DW_GEMM_IMAGES = 8,
+    DW_GEMM_FLOATS = 1 << 20
+};
 
 static bool dw_by_gemm(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
     const fv_conv_geom *g = &c->g;
     const int64_t P = g->out_h * g->out_w;
-    return c->dx_by_forward && !l->bf16 && P <= DW_GEMM_PIXELS &&
+    return !l->bf16 && P <= (c->dx_by_forward ? DW_GEMM_PIXELS : DW_GEMM_PIXELS_STRIDED) &&
            g->k_h * g->k_w * g->in_c <= DW_GEMM_FLOATS / DW_GEMM_IMAGES / P;
 }
 
@@ -290,7 +297,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
      * the room of the fp32 ones). */
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
     const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
-    const bool gemm_dw = fwd_dx && dw_by_gemm(l);
+    const bool gemm_dw = dw_by_gemm(l);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
@@ -329,23 +336,31 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
                 const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
-                if (fwd_dx && !(lists && mostly_zero(dyi, yr, rows, F))) {
+                if ((fwd_dx || gemm_dw) && !(lists && mostly_zero(dyi, yr, rows, F))) {
                     if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
-                    fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
-                    if (gemm_dw) { /* the weight gradient with the next images' */
-                        if (!ncol) first = i;
-                        fv_im2col(g, x + i * in_sz, col + ncol * rows * K);
-                        for (int64_t p = 0; pb && p < rows; p++) /* the bias: pixel order */
-                            for (int64_t f = 0; f < F; f++)
-                                pb[f] += dyi[p * F + f];
-                        if (++ncol == DW_GEMM_IMAGES) {
-                            dw_flush(g, col, dy + first * out_sz, ncol, pk);
-                            ncol = 0;
-                        }
+                    if (fwd_dx) fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
+                    if (!gemm_dw) {
+                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb,
+                                                NULL, own);
                         continue;
                     }
-                    fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL,
-                                            own);
+                    /* the weight gradient with the next images'; the input gradient (strided) and
+                     * the bias by the kernel, else the bias here, in pixel order as the kernel */
+                    if (!ncol) first = i;
+                    fv_im2col(g, x + i * in_sz, col + ncol * rows * K);
+                    if (dxi && !fwd_dx) {
+                        memset(dxi, 0, (size_t)in_sz * sizeof(float));
+                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, NULL, NULL, pb,
+                                                dxi, own);
+                    } else {
+                        for (int64_t p = 0; pb && p < rows; p++)
+                            for (int64_t f = 0; f < F; f++)
+                                pb[f] += dyi[p * F + f];
+                    }
+                    if (++ncol == DW_GEMM_IMAGES) {
+                        dw_flush(g, col, dy + first * out_sz, ncol, pk);
+                        ncol = 0;
+                    }
                     continue;
                 }
                 dw_flush(g, col, dy + first * out_sz, ncol, pk); /* the images before, first */
