@@ -50,6 +50,53 @@ def subset(data, limit, out):
 MODEL = os.path.join(ROOT, "examples/resnet_fashion.fv")
 
 
+def dense_flops(path):
+    """The model's dense FLOPs per image (2 per multiply-add), from its file: forward f = Σ over
+    conv2d of 2·P·K·F (P output pixels, K = kh·kw·C taps, F filters) + Σ over dense of 2·in·units;
+    a training image costs f forward, f for the weight gradients and f for the input gradients but
+    the first layer's (its input is the image). Returns (f, training flops per image, the formula).
+    Shapes follow conv2d (strides, same/valid), global_average_pooling2d and dense; every other
+    layer keeps its input's shape (batch_normalization, relu, add)."""
+    import math
+    shapes, last, f, first, terms = {}, None, 0, None, []
+    for line in open(path):
+        tok = line.split("#")[0].split()
+        if not tok:
+            continue
+        kv = dict(t.split("=", 1) for t in tok[1:] if "=" in t)
+        if tok[0] == "input":
+            last = tuple(int(v) for v in kv["shape"].split(","))
+            shapes["input"] = last
+            continue
+        if tok[0] in ("compile", "fit", "model"):
+            continue
+        src = kv.get("inputs", None)
+        x = shapes[src.split(",")[0]] if src else last
+        if tok[0] == "conv2d":
+            kh, kw = (int(v) for v in (kv["kernel_size"] + "," + kv["kernel_size"]).split(",")[:2])
+            s = int(kv.get("strides", "1").split(",")[0])
+            same = kv.get("padding", "valid") == "same"
+            h, w = ((math.ceil(d / s) if same else (d - k) // s + 1) for d, k in ((x[0], kh), (x[1], kw)))
+            y = (h, w, int(kv["filters"]))
+            flops = 2 * h * w * kh * kw * x[2] * y[2]
+            terms.append("%s 2·%d·%d·%d" % (kv.get("name", "conv2d"), h * w, kh * kw * x[2], y[2]))
+        elif tok[0] == "dense":
+            y = (int(kv["units"]),)
+            flops = 2 * x[-1] * y[0]
+            terms.append("%s 2·%d·%d" % (kv.get("name", "dense"), x[-1], y[0]))
+        elif tok[0] == "global_average_pooling2d":
+            y, flops = (x[-1],), 0
+        else:
+            y, flops = x, 0
+        if flops and first is None:
+            first = flops
+        f += flops
+        last = y
+        if "name" in kv:
+            shapes[kv["name"]] = y
+    return f, 3 * f - first, terms
+
+
 def init_weights(args, seed, tmp):
     """fovea's initial weights for a seed (--same-start), or None."""
     if not args.same_start:
@@ -134,6 +181,17 @@ def main():
     ft = statistics.mean(t for r in res["fovea"] for t in r["seconds"])
     tt = statistics.mean(t for r in res["torch"] for t in r["seconds"])
     print("fovea − torch: %+.2f points; torch/fovea epoch time: %.2f×" % (100 * (fa - ta), tt / ft))
+    f, train, terms = dense_flops(MODEL)
+    ntrain, ntest = (len(read_idx(args.data, NAMES[k])) for k in ("train_y", "test_y"))
+    if args.limit:
+        ntrain, ntest = min(ntrain, args.limit), min(ntest, args.limit)
+    work = ntrain * train + ntest * f
+    print("dense work per epoch: %d training images × %.2f MFLOP (3f − the first layer's input "
+          "gradient) + %d validation images × f = %.3f TFLOP, where f = %.2f MFLOP per image forward = "
+          "Σ 2·pixels·taps·filters: %s" % (ntrain, train / 1e6, ntest, work / 1e12, f / 1e6,
+                                           " + ".join(terms)))
+    print("dense-equivalent GFLOP/s over the epoch (training and validation): fovea %.1f, torch %.1f"
+          % (work / ft / 1e9, work / tt / 1e9))
     if args.same_start:
         print("\nthe same start (fovea's initial weights, no shuffling): per epoch, fovea and torch")
         for i, seed in enumerate(seeds):

@@ -358,6 +358,13 @@ static void print_profile(const fv_model *m, int64_t batch)
         printf("  layers' share of the steps: forward + backward %.1f s over %.0f steps; the rest "
                "(loss, optimizer, data) is not in the table\n",
                tf + tb, steps);
+        int fused = 0; /* every layer runs in a training step unless it ran inside a group */
+        for (int i = 0; i < n; i++)
+            fused += fv_model_profile(m, i, &p) == FV_OK && p.forward_samples == 0;
+        if (fused)
+            printf("  %d Add and ReLU layers ran fused into the batch_normalization before them "
+                   "and are timed in its row\n",
+                   fused);
     }
 }
 

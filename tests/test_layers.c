@@ -2915,8 +2915,82 @@ TEST(test_shape_kinds_do_not_depend_on_thread_count)
     check_thread_independence("relu", "max_value=6 negative_slope=0.1", shape1(4000), 17);
 }
 
+/* conv2d's backward paths (conv2d.c): at stride 1 the input gradient as a forward convolution of
+ * dy with the flipped kernel, or by the gathers where dy is mostly zero; on small images the weight
+ * gradient of several images as one GEMM (strided layers too, their input gradient by the
+ * gathers). Input, kernel and bias gradients against the reference backward at ResNet's channel
+ * counts and on odd geometries (valid, same, dilation, a 2x3 kernel, a ReLU, strides 2, images
+ * above and below the GEMM's pixel bound), dy dense and 80% zero, 11 images (one GEMM of 8 and one
+ * of 3, or of the dense ones between sparse ones), within summation-order rounding: |fast − ref| <=
+ * 1e-5 + 1e-4·|ref|. */
+TEST(test_conv2d_backward_paths_match_reference)
+{
+    static const struct {
+        int64_t h, w, c, filters, kh, kw, dh;
+        bool same, relu;
+        int64_t stride;
+    } cases[] = {
+        {9, 7, 16, 16, 3, 3, 1, true, false, 1},   {6, 5, 16, 32, 3, 3, 1, true, false, 1},
+        {4, 4, 64, 64, 3, 3, 1, true, false, 1},   {7, 8, 5, 17, 3, 3, 1, false, false, 1},
+        {6, 7, 16, 16, 2, 3, 1, true, true, 1},    {8, 6, 3, 8, 3, 3, 2, true, false, 1},
+        {5, 5, 32, 16, 1, 1, 1, false, false, 1},  {20, 15, 8, 16, 3, 3, 1, true, false, 1},
+        {14, 13, 16, 32, 3, 3, 1, true, false, 2}, {9, 9, 16, 32, 1, 1, 1, false, false, 2},
+        {7, 8, 8, 16, 3, 3, 1, false, true, 2},
+    };
+    for (size_t k = 0; k < 2 * sizeof cases / sizeof *cases; k++) {
+        const int64_t n = 11;
+        const bool sparse = k & 1;
+        const int64_t stride = cases[k / 2].stride;
+        char args[160];
+        snprintf(args, sizeof args,
+                 "filters=%lld kernel_size=%lld,%lld dilation_rate=%lld,1 padding=%s "
+                 "activation=%s strides=%lld",
+                 (long long)cases[k / 2].filters, (long long)cases[k / 2].kh,
+                 (long long)cases[k / 2].kw, (long long)cases[k / 2].dh,
+                 cases[k / 2].same ? "same" : "valid", cases[k / 2].relu ? "relu" : "linear",
+                 (long long)stride);
+        tlayer t;
+        if (!tl_make(&t, "conv2d", args, shape3(cases[k / 2].h, cases[k / 2].w, cases[k / 2].c),
+                     n)) {
+            tl_free(&t);
+            continue;
+        }
+        fv_conv_geom geo;
+        const int64_t ks[2] = {cases[k / 2].kh, cases[k / 2].kw}, st[2] = {stride, stride},
+                      dil[2] = {cases[k / 2].dh, 1};
+        CHECK_OK(fv__window_geom(&t.l, "kernel", ks, st, dil, cases[k / 2].same,
+                                 cases[k / 2].filters, &geo));
+        const int64_t nx = in_size(&t), ny = out_size(&t);
+        float *x = floats(n * nx), *y = floats(n * ny), *dy = floats(n * ny), *dx = floats(n * nx);
+        float *ref = floats(n * nx), *dw = floats(t.l.params[0].size), *dz = floats(ny);
+        float *db = floats(cases[k / 2].filters);
+        const int64_t ksz = t.l.params[0].size;
+        fv_rng rng;
+        fv__rng_seed(&rng, 77 + k);
+        for (int64_t i = 0; i < t.nw; i++)
+            t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < n * nx; i++)
+            x[i] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < n * ny; i++)
+            dy[i] = sparse && fv__rng_uniform(&rng) < 0.8f ? 0.0f : fv__rng_uniform(&rng) - 0.5f;
+        tl_forward(&t, n, x, y, true, 1, 1);
+        for (int64_t i = 0; i < n; i++) { /* ∂L/∂z: through the ReLU where there is one */
+            for (int64_t e = 0; e < ny; e++)
+                dz[e] = cases[k / 2].relu && !(y[i * ny + e] > 0.0f) ? 0.0f : dy[i * ny + e];
+            fv_conv2d_backward_ref(&geo, x + i * nx, t.l.params[0].w, dz, dw, db, ref + i * nx);
+        }
+        tl_backward(&t, n, x, y, dy, dx, true, 1, 1);
+        check_arrays(args, dx, ref, (long)(n * nx), 1e-5, 1e-4);
+        check_arrays("kernel gradient", t.l.params[0].g, dw, (long)ksz, 1e-5, 1e-4);
+        check_arrays("bias gradient", t.l.params[1].g, db, (long)cases[k / 2].filters, 1e-5, 1e-4);
+        free(x), free(y), free(dy), free(dx), free(ref), free(dw), free(dz), free(db);
+        tl_free(&t);
+    }
+}
+
 int main(void)
 {
+    RUN(test_conv2d_backward_paths_match_reference);
     RUN(test_registry_names);
     RUN(test_activation_names_follow_the_enum);
     RUN(test_layer_activation_is_reported_for_fusion);

@@ -3,6 +3,8 @@
  */
 #include "kernels/kernels.h"
 
+#include "kernels/eltwise.h"
+
 #include <math.h>
 
 /* y [n], in place: y ← act(y). */
@@ -11,9 +13,8 @@ void fv_act_forward(fv_act_kind k, float alpha, float *y, int64_t n)
     switch (k) {
     case FV_K_LINEAR:
         break;
-    case FV_K_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    case FV_K_RELU: /* y > 0 ? y : 0, in vectors (a branch per value mispredicts half the time) */
+        fv__elt()->relu_forward(y, y, n);
         break;
     case FV_K_SIGMOID:
         /* Two forms so that exp never overflows: e^z/(1+e^z) for negative z. */
@@ -50,9 +51,8 @@ void fv_act_backward(fv_act_kind k, float alpha, const float *y, float *g, int64
     switch (k) {
     case FV_K_LINEAR:
         break;
-    case FV_K_RELU:
-        for (int64_t i = 0; i < n; i++)
-            g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+    case FV_K_RELU: /* y > 0 ? g : 0 */
+        fv__elt()->relu_backward(y, g, g, n);
         break;
     case FV_K_SIGMOID:
         for (int64_t i = 0; i < n; i++)

@@ -5,6 +5,8 @@
  */
 #include "layers/layer.h"
 
+#include "kernels/eltwise.h"
+
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -121,9 +123,14 @@ static void act_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r
     const fv_activation a = (fv_activation)c->activation;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+    const fv__elt_ops *ops = fv__elt();
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         float *yi = y + i * size;
+        if (a == FV_ACT_RELU) { /* one pass, not a copy and a pass */
+            ops->relu_forward(x + i * size, yi, size);
+            continue;
+        }
         if (y != x) memcpy(yi, x + i * size, (size_t)size * sizeof(float));
         fv__act_forward_rows(a, c->a, yi, size / cols, cols);
     }
@@ -141,9 +148,14 @@ static void act_backward(fv_layer *l, const float *const *xs, const float *y, fl
     if (!dx) return;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
+    const fv__elt_ops *ops = fv__elt();
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
         float *dxi = dx + i * size;
+        if (a == FV_ACT_RELU) {
+            ops->relu_backward(y + i * size, dy + i * size, dxi, size);
+            continue;
+        }
         if (dx != dy) memcpy(dxi, dy + i * size, (size_t)size * sizeof(float));
         fv__act_backward_rows(a, c->a, y + i * size, dxi, size / cols, cols);
     }

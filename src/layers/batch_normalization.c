@@ -7,6 +7,8 @@
  */
 #include "layers/layer.h"
 
+#include "kernels/eltwise.h"
+
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -80,11 +82,11 @@ static fv_status bn_build(fv_layer *l)
 }
 
 /* Scratch: two doubles per channel per chunk of the whole batch, then the two sums per
- * channel. */
+ * channel, then backward's γ·inv/M per channel (and room for one more). */
 static size_t bn_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
     (void)n, (void)threads;
-    return (size_t)(FV_GRAD_CHUNKS + 1) * (size_t)(2 * channels(l)) * sizeof(double);
+    return (size_t)(FV_GRAD_CHUNKS + 2) * (size_t)(2 * channels(l)) * sizeof(double);
 }
 
 /* Whether the layer normalises with the batch's statistics. */
@@ -95,13 +97,15 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
 
 /* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the whole batch, where per element
  * (a, b) = f(x, dy) — the sums run per chunk of samples (this run's chunks; the other processes'
- * are gathered), then over all the batch's chunks in chunk order. */
+ * are gathered), then over all the batch's chunks in chunk order. SUM_DY with relu_y: the gradient
+ * through the ReLU fused after the layer (eltwise.h's sum_dy). */
 typedef enum { SUM_X, SUM_SQDEV, SUM_DY } sum_kind;
 
-static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *mean,
-                         const float *inv, int64_t n, int64_t rows, int64_t C, double *part,
-                         double *out1, double *out2, const fv_run *r)
+static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
+                         const float *mean, const float *inv, int64_t n, int64_t rows, int64_t C,
+                         double *part, double *out1, double *out2, const fv_run *r)
 {
+    const fv__elt_ops *ops = fv__elt();
     const int chunks = fv__run_chunks(r);
     /* This run's chunks are rows [first, first + chunks) of part. */
     const int first = r->c1 > r->c0 ? r->c0 : 0;
@@ -112,23 +116,13 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
         memset(s1, 0, (size_t)(2 * C) * sizeof(double));
         int64_t lo, hi;
         fv__run_chunk(r, ch, &lo, &hi);
-        for (int64_t i = lo; i < hi; i++)
-            for (int64_t q = 0; q < rows; q++) {
-                const float *xr = x + (i * rows + q) * C;
-                const float *gr = dy ? dy + (i * rows + q) * C : NULL;
-                for (int64_t c = 0; c < C; c++) {
-                    if (kind == SUM_X) {
-                        s1[c] += xr[c];
-                    } else if (kind == SUM_SQDEV) {
-                        const double d = (double)xr[c] - mean[c];
-                        s1[c] += d * d;
-                    } else {
-                        const double xh = ((double)xr[c] - mean[c]) * inv[c];
-                        s1[c] += gr[c];
-                        s2[c] += gr[c] * xh;
-                    }
-                }
-            }
+        const int64_t o = lo * rows * C, cnt = (hi - lo) * rows;
+        if (kind == SUM_X)
+            ops->sum(x + o, cnt, C, s1);
+        else if (kind == SUM_SQDEV)
+            ops->sum_sqdev(x + o, cnt, C, mean, s1);
+        else
+            ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, cnt, C, mean, inv, s1, s2);
     }
     fv__run_gather_chunks(r, part, 2 * C);
     for (int64_t c = 0; c < C; c++) {
@@ -153,15 +147,17 @@ static void bn_affine(const fv_layer *l, float *scale, float *shift)
     }
 }
 
-static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
+/* The forward pass, then, when add is not NULL, y + add (a residual Add), then, with relu, ReLU:
+ * the epilogue a graph plan may fuse in (fv_layer_kind.forward_fused). */
+static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const float *add,
+                         bool relu)
 {
     const bn_cfg *c = l->cfg;
-    const float *x = xs[0];
     const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
     bn_tensors t = tensors(l);
     float *mean = l->saved, *inv = mean ? mean + C : NULL;
     if (!mean) { /* inference with no saved state (the model's lean plan) */
-        FV_ASSERT(!batch_mode(l, r));
+        FV_ASSERT(!batch_mode(l, r) && !add && !relu);
         float *sc = r->scratch, *sh = sc + C;
         bn_affine(l, sc, sh);
         const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
@@ -176,10 +172,10 @@ static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
         const double M = (double)(fv__run_batch(r) * rows);
         /* Two passes (mean, then squared deviations): the textbook one-pass formula loses
          * precision when the mean is large against the spread. */
-        channel_sums(SUM_X, x, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
+        channel_sums(SUM_X, x, NULL, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
         for (int64_t k = 0; k < C; k++)
             mean[k] = (float)(acc[k] / M);
-        channel_sums(SUM_SQDEV, x, NULL, mean, NULL, n, rows, C, part, acc, NULL, r);
+        channel_sums(SUM_SQDEV, x, NULL, NULL, mean, NULL, n, rows, C, part, acc, NULL, r);
         for (int64_t k = 0; k < C; k++) {
             const double var = acc[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
@@ -193,51 +189,84 @@ static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
             inv[k] = (float)(1.0 / sqrt((double)t.var[k] + c->epsilon));
         }
     }
-    const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
+    const fv__elt_ops *ops = fv__elt();
+    const int64_t per = rows * C;
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t q = 0; q < n * rows; q++)
-        for (int64_t k = 0; k < C; k++) {
-            const float g = t.gamma ? t.gamma[k] : 1.0f, b = t.beta ? t.beta[k] : 0.0f;
-            y[q * C + k] = (x[q * C + k] - mean[k]) * inv[k] * g + b;
-        }
+    for (int64_t i = 0; i < n; i++)
+        ops->bn_norm(x + i * per, y + i * per, rows, C, mean, inv, t.gamma, t.beta,
+                     add ? add + i * per : NULL, relu);
+}
+
+static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
+{
+    forward_into(l, xs[0], y, r, NULL, false);
+}
+
+static void bn_forward_fused(fv_layer *l, const float *const *xs, float *y, fv_run *r,
+                             const fv_epilogue *e)
+{
+    forward_into(l, xs[0], y, r, e->add, e->relu);
 }
 
 /* Training mode (Ioffe & Szegedy 2015, eq. after Alg. 1), with x̂ = (x − μ)·inv and M values per
  * channel: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·inv/M · (M·dy − Σ dy − x̂·Σ dy·x̂). Inference mode
  * (moving statistics are constants): dx = γ·inv·dy. */
-static void bn_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
-                        float *const *dxs, fv_run *r)
+/* dy is the gradient of the layer's output or, with relu_y (the output of the ReLU fused after it),
+ * of that ReLU's output; dskip (NULL: not needed) receives the gradient of a fused residual Add's
+ * other input. */
+static void backward_from(fv_layer *l, const float *x, const float *relu_y, float *dy, float *dx,
+                          float *dskip, fv_run *r)
 {
-    (void)y;
-    const float *x = xs[0];
-    float *dx = dxs[0];
     const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
     bn_tensors t = tensors(l);
     const float *mean = l->saved, *inv = mean + C;
     double *part = r->scratch, *sdy = part + FV_GRAD_CHUNKS * 2 * C, *sdyx = sdy + C;
-    channel_sums(SUM_DY, x, dy, mean, inv, n, rows, C, part, sdy, sdyx, r);
+    channel_sums(SUM_DY, x, dy, relu_y, mean, inv, n, rows, C, part, sdy, sdyx, r);
     /* The sums are the whole batch's already: the process holding its first chunk adds them (the
      * others add nothing, and the processes' gradients are summed). */
     for (int64_t k = 0; k < C && fv__run_leader(r); k++) {
         if (t.dgamma) t.dgamma[k] += (float)sdyx[k];
         if (t.dbeta) t.dbeta[k] += (float)sdy[k];
     }
-    if (!dx) return;
-    const bool batch = batch_mode(l, r);
+    if (!dx && !dskip) return;
     const double M = (double)(fv__run_batch(r) * rows);
-    const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
+    const int64_t per = rows * C;
+    const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);
+    if (batch_mode(l, r)) {
+        const fv__elt_ops *ops = fv__elt();
+        double *coef = sdyx + C;
+        for (int64_t k = 0; k < C; k++)
+            coef[k] = (t.gamma ? (double)t.gamma[k] : 1.0) * inv[k] / M;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t i = 0; i < n; i++)
+            ops->bn_dx(x + i * per, dy + i * per, relu_y ? relu_y + i * per : NULL,
+                       dx ? dx + i * per : NULL, dskip ? dskip + i * per : NULL, rows, C, mean, inv,
+                       coef, M, sdy, sdyx);
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t q = 0; q < n * rows; q++)
         for (int64_t k = 0; k < C; k++) {
             const double g = t.gamma ? t.gamma[k] : 1.0;
-            const double d = dy[q * C + k];
-            if (batch) {
-                const double xh = ((double)x[q * C + k] - mean[k]) * inv[k];
-                dx[q * C + k] = (float)(g * inv[k] / M * (M * d - sdy[k] - xh * sdyx[k]));
-            } else {
-                dx[q * C + k] = (float)(g * inv[k] * d);
-            }
+            const float gy = dy[q * C + k];
+            const float d = !relu_y || relu_y[q * C + k] > 0.0f ? gy : 0.0f;
+            if (dskip) dskip[q * C + k] = d;
+            if (dx) dx[q * C + k] = (float)(g * inv[k] * (double)d);
         }
+}
+
+static void bn_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                        float *const *dxs, fv_run *r)
+{
+    (void)y;
+    backward_from(l, xs[0], NULL, dy, dxs[0], NULL, r);
+}
+
+static void bn_backward_fused(fv_layer *l, const float *const *xs, const float *y, float *dy,
+                              float *const *dxs, fv_run *r, const fv_epilogue *e)
+{
+    backward_from(l, xs[0], e->relu ? y : NULL, dy, dxs[0], e->dadd, r);
 }
 
 const fv_layer_kind fv__kind_batch_normalization = {
@@ -250,5 +279,7 @@ const fv_layer_kind fv__kind_batch_normalization = {
     .scratch_bytes = bn_scratch_bytes,
     .forward = bn_forward,
     .backward = bn_backward,
+    .forward_fused = bn_forward_fused,
+    .backward_fused = bn_backward_fused,
     .inference_affine = bn_affine,
 };

@@ -20,6 +20,10 @@ typedef struct conv2d_cfg {
     bool use_bias;
     fv_regularizer kernel_regularizer, bias_regularizer;
     fv_conv_geom g; /* derived by build */
+    /* Derived by build for stride 1 (dx_by_forward): the input gradient as a forward convolution
+     * of ∂L/∂y with the kernel turned 180° and its channel axes swapped. */
+    fv_conv_geom gt;
+    bool dx_by_forward;
 } conv2d_cfg;
 
 #define OFF(f) offsetof(conv2d_cfg, f)
@@ -86,26 +90,133 @@ static fv_status conv2d_build(fv_layer *l)
     }
     l->params[0].reg = c->kernel_regularizer;
     l->saved_per_sample = 0; /* backward reads x and y */
+    /* With stride 1, dx[h, w, c] = Σ_{kh, kw, f} dy[h + pad_top − d·kh, w + pad_left − d·kw, f] ·
+     * k[kh, kw, c, f]: a stride-1 convolution of dy (zero outside it) with the kernel flipped,
+     * leading padding d·(k − 1) − pad, whose output is the input's size. The forward kernels run
+     * it faster than the backward's gathers, one weight row per pixel. */
+    c->dx_by_forward = g->stride_h == 1 && g->stride_w == 1;
+    c->gt = (fv_conv_geom){.in_h = g->out_h,
+                           .in_w = g->out_w,
+                           .in_c = g->out_c,
+                           .k_h = g->k_h,
+                           .k_w = g->k_w,
+                           .out_h = g->in_h,
+                           .out_w = g->in_w,
+                           .out_c = g->in_c,
+                           .stride_h = 1,
+                           .stride_w = 1,
+                           .dil_h = g->dil_h,
+                           .dil_w = g->dil_w,
+                           .pad_top = g->dil_h * (g->k_h - 1) - g->pad_top,
+                           .pad_left = g->dil_w * (g->k_w - 1) - g->pad_left};
     return FV_OK;
 }
 
-/* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy),
- * then per thread the fast kernels' scratch, then FV_GRAD_CHUNKS partial parameter gradients:
- * kernel in the dense layout, kernel in the sparse path's layout, bias. */
-static int64_t pack_stride(const conv2d_cfg *c)
+/* Whether backward computes the input gradient with the forward kernels (fp32 only: the bf16
+ * gathers keep their own path). */
+static bool dx_by_forward(const fv_layer *l)
+{
+    return ((const conv2d_cfg *)l->cfg)->dx_by_forward && !l->bf16;
+}
+
+/* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy;
+ * with dx_by_forward, then the flipped kernel's panels and the flipped kernel), then per thread
+ * the fast kernels' scratch, then FV_GRAD_CHUNKS partial parameter gradients: kernel in the dense
+ * layout, kernel in the sparse path's layout, bias. */
+static int64_t pack_first(const conv2d_cfg *c)
 {
     const int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
     return pad16(f > b ? f : b);
 }
 
-static int64_t thread_stride(const fv_layer *l)
+static int64_t pack_stride(const conv2d_cfg *c)
+{
+    if (!c->dx_by_forward) return pack_first(c);
+    return pack_first(c) + pad16(fv_conv_fwd_pack_floats(&c->gt)) +
+           pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
+}
+
+/* Whether dy [P × F] (times the ReLU's mask where y_relu is not NULL) looks mostly zero, as behind
+ * a max-pool: the backward's gathers then skip the zeros, faster than a dense convolution. Judged
+ * on every 8th pixel (the choice changes only the order of dx's sums, never which values). */
+static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t F)
+{
+    /* 4 floats: the target's own vectors (SSE on any x86-64), which GCC lowers to vector compares
+     */
+    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    const v4 zero = {0};
+    int64_t nz = 0, seen = 0;
+    for (int64_t p = 0; p < P; p += 8, seen += F) {
+        const float *g = dy + p * F, *yr = y_relu ? y_relu + p * F : NULL;
+        int64_t j = 0;
+        v4i acc = {0};
+        for (; j + 4 <= F; j += 4) {
+            v4i on = (*(const v4 *)(g + j) != zero);
+            if (yr) on &= (*(const v4 *)(yr + j) > zero);
+            acc -= on;
+        }
+        nz += acc[0] + acc[1] + acc[2] + acc[3];
+        for (; j < F; j++)
+            nz += g[j] != 0.0f && (!yr || yr[j] > 0.0f);
+    }
+    return nz * 2 <= seen;
+}
+
+/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages; a strided layer,
+ * whose input gradient the backward kernel then computes alone, at most DW_GEMM_PIXELS_STRIDED)
+ * with a dense gradient: the weight gradient of DW_GEMM_IMAGES images at a time as one GEMM over
+ * their im2col rows (dW += colᵀ·dy), whose reduction is long enough for its register tiles, where
+ * the per-image tiles reduce over a few dozen pixels only. The rows take at most DW_GEMM_FLOATS per
+ * thread. The bounds: the ResNet example's layers measured both ways (docs/design.md). */
+enum {
+    DW_GEMM_PIXELS = 256,
+    DW_GEMM_PIXELS_STRIDED = 64,
+    DW_GEMM_IMAGES = 8,
+    DW_GEMM_FLOATS = 1 << 20
+};
+
+static bool dw_by_gemm(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    const int64_t P = g->out_h * g->out_w;
+    return !l->bf16 && P <= (c->dx_by_forward ? DW_GEMM_PIXELS : DW_GEMM_PIXELS_STRIDED) &&
+           g->k_h * g->k_w * g->in_c <= DW_GEMM_FLOATS / DW_GEMM_IMAGES / P;
+}
+
+/* The im2col rows of DW_GEMM_IMAGES images, in each thread's scratch after the kernels'. */
+static int64_t col_floats(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    const fv_conv_geom *g = &c->g;
+    return dw_by_gemm(l) ? pad16(DW_GEMM_IMAGES * g->out_h * g->out_w * g->k_h * g->k_w * g->in_c)
+                         : 0;
+}
+
+static int64_t kernel_stride(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
     int64_t f = fv_conv_fwd_scratch_floats(&c->g), b = fv_conv_bwd_scratch_floats(&c->g);
     if (l->bf16 && f < fv_conv_fwd_bf16_scratch_floats(&c->g))
         f = fv_conv_fwd_bf16_scratch_floats(&c->g);          /* the input's bf16 copy */
     if (l->bf16) b = fv_conv_bwd_bf16_scratch_floats(&c->g); /* and the lists' */
+    if (c->dx_by_forward && b < fv_conv_fwd_scratch_floats(&c->gt))
+        b = fv_conv_fwd_scratch_floats(&c->gt);
     return pad16(f > b ? f : b);
+}
+
+static int64_t thread_stride(const fv_layer *l)
+{
+    return kernel_stride(l) + col_floats(l);
+}
+
+/* pk [K × F] += colᵀ·dy over the m images gathered in col (rows of K taps) and dy (their
+ * gradients, F per pixel): one GEMM, the images' pixels in order. */
+static void dw_flush(const fv_conv_geom *g, const float *col, const float *dy, int64_t m, float *pk)
+{
+    const int64_t P = g->out_h * g->out_w, K = g->k_h * g->k_w * g->in_c, F = g->out_c;
+    if (m) fv_gemm(true, false, K, F, m * P, 1.0f, col, K, dy, F, 1.0f, pk, F);
 }
 
 static int64_t partial_stride(const fv_layer *l)
@@ -185,7 +296,23 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     /* precision=bf16: the gathers of the backward in bf16 (the packed weights in bf16 take half
      * the room of the fp32 ones). */
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
-    if (dx && fv_conv_bwd_uses_lists(g)) {
+    const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
+    const bool gemm_dw = dw_by_gemm(l);
+    const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
+    float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
+    if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
+        const fv_conv_geom *gt = &c->gt;
+        float *kt = wtf + pad16(fv_conv_fwd_pack_floats(gt));
+        const int64_t C = g->in_c, KH = g->k_h, KW = g->k_w;
+        for (int64_t a = 0; a < KH; a++)
+            for (int64_t b = 0; b < KW; b++)
+                for (int64_t ci = 0; ci < C; ci++)
+                    for (int64_t f = 0; f < F; f++)
+                        kt[((a * KW + b) * F + f) * C + ci] =
+                            w[(((KH - 1 - a) * KW + (KW - 1 - b)) * C + ci) * F + f];
+        fv_conv_fwd_pack(gt, kt, wtf);
+    }
+    if (dx && lists) { /* fwd_dx: for the images whose gradient is mostly zero */
         if (wt16)
             fv_conv_bwd_pack_bf16(g, w, wt16);
         else
@@ -202,12 +329,43 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             memset(pk, 0, (size_t)(2 * ksz + bsz) * sizeof(float));
             int64_t lo, hi;
             fv__run_chunk(r, ch, &lo, &hi);
+            float *col = own + kstride;
+            int64_t ncol = 0, first = lo; /* images in col: dense ones from `first` on */
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
-                if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
-                const float *yr = relu ? y + i * out_sz : NULL;
+                const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
+                if ((fwd_dx || gemm_dw) && !(lists && mostly_zero(dyi, yr, rows, F))) {
+                    if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
+                    if (fwd_dx) fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
+                    if (!gemm_dw) {
+                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb,
+                                                NULL, own);
+                        continue;
+                    }
+                    /* the weight gradient with the next images'; the input gradient (strided) and
+                     * the bias by the kernel, else the bias here, in pixel order as the kernel */
+                    if (!ncol) first = i;
+                    fv_im2col(g, x + i * in_sz, col + ncol * rows * K);
+                    if (dxi && !fwd_dx) {
+                        memset(dxi, 0, (size_t)in_sz * sizeof(float));
+                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, NULL, NULL, pb,
+                                                dxi, own);
+                    } else {
+                        for (int64_t p = 0; pb && p < rows; p++)
+                            for (int64_t f = 0; f < F; f++)
+                                pb[f] += dyi[p * F + f];
+                    }
+                    if (++ncol == DW_GEMM_IMAGES) {
+                        dw_flush(g, col, dy + first * out_sz, ncol, pk);
+                        ncol = 0;
+                    }
+                    continue;
+                }
+                dw_flush(g, col, dy + first * out_sz, ncol, pk); /* the images before, first */
+                ncol = 0;
+                if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (wt16)
                     fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb, dxi,
                                             own);
@@ -215,6 +373,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     fv_conv2d_backward_fast(g, x + i * in_sz, yr, dyi, w, wt, pk, pks, pb, dxi,
                                             own);
             }
+            dw_flush(g, col, dy + first * out_sz, ncol, pk);
         }
         /* Then each chunk's dense and sparse partials are added, and the chunks added as a
          * balanced tree, each element by one thread. */

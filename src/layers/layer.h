@@ -128,6 +128,15 @@ typedef struct fv_run {
     fv_status *status;
 } fv_run;
 
+/* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
+ * "Fused BatchNormalization, Add and ReLU"): its output y becomes ReLU(y + add), the output of the
+ * Add and ReLU layers that follow it, whose own passes are then skipped. */
+typedef struct fv_epilogue {
+    const float *add; /* [n × out]: the residual Add's other input; NULL: no Add */
+    bool relu;        /* a ReLU (max(v, 0)) last */
+    float *dadd;      /* backward: receives the gradient of add's tensor (NULL: not needed) */
+} fv_epilogue;
+
 typedef struct fv_layer_kind {
     const char *name;        /* model-file name: "conv2d" */
     const char *keras_class; /* "Conv2D" */
@@ -151,6 +160,13 @@ typedef struct fv_layer_kind {
      * have none). */
     void (*backward)(fv_layer *l, const float *const *x, const float *y, float *dy,
                      float *const *dx, fv_run *r);
+    /* forward and backward with an epilogue fused in (NULL: the kind fuses none). y is then the
+     * epilogue's output, and backward's dy its gradient; each result is bit for bit that of the
+     * layers run one by one. */
+    void (*forward_fused)(fv_layer *l, const float *const *x, float *y, fv_run *r,
+                          const fv_epilogue *e);
+    void (*backward_fused)(fv_layer *l, const float *const *x, const float *y, float *dy,
+                           float *const *dx, fv_run *r, const fv_epilogue *e);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
     /* For a layer that is an affine map per channel at inference (BatchNormalization): writes

@@ -46,6 +46,7 @@ void fv_model_free(fv_model *m)
     free(m->needs_grad);
     free(m->gwritten);
     free(m->skip);
+    free(m->fuse_tail);
     fv__free(m->block);
     fv__label_info_free(&m->labels);
     free(m);

@@ -109,6 +109,13 @@ struct fv_model {
      * layer folded into a copy of its weights (layer->fold_w, fold_b) and skipped. */
     bool plan_lean;
     bool *skip; /* per layer: folded into the layer before it (lean plans) */
+    /* Fused groups of a full plan (fuse.c), run by the training steps' passes: per layer, for a
+     * BatchNormalization or Add run inside a group, the group's ReLU (else -1); for that ReLU, the
+     * group's BatchNormalization and Add (-1: none; else both -1). */
+    int *fuse_tail, *fuse_bn, *fuse_add;
+    bool fuse_off;   /* fv__model_set_fusion(m, false): no groups (the tests' reference) */
+    bool fusing;     /* the running pass is a training step's (loss_and_grad): groups run fused */
+    bool fused_last; /* the last forward pass ran fused: the groups' inner outputs are not kept */
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
@@ -154,6 +161,19 @@ fv_status fv__model_augment_check(const fv_model *m);
 /* The summary's closing lines for a model with preprocessing layers: each one with all its
  * arguments, defaults included (value_range=0,1), and when it acts. Nothing for other models. */
 void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
+
+/* Fills the fused groups (fuse_tail, fuse_bn, fuse_add: arrays of nlayers) of a full plan: each
+ * plain ReLU whose input is a BatchNormalization, or an Add of a BatchNormalization and another
+ * tensor, where the ReLU and the Add are those outputs' only readers, none is a model output, and
+ * no other layer between the group's first and last reads the group's inputs (their gradients are
+ * then summed in the unfused order). on false: no groups. */
+void fv__fuse_plan(fv_model *m, bool on);
+/* The nodes whose gradients layer t's backward writes, in order, into src (FV_MAX_INPUTS):
+ * its inputs, or for a group's ReLU the Add's other input, then the BatchNormalization's input.
+ * Returns the count. */
+int fv__fuse_grad_inputs(const fv_model *m, int t, int *src);
+/* For a group's ReLU t with an Add: the node the Add adds to the BatchNormalization's output. */
+int fv__fuse_skip_input(const fv_model *m, int t);
 
 /* Writes the model as fv_model_save does, plus extra tensors and metadata (a checkpoint's). */
 fv_status fv__model_write(const fv_model *m, const char *path, const fv_st_out *extra, int nextra,

@@ -5,6 +5,7 @@
 #include "model/model_impl.h"
 #include "io/dataset.h"
 #include "model/parallel.h"
+#include "kernels/vec.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -386,11 +387,11 @@ static int plan_backward(fv_model *m)
         claimed[out] = true;
     }
     for (int t = L - 1; t >= 0; t--) {
-        const fv_layer *l = &m->layers[t];
-        int temps = 0;
-        if (m->needs_grad[t] && m->gslot[t] >= 0)
-            for (int j = 0; j < l->nin; j++) {
-                const int s = l->src[j];
+        int temps = 0, srcs[FV_MAX_INPUTS];
+        const int nsrc = fv__fuse_grad_inputs(m, t, srcs); /* a fused group's, at its ReLU */
+        if (m->needs_grad[t] && m->gslot[t] >= 0 && m->fuse_tail[t] < 0)
+            for (int j = 0; j < nsrc; j++) {
+                const int s = srcs[j];
                 if (s < 0 || !m->needs_grad[s]) continue;
                 if (claimed[s]) {
                     temps++;
@@ -505,7 +506,12 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (written) m->gwritten = written;
     bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
     if (skip) m->skip = skip;
-    int nbuf = skip ? plan_backward(m) : -1;
+    int *fuse = skip ? realloc(m->fuse_tail, 3 * L * sizeof *fuse) : NULL;
+    if (fuse) {
+        m->fuse_tail = fuse, m->fuse_bn = fuse + L, m->fuse_add = fuse + 2 * L;
+        fv__fuse_plan(m, !lean && !m->fuse_off);
+    }
+    int nbuf = fuse ? plan_backward(m) : -1;
     if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
     if (!gbuf) {
@@ -734,11 +740,34 @@ static const float *node_data(const fv_model *m, int node, const float *const *x
     return node >= 0 ? m->acts[node] : x[-1 - node];
 }
 
+/* A fused group's forward pass, at its ReLU t: the BatchNormalization's, with the Add and the ReLU
+ * as its epilogue, into the ReLU's output. */
+static void fused_forward(fv_model *m, int t, const float *const *x, int64_t n, bool training)
+{
+    const double t0 = training ? prof_now() : 0.0;
+    fv_layer *b = &m->layers[m->fuse_bn[t]];
+    const float *xs[1] = {node_data(m, b->src[0], x)};
+    const fv_epilogue e = {.add = m->fuse_add[t] >= 0 ? node_data(m, fv__fuse_skip_input(m, t), x)
+                                                      : NULL,
+                           .relu = true};
+    fv_rng r;
+    fv_run run = layer_run(m, m->fuse_bn[t], n, training, &r);
+    b->kind->forward_fused(b, xs, m->acts[t], &run, &e);
+    /* the group's time is its BatchNormalization's in the profile */
+    if (training) b->prof_fwd_s += prof_now() - t0, b->prof_fwd_n += n;
+}
+
 void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, bool training)
 {
     FV_ASSERT(n <= m->plan_n);
+    const bool fuse = m->fusing && !m->plan_lean;
     for (int i = 0; i < m->nlayers; i++) {
-        if (m->plan_lean && m->skip[i]) continue; /* folded into the layer before it */
+        if (m->plan_lean && m->skip[i]) continue;   /* folded into the layer before it */
+        if (fuse && m->fuse_tail[i] >= 0) continue; /* runs inside its group, at the ReLU */
+        if (fuse && m->fuse_bn[i] >= 0) {
+            fused_forward(m, i, x, n, training);
+            continue;
+        }
         const double t0 = training ? prof_now() : 0.0;
         fv_layer *l = &m->layers[i];
         const float *xs[FV_MAX_INPUTS];
@@ -753,6 +782,7 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
     }
     m->out_of_last = n;
+    m->fused_last = fuse;
 }
 
 void fv__model_forward(fv_model *m, const float *x, int64_t n, bool training)
@@ -798,13 +828,15 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         if (fv__model_head_node(m, j) >= 0) written[fv__model_head_node(m, j)] = true;
     for (int i = L - 1; i >= 0; i--) {
         fv_layer *l = &m->layers[i];
+        /* a fused group's BatchNormalization and Add have no slot: the group runs at its ReLU */
         if (!m->needs_grad[i] || m->gslot[i] < 0) continue;
         const double t0 = prof_now();
         const float *xs[FV_MAX_INPUTS];
         float *dxs[FV_MAX_INPUTS];
-        int sum_into[FV_MAX_INPUTS], ntemp = 0;
-        for (int j = 0; j < l->nin; j++) {
-            const int s = l->src[j];
+        int sum_into[FV_MAX_INPUTS], ntemp = 0, srcs[FV_MAX_INPUTS];
+        const int nsrc = fv__fuse_grad_inputs(m, i, srcs);
+        for (int j = 0; j < nsrc; j++) {
+            const int s = srcs[j];
             xs[j] = node_data(m, s, x);
             dxs[j] = NULL;
             sum_into[j] = -1;
@@ -818,15 +850,26 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             }
         }
         fv_rng r;
-        fv_run run = layer_run(m, i, n, training, &r);
-        l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
-        for (int j = 0; j < l->nin; j++) {
+        if (m->fuse_bn[i] >= 0) { /* dxs: the Add's other input's (when there is an Add), then
+                                     the BatchNormalization's input's */
+            fv_layer *b = &m->layers[m->fuse_bn[i]];
+            const bool add = m->fuse_add[i] >= 0;
+            const fv_epilogue e = {
+                .add = add ? xs[0] : NULL, .relu = true, .dadd = add ? dxs[0] : NULL};
+            const float *bx[1] = {xs[add ? 1 : 0]};
+            float *bdx[1] = {dxs[add ? 1 : 0]};
+            fv_run run = layer_run(m, m->fuse_bn[i], n, training, &r);
+            b->kind->backward_fused(b, bx, m->acts[i], m->gbuf[m->gslot[i]], bdx, &run, &e);
+            l = b; /* the profile's row */
+        } else {
+            fv_run run = layer_run(m, i, n, training, &r);
+            l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
+        }
+        for (int j = 0; j < nsrc; j++) {
             if (sum_into[j] < 0) continue;
             float *dst = m->gbuf[m->gslot[sum_into[j]]];
             const float *src = dxs[j];
-            const int64_t cnt = n * fv__shape_size(&m->layers[sum_into[j]].out);
-            for (int64_t e = 0; e < cnt; e++)
-                dst[e] += src[e];
+            fv__add_run(dst, src, n * fv__shape_size(&m->layers[sum_into[j]].out));
         }
         l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
     }
@@ -877,7 +920,9 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
         if (fv__model_head_node(m, j) >= 0)
             m->layers[fv__model_head_node(m, j)].fused_act = fused[j];
     }
+    m->fusing = true; /* this pass and its backward run the plan's fused groups */
     fv__model_forward_inputs(m, x, n, training);
+    m->fusing = false;
     const float *y[FV_MAX_OUTPUTS] = {NULL};
     float *dy[FV_MAX_OUTPUTS] = {NULL};
     bool any_grad = false;
@@ -1248,8 +1293,10 @@ void fv_model_profile_reset(fv_model *m)
 
 const float *fv_model_layer_output(const fv_model *m, int i)
 {
-    /* A lean plan (after predict or evaluate) keeps no layer outputs but the model's. */
+    /* A lean plan (after predict or evaluate) keeps no layer outputs but the model's; a training
+     * step's pass does not write the outputs inside its fused groups. */
     if (i < 0 || i >= m->nlayers || !m->out_of_last || m->plan_lean) return NULL;
+    if (m->fused_last && m->fuse_tail[i] >= 0) return NULL;
     return m->acts[i];
 }
 

@@ -1,0 +1,165 @@
+/* eltwise.c — ReLU and BatchNormalization's passes over a batch (eltwise.h): the scalar reference,
+ * which is the specification, and the same loops in 4-float vectors (any target) and in AVX-512.
+ * Built with -ffp-contract=off (CMakeLists.txt): no path may fuse a multiply and an add.
+ */
+#include "kernels/eltwise.h"
+
+#include "kernels/gemm_internal.h"
+
+#include <stddef.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EW_X86 1
+#endif
+
+/* ---- the reference, one element at a time -------------------------------------------------- */
+
+static inline float relu1(float x)
+{
+    return x > 0.0f ? x : 0.0f;
+}
+
+static inline float relu_grad1(float y, float dy)
+{
+    return y > 0.0f ? dy : 0.0f;
+}
+
+static inline float norm1(float x, float mean, float inv, float g, float b, const float *add,
+                          int64_t c, bool relu)
+{
+    float v = (x - mean) * inv * g + b;
+    if (add) v = v + add[c];
+    return relu ? relu1(v) : v;
+}
+
+static inline float dx1(float x, float g, float mean, float inv, double coef, double M, double sdy,
+                        double sdyx)
+{
+    const double xh = ((double)x - mean) * inv;
+    return (float)(coef * (M * g - sdy - xh * sdyx));
+}
+
+static void ref_relu_forward(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = relu1(x[i]);
+}
+
+static void ref_relu_backward(const float *y, const float *dy, float *dx, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = relu_grad1(y[i], dy[i]);
+}
+
+static void ref_sum(const float *x, int64_t rows, int64_t C, double *s)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < C; c++)
+            s[c] += x[r * C + c];
+}
+
+static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const float *mean, double *s)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const double d = (double)x[r * C + c] - mean[c];
+            s[c] += d * d;
+        }
+}
+
+static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, int64_t rows,
+                       int64_t C, const float *mean, const float *inv, double *s1, double *s2)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t e = r * C + c;
+            const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+            const double xh = ((double)x[e] - mean[c]) * inv[c];
+            s1[c] += g;
+            s2[c] += g * xh;
+        }
+}
+
+static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const float *mean,
+                        const float *inv, const float *gamma, const float *beta, const float *add,
+                        bool relu)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < C; c++)
+            y[r * C + c] = norm1(x[r * C + c], mean[c], inv[c], gamma ? gamma[c] : 1.0f,
+                                 beta ? beta[c] : 0.0f, add ? add + r * C : NULL, c, relu);
+}
+
+static void ref_bn_dx(const float *x, const float *dy, const float *relu_y, float *dx, float *dskip,
+                      int64_t rows, int64_t C, const float *mean, const float *inv,
+                      const double *coef, double M, const double *sdy, const double *sdyx)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t e = r * C + c;
+            const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+            if (dskip) dskip[e] = g;
+            if (dx) dx[e] = dx1(x[e], g, mean[c], inv[c], coef[c], M, sdy[c], sdyx[c]);
+        }
+}
+
+static const fv__elt_ops ref_ops = {
+    .name = "reference",
+    .relu_forward = ref_relu_forward,
+    .relu_backward = ref_relu_backward,
+    .sum = ref_sum,
+    .sum_sqdev = ref_sum_sqdev,
+    .sum_dy = ref_sum_dy,
+    .bn_norm = ref_bn_norm,
+    .bn_dx = ref_bn_dx,
+};
+
+/* ---- the vector paths ---------------------------------------------------------------------- */
+
+#define EW_W         4
+#define EW_NAME(s)   v4_##s
+#define EW_ATTR      /* the target's own vectors */
+#define EW_PATH_NAME "vector4"
+#include "kernels/eltwise_body.h"
+#undef EW_W
+#undef EW_NAME
+#undef EW_ATTR
+#undef EW_PATH_NAME
+
+#if defined(EW_X86)
+#define EW_W         16
+#define EW_NAME(s)   avx512_##s
+#define EW_ATTR      __attribute__((target("avx512f")))
+#define EW_PATH_NAME "avx512"
+#include "kernels/eltwise_body.h"
+#undef EW_W
+#undef EW_NAME
+#undef EW_ATTR
+#undef EW_PATH_NAME
+#endif
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+const fv__elt_ops *fv__elt_path(int i)
+{
+    switch (i) {
+    case 0:
+        return &ref_ops;
+    case 1:
+        return &v4_ops;
+#if defined(EW_X86)
+    case 2:
+        return fv__gemm_path_supported(FV__GEMM_AVX512) ? &avx512_ops : NULL;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+const fv__elt_ops *fv__elt(void)
+{
+#if defined(EW_X86)
+    if (fv__kernel_path_best() == FV__GEMM_AVX512) return &avx512_ops;
+#endif
+    return &v4_ops;
+}

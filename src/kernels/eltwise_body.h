@@ -1,0 +1,207 @@
+/* eltwise_body.h — the element-wise kernels of eltwise.h written once in GCC/Clang vectors of EW_W
+ * floats, included by eltwise.c once per path with:
+ *   EW_W        floats per vector (4: portable; 16: AVX-512)
+ *   EW_NAME(s)  the path's name for symbol s
+ *   EW_ATTR     function attributes (the target instruction set)
+ * Each vector lane does the reference's operations in its order; the columns past the last whole
+ * vector of a row go through the reference's scalar helpers (eltwise.c).
+ */
+
+typedef float EW_NAME(vf) __attribute__((vector_size(4 * EW_W)));
+typedef float EW_NAME(vfu) __attribute__((vector_size(4 * EW_W), aligned(4), may_alias));
+typedef int32_t EW_NAME(vi) __attribute__((vector_size(4 * EW_W)));
+typedef double EW_NAME(vd) __attribute__((vector_size(8 * EW_W)));
+typedef double EW_NAME(vdu) __attribute__((vector_size(8 * EW_W), aligned(8), may_alias));
+
+#define VF    EW_NAME(vf)
+#define VFU   EW_NAME(vfu)
+#define VI    EW_NAME(vi)
+#define VD    EW_NAME(vd)
+#define VDU   EW_NAME(vdu)
+#define LD(p) ((VF) * (const VFU *)(p))
+/* v where m is true, +0 elsewhere. */
+#define KEEP(v, m) ((VF)((VI)(v) & (m)))
+
+EW_ATTR static void EW_NAME(relu_forward)(const float *x, float *y, int64_t n)
+{
+    const VF zero = {0};
+    int64_t i = 0;
+    for (; i + EW_W <= n; i += EW_W) {
+        const VF v = LD(x + i);
+        *(VFU *)(y + i) = KEEP(v, v > zero);
+    }
+    for (; i < n; i++)
+        y[i] = relu1(x[i]);
+}
+
+EW_ATTR static void EW_NAME(relu_backward)(const float *y, const float *dy, float *dx, int64_t n)
+{
+    const VF zero = {0};
+    int64_t i = 0;
+    for (; i + EW_W <= n; i += EW_W)
+        *(VFU *)(dx + i) = KEEP(LD(dy + i), LD(y + i) > zero);
+    for (; i < n; i++)
+        dx[i] = relu_grad1(y[i], dy[i]);
+}
+
+/* The gradient reaching BatchNormalization's output: dy, or dy through the ReLU after it. */
+#define GRAD(ry, dy, c) ((ry) ? KEEP(LD((dy) + (c)), LD((ry) + (c)) > zero) : LD((dy) + (c)))
+#define CVT(v)          __builtin_convertvector((v), VD)
+
+/* kind 0: s1 += Σx; 1: s1 += Σ(x − mean)²; 2: s1 += Σg, s2 += Σg·x̂ (sum_dy) — for channels
+ * [c0, c0 + nb·EW_W), over all rows with the sums in registers (each channel still summed over
+ * the rows in order). Inlined with kind and nb constants. */
+EW_ATTR static inline __attribute__((always_inline)) void
+EW_NAME(sums_block)(int kind, int nb, const float *x, const float *dy, const float *relu_y,
+                    int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
+                    double *s1, double *s2)
+{
+    const VF zero = {0};
+    VD a[4], b[4];
+    for (int k = 0; k < nb; k++) {
+        a[k] = (VD) * (const VDU *)(s1 + c0 + k * EW_W);
+        if (kind == 2) b[k] = (VD) * (const VDU *)(s2 + c0 + k * EW_W);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * C + c0;
+        for (int k = 0; k < nb; k++) {
+            const int64_t c = c0 + k * EW_W;
+            if (kind == 0) {
+                a[k] += CVT(LD(xr + k * EW_W));
+            } else if (kind == 1) {
+                const VD d = CVT(LD(xr + k * EW_W)) - CVT(LD(mean + c));
+                a[k] += d * d;
+            } else {
+                const VD g = CVT(GRAD(relu_y ? relu_y + r * C : NULL, dy + r * C, c));
+                const VD xh = (CVT(LD(xr + k * EW_W)) - CVT(LD(mean + c))) * CVT(LD(inv + c));
+                a[k] += g;
+                b[k] += g * xh;
+            }
+        }
+    }
+    for (int k = 0; k < nb; k++) {
+        *(VDU *)(s1 + c0 + k * EW_W) = a[k];
+        if (kind == 2) *(VDU *)(s2 + c0 + k * EW_W) = b[k];
+    }
+}
+
+EW_ATTR static inline __attribute__((always_inline)) void
+EW_NAME(sums)(int kind, const float *x, const float *dy, const float *relu_y, int64_t rows,
+              int64_t C, const float *mean, const float *inv, double *s1, double *s2)
+{
+    int64_t c = 0;
+    for (; c + 4 * EW_W <= C; c += 4 * EW_W)
+        EW_NAME(sums_block)(kind, 4, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+    for (; c + 2 * EW_W <= C; c += 2 * EW_W)
+        EW_NAME(sums_block)(kind, 2, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+    for (; c + EW_W <= C; c += EW_W)
+        EW_NAME(sums_block)(kind, 1, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+    for (; c < C; c++) /* the reference's operations, channel by channel */
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t e = r * C + c;
+            if (kind == 0) {
+                s1[c] += x[e];
+            } else if (kind == 1) {
+                const double d = (double)x[e] - mean[c];
+                s1[c] += d * d;
+            } else {
+                const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+                const double xh = ((double)x[e] - mean[c]) * inv[c];
+                s1[c] += g;
+                s2[c] += g * xh;
+            }
+        }
+}
+
+EW_ATTR static void EW_NAME(sum)(const float *x, int64_t rows, int64_t C, double *s)
+{
+    EW_NAME(sums)(0, x, NULL, NULL, rows, C, NULL, NULL, s, NULL);
+}
+
+EW_ATTR static void EW_NAME(sum_sqdev)(const float *x, int64_t rows, int64_t C, const float *mean,
+                                       double *s)
+{
+    EW_NAME(sums)(1, x, NULL, NULL, rows, C, mean, NULL, s, NULL);
+}
+
+EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
+                                    int64_t rows, int64_t C, const float *mean, const float *inv,
+                                    double *s1, double *s2)
+{
+    EW_NAME(sums)(2, x, dy, relu_y, rows, C, mean, inv, s1, s2);
+}
+
+#undef CVT
+
+EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int64_t C,
+                                     const float *mean, const float *inv, const float *gamma,
+                                     const float *beta, const float *add, bool relu)
+{
+    const VF zero = {0}, one = zero + 1.0f;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * C, *ar = add ? add + r * C : NULL;
+        float *yr = y + r * C;
+        int64_t c = 0;
+        for (; c + EW_W <= C; c += EW_W) {
+            const VF g = gamma ? LD(gamma + c) : one, b = beta ? LD(beta + c) : zero;
+            VF v = (LD(xr + c) - LD(mean + c)) * LD(inv + c) * g + b;
+            if (ar) v = v + LD(ar + c);
+            if (relu) v = KEEP(v, v > zero);
+            *(VFU *)(yr + c) = v;
+        }
+        for (; c < C; c++)
+            yr[c] = norm1(xr[c], mean[c], inv[c], gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f,
+                          ar, c, relu);
+    }
+}
+
+EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx,
+                                   float *dskip, int64_t rows, int64_t C, const float *mean,
+                                   const float *inv, const double *coef, double M,
+                                   const double *sdy, const double *sdyx)
+{
+    const VF zero = {0};
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t o = r * C;
+        const float *yr = relu_y ? relu_y + o : NULL;
+        int64_t c = 0;
+        for (; c + EW_W <= C; c += EW_W) {
+            const VF gf = GRAD(yr, dy + o, c);
+            if (dskip) *(VFU *)(dskip + o + c) = gf;
+            if (!dx) continue;
+            const VD d = __builtin_convertvector(gf, VD);
+            const VD xh = (__builtin_convertvector(LD(x + o + c), VD) -
+                           __builtin_convertvector(LD(mean + c), VD)) *
+                          __builtin_convertvector(LD(inv + c), VD);
+            const VD v =
+                (VD) * (const VDU *)(coef + c) *
+                (M * d - (VD) * (const VDU *)(sdy + c) - xh * (VD) * (const VDU *)(sdyx + c));
+            *(VFU *)(dx + o + c) = __builtin_convertvector(v, VF);
+        }
+        for (; c < C; c++) {
+            const float gf = yr ? relu_grad1(yr[c], dy[o + c]) : dy[o + c];
+            if (dskip) dskip[o + c] = gf;
+            if (dx) dx[o + c] = dx1(x[o + c], gf, mean[c], inv[c], coef[c], M, sdy[c], sdyx[c]);
+        }
+    }
+}
+
+#undef GRAD
+#undef KEEP
+#undef LD
+#undef VDU
+#undef VD
+#undef VI
+#undef VFU
+#undef VF
+
+static const fv__elt_ops EW_NAME(ops) = {
+    .name = EW_PATH_NAME,
+    .relu_forward = EW_NAME(relu_forward),
+    .relu_backward = EW_NAME(relu_backward),
+    .sum = EW_NAME(sum),
+    .sum_sqdev = EW_NAME(sum_sqdev),
+    .sum_dy = EW_NAME(sum_dy),
+    .bn_norm = EW_NAME(bn_norm),
+    .bn_dx = EW_NAME(bn_dx),
+};

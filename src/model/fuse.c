@@ -1,0 +1,106 @@
+/* fuse.c — the training plan's graph optimisation: a BatchNormalization whose output only a ReLU
+ * reads, directly or through a residual Add, runs with that Add and ReLU as one pass (the layer
+ * kind's forward_fused and backward_fused), so the steps read and write each tensor fewer times.
+ * The model file and the layers do not see it; every result is bit for bit the unfused one.
+ */
+#include "model/model_impl.h"
+#include "model/model.h"
+
+/* Whether node `node` is read by exactly one input slot of one layer, which is `reader`, and is
+ * not a model output. */
+static bool only_reader(const fv_model *m, int node, int reader)
+{
+    if (fv__model_output_node(m) == node) return false;
+    for (int k = 0; k < m->noutputs; k++)
+        if (m->outputs[k] == node) return false;
+    int reads = 0;
+    for (int i = node + 1; i < m->nlayers; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] == node) {
+                if (i != reader) return false;
+                reads++;
+            }
+    return reads == 1;
+}
+
+/* Whether a layer strictly between lo and hi, other than `member` (the group's Add), reads node:
+ * fusing would then move the group's contribution to that node's gradient past the reader's,
+ * changing the order of the sum. */
+static bool read_between(const fv_model *m, int node, int lo, int hi, int member)
+{
+    for (int i = lo + 1; i < hi; i++)
+        for (int j = 0; j < m->layers[i].nin && i != member; j++)
+            if (m->layers[i].src[j] == node) return true;
+    return false;
+}
+
+static bool is_plain_relu(const fv_layer *l)
+{
+    return (l->kind == &fv__kind_relu || l->kind == &fv__kind_activation) && l->nin == 1 &&
+           fv__layer_activation(l) == FV_ACT_RELU;
+}
+
+void fv__fuse_plan(fv_model *m, bool on)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        m->fuse_tail[i] = m->fuse_bn[i] = m->fuse_add[i] = -1;
+    for (int t = 0; on && t < m->nlayers; t++) {
+        const fv_layer *relu = &m->layers[t];
+        if (!is_plain_relu(relu) || relu->src[0] < 0) continue;
+        int add = -1, bn = relu->src[0];
+        if (m->layers[bn].kind == &fv__kind_add) { /* BatchNormalization → Add → ReLU */
+            add = bn, bn = -1;
+            const fv_layer *a = &m->layers[add];
+            if (a->nin != 2 || !only_reader(m, add, t)) continue;
+            for (int j = 0; j < 2 && bn < 0; j++) {
+                const int s = a->src[j], other = a->src[1 - j];
+                if (s >= 0 && s != other && m->layers[s].kind->forward_fused &&
+                    m->fuse_tail[s] < 0 && only_reader(m, s, add))
+                    bn = s;
+            }
+            if (bn < 0) continue;
+        } else if (!m->layers[bn].kind->forward_fused || !only_reader(m, bn, t)) {
+            continue;
+        }
+        const fv_layer *b = &m->layers[bn];
+        if (b->nin != 1 || read_between(m, b->src[0], bn, t, add)) continue;
+        if (add >= 0) {
+            const fv_layer *a = &m->layers[add];
+            const int skip = a->src[a->src[0] == bn ? 1 : 0];
+            if (read_between(m, skip, bn, t, add) || skip == b->src[0]) continue;
+        }
+        m->fuse_bn[t] = bn, m->fuse_add[t] = add;
+        m->fuse_tail[bn] = t;
+        if (add >= 0) m->fuse_tail[add] = t;
+    }
+}
+
+int fv__fuse_skip_input(const fv_model *m, int t)
+{
+    const int add = m->fuse_add[t];
+    if (add < 0) return 0;
+    const fv_layer *a = &m->layers[add];
+    return a->src[a->src[0] == m->fuse_bn[t] ? 1 : 0];
+}
+
+int fv__fuse_grad_inputs(const fv_model *m, int t, int *src)
+{
+    const fv_layer *l = &m->layers[t];
+    if (m->fuse_bn[t] < 0) {
+        for (int j = 0; j < l->nin; j++)
+            src[j] = l->src[j];
+        return l->nin;
+    }
+    /* In the unfused backward order: the Add's other input, then the BatchNormalization's. */
+    int k = 0;
+    if (m->fuse_add[t] >= 0) src[k++] = fv__fuse_skip_input(m, t);
+    src[k++] = m->layers[m->fuse_bn[t]].src[0];
+    return k;
+}
+
+void fv__model_set_fusion(fv_model *m, bool on)
+{
+    if (m->fuse_off == !on) return;
+    m->fuse_off = !on;
+    fv__model_plan_reset(m); /* the next pass plans with or without the groups */
+}

@@ -1,0 +1,201 @@
+/* test_eltwise.c — the element-wise kernels (kernels/eltwise.h): the reference by hand on small
+ * cases, and every vector path this CPU has against the reference, bit for bit, on random data and
+ * odd shapes (channel counts below, at and past a vector, aliasing, optional arrays).
+ */
+#include "core/core.h"
+#include "kernels/eltwise.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *falloc(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!p) abort();
+    return p;
+}
+
+static double *dalloc(int64_t n)
+{
+    double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (!p) abort();
+    return p;
+}
+
+/* Uniform in [-1, 1), with some exact zeros and negative zeros (ReLU's edge). */
+static void fill(fv_rng *r, float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float u = fv__rng_uniform(r);
+        x[i] = u < 0.05f ? 0.0f : u < 0.1f ? -0.0f : 2.0f * fv__rng_uniform(r) - 1.0f;
+    }
+}
+
+/* Bit-for-bit equality, naming the first difference. */
+static void same_bits(const char *what, const char *path, const void *a, const void *b,
+                      size_t bytes)
+{
+    if (memcmp(a, b, bytes) == 0) return;
+    const unsigned char *p = a, *q = b;
+    size_t i = 0;
+    while (p[i] == q[i])
+        i++;
+    fprintf(stderr, "  %s on path %s: differs from the reference at byte %zu of %zu\n", what, path,
+            i, bytes);
+    test_failed_checks++;
+}
+
+TEST(reference_by_hand)
+{
+    const fv__elt_ops *ref = fv__elt_path(0);
+    const float x[4] = {-1.5f, 0.0f, 2.0f, -0.0f};
+    float y[4], dx[4];
+    ref->relu_forward(x, y, 4);
+    CHECK(y[0] == 0.0f && y[1] == 0.0f && y[2] == 2.0f && y[3] == 0.0f && !signbit(y[3]));
+    const float dy[4] = {5.0f, 6.0f, 7.0f, 8.0f};
+    ref->relu_backward(y, dy, dx, 4);
+    CHECK(dx[0] == 0.0f && dx[1] == 0.0f && dx[2] == 7.0f && dx[3] == 0.0f);
+
+    /* Two channels, three rows: channel 0 holds 1, 2, 6 (mean 3), channel 1 holds 0, 0, 3. */
+    const float v[6] = {1, 0, 2, 0, 6, 3};
+    double s[2] = {10, 20};
+    ref->sum(v, 3, 2, s);
+    CHECK(s[0] == 19 && s[1] == 23);
+    const float mean[2] = {3, 1}, inv[2] = {0.5f, 2.0f}, gamma[2] = {2, 1}, beta[2] = {1, -1};
+    double q[2] = {0, 0};
+    ref->sum_sqdev(v, 3, 2, mean, q);
+    CHECK(q[0] == 4 + 1 + 9 && q[1] == 1 + 1 + 4);
+    /* y = (x − mean)·inv·γ + β: channel 0 (1 − 3)·0.5·2 + 1 = −1, then + add 0.5, ReLU: 0. */
+    const float add[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    float out[6];
+    ref->bn_norm(v, out, 3, 2, mean, inv, gamma, beta, NULL, false);
+    CHECK(out[0] == -1 && out[1] == -3 && out[2] == 0 && out[3] == -3 && out[4] == 4 &&
+          out[5] == 3);
+    ref->bn_norm(v, out, 3, 2, mean, inv, gamma, beta, add, true);
+    CHECK(out[0] == 0 && out[1] == 0 && out[2] == 0.5f && out[3] == 0 && out[4] == 4.5f &&
+          out[5] == 3.5f);
+    ref->bn_norm(v, out, 3, 2, mean, inv, NULL, NULL, NULL, false);
+    CHECK(out[0] == -1 && out[1] == -2 && out[4] == 1.5f && out[5] == 4);
+
+    /* Through the ReLU of output ry: g = dy where ry > 0. x̂ of channel 0: −1, −0.5, 1.5. */
+    const float ry[6] = {1, 0, 0, 1, 1, 1}, g[6] = {1, 2, 3, 4, 5, 6};
+    double s1[2] = {0, 0}, s2[2] = {0, 0};
+    ref->sum_dy(v, g, ry, 3, 2, mean, inv, s1, s2);
+    CHECK(s1[0] == 1 + 5 && s1[1] == 4 + 6);
+    CHECK(s2[0] == 1 * -1.0 + 5 * 1.5 && s2[1] == 4 * -2.0 + 6 * 4.0);
+    /* dx = coef·(M·g − sdy − x̂·sdyx), with coef = γ·inv/M. */
+    const double M = 3, coef[2] = {2 * 0.5 / 3, 1 * 2.0 / 3};
+    float d[6], skip[6];
+    ref->bn_dx(v, g, ry, d, skip, 3, 2, mean, inv, coef, M, s1, s2);
+    CHECK_CLOSE(d[0], coef[0] * (3 * 1 - s1[0] - (-1.0) * s2[0]), 1e-6, 1e-6);
+    CHECK_CLOSE(d[2], coef[0] * (0 - s1[0] - (-0.5) * s2[0]), 1e-6, 1e-6);
+    CHECK_CLOSE(d[5], coef[1] * (3 * 6 - s1[1] - 4.0 * s2[1]), 1e-6, 1e-6);
+    CHECK(skip[0] == 1 && skip[1] == 0 && skip[2] == 0 && skip[3] == 4 && skip[5] == 6);
+}
+
+/* Every kernel of path p against the reference, on rows × C values. */
+static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_t C)
+{
+    const fv__elt_ops *ref = fv__elt_path(0);
+    const int64_t n = rows * C;
+    float *x = falloc(n), *dy = falloc(n), *ry = falloc(n), *add = falloc(n);
+    float *a = falloc(n), *b = falloc(n), *a2 = falloc(n), *b2 = falloc(n);
+    float *mean = falloc(C), *inv = falloc(C), *gamma = falloc(C), *beta = falloc(C);
+    double *s = dalloc(4 * C), *t = dalloc(4 * C), *coef = dalloc(C);
+    fill(rng, x, n), fill(rng, dy, n), fill(rng, ry, n), fill(rng, add, n);
+    fill(rng, mean, C), fill(rng, gamma, C), fill(rng, beta, C);
+    for (int64_t c = 0; c < C; c++) {
+        inv[c] = 0.5f + fv__rng_uniform(rng);
+        coef[c] = (double)gamma[c] * inv[c] / (double)rows;
+    }
+
+    ref->relu_forward(x, a, n), p->relu_forward(x, b, n);
+    same_bits("relu_forward", p->name, a, b, (size_t)n * 4);
+    memcpy(b, x, (size_t)n * 4);
+    p->relu_forward(b, b, n); /* in place */
+    same_bits("relu_forward in place", p->name, a, b, (size_t)n * 4);
+    ref->relu_backward(ry, dy, a, n), p->relu_backward(ry, dy, b, n);
+    same_bits("relu_backward", p->name, a, b, (size_t)n * 4);
+    memcpy(b, dy, (size_t)n * 4);
+    p->relu_backward(ry, b, b, n);
+    same_bits("relu_backward in place", p->name, a, b, (size_t)n * 4);
+
+    for (int64_t c = 0; c < 4 * C; c++) /* the sums add to what is there */
+        s[c] = t[c] = (double)c - 1.5;
+    ref->sum(x, rows, C, s), p->sum(x, rows, C, t);
+    ref->sum_sqdev(x, rows, C, mean, s + C), p->sum_sqdev(x, rows, C, mean, t + C);
+    same_bits("sum, sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
+    for (int relu = 0; relu < 2; relu++) {
+        const float *r = relu ? ry : NULL;
+        ref->sum_dy(x, dy, r, rows, C, mean, inv, s + 2 * C, s + 3 * C);
+        p->sum_dy(x, dy, r, rows, C, mean, inv, t + 2 * C, t + 3 * C);
+        same_bits("sum_dy", p->name, s + 2 * C, t + 2 * C, (size_t)(2 * C) * 8);
+    }
+
+    for (int k = 0; k < 16; k++) { /* gamma, beta, add and relu each on or off */
+        const float *g = k & 1 ? gamma : NULL, *be = k & 2 ? beta : NULL, *ad = k & 4 ? add : NULL;
+        ref->bn_norm(x, a, rows, C, mean, inv, g, be, ad, k & 8);
+        p->bn_norm(x, b, rows, C, mean, inv, g, be, ad, k & 8);
+        same_bits("bn_norm", p->name, a, b, (size_t)n * 4);
+    }
+    memcpy(b, x, (size_t)n * 4);
+    p->bn_norm(b, b, rows, C, mean, inv, gamma, beta, add, true); /* y = x */
+    same_bits("bn_norm in place", p->name, a, b, (size_t)n * 4);
+
+    const double M = (double)rows;
+    for (int k = 0; k < 4; k++) { /* through a ReLU or not; with dskip or not */
+        const float *r = k & 1 ? ry : NULL;
+        float *sk_a = k & 2 ? a2 : NULL, *sk_b = k & 2 ? b2 : NULL;
+        ref->bn_dx(x, dy, r, a, sk_a, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+        p->bn_dx(x, dy, r, b, sk_b, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+        same_bits("bn_dx", p->name, a, b, (size_t)n * 4);
+        if (sk_a) same_bits("bn_dx's dskip", p->name, a2, b2, (size_t)n * 4);
+    }
+    /* dskip alone (no input gradient), and dx written over dy */
+    ref->bn_dx(x, dy, ry, NULL, a2, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    p->bn_dx(x, dy, ry, NULL, b2, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    same_bits("bn_dx's dskip alone", p->name, a2, b2, (size_t)n * 4);
+    ref->bn_dx(x, dy, ry, a, NULL, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    memcpy(b, dy, (size_t)n * 4);
+    p->bn_dx(x, b, ry, b, NULL, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    same_bits("bn_dx in place", p->name, a, b, (size_t)n * 4);
+
+    free(x), free(dy), free(ry), free(add), free(a), free(b), free(a2), free(b2);
+    free(mean), free(inv), free(gamma), free(beta), free(s), free(t), free(coef);
+}
+
+TEST(every_path_matches_the_reference_bit_for_bit)
+{
+    const int64_t Cs[] = {1, 3, 4, 5, 15, 16, 17, 32, 33, 64, 70};
+    const int64_t rows[] = {1, 2, 7, 33};
+    fv_rng rng;
+    fv__rng_seed(&rng, 15);
+    int paths = 0;
+    for (int i = 1; fv__elt_path(i); i++, paths++)
+        for (size_t c = 0; c < sizeof Cs / sizeof *Cs; c++)
+            for (size_t r = 0; r < sizeof rows / sizeof *rows; r++)
+                compare_path(fv__elt_path(i), &rng, rows[r], Cs[c]);
+    CHECK(paths >= 1);
+}
+
+TEST(the_chosen_path_is_one_of_the_paths)
+{
+    bool found = false;
+    for (int i = 1; fv__elt_path(i); i++)
+        found = found || fv__elt_path(i) == fv__elt();
+    CHECK(found);
+}
+
+int main(void)
+{
+    printf("element-wise path: %s; tested paths:", fv__elt()->name);
+    for (int i = 1; fv__elt_path(i); i++)
+        printf(" %s", fv__elt_path(i)->name);
+    printf("\n");
+    RUN(reference_by_hand);
+    RUN(every_path_matches_the_reference_bit_for_bit);
+    RUN(the_chosen_path_is_one_of_the_paths);
+    return TEST_SUMMARY();
+}

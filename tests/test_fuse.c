@@ -1,0 +1,233 @@
+/* test_fuse.c — the training plan's fused BatchNormalization → [Add →] ReLU groups (model/fuse.c):
+ * which groups the planner forms and which it declines, and that a fused model's losses, outputs,
+ * gradients and weights after training steps equal the unfused model's bit for bit, on odd shapes,
+ * in training and inference mode, with any thread count.
+ */
+#include "fovea.h"
+#include "model/model.h"
+#include "model/model_impl.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Odd sizes; a residual block with an identity shortcut, a block with a strided projection
+ * (an Add of two BatchNormalizations), an Activation('relu') layer and BatchNormalizations without
+ * scale or center. */
+static const char *resnet =
+    "input shape=9,7,3\n"
+    "conv2d name=stem filters=17 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization name=stem_bn\n"
+    "relu name=r0\n"
+    "conv2d name=c1 filters=17 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization name=bn1 center=false\n"
+    "activation name=a1 activation=relu\n"
+    "conv2d name=c2 filters=17 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn2 scale=false\n"
+    "add name=add1 inputs=bn2,r0\n"
+    "relu name=r1\n"
+    "conv2d name=c3 filters=6 kernel_size=3 strides=2 padding=same use_bias=false inputs=r1\n"
+    "batch_normalization name=bn3\n"
+    "relu name=r2\n"
+    "conv2d name=c4 filters=6 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization name=bn4\n"
+    "conv2d name=proj filters=6 kernel_size=1 strides=2 use_bias=false inputs=r1\n"
+    "batch_normalization name=proj_bn momentum=0.9\n"
+    "add name=add2 inputs=proj_bn,bn4\n"
+    "relu name=r3\n"
+    "global_average_pooling2d\n"
+    "dense units=4 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+/* Groups the planner must decline: r0 read between bn and its Add (the order of r0's gradient
+ * sum would change), a BatchNormalization read twice, one that is a model output, a ReLU with
+ * max_value, and a frozen BatchNormalization (which fuses: its moving statistics apply). */
+static const char *declined =
+    "input shape=6,5,2\n"
+    "conv2d name=stem filters=5 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn0 trainable=false\n"
+    "relu name=r0\n"
+    "conv2d name=c1 filters=5 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn1\n"
+    "conv2d name=between filters=5 kernel_size=1 inputs=r0\n"
+    "add name=add1 inputs=r0,bn1\n"
+    "relu name=r1\n"
+    "batch_normalization name=bn2\n"
+    "add name=twice inputs=bn2,bn2\n"
+    "relu name=r2\n"
+    "add name=join inputs=r2,between\n"
+    "batch_normalization name=bn3\n"
+    "relu name=r3 max_value=6\n"
+    "batch_normalization name=bn_out\n"
+    "relu name=r4\n"
+    "global_average_pooling2d inputs=r4\n"
+    "dense name=head units=3 activation=softmax\n"
+    "model outputs=head,bn_out\n"
+    "compile loss=head:sparse_categorical_crossentropy,bn_out:mean_squared_error "
+    "optimizer=adam\n";
+
+static int layer_index(const fv_model *m, const char *name)
+{
+    for (int i = 0; i < fv_model_layer_count(m); i++)
+        if (strcmp(fv_model_layer_name(m, i), name) == 0) return i;
+    return -1;
+}
+
+/* Whether the plan fused the group whose ReLU is `relu` with BatchNormalization `bn` and Add `add`
+ * (NULL: none). */
+static bool grouped(const fv_model *m, const char *relu, const char *bn, const char *add)
+{
+    const int t = layer_index(m, relu);
+    return t >= 0 && m->fuse_bn[t] == layer_index(m, bn) &&
+           m->fuse_add[t] == (add ? layer_index(m, add) : -1);
+}
+
+static float *random_floats(int64_t n, uint64_t seed, float lo, float hi)
+{
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    float *x = malloc((size_t)n * sizeof(float));
+    if (!x) abort();
+    for (int64_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * fv__rng_uniform(&r);
+    return x;
+}
+
+static void same_floats(const char *what, const float *a, const float *b, int64_t n)
+{
+    if (memcmp(a, b, (size_t)n * sizeof(float)) == 0) return;
+    int64_t i = 0;
+    while (memcmp(a + i, b + i, sizeof(float)) == 0)
+        i++;
+    fprintf(stderr, "  %s[%lld]: fused %.9g, unfused %.9g\n", what, (long long)i, (double)a[i],
+            (double)b[i]);
+    test_failed_checks++;
+}
+
+/* Two copies of a model from the same seed, the second unfused; N samples; with the fused copy on
+ * `threads` threads and the unfused on one: the loss, the outputs and every gradient in training
+ * and inference mode, then the weights (moving statistics included) after three training steps. */
+static void compare(const char *text, int64_t N, int threads, fv_model **fused_out)
+{
+    fv_model *a = fv_model_parse_string(text, "fuse.fv"), *b = fv_model_parse_string(text, "u.fv");
+    CHECK(a && b);
+    if (!a || !b) goto done;
+    fv__model_set_fusion(b, false);
+    CHECK_OK(fv__model_ensure_weights(a, 7));
+    CHECK_OK(fv__model_ensure_weights(b, 7));
+    const int64_t in = fv_model_input_size(a);
+    float *x = random_floats(N * in, 11, -1.0f, 1.0f);
+    int32_t *labels = malloc((size_t)N * sizeof(int32_t));
+    const int heads = fv__model_heads(a);
+    fv_targets t[2] = {{0}};
+    float *values = NULL;
+    for (int64_t i = 0; i < N; i++)
+        labels[i] = (int32_t)(i % 3);
+    t[0].labels = labels;
+    if (heads > 1) {
+        const int64_t w = fv__model_head_target_width(a, 1);
+        values = random_floats(N * w, 12, -1.0f, 1.0f);
+        t[1].values = values;
+    }
+    const float *xs[1] = {x};
+    for (int mode = 0; mode < 3; mode++) { /* training, inference, then three training steps */
+        double la = 0, lb = 0;
+        fv_set_threads(threads);
+        if (mode < 2)
+            CHECK_OK(fv__model_loss_and_grad_heads(a, xs, t, N, mode == 0, &la, NULL));
+        else
+            for (int s = 0; s < 3; s++)
+                CHECK_OK(fv__model_train_step_heads(a, xs, t, N, &la, NULL));
+        fv_set_threads(1);
+        if (mode < 2)
+            CHECK_OK(fv__model_loss_and_grad_heads(b, xs, t, N, mode == 0, &lb, NULL));
+        else
+            for (int s = 0; s < 3; s++)
+                CHECK_OK(fv__model_train_step_heads(b, xs, t, N, &lb, NULL));
+        CHECK(memcmp(&la, &lb, sizeof la) == 0);
+        for (int j = 0; j < heads; j++) {
+            const int node = fv__model_head_node(a, j);
+            same_floats("output", a->acts[node], b->acts[node],
+                        N * fv__shape_size(fv__model_node_shape(a, node)));
+        }
+        same_floats(mode == 2 ? "weights" : "gradients", mode == 2 ? a->weights : a->grads,
+                    mode == 2 ? b->weights : b->grads, mode == 2 ? a->nweights : a->ngrads);
+    }
+    free(x), free(labels), free(values);
+done:
+    fv_set_threads(0);
+    if (fused_out)
+        *fused_out = a;
+    else
+        fv_model_free(a);
+    fv_model_free(b);
+}
+
+TEST(planner_forms_the_resnet_groups)
+{
+    fv_model *m = NULL;
+    compare(resnet, 5, 1, &m);
+    if (!m) return;
+    CHECK(grouped(m, "r0", "stem_bn", NULL));
+    CHECK(grouped(m, "a1", "bn1", NULL));
+    CHECK(grouped(m, "r1", "bn2", "add1"));
+    CHECK(grouped(m, "r2", "bn3", NULL));
+    CHECK(grouped(m, "r3", "proj_bn", "add2")); /* the Add's first BatchNormalization */
+    CHECK(m->fuse_tail[layer_index(m, "bn4")] == -1);
+    /* after a training step, the outputs inside the groups are not kept; the groups' are */
+    CHECK(fv_model_layer_output(m, layer_index(m, "bn2")) == NULL);
+    CHECK(fv_model_layer_output(m, layer_index(m, "add1")) == NULL);
+    CHECK(fv_model_layer_output(m, layer_index(m, "r1")) != NULL);
+    fv_model_free(m);
+}
+
+TEST(planner_declines_what_would_change_a_result)
+{
+    fv_model *m = NULL;
+    compare(declined, 6, 1, &m);
+    if (!m) return;
+    CHECK(grouped(m, "r0", "bn0", NULL)); /* frozen: fused, with the moving statistics */
+    CHECK(grouped(m, "r1", "", NULL));    /* `between` reads r0 between bn1 and add1 */
+    CHECK(grouped(m, "r2", "", NULL));    /* bn2 read twice by one Add */
+    CHECK(grouped(m, "r3", "", NULL));    /* ReLU with max_value */
+    CHECK(grouped(m, "r4", "", NULL));    /* bn_out is a model output */
+    fv_model_free(m);
+}
+
+TEST(fused_equals_unfused_on_odd_shapes)
+{
+    compare(resnet, 1, 1, NULL);
+    compare(resnet, 19, 1, NULL);
+    compare(declined, 3, 1, NULL);
+}
+
+TEST(fused_on_two_threads_equals_unfused_on_one)
+{
+    compare(resnet, 64, 2, NULL); /* 64·63·17 values: a stage large enough to split */
+    compare(declined, 33, 2, NULL);
+}
+
+TEST(forward_outside_training_writes_every_layer)
+{
+    fv_model *m = fv_model_parse_string(resnet, "f.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_OK(fv__model_ensure_weights(m, 3));
+    float *x = random_floats(2 * fv_model_input_size(m), 5, -1.0f, 1.0f);
+    CHECK_OK(fv_model_forward(m, x, 2));
+    CHECK(fv_model_layer_output(m, layer_index(m, "bn2")) != NULL);
+    CHECK(fv_model_layer_output(m, layer_index(m, "add1")) != NULL);
+    free(x);
+    fv_model_free(m);
+}
+
+int main(void)
+{
+    RUN(planner_forms_the_resnet_groups);
+    RUN(planner_declines_what_would_change_a_result);
+    RUN(fused_equals_unfused_on_odd_shapes);
+    RUN(fused_on_two_threads_equals_unfused_on_one);
+    RUN(forward_outside_training_writes_every_layer);
+    return TEST_SUMMARY();
+}
