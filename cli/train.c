@@ -320,11 +320,14 @@ static bool ui_on_epoch(void *user, const fv_logs *logs)
 }
 
 /* --profile: per layer, the training steps' forward and backward milliseconds per batch and
- * dense-equivalent GFLOP/s (convolutions skip exact zeros, so a rate may pass the peak). */
+ * dense-equivalent GFLOP/s (convolutions skip exact zeros, so a rate may pass the peak), then
+ * the GFLOP actually executed beside the dense-equivalent GFLOP of each pass, summed over the
+ * run, and the executed FLOPs per training image against the dense ones. */
 static void print_profile(const fv_model *m, int64_t batch)
 {
     int n = fv_model_layer_count(m);
-    double tf = 0, tb = 0, ff = 0, fb = 0;
+    double tf = 0, tb = 0, ff = 0, fb = 0, xf = 0, xb = 0;
+    int64_t images = 0;   /* the training images the steps processed */
     int nw = 18, kw = 14; /* widened to the longest name and kind */
     for (int i = 0; i < n; i++) {
         int a = (int)strlen(fv_model_layer_name(m, i)), b = (int)strlen(fv_model_layer_kind(m, i));
@@ -333,8 +336,9 @@ static void print_profile(const fv_model *m, int64_t batch)
     printf("\nProfile of the training steps (wall time per batch of %lld; GFLOP/s counts the dense "
            "computation)\n",
            (long long)batch);
-    printf("  %-*s %-*s %9s %9s %9s %9s %6s\n", nw, "layer", kw, "kind", "fwd ms", "fwd GF/s",
-           "bwd ms", "bwd GF/s", "share");
+    printf("  %-*s %-*s %9s %9s %9s %9s %6s %10s %10s %10s %10s\n", nw, "layer", kw, "kind",
+           "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s", "share", "fwd GFLOP", "(dense)", "bwd GFLOP",
+           "(dense)");
     fv_layer_profile p;
     for (int i = 0; i < n; i++)
         if (fv_model_profile(m, i, &p) == FV_OK) tf += p.forward_s, tb += p.backward_s;
@@ -346,15 +350,27 @@ static void print_profile(const fv_model *m, int64_t batch)
             snprintf(gf, sizeof gf, "%.1f", p.forward_flop / p.forward_s * 1e-9);
         if (p.backward_flop > 0 && p.backward_s > 0)
             snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
-        printf("  %-*s %-*s %9.3f %9s %9.3f %9s %5.1f%%\n", nw, fv_model_layer_name(m, i), kw,
-               fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps, gf, 1e3 * p.backward_s / steps,
-               gb, tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0);
+        printf("  %-*s %-*s %9.3f %9s %9.3f %9s %5.1f%% %10.3f %10.3f %10.3f %10.3f\n", nw,
+               fv_model_layer_name(m, i), kw, fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps,
+               gf, 1e3 * p.backward_s / steps, gb,
+               tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0,
+               1e-9 * p.forward_executed_flop, 1e-9 * p.forward_flop,
+               1e-9 * p.backward_executed_flop, 1e-9 * p.backward_flop);
         ff += p.forward_flop, fb += p.backward_flop;
+        xf += p.forward_executed_flop, xb += p.backward_executed_flop;
+        images = p.forward_samples > images ? p.forward_samples : images;
     }
     if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {
         double steps = (double)p.forward_samples / (double)batch;
-        printf("  %-*s %-*s %9.3f %9.1f %9.3f %9.1f\n", nw, "total", kw, "", 1e3 * tf / steps,
-               tf > 0 ? ff / tf * 1e-9 : 0.0, 1e3 * tb / steps, tb > 0 ? fb / tb * 1e-9 : 0.0);
+        printf("  %-*s %-*s %9.3f %9.1f %9.3f %9.1f %6s %10.3f %10.3f %10.3f %10.3f\n", nw, "total",
+               kw, "", 1e3 * tf / steps, tf > 0 ? ff / tf * 1e-9 : 0.0, 1e3 * tb / steps,
+               tb > 0 ? fb / tb * 1e-9 : 0.0, "", 1e-9 * xf, 1e-9 * ff, 1e-9 * xb, 1e-9 * fb);
+        printf("  executed %.3f MFLOP per training image against %.3f dense-equivalent (%.1f%%); "
+               "executed %.1f GFLOP/s in the layers' time (the skipped zero gradients are not "
+               "counted as done)\n",
+               1e-6 * (xf + xb) / (double)images, 1e-6 * (ff + fb) / (double)images,
+               ff + fb > 0 ? 100.0 * (xf + xb) / (ff + fb) : 0.0,
+               tf + tb > 0 ? 1e-9 * (xf + xb) / (tf + tb) : 0.0);
         printf("  layers' share of the steps: forward + backward %.1f s over %.0f steps; the rest "
                "(loss, optimizer, data) is not in the table\n",
                tf + tb, steps);

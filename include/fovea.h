@@ -668,11 +668,20 @@ const char *fv_model_layer_input(const fv_model *m, int i, int j);
  * floating-point operations counted as the dense computation does them (2 per multiply-add;
  * 0 for layers without arithmetic worth counting, such as pooling and dropout). Convolutions
  * skip gradients that are exactly zero, so flop / seconds is a dense-equivalent rate that can
- * exceed the machine's arithmetic peak. */
+ * exceed the machine's arithmetic peak. forward_executed_flop and backward_executed_flop are the
+ * FLOPs (2 per multiply-add) the layer actually performed in the same passes: Conv2D's backward
+ * counts, per image, the multiply-adds of the path its kernels took (k_h·k_w·in_c per nonzero of
+ * ∂L/∂z for the sparse weight and input gradients, out_h·out_w·k_h·k_w·in_c·filters for a dense
+ * weight gradient or a GEMM input gradient, in_h·in_w·k_h·k_w·in_c·filters for a stride-1 input
+ * gradient run as a forward convolution over the padded gradient, which for padding="valid"
+ * exceeds the dense figure); every other kind performs the dense computation, so its executed
+ * figures equal forward_flop and backward_flop. Lanes of a vector register left empty by a
+ * shape are not counted. Counting changes no result. */
 typedef struct fv_layer_profile {
     double forward_s, backward_s;
     int64_t forward_samples, backward_samples;
     double forward_flop, backward_flop;
+    double forward_executed_flop, backward_executed_flop;
 } fv_layer_profile;
 fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out);
 void fv_model_profile_reset(fv_model *m);

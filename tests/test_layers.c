@@ -1869,6 +1869,81 @@ TEST(test_flops_count_the_dense_multiply_adds)
     tl_free(&t);
 }
 
+/* conv2d's backward on n images with ∂L/∂y drawn in ±0.5, every value of an image nonzero
+ * (sparse == 0) or only those of the pixels p with p % 4 == 1 (sparse == 1; pixel 0, 8, ... zero,
+ * so the layer's sampling sees a mostly zero gradient), or alternating by image (sparse == 2:
+ * odd images sparse). Returns the FLOPs the layer says it performed (l->exec_bwd_flop). */
+static double conv_work(const char *args, fv_shape in, int64_t n, int sparse, bool input_grad,
+                        int threads)
+{
+    tlayer t;
+    double work = -1.0;
+    if (!tl_make(&t, "conv2d", args, in, n)) goto done;
+    const int64_t nx = n * in_size(&t), ny = n * out_size(&t), F = t.l.out.d[2];
+    float *x = floats(nx), *dx = floats(nx), *y = floats(ny), *dy = floats(ny);
+    fv_rng rng;
+    fv__rng_seed(&rng, 5);
+    for (int64_t i = 0; i < t.nw; i++)
+        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < ny; i++) {
+        const int64_t image = i / out_size(&t), p = (i % out_size(&t)) / F;
+        const bool zero = (sparse == 1 || (sparse == 2 && image % 2 == 1)) && p % 4 != 1;
+        dy[i] = zero ? 0.0f : 0.25f + 0.25f * fv__rng_uniform(&rng); /* never exactly zero */
+    }
+    tl_forward(&t, n, x, y, true, 1, threads);
+    tl_backward(&t, n, x, y, dy, input_grad ? dx : NULL, true, 1, threads);
+    work = t.l.exec_bwd_flop;
+    free(x), free(dx), free(y), free(dy);
+done:
+    tl_free(&t);
+    return work;
+}
+
+TEST(test_conv2d_reports_the_multiply_adds_it_performed)
+{
+    /* Hand-counted: K = 3·3·8 = 72 taps, F = 16 filters, 4 images; 2 FLOPs per multiply-add. */
+    const double K = 72, F = 16;
+    for (int threads = 1; threads <= 2; threads++) {
+        /* valid, 8×8 → 6×6 (P = 36, at most 256 pixels: the weight gradient by GEMM, P·K·F), the
+         * input gradient as a forward convolution over the padded gradient: 8·8 pixels × K × F,
+         * more than the dense P·K·F. */
+        const fv_shape in8 = shape3(8, 8, 8);
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, true, threads) ==
+              4 * 2 * (36 * K * F + 64 * K * F));
+        /* no input gradient (a first layer): the weights' P·K·F only */
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, false, threads) ==
+              4 * 2 * 36 * K * F);
+        /* 9 of the 36 pixels nonzero: 9·16 = 144 nonzeros of ∂L/∂z, K each for the weight and
+         * for the input gradient */
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 1, true, threads) ==
+              4 * 2 * (144 * K + 144 * K));
+        /* two images of each */
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 2, true, threads) ==
+              2 * 2 * (36 * K * F + 64 * K * F) + 2 * 2 * (144 * K + 144 * K));
+        /* padding=same: P = 64 both ways, so the dense path is the dense count exactly */
+        tlayer t;
+        CHECK_OK(tl_build(&t, "conv2d", "filters=16 kernel_size=3 padding=same", in8));
+        CHECK(conv_work("filters=16 kernel_size=3 padding=same", in8, 4, 0, true, threads) ==
+              4 * fv__layer_flops(&t.l, true, true));
+        tl_free(&t);
+        /* stride 2, 9×9 → 4×4 (P = 16): weights by GEMM, the input gradient over the lists of
+         * all 256 nonzeros; sparse: pixels 1, 5, 9, 13, 64 nonzeros, K each, both gradients */
+        const fv_shape in9 = shape3(9, 9, 8);
+        CHECK(conv_work("filters=16 kernel_size=3 strides=2", in9, 4, 0, true, threads) ==
+              4 * 2 * (16 * K * F + 256 * K));
+        CHECK(conv_work("filters=16 kernel_size=3 strides=2", in9, 4, 1, true, threads) ==
+              4 * 2 * (64 * K + 64 * K));
+        /* one input channel (segments of 3 taps: no lists): dense whatever the zeros, GEMM and
+         * col2im for the input, so exactly the dense count */
+        CHECK_OK(tl_build(&t, "conv2d", "filters=16 kernel_size=3 strides=2", shape3(9, 9, 1)));
+        CHECK(conv_work("filters=16 kernel_size=3 strides=2", shape3(9, 9, 1), 4, 1, true,
+                        threads) == 4 * fv__layer_flops(&t.l, true, true));
+        tl_free(&t);
+    }
+}
+
 TEST(test_conv2d_sparse_gradients_match_reference_and_threads)
 {
     static const struct {
@@ -3022,6 +3097,7 @@ int main(void)
     RUN(test_bf16_layers_do_not_depend_on_thread_count);
     RUN(test_conv2d_sparse_gradients_match_reference_and_threads);
     RUN(test_flops_count_the_dense_multiply_adds);
+    RUN(test_conv2d_reports_the_multiply_adds_it_performed);
     RUN(test_dense_matches_reference_at_seed_and_block_sizes);
     RUN(test_conv2d_matches_reference_at_seed_sizes);
     RUN(test_gradcheck_covers_every_registered_kind);

@@ -1241,3 +1241,13 @@ bool fv_conv_bwd_uses_lists(const fv_conv_geom *g)
     geo_init(g, &G);
     return lists_apply(&G);
 }
+
+int64_t fv_conv_bwd_nonzeros(const fv_conv_geom *g, const float *scratch)
+{
+    cgeo G;
+    bwd_layout L; /* lp_start lies before the bf16 parts: the same offset in both layouts */
+    geo_init(g, &G);
+    if (!lists_apply(&G)) return -1;
+    bwd_layout_of(g, &G, false, &L);
+    return ((const int32_t *)(scratch + L.lp_start))[G.P];
+}

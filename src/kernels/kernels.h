@@ -135,6 +135,12 @@ fv_conv_bwd_path fv_conv2d_backward_fast(const fv_conv_geom *g, const float *x, 
                                          const float *dy, const float *w, const float *wt,
                                          float *dw, float *dws, float *db, float *dx,
                                          float *scratch);
+/* The nonzeros of ∂L/∂z (dy with the ReLU mask) that the last fv_conv2d_backward_fast or
+ * fv_conv2d_backward_bf16 call with this scratch listed: its sparse weight gradient and its
+ * input gradient by the lists each performed k_h·k_w·in_c multiply-adds per nonzero. -1 when
+ * the lists do not apply to g (fv_conv_bwd_uses_lists: the dense paths then ran). Reads one
+ * count the call left in scratch; no work per element. */
+int64_t fv_conv_bwd_nonzeros(const fv_conv_geom *g, const float *scratch);
 
 /* The backward with bf16 products and fp32 sums (precision=bf16). Where the lists apply
  * (fv_conv_bwd_uses_lists), the input gradient and the sparse weight gradient are the same

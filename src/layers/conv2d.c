@@ -272,6 +272,21 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     }
 }
 
+/* FLOPs (2 per multiply-add) of one fv_conv2d_backward_* call that took path, with the scratch own
+ * it used, computing the weight gradient (dw) and/or the input gradient (dx): each over the
+ * listed nonzeros of ∂L/∂z (K each) where the kernel took them, else P·K·F. */
+static double kernel_work(const fv_conv_geom *g, fv_conv_bwd_path path, const float *own, bool dw,
+                          bool dx)
+{
+    const double K = (double)(g->k_h * g->k_w * g->in_c);
+    const double dense = (double)(g->out_h * g->out_w) * K * (double)g->out_c;
+    const int64_t nnz = fv_conv_bwd_nonzeros(g, own); /* -1: no lists, the dense paths ran */
+    double macs = 0.0;
+    if (dw) macs += path == FV_CONV_BWD_SPARSE ? (double)nnz * K : dense;
+    if (dx) macs += nnz >= 0 ? (double)nnz * K : dense;
+    return 2.0 * macs;
+}
+
 static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
                             float *const *dxs, fv_run *r)
 {
@@ -300,6 +315,11 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const bool gemm_dw = dw_by_gemm(l);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
+    /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
+    double work[FV_GRAD_CHUNKS] = {0};
+    const double gt_flop = 2.0 * (double)(c->gt.out_h * c->gt.out_w) *
+                           (double)(c->gt.k_h * c->gt.k_w * c->gt.in_c) * (double)c->gt.out_c;
+    const double dense_flop = 2.0 * (double)rows * (double)K * (double)F;
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
         const fv_conv_geom *gt = &c->gt;
         float *kt = wtf + pad16(fv_conv_fwd_pack_floats(gt));
@@ -339,11 +359,14 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if ((fwd_dx || gemm_dw) && !(lists && mostly_zero(dyi, yr, rows, F))) {
                     if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
                     if (fwd_dx) fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
+                    if (fwd_dx) work[ch] += gt_flop;
                     if (!gemm_dw) {
-                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb,
-                                                NULL, own);
+                        const fv_conv_bwd_path path = fv_conv2d_backward_fast(
+                            g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL, own);
+                        work[ch] += kernel_work(g, path, own, true, false);
                         continue;
                     }
+                    work[ch] += dense_flop; /* the weight gradient by GEMM */
                     /* the weight gradient with the next images'; the input gradient (strided) and
                      * the bias by the kernel, else the bias here, in pixel order as the kernel */
                     if (!ncol) first = i;
@@ -352,6 +375,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                         memset(dxi, 0, (size_t)in_sz * sizeof(float));
                         fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, NULL, NULL, pb,
                                                 dxi, own);
+                        work[ch] += kernel_work(g, FV_CONV_BWD_DENSE, own, false, true);
                     } else {
                         for (int64_t p = 0; pb && p < rows; p++)
                             for (int64_t f = 0; f < F; f++)
@@ -366,12 +390,12 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 dw_flush(g, col, dy + first * out_sz, ncol, pk); /* the images before, first */
                 ncol = 0;
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
-                if (wt16)
-                    fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb, dxi,
-                                            own);
-                else
-                    fv_conv2d_backward_fast(g, x + i * in_sz, yr, dyi, w, wt, pk, pks, pb, dxi,
-                                            own);
+                const fv_conv_bwd_path path =
+                    wt16 ? fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb,
+                                                   dxi, own)
+                         : fv_conv2d_backward_fast(g, x + i * in_sz, yr, dyi, w, wt, pk, pks, pb,
+                                                   dxi, own);
+                work[ch] += kernel_work(g, path, own, true, dxi != NULL);
             }
             dw_flush(g, col, dy + first * out_sz, ncol, pk);
         }
@@ -390,10 +414,13 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             }
         }
     }
+    l->exec_bwd_flop = 0.0;
+    for (int ch = 0; ch < chunks; ch++)
+        l->exec_bwd_flop += work[ch];
 }
 
 /* Dense multiply-adds ×2: forward P·K·F; backward the same for the weights, again for the input
- * (the sparse path does fewer; the profile reports the dense-equivalent rate). */
+ * (the sparse path does fewer: backward reports what it performed, kernel_work). */
 static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
 {
     const fv_conv_geom *g = &((const conv2d_cfg *)l->cfg)->g;
@@ -419,4 +446,5 @@ const fv_layer_kind fv__kind_conv2d = {
     .backward = conv2d_backward,
     .activation = conv2d_activation,
     .flops = conv2d_flops,
+    .reports_work = true,
 };

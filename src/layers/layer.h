@@ -177,6 +177,11 @@ typedef struct fv_layer_kind {
      * forward pass, or of the backward pass with or without the input gradient; for the
      * profile's GFLOP/s. NULL: none worth counting (pooling, dropout, reshapes). */
     double (*flops)(const fv_layer *l, bool backward, bool input_grad);
+    /* Whether backward does less (or more) than the dense computation and says how much: it then
+     * sets l->exec_bwd_flop to the FLOPs (2 per multiply-add) that call performed, counted per
+     * image where the kernels decide (conv2d skips exact zeros of ∂L/∂z). false: its backward
+     * performs exactly flops(l, true, ·) per sample. */
+    bool reports_work;
     /* The task loss this kind provides as a model output (NULL: none). */
     const fv_task_loss *task_loss;
     /* An added loss (Keras' add_loss: the VAE's KL term, ActivityRegularization): the term's batch
@@ -213,6 +218,9 @@ struct fv_layer {
      * and the samples they processed. */
     double prof_fwd_s, prof_bwd_s;
     int64_t prof_fwd_n, prof_bwd_n;
+    /* kind->reports_work: the FLOPs of the last backward call, and their sum over the profiled
+     * training steps. */
+    double exec_bwd_flop, prof_exec_bwd;
     /* The added loss's value after the last forward pass (kind->loss; 0 without). */
     double added_value;
     /* precision=bf16 (set by the model's plan): the kinds that support it (dense; conv2d's

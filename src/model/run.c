@@ -864,6 +864,7 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         } else {
             fv_run run = layer_run(m, i, n, training, &r);
             l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
+            if (l->kind->reports_work) l->prof_exec_bwd += l->exec_bwd_flop;
         }
         for (int j = 0; j < nsrc; j++) {
             if (sum_into[j] < 0) continue;
@@ -1279,6 +1280,8 @@ fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out)
     for (int j = 0; j < l->nin; j++)
         input_grad = input_grad || (l->src[j] >= 0 && m->needs_grad && m->needs_grad[l->src[j]]);
     out->backward_flop = fv__layer_flops(l, true, input_grad) * (double)l->prof_bwd_n;
+    out->forward_executed_flop = out->forward_flop; /* no kind's forward skips work */
+    out->backward_executed_flop = l->kind->reports_work ? l->prof_exec_bwd : out->backward_flop;
     return FV_OK;
 }
 
@@ -1288,6 +1291,7 @@ void fv_model_profile_reset(fv_model *m)
         fv_layer *l = &m->layers[i];
         l->prof_fwd_s = l->prof_bwd_s = 0.0;
         l->prof_fwd_n = l->prof_bwd_n = 0;
+        l->prof_exec_bwd = 0.0;
     }
 }
 
