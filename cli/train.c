@@ -350,7 +350,7 @@ static void print_profile(const fv_model *m, int64_t batch)
             snprintf(gf, sizeof gf, "%.1f", p.forward_flop / p.forward_s * 1e-9);
         if (p.backward_flop > 0 && p.backward_s > 0)
             snprintf(gb, sizeof gb, "%.1f", p.backward_flop / p.backward_s * 1e-9);
-        printf("  %-*s %-*s %9.3f %9s %9.3f %9s %5.1f%% %10.3f %10.3f %10.3f %10.3f\n", nw,
+        printf("  %-*s %-*s %9.3f %9s %9.3f %9s %5.1f%% %10.4g %10.4g %10.4g %10.4g\n", nw,
                fv_model_layer_name(m, i), kw, fv_model_layer_kind(m, i), 1e3 * p.forward_s / steps,
                gf, 1e3 * p.backward_s / steps, gb,
                tf + tb > 0 ? 100.0 * (p.forward_s + p.backward_s) / (tf + tb) : 0.0,
@@ -362,10 +362,10 @@ static void print_profile(const fv_model *m, int64_t batch)
     }
     if (fv_model_profile(m, 0, &p) == FV_OK && p.forward_samples > 0) {
         double steps = (double)p.forward_samples / (double)batch;
-        printf("  %-*s %-*s %9.3f %9.1f %9.3f %9.1f %6s %10.3f %10.3f %10.3f %10.3f\n", nw, "total",
+        printf("  %-*s %-*s %9.3f %9.1f %9.3f %9.1f %6s %10.4g %10.4g %10.4g %10.4g\n", nw, "total",
                kw, "", 1e3 * tf / steps, tf > 0 ? ff / tf * 1e-9 : 0.0, 1e3 * tb / steps,
                tb > 0 ? fb / tb * 1e-9 : 0.0, "", 1e-9 * xf, 1e-9 * ff, 1e-9 * xb, 1e-9 * fb);
-        printf("  executed %.3f MFLOP per training image against %.3f dense-equivalent (%.1f%%); "
+        printf("  executed %.6g MFLOP per training image against %.6g dense-equivalent (%.1f%%); "
                "executed %.1f GFLOP/s in the layers' time (the skipped zero gradients are not "
                "counted as done)\n",
                1e-6 * (xf + xb) / (double)images, 1e-6 * (ff + fb) / (double)images,

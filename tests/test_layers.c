@@ -1869,16 +1869,19 @@ TEST(test_flops_count_the_dense_multiply_adds)
     tl_free(&t);
 }
 
-/* conv2d's backward on n images with ∂L/∂y drawn in ±0.5, every value of an image nonzero
+/* conv2d's backward (at precision=bf16 with bf16) on n images, every value of ∂L/∂y nonzero
  * (sparse == 0) or only those of the pixels p with p % 4 == 1 (sparse == 1; pixel 0, 8, ... zero,
  * so the layer's sampling sees a mostly zero gradient), or alternating by image (sparse == 2:
  * odd images sparse). Returns the FLOPs the layer says it performed (l->exec_bwd_flop). */
 static double conv_work(const char *args, fv_shape in, int64_t n, int sparse, bool input_grad,
-                        int threads)
+                        int threads, bool bf16)
 {
     tlayer t;
     double work = -1.0;
     if (!tl_make(&t, "conv2d", args, in, n)) goto done;
+    fv__free(t.scratch);
+    t.l.bf16 = bf16;
+    t.scratch = fv__calloc(t.l.kind->scratch_bytes(&t.l, n, 2), "scratch");
     const int64_t nx = n * in_size(&t), ny = n * out_size(&t), F = t.l.out.d[2];
     float *x = floats(nx), *dx = floats(nx), *y = floats(ny), *dy = floats(ny);
     fv_rng rng;
@@ -1910,37 +1913,44 @@ TEST(test_conv2d_reports_the_multiply_adds_it_performed)
          * input gradient as a forward convolution over the padded gradient: 8·8 pixels × K × F,
          * more than the dense P·K·F. */
         const fv_shape in8 = shape3(8, 8, 8);
-        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, true, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, true, threads, false) ==
               4 * 2 * (36 * K * F + 64 * K * F));
         /* no input gradient (a first layer): the weights' P·K·F only */
-        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, false, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, false, threads, false) ==
               4 * 2 * 36 * K * F);
         /* 9 of the 36 pixels nonzero: 9·16 = 144 nonzeros of ∂L/∂z, K each for the weight and
          * for the input gradient */
-        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 1, true, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 1, true, threads, false) ==
               4 * 2 * (144 * K + 144 * K));
         /* two images of each */
-        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 2, true, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 2, true, threads, false) ==
               2 * 2 * (36 * K * F + 64 * K * F) + 2 * 2 * (144 * K + 144 * K));
         /* padding=same: P = 64 both ways, so the dense path is the dense count exactly */
         tlayer t;
         CHECK_OK(tl_build(&t, "conv2d", "filters=16 kernel_size=3 padding=same", in8));
-        CHECK(conv_work("filters=16 kernel_size=3 padding=same", in8, 4, 0, true, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3 padding=same", in8, 4, 0, true, threads, false) ==
               4 * fv__layer_flops(&t.l, true, true));
         tl_free(&t);
         /* stride 2, 9×9 → 4×4 (P = 16): weights by GEMM, the input gradient over the lists of
          * all 256 nonzeros; sparse: pixels 1, 5, 9, 13, 64 nonzeros, K each, both gradients */
         const fv_shape in9 = shape3(9, 9, 8);
-        CHECK(conv_work("filters=16 kernel_size=3 strides=2", in9, 4, 0, true, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3 strides=2", in9, 4, 0, true, threads, false) ==
               4 * 2 * (16 * K * F + 256 * K));
-        CHECK(conv_work("filters=16 kernel_size=3 strides=2", in9, 4, 1, true, threads) ==
+        CHECK(conv_work("filters=16 kernel_size=3 strides=2", in9, 4, 1, true, threads, false) ==
               4 * 2 * (64 * K + 64 * K));
         /* one input channel (segments of 3 taps: no lists): dense whatever the zeros, GEMM and
          * col2im for the input, so exactly the dense count */
         CHECK_OK(tl_build(&t, "conv2d", "filters=16 kernel_size=3 strides=2", shape3(9, 9, 1)));
-        CHECK(conv_work("filters=16 kernel_size=3 strides=2", shape3(9, 9, 1), 4, 1, true,
-                        threads) == 4 * fv__layer_flops(&t.l, true, true));
+        CHECK(conv_work("filters=16 kernel_size=3 strides=2", shape3(9, 9, 1), 4, 1, true, threads,
+                        false) == 4 * fv__layer_flops(&t.l, true, true));
         tl_free(&t);
+        /* precision=bf16: always the backward kernels (no GEMM weight gradient, no input
+         * gradient by the forward): dense, P·K·F for the weights and the lists' 576 nonzeros × K
+         * for the input; sparse, as in fp32 */
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 0, true, threads, true) ==
+              4 * 2 * (36 * K * F + 576 * K));
+        CHECK(conv_work("filters=16 kernel_size=3", in8, 4, 1, true, threads, true) ==
+              4 * 2 * (144 * K + 144 * K));
     }
 }
 
