@@ -1869,6 +1869,13 @@ TEST(test_flops_count_the_dense_multiply_adds)
     tl_free(&t);
 }
 
+/* v[0..n) ← uniform in ±0.5 from r. */
+static void fill_centered(fv_rng *r, float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        v[i] = fv__rng_uniform(r) - 0.5f;
+}
+
 /* conv2d's backward (at precision=bf16 with bf16) on n images, every value of ∂L/∂y nonzero
  * (sparse == 0) or only those of the pixels p with p % 4 == 1 (sparse == 1; pixel 0, 8, ... zero,
  * so the layer's sampling sees a mostly zero gradient), or alternating by image (sparse == 2:
@@ -1886,10 +1893,8 @@ static double conv_work(const char *args, fv_shape in, int64_t n, int sparse, bo
     float *x = floats(nx), *dx = floats(nx), *y = floats(ny), *dy = floats(ny);
     fv_rng rng;
     fv__rng_seed(&rng, 5);
-    for (int64_t i = 0; i < t.nw; i++)
-        t.w[i] = fv__rng_uniform(&rng) - 0.5f;
-    for (int64_t i = 0; i < nx; i++)
-        x[i] = fv__rng_uniform(&rng) - 0.5f;
+    fill_centered(&rng, t.w, t.nw);
+    fill_centered(&rng, x, nx);
     for (int64_t i = 0; i < ny; i++) {
         const int64_t image = i / out_size(&t), p = (i % out_size(&t)) / F;
         const bool zero = (sparse == 1 || (sparse == 2 && image % 2 == 1)) && p % 4 != 1;
