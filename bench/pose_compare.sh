@@ -2,14 +2,18 @@
 # pose_compare.sh — a pose network (a .fv file ending in the pose head) trained by fovea and the
 # same network, loss and data in PyTorch (bench/pose_torch.py, Debian's python3-torch), one seed
 # after the other, alternating fovea and PyTorch so that both see alike conditions; prints each
-# run's ADD accuracy (< 0.1 d), mean rotation and translation errors on the test split and its
-# epoch times, then the mean and sample standard deviation over the seeds of each framework.
+# run's ADD accuracy (< 0.1 d), mean rotation and translation errors on the test split (both
+# frameworks' estimates scored by `fovea evaluate`, PyTorch's from the CSV pose_torch.py --poses
+# writes, so that the figures are one definition) and its
+# epoch times (with the validation pass: fovea's as it prints them, as Keras does, PyTorch's
+# training and validation times), then the mean and sample standard deviation over the seeds of
+# each framework.
 #
 # usage: bench/pose_compare.sh --data DIR --model M.fv [--epochs N] [--seeds "0 1 2"]
 #                              [--threads N] [--out FOLDER]
 #   --model M.fv  its pose head with crop=box gives pose_torch.py --crop; its compile line's
 #                 learning_rate= and decay_steps= are passed on (Adam, batch 32: pose_torch.py's)
-#   --threads N   OMP_NUM_THREADS for fovea and torch.set_num_threads for PyTorch (default 1)
+#   --threads N   fovea's --threads and PyTorch's torch.set_num_threads (default 1)
 #   --out FOLDER  the runs' models, logs and JSON (default pose-compare); FOLDER/summary.json
 # Builds nothing: fovea from build/ (or BUILD_DIR).
 set -euo pipefail
@@ -44,13 +48,15 @@ ds=$(sed -n 's/^compile .*decay_steps=\([^ ]*\).*/\1/p' "$model")
 
 for seed in $seeds; do
     echo "== seed $seed: fovea" >&2
-    OMP_NUM_THREADS=$threads "$fovea" train "$model" --data "$data" --epochs "$epochs" \
-        --seed "$seed" --save "$out/fovea-$seed.safetensors" >"$out/fovea-$seed.log" 2>&1
-    OMP_NUM_THREADS=$threads "$fovea" evaluate "$out/fovea-$seed.safetensors" --data "$data" \
+    "$fovea" train "$model" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" \
+        --verbose 2 --save "$out/fovea-$seed.safetensors" >"$out/fovea-$seed.log" 2>&1
+    "$fovea" evaluate "$out/fovea-$seed.safetensors" --data "$data" --threads "$threads" \
         --json >"$out/fovea-$seed.json"
     echo "== seed $seed: PyTorch" >&2
     "$py" bench/pose_torch.py "${torch_args[@]}" --seed "$seed" --json "$out/torch-$seed.json" \
-        >"$out/torch-$seed.log" 2>&1
+        --poses "$out/torch-$seed.csv" >"$out/torch-$seed.log" 2>&1
+    "$fovea" evaluate --poses "$out/torch-$seed.csv" --data "$data" \
+        --json >"$out/torch-$seed.eval.json"
 done
 
 "$py" - "$out" "$seeds" <<'PY'
@@ -59,17 +65,20 @@ out, seeds = sys.argv[1], sys.argv[2].split()
 rows = {"fovea": [], "PyTorch": []}
 for s in seeds:
     f = json.load(open("%s/fovea-%s.json" % (out, s)))
-    times = [float(t) for t in re.findall(r"^\d+/\d+ - ([\d.]+)s - ", open("%s/fovea-%s.log" % (out, s)).read(), re.M)]
+    # "625/625 - 26s - 41ms/step - ...": the epoch (its validation included, as Keras) from the
+    # time a step, which has three digits where the seconds have two
+    times = [int(n) * float(v) * (1e-3 if u == "ms" else 1) for n, v, u in re.findall(
+        r"^(\d+)/\d+ - [\d.]+s - ([\d.]+)(ms|s)/step", open("%s/fovea-%s.log" % (out, s)).read(), re.M)]
     rows["fovea"].append((f["add_accuracy"], f["rotation_error_mean_deg"], f["translation_error_mean_mm"], times))
     t = json.load(open("%s/torch-%s.json" % (out, s)))
-    last = t["epochs"][-1]
-    rows["PyTorch"].append((last["add_accuracy"], last["rotation_error_deg"], last["translation_error_mm"],
-                            [e["train_s"] for e in t["epochs"]]))
+    e = json.load(open("%s/torch-%s.eval.json" % (out, s)))
+    rows["PyTorch"].append((e["add_accuracy"], e["rotation_error_mean_deg"], e["translation_error_mean_mm"],
+                            [e["train_s"] + e.get("val_s", 0) for e in t["epochs"]]))
 summary = {}
 print("%-8s %5s %8s %10s %10s  %s" % ("", "seed", "ADD", "rot (deg)", "trans (mm)", "epoch times (s)"))
 for name, rs in rows.items():
     for s, r in zip(seeds, rs):
-        print("%-8s %5s %8.4f %10.2f %10.2f  %s" % (name, s, r[0], r[1], r[2], " ".join("%.0f" % x for x in r[3])))
+        print("%-8s %5s %8.4f %10.2f %10.2f  %s" % (name, s, r[0], r[1], r[2], " ".join("%.1f" % x for x in r[3])))
     def ms(k):
         v = [r[k] for r in rs]
         return statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0
