@@ -11,6 +11,9 @@ translation (the rotation's error alone) and with the true rotation (the transla
 the translation with the true depth (its lateral error alone) and with the true lateral position
 (its depth error alone); the rotation error (geodesic, degrees) and the translation error split
 into its lateral (x, y) and depth (z) parts (mm), with their quartiles. Asymmetric objects only.
+ADD here averages over the PLY's vertices as the file lists them (as the BOP toolkit does);
+`fovea evaluate` over the mesh assimp reads, identical vertices joined, which moves the accuracy
+by a few tenths of a percent (3.9 % here against its 3.4 % on the same estimates).
 """
 
 import argparse

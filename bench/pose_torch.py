@@ -6,6 +6,7 @@ PLoss) in PyTorch, trained with the same hyperparameters on the same BOP folder:
 usage: pose_torch.py --data DIR [--crop] [--epochs N] [--seed S] [--threads N] [--batch-size N]
                      [--learning-rate X] [--decay-steps N] [--translation-weight W] [--limit N]
                      [--device cpu|cuda] [--json OUT] [--poses OUT.csv]
+                     [--init WEIGHTS.safetensors] [--no-shuffle] [--no-jitter]
 
 The network, layer for layer as examples/pose.fv: four Conv2D(3x3, strides 2, same, no bias) +
 BatchNormalization (Keras' momentum 0.99, epsilon 1e-3) + ReLU with 32, 64, 64, 128 filters,
@@ -14,8 +15,11 @@ Gram-Schmidt on the two columns r6 = (R00, R10, R20, R01, R11, R21) (Zhou et al.
 fv_rot6d_to_matrix: norms clamped at 1e-12) and passes the last three (x/z, y/z, z/f, f = (fx +
 fy)/2) on. Keras' initialisers (glorot_uniform with Keras' fans, zero biases, BN gamma 1 beta 0),
 Keras' 'same' padding for stride 2 (the extra row and column at the bottom/right: F.pad then a
-valid convolution), Adam (lr 1e-3, eps 1e-7), batch 32, shuffled each epoch. Flatten order is
-(C, H, W) rather than Keras' (H, W, C): the order of one layer's rows, nothing else.
+valid convolution), Adam (lr 1e-3, eps 1e-7), batch 32, shuffled each epoch; Flatten in Keras'
+(H, W, C) order. --init, --no-shuffle and --no-jitter make the same start as a fovea run: its
+initial weights (`fovea train M.fv --epochs 0 --save W.safetensors`), the batches in file order
+(`--no-shuffle`), the crops unjittered (`crop_jitter_shift=0 crop_jitter_scale=0` on the pose
+head), so that the two trajectories differ only by rounding.
 
 The loss, as fovea's `loss=pose` (src/layers/pose.c): PoseCNN's PLoss, 1/(2m) sum_j |R~x_j - R x_j|^2
 over the 8 corners of the bounding box (models_info's size_x, size_y, size_z) in units of its
@@ -128,7 +132,7 @@ def read_split(root, split, limit, crop=None):
                 b = gi["bbox_visib"] if gi["bbox_visib"][2] > 0 else gi["bbox_obj"]
                 centre = np.array([b[0] + b[2] / 2 - 0.5, b[1] + b[3] / 2 - 0.5])
                 scale = 1.0
-                if crop[0]:
+                if crop[0] and crop[2]:
                     j = crop[1].uniform(-1, 1, 3)
                     centre += np.array([b[2], b[3]]) * JITTER_SHIFT * j[:2]
                     scale += JITTER_SCALE * j[2]
@@ -177,9 +181,35 @@ class PoseNet(torch.nn.Module):
     def forward(self, x):
         for w, bn in zip(self.convs, self.bns):
             x = F.relu(bn(F.conv2d(F.pad(x, (0, 1, 0, 1)), w, stride=2)))
-        x = F.relu(x.flatten(1) @ self.h + self.hb)
+        x = F.relu(x.permute(0, 2, 3, 1).flatten(1) @ self.h + self.hb)
         y = x @ self.o + self.ob
         return rot6d_to_matrix(y[:, :6]), y[:, 6:]
+
+
+def load_init(model, path):
+    """Copies a fovea model's weights (safetensors, Keras' layouts, examples/pose.fv's layer names)
+    into model: conv kernels (kh, kw, in, out) -> (out, in, kh, kw), dense (in, out) as they are,
+    BatchNormalization's gamma, beta, moving mean and variance."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    T = {k: torch.from_numpy(np.frombuffer(raw[8 + n + d["data_offsets"][0]:8 + n + d["data_offsets"][1]],
+                                           dtype="<f4").reshape(d["shape"]).copy())
+         for k, d in header.items()}
+    suffix = lambda i: "_%d" % i if i else ""
+    with torch.no_grad():
+        for i, (w, bn) in enumerate(zip(model.convs, model.bns)):
+            w.copy_(T["conv2d%s.kernel" % suffix(i)].permute(3, 2, 0, 1))
+            b = "batch_normalization%s." % suffix(i)
+            for ours, theirs in (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"),
+                                 ("moving_variance", "running_var")):
+                getattr(bn, theirs).copy_(T[b + ours])
+        model.h.copy_(T["dense.kernel"])
+        model.hb.copy_(T["dense.bias"])
+        model.o.copy_(T["dense_1.kernel"])
+        model.ob.copy_(T["dense_1.bias"])
 
 
 def rot6d_to_matrix(r6):
@@ -235,6 +265,9 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json")
     ap.add_argument("--poses", help="the last epoch's test estimates as BOP's result CSV")
+    ap.add_argument("--init", help="start from these weights (a fovea model's safetensors)")
+    ap.add_argument("--no-shuffle", action="store_true", help="batches in file order")
+    ap.add_argument("--no-jitter", action="store_true", help="training crops not jittered")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -252,7 +285,7 @@ def main():
 
     def tensors(split, limit, jitter):
         ims, R, t, K, Rv, ids = read_split(a.data, split, limit,
-                                           (jitter, rng) if a.crop else None)
+                                           (jitter, rng, not a.no_jitter) if a.crop else None)
         f = 0.5 * (K[:, 0, 0] + K[:, 1, 1])
         p = np.stack([t[:, 0] / t[:, 2], t[:, 1] / t[:, 2], t[:, 2] / f], 1)
         return (torch.from_numpy(ims).to(dev), torch.tensor(R, dtype=torch.float32, device=dev),
@@ -263,7 +296,10 @@ def main():
     xte, Rte, pte, R_np, t_np, K_np, Rv_np, ids = tensors("test", 0, False)
     print("read and %s %d training and %d test images in %.1f s" % (
         "cropped" if a.crop else "decoded", len(xtr), len(xte), time.perf_counter() - t0), flush=True)
-    model = PoseNet().to(dev)
+    model = PoseNet()
+    if a.init:
+        load_init(model, a.init)
+    model = model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate, eps=1e-7)
     # Keras' CosineDecay (alpha 0) at the update's 0-based step, as fovea's fv__optim_lr_at
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -274,7 +310,7 @@ def main():
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(n, device=dev)
+        perm = torch.arange(n, device=dev) if a.no_shuffle else torch.randperm(n, device=dev)
         sums = np.zeros(2)
         for b in range(0, n, a.batch_size):
             idx = perm[b:b + a.batch_size]
