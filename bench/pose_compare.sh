@@ -10,16 +10,18 @@
 # each framework.
 #
 # usage: bench/pose_compare.sh --data DIR --model M.fv [--epochs N] [--seeds "0 1 2"]
-#                              [--threads N] [--out FOLDER]
+#                              [--threads N] [--out FOLDER] [--report]
 #   --model M.fv  its pose head with crop=box gives pose_torch.py --crop; its compile line's
 #                 learning_rate= and decay_steps= are passed on (Adam, batch 32: pose_torch.py's)
 #   --threads N   fovea's --threads and PyTorch's torch.set_num_threads (default 1)
 #   --out FOLDER  the runs' models, logs and JSON (default pose-compare); FOLDER/summary.json
+#   --report      train nothing: the table of the seeds' runs already in FOLDER (runs of several
+#                 invocations gathered in one folder, e.g. --seeds "0 1 2" then "3 4")
 # Builds nothing: fovea from build/ (or BUILD_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data="" model="" epochs=4 seeds="0 1 2" threads=1 out=pose-compare
+data="" model="" epochs=4 seeds="0 1 2" threads=1 out=pose-compare report=0
 py=/usr/bin/python3 # Debian's, which has python3-torch
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -29,24 +31,30 @@ while [ $# -gt 0 ]; do
     --seeds) seeds=${2:?--seeds needs a list}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --out) out=${2:?--out needs a folder}; shift ;;
+    --report) report=1 ;;
     -h | --help) sed -n '/^# usage:/,/^[^#]/p' "$0" | sed -e '/^[^#]/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "pose_compare.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
 done
-[ -n "$data" ] && [ -n "$model" ] || { echo "pose_compare.sh: --data and --model are required" >&2; exit 2; }
-fovea=${BUILD_DIR:-build}/fovea
-[ -x "$fovea" ] || { echo "pose_compare.sh: $fovea not built (cmake --build build)" >&2; exit 1; }
-mkdir -p "$out"
+run_seeds=$seeds
+if [ "$report" = 1 ]; then
+    run_seeds=""
+else
+    [ -n "$data" ] && [ -n "$model" ] ||
+        { echo "pose_compare.sh: --data and --model are required" >&2; exit 2; }
+    fovea=${BUILD_DIR:-build}/fovea
+    [ -x "$fovea" ] || { echo "pose_compare.sh: $fovea not built (cmake --build build)" >&2; exit 1; }
+    mkdir -p "$out"
+    torch_args=(--data "$data" --epochs "$epochs" --threads "$threads")
+    grep -q '^pose .*crop=box' "$model" && torch_args+=(--crop)
+    lr=$(sed -n 's/^compile .*learning_rate=\([^ ]*\).*/\1/p' "$model")
+    [ -n "$lr" ] && torch_args+=(--learning-rate "$lr")
+    ds=$(sed -n 's/^compile .*decay_steps=\([^ ]*\).*/\1/p' "$model")
+    [ -n "$ds" ] && torch_args+=(--decay-steps "$ds")
+fi
 
-torch_args=(--data "$data" --epochs "$epochs" --threads "$threads")
-grep -q '^pose .*crop=box' "$model" && torch_args+=(--crop)
-lr=$(sed -n 's/^compile .*learning_rate=\([^ ]*\).*/\1/p' "$model")
-[ -n "$lr" ] && torch_args+=(--learning-rate "$lr")
-ds=$(sed -n 's/^compile .*decay_steps=\([^ ]*\).*/\1/p' "$model")
-[ -n "$ds" ] && torch_args+=(--decay-steps "$ds")
-
-for seed in $seeds; do
+for seed in $run_seeds; do
     echo "== seed $seed: fovea" >&2
     "$fovea" train "$model" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" \
         --verbose 2 --save "$out/fovea-$seed.safetensors" >"$out/fovea-$seed.log" 2>&1
@@ -90,5 +98,13 @@ for name, m in summary.items():
     print("%-8s ADD %.4f +- %.4f, rotation error %.2f +- %.2f deg, translation error %.2f +- %.2f mm, "
           "epoch %.1f +- %.1f s (mean +- sd over %d seeds)" % (name, *m["add_accuracy"], *m["rotation_error_deg"],
                                                            *m["translation_error_mm"], *m["epoch_s"], len(seeds)))
+# fovea's mean minus PyTorch's, in units of the difference's standard error (Welch's)
+n = len(seeds)
+for key, label in (("add_accuracy", "ADD"), ("rotation_error_deg", "rotation error"),
+                   ("translation_error_mm", "translation error")):
+    (m1, s1), (m2, s2) = summary["fovea"][key], summary["PyTorch"][key]
+    se = ((s1 * s1 + s2 * s2) / n) ** 0.5
+    summary.setdefault("difference", {})[key] = (m1 - m2, se)
+    print("fovea - PyTorch, %s: %+.4g (%s standard errors)" % (label, m1 - m2, "%.1f" % ((m1 - m2) / se) if se > 0 else "no"))
 json.dump(summary, open("%s/summary.json" % out, "w"), indent=1)
 PY
