@@ -5,7 +5,8 @@ PLoss) in PyTorch, trained with the same hyperparameters on the same BOP folder:
 
 usage: pose_torch.py --data DIR [--crop] [--epochs N] [--seed S] [--threads N] [--batch-size N]
                      [--learning-rate X] [--decay-steps N] [--translation-weight W] [--limit N]
-                     [--device cpu|cuda] [--json OUT]
+                     [--device cpu|cuda] [--json OUT] [--poses OUT.csv]
+                     [--init WEIGHTS.safetensors] [--no-shuffle] [--no-jitter]
 
 The network, layer for layer as examples/pose.fv: four Conv2D(3x3, strides 2, same, no bias) +
 BatchNormalization (Keras' momentum 0.99, epsilon 1e-3) + ReLU with 32, 64, 64, 128 filters,
@@ -14,8 +15,11 @@ Gram-Schmidt on the two columns r6 = (R00, R10, R20, R01, R11, R21) (Zhou et al.
 fv_rot6d_to_matrix: norms clamped at 1e-12) and passes the last three (x/z, y/z, z/f, f = (fx +
 fy)/2) on. Keras' initialisers (glorot_uniform with Keras' fans, zero biases, BN gamma 1 beta 0),
 Keras' 'same' padding for stride 2 (the extra row and column at the bottom/right: F.pad then a
-valid convolution), Adam (lr 1e-3, eps 1e-7), batch 32, shuffled each epoch. Flatten order is
-(C, H, W) rather than Keras' (H, W, C): the order of one layer's rows, nothing else.
+valid convolution), Adam (lr 1e-3, eps 1e-7), batch 32, shuffled each epoch; Flatten in Keras'
+(H, W, C) order. --init, --no-shuffle and --no-jitter make the same start as a fovea run: its
+initial weights (`fovea train M.fv --epochs 0 --save W.safetensors`), the batches in file order
+(`--no-shuffle`), the crops unjittered (`crop_jitter_shift=0 crop_jitter_scale=0` on the pose
+head), so that the two trajectories differ only by rounding.
 
 The loss, as fovea's `loss=pose` (src/layers/pose.c): PoseCNN's PLoss, 1/(2m) sum_j |R~x_j - R x_j|^2
 over the 8 corners of the bounding box (models_info's size_x, size_y, size_z) in units of its
@@ -36,6 +40,10 @@ so the same distribution, not the same draws), the test crops not. The figures, 
 `fovea evaluate` prints them: ADD accuracy at 10 % of the diameter over the PLY model's vertices
 (Hinterstoisser et al. 2012), the mean geodesic rotation error (degrees) and translation error (mm).
 This script scores the asymmetric object (ADD) only; a symmetric one needs ADD-S and SLoss.
+--poses writes the last epoch's test estimates in BOP's result format, so that `fovea evaluate
+--poses OUT.csv --data DIR` scores them with the same code as fovea's own (bench/pose_compare.sh
+does): the ADD here averages over the PLY's vertices as the file lists them, fovea's over the
+mesh assimp reads (identical vertices joined), which moves the accuracy by a few tenths of a percent.
 """
 
 import argparse
@@ -100,11 +108,12 @@ def crop_image(im, K, Rv, Kv, out):
 
 
 def read_split(root, split, limit, crop=None):
-    """(images uint8 (n, 3, 64, 64), R (n, 3, 3), t (n, 3) mm, K (n, 3, 3), Rv (n, 3, 3)) of
-    DIR/split: with crop (None, or (jitter, NumPy generator)) the crops, the pose and K in the
-    crop's camera and Rv its rotation from the image's camera; else the images, Rv = I."""
+    """(images uint8 (n, 3, 64, 64), R (n, 3, 3), t (n, 3) mm, K (n, 3, 3), Rv (n, 3, 3), the
+    (scene_id, im_id, obj_id) of each) of DIR/split: with crop (None, or (jitter, NumPy
+    generator)) the crops, the pose and K in the crop's camera and Rv its rotation from the
+    image's camera; else the images, Rv = I."""
     d = os.path.join(root, split)
-    ims, Rs, ts, Ks, Rvs = [], [], [], [], []
+    ims, Rs, ts, Ks, Rvs, ids = [], [], [], [], [], []
     for scene in sorted(s for s in os.listdir(d) if s.isdigit()):
         sd = os.path.join(d, scene)
         gt = json.load(open(os.path.join(sd, "scene_gt.json")))
@@ -123,7 +132,7 @@ def read_split(root, split, limit, crop=None):
                 b = gi["bbox_visib"] if gi["bbox_visib"][2] > 0 else gi["bbox_obj"]
                 centre = np.array([b[0] + b[2] / 2 - 0.5, b[1] + b[3] / 2 - 0.5])
                 scale = 1.0
-                if crop[0]:
+                if crop[0] and crop[2]:
                     j = crop[1].uniform(-1, 1, 3)
                     centre += np.array([b[2], b[3]]) * JITTER_SHIFT * j[:2]
                     scale += JITTER_SCALE * j[2]
@@ -139,11 +148,12 @@ def read_split(root, split, limit, crop=None):
             ts.append(t)
             Ks.append(K)
             Rvs.append(Rv)
+            ids.append((int(scene), int(key), int(g["obj_id"])))
             if limit and len(ims) == limit:
                 break
         if limit and len(ims) == limit:
             break
-    return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks), np.stack(Rvs)
+    return np.stack(ims), np.stack(Rs), np.stack(ts), np.stack(Ks), np.stack(Rvs), ids
 
 
 def glorot(shape, fan_in, fan_out):
@@ -171,9 +181,35 @@ class PoseNet(torch.nn.Module):
     def forward(self, x):
         for w, bn in zip(self.convs, self.bns):
             x = F.relu(bn(F.conv2d(F.pad(x, (0, 1, 0, 1)), w, stride=2)))
-        x = F.relu(x.flatten(1) @ self.h + self.hb)
+        x = F.relu(x.permute(0, 2, 3, 1).flatten(1) @ self.h + self.hb)
         y = x @ self.o + self.ob
         return rot6d_to_matrix(y[:, :6]), y[:, 6:]
+
+
+def load_init(model, path):
+    """Copies a fovea model's weights (safetensors, Keras' layouts, examples/pose.fv's layer names)
+    into model: conv kernels (kh, kw, in, out) -> (out, in, kh, kw), dense (in, out) as they are,
+    BatchNormalization's gamma, beta, moving mean and variance."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    T = {k: torch.from_numpy(np.frombuffer(raw[8 + n + d["data_offsets"][0]:8 + n + d["data_offsets"][1]],
+                                           dtype="<f4").reshape(d["shape"]).copy())
+         for k, d in header.items()}
+    suffix = lambda i: "_%d" % i if i else ""
+    with torch.no_grad():
+        for i, (w, bn) in enumerate(zip(model.convs, model.bns)):
+            w.copy_(T["conv2d%s.kernel" % suffix(i)].permute(3, 2, 0, 1))
+            b = "batch_normalization%s." % suffix(i)
+            for ours, theirs in (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"),
+                                 ("moving_variance", "running_var")):
+                getattr(bn, theirs).copy_(T[b + ours])
+        model.h.copy_(T["dense.kernel"])
+        model.hb.copy_(T["dense.bias"])
+        model.o.copy_(T["dense_1.kernel"])
+        model.ob.copy_(T["dense_1.bias"])
 
 
 def rot6d_to_matrix(r6):
@@ -228,6 +264,10 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images (smoke test)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json")
+    ap.add_argument("--poses", help="the last epoch's test estimates as BOP's result CSV")
+    ap.add_argument("--init", help="start from these weights (a fovea model's safetensors)")
+    ap.add_argument("--no-shuffle", action="store_true", help="batches in file order")
+    ap.add_argument("--no-jitter", action="store_true", help="training crops not jittered")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -244,18 +284,22 @@ def main():
     rng = np.random.default_rng(a.seed)
 
     def tensors(split, limit, jitter):
-        ims, R, t, K, Rv = read_split(a.data, split, limit, (jitter, rng) if a.crop else None)
+        ims, R, t, K, Rv, ids = read_split(a.data, split, limit,
+                                           (jitter, rng, not a.no_jitter) if a.crop else None)
         f = 0.5 * (K[:, 0, 0] + K[:, 1, 1])
         p = np.stack([t[:, 0] / t[:, 2], t[:, 1] / t[:, 2], t[:, 2] / f], 1)
         return (torch.from_numpy(ims).to(dev), torch.tensor(R, dtype=torch.float32, device=dev),
-                torch.tensor(p, dtype=torch.float32, device=dev), R, t, K, Rv)
+                torch.tensor(p, dtype=torch.float32, device=dev), R, t, K, Rv, ids)
 
     t0 = time.perf_counter()
-    xtr, Rtr, ptr, _, _, _, _ = tensors("train", a.limit, True)
-    xte, Rte, pte, R_np, t_np, K_np, Rv_np = tensors("test", 0, False)
+    xtr, Rtr, ptr, _, _, _, _, _ = tensors("train", a.limit, True)
+    xte, Rte, pte, R_np, t_np, K_np, Rv_np, ids = tensors("test", 0, False)
     print("read and %s %d training and %d test images in %.1f s" % (
         "cropped" if a.crop else "decoded", len(xtr), len(xte), time.perf_counter() - t0), flush=True)
-    model = PoseNet().to(dev)
+    model = PoseNet()
+    if a.init:
+        load_init(model, a.init)
+    model = model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate, eps=1e-7)
     # Keras' CosineDecay (alpha 0) at the update's 0-based step, as fovea's fv__optim_lr_at
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -266,7 +310,7 @@ def main():
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(n, device=dev)
+        perm = torch.arange(n, device=dev) if a.no_shuffle else torch.randperm(n, device=dev)
         sums = np.zeros(2)
         for b in range(0, n, a.batch_size):
             idx = perm[b:b + a.batch_size]
@@ -278,6 +322,7 @@ def main():
             sched.step()
             sums += np.array([rot.item(), trans.item()]) * len(idx)
         train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         model.eval()
         with torch.no_grad():
             Rs, ps, vsum = [], [], np.zeros(2)
@@ -293,18 +338,30 @@ def main():
         t_est = np.stack([p_est[:, 0] * z, p_est[:, 1] * z, z], 1)
         # back into the image's camera (the identity without a crop): R = Rv^T R', t = Rv^T t'
         RvT = Rv_np.transpose(0, 2, 1)
-        fig = figures(RvT @ R_est, np.einsum("nij,nj->ni", RvT, t_est), RvT @ R_np,
-                      np.einsum("nij,nj->ni", RvT, t_np), verts, mi["diameter"])
+        R_img, t_img = RvT @ R_est, np.einsum("nij,nj->ni", RvT, t_est)
+        fig = figures(R_img, t_img, RvT @ R_np, np.einsum("nij,nj->ni", RvT, t_np), verts,
+                      mi["diameter"])
+        val_s = time.perf_counter() - t0  # the validation pass and the ADD figures
         row = {"epoch": epoch + 1, "rotation_loss": sums[0] / n, "translation_loss": sums[1] / n,
                "val_rotation_loss": vsum[0] / len(xte), "val_translation_loss": vsum[1] / len(xte),
-               "train_s": train_s, **fig}
+               "train_s": train_s, "val_s": val_s, **fig}
         rows.append(row)
         print("epoch %d: rotation_loss %.4f translation_loss %.4f val_rotation_loss %.4f "
               "val_translation_loss %.4f; test ADD %.3f, rotation error %.1f deg, translation error "
-              "%.1f mm; %.1f s" % (row["epoch"], row["rotation_loss"], row["translation_loss"],
-                                   row["val_rotation_loss"], row["val_translation_loss"],
-                                   fig["add_accuracy"], fig["rotation_error_deg"],
-                                   fig["translation_error_mm"], train_s), flush=True)
+              "%.1f mm; %.1f s (validation %.1f s)" % (row["epoch"], row["rotation_loss"],
+                                                       row["translation_loss"],
+                                                       row["val_rotation_loss"],
+                                                       row["val_translation_loss"],
+                                                       fig["add_accuracy"],
+                                                       fig["rotation_error_deg"],
+                                                       fig["translation_error_mm"], train_s,
+                                                       val_s), flush=True)
+    if a.poses:  # BOP's result format; time -1: not measured per image
+        with open(a.poses, "w") as f:
+            f.write("scene_id,im_id,obj_id,score,R,t,time\n")
+            for (scene, im, obj), R, t in zip(ids, R_img, t_img):
+                f.write("%d,%d,%d,1,%s,%s,-1\n" % (scene, im, obj, " ".join("%.17g" % x for x in R.ravel()),
+                                                   " ".join("%.17g" % x for x in t)))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"seed": a.seed, "threads": a.threads, "device": a.device, "crop": a.crop,

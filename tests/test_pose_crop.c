@@ -1,7 +1,8 @@
 /* test_pose_crop.c — the crop around the object (a pose network's "zoom-in" input): the virtual
  * camera hand-worked, a bright spot landing where the crop's camera puts it, a crop of a render
  * against a render through the crop's camera, and a rendered split as cropped training data: the
- * true pose's loss zero through its targets and the estimate turned back into the image's camera.
+ * true pose's loss zero through its targets and the estimate turned back into the image's camera,
+ * the same for any thread count.
  * Against SciPy (fixtures/pose/crop.json, made by fixtures/make_pose_crop_fixture.py): the
  * virtual camera and the crop's pixels. The renders are skipped (77) when OSMesa cannot create a
  * context.
@@ -325,6 +326,64 @@ TEST(rendered_split_as_cropped_dataset)
     free(gt);
 }
 
+/* The split is decoded and cropped in parallel: the dataset (pixels, targets, each sample's
+ * crop camera) is the same byte for byte at 1 and 3 threads, and of two samples that cannot be
+ * cropped, the first by index is the one named, whatever the threads' order. */
+TEST(cropped_dataset_same_for_any_thread_count)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/threads", tmpdir);
+    fv_pose_sample *s = NULL;
+    fv_bop_gt *gt = NULL;
+    int64_t n = 0, ng = 0;
+    const char *what = "";
+    const int rendered = pose_render_split(dir, 10, 32, 7, &s, &n, &gt, &ng, &what);
+    if (rendered > 0) SKIP("OSMesa cannot render: %s", fv_last_error());
+    if (rendered < 0) fprintf(stderr, "  %s failed: %s\n", what, fv_last_error());
+    CHECK(rendered == 0 && n == 10);
+    if (rendered != 0 || n != 10) {
+        free(s), free(gt);
+        return;
+    }
+    fv_pose_crop c = {.enabled = true,
+                      .pad = 1.5,
+                      .jitter_scale = 0.25,
+                      .jitter_shift = 0.25,
+                      .jitter = true,
+                      .seed = 4};
+    fv_dataset *d[2] = {NULL, NULL};
+    double cams[2][10][18];
+    const int threads[2] = {1, 3};
+    for (int k = 0; k < 2; k++) {
+        fv_set_threads(threads[k]);
+        CHECK_OK(fv_bop_to_dataset_crop(s, n, 20, 20, 3, "pose", &c, &d[k]));
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(cams[k][i], s[i].Kin, 9 * sizeof(double));
+            memcpy(cams[k][i] + 9, s[i].Rv, 9 * sizeof(double));
+        }
+    }
+    const fv_dataset *t0 = d[0] ? fv__dataset_output(d[0], "pose") : NULL,
+                     *t1 = d[1] ? fv__dataset_output(d[1], "pose") : NULL;
+    CHECK(d[0] && d[1] && d[0]->u8 && d[1]->u8 && t0 && t1);
+    if (d[0] && d[1] && d[0]->u8 && d[1]->u8 && t0 && t1) {
+        CHECK(memcmp(d[0]->u8, d[1]->u8, (size_t)(n * 20 * 20 * 3)) == 0);
+        CHECK(memcmp(t0->targets, t1->targets, (size_t)(n * 16) * sizeof(float)) == 0);
+    }
+    CHECK(memcmp(cams[0], cams[1], sizeof cams[0]) == 0);
+    /* the jitter moved the crops: not all the samples' crop cameras are alike */
+    CHECK(cams[0][0][0] != cams[0][1][0] || cams[0][0][0] != cams[0][2][0]);
+    fv_dataset_free(d[0]);
+    fv_dataset_free(d[1]);
+    s[7].box[2] = -1;
+    s[3].box[3] = -1;
+    fv_dataset *bad = NULL;
+    CHECK(fv_bop_to_dataset_crop(s, n, 20, 20, 3, "pose", &c, &bad) == FV_ERR_FORMAT && !bad);
+    CHECK_STR_CONTAINS(fv_last_error(), "000003.png");
+    fv_set_threads(0);
+    free(s);
+    free(gt);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -336,6 +395,7 @@ int main(void)
     RUN(crop_against_scipy);
     RUN(crop_of_a_render_is_a_render_through_the_crops_camera);
     RUN(rendered_split_as_cropped_dataset);
+    RUN(cropped_dataset_same_for_any_thread_count);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -6,6 +6,7 @@
 #include "io/image.h"
 #include "vision/pose_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,39 @@ static fv_status sample_input(fv_pose_sample *x, int64_t i, const fv_pose_crop *
     return s;
 }
 
+/* Every sample's input and targets, decoded and cropped in parallel: each sample has its own
+ * file, crop and jitter stream (crop_square), so the result is the same for any thread count. On
+ * failure, the message of the failing sample with the lowest index (fv_last_error is per thread,
+ * so it is copied out of the worker); the samples after it are skipped. */
+static fv_status all_inputs(fv_pose_sample *samples, int64_t n, const fv_pose_crop *crop,
+                            const fv_image_opts *o, int64_t height, int64_t width, uint8_t *px,
+                            float *t)
+{
+    const int64_t sample = height * width * o->channels;
+    int64_t bad = n;
+    fv_status bad_status = FV_OK;
+    char msg[1024] = "";
+    const int threads = fv__threads();
+    (void)threads;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t i = 0; i < n; i++) {
+        int64_t first_bad;
+#pragma omp atomic read
+        first_bad = bad;
+        if (i > first_bad) continue;
+        const fv_status st =
+            sample_input(&samples[i], i, crop, o, height, width, px + i * sample, t + i * TARGET);
+        if (st == FV_OK) continue;
+#pragma omp critical(fv_pose_inputs)
+        if (i < bad) {
+            bad = i;
+            bad_status = st;
+            snprintf(msg, sizeof msg, "%s", fv_last_error());
+        }
+    }
+    return bad < n ? fv__fail(bad_status, "%s", msg) : FV_OK;
+}
+
 fv_status fv_bop_to_dataset_crop(fv_pose_sample *samples, int64_t n, int64_t height, int64_t width,
                                  int channels, const char *output, const fv_pose_crop *crop,
                                  fv_dataset **out)
@@ -193,9 +227,7 @@ fv_status fv_bop_to_dataset_crop(fv_pose_sample *samples, int64_t n, int64_t hei
     fv_image_opts o = fv_image_defaults();
     o.channels = channels;
     o.strict = true;
-    for (int64_t i = 0; s == FV_OK && i < n; i++)
-        s = sample_input(&samples[i], i, crop, &o, height, width,
-                         px + i * height * width * channels, t + i * TARGET);
+    if (s == FV_OK) s = all_inputs(samples, n, crop, &o, height, width, px, t);
     const int64_t dims[3] = {height, width, channels};
     return fv__dataset_images_targets(s, n, dims, px, output, TARGET, t, out);
 }
