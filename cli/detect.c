@@ -244,7 +244,8 @@ static const char usage[] =
     "  --max-detections N     at most N boxes per image, the best (default 100)\n"
     "  --output FILE.json     also write COCO's results format: [{image_id, category_id, bbox,\n"
     "                         score, file_name}], image ids 1, 2, ... in input order\n"
-    "  --threads N            threads to use (default: FOVEA_THREADS, else all cores)\n";
+    "  --threads N            threads to use (default: FOVEA_THREADS, else\n"
+    "                         OMP_NUM_THREADS, else all cores)\n";
 
 static bool image_name(const char *name)
 {

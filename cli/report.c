@@ -71,7 +71,8 @@ static const char usage[] =
     "                          every test image when there are fewer)\n"
     "  --seed S                the samples' codes, in the figure and the picture (default 1)\n"
     "  --batch-size N          samples per batch (default: the model's fit line, else 32)\n"
-    "  --threads N             threads to use (default: FOVEA_THREADS, else all cores)\n";
+    "  --threads N             threads to use (default: FOVEA_THREADS, else\n"
+    "                          OMP_NUM_THREADS, else all cores)\n";
 
 /* ---- HTML pieces ------------------------------------------------------------------------- */
 

@@ -29,7 +29,8 @@
  * models may be used at once from two threads; one object must not be used from two threads at
  * once. There is no global mutable state.
  *
- * Threads: OpenMP. fv_set_threads() or the FOVEA_THREADS environment variable set the count.
+ * Threads: OpenMP. fv_set_threads() or the FOVEA_THREADS (else OMP_NUM_THREADS) environment
+ * variable set the count.
  */
 #ifndef FOVEA_H
 #define FOVEA_H
@@ -65,7 +66,8 @@ const char *fv_status_str(fv_status s);
 const char *fv_last_error(void);
 
 /* Threads used by all fovea work of this process from now on; n <= 0 restores the default
- * (FOVEA_THREADS if set, else all cores). Returns the count in effect. */
+ * (FOVEA_THREADS if set to a positive count, else OMP_NUM_THREADS's first level, else all cores).
+ * Returns the count in effect. */
 int fv_set_threads(int n);
 
 /* The vector instruction set the kernels (GEMM, convolution) run: "avx512", "avx2" or

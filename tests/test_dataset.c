@@ -518,6 +518,33 @@ TEST(gather_parallel_matches_get)
     free(x), free(l), free(idx), free(batch), free(one), free(lb);
 }
 
+/* The thread count's defaults: FOVEA_THREADS, else OpenMP's OMP_NUM_THREADS (its first level),
+ * else every core; an explicit count wins over both. */
+TEST(thread_count_from_the_environment)
+{
+    if (fv_set_threads(7) != 7) return; /* built without OpenMP: always one thread */
+    const char *fv = getenv("FOVEA_THREADS"), *omp = getenv("OMP_NUM_THREADS");
+    char *fv_saved = fv ? strdup(fv) : NULL, *omp_saved = omp ? strdup(omp) : NULL;
+    unsetenv("FOVEA_THREADS");
+    setenv("OMP_NUM_THREADS", "3", 1);
+    CHECK(fv_set_threads(0) == 3);
+    setenv("OMP_NUM_THREADS", "5,2", 1);
+    CHECK(fv_set_threads(0) == 5);
+    setenv("FOVEA_THREADS", "2", 1);
+    CHECK(fv_set_threads(0) == 2);
+    CHECK(fv_set_threads(7) == 7);
+    if (fv_saved)
+        setenv("FOVEA_THREADS", fv_saved, 1);
+    else
+        unsetenv("FOVEA_THREADS");
+    if (omp_saved)
+        setenv("OMP_NUM_THREADS", omp_saved, 1);
+    else
+        unsetenv("OMP_NUM_THREADS");
+    free(fv_saved), free(omp_saved);
+    fv_set_threads(0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_dataset_XXXXXX");
@@ -540,6 +567,7 @@ int main(void)
     RUN(split_tail_follows_keras);
     RUN(head_clamps);
     RUN(gather_parallel_matches_get);
+    RUN(thread_count_from_the_environment);
     remove_tree(tmpdir);
     return TEST_SUMMARY();
 }

@@ -245,6 +245,12 @@ int fv_set_threads(int n)
         const char *env = getenv("FOVEA_THREADS");
         n = env ? atoi(env) : 0;
     }
+    if (n <= 0) {
+        /* OpenMP's own variable, as PyTorch and OpenMP programs read it: its first level
+         * ("4" or "4,2") */
+        const char *env = getenv("OMP_NUM_THREADS");
+        n = env ? atoi(env) : 0;
+    }
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_num_procs();
 #else
