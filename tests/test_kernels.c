@@ -525,6 +525,34 @@ TEST(conv_implicit_gemm_seed_shapes_match_ref)
     }
 }
 
+TEST(conv_dense_dw_24_tap_tiles_match_ref)
+{
+    /* The weight gradient's 24-tap tiles of one vector of filters (AVX-512 and its AVX2-compiled
+     * twin): the ResNet example's stage-1 convolution (segments of 48 taps), segments of 24, of
+     * 60 (24-tap tiles, then 12-tap tiles across the segment boundary) and of 120, and filter
+     * counts below 16; dense gradients (the ReLU mask would make them sparse), on every path this
+     * machine has. */
+    static const int64_t shapes[][4] = {/* h, c, f, k */ {28, 16, 16, 3},
+                                        {9, 8, 16, 3},
+                                        {10, 20, 13, 3},
+                                        {8, 40, 5, 3},
+                                        {7, 24, 9, 5}};
+    int cases = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 2424 + (uint64_t)p);
+        for (int i = 0; i < 5; i++) {
+            fv_conv_geom g;
+            CHECK(make_geom(&g, shapes[i][0], shapes[i][0] + 1, shapes[i][1], shapes[i][3],
+                            shapes[i][3], shapes[i][2], 1, 1, 1, 1, true));
+            CHECK(conv_fast_compare(&r, &g, (fv__gemm_path)p, 1.0, false) == FV_CONV_BWD_DENSE);
+            cases++;
+        }
+    }
+    CHECK(cases >= 5);
+}
+
 /* The fast convolution's forward and backward outputs of one image on path p, from the same
  * inputs each time (seeded by seed): out holds y, then dw + dws summed, db, dx. */
 static void conv_fast_outputs(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, double keep,
@@ -1227,6 +1255,7 @@ int main(void)
     RUN(conv_fast_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
+    RUN(conv_dense_dw_24_tap_tiles_match_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
     RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_bf16_backward_matches_its_emulation_and_bound);
