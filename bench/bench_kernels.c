@@ -1,5 +1,6 @@
 /* bench_kernels.c — GFLOP/s of fv_gemm on the seed CNN's shapes for every GEMM path this CPU
- * supports, and the time of im2col/col2im, so that the figures in the docs can be reproduced.
+ * supports, the convolution's per-image kernels on the seed CNN's and the ResNet example's shapes,
+ * and the time of im2col/col2im, so that the figures in the docs can be reproduced.
  * Build from the repository root: cc -O2 -std=gnu11 -Iinclude -Isrc src/core/core.c
  * src/kernels/*.c bench/bench_kernels.c -lm -o bench_kernels
  * Add -DFV_BENCH_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas to time
@@ -236,6 +237,60 @@ int main(void)
         fv__free(x), fv__free(w), fv__free(b), fv__free(y), fv__free(dy), fv__free(dys);
         fv__free(dw), fv__free(dws), fv__free(db), fv__free(dx), fv__free(wp), fv__free(wt);
         fv__free(fs), fv__free(bs);
+    }
+
+    /* The ResNet example's (examples/resnet_fashion.fv) per-image kernels on this CPU's best
+     * path: stage 1's dense weight gradient (28×28×16 -> 16, the 24-tap tiles), and the strided
+     * layers' input gradient by the backward's gathers and by phases (fv_conv_dx_phases). */
+    {
+        static const int64_t rs[][5] = {/* in, C, F, k, stride */ {28, 16, 16, 3, 1},
+                                        {28, 16, 32, 3, 2},
+                                        {14, 32, 64, 3, 2},
+                                        {28, 16, 32, 1, 2},
+                                        {14, 32, 64, 1, 2}};
+        for (int i = 0; i < 5; i++) {
+            const int64_t H = rs[i][0], C = rs[i][1], F = rs[i][2], k = rs[i][3], s = rs[i][4];
+            const int64_t O = s == 1 ? H : H / 2, pad = s == 1 ? k / 2 : 0;
+            fv_conv_geom cg = {H, H, C, k, k, O, O, F, s, s, 1, 1, pad, pad};
+            const int64_t nx = H * H * C, nw = k * k * C * F, ny = O * O * F;
+            float *x = rand_buf(&r, nx), *w = rand_buf(&r, nw), *dy = rand_buf(&r, ny);
+            float *dw = rand_buf(&r, nw), *dws = rand_buf(&r, nw), *dx = rand_buf(&r, nx);
+            float *wt = rand_buf(&r, fv_conv_bwd_pack_floats(&cg));
+            float *bs = rand_buf(&r, fv_conv_bwd_scratch_floats(&cg));
+            const bool ph = fv_conv_dx_phases_apply(&cg);
+            float *wp = ph ? rand_buf(&r, fv_conv_dx_phases_pack_floats(&cg)) : NULL;
+            float *ps = ph ? rand_buf(&r, fv_conv_dx_phases_scratch_floats(&cg)) : NULL;
+            fv_conv_bwd_pack(&cg, w, wt);
+            if (ph) fv_conv_dx_phases_pack(&cg, w, wp);
+            double bw = 1e30, bg = 1e30, bp = 1e30;
+            for (int trial = 0; trial < 200; trial++) {
+                double t = now();
+                if (!ph) {
+                    fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, NULL, NULL, bs);
+                    bw = fmin(bw, now() - t);
+                    continue;
+                }
+                memset(dx, 0, (size_t)nx * sizeof(float));
+                fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, NULL, NULL, NULL, dx, bs);
+                bg = fmin(bg, now() - t);
+                t = now();
+                fv_conv_dx_phases(&cg, dy, wp, dx, ps);
+                bp = fmin(bp, now() - t);
+            }
+            const double flop = 2.0 * (double)(O * O * k * k * C * F);
+            if (ph)
+                printf(
+                    "resnet %ldx%ldx%ld k%ld s%ld -> %ld dx (%s): gathers %.1f us = %.1f GFLOP/s, "
+                    "phases %.1f us = %.1f GFLOP/s\n",
+                    (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(), bg * 1e6,
+                    flop / bg * 1e-9, bp * 1e6, flop / bp * 1e-9);
+            else
+                printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s\n",
+                       (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(),
+                       bw * 1e6, flop / bw * 1e-9);
+            fv__free(x), fv__free(w), fv__free(dy), fv__free(dw), fv__free(dws), fv__free(dx);
+            fv__free(wt), fv__free(bs), fv__free(wp), fv__free(ps);
+        }
     }
 
     /* im2col and col2im of the seed's second convolution (26×26×32 -> 576 × 288). */

@@ -525,6 +525,92 @@ TEST(conv_implicit_gemm_seed_shapes_match_ref)
     }
 }
 
+TEST(conv_dense_dw_24_tap_tiles_match_ref)
+{
+    /* The weight gradient's 24-tap tiles of one vector of filters (AVX-512 and its AVX2-compiled
+     * twin): the ResNet example's stage-1 convolution (segments of 48 taps), segments of 24, of
+     * 60 (24-tap tiles, then 12-tap tiles across the segment boundary) and of 120, and filter
+     * counts below 16; dense gradients (the ReLU mask would make them sparse), on every path this
+     * machine has. */
+    static const int64_t shapes[][4] = {/* h, c, f, k */ {28, 16, 16, 3},
+                                        {9, 8, 16, 3},
+                                        {10, 20, 13, 3},
+                                        {8, 40, 5, 3},
+                                        {7, 24, 9, 5}};
+    int cases = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 2424 + (uint64_t)p);
+        for (int i = 0; i < 5; i++) {
+            fv_conv_geom g;
+            CHECK(make_geom(&g, shapes[i][0], shapes[i][0] + 1, shapes[i][1], shapes[i][3],
+                            shapes[i][3], shapes[i][2], 1, 1, 1, 1, true));
+            CHECK(conv_fast_compare(&r, &g, (fv__gemm_path)p, 1.0, false) == FV_CONV_BWD_DENSE);
+            cases++;
+        }
+    }
+    CHECK(cases >= 5);
+}
+
+TEST(conv_dx_by_phases_matches_ref)
+{
+    /* A strided convolution's input gradient as one stride-1 forward convolution per phase,
+     * against the reference backward's dx: strides 2 and 3 (and 2 × 1), kernels 1 to 4 a side
+     * (some phases without taps: zeros; some whose first outputs fall before the image), same and
+     * valid padding, odd sizes and channel counts
+     * (1 to 33 filters), on every path this machine has; every position written (dx starts as
+     * NaN). The ResNet example's strided layers apply. */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 28, 28, 16, 3, 3, 32, 2, 2, 1, 1, true) && fv_conv_dx_phases_apply(&g));
+    CHECK(make_geom(&g, 14, 14, 32, 1, 1, 64, 2, 2, 1, 1, false) && fv_conv_dx_phases_apply(&g));
+    CHECK(make_geom(&g, 9, 9, 4, 3, 3, 4, 1, 1, 1, 1, true) && !fv_conv_dx_phases_apply(&g));
+    CHECK(make_geom(&g, 9, 9, 4, 3, 3, 4, 2, 2, 2, 2, true) && !fv_conv_dx_phases_apply(&g));
+    int cases = 0, idx = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv__conv_force_path(p);
+        fv_rng r;
+        fv__rng_seed(&r, 3131 + (uint64_t)p);
+        for (int64_t s = 2; s <= 3; s++)
+            for (int64_t kh = 1; kh <= 4; kh++)
+                for (int64_t kw = 1; kw <= 4; kw++)
+                    for (int same = 0; same <= 1; same++, idx++) {
+                        static const int64_t chans[] = {1, 3, 16, 17}, filt[] = {1, 7, 16, 33};
+                        const int64_t C = chans[idx % 4], F = filt[idx / 4 % 4];
+                        if (!make_geom(&g, 5 + idx % 9, 6 + idx % 7, C, kh, kw, F, s,
+                                       idx % 5 == 0 ? 1 : s, 1, 1, same))
+                            continue;
+                        CHECK(fv_conv_dx_phases_apply(&g));
+                        const int64_t nx = g.in_h * g.in_w * C, nw = kh * kw * C * F;
+                        const int64_t ny = g.out_h * g.out_w * F;
+                        float *x = falloc(nx), *w = falloc(nw), *dy = falloc(ny);
+                        float *dw = falloc(nw), *db = falloc(F), *dx = falloc(nx);
+                        float *dxr = falloc(nx);
+                        float *wp = falloc(fv_conv_dx_phases_pack_floats(&g));
+                        float *sc = falloc(fv_conv_dx_phases_scratch_floats(&g));
+                        fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, dy, ny);
+                        memset(dxr, 0, (size_t)nx * sizeof(float));
+                        for (int64_t i = 0; i < nx; i++)
+                            dx[i] = NAN;
+                        fv_conv2d_backward_ref(&g, x, w, dy, dw, db, dxr);
+                        fv_conv_dx_phases_pack(&g, w, wp);
+                        fv_conv_dx_phases(&g, dy, wp, dx, sc);
+                        if (!check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4))
+                            fprintf(stderr,
+                                    "  path %s: in %ldx%ldx%ld k %ldx%ld s %ld,%ld f %ld same %d\n",
+                                    fv__gemm_path_name((fv__gemm_path)p), (long)g.in_h,
+                                    (long)g.in_w, (long)C, (long)kh, (long)kw, (long)g.stride_h,
+                                    (long)g.stride_w, (long)F, same);
+                        free(x), free(w), free(dy), free(dw), free(db), free(dx), free(dxr);
+                        free(wp), free(sc);
+                        cases++;
+                    }
+    }
+    fv__conv_force_path(-1);
+    CHECK(cases >= 60);
+}
+
 /* The fast convolution's forward and backward outputs of one image on path p, from the same
  * inputs each time (seeded by seed): out holds y, then dw + dws summed, db, dx. */
 static void conv_fast_outputs(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, double keep,
@@ -1227,6 +1313,8 @@ int main(void)
     RUN(conv_fast_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
+    RUN(conv_dense_dw_24_tap_tiles_match_ref);
+    RUN(conv_dx_by_phases_matches_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
     RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_bf16_backward_matches_its_emulation_and_bound);

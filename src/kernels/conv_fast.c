@@ -354,14 +354,21 @@ static void pixel_bases(const cgeo *G, int32_t *pb)
     }
 }
 
-/* xp [Hp, Wp, C] ← x placed at (pad_top, pad_left), zeros around it. */
+/* xp [Hp, Wp, C] ← x placed at (pad_top, pad_left), zeros around it. Only the border is
+ * zeroed (the rows above and below, and each image row's left and right margins, which are
+ * contiguous from one row's end to the next one's start), so each float is written once. */
 static void pad_copy(const fv_conv_geom *g, const cgeo *G, const float *x, float *xp)
 {
-    memset(xp, 0, (size_t)(G->Hp * G->Wp * G->C) * sizeof(float));
-    const int64_t row = g->in_w * G->C;
-    for (int64_t h = 0; h < g->in_h; h++)
-        memcpy(xp + ((h + G->pad_top) * G->Wp + G->pad_left) * G->C, x + h * row,
-               (size_t)row * sizeof(float));
+    const int64_t C = G->C, row = g->in_w * C, Wp = G->Wp, top = G->pad_top;
+    const int64_t left = G->pad_left * C, right = (Wp - G->pad_left - g->in_w) * C;
+    memset(xp, 0, (size_t)(top * Wp * C + left) * sizeof(float));
+    for (int64_t h = 0; h < g->in_h; h++) {
+        float *d = xp + ((h + top) * Wp + G->pad_left) * C;
+        memcpy(d, x + h * row, (size_t)row * sizeof(float));
+        /* this row's right margin, then the next row's left one (or the bottom rows) */
+        const int64_t gap = h + 1 < g->in_h ? right + left : G->Hp * Wp * C - (d + row - xp);
+        memset(d + row, 0, (size_t)gap * sizeof(float));
+    }
 }
 
 /* dx += the image part of the padded dxp. */

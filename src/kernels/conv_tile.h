@@ -167,6 +167,39 @@ CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32
             dw[i * F + j] += t[i][j];
 }
 
+#if CT_W == 16
+/* The weight gradient of 24 consecutive taps (one segment: off0 .. off0+23 from each window's
+ * origin) × one vector of filters: dw[i·F + j] += Σ_p x[pb[p] + off0 + i] · gz[p·ldg + j] for
+ * i < 24, j < n, summed in pixel order as dw_run. 24 accumulators halve the reads of each
+ * pixel's gradient row against dw_run's 12 taps, and one pointer per pixel addresses the taps
+ * by constant displacements (24 offsets would not fit the general registers). Out of line: the
+ * other tiles of dw_cols keep their code. */
+static CT_ATTR __attribute__((noinline)) void
+CT_NAME(dw_run24)(const float *restrict x, const int32_t *restrict pb, int64_t P, int64_t off0,
+                  const float *restrict gz, int64_t ldg, float *dw, int64_t F, int n)
+{
+    CT_V acc[24];
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; i++)
+        acc[i] = (CT_V){0};
+    const float *x0 = x + off0;
+    for (int64_t p = 0; p < P; p++) {
+        const float *xp = x0 + pb[p];
+        const CT_V bv = CT_LD(gz + p * ldg);
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++)
+            acc[i] = CT_SPLAT(xp[i]) * bv + acc[i];
+    }
+    _Alignas(64) float t[24][CT_W];
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; i++)
+        CT_ST(t[i], acc[i]);
+    for (int i = 0; i < 24; i++)
+        for (int j = 0; j < n; j++)
+            dw[i * F + j] += t[i][j];
+}
+#endif
+
 /* The weight gradient of the filters j0 .. j0+n over all K taps: dw [K × F] at column j0, gz
  * [P × ldg] at column j0, pb the pixels' window origins, rem = F − j0. Returns n. */
 static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int32_t *pb,
@@ -179,6 +212,15 @@ static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int
 #endif
     const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
     for (int64_t k0 = 0; k0 < G->K; k0 += MR) {
+#if CT_W == 16
+        /* one vector of filters: 24 taps of one segment (kernel rows of 16 or more channels)
+         * at a time where they remain; 28×28×16 → 16 filters: 26 → 22.5 µs an image */
+        while (NV == 1 && G->K - k0 >= 24 && k0 / G->seglen == (k0 + 23) / G->seglen) {
+            CT_NAME(dw_run24)(x, pb, G->P, tap_off(G, k0), gz, ldg, dw + k0 * G->F, G->F, n);
+            k0 += 24;
+        }
+        if (k0 >= G->K) break;
+#endif
         const int m = (int)(G->K - k0 < MR ? G->K - k0 : MR);
         int64_t off[12];
         for (int i = 0; i < MR; i++)

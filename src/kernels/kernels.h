@@ -96,6 +96,27 @@ int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g);
 void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
                             bool relu, float *y, float *scratch);
 
+/* A strided convolution's input gradient by phases (conv_phase.c): the input positions (ih, iw)
+ * with (ih + pad_top) mod stride_h = rh and (iw + pad_left) mod stride_w = rw get
+ *   dx[ih, iw, c] = Σ_{j, i, f} dy[q_h − j, q_w − i, f] · w[rh + stride_h·j, rw + stride_w·i, c, f]
+ * (q = (position + pad) div stride; dy zero outside it), a stride-1 convolution of dy with that
+ * phase's taps turned 180° and their channel axes swapped, run by fv_conv2d_forward_fast. Applies
+ * (fv_conv_dx_phases_apply) to strides above 1 without dilation whose phases need no negative
+ * padding. wp [fv_conv_dx_phases_pack_floats(g)] ← the phases' packed kernels from w [k_h, k_w,
+ * in_c, out_c] (once per weight update); dx [in_h, in_w, in_c] ← the gradient (overwritten, every
+ * position) from dy [out_h, out_w, out_c]; scratch of fv_conv_dx_phases_scratch_floats(g) floats.
+ * Each dx element is one FMA chain over the phase's taps in (j, i, f) order: the same result for
+ * any thread count; against the backward's gathers, a different summation order. */
+bool fv_conv_dx_phases_apply(const fv_conv_geom *g);
+int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g);
+void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp);
+int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);
+/* The FLOPs fv_conv_dx_phases performs for one image (2 per multiply-add of every live phase's
+ * stride-1 convolution, its dropped leading outputs included): the profile's executed count. */
+double fv_conv_dx_phases_flop(const fv_conv_geom *g);
+void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
+                       float *scratch);
+
 /* The forward with bf16 products and fp32 sums (precision=bf16): the same windows and tiles on a
  * bf16 copy of x and the weights packed in bf16 pairs along the taps (VDPBF16PS on AVX512_BF16,
  * else its emulation, bit-identical). Applies when a kernel segment (k_w·in_c with dilation 1,

@@ -24,6 +24,7 @@ typedef struct conv2d_cfg {
      * of ∂L/∂y with the kernel turned 180° and its channel axes swapped. */
     fv_conv_geom gt;
     bool dx_by_forward;
+    bool dx_phases; /* strided: the input gradient by phases (fv_conv_dx_phases) */
 } conv2d_cfg;
 
 #define OFF(f) offsetof(conv2d_cfg, f)
@@ -95,6 +96,9 @@ static fv_status conv2d_build(fv_layer *l)
      * leading padding d·(k − 1) − pad, whose output is the input's size. The forward kernels run
      * it faster than the backward's gathers, one weight row per pixel. */
     c->dx_by_forward = g->stride_h == 1 && g->stride_w == 1;
+    /* Strided (without dilation): the input gradient as one such stride-1 convolution per phase
+     * of the input (positions with given remainders modulo the strides), fv_conv_dx_phases. */
+    c->dx_phases = fv_conv_dx_phases_apply(g);
     c->gt = (fv_conv_geom){.in_h = g->out_h,
                            .in_w = g->out_w,
                            .in_c = g->out_c,
@@ -131,6 +135,7 @@ static int64_t pack_first(const conv2d_cfg *c)
 
 static int64_t pack_stride(const conv2d_cfg *c)
 {
+    if (c->dx_phases) return pack_first(c) + pad16(fv_conv_dx_phases_pack_floats(&c->g));
     if (!c->dx_by_forward) return pack_first(c);
     return pack_first(c) + pad16(fv_conv_fwd_pack_floats(&c->gt)) +
            pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
@@ -163,8 +168,9 @@ static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t
     return nz * 2 <= seen;
 }
 
-/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages; a strided layer,
- * whose input gradient the backward kernel then computes alone, at most DW_GEMM_PIXELS_STRIDED)
+/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages; a strided layer
+ * at most DW_GEMM_PIXELS_STRIDED: 256 measured no faster on the example's s2_conv1, also with its
+ * input gradient by phases)
  * with a dense gradient: the weight gradient of DW_GEMM_IMAGES images at a time as one GEMM over
  * their im2col rows (dW += colᵀ·dy), whose reduction is long enough for its register tiles, where
  * the per-image tiles reduce over a few dozen pixels only. The rows take at most DW_GEMM_FLOATS per
@@ -203,6 +209,8 @@ static int64_t kernel_stride(const fv_layer *l)
     if (l->bf16) b = fv_conv_bwd_bf16_scratch_floats(&c->g); /* and the lists' */
     if (c->dx_by_forward && b < fv_conv_fwd_scratch_floats(&c->gt))
         b = fv_conv_fwd_scratch_floats(&c->gt);
+    if (c->dx_phases && b < fv_conv_dx_phases_scratch_floats(&c->g))
+        b = fv_conv_dx_phases_scratch_floats(&c->g);
     return pad16(f > b ? f : b);
 }
 
@@ -312,6 +320,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
      * the room of the fp32 ones). */
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
     const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
+    const bool ph_dx = dx && c->dx_phases && !l->bf16; /* strided: dx by phases */
     const bool gemm_dw = dw_by_gemm(l);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
@@ -320,6 +329,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const double gt_flop = 2.0 * (double)(c->gt.out_h * c->gt.out_w) *
                            (double)(c->gt.k_h * c->gt.k_w * c->gt.in_c) * (double)c->gt.out_c;
     const double dense_flop = 2.0 * (double)rows * (double)K * (double)F;
+    const double ph_flop = ph_dx ? fv_conv_dx_phases_flop(g) : 0;
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
         const fv_conv_geom *gt = &c->gt;
         float *kt = wtf + pad16(fv_conv_fwd_pack_floats(gt));
@@ -332,6 +342,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                             w[(((KH - 1 - a) * KW + (KW - 1 - b)) * C + ci) * F + f];
         fv_conv_fwd_pack(gt, kt, wtf);
     }
+    if (ph_dx) fv_conv_dx_phases_pack(g, w, wtf);
     if (dx && lists) { /* fwd_dx: for the images whose gradient is mostly zero */
         if (wt16)
             fv_conv_bwd_pack_bf16(g, w, wt16);
@@ -356,10 +367,14 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
                 const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
-                if ((fwd_dx || gemm_dw) && !(lists && mostly_zero(dyi, yr, rows, F))) {
+                if ((fwd_dx || ph_dx || gemm_dw) && !(lists && mostly_zero(dyi, yr, rows, F))) {
                     if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
                     if (fwd_dx) fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
                     if (fwd_dx) work[ch] += gt_flop;
+                    if (ph_dx) {
+                        fv_conv_dx_phases(g, dyi, wtf, dxi, own);
+                        work[ch] += ph_flop;
+                    }
                     if (!gemm_dw) {
                         const fv_conv_bwd_path path = fv_conv2d_backward_fast(
                             g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL, own);
@@ -367,11 +382,12 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                         continue;
                     }
                     work[ch] += dense_flop; /* the weight gradient by GEMM */
-                    /* the weight gradient with the next images'; the input gradient (strided) and
-                     * the bias by the kernel, else the bias here, in pixel order as the kernel */
+                    /* the weight gradient with the next images'; the input gradient (strided,
+                     * dilated: no phases) and the bias by the kernel, else the bias here, in pixel
+                     * order as the kernel */
                     if (!ncol) first = i;
                     fv_im2col(g, x + i * in_sz, col + ncol * rows * K);
-                    if (dxi && !fwd_dx) {
+                    if (dxi && !fwd_dx && !ph_dx) {
                         memset(dxi, 0, (size_t)in_sz * sizeof(float));
                         fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, NULL, NULL, pb,
                                                 dxi, own);

@@ -1,0 +1,176 @@
+/* conv_phase.c — a strided convolution's input gradient as stride-1 forward convolutions, one per
+ * phase of the input (the input pixels whose row and column have given remainders modulo the
+ * strides), each run by the forward kernels' register tiles (conv_fast.c) instead of the
+ * backward's gathers.
+ */
+#include "kernels/kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* One axis of one phase r (0 ≤ r < s): the input positions i = q·s + r − pad for q in
+ * [q0, q0 + n) inside [0, in); their taps k = r + s·j for j < nj (k < kernel). The stride-1
+ * convolution computes the positions from q0 − extra on (extra > 0 where q0 > nj − 1: the first
+ * extra outputs fall before the image and are dropped), with leading padding lead =
+ * nj − 1 − (q0 − extra) ≥ 0. */
+typedef struct axis {
+    int64_t q0, n, nj, lead, extra;
+} axis;
+
+static int64_t floor_div(int64_t a, int64_t s)
+{
+    return a >= 0 ? a / s : -((-a + s - 1) / s);
+}
+
+static axis axis_of(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t r)
+{
+    axis a;
+    a.nj = r < k ? (k - r + s - 1) / s : 0;
+    a.q0 = -floor_div(r - pad, s);                   /* ceil((pad − r) / s) */
+    a.n = floor_div(in - 1 + pad - r, s) - a.q0 + 1; /* may be ≤ 0: no such position */
+    if (a.n < 0) a.n = 0;
+    a.extra = a.nj > 0 && a.q0 > a.nj - 1 ? a.q0 - (a.nj - 1) : 0;
+    a.lead = a.nj - 1 - (a.q0 - a.extra);
+    return a;
+}
+
+/* Phase (rh, rw) = (idx / stride_w, idx % stride_w): its two axes and, when live (taps and
+ * positions on both axes), the stride-1 convolution of dy [out_h, out_w, out_c] that gives its
+ * positions' dx (extra + n a side, in_c channels), kernel nj_h × nj_w. */
+typedef struct phase {
+    int64_t rh, rw;
+    axis ah, aw;
+    fv_conv_geom p;
+    bool live;
+} phase;
+
+static phase phase_of(const fv_conv_geom *g, int64_t idx)
+{
+    phase f;
+    f.rh = idx / g->stride_w, f.rw = idx % g->stride_w;
+    f.ah = axis_of(g->in_h, g->k_h, g->stride_h, g->pad_top, f.rh);
+    f.aw = axis_of(g->in_w, g->k_w, g->stride_w, g->pad_left, f.rw);
+    f.live = f.ah.nj > 0 && f.aw.nj > 0 && f.ah.n > 0 && f.aw.n > 0;
+    f.p = (fv_conv_geom){.in_h = g->out_h,
+                         .in_w = g->out_w,
+                         .in_c = g->out_c,
+                         .k_h = f.ah.nj,
+                         .k_w = f.aw.nj,
+                         .out_h = f.ah.extra + f.ah.n,
+                         .out_w = f.aw.extra + f.aw.n,
+                         .out_c = g->in_c,
+                         .stride_h = 1,
+                         .stride_w = 1,
+                         .dil_h = 1,
+                         .dil_w = 1,
+                         .pad_top = f.ah.lead,
+                         .pad_left = f.aw.lead};
+    return f;
+}
+
+static int64_t round16(int64_t v)
+{
+    return (v + 15) & ~(int64_t)15;
+}
+
+bool fv_conv_dx_phases_apply(const fv_conv_geom *g)
+{
+    return (g->stride_h > 1 || g->stride_w > 1) && g->dil_h == 1 && g->dil_w == 1;
+}
+
+double fv_conv_dx_phases_flop(const fv_conv_geom *g)
+{
+    double flop = 0;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (f.live) /* its stride-1 convolution, the dropped extra outputs included */
+            flop += 2.0 * (double)(f.p.out_h * f.p.out_w) * (double)(f.p.k_h * f.p.k_w * f.p.in_c) *
+                    (double)f.p.out_c;
+    }
+    return flop;
+}
+
+int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (f.live) n += round16(fv_conv_fwd_pack_floats(&f.p));
+    }
+    /* and room for one phase's kernel before packing (at most the whole kernel) */
+    return n + g->k_h * g->k_w * g->in_c * g->out_c;
+}
+
+void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp)
+{
+    const int64_t C = g->in_c, F = g->out_c;
+    float *kt = wp + fv_conv_dx_phases_pack_floats(g) - g->k_h * g->k_w * C * F;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (!f.live) continue;
+        /* kt[a, b, o, c] = w[rh + stride_h·(nj_h − 1 − a), rw + stride_w·(nj_w − 1 − b), c, o] */
+        for (int64_t a = 0; a < f.ah.nj; a++)
+            for (int64_t b = 0; b < f.aw.nj; b++) {
+                const int64_t kh = f.rh + g->stride_h * (f.ah.nj - 1 - a);
+                const int64_t kw = f.rw + g->stride_w * (f.aw.nj - 1 - b);
+                const float *src = w + (kh * g->k_w + kw) * C * F;
+                float *dst = kt + (a * f.aw.nj + b) * F * C;
+                for (int64_t o = 0; o < F; o++)
+                    for (int64_t c = 0; c < C; c++)
+                        dst[o * C + c] = src[c * F + o];
+            }
+        fv_conv_fwd_pack(&f.p, kt, wp);
+        wp += round16(fv_conv_fwd_pack_floats(&f.p));
+    }
+}
+
+/* The largest phase's forward scratch (rounded to 16 floats) and its output, in *fs and *out. */
+static void scratch_parts(const fv_conv_geom *g, int64_t *fs, int64_t *out)
+{
+    *fs = 0, *out = 0;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (!f.live) continue;
+        const int64_t s = round16(fv_conv_fwd_scratch_floats(&f.p));
+        const int64_t o = f.p.out_h * f.p.out_w * g->in_c;
+        if (s > *fs) *fs = s;
+        if (o > *out) *out = o;
+    }
+}
+
+int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g)
+{
+    int64_t fs, out;
+    scratch_parts(g, &fs, &out);
+    return fs + out;
+}
+
+void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
+                       float *scratch)
+{
+    const int64_t C = g->in_c;
+    int64_t fs, out;
+    scratch_parts(g, &fs, &out);
+    float *y = scratch + fs;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (f.live) {
+            fv_conv2d_forward_fast(&f.p, dy, wp, NULL, false, y, scratch);
+            wp += round16(fv_conv_fwd_pack_floats(&f.p));
+        }
+        /* the phase's positions: its outputs past the extra ones, or zeros where no tap
+         * reaches them */
+        for (int64_t u = 0; u < f.ah.n; u++) {
+            const int64_t ih = (f.ah.q0 + u) * g->stride_h + f.rh - g->pad_top;
+            for (int64_t v = 0; v < f.aw.n; v++) {
+                const int64_t iw = (f.aw.q0 + v) * g->stride_w + f.rw - g->pad_left;
+                float *d = dx + (ih * g->in_w + iw) * C;
+                if (f.live)
+                    memcpy(d, y + ((f.ah.extra + u) * f.p.out_w + f.aw.extra + v) * C,
+                           (size_t)C * sizeof(float));
+                else
+                    memset(d, 0, (size_t)C * sizeof(float));
+            }
+        }
+    }
+}
