@@ -68,6 +68,9 @@ int cli_double(const char *cmd, const char *flag, const char *text, double min, 
  * returns CLI_FAIL if not, 0 if so. */
 int cli_check_writable(const char *cmd, const char *flag, const char *path);
 
+/* True if a and b name the same existing file (device and inode: links and relative paths too). */
+bool cli_same_file(const char *a, const char *b);
+
 /* True if path names an existing folder / file. */
 bool cli_is_dir(const char *path);
 bool cli_exists(const char *path);

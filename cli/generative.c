@@ -504,7 +504,8 @@ static const char latent_usage[] =
     "options:\n"
     "  -o, --output FILE  the picture, .png or .svg (required)\n"
     "  --data DIR         the test images and labels (required)\n"
-    "  --n N              test images to encode (default: all, at most 10000)\n"
+    "  --n N              test images to encode (default: all of them, up to 10000; at most\n"
+    "                     100000)\n"
     "  --grid G           manifold images per side (default 30, as Keras' example)\n"
     "  --scale S          the manifold's codes span [-S, S] (default 1, as Keras' example)\n"
     "  --class-names LIST the legend's names, comma-separated, or 'fashion-mnist'\n"
@@ -958,10 +959,13 @@ void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_fi
                         "sampled, one sample per image)\n",
                         g->nelbo, g->bce_image, g->kl);
             fprintf(out, "%s\n",
-                    !g->binarized ? "  on grey pixels: a cross-entropy, not a log-likelihood in "
-                                    "nats, with a floor above 0 (--binarize for a bound in nats)"
-                    : g->vae      ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
-                                    "the negative log-likelihood, in nats"
+                    !g->binarized && g->vae
+                        ? "  on grey pixels: a cross-entropy, not a log-likelihood in nats, with a "
+                          "floor above 0 (--binarize for a bound in nats)"
+                    : !g->binarized ? "  on grey pixels: a cross-entropy, not a log-likelihood in "
+                                      "nats, with a floor above 0"
+                    : g->vae ? "  on binarised test images (pixels >= 0.5 are 1): a bound on "
+                               "the negative log-likelihood, in nats"
                              : "  on binarised test images (pixels >= 0.5 are 1): in nats, the "
                                "decoder's Bernoulli pixels given each image's own code (an "
                                "autoencoder has no prior: not a likelihood bound)");

@@ -53,6 +53,19 @@ static const char usage[] =
     "                     reading the input, and the prediction itself (every batch, the pixels'\n"
     "                     conversion included), in milliseconds\n";
 
+/* An autoencoder's or VAE's outputs are images, not class scores: only --output P.npy takes them.
+ * Returns CLI_OK when the model is a classifier or the output is a .npy file, else an error. */
+static int check_not_autoencoder(const char *cmd, const fv_model *m, const char *model_path,
+                                 const char *output)
+{
+    if (!fv_model_target(m) || (output && cli_has_suffix(output, ".npy"))) return CLI_OK;
+    cli_error(cmd,
+              "'%s' is %s: its outputs are reconstructions, not class scores; --output P.npy "
+              "writes them (fovea viz reconstructions draws them)",
+              model_path, cli_model_kind(m));
+    return CLI_USAGE;
+}
+
 /* The input's kind, from its first bytes: .npy's magic, or IDX's (0, 0, type, rank); gzip is
  * taken as IDX, the only compressed input read. */
 typedef enum input_kind { INPUT_UNKNOWN, INPUT_NPY, INPUT_IDX } input_kind;
@@ -274,6 +287,7 @@ static int predict_images(const char *cmd, const char *model_path, const char *c
     int rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, model_path);
     if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    if ((rc = check_not_autoencoder(cmd, m, model_path, output))) goto done;
     if ((rc = cli_load_image_inputs(cmd, inputs, ninputs, m, imf, &x))) goto done;
     rc = CLI_FAIL;
     if (batch_size == 0) {
@@ -418,6 +432,9 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     const double t_start = cli_now();
     m = cli_load_trained_model(cmd, pos[0]);
     if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    if ((rc = check_not_autoencoder(cmd, m, pos[0], output->seen ? output->value : NULL)))
+        goto done;
+    rc = CLI_FAIL;
     const double t_model = cli_now();
     if (cli_is_npy_dir(m, input->value)) {
         /* a folder of .npy arrays: x.npy or one per input, as for train and evaluate */
@@ -498,7 +515,11 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         rank = 1 + lrank;
     }
     rc = output->seen && !csv ? write_npy_atomic(cmd, output->value, rank, dims, out, count) : 0;
-    if (rc == 0)
+    if (rc == 0 && fv_model_target(m)) { /* an autoencoder's images: no class table */
+        printf("%lld reconstructions, %lld values each, written to %s\n", (long long)n,
+               (long long)k, output->value);
+        rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+    } else if (rc == 0)
         rc = report_predictions(cmd, m, out, n, k, top_k, output->seen ? output->value : NULL, csv);
 done:
     free(out);

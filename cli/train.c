@@ -512,6 +512,15 @@ static int train(int argc, char **argv, cli_mpi *mp)
         return rc;
     if (save && hist_path && strcmp(save, hist_path) == 0)
         return cli_usage_error(cmd, "--save and --history name the same file '%s'", save);
+    for (int k = 0; k < 2; k++) { /* a model text must not be replaced by the weights */
+        const char *out = k ? (opts[O_SAVE_BEST].seen ? opts[O_SAVE_BEST].value : NULL) : save;
+        if (out && !cli_has_suffix(model_path, ".safetensors") && cli_same_file(out, model_path))
+            return cli_usage_error(cmd,
+                                   "%s '%s' is the model file being trained: saving there would "
+                                   "replace its text with the weights; give another name, such "
+                                   "as a .safetensors one",
+                                   k ? "--save-best" : "--save", out);
+    }
     const char *ckpt = opts[O_CHECKPOINT].seen ? opts[O_CHECKPOINT].value : NULL;
     const char *save_best = opts[O_SAVE_BEST].seen ? opts[O_SAVE_BEST].value : NULL;
     if (opts[O_RESUME].seen && !ckpt)
@@ -546,14 +555,6 @@ static int train(int argc, char **argv, cli_mpi *mp)
         cli_error(cmd, "--weights: '%s': no such file", opts[O_WEIGHTS].value);
         return CLI_FAIL;
     }
-    if (cli_has_suffix(opts[O_DATA].value, ".npy") && !opts[O_LABELS].seen) {
-        cli_error(cmd,
-                  "--data: '%s': a .npy array holds features only, no labels to train "
-                  "on; give them with --labels Y.npy, or use an IDX folder or a CSV table",
-                  opts[O_DATA].value);
-        return CLI_FAIL;
-    }
-
     fv_model *m = NULL;
     fv_dataset *train = NULL, *test = NULL, *val = NULL;
     fv_history *history = NULL;
@@ -561,6 +562,16 @@ static int train(int argc, char **argv, cli_mpi *mp)
 
     m = cli_load_model(cmd, model_path, NULL);
     if (!m) goto done;
+    /* An autoencoder's targets are its inputs (Keras' fit(x, x)) and a GAN's data are images
+     * alone: only the others need labels beside a .npy array. */
+    if (cli_has_suffix(opts[O_DATA].value, ".npy") && !opts[O_LABELS].seen && !fv_model_target(m) &&
+        !fv_model_gan(m)) {
+        cli_error(cmd,
+                  "--data: '%s': a .npy array holds features only, no labels to train "
+                  "on; give them with --labels Y.npy, or use an IDX folder or a CSV table",
+                  opts[O_DATA].value);
+        goto done;
+    }
     if (apply_compile_overrides(cmd, m, model_path,
                                 opts[O_OPTIMIZER].seen ? opts[O_OPTIMIZER].value : NULL,
                                 opts[O_LR].seen ? opts[O_LR].value : NULL))
@@ -575,6 +586,14 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (opts[O_SEED].seen) fit.seed = seed;
     if (opts[O_NO_SHUFFLE].seen) fit.shuffle = false;
     if (vsplit >= 0) fit.validation_split = vsplit;
+    if (fv_model_gan(m) && opts[O_SAVE_BEST].seen) {
+        rc = cli_usage_error(cmd,
+                             "--save-best: %s is a GAN: no validation figure to watch (validation "
+                             "and early stopping are not done for GANs yet); --save keeps the "
+                             "last epoch's model, --checkpoint every epoch's",
+                             model_path);
+        goto done;
+    }
     if (fv_model_gan(m) && fit.validation_split > 0 && !opts[O_NO_VALIDATION].seen) {
         rc = cli_usage_error(cmd,
                              "%s: %s is a GAN, and validation is not done for GANs (its d_loss "

@@ -37,6 +37,21 @@ expect_ok "evaluate a VAE" "$FOVEA" evaluate "$V" --data "$D"
 cp "$TMP/out" "$TMP/eval.out"
 check "evaluate's test loss (z sampled) is the one printed after training ($train_loss)" \
     grep -qx "Test loss: $train_loss" "$TMP/eval.out"
+expect_ok "a VAE trains from a .npy array without labels (its target is its input)" \
+    "$FOVEA" train "$DATA/quad_vae.fv" --data "$DATA/quad_x.npy" --epochs 1 --verbose 0
+expect_error "a classifier from a .npy array still needs --labels" 1 "no labels to train on" \
+    "$FOVEA" train "$DATA/quad.fv" --data "$DATA/quad_x.npy" --epochs 1
+expect_error "predict on a VAE without --output P.npy is refused (no class table of pixels)" 2 \
+    "^fovea predict: '.*' is a VAE: its outputs are reconstructions, not class scores" \
+    "$FOVEA" predict "$V" --input "$DATA/quad_x.npy"
+expect_ok "predict on a VAE writes its reconstructions to .npy" \
+    "$FOVEA" predict "$V" --input "$DATA/quad_x.npy" --output "$TMP/recon.npy"
+check "one line says what was written" grep -q "^10 reconstructions, 64 values each, written to" "$TMP/out"
+check "the .npy holds (10, 8, 8, 1)" grep -q "'shape': (10, 8, 8, 1), }" "$TMP/recon.npy"
+sed 's/^fit target=input /fit /' "$DATA/quad_vae.fv" >"$TMP/no_target.fv"
+expect_error "a VAE whose fit line forgot target=input is refused against class labels" 1 \
+    "output 'reconstruction' has shape \(None, 8, 8, 1\), an image, but the data's targets are class labels.*add .fit target=input." \
+    "$FOVEA" train "$TMP/no_target.fv" --data "$D" --epochs 1
 expect_ok "train with --seed 7 (the fit line says 42)" "$FOVEA" train "$DATA/quad_vae.fv" --data "$D" \
     --seed 7 --save "$TMP/v7.safetensors"
 seed7_loss=$(sed -n 's/^Test loss: //p' "$TMP/out")
@@ -188,7 +203,8 @@ expect_ok "... and --no-validation overrides it" "$FOVEA" train "$TMP/gan_vs.fv"
 expect_error "--binarize of a GAN" 2 "--binarize applies to the reconstruction of an autoencoder or a VAE" \
     "$FOVEA" evaluate "$G" --data "$D" --binarize --features "$C" --layer flatten
 check "nothing written by the refused GAN pictures" absent "$TMP/bad.png"
-expect_error "a GAN with early stopping: not yet, said so" 1 "not done for GANs yet" \
+expect_error "a GAN with early stopping: not yet, said so, naming --save-best" 2 \
+    "^fovea train: --save-best: .* is a GAN: no validation figure to watch .*not done for GANs yet" \
     "$FOVEA" train "$DATA/quad_gan.fv" --data "$D" --save-best "$TMP/gbest.safetensors" --verbose 0
 sed 's/units=1 activation=sigmoid/units=1/' "$DATA/quad_gan.fv" >"$TMP/logits.fv"
 expect_error "a discriminator without its sigmoid" 1 "ends in one sigmoid unit" \

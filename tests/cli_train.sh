@@ -39,6 +39,12 @@ hist_acc=$(tail -1 "$TMP/h.csv" | cut -d, -f2)
 check "history accuracy $hist_acc matches the last epoch line ($acc)" \
     awk -v a="$hist_acc" -v b="$acc" 'BEGIN { d = a - b; exit !(d < 0.00006 && d > -0.00006) }'
 
+cp "$M" "$TMP/mine.fv"
+expect_error "--save onto the model file being trained is refused" 2 \
+    "^fovea train: --save '.*mine.fv' is the model file being trained" \
+    "$FOVEA" train "$TMP/mine.fv" --data "$D" --epochs 1 --save "$TMP/../$(basename "$TMP")/mine.fv"
+same_file "the model file is left as it was" "$M" "$TMP/mine.fv"
+
 echo "# evaluate the saved model"
 expect_ok "evaluate the saved model" "$FOVEA" evaluate "$Q" --data "$D"
 check "evaluate prints the test loss training printed" \

@@ -886,8 +886,11 @@ TEST(impossible_allocations_fail_cleanly_with_nomem)
     CHECK_OK(fv_model_forward(m, x, 1));
     fv_model_free(m);
 
-    /* one 4096x4096 image whose only layer has 8192 channels: 512 GiB of activations */
-    m = model_with("input shape=4096,4096,1\nconv2d filters=8192 kernel_size=1\n", "loss=mse");
+    /* one 4096x4096 image whose first layer has 8192 channels: 512 GiB of activations (then
+     * back to one channel: an autoencoder's output, its target the input) */
+    m = model_with("input shape=4096,4096,1\nconv2d filters=8192 kernel_size=1\n"
+                   "conv2d filters=1 kernel_size=1\nfit target=input\n",
+                   "loss=mse");
     if (m) {
         uint8_t *img = calloc(4096 * 4096, 1);
         int32_t label = 0;

@@ -538,6 +538,17 @@ TEST(ticks_are_nice_numbers_inside_the_range)
     CHECK(strcmp(buf, "0.0") == 0);
     fv__tick_label(buf, sizeof buf, 3, 1);
     CHECK(strcmp(buf, "3") == 0);
+    /* a step of 2.5 needs one decimal (a trial saw "0, 2, 5, 8, 10" for 0, 2.5, 5, 7.5, 10) */
+    n = fv__nice_ticks(0, 17, 6, t, 16, &step);
+    CHECK_CLOSE(step, 2.5, 1e-12, 0);
+    fv__tick_label(buf, sizeof buf, t[3], step);
+    CHECK(strcmp(buf, "7.5") == 0);
+    fv__tick_label(buf, sizeof buf, t[4], step);
+    CHECK(strcmp(buf, "10.0") == 0);
+    fv__tick_label(buf, sizeof buf, 250, 25);
+    CHECK(strcmp(buf, "250") == 0);
+    fv__tick_label(buf, sizeof buf, 0.075, 0.025);
+    CHECK(strcmp(buf, "0.075") == 0);
 }
 
 TEST(the_diverging_map_is_white_at_zero_blue_below_red_above)

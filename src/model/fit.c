@@ -50,6 +50,14 @@ static bool soft_binary(const fv_model *m, const fv_dataset *d, int j)
            (k > 1 || !t->labels);
 }
 
+/* Whether head j's output is image-shaped: rank 2 or more with more than one position (a
+ * classifier's (1, 1, classes) is not). */
+static bool image_output(const fv_model *m, int j)
+{
+    const fv_shape *s = fv__model_node_shape(m, fv__model_head_node(m, j));
+    return s->rank >= 2 && head_size(m, j) / s->d[s->rank - 1] > 1;
+}
+
 /* Checks labels or targets against each output and its loss before any work is done. */
 static fv_status check_targets(const fv_model *m, const fv_dataset *d, const char *what)
 {
@@ -95,6 +103,18 @@ static fv_status check_targets(const fv_model *m, const fv_dataset *d, const cha
                                  "in [0, 1], which binary_crossentropy needs",
                                  w, t->labels_origin ? t->labels_origin : "the targets",
                                  (long long)(i / k), (double)t->targets[i]);
+        } else if (!t->targets && image_output(m, j)) {
+            /* one class label per sample against an image-shaped output: almost surely an
+             * autoencoder whose fit line forgot its target (a trial trained a VAE as a
+             * 784-class classifier this way) */
+            char a[96];
+            fv__shape_format(fv__model_node_shape(m, fv__model_head_node(m, j)), a, sizeof a);
+            s = fv__fail(FV_ERR_SHAPE,
+                         "%s: output '%s' has shape %s, an image, but the data's targets are class "
+                         "labels, one per sample; an autoencoder's target is its input: add "
+                         "`fit target=input` to the model file (Keras' fit(x, x)), or give targets "
+                         "of that shape",
+                         w, name, a);
         } else {
             const bool classes = loss == FV_LOSS_CATEGORICAL_CE ||
                                  loss == FV_LOSS_SPARSE_CATEGORICAL_CE || loss == FV_LOSS_BINARY_CE;

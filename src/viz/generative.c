@@ -226,7 +226,11 @@ fv_picture *fv_plot_latent(const float *points, int64_t n, const int32_t *labels
                        .series = series,
                        .nseries = (int)nseries,
                        .scatter = true,
-                       .legend_right = true};
+                       .legend_right = true,
+                       /* the manifold's square in view: the dashed square is all drawn */
+                       .include = manifold != NULL,
+                       .inc_lo = zlo,
+                       .inc_hi = zhi};
     /* The manifold's tiles (M pixels a side at the scale that fits Keras' 30 × 28 in about 560
      * pixels, or larger) and beside it the scatter plot, its plot area as tall as the manifold
      * and level with it, so that neither has an empty band under it; the legend in a column

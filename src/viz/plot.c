@@ -28,14 +28,14 @@ int fv__nice_ticks(double lo, double hi, int target, double *ticks, int max, dou
 
 void fv__tick_label(char *buf, size_t n, double v, double step)
 {
+    /* The fewest decimals that write every multiple of the step exactly: 0 for 5 or 20, 1 for 2.5
+     * (not "2, 5, 8"), 2 for 0.25, 3 for 0.025. */
     int decimals = 0;
-    if (step < 1) {
-        decimals = (int)ceil(-log10(step) - 1e-9);
-        /* 0.25, 0.025: one more digit than the magnitude says. */
+    while (decimals < 8) {
         double scaled = step * pow(10, decimals);
-        if (fabs(scaled - round(scaled)) > 1e-6) decimals++;
+        if (fabs(scaled - round(scaled)) <= 1e-6 * (scaled > 1 ? scaled : 1)) break;
+        decimals++;
     }
-    if (decimals > 8) decimals = 8;
     snprintf(buf, n, "%.*f", decimals, v);
     if (strspn(buf, "-0.") == strlen(buf) && buf[0] == '-') memmove(buf, buf + 1, strlen(buf));
 }
@@ -191,6 +191,10 @@ void fv__draw_panel(fv_picture *p, cairo_t *cr, double x, double y, double w, do
     const double title_size = 17, label_size = 14, tick_size = 12;
     double xlo, xhi, ylo, yhi;
     data_range(panel, &xlo, &xhi, &ylo, &yhi);
+    if (panel->include) {
+        xlo = fmin(xlo, panel->inc_lo), xhi = fmax(xhi, panel->inc_hi);
+        ylo = fmin(ylo, panel->inc_lo), yhi = fmax(yhi, panel->inc_hi);
+    }
     /* matplotlib's margins: 5% of the range on each side; a flat line gets a unit-sized band. */
     if (xhi - xlo <= 0) xlo -= 0.5, xhi += 0.5;
     double xpad = 0.05 * (xhi - xlo);

@@ -108,6 +108,10 @@ typedef struct fv__panel {
     bool fixed_y;   /* use ylo..yhi instead of the data's range */
     double ylo, yhi;
     bool scatter; /* every series as small dots, no lines: a scatter plot */
+    /* Widen the data's range on both axes to hold [inc_lo, inc_hi] (a marked region, such as
+     * the VAE's manifold square, drawn over the plot afterwards). */
+    bool include;
+    double inc_lo, inc_hi;
     /* The legend in a column right of the plot area, its top at the area's top (matplotlib's
      * legend(bbox_to_anchor=(1.02, 1), loc='upper left')), covering no point: the plot area is
      * fv__legend_width narrower than without. */
