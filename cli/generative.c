@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "images.h"
 #include "viz.h"
 
 #include <math.h>
@@ -181,7 +182,10 @@ static int load_test(const char *cmd, const fv_model *m, const char *model_name,
                   model_name);
         return CLI_FAIL;
     }
-    int rc = cli_load_data(cmd, path, NULL, NULL, d);
+    /* an image folder or CIFAR files as `fovea evaluate` reads them, else IDX or arrays */
+    cli_image_flags imf = {.quiet = true};
+    int rc = cli_load_image_eval(cmd, path, m, &imf, d);
+    if (rc == CLI_CONTINUE) rc = cli_load_data(cmd, path, NULL, NULL, d);
     if (rc) return rc;
     if (!*d) {
         cli_error(cmd, "--data: '%s' has no test set (t10k-images-idx3-ubyte)", path);

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "generative.h"
+#include "images.h"
 #include "report.h"
 
 #include <math.h>
@@ -41,7 +42,10 @@ static int prepare(report *r)
                                           : "a generative model (fit target=input): give its "
                                             "images"))
         return CLI_FAIL;
-    int rc = cli_load_data(cmd, r->data_path, NULL, NULL, &gm->test);
+    /* an image folder or CIFAR files as `fovea evaluate` reads them, else IDX or arrays */
+    cli_image_flags imf = {.quiet = true};
+    int rc = cli_load_image_eval(cmd, r->data_path, r->m, &imf, &gm->test);
+    if (rc == CLI_CONTINUE) rc = cli_load_data(cmd, r->data_path, NULL, NULL, &gm->test);
     if (rc) return rc;
     if (!gm->test) {
         cli_error(cmd, "--data: '%s' has no test set (t10k-images-idx3-ubyte)", r->data_path);

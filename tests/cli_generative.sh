@@ -132,6 +132,16 @@ check "an autoencoder's binarised cross-entropy is no likelihood bound, said so"
     grep -q "an autoencoder has no prior: not a likelihood bound" "$TMP/out"
 
 echo "# generate"
+echo "# the pictures and the report read an image folder as evaluate does"
+SCRIPTS=$DATA/../../scripts
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+expect_ok "the quad images as PNG folders" "$PY" "$SCRIPTS/datasets.py" idx-to-png "$D" "$TMP/quadpng" --names q0,q1,q2,q3
+expect_ok "viz reconstructions from an image folder" \
+    "$FOVEA" viz reconstructions "$V" --data "$TMP/quadpng" --n 4 -o "$TMP/r_png.png"
+check "its picture was written" test -s "$TMP/r_png.png"
+expect_ok "report from an image folder" "$FOVEA" report "$V" --data "$TMP/quadpng" -o "$TMP/r_png.html"
+check "its page was written" test -s "$TMP/r_png.html"
 expect_ok "generate 16 samples" "$FOVEA" generate "$V" --n 16 --seed 3 -o "$TMP/s1.png"
 check "generate: a PNG" is_png "$TMP/s1.png"
 expect_ok "generate again with the same seed" "$FOVEA" generate "$V" --n 16 --seed 3 -o "$TMP/s2.png"
