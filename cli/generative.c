@@ -701,6 +701,19 @@ static fv_status features_of(fv_model *c, int li, const float *x, int64_t n, int
     return s;
 }
 
+/* fv_frechet_distance's bound on the features (a d × d eigen-decomposition). */
+#define FEATURES_MAX 16384
+
+/* The values per sample of classifier c's layer li. */
+static int64_t layer_features(const fv_model *c, int li)
+{
+    int64_t fd[4], n = 1;
+    const int rank = fv_model_layer_shape(c, li, fd);
+    for (int i = 0; i < rank; i++)
+        n *= fd[i];
+    return n;
+}
+
 /* The --features classifier, loaded and checked before any work: a classifier (one vector of
  * class scores) with a layer `layer`, taking the model's images, and count samples no more than
  * the test images. */
@@ -742,6 +755,11 @@ static int load_classifier(const char *cmd, const fv_model *m, const fv_dataset 
                   "--features: the classifier '%s' takes %lld values, the model makes images of "
                   "%lld",
                   cpath, (long long)fv_model_input_size(c), (long long)image_size(m));
+    } else if (layer_features(c, *li) > FEATURES_MAX) {
+        cli_error(cmd,
+                  "--layer %s: %lld features; the distance decomposes a features × features "
+                  "covariance and takes at most %d (a dense layer's, as the seed CNN's 'dense')",
+                  layer, (long long)layer_features(c, *li), FEATURES_MAX);
     } else {
         *out = c;
         return 0;
@@ -984,6 +1002,11 @@ void cli_print_generative_figures(FILE *out, const fv_model *m, const cli_gen_fi
             (long long)g->fid_count, (unsigned long long)g->seed, (long long)g->fid_count,
             g->binarized ? " (as they are, not binarised)" : "", (long long)g->fid_features,
             g->layer, classifier);
+    if (g->fid_count <= g->fid_features)
+        fprintf(out,
+                "  with %lld samples for %lld features the covariances are rank-deficient: the "
+                "figure is strongly biased (FID is computed on thousands of samples)\n",
+                (long long)g->fid_count, (long long)g->fid_features);
     fputs("Samples by predicted class:", out);
     for (int64_t k = 0; k < g->classes; k++) {
         const double pct = 100.0 * (double)g->hist[k] / (double)g->fid_count;

@@ -242,7 +242,8 @@ get_png() {
     if [ "$dataset" = mnist ]; then get_mnist; else get_fashion; fi
     dir=$pngdir
     make_tmp
-    python "$here/datasets.py" idx-to-png "$idxdir" "$tmp" --names "$(png_names)"
+    # its "wrote N PNG files into DIR" names the temporary folder: say the final one
+    python "$here/datasets.py" idx-to-png "$idxdir" "$tmp" --names "$(png_names)" | sed "s|$tmp|$pngdir|g"
     { cat "$idxdir/SOURCE.txt"; echo "as PNG files: train/CLASS/NNNNN.png, test/CLASS/NNNNN.png (NNNNN: the index in the IDX file)"; } >"$tmp/SOURCE.txt"
     rm -rf "$idxdir"
     rm -rf "$pngdir"

@@ -85,6 +85,11 @@ expect_ok "evaluate --features --layer" "$FOVEA" evaluate "$V" --data "$D" --fea
 check "the FID-style distance, named as what it is" \
     grep -Eq "^FID-style distance: [0-9.e+-]+  \(the Fréchet distance between 60 samples .* 36 features of layer 'flatten'" "$TMP/out"
 check "the samples' predicted classes" grep -Eq '^Samples by predicted class: 0: [0-9.]+%, 1:' "$TMP/out"
+check "60 samples for 36 features: no rank warning" bash -c "! grep -q 'rank-deficient' '$TMP/out'"
+expect_ok "evaluate --features with fewer samples than features" "$FOVEA" evaluate "$V" --data "$D" \
+    --features "$C" --layer flatten --samples 20
+check "says the covariances are rank-deficient" \
+    grep -q "with 20 samples for 36 features the covariances are rank-deficient" "$TMP/out"
 expect_error "--features without --layer" 2 "--features CLASSIFIER and --layer NAME go together" \
     "$FOVEA" evaluate "$V" --data "$D" --features "$C"
 expect_error "--layer the classifier lacks: its layers listed" 1 "no layer 'nope' \(its layers: conv2d, .*flatten" \
