@@ -200,6 +200,16 @@ int cli_double(const char *cmd, const char *flag, const char *text, double min, 
     return 0;
 }
 
+int cli_apply_threads(const char *cmd, const cli_opt *o)
+{
+    int64_t nt = 0;
+    int rc;
+    if (!o->seen) return 0;
+    if ((rc = cli_int(cmd, "--threads", o->value, 1, 4096, "a positive integer", &nt))) return rc;
+    fv_set_threads((int)nt);
+    return 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

@@ -75,6 +75,10 @@ bool cli_same_file(const char *a, const char *b);
 bool cli_is_dir(const char *path);
 bool cli_exists(const char *path);
 
+/* --threads N when given (o->seen): parsed (1 to 4096) and set with fv_set_threads. 0, or the
+ * usage error's status. */
+int cli_apply_threads(const char *cmd, const cli_opt *o);
+
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC): differences time a command's parts. */
 double cli_now(void);
 

@@ -31,7 +31,9 @@ static const char usage[] =
     "  --poses FILE.csv   the estimates (required)\n"
     "  --data DIR         the dataset (required)\n"
     "  --split NAME       its split to score (default test)\n"
-    "  --json             print one JSON object instead\n";
+    "  --json             print one JSON object instead\n"
+    "  --threads N        threads to use (default: FOVEA_THREADS, else OMP_NUM_THREADS, else\n"
+    "                     all cores)\n";
 
 static void print_num(const char *key, double v, bool last)
 {
@@ -97,7 +99,8 @@ int cmd_evaluate_poses(int argc, char **argv)
     cli_opt opts[] = {{"poses", true, false, NULL},
                       {"data", true, false, NULL},
                       {"split", true, false, NULL},
-                      {"json", false, false, NULL}};
+                      {"json", false, false, NULL},
+                      {"threads", true, false, NULL}};
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { /* --poses --help */
@@ -110,6 +113,7 @@ int cmd_evaluate_poses(int argc, char **argv)
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[0].seen) return cli_usage_error(cmd, "--poses is required");
     if (!opts[1].seen) return cli_usage_error(cmd, "--data is required with --poses");
+    if ((rc = cli_apply_threads(cmd, &opts[4]))) return rc;
     const char *split = opts[2].seen ? opts[2].value : "test";
     if (!*split || strchr(split, '/'))
         return cli_usage_error(cmd, "--split: expected a folder name, got '%s'", split);

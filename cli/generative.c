@@ -252,17 +252,20 @@ static const char generate_usage[] =
     "  --n N              samples (default 64), drawn sqrt(N) to a row\n"
     "  --seed S           the codes' seed (default 1)\n"
     "  --latent NAME      the node whose values the codes stand for (default: the model's\n"
-    "                     sampling layer, a VAE's z; else its input, a generator's)\n";
+    "                     sampling layer, a VAE's z; else its input, a generator's)\n"
+    "  --threads N        threads to use (default: FOVEA_THREADS, else OMP_NUM_THREADS, else\n"
+    "                     all cores)\n";
 
 int cmd_generate(int argc, char **argv)
 {
     const char *cmd = "generate";
     cli_alias_output(argc, argv);
-    enum { O_OUT, O_N, O_SEED, O_LATENT, O_COUNT };
+    enum { O_OUT, O_N, O_SEED, O_LATENT, O_THREADS, O_COUNT };
     cli_opt opts[O_COUNT] = {[O_OUT] = {"output", true, false, NULL},
                              [O_N] = {"n", true, false, NULL},
                              [O_SEED] = {"seed", true, false, NULL},
-                             [O_LATENT] = {"latent", true, false, NULL}};
+                             [O_LATENT] = {"latent", true, false, NULL},
+                             [O_THREADS] = {"threads", true, false, NULL}};
     const char *pos[1];
     int npos;
     int rc = cli_parse(cmd, generate_usage, argc, argv, opts, O_COUNT, pos, 1, 1, &npos);
@@ -274,6 +277,7 @@ int cmd_generate(int argc, char **argv)
         (rc = cli_int(cmd, "--n", opts[O_N].value, 1, 4096, "a count from 1 to 4096", &n)))
         return rc;
     if (opts[O_SEED].seen && (rc = cli_u64(cmd, "--seed", opts[O_SEED].value, &seed))) return rc;
+    if ((rc = cli_apply_threads(cmd, &opts[O_THREADS]))) return rc;
     if ((rc = cli_check_picture_path(cmd, "--output", opts[O_OUT].value))) return rc;
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
     if (!m) return CLI_FAIL;

@@ -284,7 +284,9 @@ static const char usage[] =
     "  --output FILE.csv    BOP's result format: scene_id,im_id,obj_id,score,R,t,time (R's\n"
     "                       nine values and t's three separated by spaces; time in seconds\n"
     "                       per image); scene_id and im_id from a BOP path, else 0 and the\n"
-    "                       image's index\n";
+    "                       image's index\n"
+    "  --threads N          threads to use (default: FOVEA_THREADS, else OMP_NUM_THREADS,\n"
+    "                       else all cores)\n";
 
 /* Whether s is all digits (1 to 12 of them). */
 static bool digits(const char *s, size_t len)
@@ -545,16 +547,15 @@ static void print_pose(const fv_pose_sample *s, const fv_bop_result *r)
 int cmd_pose(int argc, char **argv)
 {
     const char *cmd = "pose";
-    cli_opt opts[] = {{"input", true, false, NULL},
-                      {"K", true, false, NULL},
-                      {"object", true, false, NULL},
-                      {"output", true, false, NULL},
-                      {"box", true, false, NULL}};
+    cli_opt opts[] = {{"input", true, false, NULL},  {"K", true, false, NULL},
+                      {"object", true, false, NULL}, {"output", true, false, NULL},
+                      {"box", true, false, NULL},    {"threads", true, false, NULL}};
     const char *pos[1];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, 5, pos, 1, 1, &npos);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 6, pos, 1, 1, &npos);
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
+    if ((rc = cli_apply_threads(cmd, &opts[5]))) return rc;
     int64_t obj_id = 1;
     if (opts[2].seen &&
         (rc = cli_int(cmd, "--object", opts[2].value, 1, INT64_MAX, "an obj_id", &obj_id)))

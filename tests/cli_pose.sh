@@ -69,6 +69,11 @@ check "MSPD recall 1" grep -q "^MSPD recall (BOP AR): 1.0000" "$TMP/out"
 check "no rotation error" grep -q "^Mean rotation error: 0.000 deg" "$TMP/out"
 check "5deg/5cm 1" grep -q "^5deg/5cm accuracy: 1.0000" "$TMP/out"
 check "projection 1" grep -q "^2-D projection accuracy (< 5 px): 1.0000" "$TMP/out"
+cp "$TMP/out" "$TMP/perfect_default"
+expect_ok "perfect estimates, --threads 1" "$FOVEA" evaluate --poses perfect.csv --data ds --threads 1
+same_file "--threads 1 scores as the default threads do" "$TMP/out" "$TMP/perfect_default"
+expect_error "--threads 0 refused" 2 "^fovea evaluate: --threads: expected a positive integer" \
+    "$FOVEA" evaluate --poses perfect.csv --data ds --threads 0
 
 # Hand-worked: half the targets 30 mm off in depth. The tripod's diameter is 105.1 mm: ADD 30 mm
 # fails 10 % (10.5 mm) there, so ADD accuracy 0.5; MSSD 30/105.1 = 0.285 passes 5 of the 10

@@ -44,6 +44,12 @@ check "prints R, t and the Euler angles" grep -q "Euler x-y-z (extrinsic, degree
 check "the image's scene and im_id" grep -q "000002.png (scene 0, image 2, obj_id 1)" "$TMP/out"
 check "BOP's CSV header" test "$(head -1 est.csv)" = "scene_id,im_id,obj_id,score,R,t,time"
 check "one line an image" test "$(wc -l <est.csv)" -eq 5
+cut -d, -f1-6 est.csv >"$TMP/est_default"
+expect_ok "fovea pose --threads 1" \
+    "$FOVEA" pose pose.safetensors --input ds/test/000000/rgb --output est1.csv --threads 1
+cut -d, -f1-6 est1.csv >"$TMP/est_one"
+same_file "--threads 1 estimates what the default threads do (the time column aside)" \
+    "$TMP/est_one" "$TMP/est_default"
 # --K with the focal length doubled: the depth is z/f times f, so t doubles; R is the same.
 expect_ok "--K" "$FOVEA" pose pose.safetensors --input ds/test/000000/rgb/000001.png \
     --K 80,80,15.5,15.5 --output k2.csv
