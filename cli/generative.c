@@ -556,6 +556,18 @@ int viz_latent(int argc, char **argv)
     fv_picture *p = NULL;
     rc = m ? 0 : CLI_FAIL;
     if (!rc) rc = load_test(cmd, m, pos[0], opts[O_DATA].value, &d);
+    if (!rc && (opts[O_SCALE].seen || opts[O_GRID].seen)) {
+        /* the manifold is drawn for a 2-D latent space only: say so rather than ignore them */
+        nodes nd;
+        rc = find_nodes(cmd, m, pos[0], opts[O_LATENT].value, opts[O_CODE].value, false, &nd);
+        if (!rc && node_size(m, nd.code, NULL, NULL) != 2)
+            rc = cli_usage_error(cmd,
+                                 "%s shapes the decoded manifold, which a 2-D latent space has; "
+                                 "'%s' has %lld dimensions (its picture is the codes' first two "
+                                 "principal components)",
+                                 opts[O_SCALE].seen ? "--scale" : "--grid", nd.code,
+                                 (long long)node_size(m, nd.code, NULL, NULL));
+    }
     if (!rc)
         rc = cli_latent_picture(cmd, m, pos[0], d, opts[O_DATA].value, n, grid, scale,
                                 (char *const *)names, nnames, opts[O_LATENT].value,

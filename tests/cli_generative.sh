@@ -130,6 +130,9 @@ expect_ok "generate from an autoencoder's named bottleneck" "$FOVEA" generate "$
 expect_error "viz latent of an autoencoder without --latent: its layers listed" 2 \
     "an autoencoder without a sampling layer: name its latent layer .* with --latent NAME \(its layers: code," \
     "$FOVEA" viz latent "$A" --data "$D" -o "$TMP/bad.png"
+expect_error "viz latent --grid for a code of more than 2 dimensions: said, not ignored" 2 \
+    "--grid shapes the decoded manifold, which a 2-D latent space has; 'code' has 64 dimensions" \
+    "$FOVEA" viz latent "$A" --data "$D" --latent code --grid 5 -o "$TMP/bad.png"
 expect_error "an autoencoder's FID-style distance" 2 "--features: an autoencoder has no prior" \
     "$FOVEA" evaluate "$A" --data "$D" --features "$C" --layer flatten
 expect_ok "evaluate --binarize of an autoencoder" "$FOVEA" evaluate "$A" --data "$D" --binarize
