@@ -120,4 +120,58 @@ static inline int check_arrays(const char *what, const float *a, const float *b,
     return bad == 0;
 }
 
+/* ---- a test program's temporary folder ------------------------------------------------------ */
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+static char test_tmpdir_path[64];
+
+/* Removes path and, for a folder, everything in it (links themselves, not what they name). */
+static int test_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return -1;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return -1;
+        struct dirent *e;
+        int bad = 0;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            bad |= test_remove_tree(sub) != 0;
+        }
+        closedir(d);
+        if (bad) return -1;
+    }
+    return remove(path);
+}
+
+static void test_tmpdir_remove(void)
+{
+    if (test_tmpdir_path[0] && test_remove_tree(test_tmpdir_path) != 0)
+        fprintf(stderr, "could not remove %s\n", test_tmpdir_path);
+}
+
+/* A fresh folder for the program's files, /tmp/fovea-test-NAME-XXXXXX, copied into buf (n
+ * bytes) and removed with everything in it when the program exits. Exits 2 with the reason
+ * when it cannot be made. */
+static void __attribute__((unused)) test_tmpdir(const char *name, char *buf, size_t n)
+{
+    int len =
+        snprintf(test_tmpdir_path, sizeof test_tmpdir_path, "/tmp/fovea-test-%s-XXXXXX", name);
+    if (len < 0 || (size_t)len >= sizeof test_tmpdir_path || (size_t)len >= n) {
+        fprintf(stderr, "test_tmpdir: the name '%s' is too long\n", name);
+        exit(2);
+    }
+    if (!mkdtemp(test_tmpdir_path)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    atexit(test_tmpdir_remove);
+    memcpy(buf, test_tmpdir_path, (size_t)len + 1);
+}
+
 #endif

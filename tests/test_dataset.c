@@ -547,11 +547,7 @@ TEST(thread_count_from_the_environment)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_dataset_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    test_tmpdir("dataset", tmpdir, sizeof tmpdir);
     RUN(idx_images_and_labels_raw_and_gz);
     RUN(idx_rank4_images_and_no_labels);
     RUN(idx_mismatched_files_name_both);

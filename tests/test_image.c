@@ -896,8 +896,7 @@ TEST(class_names_saved_with_the_model)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_image_XXXXXX");
-    if (!mkdtemp(tmpdir)) return 2;
+    test_tmpdir("image", tmpdir, sizeof tmpdir);
     RUN(png_every_variant_pixel_exact);
     RUN(jpeg_grey_rgb_progressive_within_tolerance);
     RUN(jpeg_cmyk_and_ycck_with_adobe_inversion);
@@ -911,8 +910,5 @@ int main(void)
     RUN(file_order_name_sorts_across_classes);
     RUN(cifar10_and_cifar100_binary);
     RUN(class_names_saved_with_the_model);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return TEST_SUMMARY();
 }

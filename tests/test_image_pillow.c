@@ -84,8 +84,7 @@ int main(void)
         printf("skipped: /usr/bin/python3 has no Pillow (Debian: python3-pil)\n");
         return 77;
     }
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_pillow_XXXXXX");
-    if (!mkdtemp(tmpdir)) return 2;
+    test_tmpdir("pillow", tmpdir, sizeof tmpdir);
     char path[128], cmd[256];
     snprintf(path, sizeof path, "%s/make.py", tmpdir);
     FILE *f = fopen(path, "w");
@@ -108,7 +107,5 @@ int main(void)
         else
             tests_failed++;
     }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return TEST_SUMMARY();
 }

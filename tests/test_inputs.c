@@ -194,7 +194,8 @@ TEST(model_files_with_bom_crlf_and_cr_parse_alike)
     CHECK_STR_CONTAINS(fv_last_error(), "nul.fv:2: byte 14 of the file: a NUL byte");
     write_text(tpath("latin1.fv"), "input shape=4\ndense units=3 name=caf\xE9\n");
     CHECK(fv_model_parse_file(tpath("latin1.fv")) == NULL);
-    CHECK_STR_CONTAINS(fv_last_error(), "latin1.fv:2: byte 36 of the file: 0xe9 is not valid UTF-8");
+    CHECK_STR_CONTAINS(fv_last_error(),
+                       "latin1.fv:2: byte 36 of the file: 0xe9 is not valid UTF-8");
     free(want);
     fv_model_free(plain);
 }
@@ -642,11 +643,7 @@ TEST(binary_crossentropy_takes_probabilities_in_0_1)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_inputs_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    test_tmpdir("inputs", tmpdir, sizeof tmpdir);
     RUN(text_reader_takes_bom_and_every_line_end);
     RUN(text_reader_refuses_nul_and_invalid_utf8_with_line_and_byte);
     RUN(model_files_with_bom_crlf_and_cr_parse_alike);

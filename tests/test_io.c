@@ -853,7 +853,10 @@ TEST(npy_numeric_types_read_as_float32)
         float want[2];
     } cases[] = {
         {"<f8", {0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 0x04, 0xc0}, 16, {1.5f, -2.5f}},
-        {"<i8", {3, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 16, {3, -1}},
+        {"<i8",
+         {3, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+         16,
+         {3, -1}},
         {"<i4", {7, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}, 8, {7, -2}},
         {"<i2", {0x00, 0x01, 0xff, 0xff}, 4, {256, -1}},
         {"|i1", {5, 0xfb}, 2, {5, -5}},
@@ -1103,11 +1106,7 @@ TEST(csv_header_only_and_file)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_io_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    test_tmpdir("io", tmpdir, sizeof tmpdir);
     RUN(read_file_missing_names_path);
     RUN(read_file_directory_is_error);
     RUN(read_file_raw_and_empty);

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/fovea-pose-crop-XXXXXX";
+static char tmpdir[64];
 
 TEST(crop_camera_hand_worked)
 {
@@ -386,18 +386,12 @@ TEST(cropped_dataset_same_for_any_thread_count)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_tmpdir("pose-crop", tmpdir, sizeof tmpdir);
     RUN(crop_camera_hand_worked);
     RUN(crop_image_moves_a_spot_where_the_camera_says);
     RUN(crop_against_scipy);
     RUN(crop_of_a_render_is_a_render_through_the_crops_camera);
     RUN(rendered_split_as_cropped_dataset);
     RUN(cropped_dataset_same_for_any_thread_count);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return TEST_SUMMARY();
 }

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/fovea-pose-dataset-XXXXXX";
+static char tmpdir[64];
 
 TEST(scale_K_hand_worked)
 {
@@ -141,15 +141,9 @@ TEST(rendered_split_as_dataset)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_tmpdir("pose-dataset", tmpdir, sizeof tmpdir);
     RUN(scale_K_hand_worked);
     RUN(head_output_to_pose);
     RUN(rendered_split_as_dataset);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return TEST_SUMMARY();
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/fovea-pose-io-XXXXXX";
+static char tmpdir[64];
 
 static const char *tmp(const char *name)
 {
@@ -302,18 +302,12 @@ TEST(procedural_models_and_ply_through_assimp)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_tmpdir("pose-io", tmpdir, sizeof tmpdir);
     RUN(scene_gt_round_trip);
     RUN(scene_gt_bad_fields_named);
     RUN(scene_camera_round_trip_and_errors);
     RUN(models_info_round_trip_and_errors);
     RUN(results_csv_round_trip_and_errors);
     RUN(procedural_models_and_ply_through_assimp);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return TEST_SUMMARY();
 }

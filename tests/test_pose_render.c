@@ -225,11 +225,11 @@ TEST(a_missing_library_is_named)
                        .slots = slots};
     CHECK(fv__dynlib_load(&libm) == FV_ERR_STATE && !libm.loaded);
     CHECK_STR_CONTAINS(fv_last_error(), "libm has no fovea_no_such_function");
-    fv__dynlib cosine = {.sonames = (const char *const[]){"libfovea-no-such-library.so.1",
-                                                          "libm.so.6", NULL},
-                         .what = "libm",
-                         .symbols = (const char *const[]){"cos", NULL},
-                         .slots = slots};
+    fv__dynlib cosine = {
+        .sonames = (const char *const[]){"libfovea-no-such-library.so.1", "libm.so.6", NULL},
+        .what = "libm",
+        .symbols = (const char *const[]){"cos", NULL},
+        .slots = slots};
     CHECK_OK(fv__dynlib_load(&cosine)); /* the second name loads */
     CHECK(cosine.loaded && ((double (*)(double))slots[0])(0.0) == 1.0);
     CHECK_OK(fv__dynlib_load(&cosine)); /* once loaded, again is nothing */

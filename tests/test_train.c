@@ -746,20 +746,9 @@ TEST(history_write_fails_with_the_path_on_a_bad_directory)
     fv_history_free(h);
 }
 
-static void remove_tmpdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fovea_test_train_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_tmpdir("train", tmpdir, sizeof tmpdir);
     RUN(loss_names_are_keras_names);
     RUN(label_limit_is_two_for_one_unit_regression_and_binary);
     RUN(categorical_ce_matches_keras_docs);
@@ -793,6 +782,5 @@ int main(void)
     RUN(history_reader_rejects_ragged_rows);
     RUN(history_reader_rejects_non_numeric_cells);
     RUN(history_write_fails_with_the_path_on_a_bad_directory);
-    remove_tmpdir();
     return TEST_SUMMARY();
 }

@@ -90,7 +90,7 @@ static fv_model *model_of(const char *text)
     return m;
 }
 
-static char tmp_dir[] = "/tmp/fovea-test-viz.XXXXXX";
+static char tmp_dir[64];
 
 static const char *tmp_path(const char *name)
 {
@@ -669,10 +669,7 @@ TEST(latent_points_take_their_class_colour_and_the_manifold_its_images)
 
 int main(void)
 {
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_tmpdir("viz", tmp_dir, sizeof tmp_dir);
     RUN(png_decodes_at_the_picture_size);
     RUN(save_writes_png_and_svg_by_extension);
     RUN(save_refuses_an_unknown_extension_and_writes_nothing);
