@@ -297,23 +297,44 @@ static bool digits(const char *s, size_t len)
     return true;
 }
 
+/* One scene's files, read once for all its images (a folder of 1,000 images re-read them per
+ * image: 8 s of JSON parsing). */
+typedef struct scene_cache {
+    char gt_dir[4096], cam_dir[4096]; /* the scene whose gt / cameras are held ("" none) */
+    fv_bop_gt *gt;
+    int64_t ng;
+    fv_bop_camera *cams;
+    int64_t nc;
+} scene_cache;
+
+static void scene_cache_free(scene_cache *c)
+{
+    free(c->gt);
+    free(c->cams);
+}
+
 /* The 2-D box of x's object (x->obj_id's most visible instance in image x->im_id) from the scene
  * folder dir's scene_gt.json and scene_gt_info.json: bbox_visib, else bbox_obj. */
-static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x)
+static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x, scene_cache *c)
 {
     char path[4200];
-    fv_bop_gt *gt = NULL;
-    int64_t ng = 0;
-    snprintf(path, sizeof path, "%s/scene_gt.json", dir);
-    fv_status s = fv_bop_read_scene_gt(path, &gt, &ng);
-    if (s == FV_OK) {
-        snprintf(path, sizeof path, "%s/scene_gt_info.json", dir);
-        s = fv_bop_read_scene_gt_info(path, gt, ng);
+    snprintf(path, sizeof path, "%s/scene_gt_info.json", dir);
+    if (strcmp(c->gt_dir, dir) != 0) {
+        free(c->gt);
+        c->gt = NULL, c->ng = 0, c->gt_dir[0] = '\0';
+        char gpath[4200];
+        snprintf(gpath, sizeof gpath, "%s/scene_gt.json", dir);
+        fv_status s = fv_bop_read_scene_gt(gpath, &c->gt, &c->ng);
+        if (s == FV_OK) s = fv_bop_read_scene_gt_info(path, c->gt, c->ng);
+        if (s != FV_OK) {
+            free(c->gt);
+            c->gt = NULL, c->ng = 0;
+            return cli_fail_lib(cmd, "--input", s);
+        }
+        snprintf(c->gt_dir, sizeof c->gt_dir, "%s", dir);
     }
-    if (s != FV_OK) {
-        free(gt);
-        return cli_fail_lib(cmd, "--input", s);
-    }
+    const fv_bop_gt *gt = c->gt;
+    const int64_t ng = c->ng;
     const fv_bop_gt *best = NULL;
     for (int64_t k = 0; k < ng; k++)
         if (gt[k].im_id == x->im_id && gt[k].obj_id == x->obj_id &&
@@ -323,7 +344,6 @@ static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x)
     const bool ok = b && b[2] > 0 && b[3] > 0;
     for (int k = 0; ok && k < 4; k++)
         x->box[k] = (double)b[k];
-    free(gt);
     if (!ok) {
         cli_error(cmd,
                   "--input: %s: %s names no 2-D box of obj_id %lld in image %lld (bbox_visib or "
@@ -337,7 +357,8 @@ static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x)
 /* Fills scene_id, im_id and (when have_K is false) K of an image at path from its BOP scene:
  * SCENE/rgb/IIIIII.png (or gray/) beside SCENE/scene_camera.json; with want_box, its object's
  * 2-D box from SCENE/scene_gt_info.json (the oracle box of BOP's 6D localisation task). */
-static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K, bool want_box)
+static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K, bool want_box,
+                     scene_cache *cache)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", x->path);
@@ -371,19 +392,21 @@ static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K, bool want_
     const char *scene = strrchr(dir, '/');
     scene = scene ? scene + 1 : dir;
     if (digits(scene, strlen(scene))) x->scene_id = strtoll(scene, NULL, 10);
-    if (want_box && bop_box(cmd, dir, x)) return CLI_FAIL;
+    if (want_box && bop_box(cmd, dir, x, cache)) return CLI_FAIL;
     if (have_K) return CLI_OK;
     char path[4200];
     snprintf(path, sizeof path, "%s/scene_camera.json", dir);
-    fv_bop_camera *cams = NULL;
-    int64_t nc = 0;
-    fv_status s = fv_bop_read_scene_camera(path, &cams, &nc);
-    if (s != FV_OK) return cli_fail_lib(cmd, "--input", s);
+    if (strcmp(cache->cam_dir, dir) != 0) {
+        free(cache->cams);
+        cache->cams = NULL, cache->nc = 0, cache->cam_dir[0] = '\0';
+        fv_status s = fv_bop_read_scene_camera(path, &cache->cams, &cache->nc);
+        if (s != FV_OK) return cli_fail_lib(cmd, "--input", s);
+        snprintf(cache->cam_dir, sizeof cache->cam_dir, "%s", dir);
+    }
     const fv_bop_camera *c = NULL;
-    for (int64_t k = 0; k < nc && !c; k++)
-        if (cams[k].im_id == x->im_id) c = &cams[k];
+    for (int64_t k = 0; k < cache->nc && !c; k++)
+        if (cache->cams[k].im_id == x->im_id) c = &cache->cams[k];
     if (c) memcpy(x->K, c->K, sizeof x->K);
-    free(cams);
     if (!c) {
         cli_error(cmd, "--input: %s: no entry \"%lld\" for %s", path, (long long)x->im_id, x->path);
         return CLI_FAIL;
@@ -503,6 +526,7 @@ int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, cons
         cli_error(cmd, "out of memory");
         rc = CLI_FAIL;
     }
+    scene_cache cache = {0};
     for (int64_t i = 0; !rc && i < n; i++) {
         if (strlen(files[i]) >= sizeof s[i].path) {
             cli_error(cmd, "--input: a path of more than 4095 bytes: %.200s...", files[i]);
@@ -514,11 +538,12 @@ int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, cons
         s[i].obj_id = obj_id;
         if (K_text) memcpy(s[i].K, K, sizeof K);
         memcpy(s[i].box, box, sizeof box);
-        rc = bop_image(cmd, &s[i], K_text != NULL, need_box && !box_text);
+        rc = bop_image(cmd, &s[i], K_text != NULL, need_box && !box_text, &cache);
         /* the dataset's targets need a pose; the estimate does not use it */
         s[i].gt.R[0] = s[i].gt.R[4] = s[i].gt.R[8] = 1;
         s[i].gt.t[2] = 1000;
     }
+    scene_cache_free(&cache);
     for (int64_t i = 0; i < n; i++)
         free(files[i]);
     free(files);
