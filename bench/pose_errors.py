@@ -20,16 +20,12 @@ import argparse
 import csv
 import json
 import os
+import sys
 
 import numpy as np
 
-
-def read_vertices(path):
-    with open(path) as f:
-        lines = f.read().split("\n")
-    n = next(int(l.split()[2]) for l in lines if l.startswith("element vertex"))
-    start = lines.index("end_header") + 1
-    return np.array([[float(v) for v in l.split()[:3]] for l in lines[start:start + n]])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bop_files import single_asymmetric_object  # noqa: E402
 
 
 def main():
@@ -38,13 +34,7 @@ def main():
     ap.add_argument("--poses", required=True)
     ap.add_argument("--json")
     a = ap.parse_args()
-    info = json.load(open(os.path.join(a.data, "models", "models_info.json")))
-    if len(info) != 1:
-        raise SystemExit("%s: expected one object in models_info.json" % a.data)
-    obj_id, mi = next(iter(info.items()))
-    if mi.get("symmetries_discrete") or mi.get("symmetries_continuous"):
-        raise SystemExit("obj %s is symmetric: this script splits ADD, not ADD-S" % obj_id)
-    verts = read_vertices(os.path.join(a.data, "models", "obj_%06d.ply" % int(obj_id)))
+    obj_id, mi, verts = single_asymmetric_object(a.data, "this script splits ADD, not ADD-S")
     est = {}
     with open(a.poses) as f:
         for row in csv.DictReader(f):

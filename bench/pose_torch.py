@@ -50,6 +50,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -57,21 +58,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bop_files import single_asymmetric_object  # noqa: E402
+
 FILTERS = (32, 64, 64, 128)
 DENSE = 256
 SIZE = 64
 PAD, JITTER_SCALE, JITTER_SHIFT = 1.5, 0.25, 0.25  # the pose head's crop_pad, crop_jitter_*
-
-
-def read_ply_vertices(path):
-    """The vertices (n, 3) of an ASCII PLY (fovea writes the models of its rendered sets so)."""
-    with open(path) as f:
-        lines = f.read().split("\n")
-    if lines[1].strip() != "format ascii 1.0":
-        raise SystemExit("%s: this script reads ASCII PLY only" % path)
-    n = next(int(l.split()[2]) for l in lines if l.startswith("element vertex"))
-    start = lines.index("end_header") + 1
-    return np.array([[float(v) for v in l.split()[:3]] for l in lines[start:start + n]])
 
 
 def crop_camera(K, centre, side, out):
@@ -272,13 +265,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     dev = torch.device(a.device)
-    info = json.load(open(os.path.join(a.data, "models", "models_info.json")))
-    if len(info) != 1:
-        raise SystemExit("%s: expected one object in models_info.json" % a.data)
-    obj_id, mi = next(iter(info.items()))
-    if mi.get("symmetries_discrete") or mi.get("symmetries_continuous"):
-        raise SystemExit("this script scores an asymmetric object (ADD); obj %s is symmetric" % obj_id)
-    verts = read_ply_vertices(os.path.join(a.data, "models", "obj_%06d.ply" % int(obj_id)))
+    obj_id, mi, verts = single_asymmetric_object(a.data, "this script scores an asymmetric object (ADD)")
     pts = box_points((mi["size_x"], mi["size_y"], mi["size_z"])).to(dev)
 
     rng = np.random.default_rng(a.seed)
