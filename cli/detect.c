@@ -380,18 +380,15 @@ static int detect_command(const char *cmd, cli_opt *opts, int nopts, const char 
     fv_detect_opts o = fv_detect_defaults();
     cli_opt *score = cli_find(opts, nopts, "score"), *iou = cli_find(opts, nopts, "iou"),
             *maxd = cli_find(opts, nopts, "max-detections");
-    int64_t nthreads = 0;
     if ((score->seen && (rc = cli_double(cmd, "--score", score->value, 0, false, 1, false,
                                          "a number in [0, 1]", &o.score_threshold))) ||
         (iou->seen && (rc = cli_double(cmd, "--iou", iou->value, 0, false, 1, false,
                                        "a number in [0, 1]", &o.iou_threshold))) ||
         (maxd->seen && (rc = cli_int(cmd, "--max-detections", maxd->value, 1, 100000,
                                      "a positive integer", &o.max_detections))) ||
-        (threads->seen && (rc = cli_int(cmd, "--threads", threads->value, 1, 4096,
-                                        "a positive integer", &nthreads))) ||
+        (rc = cli_apply_threads(cmd, threads)) ||
         (output->seen && (rc = cli_check_writable(cmd, "--output", output->value))))
         return rc;
-    if (nthreads > 0) fv_set_threads((int)nthreads);
 
     char **paths = NULL, **names = NULL;
     int64_t n = 0, nnames = 0, ndets = 0;
@@ -595,7 +592,7 @@ static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, con
     if (input->seen == data->seen) return cli_usage_error(cmd, "give --input or --data (one)");
     if (npos > 1 && !input->seen) return cli_usage_error(cmd, "unexpected argument '%s'", pos[1]);
     fv_detect_opts o = fv_detect_defaults();
-    int64_t first = 0, count = 8, nthreads = 0;
+    int64_t first = 0, count = 8;
     if ((score->seen && (rc = cli_double(cmd, "--score", score->value, 0, false, 1, false,
                                          "a number in [0, 1]", &o.score_threshold))) ||
         (iou->seen && (rc = cli_double(cmd, "--iou", iou->value, 0, false, 1, false,
@@ -604,11 +601,9 @@ static int viz_detections_command(const char *cmd, cli_opt *opts, int nopts, con
          (rc = cli_int(cmd, "--first", first_o->value, 0, INT64_MAX, "an image index", &first))) ||
         (count_o->seen &&
          (rc = cli_int(cmd, "--count", count_o->value, 1, 64, "a count 1..64", &count))) ||
-        (threads->seen && (rc = cli_int(cmd, "--threads", threads->value, 1, 4096,
-                                        "a positive integer", &nthreads))) ||
+        (rc = cli_apply_threads(cmd, threads)) ||
         (rc = cli_check_picture_path(cmd, "--output", out->value)))
         return rc;
-    if (nthreads > 0) fv_set_threads((int)nthreads);
     char **paths = NULL, **names = NULL;
     int64_t n = 0, nnames = 0, ndets = 0, hwc[3];
     int64_t *idx = NULL;

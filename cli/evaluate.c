@@ -154,13 +154,11 @@ int cmd_evaluate(int argc, char **argv)
     cli_opt *precision = cli_find(opts, nopts, "precision");
     if (!data->seen) return cli_usage_error(cmd, "--data is required");
     if ((rc = cli_precision_check(cmd, precision))) return rc;
-    int64_t batch_size = 0, nthreads = 0;
+    int64_t batch_size = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
         return rc;
-    if (threads->seen &&
-        (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
-        return rc;
+    if ((rc = cli_apply_threads(cmd, threads))) return rc;
     if (select->seen && fv_metrics_check_select(select->value, false) != FV_OK)
         return cli_usage_error(cmd, "--metrics: %s", fv_last_error());
     if (plot->seen && (rc = cli_check_picture_path(cmd, "--plot", plot->value))) return rc;
@@ -168,7 +166,6 @@ int cmd_evaluate(int argc, char **argv)
     int64_t nnames = 0;
     if ((rc = cli_class_names(cmd, names_opt->seen ? names_opt->value : NULL, &names, &nnames)))
         return rc;
-    if (nthreads > 0) fv_set_threads((int)nthreads);
 
     fv_model *m = NULL;
     fv_dataset *test = NULL;

@@ -400,14 +400,11 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         if (timing->seen)
             return cli_usage_error(cmd, "--timing times IDX and .npy input, not image files (their "
                                         "decoding would be counted too)");
-        int64_t bs = 0, nt = 0;
+        int64_t bs = 0;
         if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                          "a positive integer", &bs)))
             return rc;
-        if (threads->seen &&
-            (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nt)))
-            return rc;
-        if (nt > 0) fv_set_threads((int)nt);
+        if ((rc = cli_apply_threads(cmd, threads))) return rc;
         if (output->seen && cli_check_writable(cmd, "--output", output->value)) return CLI_FAIL;
         const char **inputs = pos; /* pos[0] is MODEL: reuse its slot for --input's file */
         const char *model_path = pos[0];
@@ -415,14 +412,11 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         return predict_images(cmd, model_path, inputs, npos, output->seen ? output->value : NULL,
                               bs, (int)top_k, &imf, precision);
     }
-    int64_t batch_size = 0, nthreads = 0;
+    int64_t batch_size = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
         return rc;
-    if (threads->seen &&
-        (rc = cli_int(cmd, "--threads", threads->value, 1, 4096, "a positive integer", &nthreads)))
-        return rc;
-    if (nthreads > 0) fv_set_threads((int)nthreads);
+    if ((rc = cli_apply_threads(cmd, threads))) return rc;
     if (output->seen && cli_check_writable(cmd, "--output", output->value)) return CLI_FAIL;
 
     fv_model *m = NULL;

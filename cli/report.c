@@ -692,16 +692,13 @@ int cmd_report(int argc, char **argv)
                 .layer = opts[O_LAYER].seen ? opts[O_LAYER].value : NULL,
                 .samples = 0, /* 10000, or every test image when there are fewer */
                 .seed = 1};
-    int64_t nthreads = 0;
     if (opts[O_EXAMPLES].seen && (rc = cli_int(cmd, "--examples", opts[O_EXAMPLES].value, 0, 64,
                                                "a count from 0 to 64", &r.examples)))
         return rc;
     if (opts[O_BATCH].seen && (rc = cli_int(cmd, "--batch-size", opts[O_BATCH].value, 1, INT32_MAX,
                                             "a positive integer", &r.batch)))
         return rc;
-    if (opts[O_THREADS].seen && (rc = cli_int(cmd, "--threads", opts[O_THREADS].value, 1, 4096,
-                                              "a positive integer", &nthreads)))
-        return rc;
+    if ((rc = cli_apply_threads(cmd, &opts[O_THREADS]))) return rc;
     if (opts[O_SAMPLES].seen && (rc = cli_int(cmd, "--samples", opts[O_SAMPLES].value, 2, 1000000,
                                               "a count from 2 to 1000000", &r.samples)))
         return rc;
@@ -714,7 +711,6 @@ int cmd_report(int argc, char **argv)
     size_t page_len = 0;
     const report_kind *kind = NULL;
     if (cli_check_writable(cmd, "--output", opts[O_OUT].value)) goto done;
-    if (nthreads > 0) fv_set_threads((int)nthreads);
 
     /* The cheap checks first: the history, then the model and the data. */
     if (opts[O_HIST].seen) {

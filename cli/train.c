@@ -452,7 +452,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
     if (!opts[O_DATA].seen) return cli_usage_error(cmd, "--data is required");
 
     /* Every number first, so that a typo costs nothing. */
-    int64_t epochs = -1, batch_size = 0, nthreads = 0, verbose = -1;
+    int64_t epochs = -1, batch_size = 0, verbose = -1;
     uint64_t seed = 0;
     double lr = 0, vsplit = -1;
     if (opts[O_EPOCHS].seen && (rc = cli_int(cmd, "--epochs", opts[O_EPOCHS].value, 0, INT32_MAX,
@@ -479,9 +479,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         (rc = cli_double(cmd, "--validation-split", opts[O_VSPLIT].value, 0, false, 1, true,
                          "a fraction at least 0 and below 1", &vsplit)))
         return rc;
-    if (opts[O_THREADS].seen && (rc = cli_int(cmd, "--threads", opts[O_THREADS].value, 1, 4096,
-                                              "a positive integer", &nthreads)))
-        return rc;
+    if ((rc = cli_apply_threads(cmd, &opts[O_THREADS]))) return rc;
     if (opts[O_VERBOSE].seen &&
         (rc = cli_int(cmd, "--verbose", opts[O_VERBOSE].value, 0, 2, "0, 1 or 2", &verbose)))
         return rc;
@@ -497,7 +495,6 @@ static int train(int argc, char **argv, cli_mpi *mp)
         .quiet = verbose == 0,
     };
     if ((rc = cli_image_flags_check(cmd, &imf))) return rc;
-    if (nthreads > 0) fv_set_threads((int)nthreads);
 
     /* Under mpirun, process 0 alone writes results and pictures (the others compute the same). */
     if (mp->rank > 0)
