@@ -1,5 +1,5 @@
 /* eltwise.c — ReLU and BatchNormalization's passes over a batch (eltwise.h): the scalar reference,
- * which is the specification, and the same loops in 4-float vectors (any target) and in AVX-512.
+ * which is the specification, and the same loops in 4-float vectors (any target), AVX2 and AVX-512.
  * Built with -ffp-contract=off (CMakeLists.txt): no path may fuse a multiply and an add.
  */
 #include "kernels/eltwise.h"
@@ -10,6 +10,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define EW_X86 1
+#include <immintrin.h>
 #endif
 
 /* ---- the reference, one element at a time -------------------------------------------------- */
@@ -117,22 +118,46 @@ static const fv__elt_ops ref_ops = {
 /* ---- the vector paths ---------------------------------------------------------------------- */
 
 #define EW_W         4
+#define EW_REGS      16
 #define EW_NAME(s)   v4_##s
 #define EW_ATTR      /* the target's own vectors */
 #define EW_PATH_NAME "vector4"
 #include "kernels/eltwise_body.h"
 #undef EW_W
+#undef EW_REGS
 #undef EW_NAME
 #undef EW_ATTR
 #undef EW_PATH_NAME
 
 #if defined(EW_X86)
-#define EW_W         16
-#define EW_NAME(s)   avx512_##s
-#define EW_ATTR      __attribute__((target("avx512f")))
-#define EW_PATH_NAME "avx512"
+#define EW_W             8
+#define EW_REGS          16
+#define EW_NAME(s)       avx2_##s
+#define EW_ATTR          __attribute__((target("avx2")))
+#define EW_PATH_NAME     "avx2"
+#define EW_CVT_WIDE(v)   _mm256_cvtps_pd((__m128)(v))
+#define EW_CVT_NARROW(v) _mm256_cvtpd_ps((__m256d)(v))
 #include "kernels/eltwise_body.h"
+#undef EW_CVT_WIDE
+#undef EW_CVT_NARROW
 #undef EW_W
+#undef EW_REGS
+#undef EW_NAME
+#undef EW_ATTR
+#undef EW_PATH_NAME
+
+#define EW_W             16
+#define EW_REGS          32
+#define EW_NAME(s)       avx512_##s
+#define EW_ATTR          __attribute__((target("avx512f")))
+#define EW_PATH_NAME     "avx512"
+#define EW_CVT_WIDE(v)   _mm512_cvtps_pd((__m256)(v))
+#define EW_CVT_NARROW(v) _mm512_cvtpd_ps((__m512d)(v))
+#include "kernels/eltwise_body.h"
+#undef EW_CVT_WIDE
+#undef EW_CVT_NARROW
+#undef EW_W
+#undef EW_REGS
 #undef EW_NAME
 #undef EW_ATTR
 #undef EW_PATH_NAME
@@ -149,6 +174,8 @@ const fv__elt_ops *fv__elt_path(int i)
         return &v4_ops;
 #if defined(EW_X86)
     case 2:
+        return fv__gemm_path_supported(FV__GEMM_AVX2) ? &avx2_ops : NULL;
+    case 3:
         return fv__gemm_path_supported(FV__GEMM_AVX512) ? &avx512_ops : NULL;
 #endif
     default:
@@ -160,6 +187,7 @@ const fv__elt_ops *fv__elt(void)
 {
 #if defined(EW_X86)
     if (fv__kernel_path_best() == FV__GEMM_AVX512) return &avx512_ops;
+    if (fv__kernel_path_best() == FV__GEMM_AVX2) return &avx2_ops;
 #endif
     return &v4_ops;
 }

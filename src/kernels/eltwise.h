@@ -13,7 +13,7 @@
  * order, per channel, in double, as the reference writes it; the vector paths keep that order and
  * the reference's operations (no fused multiply-add), so all paths give identical bits. */
 typedef struct fv__elt_ops {
-    const char *name; /* "reference", "vector4", "avx512" */
+    const char *name; /* "reference", "vector4", "avx2", "avx512" */
     /* y[i] = x[i] > 0 ? x[i] : 0 for i < n (y may be x). */
     void (*relu_forward)(const float *x, float *y, int64_t n);
     /* dx[i] = y[i] > 0 ? dy[i] : 0 for i < n (dx may be dy): ReLU's gradient from its output. */
@@ -47,7 +47,7 @@ typedef struct fv__elt_ops {
 /* The paths this build and CPU can run, by index 0.. (0 is the reference); NULL past the last. */
 const fv__elt_ops *fv__elt_path(int i);
 /* The fastest path for this CPU: AVX-512 where the kernels run AVX-512 (fv__kernel_path_best),
- * else the portable 4-float vectors. */
+ * AVX2 where they run AVX2, else the portable 4-float vectors. */
 const fv__elt_ops *fv__elt(void);
 
 #endif
