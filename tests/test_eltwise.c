@@ -60,11 +60,13 @@ TEST(reference_by_hand)
 
     /* Two channels, three rows: channel 0 holds 1, 2, 6 (mean 3), channel 1 holds 0, 0, 3. */
     const float v[6] = {1, 0, 2, 0, 6, 3};
-    double s[2] = {10, 20}, q[2] = {30, 40}; /* written, not added to */
-    ref->image_stats(v, 3, 2, s, q);
-    CHECK(s[0] == 9 && s[1] == 3);
-    CHECK(q[0] == 4 + 1 + 9 && q[1] == 1 + 1 + 4);
+    double s[2] = {10, 20};
+    ref->sum(v, 3, 2, s);
+    CHECK(s[0] == 19 && s[1] == 23);
     const float mean[2] = {3, 1}, inv[2] = {0.5f, 2.0f}, gamma[2] = {2, 1}, beta[2] = {1, -1};
+    double q[2] = {0, 0};
+    ref->sum_sqdev(v, 3, 2, mean, q);
+    CHECK(q[0] == 4 + 1 + 9 && q[1] == 1 + 1 + 4);
     /* y = (x − mean)·inv·γ + β: channel 0 (1 − 3)·0.5·2 + 1 = −1, then + add 0.5, ReLU: 0. */
     const float add[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     float out[6];
@@ -120,10 +122,11 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     p->relu_backward(ry, b, b, n);
     same_bits("relu_backward in place", p->name, a, b, (size_t)n * 4);
 
-    for (int64_t c = 0; c < 4 * C; c++) /* sum_dy adds to what is there; image_stats writes */
+    for (int64_t c = 0; c < 4 * C; c++) /* the sums add to what is there */
         s[c] = t[c] = (double)c - 1.5;
-    ref->image_stats(x, rows, C, s, s + C), p->image_stats(x, rows, C, t, t + C);
-    same_bits("image_stats", p->name, s, t, (size_t)(2 * C) * 8);
+    ref->sum(x, rows, C, s), p->sum(x, rows, C, t);
+    ref->sum_sqdev(x, rows, C, mean, s + C), p->sum_sqdev(x, rows, C, mean, t + C);
+    same_bits("sum, sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
     for (int relu = 0; relu < 2; relu++) {
         const float *r = relu ? ry : NULL;
         ref->sum_dy(x, dy, r, rows, C, mean, inv, s + 2 * C, s + 3 * C);

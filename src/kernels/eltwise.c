@@ -52,17 +52,19 @@ static void ref_relu_backward(const float *y, const float *dy, float *dx, int64_
         dx[i] = relu_grad1(y[i], dy[i]);
 }
 
-static void ref_image_stats(const float *x, int64_t rows, int64_t C, double *s, double *q)
+static void ref_sum(const float *x, int64_t rows, int64_t C, double *s)
 {
-    for (int64_t c = 0; c < C; c++)
-        s[c] = 0.0, q[c] = 0.0;
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < C; c++)
             s[c] += x[r * C + c];
+}
+
+static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const float *mean, double *s)
+{
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < C; c++) {
-            const double d = (double)x[r * C + c] - s[c] / (double)rows;
-            q[c] += d * d;
+            const double d = (double)x[r * C + c] - mean[c];
+            s[c] += d * d;
         }
 }
 
@@ -106,7 +108,8 @@ static const fv__elt_ops ref_ops = {
     .name = "reference",
     .relu_forward = ref_relu_forward,
     .relu_backward = ref_relu_backward,
-    .image_stats = ref_image_stats,
+    .sum = ref_sum,
+    .sum_sqdev = ref_sum_sqdev,
     .sum_dy = ref_sum_dy,
     .bn_norm = ref_bn_norm,
     .bn_dx = ref_bn_dx,

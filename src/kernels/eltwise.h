@@ -18,11 +18,10 @@ typedef struct fv__elt_ops {
     void (*relu_forward)(const float *x, float *y, int64_t n);
     /* dx[i] = y[i] > 0 ? dy[i] : 0 for i < n (dx may be dy): ReLU's gradient from its output. */
     void (*relu_backward)(const float *y, const float *dy, float *dx, int64_t n);
-    /* One image's channel statistics, by the two-pass formula (Chan, Golub & LeVeque 1983, "the
-     * two-pass algorithm"): s[c] = Σ_r x[r, c], then q[c] = Σ_r (x[r, c] − s[c]/rows)², both in
-     * double with the mean s[c]/rows unrounded (written, not added). BatchNormalization combines
-     * the images' (s, q) into the batch's mean and variance (batch_normalization.c). */
-    void (*image_stats)(const float *x, int64_t rows, int64_t C, double *s, double *q);
+    /* s[c] += Σ_r x[r, c]. */
+    void (*sum)(const float *x, int64_t rows, int64_t C, double *s);
+    /* s[c] += Σ_r (x[r, c] − mean[c])², the difference taken in double. */
+    void (*sum_sqdev)(const float *x, int64_t rows, int64_t C, const float *mean, double *s);
     /* With g = dy[r, c], or, when relu_y is not NULL, g = relu_y[r, c] > 0 ? dy[r, c] : 0 (the
      * gradient through a ReLU whose output is relu_y) and x̂ = (x[r, c] − mean[c])·inv[c] in double:
      * s1[c] += Σ_r g, s2[c] += Σ_r g·x̂ (BatchNormalization's dβ and dγ; Ioffe & Szegedy 2015). */

@@ -2,9 +2,8 @@
  * it: in training mode y = gamma·(x − mean)/sqrt(var + epsilon) + beta with the batch's mean and
  * biased variance, and the moving statistics updated as moving·momentum + batch·(1 − momentum);
  * in inference mode (and when the layer is frozen) the moving statistics take their place.
- * The batch statistics come from each image's own two-pass statistics, combined over the fixed
- * chunks of samples and then over the chunks in chunk order, in double: the result does not
- * depend on the thread count, nor on which layer computed the images' statistics.
+ * Sums over the batch run in fixed chunks of samples, in double, added in chunk order: the
+ * result does not depend on the thread count.
  */
 #include "layers/layer.h"
 
@@ -76,9 +75,9 @@ static fv_status bn_build(fv_layer *l)
     if (c->center) fv__param_set(&l->params[l->nparams++], "beta", 1, dims, FV_INIT_ZEROS, false);
     fv__param_set(&l->params[l->nparams++], "moving_mean", 1, dims, FV_INIT_ZEROS, true);
     fv__param_set(&l->params[l->nparams++], "moving_variance", 1, dims, FV_INIT_ONES, true);
-    /* The batch's mean and 1/sqrt(var + eps) per channel, kept for backward at the start, then
-     * from the next 64 bytes each image's channel statistics (image_stats_slot). */
-    l->saved_per_sample = (size_t)(2 * C) * (sizeof(float) + sizeof(double)) + 64;
+    /* The batch's mean and 1/sqrt(var + eps) per channel, kept for backward in the first
+     * sample's slot. */
+    l->saved_per_sample = (size_t)(2 * C) * sizeof(float);
     return FV_OK;
 }
 
@@ -96,65 +95,15 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
     return r->training && l->trainable;
 }
 
-/* Where the images' channel statistics live: n × [Σx (C doubles), Σ(x − x̄)² (C doubles)] after
- * the mean and inv, 64-byte aligned. */
-static double *image_stats_slot(fv_layer *l)
-{
-    const size_t head = ((size_t)(2 * channels(l)) * sizeof(float) + 63) / 64 * 64;
-    return (double *)((char *)l->saved + head);
-}
+/* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the whole batch, where per element
+ * (a, b) = f(x, dy) — the sums run per chunk of samples (this run's chunks; the other processes'
+ * are gathered), then over all the batch's chunks in chunk order. SUM_DY with relu_y: the gradient
+ * through the ReLU fused after the layer (eltwise.h's sum_dy). */
+typedef enum { SUM_X, SUM_SQDEV, SUM_DY } sum_kind;
 
-/* The batch's per-channel sum (out1) and sum of squared deviations from the batch mean (out2), from
- * the images' statistics st (image i: Σx then Σ(x − x̄ᵢ)², `rows` values each): per chunk of
- * samples (this run's chunks; the other processes' are gathered), then over all the batch's chunks
- * in chunk order, each step by the pairwise combination of Chan, Golub & LeVeque (1979):
- * Q = Σ_j [Q_j + n_j·(m_j − m)²] with m_j = S_j/n_j the part's mean and m = ΣS_j/Σn_j. Every term
- * is a sum of squares, so no cancellation: stable where Σx² − (Σx)²/M is not. */
-static void batch_stats(const double *st, int64_t rows, int64_t C, double *part, double *out1,
-                        double *out2, const fv_run *r)
-{
-    const int chunks = fv__run_chunks(r);
-    const int first = r->c1 > r->c0 ? r->c0 : 0;
-    for (int ch = 0; ch < chunks; ch++) {
-        double *S = part + (first + ch) * 2 * C, *Q = S + C;
-        int64_t lo, hi;
-        fv__run_chunk(r, ch, &lo, &hi);
-        for (int64_t c = 0; c < C; c++) {
-            double a = 0, q = 0;
-            for (int64_t i = lo; i < hi; i++)
-                a += st[i * 2 * C + c];
-            const double m = hi > lo ? a / (double)((hi - lo) * rows) : 0.0;
-            for (int64_t i = lo; i < hi; i++) {
-                const double d = st[i * 2 * C + c] / (double)rows - m;
-                q += st[i * 2 * C + C + c] + (double)rows * (d * d);
-            }
-            S[c] = a, Q[c] = q;
-        }
-    }
-    fv__run_gather_chunks(r, part, 2 * C);
-    const int64_t N = fv__run_batch(r);
-    for (int64_t c = 0; c < C; c++) {
-        double a = 0, q = 0;
-        for (int ch = 0; ch < FV_GRAD_CHUNKS; ch++)
-            a += part[ch * 2 * C + c];
-        const double m = a / (double)(N * rows);
-        for (int ch = 0; ch < FV_GRAD_CHUNKS; ch++) {
-            const int64_t nk = ((ch + 1) * N / FV_GRAD_CHUNKS - ch * N / FV_GRAD_CHUNKS) * rows;
-            if (nk == 0) continue;
-            const double d = part[ch * 2 * C + c] / (double)nk - m;
-            q += part[ch * 2 * C + C + c] + (double)nk * (d * d);
-        }
-        out1[c] = a, out2[c] = q;
-    }
-}
-
-/* For each channel c: out1[c] = Σ g, out2[c] = Σ g·x̂ over the whole batch (eltwise.h's sum_dy;
- * with relu_y, g is the gradient through the ReLU fused after the layer) — the sums run per chunk
- * of samples (this run's chunks; the other processes' are gathered), then over all the batch's
- * chunks in chunk order. */
-static void dy_sums(const float *x, const float *dy, const float *relu_y, const float *mean,
-                    const float *inv, int64_t n, int64_t rows, int64_t C, double *part,
-                    double *out1, double *out2, const fv_run *r)
+static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
+                         const float *mean, const float *inv, int64_t n, int64_t rows, int64_t C,
+                         double *part, double *out1, double *out2, const fv_run *r)
 {
     const fv__elt_ops *ops = fv__elt();
     const int chunks = fv__run_chunks(r);
@@ -168,14 +117,20 @@ static void dy_sums(const float *x, const float *dy, const float *relu_y, const 
         int64_t lo, hi;
         fv__run_chunk(r, ch, &lo, &hi);
         const int64_t o = lo * rows * C, cnt = (hi - lo) * rows;
-        ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, cnt, C, mean, inv, s1, s2);
+        if (kind == SUM_X)
+            ops->sum(x + o, cnt, C, s1);
+        else if (kind == SUM_SQDEV)
+            ops->sum_sqdev(x + o, cnt, C, mean, s1);
+        else
+            ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, cnt, C, mean, inv, s1, s2);
     }
     fv__run_gather_chunks(r, part, 2 * C);
     for (int64_t c = 0; c < C; c++) {
         double a = 0, b = 0;
         for (int ch = 0; ch < FV_GRAD_CHUNKS; ch++)
             a += part[ch * 2 * C + c], b += part[ch * 2 * C + C + c];
-        out1[c] = a, out2[c] = b;
+        out1[c] = a;
+        if (out2) out2[c] = b;
     }
 }
 
@@ -213,25 +168,16 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
         return;
     }
     if (batch_mode(l, r)) {
-        double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C, *sq = acc + C;
+        double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C;
         const double M = (double)(fv__run_batch(r) * rows);
-        /* Each image's statistics: given by the layer before (a plan's fusion: the convolution
-         * summed them while its output was in cache), else one pass over each image here (its
-         * second read comes from cache). */
-        double *st = r->image_stats;
-        if (!st) {
-            const fv__elt_ops *ops = fv__elt();
-            st = image_stats_slot(l);
-            const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
-#pragma omp parallel for schedule(static) num_threads(threads)
-            for (int64_t i = 0; i < n; i++)
-                ops->image_stats(x + i * rows * C, rows, C, st + i * 2 * C, st + i * 2 * C + C);
-        }
-        batch_stats(st, rows, C, part, acc, sq, r);
+        /* Two passes (mean, then squared deviations): the textbook one-pass formula loses
+         * precision when the mean is large against the spread. */
+        channel_sums(SUM_X, x, NULL, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
         for (int64_t k = 0; k < C; k++)
             mean[k] = (float)(acc[k] / M);
+        channel_sums(SUM_SQDEV, x, NULL, NULL, mean, NULL, n, rows, C, part, acc, NULL, r);
         for (int64_t k = 0; k < C; k++) {
-            const double var = sq[k] / M; /* biased, as Keras 3 normalises and updates */
+            const double var = acc[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
             t.mean[k] =
                 (float)((double)t.mean[k] * c->momentum + (double)mean[k] * (1.0 - c->momentum));
@@ -276,7 +222,7 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     bn_tensors t = tensors(l);
     const float *mean = l->saved, *inv = mean + C;
     double *part = r->scratch, *sdy = part + FV_GRAD_CHUNKS * 2 * C, *sdyx = sdy + C;
-    dy_sums(x, dy, relu_y, mean, inv, n, rows, C, part, sdy, sdyx, r);
+    channel_sums(SUM_DY, x, dy, relu_y, mean, inv, n, rows, C, part, sdy, sdyx, r);
     /* The sums are the whole batch's already: the process holding its first chunk adds them (the
      * others add nothing, and the processes' gradients are summed). */
     for (int64_t k = 0; k < C && fv__run_leader(r); k++) {
@@ -336,5 +282,4 @@ const fv_layer_kind fv__kind_batch_normalization = {
     .forward_fused = bn_forward_fused,
     .backward_fused = bn_backward_fused,
     .inference_affine = bn_affine,
-    .image_stats_slot = image_stats_slot,
 };

@@ -6,8 +6,6 @@
  */
 #include "layers/layer.h"
 
-#include "kernels/eltwise.h"
-
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -278,9 +276,6 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
             else
                 fv_conv2d_forward_fast(g, x + i * in_sz, wp, b, relu, yi, own);
             if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
-            if (r->image_stats) /* for the BatchNormalization after it (fuse.c) */
-                fv__elt()->image_stats(yi, rows, g->out_c, r->image_stats + i * 2 * g->out_c,
-                                       r->image_stats + i * 2 * g->out_c + g->out_c);
         }
     }
 }
@@ -464,7 +459,6 @@ const fv_layer_kind fv__kind_conv2d = {
     .build = conv2d_build,
     .scratch_bytes = conv2d_scratch_bytes,
     .forward = conv2d_forward,
-    .writes_image_stats = true,
     .backward = conv2d_backward,
     .activation = conv2d_activation,
     .flops = conv2d_flops,

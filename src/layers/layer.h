@@ -126,12 +126,6 @@ typedef struct fv_run {
      * *status (the layer carries on; the model checks it after the pass). */
     const struct fv_collective *coll;
     fv_status *status;
-    /* Each image's channel statistics (eltwise.h image_stats: image i's Σx at [i·2·C, i·2·C + C),
-     * its Σ(x − x̄ᵢ)² in the next C) of a BatchNormalization's input, when a training plan pairs
-     * the layer that writes that input with it (fuse.c): the writer's forward (a kind with
-     * writes_image_stats) fills them for its output, and the BatchNormalization's forward takes
-     * them instead of reading its input for them. NULL: not paired (the layer computes its own). */
-    double *image_stats;
 } fv_run;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
@@ -173,13 +167,6 @@ typedef struct fv_layer_kind {
                           const fv_epilogue *e);
     void (*backward_fused)(fv_layer *l, const float *const *x, const float *y, float *dy,
                            float *const *dx, fv_run *r, const fv_epilogue *e);
-    /* Whether forward, given fv_run.image_stats, writes there each image's channel statistics of
-     * its output (after its activation), while the image is in cache. */
-    bool writes_image_stats;
-    /* A kind that normalises with its input's batch statistics (BatchNormalization): where its
-     * layer keeps the images' statistics of its input (n × 2·C doubles, in l->saved), which the
-     * layer writing that input fills when a training plan pairs them (fuse.c). NULL: none. */
-    double *(*image_stats_slot)(fv_layer *l);
     /* The output activation (NULL: none, i.e. linear); read through fv__layer_activation. */
     fv_activation (*activation)(const fv_layer *l);
     /* For a layer that is an affine map per channel at inference (BatchNormalization): writes

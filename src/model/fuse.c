@@ -1,9 +1,7 @@
 /* fuse.c — the training plan's graph optimisation: a BatchNormalization whose output only a ReLU
  * reads, directly or through a residual Add, runs with that Add and ReLU as one pass (the layer
- * kind's forward_fused and backward_fused), so the steps read and write each tensor fewer times;
- * and a convolution whose output only a BatchNormalization reads computes that layer's per-image
- * statistics while its output is in cache (stats pairs). The model file and the layers do not
- * see it; every result is bit for bit the unfused one.
+ * kind's forward_fused and backward_fused), so the steps read and write each tensor fewer times.
+ * The model file and the layers do not see it; every result is bit for bit the unfused one.
  */
 #include "model/model_impl.h"
 #include "model/model.h"
@@ -42,24 +40,10 @@ static bool is_plain_relu(const fv_layer *l)
            fv__layer_activation(l) == FV_ACT_RELU;
 }
 
-/* The stats pairs: a layer whose kind writes_image_stats, read only by a one-input layer whose kind
- * keeps an image_stats_slot. */
-static void plan_stats_pairs(fv_model *m)
-{
-    for (int b = 0; b < m->nlayers; b++) {
-        const fv_layer *l = &m->layers[b];
-        const int s = l->src[0];
-        if (!l->kind->image_stats_slot || l->nin != 1 || s < 0) continue;
-        if (!m->layers[s].kind->writes_image_stats || !only_reader(m, s, b)) continue;
-        m->stats_pair[s] = b, m->stats_pair[b] = s;
-    }
-}
-
 void fv__fuse_plan(fv_model *m, bool on)
 {
     for (int i = 0; i < m->nlayers; i++)
-        m->fuse_tail[i] = m->fuse_bn[i] = m->fuse_add[i] = m->stats_pair[i] = -1;
-    if (on) plan_stats_pairs(m);
+        m->fuse_tail[i] = m->fuse_bn[i] = m->fuse_add[i] = -1;
     for (int t = 0; on && t < m->nlayers; t++) {
         const fv_layer *relu = &m->layers[t];
         if (!is_plain_relu(relu) || relu->src[0] < 0) continue;

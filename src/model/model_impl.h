@@ -113,10 +113,6 @@ struct fv_model {
      * BatchNormalization or Add run inside a group, the group's ReLU (else -1); for that ReLU, the
      * group's BatchNormalization and Add (-1: none; else both -1). */
     int *fuse_tail, *fuse_bn, *fuse_add;
-    /* Statistics pairs of a full plan (fuse.c): for a layer whose kind writes_image_stats and the
-     * BatchNormalization that alone reads its output, each other's index (else -1): in a training
-     * step the first writes its output's per-image statistics into the second's slot. */
-    int *stats_pair;
     bool fuse_off;   /* fv__model_set_fusion(m, false): no groups (the tests' reference) */
     bool fusing;     /* the running pass is a training step's (loss_and_grad): groups run fused */
     bool fused_last; /* the last forward pass ran fused: the groups' inner outputs are not kept */
@@ -170,7 +166,7 @@ void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
  * plain ReLU whose input is a BatchNormalization, or an Add of a BatchNormalization and another
  * tensor, where the ReLU and the Add are those outputs' only readers, none is a model output, and
  * no other layer between the group's first and last reads the group's inputs (their gradients are
- * then summed in the unfused order); and the stats pairs (stats_pair). on false: neither. */
+ * then summed in the unfused order). on false: no groups. */
 void fv__fuse_plan(fv_model *m, bool on);
 /* The nodes whose gradients layer t's backward writes, in order, into src (FV_MAX_INPUTS):
  * its inputs, or for a group's ReLU the Add's other input, then the BatchNormalization's input.

@@ -506,10 +506,9 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (written) m->gwritten = written;
     bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
     if (skip) m->skip = skip;
-    int *fuse = skip ? realloc(m->fuse_tail, 4 * L * sizeof *fuse) : NULL;
+    int *fuse = skip ? realloc(m->fuse_tail, 3 * L * sizeof *fuse) : NULL;
     if (fuse) {
         m->fuse_tail = fuse, m->fuse_bn = fuse + L, m->fuse_add = fuse + 2 * L;
-        m->stats_pair = fuse + 3 * L;
         fv__fuse_plan(m, !lean && !m->fuse_off);
     }
     int nbuf = fuse ? plan_backward(m) : -1;
@@ -741,16 +740,6 @@ static const float *node_data(const fv_model *m, int node, const float *const *x
     return node >= 0 ? m->acts[node] : x[-1 - node];
 }
 
-/* Layer i's run of a training step's forward pass with its stats pair (fuse.c): the slot of the
- * pair's BatchNormalization, when that layer normalises with the batch's statistics. */
-static void pair_stats(fv_model *m, int i, bool training, fv_run *run)
-{
-    const int p = m->stats_pair[i];
-    if (!training || p < 0) return;
-    fv_layer *b = m->layers[i].kind->image_stats_slot ? &m->layers[i] : &m->layers[p];
-    if (b->trainable) run->image_stats = b->kind->image_stats_slot(b);
-}
-
 /* A fused group's forward pass, at its ReLU t: the BatchNormalization's, with the Add and the ReLU
  * as its epilogue, into the ReLU's output. */
 static void fused_forward(fv_model *m, int t, const float *const *x, int64_t n, bool training)
@@ -763,7 +752,6 @@ static void fused_forward(fv_model *m, int t, const float *const *x, int64_t n, 
                            .relu = true};
     fv_rng r;
     fv_run run = layer_run(m, m->fuse_bn[t], n, training, &r);
-    pair_stats(m, m->fuse_bn[t], training, &run);
     b->kind->forward_fused(b, xs, m->acts[t], &run, &e);
     /* the group's time is its BatchNormalization's in the profile */
     if (training) b->prof_fwd_s += prof_now() - t0, b->prof_fwd_n += n;
@@ -787,7 +775,6 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
             xs[j] = node_data(m, l->src[j], x);
         fv_rng r;
         fv_run run = layer_run(m, i, n, training, &r);
-        if (fuse) pair_stats(m, i, training, &run);
         l->kind->forward(l, xs, m->acts[i], &run);
         if (l->kind->loss)
             l->added_value =
