@@ -64,8 +64,9 @@ TEST(reference_by_hand)
     ref->sum(v, 3, 2, s);
     CHECK(s[0] == 19 && s[1] == 23);
     const float mean[2] = {3, 1}, inv[2] = {0.5f, 2.0f}, gamma[2] = {2, 1}, beta[2] = {1, -1};
+    const double dmean[2] = {3, 1};
     double q[2] = {0, 0};
-    ref->sum_sqdev(v, 3, 2, mean, q);
+    ref->sum_sqdev(v, 3, 2, dmean, q);
     CHECK(q[0] == 4 + 1 + 9 && q[1] == 1 + 1 + 4);
     /* y = (x − mean)·inv·γ + β: channel 0 (1 − 3)·0.5·2 + 1 = −1, then + add 0.5, ReLU: 0. */
     const float add[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
@@ -125,7 +126,11 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     for (int64_t c = 0; c < 4 * C; c++) /* the sums add to what is there */
         s[c] = t[c] = (double)c - 1.5;
     ref->sum(x, rows, C, s), p->sum(x, rows, C, t);
-    ref->sum_sqdev(x, rows, C, mean, s + C), p->sum_sqdev(x, rows, C, mean, t + C);
+    double *dm = dalloc(C); /* a mean in double, as BatchNormalization's */
+    for (int64_t c = 0; c < C; c++)
+        dm[c] = (double)mean[c] + 1e-3 * (double)c;
+    ref->sum_sqdev(x, rows, C, dm, s + C), p->sum_sqdev(x, rows, C, dm, t + C);
+    free(dm);
     same_bits("sum, sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
     for (int relu = 0; relu < 2; relu++) {
         const float *r = relu ? ry : NULL;

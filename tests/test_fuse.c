@@ -1,13 +1,15 @@
 /* test_fuse.c — the training plan's fused BatchNormalization → [Add →] ReLU groups (model/fuse.c):
  * which groups the planner forms and which it declines, and that a fused model's losses, outputs,
  * gradients and weights after training steps equal the unfused model's bit for bit, on odd shapes,
- * in training and inference mode, with any thread count.
+ * in training and inference mode, with any thread count and on every kernel path; and that the
+ * batch statistics stay exact far from zero.
  */
 #include "fovea.h"
 #include "model/model.h"
 #include "model/model_impl.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,68 @@ TEST(forward_outside_training_writes_every_layer)
     fv_model_free(m);
 }
 
+TEST(fused_equals_unfused_on_every_kernel_path)
+{
+    const char *paths[] = {"generic", "avx2", "avx512"};
+    int ran = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+        if (fv_set_kernel_path(paths[p]) != FV_OK) continue; /* not on this CPU */
+        compare(resnet, 19, 2, NULL);
+        ran++;
+    }
+    CHECK_OK(fv_set_kernel_path("auto"));
+    CHECK(ran >= 1);
+}
+
+/* A convolution whose outputs are about 10⁶ with a spread of about 0.3 (its bias), then a
+ * BatchNormalization with momentum=0, whose moving statistics after one training step are the
+ * batch's: they must match a long-double two-pass over the convolution's outputs to float
+ * precision, where the one-pass Σy² − (Σy)²/M in double is off by far more. */
+TEST(batch_statistics_stay_exact_far_from_zero)
+{
+    static const char *text = "input shape=5,3,4\n"
+                              "conv2d name=c filters=4 kernel_size=1\n"
+                              "batch_normalization name=bn momentum=0\n"
+                              "global_average_pooling2d\n"
+                              "dense units=3 activation=softmax\n"
+                              "compile loss=sparse_categorical_crossentropy optimizer=sgd\n";
+    const int64_t N = 64, P = 15, C = 4, M = N * P;
+    {
+        fv_model *m = fv_model_parse_string(text, "far.fv");
+        CHECK(m != NULL);
+        if (!m) return;
+        CHECK_OK(fv__model_ensure_weights(m, 3));
+        fv_layer *c = &m->layers[layer_index(m, "c")], *bn = &m->layers[layer_index(m, "bn")];
+        for (int64_t k = 0; k < C * C; k++) /* the identity, then 10⁶ + channel */
+            c->params[0].w[k] = k / C == k % C ? 1.0f : 0.0f;
+        for (int64_t k = 0; k < C; k++)
+            c->params[1].w[k] = 1e6f + (float)k;
+        float *x = random_floats(N * P * C, 21, -1.0f, 1.0f);
+        int32_t *labels = calloc((size_t)N, sizeof(int32_t));
+        fv_targets t[1] = {{.labels = labels}};
+        const float *xs[1] = {x};
+        double loss = 0;
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &loss, NULL));
+        const float *y = fv_model_layer_output(m, layer_index(m, "c"));
+        CHECK(y != NULL);
+        for (int64_t k = 0; y && k < C; k++) {
+            long double s = 0, q = 0;
+            double s1 = 0, s2 = 0;
+            for (int64_t i = 0; i < M; i++)
+                s += y[i * C + k], s1 += y[i * C + k], s2 += (double)y[i * C + k] * y[i * C + k];
+            const long double mean = s / M;
+            for (int64_t i = 0; i < M; i++)
+                q += (y[i * C + k] - mean) * (y[i * C + k] - mean);
+            const double var = (double)(q / M), naive = (s2 - s1 * s1 / (double)M) / (double)M;
+            CHECK_CLOSE(bn->params[2].w[k], (double)mean, 0, 1e-7);
+            CHECK_CLOSE(bn->params[3].w[k], var, 0, 2e-7);
+            CHECK(fabs(naive - var) > 1e-5 * var); /* this case tells the formulas apart */
+        }
+        free(x), free(labels);
+        fv_model_free(m);
+    }
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -229,5 +293,7 @@ int main(void)
     RUN(fused_equals_unfused_on_odd_shapes);
     RUN(fused_on_two_threads_equals_unfused_on_one);
     RUN(forward_outside_training_writes_every_layer);
+    RUN(fused_equals_unfused_on_every_kernel_path);
+    RUN(batch_statistics_stay_exact_far_from_zero);
     return TEST_SUMMARY();
 }

@@ -59,7 +59,7 @@ static void ref_sum(const float *x, int64_t rows, int64_t C, double *s)
             s[c] += x[r * C + c];
 }
 
-static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const float *mean, double *s)
+static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const double *mean, double *s)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < C; c++) {

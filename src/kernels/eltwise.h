@@ -20,8 +20,10 @@ typedef struct fv__elt_ops {
     void (*relu_backward)(const float *y, const float *dy, float *dx, int64_t n);
     /* s[c] += Σ_r x[r, c]. */
     void (*sum)(const float *x, int64_t rows, int64_t C, double *s);
-    /* s[c] += Σ_r (x[r, c] − mean[c])², the difference taken in double. */
-    void (*sum_sqdev)(const float *x, int64_t rows, int64_t C, const float *mean, double *s);
+    /* s[c] += Σ_r (x[r, c] − mean[c])², in double from the mean in double (BatchNormalization's
+     * Σx/M unrounded: the float mean's rounding would add (mean − float mean)² to the variance,
+     * 0.2% of it at 10⁶ ± 1). */
+    void (*sum_sqdev)(const float *x, int64_t rows, int64_t C, const double *mean, double *s);
     /* With g = dy[r, c], or, when relu_y is not NULL, g = relu_y[r, c] > 0 ? dy[r, c] : 0 (the
      * gradient through a ReLU whose output is relu_y) and x̂ = (x[r, c] − mean[c])·inv[c] in double:
      * s1[c] += Σ_r g, s2[c] += Σ_r g·x̂ (BatchNormalization's dβ and dγ; Ioffe & Szegedy 2015). */

@@ -80,13 +80,13 @@ typedef double EW_NAME(hdu) __attribute__((vector_size(4 * EW_W), aligned(8), ma
 #define GRADH(ry, dy, c)                                                                           \
     ((ry) ? (HF)((HI)LDH((dy) + (c)) & (LDH((ry) + (c)) > hzero)) : LDH((dy) + (c)))
 
-/* kind 0: s1 += Σx; 1: s1 += Σ(x − mean)²; 2: s1 += Σg, s2 += Σg·x̂ (sum_dy) — for channels
+/* kind 0: s1 += Σx; 1: s1 += Σ(x − dmean)²; 2: s1 += Σg, s2 += Σg·x̂ (sum_dy) — for channels
  * [c0, c0 + nh·HW), over all rows with the sums in registers (each channel still summed over
  * the rows in order). Inlined with kind and nh constants. */
 EW_ATTR static inline __attribute__((always_inline)) void
 EW_NAME(sums_block)(int kind, int nh, const float *x, const float *dy, const float *relu_y,
-                    int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
-                    double *s1, double *s2)
+                    int64_t rows, int64_t C, int64_t c0, const float *mean, const double *dmean,
+                    const float *inv, double *s1, double *s2)
 {
     const HF hzero = {0};
     HD a[8], b[8], m[8], iv[8];
@@ -95,8 +95,8 @@ EW_NAME(sums_block)(int kind, int nh, const float *x, const float *dy, const flo
         const int64_t c = c0 + k * HW;
         a[k] = LDD(s1 + c);
         if (kind == 2) b[k] = LDD(s2 + c);
-        if (kind >= 1) m[k] = CVT(LDH(mean + c));
-        if (kind == 2) iv[k] = CVT(LDH(inv + c));
+        if (kind == 1) m[k] = LDD(dmean + c);
+        if (kind == 2) m[k] = CVT(LDH(mean + c)), iv[k] = CVT(LDH(inv + c));
     }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * C + c0;
@@ -127,7 +127,8 @@ EW_NAME(sums_block)(int kind, int nh, const float *x, const float *dy, const flo
  * still summed over the rows in order. */
 EW_ATTR static inline __attribute__((always_inline)) void
 EW_NAME(sums_tile)(int kind, const float *x, const float *dy, const float *relu_y, int64_t rows,
-                   int64_t C, const float *mean, const float *inv, double *s1, double *s2)
+                   int64_t C, const float *mean, const double *dmean, const float *inv, double *s1,
+                   double *s2)
 {
     int64_t c = 0;
     /* Blocks of up to 8 half vectors while their registers fit the path's (EW_REGS): Σx and
@@ -135,20 +136,20 @@ EW_NAME(sums_tile)(int kind, const float *x, const float *dy, const float *relu_
      */
     const int most = (kind == 2 ? EW_REGS / 8 : EW_REGS / 4);
     for (; most >= 8 && c + 8 * HW <= C; c += 8 * HW)
-        EW_NAME(sums_block)(kind, 8, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 8, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
     for (; most >= 4 && c + 4 * HW <= C; c += 4 * HW)
-        EW_NAME(sums_block)(kind, 4, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 4, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
     for (; c + 2 * HW <= C; c += 2 * HW)
-        EW_NAME(sums_block)(kind, 2, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 2, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
     for (; c + HW <= C; c += HW)
-        EW_NAME(sums_block)(kind, 1, x, dy, relu_y, rows, C, c, mean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 1, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
     for (; c < C; c++) /* the reference's operations, channel by channel */
         for (int64_t r = 0; r < rows; r++) {
             const int64_t e = r * C + c;
             if (kind == 0) {
                 s1[c] += x[e];
             } else if (kind == 1) {
-                const double d = (double)x[e] - mean[c];
+                const double d = (double)x[e] - dmean[c];
                 s1[c] += d * d;
             } else {
                 const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
@@ -161,32 +162,34 @@ EW_NAME(sums_tile)(int kind, const float *x, const float *dy, const float *relu_
 
 EW_ATTR static inline __attribute__((always_inline)) void
 EW_NAME(sums)(int kind, const float *x, const float *dy, const float *relu_y, int64_t rows,
-              int64_t C, const float *mean, const float *inv, double *s1, double *s2)
+              int64_t C, const float *mean, const double *dmean, const float *inv, double *s1,
+              double *s2)
 {
     const int64_t tile = C < 256 ? 2048 / C : 8; /* about 8 KiB of each array */
     for (int64_t r = 0; r < rows; r += tile) {
         const int64_t o = r * C, h = rows - r < tile ? rows - r : tile;
         EW_NAME(sums_tile)
-        (kind, x + o, dy ? dy + o : NULL, relu_y ? relu_y + o : NULL, h, C, mean, inv, s1, s2);
+        (kind, x + o, dy ? dy + o : NULL, relu_y ? relu_y + o : NULL, h, C, mean, dmean, inv, s1,
+         s2);
     }
 }
 
 EW_ATTR static void EW_NAME(sum)(const float *x, int64_t rows, int64_t C, double *s)
 {
-    EW_NAME(sums)(0, x, NULL, NULL, rows, C, NULL, NULL, s, NULL);
+    EW_NAME(sums)(0, x, NULL, NULL, rows, C, NULL, NULL, NULL, s, NULL);
 }
 
-EW_ATTR static void EW_NAME(sum_sqdev)(const float *x, int64_t rows, int64_t C, const float *mean,
+EW_ATTR static void EW_NAME(sum_sqdev)(const float *x, int64_t rows, int64_t C, const double *mean,
                                        double *s)
 {
-    EW_NAME(sums)(1, x, NULL, NULL, rows, C, mean, NULL, s, NULL);
+    EW_NAME(sums)(1, x, NULL, NULL, rows, C, NULL, mean, NULL, s, NULL);
 }
 
 EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
                                     int64_t rows, int64_t C, const float *mean, const float *inv,
                                     double *s1, double *s2)
 {
-    EW_NAME(sums)(2, x, dy, relu_y, rows, C, mean, inv, s1, s2);
+    EW_NAME(sums)(2, x, dy, relu_y, rows, C, mean, NULL, inv, s1, s2);
 }
 
 EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int64_t C,

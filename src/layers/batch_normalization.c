@@ -102,8 +102,9 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
 typedef enum { SUM_X, SUM_SQDEV, SUM_DY } sum_kind;
 
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
-                         const float *mean, const float *inv, int64_t n, int64_t rows, int64_t C,
-                         double *part, double *out1, double *out2, const fv_run *r)
+                         const float *mean, const double *dmean, const float *inv, int64_t n,
+                         int64_t rows, int64_t C, double *part, double *out1, double *out2,
+                         const fv_run *r)
 {
     const fv__elt_ops *ops = fv__elt();
     const int chunks = fv__run_chunks(r);
@@ -120,7 +121,7 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
         if (kind == SUM_X)
             ops->sum(x + o, cnt, C, s1);
         else if (kind == SUM_SQDEV)
-            ops->sum_sqdev(x + o, cnt, C, mean, s1);
+            ops->sum_sqdev(x + o, cnt, C, dmean, s1);
         else
             ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, cnt, C, mean, inv, s1, s2);
     }
@@ -168,14 +169,15 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
         return;
     }
     if (batch_mode(l, r)) {
-        double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C;
+        double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C, *dmean = acc + C;
         const double M = (double)(fv__run_batch(r) * rows);
-        /* Two passes (mean, then squared deviations): the textbook one-pass formula loses
-         * precision when the mean is large against the spread. */
-        channel_sums(SUM_X, x, NULL, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
+        /* Two passes (mean, then squared deviations from it, in double): the textbook one-pass
+         * formula loses precision when the mean is large against the spread, and deviations from
+         * the float-rounded mean would add the rounding's square to the variance. */
+        channel_sums(SUM_X, x, NULL, NULL, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
         for (int64_t k = 0; k < C; k++)
-            mean[k] = (float)(acc[k] / M);
-        channel_sums(SUM_SQDEV, x, NULL, NULL, mean, NULL, n, rows, C, part, acc, NULL, r);
+            dmean[k] = acc[k] / M, mean[k] = (float)dmean[k];
+        channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, acc, NULL, r);
         for (int64_t k = 0; k < C; k++) {
             const double var = acc[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
@@ -222,7 +224,7 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     bn_tensors t = tensors(l);
     const float *mean = l->saved, *inv = mean + C;
     double *part = r->scratch, *sdy = part + FV_GRAD_CHUNKS * 2 * C, *sdyx = sdy + C;
-    channel_sums(SUM_DY, x, dy, relu_y, mean, inv, n, rows, C, part, sdy, sdyx, r);
+    channel_sums(SUM_DY, x, dy, relu_y, mean, NULL, inv, n, rows, C, part, sdy, sdyx, r);
     /* The sums are the whole batch's already: the process holding its first chunk adds them (the
      * others add nothing, and the processes' gradients are summed). */
     for (int64_t k = 0; k < C && fv__run_leader(r); k++) {
