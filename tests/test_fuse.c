@@ -286,6 +286,40 @@ TEST(batch_statistics_stay_exact_far_from_zero)
     }
 }
 
+/* Evaluation on a training plan in place (fit's validation, evaluate after training) runs the
+ * groups in inference mode: the loss is the unfused model's bit for bit, and the pass ran fused. */
+TEST(evaluation_on_a_training_plan_runs_the_groups)
+{
+    const int64_t N = 19;
+    fv_model *a = fv_model_parse_string(resnet, "e.fv"), *b = fv_model_parse_string(resnet, "u.fv");
+    float *x = random_floats(N * 9 * 7 * 3, 31, -1.0f, 1.0f);
+    int32_t labels[19];
+    for (int64_t i = 0; i < N; i++)
+        labels[i] = (int32_t)(i % 3);
+    fv_dataset *d = fv_dataset_from_f32(N, 3, (int64_t[]){9, 7, 3}, x, labels);
+    CHECK(a && b && d);
+    if (!a || !b || !d) goto done;
+    fv__model_set_fusion(b, false);
+    fv_targets t[1] = {{.labels = labels}};
+    const float *xs[1] = {x};
+    double la = 0, lb = 0, step = 0;
+    CHECK_OK(fv__model_ensure_weights(a, 7));
+    CHECK_OK(fv__model_ensure_weights(b, 7));
+    CHECK_OK(fv__model_train_step_heads(a, xs, t, N, &step, NULL)); /* a training plan for N */
+    CHECK_OK(fv__model_train_step_heads(b, xs, t, N, &step, NULL));
+    CHECK_OK(fv_model_evaluate(a, d, N, &la, NULL));
+    CHECK_OK(fv_model_evaluate(b, d, N, &lb, NULL));
+    CHECK(memcmp(&la, &lb, sizeof la) == 0);
+    CHECK(!a->plan_lean && a->fused_last); /* the groups ran: their inner outputs are not kept */
+    CHECK(fv_model_layer_output(a, layer_index(a, "bn2")) == NULL);
+    CHECK(fv_model_layer_output(b, layer_index(b, "bn2")) != NULL);
+done:
+    fv_dataset_free(d);
+    free(x);
+    fv_model_free(a);
+    fv_model_free(b);
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -295,5 +329,6 @@ int main(void)
     RUN(forward_outside_training_writes_every_layer);
     RUN(fused_equals_unfused_on_every_kernel_path);
     RUN(batch_statistics_stay_exact_far_from_zero);
+    RUN(evaluation_on_a_training_plan_runs_the_groups);
     return TEST_SUMMARY();
 }

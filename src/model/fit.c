@@ -190,7 +190,11 @@ static fv_status evaluate_range(fv_model *m, const fv_dataset *d, int64_t first,
         fv_targets t[FV_MAX_OUTPUTS];
         const int64_t own = load_batch(m, d, NULL, first + b, nb, t);
         m->infer_first = b;
+        /* On a training plan (fit's validation), the fused groups run in inference mode (the same
+         * bits as the layers one by one); a lean plan has none. */
+        m->fusing = true;
         fv__model_forward_inputs(m, (const float *const *)m->xbufs, own, false);
+        m->fusing = false;
         const float *ys[FV_MAX_OUTPUTS];
         double Lh[FV_MAX_OUTPUTS], terms[FV_MAX_TERMS];
         for (int j = 0; j < nh; j++) {

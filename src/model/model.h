@@ -27,8 +27,9 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
 fv_status fv__model_train_step_heads(fv_model *m, const float *const *x, const fv_targets *t,
                                      int64_t n, double *loss, double *head_loss);
 
-/* Whether the training steps run BatchNormalization → [Add →] ReLU as one pass (fuse.c; on by
- * default). Off: every layer runs alone, the reference the fused passes are tested against. */
+/* Whether the training steps, and evaluations on a training plan (fit's validation), run
+ * BatchNormalization → [Add →] ReLU as one pass (fuse.c; on by default). Off: every layer runs
+ * alone, the reference the fused passes are tested against. */
 void fv__model_set_fusion(fv_model *m, bool on);
 
 /* The gradient of a parameter tensor by name ("conv2d.kernel"), NULL if absent. */

@@ -114,7 +114,8 @@ struct fv_model {
      * group's BatchNormalization and Add (-1: none; else both -1). */
     int *fuse_tail, *fuse_bn, *fuse_add;
     bool fuse_off;   /* fv__model_set_fusion(m, false): no groups (the tests' reference) */
-    bool fusing;     /* the running pass is a training step's (loss_and_grad): groups run fused */
+    bool fusing;     /* the running pass is a training step's (loss_and_grad) or an evaluation's
+                        (fit.c evaluate_range): groups run fused where the plan has them */
     bool fused_last; /* the last forward pass ran fused: the groups' inner outputs are not kept */
 
     uint64_t seed;        /* for dropout streams */
