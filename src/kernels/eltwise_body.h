@@ -1,6 +1,6 @@
 /* eltwise_body.h — the element-wise kernels of eltwise.h written once in GCC/Clang vectors of EW_W
  * floats, included by eltwise.c once per path with:
- *   EW_W        floats per vector (4: portable; 16: AVX-512)
+ *   EW_W        floats per vector (4: portable; 8: AVX2; 16: AVX-512)
  *   EW_NAME(s)  the path's name for symbol s
  *   EW_ATTR     function attributes (the target instruction set)
  *   EW_REGS     vector registers of the target (16, or 32 with AVX-512)
@@ -12,14 +12,10 @@
 typedef float EW_NAME(vf) __attribute__((vector_size(4 * EW_W)));
 typedef float EW_NAME(vfu) __attribute__((vector_size(4 * EW_W), aligned(4), may_alias));
 typedef int32_t EW_NAME(vi) __attribute__((vector_size(4 * EW_W)));
-typedef double EW_NAME(vd) __attribute__((vector_size(8 * EW_W)));
-typedef double EW_NAME(vdu) __attribute__((vector_size(8 * EW_W), aligned(8), may_alias));
 
 #define VF    EW_NAME(vf)
 #define VFU   EW_NAME(vfu)
 #define VI    EW_NAME(vi)
-#define VD    EW_NAME(vd)
-#define VDU   EW_NAME(vdu)
 #define LD(p) ((VF) * (const VFU *)(p))
 /* v where m is true, +0 elsewhere. */
 #define KEEP(v, m) ((VF)((VI)(v) & (m)))
@@ -45,9 +41,6 @@ EW_ATTR static void EW_NAME(relu_backward)(const float *y, const float *dy, floa
     for (; i < n; i++)
         dx[i] = relu_grad1(y[i], dy[i]);
 }
-
-/* The gradient reaching BatchNormalization's output: dy, or dy through the ReLU after it. */
-#define GRAD(ry, dy, c) ((ry) ? KEEP(LD((dy) + (c)), LD((ry) + (c)) > zero) : LD((dy) + (c)))
 
 /* The double-precision work runs on half vectors: EW_W / 2 floats widened to EW_W / 2 doubles fill
  * one machine register (a zmm for AVX-512). GCC splits a vector of EW_W doubles into two registers
@@ -219,8 +212,6 @@ EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float 
                                    const float *inv, const double *coef, double M,
                                    const double *sdy, const double *sdyx)
 {
-#ifdef EW_CVT_WIDE
-    /* half vectors, widened by the path's own instruction */
     const HF hzero = {0};
     for (int64_t r = 0; r < rows; r++) {
         const int64_t o = r * C;
@@ -234,27 +225,6 @@ EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float 
             const HD v = LDD(coef + c) * (M * CVT(gf) - LDD(sdy + c) - xh * LDD(sdyx + c));
             *(HFU *)(dx + o + c) = NARROW(v);
         }
-#else
-    /* whole vectors: the portable path's half vectors of 2 floats widen one float at a time */
-    const VF zero = {0};
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t o = r * C;
-        const float *yr = relu_y ? relu_y + o : NULL;
-        int64_t c = 0;
-        for (; c + EW_W <= C; c += EW_W) {
-            const VF gf = GRAD(yr, dy + o, c);
-            if (dskip) *(VFU *)(dskip + o + c) = gf;
-            if (!dx) continue;
-            const VD d = __builtin_convertvector(gf, VD);
-            const VD xh = (__builtin_convertvector(LD(x + o + c), VD) -
-                           __builtin_convertvector(LD(mean + c), VD)) *
-                          __builtin_convertvector(LD(inv + c), VD);
-            const VD v =
-                (VD) * (const VDU *)(coef + c) *
-                (M * d - (VD) * (const VDU *)(sdy + c) - xh * (VD) * (const VDU *)(sdyx + c));
-            *(VFU *)(dx + o + c) = __builtin_convertvector(v, VF);
-        }
-#endif
         for (; c < C; c++) {
             const float gf = yr ? relu_grad1(yr[c], dy[o + c]) : dy[o + c];
             if (dskip) dskip[o + c] = gf;
@@ -274,11 +244,8 @@ EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float 
 #undef HFU
 #undef HF
 #undef HW
-#undef GRAD
 #undef KEEP
 #undef LD
-#undef VDU
-#undef VD
 #undef VI
 #undef VFU
 #undef VF
