@@ -72,6 +72,10 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 124 ]; then ok "the job ends, failed";
     fail "the job ends, failed" "exit status $status (124: it hung)"
     show_output
 fi
+# mpirun may return while process 0 is still being torn down (seen on a loaded machine: the
+# resume below then found the folder locked): wait until no process holds the folder's lock.
+check "  ... and process 0 gone (its checkpoint lock released)" \
+    timeout 60 flock "$TMP/ck/checkpoint.lock" true
 check "  ... with a message naming rank 1" grep -Eq "process rank 1 .*(signal 9|Killed)" "$TMP/out" "$TMP/err"
 check "  ... leaving process 0's checkpoint" test -s "$TMP/ck/checkpoint.safetensors"
 check "  ... and no private copy behind" test -z "$(ls "$TMP/tmp")"
