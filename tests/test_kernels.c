@@ -611,6 +611,73 @@ TEST(conv_dx_by_phases_matches_ref)
     CHECK(cases >= 60);
 }
 
+TEST(conv_dw_images_matches_ref)
+{
+    /* The weight gradient of n images in one pass of the dense tiles, against the reference
+     * backward summed over the images: strides 1 to 3, dilation 2, kernels 1 to 4 a side, same
+     * and valid padding, 1 to 33 channels and 1 to 64 filters (the gradient's rows copied where
+     * the filters are no multiple of 16), 1, 3 and 8 images, on every path this machine has; dw
+     * starts from nonzero values (the call adds). With one image, the bits of
+     * fv_conv2d_backward_fast's dense weight gradient (the same tiles, the same order). */
+    int cases = 0, idx = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv__conv_force_path(p);
+        fv_rng r;
+        fv__rng_seed(&r, 4242 + (uint64_t)p);
+        for (int64_t s = 1; s <= 3; s++)
+            for (int64_t kh = 1; kh <= 4; kh++)
+                for (int64_t kw = 1; kw <= 4; kw += 2)
+                    for (int same = 0; same <= 1; same++, idx++) {
+                        static const int64_t chans[] = {1, 3, 16, 17, 32},
+                                             filt[] = {1, 7, 16, 33, 64};
+                        static const int64_t imgs[] = {1, 3, 8};
+                        const int64_t C = chans[idx % 5], F = filt[idx / 5 % 5], n = imgs[idx % 3];
+                        const int64_t dil = idx % 7 == 0 ? 2 : 1;
+                        fv_conv_geom g;
+                        if (!make_geom(&g, 5 + idx % 9, 6 + idx % 7, C, kh, kw, F, s,
+                                       idx % 4 == 0 ? 1 : s, dil, 1, same))
+                            continue;
+                        CHECK(fv_conv_dw_images_max(&g) >= n);
+                        const int64_t nx = g.in_h * g.in_w * C, nw = kh * kw * C * F;
+                        const int64_t ny = g.out_h * g.out_w * F;
+                        float *x = falloc(n * nx), *dz = falloc(n * ny), *w = falloc(nw);
+                        float *dw = falloc(nw), *dwr = falloc(nw), *db = falloc(F);
+                        float *dx = falloc(nx);
+                        float *sc = falloc(fv_conv_dw_images_scratch_floats(&g, n));
+                        fill_rand(&r, x, n * nx), fill_rand(&r, dz, n * ny), fill_rand(&r, w, nw);
+                        fill_rand(&r, dw, nw);
+                        memcpy(dwr, dw, (size_t)nw * sizeof(float));
+                        for (int64_t i = 0; i < n; i++)
+                            fv_conv2d_backward_ref(&g, x + i * nx, w, dz + i * ny, dwr, db, dx);
+                        fv_conv_dw_images(&g, n, x, dz, dw, sc);
+                        if (!check_arrays("dw", dw, dwr, (long)nw, 1e-5, 1e-4))
+                            fprintf(stderr,
+                                    "  path %s: %ld images %ldx%ldx%ld k %ldx%ld s %ld,%ld d %ld "
+                                    "f %ld same %d\n",
+                                    fv__gemm_path_name((fv__gemm_path)p), (long)n, (long)g.in_h,
+                                    (long)g.in_w, (long)C, (long)kh, (long)kw, (long)g.stride_h,
+                                    (long)g.stride_w, (long)dil, (long)F, same);
+                        if (n == 1) { /* the per-image kernel's dense tiles: the same bits */
+                            float *dwk = falloc(nw), *dws = falloc(nw);
+                            float *bs = falloc(fv_conv_bwd_scratch_floats(&g));
+                            memset(dwk, 0, (size_t)nw * sizeof(float));
+                            memset(dw, 0, (size_t)nw * sizeof(float));
+                            CHECK(fv_conv2d_backward_fast(&g, x, NULL, dz, w, NULL, dwk, dws, NULL,
+                                                          NULL, bs) == FV_CONV_BWD_DENSE);
+                            fv_conv_dw_images(&g, 1, x, dz, dw, sc);
+                            CHECK(memcmp(dw, dwk, (size_t)nw * sizeof(float)) == 0);
+                            free(dwk), free(dws), free(bs);
+                        }
+                        free(x), free(dz), free(w), free(dw), free(dwr), free(db), free(dx);
+                        free(sc);
+                        cases++;
+                    }
+    }
+    fv__conv_force_path(-1);
+    CHECK(cases >= 60);
+}
+
 /* The fast convolution's forward and backward outputs of one image on path p, from the same
  * inputs each time (seeded by seed): out holds y, then dw + dws summed, db, dx. */
 static void conv_fast_outputs(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, double keep,
@@ -1315,6 +1382,7 @@ int main(void)
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
     RUN(conv_dense_dw_24_tap_tiles_match_ref);
     RUN(conv_dx_by_phases_matches_ref);
+    RUN(conv_dw_images_matches_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
     RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_bf16_backward_matches_its_emulation_and_bound);
