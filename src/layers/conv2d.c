@@ -304,6 +304,55 @@ static double kernel_work(const fv_conv_geom *g, fv_conv_bwd_path path, const fl
     return 2.0 * macs;
 }
 
+/* What backward's images with a dense gradient share. */
+typedef struct dense_ctx {
+    const conv2d_cfg *c;
+    const float *x, *w, *wt, *wtf; /* the input, the kernel, its packed forms */
+    const float *dy;               /* ∂L/∂z of the batch (the activation's gradient applied) */
+    float *dx;                     /* NULL: no input gradient */
+    bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
+    double gt_flop, ph_flop, dense_flop;
+} dense_ctx;
+
+/* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
+ * pass into pk (fv_conv_dw_images, scratch dws), then each image's input gradient (own: the
+ * kernels' scratch) and bias gradient into pb (NULL: none), in image order, while their ∂L/∂z is
+ * still in cache from that pass. Returns the FLOPs performed. */
+static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *pk, float *pb,
+                           float *own, float *dws)
+{
+    const conv2d_cfg *c = d->c;
+    const fv_conv_geom *g = &c->g;
+    const int64_t in_sz = g->in_h * g->in_w * g->in_c, rows = g->out_h * g->out_w;
+    const int64_t F = g->out_c, out_sz = rows * F;
+    double work = (double)m * d->dense_flop;
+    fv_conv_dw_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
+    for (int64_t i = first; i < first + m; i++) {
+        const float *dyi = d->dy + i * out_sz;
+        float *dxi = d->dx ? d->dx + i * in_sz : NULL;
+        if (d->fwd_dx) {
+            fv_conv2d_forward_fast(&c->gt, dyi, d->wtf, NULL, false, dxi, own);
+            work += d->gt_flop;
+        } else if (d->ph_dx) {
+            fv_conv_dx_phases(g, dyi, d->wtf, dxi, own);
+            work += d->ph_flop;
+        }
+        /* the input gradient (strided and dilated: no phases) and the bias by the kernel, else
+         * the bias here, in pixel order as the kernel */
+        if (dxi && !d->fwd_dx && !d->ph_dx) {
+            memset(dxi, 0, (size_t)in_sz * sizeof(float));
+            fv_conv2d_backward_fast(g, d->x + i * in_sz, NULL, dyi, d->w, d->wt, NULL, NULL, pb,
+                                    dxi, own);
+            work += kernel_work(g, FV_CONV_BWD_DENSE, own, false, true);
+        } else {
+            for (int64_t p = 0; pb && p < rows; p++)
+                for (int64_t f = 0; f < F; f++)
+                    pb[f] += dyi[p * F + f];
+        }
+    }
+    return work;
+}
+
 static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
                             float *const *dxs, fv_run *r)
 {
@@ -361,6 +410,19 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             fv_conv_bwd_pack(g, w, wt);
     }
 
+    const dense_ctx d = {.c = c,
+                         .x = x,
+                         .w = w,
+                         .wt = wt,
+                         .wtf = wtf,
+                         .dy = dy,
+                         .dx = dx,
+                         .fwd_dx = fwd_dx,
+                         .ph_dx = ph_dx,
+                         .gt_flop = gt_flop,
+                         .ph_flop = ph_flop,
+                         .dense_flop = dense_flop};
+
 #pragma omp parallel num_threads(threads)
     {
         float *own = own0 + (int64_t)fv__thread_id() * ts;
@@ -382,35 +444,14 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
                 if (group && !(lists && mostly_zero(dyi, yr, rows, F))) {
                     if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
-                    work[ch] += dense_flop; /* the weight gradient, with the next images' */
                     if (!m) first = i;
-                    if (fwd_dx) {
-                        fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
-                        work[ch] += gt_flop;
-                    } else if (ph_dx) {
-                        fv_conv_dx_phases(g, dyi, wtf, dxi, own);
-                        work[ch] += ph_flop;
-                    }
-                    /* the input gradient (strided and dilated: no phases) and the bias by the
-                     * kernel, else the bias here, in pixel order as the kernel */
-                    if (dxi && !fwd_dx && !ph_dx) {
-                        memset(dxi, 0, (size_t)in_sz * sizeof(float));
-                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, NULL, NULL, pb,
-                                                dxi, own);
-                        work[ch] += kernel_work(g, FV_CONV_BWD_DENSE, own, false, true);
-                    } else {
-                        for (int64_t p = 0; pb && p < rows; p++)
-                            for (int64_t f = 0; f < F; f++)
-                                pb[f] += dyi[p * F + f];
-                    }
                     if (++m == group) {
-                        fv_conv_dw_images(g, m, x + first * in_sz, dy + first * out_sz, pk, dws);
+                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
                         m = 0;
                     }
                     continue;
                 }
-                if (m) /* the images before, first */
-                    fv_conv_dw_images(g, m, x + first * in_sz, dy + first * out_sz, pk, dws);
+                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws); /* those before */
                 m = 0;
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
                 if (!sparse[ch]) memset(pks, 0, (size_t)ksz * sizeof(float));
@@ -422,7 +463,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                                                    dxi, own);
                 work[ch] += kernel_work(g, path, own, true, dxi != NULL);
             }
-            if (m) fv_conv_dw_images(g, m, x + first * in_sz, dy + first * out_sz, pk, dws);
+            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
         }
         /* Then the sparse partials of the chunks that have one are added to their dense ones
          * (a chunk without: its sparse partial would add +0.0, which changes no dense sum: an FMA
