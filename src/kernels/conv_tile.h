@@ -156,6 +156,14 @@ CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32
                 acc[i][v] = t * bv[v] + acc[i][v];
         }
     }
+    if (m == MR && n == NV * CT_W) { /* a whole tile: vector adds (the same sums) */
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                CT_ST(dw + i * F + v * CT_W, CT_LD(dw + i * F + v * CT_W) + acc[i][v]);
+        return;
+    }
     _Alignas(64) float t[12][2 * CT_W];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
@@ -189,6 +197,12 @@ CT_NAME(dw_run24)(const float *restrict x, const int32_t *restrict pb, int64_t P
 #pragma GCC unroll 24
         for (int i = 0; i < 24; i++)
             acc[i] = CT_SPLAT(xp[i]) * bv + acc[i];
+    }
+    if (n == CT_W) { /* a whole vector of filters: vector adds (the same sums) */
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++)
+            CT_ST(dw + i * F, CT_LD(dw + i * F) + acc[i]);
+        return;
     }
     _Alignas(64) float t[24][CT_W];
 #pragma GCC unroll 24
