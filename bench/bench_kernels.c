@@ -309,7 +309,7 @@ resnet:
                                         {14, 32, 64, 3, 2},
                                         {14, 32, 64, 1, 2},
                                         {7, 64, 64, 3, 1}};
-        const int64_t n = getenv("NIMG") ? atoi(getenv("NIMG")) : 8;
+        const int64_t n = 8;
         for (int i = 0; i < 8; i++) {
             const int64_t H = rs[i][0], C = rs[i][1], F = rs[i][2], k = rs[i][3], s = rs[i][4];
             const int64_t O = s == 1 ? H : H / 2, pad = s == 1 ? k / 2 : 0;
