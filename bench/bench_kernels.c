@@ -265,12 +265,20 @@ resnet:
             float *ps = ph ? rand_buf(&r, fv_conv_dx_phases_scratch_floats(&cg)) : NULL;
             fv_conv_bwd_pack(&cg, w, wt);
             if (ph) fv_conv_dx_phases_pack(&cg, w, wp);
-            double bw = 1e30, bg = 1e30, bp = 1e30;
+            /* stride 1: the forward too (stage 1's, and the same kernel on ∂L/∂y for its input
+             * gradient: 16 channels each way), x in dx's buffer as the output's */
+            float *fp = ph ? NULL : rand_buf(&r, fv_conv_fwd_pack_floats(&cg));
+            float *fs = ph ? NULL : rand_buf(&r, fv_conv_fwd_scratch_floats(&cg));
+            if (!ph) fv_conv_fwd_pack(&cg, w, fp);
+            double bw = 1e30, bg = 1e30, bp = 1e30, bf = 1e30;
             for (int trial = 0; trial < 200; trial++) {
                 double t = now();
                 if (!ph) {
                     fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, NULL, NULL, bs);
                     bw = fmin(bw, now() - t);
+                    t = now();
+                    fv_conv2d_forward_fast(&cg, x, fp, NULL, false, dx, fs);
+                    bf = fmin(bf, now() - t);
                     continue;
                 }
                 memset(dx, 0, (size_t)nx * sizeof(float));
@@ -288,11 +296,12 @@ resnet:
                     (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(), bg * 1e6,
                     flop / bg * 1e-9, bp * 1e6, flop / bp * 1e-9);
             else
-                printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s\n",
+                printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s; "
+                       "forward %.1f us = %.1f GFLOP/s\n",
                        (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(),
-                       bw * 1e6, flop / bw * 1e-9);
+                       bw * 1e6, flop / bw * 1e-9, bf * 1e6, flop / bf * 1e-9);
             fv__free(x), fv__free(w), fv__free(dy), fv__free(dw), fv__free(dws), fv__free(dx);
-            fv__free(wt), fv__free(bs), fv__free(wp), fv__free(ps);
+            fv__free(wt), fv__free(bs), fv__free(wp), fv__free(ps), fv__free(fp), fv__free(fs);
         }
     }
 

@@ -753,6 +753,97 @@ TEST(conv_fast_fma_paths_give_the_same_bits)
     CHECK(compared >= 50);
 }
 
+/* y ← fv_conv2d_forward_fast of g on path p (the input, weights and bias from seed), ReLU or not;
+ * or, where phases is set, dx ← fv_conv_dx_phases (the gradient and weights from seed). */
+static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, bool relu,
+                          bool phases, float *out)
+{
+    fv__conv_force_path(p);
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    const int64_t nx = g->in_h * g->in_w * g->in_c, nw = g->k_h * g->k_w * g->in_c * g->out_c;
+    const int64_t ny = g->out_h * g->out_w * g->out_c;
+    float *x = falloc(nx), *w = falloc(nw), *b = falloc(g->out_c), *dy = falloc(ny);
+    fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g->out_c), fill_rand(&r, dy, ny);
+    if (phases) {
+        float *wp = falloc(fv_conv_dx_phases_pack_floats(g));
+        float *sc = falloc(fv_conv_dx_phases_scratch_floats(g));
+        fv_conv_dx_phases_pack(g, w, wp);
+        fv_conv_dx_phases(g, dy, wp, out, sc);
+        free(wp), free(sc);
+    } else {
+        float *wp = falloc(fv_conv_fwd_pack_floats(g)), *sc = falloc(fv_conv_fwd_scratch_floats(g));
+        fv_conv_fwd_pack(g, w, wp);
+        fv_conv2d_forward_fast(g, x, wp, b, relu, out, sc);
+        free(wp), free(sc);
+    }
+    free(x), free(w), free(b), free(dy);
+    fv__conv_force_path(-1);
+}
+
+TEST(conv_row_tiles_match_ref_and_the_avx2_bits)
+{
+    /* The AVX-512 row tiles (conv_tile.h row_run: 16 or fewer filters, output rows of 14 or 28
+     * pixels, windows 16 or 32 floats apart: stage 1 of the ResNet example and its s2_conv1's
+     * phases) against the reference and, bit for bit, against the AVX2 tiles, which have none:
+     * 16-channel inputs at stride 1, 8-channel ones at stride 2, 32-channel ones, same and valid
+     * padding, 1 to 33 filters (33: the row tiles take the last one), ReLU or not; and the
+     * strided input gradient by phases at the example's s2_conv1. */
+    if (!fv__conv_path_supported(FV__GEMM_AVX2)) {
+        printf("    (skipped: no AVX2 + FMA here)\n");
+        return;
+    }
+    static const struct {
+        int64_t h, w, c, k, f, s;
+        bool same, phases;
+    } cases[] = {
+        {28, 28, 16, 3, 16, 1, true, false}, {28, 28, 16, 3, 5, 1, true, false},
+        {28, 28, 16, 3, 33, 1, true, false}, {16, 30, 16, 3, 9, 1, false, false},
+        {28, 28, 8, 3, 16, 2, true, false},  {14, 14, 32, 3, 16, 1, true, false},
+        {15, 28, 32, 2, 1, 1, true, false},  {28, 28, 16, 3, 32, 2, true, true},
+        {28, 28, 16, 1, 32, 2, false, true},
+    };
+    int compared = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fv_conv_geom g;
+        CHECK(make_geom(&g, cases[i].h, cases[i].w, cases[i].c, cases[i].k, cases[i].k, cases[i].f,
+                        cases[i].s, cases[i].s, 1, 1, cases[i].same));
+        const bool ph = cases[i].phases, relu = i % 2;
+        const int64_t n = ph ? g.in_h * g.in_w * g.in_c : g.out_h * g.out_w * g.out_c;
+        float *ref = falloc(n), *got = falloc(n), *exact = falloc(n);
+        conv_fast_one(&g, FV__GEMM_AVX2, 90 + i, relu, ph, ref);
+        { /* the reference, from the same inputs */
+            fv_rng r;
+            fv__rng_seed(&r, 90 + i);
+            const int64_t nx = g.in_h * g.in_w * g.in_c, nw = g.k_h * g.k_w * g.in_c * g.out_c;
+            const int64_t ny = g.out_h * g.out_w * g.out_c;
+            float *x = falloc(nx), *w = falloc(nw), *b = falloc(g.out_c), *dy = falloc(ny);
+            float *dw = falloc(nw), *db = falloc(g.out_c);
+            fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g.out_c);
+            fill_rand(&r, dy, ny);
+            if (ph) {
+                memset(exact, 0, (size_t)n * sizeof(float));
+                fv_conv2d_backward_ref(&g, x, w, dy, dw, db, exact);
+            } else {
+                fv_conv2d_forward_ref(&g, x, w, b, exact);
+                if (relu) fv_act_forward(FV_K_RELU, 0.0f, exact, n);
+            }
+            free(x), free(w), free(b), free(dy), free(dw), free(db);
+        }
+        for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+            if (p == FV__GEMM_GENERIC || !fv__conv_path_supported((fv__gemm_path)p)) continue;
+            conv_fast_one(&g, (fv__gemm_path)p, 90 + i, relu, ph, got);
+            const bool same = memcmp(ref, got, (size_t)n * sizeof(float)) == 0;
+            CHECK(same);
+            CHECK(check_arrays(ph ? "dx" : "y", got, exact, (long)n, 1e-5, 1e-4));
+            if (!same) fprintf(stderr, "  path %s: case %zu\n", fv__gemm_path_name(p), i);
+            compared++;
+        }
+        free(ref), free(got), free(exact);
+    }
+    CHECK(compared >= 9);
+}
+
 TEST(conv_bf16_forward_matches_its_emulation_and_bound)
 {
     /* fv_conv2d_forward_bf16 on this CPU's path against its emulation, bit for bit, and against
@@ -1384,6 +1475,7 @@ int main(void)
     RUN(conv_dx_by_phases_matches_ref);
     RUN(conv_dw_images_matches_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
+    RUN(conv_row_tiles_match_ref_and_the_avx2_bits);
     RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_bf16_backward_matches_its_emulation_and_bound);
     RUN(conv_pointwise_skips_im2col);

@@ -91,6 +91,77 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
             c[i * ldc + j] = t[i][j];
 }
 
+#if CT_W == 16
+/* One vector of filters (16 or fewer) × 14 consecutive pixels of one output row whose windows lie
+ * STEP floats apart (stride_w · channels: 16 for stage 1 of the ResNet example, forward and input
+ * gradient; 32 for its s2_conv1's phases): one pointer for all 14 windows, at constant
+ * displacements, where fwd_run's 12 row pointers leave too few general registers (two of them
+ * lived in vector registers, moved back on every tap). Arguments as fwd_run (r0 the first pixel's
+ * window origin, m = 14); each output the same FMA chain in k order, so the same bits. 28×28×16 →
+ * 16: 202-206 → 228-230 GFLOP/s. */
+static inline __attribute__((always_inline)) void
+CT_NAME(row_run)(const int STEP, const float *r0, const cgeo *G, const float *restrict bp, float *c,
+                 int64_t ldc, const float *bias, bool relu, int n)
+{
+    CT_V acc[14];
+#pragma GCC unroll 14
+    for (int i = 0; i < 14; i++)
+        acc[i] = (CT_V){0};
+    const float *b = bp;
+    for (int64_t kh = 0; kh < G->nh; kh++) {
+        for (int64_t kw = 0; kw < G->nw; kw++) {
+            const float *r = r0 + kh * G->hstep + kw * G->wstep;
+            for (int64_t k = 0; k < G->nc; k++, b += 16) {
+                const CT_V bv = CT_LD(b);
+#pragma GCC unroll 14
+                for (int i = 0; i < 14; i++)
+                    acc[i] = CT_SPLAT(r[i * STEP + k]) * bv + acc[i];
+            }
+        }
+    }
+    const CT_V zero = {0}, bb = CT_LD(bias);
+#pragma GCC unroll 14
+    for (int i = 0; i < 14; i++) {
+        acc[i] = acc[i] + bb;
+        if (relu) acc[i] = (CT_V)((CT_VI)acc[i] & (acc[i] > zero));
+    }
+    if (n == 16) {
+#pragma GCC unroll 14
+        for (int i = 0; i < 14; i++)
+            CT_ST(c + i * ldc, acc[i]);
+        return;
+    }
+    _Alignas(64) float t[14][16];
+#pragma GCC unroll 14
+    for (int i = 0; i < 14; i++)
+        CT_ST(t[i], acc[i]);
+    for (int i = 0; i < 14; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = t[i][j];
+}
+
+/* Every pixel with row_run where it applies (one vector of filters, rows of a multiple of 14
+ * pixels, windows 16 or 32 floats apart); false, and nothing done, otherwise. Out of line, so
+ * that fwd_cols' other tiles keep their register allocation. */
+static CT_ATTR __attribute__((noinline)) bool CT_NAME(fwd_rows)(const cgeo *G, const float *x,
+                                                                const float *bp, float *y,
+                                                                int64_t F, const float *bias,
+                                                                bool relu, int n)
+{
+    const int64_t step = G->s_w * G->C;
+    if (n > 16 || G->out_w % 14 != 0 || (step != 16 && step != 32)) return false;
+    for (int64_t p0 = 0; p0 < G->P; p0 += 14) {
+        const int64_t oh = p0 / G->out_w, ow = p0 % G->out_w;
+        const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        if (step == 16)
+            CT_NAME(row_run)(16, r0, G, bp, y + p0 * F, F, bias, relu, n);
+        else
+            CT_NAME(row_run)(32, r0, G, bp, y + p0 * F, F, bias, relu, n);
+    }
+    return true;
+}
+#endif
+
 /* All P pixels of the filters j0 .. j0+n: x the (padded) input, bp the panel of filter j0,
  * y the output at column j0 (leading dimension F), bias [64] from column j0 (zero-padded), rem
  * the filters left (F − j0). Returns n, the filters done: the tile shape is chosen from rem. */
@@ -111,6 +182,9 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
                : CT_NAME(fwd_run)(12, 1, rows, G, bp, pstride, c, F, bias, relu, m, n))
 #endif
     const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
+#if CT_W == 16
+    if (NV == 1 && CT_NAME(fwd_rows)(G, x, bp, y, F, bias, relu, n)) return n;
+#endif
     for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
         const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
         const float *rows[12];
