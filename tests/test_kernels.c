@@ -783,12 +783,13 @@ static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed,
 
 TEST(conv_row_tiles_match_ref_and_the_avx2_bits)
 {
-    /* The AVX-512 row tiles (conv_tile.h row_run: 16 or fewer filters, output rows of 14 or 28
-     * pixels, windows 16 or 32 floats apart: stage 1 of the ResNet example and its s2_conv1's
-     * phases) against the reference and, bit for bit, against the AVX2 tiles, which have none:
-     * 16-channel inputs at stride 1, 8-channel ones at stride 2, 32-channel ones, same and valid
-     * padding, 1 to 33 filters (33: the row tiles take the last one), ReLU or not; and the
-     * strided input gradient by phases at the example's s2_conv1. */
+    /* The AVX-512 row tiles (conv_tile.h row_run: one or two vectors of filters, output rows of
+     * 14 or 28 pixels, windows 16, 32 or 64 floats apart: stages 1 and 2 of the ResNet example and
+     * its s2_conv1's phases) against the reference and, bit for bit, against the AVX2 tiles, which
+     * have none: 16-channel inputs at stride 1 and 2, 8-channel ones at stride 2, 32- and
+     * 64-channel ones, same and valid padding, 1 to 48 filters (partial vectors; 33: a tile of
+     * 32 and one of 1), ReLU or not; and the strided input gradient by
+     * phases at the example's s2_conv1 and s2_proj. */
     if (!fv__conv_path_supported(FV__GEMM_AVX2)) {
         printf("    (skipped: no AVX2 + FMA here)\n");
         return;
@@ -797,10 +798,12 @@ TEST(conv_row_tiles_match_ref_and_the_avx2_bits)
         int64_t h, w, c, k, f, s;
         bool same, phases;
     } cases[] = {
-        {28, 28, 16, 3, 16, 1, true, false}, {28, 28, 16, 3, 5, 1, true, false},
-        {28, 28, 16, 3, 33, 1, true, false}, {16, 30, 16, 3, 9, 1, false, false},
-        {28, 28, 8, 3, 16, 2, true, false},  {14, 14, 32, 3, 16, 1, true, false},
-        {15, 28, 32, 2, 1, 1, true, false},  {28, 28, 16, 3, 32, 2, true, true},
+        {28, 28, 16, 3, 16, 1, true, false},  {28, 28, 16, 3, 5, 1, true, false},
+        {28, 28, 16, 3, 33, 1, true, false},  {16, 30, 16, 3, 9, 1, false, false},
+        {28, 28, 8, 3, 16, 2, true, false},   {14, 14, 32, 3, 16, 1, true, false},
+        {15, 28, 32, 2, 1, 1, true, false},   {14, 14, 32, 3, 32, 1, true, false},
+        {14, 14, 32, 3, 48, 1, true, false},  {16, 16, 64, 3, 24, 1, false, false},
+        {28, 28, 16, 1, 32, 2, false, false}, {28, 28, 16, 3, 32, 2, true, true},
         {28, 28, 16, 1, 32, 2, false, true},
     };
     int compared = 0;
@@ -841,7 +844,7 @@ TEST(conv_row_tiles_match_ref_and_the_avx2_bits)
         }
         free(ref), free(got), free(exact);
     }
-    CHECK(compared >= 9);
+    CHECK(compared >= 13);
 }
 
 TEST(conv_bf16_forward_matches_its_emulation_and_bound)

@@ -92,71 +92,96 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
 }
 
 #if CT_W == 16
-/* One vector of filters (16 or fewer) × 14 consecutive pixels of one output row whose windows lie
- * STEP floats apart (stride_w · channels: 16 for stage 1 of the ResNet example, forward and input
- * gradient; 32 for its s2_conv1's phases): one pointer for all 14 windows, at constant
- * displacements, where fwd_run's 12 row pointers leave too few general registers (two of them
- * lived in vector registers, moved back on every tap). Arguments as fwd_run (r0 the first pixel's
- * window origin, m = 14); each output the same FMA chain in k order, so the same bits. 28×28×16 →
- * 16: 202-206 → 228-230 GFLOP/s. */
+/* NV vectors of filters (1 or 2) × 14 consecutive pixels of one output row whose windows lie STEP
+ * floats apart (stride_w · channels: 16 for stage 1 of the ResNet example, forward and input
+ * gradient; 32 for its s2_conv1's phases and its s2_conv2): one pointer for all 14 windows, at
+ * constant displacements, where fwd_run's 12 row pointers leave too few general registers (two of
+ * them lived in vector registers, moved back on every tap). Arguments as fwd_run (r0 the first
+ * pixel's window origin, m = 14, weight panels pstride apart); each output the same FMA chain in
+ * k order, so the same bits. 28×28×16 → 16: 202-206 → 228-230 GFLOP/s; 14×14×32 → 32: 234-238 →
+ * 250-255. */
 static inline __attribute__((always_inline)) void
-CT_NAME(row_run)(const int STEP, const float *r0, const cgeo *G, const float *restrict bp, float *c,
-                 int64_t ldc, const float *bias, bool relu, int n)
+CT_NAME(row_run)(const int STEP, const int NV, const float *r0, const cgeo *G,
+                 const float *restrict bp, int64_t pstride, float *c, int64_t ldc,
+                 const float *bias, bool relu, int n)
 {
-    CT_V acc[14];
+    CT_V acc[14][2];
 #pragma GCC unroll 14
     for (int i = 0; i < 14; i++)
-        acc[i] = (CT_V){0};
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = (CT_V){0};
     const float *b = bp;
     for (int64_t kh = 0; kh < G->nh; kh++) {
         for (int64_t kw = 0; kw < G->nw; kw++) {
             const float *r = r0 + kh * G->hstep + kw * G->wstep;
             for (int64_t k = 0; k < G->nc; k++, b += 16) {
-                const CT_V bv = CT_LD(b);
+                CT_V bv[2];
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++)
+                    bv[v] = CT_LD(b + v * pstride);
 #pragma GCC unroll 14
-                for (int i = 0; i < 14; i++)
-                    acc[i] = CT_SPLAT(r[i * STEP + k]) * bv + acc[i];
+                for (int i = 0; i < 14; i++) {
+                    const CT_V t = CT_SPLAT(r[i * STEP + k]);
+#pragma GCC unroll 2
+                    for (int v = 0; v < NV; v++)
+                        acc[i][v] = t * bv[v] + acc[i][v];
+                }
             }
         }
     }
-    const CT_V zero = {0}, bb = CT_LD(bias);
+    const CT_V zero = {0};
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        const CT_V bb = CT_LD(bias + v * CT_W);
 #pragma GCC unroll 14
-    for (int i = 0; i < 14; i++) {
-        acc[i] = acc[i] + bb;
-        if (relu) acc[i] = (CT_V)((CT_VI)acc[i] & (acc[i] > zero));
+        for (int i = 0; i < 14; i++) {
+            acc[i][v] = acc[i][v] + bb;
+            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
+        }
     }
-    if (n == 16) {
+    if (n == NV * CT_W) {
 #pragma GCC unroll 14
         for (int i = 0; i < 14; i++)
-            CT_ST(c + i * ldc, acc[i]);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                CT_ST(c + i * ldc + v * CT_W, acc[i][v]);
         return;
     }
-    _Alignas(64) float t[14][16];
+    _Alignas(64) float t[14][2 * CT_W];
 #pragma GCC unroll 14
     for (int i = 0; i < 14; i++)
-        CT_ST(t[i], acc[i]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            CT_ST(t[i] + v * CT_W, acc[i][v]);
     for (int i = 0; i < 14; i++)
         for (int j = 0; j < n; j++)
             c[i * ldc + j] = t[i][j];
 }
 
-/* Every pixel with row_run where it applies (one vector of filters, rows of a multiple of 14
- * pixels, windows 16 or 32 floats apart); false, and nothing done, otherwise. Out of line, so
- * that fwd_cols' other tiles keep their register allocation. */
-static CT_ATTR __attribute__((noinline)) bool CT_NAME(fwd_rows)(const cgeo *G, const float *x,
-                                                                const float *bp, float *y,
-                                                                int64_t F, const float *bias,
-                                                                bool relu, int n)
+/* Every pixel with row_run where it applies (NV 1 or 2, rows of a multiple of 14 pixels, windows
+ * 16, 32 or 64 floats apart); false, and nothing done, otherwise. Out of line, so that fwd_cols'
+ * other tiles keep their register allocation. */
+static CT_ATTR __attribute__((noinline)) bool
+CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, int64_t pstride,
+                  float *y, int64_t F, const float *bias, bool relu, int n)
 {
     const int64_t step = G->s_w * G->C;
-    if (n > 16 || G->out_w % 14 != 0 || (step != 16 && step != 32)) return false;
+    if (G->out_w % 14 != 0 || (step != 16 && step != 32 && step != 64)) return false;
     for (int64_t p0 = 0; p0 < G->P; p0 += 14) {
         const int64_t oh = p0 / G->out_w, ow = p0 % G->out_w;
         const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        float *c = y + p0 * F;
+#define CT_ROW(S)                                                                                  \
+    (NV == 1 ? CT_NAME(row_run)(S, 1, r0, G, bp, pstride, c, F, bias, relu, n)                     \
+             : CT_NAME(row_run)(S, 2, r0, G, bp, pstride, c, F, bias, relu, n))
         if (step == 16)
-            CT_NAME(row_run)(16, r0, G, bp, y + p0 * F, F, bias, relu, n);
+            CT_ROW(16);
+        else if (step == 32)
+            CT_ROW(32);
         else
-            CT_NAME(row_run)(32, r0, G, bp, y + p0 * F, F, bias, relu, n);
+            CT_ROW(64);
+#undef CT_ROW
     }
     return true;
 }
@@ -183,7 +208,7 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
 #endif
     const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
 #if CT_W == 16
-    if (NV == 1 && CT_NAME(fwd_rows)(G, x, bp, y, F, bias, relu, n)) return n;
+    if (NV <= 2 && CT_NAME(fwd_rows)(NV, G, x, bp, pstride, y, F, bias, relu, n)) return n;
 #endif
     for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
         const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
