@@ -92,23 +92,25 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
 }
 
 #if CT_W == 16
-/* NV vectors of filters (1 or 2) × 14 consecutive pixels of one output row whose windows lie STEP
- * floats apart (stride_w · channels: 16 for stage 1 of the ResNet example, forward and input
- * gradient; 32 for its s2_conv1's phases and its s2_conv2): one pointer for all 14 windows, at
- * constant displacements, where fwd_run's 12 row pointers leave too few general registers (two of
- * them lived in vector registers, moved back on every tap). Arguments as fwd_run (r0 the first
- * pixel's window origin, m = 14, weight panels pstride apart); each output the same FMA chain in
- * k order, so the same bits. 28×28×16 → 16: 202-206 → 228-230 GFLOP/s; 14×14×32 → 32: 234-238 →
- * 250-255. */
+/* MR consecutive pixels of one output row whose windows lie STEP floats apart (stride_w ·
+ * channels: 16, 32 or 64 in the ResNet example) × NV vectors of filters: 14 × 16, 14 × 32, 7 × 32
+ * or 7 × 64 (14 to 28 accumulators). One pointer for all MR windows, at constant displacements,
+ * where fwd_run's 12 row pointers leave too few general registers (two of them lived in vector
+ * registers, moved back on every tap), and rows of 7 or 14 pixels fill every tile where fwd_run's
+ * 12 or 6 leave the last one part empty (49 pixels: 5 tiles of 12). Arguments as fwd_run (r0 the
+ * first pixel's window origin, m = MR, weight panels pstride apart); each output the same FMA
+ * chain in k order, so the same bits. One image, mean of 200 calls (loaded): 28×28×16 → 16 202-206
+ * → 228-230 GFLOP/s; 14×14×32 → 32 234-238 → 250-255; 7×7×64 → 32 201-207 → 251-253; 7×7×64 → 64
+ * 232-233 → 239-242. */
 static inline __attribute__((always_inline)) void
-CT_NAME(row_run)(const int STEP, const int NV, const float *r0, const cgeo *G,
+CT_NAME(row_run)(const int MR, const int STEP, const int NV, const float *r0, const cgeo *G,
                  const float *restrict bp, int64_t pstride, float *c, int64_t ldc,
                  const float *bias, bool relu, int n)
 {
-    CT_V acc[14][2];
+    CT_V acc[14][4];
 #pragma GCC unroll 14
-    for (int i = 0; i < 14; i++)
-#pragma GCC unroll 2
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             acc[i][v] = (CT_V){0};
     const float *b = bp;
@@ -116,14 +118,14 @@ CT_NAME(row_run)(const int STEP, const int NV, const float *r0, const cgeo *G,
         for (int64_t kw = 0; kw < G->nw; kw++) {
             const float *r = r0 + kh * G->hstep + kw * G->wstep;
             for (int64_t k = 0; k < G->nc; k++, b += 16) {
-                CT_V bv[2];
-#pragma GCC unroll 2
+                CT_V bv[4];
+#pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
                     bv[v] = CT_LD(b + v * pstride);
 #pragma GCC unroll 14
-                for (int i = 0; i < 14; i++) {
+                for (int i = 0; i < MR; i++) {
                     const CT_V t = CT_SPLAT(r[i * STEP + k]);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                     for (int v = 0; v < NV; v++)
                         acc[i][v] = t * bv[v] + acc[i][v];
                 }
@@ -131,50 +133,54 @@ CT_NAME(row_run)(const int STEP, const int NV, const float *r0, const cgeo *G,
         }
     }
     const CT_V zero = {0};
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
         const CT_V bb = CT_LD(bias + v * CT_W);
 #pragma GCC unroll 14
-        for (int i = 0; i < 14; i++) {
+        for (int i = 0; i < MR; i++) {
             acc[i][v] = acc[i][v] + bb;
             if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
         }
     }
     if (n == NV * CT_W) {
 #pragma GCC unroll 14
-        for (int i = 0; i < 14; i++)
-#pragma GCC unroll 2
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
                 CT_ST(c + i * ldc + v * CT_W, acc[i][v]);
         return;
     }
-    _Alignas(64) float t[14][2 * CT_W];
+    _Alignas(64) float t[14][4 * CT_W];
 #pragma GCC unroll 14
-    for (int i = 0; i < 14; i++)
-#pragma GCC unroll 2
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             CT_ST(t[i] + v * CT_W, acc[i][v]);
-    for (int i = 0; i < 14; i++)
+    for (int i = 0; i < MR; i++)
         for (int j = 0; j < n; j++)
             c[i * ldc + j] = t[i][j];
 }
 
-/* Every pixel with row_run where it applies (NV 1 or 2, rows of a multiple of 14 pixels, windows
- * 16, 32 or 64 floats apart); false, and nothing done, otherwise. Out of line, so that fwd_cols'
- * other tiles keep their register allocation. */
+/* Every pixel with row_run where it applies (rows of a multiple of 14 pixels for one or two
+ * vectors of filters, else of 7 for two or four; windows 16, 32 or 64 floats apart); false, and
+ * nothing done, otherwise. Out of line, so that fwd_cols' other tiles keep their register
+ * allocation. */
 static CT_ATTR __attribute__((noinline)) bool
 CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, int64_t pstride,
                   float *y, int64_t F, const float *bias, bool relu, int n)
 {
     const int64_t step = G->s_w * G->C;
-    if (G->out_w % 14 != 0 || (step != 16 && step != 32 && step != 64)) return false;
-    for (int64_t p0 = 0; p0 < G->P; p0 += 14) {
+    const int MR = G->out_w % 14 == 0 && NV <= 2 ? 14 : G->out_w % 7 == 0 && NV >= 2 ? 7 : 0;
+    if (!MR || (step != 16 && step != 32 && step != 64)) return false;
+    for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
         const int64_t oh = p0 / G->out_w, ow = p0 % G->out_w;
         const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
         float *c = y + p0 * F;
 #define CT_ROW(S)                                                                                  \
-    (NV == 1 ? CT_NAME(row_run)(S, 1, r0, G, bp, pstride, c, F, bias, relu, n)                     \
-             : CT_NAME(row_run)(S, 2, r0, G, bp, pstride, c, F, bias, relu, n))
+    (NV == 1    ? CT_NAME(row_run)(14, S, 1, r0, G, bp, pstride, c, F, bias, relu, n)              \
+     : MR == 14 ? CT_NAME(row_run)(14, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)              \
+     : NV == 2  ? CT_NAME(row_run)(7, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)               \
+                : CT_NAME(row_run)(7, S, 4, r0, G, bp, pstride, c, F, bias, relu, n))
         if (step == 16)
             CT_ROW(16);
         else if (step == 32)
@@ -208,7 +214,7 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
 #endif
     const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
 #if CT_W == 16
-    if (NV <= 2 && CT_NAME(fwd_rows)(NV, G, x, bp, pstride, y, F, bias, relu, n)) return n;
+    if (CT_NAME(fwd_rows)(NV, G, x, bp, pstride, y, F, bias, relu, n)) return n;
 #endif
     for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
         const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
