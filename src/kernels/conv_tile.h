@@ -93,15 +93,15 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
 
 #if CT_W == 16
 /* MR consecutive pixels of one output row whose windows lie STEP floats apart (stride_w ·
- * channels: 16, 32 or 64 in the ResNet example) × NV vectors of filters: 14 × 16, 14 × 32, 7 × 32
- * or 7 × 64 (14 to 28 accumulators). One pointer for all MR windows, at constant displacements,
+ * channels: 1, 16, 32 or 64 in the ResNet example) × NV vectors of filters: 14 × 16, 14 × 32, 7 ×
+ * 32 or 7 × 64 (14 to 28 accumulators). One pointer for all MR windows, at constant displacements,
  * where fwd_run's 12 row pointers leave too few general registers (two of them lived in vector
  * registers, moved back on every tap), and rows of 7 or 14 pixels fill every tile where fwd_run's
  * 12 or 6 leave the last one part empty (49 pixels: 5 tiles of 12). Arguments as fwd_run (r0 the
  * first pixel's window origin, m = MR, weight panels pstride apart); each output the same FMA
  * chain in k order, so the same bits. One image, mean of 200 calls (loaded): 28×28×16 → 16 202-206
  * → 228-230 GFLOP/s; 14×14×32 → 32 234-238 → 250-255; 7×7×64 → 32 201-207 → 251-253; 7×7×64 → 64
- * 232-233 → 239-242. */
+ * 232-233 → 239-242; the stem, 28×28×1 → 16, 73-74 → 121-123. */
 static inline __attribute__((always_inline)) void
 CT_NAME(row_run)(const int MR, const int STEP, const int NV, const float *r0, const cgeo *G,
                  const float *restrict bp, int64_t pstride, float *c, int64_t ldc,
@@ -162,7 +162,7 @@ CT_NAME(row_run)(const int MR, const int STEP, const int NV, const float *r0, co
 }
 
 /* Every pixel with row_run where it applies (rows of a multiple of 14 pixels for one or two
- * vectors of filters, else of 7 for two or four; windows 16, 32 or 64 floats apart); false, and
+ * vectors of filters, else of 7 for two or four; windows 1, 16, 32 or 64 floats apart); false, and
  * nothing done, otherwise. Out of line, so that fwd_cols' other tiles keep their register
  * allocation. */
 static CT_ATTR __attribute__((noinline)) bool
@@ -171,7 +171,7 @@ CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, 
 {
     const int64_t step = G->s_w * G->C;
     const int MR = G->out_w % 14 == 0 && NV <= 2 ? 14 : G->out_w % 7 == 0 && NV >= 2 ? 7 : 0;
-    if (!MR || (step != 16 && step != 32 && step != 64)) return false;
+    if (!MR || (step != 1 && step != 16 && step != 32 && step != 64)) return false;
     for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
         const int64_t oh = p0 / G->out_w, ow = p0 % G->out_w;
         const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
@@ -181,7 +181,9 @@ CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, 
      : MR == 14 ? CT_NAME(row_run)(14, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)              \
      : NV == 2  ? CT_NAME(row_run)(7, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)               \
                 : CT_NAME(row_run)(7, S, 4, r0, G, bp, pstride, c, F, bias, relu, n))
-        if (step == 16)
+        if (step == 1)
+            CT_ROW(1);
+        else if (step == 16)
             CT_ROW(16);
         else if (step == 32)
             CT_ROW(32);
