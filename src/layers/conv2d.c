@@ -304,6 +304,35 @@ static double kernel_work(const fv_conv_geom *g, fv_conv_bwd_path path, const fl
     return 2.0 * macs;
 }
 
+/* One pass over an image's gradient dz [rows × F], in place: ReLU's mask where y_relu (the forward
+ * output) is not NULL (dz ← y > 0 ? dz : 0, as fv_act_backward), and db[f] += Σ_p dz[p·F + f] in
+ * pixel order where db is not NULL, as the kernels' scan adds it (the same bits), four filters to
+ * a vector (SSE's width: wider vectors' compares are split element by element on plain x86-64). */
+static void mask_bias_rows(const float *restrict y_relu, float *restrict dz, float *restrict db,
+                           int64_t rows, int64_t F)
+{
+    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    const v4 zero = {0};
+    for (int64_t p = 0; p < rows; p++) {
+        float *d = dz + p * F;
+        const float *y = y_relu ? y_relu + p * F : NULL;
+        int64_t f = 0;
+        for (; f + 4 <= F; f += 4) {
+            v4 v = *(const v4 *)(d + f);
+            if (y) {
+                v = (v4)((v4i)v & (*(const v4 *)(y + f) > zero));
+                *(v4 *)(d + f) = v;
+            }
+            if (db) *(v4 *)(db + f) = *(const v4 *)(db + f) + v;
+        }
+        for (; f < F; f++) {
+            if (y && !(y[f] > 0.0f)) d[f] = 0.0f;
+            if (db) db[f] += d[f];
+        }
+    }
+}
+
 /* What backward's images with a dense gradient share. */
 typedef struct dense_ctx {
     const conv2d_cfg *c;
@@ -337,17 +366,13 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
             fv_conv_dx_phases(g, dyi, d->wtf, dxi, own);
             work += d->ph_flop;
         }
-        /* the input gradient (strided and dilated: no phases) and the bias by the kernel, else
-         * the bias here, in pixel order as the kernel */
+        /* the input gradient (strided and dilated: no phases) and the bias by the kernel (else
+         * the bias was summed with the mask, mask_bias_rows) */
         if (dxi && !d->fwd_dx && !d->ph_dx) {
             memset(dxi, 0, (size_t)in_sz * sizeof(float));
             fv_conv2d_backward_fast(g, d->x + i * in_sz, NULL, dyi, d->w, d->wt, NULL, NULL, pb,
                                     dxi, own);
             work += kernel_work(g, FV_CONV_BWD_DENSE, own, false, true);
-        } else {
-            for (int64_t p = 0; pb && p < rows; p++)
-                for (int64_t f = 0; f < F; f++)
-                    pb[f] += dyi[p * F + f];
         }
     }
     return work;
@@ -380,6 +405,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
     const bool ph_dx = dx && c->dx_phases && !l->bf16; /* strided: dx by phases */
     const int64_t group = dw_images(l); /* fp32: dense images' weight gradients together */
+    const bool dx_by_kernel = dx && !fwd_dx && !ph_dx; /* strided and dilated */
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
@@ -443,7 +469,9 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
                 const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
                 if (group && !(lists && mostly_zero(dyi, yr, rows, F))) {
-                    if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
+                    /* ReLU's mask in place, and the bias in the same pass unless the kernel
+                     * computes it with the input gradient (dense_images) */
+                    mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
                     if (!m) first = i;
                     if (++m == group) {
                         work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
