@@ -61,16 +61,20 @@ static int64_t tap_off(const cgeo *G, int64_t k)
 #define CT_SPLAT(x) CT_SPLAT8(x)
 #define CT_NAME(s)  generic_##s
 #define CT_ATTR
+#define CT_DW_NV 1
 #include "kernels/conv_tile.h"
 #undef CT_NAME
 #undef CT_ATTR
+#undef CT_DW_NV
 
 #if defined(FV_CONV_X86)
 #define CT_NAME(s) avx2_##s
 #define CT_ATTR    __attribute__((target("avx2,fma")))
+#define CT_DW_NV   2
 #include "kernels/conv_tile.h"
 #undef CT_NAME
 #undef CT_ATTR
+#undef CT_DW_NV
 #undef CT_V
 #undef CT_VU
 #undef CT_VI

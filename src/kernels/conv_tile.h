@@ -8,6 +8,7 @@
  *                an add first)
  *   CT_GATHER8   (CT_W 16 only) an 8-wide instance's gather_runs, for runs of 8 floats past the
  *                last whole vector
+ *   CT_DW_NV     (CT_W 8 only) the weight gradient's tile width in vectors: 2, or 1
  * and, before the first inclusion, the loop description struct cgeo and tap_off.
  * Every instantiation is the same code, and every output element is one chain of FMAs in the
  * same order whatever the vector width or tile shape, so the AVX-512 instance gives the AVX2
@@ -370,7 +371,10 @@ static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int
                                         const float *gz, int64_t ldg, float *dw, int64_t rem)
 {
 #if CT_W == 8
-    enum { MR = 6, NV = 2 };
+    /* 6 taps × 16 filters (12 ymm accumulators with AVX2), or × 8 where the includer sets
+     * CT_DW_NV to 1 (the portable instance: on plain x86-64 the 6 × 16 tile's accumulators, pairs
+     * of SSE registers, spilled: 3 against 25 GFLOP/s) */
+    enum { MR = 6, NV = CT_DW_NV };
 #else
     const int MR = 12, NV = rem > 16 ? 2 : 1;
 #endif
@@ -383,8 +387,8 @@ static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int
         while (NV == 1 && G->K - k0 >= 48 && k0 / G->seglen == (k0 + 47) / G->seglen) {
             for (int f0 = 0; f0 < n; f0 += 8)
                 CT_NAME(dw_run48t)
-                (x, pb, G->P, tap_off(G, k0), gz + f0, ldg, dw + k0 * G->F + f0, G->F,
-                 n - f0 < 8 ? n - f0 : 8);
+            (x, pb, G->P, tap_off(G, k0), gz + f0, ldg, dw + k0 * G->F + f0, G->F,
+             n - f0 < 8 ? n - f0 : 8);
             k0 += 48;
         }
         while (NV == 1 && G->K - k0 >= 24 && k0 / G->seglen == (k0 + 23) / G->seglen) {
