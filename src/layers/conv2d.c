@@ -314,6 +314,7 @@ static void mask_bias_rows(const float *restrict y_relu, float *restrict dz, flo
     typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
     typedef int32_t v4i __attribute__((vector_size(16)));
     const v4 zero = {0};
+    if (!y_relu && !db) return;
     for (int64_t p = 0; p < rows; p++) {
         float *d = dz + p * F;
         const float *y = y_relu ? y_relu + p * F : NULL;
