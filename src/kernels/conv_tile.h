@@ -23,6 +23,58 @@
  * floats apart. */
 #define CT_VOFF(v, pstride) (((v)*CT_W / 16) * (pstride) + (v)*CT_W % 16)
 
+/* A tile's results into memory: rows i < m and columns j < n of dst (leading dimension ld) ← or,
+ * with add, += acc[i][v] (i < MR ≤ 14, v < NV), whole vectors where the tile is whole. */
+static inline __attribute__((always_inline)) void CT_NAME(tile_out)(const int MR, const int NV,
+                                                                    CT_V (*acc)[4], float *dst,
+                                                                    int64_t ld, bool add, int m,
+                                                                    int n)
+{
+    if (m == MR && n == NV * CT_W) {
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                float *d = dst + i * ld + v * CT_W;
+                if (add)
+                    CT_ST(d, CT_LD(d) + acc[i][v]);
+                else
+                    CT_ST(d, acc[i][v]);
+            }
+        return;
+    }
+    _Alignas(64) float t[14][4 * CT_W];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            CT_ST(t[i] + v * CT_W, acc[i][v]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            dst[i * ld + j] = add ? dst[i * ld + j] + t[i][j] : t[i][j];
+}
+
+/* The forward tiles' epilogue: acc[i][v] (i < MR ≤ 14 pixels, v < NV vectors) + bias, then
+ * max(·, 0) with relu (NaN gives 0, as fv_act_forward), into rows i < m and columns j < n of c
+ * (leading dimension ldc). */
+static inline __attribute__((always_inline)) void CT_NAME(fwd_store)(const int MR, const int NV,
+                                                                     CT_V (*acc)[4], float *c,
+                                                                     int64_t ldc, const float *bias,
+                                                                     bool relu, int m, int n)
+{
+    const CT_V zero = {0};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const CT_V bb = CT_LD(bias + v * CT_W);
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            acc[i][v] = acc[i][v] + bb;
+            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
+        }
+    }
+    CT_NAME(tile_out)(MR, NV, acc, c, ldc, false, m, n);
+}
+
 /* ---- forward: a tile of MR output pixels × NV vectors of filters --------------------------------
  * rows[i]: pixel i's window origin in the (padded) input; the window's taps are at
  * rows[i] + kh·hstep + kw·wstep + c for kh < nh, kw < nw, c < nc, in k order. bp: the first
@@ -63,33 +115,7 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
             }
         }
     }
-    const CT_V zero = {0};
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        const CT_V bb = CT_LD(bias + v * CT_W);
-#pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
-            acc[i][v] = acc[i][v] + bb;
-            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
-        }
-    }
-    if (m == MR && n == NV * CT_W) {
-#pragma GCC unroll 12
-        for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                CT_ST(c + i * ldc + v * CT_W, acc[i][v]);
-        return;
-    }
-    _Alignas(64) float t[12][4 * CT_W];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            CT_ST(t[i] + v * CT_W, acc[i][v]);
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            c[i * ldc + j] = t[i][j];
+    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, m, n);
 }
 
 #if CT_W == 16
@@ -133,33 +159,7 @@ CT_NAME(row_run)(const int MR, const int STEP, const int NV, const float *r0, co
             }
         }
     }
-    const CT_V zero = {0};
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        const CT_V bb = CT_LD(bias + v * CT_W);
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            acc[i][v] = acc[i][v] + bb;
-            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
-        }
-    }
-    if (n == NV * CT_W) {
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                CT_ST(c + i * ldc + v * CT_W, acc[i][v]);
-        return;
-    }
-    _Alignas(64) float t[14][4 * CT_W];
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            CT_ST(t[i] + v * CT_W, acc[i][v]);
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < n; j++)
-            c[i * ldc + j] = t[i][j];
+    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, MR, n);
 }
 
 /* Every pixel with row_run where it applies (rows of a multiple of 14 pixels for one or two
@@ -241,7 +241,7 @@ CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32
                 int64_t P, const int64_t *off, const float *restrict gz, int64_t ldg, float *dw,
                 int64_t F, int m, int n)
 {
-    CT_V acc[12][2];
+    CT_V acc[12][4];
     int64_t o[12];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
@@ -264,23 +264,7 @@ CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32
                 acc[i][v] = t * bv[v] + acc[i][v];
         }
     }
-    if (m == MR && n == NV * CT_W) { /* a whole tile: vector adds (the same sums) */
-#pragma GCC unroll 12
-        for (int i = 0; i < MR; i++)
-#pragma GCC unroll 2
-            for (int v = 0; v < NV; v++)
-                CT_ST(dw + i * F + v * CT_W, CT_LD(dw + i * F + v * CT_W) + acc[i][v]);
-        return;
-    }
-    _Alignas(64) float t[12][2 * CT_W];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; v++)
-            CT_ST(t[i] + v * CT_W, acc[i][v]);
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            dw[i * F + j] += t[i][j];
+    CT_NAME(tile_out)(MR, NV, acc, dw, F, true, m, n); /* a whole tile by vector adds */
 }
 
 #if CT_W == 16
