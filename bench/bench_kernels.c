@@ -136,10 +136,12 @@ static double gflops(fv__gemm_path p, const shape *s, const float *A, const floa
     return flop / best * 1e-9;
 }
 
-int main(void)
+/* "bench_kernels resnet" times the ResNet example's kernels only. */
+int main(int argc, char **argv)
 {
     fv_rng r;
     fv__rng_seed(&r, 1);
+    if (argc > 1 && strcmp(argv[1], "resnet") == 0) goto resnet;
     printf("fv_gemm path: %s\n", fv_gemm_path());
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     for (int p = 0; p < FV__GEMM_NPATHS; p++) {
@@ -239,6 +241,7 @@ int main(void)
         fv__free(fs), fv__free(bs);
     }
 
+resnet:
     /* The ResNet example's (examples/resnet_fashion.fv) per-image kernels on this CPU's best
      * path: stage 1's dense weight gradient (28×28×16 -> 16, the 24-tap tiles), and the strided
      * layers' input gradient by the backward's gathers and by phases (fv_conv_dx_phases). */
@@ -262,12 +265,20 @@ int main(void)
             float *ps = ph ? rand_buf(&r, fv_conv_dx_phases_scratch_floats(&cg)) : NULL;
             fv_conv_bwd_pack(&cg, w, wt);
             if (ph) fv_conv_dx_phases_pack(&cg, w, wp);
-            double bw = 1e30, bg = 1e30, bp = 1e30;
+            /* stride 1: the forward too (stage 1's, and the same kernel on ∂L/∂y for its input
+             * gradient: 16 channels each way), x in dx's buffer as the output's */
+            float *fp = ph ? NULL : rand_buf(&r, fv_conv_fwd_pack_floats(&cg));
+            float *fs = ph ? NULL : rand_buf(&r, fv_conv_fwd_scratch_floats(&cg));
+            if (!ph) fv_conv_fwd_pack(&cg, w, fp);
+            double bw = 1e30, bg = 1e30, bp = 1e30, bf = 1e30;
             for (int trial = 0; trial < 200; trial++) {
                 double t = now();
                 if (!ph) {
                     fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, NULL, NULL, bs);
                     bw = fmin(bw, now() - t);
+                    t = now();
+                    fv_conv2d_forward_fast(&cg, x, fp, NULL, false, dx, fs);
+                    bf = fmin(bf, now() - t);
                     continue;
                 }
                 memset(dx, 0, (size_t)nx * sizeof(float));
@@ -285,11 +296,62 @@ int main(void)
                     (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(), bg * 1e6,
                     flop / bg * 1e-9, bp * 1e6, flop / bp * 1e-9);
             else
-                printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s\n",
+                printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s; "
+                       "forward %.1f us = %.1f GFLOP/s\n",
                        (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(),
-                       bw * 1e6, flop / bw * 1e-9);
+                       bw * 1e6, flop / bw * 1e-9, bf * 1e6, flop / bf * 1e-9);
             fv__free(x), fv__free(w), fv__free(dy), fv__free(dw), fv__free(dws), fv__free(dx);
-            fv__free(wt), fv__free(bs), fv__free(wp), fv__free(ps);
+            fv__free(wt), fv__free(bs), fv__free(wp), fv__free(ps), fv__free(fp), fv__free(fs);
+        }
+    }
+
+    /* The weight gradient of every convolution of the ResNet example for 8 images (a batch
+     * chunk), three ways: per image (fv_conv2d_backward_fast, weight gradient only), im2col rows
+     * of the 8 images and one GEMM (the layer's path for small images before the third round),
+     * and fv_conv_dw_images (the 8 images in one pass of the dense tiles). */
+    {
+        static const int64_t rs[][5] = {/* in, C, F, k, stride */ {28, 1, 16, 3, 1},
+                                        {28, 16, 16, 3, 1},
+                                        {28, 16, 32, 3, 2},
+                                        {28, 16, 32, 1, 2},
+                                        {14, 32, 32, 3, 1},
+                                        {14, 32, 64, 3, 2},
+                                        {14, 32, 64, 1, 2},
+                                        {7, 64, 64, 3, 1}};
+        const int64_t n = 8;
+        for (int i = 0; i < 8; i++) {
+            const int64_t H = rs[i][0], C = rs[i][1], F = rs[i][2], k = rs[i][3], s = rs[i][4];
+            const int64_t O = s == 1 ? H : H / 2, pad = s == 1 ? k / 2 : 0;
+            fv_conv_geom cg = {H, H, C, k, k, O, O, F, s, s, 1, 1, pad, pad};
+            const int64_t nx = H * H * C, nw = k * k * C * F, ny = O * O * F, K = k * k * C;
+            float *x = rand_buf(&r, n * nx), *dy = rand_buf(&r, n * ny);
+            float *dw = rand_buf(&r, nw), *dws = rand_buf(&r, nw);
+            float *bs = rand_buf(&r, fv_conv_bwd_scratch_floats(&cg));
+            float *col = rand_buf(&r, n * O * O * K);
+            float *ds = rand_buf(&r, fv_conv_dw_images_scratch_floats(&cg, n));
+            double bi = 1e30, bg = 1e30, bn = 1e30;
+            for (int trial = 0; trial < 100; trial++) {
+                double t = now();
+                for (int64_t j = 0; j < n; j++)
+                    fv_conv2d_backward_fast(&cg, x + j * nx, NULL, dy + j * ny, NULL, NULL, dw, dws,
+                                            NULL, NULL, bs);
+                bi = fmin(bi, now() - t);
+                t = now();
+                for (int64_t j = 0; j < n; j++)
+                    fv_im2col(&cg, x + j * nx, col + j * O * O * K);
+                fv_gemm(true, false, K, F, n * O * O, 1.0f, col, K, dy, F, 1.0f, dw, F);
+                bg = fmin(bg, now() - t);
+                t = now();
+                fv_conv_dw_images(&cg, n, x, dy, dw, ds);
+                bn = fmin(bn, now() - t);
+            }
+            const double flop = 2.0 * (double)(n * O * O * K * F);
+            printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw of 8 images (%s): per image %.1f us = "
+                   "%.1f GFLOP/s, im2col+GEMM %.1f us = %.1f, dw_images %.1f us = %.1f\n",
+                   (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(), bi * 1e6,
+                   flop / bi * 1e-9, bg * 1e6, flop / bg * 1e-9, bn * 1e6, flop / bn * 1e-9);
+            fv__free(x), fv__free(dy), fv__free(dw), fv__free(dws), fv__free(bs), fv__free(col);
+            fv__free(ds);
         }
     }
 

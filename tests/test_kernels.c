@@ -611,6 +611,73 @@ TEST(conv_dx_by_phases_matches_ref)
     CHECK(cases >= 60);
 }
 
+TEST(conv_dw_images_matches_ref)
+{
+    /* The weight gradient of n images in one pass of the dense tiles, against the reference
+     * backward summed over the images: strides 1 to 3, dilation 2, kernels 1 to 4 a side, same
+     * and valid padding, 1 to 33 channels and 1 to 64 filters (the gradient's rows copied where
+     * the filters are no multiple of 16), 1, 3 and 8 images, on every path this machine has; dw
+     * starts from nonzero values (the call adds). With one image, the bits of
+     * fv_conv2d_backward_fast's dense weight gradient (the same tiles, the same order). */
+    int cases = 0, idx = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv__conv_force_path(p);
+        fv_rng r;
+        fv__rng_seed(&r, 4242 + (uint64_t)p);
+        for (int64_t s = 1; s <= 3; s++)
+            for (int64_t kh = 1; kh <= 4; kh++)
+                for (int64_t kw = 1; kw <= 4; kw += 2)
+                    for (int same = 0; same <= 1; same++, idx++) {
+                        static const int64_t chans[] = {1, 3, 16, 17, 32},
+                                             filt[] = {1, 7, 16, 33, 64};
+                        static const int64_t imgs[] = {1, 3, 8};
+                        const int64_t C = chans[idx % 5], F = filt[idx / 5 % 5], n = imgs[idx % 3];
+                        const int64_t dil = idx % 7 == 0 ? 2 : 1;
+                        fv_conv_geom g;
+                        if (!make_geom(&g, 5 + idx % 9, 6 + idx % 7, C, kh, kw, F, s,
+                                       idx % 4 == 0 ? 1 : s, dil, 1, same))
+                            continue;
+                        CHECK(fv_conv_dw_images_max(&g) >= n);
+                        const int64_t nx = g.in_h * g.in_w * C, nw = kh * kw * C * F;
+                        const int64_t ny = g.out_h * g.out_w * F;
+                        float *x = falloc(n * nx), *dz = falloc(n * ny), *w = falloc(nw);
+                        float *dw = falloc(nw), *dwr = falloc(nw), *db = falloc(F);
+                        float *dx = falloc(nx);
+                        float *sc = falloc(fv_conv_dw_images_scratch_floats(&g, n));
+                        fill_rand(&r, x, n * nx), fill_rand(&r, dz, n * ny), fill_rand(&r, w, nw);
+                        fill_rand(&r, dw, nw);
+                        memcpy(dwr, dw, (size_t)nw * sizeof(float));
+                        for (int64_t i = 0; i < n; i++)
+                            fv_conv2d_backward_ref(&g, x + i * nx, w, dz + i * ny, dwr, db, dx);
+                        fv_conv_dw_images(&g, n, x, dz, dw, sc);
+                        if (!check_arrays("dw", dw, dwr, (long)nw, 1e-5, 1e-4))
+                            fprintf(stderr,
+                                    "  path %s: %ld images %ldx%ldx%ld k %ldx%ld s %ld,%ld d %ld "
+                                    "f %ld same %d\n",
+                                    fv__gemm_path_name((fv__gemm_path)p), (long)n, (long)g.in_h,
+                                    (long)g.in_w, (long)C, (long)kh, (long)kw, (long)g.stride_h,
+                                    (long)g.stride_w, (long)dil, (long)F, same);
+                        if (n == 1) { /* the per-image kernel's dense tiles: the same bits */
+                            float *dwk = falloc(nw), *dws = falloc(nw);
+                            float *bs = falloc(fv_conv_bwd_scratch_floats(&g));
+                            memset(dwk, 0, (size_t)nw * sizeof(float));
+                            memset(dw, 0, (size_t)nw * sizeof(float));
+                            CHECK(fv_conv2d_backward_fast(&g, x, NULL, dz, w, NULL, dwk, dws, NULL,
+                                                          NULL, bs) == FV_CONV_BWD_DENSE);
+                            fv_conv_dw_images(&g, 1, x, dz, dw, sc);
+                            CHECK(memcmp(dw, dwk, (size_t)nw * sizeof(float)) == 0);
+                            free(dwk), free(dws), free(bs);
+                        }
+                        free(x), free(dz), free(w), free(dw), free(dwr), free(db), free(dx);
+                        free(sc);
+                        cases++;
+                    }
+    }
+    fv__conv_force_path(-1);
+    CHECK(cases >= 60);
+}
+
 /* The fast convolution's forward and backward outputs of one image on path p, from the same
  * inputs each time (seeded by seed): out holds y, then dw + dws summed, db, dx. */
 static void conv_fast_outputs(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, double keep,
@@ -684,6 +751,105 @@ TEST(conv_fast_fma_paths_give_the_same_bits)
         free(ref), free(got);
     }
     CHECK(compared >= 50);
+}
+
+/* y ← fv_conv2d_forward_fast of g on path p (the input, weights and bias from seed), ReLU or not;
+ * or, where phases is set, dx ← fv_conv_dx_phases (the gradient and weights from seed). */
+static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed, bool relu,
+                          bool phases, float *out)
+{
+    fv__conv_force_path(p);
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    const int64_t nx = g->in_h * g->in_w * g->in_c, nw = g->k_h * g->k_w * g->in_c * g->out_c;
+    const int64_t ny = g->out_h * g->out_w * g->out_c;
+    float *x = falloc(nx), *w = falloc(nw), *b = falloc(g->out_c), *dy = falloc(ny);
+    fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g->out_c), fill_rand(&r, dy, ny);
+    if (phases) {
+        float *wp = falloc(fv_conv_dx_phases_pack_floats(g));
+        float *sc = falloc(fv_conv_dx_phases_scratch_floats(g));
+        fv_conv_dx_phases_pack(g, w, wp);
+        fv_conv_dx_phases(g, dy, wp, out, sc);
+        free(wp), free(sc);
+    } else {
+        float *wp = falloc(fv_conv_fwd_pack_floats(g)), *sc = falloc(fv_conv_fwd_scratch_floats(g));
+        fv_conv_fwd_pack(g, w, wp);
+        fv_conv2d_forward_fast(g, x, wp, b, relu, out, sc);
+        free(wp), free(sc);
+    }
+    free(x), free(w), free(b), free(dy);
+    fv__conv_force_path(-1);
+}
+
+TEST(conv_row_tiles_match_ref_and_the_avx2_bits)
+{
+    /* The AVX-512 row tiles (conv_tile.h row_run: 14 pixels × 16 or 32 filters, 7 × 32 or 64,
+     * windows 1, 16, 32 or 64 floats apart: every stage of the ResNet example and its strided
+     * layers' phases) against the reference and, bit for bit, against the AVX2 tiles, which have
+     * none: output rows of 7, 14 and 28 pixels, 1- and 16-channel inputs at stride 1, 8- and
+     * 16-channel ones at stride 2, 32 and 64 channels, same and valid padding, 1 to 80 filters
+     * (partial vectors; 33, 40, 48, 80: a row tile, then the rest by row tiles or fwd_run's), ReLU
+     * or not; and the strided input gradient by phases at the example's s2_conv1, s2_proj and
+     * s3_conv1. */
+    if (!fv__conv_path_supported(FV__GEMM_AVX2)) {
+        printf("    (skipped: no AVX2 + FMA here)\n");
+        return;
+    }
+    static const struct {
+        int64_t h, w, c, k, f, s;
+        bool same, phases;
+    } cases[] = {
+        {28, 28, 16, 3, 16, 1, true, false},  {28, 28, 16, 3, 5, 1, true, false},
+        {28, 28, 16, 3, 33, 1, true, false},  {16, 30, 16, 3, 9, 1, false, false},
+        {28, 28, 8, 3, 16, 2, true, false},   {14, 14, 32, 3, 16, 1, true, false},
+        {15, 28, 32, 2, 1, 1, true, false},   {14, 14, 32, 3, 32, 1, true, false},
+        {14, 14, 32, 3, 48, 1, true, false},  {16, 16, 64, 3, 24, 1, false, false},
+        {28, 28, 16, 1, 32, 2, false, false}, {7, 7, 64, 3, 64, 1, true, false},
+        {7, 7, 64, 3, 40, 1, true, false},    {9, 9, 64, 3, 80, 1, false, false},
+        {14, 14, 32, 3, 64, 2, true, false},  {14, 14, 16, 3, 64, 1, true, false},
+        {28, 28, 16, 3, 32, 2, true, true},   {28, 28, 16, 1, 32, 2, false, true},
+        {14, 14, 32, 3, 64, 2, true, true},   {28, 28, 1, 3, 16, 1, true, false},
+        {16, 30, 1, 3, 5, 1, false, false},
+    };
+    int compared = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fv_conv_geom g;
+        CHECK(make_geom(&g, cases[i].h, cases[i].w, cases[i].c, cases[i].k, cases[i].k, cases[i].f,
+                        cases[i].s, cases[i].s, 1, 1, cases[i].same));
+        const bool ph = cases[i].phases, relu = i % 2;
+        const int64_t n = ph ? g.in_h * g.in_w * g.in_c : g.out_h * g.out_w * g.out_c;
+        float *ref = falloc(n), *got = falloc(n), *exact = falloc(n);
+        conv_fast_one(&g, FV__GEMM_AVX2, 90 + i, relu, ph, ref);
+        { /* the reference, from the same inputs */
+            fv_rng r;
+            fv__rng_seed(&r, 90 + i);
+            const int64_t nx = g.in_h * g.in_w * g.in_c, nw = g.k_h * g.k_w * g.in_c * g.out_c;
+            const int64_t ny = g.out_h * g.out_w * g.out_c;
+            float *x = falloc(nx), *w = falloc(nw), *b = falloc(g.out_c), *dy = falloc(ny);
+            float *dw = falloc(nw), *db = falloc(g.out_c);
+            fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g.out_c);
+            fill_rand(&r, dy, ny);
+            if (ph) {
+                memset(exact, 0, (size_t)n * sizeof(float));
+                fv_conv2d_backward_ref(&g, x, w, dy, dw, db, exact);
+            } else {
+                fv_conv2d_forward_ref(&g, x, w, b, exact);
+                if (relu) fv_act_forward(FV_K_RELU, 0.0f, exact, n);
+            }
+            free(x), free(w), free(b), free(dy), free(dw), free(db);
+        }
+        for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+            if (p == FV__GEMM_GENERIC || !fv__conv_path_supported((fv__gemm_path)p)) continue;
+            conv_fast_one(&g, (fv__gemm_path)p, 90 + i, relu, ph, got);
+            const bool same = memcmp(ref, got, (size_t)n * sizeof(float)) == 0;
+            CHECK(same);
+            CHECK(check_arrays(ph ? "dx" : "y", got, exact, (long)n, 1e-5, 1e-4));
+            if (!same) fprintf(stderr, "  path %s: case %zu\n", fv__gemm_path_name(p), i);
+            compared++;
+        }
+        free(ref), free(got), free(exact);
+    }
+    CHECK(compared >= 20);
 }
 
 TEST(conv_bf16_forward_matches_its_emulation_and_bound)
@@ -1315,7 +1481,9 @@ int main(void)
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
     RUN(conv_dense_dw_24_tap_tiles_match_ref);
     RUN(conv_dx_by_phases_matches_ref);
+    RUN(conv_dw_images_matches_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
+    RUN(conv_row_tiles_match_ref_and_the_avx2_bits);
     RUN(conv_bf16_forward_matches_its_emulation_and_bound);
     RUN(conv_bf16_backward_matches_its_emulation_and_bound);
     RUN(conv_pointwise_skips_im2col);

@@ -3008,13 +3008,13 @@ TEST(test_shape_kinds_do_not_depend_on_thread_count)
 }
 
 /* conv2d's backward paths (conv2d.c): at stride 1 the input gradient as a forward convolution of
- * dy with the flipped kernel, or by the gathers where dy is mostly zero; on small images the weight
- * gradient of several images as one GEMM (strided layers too, their input gradient by the
- * gathers). Input, kernel and bias gradients against the reference backward at ResNet's channel
- * counts and on odd geometries (valid, same, dilation, a 2x3 kernel, a ReLU, strides 2, images
- * above and below the GEMM's pixel bound), dy dense and 80% zero, 11 images (one GEMM of 8 and one
- * of 3, or of the dense ones between sparse ones), within summation-order rounding: |fast − ref| <=
- * 1e-5 + 1e-4·|ref|. */
+ * dy with the flipped kernel, strided by phases, or by the gathers where dy is mostly zero; the
+ * weight gradient of a chunk's dense images in one pass of the tiles (fv_conv_dw_images), of a
+ * mostly-zero image by the gathers. Input, kernel and bias gradients against the reference
+ * backward at ResNet's channel counts and on odd geometries (valid, same, dilation, a 2x3 kernel,
+ * a ReLU, strides 2, small and large images), dy dense and 80% zero, 11 images (a pass of 8 and
+ * one of 3, or of the dense ones between sparse ones), within summation-order rounding:
+ * |fast − ref| <= 1e-5 + 1e-4·|ref|. */
 TEST(test_conv2d_backward_paths_match_reference)
 {
     static const struct {

@@ -61,16 +61,20 @@ static int64_t tap_off(const cgeo *G, int64_t k)
 #define CT_SPLAT(x) CT_SPLAT8(x)
 #define CT_NAME(s)  generic_##s
 #define CT_ATTR
+#define CT_DW_NV 1
 #include "kernels/conv_tile.h"
 #undef CT_NAME
 #undef CT_ATTR
+#undef CT_DW_NV
 
 #if defined(FV_CONV_X86)
 #define CT_NAME(s) avx2_##s
 #define CT_ATTR    __attribute__((target("avx2,fma")))
+#define CT_DW_NV   2
 #include "kernels/conv_tile.h"
 #undef CT_NAME
 #undef CT_ATTR
+#undef CT_DW_NV
 #undef CT_V
 #undef CT_VU
 #undef CT_VI
@@ -1257,4 +1261,81 @@ int64_t fv_conv_bwd_nonzeros(const fv_conv_geom *g, const float *scratch)
     if (!lists_apply(&G)) return -1;
     bwd_layout_of(g, &G, false, &L);
     return ((const int32_t *)(scratch + L.lp_start))[G.P];
+}
+
+/* ---- the weight gradient of several images in one pass ----------------------------------------
+ * The images' (padded) inputs side by side, every pixel of every image in one list of window
+ * origins, and dw_dense over that list: each tile's accumulators reduce over n·P pixels, where
+ * the per-image tiles reduce over P (49 on a ResNet's last stage), and no im2col rows are
+ * written (the GEMM this replaces read 9× the input through them). */
+
+typedef struct dwi_layout {
+    int64_t img;          /* floats from one image's (padded) input to the next */
+    int64_t xs, pb, gz;   /* offsets in the scratch */
+    int64_t total, ldg;   /* scratch floats; the gradient rows' leading dimension */
+    bool copy_x, copy_gz; /* padded copies of x; ∂L/∂z copied to rows of ldg floats */
+} dwi_layout;
+
+static void dwi_layout_of(const cgeo *G, int64_t n, dwi_layout *L)
+{
+    L->copy_x = G->padded;
+    L->img = G->padded ? round16(G->Hp * G->Wp * G->C) : G->Hp * G->Wp * G->C;
+    L->copy_gz = G->F % 16 != 0; /* the tiles read whole vectors of 8 or 16 filters */
+    L->ldg = L->copy_gz ? round16(G->F) : G->F;
+    int64_t o = 0;
+    L->xs = o, o += L->copy_x ? n * L->img : 0;
+    L->pb = o, o += round16(n * G->P);
+    L->gz = o, o += L->copy_gz ? round16(n * G->P * L->ldg) : 0;
+    L->total = o;
+}
+
+int64_t fv_conv_dw_images_max(const fv_conv_geom *g)
+{
+    cgeo G;
+    dwi_layout L;
+    geo_init(g, &G);
+    dwi_layout_of(&G, 1, &L);
+    return (INT32_MAX - G.Hp * G.Wp * G.C) / L.img + 1;
+}
+
+int64_t fv_conv_dw_images_scratch_floats(const fv_conv_geom *g, int64_t n)
+{
+    cgeo G;
+    dwi_layout L;
+    geo_init(g, &G);
+    dwi_layout_of(&G, n, &L);
+    return L.total;
+}
+
+void fv_conv_dw_images(const fv_conv_geom *g, int64_t n, const float *x, const float *dz, float *dw,
+                       float *scratch)
+{
+    cgeo G;
+    dwi_layout L;
+    geo_init(g, &G);
+    dwi_layout_of(&G, n, &L);
+    const int64_t P = G.P, F = G.F, in_sz = g->in_h * g->in_w * g->in_c;
+    const float *xs = x, *gz = dz;
+    int32_t *pb = (int32_t *)(scratch + L.pb);
+    if (L.copy_x) {
+        float *d = scratch + L.xs;
+        for (int64_t i = 0; i < n; i++)
+            pad_copy(g, &G, x + i * in_sz, d + i * L.img);
+        xs = d;
+    }
+    if (L.copy_gz) {
+        float *d = scratch + L.gz;
+        for (int64_t p = 0; p < n * P; p++) {
+            memcpy(d + p * L.ldg, dz + p * F, (size_t)F * sizeof(float));
+            memset(d + p * L.ldg + F, 0, (size_t)(L.ldg - F) * sizeof(float));
+        }
+        gz = d;
+    }
+    pixel_bases(&G, pb);
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t p = 0; p < P; p++)
+            pb[i * P + p] = (int32_t)(i * L.img + pb[p]);
+    cgeo all = G;
+    all.P = n * P;
+    dw_dense(fns(), &all, xs, pb, gz, L.ldg, dw);
 }

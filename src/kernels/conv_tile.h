@@ -8,6 +8,7 @@
  *                an add first)
  *   CT_GATHER8   (CT_W 16 only) an 8-wide instance's gather_runs, for runs of 8 floats past the
  *                last whole vector
+ *   CT_DW_NV     (CT_W 8 only) the weight gradient's tile width in vectors: 2, or 1
  * and, before the first inclusion, the loop description struct cgeo and tap_off.
  * Every instantiation is the same code, and every output element is one chain of FMAs in the
  * same order whatever the vector width or tile shape, so the AVX-512 instance gives the AVX2
@@ -21,6 +22,58 @@
 /* Offset of vector v of a filter group in the packed weights: panels of 16 filters, pstride
  * floats apart. */
 #define CT_VOFF(v, pstride) (((v)*CT_W / 16) * (pstride) + (v)*CT_W % 16)
+
+/* A tile's results into memory: rows i < m and columns j < n of dst (leading dimension ld) ← or,
+ * with add, += acc[i][v] (i < MR ≤ 14, v < NV), whole vectors where the tile is whole. */
+static inline __attribute__((always_inline)) void CT_NAME(tile_out)(const int MR, const int NV,
+                                                                    CT_V (*acc)[4], float *dst,
+                                                                    int64_t ld, bool add, int m,
+                                                                    int n)
+{
+    if (m == MR && n == NV * CT_W) {
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                float *d = dst + i * ld + v * CT_W;
+                if (add)
+                    CT_ST(d, CT_LD(d) + acc[i][v]);
+                else
+                    CT_ST(d, acc[i][v]);
+            }
+        return;
+    }
+    _Alignas(64) float t[14][4 * CT_W];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            CT_ST(t[i] + v * CT_W, acc[i][v]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            dst[i * ld + j] = add ? dst[i * ld + j] + t[i][j] : t[i][j];
+}
+
+/* The forward tiles' epilogue: acc[i][v] (i < MR ≤ 14 pixels, v < NV vectors) + bias, then
+ * max(·, 0) with relu (NaN gives 0, as fv_act_forward), into rows i < m and columns j < n of c
+ * (leading dimension ldc). */
+static inline __attribute__((always_inline)) void CT_NAME(fwd_store)(const int MR, const int NV,
+                                                                     CT_V (*acc)[4], float *c,
+                                                                     int64_t ldc, const float *bias,
+                                                                     bool relu, int m, int n)
+{
+    const CT_V zero = {0};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const CT_V bb = CT_LD(bias + v * CT_W);
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            acc[i][v] = acc[i][v] + bb;
+            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
+        }
+    }
+    CT_NAME(tile_out)(MR, NV, acc, c, ldc, false, m, n);
+}
 
 /* ---- forward: a tile of MR output pixels × NV vectors of filters --------------------------------
  * rows[i]: pixel i's window origin in the (padded) input; the window's taps are at
@@ -62,34 +115,86 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
             }
         }
     }
-    const CT_V zero = {0};
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        const CT_V bb = CT_LD(bias + v * CT_W);
-#pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
-            acc[i][v] = acc[i][v] + bb;
-            if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
-        }
-    }
-    if (m == MR && n == NV * CT_W) {
-#pragma GCC unroll 12
-        for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                CT_ST(c + i * ldc + v * CT_W, acc[i][v]);
-        return;
-    }
-    _Alignas(64) float t[12][4 * CT_W];
-#pragma GCC unroll 12
+    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, m, n);
+}
+
+#if CT_W == 16
+/* MR consecutive pixels of one output row whose windows lie STEP floats apart (stride_w ·
+ * channels: 1, 16, 32 or 64 in the ResNet example) × NV vectors of filters: 14 × 16, 14 × 32, 7 ×
+ * 32 or 7 × 64 (14 to 28 accumulators). One pointer for all MR windows, at constant displacements,
+ * where fwd_run's 12 row pointers leave too few general registers (two of them lived in vector
+ * registers, moved back on every tap), and rows of 7 or 14 pixels fill every tile where fwd_run's
+ * 12 or 6 leave the last one part empty (49 pixels: 5 tiles of 12). Arguments as fwd_run (r0 the
+ * first pixel's window origin, m = MR, weight panels pstride apart); each output the same FMA
+ * chain in k order, so the same bits. One image, mean of 200 calls (loaded): 28×28×16 → 16 202-206
+ * → 228-230 GFLOP/s; 14×14×32 → 32 234-238 → 250-255; 7×7×64 → 32 201-207 → 251-253; 7×7×64 → 64
+ * 232-233 → 239-242; the stem, 28×28×1 → 16, 73-74 → 121-123. */
+static inline __attribute__((always_inline)) void
+CT_NAME(row_run)(const int MR, const int STEP, const int NV, const float *r0, const cgeo *G,
+                 const float *restrict bp, int64_t pstride, float *c, int64_t ldc,
+                 const float *bias, bool relu, int n)
+{
+    CT_V acc[14][4];
+#pragma GCC unroll 14
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            CT_ST(t[i] + v * CT_W, acc[i][v]);
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            c[i * ldc + j] = t[i][j];
+            acc[i][v] = (CT_V){0};
+    const float *b = bp;
+    for (int64_t kh = 0; kh < G->nh; kh++) {
+        for (int64_t kw = 0; kw < G->nw; kw++) {
+            const float *r = r0 + kh * G->hstep + kw * G->wstep;
+            for (int64_t k = 0; k < G->nc; k++, b += 16) {
+                CT_V bv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    bv[v] = CT_LD(b + v * pstride);
+#pragma GCC unroll 14
+                for (int i = 0; i < MR; i++) {
+                    const CT_V t = CT_SPLAT(r[i * STEP + k]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[i][v] = t * bv[v] + acc[i][v];
+                }
+            }
+        }
+    }
+    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, MR, n);
 }
+
+/* Every pixel with row_run where it applies (rows of a multiple of 14 pixels for one or two
+ * vectors of filters, else of 7 for two or four; windows 1, 16, 32 or 64 floats apart); false, and
+ * nothing done, otherwise. Out of line, so that fwd_cols' other tiles keep their register
+ * allocation. */
+static CT_ATTR __attribute__((noinline)) bool
+CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, int64_t pstride,
+                  float *y, int64_t F, const float *bias, bool relu, int n)
+{
+    const int64_t step = G->s_w * G->C;
+    const int MR = G->out_w % 14 == 0 && NV <= 2 ? 14 : G->out_w % 7 == 0 && NV >= 2 ? 7 : 0;
+    if (!MR || (step != 1 && step != 16 && step != 32 && step != 64)) return false;
+    for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
+        const int64_t oh = p0 / G->out_w, ow = p0 % G->out_w;
+        const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
+        float *c = y + p0 * F;
+#define CT_ROW(S)                                                                                  \
+    (NV == 1    ? CT_NAME(row_run)(14, S, 1, r0, G, bp, pstride, c, F, bias, relu, n)              \
+     : MR == 14 ? CT_NAME(row_run)(14, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)              \
+     : NV == 2  ? CT_NAME(row_run)(7, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)               \
+                : CT_NAME(row_run)(7, S, 4, r0, G, bp, pstride, c, F, bias, relu, n))
+        if (step == 1)
+            CT_ROW(1);
+        else if (step == 16)
+            CT_ROW(16);
+        else if (step == 32)
+            CT_ROW(32);
+        else
+            CT_ROW(64);
+#undef CT_ROW
+    }
+    return true;
+}
+#endif
 
 /* All P pixels of the filters j0 .. j0+n: x the (padded) input, bp the panel of filter j0,
  * y the output at column j0 (leading dimension F), bias [64] from column j0 (zero-padded), rem
@@ -111,6 +216,9 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
                : CT_NAME(fwd_run)(12, 1, rows, G, bp, pstride, c, F, bias, relu, m, n))
 #endif
     const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
+#if CT_W == 16
+    if (CT_NAME(fwd_rows)(NV, G, x, bp, pstride, y, F, bias, relu, n)) return n;
+#endif
     for (int64_t p0 = 0; p0 < G->P; p0 += MR) {
         const int m = (int)(G->P - p0 < MR ? G->P - p0 : MR);
         const float *rows[12];
@@ -133,7 +241,7 @@ CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32
                 int64_t P, const int64_t *off, const float *restrict gz, int64_t ldg, float *dw,
                 int64_t F, int m, int n)
 {
-    CT_V acc[12][2];
+    CT_V acc[12][4];
     int64_t o[12];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
@@ -156,15 +264,7 @@ CT_NAME(dw_run)(const int MR, const int NV, const float *restrict x, const int32
                 acc[i][v] = t * bv[v] + acc[i][v];
         }
     }
-    _Alignas(64) float t[12][2 * CT_W];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; v++)
-            CT_ST(t[i] + v * CT_W, acc[i][v]);
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            dw[i * F + j] += t[i][j];
+    CT_NAME(tile_out)(MR, NV, acc, dw, F, true, m, n); /* a whole tile by vector adds */
 }
 
 #if CT_W == 16
@@ -190,6 +290,12 @@ CT_NAME(dw_run24)(const float *restrict x, const int32_t *restrict pb, int64_t P
         for (int i = 0; i < 24; i++)
             acc[i] = CT_SPLAT(xp[i]) * bv + acc[i];
     }
+    if (n == CT_W) { /* a whole vector of filters: vector adds (the same sums) */
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++)
+            CT_ST(dw + i * F, CT_LD(dw + i * F) + acc[i]);
+        return;
+    }
     _Alignas(64) float t[24][CT_W];
 #pragma GCC unroll 24
     for (int i = 0; i < 24; i++)
@@ -200,21 +306,75 @@ CT_NAME(dw_run24)(const float *restrict x, const int32_t *restrict pb, int64_t P
 }
 #endif
 
+#if CT_W == 16
+/* The weight gradient of 48 consecutive taps (within one segment: off0 .. off0+47 from each
+ * window's origin) × 8 filters, with the taps along the vectors: dw[i·F + j] += Σ_p x[pb[p] + off0
+ * + i] · gz[p·ldg + j] for i < 48, j < nf (≤ 8), summed in pixel order as dw_run24 (the same
+ * products, the same chains: the same bits). Per pixel 3 loads of x and 8 broadcasts of its
+ * gradient row for 24 FMAs, where dw_run24 takes a load for every FMA. Out of line, as dw_run24. */
+static CT_ATTR __attribute__((noinline)) void
+CT_NAME(dw_run48t)(const float *restrict x, const int32_t *restrict pb, int64_t P, int64_t off0,
+                   const float *restrict gz, int64_t ldg, float *dw, int64_t F, int nf)
+{
+    CT_V acc[8][3];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            acc[j][v] = (CT_V){0};
+    const float *x0 = x + off0;
+    for (int64_t p = 0; p < P; p++) {
+        const float *xp = x0 + pb[p], *g = gz + p * ldg;
+        CT_V xv[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            xv[v] = CT_LD(xp + v * CT_W);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            const CT_V t = CT_SPLAT(g[j]);
+#pragma GCC unroll 3
+            for (int v = 0; v < 3; v++)
+                acc[j][v] = xv[v] * t + acc[j][v];
+        }
+    }
+    _Alignas(64) float t[8][48];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            CT_ST(t[j] + v * CT_W, acc[j][v]);
+    for (int i = 0; i < 48; i++)
+        for (int j = 0; j < nf; j++)
+            dw[i * F + j] += t[j][i];
+}
+#endif
+
 /* The weight gradient of the filters j0 .. j0+n over all K taps: dw [K × F] at column j0, gz
  * [P × ldg] at column j0, pb the pixels' window origins, rem = F − j0. Returns n. */
 static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int32_t *pb,
                                         const float *gz, int64_t ldg, float *dw, int64_t rem)
 {
 #if CT_W == 8
-    enum { MR = 6, NV = 2 };
+    /* 6 taps × 16 filters (12 ymm accumulators with AVX2), or × 8 where the includer sets
+     * CT_DW_NV to 1 (the portable instance: on plain x86-64 the 6 × 16 tile's accumulators, pairs
+     * of SSE registers, spilled: 3 against 25 GFLOP/s) */
+    enum { MR = 6, NV = CT_DW_NV };
 #else
     const int MR = 12, NV = rem > 16 ? 2 : 1;
 #endif
     const int n = (int)(rem < NV * CT_W ? rem : NV * CT_W);
     for (int64_t k0 = 0; k0 < G->K; k0 += MR) {
 #if CT_W == 16
-        /* one vector of filters: 24 taps of one segment (kernel rows of 16 or more channels)
-         * at a time where they remain; 28×28×16 → 16 filters: 26 → 22.5 µs an image */
+        /* one vector of filters: 48 taps of one segment (kernel rows of 48 or more floats) × 8
+         * filters at a time, the taps along the vectors, where they remain (28×28×16 → 16, 8
+         * images: 214 → 242 GFLOP/s); then 24 taps × 16 filters (26 → 22.5 µs an image) */
+        while (NV == 1 && G->K - k0 >= 48 && k0 / G->seglen == (k0 + 47) / G->seglen) {
+            for (int f0 = 0; f0 < n; f0 += 8)
+                CT_NAME(dw_run48t)
+            (x, pb, G->P, tap_off(G, k0), gz + f0, ldg, dw + k0 * G->F + f0, G->F,
+             n - f0 < 8 ? n - f0 : 8);
+            k0 += 48;
+        }
         while (NV == 1 && G->K - k0 >= 24 && k0 / G->seglen == (k0 + 23) / G->seglen) {
             CT_NAME(dw_run24)(x, pb, G->P, tap_off(G, k0), gz, ldg, dw + k0 * G->F, G->F, n);
             k0 += 24;

@@ -117,6 +117,22 @@ double fv_conv_dx_phases_flop(const fv_conv_geom *g);
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
                        float *scratch);
 
+/* The weight gradient of n consecutive images in one pass (conv_fast.c):
+ *   dw[k, f] += Σ over the images i < n in order, and their pixels p < out_h·out_w in order, of
+ *               window_i(p)[k] · dz[(i·out_h·out_w + p)·out_c + f],
+ * each element one FMA chain from 0 over the n·out_h·out_w pixels, then added to dw; the same
+ * register tiles as fv_conv2d_backward_fast's dense weight gradient (which is this with n = 1),
+ * reading the windows where they lie in x (or in zero-padded copies), without im2col.
+ * x: n images [in_h, in_w, in_c], contiguous; dz: n·out_h·out_w rows of out_c, ∂L/∂z (the
+ * activation's gradient already applied), contiguous; dw [k_h, k_w, in_c, out_c]; scratch of
+ * fv_conv_dw_images_scratch_floats(g, n) floats, 64-byte aligned. n at most
+ * fv_conv_dw_images_max(g) (the window origins are int32). Summation order against the
+ * reference: per element, pixel by pixel (the reference sums each image in double). */
+int64_t fv_conv_dw_images_max(const fv_conv_geom *g);
+int64_t fv_conv_dw_images_scratch_floats(const fv_conv_geom *g, int64_t n);
+void fv_conv_dw_images(const fv_conv_geom *g, int64_t n, const float *x, const float *dz, float *dw,
+                       float *scratch);
+
 /* The forward with bf16 products and fp32 sums (precision=bf16): the same windows and tiles on a
  * bf16 copy of x and the weights packed in bf16 pairs along the taps (VDPBF16PS on AVX512_BF16,
  * else its emulation, bit-identical). Applies when a kernel segment (k_w·in_c with dilation 1,

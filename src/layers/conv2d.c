@@ -168,36 +168,30 @@ static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t
     return nz * 2 <= seen;
 }
 
-/* Small images (at most DW_GEMM_PIXELS output pixels, as a ResNet's last stages; a strided layer
- * at most DW_GEMM_PIXELS_STRIDED: 256 measured no faster on the example's s2_conv1, also with its
- * input gradient by phases)
- * with a dense gradient: the weight gradient of DW_GEMM_IMAGES images at a time as one GEMM over
- * their im2col rows (dW += colᵀ·dy), whose reduction is long enough for its register tiles, where
- * the per-image tiles reduce over a few dozen pixels only. The rows take at most DW_GEMM_FLOATS per
- * thread. The bounds: the ResNet example's layers measured both ways (docs/design.md). */
-enum {
-    DW_GEMM_PIXELS = 256,
-    DW_GEMM_PIXELS_STRIDED = 64,
-    DW_GEMM_IMAGES = 8,
-    DW_GEMM_FLOATS = 1 << 20
-};
+/* The weight gradient of the images with a dense gradient (fp32): up to DW_IMAGES consecutive
+ * images of a chunk in one pass of the dense tiles (fv_conv_dw_images), whose reduction then runs
+ * over all their pixels (8 × 49 on the ResNet example's last stage, where one image's tiles reduce
+ * over 49 only), reading the windows in place instead of im2col rows. The images' padded copies
+ * take at most DW_FLOATS per thread (fewer images where they would not fit, at least one). Every
+ * layer of the ResNet example measured faster this way than by its image-by-image tiles or by
+ * im2col and one GEMM (docs/design.md, the third round). 0 for precision=bf16 (its own tiles). */
+enum { DW_IMAGES = 8, DW_FLOATS = 1 << 20 };
 
-static bool dw_by_gemm(const fv_layer *l)
+static int64_t dw_images(const fv_layer *l)
 {
-    const conv2d_cfg *c = l->cfg;
-    const fv_conv_geom *g = &c->g;
-    const int64_t P = g->out_h * g->out_w;
-    return !l->bf16 && P <= (c->dx_by_forward ? DW_GEMM_PIXELS : DW_GEMM_PIXELS_STRIDED) &&
-           g->k_h * g->k_w * g->in_c <= DW_GEMM_FLOATS / DW_GEMM_IMAGES / P;
+    const fv_conv_geom *g = &((const conv2d_cfg *)l->cfg)->g;
+    if (l->bf16) return 0;
+    int64_t m = DW_IMAGES, max = fv_conv_dw_images_max(g);
+    while (m > 1 && (m > max || fv_conv_dw_images_scratch_floats(g, m) > DW_FLOATS))
+        m /= 2;
+    return m;
 }
 
-/* The im2col rows of DW_GEMM_IMAGES images, in each thread's scratch after the kernels'. */
-static int64_t col_floats(const fv_layer *l)
+/* The scratch of fv_conv_dw_images, in each thread's after the kernels'. */
+static int64_t dw_floats(const fv_layer *l)
 {
-    const conv2d_cfg *c = l->cfg;
-    const fv_conv_geom *g = &c->g;
-    return dw_by_gemm(l) ? pad16(DW_GEMM_IMAGES * g->out_h * g->out_w * g->k_h * g->k_w * g->in_c)
-                         : 0;
+    const int64_t m = dw_images(l);
+    return m ? pad16(fv_conv_dw_images_scratch_floats(&((const conv2d_cfg *)l->cfg)->g, m)) : 0;
 }
 
 static int64_t kernel_stride(const fv_layer *l)
@@ -216,15 +210,7 @@ static int64_t kernel_stride(const fv_layer *l)
 
 static int64_t thread_stride(const fv_layer *l)
 {
-    return kernel_stride(l) + col_floats(l);
-}
-
-/* pk [K × F] += colᵀ·dy over the m images gathered in col (rows of K taps) and dy (their
- * gradients, F per pixel): one GEMM, the images' pixels in order. */
-static void dw_flush(const fv_conv_geom *g, const float *col, const float *dy, int64_t m, float *pk)
-{
-    const int64_t P = g->out_h * g->out_w, K = g->k_h * g->k_w * g->in_c, F = g->out_c;
-    if (m) fv_gemm(true, false, K, F, m * P, 1.0f, col, K, dy, F, 1.0f, pk, F);
+    return kernel_stride(l) + dw_floats(l);
 }
 
 static int64_t partial_stride(const fv_layer *l)
@@ -280,6 +266,29 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     }
 }
 
+/* The partial gradients of the chunks are summed TREE_BLOCK elements at a time. */
+enum { TREE_BLOCK = 64 };
+
+/* dst[0 .. len) += the balanced tree over the chunks of src[ch·ps + e] (len ≤ TREE_BLOCK): each
+ * element in fv__chunk_tree's order, so the same bits, eight elements to a vector. */
+static void chunk_tree_add(float *dst, const float *src, int64_t ps, int chunks, int64_t len)
+{
+    typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
+    FV_ASSERT(chunks > 0 && chunks <= FV_GRAD_CHUNKS && (chunks & (chunks - 1)) == 0);
+    const int64_t nv = len / 8;
+    for (int64_t v = 0; v < nv; v++) {
+        v8 t[FV_GRAD_CHUNKS];
+        for (int j = 0; j < chunks; j++)
+            t[j] = *(const v8 *)(src + j * ps + 8 * v);
+        for (int w = 1; w < chunks; w *= 2)
+            for (int j = 0; j + w < chunks; j += 2 * w)
+                t[j] = t[j] + t[j + w];
+        *(v8 *)(dst + 8 * v) = *(const v8 *)(dst + 8 * v) + t[0];
+    }
+    for (int64_t e = 8 * nv; e < len; e++)
+        dst[e] += fv__chunk_tree(src + e, ps, chunks);
+}
+
 /* FLOPs (2 per multiply-add) of one fv_conv2d_backward_* call that took path, with the scratch own
  * it used, computing the weight gradient (dw) and/or the input gradient (dx): each over the
  * listed nonzeros of ∂L/∂z (K each) where the kernel took them, else P·K·F. */
@@ -293,6 +302,81 @@ static double kernel_work(const fv_conv_geom *g, fv_conv_bwd_path path, const fl
     if (dw) macs += path == FV_CONV_BWD_SPARSE ? (double)nnz * K : dense;
     if (dx) macs += nnz >= 0 ? (double)nnz * K : dense;
     return 2.0 * macs;
+}
+
+/* One pass over an image's gradient dz [rows × F], in place: ReLU's mask where y_relu (the forward
+ * output) is not NULL (dz ← y > 0 ? dz : 0, as fv_act_backward), and db[f] += Σ_p dz[p·F + f] in
+ * pixel order where db is not NULL, as the kernels' scan adds it (the same bits), four filters to
+ * a vector (SSE's width: wider vectors' compares are split element by element on plain x86-64). */
+static void mask_bias_rows(const float *restrict y_relu, float *restrict dz, float *restrict db,
+                           int64_t rows, int64_t F)
+{
+    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    const v4 zero = {0};
+    if (!y_relu && !db) return;
+    for (int64_t p = 0; p < rows; p++) {
+        float *d = dz + p * F;
+        const float *y = y_relu ? y_relu + p * F : NULL;
+        int64_t f = 0;
+        for (; f + 4 <= F; f += 4) {
+            v4 v = *(const v4 *)(d + f);
+            if (y) {
+                v = (v4)((v4i)v & (*(const v4 *)(y + f) > zero));
+                *(v4 *)(d + f) = v;
+            }
+            if (db) *(v4 *)(db + f) = *(const v4 *)(db + f) + v;
+        }
+        for (; f < F; f++) {
+            if (y && !(y[f] > 0.0f)) d[f] = 0.0f;
+            if (db) db[f] += d[f];
+        }
+    }
+}
+
+/* What backward's images with a dense gradient share. */
+typedef struct dense_ctx {
+    const conv2d_cfg *c;
+    const float *x, *w, *wt, *wtf; /* the input, the kernel, its packed forms */
+    const float *dy;               /* ∂L/∂z of the batch (the activation's gradient applied) */
+    float *dx;                     /* NULL: no input gradient */
+    bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
+    double gt_flop, ph_flop, dense_flop;
+} dense_ctx;
+
+/* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
+ * pass into pk (fv_conv_dw_images, scratch dws), then each image's input gradient (own: the
+ * kernels' scratch) and bias gradient into pb (NULL: none), in image order, while their ∂L/∂z is
+ * still in cache from that pass. Returns the FLOPs performed. */
+static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *pk, float *pb,
+                           float *own, float *dws)
+{
+    const conv2d_cfg *c = d->c;
+    const fv_conv_geom *g = &c->g;
+    const int64_t in_sz = g->in_h * g->in_w * g->in_c, rows = g->out_h * g->out_w;
+    const int64_t F = g->out_c, out_sz = rows * F;
+    double work = (double)m * d->dense_flop;
+    fv_conv_dw_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
+    for (int64_t i = first; i < first + m; i++) {
+        const float *dyi = d->dy + i * out_sz;
+        float *dxi = d->dx ? d->dx + i * in_sz : NULL;
+        if (d->fwd_dx) {
+            fv_conv2d_forward_fast(&c->gt, dyi, d->wtf, NULL, false, dxi, own);
+            work += d->gt_flop;
+        } else if (d->ph_dx) {
+            fv_conv_dx_phases(g, dyi, d->wtf, dxi, own);
+            work += d->ph_flop;
+        }
+        /* the input gradient (strided and dilated: no phases) and the bias by the kernel (else
+         * the bias was summed with the mask, mask_bias_rows) */
+        if (dxi && !d->fwd_dx && !d->ph_dx) {
+            memset(dxi, 0, (size_t)in_sz * sizeof(float));
+            fv_conv2d_backward_fast(g, d->x + i * in_sz, NULL, dyi, d->w, d->wt, NULL, NULL, pb,
+                                    dxi, own);
+            work += kernel_work(g, FV_CONV_BWD_DENSE, own, false, true);
+        }
+    }
+    return work;
 }
 
 static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
@@ -321,11 +405,14 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     uint16_t *wt16 = l->bf16 ? (uint16_t *)wt : NULL;
     const bool fwd_dx = dx && dx_by_forward(l), lists = fv_conv_bwd_uses_lists(g);
     const bool ph_dx = dx && c->dx_phases && !l->bf16; /* strided: dx by phases */
-    const bool gemm_dw = dw_by_gemm(l);
+    const int64_t group = dw_images(l); /* fp32: dense images' weight gradients together */
+    const bool dx_by_kernel = dx && !fwd_dx && !ph_dx; /* strided and dilated */
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
     double work[FV_GRAD_CHUNKS] = {0};
+    /* The chunks whose sparse partial was zeroed (some image took the per-image kernels). */
+    bool sparse[FV_GRAD_CHUNKS] = {0};
     const double gt_flop = 2.0 * (double)(c->gt.out_h * c->gt.out_w) *
                            (double)(c->gt.k_h * c->gt.k_w * c->gt.in_c) * (double)c->gt.out_c;
     const double dense_flop = 2.0 * (double)rows * (double)K * (double)F;
@@ -350,6 +437,19 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             fv_conv_bwd_pack(g, w, wt);
     }
 
+    const dense_ctx d = {.c = c,
+                         .x = x,
+                         .w = w,
+                         .wt = wt,
+                         .wtf = wtf,
+                         .dy = dy,
+                         .dx = dx,
+                         .fwd_dx = fwd_dx,
+                         .ph_dx = ph_dx,
+                         .gt_flop = gt_flop,
+                         .ph_flop = ph_flop,
+                         .dense_flop = dense_flop};
+
 #pragma omp parallel num_threads(threads)
     {
         float *own = own0 + (int64_t)fv__thread_id() * ts;
@@ -357,55 +457,34 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
 #pragma omp for schedule(dynamic, 1)
         for (int ch = 0; ch < chunks; ch++) {
             float *pk = partial + ch * ps, *pks = pk + ksz, *pb = bsz ? pks + ksz : NULL;
-            memset(pk, 0, (size_t)(2 * ksz + bsz) * sizeof(float));
+            memset(pk, 0, (size_t)ksz * sizeof(float)); /* the sparse part when first used */
+            if (bsz) memset(pb, 0, (size_t)bsz * sizeof(float));
+            sparse[ch] = false;
             int64_t lo, hi;
             fv__run_chunk(r, ch, &lo, &hi);
-            float *col = own + kstride;
-            int64_t ncol = 0, first = lo; /* images in col: dense ones from `first` on */
+            float *dws = own + kstride; /* fv_conv_dw_images' scratch */
+            int64_t m = 0, first = lo;  /* dense images waiting: m from `first` on */
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
                 const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
-                if ((fwd_dx || ph_dx || gemm_dw) && !(lists && mostly_zero(dyi, yr, rows, F))) {
-                    if (relu) fv__act_backward_rows(act, alpha, yr, dyi, rows, F); /* in place */
-                    if (fwd_dx) fv_conv2d_forward_fast(&c->gt, dyi, wtf, NULL, false, dxi, own);
-                    if (fwd_dx) work[ch] += gt_flop;
-                    if (ph_dx) {
-                        fv_conv_dx_phases(g, dyi, wtf, dxi, own);
-                        work[ch] += ph_flop;
-                    }
-                    if (!gemm_dw) {
-                        const fv_conv_bwd_path path = fv_conv2d_backward_fast(
-                            g, x + i * in_sz, NULL, dyi, w, wt, pk, pks, pb, NULL, own);
-                        work[ch] += kernel_work(g, path, own, true, false);
-                        continue;
-                    }
-                    work[ch] += dense_flop; /* the weight gradient by GEMM */
-                    /* the weight gradient with the next images'; the input gradient (strided,
-                     * dilated: no phases) and the bias by the kernel, else the bias here, in pixel
-                     * order as the kernel */
-                    if (!ncol) first = i;
-                    fv_im2col(g, x + i * in_sz, col + ncol * rows * K);
-                    if (dxi && !fwd_dx && !ph_dx) {
-                        memset(dxi, 0, (size_t)in_sz * sizeof(float));
-                        fv_conv2d_backward_fast(g, x + i * in_sz, NULL, dyi, w, wt, NULL, NULL, pb,
-                                                dxi, own);
-                        work[ch] += kernel_work(g, FV_CONV_BWD_DENSE, own, false, true);
-                    } else {
-                        for (int64_t p = 0; pb && p < rows; p++)
-                            for (int64_t f = 0; f < F; f++)
-                                pb[f] += dyi[p * F + f];
-                    }
-                    if (++ncol == DW_GEMM_IMAGES) {
-                        dw_flush(g, col, dy + first * out_sz, ncol, pk);
-                        ncol = 0;
+                if (group && !(lists && mostly_zero(dyi, yr, rows, F))) {
+                    /* ReLU's mask in place, and the bias in the same pass unless the kernel
+                     * computes it with the input gradient (dense_images) */
+                    mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
+                    if (!m) first = i;
+                    if (++m == group) {
+                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+                        m = 0;
                     }
                     continue;
                 }
-                dw_flush(g, col, dy + first * out_sz, ncol, pk); /* the images before, first */
-                ncol = 0;
+                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws); /* those before */
+                m = 0;
                 if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
+                if (!sparse[ch]) memset(pks, 0, (size_t)ksz * sizeof(float));
+                sparse[ch] = true;
                 const fv_conv_bwd_path path =
                     wt16 ? fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb,
                                                    dxi, own)
@@ -413,21 +492,29 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                                                    dxi, own);
                 work[ch] += kernel_work(g, path, own, true, dxi != NULL);
             }
-            dw_flush(g, col, dy + first * out_sz, ncol, pk);
+            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
         }
-        /* Then each chunk's dense and sparse partials are added, and the chunks added as a
-         * balanced tree, each element by one thread. */
+        /* Then the sparse partials of the chunks that have one are added to their dense ones
+         * (a chunk without: its sparse partial would add +0.0, which changes no dense sum: an FMA
+         * chain from +0.0 never gives −0.0), and the chunks added as a balanced tree, each
+         * element by one thread. */
+        bool any_sparse = false;
+        for (int ch = 0; ch < chunks; ch++)
+            any_sparse |= sparse[ch];
+        if (any_sparse) {
 #pragma omp for schedule(static)
-        for (int64_t e = 0; e < ksz + bsz; e++) {
-            if (e < ksz) {
+            for (int64_t e = 0; e < ksz; e++) {
                 const int64_t es = ksz + fv_conv_sparse_dw_index(g, e / F, e % F);
-                float leaf[FV_GRAD_CHUNKS];
                 for (int ch = 0; ch < chunks; ch++)
-                    leaf[ch] = partial[ch * ps + e] + partial[ch * ps + es];
-                kg[e] += fv__chunk_tree(leaf, 1, chunks);
-            } else {
-                bg[e - ksz] += fv__chunk_tree(partial + ksz + e, ps, chunks);
+                    if (sparse[ch]) partial[ch * ps + e] += partial[ch * ps + es];
             }
+        }
+#pragma omp for schedule(static)
+        for (int64_t e0 = 0; e0 < ksz + bsz; e0 += TREE_BLOCK) {
+            const int64_t e1 = e0 + TREE_BLOCK < ksz ? e0 + TREE_BLOCK : ksz;
+            if (e0 < ksz) chunk_tree_add(kg + e0, partial + e0, ps, chunks, e1 - e0);
+            for (int64_t e = e0 > ksz ? e0 : ksz; e < e0 + TREE_BLOCK && e < ksz + bsz; e++)
+                bg[e - ksz] += fv__chunk_tree(partial + ksz + e, ps, chunks);
         }
     }
     l->exec_bwd_flop = 0.0;
