@@ -124,16 +124,47 @@ void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp)
     }
 }
 
-/* The largest phase's forward scratch (rounded to 16 floats) and its output, in *fs and *out. */
-static void scratch_parts(const fv_conv_geom *g, int64_t *fs, int64_t *out)
+/* One zero-padded copy of dy [out_h, out_w, F] that every live phase reads in place: dy at
+ * (top, left) of an hs × ws image, top and left the phases' largest leading padding, hs and ws
+ * wide enough for every phase's windows from its origin (top − its lead, left − its lead).
+ * copy: false where no phase pads (dy itself is the image). */
+typedef struct shared_pad {
+    int64_t top, left, hs, ws;
+    bool copy;
+} shared_pad;
+
+static shared_pad shared_of(const fv_conv_geom *g)
 {
-    *fs = 0, *out = 0;
+    shared_pad sp = {0, 0, g->out_h, g->out_w, false};
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
         const phase f = phase_of(g, i);
         if (!f.live) continue;
-        const int64_t s = round16(fv_conv_fwd_scratch_floats(&f.p));
+        if (f.ah.lead > sp.top) sp.top = f.ah.lead;
+        if (f.aw.lead > sp.left) sp.left = f.aw.lead;
+    }
+    sp.hs += sp.top, sp.ws += sp.left;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (!f.live) continue; /* the windows' extent: outputs + taps − 1 */
+        const int64_t eh = sp.top - f.ah.lead + f.p.out_h + f.p.k_h - 1;
+        const int64_t ew = sp.left - f.aw.lead + f.p.out_w + f.p.k_w - 1;
+        if (eh > sp.hs) sp.hs = eh;
+        if (ew > sp.ws) sp.ws = ew;
+    }
+    sp.copy = sp.hs != g->out_h || sp.ws != g->out_w;
+    return sp;
+}
+
+/* The shared padded copy (rounded to 16 floats; 0 without one) and the largest phase's output,
+ * in *fs and *out. */
+static void scratch_parts(const fv_conv_geom *g, int64_t *fs, int64_t *out)
+{
+    const shared_pad sp = shared_of(g);
+    *fs = sp.copy ? round16(sp.hs * sp.ws * g->out_c) : 0, *out = 0;
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (!f.live) continue;
         const int64_t o = f.p.out_h * f.p.out_w * g->in_c;
-        if (s > *fs) *fs = s;
         if (o > *out) *out = o;
     }
 }
@@ -163,10 +194,20 @@ static void put_row(float *restrict d, const float *restrict s, int64_t n, int64
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
                        float *scratch)
 {
-    const int64_t C = g->in_c;
+    const int64_t C = g->in_c, F = g->out_c;
     int64_t fs, out;
     scratch_parts(g, &fs, &out);
     float *y = scratch + fs;
+    const shared_pad sp = shared_of(g);
+    const float *img = dy; /* the shared padded copy, or dy itself */
+    if (sp.copy) {
+        const int64_t row = g->out_w * F;
+        memset(scratch, 0, (size_t)(sp.hs * sp.ws * F) * sizeof(float));
+        for (int64_t h = 0; h < g->out_h; h++)
+            memcpy(scratch + ((sp.top + h) * sp.ws + sp.left) * F, dy + h * row,
+                   (size_t)row * sizeof(float));
+        img = scratch;
+    }
     /* the positions no tap reaches (phases without taps) are 0: the whole image zeroed once,
      * faster than pixel by pixel */
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++)
@@ -177,7 +218,12 @@ void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, 
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
         const phase f = phase_of(g, i);
         if (!f.live) continue; /* its positions were zeroed first */
-        fv_conv2d_forward_fast(&f.p, dy, wp, NULL, false, y, scratch);
+        /* the phase's convolution on the shared image from its origin, rows ws floats apart:
+         * every window inside it, so the forward kernels pad nothing (no scratch) */
+        fv_conv_geom q = f.p;
+        const int64_t oh = sp.top - f.ah.lead, ow = sp.left - f.aw.lead;
+        q.in_h = sp.hs - oh, q.in_w = sp.ws, q.pad_top = 0, q.pad_left = 0;
+        fv_conv2d_forward_fast(&q, img + (oh * sp.ws + ow) * F, wp, NULL, false, y, NULL);
         wp += round16(fv_conv_fwd_pack_floats(&f.p));
         /* the phase's positions: its outputs past the extra ones */
         const int64_t iw0 = f.aw.q0 * g->stride_w + f.rw - g->pad_left;
