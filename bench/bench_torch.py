@@ -279,5 +279,15 @@ def main():
     return 0
 
 
+def fovea_epoch_seconds(out):
+    """The epochs' times from `fovea train --verbose 2` lines ("469/469 - 12s - 25ms/step - ...")."""
+    units = {"ms": 1e-3, "us": 1e-6}
+    # steps × the time per step, unless that is printed in whole seconds: then the epoch's seconds
+    return [float(m.group(2)) if m.group(4) == "s" else
+            int(m.group(1)) * float(m.group(3)) * units[m.group(4)]
+            for m in re.finditer(r"^(\d+)/\1 - (\d+)s - ([\d.]+)(s|ms|us)/step", out, re.M)]
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -43,7 +43,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench_torch import read_idx  # noqa: E402  (the IDX reader of the seed benchmark)
+from bench_torch import fovea_epoch_seconds, read_idx  # noqa: E402  (shared with the seed benchmark)
 
 
 def run(cmd, what):
@@ -96,15 +96,6 @@ def write_fovea(template, npz, out):
     text += b" " * (-len(text) % 8)
     with open(out, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
-def fovea_epoch_seconds(out):
-    """The epochs' times from `fovea train --verbose 2` lines ("469/469 - 12s - 25ms/step - ...")."""
-    units = {"ms": 1e-3, "us": 1e-6}
-    # steps × the time per step, unless that is printed in whole seconds: then the epoch's seconds
-    return [float(m.group(2)) if m.group(4) == "s" else
-            int(m.group(1)) * float(m.group(3)) * units[m.group(4)]
-            for m in re.finditer(r"^(\d+)/\1 - (\d+)s - ([\d.]+)(s|ms|us)/step", out, re.M)]
 
 
 def evaluate(a, model, cnn):

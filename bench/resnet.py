@@ -20,7 +20,6 @@ figures mean nothing). The data default is data/fashion (`fovea data get fashion
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench_torch import NAMES, cpu_name, read_idx  # noqa: E402
+from bench_torch import NAMES, cpu_name, fovea_epoch_seconds, read_idx  # noqa: E402
 
 
 def subset(data, limit, out):
@@ -117,7 +116,7 @@ def run_fovea(args, data, seed):
         if init:
             cmd.append("--no-shuffle")
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        times = [float(t) for t in re.findall(r"^\d+/\d+ - (\d+(?:\.\d+)?)s - ", out, re.M)]
+        times = fovea_epoch_seconds(out)
         with open(hist) as f:
             rows = [line.strip().split(",") for line in f if line.strip()]
         acc, loss = rows[0].index("val_accuracy"), rows[0].index("val_loss")
