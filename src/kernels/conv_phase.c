@@ -4,6 +4,7 @@
  * backward's gathers.
  */
 #include "kernels/kernels.h"
+#include "kernels/vec.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -181,14 +182,8 @@ int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g)
  * pixel. */
 static void put_row(float *restrict d, const float *restrict s, int64_t n, int64_t C, int64_t step)
 {
-    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
-    for (int64_t v = 0; v < n; v++, d += step, s += C) {
-        int64_t c = 0;
-        for (; c + 4 <= C; c += 4)
-            *(v4 *)(d + c) = *(const v4 *)(s + c);
-        for (; c < C; c++)
-            d[c] = s[c];
-    }
+    for (int64_t v = 0; v < n; v++, d += step, s += C)
+        fv__copy_run(d, s, C);
 }
 
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,

@@ -4,6 +4,7 @@
  * are split across threads, and parameter gradients are summed in fixed chunks so they do not
  * depend on them.
  */
+#include "kernels/vec.h"
 #include "layers/layer.h"
 
 #include <stddef.h>
@@ -148,17 +149,15 @@ static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t
 {
     /* 4 floats: the target's own vectors (SSE on any x86-64), which GCC lowers to vector compares
      */
-    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
-    typedef int32_t v4i __attribute__((vector_size(16)));
-    const v4 zero = {0};
+    const fv__v4u zero = {0};
     int64_t nz = 0, seen = 0;
     for (int64_t p = 0; p < P; p += 8, seen += F) {
         const float *g = dy + p * F, *yr = y_relu ? y_relu + p * F : NULL;
         int64_t j = 0;
-        v4i acc = {0};
+        fv__v4i acc = {0};
         for (; j + 4 <= F; j += 4) {
-            v4i on = (*(const v4 *)(g + j) != zero);
-            if (yr) on &= (*(const v4 *)(yr + j) > zero);
+            fv__v4i on = (*(const fv__v4u *)(g + j) != zero);
+            if (yr) on &= (*(const fv__v4u *)(yr + j) > zero);
             acc -= on;
         }
         nz += acc[0] + acc[1] + acc[2] + acc[3];
@@ -273,17 +272,16 @@ enum { TREE_BLOCK = 64 };
  * element in fv__chunk_tree's order, so the same bits, eight elements to a vector. */
 static void chunk_tree_add(float *dst, const float *src, int64_t ps, int chunks, int64_t len)
 {
-    typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
     FV_ASSERT(chunks > 0 && chunks <= FV_GRAD_CHUNKS && (chunks & (chunks - 1)) == 0);
     const int64_t nv = len / 8;
     for (int64_t v = 0; v < nv; v++) {
-        v8 t[FV_GRAD_CHUNKS];
+        fv__v8u t[FV_GRAD_CHUNKS];
         for (int j = 0; j < chunks; j++)
-            t[j] = *(const v8 *)(src + j * ps + 8 * v);
+            t[j] = *(const fv__v8u *)(src + j * ps + 8 * v);
         for (int w = 1; w < chunks; w *= 2)
             for (int j = 0; j + w < chunks; j += 2 * w)
                 t[j] = t[j] + t[j + w];
-        *(v8 *)(dst + 8 * v) = *(const v8 *)(dst + 8 * v) + t[0];
+        *(fv__v8u *)(dst + 8 * v) = *(const fv__v8u *)(dst + 8 * v) + t[0];
     }
     for (int64_t e = 8 * nv; e < len; e++)
         dst[e] += fv__chunk_tree(src + e, ps, chunks);
@@ -311,21 +309,19 @@ static double kernel_work(const fv_conv_geom *g, fv_conv_bwd_path path, const fl
 static void mask_bias_rows(const float *restrict y_relu, float *restrict dz, float *restrict db,
                            int64_t rows, int64_t F)
 {
-    typedef float v4 __attribute__((vector_size(16), aligned(4), may_alias));
-    typedef int32_t v4i __attribute__((vector_size(16)));
-    const v4 zero = {0};
+    const fv__v4u zero = {0};
     if (!y_relu && !db) return;
     for (int64_t p = 0; p < rows; p++) {
         float *d = dz + p * F;
         const float *y = y_relu ? y_relu + p * F : NULL;
         int64_t f = 0;
         for (; f + 4 <= F; f += 4) {
-            v4 v = *(const v4 *)(d + f);
+            fv__v4u v = *(const fv__v4u *)(d + f);
             if (y) {
-                v = (v4)((v4i)v & (*(const v4 *)(y + f) > zero));
-                *(v4 *)(d + f) = v;
+                v = (fv__v4u)((fv__v4i)v & (*(const fv__v4u *)(y + f) > zero));
+                *(fv__v4u *)(d + f) = v;
             }
-            if (db) *(v4 *)(db + f) = *(const v4 *)(db + f) + v;
+            if (db) *(fv__v4u *)(db + f) = *(const fv__v4u *)(db + f) + v;
         }
         for (; f < F; f++) {
             if (y && !(y[f] > 0.0f)) d[f] = 0.0f;
