@@ -6,6 +6,7 @@
 #include "kernels/eltwise.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +87,18 @@ TEST(reference_by_hand)
     ref->sum_dy(v, g, ry, 3, 2, mean, inv, s1, s2);
     CHECK(s1[0] == 1 + 5 && s1[1] == 4 + 6);
     CHECK(s2[0] == 1 * -1.0 + 5 * 1.5 && s2[1] == 4 * -2.0 + 6 * 4.0);
-    /* dx = coef·(M·g − sdy − x̂·sdyx), with coef = γ·inv/M. */
+    /* dx = coef·(M·g − sdy − x̂·sdyx), with coef = γ·inv/M, as a·g + b·(x − mean) + d: channel 0
+     * a = 2·0.5 = 1, b = −(1/3)·0.5·6.5, d = −(1/3)·6; channel 1 a = 2, b = −(2/3)·2·16, d =
+     * −(2/3)·10. */
     const double M = 3, coef[2] = {2 * 0.5 / 3, 1 * 2.0 / 3};
-    float d[6], skip[6];
-    ref->bn_dx(v, g, ry, d, skip, 3, 2, mean, inv, coef, M, s1, s2);
+    float k[6], d[6], skip[6];
+    fv__bn_dx_coef(2, gamma, inv, M, s1, s2, k);
+    CHECK(k[0] == 1 && k[1] == 2 && k[2] == (float)(-6.5 / 6) && k[3] == (float)(-64.0 / 3));
+    CHECK(k[4] == -2 && k[5] == (float)(-20.0 / 3));
+    fv__bn_dx_coef(2, NULL, inv, M, s1, s2, k + 0); /* γ = 1 */
+    CHECK(k[0] == 0.5f && k[1] == 2 && k[2] == (float)(-6.5 / 12) && k[4] == -1);
+    fv__bn_dx_coef(2, gamma, inv, M, s1, s2, k);
+    ref->bn_dx(v, g, ry, d, skip, 3, 2, mean, k);
     CHECK_CLOSE(d[0], coef[0] * (3 * 1 - s1[0] - (-1.0) * s2[0]), 1e-6, 1e-6);
     CHECK_CLOSE(d[2], coef[0] * (0 - s1[0] - (-0.5) * s2[0]), 1e-6, 1e-6);
     CHECK_CLOSE(d[5], coef[1] * (3 * 6 - s1[1] - 4.0 * s2[1]), 1e-6, 1e-6);
@@ -104,13 +113,11 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     float *x = falloc(n), *dy = falloc(n), *ry = falloc(n), *add = falloc(n);
     float *a = falloc(n), *b = falloc(n), *a2 = falloc(n), *b2 = falloc(n);
     float *mean = falloc(C), *inv = falloc(C), *gamma = falloc(C), *beta = falloc(C);
-    double *s = dalloc(4 * C), *t = dalloc(4 * C), *coef = dalloc(C);
+    double *s = dalloc(4 * C), *t = dalloc(4 * C);
     fill(rng, x, n), fill(rng, dy, n), fill(rng, ry, n), fill(rng, add, n);
     fill(rng, mean, C), fill(rng, gamma, C), fill(rng, beta, C);
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = 0; c < C; c++)
         inv[c] = 0.5f + fv__rng_uniform(rng);
-        coef[c] = (double)gamma[c] * inv[c] / (double)rows;
-    }
 
     ref->relu_forward(x, a, n), p->relu_forward(x, b, n);
     same_bits("relu_forward", p->name, a, b, (size_t)n * 4);
@@ -149,26 +156,28 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     p->bn_norm(b, b, rows, C, mean, inv, gamma, beta, add, true); /* y = x */
     same_bits("bn_norm in place", p->name, a, b, (size_t)n * 4);
 
-    const double M = (double)rows;
-    for (int k = 0; k < 4; k++) { /* through a ReLU or not; with dskip or not */
-        const float *r = k & 1 ? ry : NULL;
-        float *sk_a = k & 2 ? a2 : NULL, *sk_b = k & 2 ? b2 : NULL;
-        ref->bn_dx(x, dy, r, a, sk_a, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
-        p->bn_dx(x, dy, r, b, sk_b, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    float *k = falloc(3 * C); /* bn_dx's coefficients from the sums above */
+    fv__bn_dx_coef(C, gamma, inv, (double)rows, s + 2 * C, s + 3 * C, k);
+    for (int q = 0; q < 4; q++) { /* through a ReLU or not; with dskip or not */
+        const float *r = q & 1 ? ry : NULL;
+        float *sk_a = q & 2 ? a2 : NULL, *sk_b = q & 2 ? b2 : NULL;
+        ref->bn_dx(x, dy, r, a, sk_a, rows, C, mean, k);
+        p->bn_dx(x, dy, r, b, sk_b, rows, C, mean, k);
         same_bits("bn_dx", p->name, a, b, (size_t)n * 4);
         if (sk_a) same_bits("bn_dx's dskip", p->name, a2, b2, (size_t)n * 4);
     }
     /* dskip alone (no input gradient), and dx written over dy */
-    ref->bn_dx(x, dy, ry, NULL, a2, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
-    p->bn_dx(x, dy, ry, NULL, b2, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    ref->bn_dx(x, dy, ry, NULL, a2, rows, C, mean, k);
+    p->bn_dx(x, dy, ry, NULL, b2, rows, C, mean, k);
     same_bits("bn_dx's dskip alone", p->name, a2, b2, (size_t)n * 4);
-    ref->bn_dx(x, dy, ry, a, NULL, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    ref->bn_dx(x, dy, ry, a, NULL, rows, C, mean, k);
     memcpy(b, dy, (size_t)n * 4);
-    p->bn_dx(x, b, ry, b, NULL, rows, C, mean, inv, coef, M, s + 2 * C, s + 3 * C);
+    p->bn_dx(x, b, ry, b, NULL, rows, C, mean, k);
     same_bits("bn_dx in place", p->name, a, b, (size_t)n * 4);
+    free(k);
 
     free(x), free(dy), free(ry), free(add), free(a), free(b), free(a2), free(b2);
-    free(mean), free(inv), free(gamma), free(beta), free(s), free(t), free(coef);
+    free(mean), free(inv), free(gamma), free(beta), free(s), free(t);
 }
 
 TEST(every_path_matches_the_reference_bit_for_bit)
@@ -183,6 +192,109 @@ TEST(every_path_matches_the_reference_bit_for_bit)
             for (size_t r = 0; r < sizeof rows / sizeof *rows; r++)
                 compare_path(fv__elt_path(i), &rng, rows[r], Cs[c]);
     CHECK(paths >= 1);
+}
+
+/* The float arithmetic's stated bounds (eltwise.h), against the formulas in long double from the
+ * same float inputs: u = 2⁻²⁴, the unit roundoff of float. */
+#define U_FLOAT (1.0 / 16777216.0)
+
+/* sum_dy's float blocks: |s1 − Σg| ≤ (B − 1)·u·Σ|g|, |s2 − Σg·x̂| ≤ (B + 2)·u·Σ|g·x̂|, on 1,000
+ * rows (63 blocks) of a channel near zero, one at 10⁶ ± 1 and one whose gradient has one sign. */
+TEST(sum_dy_stays_within_its_bound)
+{
+    const fv__elt_ops *ref = fv__elt_path(0);
+    const int64_t rows = 1000, C = 3, B = FV_ELT_SUM_BLOCK;
+    float *x = falloc(rows * C), *dy = falloc(rows * C), *ry = falloc(rows * C);
+    fv_rng rng;
+    fv__rng_seed(&rng, 77);
+    fill(&rng, x, rows * C), fill(&rng, dy, rows * C), fill(&rng, ry, rows * C);
+    for (int64_t r = 0; r < rows; r++) {
+        x[r * C + 1] = 1e6f + x[r * C + 1];
+        dy[r * C + 2] = 1.0f + fabsf(dy[r * C + 2]);
+    }
+    const float mean[3] = {0.01f, 1e6f, -0.5f}, inv[3] = {1.7f, 0.9f, 3.0f};
+    for (int relu = 0; relu < 2; relu++) {
+        double s1[3] = {0, 0, 0}, s2[3] = {0, 0, 0};
+        ref->sum_dy(x, dy, relu ? ry : NULL, rows, C, mean, inv, s1, s2);
+        for (int64_t c = 0; c < C; c++) {
+            long double e1 = 0, e2 = 0, a1 = 0, a2 = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                const int64_t e = r * C + c;
+                const long double g = relu && !(ry[e] > 0) ? 0 : dy[e];
+                const long double xh = ((long double)x[e] - mean[c]) * inv[c];
+                e1 += g, e2 += g * xh, a1 += fabsl(g), a2 += fabsl(g * xh);
+            }
+            CHECK(fabsl(s1[c] - e1) <= (B - 1) * U_FLOAT * a1);
+            CHECK(fabsl(s2[c] - e2) <= (B + 2) * U_FLOAT * a2);
+        }
+    }
+    free(x), free(dy), free(ry);
+}
+
+/* bn_dx in float: |dx − coef·(M·g − Σg − x̂·Σg·x̂)| ≤ 5·u·(|a·g| + |b·(x − mean)| + |d|) to first
+ * order (5.5 here for the second-order terms), with the exact formula and coefficients in long
+ * double, on a channel of random gradients, one where dy = α + β·x̂ + a little noise (the three
+ * terms cancel: dx is a thousandth of them) and one at 10⁶ ± 1 (where x·b + d in float, without
+ * subtracting the mean first, would be off by far more than the bound). */
+TEST(bn_dx_stays_within_its_bound_where_the_terms_cancel)
+{
+    const fv__elt_ops *ref = fv__elt_path(0);
+    const int64_t rows = 500, C = 3;
+    const long double M = rows;
+    float *x = falloc(rows * C), *dy = falloc(rows * C), *dx = falloc(rows * C);
+    fv_rng rng;
+    fv__rng_seed(&rng, 78);
+    fill(&rng, x, rows * C), fill(&rng, dy, rows * C);
+    float mean[3], inv[3], k[9];
+    const float gamma[3] = {1.3f, -0.7f, 2.0f};
+    for (int64_t r = 0; r < rows; r++)
+        x[r * C + 2] = 1e6f + x[r * C + 2];
+    for (int64_t c = 0; c < C; c++) {
+        long double m = 0, v = 0;
+        for (int64_t r = 0; r < rows; r++)
+            m += x[r * C + c];
+        m /= M;
+        for (int64_t r = 0; r < rows; r++)
+            v += (x[r * C + c] - m) * (x[r * C + c] - m);
+        mean[c] = (float)m, inv[c] = (float)(1 / sqrtl(v / M)); /* ε = 0: x̂ has norm √M */
+    }
+    for (int64_t r = 0; r < rows; r++) { /* channel 1: affine in x̂, plus noise of 10⁻⁴ */
+        const float xh = (x[r * C + 1] - mean[1]) * inv[1];
+        dy[r * C + 1] = 0.3f - 0.8f * xh + 1e-4f * dy[r * C + 1];
+    }
+    double sdy[3], sdyx[3];
+    for (int64_t c = 0; c < C; c++) {
+        long double s1 = 0, s2 = 0;
+        for (int64_t r = 0; r < rows; r++)
+            s1 += dy[r * C + c],
+                s2 += dy[r * C + c] * (((long double)x[r * C + c] - mean[c]) * inv[c]);
+        sdy[c] = (double)s1, sdyx[c] = (double)s2;
+    }
+    fv__bn_dx_coef(C, gamma, inv, (double)M, sdy, sdyx, k);
+    ref->bn_dx(x, dy, NULL, dx, NULL, rows, C, mean, k);
+    for (int64_t c = 0; c < C; c++) {
+        const long double coef = (long double)gamma[c] * inv[c] / M,
+                          a = gamma[c] * (long double)inv[c];
+        const long double b = -coef * inv[c] * sdyx[c], d = -coef * sdy[c];
+        long double worst = 0, most_dx = 0, most_t = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t e = r * C + c;
+            const long double xh = ((long double)x[e] - mean[c]) * inv[c];
+            const long double exact = coef * (M * dy[e] - sdy[c] - xh * sdyx[c]);
+            const long double T =
+                fabsl(a * dy[e]) + fabsl(b * ((long double)x[e] - mean[c])) + fabsl(d);
+            const long double err = fabsl(dx[e] - exact) / T;
+            worst = err > worst ? err : worst;
+            most_dx = fabsl(exact) > most_dx ? fabsl(exact) : most_dx;
+            most_t = T > most_t ? T : most_t;
+        }
+        CHECK(worst <= 5.5 * U_FLOAT);
+        if (c == 1) CHECK(most_dx < 1e-3L * most_t); /* the case cancels */
+        if (worst > 5.5 * U_FLOAT)
+            fprintf(stderr, "  channel %lld: error %.3Lg of the terms, bound %.3g\n", (long long)c,
+                    worst, 5.5 * U_FLOAT);
+    }
+    free(x), free(dy), free(dx);
 }
 
 TEST(the_chosen_path_is_one_of_the_paths)
@@ -201,6 +313,8 @@ int main(void)
     printf("\n");
     RUN(reference_by_hand);
     RUN(every_path_matches_the_reference_bit_for_bit);
+    RUN(sum_dy_stays_within_its_bound);
+    RUN(bn_dx_stays_within_its_bound_where_the_terms_cancel);
     RUN(the_chosen_path_is_one_of_the_paths);
     return TEST_SUMMARY();
 }

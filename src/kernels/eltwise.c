@@ -33,11 +33,11 @@ static inline float norm1(float x, float mean, float inv, float g, float b, cons
     return relu ? relu1(v) : v;
 }
 
-static inline float dx1(float x, float g, float mean, float inv, double coef, double M, double sdy,
-                        double sdyx)
+/* bn_dx's element: (a·g + b·(x − mean)) + d, each operation rounded to float. */
+static inline float dx1(float x, float g, float mean, float a, float b, float d)
 {
-    const double xh = ((double)x - mean) * inv;
-    return (float)(coef * (M * g - sdy - xh * sdyx));
+    const float t = x - mean;
+    return (a * g + b * t) + d;
 }
 
 static void ref_relu_forward(const float *x, float *y, int64_t n)
@@ -68,17 +68,26 @@ static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const double 
         }
 }
 
+/* sum_dy over rows [0, rows) in blocks of FV_ELT_SUM_BLOCK rows: each block's sums in float,
+ * added to s1, s2 in double. */
 static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, int64_t rows,
                        int64_t C, const float *mean, const float *inv, double *s1, double *s2)
 {
-    for (int64_t r = 0; r < rows; r++)
+    for (int64_t r0 = 0; r0 < rows; r0 += FV_ELT_SUM_BLOCK) {
+        const int64_t r1 = rows - r0 < FV_ELT_SUM_BLOCK ? rows : r0 + FV_ELT_SUM_BLOCK;
         for (int64_t c = 0; c < C; c++) {
-            const int64_t e = r * C + c;
-            const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
-            const double xh = ((double)x[e] - mean[c]) * inv[c];
-            s1[c] += g;
-            s2[c] += g * xh;
+            float b1 = 0, b2 = 0;
+            for (int64_t r = r0; r < r1; r++) {
+                const int64_t e = r * C + c;
+                const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+                const float xh = (x[e] - mean[c]) * inv[c];
+                b1 += g;
+                b2 += g * xh;
+            }
+            s1[c] += b1;
+            s2[c] += b2;
         }
+    }
 }
 
 static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const float *mean,
@@ -92,16 +101,26 @@ static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const
 }
 
 static void ref_bn_dx(const float *x, const float *dy, const float *relu_y, float *dx, float *dskip,
-                      int64_t rows, int64_t C, const float *mean, const float *inv,
-                      const double *coef, double M, const double *sdy, const double *sdyx)
+                      int64_t rows, int64_t C, const float *mean, const float *k)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < C; c++) {
             const int64_t e = r * C + c;
             const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
             if (dskip) dskip[e] = g;
-            if (dx) dx[e] = dx1(x[e], g, mean[c], inv[c], coef[c], M, sdy[c], sdyx[c]);
+            if (dx) dx[e] = dx1(x[e], g, mean[c], k[c], k[C + c], k[2 * C + c]);
         }
+}
+
+void fv__bn_dx_coef(int64_t C, const float *gamma, const float *inv, double M, const double *sdy,
+                    const double *sdyx, float *k)
+{
+    for (int64_t c = 0; c < C; c++) {
+        const double a = (gamma ? (double)gamma[c] : 1.0) * inv[c], coef = a / M;
+        k[c] = (float)a;
+        k[C + c] = (float)(-coef * inv[c] * sdyx[c]);
+        k[2 * C + c] = (float)(-coef * sdy[c]);
+    }
 }
 
 static const fv__elt_ops ref_ops = {
@@ -130,32 +149,28 @@ static const fv__elt_ops ref_ops = {
 #undef EW_PATH_NAME
 
 #if defined(EW_X86)
-#define EW_W             8
-#define EW_REGS          16
-#define EW_NAME(s)       avx2_##s
-#define EW_ATTR          __attribute__((target("avx2")))
-#define EW_PATH_NAME     "avx2"
-#define EW_CVT_WIDE(v)   _mm256_cvtps_pd((__m128)(v))
-#define EW_CVT_NARROW(v) _mm256_cvtpd_ps((__m256d)(v))
+#define EW_W           8
+#define EW_REGS        16
+#define EW_NAME(s)     avx2_##s
+#define EW_ATTR        __attribute__((target("avx2")))
+#define EW_PATH_NAME   "avx2"
+#define EW_CVT_WIDE(v) _mm256_cvtps_pd((__m128)(v))
 #include "kernels/eltwise_body.h"
 #undef EW_CVT_WIDE
-#undef EW_CVT_NARROW
 #undef EW_W
 #undef EW_REGS
 #undef EW_NAME
 #undef EW_ATTR
 #undef EW_PATH_NAME
 
-#define EW_W             16
-#define EW_REGS          32
-#define EW_NAME(s)       avx512_##s
-#define EW_ATTR          __attribute__((target("avx512f")))
-#define EW_PATH_NAME     "avx512"
-#define EW_CVT_WIDE(v)   _mm512_cvtps_pd((__m256)(v))
-#define EW_CVT_NARROW(v) _mm512_cvtpd_ps((__m512d)(v))
+#define EW_W           16
+#define EW_REGS        32
+#define EW_NAME(s)     avx512_##s
+#define EW_ATTR        __attribute__((target("avx512f")))
+#define EW_PATH_NAME   "avx512"
+#define EW_CVT_WIDE(v) _mm512_cvtps_pd((__m256)(v))
 #include "kernels/eltwise_body.h"
 #undef EW_CVT_WIDE
-#undef EW_CVT_NARROW
 #undef EW_W
 #undef EW_REGS
 #undef EW_NAME

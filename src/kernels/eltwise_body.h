@@ -4,7 +4,7 @@
  *   EW_NAME(s)  the path's name for symbol s
  *   EW_ATTR     function attributes (the target instruction set)
  *   EW_REGS     vector registers of the target (16, or 32 with AVX-512)
- *   EW_CVT_WIDE, EW_CVT_NARROW  (optional) the target's float ↔ double conversion of a half vector
+ *   EW_CVT_WIDE (optional) the target's float → double conversion of a half vector
  * Each vector lane does the reference's operations in its order; the columns past the last whole
  * vector of a row go through the reference's scalar helpers (eltwise.c).
  */
@@ -49,47 +49,36 @@ EW_ATTR static void EW_NAME(relu_backward)(const float *y, const float *dy, floa
 #define HW (EW_W / 2)
 typedef float EW_NAME(hf) __attribute__((vector_size(2 * EW_W)));
 typedef float EW_NAME(hfu) __attribute__((vector_size(2 * EW_W), aligned(4), may_alias));
-typedef int32_t EW_NAME(hi) __attribute__((vector_size(2 * EW_W)));
 typedef double EW_NAME(hd) __attribute__((vector_size(4 * EW_W)));
 typedef double EW_NAME(hdu) __attribute__((vector_size(4 * EW_W), aligned(8), may_alias));
 #define HF     EW_NAME(hf)
 #define HFU    EW_NAME(hfu)
-#define HI     EW_NAME(hi)
 #define HD     EW_NAME(hd)
 #define HDU    EW_NAME(hdu)
 #define LDH(p) ((HF) * (const HFU *)(p))
 #define LDD(p) ((HD) * (const HDU *)(p))
-/* Widening and narrowing: EW_CVT_WIDE / EW_CVT_NARROW where the path defines them (GCC 12 splits
- * __builtin_convertvector of 8 floats to 8 doubles into halves and reassembles them), else the
- * generic conversion; the same rounding either way. */
+/* Widening: EW_CVT_WIDE where the path defines it (GCC 12 splits __builtin_convertvector of 8
+ * floats to 8 doubles into halves and reassembles them), else the generic conversion; the same
+ * rounding either way. */
 #ifdef EW_CVT_WIDE
-#define CVT(v)    ((HD)EW_CVT_WIDE(v))
-#define NARROW(v) ((HF)EW_CVT_NARROW(v))
+#define CVT(v) ((HD)EW_CVT_WIDE(v))
 #else
-#define CVT(v)    __builtin_convertvector((v), HD)
-#define NARROW(v) __builtin_convertvector((v), HF)
+#define CVT(v) __builtin_convertvector((v), HD)
 #endif
-/* The gradient through the optional ReLU, on a half vector at channel c of row arrays ry, dy. */
-#define GRADH(ry, dy, c)                                                                           \
-    ((ry) ? (HF)((HI)LDH((dy) + (c)) & (LDH((ry) + (c)) > hzero)) : LDH((dy) + (c)))
 
-/* kind 0: s1 += Σx; 1: s1 += Σ(x − dmean)²; 2: s1 += Σg, s2 += Σg·x̂ (sum_dy) — for channels
- * [c0, c0 + nh·HW), over all rows with the sums in registers (each channel still summed over
- * the rows in order). Inlined with kind and nh constants. */
+/* kind 0: s1 += Σx; 1: s1 += Σ(x − dmean)² — for channels [c0, c0 + nh·HW), over all rows with
+ * the sums in registers (each channel still summed over the rows in order). Inlined with kind and
+ * nh constants. */
 EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sums_block)(int kind, int nh, const float *x, const float *dy, const float *relu_y,
-                    int64_t rows, int64_t C, int64_t c0, const float *mean, const double *dmean,
-                    const float *inv, double *s1, double *s2)
+EW_NAME(sums_block)(int kind, int nh, const float *x, int64_t rows, int64_t C, int64_t c0,
+                    const double *dmean, double *s1)
 {
-    const HF hzero = {0};
-    HD a[8], b[8], m[8], iv[8];
+    HD a[8], m[8];
 #pragma GCC unroll 8
     for (int k = 0; k < nh; k++) {
         const int64_t c = c0 + k * HW;
         a[k] = LDD(s1 + c);
-        if (kind == 2) b[k] = LDD(s2 + c);
         if (kind == 1) m[k] = LDD(dmean + c);
-        if (kind == 2) m[k] = CVT(LDH(mean + c)), iv[k] = CVT(LDH(inv + c));
     }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * C + c0;
@@ -97,92 +86,154 @@ EW_NAME(sums_block)(int kind, int nh, const float *x, const float *dy, const flo
         for (int k = 0; k < nh; k++) {
             if (kind == 0) {
                 a[k] += CVT(LDH(xr + k * HW));
-            } else if (kind == 1) {
+            } else {
                 const HD d = CVT(LDH(xr + k * HW)) - m[k];
                 a[k] += d * d;
-            } else {
-                const HD g = CVT(GRADH(relu_y ? relu_y + r * C : NULL, dy + r * C, c0 + k * HW));
-                const HD xh = (CVT(LDH(xr + k * HW)) - m[k]) * iv[k];
-                a[k] += g;
-                b[k] += g * xh;
             }
         }
     }
 #pragma GCC unroll 8
-    for (int k = 0; k < nh; k++) {
+    for (int k = 0; k < nh; k++)
         *(HDU *)(s1 + c0 + k * HW) = a[k];
-        if (kind == 2) *(HDU *)(s2 + c0 + k * HW) = b[k];
-    }
 }
 
 /* The sums of kind over rows [0, rows), on a tile of rows at a time: the channel blocks of a tile
  * read it from L1 (a block over all rows would stream the tensor once per block). Each channel is
  * still summed over the rows in order. */
 EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sums_tile)(int kind, const float *x, const float *dy, const float *relu_y, int64_t rows,
-                   int64_t C, const float *mean, const double *dmean, const float *inv, double *s1,
-                   double *s2)
+EW_NAME(sums_tile)(int kind, const float *x, int64_t rows, int64_t C, const double *dmean,
+                   double *s1)
 {
     int64_t c = 0;
-    /* Blocks of up to 8 half vectors while their registers fit the path's (EW_REGS): Σx and
-     * Σ(x − mean)² hold two per half vector (the sum, the mean), sum_dy four (two sums, mean, inv).
-     */
-    const int most = (kind == 2 ? EW_REGS / 8 : EW_REGS / 4);
+    /* Blocks of up to 8 half vectors while their registers fit the path's (EW_REGS): two per half
+     * vector (the sum, the mean). */
+    const int most = EW_REGS / 4;
     for (; most >= 8 && c + 8 * HW <= C; c += 8 * HW)
-        EW_NAME(sums_block)(kind, 8, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 8, x, rows, C, c, dmean, s1);
     for (; most >= 4 && c + 4 * HW <= C; c += 4 * HW)
-        EW_NAME(sums_block)(kind, 4, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 4, x, rows, C, c, dmean, s1);
     for (; c + 2 * HW <= C; c += 2 * HW)
-        EW_NAME(sums_block)(kind, 2, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 2, x, rows, C, c, dmean, s1);
     for (; c + HW <= C; c += HW)
-        EW_NAME(sums_block)(kind, 1, x, dy, relu_y, rows, C, c, mean, dmean, inv, s1, s2);
+        EW_NAME(sums_block)(kind, 1, x, rows, C, c, dmean, s1);
     for (; c < C; c++) /* the reference's operations, channel by channel */
         for (int64_t r = 0; r < rows; r++) {
             const int64_t e = r * C + c;
             if (kind == 0) {
                 s1[c] += x[e];
-            } else if (kind == 1) {
+            } else {
                 const double d = (double)x[e] - dmean[c];
                 s1[c] += d * d;
-            } else {
-                const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
-                const double xh = ((double)x[e] - mean[c]) * inv[c];
-                s1[c] += g;
-                s2[c] += g * xh;
             }
         }
 }
 
 EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sums)(int kind, const float *x, const float *dy, const float *relu_y, int64_t rows,
-              int64_t C, const float *mean, const double *dmean, const float *inv, double *s1,
-              double *s2)
+EW_NAME(sums)(int kind, const float *x, int64_t rows, int64_t C, const double *dmean, double *s1)
 {
     const int64_t tile = C < 256 ? 2048 / C : 8; /* about 8 KiB of each array */
+    for (int64_t r = 0; r < rows; r += tile)
+        EW_NAME(sums_tile)(kind, x + r * C, rows - r < tile ? rows - r : tile, C, dmean, s1);
+}
+
+/* The halves of a float vector, as half vectors. */
+#if EW_W == 4
+#define LOHALF(v) __builtin_shufflevector((v), (v), 0, 1)
+#define HIHALF(v) __builtin_shufflevector((v), (v), 2, 3)
+#elif EW_W == 8
+#define LOHALF(v) __builtin_shufflevector((v), (v), 0, 1, 2, 3)
+#define HIHALF(v) __builtin_shufflevector((v), (v), 4, 5, 6, 7)
+#else
+#define LOHALF(v) __builtin_shufflevector((v), (v), 0, 1, 2, 3, 4, 5, 6, 7)
+#define HIHALF(v) __builtin_shufflevector((v), (v), 8, 9, 10, 11, 12, 13, 14, 15)
+#endif
+
+/* sum_dy for channels [c0, c0 + nv·EW_W) over rows [0, rows), rows a whole number of blocks but
+ * for the last: per block of FV_ELT_SUM_BLOCK rows, the sums in float vectors in registers, then
+ * added to s1, s2 in double. Inlined with nv constant. */
+EW_ATTR static inline __attribute__((always_inline)) void
+EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_y, int64_t rows,
+                     int64_t C, int64_t c0, const float *mean, const float *inv, double *s1,
+                     double *s2)
+{
+    const VF zero = {0};
+    VF m[4], iv[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < nv; k++)
+        m[k] = LD(mean + c0 + k * EW_W), iv[k] = LD(inv + c0 + k * EW_W);
+    for (int64_t r0 = 0; r0 < rows; r0 += FV_ELT_SUM_BLOCK) {
+        const int64_t r1 = rows - r0 < FV_ELT_SUM_BLOCK ? rows : r0 + FV_ELT_SUM_BLOCK;
+        VF a[4], b[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < nv; k++)
+            a[k] = zero, b[k] = zero;
+        for (int64_t r = r0; r < r1; r++) {
+#pragma GCC unroll 4
+            for (int k = 0; k < nv; k++) {
+                const int64_t e = r * C + c0 + k * EW_W;
+                VF g = LD(dy + e);
+                if (relu_y) g = KEEP(g, LD(relu_y + e) > zero);
+                const VF xh = (LD(x + e) - m[k]) * iv[k];
+                a[k] += g;
+                b[k] += g * xh;
+            }
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < nv; k++) {
+            double *p1 = s1 + c0 + k * EW_W, *p2 = s2 + c0 + k * EW_W;
+            *(HDU *)p1 = LDD(p1) + CVT(LOHALF(a[k]));
+            *(HDU *)(p1 + HW) = LDD(p1 + HW) + CVT(HIHALF(a[k]));
+            *(HDU *)p2 = LDD(p2) + CVT(LOHALF(b[k]));
+            *(HDU *)(p2 + HW) = LDD(p2 + HW) + CVT(HIHALF(b[k]));
+        }
+    }
+}
+
+/* sum_dy over a tile of rows (a whole number of blocks but for the last) at a time, as sums. */
+EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
+                                    int64_t rows, int64_t C, const float *mean, const float *inv,
+                                    double *s1, double *s2)
+{
+    /* about 8 KiB of each array, a whole number of blocks */
+    const int64_t B = FV_ELT_SUM_BLOCK, tile = C < 2048 / B ? 2048 / C / B * B : B;
     for (int64_t r = 0; r < rows; r += tile) {
         const int64_t o = r * C, h = rows - r < tile ? rows - r : tile;
-        EW_NAME(sums_tile)
-        (kind, x + o, dy ? dy + o : NULL, relu_y ? relu_y + o : NULL, h, C, mean, dmean, inv, s1,
-         s2);
+        const float *xt = x + o, *dt = dy + o, *yt = relu_y ? relu_y + o : NULL;
+        int64_t c = 0;
+        for (; EW_REGS >= 32 && c + 4 * EW_W <= C; c += 4 * EW_W)
+            EW_NAME(sumdy_block)(4, xt, dt, yt, h, C, c, mean, inv, s1, s2);
+        for (; c + 2 * EW_W <= C; c += 2 * EW_W)
+            EW_NAME(sumdy_block)(2, xt, dt, yt, h, C, c, mean, inv, s1, s2);
+        for (; c + EW_W <= C; c += EW_W)
+            EW_NAME(sumdy_block)(1, xt, dt, yt, h, C, c, mean, inv, s1, s2);
+        if (c < C) /* the reference's operations on the last channels */
+            for (int64_t r0 = 0; r0 < h; r0 += B) {
+                const int64_t r1 = h - r0 < B ? h : r0 + B;
+                for (int64_t k = c; k < C; k++) {
+                    float b1 = 0, b2 = 0;
+                    for (int64_t q = r0; q < r1; q++) {
+                        const int64_t e = q * C + k;
+                        const float g = yt ? relu_grad1(yt[e], dt[e]) : dt[e];
+                        const float xh = (xt[e] - mean[k]) * inv[k];
+                        b1 += g;
+                        b2 += g * xh;
+                    }
+                    s1[k] += b1;
+                    s2[k] += b2;
+                }
+            }
     }
 }
 
 EW_ATTR static void EW_NAME(sum)(const float *x, int64_t rows, int64_t C, double *s)
 {
-    EW_NAME(sums)(0, x, NULL, NULL, rows, C, NULL, NULL, NULL, s, NULL);
+    EW_NAME(sums)(0, x, rows, C, NULL, s);
 }
 
 EW_ATTR static void EW_NAME(sum_sqdev)(const float *x, int64_t rows, int64_t C, const double *mean,
                                        double *s)
 {
-    EW_NAME(sums)(1, x, NULL, NULL, rows, C, NULL, mean, NULL, s, NULL);
-}
-
-EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
-                                    int64_t rows, int64_t C, const float *mean, const float *inv,
-                                    double *s1, double *s2)
-{
-    EW_NAME(sums)(2, x, dy, relu_y, rows, C, mean, NULL, inv, s1, s2);
+    EW_NAME(sums)(1, x, rows, C, mean, s);
 }
 
 EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int64_t C,
@@ -209,38 +260,37 @@ EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int
 
 EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx,
                                    float *dskip, int64_t rows, int64_t C, const float *mean,
-                                   const float *inv, const double *coef, double M,
-                                   const double *sdy, const double *sdyx)
+                                   const float *k)
 {
-    const HF hzero = {0};
+    const VF zero = {0};
+    const float *ka = k, *kb = k + C, *kd = k + 2 * C;
     for (int64_t r = 0; r < rows; r++) {
         const int64_t o = r * C;
-        const float *yr = relu_y ? relu_y + o : NULL;
         int64_t c = 0;
-        for (; c + HW <= C; c += HW) {
-            const HF gf = GRADH(yr, dy + o, c);
-            if (dskip) *(HFU *)(dskip + o + c) = gf;
+        for (; c + EW_W <= C; c += EW_W) {
+            VF g = LD(dy + o + c);
+            if (relu_y) g = KEEP(g, LD(relu_y + o + c) > zero);
+            if (dskip) *(VFU *)(dskip + o + c) = g;
             if (!dx) continue;
-            const HD xh = (CVT(LDH(x + o + c)) - CVT(LDH(mean + c))) * CVT(LDH(inv + c));
-            const HD v = LDD(coef + c) * (M * CVT(gf) - LDD(sdy + c) - xh * LDD(sdyx + c));
-            *(HFU *)(dx + o + c) = NARROW(v);
+            const VF t = LD(x + o + c) - LD(mean + c);
+            const VF v = LD(ka + c) * g + LD(kb + c) * t;
+            *(VFU *)(dx + o + c) = v + LD(kd + c);
         }
         for (; c < C; c++) {
-            const float gf = yr ? relu_grad1(yr[c], dy[o + c]) : dy[o + c];
-            if (dskip) dskip[o + c] = gf;
-            if (dx) dx[o + c] = dx1(x[o + c], gf, mean[c], inv[c], coef[c], M, sdy[c], sdyx[c]);
+            const float g = relu_y ? relu_grad1(relu_y[o + c], dy[o + c]) : dy[o + c];
+            if (dskip) dskip[o + c] = g;
+            if (dx) dx[o + c] = dx1(x[o + c], g, mean[c], ka[c], kb[c], kd[c]);
         }
     }
 }
 
-#undef GRADH
+#undef LOHALF
+#undef HIHALF
 #undef CVT
-#undef NARROW
 #undef LDD
 #undef LDH
 #undef HDU
 #undef HD
-#undef HI
 #undef HFU
 #undef HF
 #undef HW

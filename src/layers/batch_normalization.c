@@ -82,7 +82,7 @@ static fv_status bn_build(fv_layer *l)
 }
 
 /* Scratch: two doubles per channel per chunk of the whole batch, then the two sums per
- * channel, then backward's γ·inv/M per channel (and room for one more). */
+ * channel, then room for two doubles per channel (backward's three float coefficients of bn_dx). */
 static size_t bn_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
     (void)n, (void)threads;
@@ -212,8 +212,10 @@ static void bn_forward_fused(fv_layer *l, const float *const *xs, float *y, fv_r
 }
 
 /* Training mode (Ioffe & Szegedy 2015, eq. after Alg. 1), with x̂ = (x − μ)·inv and M values per
- * channel: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·inv/M · (M·dy − Σ dy − x̂·Σ dy·x̂). Inference mode
- * (moving statistics are constants): dx = γ·inv·dy. */
+ * channel: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·inv/M · (M·dy − Σ dy − x̂·Σ dy·x̂), in float as
+ * a·dy + b·(x − μ) + d with the coefficients per channel in double (eltwise.h's bn_dx and
+ * fv__bn_dx_coef, which state the error bound). Inference mode (moving statistics are constants):
+ * dx = γ·inv·dy. */
 /* dy is the gradient of the layer's output or, with relu_y (the output of the ReLU fused after it),
  * of that ReLU's output; dskip (NULL: not needed) receives the gradient of a fused residual Add's
  * other input. */
@@ -237,14 +239,12 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);
     if (batch_mode(l, r)) {
         const fv__elt_ops *ops = fv__elt();
-        double *coef = sdyx + C;
-        for (int64_t k = 0; k < C; k++)
-            coef[k] = (t.gamma ? (double)t.gamma[k] : 1.0) * inv[k] / M;
+        float *k = (float *)(sdyx + C); /* 3·C floats in the 2·C doubles after the sums */
+        fv__bn_dx_coef(C, t.gamma, inv, M, sdy, sdyx, k);
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < n; i++)
             ops->bn_dx(x + i * per, dy + i * per, relu_y ? relu_y + i * per : NULL,
-                       dx ? dx + i * per : NULL, dskip ? dskip + i * per : NULL, rows, C, mean, inv,
-                       coef, M, sdy, sdyx);
+                       dx ? dx + i * per : NULL, dskip ? dskip + i * per : NULL, rows, C, mean, k);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(threads)
