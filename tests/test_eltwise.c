@@ -61,9 +61,10 @@ TEST(reference_by_hand)
 
     /* Two channels, three rows: channel 0 holds 1, 2, 6 (mean 3), channel 1 holds 0, 0, 3. */
     const float v[6] = {1, 0, 2, 0, 6, 3};
-    double s[2] = {10, 20};
-    ref->sum(v, 3, 2, s);
-    CHECK(s[0] == 19 && s[1] == 23);
+    double s[2] = {10, 20}, sq[2] = {1, 2};
+    const double shift[2] = {2, -1};
+    ref->sum_sq(v, 3, 2, shift, s, sq); /* about 2 and −1: −1, 0, 4 and 1, 1, 4 */
+    CHECK(s[0] == 10 + 3 && s[1] == 20 + 6 && sq[0] == 1 + 1 + 0 + 16 && sq[1] == 2 + 1 + 1 + 16);
     const float mean[2] = {3, 1}, inv[2] = {0.5f, 2.0f}, gamma[2] = {2, 1}, beta[2] = {1, -1};
     const double dmean[2] = {3, 1};
     double q[2] = {0, 0};
@@ -132,13 +133,14 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
 
     for (int64_t c = 0; c < 4 * C; c++) /* the sums add to what is there */
         s[c] = t[c] = (double)c - 1.5;
-    ref->sum(x, rows, C, s), p->sum(x, rows, C, t);
     double *dm = dalloc(C); /* a mean in double, as BatchNormalization's */
     for (int64_t c = 0; c < C; c++)
         dm[c] = (double)mean[c] + 1e-3 * (double)c;
+    ref->sum_sq(x, rows, C, dm, s, s + C), p->sum_sq(x, rows, C, dm, t, t + C);
+    same_bits("sum_sq", p->name, s, t, (size_t)(2 * C) * 8);
     ref->sum_sqdev(x, rows, C, dm, s + C), p->sum_sqdev(x, rows, C, dm, t + C);
     free(dm);
-    same_bits("sum, sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
+    same_bits("sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
     for (int relu = 0; relu < 2; relu++) {
         const float *r = relu ? ry : NULL;
         ref->sum_dy(x, dy, r, rows, C, mean, inv, s + 2 * C, s + 3 * C);

@@ -52,11 +52,15 @@ static void ref_relu_backward(const float *y, const float *dy, float *dx, int64_
         dx[i] = relu_grad1(y[i], dy[i]);
 }
 
-static void ref_sum(const float *x, int64_t rows, int64_t C, double *s)
+static void ref_sum_sq(const float *x, int64_t rows, int64_t C, const double *k, double *s1,
+                       double *s2)
 {
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < C; c++)
-            s[c] += x[r * C + c];
+        for (int64_t c = 0; c < C; c++) {
+            const double d = (double)x[r * C + c] - k[c];
+            s1[c] += d;
+            s2[c] += d * d;
+        }
 }
 
 static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const double *mean, double *s)
@@ -127,7 +131,7 @@ static const fv__elt_ops ref_ops = {
     .name = "reference",
     .relu_forward = ref_relu_forward,
     .relu_backward = ref_relu_backward,
-    .sum = ref_sum,
+    .sum_sq = ref_sum_sq,
     .sum_sqdev = ref_sum_sqdev,
     .sum_dy = ref_sum_dy,
     .bn_norm = ref_bn_norm,

@@ -19,8 +19,10 @@ typedef struct fv__elt_ops {
     void (*relu_forward)(const float *x, float *y, int64_t n);
     /* dx[i] = y[i] > 0 ? dy[i] : 0 for i < n (dx may be dy): ReLU's gradient from its output. */
     void (*relu_backward)(const float *y, const float *dy, float *dx, int64_t n);
-    /* s[c] += Σ_r x[r, c]. */
-    void (*sum)(const float *x, int64_t rows, int64_t C, double *s);
+    /* s1[c] += Σ_r (x[r, c] − k[c]) and s2[c] += Σ_r (x[r, c] − k[c])², in double: the batch's
+     * first two moments about a shift k (BatchNormalization's moving mean) in one pass over x. */
+    void (*sum_sq)(const float *x, int64_t rows, int64_t C, const double *k, double *s1,
+                   double *s2);
     /* s[c] += Σ_r (x[r, c] − mean[c])², in double from the mean in double (BatchNormalization's
      * Σx/M unrounded: the float mean's rounding would add (mean − float mean)² to the variance,
      * 0.2% of it at 10⁶ ± 1). */

@@ -66,74 +66,79 @@ typedef double EW_NAME(hdu) __attribute__((vector_size(4 * EW_W), aligned(8), ma
 #define CVT(v) __builtin_convertvector((v), HD)
 #endif
 
-/* kind 0: s1 += Σx; 1: s1 += Σ(x − dmean)² — for channels [c0, c0 + nh·HW), over all rows with
- * the sums in registers (each channel still summed over the rows in order). Inlined with kind and
- * nh constants. */
+/* kind 0: s1 += Σ(x − m), s2 += Σ(x − m)²; 1: s1 += Σ(x − m)² — for channels [c0, c0 + nh·HW),
+ * over all rows with the sums in registers (each channel still summed over the rows in order).
+ * Inlined with kind and nh constants. */
 EW_ATTR static inline __attribute__((always_inline)) void
 EW_NAME(sums_block)(int kind, int nh, const float *x, int64_t rows, int64_t C, int64_t c0,
-                    const double *dmean, double *s1)
+                    const double *dm, double *s1, double *s2)
 {
-    HD a[8], m[8];
+    HD a[8], b[8], m[8];
 #pragma GCC unroll 8
     for (int k = 0; k < nh; k++) {
         const int64_t c = c0 + k * HW;
-        a[k] = LDD(s1 + c);
-        if (kind == 1) m[k] = LDD(dmean + c);
+        a[k] = LDD(s1 + c), m[k] = LDD(dm + c);
+        if (kind == 0) b[k] = LDD(s2 + c);
     }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * C + c0;
 #pragma GCC unroll 8
         for (int k = 0; k < nh; k++) {
+            const HD d = CVT(LDH(xr + k * HW)) - m[k];
             if (kind == 0) {
-                a[k] += CVT(LDH(xr + k * HW));
+                a[k] += d;
+                b[k] += d * d;
             } else {
-                const HD d = CVT(LDH(xr + k * HW)) - m[k];
                 a[k] += d * d;
             }
         }
     }
 #pragma GCC unroll 8
-    for (int k = 0; k < nh; k++)
+    for (int k = 0; k < nh; k++) {
         *(HDU *)(s1 + c0 + k * HW) = a[k];
+        if (kind == 0) *(HDU *)(s2 + c0 + k * HW) = b[k];
+    }
 }
 
 /* The sums of kind over rows [0, rows), on a tile of rows at a time: the channel blocks of a tile
  * read it from L1 (a block over all rows would stream the tensor once per block). Each channel is
  * still summed over the rows in order. */
 EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sums_tile)(int kind, const float *x, int64_t rows, int64_t C, const double *dmean,
-                   double *s1)
+EW_NAME(sums_tile)(int kind, const float *x, int64_t rows, int64_t C, const double *dm, double *s1,
+                   double *s2)
 {
     int64_t c = 0;
-    /* Blocks of up to 8 half vectors while their registers fit the path's (EW_REGS): two per half
-     * vector (the sum, the mean). */
+    /* Blocks of up to 8 half vectors while their registers fit the path's (EW_REGS): up to three
+     * per half vector (the sums, the shift). */
     const int most = EW_REGS / 4;
     for (; most >= 8 && c + 8 * HW <= C; c += 8 * HW)
-        EW_NAME(sums_block)(kind, 8, x, rows, C, c, dmean, s1);
+        EW_NAME(sums_block)(kind, 8, x, rows, C, c, dm, s1, s2);
     for (; most >= 4 && c + 4 * HW <= C; c += 4 * HW)
-        EW_NAME(sums_block)(kind, 4, x, rows, C, c, dmean, s1);
+        EW_NAME(sums_block)(kind, 4, x, rows, C, c, dm, s1, s2);
     for (; c + 2 * HW <= C; c += 2 * HW)
-        EW_NAME(sums_block)(kind, 2, x, rows, C, c, dmean, s1);
+        EW_NAME(sums_block)(kind, 2, x, rows, C, c, dm, s1, s2);
     for (; c + HW <= C; c += HW)
-        EW_NAME(sums_block)(kind, 1, x, rows, C, c, dmean, s1);
+        EW_NAME(sums_block)(kind, 1, x, rows, C, c, dm, s1, s2);
     for (; c < C; c++) /* the reference's operations, channel by channel */
         for (int64_t r = 0; r < rows; r++) {
-            const int64_t e = r * C + c;
+            const double d = (double)x[r * C + c] - dm[c];
             if (kind == 0) {
-                s1[c] += x[e];
+                s1[c] += d;
+                s2[c] += d * d;
             } else {
-                const double d = (double)x[e] - dmean[c];
                 s1[c] += d * d;
             }
         }
 }
 
-EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sums)(int kind, const float *x, int64_t rows, int64_t C, const double *dmean, double *s1)
+EW_ATTR static inline __attribute__((always_inline)) void EW_NAME(sums)(int kind, const float *x,
+                                                                        int64_t rows, int64_t C,
+                                                                        const double *dm,
+                                                                        double *s1, double *s2)
 {
     const int64_t tile = C < 256 ? 2048 / C : 8; /* about 8 KiB of each array */
     for (int64_t r = 0; r < rows; r += tile)
-        EW_NAME(sums_tile)(kind, x + r * C, rows - r < tile ? rows - r : tile, C, dmean, s1);
+        EW_NAME(sums_tile)(kind, x + r * C, rows - r < tile ? rows - r : tile, C, dm, s1, s2);
 }
 
 /* The halves of a float vector, as half vectors. */
@@ -225,15 +230,16 @@ EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float
     }
 }
 
-EW_ATTR static void EW_NAME(sum)(const float *x, int64_t rows, int64_t C, double *s)
+EW_ATTR static void EW_NAME(sum_sq)(const float *x, int64_t rows, int64_t C, const double *k,
+                                    double *s1, double *s2)
 {
-    EW_NAME(sums)(0, x, rows, C, NULL, s);
+    EW_NAME(sums)(0, x, rows, C, k, s1, s2);
 }
 
 EW_ATTR static void EW_NAME(sum_sqdev)(const float *x, int64_t rows, int64_t C, const double *mean,
                                        double *s)
 {
-    EW_NAME(sums)(1, x, rows, C, mean, s);
+    EW_NAME(sums)(1, x, rows, C, mean, s, NULL);
 }
 
 EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int64_t C,
@@ -304,7 +310,7 @@ static const fv__elt_ops EW_NAME(ops) = {
     .name = EW_PATH_NAME,
     .relu_forward = EW_NAME(relu_forward),
     .relu_backward = EW_NAME(relu_backward),
-    .sum = EW_NAME(sum),
+    .sum_sq = EW_NAME(sum_sq),
     .sum_sqdev = EW_NAME(sum_sqdev),
     .sum_dy = EW_NAME(sum_dy),
     .bn_norm = EW_NAME(bn_norm),

@@ -97,9 +97,10 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
 
 /* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the whole batch, where per element
  * (a, b) = f(x, dy) — the sums run per chunk of samples (this run's chunks; the other processes'
- * are gathered), then over all the batch's chunks in chunk order. SUM_DY with relu_y: the gradient
- * through the ReLU fused after the layer (eltwise.h's sum_dy). */
-typedef enum { SUM_X, SUM_SQDEV, SUM_DY } sum_kind;
+ * are gathered), then over all the batch's chunks in chunk order. SUM_SQ: x − dmean and its square
+ * (dmean a shift); SUM_SQDEV: (x − dmean)²; SUM_DY with relu_y: the gradient through the ReLU fused
+ * after the layer (eltwise.h's sum_dy). */
+typedef enum { SUM_SQ, SUM_SQDEV, SUM_DY } sum_kind;
 
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
                          const float *mean, const double *dmean, const float *inv, int64_t n,
@@ -118,8 +119,8 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
         int64_t lo, hi;
         fv__run_chunk(r, ch, &lo, &hi);
         const int64_t o = lo * rows * C, cnt = (hi - lo) * rows;
-        if (kind == SUM_X)
-            ops->sum(x + o, cnt, C, s1);
+        if (kind == SUM_SQ)
+            ops->sum_sq(x + o, cnt, C, dmean, s1, s2);
         else if (kind == SUM_SQDEV)
             ops->sum_sqdev(x + o, cnt, C, dmean, s1);
         else
@@ -169,17 +170,35 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
         return;
     }
     if (batch_mode(l, r)) {
-        double *part = r->scratch, *acc = part + FV_GRAD_CHUNKS * 2 * C, *dmean = acc + C;
+        double *part = r->scratch, *s1 = part + FV_GRAD_CHUNKS * 2 * C, *s2 = s1 + C;
+        double *shift = s2 + C, *dmean = shift + C;
         const double M = (double)(fv__run_batch(r) * rows);
-        /* Two passes (mean, then squared deviations from it, in double): the textbook one-pass
-         * formula loses precision when the mean is large against the spread, and deviations from
-         * the float-rounded mean would add the rounding's square to the variance. */
-        channel_sums(SUM_X, x, NULL, NULL, NULL, NULL, NULL, n, rows, C, part, acc, NULL, r);
+        /* One pass: S1 = Σ(x − K), S2 = Σ(x − K)² about the moving mean K (the same in every
+         * process and thread), then the mean K + S1/M and Q = Σ(x − mean)² = S2 − S1²/M. In exact
+         * arithmetic this is the two-pass result; in double, S2's recursive sum is within
+         * (M + 2)·2⁻⁵³·S2 and S1's error moves S1²/M by at most 2(M + 1)·2⁻⁵³·S2 (Cauchy–Schwarz:
+         * Σ|x − K| ≤ √(M·S2)), so with S1²/M's own roundings Q is within 3(M + 2)·2⁻⁵³·S2 to
+         * first order (Higham 2002, §4.2: recursive summation). Where that is more than 2⁻³⁰·Q
+         * (K far from the batch's mean, as at the first step when the data sit far from zero),
+         * the deviations are summed again from the mean in double, the two-pass formula: the
+         * textbook one-pass formula about 0 loses the variance when the mean is large against
+         * the spread, and deviations from the float-rounded mean would add the rounding's square
+         * to it. */
         for (int64_t k = 0; k < C; k++)
-            dmean[k] = acc[k] / M, mean[k] = (float)dmean[k];
-        channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, acc, NULL, r);
+            shift[k] = t.mean[k];
+        channel_sums(SUM_SQ, x, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2, r);
+        bool again = false;
         for (int64_t k = 0; k < C; k++) {
-            const double var = acc[k] / M; /* biased, as Keras 3 normalises and updates */
+            dmean[k] = shift[k] + s1[k] / M, mean[k] = (float)dmean[k];
+            const double q = s2[k] - s1[k] * (s1[k] / M);
+            again = again || !(q > 0 && 3.0 * (M + 2.0) * s2[k] <= 0x1p23 * q);
+            s2[k] = q;
+        }
+        if (again)
+            channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, s2, NULL,
+                         r);
+        for (int64_t k = 0; k < C; k++) {
+            const double var = s2[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
             t.mean[k] =
                 (float)((double)t.mean[k] * c->momentum + (double)mean[k] * (1.0 - c->momentum));
