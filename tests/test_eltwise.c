@@ -85,25 +85,26 @@ TEST(reference_by_hand)
     /* Through the ReLU of output ry: g = dy where ry > 0. x̂ of channel 0: −1, −0.5, 1.5. */
     const float ry[6] = {1, 0, 0, 1, 1, 1}, g[6] = {1, 2, 3, 4, 5, 6};
     double s1[2] = {0, 0}, s2[2] = {0, 0};
-    ref->sum_dy(v, g, ry, 3, 2, mean, inv, s1, s2);
+    float gs[6];
+    ref->sum_dy(v, g, ry, gs, 3, 2, mean, inv, s1, s2);
+    CHECK(gs[0] == 1 && gs[1] == 0 && gs[2] == 0 && gs[3] == 4 && gs[4] == 5 && gs[5] == 6);
     CHECK(s1[0] == 1 + 5 && s1[1] == 4 + 6);
     CHECK(s2[0] == 1 * -1.0 + 5 * 1.5 && s2[1] == 4 * -2.0 + 6 * 4.0);
     /* dx = coef·(M·g − sdy − x̂·sdyx), with coef = γ·inv/M, as a·g + b·(x − mean) + d: channel 0
      * a = 2·0.5 = 1, b = −(1/3)·0.5·6.5, d = −(1/3)·6; channel 1 a = 2, b = −(2/3)·2·16, d =
      * −(2/3)·10. */
     const double M = 3, coef[2] = {2 * 0.5 / 3, 1 * 2.0 / 3};
-    float k[6], d[6], skip[6];
+    float k[6], d[6];
     fv__bn_dx_coef(2, gamma, inv, M, s1, s2, k);
     CHECK(k[0] == 1 && k[1] == 2 && k[2] == (float)(-6.5 / 6) && k[3] == (float)(-64.0 / 3));
     CHECK(k[4] == -2 && k[5] == (float)(-20.0 / 3));
     fv__bn_dx_coef(2, NULL, inv, M, s1, s2, k + 0); /* γ = 1 */
     CHECK(k[0] == 0.5f && k[1] == 2 && k[2] == (float)(-6.5 / 12) && k[4] == -1);
     fv__bn_dx_coef(2, gamma, inv, M, s1, s2, k);
-    ref->bn_dx(v, g, ry, d, skip, 3, 2, mean, k);
+    ref->bn_dx(v, g, ry, d, 3, 2, mean, k);
     CHECK_CLOSE(d[0], coef[0] * (3 * 1 - s1[0] - (-1.0) * s2[0]), 1e-6, 1e-6);
     CHECK_CLOSE(d[2], coef[0] * (0 - s1[0] - (-0.5) * s2[0]), 1e-6, 1e-6);
     CHECK_CLOSE(d[5], coef[1] * (3 * 6 - s1[1] - 4.0 * s2[1]), 1e-6, 1e-6);
-    CHECK(skip[0] == 1 && skip[1] == 0 && skip[2] == 0 && skip[3] == 4 && skip[5] == 6);
 }
 
 /* Every kernel of path p against the reference, on rows × C values. */
@@ -141,11 +142,19 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     ref->sum_sqdev(x, rows, C, dm, s + C), p->sum_sqdev(x, rows, C, dm, t + C);
     free(dm);
     same_bits("sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
-    for (int relu = 0; relu < 2; relu++) {
-        const float *r = relu ? ry : NULL;
-        ref->sum_dy(x, dy, r, rows, C, mean, inv, s + 2 * C, s + 3 * C);
-        p->sum_dy(x, dy, r, rows, C, mean, inv, t + 2 * C, t + 3 * C);
+    for (int q = 0; q < 3; q++) { /* through a ReLU or not; g written or not */
+        const float *r = q ? ry : NULL;
+        ref->sum_dy(x, dy, r, q == 2 ? a2 : NULL, rows, C, mean, inv, s + 2 * C, s + 3 * C);
+        p->sum_dy(x, dy, r, q == 2 ? b2 : NULL, rows, C, mean, inv, t + 2 * C, t + 3 * C);
         same_bits("sum_dy", p->name, s + 2 * C, t + 2 * C, (size_t)(2 * C) * 8);
+        if (q == 2) same_bits("sum_dy's g", p->name, a2, b2, (size_t)n * 4);
+    }
+    { /* g written over dy */
+        double s1[2 * 70], s2[2 * 70];
+        memset(s1, 0, sizeof s1), memset(s2, 0, sizeof s2);
+        memcpy(b2, dy, (size_t)n * 4);
+        p->sum_dy(x, b2, ry, b2, rows, C, mean, inv, s1, s2);
+        same_bits("sum_dy's g in place", p->name, a2, b2, (size_t)n * 4);
     }
 
     for (int k = 0; k < 16; k++) { /* gamma, beta, add and relu each on or off */
@@ -160,21 +169,16 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
 
     float *k = falloc(3 * C); /* bn_dx's coefficients from the sums above */
     fv__bn_dx_coef(C, gamma, inv, (double)rows, s + 2 * C, s + 3 * C, k);
-    for (int q = 0; q < 4; q++) { /* through a ReLU or not; with dskip or not */
-        const float *r = q & 1 ? ry : NULL;
-        float *sk_a = q & 2 ? a2 : NULL, *sk_b = q & 2 ? b2 : NULL;
-        ref->bn_dx(x, dy, r, a, sk_a, rows, C, mean, k);
-        p->bn_dx(x, dy, r, b, sk_b, rows, C, mean, k);
+    for (int q = 0; q < 2; q++) { /* through a ReLU or not */
+        const float *r = q ? ry : NULL;
+        ref->bn_dx(x, dy, r, a, rows, C, mean, k);
+        p->bn_dx(x, dy, r, b, rows, C, mean, k);
         same_bits("bn_dx", p->name, a, b, (size_t)n * 4);
-        if (sk_a) same_bits("bn_dx's dskip", p->name, a2, b2, (size_t)n * 4);
     }
-    /* dskip alone (no input gradient), and dx written over dy */
-    ref->bn_dx(x, dy, ry, NULL, a2, rows, C, mean, k);
-    p->bn_dx(x, dy, ry, NULL, b2, rows, C, mean, k);
-    same_bits("bn_dx's dskip alone", p->name, a2, b2, (size_t)n * 4);
-    ref->bn_dx(x, dy, ry, a, NULL, rows, C, mean, k);
+    /* dx written over dy */
+    ref->bn_dx(x, dy, ry, a, rows, C, mean, k);
     memcpy(b, dy, (size_t)n * 4);
-    p->bn_dx(x, b, ry, b, NULL, rows, C, mean, k);
+    p->bn_dx(x, b, ry, b, rows, C, mean, k);
     same_bits("bn_dx in place", p->name, a, b, (size_t)n * 4);
     free(k);
 
@@ -217,7 +221,7 @@ TEST(sum_dy_stays_within_its_bound)
     const float mean[3] = {0.01f, 1e6f, -0.5f}, inv[3] = {1.7f, 0.9f, 3.0f};
     for (int relu = 0; relu < 2; relu++) {
         double s1[3] = {0, 0, 0}, s2[3] = {0, 0, 0};
-        ref->sum_dy(x, dy, relu ? ry : NULL, rows, C, mean, inv, s1, s2);
+        ref->sum_dy(x, dy, relu ? ry : NULL, NULL, rows, C, mean, inv, s1, s2);
         for (int64_t c = 0; c < C; c++) {
             long double e1 = 0, e2 = 0, a1 = 0, a2 = 0;
             for (int64_t r = 0; r < rows; r++) {
@@ -273,7 +277,7 @@ TEST(bn_dx_stays_within_its_bound_where_the_terms_cancel)
         sdy[c] = (double)s1, sdyx[c] = (double)s2;
     }
     fv__bn_dx_coef(C, gamma, inv, (double)M, sdy, sdyx, k);
-    ref->bn_dx(x, dy, NULL, dx, NULL, rows, C, mean, k);
+    ref->bn_dx(x, dy, NULL, dx, rows, C, mean, k);
     for (int64_t c = 0; c < C; c++) {
         const long double coef = (long double)gamma[c] * inv[c] / M,
                           a = gamma[c] * (long double)inv[c];

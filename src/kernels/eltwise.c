@@ -74,8 +74,9 @@ static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const double 
 
 /* sum_dy over rows [0, rows) in blocks of FV_ELT_SUM_BLOCK rows: each block's sums in float,
  * added to s1, s2 in double. */
-static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, int64_t rows,
-                       int64_t C, const float *mean, const float *inv, double *s1, double *s2)
+static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, float *gout,
+                       int64_t rows, int64_t C, const float *mean, const float *inv, double *s1,
+                       double *s2)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += FV_ELT_SUM_BLOCK) {
         const int64_t r1 = rows - r0 < FV_ELT_SUM_BLOCK ? rows : r0 + FV_ELT_SUM_BLOCK;
@@ -85,6 +86,7 @@ static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, int
                 const int64_t e = r * C + c;
                 const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
                 const float xh = (x[e] - mean[c]) * inv[c];
+                if (gout) gout[e] = g;
                 b1 += g;
                 b2 += g * xh;
             }
@@ -104,15 +106,14 @@ static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const
                                  beta ? beta[c] : 0.0f, add ? add + r * C : NULL, c, relu);
 }
 
-static void ref_bn_dx(const float *x, const float *dy, const float *relu_y, float *dx, float *dskip,
-                      int64_t rows, int64_t C, const float *mean, const float *k)
+static void ref_bn_dx(const float *x, const float *dy, const float *relu_y, float *dx, int64_t rows,
+                      int64_t C, const float *mean, const float *k)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < C; c++) {
             const int64_t e = r * C + c;
             const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
-            if (dskip) dskip[e] = g;
-            if (dx) dx[e] = dx1(x[e], g, mean[c], k[c], k[C + c], k[2 * C + c]);
+            dx[e] = dx1(x[e], g, mean[c], k[c], k[C + c], k[2 * C + c]);
         }
 }
 

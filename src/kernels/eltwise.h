@@ -33,9 +33,10 @@ typedef struct fv__elt_ops {
      * In float over blocks of FV_ELT_SUM_BLOCK rows from the first (x̂ and g·x̂ rounded to float,
      * each block summed over its rows in order), each block's sums added to s1, s2 in double: the
      * error is at most (FV_ELT_SUM_BLOCK + 2)·2⁻²⁴·Σ|g·x̂| (s2) and (FV_ELT_SUM_BLOCK − 1)·2⁻²⁴·Σ|g|
-     * (s1), to first order (Higham 2002, §4.2: recursive summation's bound per block). */
-    void (*sum_dy)(const float *x, const float *dy, const float *relu_y, int64_t rows, int64_t C,
-                   const float *mean, const float *inv, double *s1, double *s2);
+     * (s1), to first order (Higham 2002, §4.2: recursive summation's bound per block). gout, when
+     * not NULL, receives g (it may be dy: each element is read before it is written). */
+    void (*sum_dy)(const float *x, const float *dy, const float *relu_y, float *gout, int64_t rows,
+                   int64_t C, const float *mean, const float *inv, double *s1, double *s2);
     /* BatchNormalization's output y = (x − mean)·inv·γ + β in float (γ = 1 when gamma is NULL, β
      * = 0 when beta is NULL), then, when add is not NULL, y + add[r, c] (a residual Add), then,
      * with relu, max(y, 0) as relu_forward. y may be x. */
@@ -45,11 +46,9 @@ typedef struct fv__elt_ops {
     /* BatchNormalization's input gradient in training mode (Ioffe & Szegedy 2015), in float with
      * three coefficients per channel (fv__bn_dx_coef): with g as sum_dy's,
      * dx = (a[c]·g + b[c]·(x − mean[c])) + d[c], a = k[c], b = k[C + c], d = k[2C + c], each
-     * operation rounded to float. dx NULL: not written. dskip, when not NULL, receives g (the
-     * gradient of a residual Add's other input). dx and dskip may be dy (each element is read
-     * before it is written). */
-    void (*bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx, float *dskip,
-                  int64_t rows, int64_t C, const float *mean, const float *k);
+     * operation rounded to float. dx may be dy (each element is read before it is written). */
+    void (*bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx, int64_t rows,
+                  int64_t C, const float *mean, const float *k);
 } fv__elt_ops;
 
 /* The rows of one float block of sum_dy (every path's). */

@@ -157,9 +157,9 @@ EW_ATTR static inline __attribute__((always_inline)) void EW_NAME(sums)(int kind
  * for the last: per block of FV_ELT_SUM_BLOCK rows, the sums in float vectors in registers, then
  * added to s1, s2 in double. Inlined with nv constant. */
 EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_y, int64_t rows,
-                     int64_t C, int64_t c0, const float *mean, const float *inv, double *s1,
-                     double *s2)
+EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_y, float *gout,
+                     int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
+                     double *s1, double *s2)
 {
     const VF zero = {0};
     VF m[4], iv[4];
@@ -178,6 +178,7 @@ EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_
                 const int64_t e = r * C + c0 + k * EW_W;
                 VF g = LD(dy + e);
                 if (relu_y) g = KEEP(g, LD(relu_y + e) > zero);
+                if (gout) *(VFU *)(gout + e) = g;
                 const VF xh = (LD(x + e) - m[k]) * iv[k];
                 a[k] += g;
                 b[k] += g * xh;
@@ -196,21 +197,22 @@ EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_
 
 /* sum_dy over a tile of rows (a whole number of blocks but for the last) at a time, as sums. */
 EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
-                                    int64_t rows, int64_t C, const float *mean, const float *inv,
-                                    double *s1, double *s2)
+                                    float *gout, int64_t rows, int64_t C, const float *mean,
+                                    const float *inv, double *s1, double *s2)
 {
     /* about 8 KiB of each array, a whole number of blocks */
     const int64_t B = FV_ELT_SUM_BLOCK, tile = C < 2048 / B ? 2048 / C / B * B : B;
     for (int64_t r = 0; r < rows; r += tile) {
         const int64_t o = r * C, h = rows - r < tile ? rows - r : tile;
         const float *xt = x + o, *dt = dy + o, *yt = relu_y ? relu_y + o : NULL;
+        float *gt = gout ? gout + o : NULL;
         int64_t c = 0;
         for (; EW_REGS >= 32 && c + 4 * EW_W <= C; c += 4 * EW_W)
-            EW_NAME(sumdy_block)(4, xt, dt, yt, h, C, c, mean, inv, s1, s2);
+            EW_NAME(sumdy_block)(4, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
         for (; c + 2 * EW_W <= C; c += 2 * EW_W)
-            EW_NAME(sumdy_block)(2, xt, dt, yt, h, C, c, mean, inv, s1, s2);
+            EW_NAME(sumdy_block)(2, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
         for (; c + EW_W <= C; c += EW_W)
-            EW_NAME(sumdy_block)(1, xt, dt, yt, h, C, c, mean, inv, s1, s2);
+            EW_NAME(sumdy_block)(1, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
         if (c < C) /* the reference's operations on the last channels */
             for (int64_t r0 = 0; r0 < h; r0 += B) {
                 const int64_t r1 = h - r0 < B ? h : r0 + B;
@@ -220,6 +222,7 @@ EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float
                         const int64_t e = q * C + k;
                         const float g = yt ? relu_grad1(yt[e], dt[e]) : dt[e];
                         const float xh = (xt[e] - mean[k]) * inv[k];
+                        if (gt) gt[e] = g;
                         b1 += g;
                         b2 += g * xh;
                     }
@@ -265,8 +268,7 @@ EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int
 }
 
 EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx,
-                                   float *dskip, int64_t rows, int64_t C, const float *mean,
-                                   const float *k)
+                                   int64_t rows, int64_t C, const float *mean, const float *k)
 {
     const VF zero = {0};
     const float *ka = k, *kb = k + C, *kd = k + 2 * C;
@@ -276,16 +278,13 @@ EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float 
         for (; c + EW_W <= C; c += EW_W) {
             VF g = LD(dy + o + c);
             if (relu_y) g = KEEP(g, LD(relu_y + o + c) > zero);
-            if (dskip) *(VFU *)(dskip + o + c) = g;
-            if (!dx) continue;
             const VF t = LD(x + o + c) - LD(mean + c);
             const VF v = LD(ka + c) * g + LD(kb + c) * t;
             *(VFU *)(dx + o + c) = v + LD(kd + c);
         }
         for (; c < C; c++) {
             const float g = relu_y ? relu_grad1(relu_y[o + c], dy[o + c]) : dy[o + c];
-            if (dskip) dskip[o + c] = g;
-            if (dx) dx[o + c] = dx1(x[o + c], g, mean[c], ka[c], kb[c], kd[c]);
+            dx[o + c] = dx1(x[o + c], g, mean[c], ka[c], kb[c], kd[c]);
         }
     }
 }

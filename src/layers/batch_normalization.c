@@ -103,9 +103,9 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
 typedef enum { SUM_SQ, SUM_SQDEV, SUM_DY } sum_kind;
 
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
-                         const float *mean, const double *dmean, const float *inv, int64_t n,
-                         int64_t rows, int64_t C, double *part, double *out1, double *out2,
-                         const fv_run *r)
+                         float *gout, const float *mean, const double *dmean, const float *inv,
+                         int64_t n, int64_t rows, int64_t C, double *part, double *out1,
+                         double *out2, const fv_run *r)
 {
     const fv__elt_ops *ops = fv__elt();
     const int chunks = fv__run_chunks(r);
@@ -124,7 +124,8 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
         else if (kind == SUM_SQDEV)
             ops->sum_sqdev(x + o, cnt, C, dmean, s1);
         else
-            ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, cnt, C, mean, inv, s1, s2);
+            ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, gout ? gout + o : NULL, cnt, C,
+                        mean, inv, s1, s2);
     }
     fv__run_gather_chunks(r, part, 2 * C);
     for (int64_t c = 0; c < C; c++) {
@@ -186,7 +187,7 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
          * to it. */
         for (int64_t k = 0; k < C; k++)
             shift[k] = t.mean[k];
-        channel_sums(SUM_SQ, x, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2, r);
+        channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2, r);
         bool again = false;
         for (int64_t k = 0; k < C; k++) {
             dmean[k] = shift[k] + s1[k] / M, mean[k] = (float)dmean[k];
@@ -195,8 +196,8 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
             s2[k] = q;
         }
         if (again)
-            channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, s2, NULL,
-                         r);
+            channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, s2,
+                         NULL, r);
         for (int64_t k = 0; k < C; k++) {
             const double var = s2[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
@@ -245,14 +246,16 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     bn_tensors t = tensors(l);
     const float *mean = l->saved, *inv = mean + C;
     double *part = r->scratch, *sdy = part + FV_GRAD_CHUNKS * 2 * C, *sdyx = sdy + C;
-    channel_sums(SUM_DY, x, dy, relu_y, mean, NULL, inv, n, rows, C, part, sdy, sdyx, r);
+    /* The gradient through the ReLU goes to dskip in this pass (the Add's other input's), and
+     * bn_dx reads it there instead of dy and the ReLU's output: one tensor fewer to read. */
+    channel_sums(SUM_DY, x, dy, relu_y, dskip, mean, NULL, inv, n, rows, C, part, sdy, sdyx, r);
     /* The sums are the whole batch's already: the process holding its first chunk adds them (the
      * others add nothing, and the processes' gradients are summed). */
     for (int64_t k = 0; k < C && fv__run_leader(r); k++) {
         if (t.dgamma) t.dgamma[k] += (float)sdyx[k];
         if (t.dbeta) t.dbeta[k] += (float)sdy[k];
     }
-    if (!dx && !dskip) return;
+    if (!dx) return;
     const double M = (double)(fv__run_batch(r) * rows);
     const int64_t per = rows * C;
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);
@@ -262,18 +265,22 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
         fv__bn_dx_coef(C, t.gamma, inv, M, sdy, sdyx, k);
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < n; i++)
-            ops->bn_dx(x + i * per, dy + i * per, relu_y ? relu_y + i * per : NULL,
-                       dx ? dx + i * per : NULL, dskip ? dskip + i * per : NULL, rows, C, mean, k);
+            if (dskip)
+                ops->bn_dx(x + i * per, dskip + i * per, NULL, dx + i * per, rows, C, mean, k);
+            else
+                ops->bn_dx(x + i * per, dy + i * per, relu_y ? relu_y + i * per : NULL,
+                           dx + i * per, rows, C, mean, k);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t q = 0; q < n * rows; q++)
         for (int64_t k = 0; k < C; k++) {
             const double g = t.gamma ? t.gamma[k] : 1.0;
-            const float gy = dy[q * C + k];
-            const float d = !relu_y || relu_y[q * C + k] > 0.0f ? gy : 0.0f;
-            if (dskip) dskip[q * C + k] = d;
-            if (dx) dx[q * C + k] = (float)(g * inv[k] * (double)d);
+            const int64_t e = q * C + k;
+            /* dskip holds the gradient through the ReLU already (written by the sums' pass) */
+            float d = dskip ? dskip[e] : dy[e];
+            if (!dskip && relu_y && !(relu_y[e] > 0.0f)) d = 0.0f;
+            dx[e] = (float)(g * inv[k] * (double)d);
         }
 }
 
