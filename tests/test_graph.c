@@ -1038,27 +1038,27 @@ static void compare(const fv_st_file *f, const char *key, const float *got, doub
  * gradient's scale: its computed value is the sum of the roundings of BatchNormalization's float
  * input gradient (2.8e-8 from PyTorch's autograd in float32 on graph_resblock, against a kernel
  * gradient of 4.8e-3), below the 1e-8 that a scale of 0 gives. */
+static double largest_magnitude(const fv_st_file *f, const fv_st_tensor *t)
+{
+    float *v = malloc((size_t)st_count(t) * sizeof(float));
+    fv__st_copy_f32(f, t, v);
+    double m = 0;
+    for (int64_t i = 0; i < st_count(t); i++)
+        m = fmax(m, fabs(v[i]));
+    free(v);
+    return m;
+}
+
 static void compare_grad(const fv_st_file *f, const char *key, const float *got)
 {
     const fv_st_tensor *t = fv__st_find(f, key);
     const size_t len = strlen(key);
     if (t && got && len > 5 && !strcmp(key + len - 5, ".bias")) {
-        float *want = malloc((size_t)st_count(t) * sizeof(float));
-        fv__st_copy_f32(f, t, want);
-        double scale = 0;
-        for (int64_t i = 0; i < st_count(t); i++)
-            scale = fmax(scale, fabs(want[i]));
-        free(want);
         char kernel[128];
         snprintf(kernel, sizeof kernel, "%.*skernel", (int)(len - 4), key);
         const fv_st_tensor *tk = fv__st_find(f, kernel);
-        if (scale < 1e-12 && tk) {
-            float *kg = malloc((size_t)st_count(tk) * sizeof(float));
-            fv__st_copy_f32(f, tk, kg);
-            double ks = 0;
-            for (int64_t i = 0; i < st_count(tk); i++)
-                ks = fmax(ks, fabs(kg[i]));
-            free(kg);
+        if (tk && largest_magnitude(f, t) < 1e-12) {
+            const double ks = largest_magnitude(f, tk);
             for (int64_t i = 0; i < st_count(t); i++)
                 CHECK(fabs(got[i]) <= 1e-5 * ks);
             return;

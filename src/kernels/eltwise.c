@@ -72,15 +72,15 @@ static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const double 
         }
 }
 
-/* sum_dy over rows [0, rows) in blocks of FV_ELT_SUM_BLOCK rows: each block's sums in float,
- * added to s1, s2 in double. */
-static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, float *gout,
-                       int64_t rows, int64_t C, const float *mean, const float *inv, double *s1,
-                       double *s2)
+/* sum_dy over rows [0, rows) and channels [c0, C) in blocks of FV_ELT_SUM_BLOCK rows: each
+ * block's sums in float, added to s1, s2 in double (also the vector paths' last channels). */
+static void sum_dy_cols(const float *x, const float *dy, const float *relu_y, float *gout,
+                        int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
+                        double *s1, double *s2)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += FV_ELT_SUM_BLOCK) {
         const int64_t r1 = rows - r0 < FV_ELT_SUM_BLOCK ? rows : r0 + FV_ELT_SUM_BLOCK;
-        for (int64_t c = 0; c < C; c++) {
+        for (int64_t c = c0; c < C; c++) {
             float b1 = 0, b2 = 0;
             for (int64_t r = r0; r < r1; r++) {
                 const int64_t e = r * C + c;
@@ -94,6 +94,13 @@ static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, flo
             s2[c] += b2;
         }
     }
+}
+
+static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, float *gout,
+                       int64_t rows, int64_t C, const float *mean, const float *inv, double *s1,
+                       double *s2)
+{
+    sum_dy_cols(x, dy, relu_y, gout, rows, C, 0, mean, inv, s1, s2);
 }
 
 static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const float *mean,

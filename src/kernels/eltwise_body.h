@@ -214,22 +214,7 @@ EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float
         for (; c + EW_W <= C; c += EW_W)
             EW_NAME(sumdy_block)(1, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
         if (c < C) /* the reference's operations on the last channels */
-            for (int64_t r0 = 0; r0 < h; r0 += B) {
-                const int64_t r1 = h - r0 < B ? h : r0 + B;
-                for (int64_t k = c; k < C; k++) {
-                    float b1 = 0, b2 = 0;
-                    for (int64_t q = r0; q < r1; q++) {
-                        const int64_t e = q * C + k;
-                        const float g = yt ? relu_grad1(yt[e], dt[e]) : dt[e];
-                        const float xh = (xt[e] - mean[k]) * inv[k];
-                        if (gt) gt[e] = g;
-                        b1 += g;
-                        b2 += g * xh;
-                    }
-                    s1[k] += b1;
-                    s2[k] += b2;
-                }
-            }
+            sum_dy_cols(xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
     }
 }
 
