@@ -413,13 +413,9 @@ static void conv_compare(fv_rng *r, const fv_conv_geom *g)
     free(dw), free(dwr), free(db), free(dbr), free(dx), free(dxr);
 }
 
-/* The implicit-GEMM forward and the list/tile backward (fv_conv2d_*_fast) on path p against
- * the references. keep: fraction of dy left nonzero (below one half the weight gradient takes
- * the sparse path when the lists apply); relu: through the fused ReLU forward and mask. Returns
- * the weight-gradient path taken for the first image. */
 /* Whether fv_conv2d_forward_next gives y (fv_conv2d_forward_fast's output for x) bit for bit,
  * prefetching a next image of x's size, of one float, or none (it only adds prefetches between
- * the tiles). */
+ * the tiles), and leaves the prefetched image as it was. */
 static int forward_next_same_bits(const fv_conv_geom *g, const float *x, const float *wp,
                                   const float *b, bool relu, const float *y, float *fs)
 {
@@ -433,11 +429,17 @@ static int forward_next_same_bits(const fv_conv_geom *g, const float *x, const f
         fv_conv2d_forward_next(g, x, wp, b, relu, yn, fs, v < 2 ? next : NULL, v == 1 ? 1 : nx);
         same &= memcmp(y, yn, (size_t)ny * sizeof(float)) == 0;
     }
+    for (int64_t i = 0; i < nx; i++)
+        same &= next[i] == (float)i;
     CHECK(same);
     free(next), free(yn);
     return same;
 }
 
+/* The implicit-GEMM forward and the list/tile backward (fv_conv2d_*_fast) on path p against
+ * the references. keep: fraction of dy left nonzero (below one half the weight gradient takes
+ * the sparse path when the lists apply); relu: through the fused ReLU forward and mask. Returns
+ * the weight-gradient path taken for the first image. */
 static fv_conv_bwd_path conv_fast_compare(fv_rng *r, const fv_conv_geom *g, fv__gemm_path p,
                                           double keep, bool relu)
 {
