@@ -413,6 +413,29 @@ static void conv_compare(fv_rng *r, const fv_conv_geom *g)
     free(dw), free(dwr), free(db), free(dbr), free(dx), free(dxr);
 }
 
+/* Whether fv_conv2d_forward_next gives y (fv_conv2d_forward_fast's output for x) bit for bit,
+ * prefetching a next image of x's size, of one float, or none (it only adds prefetches between
+ * the tiles), and leaves the prefetched image as it was. */
+static int forward_next_same_bits(const fv_conv_geom *g, const float *x, const float *wp,
+                                  const float *b, bool relu, const float *y, float *fs)
+{
+    const int64_t nx = g->in_h * g->in_w * g->in_c, ny = g->out_h * g->out_w * g->out_c;
+    float *next = falloc(nx), *yn = falloc(ny);
+    int same = 1;
+    for (int64_t i = 0; i < nx; i++)
+        next[i] = (float)i;
+    for (int v = 0; v < 3; v++) {
+        memset(yn, 0xff, (size_t)ny * sizeof(float)); /* NaNs: every element must be written */
+        fv_conv2d_forward_next(g, x, wp, b, relu, yn, fs, v < 2 ? next : NULL, v == 1 ? 1 : nx);
+        same &= memcmp(y, yn, (size_t)ny * sizeof(float)) == 0;
+    }
+    for (int64_t i = 0; i < nx; i++)
+        same &= next[i] == (float)i;
+    CHECK(same);
+    free(next), free(yn);
+    return same;
+}
+
 /* The implicit-GEMM forward and the list/tile backward (fv_conv2d_*_fast) on path p against
  * the references. keep: fraction of dy left nonzero (below one half the weight gradient takes
  * the sparse path when the lists apply); relu: through the fused ReLU forward and mask. Returns
@@ -444,6 +467,7 @@ static fv_conv_bwd_path conv_fast_compare(fv_rng *r, const fv_conv_geom *g, fv__
     fv_conv2d_forward_ref(g, x, w, b, yr);
     if (relu) fv_act_forward(FV_K_RELU, 0.0f, yr, ny);
     int ok = check_arrays("y", y, yr, (long)ny, 1e-5, 1e-4);
+    ok &= forward_next_same_bits(g, x, wp, b, relu, y, fs);
 
     /* The reference backward gets dz = dy masked by the ReLU. */
     memcpy(dz, dy, (size_t)ny * sizeof(float));
@@ -775,6 +799,7 @@ static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed,
         float *wp = falloc(fv_conv_fwd_pack_floats(g)), *sc = falloc(fv_conv_fwd_scratch_floats(g));
         fv_conv_fwd_pack(g, w, wp);
         fv_conv2d_forward_fast(g, x, wp, b, relu, out, sc);
+        forward_next_same_bits(g, x, wp, b, relu, out, sc);
         free(wp), free(sc);
     }
     free(x), free(w), free(b), free(dy);

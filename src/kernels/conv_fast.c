@@ -23,6 +23,10 @@ typedef struct cgeo {
     int64_t K, nseg, seglen;          /* segment s = kh·nw + kw: nc contiguous floats */
     int64_t pad_top, pad_left;
     bool padded;
+    /* Lines to prefetch while the forward tiles run (pf NULL: none): the next image's input,
+     * pf_lines cache lines of 64 bytes from pf, spread over the tiles (pf_part). */
+    const char *pf;
+    int64_t pf_lines;
 } cgeo;
 
 typedef float cv8 __attribute__((vector_size(32)));
@@ -41,6 +45,16 @@ static int64_t seg_off(const cgeo *G, int64_t s)
 static int64_t tap_off(const cgeo *G, int64_t k)
 {
     return seg_off(G, k / G->seglen) + k % G->seglen;
+}
+
+/* Prefetches into L2 the share t of nt of G->pf's lines (nothing where pf is NULL). A tile of the
+ * forward takes 100-2,000 cycles; a share of a few lines each leaves the misses of the next
+ * image's input to overlap the FMAs, where its padded copy (pad_copy) would wait for them. */
+static inline __attribute__((always_inline)) void pf_part(const cgeo *G, int64_t t, int64_t nt)
+{
+    if (!G->pf) return;
+    for (int64_t l = t * G->pf_lines / nt, e = (t + 1) * G->pf_lines / nt; l < e; l++)
+        __builtin_prefetch(G->pf + 64 * l, 0, 2);
 }
 
 #define CT_SPLAT8(x)                                                                               \
@@ -417,8 +431,9 @@ int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g)
     return G.padded ? round16(G.Hp * G.Wp * G.C) : 0;
 }
 
-void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
-                            bool relu, float *y, float *scratch)
+void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
+                            bool relu, float *y, float *scratch, const float *next,
+                            int64_t next_floats)
 {
     cgeo G;
     geo_init(g, &G);
@@ -427,13 +442,22 @@ void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *
         pad_copy(g, &G, x, scratch);
         x = scratch;
     }
+    if (next && next_floats > 0) /* during the first group of filters only */
+        G.pf = (const char *)next, G.pf_lines = (next_floats * (int64_t)sizeof(float) + 63) / 64;
     const int64_t F = G.F;
     for (int64_t j0 = 0; j0 < F;) {
         _Alignas(64) float bias[64] = {0};
         for (int64_t j = 0; b && j < 64 && j0 + j < F; j++)
             bias[j] = b[j0 + j];
         j0 += f->fwd_cols(&G, x, wp + j0 * G.K, 16 * G.K, y + j0, F, bias, relu, F - j0);
+        G.pf = NULL;
     }
+}
+
+void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
+                            bool relu, float *y, float *scratch)
+{
+    fv_conv2d_forward_next(g, x, wp, b, relu, y, scratch, NULL, 0);
 }
 
 /* ---- forward with bf16 products (precision=bf16) ---------------------------------------------

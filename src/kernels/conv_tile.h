@@ -177,6 +177,7 @@ CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, 
         const int64_t oh = p0 / G->out_w, ow = p0 % G->out_w;
         const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
         float *c = y + p0 * F;
+        pf_part(G, p0 / MR, G->P / MR);
 #define CT_ROW(S)                                                                                  \
     (NV == 1    ? CT_NAME(row_run)(14, S, 1, r0, G, bp, pstride, c, F, bias, relu, n)              \
      : MR == 14 ? CT_NAME(row_run)(14, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)              \
@@ -227,6 +228,7 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
             rows[i] = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
         }
         float *c = y + p0 * F;
+        pf_part(G, p0 / MR, (G->P + MR - 1) / MR);
         CT_FWD(MR, NV);
     }
 #undef CT_FWD

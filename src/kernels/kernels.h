@@ -95,6 +95,13 @@ void fv_conv_fwd_pack(const fv_conv_geom *g, const float *w, float *wp);
 int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g);
 void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
                             bool relu, float *y, float *scratch);
+/* fv_conv2d_forward_fast (the same results), which also prefetches next [next_floats] (the next
+ * image's input; NULL: nothing) into L2 a share at a time between its tiles, so that the misses
+ * of that input overlap this image's FMAs instead of stalling its padded copy. A hint only: next
+ * is never read as data, and any address (even past an array's end) is harmless. */
+void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
+                            bool relu, float *y, float *scratch, const float *next,
+                            int64_t next_floats);
 
 /* A strided convolution's input gradient by phases (conv_phase.c): the input positions (ih, iw)
  * with (ih + pad_top) mod stride_h = rh and (iw + pad_left) mod stride_w = rw get

@@ -259,7 +259,8 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
             if (bf16)
                 fv_conv2d_forward_bf16(g, x + i * in_sz, (const uint16_t *)wp, b, relu, yi, own);
             else
-                fv_conv2d_forward_fast(g, x + i * in_sz, wp, b, relu, yi, own);
+                fv_conv2d_forward_next(g, x + i * in_sz, wp, b, relu, yi, own,
+                                       i + 1 < n ? x + (i + 1) * in_sz : NULL, in_sz);
             if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
         }
     }
@@ -336,6 +337,7 @@ typedef struct dense_ctx {
     const float *x, *w, *wt, *wtf; /* the input, the kernel, its packed forms */
     const float *dy;               /* ∂L/∂z of the batch (the activation's gradient applied) */
     float *dx;                     /* NULL: no input gradient */
+    int64_t n;                     /* images in the batch */
     bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
     double gt_flop, ph_flop, dense_flop;
 } dense_ctx;
@@ -357,7 +359,10 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
         const float *dyi = d->dy + i * out_sz;
         float *dxi = d->dx ? d->dx + i * in_sz : NULL;
         if (d->fwd_dx) {
-            fv_conv2d_forward_fast(&c->gt, dyi, d->wtf, NULL, false, dxi, own);
+            /* with a prefetch of the input of the image m on, which the next group's padded
+             * copies (fv_conv_dw_images) read first since the forward */
+            fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, dxi, own,
+                                   i + m < d->n ? d->x + (i + m) * in_sz : NULL, in_sz);
             work += d->gt_flop;
         } else if (d->ph_dx) {
             fv_conv_dx_phases(g, dyi, d->wtf, dxi, own);
@@ -440,6 +445,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                          .wtf = wtf,
                          .dy = dy,
                          .dx = dx,
+                         .n = n,
                          .fwd_dx = fwd_dx,
                          .ph_dx = ph_dx,
                          .gt_flop = gt_flop,
