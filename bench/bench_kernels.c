@@ -285,7 +285,7 @@ resnet:
                 fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, NULL, NULL, NULL, dx, bs);
                 bg = fmin(bg, now() - t);
                 t = now();
-                fv_conv_dx_phases(&cg, dy, wp, dx, ps);
+                fv_conv_dx_phases(&cg, dy, wp, dx, ps, false);
                 bp = fmin(bp, now() - t);
             }
             const double flop = 2.0 * (double)(O * O * k * k * C * F);

@@ -560,7 +560,8 @@ TEST(conv_dx_by_phases_matches_ref)
      * (some phases without taps: zeros; some whose first outputs fall before the image), same and
      * valid padding, odd sizes and channel counts
      * (1 to 33 filters), on every path this machine has; every position written (dx starts as
-     * NaN). The ResNet example's strided layers apply. */
+     * NaN); and with add (fv_run.dx_add), dx + the gradient bit for bit, −0 included. The ResNet
+     * example's strided layers apply. */
     fv_conv_geom g;
     CHECK(make_geom(&g, 28, 28, 16, 3, 3, 32, 2, 2, 1, 1, true) && fv_conv_dx_phases_apply(&g));
     CHECK(make_geom(&g, 14, 14, 32, 1, 1, 64, 2, 2, 1, 1, false) && fv_conv_dx_phases_apply(&g));
@@ -595,15 +596,30 @@ TEST(conv_dx_by_phases_matches_ref)
                             dx[i] = NAN;
                         fv_conv2d_backward_ref(&g, x, w, dy, dw, db, dxr);
                         fv_conv_dx_phases_pack(&g, w, wp);
-                        fv_conv_dx_phases(&g, dy, wp, dx, sc);
-                        if (!check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4))
+                        fv_conv_dx_phases(&g, dy, wp, dx, sc, false);
+                        bool ok = check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4);
+                        /* with add, into other readers' gradient (some −0): base + dx, each
+                         * element's float sum, the bits of adding the written gradient after */
+                        float *base = falloc(nx), *sum = falloc(nx);
+                        fill_rand(&r, base, nx);
+                        for (int64_t i = 0; i < nx; i += 5)
+                            base[i] = -0.0f;
+                        memcpy(sum, base, (size_t)nx * sizeof(float));
+                        fv_conv_dx_phases(&g, dy, wp, sum, sc, true);
+                        for (int64_t i = 0; i < nx; i++)
+                            base[i] = base[i] + dx[i];
+                        if (memcmp(sum, base, (size_t)nx * sizeof(float)) != 0) {
+                            fprintf(stderr, "  dx added in place differs from dx + the sum\n");
+                            test_failed_checks++, ok = false;
+                        }
+                        if (!ok)
                             fprintf(stderr,
                                     "  path %s: in %ldx%ldx%ld k %ldx%ld s %ld,%ld f %ld same %d\n",
                                     fv__gemm_path_name((fv__gemm_path)p), (long)g.in_h,
                                     (long)g.in_w, (long)C, (long)kh, (long)kw, (long)g.stride_h,
                                     (long)g.stride_w, (long)F, same);
                         free(x), free(w), free(dy), free(dw), free(db), free(dx), free(dxr);
-                        free(wp), free(sc);
+                        free(wp), free(sc), free(base), free(sum);
                         cases++;
                     }
     }
@@ -769,7 +785,7 @@ static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed,
         float *wp = falloc(fv_conv_dx_phases_pack_floats(g));
         float *sc = falloc(fv_conv_dx_phases_scratch_floats(g));
         fv_conv_dx_phases_pack(g, w, wp);
-        fv_conv_dx_phases(g, dy, wp, out, sc);
+        fv_conv_dx_phases(g, dy, wp, out, sc, false);
         free(wp), free(sc);
     } else {
         float *wp = falloc(fv_conv_fwd_pack_floats(g)), *sc = falloc(fv_conv_fwd_scratch_floats(g));

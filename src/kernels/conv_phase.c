@@ -179,15 +179,35 @@ int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g)
 
 /* d[v·step + c] ← s[v·C + c] for v < n, c < C: one row of a phase's positions, four channels
  * to a vector (SSE's width, on any x86-64): GCC turns plain loops into a libc memmove call per
- * pixel. */
-static void put_row(float *restrict d, const float *restrict s, int64_t n, int64_t C, int64_t step)
+ * pixel. With add, d[v·step + c] ← d[v·step + c] + s[v·C + c] (fv__add_run's sum). */
+static void put_row(float *restrict d, const float *restrict s, int64_t n, int64_t C, int64_t step,
+                    bool add)
 {
     for (int64_t v = 0; v < n; v++, d += step, s += C)
-        fv__copy_run(d, s, C);
+        if (add)
+            fv__add_run(d, s, C);
+        else
+            fv__copy_run(d, s, C);
+}
+
+/* With add, the positions of a phase without taps: d ← d + 0 (the sum with this layer's zero
+ * gradient, as fv__add_run would do it: the same value, and −0 becomes +0). */
+static void add_zero_phase(const fv_conv_geom *g, int64_t rh, int64_t rw, float *dx)
+{
+    const int64_t C = g->in_c;
+    for (int64_t ih = 0; ih < g->in_h; ih++) {
+        if ((ih + g->pad_top) % g->stride_h != rh) continue;
+        for (int64_t iw = 0; iw < g->in_w; iw++) {
+            if ((iw + g->pad_left) % g->stride_w != rw) continue;
+            float *d = dx + (ih * g->in_w + iw) * C;
+            for (int64_t c = 0; c < C; c++)
+                d[c] = d[c] + 0.0f;
+        }
+    }
 }
 
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
-                       float *scratch)
+                       float *scratch, bool add)
 {
     const int64_t C = g->in_c, F = g->out_c;
     int64_t fs, out;
@@ -204,12 +224,17 @@ void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, 
         img = scratch;
     }
     /* the positions no tap reaches (phases without taps) are 0: the whole image zeroed once,
-     * faster than pixel by pixel */
-    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++)
-        if (!phase_of(g, i).live) {
-            memset(dx, 0, (size_t)(g->in_h * g->in_w * C) * sizeof(float));
-            break;
+     * faster than pixel by pixel (with add: each such position plus 0) */
+    for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
+        const phase f = phase_of(g, i);
+        if (f.live) continue;
+        if (add) {
+            add_zero_phase(g, f.rh, f.rw, dx);
+            continue;
         }
+        memset(dx, 0, (size_t)(g->in_h * g->in_w * C) * sizeof(float));
+        break;
+    }
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
         const phase f = phase_of(g, i);
         if (!f.live) continue; /* its positions were zeroed first */
@@ -225,8 +250,8 @@ void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, 
         for (int64_t u = 0; u < f.ah.n; u++) {
             const int64_t ih = (f.ah.q0 + u) * g->stride_h + f.rh - g->pad_top;
             put_row(dx + (ih * g->in_w + iw0) * C,
-                    y + ((f.ah.extra + u) * f.p.out_w + f.aw.extra) * C, f.aw.n, C,
-                    g->stride_w * C);
+                    y + ((f.ah.extra + u) * f.p.out_w + f.aw.extra) * C, f.aw.n, C, g->stride_w * C,
+                    add);
         }
     }
 }
