@@ -3,6 +3,7 @@
  * strides), each run by the forward kernels' register tiles (conv_fast.c) instead of the
  * backward's gathers.
  */
+#include "kernels/conv_internal.h"
 #include "kernels/kernels.h"
 #include "kernels/vec.h"
 
@@ -74,6 +75,153 @@ static int64_t round16(int64_t v)
     return (v + 15) & ~(int64_t)15;
 }
 
+/* ---- 3×3, stride 2: the four phases in one pass over dy -------------------------------------
+ * Every input position (ih, iw) lies in a block (q_h, q_w) = ((ih + pad_top) div 2, (iw +
+ * pad_left) div 2) at phase (rh, rw) = the remainders, and its gradient reads dy at (q_h − j, q_w
+ * − i) for j < 2 − rh, i < 2 − rw with the taps (rh + 2j, rw + 2i). One tile takes 7 blocks of a
+ * block row and all four phases of each (conv_phase_tile.h): each dy value it broadcasts feeds
+ * one or two phases (9 FMAs per 5 broadcasts, where a phase's own stride-1 convolution takes one
+ * broadcast per FMA with 16 input channels, one vector), and writes dx in place, where the phases
+ * go through a buffer and a copy. Each output is the phase convolution's FMA chain (the same
+ * bits). */
+
+#if defined(__x86_64__) && !defined(FV_GEMM_PORTABLE_ONLY)
+#define FV_PHASE_X86 1
+typedef float pv16 __attribute__((vector_size(64)));
+typedef float pv16u __attribute__((vector_size(64), aligned(4), may_alias));
+#define PT_V  pv16
+#define PT_VU pv16u
+#define PT_W  16
+#define PT_MB 7
+#define PT_SPLAT(x)                                                                                \
+    __extension__({                                                                                \
+        const float s_ = (x);                                                                      \
+        (pv16){s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_};                    \
+    })
+#define PT_NAME(s) avx512_##s
+#define PT_ATTR    __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#include "kernels/conv_phase_tile.h"
+#undef PT_NAME
+#undef PT_ATTR
+#define PT_NAME(s) wide_##s
+#define PT_ATTR    __attribute__((target("avx2,fma")))
+#include "kernels/conv_phase_tile.h"
+#undef PT_NAME
+#undef PT_ATTR
+#undef PT_V
+#undef PT_VU
+#undef PT_W
+#undef PT_MB
+#undef PT_SPLAT
+#endif
+
+typedef void (*block_row_fn)(const float *d, int64_t ld, int64_t F, const float *wb, int64_t nb,
+                             float *dx0, float *dx1, int64_t C, int64_t iw0, int64_t in_w, int nc,
+                             bool add);
+
+/* The block tile of the path the convolution runs (fv__conv_path_now), or NULL where the blocks
+ * do not run: on the AVX-512 path (and its tiles compiled for AVX2, which tests compare with the
+ * AVX2 path's phases). With 8-float vectors (AVX2: 16 registers) a tile holds 3 blocks, and
+ * measured slower than the phases' own convolutions (s2_conv1 2.4 → 2.9 ms a batch). */
+static block_row_fn block_path(void)
+{
+#if defined(FV_PHASE_X86)
+    const fv__gemm_path p = fv__conv_path_now();
+    if (p == FV__GEMM_AVX512) return avx512_block_row;
+    if (p == FV__GEMM_WIDE_ON_AVX2) return wide_block_row;
+#endif
+    return NULL;
+}
+
+/* One axis of the blocks: q in [lo, lo + n) holds an input position; dy's rows lo − 1 .. lo + n
+ * − 1 are read, in the padded copy from its row (or column) 0. */
+typedef struct block_axis {
+    int64_t lo, n;
+} block_axis;
+
+static block_axis block_axis_of(int64_t in, int64_t pad)
+{
+    const block_axis a = {floor_div(pad, 2), floor_div(in - 1 + pad, 2) - floor_div(pad, 2) + 1};
+    return a;
+}
+
+/* Whether the blocks apply: a 3×3 kernel at stride 2 without dilation, on a path with a tile. */
+static bool blocks_apply(const fv_conv_geom *g)
+{
+    return g->k_h == 3 && g->k_w == 3 && g->stride_h == 2 && g->stride_w == 2 && g->dil_h == 1 &&
+           g->dil_w == 1 && block_path();
+}
+
+/* The blocks' packed weights: per 16 input channels, 9·F·16 floats (block_row's layout). */
+static int64_t block_pack_floats(const fv_conv_geom *g)
+{
+    return (g->in_c + 15) / 16 * 9 * g->out_c * 16;
+}
+
+static void block_pack(const fv_conv_geom *g, const float *w, float *wp)
+{
+    /* per dy offset (j, i) in raster order ((0, 0) in two runs), the phases that take it and
+     * their taps (kh, kw) */
+    static const int taps[9][2] = {{2, 2}, {2, 0}, {2, 1}, {0, 2}, {1, 2},
+                                   {0, 0}, {0, 1}, {1, 0}, {1, 1}};
+    static const int first[6] = {0, 1, 3, 5, 7, 9}; /* the runs in taps */
+    const int64_t C = g->in_c, F = g->out_c;
+    for (int64_t c0 = 0; c0 < C; c0 += 16)
+        for (int o = 0; o < 5; o++)
+            for (int64_t f = 0; f < F; f++)
+                for (int t = first[o]; t < first[o + 1]; t++, wp += 16) {
+                    const float *src = w + ((int64_t)taps[t][0] * 3 + taps[t][1]) * C * F + f;
+                    for (int64_t c = 0; c < 16; c++)
+                        wp[c] = c0 + c < C ? src[(c0 + c) * F] : 0.0f;
+                }
+}
+
+/* The padded copy of dy: rows and columns from lo − 1 on, 8 spare columns for the last tile
+ * (*ws columns a row), and its floats. */
+static int64_t block_scratch(const fv_conv_geom *g, int64_t *ws)
+{
+    const block_axis bh = block_axis_of(g->in_h, g->pad_top);
+    const block_axis bw = block_axis_of(g->in_w, g->pad_left);
+    *ws = bw.n + 9;
+    return round16((bh.n + 1) * *ws * g->out_c);
+}
+
+static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
+                      float *scratch, bool add)
+{
+    const int64_t C = g->in_c, F = g->out_c;
+    const block_axis bh = block_axis_of(g->in_h, g->pad_top);
+    const block_axis bw = block_axis_of(g->in_w, g->pad_left);
+    int64_t ws;
+    const int64_t copy = block_scratch(g, &ws);
+    float *img = scratch;
+    enum { width = 16, mb = 7 }; /* the tile's (PT_W, PT_MB) */
+    const block_row_fn row = block_path();
+    /* dy (oh, ow) at (oh − lo_h + 1, ow − lo_w + 1), zeros around it */
+    memset(img, 0, (size_t)copy * sizeof(float));
+    for (int64_t r = 0; r < bh.n + 1; r++) {
+        const int64_t oh = r + bh.lo - 1;
+        if (oh < 0 || oh >= g->out_h) continue;
+        const int64_t ow0 = bw.lo - 1 > 0 ? bw.lo - 1 : 0;
+        const int64_t ow1 = bw.lo + bw.n < g->out_w ? bw.lo + bw.n : g->out_w; /* exclusive */
+        if (ow1 > ow0)
+            memcpy(img + (r * ws + ow0 - bw.lo + 1) * F, dy + (oh * g->out_w + ow0) * F,
+                   (size_t)((ow1 - ow0) * F) * sizeof(float));
+    }
+    const int64_t nb = (bw.n + mb - 1) / mb * mb;
+    for (int64_t c0 = 0; c0 < C; c0 += width) {
+        const int64_t nc = C - c0 < width ? C - c0 : width;
+        const float *wb = wp + c0 / 16 * 9 * F * 16 + c0 % 16;
+        for (int64_t qh = 0; qh < bh.n; qh++) {
+            const int64_t ih = 2 * (bh.lo + qh) - g->pad_top; /* the block's row rh = 0 */
+            float *r0 = ih >= 0 ? dx + ih * g->in_w * C + c0 : NULL;
+            float *r1 = ih + 1 < g->in_h ? dx + (ih + 1) * g->in_w * C + c0 : NULL;
+            row(img + ((qh + 1) * ws + 1) * F, ws * F, F, wb, nb, r0, r1, C,
+                2 * bw.lo - g->pad_left, g->in_w, (int)nc, add);
+        }
+    }
+}
+
 bool fv_conv_dx_phases_apply(const fv_conv_geom *g)
 {
     return (g->stride_h > 1 || g->stride_w > 1) && g->dil_h == 1 && g->dil_w == 1;
@@ -81,6 +229,12 @@ bool fv_conv_dx_phases_apply(const fv_conv_geom *g)
 
 double fv_conv_dx_phases_flop(const fv_conv_geom *g)
 {
+    if (blocks_apply(g)) { /* 9 taps of every block (its positions outside the image included;
+                              the tile's blocks past a row's end, like empty lanes, are not) */
+        const block_axis bh = block_axis_of(g->in_h, g->pad_top);
+        const block_axis bw = block_axis_of(g->in_w, g->pad_left);
+        return 2.0 * (double)(bh.n * bw.n * 9) * (double)(g->in_c * g->out_c);
+    }
     double flop = 0;
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
         const phase f = phase_of(g, i);
@@ -93,6 +247,7 @@ double fv_conv_dx_phases_flop(const fv_conv_geom *g)
 
 int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g)
 {
+    if (blocks_apply(g)) return block_pack_floats(g);
     int64_t n = 0;
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
         const phase f = phase_of(g, i);
@@ -104,6 +259,10 @@ int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g)
 
 void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp)
 {
+    if (blocks_apply(g)) {
+        block_pack(g, w, wp);
+        return;
+    }
     const int64_t C = g->in_c, F = g->out_c;
     float *kt = wp + fv_conv_dx_phases_pack_floats(g) - g->k_h * g->k_w * C * F;
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
@@ -172,6 +331,10 @@ static void scratch_parts(const fv_conv_geom *g, int64_t *fs, int64_t *out)
 
 int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g)
 {
+    if (blocks_apply(g)) {
+        int64_t ws;
+        return block_scratch(g, &ws);
+    }
     int64_t fs, out;
     scratch_parts(g, &fs, &out);
     return fs + out;
@@ -209,6 +372,10 @@ static void add_zero_phase(const fv_conv_geom *g, int64_t rh, int64_t rw, float 
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
                        float *scratch, bool add)
 {
+    if (blocks_apply(g)) {
+        dx_blocks(g, dy, wp, dx, scratch, add);
+        return;
+    }
     const int64_t C = g->in_c, F = g->out_c;
     int64_t fs, out;
     scratch_parts(g, &fs, &out);
