@@ -216,6 +216,12 @@ static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, f
             const int64_t ih = 2 * (bh.lo + qh) - g->pad_top; /* the block's row rh = 0 */
             float *r0 = ih >= 0 ? dx + ih * g->in_w * C + c0 : NULL;
             float *r1 = ih + 1 < g->in_h ? dx + (ih + 1) * g->in_w * C + c0 : NULL;
+            /* the next block row's dx rows, for writing (and reading, with add): dx is out of
+             * cache (written by another layer, or not since the last step), and the tile's
+             * stores would wait for each line (43% of its time in the step, with add) */
+            for (int64_t h = ih + 2; qh + 1 < bh.n && h < ih + 4 && h < g->in_h; h++)
+                for (int64_t o = 0; o < g->in_w * C; o += 16)
+                    __builtin_prefetch(dx + h * g->in_w * C + o, 1, 3);
             row(img + ((qh + 1) * ws + 1) * F, ws * F, F, wb, nb, r0, r1, C,
                 2 * bw.lo - g->pad_left, g->in_w, (int)nc, add);
         }
