@@ -233,6 +233,11 @@ bool fv_conv_dx_phases_apply(const fv_conv_geom *g)
     return (g->stride_h > 1 || g->stride_w > 1) && g->dil_h == 1 && g->dil_w == 1;
 }
 
+bool fv_conv_dx_phases_adds_in_place(const fv_conv_geom *g)
+{
+    return blocks_apply(g);
+}
+
 double fv_conv_dx_phases_flop(const fv_conv_geom *g)
 {
     if (blocks_apply(g)) { /* 9 taps of every block (its positions outside the image included;

@@ -110,6 +110,12 @@ void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *
  * Each dx element is one FMA chain over the phase's taps in (j, i, f) order: the same result for
  * any thread count; against the backward's gathers, a different summation order. */
 bool fv_conv_dx_phases_apply(const fv_conv_geom *g);
+/* Whether fv_conv_dx_phases adds into dx (add) as fast as it writes it: where its tiles write dx
+ * in place, prefetching the rows ahead (a 3×3 kernel at stride 2 on the AVX-512 path, the
+ * blocks of conv_phase.c). Elsewhere it adds through each phase's buffer, scattered reads of dx
+ * that in a training step measured slower than writing a buffer and adding it after (AVX2:
+ * s2_conv1's backward 5.7-5.8 → 6.2-6.3 ms a batch). */
+bool fv_conv_dx_phases_adds_in_place(const fv_conv_geom *g);
 int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g);
 void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp);
 int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);

@@ -24,16 +24,12 @@ static inline void fv__add_run(float *restrict d, const float *restrict s, int64
 }
 
 /* d[n] = s[n], the two not overlapping: a loop, where a libc memcpy call per short run costs
- * more than the copy. GCC's -O2 (-ftree-loop-distribute-patterns) recognises even this vector
- * loop as a copy and calls memmove (the object code of conv_phase.c showed one call per pixel):
- * the empty asm after each store, a compiler barrier, keeps the loop a loop. */
+ * more than the copy. */
 static inline void fv__copy_run(float *restrict d, const float *restrict s, int64_t n)
 {
     int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
+    for (; j + 4 <= n; j += 4)
         *(fv__v4u *)(d + j) = *(const fv__v4u *)(s + j);
-        __asm__ volatile("" ::: "memory");
-    }
     for (; j < n; j++)
         d[j] = s[j];
 }

@@ -544,10 +544,12 @@ static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
     return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 
-/* The strided fp32 layers' input gradient by phases adds in place (fv_run.dx_add). */
+/* The strided fp32 layers' input gradient adds in place (fv_run.dx_add) where the phases' kernel
+ * does it as fast as it writes (fv_conv_dx_phases_adds_in_place). */
 static bool conv2d_adds_dx(const fv_layer *l, int input)
 {
-    return input == 0 && ((const conv2d_cfg *)l->cfg)->dx_phases && !l->bf16;
+    const conv2d_cfg *c = l->cfg;
+    return input == 0 && c->dx_phases && !l->bf16 && fv_conv_dx_phases_adds_in_place(&c->g);
 }
 
 static fv_activation conv2d_activation(const fv_layer *l)
