@@ -292,9 +292,11 @@ resnet:
             if (ph)
                 printf(
                     "resnet %ldx%ldx%ld k%ld s%ld -> %ld dx (%s): gathers %.1f us = %.1f GFLOP/s, "
-                    "phases %.1f us = %.1f GFLOP/s\n",
+                    "%s %.1f us = %.1f GFLOP/s\n",
                     (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(), bg * 1e6,
-                    flop / bg * 1e-9, bp * 1e6, flop / bp * 1e-9);
+                    flop / bg * 1e-9,
+                    fv_conv_dx_phases_adds_in_place(&cg) ? "phases by blocks" : "phases", bp * 1e6,
+                    flop / bp * 1e-9);
             else
                 printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s; "
                        "forward %.1f us = %.1f GFLOP/s\n",
