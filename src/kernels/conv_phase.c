@@ -145,11 +145,17 @@ static block_axis block_axis_of(int64_t in, int64_t pad)
     return a;
 }
 
-/* Whether the blocks apply: a 3×3 kernel at stride 2 without dilation, on a path with a tile. */
-static bool blocks_apply(const fv_conv_geom *g)
+/* Whether the blocks' geometry holds: a 3×3 kernel at stride 2 without dilation; and whether they
+ * run: that, on a path with a tile. */
+static bool blocks_geom(const fv_conv_geom *g)
 {
     return g->k_h == 3 && g->k_w == 3 && g->stride_h == 2 && g->stride_w == 2 && g->dil_h == 1 &&
-           g->dil_w == 1 && block_path();
+           g->dil_w == 1;
+}
+
+static bool blocks_apply(const fv_conv_geom *g)
+{
+    return blocks_geom(g) && block_path();
 }
 
 /* The blocks' packed weights: per 16 input channels, 9·F·16 floats (block_row's layout). */
@@ -256,16 +262,18 @@ double fv_conv_dx_phases_flop(const fv_conv_geom *g)
     return flop;
 }
 
+/* The sizes below hold the blocks' and the phases' needs, whichever runs: a plan made on one path
+ * stays large enough if a test forces another (fv__conv_force_path) before the next batch. */
 int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g)
 {
-    if (blocks_apply(g)) return block_pack_floats(g);
     int64_t n = 0;
     for (int64_t i = 0; i < g->stride_h * g->stride_w; i++) {
         const phase f = phase_of(g, i);
         if (f.live) n += round16(fv_conv_fwd_pack_floats(&f.p));
     }
     /* and room for one phase's kernel before packing (at most the whole kernel) */
-    return n + g->k_h * g->k_w * g->in_c * g->out_c;
+    n += g->k_h * g->k_w * g->in_c * g->out_c;
+    return blocks_geom(g) && block_pack_floats(g) > n ? block_pack_floats(g) : n;
 }
 
 void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp)
@@ -342,13 +350,10 @@ static void scratch_parts(const fv_conv_geom *g, int64_t *fs, int64_t *out)
 
 int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g)
 {
-    if (blocks_apply(g)) {
-        int64_t ws;
-        return block_scratch(g, &ws);
-    }
-    int64_t fs, out;
+    int64_t fs, out, ws;
     scratch_parts(g, &fs, &out);
-    return fs + out;
+    const int64_t b = blocks_geom(g) ? block_scratch(g, &ws) : 0;
+    return b > fs + out ? b : fs + out;
 }
 
 /* d[v·step + c] ← s[v·C + c] for v < n, c < C: one row of a phase's positions, four channels
