@@ -648,7 +648,12 @@ TEST(conv_dx_blocks_give_the_phases_bits)
      * AVX2 path), bit for bit, written and added (into values with some −0): odd sizes, same and
      * valid padding and leading pads of 0 to 3 (blocks partly outside the image, dy's border),
      * 1 to 33 channels (a partial last vector) and 1 to 64 filters. */
-    if (!fv__conv_path_supported(FV__GEMM_AVX2)) SKIP("no AVX2 on this CPU: no block tile runs");
+    fv_conv_geom g0;
+    CHECK(make_geom(&g0, 28, 28, 16, 3, 3, 32, 2, 2, 1, 1, true));
+    fv__conv_force_path(FV__GEMM_GENERIC); /* no block tile there: the phases, summed apart */
+    CHECK(!fv_conv_dx_phases_adds_in_place(&g0));
+    fv__conv_force_path(-1);
+    if (!fv__conv_path_supported(FV__GEMM_AVX2)) return; /* no block tile on this CPU */
     const int paths[] = {FV__GEMM_AVX512, FV__GEMM_WIDE_ON_AVX2};
     fv_rng r;
     fv__rng_seed(&r, 5151);
