@@ -1,7 +1,8 @@
 /* conv_phase.c — a strided convolution's input gradient as stride-1 forward convolutions, one per
  * phase of the input (the input pixels whose row and column have given remainders modulo the
  * strides), each run by the forward kernels' register tiles (conv_fast.c) instead of the
- * backward's gathers.
+ * backward's gathers; for a 3×3 kernel at stride 2 on the AVX-512 path, the four phases of each
+ * 2×2 block of positions in one tile (conv_phase_tile.h).
  */
 #include "kernels/conv_internal.h"
 #include "kernels/kernels.h"
