@@ -285,16 +285,18 @@ resnet:
                 fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, NULL, NULL, NULL, dx, bs);
                 bg = fmin(bg, now() - t);
                 t = now();
-                fv_conv_dx_phases(&cg, dy, wp, dx, ps);
+                fv_conv_dx_phases(&cg, dy, wp, dx, ps, false);
                 bp = fmin(bp, now() - t);
             }
             const double flop = 2.0 * (double)(O * O * k * k * C * F);
             if (ph)
                 printf(
                     "resnet %ldx%ldx%ld k%ld s%ld -> %ld dx (%s): gathers %.1f us = %.1f GFLOP/s, "
-                    "phases %.1f us = %.1f GFLOP/s\n",
+                    "%s %.1f us = %.1f GFLOP/s\n",
                     (long)H, (long)H, (long)C, (long)k, (long)s, (long)F, fv_conv_path(), bg * 1e6,
-                    flop / bg * 1e-9, bp * 1e6, flop / bp * 1e-9);
+                    flop / bg * 1e-9,
+                    fv_conv_dx_phases_adds_in_place(&cg) ? "phases by blocks" : "phases", bp * 1e6,
+                    flop / bp * 1e-9);
             else
                 printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw (%s): %.1f us = %.1f GFLOP/s; "
                        "forward %.1f us = %.1f GFLOP/s\n",

@@ -1,10 +1,13 @@
 /* test_fuse.c — the training plan's fused BatchNormalization → [Add →] ReLU groups (model/fuse.c):
  * which groups the planner forms and which it declines, and that a fused model's losses, outputs,
  * gradients and weights after training steps equal the unfused model's bit for bit, on odd shapes,
- * in training and inference mode, with any thread count and on every kernel path; and that the
- * batch statistics stay exact far from zero.
+ * in training and inference mode, with any thread count and on every kernel path; that the
+ * batch statistics stay exact far from zero; and that backward's in-place sums (run.c,
+ * fv_run.dx_add: a strided conv2d adding its input gradient into a tensor's gradient that a later
+ * reader wrote) give the sums made apart bit for bit.
  */
 #include "fovea.h"
+#include "kernels/conv_internal.h"
 #include "model/model.h"
 #include "model/model_impl.h"
 #include "test.h"
@@ -102,7 +105,7 @@ static void same_floats(const char *what, const float *a, const float *b, int64_
     int64_t i = 0;
     while (memcmp(a + i, b + i, sizeof(float)) == 0)
         i++;
-    fprintf(stderr, "  %s[%lld]: fused %.9g, unfused %.9g\n", what, (long long)i, (double)a[i],
+    fprintf(stderr, "  %s[%lld]: %.9g against %.9g\n", what, (long long)i, (double)a[i],
             (double)b[i]);
     test_failed_checks++;
 }
@@ -326,6 +329,126 @@ done:
     fv_model_free(b);
 }
 
+/* Odd sizes. `stem` is read by a (3×3, stride 2: adds, its images dense) and p (1×1, stride 2:
+ * written first, in the reverse order); j by g (3×3, stride 2, behind a 2×2 max-pool that leaves
+ * its last row and column out: adds, its images' gradient mostly zero, so the backward's gathers)
+ * and h (3×3, stride 2: written first). */
+static const char *in_place =
+    "input shape=20,18,8\n"
+    "conv2d name=stem filters=8 kernel_size=3 padding=same activation=relu\n"
+    "conv2d name=a filters=8 kernel_size=3 strides=2 padding=same\n"
+    "conv2d name=p filters=8 kernel_size=1 strides=2 inputs=stem\n"
+    "add name=j inputs=a,p\n"
+    "conv2d name=g filters=8 kernel_size=3 strides=2 padding=same inputs=j\n"
+    "max_pooling2d name=mp pool_size=2\n"
+    "global_average_pooling2d name=gp\n"
+    "conv2d name=h filters=8 kernel_size=3 strides=2 padding=same inputs=j\n"
+    "global_average_pooling2d name=gk\n"
+    "add name=out inputs=gp,gk\n"
+    "dense units=4 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+/* Two copies of the graph from one seed, the second summing apart; N samples, the first copy on
+ * `threads` threads and the second on one: the loss and every gradient of a training step, then
+ * the weights after three steps. Checks that the first copy wrote no temporary gradient where
+ * conv2d says it adds in place (its adds_dx: on the paths where the kernel adds as fast as it
+ * writes), and one where not; that it does where want_in_place; and that g's images took the
+ * gathers (fewer multiply-adds than dense). Returns whether the sums were made in place. */
+static bool compare_in_place(int64_t N, int threads, bool want_in_place)
+{
+    fv_model *a = fv_model_parse_string(in_place, "a.fv"),
+             *b = fv_model_parse_string(in_place, "b.fv");
+    float *x = NULL;
+    int32_t *labels = NULL;
+    bool added = false;
+    CHECK(a && b);
+    if (!a || !b) goto done;
+    fv__model_set_dx_add(b, false);
+    CHECK_OK(fv__model_ensure_weights(a, 5));
+    CHECK_OK(fv__model_ensure_weights(b, 5));
+    x = random_floats(N * fv_model_input_size(a), 17, -1.0f, 1.0f);
+    labels = malloc((size_t)N * sizeof(int32_t));
+    for (int64_t i = 0; i < N; i++)
+        labels[i] = (int32_t)(i % 4);
+    const fv_targets t[1] = {{.labels = labels}};
+    const float *xs[1] = {x};
+    double la = 0, lb = 0;
+    /* plan both for their thread counts, then poison the temporaries: the in-place copy must
+     * leave its own alone */
+    fv_set_threads(threads);
+    CHECK_OK(fv__model_loss_and_grad_heads(a, xs, t, N, true, &la, NULL));
+    fv_set_threads(1);
+    CHECK_OK(fv__model_loss_and_grad_heads(b, xs, t, N, true, &lb, NULL));
+    const int gi = layer_index(a, "g");
+    CHECK(gi >= 0 && a->ngbuf > a->gtemp[gi]);
+    if (gi < 0 || a->ngbuf <= a->gtemp[gi]) goto done;
+    const fv_layer *g = &a->layers[gi];
+    added = g->kind->adds_dx(g, 0);
+    CHECK(added || !want_in_place);
+    a->gbuf[a->gtemp[gi]][0] = NAN, b->gbuf[b->gtemp[gi]][0] = NAN;
+    for (int mode = 0; mode < 2; mode++) { /* a training step's gradients, then three steps */
+        fv_set_threads(threads);
+        if (mode == 0)
+            CHECK_OK(fv__model_loss_and_grad_heads(a, xs, t, N, true, &la, NULL));
+        else
+            for (int s = 0; s < 3; s++)
+                CHECK_OK(fv__model_train_step_heads(a, xs, t, N, &la, NULL));
+        fv_set_threads(1);
+        if (mode == 0)
+            CHECK_OK(fv__model_loss_and_grad_heads(b, xs, t, N, true, &lb, NULL));
+        else
+            for (int s = 0; s < 3; s++)
+                CHECK_OK(fv__model_train_step_heads(b, xs, t, N, &lb, NULL));
+        CHECK(memcmp(&la, &lb, sizeof la) == 0);
+        if (mode == 0) {
+            CHECK(isnan(a->gbuf[a->gtemp[gi]][0]) == added); /* no sum made apart */
+            CHECK(!isnan(b->gbuf[b->gtemp[gi]][0]));         /* the reference made them */
+            CHECK(g->exec_bwd_flop < (double)N * fv__layer_flops(g, true, true));
+        }
+        same_floats(mode ? "weights" : "gradients", mode ? a->weights : a->grads,
+                    mode ? b->weights : b->grads, mode ? a->nweights : a->ngrads);
+    }
+done:
+    fv_set_threads(0);
+    free(x), free(labels);
+    fv_model_free(a);
+    fv_model_free(b);
+    return added;
+}
+
+TEST(in_place_sums_equal_sums_made_apart)
+{
+    compare_in_place(1, 1, false);
+    compare_in_place(13, 1, false);
+}
+
+TEST(in_place_sums_on_two_threads_equal_sums_apart_on_one)
+{
+    compare_in_place(40, 2, false);
+}
+
+TEST(in_place_sums_on_every_kernel_path)
+{
+    /* every path this CPU has, and the AVX-512 convolution tiles compiled for AVX2 (where the
+     * sums are made in place on AVX2 machines too) */
+    const char *paths[] = {"generic", "avx2", "avx512"};
+    int ran = 0, added = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+        if (fv_set_kernel_path(paths[p]) != FV_OK) continue; /* not on this CPU */
+        added += compare_in_place(21, 2, strcmp(paths[p], "avx512") == 0);
+        ran++;
+    }
+    CHECK_OK(fv_set_kernel_path("auto"));
+    if (fv__conv_path_supported(FV__GEMM_WIDE_ON_AVX2)) {
+        fv__conv_force_path(FV__GEMM_WIDE_ON_AVX2);
+        added += compare_in_place(21, 2, true);
+        fv__conv_force_path(-1);
+    }
+    CHECK(ran >= 1);
+    /* with AVX2, some path added in place (without, every sum was made apart, checked above) */
+    CHECK(added > 0 || !fv__conv_path_supported(FV__GEMM_WIDE_ON_AVX2));
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -336,5 +459,8 @@ int main(void)
     RUN(fused_equals_unfused_on_every_kernel_path);
     RUN(batch_statistics_stay_exact_far_from_zero);
     RUN(evaluation_on_a_training_plan_runs_the_groups);
+    RUN(in_place_sums_equal_sums_made_apart);
+    RUN(in_place_sums_on_two_threads_equal_sums_apart_on_one);
+    RUN(in_place_sums_on_every_kernel_path);
     return TEST_SUMMARY();
 }

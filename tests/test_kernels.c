@@ -584,7 +584,8 @@ TEST(conv_dx_by_phases_matches_ref)
      * (some phases without taps: zeros; some whose first outputs fall before the image), same and
      * valid padding, odd sizes and channel counts
      * (1 to 33 filters), on every path this machine has; every position written (dx starts as
-     * NaN). The ResNet example's strided layers apply. */
+     * NaN); and with add (fv_run.dx_add), dx + the gradient bit for bit, −0 included. The ResNet
+     * example's strided layers apply. */
     fv_conv_geom g;
     CHECK(make_geom(&g, 28, 28, 16, 3, 3, 32, 2, 2, 1, 1, true) && fv_conv_dx_phases_apply(&g));
     CHECK(make_geom(&g, 14, 14, 32, 1, 1, 64, 2, 2, 1, 1, false) && fv_conv_dx_phases_apply(&g));
@@ -619,20 +620,103 @@ TEST(conv_dx_by_phases_matches_ref)
                             dx[i] = NAN;
                         fv_conv2d_backward_ref(&g, x, w, dy, dw, db, dxr);
                         fv_conv_dx_phases_pack(&g, w, wp);
-                        fv_conv_dx_phases(&g, dy, wp, dx, sc);
-                        if (!check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4))
+                        fv_conv_dx_phases(&g, dy, wp, dx, sc, false);
+                        bool ok = check_arrays("dx", dx, dxr, (long)nx, 1e-5, 1e-4);
+                        /* with add, into other readers' gradient (some −0): base + dx, each
+                         * element's float sum, the bits of adding the written gradient after */
+                        float *base = falloc(nx), *sum = falloc(nx);
+                        fill_rand(&r, base, nx);
+                        for (int64_t i = 0; i < nx; i += 5)
+                            base[i] = -0.0f;
+                        memcpy(sum, base, (size_t)nx * sizeof(float));
+                        fv_conv_dx_phases(&g, dy, wp, sum, sc, true);
+                        for (int64_t i = 0; i < nx; i++)
+                            base[i] = base[i] + dx[i];
+                        if (memcmp(sum, base, (size_t)nx * sizeof(float)) != 0) {
+                            fprintf(stderr, "  dx added in place differs from dx + the sum\n");
+                            test_failed_checks++, ok = false;
+                        }
+                        if (!ok)
                             fprintf(stderr,
                                     "  path %s: in %ldx%ldx%ld k %ldx%ld s %ld,%ld f %ld same %d\n",
                                     fv__gemm_path_name((fv__gemm_path)p), (long)g.in_h,
                                     (long)g.in_w, (long)C, (long)kh, (long)kw, (long)g.stride_h,
                                     (long)g.stride_w, (long)F, same);
                         free(x), free(w), free(dy), free(dw), free(db), free(dx), free(dxr);
-                        free(wp), free(sc);
+                        free(wp), free(sc), free(base), free(sum);
                         cases++;
                     }
     }
     fv__conv_force_path(-1);
     CHECK(cases >= 60);
+}
+
+/* One image's dx by fv_conv_dx_phases on path p (packed for it), into dx (written, or with add,
+ * added into it). */
+static void dx_on_path(int p, const fv_conv_geom *g, const float *w, const float *dy, float *dx,
+                       bool add)
+{
+    fv__conv_force_path(p);
+    float *wp = falloc(fv_conv_dx_phases_pack_floats(g));
+    float *sc = falloc(fv_conv_dx_phases_scratch_floats(g));
+    fv_conv_dx_phases_pack(g, w, wp);
+    fv_conv_dx_phases(g, dy, wp, dx, sc, add);
+    free(wp), free(sc);
+    fv__conv_force_path(-1);
+}
+
+TEST(conv_dx_blocks_give_the_phases_bits)
+{
+    /* A 3×3, stride-2 convolution's input gradient by blocks (all four phases in one tile: the
+     * AVX-512 path, and its tiles compiled for AVX2) against the phases' own convolutions (the
+     * AVX2 path), bit for bit, written and added (into values with some −0): odd sizes, same and
+     * valid padding and leading pads of 0 to 3 (blocks partly outside the image, dy's border),
+     * 1 to 33 channels (a partial last vector) and 1 to 64 filters. */
+    fv_conv_geom g0;
+    CHECK(make_geom(&g0, 28, 28, 16, 3, 3, 32, 2, 2, 1, 1, true));
+    fv__conv_force_path(FV__GEMM_GENERIC); /* no block tile there: the phases, summed apart */
+    CHECK(!fv_conv_dx_phases_adds_in_place(&g0));
+    fv__conv_force_path(-1);
+    if (!fv__conv_path_supported(FV__GEMM_AVX2)) return; /* no block tile on this CPU */
+    const int paths[] = {FV__GEMM_AVX512, FV__GEMM_WIDE_ON_AVX2};
+    fv_rng r;
+    fv__rng_seed(&r, 5151);
+    int cases = 0;
+    for (int idx = 0; idx < 48; idx++) {
+        static const int64_t chans[] = {1, 3, 16, 17, 32, 33}, filt[] = {1, 7, 16, 33, 64};
+        const int64_t C = chans[idx % 6], F = filt[idx % 5], H = 3 + idx % 11, W = 4 + idx % 8;
+        fv_conv_geom g;
+        if (!make_geom(&g, H, W, C, 3, 3, F, 2, 2, 1, 1, idx % 3 != 0)) continue;
+        if (idx % 4 == 3) { /* leading pads the layers never make: 2-3 rows, 1-2 columns */
+            g.pad_top = 2 + idx % 2, g.pad_left = 1 + idx % 3 % 2;
+            g.out_h = (H + g.pad_top - 3) / 2 + 1, g.out_w = (W + g.pad_left - 3) / 2 + 1;
+        }
+        const int64_t nx = H * W * C, ny = g.out_h * g.out_w * F, nw = 9 * C * F;
+        float *w = falloc(nw), *dy = falloc(ny), *base = falloc(nx);
+        float *want = falloc(nx), *got = falloc(nx);
+        fill_rand(&r, w, nw), fill_rand(&r, dy, ny), fill_rand(&r, base, nx);
+        for (int64_t i = 0; i < nx; i += 7)
+            base[i] = -0.0f;
+        for (int add = 0; add <= 1; add++) {
+            memcpy(want, base, (size_t)nx * sizeof(float));
+            dx_on_path(FV__GEMM_AVX2, &g, w, dy, want, add);
+            for (size_t q = 0; q < sizeof paths / sizeof *paths; q++) {
+                if (!fv__conv_path_supported((fv__gemm_path)paths[q])) continue;
+                memcpy(got, base, (size_t)nx * sizeof(float));
+                dx_on_path(paths[q], &g, w, dy, got, add);
+                if (memcmp(got, want, (size_t)nx * sizeof(float)) != 0) {
+                    fprintf(stderr,
+                            "  %s: in %ldx%ldx%ld pad %ld,%ld f %ld add %d: not the phases' bits\n",
+                            fv__gemm_path_name((fv__gemm_path)paths[q]), (long)H, (long)W, (long)C,
+                            (long)g.pad_top, (long)g.pad_left, (long)F, add);
+                    test_failed_checks++;
+                }
+                cases++;
+            }
+        }
+        free(w), free(dy), free(base), free(want), free(got);
+    }
+    CHECK(cases >= 80);
 }
 
 TEST(conv_dw_images_matches_ref)
@@ -793,7 +877,7 @@ static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed,
         float *wp = falloc(fv_conv_dx_phases_pack_floats(g));
         float *sc = falloc(fv_conv_dx_phases_scratch_floats(g));
         fv_conv_dx_phases_pack(g, w, wp);
-        fv_conv_dx_phases(g, dy, wp, out, sc);
+        fv_conv_dx_phases(g, dy, wp, out, sc, false);
         free(wp), free(sc);
     } else {
         float *wp = falloc(fv_conv_fwd_pack_floats(g)), *sc = falloc(fv_conv_fwd_scratch_floats(g));
@@ -1506,6 +1590,7 @@ int main(void)
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
     RUN(conv_dense_dw_24_tap_tiles_match_ref);
     RUN(conv_dx_by_phases_matches_ref);
+    RUN(conv_dx_blocks_give_the_phases_bits);
     RUN(conv_dw_images_matches_ref);
     RUN(conv_fast_fma_paths_give_the_same_bits);
     RUN(conv_row_tiles_match_ref_and_the_avx2_bits);

@@ -324,6 +324,11 @@ const char *fv_conv_path(void)
     return fv__gemm_path_name(fns()->path);
 }
 
+fv__gemm_path fv__conv_path_now(void)
+{
+    return fns()->path;
+}
+
 /* ---- geometry ------------------------------------------------------------------------------- */
 
 static int64_t round16(int64_t v)

@@ -13,6 +13,8 @@ bool fv__conv_path_supported(fv__gemm_path p);
 /* Forces the fast convolution onto path p (-1: back to the best for this CPU). For tests and
  * benchmarks only, before any threads run: it is process-wide. */
 void fv__conv_force_path(int p);
+/* The path the fast convolution runs now (the forced one, else the best for this CPU). */
+fv__gemm_path fv__conv_path_now(void);
 
 /* Runs fv_conv2d_forward_bf16 on the emulation even where the CPU has AVX512_BF16 (tests). */
 void fv__conv_bf16_force_emulation(bool on);

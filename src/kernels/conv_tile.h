@@ -391,8 +391,18 @@ static CT_ATTR int64_t CT_NAME(dw_cols)(const cgeo *G, const float *x, const int
 #if CT_W == 8
         CT_NAME(dw_run)(MR, NV, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
 #else
-        if (NV == 2)
+        /* the last taps in a tile of 4 or 8 where they fit (K = 16: 12 + 4, not 12 + 12 with 8
+         * repeated rows; the 1×1 projections' 16 and 32 taps), each element the same chain */
+        if (NV == 2 && m <= 4)
+            CT_NAME(dw_run)(4, 2, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+        else if (NV == 2 && m <= 8)
+            CT_NAME(dw_run)(8, 2, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+        else if (NV == 2)
             CT_NAME(dw_run)(12, 2, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+        else if (m <= 4)
+            CT_NAME(dw_run)(4, 1, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
+        else if (m <= 8)
+            CT_NAME(dw_run)(8, 1, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
         else
             CT_NAME(dw_run)(12, 1, x, pb, G->P, off, gz, ldg, d, G->F, m, n);
 #endif

@@ -111,10 +111,18 @@ void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *
  * (fv_conv_dx_phases_apply) to strides above 1 without dilation whose phases need no negative
  * padding. wp [fv_conv_dx_phases_pack_floats(g)] ← the phases' packed kernels from w [k_h, k_w,
  * in_c, out_c] (once per weight update); dx [in_h, in_w, in_c] ← the gradient (overwritten, every
- * position) from dy [out_h, out_w, out_c]; scratch of fv_conv_dx_phases_scratch_floats(g) floats.
+ * position) from dy [out_h, out_w, out_c], or with add, dx ← dx + the gradient (each position's
+ * sum as fv__add_run's: the bits of writing the gradient elsewhere and adding it after);
+ * scratch of fv_conv_dx_phases_scratch_floats(g) floats.
  * Each dx element is one FMA chain over the phase's taps in (j, i, f) order: the same result for
  * any thread count; against the backward's gathers, a different summation order. */
 bool fv_conv_dx_phases_apply(const fv_conv_geom *g);
+/* Whether fv_conv_dx_phases adds into dx (add) as fast as it writes it: where its tiles write dx
+ * in place, prefetching the rows ahead (a 3×3 kernel at stride 2 on the AVX-512 path, the
+ * blocks of conv_phase.c). Elsewhere it adds through each phase's buffer, scattered reads of dx
+ * that in a training step measured slower than writing a buffer and adding it after (AVX2:
+ * s2_conv1's backward 5.7-5.8 → 6.2-6.3 ms a batch). */
+bool fv_conv_dx_phases_adds_in_place(const fv_conv_geom *g);
 int64_t fv_conv_dx_phases_pack_floats(const fv_conv_geom *g);
 void fv_conv_dx_phases_pack(const fv_conv_geom *g, const float *w, float *wp);
 int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);
@@ -122,7 +130,7 @@ int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);
  * stride-1 convolution, its dropped leading outputs included): the profile's executed count. */
 double fv_conv_dx_phases_flop(const fv_conv_geom *g);
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
-                       float *scratch);
+                       float *scratch, bool add);
 
 /* The weight gradient of n consecutive images in one pass (conv_fast.c):
  *   dw[k, f] += Σ over the images i < n in order, and their pixels p < out_h·out_w in order, of

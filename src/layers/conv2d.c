@@ -207,9 +207,18 @@ static int64_t kernel_stride(const fv_layer *l)
     return pad16(f > b ? f : b);
 }
 
+/* A strided layer that adds its input gradient in place (fv_run.dx_add): an image whose gradient
+ * takes the gathers (mostly zero) gets its input gradient in a thread's buffer of in_h·in_w·in_c
+ * floats first, then added (the phases add theirs as they write it). */
+static int64_t add_floats(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    return c->dx_phases ? pad16(c->g.in_h * c->g.in_w * c->g.in_c) : 0;
+}
+
 static int64_t thread_stride(const fv_layer *l)
 {
-    return kernel_stride(l) + dw_floats(l);
+    return kernel_stride(l) + dw_floats(l) + add_floats(l);
 }
 
 static int64_t partial_stride(const fv_layer *l)
@@ -339,6 +348,7 @@ typedef struct dense_ctx {
     float *dx;                     /* NULL: no input gradient */
     int64_t n;                     /* images in the batch */
     bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
+    bool add;                      /* dx is added into (fv_run.dx_add: phases only) */
     double gt_flop, ph_flop, dense_flop;
 } dense_ctx;
 
@@ -365,7 +375,7 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
                                    i + m < d->n ? d->x + (i + m) * in_sz : NULL, in_sz);
             work += d->gt_flop;
         } else if (d->ph_dx) {
-            fv_conv_dx_phases(g, dyi, d->wtf, dxi, own);
+            fv_conv_dx_phases(g, dyi, d->wtf, dxi, own, d->add);
             work += d->ph_flop;
         }
         /* the input gradient (strided and dilated: no phases) and the bias by the kernel (else
@@ -408,6 +418,8 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const bool ph_dx = dx && c->dx_phases && !l->bf16; /* strided: dx by phases */
     const int64_t group = dw_images(l); /* fp32: dense images' weight gradients together */
     const bool dx_by_kernel = dx && !fwd_dx && !ph_dx; /* strided and dilated */
+    const bool add = dx && (r->dx_add & 1u); /* dx holds other readers' gradient: add to it */
+    FV_ASSERT(!add || ph_dx);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
@@ -448,6 +460,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                          .n = n,
                          .fwd_dx = fwd_dx,
                          .ph_dx = ph_dx,
+                         .add = add,
                          .gt_flop = gt_flop,
                          .ph_flop = ph_flop,
                          .dense_flop = dense_flop};
@@ -464,8 +477,9 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             sparse[ch] = false;
             int64_t lo, hi;
             fv__run_chunk(r, ch, &lo, &hi);
-            float *dws = own + kstride; /* fv_conv_dw_images' scratch */
-            int64_t m = 0, first = lo;  /* dense images waiting: m from `first` on */
+            float *dws = own + kstride;      /* fv_conv_dw_images' scratch */
+            float *dxa = dws + dw_floats(l); /* with add: a gathered image's input gradient */
+            int64_t m = 0, first = lo;       /* dense images waiting: m from `first` on */
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
                 if (act != FV_ACT_LINEAR && !relu)
@@ -484,15 +498,17 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 }
                 if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws); /* those before */
                 m = 0;
-                if (dxi) memset(dxi, 0, (size_t)in_sz * sizeof(float));
+                float *dxg = add ? dxa : dxi; /* with add: the gradient first, then added */
+                if (dxg) memset(dxg, 0, (size_t)in_sz * sizeof(float));
                 if (!sparse[ch]) memset(pks, 0, (size_t)ksz * sizeof(float));
                 sparse[ch] = true;
                 const fv_conv_bwd_path path =
                     wt16 ? fv_conv2d_backward_bf16(g, x + i * in_sz, yr, dyi, w, wt16, pk, pks, pb,
-                                                   dxi, own)
+                                                   dxg, own)
                          : fv_conv2d_backward_fast(g, x + i * in_sz, yr, dyi, w, wt, pk, pks, pb,
-                                                   dxi, own);
-                work[ch] += kernel_work(g, path, own, true, dxi != NULL);
+                                                   dxg, own);
+                if (add) fv__add_run(dxi, dxa, in_sz);
+                work[ch] += kernel_work(g, path, own, true, dxg != NULL);
             }
             if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
         }
@@ -534,6 +550,14 @@ static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
     return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 
+/* The strided fp32 layers' input gradient adds in place (fv_run.dx_add) where the phases' kernel
+ * does it as fast as it writes (fv_conv_dx_phases_adds_in_place). */
+static bool conv2d_adds_dx(const fv_layer *l, int input)
+{
+    const conv2d_cfg *c = l->cfg;
+    return input == 0 && c->dx_phases && !l->bf16 && fv_conv_dx_phases_adds_in_place(&c->g);
+}
+
 static fv_activation conv2d_activation(const fv_layer *l)
 {
     return (fv_activation)((const conv2d_cfg *)l->cfg)->activation;
@@ -552,4 +576,5 @@ const fv_layer_kind fv__kind_conv2d = {
     .activation = conv2d_activation,
     .flops = conv2d_flops,
     .reports_work = true,
+    .adds_dx = conv2d_adds_dx,
 };

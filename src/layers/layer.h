@@ -126,6 +126,11 @@ typedef struct fv_run {
      * *status (the layer carries on; the model checks it after the pass). */
     const struct fv_collective *coll;
     fv_status *status;
+    /* Backward: bit i set when dx[i] already holds the gradient that the layers after this one
+     * sent to that tensor; backward then adds its own into it, dx[i] ← dx[i] + ∂L/∂x[i], each
+     * element as fv__add_run adds (the bits of writing it elsewhere and adding it after). Set only
+     * where the kind's adds_dx says it can. */
+    unsigned dx_add;
 } fv_run;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
@@ -182,6 +187,9 @@ typedef struct fv_layer_kind {
      * image where the kernels decide (conv2d skips exact zeros of ∂L/∂z). false: its backward
      * performs exactly flops(l, true, ·) per sample. */
     bool reports_work;
+    /* Whether backward can add input i's gradient into dx[i] (fv_run.dx_add) instead of writing
+     * it, saving the model a buffer and a pass where a tensor has several readers (NULL: never). */
+    bool (*adds_dx)(const fv_layer *l, int input);
     /* The task loss this kind provides as a model output (NULL: none). */
     const fv_task_loss *task_loss;
     /* An added loss (Keras' add_loss: the VAE's KL term, ActivityRegularization): the term's batch

@@ -117,6 +117,7 @@ struct fv_model {
     bool fusing;     /* the running pass is a training step's (loss_and_grad) or an evaluation's
                         (fit.c evaluate_range): groups run fused where the plan has them */
     bool fused_last; /* the last forward pass ran fused: the groups' inner outputs are not kept */
+    bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart */
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */

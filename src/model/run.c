@@ -834,6 +834,7 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         const float *xs[FV_MAX_INPUTS];
         float *dxs[FV_MAX_INPUTS];
         int sum_into[FV_MAX_INPUTS], ntemp = 0, srcs[FV_MAX_INPUTS];
+        unsigned dx_add = 0; /* the inputs whose gradient the layer adds in place (fv_run) */
         const int nsrc = fv__fuse_grad_inputs(m, i, srcs);
         for (int j = 0; j < nsrc; j++) {
             const int s = srcs[j];
@@ -841,9 +842,16 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             dxs[j] = NULL;
             sum_into[j] = -1;
             if (s < 0 || !m->needs_grad[s]) continue;
+            bool again = false; /* this layer's earlier input reads the same tensor */
+            for (int k = 0; k < j; k++)
+                again |= srcs[k] == s;
             if (!written[s]) {
                 dxs[j] = m->gbuf[m->gslot[s]];
                 written[s] = true;
+            } else if (!m->dx_add_off && m->fuse_bn[i] < 0 && !again && l->kind->adds_dx &&
+                       l->kind->adds_dx(l, j)) {
+                dxs[j] = m->gbuf[m->gslot[s]]; /* added into in place, in this reader's turn */
+                dx_add |= 1u << j;
             } else {
                 dxs[j] = m->gbuf[m->gtemp[i] + ntemp++];
                 sum_into[j] = s;
@@ -863,6 +871,7 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             l = b; /* the profile's row */
         } else {
             fv_run run = layer_run(m, i, n, training, &r);
+            run.dx_add = dx_add;
             l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
             if (l->kind->reports_work) l->prof_exec_bwd += l->exec_bwd_flop;
         }
@@ -874,6 +883,11 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         }
         l->prof_bwd_s += prof_now() - t0, l->prof_bwd_n += n;
     }
+}
+
+void fv__model_set_dx_add(fv_model *m, bool on)
+{
+    m->dx_add_off = !on;
 }
 
 double fv__model_penalty(fv_model *m, bool grad)
