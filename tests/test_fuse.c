@@ -295,6 +295,73 @@ TEST(batch_statistics_stay_exact_far_from_zero)
     }
 }
 
+/* Training mode normalises with the batch's statistics alone (Keras, Ioffe & Szegedy): whatever
+ * the moving mean holds before the step (the one-pass sums' shift) — NaN, ±∞, or a finite value
+ * so far from the data that x − K in double drops the data's bits — the batch's mean and variance
+ * (the layer's saved statistics, and with a finite shift the moving ones after a step with
+ * momentum=0) are the long-double two-pass ones over the convolution's outputs, and the outputs
+ * and the loss are finite. */
+TEST(batch_statistics_ignore_the_moving_mean)
+{
+    static const char *text = "input shape=5,3,4\n"
+                              "conv2d name=c filters=4 kernel_size=1\n"
+                              "batch_normalization name=bn momentum=0\n"
+                              "global_average_pooling2d\n"
+                              "dense units=3 activation=softmax\n"
+                              "compile loss=sparse_categorical_crossentropy optimizer=sgd\n";
+    const int64_t N = 16, P = 15, C = 4, M = N * P;
+    const float shifts[] = {NAN, INFINITY, -INFINITY, 1e30f, -3e38f, 1e12f};
+    for (size_t v = 0; v < sizeof shifts / sizeof *shifts; v++) {
+        fv_model *m = fv_model_parse_string(text, "shift.fv");
+        CHECK(m != NULL);
+        if (!m) return;
+        CHECK_OK(fv__model_ensure_weights(m, 3));
+        fv_layer *c = &m->layers[layer_index(m, "c")], *bn = &m->layers[layer_index(m, "bn")];
+        for (int64_t k = 0; k < C * C; k++) /* the identity, then 0.25 + channel */
+            c->params[0].w[k] = k / C == k % C ? 1.0f : 0.0f;
+        for (int64_t k = 0; k < C; k++)
+            c->params[1].w[k] = 0.25f + (float)k;
+        float *x = random_floats(N * P * C, 23, -1.0f, 1.0f);
+        int32_t *labels = calloc((size_t)N, sizeof(int32_t));
+        fv_targets t[1] = {{.labels = labels}};
+        const float *xs[1] = {x};
+        double loss = 0;
+        for (int64_t k = 0; k < C; k++)
+            bn->params[2].w[k] = shifts[v];
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, N, true, &loss, NULL));
+        CHECK(isfinite(loss));
+        const float *y = fv_model_layer_output(m, layer_index(m, "c"));
+        const float *z = fv_model_layer_output(m, layer_index(m, "bn"));
+        CHECK(y != NULL && z != NULL);
+        for (int64_t e = 0; z && e < M * C; e++)
+            if (!isfinite(z[e])) {
+                fprintf(stderr, "  moving mean %g: output %lld is %g\n", (double)shifts[v],
+                        (long long)e, (double)z[e]);
+                test_failed_checks++;
+                break;
+            }
+        for (int64_t k = 0; y && k < C; k++) {
+            long double s = 0, q = 0;
+            for (int64_t i = 0; i < M; i++)
+                s += y[i * C + k];
+            const long double mean = s / M;
+            for (int64_t i = 0; i < M; i++)
+                q += (y[i * C + k] - mean) * (y[i * C + k] - mean);
+            /* the statistics the step normalised with (the layer's saved mean and 1/σ), and
+             * with a finite shift the moving ones (NaN·0 stays NaN, as in Keras) */
+            const double var = (double)(q / M);
+            const float *st = bn->saved;
+            CHECK_CLOSE(st[k], (double)mean, 0, 1e-7);
+            CHECK_CLOSE(st[C + k], 1.0 / sqrt(var + 1e-3), 0, 2e-7);
+            if (!isfinite(shifts[v])) continue;
+            CHECK_CLOSE(bn->params[2].w[k], (double)mean, 0, 1e-7);
+            CHECK_CLOSE(bn->params[3].w[k], var, 0, 2e-7);
+        }
+        free(x), free(labels);
+        fv_model_free(m);
+    }
+}
+
 /* Evaluation on a training plan in place (fit's validation, evaluate after training) runs the
  * groups in inference mode: the loss is the unfused model's bit for bit, and the pass ran fused. */
 TEST(evaluation_on_a_training_plan_runs_the_groups)
@@ -458,6 +525,7 @@ int main(void)
     RUN(forward_outside_training_writes_every_layer);
     RUN(fused_equals_unfused_on_every_kernel_path);
     RUN(batch_statistics_stay_exact_far_from_zero);
+    RUN(batch_statistics_ignore_the_moving_mean);
     RUN(evaluation_on_a_training_plan_runs_the_groups);
     RUN(in_place_sums_equal_sums_made_apart);
     RUN(in_place_sums_on_two_threads_equal_sums_apart_on_one);

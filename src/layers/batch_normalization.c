@@ -180,11 +180,13 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
          * (M + 2)·2⁻⁵³·S2 and S1's error moves S1²/M by at most 2(M + 1)·2⁻⁵³·S2 (Cauchy–Schwarz:
          * Σ|x − K| ≤ √(M·S2)), so with S1²/M's own roundings Q is within 3(M + 2)·2⁻⁵³·S2 to
          * first order (Higham 2002, §4.2: recursive summation). Where that is more than 2⁻³⁰·Q
-         * (K far from the batch's mean, as at the first step when the data sit far from zero),
-         * the deviations are summed again from the mean in double, the two-pass formula: the
-         * textbook one-pass formula about 0 loses the variance when the mean is large against
-         * the spread, and deviations from the float-rounded mean would add the rounding's square
-         * to it. */
+         * (K far from the batch's mean, as at the first step when the data sit far from zero, or
+         * not finite), the two-pass formula: the mean from Σx (S1 again, about 0, unless K was
+         * 0 already: K + S1/M's own error grows with |K − mean|, and a NaN or infinite K would
+         * make it NaN, where training mode must not depend on the moving statistics), then the
+         * deviations from it summed in double: the textbook one-pass formula about 0 loses the
+         * variance when the mean is large against the spread, and deviations from the
+         * float-rounded mean would add the rounding's square to it. */
         for (int64_t k = 0; k < C; k++)
             shift[k] = t.mean[k];
         channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2, r);
@@ -195,9 +197,18 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
             again = again || !(q > 0 && 3.0 * (M + 2.0) * s2[k] <= 0x1p23 * q);
             s2[k] = q;
         }
-        if (again)
+        if (again) {
+            bool shifted = false;
+            for (int64_t k = 0; k < C; k++)
+                shifted = shifted || shift[k] != 0.0, shift[k] = 0.0;
+            if (shifted) /* S2 about 0 is not used */
+                channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1,
+                             s2, r);
+            for (int64_t k = 0; k < C; k++)
+                dmean[k] = s1[k] / M, mean[k] = (float)dmean[k];
             channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, s2,
                          NULL, r);
+        }
         for (int64_t k = 0; k < C; k++) {
             const double var = s2[k] / M; /* biased, as Keras 3 normalises and updates */
             inv[k] = (float)(1.0 / sqrt(var + c->epsilon));
