@@ -272,6 +272,35 @@ TEST(a_vae_trains_as_one)
     check_same_as_alone(vae_text, quadrant_data, 2, 10);
 }
 
+/* A residual block with a strided 3×3 convolution and a 1×1 projection reading one tensor (the
+ * 3×3's input gradient added in place into the projection's where the kernels do it,
+ * fv_run.dx_add), fused BatchNormalization → Add → ReLU groups (the Add's other input's gradient
+ * written by the sums' pass, each process its own slice) and the one-pass batch statistics about
+ * the moving mean. */
+static const char residual_text[] =
+    "input shape=6,6,1\n"
+    "conv2d name=stem filters=8 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization name=bn0\n"
+    "relu name=r0\n"
+    "conv2d name=c1 filters=8 kernel_size=3 strides=2 padding=same use_bias=false\n"
+    "batch_normalization name=bn1\n"
+    "relu name=r1\n"
+    "conv2d name=c2 filters=8 kernel_size=3 padding=same use_bias=false\n"
+    "batch_normalization name=bn2\n"
+    "conv2d name=proj filters=8 kernel_size=1 strides=2 use_bias=false inputs=r0\n"
+    "batch_normalization name=pbn\n"
+    "add name=join inputs=pbn,bn2\n"
+    "relu name=r2\n"
+    "global_average_pooling2d\n"
+    "dense units=4 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n";
+
+TEST(a_residual_block_trains_as_one)
+{
+    check_same_as_alone(residual_text, quadrant_data, 2, 16);
+    check_same_as_alone(residual_text, quadrant_data, 4, 5); /* empty slices */
+}
+
 int main(void)
 {
     fv_set_threads(1);
@@ -281,5 +310,6 @@ int main(void)
     RUN(a_process_count_that_does_not_divide_16_is_refused);
     RUN(a_layer_that_adds_a_loss_trains_as_one);
     RUN(a_vae_trains_as_one);
+    RUN(a_residual_block_trains_as_one);
     return TEST_SUMMARY();
 }

@@ -159,10 +159,10 @@ typedef struct fv_layer_kind {
     /* x[i] [n × in[i]] for each input i < nin, y [n × out]. May save what backward needs in
      * l->saved. In training mode a layer with state tensors may update them (moving averages). */
     void (*forward)(fv_layer *l, const float *const *x, float *y, fv_run *r);
-    /* dy [n × out] (the layer may overwrite it); dx[i] [n × in[i]] to be written (not added), or
-     * NULL when that input's gradient is not needed (dx itself is never NULL). The dx[i] never
-     * alias each other, x or y. Parameter gradients are ADDED into param[i].g (state tensors
-     * have none). */
+    /* dy [n × out] (the layer may overwrite it); dx[i] [n × in[i]] to be written (not added,
+     * unless bit i of r->dx_add is set: see fv_run), or NULL when that input's gradient is not
+     * needed (dx itself is never NULL). The dx[i] never alias each other, x or y. Parameter
+     * gradients are ADDED into param[i].g (state tensors have none). */
     void (*backward)(fv_layer *l, const float *const *x, const float *y, float *dy,
                      float *const *dx, fv_run *r);
     /* forward and backward with an epilogue fused in (NULL: the kind fuses none). y is then the
