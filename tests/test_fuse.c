@@ -240,11 +240,10 @@ TEST(fused_equals_unfused_on_every_kernel_path)
     CHECK(ran >= 1);
 }
 
-/* A convolution whose outputs are about 10⁶ with a spread of about 0.3 (its bias), then a
- * BatchNormalization with momentum=0, whose moving statistics after one training step are the
- * batch's: they must match a long-double two-pass over the convolution's outputs to float
- * precision, where the one-pass Σy² − (Σy)²/M in double is off by far more. */
-TEST(batch_statistics_stay_exact_far_from_zero)
+/* A 1×1 convolution (the identity, bias `bias` + channel) on 5×3×4 inputs, then a
+ * BatchNormalization named bn with momentum=0, whose moving statistics after a training step are
+ * the batch's. */
+static fv_model *bn_after_identity(float bias)
 {
     static const char *text = "input shape=5,3,4\n"
                               "conv2d name=c filters=4 kernel_size=1\n"
@@ -252,17 +251,43 @@ TEST(batch_statistics_stay_exact_far_from_zero)
                               "global_average_pooling2d\n"
                               "dense units=3 activation=softmax\n"
                               "compile loss=sparse_categorical_crossentropy optimizer=sgd\n";
+    fv_model *m = fv_model_parse_string(text, "bn.fv");
+    CHECK(m != NULL);
+    if (!m) return NULL;
+    CHECK_OK(fv__model_ensure_weights(m, 3));
+    fv_layer *c = &m->layers[layer_index(m, "c")];
+    for (int64_t k = 0; k < 16; k++)
+        c->params[0].w[k] = k / 4 == k % 4 ? 1.0f : 0.0f;
+    for (int64_t k = 0; k < 4; k++)
+        c->params[1].w[k] = bias + (float)k;
+    return m;
+}
+
+/* Channel k's mean and (biased) variance over the M rows of y [M × C], two passes in long double.
+ */
+static void two_pass(const float *y, int64_t M, int64_t C, int64_t k, long double *mean,
+                     double *var)
+{
+    long double s = 0, q = 0;
+    for (int64_t i = 0; i < M; i++)
+        s += y[i * C + k];
+    *mean = s / M;
+    for (int64_t i = 0; i < M; i++)
+        q += (y[i * C + k] - *mean) * (y[i * C + k] - *mean);
+    *var = (double)(q / M);
+}
+
+/* A convolution whose outputs are about 10⁶ with a spread of about 0.3 (its bias), then a
+ * BatchNormalization with momentum=0, whose moving statistics after one training step are the
+ * batch's: they must match a long-double two-pass over the convolution's outputs to float
+ * precision, where the one-pass Σy² − (Σy)²/M in double is off by far more. */
+TEST(batch_statistics_stay_exact_far_from_zero)
+{
     const int64_t N = 64, P = 15, C = 4, M = N * P;
     {
-        fv_model *m = fv_model_parse_string(text, "far.fv");
-        CHECK(m != NULL);
+        fv_model *m = bn_after_identity(1e6f);
         if (!m) return;
-        CHECK_OK(fv__model_ensure_weights(m, 3));
-        fv_layer *c = &m->layers[layer_index(m, "c")], *bn = &m->layers[layer_index(m, "bn")];
-        for (int64_t k = 0; k < C * C; k++) /* the identity, then 10⁶ + channel */
-            c->params[0].w[k] = k / C == k % C ? 1.0f : 0.0f;
-        for (int64_t k = 0; k < C; k++)
-            c->params[1].w[k] = 1e6f + (float)k;
+        fv_layer *bn = &m->layers[layer_index(m, "bn")];
         float *x = random_floats(N * P * C, 21, -1.0f, 1.0f);
         int32_t *labels = calloc((size_t)N, sizeof(int32_t));
         fv_targets t[1] = {{.labels = labels}};
@@ -276,15 +301,12 @@ TEST(batch_statistics_stay_exact_far_from_zero)
             const float *y = fv_model_layer_output(m, layer_index(m, "c"));
             CHECK(y != NULL);
             for (int64_t k = 0; y && k < C; k++) {
-                long double s = 0, q = 0;
-                double s1 = 0, s2 = 0;
+                long double mean;
+                double var, s1 = 0, s2 = 0;
+                two_pass(y, M, C, k, &mean, &var);
                 for (int64_t i = 0; i < M; i++)
-                    s += y[i * C + k], s1 += y[i * C + k],
-                        s2 += (double)y[i * C + k] * y[i * C + k];
-                const long double mean = s / M;
-                for (int64_t i = 0; i < M; i++)
-                    q += (y[i * C + k] - mean) * (y[i * C + k] - mean);
-                const double var = (double)(q / M), naive = (s2 - s1 * s1 / (double)M) / (double)M;
+                    s1 += y[i * C + k], s2 += (double)y[i * C + k] * y[i * C + k];
+                const double naive = (s2 - s1 * s1 / (double)M) / (double)M;
                 CHECK_CLOSE(bn->params[2].w[k], (double)mean, 0, 1e-7);
                 CHECK_CLOSE(bn->params[3].w[k], var, 0, 2e-7);
                 CHECK(fabs(naive - var) > 1e-5 * var); /* this case tells the formulas apart */
@@ -303,24 +325,12 @@ TEST(batch_statistics_stay_exact_far_from_zero)
  * and the loss are finite. */
 TEST(batch_statistics_ignore_the_moving_mean)
 {
-    static const char *text = "input shape=5,3,4\n"
-                              "conv2d name=c filters=4 kernel_size=1\n"
-                              "batch_normalization name=bn momentum=0\n"
-                              "global_average_pooling2d\n"
-                              "dense units=3 activation=softmax\n"
-                              "compile loss=sparse_categorical_crossentropy optimizer=sgd\n";
     const int64_t N = 16, P = 15, C = 4, M = N * P;
     const float shifts[] = {NAN, INFINITY, -INFINITY, 1e30f, -3e38f, 1e12f};
     for (size_t v = 0; v < sizeof shifts / sizeof *shifts; v++) {
-        fv_model *m = fv_model_parse_string(text, "shift.fv");
-        CHECK(m != NULL);
+        fv_model *m = bn_after_identity(0.25f);
         if (!m) return;
-        CHECK_OK(fv__model_ensure_weights(m, 3));
-        fv_layer *c = &m->layers[layer_index(m, "c")], *bn = &m->layers[layer_index(m, "bn")];
-        for (int64_t k = 0; k < C * C; k++) /* the identity, then 0.25 + channel */
-            c->params[0].w[k] = k / C == k % C ? 1.0f : 0.0f;
-        for (int64_t k = 0; k < C; k++)
-            c->params[1].w[k] = 0.25f + (float)k;
+        fv_layer *bn = &m->layers[layer_index(m, "bn")];
         float *x = random_floats(N * P * C, 23, -1.0f, 1.0f);
         int32_t *labels = calloc((size_t)N, sizeof(int32_t));
         fv_targets t[1] = {{.labels = labels}};
@@ -341,15 +351,11 @@ TEST(batch_statistics_ignore_the_moving_mean)
                 break;
             }
         for (int64_t k = 0; y && k < C; k++) {
-            long double s = 0, q = 0;
-            for (int64_t i = 0; i < M; i++)
-                s += y[i * C + k];
-            const long double mean = s / M;
-            for (int64_t i = 0; i < M; i++)
-                q += (y[i * C + k] - mean) * (y[i * C + k] - mean);
+            long double mean;
+            double var;
+            two_pass(y, M, C, k, &mean, &var);
             /* the statistics the step normalised with (the layer's saved mean and 1/σ), and
              * with a finite shift the moving ones (NaN·0 stays NaN, as in Keras) */
-            const double var = (double)(q / M);
             const float *st = bn->saved;
             CHECK_CLOSE(st[k], (double)mean, 0, 1e-7);
             CHECK_CLOSE(st[C + k], 1.0 / sqrt(var + 1e-3), 0, 2e-7);
