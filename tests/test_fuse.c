@@ -213,6 +213,30 @@ TEST(fused_on_two_threads_equals_unfused_on_one)
     compare(declined, 33, 2, NULL);
 }
 
+/* A frozen BatchNormalization (inference mode in training: the moving statistics) in a group with
+ * an Add: its backward reads the gradient through the ReLU where the sums' pass wrote it (the Add's
+ * other input's gradient), as the trainable one's does. */
+static const char *frozen_add = "input shape=7,5,3\n"
+                                "conv2d name=stem filters=9 kernel_size=3 padding=same\n"
+                                "batch_normalization name=bn0\n"
+                                "relu name=r0\n"
+                                "conv2d name=c1 filters=9 kernel_size=3 padding=same\n"
+                                "batch_normalization name=bn1 trainable=false\n"
+                                "add name=add1 inputs=bn1,r0\n"
+                                "relu name=r1\n"
+                                "global_average_pooling2d\n"
+                                "dense units=3 activation=softmax\n"
+                                "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+TEST(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused)
+{
+    fv_model *m = NULL;
+    compare(frozen_add, 11, 2, &m);
+    if (!m) return;
+    CHECK(grouped(m, "r1", "bn1", "add1"));
+    fv_model_free(m);
+}
+
 TEST(forward_outside_training_writes_every_layer)
 {
     fv_model *m = fv_model_parse_string(resnet, "f.fv");
@@ -574,6 +598,7 @@ int main(void)
     RUN(planner_declines_what_would_change_a_result);
     RUN(fused_equals_unfused_on_odd_shapes);
     RUN(fused_on_two_threads_equals_unfused_on_one);
+    RUN(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused);
     RUN(forward_outside_training_writes_every_layer);
     RUN(fused_equals_unfused_on_every_kernel_path);
     RUN(batch_statistics_stay_exact_far_from_zero);
