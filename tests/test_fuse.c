@@ -345,16 +345,19 @@ TEST(batch_statistics_stay_exact_far_from_zero)
  * the moving mean holds before the step (the one-pass sums' shift) — NaN, ±∞, or a finite value
  * so far from the data that x − K in double drops the data's bits — the batch's mean and variance
  * (the layer's saved statistics, and with a finite shift the moving ones after a step with
- * momentum=0) are the long-double two-pass ones over the convolution's outputs, and the outputs
- * and the loss are finite. */
+ * momentum=0) are the long-double two-pass ones over the convolution's outputs, a constant
+ * channel's variance 0 (to 10⁻¹²), and the outputs and the loss are finite. */
 TEST(batch_statistics_ignore_the_moving_mean)
 {
     const int64_t N = 16, P = 15, C = 4, M = N * P;
-    const float shifts[] = {NAN, INFINITY, -INFINITY, 1e30f, -3e38f, 1e12f};
+    /* and near or at channel 3's constant 3.25 (a variance of 0), or 0 (the first step's) */
+    const float shifts[] = {NAN, INFINITY, -INFINITY, 1e30f, -3e38f, 1e12f, 3.25f, 3.2500002f, 0};
     for (size_t v = 0; v < sizeof shifts / sizeof *shifts; v++) {
         fv_model *m = bn_after_identity(0.25f);
         if (!m) return;
         fv_layer *bn = &m->layers[layer_index(m, "bn")];
+        for (int64_t k = 3; k < C * C; k += C) /* channel 3: its bias alone */
+            m->layers[layer_index(m, "c")].params[0].w[k] = 0.0f;
         float *x = random_floats(N * P * C, 23, -1.0f, 1.0f);
         int32_t *labels = calloc((size_t)N, sizeof(int32_t));
         fv_targets t[1] = {{.labels = labels}};
@@ -385,7 +388,7 @@ TEST(batch_statistics_ignore_the_moving_mean)
             CHECK_CLOSE(st[C + k], 1.0 / sqrt(var + 1e-3), 0, 2e-7);
             if (!isfinite(shifts[v])) continue;
             CHECK_CLOSE(bn->params[2].w[k], (double)mean, 0, 1e-7);
-            CHECK_CLOSE(bn->params[3].w[k], var, 0, 2e-7);
+            CHECK_CLOSE(bn->params[3].w[k], var, 1e-12, 2e-7);
         }
         free(x), free(labels);
         fv_model_free(m);
