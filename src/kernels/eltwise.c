@@ -154,11 +154,6 @@ static const fv__elt_ops ref_ops = {
 #define EW_ATTR      /* the target's own vectors */
 #define EW_PATH_NAME "vector4"
 #include "kernels/eltwise_body.h"
-#undef EW_W
-#undef EW_REGS
-#undef EW_NAME
-#undef EW_ATTR
-#undef EW_PATH_NAME
 
 #if defined(EW_X86)
 #define EW_W           8
@@ -168,12 +163,6 @@ static const fv__elt_ops ref_ops = {
 #define EW_PATH_NAME   "avx2"
 #define EW_CVT_WIDE(v) _mm256_cvtps_pd((__m128)(v))
 #include "kernels/eltwise_body.h"
-#undef EW_CVT_WIDE
-#undef EW_W
-#undef EW_REGS
-#undef EW_NAME
-#undef EW_ATTR
-#undef EW_PATH_NAME
 
 #define EW_W           16
 #define EW_REGS        32
@@ -182,12 +171,6 @@ static const fv__elt_ops ref_ops = {
 #define EW_PATH_NAME   "avx512"
 #define EW_CVT_WIDE(v) _mm512_cvtps_pd((__m256)(v))
 #include "kernels/eltwise_body.h"
-#undef EW_CVT_WIDE
-#undef EW_W
-#undef EW_REGS
-#undef EW_NAME
-#undef EW_ATTR
-#undef EW_PATH_NAME
 #endif
 
 /* ---- dispatch ------------------------------------------------------------------------------ */

@@ -1,5 +1,5 @@
 /* eltwise_body.h — the element-wise kernels of eltwise.h written once in GCC/Clang vectors of EW_W
- * floats, included by eltwise.c once per path with:
+ * floats, included by eltwise.c once per path with (it undefines them at its end):
  *   EW_W        floats per vector (4: portable; 8: AVX2; 16: AVX-512)
  *   EW_NAME(s)  the path's name for symbol s
  *   EW_ATTR     function attributes (the target instruction set)
@@ -300,3 +300,11 @@ static const fv__elt_ops EW_NAME(ops) = {
     .bn_norm = EW_NAME(bn_norm),
     .bn_dx = EW_NAME(bn_dx),
 };
+
+/* this instance's parameters, set by the file that includes it */
+#undef EW_CVT_WIDE
+#undef EW_W
+#undef EW_REGS
+#undef EW_NAME
+#undef EW_ATTR
+#undef EW_PATH_NAME
