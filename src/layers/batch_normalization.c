@@ -270,17 +270,17 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     const double M = (double)(fv__run_batch(r) * rows);
     const int64_t per = rows * C;
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);
+    /* the gradient and the ReLU output to mask it with: dskip holds the gradient through the ReLU
+     * already (written by the sums' pass) */
+    const float *gy = dskip ? dskip : dy, *ry = dskip ? NULL : relu_y;
     if (batch_mode(l, r)) {
         const fv__elt_ops *ops = fv__elt();
         float *k = (float *)(sdyx + C); /* 3·C floats in the 2·C doubles after the sums */
         fv__bn_dx_coef(C, t.gamma, inv, M, sdy, sdyx, k);
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < n; i++)
-            if (dskip)
-                ops->bn_dx(x + i * per, dskip + i * per, NULL, dx + i * per, rows, C, mean, k);
-            else
-                ops->bn_dx(x + i * per, dy + i * per, relu_y ? relu_y + i * per : NULL,
-                           dx + i * per, rows, C, mean, k);
+            ops->bn_dx(x + i * per, gy + i * per, ry ? ry + i * per : NULL, dx + i * per, rows, C,
+                       mean, k);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -288,9 +288,7 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
         for (int64_t k = 0; k < C; k++) {
             const double g = t.gamma ? t.gamma[k] : 1.0;
             const int64_t e = q * C + k;
-            /* dskip holds the gradient through the ReLU already (written by the sums' pass) */
-            float d = dskip ? dskip[e] : dy[e];
-            if (!dskip && relu_y && !(relu_y[e] > 0.0f)) d = 0.0f;
+            const float d = ry && !(ry[e] > 0.0f) ? 0.0f : gy[e];
             dx[e] = (float)(g * inv[k] * (double)d);
         }
 }
