@@ -57,7 +57,8 @@ static const char usage[] =
     "accuracy ('fovea evaluate --poses --help' for the details). For a model ending in the\n"
     "pose head, 'fovea evaluate MODEL --data BOPDIR' prints the same figures from the model's\n"
     "estimates on DIR/test (the object: --object OBJ_ID, default the only one); --plot draws\n"
-    "the ADD(-S) accuracy against the threshold.\n"
+    "the ADD(-S) accuracy against the threshold; --tta N combines N crops per image (as\n"
+    "'fovea pose --tta').\n"
     "\n"
     "A model trained on its own input (fit target=input: an autoencoder, a VAE) prints the loss\n"
     "and its terms, the reconstruction's error per pixel and cross-entropy per image, and a\n"
@@ -137,6 +138,7 @@ int cmd_evaluate(int argc, char **argv)
         {"features", true, false, NULL},   {"layer", true, false, NULL},
         {"samples", true, false, NULL},    {"seed", true, false, NULL},
         {"object", true, false, NULL},     {"precision", true, false, NULL},
+        {"tta", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -201,14 +203,17 @@ int cmd_evaluate(int argc, char **argv)
         rc = cli_usage_error(cmd, "--metric: expected coco or voc, got '%s'", metric->value);
         goto done;
     }
-    cli_opt *object = cli_find(opts, nopts, "object");
+    cli_opt *object = cli_find(opts, nopts, "object"), *tta = cli_find(opts, nopts, "tta");
     if (fv_model_is_pose(m, NULL)) {
-        rc = cli_evaluate_pose_model(cmd, m, data->value, object->seen ? object->value : NULL,
-                                     json->seen, plot->seen ? plot->value : NULL);
+        int64_t n_tta = 1;
+        if (!tta->seen || !(rc = cli_int(cmd, "--tta", tta->value, 1, 1024, "1 to 1024", &n_tta)))
+            rc = cli_evaluate_pose_model(cmd, m, data->value, object->seen ? object->value : NULL,
+                                         n_tta, json->seen, plot->seen ? plot->value : NULL);
         goto done;
     }
-    if (object->seen) {
-        rc = cli_usage_error(cmd, "--object applies to pose models only");
+    if (object->seen || tta->seen) {
+        rc = cli_usage_error(cmd, "--%s applies to pose models only",
+                             object->seen ? "object" : "tta");
         goto done;
     }
     if (detector) {

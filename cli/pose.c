@@ -158,7 +158,84 @@ static int estimate(const char *cmd, fv_model *m, const fv_dataset *d, const fv_
     return CLI_OK;
 }
 
-int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n, fv_bop_result **r)
+/* m's estimates for s[0..n) with test-time augmentation: *r from the dataset d of the model's own
+ * crops (estimate()), then, for tta > 1, the samples cropped again tta − 1 times with the
+ * training's jitter (seeds 1 .. tta − 1) and each sample's tta estimates combined: fv_pose_mean
+ * (chordal L2 mean of R, mean t), or for a head trained on a symmetric object fv_pose_medoid over
+ * its box's corners. time: the sum over the crops. The samples' Kin and Rv are left as d's. */
+static int estimate_tta(const char *cmd, fv_model *m, const fv_dataset *d, fv_pose_sample *s,
+                        int64_t n, int64_t tta, fv_bop_result **r)
+{
+    fv_pose_crop crop;
+    *r = NULL;
+    if (tta > 1 && !fv_model_pose_crop(m, &crop))
+        return cli_usage_error(cmd, "--tta needs a network on crops (pose head crop=box): it "
+                                    "combines the estimates of jittered crops");
+    int rc = estimate(cmd, m, d, s, n, r);
+    if (rc || tta <= 1) return rc;
+    int64_t hwc[3];
+    double ext[3];
+    fv_model_is_pose(m, ext);
+    const bool symmetric = fv_model_pose_symmetric(m);
+    float corners[8 * 3];
+    for (int k = 0; k < 8; k++)
+        for (int j = 0; j < 3; j++)
+            corners[k * 3 + j] = (float)(((k >> j) & 1 ? 0.5 : -0.5) * ext[j]);
+    fv_pose *all = malloc((size_t)n * (size_t)tta * sizeof *all);
+    double(*keep)[18] = malloc((size_t)n * sizeof *keep);
+    if (!all || !keep) {
+        free(all);
+        free(keep);
+        free(*r);
+        *r = NULL;
+        cli_error(cmd, "out of memory for %lld x %lld estimates", (long long)n, (long long)tta);
+        return CLI_FAIL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        all[i * tta] = (*r)[i].pose;
+        memcpy(keep[i], s[i].Kin, 9 * sizeof(double));
+        memcpy(keep[i] + 9, s[i].Rv, 9 * sizeof(double));
+    }
+    pose_input(cmd, m, hwc);
+    for (int64_t k = 1; !rc && k < tta; k++) {
+        crop.jitter = true;
+        crop.seed = (uint64_t)k;
+        fv_dataset *dk = NULL;
+        fv_bop_result *rk = NULL;
+        fv_status st = fv_bop_to_dataset_crop(s, n, hwc[0], hwc[1], (int)hwc[2],
+                                              fv_model_output_name(m, 0), &crop, &dk);
+        if (st != FV_OK) {
+            rc = cli_fail_lib(cmd, "--input", st);
+            break;
+        }
+        rc = estimate(cmd, m, dk, s, n, &rk);
+        fv_dataset_free(dk);
+        for (int64_t i = 0; !rc && i < n; i++) {
+            all[i * tta + k] = rk[i].pose;
+            (*r)[i].time += rk[i].time;
+        }
+        free(rk);
+    }
+    for (int64_t i = 0; !rc && i < n; i++) {
+        fv_status st = symmetric ? fv_pose_medoid(all + i * tta, tta, corners, 8, &(*r)[i].pose)
+                                 : fv_pose_mean(all + i * tta, tta, &(*r)[i].pose);
+        if (st != FV_OK) rc = cli_fail_lib(cmd, NULL, st);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(s[i].Kin, keep[i], 9 * sizeof(double));
+        memcpy(s[i].Rv, keep[i] + 9, 9 * sizeof(double));
+    }
+    free(all);
+    free(keep);
+    if (rc) {
+        free(*r);
+        *r = NULL;
+    }
+    return rc;
+}
+
+int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n, int64_t tta,
+                      fv_bop_result **r)
 {
     int64_t hwc[3];
     *r = NULL;
@@ -169,7 +246,7 @@ int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n
     fv_status st = fv_bop_to_dataset_crop(s, n, hwc[0], hwc[1], (int)hwc[2],
                                           fv_model_output_name(m, 0), &crop, &d);
     if (st != FV_OK) return cli_fail_lib(cmd, "--input", st);
-    int rc = estimate(cmd, m, d, s, n, r);
+    int rc = estimate_tta(cmd, m, d, s, n, tta, r);
     fv_dataset_free(d);
     return rc;
 }
@@ -206,13 +283,13 @@ static int add_errors(const char *cmd, const char *dir, const fv_pose_sample *s,
 }
 
 int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const char *object,
-                        bool errors, cli_pose_eval *ev)
+                        bool errors, int64_t tta, cli_pose_eval *ev)
 {
     fv_dataset *d = NULL;
     *ev = (cli_pose_eval){0};
     int rc = cli_pose_object(cmd, dir, object, &ev->obj_id);
     if (!rc) rc = load_split(cmd, m, dir, "test", ev->obj_id, false, NULL, &ev->smp, &ev->n, &d);
-    if (!rc) rc = estimate(cmd, m, d, ev->smp, ev->n, &ev->r);
+    if (!rc) rc = estimate_tta(cmd, m, d, ev->smp, ev->n, tta, &ev->r);
     fv_dataset_free(d);
     if (rc) goto fail;
     fv_status st = fv_pose_evaluate(dir, "test", ev->r, ev->n, &ev->sc);
@@ -243,10 +320,10 @@ void cli_pose_eval_free(cli_pose_eval *ev)
 }
 
 int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const char *object,
-                            bool json, const char *plot)
+                            int64_t tta, bool json, const char *plot)
 {
     cli_pose_eval ev;
-    int rc = cli_pose_evaluation(cmd, m, dir, object, plot != NULL, &ev);
+    int rc = cli_pose_evaluation(cmd, m, dir, object, plot != NULL, tta, &ev);
     if (rc) return rc;
     if (!json)
         printf("obj_id %lld, %lld test images (its most visible instance in each)\n",
@@ -261,7 +338,7 @@ int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const
 
 static const char usage[] =
     "usage: fovea pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--box x,y,w,h]\n"
-    "                  [--object OBJ_ID]\n"
+    "                  [--object OBJ_ID] [--tta N]\n"
     "                  [--output poses.csv]\n"
     "\n"
     "Estimates an object's 6D pose in each image with a trained pose network (a model ending\n"
@@ -285,6 +362,12 @@ static const char usage[] =
     "                       nine values and t's three separated by spaces; time in seconds\n"
     "                       per image); scene_id and im_id from a BOP path, else 0 and the\n"
     "                       image's index\n"
+    "  --tta N              test-time augmentation, for a network on crops: each estimate\n"
+    "                       the combination of N crops, the model's own and N - 1 moved and\n"
+    "                       scaled as at training (seeds 1 .. N-1): R the chordal L2 mean of\n"
+    "                       the N rotations (Hartley et al. 2013), t their mean; for a head\n"
+    "                       trained on a symmetric object, R the medoid's (default 1: none;\n"
+    "                       N times the inference time)\n"
     "  --threads N          threads to use (default: FOVEA_THREADS, else OMP_NUM_THREADS,\n"
     "                       else all cores)\n";
 
@@ -574,16 +657,20 @@ int cmd_pose(int argc, char **argv)
     const char *cmd = "pose";
     cli_opt opts[] = {{"input", true, false, NULL},  {"K", true, false, NULL},
                       {"object", true, false, NULL}, {"output", true, false, NULL},
-                      {"box", true, false, NULL},    {"threads", true, false, NULL}};
+                      {"box", true, false, NULL},    {"threads", true, false, NULL},
+                      {"tta", true, false, NULL}};
     const char *pos[1];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, 6, pos, 1, 1, &npos);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 7, pos, 1, 1, &npos);
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
     if ((rc = cli_apply_threads(cmd, &opts[5]))) return rc;
     int64_t obj_id = 1;
     if (opts[2].seen &&
         (rc = cli_int(cmd, "--object", opts[2].value, 1, INT64_MAX, "an obj_id", &obj_id)))
+        return rc;
+    int64_t tta = 1;
+    if (opts[6].seen && (rc = cli_int(cmd, "--tta", opts[6].value, 1, 1024, "1 to 1024", &tta)))
         return rc;
     if (opts[3].seen && (rc = cli_check_writable(cmd, "--output", opts[3].value))) return rc;
     fv_pose_sample *s = NULL;
@@ -595,7 +682,7 @@ int cmd_pose(int argc, char **argv)
     rc = cli_pose_inputs(cmd, opts[0].value, opts[1].seen ? opts[1].value : NULL,
                          opts[4].seen ? opts[4].value : NULL, fv_model_pose_crop(m, &crop), obj_id,
                          &s, &n);
-    if (!rc) rc = cli_pose_estimate(cmd, m, s, n, &r);
+    if (!rc) rc = cli_pose_estimate(cmd, m, s, n, tta, &r);
     for (int64_t i = 0; !rc && i < n; i++)
         print_pose(&s[i], &r[i]);
     if (!rc && opts[3].seen) {

@@ -23,16 +23,17 @@ int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *obj
                   fv_dataset **train, fv_dataset **test);
 
 /* Runs m on the samples (fv_bop_to_dataset fills their sizes) and gives each one's estimate in
- * the original camera (*r malloc'd, n entries, time: seconds per image). 0 or CLI_FAIL. */
-int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n,
+ * the original camera (*r malloc'd, n entries, time: seconds per image), with tta > 1 each the
+ * combination of tta crops (`fovea pose --tta`'s help says how). 0 or CLI_FAIL / CLI_USAGE. */
+int cli_pose_estimate(const char *cmd, fv_model *m, fv_pose_sample *s, int64_t n, int64_t tta,
                       fv_bop_result **r);
 
 /* m's estimates on the test split of the BOP folder dir and their figures, shared by `fovea
  * evaluate` and `fovea report`: the object (obj_id; `object` or the only one), its n test
  * samples (smp, with their true poses), the estimates (r[i] for smp[i]), fv_pose_evaluate's
  * scores and, with errors, each sample's ADD (ADD-S for a symmetric object) over the object's
- * diameter (err [n]; else NULL). 0, or a CLI status after a message with *ev emptied; free with
- * cli_pose_eval_free. */
+ * diameter (err [n]; else NULL); tta as cli_pose_estimate's. 0, or a CLI status after a message
+ * with *ev emptied; free with cli_pose_eval_free. */
 typedef struct cli_pose_eval {
     int64_t obj_id, n;
     fv_pose_sample *smp;
@@ -41,14 +42,14 @@ typedef struct cli_pose_eval {
     double *err;
 } cli_pose_eval;
 int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const char *object,
-                        bool errors, cli_pose_eval *ev);
+                        bool errors, int64_t tta, cli_pose_eval *ev);
 void cli_pose_eval_free(cli_pose_eval *ev);
 
 /* `fovea evaluate MODEL --data BOPDIR` for a pose model: the figures of `evaluate --poses` from
  * m's estimates on the test split; plot (NULL: none) receives the ADD(-S) accuracy-threshold
- * curve. */
+ * curve; tta as cli_pose_estimate's. */
 int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const char *object,
-                            bool json, const char *plot);
+                            int64_t tta, bool json, const char *plot);
 
 /* The images of --input (a file or a folder's image files, sorted) as samples without a known
  * pose: K from K_text ("fx,fy,cx,cy"; NULL: each image's BOP scene_camera.json), scene_id and

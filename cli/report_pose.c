@@ -43,7 +43,7 @@ static int prepare(report *r)
                   r->data_path, r->model_path);
         return CLI_FAIL;
     }
-    int rc = cli_pose_evaluation(r->cmd, r->m, r->data_path, r->object, true, &p->ev);
+    int rc = cli_pose_evaluation(r->cmd, r->m, r->data_path, r->object, true, 1, &p->ev);
     if (rc) return rc;
     char path[4200];
     snprintf(path, sizeof path, "%s/models/models_info.json", r->data_path);

@@ -13,7 +13,7 @@
 
 static const char usage[] =
     "usage: fovea viz pose MODEL --input IMG|DIR [--K fx,fy,cx,cy] [--box x,y,w,h]\n"
-    "                 [--object OBJ_ID] [--max N] -o OUT.png|OUT.svg\n"
+    "                 [--object OBJ_ID] [--max N] [--tta N] -o OUT.png|OUT.svg\n"
     "\n"
     "Draws a pose network's estimate over each image: the object's 3-D bounding box projected\n"
     "(orange) and its axes (x red, y green, z blue). An image in a BOP scene\n"
@@ -28,7 +28,9 @@ static const char usage[] =
     "  --box x,y,w,h       the object's 2-D box (px) for a network on crops (crop=box);\n"
     "                      default: each BOP scene's scene_gt_info.json\n"
     "  --object OBJ_ID     the object (default 1)\n"
-    "  --max N             at most N images, the first by name (default 16, at most 64)\n";
+    "  --max N             at most N images, the first by name (default 16, at most 64)\n"
+    "  --tta N             each estimate the combination of N crops (as 'fovea pose --tta';\n"
+    "                      default 1)\n";
 
 /* path's folder with `up` trailing components removed into out, or false. */
 static bool parent(const char *path, int up, char *out, size_t size)
@@ -95,19 +97,21 @@ int cmd_viz_pose(int argc, char **argv)
     cli_opt opts[] = {{"input", true, false, NULL},  {"K", true, false, NULL},
                       {"object", true, false, NULL}, {"max", true, false, NULL},
                       {"output", true, false, NULL}, {"o", true, false, NULL},
-                      {"box", true, false, NULL}};
+                      {"box", true, false, NULL},    {"tta", true, false, NULL}};
     const char *pos[1];
     int npos;
-    int rc = cli_parse(cmd, usage, argc, argv, opts, 7, pos, 1, 1, &npos);
+    int rc = cli_parse(cmd, usage, argc, argv, opts, 8, pos, 1, 1, &npos);
     if (rc != CLI_CONTINUE) return rc;
     const char *out = opts[4].seen ? opts[4].value : opts[5].seen ? opts[5].value : NULL;
     if (!out) return cli_usage_error(cmd, "-o OUT.png|OUT.svg is required");
     if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
-    int64_t obj_id = 1, max = 16;
+    int64_t obj_id = 1, max = 16, tta = 1;
     if (opts[2].seen &&
         (rc = cli_int(cmd, "--object", opts[2].value, 1, INT64_MAX, "an obj_id", &obj_id)))
         return rc;
     if (opts[3].seen && (rc = cli_int(cmd, "--max", opts[3].value, 1, 64, "1 to 64", &max)))
+        return rc;
+    if (opts[7].seen && (rc = cli_int(cmd, "--tta", opts[7].value, 1, 1024, "1 to 1024", &tta)))
         return rc;
     if ((rc = cli_check_picture_path(cmd, "-o", out))) return rc;
     fv_model *m = cli_load_trained_model(cmd, pos[0]);
@@ -124,7 +128,7 @@ int cmd_viz_pose(int argc, char **argv)
                          &s, &n);
     if (rc) goto done;
     if (n > max) n = max;
-    if ((rc = cli_pose_estimate(cmd, m, s, n, &r))) goto done;
+    if ((rc = cli_pose_estimate(cmd, m, s, n, tta, &r))) goto done;
     v = calloc((size_t)n, sizeof *v);
     gts = calloc((size_t)n, sizeof *gts);
     px = calloc((size_t)n, sizeof *px);

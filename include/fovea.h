@@ -1473,6 +1473,27 @@ double fv_pose_mspd(const float *pts, int64_t n, const double K[9], const fv_pos
 double fv_pose_proj(const float *pts, int64_t n, const double K[9], const fv_pose *est,
                     const fv_pose *gt);
 
+/* The rotation nearest to a 3×3 matrix M (row-major) in the Frobenius norm: R = U·diag(1, 1,
+ * det(U·Vᵀ))·Vᵀ from M's SVD M = U·S·Vᵀ (LAPACK's dgesvd; the orthogonal Procrustes solution,
+ * Umeyama, IEEE TPAMI 1991). FV_ERR_INVALID for a non-finite M, FV_ERR_NUMERIC when the SVD does
+ * not converge; R untouched then. */
+fv_status fv_rotation_nearest(const double M[9], double R[9]);
+
+/* One pose from n >= 1 estimates of it (test-time augmentation: the same object seen through
+ * several crops). fv_pose_mean: t the arithmetic mean, R the chordal L2 mean (Hartley, Trumpf,
+ * Dai and Li, "Rotation Averaging", IJCV 2013, section 5.3): the rotation nearest
+ * (fv_rotation_nearest) to the arithmetic mean of the matrices, the rotation minimising the sum
+ * of the squared Frobenius distances to them. For a symmetric object the estimates may be
+ * different but equivalent rotations, whose mean means nothing: fv_pose_medoid takes the
+ * rotation of the estimate whose summed ADD-S to the others, both ways (ADD-S(a, b) + ADD-S(b, a):
+ * fv_pose_adds is not symmetric; over pts [npts × 3], mm, translations set to 0) is the
+ * smallest, the first on a tie, and the mean t.
+ * FV_ERR_INVALID for n < 1, a non-finite pose (naming its index) or npts < 1; FV_ERR_NUMERIC
+ * from the SVD, FV_ERR_NOMEM; *out untouched on error. */
+fv_status fv_pose_mean(const fv_pose *poses, int64_t n, fv_pose *out);
+fv_status fv_pose_medoid(const fv_pose *poses, int64_t n, const float *pts, int64_t npts,
+                         fv_pose *out);
+
 /* Frees the arrays of an fv_pose_model_info (discrete, continuous) and zeroes their counts;
  * accepts NULL. */
 void fv_pose_model_info_clear(fv_pose_model_info *info);
@@ -1775,6 +1796,10 @@ bool fv_model_pose_crop(const fv_model *m, fv_pose_crop *out);
 /* Whether the model's output layer is a `pose` head; *extent (when not NULL) receives its
  * extent= (mm, 3 values). */
 bool fv_model_is_pose(const fv_model *m, double extent[3]);
+
+/* Whether the model's output layer is a `pose` head trained for a symmetric object (its
+ * symmetry= discrete or continuous: PoseCNN's SLoss); false otherwise. */
+bool fv_model_pose_symmetric(const fv_model *m);
 
 /* The ADD(-S) accuracy–threshold curve: err [n] each target's ADD (ADD-S for a symmetric
  * object) over the object's diameter (NaN: no estimate, never counted right), the accuracy at

@@ -119,4 +119,41 @@ expect_ok "viz pose with --box and --K" "$FOVEA" viz pose crop.safetensors --inp
     --K 40,40,15.5,15.5 --box 8,8,16,16 -o crop.png
 expect_error "--box for a model that reads whole images" 2 "--box: the model does not crop around the object" \
     "$FOVEA" pose pose.safetensors --input plain/a.png --K 40,40,15.5,15.5 --box 8,8,16,16
+
+echo "# test-time augmentation (--tta): several crops, one estimate"
+expect_ok "--tta 1" "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb --tta 1 --output t1.csv
+check "--tta 1 is the model's own crop" test "$(cut -d, -f1-6 t1.csv)" = "$(cut -d, -f1-6 crop.csv)"
+expect_ok "--tta 4" "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb --tta 4 --output t4.csv
+check "the combination differs from one crop" test "$(cut -d, -f5-6 t4.csv)" != "$(cut -d, -f5-6 crop.csv)"
+check "R is a rotation" /usr/bin/python3 -c "
+import csv, sys, numpy as np
+for r in csv.DictReader(open('t4.csv')):
+    R = np.array([float(v) for v in r['R'].split()]).reshape(3, 3)
+    if not (np.allclose(R @ R.T, np.eye(3), atol=1e-6) and abs(np.linalg.det(R) - 1) < 1e-6): sys.exit(1)"
+expect_ok "--tta 4 --threads 1" "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb --tta 4 \
+    --threads 1 --output t4b.csv
+check "the same estimates for any thread count" test "$(cut -d, -f1-6 t4b.csv)" = "$(cut -d, -f1-6 t4.csv)"
+expect_ok "evaluate --tta 4" "$FOVEA" evaluate crop.safetensors --data ds --tta 4 --json
+cp "$TMP/out" t4.json
+expect_ok "evaluate --poses on pose --tta 4's CSV" "$FOVEA" evaluate --poses t4.csv --data ds --json
+check "the same figures" cmp -s "$TMP/out" t4.json
+expect_ok "viz pose --tta 2" "$FOVEA" viz pose crop.safetensors --input ds/test/000000/rgb --max 2 \
+    --tta 2 -o tta.png
+expect_error "--tta 0" 2 "--tta: expected 1 to 1024" \
+    "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb --tta 0
+expect_error "--tta for a model that reads whole images" 2 "--tta needs a network on crops" \
+    "$FOVEA" pose pose.safetensors --input ds/test/000000/rgb --tta 2
+expect_error "evaluate --tta for a model that reads whole images" 2 "--tta needs a network on crops" \
+    "$FOVEA" evaluate pose.safetensors --data ds --tta 2
+sed 's/crop=box crop_pad=1.4$/crop=box crop_pad=1.4 symmetry=discrete/' crop.fv >sym.fv
+run "$FOVEA" train sym.fv --data ds --save sym.safetensors --seed 1
+check "train a head for a symmetric object" test "$status" -eq 0
+expect_ok "a symmetric object's head, one crop" \
+    "$FOVEA" pose sym.safetensors --input ds/test/000000/rgb --output s1.csv
+expect_ok "--tta 2, a symmetric object's head" \
+    "$FOVEA" pose sym.safetensors --input ds/test/000000/rgb --tta 2 --output s2.csv
+# The medoid of two is a tie, won by the first: the model's own crop's R, with the mean t.
+check "R the medoid's (the first crop's), not the mean" \
+    test "$(cut -d, -f1-5 s2.csv)" = "$(cut -d, -f1-5 s1.csv)"
+check "t the mean of the two" test "$(cut -d, -f6 s2.csv)" != "$(cut -d, -f6 s1.csv)"
 finish

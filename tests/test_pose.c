@@ -315,6 +315,108 @@ TEST(geometry_matches_numpy)
     cJSON_Delete(root);
 }
 
+/* The chordal L2 mean of two rotations about one axis is the rotation by the mid-angle (the mean
+ * matrix is cos(half the difference) times it in that plane); t the mean; left-equivariant. */
+TEST(pose_mean_hand_worked)
+{
+    fv_pose p[3], out;
+    rot_z(10, p[0].R);
+    rot_z(50, p[1].R);
+    const double t0[3] = {1, 2, 300}, t1[3] = {3, -2, 310};
+    memcpy(p[0].t, t0, sizeof t0);
+    memcpy(p[1].t, t1, sizeof t1);
+    CHECK(fv_pose_mean(p, 2, &out) == FV_OK);
+    double want[9];
+    rot_z(30, want);
+    for (int k = 0; k < 9; k++)
+        CHECK_CLOSE(out.R[k], want[k], 1e-12, 0);
+    CHECK_CLOSE(out.t[0], 2, 1e-12, 0);
+    CHECK_CLOSE(out.t[1], 0, 1e-12, 0);
+    CHECK_CLOSE(out.t[2], 305, 1e-12, 0);
+    /* one pose: itself */
+    CHECK(fv_pose_mean(p, 1, &out) == FV_OK);
+    for (int k = 0; k < 9; k++)
+        CHECK_CLOSE(out.R[k], p[0].R[k], 1e-12, 0);
+    /* three rotations about different axes: the mean is a rotation, and turning every input by
+     * Q turns the mean by Q (mean(Q·R_i) = Q·mean(R_i)) */
+    const double e[3][3] = {{10, -20, 35}, {15, -10, 40}, {5, -25, 30}}, eq[3] = {70, 20, -110};
+    double Q[9];
+    fv_rotation_from_euler(eq, Q);
+    fv_pose q[3], a, b;
+    for (int i = 0; i < 3; i++) {
+        fv_rotation_from_euler(e[i], p[i].R);
+        matmul(Q, p[i].R, q[i].R);
+        memset(p[i].t, 0, sizeof p[i].t);
+        memset(q[i].t, 0, sizeof q[i].t);
+    }
+    CHECK(fv_pose_mean(p, 3, &a) == FV_OK && fv_pose_mean(q, 3, &b) == FV_OK);
+    double Qa[9], RRt[9], Rt[9];
+    matmul(Q, a.R, Qa);
+    for (int k = 0; k < 9; k++)
+        CHECK_CLOSE(b.R[k], Qa[k], 1e-12, 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            Rt[i * 3 + j] = a.R[j * 3 + i];
+    matmul(a.R, Rt, RRt);
+    for (int k = 0; k < 9; k++)
+        CHECK_CLOSE(RRt[k], I3[k], 1e-12, 0);
+    /* it lies between them: within the largest angle to any of the inputs */
+    for (int i = 0; i < 3; i++)
+        CHECK(fv_rotation_error(a.R, p[i].R) < 12);
+}
+
+/* The nearest rotation: a rotation is its own; diag(2, 1, −0.5) (a reflection's sign) goes to the
+ * identity, the sign taken from the smallest singular value (Umeyama's correction). */
+TEST(rotation_nearest_hand_worked)
+{
+    double R[9], out[9];
+    rot_z(33, R);
+    CHECK(fv_rotation_nearest(R, out) == FV_OK);
+    for (int k = 0; k < 9; k++)
+        CHECK_CLOSE(out[k], R[k], 1e-12, 0);
+    const double M[9] = {2, 0, 0, 0, 1, 0, 0, 0, -0.5};
+    CHECK(fv_rotation_nearest(M, out) == FV_OK);
+    for (int k = 0; k < 9; k++)
+        CHECK_CLOSE(out[k], I3[k], 1e-12, 0);
+    double bad[9] = {1, 0, 0, 0, 1, 0, 0, 0, NAN};
+    CHECK(fv_rotation_nearest(bad, out) == FV_ERR_INVALID);
+    fv_pose p[2] = {{{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 1}},
+                    {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 1}}};
+    fv_pose o = {{0}, {0}};
+    CHECK(fv_pose_mean(p, 0, &o) == FV_ERR_INVALID);
+    p[1].t[2] = INFINITY;
+    CHECK(fv_pose_mean(p, 2, &o) == FV_ERR_INVALID);
+    CHECK(strstr(fv_last_error(), "pose 1") != NULL);
+    CHECK(o.R[0] == 0); /* untouched */
+}
+
+/* The medoid: of Rz(0°), Rz(5°), Rz(20°) the middle one (its summed ADD-S to the others the
+ * smallest); with a box's 180° turn about z, Rz(182°) is the same as Rz(2°) (ADD-S 0; the mean
+ * of the two matrices has a zero x-y block, and no rotation is nearest). */
+TEST(pose_medoid_hand_worked)
+{
+    const float box[8 * 3] = {-40, -15, -10, 40, -15, -10, -40, 15, -10, 40, 15, -10,
+                              -40, -15, 10,  40, -15, 10,  -40, 15, 10,  40, 15, 10};
+    fv_pose p[3], out;
+    const double deg[3] = {0, 5, 20};
+    for (int i = 0; i < 3; i++) {
+        rot_z(deg[i], p[i].R);
+        p[i].t[0] = i, p[i].t[1] = 0, p[i].t[2] = 200 + 3 * i;
+    }
+    CHECK(fv_pose_medoid(p, 3, box, 8, &out) == FV_OK);
+    for (int k = 0; k < 9; k++)
+        CHECK(out.R[k] == p[1].R[k]);
+    CHECK_CLOSE(out.t[0], 1, 1e-12, 0);
+    CHECK_CLOSE(out.t[2], 203, 1e-12, 0);
+    const double sym[3] = {2, 182, 20};
+    for (int i = 0; i < 3; i++)
+        rot_z(sym[i], p[i].R);
+    CHECK(fv_pose_medoid(p, 3, box, 8, &out) == FV_OK);
+    for (int k = 0; k < 9; k++) /* a tie between the two equivalent ones: the first */
+        CHECK(out.R[k] == p[0].R[k]);
+    CHECK(fv_pose_medoid(p, 3, box, 0, &out) == FV_ERR_INVALID);
+}
+
 int main(void)
 {
     RUN(rot6d_hand_worked);
@@ -326,5 +428,8 @@ int main(void)
     RUN(symmetry_set_sizes);
     RUN(pose_errors_hand_worked);
     RUN(geometry_matches_numpy);
+    RUN(pose_mean_hand_worked);
+    RUN(rotation_nearest_hand_worked);
+    RUN(pose_medoid_hand_worked);
     return TEST_SUMMARY();
 }

@@ -271,6 +271,13 @@ bool fv_model_is_pose(const fv_model *m, double extent[3])
     return true;
 }
 
+bool fv_model_pose_symmetric(const fv_model *m)
+{
+    const int node = m && m->nlayers ? fv__model_output_node(m) : -1;
+    if (node < 0 || m->layers[node].kind != &fv__kind_pose) return false;
+    return ((const pose_cfg *)m->layers[node].cfg)->symmetry != SYM_NONE;
+}
+
 bool fv_model_pose_crop(const fv_model *m, fv_pose_crop *out)
 {
     *out = (fv_pose_crop){0};
