@@ -22,7 +22,7 @@ int cmd_data_make(int argc, char **argv); /* data make detection: cli/data_detec
 /* evaluate --detections --annotations (cli/evaluate_detection.c): whether argv asks for it */
 bool cli_is_detection_evaluation(int argc, char **argv);
 int cmd_evaluate_detections(int argc, char **argv);
-int cmd_viz_boxes(int argc, char **argv); /* viz boxes: cli/viz_boxes.c */
+int cmd_viz_boxes(int argc, char **argv);      /* viz boxes: cli/viz_boxes.c */
 int cmd_data_make_pose(int argc, char **argv); /* data_pose.c: `fovea data make pose` */
 int cmd_evaluate_poses(int argc, char **argv); /* evaluate_pose.c: `fovea evaluate --poses` */
 

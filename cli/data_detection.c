@@ -43,7 +43,10 @@ static const char usage[] =
     "  --max-objects K   objects per scene at most (default 6)\n"
     "  --min-object A    smallest object side (default 16)\n"
     "  --max-object B    largest object side (default 64)\n"
-    "  --seed S          the random seed (default 1); test scenes use another stream\n";
+    "  --seed S          the random seed (default 1); test scenes use another stream\n"
+    "\n"
+    "fovea data make pose DIR renders a 6D pose dataset in the BOP layout instead ('fovea data\n"
+    "make pose --help').\n";
 
 static const char *const fashion_names[] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
                                             "Coat",        "Sandal",    "Shirt",    "Sneaker",

@@ -24,6 +24,8 @@ static const char usage[] =
     "                        MSPD: 5..50 px at a width of 640), and each threshold's\n"
     "  rotation error        mean geodesic error in degrees, smallest over the symmetries\n"
     "  translation error     mean in mm\n"
+    "  (the means, and the mean ADD(-S), are over the targets with an estimate; the\n"
+    "  accuracies and recalls over all targets)\n"
     "  5deg/5cm accuracy     rotation error < 5 degrees and translation error < 50 mm\n"
     "  2-D projection        mean projected model-point distance < 5 px accuracy\n"
     "\n"
@@ -66,21 +68,32 @@ static void print_json(const fv_pose_scores *s)
     printf("}\n");
 }
 
+/* A mean over the targets with an estimate as text: "n/a (no estimates)" when there is none. */
+static const char *mean_text(double v, const char *fmt, char *buf, size_t size)
+{
+    if (isnan(v)) return "n/a (no estimates)";
+    snprintf(buf, size, fmt, v);
+    return buf;
+}
+
 static void print_text(const fv_pose_scores *s)
 {
+    char b1[64], b2[64], b3[64];
     printf("Targets: %lld (%lld with an estimate, %lld symmetric); estimates of no target: %lld\n",
            (long long)s->targets, (long long)s->estimated, (long long)s->symmetric,
            (long long)s->unmatched);
-    printf("ADD(-S) accuracy (< 0.1 diameter): %.4f   (mean ADD(-S) %.2f mm)\n", s->add_accuracy,
-           s->add_mean);
+    printf("ADD(-S) accuracy (< 0.1 diameter): %.4f   (mean ADD(-S) %s)\n", s->add_accuracy,
+           mean_text(s->add_mean, "%.2f mm", b1, sizeof b1));
     printf("MSSD recall (BOP AR): %.4f   at 0.05..0.50 d:", s->mssd_recall);
     for (int k = 0; k < 10; k++)
         printf(" %.3f", s->mssd_recalls[k]);
     printf("\nMSPD recall (BOP AR): %.4f   at 5..50 px (width 640):", s->mspd_recall);
     for (int k = 0; k < 10; k++)
         printf(" %.3f", s->mspd_recalls[k]);
-    printf("\nMean rotation error: %.3f deg\n", s->rotation_error_mean);
-    printf("Mean translation error: %.3f mm\n", s->translation_error_mean);
+    printf("\nMean rotation error: %s\n",
+           mean_text(s->rotation_error_mean, "%.3f deg", b2, sizeof b2));
+    printf("Mean translation error: %s\n",
+           mean_text(s->translation_error_mean, "%.3f mm", b3, sizeof b3));
     printf("5deg/5cm accuracy: %.4f\n", s->acc_5deg_5cm);
     printf("2-D projection accuracy (< 5 px): %.4f\n", s->proj_accuracy_5px);
 }

@@ -52,6 +52,39 @@ int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t
     return rc;
 }
 
+/* A note on stderr (not an error: the head's extent only places the loss's points) when m's pose
+ * head does not match obj_id's entry of dir's models_info.json: its extent= against size_x,
+ * size_y, size_z (more than 1 mm or 2 % apart), or symmetry=none for a symmetric object and the
+ * reverse. */
+static void note_head_mismatch(const char *cmd, const fv_model *m, const char *dir, int64_t obj_id)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/models/models_info.json", dir);
+    fv_pose_model_info *infos = NULL;
+    int64_t n = 0;
+    double ext[3];
+    if (!fv_model_is_pose(m, ext) || fv_bop_read_models_info(path, &infos, &n) != FV_OK) return;
+    for (int64_t i = 0; i < n; i++) {
+        if (infos[i].obj_id != obj_id) continue;
+        const double *z = infos[i].size;
+        bool off = false;
+        for (int k = 0; k < 3; k++)
+            off |= fabs(ext[k] - z[k]) > 1 && fabs(ext[k] - z[k]) > 0.02 * z[k];
+        if (off)
+            fprintf(stderr,
+                    "fovea %s: note: the pose head's extent=%g,%g,%g is not obj_id %lld's size "
+                    "%g x %g x %g mm in %s\n",
+                    cmd, ext[0], ext[1], ext[2], (long long)obj_id, z[0], z[1], z[2], path);
+        const bool sym = fv_pose_model_symmetric(&infos[i]), head = fv_model_pose_symmetric(m);
+        if (sym != head)
+            fprintf(stderr,
+                    "fovea %s: note: obj_id %lld is %ssymmetric in %s, but the pose head has %s\n",
+                    cmd, (long long)obj_id, sym ? "" : "not ", path,
+                    head ? "a symmetry= (SLoss)" : "no symmetry= (PLoss, not SLoss)");
+    }
+    fv_bop_free_models_info(infos, n);
+}
+
 /* The model's image input (height, width, 1 or 3 channels) and its output's name. */
 static int pose_input(const char *cmd, const fv_model *m, int64_t hwc[3])
 {
@@ -103,7 +136,22 @@ int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *obj
 {
     int64_t obj_id = 0, ntr = 0, nte = 0;
     fv_pose_sample *smp = NULL;
+    /* the pose loss is the only one whose targets a BOP folder gives (R, t, fx, fy, cx, cy); its
+     * parts are the history's rotation_loss and translation_loss */
+    bool pose_loss = false;
+    for (int k = 0; k < fv_model_loss_terms(m); k++) {
+        const char *term = fv_model_loss_term(m, k);
+        const size_t len = strlen(term);
+        pose_loss |= len >= 13 && strcmp(term + len - 13, "rotation_loss") == 0;
+    }
+    if (fv_model_is_pose(m, NULL) && !pose_loss) {
+        cli_error(cmd, "the pose head's output needs compile loss=pose (PoseCNN's point-matching "
+                       "loss and the translation term): a BOP folder's targets are 16 floats a "
+                       "sample (R, t, fx, fy, cx, cy), not a copy of the output's 12");
+        return CLI_USAGE;
+    }
     int rc = cli_pose_object(cmd, dir, object, &obj_id);
+    if (!rc) note_head_mismatch(cmd, m, dir, obj_id);
     if (!rc) rc = load_split(cmd, m, dir, "train", obj_id, false, &seed, &smp, &ntr, train);
     free(smp);
     if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, true, NULL, &smp, &nte, test);
@@ -288,6 +336,7 @@ int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const cha
     fv_dataset *d = NULL;
     *ev = (cli_pose_eval){0};
     int rc = cli_pose_object(cmd, dir, object, &ev->obj_id);
+    if (!rc) note_head_mismatch(cmd, m, dir, ev->obj_id);
     if (!rc) rc = load_split(cmd, m, dir, "test", ev->obj_id, false, NULL, &ev->smp, &ev->n, &d);
     if (!rc) rc = estimate_tta(cmd, m, d, ev->smp, ev->n, tta, &ev->r);
     fv_dataset_free(d);
@@ -343,7 +392,8 @@ static const char usage[] =
     "\n"
     "Estimates an object's 6D pose in each image with a trained pose network (a model ending\n"
     "in the pose head, trained by 'fovea train MODEL --data BOPDIR'). Each image is resized\n"
-    "to the model's input and its camera matrix with it. Prints per image the rotation matrix R\n"
+    "to the model's input, or for a network on crops (crop=box) cropped around the object's\n"
+    "2-D box, its camera matrix with it. Prints per image the rotation matrix R\n"
     "(model to camera, row-major), the translation t in mm (OpenCV's camera: x right, y down,\n"
     "z forward) and, for convenience, Euler angles: extrinsic x-y-z in degrees (R = Rz(c)\n"
     "Ry(b) Rx(a); SciPy's as_euler(\"xyz\")).\n"
@@ -357,17 +407,19 @@ static const char usage[] =
     "                       around the object (pose head crop=box); without it, an image in\n"
     "                       a BOP scene takes its object's box from scene_gt_info.json (the\n"
     "                       true box: BOP's 6D localisation task, detections given)\n"
-    "  --object OBJ_ID      the obj_id written to the CSV and whose box is used (default 1)\n"
+    "  --object OBJ_ID      the obj_id written to the CSV and whose box is used (default:\n"
+    "                       for an image in a BOP scene, the dataset's only object in\n"
+    "                       models/models_info.json; else 1)\n"
     "  --output FILE.csv    BOP's result format: scene_id,im_id,obj_id,score,R,t,time (R's\n"
     "                       nine values and t's three separated by spaces; time in seconds\n"
     "                       per image); scene_id and im_id from a BOP path, else 0 and the\n"
     "                       image's index\n"
-    "  --tta N              test-time augmentation, for a network on crops: each estimate\n"
-    "                       the combination of N crops, the model's own and N - 1 moved and\n"
-    "                       scaled as at training (seeds 1 .. N-1): R the chordal L2 mean of\n"
-    "                       the N rotations (Hartley et al. 2013), t their mean; for a head\n"
-    "                       trained on a symmetric object, R the medoid's (default 1: none;\n"
-    "                       N times the inference time)\n"
+    "  --tta N              test-time augmentation (N from 1 to 1024; default 1: none), for\n"
+    "                       a network on crops: each estimate the combination of N crops,\n"
+    "                       the model's own and N - 1 moved and scaled as at training (seeds\n"
+    "                       1 .. N-1): R the chordal L2 mean of the N rotations (Hartley et\n"
+    "                       al. 2013), t their mean; for a head trained on a symmetric\n"
+    "                       object, R the medoid's. N times the inference time\n"
     "  --threads N          threads to use (default: FOVEA_THREADS, else OMP_NUM_THREADS,\n"
     "                       else all cores)\n";
 
@@ -384,6 +436,8 @@ static bool digits(const char *s, size_t len)
  * image: 8 s of JSON parsing). */
 typedef struct scene_cache {
     char gt_dir[4096], cam_dir[4096]; /* the scene whose gt / cameras are held ("" none) */
+    char root[4096];                  /* the dataset whose only object is obj_id ("" none) */
+    int64_t obj_id;
     fv_bop_gt *gt;
     int64_t ng;
     fv_bop_camera *cams;
@@ -437,6 +491,35 @@ static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x, scene_ca
     return CLI_OK;
 }
 
+/* x->obj_id when not given (0) for an image of the BOP scene folder `scene`: the only object of
+ * the dataset's models/models_info.json (SCENE/../../), or 1 when there is no such file. */
+static int scene_object(const char *cmd, const char *scene, fv_pose_sample *x, scene_cache *c)
+{
+    char root[4096], path[4200];
+    snprintf(root, sizeof root, "%s/../..", scene);
+    if (strcmp(c->root, root) != 0) {
+        snprintf(path, sizeof path, "%s/models/models_info.json", root);
+        int64_t id = 1;
+        if (cli_exists(path)) {
+            fv_pose_model_info *infos = NULL;
+            int64_t n = 0;
+            fv_status st = fv_bop_read_models_info(path, &infos, &n);
+            if (st != FV_OK) return cli_fail_lib(cmd, "--input", st);
+            if (n == 1) id = infos[0].obj_id;
+            fv_bop_free_models_info(infos, n);
+            if (n != 1) {
+                cli_error(cmd, "--input: %s lists %lld objects: choose one with --object OBJ_ID",
+                          path, (long long)n);
+                return CLI_FAIL;
+            }
+        }
+        snprintf(c->root, sizeof c->root, "%s", root);
+        c->obj_id = id;
+    }
+    x->obj_id = c->obj_id;
+    return CLI_OK;
+}
+
 /* Fills scene_id, im_id and (when have_K is false) K of an image at path from its BOP scene:
  * SCENE/rgb/IIIIII.png (or gray/) beside SCENE/scene_camera.json; with want_box, its object's
  * 2-D box from SCENE/scene_gt_info.json (the oracle box of BOP's 6D localisation task). */
@@ -467,10 +550,12 @@ static int bop_image(const char *cmd, fv_pose_sample *x, bool have_K, bool want_
         if (have_K && !want_box) return CLI_OK;
         cli_error(cmd,
                   "--input: %s: no %s given and the image is not in a BOP scene "
-                  "(SCENE/rgb/IIIIII.png beside SCENE/scene_camera.json)",
-                  x->path, have_K ? "--box" : "--K");
+                  "(SCENE/rgb/IIIIII.png beside SCENE/%s)",
+                  x->path, have_K ? "--box" : "--K",
+                  have_K ? "scene_gt.json and scene_gt_info.json" : "scene_camera.json");
         return CLI_FAIL;
     }
+    if (x->obj_id == 0 && scene_object(cmd, dir, x, cache)) return CLI_FAIL;
     x->im_id = strtoll(base, NULL, 10);
     const char *scene = strrchr(dir, '/');
     scene = scene ? scene + 1 : dir;
@@ -622,6 +707,7 @@ int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, cons
         if (K_text) memcpy(s[i].K, K, sizeof K);
         memcpy(s[i].box, box, sizeof box);
         rc = bop_image(cmd, &s[i], K_text != NULL, need_box && !box_text, &cache);
+        if (s[i].obj_id == 0) s[i].obj_id = 1; /* not in a BOP scene, no --object */
         /* the dataset's targets need a pose; the estimate does not use it */
         s[i].gt.R[0] = s[i].gt.R[4] = s[i].gt.R[8] = 1;
         s[i].gt.t[2] = 1000;
@@ -665,7 +751,7 @@ int cmd_pose(int argc, char **argv)
     if (rc != CLI_CONTINUE) return rc;
     if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
     if ((rc = cli_apply_threads(cmd, &opts[5]))) return rc;
-    int64_t obj_id = 1;
+    int64_t obj_id = 0; /* cli_pose_inputs: the dataset's only object, else 1 */
     if (opts[2].seen &&
         (rc = cli_int(cmd, "--object", opts[2].value, 1, INT64_MAX, "an obj_id", &obj_id)))
         return rc;

@@ -55,7 +55,8 @@ int cli_evaluate_pose_model(const char *cmd, fv_model *m, const char *dir, const
  * pose: K from K_text ("fx,fy,cx,cy"; NULL: each image's BOP scene_camera.json), scene_id and
  * im_id from a BOP path (else 0 and the index); the object's 2-D box from box_text ("x,y,w,h")
  * or, when need_box and box_text is NULL, from the BOP scene's scene_gt_info.json (obj_id's most
- * visible instance). *out malloc'd. 0, CLI_FAIL or CLI_USAGE. */
+ * visible instance; obj_id 0: for an image in a BOP scene the dataset's only object, else 1).
+ * *out malloc'd. 0, CLI_FAIL or CLI_USAGE. */
 int cli_pose_inputs(const char *cmd, const char *input, const char *K_text, const char *box_text,
                     bool need_box, int64_t obj_id, fv_pose_sample **out, int64_t *count);
 

@@ -27,7 +27,7 @@ static const char usage[] =
     "  --K fx,fy,cx,cy     the camera (default: each BOP scene's scene_camera.json)\n"
     "  --box x,y,w,h       the object's 2-D box (px) for a network on crops (crop=box);\n"
     "                      default: each BOP scene's scene_gt_info.json\n"
-    "  --object OBJ_ID     the object (default 1)\n"
+    "  --object OBJ_ID     the object (default: the BOP dataset's only one, else 1)\n"
     "  --max N             at most N images, the first by name (default 16, at most 64)\n"
     "  --tta N             each estimate the combination of N crops (as 'fovea pose --tta';\n"
     "                      default 1)\n";
@@ -105,7 +105,7 @@ int cmd_viz_pose(int argc, char **argv)
     const char *out = opts[4].seen ? opts[4].value : opts[5].seen ? opts[5].value : NULL;
     if (!out) return cli_usage_error(cmd, "-o OUT.png|OUT.svg is required");
     if (!opts[0].seen) return cli_usage_error(cmd, "--input is required");
-    int64_t obj_id = 1, max = 16, tta = 1;
+    int64_t obj_id = 0, max = 16, tta = 1; /* obj_id 0: the dataset's only object, else 1 */
     if (opts[2].seen &&
         (rc = cli_int(cmd, "--object", opts[2].value, 1, INT64_MAX, "an obj_id", &obj_id)))
         return rc;
@@ -161,7 +161,7 @@ int cmd_viz_pose(int argc, char **argv)
     double min[3], size[3];
     object_box(m, &s[0], min, size);
     rc = cli_save_picture(cmd, "-o", fv_plot_poses(v, n, min, size), out);
-    if (!rc) printf("Wrote %s (%lld images)\n", out, (long long)n);
+    if (!rc) printf("Wrote %s (%lld image%s)\n", out, (long long)n, n == 1 ? "" : "s");
 done:
     for (int64_t i = 0; px && i < n; i++)
         free(px[i]);

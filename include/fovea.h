@@ -1775,7 +1775,8 @@ void fv_pose_crop_image(const uint8_t *src, int64_t h, int64_t w, int channels, 
                         int64_t out_w);
 
 /* fv_bop_to_dataset with crop (NULL or !enabled: the whole image resized): each sample's box
- * (sample.box, w and h > 0: FV_ERR_FORMAT naming its image otherwise) gives the crop
+ * (sample.box, w and h > 0 and not wholly outside the image: FV_ERR_FORMAT naming its image
+ * otherwise) gives the crop
  * (fv_pose_crop_camera, the centre and side jittered when crop->jitter), the targets are the
  * pose in the crop's camera (Rv·R, Rv·t) and the crop's fx, fy, cx, cy. Fills each sample's
  * height, width, Kin and Rv (Rv the identity and Kin the resized K without a crop). */

@@ -102,6 +102,11 @@ check "counts as wrong" /usr/bin/python3 -c "
 import json,sys; d=json.load(open('$TMP/out'))
 sys.exit(0 if d['estimated']==11 and abs(d['add_accuracy']-11/12)<1e-12 else 1)"
 
+printf 'scene_id,im_id,obj_id,score,R,t,time\n' >none.csv
+expect_ok "no estimates at all" "$FOVEA" evaluate --poses none.csv --data ds
+check "the means say so, not nan" grep -q "^Mean rotation error: n/a (no estimates)" "$TMP/out"
+check "accuracy 0" grep -q "^ADD(-S) accuracy (< 0.1 diameter): 0.0000   (mean ADD(-S) n/a (no estimates))" "$TMP/out"
+
 echo "# bad input, named"
 printf 'scene_id,im_id,obj_id,score,R,t,time\n0,1,1,1,1 0 0 0 1 0 0 0 1,0 0,0.1\n' >bad.csv
 expect_error "a t of two numbers" 1 "bad.csv: line 2, column t: expected 3" \

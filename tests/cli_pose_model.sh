@@ -33,6 +33,14 @@ check "names the object and the images" \
 check "the pose loss's parts" grep -q "rotation_loss: .* translation_loss: .* val_loss" "$TMP/out"
 expect_error "an object the dataset does not have" 1 "--object: .*models_info.json has no obj_id 2" \
     "$FOVEA" train pose.fv --data ds --object 2
+sed 's/compile loss=pose/compile loss=mse/' pose.fv >mse.fv
+expect_error "a pose head compiled with another loss" 2 "needs compile loss=pose" \
+    "$FOVEA" train mse.fv --data ds
+sed 's/extent=85,61,41/extent=70,50,30 symmetry=discrete/' pose.fv >other.fv
+run "$FOVEA" train other.fv --data ds --epochs 1
+check "a head that does not fit the object trains" test "$status" -eq 0
+check "with a note on its extent" grep -q "note: the pose head's extent=70,50,30 is not obj_id 1's size 85 x 61 x 41 mm" "$TMP/err"
+check "and on its symmetry" grep -q "note: obj_id 1 is not symmetric in .*, but the pose head has a symmetry=" "$TMP/err"
 printf 'input shape=16,16,3\nflatten\ndense units=3 activation=softmax\ncompile loss=categorical_crossentropy\n' >cls.fv
 expect_error "a classifier on a BOP folder" 1 "the model's output is not a pose head" \
     "$FOVEA" train cls.fv --data ds
@@ -113,12 +121,24 @@ expect_ok "--box: another box, another estimate" "$FOVEA" pose crop.safetensors 
 check "a different estimate" test "$(sed -n 2p box2.csv | cut -d, -f5-6)" != "$(sed -n 3p crop.csv | cut -d, -f5-6)"
 expect_error "no box for an image outside a BOP scene" 1 "plain/a.png: no --box given" \
     "$FOVEA" pose crop.safetensors --input plain/a.png --K 40,40,15.5,15.5
+expect_error "a --box wholly outside the image" 1 "000001.png: the object.s 2-D box 40,40,10,10 .* lies wholly outside the 32 x 32 image" \
+    "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb/000001.png --box 40,40,10,10
 expect_error "a bad --box" 2 "--box: expected x,y,width,height" \
     "$FOVEA" pose crop.safetensors --input plain/a.png --K 40,40,15.5,15.5 --box 1,2,0,4
 expect_ok "viz pose with --box and --K" "$FOVEA" viz pose crop.safetensors --input plain \
     --K 40,40,15.5,15.5 --box 8,8,16,16 -o crop.png
 expect_error "--box for a model that reads whole images" 2 "--box: the model does not crop around the object" \
     "$FOVEA" pose pose.safetensors --input plain/a.png --K 40,40,15.5,15.5 --box 8,8,16,16
+
+echo "# another dataset's only object is the default --object"
+run "$FOVEA" data make pose boxds --object box --train 2 --test 2 --size 32 --seed 2 --backgrounds none
+check "data make pose --object box" test "$status" -eq 0
+expect_ok "fovea pose on the box's images, no --object" \
+    "$FOVEA" pose crop.safetensors --input boxds/test/000000/rgb --output boxest.csv
+check "obj_id 2, the box's" test "$(sed -n 2p boxest.csv | cut -d, -f3)" = 2
+expect_ok "data make pose makes the folders above DIR" \
+    "$FOVEA" data make pose new/sub/ds --train 2 --test 1 --size 32 --backgrounds none
+check "the dataset is there" test -f new/sub/ds/models/models_info.json
 
 echo "# test-time augmentation (--tta): several crops, one estimate"
 expect_ok "--tta 1" "$FOVEA" pose crop.safetensors --input ds/test/000000/rgb --tta 1 --output t1.csv

@@ -76,28 +76,6 @@ static bool path_of(char *buf, const char *fmt, ...)
     return true;
 }
 
-/* mkdir -p */
-static fv_status make_dirs(const char *path)
-{
-    char *p = fv__strdup(path);
-    if (!p) return fv__fail(FV_ERR_NOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char keep = *s;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            fv_status st =
-                fv__fail(FV_ERR_IO, "%s: cannot make the folder: %s", p, strerror(errno));
-            free(p);
-            return st;
-        }
-        *s = keep;
-        if (!keep) break;
-    }
-    free(p);
-    return FV_OK;
-}
-
 /* A YAML double-quoted scalar. */
 static void yaml_quoted(FILE *f, const char *s)
 {
@@ -168,8 +146,8 @@ fv_status fv_detset_save(const fv_detset *d, const char *dir, const char *split)
         !path_of(labels, "%s/labels/%s", dir, split) || !path_of(ann, "%s/annotations", dir))
         return FV_ERR_INVALID;
     fv_status st;
-    if ((st = make_dirs(images)) != FV_OK || (st = make_dirs(labels)) != FV_OK ||
-        (st = make_dirs(ann)) != FV_OK)
+    if ((st = fv__make_dirs(images)) != FV_OK || (st = fv__make_dirs(labels)) != FV_OK ||
+        (st = fv__make_dirs(ann)) != FV_OK)
         return st;
     for (int64_t i = 0; i < d->nimages; i++) {
         const fv_det_image *im = &d->images[i];

@@ -330,3 +330,24 @@ fv_status fv__write_json(const char *path, cJSON *root, bool pretty)
     cJSON_free(text);
     return st;
 }
+
+fv_status fv__make_dirs(const char *path)
+{
+    char *p = fv__strdup(path);
+    if (!p) return fv__fail(FV_ERR_NOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char keep = *s;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            fv_status st =
+                fv__fail(FV_ERR_IO, "%s: cannot make the folder: %s", p, strerror(errno));
+            free(p);
+            return st;
+        }
+        *s = keep;
+        if (!keep) break;
+    }
+    free(p);
+    return FV_OK;
+}

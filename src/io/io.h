@@ -39,6 +39,10 @@ fv_status fv__afile_open(fv_afile *a, const char *path);
 fv_status fv__afile_commit(fv_afile *a); /* closes; on any write error removes tmp, fails */
 void fv__afile_abort(fv_afile *a);
 
+/* mkdir -p: path and every missing folder above it (0777 less the umask). FV_ERR_IO naming the
+ * folder that cannot be made; FV_ERR_NOMEM. */
+fv_status fv__make_dirs(const char *path);
+
 /* Writes a cJSON tree as JSON text and a newline to path through fv__afile (atomic), and deletes
  * the tree (also on failure; NULL is taken for a tree that ran out of memory). pretty: cJSON's
  * indented form, else one line. FV_ERR_NOMEM or fv__afile's FV_ERR_IO, naming path. */

@@ -359,8 +359,15 @@ fv_status fv_pose_make_dataset(const char *dir, const fv_pose_data_opts *o)
         st = fv__fail(FV_ERR_NOMEM, "make pose: out of memory");
         goto done;
     }
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) { /* the folders above dir, as mkdir -p */
+        *slash = '\0';
+        if ((st = fv__make_dirs(parent)) != FV_OK) goto done;
+    }
     if (mkdir(tmp, 0777) != 0) {
-        st = fv__fail(FV_ERR_IO, "make pose: cannot create %s: %s", tmp, strerror(errno));
+        st = fv__fail(FV_ERR_IO, "%s: cannot create it (%s): %s", dir, tmp, strerror(errno));
         goto done;
     }
     made = true;

@@ -135,6 +135,15 @@ static fv_status sample_input(fv_pose_sample *x, int64_t i, const fv_pose_crop *
     uint8_t *src = NULL;
     fv_status s = fv_image_read(x->path, o, &src, &x->height, &x->width);
     if (s != FV_OK) return s;
+    const double *b = x->box;
+    if (crop && (b[0] + b[2] <= 0 || b[1] + b[3] <= 0 || b[0] >= (double)x->width ||
+                 b[1] >= (double)x->height)) {
+        free(src);
+        return fv__fail(FV_ERR_FORMAT,
+                        "%s: the object's 2-D box %g,%g,%g,%g (x, y, width, height) lies wholly "
+                        "outside the %lld x %lld image",
+                        x->path, b[0], b[1], b[2], b[3], (long long)x->width, (long long)x->height);
+    }
     static const double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
     if (crop) {
         double centre[2], side;
