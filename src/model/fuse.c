@@ -1,7 +1,9 @@
 /* fuse.c — the training plan's graph optimisation: a BatchNormalization whose output only a ReLU
  * reads, directly or through a residual Add, runs with that Add and ReLU as one pass (the layer
- * kind's forward_fused and backward_fused), so the steps read and write each tensor fewer times.
- * The model file and the layers do not see it; every result is bit for bit the unfused one.
+ * kind's forward_fused and backward_fused), and a convolution whose output only a
+ * BatchNormalization reads takes that layer's batch sums in its forward (fv_bn_pair), so the
+ * steps read and write each tensor fewer times. The model file and the layers do not see it;
+ * every result is bit for bit the unfused one.
  */
 #include "model/model_impl.h"
 #include "model/model.h"
@@ -73,6 +75,45 @@ void fv__fuse_plan(fv_model *m, bool on)
         m->fuse_tail[bn] = t;
         if (add >= 0) m->fuse_tail[add] = t;
     }
+}
+
+void fv__fuse_plan_sums(fv_model *m, bool on)
+{
+    for (int p = 0; p < m->nlayers; p++) {
+        m->fuse_sums[p] = -1;
+        const fv_layer *l = &m->layers[p];
+        if (!on || !l->kind->gives_sums) continue;
+        for (int b = p + 1; b < m->nlayers; b++) {
+            const fv_layer *r = &m->layers[b];
+            if (r->nin == 1 && r->src[0] == p && r->kind->input_sums && only_reader(m, p, b))
+                m->fuse_sums[p] = b;
+        }
+    }
+    /* Backward: the BatchNormalization's input gradient left to p where nothing but the
+     * BatchNormalization's group runs between them (the tensors it reads stay as they are; the
+     * backward plan keeps its gradient's buffer until p), and p does not read the group's skip
+     * (whose gradient holds what it reads). */
+    for (int p = 0; p < m->nlayers; p++) {
+        m->fuse_dx[p] = -1;
+        const int b = m->fuse_sums[p];
+        if (b < 0 || m->pair_dx_off) continue;
+        const int pos = m->fuse_tail[b] >= 0 ? m->fuse_tail[b] : b;
+        bool alone = true;
+        for (int i = p + 1; i < pos; i++)
+            alone = alone && m->fuse_tail[i] == pos;
+        const int skip = m->fuse_add[pos] >= 0 ? fv__fuse_skip_input(m, pos) : -1;
+        for (int j = 0; j < m->layers[p].nin; j++)
+            alone = alone && (skip < 0 || m->layers[p].src[j] != skip);
+        if (alone) m->fuse_dx[p] = pos;
+    }
+}
+
+void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx)
+{
+    m->pair_sums_off = !sums;
+    if (m->pair_dx_off == !dx) return;
+    m->pair_dx_off = !dx;
+    fv__model_plan_reset(m); /* the backward plan holds the buffers dx reads */
 }
 
 int fv__fuse_skip_input(const fv_model *m, int t)

@@ -38,6 +38,11 @@ void fv__model_set_fusion(fv_model *m, bool on);
  * (the same bits). */
 void fv__model_set_dx_add(fv_model *m, bool on);
 
+/* Whether a conv2d does its BatchNormalization's passes (fv_bn_pair, fuse.c; both on by default):
+ * forward, the batch's channel sums (sums); backward, its input gradient (dx). Off: the
+ * BatchNormalization does them itself (the same bits), for bench/bench_pairs.c's comparison. */
+void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx);
+
 /* The gradient of a parameter tensor by name ("conv2d.kernel"), NULL if absent. */
 float *fv__model_grad(fv_model *m, const char *tensor);
 
