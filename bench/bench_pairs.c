@@ -3,7 +3,8 @@
  * gradient), four copies of the model in one process, timed in turns on the same batches.
  * Build from the repository root after the library (build/libfovea.a):
  *   cc -O2 -std=gnu11 -fopenmp -Iinclude -Isrc bench/bench_pairs.c build/libfovea.a \
- *      $(pkg-config --libs libcjson yaml-0.1 libpng) -llapack -lz -lm -o bench_pairs
+ *      $(pkg-config --libs zlib libcjson yaml-0.1 cairo libpng libjpeg stb lapack libprotobuf-c \
+ *      assimp osmesa) -lm -o bench_pairs
  *   ./bench_pairs [MODEL [DATA_DIR [ROUNDS [STEPS]]]]
  * (examples/resnet_fashion.fv, /work/data-f10k, 7, 6 by default: MNIST-format files.)
  * One thread; each figure is this thread's CPU time per step (time descheduled on a shared

@@ -666,6 +666,15 @@ TEST(convolutions_do_the_passes_of_their_batch_normalization)
     const char *convs[] = {"stem", "c1", "c2", "c3", "c4", "proj"};
     for (size_t k = 0; k < sizeof convs / sizeof *convs; k++)
         CHECK(sums_taken(m, convs[k]) == 4 && dx_left(m, convs[k]) == 4);
+    /* precision=bf16: the convolutions' bf16 forward and backward gathers with the pairs */
+    const size_t len = strlen(resnet);
+    char *bf16 = malloc(len + 32);
+    if (bf16) {
+        memcpy(bf16, resnet, len - 1); /* the compile line without its newline */
+        strcpy(bf16 + len - 1, " precision=bf16\n");
+        compare(bf16, 19, 2, NULL);
+        free(bf16);
+    }
     fv__model_set_fusion(m, false); /* the unfused plan pairs nothing */
     float *x = random_floats(3 * fv_model_input_size(m), 9, -1.0f, 1.0f);
     int32_t labels[3] = {0, 1, 2};
