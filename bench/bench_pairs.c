@@ -1,6 +1,7 @@
 /* bench_pairs.c — the training step of a model with and without its convolutions doing their
- * BatchNormalizations' passes (fv_bn_pair: the forward's batch sums, the backward's input
- * gradient), four copies of the model in one process, timed in turns on the same batches.
+ * BatchNormalizations' passes (fv_bn_pair: the forward's batch sums and the backward's input
+ * gradient of the BatchNormalization after a convolution, the output of the one before it), four
+ * copies of the model in one process, timed in turns on the same batches.
  * Build from the repository root after the library (build/libfovea.a):
  *   cc -O2 -std=gnu11 -fopenmp -Iinclude -Isrc bench/bench_pairs.c build/libfovea.a \
  *      $(pkg-config --libs zlib libcjson yaml-0.1 cairo libpng libjpeg stb lapack libprotobuf-c \
@@ -50,7 +51,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pairs: %s\n", fv_last_error());
         return 1;
     }
-    const char *names[CONFIGS] = {"neither", "sums", "dx", "sums+dx"};
+    /* which passes the convolutions do: the sums, the input gradient, the output (y) */
+    const char *names[CONFIGS] = {"none", "sums+dx", "y", "all"};
+    const bool on[CONFIGS][3] = {{0, 0, 0}, {1, 1, 0}, {0, 0, 1}, {1, 1, 1}};
     fv_model *m[CONFIGS];
     for (int c = 0; c < CONFIGS; c++) {
         m[c] = fv_model_parse_file(path);
@@ -58,7 +61,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_pairs: %s\n", fv_last_error());
             return 1;
         }
-        fv__model_set_bn_pairs(m[c], c & 1, c & 2);
+        fv__model_set_bn_pairs(m[c], on[c][0], on[c][1], on[c][2]);
     }
     const int64_t in = fv_model_input_size(m[0]);
     float *x = malloc((size_t)(BATCHES * BATCH * in) * sizeof(float));
@@ -92,7 +95,7 @@ int main(int argc, char **argv)
         qsort(ms[c], (size_t)rounds, sizeof(double), cmp);
         const double med = ms[c][rounds / 2];
         if (c == 0) med0 = med;
-        printf("  %-8s median %7.2f  best %7.2f  worst %7.2f  median/neither %.3f\n", names[c], med,
+        printf("  %-8s median %7.2f  best %7.2f  worst %7.2f  median/none %.3f\n", names[c], med,
                ms[c][0], ms[c][rounds - 1], med / med0);
     }
     bool same = true;

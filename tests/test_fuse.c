@@ -636,6 +636,13 @@ static int64_t dx_left(const fv_model *m, const char *producer)
     return m->sums[layer_index(m, producer)].left;
 }
 
+/* Forward passes whose BatchNormalization (paired with `producer`) left its output to `reader`. */
+static int64_t y_left(const fv_model *m, const char *producer, const char *reader)
+{
+    const int p = layer_index(m, producer), q = layer_index(m, reader);
+    return p >= 0 && q >= 0 && m->fuse_y[q] == p ? m->sums[p].normed : -1;
+}
+
 TEST(convolutions_do_the_passes_of_their_batch_normalization)
 {
     for (int threads = 1; threads <= 2; threads++) {
@@ -658,6 +665,12 @@ TEST(convolutions_do_the_passes_of_their_batch_normalization)
         CHECK(sums_taken(m, "c1") == 0 && dx_left(m, "c1") == 0);
         CHECK(sums_taken(m, "c3") == 4 && dx_left(m, "c3") == 0);
         CHECK(sums_taken(m, "c5") == 4 && dx_left(m, "c5") == 0);
+        /* every forward pass of compare's (the inference one too, and frozen bn1's) leaves the
+         * BatchNormalization's output to the convolution reading it first; none where that is an
+         * Add (a5) or a flatten */
+        CHECK(y_left(m, "c0", "c1") == 5 && y_left(m, "c1", "c2") == 5);
+        CHECK(m->sums[layer_index(m, "c3")].normed == 0 &&
+              m->sums[layer_index(m, "c5")].normed == 0);
         fv_model_free(m);
     }
     fv_model *m = NULL;
@@ -666,6 +679,12 @@ TEST(convolutions_do_the_passes_of_their_batch_normalization)
     const char *convs[] = {"stem", "c1", "c2", "c3", "c4", "proj"};
     for (size_t k = 0; k < sizeof convs / sizeof *convs; k++)
         CHECK(sums_taken(m, convs[k]) == 4 && dx_left(m, convs[k]) == 4);
+    /* r1 is read by c3 first, then by proj (which finds it written); bn4's first reader is an Add,
+     * proj_bn's group's a pooling */
+    CHECK(y_left(m, "stem", "c1") == 5 && y_left(m, "c1", "c2") == 5 &&
+          y_left(m, "c2", "c3") == 5 && y_left(m, "c3", "c4") == 5);
+    CHECK(m->fuse_y[layer_index(m, "proj")] == -1);
+    CHECK(m->sums[layer_index(m, "c4")].normed == 0 && m->sums[layer_index(m, "proj")].normed == 0);
     /* precision=bf16: the convolutions' bf16 forward and backward gathers with the pairs */
     const size_t len = strlen(resnet);
     char *bf16 = malloc(len + 32);
@@ -683,8 +702,8 @@ TEST(convolutions_do_the_passes_of_their_batch_normalization)
     double loss = 0;
     CHECK_OK(fv__model_train_step_heads(m, xs, t, 3, &loss, NULL));
     for (int i = 0; i < fv_model_layer_count(m); i++)
-        CHECK(m->fuse_sums[i] == -1 && m->fuse_dx[i] == -1 && m->sums[i].taken == 0 &&
-              m->sums[i].left == 0);
+        CHECK(m->fuse_sums[i] == -1 && m->fuse_dx[i] == -1 && m->fuse_y[i] == -1 &&
+              m->sums[i].taken == 0 && m->sums[i].left == 0 && m->sums[i].normed == 0);
     free(x);
     fv_model_free(m);
 }

@@ -237,6 +237,12 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
             inv[k] = (float)(1.0 / sqrt((double)t.var[k] + c->epsilon));
         }
     }
+    if (r->sums && r->sums->defer_y) { /* left to the layer reading y first (fv_bn_pair) */
+        fv_bn_pair *p = r->sums;
+        p->x = x, p->y = y, p->rows = rows, p->mean = mean, p->gamma = t.gamma, p->beta = t.beta;
+        p->add = add, p->relu = relu, p->y_left = true, p->normed++;
+        return;
+    }
     const fv__elt_ops *ops = fv__elt();
     const int64_t per = rows * C;
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);

@@ -263,6 +263,9 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
      * channel sums taken after it (fv_bn_pair: the BatchNormalization reading y then skips its
      * pass over y). */
     const int64_t units = r->sums ? fv__run_chunks(r) : n;
+    /* the next image's input to prefetch: the BatchNormalization's input when its output is
+     * written here (r->fill) */
+    const float *xn = r->fill && r->fill->y_left ? r->fill->x : x;
 #pragma omp parallel num_threads(threads)
     {
         float *own = own0 + (int64_t)fv__thread_id() * ts;
@@ -273,12 +276,13 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
             double *row = r->sums ? fv__bn_pair_row(r, (int)ch) : NULL;
             for (int64_t i = lo; i < hi; i++) {
                 float *yi = y + i * out_sz;
+                fv__bn_pair_y(r, i, i + 1); /* x left to this layer by its BatchNormalization */
                 if (bf16)
                     fv_conv2d_forward_bf16(g, x + i * in_sz, (const uint16_t *)wp, b, relu, yi,
                                            own);
                 else
                     fv_conv2d_forward_next(g, x + i * in_sz, wp, b, relu, yi, own,
-                                           i + 1 < n ? x + (i + 1) * in_sz : NULL, in_sz);
+                                           i + 1 < n ? xn + (i + 1) * in_sz : NULL, in_sz);
                 if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
                 if (row) fv__bn_pair_add(r, row, yi, rows);
             }

@@ -118,7 +118,10 @@ typedef struct fv_task_loss {
  *   BatchNormalization's own pass, which it then skips.
  * - backward: the BatchNormalization's input gradient (eltwise.h's bn_dx), left by it to the
  *   producer's backward, which writes it chunk by chunk just before it reads it: the same bits,
- *   one pass over the gradient fewer from memory. */
+ *   one pass over the gradient fewer from memory.
+ * - forward, when defer_y: the BatchNormalization's output (eltwise.h's bn_norm, with its fused
+ *   Add and ReLU), left by it to the conv2d that reads that output first, which writes it image by
+ *   image just before it reads it (fv_run.fill). */
 typedef struct fv_bn_pair {
     int64_t C;
     double *shift; /* [C]: the BatchNormalization's moving mean */
@@ -131,6 +134,12 @@ typedef struct fv_bn_pair {
     float *dx;
     int64_t rows;
     int64_t left; /* backward passes that left dx to the producer (for the tests) */
+    /* forward, when y_left: bn_norm's arguments besides x, mean (inv follows it) and rows */
+    bool defer_y, y_left;
+    const float *gamma, *beta, *add;
+    float *y;
+    bool relu;
+    int64_t normed; /* forward passes that left y to its reader (for the tests) */
 } fv_bn_pair;
 
 /* One batch's run context. A run may hold a slice of a larger batch (data-parallel training:
@@ -160,6 +169,9 @@ typedef struct fv_run {
      * sums taken (used when done); backward, for the BatchNormalization, where to leave its input
      * gradient, and for the layer, that gradient to write chunk by chunk (when dx_left). */
     fv_bn_pair *sums;
+    /* Forward: the pair whose BatchNormalization left its output, this layer's input, to this
+     * layer (fv_bn_pair.defer_y; NULL: none): written image by image before it is read. */
+    fv_bn_pair *fill;
 } fv_run;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
@@ -234,7 +246,8 @@ typedef struct fv_layer_kind {
      * whether it would in a run in this mode (training: the batch statistics), writing the shift
      * [C] they are taken about. NULL: never (BatchNormalization's). */
     bool (*input_sums)(const fv_layer *l, bool training, double *shift);
-    /* Whether forward fills r->sums when it is set (conv2d's). */
+    /* Whether the kind does the passes of a BatchNormalization paired with it (fv_bn_pair:
+     * forward, r->sums and r->fill when set; backward, fv__bn_pair_dx) (conv2d's). */
     bool gives_sums;
 } fv_layer_kind;
 
@@ -339,6 +352,9 @@ void fv__bn_pair_add(const fv_run *r, double *row, const float *y, int64_t rows)
 /* Backward: when r->sums->dx_left, writes the BatchNormalization's input gradient of samples
  * [lo, hi) (the layer's ∂L/∂y) before the layer reads them. */
 void fv__bn_pair_dx(const fv_run *r, int64_t lo, int64_t hi);
+/* Forward: when r->fill->y_left, writes the BatchNormalization's output of samples [lo, hi) (the
+ * layer's input) before the layer reads them. */
+void fv__bn_pair_y(const fv_run *r, int64_t lo, int64_t hi);
 
 /* The largest size accepted for one axis or count argument (sizes stay far from overflow). */
 #define FV_ARG_DIM_MAX 2147483647.0

@@ -122,7 +122,11 @@ struct fv_model {
      * gradient to the layer's backward (fv_bn_pair), the BatchNormalization's place in the
      * backward order (its group's ReLU, or itself); else -1. */
     int *fuse_dx;
-    bool pair_sums_off, pair_dx_off; /* fv__model_set_bn_pairs */
+    /* Per layer of a full plan: for a conv2d that reads first the output of a BatchNormalization
+     * (or its group) paired with a layer p, and writes that output itself (fv_bn_pair.defer_y),
+     * p; else -1. */
+    int *fuse_y;
+    bool pair_sums_off, pair_dx_off, pair_y_off; /* fv__model_set_bn_pairs */
     bool fuse_off;   /* fv__model_set_fusion(m, false): no groups (the tests' reference) */
     bool fusing;     /* the running pass is a training step's (loss_and_grad) or an evaluation's
                         (fit.c evaluate_range): groups run fused where the plan has them */
@@ -182,8 +186,10 @@ void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
  * then summed in the unfused order). on false: no groups. */
 void fv__fuse_plan(fv_model *m, bool on);
 /* Fills fuse_sums of a full plan (after the groups): each layer whose kind gives_sums and whose
- * output is read only by one layer, of a kind with input_sums, and is no model output; and
- * fuse_dx, where nothing but that reader's group runs between them. on false: none. */
+ * output is read only by one layer, of a kind with input_sums, and is no model output; fuse_dx,
+ * where nothing but that reader's group runs between them; and fuse_y, for the layer of a kind
+ * that gives_sums reading that reader's (group's) output first, alone, when it is no model
+ * output. on false: none. */
 void fv__fuse_plan_sums(fv_model *m, bool on);
 /* The nodes whose gradients layer t's backward writes, in order, into src (FV_MAX_INPUTS):
  * its inputs, or for a group's ReLU the Add's other input, then the BatchNormalization's input.

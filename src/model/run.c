@@ -513,10 +513,10 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (written) m->gwritten = written;
     bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
     if (skip) m->skip = skip;
-    int *fuse = skip ? realloc(m->fuse_tail, 5 * L * sizeof *fuse) : NULL;
+    int *fuse = skip ? realloc(m->fuse_tail, 6 * L * sizeof *fuse) : NULL;
     if (fuse) {
         m->fuse_tail = fuse, m->fuse_bn = fuse + L, m->fuse_add = fuse + 2 * L;
-        m->fuse_sums = fuse + 3 * L, m->fuse_dx = fuse + 4 * L;
+        m->fuse_sums = fuse + 3 * L, m->fuse_dx = fuse + 4 * L, m->fuse_y = fuse + 5 * L;
         fv__fuse_plan(m, !lean && !m->fuse_off);
         fv__fuse_plan_sums(m, !lean && !m->fuse_off);
     }
@@ -641,6 +641,8 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
             s->shift = (double *)(block + off_sums[i]);
             s->part = s->shift + s->C;
         }
+        for (int i = 0; !lean && i < m->nlayers; i++)
+            if (m->fuse_y[i] >= 0) m->sums[m->fuse_y[i]].defer_y = true;
         for (int i = 0; lean && i < m->nlayers; i++)
             if (m->skip[i]) {
                 fv_layer *p = &m->layers[m->layers[i].src[0]];
@@ -831,7 +833,9 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         fv_rng r;
         fv_run run = layer_run(m, i, n, training, &r);
         run.sums = run_sums(m, i, training, fuse);
+        run.fill = fuse && m->fuse_y[i] >= 0 ? &m->sums[m->fuse_y[i]] : NULL;
         l->kind->forward(l, xs, m->acts[i], &run);
+        if (run.fill) run.fill->y_left = false;                      /* written */
         if (run.sums && m->fuse_sums[i] < 0) run.sums->done = false; /* taken, or not needed */
         if (l->kind->loss)
             l->added_value =
