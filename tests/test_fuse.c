@@ -595,6 +595,119 @@ TEST(in_place_sums_with_three_readers_and_valid_padding)
     }
 }
 
+/* Which convolutions pair with the BatchNormalization that alone reads their output
+ * (fv_bn_pair): c0 (a bias) and c1 (a ReLU of its own: the sums are of its output) with the layer
+ * after them; c1's reader is frozen (its moving statistics apply: nothing taken or left); c2's
+ * output is read twice, bn3 reads an Add and bn4 a dense layer: no pair. c3 and c5 take their
+ * BatchNormalization's sums, but keep its input gradient apart: c4 runs between c3 and bn5, and
+ * c5 reads its group's skip (a5), whose gradient holds what bn6's input gradient reads. Every
+ * result is the unfused model's bit for bit (compare), on one and two threads. */
+static const char *sums_cases = "input shape=8,6,3\n"
+                                "conv2d name=c0 filters=5 kernel_size=3 padding=same\n"
+                                "batch_normalization name=bn0\n"
+                                "relu name=r0\n"
+                                "conv2d name=c1 filters=5 kernel_size=3 activation=relu\n"
+                                "batch_normalization name=bn1 trainable=false\n"
+                                "conv2d name=c2 filters=5 kernel_size=1\n"
+                                "batch_normalization name=bn2\n"
+                                "add name=a2 inputs=bn2,c2\n"
+                                "batch_normalization name=bn3\n"
+                                "conv2d name=c3 filters=4 kernel_size=3 padding=same\n"
+                                "conv2d name=c4 filters=4 kernel_size=1 inputs=bn3\n"
+                                "batch_normalization name=bn5 inputs=c3\n"
+                                "add name=a5 inputs=bn5,c4\n"
+                                "conv2d name=c5 filters=4 kernel_size=3 padding=same\n"
+                                "batch_normalization name=bn6\n"
+                                "add name=a6 inputs=bn6,a5\n"
+                                "relu name=r6\n"
+                                "flatten\n"
+                                "dense name=d units=6\n"
+                                "batch_normalization name=bn4\n"
+                                "dense units=3 activation=softmax\n"
+                                "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+static int64_t sums_taken(const fv_model *m, const char *producer)
+{
+    return m->sums[layer_index(m, producer)].taken;
+}
+
+static int64_t dx_left(const fv_model *m, const char *producer)
+{
+    return m->sums[layer_index(m, producer)].left;
+}
+
+/* Forward passes whose BatchNormalization (paired with `producer`) left its output to `reader`. */
+static int64_t y_left(const fv_model *m, const char *producer, const char *reader)
+{
+    const int p = layer_index(m, producer), q = layer_index(m, reader);
+    return p >= 0 && q >= 0 && m->fuse_y[q] == p ? m->sums[p].normed : -1;
+}
+
+TEST(convolutions_do_the_passes_of_their_batch_normalization)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        fv_model *m = NULL;
+        compare(sums_cases, 21, threads, &m); /* a loss and gradient, inference, three steps */
+        if (!m) return;
+        CHECK(m->fuse_sums[layer_index(m, "c0")] == layer_index(m, "bn0"));
+        CHECK(m->fuse_sums[layer_index(m, "c1")] == layer_index(m, "bn1"));
+        CHECK(m->fuse_sums[layer_index(m, "c2")] == -1);
+        CHECK(m->fuse_sums[layer_index(m, "c3")] == layer_index(m, "bn5"));
+        CHECK(m->fuse_sums[layer_index(m, "c4")] == -1);
+        CHECK(m->fuse_sums[layer_index(m, "c5")] == layer_index(m, "bn6"));
+        CHECK(m->fuse_sums[layer_index(m, "d")] == -1);
+        CHECK(m->fuse_dx[layer_index(m, "c0")] == layer_index(m, "r0"));
+        CHECK(m->fuse_dx[layer_index(m, "c1")] == layer_index(m, "bn1"));
+        CHECK(m->fuse_dx[layer_index(m, "c3")] == -1);
+        CHECK(m->fuse_dx[layer_index(m, "c5")] == -1);
+        /* the training passes' (the gradient in inference mode computes its own) */
+        CHECK(sums_taken(m, "c0") == 4 && dx_left(m, "c0") == 4);
+        CHECK(sums_taken(m, "c1") == 0 && dx_left(m, "c1") == 0);
+        CHECK(sums_taken(m, "c3") == 4 && dx_left(m, "c3") == 0);
+        CHECK(sums_taken(m, "c5") == 4 && dx_left(m, "c5") == 0);
+        /* every forward pass of compare's (the inference one too, and frozen bn1's) leaves the
+         * BatchNormalization's output to the convolution reading it first; none where that is an
+         * Add (a5) or a flatten */
+        CHECK(y_left(m, "c0", "c1") == 5 && y_left(m, "c1", "c2") == 5);
+        CHECK(m->sums[layer_index(m, "c3")].normed == 0 &&
+              m->sums[layer_index(m, "c5")].normed == 0);
+        fv_model_free(m);
+    }
+    fv_model *m = NULL;
+    compare(resnet, 19, 2, &m);
+    if (!m) return;
+    const char *convs[] = {"stem", "c1", "c2", "c3", "c4", "proj"};
+    for (size_t k = 0; k < sizeof convs / sizeof *convs; k++)
+        CHECK(sums_taken(m, convs[k]) == 4 && dx_left(m, convs[k]) == 4);
+    /* r1 is read by c3 first, then by proj (which finds it written); bn4's first reader is an Add,
+     * proj_bn's group's a pooling */
+    CHECK(y_left(m, "stem", "c1") == 5 && y_left(m, "c1", "c2") == 5 &&
+          y_left(m, "c2", "c3") == 5 && y_left(m, "c3", "c4") == 5);
+    CHECK(m->fuse_y[layer_index(m, "proj")] == -1);
+    CHECK(m->sums[layer_index(m, "c4")].normed == 0 && m->sums[layer_index(m, "proj")].normed == 0);
+    /* precision=bf16: the convolutions' bf16 forward and backward gathers with the pairs */
+    const size_t len = strlen(resnet);
+    char *bf16 = malloc(len + 32);
+    if (bf16) {
+        memcpy(bf16, resnet, len - 1); /* the compile line without its newline */
+        strcpy(bf16 + len - 1, " precision=bf16\n");
+        compare(bf16, 19, 2, NULL);
+        free(bf16);
+    }
+    fv__model_set_fusion(m, false); /* the unfused plan pairs nothing */
+    float *x = random_floats(3 * fv_model_input_size(m), 9, -1.0f, 1.0f);
+    int32_t labels[3] = {0, 1, 2};
+    fv_targets t[1] = {{.labels = labels}};
+    const float *xs[1] = {x};
+    double loss = 0;
+    CHECK_OK(fv__model_train_step_heads(m, xs, t, 3, &loss, NULL));
+    for (int i = 0; i < fv_model_layer_count(m); i++)
+        CHECK(m->fuse_sums[i] == -1 && m->fuse_dx[i] == -1 && m->fuse_y[i] == -1 &&
+              m->sums[i].taken == 0 && m->sums[i].left == 0 && m->sums[i].normed == 0);
+    free(x);
+    fv_model_free(m);
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -611,5 +724,6 @@ int main(void)
     RUN(in_place_sums_on_two_threads_equal_sums_apart_on_one);
     RUN(in_place_sums_on_every_kernel_path);
     RUN(in_place_sums_with_three_readers_and_valid_padding);
+    RUN(convolutions_do_the_passes_of_their_batch_normalization);
     return TEST_SUMMARY();
 }

@@ -102,6 +102,8 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
  * after the layer (eltwise.h's sum_dy). */
 typedef enum { SUM_SQ, SUM_SQDEV, SUM_DY } sum_kind;
 
+static void combine_sums(double *part, int64_t C, double *out1, double *out2, const fv_run *r);
+
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
                          float *gout, const float *mean, const double *dmean, const float *inv,
                          int64_t n, int64_t rows, int64_t C, double *part, double *out1,
@@ -127,6 +129,13 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
             ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, gout ? gout + o : NULL, cnt, C,
                         mean, inv, s1, s2);
     }
+    combine_sums(part, C, out1, out2, r);
+}
+
+/* out1[c], out2[c]: the sums of the rows of part [FV_GRAD_CHUNKS × 2C] (this run's filled, the
+ * other processes' gathered) in chunk order. */
+static void combine_sums(double *part, int64_t C, double *out1, double *out2, const fv_run *r)
+{
     fv__run_gather_chunks(r, part, 2 * C);
     for (int64_t c = 0; c < C; c++) {
         double a = 0, b = 0;
@@ -189,7 +198,13 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
          * float-rounded mean would add the rounding's square to it. */
         for (int64_t k = 0; k < C; k++)
             shift[k] = t.mean[k];
-        channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2, r);
+        if (r->sums && r->sums->done) { /* taken by the layer before, about the same shift */
+            combine_sums(r->sums->part, C, s1, s2, r);
+            r->sums->taken++;
+        } else {
+            channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2,
+                         r);
+        }
         bool again = false;
         for (int64_t k = 0; k < C; k++) {
             dmean[k] = shift[k] + s1[k] / M, mean[k] = (float)dmean[k];
@@ -222,6 +237,12 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
             inv[k] = (float)(1.0 / sqrt((double)t.var[k] + c->epsilon));
         }
     }
+    if (r->sums && r->sums->defer_y) { /* left to the layer reading y first (fv_bn_pair) */
+        fv_bn_pair *p = r->sums;
+        p->x = x, p->y = y, p->rows = rows, p->mean = mean, p->gamma = t.gamma, p->beta = t.beta;
+        p->add = add, p->relu = relu, p->y_left = true, p->normed++;
+        return;
+    }
     const fv__elt_ops *ops = fv__elt();
     const int64_t per = rows * C;
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * per);
@@ -229,6 +250,16 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
     for (int64_t i = 0; i < n; i++)
         ops->bn_norm(x + i * per, y + i * per, rows, C, mean, inv, t.gamma, t.beta,
                      add ? add + i * per : NULL, relu);
+}
+
+/* fv_layer_kind.input_sums: in batch mode, about the moving mean (forward_into's shift). */
+static bool bn_input_sums(const fv_layer *l, bool training, double *shift)
+{
+    if (!training || !l->trainable) return false;
+    const bn_tensors t = tensors((fv_layer *)l);
+    for (int64_t k = 0; k < channels(l); k++)
+        shift[k] = t.mean[k];
+    return true;
 }
 
 static void bn_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
@@ -277,6 +308,14 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
         const fv__elt_ops *ops = fv__elt();
         float *k = (float *)(sdyx + C); /* 3·C floats in the 2·C doubles after the sums */
         fv__bn_dx_coef(C, t.gamma, inv, M, sdy, sdyx, k);
+        if (r->sums) { /* left to the layer that produced x, chunk by chunk (fv_bn_pair) */
+            fv_bn_pair *p = r->sums;
+            float *pk = (float *)p->part; /* the forward's rows are spent */
+            memcpy(pk, k, (size_t)(3 * C) * sizeof(float));
+            p->x = x, p->g = gy, p->relu_y = ry, p->mean = mean, p->k = pk, p->dx = dx;
+            p->rows = rows, p->dx_left = true, p->left++;
+            return;
+        }
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < n; i++)
             ops->bn_dx(x + i * per, gy + i * per, ry ? ry + i * per : NULL, dx + i * per, rows, C,
@@ -319,4 +358,5 @@ const fv_layer_kind fv__kind_batch_normalization = {
     .forward_fused = bn_forward_fused,
     .backward_fused = bn_backward_fused,
     .inference_affine = bn_affine,
+    .input_sums = bn_input_sums,
 };

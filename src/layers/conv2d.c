@@ -259,20 +259,36 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
         fv_conv_fwd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w * g->in_c);
+    /* Units of work: the images, or with r->sums the chunks, their images in order, each image's
+     * channel sums taken after it (fv_bn_pair: the BatchNormalization reading y then skips its
+     * pass over y). */
+    const int64_t units = r->sums ? fv__run_chunks(r) : n;
+    /* the next image's input to prefetch: the BatchNormalization's input when its output is
+     * written here (r->fill) */
+    const float *xn = r->fill && r->fill->y_left ? r->fill->x : x;
 #pragma omp parallel num_threads(threads)
     {
         float *own = own0 + (int64_t)fv__thread_id() * ts;
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float *yi = y + i * out_sz;
-            if (bf16)
-                fv_conv2d_forward_bf16(g, x + i * in_sz, (const uint16_t *)wp, b, relu, yi, own);
-            else
-                fv_conv2d_forward_next(g, x + i * in_sz, wp, b, relu, yi, own,
-                                       i + 1 < n ? x + (i + 1) * in_sz : NULL, in_sz);
-            if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
+        for (int64_t ch = 0; ch < units; ch++) {
+            int64_t lo = ch, hi = ch + 1;
+            if (r->sums) fv__run_chunk(r, (int)ch, &lo, &hi);
+            double *row = r->sums ? fv__bn_pair_row(r, (int)ch) : NULL;
+            for (int64_t i = lo; i < hi; i++) {
+                float *yi = y + i * out_sz;
+                fv__bn_pair_y(r, i, i + 1); /* x left to this layer by its BatchNormalization */
+                if (bf16)
+                    fv_conv2d_forward_bf16(g, x + i * in_sz, (const uint16_t *)wp, b, relu, yi,
+                                           own);
+                else
+                    fv_conv2d_forward_next(g, x + i * in_sz, wp, b, relu, yi, own,
+                                           i + 1 < n ? xn + (i + 1) * in_sz : NULL, in_sz);
+                if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
+                if (row) fv__bn_pair_add(r, row, yi, rows);
+            }
         }
     }
+    if (r->sums) r->sums->done = true;
 }
 
 /* The partial gradients of the chunks are summed TREE_BLOCK elements at a time. */
@@ -477,7 +493,8 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             sparse[ch] = false;
             int64_t lo, hi;
             fv__run_chunk(r, ch, &lo, &hi);
-            float *dws = own + kstride;      /* fv_conv_dw_images' scratch */
+            fv__bn_pair_dx(r, lo, hi);  /* ∂L/∂y left to this layer by its BatchNormalization */
+            float *dws = own + kstride; /* fv_conv_dw_images' scratch */
             float *dxa = dws + dw_floats(l); /* with add: a gathered image's input gradient */
             int64_t m = 0, first = lo;       /* dense images waiting: m from `first` on */
             for (int64_t i = lo; i < hi; i++) {
@@ -577,4 +594,5 @@ const fv_layer_kind fv__kind_conv2d = {
     .flops = conv2d_flops,
     .reports_work = true,
     .adds_dx = conv2d_adds_dx,
+    .gives_sums = true,
 };

@@ -109,6 +109,39 @@ typedef struct fv_task_loss {
                       double *parts, void *scratch);
 } fv_task_loss;
 
+/* What a layer (conv2d) does for the BatchNormalization that alone reads its output, while its own
+ * pass has the data in cache (model/fuse.c pairs them; docs/design.md "BatchNormalization's passes
+ * inside the convolution's"; bn_pair.c):
+ * - forward: the batch's channel sums. For the run's chunk j, row (c0 + j) of part
+ *   [FV_GRAD_CHUNKS × 2C] holds Σ(y − shift[c]) then Σ(y − shift[c])² over the chunk's samples in
+ *   order, each channel summed over the rows in order (eltwise.h's sum_sq): the bits of the
+ *   BatchNormalization's own pass, which it then skips.
+ * - backward: the BatchNormalization's input gradient (eltwise.h's bn_dx), left by it to the
+ *   producer's backward, which writes it chunk by chunk just before it reads it: the same bits,
+ *   one pass over the gradient fewer from memory.
+ * - forward, when defer_y: the BatchNormalization's output (eltwise.h's bn_norm, with its fused
+ *   Add and ReLU), left by it to the conv2d that reads that output first, which writes it image by
+ *   image just before it reads it (fv_run.fill). */
+typedef struct fv_bn_pair {
+    int64_t C;
+    double *shift; /* [C]: the BatchNormalization's moving mean */
+    double *part;  /* [FV_GRAD_CHUNKS × 2C]; in backward, k's room */
+    bool done;     /* forward: the producer filled this run's rows in this pass */
+    int64_t taken; /* forward passes whose BatchNormalization used them (for the tests) */
+    /* backward, when dx_left: bn_dx's arguments per sample of per = rows·C values */
+    bool dx_left;
+    const float *x, *g, *relu_y, *mean, *k;
+    float *dx;
+    int64_t rows;
+    int64_t left; /* backward passes that left dx to the producer (for the tests) */
+    /* forward, when y_left: bn_norm's arguments besides x, mean (inv follows it) and rows */
+    bool defer_y, y_left;
+    const float *gamma, *beta, *add;
+    float *y;
+    bool relu;
+    int64_t normed; /* forward passes that left y to its reader (for the tests) */
+} fv_bn_pair;
+
 /* One batch's run context. A run may hold a slice of a larger batch (data-parallel training:
  * see fv_collective in fovea.h): chunks [c0, c1) of the FV_GRAD_CHUNKS chunks of a batch of
  * `batch` samples, its sample 0 being the batch's sample `first`. All four zero (a run made with
@@ -131,6 +164,14 @@ typedef struct fv_run {
      * element as fv__add_run adds (the bits of writing it elsewhere and adding it after). Set only
      * where the kind's adds_dx says it can. */
     unsigned dx_add;
+    /* The pair of a layer and the BatchNormalization that alone reads its output (fv_bn_pair;
+     * NULL: none): forward, for the layer, the sums to take, and for the BatchNormalization the
+     * sums taken (used when done); backward, for the BatchNormalization, where to leave its input
+     * gradient, and for the layer, that gradient to write chunk by chunk (when dx_left). */
+    fv_bn_pair *sums;
+    /* Forward: the pair whose BatchNormalization left its output, this layer's input, to this
+     * layer (fv_bn_pair.defer_y; NULL: none): written image by image before it is read. */
+    fv_bn_pair *fill;
 } fv_run;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
@@ -201,6 +242,13 @@ typedef struct fv_layer_kind {
     double (*loss)(const fv_layer *l, const float *const *x, const float *y, int64_t n);
     /* The history column of the added loss ("kl_loss"); NULL: counted in `loss` only. */
     const char *added_loss;
+    /* Forward can take its input's channel sums from the layer that produced it (fv_bn_pair):
+     * whether it would in a run in this mode (training: the batch statistics), writing the shift
+     * [C] they are taken about. NULL: never (BatchNormalization's). */
+    bool (*input_sums)(const fv_layer *l, bool training, double *shift);
+    /* Whether the kind does the passes of a BatchNormalization paired with it (fv_bn_pair:
+     * forward, r->sums and r->fill when set; backward, fv__bn_pair_dx) (conv2d's). */
+    bool gives_sums;
 } fv_layer_kind;
 
 struct fv_layer {
@@ -297,6 +345,16 @@ float fv__chunk_tree(const float *v, int64_t stride, int count);
 /* part holds FV_GRAD_CHUNKS rows of len doubles, this run's rows [c0, c1) filled: fills the
  * others from the processes that hold them (nothing to do for a whole batch). */
 void fv__run_gather_chunks(const fv_run *r, double *part, int64_t len);
+/* fv_bn_pair (bn_pair.c), forward: the row of r->sums->part of the run's chunk j, zeroed; then
+ * each of the chunk's images in order, y [rows × C], added to it. */
+double *fv__bn_pair_row(const fv_run *r, int j);
+void fv__bn_pair_add(const fv_run *r, double *row, const float *y, int64_t rows);
+/* Backward: when r->sums->dx_left, writes the BatchNormalization's input gradient of samples
+ * [lo, hi) (the layer's ∂L/∂y) before the layer reads them. */
+void fv__bn_pair_dx(const fv_run *r, int64_t lo, int64_t hi);
+/* Forward: when r->fill->y_left, writes the BatchNormalization's output of samples [lo, hi) (the
+ * layer's input) before the layer reads them. */
+void fv__bn_pair_y(const fv_run *r, int64_t lo, int64_t hi);
 
 /* The largest size accepted for one axis or count argument (sizes stay far from overflow). */
 #define FV_ARG_DIM_MAX 2147483647.0

@@ -1,18 +1,34 @@
 /* fuse.c — the training plan's graph optimisation: a BatchNormalization whose output only a ReLU
  * reads, directly or through a residual Add, runs with that Add and ReLU as one pass (the layer
- * kind's forward_fused and backward_fused), so the steps read and write each tensor fewer times.
- * The model file and the layers do not see it; every result is bit for bit the unfused one.
+ * kind's forward_fused and backward_fused), and a convolution does passes of the
+ * BatchNormalization that alone reads its output (the batch sums, the input gradient) or whose
+ * output it reads first (the output) while it has the data in cache (fv_bn_pair), so the steps
+ * read and write each tensor fewer times. The model file and the layers do not see it; every
+ * result is bit for bit the unfused one.
  */
 #include "model/model_impl.h"
 #include "model/model.h"
+
+static bool is_model_output(const fv_model *m, int node)
+{
+    if (fv__model_output_node(m) == node) return true;
+    for (int k = 0; k < m->noutputs; k++)
+        if (m->outputs[k] == node) return true;
+    return false;
+}
+
+static bool reads(const fv_layer *l, int node)
+{
+    for (int j = 0; j < l->nin; j++)
+        if (l->src[j] == node) return true;
+    return false;
+}
 
 /* Whether node `node` is read by exactly one input slot of one layer, which is `reader`, and is
  * not a model output. */
 static bool only_reader(const fv_model *m, int node, int reader)
 {
-    if (fv__model_output_node(m) == node) return false;
-    for (int k = 0; k < m->noutputs; k++)
-        if (m->outputs[k] == node) return false;
+    if (is_model_output(m, node)) return false;
     int reads = 0;
     for (int i = node + 1; i < m->nlayers; i++)
         for (int j = 0; j < m->layers[i].nin; j++)
@@ -73,6 +89,61 @@ void fv__fuse_plan(fv_model *m, bool on)
         m->fuse_tail[bn] = t;
         if (add >= 0) m->fuse_tail[add] = t;
     }
+}
+
+void fv__fuse_plan_sums(fv_model *m, bool on)
+{
+    for (int p = 0; p < m->nlayers; p++) {
+        m->fuse_sums[p] = -1;
+        const fv_layer *l = &m->layers[p];
+        if (!on || !l->kind->gives_sums) continue;
+        for (int b = p + 1; b < m->nlayers; b++) {
+            const fv_layer *r = &m->layers[b];
+            if (r->nin == 1 && r->src[0] == p && r->kind->input_sums && only_reader(m, p, b))
+                m->fuse_sums[p] = b;
+        }
+    }
+    /* Backward: the BatchNormalization's input gradient left to p where nothing but the
+     * BatchNormalization's group runs between them (the tensors it reads stay as they are; the
+     * backward plan keeps its gradient's buffer until p), and p does not read the group's skip
+     * (whose gradient holds what it reads). */
+    for (int p = 0; p < m->nlayers; p++) {
+        m->fuse_dx[p] = -1;
+        const int b = m->fuse_sums[p];
+        if (b < 0 || m->pair_dx_off) continue;
+        const int pos = m->fuse_tail[b] >= 0 ? m->fuse_tail[b] : b;
+        bool alone = true;
+        for (int i = p + 1; i < pos; i++)
+            alone = alone && m->fuse_tail[i] == pos;
+        const int skip = m->fuse_add[pos] >= 0 ? fv__fuse_skip_input(m, pos) : -1;
+        for (int j = 0; j < m->layers[p].nin; j++)
+            alone = alone && (skip < 0 || m->layers[p].src[j] != skip);
+        if (alone) m->fuse_dx[p] = pos;
+    }
+    /* Forward: the BatchNormalization's (group's) output left to the conv2d that reads it first
+     * (its only input), unless it is a model output: every later reader finds it written. */
+    for (int q = 0; q < m->nlayers; q++)
+        m->fuse_y[q] = -1;
+    for (int p = 0; p < m->nlayers && !m->pair_y_off; p++) {
+        const int b = m->fuse_sums[p];
+        if (b < 0) continue;
+        const int pos = m->fuse_tail[b] >= 0 ? m->fuse_tail[b] : b;
+        if (is_model_output(m, pos)) continue;
+        int q = pos + 1;
+        while (q < m->nlayers && !reads(&m->layers[q], pos))
+            q++;
+        if (q < m->nlayers && m->layers[q].nin == 1 && m->layers[q].kind->gives_sums &&
+            m->fuse_tail[q] < 0 && m->fuse_bn[q] < 0)
+            m->fuse_y[q] = p;
+    }
+}
+
+void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx, bool y)
+{
+    m->pair_sums_off = !sums;
+    if (m->pair_dx_off == !dx && m->pair_y_off == !y) return;
+    m->pair_dx_off = !dx, m->pair_y_off = !y;
+    fv__model_plan_reset(m); /* the plans change */
 }
 
 int fv__fuse_skip_input(const fv_model *m, int t)

@@ -47,6 +47,7 @@ void fv_model_free(fv_model *m)
     free(m->gwritten);
     free(m->skip);
     free(m->fuse_tail);
+    free(m->sums);
     fv__free(m->block);
     fv__label_info_free(&m->labels);
     free(m);

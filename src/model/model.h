@@ -38,6 +38,13 @@ void fv__model_set_fusion(fv_model *m, bool on);
  * (the same bits). */
 void fv__model_set_dx_add(fv_model *m, bool on);
 
+/* Whether conv2d does BatchNormalization's passes (fv_bn_pair, fuse.c; all on by default): the
+ * forward's channel sums (sums) and the backward's input gradient (dx) of the BatchNormalization
+ * that alone reads its output, and the forward's output (y) of the one whose output it reads
+ * first. Off: the BatchNormalization does them itself (the same bits), for bench/bench_pairs.c's
+ * comparison. */
+void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx, bool y);
+
 /* The gradient of a parameter tensor by name ("conv2d.kernel"), NULL if absent. */
 float *fv__model_grad(fv_model *m, const char *tensor);
 

@@ -113,11 +113,26 @@ struct fv_model {
      * BatchNormalization or Add run inside a group, the group's ReLU (else -1); for that ReLU, the
      * group's BatchNormalization and Add (-1: none; else both -1). */
     int *fuse_tail, *fuse_bn, *fuse_add;
+    /* Per layer of a full plan (fuse.c): for a layer whose output's channel sums its only reader,
+     * a BatchNormalization, takes from its forward (fv_bn_pair), that reader (else -1); and the
+     * sums' buffers, indexed by the producing layer. */
+    int *fuse_sums;
+    fv_bn_pair *sums;
+    /* Per layer of a full plan: for such a layer whose BatchNormalization leaves its input
+     * gradient to the layer's backward (fv_bn_pair), the BatchNormalization's place in the
+     * backward order (its group's ReLU, or itself); else -1. */
+    int *fuse_dx;
+    /* Per layer of a full plan: for a conv2d that reads first the output of a BatchNormalization
+     * (or its group) paired with a layer p, and writes that output itself (fv_bn_pair.defer_y),
+     * p; else -1. */
+    int *fuse_y;
+    bool pair_sums_off, pair_dx_off, pair_y_off; /* fv__model_set_bn_pairs */
     bool fuse_off;   /* fv__model_set_fusion(m, false): no groups (the tests' reference) */
     bool fusing;     /* the running pass is a training step's (loss_and_grad) or an evaluation's
                         (fit.c evaluate_range): groups run fused where the plan has them */
     bool fused_last; /* the last forward pass ran fused: the groups' inner outputs are not kept */
-    bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart */
+    bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart
+                      */
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */
@@ -170,6 +185,12 @@ void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
  * no other layer between the group's first and last reads the group's inputs (their gradients are
  * then summed in the unfused order). on false: no groups. */
 void fv__fuse_plan(fv_model *m, bool on);
+/* Fills fuse_sums of a full plan (after the groups): each layer whose kind gives_sums and whose
+ * output is read only by one layer, of a kind with input_sums, and is no model output; fuse_dx,
+ * where nothing but that reader's group runs between them; and fuse_y, for the layer of a kind
+ * that gives_sums reading that reader's (group's) output first, alone, when it is no model
+ * output. on false: none. */
+void fv__fuse_plan_sums(fv_model *m, bool on);
 /* The nodes whose gradients layer t's backward writes, in order, into src (FV_MAX_INPUTS):
  * its inputs, or for a group's ReLU the Add's other input, then the BatchNormalization's input.
  * Returns the count. */

@@ -406,7 +406,14 @@ static int plan_backward(fv_model *m)
                 claimed[s] = true;
             }
         if (temps > ntemp) ntemp = temps;
-        if (m->gslot[t] >= 0) busy[m->gslot[t]] = false;
+        /* a BatchNormalization's output gradient that a layer before reads for it (fuse_dx) is
+         * kept until that layer */
+        bool held = false;
+        for (int p = 0; p < t; p++)
+            held = held || m->fuse_dx[p] == t;
+        if (m->gslot[t] >= 0 && !held) busy[m->gslot[t]] = false;
+        if (m->fuse_dx[t] >= 0 && m->gslot[m->fuse_dx[t]] >= 0)
+            busy[m->gslot[m->fuse_dx[t]]] = false;
     }
     free(busy);
     free(claimed);
@@ -506,11 +513,18 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (written) m->gwritten = written;
     bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
     if (skip) m->skip = skip;
-    int *fuse = skip ? realloc(m->fuse_tail, 3 * L * sizeof *fuse) : NULL;
+    int *fuse = skip ? realloc(m->fuse_tail, 6 * L * sizeof *fuse) : NULL;
     if (fuse) {
         m->fuse_tail = fuse, m->fuse_bn = fuse + L, m->fuse_add = fuse + 2 * L;
+        m->fuse_sums = fuse + 3 * L, m->fuse_dx = fuse + 4 * L, m->fuse_y = fuse + 5 * L;
         fv__fuse_plan(m, !lean && !m->fuse_off);
+        fv__fuse_plan_sums(m, !lean && !m->fuse_off);
     }
+    fv_bn_pair *sums = fuse ? realloc(m->sums, L * sizeof *sums) : NULL;
+    if (sums)
+        m->sums = sums;
+    else
+        fuse = NULL;
     int nbuf = fuse ? plan_backward(m) : -1;
     if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
@@ -529,9 +543,10 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     size_t *off_saved = calloc(L + 1, sizeof *off_saved);
     size_t *off_fold = calloc(L + 1, sizeof *off_fold);
     size_t *off_g = calloc((size_t)nbuf + 1, sizeof *off_g);
+    size_t *off_sums = calloc(L + 1, sizeof *off_sums);
     int *slot = calloc(L + 1, sizeof *slot), *last = calloc(L + 1, sizeof *last);
     int64_t *cap = calloc(2 * L + 2, sizeof *cap); /* L sizes, then L busy flags */
-    bool ok = off_act && off_saved && off_fold && off_g && slot && last && cap;
+    bool ok = off_act && off_saved && off_fold && off_g && off_sums && slot && last && cap;
     const int nslots = ok && lean ? lean_slots(m, slot, cap, last) : 0;
     size_t *off_slot = ok ? calloc((size_t)nslots + 1, sizeof *off_slot) : NULL;
     ok = ok && off_slot;
@@ -567,6 +582,9 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
             const int64_t ch = k->dims[k->rank - 1];
             ok = reserve(&total, k->size + 2 * ch, sizeof(float), &off_fold[l->src[0]]);
         }
+        if (ok && !lean && m->fuse_sums[i] >= 0) /* the shift, then the chunks' rows */
+            ok = reserve(&total, (2 * FV_GRAD_CHUNKS + 1) * l->out.d[l->out.rank - 1],
+                         sizeof(double), &off_sums[i]);
         if (ok && l->kind->scratch_bytes) {
             size_t s = l->kind->scratch_bytes(l, n, threads);
             if (s > scratch) scratch = s;
@@ -616,7 +634,15 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
             m->acts[i] = (float *)(block + (lean ? off_slot[slot[i]] : off_act[i]));
             l->saved = lean ? NULL : block + off_saved[i];
             l->fold_w = l->fold_b = NULL;
+            fv_bn_pair *s = &m->sums[i];
+            *s = (fv_bn_pair){0};
+            if (lean || m->fuse_sums[i] < 0) continue;
+            s->C = l->out.d[l->out.rank - 1];
+            s->shift = (double *)(block + off_sums[i]);
+            s->part = s->shift + s->C;
         }
+        for (int i = 0; !lean && i < m->nlayers; i++)
+            if (m->fuse_y[i] >= 0) m->sums[m->fuse_y[i]].defer_y = true;
         for (int i = 0; lean && i < m->nlayers; i++)
             if (m->skip[i]) {
                 fv_layer *p = &m->layers[m->layers[i].src[0]];
@@ -635,7 +661,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     } else {
         fv__model_plan_reset(m);
     }
-    free(off_act), free(off_saved), free(off_fold), free(off_g), free(off_slot);
+    free(off_act), free(off_saved), free(off_fold), free(off_g), free(off_slot), free(off_sums);
     free(slot), free(last), free(cap);
     return st;
 }
@@ -740,6 +766,35 @@ static const float *node_data(const fv_model *m, int node, const float *const *x
     return node >= 0 ? m->acts[node] : x[-1 - node];
 }
 
+/* The channel sums (fv_bn_pair) for layer i's forward run in this pass, or NULL: as their
+ * producer, reset and armed when its reader takes them in this mode; as their reader, the
+ * producer's (used when done). */
+static fv_bn_pair *run_sums(fv_model *m, int i, bool training, bool fuse)
+{
+    if (!fuse) return NULL;
+    if (m->fuse_sums[i] >= 0) {
+        const fv_layer *b = &m->layers[m->fuse_sums[i]];
+        fv_bn_pair *s = &m->sums[i];
+        s->done = false;
+        return !m->pair_sums_off && b->kind->input_sums(b, training, s->shift) ? s : NULL;
+    }
+    const fv_layer *l = &m->layers[i];
+    return l->nin == 1 && l->src[0] >= 0 && m->fuse_sums[l->src[0]] == i ? &m->sums[l->src[0]]
+                                                                         : NULL;
+}
+
+/* Backward: the pair (fv_bn_pair) of layer i's run, or NULL: for a BatchNormalization that leaves
+ * its input gradient to its producer, reset; for that producer, the gradient to write. */
+static fv_bn_pair *backward_pair(fv_model *m, int i)
+{
+    if (m->fuse_dx[i] >= 0) return &m->sums[i];
+    const fv_layer *l = &m->layers[i];
+    const int p = l->nin == 1 ? l->src[0] : -1;
+    if (p < 0 || m->fuse_dx[p] < 0 || m->fuse_sums[p] != i) return NULL;
+    m->sums[p].dx_left = false;
+    return &m->sums[p];
+}
+
 /* A fused group's forward pass, at its ReLU t: the BatchNormalization's, with the Add and the ReLU
  * as its epilogue, into the ReLU's output. */
 static void fused_forward(fv_model *m, int t, const float *const *x, int64_t n, bool training)
@@ -752,7 +807,9 @@ static void fused_forward(fv_model *m, int t, const float *const *x, int64_t n, 
                            .relu = true};
     fv_rng r;
     fv_run run = layer_run(m, m->fuse_bn[t], n, training, &r);
+    run.sums = run_sums(m, m->fuse_bn[t], training, true);
     b->kind->forward_fused(b, xs, m->acts[t], &run, &e);
+    if (run.sums) run.sums->done = false;
     /* the group's time is its BatchNormalization's in the profile */
     if (training) b->prof_fwd_s += prof_now() - t0, b->prof_fwd_n += n;
 }
@@ -775,7 +832,11 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
             xs[j] = node_data(m, l->src[j], x);
         fv_rng r;
         fv_run run = layer_run(m, i, n, training, &r);
+        run.sums = run_sums(m, i, training, fuse);
+        run.fill = fuse && m->fuse_y[i] >= 0 ? &m->sums[m->fuse_y[i]] : NULL;
         l->kind->forward(l, xs, m->acts[i], &run);
+        if (run.fill) run.fill->y_left = false;                      /* written */
+        if (run.sums && m->fuse_sums[i] < 0) run.sums->done = false; /* taken, or not needed */
         if (l->kind->loss)
             l->added_value =
                 m->coll ? fv__dp_added_loss(m, i, xs, n) : l->kind->loss(l, xs, m->acts[i], n);
@@ -867,12 +928,15 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             const float *bx[1] = {xs[add ? 1 : 0]};
             float *bdx[1] = {dxs[add ? 1 : 0]};
             fv_run run = layer_run(m, m->fuse_bn[i], n, training, &r);
+            run.sums = backward_pair(m, m->fuse_bn[i]);
             b->kind->backward_fused(b, bx, m->acts[i], m->gbuf[m->gslot[i]], bdx, &run, &e);
             l = b; /* the profile's row */
         } else {
             fv_run run = layer_run(m, i, n, training, &r);
             run.dx_add = dx_add;
+            run.sums = backward_pair(m, i);
             l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
+            if (m->fuse_dx[i] >= 0) m->sums[i].dx_left = false; /* written */
             if (l->kind->reports_work) l->prof_exec_bwd += l->exec_bwd_flop;
         }
         for (int j = 0; j < nsrc; j++) {
