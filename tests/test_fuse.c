@@ -8,6 +8,7 @@
  */
 #include "fovea.h"
 #include "kernels/conv_internal.h"
+#include "model/fit.h"
 #include "model/model.h"
 #include "model/model_impl.h"
 #include "test.h"
@@ -708,6 +709,194 @@ TEST(convolutions_do_the_passes_of_their_batch_normalization)
     fv_model_free(m);
 }
 
+/* A pair (c, bn) whose BatchNormalization's group has an Add (skip s) and whose convolution reads
+ * u, where s and u are both read again after the group (cat): in the backward, the group's
+ * gradient through the ReLU (read by bn's input gradient) and c's input gradient are both
+ * temporaries, summed into s's and u's afterwards. c has more input than output channels, so its
+ * input gradient of the first images covers the gradient of later ones. */
+static const char *pair_temps = "input shape=6,5,3\n"
+                                "conv2d name=s filters=4 kernel_size=3 padding=same\n"
+                                "conv2d name=u filters=9 kernel_size=1\n"
+                                "conv2d name=c filters=4 kernel_size=3 padding=same\n"
+                                "batch_normalization name=bn\n"
+                                "add name=a inputs=bn,s\n"
+                                "relu name=r\n"
+                                "concatenate name=cat inputs=r,s,u\n"
+                                "global_average_pooling2d\n"
+                                "dense units=3 activation=softmax\n"
+                                "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+TEST(a_pair_whose_gradients_are_temporaries_equals_unfused)
+{
+    for (int threads = 1; threads <= 3; threads++) {
+        fv_model *m = NULL;
+        compare(pair_temps, 23, threads, &m);
+        if (!m) return;
+        CHECK(grouped(m, "r", "bn", "a"));
+        CHECK(m->fuse_sums[layer_index(m, "c")] == layer_index(m, "bn"));
+        fv_model_free(m);
+    }
+}
+
+/* BatchNormalizations next to convolutions of other geometries and settings: r0 (a group's ReLU)
+ * read first by q1 (3×3, stride 2, valid) and later by a max-pool; bn1 (momentum 0.5) is a model
+ * output read by q2 (dilated): its output is not left to q2; bn2 frozen, without scale or center,
+ * read by q3 (1×1); c4 a ReLU of its own before bn4; q5 reads bn4 and is read by bn5 (both sides
+ * of pairs at once). */
+static const char *pair_geometries =
+    "input shape=11,9,3\n"
+    "conv2d name=c0 filters=6 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn0\n"
+    "relu name=r0\n"
+    "conv2d name=q1 filters=6 kernel_size=3 strides=2 padding=valid\n"
+    "batch_normalization name=bn1 momentum=0.5\n"
+    "conv2d name=q2 filters=5 kernel_size=3 dilation_rate=2 padding=same\n"
+    "batch_normalization name=bn2 trainable=false scale=false center=false\n"
+    "conv2d name=q3 filters=5 kernel_size=1\n"
+    "conv2d name=c4 filters=4 kernel_size=3 padding=same activation=relu\n"
+    "batch_normalization name=bn4\n"
+    "conv2d name=q5 filters=4 kernel_size=3 strides=2 padding=same\n"
+    "batch_normalization name=bn5\n"
+    "relu name=r5\n"
+    "max_pooling2d name=mp pool_size=2 inputs=r0\n"
+    "global_average_pooling2d name=g1 inputs=mp\n"
+    "global_average_pooling2d name=g2 inputs=r5\n"
+    "concatenate name=cat inputs=g1,g2\n"
+    "dense name=head units=3 activation=softmax\n"
+    "model outputs=head,bn1\n"
+    "compile loss=head:sparse_categorical_crossentropy,bn1:mean_squared_error optimizer=adam\n";
+
+TEST(pairs_with_other_geometries_and_outputs_equal_unfused)
+{
+    for (int threads = 1; threads <= 3; threads++) {
+        fv_model *m = NULL;
+        compare(pair_geometries, threads == 3 ? 1 : 17, threads, &m);
+        if (!m) return;
+        CHECK(m->fuse_sums[layer_index(m, "c0")] == layer_index(m, "bn0"));
+        CHECK(m->fuse_sums[layer_index(m, "q1")] == layer_index(m, "bn1"));
+        CHECK(m->fuse_sums[layer_index(m, "q5")] == layer_index(m, "bn5"));
+        CHECK(m->fuse_y[layer_index(m, "q1")] == layer_index(m, "c0"));
+        CHECK(m->fuse_y[layer_index(m, "q2")] == -1); /* bn1 is a model output */
+        CHECK(m->fuse_y[layer_index(m, "q3")] == layer_index(m, "q2"));
+        CHECK(m->fuse_y[layer_index(m, "q5")] == layer_index(m, "c4"));
+        fv_model_free(m);
+    }
+    compare(resnet, 23, 3, NULL);
+    compare(sums_cases, 5, 3, NULL);
+}
+
+/* A training plan for N in place, then shorter batches on it: a training step's loss and gradients
+ * on n < N samples, fv_model_evaluate (fit's validation: the pass runs the plan's pairs in
+ * inference mode) and fv_model_predict with a batch size that leaves a short last batch, and a
+ * batch of 1: the unfused model's bits. */
+static void compare_short(const char *text, int64_t N, int64_t n, int64_t batch)
+{
+    fv_model *a = fv_model_parse_string(text, "a.fv"), *b = fv_model_parse_string(text, "b.fv");
+    const int64_t in = a ? fv_model_input_size(a) : 0;
+    float *x = random_floats(N * in, 41, -1.0f, 1.0f);
+    int32_t *labels = malloc((size_t)N * sizeof(int32_t));
+    fv_dataset *d = NULL;
+    float *pa = NULL, *pb = NULL;
+    CHECK(a && b && labels);
+    if (!a || !b || !labels) goto done;
+    for (int64_t i = 0; i < N; i++)
+        labels[i] = (int32_t)(i % 3);
+    int64_t dims[4];
+    const int rank = fv_model_input_shape(a, 0, dims);
+    d = fv_dataset_from_f32(N, rank, dims, x, labels);
+    CHECK(d != NULL);
+    if (!d) goto done;
+    fv__model_set_fusion(b, false);
+    CHECK_OK(fv__model_ensure_weights(a, 7));
+    CHECK_OK(fv__model_ensure_weights(b, 7));
+    fv_targets t[1] = {{.labels = labels}};
+    const float *xs[1] = {x};
+    fv_model *ms[2] = {a, b};
+    double loss[2][4] = {{0}};
+    const int64_t out = fv_model_output_size(a);
+    pa = malloc((size_t)(N * out) * sizeof(float)), pb = malloc((size_t)(N * out) * sizeof(float));
+    CHECK(pa && pb);
+    if (!pa || !pb) goto done;
+    for (int k = 0; k < 2; k++) {
+        fv_model *m = ms[k];
+        CHECK_OK(fv__model_train_step_heads(m, xs, t, N, &loss[k][0], NULL)); /* plans for N */
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, n, true, &loss[k][1], NULL));
+        CHECK_OK(fv__model_loss_and_grad_heads(m, xs, t, 1, true, &loss[k][2], NULL));
+        CHECK_OK(fv_model_evaluate(m, d, batch, &loss[k][3], NULL));
+        CHECK(!m->plan_lean);
+        CHECK_OK(fv_model_predict(m, d, batch, k ? pb : pa));
+    }
+    CHECK(memcmp(loss[0], loss[1], sizeof loss[0]) == 0);
+    same_floats("predictions", pa, pb, N * out);
+    CHECK_OK(fv__model_train_step_heads(a, xs, t, n, &loss[0][0], NULL));
+    CHECK_OK(fv__model_train_step_heads(b, xs, t, n, &loss[1][0], NULL));
+    CHECK(memcmp(&loss[0][0], &loss[1][0], sizeof loss[0][0]) == 0);
+    same_floats("weights", a->weights, b->weights, a->nweights);
+done:
+    free(pa), free(pb);
+    fv_dataset_free(d);
+    free(x), free(labels);
+    fv_model_free(a);
+    fv_model_free(b);
+}
+
+TEST(short_batches_on_a_training_plan_equal_unfused)
+{
+    compare_short(resnet, 13, 6, 5);
+    compare_short(sums_cases, 11, 4, 3);
+}
+
+/* A GAN whose discriminator has convolutions paired with BatchNormalizations (d1 → bn1, whose
+ * output d2 reads first; d2 → bn2): two alternating steps (fv__gan_step: the pass on real images
+ * runs the discriminator's layers one by one, outside the plan's pairs) give the unfused model's
+ * losses and weights bit for bit. */
+TEST(a_gan_with_paired_discriminator_layers_equals_unfused)
+{
+    static const char *text =
+        "input shape=3\n"
+        "dense units=32 use_bias=false\n"
+        "batch_normalization\n"
+        "relu\n"
+        "reshape target_shape=4,4,2\n"
+        "conv2d_transpose filters=1 kernel_size=2 strides=2 padding=same activation=tanh "
+        "name=generated\n"
+        "conv2d name=d1 filters=4 kernel_size=3 padding=same\n"
+        "batch_normalization name=bn1\n"
+        "conv2d name=d2 filters=4 kernel_size=3 strides=2 padding=same\n"
+        "batch_normalization name=bn2\n"
+        "leaky_relu\n"
+        "flatten\n"
+        "dense units=1 activation=sigmoid name=realness\n"
+        "compile loss=binary_crossentropy optimizer=adam learning_rate=0.01 beta_1=0.5\n"
+        "fit gan=generated batch_size=6\n";
+    fv_model *m[2] = {fv_model_parse_string(text, "a.fv"), fv_model_parse_string(text, "b.fv")};
+    fv__gan_state st[2];
+    memset(st, 0, sizeof st);
+    float *z = random_floats(6 * 3, 51, -1.0f, 1.0f), *real = random_floats(6 * 64, 52, -1, 1);
+    double dl[2] = {0}, gl[2] = {0};
+    CHECK(m[0] && m[1]);
+    if (!m[0] || !m[1]) goto done;
+    fv__model_set_fusion(m[1], false);
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(fv__model_ensure_weights(m[k], 5));
+        CHECK_OK(fv__gan_init(m[k], 6, &st[k]));
+    }
+    for (int step = 0; step < 2; step++)
+        for (int k = 0; k < 2; k++)
+            CHECK_OK(fv__gan_step(m[k], &st[k], z, real, 6, &dl[k], &gl[k]));
+    CHECK(memcmp(dl, dl + 1, sizeof *dl) == 0 && memcmp(gl, gl + 1, sizeof *gl) == 0);
+    same_floats("weights", m[0]->weights, m[1]->weights, m[0]->nweights);
+    CHECK(m[0]->fuse_sums[layer_index(m[0], "d1")] == layer_index(m[0], "bn1"));
+    CHECK(m[0]->fuse_y[layer_index(m[0], "d2")] == layer_index(m[0], "d1"));
+    CHECK(m[0]->sums[layer_index(m[0], "d1")].taken > 0);
+done:
+    for (int k = 0; k < 2; k++) {
+        fv__gan_free(&st[k]);
+        fv_model_free(m[k]);
+    }
+    free(z), free(real);
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -725,5 +914,9 @@ int main(void)
     RUN(in_place_sums_on_every_kernel_path);
     RUN(in_place_sums_with_three_readers_and_valid_padding);
     RUN(convolutions_do_the_passes_of_their_batch_normalization);
+    RUN(pairs_with_other_geometries_and_outputs_equal_unfused);
+    RUN(short_batches_on_a_training_plan_equal_unfused);
+    RUN(a_gan_with_paired_discriminator_layers_equals_unfused);
+    RUN(a_pair_whose_gradients_are_temporaries_equals_unfused);
     return TEST_SUMMARY();
 }

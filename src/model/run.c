@@ -929,6 +929,10 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             float *bdx[1] = {dxs[add ? 1 : 0]};
             fv_run run = layer_run(m, m->fuse_bn[i], n, training, &r);
             run.sums = backward_pair(m, m->fuse_bn[i]);
+            /* the gradient through the ReLU that bn_dx reads is the skip's temporary when the skip
+             * has a gradient already: its producer's backward may reuse that buffer for its own
+             * input gradient, so the BatchNormalization writes its input gradient now */
+            if (add && sum_into[0] >= 0) run.sums = NULL;
             b->kind->backward_fused(b, bx, m->acts[i], m->gbuf[m->gslot[i]], bdx, &run, &e);
             l = b; /* the profile's row */
         } else {
