@@ -743,8 +743,9 @@ TEST(a_pair_whose_gradients_are_temporaries_equals_unfused)
 /* BatchNormalizations next to convolutions of other geometries and settings: r0 (a group's ReLU)
  * read first by q1 (3×3, stride 2, valid) and later by a max-pool; bn1 (momentum 0.5) is a model
  * output read by q2 (dilated): its output is not left to q2; bn2 frozen, without scale or center,
- * read by q3 (1×1); c4 a ReLU of its own before bn4; q5 reads bn4 and is read by bn5 (both sides
- * of pairs at once). */
+ * read by q3 (1×1); c4 frozen, with a ReLU of its own, before bn4; q5 reads bn4 and is read by bn5
+ * (both sides of pairs at once); r5 read by a depthwise convolution and bn6 by a transposed one,
+ * each read by a BatchNormalization: no pairs. */
 static const char *pair_geometries =
     "input shape=11,9,3\n"
     "conv2d name=c0 filters=6 kernel_size=3 padding=same\n"
@@ -755,15 +756,20 @@ static const char *pair_geometries =
     "conv2d name=q2 filters=5 kernel_size=3 dilation_rate=2 padding=same\n"
     "batch_normalization name=bn2 trainable=false scale=false center=false\n"
     "conv2d name=q3 filters=5 kernel_size=1\n"
-    "conv2d name=c4 filters=4 kernel_size=3 padding=same activation=relu\n"
+    "conv2d name=c4 filters=4 kernel_size=3 padding=same activation=relu trainable=false\n"
     "batch_normalization name=bn4\n"
     "conv2d name=q5 filters=4 kernel_size=3 strides=2 padding=same\n"
     "batch_normalization name=bn5\n"
     "relu name=r5\n"
+    "depthwise_conv2d name=dw kernel_size=3 padding=same\n"
+    "batch_normalization name=bn6\n"
+    "conv2d_transpose name=tr filters=3 kernel_size=2 strides=2\n"
+    "batch_normalization name=bn7\n"
     "max_pooling2d name=mp pool_size=2 inputs=r0\n"
     "global_average_pooling2d name=g1 inputs=mp\n"
     "global_average_pooling2d name=g2 inputs=r5\n"
-    "concatenate name=cat inputs=g1,g2\n"
+    "global_average_pooling2d name=g3 inputs=bn7\n"
+    "concatenate name=cat inputs=g1,g2,g3\n"
     "dense name=head units=3 activation=softmax\n"
     "model outputs=head,bn1\n"
     "compile loss=head:sparse_categorical_crossentropy,bn1:mean_squared_error optimizer=adam\n";
@@ -781,6 +787,8 @@ TEST(pairs_with_other_geometries_and_outputs_equal_unfused)
         CHECK(m->fuse_y[layer_index(m, "q2")] == -1); /* bn1 is a model output */
         CHECK(m->fuse_y[layer_index(m, "q3")] == layer_index(m, "q2"));
         CHECK(m->fuse_y[layer_index(m, "q5")] == layer_index(m, "c4"));
+        CHECK(m->fuse_sums[layer_index(m, "dw")] == -1 && m->fuse_sums[layer_index(m, "tr")] == -1);
+        CHECK(m->sums[layer_index(m, "c4")].left > 0); /* frozen: its input gradient still */
         fv_model_free(m);
     }
     compare(resnet, 23, 3, NULL);
