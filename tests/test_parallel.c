@@ -301,6 +301,33 @@ TEST(a_residual_block_trains_as_one)
     check_same_as_alone(residual_text, quadrant_data, 4, 5); /* empty slices */
 }
 
+/* conv2d doing its BatchNormalization's passes (fv_bn_pair): c's pair in a group whose skip (s)
+ * and c's input (u) are read again after it (the input gradient then left with the
+ * BatchNormalization), q writing r and bq's statistics from q's sums; each process its own slice,
+ * fit's validation on the training plan. */
+static const char pairs_text[] =
+    "input shape=6,6,1\n"
+    "conv2d name=s filters=4 kernel_size=3 padding=same\n"
+    "conv2d name=u filters=6 kernel_size=1\n"
+    "conv2d name=c filters=4 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn\n"
+    "add name=a inputs=bn,s\n"
+    "relu name=r\n"
+    "conv2d name=q filters=4 kernel_size=3 strides=2 padding=same\n"
+    "batch_normalization name=bq\n"
+    "relu name=rq\n"
+    "global_average_pooling2d name=g1\n"
+    "concatenate name=cat inputs=r,s,u\n"
+    "global_average_pooling2d name=g2\n"
+    "concatenate name=all inputs=g1,g2\n"
+    "dense units=4 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n";
+
+TEST(convolutions_with_their_batch_normalization_passes_train_as_one)
+{
+    check_same_as_alone(pairs_text, quadrant_data, 2, 16);
+}
+
 int main(void)
 {
     fv_set_threads(1);
@@ -311,5 +338,6 @@ int main(void)
     RUN(a_layer_that_adds_a_loss_trains_as_one);
     RUN(a_vae_trains_as_one);
     RUN(a_residual_block_trains_as_one);
+    RUN(convolutions_with_their_batch_normalization_passes_train_as_one);
     return TEST_SUMMARY();
 }
