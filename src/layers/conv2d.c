@@ -207,13 +207,14 @@ static int64_t kernel_stride(const fv_layer *l)
     return pad16(f > b ? f : b);
 }
 
-/* A strided layer that adds its input gradient in place (fv_run.dx_add): an image whose gradient
- * takes the gathers (mostly zero) gets its input gradient in a thread's buffer of in_h·in_w·in_c
- * floats first, then added (the phases add theirs as they write it). */
+/* A layer that adds its input gradient in place (fv_run.dx_add): an image whose gradient takes
+ * the gathers (mostly zero), and at stride 1 every image (the forward kernels write, they do not
+ * add), gets its input gradient in a thread's buffer of in_h·in_w·in_c floats first, then added
+ * (the phases add theirs as they write it). */
 static int64_t add_floats(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
-    return c->dx_phases ? pad16(c->g.in_h * c->g.in_w * c->g.in_c) : 0;
+    return c->dx_phases || dx_by_forward(l) ? pad16(c->g.in_h * c->g.in_w * c->g.in_c) : 0;
 }
 
 static int64_t thread_stride(const fv_layer *l)
@@ -348,16 +349,17 @@ typedef struct dense_ctx {
     float *dx;                     /* NULL: no input gradient */
     int64_t n;                     /* images in the batch */
     bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
-    bool add;                      /* dx is added into (fv_run.dx_add: phases only) */
+    bool add;                      /* dx is added into (fv_run.dx_add) */
     double gt_flop, ph_flop, dense_flop;
 } dense_ctx;
 
 /* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
  * pass into pk (fv_conv_dw_images, scratch dws), then each image's input gradient (own: the
- * kernels' scratch) and bias gradient into pb (NULL: none), in image order, while their ∂L/∂z is
- * still in cache from that pass. Returns the FLOPs performed. */
+ * kernels' scratch; dxa: with add at stride 1, the image's gradient before it is added) and bias
+ * gradient into pb (NULL: none), in image order, while their ∂L/∂z is still in cache from that
+ * pass. Returns the FLOPs performed. */
 static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *pk, float *pb,
-                           float *own, float *dws)
+                           float *own, float *dws, float *dxa)
 {
     const conv2d_cfg *c = d->c;
     const fv_conv_geom *g = &c->g;
@@ -371,8 +373,11 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
         if (d->fwd_dx) {
             /* with a prefetch of the input of the image m on, which the next group's padded
              * copies (fv_conv_dw_images) read first since the forward */
-            fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, dxi, own,
+            fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, d->add ? dxa : dxi, own,
                                    i + m < d->n ? d->x + (i + m) * in_sz : NULL, in_sz);
+            /* with add: the image's gradient, written in L2, added as the executor's sum did
+             * (fv__add_run), but per image and in the layer's threads */
+            if (d->add) fv__add_run(dxi, dxa, in_sz);
             work += d->gt_flop;
         } else if (d->ph_dx) {
             fv_conv_dx_phases(g, dyi, d->wtf, dxi, own, d->add);
@@ -419,7 +424,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const int64_t group = dw_images(l); /* fp32: dense images' weight gradients together */
     const bool dx_by_kernel = dx && !fwd_dx && !ph_dx; /* strided and dilated */
     const bool add = dx && (r->dx_add & 1u); /* dx holds other readers' gradient: add to it */
-    FV_ASSERT(!add || ph_dx);
+    FV_ASSERT(!add || ph_dx || fwd_dx);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
@@ -491,12 +496,13 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
                     if (!m) first = i;
                     if (++m == group) {
-                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws, dxa);
                         m = 0;
                     }
                     continue;
                 }
-                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws); /* those before */
+                /* the dense images before this one */
+                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws, dxa);
                 m = 0;
                 float *dxg = add ? dxa : dxi; /* with add: the gradient first, then added */
                 if (dxg) memset(dxg, 0, (size_t)in_sz * sizeof(float));
@@ -510,7 +516,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (add) fv__add_run(dxi, dxa, in_sz);
                 work[ch] += kernel_work(g, path, own, true, dxg != NULL);
             }
-            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws, dxa);
         }
         /* Then the sparse partials of the chunks that have one are added to their dense ones
          * (a chunk without: its sparse partial would add +0.0, which changes no dense sum: an FMA
@@ -550,12 +556,16 @@ static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
     return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 
-/* The strided fp32 layers' input gradient adds in place (fv_run.dx_add) where the phases' kernel
- * does it as fast as it writes (fv_conv_dx_phases_adds_in_place). */
+/* The fp32 layers' input gradient adds in place (fv_run.dx_add): the strided ones where the phases'
+ * kernel does it as fast as it writes (fv_conv_dx_phases_adds_in_place); at stride 1 each image's
+ * gradient by the forward kernels into a thread's buffer (in L2), added to dx in the layer's
+ * threads, where the executor's sum after a temporary of the batch ran on one thread over data out
+ * of cache (the ResNet example's s1_conv1, whose input also feeds the residual Add). */
 static bool conv2d_adds_dx(const fv_layer *l, int input)
 {
     const conv2d_cfg *c = l->cfg;
-    return input == 0 && c->dx_phases && !l->bf16 && fv_conv_dx_phases_adds_in_place(&c->g);
+    if (input != 0 || l->bf16) return false;
+    return dx_by_forward(l) || (c->dx_phases && fv_conv_dx_phases_adds_in_place(&c->g));
 }
 
 static fv_activation conv2d_activation(const fv_layer *l)
