@@ -208,9 +208,9 @@ static int64_t kernel_stride(const fv_layer *l)
 }
 
 /* A layer that adds its input gradient in place (fv_run.dx_add): an image whose gradient takes
- * the gathers (mostly zero), and at stride 1 every image (the forward kernels write, they do not
- * add), gets its input gradient in a thread's buffer of in_h·in_w·in_c floats first, then added
- * (the phases add theirs as they write it). */
+ * the gathers (mostly zero) gets its input gradient in a thread's buffer of in_h·in_w·in_c floats
+ * first, then added (the phases and, at stride 1, the forward kernels add theirs as they write
+ * it). */
 static int64_t add_floats(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
@@ -355,11 +355,10 @@ typedef struct dense_ctx {
 
 /* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
  * pass into pk (fv_conv_dw_images, scratch dws), then each image's input gradient (own: the
- * kernels' scratch; dxa: with add at stride 1, the image's gradient before it is added) and bias
- * gradient into pb (NULL: none), in image order, while their ∂L/∂z is still in cache from that
- * pass. Returns the FLOPs performed. */
+ * kernels' scratch) and bias gradient into pb (NULL: none), in image order, while their ∂L/∂z is
+ * still in cache from that pass. Returns the FLOPs performed. */
 static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *pk, float *pb,
-                           float *own, float *dws, float *dxa)
+                           float *own, float *dws)
 {
     const conv2d_cfg *c = d->c;
     const fv_conv_geom *g = &c->g;
@@ -373,11 +372,11 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
         if (d->fwd_dx) {
             /* with a prefetch of the input of the image m on, which the next group's padded
              * copies (fv_conv_dw_images) read first since the forward */
-            fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, d->add ? dxa : dxi, own,
-                                   i + m < d->n ? d->x + (i + m) * in_sz : NULL, in_sz);
-            /* with add: the image's gradient, written in L2, added as the executor's sum did
-             * (fv__add_run), but per image and in the layer's threads */
-            if (d->add) fv__add_run(dxi, dxa, in_sz);
+            const float *next = i + m < d->n ? d->x + (i + m) * in_sz : NULL;
+            if (d->add) /* added in the tiles' epilogue, the executor's sum's bits */
+                fv_conv2d_forward_add(&c->gt, dyi, d->wtf, dxi, own, next, in_sz);
+            else
+                fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, dxi, own, next, in_sz);
             work += d->gt_flop;
         } else if (d->ph_dx) {
             fv_conv_dx_phases(g, dyi, d->wtf, dxi, own, d->add);
@@ -496,13 +495,13 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
                     if (!m) first = i;
                     if (++m == group) {
-                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws, dxa);
+                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
                         m = 0;
                     }
                     continue;
                 }
                 /* the dense images before this one */
-                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws, dxa);
+                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
                 m = 0;
                 float *dxg = add ? dxa : dxi; /* with add: the gradient first, then added */
                 if (dxg) memset(dxg, 0, (size_t)in_sz * sizeof(float));
@@ -516,7 +515,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (add) fv__add_run(dxi, dxa, in_sz);
                 work[ch] += kernel_work(g, path, own, true, dxg != NULL);
             }
-            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws, dxa);
+            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
         }
         /* Then the sparse partials of the chunks that have one are added to their dense ones
          * (a chunk without: its sparse partial would add +0.0, which changes no dense sum: an FMA
@@ -557,10 +556,10 @@ static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
 }
 
 /* The fp32 layers' input gradient adds in place (fv_run.dx_add): the strided ones where the phases'
- * kernel does it as fast as it writes (fv_conv_dx_phases_adds_in_place); at stride 1 each image's
- * gradient by the forward kernels into a thread's buffer (in L2), added to dx in the layer's
- * threads, where the executor's sum after a temporary of the batch ran on one thread over data out
- * of cache (the ResNet example's s1_conv1, whose input also feeds the residual Add). */
+ * kernel does it as fast as it writes (fv_conv_dx_phases_adds_in_place); at stride 1 the forward
+ * kernels' epilogue adds (fv_conv2d_forward_add), in the layer's threads, where the executor's sum
+ * after a temporary of the batch ran on one thread over data out of cache (the ResNet example's
+ * s1_conv1, whose input also feeds the residual Add). */
 static bool conv2d_adds_dx(const fv_layer *l, int input)
 {
     const conv2d_cfg *c = l->cfg;
