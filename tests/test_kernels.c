@@ -661,6 +661,24 @@ TEST(conv_dx_by_phases_matches_ref)
                             fprintf(stderr, "  dx added in place differs from dx + the sum\n");
                             test_failed_checks++, ok = false;
                         }
+                        /* with a next image to prefetch (x; one float of it): the same bits,
+                         * written and added, and x as it was */
+                        float *xc = falloc(nx), *dn = falloc(nx);
+                        memcpy(xc, x, (size_t)nx * sizeof(float));
+                        for (int v = 0; v < 2; v++) {
+                            for (int64_t i = 0; i < nx; i++)
+                                dn[i] = NAN;
+                            fv_conv_dx_phases_next(&g, dy, wp, dn, sc, false, x, v ? 1 : nx);
+                            ok &= memcmp(dn, dx, (size_t)nx * sizeof(float)) == 0;
+                            memcpy(dn, sum, (size_t)nx * sizeof(float));
+                            for (int64_t i = 0; i < nx; i++)
+                                sum[i] = sum[i] + dx[i];
+                            fv_conv_dx_phases_next(&g, dy, wp, dn, sc, true, x, v ? 1 : nx);
+                            ok &= memcmp(dn, sum, (size_t)nx * sizeof(float)) == 0;
+                        }
+                        ok &= memcmp(xc, x, (size_t)nx * sizeof(float)) == 0;
+                        CHECK(ok);
+                        free(xc), free(dn);
                         if (!ok)
                             fprintf(stderr,
                                     "  path %s: in %ldx%ldx%ld k %ldx%ld s %ld,%ld f %ld same %d\n",

@@ -136,6 +136,12 @@ int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);
 /* The FLOPs fv_conv_dx_phases performs for one image (2 per multiply-add of every live phase's
  * stride-1 convolution, its dropped leading outputs included): the profile's executed count. */
 double fv_conv_dx_phases_flop(const fv_conv_geom *g);
+/* fv_conv_dx_phases (the same results), which also prefetches next [next_floats] into L2 as
+ * fv_conv2d_forward_next does, spread over the blocks' rows (or by the first live phase's forward
+ * tiles): conv2d's backward gives it the input of the image a group ahead, which the next group's
+ * weight gradient (fv_conv_dw_images) copies first. A hint only: next is never read as data. */
+void fv_conv_dx_phases_next(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
+                            float *scratch, bool add, const float *next, int64_t next_floats);
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
                        float *scratch, bool add);
 

@@ -369,17 +369,17 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
     for (int64_t i = first; i < first + m; i++) {
         const float *dyi = d->dy + i * out_sz;
         float *dxi = d->dx ? d->dx + i * in_sz : NULL;
+        /* with a prefetch of the input of the image m on, which the next group's padded copies
+         * (fv_conv_dw_images) read first since the forward */
+        const float *next = i + m < d->n ? d->x + (i + m) * in_sz : NULL;
         if (d->fwd_dx) {
-            /* with a prefetch of the input of the image m on, which the next group's padded
-             * copies (fv_conv_dw_images) read first since the forward */
-            const float *next = i + m < d->n ? d->x + (i + m) * in_sz : NULL;
             if (d->add) /* added in the tiles' epilogue, the executor's sum's bits */
                 fv_conv2d_forward_add(&c->gt, dyi, d->wtf, dxi, own, next, in_sz);
             else
                 fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, dxi, own, next, in_sz);
             work += d->gt_flop;
         } else if (d->ph_dx) {
-            fv_conv_dx_phases(g, dyi, d->wtf, dxi, own, d->add);
+            fv_conv_dx_phases_next(g, dyi, d->wtf, dxi, own, d->add, next, in_sz);
             work += d->ph_flop;
         }
         /* the input gradient (strided and dilated: no phases) and the bias by the kernel (else
