@@ -138,7 +138,8 @@ int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);
 double fv_conv_dx_phases_flop(const fv_conv_geom *g);
 /* fv_conv_dx_phases (the same results), which also prefetches next [next_floats] into L2 as
  * fv_conv2d_forward_next does, spread over the blocks' rows (or by the first live phase's forward
- * tiles): conv2d's backward gives it the input of the image a group ahead, which the next group's
+ * tiles; not where the kernel is smaller than the stride, whose weight gradient reads part of its
+ * input): conv2d's backward gives it the input of the image a group ahead, which the next group's
  * weight gradient (fv_conv_dw_images) copies first. A hint only: next is never read as data. */
 void fv_conv_dx_phases_next(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
                             float *scratch, bool add, const float *next, int64_t next_floats);
