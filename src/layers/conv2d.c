@@ -356,9 +356,10 @@ typedef struct dense_ctx {
 /* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
  * pass into pk (fv_conv_dw_images, scratch dws), then each image's input gradient (own: the
  * kernels' scratch) and bias gradient into pb (NULL: none), in image order, while their ∂L/∂z is
- * still in cache from that pass. Returns the FLOPs performed. */
-static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *pk, float *pb,
-                           float *own, float *dws)
+ * still in cache from that pass; nxt: the first image of the group this thread takes next (−1:
+ * none), whose inputs the input gradients prefetch. Returns the FLOPs performed. */
+static double dense_images(const dense_ctx *d, int64_t first, int64_t m, int64_t nxt, float *pk,
+                           float *pb, float *own, float *dws)
 {
     const conv2d_cfg *c = d->c;
     const fv_conv_geom *g = &c->g;
@@ -369,9 +370,10 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
     for (int64_t i = first; i < first + m; i++) {
         const float *dyi = d->dy + i * out_sz;
         float *dxi = d->dx ? d->dx + i * in_sz : NULL;
-        /* with a prefetch of the input of the image m on, which the next group's padded copies
-         * (fv_conv_dw_images) read first since the forward */
-        const float *next = i + m < d->n ? d->x + (i + m) * in_sz : NULL;
+        /* with a prefetch of the input of the next group's image i − first, which its padded
+         * copies (fv_conv_dw_images) read first since the forward */
+        const int64_t j = nxt + (i - first);
+        const float *next = nxt >= 0 && j < d->n ? d->x + j * in_sz : NULL;
         if (d->fwd_dx) {
             if (d->add) /* added in the tiles' epilogue, the executor's sum's bits */
                 fv_conv2d_forward_add(&c->gt, dyi, d->wtf, dxi, own, next, in_sz);
@@ -392,6 +394,27 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
         }
     }
     return work;
+}
+
+/* The first image of the group that a thread takes after the one ending at image end of its chunk
+ * (images up to hi): the rest of the chunk, else the first image of nch, the chunk it has claimed
+ * next (−1: none, nch ≥ chunks). */
+static int64_t next_group(const fv_run *r, int64_t end, int64_t hi, int nch, int chunks)
+{
+    int64_t lo2, hi2;
+    if (end < hi) return end;
+    if (nch >= chunks) return -1;
+    fv__run_chunk(r, nch, &lo2, &hi2);
+    return lo2;
+}
+
+/* The next chunk index from the shared counter (each index once, in the order claimed). */
+static int claim_chunk(int *counter)
+{
+    int c;
+#pragma omp atomic capture
+    c = (*counter)++;
+    return c;
 }
 
 static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
@@ -469,12 +492,18 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                          .ph_flop = ph_flop,
                          .dense_flop = dense_flop};
 
+    int counter = 0; /* the chunks claimed so far */
 #pragma omp parallel num_threads(threads)
     {
         float *own = own0 + (int64_t)fv__thread_id() * ts;
-        /* Each chunk of consecutive images sums into its own partial buffers, in image order. */
-#pragma omp for schedule(dynamic, 1)
-        for (int ch = 0; ch < chunks; ch++) {
+        /* Each chunk of consecutive images sums into its own partial buffers, in image order. The
+         * chunks go to the threads as a dynamic schedule gives them, but each thread claims its
+         * next chunk (nch) one ahead, so that the prefetch of the next group's inputs (while the
+         * input gradients run, dense_images) fetches this thread's next images into its own L2,
+         * where schedule(dynamic) left the next images to whichever thread came first (at two
+         * threads, mostly the other one). Which thread sums a chunk never changes a result. */
+        int ch = claim_chunk(&counter), nch = claim_chunk(&counter);
+        for (; ch < chunks; ch = nch, nch = ch < chunks ? claim_chunk(&counter) : chunks) {
             float *pk = partial + ch * ps, *pks = pk + ksz, *pb = bsz ? pks + ksz : NULL;
             memset(pk, 0, (size_t)ksz * sizeof(float)); /* the sparse part when first used */
             if (bsz) memset(pb, 0, (size_t)bsz * sizeof(float));
@@ -495,13 +524,14 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
                     if (!m) first = i;
                     if (++m == group) {
-                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+                        const int64_t nxt = next_group(r, i + 1, hi, nch, chunks);
+                        work[ch] += dense_images(&d, first, m, nxt, pk, pb, own, dws);
                         m = 0;
                     }
                     continue;
                 }
                 /* the dense images before this one */
-                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+                if (m) work[ch] += dense_images(&d, first, m, i + 1, pk, pb, own, dws);
                 m = 0;
                 float *dxg = add ? dxa : dxi; /* with add: the gradient first, then added */
                 if (dxg) memset(dxg, 0, (size_t)in_sz * sizeof(float));
@@ -515,8 +545,11 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (add) fv__add_run(dxi, dxa, in_sz);
                 work[ch] += kernel_work(g, path, own, true, dxg != NULL);
             }
-            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+            if (m)
+                work[ch] += dense_images(&d, first, m, next_group(r, hi, hi, nch, chunks), pk, pb,
+                                         own, dws);
         }
+#pragma omp barrier
         /* Then the sparse partials of the chunks that have one are added to their dense ones
          * (a chunk without: its sparse partial would add +0.0, which changes no dense sum: an FMA
          * chain from +0.0 never gives −0.0), and the chunks added as a balanced tree, each
