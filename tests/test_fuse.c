@@ -907,6 +907,45 @@ done:
     free(z), free(real);
 }
 
+/* Stride-1 readers (issue 15's sixth round): `stem` (13×11, 5 channels into 8 filters; 8, so that
+ * g's backward can take the gathers)
+ * is read by c1 (3×3, same) and the Add s, as the ResNet example's stem_relu by s1_conv1 and
+ * s1_add: s writes stem's gradient first, c1 adds its own. s is read by g (3×3, same, behind a 2×2
+ * max-pool: its images' gradient mostly zero, so the gathers), v (2×2, valid) and gs (written
+ * first, in the reverse order): v then g add in place. */
+static const char *in_place_s1 =
+    "input shape=13,11,5\n"
+    "conv2d name=stem filters=8 kernel_size=3 padding=same activation=relu\n"
+    "conv2d name=c1 filters=8 kernel_size=3 padding=same activation=relu inputs=stem\n"
+    "conv2d name=c2 filters=8 kernel_size=3 padding=same\n"
+    "add name=s inputs=stem,c2\n"
+    "conv2d name=g filters=8 kernel_size=3 padding=same inputs=s\n"
+    "max_pooling2d name=mp pool_size=2\n"
+    "global_average_pooling2d name=gp\n"
+    "conv2d name=v filters=8 kernel_size=2 padding=valid inputs=s\n"
+    "global_average_pooling2d name=gv\n"
+    "global_average_pooling2d name=gs inputs=s\n"
+    "add name=out inputs=gp,gv,gs\n"
+    "dense units=4 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+TEST(in_place_sums_at_stride_1_on_every_kernel_path)
+{
+    /* the forward kernels write each image's gradient in a thread's buffer and add it, on every
+     * path: the same bits as the sum made apart, 1 and 2 threads, odd and even batches */
+    const char *paths[] = {"generic", "avx2", "avx512"};
+    int ran = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+        if (fv_set_kernel_path(paths[p]) != FV_OK) continue; /* not on this CPU */
+        CHECK(compare_graph_in_place(in_place_s1, "g", true, 11, 2, true));
+        CHECK(compare_graph_in_place(in_place_s1, "v", false, 8, 1, true));
+        CHECK(compare_graph_in_place(in_place_s1, "c1", false, 17, 2, true));
+        ran++;
+    }
+    CHECK_OK(fv_set_kernel_path("auto"));
+    CHECK(ran >= 1);
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -928,5 +967,6 @@ int main(void)
     RUN(short_batches_on_a_training_plan_equal_unfused);
     RUN(a_gan_with_paired_discriminator_layers_equals_unfused);
     RUN(a_pair_whose_gradients_are_temporaries_equals_unfused);
+    RUN(in_place_sums_at_stride_1_on_every_kernel_path);
     return TEST_SUMMARY();
 }

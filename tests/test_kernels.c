@@ -6,6 +6,7 @@
 #include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
+#include "kernels/vec.h"
 #include "test.h"
 
 #include <math.h>
@@ -413,9 +414,31 @@ static void conv_compare(fv_rng *r, const fv_conv_geom *g)
     free(dw), free(dwr), free(db), free(dbr), free(dx), free(dxr);
 }
 
+/* Whether fv_conv2d_forward_add adds to z the bits that fv_conv2d_forward_next (no bias, no ReLU)
+ * writes in a buffer t and fv__add_run(z, t) adds after (issue 15's sixth round: the stride-1 input
+ * gradient added in place), with or without a next image to prefetch; z holds values, −0s (which
+ * the sum turns into +0 where t is +0) and exact negatives of t (sums to ±0). */
+static int forward_add_same_bits(const fv_conv_geom *g, const float *x, const float *wp, float *fs,
+                                 const float *next)
+{
+    const int64_t nx = g->in_h * g->in_w * g->in_c, ny = g->out_h * g->out_w * g->out_c;
+    float *t = falloc(ny), *z = falloc(ny), *zr = falloc(ny);
+    fv_conv2d_forward_next(g, x, wp, NULL, false, t, fs, NULL, 0);
+    for (int64_t i = 0; i < ny; i++)
+        zr[i] = i % 3 == 0 ? -0.0f : i % 3 == 1 ? -t[i] : (float)(i % 7) - 3.5f;
+    memcpy(z, zr, (size_t)ny * sizeof(float));
+    fv__add_run(zr, t, ny);
+    fv_conv2d_forward_add(g, x, wp, z, fs, next, next ? nx : 0);
+    const int same = memcmp(z, zr, (size_t)ny * sizeof(float)) == 0;
+    CHECK(same);
+    free(t), free(z), free(zr);
+    return same;
+}
+
 /* Whether fv_conv2d_forward_next gives y (fv_conv2d_forward_fast's output for x) bit for bit,
  * prefetching a next image of x's size, of one float, or none (it only adds prefetches between
- * the tiles), and leaves the prefetched image as it was. */
+ * the tiles), and leaves the prefetched image as it was; and fv_conv2d_forward_add its sum's bits
+ * (forward_add_same_bits). */
 static int forward_next_same_bits(const fv_conv_geom *g, const float *x, const float *wp,
                                   const float *b, bool relu, const float *y, float *fs)
 {
@@ -429,6 +452,8 @@ static int forward_next_same_bits(const fv_conv_geom *g, const float *x, const f
         fv_conv2d_forward_next(g, x, wp, b, relu, yn, fs, v < 2 ? next : NULL, v == 1 ? 1 : nx);
         same &= memcmp(y, yn, (size_t)ny * sizeof(float)) == 0;
     }
+    same &= forward_add_same_bits(g, x, wp, fs, next);
+    same &= forward_add_same_bits(g, x, wp, fs, NULL);
     for (int64_t i = 0; i < nx; i++)
         same &= next[i] == (float)i;
     CHECK(same);
@@ -636,6 +661,24 @@ TEST(conv_dx_by_phases_matches_ref)
                             fprintf(stderr, "  dx added in place differs from dx + the sum\n");
                             test_failed_checks++, ok = false;
                         }
+                        /* with a next image to prefetch (x; one float of it): the same bits,
+                         * written and added, and x as it was */
+                        float *xc = falloc(nx), *dn = falloc(nx);
+                        memcpy(xc, x, (size_t)nx * sizeof(float));
+                        for (int v = 0; v < 2; v++) {
+                            for (int64_t i = 0; i < nx; i++)
+                                dn[i] = NAN;
+                            fv_conv_dx_phases_next(&g, dy, wp, dn, sc, false, x, v ? 1 : nx);
+                            ok &= memcmp(dn, dx, (size_t)nx * sizeof(float)) == 0;
+                            memcpy(dn, sum, (size_t)nx * sizeof(float));
+                            for (int64_t i = 0; i < nx; i++)
+                                sum[i] = sum[i] + dx[i];
+                            fv_conv_dx_phases_next(&g, dy, wp, dn, sc, true, x, v ? 1 : nx);
+                            ok &= memcmp(dn, sum, (size_t)nx * sizeof(float)) == 0;
+                        }
+                        ok &= memcmp(xc, x, (size_t)nx * sizeof(float)) == 0;
+                        CHECK(ok);
+                        free(xc), free(dn);
                         if (!ok)
                             fprintf(stderr,
                                     "  path %s: in %ldx%ldx%ld k %ldx%ld s %ld,%ld f %ld same %d\n",

@@ -27,6 +27,7 @@ typedef struct cgeo {
      * pf_lines cache lines of 64 bytes from pf, spread over the tiles (pf_part). */
     const char *pf;
     int64_t pf_lines;
+    bool add; /* the forward tiles add their outputs to y (fv_conv2d_forward_add) */
 } cgeo;
 
 typedef float cv8 __attribute__((vector_size(32)));
@@ -55,6 +56,19 @@ static inline __attribute__((always_inline)) void pf_part(const cgeo *G, int64_t
     if (!G->pf) return;
     for (int64_t l = t * G->pf_lines / nt, e = (t + 1) * G->pf_lines / nt; l < e; l++)
         __builtin_prefetch(G->pf + 64 * l, 0, 2);
+}
+
+/* With G->add (fv_conv2d_forward_add), prefetches for writing the outputs of the tile after the
+ * one at c (rows of mr pixels, ld floats apart, n floats from c each): the epilogue reads them to
+ * add, and y is out of cache in a training step (another reader's gradient, written layers
+ * before); one tile ahead is a few hundred FMAs, longer than a miss. */
+static inline __attribute__((always_inline)) void pf_out(const cgeo *G, const float *c, int64_t mr,
+                                                         int64_t ld, int64_t n)
+{
+    if (!G->add) return;
+    for (int64_t i = 0; i < mr; i++)
+        for (int64_t j = 0; j < n; j += 16)
+            __builtin_prefetch(c + (mr + i) * ld + j, 1, 3);
 }
 
 #define CT_SPLAT8(x)                                                                               \
@@ -436,12 +450,14 @@ int64_t fv_conv_fwd_scratch_floats(const fv_conv_geom *g)
     return G.padded ? round16(G.Hp * G.Wp * G.C) : 0;
 }
 
-void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
-                            bool relu, float *y, float *scratch, const float *next,
-                            int64_t next_floats)
+/* fv_conv2d_forward_next, or with add fv_conv2d_forward_add. */
+static void forward(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
+                    bool relu, bool add, float *y, float *scratch, const float *next,
+                    int64_t next_floats)
 {
     cgeo G;
     geo_init(g, &G);
+    G.add = add;
     const conv_fns *f = fns();
     if (G.padded) {
         pad_copy(g, &G, x, scratch);
@@ -457,6 +473,19 @@ void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *
         j0 += f->fwd_cols(&G, x, wp + j0 * G.K, 16 * G.K, y + j0, F, bias, relu, F - j0);
         G.pf = NULL;
     }
+}
+
+void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
+                            bool relu, float *y, float *scratch, const float *next,
+                            int64_t next_floats)
+{
+    forward(g, x, wp, b, relu, false, y, scratch, next, next_floats);
+}
+
+void fv_conv2d_forward_add(const fv_conv_geom *g, const float *x, const float *wp, float *y,
+                           float *scratch, const float *next, int64_t next_floats)
+{
+    forward(g, x, wp, NULL, false, true, y, scratch, next, next_floats);
 }
 
 void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *wp, const float *b,

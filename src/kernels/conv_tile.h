@@ -56,11 +56,10 @@ static inline __attribute__((always_inline)) void CT_NAME(tile_out)(const int MR
 
 /* The forward tiles' epilogue: acc[i][v] (i < MR ≤ 14 pixels, v < NV vectors) + bias, then
  * max(·, 0) with relu (NaN gives 0, as fv_act_forward), into rows i < m and columns j < n of c
- * (leading dimension ldc). */
-static inline __attribute__((always_inline)) void CT_NAME(fwd_store)(const int MR, const int NV,
-                                                                     CT_V (*acc)[4], float *c,
-                                                                     int64_t ldc, const float *bias,
-                                                                     bool relu, int m, int n)
+ * (leading dimension ldc), or with add (G->add: fv_conv2d_forward_add) added to them, c + that. */
+static inline __attribute__((always_inline)) void
+CT_NAME(fwd_store)(const int MR, const int NV, CT_V (*acc)[4], float *c, int64_t ldc,
+                   const float *bias, bool relu, bool add, int m, int n)
 {
     const CT_V zero = {0};
 #pragma GCC unroll 4
@@ -72,7 +71,7 @@ static inline __attribute__((always_inline)) void CT_NAME(fwd_store)(const int M
             if (relu) acc[i][v] = (CT_V)((CT_VI)acc[i][v] & (acc[i][v] > zero));
         }
     }
-    CT_NAME(tile_out)(MR, NV, acc, c, ldc, false, m, n);
+    CT_NAME(tile_out)(MR, NV, acc, c, ldc, add, m, n);
 }
 
 /* ---- forward: a tile of MR output pixels × NV vectors of filters --------------------------------
@@ -115,7 +114,7 @@ CT_NAME(fwd_run)(const int MR, const int NV, const float *const *rows, const cge
             }
         }
     }
-    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, m, n);
+    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, G->add, m, n);
 }
 
 #if CT_W == 16
@@ -159,7 +158,7 @@ CT_NAME(row_run)(const int MR, const int STEP, const int NV, const float *r0, co
             }
         }
     }
-    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, MR, n);
+    CT_NAME(fwd_store)(MR, NV, acc, c, ldc, bias, relu, G->add, MR, n);
 }
 
 /* Every pixel with row_run where it applies (rows of a multiple of 14 pixels for one or two
@@ -178,6 +177,7 @@ CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, 
         const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
         float *c = y + p0 * F;
         pf_part(G, p0 / MR, G->P / MR);
+        if (p0 + MR < G->P) pf_out(G, c, MR, F, n);
 #define CT_ROW(S)                                                                                  \
     (NV == 1    ? CT_NAME(row_run)(14, S, 1, r0, G, bp, pstride, c, F, bias, relu, n)              \
      : MR == 14 ? CT_NAME(row_run)(14, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)              \
@@ -229,6 +229,7 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
         }
         float *c = y + p0 * F;
         pf_part(G, p0 / MR, (G->P + MR - 1) / MR);
+        if (p0 + MR < G->P) pf_out(G, c, MR, F, n);
         CT_FWD(MR, NV);
     }
 #undef CT_FWD

@@ -102,6 +102,13 @@ void fv_conv2d_forward_fast(const fv_conv_geom *g, const float *x, const float *
 void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *wp, const float *b,
                             bool relu, float *y, float *scratch, const float *next,
                             int64_t next_floats);
+/* y [out_h, out_w, out_c] ← y + the convolution of x (no bias, no activation), each element
+ * y + (Σ + 0.0f): the bits of fv_conv2d_forward_next (b NULL, relu false) into a buffer t and
+ * fv__add_run(y, t) after, in the tiles' epilogue, where y's lines are read anyway for the store
+ * (conv2d's stride-1 input gradient added in place, fv_run.dx_add). Arguments as
+ * fv_conv2d_forward_next's. */
+void fv_conv2d_forward_add(const fv_conv_geom *g, const float *x, const float *wp, float *y,
+                           float *scratch, const float *next, int64_t next_floats);
 
 /* A strided convolution's input gradient by phases (conv_phase.c): the input positions (ih, iw)
  * with (ih + pad_top) mod stride_h = rh and (iw + pad_left) mod stride_w = rw get
@@ -129,6 +136,13 @@ int64_t fv_conv_dx_phases_scratch_floats(const fv_conv_geom *g);
 /* The FLOPs fv_conv_dx_phases performs for one image (2 per multiply-add of every live phase's
  * stride-1 convolution, its dropped leading outputs included): the profile's executed count. */
 double fv_conv_dx_phases_flop(const fv_conv_geom *g);
+/* fv_conv_dx_phases (the same results), which also prefetches next [next_floats] into L2 as
+ * fv_conv2d_forward_next does, spread over the blocks' rows (or by the first live phase's forward
+ * tiles; not where the kernel is smaller than the stride, whose weight gradient reads part of its
+ * input): conv2d's backward gives it the input of the image a group ahead, which the next group's
+ * weight gradient (fv_conv_dw_images) copies first. A hint only: next is never read as data. */
+void fv_conv_dx_phases_next(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
+                            float *scratch, bool add, const float *next, int64_t next_floats);
 void fv_conv_dx_phases(const fv_conv_geom *g, const float *dy, const float *wp, float *dx,
                        float *scratch, bool add);
 

@@ -207,13 +207,14 @@ static int64_t kernel_stride(const fv_layer *l)
     return pad16(f > b ? f : b);
 }
 
-/* A strided layer that adds its input gradient in place (fv_run.dx_add): an image whose gradient
- * takes the gathers (mostly zero) gets its input gradient in a thread's buffer of in_h·in_w·in_c
- * floats first, then added (the phases add theirs as they write it). */
+/* A layer that adds its input gradient in place (fv_run.dx_add): an image whose gradient takes
+ * the gathers (mostly zero) gets its input gradient in a thread's buffer of in_h·in_w·in_c floats
+ * first, then added (the phases and, at stride 1, the forward kernels add theirs as they write
+ * it). */
 static int64_t add_floats(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
-    return c->dx_phases ? pad16(c->g.in_h * c->g.in_w * c->g.in_c) : 0;
+    return c->dx_phases || dx_by_forward(l) ? pad16(c->g.in_h * c->g.in_w * c->g.in_c) : 0;
 }
 
 static int64_t thread_stride(const fv_layer *l)
@@ -364,16 +365,17 @@ typedef struct dense_ctx {
     float *dx;                     /* NULL: no input gradient */
     int64_t n;                     /* images in the batch */
     bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
-    bool add;                      /* dx is added into (fv_run.dx_add: phases only) */
+    bool add;                      /* dx is added into (fv_run.dx_add) */
     double gt_flop, ph_flop, dense_flop;
 } dense_ctx;
 
 /* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
  * pass into pk (fv_conv_dw_images, scratch dws), then each image's input gradient (own: the
  * kernels' scratch) and bias gradient into pb (NULL: none), in image order, while their ∂L/∂z is
- * still in cache from that pass. Returns the FLOPs performed. */
-static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *pk, float *pb,
-                           float *own, float *dws)
+ * still in cache from that pass; nxt: the first image of the group this thread takes next (−1:
+ * none), whose inputs the input gradients prefetch. Returns the FLOPs performed. */
+static double dense_images(const dense_ctx *d, int64_t first, int64_t m, int64_t nxt, float *pk,
+                           float *pb, float *own, float *dws)
 {
     const conv2d_cfg *c = d->c;
     const fv_conv_geom *g = &c->g;
@@ -384,14 +386,18 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
     for (int64_t i = first; i < first + m; i++) {
         const float *dyi = d->dy + i * out_sz;
         float *dxi = d->dx ? d->dx + i * in_sz : NULL;
+        /* with a prefetch of the input of the next group's image i − first, which its padded
+         * copies (fv_conv_dw_images) read first since the forward */
+        const int64_t j = nxt + (i - first);
+        const float *next = nxt >= 0 && j < d->n ? d->x + j * in_sz : NULL;
         if (d->fwd_dx) {
-            /* with a prefetch of the input of the image m on, which the next group's padded
-             * copies (fv_conv_dw_images) read first since the forward */
-            fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, dxi, own,
-                                   i + m < d->n ? d->x + (i + m) * in_sz : NULL, in_sz);
+            if (d->add) /* added in the tiles' epilogue, the executor's sum's bits */
+                fv_conv2d_forward_add(&c->gt, dyi, d->wtf, dxi, own, next, in_sz);
+            else
+                fv_conv2d_forward_next(&c->gt, dyi, d->wtf, NULL, false, dxi, own, next, in_sz);
             work += d->gt_flop;
         } else if (d->ph_dx) {
-            fv_conv_dx_phases(g, dyi, d->wtf, dxi, own, d->add);
+            fv_conv_dx_phases_next(g, dyi, d->wtf, dxi, own, d->add, next, in_sz);
             work += d->ph_flop;
         }
         /* the input gradient (strided and dilated: no phases) and the bias by the kernel (else
@@ -404,6 +410,27 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, float *
         }
     }
     return work;
+}
+
+/* The first image of the group that a thread takes after the one ending at image end of its chunk
+ * (images up to hi): the rest of the chunk, else the first image of nch, the chunk it has claimed
+ * next (−1: none, nch ≥ chunks). */
+static int64_t next_group(const fv_run *r, int64_t end, int64_t hi, int nch, int chunks)
+{
+    int64_t lo2, hi2;
+    if (end < hi) return end;
+    if (nch >= chunks) return -1;
+    fv__run_chunk(r, nch, &lo2, &hi2);
+    return lo2;
+}
+
+/* The next chunk index from the shared counter (each index once, in the order claimed). */
+static int claim_chunk(int *counter)
+{
+    int c;
+#pragma omp atomic capture
+    c = (*counter)++;
+    return c;
 }
 
 static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
@@ -435,7 +462,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const int64_t group = dw_images(l); /* fp32: dense images' weight gradients together */
     const bool dx_by_kernel = dx && !fwd_dx && !ph_dx; /* strided and dilated */
     const bool add = dx && (r->dx_add & 1u); /* dx holds other readers' gradient: add to it */
-    FV_ASSERT(!add || ph_dx);
+    FV_ASSERT(!add || ph_dx || fwd_dx);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
     float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
     /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
@@ -481,12 +508,18 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                          .ph_flop = ph_flop,
                          .dense_flop = dense_flop};
 
+    int counter = 0; /* the chunks claimed so far */
 #pragma omp parallel num_threads(threads)
     {
         float *own = own0 + (int64_t)fv__thread_id() * ts;
-        /* Each chunk of consecutive images sums into its own partial buffers, in image order. */
-#pragma omp for schedule(dynamic, 1)
-        for (int ch = 0; ch < chunks; ch++) {
+        /* Each chunk of consecutive images sums into its own partial buffers, in image order. The
+         * chunks go to the threads as a dynamic schedule gives them, but each thread claims its
+         * next chunk (nch) one ahead, so that the prefetch of the next group's inputs (while the
+         * input gradients run, dense_images) fetches this thread's next images into its own L2,
+         * where schedule(dynamic) left the next images to whichever thread came first (at two
+         * threads, mostly the other one). Which thread sums a chunk never changes a result. */
+        int ch = claim_chunk(&counter), nch = claim_chunk(&counter);
+        for (; ch < chunks; ch = nch, nch = ch < chunks ? claim_chunk(&counter) : chunks) {
             float *pk = partial + ch * ps, *pks = pk + ksz, *pb = bsz ? pks + ksz : NULL;
             memset(pk, 0, (size_t)ksz * sizeof(float)); /* the sparse part when first used */
             if (bsz) memset(pb, 0, (size_t)bsz * sizeof(float));
@@ -508,12 +541,14 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
                     if (!m) first = i;
                     if (++m == group) {
-                        work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+                        const int64_t nxt = next_group(r, i + 1, hi, nch, chunks);
+                        work[ch] += dense_images(&d, first, m, nxt, pk, pb, own, dws);
                         m = 0;
                     }
                     continue;
                 }
-                if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws); /* those before */
+                /* the dense images before this one */
+                if (m) work[ch] += dense_images(&d, first, m, i + 1, pk, pb, own, dws);
                 m = 0;
                 float *dxg = add ? dxa : dxi; /* with add: the gradient first, then added */
                 if (dxg) memset(dxg, 0, (size_t)in_sz * sizeof(float));
@@ -527,8 +562,11 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                 if (add) fv__add_run(dxi, dxa, in_sz);
                 work[ch] += kernel_work(g, path, own, true, dxg != NULL);
             }
-            if (m) work[ch] += dense_images(&d, first, m, pk, pb, own, dws);
+            if (m)
+                work[ch] += dense_images(&d, first, m, next_group(r, hi, hi, nch, chunks), pk, pb,
+                                         own, dws);
         }
+#pragma omp barrier
         /* Then the sparse partials of the chunks that have one are added to their dense ones
          * (a chunk without: its sparse partial would add +0.0, which changes no dense sum: an FMA
          * chain from +0.0 never gives −0.0), and the chunks added as a balanced tree, each
@@ -567,12 +605,16 @@ static double conv2d_flops(const fv_layer *l, bool backward, bool input_grad)
     return backward ? (input_grad ? 2.0 * f : f) : f;
 }
 
-/* The strided fp32 layers' input gradient adds in place (fv_run.dx_add) where the phases' kernel
- * does it as fast as it writes (fv_conv_dx_phases_adds_in_place). */
+/* The fp32 layers' input gradient adds in place (fv_run.dx_add): the strided ones where the phases'
+ * kernel does it as fast as it writes (fv_conv_dx_phases_adds_in_place); at stride 1 the forward
+ * kernels' epilogue adds (fv_conv2d_forward_add), in the layer's threads, where the executor's sum
+ * after a temporary of the batch ran on one thread over data out of cache (the ResNet example's
+ * s1_conv1, whose input also feeds the residual Add). */
 static bool conv2d_adds_dx(const fv_layer *l, int input)
 {
     const conv2d_cfg *c = l->cfg;
-    return input == 0 && c->dx_phases && !l->bf16 && fv_conv_dx_phases_adds_in_place(&c->g);
+    if (input != 0 || l->bf16) return false;
+    return dx_by_forward(l) || (c->dx_phases && fv_conv_dx_phases_adds_in_place(&c->g));
 }
 
 static fv_activation conv2d_activation(const fv_layer *l)

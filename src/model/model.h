@@ -32,7 +32,7 @@ fv_status fv__model_train_step_heads(fv_model *m, const float *const *x, const f
  * alone, the reference the fused passes are tested against. */
 void fv__model_set_fusion(fv_model *m, bool on);
 
-/* Whether backward lets a layer whose kind can (adds_dx: strided conv2d) add its input gradient
+/* Whether backward lets a layer whose kind can (adds_dx: fp32 conv2d) add its input gradient
  * into a tensor's gradient that a later reader already wrote, instead of writing it apart and
  * summing after (run.c; on by default). Off: the reference the in-place sums are tested against
  * (the same bits). */
