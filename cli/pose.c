@@ -23,66 +23,69 @@ bool cli_is_pose_dir(const char *dir)
     return k > 0 && k < (int)sizeof path && cli_exists(path);
 }
 
-int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t *obj_id)
+/* A note on stderr (not an error: the head's extent only places the loss's points) when m's pose
+ * head does not match the object's models_info.json entry: its extent= against size_x, size_y,
+ * size_z (more than 1 mm or 2 % apart), or symmetry=none for a symmetric object and the
+ * reverse. */
+static void note_head_mismatch(const char *cmd, const fv_model *m, const char *path,
+                               const fv_pose_model_info *info)
+{
+    double ext[3];
+    if (!fv_model_is_pose(m, ext)) return;
+    const double *z = info->size;
+    bool off = false;
+    for (int k = 0; k < 3; k++)
+        off |= fabs(ext[k] - z[k]) > 1 && fabs(ext[k] - z[k]) > 0.02 * z[k];
+    if (off)
+        fprintf(stderr,
+                "fovea %s: note: the pose head's extent=%g,%g,%g is not obj_id %lld's size "
+                "%g x %g x %g mm in %s\n",
+                cmd, ext[0], ext[1], ext[2], (long long)info->obj_id, z[0], z[1], z[2], path);
+    const bool sym = fv_pose_model_symmetric(info), head = fv_model_pose_symmetric(m);
+    if (sym != head)
+        fprintf(stderr,
+                "fovea %s: note: obj_id %lld is %ssymmetric in %s, but the pose head has %s\n", cmd,
+                (long long)info->obj_id, sym ? "" : "not ", path,
+                head ? "a symmetry= (SLoss)" : "no symmetry= (PLoss, not SLoss)");
+}
+
+/* cli_pose_object's work, its failures named after `flag` (the option that gave dir), and with m
+ * (NULL: none) the note of note_head_mismatch. */
+static int pose_object(const char *cmd, const char *flag, const char *dir, const char *given,
+                       const fv_model *m, int64_t *obj_id)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/models/models_info.json", dir);
     fv_pose_model_info *infos = NULL;
     int64_t n = 0;
     fv_status s = fv_bop_read_models_info(path, &infos, &n);
-    if (s != FV_OK) return cli_fail_lib(cmd, "--data", s);
+    if (s != FV_OK) return cli_fail_lib(cmd, flag, s);
     int rc = CLI_OK;
+    const fv_pose_model_info *info = NULL;
     if (given) {
         rc = cli_int(cmd, "--object", given, 1, INT64_MAX, "an obj_id of models_info.json", obj_id);
-        bool found = false;
         for (int64_t i = 0; !rc && i < n; i++)
-            found |= infos[i].obj_id == *obj_id;
-        if (!rc && !found) {
+            if (infos[i].obj_id == *obj_id) info = &infos[i];
+        if (!rc && !info) {
             cli_error(cmd, "--object: %s has no obj_id %lld", path, (long long)*obj_id);
             rc = CLI_FAIL;
         }
     } else if (n != 1) {
-        cli_error(cmd, "--data: %s lists %lld objects: choose one with --object OBJ_ID", path,
+        cli_error(cmd, "%s: %s lists %lld objects: choose one with --object OBJ_ID", flag, path,
                   (long long)n);
         rc = CLI_FAIL;
     } else {
-        *obj_id = infos[0].obj_id;
+        info = &infos[0];
+        *obj_id = info->obj_id;
     }
+    if (!rc && m) note_head_mismatch(cmd, m, path, info);
     fv_bop_free_models_info(infos, n);
     return rc;
 }
 
-/* A note on stderr (not an error: the head's extent only places the loss's points) when m's pose
- * head does not match obj_id's entry of dir's models_info.json: its extent= against size_x,
- * size_y, size_z (more than 1 mm or 2 % apart), or symmetry=none for a symmetric object and the
- * reverse. */
-static void note_head_mismatch(const char *cmd, const fv_model *m, const char *dir, int64_t obj_id)
+int cli_pose_object(const char *cmd, const char *dir, const char *given, int64_t *obj_id)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/models/models_info.json", dir);
-    fv_pose_model_info *infos = NULL;
-    int64_t n = 0;
-    double ext[3];
-    if (!fv_model_is_pose(m, ext) || fv_bop_read_models_info(path, &infos, &n) != FV_OK) return;
-    for (int64_t i = 0; i < n; i++) {
-        if (infos[i].obj_id != obj_id) continue;
-        const double *z = infos[i].size;
-        bool off = false;
-        for (int k = 0; k < 3; k++)
-            off |= fabs(ext[k] - z[k]) > 1 && fabs(ext[k] - z[k]) > 0.02 * z[k];
-        if (off)
-            fprintf(stderr,
-                    "fovea %s: note: the pose head's extent=%g,%g,%g is not obj_id %lld's size "
-                    "%g x %g x %g mm in %s\n",
-                    cmd, ext[0], ext[1], ext[2], (long long)obj_id, z[0], z[1], z[2], path);
-        const bool sym = fv_pose_model_symmetric(&infos[i]), head = fv_model_pose_symmetric(m);
-        if (sym != head)
-            fprintf(stderr,
-                    "fovea %s: note: obj_id %lld is %ssymmetric in %s, but the pose head has %s\n",
-                    cmd, (long long)obj_id, sym ? "" : "not ", path,
-                    head ? "a symmetry= (SLoss)" : "no symmetry= (PLoss, not SLoss)");
-    }
-    fv_bop_free_models_info(infos, n);
+    return pose_object(cmd, "--data", dir, given, NULL, obj_id);
 }
 
 /* The model's image input (height, width, 1 or 3 channels) and its output's name. */
@@ -136,22 +139,16 @@ int cli_load_pose(const char *cmd, fv_model *m, const char *dir, const char *obj
 {
     int64_t obj_id = 0, ntr = 0, nte = 0;
     fv_pose_sample *smp = NULL;
-    /* the pose loss is the only one whose targets a BOP folder gives (R, t, fx, fy, cx, cy); its
-     * parts are the history's rotation_loss and translation_loss */
-    bool pose_loss = false;
-    for (int k = 0; k < fv_model_loss_terms(m); k++) {
-        const char *term = fv_model_loss_term(m, k);
-        const size_t len = strlen(term);
-        pose_loss |= len >= 13 && strcmp(term + len - 13, "rotation_loss") == 0;
-    }
+    /* the pose loss is the only one whose targets a BOP folder gives (R, t, fx, fy, cx, cy) */
+    const char *loss = fv_model_output_loss(m, 0);
+    const bool pose_loss = loss && strcmp(loss, "pose") == 0;
     if (fv_model_is_pose(m, NULL) && !pose_loss) {
         cli_error(cmd, "the pose head's output needs compile loss=pose (PoseCNN's point-matching "
                        "loss and the translation term): a BOP folder's targets are 16 floats a "
                        "sample (R, t, fx, fy, cx, cy), not a copy of the output's 12");
         return CLI_USAGE;
     }
-    int rc = cli_pose_object(cmd, dir, object, &obj_id);
-    if (!rc) note_head_mismatch(cmd, m, dir, obj_id);
+    int rc = pose_object(cmd, "--data", dir, object, m, &obj_id);
     if (!rc) rc = load_split(cmd, m, dir, "train", obj_id, false, &seed, &smp, &ntr, train);
     free(smp);
     if (!rc) rc = load_split(cmd, m, dir, "test", obj_id, true, NULL, &smp, &nte, test);
@@ -210,8 +207,9 @@ static int estimate(const char *cmd, fv_model *m, const fv_dataset *d, const fv_
  * crops (estimate()), then, for tta > 1, the samples cropped again tta − 1 times with the
  * training's jitter (seeds 1 .. tta − 1) and each sample's tta estimates combined: fv_pose_mean
  * (chordal L2 mean of R, mean t), or for a head trained on a symmetric object fv_pose_medoid over
- * its box's corners. time: the sum over the crops. The samples' Kin and Rv are left as d's. */
-static int estimate_tta(const char *cmd, fv_model *m, const fv_dataset *d, fv_pose_sample *s,
+ * its box's corners. time: the sum over the crops. s is left as it is (the jittered crops'
+ * cameras go to a copy). */
+static int estimate_tta(const char *cmd, fv_model *m, const fv_dataset *d, const fv_pose_sample *s,
                         int64_t n, int64_t tta, fv_bop_result **r)
 {
     fv_pose_crop crop;
@@ -230,33 +228,31 @@ static int estimate_tta(const char *cmd, fv_model *m, const fv_dataset *d, fv_po
         for (int j = 0; j < 3; j++)
             corners[k * 3 + j] = (float)(((k >> j) & 1 ? 0.5 : -0.5) * ext[j]);
     fv_pose *all = malloc((size_t)n * (size_t)tta * sizeof *all);
-    double(*keep)[18] = malloc((size_t)n * sizeof *keep);
-    if (!all || !keep) {
+    fv_pose_sample *sk = malloc((size_t)n * sizeof *sk); /* the jittered crops' Kin and Rv */
+    if (!all || !sk) {
         free(all);
-        free(keep);
+        free(sk);
         free(*r);
         *r = NULL;
         cli_error(cmd, "out of memory for %lld x %lld estimates", (long long)n, (long long)tta);
         return CLI_FAIL;
     }
-    for (int64_t i = 0; i < n; i++) {
+    memcpy(sk, s, (size_t)n * sizeof *sk);
+    for (int64_t i = 0; i < n; i++)
         all[i * tta] = (*r)[i].pose;
-        memcpy(keep[i], s[i].Kin, 9 * sizeof(double));
-        memcpy(keep[i] + 9, s[i].Rv, 9 * sizeof(double));
-    }
     pose_input(cmd, m, hwc);
     for (int64_t k = 1; !rc && k < tta; k++) {
         crop.jitter = true;
         crop.seed = (uint64_t)k;
         fv_dataset *dk = NULL;
         fv_bop_result *rk = NULL;
-        fv_status st = fv_bop_to_dataset_crop(s, n, hwc[0], hwc[1], (int)hwc[2],
+        fv_status st = fv_bop_to_dataset_crop(sk, n, hwc[0], hwc[1], (int)hwc[2],
                                               fv_model_output_name(m, 0), &crop, &dk);
         if (st != FV_OK) {
             rc = cli_fail_lib(cmd, "--input", st);
             break;
         }
-        rc = estimate(cmd, m, dk, s, n, &rk);
+        rc = estimate(cmd, m, dk, sk, n, &rk);
         fv_dataset_free(dk);
         for (int64_t i = 0; !rc && i < n; i++) {
             all[i * tta + k] = rk[i].pose;
@@ -269,12 +265,8 @@ static int estimate_tta(const char *cmd, fv_model *m, const fv_dataset *d, fv_po
                                  : fv_pose_mean(all + i * tta, tta, &(*r)[i].pose);
         if (st != FV_OK) rc = cli_fail_lib(cmd, NULL, st);
     }
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(s[i].Kin, keep[i], 9 * sizeof(double));
-        memcpy(s[i].Rv, keep[i] + 9, 9 * sizeof(double));
-    }
     free(all);
-    free(keep);
+    free(sk);
     if (rc) {
         free(*r);
         *r = NULL;
@@ -335,8 +327,7 @@ int cli_pose_evaluation(const char *cmd, fv_model *m, const char *dir, const cha
 {
     fv_dataset *d = NULL;
     *ev = (cli_pose_eval){0};
-    int rc = cli_pose_object(cmd, dir, object, &ev->obj_id);
-    if (!rc) note_head_mismatch(cmd, m, dir, ev->obj_id);
+    int rc = pose_object(cmd, "--data", dir, object, m, &ev->obj_id);
     if (!rc) rc = load_split(cmd, m, dir, "test", ev->obj_id, false, NULL, &ev->smp, &ev->n, &d);
     if (!rc) rc = estimate_tta(cmd, m, d, ev->smp, ev->n, tta, &ev->r);
     fv_dataset_free(d);
@@ -495,24 +486,12 @@ static int bop_box(const char *cmd, const char *dir, fv_pose_sample *x, scene_ca
  * the dataset's models/models_info.json (SCENE/../../), or 1 when there is no such file. */
 static int scene_object(const char *cmd, const char *scene, fv_pose_sample *x, scene_cache *c)
 {
-    char root[4096], path[4200];
+    char root[4096];
     snprintf(root, sizeof root, "%s/../..", scene);
     if (strcmp(c->root, root) != 0) {
-        snprintf(path, sizeof path, "%s/models/models_info.json", root);
         int64_t id = 1;
-        if (cli_exists(path)) {
-            fv_pose_model_info *infos = NULL;
-            int64_t n = 0;
-            fv_status st = fv_bop_read_models_info(path, &infos, &n);
-            if (st != FV_OK) return cli_fail_lib(cmd, "--input", st);
-            if (n == 1) id = infos[0].obj_id;
-            fv_bop_free_models_info(infos, n);
-            if (n != 1) {
-                cli_error(cmd, "--input: %s lists %lld objects: choose one with --object OBJ_ID",
-                          path, (long long)n);
-                return CLI_FAIL;
-            }
-        }
+        if (cli_is_pose_dir(root) && pose_object(cmd, "--input", root, NULL, NULL, &id))
+            return CLI_FAIL;
         snprintf(c->root, sizeof c->root, "%s", root);
         c->obj_id = id;
     }

@@ -390,6 +390,10 @@ const char *fv_model_input_name(const fv_model *m, int k);
 int fv_model_input_shape(const fv_model *m, int k, int64_t dims[4]);
 int fv_model_output_count(const fv_model *m);
 const char *fv_model_output_name(const fv_model *m, int k);
+/* The loss compile gave output k, by its name: Keras' ("categorical_crossentropy",
+ * "mean_squared_error", ...) or the task loss of the output's layer ("pose", "yolo", ...); NULL
+ * before compile or when k is out of range. The string is static. */
+const char *fv_model_output_loss(const fv_model *m, int k);
 int fv_model_output_shape(const fv_model *m, int k, int64_t dims[4]);
 
 /* Parameter access by tensor name ("conv2d.kernel", "dense_1.bias"): pointer to the live

@@ -1335,6 +1335,12 @@ const char *fv_model_output_name(const fv_model *m, int k)
     return fv__model_node_name(m, output_node(m, k));
 }
 
+const char *fv_model_output_loss(const fv_model *m, int k)
+{
+    if (!m || !m->compiled || k < 0 || k >= fv_model_output_count(m)) return NULL;
+    return fv__model_head_loss_name(m, k);
+}
+
 int fv_model_output_shape(const fv_model *m, int k, int64_t dims[4])
 {
     if (k < 0 || k >= fv_model_output_count(m)) return 0;
