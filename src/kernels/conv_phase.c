@@ -216,8 +216,8 @@ static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, f
                    (size_t)((ow1 - ow0) * F) * sizeof(float));
     }
     const int64_t nb = (bw.n + mb - 1) / mb * mb;
-    /* next's lines, a share before each block row (pf_part's spread, conv_fast.c) */
-    const int64_t lines = next ? (next_floats * (int64_t)sizeof(float) + 63) / 64 : 0;
+    /* next's lines, a share before each block row (fv__pf_share, as the forward's tiles) */
+    const int64_t lines = next ? fv__pf_lines(next_floats) : 0;
     const int64_t rows = (C + width - 1) / width * bh.n;
     int64_t t = 0;
     for (int64_t c0 = 0; c0 < C; c0 += width) {
@@ -233,9 +233,7 @@ static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, f
             for (int64_t h = ih + 2; qh + 1 < bh.n && h < ih + 4 && h < g->in_h; h++)
                 for (int64_t o = 0; o < g->in_w * C; o += 16)
                     __builtin_prefetch(dx + h * g->in_w * C + o, 1, 3);
-            for (int64_t l = t * lines / rows, e = (t + 1) * lines / rows; l < e; l++)
-                __builtin_prefetch((const char *)next + 64 * l, 0, 2);
-            t++;
+            fv__pf_share(next, lines, t++, rows);
             row(img + ((qh + 1) * ws + 1) * F, ws * F, F, wb, nb, r0, r1, C,
                 2 * bw.lo - g->pad_left, g->in_w, (int)nc, add);
         }
