@@ -222,7 +222,7 @@ static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, f
     int64_t t = 0;
     for (int64_t c0 = 0; c0 < C; c0 += width) {
         const int64_t nc = C - c0 < width ? C - c0 : width;
-        const float *wb = wp + c0 / 16 * 9 * F * 16 + c0 % 16;
+        const float *wb = wp + c0 * 9 * F; /* block_pack's slots of channels c0.. */
         for (int64_t qh = 0; qh < bh.n; qh++) {
             const int64_t ih = 2 * (bh.lo + qh) - g->pad_top; /* the block's row rh = 0 */
             float *r0 = ih >= 0 ? dx + ih * g->in_w * C + c0 : NULL;
