@@ -375,15 +375,15 @@ static void put_row(float *restrict d, const float *restrict s, int64_t n, int64
             fv__copy_run(d, s, C);
 }
 
-/* With add, the positions of a phase without taps: d ← d + 0 (the sum with this layer's zero
+/* With add, the positions of a phase f without taps: d ← d + 0 (the sum with this layer's zero
  * gradient, as fv__add_run would do it: the same value, and −0 becomes +0). */
-static void add_zero_phase(const fv_conv_geom *g, int64_t rh, int64_t rw, float *dx)
+static void add_zero_phase(const fv_conv_geom *g, const phase *f, float *dx)
 {
     const int64_t C = g->in_c;
-    for (int64_t ih = 0; ih < g->in_h; ih++) {
-        if ((ih + g->pad_top) % g->stride_h != rh) continue;
-        for (int64_t iw = 0; iw < g->in_w; iw++) {
-            if ((iw + g->pad_left) % g->stride_w != rw) continue;
+    for (int64_t u = 0; u < f->ah.n; u++) {
+        const int64_t ih = (f->ah.q0 + u) * g->stride_h + f->rh - g->pad_top;
+        for (int64_t v = 0; v < f->aw.n; v++) {
+            const int64_t iw = (f->aw.q0 + v) * g->stride_w + f->rw - g->pad_left;
             float *d = dx + (ih * g->in_w + iw) * C;
             for (int64_t c = 0; c < C; c++)
                 d[c] = d[c] + 0.0f;
@@ -428,7 +428,7 @@ void fv_conv_dx_phases_next(const fv_conv_geom *g, const float *dy, const float 
         const phase f = phase_of(g, i);
         if (f.live) continue;
         if (add) {
-            add_zero_phase(g, f.rh, f.rw, dx);
+            add_zero_phase(g, &f, dx);
             continue;
         }
         memset(dx, 0, (size_t)(g->in_h * g->in_w * C) * sizeof(float));
