@@ -917,11 +917,7 @@ static void conv_fast_one(const fv_conv_geom *g, fv__gemm_path p, uint64_t seed,
     float *x = falloc(nx), *w = falloc(nw), *b = falloc(g->out_c), *dy = falloc(ny);
     fill_rand(&r, x, nx), fill_rand(&r, w, nw), fill_rand(&r, b, g->out_c), fill_rand(&r, dy, ny);
     if (phases) {
-        float *wp = falloc(fv_conv_dx_phases_pack_floats(g));
-        float *sc = falloc(fv_conv_dx_phases_scratch_floats(g));
-        fv_conv_dx_phases_pack(g, w, wp);
-        fv_conv_dx_phases(g, dy, wp, out, sc, false);
-        free(wp), free(sc);
+        dx_on_path(p, g, w, dy, out, false);
     } else {
         float *wp = falloc(fv_conv_fwd_pack_floats(g)), *sc = falloc(fv_conv_fwd_scratch_floats(g));
         fv_conv_fwd_pack(g, w, wp);

@@ -53,19 +53,18 @@ static int64_t tap_off(const cgeo *G, int64_t k)
  * image's input to overlap the FMAs, where its padded copy (pad_copy) would wait for them. */
 static inline __attribute__((always_inline)) void pf_part(const cgeo *G, int64_t t, int64_t nt)
 {
-    if (!G->pf) return;
-    for (int64_t l = t * G->pf_lines / nt, e = (t + 1) * G->pf_lines / nt; l < e; l++)
-        __builtin_prefetch(G->pf + 64 * l, 0, 2);
+    if (G->pf) fv__pf_share(G->pf, G->pf_lines, t, nt);
 }
 
 /* With G->add (fv_conv2d_forward_add), prefetches for writing the outputs of the tile after the
- * one at c (rows of mr pixels, ld floats apart, n floats from c each): the epilogue reads them to
- * add, and y is out of cache in a training step (another reader's gradient, written layers
- * before); one tile ahead is a few hundred FMAs, longer than a miss. */
-static inline __attribute__((always_inline)) void pf_out(const cgeo *G, const float *c, int64_t mr,
-                                                         int64_t ld, int64_t n)
+ * one of pixels [p0, p0 + mr) at c (where there is one: rows of mr pixels, ld floats apart, n
+ * floats from c each): the epilogue reads them to add, and y is out of cache in a training step
+ * (another reader's gradient, written layers before); one tile ahead is a few hundred FMAs,
+ * longer than a miss. */
+static inline __attribute__((always_inline)) void pf_out(const cgeo *G, const float *c, int64_t p0,
+                                                         int64_t mr, int64_t ld, int64_t n)
 {
-    if (!G->add) return;
+    if (!G->add || p0 + mr >= G->P) return;
     for (int64_t i = 0; i < mr; i++)
         for (int64_t j = 0; j < n; j += 16)
             __builtin_prefetch(c + (mr + i) * ld + j, 1, 3);
@@ -335,7 +334,7 @@ static const conv_fns *fns(void)
 
 const char *fv_conv_path(void)
 {
-    return fv__gemm_path_name(fns()->path);
+    return fv__gemm_path_name(fv__conv_path_now());
 }
 
 fv__gemm_path fv__conv_path_now(void)
@@ -464,7 +463,7 @@ static void forward(const fv_conv_geom *g, const float *x, const float *wp, cons
         x = scratch;
     }
     if (next && next_floats > 0) /* during the first group of filters only */
-        G.pf = (const char *)next, G.pf_lines = (next_floats * (int64_t)sizeof(float) + 63) / 64;
+        G.pf = (const char *)next, G.pf_lines = fv__pf_lines(next_floats);
     const int64_t F = G.F;
     for (int64_t j0 = 0; j0 < F;) {
         _Alignas(64) float bias[64] = {0};

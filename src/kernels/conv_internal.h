@@ -6,6 +6,8 @@
 
 #include "kernels/gemm_internal.h"
 
+#include <stdint.h>
+
 /* Whether the fast convolution has path p here: FV__GEMM_GENERIC always; on x86-64,
  * FV__GEMM_AVX2 and FV__GEMM_WIDE_ON_AVX2 (the AVX-512 tiles compiled for AVX2, for tests) with
  * AVX2 + FMA, FV__GEMM_AVX512 with AVX-512 F + VL. The FMA paths give the same bits. */
@@ -15,6 +17,21 @@ bool fv__conv_path_supported(fv__gemm_path p);
 void fv__conv_force_path(int p);
 /* The path the fast convolution runs now (the forced one, else the best for this CPU). */
 fv__gemm_path fv__conv_path_now(void);
+
+/* The cache lines of 64 bytes that n floats span: what the prefetches of a next image cover. */
+static inline int64_t fv__pf_lines(int64_t n)
+{
+    return (n * (int64_t)sizeof(float) + 63) / 64;
+}
+
+/* Prefetches into L2 the share t of nt of the lines [0, lines) of 64 bytes from p (a hint only:
+ * p is never read as data), so that a next image's misses spread over nt steps of work. */
+static inline __attribute__((always_inline)) void fv__pf_share(const void *p, int64_t lines,
+                                                               int64_t t, int64_t nt)
+{
+    for (int64_t l = t * lines / nt, e = (t + 1) * lines / nt; l < e; l++)
+        __builtin_prefetch((const char *)p + 64 * l, 0, 2);
+}
 
 /* Runs fv_conv2d_forward_bf16 on the emulation even where the CPU has AVX512_BF16 (tests). */
 void fv__conv_bf16_force_emulation(bool on);

@@ -216,13 +216,13 @@ static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, f
                    (size_t)((ow1 - ow0) * F) * sizeof(float));
     }
     const int64_t nb = (bw.n + mb - 1) / mb * mb;
-    /* next's lines, a share before each block row (pf_part's spread, conv_fast.c) */
-    const int64_t lines = next ? (next_floats * (int64_t)sizeof(float) + 63) / 64 : 0;
+    /* next's lines, a share before each block row (fv__pf_share, as the forward's tiles) */
+    const int64_t lines = next ? fv__pf_lines(next_floats) : 0;
     const int64_t rows = (C + width - 1) / width * bh.n;
     int64_t t = 0;
     for (int64_t c0 = 0; c0 < C; c0 += width) {
         const int64_t nc = C - c0 < width ? C - c0 : width;
-        const float *wb = wp + c0 / 16 * 9 * F * 16 + c0 % 16;
+        const float *wb = wp + c0 * 9 * F; /* block_pack's slots of channels c0.. */
         for (int64_t qh = 0; qh < bh.n; qh++) {
             const int64_t ih = 2 * (bh.lo + qh) - g->pad_top; /* the block's row rh = 0 */
             float *r0 = ih >= 0 ? dx + ih * g->in_w * C + c0 : NULL;
@@ -233,9 +233,7 @@ static void dx_blocks(const fv_conv_geom *g, const float *dy, const float *wp, f
             for (int64_t h = ih + 2; qh + 1 < bh.n && h < ih + 4 && h < g->in_h; h++)
                 for (int64_t o = 0; o < g->in_w * C; o += 16)
                     __builtin_prefetch(dx + h * g->in_w * C + o, 1, 3);
-            for (int64_t l = t * lines / rows, e = (t + 1) * lines / rows; l < e; l++)
-                __builtin_prefetch((const char *)next + 64 * l, 0, 2);
-            t++;
+            fv__pf_share(next, lines, t++, rows);
             row(img + ((qh + 1) * ws + 1) * F, ws * F, F, wb, nb, r0, r1, C,
                 2 * bw.lo - g->pad_left, g->in_w, (int)nc, add);
         }
@@ -377,15 +375,15 @@ static void put_row(float *restrict d, const float *restrict s, int64_t n, int64
             fv__copy_run(d, s, C);
 }
 
-/* With add, the positions of a phase without taps: d ← d + 0 (the sum with this layer's zero
+/* With add, the positions of a phase f without taps: d ← d + 0 (the sum with this layer's zero
  * gradient, as fv__add_run would do it: the same value, and −0 becomes +0). */
-static void add_zero_phase(const fv_conv_geom *g, int64_t rh, int64_t rw, float *dx)
+static void add_zero_phase(const fv_conv_geom *g, const phase *f, float *dx)
 {
     const int64_t C = g->in_c;
-    for (int64_t ih = 0; ih < g->in_h; ih++) {
-        if ((ih + g->pad_top) % g->stride_h != rh) continue;
-        for (int64_t iw = 0; iw < g->in_w; iw++) {
-            if ((iw + g->pad_left) % g->stride_w != rw) continue;
+    for (int64_t u = 0; u < f->ah.n; u++) {
+        const int64_t ih = (f->ah.q0 + u) * g->stride_h + f->rh - g->pad_top;
+        for (int64_t v = 0; v < f->aw.n; v++) {
+            const int64_t iw = (f->aw.q0 + v) * g->stride_w + f->rw - g->pad_left;
             float *d = dx + (ih * g->in_w + iw) * C;
             for (int64_t c = 0; c < C; c++)
                 d[c] = d[c] + 0.0f;
@@ -430,7 +428,7 @@ void fv_conv_dx_phases_next(const fv_conv_geom *g, const float *dy, const float 
         const phase f = phase_of(g, i);
         if (f.live) continue;
         if (add) {
-            add_zero_phase(g, f.rh, f.rw, dx);
+            add_zero_phase(g, &f, dx);
             continue;
         }
         memset(dx, 0, (size_t)(g->in_h * g->in_w * C) * sizeof(float));

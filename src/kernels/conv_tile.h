@@ -177,7 +177,7 @@ CT_NAME(fwd_rows)(const int NV, const cgeo *G, const float *x, const float *bp, 
         const float *r0 = x + (oh * G->s_h * G->Wp + ow * G->s_w) * G->C;
         float *c = y + p0 * F;
         pf_part(G, p0 / MR, G->P / MR);
-        if (p0 + MR < G->P) pf_out(G, c, MR, F, n);
+        pf_out(G, c, p0, MR, F, n);
 #define CT_ROW(S)                                                                                  \
     (NV == 1    ? CT_NAME(row_run)(14, S, 1, r0, G, bp, pstride, c, F, bias, relu, n)              \
      : MR == 14 ? CT_NAME(row_run)(14, S, 2, r0, G, bp, pstride, c, F, bias, relu, n)              \
@@ -229,7 +229,7 @@ static CT_ATTR int64_t CT_NAME(fwd_cols)(const cgeo *G, const float *x, const fl
         }
         float *c = y + p0 * F;
         pf_part(G, p0 / MR, (G->P + MR - 1) / MR);
-        if (p0 + MR < G->P) pf_out(G, c, MR, F, n);
+        pf_out(G, c, p0, MR, F, n);
         CT_FWD(MR, NV);
     }
 #undef CT_FWD
