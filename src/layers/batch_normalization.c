@@ -95,14 +95,26 @@ static bool batch_mode(const fv_layer *l, const fv_run *r)
     return r->training && l->trainable;
 }
 
+/* out1[c], out2[c]: the sums of the rows of part [FV_GRAD_CHUNKS × 2C] (this run's filled, the
+ * other processes' gathered) in chunk order. */
+static void combine_sums(double *part, int64_t C, double *out1, double *out2, const fv_run *r)
+{
+    fv__run_gather_chunks(r, part, 2 * C);
+    for (int64_t c = 0; c < C; c++) {
+        double a = 0, b = 0;
+        for (int ch = 0; ch < FV_GRAD_CHUNKS; ch++)
+            a += part[ch * 2 * C + c], b += part[ch * 2 * C + C + c];
+        out1[c] = a;
+        if (out2) out2[c] = b;
+    }
+}
+
 /* For each channel c: out1[c] = Σ a, out2[c] = Σ b over the whole batch, where per element
  * (a, b) = f(x, dy) — the sums run per chunk of samples (this run's chunks; the other processes'
  * are gathered), then over all the batch's chunks in chunk order. SUM_SQ: x − dmean and its square
  * (dmean a shift); SUM_SQDEV: (x − dmean)²; SUM_DY with relu_y: the gradient through the ReLU fused
- * after the layer (eltwise.h's sum_dy). */
+ * after the layer (eltwise.h's sum_dy), written to gout when not NULL. */
 typedef enum { SUM_SQ, SUM_SQDEV, SUM_DY } sum_kind;
-
-static void combine_sums(double *part, int64_t C, double *out1, double *out2, const fv_run *r);
 
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
                          float *gout, const float *mean, const double *dmean, const float *inv,
@@ -130,20 +142,6 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
                         mean, inv, s1, s2);
     }
     combine_sums(part, C, out1, out2, r);
-}
-
-/* out1[c], out2[c]: the sums of the rows of part [FV_GRAD_CHUNKS × 2C] (this run's filled, the
- * other processes' gathered) in chunk order. */
-static void combine_sums(double *part, int64_t C, double *out1, double *out2, const fv_run *r)
-{
-    fv__run_gather_chunks(r, part, 2 * C);
-    for (int64_t c = 0; c < C; c++) {
-        double a = 0, b = 0;
-        for (int ch = 0; ch < FV_GRAD_CHUNKS; ch++)
-            a += part[ch * 2 * C + c], b += part[ch * 2 * C + C + c];
-        out1[c] = a;
-        if (out2) out2[c] = b;
-    }
 }
 
 /* Inference as an affine map: scale = gamma/sqrt(moving_variance + eps),

@@ -45,8 +45,7 @@ static bool only_reader(const fv_model *m, int node, int reader)
 static bool read_between(const fv_model *m, int node, int lo, int hi, int member)
 {
     for (int i = lo + 1; i < hi; i++)
-        for (int j = 0; j < m->layers[i].nin && i != member; j++)
-            if (m->layers[i].src[j] == node) return true;
+        if (i != member && reads(&m->layers[i], node)) return true;
     return false;
 }
 
@@ -91,6 +90,13 @@ void fv__fuse_plan(fv_model *m, bool on)
     }
 }
 
+/* Where layer b runs in the backward (and its output is written in the forward): its group's
+ * ReLU, or b itself. */
+static int group_pos(const fv_model *m, int b)
+{
+    return m->fuse_tail[b] >= 0 ? m->fuse_tail[b] : b;
+}
+
 void fv__fuse_plan_sums(fv_model *m, bool on)
 {
     for (int p = 0; p < m->nlayers; p++) {
@@ -111,14 +117,12 @@ void fv__fuse_plan_sums(fv_model *m, bool on)
         m->fuse_dx[p] = -1;
         const int b = m->fuse_sums[p];
         if (b < 0 || m->pair_dx_off) continue;
-        const int pos = m->fuse_tail[b] >= 0 ? m->fuse_tail[b] : b;
+        const int pos = group_pos(m, b);
         bool alone = true;
         for (int i = p + 1; i < pos; i++)
             alone = alone && m->fuse_tail[i] == pos;
         const int skip = m->fuse_add[pos] >= 0 ? fv__fuse_skip_input(m, pos) : -1;
-        for (int j = 0; j < m->layers[p].nin; j++)
-            alone = alone && (skip < 0 || m->layers[p].src[j] != skip);
-        if (alone) m->fuse_dx[p] = pos;
+        if (alone && !(skip >= 0 && reads(&m->layers[p], skip))) m->fuse_dx[p] = pos;
     }
     /* Forward: the BatchNormalization's (group's) output left to the conv2d that reads it first
      * (its only input), unless it is a model output: every later reader finds it written. */
@@ -127,7 +131,7 @@ void fv__fuse_plan_sums(fv_model *m, bool on)
     for (int p = 0; p < m->nlayers && !m->pair_y_off; p++) {
         const int b = m->fuse_sums[p];
         if (b < 0) continue;
-        const int pos = m->fuse_tail[b] >= 0 ? m->fuse_tail[b] : b;
+        const int pos = group_pos(m, b);
         if (is_model_output(m, pos)) continue;
         int q = pos + 1;
         while (q < m->nlayers && !reads(&m->layers[q], pos))
