@@ -124,7 +124,7 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
     const fv__elt_ops *ops = fv__elt();
     const int chunks = fv__run_chunks(r);
     /* This run's chunks are rows [first, first + chunks) of part. */
-    const int first = r->c1 > r->c0 ? r->c0 : 0;
+    const int first = fv__run_first_chunk(r);
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * rows * C);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int ch = 0; ch < chunks; ch++) {

@@ -13,7 +13,7 @@
 double *fv__bn_pair_row(const fv_run *r, int j)
 {
     const fv_bn_pair *s = r->sums;
-    const int first = r->c1 > r->c0 ? r->c0 : 0;
+    const int first = fv__run_first_chunk(r);
     double *row = s->part + (int64_t)(first + j) * 2 * s->C;
     memset(row, 0, (size_t)(2 * s->C) * sizeof(double));
     return row;

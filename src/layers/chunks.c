@@ -9,6 +9,11 @@ int fv__run_chunks(const fv_run *r)
     return r->c1 > r->c0 ? r->c1 - r->c0 : FV_GRAD_CHUNKS;
 }
 
+int fv__run_first_chunk(const fv_run *r)
+{
+    return r->c1 > r->c0 ? r->c0 : 0;
+}
+
 void fv__run_chunk(const fv_run *r, int j, int64_t *lo, int64_t *hi)
 {
     const bool whole = r->c1 <= r->c0;

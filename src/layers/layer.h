@@ -329,6 +329,8 @@ extern const char *const fv__padding_names[];
 
 /* The chunks a run holds (c1 - c0; FV_GRAD_CHUNKS for a whole batch). */
 int fv__run_chunks(const fv_run *r);
+/* The batch's index of the run's first chunk (c0; 0 for a whole batch). */
+int fv__run_first_chunk(const fv_run *r);
 /* The run's samples [*lo, *hi) of its j-th chunk (0 <= j < fv__run_chunks). */
 void fv__run_chunk(const fv_run *r, int j, int64_t *lo, int64_t *hi);
 /* The whole batch's sample count (r->n unless the run holds a slice of it): the denominator of
