@@ -234,6 +234,24 @@ fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, 
                                          float *dw, float *dws, float *db, float *dx,
                                          float *scratch);
 
+/* The weight gradient of a 3×3, stride-1 convolution by Winograd's F(2×2, 3×3) (winograd_dw.c;
+ * Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): fv_conv_dw_images'
+ * data contract (x: n images [in_h, in_w, in_c]; dz: n·out_h·out_w rows of out_c; dw [3, 3, in_c,
+ * out_c] += the gradient; scratch of fv_conv_dw_wino_scratch_floats(g, n) floats, 64-byte
+ * aligned) with 2.25× fewer multiplies. The outputs in tiles of 2×2 (zero past the edge), the
+ * input windows of 4×4 under them (zero outside the image: any padding), per tile t
+ *   V_t = Bᵀ d_t B (4×4 per in_c), M_t = A dY_t Aᵀ (4×4 per out_c),
+ *   dU[ξ][c][f] = Σ over the images in order and their tiles in row-major order of V_t[ξ][c]·M_t[ξ][f]
+ * (each element one FMA chain from 0, the same bits for any blocking and on the AVX2 and AVX-512
+ * paths; the portable path without FMA rounds each product), then dw[·, ·, c, f] += Gᵀ dU[·][c][f] G.
+ * Against the exact gradient each element is within γ_k · Σ|terms| of the transforms taken in
+ * absolute values, k = n·tiles + 12 (docs/design.md, Winograd weight gradient). Applies
+ * (fv_conv_dw_wino_applies) to 3×3 kernels with strides 1 and dilation 1, any padding. */
+bool fv_conv_dw_wino_applies(const fv_conv_geom *g);
+int64_t fv_conv_dw_wino_scratch_floats(const fv_conv_geom *g, int64_t n);
+void fv_conv_dw_wino_images(const fv_conv_geom *g, int64_t n, const float *x, const float *dz,
+                            float *dw, float *scratch);
+
 /* ---- max pooling, one image -----------------------------------------------------------------
  * Geometry as convolution with k = pool size, in_c = out_c, dil = 1. x [in_h, in_w, c],
  * y [out_h, out_w, c]. Padding never wins the max (it reads as -inf). argmax [out_h·out_w·c]

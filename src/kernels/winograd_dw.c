@@ -1,0 +1,235 @@
+/* winograd_dw.c — the weight gradient of a 3×3, stride-1 convolution by Winograd's F(2×2, 3×3)
+ * (Lavin & Gray, CVPR 2016): 16 GEMMs over the transformed tiles instead of 9 over the pixels,
+ * 2.25× fewer multiplies. Loops: winograd_dw_tile.h, for AVX-512, AVX2 + FMA or portable C.
+ */
+#include "kernels/conv_internal.h"
+#include "kernels/kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && !defined(FV_GEMM_PORTABLE_ONLY)
+#define FV_WD_X86 1
+#endif
+
+/* ---- the transforms, for any type with + and − (floats, or vectors of them) ------------------
+ * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], A = [1 0; 1 1; 1 −1; 0 −1] (= (Aᵀ)ᵀ),
+ * G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; arrays row-major, 4×4 as ξ = 4i + j. */
+
+/* o[16] ← Bᵀ d B, d[16]. */
+#define WD_BTDB(d, o)                                                                              \
+    do {                                                                                           \
+        __typeof__((d)[0]) r_[16];                                                                 \
+        for (int j_ = 0; j_ < 4; j_++) {                                                           \
+            r_[j_] = (d)[j_] - (d)[8 + j_];                                                        \
+            r_[4 + j_] = (d)[4 + j_] + (d)[8 + j_];                                                \
+            r_[8 + j_] = (d)[8 + j_] - (d)[4 + j_];                                                \
+            r_[12 + j_] = (d)[4 + j_] - (d)[12 + j_];                                              \
+        }                                                                                          \
+        for (int i_ = 0; i_ < 16; i_ += 4) {                                                       \
+            (o)[i_] = r_[i_] - r_[i_ + 2];                                                         \
+            (o)[i_ + 1] = r_[i_ + 1] + r_[i_ + 2];                                                 \
+            (o)[i_ + 2] = r_[i_ + 2] - r_[i_ + 1];                                                 \
+            (o)[i_ + 3] = r_[i_ + 1] - r_[i_ + 3];                                                 \
+        }                                                                                          \
+    } while (0)
+
+/* o[16] ← A y Aᵀ, y[4] the 2×2 output gradient: rows [p, q] of A y become [p, p+q, p−q, −q]. */
+#define WD_ADYA(y, o)                                                                              \
+    do {                                                                                           \
+        __typeof__((y)[0]) a_[8] = {(y)[0],          (y)[1],          (y)[0] + (y)[2],             \
+                                    (y)[1] + (y)[3], (y)[0] - (y)[2], (y)[1] - (y)[3],             \
+                                    -(y)[2],         -(y)[3]};                                     \
+        for (int i_ = 0; i_ < 4; i_++) {                                                           \
+            (o)[4 * i_] = a_[2 * i_];                                                              \
+            (o)[4 * i_ + 1] = a_[2 * i_] + a_[2 * i_ + 1];                                         \
+            (o)[4 * i_ + 2] = a_[2 * i_] - a_[2 * i_ + 1];                                         \
+            (o)[4 * i_ + 3] = -a_[2 * i_ + 1];                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* o[9] ← Gᵀ u G, u[16]: each 4-vector [u0, u1, u2, u3] becomes [u0 + ½(u1+u2), ½(u1−u2),
+ * ½(u1+u2) + u3], first along rows, then along columns (the halvings are exact). */
+#define WD_GTUG(u, o)                                                                              \
+    do {                                                                                           \
+        __typeof__((u)[0]) h_[12];                                                                 \
+        for (int i_ = 0; i_ < 4; i_++) {                                                           \
+            const __typeof__((u)[0]) s_ = 0.5f * ((u)[4 * i_ + 1] + (u)[4 * i_ + 2]);              \
+            h_[3 * i_] = (u)[4 * i_] + s_;                                                         \
+            h_[3 * i_ + 1] = 0.5f * ((u)[4 * i_ + 1] - (u)[4 * i_ + 2]);                           \
+            h_[3 * i_ + 2] = s_ + (u)[4 * i_ + 3];                                                 \
+        }                                                                                          \
+        for (int j_ = 0; j_ < 3; j_++) {                                                           \
+            const __typeof__((u)[0]) s_ = 0.5f * (h_[3 + j_] + h_[6 + j_]);                        \
+            (o)[j_] = h_[j_] + s_;                                                                 \
+            (o)[3 + j_] = 0.5f * (h_[3 + j_] - h_[6 + j_]);                                        \
+            (o)[6 + j_] = s_ + h_[9 + j_];                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* ---- layout ------------------------------------------------------------------------------------
+ */
+
+/* The scratch (offsets in floats, each a multiple of 16): du [16][C × ldm] the transformed
+ * gradient; v [16][tb × C] and m [16][tb × ldm] one block of tb tiles transformed; ed [16 C] and
+ * ey [4 F] a tile at the image's edge, zero outside it. */
+typedef struct wdl {
+    int64_t th, tw;  /* tiles of 2×2 outputs down and across an image */
+    int64_t ldm, tb; /* out_c rounded up to 16; tiles per block */
+    int64_t du, v, m, ed, ey, total;
+} wdl;
+
+/* The floats of one block's transformed tiles, v and m together: 384 KiB, which with du stays in
+ * a core's L2 (1 MiB on Zen 4 and 5, 2 MiB on Intel's), while one position's slices of v and m
+ * (1/16 of that) stay in L1 for its GEMM. */
+enum { WD_BLOCK_FLOATS = 96 * 1024 };
+
+static int64_t r16(int64_t v)
+{
+    return (v + 15) & ~(int64_t)15;
+}
+
+static void layout_of(const fv_conv_geom *g, int64_t n, wdl *L)
+{
+    const int64_t C = g->in_c;
+    L->th = (g->out_h + 1) / 2, L->tw = (g->out_w + 1) / 2;
+    L->ldm = r16(g->out_c);
+    const int64_t total = n * L->th * L->tw;
+    int64_t tb = WD_BLOCK_FLOATS / (16 * (C + L->ldm));
+    if (tb < 8) tb = 8;
+    L->tb = tb < total ? tb : total;
+    int64_t o = 0;
+    L->du = o, o += r16(16 * C * L->ldm);
+    L->v = o, o += r16(16 * L->tb * C);
+    L->m = o, o += r16(16 * L->tb * L->ldm);
+    L->ed = o, o += r16(16 * C);
+    L->ey = o, o += r16(4 * g->out_c);
+    L->total = o;
+}
+
+/* The 4×4 window of image x at (iy, ix) into ed [4][4][C], zero outside the image. */
+static const float *wd_edge_in(const fv_conv_geom *g, const float *x, int64_t iy, int64_t ix,
+                               float *ed)
+{
+    const int64_t C = g->in_c;
+    memset(ed, 0, (size_t)(16 * C) * sizeof(float));
+    for (int64_t i = 0; i < 4; i++)
+        for (int64_t j = 0; j < 4; j++)
+            if (iy + i >= 0 && iy + i < g->in_h && ix + j >= 0 && ix + j < g->in_w)
+                memcpy(ed + (i * 4 + j) * C, x + ((iy + i) * g->in_w + ix + j) * C,
+                       (size_t)C * sizeof(float));
+    return ed;
+}
+
+/* The 2×2 output gradient of image y at (oy, ox) into ey [2][2][F], zero past the output. */
+static const float *wd_edge_out(const fv_conv_geom *g, const float *y, int64_t oy, int64_t ox,
+                                float *ey)
+{
+    const int64_t F = g->out_c;
+    memset(ey, 0, (size_t)(4 * F) * sizeof(float));
+    for (int64_t i = 0; i < 2; i++)
+        for (int64_t j = 0; j < 2; j++)
+            if (oy + i < g->out_h && ox + j < g->out_w)
+                memcpy(ey + (i * 2 + j) * F, y + ((oy + i) * g->out_w + ox + j) * F,
+                       (size_t)F * sizeof(float));
+    return ey;
+}
+
+/* ---- the instruction sets ------------------------------------------------------------------- */
+
+typedef float wv8 __attribute__((vector_size(32)));
+typedef float wv8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float wv16 __attribute__((vector_size(64)));
+typedef float wv16u __attribute__((vector_size(64), aligned(4), may_alias));
+
+#define WD_SPLAT8(x)                                                                               \
+    __extension__({                                                                                \
+        const float s_ = (x);                                                                      \
+        (wv8){s_, s_, s_, s_, s_, s_, s_, s_};                                                     \
+    })
+#define WD_SPLAT16(x)                                                                              \
+    __extension__({                                                                                \
+        const float s_ = (x);                                                                      \
+        (wv16){s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_};                    \
+    })
+
+#define WD_V        wv8
+#define WD_VU       wv8u
+#define WD_W        8
+#define WD_SPLAT(x) WD_SPLAT8(x)
+#define WD_NAME(s)  generic_##s
+#define WD_ATTR
+#include "kernels/winograd_dw_tile.h"
+#undef WD_NAME
+#undef WD_ATTR
+
+#if defined(FV_WD_X86)
+#define WD_NAME(s) avx2_##s
+#define WD_ATTR    __attribute__((target("avx2,fma")))
+#include "kernels/winograd_dw_tile.h"
+#undef WD_NAME
+#undef WD_ATTR
+#undef WD_V
+#undef WD_VU
+#undef WD_W
+#undef WD_SPLAT
+
+/* AVX-512: 16-wide vectors; the same code compiled for AVX2 ("wide": each vector two ymm) tests
+ * its tiles on AVX2 machines. */
+#define WD_V        wv16
+#define WD_VU       wv16u
+#define WD_W        16
+#define WD_SPLAT(x) WD_SPLAT16(x)
+#define WD_NAME(s)  avx512_##s
+#define WD_ATTR     __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#include "kernels/winograd_dw_tile.h"
+#undef WD_NAME
+#undef WD_ATTR
+#define WD_NAME(s) wide_##s
+#define WD_ATTR    __attribute__((target("avx2,fma")))
+#include "kernels/winograd_dw_tile.h"
+#undef WD_NAME
+#undef WD_ATTR
+#endif
+#undef WD_V
+#undef WD_VU
+#undef WD_W
+#undef WD_SPLAT
+
+/* ---- the interface ------------------------------------------------------------------------- */
+
+bool fv_conv_dw_wino_applies(const fv_conv_geom *g)
+{
+    return g->k_h == 3 && g->k_w == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
+           g->dil_w == 1 && g->in_c > 0 && g->out_c > 0 && g->out_h > 0 && g->out_w > 0;
+}
+
+int64_t fv_conv_dw_wino_scratch_floats(const fv_conv_geom *g, int64_t n)
+{
+    wdl L;
+    layout_of(g, n, &L);
+    return L.total;
+}
+
+void fv_conv_dw_wino_images(const fv_conv_geom *g, int64_t n, const float *x, const float *dz,
+                            float *dw, float *scratch)
+{
+    if (n <= 0) return;
+    wdl L;
+    layout_of(g, n, &L);
+    switch (fv__conv_path_now()) {
+#if defined(FV_WD_X86)
+    case FV__GEMM_AVX512:
+        avx512_run(g, &L, n, x, dz, dw, scratch);
+        return;
+    case FV__GEMM_AVX2:
+        avx2_run(g, &L, n, x, dz, dw, scratch);
+        return;
+    case FV__GEMM_WIDE_ON_AVX2:
+        wide_run(g, &L, n, x, dz, dw, scratch);
+        return;
+#endif
+    default:
+        generic_run(g, &L, n, x, dz, dw, scratch);
+    }
+}

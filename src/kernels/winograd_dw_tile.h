@@ -1,0 +1,202 @@
+/* winograd_dw_tile.h — the loops of the Winograd F(2×2, 3×3) weight gradient (winograd_dw.c) as
+ * a template, included once per instruction set (no include guard on purpose). The includer
+ * defines WD_V (vector type), WD_VU (the same unaligned and may_alias), WD_W (its width in floats:
+ * 8 or 16), WD_SPLAT(x), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion,
+ * wdl (the layout), the transforms WD_BTDB, WD_ADYA and WD_GTUG, and the edge copies.
+ * Every dU element is one chain of FMAs from its previous value over the tiles in order, whatever
+ * the vector width or register tile, so the FMA paths give the same bits (tested).
+ */
+
+#define WD_LD(p)    (*(const WD_VU *)(p))
+#define WD_ST(p, v) (*(WD_VU *)(p) = (v))
+
+/* du[r·ldm + q·W ..] (r < MR rows of in_c, q < NV vectors of out_c) += Σ_{t < nt} v[t·ldv + r] ·
+ * m[t·ldm + q·W ..], each element one FMA chain in t order; MR·NV ≤ 16 accumulators. */
+static inline __attribute__((always_inline)) void WD_NAME(tile)(const int MR, const int NV,
+                                                                int64_t nt, const float *v,
+                                                                int64_t ldv, const float *m,
+                                                                int64_t ldm, float *du)
+{
+    WD_V acc[16][4];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int q = 0; q < NV; q++)
+            acc[r][q] = WD_LD(du + r * ldm + q * WD_W);
+    for (int64_t t = 0; t < nt; t++, v += ldv, m += ldm) {
+        WD_V b[4];
+#pragma GCC unroll 4
+        for (int q = 0; q < NV; q++)
+            b[q] = WD_LD(m + q * WD_W);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            const WD_V a = WD_SPLAT(v[r]);
+#pragma GCC unroll 4
+            for (int q = 0; q < NV; q++)
+                acc[r][q] += a * b[q];
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int q = 0; q < NV; q++)
+            WD_ST(du + r * ldm + q * WD_W, acc[r][q]);
+}
+
+/* All C rows of du's columns [co, co + NV·W): tiles of MR rows, then of 8, 4, 2 and 1 below MR. */
+static inline __attribute__((always_inline)) void WD_NAME(rows)(const int MR, const int NV,
+                                                                int64_t C, int64_t nt,
+                                                                const float *v, const float *m,
+                                                                int64_t ldm, float *du)
+{
+    int64_t r = 0;
+    for (; r + MR <= C; r += MR)
+        WD_NAME(tile)(MR, NV, nt, v + r, C, m, ldm, du + r * ldm);
+    if (MR > 8 && r + 8 <= C) WD_NAME(tile)(8, NV, nt, v + r, C, m, ldm, du + r * ldm), r += 8;
+    if (MR > 4 && r + 4 <= C) WD_NAME(tile)(4, NV, nt, v + r, C, m, ldm, du + r * ldm), r += 4;
+    if (MR > 2 && r + 2 <= C) WD_NAME(tile)(2, NV, nt, v + r, C, m, ldm, du + r * ldm), r += 2;
+    if (MR > 1 && r + 1 <= C) WD_NAME(tile)(1, NV, nt, v + r, C, m, ldm, du + r * ldm);
+}
+
+/* One transformed position's GEMM over a block of nt tiles: du [C × ldm] += vᵀ m, v [nt × C],
+ * m [nt × ldm]. Register tiles of 16 accumulators: NV vectors of out_c by 16/NV rows of in_c. */
+static WD_ATTR void WD_NAME(gemm)(int64_t C, int64_t ldm, int64_t nt, const float *v,
+                                  const float *m, float *du)
+{
+    for (int64_t co = 0; co < ldm;) {
+        const int64_t nv = (ldm - co) / WD_W;
+#if WD_W == 16
+        if (nv >= 4)
+            WD_NAME(rows)(4, 4, C, nt, v, m + co, ldm, du + co), co += 4 * WD_W;
+        else if (nv == 3)
+            WD_NAME(rows)(5, 3, C, nt, v, m + co, ldm, du + co), co += 3 * WD_W;
+        else if (nv == 2)
+            WD_NAME(rows)(8, 2, C, nt, v, m + co, ldm, du + co), co += 2 * WD_W;
+        else
+            WD_NAME(rows)(16, 1, C, nt, v, m + co, ldm, du + co), co += WD_W;
+#else /* ldm is a multiple of 16: pairs of 8-float vectors */
+        (void)nv;
+        WD_NAME(rows)(6, 2, C, nt, v, m + co, ldm, du + co), co += 2 * WD_W;
+#endif
+    }
+}
+
+/* The input transform of one tile: v[ξ·xs + c] ← (Bᵀ d B)_ξ for the channels c < C of the 4×4
+ * window d (pixel (i, j) at d + i·rs + j·C). */
+static WD_ATTR void WD_NAME(in_tile)(const float *d, int64_t rs, int64_t C, float *v, int64_t xs)
+{
+    int64_t c = 0;
+    for (; c + WD_W <= C; c += WD_W) {
+        WD_V in[16], out[16];
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; k++)
+            in[k] = WD_LD(d + (k / 4) * rs + (k % 4) * C + c);
+        WD_BTDB(in, out);
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; k++)
+            WD_ST(v + k * xs + c, out[k]);
+    }
+    for (; c < C; c++) {
+        float in[16], out[16];
+        for (int k = 0; k < 16; k++)
+            in[k] = d[(k / 4) * rs + (k % 4) * C + c];
+        WD_BTDB(in, out);
+        for (int k = 0; k < 16; k++)
+            v[k * xs + c] = out[k];
+    }
+}
+
+/* The gradient transform of one tile: m[ξ·xs + f] ← (A dY Aᵀ)_ξ for f < F, and 0 for F ≤ f < ldm;
+ * dY's 2×2 pixels (i, j) at y + i·rs + j·F. */
+static WD_ATTR void WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t F, int64_t ldm, float *m,
+                                       int64_t xs)
+{
+    int64_t f = 0;
+    for (; f + WD_W <= F; f += WD_W) {
+        WD_V in[4], out[16];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            in[k] = WD_LD(y + (k / 2) * rs + (k % 2) * F + f);
+        WD_ADYA(in, out);
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; k++)
+            WD_ST(m + k * xs + f, out[k]);
+    }
+    for (; f < F; f++) {
+        float in[4], out[16];
+        for (int k = 0; k < 4; k++)
+            in[k] = y[(k / 2) * rs + (k % 2) * F + f];
+        WD_ADYA(in, out);
+        for (int k = 0; k < 16; k++)
+            m[k * xs + f] = out[k];
+    }
+    for (; f < ldm; f++)
+        for (int k = 0; k < 16; k++)
+            m[k * xs + f] = 0.0f;
+}
+
+/* dw [3, 3, C, F] += Gᵀ dU G for every (c, f); du [16][C × ldm]. */
+static WD_ATTR void WD_NAME(out_all)(int64_t C, int64_t F, int64_t ldm, const float *du, float *dw)
+{
+    const int64_t xs = C * ldm, ks = C * F;
+    for (int64_t c = 0; c < C; c++) {
+        const float *u = du + c * ldm;
+        float *w = dw + c * F;
+        int64_t f = 0;
+        for (; f + WD_W <= F; f += WD_W) {
+            WD_V in[16], out[9];
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++)
+                in[k] = WD_LD(u + k * xs + f);
+            WD_GTUG(in, out);
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++)
+                WD_ST(w + k * ks + f, WD_LD(w + k * ks + f) + out[k]);
+        }
+        for (; f < F; f++) {
+            float in[16], out[9];
+            for (int k = 0; k < 16; k++)
+                in[k] = u[k * xs + f];
+            WD_GTUG(in, out);
+            for (int k = 0; k < 9; k++)
+                w[k * ks + f] += out[k];
+        }
+    }
+}
+
+/* The whole weight gradient of n images (fv_conv_dw_wino_images' contract) on this path. */
+static WD_ATTR void WD_NAME(run)(const fv_conv_geom *g, const wdl *L, int64_t n, const float *x,
+                                 const float *dz, float *dw, float *scratch)
+{
+    const int64_t C = g->in_c, F = g->out_c, ldm = L->ldm, tb = L->tb;
+    const int64_t in_rs = g->in_w * C, in_sz = g->in_h * in_rs, out_rs = g->out_w * F;
+    const int64_t out_sz = g->out_h * out_rs, T = L->th * L->tw, total = n * T;
+    float *du = scratch + L->du, *v = scratch + L->v, *m = scratch + L->m;
+    float *ed = scratch + L->ed, *ey = scratch + L->ey;
+    memset(du, 0, (size_t)(16 * C * ldm) * sizeof(float));
+    for (int64_t b0 = 0; b0 < total; b0 += tb) {
+        const int64_t nt = total - b0 < tb ? total - b0 : tb;
+        for (int64_t i = 0; i < nt; i++) {
+            const int64_t img = (b0 + i) / T, t = (b0 + i) % T;
+            const int64_t oy = 2 * (t / L->tw), ox = 2 * (t % L->tw);
+            const int64_t iy = oy - g->pad_top, ix = ox - g->pad_left;
+            const float *xi = x + img * in_sz, *yi = dz + img * out_sz;
+            if (iy >= 0 && ix >= 0 && iy + 4 <= g->in_h && ix + 4 <= g->in_w)
+                WD_NAME(in_tile)(xi + iy * in_rs + ix * C, in_rs, C, v + i * C, tb * C);
+            else
+                WD_NAME(in_tile)(wd_edge_in(g, xi, iy, ix, ed), 4 * C, C, v + i * C, tb * C);
+            if (oy + 2 <= g->out_h && ox + 2 <= g->out_w)
+                WD_NAME(grad_tile)
+                (yi + oy * out_rs + ox * F, out_rs, F, ldm, m + i * ldm, tb * ldm);
+            else
+                WD_NAME(grad_tile)
+                (wd_edge_out(g, yi, oy, ox, ey), 2 * F, F, ldm, m + i * ldm, tb * ldm);
+        }
+        for (int64_t k = 0; k < 16; k++)
+            WD_NAME(gemm)(C, ldm, nt, v + k * tb * C, m + k * tb * ldm, du + k * C * ldm);
+    }
+    WD_NAME(out_all)(C, F, ldm, du, dw);
+}
+
+#undef WD_LD
+#undef WD_ST
