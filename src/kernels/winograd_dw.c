@@ -20,13 +20,15 @@
 #define WD_BTDB(d, o)                                                                              \
     do {                                                                                           \
         __typeof__((d)[0]) r_[16];                                                                 \
-        for (int j_ = 0; j_ < 4; j_++) {                                                           \
+        _Pragma("GCC unroll 4") for (int j_ = 0; j_ < 4; j_++)                                     \
+        {                                                                                          \
             r_[j_] = (d)[j_] - (d)[8 + j_];                                                        \
             r_[4 + j_] = (d)[4 + j_] + (d)[8 + j_];                                                \
             r_[8 + j_] = (d)[8 + j_] - (d)[4 + j_];                                                \
             r_[12 + j_] = (d)[4 + j_] - (d)[12 + j_];                                              \
         }                                                                                          \
-        for (int i_ = 0; i_ < 16; i_ += 4) {                                                       \
+        _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 16; i_ += 4)                                 \
+        {                                                                                          \
             (o)[i_] = r_[i_] - r_[i_ + 2];                                                         \
             (o)[i_ + 1] = r_[i_ + 1] + r_[i_ + 2];                                                 \
             (o)[i_ + 2] = r_[i_ + 2] - r_[i_ + 1];                                                 \
@@ -40,7 +42,8 @@
         __typeof__((y)[0]) a_[8] = {(y)[0],          (y)[1],          (y)[0] + (y)[2],             \
                                     (y)[1] + (y)[3], (y)[0] - (y)[2], (y)[1] - (y)[3],             \
                                     -(y)[2],         -(y)[3]};                                     \
-        for (int i_ = 0; i_ < 4; i_++) {                                                           \
+        _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 4; i_++)                                     \
+        {                                                                                          \
             (o)[4 * i_] = a_[2 * i_];                                                              \
             (o)[4 * i_ + 1] = a_[2 * i_] + a_[2 * i_ + 1];                                         \
             (o)[4 * i_ + 2] = a_[2 * i_] - a_[2 * i_ + 1];                                         \
@@ -53,13 +56,15 @@
 #define WD_GTUG(u, o)                                                                              \
     do {                                                                                           \
         __typeof__((u)[0]) h_[12];                                                                 \
-        for (int i_ = 0; i_ < 4; i_++) {                                                           \
+        _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 4; i_++)                                     \
+        {                                                                                          \
             const __typeof__((u)[0]) s_ = 0.5f * ((u)[4 * i_ + 1] + (u)[4 * i_ + 2]);              \
             h_[3 * i_] = (u)[4 * i_] + s_;                                                         \
             h_[3 * i_ + 1] = 0.5f * ((u)[4 * i_ + 1] - (u)[4 * i_ + 2]);                           \
             h_[3 * i_ + 2] = s_ + (u)[4 * i_ + 3];                                                 \
         }                                                                                          \
-        for (int j_ = 0; j_ < 3; j_++) {                                                           \
+        _Pragma("GCC unroll 4") for (int j_ = 0; j_ < 3; j_++)                                     \
+        {                                                                                          \
             const __typeof__((u)[0]) s_ = 0.5f * (h_[3 + j_] + h_[6 + j_]);                        \
             (o)[j_] = h_[j_] + s_;                                                                 \
             (o)[3 + j_] = 0.5f * (h_[3 + j_] - h_[6 + j_]);                                        \
@@ -71,12 +76,14 @@
  */
 
 /* The scratch (offsets in floats, each a multiple of 16): du [16][C × ldm] the transformed
- * gradient; v [16][tb × C] and m [16][tb × ldm] one block of tb tiles transformed; ed [16 C] and
- * ey [4 F] a tile at the image's edge, zero outside it. */
+ * gradient; v [16][tb × C] and m [16][tb × ldm] one block of tb tiles transformed, each of the 16
+ * planes uxs, vxs and mxs floats apart (an odd number of 64-byte lines: the transforms write 16
+ * streams at once, which a multiple of 4 KiB would put in one set of L1's). */
 typedef struct wdl {
-    int64_t th, tw;  /* tiles of 2×2 outputs down and across an image */
-    int64_t ldm, tb; /* out_c rounded up to 16; tiles per block */
-    int64_t du, v, m, ed, ey, total;
+    int64_t th, tw;          /* tiles of 2×2 outputs down and across an image */
+    int64_t ldm, tb;         /* out_c rounded up to 16; tiles per block */
+    int64_t uxs, vxs, mxs;   /* the planes' strides */
+    int64_t du, v, m, total; /* offsets; the scratch's floats */
 } wdl;
 
 /* The floats of one block's transformed tiles, v and m together: 384 KiB, which with du stays in
@@ -89,6 +96,13 @@ static int64_t r16(int64_t v)
     return (v + 15) & ~(int64_t)15;
 }
 
+/* v rounded up to an odd number of 16 floats. */
+static int64_t odd16(int64_t v)
+{
+    v = r16(v);
+    return (v / 16) % 2 ? v : v + 16;
+}
+
 static void layout_of(const fv_conv_geom *g, int64_t n, wdl *L)
 {
     const int64_t C = g->in_c;
@@ -98,41 +112,12 @@ static void layout_of(const fv_conv_geom *g, int64_t n, wdl *L)
     int64_t tb = WD_BLOCK_FLOATS / (16 * (C + L->ldm));
     if (tb < 8) tb = 8;
     L->tb = tb < total ? tb : total;
+    L->uxs = odd16(C * L->ldm), L->vxs = odd16(L->tb * C), L->mxs = odd16(L->tb * L->ldm);
     int64_t o = 0;
-    L->du = o, o += r16(16 * C * L->ldm);
-    L->v = o, o += r16(16 * L->tb * C);
-    L->m = o, o += r16(16 * L->tb * L->ldm);
-    L->ed = o, o += r16(16 * C);
-    L->ey = o, o += r16(4 * g->out_c);
+    L->du = o, o += 16 * L->uxs;
+    L->v = o, o += 16 * L->vxs;
+    L->m = o, o += 16 * L->mxs;
     L->total = o;
-}
-
-/* The 4×4 window of image x at (iy, ix) into ed [4][4][C], zero outside the image. */
-static const float *wd_edge_in(const fv_conv_geom *g, const float *x, int64_t iy, int64_t ix,
-                               float *ed)
-{
-    const int64_t C = g->in_c;
-    memset(ed, 0, (size_t)(16 * C) * sizeof(float));
-    for (int64_t i = 0; i < 4; i++)
-        for (int64_t j = 0; j < 4; j++)
-            if (iy + i >= 0 && iy + i < g->in_h && ix + j >= 0 && ix + j < g->in_w)
-                memcpy(ed + (i * 4 + j) * C, x + ((iy + i) * g->in_w + ix + j) * C,
-                       (size_t)C * sizeof(float));
-    return ed;
-}
-
-/* The 2×2 output gradient of image y at (oy, ox) into ey [2][2][F], zero past the output. */
-static const float *wd_edge_out(const fv_conv_geom *g, const float *y, int64_t oy, int64_t ox,
-                                float *ey)
-{
-    const int64_t F = g->out_c;
-    memset(ey, 0, (size_t)(4 * F) * sizeof(float));
-    for (int64_t i = 0; i < 2; i++)
-        for (int64_t j = 0; j < 2; j++)
-            if (oy + i < g->out_h && ox + j < g->out_w)
-                memcpy(ey + (i * 2 + j) * F, y + ((oy + i) * g->out_w + ox + j) * F,
-                       (size_t)F * sizeof(float));
-    return ey;
 }
 
 /* ---- the instruction sets ------------------------------------------------------------------- */

@@ -82,15 +82,20 @@ static WD_ATTR void WD_NAME(gemm)(int64_t C, int64_t ldm, int64_t nt, const floa
 }
 
 /* The input transform of one tile: v[ξ·xs + c] ← (Bᵀ d B)_ξ for the channels c < C of the 4×4
- * window d (pixel (i, j) at d + i·rs + j·C). */
-static WD_ATTR void WD_NAME(in_tile)(const float *d, int64_t rs, int64_t C, float *v, int64_t xs)
+ * window d at row iy, column ix of x (rows rs floats apart): its pixel k = 4i + j where bit k of
+ * mask is set, else 0 (outside the image, never read). */
+static inline __attribute__((always_inline)) void WD_NAME(in_tile)(const float *x, int64_t rs,
+                                                                   int64_t iy, int64_t ix,
+                                                                   int64_t C, unsigned mask,
+                                                                   float *v, int64_t xs)
 {
     int64_t c = 0;
     for (; c + WD_W <= C; c += WD_W) {
         WD_V in[16], out[16];
 #pragma GCC unroll 16
         for (int k = 0; k < 16; k++)
-            in[k] = WD_LD(d + (k / 4) * rs + (k % 4) * C + c);
+            in[k] = mask >> k & 1 ? (WD_V)WD_LD(x + (iy + k / 4) * rs + (ix + k % 4) * C + c)
+                                  : (WD_V){0};
         WD_BTDB(in, out);
 #pragma GCC unroll 16
         for (int k = 0; k < 16; k++)
@@ -99,7 +104,7 @@ static WD_ATTR void WD_NAME(in_tile)(const float *d, int64_t rs, int64_t C, floa
     for (; c < C; c++) {
         float in[16], out[16];
         for (int k = 0; k < 16; k++)
-            in[k] = d[(k / 4) * rs + (k % 4) * C + c];
+            in[k] = mask >> k & 1 ? x[(iy + k / 4) * rs + (ix + k % 4) * C + c] : 0.0f;
         WD_BTDB(in, out);
         for (int k = 0; k < 16; k++)
             v[k * xs + c] = out[k];
@@ -107,16 +112,19 @@ static WD_ATTR void WD_NAME(in_tile)(const float *d, int64_t rs, int64_t C, floa
 }
 
 /* The gradient transform of one tile: m[ξ·xs + f] ← (A dY Aᵀ)_ξ for f < F, and 0 for F ≤ f < ldm;
- * dY's 2×2 pixels (i, j) at y + i·rs + j·F. */
-static WD_ATTR void WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t F, int64_t ldm, float *m,
-                                       int64_t xs)
+ * dY's 2×2 pixels k = 2i + j at row oy + i, column ox + j of y (rows rs floats apart) where bit k
+ * of mask is set, else 0 (past the output, never read). */
+static inline __attribute__((always_inline)) void
+WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t oy, int64_t ox, int64_t F, unsigned mask,
+                   int64_t ldm, float *m, int64_t xs)
 {
     int64_t f = 0;
     for (; f + WD_W <= F; f += WD_W) {
         WD_V in[4], out[16];
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
-            in[k] = WD_LD(y + (k / 2) * rs + (k % 2) * F + f);
+            in[k] = mask >> k & 1 ? (WD_V)WD_LD(y + (oy + k / 2) * rs + (ox + k % 2) * F + f)
+                                  : (WD_V){0};
         WD_ADYA(in, out);
 #pragma GCC unroll 16
         for (int k = 0; k < 16; k++)
@@ -125,7 +133,7 @@ static WD_ATTR void WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t F, in
     for (; f < F; f++) {
         float in[4], out[16];
         for (int k = 0; k < 4; k++)
-            in[k] = y[(k / 2) * rs + (k % 2) * F + f];
+            in[k] = mask >> k & 1 ? y[(oy + k / 2) * rs + (ox + k % 2) * F + f] : 0.0f;
         WD_ADYA(in, out);
         for (int k = 0; k < 16; k++)
             m[k * xs + f] = out[k];
@@ -135,10 +143,11 @@ static WD_ATTR void WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t F, in
             m[k * xs + f] = 0.0f;
 }
 
-/* dw [3, 3, C, F] += Gᵀ dU G for every (c, f); du [16][C × ldm]. */
-static WD_ATTR void WD_NAME(out_all)(int64_t C, int64_t F, int64_t ldm, const float *du, float *dw)
+/* dw [3, 3, C, F] += Gᵀ dU G for every (c, f); du's planes [C × ldm] xs floats apart. */
+static WD_ATTR void WD_NAME(out_all)(int64_t C, int64_t F, int64_t ldm, const float *du, int64_t xs,
+                                     float *dw)
 {
-    const int64_t xs = C * ldm, ks = C * F;
+    const int64_t ks = C * F;
     for (int64_t c = 0; c < C; c++) {
         const float *u = du + c * ldm;
         float *w = dw + c * F;
@@ -164,38 +173,61 @@ static WD_ATTR void WD_NAME(out_all)(int64_t C, int64_t F, int64_t ldm, const fl
     }
 }
 
+/* Tiles [b0, b0 + nt) of the n images (image by image, row-major in each) transformed into the
+ * block's slots 0 .. nt−1 of v and m. */
+static WD_ATTR void WD_NAME(block)(const fv_conv_geom *g, const wdl *L, int64_t b0, int64_t nt,
+                                   const float *x, const float *dz, float *v, float *m)
+{
+    const int64_t C = g->in_c, F = g->out_c, ldm = L->ldm, T = L->th * L->tw;
+    const int64_t in_rs = g->in_w * C, in_sz = g->in_h * in_rs, out_rs = g->out_w * F;
+    const int64_t out_sz = g->out_h * out_rs;
+    int64_t img = b0 / T, ty = b0 % T / L->tw, tx = b0 % T % L->tw;
+    for (int64_t i = 0; i < nt; i++) {
+        const int64_t oy = 2 * ty, ox = 2 * tx, iy = oy - g->pad_top, ix = ox - g->pad_left;
+        const float *xi = x + img * in_sz, *yi = dz + img * out_sz;
+        float *vi = v + i * C, *mi = m + i * ldm;
+        /* the rows and columns of the window inside the image, and of dY inside the output */
+        unsigned rows = 0, cols = 0;
+        for (int k = 0; k < 4; k++) {
+            rows |= (iy + k >= 0 && iy + k < g->in_h) ? 1u << k : 0u;
+            cols |= (ix + k >= 0 && ix + k < g->in_w) ? 1u << k : 0u;
+        }
+        if (rows == 0xfu && cols == 0xfu) {
+            WD_NAME(in_tile)(xi, in_rs, iy, ix, C, 0xffffu, vi, L->vxs);
+        } else {
+            unsigned mask = 0;
+            for (int k = 0; k < 4; k++)
+                mask |= rows >> k & 1 ? cols << 4 * k : 0u;
+            WD_NAME(in_tile)(xi, in_rs, iy, ix, C, mask, vi, L->vxs);
+        }
+        const bool down = oy + 1 < g->out_h, right = ox + 1 < g->out_w;
+        if (down && right)
+            WD_NAME(grad_tile)(yi, out_rs, oy, ox, F, 0xfu, ldm, mi, L->mxs);
+        else
+            WD_NAME(grad_tile)
+            (yi, out_rs, oy, ox, F, 1u | (right ? 2u : 0u) | (down ? 4u : 0u), ldm, mi, L->mxs);
+        if (++tx == L->tw) {
+            tx = 0;
+            if (++ty == L->th) ty = 0, img++;
+        }
+    }
+}
+
 /* The whole weight gradient of n images (fv_conv_dw_wino_images' contract) on this path. */
 static WD_ATTR void WD_NAME(run)(const fv_conv_geom *g, const wdl *L, int64_t n, const float *x,
                                  const float *dz, float *dw, float *scratch)
 {
-    const int64_t C = g->in_c, F = g->out_c, ldm = L->ldm, tb = L->tb;
-    const int64_t in_rs = g->in_w * C, in_sz = g->in_h * in_rs, out_rs = g->out_w * F;
-    const int64_t out_sz = g->out_h * out_rs, T = L->th * L->tw, total = n * T;
+    const int64_t C = g->in_c, ldm = L->ldm, total = n * L->th * L->tw;
     float *du = scratch + L->du, *v = scratch + L->v, *m = scratch + L->m;
-    float *ed = scratch + L->ed, *ey = scratch + L->ey;
-    memset(du, 0, (size_t)(16 * C * ldm) * sizeof(float));
-    for (int64_t b0 = 0; b0 < total; b0 += tb) {
-        const int64_t nt = total - b0 < tb ? total - b0 : tb;
-        for (int64_t i = 0; i < nt; i++) {
-            const int64_t img = (b0 + i) / T, t = (b0 + i) % T;
-            const int64_t oy = 2 * (t / L->tw), ox = 2 * (t % L->tw);
-            const int64_t iy = oy - g->pad_top, ix = ox - g->pad_left;
-            const float *xi = x + img * in_sz, *yi = dz + img * out_sz;
-            if (iy >= 0 && ix >= 0 && iy + 4 <= g->in_h && ix + 4 <= g->in_w)
-                WD_NAME(in_tile)(xi + iy * in_rs + ix * C, in_rs, C, v + i * C, tb * C);
-            else
-                WD_NAME(in_tile)(wd_edge_in(g, xi, iy, ix, ed), 4 * C, C, v + i * C, tb * C);
-            if (oy + 2 <= g->out_h && ox + 2 <= g->out_w)
-                WD_NAME(grad_tile)
-                (yi + oy * out_rs + ox * F, out_rs, F, ldm, m + i * ldm, tb * ldm);
-            else
-                WD_NAME(grad_tile)
-                (wd_edge_out(g, yi, oy, ox, ey), 2 * F, F, ldm, m + i * ldm, tb * ldm);
-        }
+    for (int64_t k = 0; k < 16; k++)
+        memset(du + k * L->uxs, 0, (size_t)(C * ldm) * sizeof(float));
+    for (int64_t b0 = 0; b0 < total; b0 += L->tb) {
+        const int64_t nt = total - b0 < L->tb ? total - b0 : L->tb;
+        WD_NAME(block)(g, L, b0, nt, x, dz, v, m);
         for (int64_t k = 0; k < 16; k++)
-            WD_NAME(gemm)(C, ldm, nt, v + k * tb * C, m + k * tb * ldm, du + k * C * ldm);
+            WD_NAME(gemm)(C, ldm, nt, v + k * L->vxs, m + k * L->mxs, du + k * L->uxs);
     }
-    WD_NAME(out_all)(C, F, ldm, du, dw);
+    WD_NAME(out_all)(C, g->out_c, ldm, du, L->uxs, dw);
 }
 
 #undef WD_LD
