@@ -81,15 +81,15 @@
  * streams at once, which a multiple of 4 KiB would put in one set of L1's). */
 typedef struct wdl {
     int64_t th, tw;          /* tiles of 2×2 outputs down and across an image */
-    int64_t ldm, tb;         /* out_c rounded up to 16; tiles per block */
+    int64_t ldm, tb;         /* out_c rounded up to 16; tiles per block (whole rows) */
     int64_t uxs, vxs, mxs;   /* the planes' strides */
     int64_t du, v, m, total; /* offsets; the scratch's floats */
 } wdl;
 
-/* The floats of one block's transformed tiles, v and m together: 384 KiB, which with du stays in
- * a core's L2 (1 MiB on Zen 4 and 5, 2 MiB on Intel's), while one position's slices of v and m
- * (1/16 of that) stay in L1 for its GEMM. */
-enum { WD_BLOCK_FLOATS = 96 * 1024 };
+/* The floats of one plane of a block (16 KiB and a line: an odd number of lines), where it
+ * holds tb tiles' in_c and out_c: the 32 planes of v and m (512 KiB) stay in a core's L2 (1 MiB
+ * on Zen 4 and 5, 2 MiB on Intel's), and the planes' offsets are constants in the transforms. */
+enum { WD_PLANE = 4096 + 16 };
 
 static int64_t r16(int64_t v)
 {
@@ -108,11 +108,15 @@ static void layout_of(const fv_conv_geom *g, int64_t n, wdl *L)
     const int64_t C = g->in_c;
     L->th = (g->out_h + 1) / 2, L->tw = (g->out_w + 1) / 2;
     L->ldm = r16(g->out_c);
-    const int64_t total = n * L->th * L->tw;
-    int64_t tb = WD_BLOCK_FLOATS / (16 * (C + L->ldm));
-    if (tb < 8) tb = 8;
-    L->tb = tb < total ? tb : total;
-    L->uxs = odd16(C * L->ldm), L->vxs = odd16(L->tb * C), L->mxs = odd16(L->tb * L->ldm);
+    /* whole rows of tiles per block: as many as a plane holds, at least one */
+    const int64_t wide = C > L->ldm ? C : L->ldm;
+    int64_t rb = WD_PLANE / (L->tw * wide);
+    if (rb < 1) rb = 1;
+    if (rb > n * L->th) rb = n * L->th;
+    L->tb = rb * L->tw;
+    L->uxs = odd16(C * L->ldm);
+    L->vxs = L->tb * C <= WD_PLANE ? WD_PLANE : odd16(L->tb * C);
+    L->mxs = L->tb * L->ldm <= WD_PLANE ? WD_PLANE : odd16(L->tb * L->ldm);
     int64_t o = 0;
     L->du = o, o += 16 * L->uxs;
     L->v = o, o += 16 * L->vxs;

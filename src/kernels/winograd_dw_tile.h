@@ -81,15 +81,14 @@ static WD_ATTR void WD_NAME(gemm)(int64_t C, int64_t ldm, int64_t nt, const floa
     }
 }
 
-/* The input transform of one tile: v[ξ·xs + c] ← (Bᵀ d B)_ξ for the channels c < C of the 4×4
+/* The input transform of one tile, channels c0 ≤ c < C: v[ξ·xs + c] ← (Bᵀ d B)_ξ of the 4×4
  * window d at row iy, column ix of x (rows rs floats apart): its pixel k = 4i + j where bit k of
  * mask is set, else 0 (outside the image, never read). */
-static inline __attribute__((always_inline)) void WD_NAME(in_tile)(const float *x, int64_t rs,
-                                                                   int64_t iy, int64_t ix,
-                                                                   int64_t C, unsigned mask,
-                                                                   float *v, int64_t xs)
+static inline __attribute__((always_inline)) void
+WD_NAME(in_tile)(const float *x, int64_t rs, int64_t iy, int64_t ix, int64_t C, int64_t c0,
+                 unsigned mask, float *v, int64_t xs)
 {
-    int64_t c = 0;
+    int64_t c = c0;
     for (; c + WD_W <= C; c += WD_W) {
         WD_V in[16], out[16];
 #pragma GCC unroll 16
@@ -108,6 +107,53 @@ static inline __attribute__((always_inline)) void WD_NAME(in_tile)(const float *
         WD_BTDB(in, out);
         for (int k = 0; k < 16; k++)
             v[k * xs + c] = out[k];
+    }
+}
+
+/* Bᵀ applied down input column col of the 4 rows from iy (rows outside the image, bit i of rows
+ * clear, and columns outside it read as 0): the column j of Bᵀ d that WD_BTDB forms. */
+static inline __attribute__((always_inline)) void WD_NAME(col)(const float *x, int64_t rs,
+                                                               int64_t iy, int64_t col,
+                                                               int64_t in_w, int64_t C,
+                                                               unsigned rows, WD_V r[4])
+{
+    WD_V d[4];
+    const bool in = col >= 0 && col < in_w;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        d[i] = in && (rows >> i & 1) ? (WD_V)WD_LD(x + (iy + i) * rs + col * C) : (WD_V){0};
+    r[0] = d[0] - d[2], r[1] = d[1] + d[2], r[2] = d[2] - d[1], r[3] = d[1] - d[3];
+}
+
+/* The input transform of a row of tw tiles (window origins at row iy, columns −pad_left + 2·tx)
+ * for the channels in whole vectors (c < C − C mod W), into slots 0 .. tw−1 of v (slot s at
+ * v + s·C, plane ξ xs floats on): each column's Bᵀ once, shared by the two tiles that hold it;
+ * the same operations on the same values as WD_BTDB. */
+static inline __attribute__((always_inline)) void
+WD_NAME(in_row)(const float *x, int64_t rs, int64_t iy, unsigned rows, int64_t pad_left,
+                int64_t in_w, int64_t C, int64_t tw, float *v, int64_t xs)
+{
+    for (int64_t c = 0; c + WD_W <= C; c += WD_W) {
+        const float *xc = x + c;
+        WD_V a[4], b[4], e[4], f[4];
+        WD_NAME(col)(xc, rs, iy, -pad_left, in_w, C, rows, a);
+        WD_NAME(col)(xc, rs, iy, 1 - pad_left, in_w, C, rows, b);
+        float *vc = v + c;
+        for (int64_t t = 0; t < tw; t++, vc += C) {
+            const int64_t ix = 2 * t - pad_left;
+            WD_NAME(col)(xc, rs, iy, ix + 2, in_w, C, rows, e);
+            WD_NAME(col)(xc, rs, iy, ix + 3, in_w, C, rows, f);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                WD_ST(vc + (4 * i) * xs, a[i] - e[i]);
+                WD_ST(vc + (4 * i + 1) * xs, b[i] + e[i]);
+                WD_ST(vc + (4 * i + 2) * xs, e[i] - b[i]);
+                WD_ST(vc + (4 * i + 3) * xs, b[i] - f[i]);
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                a[i] = e[i], b[i] = f[i];
+        }
     }
 }
 
@@ -173,42 +219,40 @@ static WD_ATTR void WD_NAME(out_all)(int64_t C, int64_t F, int64_t ldm, const fl
     }
 }
 
-/* Tiles [b0, b0 + nt) of the n images (image by image, row-major in each) transformed into the
- * block's slots 0 .. nt−1 of v and m. */
-static WD_ATTR void WD_NAME(block)(const fv_conv_geom *g, const wdl *L, int64_t b0, int64_t nt,
-                                   const float *x, const float *dz, float *v, float *m)
+/* The rows of tiles [r0, r0 + nr) of the n images (row r: image r / th, tile row r mod th)
+ * transformed into the block's slots (r − r0)·tw + tx of v and m, planes vxs and mxs apart. */
+static inline __attribute__((always_inline)) void
+WD_NAME(rows_in)(const fv_conv_geom *g, const wdl *L, int64_t r0, int64_t nr, const float *x,
+                 const float *dz, float *v, int64_t vxs, float *m, int64_t mxs)
 {
-    const int64_t C = g->in_c, F = g->out_c, ldm = L->ldm, T = L->th * L->tw;
+    const int64_t C = g->in_c, F = g->out_c, ldm = L->ldm, tw = L->tw;
     const int64_t in_rs = g->in_w * C, in_sz = g->in_h * in_rs, out_rs = g->out_w * F;
-    const int64_t out_sz = g->out_h * out_rs;
-    int64_t img = b0 / T, ty = b0 % T / L->tw, tx = b0 % T % L->tw;
-    for (int64_t i = 0; i < nt; i++) {
-        const int64_t oy = 2 * ty, ox = 2 * tx, iy = oy - g->pad_top, ix = ox - g->pad_left;
+    const int64_t out_sz = g->out_h * out_rs, cv = C - C % WD_W;
+    for (int64_t r = r0; r < r0 + nr; r++) {
+        const int64_t img = r / L->th, oy = 2 * (r % L->th), iy = oy - g->pad_top;
         const float *xi = x + img * in_sz, *yi = dz + img * out_sz;
-        float *vi = v + i * C, *mi = m + i * ldm;
-        /* the rows and columns of the window inside the image, and of dY inside the output */
-        unsigned rows = 0, cols = 0;
-        for (int k = 0; k < 4; k++) {
+        float *vr = v + (r - r0) * tw * C, *mr = m + (r - r0) * tw * ldm;
+        unsigned rows = 0; /* the window's rows inside the image */
+        for (int k = 0; k < 4; k++)
             rows |= (iy + k >= 0 && iy + k < g->in_h) ? 1u << k : 0u;
-            cols |= (ix + k >= 0 && ix + k < g->in_w) ? 1u << k : 0u;
-        }
-        if (rows == 0xfu && cols == 0xfu) {
-            WD_NAME(in_tile)(xi, in_rs, iy, ix, C, 0xffffu, vi, L->vxs);
-        } else {
+        WD_NAME(in_row)(xi, in_rs, iy, rows, g->pad_left, g->in_w, C, tw, vr, vxs);
+        for (int64_t tx = 0; cv < C && tx < tw; tx++) { /* the channels past the last vector */
+            const int64_t ix = 2 * tx - g->pad_left;
             unsigned mask = 0;
-            for (int k = 0; k < 4; k++)
-                mask |= rows >> k & 1 ? cols << 4 * k : 0u;
-            WD_NAME(in_tile)(xi, in_rs, iy, ix, C, mask, vi, L->vxs);
+            for (int k = 0; k < 16; k++)
+                if (rows >> (k / 4) & 1 && ix + k % 4 >= 0 && ix + k % 4 < g->in_w) mask |= 1u << k;
+            WD_NAME(in_tile)(xi, in_rs, iy, ix, C, cv, mask, vr + tx * C, vxs);
         }
-        const bool down = oy + 1 < g->out_h, right = ox + 1 < g->out_w;
-        if (down && right)
-            WD_NAME(grad_tile)(yi, out_rs, oy, ox, F, 0xfu, ldm, mi, L->mxs);
-        else
-            WD_NAME(grad_tile)
-            (yi, out_rs, oy, ox, F, 1u | (right ? 2u : 0u) | (down ? 4u : 0u), ldm, mi, L->mxs);
-        if (++tx == L->tw) {
-            tx = 0;
-            if (++ty == L->th) ty = 0, img++;
+        const bool down = oy + 1 < g->out_h;
+        for (int64_t tx = 0; tx < tw; tx++) {
+            const int64_t ox = 2 * tx;
+            float *mt = mr + tx * ldm;
+            if (down && ox + 1 < g->out_w)
+                WD_NAME(grad_tile)(yi, out_rs, oy, ox, F, 0xfu, ldm, mt, mxs);
+            else
+                WD_NAME(grad_tile)
+                (yi, out_rs, oy, ox, F, 1u | (ox + 1 < g->out_w ? 2u : 0u) | (down ? 4u : 0u), ldm,
+                 mt, mxs);
         }
     }
 }
@@ -217,13 +261,16 @@ static WD_ATTR void WD_NAME(block)(const fv_conv_geom *g, const wdl *L, int64_t 
 static WD_ATTR void WD_NAME(run)(const fv_conv_geom *g, const wdl *L, int64_t n, const float *x,
                                  const float *dz, float *dw, float *scratch)
 {
-    const int64_t C = g->in_c, ldm = L->ldm, total = n * L->th * L->tw;
+    const int64_t C = g->in_c, ldm = L->ldm, rows = n * L->th, rb = L->tb / L->tw;
     float *du = scratch + L->du, *v = scratch + L->v, *m = scratch + L->m;
     for (int64_t k = 0; k < 16; k++)
         memset(du + k * L->uxs, 0, (size_t)(C * ldm) * sizeof(float));
-    for (int64_t b0 = 0; b0 < total; b0 += L->tb) {
-        const int64_t nt = total - b0 < L->tb ? total - b0 : L->tb;
-        WD_NAME(block)(g, L, b0, nt, x, dz, v, m);
+    for (int64_t r0 = 0; r0 < rows; r0 += rb) {
+        const int64_t nr = rows - r0 < rb ? rows - r0 : rb, nt = nr * L->tw;
+        if (L->vxs == WD_PLANE && L->mxs == WD_PLANE) /* the planes' offsets as constants */
+            WD_NAME(rows_in)(g, L, r0, nr, x, dz, v, WD_PLANE, m, WD_PLANE);
+        else
+            WD_NAME(rows_in)(g, L, r0, nr, x, dz, v, L->vxs, m, L->mxs);
         for (int64_t k = 0; k < 16; k++)
             WD_NAME(gemm)(C, ldm, nt, v + k * L->vxs, m + k * L->mxs, du + k * L->uxs);
     }
