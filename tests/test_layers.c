@@ -3083,9 +3083,83 @@ TEST(test_conv2d_backward_paths_match_reference)
     }
 }
 
+/* conv2d's dense weight gradient by Winograd F(2x2, 3x3) (fv__conv2d_force_wino_dw, the switch
+ * that conv_algorithm=winograd is to take): 3x3 stride-1 layers at ResNet's channel counts and odd
+ * ones, same and valid padding, 11 images (a pass of 8 and one of 3). The kernel gradient against
+ * the reference backward within 1e-4 + 1e-4·|ref| (the kernel's own bound is checked in
+ * test_winograd_dw.c; here a wrong pointer or scratch would give errors of the gradient's size),
+ * the same bits on 1 and 2 threads, and the input and bias gradients the bits of the implicit
+ * GEMM's run. */
+TEST(test_conv2d_winograd_weight_gradient_matches_reference)
+{
+    static const struct {
+        int64_t h, w, c, filters;
+        bool same;
+    } cases[] = {{9, 7, 16, 16, true},
+                 {6, 5, 16, 32, true},
+                 {4, 4, 64, 64, true},
+                 {7, 8, 5, 17, false},
+                 {14, 14, 32, 32, true}};
+    const int64_t n = 11;
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char args[96];
+        snprintf(args, sizeof args, "filters=%lld kernel_size=3 padding=%s",
+                 (long long)cases[k].filters, cases[k].same ? "same" : "valid");
+        const fv_shape in = shape3(cases[k].h, cases[k].w, cases[k].c);
+        tlayer t[2]; /* the implicit GEMM's, Winograd's */
+        fv__conv2d_force_wino_dw(false);
+        bool made = tl_make(&t[0], "conv2d", args, in, n);
+        fv__conv2d_force_wino_dw(true);
+        made = tl_make(&t[1], "conv2d", args, in, n) && made;
+        fv__conv2d_force_wino_dw(false);
+        if (!made) {
+            tl_free(&t[0]), tl_free(&t[1]);
+            continue;
+        }
+        fv_conv_geom geo;
+        const int64_t ks[2] = {3, 3}, one[2] = {1, 1};
+        CHECK_OK(fv__window_geom(&t[0].l, "kernel", ks, one, one, cases[k].same, cases[k].filters,
+                                 &geo));
+        const int64_t nx = in_size(&t[0]), ny = out_size(&t[0]), nw = t[0].nw;
+        const int64_t ksz = t[0].l.params[0].size;
+        float *x = floats(n * nx), *y = floats(n * ny), *dy = floats(n * ny);
+        float *dx[3] = {floats(n * nx), floats(n * nx), floats(n * nx)};
+        float *g[3] = {floats(nw), floats(nw), floats(nw)}, *ref = floats(ksz);
+        fv_rng rng;
+        fv__rng_seed(&rng, 515 + k);
+        for (int64_t i = 0; i < nw; i++)
+            t[0].w[i] = t[1].w[i] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < n * nx; i++)
+            x[i] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < n * ny; i++)
+            dy[i] = fv__rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < n; i++)
+            fv_conv2d_backward_ref(&geo, x + i * nx, t[0].w, dy + i * ny, ref, NULL, NULL);
+        tl_forward(&t[0], n, x, y, true, 1, 1);
+        /* runs: the implicit GEMM on 2 threads, Winograd on 2, then on 1 */
+        for (int r = 0; r < 3; r++) {
+            tlayer *tr = &t[r ? 1 : 0];
+            memset(tr->g, 0, (size_t)nw * sizeof(float));
+            fv__conv2d_force_wino_dw(r > 0); /* as when it was planned */
+            tl_backward(tr, n, x, y, dy, dx[r], true, 1, r == 2 ? 1 : 2);
+            fv__conv2d_force_wino_dw(false);
+            memcpy(g[r], tr->g, (size_t)nw * sizeof(float));
+        }
+        check_arrays(args, g[1], ref, (long)ksz, 1e-4, 1e-4);
+        CHECK(memcmp(g[1], g[2], (size_t)nw * sizeof(float)) == 0);
+        CHECK(memcmp(dx[0], dx[1], (size_t)(n * nx) * sizeof(float)) == 0);
+        CHECK(memcmp(g[0] + ksz, g[1] + ksz, (size_t)(nw - ksz) * sizeof(float)) == 0);
+        free(x), free(y), free(dy), free(ref);
+        for (int r = 0; r < 3; r++)
+            free(dx[r]), free(g[r]);
+        tl_free(&t[0]), tl_free(&t[1]);
+    }
+}
+
 int main(void)
 {
     RUN(test_conv2d_backward_paths_match_reference);
+    RUN(test_conv2d_winograd_weight_gradient_matches_reference);
     RUN(test_registry_names);
     RUN(test_activation_names_follow_the_enum);
     RUN(test_layer_activation_is_reported_for_fusion);

@@ -176,6 +176,25 @@ static bool mostly_zero(const float *dy, const float *y_relu, int64_t P, int64_t
  * im2col and one GEMM (docs/design.md, the third round). 0 for precision=bf16 (its own tiles). */
 enum { DW_IMAGES = 8, DW_FLOATS = 1 << 20 };
 
+/* Set by fv__conv2d_force_wino_dw (tests), before a model is planned. */
+static bool wino_dw_forced;
+
+void fv__conv2d_force_wino_dw(bool on)
+{
+    __atomic_store_n(&wino_dw_forced, on, __ATOMIC_RELAXED);
+}
+
+/* Whether the dense images' weight gradient takes Winograd F(2×2, 3×3) (fv_conv_dw_wino_images:
+ * 3×3 kernels at stride 1 without dilation, fp32, its scratch within DW_FLOATS; bench/RESULTS.md:
+ * 1.3-2.0× the implicit GEMM on the ResNet example's layers) instead of fv_conv_dw_images.
+ * TODO(issue 15): also when the model was compiled with conv_algorithm=winograd (the option and
+ * the layer's flag come with the Winograd forward); until then only where a test forces it. */
+static bool use_wino_dw(const conv2d_cfg *c)
+{
+    return __atomic_load_n(&wino_dw_forced, __ATOMIC_RELAXED) && fv_conv_dw_wino_applies(&c->g) &&
+           fv_conv_dw_wino_scratch_floats(&c->g, DW_IMAGES) <= DW_FLOATS;
+}
+
 static int64_t dw_images(const fv_layer *l)
 {
     const fv_conv_geom *g = &((const conv2d_cfg *)l->cfg)->g;
@@ -189,8 +208,10 @@ static int64_t dw_images(const fv_layer *l)
 /* The scratch of fv_conv_dw_images, in each thread's after the kernels'. */
 static int64_t dw_floats(const fv_layer *l)
 {
+    const conv2d_cfg *c = l->cfg;
     const int64_t m = dw_images(l);
-    return m ? pad16(fv_conv_dw_images_scratch_floats(&((const conv2d_cfg *)l->cfg)->g, m)) : 0;
+    if (m && use_wino_dw(c)) return pad16(fv_conv_dw_wino_scratch_floats(&c->g, m));
+    return m ? pad16(fv_conv_dw_images_scratch_floats(&c->g, m)) : 0;
 }
 
 static int64_t kernel_stride(const fv_layer *l)
@@ -382,7 +403,10 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, int64_t
     const int64_t in_sz = g->in_h * g->in_w * g->in_c, rows = g->out_h * g->out_w;
     const int64_t F = g->out_c, out_sz = rows * F;
     double work = (double)m * d->dense_flop;
-    fv_conv_dw_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
+    if (use_wino_dw(c))
+        fv_conv_dw_wino_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
+    else
+        fv_conv_dw_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
     for (int64_t i = first; i < first + m; i++) {
         const float *dyi = d->dy + i * out_sz;
         float *dxi = d->dx ? d->dx + i * in_sz : NULL;

@@ -436,6 +436,11 @@ extern const fv_layer_kind fv__kind_gaussian_noise, fv__kind_sampling;
 /* The 6D pose head (pose.c): the 6-D rotation to a matrix; the task loss `pose`. */
 extern const fv_layer_kind fv__kind_pose;
 
+/* Makes conv2d's dense weight gradients take Winograd F(2×2, 3×3) where it applies
+ * (fv_conv_dw_wino_images), or not (the default). Tests only, from one thread, set the same
+ * when a model is planned and when it runs (the threads' scratch is sized for the choice). */
+void fv__conv2d_force_wino_dw(bool on);
+
 /* Sets a weight tensor's description (rank 1-4 dims, init); fan_in/fan_out are left 0. */
 void fv__param_set(fv_param *p, const char *suffix, int rank, const int64_t *dims, int init,
                    bool state);
