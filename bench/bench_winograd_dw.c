@@ -1,4 +1,4 @@
-/* bench_winograd_dw.c — the ResNet example's stride-1 3×3 weight gradients, fv_conv_dw_images
+/* bench_winograd_dw.c — the ResNet example's stride-1 3×3 weight gradients (stem, s1, s2, s3), fv_conv_dw_images
  * (implicit GEMM) against fv_conv_dw_wino_images (Winograd F(2×2, 3×3)), 8 images a call as
  * conv2d.c groups them, hot (the same group repeated, its data in L1/L2), on each FMA path this
  * machine has. Thread CPU time, best of 9 (or argv[1]) runs of 16 calls; one thread; argv[2]:
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_winograd_dw: repetitions must be a positive number\n");
         return 2;
     }
-    static const int64_t shapes[][3] = {{28, 16, 16}, {14, 32, 32}, {7, 64, 64}};
+    static const int64_t shapes[][3] = {{28, 1, 16}, {28, 16, 16}, {14, 32, 32}, {7, 64, 64}};
     static const fv__gemm_path paths[] = {FV__GEMM_AVX512, FV__GEMM_AVX2};
     const int64_t n = 8;
     printf("%-8s %-16s %10s %10s %9s %9s %6s\n", "path", "layer", "igemm ms", "wino ms",
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     for (int pi = 0; pi < 2; pi++) {
         if (!fv__conv_path_supported(paths[pi])) continue;
         fv__conv_force_path(paths[pi]);
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 4; s++) {
             fv_conv_geom g = {0};
             const int64_t hw = shapes[s][0];
             g.in_h = g.in_w = g.out_h = g.out_w = hw;

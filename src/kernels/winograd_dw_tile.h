@@ -81,26 +81,14 @@ static WD_ATTR void WD_NAME(gemm)(int64_t C, int64_t ldm, int64_t nt, const floa
     }
 }
 
-/* The input transform of one tile, channels c0 ≤ c < C: v[ξ·xs + c] ← (Bᵀ d B)_ξ of the 4×4
- * window d at row iy, column ix of x (rows rs floats apart): its pixel k = 4i + j where bit k of
- * mask is set, else 0 (outside the image, never read). */
+/* The input transform of one tile, channels c0 ≤ c < C one at a time (those past the vectors'):
+ * v[ξ·xs + c] ← (Bᵀ d B)_ξ of the 4×4 window d at row iy, column ix of x (rows rs floats apart):
+ * its pixel k = 4i + j where bit k of mask is set, else 0 (outside the image, never read). */
 static inline __attribute__((always_inline)) void
-WD_NAME(in_tile)(const float *x, int64_t rs, int64_t iy, int64_t ix, int64_t C, int64_t c0,
+WD_NAME(in_tail)(const float *x, int64_t rs, int64_t iy, int64_t ix, int64_t C, int64_t c0,
                  unsigned mask, float *v, int64_t xs)
 {
-    int64_t c = c0;
-    for (; c + WD_W <= C; c += WD_W) {
-        WD_V in[16], out[16];
-#pragma GCC unroll 16
-        for (int k = 0; k < 16; k++)
-            in[k] = mask >> k & 1 ? (WD_V)WD_LD(x + (iy + k / 4) * rs + (ix + k % 4) * C + c)
-                                  : (WD_V){0};
-        WD_BTDB(in, out);
-#pragma GCC unroll 16
-        for (int k = 0; k < 16; k++)
-            WD_ST(v + k * xs + c, out[k]);
-    }
-    for (; c < C; c++) {
+    for (int64_t c = c0; c < C; c++) {
         float in[16], out[16];
         for (int k = 0; k < 16; k++)
             in[k] = mask >> k & 1 ? x[(iy + k / 4) * rs + (ix + k % 4) * C + c] : 0.0f;
@@ -110,72 +98,15 @@ WD_NAME(in_tile)(const float *x, int64_t rs, int64_t iy, int64_t ix, int64_t C, 
     }
 }
 
-/* Bᵀ applied down input column col of the 4 rows from iy (rows outside the image, bit i of rows
- * clear, and columns outside it read as 0): the column j of Bᵀ d that WD_BTDB forms. */
-static inline __attribute__((always_inline)) void WD_NAME(col)(const float *x, int64_t rs,
-                                                               int64_t iy, int64_t col,
-                                                               int64_t in_w, int64_t C,
-                                                               unsigned rows, WD_V r[4])
-{
-    WD_V d[4];
-    const bool in = col >= 0 && col < in_w;
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        d[i] = in && (rows >> i & 1) ? (WD_V)WD_LD(x + (iy + i) * rs + col * C) : (WD_V){0};
-    r[0] = d[0] - d[2], r[1] = d[1] + d[2], r[2] = d[2] - d[1], r[3] = d[1] - d[3];
-}
-
-/* The input transform of a row of tw tiles (window origins at row iy, columns −pad_left + 2·tx)
- * for the channels in whole vectors (c < C − C mod W), into slots 0 .. tw−1 of v (slot s at
- * v + s·C, plane ξ xs floats on): each column's Bᵀ once, shared by the two tiles that hold it;
- * the same operations on the same values as WD_BTDB. */
+/* The gradient transform of one tile, filters f0 ≤ f < F one at a time (those past the
+ * vectors'): m[ξ·xs + f] ← (A dY Aᵀ)_ξ, and 0 for F ≤ f < ldm; dY's 2×2 pixels k = 2i + j at row
+ * oy + i, column ox + j of y (rows rs floats apart) where bit k of mask is set, else 0 (past the
+ * output, never read). */
 static inline __attribute__((always_inline)) void
-WD_NAME(in_row)(const float *x, int64_t rs, int64_t iy, unsigned rows, int64_t pad_left,
-                int64_t in_w, int64_t C, int64_t tw, float *v, int64_t xs)
+WD_NAME(grad_tail)(const float *y, int64_t rs, int64_t oy, int64_t ox, int64_t F, int64_t f0,
+                   unsigned mask, int64_t ldm, float *m, int64_t xs)
 {
-    for (int64_t c = 0; c + WD_W <= C; c += WD_W) {
-        const float *xc = x + c;
-        WD_V a[4], b[4], e[4], f[4];
-        WD_NAME(col)(xc, rs, iy, -pad_left, in_w, C, rows, a);
-        WD_NAME(col)(xc, rs, iy, 1 - pad_left, in_w, C, rows, b);
-        float *vc = v + c;
-        for (int64_t t = 0; t < tw; t++, vc += C) {
-            const int64_t ix = 2 * t - pad_left;
-            WD_NAME(col)(xc, rs, iy, ix + 2, in_w, C, rows, e);
-            WD_NAME(col)(xc, rs, iy, ix + 3, in_w, C, rows, f);
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) {
-                WD_ST(vc + (4 * i) * xs, a[i] - e[i]);
-                WD_ST(vc + (4 * i + 1) * xs, b[i] + e[i]);
-                WD_ST(vc + (4 * i + 2) * xs, e[i] - b[i]);
-                WD_ST(vc + (4 * i + 3) * xs, b[i] - f[i]);
-            }
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                a[i] = e[i], b[i] = f[i];
-        }
-    }
-}
-
-/* The gradient transform of one tile: m[ξ·xs + f] ← (A dY Aᵀ)_ξ for f < F, and 0 for F ≤ f < ldm;
- * dY's 2×2 pixels k = 2i + j at row oy + i, column ox + j of y (rows rs floats apart) where bit k
- * of mask is set, else 0 (past the output, never read). */
-static inline __attribute__((always_inline)) void
-WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t oy, int64_t ox, int64_t F, unsigned mask,
-                   int64_t ldm, float *m, int64_t xs)
-{
-    int64_t f = 0;
-    for (; f + WD_W <= F; f += WD_W) {
-        WD_V in[4], out[16];
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            in[k] = mask >> k & 1 ? (WD_V)WD_LD(y + (oy + k / 2) * rs + (ox + k % 2) * F + f)
-                                  : (WD_V){0};
-        WD_ADYA(in, out);
-#pragma GCC unroll 16
-        for (int k = 0; k < 16; k++)
-            WD_ST(m + k * xs + f, out[k]);
-    }
+    int64_t f = f0;
     for (; f < F; f++) {
         float in[4], out[16];
         for (int k = 0; k < 4; k++)
@@ -188,6 +119,29 @@ WD_NAME(grad_tile)(const float *y, int64_t rs, int64_t oy, int64_t ox, int64_t F
         for (int k = 0; k < 16; k++)
             m[k * xs + f] = 0.0f;
 }
+
+/* The rows' transforms in vectors of this path's width and, on the 16-wide paths, of 8 for the
+ * channels and filters past the last whole 16 (winograd_dw_row.h). */
+#define WD_RV       WD_V
+#define WD_RVU      WD_VU
+#define WD_RW       WD_W
+#define WD_RNAME(s) WD_NAME(s)
+#include "kernels/winograd_dw_row.h"
+#undef WD_RV
+#undef WD_RVU
+#undef WD_RW
+#undef WD_RNAME
+#if WD_W == 16
+#define WD_RV       wv8
+#define WD_RVU      wv8u
+#define WD_RW       8
+#define WD_RNAME(s) WD_NAME(s##_8)
+#include "kernels/winograd_dw_row.h"
+#undef WD_RV
+#undef WD_RVU
+#undef WD_RW
+#undef WD_RNAME
+#endif
 
 /* dw [3, 3, C, F] += Gᵀ dU G for every (c, f); du's planes [C × ldm] xs floats apart. */
 static WD_ATTR void WD_NAME(out_all)(int64_t C, int64_t F, int64_t ldm, const float *du, int64_t xs,
@@ -227,7 +181,7 @@ WD_NAME(rows_in)(const fv_conv_geom *g, const wdl *L, int64_t r0, int64_t nr, co
 {
     const int64_t C = g->in_c, F = g->out_c, ldm = L->ldm, tw = L->tw;
     const int64_t in_rs = g->in_w * C, in_sz = g->in_h * in_rs, out_rs = g->out_w * F;
-    const int64_t out_sz = g->out_h * out_rs, cv = C - C % WD_W;
+    const int64_t out_sz = g->out_h * out_rs;
     for (int64_t r = r0; r < r0 + nr; r++) {
         const int64_t img = r / L->th, oy = 2 * (r % L->th), iy = oy - g->pad_top;
         const float *xi = x + img * in_sz, *yi = dz + img * out_sz;
@@ -235,24 +189,34 @@ WD_NAME(rows_in)(const fv_conv_geom *g, const wdl *L, int64_t r0, int64_t nr, co
         unsigned rows = 0; /* the window's rows inside the image */
         for (int k = 0; k < 4; k++)
             rows |= (iy + k >= 0 && iy + k < g->in_h) ? 1u << k : 0u;
-        WD_NAME(in_row)(xi, in_rs, iy, rows, g->pad_left, g->in_w, C, tw, vr, vxs);
+        int64_t cv = C - C % WD_W, fv = F - F % WD_W; /* the channels, filters in vectors */
+        WD_NAME(in_row)(xi, in_rs, iy, rows, g->pad_left, g->in_w, C, 0, cv, tw, vr, vxs);
+        WD_NAME(grad_row)(yi, out_rs, oy, g->out_h, g->out_w, F, 0, fv, tw, mr, ldm, mxs);
+#if WD_W == 16
+        if (C - cv >= 8) {
+            WD_NAME(in_row_8)
+            (xi, in_rs, iy, rows, g->pad_left, g->in_w, C, cv, cv + 8, tw, vr, vxs);
+            cv += 8;
+        }
+        if (F - fv >= 8) {
+            WD_NAME(grad_row_8)
+            (yi, out_rs, oy, g->out_h, g->out_w, F, fv, fv + 8, tw, mr, ldm, mxs);
+            fv += 8;
+        }
+#endif
         for (int64_t tx = 0; cv < C && tx < tw; tx++) { /* the channels past the last vector */
             const int64_t ix = 2 * tx - g->pad_left;
             unsigned mask = 0;
             for (int k = 0; k < 16; k++)
                 if (rows >> (k / 4) & 1 && ix + k % 4 >= 0 && ix + k % 4 < g->in_w) mask |= 1u << k;
-            WD_NAME(in_tile)(xi, in_rs, iy, ix, C, cv, mask, vr + tx * C, vxs);
+            WD_NAME(in_tail)(xi, in_rs, iy, ix, C, cv, mask, vr + tx * C, vxs);
         }
-        const bool down = oy + 1 < g->out_h;
-        for (int64_t tx = 0; tx < tw; tx++) {
+        for (int64_t tx = 0; fv < ldm && tx < tw; tx++) { /* the filters past it, and zeros */
             const int64_t ox = 2 * tx;
-            float *mt = mr + tx * ldm;
-            if (down && ox + 1 < g->out_w)
-                WD_NAME(grad_tile)(yi, out_rs, oy, ox, F, 0xfu, ldm, mt, mxs);
-            else
-                WD_NAME(grad_tile)
-                (yi, out_rs, oy, ox, F, 1u | (ox + 1 < g->out_w ? 2u : 0u) | (down ? 4u : 0u), ldm,
-                 mt, mxs);
+            const unsigned mask = 1u | (ox + 1 < g->out_w ? 2u : 0u) |
+                                  (oy + 1 < g->out_h ? 4u : 0u) |
+                                  (ox + 1 < g->out_w && oy + 1 < g->out_h ? 8u : 0u);
+            WD_NAME(grad_tail)(yi, out_rs, oy, ox, F, fv, mask, ldm, mr + tx * ldm, mxs);
         }
     }
 }

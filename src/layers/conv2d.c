@@ -184,15 +184,20 @@ void fv__conv2d_force_wino_dw(bool on)
     __atomic_store_n(&wino_dw_forced, on, __ATOMIC_RELAXED);
 }
 
-/* Whether the dense images' weight gradient takes Winograd F(2×2, 3×3) (fv_conv_dw_wino_images:
- * 3×3 kernels at stride 1 without dilation, fp32, its scratch within DW_FLOATS; bench/RESULTS.md:
- * 1.3-2.0× the implicit GEMM on the ResNet example's layers) instead of fv_conv_dw_images.
+/* Whether the dense images' weight gradient takes Winograd F(2×2, 3×3) (fv_conv_dw_wino_images)
+ * instead of fv_conv_dw_images: 3×3 kernels at stride 1 without dilation, fp32 (dw_images), its
+ * scratch within DW_FLOATS, and at least 8 channels and filters in whole 16s, where it measured
+ * faster on the AVX-512 and AVX2 paths (bench/bench_winograd_dw.c, docs/design.md: 1.3-2.0× on
+ * the ResNet example's 16- to 64-channel layers; 0.2× on its stem's single channel, 0.4-0.9× with
+ * 8 filters on AVX-512, whose tiles then run half empty).
  * TODO(issue 15): also when the model was compiled with conv_algorithm=winograd (the option and
  * the layer's flag come with the Winograd forward); until then only where a test forces it. */
 static bool use_wino_dw(const conv2d_cfg *c)
 {
-    return __atomic_load_n(&wino_dw_forced, __ATOMIC_RELAXED) && fv_conv_dw_wino_applies(&c->g) &&
-           fv_conv_dw_wino_scratch_floats(&c->g, DW_IMAGES) <= DW_FLOATS;
+    const fv_conv_geom *g = &c->g;
+    return __atomic_load_n(&wino_dw_forced, __ATOMIC_RELAXED) && fv_conv_dw_wino_applies(g) &&
+           g->in_c >= 8 && g->out_c % 16 == 0 &&
+           fv_conv_dw_wino_scratch_floats(g, DW_IMAGES) <= DW_FLOATS;
 }
 
 static int64_t dw_images(const fv_layer *l)
