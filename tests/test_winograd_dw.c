@@ -56,6 +56,19 @@ static double dz_at(const fv_conv_geom *g, const float *dz, int64_t i, int64_t r
     return dz[((i * g->out_h + r) * g->out_w + c) * g->out_c + f];
 }
 
+/* o [R × R] ← T w Tᵀ, T [R × k], w [k × k]: a transform with its matrix's absolute values. */
+static void sandwich(const double *T, int R, int k, const double *w, double *o)
+{
+    for (int a = 0; a < R; a++)
+        for (int b = 0; b < R; b++) {
+            double s = 0;
+            for (int p = 0; p < k; p++)
+                for (int q = 0; q < k; q++)
+                    s += T[a * k + p] * w[p * k + q] * T[b * k + q];
+            o[a * R + b] = s;
+        }
+}
+
 /* exact [9·C·F] ← dw0 + the gradient of n images in double (direct sum), and bound [9·C·F] ←
  * |dw0| + Σ over the tiles of |G|ᵀ (|A| |dY| |A|ᵀ ⊙ |B|ᵀ |d| |B|) |G|: the sum of the magnitudes
  * of every term the Winograd arithmetic adds, which bounds each of its intermediate values. */
@@ -63,9 +76,9 @@ static void exact_and_bound(const fv_conv_geom *g, int64_t n, const float *x, co
                             const float *dw0, double *exact, double *bound)
 {
     const int64_t C = g->in_c, F = g->out_c, K = 9 * C * F;
-    static const double aB[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}};
-    static const double aA[4][2] = {{1, 0}, {1, 1}, {1, 1}, {0, 1}};
-    static const double aG[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}};
+    static const double aBt[16] = {1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1}; /* |Bᵀ| */
+    static const double aA[8] = {1, 0, 1, 1, 1, 1, 0, 1};                           /* |A| */
+    static const double aGt[12] = {1, .5, .5, 0, 0, .5, .5, 0, 0, .5, .5, 1};       /* |Gᵀ| */
     double *au = calloc((size_t)(16 * C * F), sizeof(double));
     double *va = malloc((size_t)(16 * C) * sizeof(double));
     double *ma = malloc((size_t)(16 * F) * sizeof(double));
@@ -84,45 +97,38 @@ static void exact_and_bound(const fv_conv_geom *g, int64_t n, const float *x, co
                                 exact[((kh * 3 + kw) * C + c) * F + f] +=
                                     xv * dz_at(g, dz, i, oy, ox, f);
                         }
+    double win[16], o[16];
     for (int64_t i = 0; i < n; i++)
         for (int64_t oy = 0; oy < g->out_h; oy += 2)
             for (int64_t ox = 0; ox < g->out_w; ox += 2) {
                 const int64_t iy = oy - g->pad_top, ix = ox - g->pad_left;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t a = 0; a < 4; a++)
-                        for (int64_t b = 0; b < 4; b++) {
-                            double s = 0;
-                            for (int64_t p = 0; p < 4; p++)
-                                for (int64_t q = 0; q < 4; q++)
-                                    s += aB[a][p] * fabs(x_at(g, x, i, iy + p, ix + q, c)) *
-                                         aB[b][q];
-                            va[(a * 4 + b) * C + c] = s;
-                        }
-                for (int64_t f = 0; f < F; f++)
-                    for (int64_t a = 0; a < 4; a++)
-                        for (int64_t b = 0; b < 4; b++) {
-                            double s = 0;
-                            for (int64_t p = 0; p < 2; p++)
-                                for (int64_t q = 0; q < 2; q++)
-                                    s += aA[a][p] * fabs(dz_at(g, dz, i, oy + p, ox + q, f)) *
-                                         aA[b][q];
-                            ma[(a * 4 + b) * F + f] = s;
-                        }
+                for (int64_t c = 0; c < C; c++) {
+                    for (int p = 0; p < 16; p++)
+                        win[p] = fabs(x_at(g, x, i, iy + p / 4, ix + p % 4, c));
+                    sandwich(aBt, 4, 4, win, o);
+                    for (int xi = 0; xi < 16; xi++)
+                        va[xi * C + c] = o[xi];
+                }
+                for (int64_t f = 0; f < F; f++) {
+                    for (int p = 0; p < 4; p++)
+                        win[p] = fabs(dz_at(g, dz, i, oy + p / 2, ox + p % 2, f));
+                    sandwich(aA, 4, 2, win, o);
+                    for (int xi = 0; xi < 16; xi++)
+                        ma[xi * F + f] = o[xi];
+                }
                 for (int64_t xi = 0; xi < 16; xi++)
                     for (int64_t c = 0; c < C; c++)
                         for (int64_t f = 0; f < F; f++)
                             au[(xi * C + c) * F + f] += va[xi * C + c] * ma[xi * F + f];
             }
-    for (int64_t kh = 0; kh < 3; kh++)
-        for (int64_t kw = 0; kw < 3; kw++)
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t f = 0; f < F; f++) {
-                    double s = 0;
-                    for (int64_t a = 0; a < 4; a++)
-                        for (int64_t b = 0; b < 4; b++)
-                            s += aG[a][kh] * au[((a * 4 + b) * C + c) * F + f] * aG[b][kw];
-                    bound[((kh * 3 + kw) * C + c) * F + f] += s;
-                }
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < F; f++) {
+            for (int xi = 0; xi < 16; xi++)
+                win[xi] = au[(xi * C + c) * F + f];
+            sandwich(aGt, 3, 4, win, o);
+            for (int k = 0; k < 9; k++)
+                bound[(k * C + c) * F + f] += o[k];
+        }
     free(au), free(va), free(ma);
 }
 

@@ -131,22 +131,10 @@ typedef float wv8u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef float wv16 __attribute__((vector_size(64)));
 typedef float wv16u __attribute__((vector_size(64), aligned(4), may_alias));
 
-#define WD_SPLAT8(x)                                                                               \
-    __extension__({                                                                                \
-        const float s_ = (x);                                                                      \
-        (wv8){s_, s_, s_, s_, s_, s_, s_, s_};                                                     \
-    })
-#define WD_SPLAT16(x)                                                                              \
-    __extension__({                                                                                \
-        const float s_ = (x);                                                                      \
-        (wv16){s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_};                    \
-    })
-
-#define WD_V        wv8
-#define WD_VU       wv8u
-#define WD_W        8
-#define WD_SPLAT(x) WD_SPLAT8(x)
-#define WD_NAME(s)  generic_##s
+#define WD_V       wv8
+#define WD_VU      wv8u
+#define WD_W       8
+#define WD_NAME(s) generic_##s
 #define WD_ATTR
 #include "kernels/winograd_dw_tile.h"
 #undef WD_NAME
@@ -161,16 +149,14 @@ typedef float wv16u __attribute__((vector_size(64), aligned(4), may_alias));
 #undef WD_V
 #undef WD_VU
 #undef WD_W
-#undef WD_SPLAT
 
 /* AVX-512: 16-wide vectors; the same code compiled for AVX2 ("wide": each vector two ymm) tests
  * its tiles on AVX2 machines. */
-#define WD_V        wv16
-#define WD_VU       wv16u
-#define WD_W        16
-#define WD_SPLAT(x) WD_SPLAT16(x)
-#define WD_NAME(s)  avx512_##s
-#define WD_ATTR     __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define WD_V       wv16
+#define WD_VU      wv16u
+#define WD_W       16
+#define WD_NAME(s) avx512_##s
+#define WD_ATTR    __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #include "kernels/winograd_dw_tile.h"
 #undef WD_NAME
 #undef WD_ATTR
@@ -183,7 +169,6 @@ typedef float wv16u __attribute__((vector_size(64), aligned(4), may_alias));
 #undef WD_V
 #undef WD_VU
 #undef WD_W
-#undef WD_SPLAT
 
 /* ---- the interface ------------------------------------------------------------------------- */
 

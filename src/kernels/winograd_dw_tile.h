@@ -1,7 +1,7 @@
 /* winograd_dw_tile.h — the loops of the Winograd F(2×2, 3×3) weight gradient (winograd_dw.c) as
  * a template, included once per instruction set (no include guard on purpose). The includer
  * defines WD_V (vector type), WD_VU (the same unaligned and may_alias), WD_W (its width in floats:
- * 8 or 16), WD_SPLAT(x), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion,
+ * 8 or 16), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion,
  * wdl (the layout), the transforms WD_BTDB, WD_ADYA and WD_GTUG, and the edge copies.
  * Every dU element is one chain of FMAs from its previous value over the tiles in order, whatever
  * the vector width or register tile, so the FMA paths give the same bits (tested).
@@ -29,12 +29,10 @@ static inline __attribute__((always_inline)) void WD_NAME(tile)(const int MR, co
         for (int q = 0; q < NV; q++)
             b[q] = WD_LD(m + q * WD_W);
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
-            const WD_V a = WD_SPLAT(v[r]);
+        for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-            for (int q = 0; q < NV; q++)
-                acc[r][q] += a * b[q];
-        }
+            for (int q = 0; q < NV; q++) /* v[r] in every lane: one broadcast from memory */
+                acc[r][q] += v[r] * b[q];
     }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
