@@ -72,8 +72,7 @@
         }                                                                                          \
     } while (0)
 
-/* ---- layout ------------------------------------------------------------------------------------
- */
+/* ---- layout ---------------------------------------------------------------------------------- */
 
 /* The scratch (offsets in floats, each a multiple of 16): du [16][C × ldm] the transformed
  * gradient; v [16][tb × C] and m [16][tb × ldm] one block of tb tiles transformed, each of the 16
@@ -109,8 +108,8 @@ static void layout_of(const fv_conv_geom *g, int64_t n, wdl *L)
     L->th = (g->out_h + 1) / 2, L->tw = (g->out_w + 1) / 2;
     L->ldm = r16(g->out_c);
     /* whole rows of tiles per block: as many as a plane holds, at least one */
-    const int64_t wide = C > L->ldm ? C : L->ldm;
-    int64_t rb = WD_PLANE / (L->tw * wide);
+    const int64_t row = L->tw * (C > L->ldm ? C : L->ldm);
+    int64_t rb = row > 0 ? WD_PLANE / row : 1;
     if (rb < 1) rb = 1;
     if (rb > n * L->th) rb = n * L->th;
     L->tb = rb * L->tw;

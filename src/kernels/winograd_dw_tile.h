@@ -1,8 +1,9 @@
 /* winograd_dw_tile.h — the loops of the Winograd F(2×2, 3×3) weight gradient (winograd_dw.c) as
  * a template, included once per instruction set (no include guard on purpose). The includer
  * defines WD_V (vector type), WD_VU (the same unaligned and may_alias), WD_W (its width in floats:
- * 8 or 16), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion,
- * wdl (the layout), the transforms WD_BTDB, WD_ADYA and WD_GTUG, and the edge copies.
+ * 8 or 16), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion, wdl (the
+ * layout), WD_PLANE, the 8-float vector types wv8 and wv8u, and the transforms WD_BTDB, WD_ADYA and
+ * WD_GTUG.
  * Every dU element is one chain of FMAs from its previous value over the tiles in order, whatever
  * the vector width or register tile, so the FMA paths give the same bits (tested).
  */
