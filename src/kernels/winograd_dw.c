@@ -36,19 +36,14 @@
         }                                                                                          \
     } while (0)
 
-/* o[16] ← A y Aᵀ, y[4] the 2×2 output gradient: rows [p, q] of A y become [p, p+q, p−q, −q]. */
-#define WD_ADYA(y, o)                                                                              \
+/* o[8] ← A y (4×2, row-major), y[4] the 2×2 output gradient: the GEMMs form A y Aᵀ from it, its
+ * rows [p, q] becoming [p, p + q, p − q, −q]. */
+#define WD_AY(y, o)                                                                                \
     do {                                                                                           \
-        __typeof__((y)[0]) a_[8] = {(y)[0],          (y)[1],          (y)[0] + (y)[2],             \
-                                    (y)[1] + (y)[3], (y)[0] - (y)[2], (y)[1] - (y)[3],             \
-                                    -(y)[2],         -(y)[3]};                                     \
-        _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 4; i_++)                                     \
-        {                                                                                          \
-            (o)[4 * i_] = a_[2 * i_];                                                              \
-            (o)[4 * i_ + 1] = a_[2 * i_] + a_[2 * i_ + 1];                                         \
-            (o)[4 * i_ + 2] = a_[2 * i_] - a_[2 * i_ + 1];                                         \
-            (o)[4 * i_ + 3] = -a_[2 * i_ + 1];                                                     \
-        }                                                                                          \
+        (o)[0] = (y)[0], (o)[1] = (y)[1];                                                          \
+        (o)[2] = (y)[0] + (y)[2], (o)[3] = (y)[1] + (y)[3];                                        \
+        (o)[4] = (y)[0] - (y)[2], (o)[5] = (y)[1] - (y)[3];                                        \
+        (o)[6] = -(y)[2], (o)[7] = -(y)[3];                                                        \
     } while (0)
 
 /* o[9] ← Gᵀ u G, u[16]: each 4-vector [u0, u1, u2, u3] becomes [u0 + ½(u1+u2), ½(u1−u2),
@@ -75,9 +70,10 @@
 /* ---- layout ---------------------------------------------------------------------------------- */
 
 /* The scratch (offsets in floats, each a multiple of 16): du [16][C × ldm] the transformed
- * gradient; v [16][tb × C] and m [16][tb × ldm] one block of tb tiles transformed, each of the 16
- * planes uxs, vxs and mxs floats apart (an odd number of 64-byte lines: the transforms write 16
- * streams at once, which a multiple of 4 KiB would put in one set of L1's). */
+ * gradient; v [16][tb × C] and m [8][tb × ldm] one block of tb tiles transformed (m: A dY, half of
+ * the gradient's transform), the planes uxs, vxs and mxs floats apart (an odd number of 64-byte
+ * lines: the transforms write 16 streams at once, which a multiple of 4 KiB would put in one set of
+ * L1's). */
 typedef struct wdl {
     int64_t th, tw;          /* tiles of 2×2 outputs down and across an image */
     int64_t ldm, tb;         /* out_c rounded up to 16; tiles per block (whole rows) */
@@ -119,7 +115,7 @@ static void layout_of(const fv_conv_geom *g, int64_t n, wdl *L)
     int64_t o = 0;
     L->du = o, o += 16 * L->uxs;
     L->v = o, o += 16 * L->vxs;
-    L->m = o, o += 16 * L->mxs;
+    L->m = o, o += 8 * L->mxs;
     L->total = o;
 }
 

@@ -53,9 +53,10 @@ WD_RNAME(in_row)(const float *x, int64_t rs, int64_t iy, unsigned rows, int64_t 
     }
 }
 
-/* The gradient transform of a row of tw tiles (outputs from row oy, columns 2·tx) for the
- * filters [f0, f1) in vectors, into slots 0 .. tw−1 of m (slot s at m + s·ldm, plane ξ xs floats
- * on): m ← A dY Aᵀ, dY's pixels past the output 0 (never read). */
+/* The gradient's half transform of a row of tw tiles (outputs from row oy, columns 2·tx) for the
+ * filters [f0, f1) in vectors, into slots 0 .. tw−1 of m (slot s at m + s·ldm, plane k < 8 xs
+ * floats on): m ← A dY (4×2), dY's pixels past the output 0 (never read); the GEMMs form
+ * A dY Aᵀ from it (WD_NAME(tile)). */
 static inline __attribute__((always_inline)) void
 WD_RNAME(grad_row)(const float *y, int64_t rs, int64_t oy, int64_t out_h, int64_t out_w, int64_t F,
                    int64_t f0, int64_t f1, int64_t tw, float *m, int64_t ldm, int64_t xs)
@@ -66,14 +67,14 @@ WD_RNAME(grad_row)(const float *y, int64_t rs, int64_t oy, int64_t out_h, int64_
         float *mf = m + f;
         for (int64_t t = 0; t < tw; t++, yf += 2 * F, mf += ldm) {
             const bool right = 2 * t + 1 < out_w;
-            WD_RV in[4], out[16];
+            WD_RV in[4], out[8];
             in[0] = WD_RLD(yf);
             in[1] = right ? WD_RLD(yf + F) : (WD_RV){0};
             in[2] = down ? WD_RLD(yf + rs) : (WD_RV){0};
             in[3] = right && down ? WD_RLD(yf + rs + F) : (WD_RV){0};
-            WD_ADYA(in, out);
-#pragma GCC unroll 16
-            for (int k = 0; k < 16; k++)
+            WD_AY(in, out);
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++)
                 WD_RST(mf + k * xs, out[k]);
         }
     }

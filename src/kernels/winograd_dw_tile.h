@@ -2,7 +2,7 @@
  * a template, included once per instruction set (no include guard on purpose). The includer
  * defines WD_V (vector type), WD_VU (the same unaligned and may_alias), WD_W (its width in floats:
  * 8 or 16), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion, wdl (the
- * layout), WD_PLANE, the 8-float vector types wv8 and wv8u, and the transforms WD_BTDB, WD_ADYA and
+ * layout), WD_PLANE, the 8-float vector types wv8 and wv8u, and the transforms WD_BTDB, WD_AY and
  * WD_GTUG.
  * Every dU element is one chain of FMAs from its previous value over the tiles in order, whatever
  * the vector width or register tile, so the FMA paths give the same bits (tested).
@@ -12,11 +12,13 @@
 #define WD_ST(p, v) (*(WD_VU *)(p) = (v))
 
 /* du[r·ldm + q·W ..] (r < MR rows of in_c, q < NV vectors of out_c) += Σ_{t < nt} v[t·ldv + r] ·
- * m[t·ldm + q·W ..], each element one FMA chain in t order; MR·NV ≤ 16 accumulators. */
-static inline __attribute__((always_inline)) void WD_NAME(tile)(const int MR, const int NV,
-                                                                int64_t nt, const float *v,
-                                                                int64_t ldv, const float *m,
-                                                                int64_t ldm, float *du)
+ * M_t[q·W ..], each element one FMA chain in t order; MR·NV ≤ 16 accumulators. M_t, the row
+ * t of the gradient's transform A dY Aᵀ at column J of its 4×4, from the two planes of A dY
+ * for its row (p = m0[t·ldm ..], q = m1[t·ldm ..]): p, p + q, p − q or −q (an FNMADD: the same
+ * bits as adding the product with −q). */
+static inline __attribute__((always_inline)) void
+WD_NAME(tile)(const int MR, const int NV, const int J, int64_t nt, const float *v, int64_t ldv,
+              const float *m0, const float *m1, int64_t ldm, float *du)
 {
     WD_V acc[16][4];
 #pragma GCC unroll 16
@@ -24,16 +26,21 @@ static inline __attribute__((always_inline)) void WD_NAME(tile)(const int MR, co
 #pragma GCC unroll 4
         for (int q = 0; q < NV; q++)
             acc[r][q] = WD_LD(du + r * ldm + q * WD_W);
-    for (int64_t t = 0; t < nt; t++, v += ldv, m += ldm) {
+    for (int64_t t = 0; t < nt; t++, v += ldv, m0 += ldm, m1 += ldm) {
         WD_V b[4];
 #pragma GCC unroll 4
-        for (int q = 0; q < NV; q++)
-            b[q] = WD_LD(m + q * WD_W);
+        for (int q = 0; q < NV; q++) {
+            const WD_V p = WD_LD(m0 + q * WD_W), h = WD_LD(m1 + q * WD_W);
+            b[q] = J == 0 ? p : J == 1 ? p + h : J == 2 ? p - h : h;
+        }
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
             for (int q = 0; q < NV; q++) /* v[r] in every lane: one broadcast from memory */
-                acc[r][q] += v[r] * b[q];
+                if (J == 3)
+                    acc[r][q] -= v[r] * b[q];
+                else
+                    acc[r][q] += v[r] * b[q];
     }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
@@ -43,39 +50,64 @@ static inline __attribute__((always_inline)) void WD_NAME(tile)(const int MR, co
 }
 
 /* All C rows of du's columns [co, co + NV·W): tiles of MR rows, then of 8, 4, 2 and 1 below MR. */
-static inline __attribute__((always_inline)) void WD_NAME(rows)(const int MR, const int NV,
-                                                                int64_t C, int64_t nt,
-                                                                const float *v, const float *m,
-                                                                int64_t ldm, float *du)
+static inline __attribute__((always_inline)) void
+WD_NAME(rows)(const int MR, const int NV, const int J, int64_t C, int64_t nt, const float *v,
+              const float *m0, const float *m1, int64_t ldm, float *du)
 {
     int64_t r = 0;
     for (; r + MR <= C; r += MR)
-        WD_NAME(tile)(MR, NV, nt, v + r, C, m, ldm, du + r * ldm);
-    if (MR > 8 && r + 8 <= C) WD_NAME(tile)(8, NV, nt, v + r, C, m, ldm, du + r * ldm), r += 8;
-    if (MR > 4 && r + 4 <= C) WD_NAME(tile)(4, NV, nt, v + r, C, m, ldm, du + r * ldm), r += 4;
-    if (MR > 2 && r + 2 <= C) WD_NAME(tile)(2, NV, nt, v + r, C, m, ldm, du + r * ldm), r += 2;
-    if (MR > 1 && r + 1 <= C) WD_NAME(tile)(1, NV, nt, v + r, C, m, ldm, du + r * ldm);
+        WD_NAME(tile)(MR, NV, J, nt, v + r, C, m0, m1, ldm, du + r * ldm);
+    if (MR > 8 && r + 8 <= C) {
+        WD_NAME(tile)(8, NV, J, nt, v + r, C, m0, m1, ldm, du + r * ldm);
+        r += 8;
+    }
+    if (MR > 4 && r + 4 <= C) {
+        WD_NAME(tile)(4, NV, J, nt, v + r, C, m0, m1, ldm, du + r * ldm);
+        r += 4;
+    }
+    if (MR > 2 && r + 2 <= C) {
+        WD_NAME(tile)(2, NV, J, nt, v + r, C, m0, m1, ldm, du + r * ldm);
+        r += 2;
+    }
+    if (MR > 1 && r + 1 <= C) WD_NAME(tile)(1, NV, J, nt, v + r, C, m0, m1, ldm, du + r * ldm);
 }
 
-/* One transformed position's GEMM over a block of nt tiles: du [C × ldm] += vᵀ m, v [nt × C],
- * m [nt × ldm]. Register tiles of 16 accumulators: NV vectors of out_c by 16/NV rows of in_c. */
-static WD_ATTR void WD_NAME(gemm)(int64_t C, int64_t ldm, int64_t nt, const float *v,
-                                  const float *m, float *du)
+/* The columns [co, co + NV·W) of the GEMM below, at column J (a constant) of the transform. */
+static inline __attribute__((always_inline)) void
+WD_NAME(cols)(const int MR, const int NV, int J, int64_t C, int64_t nt, const float *v,
+              const float *m0, const float *m1, int64_t ldm, float *du)
+{
+    if (J == 0)
+        WD_NAME(rows)(MR, NV, 0, C, nt, v, m0, m1, ldm, du);
+    else if (J == 1)
+        WD_NAME(rows)(MR, NV, 1, C, nt, v, m0, m1, ldm, du);
+    else if (J == 2)
+        WD_NAME(rows)(MR, NV, 2, C, nt, v, m0, m1, ldm, du);
+    else
+        WD_NAME(rows)(MR, NV, 3, C, nt, v, m0, m1, ldm, du);
+}
+
+/* One transformed position's GEMM over a block of nt tiles: du [C × ldm] += vᵀ M, v [nt × C], M
+ * [nt × ldm] at column J of the transform from the planes m0 and m1 of A dY (WD_NAME(tile)).
+ * Register tiles of 16 accumulators: NV vectors of out_c by 16/NV rows of in_c. */
+static WD_ATTR void WD_NAME(gemm)(int64_t C, int64_t ldm, int64_t nt, const float *v, int J,
+                                  const float *m0, const float *m1, float *du)
 {
     for (int64_t co = 0; co < ldm;) {
         const int64_t nv = (ldm - co) / WD_W;
+        const float *p = m0 + co, *q = m1 + co;
 #if WD_W == 16
         if (nv >= 4)
-            WD_NAME(rows)(4, 4, C, nt, v, m + co, ldm, du + co), co += 4 * WD_W;
+            WD_NAME(cols)(4, 4, J, C, nt, v, p, q, ldm, du + co), co += 4 * WD_W;
         else if (nv == 3)
-            WD_NAME(rows)(5, 3, C, nt, v, m + co, ldm, du + co), co += 3 * WD_W;
+            WD_NAME(cols)(5, 3, J, C, nt, v, p, q, ldm, du + co), co += 3 * WD_W;
         else if (nv == 2)
-            WD_NAME(rows)(8, 2, C, nt, v, m + co, ldm, du + co), co += 2 * WD_W;
+            WD_NAME(cols)(8, 2, J, C, nt, v, p, q, ldm, du + co), co += 2 * WD_W;
         else
-            WD_NAME(rows)(16, 1, C, nt, v, m + co, ldm, du + co), co += WD_W;
+            WD_NAME(cols)(16, 1, J, C, nt, v, p, q, ldm, du + co), co += WD_W;
 #else /* ldm is a multiple of 16: pairs of 8-float vectors */
         (void)nv;
-        WD_NAME(rows)(6, 2, C, nt, v, m + co, ldm, du + co), co += 2 * WD_W;
+        WD_NAME(cols)(6, 2, J, C, nt, v, p, q, ldm, du + co), co += 2 * WD_W;
 #endif
     }
 }
@@ -97,25 +129,25 @@ WD_NAME(in_tail)(const float *x, int64_t rs, int64_t iy, int64_t ix, int64_t C, 
     }
 }
 
-/* The gradient transform of one tile, filters f0 ≤ f < F one at a time (those past the
- * vectors'): m[ξ·xs + f] ← (A dY Aᵀ)_ξ, and 0 for F ≤ f < ldm; dY's 2×2 pixels k = 2i + j at row
- * oy + i, column ox + j of y (rows rs floats apart) where bit k of mask is set, else 0 (past the
- * output, never read). */
+/* The gradient's half transform of one tile, filters f0 ≤ f < F one at a time (those past the
+ * vectors'): m[k·xs + f] ← (A dY)_k (k < 8, 4×2 row-major), and 0 for F ≤ f < ldm; dY's 2×2 pixels
+ * k = 2i + j at row oy + i, column ox + j of y (rows rs floats apart) where bit k of mask is set,
+ * else 0 (past the output, never read). */
 static inline __attribute__((always_inline)) void
 WD_NAME(grad_tail)(const float *y, int64_t rs, int64_t oy, int64_t ox, int64_t F, int64_t f0,
                    unsigned mask, int64_t ldm, float *m, int64_t xs)
 {
     int64_t f = f0;
     for (; f < F; f++) {
-        float in[4], out[16];
+        float in[4], out[8];
         for (int k = 0; k < 4; k++)
             in[k] = mask >> k & 1 ? y[(oy + k / 2) * rs + (ox + k % 2) * F + f] : 0.0f;
-        WD_ADYA(in, out);
-        for (int k = 0; k < 16; k++)
+        WD_AY(in, out);
+        for (int k = 0; k < 8; k++)
             m[k * xs + f] = out[k];
     }
     for (; f < ldm; f++)
-        for (int k = 0; k < 16; k++)
+        for (int k = 0; k < 8; k++)
             m[k * xs + f] = 0.0f;
 }
 
@@ -234,8 +266,10 @@ static WD_ATTR void WD_NAME(run)(const fv_conv_geom *g, const wdl *L, int64_t n,
             WD_NAME(rows_in)(g, L, r0, nr, x, dz, v, WD_PLANE, m, WD_PLANE);
         else
             WD_NAME(rows_in)(g, L, r0, nr, x, dz, v, L->vxs, m, L->mxs);
-        for (int64_t k = 0; k < 16; k++)
-            WD_NAME(gemm)(C, ldm, nt, v + k * L->vxs, m + k * L->mxs, du + k * L->uxs);
+        for (int64_t k = 0; k < 16; k++) /* row k / 4 of A dY's planes, column k mod 4 */
+            WD_NAME(gemm)
+        (C, ldm, nt, v + k * L->vxs, (int)(k % 4), m + k / 4 * 2 * L->mxs,
+         m + (k / 4 * 2 + 1) * L->mxs, du + k * L->uxs);
     }
     WD_NAME(out_all)(C, g->out_c, ldm, du, L->uxs, dw);
 }
