@@ -5,7 +5,11 @@ accuracy after the last epoch (mean and standard deviation over the seeds) and t
 times side by side, with the machine they were taken on.
 
 usage: bench/resnet.py [--data DIR] [--epochs N] [--seeds 1,2,3] [--threads T] [--fovea PATH]
-                       [--limit N] [--same-start] [--json OUT]
+                       [--limit N] [--same-start] [--conv-algorithm direct,winograd] [--json OUT]
+
+--conv-algorithm trains fovea once per algorithm listed (`fovea train --conv-algorithm`; direct,
+the default, or winograd: Winograd F(2x2,3x3) for the 3x3 stride-1 layers), each a row of its own
+("fovea" for direct, "fovea winograd"), beside PyTorch's in the same run.
 
 --same-start starts both from fovea's initial weights for the seed and feeds the batches in the
 data's order (no shuffling): the two trajectories then differ only by floating-point rounding,
@@ -107,7 +111,7 @@ def init_weights(args, seed, tmp):
     return path
 
 
-def run_fovea(args, data, seed):
+def run_fovea(args, data, seed, algorithm="direct"):
     with tempfile.TemporaryDirectory() as tmp:
         hist = os.path.join(tmp, "h.csv")
         init = init_weights(args, seed, args.tmp)
@@ -115,6 +119,8 @@ def run_fovea(args, data, seed):
                "--epochs", str(args.epochs), "--threads", str(args.threads), "--history", hist]
         if init:
             cmd.append("--no-shuffle")
+        if algorithm != "direct":
+            cmd += ["--conv-algorithm", algorithm]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         times = fovea_epoch_seconds(out)
         with open(hist) as f:
@@ -150,16 +156,26 @@ def main():
     ap.add_argument("--fovea", default=os.path.join(ROOT, "build/fovea"))
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--conv-algorithm", default="direct",
+                    help="fovea's conv2d algorithms to train with, comma-separated")
     ap.add_argument("--same-start", action="store_true",
                     help="both from fovea's initial weights, batches in the data's order")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    algs = args.conv_algorithm.split(",")
+    for a in algs:
+        if a not in ("direct", "winograd"):
+            ap.error("--conv-algorithm: %r is neither direct nor winograd" % a)
+    label = {a: "fovea" if a == "direct" else "fovea " + a for a in algs}
+    runners = [(label[a], lambda ar, d, s, a=a: run_fovea(ar, d, s, a)) for a in algs]
+    runners.append(("torch", run_torch))
+    whos = [w for w, _ in runners]
     with tempfile.TemporaryDirectory() as tmp:
         data = subset(args.data, args.limit, tmp) if args.limit else args.data
         args.data_used, args.tmp = data, tmp
-        res = {"fovea": [], "torch": []}
+        res = {w: [] for w in whos}
         for seed in seeds:
-            for who, run in (("fovea", run_fovea), ("torch", run_torch)):
+            for who, run in runners:
                 r = run(args, data, seed)
                 res[who].append(r)
                 print("%-5s seed %d: test accuracy %.4f, %s s per epoch"
@@ -169,17 +185,18 @@ def main():
                                                        args.seeds,
                                                        ", first %d images only" % args.limit
                                                        if args.limit else ""))
-    print("%-6s %-22s %s" % ("", "test accuracy", "seconds per epoch (mean)"))
-    for who in ("fovea", "torch"):
+    print("%-14s %-22s %s" % ("", "test accuracy", "seconds per epoch (mean)"))
+    for who in whos:
         acc = [r["val_accuracy"] for r in res[who]]
         sec = [t for r in res[who] for t in r["seconds"]]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        print("%-6s %.4f ± %.4f        %.1f" % (who, statistics.mean(acc), sd, statistics.mean(sec)))
-    fa = statistics.mean(r["val_accuracy"] for r in res["fovea"])
-    ta = statistics.mean(r["val_accuracy"] for r in res["torch"])
-    ft = statistics.mean(t for r in res["fovea"] for t in r["seconds"])
-    tt = statistics.mean(t for r in res["torch"] for t in r["seconds"])
-    print("fovea − torch: %+.2f points; torch/fovea epoch time: %.2f×" % (100 * (fa - ta), tt / ft))
+        print("%-14s %.4f ± %.4f        %.1f" % (who, statistics.mean(acc), sd,
+                                                 statistics.mean(sec)))
+    acc = {w: statistics.mean(r["val_accuracy"] for r in res[w]) for w in whos}
+    sec = {w: statistics.mean(t for r in res[w] for t in r["seconds"]) for w in whos}
+    for w in whos[:-1]:
+        print("%s − torch: %+.2f points; torch/%s epoch time: %.2f×"
+              % (w, 100 * (acc[w] - acc["torch"]), w, sec["torch"] / sec[w]))
     f, train, terms = dense_flops(MODEL)
     ntrain, ntest = (len(read_idx(args.data, NAMES[k])) for k in ("train_y", "test_y"))
     if args.limit:
@@ -189,12 +206,12 @@ def main():
           "gradient) + %d validation images × f = %.3f TFLOP, where f = %.2f MFLOP per image forward = "
           "Σ 2·pixels·taps·filters: %s" % (ntrain, train / 1e6, ntest, work / 1e12, f / 1e6,
                                            " + ".join(terms)))
-    print("dense-equivalent GFLOP/s over the epoch (training and validation): fovea %.1f, torch %.1f"
-          % (work / ft / 1e9, work / tt / 1e9))
+    print("dense-equivalent GFLOP/s over the epoch (training and validation): %s"
+          % ", ".join("%s %.1f" % (w, work / sec[w] / 1e9) for w in whos))
     if args.same_start:
         print("\nthe same start (fovea's initial weights, no shuffling): per epoch, fovea and torch")
         for i, seed in enumerate(seeds):
-            for e, (f, t) in enumerate(zip(res["fovea"][i]["curve"], res["torch"][i]["curve"])):
+            for e, (f, t) in enumerate(zip(res[whos[0]][i]["curve"], res["torch"][i]["curve"])):
                 print("  seed %d epoch %d: val_loss %.4f %.4f (%+.4f), val_accuracy %.4f %.4f "
                       "(%+.2f points)" % (seed, e + 1, f[0], t[0], f[0] - t[0], f[1], t[1],
                                          100 * (f[1] - t[1])))
