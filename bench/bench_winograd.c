@@ -63,14 +63,15 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int64_t hw, c, f;
-    } L[] = {{"s1_conv (28x28, 16->16)", 28, 16, 16},
+    } L[] = {{"stem (28x28, 1->16)", 28, 1, 16},
+             {"s1_conv (28x28, 16->16)", 28, 16, 16},
              {"s2_conv2 (14x14, 32->32)", 14, 32, 32},
              {"s3_conv2 (7x7, 64->64)", 7, 64, 64}};
     printf("path %s, one thread, hot, best of %d rounds (thread CPU time)\n", fv_conv_path(),
            rounds);
     printf("%-26s %-4s %10s %10s %9s %9s %7s\n", "layer", "op", "direct us", "wino us", "direct",
            "wino", "ratio");
-    for (int l = 0; l < 3; l++) {
+    for (int l = 0; l < 4; l++) {
         if (argc > 2 && strncmp(L[l].name, argv[2], strlen(argv[2])) != 0) continue;
         fv_conv_geom g = {.in_h = L[l].hw,
                           .in_w = L[l].hw,

@@ -4,9 +4,12 @@
  * model file and checkpoints, bad values.
  */
 #include "core/core.h"
+#include "fovea.h"
 #include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/model_impl.h"
 #include "test.h"
 
 #include <math.h>
@@ -183,7 +186,7 @@ TEST(winograd_hand_worked)
      * halvings and sums of these small integers are exact. */
     fv_conv_geom g;
     CHECK(geom3(&g, 4, 4, 1, 1, false));
-    CHECK(fv_conv_winograd_applies(&g));
+    CHECK(fv__conv_winograd_computes(&g) && !fv_conv_winograd_applies(&g)); /* 1 channel */
     float x[16], w[9], u[16 * 16], y[4], s[4096];
     for (int i = 0; i < 16; i++)
         x[i] = (float)(i + 1);
@@ -201,19 +204,23 @@ TEST(winograd_hand_worked)
     fv__conv_force_path(-1);
 }
 
-TEST(winograd_applies_to_3x3_stride_1_only)
+TEST(winograd_applies_to_3x3_stride_1_from_16_channels)
 {
     fv_conv_geom g;
-    CHECK(geom3(&g, 7, 7, 4, 4, true) && fv_conv_winograd_applies(&g));
-    CHECK(geom3(&g, 7, 7, 4, 4, false) && fv_conv_winograd_applies(&g));
+    CHECK(geom3(&g, 7, 7, 16, 16, true) && fv_conv_winograd_applies(&g));
+    CHECK(geom3(&g, 7, 7, 64, 32, false) && fv_conv_winograd_applies(&g));
+    CHECK(geom3(&g, 7, 7, 15, 16, true) && !fv_conv_winograd_applies(&g));
+    CHECK(fv__conv_winograd_computes(&g));
+    CHECK(geom3(&g, 7, 7, 16, 8, true) && !fv_conv_winograd_applies(&g));
+    CHECK(geom3(&g, 7, 7, 16, 16, true));
     g.stride_w = 2;
-    CHECK(!fv_conv_winograd_applies(&g));
-    CHECK(geom3(&g, 7, 7, 4, 4, true));
+    CHECK(!fv_conv_winograd_applies(&g) && !fv__conv_winograd_computes(&g));
+    CHECK(geom3(&g, 7, 7, 16, 16, true));
     g.dil_h = 2;
-    CHECK(!fv_conv_winograd_applies(&g));
-    CHECK(geom3(&g, 7, 7, 4, 4, true));
+    CHECK(!fv_conv_winograd_applies(&g) && !fv__conv_winograd_computes(&g));
+    CHECK(geom3(&g, 7, 7, 16, 16, true));
     g.k_w = 5;
-    CHECK(!fv_conv_winograd_applies(&g));
+    CHECK(!fv_conv_winograd_applies(&g) && !fv__conv_winograd_computes(&g));
 }
 
 TEST(winograd_matches_ref_within_bound_on_every_path)
@@ -291,11 +298,267 @@ TEST(winograd_avx2_and_avx512_give_the_same_bits)
     CHECK(compared >= 12);
 }
 
+/* ---- the option in a model ------------------------------------------------------------------ */
+
+/* A residual block at 16 channels (Winograd forward and input gradient, BatchNormalization's
+ * fused passes, the identity shortcut's in-place input gradient), a valid convolution with fused
+ * ReLU and bias from 16 to 20 channels, a strided one and a 3-channel stem (direct). */
+static const char *block = "input shape=9,7,3\n"
+                           "conv2d name=stem filters=16 kernel_size=3 padding=same use_bias=false\n"
+                           "batch_normalization name=stem_bn\n"
+                           "relu name=r0\n"
+                           "conv2d name=c1 filters=16 kernel_size=3 padding=same use_bias=false\n"
+                           "batch_normalization name=bn1\n"
+                           "relu name=r1\n"
+                           "conv2d name=c2 filters=16 kernel_size=3 padding=same\n"
+                           "batch_normalization name=bn2\n"
+                           "add name=add1 inputs=bn2,r0\n"
+                           "relu name=r2\n"
+                           "conv2d name=c3 filters=20 kernel_size=3 activation=relu\n"
+                           "conv2d name=c4 filters=17 kernel_size=3 strides=2 padding=same\n"
+                           "global_average_pooling2d\n"
+                           "dense units=4 activation=softmax\n";
+
+static fv_model *block_model(const char *algorithm)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%scompile loss=sparse_categorical_crossentropy optimizer=adam conv_algorithm=%s\n",
+             block, algorithm);
+    fv_model *m = fv_model_parse_string(text, "block.fv");
+    if (m && fv__model_ensure_weights(m, 7) != FV_OK) fv_model_free(m), m = NULL;
+    return m;
+}
+
+static float *random_floats(int64_t n, uint64_t seed)
+{
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    float *x = falloc(n);
+    fill_rand(&r, x, n);
+    return x;
+}
+
+/* Three training steps of N samples on `threads` threads (fusion on or off): the loss of the
+ * last, and the model (weights in m->weights). */
+static double three_steps(fv_model *m, int threads, int64_t N)
+{
+    const int64_t in = fv_model_input_size(m);
+    float *x = random_floats(N * in, 11);
+    int32_t *labels = malloc((size_t)N * sizeof(int32_t));
+    if (!labels) abort();
+    for (int64_t i = 0; i < N; i++)
+        labels[i] = (int32_t)(i % 4);
+    fv_targets t[1] = {{.labels = labels}};
+    const float *xs[1] = {x};
+    double loss = NAN;
+    fv_set_threads(threads);
+    for (int s = 0; s < 3; s++)
+        CHECK_OK(fv__model_train_step_heads(m, xs, t, N, &loss, NULL));
+    fv_set_threads(0);
+    free(x), free(labels);
+    return loss;
+}
+
+TEST(winograd_model_steps_are_the_same_bits_on_1_2_3_threads_fused_or_not)
+{
+    enum { N = 11 };
+    fv_model *m[4] = {block_model("winograd"), block_model("winograd"), block_model("winograd"),
+                      block_model("winograd")};
+    CHECK(m[0] && m[1] && m[2] && m[3]);
+    if (!m[0] || !m[1] || !m[2] || !m[3]) goto done;
+    fv__model_set_fusion(m[3], false); /* BatchNormalization's passes apart */
+    double loss[4];
+    for (int i = 0; i < 4; i++)
+        loss[i] = three_steps(m[i], i < 3 ? i + 1 : 1, N);
+    CHECK(isfinite(loss[0]));
+    for (int i = 1; i < 4; i++) {
+        CHECK(memcmp(&loss[0], &loss[i], sizeof(double)) == 0);
+        CHECK(m[i]->nweights == m[0]->nweights &&
+              memcmp(m[0]->weights, m[i]->weights, (size_t)m[0]->nweights * sizeof(float)) == 0);
+    }
+done:
+    for (int i = 0; i < 4; i++)
+        fv_model_free(m[i]);
+}
+
+TEST(winograd_model_differs_from_direct_by_rounding_only)
+{
+    /* The option takes effect (other bits: other sums) and changes nothing else (the same weights
+     * after three steps to within 1e-4 of their scale; a wrong transform of a gradient or a
+     * forward would move them by the learning rate, 1e-3). */
+    enum { N = 11 };
+    fv_model *w = block_model("winograd"), *d = block_model("direct");
+    CHECK(w && d);
+    if (!w || !d) goto done;
+    CHECK(strcmp(fv_model_conv_algorithm(w), "winograd") == 0);
+    CHECK(strcmp(fv_model_conv_algorithm(d), "direct") == 0);
+    const double lw = three_steps(w, 2, N), ld = three_steps(d, 2, N);
+    CHECK(memcmp(&lw, &ld, sizeof lw) != 0);
+    CHECK_CLOSE(lw, ld, 1e-5, 1e-5);
+    double worst = 0;
+    for (int64_t i = 0; i < w->nweights; i++) {
+        const double e = fabs((double)w->weights[i] - (double)d->weights[i]);
+        worst = e > worst ? e : worst;
+    }
+    printf("     largest weight difference after three steps: %.3g\n", worst);
+    CHECK(worst > 0 && worst < 1e-4);
+done:
+    fv_model_free(w);
+    fv_model_free(d);
+}
+
+TEST(winograd_model_gradient_matches_finite_differences)
+{
+    /* Directional finite differences of the loss along a random direction of each kernel, on a
+     * smooth model (tanh: no ReLU kinks, no batch statistics) whose c1 and c2 take the Winograd
+     * forward and input gradient (c1's added in place beside the Add's), against the gradient
+     * backward computed; the stem's gradient passes through both input gradients. */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "input shape=6,5,3\n"
+             "conv2d name=stem filters=16 kernel_size=3 padding=same activation=tanh\n"
+             "conv2d name=c1 filters=16 kernel_size=3 padding=same activation=tanh\n"
+             "add name=a inputs=c1,stem\n"
+             "conv2d name=c2 filters=18 kernel_size=3 activation=tanh\n"
+             "flatten\n"
+             "dense name=out units=4 activation=softmax\n"
+             "compile loss=sparse_categorical_crossentropy conv_algorithm=%s\n",
+             "winograd");
+    fv_model *m = fv_model_parse_string(text, "smooth.fv");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_OK(fv__model_ensure_weights(m, 5));
+    enum { N = 5 };
+    float *x = random_floats(N * fv_model_input_size(m), 23);
+    int32_t labels[N] = {2, 0, 1, 3, 0};
+    fv_targets t = {.labels = labels};
+    static const char *const tensors[] = {"stem.kernel", "stem.bias", "c1.kernel",
+                                          "c1.bias",     "c2.kernel", "c2.bias"};
+    fv_rng r;
+    fv__rng_seed(&r, 99);
+    const double eps = 1e-3;
+    for (size_t ti = 0; ti < sizeof tensors / sizeof tensors[0]; ti++) {
+        int rank;
+        int64_t dims[4], n = 1;
+        double L0, Lp, Lm, analytic = 0;
+        float *w = fv_model_param(m, tensors[ti], &rank, dims);
+        float *g = fv__model_grad(m, tensors[ti]);
+        CHECK(w && g);
+        if (!w || !g) continue;
+        for (int k = 0; k < rank; k++)
+            n *= dims[k];
+        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &L0));
+        double *v = malloc((size_t)n * sizeof(double));
+        float *w0 = falloc(n);
+        if (!v) abort();
+        memcpy(w0, w, (size_t)n * sizeof(float));
+        for (int64_t j = 0; j < n; j++)
+            v[j] = fv__rng_normal(&r), analytic += v[j] * g[j];
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] + eps * v[j]);
+        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lp));
+        for (int64_t j = 0; j < n; j++)
+            w[j] = (float)(w0[j] - eps * v[j]);
+        CHECK_OK(fv__model_loss_and_grad(m, x, &t, N, true, &Lm));
+        memcpy(w, w0, (size_t)n * sizeof(float));
+        const double numeric = (Lp - Lm) / (2 * eps);
+        if (!(fabs(numeric - analytic) <= 2e-3 + 2e-2 * fabs(analytic))) {
+            fprintf(stderr, "  %s: analytic %.6g, numeric %.6g\n", tensors[ti], analytic, numeric);
+            test_failed_checks++;
+        }
+        free(v), free(w0);
+    }
+    free(x);
+    fv_model_free(m);
+}
+
+TEST(conv_algorithm_round_trips_through_the_model_file_and_a_checkpoint)
+{
+    char dir[128], path[256], ck[256];
+    test_tmpdir("winograd", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    fv_model *m = block_model("winograd");
+    CHECK(m != NULL);
+    if (!m) return;
+    char *text = fv_model_to_text(m);
+    CHECK_STR_CONTAINS(text, " conv_algorithm=winograd");
+    fv_model *back = fv_model_parse_string(text, "back.fv");
+    CHECK(back && strcmp(fv_model_conv_algorithm(back), "winograd") == 0);
+    fv_model_free(back);
+    free(text);
+    CHECK_OK(fv_model_save(m, path));
+    fv_model *loaded = fv_model_load(path);
+    CHECK(loaded && strcmp(fv_model_conv_algorithm(loaded), "winograd") == 0);
+    fv_model_free(loaded);
+    /* A checkpoint keeps it: its model is the one saved, and resuming it with the direct
+     * algorithm is another run (other bits), refused naming the difference. */
+    enum { N = 24 };
+    float *x = random_floats(N * fv_model_input_size(m), 5);
+    int32_t labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 4;
+    const int64_t dims[3] = {9, 7, 3};
+    fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, labels);
+    CHECK(d != NULL);
+    fv_fit_opts o = fv_fit_defaults();
+    o.epochs = 1, o.batch_size = 8, o.seed = 3, o.checkpoint_dir = dir;
+    CHECK_OK(fv_model_fit(m, d, &o, NULL));
+    fv_model *c = fv_model_load(ck);
+    CHECK(c && strcmp(fv_model_conv_algorithm(c), "winograd") == 0);
+    fv_model_free(c);
+    fv_model *direct = block_model("direct");
+    o.epochs = 2, o.resume = true;
+    CHECK(direct && fv_model_fit(direct, d, &o, NULL) == FV_ERR_STATE);
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm");
+    fv_model *same = block_model("winograd");
+    CHECK(same);
+    CHECK_OK(fv_model_fit(same, d, &o, NULL));
+    CHECK(fv_model_last_fit(same).initial_epoch == 1);
+    fv_model_free(same);
+    fv_model_free(direct);
+    fv_dataset_free(d);
+    free(x);
+    fv_model_free(m);
+}
+
+TEST(bad_conv_algorithm_values_are_refused_naming_the_field)
+{
+    fv_model *m = block_model("direct");
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(fv_model_set_conv_algorithm(m, "fast") == FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=fast");
+    CHECK(fv_model_set_conv_algorithm(m, NULL) == FV_ERR_INVALID);
+    CHECK(strcmp(fv_model_conv_algorithm(m), "direct") == 0); /* unchanged */
+    CHECK(fv_model_compile(m, "loss=sparse_categorical_crossentropy conv_algorithm=fast") ==
+          FV_ERR_INVALID);
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=fast: expected direct or winograd");
+    CHECK(strcmp(fv_model_conv_algorithm(m), "direct") == 0); /* compile is all or nothing */
+    CHECK_OK(fv_model_set_conv_algorithm(m, "winograd"));
+    CHECK(strcmp(fv_model_conv_algorithm(m), "winograd") == 0);
+    fv_model_free(m);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%scompile loss=sparse_categorical_crossentropy "
+             "conv_algorithm=Winograd\n",
+             block);
+    CHECK(fv_model_parse_string(text, "bad.fv") == NULL);
+    CHECK_STR_CONTAINS(fv_last_error(), "bad.fv");
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=Winograd");
+}
+
 int main(void)
 {
     RUN(winograd_hand_worked);
-    RUN(winograd_applies_to_3x3_stride_1_only);
+    RUN(winograd_applies_to_3x3_stride_1_from_16_channels);
     RUN(winograd_matches_ref_within_bound_on_every_path);
     RUN(winograd_avx2_and_avx512_give_the_same_bits);
+    RUN(winograd_model_steps_are_the_same_bits_on_1_2_3_threads_fused_or_not);
+    RUN(winograd_model_differs_from_direct_by_rounding_only);
+    RUN(winograd_model_gradient_matches_finite_differences);
+    RUN(conv_algorithm_round_trips_through_the_model_file_and_a_checkpoint);
+    RUN(bad_conv_algorithm_values_are_refused_naming_the_field);
     return TEST_SUMMARY();
 }

@@ -118,8 +118,13 @@ void fv_conv2d_forward_add(const fv_conv_geom *g, const float *x, const float *w
  * 16 multiplies per tile and channel pair where the direct convolution takes 36: the 16
  * transformed positions are 16 GEMMs [tiles × in_c] · [in_c × out_c] (each element one FMA chain
  * over the channels from 0), over blocks of tiles whose transforms stay in L2. The tiles' pixels
- * past the bottom or right edge are computed and not written. Applies (fv_conv_winograd_applies)
- * to 3×3 kernels with strides 1, dilation 1 and padding ≥ 0 (same or valid), any in_c, out_c.
+ * past the bottom or right edge are computed and not written. The kernels compute any 3×3
+ * geometry with strides 1, dilation 1 and padding ≥ 0 (same or valid) and any in_c, out_c ≥ 1;
+ * fv_conv_winograd_applies says where conv2d uses them: those geometries with in_c ≥ 16 and
+ * out_c ≥ 16. Below that the transforms, per channel and per filter, cost more than the
+ * multiplies saved and the vectors' tails run scalar (bench/bench_winograd.c on Zen 5, AVX-512:
+ * the ResNet stem, 1 → 16 channels at 28×28, 5× slower than direct; 8 → 8, 5×; 16 → 8, 1.6×;
+ * 16 → 16, 1.2× faster; 32 → 64 at 26×26, 1.7× faster).
  * Results depend on the instruction set's path only (fv_conv_path: AVX-512 and AVX2 the same bits,
  * the portable path without FMA differs), never on threads. Not the direct convolution's sums:
  * each output is within (in_c + 13)·2^-24·S (to first order) of the exact convolution, where S is
@@ -150,9 +155,8 @@ void fv_conv2d_forward_winograd(const fv_conv_geom *g, const float *x, const flo
 /* y ← y + the Winograd convolution of x (no bias, no activation), added in the output
  * transform's epilogue, which prefetches the rows it adds to: conv2d's stride-1 input gradient
  * added in place (fv_run.dx_add). Arguments as fv_conv2d_forward_winograd's. */
-void fv_conv2d_forward_winograd_add(const fv_conv_geom *g, const float *x, const float *u,
-                                    float *y, float *scratch, const float *next,
-                                    int64_t next_floats);
+void fv_conv2d_forward_winograd_add(const fv_conv_geom *g, const float *x, const float *u, float *y,
+                                    float *scratch, const float *next, int64_t next_floats);
 
 /* A strided convolution's input gradient by phases (conv_phase.c): the input positions (ih, iw)
  * with (ih + pad_top) mod stride_h = rh and (iw + pad_left) mod stride_w = rw get

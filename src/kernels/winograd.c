@@ -185,6 +185,11 @@ static void wgeo_init(const fv_conv_geom *g, wgeo *G)
 
 bool fv_conv_winograd_applies(const fv_conv_geom *g)
 {
+    return fv__conv_winograd_computes(g) && g->in_c >= 16 && g->out_c >= 16;
+}
+
+bool fv__conv_winograd_computes(const fv_conv_geom *g)
+{
     return g->k_h == 3 && g->k_w == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
            g->dil_w == 1 && g->pad_top >= 0 && g->pad_left >= 0 && g->in_h > 0 && g->in_w > 0 &&
            g->in_c > 0 && g->out_h > 0 && g->out_w > 0 && g->out_c > 0;

@@ -119,8 +119,8 @@ WT_NAME(gemm_panel)(const int MR, const int NV, const float *V, const float *u, 
         WT_NAME(gemm_run)(MR, NV, V + r0 * ldv, ldv, u + j, ldm, C, m + r0 * ldm + j, ldm, MR);
     for (; r0 < nt; r0 += 4) /* the rest 4 rows at a time (the last with its rows clamped) */
         WT_NAME(gemm_run)
-        (4, NV, V + r0 * ldv, ldv, u + j, ldm, C, m + r0 * ldm + j, ldm,
-         nt - r0 < 4 ? (int)(nt - r0) : 4);
+    (4, NV, V + r0 * ldv, ldv, u + j, ldm, C, m + r0 * ldm + j, ldm,
+     nt - r0 < 4 ? (int)(nt - r0) : 4);
 }
 
 /* M[nt × Fp] ← V[nt × C] (rows Cv apart) · U[C × Fp] of one position, with the panels of
