@@ -200,39 +200,59 @@ int64_t fv_conv_winograd_pack_floats(const fv_conv_geom *g)
     return 16 * g->in_c * round16(g->out_c);
 }
 
-/* h[0..3] ← G k for k[0..2] (strided by s), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1] (the paper's):
- * (k0 + k2) first, then ± k1, then the exact halving. */
-static void g_col(const float *k, int64_t s, float *h)
-{
-    const float t = k[0] + k[2 * s];
-    h[0] = k[0];
-    h[1] = (t + k[s]) * 0.5f;
-    h[2] = (t - k[s]) * 0.5f;
-    h[3] = k[2 * s];
-}
+/* U = G k Gᵀ of the 3×3 kernels k[t] (t = 3·kh + kw, each a lane of T) into o[4i + j], with
+ * G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1] (the paper's): along kh, then along kw, each (k0 + k2) first,
+ * then ± k1, then the exact halving. */
+#define WG_GKGT(T, k, o)                                                                           \
+    do {                                                                                           \
+        T gk_[12];                                                                                 \
+        for (int b_ = 0; b_ < 3; b_++) {                                                           \
+            const T t_ = (k)[b_] + (k)[6 + b_];                                                    \
+            gk_[b_] = (k)[b_];                                                                     \
+            gk_[3 + b_] = (t_ + (k)[3 + b_]) * 0.5f;                                               \
+            gk_[6 + b_] = (t_ - (k)[3 + b_]) * 0.5f;                                               \
+            gk_[9 + b_] = (k)[6 + b_];                                                             \
+        }                                                                                          \
+        for (int i_ = 0; i_ < 4; i_++) {                                                           \
+            const T t_ = gk_[3 * i_] + gk_[3 * i_ + 2];                                            \
+            (o)[4 * i_] = gk_[3 * i_];                                                             \
+            (o)[4 * i_ + 1] = (t_ + gk_[3 * i_ + 1]) * 0.5f;                                       \
+            (o)[4 * i_ + 2] = (t_ - gk_[3 * i_ + 1]) * 0.5f;                                       \
+            (o)[4 * i_ + 3] = gk_[3 * i_ + 2];                                                     \
+        }                                                                                          \
+    } while (0)
 
 void fv_conv_winograd_pack(const fv_conv_geom *g, const float *w, float *u)
 {
     const int64_t C = g->in_c, F = g->out_c, Fp = round16(F);
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t f = 0; f < Fp; f++) {
-            float k[9], gk[12], o[4];
-            if (f >= F) {
-                for (int p = 0; p < 16; p++)
-                    u[(p * C + c) * Fp + f] = 0.0f;
-                continue;
-            }
+    for (int64_t c = 0; c < C; c++) {
+        const float *k[9];
+        float *o[16];
+        for (int t = 0; t < 9; t++)
+            k[t] = w + (t * C + c) * F;
+        for (int p = 0; p < 16; p++)
+            o[p] = u + (p * C + c) * Fp;
+        int64_t f = 0;
+        for (; f + 8 <= F; f += 8) { /* 8 filters a vector: the same operations lane by lane */
+            wv8 kv[9], ov[16];
             for (int t = 0; t < 9; t++)
-                k[t] = w[(t * C + c) * F + f];
-            for (int b = 0; b < 3; b++) /* G k: gk[4a' + ...] column b of the 4×3 */
-                g_col(k + b, 3, o), gk[b] = o[0], gk[3 + b] = o[1], gk[6 + b] = o[2],
-                                    gk[9 + b] = o[3];
-            for (int i = 0; i < 4; i++) { /* (G k) G^T: row i of the 4×3 */
-                g_col(gk + 3 * i, 1, o);
-                for (int j = 0; j < 4; j++)
-                    u[((4 * i + j) * C + c) * Fp + f] = o[j];
-            }
+                kv[t] = *(const wv8u *)(k[t] + f);
+            WG_GKGT(wv8, kv, ov);
+            for (int p = 0; p < 16; p++)
+                *(wv8u *)(o[p] + f) = ov[p];
         }
+        for (; f < F; f++) {
+            float ks[9], os[16];
+            for (int t = 0; t < 9; t++)
+                ks[t] = k[t][f];
+            WG_GKGT(float, ks, os);
+            for (int p = 0; p < 16; p++)
+                o[p][f] = os[p];
+        }
+        for (; f < Fp; f++)
+            for (int p = 0; p < 16; p++)
+                o[p][f] = 0.0f;
+    }
 }
 
 int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g)
