@@ -163,10 +163,11 @@ static int64_t round16(int64_t v)
 }
 
 /* The transformed inputs and GEMM outputs of a block take at most this many floats (256 KiB, in
- * L2 with the packed weights beside them). Measured on Zen 5 (bench/bench_winograd.c): 16 Ki
- * floats (blocks of 32 tiles at 16 channels) ran the 16-channel layer 4% slower, 32 Ki the same,
- * 128 Ki (the whole 28×28 image) 2% faster; the block's remainder of rows costs more than its
- * cache misses. */
+ * L2 with the transformed kernel beside them). Measured on Zen 5 (bench/bench_winograd.c, the
+ * 28×28 16-channel layer, hot, against 64 Ki): 8 Ki floats 0.90× as fast, 16 Ki 0.93-0.98×,
+ * 32 Ki 0.95×, 128 Ki (the whole image) 1.02×; in a training step of the ResNet example 64 Ki to
+ * 256 Ki were within its noise and 8 Ki 15% slower. Each block pays 16 GEMM calls, each with its
+ * tiles' set-up and its remainder of rows, which small blocks cannot amortise. */
 enum { WG_BLOCK_FLOATS = 1 << 16 };
 
 static void wgeo_init(const fv_conv_geom *g, wgeo *G)

@@ -730,15 +730,21 @@ static fv_status precision_parse(const char *v, bool *bf16)
     return FV_OK;
 }
 
+/* *flag ← v for the compile key `key` (precision=, conv_algorithm=), which the layers' scratch
+ * depends on: a change drops the plan. */
+static void set_plan_flag(fv_model *m, bool *flag, bool v, int key)
+{
+    if (v != *flag) fv__model_plan_reset(m);
+    *flag = v;
+    m->compile_given |= CK_BIT(key);
+}
+
 fv_status fv_model_set_precision(fv_model *m, const char *precision)
 {
     bool bf16 = false;
     fv_status s = precision_parse(precision ? precision : "", &bf16);
-    if (s != FV_OK) return s;
-    if (bf16 != m->bf16) fv__model_plan_reset(m); /* the layers' scratch depends on it */
-    m->bf16 = bf16;
-    m->compile_given |= CK_BIT(CK_PRECISION);
-    return FV_OK;
+    if (s == FV_OK) set_plan_flag(m, &m->bf16, bf16, CK_PRECISION);
+    return s;
 }
 
 const char *fv_model_precision(const fv_model *m)
@@ -760,11 +766,8 @@ fv_status fv_model_set_conv_algorithm(fv_model *m, const char *algorithm)
 {
     bool winograd = false;
     fv_status s = conv_algorithm_parse(algorithm ? algorithm : "", &winograd);
-    if (s != FV_OK) return s;
-    if (winograd != m->winograd) fv__model_plan_reset(m); /* the layers' scratch depends on it */
-    m->winograd = winograd;
-    m->compile_given |= CK_BIT(CK_CONV_ALGORITHM);
-    return FV_OK;
+    if (s == FV_OK) set_plan_flag(m, &m->winograd, winograd, CK_CONV_ALGORITHM);
+    return s;
 }
 
 const char *fv_model_conv_algorithm(const fv_model *m)
