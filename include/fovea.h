@@ -364,8 +364,9 @@ const char *fv_model_precision(const fv_model *m);
 
 /* The algorithm of the model's conv2d layers: "direct" (the default: implicit GEMM) or
  * "winograd" (also the compile line's conv_algorithm=winograd; oneDNN's names are
- * convolution_direct and convolution_winograd): every conv2d layer with a 3×3 kernel, strides 1
- * and dilation 1 (any padding) computes its forward and its input gradient by Winograd
+ * convolution_direct and convolution_winograd): every conv2d layer with a 3×3 kernel, strides 1,
+ * dilation 1 (any padding) and 16 channels or more in and out (below, the transforms cost more
+ * than they save) computes its forward and its input gradient by Winograd
  * F(2×2, 3×3) (Lavin & Gray, CVPR 2016): 2.25× fewer multiplies, at a larger rounding error
  * (each output within (in_c + 13)·2^-24 times the transform's sum of magnitudes; kernels.h,
  * fv_conv_winograd_applies). The other conv2d layers, and the weight gradients, stay direct;

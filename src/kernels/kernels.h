@@ -138,8 +138,8 @@ void fv_conv2d_forward_add(const fv_conv_geom *g, const float *x, const float *w
 bool fv_conv_winograd_applies(const fv_conv_geom *g);
 int64_t fv_conv_winograd_pack_floats(const fv_conv_geom *g);
 void fv_conv_winograd_pack(const fv_conv_geom *g, const float *w, float *u);
-/* Scratch floats of one image: Cv + Fp + 16·TB·(Cv + Fp) (Cv, Fp the channels rounded up to 16,
- * TB the tiles of a block: at most 2^16 floats of transforms, at least 16 tiles). */
+/* Scratch floats of one image: Fp + 16·TB·(Cv + Fp) (Cv, Fp the channels rounded up to 16, TB
+ * the tiles of a block: at most 2^16 floats of transforms, at least 16 tiles). */
 int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g);
 /* The FLOPs performed for one image (2 per multiply-add of the GEMMs, 1 per addition of the
  * transforms): the profile's executed count. */
@@ -148,7 +148,8 @@ double fv_conv_winograd_flop(const fv_conv_geom *g);
  * then max(·, 0) with relu (NaN gives 0); x [in_h, in_w, in_c]; u from fv_conv_winograd_pack;
  * b [out_c] or NULL; scratch [fv_conv_winograd_scratch_floats(g)] (any alignment); next
  * [next_floats]: the next image's input, prefetched into L2 a share per GEMM (a hint only: never
- * read as data; NULL: none). g must satisfy fv_conv_winograd_applies. */
+ * read as data; NULL: none). g: a 3×3 kernel, strides 1, dilation 1, padding ≥ 0, any channels
+ * (fv_conv_winograd_applies adds where conv2d uses it). */
 void fv_conv2d_forward_winograd(const fv_conv_geom *g, const float *x, const float *u,
                                 const float *b, bool relu, float *y, float *scratch,
                                 const float *next, int64_t next_floats);

@@ -18,7 +18,6 @@
 typedef struct wgeo {
     int64_t in_h, in_w, C, Cv, F, Fp, out_h, out_w, pad_top, pad_left;
     int64_t th, tw, T, TB;
-    float *edge;       /* 16·Cv floats: a tile that crosses the image's edge, zeros outside */
     const float *bias; /* Fp floats: the bias, zeros past F (or all zeros) */
 } wgeo;
 
@@ -260,7 +259,7 @@ int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g)
 {
     wgeo G;
     wgeo_init(g, &G);
-    return 16 * G.Cv + G.Fp + 16 * G.TB * (G.Cv + G.Fp);
+    return G.Fp + 16 * G.TB * (G.Cv + G.Fp);
 }
 
 double fv_conv_winograd_flop(const fv_conv_geom *g)
@@ -278,10 +277,10 @@ static void wg_forward(const fv_conv_geom *g, const float *x, const float *u, co
     wgeo G;
     wgeo_init(g, &G);
     const wg_fns *fn = wg_fns_now();
-    float *edge = scratch, *bias = edge + 16 * G.Cv, *V = bias + G.Fp, *M = V + 16 * G.TB * G.Cv;
+    float *bias = scratch, *V = bias + G.Fp, *M = V + 16 * G.TB * G.Cv;
     for (int64_t f = 0; f < G.Fp; f++)
         bias[f] = b && f < G.F ? b[f] : 0.0f;
-    G.edge = edge, G.bias = bias;
+    G.bias = bias;
     const int64_t nb = (G.T + G.TB - 1) / G.TB, steps = nb * 16;
     const int64_t lines = next && next_floats > 0 ? fv__pf_lines(next_floats) : 0;
     const int64_t us = G.C * G.Fp, vs = G.TB * G.Cv, ms = G.TB * G.Fp;
