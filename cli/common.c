@@ -392,6 +392,22 @@ int cli_precision_apply(const char *cmd, fv_model *m, const cli_opt *precision)
     return s == FV_OK ? 0 : cli_fail_lib(cmd, "--precision", s);
 }
 
+int cli_conv_algorithm_check(const char *cmd, const cli_opt *algorithm)
+{
+    if (!algorithm->seen || strcmp(algorithm->value, "direct") == 0 ||
+        strcmp(algorithm->value, "winograd") == 0)
+        return 0;
+    return cli_usage_error(cmd, "--conv-algorithm: expected direct or winograd, got '%s'",
+                           algorithm->value);
+}
+
+int cli_conv_algorithm_apply(const char *cmd, fv_model *m, const cli_opt *algorithm)
+{
+    if (!algorithm->seen) return 0;
+    const fv_status s = fv_model_set_conv_algorithm(m, algorithm->value);
+    return s == FV_OK ? 0 : cli_fail_lib(cmd, "--conv-algorithm", s);
+}
+
 /* True if dir holds the named IDX file, gzipped or not. */
 static bool has_idx(const char *dir, const char *name)
 {

@@ -113,6 +113,10 @@ void cli_layer_names(const fv_model *m, char *buf, size_t size);
  * neither AVX512_BF16 nor AMX-BF16) as CLI_FAIL; 0 when absent or done. */
 int cli_precision_check(const char *cmd, const cli_opt *precision);
 int cli_precision_apply(const char *cmd, fv_model *m, const cli_opt *precision);
+/* --conv-algorithm direct|winograd of train, predict and evaluate, likewise
+ * (fv_model_set_conv_algorithm). */
+int cli_conv_algorithm_check(const char *cmd, const cli_opt *algorithm);
+int cli_conv_algorithm_apply(const char *cmd, fv_model *m, const cli_opt *algorithm);
 
 /* Loads the data named by --data: a folder of IDX files (train and/or test as asked; the test
  * set is optional: NULL when the folder has none), a CSV table (into *train, or *test if train

@@ -47,6 +47,8 @@ static const char usage[] =
     "  --precision fp32|bf16  the arithmetic of the dense and conv2d layers (default: the\n"
     "                         model's own): bf16 products with fp32 sums, also on a model\n"
     "                         trained in fp32; refused where the CPU has no bf16 instructions\n"
+    "  --conv-algorithm A     direct or winograd: the algorithm of the 3x3 stride-1 conv2d\n"
+    "                         layers (default: the model's own)\n"
     "\n"
     "fovea evaluate --detections DET.json --annotations INSTANCES.json scores any detector's\n"
     "results as COCO does (see 'fovea evaluate --detections x --help').\n"
@@ -138,7 +140,7 @@ int cmd_evaluate(int argc, char **argv)
         {"features", true, false, NULL},   {"layer", true, false, NULL},
         {"samples", true, false, NULL},    {"seed", true, false, NULL},
         {"object", true, false, NULL},     {"precision", true, false, NULL},
-        {"tta", true, false, NULL},
+        {"tta", true, false, NULL},        {"conv-algorithm", true, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -155,7 +157,9 @@ int cmd_evaluate(int argc, char **argv)
     cli_opt *names_opt = cli_find(opts, nopts, "class-names");
     cli_opt *precision = cli_find(opts, nopts, "precision");
     if (!data->seen) return cli_usage_error(cmd, "--data is required");
+    cli_opt *conv_alg = cli_find(opts, nopts, "conv-algorithm");
     if ((rc = cli_precision_check(cmd, precision))) return rc;
+    if ((rc = cli_conv_algorithm_check(cmd, conv_alg))) return rc;
     int64_t batch_size = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
                                      "a positive integer", &batch_size)))
@@ -174,7 +178,8 @@ int cmd_evaluate(int argc, char **argv)
     fv_metrics *mt = NULL;
     rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, pos[0]);
-    if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    if (!m || cli_precision_apply(cmd, m, precision) || cli_conv_algorithm_apply(cmd, m, conv_alg))
+        goto done;
     /* Options of one kind of model, refused for the others rather than ignored. */
     const bool generative = fv_model_target(m) || fv_model_gan(m);
     static const char *const gen_only[] = {"binarize", "features", "layer", "samples", "seed"};

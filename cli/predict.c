@@ -46,6 +46,8 @@ static const char usage[] =
     "                     (default: the model's own); bf16 multiplies in bf16 with fp32 sums,\n"
     "                     also on a model trained in fp32; refused where the CPU has no bf16\n"
     "                     instructions\n"
+    "  --conv-algorithm A direct or winograd: the algorithm of the 3x3 stride-1 conv2d layers\n"
+    "                     (default: the model's own)\n"
     "  --interpolation bilinear|nearest, --crop-to-aspect-ratio: as for 'fovea train'\n"
     "  --strict           a file found in a folder that cannot be decoded is an error (default:\n"
     "                     skipped with a warning; files named one by one must always decode)\n"
@@ -279,14 +281,16 @@ static void print_top(const fv_model *m, const fv_dataset *x, const float *out, 
 /* predict on image files: decode, run, then print, CSV or .npy. */
 static int predict_images(const char *cmd, const char *model_path, const char *const *inputs,
                           int ninputs, const char *output, int64_t batch_size, int top,
-                          const cli_image_flags *imf, const cli_opt *precision)
+                          const cli_image_flags *imf, const cli_opt *precision,
+                          const cli_opt *conv_alg)
 {
     fv_model *m = NULL;
     fv_dataset *x = NULL;
     float *out = NULL;
     int rc = CLI_FAIL;
     m = cli_load_trained_model(cmd, model_path);
-    if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    if (!m || cli_precision_apply(cmd, m, precision) || cli_conv_algorithm_apply(cmd, m, conv_alg))
+        goto done;
     if ((rc = check_not_autoencoder(cmd, m, model_path, output))) goto done;
     if ((rc = cli_load_image_inputs(cmd, inputs, ninputs, m, imf, &x))) goto done;
     rc = CLI_FAIL;
@@ -341,6 +345,7 @@ int cmd_predict(int argc, char **argv)
         {"crop-to-aspect-ratio", false, false, NULL},
         {"strict", false, false, NULL},
         {"precision", true, false, NULL},
+        {"conv-algorithm", true, false, NULL},
         {"timing", false, false, NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -372,8 +377,10 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     cli_opt *topk = cli_find(opts, nopts, "top-k");
     cli_opt *precision = cli_find(opts, nopts, "precision");
     cli_opt *timing = cli_find(opts, nopts, "timing");
+    cli_opt *conv_alg = cli_find(opts, nopts, "conv-algorithm");
     if (!input->seen) return cli_usage_error(cmd, "--input is required");
     if ((rc = cli_precision_check(cmd, precision))) return rc;
+    if ((rc = cli_conv_algorithm_check(cmd, conv_alg))) return rc;
     bool csv = output->seen && cli_has_suffix(output->value, ".csv");
     if (output->seen && !csv && !cli_has_suffix(output->value, ".npy"))
         return cli_usage_error(cmd, "--output: '%s': expected a .csv or a .npy file name",
@@ -410,7 +417,7 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
         const char *model_path = pos[0];
         inputs[0] = input->value;
         return predict_images(cmd, model_path, inputs, npos, output->seen ? output->value : NULL,
-                              bs, (int)top_k, &imf, precision);
+                              bs, (int)top_k, &imf, precision, conv_alg);
     }
     int64_t batch_size = 0;
     if (batch->seen && (rc = cli_int(cmd, "--batch-size", batch->value, 1, INT32_MAX,
@@ -425,7 +432,8 @@ static int predict_command(const char *cmd, cli_opt *opts, int nopts, const char
     rc = CLI_FAIL;
     const double t_start = cli_now();
     m = cli_load_trained_model(cmd, pos[0]);
-    if (!m || cli_precision_apply(cmd, m, precision)) goto done;
+    if (!m || cli_precision_apply(cmd, m, precision) || cli_conv_algorithm_apply(cmd, m, conv_alg))
+        goto done;
     if ((rc = check_not_autoencoder(cmd, m, pos[0], output->seen ? output->value : NULL)))
         goto done;
     rc = CLI_FAIL;

@@ -75,6 +75,10 @@ static const char usage[] =
     "  --precision fp32|bf16     bf16: the dense and conv2d layers multiply in bf16 (fp32\n"
     "                            sums, weights and optimizer); refused where the CPU has no bf16\n"
     "                            instructions\n"
+    "  --conv-algorithm direct|winograd\n"
+    "                            winograd: the 3x3 stride-1 conv2d layers (16 channels or more)\n"
+    "                            by Winograd F(2x2,3x3), fewer multiplies, larger rounding\n"
+    "                            (default: the model's compile line, else direct)\n"
     "  --verbose 0|1|2           0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a\n"
     "                            terminal, else 2)\n"
     "\n"
@@ -254,6 +258,7 @@ enum {
     O_LABEL_MODE,
     O_CLASS_NAMES,
     O_PRECISION,
+    O_CONV_ALGORITHM,
     O_OBJECT,
     O_COUNT
 };
@@ -443,6 +448,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         [O_LABEL_MODE] = {"label-mode", true, false, NULL},
         [O_CLASS_NAMES] = {"class-names", true, false, NULL},
         [O_PRECISION] = {"precision", true, false, NULL},
+        [O_CONV_ALGORITHM] = {"conv-algorithm", true, false, NULL},
     };
     const char *pos[1];
     int npos;
@@ -469,6 +475,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         strcmp(opts[O_PRECISION].value, "bf16") != 0)
         return cli_usage_error(cmd, "--precision: expected fp32 or bf16, got '%s'",
                                opts[O_PRECISION].value);
+    if ((rc = cli_conv_algorithm_check(cmd, &opts[O_CONV_ALGORITHM]))) return rc;
     if (opts[O_OPTIMIZER].seen && strcmp(opts[O_OPTIMIZER].value, "adam") != 0 &&
         strcmp(opts[O_OPTIMIZER].value, "adamw") != 0 &&
         strcmp(opts[O_OPTIMIZER].value, "sgd") != 0)
@@ -577,6 +584,7 @@ static int train(int argc, char **argv, cli_mpi *mp)
         fprintf(stderr, "fovea train: --precision: %s\n", fv_last_error());
         goto done;
     }
+    if (cli_conv_algorithm_apply(cmd, m, &opts[O_CONV_ALGORITHM])) goto done;
     fv_fit_opts fit = fv_model_fit_opts(m);
     if (epochs >= 0) fit.epochs = epochs;
     if (batch_size > 0) fit.batch_size = batch_size;

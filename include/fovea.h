@@ -340,7 +340,8 @@ char *fv_model_to_text(const fv_model *m);
 
 /* Sets loss, optimizer and metrics, as the model file's compile line does: same syntax.
  * Keys: loss, optimizer (adam|sgd), learning_rate, beta_1, beta_2, epsilon, momentum,
- * nesterov, metrics, seed, precision (fp32|bf16: fv_model_set_precision). Calling it again
+ * nesterov, metrics, seed, precision (fp32|bf16: fv_model_set_precision), conv_algorithm
+ * (direct|winograd: fv_model_set_conv_algorithm). Calling it again
  * replaces earlier values. */
 fv_status fv_model_compile(fv_model *m, const char *args);
 
@@ -360,6 +361,22 @@ fv_status fv_model_compile(fv_model *m, const char *args);
 fv_status fv_model_set_precision(fv_model *m, const char *precision);
 /* "fp32" or "bf16". */
 const char *fv_model_precision(const fv_model *m);
+
+/* The algorithm of the model's conv2d layers: "direct" (the default: implicit GEMM) or
+ * "winograd" (also the compile line's conv_algorithm=winograd; oneDNN's names are
+ * convolution_direct and convolution_winograd): every conv2d layer with a 3×3 kernel, strides 1,
+ * dilation 1 (any padding) and 16 channels or more in and out (below, the transforms cost more
+ * than they save) computes its forward and its input gradient by Winograd
+ * F(2×2, 3×3) (Lavin & Gray, CVPR 2016): 2.25× fewer multiplies, at a larger rounding error
+ * (each output within (in_c + 13)·2^-24 times the transform's sum of magnitudes; kernels.h,
+ * fv_conv_winograd_applies). The other conv2d layers, and the weight gradients, stay direct;
+ * at precision=bf16 the bf16 kernels stay (Winograd is fp32 only). Bit-identical for any thread
+ * count per instruction set, as the direct kernels. May be set on a trained model (inference
+ * with either). FV_ERR_INVALID for another name. A compiled model records it in its compile
+ * line, and so in saved models and checkpoints. */
+fv_status fv_model_set_conv_algorithm(fv_model *m, const char *algorithm);
+/* "direct" or "winograd". */
+const char *fv_model_conv_algorithm(const fv_model *m);
 
 /* Prints Keras' summary table (name, output shape, parameter count, totals). */
 fv_status fv_model_summary(const fv_model *m, FILE *out);

@@ -186,4 +186,52 @@ expect_error "evaluate --precision names no precision" 2 \
     "^fovea evaluate: --precision: expected fp32 or bf16, got 'int8'" \
     "$FOVEA" evaluate "$Q" --data "$D" --precision int8
 
+echo "# --conv-algorithm winograd: the 3x3 stride-1 conv2d layers of 16 channels by Winograd F(2x2,3x3)"
+W=$TMP/wide.fv
+cat >"$W" <<'EOF'
+input shape=8,8,1
+conv2d filters=16 kernel_size=3 padding=same activation=relu
+conv2d filters=16 kernel_size=3 padding=same activation=relu
+maxpool2d pool_size=2
+flatten
+dense units=4 activation=softmax
+compile loss=categorical_crossentropy optimizer=adam learning_rate=0.01 metrics=accuracy
+fit batch_size=16 epochs=2
+EOF
+expect_error "--conv-algorithm names no algorithm" 2 \
+    "^fovea train: --conv-algorithm: expected direct or winograd, got 'fast'" \
+    "$FOVEA" train "$W" --data "$D" --conv-algorithm fast
+expect_ok "train --conv-algorithm winograd" "$FOVEA" train "$W" --data "$D" --seed 7 \
+    --conv-algorithm winograd --save "$TMP/wino.safetensors"
+wino_acc=$(sed -n 's/^Test accuracy: //p' "$TMP/out")
+check "winograd test accuracy $wino_acc above chance" float_ge "$wino_acc" 0.5
+expect_ok "the same training, direct" "$FOVEA" train "$W" --data "$D" --seed 7 \
+    --save "$TMP/direct.safetensors"
+check "the saved model's compile line keeps conv_algorithm=winograd" \
+    grep -aq 'conv_algorithm=winograd' "$TMP/wino.safetensors"
+check "the direct model's has none" bash -c "! grep -aq conv_algorithm '$TMP/direct.safetensors'"
+expect_ok "evaluate the winograd model as saved" "$FOVEA" evaluate "$TMP/wino.safetensors" --data "$D"
+cp "$TMP/out" "$TMP/eval_wino.out"
+expect_ok "evaluate it --conv-algorithm direct" "$FOVEA" evaluate "$TMP/wino.safetensors" \
+    --data "$D" --conv-algorithm direct
+check "direct evaluation changes the test loss in its last digits only" awk \
+    -v a="$(sed -n 's/^Test loss: //p' "$TMP/out")" -v b="$(sed -n 's/^Test loss: //p' "$TMP/eval_wino.out")" \
+    'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d > 0 && d < 1e-4) }'
+expect_ok "predict the winograd model" "$FOVEA" predict "$TMP/wino.safetensors" \
+    --input "$D/t10k-images-idx3-ubyte" --output "$TMP/pw.csv"
+expect_ok "predict it --conv-algorithm direct" "$FOVEA" predict "$TMP/wino.safetensors" \
+    --input "$D/t10k-images-idx3-ubyte" --output "$TMP/pd.csv" --conv-algorithm direct
+flips=$(paste -d, "$TMP/pw.csv" "$TMP/pd.csv" | awk -F, 'NR > 1 && $4 != $10' | wc -l)
+check "direct and winograd give the same classes ($flips changed)" test "$flips" -eq 0
+expect_error "predict --conv-algorithm names no algorithm" 2 \
+    "^fovea predict: --conv-algorithm: expected direct or winograd, got 'fft'" \
+    "$FOVEA" predict "$Q" --input "$D/t10k-images-idx3-ubyte" --conv-algorithm fft
+expect_error "evaluate --conv-algorithm names no algorithm" 2 \
+    "^fovea evaluate: --conv-algorithm: expected direct or winograd, got 'Winograd'" \
+    "$FOVEA" evaluate "$Q" --data "$D" --conv-algorithm Winograd
+sed 's/^compile .*/& conv_algorithm=fast/' "$W" >"$TMP/bad_alg.fv"
+expect_error "compile conv_algorithm=fast is refused naming the file, line and field" 1 \
+    "bad_alg.fv:7.*conv_algorithm=fast: expected direct or winograd" \
+    "$FOVEA" train "$TMP/bad_alg.fv" --data "$D" --epochs 1
+
 finish

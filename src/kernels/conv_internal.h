@@ -33,6 +33,11 @@ static inline __attribute__((always_inline)) void fv__pf_share(const void *p, in
         __builtin_prefetch((const char *)p + 64 * l, 0, 2);
 }
 
+/* Whether the Winograd kernels (winograd.c) compute g: a 3×3 kernel, strides 1, dilation 1,
+ * padding ≥ 0, any channels (fv_conv_winograd_applies adds where conv2d uses them: 16 channels
+ * or more in and out). */
+bool fv__conv_winograd_computes(const fv_conv_geom *g);
+
 /* Runs fv_conv2d_forward_bf16 on the emulation even where the CPU has AVX512_BF16 (tests). */
 void fv__conv_bf16_force_emulation(bool on);
 

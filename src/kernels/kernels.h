@@ -110,6 +110,55 @@ void fv_conv2d_forward_next(const fv_conv_geom *g, const float *x, const float *
 void fv_conv2d_forward_add(const fv_conv_geom *g, const float *x, const float *wp, float *y,
                            float *scratch, const float *next, int64_t next_floats);
 
+/* Winograd F(2×2, 3×3) (winograd.c; Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", CVPR 2016, with their B^T 4×4, G 4×3 and A^T 2×4): the output in tiles of 2×2
+ * pixels, each from the 4×4 input tile at (2·ty − pad_top, 2·tx − pad_left) (zero outside x),
+ *   Y = A^T [ Σ_c U_c ⊙ V_c ] A,  U_c = G g_c G^T (the 3×3 kernel of channel c, per filter),
+ *   V_c = B^T d_c B,
+ * 16 multiplies per tile and channel pair where the direct convolution takes 36: the 16
+ * transformed positions are 16 GEMMs [tiles × in_c] · [in_c × out_c] (each element one FMA chain
+ * over the channels from 0), over blocks of tiles whose transforms stay in L2. The tiles' pixels
+ * past the bottom or right edge are computed and not written. The kernels compute any 3×3
+ * geometry with strides 1, dilation 1 and padding ≥ 0 (same or valid) and any in_c, out_c ≥ 1;
+ * fv_conv_winograd_applies says where conv2d uses them: those geometries with in_c ≥ 16 and
+ * out_c ≥ 16. Below that the transforms, per channel and per filter, cost more than the
+ * multiplies saved and the vectors' tails run scalar (bench/bench_winograd.c on Zen 5, AVX-512:
+ * the ResNet stem, 1 → 16 channels at 28×28, 5× slower than direct; 8 → 8, 5×; 16 → 8, 1.6×;
+ * 16 → 16, 1.2× faster; 32 → 64 at 26×26, 1.7× faster).
+ * Results depend on the instruction set's path only (fv_conv_path: AVX-512 and AVX2 the same bits,
+ * the portable path without FMA differs), never on threads. Not the direct convolution's sums:
+ * each output is within (in_c + 13)·2^-24·S (to first order) of the exact convolution, where S is
+ * the same algorithm on |x| with |A|, |G|, |B| (the depth of the longest chain of roundings: 4 in
+ * U, 2 in V, the product, in_c in the GEMM, 4 in the output, the bias and the add; docs/design.md,
+ * "Winograd"; tested in tests/test_winograd.c). S exceeds the direct convolution's Σ|x·w| (the
+ * transforms add and subtract neighbouring pixels and taps), hence the larger error.
+ * u [fv_conv_winograd_pack_floats(g)] ← U of w [3, 3, in_c, out_c]: u[(pos·in_c + c)·Fp + f]
+ * with pos = 4i + j the transformed position and Fp = out_c rounded up to 16 (zeros past out_c),
+ * once per weight update as fv_conv_fwd_pack. */
+bool fv_conv_winograd_applies(const fv_conv_geom *g);
+int64_t fv_conv_winograd_pack_floats(const fv_conv_geom *g);
+void fv_conv_winograd_pack(const fv_conv_geom *g, const float *w, float *u);
+/* Scratch floats of one image: Fp + 16·TB·(Cv + Fp) (Cv, Fp the channels rounded up to 16, TB
+ * the tiles of a block: at most 2^16 floats of transforms, at least 16 tiles). */
+int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g);
+/* The FLOPs performed for one image (2 per multiply-add of the GEMMs, 1 per addition of the
+ * transforms): the profile's executed count. */
+double fv_conv_winograd_flop(const fv_conv_geom *g);
+/* The contract of fv_conv2d_forward_next by Winograd: y [out_h, out_w, out_c] = conv(x, w) + b,
+ * then max(·, 0) with relu (NaN gives 0); x [in_h, in_w, in_c]; u from fv_conv_winograd_pack;
+ * b [out_c] or NULL; scratch [fv_conv_winograd_scratch_floats(g)] (any alignment); next
+ * [next_floats]: the next image's input, prefetched into L2 a share per GEMM (a hint only: never
+ * read as data; NULL: none). g: a 3×3 kernel, strides 1, dilation 1, padding ≥ 0, any channels
+ * (fv_conv_winograd_applies adds where conv2d uses it). */
+void fv_conv2d_forward_winograd(const fv_conv_geom *g, const float *x, const float *u,
+                                const float *b, bool relu, float *y, float *scratch,
+                                const float *next, int64_t next_floats);
+/* y ← y + the Winograd convolution of x (no bias, no activation), added in the output
+ * transform's epilogue, which prefetches the rows it adds to: conv2d's stride-1 input gradient
+ * added in place (fv_run.dx_add). Arguments as fv_conv2d_forward_winograd's. */
+void fv_conv2d_forward_winograd_add(const fv_conv_geom *g, const float *x, const float *u, float *y,
+                                    float *scratch, const float *next, int64_t next_floats);
+
 /* A strided convolution's input gradient by phases (conv_phase.c): the input positions (ih, iw)
  * with (ih + pad_top) mod stride_h = rh and (iw + pad_left) mod stride_w = rw get
  *   dx[ih, iw, c] = Σ_{j, i, f} dy[q_h − j, q_w − i, f] · w[rh + stride_h·j, rw + stride_w·i, c, f]

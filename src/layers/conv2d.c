@@ -124,22 +124,49 @@ static bool dx_by_forward(const fv_layer *l)
     return ((const conv2d_cfg *)l->cfg)->dx_by_forward && !l->bf16;
 }
 
-/* Scratch: the packed weights (shared: the forward panels, or the backward's transposed copy;
- * with dx_by_forward, then the flipped kernel's panels and the flipped kernel), then per thread
- * the fast kernels' scratch, then FV_GRAD_CHUNKS partial parameter gradients: kernel in the dense
- * layout, kernel in the sparse path's layout, bias. */
-static int64_t pack_first(const conv2d_cfg *c)
+/* conv_algorithm=winograd (fp32): the forward by Winograd F(2×2, 3×3) where it applies (3×3,
+ * strides 1, dilation 1), and likewise the stride-1 input gradient (the forward of ∂L/∂y with the
+ * flipped kernel, geometry gt). */
+static bool wino_fwd(const fv_layer *l)
 {
-    const int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
+    return l->winograd && !l->bf16 && fv_conv_winograd_applies(&((const conv2d_cfg *)l->cfg)->g);
+}
+
+static bool wino_dx(const fv_layer *l)
+{
+    return l->winograd && dx_by_forward(l) &&
+           fv_conv_winograd_applies(&((const conv2d_cfg *)l->cfg)->gt);
+}
+
+/* Scratch: the packed weights (shared: the forward panels or Winograd's transformed kernel, or
+ * the backward's transposed copy; with dx_by_forward, then the flipped kernel's panels (or its
+ * Winograd transform) and the flipped kernel), then per thread the fast kernels' scratch, then
+ * FV_GRAD_CHUNKS partial parameter gradients: kernel in the dense layout, kernel in the sparse
+ * path's layout, bias. */
+static int64_t pack_first(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    int64_t f = fv_conv_fwd_pack_floats(&c->g), b = fv_conv_bwd_pack_floats(&c->g);
+    if (wino_fwd(l) && f < fv_conv_winograd_pack_floats(&c->g))
+        f = fv_conv_winograd_pack_floats(&c->g);
     return pad16(f > b ? f : b);
 }
 
-static int64_t pack_stride(const conv2d_cfg *c)
+/* The flipped kernel's packed form (dx_by_forward). */
+static int64_t flip_pack(const fv_layer *l)
 {
-    if (c->dx_phases) return pack_first(c) + pad16(fv_conv_dx_phases_pack_floats(&c->g));
-    if (!c->dx_by_forward) return pack_first(c);
-    return pack_first(c) + pad16(fv_conv_fwd_pack_floats(&c->gt)) +
-           pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
+    const conv2d_cfg *c = l->cfg;
+    const int64_t f = fv_conv_fwd_pack_floats(&c->gt);
+    const int64_t w = wino_dx(l) ? fv_conv_winograd_pack_floats(&c->gt) : 0;
+    return pad16(f > w ? f : w);
+}
+
+static int64_t pack_stride(const fv_layer *l)
+{
+    const conv2d_cfg *c = l->cfg;
+    if (c->dx_phases) return pack_first(l) + pad16(fv_conv_dx_phases_pack_floats(&c->g));
+    if (!c->dx_by_forward) return pack_first(l);
+    return pack_first(l) + flip_pack(l) + pad16(c->g.k_h * c->g.k_w * c->g.in_c * c->g.out_c);
 }
 
 /* Whether dy [P × F] (times the ReLU's mask where y_relu is not NULL) looks mostly zero, as behind
@@ -228,6 +255,10 @@ static int64_t kernel_stride(const fv_layer *l)
     if (l->bf16) b = fv_conv_bwd_bf16_scratch_floats(&c->g); /* and the lists' */
     if (c->dx_by_forward && b < fv_conv_fwd_scratch_floats(&c->gt))
         b = fv_conv_fwd_scratch_floats(&c->gt);
+    if (wino_fwd(l) && f < fv_conv_winograd_scratch_floats(&c->g))
+        f = fv_conv_winograd_scratch_floats(&c->g);
+    if (wino_dx(l) && b < fv_conv_winograd_scratch_floats(&c->gt))
+        b = fv_conv_winograd_scratch_floats(&c->gt);
     if (c->dx_phases && b < fv_conv_dx_phases_scratch_floats(&c->g))
         b = fv_conv_dx_phases_scratch_floats(&c->g);
     return pad16(f > b ? f : b);
@@ -255,12 +286,11 @@ static int64_t partial_stride(const fv_layer *l)
 
 static size_t conv2d_scratch_bytes(const fv_layer *l, int64_t n, int threads)
 {
-    const conv2d_cfg *c = l->cfg;
     (void)n;
     int64_t t = threads > 0 ? threads : 1, a, b, total;
     if (!fv__mul_i64(t, thread_stride(l), &a) ||
         !fv__mul_i64(FV_GRAD_CHUNKS, partial_stride(l), &b) || !fv__add_i64(a, b, &total) ||
-        !fv__add_i64(total, pack_stride(c), &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
+        !fv__add_i64(total, pack_stride(l), &total) || total > (int64_t)(SIZE_MAX / sizeof(float)))
         return SIZE_MAX;
     return (size_t)total * sizeof(float);
 }
@@ -276,12 +306,14 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     const fv_activation act = (fv_activation)c->activation;
     const bool relu = act == FV_ACT_RELU; /* fused into the kernel's epilogue */
     const float alpha = fv__act_alpha(act);
-    float *wp = r->scratch, *own0 = wp + pack_stride(c);
+    float *wp = r->scratch, *own0 = wp + pack_stride(l);
     /* precision=bf16: the vdpbf16ps tiles where tap pairs fit the kernel segments (the same
      * windows; the packed pairs take no more room than the fp32 panels). */
-    const bool bf16 = l->bf16 && fv_conv_bf16_applies(g);
+    const bool bf16 = l->bf16 && fv_conv_bf16_applies(g), wino = wino_fwd(l);
     if (bf16)
         fv_conv_fwd_pack_bf16(g, l->fold_w ? l->fold_w : l->params[0].w, (uint16_t *)wp);
+    else if (wino) /* conv_algorithm=winograd: U = G g Gᵀ */
+        fv_conv_winograd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
     else
         fv_conv_fwd_pack(g, l->fold_w ? l->fold_w : l->params[0].w, wp);
 
@@ -307,6 +339,9 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
                 if (bf16)
                     fv_conv2d_forward_bf16(g, x + i * in_sz, (const uint16_t *)wp, b, relu, yi,
                                            own);
+                else if (wino)
+                    fv_conv2d_forward_winograd(g, x + i * in_sz, wp, b, relu, yi, own,
+                                               i + 1 < n ? xn + (i + 1) * in_sz : NULL, in_sz);
                 else
                     fv_conv2d_forward_next(g, x + i * in_sz, wp, b, relu, yi, own,
                                            i + 1 < n ? xn + (i + 1) * in_sz : NULL, in_sz);
@@ -391,6 +426,7 @@ typedef struct dense_ctx {
     float *dx;                     /* NULL: no input gradient */
     int64_t n;                     /* images in the batch */
     bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
+    bool wino;                     /* fwd_dx by Winograd (conv_algorithm=winograd) */
     bool add;                      /* dx is added into (fv_run.dx_add) */
     double gt_flop, ph_flop, dense_flop;
 } dense_ctx;
@@ -419,7 +455,13 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, int64_t
          * copies (fv_conv_dw_images) read first since the forward */
         const int64_t j = nxt + (i - first);
         const float *next = nxt >= 0 && j < d->n ? d->x + j * in_sz : NULL;
-        if (d->fwd_dx) {
+        if (d->fwd_dx && d->wino) { /* likewise, added in the output transform's epilogue */
+            if (d->add)
+                fv_conv2d_forward_winograd_add(&c->gt, dyi, d->wtf, dxi, own, next, in_sz);
+            else
+                fv_conv2d_forward_winograd(&c->gt, dyi, d->wtf, NULL, false, dxi, own, next, in_sz);
+            work += d->gt_flop;
+        } else if (d->fwd_dx) {
             if (d->add) /* added in the tiles' epilogue, the executor's sum's bits */
                 fv_conv2d_forward_add(&c->gt, dyi, d->wtf, dxi, own, next, in_sz);
             else
@@ -479,7 +521,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const int chunks = fv__run_chunks(r);
     const int64_t ksz = l->params[0].size, bsz = c->use_bias ? l->params[1].size : 0;
     const int64_t ps = partial_stride(l), F = g->out_c;
-    float *wt = r->scratch, *own0 = wt + pack_stride(c);
+    float *wt = r->scratch, *own0 = wt + pack_stride(l);
     float *partial = own0 + (int64_t)threads * ts;
     const float *w = l->params[0].w;
     float *kg = l->params[0].g, *bg = c->use_bias ? l->params[1].g : NULL;
@@ -493,18 +535,21 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
     const bool add = dx && (r->dx_add & 1u); /* dx holds other readers' gradient: add to it */
     FV_ASSERT(!add || ph_dx || fwd_dx);
     const int64_t kstride = kernel_stride(l), K = g->k_h * g->k_w * g->in_c;
-    float *wtf = wt + pack_first(c); /* the flipped kernel's panels */
+    float *wtf = wt + pack_first(l);        /* the flipped kernel's panels */
+    const bool wino = fwd_dx && wino_dx(l); /* or its Winograd transform */
     /* The FLOPs performed (the profile's executed figure), per chunk, added in chunk order. */
     double work[FV_GRAD_CHUNKS] = {0};
     /* The chunks whose sparse partial was zeroed (some image took the per-image kernels). */
     bool sparse[FV_GRAD_CHUNKS] = {0};
-    const double gt_flop = 2.0 * (double)(c->gt.out_h * c->gt.out_w) *
-                           (double)(c->gt.k_h * c->gt.k_w * c->gt.in_c) * (double)c->gt.out_c;
+    const double gt_flop = wino ? fv_conv_winograd_flop(&c->gt)
+                                : 2.0 * (double)(c->gt.out_h * c->gt.out_w) *
+                                      (double)(c->gt.k_h * c->gt.k_w * c->gt.in_c) *
+                                      (double)c->gt.out_c;
     const double dense_flop = 2.0 * (double)rows * (double)K * (double)F;
     const double ph_flop = ph_dx ? fv_conv_dx_phases_flop(g) : 0;
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
         const fv_conv_geom *gt = &c->gt;
-        float *kt = wtf + pad16(fv_conv_fwd_pack_floats(gt));
+        float *kt = wtf + flip_pack(l);
         const int64_t C = g->in_c, KH = g->k_h, KW = g->k_w;
         for (int64_t a = 0; a < KH; a++)
             for (int64_t b = 0; b < KW; b++)
@@ -512,7 +557,10 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                     for (int64_t f = 0; f < F; f++)
                         kt[((a * KW + b) * F + f) * C + ci] =
                             w[(((KH - 1 - a) * KW + (KW - 1 - b)) * C + ci) * F + f];
-        fv_conv_fwd_pack(gt, kt, wtf);
+        if (wino)
+            fv_conv_winograd_pack(gt, kt, wtf);
+        else
+            fv_conv_fwd_pack(gt, kt, wtf);
     }
     if (ph_dx) fv_conv_dx_phases_pack(g, w, wtf);
     if (dx && lists) { /* fwd_dx: for the images whose gradient is mostly zero */
@@ -532,6 +580,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                          .n = n,
                          .fwd_dx = fwd_dx,
                          .ph_dx = ph_dx,
+                         .wino = wino,
                          .add = add,
                          .gt_flop = gt_flop,
                          .ph_flop = ph_flop,

@@ -283,6 +283,10 @@ struct fv_layer {
      * forward and backward gathers) multiply in bf16 with fp32 accumulation (kernels/bf16.h);
      * weights, gradients and activations stay fp32. Their scratch_bytes depends on it. */
     bool bf16;
+    /* conv_algorithm=winograd (set by the model's plan): conv2d's 3×3 stride-1 forward and input
+     * gradient by Winograd F(2×2, 3×3) (kernels.h, fv_conv_winograd_applies) in fp32; its
+     * scratch_bytes depends on it. */
+    bool winograd;
 };
 
 /* The per-sample FLOPs of l (0 when its kind does not count them). */

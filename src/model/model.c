@@ -476,7 +476,8 @@ static const char *const compile_keys[] = {
     "loss",       "optimizer",   "learning_rate", "beta_1",        "beta_2",
     "epsilon",    "momentum",    "nesterov",      "metrics",       "weight_decay",
     "schedule",   "decay_steps", "alpha",         "warmup_target", "warmup_steps",
-    "decay_rate", "staircase",   "loss_weights",  "precision",     NULL};
+    "decay_rate", "staircase",   "loss_weights",  "precision",     "conv_algorithm",
+    NULL};
 enum {
     CK_LOSS,
     CK_OPTIMIZER,
@@ -497,6 +498,7 @@ enum {
     CK_STAIRCASE,
     CK_LOSS_WEIGHTS,
     CK_PRECISION,
+    CK_CONV_ALGORITHM,
 };
 #define CK_BIT(k) ((uint64_t)1 << (k))
 /* Settings that belong to the optimizer: a new optimizer= drops them. */
@@ -728,20 +730,49 @@ static fv_status precision_parse(const char *v, bool *bf16)
     return FV_OK;
 }
 
+/* *flag ← v for the compile key `key` (precision=, conv_algorithm=), which the layers' scratch
+ * depends on: a change drops the plan. */
+static void set_plan_flag(fv_model *m, bool *flag, bool v, int key)
+{
+    if (v != *flag) fv__model_plan_reset(m);
+    *flag = v;
+    m->compile_given |= CK_BIT(key);
+}
+
 fv_status fv_model_set_precision(fv_model *m, const char *precision)
 {
     bool bf16 = false;
     fv_status s = precision_parse(precision ? precision : "", &bf16);
-    if (s != FV_OK) return s;
-    if (bf16 != m->bf16) fv__model_plan_reset(m); /* the layers' scratch depends on it */
-    m->bf16 = bf16;
-    m->compile_given |= CK_BIT(CK_PRECISION);
-    return FV_OK;
+    if (s == FV_OK) set_plan_flag(m, &m->bf16, bf16, CK_PRECISION);
+    return s;
 }
 
 const char *fv_model_precision(const fv_model *m)
 {
     return m->bf16 ? "bf16" : "fp32";
+}
+
+/* conv_algorithm=direct|winograd into *winograd (oneDNN's convolution_direct and
+ * convolution_winograd). */
+static fv_status conv_algorithm_parse(const char *v, bool *winograd)
+{
+    if (strcmp(v, "direct") != 0 && strcmp(v, "winograd") != 0)
+        return fv__fail(FV_ERR_INVALID, "conv_algorithm=%s: expected direct or winograd", v);
+    *winograd = strcmp(v, "winograd") == 0;
+    return FV_OK;
+}
+
+fv_status fv_model_set_conv_algorithm(fv_model *m, const char *algorithm)
+{
+    bool winograd = false;
+    fv_status s = conv_algorithm_parse(algorithm ? algorithm : "", &winograd);
+    if (s == FV_OK) set_plan_flag(m, &m->winograd, winograd, CK_CONV_ALGORITHM);
+    return s;
+}
+
+const char *fv_model_conv_algorithm(const fv_model *m)
+{
+    return m->winograd ? "winograd" : "direct";
 }
 
 static fv_status compile_tokens(fv_model *m, const line_tokens *t)
@@ -849,6 +880,9 @@ static fv_status compile_tokens(fv_model *m, const line_tokens *t)
             break;
         case CK_PRECISION:
             s = precision_parse(v, &m->bf16);
+            break;
+        case CK_CONV_ALGORITHM:
+            s = conv_algorithm_parse(v, &m->winograd);
             break;
         default:
             break;
@@ -1411,6 +1445,8 @@ char *fv_model_to_text(const fv_model *m)
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
         if (g & CK_BIT(CK_PRECISION)) sb_printf(&b, " precision=%s", m->bf16 ? "bf16" : "fp32");
+        if (g & CK_BIT(CK_CONV_ALGORITHM))
+            sb_printf(&b, " conv_algorithm=%s", m->winograd ? "winograd" : "direct");
         sb_printf(&b, "\n");
     }
     if (m->fit_given) {

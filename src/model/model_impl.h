@@ -55,6 +55,8 @@ struct fv_model {
     uint64_t compile_given; /* bits of compile keys given (canonical text) */
     char metrics_text[256]; /* compile's metrics= as given (checked by fv__metric_check_names) */
     bool bf16; /* precision=bf16 (fv_model_set_precision): copied into each layer by the plan */
+    /* conv_algorithm=winograd (fv_model_set_conv_algorithm): copied into each layer by the plan */
+    bool winograd;
     double compiled_lr; /* the learning rate compile set (reduce_lr_on_plateau changes optim's) */
     /* The loss's named terms beyond `loss` and OUT_loss (fv__model_terms_refresh): each task-loss
      * head's parts, then each added loss with a column, in layer order; their values on the

@@ -499,6 +499,8 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
 {
     for (int i = 0; i < m->nlayers; i++)
         m->layers[i].bf16 = m->bf16;
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].winograd = m->winograd;
     const int threads = fv__threads();
     const size_t L = (size_t)(m->nlayers ? m->nlayers : 1);
     float **acts = realloc(m->acts, L * sizeof *acts);
