@@ -212,18 +212,17 @@ void fv__conv2d_force_wino_dw(bool on)
 }
 
 /* Whether the dense images' weight gradient takes Winograd F(2×2, 3×3) (fv_conv_dw_wino_images)
- * instead of fv_conv_dw_images: 3×3 kernels at stride 1 without dilation, fp32 (dw_images), its
- * scratch within DW_FLOATS, and at least 8 channels and filters in whole 16s, where it measured
- * faster on the AVX-512 and AVX2 paths (bench/bench_winograd_dw.c, docs/design.md: 1.3-2.0× on
- * the ResNet example's 16- to 64-channel layers; 0.2× on its stem's single channel, 0.4-0.9× with
- * 8 filters on AVX-512, whose tiles then run half empty).
- * TODO(issue 15): also when the model was compiled with conv_algorithm=winograd (the option and
- * the layer's flag come with the Winograd forward); until then only where a test forces it. */
-static bool use_wino_dw(const conv2d_cfg *c)
+ * instead of fv_conv_dw_images: with conv_algorithm=winograd (or where a test forces it), 3×3
+ * kernels at stride 1 without dilation, fp32 (dw_images), its scratch within DW_FLOATS, and at
+ * least 8 channels and filters in whole 16s, where it measured faster on the AVX-512 and AVX2 paths
+ * (bench/bench_winograd_dw.c, docs/design.md: 1.3-2.0× on the ResNet example's 16- to 64-channel
+ * layers; 0.2× on its stem's single channel, 0.4-0.9× with 8 filters on AVX-512, whose tiles then
+ * run half empty). */
+static bool use_wino_dw(const fv_layer *l)
 {
-    const fv_conv_geom *g = &c->g;
-    return __atomic_load_n(&wino_dw_forced, __ATOMIC_RELAXED) && fv_conv_dw_wino_applies(g) &&
-           g->in_c >= 8 && g->out_c % 16 == 0 &&
+    const fv_conv_geom *g = &((const conv2d_cfg *)l->cfg)->g;
+    return (l->winograd || __atomic_load_n(&wino_dw_forced, __ATOMIC_RELAXED)) && !l->bf16 &&
+           fv_conv_dw_wino_applies(g) && g->in_c >= 8 && g->out_c % 16 == 0 &&
            fv_conv_dw_wino_scratch_floats(g, DW_IMAGES) <= DW_FLOATS;
 }
 
@@ -242,7 +241,7 @@ static int64_t dw_floats(const fv_layer *l)
 {
     const conv2d_cfg *c = l->cfg;
     const int64_t m = dw_images(l);
-    if (m && use_wino_dw(c)) return pad16(fv_conv_dw_wino_scratch_floats(&c->g, m));
+    if (m && use_wino_dw(l)) return pad16(fv_conv_dw_wino_scratch_floats(&c->g, m));
     return m ? pad16(fv_conv_dw_images_scratch_floats(&c->g, m)) : 0;
 }
 
@@ -428,7 +427,8 @@ typedef struct dense_ctx {
     bool fwd_dx, ph_dx;            /* the input gradient by the forward kernels, by phases */
     bool wino;                     /* fwd_dx by Winograd (conv_algorithm=winograd) */
     bool add;                      /* dx is added into (fv_run.dx_add) */
-    double gt_flop, ph_flop, dense_flop;
+    bool wino_dw;                  /* the weight gradient by Winograd (use_wino_dw) */
+    double gt_flop, ph_flop, dw_flop; /* FLOPs per image performed: dx, dx, dW */
 } dense_ctx;
 
 /* The images first .. first+m−1 of a chunk, whose ∂L/∂z is dense: their weight gradient in one
@@ -443,8 +443,8 @@ static double dense_images(const dense_ctx *d, int64_t first, int64_t m, int64_t
     const fv_conv_geom *g = &c->g;
     const int64_t in_sz = g->in_h * g->in_w * g->in_c, rows = g->out_h * g->out_w;
     const int64_t F = g->out_c, out_sz = rows * F;
-    double work = (double)m * d->dense_flop;
-    if (use_wino_dw(c))
+    double work = (double)m * d->dw_flop;
+    if (d->wino_dw)
         fv_conv_dw_wino_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
     else
         fv_conv_dw_images(g, m, d->x + first * in_sz, d->dy + first * out_sz, pk, dws);
@@ -546,6 +546,7 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                                       (double)(c->gt.k_h * c->gt.k_w * c->gt.in_c) *
                                       (double)c->gt.out_c;
     const double dense_flop = 2.0 * (double)rows * (double)K * (double)F;
+    const bool wino_dw = use_wino_dw(l);
     const double ph_flop = ph_dx ? fv_conv_dx_phases_flop(g) : 0;
     if (fwd_dx) { /* kt[kh', kw', f, c] = k[k_h−1−kh', k_w−1−kw', c, f], packed for the forward */
         const fv_conv_geom *gt = &c->gt;
@@ -584,7 +585,10 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
                          .add = add,
                          .gt_flop = gt_flop,
                          .ph_flop = ph_flop,
-                         .dense_flop = dense_flop};
+                         .wino_dw = wino_dw,
+                         /* Winograd's: its GEMMs' 16 products a tile and the transforms, counted
+                          * as the forward's of this geometry (the same tiles and channels) */
+                         .dw_flop = wino_dw ? fv_conv_winograd_flop(g) : dense_flop};
 
     int counter = 0; /* the chunks claimed so far */
 #pragma omp parallel num_threads(threads)
