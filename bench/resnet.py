@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -121,12 +122,14 @@ def run_fovea(args, data, seed, algorithm="direct"):
             cmd.append("--no-shuffle")
         if algorithm != "direct":
             cmd += ["--conv-algorithm", algorithm]
+        t0 = time.perf_counter()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - t0
         times = fovea_epoch_seconds(out)
         with open(hist) as f:
             rows = [line.strip().split(",") for line in f if line.strip()]
         acc, loss = rows[0].index("val_accuracy"), rows[0].index("val_loss")
-        return dict(seconds=times, val_accuracy=float(rows[-1][acc]),
+        return dict(seconds=times, process_seconds=wall, val_accuracy=float(rows[-1][acc]),
                     curve=[(float(r[loss]), float(r[acc])) for r in rows[1:]])
 
 
@@ -208,6 +211,13 @@ def main():
                                            " + ".join(terms)))
     print("dense-equivalent GFLOP/s over the epoch (training and validation): %s"
           % ", ".join("%s %.1f" % (w, work / sec[w] / 1e9) for w in whos))
+    # fovea prints whole milliseconds a step (Keras' format): the epoch times above are steps ×
+    # that, ±0.5 ms a step; the whole process's wall time (start and data loading included, so
+    # a little against fovea) divided by the epochs is not rounded
+    for w in whos[:-1]:
+        per = statistics.mean(r["process_seconds"] / args.epochs for r in res[w])
+        print("%s, whole process / epochs: %.2f s per epoch, %.1f dense-equivalent GFLOP/s, "
+              "torch/%s %.2f×" % (w, per, work / per / 1e9, w, sec["torch"] / per))
     if args.same_start:
         print("\nthe same start (fovea's initial weights, no shuffling): per epoch, fovea and torch")
         for i, seed in enumerate(seeds):
