@@ -286,11 +286,62 @@ TEST(winograd_changes_no_bit_at_precision_bf16)
     fv_model_free(md);
 }
 
+TEST(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line)
+{
+    /* A checkpoint resumed with the other algorithm is another run (other bits), refused naming
+     * the difference, also where the compile line is longer than the message's excerpt. */
+    char dir[128];
+    test_tmpdir("wino-edges", dir, sizeof dir);
+    static const char *const compile =
+        "compile loss=sparse_categorical_crossentropy optimizer=adamw learning_rate=0.001 "
+        "weight_decay=0.004 schedule=cosine_decay decay_steps=100 alpha=0 warmup_target=0.01 "
+        "warmup_steps=10 metrics=accuracy conv_algorithm=";
+    fv_model *m[2] = {NULL, NULL};
+    for (int a = 0; a < 2; a++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "input shape=5,4,16\n"
+                 "conv2d name=c filters=16 kernel_size=3 padding=same activation=relu\n"
+                 "global_average_pooling2d\n"
+                 "dense units=3 activation=softmax\n"
+                 "%s%s\n",
+                 compile, a ? "direct" : "winograd");
+        m[a] = fv_model_parse_string(text, "long.fv");
+        CHECK(m[a] != NULL);
+    }
+    enum { N = 12 };
+    float *x = nan_floats(N * 5 * 4 * 16);
+    fv_rng r;
+    fv__rng_seed(&r, 9);
+    fill_rand(&r, x, N * 5 * 4 * 16);
+    int32_t labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 3;
+    const int64_t dims[3] = {5, 4, 16};
+    fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, labels);
+    CHECK(d != NULL);
+    if (!m[0] || !m[1] || !d) goto done;
+    fv_fit_opts o = fv_fit_defaults();
+    o.epochs = 1, o.batch_size = 4, o.seed = 3, o.checkpoint_dir = dir;
+    CHECK_OK(fv_model_fit(m[0], d, &o, NULL));
+    o.epochs = 2, o.resume = true;
+    CHECK(fv_model_fit(m[1], d, &o, NULL) == FV_ERR_STATE);
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=winograd");
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=direct");
+    printf("     %s\n", fv_last_error());
+done:
+    fv_dataset_free(d);
+    free(x);
+    fv_model_free(m[0]);
+    fv_model_free(m[1]);
+}
+
 int main(void)
 {
     RUN(winograd_kernel_on_the_input_gradients_full_padding);
     RUN(winograd_models_at_the_edges_match_direct);
     RUN(winograd_frozen_layer_keeps_its_weights_and_passes_the_gradient);
     RUN(winograd_changes_no_bit_at_precision_bf16);
+    RUN(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line);
     return TEST_SUMMARY();
 }
