@@ -697,8 +697,10 @@ const char *fv_model_layer_input(const fv_model *m, int i, int j);
  * ∂L/∂z for the sparse weight and input gradients, out_h·out_w·k_h·k_w·in_c·filters for a dense
  * weight gradient or a GEMM input gradient, in_h·in_w·k_h·k_w·in_c·filters for a stride-1 input
  * gradient run as a forward convolution over the padded gradient, which for padding="valid"
- * exceeds the dense figure); every other kind performs the dense computation, so its executed
- * figures equal forward_flop and backward_flop. Lanes of a vector register left empty by a
+ * exceeds the dense figure); with conv_algorithm=winograd, Conv2D's forward, input gradient and
+ * weight gradient count Winograd's operations where they took it (2 per multiply-add of its
+ * GEMMs, 1 per addition of its transforms); every other kind performs the dense computation, so its
+ * executed figures equal forward_flop and backward_flop. Lanes of a vector register left empty by a
  * shape are not counted. Counting changes no result. */
 typedef struct fv_layer_profile {
     double forward_s, backward_s;

@@ -286,6 +286,66 @@ TEST(winograd_changes_no_bit_at_precision_bf16)
     fv_model_free(md);
 }
 
+/* The index of the layer named name, −1 if none. */
+static int layer_named(const fv_model *m, const char *name)
+{
+    for (int i = 0; i < fv_model_layer_count(m); i++)
+        if (strcmp(fv_model_layer_name(m, i), name) == 0) return i;
+    return -1;
+}
+
+TEST(winograd_profile_counts_the_forward_it_executed)
+{
+    /* The profile's executed FLOPs are what the kernels performed (fovea.h, fv_layer_profile):
+     * Winograd's forward performs fv_conv_winograd_flop per image, fewer than the dense count,
+     * where the direct forward performs the dense count. */
+    enum { STEPS = 2 };
+    const char *alg[2] = {"winograd", "direct"};
+    fv_conv_geom g = {.in_h = 6,
+                      .in_w = 5,
+                      .in_c = 16,
+                      .k_h = 3,
+                      .k_w = 3,
+                      .out_h = 6,
+                      .out_w = 5,
+                      .out_c = 16,
+                      .stride_h = 1,
+                      .stride_w = 1,
+                      .dil_h = 1,
+                      .dil_w = 1,
+                      .pad_top = 1,
+                      .pad_left = 1};
+    for (int a = 0; a < 2; a++) {
+        fv_model *m = edge_model(6, 5, 16, 16, true, true, "", alg[a]);
+        CHECK(m != NULL);
+        if (!m) continue;
+        float *x = nan_floats(NB * fv_model_input_size(m));
+        fv_rng r;
+        fv__rng_seed(&r, 8);
+        fill_rand(&r, x, NB * fv_model_input_size(m));
+        int32_t labels[NB] = {1, 2, 0, 1, 0};
+        fv_targets t = {.labels = labels};
+        const float *xs[1] = {x};
+        double loss;
+        fv_model_profile_reset(m);
+        for (int s = 0; s < STEPS; s++)
+            CHECK_OK(fv__model_train_step_heads(m, xs, &t, NB, &loss, NULL));
+        fv_layer_profile p;
+        const int c = layer_named(m, "c");
+        CHECK(c >= 0);
+        CHECK_OK(fv_model_profile(m, c, &p));
+        CHECK(p.forward_samples == STEPS * NB);
+        const double dense = 2.0 * 30 * 9 * 16 * 16 * STEPS * NB;
+        CHECK_CLOSE(p.forward_flop, dense, 0, 1e-12);
+        const double want = a == 0 ? fv_conv_winograd_flop(&g) * STEPS * NB : dense;
+        printf("     %s: forward executed %.6g MFLOP of %.6g dense\n", alg[a],
+               1e-6 * p.forward_executed_flop, 1e-6 * p.forward_flop);
+        CHECK_CLOSE(p.forward_executed_flop, want, 0, 1e-12);
+        free(x);
+        fv_model_free(m);
+    }
+}
+
 TEST(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line)
 {
     /* A checkpoint resumed with the other algorithm is another run (other bits), refused naming
@@ -342,6 +402,7 @@ int main(void)
     RUN(winograd_models_at_the_edges_match_direct);
     RUN(winograd_frozen_layer_keeps_its_weights_and_passes_the_gradient);
     RUN(winograd_changes_no_bit_at_precision_bf16);
+    RUN(winograd_profile_counts_the_forward_it_executed);
     RUN(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line);
     return TEST_SUMMARY();
 }
