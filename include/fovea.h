@@ -372,8 +372,9 @@ const char *fv_model_precision(const fv_model *m);
  * fv_conv_winograd_applies). The other conv2d layers, and the weight gradients, stay direct;
  * at precision=bf16 the bf16 kernels stay (Winograd is fp32 only). Bit-identical for any thread
  * count per instruction set, as the direct kernels. May be set on a trained model (inference
- * with either). FV_ERR_INVALID for another name. A compiled model records it in its compile
- * line, and so in saved models and checkpoints. */
+ * with either). FV_ERR_INVALID for another name. A compiled model records winograd in its
+ * compile line, and so in saved models and checkpoints (direct, the default, is left out: a run
+ * that names it is the same run). */
 fv_status fv_model_set_conv_algorithm(fv_model *m, const char *algorithm);
 /* "direct" or "winograd". */
 const char *fv_model_conv_algorithm(const fv_model *m);

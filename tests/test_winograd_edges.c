@@ -346,16 +346,17 @@ TEST(winograd_profile_counts_the_forward_it_executed)
     }
 }
 
-TEST(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line)
+/* Fits a 16-channel model compiled with `compile` (then `first` appended) for one epoch into a
+ * checkpoint in a fresh folder, then resumes it for a second with `second` appended instead;
+ * returns the resume's status (its message in fv_last_error). */
+static fv_status fit_then_resume(const char *compile, const char *first, const char *second)
 {
-    /* A checkpoint resumed with the other algorithm is another run (other bits), refused naming
-     * the difference, also where the compile line is longer than the message's excerpt. */
-    char dir[128];
-    test_tmpdir("wino-edges", dir, sizeof dir);
-    static const char *const compile =
-        "compile loss=sparse_categorical_crossentropy optimizer=adamw learning_rate=0.001 "
-        "weight_decay=0.004 schedule=cosine_decay decay_steps=100 alpha=0 warmup_target=0.01 "
-        "warmup_steps=10 metrics=accuracy conv_algorithm=";
+    static char dir[128];
+    static int made;
+    if (!made) test_tmpdir("wino-edges", dir, sizeof dir), made = 1;
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    remove(ck);
     fv_model *m[2] = {NULL, NULL};
     for (int a = 0; a < 2; a++) {
         char text[1024];
@@ -365,8 +366,8 @@ TEST(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line)
                  "global_average_pooling2d\n"
                  "dense units=3 activation=softmax\n"
                  "%s%s\n",
-                 compile, a ? "direct" : "winograd");
-        m[a] = fv_model_parse_string(text, "long.fv");
+                 compile, a ? second : first);
+        m[a] = fv_model_parse_string(text, "resume.fv");
         CHECK(m[a] != NULL);
     }
     enum { N = 12 };
@@ -380,20 +381,46 @@ TEST(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line)
     const int64_t dims[3] = {5, 4, 16};
     fv_dataset *d = fv_dataset_from_f32(N, 3, dims, x, labels);
     CHECK(d != NULL);
-    if (!m[0] || !m[1] || !d) goto done;
-    fv_fit_opts o = fv_fit_defaults();
-    o.epochs = 1, o.batch_size = 4, o.seed = 3, o.checkpoint_dir = dir;
-    CHECK_OK(fv_model_fit(m[0], d, &o, NULL));
-    o.epochs = 2, o.resume = true;
-    CHECK(fv_model_fit(m[1], d, &o, NULL) == FV_ERR_STATE);
-    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=winograd");
-    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=direct");
-    printf("     %s\n", fv_last_error());
-done:
+    fv_status s = FV_ERR_INVALID;
+    if (m[0] && m[1] && d) {
+        fv_fit_opts o = fv_fit_defaults();
+        o.epochs = 1, o.batch_size = 4, o.seed = 3, o.checkpoint_dir = dir;
+        CHECK_OK(fv_model_fit(m[0], d, &o, NULL));
+        o.epochs = 2, o.resume = true;
+        s = fv_model_fit(m[1], d, &o, NULL);
+        if (s == FV_OK) CHECK(fv_model_last_fit(m[1]).initial_epoch == 1);
+    }
     fv_dataset_free(d);
     free(x);
     fv_model_free(m[0]);
     fv_model_free(m[1]);
+    return s;
+}
+
+TEST(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line)
+{
+    /* A checkpoint resumed with the other algorithm is another run (other bits), refused naming
+     * the difference, also where the compile line is longer than the message's excerpt. */
+    static const char *const compile =
+        "compile loss=sparse_categorical_crossentropy optimizer=adamw learning_rate=0.001 "
+        "weight_decay=0.004 schedule=cosine_decay decay_steps=100 alpha=0 warmup_target=0.01 "
+        "warmup_steps=10 metrics=accuracy";
+    CHECK(fit_then_resume(compile, " conv_algorithm=winograd", " conv_algorithm=direct") ==
+          FV_ERR_STATE);
+    CHECK_STR_CONTAINS(fv_last_error(), "conv_algorithm=winograd");
+    CHECK_STR_CONTAINS(fv_last_error(), "this one has '...metrics=accuracy'");
+    printf("     %s\n", fv_last_error());
+}
+
+TEST(resuming_with_the_default_algorithm_named_is_the_same_run)
+{
+    /* conv_algorithm=direct given (the compile line, --conv-algorithm direct) computes what
+     * leaving it out does: a checkpoint of the one resumes with the other. */
+    static const char *const compile = "compile loss=sparse_categorical_crossentropy";
+    CHECK_OK(fit_then_resume(compile, "", " conv_algorithm=direct"));
+    CHECK_OK(fit_then_resume(compile, " conv_algorithm=direct", ""));
+    CHECK_OK(fit_then_resume(compile, " conv_algorithm=winograd", " conv_algorithm=winograd"));
+    CHECK(fit_then_resume(compile, "", " conv_algorithm=winograd") == FV_ERR_STATE);
 }
 
 int main(void)
@@ -404,5 +431,6 @@ int main(void)
     RUN(winograd_changes_no_bit_at_precision_bf16);
     RUN(winograd_profile_counts_the_forward_it_executed);
     RUN(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line);
+    RUN(resuming_with_the_default_algorithm_named_is_the_same_run);
     return TEST_SUMMARY();
 }
