@@ -369,7 +369,9 @@ const char *fv_model_precision(const fv_model *m);
  * than they save) computes its forward and its input gradient by Winograd
  * F(2×2, 3×3) (Lavin & Gray, CVPR 2016): 2.25× fewer multiplies, at a larger rounding error
  * (each output within (in_c + 13)·2^-24 times the transform's sum of magnitudes; kernels.h,
- * fv_conv_winograd_applies). The other conv2d layers, and the weight gradients, stay direct;
+ * fv_conv_winograd_applies). The weight gradient of the 3×3 stride-1 layers (dilation 1) with 8
+ * channels or more in and filters in 16s likewise (kernels.h, fv_conv_dw_wino_images; where it
+ * measured faster). Everything else stays direct;
  * at precision=bf16 the bf16 kernels stay (Winograd is fp32 only). Bit-identical for any thread
  * count per instruction set, as the direct kernels. May be set on a trained model (inference
  * with either). FV_ERR_INVALID for another name. A compiled model records winograd in its
