@@ -36,6 +36,26 @@ static void fill_rand(fv_rng *r, float *x, int64_t n)
         x[i] = 2.0f * fv__rng_uniform(r) - 1.0f;
 }
 
+/* A 3×3 stride-1 geometry of in_c c, filters f, leading padding pt, pl and the trailing the same
+ * (out = in + 2·pad − 2). */
+static fv_conv_geom geom3(int64_t h, int64_t w, int64_t c, int64_t f, int64_t pt, int64_t pl)
+{
+    return (fv_conv_geom){.in_h = h,
+                          .in_w = w,
+                          .in_c = c,
+                          .k_h = 3,
+                          .k_w = 3,
+                          .out_h = h + 2 * pt - 2,
+                          .out_w = w + 2 * pl - 2,
+                          .out_c = f,
+                          .stride_h = 1,
+                          .stride_w = 1,
+                          .dil_h = 1,
+                          .dil_w = 1,
+                          .pad_top = pt,
+                          .pad_left = pl};
+}
+
 TEST(winograd_kernel_on_the_input_gradients_full_padding)
 {
     /* At stride 1 conv2d's input gradient is the forward of ∂L/∂y with leading padding 2 − pad:
@@ -54,20 +74,8 @@ TEST(winograd_kernel_on_the_input_gradients_full_padding)
             for (int64_t w = 1; w <= 4; w += 1 + (h % 2))
                 for (int pads = 0; pads < 3; pads++) {
                     const int64_t *cf = chans[(h + w + pads) % 4];
-                    fv_conv_geom g = {.in_h = h,
-                                      .in_w = w,
-                                      .in_c = cf[0],
-                                      .k_h = 3,
-                                      .k_w = 3,
-                                      .out_c = cf[1],
-                                      .stride_h = 1,
-                                      .stride_w = 1,
-                                      .dil_h = 1,
-                                      .dil_w = 1,
-                                      .pad_top = pads == 1 ? 1 : 2,
-                                      .pad_left = pads == 0 ? 2 : 1};
-                    /* the trailing padding as the leading: out = in + 2·pad − 2 */
-                    g.out_h = h + 2 * g.pad_top - 2, g.out_w = w + 2 * g.pad_left - 2;
+                    const fv_conv_geom g =
+                        geom3(h, w, cf[0], cf[1], pads == 1 ? 1 : 2, pads == 0 ? 2 : 1);
                     if (g.out_h < 1 || g.out_w < 1) continue;
                     CHECK(fv__conv_winograd_computes(&g));
                     const int64_t C = g.in_c, F = g.out_c, X = h * w * C;
@@ -237,6 +245,22 @@ TEST(winograd_models_at_the_edges_match_direct)
     CHECK(differed >= applied / 2);
 }
 
+/* steps training steps of m on a batch of NB random samples (seed). */
+static void train_steps(fv_model *m, int steps, uint64_t seed)
+{
+    float *x = nan_floats(NB * fv_model_input_size(m));
+    fv_rng r;
+    fv__rng_seed(&r, seed);
+    fill_rand(&r, x, NB * fv_model_input_size(m));
+    int32_t labels[NB] = {1, 2, 0, 1, 0};
+    fv_targets t = {.labels = labels};
+    const float *xs[1] = {x};
+    double loss;
+    for (int s = 0; s < steps; s++)
+        CHECK_OK(fv__model_train_step_heads(m, xs, &t, NB, &loss, NULL));
+    free(x);
+}
+
 TEST(winograd_frozen_layer_keeps_its_weights_and_passes_the_gradient)
 {
     /* trainable=false on the Winograd layer: a training step leaves its kernel as it was, and the
@@ -252,17 +276,9 @@ TEST(winograd_frozen_layer_keeps_its_weights_and_passes_the_gradient)
     const int64_t n = dims[0] * dims[1] * dims[2] * dims[3];
     float *k0 = nan_floats(n);
     memcpy(k0, k, (size_t)n * sizeof(float));
-    float *x = nan_floats(NB * fv_model_input_size(mw));
-    fv_rng r;
-    fv__rng_seed(&r, 6);
-    fill_rand(&r, x, NB * fv_model_input_size(mw));
-    int32_t labels[NB] = {1, 2, 0, 1, 0};
-    fv_targets t = {.labels = labels};
-    const float *xs[1] = {x};
-    double loss;
-    CHECK_OK(fv__model_train_step_heads(mw, xs, &t, NB, &loss, NULL));
+    train_steps(mw, 1, 6);
     CHECK(memcmp(k, k0, (size_t)n * sizeof(float)) == 0);
-    free(k0), free(x);
+    free(k0);
 done:
     fv_model_free(mw);
     fv_model_free(md);
@@ -301,35 +317,13 @@ TEST(winograd_profile_counts_the_forward_it_executed)
      * where the direct forward performs the dense count. */
     enum { STEPS = 2 };
     const char *alg[2] = {"winograd", "direct"};
-    fv_conv_geom g = {.in_h = 6,
-                      .in_w = 5,
-                      .in_c = 16,
-                      .k_h = 3,
-                      .k_w = 3,
-                      .out_h = 6,
-                      .out_w = 5,
-                      .out_c = 16,
-                      .stride_h = 1,
-                      .stride_w = 1,
-                      .dil_h = 1,
-                      .dil_w = 1,
-                      .pad_top = 1,
-                      .pad_left = 1};
+    const fv_conv_geom g = geom3(6, 5, 16, 16, 1, 1);
     for (int a = 0; a < 2; a++) {
         fv_model *m = edge_model(6, 5, 16, 16, true, true, "", alg[a]);
         CHECK(m != NULL);
         if (!m) continue;
-        float *x = nan_floats(NB * fv_model_input_size(m));
-        fv_rng r;
-        fv__rng_seed(&r, 8);
-        fill_rand(&r, x, NB * fv_model_input_size(m));
-        int32_t labels[NB] = {1, 2, 0, 1, 0};
-        fv_targets t = {.labels = labels};
-        const float *xs[1] = {x};
-        double loss;
         fv_model_profile_reset(m);
-        for (int s = 0; s < STEPS; s++)
-            CHECK_OK(fv__model_train_step_heads(m, xs, &t, NB, &loss, NULL));
+        train_steps(m, STEPS, 8);
         fv_layer_profile p;
         const int c = layer_named(m, "c");
         CHECK(c >= 0);
@@ -341,7 +335,6 @@ TEST(winograd_profile_counts_the_forward_it_executed)
         printf("     %s: forward executed %.6g MFLOP of %.6g dense\n", alg[a],
                1e-6 * p.forward_executed_flop, 1e-6 * p.forward_flop);
         CHECK_CLOSE(p.forward_executed_flop, want, 0, 1e-12);
-        free(x);
         fv_model_free(m);
     }
 }
