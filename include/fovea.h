@@ -369,11 +369,14 @@ const char *fv_model_precision(const fv_model *m);
  * than they save) computes its forward and its input gradient by Winograd
  * F(2×2, 3×3) (Lavin & Gray, CVPR 2016): 2.25× fewer multiplies, at a larger rounding error
  * (each output within (in_c + 13)·2^-24 times the transform's sum of magnitudes; kernels.h,
- * fv_conv_winograd_applies). The other conv2d layers, and the weight gradients, stay direct;
+ * fv_conv_winograd_applies). The weight gradient of the 3×3 stride-1 layers (dilation 1) with 8
+ * channels or more in and filters in 16s likewise (kernels.h, fv_conv_dw_wino_images; where it
+ * measured faster). Everything else stays direct;
  * at precision=bf16 the bf16 kernels stay (Winograd is fp32 only). Bit-identical for any thread
  * count per instruction set, as the direct kernels. May be set on a trained model (inference
- * with either). FV_ERR_INVALID for another name. A compiled model records it in its compile
- * line, and so in saved models and checkpoints. */
+ * with either). FV_ERR_INVALID for another name. A compiled model records winograd in its
+ * compile line, and so in saved models and checkpoints (direct, the default, is left out: a run
+ * that names it is the same run). */
 fv_status fv_model_set_conv_algorithm(fv_model *m, const char *algorithm);
 /* "direct" or "winograd". */
 const char *fv_model_conv_algorithm(const fv_model *m);
@@ -697,8 +700,10 @@ const char *fv_model_layer_input(const fv_model *m, int i, int j);
  * ∂L/∂z for the sparse weight and input gradients, out_h·out_w·k_h·k_w·in_c·filters for a dense
  * weight gradient or a GEMM input gradient, in_h·in_w·k_h·k_w·in_c·filters for a stride-1 input
  * gradient run as a forward convolution over the padded gradient, which for padding="valid"
- * exceeds the dense figure); every other kind performs the dense computation, so its executed
- * figures equal forward_flop and backward_flop. Lanes of a vector register left empty by a
+ * exceeds the dense figure); with conv_algorithm=winograd, Conv2D's forward, input gradient and
+ * weight gradient count Winograd's operations where they took it (2 per multiply-add of its
+ * GEMMs, 1 per addition of its transforms); every other kind performs the dense computation, so its
+ * executed figures equal forward_flop and backward_flop. Lanes of a vector register left empty by a
  * shape are not counted. Counting changes no result. */
 typedef struct fv_layer_profile {
     double forward_s, backward_s;

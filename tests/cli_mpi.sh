@@ -64,6 +64,19 @@ for np in 2 4 8; do
     check "  ... printed once (process 0 alone)" test "$(grep -c '^Epoch 3/3' "$TMP/out")" -eq 1
 done
 
+echo "# conv_algorithm=winograd (a 16 -> 16 convolution: its forward, input and weight gradients): the same bits"
+W=$TMP/wino.fv
+sed -e 's/^conv2d filters=4 kernel_size=3$/conv2d filters=16 kernel_size=3 padding=same\nconv2d filters=16 kernel_size=3/' \
+    -e 's/^compile .*/& conv_algorithm=winograd/' "$M" >"$W"
+check "  (the model has a 16 -> 16 convolution)" test "$(grep -c 'filters=16' "$W")" -eq 2
+WARGS=("$W" --data "$D" --seed 5 --batch-size 7 --verbose 2 --epochs 2)
+expect_ok "1 process, winograd" "$FOVEA" train "${WARGS[@]}" --save "$TMP/w1.safetensors" \
+    --history "$TMP/w1.csv"
+expect_ok "2 processes, winograd" "${MPI[@]}" -np 2 "$FOVEA" train "${WARGS[@]}" \
+    --save "$TMP/w2.safetensors" --history "$TMP/w2.csv"
+same_file "  ... the same weights, bit for bit" "$TMP/w1.safetensors" "$TMP/w2.safetensors"
+same_file "  ... the same history" "$TMP/w1.csv" "$TMP/w2.csv"
+
 echo "# a process killed mid-epoch, then resumed"
 # Process 1 kills itself after its 80th step: in epoch 3, after 2 checkpointed epochs.
 run timeout 60 "${MPI[@]}" -np 1 "$FOVEA" train "${ARGS[@]}" --epochs 4 --checkpoint "$TMP/ck" : \

@@ -350,6 +350,11 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
         }
     }
     if (r->sums) r->sums->done = true;
+    /* the profile's executed FLOPs: Winograd's count where it ran, else the dense one */
+    l->exec_fwd_flop =
+        (double)n *
+        (wino ? fv_conv_winograd_flop(g)
+              : 2.0 * (double)rows * (double)(g->k_h * g->k_w * g->in_c) * (double)g->out_c);
 }
 
 /* The partial gradients of the chunks are summed TREE_BLOCK elements at a time. */

@@ -225,8 +225,9 @@ typedef struct fv_layer_kind {
     double (*flops)(const fv_layer *l, bool backward, bool input_grad);
     /* Whether backward does less (or more) than the dense computation and says how much: it then
      * sets l->exec_bwd_flop to the FLOPs (2 per multiply-add) that call performed, counted per
-     * image where the kernels decide (conv2d skips exact zeros of ∂L/∂z). false: its backward
-     * performs exactly flops(l, true, ·) per sample. */
+     * image where the kernels decide (conv2d skips exact zeros of ∂L/∂z), and forward sets
+     * l->exec_fwd_flop likewise (conv2d's Winograd forward). false: its forward and backward
+     * perform exactly flops(l, ·, ·) per sample. */
     bool reports_work;
     /* Whether backward can add input i's gradient into dx[i] (fv_run.dx_add) instead of writing
      * it, saving the model a buffer and a pass where a tensor has several readers (NULL: never). */
@@ -277,6 +278,9 @@ struct fv_layer {
     /* kind->reports_work: the FLOPs of the last backward call, and their sum over the profiled
      * training steps. */
     double exec_bwd_flop, prof_exec_bwd;
+    /* kind->reports_work: the FLOPs of the last forward call (conv2d: Winograd's where it ran),
+     * and their sum over the profiled training steps. */
+    double exec_fwd_flop, prof_exec_fwd;
     /* The added loss's value after the last forward pass (kind->loss; 0 without). */
     double added_value;
     /* precision=bf16 (set by the model's plan): the kinds that support it (dense; conv2d's

@@ -419,16 +419,35 @@ static const fv_st_tensor *flat_tensor(reader *r, const fv_st_file *sf, const ch
     return t;
 }
 
-/* The first line where two run descriptions differ, for the message. */
+/* out (n ≥ 8 bytes) ← the line s of len bytes, or where it does not fit, from byte `from` on
+ * ("..." before it unless from is 0, and at the end where it is cut); "(nothing)" if empty. */
+static void line_excerpt(const char *s, size_t len, size_t from, char *out, size_t n)
+{
+    if (!len) {
+        snprintf(out, n, "(nothing)");
+        return;
+    }
+    if (len < n) from = 0; /* it fits whole */
+    const char *pre = from ? "..." : "";
+    snprintf(out, n, "%s%.*s", pre, (int)(len - from), s + from);
+    if (strlen(pre) + len - from >= n) strcpy(out + n - 4, "...");
+}
+
+/* The first line where two run descriptions differ, for the message; a line too long for la or
+ * lb (n bytes) from the word where they differ (a long compile line differs at its end:
+ * precision=, conv_algorithm=). */
 static void first_difference(const char *a, const char *b, char *la, char *lb, size_t n)
 {
     while (*a || *b) {
         size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
         if (na != nb || strncmp(a, b, na) != 0) {
-            snprintf(la, n, "%.*s", na ? (int)na : 9, na ? a : "(nothing)");
-            snprintf(lb, n, "%.*s", nb ? (int)nb : 9, nb ? b : "(nothing)");
-            if (na >= n) strcpy(la + n - 4, "...");
-            if (nb >= n) strcpy(lb + n - 4, "...");
+            size_t d = 0; /* the first byte that differs, back to the start of its word */
+            while (d < na && d < nb && a[d] == b[d])
+                d++;
+            while (d > 0 && a[d - 1] != ' ')
+                d--;
+            line_excerpt(a, na, d, la, n);
+            line_excerpt(b, nb, d, lb, n);
             return;
         }
         a += na + (a[na] ? 1 : 0);

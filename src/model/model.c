@@ -1445,8 +1445,9 @@ char *fv_model_to_text(const fv_model *m)
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
         if (g & CK_BIT(CK_PRECISION)) sb_printf(&b, " precision=%s", m->bf16 ? "bf16" : "fp32");
-        if (g & CK_BIT(CK_CONV_ALGORITHM))
-            sb_printf(&b, " conv_algorithm=%s", m->winograd ? "winograd" : "direct");
+        /* winograd only: direct is the default, and a run that names it is the same run (a
+         * checkpoint resumes with or without it) */
+        if (m->winograd) sb_printf(&b, " conv_algorithm=winograd");
         sb_printf(&b, "\n");
     }
     if (m->fit_given) {

@@ -843,6 +843,7 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
             l->added_value =
                 m->coll ? fv__dp_added_loss(m, i, xs, n) : l->kind->loss(l, xs, m->acts[i], n);
         if (training) l->prof_fwd_s += prof_now() - t0, l->prof_fwd_n += n;
+        if (training && l->kind->reports_work) l->prof_exec_fwd += l->exec_fwd_flop;
     }
     m->out_of_last = n;
     m->fused_last = fuse;
@@ -1370,7 +1371,7 @@ fv_status fv_model_profile(const fv_model *m, int i, fv_layer_profile *out)
     for (int j = 0; j < l->nin; j++)
         input_grad = input_grad || (l->src[j] >= 0 && m->needs_grad && m->needs_grad[l->src[j]]);
     out->backward_flop = fv__layer_flops(l, true, input_grad) * (double)l->prof_bwd_n;
-    out->forward_executed_flop = out->forward_flop; /* no kind's forward skips work */
+    out->forward_executed_flop = l->kind->reports_work ? l->prof_exec_fwd : out->forward_flop;
     out->backward_executed_flop = l->kind->reports_work ? l->prof_exec_bwd : out->backward_flop;
     return FV_OK;
 }
@@ -1381,7 +1382,7 @@ void fv_model_profile_reset(fv_model *m)
         fv_layer *l = &m->layers[i];
         l->prof_fwd_s = l->prof_bwd_s = 0.0;
         l->prof_fwd_n = l->prof_bwd_n = 0;
-        l->prof_exec_bwd = 0.0;
+        l->prof_exec_bwd = l->prof_exec_fwd = 0.0;
     }
 }
 
