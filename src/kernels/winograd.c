@@ -287,8 +287,7 @@ int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g)
     wgeo_init(g, &G);
     const int64_t blocks = 16 * G.TB * (G.Cv + G.Fp),
                   runs = 16 * (G.T < WG_RUN ? G.T : WG_RUN) * 16;
-    /* 16 channels: the runs' buffer, or the blocks' where forced (fv__conv_winograd_force_blocks)
-     */
+    /* 16 channels: the runs' buffer, or the blocks' where a test forces them */
     return G.Fp + (G.Cv == 16 && G.Fp == 16 && runs > blocks ? runs : blocks);
 }
 
