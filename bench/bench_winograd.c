@@ -3,11 +3,15 @@
  * by Winograd F(2×2, 3×3) (fv_conv2d_forward_winograd, _add), one image repeated ("hot": its data
  * in L1/L2), the two alternated, thread CPU time per image, best of 15 rounds (or argv[1]); one
  * thread; FOVEA_KERNELS=avx2|generic as for the CLI; argv[2]: only the layers whose name starts
- * with it. Prints the dense-equivalent GFLOP/s of each and the ratio.
+ * with it. COLD=1: 128 images' inputs and outputs in turn instead of one (out of L2, as in a
+ * training step); BLOCKS=1: Winograd's 16-channel layers in its blocked order
+ * (fv__conv_winograd_force_blocks) instead of its runs in L1. Prints the dense-equivalent GFLOP/s
+ * of each and the ratio.
  *   cc -O2 -std=gnu11 -fopenmp -Iinclude -Isrc bench/bench_winograd.c build/libfovea.a -lm -ldl \
  *      -o bench_winograd && taskset -c 1 ./bench_winograd [rounds] [layer]
  */
 #include "fovea.h"
+#include "kernels/conv_internal.h"
 #include "kernels/kernels.h"
 
 #include <stdint.h>
@@ -32,27 +36,41 @@ static float *alloc(int64_t n)
     return p;
 }
 
-/* Seconds per image of the direct (wino false) or Winograd forward (add: the added form). */
+/* Images per round in the cold mode (COLD=1): a batch's inputs and outputs, out of cache as in
+ * a training step, each image's call prefetching the next one's input. */
+enum { COLD = 128 };
+
+/* Seconds per image of the direct (wino false) or Winograd forward (add: the added form); with
+ * cold, each rep runs the COLD images of x and y (X and Y floats apart) in order. */
 static double run(const fv_conv_geom *g, bool wino, bool add, int reps, const float *x,
-                  const float *wp, const float *u, const float *b, float *y, float *s)
+                  const float *wp, const float *u, const float *b, float *y, float *s, bool cold,
+                  int64_t X, int64_t Y)
 {
+    const int n = cold ? COLD : 1;
+    reps = cold ? (reps + COLD - 1) / COLD : reps;
     const double t0 = cpu_now();
-    for (int i = 0; i < reps; i++) {
-        if (wino && add)
-            fv_conv2d_forward_winograd_add(g, x, u, y, s, NULL, 0);
-        else if (wino)
-            fv_conv2d_forward_winograd(g, x, u, b, true, y, s, NULL, 0);
-        else if (add)
-            fv_conv2d_forward_add(g, x, wp, y, s, NULL, 0);
-        else
-            fv_conv2d_forward_next(g, x, wp, b, true, y, s, NULL, 0);
-    }
-    return (cpu_now() - t0) / reps;
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < n; i++) {
+            const float *xi = x + i * X, *nx = cold && i + 1 < n ? xi + X : NULL;
+            float *yi = y + i * Y;
+            if (wino && add)
+                fv_conv2d_forward_winograd_add(g, xi, u, yi, s, nx, X);
+            else if (wino)
+                fv_conv2d_forward_winograd(g, xi, u, b, true, yi, s, nx, X);
+            else if (add)
+                fv_conv2d_forward_add(g, xi, wp, yi, s, nx, X);
+            else
+                fv_conv2d_forward_next(g, xi, wp, b, true, yi, s, nx, X);
+        }
+    return (cpu_now() - t0) / (reps * n);
 }
 
 int main(int argc, char **argv)
 {
     const int rounds = argc > 1 ? atoi(argv[1]) : 15;
+    /* BLOCKS=1: the 16-channel layers in the blocked order (fv__conv_winograd_force_blocks) */
+    if (getenv("BLOCKS") && strcmp(getenv("BLOCKS"), "1") == 0)
+        fv__conv_winograd_force_blocks(true);
     const char *kp = getenv("FOVEA_KERNELS"); /* as the CLI: avx2, generic */
     if (kp && fv_set_kernel_path(kp) != FV_OK) {
         fprintf(stderr, "FOVEA_KERNELS=%s: %s\n", kp, fv_last_error());
@@ -67,8 +85,9 @@ int main(int argc, char **argv)
              {"s1_conv (28x28, 16->16)", 28, 16, 16},
              {"s2_conv2 (14x14, 32->32)", 14, 32, 32},
              {"s3_conv2 (7x7, 64->64)", 7, 64, 64}};
-    printf("path %s, one thread, hot, best of %d rounds (thread CPU time)\n", fv_conv_path(),
-           rounds);
+    const bool cold = getenv("COLD") && strcmp(getenv("COLD"), "1") == 0;
+    printf("path %s, one thread, %s, best of %d rounds (thread CPU time)\n", fv_conv_path(),
+           cold ? "cold (128 images in turn)" : "hot", rounds);
     printf("%-26s %-4s %10s %10s %9s %9s %7s\n", "layer", "op", "direct us", "wino us", "direct",
            "wino", "ratio");
     for (int l = 0; l < 4; l++) {
@@ -88,7 +107,9 @@ int main(int argc, char **argv)
         const int64_t X = g.in_h * g.in_w * g.in_c, Y = g.out_h * g.out_w * g.out_c;
         int64_t sf = fv_conv_fwd_scratch_floats(&g);
         if (sf < fv_conv_winograd_scratch_floats(&g)) sf = fv_conv_winograd_scratch_floats(&g);
-        float *x = alloc(X), *w = alloc(9 * g.in_c * g.out_c), *b = alloc(g.out_c), *y = alloc(Y);
+        const int64_t nimg = cold ? COLD : 1;
+        float *x = alloc(nimg * X), *w = alloc(9 * g.in_c * g.out_c), *b = alloc(g.out_c);
+        float *y = alloc(nimg * Y);
         float *wp = alloc(fv_conv_fwd_pack_floats(&g)),
               *u = alloc(fv_conv_winograd_pack_floats(&g));
         float *s = alloc(sf);
@@ -99,8 +120,8 @@ int main(int argc, char **argv)
         for (int add = 0; add <= 1; add++) {
             double bd = 1e30, bw = 1e30;
             for (int r = 0; r < rounds; r++) {
-                const double d = run(&g, false, add, reps, x, wp, u, b, y, s);
-                const double v = run(&g, true, add, reps, x, wp, u, b, y, s);
+                const double d = run(&g, false, add, reps, x, wp, u, b, y, s, cold, X, Y);
+                const double v = run(&g, true, add, reps, x, wp, u, b, y, s, cold, X, Y);
                 bd = d < bd ? d : bd, bw = v < bw ? v : bw;
             }
             printf("%-26s %-4s %10.2f %10.2f %9.1f %9.1f %7.2f\n", L[l].name, add ? "add" : "fwd",

@@ -4,7 +4,9 @@
  * path this machine has. Thread CPU time, best of 9 (or argv[1]) runs of 16 calls, the two kernels'
  * runs alternated; one thread; argv[2]: only the layers whose name starts with it, argv[3]: only
  * "igemm" or "wino". Prints ms per call, dense-equivalent GFLOP/s (2·9·in_c·out_c·out_h·out_w per
- * image) and the ratio.
+ * image) and the ratio. BLOCKS=1: Winograd's 16-channel layers in its blocked order
+ * (fv__conv_dw_wino_force_blocks) instead of its rows in L1; COLD=1: each call on the next of 16
+ * groups of 8 images (a batch of 128: out of L2, as in a training step) instead of the same group.
  *   cc -O2 -std=gnu11 -fopenmp -Iinclude -Isrc bench/bench_winograd_dw.c build/libfovea.a -lm \
  *      -ldl -o bench_winograd_dw && taskset -c 1 ./bench_winograd_dw [repetitions]
  */
@@ -38,16 +40,22 @@ static float *alloc(int64_t n)
 
 enum { CALLS = 16 };
 
+/* Whether each call takes the next group of images (COLD=1), and their sizes in floats. */
+static bool cold;
+static int64_t in_sz, out_sz;
+
 /* One run of CALLS calls: seconds per call. */
 static double run_once(bool wino, const fv_conv_geom *g, int64_t n, const float *x, const float *dz,
                        float *dw, float *sc)
 {
     const double t0 = cpu_now();
-    for (int c = 0; c < CALLS; c++)
+    for (int c = 0; c < CALLS; c++) {
+        const int64_t i = cold ? c * n : 0;
         if (wino)
-            fv_conv_dw_wino_images(g, n, x, dz, dw, sc);
+            fv_conv_dw_wino_images(g, n, x + i * in_sz, dz + i * out_sz, dw, sc);
         else
-            fv_conv_dw_images(g, n, x, dz, dw, sc);
+            fv_conv_dw_images(g, n, x + i * in_sz, dz + i * out_sz, dw, sc);
+    }
     return (cpu_now() - t0) / CALLS;
 }
 
@@ -79,6 +87,8 @@ int main(int argc, char **argv)
     static const int64_t shapes[][3] = {{28, 1, 16}, {28, 16, 16}, {14, 32, 32}, {7, 64, 64}};
     static const fv__gemm_path paths[] = {FV__GEMM_AVX512, FV__GEMM_AVX2};
     const int64_t n = 8;
+    cold = getenv("COLD") && strcmp(getenv("COLD"), "1") == 0;
+    if (getenv("BLOCKS") && strcmp(getenv("BLOCKS"), "1") == 0) fv__conv_dw_wino_force_blocks(true);
     printf("%-8s %-16s %10s %10s %9s %9s %6s\n", "path", "layer", "igemm ms", "wino ms", "igemm GF",
            "wino GF", "ratio");
     for (int pi = 0; pi < 2; pi++) {
@@ -97,12 +107,14 @@ int main(int argc, char **argv)
             if (argc > 2 && strncmp(name, argv[2], strlen(argv[2])) != 0) continue;
             const bool only_w = argc > 3 && !strcmp(argv[3], "wino");
             const bool only_i = argc > 3 && !strcmp(argv[3], "igemm");
-            const int64_t in_sz = hw * hw * g.in_c, out_sz = hw * hw * g.out_c;
+            in_sz = hw * hw * g.in_c, out_sz = hw * hw * g.out_c;
+            const int64_t groups = cold ? CALLS : 1;
             const int64_t K = 9 * g.in_c * g.out_c;
             int64_t scf = fv_conv_dw_images_scratch_floats(&g, n);
             if (fv_conv_dw_wino_scratch_floats(&g, n) > scf)
                 scf = fv_conv_dw_wino_scratch_floats(&g, n);
-            float *x = alloc(n * in_sz), *dz = alloc(n * out_sz), *dw = alloc(K), *sc = alloc(scf);
+            float *x = alloc(groups * n * in_sz), *dz = alloc(groups * n * out_sz), *dw = alloc(K);
+            float *sc = alloc(scf);
             double ti, tw;
             best_of(reps, only_w ? 2 : only_i ? 1 : 3, &g, n, x, dz, dw, sc, &ti, &tw);
             const double flop = 2.0 * (double)K * (double)(hw * hw) * (double)n;

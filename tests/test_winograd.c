@@ -298,6 +298,62 @@ TEST(winograd_avx2_and_avx512_give_the_same_bits)
     CHECK(compared >= 12);
 }
 
+TEST(winograd_16_channel_runs_give_the_blocked_order_bits)
+{
+    /* Where in_c and out_c round up to 16, the forward runs its tiles in runs of 24 inside L1
+     * (runs16); the same operations on the same values as the blocked order, so the same bits,
+     * forward with and without bias and ReLU and the add: the ResNet example's 28×28 layer, odd
+     * sizes (runs that end mid-row, a last run of a few tiles), channels and filters 1-16. */
+    int compared = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 1616 + (uint64_t)p);
+        for (int k = 0; k < 14; k++) {
+            const int64_t h = k == 0 ? 28 : 1 + (int64_t)fv__rng_below(&r, 31);
+            const int64_t w = k == 0 ? 28 : 1 + (int64_t)fv__rng_below(&r, 31);
+            const int64_t c = k < 6 ? 16 : 1 + (int64_t)fv__rng_below(&r, 16);
+            const int64_t f = k < 4 ? 16 : 1 + (int64_t)fv__rng_below(&r, 16);
+            fv_conv_geom g;
+            if (!geom3(&g, h + 2 * (k % 2 == 0), w + 2 * (k % 2 == 0), c, f, k % 2)) continue;
+            const int64_t X = g.in_h * g.in_w * c, Y = g.out_h * g.out_w * f;
+            const int64_t S = fv_conv_winograd_scratch_floats(&g);
+            float *x = falloc(X), *wt = falloc(9 * c * f), *b = falloc(f), *y0 = falloc(Y);
+            float *u = falloc(fv_conv_winograd_pack_floats(&g)), *s = falloc(S), *y[2];
+            fill_rand(&r, x, X), fill_rand(&r, wt, 9 * c * f), fill_rand(&r, b, f);
+            fill_rand(&r, y0, Y);
+            fv_conv_winograd_pack(&g, wt, u);
+            fv__conv_force_path(p);
+            for (int form = 0; form < 3; form++) {
+                for (int blocks = 0; blocks < 2; blocks++) {
+                    fv__conv_winograd_force_blocks(blocks);
+                    y[blocks] = falloc(Y);
+                    fill_nan(s, S);
+                    if (form == 2) {
+                        memcpy(y[blocks], y0, (size_t)Y * sizeof(float));
+                        fv_conv2d_forward_winograd_add(&g, x, u, y[blocks], s, x, X);
+                    } else {
+                        fill_nan(y[blocks], Y);
+                        fv_conv2d_forward_winograd(&g, x, u, form ? b : NULL, form == 1, y[blocks],
+                                                   s, x, X);
+                    }
+                }
+                fv__conv_winograd_force_blocks(false);
+                bool finite = true;
+                for (int64_t i = 0; i < Y; i++)
+                    finite = finite && isfinite(y[0][i]);
+                CHECK(finite);
+                CHECK(memcmp(y[0], y[1], (size_t)Y * sizeof(float)) == 0);
+                compared++;
+                free(y[0]), free(y[1]);
+            }
+            fv__conv_force_path(-1);
+            free(x), free(wt), free(b), free(y0), free(u), free(s);
+        }
+    }
+    CHECK(compared >= 3 * 14);
+}
+
 /* ---- the option in a model ------------------------------------------------------------------ */
 
 /* A residual block at 16 channels (Winograd forward and input gradient, BatchNormalization's
@@ -555,6 +611,7 @@ int main(void)
     RUN(winograd_applies_to_3x3_stride_1_from_16_channels);
     RUN(winograd_matches_ref_within_bound_on_every_path);
     RUN(winograd_avx2_and_avx512_give_the_same_bits);
+    RUN(winograd_16_channel_runs_give_the_blocked_order_bits);
     RUN(winograd_model_steps_are_the_same_bits_on_1_2_3_threads_fused_or_not);
     RUN(winograd_model_differs_from_direct_by_rounding_only);
     RUN(winograd_model_gradient_matches_finite_differences);

@@ -264,10 +264,55 @@ TEST(wino_dw_resnet_shapes_and_fma_paths_bits)
     if (fma_paths < 2) SKIP("fewer than two FMA paths on this machine: no bits to compare");
 }
 
+TEST(wino_dw_16_channel_rows_give_the_blocked_order_bits)
+{
+    /* 16 channels and 16 filters with at most 16 tiles a row: the rows of tiles one at a time in
+     * L1 (rows16), the same chains as the blocks': the same bits on every path; sizes 1 to 32 a
+     * side (a row of 1 to 16 tiles, odd edges), same and valid, 1 to 9 images; and against the
+     * bound (one_case) on a few. */
+    int compared = 0;
+    for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+        if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+        fv_rng r;
+        fv__rng_seed(&r, 1717 + (uint64_t)p);
+        for (int k = 0; k < 10; k++) {
+            const bool same = k % 2;
+            const int64_t h = k == 0 ? 28 : 1 + (int64_t)fv__rng_below(&r, 30);
+            const int64_t w = k == 0 ? 28 : k == 1 ? 32 : 1 + (int64_t)fv__rng_below(&r, 30);
+            const int64_t n = k == 0 ? 8 : 1 + (int64_t)fv__rng_below(&r, 9);
+            fv_conv_geom g;
+            CHECK(make_geom(&g, same ? h : h + 2, same ? w : w + 2, 16, 16, same));
+            const int64_t K = 9 * 16 * 16, S = fv_conv_dw_wino_scratch_floats(&g, n);
+            const int64_t X = n * g.in_h * g.in_w * 16, Y = n * g.out_h * g.out_w * 16;
+            float *x = falloc(X), *dz = falloc(Y), *dw0 = falloc(K), *sc = falloc(S), *dw[2];
+            fill_rand(&r, x, X), fill_rand(&r, dz, Y), fill_rand(&r, dw0, K);
+            fv__conv_force_path(p);
+            for (int blocks = 0; blocks < 2; blocks++) {
+                fv__conv_dw_wino_force_blocks(blocks);
+                dw[blocks] = falloc(K);
+                memcpy(dw[blocks], dw0, (size_t)K * sizeof(float));
+                fv_conv_dw_wino_images(&g, n, x, dz, dw[blocks], sc);
+            }
+            fv__conv_dw_wino_force_blocks(false);
+            fv__conv_force_path(-1);
+            bool finite = true;
+            for (int64_t i = 0; i < K; i++)
+                finite = finite && isfinite(dw[0][i]);
+            CHECK(finite);
+            CHECK(memcmp(dw[0], dw[1], (size_t)K * sizeof(float)) == 0);
+            if (k < 3) CHECK(one_case(p, &g, n, 1818 + (uint64_t)k, NULL));
+            compared++;
+            free(x), free(dz), free(dw0), free(sc), free(dw[0]), free(dw[1]);
+        }
+    }
+    CHECK(compared >= 10);
+}
+
 int main(void)
 {
     RUN(wino_dw_applies_to_3x3_stride_1_only);
     RUN(wino_dw_matches_ref_on_odd_shapes_every_path);
     RUN(wino_dw_resnet_shapes_and_fma_paths_bits);
+    RUN(wino_dw_16_channel_rows_give_the_blocked_order_bits);
     return TEST_SUMMARY();
 }

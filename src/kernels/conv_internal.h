@@ -38,6 +38,15 @@ static inline __attribute__((always_inline)) void fv__pf_share(const void *p, in
  * or more in and out). */
 bool fv__conv_winograd_computes(const fv_conv_geom *g);
 
+/* Makes the Winograd forward take its blocked order (V and M of a block through L2) for the
+ * 16-channel images too, instead of its runs in L1 (winograd_tile.h's runs16): the same bits
+ * either way (tests). */
+void fv__conv_winograd_force_blocks(bool on);
+
+/* Likewise for the Winograd weight gradient (fv_conv_dw_wino_images): its blocks for 16 channels
+ * and filters too, instead of its rows of tiles in L1 (winograd_dw_tile.h's rows16). */
+void fv__conv_dw_wino_force_blocks(bool on);
+
 /* Runs fv_conv2d_forward_bf16 on the emulation even where the CPU has AVX512_BF16 (tests). */
 void fv__conv_bf16_force_emulation(bool on);
 

@@ -117,7 +117,8 @@ void fv_conv2d_forward_add(const fv_conv_geom *g, const float *x, const float *w
  *   V_c = B^T d_c B,
  * 16 multiplies per tile and channel pair where the direct convolution takes 36: the 16
  * transformed positions are 16 GEMMs [tiles × in_c] · [in_c × out_c] (each element one FMA chain
- * over the channels from 0), over blocks of tiles whose transforms stay in L2. The tiles' pixels
+ * over the channels from 0), over blocks of tiles whose transforms stay in L2 (where in_c and out_c
+ * round up to 16: runs of 24 tiles whose transforms stay in L1, the same bits). The tiles' pixels
  * past the bottom or right edge are computed and not written. The kernels compute any 3×3
  * geometry with strides 1, dilation 1 and padding ≥ 0 (same or valid) and any in_c, out_c ≥ 1;
  * fv_conv_winograd_applies says where conv2d uses them: those geometries with in_c ≥ 16 and
@@ -139,7 +140,8 @@ bool fv_conv_winograd_applies(const fv_conv_geom *g);
 int64_t fv_conv_winograd_pack_floats(const fv_conv_geom *g);
 void fv_conv_winograd_pack(const fv_conv_geom *g, const float *w, float *u);
 /* Scratch floats of one image: Fp + 16·TB·(Cv + Fp) (Cv, Fp the channels rounded up to 16, TB
- * the tiles of a block: at most 2^16 floats of transforms, at least 16 tiles). */
+ * the tiles of a block: at most 2^16 floats of transforms, at least 16 tiles), and where Cv = Fp =
+ * 16 at least Fp + 256·min(tiles, 24) (the runs' buffer). */
 int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g);
 /* The FLOPs performed for one image (2 per multiply-add of the GEMMs, 1 per addition of the
  * transforms): the profile's executed count. */

@@ -66,6 +66,19 @@ typedef int32_t wv16i __attribute__((vector_size(64)));
         }                                                                                          \
     } while (0)
 
+/* The runs of the 16-channel path (WT_NAME(runs16)): 24 tiles, one register tile of AVX-512's
+ * 24 × 16 (four of AVX2's 6 × 16) per position. */
+enum { WG_RUN = 24 };
+
+/* The cache lines of y [out_h, out_w, F] up to the last output row of the tiles of run k (runs of
+ * R tiles): what the runs prefetch before they write them. */
+static int64_t wg_run_lines(const wgeo *G, int64_t R, int64_t k)
+{
+    const int64_t e = (k + 1) * R < G->T ? (k + 1) * R : G->T;
+    const int64_t r1 = 2 * ((e - 1) / G->tw) + 2;
+    return fv__pf_lines((r1 < G->out_h ? r1 : G->out_h) * G->out_w * G->F);
+}
+
 #define WT_V  wv8
 #define WT_VU wv8u
 #define WT_VI wv8i
@@ -127,15 +140,28 @@ typedef struct wg_fns {
     void (*gemm)(const wgeo *G, const float *V, const float *U, float *M, int64_t nt);
     void (*out_transform)(const wgeo *G, const float *M, int64_t t0, int64_t nt, float *y,
                           bool relu, bool add);
+    void (*runs16)(const wgeo *G, const float *x, const float *U, float *buf, float *y, bool relu,
+                   bool add, const float *next, int64_t lines);
 } wg_fns;
 
 static const wg_fns wg_generic = {wg_generic_in_transform, wg_generic_gemm,
-                                  wg_generic_out_transform};
+                                  wg_generic_out_transform, wg_generic_runs16};
 #if defined(FV_WG_X86)
-static const wg_fns wg_avx2 = {wg_avx2_in_transform, wg_avx2_gemm, wg_avx2_out_transform};
-static const wg_fns wg_avx512 = {wg_avx512_in_transform, wg_avx512_gemm, wg_avx512_out_transform};
-static const wg_fns wg_wide = {wg_wide_in_transform, wg_wide_gemm, wg_wide_out_transform};
+static const wg_fns wg_avx2 = {wg_avx2_in_transform, wg_avx2_gemm, wg_avx2_out_transform,
+                               wg_avx2_runs16};
+static const wg_fns wg_avx512 = {wg_avx512_in_transform, wg_avx512_gemm, wg_avx512_out_transform,
+                                 wg_avx512_runs16};
+static const wg_fns wg_wide = {wg_wide_in_transform, wg_wide_gemm, wg_wide_out_transform,
+                               wg_wide_runs16};
 #endif
+
+/* Set by fv__conv_winograd_force_blocks (tests): the 16-channel images in blocks too. */
+static bool wg_blocks_forced;
+
+void fv__conv_winograd_force_blocks(bool on)
+{
+    __atomic_store_n(&wg_blocks_forced, on, __ATOMIC_RELAXED);
+}
 
 /* The direct convolution's run-time path (fv__conv_path_now: FOVEA_KERNELS, fv_set_kernel_path
  * and the tests' forcing included) picks the instance. */
@@ -259,7 +285,10 @@ int64_t fv_conv_winograd_scratch_floats(const fv_conv_geom *g)
 {
     wgeo G;
     wgeo_init(g, &G);
-    return G.Fp + 16 * G.TB * (G.Cv + G.Fp);
+    const int64_t blocks = 16 * G.TB * (G.Cv + G.Fp),
+                  runs = 16 * (G.T < WG_RUN ? G.T : WG_RUN) * 16;
+    /* 16 channels: the runs' buffer, or the blocks' where a test forces them */
+    return G.Fp + (G.Cv == 16 && G.Fp == 16 && runs > blocks ? runs : blocks);
 }
 
 double fv_conv_winograd_flop(const fv_conv_geom *g)
@@ -283,6 +312,10 @@ static void wg_forward(const fv_conv_geom *g, const float *x, const float *u, co
     G.bias = bias;
     const int64_t nb = (G.T + G.TB - 1) / G.TB, steps = nb * 16;
     const int64_t lines = next && next_floats > 0 ? fv__pf_lines(next_floats) : 0;
+    if (G.Cv == 16 && G.Fp == 16 && !__atomic_load_n(&wg_blocks_forced, __ATOMIC_RELAXED)) {
+        fn->runs16(&G, x, u, V, y, relu, add, next, lines); /* in L1, run by run */
+        return;
+    }
     const int64_t us = G.C * G.Fp, vs = G.TB * G.Cv, ms = G.TB * G.Fp;
     for (int64_t k = 0; k < nb; k++) {
         const int64_t t0 = k * G.TB, nt = G.T - t0 < G.TB ? G.T - t0 : G.TB;

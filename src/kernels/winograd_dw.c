@@ -86,6 +86,10 @@ typedef struct wdl {
  * on Zen 4 and 5, 2 MiB on Intel's), and the planes' offsets are constants in the transforms. */
 enum { WD_PLANE = 4096 + 16 };
 
+/* The planes of one row of tiles at 16 channels and 16 filters (WD_NAME(rows16)): 16 tiles of
+ * 16 floats and a line, 17 lines. */
+enum { WD_ROW16 = 16 * 16 + 16 };
+
 static int64_t r16(int64_t v)
 {
     return (v + 15) & ~(int64_t)15;
@@ -167,6 +171,14 @@ typedef float wv16u __attribute__((vector_size(64), aligned(4), may_alias));
 
 /* ---- the interface ------------------------------------------------------------------------- */
 
+/* Set by fv__conv_dw_wino_force_blocks (tests): the 16-channel rows in blocks too. */
+static bool wd_blocks_forced;
+
+void fv__conv_dw_wino_force_blocks(bool on)
+{
+    __atomic_store_n(&wd_blocks_forced, on, __ATOMIC_RELAXED);
+}
+
 bool fv_conv_dw_wino_applies(const fv_conv_geom *g)
 {
     return g->k_h == 3 && g->k_w == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
@@ -186,19 +198,22 @@ void fv_conv_dw_wino_images(const fv_conv_geom *g, int64_t n, const float *x, co
     if (n <= 0) return;
     wdl L;
     layout_of(g, n, &L);
+    /* 16 channels and filters, rows of at most 16 tiles: row by row in L1 (unless forced) */
+    const bool r16 = g->in_c == 16 && L.ldm == 16 && g->out_c == 16 && L.tw * 16 <= WD_ROW16 - 16 &&
+                     !__atomic_load_n(&wd_blocks_forced, __ATOMIC_RELAXED);
     switch (fv__conv_path_now()) {
 #if defined(FV_WD_X86)
     case FV__GEMM_AVX512:
-        avx512_run(g, &L, n, x, dz, dw, scratch);
+        avx512_run(g, &L, n, x, dz, dw, scratch, r16);
         return;
     case FV__GEMM_AVX2:
-        avx2_run(g, &L, n, x, dz, dw, scratch);
+        avx2_run(g, &L, n, x, dz, dw, scratch, r16);
         return;
     case FV__GEMM_WIDE_ON_AVX2:
-        wide_run(g, &L, n, x, dz, dw, scratch);
+        wide_run(g, &L, n, x, dz, dw, scratch, r16);
         return;
 #endif
     default:
-        generic_run(g, &L, n, x, dz, dw, scratch);
+        generic_run(g, &L, n, x, dz, dw, scratch, r16);
     }
 }

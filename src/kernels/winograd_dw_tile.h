@@ -252,14 +252,40 @@ WD_NAME(rows_in)(const fv_conv_geom *g, const wdl *L, int64_t r0, int64_t nr, co
     }
 }
 
+/* The rows of tiles of 16 channels and 16 filters (at most WD_ROW16 / 16 tiles a row; C = ldm =
+ * 16), one at a time: its v and m (WD_ROW16 floats a plane, 25 KiB in all) and du (17 KiB) stay
+ * in L1 from the transforms to the GEMMs, where the blocks of run send 16 × 16 KiB of v and
+ * 8 × 16 KiB of m through L2. The same chains in the same order as the blocks': the same bits. */
+static WD_ATTR void WD_NAME(rows16)(const fv_conv_geom *g, const wdl *L, int64_t n, const float *x,
+                                    const float *dz, float *du, float *v, float *m)
+{
+    const int64_t rows = n * L->th, tw = L->tw, uxs = L->uxs;
+    for (int64_t r = 0; r < rows; r++) {
+        WD_NAME(rows_in)(g, L, r, 1, x, dz, v, WD_ROW16, m, WD_ROW16);
+        for (int64_t k = 0; k < 16; k++) { /* row k / 4 of A dY's planes, column k mod 4 */
+            const float *m0 = m + k / 4 * 2 * WD_ROW16, *vk = v + k * WD_ROW16;
+#if WD_W == 16
+            WD_NAME(cols)(16, 1, (int)(k % 4), 16, tw, vk, m0, m0 + WD_ROW16, 16, du + k * uxs);
+#else
+            WD_NAME(cols)(6, 2, (int)(k % 4), 16, tw, vk, m0, m0 + WD_ROW16, 16, du + k * uxs);
+#endif
+        }
+    }
+}
+
 /* The whole weight gradient of n images (fv_conv_dw_wino_images' contract) on this path. */
 static WD_ATTR void WD_NAME(run)(const fv_conv_geom *g, const wdl *L, int64_t n, const float *x,
-                                 const float *dz, float *dw, float *scratch)
+                                 const float *dz, float *dw, float *scratch, bool rows16)
 {
     const int64_t C = g->in_c, ldm = L->ldm, rows = n * L->th, rb = L->tb / L->tw;
     float *du = scratch + L->du, *v = scratch + L->v, *m = scratch + L->m;
     for (int64_t k = 0; k < 16; k++)
         memset(du + k * L->uxs, 0, (size_t)(C * ldm) * sizeof(float));
+    if (rows16) {
+        WD_NAME(rows16)(g, L, n, x, dz, du, v, v + 16 * WD_ROW16); /* du, v, m: 42 KiB */
+        WD_NAME(out_all)(C, g->out_c, ldm, du, L->uxs, dw);
+        return;
+    }
     for (int64_t r0 = 0; r0 < rows; r0 += rb) {
         const int64_t nr = rows - r0 < rb ? rows - r0 : rb, nt = nr * L->tw;
         if (L->vxs == WD_PLANE && L->mxs == WD_PLANE) /* the planes' offsets as constants */

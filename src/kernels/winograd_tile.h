@@ -33,10 +33,10 @@ WT_NAME(in_col)(const float *p, int64_t rs, int64_t c, unsigned rmask, bool in, 
  * t0 .. t0+nt−1 (d: 4×4 pixels from (2·ty − pad_top, 2·tx − pad_left), zero outside x): WG_BTDB's
  * operations, with the first pass of the two columns that horizontal neighbours share computed
  * once (8 loads and 24 additions a tile where each tile alone takes 16 and 32). */
-static WT_ATTR void WT_NAME(in_transform)(const wgeo *G, const float *x, int64_t t0, int64_t nt,
-                                          float *V)
+static inline __attribute__((always_inline)) void
+WT_NAME(in_tiles)(const wgeo *G, const float *x, int64_t t0, int64_t nt, float *V, const int64_t vs)
 {
-    const int64_t C = G->C, Cv = G->Cv, vs = G->TB * Cv, rs = G->in_w * C;
+    const int64_t C = G->C, Cv = G->Cv, rs = G->in_w * C;
     int64_t ty = t0 / G->tw, tx = t0 % G->tw;
     for (int64_t i = 0; i < nt;) {
         /* a run of the tiles i .. i+n−1 of one tile row, columns from iw0 on */
@@ -94,6 +94,12 @@ static WT_ATTR void WT_NAME(in_transform)(const wgeo *G, const float *x, int64_t
         }
         i += n, tx = 0, ty++;
     }
+}
+
+static WT_ATTR void WT_NAME(in_transform)(const wgeo *G, const float *x, int64_t t0, int64_t nt,
+                                          float *V)
+{
+    WT_NAME(in_tiles)(G, x, t0, nt, V, G->TB * G->Cv);
 }
 
 /* A register tile of the GEMM of one position: rows i < MR of a (tiles, lda floats apart: their
@@ -204,10 +210,12 @@ static WT_ATTR void WT_NAME(gemm)(const wgeo *G, const float *V, const float *U,
 /* The outputs of tiles t0 .. t0+nt−1: A^T M A of each from M[pos][i][f] (positions TB·Fp floats
  * apart, tiles Fp apart), + bias then max(·, 0) with relu (NaN gives 0), or with add y + that
  * (no bias); the pixels of a tile past the output's bottom or right edge are not written. */
-static WT_ATTR void WT_NAME(out_transform)(const wgeo *G, const float *M, int64_t t0, int64_t nt,
-                                           float *y, bool relu, bool add)
+static inline __attribute__((always_inline)) void WT_NAME(out_tiles)(const wgeo *G, const float *M,
+                                                                     int64_t t0, int64_t nt,
+                                                                     float *y, bool relu, bool add,
+                                                                     const int64_t ms)
 {
-    const int64_t F = G->F, ms = G->TB * G->Fp, W = G->out_w;
+    const int64_t F = G->F, W = G->out_w;
     const WT_V zero = {0};
     int64_t ty = t0 / G->tw, tx = t0 % G->tw;
     for (int64_t i = 0; i < nt; i++, tx = tx + 1 == G->tw ? 0 : tx + 1, ty += tx == 0) {
@@ -257,6 +265,59 @@ static WT_ATTR void WT_NAME(out_transform)(const wgeo *G, const float *M, int64_
             }
         }
     }
+}
+
+static WT_ATTR void WT_NAME(out_transform)(const wgeo *G, const float *M, int64_t t0, int64_t nt,
+                                           float *y, bool relu, bool add)
+{
+    WT_NAME(out_tiles)(G, M, t0, nt, y, relu, add, G->TB * G->Fp);
+}
+
+/* The whole image where Cv = Fp = 16 (1 to 16 channels and filters; fv_conv2d_forward_winograd's
+ * contract, buf: 256·R floats, R = min(T, WG_RUN)): the tiles in runs of R, each run's transformed
+ * inputs in buf [16 positions][R][16] (24 KiB: in L1 beside U's 16 KiB), each position's GEMM
+ * writing its M over its V (a register tile reads all its rows of V before it stores the same rows
+ * of M; one panel of 16 filters), the run's output transform from there. Nothing of a run leaves
+ * L1, where the blocked order (wg_forward) sends each image's V and M (200 KiB each at 28×28)
+ * through L2. The same operations on the same values as the blocked order: the same bits. next:
+ * lines cache lines to prefetch, a share a run; the next run's output rows are prefetched for
+ * writing during this run's GEMMs (in a training step y is out of cache: a new image's output, or
+ * with add another reader's gradient), so that the output transform's stores do not wait for
+ * them. ps: R·16, the positions' stride (a constant where R = WG_RUN). */
+static inline __attribute__((always_inline)) void
+WT_NAME(runs)(const wgeo *G, const float *x, const float *U, float *buf, float *y, bool relu,
+              bool add, const float *next, int64_t lines, const int64_t ps)
+{
+    const int64_t T = G->T, R = ps / 16, n = (T + R - 1) / R, us = G->C * 16;
+    int64_t ydone = wg_run_lines(G, R, 0); /* y's lines prefetched for writing */
+    for (int64_t l = 0; l < ydone; l++) /* the first run's rows now, each next run's during the */
+        __builtin_prefetch((const char *)y + 64 * l, 1, 3); /* GEMMs of the run before it */
+    for (int64_t k = 0; k < n; k++) {
+        const int64_t t0 = k * R, nt = T - t0 < R ? T - t0 : R;
+        if (lines) fv__pf_share(next, lines, k, n);
+        const int64_t y0 = ydone, y1 = k + 1 < n ? wg_run_lines(G, R, k + 1) : ydone;
+        ydone = y1;
+        WT_NAME(in_tiles)(G, x, t0, nt, buf, ps);
+        for (int p = 0; p < 16; p++) {
+            for (int64_t l = y0 + p * (y1 - y0) / 16, e = y0 + (p + 1) * (y1 - y0) / 16; l < e; l++)
+                __builtin_prefetch((const char *)y + 64 * l, 1, 3);
+            float *v = buf + p * ps;
+            if (G->C == 16)
+                WT_NAME(gemm_body)(v, U + p * us, v, nt, 16, 16, 16);
+            else
+                WT_NAME(gemm_body)(v, U + p * us, v, nt, 16, 16, G->C);
+        }
+        WT_NAME(out_tiles)(G, buf, t0, nt, y, relu, add, ps);
+    }
+}
+
+static WT_ATTR void WT_NAME(runs16)(const wgeo *G, const float *x, const float *U, float *buf,
+                                    float *y, bool relu, bool add, const float *next, int64_t lines)
+{
+    if (G->T >= WG_RUN)
+        WT_NAME(runs)(G, x, U, buf, y, relu, add, next, lines, WG_RUN * 16);
+    else /* an image of fewer tiles: one run of all of them */
+        WT_NAME(runs)(G, x, U, buf, y, relu, add, next, lines, G->T * 16);
 }
 
 #undef WT_LD
