@@ -5,6 +5,7 @@
  * epilogue. Inner loops: winograd_tile.h, for AVX-512, AVX2 + FMA or portable C.
  */
 #include "kernels/conv_internal.h"
+#include "kernels/winograd_transform.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -27,28 +28,6 @@ typedef int32_t wv8i __attribute__((vector_size(32)));
 typedef float wv16 __attribute__((vector_size(64)));
 typedef float wv16u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int32_t wv16i __attribute__((vector_size(64)));
-
-/* o[4i + j] ← (B^T d B)[i][j] for d[4r + s] a 4×4 tile, with (the paper's)
- * B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]: the rows combined, then the columns alike. Lanes
- * of any type with + and −; no multiply, so no contraction into FMAs. */
-#define WG_BTDB(d, o)                                                                              \
-    do {                                                                                           \
-        __typeof__((d)[0]) r_[16];                                                                 \
-        _Pragma("GCC unroll 4") for (int j_ = 0; j_ < 4; j_++)                                     \
-        {                                                                                          \
-            r_[j_] = (d)[j_] - (d)[8 + j_];                                                        \
-            r_[4 + j_] = (d)[4 + j_] + (d)[8 + j_];                                                \
-            r_[8 + j_] = (d)[8 + j_] - (d)[4 + j_];                                                \
-            r_[12 + j_] = (d)[4 + j_] - (d)[12 + j_];                                              \
-        }                                                                                          \
-        _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 4; i_++)                                     \
-        {                                                                                          \
-            (o)[4 * i_] = r_[4 * i_] - r_[4 * i_ + 2];                                             \
-            (o)[4 * i_ + 1] = r_[4 * i_ + 1] + r_[4 * i_ + 2];                                     \
-            (o)[4 * i_ + 2] = r_[4 * i_ + 2] - r_[4 * i_ + 1];                                     \
-            (o)[4 * i_ + 3] = r_[4 * i_ + 1] - r_[4 * i_ + 3];                                     \
-        }                                                                                          \
-    } while (0)
 
 /* o[2a + b] ← (A^T M A)[a][b] for M[4i + j], A^T = [1 1 1 0; 0 1 −1 −1] (the paper's). */
 #define WG_ATMA(m, o)                                                                              \

@@ -4,6 +4,7 @@
  */
 #include "kernels/conv_internal.h"
 #include "kernels/kernels.h"
+#include "kernels/winograd_transform.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -15,26 +16,6 @@
 /* ---- the transforms, for any type with + and − (floats, or vectors of them) ------------------
  * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], A = [1 0; 1 1; 1 −1; 0 −1] (= (Aᵀ)ᵀ),
  * G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; arrays row-major, 4×4 as ξ = 4i + j. */
-
-/* o[16] ← Bᵀ d B, d[16]. */
-#define WD_BTDB(d, o)                                                                              \
-    do {                                                                                           \
-        __typeof__((d)[0]) r_[16];                                                                 \
-        _Pragma("GCC unroll 4") for (int j_ = 0; j_ < 4; j_++)                                     \
-        {                                                                                          \
-            r_[j_] = (d)[j_] - (d)[8 + j_];                                                        \
-            r_[4 + j_] = (d)[4 + j_] + (d)[8 + j_];                                                \
-            r_[8 + j_] = (d)[8 + j_] - (d)[4 + j_];                                                \
-            r_[12 + j_] = (d)[4 + j_] - (d)[12 + j_];                                              \
-        }                                                                                          \
-        _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 16; i_ += 4)                                 \
-        {                                                                                          \
-            (o)[i_] = r_[i_] - r_[i_ + 2];                                                         \
-            (o)[i_ + 1] = r_[i_ + 1] + r_[i_ + 2];                                                 \
-            (o)[i_ + 2] = r_[i_ + 2] - r_[i_ + 1];                                                 \
-            (o)[i_ + 3] = r_[i_ + 1] - r_[i_ + 3];                                                 \
-        }                                                                                          \
-    } while (0)
 
 /* o[8] ← A y (4×2, row-major), y[4] the 2×2 output gradient: the GEMMs form A y Aᵀ from it, its
  * rows [p, q] becoming [p, p + q, p − q, −q]. */

@@ -7,7 +7,7 @@
 #define WD_RST(p, v) (*(WD_RVU *)(p) = (v))
 
 /* Bᵀ applied down input column col of the 4 rows from iy (rows outside the image, bit i of rows
- * clear, and columns outside it read as 0): the column j of Bᵀ d that WD_BTDB forms. */
+ * clear, and columns outside it read as 0): the column j of Bᵀ d that WG_BTDB forms. */
 static inline __attribute__((always_inline)) void WD_RNAME(col)(const float *x, int64_t rs,
                                                                 int64_t iy, int64_t col,
                                                                 int64_t in_w, int64_t C,
@@ -24,7 +24,7 @@ static inline __attribute__((always_inline)) void WD_RNAME(col)(const float *x, 
 /* The input transform of a row of tw tiles (window origins at row iy, columns −pad_left + 2·tx)
  * for the channels [c0, c1) in vectors, into slots 0 .. tw−1 of v (slot s at v + s·C, plane ξ xs
  * floats on): each column's Bᵀ once, shared by the two tiles that hold it; the same operations on
- * the same values as WD_BTDB. */
+ * the same values as WG_BTDB. */
 static inline __attribute__((always_inline)) void
 WD_RNAME(in_row)(const float *x, int64_t rs, int64_t iy, unsigned rows, int64_t pad_left,
                  int64_t in_w, int64_t C, int64_t c0, int64_t c1, int64_t tw, float *v, int64_t xs)

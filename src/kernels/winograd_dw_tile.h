@@ -2,7 +2,7 @@
  * a template, included once per instruction set (no include guard on purpose). The includer
  * defines WD_V (vector type), WD_VU (the same unaligned and may_alias), WD_W (its width in floats:
  * 8 or 16), WD_NAME(s) and WD_ATTR (the target), and, before the first inclusion, wdl (the
- * layout), WD_PLANE, the 8-float vector types wv8 and wv8u, and the transforms WD_BTDB, WD_AY and
+ * layout), WD_PLANE, the 8-float vector types wv8 and wv8u, and the transforms WG_BTDB, WD_AY and
  * WD_GTUG.
  * Every dU element is one chain of FMAs from its previous value over the tiles in order, whatever
  * the vector width or register tile, so the FMA paths give the same bits (tested).
@@ -123,7 +123,7 @@ WD_NAME(in_tail)(const float *x, int64_t rs, int64_t iy, int64_t ix, int64_t C, 
         float in[16], out[16];
         for (int k = 0; k < 16; k++)
             in[k] = mask >> k & 1 ? x[(iy + k / 4) * rs + (ix + k % 4) * C + c] : 0.0f;
-        WD_BTDB(in, out);
+        WG_BTDB(in, out);
         for (int k = 0; k < 16; k++)
             v[k * xs + c] = out[k];
     }
