@@ -416,6 +416,14 @@ TEST(resuming_with_the_default_algorithm_named_is_the_same_run)
     CHECK(fit_then_resume(compile, "", " conv_algorithm=winograd") == FV_ERR_STATE);
 }
 
+TEST(resuming_with_precision_fp32_named_is_the_same_run)
+{
+    /* likewise precision=fp32, the default (docs/design.md, the Winograd review's note) */
+    static const char *const compile = "compile loss=sparse_categorical_crossentropy";
+    CHECK_OK(fit_then_resume(compile, "", " precision=fp32"));
+    CHECK_OK(fit_then_resume(compile, " precision=fp32", ""));
+}
+
 int main(void)
 {
     RUN(winograd_kernel_on_the_input_gradients_full_padding);
@@ -425,5 +433,6 @@ int main(void)
     RUN(winograd_profile_counts_the_forward_it_executed);
     RUN(resuming_with_the_other_algorithm_names_it_on_a_long_compile_line);
     RUN(resuming_with_the_default_algorithm_named_is_the_same_run);
+    RUN(resuming_with_precision_fp32_named_is_the_same_run);
     return TEST_SUMMARY();
 }

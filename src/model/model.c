@@ -1444,7 +1444,9 @@ char *fv_model_to_text(const fv_model *m)
                 sb_printf(&b, " staircase=%s", o->staircase ? "true" : "false");
         }
         if (m->metrics_text[0]) sb_printf(&b, " metrics=%s", m->metrics_text);
-        if (g & CK_BIT(CK_PRECISION)) sb_printf(&b, " precision=%s", m->bf16 ? "bf16" : "fp32");
+        /* bf16 only, as conv_algorithm below: fp32 is the default, and a run that names it is the
+         * same run (a checkpoint resumes with or without it) */
+        if (m->bf16) sb_printf(&b, " precision=bf16");
         /* winograd only: direct is the default, and a run that names it is the same run (a
          * checkpoint resumes with or without it) */
         if (m->winograd) sb_printf(&b, " conv_algorithm=winograd");
