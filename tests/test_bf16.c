@@ -7,6 +7,7 @@
 #include "kernels/bf16.h"
 #include "kernels/kernels.h"
 #include "test.h"
+#include "test_arrays.h"
 
 #include <float.h>
 #include <stdint.h>
@@ -648,13 +649,6 @@ static int dw_case_bounds(size_t s, int64_t bd[17])
 }
 
 /* n floats (at least one), or the test aborts. */
-static float *falloc(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 /* The dense layer's chunk tree over nch leaves of size floats (t, leaf c at t + c·size; t is
  * overwritten): t[c] + t[c + w] as a balanced tree (left + right), then out = base + the tree. */
 static void tree_then_add(float *t, int nch, int64_t size, const float *base, float *out)

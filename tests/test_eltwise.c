@@ -5,18 +5,12 @@
 #include "core/core.h"
 #include "kernels/eltwise.h"
 #include "test.h"
+#include "test_arrays.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static float *falloc(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
 
 static double *dalloc(int64_t n)
 {

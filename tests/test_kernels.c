@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "kernels/vec.h"
 #include "test.h"
+#include "test_arrays.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -15,20 +16,6 @@
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static float *falloc(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-/* Uniform in [-1, 1). */
-static void fill_rand(fv_rng *r, float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = 2.0f * fv__rng_uniform(r) - 1.0f;
-}
 
 /* A geometry for one axis pair, filling out sizes and leading pads; false if the output would be
  * empty. */

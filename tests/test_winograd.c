@@ -11,24 +11,12 @@
 #include "model/model.h"
 #include "model/model_impl.h"
 #include "test.h"
+#include "test_arrays.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static float *falloc(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-static void fill_rand(fv_rng *r, float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = 2.0f * fv__rng_uniform(r) - 1.0f;
-}
 
 static void fill_nan(float *x, int64_t n)
 {

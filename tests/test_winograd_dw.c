@@ -7,13 +7,14 @@
 #include "kernels/gemm_internal.h"
 #include "kernels/kernels.h"
 #include "test.h"
+#include "test_arrays.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static float *falloc(int64_t n)
+static float *nan_aligned(int64_t n)
 {
     /* 64-byte aligned, as the kernel's scratch must be; NaN-filled, so that a read of anything
      * the kernel did not write first shows in its result */
@@ -23,12 +24,6 @@ static float *falloc(int64_t n)
     for (size_t i = 0; i < bytes / sizeof(float); i++)
         p[i] = NAN;
     return p;
-}
-
-static void fill_rand(fv_rng *r, float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = 2.0f * fv__rng_uniform(r) - 1.0f;
 }
 
 static bool make_geom(fv_conv_geom *g, int64_t h, int64_t w, int64_t c, int64_t f, bool same)
@@ -145,9 +140,9 @@ static bool one_case(int p, const fv_conv_geom *g, int64_t n, uint64_t seed, flo
     fv__rng_seed(&r, seed);
     const int64_t C = g->in_c, F = g->out_c, K = 9 * C * F;
     const int64_t in_sz = g->in_h * g->in_w * C, out_sz = g->out_h * g->out_w * F;
-    float *x = falloc(n * in_sz), *dz = falloc(n * out_sz), *dw = falloc(K), *dw0 = falloc(K);
-    float *ref = falloc(K), *w = falloc(K);
-    float *sc = falloc(fv_conv_dw_wino_scratch_floats(g, n));
+    float *x = nan_aligned(n * in_sz), *dz = nan_aligned(n * out_sz), *dw = nan_aligned(K), *dw0 = nan_aligned(K);
+    float *ref = nan_aligned(K), *w = nan_aligned(K);
+    float *sc = nan_aligned(fv_conv_dw_wino_scratch_floats(g, n));
     double *exact = malloc((size_t)K * sizeof(double)), *bound = malloc((size_t)K * sizeof(double));
     if (!exact || !bound) abort();
     fill_rand(&r, x, n * in_sz), fill_rand(&r, dz, n * out_sz), fill_rand(&r, dw0, K);
@@ -284,12 +279,12 @@ TEST(wino_dw_16_channel_rows_give_the_blocked_order_bits)
             CHECK(make_geom(&g, same ? h : h + 2, same ? w : w + 2, 16, 16, same));
             const int64_t K = 9 * 16 * 16, S = fv_conv_dw_wino_scratch_floats(&g, n);
             const int64_t X = n * g.in_h * g.in_w * 16, Y = n * g.out_h * g.out_w * 16;
-            float *x = falloc(X), *dz = falloc(Y), *dw0 = falloc(K), *sc = falloc(S), *dw[2];
+            float *x = nan_aligned(X), *dz = nan_aligned(Y), *dw0 = nan_aligned(K), *sc = nan_aligned(S), *dw[2];
             fill_rand(&r, x, X), fill_rand(&r, dz, Y), fill_rand(&r, dw0, K);
             fv__conv_force_path(p);
             for (int blocks = 0; blocks < 2; blocks++) {
                 fv__conv_dw_wino_force_blocks(blocks);
-                dw[blocks] = falloc(K);
+                dw[blocks] = nan_aligned(K);
                 memcpy(dw[blocks], dw0, (size_t)K * sizeof(float));
                 fv_conv_dw_wino_images(&g, n, x, dz, dw[blocks], sc);
             }

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "model/model_impl.h"
 #include "test.h"
+#include "test_arrays.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -28,12 +29,6 @@ static float *nan_floats(int64_t n)
     for (int64_t i = 0; i < n; i++)
         p[i] = NAN;
     return p;
-}
-
-static void fill_rand(fv_rng *r, float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = 2.0f * fv__rng_uniform(r) - 1.0f;
 }
 
 /* A 3×3 stride-1 geometry of in_c c, filters f, leading padding pt, pl and the trailing the same
