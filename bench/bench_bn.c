@@ -90,14 +90,20 @@ int main(int argc, char **argv)
                     ops->sum_sqdev(x + i * per, chunk * rows, C, dm, s1));
         printf("  sum_sqdev  %.3f ms = %3.0f GB/s (reads 1)\n", t, mb / t);
         BEST(t, for (int64_t i = 0; i < N; i += chunk)
-                    ops->sum_dy(x + i * per, dy + i * per, ry + i * per, NULL, chunk * rows, C,
-                                mean, inv, s1, s2));
+                    ops->sum_dy(x + i * per, dy + i * per, ry + i * per, NULL, NULL, chunk * rows,
+                                C, mean, inv, s1, s2));
         printf("  sum_dy     %.3f ms = %3.0f GB/s (reads 3: x, dy, the ReLU's output)\n", t,
                3 * mb / t);
         BEST(t, for (int64_t i = 0; i < N; i += chunk)
-                    ops->sum_dy(x + i * per, dy + i * per, ry + i * per, dsk + i * per,
+                    ops->sum_dy(x + i * per, dy + i * per, ry + i * per, NULL, dsk + i * per,
                                 chunk * rows, C, mean, inv, s1, s2));
         printf("  sum_dy     %.3f ms = %3.0f GB/s (reads 3, writes g)\n", t, 4 * mb / t);
+        const fv__bn_relu rx = {inv, gamma, beta};
+        BEST(t, for (int64_t i = 0; i < N; i += chunk)
+                    ops->sum_dy(x + i * per, dy + i * per, NULL, &rx, NULL, chunk * rows, C, mean,
+                                inv, s1, s2));
+        printf("  sum_dy     %.3f ms = %3.0f GB/s (reads 2: x, dy; the ReLU's mask from x)\n", t,
+               2 * mb / t);
         BEST(t, for (int64_t i = 0; i < N; i++) ops->bn_norm(x + i * per, y + i * per, rows, C,
                                                              mean, inv, gamma, beta, NULL, true));
         printf("  bn_norm    %.3f ms = %3.0f GB/s (reads 1, writes 1; ReLU)\n", t, 2 * mb / t);
@@ -106,10 +112,14 @@ int main(int argc, char **argv)
                                                           inv, gamma, beta, add + i * per, true));
         printf("  bn_norm    %.3f ms = %3.0f GB/s (reads 2, writes 1; Add, ReLU)\n", t, 3 * mb / t);
         BEST(t, for (int64_t i = 0; i < N; i++) ops->bn_dx(x + i * per, dy + i * per, ry + i * per,
-                                                           dx + i * per, rows, C, mean, k));
+                                                           NULL, dx + i * per, rows, C, mean, k));
         printf("  bn_dx      %.3f ms = %3.0f GB/s (reads 3, writes 1; ReLU)\n", t, 4 * mb / t);
-        BEST(t, for (int64_t i = 0; i < N; i++)
-                    ops->bn_dx(x + i * per, dsk + i * per, NULL, dx + i * per, rows, C, mean, k));
+        BEST(t, for (int64_t i = 0; i < N; i++) ops->bn_dx(x + i * per, dy + i * per, NULL, &rx,
+                                                           dx + i * per, rows, C, mean, k));
+        printf("  bn_dx      %.3f ms = %3.0f GB/s (reads 2, writes 1; the ReLU's mask from x)\n", t,
+               3 * mb / t);
+        BEST(t, for (int64_t i = 0; i < N; i++) ops->bn_dx(x + i * per, dsk + i * per, NULL, NULL,
+                                                           dx + i * per, rows, C, mean, k));
         printf("  bn_dx      %.3f ms = %3.0f GB/s (reads 2, writes 1; g written by sum_dy)\n", t,
                3 * mb / t);
         free(x), free(dy), free(ry), free(add), free(y), free(dx), free(dsk), free(mean);

@@ -80,7 +80,7 @@ TEST(reference_by_hand)
     const float ry[6] = {1, 0, 0, 1, 1, 1}, g[6] = {1, 2, 3, 4, 5, 6};
     double s1[2] = {0, 0}, s2[2] = {0, 0};
     float gs[6];
-    ref->sum_dy(v, g, ry, gs, 3, 2, mean, inv, s1, s2);
+    ref->sum_dy(v, g, ry, NULL, gs, 3, 2, mean, inv, s1, s2);
     CHECK(gs[0] == 1 && gs[1] == 0 && gs[2] == 0 && gs[3] == 4 && gs[4] == 5 && gs[5] == 6);
     CHECK(s1[0] == 1 + 5 && s1[1] == 4 + 6);
     CHECK(s2[0] == 1 * -1.0 + 5 * 1.5 && s2[1] == 4 * -2.0 + 6 * 4.0);
@@ -95,7 +95,7 @@ TEST(reference_by_hand)
     fv__bn_dx_coef(2, NULL, inv, M, s1, s2, k + 0); /* γ = 1 */
     CHECK(k[0] == 0.5f && k[1] == 2 && k[2] == (float)(-6.5 / 12) && k[4] == -1);
     fv__bn_dx_coef(2, gamma, inv, M, s1, s2, k);
-    ref->bn_dx(v, g, ry, d, 3, 2, mean, k);
+    ref->bn_dx(v, g, ry, NULL, d, 3, 2, mean, k);
     CHECK_CLOSE(d[0], coef[0] * (3 * 1 - s1[0] - (-1.0) * s2[0]), 1e-6, 1e-6);
     CHECK_CLOSE(d[2], coef[0] * (0 - s1[0] - (-0.5) * s2[0]), 1e-6, 1e-6);
     CHECK_CLOSE(d[5], coef[1] * (3 * 6 - s1[1] - 4.0 * s2[1]), 1e-6, 1e-6);
@@ -138,8 +138,8 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     same_bits("sum_sqdev", p->name, s, t, (size_t)(2 * C) * 8);
     for (int q = 0; q < 3; q++) { /* through a ReLU or not; g written or not */
         const float *r = q ? ry : NULL;
-        ref->sum_dy(x, dy, r, q == 2 ? a2 : NULL, rows, C, mean, inv, s + 2 * C, s + 3 * C);
-        p->sum_dy(x, dy, r, q == 2 ? b2 : NULL, rows, C, mean, inv, t + 2 * C, t + 3 * C);
+        ref->sum_dy(x, dy, r, NULL, q == 2 ? a2 : NULL, rows, C, mean, inv, s + 2 * C, s + 3 * C);
+        p->sum_dy(x, dy, r, NULL, q == 2 ? b2 : NULL, rows, C, mean, inv, t + 2 * C, t + 3 * C);
         same_bits("sum_dy", p->name, s + 2 * C, t + 2 * C, (size_t)(2 * C) * 8);
         if (q == 2) same_bits("sum_dy's g", p->name, a2, b2, (size_t)n * 4);
     }
@@ -147,7 +147,7 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
         double s1[2 * 70], s2[2 * 70];
         memset(s1, 0, sizeof s1), memset(s2, 0, sizeof s2);
         memcpy(b2, dy, (size_t)n * 4);
-        p->sum_dy(x, b2, ry, b2, rows, C, mean, inv, s1, s2);
+        p->sum_dy(x, b2, ry, NULL, b2, rows, C, mean, inv, s1, s2);
         same_bits("sum_dy's g in place", p->name, a2, b2, (size_t)n * 4);
     }
 
@@ -165,15 +165,46 @@ static void compare_path(const fv__elt_ops *p, fv_rng *rng, int64_t rows, int64_
     fv__bn_dx_coef(C, gamma, inv, (double)rows, s + 2 * C, s + 3 * C, k);
     for (int q = 0; q < 2; q++) { /* through a ReLU or not */
         const float *r = q ? ry : NULL;
-        ref->bn_dx(x, dy, r, a, rows, C, mean, k);
-        p->bn_dx(x, dy, r, b, rows, C, mean, k);
+        ref->bn_dx(x, dy, r, NULL, a, rows, C, mean, k);
+        p->bn_dx(x, dy, r, NULL, b, rows, C, mean, k);
         same_bits("bn_dx", p->name, a, b, (size_t)n * 4);
     }
     /* dx written over dy */
-    ref->bn_dx(x, dy, ry, a, rows, C, mean, k);
+    ref->bn_dx(x, dy, ry, NULL, a, rows, C, mean, k);
     memcpy(b, dy, (size_t)n * 4);
-    p->bn_dx(x, b, ry, b, rows, C, mean, k);
+    p->bn_dx(x, b, ry, NULL, b, rows, C, mean, k);
     same_bits("bn_dx in place", p->name, a, b, (size_t)n * 4);
+
+    /* The ReLU's mask from x (fv__bn_relu) against reading the ReLU's output that bn_norm wrote
+     * on this path, for gamma and beta each on or off: the same bits from sum_dy (its sums and
+     * g) and bn_dx, and the reference's from every path. Some x equal the mean (bn_norm's value
+     * ±0 or β). */
+    for (int64_t e = 0; e < n; e += 5)
+        x[e] = mean[e % C];
+    for (int64_t c = 0; c < C; c++) { /* and β cancels the last row's (x − mean)·inv·γ exactly */
+        const int64_t e = (rows - 1) * C + c;
+        volatile float t = x[e] - mean[c];
+        t = t * inv[c];
+        t = t * gamma[c];
+        beta[c] = -t;
+    }
+    for (int q = 0; q < 4; q++) {
+        const fv__bn_relu rx = {inv, q & 1 ? gamma : NULL, q & 2 ? beta : NULL};
+        p->bn_norm(x, a, rows, C, mean, inv, rx.gamma, rx.beta, NULL, true); /* the ReLU's output */
+        double u[4 * 70], w[4 * 70];
+        memset(u, 0, sizeof u), memset(w, 0, sizeof w);
+        p->sum_dy(x, dy, a, NULL, a2, rows, C, mean, inv, u, u + C);
+        p->sum_dy(x, dy, NULL, &rx, b2, rows, C, mean, inv, w, w + C);
+        same_bits("sum_dy from x", p->name, u, w, (size_t)(2 * C) * 8);
+        same_bits("sum_dy's g from x", p->name, a2, b2, (size_t)n * 4);
+        ref->sum_dy(x, dy, NULL, &rx, b2, rows, C, mean, inv, w + 2 * C, w + 3 * C);
+        same_bits("sum_dy from x, reference", p->name, u, w + 2 * C, (size_t)(2 * C) * 8);
+        p->bn_dx(x, dy, a, NULL, a2, rows, C, mean, k);
+        p->bn_dx(x, dy, NULL, &rx, b2, rows, C, mean, k);
+        same_bits("bn_dx from x", p->name, a2, b2, (size_t)n * 4);
+        ref->bn_dx(x, dy, NULL, &rx, b2, rows, C, mean, k);
+        same_bits("bn_dx from x, reference", p->name, a2, b2, (size_t)n * 4);
+    }
     free(k);
 
     free(x), free(dy), free(ry), free(add), free(a), free(b), free(a2), free(b2);
@@ -215,7 +246,7 @@ TEST(sum_dy_stays_within_its_bound)
     const float mean[3] = {0.01f, 1e6f, -0.5f}, inv[3] = {1.7f, 0.9f, 3.0f};
     for (int relu = 0; relu < 2; relu++) {
         double s1[3] = {0, 0, 0}, s2[3] = {0, 0, 0};
-        ref->sum_dy(x, dy, relu ? ry : NULL, NULL, rows, C, mean, inv, s1, s2);
+        ref->sum_dy(x, dy, relu ? ry : NULL, NULL, NULL, rows, C, mean, inv, s1, s2);
         for (int64_t c = 0; c < C; c++) {
             long double e1 = 0, e2 = 0, a1 = 0, a2 = 0;
             for (int64_t r = 0; r < rows; r++) {
@@ -271,7 +302,7 @@ TEST(bn_dx_stays_within_its_bound_where_the_terms_cancel)
         sdy[c] = (double)s1, sdyx[c] = (double)s2;
     }
     fv__bn_dx_coef(C, gamma, inv, (double)M, sdy, sdyx, k);
-    ref->bn_dx(x, dy, NULL, dx, rows, C, mean, k);
+    ref->bn_dx(x, dy, NULL, NULL, dx, rows, C, mean, k);
     for (int64_t c = 0; c < C; c++) {
         const long double coef = (long double)gamma[c] * inv[c] / M,
                           a = gamma[c] * (long double)inv[c];

@@ -25,12 +25,33 @@ static inline float relu_grad1(float y, float dy)
     return y > 0.0f ? dy : 0.0f;
 }
 
+/* bn_norm's value before the Add and ReLU: (x − mean)·inv·γ + β, each operation rounded to float.
+ */
+static inline float bnv1(float x, float mean, float inv, float g, float b)
+{
+    return (x - mean) * inv * g + b;
+}
+
 static inline float norm1(float x, float mean, float inv, float g, float b, const float *add,
                           int64_t c, bool relu)
 {
-    float v = (x - mean) * inv * g + b;
+    float v = bnv1(x, mean, inv, g, b);
     if (add) v = v + add[c];
     return relu ? relu1(v) : v;
+}
+
+/* The gradient g through the ReLU: read from its output y (relu_y not NULL), recomputed from x (rx
+ * not NULL: fv__bn_relu), or dy as it is. */
+static inline float relu_g1(const float *relu_y, const fv__bn_relu *rx, int64_t e, int64_t c,
+                            const float *x, const float *dy, float mean)
+{
+    if (relu_y) return relu_grad1(relu_y[e], dy[e]);
+    if (rx)
+        return bnv1(x[e], mean, rx->inv[c], rx->gamma ? rx->gamma[c] : 1.0f,
+                    rx->beta ? rx->beta[c] : 0.0f) > 0.0f
+                   ? dy[e]
+                   : 0.0f;
+    return dy[e];
 }
 
 /* bn_dx's element: (a·g + b·(x − mean)) + d, each operation rounded to float. */
@@ -74,9 +95,9 @@ static void ref_sum_sqdev(const float *x, int64_t rows, int64_t C, const double 
 
 /* sum_dy over rows [0, rows) and channels [c0, C) in blocks of FV_ELT_SUM_BLOCK rows: each
  * block's sums in float, added to s1, s2 in double (also the vector paths' last channels). */
-static void sum_dy_cols(const float *x, const float *dy, const float *relu_y, float *gout,
-                        int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
-                        double *s1, double *s2)
+static void sum_dy_cols(const float *x, const float *dy, const float *relu_y, const fv__bn_relu *rx,
+                        float *gout, int64_t rows, int64_t C, int64_t c0, const float *mean,
+                        const float *inv, double *s1, double *s2)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += FV_ELT_SUM_BLOCK) {
         const int64_t r1 = rows - r0 < FV_ELT_SUM_BLOCK ? rows : r0 + FV_ELT_SUM_BLOCK;
@@ -84,7 +105,7 @@ static void sum_dy_cols(const float *x, const float *dy, const float *relu_y, fl
             float b1 = 0, b2 = 0;
             for (int64_t r = r0; r < r1; r++) {
                 const int64_t e = r * C + c;
-                const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+                const float g = relu_g1(relu_y, rx, e, c, x, dy, mean[c]);
                 const float xh = (x[e] - mean[c]) * inv[c];
                 if (gout) gout[e] = g;
                 b1 += g;
@@ -96,11 +117,11 @@ static void sum_dy_cols(const float *x, const float *dy, const float *relu_y, fl
     }
 }
 
-static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, float *gout,
-                       int64_t rows, int64_t C, const float *mean, const float *inv, double *s1,
-                       double *s2)
+static void ref_sum_dy(const float *x, const float *dy, const float *relu_y, const fv__bn_relu *rx,
+                       float *gout, int64_t rows, int64_t C, const float *mean, const float *inv,
+                       double *s1, double *s2)
 {
-    sum_dy_cols(x, dy, relu_y, gout, rows, C, 0, mean, inv, s1, s2);
+    sum_dy_cols(x, dy, relu_y, rx, gout, rows, C, 0, mean, inv, s1, s2);
 }
 
 static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const float *mean,
@@ -113,13 +134,13 @@ static void ref_bn_norm(const float *x, float *y, int64_t rows, int64_t C, const
                                  beta ? beta[c] : 0.0f, add ? add + r * C : NULL, c, relu);
 }
 
-static void ref_bn_dx(const float *x, const float *dy, const float *relu_y, float *dx, int64_t rows,
-                      int64_t C, const float *mean, const float *k)
+static void ref_bn_dx(const float *x, const float *dy, const float *relu_y, const fv__bn_relu *rx,
+                      float *dx, int64_t rows, int64_t C, const float *mean, const float *k)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < C; c++) {
             const int64_t e = r * C + c;
-            const float g = relu_y ? relu_grad1(relu_y[e], dy[e]) : dy[e];
+            const float g = relu_g1(relu_y, rx, e, c, x, dy, mean[c]);
             dx[e] = dx1(x[e], g, mean[c], k[c], k[C + c], k[2 * C + c]);
         }
 }

@@ -8,6 +8,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A ReLU right after a BatchNormalization (with no residual Add between them), for the gradient
+ * through it without reading its output: the ReLU's input was bn_norm's value v = (x − mean)·inv·γ
+ * + β (γ = 1 where gamma is NULL, β = 0 where beta is NULL), recomputed from x with bn_norm's
+ * operations in its order, so that g = v > 0 ? dy : 0 is, bit for bit, what reading the ReLU's
+ * output (v where v > 0, else +0) gives: one tensor fewer to read. */
+typedef struct fv__bn_relu {
+    const float *inv, *gamma, *beta;
+} fv__bn_relu;
+
 /* The element-wise kernels of one code path. Arrays are channels-last: x [rows × C] holds row r's
  * channel c at x[r·C + c]; per-channel arrays have C floats. Every sum runs over the rows in
  * order, per channel, in double (sum_dy: in float over blocks of rows, each block added in
@@ -28,15 +37,17 @@ typedef struct fv__elt_ops {
      * 0.2% of it at 10⁶ ± 1). */
     void (*sum_sqdev)(const float *x, int64_t rows, int64_t C, const double *mean, double *s);
     /* With g = dy[r, c], or, when relu_y is not NULL, g = relu_y[r, c] > 0 ? dy[r, c] : 0 (the
-     * gradient through a ReLU whose output is relu_y) and x̂ = (x[r, c] − mean[c])·inv[c]:
+     * gradient through a ReLU whose output is relu_y), or, when rx is not NULL (and relu_y is),
+     * the same from x (fv__bn_relu), and x̂ = (x[r, c] − mean[c])·inv[c]:
      * s1[c] += Σ_r g, s2[c] += Σ_r g·x̂ (BatchNormalization's dβ and dγ; Ioffe & Szegedy 2015).
      * In float over blocks of FV_ELT_SUM_BLOCK rows from the first (x̂ and g·x̂ rounded to float,
      * each block summed over its rows in order), each block's sums added to s1, s2 in double: the
      * error is at most (FV_ELT_SUM_BLOCK + 2)·2⁻²⁴·Σ|g·x̂| (s2) and (FV_ELT_SUM_BLOCK − 1)·2⁻²⁴·Σ|g|
      * (s1), to first order (Higham 2002, §4.2: recursive summation's bound per block). gout, when
      * not NULL, receives g (it may be dy: each element is read before it is written). */
-    void (*sum_dy)(const float *x, const float *dy, const float *relu_y, float *gout, int64_t rows,
-                   int64_t C, const float *mean, const float *inv, double *s1, double *s2);
+    void (*sum_dy)(const float *x, const float *dy, const float *relu_y, const fv__bn_relu *rx,
+                   float *gout, int64_t rows, int64_t C, const float *mean, const float *inv,
+                   double *s1, double *s2);
     /* BatchNormalization's output y = (x − mean)·inv·γ + β in float (γ = 1 when gamma is NULL, β
      * = 0 when beta is NULL), then, when add is not NULL, y + add[r, c] (a residual Add), then,
      * with relu, max(y, 0) as relu_forward. y may be x. */
@@ -47,8 +58,8 @@ typedef struct fv__elt_ops {
      * three coefficients per channel (fv__bn_dx_coef): with g as sum_dy's,
      * dx = (a[c]·g + b[c]·(x − mean[c])) + d[c], a = k[c], b = k[C + c], d = k[2C + c], each
      * operation rounded to float. dx may be dy (each element is read before it is written). */
-    void (*bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx, int64_t rows,
-                  int64_t C, const float *mean, const float *k);
+    void (*bn_dx)(const float *x, const float *dy, const float *relu_y, const fv__bn_relu *rx,
+                  float *dx, int64_t rows, int64_t C, const float *mean, const float *k);
 } fv__elt_ops;
 
 /* The rows of one float block of sum_dy (every path's). */

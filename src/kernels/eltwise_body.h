@@ -157,15 +157,19 @@ EW_ATTR static inline __attribute__((always_inline)) void EW_NAME(sums)(int kind
  * for the last: per block of FV_ELT_SUM_BLOCK rows, the sums in float vectors in registers, then
  * added to s1, s2 in double. Inlined with nv constant. */
 EW_ATTR static inline __attribute__((always_inline)) void
-EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_y, float *gout,
-                     int64_t rows, int64_t C, int64_t c0, const float *mean, const float *inv,
-                     double *s1, double *s2)
+EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_y,
+                     const fv__bn_relu *rx, float *gout, int64_t rows, int64_t C, int64_t c0,
+                     const float *mean, const float *inv, double *s1, double *s2)
 {
-    const VF zero = {0};
-    VF m[4], iv[4];
+    const VF zero = {0}, one = zero + 1.0f;
+    VF m[4], iv[4], gm[4], bt[4];
 #pragma GCC unroll 4
-    for (int k = 0; k < nv; k++)
-        m[k] = LD(mean + c0 + k * EW_W), iv[k] = LD(inv + c0 + k * EW_W);
+    for (int k = 0; k < nv; k++) {
+        const int64_t c = c0 + k * EW_W;
+        m[k] = LD(mean + c), iv[k] = LD(inv + c);
+        gm[k] = rx && rx->gamma ? LD(rx->gamma + c) : one;
+        bt[k] = rx && rx->beta ? LD(rx->beta + c) : zero;
+    }
     for (int64_t r0 = 0; r0 < rows; r0 += FV_ELT_SUM_BLOCK) {
         const int64_t r1 = rows - r0 < FV_ELT_SUM_BLOCK ? rows : r0 + FV_ELT_SUM_BLOCK;
         VF a[4], b[4];
@@ -177,9 +181,13 @@ EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_
             for (int k = 0; k < nv; k++) {
                 const int64_t e = r * C + c0 + k * EW_W;
                 VF g = LD(dy + e);
-                if (relu_y) g = KEEP(g, LD(relu_y + e) > zero);
-                if (gout) *(VFU *)(gout + e) = g;
+                /* x̂ = (x − mean)·inv is bn_norm's first two operations: x̂·γ + β its value */
                 const VF xh = (LD(x + e) - m[k]) * iv[k];
+                if (relu_y)
+                    g = KEEP(g, LD(relu_y + e) > zero);
+                else if (rx)
+                    g = KEEP(g, xh * gm[k] + bt[k] > zero);
+                if (gout) *(VFU *)(gout + e) = g;
                 a[k] += g;
                 b[k] += g * xh;
             }
@@ -197,8 +205,8 @@ EW_NAME(sumdy_block)(int nv, const float *x, const float *dy, const float *relu_
 
 /* sum_dy over a tile of rows (a whole number of blocks but for the last) at a time, as sums. */
 EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float *relu_y,
-                                    float *gout, int64_t rows, int64_t C, const float *mean,
-                                    const float *inv, double *s1, double *s2)
+                                    const fv__bn_relu *rx, float *gout, int64_t rows, int64_t C,
+                                    const float *mean, const float *inv, double *s1, double *s2)
 {
     /* about 8 KiB of each array, a whole number of blocks */
     const int64_t B = FV_ELT_SUM_BLOCK, tile = C < 2048 / B ? 2048 / C / B * B : B;
@@ -208,13 +216,13 @@ EW_ATTR static void EW_NAME(sum_dy)(const float *x, const float *dy, const float
         float *gt = gout ? gout + o : NULL;
         int64_t c = 0;
         for (; EW_REGS >= 32 && c + 4 * EW_W <= C; c += 4 * EW_W)
-            EW_NAME(sumdy_block)(4, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
+            EW_NAME(sumdy_block)(4, xt, dt, yt, rx, gt, h, C, c, mean, inv, s1, s2);
         for (; c + 2 * EW_W <= C; c += 2 * EW_W)
-            EW_NAME(sumdy_block)(2, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
+            EW_NAME(sumdy_block)(2, xt, dt, yt, rx, gt, h, C, c, mean, inv, s1, s2);
         for (; c + EW_W <= C; c += EW_W)
-            EW_NAME(sumdy_block)(1, xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
+            EW_NAME(sumdy_block)(1, xt, dt, yt, rx, gt, h, C, c, mean, inv, s1, s2);
         if (c < C) /* the reference's operations on the last channels */
-            sum_dy_cols(xt, dt, yt, gt, h, C, c, mean, inv, s1, s2);
+            sum_dy_cols(xt, dt, yt, rx, gt, h, C, c, mean, inv, s1, s2);
     }
 }
 
@@ -241,7 +249,7 @@ EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int
         int64_t c = 0;
         for (; c + EW_W <= C; c += EW_W) {
             const VF g = gamma ? LD(gamma + c) : one, b = beta ? LD(beta + c) : zero;
-            VF v = (LD(xr + c) - LD(mean + c)) * LD(inv + c) * g + b;
+            VF v = (LD(xr + c) - LD(mean + c)) * LD(inv + c) * g + b; /* as fv__bn_relu's */
             if (ar) v = v + LD(ar + c);
             if (relu) v = KEEP(v, v > zero);
             *(VFU *)(yr + c) = v;
@@ -252,23 +260,30 @@ EW_ATTR static void EW_NAME(bn_norm)(const float *x, float *y, int64_t rows, int
     }
 }
 
-EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float *relu_y, float *dx,
-                                   int64_t rows, int64_t C, const float *mean, const float *k)
+EW_ATTR static void EW_NAME(bn_dx)(const float *x, const float *dy, const float *relu_y,
+                                   const fv__bn_relu *rx, float *dx, int64_t rows, int64_t C,
+                                   const float *mean, const float *k)
 {
-    const VF zero = {0};
+    const VF zero = {0}, one = zero + 1.0f;
     const float *ka = k, *kb = k + C, *kd = k + 2 * C;
     for (int64_t r = 0; r < rows; r++) {
         const int64_t o = r * C;
         int64_t c = 0;
         for (; c + EW_W <= C; c += EW_W) {
             VF g = LD(dy + o + c);
-            if (relu_y) g = KEEP(g, LD(relu_y + o + c) > zero);
             const VF t = LD(x + o + c) - LD(mean + c);
+            if (relu_y) {
+                g = KEEP(g, LD(relu_y + o + c) > zero);
+            } else if (rx) { /* bn_norm's value, (x − mean)·inv·γ + β */
+                const VF gm = rx->gamma ? LD(rx->gamma + c) : one;
+                const VF bt = rx->beta ? LD(rx->beta + c) : zero;
+                g = KEEP(g, t * LD(rx->inv + c) * gm + bt > zero);
+            }
             const VF v = LD(ka + c) * g + LD(kb + c) * t;
             *(VFU *)(dx + o + c) = v + LD(kd + c);
         }
         for (; c < C; c++) {
-            const float g = relu_y ? relu_grad1(relu_y[o + c], dy[o + c]) : dy[o + c];
+            const float g = relu_g1(relu_y, rx, o + c, c, x, dy, mean[c]);
             dx[o + c] = dx1(x[o + c], g, mean[c], ka[c], kb[c], kd[c]);
         }
     }

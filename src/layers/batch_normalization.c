@@ -117,9 +117,9 @@ static void combine_sums(double *part, int64_t C, double *out1, double *out2, co
 typedef enum { SUM_SQ, SUM_SQDEV, SUM_DY } sum_kind;
 
 static void channel_sums(sum_kind kind, const float *x, const float *dy, const float *relu_y,
-                         float *gout, const float *mean, const double *dmean, const float *inv,
-                         int64_t n, int64_t rows, int64_t C, double *part, double *out1,
-                         double *out2, const fv_run *r)
+                         const fv__bn_relu *rx, float *gout, const float *mean, const double *dmean,
+                         const float *inv, int64_t n, int64_t rows, int64_t C, double *part,
+                         double *out1, double *out2, const fv_run *r)
 {
     const fv__elt_ops *ops = fv__elt();
     const int chunks = fv__run_chunks(r);
@@ -138,8 +138,8 @@ static void channel_sums(sum_kind kind, const float *x, const float *dy, const f
         else if (kind == SUM_SQDEV)
             ops->sum_sqdev(x + o, cnt, C, dmean, s1);
         else
-            ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, gout ? gout + o : NULL, cnt, C,
-                        mean, inv, s1, s2);
+            ops->sum_dy(x + o, dy + o, relu_y ? relu_y + o : NULL, rx, gout ? gout + o : NULL, cnt,
+                        C, mean, inv, s1, s2);
     }
     combine_sums(part, C, out1, out2, r);
 }
@@ -200,8 +200,8 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
             combine_sums(r->sums->part, C, s1, s2, r);
             r->sums->taken++;
         } else {
-            channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1, s2,
-                         r);
+            channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1,
+                         s2, r);
         }
         bool again = false;
         for (int64_t k = 0; k < C; k++) {
@@ -215,12 +215,12 @@ static void forward_into(fv_layer *l, const float *x, float *y, fv_run *r, const
             for (int64_t k = 0; k < C; k++)
                 shifted = shifted || shift[k] != 0.0, shift[k] = 0.0;
             if (shifted) /* S2 about 0 is not used */
-                channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part, s1,
-                             s2, r);
+                channel_sums(SUM_SQ, x, NULL, NULL, NULL, NULL, NULL, shift, NULL, n, rows, C, part,
+                             s1, s2, r);
             for (int64_t k = 0; k < C; k++)
                 dmean[k] = s1[k] / M, mean[k] = (float)dmean[k];
-            channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, NULL, dmean, NULL, n, rows, C, part, s2,
-                         NULL, r);
+            channel_sums(SUM_SQDEV, x, NULL, NULL, NULL, NULL, NULL, dmean, NULL, n, rows, C, part,
+                         s2, NULL, r);
         }
         for (int64_t k = 0; k < C; k++) {
             const double var = s2[k] / M; /* biased, as Keras 3 normalises and updates */
@@ -287,8 +287,13 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     const float *mean = l->saved, *inv = mean + C;
     double *part = r->scratch, *sdy = part + FV_GRAD_CHUNKS * 2 * C, *sdyx = sdy + C;
     /* The gradient through the ReLU goes to dskip in this pass (the Add's other input's), and
-     * bn_dx reads it there instead of dy and the ReLU's output: one tensor fewer to read. */
-    channel_sums(SUM_DY, x, dy, relu_y, dskip, mean, NULL, inv, n, rows, C, part, sdy, sdyx, r);
+     * bn_dx reads it there instead of dy and the ReLU's output: one tensor fewer to read. With no
+     * Add, in batch mode, the ReLU's mask is taken from x instead of its output (fv__bn_relu: the
+     * forward's bn_norm ran on these mean, inv, gamma and beta), also one tensor fewer to read. */
+    const fv__bn_relu rxv = {inv, t.gamma, t.beta};
+    const fv__bn_relu *rx = relu_y && !dskip && batch_mode(l, r) ? &rxv : NULL;
+    if (rx) relu_y = NULL;
+    channel_sums(SUM_DY, x, dy, relu_y, rx, dskip, mean, NULL, inv, n, rows, C, part, sdy, sdyx, r);
     /* The sums are the whole batch's already: the process holding its first chunk adds them (the
      * others add nothing, and the processes' gradients are summed). */
     for (int64_t k = 0; k < C && fv__run_leader(r); k++) {
@@ -311,13 +316,15 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
             float *pk = (float *)p->part; /* the forward's rows are spent */
             memcpy(pk, k, (size_t)(3 * C) * sizeof(float));
             p->x = x, p->g = gy, p->relu_y = ry, p->mean = mean, p->k = pk, p->dx = dx;
+            p->relu_x = rx != NULL;
+            if (rx) p->rx = *rx;
             p->rows = rows, p->dx_left = true, p->left++;
             return;
         }
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < n; i++)
-            ops->bn_dx(x + i * per, gy + i * per, ry ? ry + i * per : NULL, dx + i * per, rows, C,
-                       mean, k);
+            ops->bn_dx(x + i * per, gy + i * per, ry ? ry + i * per : NULL, rx, dx + i * per, rows,
+                       C, mean, k);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(threads)

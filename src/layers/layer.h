@@ -7,6 +7,7 @@
 #define FV_LAYER_H
 
 #include "core/core.h"
+#include "kernels/eltwise.h"
 #include "kernels/kernels.h"
 
 #ifdef _OPENMP
@@ -131,6 +132,8 @@ typedef struct fv_bn_pair {
     /* backward, when dx_left: bn_dx's arguments per sample of per = rows·C values */
     bool dx_left;
     const float *x, *g, *relu_y, *mean, *k;
+    fv__bn_relu rx; /* with relu_x, the ReLU's gradient from x (relu_y NULL) */
+    bool relu_x;
     float *dx;
     int64_t rows;
     int64_t left; /* backward passes that left dx to the producer (for the tests) */
