@@ -764,10 +764,15 @@ TEST(prediction_folds_batch_normalization_and_reuses_buffers)
     fv__free(m->block), m->block = NULL, m->plan_n = 0;
     CHECK_OK(fv_model_predict(m, data, N, got));
     CHECK(m->plan_lean);
-    int folded = 0;
-    for (int i = 0; i < m->nlayers; i++)
-        folded += m->skip[i];
-    CHECK(folded == 9);
+    /* the nine BatchNormalizations folded, and the eight ReLUs after them in their convolutions'
+     * epilogues (the last BatchNormalization's reader is a softmax) */
+    int folded = 0, relus = 0, in_conv = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        folded += m->skip[i] && m->layers[i].kind->inference_affine;
+        relus += m->skip[i] && m->layers[i].kind == &fv__kind_relu;
+        in_conv += m->layers[i].lean_relu;
+    }
+    CHECK(folded == 9 && relus == 8 && in_conv == 8);
     /* A chain's widest cut is two tensors (a layer's input and output): two buffers serve all
      * 29 layers, the output's included, where training keeps 29. */
     int distinct = 0;
@@ -788,12 +793,70 @@ TEST(prediction_folds_batch_normalization_and_reuses_buffers)
     CHECK(worst <= 1e-5);
     CHECK(memcmp(fv_model_param(m, "conv2d.kernel", NULL, NULL), k0_copy, sizeof k0_copy) == 0);
     CHECK(fv_model_layer_output(m, 0) == NULL); /* a lean plan keeps no layer outputs */
+    /* the ReLUs in the epilogues give the bits of the ReLU layers' own passes */
+    float apart[N * 5];
+    fv__model_set_lean_relu(m, false);
+    CHECK_OK(fv_model_predict(m, data, N, apart));
+    int relus_apart = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        relus_apart += m->skip[i] && m->layers[i].kind == &fv__kind_relu;
+    CHECK(relus_apart == 0 && memcmp(apart, got, sizeof got) == 0);
+    fv__model_set_lean_relu(m, true);
     /* Training after prediction goes back to the full plan and the unfolded weights. */
     CHECK_OK(fv__model_train_step(m, x, &t, N, &L));
     CHECK(!m->plan_lean && m->layers[0].fold_w == NULL);
     fv_dataset_free(data);
     free(x);
     fv_model_free(m);
+}
+
+/* A ReLU that is the model's output, after a folded BatchNormalization: run in the convolution's
+ * epilogue (on every kernel path this CPU has, and by Winograd), its outputs are those of the ReLU
+ * layer's own pass bit for bit, zeros (the negative half) included; a BatchNormalization read by a
+ * second layer keeps its ReLU apart. */
+TEST(prediction_runs_the_relu_after_a_folded_batch_normalization_in_the_convolution)
+{
+    const char *models[] = {
+        "input shape=7,5,16\nconv2d filters=16 kernel_size=3 padding=same\nbatch_normalization\n"
+        "relu\ncompile loss=mse optimizer=sgd learning_rate=0.1\n",
+        "input shape=7,5,16\nconv2d filters=16 kernel_size=3 padding=same\nbatch_normalization\n"
+        "relu\ncompile loss=mse optimizer=sgd learning_rate=0.1 conv_algorithm=winograd\n",
+        "input shape=7,5,3\nconv2d filters=4 kernel_size=3\nbatch_normalization name=b\nrelu name=r\n"
+        "add name=a inputs=r,b\ncompile loss=mse optimizer=sgd learning_rate=0.1\n"};
+    const char *kernel_paths[] = {"generic", "avx2", "avx512"};
+    enum { N = 5 };
+    for (size_t k = 0; k < sizeof models / sizeof *models; k++)
+        for (size_t p = 0; p < sizeof kernel_paths / sizeof *kernel_paths; p++) {
+            if (fv_set_kernel_path(kernel_paths[p]) != FV_OK) continue; /* not on this CPU */
+            fv_model *m = fv_model_parse_string(models[k], "relu.fv");
+            CHECK(m != NULL);
+            if (!m) continue;
+            const int64_t in = fv_model_input_size(m), out = fv_model_output_size(m);
+            float *x = random_inputs(N * in, 40 + k), *t = random_inputs(N * out, 50 + k);
+            float *on = malloc((size_t)(N * out) * sizeof(float));
+            float *off = malloc((size_t)(N * out) * sizeof(float));
+            fv_targets tg = {.values = t};
+            double L;
+            for (int s = 0; s < 2; s++) /* moving statistics and beta away from 0 */
+                CHECK_OK(fv__model_train_step(m, x, &tg, N, &L));
+            const int64_t dims[3] = {7, 5, k < 2 ? 16 : 3};
+            fv_dataset *data = fv_dataset_from_f32(N, 3, dims, x, NULL);
+            fv__model_plan_reset(m); /* a fresh plan: predict's lean one */
+            CHECK_OK(fv_model_predict(m, data, N, on));
+            CHECK(m->plan_lean && m->layers[0].lean_relu == (k < 2));
+            fv__model_set_lean_relu(m, false);
+            CHECK_OK(fv_model_predict(m, data, N, off));
+            CHECK(!m->layers[0].lean_relu);
+            CHECK(memcmp(on, off, (size_t)(N * out) * sizeof(float)) == 0);
+            int zeros = 0;
+            for (int64_t i = 0; i < N * out; i++)
+                zeros += on[i] == 0.0f;
+            CHECK(k == 2 || (zeros > 0 && zeros < N * out)); /* both sides of the ReLU */
+            fv_dataset_free(data);
+            free(x), free(t), free(on), free(off);
+            fv_model_free(m);
+        }
+    CHECK_OK(fv_set_kernel_path("auto"));
 }
 
 /* ---- several outputs, a loss each ------------------------------------------------------------ */
@@ -1210,6 +1273,7 @@ int main(void)
     RUN(graph_training_is_the_same_for_any_thread_count);
     RUN(checkpoint_resume_of_a_graph_is_bit_identical);
     RUN(prediction_folds_batch_normalization_and_reuses_buffers);
+    RUN(prediction_runs_the_relu_after_a_folded_batch_normalization_in_the_convolution);
     RUN(graph_fixtures_match_pytorch);
     RUN(several_outputs_sum_their_weighted_losses_and_gradients);
     RUN(fit_trains_several_outputs_with_keras_columns);

@@ -303,7 +303,9 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
     const int64_t rows = g->out_h * g->out_w, out_sz = rows * g->out_c, ts = thread_stride(l);
     const float *b = l->fold_b ? l->fold_b : c->use_bias ? l->params[1].w : NULL;
     const fv_activation act = (fv_activation)c->activation;
-    const bool relu = act == FV_ACT_RELU; /* fused into the kernel's epilogue */
+    /* fused into the kernel's epilogue; in an inference plan also the ReLU layer after a folded
+     * BatchNormalization (fv_layer.lean_relu) */
+    const bool relu = act == FV_ACT_RELU || l->lean_relu;
     const float alpha = fv__act_alpha(act);
     float *wp = r->scratch, *own0 = wp + pack_stride(l);
     /* precision=bf16: the vdpbf16ps tiles where tap pairs fit the kernel segments (the same

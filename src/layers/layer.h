@@ -274,6 +274,9 @@ struct fv_layer {
      * kernel and bias with the following BatchNormalization folded in (set by the model's
      * inference plan; NULL otherwise). */
     const float *fold_w, *fold_b;
+    /* conv2d in an inference plan: the ReLU that alone reads its folded BatchNormalization runs
+     * in its epilogue (the ReLU layer is skipped; set by the model's plan, false otherwise). */
+    bool lean_relu;
     /* Profile of the training steps (fv_model_profile): wall seconds in forward and backward,
      * and the samples they processed. */
     double prof_fwd_s, prof_bwd_s;

@@ -49,7 +49,7 @@ static bool read_between(const fv_model *m, int node, int lo, int hi, int member
     return false;
 }
 
-static bool is_plain_relu(const fv_layer *l)
+bool fv__fuse_plain_relu(const fv_layer *l)
 {
     return (l->kind == &fv__kind_relu || l->kind == &fv__kind_activation) && l->nin == 1 &&
            fv__layer_activation(l) == FV_ACT_RELU;
@@ -61,7 +61,7 @@ void fv__fuse_plan(fv_model *m, bool on)
         m->fuse_tail[i] = m->fuse_bn[i] = m->fuse_add[i] = -1;
     for (int t = 0; on && t < m->nlayers; t++) {
         const fv_layer *relu = &m->layers[t];
-        if (!is_plain_relu(relu) || relu->src[0] < 0) continue;
+        if (!fv__fuse_plain_relu(relu) || relu->src[0] < 0) continue;
         int add = -1, bn = relu->src[0];
         if (m->layers[bn].kind == &fv__kind_add) { /* BatchNormalization → Add → ReLU */
             add = bn, bn = -1;
@@ -148,6 +148,13 @@ void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx, bool y)
     if (m->pair_dx_off == !dx && m->pair_y_off == !y) return;
     m->pair_dx_off = !dx, m->pair_y_off = !y;
     fv__model_plan_reset(m); /* the plans change */
+}
+
+void fv__model_set_lean_relu(fv_model *m, bool on)
+{
+    if (m->lean_relu_off == !on) return;
+    m->lean_relu_off = !on;
+    fv__model_plan_reset(m);
 }
 
 int fv__fuse_skip_input(const fv_model *m, int t)

@@ -44,6 +44,10 @@ void fv__model_set_dx_add(fv_model *m, bool on);
  * first. Off: the BatchNormalization does them itself (the same bits), for bench/bench_pairs.c's
  * comparison. */
 void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx, bool y);
+/* Tests: on false, inference plans run each ReLU layer apart instead of in the epilogue of the
+ * convolution whose folded BatchNormalization it reads (the reference); true by default. Resets
+ * the plans. */
+void fv__model_set_lean_relu(fv_model *m, bool on);
 
 /* The gradient of a parameter tensor by name ("conv2d.kernel"), NULL if absent. */
 float *fv__model_grad(fv_model *m, const char *tensor);

@@ -133,6 +133,8 @@ struct fv_model {
     bool fusing;     /* the running pass is a training step's (loss_and_grad) or an evaluation's
                         (fit.c evaluate_range): groups run fused where the plan has them */
     bool fused_last; /* the last forward pass ran fused: the groups' inner outputs are not kept */
+    bool
+        lean_relu_off; /* fv__model_set_lean_relu(m, false): inference plans run every ReLU apart */
     bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart
                       */
 
@@ -187,6 +189,9 @@ void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
  * no other layer between the group's first and last reads the group's inputs (their gradients are
  * then summed in the unfused order). on false: no groups. */
 void fv__fuse_plan(fv_model *m, bool on);
+/* Whether l is a ReLU layer or an activation layer of activation=relu with Keras' defaults (no
+ * max_value, slope or threshold): the ReLU the plans fuse. */
+bool fv__fuse_plain_relu(const fv_layer *l);
 /* Fills fuse_sums of a full plan (after the groups): each layer whose kind gives_sums and whose
  * output is read only by one layer, of a kind with input_sums, and is no model output; fuse_dx,
  * where nothing but that reader's group runs between them; and fuse_y, for the layer of a kind

@@ -440,6 +440,28 @@ static bool foldable(const fv_model *m, int b)
     return true;
 }
 
+/* An inference plan's folded layer (a BatchNormalization whose affine map is in the kernel and
+ * bias of the layer before it); skip also marks the ReLUs run in a convolution's epilogue. */
+static bool folded(const fv_model *m, int i)
+{
+    return m->skip[i] && m->layers[i].kind->inference_affine;
+}
+
+/* Whether layer r of an inference plan, a plain ReLU, runs in the epilogue of the conv2d whose
+ * folded BatchNormalization (no model output) it alone reads: relu(conv + folded bias), the
+ * kernels' ReLU, the bits of the ReLU layer's pass. */
+static bool relu_fuses(const fv_model *m, int r)
+{
+    const fv_layer *l = &m->layers[r];
+    if (!fv__fuse_plain_relu(l) || l->src[0] < 0 || !folded(m, l->src[0])) return false;
+    const int b = l->src[0], p = m->layers[b].src[0];
+    if (m->layers[p].kind != &fv__kind_conv2d || is_output(m, b)) return false;
+    for (int i = b + 1; i < m->nlayers; i++)
+        for (int j = 0; j < m->layers[i].nin; j++)
+            if (m->layers[i].src[j] == b && i != r) return false;
+    return true;
+}
+
 /* Lean activation buffers: slot[i] for each layer, reused once the last reader of a tensor has
  * run (outputs are kept to the end); a folded layer shares the slot of the layer it folds into.
  * cap[s] receives each slot's size in floats per sample. Returns the slot count. */
@@ -538,6 +560,13 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     m->ngbuf = nbuf;
     for (int i = 0; i < m->nlayers; i++)
         m->skip[i] = lean && foldable(m, i);
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].lean_relu = false;
+    for (int i = 0; lean && !m->lean_relu_off && i < m->nlayers; i++)
+        if (relu_fuses(m, i)) { /* skipped too, in the convolution's epilogue */
+            m->skip[i] = true;
+            m->layers[m->layers[m->layers[i].src[0]].src[0]].lean_relu = true;
+        }
 
     /* Per layer: its activation's offset (full) or its slot (lean); the lean slots' sizes. */
     size_t total = 0, off_l = 0, off_t = 0, off_scratch = 0, off_x[FV_MAX_MODEL_INPUTS] = {0};
@@ -579,7 +608,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         if (!lean) {
             ok = fv__mul_i64(n, sz, &cnt) && reserve(&total, cnt, sizeof(float), &off_act[i]);
             ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
-        } else if (m->skip[i]) {
+        } else if (folded(m, i)) {
             const fv_param *k = &m->layers[l->src[0]].params[0];
             const int64_t ch = k->dims[k->rank - 1];
             ok = reserve(&total, k->size + 2 * ch, sizeof(float), &off_fold[l->src[0]]);
@@ -646,7 +675,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         for (int i = 0; !lean && i < m->nlayers; i++)
             if (m->fuse_y[i] >= 0) m->sums[m->fuse_y[i]].defer_y = true;
         for (int i = 0; lean && i < m->nlayers; i++)
-            if (m->skip[i]) {
+            if (folded(m, i)) {
                 fv_layer *p = &m->layers[m->layers[i].src[0]];
                 float *w = (float *)(block + off_fold[m->layers[i].src[0]]);
                 p->fold_w = w;
@@ -683,7 +712,7 @@ fv_status fv__model_plan(fv_model *m, int64_t n)
 static void refold(fv_model *m)
 {
     for (int i = 0; i < m->nlayers; i++) {
-        if (!m->skip[i]) continue;
+        if (!folded(m, i)) continue;
         const fv_layer *bn = &m->layers[i];
         fv_layer *p = &m->layers[bn->src[0]];
         const fv_param *k = &p->params[0];
