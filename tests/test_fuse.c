@@ -239,6 +239,34 @@ TEST(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused)
     fv_model_free(m);
 }
 
+/* Groups with an Add whose other input needs no gradient (the model's input; a frozen layer's
+ * output with nothing trainable before it): the backward has no dskip to write, and the ReLU's
+ * mask must still be that of the Add's sum, not of the BatchNormalization's value alone. */
+static const char *add_without_skip_grad =
+    "input shape=6,5,4\n"
+    "conv2d name=c0 filters=4 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn0\n"
+    "add name=add0 inputs=bn0,input_layer\n"
+    "relu name=r0\n"
+    "conv2d name=frozen filters=4 kernel_size=1 trainable=false inputs=input_layer\n"
+    "conv2d name=c1 filters=4 kernel_size=3 padding=same inputs=r0\n"
+    "batch_normalization name=bn1 center=false\n"
+    "add name=add1 inputs=frozen,bn1\n"
+    "relu name=r1\n"
+    "global_average_pooling2d\n"
+    "dense units=3 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+TEST(an_add_whose_other_input_needs_no_gradient_fuses_and_equals_unfused)
+{
+    fv_model *m = NULL;
+    compare(add_without_skip_grad, 9, 1, &m);
+    if (!m) return;
+    CHECK(grouped(m, "r0", "bn0", "add0"));
+    CHECK(grouped(m, "r1", "bn1", "add1"));
+    fv_model_free(m);
+}
+
 TEST(forward_outside_training_writes_every_layer)
 {
     fv_model *m = fv_model_parse_string(resnet, "f.fv");
@@ -953,6 +981,7 @@ int main(void)
     RUN(fused_equals_unfused_on_odd_shapes);
     RUN(fused_on_two_threads_equals_unfused_on_one);
     RUN(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused);
+    RUN(an_add_whose_other_input_needs_no_gradient_fuses_and_equals_unfused);
     RUN(forward_outside_training_writes_every_layer);
     RUN(fused_equals_unfused_on_every_kernel_path);
     RUN(batch_statistics_stay_exact_far_from_zero);
