@@ -230,13 +230,22 @@ static const char *frozen_add = "input shape=7,5,3\n"
                                 "dense units=3 activation=softmax\n"
                                 "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
 
-TEST(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused)
+/* compare(), then that the plan fused each group {ReLU, BatchNormalization, Add} of groups. */
+static void compare_fused(const char *text, int64_t N, int threads, const char *const (*groups)[3],
+                          int ngroups)
 {
     fv_model *m = NULL;
-    compare(frozen_add, 11, 2, &m);
+    compare(text, N, threads, &m);
     if (!m) return;
-    CHECK(grouped(m, "r1", "bn1", "add1"));
+    for (int k = 0; k < ngroups; k++)
+        CHECK(grouped(m, groups[k][0], groups[k][1], groups[k][2]));
     fv_model_free(m);
+}
+
+TEST(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused)
+{
+    const char *const groups[][3] = {{"r1", "bn1", "add1"}};
+    compare_fused(frozen_add, 11, 2, groups, 1);
 }
 
 /* Groups with an Add whose other input needs no gradient (the model's input; a frozen layer's
@@ -259,12 +268,8 @@ static const char *add_without_skip_grad =
 
 TEST(an_add_whose_other_input_needs_no_gradient_fuses_and_equals_unfused)
 {
-    fv_model *m = NULL;
-    compare(add_without_skip_grad, 9, 1, &m);
-    if (!m) return;
-    CHECK(grouped(m, "r0", "bn0", "add0"));
-    CHECK(grouped(m, "r1", "bn1", "add1"));
-    fv_model_free(m);
+    const char *const groups[][3] = {{"r0", "bn0", "add0"}, {"r1", "bn1", "add1"}};
+    compare_fused(add_without_skip_grad, 9, 1, groups, 2);
 }
 
 TEST(forward_outside_training_writes_every_layer)
