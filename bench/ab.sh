@@ -8,22 +8,33 @@
 #
 # usage: bench/ab.sh [--rounds N] [--data DIR] [--threads T] [--realtime] MODEL.fv FOVEA1 FOVEA2 ...
 #   --rounds N   runs per binary (default 8)
-#   --data DIR   the training data (default data/fashion)
+#   --data DIR   the training data (default the repository's data/fashion)
 #   --threads T  threads (default 2)
 #   --realtime   each run under `chrt -f 10` (root): other processes wait while it runs
+# Paths are the working folder's. A binary that fails stops the comparison with its exit status
+# and its last lines of output; one binary may be given twice (an A/A check of the noise).
 # Example (a change against main's binary, Release builds of both):
 #   cp build/fovea /tmp/fovea-main; (make the change, rebuild);
 #   bench/ab.sh --rounds 10 --data data/fashion --realtime examples/resnet_fashion.fv \
 #       /tmp/fovea-main build/fovea
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
 
-rounds=8 data=data/fashion threads=2 rt=()
+rounds=8 data=$root/data/fashion threads=2 rt=()
+# positive FLAG VALUE: VALUE is a whole number > 0, or a usage error.
+positive() {
+    [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "ab.sh: $1 '$2': expected a whole number > 0" >&2; exit 2; }
+}
 while [ $# -gt 0 ]; do
     case "$1" in
-    --rounds) rounds=${2:?--rounds needs a number}; shift ;;
-    --data) data=${2:?--data needs a directory}; shift ;;
-    --threads) threads=${2:?--threads needs a number}; shift ;;
+    --rounds | --data | --threads)
+        [ $# -ge 2 ] || { echo "ab.sh: $1 needs a value" >&2; exit 2; }
+        case "$1" in
+        --rounds) positive "$1" "$2"; rounds=$2 ;;
+        --threads) positive "$1" "$2"; threads=$2 ;;
+        --data) data=$2 ;;
+        esac
+        shift ;;
     --realtime) rt=(chrt -f 10) ;;
     -h | --help) sed -n '/^# usage:/,/^[^#]/p' "$0" | sed -e '/^[^#]/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ab.sh: unknown option '$1'" >&2; exit 2 ;;
@@ -34,30 +45,44 @@ done
 [ $# -ge 2 ] || { echo "ab.sh: expected a model file and at least one fovea binary" >&2; exit 2; }
 model=$1; shift
 [ -f "$model" ] || { echo "ab.sh: $model: no such model file" >&2; exit 2; }
+[ -d "$data" ] || { echo "ab.sh: $data: no such data folder" >&2; exit 2; }
 for b in "$@"; do
-    [ -x "$b" ] || { echo "ab.sh: $b: not an executable" >&2; exit 2; }
+    [ -f "$b" ] && [ -x "$b" ] || { echo "ab.sh: $b: not an executable file" >&2; exit 2; }
 done
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# One line per run in $tmp/rows: the binary's place among the arguments (a path may hold spaces,
+# and one binary may be given twice), then the forward and backward milliseconds of --profile's
+# total row (the last row whose first word is "total": a layer may be named so).
 for ((r = 1; r <= rounds; r++)); do
+    i=0
     for b in "$@"; do
-        row=$("${rt[@]}" "$b" train "$model" --data "$data" --epochs 1 --threads "$threads" \
-            --verbose 0 --profile 2>&1 | awk '$1 == "total" {print $2, $4}')
-        [ -n "$row" ] || { echo "ab.sh: $b printed no profile" >&2; exit 1; }
-        echo "$b $row" >>"$out"
+        i=$((i + 1))
+        status=0
+        ${rt[@]+"${rt[@]}"} "$b" train "$model" --data "$data" --epochs 1 --threads "$threads" \
+            --verbose 0 --profile >"$tmp/run" 2>&1 || status=$?
+        if [ "$status" -ne 0 ]; then
+            echo "ab.sh: $b failed (exit status $status) in round $r; its last lines:" >&2
+            tail -n 5 "$tmp/run" | sed 's/^/  /' >&2
+            exit 1
+        fi
+        row=$(awk '$1 == "total" && NF >= 4 { row = $2 " " $4 } END { if (row != "") print row }' \
+            "$tmp/run")
+        [ -n "$row" ] || { echo "ab.sh: $b printed no profile (no 'total' row)" >&2; exit 1; }
+        echo "$i $row" >>"$tmp/rows"
     done
 done
-python3 - "$out" "$@" <<'EOF'
+python3 - "$tmp/rows" "$@" <<'EOF'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    b, f, w = line.split()
-    rows.setdefault(b, []).append((float(f), float(w), float(f) + float(w)))
+    i, f, w = line.split()
+    rows.setdefault(int(i), []).append((float(f), float(w), float(f) + float(w)))
 print("%-28s %5s  %-21s %-21s %-21s" % ("binary", "runs", "forward ms (med, min)",
                                           "backward ms", "total ms"))
-for b in sys.argv[2:]:
-    v = rows[b]
+for i, b in enumerate(sys.argv[2:], 1):
+    v = rows[i]
     cols = ["%7.3f %7.3f" % (statistics.median(x[k] for x in v), min(x[k] for x in v))
             for k in range(3)]
     print("%-28s %5d  %-21s %-21s %-21s" % (b[-28:], len(v), *cols))

@@ -230,13 +230,46 @@ static const char *frozen_add = "input shape=7,5,3\n"
                                 "dense units=3 activation=softmax\n"
                                 "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
 
-TEST(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused)
+/* compare(), then that the plan fused each group {ReLU, BatchNormalization, Add} of groups. */
+static void compare_fused(const char *text, int64_t N, int threads, const char *const (*groups)[3],
+                          int ngroups)
 {
     fv_model *m = NULL;
-    compare(frozen_add, 11, 2, &m);
+    compare(text, N, threads, &m);
     if (!m) return;
-    CHECK(grouped(m, "r1", "bn1", "add1"));
+    for (int k = 0; k < ngroups; k++)
+        CHECK(grouped(m, groups[k][0], groups[k][1], groups[k][2]));
     fv_model_free(m);
+}
+
+TEST(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused)
+{
+    const char *const groups[][3] = {{"r1", "bn1", "add1"}};
+    compare_fused(frozen_add, 11, 2, groups, 1);
+}
+
+/* Groups with an Add whose other input needs no gradient (the model's input; a frozen layer's
+ * output with nothing trainable before it): the backward has no dskip to write, and the ReLU's
+ * mask must still be that of the Add's sum, not of the BatchNormalization's value alone. */
+static const char *add_without_skip_grad =
+    "input shape=6,5,4\n"
+    "conv2d name=c0 filters=4 kernel_size=3 padding=same\n"
+    "batch_normalization name=bn0\n"
+    "add name=add0 inputs=bn0,input_layer\n"
+    "relu name=r0\n"
+    "conv2d name=frozen filters=4 kernel_size=1 trainable=false inputs=input_layer\n"
+    "conv2d name=c1 filters=4 kernel_size=3 padding=same inputs=r0\n"
+    "batch_normalization name=bn1 center=false\n"
+    "add name=add1 inputs=frozen,bn1\n"
+    "relu name=r1\n"
+    "global_average_pooling2d\n"
+    "dense units=3 activation=softmax\n"
+    "compile loss=sparse_categorical_crossentropy optimizer=adam\n";
+
+TEST(an_add_whose_other_input_needs_no_gradient_fuses_and_equals_unfused)
+{
+    const char *const groups[][3] = {{"r0", "bn0", "add0"}, {"r1", "bn1", "add1"}};
+    compare_fused(add_without_skip_grad, 9, 1, groups, 2);
 }
 
 TEST(forward_outside_training_writes_every_layer)
@@ -953,6 +986,7 @@ int main(void)
     RUN(fused_equals_unfused_on_odd_shapes);
     RUN(fused_on_two_threads_equals_unfused_on_one);
     RUN(a_frozen_batch_normalization_with_an_add_fuses_and_equals_unfused);
+    RUN(an_add_whose_other_input_needs_no_gradient_fuses_and_equals_unfused);
     RUN(forward_outside_training_writes_every_layer);
     RUN(fused_equals_unfused_on_every_kernel_path);
     RUN(batch_statistics_stay_exact_far_from_zero);

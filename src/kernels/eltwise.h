@@ -37,7 +37,7 @@ typedef struct fv__elt_ops {
      * 0.2% of it at 10⁶ ± 1). */
     void (*sum_sqdev)(const float *x, int64_t rows, int64_t C, const double *mean, double *s);
     /* With g = dy[r, c], or, when relu_y is not NULL, g = relu_y[r, c] > 0 ? dy[r, c] : 0 (the
-     * gradient through a ReLU whose output is relu_y), or, when rx is not NULL (and relu_y is),
+     * gradient through a ReLU whose output is relu_y), or, when rx is not NULL (relu_y NULL),
      * the same from x (fv__bn_relu), and x̂ = (x[r, c] − mean[c])·inv[c]:
      * s1[c] += Σ_r g, s2[c] += Σ_r g·x̂ (BatchNormalization's dβ and dγ; Ioffe & Szegedy 2015).
      * In float over blocks of FV_ELT_SUM_BLOCK rows from the first (x̂ and g·x̂ rounded to float,

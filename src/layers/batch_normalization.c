@@ -277,10 +277,11 @@ static void bn_forward_fused(fv_layer *l, const float *const *xs, float *y, fv_r
  * fv__bn_dx_coef, which state the error bound). Inference mode (moving statistics are constants):
  * dx = γ·inv·dy. */
 /* dy is the gradient of the layer's output or, with relu_y (the output of the ReLU fused after it),
- * of that ReLU's output; dskip (NULL: not needed) receives the gradient of a fused residual Add's
- * other input. */
-static void backward_from(fv_layer *l, const float *x, const float *relu_y, float *dy, float *dx,
-                          float *dskip, fv_run *r)
+ * of that ReLU's output; add: a residual Add is fused between them (the ReLU's input is then not
+ * the layer's output); dskip (NULL: not needed, even with an Add) receives the gradient of that
+ * Add's other input. */
+static void backward_from(fv_layer *l, const float *x, const float *relu_y, bool add, float *dy,
+                          float *dx, float *dskip, fv_run *r)
 {
     const int64_t n = r->n, C = channels(l), rows = fv__shape_size(&l->in[0]) / C;
     bn_tensors t = tensors(l);
@@ -289,9 +290,11 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, floa
     /* The gradient through the ReLU goes to dskip in this pass (the Add's other input's), and
      * bn_dx reads it there instead of dy and the ReLU's output: one tensor fewer to read. With no
      * Add, in batch mode, the ReLU's mask is taken from x instead of its output (fv__bn_relu: the
-     * forward's bn_norm ran on these mean, inv, gamma and beta), also one tensor fewer to read. */
+     * forward's bn_norm ran on these mean, inv, gamma and beta), also one tensor fewer to read.
+     * With an Add whose other input needs no gradient (dskip NULL), the ReLU's input was the sum:
+     * its output gives the mask. */
     const fv__bn_relu rxv = {inv, t.gamma, t.beta};
-    const fv__bn_relu *rx = relu_y && !dskip && batch_mode(l, r) ? &rxv : NULL;
+    const fv__bn_relu *rx = relu_y && !add && batch_mode(l, r) ? &rxv : NULL;
     if (rx) relu_y = NULL;
     channel_sums(SUM_DY, x, dy, relu_y, rx, dskip, mean, NULL, inv, n, rows, C, part, sdy, sdyx, r);
     /* The sums are the whole batch's already: the process holding its first chunk adds them (the
@@ -341,13 +344,13 @@ static void bn_backward(fv_layer *l, const float *const *xs, const float *y, flo
                         float *const *dxs, fv_run *r)
 {
     (void)y;
-    backward_from(l, xs[0], NULL, dy, dxs[0], NULL, r);
+    backward_from(l, xs[0], NULL, false, dy, dxs[0], NULL, r);
 }
 
 static void bn_backward_fused(fv_layer *l, const float *const *xs, const float *y, float *dy,
                               float *const *dxs, fv_run *r, const fv_epilogue *e)
 {
-    backward_from(l, xs[0], e->relu ? y : NULL, dy, dxs[0], e->dadd, r);
+    backward_from(l, xs[0], e->relu ? y : NULL, e->add != NULL, dy, dxs[0], e->dadd, r);
 }
 
 const fv_layer_kind fv__kind_batch_normalization = {
