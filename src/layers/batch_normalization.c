@@ -319,8 +319,7 @@ static void backward_from(fv_layer *l, const float *x, const float *relu_y, bool
             float *pk = (float *)p->part; /* the forward's rows are spent */
             memcpy(pk, k, (size_t)(3 * C) * sizeof(float));
             p->x = x, p->g = gy, p->relu_y = ry, p->mean = mean, p->k = pk, p->dx = dx;
-            p->relu_x = rx != NULL;
-            if (rx) p->rx = *rx;
+            p->rx = rx ? *rx : (fv__bn_relu){0};
             p->rows = rows, p->dx_left = true, p->left++;
             return;
         }

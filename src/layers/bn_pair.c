@@ -40,7 +40,7 @@ static void pair_pass(const fv_bn_pair *s, bool norm, int64_t lo, int64_t hi)
                          s->beta, s->add ? s->add + i * per : NULL, s->relu);
         else
             ops->bn_dx(x, s->g + i * per, s->relu_y ? s->relu_y + i * per : NULL,
-                       s->relu_x ? &s->rx : NULL, s->dx + i * per, s->rows, s->C, s->mean, s->k);
+                       s->rx.inv ? &s->rx : NULL, s->dx + i * per, s->rows, s->C, s->mean, s->k);
     }
 }
 

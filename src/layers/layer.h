@@ -132,8 +132,7 @@ typedef struct fv_bn_pair {
     /* backward, when dx_left: bn_dx's arguments per sample of per = rows·C values */
     bool dx_left;
     const float *x, *g, *relu_y, *mean, *k;
-    fv__bn_relu rx; /* with relu_x, the ReLU's gradient from x (relu_y NULL) */
-    bool relu_x;
+    fv__bn_relu rx; /* rx.inv set: the ReLU's mask from x (relu_y NULL); all NULL: none */
     float *dx;
     int64_t rows;
     int64_t left; /* backward passes that left dx to the producer (for the tests) */

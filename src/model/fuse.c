@@ -9,14 +9,6 @@
 #include "model/model_impl.h"
 #include "model/model.h"
 
-static bool is_model_output(const fv_model *m, int node)
-{
-    if (fv__model_output_node(m) == node) return true;
-    for (int k = 0; k < m->noutputs; k++)
-        if (m->outputs[k] == node) return true;
-    return false;
-}
-
 static bool reads(const fv_layer *l, int node)
 {
     for (int j = 0; j < l->nin; j++)
@@ -24,11 +16,9 @@ static bool reads(const fv_layer *l, int node)
     return false;
 }
 
-/* Whether node `node` is read by exactly one input slot of one layer, which is `reader`, and is
- * not a model output. */
-static bool only_reader(const fv_model *m, int node, int reader)
+bool fv__model_only_reader(const fv_model *m, int node, int reader)
 {
-    if (is_model_output(m, node)) return false;
+    if (fv__model_is_output(m, node)) return false;
     int reads = 0;
     for (int i = node + 1; i < m->nlayers; i++)
         for (int j = 0; j < m->layers[i].nin; j++)
@@ -66,15 +56,15 @@ void fv__fuse_plan(fv_model *m, bool on)
         if (m->layers[bn].kind == &fv__kind_add) { /* BatchNormalization → Add → ReLU */
             add = bn, bn = -1;
             const fv_layer *a = &m->layers[add];
-            if (a->nin != 2 || !only_reader(m, add, t)) continue;
+            if (a->nin != 2 || !fv__model_only_reader(m, add, t)) continue;
             for (int j = 0; j < 2 && bn < 0; j++) {
                 const int s = a->src[j], other = a->src[1 - j];
                 if (s >= 0 && s != other && m->layers[s].kind->forward_fused &&
-                    m->fuse_tail[s] < 0 && only_reader(m, s, add))
+                    m->fuse_tail[s] < 0 && fv__model_only_reader(m, s, add))
                     bn = s;
             }
             if (bn < 0) continue;
-        } else if (!m->layers[bn].kind->forward_fused || !only_reader(m, bn, t)) {
+        } else if (!m->layers[bn].kind->forward_fused || !fv__model_only_reader(m, bn, t)) {
             continue;
         }
         const fv_layer *b = &m->layers[bn];
@@ -105,7 +95,8 @@ void fv__fuse_plan_sums(fv_model *m, bool on)
         if (!on || !l->kind->gives_sums) continue;
         for (int b = p + 1; b < m->nlayers; b++) {
             const fv_layer *r = &m->layers[b];
-            if (r->nin == 1 && r->src[0] == p && r->kind->input_sums && only_reader(m, p, b))
+            if (r->nin == 1 && r->src[0] == p && r->kind->input_sums &&
+                fv__model_only_reader(m, p, b))
                 m->fuse_sums[p] = b;
         }
     }
@@ -132,7 +123,7 @@ void fv__fuse_plan_sums(fv_model *m, bool on)
         const int b = m->fuse_sums[p];
         if (b < 0) continue;
         const int pos = group_pos(m, b);
-        if (is_model_output(m, pos)) continue;
+        if (fv__model_is_output(m, pos)) continue;
         int q = pos + 1;
         while (q < m->nlayers && !reads(&m->layers[q], pos))
             q++;

@@ -189,6 +189,12 @@ void fv__model_summary_preprocessing(const fv_model *m, FILE *out);
  * no other layer between the group's first and last reads the group's inputs (their gradients are
  * then summed in the unfused order). on false: no groups. */
 void fv__fuse_plan(fv_model *m, bool on);
+/* Whether node is one of the model's outputs (the last layer's, or those `model outputs=` names).
+ */
+bool fv__model_is_output(const fv_model *m, int node);
+/* Whether node is read by exactly one input slot of one layer, which is reader, and is no model
+ * output. */
+bool fv__model_only_reader(const fv_model *m, int node, int reader);
 /* Whether l is a ReLU layer or an activation layer of activation=relu with Keras' defaults (no
  * max_value, slope or threshold): the ReLU the plans fuse. */
 bool fv__fuse_plain_relu(const fv_layer *l);

@@ -294,7 +294,7 @@ int64_t fv__model_out_size(const fv_model *m)
     return m->has_input ? fv__shape_size(fv__model_node_shape(m, fv__model_output_node(m))) : 0;
 }
 
-static bool is_output(const fv_model *m, int node)
+bool fv__model_is_output(const fv_model *m, int node)
 {
     if (!m->noutputs) return node == fv__model_output_node(m);
     for (int k = 0; k < m->noutputs; k++)
@@ -316,14 +316,14 @@ fv_status fv__model_graph_check(const fv_model *m, int *line)
         }
     fv_status s = FV_OK;
     for (int k = 0; k < m->ninputs && s == FV_OK; k++)
-        if (!used[m->nlayers + k] && !is_output(m, fv__input_node(k))) {
+        if (!used[m->nlayers + k] && !fv__model_is_output(m, fv__input_node(k))) {
             s = fv__fail(FV_ERR_INVALID,
                          "input '%s' is read by no layer (name it in a layer's inputs=)",
                          m->inputs[k].name);
             if (line) *line = m->inputs[k].line;
         }
     for (int i = 0; i < m->nlayers && s == FV_OK; i++)
-        if (!used[i] && !is_output(m, i)) {
+        if (!used[i] && !fv__model_is_output(m, i)) {
             s = fv__fail(FV_ERR_INVALID,
                          "the output of layer '%s' is read by no layer and is not a model output "
                          "(name it in `model outputs=` or in a later layer's inputs=)",
@@ -431,13 +431,8 @@ static bool foldable(const fv_model *m, int b)
     if (!l->kind->inference_affine || l->nin != 1 || l->src[0] < 0) return false;
     const int p = l->src[0];
     const fv_layer *pl = &m->layers[p];
-    if ((pl->kind != &fv__kind_conv2d && pl->kind != &fv__kind_dense) ||
-        fv__layer_activation(pl) != FV_ACT_LINEAR || is_output(m, p))
-        return false;
-    for (int i = p + 1; i < m->nlayers; i++)
-        for (int j = 0; j < m->layers[i].nin; j++)
-            if (m->layers[i].src[j] == p && i != b) return false;
-    return true;
+    return (pl->kind == &fv__kind_conv2d || pl->kind == &fv__kind_dense) &&
+           fv__layer_activation(pl) == FV_ACT_LINEAR && fv__model_only_reader(m, p, b);
 }
 
 /* An inference plan's folded layer (a BatchNormalization whose affine map is in the kernel and
@@ -454,12 +449,9 @@ static bool relu_fuses(const fv_model *m, int r)
 {
     const fv_layer *l = &m->layers[r];
     if (!fv__fuse_plain_relu(l) || l->src[0] < 0 || !folded(m, l->src[0])) return false;
-    const int b = l->src[0], p = m->layers[b].src[0];
-    if (m->layers[p].kind != &fv__kind_conv2d || is_output(m, b)) return false;
-    for (int i = b + 1; i < m->nlayers; i++)
-        for (int j = 0; j < m->layers[i].nin; j++)
-            if (m->layers[i].src[j] == b && i != r) return false;
-    return true;
+    const int b = l->src[0];
+    return m->layers[m->layers[b].src[0]].kind == &fv__kind_conv2d &&
+           fv__model_only_reader(m, b, r);
 }
 
 /* Lean activation buffers: slot[i] for each layer, reused once the last reader of a tensor has
@@ -469,7 +461,7 @@ static int lean_slots(const fv_model *m, int *slot, int64_t *cap, int *last)
 {
     const int L = m->nlayers;
     for (int i = 0; i < L; i++)
-        last[i] = is_output(m, i) ? L : -1;
+        last[i] = fv__model_is_output(m, i) ? L : -1;
     for (int i = 0; i < L; i++)
         for (int j = 0; j < m->layers[i].nin; j++)
             if (m->layers[i].src[j] >= 0 && last[m->layers[i].src[j]] < i)
