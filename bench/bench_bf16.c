@@ -8,6 +8,7 @@
  *      -o bench_bf16
  * usage: bench_bf16 [--quick]      (--quick: fewer trials, for a smoke test)
  */
+#include "bench_clock.h"
 #include "core/core.h"
 #include "kernels/bf16.h"
 #include "kernels/gemm_internal.h"
@@ -22,13 +23,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct shape {
     const char *what;
@@ -56,13 +50,13 @@ __attribute__((target("avx512f"))) static double peak_fma512(void)
     for (int i = 0; i < 12; i++)
         acc[i] = _mm512_set1_ps((float)i);
     const long n = 1000000;
-    double t = now();
+    double t = bench_cpu_seconds();
     for (long k = 0; k < n; k++) {
 #pragma GCC unroll 12
         for (int i = 0; i < 12; i++)
             acc[i] = _mm512_fmadd_ps(acc[i], m, a);
     }
-    t = now() - t;
+    t = bench_cpu_seconds() - t;
     __m512 s = acc[0];
     for (int i = 1; i < 12; i++)
         s = _mm512_add_ps(s, acc[i]);
@@ -76,13 +70,13 @@ __attribute__((target("avx512f,avx512bf16"))) static double peak_dpbf16(void)
     for (int i = 0; i < 12; i++)
         acc[i] = _mm512_set1_ps((float)i);
     const long n = 1000000;
-    double t = now();
+    double t = bench_cpu_seconds();
     for (long k = 0; k < n; k++) {
 #pragma GCC unroll 12
         for (int i = 0; i < 12; i++)
             acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
     }
-    t = now() - t;
+    t = bench_cpu_seconds() - t;
     __m512 s = acc[0];
     for (int i = 1; i < 12; i++)
         s = _mm512_add_ps(s, acc[i]);
@@ -139,18 +133,18 @@ static void bench_conv2_backward(fv_rng *r)
     const double flop = 2.0 * 2.0 * 576 * 288 * 64;
     double t32s = 1e30, t16s = 1e30, t32d = 1e30, t16d = 1e30;
     for (int trial = 0; trial < 5 * trials; trial++) {
-        double t = now();
+        double t = bench_cpu_seconds();
         fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, dw, dws, db, dx, bs);
-        t32s = fmin(t32s, now() - t);
-        t = now();
+        t32s = fmin(t32s, bench_cpu_seconds() - t);
+        t = bench_cpu_seconds();
         fv_conv2d_backward_bf16(&cg, x, NULL, dys, w, wt16, dw, dws, db, dx, bs16);
-        t16s = fmin(t16s, now() - t);
-        t = now();
+        t16s = fmin(t16s, bench_cpu_seconds() - t);
+        t = bench_cpu_seconds();
         fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, db, dx, bs);
-        t32d = fmin(t32d, now() - t);
-        t = now();
+        t32d = fmin(t32d, bench_cpu_seconds() - t);
+        t = bench_cpu_seconds();
         fv_conv2d_backward_bf16(&cg, x, NULL, dy, w, wt16, dw, dws, db, dx, bs16);
-        t16d = fmin(t16d, now() - t);
+        t16d = fmin(t16d, bench_cpu_seconds() - t);
     }
     /* Each gradient alone: [sparse dW, sparse dx, dense dW, dense dx]. */
     double p32[4] = {1e30, 1e30, 1e30, 1e30}, p16[4] = {1e30, 1e30, 1e30, 1e30};
@@ -158,14 +152,14 @@ static void bench_conv2_backward(fv_rng *r)
         for (int part = 0; part < 4; part++) {
             const float *d = part < 2 ? dys : dy;
             const bool wx = part % 2;
-            double t = now();
+            double t = bench_cpu_seconds();
             fv_conv2d_backward_fast(&cg, x, NULL, d, w, wt, wx ? NULL : dw, dws, db, wx ? dx : NULL,
                                     bs);
-            p32[part] = fmin(p32[part], now() - t);
-            t = now();
+            p32[part] = fmin(p32[part], bench_cpu_seconds() - t);
+            t = bench_cpu_seconds();
             fv_conv2d_backward_bf16(&cg, x, NULL, d, w, wt16, wx ? NULL : dw, dws, db,
                                     wx ? dx : NULL, bs16);
-            p16[part] = fmin(p16[part], now() - t);
+            p16[part] = fmin(p16[part], bench_cpu_seconds() - t);
         }
     for (int part = 0; part < 4; part++)
         printf("  %s dy, the %s gradient alone: fp32 %.1f us, bf16 %.1f us (%.2fx)\n",
@@ -207,7 +201,7 @@ static void bench_dense_dw(fv_rng *r)
         for (int v = 0; v < 4; v++) {
             const bool bf16 = v >= 2, chunked = v % 2 == 0;
             if (bf16 && !fv__cpu_has_avx512_bf16()) continue;
-            const double t0 = now();
+            const double t0 = bench_cpu_seconds();
             if (bf16 && chunked)
                 for (int c = 0; c < CH; c++)
                     fv_gemm_bf16_pack_b(false, N / CH, UNITS, dy + bd[c] * UNITS, UNITS,
@@ -248,7 +242,7 @@ static void bench_dense_dw(fv_rng *r)
                 for (int64_t e = 0; e < IB * UNITS; e++)
                     kg[r0 * UNITS + e] += leaf[e];
             }
-            if (t[v] >= 0) t[v] = fmin(t[v], now() - t0);
+            if (t[v] >= 0) t[v] = fmin(t[v], bench_cpu_seconds() - t0);
         }
     }
     const double flop = 2.0 * N * IN * UNITS;
@@ -303,30 +297,30 @@ int main(int argc, char **argv)
             t16[p] = 1e30;
         /* Interleaved, so that every variant sees the same machine. */
         for (int trial = 0; trial < trials; trial++) {
-            double t = now();
+            double t = bench_cpu_seconds();
             for (int k = 0; k < reps; k++)
                 fv__gemm_on_path(fp, sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb,
                                  0.0f, C, sh->N);
-            t32 = fmin(t32, (now() - t) / reps);
-            t = now();
+            t32 = fmin(t32, (bench_cpu_seconds() - t) / reps);
+            t = bench_cpu_seconds();
             fv_gemm_bf16_pack_b(sh->tb, sh->K, sh->N, B, ldb, bp);
-            tpack = fmin(tpack, now() - t);
+            tpack = fmin(tpack, bench_cpu_seconds() - t);
             for (int p = 0; p < FV__BF16_NPATHS; p++) {
                 /* The emulations are for correctness, not speed. */
                 if (p == FV__BF16_EMUL_DOT || p == FV__BF16_EMUL_AMX) continue;
                 if (!fv__gemm_bf16_path_supported((fv__gemm_bf16_path)p)) continue;
-                t = now();
+                t = bench_cpu_seconds();
                 for (int k = 0; k < reps; k++)
                     fv__gemm_bf16_on_path((fv__gemm_bf16_path)p, sh->ta, sh->M, sh->N, sh->K, 1.0f,
                                           A, lda, bp, 0.0f, C, sh->N);
-                t16[p] = fmin(t16[p], (now() - t) / reps);
+                t16[p] = fmin(t16[p], (bench_cpu_seconds() - t) / reps);
             }
             /* A already in bf16 (activations stored as bf16), on the best path. */
             if (!sh->ta) {
-                t = now();
+                t = bench_cpu_seconds();
                 for (int k = 0; k < reps; k++)
                     fv_gemm_bf16_a16(sh->M, sh->N, sh->K, 1.0f, A16, sh->K, bp, 0.0f, C, sh->N);
-                ta16 = fmin(ta16, (now() - t) / reps);
+                ta16 = fmin(ta16, (bench_cpu_seconds() - t) / reps);
             }
         }
         printf("%s M=%5ld N=%4ld K=%5ld%s  fp32 %6.1f GFLOP/s", sh->what, (long)sh->M, (long)sh->N,
@@ -368,16 +362,16 @@ int main(int argc, char **argv)
         fv_gemm_bf16_pack_b(false, K, F, w, F, bp);
         double t32 = 1e30, t16 = 1e30;
         for (int trial = 0; trial < 5 * trials; trial++) {
-            double t = now();
+            double t = bench_cpu_seconds();
             fv_conv2d_forward_fast(g, x, wp, b, true, y, fs);
-            t32 = fmin(t32, now() - t);
-            t = now();
+            t32 = fmin(t32, bench_cpu_seconds() - t);
+            t = bench_cpu_seconds();
             fv_im2col(g, x, col);
             fv_gemm_bf16(false, P, F, K, 1.0f, col, K, bp, 0.0f, y, F);
             for (int64_t p = 0; p < P; p++)
                 for (int64_t j = 0; j < F; j++)
                     y[p * F + j] = fmaxf(y[p * F + j] + b[j], 0.0f);
-            t16 = fmin(t16, now() - t);
+            t16 = fmin(t16, bench_cpu_seconds() - t);
         }
         /* Kernel rows as GEMMs on the bf16 image read in place (rows of A overlap: lda = C). */
         double tr = 1e30;
@@ -391,7 +385,7 @@ int main(int argc, char **argv)
             fv_gemm_bf16_pack_b(false, Kr, F, w + kh * Kr * F, F, bpr[kh]);
         }
         for (int trial = 0; trial < 5 * trials; trial++) {
-            double t = now();
+            double t = bench_cpu_seconds();
             fv_bf16_from_f32_n(x, x16, g->in_h * W * C);
             for (int kh = 0; kh < 3; kh++)
                 fv_gemm_bf16_a16(M, F, Kr, 1.0f, x16 + kh * W * C, C, bpr[kh], kh ? 1.0f : 0.0f, yw,
@@ -401,7 +395,7 @@ int main(int argc, char **argv)
                     for (int64_t j = 0; j < F; j++)
                         y[(oh * g->out_w + ow) * F + j] =
                             fmaxf(yw[(oh * W + ow) * F + j] + b[j], 0.0f);
-            tr = fmin(tr, now() - t);
+            tr = fmin(tr, bench_cpu_seconds() - t);
         }
         /* The bf16 tiles (fv_conv2d_forward_bf16: vdpbf16ps, what conv2d runs at bf16). */
         double tt = 1e30;
@@ -410,9 +404,9 @@ int main(int argc, char **argv)
             float *sq = rand_buf(&r, fv_conv_fwd_bf16_scratch_floats(g));
             fv_conv_fwd_pack_bf16(g, w, wq);
             for (int trial = 0; trial < 5 * trials; trial++) {
-                double t = now();
+                double t = bench_cpu_seconds();
                 fv_conv2d_forward_bf16(g, x, wq, b, true, y, sq);
-                tt = fmin(tt, now() - t);
+                tt = fmin(tt, bench_cpu_seconds() - t);
             }
             fv__free(wq), fv__free(sq);
         }

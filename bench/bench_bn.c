@@ -13,14 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* This thread's CPU time: on a shared machine, time spent descheduled is not counted. */
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 static float *falloc(int64_t n, float lo, float hi, unsigned seed)
 {
@@ -44,9 +37,9 @@ static char *evict;
         for (int rep_ = 0; rep_ < REPS; rep_++) {                                                  \
             for (size_t e_ = 0; evict && e_ < EVICT_BYTES; e_ += 64)                               \
                 evict[e_] = (char)rep_; /* plain stores (memset's bypass the caches) */            \
-            const double t0_ = now();                                                              \
+            const double t0_ = bench_cpu_seconds();                                                \
             expr;                                                                                  \
-            const double t_ = (now() - t0_) * 1e3;                                                 \
+            const double t_ = (bench_cpu_seconds() - t0_) * 1e3;                                   \
             if (t_ < var) var = t_;                                                                \
         }                                                                                          \
     } while (0)

@@ -17,13 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 static float *alloc(int64_t n)
 {
@@ -127,9 +121,9 @@ int main(int argc, char **argv)
                             b.x[i] += 0.0f;
                     }
                     if (mode == 2) memset(fl, r, (size_t)flush);
-                    const double t = cpu_now();
+                    const double t = bench_cpu_seconds();
                     run(&b, what, N, mode == 0);
-                    const double d = cpu_now() - t;
+                    const double d = bench_cpu_seconds() - t;
                     if (d < best[mode]) best[mode] = d;
                 }
             printf("%-11s %-9s", L[l].name, piece[what]);

@@ -6,6 +6,7 @@
  * Add -DFV_BENCH_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas to time
  * OpenBLAS's cblas_sgemm (one thread) on the same shapes beside fovea's GEMM.
  */
+#include "bench_clock.h"
 #include "core/core.h"
 #include "kernels/conv_internal.h"
 #include "kernels/gemm_internal.h"
@@ -23,14 +24,6 @@
 #if defined(FV_BENCH_OPENBLAS)
 #include <cblas.h>
 #endif
-
-/* This thread's CPU time: on a shared machine, time spent descheduled is not counted. */
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct shape {
     const char *what;
@@ -56,13 +49,13 @@ __attribute__((target("avx2,fma"))) static double peak_avx2(void)
     for (int i = 0; i < 12; i++)
         acc[i] = _mm256_set1_ps((float)i);
     const long n = 2000000;
-    double t = now();
+    double t = bench_cpu_seconds();
     for (long k = 0; k < n; k++) {
 #pragma GCC unroll 12
         for (int i = 0; i < 12; i++)
             acc[i] = _mm256_fmadd_ps(acc[i], m, a);
     }
-    t = now() - t;
+    t = bench_cpu_seconds() - t;
     float out[8];
     __m256 s = acc[0];
     for (int i = 1; i < 12; i++)
@@ -77,13 +70,13 @@ __attribute__((target("avx512f"))) static double peak_avx512(void)
     for (int i = 0; i < 12; i++)
         acc[i] = _mm512_set1_ps((float)i);
     const long n = 1000000;
-    double t = now();
+    double t = bench_cpu_seconds();
     for (long k = 0; k < n; k++) {
 #pragma GCC unroll 12
         for (int i = 0; i < 12; i++)
             acc[i] = _mm512_fmadd_ps(acc[i], m, a);
     }
-    t = now() - t;
+    t = bench_cpu_seconds() - t;
     __m512 s = acc[0];
     for (int i = 1; i < 12; i++)
         s = _mm512_add_ps(s, acc[i]);
@@ -126,11 +119,11 @@ static double gflops(fv__gemm_path p, const shape *s, const float *A, const floa
     double best = 1e30;
     int reps = (int)(1e8 / flop) + 1;
     for (int trial = 0; trial < 100; trial++) {
-        double t = now();
+        double t = bench_cpu_seconds();
         for (int r = 0; r < reps; r++)
             fv__gemm_on_path(p, s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb,
                              r ? 1.0f : 0.0f, C, s->N);
-        t = (now() - t) / reps;
+        t = (bench_cpu_seconds() - t) / reps;
         if (t < best) best = t;
     }
     return flop / best * 1e-9;
@@ -177,12 +170,12 @@ int main(int argc, char **argv)
         double best = 1e30;
         int reps = (int)(1e8 / flop) + 1;
         for (int trial = 0; trial < 100; trial++) {
-            double t = now();
+            double t = bench_cpu_seconds();
             for (int rep = 0; rep < reps; rep++)
                 cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
                             s->tb ? CblasTrans : CblasNoTrans, (int)s->M, (int)s->N, (int)s->K,
                             1.0f, A, (int)lda, B, (int)ldb, rep ? 1.0f : 0.0f, C, (int)s->N);
-            t = (now() - t) / reps;
+            t = (bench_cpu_seconds() - t) / reps;
             if (t < best) best = t;
         }
         printf("  %-26s M=%5ld N=%5ld K=%5ld%s%s  %6.1f GFLOP/s\n", s->what, (long)s->M, (long)s->N,
@@ -220,15 +213,15 @@ int main(int argc, char **argv)
             fv_conv_bwd_pack(&cg, w, wt);
             double bf = 1e30, bd = 1e30, bsp = 1e30;
             for (int trial = 0; trial < 200; trial++) {
-                double t = now();
+                double t = bench_cpu_seconds();
                 fv_conv2d_forward_fast(&cg, x, wp, b, true, y, fs);
-                bf = fmin(bf, now() - t);
-                t = now();
+                bf = fmin(bf, bench_cpu_seconds() - t);
+                t = bench_cpu_seconds();
                 fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, db, dx, bs);
-                bd = fmin(bd, now() - t);
-                t = now();
+                bd = fmin(bd, bench_cpu_seconds() - t);
+                t = bench_cpu_seconds();
                 fv_conv2d_backward_fast(&cg, x, NULL, dys, w, wt, dw, dws, db, dx, bs);
-                bsp = fmin(bsp, now() - t);
+                bsp = fmin(bsp, bench_cpu_seconds() - t);
             }
             printf("conv2 fast (%s): forward %.1f us = %.1f GFLOP/s; backward dense dy %.1f us = "
                    "%.1f GFLOP/s; backward pooled dy %.1f us = %.1f dense-equivalent GFLOP/s\n",
@@ -272,21 +265,21 @@ resnet:
             if (!ph) fv_conv_fwd_pack(&cg, w, fp);
             double bw = 1e30, bg = 1e30, bp = 1e30, bf = 1e30;
             for (int trial = 0; trial < 200; trial++) {
-                double t = now();
+                double t = bench_cpu_seconds();
                 if (!ph) {
                     fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, dw, dws, NULL, NULL, bs);
-                    bw = fmin(bw, now() - t);
-                    t = now();
+                    bw = fmin(bw, bench_cpu_seconds() - t);
+                    t = bench_cpu_seconds();
                     fv_conv2d_forward_fast(&cg, x, fp, NULL, false, dx, fs);
-                    bf = fmin(bf, now() - t);
+                    bf = fmin(bf, bench_cpu_seconds() - t);
                     continue;
                 }
                 memset(dx, 0, (size_t)nx * sizeof(float));
                 fv_conv2d_backward_fast(&cg, x, NULL, dy, w, wt, NULL, NULL, NULL, dx, bs);
-                bg = fmin(bg, now() - t);
-                t = now();
+                bg = fmin(bg, bench_cpu_seconds() - t);
+                t = bench_cpu_seconds();
                 fv_conv_dx_phases(&cg, dy, wp, dx, ps, false);
-                bp = fmin(bp, now() - t);
+                bp = fmin(bp, bench_cpu_seconds() - t);
             }
             const double flop = 2.0 * (double)(O * O * k * k * C * F);
             if (ph)
@@ -333,19 +326,19 @@ resnet:
             float *ds = rand_buf(&r, fv_conv_dw_images_scratch_floats(&cg, n));
             double bi = 1e30, bg = 1e30, bn = 1e30;
             for (int trial = 0; trial < 100; trial++) {
-                double t = now();
+                double t = bench_cpu_seconds();
                 for (int64_t j = 0; j < n; j++)
                     fv_conv2d_backward_fast(&cg, x + j * nx, NULL, dy + j * ny, NULL, NULL, dw, dws,
                                             NULL, NULL, bs);
-                bi = fmin(bi, now() - t);
-                t = now();
+                bi = fmin(bi, bench_cpu_seconds() - t);
+                t = bench_cpu_seconds();
                 for (int64_t j = 0; j < n; j++)
                     fv_im2col(&cg, x + j * nx, col + j * O * O * K);
                 fv_gemm(true, false, K, F, n * O * O, 1.0f, col, K, dy, F, 1.0f, dw, F);
-                bg = fmin(bg, now() - t);
-                t = now();
+                bg = fmin(bg, bench_cpu_seconds() - t);
+                t = bench_cpu_seconds();
                 fv_conv_dw_images(&cg, n, x, dy, dw, ds);
-                bn = fmin(bn, now() - t);
+                bn = fmin(bn, bench_cpu_seconds() - t);
             }
             const double flop = 2.0 * (double)(n * O * O * K * F);
             printf("resnet %ldx%ldx%ld k%ld s%ld -> %ld dw of 8 images (%s): per image %.1f us = "
@@ -363,13 +356,13 @@ resnet:
     float *x = rand_buf(&r, 26 * 26 * 32), *col = rand_buf(&r, nc);
     double best_i = 1e30, best_c = 1e30;
     for (int trial = 0; trial < 200; trial++) {
-        double t = now();
+        double t = bench_cpu_seconds();
         fv_im2col(&g, x, col);
-        t = now() - t;
+        t = bench_cpu_seconds() - t;
         best_i = t < best_i ? t : best_i;
-        t = now();
+        t = bench_cpu_seconds();
         fv_col2im(&g, col, x);
-        t = now() - t;
+        t = bench_cpu_seconds() - t;
         best_c = t < best_c ? t : best_c;
     }
     printf("im2col 26x26x32 k3: %.1f us (%.1f GB/s written); col2im %.1f us\n", best_i * 1e6,

@@ -20,13 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 static int cmp(const void *a, const void *b)
 {
@@ -79,14 +73,14 @@ int main(int argc, char **argv)
     int64_t step[CONFIGS] = {0};
     for (int r = 0; r < rounds; r++)
         for (int c = 0; c < CONFIGS; c++) {
-            const double t0 = now();
+            const double t0 = bench_cpu_seconds();
             for (int s = 0; s < steps; s++, step[c]++) {
                 const int64_t b = step[c] % BATCHES;
                 const fv_targets t = {.labels = labels + b * BATCH};
                 if (fv__model_train_step(m[c], x + b * BATCH * in, &t, BATCH, &loss[c]) != FV_OK)
                     return 1;
             }
-            ms[c][r] = 1e3 * (now() - t0) / steps;
+            ms[c][r] = 1e3 * (bench_cpu_seconds() - t0) / steps;
         }
     printf("%s, %d rounds of %d steps of %d images, one thread, CPU ms per step\n", path, rounds,
            steps, BATCH);

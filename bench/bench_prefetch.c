@@ -13,13 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 int main(int argc, char **argv)
 {
@@ -56,14 +50,14 @@ int main(int argc, char **argv)
             for (int64_t i = 0; i < n * in; i++)
                 x[i] = (float)((i + r) % 13) * 0.1f;
             if (cold) memset(fl, r, (size_t)flush);
-            const double t = cpu_now();
+            const double t = bench_cpu_seconds();
             for (int64_t i = 0; i < n; i++)
                 if (next)
                     fv_conv2d_forward_next(&g, x + i * in, wp, NULL, false, y + i * out, sc,
                                            i + 1 < n ? x + (i + 1) * in : NULL, in);
                 else
                     fv_conv2d_forward_fast(&g, x + i * in, wp, NULL, false, y + i * out, sc);
-            const double dt = cpu_now() - t;
+            const double dt = bench_cpu_seconds() - t;
             if (dt < best[next]) best[next] = dt;
         }
         printf(

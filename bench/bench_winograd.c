@@ -19,13 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 static float *alloc(int64_t n)
 {
@@ -48,7 +42,7 @@ static double run(const fv_conv_geom *g, bool wino, bool add, int reps, const fl
 {
     const int n = cold ? COLD : 1;
     reps = cold ? (reps + COLD - 1) / COLD : reps;
-    const double t0 = cpu_now();
+    const double t0 = bench_cpu_seconds();
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < n; i++) {
             const float *xi = x + i * X, *nx = cold && i + 1 < n ? xi + X : NULL;
@@ -62,7 +56,7 @@ static double run(const fv_conv_geom *g, bool wino, bool add, int reps, const fl
             else
                 fv_conv2d_forward_next(g, xi, wp, b, true, yi, s, nx, X);
         }
-    return (cpu_now() - t0) / (reps * n);
+    return (bench_cpu_seconds() - t0) / (reps * n);
 }
 
 int main(int argc, char **argv)

@@ -18,13 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 static float *alloc(int64_t n)
 {
@@ -48,7 +42,7 @@ static int64_t in_sz, out_sz;
 static double run_once(bool wino, const fv_conv_geom *g, int64_t n, const float *x, const float *dz,
                        float *dw, float *sc)
 {
-    const double t0 = cpu_now();
+    const double t0 = bench_cpu_seconds();
     for (int c = 0; c < CALLS; c++) {
         const int64_t i = cold ? c * n : 0;
         if (wino)
@@ -56,7 +50,7 @@ static double run_once(bool wino, const fv_conv_geom *g, int64_t n, const float 
         else
             fv_conv_dw_images(g, n, x + i * in_sz, dz + i * out_sz, dw, sc);
     }
-    return (cpu_now() - t0) / CALLS;
+    return (bench_cpu_seconds() - t0) / CALLS;
 }
 
 /* The best seconds per call over reps runs of each (which: 1 implicit GEMM, 2 Winograd, 3 both),

@@ -12,6 +12,7 @@
  *        FOVEA_KERNELS narrows it, refused when the CPU lacks it)
  * build: cc -O2 -fopenmp bench/fma_peak.c -o fma_peak     (bench/run does it)
  */
+#include "bench_clock.h"
 #include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,13 +24,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static double wall_now(void)
 {
@@ -150,9 +144,9 @@ int main(int argc, char **argv)
 #pragma omp parallel num_threads(threads) reduction(+ : flop_all)
         {
             float s = 0;
-            double t0 = cpu_now();
+            double t0 = bench_cpu_seconds();
             double flop = k(iters, &s);
-            double t = cpu_now() - t0;
+            double t = bench_cpu_seconds() - t0;
             int id = omp_get_thread_num();
             if (t > 0 && flop / t > best[id]) best[id] = flop / t;
             flop_all += flop;
