@@ -4,7 +4,8 @@
  * in training and inference mode, with any thread count and on every kernel path; that the
  * batch statistics stay exact far from zero; and that backward's in-place sums (run.c,
  * fv_run.dx_add: a strided conv2d adding its input gradient into a tensor's gradient that a later
- * reader wrote) give the sums made apart bit for bit.
+ * reader wrote) give the sums made apart bit for bit; and that identity layers aliased to their
+ * input (fv_layer_kind.identity) give the bits of their own copies.
  */
 #include "fovea.h"
 #include "kernels/bf16.h"
@@ -112,15 +113,22 @@ static void same_floats(const char *what, const float *a, const float *b, int64_
     test_failed_checks++;
 }
 
-/* Two copies of a model from the same seed, the second unfused; N samples; with the fused copy on
- * `threads` threads and the unfused on one: the loss, the outputs and every gradient in training
- * and inference mode, then the weights (moving statistics included) after three training steps. */
-static void compare(const char *text, int64_t N, int threads, fv_model **fused_out)
+static void unfuse(fv_model *m)
+{
+    fv__model_set_fusion(m, false);
+}
+
+/* Two copies of a model from the same seed, the second with `off` applied (unfused, for
+ * compare()); N samples; with the first copy on `threads` threads and the second on one: the loss,
+ * the outputs and every gradient in training and inference mode, then the weights (moving
+ * statistics included) after three training steps. */
+static void compare_off(const char *text, int64_t N, int threads, void (*off)(fv_model *),
+                        fv_model **fused_out)
 {
     fv_model *a = fv_model_parse_string(text, "fuse.fv"), *b = fv_model_parse_string(text, "u.fv");
     CHECK(a && b);
     if (!a || !b) goto done;
-    fv__model_set_fusion(b, false);
+    off(b);
     CHECK_OK(fv__model_ensure_weights(a, 7));
     CHECK_OK(fv__model_ensure_weights(b, 7));
     const int64_t in = fv_model_input_size(a);
@@ -169,6 +177,12 @@ done:
     else
         fv_model_free(a);
     fv_model_free(b);
+}
+
+/* compare_off() against the unfused model. */
+static void compare(const char *text, int64_t N, int threads, fv_model **fused_out)
+{
+    compare_off(text, N, threads, unfuse, fused_out);
 }
 
 TEST(planner_forms_the_resnet_groups)
@@ -979,6 +993,92 @@ TEST(in_place_sums_at_stride_1_on_every_kernel_path)
     CHECK(ran >= 1);
 }
 
+/* ---- identity layers aliased to their input (run.c, fv_layer_kind.identity) ------------------ */
+
+static void unalias(fv_model *m)
+{
+    fv__model_set_alias(m, false);
+}
+
+static int skipped(const fv_model *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        k += m->skip[i];
+    return k;
+}
+
+/* Flatten and reshape, and dropout and GaussianNoise at inference or at 0, take their input's
+ * buffer (and in training its gradient's) where they are its only reader: the loss, outputs,
+ * gradients, weights after three steps (dropout drawing in training) and predictions are those of
+ * the layers' own copies bit for bit, on one and two threads, with smaller plans. Not aliased: a
+ * flatten of a tensor that two layers read, and one of the model's input; aliased: a model output,
+ * and chains of them. */
+TEST(identity_layers_alias_their_input_with_the_same_bits)
+{
+    static const struct {
+        const char *text;
+        int train, infer; /* the aliased layers of the training and the inference plan */
+    } cases[] = {
+        {"input shape=6,6,2\nconv2d filters=4 kernel_size=3 activation=relu\n"
+         "maxpool2d pool_size=2\ndropout rate=0.25\nflatten\ndense units=5 "
+         "activation=relu\ndropout rate=0.5\n"
+         "dense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+         1, 3},
+        {"input shape=4,4,2\nconv2d name=c filters=3 kernel_size=3 padding=same\nflatten name=f1\n"
+         "flatten name=f2 inputs=c\nadd name=a inputs=f1,f2\ndense name=d units=6\n"
+         "reshape name=r target_shape=2,3\ndropout name=z rate=0\n"
+         "gaussian_noise name=g stddev=0\nflatten name=o\ndense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n",
+         4, 4},
+        {"input shape=1,2,3\nreshape target_shape=6\ndense units=4\n"
+         "reshape name=out target_shape=1,2,2\n"
+         "compile loss=mse optimizer=sgd learning_rate=0.1\n",
+         1, 1},
+    };
+    enum { N = 7 };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (int threads = 1; threads <= 2; threads++) {
+            fv_model *a = NULL;
+            compare_off(cases[k].text, N, threads, unalias, &a);
+            if (!a) continue;
+            fv_model *b = fv_model_parse_string(cases[k].text, "u.fv");
+            CHECK(b != NULL);
+            if (!b) {
+                fv_model_free(a);
+                continue;
+            }
+            unalias(b);
+            CHECK_OK(fv__model_ensure_weights(b, 7));
+            memcpy(b->weights, a->weights, (size_t)a->nweights * sizeof(float));
+            const int64_t in = fv_model_input_size(a), out = fv_model_output_size(a);
+            float *x = random_floats(N * in, 31, -1.0f, 1.0f);
+            int32_t *labels = calloc(N, sizeof *labels);
+            fv_targets t = {.labels = labels};
+            double L;
+            CHECK_OK(fv__model_train_step(b, x, &t, N, &L)); /* b's full plan, for its size */
+            CHECK(skipped(a) == cases[k].train && skipped(b) == 0);
+            CHECK(a->block_bytes < b->block_bytes);
+            memcpy(b->weights, a->weights, (size_t)a->nweights * sizeof(float));
+            int64_t dims[4];
+            const int rank = fv_model_input_shape(a, 0, dims);
+            fv_dataset *data = fv_dataset_from_f32(N, rank, dims, x, NULL);
+            float *pa = malloc((size_t)(N * out) * sizeof(float));
+            float *pb = malloc((size_t)(N * out) * sizeof(float));
+            fv__model_plan_reset(a); /* fresh plans: predict's lean ones */
+            fv__model_plan_reset(b);
+            CHECK_OK(fv_model_predict(a, data, N, pa));
+            CHECK_OK(fv_model_predict(b, data, N, pb));
+            CHECK(a->plan_lean && skipped(a) == cases[k].infer && skipped(b) == 0);
+            same_floats("prediction", pa, pb, N * out);
+            fv_dataset_free(data);
+            free(x), free(labels), free(pa), free(pb);
+            fv_model_free(a);
+            fv_model_free(b);
+        }
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -1002,5 +1102,6 @@ int main(void)
     RUN(a_gan_with_paired_discriminator_layers_equals_unfused);
     RUN(a_pair_whose_gradients_are_temporaries_equals_unfused);
     RUN(in_place_sums_at_stride_1_on_every_kernel_path);
+    RUN(identity_layers_alias_their_input_with_the_same_bits);
     return TEST_SUMMARY();
 }

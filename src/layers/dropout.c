@@ -107,6 +107,12 @@ static void dropout_backward(fv_layer *l, const float *const *xs, const float *y
             dx[j] = dy[j] * ((float)mask[j] * scale);
 }
 
+/* The identity at inference, and in every run at rate 0 (fv_layer_kind.identity). */
+static bool dropout_identity(const fv_layer *l, bool inference)
+{
+    return inference || ((const dropout_cfg *)l->cfg)->rate == 0.0;
+}
+
 const fv_layer_kind fv__kind_dropout = {
     .name = "dropout",
     .keras_class = "Dropout",
@@ -118,4 +124,5 @@ const fv_layer_kind fv__kind_dropout = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .activation = NULL,
+    .identity = dropout_identity,
 };

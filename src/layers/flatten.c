@@ -1,5 +1,6 @@
 /* flatten.c — Flatten: (H, W, C) to H·W·C features in that order, which is already the NHWC
- * memory order, so both passes are copies (nothing at all when the model aliases them).
+ * memory order, so both passes are copies (nothing at all when the model aliases them, which
+ * its plans do where the flatten is its input's only reader: fv_layer_kind.identity).
  */
 #include "layers/layer.h"
 
@@ -41,6 +42,13 @@ static void flatten_backward(fv_layer *l, const float *const *xs, const float *y
     if (dx && dx != dy) memcpy(dx, dy, (size_t)(r->n * size) * sizeof(float));
 }
 
+/* Both passes are copies in every run: the model aliases them (fv_layer_kind.identity). */
+static bool flatten_identity(const fv_layer *l, bool inference)
+{
+    (void)l, (void)inference;
+    return true;
+}
+
 const fv_layer_kind fv__kind_flatten = {
     .name = "flatten",
     .keras_class = "Flatten",
@@ -52,4 +60,5 @@ const fv_layer_kind fv__kind_flatten = {
     .forward = flatten_forward,
     .backward = flatten_backward,
     .activation = NULL,
+    .identity = flatten_identity,
 };

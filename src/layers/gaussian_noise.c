@@ -63,6 +63,12 @@ static void gaussian_noise_backward(fv_layer *l, const float *const *xs, const f
     if (dx && dx != dy) memcpy(dx, dy, (size_t)(r->n * fv__shape_size(&l->in[0])) * sizeof(float));
 }
 
+/* The identity at inference, and in every run at stddev 0 (fv_layer_kind.identity). */
+static bool gaussian_noise_identity(const fv_layer *l, bool inference)
+{
+    return inference || ((const gaussian_noise_cfg *)l->cfg)->stddev == 0.0;
+}
+
 const fv_layer_kind fv__kind_gaussian_noise = {
     .name = "gaussian_noise",
     .keras_class = "GaussianNoise",
@@ -72,4 +78,5 @@ const fv_layer_kind fv__kind_gaussian_noise = {
     .build = gaussian_noise_build,
     .forward = gaussian_noise_forward,
     .backward = gaussian_noise_backward,
+    .identity = gaussian_noise_identity,
 };

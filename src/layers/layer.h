@@ -252,6 +252,15 @@ typedef struct fv_layer_kind {
     /* Whether the kind does the passes of a BatchNormalization paired with it (fv_bn_pair:
      * forward, r->sums and r->fill when set; backward, fv__bn_pair_dx) (conv2d's). */
     bool gives_sums;
+    /* Whether forward's output is its one input value for value, and backward's input gradient
+     * its output gradient, in every run of a plan of this kind (inference: an inference plan,
+     * whose runs never train; else a training plan, which also runs evaluations). The model then
+     * gives the output its input's buffer (and the input's gradient the output's) and skips both
+     * passes, where the layer is its input's only reader (flatten and reshape always; dropout
+     * and GaussianNoise at inference, or at a rate or stddev of 0). The kind's passes must then
+     * still be right when y == x (and dx == dy): a caller that runs them directly (the GAN's and
+     * the submodels' loops) does. NULL: never. */
+    bool (*identity)(const fv_layer *l, bool inference);
 } fv_layer_kind;
 
 struct fv_layer {

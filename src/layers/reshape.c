@@ -78,6 +78,13 @@ static void reshape_backward(fv_layer *l, const float *const *xs, const float *y
     if (dx && dx != dy) memcpy(dx, dy, (size_t)(r->n * size) * sizeof(float));
 }
 
+/* Both passes are copies in every run: the model aliases them (fv_layer_kind.identity). */
+static bool reshape_identity(const fv_layer *l, bool inference)
+{
+    (void)l, (void)inference;
+    return true;
+}
+
 const fv_layer_kind fv__kind_reshape = {
     .name = "reshape",
     .keras_class = "Reshape",
@@ -87,4 +94,5 @@ const fv_layer_kind fv__kind_reshape = {
     .build = reshape_build,
     .forward = reshape_forward,
     .backward = reshape_backward,
+    .identity = reshape_identity,
 };

@@ -38,6 +38,11 @@ void fv__model_set_fusion(fv_model *m, bool on);
  * (the same bits). */
 void fv__model_set_dx_add(fv_model *m, bool on);
 
+/* Whether the plans give an identity layer (fv_layer_kind.identity: flatten, reshape; dropout and
+ * GaussianNoise at inference) its input's buffer and skip its passes (run.c; on by default).
+ * Off: every such layer copies, the reference the aliases are tested against (the same bits). */
+void fv__model_set_alias(fv_model *m, bool on);
+
 /* Whether conv2d does BatchNormalization's passes (fv_bn_pair, fuse.c; all on by default): the
  * forward's channel sums (sums) and the backward's input gradient (dx) of the BatchNormalization
  * that alone reads its output, and the forward's output (y) of the one whose output it reads

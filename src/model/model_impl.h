@@ -110,7 +110,9 @@ struct fv_model {
      * them, no saved state, and each BatchNormalization that follows a convolution or dense
      * layer folded into a copy of its weights (layer->fold_w, fold_b) and skipped. */
     bool plan_lean;
-    bool *skip; /* per layer: folded into the layer before it (lean plans) */
+    /* per layer: no pass of its own: folded into the layer before it or run in its epilogue
+     * (lean plans), or aliased to its input (both plans: fv_layer_kind.identity) */
+    bool *skip;
     /* Fused groups of a full plan (fuse.c), run by the training steps' passes: per layer, for a
      * BatchNormalization or Add run inside a group, the group's ReLU (else -1); for that ReLU, the
      * group's BatchNormalization and Add (-1: none; else both -1). */
@@ -137,6 +139,7 @@ struct fv_model {
         lean_relu_off; /* fv__model_set_lean_relu(m, false): inference plans run every ReLU apart */
     bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart
                       */
+    bool alias_off;  /* fv__model_set_alias(m, false): identity layers copy (the tests' reference) */
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */

@@ -358,7 +358,18 @@ static bool reserve(size_t *total, int64_t count, size_t size, size_t *offset)
  * many temporary buffers a layer needs for inputs whose gradient is already being summed (a
  * tensor read by several layers, or twice by one). Returns the number of buffers, temporaries
  * included, or -1 when out of memory. */
-static int plan_backward(fv_model *m)
+/* Whether layer i's output is its input's buffer in this plan (fv_layer_kind.identity): the
+ * identity in every run of the plan and the only reader of a layer's output (no model output,
+ * not the caller's input). Its passes are skipped; in a full plan its input's gradient is its
+ * output's gradient too. */
+static bool aliased(const fv_model *m, int i, bool lean)
+{
+    const fv_layer *l = &m->layers[i];
+    return !m->alias_off && l->kind->identity && l->nin == 1 && l->src[0] >= 0 &&
+           l->kind->identity(l, lean) && fv__model_only_reader(m, l->src[0], i);
+}
+
+static int plan_backward(fv_model *m, bool lean)
 {
     const int L = m->nlayers;
     bool *busy = calloc((size_t)2 * L + 2, sizeof *busy);
@@ -387,6 +398,16 @@ static int plan_backward(fv_model *m)
         claimed[out] = true;
     }
     for (int t = L - 1; t >= 0; t--) {
+        if (!lean && m->skip[t]) { /* aliased: its input's gradient is its output's buffer */
+            const int s = m->layers[t].src[0];
+            if (m->gslot[t] >= 0 && m->needs_grad[s]) {
+                m->gslot[s] = m->gslot[t];
+                claimed[s] = true;
+            } else if (m->gslot[t] >= 0) {
+                busy[m->gslot[t]] = false;
+            }
+            continue;
+        }
         int temps = 0, srcs[FV_MAX_INPUTS];
         const int nsrc = fv__fuse_grad_inputs(m, t, srcs); /* a fused group's, at its ReLU */
         if (m->needs_grad[t] && m->gslot[t] >= 0 && m->fuse_tail[t] < 0)
@@ -541,7 +562,20 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         m->sums = sums;
     else
         fuse = NULL;
-    int nbuf = fuse ? plan_backward(m) : -1;
+    /* The skipped layers: the folded BatchNormalizations and the ReLUs in a convolution's
+     * epilogue (inference), and the aliased layers (both plans). */
+    for (int i = 0; fuse && i < m->nlayers; i++)
+        m->skip[i] = lean && foldable(m, i);
+    for (int i = 0; i < m->nlayers; i++)
+        m->layers[i].lean_relu = false;
+    for (int i = 0; fuse && lean && !m->lean_relu_off && i < m->nlayers; i++)
+        if (relu_fuses(m, i)) { /* skipped too, in the convolution's epilogue */
+            m->skip[i] = true;
+            m->layers[m->layers[m->layers[i].src[0]].src[0]].lean_relu = true;
+        }
+    for (int i = 0; fuse && i < m->nlayers; i++)
+        if (!m->skip[i] && aliased(m, i, lean)) m->skip[i] = true;
+    int nbuf = fuse ? plan_backward(m, lean) : -1;
     if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
     if (!gbuf) {
@@ -550,15 +584,6 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     }
     m->gbuf = gbuf;
     m->ngbuf = nbuf;
-    for (int i = 0; i < m->nlayers; i++)
-        m->skip[i] = lean && foldable(m, i);
-    for (int i = 0; i < m->nlayers; i++)
-        m->layers[i].lean_relu = false;
-    for (int i = 0; lean && !m->lean_relu_off && i < m->nlayers; i++)
-        if (relu_fuses(m, i)) { /* skipped too, in the convolution's epilogue */
-            m->skip[i] = true;
-            m->layers[m->layers[m->layers[i].src[0]].src[0]].lean_relu = true;
-        }
 
     /* Per layer: its activation's offset (full) or its slot (lean); the lean slots' sizes. */
     size_t total = 0, off_l = 0, off_t = 0, off_scratch = 0, off_x[FV_MAX_MODEL_INPUTS] = {0};
@@ -597,8 +622,10 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         int64_t sz = fv__shape_size(&l->out);
         if (sz > largest) largest = sz;
         int64_t cnt;
-        if (!lean) {
+        if (!lean && !m->skip[i]) {
             ok = fv__mul_i64(n, sz, &cnt) && reserve(&total, cnt, sizeof(float), &off_act[i]);
+            ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
+        } else if (!lean) { /* aliased: its input's buffer */
             ok = ok && reserve(&total, n, l->saved_per_sample, &off_saved[i]);
         } else if (folded(m, i)) {
             const fv_param *k = &m->layers[l->src[0]].params[0];
@@ -654,7 +681,9 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         }
         for (int i = 0; i < m->nlayers; i++) {
             fv_layer *l = &m->layers[i];
-            m->acts[i] = (float *)(block + (lean ? off_slot[slot[i]] : off_act[i]));
+            m->acts[i] = lean         ? (float *)(block + off_slot[slot[i]])
+                         : m->skip[i] ? m->acts[l->src[0]] /* aliased */
+                                      : (float *)(block + off_act[i]);
             l->saved = lean ? NULL : block + off_saved[i];
             l->fold_w = l->fold_b = NULL;
             fv_bn_pair *s = &m->sums[i];
@@ -842,7 +871,10 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
     FV_ASSERT(n <= m->plan_n);
     const bool fuse = m->fusing && !m->plan_lean;
     for (int i = 0; i < m->nlayers; i++) {
-        if (m->plan_lean && m->skip[i]) continue;   /* folded into the layer before it */
+        if (m->skip[i]) { /* folded into the layer before it, or aliased (no pass at all) */
+            if (training) m->layers[i].prof_fwd_n += n;
+            continue;
+        }
         if (fuse && m->fuse_tail[i] >= 0) continue; /* runs inside its group, at the ReLU */
         if (fuse && m->fuse_bn[i] >= 0) {
             fused_forward(m, i, x, n, training);
@@ -915,6 +947,11 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         fv_layer *l = &m->layers[i];
         /* a fused group's BatchNormalization and Add have no slot: the group runs at its ReLU */
         if (!m->needs_grad[i] || m->gslot[i] < 0) continue;
+        if (m->skip[i]) { /* aliased: its input's gradient is already in its buffer */
+            written[l->src[0]] = true;
+            l->prof_bwd_n += n;
+            continue;
+        }
         const double t0 = prof_now();
         const float *xs[FV_MAX_INPUTS];
         float *dxs[FV_MAX_INPUTS];
@@ -980,6 +1017,13 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
 void fv__model_set_dx_add(fv_model *m, bool on)
 {
     m->dx_add_off = !on;
+}
+
+void fv__model_set_alias(fv_model *m, bool on)
+{
+    if (m->alias_off == !on) return;
+    m->alias_off = !on;
+    fv__model_plan_reset(m); /* the next pass plans with or without the aliases */
 }
 
 double fv__model_penalty(fv_model *m, bool grad)
