@@ -1008,6 +1008,61 @@ static int skipped(const fv_model *m)
     return k;
 }
 
+/* A model, and the layers its training and inference plans treat (aliased, chained). */
+typedef struct plan_case {
+    const char *text;
+    int train, infer;
+} plan_case;
+
+/* compare_off() of a model's copy with `off` applied, on one and two threads; then that count()
+ * gives c->train for the first copy's training plan and c->infer for its inference plan, 0 for the
+ * second's, that the first's training plan is smaller when `smaller`, and that both predict the
+ * same bits. */
+static void off_equal(const plan_case *c, void (*off)(fv_model *), int (*count)(const fv_model *),
+                      bool smaller)
+{
+    enum { N = 7 };
+    const char *text = c->text;
+    const int train = c->train, infer = c->infer;
+    for (int threads = 1; threads <= 2; threads++) {
+        fv_model *a = NULL;
+        compare_off(text, N, threads, off, &a);
+        if (!a) continue;
+        fv_model *b = fv_model_parse_string(text, "u.fv");
+        CHECK(b != NULL);
+        if (!b) {
+            fv_model_free(a);
+            continue;
+        }
+        off(b);
+        CHECK_OK(fv__model_ensure_weights(b, 7));
+        const int64_t in = fv_model_input_size(a), out = fv_model_output_size(a);
+        float *x = random_floats(N * in, 31, -1.0f, 1.0f);
+        int32_t *labels = calloc(N, sizeof *labels);
+        fv_targets t = {.labels = labels};
+        double L;
+        CHECK_OK(fv__model_train_step(b, x, &t, N, &L)); /* b's full plan, for its size */
+        CHECK(count(a) == train && count(b) == 0);
+        CHECK(!smaller || a->block_bytes < b->block_bytes);
+        memcpy(b->weights, a->weights, (size_t)a->nweights * sizeof(float));
+        int64_t dims[4];
+        const int rank = fv_model_input_shape(a, 0, dims);
+        fv_dataset *data = fv_dataset_from_f32(N, rank, dims, x, NULL);
+        float *pa = malloc((size_t)(N * out) * sizeof(float));
+        float *pb = malloc((size_t)(N * out) * sizeof(float));
+        fv__model_plan_reset(a); /* fresh plans: predict's lean ones */
+        fv__model_plan_reset(b);
+        CHECK_OK(fv_model_predict(a, data, N, pa));
+        CHECK_OK(fv_model_predict(b, data, N, pb));
+        CHECK(a->plan_lean && count(a) == infer && count(b) == 0);
+        same_floats("prediction", pa, pb, N * out);
+        fv_dataset_free(data);
+        free(x), free(labels), free(pa), free(pb);
+        fv_model_free(a);
+        fv_model_free(b);
+    }
+}
+
 /* Flatten and reshape, and dropout and GaussianNoise at inference or at 0, take their input's
  * buffer (and in training its gradient's) where they are its only reader: the loss, outputs,
  * gradients, weights after three steps (dropout drawing in training) and predictions are those of
@@ -1016,10 +1071,8 @@ static int skipped(const fv_model *m)
  * and chains of them. */
 TEST(identity_layers_alias_their_input_with_the_same_bits)
 {
-    static const struct {
-        const char *text;
-        int train, infer; /* the aliased layers of the training and the inference plan */
-    } cases[] = {
+    static const plan_case cases[] = {
+        /* train, infer: the aliased layers */
         {"input shape=6,6,2\nconv2d filters=4 kernel_size=3 activation=relu\n"
          "maxpool2d pool_size=2\ndropout rate=0.25\nflatten\ndense units=5 "
          "activation=relu\ndropout rate=0.5\n"
@@ -1037,46 +1090,57 @@ TEST(identity_layers_alias_their_input_with_the_same_bits)
          "compile loss=mse optimizer=sgd learning_rate=0.1\n",
          1, 1},
     };
-    enum { N = 7 };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
-        for (int threads = 1; threads <= 2; threads++) {
-            fv_model *a = NULL;
-            compare_off(cases[k].text, N, threads, unalias, &a);
-            if (!a) continue;
-            fv_model *b = fv_model_parse_string(cases[k].text, "u.fv");
-            CHECK(b != NULL);
-            if (!b) {
-                fv_model_free(a);
-                continue;
-            }
-            unalias(b);
-            CHECK_OK(fv__model_ensure_weights(b, 7));
-            memcpy(b->weights, a->weights, (size_t)a->nweights * sizeof(float));
-            const int64_t in = fv_model_input_size(a), out = fv_model_output_size(a);
-            float *x = random_floats(N * in, 31, -1.0f, 1.0f);
-            int32_t *labels = calloc(N, sizeof *labels);
-            fv_targets t = {.labels = labels};
-            double L;
-            CHECK_OK(fv__model_train_step(b, x, &t, N, &L)); /* b's full plan, for its size */
-            CHECK(skipped(a) == cases[k].train && skipped(b) == 0);
-            CHECK(a->block_bytes < b->block_bytes);
-            memcpy(b->weights, a->weights, (size_t)a->nweights * sizeof(float));
-            int64_t dims[4];
-            const int rank = fv_model_input_shape(a, 0, dims);
-            fv_dataset *data = fv_dataset_from_f32(N, rank, dims, x, NULL);
-            float *pa = malloc((size_t)(N * out) * sizeof(float));
-            float *pb = malloc((size_t)(N * out) * sizeof(float));
-            fv__model_plan_reset(a); /* fresh plans: predict's lean ones */
-            fv__model_plan_reset(b);
-            CHECK_OK(fv_model_predict(a, data, N, pa));
-            CHECK_OK(fv_model_predict(b, data, N, pb));
-            CHECK(a->plan_lean && skipped(a) == cases[k].infer && skipped(b) == 0);
-            same_floats("prediction", pa, pb, N * out);
-            fv_dataset_free(data);
-            free(x), free(labels), free(pa), free(pb);
-            fv_model_free(a);
-            fv_model_free(b);
-        }
+        off_equal(&cases[k], unalias, skipped, true);
+}
+
+/* ---- chains: a convolution runs the layers after it sample by sample (run.c, fv_chain) --------
+ */
+
+static void unchain(fv_model *m)
+{
+    fv__model_set_chains(m, false);
+}
+
+static int chained(const fv_model *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        k += m->chain_of[i] >= 0;
+    return k;
+}
+
+/* A conv2d runs max-pooling and dropout after it on each image as it writes it: the loss,
+ * outputs, gradients, weights after three steps (dropout drawing in training) and predictions are
+ * those of the layers' own passes bit for bit, on one and two threads. The seed's shape (the
+ * second convolution's chain writes while the first one's output is still read: an inference plan
+ * must not give the chain's outputs that buffer; here each image's pooled output is larger than
+ * its input, so even one thread would overwrite images not yet read), a chain of three, a chain
+ * cut where a tensor has two readers, and a max-pooling that is the model's output. */
+TEST(chains_run_sample_by_sample_with_the_same_bits)
+{
+    static const plan_case cases[] = {
+        /* train, infer: the chained layers */
+        {"input shape=8,8,1\nconv2d filters=1 kernel_size=3 activation=relu\n"
+         "conv2d filters=16 kernel_size=3 activation=relu\nmaxpool2d pool_size=2\n"
+         "dropout rate=0.25\nflatten\ndense units=5 activation=relu\ndropout rate=0.5\n"
+         "dense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+         2, 1},
+        {"input shape=9,7,3\nconv2d filters=5 kernel_size=3 padding=same\n"
+         "maxpool2d pool_size=2 strides=1\ndropout rate=0.3\nmaxpool2d pool_size=2\n"
+         "conv2d name=c filters=4 kernel_size=2 activation=relu\nmaxpool2d name=p pool_size=2\n"
+         "dropout name=z rate=0.5 inputs=c\nflatten name=f1 inputs=p\nflatten name=f2 inputs=z\n"
+         "concatenate inputs=f1,f2\ndense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n",
+         3, 1},
+        {"input shape=6,5,2\nconv2d filters=3 kernel_size=2 activation=relu\n"
+         "maxpool2d pool_size=2\n"
+         "compile loss=mse optimizer=sgd learning_rate=0.1\n",
+         1, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        off_equal(&cases[k], unchain, chained, false);
 }
 
 int main(void)
@@ -1103,5 +1167,6 @@ int main(void)
     RUN(a_pair_whose_gradients_are_temporaries_equals_unfused);
     RUN(in_place_sums_at_stride_1_on_every_kernel_path);
     RUN(identity_layers_alias_their_input_with_the_same_bits);
+    RUN(chains_run_sample_by_sample_with_the_same_bits);
     return TEST_SUMMARY();
 }

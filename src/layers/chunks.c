@@ -1,6 +1,7 @@
 /* chunks.c — the fixed chunks of a batch that parameter gradients and batch statistics are
  * summed over, as a run of a layer sees them (the whole batch, or one process's slice of it in
- * data-parallel training), and the balanced tree that adds the chunks' partial sums.
+ * data-parallel training), and the balanced tree that adds the chunks' partial sums; and the
+ * chains that a producer runs on each sample it writes (fv_chain).
  */
 #include "layers/layer.h"
 
@@ -37,6 +38,17 @@ bool fv__run_leader(const fv_run *r)
 void fv__run_sample(const fv_run *r, int64_t i, fv_rng *out)
 {
     fv__rng_split(r->rng, (uint64_t)((r->c1 > r->c0 ? r->first : 0) + i), out);
+}
+
+void fv__run_chain(const fv_run *r, int64_t i, const float *y)
+{
+    const fv_chain *c = r->chain;
+    for (int k = 0; c && k < c->len; k++) {
+        fv_layer *l = c->layer[k];
+        float *yk = c->y[k] + i * fv__shape_size(&l->out);
+        l->kind->forward_sample(l, y, yk, i, &c->run[k]);
+        y = yk;
+    }
 }
 
 float fv__chunk_tree(const float *v, int64_t stride, int count)

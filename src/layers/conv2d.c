@@ -348,6 +348,7 @@ static void conv2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run
                                            i + 1 < n ? xn + (i + 1) * in_sz : NULL, in_sz);
                 if (!relu) fv__act_forward_rows(act, alpha, yi, rows, g->out_c);
                 if (row) fv__bn_pair_add(r, row, yi, rows);
+                fv__run_chain(r, i, yi); /* the plan's chain: max-pooling, dropout, ... */
             }
         }
     }
@@ -726,4 +727,5 @@ const fv_layer_kind fv__kind_conv2d = {
     .reports_work = true,
     .adds_dx = conv2d_adds_dx,
     .gives_sums = true,
+    .runs_chain = true,
 };

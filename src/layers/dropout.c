@@ -37,6 +37,44 @@ static fv_status dropout_build(fv_layer *l)
     return FV_OK;
 }
 
+/* Sample i: xi [size] to yi [size]. Sample i draws from its own stream split off the run's by its
+ * index in the whole batch: the same mask whatever the thread count, the process that holds the
+ * sample or the layer that runs it (a chain). The draws are taken 64 values at a time into a small
+ * buffer (low half of each 64-bit draw first), so that the loop that applies them is vectorised. */
+static void dropout_forward_sample(fv_layer *l, const float *xi, float *yi, int64_t i,
+                                   const fv_run *r)
+{
+    const dropout_cfg *c = l->cfg;
+    const int64_t size = fv__shape_size(&l->in[0]);
+    if (!r->training || c->rate == 0.0) {
+        if (yi != xi) memcpy(yi, xi, (size_t)size * sizeof(float));
+        return;
+    }
+    FV_ASSERT(l->saved && r->rng);
+    uint8_t *mi = (uint8_t *)l->saved + i * size;
+    const float scale = (float)(1.0 / (1.0 - c->rate));
+    /* A value is kept when a uniform 32-bit draw u has u >= rate·2^32, so P(keep) = 1 - rate
+     * to within 2^-32; each 64-bit draw gives two. */
+    const uint64_t threshold = (uint64_t)ceil(c->rate * 4294967296.0);
+    fv_rng s;
+    fv__run_sample(r, i, &s);
+    for (int64_t j0 = 0; j0 < size; j0 += 64) {
+        const int64_t len = size - j0 < 64 ? size - j0 : 64;
+        uint32_t u[64];
+        for (int64_t k = 0; k < len; k += 2) {
+            const uint64_t bits = fv__rng_next(&s);
+            u[k] = (uint32_t)bits;
+            u[k + 1] = (uint32_t)(bits >> 32);
+        }
+        /* Branch-free (a kept value is a coin flip the predictor cannot learn). */
+        for (int64_t k = 0; k < len; k++) {
+            const uint32_t keep = (uint64_t)u[k] >= threshold;
+            mi[j0 + k] = (uint8_t)keep;
+            yi[j0 + k] = xi[j0 + k] * ((float)keep * scale);
+        }
+    }
+}
+
 static void dropout_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const float *x = xs[0];
@@ -46,41 +84,10 @@ static void dropout_forward(fv_layer *l, const float *const *xs, float *y, fv_ru
         if (y != x) memcpy(y, x, (size_t)(n * size) * sizeof(float));
         return;
     }
-    FV_ASSERT(l->saved && r->rng);
-    uint8_t *mask = l->saved;
-    const float scale = (float)(1.0 / (1.0 - c->rate));
-    /* A value is kept when a uniform 32-bit draw u has u >= rate·2^32, so P(keep) = 1 - rate
-     * to within 2^-32; each 64-bit draw gives two. */
-    const uint64_t threshold = (uint64_t)ceil(c->rate * 4294967296.0);
-
-    /* Sample i draws from its own stream split off the run's by its index in the whole batch:
-     * the same mask whatever the thread count or the process that holds the sample. The draws are
-     * taken 64 values at a time into a small buffer (low half of each 64-bit draw first), so that
-     * the loop that applies them is vectorised. */
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t i = 0; i < n; i++) {
-        fv_rng s;
-        fv__run_sample(r, i, &s);
-        const float *xi = x + i * size;
-        float *yi = y + i * size;
-        uint8_t *mi = mask + i * size;
-        for (int64_t j0 = 0; j0 < size; j0 += 64) {
-            const int64_t len = size - j0 < 64 ? size - j0 : 64;
-            uint32_t u[64];
-            for (int64_t k = 0; k < len; k += 2) {
-                const uint64_t bits = fv__rng_next(&s);
-                u[k] = (uint32_t)bits;
-                u[k + 1] = (uint32_t)(bits >> 32);
-            }
-            /* Branch-free (a kept value is a coin flip the predictor cannot learn). */
-            for (int64_t k = 0; k < len; k++) {
-                const uint32_t keep = (uint64_t)u[k] >= threshold;
-                mi[j0 + k] = (uint8_t)keep;
-                yi[j0 + k] = xi[j0 + k] * ((float)keep * scale);
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        dropout_forward_sample(l, x + i * size, y + i * size, i, r);
 }
 
 static void dropout_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
@@ -125,4 +132,5 @@ const fv_layer_kind fv__kind_dropout = {
     .backward = dropout_backward,
     .activation = NULL,
     .identity = dropout_identity,
+    .forward_sample = dropout_forward_sample,
 };

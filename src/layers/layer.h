@@ -174,7 +174,23 @@ typedef struct fv_run {
     /* Forward: the pair whose BatchNormalization left its output, this layer's input, to this
      * layer (fv_bn_pair.defer_y; NULL: none): written image by image before it is read. */
     fv_bn_pair *fill;
+    /* Forward, for a kind that runs chains (fv_layer_kind.runs_chain): the layers to run sample by
+     * sample on each sample's output as soon as it is written (fv__run_chain; NULL: none). */
+    const struct fv_chain *chain;
 } fv_run;
+
+/* The layers a producer's forward runs sample by sample, each right after the one before it has
+ * written that sample, while the sample's tensors are in cache (the plan's chains, run.c,
+ * docs/design.md "Chains"): layer[k] reads layer[k - 1]'s output (the producer's for k = 0) and
+ * writes y[k] [n × its out] with its own run[k]; their own forward passes are skipped. */
+enum { FV_MAX_CHAIN = 4 };
+typedef struct fv_chain {
+    int len;
+    struct fv_layer *layer[FV_MAX_CHAIN];
+    float *y[FV_MAX_CHAIN];
+    fv_run run[FV_MAX_CHAIN];
+    fv_rng rng[FV_MAX_CHAIN]; /* run[k].rng's stream */
+} fv_chain;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
  * "Fused BatchNormalization, Add and ReLU"): its output y becomes ReLU(y + add), the output of the
@@ -261,6 +277,12 @@ typedef struct fv_layer_kind {
      * still be right when y == x (and dx == dy): a caller that runs them directly (the GAN's and
      * the submodels' loops) does. NULL: never. */
     bool (*identity)(const fv_layer *l, bool inference);
+    /* Forward of sample i alone: x [in] and y [out] that sample's, r the whole run's; writes what
+     * forward writes for that sample (its saved state included), bit for bit. Lets the plan run
+     * the layer in a producer's chain (fv_chain). NULL: none (maxpool2d and dropout have one). */
+    void (*forward_sample)(fv_layer *l, const float *x, float *y, int64_t i, const fv_run *r);
+    /* Whether forward runs r->chain after each sample (fv__run_chain) (conv2d's). */
+    bool runs_chain;
 } fv_layer_kind;
 
 struct fv_layer {
@@ -364,6 +386,9 @@ bool fv__run_leader(const fv_run *r);
 /* Sample i's own stream of the run's (split by the batch's sample index, so a process draws for
  * its slice what one process draws for those samples). */
 void fv__run_sample(const fv_run *r, int64_t i, fv_rng *out);
+/* r->chain's layers on sample i, whose output y (that sample's) the producer has just written;
+ * nothing without a chain. Called by the thread that wrote the sample. */
+void fv__run_chain(const fv_run *r, int64_t i, const float *y);
 /* Σ v[j·stride] for j < count (a power of two) as a balanced binary tree: ((v0+v1)+(v2+v3))... */
 float fv__chunk_tree(const float *v, int64_t stride, int count);
 /* part holds FV_GRAD_CHUNKS rows of len doubles, this run's rows [c0, c1) filled: fills the

@@ -53,6 +53,16 @@ static fv_status maxpool2d_build(fv_layer *l)
 
 /* Without l->saved (inference: no backward pass can follow, it needs the argmax) only y is
  * computed. */
+static void maxpool2d_forward_sample(fv_layer *l, const float *x, float *y, int64_t i,
+                                     const fv_run *r)
+{
+    (void)r;
+    const fv_conv_geom *g = &((const maxpool2d_cfg *)l->cfg)->g;
+    int32_t *saved = l->saved;
+    const int64_t out_sz = g->out_h * g->out_w * g->out_c;
+    fv_maxpool_forward(g, x, y, saved ? saved + i * out_sz : NULL);
+}
+
 static void maxpool2d_forward(fv_layer *l, const float *const *xs, float *y, fv_run *r)
 {
     const float *x = xs[0];
@@ -60,12 +70,11 @@ static void maxpool2d_forward(fv_layer *l, const float *const *xs, float *y, fv_
     const fv_conv_geom *g = &c->g;
     const int64_t n = r->n, in_sz = g->in_h * g->in_w * g->in_c;
     const int64_t out_sz = g->out_h * g->out_w * g->out_c;
-    int32_t *saved = l->saved;
 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * out_sz * g->k_h * g->k_w);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++)
-        fv_maxpool_forward(g, x + i * in_sz, y + i * out_sz, saved ? saved + i * out_sz : NULL);
+        maxpool2d_forward_sample(l, x + i * in_sz, y + i * out_sz, i, r);
 }
 
 static void maxpool2d_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
@@ -101,5 +110,6 @@ const fv_layer_kind fv__kind_maxpool2d = {
     .build = maxpool2d_build,
     .forward = maxpool2d_forward,
     .backward = maxpool2d_backward,
+    .forward_sample = maxpool2d_forward_sample,
     .activation = NULL,
 };

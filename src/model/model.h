@@ -43,6 +43,12 @@ void fv__model_set_dx_add(fv_model *m, bool on);
  * Off: every such layer copies, the reference the aliases are tested against (the same bits). */
 void fv__model_set_alias(fv_model *m, bool on);
 
+/* Whether the plans let a producer (conv2d) run the layers after it that work sample by sample
+ * (max-pooling, dropout: forward_sample) on each sample as soon as it is written, while it is in
+ * cache (fv_chain; run.c, on by default). Off: every layer runs its own pass over the batch, the
+ * reference the chains are tested against (the same bits). */
+void fv__model_set_chains(fv_model *m, bool on);
+
 /* Whether conv2d does BatchNormalization's passes (fv_bn_pair, fuse.c; all on by default): the
  * forward's channel sums (sums) and the backward's input gradient (dx) of the BatchNormalization
  * that alone reads its output, and the forward's output (y) of the one whose output it reads

@@ -140,6 +140,9 @@ struct fv_model {
     bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart
                       */
     bool alias_off;  /* fv__model_set_alias(m, false): identity layers copy (the tests' reference) */
+    bool chain_off;  /* fv__model_set_chains(m, false): every layer runs its own forward pass */
+    /* Per layer of a plan: the producer whose forward runs it sample by sample (fv_chain), or -1 */
+    int *chain_of;
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */

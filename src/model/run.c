@@ -369,6 +369,34 @@ static bool aliased(const fv_model *m, int i, bool lean)
            l->kind->identity(l, lean) && fv__model_only_reader(m, l->src[0], i);
 }
 
+/* The chain of layer p (fv_chain): the layers right after p in order, while each can run sample
+ * by sample (forward_sample), has no pass skipped or fused, and alone reads the one before it;
+ * their m->chain_of is p. Nothing when p's kind runs no chains. The members follow p with nothing
+ * between them, so that an inference plan's buffers (lean_slots) see the chain as one step. */
+static void plan_chain(fv_model *m, int p)
+{
+    const fv_layer *pl = &m->layers[p];
+    if (m->chain_off || !pl->kind->runs_chain || m->skip[p] || m->chain_of[p] >= 0) return;
+    for (int j = p + 1; j < m->nlayers && j - p <= FV_MAX_CHAIN; j++) {
+        const fv_layer *l = &m->layers[j];
+        if (l->nin != 1 || l->src[0] != j - 1 || !l->kind->forward_sample || l->kind->loss ||
+            m->skip[j] || m->fuse_tail[j] >= 0 || m->fuse_bn[j] >= 0 ||
+            !fv__model_only_reader(m, j - 1, j))
+            break;
+        m->chain_of[j] = p;
+    }
+}
+
+/* The last layer of the chain that layer i runs in or runs (i itself outside any chain). */
+static int chain_end(const fv_model *m, int i)
+{
+    const int p = m->chain_of[i] >= 0 ? m->chain_of[i] : i;
+    int end = i;
+    for (int j = p + 1; j < m->nlayers && m->chain_of[j] == p; j++)
+        end = j;
+    return end;
+}
+
 static int plan_backward(fv_model *m, bool lean)
 {
     const int L = m->nlayers;
@@ -475,41 +503,44 @@ static bool relu_fuses(const fv_model *m, int r)
            fv__model_only_reader(m, b, r);
 }
 
-/* Lean activation buffers: slot[i] for each layer, reused once the last reader of a tensor has
- * run (outputs are kept to the end); a folded layer shares the slot of the layer it folds into.
- * cap[s] receives each slot's size in floats per sample. Returns the slot count. */
+/* Lean activation buffers: slot[i] for each layer, reused once the last reader of every tensor
+ * in it has run (outputs are kept to the end); a skipped layer (folded, aliased) shares the slot
+ * of the layer it reads. A chain's layers run interleaved, sample by sample: what any of them
+ * reads lives to the chain's end. cap[s] receives each slot's size in floats per sample; the
+ * caller gives room for 3L + 3 values in cap (the slots' flags and release steps follow the
+ * sizes). Returns the slot count. */
 static int lean_slots(const fv_model *m, int *slot, int64_t *cap, int *last)
 {
     const int L = m->nlayers;
     for (int i = 0; i < L; i++)
         last[i] = fv__model_is_output(m, i) ? L : -1;
-    for (int i = 0; i < L; i++)
+    for (int i = 0; i < L; i++) {
+        const int at = chain_end(m, i);
         for (int j = 0; j < m->layers[i].nin; j++)
-            if (m->layers[i].src[j] >= 0 && last[m->layers[i].src[j]] < i)
-                last[m->layers[i].src[j]] = i;
+            if (m->layers[i].src[j] >= 0 && last[m->layers[i].src[j]] < at)
+                last[m->layers[i].src[j]] = at;
+    }
     int nslots = 0;
-    bool *busy = cap ? (bool *)(cap + L) : NULL; /* the caller gives room for L flags after cap */
+    bool *busy = (bool *)(cap + L);
+    int64_t *release = cap + 2 * L + 2; /* per slot: the step after which it is free */
     for (int i = 0; i < L; i++) {
         const fv_layer *l = &m->layers[i];
+        int s = 0;
         if (m->skip[i]) {
-            slot[i] = slot[l->src[0]];
+            s = slot[l->src[0]];
         } else {
-            int s = 0;
             while (s < nslots && busy[s])
                 s++;
             if (s == nslots) cap[nslots++] = 0;
             const int64_t size = fv__shape_size(&l->out);
             if (size > cap[s]) cap[s] = size;
             busy[s] = true;
-            slot[i] = s;
+            release[s] = -1;
         }
-        for (int j = 0; j < l->nin; j++) {
-            const int src = l->src[j];
-            bool first = true; /* a tensor read twice by this layer is released once */
-            for (int k = 0; k < j; k++)
-                first = first && l->src[k] != src;
-            if (src >= 0 && first && last[src] == i && !m->skip[i]) busy[slot[src]] = false;
-        }
+        slot[i] = s;
+        if (last[i] > release[s]) release[s] = last[i];
+        for (int k = 0; k < nslots; k++)
+            if (busy[k] && release[k] == i) busy[k] = false;
     }
     return nslots;
 }
@@ -550,10 +581,11 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (written) m->gwritten = written;
     bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
     if (skip) m->skip = skip;
-    int *fuse = skip ? realloc(m->fuse_tail, 6 * L * sizeof *fuse) : NULL;
+    int *fuse = skip ? realloc(m->fuse_tail, 7 * L * sizeof *fuse) : NULL;
     if (fuse) {
         m->fuse_tail = fuse, m->fuse_bn = fuse + L, m->fuse_add = fuse + 2 * L;
         m->fuse_sums = fuse + 3 * L, m->fuse_dx = fuse + 4 * L, m->fuse_y = fuse + 5 * L;
+        m->chain_of = fuse + 6 * L;
         fv__fuse_plan(m, !lean && !m->fuse_off);
         fv__fuse_plan_sums(m, !lean && !m->fuse_off);
     }
@@ -575,6 +607,10 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
         }
     for (int i = 0; fuse && i < m->nlayers; i++)
         if (!m->skip[i] && aliased(m, i, lean)) m->skip[i] = true;
+    for (int i = 0; fuse && i < m->nlayers; i++)
+        m->chain_of[i] = -1;
+    for (int i = 0; fuse && i < m->nlayers; i++)
+        plan_chain(m, i);
     int nbuf = fuse ? plan_backward(m, lean) : -1;
     if (lean) nbuf = 0;
     float **gbuf = nbuf >= 0 ? realloc(m->gbuf, (size_t)(nbuf + 1) * sizeof *gbuf) : NULL;
@@ -593,7 +629,7 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     size_t *off_g = calloc((size_t)nbuf + 1, sizeof *off_g);
     size_t *off_sums = calloc(L + 1, sizeof *off_sums);
     int *slot = calloc(L + 1, sizeof *slot), *last = calloc(L + 1, sizeof *last);
-    int64_t *cap = calloc(2 * L + 2, sizeof *cap); /* L sizes, then L busy flags */
+    int64_t *cap = calloc(3 * L + 3, sizeof *cap); /* sizes, flags, release steps (lean_slots) */
     bool ok = off_act && off_saved && off_fold && off_g && off_sums && slot && last && cap;
     const int nslots = ok && lean ? lean_slots(m, slot, cap, last) : 0;
     size_t *off_slot = ok ? calloc((size_t)nslots + 1, sizeof *off_slot) : NULL;
@@ -804,6 +840,20 @@ static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
     return run;
 }
 
+/* The chain that layer p runs in this pass (m->chain_of), in c, or NULL for none. */
+static const fv_chain *run_chain(fv_model *m, int p, int64_t n, bool training, fv_chain *c)
+{
+    c->len = 0;
+    for (int j = p + 1; j < m->nlayers && c->len < FV_MAX_CHAIN; j++) {
+        if (m->chain_of[j] != p) continue;
+        const int k = c->len++;
+        c->layer[k] = &m->layers[j];
+        c->y[k] = m->acts[j];
+        c->run[k] = layer_run(m, j, n, training, &c->rng[k]);
+    }
+    return c->len ? c : NULL;
+}
+
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
 static double prof_now(void)
 {
@@ -871,7 +921,9 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
     FV_ASSERT(n <= m->plan_n);
     const bool fuse = m->fusing && !m->plan_lean;
     for (int i = 0; i < m->nlayers; i++) {
-        if (m->skip[i]) { /* folded into the layer before it, or aliased (no pass at all) */
+        /* folded into the layer before it, aliased (no pass at all) or run in a chain (its time
+         * is its producer's) */
+        if (m->skip[i] || m->chain_of[i] >= 0) {
             if (training) m->layers[i].prof_fwd_n += n;
             continue;
         }
@@ -889,6 +941,8 @@ void fv__model_forward_inputs(fv_model *m, const float *const *x, int64_t n, boo
         fv_run run = layer_run(m, i, n, training, &r);
         run.sums = run_sums(m, i, training, fuse);
         run.fill = fuse && m->fuse_y[i] >= 0 ? &m->sums[m->fuse_y[i]] : NULL;
+        fv_chain chain;
+        run.chain = run_chain(m, i, n, training, &chain);
         l->kind->forward(l, xs, m->acts[i], &run);
         if (run.fill) run.fill->y_left = false;                      /* written */
         if (run.sums && m->fuse_sums[i] < 0) run.sums->done = false; /* taken, or not needed */
@@ -1017,6 +1071,13 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
 void fv__model_set_dx_add(fv_model *m, bool on)
 {
     m->dx_add_off = !on;
+}
+
+void fv__model_set_chains(fv_model *m, bool on)
+{
+    if (m->chain_off == !on) return;
+    m->chain_off = !on;
+    fv__model_plan_reset(m);
 }
 
 void fv__model_set_alias(fv_model *m, bool on)
