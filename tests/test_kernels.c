@@ -1340,8 +1340,9 @@ static bool same_float(float a, float b)
 }
 
 /* The fast max-pool against fv_maxpool_forward_ref on x: values (NaN equal to NaN) and argmax
- * exactly; and without the argmax, the same values bit for bit. Returns false (and prints the first
- * differences) when they differ. */
+ * exactly; and without the argmax, the same values bit for bit; and the backward that writes dx
+ * whole against the scatter. Returns false (and prints the first differences) when the forward's
+ * differ. */
 static bool pool_compare(const fv_conv_geom *g, const float *x, const char *what)
 {
     const int64_t n = g->out_h * g->out_w * g->in_c;
@@ -1355,6 +1356,18 @@ static bool pool_compare(const fv_conv_geom *g, const float *x, const char *what
     fv_maxpool_forward(g, x, y2, NULL);
     CHECK(memcmp(y, y2, (size_t)n * sizeof(float)) == 0);
     free(y2);
+    /* The backward that writes dx whole against zeroing and scattering, bit for bit, on a dy
+     * with -0 and NaN in it, over a dx full of garbage. */
+    const int64_t in_n = g->in_h * g->in_w * g->in_c;
+    float *dy = falloc(n), *dx = falloc(in_n), *dxr = falloc(in_n);
+    for (int64_t i = 0; i < n; i++)
+        dy[i] = i % 7 == 3 ? -0.0f : i % 11 == 5 ? NAN : (float)(i % 13) - 6.5f;
+    for (int64_t i = 0; i < in_n; i++)
+        dx[i] = 7.0f, dxr[i] = 0.0f;
+    fv_maxpool_backward(g, dy, am, dxr);
+    fv_maxpool_backward_write(g, dy, am, dx);
+    CHECK(memcmp(dx, dxr, (size_t)in_n * sizeof(float)) == 0);
+    free(dy), free(dx), free(dxr);
     int64_t bad = 0;
     for (int64_t i = 0; i < n; i++)
         if (!same_float(y[i], yr[i]) || am[i] != amr[i]) {
@@ -1387,6 +1400,7 @@ TEST(maxpool_fast_matches_ref_at_every_channel_count)
         /* in_h, in_w, pool_h, pool_w, stride_h, stride_w, same */
         {6, 7, 2, 2, 2, 2, 0}, {7, 6, 3, 2, 1, 2, 0}, {7, 6, 2, 3, 2, 1, 1},
         {5, 8, 3, 3, 3, 3, 1}, {8, 5, 3, 2, 3, 2, 1}, {24, 24, 2, 2, 2, 2, 0},
+        {7, 9, 3, 2, 3, 2, 0}, /* windows that tile all but the last row and column */
     };
     fv_rng r;
     fv__rng_seed(&r, 31);
@@ -1412,7 +1426,7 @@ TEST(maxpool_fast_matches_ref_at_every_channel_count)
             }
             free(x);
         }
-    CHECK(cases == 3 * (5 * 12 + 3));
+    CHECK(cases == 3 * (6 * 12 + 3));
 }
 
 TEST(maxpool_ties_go_to_the_first_on_every_lane)

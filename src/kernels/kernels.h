@@ -318,6 +318,12 @@ void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t
 void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */
 void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax, float *dx);
+/* dx [in_h, in_w, c] written whole: what zeroing it and fv_maxpool_backward give, bit for bit.
+ * Where the windows tile the input (strides equal to the pool, no dilation, no padding: Keras'
+ * default MaxPooling2D) in one pass that writes each element once (each window's winner, 0
+ * elsewhere); otherwise by zeroing and scattering. */
+void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
+                               float *dx);
 
 /* ---- activations ----------------------------------------------------------------------------
  * Element-wise, in place on n values. alpha is ELU's alpha or leaky ReLU's negative slope. The

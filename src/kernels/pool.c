@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Four channels at a time (GCC vector extensions: SSE2 on any x86-64, NEON on arm64). */
 typedef float pv4 __attribute__((vector_size(16)));
@@ -120,4 +121,42 @@ void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *
     const int64_t n = g->out_h * g->out_w * g->out_c;
     for (int64_t i = 0; i < n; i++)
         if (argmax[i] >= 0) dx[argmax[i]] += dy[i];
+}
+
+void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
+                               float *dx)
+{
+    const int64_t C = g->in_c, W = g->in_w, C4 = C & ~(int64_t)3;
+    const int64_t rows = g->out_h * g->k_h, cols = g->out_w * g->k_w;
+    if (g->stride_h != g->k_h || g->stride_w != g->k_w || g->dil_h != 1 || g->dil_w != 1 ||
+        g->pad_top != 0 || g->pad_left != 0 || rows > g->in_h || cols > W) {
+        /* windows that overlap, leave gaps or reach into padding */
+        memset(dx, 0, (size_t)(g->in_h * W * C) * sizeof(float));
+        fv_maxpool_backward(g, dy, argmax, dx);
+        return;
+    }
+    /* The windows tile the rows and columns they cover (out_h·k_h of them, out_w·k_w): each input
+     * element is its window's winner or 0, written once. 0 + dy is the scatter's sum into zeros
+     * (-0 gives +0), bit for bit. */
+    const pv4i lane = {0, 1, 2, 3};
+    const pv4 zero = {0};
+    for (int64_t ih = 0; ih < g->in_h; ih++) {
+        float *row = dx + ih * W * C;
+        const int64_t done = ih < rows ? cols : 0;
+        for (int64_t iw = 0; iw < done; iw++) {
+            const int64_t o = ((ih / g->k_h) * g->out_w + iw / g->k_w) * C,
+                          base = (ih * W + iw) * C;
+            const float *d = dy + o;
+            const int32_t *a = argmax + o;
+            float *t = row + iw * C;
+            for (int64_t c = 0; c < C4; c += 4) {
+                const pv4i won = *(const pv4iu *)(a + c) == lane + (int32_t)(base + c);
+                const pv4 v = zero + *(const pv4u *)(d + c);
+                *(pv4u *)(t + c) = (pv4)((pv4i)v & won);
+            }
+            for (int64_t c = C4; c < C; c++)
+                t[c] = a[c] == (int32_t)(base + c) ? 0.0f + d[c] : 0.0f;
+        }
+        memset(row + done * C, 0, (size_t)((W - done) * C) * sizeof(float));
+    }
 }

@@ -94,9 +94,7 @@ static void maxpool2d_backward(fv_layer *l, const float *const *xs, const float 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in_sz);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
-        float *dxi = dx + i * in_sz;
-        memset(dxi, 0, (size_t)in_sz * sizeof(float));
-        fv_maxpool_backward(g, dy + i * out_sz, saved + i * out_sz, dxi);
+        fv_maxpool_backward_write(g, dy + i * out_sz, saved + i * out_sz, dx + i * in_sz);
     }
 }
 
