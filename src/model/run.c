@@ -353,11 +353,6 @@ static bool reserve(size_t *total, int64_t count, size_t size, size_t *offset)
     return true;
 }
 
-/* The backward schedule, fixed by the graph alone: which layers need a gradient, which buffer
- * holds each layer's output gradient (buffers reused once a gradient has been consumed), and how
- * many temporary buffers a layer needs for inputs whose gradient is already being summed (a
- * tensor read by several layers, or twice by one). Returns the number of buffers, temporaries
- * included, or -1 when out of memory. */
 /* Whether layer i's output is its input's buffer in this plan (fv_layer_kind.identity): the
  * identity in every run of the plan and the only reader of a layer's output (no model output,
  * not the caller's input). Its passes are skipped; in a full plan its input's gradient is its
@@ -397,6 +392,12 @@ static int chain_end(const fv_model *m, int i)
     return end;
 }
 
+/* The backward schedule, fixed by the graph alone: which layers need a gradient, which buffer
+ * holds each layer's output gradient (buffers reused once a gradient has been consumed), and how
+ * many temporary buffers a layer needs for inputs whose gradient is already being summed (a
+ * tensor read by several layers, or twice by one). Returns the number of buffers, temporaries
+ * included, or -1 when out of memory. In a full plan an aliased layer (lean false, m->skip)
+ * hands its output gradient's buffer on to its input. */
 static int plan_backward(fv_model *m, bool lean)
 {
     const int L = m->nlayers;
