@@ -692,6 +692,10 @@ const char *fv_model_layer_input(const fv_model *m, int i, int j);
  * fv_model_profile_reset: wall seconds in the forward and backward passes of training steps
  * (evaluation and prediction are not counted), the samples they processed, and their
  * floating-point operations counted as the dense computation does them (2 per multiply-add;
+ * a layer whose pass runs inside another's shows 0 seconds with its samples counted: the
+ * BatchNormalization's Add and ReLU of a fused group, the max-pooling and dropout that a
+ * convolution runs image by image, and the flatten, reshape and inference-time dropout that take
+ * their input's buffer and have no pass at all;
  * 0 for layers without arithmetic worth counting, such as pooling and dropout). Convolutions
  * skip gradients that are exactly zero, so flop / seconds is a dense-equivalent rate that can
  * exceed the machine's arithmetic peak. forward_executed_flop and backward_executed_flop are the
