@@ -223,6 +223,25 @@ TEST(four_processes_train_as_one_with_empty_slices)
     check_same_as_alone(model_text, quadrant_data, 4, 5);
 }
 
+/* The seed's shape: the second convolution runs max-pooling and dropout image by image (a chain,
+ * each sample's dropout stream by its index in the whole batch) and flatten takes dropout's buffer;
+ * each process runs the chain on its slice. */
+static const char chain_text[] = "input shape=6,6,1\n"
+                                 "conv2d filters=3 kernel_size=3 activation=relu\n"
+                                 "conv2d filters=4 kernel_size=2 padding=same activation=relu\n"
+                                 "maxpool2d pool_size=2\n"
+                                 "dropout rate=0.25\n"
+                                 "flatten\n"
+                                 "dense units=4 activation=softmax\n"
+                                 "compile loss=sparse_categorical_crossentropy optimizer=adam "
+                                 "learning_rate=0.01 metrics=accuracy\n";
+
+TEST(a_chain_and_an_alias_train_as_one)
+{
+    check_same_as_alone(chain_text, quadrant_data, 2, 16);
+    check_same_as_alone(chain_text, quadrant_data, 4, 5);
+}
+
 TEST(a_detector_with_its_task_loss_trains_as_one)
 {
     check_same_as_alone(detector_text, scene_data, 2, 6); /* 18 scenes: batches of 6 */
@@ -333,6 +352,7 @@ int main(void)
     fv_set_threads(1);
     RUN(two_processes_train_as_one);
     RUN(four_processes_train_as_one_with_empty_slices);
+    RUN(a_chain_and_an_alias_train_as_one);
     RUN(a_detector_with_its_task_loss_trains_as_one);
     RUN(a_process_count_that_does_not_divide_16_is_refused);
     RUN(a_layer_that_adds_a_loss_trains_as_one);
