@@ -143,9 +143,7 @@ void fv__model_set_bn_pairs(fv_model *m, bool sums, bool dx, bool y)
 
 void fv__model_set_lean_relu(fv_model *m, bool on)
 {
-    if (m->lean_relu_off == !on) return;
-    m->lean_relu_off = !on;
-    fv__model_plan_reset(m);
+    fv__model_plan_switch(m, &m->lean_relu_off, on);
 }
 
 int fv__fuse_skip_input(const fv_model *m, int t)
@@ -173,7 +171,5 @@ int fv__fuse_grad_inputs(const fv_model *m, int t, int *src)
 
 void fv__model_set_fusion(fv_model *m, bool on)
 {
-    if (m->fuse_off == !on) return;
-    m->fuse_off = !on;
-    fv__model_plan_reset(m); /* the next pass plans with or without the groups */
+    fv__model_plan_switch(m, &m->fuse_off, on);
 }

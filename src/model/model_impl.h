@@ -139,8 +139,8 @@ struct fv_model {
         lean_relu_off; /* fv__model_set_lean_relu(m, false): inference plans run every ReLU apart */
     bool dx_add_off; /* fv__model_set_dx_add(m, false): every second reader's gradient summed apart
                       */
-    bool alias_off;  /* fv__model_set_alias(m, false): identity layers copy (the tests' reference) */
-    bool chain_off;  /* fv__model_set_chains(m, false): every layer runs its own forward pass */
+    bool alias_off; /* fv__model_set_alias(m, false): identity layers copy (the tests' reference) */
+    bool chain_off; /* fv__model_set_chains(m, false): every layer runs its own forward pass */
     /* Per layer of a plan: the producer whose forward runs it sample by sample (fv_chain), or -1 */
     int *chain_of;
 
@@ -237,6 +237,9 @@ fv_status fv__model_plan(fv_model *m, int64_t n);
 /* Drops the plan (the next run makes a new one): a compile changes the heads' target widths and
  * the task losses' scratch that the plan sized; the precision, the layers' scratch. */
 void fv__model_plan_reset(fv_model *m);
+/* Sets a plan switch (*off = !on: m->fuse_off, chain_off, ...) and, when it changes, drops the plan
+ * so that the next pass plans with it or without. */
+void fv__model_plan_switch(fv_model *m, bool *off, bool on);
 /* For inference only (predict, evaluate): the plan in place if it is large enough, else a lean
  * one; refreshes the folded weights from the current ones. */
 fv_status fv__model_plan_inference(fv_model *m, int64_t n);

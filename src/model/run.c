@@ -841,12 +841,12 @@ static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
     return run;
 }
 
-/* The chain that layer p runs in this pass (m->chain_of), in c, or NULL for none. */
+/* The chain that layer p runs in this pass (m->chain_of: the layers right after p), in c, or NULL
+ * for none. */
 static const fv_chain *run_chain(fv_model *m, int p, int64_t n, bool training, fv_chain *c)
 {
     c->len = 0;
-    for (int j = p + 1; j < m->nlayers && c->len < FV_MAX_CHAIN; j++) {
-        if (m->chain_of[j] != p) continue;
+    for (int j = p + 1; j < m->nlayers && m->chain_of[j] == p; j++) {
         const int k = c->len++;
         c->layer[k] = &m->layers[j];
         c->y[k] = m->acts[j];
@@ -1074,18 +1074,21 @@ void fv__model_set_dx_add(fv_model *m, bool on)
     m->dx_add_off = !on;
 }
 
+void fv__model_plan_switch(fv_model *m, bool *off, bool on)
+{
+    if (*off == !on) return;
+    *off = !on;
+    fv__model_plan_reset(m); /* the next pass plans with it or without */
+}
+
 void fv__model_set_chains(fv_model *m, bool on)
 {
-    if (m->chain_off == !on) return;
-    m->chain_off = !on;
-    fv__model_plan_reset(m);
+    fv__model_plan_switch(m, &m->chain_off, on);
 }
 
 void fv__model_set_alias(fv_model *m, bool on)
 {
-    if (m->alias_off == !on) return;
-    m->alias_off = !on;
-    fv__model_plan_reset(m); /* the next pass plans with or without the aliases */
+    fv__model_plan_switch(m, &m->alias_off, on);
 }
 
 double fv__model_penalty(fv_model *m, bool grad)
