@@ -1421,7 +1421,13 @@ TEST(maxpool_fast_matches_ref_at_every_channel_count)
                     if (variant == 2 && u < 0.0625) x[i] = u < 0.03125 ? INFINITY : -INFINITY;
                 }
                 static const char *const names[] = {"ties", "NaN", "infinities"};
-                pool_compare(&g, x, names[variant]);
+                /* on every path the machine has (the tiling windows' AVX2 kernel, else C) */
+                for (int p = 0; p < FV__GEMM_NPATHS; p++) {
+                    if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+                    fv__conv_force_path(p);
+                    pool_compare(&g, x, names[variant]);
+                }
+                fv__conv_force_path(-1);
                 cases++;
             }
             free(x);
@@ -1465,10 +1471,12 @@ TEST(maxpool_nan_propagates_to_the_output_and_the_gradient)
     x[1 * 6 + 0] = NAN, x[3 * 6 + 0] = 9;
     x[2 * 6 + 1] = NAN, x[3 * 6 + 1] = NAN;
     x[0 * 6 + 4] = NAN;
-    for (int ref = 0; ref <= 1; ref++) {
+    for (int ref = 0; ref <= FV__GEMM_NPATHS; ref++) { /* the reference, then every path */
+        if (ref > 0 && !fv__conv_path_supported((fv__gemm_path)(ref - 1))) continue;
+        fv__conv_force_path(ref - 1);
         float y[6], dx[24] = {0};
         int32_t am[6];
-        (ref ? fv_maxpool_forward_ref : fv_maxpool_forward)(&g, x, y, am);
+        (ref == 0 ? fv_maxpool_forward_ref : fv_maxpool_forward)(&g, x, y, am);
         CHECK(isnan(y[0]) && am[0] == 1 * 6 + 0);
         CHECK(isnan(y[1]) && am[1] == 3 * 6 + 1);
         CHECK(isnan(y[4]) && am[4] == 0 * 6 + 4);
@@ -1477,6 +1485,7 @@ TEST(maxpool_nan_propagates_to_the_output_and_the_gradient)
         fv_maxpool_backward(&g, dy, am, dx);
         CHECK(dx[1 * 6 + 0] == 1 && dx[3 * 6 + 0] == 0); /* the NaN gets the gradient, not the 9 */
     }
+    fv__conv_force_path(-1);
 }
 
 /* ---- activations, softmax, maxout -------------------------------------------------------------

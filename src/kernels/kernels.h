@@ -310,10 +310,13 @@ void fv_conv_dw_wino_images(const fv_conv_geom *g, int64_t n, const float *x, co
  * order (Keras' and TensorFlow's rule). NaN propagates, as in PyTorch: a window holding a NaN
  * gives NaN, and its argmax is the window's last NaN (PyTorch's CPU kernels take a tap when
  * `val > maxval || isnan(val)`), so the gradient goes to a NaN input. A window made only of
- * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time, and
- * with argmax NULL computes y alone (inference: no backward pass to scatter to; 4 of every 8
- * bytes it writes); fv_maxpool_forward_ref, one element and one tap at a time, is its
- * specification. */
+ * padding gives -inf and argmax -1. fv_maxpool_forward handles four channels at a time; where
+ * the windows tile the input (strides equal to the pool, no padding or dilation: Keras' default)
+ * it keeps each window's maximum and argmax in registers over its taps, eight channels at a time
+ * (AVX2 on the fast convolution's AVX2 and AVX-512 paths, fv__conv_path_now; two SSE vectors
+ * otherwise). With argmax NULL it computes y alone (inference: no backward pass to scatter to; 4
+ * of every 8 bytes it writes); fv_maxpool_forward_ref, one element and one tap at a time, is its
+ * specification, which every path matches value for value and index for index. */
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /* dx[argmax[i]] += dy[i]. dx must be zeroed by the caller before the first image. */

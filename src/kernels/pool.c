@@ -1,12 +1,18 @@
 /* pool.c — max pooling on one NHWC image, recording which input won each window so that the
  * backward pass is a scatter.
  */
+#include "kernels/conv_internal.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && !defined(FV_GEMM_PORTABLE_ONLY)
+#include <immintrin.h>
+#define FV_POOL_X86 1
+#endif
 
 /* Four channels at a time (GCC vector extensions: SSE2 on any x86-64, NEON on arm64). */
 typedef float pv4 __attribute__((vector_size(16)));
@@ -81,8 +87,136 @@ pool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax, c
     }
 }
 
+/* Whether the windows tile the input: strides equal to the pool, no dilation, no padding, every
+ * window inside the image (Keras' default MaxPooling2D; a last odd row or column is left out). */
+static bool windows_tile(const fv_conv_geom *g)
+{
+    return g->stride_h == g->k_h && g->stride_w == g->k_w && g->dil_h == 1 && g->dil_w == 1 &&
+           g->pad_top == 0 && g->pad_left == 0 && g->out_h * g->k_h <= g->in_h &&
+           g->out_w * g->k_w <= g->in_w;
+}
+
+/* One tap of pool_forward_tiles on four channels: v (at flat index idx) replaces the maximum by
+ * pool_takes' rule. */
+static inline __attribute__((always_inline)) void take4(pv4 v, pv4i idx, pv4 *best, pv4i *at)
+{
+    const pv4i take = (v > *best) | (v != v);
+    *best = (pv4)(((pv4i)v & take) | ((pv4i)*best & ~take));
+    *at = (idx & take) | (*at & ~take);
+}
+
+/* pool_forward where the windows tile the input (windows_tile): each window's maximum and argmax
+ * kept in registers over its taps, eight channels at a time (two SSE vectors on any x86-64), and
+ * written once, where pool_forward reads and writes them back at every tap. The same rule in the
+ * same tap order, so the same values and argmax (tests/test_kernels.c against the reference). */
+static inline __attribute__((always_inline)) void pool_forward_tiles(const fv_conv_geom *g,
+                                                                     const float *x, float *y,
+                                                                     int32_t *argmax,
+                                                                     const bool with_am)
+{
+    const int64_t C = g->in_c, W = g->in_w, C8 = C & ~(int64_t)7;
+    const int64_t KH = g->k_h, KW = g->k_w;
+    const pv4i lane = {0, 1, 2, 3};
+    for (int64_t oh = 0; oh < g->out_h; oh++) {
+        for (int64_t ow = 0; ow < g->out_w; ow++) {
+            const int64_t o = (oh * g->out_w + ow) * C, b0 = (oh * KH * W + ow * KW) * C;
+            int64_t c = 0;
+            for (; c < C8; c += 8) {
+                pv4 b_lo = *(const pv4u *)(x + b0 + c), b_hi = *(const pv4u *)(x + b0 + c + 4);
+                pv4i a_lo = lane + (int32_t)(b0 + c), a_hi = a_lo + 4;
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = kh ? 0 : 1; kw < KW; kw++) {
+                        const int64_t base = b0 + (kh * W + kw) * C + c;
+                        const pv4i idx = lane + (int32_t)base;
+                        take4(*(const pv4u *)(x + base), idx, &b_lo, &a_lo);
+                        take4(*(const pv4u *)(x + base + 4), idx + 4, &b_hi, &a_hi);
+                    }
+                *(pv4u *)(y + o + c) = b_lo;
+                *(pv4u *)(y + o + c + 4) = b_hi;
+                if (with_am) {
+                    *(pv4iu *)(argmax + o + c) = a_lo;
+                    *(pv4iu *)(argmax + o + c + 4) = a_hi;
+                }
+            }
+            for (; c < C; c++) {
+                float best = x[b0 + c];
+                int32_t at = (int32_t)(b0 + c);
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = kh ? 0 : 1; kw < KW; kw++) {
+                        const int64_t i = b0 + (kh * W + kw) * C + c;
+                        if (pool_takes(x[i], best)) best = x[i], at = (int32_t)i;
+                    }
+                y[o + c] = best;
+                if (with_am) argmax[o + c] = at;
+            }
+        }
+    }
+}
+
+#if defined(FV_POOL_X86)
+/* pool_forward_tiles on the fast convolution's AVX2 and AVX-512 paths: eight channels to a
+ * 256-bit vector, the same rule (take when v > max, ordered, or v is NaN) with blends. */
+__attribute__((target("avx2"))) static void pool_tiles_avx2(const fv_conv_geom *g, const float *x,
+                                                            float *y, int32_t *argmax)
+{
+    const int64_t C = g->in_c, W = g->in_w, C8 = C & ~(int64_t)7;
+    const int64_t KH = g->k_h, KW = g->k_w;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t oh = 0; oh < g->out_h; oh++) {
+        for (int64_t ow = 0; ow < g->out_w; ow++) {
+            const int64_t o = (oh * g->out_w + ow) * C, b0 = (oh * KH * W + ow * KW) * C;
+            int64_t c = 0;
+            for (; c < C8; c += 8) {
+                __m256 best = _mm256_loadu_ps(x + b0 + c);
+                __m256i at = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(b0 + c)));
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = kh ? 0 : 1; kw < KW; kw++) {
+                        const int64_t base = b0 + (kh * W + kw) * C + c;
+                        const __m256 v = _mm256_loadu_ps(x + base);
+                        const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                                                         _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                        best = _mm256_blendv_ps(best, v, take);
+                        if (argmax)
+                            at = _mm256_castps_si256(
+                                _mm256_blendv_ps(_mm256_castsi256_ps(at),
+                                                 _mm256_castsi256_ps(_mm256_add_epi32(
+                                                     lane, _mm256_set1_epi32((int)base))),
+                                                 take));
+                    }
+                _mm256_storeu_ps(y + o + c, best);
+                if (argmax) _mm256_storeu_si256((__m256i *)(argmax + o + c), at);
+            }
+            for (; c < C; c++) {
+                float best = x[b0 + c];
+                int32_t at = (int32_t)(b0 + c);
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = kh ? 0 : 1; kw < KW; kw++) {
+                        const int64_t i = b0 + (kh * W + kw) * C + c;
+                        if (pool_takes(x[i], best)) best = x[i], at = (int32_t)i;
+                    }
+                y[o + c] = best;
+                if (argmax) argmax[o + c] = at;
+            }
+        }
+    }
+}
+#endif
+
 void fv_maxpool_forward(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax)
 {
+    if (windows_tile(g)) {
+#if defined(FV_POOL_X86)
+        if (fv__conv_path_now() != FV__GEMM_GENERIC) { /* AVX2 at least */
+            pool_tiles_avx2(g, x, y, argmax);
+            return;
+        }
+#endif
+        if (argmax)
+            pool_forward_tiles(g, x, y, argmax, true);
+        else
+            pool_forward_tiles(g, x, y, NULL, false);
+        return;
+    }
     if (argmax)
         pool_forward(g, x, y, argmax, true);
     else
@@ -128,8 +262,7 @@ void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int
 {
     const int64_t C = g->in_c, W = g->in_w, C4 = C & ~(int64_t)3;
     const int64_t rows = g->out_h * g->k_h, cols = g->out_w * g->k_w;
-    if (g->stride_h != g->k_h || g->stride_w != g->k_w || g->dil_h != 1 || g->dil_w != 1 ||
-        g->pad_top != 0 || g->pad_left != 0 || rows > g->in_h || cols > W) {
+    if (!windows_tile(g)) {
         /* windows that overlap, leave gaps or reach into padding */
         memset(dx, 0, (size_t)(g->in_h * W * C) * sizeof(float));
         fv_maxpool_backward(g, dy, argmax, dx);
