@@ -1143,6 +1143,75 @@ TEST(chains_run_sample_by_sample_with_the_same_bits)
         off_equal(&cases[k], unchain, chained, false);
 }
 
+/* ---- backward chains: the convolution runs its chain's backward sample by sample (fv_bchain) ----
+ */
+
+static void unchain_backward(fv_model *m)
+{
+    fv__model_set_backward_chains(m, false);
+}
+
+static int bchained(const fv_model *m)
+{
+    int k = 0;
+    for (int i = 0; m->bchain_of && i < m->nlayers; i++)
+        k += m->bchain_of[i] >= 0;
+    return k;
+}
+
+/* A conv2d runs the backward of its chain (max-pooling, dropout) on each image just before it
+ * reads that image's gradient, a max-pooling right after it applying its ReLU's mask: the loss,
+ * outputs, gradients, weights after three steps (dropout drawing) and predictions are those of the
+ * layers' own passes bit for bit, on one and two threads, at fp32 and (where the CPU multiplies
+ * bf16) at bf16. The seed's shape; a convolution whose input gradient per image is larger than
+ * the chain's gradients per image (a plan that gave it a chain member's buffer would overwrite
+ * images not yet read); a max-pooling whose windows overlap (the scatter, masked) after a
+ * convolution without a ReLU (tanh: no mask to apply) and one after a linear convolution, a
+ * pooling with padding; dropout alone after a ReLU (its mask left to the convolution); a chain
+ * whose producer needs no input gradient; a pooling that is the model's output. */
+TEST(backward_chains_run_sample_by_sample_with_the_same_bits)
+{
+    static const plan_case cases[] = {
+        /* train: the layers whose backward the convolution runs; infer: none */
+        {"input shape=8,8,1\nconv2d filters=1 kernel_size=3 activation=relu\n"
+         "conv2d filters=16 kernel_size=3 activation=relu\nmaxpool2d pool_size=2\n"
+         "dropout rate=0.25\nflatten\ndense units=5 activation=relu\ndropout rate=0.5\n"
+         "dense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+         2, 0},
+        {"input shape=9,8,2\nconv2d filters=12 kernel_size=3 activation=relu\n"
+         "conv2d filters=3 kernel_size=3 activation=relu\nmaxpool2d pool_size=2\n"
+         "dropout rate=0.3\nflatten\ndense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n",
+         2, 0},
+        {"input shape=9,7,3\nconv2d filters=5 kernel_size=3 padding=same activation=tanh\n"
+         "maxpool2d pool_size=3 strides=2\nconv2d filters=4 kernel_size=2\n"
+         "maxpool2d pool_size=2 padding=same\ndropout rate=0.5\n"
+         "conv2d filters=6 kernel_size=1 activation=relu\ndropout rate=0.2\n"
+         "flatten\ndense units=3 activation=softmax\n"
+         "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+         4, 0},
+        {"input shape=6,5,2\nconv2d filters=3 kernel_size=2 activation=relu\n"
+         "maxpool2d pool_size=2 strides=1\n"
+         "compile loss=mse optimizer=sgd learning_rate=0.1\n",
+         1, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        off_equal(&cases[k], unchain_backward, bchained, false);
+        /* bf16 (a CPU without bf16 multiplies refuses the precision: nothing to compare) */
+        if (strcmp(fv_gemm_bf16_path(), "emulated") == 0) continue;
+        const char *text = cases[k].text;
+        const size_t len = strlen(text);
+        char *bf16 = malloc(len + 32);
+        if (!bf16) abort();
+        memcpy(bf16, text, len - 1); /* the compile line without its newline */
+        strcpy(bf16 + len - 1, " precision=bf16\n");
+        const plan_case c = {bf16, cases[k].train, cases[k].infer};
+        off_equal(&c, unchain_backward, bchained, false);
+        free(bf16);
+    }
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -1168,5 +1237,6 @@ int main(void)
     RUN(in_place_sums_at_stride_1_on_every_kernel_path);
     RUN(identity_layers_alias_their_input_with_the_same_bits);
     RUN(chains_run_sample_by_sample_with_the_same_bits);
+    RUN(backward_chains_run_sample_by_sample_with_the_same_bits);
     return TEST_SUMMARY();
 }

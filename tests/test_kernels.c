@@ -1365,7 +1365,13 @@ static bool pool_compare(const fv_conv_geom *g, const float *x, const char *what
     for (int64_t i = 0; i < in_n; i++)
         dx[i] = 7.0f, dxr[i] = 0.0f;
     fv_maxpool_backward(g, dy, am, dxr);
-    fv_maxpool_backward_write(g, dy, am, dx);
+    fv_maxpool_backward_write(g, dy, am, NULL, dx);
+    CHECK(memcmp(dx, dxr, (size_t)in_n * sizeof(float)) == 0);
+    /* With the ReLU's mask from the pooled output: the mask of x applied afterwards, bit for bit
+     * (a backward chain's max-pooling applies its producer's mask so). */
+    for (int64_t i = 0; i < in_n; i++)
+        dxr[i] = x[i] > 0.0f ? dx[i] : 0.0f, dx[i] = 7.0f;
+    fv_maxpool_backward_write(g, dy, am, y, dx);
     CHECK(memcmp(dx, dxr, (size_t)in_n * sizeof(float)) == 0);
     free(dy), free(dx), free(dxr);
     int64_t bad = 0;

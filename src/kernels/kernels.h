@@ -292,12 +292,12 @@ fv_conv_bwd_path fv_conv2d_backward_bf16(const fv_conv_geom *g, const float *x, 
  * aligned) with 2.25× fewer multiplies. The outputs in tiles of 2×2 (zero past the edge), the
  * input windows of 4×4 under them (zero outside the image: any padding), per tile t
  *   V_t = Bᵀ d_t B (4×4 per in_c), M_t = A dY_t Aᵀ (4×4 per out_c),
- *   dU[ξ][c][f] = Σ over the images in order and their tiles in row-major order of V_t[ξ][c]·M_t[ξ][f]
- * (each element one FMA chain from 0, the same bits for any blocking and on the AVX2 and AVX-512
- * paths; the portable path without FMA rounds each product), then dw[·, ·, c, f] += Gᵀ dU[·][c][f] G.
- * Against the exact gradient each element is within γ_k · Σ|terms| of the transforms taken in
- * absolute values, k = n·tiles + 12 (docs/design.md, Winograd weight gradient). Applies
- * (fv_conv_dw_wino_applies) to 3×3 kernels with strides 1 and dilation 1, any padding. */
+ *   dU[ξ][c][f] = Σ over the images in order and their tiles in row-major order of
+ * V_t[ξ][c]·M_t[ξ][f] (each element one FMA chain from 0, the same bits for any blocking and on the
+ * AVX2 and AVX-512 paths; the portable path without FMA rounds each product), then dw[·, ·, c, f]
+ * += Gᵀ dU[·][c][f] G. Against the exact gradient each element is within γ_k · Σ|terms| of the
+ * transforms taken in absolute values, k = n·tiles + 12 (docs/design.md, Winograd weight gradient).
+ * Applies (fv_conv_dw_wino_applies) to 3×3 kernels with strides 1 and dilation 1, any padding. */
 bool fv_conv_dw_wino_applies(const fv_conv_geom *g);
 int64_t fv_conv_dw_wino_scratch_floats(const fv_conv_geom *g, int64_t n);
 void fv_conv_dw_wino_images(const fv_conv_geom *g, int64_t n, const float *x, const float *dz,
@@ -324,9 +324,12 @@ void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *
 /* dx [in_h, in_w, c] written whole: what zeroing it and fv_maxpool_backward give, bit for bit.
  * Where the windows tile the input (strides equal to the pool, no dilation, no padding: Keras'
  * default MaxPooling2D) in one pass that writes each element once (each window's winner, 0
- * elsewhere); otherwise by zeroing and scattering. */
+ * elsewhere); otherwise by zeroing and scattering. With relu_y, the pooled output y
+ * [out_h·out_w·c] (not NULL), a window sends its gradient only where y > 0: the mask of a ReLU
+ * before the pooling, x > 0 ? dx : 0, since a winner's x is its window's y (the same bits as
+ * masking dx afterwards, -0 and NaN in dy included; tests/test_kernels.c). */
 void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
-                               float *dx);
+                               const float *relu_y, float *dx);
 
 /* ---- activations ----------------------------------------------------------------------------
  * Element-wise, in place on n values. alpha is ELU's alpha or leaky ReLU's negative slope. The

@@ -105,6 +105,25 @@ static inline __attribute__((always_inline)) void take4(pv4 v, pv4i idx, pv4 *be
     *at = (idx & take) | (*at & ~take);
 }
 
+/* The channels from c on of the tiling window whose first tap is at x[b0] and output at y[o] (and
+ * argmax[o], when not NULL), one at a time: the vectors' tail. */
+static inline void tile_tail(const fv_conv_geom *g, const float *x, float *y, int32_t *argmax,
+                             int64_t o, int64_t b0, int64_t c)
+{
+    const int64_t C = g->in_c, W = g->in_w;
+    for (; c < C; c++) {
+        float best = x[b0 + c];
+        int32_t at = (int32_t)(b0 + c);
+        for (int64_t kh = 0; kh < g->k_h; kh++)
+            for (int64_t kw = kh ? 0 : 1; kw < g->k_w; kw++) {
+                const int64_t i = b0 + (kh * W + kw) * C + c;
+                if (pool_takes(x[i], best)) best = x[i], at = (int32_t)i;
+            }
+        y[o + c] = best;
+        if (argmax) argmax[o + c] = at;
+    }
+}
+
 /* pool_forward where the windows tile the input (windows_tile): each window's maximum and argmax
  * kept in registers over its taps, eight channels at a time (two SSE vectors on any x86-64), and
  * written once, where pool_forward reads and writes them back at every tap. The same rule in the
@@ -138,17 +157,7 @@ static inline __attribute__((always_inline)) void pool_forward_tiles(const fv_co
                     *(pv4iu *)(argmax + o + c + 4) = a_hi;
                 }
             }
-            for (; c < C; c++) {
-                float best = x[b0 + c];
-                int32_t at = (int32_t)(b0 + c);
-                for (int64_t kh = 0; kh < KH; kh++)
-                    for (int64_t kw = kh ? 0 : 1; kw < KW; kw++) {
-                        const int64_t i = b0 + (kh * W + kw) * C + c;
-                        if (pool_takes(x[i], best)) best = x[i], at = (int32_t)i;
-                    }
-                y[o + c] = best;
-                if (with_am) argmax[o + c] = at;
-            }
+            tile_tail(g, x, y, with_am ? argmax : NULL, o, b0, c);
         }
     }
 }
@@ -186,17 +195,7 @@ __attribute__((target("avx2"))) static void pool_tiles_avx2(const fv_conv_geom *
                 _mm256_storeu_ps(y + o + c, best);
                 if (argmax) _mm256_storeu_si256((__m256i *)(argmax + o + c), at);
             }
-            for (; c < C; c++) {
-                float best = x[b0 + c];
-                int32_t at = (int32_t)(b0 + c);
-                for (int64_t kh = 0; kh < KH; kh++)
-                    for (int64_t kw = kh ? 0 : 1; kw < KW; kw++) {
-                        const int64_t i = b0 + (kh * W + kw) * C + c;
-                        if (pool_takes(x[i], best)) best = x[i], at = (int32_t)i;
-                    }
-                y[o + c] = best;
-                if (argmax) argmax[o + c] = at;
-            }
+            tile_tail(g, x, y, argmax, o, b0, c);
         }
     }
 }
@@ -249,23 +248,30 @@ void fv_maxpool_forward_ref(const fv_conv_geom *g, const float *x, float *y, int
             }
 }
 
-/* dy [out_h·out_w·c], argmax as written by fv_maxpool_forward, dx [in_h, in_w, c]. */
-void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax, float *dx)
+/* dx[argmax[i]] += dy[i] where argmax[i] >= 0 and, with y (not NULL), y[i] > 0. */
+static void scatter(const fv_conv_geom *g, const float *dy, const int32_t *argmax, const float *y,
+                    float *dx)
 {
     const int64_t n = g->out_h * g->out_w * g->out_c;
     for (int64_t i = 0; i < n; i++)
-        if (argmax[i] >= 0) dx[argmax[i]] += dy[i];
+        if (argmax[i] >= 0 && (!y || y[i] > 0.0f)) dx[argmax[i]] += dy[i];
+}
+
+/* dy [out_h·out_w·c], argmax as written by fv_maxpool_forward, dx [in_h, in_w, c]. */
+void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *argmax, float *dx)
+{
+    scatter(g, dy, argmax, NULL, dx);
 }
 
 void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
-                               float *dx)
+                               const float *relu_y, float *dx)
 {
     const int64_t C = g->in_c, W = g->in_w, C4 = C & ~(int64_t)3;
     const int64_t rows = g->out_h * g->k_h, cols = g->out_w * g->k_w;
     if (!windows_tile(g)) {
         /* windows that overlap, leave gaps or reach into padding */
         memset(dx, 0, (size_t)(g->in_h * W * C) * sizeof(float));
-        fv_maxpool_backward(g, dy, argmax, dx);
+        scatter(g, dy, argmax, relu_y, dx);
         return;
     }
     /* The windows tile the rows and columns they cover (out_h·k_h of them, out_w·k_w): each input
@@ -279,16 +285,17 @@ void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int
         for (int64_t iw = 0; iw < done; iw++) {
             const int64_t o = ((ih / g->k_h) * g->out_w + iw / g->k_w) * C,
                           base = (ih * W + iw) * C;
-            const float *d = dy + o;
+            const float *d = dy + o, *yo = relu_y ? relu_y + o : NULL;
             const int32_t *a = argmax + o;
             float *t = row + iw * C;
             for (int64_t c = 0; c < C4; c += 4) {
-                const pv4i won = *(const pv4iu *)(a + c) == lane + (int32_t)(base + c);
+                pv4i won = *(const pv4iu *)(a + c) == lane + (int32_t)(base + c);
+                if (yo) won &= *(const pv4u *)(yo + c) > zero;
                 const pv4 v = zero + *(const pv4u *)(d + c);
                 *(pv4u *)(t + c) = (pv4)((pv4i)v & won);
             }
             for (int64_t c = C4; c < C; c++)
-                t[c] = a[c] == (int32_t)(base + c) ? 0.0f + d[c] : 0.0f;
+                t[c] = a[c] == (int32_t)(base + c) && (!yo || yo[c] > 0.0f) ? 0.0f + d[c] : 0.0f;
         }
         memset(row + done * C, 0, (size_t)((W - done) * C) * sizeof(float));
     }

@@ -273,9 +273,18 @@ static int64_t add_floats(const fv_layer *l)
     return c->dx_phases || dx_by_forward(l) ? pad16(c->g.in_h * c->g.in_w * c->g.in_c) : 0;
 }
 
+/* With a backward chain (fv_layer.bchain): a thread's buffer for an image's ∂L/∂y, which the chain
+ * writes and the kernels then read while it is in cache (in the batch's buffer it would go out to
+ * memory and back). */
+static int64_t chain_floats(const fv_layer *l)
+{
+    const fv_conv_geom *g = &((const conv2d_cfg *)l->cfg)->g;
+    return l->bchain ? pad16(g->out_h * g->out_w * g->out_c) : 0;
+}
+
 static int64_t thread_stride(const fv_layer *l)
 {
-    return kernel_stride(l) + dw_floats(l) + add_floats(l);
+    return kernel_stride(l) + dw_floats(l) + add_floats(l) + chain_floats(l);
 }
 
 static int64_t partial_stride(const fv_layer *l)
@@ -619,13 +628,23 @@ static void conv2d_backward(fv_layer *l, const float *const *xs, const float *y,
             fv__bn_pair_dx(r, lo, hi);  /* ∂L/∂y left to this layer by its BatchNormalization */
             float *dws = own + kstride; /* fv_conv_dw_images' scratch */
             float *dxa = dws + dw_floats(l); /* with add: a gathered image's input gradient */
-            int64_t m = 0, first = lo;       /* dense images waiting: m from `first` on */
+            float *dyc = l->bchain ? dxa + add_floats(l) : NULL; /* chain_floats */
+            int64_t m = 0, first = lo; /* dense images waiting: m from `first` on */
             for (int64_t i = lo; i < hi; i++) {
                 float *dxi = dx ? dx + i * in_sz : NULL, *dyi = dy + i * out_sz;
+                /* the backward chain writes this image's ∂L/∂y now, in the thread's buffer, and a
+                 * max-pooling there may apply the ReLU's mask (fv_bchain) */
+                const bool masked = fv__run_bchain(r, i, relu, dyc);
+                if (r->bchain && dyc) dyi = dyc;
                 if (act != FV_ACT_LINEAR && !relu)
                     fv__act_backward_rows(act, alpha, y + i * out_sz, dyi, rows, F);
-                const float *yr = relu ? y + i * out_sz : NULL; /* the kernels apply the mask */
+                /* the kernels apply the mask */
+                const float *yr = relu && !masked ? y + i * out_sz : NULL;
                 if (group && !(lists && mostly_zero(dyi, yr, rows, F))) {
+                    if (dyi != dy + i * out_sz) { /* dense_images reads the batch's */
+                        memcpy(dy + i * out_sz, dyi, (size_t)out_sz * sizeof(float));
+                        dyi = dy + i * out_sz;
+                    }
                     /* ReLU's mask in place, and the bias in the same pass unless the kernel
                      * computes it with the input gradient (dense_images) */
                     mask_bias_rows(yr, dyi, dx_by_kernel ? NULL : pb, rows, F);
@@ -728,4 +747,5 @@ const fv_layer_kind fv__kind_conv2d = {
     .adds_dx = conv2d_adds_dx,
     .gives_sums = true,
     .runs_chain = true,
+    .runs_bchain = true,
 };

@@ -90,6 +90,26 @@ static void dropout_forward(fv_layer *l, const float *const *xs, float *y, fv_ru
         dropout_forward_sample(l, x + i * size, y + i * size, i, r);
 }
 
+/* dropout_backward's sample i (a ReLU's mask it leaves to the producer: a dropped value's
+ * gradient dy·0 may be -0 or NaN, which the producer's mask keeps where its own output is > 0). */
+static bool dropout_backward_sample(fv_layer *l, const float *y, const float *dy, float *dx,
+                                    int64_t i, const fv_run *r, bool relu)
+{
+    (void)y, (void)relu;
+    const dropout_cfg *c = l->cfg;
+    const int64_t size = fv__shape_size(&l->in[0]);
+    if (!r->training || c->rate == 0.0) {
+        if (dx != dy) memcpy(dx, dy, (size_t)size * sizeof(float));
+        return false;
+    }
+    FV_ASSERT(l->saved);
+    const uint8_t *mask = (const uint8_t *)l->saved + i * size;
+    const float scale = (float)(1.0 / (1.0 - c->rate));
+    for (int64_t j = 0; j < size; j++)
+        dx[j] = dy[j] * ((float)mask[j] * scale);
+    return false;
+}
+
 static void dropout_backward(fv_layer *l, const float *const *xs, const float *y, float *dy,
                              float *const *dxs, fv_run *r)
 {
@@ -103,15 +123,10 @@ static void dropout_backward(fv_layer *l, const float *const *xs, const float *y
         if (dx != dy) memcpy(dx, dy, (size_t)(n * size) * sizeof(float));
         return;
     }
-    FV_ASSERT(l->saved);
-    const uint8_t *mask = l->saved;
-    const float scale = (float)(1.0 / (1.0 - c->rate));
-
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * size);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = i * size; j < (i + 1) * size; j++)
-            dx[j] = dy[j] * ((float)mask[j] * scale);
+        dropout_backward_sample(l, NULL, dy + i * size, dx + i * size, i, r, false);
 }
 
 /* The identity at inference, and in every run at rate 0 (fv_layer_kind.identity). */
@@ -133,4 +148,5 @@ const fv_layer_kind fv__kind_dropout = {
     .activation = NULL,
     .identity = dropout_identity,
     .forward_sample = dropout_forward_sample,
+    .backward_sample = dropout_backward_sample,
 };

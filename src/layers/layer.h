@@ -177,6 +177,10 @@ typedef struct fv_run {
     /* Forward, for a kind that runs chains (fv_layer_kind.runs_chain): the layers to run sample by
      * sample on each sample's output as soon as it is written (fv__run_chain; NULL: none). */
     const struct fv_chain *chain;
+    /* Backward, for a kind that runs backward chains (fv_layer_kind.runs_bchain): the layers whose
+     * input gradient, sample by sample, is this layer's output gradient, to run just before it
+     * reads that sample's (fv__run_bchain; NULL: none). */
+    const struct fv_bchain *bchain;
 } fv_run;
 
 /* The layers a producer's forward runs sample by sample, each right after the one before it has
@@ -191,6 +195,22 @@ typedef struct fv_chain {
     fv_run run[FV_MAX_CHAIN];
     fv_rng rng[FV_MAX_CHAIN]; /* run[k].rng's stream */
 } fv_chain;
+
+/* A chain's backward (the plan's backward chains, run.c, docs/design.md "Chains"): the members
+ * of a producer's chain (fv_chain) whose backward runs sample by sample inside the producer's
+ * backward, each sample's just before the producer reads its output gradient, while the sample's
+ * gradients are in cache. layer[k] reads layer[k - 1]'s output (the producer's for k = 0); it
+ * reads its output y[k] and gradient dy[k] [n × its out] and writes dx[k] [n × its in] with its
+ * own run[k] (dx[0] is the producer's output gradient, dy[k] is dx[k + 1]); their own backward
+ * passes are skipped. */
+typedef struct fv_bchain {
+    int len;
+    struct fv_layer *layer[FV_MAX_CHAIN];
+    const float *y[FV_MAX_CHAIN], *dy[FV_MAX_CHAIN];
+    float *dx[FV_MAX_CHAIN];
+    fv_run run[FV_MAX_CHAIN];
+    fv_rng rng[FV_MAX_CHAIN]; /* run[k].rng's stream */
+} fv_bchain;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md
  * "Fused BatchNormalization, Add and ReLU"): its output y becomes ReLU(y + add), the output of the
@@ -283,6 +303,17 @@ typedef struct fv_layer_kind {
     void (*forward_sample)(fv_layer *l, const float *x, float *y, int64_t i, const fv_run *r);
     /* Whether forward runs r->chain after each sample (fv__run_chain) (conv2d's). */
     bool runs_chain;
+    /* Backward of sample i alone: y, dy [out] and dx [in] that sample's, r the whole run's; writes
+     * dx as backward writes it for that sample (never adds), bit for bit. With relu, where the
+     * kind can (maxpool2d: its input's values are its windows' maxima), it also applies the mask
+     * of a ReLU its input went through, dx ← x > 0 ? dx : 0 with x that input, and returns true;
+     * else it returns false and leaves the mask to the producer. Lets the plan run the layer in a
+     * producer's backward chain (fv_bchain). NULL: none (maxpool2d and dropout have one). */
+    bool (*backward_sample)(fv_layer *l, const float *y, const float *dy, float *dx, int64_t i,
+                            const fv_run *r, bool relu);
+    /* Whether backward runs r->bchain before it reads each sample's output gradient
+     * (fv__run_bchain) (conv2d's). */
+    bool runs_bchain;
 } fv_layer_kind;
 
 struct fv_layer {
@@ -307,6 +338,10 @@ struct fv_layer {
     /* conv2d in an inference plan: the ReLU that alone reads its folded BatchNormalization runs
      * in its epilogue (the ReLU layer is skipped; set by the model's plan, false otherwise). */
     bool lean_relu;
+    /* A training plan runs the layer's backward chain (fv_bchain; set by the plan, false
+     * otherwise): its scratch may hold a sample's output gradient per thread for the chain to
+     * write (fv__run_bchain's dst). */
+    bool bchain;
     /* Profile of the training steps (fv_model_profile): wall seconds in forward and backward,
      * and the samples they processed. */
     double prof_fwd_s, prof_bwd_s;
@@ -389,6 +424,13 @@ void fv__run_sample(const fv_run *r, int64_t i, fv_rng *out);
 /* r->chain's layers on sample i, whose output y (that sample's) the producer has just written;
  * nothing without a chain. Called by the thread that wrote the sample. */
 void fv__run_chain(const fv_run *r, int64_t i, const float *y);
+/* r->bchain's layers on sample i, the last first, so that the producer's output gradient of that
+ * sample is written: at dst [the producer's out] where not NULL (a thread's buffer, which stays in
+ * cache), else in its place in the batch's (r->bchain->dx[0]); nothing without a chain. relu: the
+ * producer's output went through a ReLU whose mask it applies to that gradient; returns whether
+ * the chain applied it instead (the producer then must not read its output for the mask). Called
+ * by the thread that reads the sample's gradient next. */
+bool fv__run_bchain(const fv_run *r, int64_t i, bool relu, float *dst);
 /* Σ v[j·stride] for j < count (a power of two) as a balanced binary tree: ((v0+v1)+(v2+v3))... */
 float fv__chunk_tree(const float *v, int64_t stride, int count);
 /* part holds FV_GRAD_CHUNKS rows of len doubles, this run's rows [c0, c1) filled: fills the

@@ -94,8 +94,21 @@ static void maxpool2d_backward(fv_layer *l, const float *const *xs, const float 
     const int threads FV_OMP_ONLY = fv__work_threads(r, n * in_sz);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; i++) {
-        fv_maxpool_backward_write(g, dy + i * out_sz, saved + i * out_sz, dx + i * in_sz);
+        fv_maxpool_backward_write(g, dy + i * out_sz, saved + i * out_sz, NULL, dx + i * in_sz);
     }
+}
+
+/* maxpool2d_backward's sample i; with relu also the mask of a ReLU before it (its winners' values
+ * are its outputs y: fv_maxpool_backward_write's relu_y). */
+static bool maxpool2d_backward_sample(fv_layer *l, const float *y, const float *dy, float *dx,
+                                      int64_t i, const fv_run *r, bool relu)
+{
+    (void)r;
+    const fv_conv_geom *g = &((const maxpool2d_cfg *)l->cfg)->g;
+    const int64_t out_sz = g->out_h * g->out_w * g->out_c;
+    FV_ASSERT(l->saved);
+    fv_maxpool_backward_write(g, dy, (const int32_t *)l->saved + i * out_sz, relu ? y : NULL, dx);
+    return relu;
 }
 
 const fv_layer_kind fv__kind_maxpool2d = {
@@ -109,5 +122,6 @@ const fv_layer_kind fv__kind_maxpool2d = {
     .forward = maxpool2d_forward,
     .backward = maxpool2d_backward,
     .forward_sample = maxpool2d_forward_sample,
+    .backward_sample = maxpool2d_backward_sample,
     .activation = NULL,
 };

@@ -49,6 +49,13 @@ void fv__model_set_alias(fv_model *m, bool on);
  * reference the chains are tested against (the same bits). */
 void fv__model_set_chains(fv_model *m, bool on);
 
+/* Whether training plans let a chain's producer (conv2d) also run its members' backward
+ * (backward_sample) on each sample just before it reads that sample's gradient, and let a
+ * max-pooling there apply the producer's ReLU mask (fv_bchain; run.c, on by default). Off: each
+ * member runs its own backward pass over the batch, the reference the backward chains are tested
+ * against (the same bits). */
+void fv__model_set_backward_chains(fv_model *m, bool on);
+
 /* Whether conv2d does BatchNormalization's passes (fv_bn_pair, fuse.c; all on by default): the
  * forward's channel sums (sums) and the backward's input gradient (dx) of the BatchNormalization
  * that alone reads its output, and the forward's output (y) of the one whose output it reads

@@ -143,6 +143,11 @@ struct fv_model {
     bool chain_off; /* fv__model_set_chains(m, false): every layer runs its own forward pass */
     /* Per layer of a plan: the producer whose forward runs it sample by sample (fv_chain), or -1 */
     int *chain_of;
+    bool
+        bchain_off; /* fv__model_set_backward_chains(m, false): every chain member's own backward */
+    /* Per layer of a training plan: the producer whose backward runs its backward sample by sample
+     * (fv_bchain), or -1 */
+    int *bchain_of;
 
     uint64_t seed;        /* for dropout streams */
     int64_t dropout_step; /* training steps taken: names each step's dropout stream */

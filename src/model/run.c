@@ -392,6 +392,20 @@ static int chain_end(const fv_model *m, int i)
     return end;
 }
 
+/* The backward chain of layer p (fv_bchain), in a training plan: the members of p's chain from
+ * the first on while each has backward_sample, when p's kind runs backward chains and p needs a
+ * gradient (then so do they: they have no parameters); their m->bchain_of is p. */
+static void plan_bchain(fv_model *m, int p)
+{
+    const fv_layer *pl = &m->layers[p];
+    if (m->bchain_off || !pl->kind->runs_bchain || !m->needs_grad[p]) return;
+    for (int j = p + 1; j < m->nlayers && m->chain_of[j] == p; j++) {
+        if (!m->layers[j].kind->backward_sample || !m->needs_grad[j]) break;
+        m->bchain_of[j] = p;
+        m->layers[p].bchain = true;
+    }
+}
+
 /* The backward schedule, fixed by the graph alone: which layers need a gradient, which buffer
  * holds each layer's output gradient (buffers reused once a gradient has been consumed), and how
  * many temporary buffers a layer needs for inputs whose gradient is already being summed (a
@@ -418,6 +432,10 @@ static int plan_backward(fv_model *m, bool lean)
         m->needs_grad[i] = need;
         m->gslot[i] = -1;
     }
+    for (int i = 0; i < L; i++)
+        m->bchain_of[i] = -1, m->layers[i].bchain = false;
+    for (int i = 0; !lean && i < L; i++)
+        plan_bchain(m, i);
     int nbuf = 0, ntemp = 0;
     /* The outputs' gradients come from the losses; they are "claimed" (written) first. */
     for (int j = 0; j < fv__model_heads(m); j++) {
@@ -457,13 +475,16 @@ static int plan_backward(fv_model *m, bool lean)
             }
         if (temps > ntemp) ntemp = temps;
         /* a BatchNormalization's output gradient that a layer before reads for it (fuse_dx) is
-         * kept until that layer */
-        bool held = false;
+         * kept until that layer; so are a backward chain's gradients, which its producer's
+         * backward reads and writes sample by sample while it writes its own input gradient */
+        bool held = m->bchain_of[t] >= 0;
         for (int p = 0; p < t; p++)
             held = held || m->fuse_dx[p] == t;
         if (m->gslot[t] >= 0 && !held) busy[m->gslot[t]] = false;
         if (m->fuse_dx[t] >= 0 && m->gslot[m->fuse_dx[t]] >= 0)
             busy[m->gslot[m->fuse_dx[t]]] = false;
+        for (int j = t + 1; j < L && m->bchain_of[j] == t; j++)
+            if (m->gslot[j] >= 0) busy[m->gslot[j]] = false;
     }
     free(busy);
     free(claimed);
@@ -582,11 +603,11 @@ static fv_status plan_build(fv_model *m, int64_t n, bool lean)
     if (written) m->gwritten = written;
     bool *skip = written ? realloc(m->skip, L * sizeof *skip) : NULL;
     if (skip) m->skip = skip;
-    int *fuse = skip ? realloc(m->fuse_tail, 7 * L * sizeof *fuse) : NULL;
+    int *fuse = skip ? realloc(m->fuse_tail, 8 * L * sizeof *fuse) : NULL;
     if (fuse) {
         m->fuse_tail = fuse, m->fuse_bn = fuse + L, m->fuse_add = fuse + 2 * L;
         m->fuse_sums = fuse + 3 * L, m->fuse_dx = fuse + 4 * L, m->fuse_y = fuse + 5 * L;
-        m->chain_of = fuse + 6 * L;
+        m->chain_of = fuse + 6 * L, m->bchain_of = fuse + 7 * L;
         fv__fuse_plan(m, !lean && !m->fuse_off);
         fv__fuse_plan_sums(m, !lean && !m->fuse_off);
     }
@@ -855,6 +876,23 @@ static const fv_chain *run_chain(fv_model *m, int p, int64_t n, bool training, f
     return c->len ? c : NULL;
 }
 
+/* The backward chain of layer p in this pass (m->bchain_of: the layers right after p), in c, or
+ * NULL for none. Member k's input gradient is member k - 1's output gradient (the producer's for
+ * k = 0). */
+static const fv_bchain *run_bchain(fv_model *m, int p, int64_t n, bool training, fv_bchain *c)
+{
+    c->len = 0;
+    for (int j = p + 1; j < m->nlayers && m->bchain_of[j] == p; j++) {
+        const int k = c->len++;
+        c->layer[k] = &m->layers[j];
+        c->y[k] = m->acts[j];
+        c->dy[k] = m->gbuf[m->gslot[j]];
+        c->dx[k] = m->gbuf[m->gslot[j - 1]];
+        c->run[k] = layer_run(m, j, n, training, &c->rng[k]);
+    }
+    return c->len ? c : NULL;
+}
+
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
 static double prof_now(void)
 {
@@ -1002,7 +1040,9 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
         fv_layer *l = &m->layers[i];
         /* a fused group's BatchNormalization and Add have no slot: the group runs at its ReLU */
         if (!m->needs_grad[i] || m->gslot[i] < 0) continue;
-        if (m->skip[i]) { /* aliased: its input's gradient is already in its buffer */
+        /* aliased: its input's gradient is already in its buffer; in a backward chain: its
+         * producer writes its input's gradient (its time is the producer's) */
+        if (m->skip[i] || m->bchain_of[i] >= 0) {
             written[l->src[0]] = true;
             l->prof_bwd_n += n;
             continue;
@@ -1055,6 +1095,8 @@ static void backward_pass(fv_model *m, const float *const *x, int64_t n, bool tr
             fv_run run = layer_run(m, i, n, training, &r);
             run.dx_add = dx_add;
             run.sums = backward_pair(m, i);
+            fv_bchain bchain;
+            run.bchain = run_bchain(m, i, n, training, &bchain);
             l->kind->backward(l, xs, m->acts[i], m->gbuf[m->gslot[i]], dxs, &run);
             if (m->fuse_dx[i] >= 0) m->sums[i].dx_left = false; /* written */
             if (l->kind->reports_work) l->prof_exec_bwd += l->exec_bwd_flop;
@@ -1084,6 +1126,11 @@ void fv__model_plan_switch(fv_model *m, bool *off, bool on)
 void fv__model_set_chains(fv_model *m, bool on)
 {
     fv__model_plan_switch(m, &m->chain_off, on);
+}
+
+void fv__model_set_backward_chains(fv_model *m, bool on)
+{
+    fv__model_plan_switch(m, &m->bchain_off, on);
 }
 
 void fv__model_set_alias(fv_model *m, bool on)
