@@ -20,8 +20,7 @@ void fv__error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void fv__error_clear(void);
 
 /* An internal invariant: kept in release builds; a failure is a bug in fovea, not user input. */
-#define FV_ASSERT(c)                                                                               \
-    ((c) ? (void)0 : fv__assert_fail(#c, __FILE__, __LINE__))
+#define FV_ASSERT(c) ((c) ? (void)0 : fv__assert_fail(#c, __FILE__, __LINE__))
 _Noreturn void fv__assert_fail(const char *expr, const char *file, int line);
 
 /* ---- checked sizes ----------------------------------------------------------------------- */
@@ -47,7 +46,22 @@ typedef struct fv_rng {
 } fv_rng;
 
 void fv__rng_seed(fv_rng *r, uint64_t seed);
-uint64_t fv__rng_next(fv_rng *r);
+/* The next 64 bits (Blackman and Vigna, "Scrambled linear pseudorandom number generators", 2021:
+ * xoshiro256**). Inline, so that a loop drawing from a local state keeps it in registers (dropout
+ * draws one per two values). */
+static inline uint64_t fv__rng_next(fv_rng *r)
+{
+    uint64_t *s = r->s;
+    const uint64_t m = s[1] * 5, result = ((m << 7) | (m >> 57)) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 /* Uniform in [0, 1) with 24 random bits (exact in float). */
 float fv__rng_uniform(fv_rng *r);
 /* Uniform integer in [0, n). */

@@ -275,6 +275,44 @@ scan_avx2(const float *dy, const float *y_relu, int64_t P, int64_t F, int64_t ld
 }
 #endif
 
+/* Arguments as scan_generic; the same results. Sixteen filters at a time, the nonzeros packed to
+ * the front by VCOMPRESSPS into a register (stored whole: the 16 values past the count are
+ * overwritten by the next group or lie within P·F, as the AVX2 scan's 8). */
+__attribute__((target("avx512f,avx512vl,avx512dq"))) static int64_t
+scan_avx512(const float *dy, const float *y_relu, int64_t P, int64_t F, int64_t ldg, float *gz,
+            float *db, int32_t *lp_start, int32_t *lp_f, float *lp_g)
+{
+    if (F % 16 != 0) return scan_avx2(dy, y_relu, P, F, ldg, gz, db, lp_start, lp_f, lp_g);
+    int64_t cnt = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t p = 0; p < P; p++) {
+        const float *d = dy + p * F, *yy = y_relu ? y_relu + p * F : NULL;
+        float *o = gz ? gz + p * ldg : NULL;
+        if (lp_f) lp_start[p] = (int32_t)cnt;
+        for (int64_t j = 0; j < F; j += 16) {
+            __m512 v = _mm512_loadu_ps(d + j);
+            if (yy) /* masked lanes +0, as the AND of the other scans */
+                v = _mm512_maskz_mov_ps(
+                    _mm512_cmp_ps_mask(_mm512_loadu_ps(yy + j), zero, _CMP_GT_OQ), v);
+            if (o) _mm512_storeu_ps(o + j, v);
+            if (db) _mm512_storeu_ps(db + j, _mm512_add_ps(_mm512_loadu_ps(db + j), v));
+            const __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ);
+            if (lp_f) {
+                _mm512_storeu_ps(lp_g + cnt, _mm512_maskz_compress_ps(m, v));
+                _mm512_storeu_si512(lp_f + cnt,
+                                    _mm512_maskz_compress_epi32(
+                                        m, _mm512_add_epi32(lane, _mm512_set1_epi32((int)j))));
+            }
+            cnt += __builtin_popcount((unsigned)m);
+        }
+        for (int64_t j = F; o && j < ldg; j++)
+            o[j] = 0.0f;
+    }
+    if (lp_f) lp_start[P] = (int32_t)cnt;
+    return cnt;
+}
+
 typedef struct conv_fns {
     fv__gemm_path path;
     int64_t (*fwd_cols)(const cgeo *G, const float *x, const float *bp, int64_t pstride, float *y,
@@ -292,7 +330,7 @@ static const conv_fns fns_generic = {FV__GEMM_GENERIC, generic_fwd_cols, generic
 static const conv_fns fns_avx2 = {FV__GEMM_AVX2, avx2_fwd_cols, avx2_dw_cols, avx2_gather_runs,
                                   scan_avx2};
 static const conv_fns fns_avx512 = {FV__GEMM_AVX512, avx512_fwd_cols, avx512_dw_cols,
-                                    avx512_gather_runs, scan_avx2};
+                                    avx512_gather_runs, scan_avx512};
 static const conv_fns fns_wide = {FV__GEMM_WIDE_ON_AVX2, wide_fwd_cols, wide_dw_cols,
                                   wide_gather_runs, scan_avx2};
 #endif

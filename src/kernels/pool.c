@@ -263,6 +263,47 @@ void fv_maxpool_backward(const fv_conv_geom *g, const float *dy, const int32_t *
     scatter(g, dy, argmax, NULL, dx);
 }
 
+#if defined(FV_POOL_X86)
+/* fv_maxpool_backward_write's tiling windows on the AVX2 and AVX-512 paths: eight channels to a
+ * vector, the same values (0 + dy where the window's winner is this element and, with relu_y,
+ * y > 0; +0 elsewhere). */
+__attribute__((target("avx2"))) static void pool_bwd_tiles_avx2(const fv_conv_geom *g,
+                                                                const float *dy,
+                                                                const int32_t *argmax,
+                                                                const float *relu_y, float *dx)
+{
+    const int64_t C = g->in_c, W = g->in_w, C8 = C & ~(int64_t)7;
+    const int64_t rows = g->out_h * g->k_h, cols = g->out_w * g->k_w;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t ih = 0; ih < g->in_h; ih++) {
+        float *row = dx + ih * W * C;
+        const int64_t done = ih < rows ? cols : 0;
+        for (int64_t iw = 0; iw < done; iw++) {
+            const int64_t o = ((ih / g->k_h) * g->out_w + iw / g->k_w) * C,
+                          base = (ih * W + iw) * C;
+            const float *d = dy + o, *yo = relu_y ? relu_y + o : NULL;
+            const int32_t *a = argmax + o;
+            float *t = row + iw * C;
+            int64_t c = 0;
+            for (; c < C8; c += 8) {
+                __m256 won = _mm256_castsi256_ps(
+                    _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(a + c)),
+                                       _mm256_add_epi32(lane, _mm256_set1_epi32((int)(base + c)))));
+                if (yo)
+                    won = _mm256_and_ps(won,
+                                        _mm256_cmp_ps(_mm256_loadu_ps(yo + c), zero, _CMP_GT_OQ));
+                const __m256 v = _mm256_add_ps(zero, _mm256_loadu_ps(d + c));
+                _mm256_storeu_ps(t + c, _mm256_and_ps(v, won));
+            }
+            for (; c < C; c++)
+                t[c] = a[c] == (int32_t)(base + c) && (!yo || yo[c] > 0.0f) ? 0.0f + d[c] : 0.0f;
+        }
+        memset(row + done * C, 0, (size_t)((W - done) * C) * sizeof(float));
+    }
+}
+#endif
+
 void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int32_t *argmax,
                                const float *relu_y, float *dx)
 {
@@ -274,6 +315,12 @@ void fv_maxpool_backward_write(const fv_conv_geom *g, const float *dy, const int
         scatter(g, dy, argmax, relu_y, dx);
         return;
     }
+#if defined(FV_POOL_X86)
+    if (fv__conv_path_now() != FV__GEMM_GENERIC) { /* AVX2 at least */
+        pool_bwd_tiles_avx2(g, dy, argmax, relu_y, dx);
+        return;
+    }
+#endif
     /* The windows tile the rows and columns they cover (out_h·k_h of them, out_w·k_w): each input
      * element is its window's winner or 0, written once. 0 + dy is the scatter's sum into zeros
      * (-0 gives +0), bit for bit. */
