@@ -211,6 +211,53 @@ TEST(compile_checks_optimizer_and_schedule_keys_and_reads_back)
     fv_model_free(m);
 }
 
+/* A training step leaves the gradients zero when it covers them all (fv__optim_step_clear, Adam and
+ * SGD), and the next pass then skips zeroing them: its gradients are those of a pass that zeroes
+ * them (grads_clear forced off), bit for bit; with a frozen layer (gradients past ntrain) the step
+ * leaves them and the next pass zeroes them. */
+TEST(a_step_leaves_the_gradients_zero_for_the_next_pass)
+{
+    static const char *const texts[] = {
+        "input shape=5\ndense units=7 activation=relu\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+        "input shape=5\ndense units=7 activation=relu\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=sgd momentum=0.9\n",
+        "input shape=5\ndense units=7 activation=relu trainable=false\n"
+        "dense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+    };
+    float x[4 * 5];
+    for (int i = 0; i < 4 * 5; i++)
+        x[i] = (float)((i * 7) % 11) / 5.0f - 1.0f;
+    int32_t y[4] = {0, 1, 2, 1};
+    fv_targets t = {.labels = y};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+        fv_model *a = fv_model_parse_string(texts[k], "a.fv");
+        fv_model *b = fv_model_parse_string(texts[k], "b.fv");
+        CHECK(a && b);
+        if (!a || !b) continue;
+        CHECK_OK(fv__model_ensure_weights(a, 5));
+        CHECK_OK(fv__model_ensure_weights(b, 5));
+        double la, lb;
+        for (int step = 0; step < 2; step++) {
+            CHECK_OK(fv__model_train_step(a, x, &t, 4, &la));
+            CHECK_OK(fv__model_train_step(b, x, &t, 4, &lb));
+        }
+        const bool all = a->ntrain == a->ngrads;
+        CHECK(all == (k < 2) && a->grads_clear == all);
+        bool zero = true;
+        for (int64_t i = 0; i < a->ngrads; i++)
+            zero = zero && a->grads[i] == 0.0f && !signbit(a->grads[i]);
+        CHECK(zero == all);
+        b->grads_clear = false; /* b's next pass zeroes them itself */
+        CHECK_OK(fv__model_loss_and_grad(a, x, &t, 4, true, &la));
+        CHECK_OK(fv__model_loss_and_grad(b, x, &t, 4, true, &lb));
+        CHECK(!a->grads_clear && memcmp(&la, &lb, sizeof la) == 0);
+        CHECK(memcmp(a->grads, b->grads, (size_t)a->ngrads * sizeof(float)) == 0);
+        fv_model_free(a), fv_model_free(b);
+    }
+}
+
 int main(void)
 {
     RUN(cosine_decay_follows_keras_with_and_without_warmup);
@@ -219,5 +266,6 @@ int main(void)
     RUN(history_records_the_learning_rate_of_each_epochs_last_step);
     RUN(l2_regularizer_adds_its_penalty_and_gradient);
     RUN(compile_checks_optimizer_and_schedule_keys_and_reads_back);
+    RUN(a_step_leaves_the_gradients_zero_for_the_next_pass);
     return TEST_SUMMARY();
 }

@@ -82,6 +82,9 @@ struct fv_model {
      * frozen layer still passes gradients through, its own are computed and left unused); the
      * optimizer state and its update cover [0, ntrain) only. */
     int64_t nweights, ntrain, ngrads;
+    /* grads [ngrads] are all zero: the optimizer cleared them after its step
+     * (fv__optim_step_clear), so the next pass skips zeroing them */
+    bool grads_clear;
     float *weights, *grads, *opt_state;
     int opt_slots; /* state floats per trainable weight the block was sized for */
 

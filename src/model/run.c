@@ -116,6 +116,7 @@ static fv_status make_weights(fv_model *m, uint64_t seed, bool init)
     }
     m->weights = w;
     m->grads = g;
+    m->grads_clear = false;
     m->nweights = total;
     m->ntrain = count[REGION_TRAIN];
     m->ngrads = ngrads;
@@ -1196,7 +1197,8 @@ fv_status fv__model_loss_and_grad_heads(fv_model *m, const float *const *x, cons
         any_grad = any_grad || dy[j];
     }
     double L = fv__model_heads_loss(m, y, t, n, fused, dy, head_loss, m->term_value);
-    memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
+    if (!m->grads_clear) memset(m->grads, 0, (size_t)(m->ngrads ? m->ngrads : 1) * sizeof(float));
+    m->grads_clear = false;
     if (any_grad) backward_pass(m, x, n, training);
     /* Data-parallel: the processes' gradients summed before the penalty's (the same on each). */
     if (m->coll && (s = m->dp_status) == FV_OK) s = fv__dp_sum_grads(m);
@@ -1237,7 +1239,14 @@ fv_status fv__model_train_step_heads(fv_model *m, const float *const *x, const f
         if (loss) *loss = L;
         return fv__fail(FV_ERR_NUMERIC, "the loss is %s", isnan(L) ? "NaN" : "infinite");
     }
-    fv__optim_step(&m->optim, m->weights, m->grads, m->opt_state, m->ntrain);
+    /* the gradients left zero for the next pass where the step covers them all (frozen layers'
+     * lie past ntrain) */
+    if (m->ntrain == m->ngrads && m->ngrads > 0) {
+        fv__optim_step_clear(&m->optim, m->weights, m->grads, m->opt_state, m->ntrain);
+        m->grads_clear = true;
+    } else {
+        fv__optim_step(&m->optim, m->weights, m->grads, m->opt_state, m->ntrain);
+    }
     if (loss) *loss = L;
     return FV_OK;
 }

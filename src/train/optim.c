@@ -5,6 +5,7 @@
 #include "train/train.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Below this many elements a parallel region costs more than it saves. */
 #define PARALLEL_MIN 32768
@@ -77,8 +78,24 @@ static void decay(float *restrict w, float f, int64_t n)
  *   lr_t = lr · sqrt(1 - b2^t) / (1 - b1^t)
  *   m += (g - m)(1 - b1);  v += (g² - v)(1 - b2);  w -= lr_t · m / (sqrt(v) + eps)
  * (m += (g - m)(1 - b1) is b1·m + (1 - b1)·g, rounded as Keras rounds it.) */
-static void adam(const fv_optim *o, double lr, float *restrict w, const float *restrict g,
-                 float *restrict m, float *restrict v, int64_t n)
+static inline __attribute__((always_inline)) void adam_loop(float *restrict w, float *restrict g,
+                                                            float *restrict m, float *restrict v,
+                                                            int64_t n, float lr_t, float a1,
+                                                            float a2, float eps, const bool clear)
+{
+#pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const float gi = g[i];
+        m[i] += (gi - m[i]) * a1;
+        v[i] += (gi * gi - v[i]) * a2;
+        w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+        if (clear) g[i] = 0.0f;
+    }
+}
+
+/* With clear, g is left zero (fv__optim_step_clear). */
+static void adam(const fv_optim *o, double lr, float *restrict w, float *restrict g,
+                 float *restrict m, float *restrict v, int64_t n, bool clear)
 {
     const double t = (double)(o->iterations + 1);
     const float lr_t = (float)(lr * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t)));
@@ -87,12 +104,10 @@ static void adam(const fv_optim *o, double lr, float *restrict w, const float *r
     /* Vectorised: CMakeLists.txt builds this file with -fno-math-errno (which changes no result;
      * without it sqrtf's errno keeps gcc and clang from vectorising, and a forced simd makes clang
      * warn). Each operation is correctly rounded in a vector lane as in a scalar. */
-#pragma omp parallel for simd schedule(static) num_threads(fv__threads()) if (n >= PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        m[i] += (g[i] - m[i]) * a1;
-        v[i] += (g[i] * g[i] - v[i]) * a2;
-        w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
-    }
+    if (clear)
+        adam_loop(w, g, m, v, n, lr_t, a1, a2, eps, true);
+    else
+        adam_loop(w, g, m, v, n, lr_t, a1, a2, eps, false);
 }
 
 /* SGD as Keras computes it (Keras 3 SGD.update_step; TF's ApplyKerasMomentum):
@@ -116,7 +131,9 @@ static void sgd(const fv_optim *o, double rate, float *restrict w, const float *
     }
 }
 
-void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t n)
+/* The step, and with clear g zeroed after it (SGD by a pass of its own: its loops are not the
+ * seed's cost). */
+static void step(fv_optim *o, float *w, float *g, float *state, int64_t n, bool clear)
 {
     FV_ASSERT(o && n >= 0 && (n == 0 || (w && g)));
     FV_ASSERT(fv__optim_slots(o) == 0 || n == 0 || state);
@@ -125,10 +142,22 @@ void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t
     if (n > 0) {
         const double lr = fv__optim_lr_at(o, o->iterations);
         if (o->weight_decay != 0.0) decay(w, (float)(lr * o->weight_decay), n);
-        if (o->kind == FV_OPT_SGD)
+        if (o->kind == FV_OPT_SGD) {
             sgd(o, lr, w, g, state, n);
-        else
-            adam(o, lr, w, g, state, state + n, n);
+            if (clear) memset(g, 0, (size_t)n * sizeof *g);
+        } else {
+            adam(o, lr, w, g, state, state + n, n, clear);
+        }
     }
     o->iterations++; /* Keras counts a step even when nothing is trainable */
+}
+
+void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t n)
+{
+    step(o, w, (float *)g, state, n, false); /* g only read */
+}
+
+void fv__optim_step_clear(fv_optim *o, float *w, float *g, float *state, int64_t n)
+{
+    step(o, w, g, state, n, true);
 }

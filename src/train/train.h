@@ -96,6 +96,9 @@ int fv__optim_slots(const fv_optim *o);
  * Parallel over elements (each element's update is independent: thread count does not change
  * the result). Increments o->iterations. */
 void fv__optim_step(fv_optim *o, float *w, const float *g, float *state, int64_t n);
+/* fv__optim_step, then g [n] zero (Adam in its own loop, where it has just read g: the next step's
+ * gradients start from zero without a pass over memory of their own). */
+void fv__optim_step_clear(fv_optim *o, float *w, float *g, float *state, int64_t n);
 
 /* ---- history ------------------------------------------------------------------------------- */
 
