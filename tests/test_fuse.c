@@ -1212,6 +1212,184 @@ TEST(backward_chains_run_sample_by_sample_with_the_same_bits)
     }
 }
 
+/* compare_off() of `text` with backward chains on and off, at fp32 and (where the CPU multiplies
+ * bf16) bf16, on every convolution path, at 7 samples and at 40 (16 chunks: several images a
+ * chunk, so dense images wait in a group while a chained one is sparse), on 1 to 3 threads; the
+ * plan chains at least expect_min layers. */
+static void bchain_case(const char *text, int expect_min)
+{
+    const int64_t Ns[] = {7, 40};
+    for (int bf = 0; bf < 2; bf++) {
+        char *t = malloc(strlen(text) + 32);
+        if (!t) abort();
+        strcpy(t, text);
+        if (bf) {
+            if (strcmp(fv_gemm_bf16_path(), "emulated") == 0) {
+                free(t);
+                continue;
+            }
+            t[strlen(t) - 1] = 0;
+            strcat(t, " precision=bf16\n");
+        }
+        for (int path = 0; path < FV__GEMM_NPATHS; path++)
+            for (size_t k = 0; k < 2; k++)
+                for (int threads = 1; threads <= 3; threads++) {
+                    if (!fv__conv_path_supported((fv__gemm_path)path)) continue;
+                    fv__conv_force_path(path);
+                    fv_model *a = NULL;
+                    compare_off(t, Ns[k], threads, unchain_backward, &a);
+                    if (a) {
+                        if (bchained(a) < expect_min) {
+                            fprintf(stderr, "no chain (%d) in:\n%s\n", bchained(a), t);
+                            CHECK(false);
+                        }
+                        fv_model_free(a);
+                    }
+                }
+        fv__conv_force_path(-1);
+        free(t);
+    }
+}
+
+/* Backward chains on more shapes (a fresh reviewer's cases): a dense chain (fp32's group path and
+ * its copy to the batch's buffer), a pooling after dropout (no mask to apply), other activations,
+ * strided and dilated producers, a residual, a frozen producer with two heads, BatchNormalization
+ * around chains, Winograd, 16-multiple filters (the AVX-512 scan). */
+TEST(backward_chains_on_more_shapes_paths_and_batches)
+{
+    /* dense gradients: tanh conv, dropout only (fp32 dense path, group of images) */
+    bchain_case("input shape=8,8,3\nconv2d filters=16 kernel_size=3 activation=tanh\n"
+                "dropout rate=0.1\nflatten\ndense units=3 activation=softmax\n"
+                "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n",
+                1);
+    /* relu conv, pool 1 (every element a winner: dense), then dropout */
+    bchain_case(
+        "input shape=8,8,3\nconv2d filters=16 kernel_size=3 activation=relu\n"
+        "maxpool2d pool_size=1\ndropout rate=0.1\nflatten\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=sgd learning_rate=0.1\n",
+        2);
+    /* relu conv, dropout then overlapping pool */
+    bchain_case("input shape=9,9,2\nconv2d filters=8 kernel_size=3 activation=relu\n"
+                "dropout rate=0.3\nmaxpool2d pool_size=2 strides=1\nflatten\ndense units=3 "
+                "activation=softmax\n"
+                "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+                2);
+    /* other activations */
+    bchain_case("input shape=12,12,3\nconv2d filters=8 kernel_size=3 activation=elu\n"
+                "maxpool2d pool_size=2\nconv2d filters=8 kernel_size=3 activation=sigmoid\n"
+                "maxpool2d pool_size=2 strides=1\nflatten\ndense units=3 activation=softmax\n"
+                "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+                2);
+    /* strided and dilated producers */
+    bchain_case(
+        "input shape=24,24,3\nconv2d filters=8 kernel_size=3 strides=2 padding=same "
+        "activation=relu\n"
+        "maxpool2d pool_size=2\nconv2d filters=8 kernel_size=2 dilation_rate=2 activation=relu\n"
+        "maxpool2d pool_size=2\nflatten\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+        2);
+    /* a residual: the producer's input read twice (dx_add / temporaries) */
+    bchain_case(
+        "input shape=8,8,3\nconv2d name=c1 filters=8 kernel_size=3 padding=same activation=relu\n"
+        "conv2d name=c2 filters=8 kernel_size=3 padding=same activation=relu\n"
+        "dropout name=d rate=0.2\nadd name=a inputs=c1,d\nmaxpool2d pool_size=2\n"
+        "flatten\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+        1);
+    /* frozen producer, a chain member read by two layers and two heads */
+    bchain_case(
+        "input shape=8,8,3\nconv2d name=c1 filters=8 kernel_size=3 activation=relu "
+        "trainable=false\n"
+        "maxpool2d name=p pool_size=2\nflatten name=f\ndense name=head units=3 activation=softmax\n"
+        "conv2d name=c2 filters=2 kernel_size=1 inputs=p\n"
+        "model outputs=head,c2\n"
+        "compile loss=head:sparse_categorical_crossentropy,c2:mean_squared_error optimizer=adam\n",
+        1);
+    /* batch normalization around chains */
+    bchain_case(
+        "input shape=10,10,3\nconv2d name=c0 filters=8 kernel_size=3 padding=same use_bias=false\n"
+        "batch_normalization\nrelu\nconv2d filters=8 kernel_size=3 activation=relu\n"
+        "maxpool2d pool_size=2\nbatch_normalization\nrelu\nconv2d filters=8 kernel_size=3 "
+        "padding=same\n"
+        "dropout rate=0.2\nglobal_average_pooling2d\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam\n",
+        2);
+    /* winograd, no bias, stride-1 same producer */
+    bchain_case(
+        "input shape=10,10,3\nconv2d filters=16 kernel_size=3 padding=same use_bias=false "
+        "activation=relu\n"
+        "conv2d filters=16 kernel_size=3 padding=same activation=relu\nmaxpool2d pool_size=2\n"
+        "dropout rate=0.4\nconv2d filters=16 kernel_size=3 padding=same activation=linear\n"
+        "maxpool2d pool_size=2\nflatten\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam conv_algorithm=winograd\n",
+        3);
+    /* 16-multiple filters (the AVX-512 scan), odd image sizes */
+    bchain_case(
+        "input shape=11,13,3\nconv2d filters=32 kernel_size=3 activation=relu\n"
+        "maxpool2d pool_size=2\ndropout rate=0.25\nconv2d filters=48 kernel_size=2 "
+        "activation=relu\n"
+        "maxpool2d pool_size=3 strides=2 padding=same\nflatten\ndense units=3 activation=softmax\n"
+        "compile loss=sparse_categorical_crossentropy optimizer=adam learning_rate=0.01\n",
+        3);
+}
+
+static void gan_bchain_case(const char *text, int64_t zdim, int64_t img)
+{
+    fv_model *m[2] = {fv_model_parse_string(text, "a.fv"), fv_model_parse_string(text, "b.fv")};
+    fv__gan_state st[2];
+    memset(st, 0, sizeof st);
+    float *z = random_floats(6 * zdim, 51, -1.0f, 1.0f), *real = random_floats(6 * img, 52, -1, 1);
+    double dl[2] = {0}, gl[2] = {0};
+    CHECK(m[0] && m[1]);
+    if (!m[0] || !m[1]) {
+        fprintf(stderr, "%s\n", fv_last_error());
+        goto done;
+    }
+    fv__model_set_backward_chains(m[1], false);
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(fv__model_ensure_weights(m[k], 5));
+        CHECK_OK(fv__gan_init(m[k], 6, &st[k]));
+    }
+    for (int step = 0; step < 3; step++)
+        for (int k = 0; k < 2; k++)
+            CHECK_OK(fv__gan_step(m[k], &st[k], z, real, 6, &dl[k], &gl[k]));
+    CHECK(memcmp(dl, dl + 1, sizeof *dl) == 0 && memcmp(gl, gl + 1, sizeof *gl) == 0);
+    same_floats("weights", m[0]->weights, m[1]->weights, m[0]->nweights);
+    CHECK(bchained(m[0]) > 0 && bchained(m[1]) == 0);
+done:
+    for (int k = 0; k < 2; k++) {
+        fv__gan_free(&st[k]);
+        fv_model_free(m[k]);
+    }
+    free(z), free(real);
+}
+
+/* A GAN's steps (gan.c runs its own passes) with backward chains on and off: a discriminator with
+ * a conv2d, max-pooling, dropout chain, and a generator whose last conv2d's chain runs into the
+ * discriminator. */
+TEST(gan_backward_chains_equal_unchained)
+{
+    gan_bchain_case(
+        "input shape=3\ndense units=32\nrelu\nreshape target_shape=4,4,2\n"
+        "conv2d_transpose filters=1 kernel_size=2 strides=2 padding=same activation=tanh "
+        "name=generated\n"
+        "conv2d name=d1 filters=8 kernel_size=3 padding=same activation=relu\n"
+        "maxpool2d pool_size=2\ndropout rate=0.3\nflatten\n"
+        "dense units=1 activation=sigmoid name=realness\n"
+        "compile loss=binary_crossentropy optimizer=adam learning_rate=0.01 beta_1=0.5\n"
+        "fit gan=generated batch_size=6\n",
+        3, 64);
+    /* the generator's last conv2d with its chain crossing into the discriminator */
+    gan_bchain_case(
+        "input shape=3\ndense units=32\nrelu\nreshape target_shape=4,4,2\n"
+        "conv2d name=generated filters=2 kernel_size=1 activation=relu\n"
+        "maxpool2d pool_size=2\ndropout rate=0.3\nflatten\n"
+        "dense units=1 activation=sigmoid name=realness\n"
+        "compile loss=binary_crossentropy optimizer=adam learning_rate=0.01 beta_1=0.5\n"
+        "fit gan=generated batch_size=6\n",
+        3, 32);
+}
+
 int main(void)
 {
     RUN(planner_forms_the_resnet_groups);
@@ -1238,5 +1416,7 @@ int main(void)
     RUN(identity_layers_alias_their_input_with_the_same_bits);
     RUN(chains_run_sample_by_sample_with_the_same_bits);
     RUN(backward_chains_run_sample_by_sample_with_the_same_bits);
+    RUN(backward_chains_on_more_shapes_paths_and_batches);
+    RUN(gan_backward_chains_equal_unchained);
     return TEST_SUMMARY();
 }

@@ -544,6 +544,56 @@ TEST(conv_implicit_gemm_matches_ref_over_all_geometries)
     CHECK(sparse > 50);
 }
 
+TEST(conv_list_backward_carries_a_nan_gradient_on_every_path)
+{
+    /* A NaN in a mostly-zero ∂L/∂y (16 filters: the AVX-512 scan's width; k_w·in_c a multiple of
+     * 8: the list kernels) is a nonzero like any other, as in the reference (NaN · x = NaN): its
+     * filter's weight gradient is NaN at every tap, its bias gradient NaN, and the input gradient
+     * NaN under its window; the other filters' stay finite. On every path, with and without the
+     * ReLU's mask (its output positive there). */
+    fv_conv_geom g;
+    CHECK(make_geom(&g, 6, 6, 16, 3, 3, 16, 1, 1, 1, 1, false));
+    const int64_t nx = 6 * 6 * 16, nw = 3 * 3 * 16 * 16, ny = 4 * 4 * 16, F = 16, p0 = 5, f0 = 3;
+    float *x = falloc(nx), *w = falloc(nw), *dy = falloc(ny), *y = falloc(ny), *wt = falloc(nw);
+    float *dw = falloc(nw), *dws = falloc(nw), *db = falloc(F), *dx = falloc(nx);
+    float *bs = fv__alloc((size_t)(fv_conv_bwd_scratch_floats(&g) + 1) * sizeof(float), "t");
+    fv_rng r;
+    fv__rng_seed(&r, 5);
+    fill_rand(&r, x, nx), fill_rand(&r, w, nw);
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = i % 37 == 0 ? 0.5f : 0.0f, y[i] = 1.0f;
+    dy[p0 * F + f0] = NAN;
+    fv_conv_bwd_pack(&g, w, wt);
+    for (int p = 0; p < FV__GEMM_NPATHS; p++)
+        for (int relu = 0; relu <= 1; relu++) {
+            if (!fv__conv_path_supported((fv__gemm_path)p)) continue;
+            fv__conv_force_path(p);
+            memset(dw, 0, (size_t)nw * sizeof(float)), memset(dws, 0, (size_t)nw * sizeof(float));
+            memset(db, 0, (size_t)F * sizeof(float)), memset(dx, 0, (size_t)nx * sizeof(float));
+            CHECK(fv_conv2d_backward_fast(&g, x, relu ? y : NULL, dy, w, wt, dw, dws, db, dx, bs) ==
+                  FV_CONV_BWD_SPARSE);
+            bool nan_col = true, finite_rest = true, nan_dx = true;
+            for (int64_t k = 0; k < nw / F; k++)
+                for (int64_t f = 0; f < F; f++) {
+                    const float v = dw[k * F + f] + dws[fv_conv_sparse_dw_index(&g, k, f)];
+                    if (f == f0)
+                        nan_col = nan_col && isnan(v);
+                    else
+                        finite_rest = finite_rest && isfinite(v);
+                }
+            const int64_t oh = p0 / 4, ow = p0 % 4;
+            for (int64_t kh = 0; kh < 3; kh++)
+                for (int64_t kw = 0; kw < 3; kw++)
+                    nan_dx = nan_dx && isnan(dx[((oh + kh) * 6 + ow + kw) * 16]);
+            CHECK(nan_col && finite_rest && isnan(db[f0]) && isfinite(db[f0 + 1]) && nan_dx);
+            if (!(nan_col && finite_rest && nan_dx))
+                fprintf(stderr, "  path %s relu %d\n", fv__gemm_path_name((fv__gemm_path)p), relu);
+        }
+    fv__conv_force_path(-1);
+    free(x), free(w), free(dy), free(y), free(wt), free(dw), free(dws), free(db), free(dx);
+    fv__free(bs);
+}
+
 TEST(conv_implicit_gemm_seed_shapes_match_ref)
 {
     /* The seed CNN's convolutions with ReLU; the second with a gradient that is nonzero at one
@@ -1643,6 +1693,7 @@ int main(void)
     RUN(conv_fast_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_matches_ref_over_all_geometries);
     RUN(conv_implicit_gemm_seed_shapes_match_ref);
+    RUN(conv_list_backward_carries_a_nan_gradient_on_every_path);
     RUN(conv_dense_dw_24_tap_tiles_match_ref);
     RUN(conv_dx_by_phases_matches_ref);
     RUN(conv_dx_blocks_give_the_phases_bits);

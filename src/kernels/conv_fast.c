@@ -278,7 +278,7 @@ scan_avx2(const float *dy, const float *y_relu, int64_t P, int64_t F, int64_t ld
 /* Arguments as scan_generic; the same results. Sixteen filters at a time, the nonzeros packed to
  * the front by VCOMPRESSPS into a register (stored whole: the 16 values past the count are
  * overwritten by the next group or lie within P·F, as the AVX2 scan's 8). */
-__attribute__((target("avx512f,avx512vl,avx512dq"))) static int64_t
+__attribute__((target("avx512f,avx512vl"))) static int64_t
 scan_avx512(const float *dy, const float *y_relu, int64_t P, int64_t F, int64_t ldg, float *gz,
             float *db, int32_t *lp_start, int32_t *lp_f, float *lp_g)
 {
