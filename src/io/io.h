@@ -101,8 +101,9 @@ typedef struct fv_st_tensor {
 } fv_st_tensor;
 
 typedef struct fv_st_file {
-    uint8_t *buf; /* the whole file (owned) */
+    uint8_t *buf; /* the whole file (owned: malloc'd, or mapped when `mapped`) */
     size_t len;
+    bool mapped;     /* buf is the file mapped read-only (fv__st_read), unmapped by fv__st_free */
     size_t data_off; /* 8 + N */
     int ntensors;
     fv_st_tensor *tensors;        /* in data order */

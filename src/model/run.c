@@ -86,9 +86,11 @@ static fv_status make_weights(fv_model *m, uint64_t seed, bool init)
     if (s != FV_OK) return s;
     const int64_t ngrads = count[REGION_TRAIN] + count[REGION_FROZEN];
     float *w = fv__alloc(bytes ? bytes : sizeof(float), "the model's weights");
-    float *g =
-        w ? fv__calloc((size_t)(ngrads ? ngrads : 1) * sizeof(float), "the model's gradients")
-          : NULL;
+    /* The gradients are not zeroed here: every pass that computes them zeroes them first (or
+     * finds them cleared by the optimizer, grads_clear), and nothing reads them before; so an
+     * inference-only process (one image's `fovea predict`) never touches their pages. */
+    float *g = w ? fv__alloc((size_t)(ngrads ? ngrads : 1) * sizeof(float), "the model's gradients")
+                 : NULL;
     if (!g) {
         fv__free(w);
         return FV_ERR_NOMEM;
