@@ -6,15 +6,11 @@
  */
 #include "generative/generative.h"
 
+#include "core/lapack.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* LAPACK (Debian's liblapack): eigenvalues and eigenvectors of a symmetric matrix, divide and
- * conquer. Column-major; a symmetric matrix reads the same either way. */
-extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
-                    double *w, double *work, const int *lwork, int *iwork, const int *liwork,
-                    int *info);
 
 void fv__moments(const float *x, int64_t n, int64_t d, double *mu, double *cov, double *row)
 {
@@ -46,18 +42,20 @@ fv_status fv__eigen_symmetric(double *a, int d, double *w)
 {
     int info = 0, lwork = -1, liwork = -1, iw;
     double wq;
-    dsyevd_("V", "U", &d, a, &d, w, &wq, &lwork, &iw, &liwork, &info);
+    /* LAPACK's dsyevd (core/lapack.h): column-major; a symmetric matrix reads the same either way
+     */
+    fv_status s = fv__dsyevd("V", "U", &d, a, &d, w, &wq, &lwork, &iw, &liwork, &info);
+    if (s != FV_OK) return s;
     if (info != 0) return fv__fail(FV_ERR_NUMERIC, "dsyevd: workspace query failed (%d)", info);
     lwork = (int)wq;
     liwork = iw;
     double *work = malloc((size_t)lwork * sizeof *work);
     int *iwork = malloc((size_t)liwork * sizeof *iwork);
-    fv_status s = FV_OK;
     if (!work || !iwork) {
         s = fv__fail(FV_ERR_NOMEM, "out of memory (eigen-decomposition of %d × %d)", d, d);
     } else {
-        dsyevd_("V", "U", &d, a, &d, w, work, &lwork, iwork, &liwork, &info);
-        if (info != 0)
+        s = fv__dsyevd("V", "U", &d, a, &d, w, work, &lwork, iwork, &liwork, &info);
+        if (s == FV_OK && info != 0)
             s = fv__fail(FV_ERR_NUMERIC, "dsyevd did not converge (info %d) on a %d × %d matrix",
                          info, d, d);
     }

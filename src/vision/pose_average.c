@@ -3,14 +3,10 @@
  * medoid's rotation.
  */
 #include "core/core.h"
+#include "core/lapack.h"
 
 #include <math.h>
 #include <string.h>
-
-/* LAPACK (Debian's liblapack): the singular value decomposition A = U·diag(s)·Vᵀ. Column-major. */
-extern void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a,
-                    const int *lda, double *s, double *u, const int *ldu, double *vt,
-                    const int *ldvt, double *work, const int *lwork, int *info);
 
 static fv_status check_poses(const char *fn, const fv_pose *poses, int64_t n)
 {
@@ -49,7 +45,10 @@ fv_status fv_rotation_nearest(const double M[9], double R[9])
     memcpy(a, M, sizeof a);
     const int three = 3, lwork = 64;
     int info = 0;
-    dgesvd_("A", "A", &three, &three, a, &three, s, u, &three, vt, &three, work, &lwork, &info);
+    /* LAPACK's dgesvd (core/lapack.h): the SVD A = U·diag(s)·Vᵀ, column-major */
+    const fv_status st = fv__dgesvd("A", "A", &three, &three, a, &three, s, u, &three, vt, &three,
+                                    work, &lwork, &info);
+    if (st != FV_OK) return st;
     if (info != 0)
         return fv__fail(FV_ERR_NUMERIC, "fv_rotation_nearest: dgesvd did not converge (info %d)",
                         info);
