@@ -1,6 +1,7 @@
 /* dynlib.h — libraries opened when first needed (dlopen), not at process start: OSMesa (which
- * brings LLVM) for the pose renderer and assimp for the mesh reader. Linking them cost every
- * fovea process about 25 ms of dynamic loading before main, for two commands that use them.
+ * brings LLVM) for the pose renderer, assimp for the mesh reader and LAPACK (core/lapack.h).
+ * Linking them cost every fovea process about 25 ms of dynamic loading before main (LAPACK's
+ * four libraries 1.1 ms), for the few commands that use them.
  */
 #ifndef FV_DYNLIB_H
 #define FV_DYNLIB_H
