@@ -55,12 +55,12 @@ bool fv__run_bchain(const fv_run *r, int64_t i, bool relu, float *dst)
 {
     const fv_bchain *c = r->bchain;
     bool masked = false;
-    for (int k = c ? c->len - 1 : -1; k >= 0; k--) {
-        fv_layer *l = c->layer[k];
+    for (int k = c ? c->m.len - 1 : -1; k >= 0; k--) {
+        fv_layer *l = c->m.layer[k];
         const int64_t out = fv__shape_size(&l->out), in = fv__shape_size(&l->in[0]);
         float *dx = k == 0 && dst ? dst : c->dx[k] + i * in;
-        masked = l->kind->backward_sample(l, c->y[k] + i * out, c->dy[k] + i * out, dx, i,
-                                          &c->run[k], relu && k == 0);
+        masked = l->kind->backward_sample(l, c->m.y[k] + i * out, c->dy[k] + i * out, dx, i,
+                                          &c->m.run[k], relu && k == 0);
     }
     return masked;
 }

@@ -197,19 +197,15 @@ typedef struct fv_chain {
 } fv_chain;
 
 /* A chain's backward (the plan's backward chains, run.c, docs/design.md "Chains"): the members
- * of a producer's chain (fv_chain) whose backward runs sample by sample inside the producer's
- * backward, each sample's just before the producer reads its output gradient, while the sample's
- * gradients are in cache. layer[k] reads layer[k - 1]'s output (the producer's for k = 0); it
- * reads its output y[k] and gradient dy[k] [n × its out] and writes dx[k] [n × its in] with its
- * own run[k] (dx[0] is the producer's output gradient, dy[k] is dx[k + 1]); their own backward
- * passes are skipped. */
+ * of a producer's chain whose backward runs sample by sample inside the producer's backward, each
+ * sample's just before the producer reads its output gradient, while the sample's gradients are
+ * in cache. m holds them as a forward chain does (layer, output y, run); member k also reads its
+ * output gradient dy[k] [n × its out] and writes dx[k] [n × its in] (dx[0] is the producer's
+ * output gradient, dy[k] is dx[k + 1]); their own backward passes are skipped. */
 typedef struct fv_bchain {
-    int len;
-    struct fv_layer *layer[FV_MAX_CHAIN];
-    const float *y[FV_MAX_CHAIN], *dy[FV_MAX_CHAIN];
+    fv_chain m;
+    const float *dy[FV_MAX_CHAIN];
     float *dx[FV_MAX_CHAIN];
-    fv_run run[FV_MAX_CHAIN];
-    fv_rng rng[FV_MAX_CHAIN]; /* run[k].rng's stream */
 } fv_bchain;
 
 /* What a training plan fuses after a layer (the model's graph optimisation, docs/design.md

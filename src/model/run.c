@@ -865,35 +865,37 @@ static fv_run layer_run(fv_model *m, int i, int64_t n, bool training, fv_rng *r)
     return run;
 }
 
-/* The chain that layer p runs in this pass (m->chain_of: the layers right after p), in c, or NULL
- * for none. */
-static const fv_chain *run_chain(fv_model *m, int p, int64_t n, bool training, fv_chain *c)
+/* The layers right after p whose `of` (m->chain_of or m->bchain_of) is p, in c: each layer, its
+ * output and its run in this pass. */
+static void chain_members(fv_model *m, const int *of, int p, int64_t n, bool training, fv_chain *c)
 {
     c->len = 0;
-    for (int j = p + 1; j < m->nlayers && m->chain_of[j] == p; j++) {
+    for (int j = p + 1; j < m->nlayers && of[j] == p; j++) {
         const int k = c->len++;
         c->layer[k] = &m->layers[j];
         c->y[k] = m->acts[j];
         c->run[k] = layer_run(m, j, n, training, &c->rng[k]);
     }
+}
+
+/* The chain that layer p runs in this pass (m->chain_of), in c, or NULL for none. */
+static const fv_chain *run_chain(fv_model *m, int p, int64_t n, bool training, fv_chain *c)
+{
+    chain_members(m, m->chain_of, p, n, training, c);
     return c->len ? c : NULL;
 }
 
-/* The backward chain of layer p in this pass (m->bchain_of: the layers right after p), in c, or
- * NULL for none. Member k's input gradient is member k - 1's output gradient (the producer's for
- * k = 0). */
+/* The backward chain of layer p in this pass (m->bchain_of), in c, or NULL for none: member k's
+ * input gradient is member k - 1's output gradient (the producer's for k = 0). */
 static const fv_bchain *run_bchain(fv_model *m, int p, int64_t n, bool training, fv_bchain *c)
 {
-    c->len = 0;
-    for (int j = p + 1; j < m->nlayers && m->bchain_of[j] == p; j++) {
-        const int k = c->len++;
-        c->layer[k] = &m->layers[j];
-        c->y[k] = m->acts[j];
+    chain_members(m, m->bchain_of, p, n, training, &c->m);
+    for (int k = 0; k < c->m.len; k++) {
+        const int j = p + 1 + k;
         c->dy[k] = m->gbuf[m->gslot[j]];
         c->dx[k] = m->gbuf[m->gslot[j - 1]];
-        c->run[k] = layer_run(m, j, n, training, &c->rng[k]);
     }
-    return c->len ? c : NULL;
+    return c->m.len ? c : NULL;
 }
 
 /* Monotonic wall seconds, for the per-layer profile (about 20 ns a call: always on). */
