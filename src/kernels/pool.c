@@ -96,7 +96,7 @@ static bool windows_tile(const fv_conv_geom *g)
            g->out_w * g->k_w <= g->in_w;
 }
 
-/* One tap of pool_forward_tiles on four channels: v (at flat index idx) replaces the maximum by
+/* One tap of window_vec on four channels: v (at flat index idx) replaces the maximum by
  * pool_takes' rule. */
 static inline __attribute__((always_inline)) void take4(pv4 v, pv4i idx, pv4 *best, pv4i *at)
 {
